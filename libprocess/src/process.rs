@@ -1,0 +1,403 @@
+//! Processes: actix actors with a libprocess identity.
+//!
+//! Upstream counterpart: `3rdparty/libprocess/include/process/process.hpp`
+//! (`ProcessBase`, `install`, `route`, `link`, `exited`) and
+//! `include/process/protobuf.hpp` (`ProtobufProcess::install<M>`).
+//!
+//! A process is an actix [`Actor`] that embeds a [`ProcessBase`] and
+//! implements [`Process`]; [`crate::process_handlers!`] supplies the two
+//! actix handlers that feed it [`Event`]s and [`Dispatch`]es. Messages
+//! arrive by name: [`ProcessBase::install`] decodes a protobuf and calls a
+//! typed handler, [`ProcessBase::install_raw`] passes the raw body.
+//! Endpoints are installed with [`ProcessBase::route`] and matched by
+//! longest prefix. Messages from one sender arrive in the order sent.
+//!
+//! ```ignore
+//! struct Pong { base: ProcessBase<Self> }
+//! impl Actor for Pong { type Context = Context<Self>; }
+//! impl Process for Pong {
+//!     fn base(&self) -> &ProcessBase<Self> { &self.base }
+//!     fn base_mut(&mut self) -> &mut ProcessBase<Self> { &mut self.base }
+//!     fn initialize(&mut self, _ctx: &mut Context<Self>) {
+//!         self.base.install::<Ping>(|this, _ctx, from, ping| this.base.send(&from, &ping));
+//!     }
+//! }
+//! libprocess::process_handlers!(Pong);
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, Context, Handler};
+use bytes::Bytes;
+use futures::channel::oneshot;
+
+use crate::clock::{self, Timer};
+use crate::http::{Request, Response};
+use crate::runtime::{Registration, Runtime};
+use crate::UPID;
+
+/// A message delivered to a process.
+#[derive(Debug, Clone)]
+pub struct MessageEvent {
+    /// The sender.
+    pub from: UPID,
+    /// The message name: a protobuf full type name, or any string.
+    pub name: String,
+    /// The body (a serialized protobuf for typed messages).
+    pub body: Bytes,
+}
+
+/// An HTTP request delivered to a process endpoint.
+#[derive(Debug)]
+pub struct HttpEvent {
+    /// The request.
+    pub request: Request,
+    /// The path within the process, e.g. `/api/v1/scheduler`.
+    pub endpoint: String,
+    pub(crate) reply: oneshot::Sender<Response>,
+}
+
+/// What the runtime delivers to a process.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "()")]
+pub enum Event {
+    /// A message.
+    Message(MessageEvent),
+    /// An HTTP request for one of its endpoints.
+    Http(HttpEvent),
+    /// A linked process (or its whole OS process) went away.
+    Exited(UPID),
+}
+
+/// A closure to run inside process `A` (upstream's `dispatch`).
+pub struct Dispatch<A: Actor>(pub Box<dyn FnOnce(&mut A, &mut A::Context) + Send>);
+
+impl<A: Actor> actix::Message for Dispatch<A> {
+    type Result = ();
+}
+
+/// The future an endpoint handler returns.
+pub type HttpFuture = Pin<Box<dyn Future<Output = Response>>>;
+
+type MessageHandler<A> = Rc<dyn Fn(&mut A, &mut Context<A>, MessageEvent)>;
+type HttpHandler<A> = Rc<dyn Fn(&mut A, &mut Context<A>, Request) -> HttpFuture>;
+
+/// A libprocess process. Implement it and invoke
+/// [`crate::process_handlers!`] for the type.
+pub trait Process:
+    Actor<Context = Context<Self>> + Handler<Event> + Handler<Dispatch<Self>>
+{
+    /// Returns the embedded process state.
+    fn base(&self) -> &ProcessBase<Self>;
+
+    /// Returns the embedded process state, mutably.
+    fn base_mut(&mut self) -> &mut ProcessBase<Self>;
+
+    /// Runs once, before any message: install handlers and routes here.
+    fn initialize(&mut self, ctx: &mut Context<Self>) {
+        let _ = ctx;
+    }
+
+    /// Called when a linked process, or the connection to its OS process,
+    /// goes away.
+    fn exited(&mut self, pid: &UPID, ctx: &mut Context<Self>) {
+        let _ = (pid, ctx);
+    }
+
+    /// Called for a message without an installed handler; upstream drops
+    /// those silently.
+    fn unhandled(&mut self, event: MessageEvent, ctx: &mut Context<Self>) {
+        let _ = ctx;
+        tracing::debug!(from = %event.from, name = %event.name, "Dropping message without a handler");
+    }
+}
+
+/// Implements the actix handlers that drive a [`Process`].
+#[macro_export]
+macro_rules! process_handlers {
+    ($t:ty) => {
+        impl $crate::actix::Handler<$crate::Event> for $t {
+            type Result = ();
+            fn handle(&mut self, event: $crate::Event, ctx: &mut $crate::actix::Context<Self>) {
+                $crate::process::handle_event(self, event, ctx)
+            }
+        }
+        impl $crate::actix::Handler<$crate::Dispatch<$t>> for $t {
+            type Result = ();
+            fn handle(
+                &mut self,
+                dispatch: $crate::Dispatch<$t>,
+                ctx: &mut $crate::actix::Context<Self>,
+            ) {
+                (dispatch.0)(self, ctx)
+            }
+        }
+    };
+}
+
+/// Routes one event to the process's handlers.
+pub fn handle_event<A: Process>(actor: &mut A, event: Event, ctx: &mut Context<A>) {
+    match event {
+        Event::Message(message) => {
+            let handler = actor.base().handlers.get(message.name.as_str()).cloned();
+            match handler {
+                Some(handler) => handler(actor, ctx, message),
+                None => actor.unhandled(message, ctx),
+            }
+        }
+        Event::Http(http) => {
+            let HttpEvent {
+                request,
+                endpoint,
+                reply,
+            } = http;
+            match actor.base().find_route(&endpoint) {
+                Some(route) => {
+                    let response = route(actor, ctx, request);
+                    actix::spawn(async move {
+                        let _ = reply.send(response.await);
+                    });
+                }
+                None => {
+                    let _ = reply.send(Response::not_found(""));
+                }
+            }
+        }
+        Event::Exited(pid) => actor.exited(&pid, ctx),
+    }
+}
+
+/// The libprocess identity and tables a process embeds (upstream's
+/// `ProcessBase`).
+pub struct ProcessBase<A: Process> {
+    id: Arc<str>,
+    pid: UPID,
+    runtime: Option<Runtime>,
+    registration: Option<Registration>,
+    handlers: HashMap<String, MessageHandler<A>>,
+    routes: HashMap<String, HttpHandler<A>>,
+}
+
+impl<A: Process> ProcessBase<A> {
+    /// Returns process state for id `id` (see [`crate::id::generate`]).
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: Arc::from(id.into()),
+            pid: UPID::empty(),
+            runtime: None,
+            registration: None,
+            handlers: HashMap::new(),
+            routes: HashMap::new(),
+        }
+    }
+
+    /// Returns the process id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn id_arc(&self) -> Arc<str> {
+        self.id.clone()
+    }
+
+    /// Returns this process's UPID (empty before it is spawned).
+    pub fn self_pid(&self) -> &UPID {
+        &self.pid
+    }
+
+    /// Returns the runtime the process was spawned on.
+    pub fn runtime(&self) -> Option<&Runtime> {
+        self.runtime.as_ref()
+    }
+
+    pub(crate) fn attach(&mut self, runtime: Runtime, pid: UPID, registration: Registration) {
+        self.runtime = Some(runtime);
+        self.pid = pid;
+        self.registration = Some(registration);
+    }
+
+    /// Installs a handler for protobuf message `M`, by its full type name.
+    /// A body that does not decode is logged and dropped, as upstream does.
+    pub fn install<M>(&mut self, handler: impl Fn(&mut A, &mut Context<A>, UPID, M) + 'static)
+    where
+        M: prost::Message + prost::Name + Default,
+    {
+        let name = M::full_name();
+        self.handlers.insert(
+            name.clone(),
+            Rc::new(move |actor, ctx, event: MessageEvent| match M::decode(event.body) {
+                Ok(message) => handler(actor, ctx, event.from, message),
+                Err(error) => {
+                    tracing::warn!(from = %event.from, %name, %error, "Dropping message that failed to parse");
+                }
+            }),
+        );
+    }
+
+    /// Installs a handler for message `name` taking the raw event.
+    pub fn install_raw(
+        &mut self,
+        name: &str,
+        handler: impl Fn(&mut A, &mut Context<A>, MessageEvent) + 'static,
+    ) {
+        self.handlers.insert(name.to_string(), Rc::new(handler));
+    }
+
+    /// Installs an endpoint, e.g. `/state`. Requests for `/state/x` reach it
+    /// too unless a longer route matches.
+    pub fn route(
+        &mut self,
+        endpoint: &str,
+        handler: impl Fn(&mut A, &mut Context<A>, Request) -> HttpFuture + 'static,
+    ) {
+        self.routes
+            .insert(normalize_endpoint(endpoint), Rc::new(handler));
+    }
+
+    /// Installs an endpoint whose response is ready at once.
+    pub fn route_sync(
+        &mut self,
+        endpoint: &str,
+        handler: impl Fn(&mut A, &mut Context<A>, Request) -> Response + 'static,
+    ) {
+        self.route(endpoint, move |actor, ctx, request| {
+            let response = handler(actor, ctx, request);
+            Box::pin(async move { response })
+        });
+    }
+
+    fn find_route(&self, endpoint: &str) -> Option<HttpHandler<A>> {
+        let mut name = normalize_endpoint(endpoint);
+        loop {
+            if let Some(route) = self.routes.get(&name) {
+                return Some(route.clone());
+            }
+            match name.rfind('/') {
+                Some(0) if name.len() > 1 => name.truncate(1),
+                Some(0) | None => return None,
+                Some(index) => name.truncate(index),
+            }
+        }
+    }
+
+    /// Sends protobuf `message` to `to`, named by its full type name.
+    /// Sending from a process that is not spawned is logged and dropped.
+    pub fn send<M: mesos_proto::Message>(&self, to: &UPID, message: &M) {
+        let body = Bytes::from(message.encode_to_vec());
+        if let Err(error) = self.send_raw(to, &M::full_name(), body) {
+            tracing::error!(%to, name = %M::full_name(), %error, "Dropping message");
+        }
+    }
+
+    /// Sends message `name` with a raw body to `to`.
+    pub fn send_raw(&self, to: &UPID, name: &str, body: Bytes) -> Result<(), crate::SendError> {
+        let runtime = self.runtime.as_ref().ok_or(crate::SendError::NotSpawned)?;
+        runtime.send(&self.pid, to, name, body);
+        Ok(())
+    }
+
+    /// Links to `to`: when it (or the connection to its OS process) goes
+    /// away, [`Process::exited`] is called with its UPID.
+    pub fn link(&self, to: &UPID) {
+        if let Some(runtime) = &self.runtime {
+            runtime.link(&self.id, to, false);
+        }
+    }
+
+    /// Links to `to` over a new connection, replacing an existing one
+    /// without reporting it as exited (upstream's `link(to, RECONNECT)`).
+    pub fn relink(&self, to: &UPID) {
+        if let Some(runtime) = &self.runtime {
+            runtime.link(&self.id, to, true);
+        }
+    }
+}
+
+fn normalize_endpoint(endpoint: &str) -> String {
+    let trimmed = endpoint.trim_end_matches('/');
+    if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// A typed handle to a spawned process.
+pub struct PID<A: Actor> {
+    upid: UPID,
+    addr: Addr<A>,
+}
+
+impl<A: Actor> Clone for PID<A> {
+    fn clone(&self) -> Self {
+        Self {
+            upid: self.upid.clone(),
+            addr: self.addr.clone(),
+        }
+    }
+}
+
+impl<A: Actor> std::fmt::Debug for PID<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PID({})", self.upid)
+    }
+}
+
+/// The process terminated before it could answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("process terminated")]
+pub struct Terminated;
+
+impl<A: Process> PID<A> {
+    pub(crate) fn new(upid: UPID, addr: Addr<A>) -> Self {
+        Self { upid, addr }
+    }
+
+    /// Returns the process's UPID.
+    pub fn upid(&self) -> &UPID {
+        &self.upid
+    }
+
+    /// Returns the actix address.
+    pub fn addr(&self) -> &Addr<A> {
+        &self.addr
+    }
+
+    /// Runs `f` inside the process, without waiting.
+    pub fn dispatch(&self, f: impl FnOnce(&mut A, &mut Context<A>) + Send + 'static) {
+        self.addr.do_send(Dispatch(Box::new(f)));
+    }
+
+    /// Runs `f` inside the process and returns its result.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut A, &mut Context<A>) -> R + Send + 'static,
+    ) -> Result<R, Terminated> {
+        let (tx, rx) = oneshot::channel();
+        self.dispatch(move |actor, ctx| {
+            let _ = tx.send(f(actor, ctx));
+        });
+        rx.await.map_err(|_| Terminated)
+    }
+
+    /// Stops the process after the events already queued.
+    pub fn terminate(&self) {
+        self.dispatch(|_, ctx| actix::ActorContext::stop(ctx));
+    }
+}
+
+/// Runs `f` inside the process at `addr` once `after` has passed on the
+/// libprocess clock (upstream's `delay`).
+pub fn delay<A: Process>(
+    after: Duration,
+    addr: &Addr<A>,
+    f: impl FnOnce(&mut A, &mut Context<A>) + Send + 'static,
+) -> Timer {
+    let addr = addr.clone();
+    clock::timer(after, move || addr.do_send(Dispatch(Box::new(f))))
+}

@@ -1,0 +1,591 @@
+//! Incremental HTTP/1.x request decoder for the libprocess socket.
+//!
+//! Upstream counterpart: `3rdparty/libprocess/src/decoder.hpp`
+//! (`DataDecoder`, built on http-parser). Bytes from the socket are fed in
+//! as they arrive; [`RequestDecoder::next`] returns each complete request,
+//! so pipelined requests come out one by one, in order. Bodies may be
+//! framed by `Content-Length`, by `Transfer-Encoding: chunked`, or absent
+//! (a libprocess message with an empty body has neither header).
+//!
+//! Every malformed input is an error the connection answers with a 4xx
+//! before closing: a bad request line or header, an invalid length, a bad
+//! chunk, a head or body over the limits. The decoder never panics on any
+//! input; `fuzz/` runs it under libFuzzer.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Bounds on what one request may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Request line plus headers.
+    pub max_head: usize,
+    /// Number of headers.
+    pub max_headers: usize,
+    /// Body, after de-chunking.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_head: 64 * 1024,
+            max_headers: 128,
+            max_body: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// A decoded request, body complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRequest {
+    /// Method token.
+    pub method: String,
+    /// Request target as sent (path and query, still encoded).
+    pub target: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    /// Headers in order; values trimmed.
+    pub headers: Vec<(String, String)>,
+    /// The body (empty when there is none).
+    pub body: Bytes,
+}
+
+impl RawRequest {
+    /// Returns the first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Returns whether the connection stays open after this request.
+    pub fn keep_alive(&self) -> bool {
+        let connection = self.header("Connection").map(str::to_ascii_lowercase);
+        match self.minor_version {
+            0 => connection.is_some_and(|c| c.contains("keep-alive")),
+            _ => !connection.is_some_and(|c| c.contains("close")),
+        }
+    }
+}
+
+/// Why a request could not be decoded; [`DecodeError::status`] is what the
+/// connection answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Request line or headers are malformed.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// A body framing header is invalid.
+    #[error("invalid body framing: {0}")]
+    Framing(String),
+    /// A chunk of a chunked body is malformed.
+    #[error("malformed chunk: {0}")]
+    Chunk(String),
+    /// Head or body exceeds the limits.
+    #[error("{what} exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// `request head` or `request body`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// A transfer coding other than chunked.
+    #[error("unsupported transfer encoding '{0}'")]
+    Unsupported(String),
+}
+
+impl DecodeError {
+    /// Returns the HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::TooLarge {
+                what: "request head",
+                ..
+            } => 431,
+            Self::TooLarge { .. } => 413,
+            Self::Unsupported(_) => 501,
+            _ => 400,
+        }
+    }
+}
+
+struct Head {
+    method: String,
+    target: String,
+    minor_version: u8,
+    headers: Vec<(String, String)>,
+}
+
+enum Chunked {
+    /// Expecting `<hex>[;ext]\r\n`.
+    Size,
+    /// Reading a chunk's data; bytes left.
+    Data(usize),
+    /// Expecting the `\r\n` after a chunk's data.
+    DataEnd,
+    /// After the last chunk: trailer lines until an empty one.
+    Trailers,
+}
+
+/// What one step of chunked decoding achieved.
+enum Progress {
+    /// Moved on; try the next step.
+    Continue(Chunked),
+    /// Needs more bytes in this state.
+    NeedMore(Chunked),
+    /// The body and its trailers are complete.
+    Done,
+}
+
+enum State {
+    Head,
+    Length {
+        head: Head,
+        remaining: usize,
+        body: BytesMut,
+    },
+    Chunked {
+        head: Head,
+        chunk: Chunked,
+        body: BytesMut,
+    },
+    Failed,
+}
+
+/// The incremental decoder.
+pub struct RequestDecoder {
+    buffer: BytesMut,
+    state: State,
+    limits: Limits,
+}
+
+impl Default for RequestDecoder {
+    fn default() -> Self {
+        Self::new(Limits::default())
+    }
+}
+
+const MAX_CHUNK_LINE: usize = 1024;
+
+impl RequestDecoder {
+    /// Returns a decoder with `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            buffer: BytesMut::with_capacity(8 * 1024),
+            state: State::Head,
+            limits,
+        }
+    }
+
+    /// Returns the buffer to read socket data into.
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buffer
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buffer.extend_from_slice(data);
+    }
+
+    /// Returns whether a request is partly received.
+    pub fn in_progress(&self) -> bool {
+        !matches!(self.state, State::Head) || !self.buffer.is_empty()
+    }
+
+    /// Returns the next complete request, `Ok(None)` when more bytes are
+    /// needed. After an error the decoder stays failed.
+    pub fn next(&mut self) -> Result<Option<RawRequest>, DecodeError> {
+        let result = self.step();
+        if result.is_err() {
+            self.state = State::Failed;
+            self.buffer.clear();
+        }
+        result
+    }
+
+    fn step(&mut self) -> Result<Option<RawRequest>, DecodeError> {
+        loop {
+            match std::mem::replace(&mut self.state, State::Failed) {
+                State::Failed => {
+                    return Err(DecodeError::Malformed("decoder failed earlier".into()));
+                }
+                State::Head => {
+                    let Some(head) = self.parse_head()? else {
+                        self.state = State::Head;
+                        return Ok(None);
+                    };
+                    self.state = self.body_state(head)?;
+                }
+                State::Length {
+                    head,
+                    mut remaining,
+                    mut body,
+                } => {
+                    let take = remaining.min(self.buffer.len());
+                    body.extend_from_slice(&self.buffer[..take]);
+                    self.buffer.advance(take);
+                    remaining -= take;
+                    if remaining > 0 {
+                        self.state = State::Length {
+                            head,
+                            remaining,
+                            body,
+                        };
+                        return Ok(None);
+                    }
+                    self.state = State::Head;
+                    return Ok(Some(finish(head, body)));
+                }
+                State::Chunked {
+                    head,
+                    mut chunk,
+                    mut body,
+                } => loop {
+                    match self.step_chunked(chunk, &mut body)? {
+                        Progress::Continue(next) => chunk = next,
+                        Progress::NeedMore(next) => {
+                            self.state = State::Chunked {
+                                head,
+                                chunk: next,
+                                body,
+                            };
+                            return Ok(None);
+                        }
+                        Progress::Done => {
+                            self.state = State::Head;
+                            return Ok(Some(finish(head, body)));
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    fn parse_head(&mut self) -> Result<Option<Head>, DecodeError> {
+        // Tolerate blank lines between pipelined requests (RFC 7230 §3.5).
+        while self.buffer.starts_with(b"\r\n") {
+            self.buffer.advance(2);
+        }
+        if self.buffer.is_empty() {
+            return Ok(None);
+        }
+        let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
+        let mut request = httparse::Request::new(&mut headers);
+        let status = request.parse(&self.buffer).map_err(|e| match e {
+            httparse::Error::TooManyHeaders => {
+                DecodeError::Malformed(format!("more than {} headers", self.limits.max_headers))
+            }
+            other => DecodeError::Malformed(other.to_string()),
+        })?;
+        let length = match status {
+            httparse::Status::Partial => {
+                if self.buffer.len() > self.limits.max_head {
+                    return Err(DecodeError::TooLarge {
+                        what: "request head",
+                        limit: self.limits.max_head,
+                    });
+                }
+                return Ok(None);
+            }
+            httparse::Status::Complete(length) => length,
+        };
+        if length > self.limits.max_head {
+            return Err(DecodeError::TooLarge {
+                what: "request head",
+                limit: self.limits.max_head,
+            });
+        }
+        let head = Head {
+            method: request.method.unwrap_or_default().to_string(),
+            target: request.path.unwrap_or_default().to_string(),
+            minor_version: request.version.unwrap_or(1),
+            headers: request
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).trim().to_string(),
+                    )
+                })
+                .collect(),
+        };
+        self.buffer.advance(length);
+        Ok(Some(head))
+    }
+
+    fn body_state(&self, head: Head) -> Result<State, DecodeError> {
+        fn find<'a>(head: &'a Head, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+            head.headers
+                .iter()
+                .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+        let encodings: Vec<String> = find(&head, "Transfer-Encoding")
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let lengths: Vec<String> = find(&head, "Content-Length").map(str::to_string).collect();
+        if !encodings.is_empty() {
+            if !lengths.is_empty() {
+                return Err(DecodeError::Framing(
+                    "both Transfer-Encoding and Content-Length".into(),
+                ));
+            }
+            if encodings.iter().any(|e| e != "chunked") || encodings.len() > 1 {
+                return Err(DecodeError::Unsupported(encodings.join(", ")));
+            }
+            return Ok(State::Chunked {
+                head,
+                chunk: Chunked::Size,
+                body: BytesMut::new(),
+            });
+        }
+        let mut length = None;
+        for value in &lengths {
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(DecodeError::Framing(format!(
+                    "invalid Content-Length '{value}'"
+                )));
+            }
+            let parsed: usize = value
+                .parse()
+                .map_err(|_| DecodeError::Framing(format!("invalid Content-Length '{value}'")))?;
+            if length.is_some_and(|l| l != parsed) {
+                return Err(DecodeError::Framing(
+                    "conflicting Content-Length values".into(),
+                ));
+            }
+            length = Some(parsed);
+        }
+        let length = length.unwrap_or(0);
+        if length > self.limits.max_body {
+            return Err(DecodeError::TooLarge {
+                what: "request body",
+                limit: self.limits.max_body,
+            });
+        }
+        Ok(State::Length {
+            head,
+            remaining: length,
+            body: BytesMut::with_capacity(length.min(1 << 20)),
+        })
+    }
+
+    /// Advances the chunked body by one step.
+    fn step_chunked(
+        &mut self,
+        chunk: Chunked,
+        body: &mut BytesMut,
+    ) -> Result<Progress, DecodeError> {
+        match chunk {
+            Chunked::Size => {
+                let Some(line) = self.take_line()? else {
+                    return Ok(Progress::NeedMore(Chunked::Size));
+                };
+                let size = line.split(|b| *b == b';').next().unwrap_or_default();
+                let size = std::str::from_utf8(size)
+                    .ok()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty() && s.len() <= 16)
+                    .and_then(|s| usize::from_str_radix(s, 16).ok())
+                    .ok_or_else(|| {
+                        DecodeError::Chunk(format!(
+                            "invalid chunk size '{}'",
+                            String::from_utf8_lossy(&line[..line.len().min(32)])
+                        ))
+                    })?;
+                if size == 0 {
+                    return Ok(Progress::Continue(Chunked::Trailers));
+                }
+                if body.len().saturating_add(size) > self.limits.max_body {
+                    return Err(DecodeError::TooLarge {
+                        what: "request body",
+                        limit: self.limits.max_body,
+                    });
+                }
+                Ok(Progress::Continue(Chunked::Data(size)))
+            }
+            Chunked::Data(remaining) => {
+                let take = remaining.min(self.buffer.len());
+                body.extend_from_slice(&self.buffer[..take]);
+                self.buffer.advance(take);
+                if take < remaining {
+                    Ok(Progress::NeedMore(Chunked::Data(remaining - take)))
+                } else {
+                    Ok(Progress::Continue(Chunked::DataEnd))
+                }
+            }
+            Chunked::DataEnd => {
+                if self.buffer.len() < 2 {
+                    return Ok(Progress::NeedMore(Chunked::DataEnd));
+                }
+                if &self.buffer[..2] != b"\r\n" {
+                    return Err(DecodeError::Chunk("chunk data not followed by CRLF".into()));
+                }
+                self.buffer.advance(2);
+                Ok(Progress::Continue(Chunked::Size))
+            }
+            Chunked::Trailers => match self.take_line()? {
+                None => Ok(Progress::NeedMore(Chunked::Trailers)),
+                Some(line) if line.is_empty() => Ok(Progress::Done),
+                Some(_) => Ok(Progress::Continue(Chunked::Trailers)),
+            },
+        }
+    }
+
+    /// Takes one CRLF-terminated line (without the CRLF) if complete.
+    fn take_line(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
+        match self.buffer.windows(2).position(|w| w == b"\r\n") {
+            Some(end) => {
+                let line = self.buffer[..end].to_vec();
+                self.buffer.advance(end + 2);
+                Ok(Some(line))
+            }
+            None if self.buffer.len() > MAX_CHUNK_LINE => {
+                Err(DecodeError::Chunk("chunk line too long".into()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn finish(head: Head, body: BytesMut) -> RawRequest {
+    RawRequest {
+        method: head.method,
+        target: head.target,
+        minor_version: head.minor_version,
+        headers: head.headers,
+        body: body.freeze(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Result<Vec<RawRequest>, DecodeError> {
+        let mut decoder = RequestDecoder::default();
+        decoder.feed(input);
+        let mut out = Vec::new();
+        while let Some(request) = decoder.next()? {
+            out.push(request);
+        }
+        Ok(out)
+    }
+
+    const CHUNKED: &[u8] = b"POST /master/mesos.internal.Ping HTTP/1.1\r\n\
+User-Agent: libprocess/slave(1)@127.0.0.1:5051\r\n\
+Libprocess-From: slave(1)@127.0.0.1:5051\r\n\
+Connection: Keep-Alive\r\n\
+Host: \r\n\
+Transfer-Encoding: chunked\r\n\r\n\
+5\r\nhello\r\n0\r\n\r\n";
+
+    #[test]
+    fn chunked_message_with_empty_host() {
+        let requests = decode_all(CHUNKED).unwrap();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].method, "POST");
+        assert_eq!(requests[0].target, "/master/mesos.internal.Ping");
+        assert_eq!(requests[0].header("host"), Some(""));
+        assert_eq!(&requests[0].body[..], b"hello");
+        assert!(requests[0].keep_alive());
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_requests() {
+        let mut stream = CHUNKED.to_vec();
+        stream.extend_from_slice(
+            b"POST /a/b HTTP/1.1\r\nLibprocess-From: x@1.2.3.4:5\r\nContent-Length: 3\r\n\r\nabc",
+        );
+        stream.extend_from_slice(b"POST /a/empty HTTP/1.1\r\nLibprocess-From: x@1.2.3.4:5\r\n\r\n");
+        let expected = decode_all(&stream).unwrap();
+        assert_eq!(expected.len(), 3);
+        for split in 0..stream.len() {
+            let mut decoder = RequestDecoder::default();
+            let mut got = Vec::new();
+            decoder.feed(&stream[..split]);
+            while let Some(r) = decoder.next().unwrap() {
+                got.push(r);
+            }
+            decoder.feed(&stream[split..]);
+            while let Some(r) = decoder.next().unwrap() {
+                got.push(r);
+            }
+            assert_eq!(got, expected, "split at {split}");
+        }
+    }
+
+    #[test]
+    fn chunk_extensions_and_trailers_are_accepted() {
+        let input = b"POST /a/b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n";
+        assert_eq!(&decode_all(input).unwrap()[0].body[..], b"abcde");
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_with_a_4xx() {
+        let cases: &[(&[u8], u16)] = &[
+            (b"GARBAGE\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                400,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
+                400,
+            ),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                400,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc",
+                400,
+            ),
+        ];
+        for (input, status) in cases {
+            let error = decode_all(input).unwrap_err();
+            assert_eq!(
+                error.status(),
+                *status,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_bodies_and_heads_are_refused() {
+        let limits = Limits {
+            max_head: 64,
+            max_headers: 4,
+            max_body: 8,
+        };
+        let mut decoder = RequestDecoder::new(limits);
+        decoder.feed(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n");
+        assert_eq!(decoder.next().unwrap_err().status(), 413);
+
+        let mut decoder = RequestDecoder::new(limits);
+        decoder.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n5\r\n");
+        assert_eq!(decoder.next().unwrap_err().status(), 413);
+
+        let mut decoder = RequestDecoder::new(limits);
+        decoder.feed(&[b'a'; 100]);
+        assert_eq!(decoder.next().unwrap_err().status(), 431);
+    }
+
+    #[test]
+    fn http_1_0_closes_unless_keep_alive() {
+        let requests =
+            decode_all(b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                .unwrap();
+        assert!(!requests[0].keep_alive());
+        assert!(requests[1].keep_alive());
+    }
+}

@@ -1,0 +1,261 @@
+//! Inbound connections of the libprocess socket.
+//!
+//! Upstream counterpart: the receive path of `process.cpp`
+//! (`internal::receive`, `ProcessManager::handle`). A request is a message
+//! when it is a `POST` carrying `Libprocess-From` or a `User-Agent:
+//! libprocess/...` header (both forms are accepted); the sender comes from
+//! `Libprocess-From`, else from the user agent. A message for a running
+//! process is answered `202 Accepted`, one for an unknown process `404 Not
+//! Found`, in request order; replies travel over the replier's own outbound
+//! connection, never this one. Other requests go to endpoints.
+//!
+//! Idle connections are never closed (the master learns of a peer's death
+//! through its own outbound link). Malformed input is answered with the
+//! decoder's 4xx and the connection is closed.
+
+use std::net::SocketAddr;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::decoder::{RawRequest, RequestDecoder};
+use crate::http::{self, Body, Request, Response};
+use crate::process::{Event, MessageEvent};
+use crate::runtime::WeakRuntime;
+use crate::UPID;
+
+/// Accepts connections until the runtime is gone.
+pub(crate) async fn serve(runtime: WeakRuntime, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                if runtime.upgrade().is_none() {
+                    return;
+                }
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(connection(runtime.clone(), stream, peer));
+            }
+            Err(error) => {
+                // EMFILE and friends: back off briefly rather than spin.
+                tracing::warn!(%error, "Failed to accept a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// What to do with a decoded request.
+enum Classified {
+    Message {
+        from: UPID,
+        to: String,
+        name: String,
+    },
+    Http,
+    Reject(Response),
+}
+
+fn classify(request: &RawRequest, peer: SocketAddr, require_ip_match: bool) -> Classified {
+    if request.method != "POST" {
+        return Classified::Http;
+    }
+    let from = match (
+        request.header("Libprocess-From"),
+        request.header("User-Agent"),
+    ) {
+        (Some(from), _) => from.trim(),
+        (None, Some(agent)) if agent.starts_with("libprocess/") => {
+            agent["libprocess/".len()..].trim()
+        }
+        _ => return Classified::Http,
+    };
+    let from: UPID = match from.parse() {
+        Ok(from) => from,
+        Err(error) => {
+            return Classified::Reject(Response::bad_request(format!(
+                "Failed to determine the sender of the message: {error}"
+            )))
+        }
+    };
+    if require_ip_match {
+        if let std::net::IpAddr::V4(peer_ip) = peer.ip() {
+            if peer_ip != from.ip {
+                return Classified::Reject(Response::bad_request(format!(
+                    "Sender IP {} does not match the peer address {peer_ip}",
+                    from.ip
+                )));
+            }
+        }
+    }
+    let path = request.target.split(['?', '#']).next().unwrap_or_default();
+    let Some(path) = path.strip_prefix('/') else {
+        return Classified::Reject(Response::bad_request("Request path must start with '/'"));
+    };
+    let (to, name) = path.split_once('/').unwrap_or((path, ""));
+    Classified::Message {
+        from,
+        to: http::percent_decode(to),
+        name: name.to_string(),
+    }
+}
+
+/// A cached `202 Accepted` response; the date changes once a second.
+fn accepted(out: &mut BytesMut, keep_alive: bool) {
+    status_only(out, 202, keep_alive);
+}
+
+fn status_only(out: &mut BytesMut, status: u16, keep_alive: bool) {
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    DATE.with(|date| {
+        let mut date = date.borrow_mut();
+        if date.0 != now || date.1.is_empty() {
+            *date = (now, http::http_date());
+        }
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.to_string().as_bytes());
+        out.extend_from_slice(b" ");
+        out.extend_from_slice(http::reason(status).as_bytes());
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(date.1.as_bytes());
+        if !keep_alive {
+            out.extend_from_slice(b"\r\nConnection: close");
+        }
+        out.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+    });
+}
+
+async fn connection(runtime: WeakRuntime, mut stream: TcpStream, peer: SocketAddr) {
+    let Some(limits) = runtime.upgrade().map(|rt| rt.inner.config.limits) else {
+        return;
+    };
+    let mut decoder = RequestDecoder::new(limits);
+    let mut out = BytesMut::with_capacity(4096);
+    loop {
+        loop {
+            let request = match decoder.next() {
+                Ok(Some(request)) => request,
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "Closing connection after a malformed request");
+                    let response = Response::status(error.status())
+                        .with_body("text/plain; charset=utf-8", error.to_string());
+                    http::encode_head(&mut out, &response, false);
+                    if let Some(body) = response.body_bytes() {
+                        out.extend_from_slice(body);
+                    }
+                    let _ = stream.write_all(&out).await;
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+            };
+            let Some(rt) = runtime.upgrade() else {
+                return;
+            };
+            let keep_alive = request.keep_alive();
+            match classify(
+                &request,
+                peer,
+                rt.inner.config.require_peer_address_ip_match,
+            ) {
+                Classified::Message { from, to, name } => {
+                    let event = Event::Message(MessageEvent {
+                        from,
+                        name,
+                        body: request.body,
+                    });
+                    if rt.deliver(&to, event) {
+                        accepted(&mut out, keep_alive);
+                    } else {
+                        status_only(&mut out, 404, keep_alive);
+                    }
+                }
+                Classified::Reject(response) => {
+                    write_response(&mut stream, &mut out, response, keep_alive).await;
+                }
+                Classified::Http => {
+                    if !out.is_empty() {
+                        if stream.write_all(&out).await.is_err() {
+                            return;
+                        }
+                        out.clear();
+                    }
+                    let (path, query) = http::split_target(&request.target);
+                    let request = Request {
+                        method: request.method,
+                        path: http::percent_decode(&path),
+                        query,
+                        headers: request.headers,
+                        body: request.body,
+                        client: Some(peer),
+                        keep_alive,
+                    };
+                    let response = rt.handle_http(request.clone()).await.gzip_for(&request);
+                    drop(rt);
+                    if !write_response(&mut stream, &mut out, response, keep_alive).await {
+                        return;
+                    }
+                }
+            }
+            if !keep_alive {
+                let _ = stream.write_all(&out).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        match stream.read_buf(decoder.buffer_mut()).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Writes `response` (streaming bodies chunk by chunk); returns whether the
+/// connection is still usable.
+async fn write_response(
+    stream: &mut TcpStream,
+    out: &mut BytesMut,
+    response: Response,
+    keep_alive: bool,
+) -> bool {
+    use futures::StreamExt as _;
+
+    http::encode_head(out, &response, keep_alive);
+    match response.body {
+        Body::None => true,
+        Body::Full(body) => {
+            out.extend_from_slice(&body);
+            true
+        }
+        Body::Stream(mut chunks) => {
+            if stream.write_all(out).await.is_err() {
+                return false;
+            }
+            out.clear();
+            while let Some(chunk) = chunks.next().await {
+                if chunk.is_empty() {
+                    continue;
+                }
+                http::encode_chunk(out, &chunk);
+                if stream.write_all(out).await.is_err() {
+                    return false;
+                }
+                out.clear();
+            }
+            http::encode_chunk(out, b"");
+            true
+        }
+    }
+}
