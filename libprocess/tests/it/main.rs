@@ -1,0 +1,8 @@
+//! libprocess integration tests: real sockets on 127.0.0.1, raw bytes as
+//! upstream peers write them, and processes on actix.
+
+mod support;
+
+mod http;
+mod local;
+mod transport;
