@@ -86,9 +86,9 @@ pub fn prefilter(
             continue;
         }
         let resolved = read_file_value(&lower, &value)?;
-        if key != upper && std::env::var_os(&upper).is_none() {
-            set_env(&upper, &resolved);
-        } else if key == upper && resolved != value {
+        let unset_upper = key != upper && std::env::var_os(&upper).is_none();
+        let read_file = key == upper && resolved != value;
+        if unset_upper || read_file {
             set_env(&upper, &resolved);
         }
     }

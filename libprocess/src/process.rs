@@ -74,8 +74,11 @@ pub enum Event {
     Exited(UPID),
 }
 
+/// The closure inside a [`Dispatch`].
+pub type DispatchFn<A> = Box<dyn FnOnce(&mut A, &mut <A as Actor>::Context) + Send>;
+
 /// A closure to run inside process `A` (upstream's `dispatch`).
-pub struct Dispatch<A: Actor>(pub Box<dyn FnOnce(&mut A, &mut A::Context) + Send>);
+pub struct Dispatch<A: Actor>(pub DispatchFn<A>);
 
 impl<A: Actor> actix::Message for Dispatch<A> {
     type Result = ();

@@ -189,15 +189,14 @@ impl Runtime {
         let requested = SocketAddrV4::new(config.ip, config.port);
         let listener = {
             let _guard = io_runtime().enter();
-            let socket = tokio::net::TcpSocket::new_v4()
+            tokio::net::TcpSocket::new_v4()
                 .and_then(|s| s.set_reuseaddr(true).map(|()| s))
                 .and_then(|s| s.bind(requested.into()).map(|()| s))
                 .and_then(|s| s.listen(1024))
                 .map_err(|source| InitError::Bind {
                     addr: requested,
                     source,
-                })?;
-            socket
+                })?
         };
         let bound = match listener.local_addr() {
             Ok(std::net::SocketAddr::V4(addr)) => addr,

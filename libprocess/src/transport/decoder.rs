@@ -195,6 +195,7 @@ impl RequestDecoder {
 
     /// Returns the next complete request, `Ok(None)` when more bytes are
     /// needed. After an error the decoder stays failed.
+    #[allow(clippy::should_implement_trait)] // fallible, unlike Iterator::next
     pub fn next(&mut self) -> Result<Option<RawRequest>, DecodeError> {
         let result = self.step();
         if result.is_err() {

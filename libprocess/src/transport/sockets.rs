@@ -31,11 +31,14 @@ struct Connection {
     generation: u64,
 }
 
+/// Remote process → ids of the local processes linked to it.
+type Linkers = HashMap<UPID, HashSet<Arc<str>>>;
+
 #[derive(Default)]
 pub(crate) struct SocketManager {
     connections: Mutex<HashMap<SocketAddrV4, Connection>>,
-    /// Peer address → remote process → ids of local processes linked to it.
-    links: Mutex<HashMap<SocketAddrV4, HashMap<UPID, HashSet<Arc<str>>>>>,
+    /// Links by peer address.
+    links: Mutex<HashMap<SocketAddrV4, Linkers>>,
     generation: AtomicU64,
 }
 
@@ -48,13 +51,10 @@ impl SocketManager {
     pub(crate) fn send(&self, runtime: &Runtime, addr: SocketAddrV4, bytes: Bytes) {
         let mut connections = lock(&self.connections);
         if let Some(connection) = connections.get(&addr) {
-            match connection.tx.send(bytes) {
-                Ok(()) => return,
-                Err(mpsc::error::SendError(bytes)) => {
-                    let connection = self.connect(runtime.downgrade(), addr);
-                    let _ = connection.tx.send(bytes);
-                    connections.insert(addr, connection);
-                }
+            if let Err(mpsc::error::SendError(bytes)) = connection.tx.send(bytes) {
+                let connection = self.connect(runtime.downgrade(), addr);
+                let _ = connection.tx.send(bytes);
+                connections.insert(addr, connection);
             }
         } else {
             let connection = self.connect(runtime.downgrade(), addr);

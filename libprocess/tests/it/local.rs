@@ -153,3 +153,29 @@ async fn call_returns_the_result_and_fails_after_termination() {
     done.await;
     assert!(probe.call(|_, _| ()).await.is_err());
 }
+
+#[actix_rt::test]
+async fn advertised_address_is_used_in_upids_and_counts_as_local() {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    let runtime = runtime_with(libprocess::Config {
+        advertise_ip: Some(Ipv4Addr::new(10, 9, 8, 7)),
+        advertise_port: Some(6000),
+        ..libprocess::Config::default()
+    });
+    assert_eq!(
+        runtime.address(),
+        SocketAddrV4::new(Ipv4Addr::new(10, 9, 8, 7), 6000)
+    );
+    assert_ne!(runtime.bound_address().port(), 6000);
+    let (receiver, mut rx) = spawn_probe(&runtime, "advertised");
+    assert_eq!(receiver.upid().to_string(), "advertised@10.9.8.7:6000");
+    let (sender, _) = spawn_probe(&runtime, "advertised-sender");
+    let to = receiver.upid().clone();
+    sender.dispatch(move |this, _| {
+        let _ = this.base.send_raw(&to, "ping", "local".into());
+    });
+    let message = next_message(&mut rx).await;
+    assert_eq!(message.from.to_string(), "advertised-sender@10.9.8.7:6000");
+    assert_eq!(&message.body[..], b"local");
+}
