@@ -100,7 +100,7 @@ pub fn to_string<M: prost::Message + prost::Name>(message: &M) -> String {
 /// Renders a dynamic message as upstream's JSON value.
 pub fn dynamic_to_value(message: &DynamicMessage) -> Value {
     let mut object = Map::new();
-    for field in message.descriptor().fields() {
+    for field in declared_fields(&message.descriptor()) {
         if field.is_list() || field.is_map() {
             if let Some(value) = message.get_field(&field).as_ref().as_list() {
                 if !value.is_empty() {
@@ -133,6 +133,15 @@ pub fn dynamic_to_value(message: &DynamicMessage) -> Value {
         }
     }
     Value::Object(object)
+}
+
+/// Returns the fields in declaration order, as C++'s `Descriptor::field(i)`
+/// (prost-reflect's `fields()` yields them by number).
+fn declared_fields(desc: &MessageDescriptor) -> impl Iterator<Item = FieldDescriptor> + '_ {
+    desc.descriptor_proto()
+        .field
+        .iter()
+        .filter_map(|f| desc.get_field(f.number.and_then(|n| u32::try_from(n).ok())?))
 }
 
 fn map_value(field: &FieldDescriptor, value: &PValue) -> Value {
@@ -374,7 +383,7 @@ pub fn dynamic_from_value(
 /// Lists unset required fields of a dynamic message, like protobuf's
 /// `InitializationErrorString`.
 pub fn missing_required(message: &DynamicMessage, prefix: &str, missing: &mut Vec<String>) {
-    for field in message.descriptor().fields() {
+    for field in declared_fields(&message.descriptor()) {
         if field.cardinality() == prost_reflect::Cardinality::Required && !message.has_field(&field)
         {
             missing.push(format!("{prefix}{}", field.name()));
