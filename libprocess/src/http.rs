@@ -12,7 +12,6 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::channel::mpsc;
 
 /// Upstream's `GZIP_MINIMUM_BODY_LENGTH`.
 pub const GZIP_MINIMUM_BODY_LENGTH: usize = 1024;
@@ -94,9 +93,11 @@ pub enum Body {
     None,
     /// A complete body, sent with `Content-Length`.
     Full(Bytes),
-    /// A body produced over time, sent chunked until the sender is dropped
-    /// (upstream's `Response::PIPE`).
-    Stream(mpsc::Receiver<Bytes>),
+    /// A body produced over time, sent chunked until every sender is
+    /// dropped (upstream's `Response::PIPE`). When the client goes away the
+    /// receiver is dropped, which producers see through
+    /// `Sender::closed()`.
+    Stream(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 /// An HTTP response from a process endpoint.

@@ -177,7 +177,11 @@ async fn connection(runtime: WeakRuntime, mut stream: TcpStream, peer: SocketAdd
                     }
                 }
                 Classified::Reject(response) => {
-                    write_response(&mut stream, &mut out, response, keep_alive).await;
+                    if !write_response(&mut stream, &mut decoder, &mut out, response, keep_alive)
+                        .await
+                    {
+                        return;
+                    }
                 }
                 Classified::Http => {
                     if !out.is_empty() {
@@ -198,7 +202,9 @@ async fn connection(runtime: WeakRuntime, mut stream: TcpStream, peer: SocketAdd
                     };
                     let response = rt.handle_http(request.clone()).await.gzip_for(&request);
                     drop(rt);
-                    if !write_response(&mut stream, &mut out, response, keep_alive).await {
+                    if !write_response(&mut stream, &mut decoder, &mut out, response, keep_alive)
+                        .await
+                    {
                         return;
                     }
                 }
@@ -224,14 +230,19 @@ async fn connection(runtime: WeakRuntime, mut stream: TcpStream, peer: SocketAdd
 
 /// Writes `response` (streaming bodies chunk by chunk); returns whether the
 /// connection is still usable.
+///
+/// While a body streams, the connection is also read: when the client
+/// closes it, the stream's receiver is dropped at once, so the producer
+/// (e.g. a scheduler subscription) learns that its client is gone, as
+/// upstream's closed `Pipe::Reader` tells it. Bytes that arrive meanwhile
+/// stay in the decoder for the next request.
 async fn write_response(
     stream: &mut TcpStream,
+    decoder: &mut RequestDecoder,
     out: &mut BytesMut,
     response: Response,
     keep_alive: bool,
 ) -> bool {
-    use futures::StreamExt as _;
-
     http::encode_head(out, &response, keep_alive);
     match response.body {
         Body::None => true,
@@ -244,15 +255,28 @@ async fn write_response(
                 return false;
             }
             out.clear();
-            while let Some(chunk) = chunks.next().await {
-                if chunk.is_empty() {
-                    continue;
+            let (mut reader, mut writer) = stream.split();
+            loop {
+                tokio::select! {
+                    chunk = chunks.recv() => {
+                        let Some(chunk) = chunk else {
+                            break;
+                        };
+                        if chunk.is_empty() {
+                            continue;
+                        }
+                        http::encode_chunk(out, &chunk);
+                        if writer.write_all(out).await.is_err() {
+                            return false;
+                        }
+                        out.clear();
+                    }
+                    read = reader.read_buf(decoder.buffer_mut()) => {
+                        if !matches!(read, Ok(n) if n > 0) {
+                            return false;
+                        }
+                    }
                 }
-                http::encode_chunk(out, &chunk);
-                if stream.write_all(out).await.is_err() {
-                    return false;
-                }
-                out.clear();
             }
             http::encode_chunk(out, b"");
             true

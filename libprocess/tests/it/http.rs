@@ -106,3 +106,78 @@ async fn builtin_endpoints_serve_metrics_processes_and_version() {
         r#"cb({"version":"1.11.0"});"#
     );
 }
+
+#[actix_rt::test]
+async fn streaming_responses_are_chunked_and_notice_a_closed_client() {
+    use bytes::Bytes;
+    use libprocess::actix::{Actor, Context};
+    use libprocess::http::{Body, Response};
+    use libprocess::{Process, ProcessBase};
+    use tokio::io::AsyncReadExt as _;
+    use tokio::sync::mpsc;
+    use tokio::sync::oneshot;
+
+    struct Streamer {
+        base: ProcessBase<Self>,
+        closed: Option<oneshot::Sender<()>>,
+    }
+    impl Actor for Streamer {
+        type Context = Context<Self>;
+    }
+    impl Process for Streamer {
+        fn base(&self) -> &ProcessBase<Self> {
+            &self.base
+        }
+        fn base_mut(&mut self) -> &mut ProcessBase<Self> {
+            &mut self.base
+        }
+        fn initialize(&mut self, _ctx: &mut Context<Self>) {
+            self.base.route("/stream", |this, _ctx, _request| {
+                let (tx, rx) = mpsc::channel::<Bytes>(16);
+                let closed = this.closed.take();
+                libprocess::actix::spawn(async move {
+                    let _ = tx.send(Bytes::from_static(b"first")).await;
+                    // Wait until the client goes away.
+                    tx.closed().await;
+                    if let Some(closed) = closed {
+                        let _ = closed.send(());
+                    }
+                });
+                Box::pin(async move {
+                    Response {
+                        status: 200,
+                        headers: vec![],
+                        body: Body::Stream(rx),
+                    }
+                })
+            });
+        }
+    }
+    libprocess::process_handlers!(Streamer);
+
+    let runtime = runtime();
+    let (closed_tx, closed_rx) = oneshot::channel();
+    runtime
+        .spawn(Streamer {
+            base: ProcessBase::new("streamer"),
+            closed: Some(closed_tx),
+        })
+        .unwrap();
+    let mut conn = Conn::open(runtime.address()).await;
+    conn.write(get("/streamer/stream").as_bytes()).await;
+    let mut received = Vec::new();
+    while !received.ends_with(b"5\r\nfirst\r\n") {
+        let mut chunk = [0u8; 256];
+        let n = conn.stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0);
+        received.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&received);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Transfer-Encoding: chunked\r\n"), "{head}");
+    drop(conn);
+    tokio::time::timeout(std::time::Duration::from_secs(10), closed_rx)
+        .await
+        .expect("the producer learns that the client closed")
+        .unwrap();
+}
