@@ -18,6 +18,7 @@
 //! - [`clock`]: timers with a clock tests can pause and advance.
 //! - [`metrics`]: the registry behind `/metrics/snapshot`.
 //! - [`flags`]: stout-style flag loading shared by every binary.
+//! - [`os`]: atomic checkpoint writes and other small OS helpers.
 //!
 //! Built on actix: processes are actix actors on any arbiter; network I/O
 //! runs on a small dedicated tokio runtime. Upstream's libprocess has no
@@ -31,6 +32,7 @@ pub mod flags;
 pub mod http;
 pub mod id;
 pub mod metrics;
+pub mod os;
 pub mod pid;
 pub mod process;
 pub mod runtime;

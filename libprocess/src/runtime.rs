@@ -677,8 +677,7 @@ pub enum SpawnError {
 }
 
 fn hostname_ip() -> Result<Ipv4Addr, InitError> {
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
+    let hostname = crate::os::hostname()
         .map_err(|e| InitError::Advertise(format!("failed to read the host name: {e}")))?;
     crate::pid::resolve(&hostname).map_err(|e| InitError::Advertise(e.to_string()))
 }

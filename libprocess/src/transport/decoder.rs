@@ -273,7 +273,10 @@ impl RequestDecoder {
         }
         let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
         let mut request = httparse::Request::new(&mut headers);
-        let status = request.parse(&self.buffer).map_err(|e| match e {
+        // Parse at most `max_head` bytes, so the outcome (a request, an
+        // error, or "too large") does not depend on how the bytes arrived.
+        let window = self.buffer.len().min(self.limits.max_head);
+        let status = request.parse(&self.buffer[..window]).map_err(|e| match e {
             httparse::Error::TooManyHeaders => {
                 DecodeError::Malformed(format!("more than {} headers", self.limits.max_headers))
             }
@@ -281,7 +284,7 @@ impl RequestDecoder {
         })?;
         let length = match status {
             httparse::Status::Partial => {
-                if self.buffer.len() > self.limits.max_head {
+                if self.buffer.len() >= self.limits.max_head {
                     return Err(DecodeError::TooLarge {
                         what: "request head",
                         limit: self.limits.max_head,
@@ -387,10 +390,12 @@ impl RequestDecoder {
                     return Ok(Progress::NeedMore(Chunked::Size));
                 };
                 let size = line.split(|b| *b == b';').next().unwrap_or_default();
+                // Hex digits, then optional whitespace before an extension.
                 let size = std::str::from_utf8(size)
                     .ok()
-                    .map(str::trim)
+                    .map(|s| s.trim_end_matches([' ', '\t']))
                     .filter(|s| !s.is_empty() && s.len() <= 16)
+                    .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
                     .and_then(|s| usize::from_str_radix(s, 16).ok())
                     .ok_or_else(|| {
                         DecodeError::Chunk(format!(
@@ -438,14 +443,17 @@ impl RequestDecoder {
     }
 
     /// Takes one CRLF-terminated line (without the CRLF) if complete.
+    /// Lines longer than `MAX_CHUNK_LINE` are refused whether or not their
+    /// end has arrived, so the outcome does not depend on read sizes.
     fn take_line(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
-        match self.buffer.windows(2).position(|w| w == b"\r\n") {
+        let window = self.buffer.len().min(MAX_CHUNK_LINE + 2);
+        match self.buffer[..window].windows(2).position(|w| w == b"\r\n") {
             Some(end) => {
                 let line = self.buffer[..end].to_vec();
                 self.buffer.advance(end + 2);
                 Ok(Some(line))
             }
-            None if self.buffer.len() > MAX_CHUNK_LINE => {
+            None if self.buffer.len() >= MAX_CHUNK_LINE + 2 => {
                 Err(DecodeError::Chunk("chunk line too long".into()))
             }
             None => Ok(None),
@@ -579,6 +587,48 @@ Transfer-Encoding: chunked\r\n\r\n\
         let mut decoder = RequestDecoder::new(limits);
         decoder.feed(&[b'a'; 100]);
         assert_eq!(decoder.next().unwrap_err().status(), 431);
+    }
+
+    #[test]
+    fn limits_give_the_same_outcome_however_bytes_arrive() {
+        // Found by the request_decoder fuzz target: an error inside the
+        // head limit and a long chunk line, fed whole and split.
+        let limits = Limits { max_head: 64, max_headers: 16, max_body: 1024 };
+        let mut head = b"GET / HTTP/1.1\r\nA: ".to_vec();
+        head.extend_from_slice(&[b'a'; 50]);
+        head.extend_from_slice(b"\x01\r\n\r\n");
+        let mut long_line = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;".to_vec();
+        long_line.extend_from_slice(&[b'a'; 2000]);
+        long_line.extend_from_slice(b"\r\nx\r\n0\r\n\r\n");
+        for input in [head, long_line] {
+            let whole = {
+                let mut decoder = RequestDecoder::new(limits);
+                decoder.feed(&input);
+                decoder.next().map(|r| r.map(|r| r.body)).map_err(|e| e.status())
+            };
+            for split in [1, 17, 65, 500] {
+                let mut decoder = RequestDecoder::new(limits);
+                let mut outcome = Ok(None);
+                for piece in input.chunks(split) {
+                    decoder.feed(piece);
+                    outcome = decoder.next().map(|r| r.map(|r| r.body)).map_err(|e| e.status());
+                    if !matches!(outcome, Ok(None)) {
+                        break;
+                    }
+                }
+                assert_eq!(outcome, whole, "split into pieces of {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_sizes_are_strict_hex() {
+        for bad in [&b"+5"[..], b" 5", b"0x5"] {
+            let mut input = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            input.extend_from_slice(bad);
+            input.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+            assert_eq!(decode_all(&input).unwrap_err().status(), 400);
+        }
     }
 
     #[test]
