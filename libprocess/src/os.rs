@@ -8,9 +8,15 @@ use std::path::Path;
 /// is fsynced, so a crash leaves either the old or the new contents, never a
 /// mix (upstream's `state::checkpoint`).
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}", uuid::Uuid::new_v4().simple()));
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;

@@ -158,6 +158,9 @@ pub(crate) struct Inner {
     pub(crate) sockets: transport::SocketManager,
     metrics: Metrics,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Inbound connection tasks, closed by `shutdown` as an exiting OS
+    /// process closes its sockets.
+    inbound: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -234,6 +237,7 @@ impl Runtime {
                 sockets: transport::SocketManager::default(),
                 metrics: Metrics::default(),
                 server: Mutex::new(None),
+                inbound: Mutex::new(Vec::new()),
             }),
         };
         runtime.install_builtins();
@@ -614,13 +618,24 @@ impl Runtime {
         )
     }
 
-    /// Stops serving: closes the listening socket and outbound connections.
-    /// Processes keep running but can no longer reach other OS processes.
+    /// Stops serving: closes the listening socket and every inbound and
+    /// outbound connection, as an exiting OS process would. Processes keep
+    /// running but can no longer reach other OS processes.
     pub fn shutdown(&self) {
         if let Some(server) = lock(&self.inner.server).take() {
             server.abort();
         }
+        for connection in lock(&self.inner.inbound).drain(..) {
+            connection.abort();
+        }
         self.inner.sockets.close_all();
+    }
+
+    /// Tracks an inbound connection task so `shutdown` can close it.
+    pub(crate) fn track_inbound(&self, task: tokio::task::AbortHandle) {
+        let mut inbound = lock(&self.inner.inbound);
+        inbound.retain(|t| !t.is_finished());
+        inbound.push(task);
     }
 }
 
@@ -628,6 +643,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(server) = lock(&self.server).take() {
             server.abort();
+        }
+        for connection in lock(&self.inbound).drain(..) {
+            connection.abort();
         }
     }
 }

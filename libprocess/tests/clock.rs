@@ -2,6 +2,8 @@
 //! the due timers fire in order. In its own test binary because the clock
 //! is process-wide.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
 use std::net::Ipv4Addr;
 use std::time::Duration;
 

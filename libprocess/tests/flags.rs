@@ -2,6 +2,8 @@
 //! and `env` on every field, after `libprocess::flags::prefilter`. In its own
 //! test binary because it changes the environment.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};

@@ -1,4 +1,25 @@
-//! The Mesos master: frameworks, agents, offers, tasks and the registry.
+//! The Mesos master.
 //!
-//! Empty for now: the master arrives with issue #3 on top of `libprocess`
-//! and `mesos-proto`. Nothing here is built or shipped yet.
+//! Upstream counterpart: `src/master/`. Built so far (issue #3, agents
+//! part): flags ([`flags`]), the registrar with in-memory and durable
+//! single-file stores ([`registrar`]), agent registration,
+//! re-registration, health checks and removal ([`master`], [`observer`]),
+//! and the health, flags and redirect endpoints ([`http`]). Frameworks,
+//! offers, tasks, the allocator and the state endpoints come next.
+
+#![warn(missing_docs)]
+
+pub mod flags;
+pub mod http;
+pub mod master;
+pub mod observer;
+pub mod registrar;
+
+/// The upstream Mesos release whose protocol this master speaks; agents and
+/// frameworks compare against it.
+pub const VERSION: &str = "1.11.0";
+
+/// The `/version` document.
+pub fn version_json() -> serde_json::Value {
+    serde_json::json!({ "version": VERSION })
+}

@@ -1,5 +1,7 @@
 //! JSON rendering and parsing of real Mesos types.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
 use mesos_proto::json::{from_str, to_string};
 use mesos_proto::mesos::{self, value, FrameworkInfo, Resource};
 

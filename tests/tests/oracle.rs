@@ -16,6 +16,8 @@
 //! descriptors); without it they print `SKIPPED: ...` and pass, except under
 //! `CI=true`, where they fail. See `tests/interop/README.md`.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -593,7 +593,11 @@ Transfer-Encoding: chunked\r\n\r\n\
     fn limits_give_the_same_outcome_however_bytes_arrive() {
         // Found by the request_decoder fuzz target: an error inside the
         // head limit and a long chunk line, fed whole and split.
-        let limits = Limits { max_head: 64, max_headers: 16, max_body: 1024 };
+        let limits = Limits {
+            max_head: 64,
+            max_headers: 16,
+            max_body: 1024,
+        };
         let mut head = b"GET / HTTP/1.1\r\nA: ".to_vec();
         head.extend_from_slice(&[b'a'; 50]);
         head.extend_from_slice(b"\x01\r\n\r\n");
@@ -604,14 +608,20 @@ Transfer-Encoding: chunked\r\n\r\n\
             let whole = {
                 let mut decoder = RequestDecoder::new(limits);
                 decoder.feed(&input);
-                decoder.next().map(|r| r.map(|r| r.body)).map_err(|e| e.status())
+                decoder
+                    .next()
+                    .map(|r| r.map(|r| r.body))
+                    .map_err(|e| e.status())
             };
             for split in [1, 17, 65, 500] {
                 let mut decoder = RequestDecoder::new(limits);
                 let mut outcome = Ok(None);
                 for piece in input.chunks(split) {
                     decoder.feed(piece);
-                    outcome = decoder.next().map(|r| r.map(|r| r.body)).map_err(|e| e.status());
+                    outcome = decoder
+                        .next()
+                        .map(|r| r.map(|r| r.body))
+                        .map_err(|e| e.status());
                     if !matches!(outcome, Ok(None)) {
                         break;
                     }

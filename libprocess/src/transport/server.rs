@@ -30,11 +30,12 @@ pub(crate) async fn serve(runtime: WeakRuntime, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                if runtime.upgrade().is_none() {
+                let Some(rt) = runtime.upgrade() else {
                     return;
-                }
+                };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(runtime.clone(), stream, peer));
+                let task = tokio::spawn(connection(runtime.clone(), stream, peer));
+                rt.track_inbound(task.abort_handle());
             }
             Err(error) => {
                 // EMFILE and friends: back off briefly rather than spin.

@@ -312,3 +312,24 @@ async fn two_runtimes_exchange_messages_in_order_over_tcp() {
     });
     assert_eq!(&next_message(&mut rxa).await.body[..], b"back");
 }
+
+#[actix_rt::test]
+async fn shutting_down_a_runtime_is_an_exit_for_remote_linkers() {
+    let a = runtime();
+    let b = runtime();
+    let (alice, mut rx) = spawn_probe(&a, "alice");
+    let (bob, _bob_rx) = spawn_probe(&b, "bob");
+    let target = bob.upid().clone();
+    alice.dispatch(move |this, _| {
+        this.base.link(&target);
+        let _ = this.base.send_raw(&target, "ping", "hello".into());
+    });
+    // Wait until the connection carried a message, then "kill" bob's OS
+    // process: every socket of its runtime closes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.shutdown();
+    match next(&mut rx).await {
+        Seen::Exited(pid) => assert_eq!(pid, *bob.upid()),
+        other => panic!("unexpected {other:?}"),
+    }
+}

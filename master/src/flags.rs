@@ -1,0 +1,325 @@
+//! `mesos-master` flags: upstream's names, defaults and meaning
+//! (`src/master/flags.cpp`, `docs/configuration/master.md`).
+//!
+//! Every flag also reads `MESOS_<NAME>` (upper case, or as spelt after
+//! [`libprocess::flags::prefilter`]). A flag upstream has and we do not is
+//! refused by the parser as unknown; a value we cannot honour yet is refused
+//! by [`Flags::validate`] with a message that says so. Nothing is ignored.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+use libprocess::flags::{format_duration, parse_duration};
+
+/// Flags that name paths: their `file://` values are not read.
+pub const PATH_FLAGS: &[&str] = &["work_dir", "log_dir", "webui_dir"];
+
+/// The master's command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mesos-master",
+    rename_all = "snake_case",
+    version = crate::VERSION,
+    about = "Apache Mesos master, reimplemented in Rust"
+)]
+pub struct Flags {
+    /// IP address to listen on (`LIBPROCESS_IP`).
+    #[arg(long, env = "MESOS_IP")]
+    pub ip: Option<Ipv4Addr>,
+
+    /// Port to listen on.
+    #[arg(long, env = "MESOS_PORT", default_value_t = 5050)]
+    pub port: u16,
+
+    /// IP address advertised to reach this master (NAT, containers).
+    #[arg(long, env = "MESOS_ADVERTISE_IP")]
+    pub advertise_ip: Option<Ipv4Addr>,
+
+    /// Port advertised to reach this master.
+    #[arg(long, env = "MESOS_ADVERTISE_PORT")]
+    pub advertise_port: Option<u16>,
+
+    /// Host name advertised in `MasterInfo`; defaults to this host's name
+    /// (or its IP with `--no-hostname_lookup`).
+    #[arg(long, env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// Whether to look up the host name when `--hostname` is unset.
+    #[arg(long, env = "MESOS_HOSTNAME_LOOKUP", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub hostname_lookup: bool,
+
+    /// Directory for the durable registry (required unless
+    /// `--registry=in_memory`).
+    #[arg(long, env = "MESOS_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Where the registry lives: `replicated_log` (durable, under
+    /// `--work_dir`) or `in_memory` (lost on restart).
+    #[arg(long, env = "MESOS_REGISTRY", default_value = "replicated_log")]
+    pub registry: String,
+
+    /// Replicas needed for a registry write; only 1 (a single master)
+    /// is supported until the HA issue.
+    #[arg(long, env = "MESOS_QUORUM")]
+    pub quorum: Option<u32>,
+
+    /// ZooKeeper URL for leader election; not supported yet.
+    #[arg(long, env = "MESOS_ZK")]
+    pub zk: Option<String>,
+
+    /// Human-readable cluster name, shown in the state endpoints.
+    #[arg(long, env = "MESOS_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Time between pings to an agent.
+    #[arg(long, env = "MESOS_AGENT_PING_TIMEOUT", alias = "slave_ping_timeout",
+          value_parser = parse_duration, default_value = "15secs")]
+    pub agent_ping_timeout: Duration,
+
+    /// Unanswered pings after which an agent is unreachable.
+    #[arg(
+        long,
+        env = "MESOS_MAX_AGENT_PING_TIMEOUTS",
+        alias = "max_slave_ping_timeouts",
+        default_value_t = 5
+    )]
+    pub max_agent_ping_timeouts: u32,
+
+    /// Time a recovered agent has to re-register after a master restart
+    /// before it is marked unreachable (at least 10 minutes).
+    #[arg(long, env = "MESOS_AGENT_REREGISTER_TIMEOUT", alias = "slave_reregister_timeout",
+          value_parser = parse_duration, default_value = "10mins")]
+    pub agent_reregister_timeout: Duration,
+
+    /// Completed frameworks kept in memory for the state endpoints.
+    #[arg(long, env = "MESOS_MAX_COMPLETED_FRAMEWORKS", default_value_t = 50)]
+    pub max_completed_frameworks: u32,
+
+    /// Completed tasks kept per framework.
+    #[arg(
+        long,
+        env = "MESOS_MAX_COMPLETED_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_completed_tasks_per_framework: u32,
+
+    /// Unreachable tasks kept per framework.
+    #[arg(
+        long,
+        env = "MESOS_MAX_UNREACHABLE_TASKS_PER_FRAMEWORK",
+        default_value_t = 1000
+    )]
+    pub max_unreachable_tasks_per_framework: u32,
+
+    /// Require frameworks to authenticate; not supported yet.
+    #[arg(long, env = "MESOS_AUTHENTICATE_FRAMEWORKS", alias = "authenticate",
+          action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false")]
+    pub authenticate_frameworks: bool,
+
+    /// Require agents to authenticate; not supported yet.
+    #[arg(long, env = "MESOS_AUTHENTICATE_AGENTS", alias = "authenticate_slaves",
+          action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false")]
+    pub authenticate_agents: bool,
+
+    /// Lowest level logged: `INFO`, `WARNING` or `ERROR`.
+    #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
+    pub logging_level: String,
+
+    /// Directory for log files (logs go to stderr when unset).
+    #[arg(long, env = "MESOS_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Log nothing to stderr.
+    #[arg(long, env = "MESOS_QUIET", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub quiet: bool,
+}
+
+/// A flag value the master cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FlagError(pub String);
+
+impl Flags {
+    /// Parses `args` (the program name first) after stout-style
+    /// prefiltering.
+    pub fn parse_from_args(args: impl IntoIterator<Item = String>) -> Result<Self, anyhow::Error> {
+        let args = libprocess::flags::prefilter(args, "MESOS_", PATH_FLAGS)?;
+        let flags = Self::try_parse_from(args)?;
+        flags.validate()?;
+        Ok(flags)
+    }
+
+    /// Checks rules that span flags and refuses what is not supported yet.
+    pub fn validate(&self) -> Result<(), FlagError> {
+        match self.registry.as_str() {
+            "in_memory" => {}
+            "replicated_log" => {
+                if self.work_dir.is_none() {
+                    return Err(FlagError(
+                        "--work_dir is needed for --registry=replicated_log \
+                         (or use --registry=in_memory)"
+                            .into(),
+                    ));
+                }
+            }
+            other => {
+                return Err(FlagError(format!(
+                    "'{other}' is not a valid registry: use 'replicated_log' or 'in_memory'"
+                )))
+            }
+        }
+        if self.zk.is_some() {
+            return Err(FlagError(
+                "--zk is not supported yet: run a single master without it (ZooKeeper \
+                 leader election comes with the high-availability work)"
+                    .into(),
+            ));
+        }
+        if self.quorum.is_some_and(|q| q != 1) {
+            return Err(FlagError(
+                "--quorum other than 1 is not supported yet: the registry has one replica".into(),
+            ));
+        }
+        if self.authenticate_frameworks {
+            return Err(FlagError(
+                "--authenticate_frameworks is not supported yet (CRAM-MD5 comes later)".into(),
+            ));
+        }
+        if self.authenticate_agents {
+            return Err(FlagError(
+                "--authenticate_agents is not supported yet (CRAM-MD5 comes later)".into(),
+            ));
+        }
+        if self.agent_reregister_timeout < Duration::from_secs(600) {
+            return Err(FlagError(
+                "--agent_reregister_timeout must be at least 10mins, as upstream requires".into(),
+            ));
+        }
+        if self.max_agent_ping_timeouts < 1 {
+            return Err(FlagError(
+                "--max_agent_ping_timeouts must be at least 1".into(),
+            ));
+        }
+        if !["INFO", "WARNING", "ERROR"].contains(&self.logging_level.as_str()) {
+            return Err(FlagError(format!(
+                "'{}' is not a valid --logging_level: use INFO, WARNING or ERROR",
+                self.logging_level
+            )));
+        }
+        Ok(())
+    }
+
+    /// Returns every flag with its value as upstream's `/flags` shows them.
+    pub fn to_map(&self) -> Vec<(&'static str, String)> {
+        fn opt<T: ToString>(v: &Option<T>) -> Option<String> {
+            v.as_ref().map(ToString::to_string)
+        }
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let entries: Vec<(&'static str, Option<String>)> = vec![
+            ("advertise_ip", opt(&self.advertise_ip)),
+            ("advertise_port", opt(&self.advertise_port)),
+            (
+                "agent_ping_timeout",
+                Some(format_duration(self.agent_ping_timeout)),
+            ),
+            (
+                "agent_reregister_timeout",
+                Some(format_duration(self.agent_reregister_timeout)),
+            ),
+            (
+                "authenticate_agents",
+                Some(self.authenticate_agents.to_string()),
+            ),
+            (
+                "authenticate_frameworks",
+                Some(self.authenticate_frameworks.to_string()),
+            ),
+            ("cluster", self.cluster.clone()),
+            ("hostname", self.hostname.clone()),
+            ("hostname_lookup", Some(self.hostname_lookup.to_string())),
+            ("ip", opt(&self.ip)),
+            ("log_dir", path(&self.log_dir)),
+            ("logging_level", Some(self.logging_level.clone())),
+            (
+                "max_agent_ping_timeouts",
+                Some(self.max_agent_ping_timeouts.to_string()),
+            ),
+            (
+                "max_completed_frameworks",
+                Some(self.max_completed_frameworks.to_string()),
+            ),
+            (
+                "max_completed_tasks_per_framework",
+                Some(self.max_completed_tasks_per_framework.to_string()),
+            ),
+            (
+                "max_unreachable_tasks_per_framework",
+                Some(self.max_unreachable_tasks_per_framework.to_string()),
+            ),
+            ("port", Some(self.port.to_string())),
+            ("quiet", Some(self.quiet.to_string())),
+            ("quorum", opt(&self.quorum)),
+            ("registry", Some(self.registry.clone())),
+            ("work_dir", path(&self.work_dir)),
+            ("zk", self.zk.clone()),
+        ];
+        entries
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Flags, anyhow::Error> {
+        Flags::parse_from_args(
+            std::iter::once("mesos-master")
+                .chain(args.iter().copied())
+                .map(String::from),
+        )
+    }
+
+    #[test]
+    fn defaults_are_upstreams() {
+        let flags = parse(&["--registry=in_memory"]).unwrap();
+        assert_eq!(flags.port, 5050);
+        assert_eq!(flags.agent_ping_timeout, Duration::from_secs(15));
+        assert_eq!(flags.max_agent_ping_timeouts, 5);
+        assert_eq!(flags.agent_reregister_timeout, Duration::from_secs(600));
+        assert!(flags.hostname_lookup);
+    }
+
+    #[test]
+    fn deprecated_names_still_work() {
+        let flags = parse(&["--registry=in_memory", "--slave_ping_timeout=3secs"]).unwrap();
+        assert_eq!(flags.agent_ping_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn unsupported_values_are_refused_with_a_reason() {
+        let error = parse(&["--registry=in_memory", "--zk=zk://127.0.0.1:2181/mesos"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--zk is not supported yet"), "{error}");
+        let error = parse(&[]).unwrap_err().to_string();
+        assert!(error.contains("--work_dir is needed"), "{error}");
+        let error = parse(&["--registry=in_memory", "--authenticate_frameworks"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not supported yet"), "{error}");
+        let error = parse(&["--registry=in_memory", "--agent_reregister_timeout=1mins"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at least 10mins"), "{error}");
+        assert!(parse(&["--registry=in_memory", "--no_such_flag=1"]).is_err());
+    }
+}

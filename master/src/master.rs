@@ -1,0 +1,791 @@
+//! The `master` process: agents (this part), and frameworks, offers and
+//! tasks as the rest of issue #3 lands.
+//!
+//! Upstream counterpart: `src/master/master.{hpp,cpp}`. What is here:
+//! - recovery of the registry at start-up; until it completes every
+//!   message is dropped, as upstream drops messages while recovering;
+//! - `RegisterSlaveMessage` → id `<master id>-S<n>` → registrar
+//!   `AdmitSlave` → link to the agent, start its `slave-observer(N)`,
+//!   `SlaveRegisteredMessage`;
+//! - `ReregisterSlaveMessage` for a connected or disconnected agent (pid
+//!   updated), for one recovered from the registry or unreachable
+//!   (registrar `MarkSlaveReachable`), refusal of a gone one
+//!   (`ShutdownMessage`);
+//! - `exited` on the link: the agent is disconnected and deactivated; its
+//!   observer keeps pinging and marks it unreachable after the ping
+//!   timeouts;
+//! - recovered agents that do not re-register within
+//!   `--agent_reregister_timeout` are marked unreachable;
+//! - `UnregisterSlaveMessage`: the agent is removed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{ActorFutureExt as _, Addr, AsyncContext as _, Context, WrapFuture as _};
+use libprocess::{Process, ProcessBase, PID, UPID};
+use mesos_proto::mesos::internal::{
+    MasterSlaveConnection, RegisterSlaveMessage, ReregisterSlaveMessage, ShutdownMessage,
+    SlaveRegisteredMessage, SlaveReregisteredMessage, UnregisterSlaveMessage,
+};
+use mesos_proto::mesos::{
+    master_info, slave_info, Address, ExecutorInfo, FrameworkInfo, MasterInfo, Resource, SlaveId,
+    SlaveInfo, Task, TimeInfo,
+};
+
+use crate::flags::Flags;
+use crate::observer::SlaveObserver;
+use crate::registrar::{Operation, Registrar};
+
+/// The oldest agent version the master admits (upstream's
+/// `MINIMUM_AGENT_VERSION`).
+pub const MINIMUM_AGENT_VERSION: (u64, u64, u64) = (1, 0, 0);
+
+/// What the master knows of a registered agent.
+pub struct Slave {
+    /// The agent's info, with its id.
+    pub info: SlaveInfo,
+    /// Where the agent is.
+    pub pid: UPID,
+    /// The version the agent reported.
+    pub version: String,
+    /// Capabilities the agent advertised.
+    pub capabilities: Vec<slave_info::Capability>,
+    /// When it registered (seconds since the epoch).
+    pub registered_time: f64,
+    /// When it last re-registered, if it did.
+    pub reregistered_time: Option<f64>,
+    /// Whether its connection is up.
+    pub connected: bool,
+    /// Whether it takes part in allocation.
+    pub active: bool,
+    /// Resources it checkpointed (reservations, volumes).
+    pub checkpointed_resources: Vec<Resource>,
+    /// Tasks it reported when re-registering.
+    pub tasks: Vec<Task>,
+    /// Executors it reported when re-registering.
+    pub executors: Vec<ExecutorInfo>,
+    /// Frameworks it reported when re-registering.
+    pub frameworks: Vec<FrameworkInfo>,
+    observer: PID<SlaveObserver>,
+}
+
+/// The agents, by state.
+#[derive(Default)]
+pub struct Slaves {
+    /// Registered agents by id.
+    pub registered: HashMap<String, Slave>,
+    /// Agents from the registry that have not re-registered since the
+    /// master started.
+    pub recovered: HashMap<String, SlaveInfo>,
+    /// Agents marked unreachable, with when.
+    pub unreachable: HashMap<String, TimeInfo>,
+    /// Agents marked gone, with when.
+    pub gone: HashMap<String, TimeInfo>,
+    registering: HashSet<UPID>,
+    reregistering: HashSet<String>,
+    marking_unreachable: HashSet<String>,
+    removing: HashSet<String>,
+}
+
+/// Agent counts read by the `/metrics/snapshot` gauges, refreshed by the
+/// master whenever agents change.
+#[derive(Default)]
+struct Gauges {
+    elected: std::sync::atomic::AtomicBool,
+    connected: std::sync::atomic::AtomicU64,
+    disconnected: std::sync::atomic::AtomicU64,
+    active: std::sync::atomic::AtomicU64,
+    inactive: std::sync::atomic::AtomicU64,
+    unreachable: std::sync::atomic::AtomicU64,
+}
+
+/// Counters behind `/metrics/snapshot`.
+struct Metrics {
+    registrations: libprocess::metrics::Counter,
+    reregistrations: libprocess::metrics::Counter,
+    removals: libprocess::metrics::Counter,
+    unreachable_completed: libprocess::metrics::Counter,
+    messages_register_slave: libprocess::metrics::Counter,
+    messages_reregister_slave: libprocess::metrics::Counter,
+    messages_unregister_slave: libprocess::metrics::Counter,
+}
+
+/// The master process.
+pub struct Master {
+    base: ProcessBase<Self>,
+    /// The flags it runs with.
+    pub flags: Arc<Flags>,
+    /// Its `MasterInfo` (id, address, version, capabilities).
+    pub info: MasterInfo,
+    registrar: Arc<Registrar>,
+    /// When the master started (seconds since the epoch).
+    pub start_time: f64,
+    /// When it became leader; a standalone master is elected once its
+    /// registry is recovered.
+    pub elected_time: Option<f64>,
+    /// The agents.
+    pub slaves: Slaves,
+    next_slave_id: u64,
+    metrics: Option<Metrics>,
+    gauges: Arc<Gauges>,
+}
+
+impl Master {
+    /// Returns the master process for `flags`, storing its registry with
+    /// `registrar`. `address` is the runtime's advertised address.
+    pub fn new(
+        flags: Arc<Flags>,
+        registrar: Arc<Registrar>,
+        address: std::net::SocketAddrV4,
+    ) -> Self {
+        let hostname = flags.hostname.clone().unwrap_or_else(|| {
+            if flags.hostname_lookup {
+                libprocess::os::hostname().unwrap_or_else(|_| address.ip().to_string())
+            } else {
+                address.ip().to_string()
+            }
+        });
+        let pid = UPID::new("master", address);
+        let info = MasterInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            // Network byte order read as a host integer, as upstream stores it.
+            ip: u32::from_le_bytes(address.ip().octets()),
+            port: u32::from(address.port()),
+            pid: Some(pid.to_string()),
+            hostname: Some(hostname.clone()),
+            version: Some(crate::VERSION.to_string()),
+            address: Some(Address {
+                hostname: Some(hostname),
+                ip: Some(address.ip().to_string()),
+                port: i32::from(address.port()),
+            }),
+            domain: None,
+            capabilities: [
+                master_info::capability::Type::AgentUpdate,
+                master_info::capability::Type::AgentDraining,
+                master_info::capability::Type::QuotaV2,
+            ]
+            .into_iter()
+            .map(|t| master_info::Capability {
+                r#type: Some(t as i32),
+            })
+            .collect(),
+        };
+        Self {
+            base: ProcessBase::new("master"),
+            flags,
+            info,
+            registrar,
+            start_time: libprocess::clock::now_secs(),
+            elected_time: None,
+            slaves: Slaves::default(),
+            next_slave_id: 0,
+            metrics: None,
+            gauges: Arc::default(),
+        }
+    }
+
+    /// Refreshes the agent gauges after a change.
+    fn refresh_gauges(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let registered = self.slaves.registered.values();
+        let connected = registered.clone().filter(|s| s.connected).count() as u64;
+        let active = registered.clone().filter(|s| s.active).count() as u64;
+        let total = self.slaves.registered.len() as u64;
+        self.gauges.elected.store(self.recovered(), Relaxed);
+        self.gauges.connected.store(connected, Relaxed);
+        self.gauges.disconnected.store(total - connected, Relaxed);
+        self.gauges.active.store(active, Relaxed);
+        self.gauges.inactive.store(total - active, Relaxed);
+        self.gauges
+            .unreachable
+            .store(self.slaves.unreachable.len() as u64, Relaxed);
+    }
+
+    /// Returns whether registry recovery finished (the master serves).
+    pub fn recovered(&self) -> bool {
+        self.elected_time.is_some()
+    }
+
+    fn connection(&self) -> MasterSlaveConnection {
+        MasterSlaveConnection {
+            total_ping_timeout_seconds: Some(
+                self.flags.agent_ping_timeout.as_secs_f64()
+                    * f64::from(self.flags.max_agent_ping_timeouts),
+            ),
+        }
+    }
+
+    fn recover(&mut self, ctx: &mut Context<Self>) {
+        let registrar = self.registrar.clone();
+        let info = self.info.clone();
+        ctx.spawn(
+            async move { registrar.recover(info).await }
+                .into_actor(self)
+                .map(|result, this, ctx| match result {
+                    Ok(registry) => this.recovered_registry(registry, ctx),
+                    Err(error) => {
+                        tracing::error!(%error, "Failed to recover the registry");
+                        std::process::exit(1);
+                    }
+                }),
+        );
+    }
+
+    fn recovered_registry(
+        &mut self,
+        registry: mesos_proto::mesos::internal::Registry,
+        ctx: &mut Context<Self>,
+    ) {
+        for slave in registry.slaves.unwrap_or_default().slaves {
+            let id = slave
+                .info
+                .id
+                .as_ref()
+                .map(|id| id.value.clone())
+                .unwrap_or_default();
+            self.slaves.recovered.insert(id, slave.info);
+        }
+        for slave in registry.unreachable.unwrap_or_default().slaves {
+            self.slaves
+                .unreachable
+                .insert(slave.id.value, slave.timestamp);
+        }
+        for slave in registry.gone.unwrap_or_default().slaves {
+            self.slaves.gone.insert(slave.id.value, slave.timestamp);
+        }
+        self.elected_time = Some(libprocess::clock::now_secs());
+        self.refresh_gauges();
+        tracing::info!(
+            master_id = %self.info.id,
+            recovered_agents = self.slaves.recovered.len(),
+            "Recovered the registry; elected"
+        );
+        if !self.slaves.recovered.is_empty() {
+            libprocess::delay(
+                self.flags.agent_reregister_timeout,
+                &ctx.address(),
+                |this, ctx| this.recovered_slaves_timeout(ctx),
+            );
+        }
+    }
+
+    fn recovered_slaves_timeout(&mut self, ctx: &mut Context<Self>) {
+        let expired: Vec<SlaveInfo> = self.slaves.recovered.values().cloned().collect();
+        for info in expired {
+            let id = info
+                .id
+                .as_ref()
+                .map(|id| id.value.clone())
+                .unwrap_or_default();
+            tracing::warn!(slave_id = %id, "Agent did not re-register after master failover");
+            self.apply_unreachable(info, ctx);
+        }
+    }
+
+    fn version_ok(version: Option<&str>) -> bool {
+        let Some(version) = version else {
+            return false;
+        };
+        let core = version.split(['-', '+']).next().unwrap_or_default();
+        let parts: Vec<u64> = core.split('.').filter_map(|p| p.parse().ok()).collect();
+        match parts.as_slice() {
+            [major, minor, patch] => (*major, *minor, *patch) >= MINIMUM_AGENT_VERSION,
+            _ => false,
+        }
+    }
+
+    fn register_slave(
+        &mut self,
+        from: UPID,
+        message: RegisterSlaveMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(m) = &self.metrics {
+            m.messages_register_slave.inc();
+        }
+        if !self.recovered() {
+            tracing::info!(%from, "Dropping agent registration: registry not recovered yet");
+            return;
+        }
+        if !Self::version_ok(message.version.as_deref()) {
+            tracing::warn!(%from, version = ?message.version, "Ignoring registration of an agent older than 1.0.0");
+            return;
+        }
+        if self.slaves.registering.contains(&from) {
+            tracing::info!(%from, "Ignoring registration: already in progress");
+            return;
+        }
+        if let Some(existing) = self.slaves.registered.values().find(|s| s.pid == from) {
+            if existing.connected {
+                // A retry that crossed our reply: answer again.
+                let id = existing.info.id.clone().unwrap_or_default();
+                tracing::info!(%from, slave_id = %id.value, "Agent registered again at the same address");
+                self.base.send(
+                    &from,
+                    &SlaveRegisteredMessage {
+                        slave_id: id,
+                        connection: Some(self.connection()),
+                    },
+                );
+                return;
+            }
+            // The agent restarted without recovering: forget the old one.
+            let id = existing
+                .info
+                .id
+                .as_ref()
+                .map(|id| id.value.clone())
+                .unwrap_or_default();
+            self.remove_slave(&id, "a new agent registered at its address", ctx);
+        }
+
+        let mut info = message.slave.clone();
+        let id = format!("{}-S{}", self.info.id, self.next_slave_id);
+        self.next_slave_id += 1;
+        info.id = Some(SlaveId { value: id.clone() });
+        self.slaves.registering.insert(from.clone());
+        tracing::info!(%from, slave_id = %id, hostname = %info.hostname, "Registering agent");
+
+        let registrar = self.registrar.clone();
+        let operation = Operation::AdmitSlave(info.clone());
+        ctx.spawn(async move { registrar.apply(operation).await }.into_actor(self).map(
+            move |result, this, ctx| {
+                this.slaves.registering.remove(&from);
+                match result {
+                    Ok(true) => {
+                        this.add_slave(info, from.clone(), message.version.unwrap_or_default(), message.agent_capabilities, message.checkpointed_resources, None, ctx);
+                        if let Some(m) = &this.metrics {
+                            m.registrations.inc();
+                        }
+                        this.base.send(
+                            &from,
+                            &SlaveRegisteredMessage {
+                                slave_id: SlaveId { value: id },
+                                connection: Some(this.connection()),
+                            },
+                        );
+                    }
+                    Ok(false) => {
+                        tracing::warn!(%from, slave_id = %id, "Agent id already admitted; refusing it");
+                        this.base.send(
+                            &from,
+                            &ShutdownMessage { message: Some("Agent id already admitted".into()) },
+                        );
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "Registrar failed; exiting");
+                        std::process::exit(1);
+                    }
+                }
+            },
+        ));
+    }
+
+    fn reregister_slave(
+        &mut self,
+        from: UPID,
+        message: ReregisterSlaveMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(m) = &self.metrics {
+            m.messages_reregister_slave.inc();
+        }
+        if !self.recovered() {
+            tracing::info!(%from, "Dropping agent re-registration: registry not recovered yet");
+            return;
+        }
+        if !Self::version_ok(message.version.as_deref()) {
+            tracing::warn!(%from, version = ?message.version, "Ignoring re-registration of an agent older than 1.0.0");
+            return;
+        }
+        let Some(id) = message.slave.id.as_ref().map(|id| id.value.clone()) else {
+            tracing::warn!(%from, "Ignoring re-registration without an agent id");
+            return;
+        };
+        if self.slaves.gone.contains_key(&id) {
+            tracing::warn!(%from, slave_id = %id, "Refusing re-registration of an agent marked gone");
+            self.base.send(
+                &from,
+                &ShutdownMessage {
+                    message: Some("Agent has been marked gone".into()),
+                },
+            );
+            return;
+        }
+        if self.slaves.reregistering.contains(&id)
+            || self.slaves.marking_unreachable.contains(&id)
+            || self.slaves.removing.contains(&id)
+        {
+            tracing::info!(%from, slave_id = %id, "Ignoring re-registration: another change is in progress");
+            return;
+        }
+        let connection = self.connection();
+        if let Some(slave) = self.slaves.registered.get_mut(&id) {
+            tracing::info!(%from, slave_id = %id, "Agent re-registered");
+            if slave.pid != from {
+                slave.pid = from.clone();
+            }
+            slave.info = message.slave.clone();
+            slave.version = message.version.clone().unwrap_or_default();
+            slave.capabilities = message.agent_capabilities.clone();
+            slave.checkpointed_resources = message.checkpointed_resources.clone();
+            slave.tasks = message.tasks.clone();
+            slave.executors = message.executor_infos.clone();
+            slave.frameworks = message.frameworks.clone();
+            slave.connected = true;
+            slave.active = true;
+            slave.reregistered_time = Some(libprocess::clock::now_secs());
+            let pid = from.clone();
+            slave
+                .observer
+                .dispatch(move |observer, _| observer.reconnect(pid));
+            self.base.link(&from);
+            self.refresh_gauges();
+            if let Some(m) = &self.metrics {
+                m.reregistrations.inc();
+            }
+            self.base.send(
+                &from,
+                &SlaveReregisteredMessage {
+                    slave_id: SlaveId { value: id },
+                    reconciliations: vec![],
+                    connection: Some(connection),
+                },
+            );
+            return;
+        }
+
+        // Recovered, unreachable or unknown: readmit through the registrar.
+        self.slaves.reregistering.insert(id.clone());
+        let registrar = self.registrar.clone();
+        let operation = Operation::MarkSlaveReachable(message.slave.clone());
+        ctx.spawn(async move { registrar.apply(operation).await }.into_actor(self).map(
+            move |result, this, ctx| {
+                this.slaves.reregistering.remove(&id);
+                match result {
+                    Ok(true) => {
+                        this.slaves.recovered.remove(&id);
+                        this.slaves.unreachable.remove(&id);
+                        tracing::info!(%from, slave_id = %id, "Readmitted agent");
+                        let version = message.version.clone().unwrap_or_default();
+                        this.add_slave(
+                            message.slave.clone(),
+                            from.clone(),
+                            version,
+                            message.agent_capabilities.clone(),
+                            message.checkpointed_resources.clone(),
+                            Some(message),
+                            ctx,
+                        );
+                        if let Some(m) = &this.metrics {
+                            m.reregistrations.inc();
+                        }
+                        this.base.send(
+                            &from,
+                            &SlaveReregisteredMessage {
+                                slave_id: SlaveId { value: id },
+                                reconciliations: vec![],
+                                connection: Some(this.connection()),
+                            },
+                        );
+                    }
+                    Ok(false) => {
+                        tracing::warn!(%from, slave_id = %id, "Refusing re-registration of an agent marked gone");
+                        this.base.send(
+                            &from,
+                            &ShutdownMessage { message: Some("Agent has been marked gone".into()) },
+                        );
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "Registrar failed; exiting");
+                        std::process::exit(1);
+                    }
+                }
+            },
+        ));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_slave(
+        &mut self,
+        info: SlaveInfo,
+        pid: UPID,
+        version: String,
+        capabilities: Vec<slave_info::Capability>,
+        checkpointed_resources: Vec<Resource>,
+        reregistration: Option<ReregisterSlaveMessage>,
+        ctx: &mut Context<Self>,
+    ) {
+        let id = info
+            .id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default();
+        self.base.link(&pid);
+        let observer = SlaveObserver::new(
+            pid.clone(),
+            id.clone(),
+            ctx.address(),
+            self.flags.agent_ping_timeout,
+            self.flags.max_agent_ping_timeouts,
+        );
+        let runtime = self.base.runtime().cloned();
+        let Some(observer) = runtime.and_then(|rt| rt.spawn(observer).ok()) else {
+            tracing::error!(slave_id = %id, "Failed to start the agent's health checker");
+            return;
+        };
+        let now = libprocess::clock::now_secs();
+        let (tasks, executors, frameworks) = reregistration
+            .as_ref()
+            .map(|m| {
+                (
+                    m.tasks.clone(),
+                    m.executor_infos.clone(),
+                    m.frameworks.clone(),
+                )
+            })
+            .unwrap_or_default();
+        self.slaves.registered.insert(
+            id,
+            Slave {
+                info,
+                pid,
+                version,
+                capabilities,
+                registered_time: now,
+                reregistered_time: reregistration.map(|_| now),
+                connected: true,
+                active: true,
+                checkpointed_resources,
+                tasks,
+                executors,
+                frameworks,
+                observer,
+            },
+        );
+        self.refresh_gauges();
+    }
+
+    /// Marks agent `id` unreachable (called by its observer).
+    pub fn mark_unreachable(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
+        let Some(slave) = self.slaves.registered.get(id) else {
+            return;
+        };
+        tracing::warn!(slave_id = %id, %reason, "Marking agent unreachable");
+        let info = slave.info.clone();
+        self.apply_unreachable(info, ctx);
+    }
+
+    fn apply_unreachable(&mut self, info: SlaveInfo, ctx: &mut Context<Self>) {
+        let id = info
+            .id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default();
+        if !self.slaves.marking_unreachable.insert(id.clone()) {
+            return;
+        }
+        let time = TimeInfo {
+            nanoseconds: (libprocess::clock::now_secs() * 1e9) as i64,
+        };
+        let registrar = self.registrar.clone();
+        let operation = Operation::MarkSlaveUnreachable(info, time);
+        ctx.spawn(
+            async move { registrar.apply(operation).await }
+                .into_actor(self)
+                .map(move |result, this, _ctx| {
+                    this.slaves.marking_unreachable.remove(&id);
+                    match result {
+                        Ok(true) => {
+                            this.slaves.recovered.remove(&id);
+                            if let Some(slave) = this.slaves.registered.remove(&id) {
+                                slave.observer.terminate();
+                            }
+                            this.slaves.unreachable.insert(id.clone(), time);
+                            this.refresh_gauges();
+                            if let Some(m) = &this.metrics {
+                                m.unreachable_completed.inc();
+                            }
+                            tracing::info!(slave_id = %id, "Marked agent unreachable");
+                        }
+                        Ok(false) => {}
+                        Err(error) => {
+                            tracing::error!(%error, "Registrar failed; exiting");
+                            std::process::exit(1);
+                        }
+                    }
+                }),
+        );
+    }
+
+    fn remove_slave(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
+        let Some(slave) = self.slaves.registered.get(id) else {
+            return;
+        };
+        if !self.slaves.removing.insert(id.to_string()) {
+            return;
+        }
+        tracing::info!(slave_id = %id, %reason, "Removing agent");
+        let registrar = self.registrar.clone();
+        let operation = Operation::RemoveSlave(slave.info.clone());
+        let id = id.to_string();
+        ctx.spawn(
+            async move { registrar.apply(operation).await }
+                .into_actor(self)
+                .map(move |result, this, _ctx| {
+                    this.slaves.removing.remove(&id);
+                    match result {
+                        Ok(_) => {
+                            if let Some(slave) = this.slaves.registered.remove(&id) {
+                                slave.observer.terminate();
+                            }
+                            this.refresh_gauges();
+                            if let Some(m) = &this.metrics {
+                                m.removals.inc();
+                            }
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "Registrar failed; exiting");
+                            std::process::exit(1);
+                        }
+                    }
+                }),
+        );
+    }
+
+    fn unregister_slave(
+        &mut self,
+        from: UPID,
+        message: UnregisterSlaveMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(m) = &self.metrics {
+            m.messages_unregister_slave.inc();
+        }
+        let id = message.slave_id.value;
+        match self.slaves.registered.get(&id) {
+            Some(slave) if slave.pid == from => {
+                self.remove_slave(&id, "the agent unregistered", ctx)
+            }
+            Some(_) => {
+                tracing::warn!(%from, slave_id = %id, "Ignoring unregistration from another address")
+            }
+            None => {
+                tracing::info!(%from, slave_id = %id, "Ignoring unregistration of an unknown agent")
+            }
+        }
+    }
+
+    fn register_metrics(&mut self, ctx: &mut Context<Self>) {
+        let Some(runtime) = self.base.runtime().cloned() else {
+            return;
+        };
+        let metrics = runtime.metrics();
+        self.metrics = Some(Metrics {
+            registrations: metrics.counter("master/slave_registrations"),
+            reregistrations: metrics.counter("master/slave_reregistrations"),
+            removals: metrics.counter("master/slave_removals"),
+            unreachable_completed: metrics.counter("master/slave_unreachable_completed"),
+            messages_register_slave: metrics.counter("master/messages_register_slave"),
+            messages_reregister_slave: metrics.counter("master/messages_reregister_slave"),
+            messages_unregister_slave: metrics.counter("master/messages_unregister_slave"),
+        });
+        let start = self.start_time;
+        metrics.gauge("master/uptime_secs", move || {
+            libprocess::clock::now_secs() - start
+        });
+        let gauge = |name: &str, read: fn(&Gauges) -> f64| {
+            let gauges = self.gauges.clone();
+            metrics.gauge(name, move || read(&gauges));
+        };
+        use std::sync::atomic::Ordering::Relaxed;
+        gauge("master/elected", |g| {
+            f64::from(u8::from(g.elected.load(Relaxed)))
+        });
+        gauge("master/slaves_connected", |g| {
+            g.connected.load(Relaxed) as f64
+        });
+        gauge("master/slaves_disconnected", |g| {
+            g.disconnected.load(Relaxed) as f64
+        });
+        gauge("master/slaves_active", |g| g.active.load(Relaxed) as f64);
+        gauge("master/slaves_inactive", |g| {
+            g.inactive.load(Relaxed) as f64
+        });
+        gauge("master/slaves_unreachable", |g| {
+            g.unreachable.load(Relaxed) as f64
+        });
+        let _ = ctx;
+    }
+}
+
+impl actix::Actor for Master {
+    type Context = Context<Self>;
+}
+
+impl Process for Master {
+    fn base(&self) -> &ProcessBase<Self> {
+        &self.base
+    }
+
+    fn base_mut(&mut self) -> &mut ProcessBase<Self> {
+        &mut self.base
+    }
+
+    fn initialize(&mut self, ctx: &mut Context<Self>) {
+        self.base
+            .install::<RegisterSlaveMessage>(|this, ctx, from, message| {
+                this.register_slave(from, message, ctx)
+            });
+        self.base
+            .install::<ReregisterSlaveMessage>(|this, ctx, from, message| {
+                this.reregister_slave(from, message, ctx)
+            });
+        self.base
+            .install::<UnregisterSlaveMessage>(|this, ctx, from, message| {
+                this.unregister_slave(from, message, ctx)
+            });
+        crate::http::install(self);
+        self.register_metrics(ctx);
+        self.recover(ctx);
+    }
+
+    fn exited(&mut self, pid: &UPID, _ctx: &mut Context<Self>) {
+        let Some(slave) = self.slaves.registered.values_mut().find(|s| s.pid == *pid) else {
+            return;
+        };
+        if slave.connected {
+            tracing::info!(%pid, slave_id = ?slave.info.id.as_ref().map(|id| &id.value), "Agent disconnected");
+            slave.connected = false;
+            slave.active = false;
+            slave.observer.dispatch(|observer, _| observer.disconnect());
+            self.refresh_gauges();
+        }
+    }
+}
+
+libprocess::process_handlers!(Master);
+
+/// Spawns the master on `runtime` and makes it the delegate, so `/state`
+/// and `/api/v1/scheduler` reach it without the `/master` prefix.
+pub fn spawn(
+    runtime: &libprocess::Runtime,
+    flags: Arc<Flags>,
+    registrar: Arc<Registrar>,
+) -> Result<PID<Master>, libprocess::SpawnError> {
+    let master = runtime.spawn(Master::new(flags, registrar, runtime.address()))?;
+    runtime.set_delegate(Some("master"));
+    runtime.set_version(crate::version_json());
+    Ok(master)
+}
+
+/// How long to wait between retries when something needs the master to be
+/// recovered first.
+pub const RECOVERY_POLL: Duration = Duration::from_millis(10);
+
+/// Returns the address of a spawned master, for tests and tools.
+pub fn addr(pid: &PID<Master>) -> Addr<Master> {
+    pid.addr().clone()
+}

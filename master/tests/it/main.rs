@@ -1,0 +1,10 @@
+//! Master integration tests: a real master process and emulated agents
+//! speaking raw libprocess messages, message by message (upstream
+//! `master_tests`, `fault_tolerance_tests` scenarios for agents).
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+mod support;
+
+mod agents;
+mod http;
