@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod flags;
+pub mod frameworks;
 pub mod http;
 pub mod master;
 pub mod observer;

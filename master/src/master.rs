@@ -34,6 +34,7 @@ use mesos_proto::mesos::{
 };
 
 use crate::flags::Flags;
+use crate::frameworks::Frameworks;
 use crate::observer::SlaveObserver;
 use crate::registrar::{Operation, Registrar};
 
@@ -126,6 +127,8 @@ pub struct Master {
     pub elected_time: Option<f64>,
     /// The agents.
     pub slaves: Slaves,
+    /// The frameworks.
+    pub frameworks: Frameworks,
     next_slave_id: u64,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
@@ -180,6 +183,7 @@ impl Master {
             start_time: libprocess::clock::now_secs(),
             elected_time: None,
             slaves: Slaves::default(),
+            frameworks: Frameworks::default(),
             next_slave_id: 0,
             metrics: None,
             gauges: Arc::default(),
@@ -747,12 +751,16 @@ impl Process for Master {
             .install::<UnregisterSlaveMessage>(|this, ctx, from, message| {
                 this.unregister_slave(from, message, ctx)
             });
+        self.install_framework_handlers();
         crate::http::install(self);
         self.register_metrics(ctx);
         self.recover(ctx);
     }
 
-    fn exited(&mut self, pid: &UPID, _ctx: &mut Context<Self>) {
+    fn exited(&mut self, pid: &UPID, ctx: &mut Context<Self>) {
+        if self.framework_exited(pid, ctx) {
+            return;
+        }
         let Some(slave) = self.slaves.registered.values_mut().find(|s| s.pid == *pid) else {
             return;
         };

@@ -28,6 +28,7 @@ impl Actor for Agent {
 }
 
 const NAMES: &[&str] = &[
+    "mesos.internal.ShutdownFrameworkMessage",
     "mesos.internal.SlaveRegisteredMessage",
     "mesos.internal.SlaveReregisteredMessage",
     "mesos.internal.ShutdownMessage",

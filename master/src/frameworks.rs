@@ -1,0 +1,401 @@
+//! Frameworks: subscription over the libprocess scheduler driver (v0),
+//! failover, disconnection, failover timeout, teardown.
+//!
+//! Upstream counterpart: `Master::subscribe`, `failoverFramework`,
+//! `exited`, `frameworkFailoverTimeout`, `teardown`, `removeFramework` and
+//! `receive(from, scheduler::Call)` in `src/master/master.cpp`, and
+//! `validation::framework` in `src/master/validation.cpp`.
+//!
+//! The libprocess driver sends `mesos.scheduler.Call`s and is answered with
+//! the internal messages: a new framework (or a failover to a new pid) gets
+//! `FrameworkRegisteredMessage`, a framework reconnecting from the same pid
+//! `FrameworkReregisteredMessage`, both with the master's `MasterInfo`.
+//! Older drivers' `RegisterFrameworkMessage`, `ReregisterFrameworkMessage`,
+//! `UnregisterFrameworkMessage` and `DeactivateFrameworkMessage` map onto
+//! the same logic. Calls from a pid other than the framework's are dropped;
+//! calls from a framework the master saw disconnect get
+//! `FrameworkErrorMessage("Framework disconnected")`, which aborts the
+//! driver so that it re-subscribes.
+
+use std::collections::VecDeque;
+
+use actix::{AsyncContext as _, Context};
+use libprocess::{Timer, UPID};
+use mesos_proto::mesos::internal::{
+    DeactivateFrameworkMessage, FrameworkErrorMessage, FrameworkRegisteredMessage,
+    FrameworkReregisteredMessage, RegisterFrameworkMessage, ReregisterFrameworkMessage,
+    ShutdownFrameworkMessage, UnregisterFrameworkMessage,
+};
+use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::{framework_info, FrameworkId, FrameworkInfo};
+
+use crate::master::Master;
+
+/// What the master knows of a framework.
+pub struct Framework {
+    /// The framework's info, with its id.
+    pub info: FrameworkInfo,
+    /// The scheduler driver's address (v0 frameworks).
+    pub pid: Option<UPID>,
+    /// Whether its connection is up.
+    pub connected: bool,
+    /// Whether it receives offers.
+    pub active: bool,
+    /// When it first subscribed (seconds since the epoch).
+    pub registered_time: f64,
+    /// When it last re-subscribed.
+    pub reregistered_time: f64,
+    /// When it disconnected, if it is disconnected.
+    pub unregistered_time: Option<f64>,
+    failover_timer: Option<Timer>,
+}
+
+impl Framework {
+    /// Returns the framework id.
+    pub fn id(&self) -> &str {
+        self.info.id.as_ref().map_or("", |id| id.value.as_str())
+    }
+
+    /// Returns whether the framework declared `capability`.
+    pub fn has_capability(&self, capability: framework_info::capability::Type) -> bool {
+        self.info.capabilities.iter().any(|c| c.r#type == Some(capability as i32))
+    }
+}
+
+/// The frameworks, by state.
+#[derive(Default)]
+pub struct Frameworks {
+    /// Subscribed (connected or not) frameworks by id.
+    pub registered: std::collections::HashMap<String, Framework>,
+    /// Removed frameworks, oldest first, bounded by
+    /// `--max_completed_frameworks`.
+    pub completed: VecDeque<Framework>,
+    next_id: u64,
+}
+
+/// Checks a `FrameworkInfo` as upstream's `validation::framework` does.
+pub fn validate(info: &FrameworkInfo) -> Result<(), String> {
+    let multi_role = info
+        .capabilities
+        .iter()
+        .any(|c| c.r#type == Some(framework_info::capability::Type::MultiRole as i32));
+    #[allow(deprecated)]
+    let role = info.role.as_deref();
+    if multi_role {
+        if role.is_some() {
+            return Err("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for role in &info.roles {
+            validate_role(role)?;
+            if !seen.insert(role) {
+                return Err(format!("'FrameworkInfo.roles' contains duplicate role '{role}'"));
+            }
+        }
+    } else {
+        if !info.roles.is_empty() {
+            return Err("'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable".into());
+        }
+        validate_role(role.unwrap_or("*"))?;
+    }
+    Ok(())
+}
+
+/// Checks a role name (upstream's `roles::validate`).
+pub fn validate_role(role: &str) -> Result<(), String> {
+    if role == "*" {
+        return Ok(());
+    }
+    if role.is_empty() {
+        return Err("Empty role name is invalid".into());
+    }
+    if role.starts_with('/') || role.ends_with('/') {
+        return Err(format!("Role '{role}' cannot start or end with a slash"));
+    }
+    for component in role.split('/') {
+        if component.is_empty() {
+            return Err(format!("Role '{role}' cannot contain two adjacent slashes"));
+        }
+        if component == "." || component == ".." {
+            return Err(format!("Role '{role}' cannot be '.' or '..' or contain them as path components"));
+        }
+        if component == "*" {
+            return Err(format!("Role '{role}' cannot contain '*' as a path component"));
+        }
+        if component.starts_with('-') {
+            return Err(format!("Role '{role}' cannot start with '-'"));
+        }
+        if component.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("Role '{role}' cannot contain whitespace or control characters"));
+        }
+    }
+    Ok(())
+}
+
+impl Master {
+    fn framework_error(&self, to: &UPID, message: &str) {
+        self.base().send(to, &FrameworkErrorMessage { message: message.to_string() });
+    }
+
+    fn base(&self) -> &libprocess::ProcessBase<Self> {
+        libprocess::Process::base(self)
+    }
+
+    /// Handles a `mesos.scheduler.Call` from a libprocess driver.
+    pub(crate) fn receive_call(&mut self, from: UPID, call: Call, ctx: &mut Context<Self>) {
+        if !self.recovered() {
+            tracing::info!(%from, "Dropping scheduler call: registry not recovered yet");
+            return;
+        }
+        let kind = call.r#type();
+        if kind == call::Type::Subscribe {
+            let Some(subscribe) = call.subscribe else {
+                self.framework_error(&from, "Expecting 'subscribe' to be present");
+                return;
+            };
+            let force = subscribe.force.unwrap_or(false);
+            self.subscribe(from, subscribe.framework_info, force, ctx);
+            return;
+        }
+        let Some(id) = call.framework_id.as_ref().map(|id| id.value.clone()) else {
+            tracing::warn!(%from, ?kind, "Dropping call without a framework id");
+            return;
+        };
+        let Some(framework) = self.frameworks.registered.get(&id) else {
+            tracing::warn!(%from, framework_id = %id, ?kind, "Dropping call of an unknown framework");
+            return;
+        };
+        if framework.pid.as_ref() != Some(&from) {
+            tracing::warn!(%from, framework_id = %id, ?kind, "Dropping call from an unexpected pid");
+            return;
+        }
+        if !framework.connected {
+            // The master saw the driver's socket close; tell the driver, so
+            // it aborts and re-subscribes instead of talking into the void.
+            self.framework_error(&from, "Framework disconnected");
+            return;
+        }
+        match kind {
+            call::Type::Teardown => self.remove_framework(&id, ctx),
+            other => {
+                tracing::info!(framework_id = %id, call = ?other, "Scheduler call not handled yet");
+            }
+        }
+    }
+
+    /// Subscribes (registers, re-registers or fails over) a v0 framework.
+    pub(crate) fn subscribe(&mut self, from: UPID, mut info: FrameworkInfo, force: bool, ctx: &mut Context<Self>) {
+        if let Err(error) = validate(&info) {
+            tracing::warn!(%from, %error, "Refusing framework subscription");
+            self.framework_error(&from, &error);
+            return;
+        }
+        let now = libprocess::clock::now_secs();
+        let master_info = self.info.clone();
+
+        let Some(id) = info.id.as_ref().map(|id| id.value.clone()).filter(|id| !id.is_empty()) else {
+            // A new framework, unless this is a retry of one that just
+            // registered from the same pid.
+            if let Some(existing) = self.frameworks.registered.values().find(|f| f.pid.as_ref() == Some(&from) && f.connected) {
+                let framework_id = existing.info.id.clone().unwrap_or_default();
+                self.base().send(&from, &FrameworkRegisteredMessage { framework_id, master_info });
+                return;
+            }
+            let id = format!("{}-{:04}", self.info.id, self.frameworks.next_id);
+            self.frameworks.next_id += 1;
+            info.id = Some(FrameworkId { value: id.clone() });
+            tracing::info!(%from, framework_id = %id, name = %info.name, "Registering framework");
+            self.base().link(&from);
+            self.frameworks.registered.insert(
+                id.clone(),
+                Framework {
+                    info,
+                    pid: Some(from.clone()),
+                    connected: true,
+                    active: true,
+                    registered_time: now,
+                    reregistered_time: now,
+                    unregistered_time: None,
+                    failover_timer: None,
+                },
+            );
+            self.base().send(&from, &FrameworkRegisteredMessage { framework_id: FrameworkId { value: id }, master_info });
+            return;
+        };
+
+        if self.frameworks.completed.iter().any(|f| f.id() == id) {
+            self.framework_error(&from, "Framework has been removed");
+            return;
+        }
+        let framework_id = FrameworkId { value: id.clone() };
+        match self.frameworks.registered.get_mut(&id) {
+            Some(framework) => {
+                if let Some(timer) = framework.failover_timer.take() {
+                    timer.cancel();
+                }
+                let old = framework.pid.replace(from.clone());
+                framework.info = info;
+                framework.connected = true;
+                framework.active = true;
+                framework.unregistered_time = None;
+                framework.reregistered_time = now;
+                self.base().link(&from);
+                match old {
+                    Some(old) if old != from => {
+                        tracing::info!(%from, %old, framework_id = %id, "Framework failed over");
+                        self.framework_error(&old, "Framework failed over");
+                        self.base().send(&from, &FrameworkRegisteredMessage { framework_id, master_info });
+                    }
+                    _ => {
+                        tracing::info!(%from, framework_id = %id, force, "Framework re-registered");
+                        self.base().send(&from, &FrameworkReregisteredMessage { framework_id, master_info });
+                    }
+                }
+            }
+            None => {
+                // Known from before a master failover (or not at all): take
+                // it back with its id.
+                tracing::info!(%from, framework_id = %id, "Re-registering framework unknown to this master");
+                self.base().link(&from);
+                self.frameworks.registered.insert(
+                    id.clone(),
+                    Framework {
+                        info,
+                        pid: Some(from.clone()),
+                        connected: true,
+                        active: true,
+                        registered_time: now,
+                        reregistered_time: now,
+                        unregistered_time: None,
+                        failover_timer: None,
+                    },
+                );
+                self.base().send(&from, &FrameworkReregisteredMessage { framework_id, master_info });
+            }
+        }
+        let _ = ctx;
+    }
+
+    /// A v0 framework's connection broke: disconnect it and start its
+    /// failover timeout. Returns whether `pid` was a framework.
+    pub(crate) fn framework_exited(&mut self, pid: &UPID, ctx: &mut Context<Self>) -> bool {
+        let Some(framework) = self.frameworks.registered.values_mut().find(|f| f.pid.as_ref() == Some(pid)) else {
+            return false;
+        };
+        if !framework.connected {
+            return true;
+        }
+        let id = framework.id().to_string();
+        tracing::info!(%pid, framework_id = %id, "Framework disconnected");
+        framework.connected = false;
+        framework.active = false;
+        let now = libprocess::clock::now_secs();
+        framework.unregistered_time = Some(now);
+        let timeout = framework.info.failover_timeout.unwrap_or(0.0).max(0.0);
+        let disconnected_at = now;
+        framework.failover_timer = Some(libprocess::delay(
+            std::time::Duration::from_secs_f64(timeout.min(1e9)),
+            &ctx.address(),
+            move |this, ctx| this.framework_failover_timeout(&id, disconnected_at, ctx),
+        ));
+        self.base().send(pid, &FrameworkErrorMessage { message: "Framework disconnected".into() });
+        true
+    }
+
+    fn framework_failover_timeout(&mut self, id: &str, disconnected_at: f64, ctx: &mut Context<Self>) {
+        let still_gone = self
+            .frameworks
+            .registered
+            .get(id)
+            .is_some_and(|f| !f.connected && f.unregistered_time == Some(disconnected_at));
+        if still_gone {
+            tracing::info!(framework_id = %id, "Framework failover timeout; removing it");
+            self.remove_framework(id, ctx);
+        }
+    }
+
+    /// Removes a framework: its tasks are shut down on the agents and it
+    /// moves to the completed frameworks.
+    pub(crate) fn remove_framework(&mut self, id: &str, _ctx: &mut Context<Self>) {
+        let Some(mut framework) = self.frameworks.registered.remove(id) else {
+            return;
+        };
+        tracing::info!(framework_id = %id, "Removing framework");
+        if let Some(timer) = framework.failover_timer.take() {
+            timer.cancel();
+        }
+        framework.connected = false;
+        framework.active = false;
+        framework.unregistered_time.get_or_insert_with(libprocess::clock::now_secs);
+        let message = ShutdownFrameworkMessage { framework_id: FrameworkId { value: id.to_string() } };
+        let agents: Vec<UPID> = self.slaves.registered.values().map(|s| s.pid.clone()).collect();
+        for agent in agents {
+            self.base().send(&agent, &message);
+        }
+        self.frameworks.completed.push_back(framework);
+        while self.frameworks.completed.len() > self.flags.max_completed_frameworks as usize {
+            self.frameworks.completed.pop_front();
+        }
+    }
+
+    pub(crate) fn install_framework_handlers(&mut self) {
+        let base = libprocess::Process::base_mut(self);
+        base.install::<Call>(|this, ctx, from, call| this.receive_call(from, call, ctx));
+        base.install::<RegisterFrameworkMessage>(|this, ctx, from, message| {
+            if this.recovered() {
+                this.subscribe(from, message.framework, false, ctx);
+            }
+        });
+        base.install::<ReregisterFrameworkMessage>(|this, ctx, from, message| {
+            if this.recovered() {
+                this.subscribe(from, message.framework, message.failover, ctx);
+            }
+        });
+        base.install::<UnregisterFrameworkMessage>(|this, ctx, from, message| {
+            let id = message.framework_id.value;
+            if this.frameworks.registered.get(&id).is_some_and(|f| f.pid.as_ref() == Some(&from)) {
+                this.remove_framework(&id, ctx);
+            }
+        });
+        base.install::<DeactivateFrameworkMessage>(|this, _ctx, from, message| {
+            if let Some(framework) = this.frameworks.registered.get_mut(&message.framework_id.value) {
+                if framework.pid.as_ref() == Some(&from) {
+                    framework.active = false;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_validated_as_upstream() {
+        for good in ["*", "web", "a/b", "eng-1", "a.b"] {
+            assert!(validate_role(good).is_ok(), "{good}");
+        }
+        for bad in ["", "/a", "a/", "a//b", ".", "a/../b", "-a", "a b", "a/*"] {
+            assert!(validate_role(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn multi_role_frameworks_use_roles_only() {
+        let mut info = FrameworkInfo { user: "u".into(), name: "n".into(), ..Default::default() };
+        info.capabilities.push(framework_info::Capability {
+            r#type: Some(framework_info::capability::Type::MultiRole as i32),
+        });
+        info.roles = vec!["a".into(), "b".into()];
+        assert!(validate(&info).is_ok());
+        info.roles.push("a".into());
+        assert!(validate(&info).unwrap_err().contains("duplicate"));
+        #[allow(deprecated)]
+        {
+            info.roles.clear();
+            info.role = Some("a".into());
+        }
+        assert!(validate(&info).is_err());
+    }
+}
