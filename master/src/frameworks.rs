@@ -26,10 +26,11 @@ use mesos_proto::mesos::internal::{
     FrameworkReregisteredMessage, RegisterFrameworkMessage, ReregisterFrameworkMessage,
     ShutdownFrameworkMessage, UnregisterFrameworkMessage,
 };
-use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::scheduler::{call, event, Call, Event};
 use mesos_proto::mesos::{framework_info, FrameworkId, FrameworkInfo};
 
 use crate::master::Master;
+use crate::scheduler_http::HttpConnection;
 
 /// What the master knows of a framework.
 pub struct Framework {
@@ -37,6 +38,8 @@ pub struct Framework {
     pub info: FrameworkInfo,
     /// The scheduler driver's address (v0 frameworks).
     pub pid: Option<UPID>,
+    /// The event stream (v1 HTTP frameworks).
+    pub http: Option<HttpConnection>,
     /// Whether its connection is up.
     pub connected: bool,
     /// Whether it receives offers.
@@ -51,6 +54,20 @@ pub struct Framework {
 }
 
 impl Framework {
+    fn new(info: FrameworkInfo, pid: Option<UPID>, http: Option<HttpConnection>, now: f64) -> Self {
+        Self {
+            info,
+            pid,
+            http,
+            connected: true,
+            active: true,
+            registered_time: now,
+            reregistered_time: now,
+            unregistered_time: None,
+            failover_timer: None,
+        }
+    }
+
     /// Returns the framework id.
     pub fn id(&self) -> &str {
         self.info.id.as_ref().map_or("", |id| id.value.as_str())
@@ -58,7 +75,10 @@ impl Framework {
 
     /// Returns whether the framework declared `capability`.
     pub fn has_capability(&self, capability: framework_info::capability::Type) -> bool {
-        self.info.capabilities.iter().any(|c| c.r#type == Some(capability as i32))
+        self.info
+            .capabilities
+            .iter()
+            .any(|c| c.r#type == Some(capability as i32))
     }
 }
 
@@ -83,13 +103,18 @@ pub fn validate(info: &FrameworkInfo) -> Result<(), String> {
     let role = info.role.as_deref();
     if multi_role {
         if role.is_some() {
-            return Err("'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable".into());
+            return Err(
+                "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
+                    .into(),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for role in &info.roles {
             validate_role(role)?;
             if !seen.insert(role) {
-                return Err(format!("'FrameworkInfo.roles' contains duplicate role '{role}'"));
+                return Err(format!(
+                    "'FrameworkInfo.roles' contains duplicate role '{role}'"
+                ));
             }
         }
     } else {
@@ -117,24 +142,49 @@ pub fn validate_role(role: &str) -> Result<(), String> {
             return Err(format!("Role '{role}' cannot contain two adjacent slashes"));
         }
         if component == "." || component == ".." {
-            return Err(format!("Role '{role}' cannot be '.' or '..' or contain them as path components"));
+            return Err(format!(
+                "Role '{role}' cannot be '.' or '..' or contain them as path components"
+            ));
         }
         if component == "*" {
-            return Err(format!("Role '{role}' cannot contain '*' as a path component"));
+            return Err(format!(
+                "Role '{role}' cannot contain '*' as a path component"
+            ));
         }
         if component.starts_with('-') {
             return Err(format!("Role '{role}' cannot start with '-'"));
         }
-        if component.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("Role '{role}' cannot contain whitespace or control characters"));
+        if component
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "Role '{role}' cannot contain whitespace or control characters"
+            ));
         }
     }
     Ok(())
 }
 
+/// Returns a v0 `ERROR` event with `message`.
+pub fn error_event(message: &str) -> Event {
+    Event {
+        r#type: Some(event::Type::Error as i32),
+        error: Some(event::Error {
+            message: message.to_string(),
+        }),
+        ..Default::default()
+    }
+}
+
 impl Master {
-    fn framework_error(&self, to: &UPID, message: &str) {
-        self.base().send(to, &FrameworkErrorMessage { message: message.to_string() });
+    pub(crate) fn framework_error(&self, to: &UPID, message: &str) {
+        self.base().send(
+            to,
+            &FrameworkErrorMessage {
+                message: message.to_string(),
+            },
+        );
     }
 
     fn base(&self) -> &libprocess::ProcessBase<Self> {
@@ -184,7 +234,13 @@ impl Master {
     }
 
     /// Subscribes (registers, re-registers or fails over) a v0 framework.
-    pub(crate) fn subscribe(&mut self, from: UPID, mut info: FrameworkInfo, force: bool, ctx: &mut Context<Self>) {
+    pub(crate) fn subscribe(
+        &mut self,
+        from: UPID,
+        mut info: FrameworkInfo,
+        force: bool,
+        ctx: &mut Context<Self>,
+    ) {
         if let Err(error) = validate(&info) {
             tracing::warn!(%from, %error, "Refusing framework subscription");
             self.framework_error(&from, &error);
@@ -193,12 +249,28 @@ impl Master {
         let now = libprocess::clock::now_secs();
         let master_info = self.info.clone();
 
-        let Some(id) = info.id.as_ref().map(|id| id.value.clone()).filter(|id| !id.is_empty()) else {
+        let Some(id) = info
+            .id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .filter(|id| !id.is_empty())
+        else {
             // A new framework, unless this is a retry of one that just
             // registered from the same pid.
-            if let Some(existing) = self.frameworks.registered.values().find(|f| f.pid.as_ref() == Some(&from) && f.connected) {
+            if let Some(existing) = self
+                .frameworks
+                .registered
+                .values()
+                .find(|f| f.pid.as_ref() == Some(&from) && f.connected)
+            {
                 let framework_id = existing.info.id.clone().unwrap_or_default();
-                self.base().send(&from, &FrameworkRegisteredMessage { framework_id, master_info });
+                self.base().send(
+                    &from,
+                    &FrameworkRegisteredMessage {
+                        framework_id,
+                        master_info,
+                    },
+                );
                 return;
             }
             let id = format!("{}-{:04}", self.info.id, self.frameworks.next_id);
@@ -208,18 +280,15 @@ impl Master {
             self.base().link(&from);
             self.frameworks.registered.insert(
                 id.clone(),
-                Framework {
-                    info,
-                    pid: Some(from.clone()),
-                    connected: true,
-                    active: true,
-                    registered_time: now,
-                    reregistered_time: now,
-                    unregistered_time: None,
-                    failover_timer: None,
+                Framework::new(info, Some(from.clone()), None, now),
+            );
+            self.base().send(
+                &from,
+                &FrameworkRegisteredMessage {
+                    framework_id: FrameworkId { value: id },
+                    master_info,
                 },
             );
-            self.base().send(&from, &FrameworkRegisteredMessage { framework_id: FrameworkId { value: id }, master_info });
             return;
         };
 
@@ -233,6 +302,10 @@ impl Master {
                 if let Some(timer) = framework.failover_timer.take() {
                     timer.cancel();
                 }
+                if let Some(http) = framework.http.take() {
+                    // An HTTP framework moving to the driver: end its stream.
+                    http.send(&error_event("Framework failed over"));
+                }
                 let old = framework.pid.replace(from.clone());
                 framework.info = info;
                 framework.connected = true;
@@ -244,11 +317,23 @@ impl Master {
                     Some(old) if old != from => {
                         tracing::info!(%from, %old, framework_id = %id, "Framework failed over");
                         self.framework_error(&old, "Framework failed over");
-                        self.base().send(&from, &FrameworkRegisteredMessage { framework_id, master_info });
+                        self.base().send(
+                            &from,
+                            &FrameworkRegisteredMessage {
+                                framework_id,
+                                master_info,
+                            },
+                        );
                     }
                     _ => {
                         tracing::info!(%from, framework_id = %id, force, "Framework re-registered");
-                        self.base().send(&from, &FrameworkReregisteredMessage { framework_id, master_info });
+                        self.base().send(
+                            &from,
+                            &FrameworkReregisteredMessage {
+                                framework_id,
+                                master_info,
+                            },
+                        );
                     }
                 }
             }
@@ -259,18 +344,15 @@ impl Master {
                 self.base().link(&from);
                 self.frameworks.registered.insert(
                     id.clone(),
-                    Framework {
-                        info,
-                        pid: Some(from.clone()),
-                        connected: true,
-                        active: true,
-                        registered_time: now,
-                        reregistered_time: now,
-                        unregistered_time: None,
-                        failover_timer: None,
+                    Framework::new(info, Some(from.clone()), None, now),
+                );
+                self.base().send(
+                    &from,
+                    &FrameworkReregisteredMessage {
+                        framework_id,
+                        master_info,
                     },
                 );
-                self.base().send(&from, &FrameworkReregisteredMessage { framework_id, master_info });
             }
         }
         let _ = ctx;
@@ -279,30 +361,149 @@ impl Master {
     /// A v0 framework's connection broke: disconnect it and start its
     /// failover timeout. Returns whether `pid` was a framework.
     pub(crate) fn framework_exited(&mut self, pid: &UPID, ctx: &mut Context<Self>) -> bool {
-        let Some(framework) = self.frameworks.registered.values_mut().find(|f| f.pid.as_ref() == Some(pid)) else {
+        let Some(id) = self
+            .frameworks
+            .registered
+            .values()
+            .find(|f| f.pid.as_ref() == Some(pid))
+            .map(|f| f.id().to_string())
+        else {
+            return false;
+        };
+        if self.disconnect_framework(&id, ctx) {
+            self.base().send(
+                pid,
+                &FrameworkErrorMessage {
+                    message: "Framework disconnected".into(),
+                },
+            );
+        }
+        true
+    }
+
+    /// An HTTP framework's subscription stream `stream_id` closed.
+    pub(crate) fn http_framework_disconnected(
+        &mut self,
+        id: &str,
+        stream_id: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let current = self
+            .frameworks
+            .registered
+            .get(id)
+            .and_then(|f| f.http.as_ref())
+            .is_some_and(|http| http.stream_id == stream_id);
+        if current {
+            self.disconnect_framework(id, ctx);
+        }
+    }
+
+    /// Marks a framework disconnected and starts its failover timeout;
+    /// returns whether it was connected.
+    fn disconnect_framework(&mut self, id: &str, ctx: &mut Context<Self>) -> bool {
+        let Some(framework) = self.frameworks.registered.get_mut(id) else {
             return false;
         };
         if !framework.connected {
-            return true;
+            return false;
         }
-        let id = framework.id().to_string();
-        tracing::info!(%pid, framework_id = %id, "Framework disconnected");
+        tracing::info!(framework_id = %id, "Framework disconnected");
         framework.connected = false;
         framework.active = false;
         let now = libprocess::clock::now_secs();
         framework.unregistered_time = Some(now);
         let timeout = framework.info.failover_timeout.unwrap_or(0.0).max(0.0);
-        let disconnected_at = now;
+        let id = id.to_string();
         framework.failover_timer = Some(libprocess::delay(
             std::time::Duration::from_secs_f64(timeout.min(1e9)),
             &ctx.address(),
-            move |this, ctx| this.framework_failover_timeout(&id, disconnected_at, ctx),
+            move |this, ctx| this.framework_failover_timeout(&id, now, ctx),
         ));
-        self.base().send(pid, &FrameworkErrorMessage { message: "Framework disconnected".into() });
         true
     }
 
-    fn framework_failover_timeout(&mut self, id: &str, disconnected_at: f64, ctx: &mut Context<Self>) {
+    /// Subscribes an HTTP framework with the stream `connection`; returns
+    /// its id, or why it was refused.
+    pub(crate) fn subscribe_http(
+        &mut self,
+        mut info: FrameworkInfo,
+        connection: HttpConnection,
+        _ctx: &mut Context<Self>,
+    ) -> Result<String, String> {
+        validate(&info)?;
+        let now = libprocess::clock::now_secs();
+        let id = match info
+            .id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .filter(|id| !id.is_empty())
+        {
+            Some(id) => {
+                if self.frameworks.completed.iter().any(|f| f.id() == id) {
+                    return Err("Framework has been removed".into());
+                }
+                id
+            }
+            None => {
+                let id = format!("{}-{:04}", self.info.id, self.frameworks.next_id);
+                self.frameworks.next_id += 1;
+                info.id = Some(FrameworkId { value: id.clone() });
+                id
+            }
+        };
+        let subscribed = Event {
+            r#type: Some(event::Type::Subscribed as i32),
+            subscribed: Some(event::Subscribed {
+                framework_id: FrameworkId { value: id.clone() },
+                heartbeat_interval_seconds: Some(
+                    crate::scheduler_http::HEARTBEAT_INTERVAL.as_secs_f64(),
+                ),
+                master_info: Some(self.info.clone()),
+            }),
+            ..Default::default()
+        };
+        connection.send(&subscribed);
+        match self.frameworks.registered.get_mut(&id) {
+            Some(framework) => {
+                tracing::info!(framework_id = %id, "HTTP framework re-subscribed");
+                if let Some(timer) = framework.failover_timer.take() {
+                    timer.cancel();
+                }
+                if let Some(old) = framework.http.replace(connection) {
+                    old.send(&error_event("Framework failed over"));
+                }
+                if let Some(old) = framework.pid.take() {
+                    self.framework_error(&old, "Framework failed over");
+                }
+                let framework = self
+                    .frameworks
+                    .registered
+                    .get_mut(&id)
+                    .expect("present above");
+                framework.info = info;
+                framework.connected = true;
+                framework.active = true;
+                framework.unregistered_time = None;
+                framework.reregistered_time = now;
+            }
+            None => {
+                tracing::info!(framework_id = %id, name = %info.name, "HTTP framework subscribed");
+                self.frameworks.registered.insert(
+                    id.clone(),
+                    Framework::new(info, None, Some(connection), now),
+                );
+            }
+        }
+        Ok(id)
+    }
+
+    fn framework_failover_timeout(
+        &mut self,
+        id: &str,
+        disconnected_at: f64,
+        ctx: &mut Context<Self>,
+    ) {
         let still_gone = self
             .frameworks
             .registered
@@ -326,9 +527,22 @@ impl Master {
         }
         framework.connected = false;
         framework.active = false;
-        framework.unregistered_time.get_or_insert_with(libprocess::clock::now_secs);
-        let message = ShutdownFrameworkMessage { framework_id: FrameworkId { value: id.to_string() } };
-        let agents: Vec<UPID> = self.slaves.registered.values().map(|s| s.pid.clone()).collect();
+        framework
+            .unregistered_time
+            .get_or_insert_with(libprocess::clock::now_secs);
+        // Dropping the connection ends the subscription stream.
+        framework.http = None;
+        let message = ShutdownFrameworkMessage {
+            framework_id: FrameworkId {
+                value: id.to_string(),
+            },
+        };
+        let agents: Vec<UPID> = self
+            .slaves
+            .registered
+            .values()
+            .map(|s| s.pid.clone())
+            .collect();
         for agent in agents {
             self.base().send(&agent, &message);
         }
@@ -353,12 +567,21 @@ impl Master {
         });
         base.install::<UnregisterFrameworkMessage>(|this, ctx, from, message| {
             let id = message.framework_id.value;
-            if this.frameworks.registered.get(&id).is_some_and(|f| f.pid.as_ref() == Some(&from)) {
+            if this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
                 this.remove_framework(&id, ctx);
             }
         });
         base.install::<DeactivateFrameworkMessage>(|this, _ctx, from, message| {
-            if let Some(framework) = this.frameworks.registered.get_mut(&message.framework_id.value) {
+            if let Some(framework) = this
+                .frameworks
+                .registered
+                .get_mut(&message.framework_id.value)
+            {
                 if framework.pid.as_ref() == Some(&from) {
                     framework.active = false;
                 }
@@ -383,7 +606,11 @@ mod tests {
 
     #[test]
     fn multi_role_frameworks_use_roles_only() {
-        let mut info = FrameworkInfo { user: "u".into(), name: "n".into(), ..Default::default() };
+        let mut info = FrameworkInfo {
+            user: "u".into(),
+            name: "n".into(),
+            ..Default::default()
+        };
         info.capabilities.push(framework_info::Capability {
             r#type: Some(framework_info::capability::Type::MultiRole as i32),
         });

@@ -1,7 +1,8 @@
 //! The master's classic HTTP endpoints (upstream `src/master/http.cpp`).
 //!
 //! Served so far: `/master/health`, `/master/flags` (and `/flags` through
-//! the delegate), `/master/redirect`; `/version` and `/metrics/snapshot`
+//! the delegate), `/master/redirect`, `/api/v1/scheduler`
+//! ([`crate::scheduler_http`]); `/version` and `/metrics/snapshot`
 //! come from libprocess. The state endpoints (`/master/state`, `/slaves`,
 //! `/frameworks`, ...) come with the frameworks part of issue #3 and answer
 //! 404 until then, as docs/compatibility.md says.
@@ -22,6 +23,7 @@ pub fn install(master: &mut Master) {
     });
     base.route_sync("/flags", |master, _, request| flags(master, &request));
     base.route_sync("/redirect", |master, _, _request| redirect(master));
+    base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
 }
 
 fn flags(master: &Master, request: &Request) -> Response {

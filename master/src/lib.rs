@@ -15,6 +15,7 @@ pub mod http;
 pub mod master;
 pub mod observer;
 pub mod registrar;
+pub mod scheduler_http;
 
 /// The upstream Mesos release whose protocol this master speaks; agents and
 /// frameworks compare against it.

@@ -103,8 +103,14 @@ pub fn dynamic_to_value(message: &DynamicMessage) -> Value {
     for field in declared_fields(&message.descriptor()) {
         if field.is_list() || field.is_map() {
             if let Some(value) = message.get_field(&field).as_ref().as_list() {
-                if !value.is_empty() {
-                    let array = value.iter().map(|v| field_value(&field, v)).collect();
+                // Unknown enum numbers are unknown fields to C++ proto2:
+                // they do not appear in upstream's JSON.
+                let array: Vec<Value> = value
+                    .iter()
+                    .filter(|v| known_enum(&field, v))
+                    .map(|v| field_value(&field, v))
+                    .collect();
+                if !array.is_empty() {
                     object.insert(field.name().to_string(), Value::Array(array));
                 }
             } else if let Some(map) = message.get_field(&field).as_map() {
@@ -129,6 +135,16 @@ pub fn dynamic_to_value(message: &DynamicMessage) -> Value {
             || (has_explicit_default(&field) && !is_deprecated(&field))
         {
             let value = message.get_field(&field);
+            if message.has_field(&field) && !known_enum(&field, &value) {
+                // A number the enum does not define: C++ keeps it as an
+                // unknown field, so upstream renders the default, if the
+                // field declares one, or nothing.
+                if has_explicit_default(&field) && !is_deprecated(&field) {
+                    let default = PValue::default_value_for_field(&field);
+                    object.insert(field.name().to_string(), field_value(&field, &default));
+                }
+                continue;
+            }
             object.insert(field.name().to_string(), field_value(&field, &value));
         }
     }
@@ -151,6 +167,14 @@ fn map_value(field: &FieldDescriptor, value: &PValue) -> Value {
             _ => scalar_value(value),
         },
         _ => scalar_value(value),
+    }
+}
+
+/// Returns whether `value` is not an enum number its enum lacks.
+fn known_enum(field: &FieldDescriptor, value: &PValue) -> bool {
+    match (field.kind(), value) {
+        (Kind::Enum(e), PValue::EnumNumber(n)) => e.get_value(*n).is_some(),
+        _ => true,
     }
 }
 

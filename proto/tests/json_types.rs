@@ -89,3 +89,25 @@ fn bytes_are_base64_and_unknown_optional_enums_are_dropped() {
             .unwrap();
     assert_eq!(parsed.reason, None);
 }
+
+#[test]
+fn enum_numbers_unknown_to_the_type_are_left_out_like_cpp_unknown_fields() {
+    use prost::Message as _;
+    // v0 MasterInfo has QUOTA_V2 = 3; upstream 1.11's v1 twin does not. A
+    // v0 encoding read as v1 keeps 3 as an unknown field in C++, so the
+    // capability renders as `{}`.
+    let v0 = mesos::MasterInfo {
+        id: "m".into(),
+        capabilities: vec![
+            mesos::master_info::Capability { r#type: Some(1) },
+            mesos::master_info::Capability { r#type: Some(3) },
+        ],
+        ..Default::default()
+    };
+    let v1 = mesos_proto::mesos::v1::MasterInfo::decode(v0.encode_to_vec().as_slice()).unwrap();
+    let rendered = to_string(&v1);
+    assert!(
+        rendered.ends_with(r#""capabilities":[{"type":"AGENT_UPDATE"},{}]}"#),
+        "{rendered}"
+    );
+}

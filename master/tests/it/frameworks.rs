@@ -48,7 +48,15 @@ libprocess::process_handlers!(Scheduler);
 fn spawn_scheduler(runtime: &Runtime) -> (PID<Scheduler>, mpsc::UnboundedReceiver<MessageEvent>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let id = format!("scheduler-{}", uuid::Uuid::new_v4());
-    (runtime.spawn(Scheduler { base: ProcessBase::new(id), tx }).unwrap(), rx)
+    (
+        runtime
+            .spawn(Scheduler {
+                base: ProcessBase::new(id),
+                tx,
+            })
+            .unwrap(),
+        rx,
+    )
 }
 
 fn info(id: Option<&str>, failover_timeout: f64) -> FrameworkInfo {
@@ -65,7 +73,11 @@ fn subscribe(scheduler: &PID<Scheduler>, master: &UPID, info: FrameworkInfo, for
     let call = Call {
         framework_id: info.id.clone(),
         r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe { framework_info: info, force: Some(force), ..Default::default() }),
+        subscribe: Some(call::Subscribe {
+            framework_info: info,
+            force: Some(force),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let to = master.clone();
@@ -73,7 +85,10 @@ fn subscribe(scheduler: &PID<Scheduler>, master: &UPID, info: FrameworkInfo, for
 }
 
 async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>) -> MessageEvent {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("timed out").expect("gone")
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("timed out")
+        .expect("gone")
 }
 
 #[actix_rt::test]
@@ -89,14 +104,22 @@ async fn subscribe_registers_and_a_retry_keeps_the_id() {
     let registered: FrameworkRegisteredMessage = decode(&event);
     let master_id = master.call(|m, _| m.info.id.clone()).await.unwrap();
     assert_eq!(registered.framework_id.value, format!("{master_id}-0000"));
-    assert_eq!(registered.master_info.pid.as_deref(), Some(master.upid().to_string().as_str()));
+    assert_eq!(
+        registered.master_info.pid.as_deref(),
+        Some(master.upid().to_string().as_str())
+    );
 
     subscribe(&scheduler, master.upid(), info(None, 0.0), false);
     let again: FrameworkRegisteredMessage = decode(&recv(&mut rx).await);
     assert_eq!(again.framework_id, registered.framework_id);
 
     // Re-subscribing with the id from the same pid is a re-registration.
-    subscribe(&scheduler, master.upid(), info(Some(&registered.framework_id.value), 0.0), false);
+    subscribe(
+        &scheduler,
+        master.upid(),
+        info(Some(&registered.framework_id.value), 0.0),
+        false,
+    );
     let event = recv(&mut rx).await;
     assert_eq!(event.name, "mesos.internal.FrameworkReregisteredMessage");
     let _: FrameworkReregisteredMessage = decode(&event);
@@ -109,7 +132,9 @@ async fn a_new_scheduler_pid_fails_the_framework_over() {
     recovered(&master).await;
     let (old, mut old_rx) = spawn_scheduler(&runtime);
     subscribe(&old, master.upid(), info(None, 3600.0), false);
-    let id = decode::<FrameworkRegisteredMessage>(&recv(&mut old_rx).await).framework_id.value;
+    let id = decode::<FrameworkRegisteredMessage>(&recv(&mut old_rx).await)
+        .framework_id
+        .value;
 
     let (new, mut new_rx) = spawn_scheduler(&runtime);
     subscribe(&new, master.upid(), info(Some(&id), 3600.0), true);
@@ -117,7 +142,10 @@ async fn a_new_scheduler_pid_fails_the_framework_over() {
     assert_eq!(event.name, "mesos.internal.FrameworkRegisteredMessage");
     let error: FrameworkErrorMessage = decode(&recv(&mut old_rx).await);
     assert_eq!(error.message, "Framework failed over");
-    let pid = master.call(move |m, _| m.frameworks.registered[&id].pid.clone()).await.unwrap();
+    let pid = master
+        .call(move |m, _| m.frameworks.registered[&id].pid.clone())
+        .await
+        .unwrap();
     assert_eq!(pid.as_ref(), Some(new.upid()));
 }
 
@@ -134,7 +162,11 @@ async fn invalid_framework_info_gets_an_error() {
     }
     subscribe(&scheduler, master.upid(), bad, false);
     let error: FrameworkErrorMessage = decode(&recv(&mut rx).await);
-    assert!(error.message.contains("two adjacent slashes"), "{}", error.message);
+    assert!(
+        error.message.contains("two adjacent slashes"),
+        "{}",
+        error.message
+    );
 }
 
 #[actix_rt::test]
@@ -147,10 +179,14 @@ async fn disconnection_then_failover_timeout_removes_the_framework() {
     let scheduler_runtime = runtime();
     let (patient, mut patient_rx) = spawn_scheduler(&scheduler_runtime);
     subscribe(&patient, master.upid(), info(None, 3600.0), false);
-    let patient_id = decode::<FrameworkRegisteredMessage>(&recv(&mut patient_rx).await).framework_id.value;
+    let patient_id = decode::<FrameworkRegisteredMessage>(&recv(&mut patient_rx).await)
+        .framework_id
+        .value;
     let (hasty, mut hasty_rx) = spawn_scheduler(&scheduler_runtime);
     subscribe(&hasty, master.upid(), info(None, 0.0), false);
-    let hasty_id = decode::<FrameworkRegisteredMessage>(&recv(&mut hasty_rx).await).framework_id.value;
+    let hasty_id = decode::<FrameworkRegisteredMessage>(&recv(&mut hasty_rx).await)
+        .framework_id
+        .value;
 
     // The schedulers' OS process dies.
     scheduler_runtime.shutdown();
@@ -159,7 +195,10 @@ async fn disconnection_then_failover_timeout_removes_the_framework() {
         let (p, h) = (p.clone(), h.clone());
         let done = master
             .call(move |m, _| {
-                m.frameworks.registered.get(&p).is_some_and(|f| !f.connected)
+                m.frameworks
+                    .registered
+                    .get(&p)
+                    .is_some_and(|f| !f.connected)
                     && !m.frameworks.registered.contains_key(&h)
                     && m.frameworks.completed.iter().any(|f| f.id() == h)
             })
@@ -173,21 +212,36 @@ async fn disconnection_then_failover_timeout_removes_the_framework() {
     let (patient_disconnected, hasty_completed) = master
         .call(move |m, _| {
             (
-                m.frameworks.registered.get(&p).is_some_and(|f| !f.connected && !f.active),
+                m.frameworks
+                    .registered
+                    .get(&p)
+                    .is_some_and(|f| !f.connected && !f.active),
                 m.frameworks.completed.iter().any(|f| f.id() == h),
             )
         })
         .await
         .unwrap();
-    assert!(patient_disconnected, "the patient framework waits, disconnected");
-    assert!(hasty_completed, "a zero failover timeout removes the framework");
+    assert!(
+        patient_disconnected,
+        "the patient framework waits, disconnected"
+    );
+    assert!(
+        hasty_completed,
+        "a zero failover timeout removes the framework"
+    );
 
     // The patient framework comes back from a new process.
     let back_runtime = runtime();
     let (back, mut back_rx) = spawn_scheduler(&back_runtime);
     subscribe(&back, master.upid(), info(Some(&patient_id), 3600.0), true);
-    assert_eq!(recv(&mut back_rx).await.name, "mesos.internal.FrameworkRegisteredMessage");
-    let connected = master.call(move |m, _| m.frameworks.registered[&patient_id].connected).await.unwrap();
+    assert_eq!(
+        recv(&mut back_rx).await.name,
+        "mesos.internal.FrameworkRegisteredMessage"
+    );
+    let connected = master
+        .call(move |m, _| m.frameworks.registered[&patient_id].connected)
+        .await
+        .unwrap();
     assert!(connected);
 
     // A removed framework cannot come back.
@@ -209,7 +263,12 @@ async fn teardown_shuts_the_framework_down_on_agents() {
     let (scheduler, mut rx) = spawn_scheduler(&runtime);
     let to = master.upid().clone();
     scheduler.dispatch(move |this, _| {
-        this.base.send(&to, &RegisterFrameworkMessage { framework: info(None, 0.0) })
+        this.base.send(
+            &to,
+            &RegisterFrameworkMessage {
+                framework: info(None, 0.0),
+            },
+        )
     });
     let id = decode::<FrameworkRegisteredMessage>(&recv(&mut rx).await).framework_id;
 
@@ -223,6 +282,9 @@ async fn teardown_shuts_the_framework_down_on_agents() {
     let event = next(&mut agent_rx).await;
     assert_eq!(event.name, "mesos.internal.ShutdownFrameworkMessage");
     assert_eq!(decode::<ShutdownFrameworkMessage>(&event).framework_id, id);
-    let completed = master.call(|m, _| m.frameworks.completed.len()).await.unwrap();
+    let completed = master
+        .call(|m, _| m.frameworks.completed.len())
+        .await
+        .unwrap();
     assert_eq!(completed, 1);
 }

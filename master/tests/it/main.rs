@@ -9,3 +9,4 @@ mod support;
 mod agents;
 mod frameworks;
 mod http;
+mod scheduler_api;
