@@ -50,6 +50,9 @@ pub struct Framework {
     pub reregistered_time: f64,
     /// When it disconnected, if it is disconnected.
     pub unregistered_time: Option<f64>,
+    /// Whether the master only knows it from a re-registering agent
+    /// (MESOS-6419): listed, not subscribed, and removable by teardown.
+    pub recovered: bool,
     failover_timer: Option<Timer>,
 }
 
@@ -64,6 +67,7 @@ impl Framework {
             registered_time: now,
             reregistered_time: now,
             unregistered_time: None,
+            recovered: false,
             failover_timer: None,
         }
     }
@@ -307,6 +311,7 @@ impl Master {
                     http.send(&error_event("Framework failed over"));
                 }
                 let old = framework.pid.replace(from.clone());
+                let was_recovered = std::mem::replace(&mut framework.recovered, false);
                 framework.info = info;
                 framework.connected = true;
                 framework.active = true;
@@ -314,6 +319,18 @@ impl Master {
                 framework.reregistered_time = now;
                 self.base().link(&from);
                 match old {
+                    // First subscription since the master learnt of it from
+                    // an agent: a re-registration, as upstream answers.
+                    _ if was_recovered => {
+                        tracing::info!(%from, framework_id = %id, "Recovered framework re-registered");
+                        self.base().send(
+                            &from,
+                            &FrameworkReregisteredMessage {
+                                framework_id,
+                                master_info,
+                            },
+                        );
+                    }
                     Some(old) if old != from => {
                         tracing::info!(%from, %old, framework_id = %id, "Framework failed over");
                         self.framework_error(&old, "Framework failed over");
@@ -549,6 +566,30 @@ impl Master {
         self.frameworks.completed.push_back(framework);
         while self.frameworks.completed.len() > self.flags.max_completed_frameworks as usize {
             self.frameworks.completed.pop_front();
+        }
+    }
+
+    /// Records frameworks an agent reported when re-registering that this
+    /// master does not know (after a failover), so they are listed and can
+    /// be torn down (MESOS-6419) until they re-subscribe.
+    pub(crate) fn recover_frameworks(&mut self, infos: &[FrameworkInfo]) {
+        let now = libprocess::clock::now_secs();
+        for info in infos {
+            let Some(id) = info.id.as_ref().map(|id| id.value.clone()) else {
+                continue;
+            };
+            if self.frameworks.registered.contains_key(&id)
+                || self.frameworks.completed.iter().any(|f| f.id() == id)
+            {
+                continue;
+            }
+            tracing::info!(framework_id = %id, "Recovered framework from a re-registering agent");
+            let mut framework = Framework::new(info.clone(), None, None, now);
+            framework.connected = false;
+            framework.active = false;
+            framework.recovered = true;
+            framework.unregistered_time = Some(now);
+            self.frameworks.registered.insert(id, framework);
         }
     }
 

@@ -24,6 +24,7 @@ pub fn install(master: &mut Master) {
     base.route_sync("/flags", |master, _, request| flags(master, &request));
     base.route_sync("/redirect", |master, _, _request| redirect(master));
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
+    base.route_sync("/teardown", teardown);
 }
 
 fn flags(master: &Master, request: &Request) -> Response {
@@ -52,4 +53,27 @@ fn redirect(master: &Master) -> Response {
     }
     let hostname = master.info.hostname.clone().unwrap_or_default();
     Response::status(307).with_header("Location", format!("//{hostname}:{}", master.info.port))
+}
+
+/// `POST /master/teardown` with the form field `frameworkId`: removes the
+/// framework and shuts its tasks down, whether it is subscribed or only
+/// recovered from an agent.
+fn teardown(master: &mut Master, ctx: &mut actix::Context<Master>, request: Request) -> Response {
+    if request.method != "POST" {
+        return Response::method_not_allowed(&["POST"], &request.method);
+    }
+    let body = String::from_utf8_lossy(&request.body);
+    let (_, form) = libprocess::http::split_target(&format!("?{body}"));
+    let Some(id) = form
+        .iter()
+        .find(|(k, _)| k == "frameworkId")
+        .map(|(_, v)| v.clone())
+    else {
+        return Response::bad_request("Missing 'frameworkId' query parameter in the request body");
+    };
+    if !master.frameworks.registered.contains_key(&id) {
+        return Response::bad_request("No framework found with specified ID");
+    }
+    master.remove_framework(&id, ctx);
+    Response::status(200)
 }

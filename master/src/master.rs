@@ -439,12 +439,14 @@ impl Master {
             slave.executors = message.executor_infos.clone();
             slave.frameworks = message.frameworks.clone();
             slave.connected = true;
+            let frameworks = message.frameworks.clone();
             slave.active = true;
             slave.reregistered_time = Some(libprocess::clock::now_secs());
             let pid = from.clone();
             slave
                 .observer
                 .dispatch(move |observer, _| observer.reconnect(pid));
+            self.recover_frameworks(&frameworks);
             self.base.link(&from);
             self.refresh_gauges();
             if let Some(m) = &self.metrics {
@@ -474,6 +476,7 @@ impl Master {
                         this.slaves.unreachable.remove(&id);
                         tracing::info!(%from, slave_id = %id, "Readmitted agent");
                         let version = message.version.clone().unwrap_or_default();
+                        this.recover_frameworks(&message.frameworks);
                         this.add_slave(
                             message.slave.clone(),
                             from.clone(),

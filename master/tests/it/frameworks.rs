@@ -288,3 +288,81 @@ async fn teardown_shuts_the_framework_down_on_agents() {
         .unwrap();
     assert_eq!(completed, 1);
 }
+
+#[actix_rt::test]
+async fn frameworks_reported_by_reregistering_agents_are_listed_and_can_be_torn_down() {
+    use mesos_proto::mesos::internal::ReregisterSlaveMessage;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.id = Some(mesos_proto::mesos::SlaveId {
+        value: "old-S0".into(),
+    });
+    let message = ReregisterSlaveMessage {
+        slave,
+        version: Some("1.11.0".into()),
+        frameworks: vec![info(Some("old-0001"), 3600.0)],
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    agent.dispatch(move |this, _| this.base.send(&to, &message));
+    assert_eq!(
+        next(&mut agent_rx).await.name,
+        "mesos.internal.SlaveReregisteredMessage"
+    );
+    let recovered = master
+        .call(|m, _| {
+            m.frameworks
+                .registered
+                .get("old-0001")
+                .map(|f| (f.recovered, f.connected))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        recovered,
+        Some((true, false)),
+        "listed as a recovered, disconnected framework"
+    );
+
+    // An operator tears it down: its tasks are shut down on the agent.
+    let mut stream = tokio::net::TcpStream::connect(runtime.address())
+        .await
+        .unwrap();
+    let body = "frameworkId=old-0001";
+    let request = format!(
+        "POST /master/teardown HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    let event = next(&mut agent_rx).await;
+    assert_eq!(event.name, "mesos.internal.ShutdownFrameworkMessage");
+    assert_eq!(
+        decode::<ShutdownFrameworkMessage>(&event)
+            .framework_id
+            .value,
+        "old-0001"
+    );
+
+    // Unknown ids and missing parameters are 400s.
+    let mut stream = tokio::net::TcpStream::connect(runtime.address())
+        .await
+        .unwrap();
+    let request = "POST /master/teardown HTTP/1.1\r\nContent-Length: 16\r\nConnection: close\r\n\r\nframeworkId=nope";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(
+        response.contains("No framework found with specified ID"),
+        "{response}"
+    );
+}
