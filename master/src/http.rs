@@ -25,6 +25,7 @@ pub fn install(master: &mut Master) {
     base.route_sync("/redirect", |master, _, _request| redirect(master));
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
     base.route_sync("/teardown", teardown);
+    base.route("/api/v1", crate::operator_api::handle);
 }
 
 fn flags(master: &Master, request: &Request) -> Response {

@@ -575,6 +575,30 @@ impl Master {
         self.refresh_gauges();
     }
 
+    /// Returns the registrar.
+    pub fn registrar(&self) -> Arc<Registrar> {
+        self.registrar.clone()
+    }
+
+    /// Forgets agent `id` after the registrar marked it gone, and tells it
+    /// to shut down.
+    pub(crate) fn agent_gone(&mut self, id: &str, timestamp: TimeInfo) {
+        self.slaves.recovered.remove(id);
+        self.slaves.unreachable.remove(id);
+        if let Some(slave) = self.slaves.registered.remove(id) {
+            slave.observer.terminate();
+            self.base.send(
+                &slave.pid,
+                &ShutdownMessage {
+                    message: Some("Agent has been marked gone".into()),
+                },
+            );
+        }
+        self.slaves.gone.insert(id.to_string(), timestamp);
+        self.refresh_gauges();
+        tracing::info!(slave_id = %id, "Marked agent gone");
+    }
+
     /// Marks agent `id` unreachable (called by its observer).
     pub fn mark_unreachable(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
         let Some(slave) = self.slaves.registered.get(id) else {

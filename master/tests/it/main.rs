@@ -9,4 +9,5 @@ mod support;
 mod agents;
 mod frameworks;
 mod http;
+mod operator_api;
 mod scheduler_api;

@@ -1,0 +1,311 @@
+//! The v1 operator API of the master: `POST /api/v1` (upstream
+//! `Master::Http::api` in `src/master/http.cpp`,
+//! `docs/operator-http-api.md`).
+//!
+//! Requests and responses are `mesos.v1.master.Call` / `Response` in JSON
+//! or protobuf, negotiated as for the scheduler API. Served so far:
+//! `GET_HEALTH`, `GET_FLAGS`, `GET_VERSION`, `GET_METRICS`, `GET_MASTER`,
+//! `GET_AGENTS`, `GET_FRAMEWORKS`, `TEARDOWN`, `MARK_AGENT_GONE`. Every
+//! other call answers `501 Not Implemented` naming it, until it lands.
+//!
+//! Responses are built with the v0 `mesos.master` types the master works
+//! with and converted to v1 by re-decoding (same tags), as upstream's
+//! `evolve` does.
+
+use actix::{ActorFutureExt as _, AsyncContext as _, Context, WrapFuture as _};
+use libprocess::http::{Request, Response};
+use libprocess::HttpFuture;
+use mesos_proto::mesos::master::{call, response, Call, Response as ApiResponse};
+use mesos_proto::mesos::{v1, Flag, Metric, TimeInfo, VersionInfo};
+use prost::Message as _;
+
+use crate::master::Master;
+use crate::registrar::Operation;
+
+const JSON: &str = "application/json";
+const PROTOBUF: &str = "application/x-protobuf";
+
+fn time(secs: f64) -> TimeInfo {
+    TimeInfo {
+        nanoseconds: (secs * 1e9) as i64,
+    }
+}
+
+/// Serialises `response` as the client asked.
+fn respond(response: &ApiResponse, json: bool) -> Response {
+    let bytes = response.encode_to_vec();
+    if !json {
+        return Response::status(200).with_body(PROTOBUF, bytes);
+    }
+    match v1::master::Response::decode(bytes.as_slice()) {
+        Ok(v1) => Response::status(200).with_body(JSON, mesos_proto::json::to_string(&v1)),
+        Err(error) => Response::internal_error(format!("Failed to convert the response: {error}")),
+    }
+}
+
+fn accepts_json(request: &Request) -> Option<bool> {
+    let Some(accept) = request.header("Accept") else {
+        return Some(true);
+    };
+    let accepts = |media: &str| {
+        accept.split(',').any(|item| {
+            let name = item.split(';').next().unwrap_or_default().trim();
+            let refused = item.split(';').skip(1).any(|p| p.trim() == "q=0");
+            !refused && (name == media || name == "*/*" || name == "application/*")
+        })
+    };
+    if accepts(JSON) {
+        Some(true)
+    } else if accepts(PROTOBUF) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn ready(response: Response) -> HttpFuture {
+    Box::pin(async move { response })
+}
+
+/// Handles `POST /api/v1`.
+pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) -> HttpFuture {
+    if request.method != "POST" {
+        return ready(Response::method_not_allowed(&["POST"], &request.method));
+    }
+    if !master.recovered() {
+        return ready(
+            Response::status(503).with_body("text/plain", "Master has not finished recovery"),
+        );
+    }
+    let content_type = request.header("Content-Type").map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let parsed: Result<v1::master::Call, String> = match content_type.as_deref() {
+        Some(JSON) => std::str::from_utf8(&request.body)
+            .map_err(|e| e.to_string())
+            .and_then(|text| mesos_proto::json::from_str(text).map_err(|e| e.to_string())),
+        Some(PROTOBUF) => v1::master::Call::decode(request.body.clone()).map_err(|e| e.to_string()),
+        _ => {
+            return ready(Response::status(415).with_body(
+                "text/plain",
+                format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),
+            ))
+        }
+    };
+    let call = match parsed
+        .and_then(|v1| Call::decode(v1.encode_to_vec().as_slice()).map_err(|e| e.to_string()))
+    {
+        Ok(call) => call,
+        Err(error) => {
+            return ready(Response::bad_request(format!(
+                "Failed to parse body into Call protobuf: {error}"
+            )))
+        }
+    };
+    let Some(json) = accepts_json(&request) else {
+        return ready(Response::status(406).with_body(
+            "text/plain",
+            format!("Expecting 'Accept' to allow '{JSON}' or '{PROTOBUF}'"),
+        ));
+    };
+    let kind = call.r#type();
+    let typed = |t: response::Type| Some(t as i32);
+    match kind {
+        call::Type::GetHealth => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetHealth),
+                get_health: Some(response::GetHealth { healthy: true }),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetFlags => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetFlags),
+                get_flags: Some(response::GetFlags {
+                    flags: master
+                        .flags
+                        .to_map()
+                        .into_iter()
+                        .map(|(name, value)| Flag {
+                            name: name.to_string(),
+                            value: Some(value),
+                        })
+                        .collect(),
+                }),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetVersion => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetVersion),
+                get_version: Some(response::GetVersion {
+                    version_info: VersionInfo {
+                        version: crate::VERSION.into(),
+                        ..Default::default()
+                    },
+                }),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetMetrics => {
+            let metrics = libprocess::Process::base(master)
+                .runtime()
+                .map(|rt| rt.metrics().snapshot())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| Metric {
+                    name,
+                    value: Some(value),
+                })
+                .collect();
+            ready(respond(
+                &ApiResponse {
+                    r#type: typed(response::Type::GetMetrics),
+                    get_metrics: Some(response::GetMetrics { metrics }),
+                    ..Default::default()
+                },
+                json,
+            ))
+        }
+        call::Type::GetMaster => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetMaster),
+                get_master: Some(response::GetMaster {
+                    master_info: Some(master.info.clone()),
+                    start_time: Some(master.start_time),
+                    elected_time: master.elected_time,
+                }),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetAgents => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetAgents),
+                get_agents: Some(get_agents(master)),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetFrameworks => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetFrameworks),
+                get_frameworks: Some(get_frameworks(master)),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::Teardown => {
+            let Some(teardown) = call.teardown else {
+                return ready(Response::bad_request("Expecting 'teardown' to be present"));
+            };
+            let id = teardown.framework_id.value;
+            if !master.frameworks.registered.contains_key(&id) {
+                return ready(Response::bad_request(format!(
+                    "No framework found with ID {id}"
+                )));
+            }
+            master.remove_framework(&id, ctx);
+            ready(Response::status(200))
+        }
+        call::Type::MarkAgentGone => {
+            let Some(gone) = call.mark_agent_gone else {
+                return ready(Response::bad_request(
+                    "Expecting 'mark_agent_gone' to be present",
+                ));
+            };
+            mark_agent_gone(master, ctx, gone.slave_id.value)
+        }
+        other => ready(Response::status(501).with_body(
+            "text/plain",
+            format!("Call {other:?} is not supported by this master yet"),
+        )),
+    }
+}
+
+fn get_agents(master: &Master) -> response::GetAgents {
+    let agents = master
+        .slaves
+        .registered
+        .values()
+        .map(|slave| response::get_agents::Agent {
+            agent_info: slave.info.clone(),
+            active: slave.active,
+            version: slave.version.clone(),
+            pid: Some(slave.pid.to_string()),
+            registered_time: Some(time(slave.registered_time)),
+            reregistered_time: slave.reregistered_time.map(time),
+            total_resources: slave.info.resources.clone(),
+            capabilities: slave.capabilities.clone(),
+            ..Default::default()
+        })
+        .collect();
+    response::GetAgents {
+        agents,
+        recovered_agents: master.slaves.recovered.values().cloned().collect(),
+    }
+}
+
+fn get_frameworks(master: &Master) -> response::GetFrameworks {
+    let model = |f: &crate::frameworks::Framework| response::get_frameworks::Framework {
+        framework_info: f.info.clone(),
+        active: f.active,
+        connected: f.connected,
+        recovered: f.recovered,
+        registered_time: Some(time(f.registered_time)),
+        reregistered_time: Some(time(f.reregistered_time)),
+        unregistered_time: f.unregistered_time.map(time),
+        ..Default::default()
+    };
+    response::GetFrameworks {
+        frameworks: master.frameworks.registered.values().map(model).collect(),
+        completed_frameworks: master.frameworks.completed.iter().map(model).collect(),
+        ..Default::default()
+    }
+}
+
+/// Marks an agent gone: recorded in the registry, told to shut down, and
+/// never readmitted.
+fn mark_agent_gone(master: &mut Master, ctx: &mut Context<Master>, id: String) -> HttpFuture {
+    if master.slaves.gone.contains_key(&id) {
+        return ready(Response::status(200));
+    }
+    let known = master.slaves.registered.contains_key(&id)
+        || master.slaves.recovered.contains_key(&id)
+        || master.slaves.unreachable.contains_key(&id);
+    if !known {
+        return ready(Response::not_found(format!("Agent '{id}' not found")));
+    }
+    let (tx, rx) = futures::channel::oneshot::channel();
+    let timestamp = time(libprocess::clock::now_secs());
+    let registrar = master.registrar();
+    let operation =
+        Operation::MarkSlaveGone(mesos_proto::mesos::SlaveId { value: id.clone() }, timestamp);
+    ctx.spawn(
+        async move { registrar.apply(operation).await }
+            .into_actor(master)
+            .map(move |result, master, _ctx| {
+                let response = match result {
+                    Ok(_) => {
+                        master.agent_gone(&id, timestamp);
+                        Response::status(200)
+                    }
+                    Err(error) => {
+                        Response::internal_error(format!("Failed to mark agent gone: {error}"))
+                    }
+                };
+                let _ = tx.send(response);
+            }),
+    );
+    Box::pin(async move {
+        rx.await
+            .unwrap_or_else(|_| Response::internal_error("Master terminated"))
+    })
+}

@@ -1,0 +1,135 @@
+//! The v1 operator API (`POST /api/v1`).
+
+use mesos_proto::mesos::internal::{ShutdownMessage, SlaveRegisteredMessage};
+use mesos_proto::mesos::v1::master::{response, Response};
+use prost::Message as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
+
+async fn api(addr: std::net::SocketAddrV4, body: &str, accept: &str) -> (u16, Vec<u8>) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST /api/v1 HTTP/1.1\r\nContent-Type: application/json\r\nAccept: {accept}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, raw[head_end..].to_vec())
+}
+
+#[actix_rt::test]
+async fn get_calls_answer_in_json_and_protobuf() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let addr = runtime.address();
+
+    let (status, body) = api(addr, r#"{"type":"GET_HEALTH"}"#, "application/json").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        r#"{"type":"GET_HEALTH","get_health":{"healthy":true}}"#
+    );
+
+    let (status, body) = api(addr, r#"{"type":"GET_VERSION"}"#, "application/x-protobuf").await;
+    assert_eq!(status, 200);
+    let response = Response::decode(body.as_slice()).unwrap();
+    assert_eq!(response.get_version.unwrap().version_info.version, "1.11.0");
+
+    let (_, body) = api(addr, r#"{"type":"GET_MASTER"}"#, "application/json").await;
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    let master_info = response.get_master.unwrap().master_info.unwrap();
+    assert_eq!(
+        master_info.pid.as_deref(),
+        Some(master.upid().to_string().as_str())
+    );
+
+    let (_, body) = api(addr, r#"{"type":"GET_FLAGS"}"#, "application/json").await;
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert!(response
+        .get_flags
+        .unwrap()
+        .flags
+        .iter()
+        .any(|f| f.name == "registry" && f.value.as_deref() == Some("in_memory")));
+
+    let (_, body) = api(addr, r#"{"type":"GET_METRICS"}"#, "application/json").await;
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert!(response
+        .get_metrics
+        .unwrap()
+        .metrics
+        .iter()
+        .any(|m| m.name == "master/elected" && m.value == Some(1.0)));
+
+    let (status, body) = api(addr, r#"{"type":"GET_QUOTA"}"#, "application/json").await;
+    assert_eq!(status, 501);
+    assert!(String::from_utf8_lossy(&body).contains("GetQuota"));
+    let (status, _) = api(addr, r#"{"type":"GET_HEALTH"}"#, "text/html").await;
+    assert_eq!(status, 406);
+    let (status, _) = api(addr, "{", "application/json").await;
+    assert_eq!(status, 400);
+}
+
+#[actix_rt::test]
+async fn agents_are_listed_and_can_be_marked_gone() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut rx) = spawn_agent(&runtime, "slave(1)");
+    register(&agent, master.upid(), "1.11.0");
+    let id = decode::<SlaveRegisteredMessage>(&next(&mut rx).await)
+        .slave_id
+        .value;
+
+    let (_, body) = api(
+        runtime.address(),
+        r#"{"type":"GET_AGENTS"}"#,
+        "application/json",
+    )
+    .await;
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert_eq!(response.r#type(), response::Type::GetAgents);
+    let agents = response.get_agents.unwrap().agents;
+    assert_eq!(agents.len(), 1);
+    assert_eq!(agents[0].agent_info.id.as_ref().unwrap().value, id);
+    assert_eq!(
+        agents[0].pid.as_deref(),
+        Some(agent.upid().to_string().as_str())
+    );
+    assert!(agents[0].active);
+
+    let call = format!(
+        r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{id}"}}}}}}"#
+    );
+    let (status, _) = api(runtime.address(), &call, "application/json").await;
+    assert_eq!(status, 200);
+    let event = next(&mut rx).await;
+    assert_eq!(
+        decode::<ShutdownMessage>(&event).message.as_deref(),
+        Some("Agent has been marked gone")
+    );
+    let gone = master
+        .call(move |m, _| m.slaves.gone.contains_key(&id) && m.slaves.registered.is_empty())
+        .await
+        .unwrap();
+    assert!(gone);
+
+    let (status, _) = api(
+        runtime.address(),
+        r#"{"type":"MARK_AGENT_GONE","mark_agent_gone":{"agent_id":{"value":"nope"}}}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 404);
+}
