@@ -15,11 +15,15 @@
 //!   construction (see its doc).
 //! - [`json`]: stout's `JSON::protobuf` rendering and `protobuf::parse`.
 //! - [`recordio`]: the `<length>\n<record>` framing of the v1 streaming APIs.
+//! - [`resources`]: `Resources` arithmetic, parsing, validation and printing.
+//! - [`values`]: scalar, ranges and set arithmetic and the text form of values.
 
 #![warn(missing_docs)]
 
 pub mod json;
 pub mod recordio;
+pub mod resources;
+pub mod values;
 
 #[allow(missing_docs, clippy::all, clippy::pedantic, rust_2018_idioms)]
 mod generated {
