@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod flags;
 pub mod frameworks;
 pub mod http;
