@@ -38,7 +38,13 @@ pub struct Allocation {
 /// An allocation policy (upstream's `mesos::allocator::Allocator`).
 pub trait Allocator: Send {
     /// Adds a framework subscribed to `roles`.
-    fn add_framework(&mut self, id: &str, roles: Vec<String>, suppressed: Vec<String>, active: bool);
+    fn add_framework(
+        &mut self,
+        id: &str,
+        roles: Vec<String>,
+        suppressed: Vec<String>,
+        active: bool,
+    );
     /// Removes a framework (its allocations must be recovered first).
     fn remove_framework(&mut self, id: &str);
     /// Resumes offers to a framework.
@@ -145,14 +151,23 @@ fn scalar(resources: &Resources, name: &str) -> Option<f64> {
 }
 
 impl Allocator for HierarchicalDrf {
-    fn add_framework(&mut self, id: &str, roles: Vec<String>, suppressed: Vec<String>, active: bool) {
-        let framework = self.frameworks.entry(id.to_string()).or_insert_with(|| Framework {
-            roles: Vec::new(),
-            suppressed: HashSet::new(),
-            active,
-            filters: Vec::new(),
-            allocated: HashMap::new(),
-        });
+    fn add_framework(
+        &mut self,
+        id: &str,
+        roles: Vec<String>,
+        suppressed: Vec<String>,
+        active: bool,
+    ) {
+        let framework = self
+            .frameworks
+            .entry(id.to_string())
+            .or_insert_with(|| Framework {
+                roles: Vec::new(),
+                suppressed: HashSet::new(),
+                active,
+                filters: Vec::new(),
+                allocated: HashMap::new(),
+            });
         framework.roles = roles;
         framework.suppressed = suppressed.into_iter().collect();
         framework.active = active;
@@ -175,7 +190,14 @@ impl Allocator for HierarchicalDrf {
     }
 
     fn add_slave(&mut self, id: &str, total: Resources, used: Resources) {
-        self.slaves.insert(id.to_string(), Slave { total, allocated: used, active: true });
+        self.slaves.insert(
+            id.to_string(),
+            Slave {
+                total,
+                allocated: used,
+                active: true,
+            },
+        );
     }
 
     fn remove_slave(&mut self, id: &str) {
@@ -255,7 +277,11 @@ impl Allocator for HierarchicalDrf {
 
     fn suppress(&mut self, framework_id: &str, roles: &[String]) {
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
-            let roles = if roles.is_empty() { framework.roles.clone() } else { roles.to_vec() };
+            let roles = if roles.is_empty() {
+                framework.roles.clone()
+            } else {
+                roles.to_vec()
+            };
             framework.suppressed.extend(roles);
         }
     }
@@ -266,8 +292,12 @@ impl Allocator for HierarchicalDrf {
         }
         let totals = self.totals();
         let mut allocations = Vec::new();
-        let mut slave_ids: Vec<String> =
-            self.slaves.iter().filter(|(_, s)| s.active).map(|(id, _)| id.clone()).collect();
+        let mut slave_ids: Vec<String> = self
+            .slaves
+            .iter()
+            .filter(|(_, s)| s.active)
+            .map(|(id, _)| id.clone())
+            .collect();
         slave_ids.sort();
 
         for slave_id in slave_ids {
@@ -305,7 +335,9 @@ impl Allocator for HierarchicalDrf {
                 let mut candidates: Vec<(f64, String)> = self
                     .frameworks
                     .iter()
-                    .filter(|(_, f)| f.active && f.roles.contains(&role) && !f.suppressed.contains(&role))
+                    .filter(|(_, f)| {
+                        f.active && f.roles.contains(&role) && !f.suppressed.contains(&role)
+                    })
                     .map(|(id, f)| {
                         let allocated = f.allocated.get(&role).cloned().unwrap_or_default();
                         (Self::share(&totals, &allocated), id.clone())
@@ -367,13 +399,27 @@ mod tests {
         assert_eq!(first.len(), 2, "one framework takes both agents: {first:?}");
         drf.add_framework("f2", vec!["*".into()], vec![], true);
         // f1 declines s1 for a minute: f2 has the lower share and gets it.
-        let s1 = first.iter().find(|a| a.slave_id == "s1").unwrap().resources.clone();
-        drf.recover_resources("f1", "s1", &s1, Some(Duration::from_secs(60)), Duration::ZERO);
+        let s1 = first
+            .iter()
+            .find(|a| a.slave_id == "s1")
+            .unwrap()
+            .resources
+            .clone();
+        drf.recover_resources(
+            "f1",
+            "s1",
+            &s1,
+            Some(Duration::from_secs(60)),
+            Duration::ZERO,
+        );
         let second = drf.allocate(Duration::from_secs(1));
         assert_eq!(second.len(), 1);
         assert_eq!(second[0].framework_id, "f2");
         assert_eq!(second[0].slave_id, "s1");
-        assert_eq!(second[0].resources.allocations().keys().collect::<Vec<_>>(), vec!["*"]);
+        assert_eq!(
+            second[0].resources.allocations().keys().collect::<Vec<_>>(),
+            vec!["*"]
+        );
     }
 
     #[test]
@@ -382,13 +428,29 @@ mod tests {
         drf.add_slave("s1", resources("cpus:1;mem:512"), Resources::new());
         drf.add_framework("f1", vec!["*".into()], vec![], true);
         let offer = drf.allocate(Duration::ZERO).remove(0).resources;
-        drf.recover_resources("f1", "s1", &offer, Some(Duration::from_secs(5)), Duration::ZERO);
+        drf.recover_resources(
+            "f1",
+            "s1",
+            &offer,
+            Some(Duration::from_secs(5)),
+            Duration::ZERO,
+        );
         assert!(drf.allocate(Duration::from_secs(4)).is_empty(), "filtered");
         let again = drf.allocate(Duration::from_secs(6));
         assert_eq!(again.len(), 1, "the filter expired");
-        drf.recover_resources("f1", "s1", &again[0].resources, Some(Duration::from_secs(60)), Duration::from_secs(6));
+        drf.recover_resources(
+            "f1",
+            "s1",
+            &again[0].resources,
+            Some(Duration::from_secs(60)),
+            Duration::from_secs(6),
+        );
         drf.revive("f1", &[]);
-        assert_eq!(drf.allocate(Duration::from_secs(7)).len(), 1, "revive clears filters");
+        assert_eq!(
+            drf.allocate(Duration::from_secs(7)).len(),
+            1,
+            "revive clears filters"
+        );
     }
 
     #[test]
@@ -408,14 +470,27 @@ mod tests {
     #[test]
     fn reserved_resources_go_only_to_their_role() {
         let mut drf = HierarchicalDrf::default();
-        drf.add_slave("s1", resources("cpus(web):1;mem(web):512;cpus:1;mem:512"), Resources::new());
+        drf.add_slave(
+            "s1",
+            resources("cpus(web):1;mem(web):512;cpus:1;mem:512"),
+            Resources::new(),
+        );
         drf.add_framework("other", vec!["batch".into()], vec![], true);
         drf.add_framework("web", vec!["web".into()], vec![], true);
         let allocations = drf.allocate(Duration::ZERO);
-        let web = allocations.iter().find(|a| a.framework_id == "web").unwrap();
+        let web = allocations
+            .iter()
+            .find(|a| a.framework_id == "web")
+            .unwrap();
         assert!(!web.resources.reserved(Some("web")).is_empty(), "{web:?}");
-        let other = allocations.iter().find(|a| a.framework_id == "other").unwrap();
-        assert!(other.resources.reserved(Some("web")).is_empty(), "{other:?}");
+        let other = allocations
+            .iter()
+            .find(|a| a.framework_id == "other")
+            .unwrap();
+        assert!(
+            other.resources.reserved(Some("web")).is_empty(),
+            "{other:?}"
+        );
     }
 
     #[test]

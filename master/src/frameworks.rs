@@ -50,6 +50,11 @@ pub struct Framework {
     pub reregistered_time: f64,
     /// When it disconnected, if it is disconnected.
     pub unregistered_time: Option<f64>,
+    /// Active (non-completed) tasks by id.
+    pub tasks: std::collections::HashMap<String, mesos_proto::mesos::Task>,
+    /// Completed tasks, oldest first, bounded by
+    /// `--max_completed_tasks_per_framework`.
+    pub completed_tasks: VecDeque<mesos_proto::mesos::Task>,
     /// Whether the master only knows it from a re-registering agent
     /// (MESOS-6419): listed, not subscribed, and removable by teardown.
     pub recovered: bool,
@@ -67,6 +72,8 @@ impl Framework {
             registered_time: now,
             reregistered_time: now,
             unregistered_time: None,
+            tasks: Default::default(),
+            completed_tasks: VecDeque::new(),
             recovered: false,
             failover_timer: None,
         }
@@ -229,11 +236,10 @@ impl Master {
             self.framework_error(&from, "Framework disconnected");
             return;
         }
-        match kind {
-            call::Type::Teardown => self.remove_framework(&id, ctx),
-            other => {
-                tracing::info!(framework_id = %id, call = ?other, "Scheduler call not handled yet");
-            }
+        if kind == call::Type::Teardown {
+            self.remove_framework(&id, ctx);
+        } else if !self.task_call(&id, call, ctx) {
+            tracing::info!(framework_id = %id, call = ?kind, "Scheduler call not supported yet; dropping it");
         }
     }
 
@@ -289,10 +295,11 @@ impl Master {
             self.base().send(
                 &from,
                 &FrameworkRegisteredMessage {
-                    framework_id: FrameworkId { value: id },
+                    framework_id: FrameworkId { value: id.clone() },
                     master_info,
                 },
             );
+            self.framework_added(&id, ctx);
             return;
         };
 
@@ -372,7 +379,22 @@ impl Master {
                 );
             }
         }
-        let _ = ctx;
+        self.framework_added(&id, ctx);
+    }
+
+    /// Tells the allocator about a (re-)subscribed framework and triggers
+    /// an allocation.
+    pub(crate) fn framework_added(&mut self, id: &str, ctx: &mut Context<Self>) {
+        let Some(framework) = self.frameworks.registered.get(id) else {
+            return;
+        };
+        let roles = Self::framework_roles(&framework.info);
+        let active = framework.active;
+        self.allocator.add_framework(id, roles, Vec::new(), active);
+        if active {
+            self.allocator.activate_framework(id);
+        }
+        self.schedule_allocation(ctx);
     }
 
     /// A v0 framework's connection broke: disconnect it and start its
@@ -428,6 +450,12 @@ impl Master {
         tracing::info!(framework_id = %id, "Framework disconnected");
         framework.connected = false;
         framework.active = false;
+        self.allocator.deactivate_framework(id);
+        let owner = id.to_string();
+        self.rescind_offers(|offer| offer.framework_id.value == owner);
+        let Some(framework) = self.frameworks.registered.get_mut(id) else {
+            return false;
+        };
         let now = libprocess::clock::now_secs();
         framework.unregistered_time = Some(now);
         let timeout = framework.info.failover_timeout.unwrap_or(0.0).max(0.0);
@@ -446,7 +474,7 @@ impl Master {
         &mut self,
         mut info: FrameworkInfo,
         connection: HttpConnection,
-        _ctx: &mut Context<Self>,
+        ctx: &mut Context<Self>,
     ) -> Result<String, String> {
         validate(&info)?;
         let now = libprocess::clock::now_secs();
@@ -512,6 +540,7 @@ impl Master {
                 );
             }
         }
+        self.framework_added(&id, ctx);
         Ok(id)
     }
 
@@ -542,6 +571,27 @@ impl Master {
         if let Some(timer) = framework.failover_timer.take() {
             timer.cancel();
         }
+        let owner = id.to_string();
+        let offers: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, s)| s.offer.framework_id.value == owner)
+            .map(|(offer_id, _)| offer_id.clone())
+            .collect();
+        for offer_id in offers {
+            self.remove_offer(&offer_id, false);
+        }
+        let now = libprocess::clock::elapsed();
+        for task in framework.tasks.values() {
+            let terminal = mesos_proto::mesos::TaskState::try_from(task.state)
+                .is_ok_and(crate::tasks::is_terminal);
+            if !terminal {
+                let resources = mesos_proto::resources::Resources::from(task.resources.clone());
+                self.allocator
+                    .recover_resources(id, &task.slave_id.value, &resources, None, now);
+            }
+        }
+        self.allocator.remove_framework(id);
         framework.connected = false;
         framework.active = false;
         framework

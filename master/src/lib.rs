@@ -18,6 +18,7 @@ pub mod observer;
 pub mod operator_api;
 pub mod registrar;
 pub mod scheduler_http;
+pub mod tasks;
 
 /// The upstream Mesos release whose protocol this master speaks; agents and
 /// frameworks compare against it.

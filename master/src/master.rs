@@ -33,10 +33,12 @@ use mesos_proto::mesos::{
     SlaveInfo, Task, TimeInfo,
 };
 
+use crate::allocator::{Allocator, HierarchicalDrf};
 use crate::flags::Flags;
 use crate::frameworks::Frameworks;
 use crate::observer::SlaveObserver;
 use crate::registrar::{Operation, Registrar};
+use crate::tasks::OfferState;
 
 /// The oldest agent version the master admits (upstream's
 /// `MINIMUM_AGENT_VERSION`).
@@ -84,7 +86,7 @@ pub struct Slaves {
     /// Agents marked gone, with when.
     pub gone: HashMap<String, TimeInfo>,
     registering: HashSet<UPID>,
-    reregistering: HashSet<String>,
+    pub(crate) reregistering: HashSet<String>,
     marking_unreachable: HashSet<String>,
     removing: HashSet<String>,
 }
@@ -129,6 +131,11 @@ pub struct Master {
     pub slaves: Slaves,
     /// The frameworks.
     pub frameworks: Frameworks,
+    /// Outstanding offers by id.
+    pub offers: HashMap<String, OfferState>,
+    pub(crate) allocator: Box<dyn Allocator>,
+    pub(crate) next_offer_id: u64,
+    pub(crate) allocation_pending: bool,
     next_slave_id: u64,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
@@ -184,6 +191,10 @@ impl Master {
             elected_time: None,
             slaves: Slaves::default(),
             frameworks: Frameworks::default(),
+            offers: HashMap::new(),
+            allocator: Box::<HierarchicalDrf>::default(),
+            next_offer_id: 0,
+            allocation_pending: false,
             next_slave_id: 0,
             metrics: None,
             gauges: Arc::default(),
@@ -265,6 +276,11 @@ impl Master {
             master_id = %self.info.id,
             recovered_agents = self.slaves.recovered.len(),
             "Recovered the registry; elected"
+        );
+        libprocess::delay(
+            crate::tasks::ALLOCATION_INTERVAL,
+            &ctx.address(),
+            |this, ctx| this.allocation_tick(ctx),
         );
         if !self.slaves.recovered.is_empty() {
             libprocess::delay(
@@ -448,6 +464,8 @@ impl Master {
                 .dispatch(move |observer, _| observer.reconnect(pid));
             self.recover_frameworks(&frameworks);
             self.base.link(&from);
+            self.allocator.activate_slave(&id);
+            self.schedule_allocation(ctx);
             self.refresh_gauges();
             if let Some(m) = &self.metrics {
                 m.reregistrations.inc();
@@ -544,6 +562,7 @@ impl Master {
             return;
         };
         let now = libprocess::clock::now_secs();
+        let id_for_allocator = id.clone();
         let (tasks, executors, frameworks) = reregistration
             .as_ref()
             .map(|m| {
@@ -572,6 +591,7 @@ impl Master {
                 observer,
             },
         );
+        self.slave_added(&id_for_allocator, ctx);
         self.refresh_gauges();
     }
 
@@ -587,6 +607,11 @@ impl Master {
         self.slaves.unreachable.remove(id);
         if let Some(slave) = self.slaves.registered.remove(id) {
             slave.observer.terminate();
+            self.slave_removed(
+                id,
+                mesos_proto::mesos::TaskState::TaskGoneByOperator,
+                "Agent has been marked gone",
+            );
             self.base.send(
                 &slave.pid,
                 &ShutdownMessage {
@@ -633,6 +658,11 @@ impl Master {
                             this.slaves.recovered.remove(&id);
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
+                                this.slave_removed(
+                                    &id,
+                                    mesos_proto::mesos::TaskState::TaskUnreachable,
+                                    "Agent is unreachable",
+                                );
                             }
                             this.slaves.unreachable.insert(id.clone(), time);
                             this.refresh_gauges();
@@ -671,6 +701,11 @@ impl Master {
                         Ok(_) => {
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
+                                this.slave_removed(
+                                    &id,
+                                    mesos_proto::mesos::TaskState::TaskGone,
+                                    "Agent was removed",
+                                );
                             }
                             this.refresh_gauges();
                             if let Some(m) = &this.metrics {
@@ -779,6 +814,7 @@ impl Process for Master {
                 this.unregister_slave(from, message, ctx)
             });
         self.install_framework_handlers();
+        self.install_task_handlers();
         crate::http::install(self);
         self.register_metrics(ctx);
         self.recover(ctx);
@@ -796,6 +832,14 @@ impl Process for Master {
             slave.connected = false;
             slave.active = false;
             slave.observer.dispatch(|observer, _| observer.disconnect());
+            let id = slave
+                .info
+                .id
+                .as_ref()
+                .map(|id| id.value.clone())
+                .unwrap_or_default();
+            self.allocator.deactivate_slave(&id);
+            self.rescind_offers(|offer| offer.slave_id.value == id);
             self.refresh_gauges();
         }
     }

@@ -198,10 +198,16 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             master.remove_framework(&id, ctx);
             Response::status(202)
         }
-        other => Response::status(501).with_body(
-            "text/plain",
-            format!("Call {other:?} is not supported by this master yet"),
-        ),
+        other => {
+            if master.task_call(&id, call, ctx) {
+                Response::status(202)
+            } else {
+                Response::status(501).with_body(
+                    "text/plain",
+                    format!("Call {other:?} is not supported by this master yet"),
+                )
+            }
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use crate::support::*;
 
 /// A stand-in for the libprocess scheduler driver.
-struct Scheduler {
-    base: ProcessBase<Self>,
+pub struct Scheduler {
+    pub base: ProcessBase<Self>,
     tx: mpsc::UnboundedSender<MessageEvent>,
 }
 
@@ -36,6 +36,9 @@ impl Process for Scheduler {
             "mesos.internal.FrameworkRegisteredMessage",
             "mesos.internal.FrameworkReregisteredMessage",
             "mesos.internal.FrameworkErrorMessage",
+            "mesos.internal.ResourceOffersMessage",
+            "mesos.internal.RescindResourceOfferMessage",
+            "mesos.internal.StatusUpdateMessage",
         ] {
             self.base.install_raw(name, |this, _ctx, event| {
                 let _ = this.tx.send(event);
@@ -45,7 +48,9 @@ impl Process for Scheduler {
 }
 libprocess::process_handlers!(Scheduler);
 
-fn spawn_scheduler(runtime: &Runtime) -> (PID<Scheduler>, mpsc::UnboundedReceiver<MessageEvent>) {
+pub fn spawn_scheduler(
+    runtime: &Runtime,
+) -> (PID<Scheduler>, mpsc::UnboundedReceiver<MessageEvent>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let id = format!("scheduler-{}", uuid::Uuid::new_v4());
     (
@@ -59,7 +64,7 @@ fn spawn_scheduler(runtime: &Runtime) -> (PID<Scheduler>, mpsc::UnboundedReceive
     )
 }
 
-fn info(id: Option<&str>, failover_timeout: f64) -> FrameworkInfo {
+pub fn info(id: Option<&str>, failover_timeout: f64) -> FrameworkInfo {
     FrameworkInfo {
         user: "root".into(),
         name: "test-framework".into(),
@@ -69,7 +74,7 @@ fn info(id: Option<&str>, failover_timeout: f64) -> FrameworkInfo {
     }
 }
 
-fn subscribe(scheduler: &PID<Scheduler>, master: &UPID, info: FrameworkInfo, force: bool) {
+pub fn subscribe(scheduler: &PID<Scheduler>, master: &UPID, info: FrameworkInfo, force: bool) {
     let call = Call {
         framework_id: info.id.clone(),
         r#type: Some(call::Type::Subscribe as i32),
@@ -84,7 +89,7 @@ fn subscribe(scheduler: &PID<Scheduler>, master: &UPID, info: FrameworkInfo, for
     scheduler.dispatch(move |this, _| this.base.send(&to, &call));
 }
 
-async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>) -> MessageEvent {
+pub async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>) -> MessageEvent {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
         .expect("timed out")

@@ -9,5 +9,6 @@ mod support;
 mod agents;
 mod frameworks;
 mod http;
+mod offers;
 mod operator_api;
 mod scheduler_api;

@@ -28,6 +28,12 @@ impl Actor for Agent {
 }
 
 const NAMES: &[&str] = &[
+    "mesos.internal.RunTaskMessage",
+    "mesos.internal.RunTaskGroupMessage",
+    "mesos.internal.KillTaskMessage",
+    "mesos.internal.StatusUpdateAcknowledgementMessage",
+    "mesos.internal.FrameworkToExecutorMessage",
+    "mesos.internal.ShutdownExecutorMessage",
     "mesos.internal.ShutdownFrameworkMessage",
     "mesos.internal.SlaveRegisteredMessage",
     "mesos.internal.SlaveReregisteredMessage",
@@ -129,8 +135,12 @@ pub fn slave_info(hostname: &str) -> SlaveInfo {
 }
 
 pub fn register(agent: &PID<Agent>, master: &UPID, version: &str) {
+    register_with(agent, master, version, slave_info("agent.example"));
+}
+
+pub fn register_with(agent: &PID<Agent>, master: &UPID, version: &str, slave: SlaveInfo) {
     let message = RegisterSlaveMessage {
-        slave: slave_info("agent.example"),
+        slave,
         version: Some(version.to_string()),
         ..Default::default()
     };

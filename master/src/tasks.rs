@@ -1,0 +1,1258 @@
+//! Offers and tasks: allocation into offers, DECLINE/REVIVE/SUPPRESS,
+//! ACCEPT with LAUNCH and LAUNCH_GROUP, status updates and their
+//! acknowledgements, KILL, RECONCILE, framework messages, SHUTDOWN.
+//!
+//! Upstream counterpart: `Master::offer`, `accept`/`_accept`, `decline`,
+//! `revive`, `suppress`, `kill`, `reconcile`, `statusUpdate`/`forward`,
+//! `acknowledge`, `message`, `shutdown` and `removeOffer` in
+//! `src/master/master.cpp`; task validation in `src/master/validation.cpp`.
+//!
+//! Offers go to v0 drivers as `ResourceOffersMessage` (one `pids` entry,
+//! the agent's UPID, per offer) and to HTTP frameworks as `OFFERS` events.
+//! Resources unused by an ACCEPT, or declined, go back to the allocator
+//! with the framework's `refuse_seconds` filter (default 5 s). Status
+//! updates from agents are forwarded to connected frameworks (v0:
+//! `StatusUpdateMessage` with the agent's pid; HTTP: `UPDATE`) and the
+//! framework's acknowledgement goes back to the agent; updates for a
+//! disconnected framework are dropped, and the agent retries. Operations
+//! other than LAUNCH and LAUNCH_GROUP (reservations, volumes) are not
+//! supported yet: they are logged and left unapplied.
+
+use std::time::Duration;
+
+use actix::{AsyncContext as _, Context};
+use libprocess::UPID;
+use mesos_proto::mesos::internal::{
+    ExecutorToFrameworkMessage, FrameworkToExecutorMessage, KillTaskMessage,
+    RescindResourceOfferMessage, ResourceOffersMessage, RunTaskGroupMessage, RunTaskMessage,
+    ShutdownExecutorMessage, StatusUpdate, StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::scheduler::{call, event, Event};
+use mesos_proto::mesos::{
+    framework_info, offer, resource, task_status, Address, FrameworkId, Offer, OfferId, Resource,
+    SlaveId, Task, TaskId, TaskInfo, TaskState, TaskStatus, Url,
+};
+use mesos_proto::resources::Resources;
+
+use crate::master::Master;
+
+/// Upstream's default `Filters.refuse_seconds`.
+pub const DEFAULT_REFUSE: Duration = Duration::from_secs(5);
+
+/// Upstream's default `--allocation_interval`.
+pub const ALLOCATION_INTERVAL: Duration = Duration::from_secs(1);
+
+/// An outstanding offer.
+pub struct OfferState {
+    /// The offer as sent.
+    pub offer: Offer,
+    /// Its resources, as the allocator gave them.
+    pub resources: Resources,
+}
+
+/// Returns whether `state` is terminal.
+pub fn is_terminal(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::TaskFinished
+            | TaskState::TaskFailed
+            | TaskState::TaskKilled
+            | TaskState::TaskError
+            | TaskState::TaskLost
+            | TaskState::TaskDropped
+            | TaskState::TaskGone
+            | TaskState::TaskGoneByOperator
+    )
+}
+
+impl Master {
+    /// Roles a framework is offered resources for.
+    pub(crate) fn framework_roles(info: &mesos_proto::mesos::FrameworkInfo) -> Vec<String> {
+        let multi_role = info
+            .capabilities
+            .iter()
+            .any(|c| c.r#type == Some(framework_info::capability::Type::MultiRole as i32));
+        if multi_role {
+            info.roles.clone()
+        } else {
+            #[allow(deprecated)]
+            let role = info.role.clone().unwrap_or_else(|| "*".to_string());
+            vec![role]
+        }
+    }
+
+    /// Runs an allocation cycle soon (batched with other triggers).
+    pub(crate) fn schedule_allocation(&mut self, ctx: &mut Context<Self>) {
+        if self.allocation_pending {
+            return;
+        }
+        self.allocation_pending = true;
+        ctx.address().do_send(libprocess::Dispatch(Box::new(
+            |master: &mut Master, ctx| {
+                master.allocation_pending = false;
+                master.allocate(ctx);
+            },
+        )));
+    }
+
+    /// The periodic allocation (`--allocation_interval`).
+    pub(crate) fn allocation_tick(&mut self, ctx: &mut Context<Self>) {
+        self.allocate(ctx);
+        libprocess::delay(ALLOCATION_INTERVAL, &ctx.address(), |master, ctx| {
+            master.allocation_tick(ctx)
+        });
+    }
+
+    fn allocate(&mut self, _ctx: &mut Context<Self>) {
+        let now = libprocess::clock::elapsed();
+        let allocations = self.allocator.allocate(now);
+        let mut by_framework: std::collections::BTreeMap<String, Vec<(Offer, UPID)>> =
+            Default::default();
+        for allocation in allocations {
+            let Some(slave) = self.slaves.registered.get(&allocation.slave_id) else {
+                self.allocator.recover_resources(
+                    &allocation.framework_id,
+                    &allocation.slave_id,
+                    &allocation.resources,
+                    None,
+                    now,
+                );
+                continue;
+            };
+            let connected = self
+                .frameworks
+                .registered
+                .get(&allocation.framework_id)
+                .is_some_and(|f| f.connected);
+            if !connected {
+                self.allocator.recover_resources(
+                    &allocation.framework_id,
+                    &allocation.slave_id,
+                    &allocation.resources,
+                    None,
+                    now,
+                );
+                continue;
+            }
+            let id = format!("{}-O{}", self.info.id, self.next_offer_id);
+            self.next_offer_id += 1;
+            let offer = Offer {
+                id: OfferId { value: id.clone() },
+                framework_id: FrameworkId {
+                    value: allocation.framework_id.clone(),
+                },
+                slave_id: SlaveId {
+                    value: allocation.slave_id.clone(),
+                },
+                hostname: slave.info.hostname.clone(),
+                url: Some(Url {
+                    scheme: "http".into(),
+                    address: Address {
+                        hostname: Some(slave.info.hostname.clone()),
+                        ip: Some(slave.pid.ip.to_string()),
+                        port: i32::from(slave.pid.port),
+                    },
+                    path: Some(format!("/{}", slave.pid.id)),
+                    ..Default::default()
+                }),
+                domain: slave.info.domain.clone(),
+                resources: allocation.resources.to_vec(),
+                attributes: slave.info.attributes.clone(),
+                executor_ids: vec![],
+                unavailability: None,
+                allocation_info: Some(resource::AllocationInfo {
+                    role: Some(allocation.role.clone()),
+                }),
+            };
+            by_framework
+                .entry(allocation.framework_id.clone())
+                .or_default()
+                .push((offer.clone(), slave.pid.clone()));
+            self.offers.insert(
+                id,
+                OfferState {
+                    offer,
+                    resources: allocation.resources,
+                },
+            );
+        }
+        for (framework_id, offers) in by_framework {
+            let Some(framework) = self.frameworks.registered.get(&framework_id) else {
+                continue;
+            };
+            tracing::debug!(%framework_id, count = offers.len(), "Sending offers");
+            if let Some(pid) = &framework.pid {
+                let message = ResourceOffersMessage {
+                    pids: offers.iter().map(|(_, agent)| agent.to_string()).collect(),
+                    offers: offers.into_iter().map(|(offer, _)| offer).collect(),
+                };
+                libprocess::Process::base(self).send(pid, &message);
+            } else if let Some(http) = &framework.http {
+                http.send(&Event {
+                    r#type: Some(event::Type::Offers as i32),
+                    offers: Some(event::Offers {
+                        offers: offers.into_iter().map(|(offer, _)| offer).collect(),
+                    }),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    /// Withdraws an offer: the framework is told (`rescind`) and the
+    /// resources go back to the allocator.
+    pub(crate) fn remove_offer(&mut self, offer_id: &str, rescind: bool) {
+        let Some(state) = self.offers.remove(offer_id) else {
+            return;
+        };
+        let framework_id = state.offer.framework_id.value.clone();
+        self.allocator.recover_resources(
+            &framework_id,
+            &state.offer.slave_id.value,
+            &state.resources,
+            None,
+            libprocess::clock::elapsed(),
+        );
+        if !rescind {
+            return;
+        }
+        let Some(framework) = self.frameworks.registered.get(&framework_id) else {
+            return;
+        };
+        if let Some(pid) = &framework.pid {
+            libprocess::Process::base(self).send(
+                pid,
+                &RescindResourceOfferMessage {
+                    offer_id: state.offer.id.clone(),
+                },
+            );
+        } else if let Some(http) = &framework.http {
+            http.send(&Event {
+                r#type: Some(event::Type::Rescind as i32),
+                rescind: Some(event::Rescind {
+                    offer_id: state.offer.id.clone(),
+                }),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Rescinds every offer matching `predicate`.
+    pub(crate) fn rescind_offers(&mut self, predicate: impl Fn(&Offer) -> bool) {
+        let ids: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, s)| predicate(&s.offer))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.remove_offer(&id, true);
+        }
+    }
+
+    /// Sends a status update to a framework (v0 message or HTTP `UPDATE`);
+    /// `agent` is the acknowledgee (`None` for master-generated updates).
+    pub(crate) fn forward_update(
+        &self,
+        framework_id: &str,
+        update: StatusUpdate,
+        agent: Option<&UPID>,
+    ) {
+        let Some(framework) = self.frameworks.registered.get(framework_id) else {
+            return;
+        };
+        if !framework.connected {
+            return;
+        }
+        if let Some(pid) = &framework.pid {
+            let message = StatusUpdateMessage {
+                update,
+                pid: Some(agent.cloned().unwrap_or_default().to_string()),
+            };
+            libprocess::Process::base(self).send(pid, &message);
+        } else if let Some(http) = &framework.http {
+            let mut status = update.status;
+            if status.uuid.is_none() {
+                status.uuid = update.uuid;
+            }
+            http.send(&Event {
+                r#type: Some(event::Type::Update as i32),
+                update: Some(event::Update { status }),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Builds and sends a master-generated update (no uuid: not
+    /// acknowledged).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_master_update(
+        &self,
+        framework_id: &str,
+        task_id: &TaskId,
+        slave_id: Option<&str>,
+        state: TaskState,
+        reason: task_status::Reason,
+        message: &str,
+    ) {
+        let now = libprocess::clock::now_secs();
+        let update = StatusUpdate {
+            framework_id: FrameworkId {
+                value: framework_id.to_string(),
+            },
+            executor_id: None,
+            slave_id: slave_id.map(|id| SlaveId {
+                value: id.to_string(),
+            }),
+            status: TaskStatus {
+                task_id: task_id.clone(),
+                state: state as i32,
+                message: Some(message.to_string()),
+                source: Some(task_status::Source::Master as i32),
+                reason: Some(reason as i32),
+                slave_id: slave_id.map(|id| SlaveId {
+                    value: id.to_string(),
+                }),
+                timestamp: Some(now),
+                ..Default::default()
+            },
+            timestamp: now,
+            uuid: None,
+            latest_state: None,
+        };
+        self.forward_update(framework_id, update, None);
+    }
+
+    fn partition_aware(&self, framework_id: &str) -> bool {
+        self.frameworks
+            .registered
+            .get(framework_id)
+            .is_some_and(|f| f.has_capability(framework_info::capability::Type::PartitionAware))
+    }
+
+    /// DECLINE: the offers' resources return with the framework's filter.
+    pub(crate) fn decline(&mut self, framework_id: &str, decline: call::Decline) {
+        let refuse = refuse_duration(decline.filters.as_ref());
+        for offer_id in decline.offer_ids {
+            let owned = self
+                .offers
+                .get(&offer_id.value)
+                .is_some_and(|s| s.offer.framework_id.value == framework_id);
+            if !owned {
+                continue;
+            }
+            if let Some(state) = self.offers.remove(&offer_id.value) {
+                self.allocator.recover_resources(
+                    framework_id,
+                    &state.offer.slave_id.value,
+                    &state.resources,
+                    refuse,
+                    libprocess::clock::elapsed(),
+                );
+            }
+        }
+    }
+
+    /// ACCEPT: launch tasks on the offers' resources.
+    pub(crate) fn accept(
+        &mut self,
+        framework_id: &str,
+        accept: call::Accept,
+        ctx: &mut Context<Self>,
+    ) {
+        let refuse = refuse_duration(accept.filters.as_ref());
+        // Take the offers, checking they are this framework's and on one agent.
+        let mut error = None;
+        let mut slave_id: Option<String> = None;
+        let mut offered = Resources::new();
+        for offer_id in &accept.offer_ids {
+            match self.offers.get(&offer_id.value) {
+                None => error = Some(format!("Offer {} is no longer valid", offer_id.value)),
+                Some(state) if state.offer.framework_id.value != framework_id => {
+                    error = Some(format!(
+                        "Offer {} belongs to another framework",
+                        offer_id.value
+                    ))
+                }
+                Some(state) => {
+                    if slave_id
+                        .as_ref()
+                        .is_some_and(|s| *s != state.offer.slave_id.value)
+                    {
+                        error = Some("Aggregated offers must belong to one single agent".into());
+                    }
+                    slave_id.get_or_insert_with(|| state.offer.slave_id.value.clone());
+                }
+            }
+        }
+        if accept.offer_ids.is_empty() {
+            error = Some("No offers specified".into());
+        }
+        let mut taken = Vec::new();
+        for offer_id in &accept.offer_ids {
+            let owned = self
+                .offers
+                .get(&offer_id.value)
+                .is_some_and(|s| s.offer.framework_id.value == framework_id);
+            if owned {
+                if let Some(state) = self.offers.remove(&offer_id.value) {
+                    offered += &state.resources;
+                    taken.push(state);
+                }
+            }
+        }
+        let now = libprocess::clock::elapsed();
+        if let Some(error) = error {
+            tracing::warn!(%framework_id, %error, "Refusing ACCEPT");
+            let (state, reason) = if self.partition_aware(framework_id) {
+                (TaskState::TaskDropped, task_status::Reason::InvalidOffers)
+            } else {
+                (TaskState::TaskLost, task_status::Reason::InvalidOffers)
+            };
+            for task in launched_tasks(&accept.operations) {
+                self.send_master_update(
+                    framework_id,
+                    &task.task_id,
+                    None,
+                    state,
+                    reason,
+                    &format!("Task launched with invalid offers: {error}"),
+                );
+            }
+            for state in taken {
+                self.allocator.recover_resources(
+                    framework_id,
+                    &state.offer.slave_id.value,
+                    &state.resources,
+                    None,
+                    now,
+                );
+            }
+            self.schedule_allocation(ctx);
+            return;
+        }
+        let Some(slave_id) = slave_id else {
+            return;
+        };
+        let role = taken
+            .first()
+            .and_then(|s| s.offer.allocation_info.as_ref())
+            .and_then(|a| a.role.clone())
+            .unwrap_or_else(|| "*".into());
+
+        let mut remaining = offered;
+        for operation in accept.operations {
+            match operation.r#type() {
+                offer::operation::Type::Launch => {
+                    let tasks = operation.launch.map(|l| l.task_infos).unwrap_or_default();
+                    for task in tasks {
+                        self.launch_task(framework_id, &slave_id, &role, task, &mut remaining);
+                    }
+                }
+                offer::operation::Type::LaunchGroup => {
+                    if let Some(group) = operation.launch_group {
+                        self.launch_group(framework_id, &slave_id, &role, group, &mut remaining);
+                    }
+                }
+                other => {
+                    tracing::warn!(%framework_id, operation = ?other, "Offer operation not supported yet; ignoring it");
+                }
+            }
+        }
+        self.allocator
+            .recover_resources(framework_id, &slave_id, &remaining, refuse, now);
+    }
+
+    /// Returns the task's resources in allocation form.
+    fn allocated(resources: &[Resource], role: &str) -> Resources {
+        let mut resources = Resources::from(resources.to_vec());
+        let unallocated = resources.iter().any(|r| r.allocation_info.is_none());
+        if unallocated {
+            resources.unallocate();
+            resources.allocate(role);
+        }
+        resources
+    }
+
+    fn validate_task(
+        &self,
+        framework_id: &str,
+        slave_id: &str,
+        task: &TaskInfo,
+    ) -> Result<(), String> {
+        if task.task_id.value.is_empty() {
+            return Err("Task ID must not be empty".into());
+        }
+        if task.task_id.value.contains('/') || task.task_id.value.contains('\0') {
+            return Err(format!(
+                "Task ID '{}' contains invalid characters",
+                task.task_id.value
+            ));
+        }
+        if task.slave_id.value != slave_id {
+            return Err(format!("Task uses invalid agent: {}", task.slave_id.value));
+        }
+        let duplicate = self
+            .frameworks
+            .registered
+            .get(framework_id)
+            .is_some_and(|f| f.tasks.contains_key(&task.task_id.value));
+        if duplicate {
+            return Err(format!("Task has duplicate ID: {}", task.task_id.value));
+        }
+        if task.command.is_some() == task.executor.is_some() {
+            return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
+        }
+        if let Some(executor) = &task.executor {
+            if executor
+                .framework_id
+                .as_ref()
+                .is_some_and(|id| id.value != framework_id)
+            {
+                return Err("ExecutorInfo has an invalid FrameworkID".into());
+            }
+        }
+        Resources::validate_all(&task.resources)
+            .map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        Ok(())
+    }
+
+    fn task_error(&self, framework_id: &str, slave_id: &str, task_id: &TaskId, message: String) {
+        tracing::warn!(%framework_id, task_id = %task_id.value, %message, "Refusing task");
+        self.send_master_update(
+            framework_id,
+            task_id,
+            Some(slave_id),
+            TaskState::TaskError,
+            task_status::Reason::TaskInvalid,
+            &message,
+        );
+    }
+
+    fn launch_task(
+        &mut self,
+        framework_id: &str,
+        slave_id: &str,
+        role: &str,
+        task: TaskInfo,
+        remaining: &mut Resources,
+    ) {
+        if let Err(message) = self.validate_task(framework_id, slave_id, &task) {
+            self.task_error(framework_id, slave_id, &task.task_id, message);
+            return;
+        }
+        let mut needed = Self::allocated(&task.resources, role);
+        if let Some(executor) = &task.executor {
+            needed += &Self::allocated(&executor.resources, role);
+        }
+        if !remaining.contains(&needed) {
+            let message = format!(
+                "Total resources {needed} required by task and its executor is more than available {remaining}"
+            );
+            self.task_error(framework_id, slave_id, &task.task_id, message);
+            return;
+        }
+        *remaining -= &needed;
+        let Some(framework) = self.frameworks.registered.get_mut(framework_id) else {
+            return;
+        };
+        let record = Task {
+            name: task.name.clone(),
+            task_id: task.task_id.clone(),
+            framework_id: FrameworkId {
+                value: framework_id.to_string(),
+            },
+            executor_id: task.executor.as_ref().map(|e| e.executor_id.clone()),
+            slave_id: SlaveId {
+                value: slave_id.to_string(),
+            },
+            state: TaskState::TaskStaging as i32,
+            resources: needed.to_vec(),
+            labels: task.labels.clone(),
+            discovery: task.discovery.clone(),
+            container: task.container.clone(),
+            health_check: task.health_check.clone(),
+            kill_policy: task.kill_policy,
+            user: task.command.as_ref().and_then(|c| c.user.clone()),
+            ..Default::default()
+        };
+        framework.tasks.insert(task.task_id.value.clone(), record);
+        let pid = framework.pid.clone().unwrap_or_default().to_string();
+        let info = framework.info.clone();
+        let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
+            return;
+        };
+        tracing::info!(%framework_id, task_id = %task.task_id.value, %slave_id, "Launching task");
+        #[allow(deprecated)]
+        let message = RunTaskMessage {
+            framework_id: Some(FrameworkId {
+                value: framework_id.to_string(),
+            }),
+            framework: info,
+            task,
+            resource_version_uuids: vec![],
+            pid: Some(pid),
+            launch_executor: Some(true),
+        };
+        libprocess::Process::base(self).send(&agent, &message);
+    }
+
+    fn launch_group(
+        &mut self,
+        framework_id: &str,
+        slave_id: &str,
+        role: &str,
+        group: mesos_proto::mesos::offer::operation::LaunchGroup,
+        remaining: &mut Resources,
+    ) {
+        let executor = group.executor;
+        let mut needed = Self::allocated(&executor.resources, role);
+        for task in &group.task_group.tasks {
+            let mut check = task.clone();
+            // Tasks of a group run under the group's executor.
+            check.executor = Some(executor.clone());
+            check.command = None;
+            if let Err(message) = self.validate_task(framework_id, slave_id, &check) {
+                for t in &group.task_group.tasks {
+                    self.task_error(framework_id, slave_id, &t.task_id, message.clone());
+                }
+                return;
+            }
+            needed += &Self::allocated(&task.resources, role);
+        }
+        if !remaining.contains(&needed) {
+            let message = format!("Total resources {needed} required by the task group is more than available {remaining}");
+            for t in &group.task_group.tasks {
+                self.task_error(framework_id, slave_id, &t.task_id, message.clone());
+            }
+            return;
+        }
+        *remaining -= &needed;
+        let Some(framework) = self.frameworks.registered.get_mut(framework_id) else {
+            return;
+        };
+        for task in &group.task_group.tasks {
+            framework.tasks.insert(
+                task.task_id.value.clone(),
+                Task {
+                    name: task.name.clone(),
+                    task_id: task.task_id.clone(),
+                    framework_id: FrameworkId {
+                        value: framework_id.to_string(),
+                    },
+                    executor_id: Some(executor.executor_id.clone()),
+                    slave_id: SlaveId {
+                        value: slave_id.to_string(),
+                    },
+                    state: TaskState::TaskStaging as i32,
+                    resources: Self::allocated(&task.resources, role).to_vec(),
+                    labels: task.labels.clone(),
+                    ..Default::default()
+                },
+            );
+        }
+        let info = framework.info.clone();
+        let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
+            return;
+        };
+        let message = RunTaskGroupMessage {
+            framework: info,
+            executor,
+            task_group: group.task_group,
+            resource_version_uuids: vec![],
+            launch_executor: Some(true),
+        };
+        libprocess::Process::base(self).send(&agent, &message);
+    }
+
+    /// A status update from an agent.
+    pub(crate) fn status_update(
+        &mut self,
+        from: UPID,
+        message: StatusUpdateMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        let update = message.update;
+        let framework_id = update.framework_id.value.clone();
+        let slave_id = update
+            .slave_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default();
+        let known_agent = self
+            .slaves
+            .registered
+            .get(&slave_id)
+            .is_some_and(|s| s.pid == from);
+        if !known_agent {
+            tracing::warn!(%from, %slave_id, "Dropping status update from an unknown agent");
+            return;
+        }
+        let state = update.status.state();
+        let latest = update
+            .latest_state
+            .and_then(|s| TaskState::try_from(s).ok())
+            .unwrap_or(state);
+        let task_id = update.status.task_id.value.clone();
+        let mut recovered = None;
+        if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
+            if let Some(task) = framework.tasks.get_mut(&task_id) {
+                let was_terminal = TaskState::try_from(task.state).is_ok_and(is_terminal);
+                task.state = latest as i32;
+                task.status_update_state = Some(state as i32);
+                task.status_update_uuid =
+                    update.uuid.clone().or_else(|| update.status.uuid.clone());
+                let mut status = update.status.clone();
+                status.data = None;
+                task.statuses.push(status);
+                if !was_terminal && is_terminal(latest) {
+                    recovered = Some(Resources::from(task.resources.clone()));
+                }
+            }
+        }
+        if let Some(resources) = recovered {
+            self.allocator.recover_resources(
+                &framework_id,
+                &slave_id,
+                &resources,
+                None,
+                libprocess::clock::elapsed(),
+            );
+            self.schedule_allocation(ctx);
+        }
+        tracing::debug!(%framework_id, %task_id, ?state, "Forwarding status update");
+        self.forward_update(&framework_id, update, Some(&from));
+    }
+
+    /// ACKNOWLEDGE: routed to the agent that sent the update.
+    pub(crate) fn acknowledge(
+        &mut self,
+        framework_id: &str,
+        slave_id: SlaveId,
+        task_id: TaskId,
+        uuid: Vec<u8>,
+    ) {
+        if uuid.len() != 16 {
+            tracing::warn!(%framework_id, "Dropping acknowledgement with a malformed uuid");
+            return;
+        }
+        let Some(agent) = self
+            .slaves
+            .registered
+            .get(&slave_id.value)
+            .map(|s| s.pid.clone())
+        else {
+            tracing::warn!(%framework_id, slave_id = %slave_id.value, "Dropping acknowledgement for an unknown agent");
+            return;
+        };
+        // A terminal task leaves once its terminal update is acknowledged.
+        if let Some(framework) = self.frameworks.registered.get_mut(framework_id) {
+            let done = framework.tasks.get(&task_id.value).is_some_and(|t| {
+                t.status_update_uuid.as_deref() == Some(uuid.as_slice())
+                    && t.status_update_state
+                        .and_then(|s| TaskState::try_from(s).ok())
+                        .is_some_and(is_terminal)
+            });
+            if done {
+                if let Some(task) = framework.tasks.remove(&task_id.value) {
+                    framework.completed_tasks.push_back(task);
+                    while framework.completed_tasks.len()
+                        > self.flags.max_completed_tasks_per_framework as usize
+                    {
+                        framework.completed_tasks.pop_front();
+                    }
+                }
+            }
+        }
+        let message = StatusUpdateAcknowledgementMessage {
+            slave_id,
+            framework_id: FrameworkId {
+                value: framework_id.to_string(),
+            },
+            task_id,
+            uuid,
+        };
+        libprocess::Process::base(self).send(&agent, &message);
+    }
+
+    /// KILL: forwarded to the task's agent; an unknown task is reconciled.
+    pub(crate) fn kill(&mut self, framework_id: &str, kill: call::Kill) {
+        let task = self
+            .frameworks
+            .registered
+            .get(framework_id)
+            .and_then(|f| f.tasks.get(&kill.task_id.value))
+            .map(|t| t.slave_id.value.clone());
+        let Some(slave_id) = task else {
+            tracing::info!(%framework_id, task_id = %kill.task_id.value, "Cannot kill an unknown task; reconciling it");
+            self.reconcile(
+                framework_id,
+                call::Reconcile {
+                    tasks: vec![call::reconcile::Task {
+                        task_id: kill.task_id,
+                        slave_id: kill.slave_id,
+                    }],
+                },
+            );
+            return;
+        };
+        let Some(agent) = self.slaves.registered.get(&slave_id).map(|s| s.pid.clone()) else {
+            return;
+        };
+        let message = KillTaskMessage {
+            framework_id: FrameworkId {
+                value: framework_id.to_string(),
+            },
+            task_id: kill.task_id,
+            kill_policy: kill.kill_policy,
+        };
+        libprocess::Process::base(self).send(&agent, &message);
+    }
+
+    /// RECONCILE: the latest known state of the given tasks (all of the
+    /// framework's when none are given), as master-generated updates with
+    /// `REASON_RECONCILIATION`.
+    pub(crate) fn reconcile(&mut self, framework_id: &str, reconcile: call::Reconcile) {
+        let Some(framework) = self.frameworks.registered.get(framework_id) else {
+            return;
+        };
+        let partition_aware =
+            framework.has_capability(framework_info::capability::Type::PartitionAware);
+        let mut replies: Vec<(TaskId, Option<String>, TaskState, String)> = Vec::new();
+        if reconcile.tasks.is_empty() {
+            for task in framework.tasks.values() {
+                let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskStaging);
+                replies.push((
+                    task.task_id.clone(),
+                    Some(task.slave_id.value.clone()),
+                    state,
+                    "Reconciliation: Latest task state".into(),
+                ));
+            }
+        } else {
+            for wanted in reconcile.tasks {
+                if let Some(task) = framework.tasks.get(&wanted.task_id.value) {
+                    let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskStaging);
+                    replies.push((
+                        wanted.task_id,
+                        Some(task.slave_id.value.clone()),
+                        state,
+                        "Reconciliation: Latest task state".into(),
+                    ));
+                    continue;
+                }
+                let slave = wanted.slave_id.map(|s| s.value);
+                let reply = match slave.as_deref() {
+                    Some(id)
+                        if self.slaves.recovered.contains_key(id)
+                            || self.slaves.reregistering.contains(id) =>
+                    {
+                        // The agent may still report it: no answer yet.
+                        None
+                    }
+                    Some(id) if self.slaves.registered.contains_key(id) => Some((
+                        if partition_aware {
+                            TaskState::TaskGone
+                        } else {
+                            TaskState::TaskLost
+                        },
+                        "Reconciliation: Task is unknown to the agent",
+                    )),
+                    Some(id) if self.slaves.unreachable.contains_key(id) => Some((
+                        if partition_aware {
+                            TaskState::TaskUnreachable
+                        } else {
+                            TaskState::TaskLost
+                        },
+                        "Reconciliation: Task is unreachable",
+                    )),
+                    Some(id) if self.slaves.gone.contains_key(id) => Some((
+                        if partition_aware {
+                            TaskState::TaskGoneByOperator
+                        } else {
+                            TaskState::TaskLost
+                        },
+                        "Reconciliation: Task is gone",
+                    )),
+                    _ => Some((
+                        if partition_aware {
+                            TaskState::TaskUnknown
+                        } else {
+                            TaskState::TaskLost
+                        },
+                        "Reconciliation: Task is unknown",
+                    )),
+                };
+                if let Some((state, message)) = reply {
+                    replies.push((wanted.task_id, slave, state, message.into()));
+                }
+            }
+        }
+        for (task_id, slave_id, state, message) in replies {
+            self.send_master_update(
+                framework_id,
+                &task_id,
+                slave_id.as_deref(),
+                state,
+                task_status::Reason::Reconciliation,
+                &message,
+            );
+        }
+    }
+
+    /// MESSAGE: framework data for an executor, through its agent.
+    pub(crate) fn framework_message(&mut self, framework_id: &str, message: call::Message) {
+        let Some(agent) = self
+            .slaves
+            .registered
+            .get(&message.slave_id.value)
+            .map(|s| s.pid.clone())
+        else {
+            tracing::warn!(%framework_id, slave_id = %message.slave_id.value, "Dropping framework message for an unknown agent");
+            return;
+        };
+        let forward = FrameworkToExecutorMessage {
+            slave_id: message.slave_id,
+            framework_id: FrameworkId {
+                value: framework_id.to_string(),
+            },
+            executor_id: message.executor_id,
+            data: message.data,
+        };
+        libprocess::Process::base(self).send(&agent, &forward);
+    }
+
+    /// An executor's message for its framework, relayed by the agent.
+    pub(crate) fn executor_message(&mut self, message: ExecutorToFrameworkMessage) {
+        let framework_id = message.framework_id.value.clone();
+        let Some(framework) = self.frameworks.registered.get(&framework_id) else {
+            return;
+        };
+        if let Some(pid) = &framework.pid {
+            libprocess::Process::base(self).send(pid, &message);
+        } else if let Some(http) = &framework.http {
+            http.send(&Event {
+                r#type: Some(event::Type::Message as i32),
+                message: Some(event::Message {
+                    slave_id: message.slave_id,
+                    executor_id: message.executor_id,
+                    data: message.data,
+                }),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// SHUTDOWN: stop an executor on its agent.
+    pub(crate) fn shutdown_executor(&mut self, framework_id: &str, shutdown: call::Shutdown) {
+        let Some(agent) = self
+            .slaves
+            .registered
+            .get(&shutdown.slave_id.value)
+            .map(|s| s.pid.clone())
+        else {
+            return;
+        };
+        let message = ShutdownExecutorMessage {
+            executor_id: Some(shutdown.executor_id),
+            framework_id: Some(FrameworkId {
+                value: framework_id.to_string(),
+            }),
+        };
+        libprocess::Process::base(self).send(&agent, &message);
+    }
+
+    /// Handles the offer and task calls of a subscribed, connected
+    /// framework; returns `false` for calls it does not handle.
+    pub(crate) fn task_call(
+        &mut self,
+        framework_id: &str,
+        call: mesos_proto::mesos::scheduler::Call,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        match call.r#type() {
+            call::Type::Accept => {
+                if let Some(accept) = call.accept {
+                    self.accept(framework_id, accept, ctx);
+                }
+            }
+            call::Type::Decline => {
+                if let Some(decline) = call.decline {
+                    self.decline(framework_id, decline);
+                }
+            }
+            call::Type::Revive => {
+                let roles = call.revive.map(|r| r.roles).unwrap_or_default();
+                self.allocator.revive(framework_id, &roles);
+                self.schedule_allocation(ctx);
+            }
+            call::Type::Suppress => {
+                let roles = call.suppress.map(|s| s.roles).unwrap_or_default();
+                self.allocator.suppress(framework_id, &roles);
+            }
+            call::Type::Kill => {
+                if let Some(kill) = call.kill {
+                    self.kill(framework_id, kill);
+                }
+            }
+            call::Type::Acknowledge => {
+                if let Some(ack) = call.acknowledge {
+                    self.acknowledge(framework_id, ack.slave_id, ack.task_id, ack.uuid);
+                }
+            }
+            call::Type::Reconcile => {
+                if let Some(reconcile) = call.reconcile {
+                    self.reconcile(framework_id, reconcile);
+                }
+            }
+            call::Type::Message => {
+                if let Some(message) = call.message {
+                    self.framework_message(framework_id, message);
+                }
+            }
+            call::Type::Shutdown => {
+                if let Some(shutdown) = call.shutdown {
+                    self.shutdown_executor(framework_id, shutdown);
+                }
+            }
+            call::Type::Request => {
+                // The built-in allocator ignores requests, as upstream's does.
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl Master {
+    /// An agent joined (or came back): the allocator learns its resources,
+    /// minus those of the tasks it reported, which the master records.
+    pub(crate) fn slave_added(&mut self, id: &str, ctx: &mut Context<Self>) {
+        let Some(slave) = self.slaves.registered.get(id) else {
+            return;
+        };
+        let total = Resources::from(slave.info.resources.clone());
+        let tasks = slave.tasks.clone();
+        let mut used = Resources::new();
+        for task in tasks {
+            let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskStaging);
+            if is_terminal(state) {
+                continue;
+            }
+            let framework_id = task.framework_id.value.clone();
+            let role = self
+                .frameworks
+                .registered
+                .get(&framework_id)
+                .map(|f| {
+                    Self::framework_roles(&f.info)
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| "*".into())
+                })
+                .unwrap_or_else(|| "*".into());
+            used += &Self::allocated(&task.resources, &role);
+            if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
+                framework
+                    .tasks
+                    .entry(task.task_id.value.clone())
+                    .or_insert(task);
+            }
+        }
+        self.allocator.add_slave(id, total, used);
+        self.schedule_allocation(ctx);
+    }
+
+    /// An agent left (unreachable, removed or gone): its offers are
+    /// rescinded and its tasks reported to their frameworks as `state`
+    /// (`TASK_LOST` for frameworks that are not partition-aware).
+    pub(crate) fn slave_removed(&mut self, id: &str, state: TaskState, message: &str) {
+        self.allocator.remove_slave(id);
+        self.rescind_offers(|offer| offer.slave_id.value == id);
+        let mut lost = Vec::new();
+        for (framework_id, framework) in &mut self.frameworks.registered {
+            let on_agent: Vec<String> = framework
+                .tasks
+                .iter()
+                .filter(|(_, t)| t.slave_id.value == id)
+                .map(|(task_id, _)| task_id.clone())
+                .collect();
+            let partition_aware =
+                framework.has_capability(framework_info::capability::Type::PartitionAware);
+            for task_id in on_agent {
+                if let Some(mut task) = framework.tasks.remove(&task_id) {
+                    let terminal = TaskState::try_from(task.state).is_ok_and(is_terminal);
+                    let reported = if partition_aware {
+                        state
+                    } else {
+                        TaskState::TaskLost
+                    };
+                    task.state = reported as i32;
+                    framework.completed_tasks.push_back(task.clone());
+                    if !terminal {
+                        lost.push((framework_id.clone(), task.task_id.clone(), reported));
+                    }
+                }
+            }
+        }
+        for (framework_id, task_id, reported) in lost {
+            self.send_master_update(
+                &framework_id,
+                &task_id,
+                Some(id),
+                reported,
+                task_status::Reason::SlaveRemoved,
+                message,
+            );
+        }
+    }
+
+    pub(crate) fn install_task_handlers(&mut self) {
+        use mesos_proto::mesos::internal::{
+            ExitedExecutorMessage, LaunchTasksMessage, ReconcileTasksMessage, ReviveOffersMessage,
+        };
+        let base = libprocess::Process::base_mut(self);
+        base.install::<StatusUpdateMessage>(|this, ctx, from, message| {
+            if this.recovered() {
+                this.status_update(from, message, ctx);
+            }
+        });
+        base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, message| {
+            this.executor_message(message);
+        });
+        base.install::<ExitedExecutorMessage>(|this, _ctx, from, message| {
+            let known = this
+                .slaves
+                .registered
+                .get(&message.slave_id.value)
+                .is_some_and(|s| s.pid == from);
+            if !known {
+                return;
+            }
+            let Some(framework) = this.frameworks.registered.get(&message.framework_id.value)
+            else {
+                return;
+            };
+            if let Some(pid) = &framework.pid {
+                libprocess::Process::base(this).send(pid, &message);
+            } else if let Some(http) = &framework.http {
+                http.send(&Event {
+                    r#type: Some(event::Type::Failure as i32),
+                    failure: Some(event::Failure {
+                        slave_id: Some(message.slave_id),
+                        executor_id: Some(message.executor_id),
+                        status: Some(message.status),
+                    }),
+                    ..Default::default()
+                });
+            }
+        });
+        // The legacy driver messages, for drivers older than the Call API.
+        base.install::<StatusUpdateAcknowledgementMessage>(|this, _ctx, from, message| {
+            let id = message.framework_id.value.clone();
+            if this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
+                this.acknowledge(&id, message.slave_id, message.task_id, message.uuid);
+            }
+        });
+        base.install::<LaunchTasksMessage>(|this, ctx, from, message| {
+            let id = message.framework_id.value.clone();
+            if !this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
+                return;
+            }
+            let accept = call::Accept {
+                offer_ids: message.offer_ids,
+                operations: vec![offer::Operation {
+                    r#type: Some(offer::operation::Type::Launch as i32),
+                    launch: Some(offer::operation::Launch {
+                        task_infos: message.tasks,
+                    }),
+                    ..Default::default()
+                }],
+                filters: Some(message.filters),
+            };
+            this.accept(&id, accept, ctx);
+        });
+        base.install::<ReviveOffersMessage>(|this, ctx, from, message| {
+            let id = message.framework_id.value.clone();
+            if this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
+                this.allocator.revive(&id, &message.roles);
+                this.schedule_allocation(ctx);
+            }
+        });
+        base.install::<KillTaskMessage>(|this, _ctx, from, message| {
+            let id = message.framework_id.value.clone();
+            if this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
+                this.kill(
+                    &id,
+                    call::Kill {
+                        task_id: message.task_id,
+                        slave_id: None,
+                        kill_policy: message.kill_policy,
+                    },
+                );
+            }
+        });
+        base.install::<ReconcileTasksMessage>(|this, _ctx, from, message| {
+            let id = message.framework_id.value.clone();
+            if this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
+                let tasks = message
+                    .statuses
+                    .into_iter()
+                    .map(|s| call::reconcile::Task {
+                        task_id: s.task_id,
+                        slave_id: s.slave_id,
+                    })
+                    .collect();
+                this.reconcile(&id, call::Reconcile { tasks });
+            }
+        });
+    }
+}
+
+/// Returns the tasks of LAUNCH and LAUNCH_GROUP operations.
+fn launched_tasks(operations: &[offer::Operation]) -> Vec<TaskInfo> {
+    let mut tasks = Vec::new();
+    for operation in operations {
+        if let Some(launch) = &operation.launch {
+            tasks.extend(launch.task_infos.iter().cloned());
+        }
+        if let Some(group) = &operation.launch_group {
+            tasks.extend(group.task_group.tasks.iter().cloned());
+        }
+    }
+    tasks
+}
+
+/// `Filters.refuse_seconds` (default 5 s; zero or negative means none).
+fn refuse_duration(filters: Option<&mesos_proto::mesos::Filters>) -> Option<Duration> {
+    let seconds = filters
+        .and_then(|f| f.refuse_seconds)
+        .unwrap_or(DEFAULT_REFUSE.as_secs_f64());
+    (seconds > 0.0 && seconds.is_finite())
+        .then(|| Duration::from_secs_f64(seconds.min(365.0 * 86_400.0)))
+}

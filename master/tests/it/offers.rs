@@ -1,0 +1,365 @@
+//! Offers, launches, status updates, acknowledgements, kills and
+//! reconciliation between an emulated v0 scheduler and an emulated agent.
+
+use libprocess::UPID;
+use mesos_proto::mesos::internal::{
+    KillTaskMessage, ResourceOffersMessage, RunTaskMessage, SlaveRegisteredMessage, StatusUpdate,
+    StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::{
+    offer, task_status, CommandInfo, Filters, FrameworkId, Offer, SlaveId, TaskId, TaskInfo,
+    TaskState, TaskStatus,
+};
+use mesos_proto::resources::Resources;
+
+use crate::frameworks::{info, recv, spawn_scheduler, subscribe, Scheduler};
+use crate::support::*;
+
+fn send_call(scheduler: &libprocess::PID<Scheduler>, master: &UPID, call: Call) {
+    let to = master.clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &call));
+}
+
+fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
+    TaskInfo {
+        name: format!("task {id}"),
+        task_id: TaskId { value: id.into() },
+        slave_id: offer.slave_id.clone(),
+        resources: Resources::parse(resources, "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some("sleep 1000".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn accept(framework: &FrameworkId, offers: &[&Offer], tasks: Vec<TaskInfo>, refuse: f64) -> Call {
+    Call {
+        framework_id: Some(framework.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: offers.iter().map(|o| o.id.clone()).collect(),
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch { task_infos: tasks }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(refuse),
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn next_update(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<libprocess::MessageEvent>,
+) -> StatusUpdateMessage {
+    loop {
+        let event = recv(rx).await;
+        if event.name == "mesos.internal.StatusUpdateMessage" {
+            return decode(&event);
+        }
+    }
+}
+
+async fn next_offers(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<libprocess::MessageEvent>,
+) -> ResourceOffersMessage {
+    loop {
+        let event = recv(rx).await;
+        if event.name == "mesos.internal.ResourceOffersMessage" {
+            return decode(&event);
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn offer_launch_update_acknowledge_kill() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:2;mem:1024;ports:[31000-32000]", "*")
+        .unwrap()
+        .to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let slave_id = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await).slave_id;
+
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let framework_id =
+        decode::<mesos_proto::mesos::internal::FrameworkRegisteredMessage>(&recv(&mut rx).await)
+            .framework_id;
+
+    // One offer for the whole agent, with the agent's pid beside it.
+    let offers = next_offers(&mut rx).await;
+    assert_eq!(offers.offers.len(), 1);
+    assert_eq!(offers.pids, vec![agent.upid().to_string()]);
+    let offer = offers.offers[0].clone();
+    assert_eq!(offer.slave_id, slave_id);
+    assert_eq!(offer.framework_id, framework_id);
+    assert_eq!(offer.hostname, "agent.example");
+    assert_eq!(
+        offer.allocation_info.as_ref().unwrap().role.as_deref(),
+        Some("*")
+    );
+    assert_eq!(
+        offer.url.as_ref().unwrap().path.as_deref(),
+        Some("/slave(1)")
+    );
+    let offered = Resources::from(offer.resources.clone());
+    assert_eq!(offered.cpus(), Some(2.0));
+    assert!(offer.id.value.contains("-O"));
+
+    // Launch one task; the rest comes back at once (refuse_seconds 0).
+    send_call(
+        &scheduler,
+        master.upid(),
+        accept(
+            &framework_id,
+            &[&offer],
+            vec![task("t1", &offer, "cpus:1;mem:128")],
+            0.0,
+        ),
+    );
+    let run: RunTaskMessage = loop {
+        let event = next(&mut agent_rx).await;
+        if event.name == "mesos.internal.RunTaskMessage" {
+            break decode(&event);
+        }
+    };
+    assert_eq!(run.task.task_id.value, "t1");
+    assert_eq!(run.framework.id.as_ref(), Some(&framework_id));
+    assert_eq!(
+        run.pid.as_deref(),
+        Some(scheduler.upid().to_string().as_str())
+    );
+    assert_eq!(run.launch_executor, Some(true));
+    let reoffer = next_offers(&mut rx).await;
+    let left = Resources::from(reoffer.offers[0].resources.clone());
+    assert_eq!(
+        left.cpus(),
+        Some(1.0),
+        "the unused cpu is offered again: {left}"
+    );
+
+    // The agent reports TASK_RUNNING; the framework gets it with the agent's pid.
+    let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+    let update = StatusUpdate {
+        framework_id: framework_id.clone(),
+        executor_id: None,
+        slave_id: Some(slave_id.clone()),
+        status: TaskStatus {
+            task_id: TaskId { value: "t1".into() },
+            state: TaskState::TaskRunning as i32,
+            source: Some(task_status::Source::Executor as i32),
+            uuid: Some(uuid.clone()),
+            ..Default::default()
+        },
+        timestamp: 1.0,
+        uuid: Some(uuid.clone()),
+        latest_state: None,
+    };
+    let to = master.upid().clone();
+    let message = StatusUpdateMessage {
+        update,
+        pid: Some(agent.upid().to_string()),
+    };
+    agent.dispatch(move |this, _| this.base.send(&to, &message));
+    let forwarded = next_update(&mut rx).await;
+    assert_eq!(
+        forwarded.pid.as_deref(),
+        Some(agent.upid().to_string().as_str())
+    );
+    assert_eq!(forwarded.update.status.state(), TaskState::TaskRunning);
+
+    // The acknowledgement goes back to the agent.
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::Acknowledge as i32),
+            acknowledge: Some(call::Acknowledge {
+                slave_id: slave_id.clone(),
+                task_id: TaskId { value: "t1".into() },
+                uuid: uuid.clone(),
+            }),
+            ..Default::default()
+        },
+    );
+    let ack: StatusUpdateAcknowledgementMessage = loop {
+        let event = next(&mut agent_rx).await;
+        if event.name == "mesos.internal.StatusUpdateAcknowledgementMessage" {
+            break decode(&event);
+        }
+    };
+    assert_eq!(ack.uuid, uuid);
+    assert_eq!(ack.framework_id, framework_id);
+
+    // KILL reaches the agent.
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::Kill as i32),
+            kill: Some(call::Kill {
+                task_id: TaskId { value: "t1".into() },
+                slave_id: None,
+                kill_policy: None,
+            }),
+            ..Default::default()
+        },
+    );
+    let kill: KillTaskMessage = loop {
+        let event = next(&mut agent_rx).await;
+        if event.name == "mesos.internal.KillTaskMessage" {
+            break decode(&event);
+        }
+    };
+    assert_eq!(kill.task_id.value, "t1");
+
+    let state = master
+        .call(move |m, _| m.frameworks.registered[&framework_id.value].tasks["t1"].state)
+        .await
+        .unwrap();
+    assert_eq!(state, TaskState::TaskRunning as i32);
+}
+
+#[actix_rt::test]
+async fn invalid_launches_are_answered_with_lost_or_error() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:2;mem:1024", "*").unwrap().to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let framework_id =
+        decode::<mesos_proto::mesos::internal::FrameworkRegisteredMessage>(&recv(&mut rx).await)
+            .framework_id;
+    let offer = next_offers(&mut rx).await.offers[0].clone();
+
+    // More than offered: TASK_ERROR, REASON_TASK_INVALID.
+    send_call(
+        &scheduler,
+        master.upid(),
+        accept(
+            &framework_id,
+            &[&offer],
+            vec![task("big", &offer, "cpus:3;mem:128")],
+            0.0,
+        ),
+    );
+    let update = next_update(&mut rx).await.update;
+    assert_eq!(update.status.state(), TaskState::TaskError);
+    assert_eq!(update.status.reason(), task_status::Reason::TaskInvalid);
+    assert!(
+        update.status.message().contains("more than available"),
+        "{:?}",
+        update.status.message
+    );
+    assert_eq!(update.status.source(), task_status::Source::Master);
+    assert!(
+        update.uuid.is_none(),
+        "master-generated updates are not acknowledged"
+    );
+
+    // The same offer again: it is gone, so TASK_LOST, REASON_INVALID_OFFERS.
+    send_call(
+        &scheduler,
+        master.upid(),
+        accept(
+            &framework_id,
+            &[&offer],
+            vec![task("late", &offer, "cpus:1;mem:128")],
+            0.0,
+        ),
+    );
+    let update = next_update(&mut rx).await.update;
+    assert_eq!(update.status.state(), TaskState::TaskLost);
+    assert_eq!(update.status.reason(), task_status::Reason::InvalidOffers);
+
+    // Reconciling an unknown task.
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::Reconcile as i32),
+            reconcile: Some(call::Reconcile {
+                tasks: vec![call::reconcile::Task {
+                    task_id: TaskId {
+                        value: "ghost".into(),
+                    },
+                    slave_id: Some(SlaveId {
+                        value: "nowhere".into(),
+                    }),
+                }],
+            }),
+            ..Default::default()
+        },
+    );
+    let update = next_update(&mut rx).await.update;
+    assert_eq!(update.status.task_id.value, "ghost");
+    assert_eq!(update.status.state(), TaskState::TaskLost);
+    assert_eq!(update.status.reason(), task_status::Reason::Reconciliation);
+}
+
+#[actix_rt::test]
+async fn declined_resources_are_filtered_then_revived() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:1;mem:512", "*").unwrap().to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let framework_id =
+        decode::<mesos_proto::mesos::internal::FrameworkRegisteredMessage>(&recv(&mut rx).await)
+            .framework_id;
+    let offer = next_offers(&mut rx).await.offers[0].clone();
+
+    // Declined for an hour: not offered again…
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::Decline as i32),
+            decline: Some(call::Decline {
+                offer_ids: vec![offer.id.clone()],
+                filters: Some(Filters {
+                    refuse_seconds: Some(3600.0),
+                }),
+            }),
+            ..Default::default()
+        },
+    );
+    let quiet =
+        tokio::time::timeout(std::time::Duration::from_millis(1500), next_offers(&mut rx)).await;
+    assert!(quiet.is_err(), "a filtered agent is not offered");
+    // …until REVIVE.
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            framework_id: Some(framework_id),
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        },
+    );
+    let again = next_offers(&mut rx).await;
+    assert_eq!(again.offers.len(), 1);
+}
