@@ -1,4 +1,33 @@
-//! The Mesos agent: registration, tasks, status updates, containerizers.
+//! The Mesos agent.
 //!
-//! Empty for now: the agent arrives with issue #4 on top of `libprocess`
-//! and `mesos-proto`. Nothing here is built or shipped yet.
+//! Upstream counterpart: `src/slave/`. Built so far (issue #4, first
+//! part): flags ([`flags`]), the work_dir layout ([`paths`]), registration
+//! with the master, command and custom v0 executors launched by the posix
+//! launcher ([`containerizer`]), the status update manager with
+//! checkpointing and retries ([`status_update_manager`]), health and flags
+//! endpoints ([`http`]).
+
+#![warn(missing_docs)]
+
+pub mod containerizer;
+pub mod flags;
+pub mod http;
+pub mod paths;
+pub mod resources;
+pub mod slave;
+pub mod status_update_manager;
+
+/// The upstream release whose protocol the agent speaks (masters refuse
+/// agents older than 1.0.0).
+pub const VERSION: &str = "1.11.0";
+
+/// Spawns the agent on `runtime`, made the delegate (`/state` reaches it).
+pub fn spawn(
+    runtime: &libprocess::Runtime,
+    config: slave::Config,
+) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
+    let slave = runtime.spawn(slave::Slave::new(config))?;
+    runtime.set_delegate(Some(&slave.upid().id));
+    runtime.set_version(serde_json::json!({ "version": VERSION }));
+    Ok(slave)
+}

@@ -1,0 +1,234 @@
+//! `mesos-agent` flags: upstream's names, defaults and meaning
+//! (`src/slave/flags.cpp`, `docs/configuration/agent.md`).
+//!
+//! A flag upstream has and this agent does not is refused by the parser as
+//! unknown; a value it cannot honour yet is refused by [`Flags::validate`]
+//! with a message that says so.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+use libprocess::flags::{format_duration, parse_duration};
+
+/// Flags that name paths: their `file://` values are not read.
+pub const PATH_FLAGS: &[&str] = &["work_dir", "log_dir", "launcher_dir", "runtime_dir"];
+
+/// The agent's command line.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "mesos-agent", rename_all = "snake_case", version = crate::VERSION,
+          about = "Apache Mesos agent, reimplemented in Rust")]
+pub struct Flags {
+    /// The master: `host:port` (or `master@host:port`), or `file:///path`
+    /// holding one. `zk://` comes with the high-availability work.
+    #[arg(long, env = "MESOS_MASTER")]
+    pub master: String,
+
+    /// Directory for sandboxes and checkpoints.
+    #[arg(long, env = "MESOS_WORK_DIR")]
+    pub work_dir: PathBuf,
+
+    /// IP address to listen on.
+    #[arg(long, env = "MESOS_IP")]
+    pub ip: Option<Ipv4Addr>,
+
+    /// Port to listen on.
+    #[arg(long, env = "MESOS_PORT", default_value_t = 5051)]
+    pub port: u16,
+
+    /// IP address advertised to reach this agent.
+    #[arg(long, env = "MESOS_ADVERTISE_IP")]
+    pub advertise_ip: Option<Ipv4Addr>,
+
+    /// Port advertised to reach this agent.
+    #[arg(long, env = "MESOS_ADVERTISE_PORT")]
+    pub advertise_port: Option<u16>,
+
+    /// Host name reported to the master.
+    #[arg(long, env = "MESOS_HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// Whether to look up the host name when `--hostname` is unset.
+    #[arg(long, env = "MESOS_HOSTNAME_LOOKUP", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub hostname_lookup: bool,
+
+    /// Total resources, e.g. `cpus:4;mem:1024;ports:[31000-32000]`, or a
+    /// JSON array; unset ones are detected.
+    #[arg(long, env = "MESOS_RESOURCES")]
+    pub resources: Option<String>,
+
+    /// Attributes, e.g. `rack:r1;zone:z2`.
+    #[arg(long, env = "MESOS_ATTRIBUTES")]
+    pub attributes: Option<String>,
+
+    /// Role of resources given without one.
+    #[arg(long, env = "MESOS_DEFAULT_ROLE", default_value = "*")]
+    pub default_role: String,
+
+    /// Where `mesos-executor` and other helpers live (default: the
+    /// directory of this binary).
+    #[arg(long, env = "MESOS_LAUNCHER_DIR")]
+    pub launcher_dir: Option<PathBuf>,
+
+    /// Upper bound of the random registration delay, doubled on each retry
+    /// up to one minute.
+    #[arg(long, env = "MESOS_REGISTRATION_BACKOFF_FACTOR", value_parser = parse_duration,
+          default_value = "1secs")]
+    pub registration_backoff_factor: Duration,
+
+    /// How long an executor has to register before it is killed.
+    #[arg(long, env = "MESOS_EXECUTOR_REGISTRATION_TIMEOUT", value_parser = parse_duration,
+          default_value = "1mins")]
+    pub executor_registration_timeout: Duration,
+
+    /// Time an executor has to exit after being told to shut down.
+    #[arg(long, env = "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", value_parser = parse_duration,
+          default_value = "5secs")]
+    pub executor_shutdown_grace_period: Duration,
+
+    /// How long a checkpointing executor waits for a restarted agent.
+    #[arg(long, env = "MESOS_RECOVERY_TIMEOUT", value_parser = parse_duration,
+          default_value = "15mins")]
+    pub recovery_timeout: Duration,
+
+    /// Containerizers by preference; only `mesos` so far.
+    #[arg(long, env = "MESOS_CONTAINERIZERS", default_value = "mesos")]
+    pub containerizers: String,
+
+    /// Isolators; only `posix/cpu,posix/mem` so far.
+    #[arg(long, env = "MESOS_ISOLATION", default_value = "posix/cpu,posix/mem")]
+    pub isolation: String,
+
+    /// Launcher; only `posix` so far.
+    #[arg(long, env = "MESOS_LAUNCHER", default_value = "posix")]
+    pub launcher: String,
+
+    /// Lowest level logged: `INFO`, `WARNING` or `ERROR`.
+    #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
+    pub logging_level: String,
+
+    /// Log nothing to stderr.
+    #[arg(long, env = "MESOS_QUIET", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub quiet: bool,
+}
+
+/// A flag value the agent cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FlagError(pub String);
+
+impl Flags {
+    /// Parses `args` (the program name first) after stout-style
+    /// prefiltering, then validates.
+    pub fn parse_from_args(args: impl IntoIterator<Item = String>) -> Result<Self, anyhow::Error> {
+        let args = libprocess::flags::prefilter(args, "MESOS_", PATH_FLAGS)?;
+        let flags = Self::try_parse_from(args)?;
+        flags.validate()?;
+        Ok(flags)
+    }
+
+    /// Refuses values this agent does not support yet.
+    pub fn validate(&self) -> Result<(), FlagError> {
+        if self.master.starts_with("zk://") {
+            return Err(FlagError(
+                "--master=zk://... is not supported yet (ZooKeeper detection comes with the \
+                 high-availability work); give the master as host:port"
+                    .into(),
+            ));
+        }
+        for containerizer in self.containerizers.split(',').map(str::trim) {
+            if containerizer != "mesos" {
+                return Err(FlagError(format!(
+                    "--containerizers: '{containerizer}' is not supported yet; use 'mesos'"
+                )));
+            }
+        }
+        for isolator in self
+            .isolation
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            if !["posix/cpu", "posix/mem", "filesystem/posix"].contains(&isolator) {
+                return Err(FlagError(format!(
+                    "--isolation: isolator '{isolator}' is not supported yet (supported: \
+                     posix/cpu, posix/mem, filesystem/posix)"
+                )));
+            }
+        }
+        if self.launcher != "posix" {
+            return Err(FlagError(format!(
+                "--launcher={} is not supported yet; use --launcher=posix",
+                self.launcher
+            )));
+        }
+        Ok(())
+    }
+
+    /// Returns the master's UPID from `--master`.
+    pub fn master_pid(&self) -> Result<libprocess::UPID, FlagError> {
+        let text = match self.master.strip_prefix("file://") {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| FlagError(format!("failed to read --master file '{path}': {e}")))?,
+            None => self.master.clone(),
+        };
+        let text = text.trim_start_matches("http://");
+        let with_id = if text.contains('@') {
+            text.to_string()
+        } else {
+            format!("master@{text}")
+        };
+        with_id
+            .parse()
+            .map_err(|e| FlagError(format!("invalid --master '{}': {e}", self.master)))
+    }
+
+    /// Returns every flag with its value, for `/flags`.
+    pub fn to_map(&self) -> Vec<(&'static str, String)> {
+        let mut entries = vec![
+            ("attributes", self.attributes.clone()),
+            ("containerizers", Some(self.containerizers.clone())),
+            ("default_role", Some(self.default_role.clone())),
+            (
+                "executor_registration_timeout",
+                Some(format_duration(self.executor_registration_timeout)),
+            ),
+            (
+                "executor_shutdown_grace_period",
+                Some(format_duration(self.executor_shutdown_grace_period)),
+            ),
+            ("hostname", self.hostname.clone()),
+            ("hostname_lookup", Some(self.hostname_lookup.to_string())),
+            ("ip", self.ip.map(|ip| ip.to_string())),
+            ("isolation", Some(self.isolation.clone())),
+            ("launcher", Some(self.launcher.clone())),
+            (
+                "launcher_dir",
+                self.launcher_dir.as_ref().map(|p| p.display().to_string()),
+            ),
+            ("logging_level", Some(self.logging_level.clone())),
+            ("master", Some(self.master.clone())),
+            ("port", Some(self.port.to_string())),
+            ("quiet", Some(self.quiet.to_string())),
+            (
+                "recovery_timeout",
+                Some(format_duration(self.recovery_timeout)),
+            ),
+            (
+                "registration_backoff_factor",
+                Some(format_duration(self.registration_backoff_factor)),
+            ),
+            ("resources", self.resources.clone()),
+            ("work_dir", Some(self.work_dir.display().to_string())),
+        ];
+        entries.sort_by_key(|(k, _)| *k);
+        entries
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
+    }
+}

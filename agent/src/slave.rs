@@ -1,0 +1,1224 @@
+//! The agent process, `slave(1)` (upstream `src/slave/slave.cpp`).
+//!
+//! What is here so far:
+//! - registration with the master from `--master` (random delay below
+//!   `--registration_backoff_factor`, doubling to one minute on each retry),
+//!   re-registration with its id after losing the master, pongs to the
+//!   ping's sender, `ShutdownMessage`;
+//! - `RunTaskMessage`: the framework's executor, or a synthesized command
+//!   executor (`mesos-executor`) for a task with a command, is launched in
+//!   its sandbox with upstream's environment; tasks wait until it registers
+//!   (`--executor_registration_timeout`), then go to it;
+//! - the v0 executor protocol: `RegisterExecutorMessage` →
+//!   `ExecutorRegisteredMessage` and queued `RunTaskMessage`s;
+//!   `StatusUpdateMessage` → checkpointed by the status update manager,
+//!   acknowledged to the executor, forwarded to the master and retried
+//!   until the master acknowledges it; kills, framework messages, shutdown;
+//! - executor exit: its unfinished tasks fail (`REASON_EXECUTOR_TERMINATED`);
+//!   executors of frameworks other than the command executor are reported
+//!   with `ExitedExecutorMessage`.
+//!
+//! Not yet: recovery after an agent restart, v1 HTTP executors, task
+//! groups, resources checkpointing, GC.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{AsyncContext as _, Context};
+use libprocess::{Process, ProcessBase, UPID};
+use mesos_proto::mesos::internal::{
+    ExecutorRegisteredMessage, ExecutorToFrameworkMessage, ExitedExecutorMessage,
+    FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage, PongSlaveMessage,
+    RegisterExecutorMessage, RegisterSlaveMessage, ReregisterSlaveMessage, RunTaskMessage,
+    ShutdownExecutorMessage, ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage,
+    SlaveReregisteredMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
+    StatusUpdateMessage,
+};
+use mesos_proto::mesos::{
+    environment, slave_info, task_status, CommandInfo, Environment, ExecutorId, ExecutorInfo,
+    FrameworkId, FrameworkInfo, SlaveId, SlaveInfo, Task, TaskId, TaskInfo, TaskState, TaskStatus,
+};
+use mesos_proto::resources::Resources;
+
+use crate::containerizer::posix::{LaunchSpec, Termination};
+use crate::containerizer::PosixLauncher;
+use crate::flags::Flags;
+use crate::paths;
+use crate::status_update_manager::{StatusUpdateManager, StreamId};
+
+/// Upstream's `MAX_REGISTRATION_BACKOFF_FACTOR` cap on retries.
+const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// What the agent runs with (built from [`Flags`]).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The master's UPID.
+    pub master: UPID,
+    /// The agent's info (no id yet).
+    pub info: SlaveInfo,
+    /// The work directory.
+    pub work_dir: PathBuf,
+    /// Where `mesos-executor` lives.
+    pub launcher_dir: PathBuf,
+    /// `--registration_backoff_factor`.
+    pub registration_backoff_factor: Duration,
+    /// `--executor_registration_timeout`.
+    pub executor_registration_timeout: Duration,
+    /// `--executor_shutdown_grace_period`.
+    pub executor_shutdown_grace_period: Duration,
+    /// `--recovery_timeout`.
+    pub recovery_timeout: Duration,
+    /// The flags, for `/flags`.
+    pub flags: Option<Arc<Flags>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExecutorState {
+    Registering,
+    Running,
+    Terminating,
+}
+
+struct Executor {
+    info: ExecutorInfo,
+    container_id: String,
+    /// The sandbox (for the state endpoints to come).
+    #[allow(dead_code)]
+    directory: PathBuf,
+    pid: Option<UPID>,
+    os_pid: u32,
+    state: ExecutorState,
+    command_executor: bool,
+    queued: Vec<TaskInfo>,
+    tasks: HashMap<String, Task>,
+}
+
+struct Framework {
+    info: FrameworkInfo,
+    pid: Option<UPID>,
+    executors: HashMap<String, Executor>,
+}
+
+/// The agent process.
+pub struct Slave {
+    base: ProcessBase<Self>,
+    config: Config,
+    /// The agent's info; its id once registered.
+    pub info: SlaveInfo,
+    /// Whether the master has (re-)registered the agent.
+    pub registered: bool,
+    master: UPID,
+    frameworks: HashMap<String, Framework>,
+    updates: StatusUpdateManager,
+    launcher: PosixLauncher,
+    backoff: Duration,
+}
+
+impl Slave {
+    /// Returns the agent process for `config`.
+    pub fn new(config: Config) -> Self {
+        Self {
+            base: ProcessBase::new(libprocess::id::generate("slave")),
+            info: config.info.clone(),
+            master: config.master.clone(),
+            registered: false,
+            frameworks: HashMap::new(),
+            updates: StatusUpdateManager::default(),
+            launcher: PosixLauncher,
+            backoff: config.registration_backoff_factor,
+            config,
+        }
+    }
+
+    /// Returns the flags, for `/flags`.
+    pub fn flags(&self) -> Option<&Flags> {
+        self.config.flags.as_deref()
+    }
+
+    /// Returns the agent's id once registered.
+    pub fn slave_id(&self) -> Option<&str> {
+        self.info.id.as_ref().map(|id| id.value.as_str())
+    }
+
+    /// Returns the number of tasks the agent knows, by state.
+    pub fn task_states(&self) -> Vec<(String, TaskState)> {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .flat_map(|e| e.tasks.values())
+            .map(|t| {
+                (
+                    t.task_id.value.clone(),
+                    TaskState::try_from(t.state).unwrap_or(TaskState::TaskStaging),
+                )
+            })
+            .collect()
+    }
+
+    fn random_delay(limit: Duration) -> Duration {
+        let random = uuid::Uuid::new_v4().as_u128() as u64;
+        let millis = limit.as_millis().max(1) as u64;
+        Duration::from_millis(random % millis)
+    }
+
+    fn schedule_registration(&mut self, ctx: &mut Context<Self>) {
+        let delay = Self::random_delay(self.backoff);
+        self.backoff = (self.backoff * 2).min(REGISTRATION_BACKOFF_MAX);
+        libprocess::delay(delay, &ctx.address(), |this, ctx| this.do_register(ctx));
+    }
+
+    fn do_register(&mut self, ctx: &mut Context<Self>) {
+        if self.registered {
+            return;
+        }
+        let capabilities = [
+            slave_info::capability::Type::MultiRole,
+            slave_info::capability::Type::HierarchicalRole,
+            slave_info::capability::Type::ReservationRefinement,
+        ]
+        .into_iter()
+        .map(|t| slave_info::Capability {
+            r#type: Some(t as i32),
+        })
+        .collect::<Vec<_>>();
+        let master = self.master.clone();
+        self.base.link(&master);
+        match self.info.id.clone() {
+            None => {
+                tracing::info!(%master, "Registering with the master");
+                self.base.send(
+                    &master,
+                    &RegisterSlaveMessage {
+                        slave: self.info.clone(),
+                        checkpointed_resources: vec![],
+                        version: Some(crate::VERSION.to_string()),
+                        agent_capabilities: capabilities,
+                        resource_version_uuid: None,
+                    },
+                );
+            }
+            Some(_) => {
+                tracing::info!(%master, "Re-registering with the master");
+                let (tasks, executor_infos, frameworks) = self.reregistration_state();
+                self.base.send(
+                    &master,
+                    &ReregisterSlaveMessage {
+                        slave: self.info.clone(),
+                        checkpointed_resources: vec![],
+                        executor_infos,
+                        tasks,
+                        frameworks,
+                        completed_frameworks: vec![],
+                        version: Some(crate::VERSION.to_string()),
+                        agent_capabilities: capabilities,
+                        resource_version_uuid: None,
+                    },
+                );
+            }
+        }
+        self.schedule_registration(ctx);
+    }
+
+    fn reregistration_state(&self) -> (Vec<Task>, Vec<ExecutorInfo>, Vec<FrameworkInfo>) {
+        let mut tasks = Vec::new();
+        let mut executors = Vec::new();
+        let mut frameworks = Vec::new();
+        for framework in self.frameworks.values() {
+            frameworks.push(framework.info.clone());
+            for executor in framework.executors.values() {
+                if !executor.command_executor {
+                    executors.push(executor.info.clone());
+                }
+                tasks.extend(executor.tasks.values().cloned());
+                for queued in &executor.queued {
+                    tasks.push(self.task_from_info(
+                        &framework.info,
+                        queued,
+                        &executor.info,
+                        TaskState::TaskStaging,
+                    ));
+                }
+            }
+        }
+        (tasks, executors, frameworks)
+    }
+
+    fn task_from_info(
+        &self,
+        framework: &FrameworkInfo,
+        task: &TaskInfo,
+        executor: &ExecutorInfo,
+        state: TaskState,
+    ) -> Task {
+        Task {
+            name: task.name.clone(),
+            task_id: task.task_id.clone(),
+            framework_id: framework.id.clone().unwrap_or_default(),
+            executor_id: task.executor.as_ref().map(|_| executor.executor_id.clone()),
+            slave_id: self.info.id.clone().unwrap_or_default(),
+            state: state as i32,
+            resources: task.resources.clone(),
+            labels: task.labels.clone(),
+            discovery: task.discovery.clone(),
+            container: task.container.clone(),
+            health_check: task.health_check.clone(),
+            kill_policy: task.kill_policy,
+            user: task.command.as_ref().and_then(|c| c.user.clone()),
+            ..Default::default()
+        }
+    }
+
+    fn registered(&mut self, from: UPID, slave_id: SlaveId, ctx: &mut Context<Self>) {
+        if from != self.master {
+            tracing::warn!(%from, "Ignoring registration reply from a process that is not the master");
+            return;
+        }
+        let first = self.info.id.is_none();
+        self.info.id = Some(slave_id.clone());
+        if !self.registered {
+            tracing::info!(slave_id = %slave_id.value, "Registered with the master");
+        }
+        self.registered = true;
+        self.backoff = self.config.registration_backoff_factor;
+        if first {
+            let dir = paths::slave_meta_dir(&self.config.work_dir, &slave_id.value);
+            let bytes = prost::Message::encode_to_vec(&self.info);
+            if let Err(error) = write_record(&dir.join(paths::SLAVE_INFO_FILE), &bytes) {
+                tracing::warn!(%error, "Failed to checkpoint the agent info");
+            }
+        }
+        // Updates waiting for an acknowledgement are sent again.
+        for stream in self.updates.streams() {
+            self.forward_in_flight(&stream, ctx);
+        }
+    }
+
+    fn forward_in_flight(&mut self, stream: &StreamId, ctx: &mut Context<Self>) {
+        let Some((update, generation, interval)) = self.updates.in_flight(stream) else {
+            return;
+        };
+        self.send_to_master(update);
+        let stream = stream.clone();
+        libprocess::delay(interval, &ctx.address(), move |this, ctx| {
+            this.retry_update(stream, generation, ctx)
+        });
+    }
+
+    fn retry_update(&mut self, stream: StreamId, generation: u64, ctx: &mut Context<Self>) {
+        if !self.registered {
+            return;
+        }
+        if let Some((update, generation, interval)) = self.updates.retry(&stream, generation) {
+            tracing::debug!(task_id = %stream.1, "Resending a status update");
+            self.send_to_master(update);
+            libprocess::delay(interval, &ctx.address(), move |this, ctx| {
+                this.retry_update(stream, generation, ctx)
+            });
+        }
+    }
+
+    fn send_to_master(&self, update: StatusUpdate) {
+        let message = StatusUpdateMessage {
+            update,
+            pid: Some(self.base.self_pid().to_string()),
+        };
+        self.base.send(&self.master, &message);
+    }
+
+    /// The environment upstream gives every executor
+    /// (`executorEnvironment()` in `src/slave/slave.cpp`).
+    fn executor_environment(
+        &self,
+        framework: &FrameworkInfo,
+        executor: &ExecutorInfo,
+        directory: &std::path::Path,
+    ) -> Vec<(String, String)> {
+        let pid = self.base.self_pid();
+        let checkpoint = framework.checkpoint.unwrap_or(false);
+        let mut env = vec![
+            (
+                "MESOS_FRAMEWORK_ID".into(),
+                framework.id.clone().unwrap_or_default().value,
+            ),
+            (
+                "MESOS_EXECUTOR_ID".into(),
+                executor.executor_id.value.clone(),
+            ),
+            (
+                "MESOS_SLAVE_ID".into(),
+                self.slave_id().unwrap_or_default().to_string(),
+            ),
+            ("MESOS_SLAVE_PID".into(), pid.to_string()),
+            (
+                "MESOS_AGENT_ENDPOINT".into(),
+                format!("{}:{}", pid.ip, pid.port),
+            ),
+            ("MESOS_DIRECTORY".into(), directory.display().to_string()),
+            ("MESOS_SANDBOX".into(), directory.display().to_string()),
+            (
+                "MESOS_CHECKPOINT".into(),
+                if checkpoint { "1" } else { "0" }.into(),
+            ),
+            ("MESOS_HTTP_COMMAND_EXECUTOR".into(), "0".into()),
+            (
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
+                libprocess::flags::format_duration(self.config.executor_shutdown_grace_period),
+            ),
+            ("LIBPROCESS_PORT".into(), "0".into()),
+        ];
+        if checkpoint {
+            env.push((
+                "MESOS_RECOVERY_TIMEOUT".into(),
+                libprocess::flags::format_duration(self.config.recovery_timeout),
+            ));
+            env.push(("MESOS_SUBSCRIPTION_BACKOFF_MAX".into(), "2secs".into()));
+        }
+        if let Ok(ip) = std::env::var("LIBPROCESS_IP") {
+            env.push(("LIBPROCESS_IP".into(), ip));
+        }
+        if let Some(variables) = executor
+            .command
+            .as_ref()
+            .and_then(|c| c.environment.as_ref())
+        {
+            for variable in &variables.variables {
+                env.push((
+                    variable.name.clone(),
+                    variable.value.clone().unwrap_or_default(),
+                ));
+            }
+        }
+        env
+    }
+
+    /// The command executor upstream synthesizes for a task with a command.
+    #[allow(deprecated)] // upstream still fills `source` for the command executor
+    fn command_executor(&self, framework: &FrameworkInfo, task: &TaskInfo) -> ExecutorInfo {
+        let command = task.command.clone().unwrap_or_default();
+        let shown = command.value.clone().unwrap_or_default();
+        let shown: String = shown.chars().take(12).collect();
+        let launcher_dir = self.config.launcher_dir.display().to_string();
+        ExecutorInfo {
+            executor_id: ExecutorId {
+                value: task.task_id.value.clone(),
+            },
+            framework_id: framework.id.clone(),
+            command: Some(CommandInfo {
+                shell: Some(false),
+                value: Some(format!("{launcher_dir}/mesos-executor")),
+                arguments: vec![
+                    "mesos-executor".into(),
+                    format!("--launcher_dir={launcher_dir}"),
+                ],
+                environment: Some(Environment {
+                    variables: vec![environment::Variable {
+                        name: "MESOS_TASK_ID".into(),
+                        value: Some(task.task_id.value.clone()),
+                        ..Default::default()
+                    }],
+                }),
+                uris: vec![],
+                user: None,
+            }),
+            name: Some(format!(
+                "Command Executor (Task: {}) (Command: sh -c '{shown}...')",
+                task.task_id.value
+            )),
+            source: Some(task.task_id.value.clone()),
+            resources: Resources::parse("cpus:0.1;mem:32", "*")
+                .map(|r| r.to_vec())
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    fn run_task(&mut self, from: UPID, message: RunTaskMessage, ctx: &mut Context<Self>) {
+        if from != self.master {
+            tracing::warn!(%from, "Ignoring RunTaskMessage from a process that is not the master");
+            return;
+        }
+        let framework_info = message.framework;
+        let framework_id = framework_info.id.clone().unwrap_or_default().value;
+        let task = message.task;
+        let pid = message
+            .pid
+            .map(|p| UPID::parse_lenient(&p))
+            .filter(|p| !p.is_empty());
+        let (executor_info, command_executor) = match &task.executor {
+            Some(executor) => (executor.clone(), false),
+            None => (self.command_executor(&framework_info, &task), true),
+        };
+        let executor_id = executor_info.executor_id.value.clone();
+        let framework = self
+            .frameworks
+            .entry(framework_id.clone())
+            .or_insert_with(|| Framework {
+                info: framework_info.clone(),
+                pid: pid.clone(),
+                executors: HashMap::new(),
+            });
+        if pid.is_some() {
+            framework.pid = pid;
+        }
+        if framework_info.checkpoint.unwrap_or(false) {
+            let dir = paths::framework_meta_dir(
+                &self.config.work_dir,
+                self.slave_id().unwrap_or_default(),
+                &framework_id,
+            );
+            if let Err(error) = write_record(
+                &dir.join(paths::FRAMEWORK_INFO_FILE),
+                &prost::Message::encode_to_vec(&framework_info),
+            ) {
+                tracing::warn!(%error, "Failed to checkpoint the framework info");
+            }
+        }
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            return;
+        };
+        if let Some(executor) = framework.executors.get_mut(&executor_id) {
+            match (executor.state, executor.pid.clone()) {
+                (ExecutorState::Running, Some(executor_pid)) => {
+                    let message = RunTaskMessage {
+                        framework: framework.info.clone(),
+                        task: task.clone(),
+                        pid: Some(framework.pid.clone().unwrap_or_default().to_string()),
+                        ..Default::default()
+                    };
+                    let task_record =
+                        task_record(&framework.info, &task, &executor.info, self.info.id.clone());
+                    executor
+                        .tasks
+                        .insert(task.task_id.value.clone(), task_record);
+                    self.base.send(&executor_pid, &message);
+                }
+                (ExecutorState::Registering, _) => executor.queued.push(task),
+                _ => {
+                    let update = self.agent_update(
+                        &framework_id,
+                        &task.task_id,
+                        Some(&executor_id),
+                        TaskState::TaskLost,
+                        task_status::Reason::ExecutorTerminated,
+                        "Executor is terminating",
+                    );
+                    self.handle_update(update, None, ctx);
+                }
+            }
+            return;
+        }
+        self.launch_executor(&framework_id, executor_info, command_executor, task, ctx);
+    }
+
+    fn launch_executor(
+        &mut self,
+        framework_id: &str,
+        info: ExecutorInfo,
+        command_executor: bool,
+        task: TaskInfo,
+        ctx: &mut Context<Self>,
+    ) {
+        let container_id = uuid::Uuid::new_v4().to_string();
+        let slave_id = self.slave_id().unwrap_or_default().to_string();
+        let directory = paths::executor_run_dir(
+            &self.config.work_dir,
+            &slave_id,
+            framework_id,
+            &info.executor_id.value,
+            &container_id,
+        );
+        let Some(framework_info) = self.frameworks.get(framework_id).map(|f| f.info.clone()) else {
+            return;
+        };
+        let environment = self.executor_environment(&framework_info, &info, &directory);
+        let command = info.command.clone().unwrap_or_default();
+        let spec = if command.shell.unwrap_or(true) {
+            LaunchSpec {
+                program: "sh".into(),
+                arguments: vec!["-c".into(), command.value.clone().unwrap_or_default()],
+                argv0: None,
+                environment,
+                directory: directory.clone(),
+            }
+        } else {
+            LaunchSpec {
+                program: command.value.clone().unwrap_or_default(),
+                arguments: command.arguments.iter().skip(1).cloned().collect(),
+                argv0: command.arguments.first().cloned(),
+                environment,
+                directory: directory.clone(),
+            }
+        };
+        let executor_id = info.executor_id.value.clone();
+        tracing::info!(%framework_id, %executor_id, %container_id, directory = %directory.display(), "Launching executor");
+        match self.launcher.launch(&spec) {
+            Ok((os_pid, termination)) => {
+                let framework = self
+                    .frameworks
+                    .get_mut(framework_id)
+                    .expect("framework added by run_task");
+                framework.executors.insert(
+                    executor_id.clone(),
+                    Executor {
+                        info,
+                        container_id: container_id.clone(),
+                        directory,
+                        pid: None,
+                        os_pid,
+                        state: ExecutorState::Registering,
+                        command_executor,
+                        queued: vec![task],
+                        tasks: HashMap::new(),
+                    },
+                );
+                let addr = ctx.address();
+                let (f, e, c) = (
+                    framework_id.to_string(),
+                    executor_id.clone(),
+                    container_id.clone(),
+                );
+                actix::spawn(async move {
+                    let termination = termination.await.unwrap_or(Termination { status: None });
+                    addr.do_send(libprocess::Dispatch(Box::new(
+                        move |this: &mut Slave, ctx| {
+                            this.executor_terminated(&f, &e, &c, termination, ctx)
+                        },
+                    )));
+                });
+                let (f, e, c) = (framework_id.to_string(), executor_id, container_id);
+                libprocess::delay(
+                    self.config.executor_registration_timeout,
+                    &ctx.address(),
+                    move |this, _| this.registration_timeout(&f, &e, &c),
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%framework_id, %executor_id, %error, "Failed to launch the executor");
+                let message = format!("Failed to launch container: {error}");
+                let update = self.agent_update(
+                    framework_id,
+                    &task.task_id,
+                    Some(&executor_id),
+                    TaskState::TaskFailed,
+                    task_status::Reason::ContainerLaunchFailed,
+                    &message,
+                );
+                self.handle_update(update, None, ctx);
+            }
+        }
+    }
+
+    fn registration_timeout(&mut self, framework_id: &str, executor_id: &str, container_id: &str) {
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        if executor.container_id == container_id && executor.state == ExecutorState::Registering {
+            tracing::warn!(%framework_id, %executor_id, "Executor did not register in time; destroying it");
+            executor.state = ExecutorState::Terminating;
+            self.launcher.destroy(executor.os_pid);
+        }
+    }
+
+    fn register_executor(&mut self, from: UPID, message: RegisterExecutorMessage) {
+        let framework_id = message.framework_id.value.clone();
+        let executor_id = message.executor_id.value.clone();
+        let slave_id = self.info.id.clone().unwrap_or_default();
+        let slave_info = self.info.clone();
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            self.base.send(&from, &ShutdownExecutorMessage::default());
+            return;
+        };
+        let framework_info = framework.info.clone();
+        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
+        let Some(executor) = framework.executors.get_mut(&executor_id) else {
+            self.base.send(&from, &ShutdownExecutorMessage::default());
+            return;
+        };
+        if executor.state != ExecutorState::Registering {
+            tracing::warn!(%framework_id, %executor_id, "Refusing an unexpected executor registration");
+            self.base.send(&from, &ShutdownExecutorMessage::default());
+            return;
+        }
+        tracing::info!(%framework_id, %executor_id, %from, "Executor registered");
+        executor.state = ExecutorState::Running;
+        executor.pid = Some(from.clone());
+        let executor_info = executor.info.clone();
+        let queued = std::mem::take(&mut executor.queued);
+        let records: Vec<Task> = queued
+            .iter()
+            .map(|task| {
+                task_record(
+                    &framework_info,
+                    task,
+                    &executor_info,
+                    Some(slave_id.clone()),
+                )
+            })
+            .collect();
+        for record in records {
+            executor.tasks.insert(record.task_id.value.clone(), record);
+        }
+        self.base.link(&from);
+        self.base.send(
+            &from,
+            &ExecutorRegisteredMessage {
+                executor_info,
+                framework_id: message.framework_id,
+                framework_info: framework_info.clone(),
+                slave_id,
+                slave_info,
+            },
+        );
+        for task in queued {
+            self.base.send(
+                &from,
+                &RunTaskMessage {
+                    framework: framework_info.clone(),
+                    task,
+                    pid: Some(framework_pid.clone()),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    /// An update generated by the agent itself (`SOURCE_SLAVE`).
+    fn agent_update(
+        &self,
+        framework_id: &str,
+        task_id: &TaskId,
+        executor_id: Option<&str>,
+        state: TaskState,
+        reason: task_status::Reason,
+        message: &str,
+    ) -> StatusUpdate {
+        let now = libprocess::clock::now_secs();
+        let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
+        StatusUpdate {
+            framework_id: FrameworkId {
+                value: framework_id.to_string(),
+            },
+            executor_id: executor_id.map(|e| ExecutorId {
+                value: e.to_string(),
+            }),
+            slave_id: self.info.id.clone(),
+            status: TaskStatus {
+                task_id: task_id.clone(),
+                state: state as i32,
+                message: Some(message.to_string()),
+                source: Some(task_status::Source::Slave as i32),
+                reason: Some(reason as i32),
+                slave_id: self.info.id.clone(),
+                executor_id: executor_id.map(|e| ExecutorId {
+                    value: e.to_string(),
+                }),
+                timestamp: Some(now),
+                uuid: Some(uuid.clone()),
+                ..Default::default()
+            },
+            timestamp: now,
+            uuid: Some(uuid),
+            latest_state: None,
+        }
+    }
+
+    /// Records an update (checkpoint first), acknowledges it to the
+    /// executor that sent it, and forwards it to the master.
+    fn handle_update(
+        &mut self,
+        mut update: StatusUpdate,
+        executor_pid: Option<UPID>,
+        ctx: &mut Context<Self>,
+    ) {
+        let framework_id = update.framework_id.value.clone();
+        let task_id = update.status.task_id.value.clone();
+        // As upstream: the status carries the update's uuid and our id.
+        if update.status.uuid.is_none() {
+            update.status.uuid = update.uuid.clone();
+        }
+        if update.uuid.is_none() {
+            update.uuid = update.status.uuid.clone();
+        }
+        if executor_pid.is_some() {
+            update.status.source = Some(task_status::Source::Executor as i32);
+        }
+        update.slave_id = self.info.id.clone();
+        update.status.slave_id = self.info.id.clone();
+        let state = update.status.state();
+        let mut log = None;
+        if let Some(framework) = self.frameworks.get_mut(&framework_id) {
+            let checkpoint = framework.info.checkpoint.unwrap_or(false);
+            for executor in framework.executors.values_mut() {
+                if let Some(task) = executor.tasks.get_mut(&task_id) {
+                    task.state = state as i32;
+                    let mut status = update.status.clone();
+                    status.data = None;
+                    task.statuses.push(status);
+                    if checkpoint {
+                        log = Some(paths::task_updates_path(
+                            &self.config.work_dir,
+                            update
+                                .slave_id
+                                .as_ref()
+                                .map(|s| s.value.as_str())
+                                .unwrap_or_default(),
+                            &framework_id,
+                            &executor.info.executor_id.value,
+                            &executor.container_id,
+                            &task_id,
+                        ));
+                    }
+                }
+            }
+        }
+        let uuid = update.uuid.clone().unwrap_or_default();
+        let first = match self.updates.update(update, log) {
+            Ok(first) => first,
+            Err(error) => {
+                // Not acknowledging makes the executor send it again.
+                tracing::error!(%framework_id, %task_id, %error, "Failed to checkpoint a status update");
+                return;
+            }
+        };
+        if let Some(pid) = executor_pid {
+            self.base.send(
+                &pid,
+                &StatusUpdateAcknowledgementMessage {
+                    slave_id: self.info.id.clone().unwrap_or_default(),
+                    framework_id: FrameworkId {
+                        value: framework_id.clone(),
+                    },
+                    task_id: TaskId {
+                        value: task_id.clone(),
+                    },
+                    uuid,
+                },
+            );
+        }
+        if first && self.registered {
+            self.forward_in_flight(&(framework_id, task_id), ctx);
+        }
+    }
+
+    fn status_update_from_executor(
+        &mut self,
+        from: UPID,
+        message: StatusUpdateMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        let update = message.update;
+        if update.status.state() == TaskState::TaskStaging {
+            tracing::warn!(%from, "Ignoring a TASK_STAGING update from an executor");
+            return;
+        }
+        self.handle_update(update, Some(from), ctx);
+    }
+
+    fn acknowledgement(
+        &mut self,
+        from: UPID,
+        message: StatusUpdateAcknowledgementMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        if from != self.master {
+            return;
+        }
+        let stream = (
+            message.framework_id.value.clone(),
+            message.task_id.value.clone(),
+        );
+        match self.updates.acknowledge(&stream, &message.uuid) {
+            Ok(true) => {
+                if self.updates.has_pending(&stream) {
+                    self.forward_in_flight(&stream, ctx);
+                }
+                self.cleanup_task(&stream);
+            }
+            Ok(false) => tracing::debug!(task_id = %stream.1, "Ignoring a stale acknowledgement"),
+            Err(error) => tracing::error!(%error, "Failed to checkpoint an acknowledgement"),
+        }
+    }
+
+    /// Forgets a terminal task once all its updates are acknowledged, and
+    /// its executor once it has neither tasks nor a process.
+    fn cleanup_task(&mut self, stream: &StreamId) {
+        if self.updates.has_pending(stream) {
+            return;
+        }
+        let Some(framework) = self.frameworks.get_mut(&stream.0) else {
+            return;
+        };
+        for executor in framework.executors.values_mut() {
+            let terminal = executor
+                .tasks
+                .get(&stream.1)
+                .is_some_and(|t| TaskState::try_from(t.state).is_ok_and(is_terminal));
+            if terminal {
+                executor.tasks.remove(&stream.1);
+            }
+        }
+    }
+
+    fn kill_task(&mut self, from: UPID, message: KillTaskMessage, ctx: &mut Context<Self>) {
+        if from != self.master {
+            return;
+        }
+        let framework_id = message.framework_id.value.clone();
+        let task_id = message.task_id.value.clone();
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            return;
+        };
+        let mut killed_queued = None;
+        for executor in framework.executors.values_mut() {
+            if let Some(position) = executor
+                .queued
+                .iter()
+                .position(|t| t.task_id.value == task_id)
+            {
+                let task = executor.queued.remove(position);
+                killed_queued = Some((task, executor.info.executor_id.value.clone()));
+                break;
+            }
+            if executor.tasks.contains_key(&task_id) {
+                if let Some(pid) = &executor.pid {
+                    self.base.send(pid, &message);
+                }
+                return;
+            }
+        }
+        if let Some((task, executor_id)) = killed_queued {
+            let update = self.agent_update(
+                &framework_id,
+                &task.task_id,
+                Some(&executor_id),
+                TaskState::TaskKilled,
+                task_status::Reason::TaskKilledDuringLaunch,
+                "Killed before delivery to the executor",
+            );
+            self.handle_update(update, None, ctx);
+        }
+    }
+
+    fn executor_terminated(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        termination: Termination,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let current = framework
+            .executors
+            .get(executor_id)
+            .is_some_and(|e| e.container_id == container_id);
+        if !current {
+            return;
+        }
+        let Some(executor) = framework.executors.remove(executor_id) else {
+            return;
+        };
+        tracing::info!(%framework_id, %executor_id, status = ?termination.status, "Executor terminated");
+        let mut unfinished: Vec<TaskId> = executor
+            .tasks
+            .values()
+            .filter(|t| !TaskState::try_from(t.state).is_ok_and(is_terminal))
+            .map(|t| t.task_id.clone())
+            .collect();
+        unfinished.extend(executor.queued.iter().map(|t| t.task_id.clone()));
+        let command_executor = executor.command_executor;
+        let message = match termination.status {
+            Some(status) if libc::WIFEXITED(status) => format!(
+                "Executor terminated with exit status {}",
+                libc::WEXITSTATUS(status)
+            ),
+            Some(status) if libc::WIFSIGNALED(status) => {
+                format!("Executor terminated by signal {}", libc::WTERMSIG(status))
+            }
+            _ => "Executor terminated".to_string(),
+        };
+        // Keep the terminated executor's task records for the updates.
+        let framework = self
+            .frameworks
+            .get_mut(framework_id)
+            .expect("present above");
+        let mut executor = executor;
+        executor.state = ExecutorState::Terminating;
+        executor.queued.clear();
+        framework
+            .executors
+            .insert(executor_id.to_string(), executor);
+        for task_id in unfinished {
+            let update = self.agent_update(
+                framework_id,
+                &task_id,
+                Some(executor_id),
+                TaskState::TaskFailed,
+                task_status::Reason::ExecutorTerminated,
+                &message,
+            );
+            self.handle_update(update, None, ctx);
+        }
+        if !command_executor {
+            self.base.send(
+                &self.master,
+                &ExitedExecutorMessage {
+                    slave_id: self.info.id.clone().unwrap_or_default(),
+                    framework_id: FrameworkId {
+                        value: framework_id.to_string(),
+                    },
+                    executor_id: ExecutorId {
+                        value: executor_id.to_string(),
+                    },
+                    status: termination.status.unwrap_or(-1),
+                },
+            );
+        }
+    }
+
+    fn shutdown_framework(
+        &mut self,
+        from: UPID,
+        message: ShutdownFrameworkMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        if from != self.master {
+            return;
+        }
+        let framework_id = message.framework_id.value;
+        tracing::info!(%framework_id, "Shutting down framework");
+        let executors: Vec<String> = self
+            .frameworks
+            .get(&framework_id)
+            .map(|f| f.executors.keys().cloned().collect())
+            .unwrap_or_default();
+        for executor_id in executors {
+            self.shutdown_executor(&framework_id, &executor_id, ctx);
+        }
+        self.updates.remove_framework(&framework_id);
+    }
+
+    fn shutdown_executor(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let grace = self.config.executor_shutdown_grace_period;
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        executor.state = ExecutorState::Terminating;
+        if let Some(pid) = executor.pid.clone() {
+            self.base.send(
+                &pid,
+                &ShutdownExecutorMessage {
+                    executor_id: Some(ExecutorId {
+                        value: executor_id.to_string(),
+                    }),
+                    framework_id: Some(FrameworkId {
+                        value: framework_id.to_string(),
+                    }),
+                },
+            );
+        }
+        let os_pid = executor.os_pid;
+        let container_id = executor.container_id.clone();
+        let (f, e) = (framework_id.to_string(), executor_id.to_string());
+        libprocess::delay(grace, &ctx.address(), move |this, _| {
+            let alive = this
+                .frameworks
+                .get(&f)
+                .and_then(|fw| fw.executors.get(&e))
+                .is_some_and(|ex| ex.container_id == container_id);
+            if alive {
+                this.launcher.destroy(os_pid);
+            }
+        });
+    }
+}
+
+fn task_record(
+    framework: &FrameworkInfo,
+    task: &TaskInfo,
+    executor: &ExecutorInfo,
+    slave_id: Option<SlaveId>,
+) -> Task {
+    Task {
+        name: task.name.clone(),
+        task_id: task.task_id.clone(),
+        framework_id: framework.id.clone().unwrap_or_default(),
+        executor_id: task.executor.as_ref().map(|_| executor.executor_id.clone()),
+        slave_id: slave_id.unwrap_or_default(),
+        state: TaskState::TaskStaging as i32,
+        resources: task.resources.clone(),
+        labels: task.labels.clone(),
+        discovery: task.discovery.clone(),
+        container: task.container.clone(),
+        health_check: task.health_check.clone(),
+        kill_policy: task.kill_policy,
+        user: task.command.as_ref().and_then(|c| c.user.clone()),
+        ..Default::default()
+    }
+}
+
+/// Returns whether `state` is terminal.
+pub fn is_terminal(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::TaskFinished
+            | TaskState::TaskFailed
+            | TaskState::TaskKilled
+            | TaskState::TaskError
+            | TaskState::TaskLost
+            | TaskState::TaskDropped
+            | TaskState::TaskGone
+            | TaskState::TaskGoneByOperator
+    )
+}
+
+/// Writes a single-record protobuf checkpoint (length prefix, record)
+/// atomically.
+fn write_record(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let length = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
+    let mut data = length.to_ne_bytes().to_vec();
+    data.extend_from_slice(bytes);
+    libprocess::os::write_atomic(path, &data)
+}
+
+impl actix::Actor for Slave {
+    type Context = Context<Self>;
+}
+
+impl Process for Slave {
+    fn base(&self) -> &ProcessBase<Self> {
+        &self.base
+    }
+
+    fn base_mut(&mut self) -> &mut ProcessBase<Self> {
+        &mut self.base
+    }
+
+    fn initialize(&mut self, ctx: &mut Context<Self>) {
+        let base = &mut self.base;
+        base.install::<SlaveRegisteredMessage>(|this, ctx, from, m| {
+            this.registered(from, m.slave_id, ctx)
+        });
+        base.install::<SlaveReregisteredMessage>(|this, ctx, from, m| {
+            this.registered(from, m.slave_id, ctx)
+        });
+        base.install::<PingSlaveMessage>(|this, ctx, from, ping| {
+            this.base.send(&from, &PongSlaveMessage {});
+            if !ping.connected && this.registered {
+                // One-way partition: the master lost us; re-register.
+                this.registered = false;
+                this.schedule_registration(ctx);
+            }
+        });
+        base.install::<ShutdownMessage>(|this, _ctx, from, message| {
+            if from == this.master {
+                tracing::warn!(message = ?message.message, "Master asked the agent to shut down");
+                for framework in this.frameworks.values() {
+                    for executor in framework.executors.values() {
+                        this.launcher.destroy(executor.os_pid);
+                    }
+                }
+                std::process::exit(0);
+            }
+        });
+        base.install::<RunTaskMessage>(|this, ctx, from, m| this.run_task(from, m, ctx));
+        base.install::<KillTaskMessage>(|this, ctx, from, m| this.kill_task(from, m, ctx));
+        base.install::<RegisterExecutorMessage>(|this, _ctx, from, m| {
+            this.register_executor(from, m)
+        });
+        base.install::<StatusUpdateMessage>(|this, ctx, from, m| {
+            this.status_update_from_executor(from, m, ctx)
+        });
+        base.install::<StatusUpdateAcknowledgementMessage>(|this, ctx, from, m| {
+            this.acknowledgement(from, m, ctx)
+        });
+        base.install::<ShutdownFrameworkMessage>(|this, ctx, from, m| {
+            this.shutdown_framework(from, m, ctx)
+        });
+        base.install::<ShutdownExecutorMessage>(|this, ctx, from, m| {
+            if from == this.master {
+                if let (Some(f), Some(e)) = (m.framework_id, m.executor_id) {
+                    this.shutdown_executor(&f.value, &e.value, ctx);
+                }
+            }
+        });
+        base.install::<FrameworkToExecutorMessage>(|this, _ctx, _from, m| {
+            let executor = this
+                .frameworks
+                .get(&m.framework_id.value)
+                .and_then(|f| f.executors.get(&m.executor_id.value))
+                .and_then(|e| e.pid.clone());
+            if let Some(pid) = executor {
+                this.base.send(&pid, &m);
+            }
+        });
+        base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, m| {
+            // Straight to a v0 framework; through the master otherwise.
+            let to = this
+                .frameworks
+                .get(&m.framework_id.value)
+                .and_then(|f| f.pid.clone())
+                .unwrap_or_else(|| this.master.clone());
+            this.base.send(&to, &m);
+        });
+        crate::http::install(self);
+        let delay = Self::random_delay(self.config.registration_backoff_factor);
+        libprocess::delay(delay, &ctx.address(), |this, ctx| this.do_register(ctx));
+    }
+
+    fn exited(&mut self, pid: &UPID, ctx: &mut Context<Self>) {
+        if *pid == self.master && self.registered {
+            tracing::warn!(master = %pid, "Lost the master; re-registering");
+            self.registered = false;
+            self.backoff = self.config.registration_backoff_factor;
+            self.schedule_registration(ctx);
+        }
+    }
+}
+
+libprocess::process_handlers!(Slave);
+
+/// Returns the agent's `SlaveInfo` from flags: host name, port, resources
+/// (given, else detected) and attributes.
+pub fn slave_info(flags: &Flags, address: std::net::SocketAddrV4) -> anyhow::Result<SlaveInfo> {
+    let hostname = flags.hostname.clone().unwrap_or_else(|| {
+        if flags.hostname_lookup {
+            libprocess::os::hostname().unwrap_or_else(|_| address.ip().to_string())
+        } else {
+            address.ip().to_string()
+        }
+    });
+    let resources = crate::resources::agent_resources(
+        flags.resources.as_deref(),
+        &flags.default_role,
+        &flags.work_dir,
+    )?;
+    let attributes = match &flags.attributes {
+        Some(text) => crate::resources::parse_attributes(text)?,
+        None => vec![],
+    };
+    Ok(SlaveInfo {
+        hostname,
+        port: Some(u32::from(address.port()) as i32),
+        resources: resources.to_vec(),
+        attributes,
+        ..Default::default()
+    })
+}
