@@ -596,7 +596,10 @@ impl Slave {
             }
             Err(error) => {
                 tracing::warn!(%framework_id, %executor_id, %error, "Failed to launch the executor");
-                let message = format!("Failed to launch container: {error}");
+                let message = format!(
+                    "Failed to launch container: failed to run '{}': {error}",
+                    spec.program
+                );
                 let update = self.agent_update(
                     framework_id,
                     &task.task_id,

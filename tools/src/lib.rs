@@ -1,0 +1,3 @@
+//! Framework-side tools: `mesos-execute` (run one task or task group and
+//! report its status updates) and `mesos-local` (a master and agents in one
+//! process).
