@@ -1,16 +1,26 @@
 //! The master's classic HTTP endpoints (upstream `src/master/http.cpp`).
 //!
-//! Served so far: `/master/health`, `/master/flags` (and `/flags` through
-//! the delegate), `/master/redirect`, `/api/v1/scheduler`
-//! ([`crate::scheduler_http`]); `/version` and `/metrics/snapshot`
-//! come from libprocess. The state endpoints (`/master/state`, `/slaves`,
-//! `/frameworks`, ...) come with the frameworks part of issue #3 and answer
-//! 404 until then, as docs/compatibility.md says.
+//! Served: `/master/health`, `/master/flags`, `/master/redirect`,
+//! `/master/teardown`, `/api/v1` ([`crate::operator_api`]),
+//! `/api/v1/scheduler` ([`crate::scheduler_http`]) and the read-only state
+//! endpoints `/master/state`, `/state-summary`, `/frameworks`, `/slaves`,
+//! `/tasks` and `/roles`, whose JSON [`crate::state_json`] writes; the
+//! delegate serves each without the `/master` prefix too. `/version`
+//! (upstream's `version` process) and `/metrics/snapshot` are libprocess
+//! built-ins; the master sets the former to [`crate::version_json`].
+//!
+//! The read-only endpoints take any method and answer on the leader only:
+//! before the registry is recovered (a standalone master is elected then)
+//! they answer as `/master/redirect` does, `503 No leader elected`. Query
+//! parameters come from a map upstream, so a repeated one takes its last
+//! value; unparsable ones are ignored. The pre-1.8 `.json` aliases are not
+//! routed (`404`), as in upstream 1.11.
 
 use libprocess::http::{Request, Response};
 use serde_json::{Map, Value};
 
 use crate::master::Master;
+use crate::state_json;
 
 /// Installs the endpoints on the master process.
 pub fn install(master: &mut Master) {
@@ -25,6 +35,33 @@ pub fn install(master: &mut Master) {
     base.route_sync("/redirect", |master, _, _request| redirect(master));
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
     base.route_sync("/teardown", teardown);
+    base.route_sync("/state", |master, _, request| {
+        readonly(master, &request, |m, _| state_json::state(m))
+    });
+    base.route_sync("/state-summary", |master, _, request| {
+        readonly(master, &request, |m, _| state_json::state_summary(m))
+    });
+    base.route_sync("/frameworks", |master, _, request| {
+        readonly(master, &request, |m, q| {
+            state_json::frameworks(m, query_last(q, "framework_id"))
+        })
+    });
+    base.route_sync("/slaves", |master, _, request| {
+        readonly(master, &request, |m, q| {
+            state_json::slaves(m, query_last(q, "slave_id"))
+        })
+    });
+    base.route_sync("/tasks", |master, _, request| {
+        readonly(master, &request, |m, q| {
+            state_json::tasks(
+                m,
+                &state_json::TasksQuery::parse(|name| query_last(q, name)),
+            )
+        })
+    });
+    base.route_sync("/roles", |master, _, request| {
+        readonly(master, &request, |m, _| state_json::roles(m))
+    });
     base.route("/api/v1", crate::operator_api::handle);
 }
 
@@ -44,6 +81,31 @@ fn flags(master: &Master, request: &Request) -> Response {
         mesos_proto::json::render(&Value::Object(object)),
         request.query_param("jsonp"),
     )
+}
+
+/// Answers a read-only endpoint: its JSON from `write`, wrapped for
+/// `?jsonp=`, or the redirect answer when this master does not lead.
+fn readonly(
+    master: &Master,
+    request: &Request,
+    write: impl FnOnce(&Master, &Request) -> Value,
+) -> Response {
+    if !master.recovered() {
+        return redirect(master);
+    }
+    let json = mesos_proto::json::render(&write(master, request));
+    Response::json(json, query_last(request, "jsonp"))
+}
+
+/// Returns the last value of query parameter `name` (upstream decodes the
+/// query into a hash map, so a later value replaces an earlier one).
+fn query_last<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
+    request
+        .query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `307` to the leading master, `//<hostname>:<port>` (a standalone master

@@ -4,8 +4,8 @@
 //! part): flags ([`flags`]), the registrar with in-memory and durable
 //! single-file stores ([`registrar`]), agent registration,
 //! re-registration, health checks and removal ([`master`], [`observer`]),
-//! and the health, flags and redirect endpoints ([`http`]). Frameworks,
-//! offers, tasks, the allocator and the state endpoints come next.
+//! and the health, flags and redirect endpoints ([`http`]), with the
+//! read-only state endpoints and `/version` written by [`state_json`].
 
 #![warn(missing_docs)]
 
@@ -18,13 +18,16 @@ pub mod observer;
 pub mod operator_api;
 pub mod registrar;
 pub mod scheduler_http;
+pub mod state_json;
 pub mod tasks;
 
 /// The upstream Mesos release whose protocol this master speaks; agents and
 /// frameworks compare against it.
 pub const VERSION: &str = "1.11.0";
 
-/// The `/version` document.
+/// The `/version` document: `build_date`, `build_time`, `build_user`, the
+/// `git_*` keys when the build knew them, and `version`, sorted as
+/// upstream's `JSON::Object` prints them (see [`state_json::version`]).
 pub fn version_json() -> serde_json::Value {
-    serde_json::json!({ "version": VERSION })
+    state_json::version()
 }

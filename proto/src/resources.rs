@@ -32,9 +32,9 @@
 //! - Maps are `BTreeMap`s, so per-role results iterate in role order.
 //! - Error messages follow upstream's wording but start lower case and have
 //!   no trailing period.
-//! - The endpoint JSON object lists `cpus`, `gpus`, `mem`, `disk`, then the
-//!   other scalars, ranges and sets in first-seen order; upstream writes them
-//!   in hash-map order.
+//! - The endpoint JSON object reproduces upstream's libstdc++ hash-map key
+//!   order ([`UnorderedKeys`]); only maps of more than a million keys could
+//!   differ (bucket counts beyond the copied prime table).
 
 // The pre-1.4 `Resource.role` field is deprecated upstream, but it is exactly
 // what the format conversions and validation read and write.
@@ -2009,31 +2009,175 @@ impl fmt::Display for Resources {
 // `src/common/http.cpp`).
 // ---------------------------------------------------------------------------
 
-fn slot<T: Default>(entries: &mut Vec<(String, T)>, name: String) -> &mut T {
-    let index = match entries.iter().position(|(existing, _)| *existing == name) {
-        Some(index) => index,
-        None => {
-            entries.push((name, T::default()));
-            entries.len() - 1
+/// Returns libstdc++'s `std::hash<std::string>` of `bytes` on 64-bit Linux:
+/// `std::_Hash_bytes` (a 64-bit Murmur2 variant) with seed `0xc70f6907`.
+pub fn libstdcxx_string_hash(bytes: &[u8]) -> u64 {
+    const M: u64 = 0xc6a4_a793_5bd1_e995;
+    const SEED: u64 = 0xc70f_6907;
+    let mix = |v: u64| v ^ (v >> 47);
+    let mut hash = SEED ^ (bytes.len() as u64).wrapping_mul(M);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut buf = [0u8; 8];
+        buf.copy_from_slice(word);
+        let data = mix(u64::from_le_bytes(buf).wrapping_mul(M)).wrapping_mul(M);
+        hash = (hash ^ data).wrapping_mul(M);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        hash = (hash ^ u64::from_le_bytes(buf)).wrapping_mul(M);
+    }
+    mix(mix(hash).wrapping_mul(M))
+}
+
+/// libstdc++'s `__prime_list` (bucket counts) up to about a million; the
+/// first entries are answered by `__fast_bkt` in [`next_bucket_count`].
+const PRIMES: &[usize] = &[
+    17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 103, 109, 113, 127,
+    137, 139, 149, 157, 167, 179, 193, 199, 211, 227, 241, 257, 277, 293, 313, 337, 359, 383, 409,
+    439, 467, 503, 541, 577, 619, 661, 709, 761, 823, 887, 953, 1031, 1109, 1193, 1289, 1381, 1493,
+    1613, 1741, 1879, 2029, 2179, 2357, 2549, 2753, 2971, 3209, 3469, 3739, 4027, 4349, 4703, 5087,
+    5503, 5953, 6427, 6949, 7517, 8123, 8783, 9497, 10273, 11113, 12011, 12983, 14033, 15173,
+    16411, 17749, 19183, 20753, 22447, 24281, 26267, 28411, 30727, 33223, 35933, 38873, 42043,
+    45481, 49201, 53201, 57557, 62233, 67307, 72817, 78779, 85229, 92203, 99733, 107897, 116731,
+    126271, 136607, 147793, 159871, 172933, 187091, 202409, 218971, 236897, 256279, 277261, 299951,
+    324503, 351061, 379787, 410857, 444487, 480881, 520241, 562841, 608903, 658753, 712697, 771049,
+    834181, 902483, 976369, 1056323,
+];
+
+/// `_Prime_rehash_policy::_M_next_bkt(n)`: the bucket count chosen for at
+/// least `n` buckets. Beyond the table (maps of a million keys) it takes
+/// the next prime, which may differ from libstdc++'s sparser list.
+fn next_bucket_count(n: usize) -> usize {
+    const FAST: [usize; 14] = [2, 2, 2, 3, 5, 5, 7, 7, 11, 11, 11, 11, 13, 13];
+    if let Some(&count) = FAST.get(n) {
+        return count;
+    }
+    if let Some(&count) = PRIMES.iter().find(|&&p| p >= n) {
+        return count;
+    }
+    let is_prime = |k: usize| k >= 2 && (2..).take_while(|d| d * d <= k).all(|d| k % d != 0);
+    (n..).find(|&k| is_prime(k)).unwrap_or(n)
+}
+
+/// The key order of a libstdc++ `std::unordered_map<std::string, T>`
+/// (`hashmap` in stout), as its iterators walk it.
+///
+/// The map keeps one singly linked list in which each bucket's nodes are
+/// contiguous; a new key goes just before the first node of its bucket, or
+/// at the head when its bucket is empty. A rehash re-inserts the old list
+/// from the head with the same rule. Checked against g++ 12's libstdc++
+/// on 3000 random key sets (up to 400 keys, empty and `reserve(4)`d maps);
+/// the hash and the bucket policy are believed unchanged since GCC 5.
+#[derive(Debug, Clone)]
+pub struct UnorderedKeys {
+    /// `(key, hash)` in iteration order.
+    list: Vec<(String, u64)>,
+    buckets: usize,
+    next_resize: usize,
+}
+
+impl Default for UnorderedKeys {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UnorderedKeys {
+    /// Returns an empty, default-constructed map (one bucket).
+    pub fn new() -> Self {
+        Self {
+            list: Vec::new(),
+            buckets: 1,
+            next_resize: 0,
         }
-    };
-    &mut entries[index].1
+    }
+
+    /// Returns an empty map after `reserve(n)`.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut keys = Self::new();
+        let count = next_bucket_count(n.max(1));
+        if count != keys.buckets {
+            keys.buckets = count;
+            keys.next_resize = count;
+        }
+        keys
+    }
+
+    /// Inserts `key` if it is new (`map[key]` or `emplace`); returns whether
+    /// it was.
+    pub fn insert(&mut self, key: &str) -> bool {
+        if self.list.iter().any(|(k, _)| k == key) {
+            return false;
+        }
+        // `_M_need_rehash(buckets, size, 1)` with max_load_factor 1.0.
+        let size = self.list.len();
+        if size + 1 > self.next_resize {
+            let min = (size + 1).max(if self.next_resize == 0 { 11 } else { 0 });
+            if min >= self.buckets {
+                let count = next_bucket_count((min + 1).max(self.buckets * 2));
+                self.rehash(count);
+            } else {
+                self.next_resize = self.buckets;
+            }
+        }
+        let hash = libstdcxx_string_hash(key.as_bytes());
+        self.link((key.to_string(), hash));
+        true
+    }
+
+    /// Returns the keys in iteration order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.list.iter().map(|(k, _)| k.as_str())
+    }
+
+    fn link(&mut self, node: (String, u64)) {
+        let bucket = node.1 % self.buckets as u64;
+        let at = self
+            .list
+            .iter()
+            .position(|(_, h)| h % self.buckets as u64 == bucket)
+            .unwrap_or(0);
+        self.list.insert(at, node);
+    }
+
+    fn rehash(&mut self, buckets: usize) {
+        self.buckets = buckets;
+        self.next_resize = buckets;
+        for node in std::mem::take(&mut self.list) {
+            self.link(node);
+        }
+    }
 }
 
 /// Returns the object master and agent endpoints (`/state`, `/slaves`,
-/// `/roles`, ...) print for a list of resources: `cpus`, `gpus`, `mem` and
-/// `disk` always (as doubles, `0.0` when absent), then every other scalar
-/// summed by name, ranges by name as `"[a-b, c-d]"` and sets as `"{a, b}"`.
-/// Revocable resources are keyed `<name>_revocable`. Reservations and other
-/// metadata are not shown; scalars are summed as plain doubles, as upstream
-/// does here.
+/// `/frameworks`, ...) print for a list of resources, as upstream's writer
+/// does:
+///
+/// - scalars summed by name as doubles, with `cpus`, `gpus`, `mem` and
+///   `disk` always present (`0.0` when absent); ranges merged by name and
+///   printed `"[a-b, c-d]"`; sets merged by name and printed `"{a, b}"`;
+///   text resources left out; revocable resources keyed `<name>_revocable`;
+/// - all scalar keys, then all range keys, then all set keys, each group in
+///   the iteration order of upstream's hash maps ([`UnorderedKeys`]): the
+///   scalar map is `reserve(4)`d and seeded with `cpus`, `gpus`, `mem`,
+///   `disk`, so a plain agent prints `{"disk":..,"mem":..,"gpus":..,"cpus":..}`.
+///
+/// Reservations and other metadata are not shown; scalars are added as
+/// plain doubles, as upstream does here.
 pub fn endpoint_json<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> serde_json::Value {
-    let mut scalars: Vec<(String, f64)> = ["cpus", "gpus", "mem", "disk"]
-        .iter()
-        .map(|name| (name.to_string(), 0.0))
-        .collect();
-    let mut ranges: Vec<(String, Ranges)> = Vec::new();
-    let mut sets: Vec<(String, Set)> = Vec::new();
+    let mut scalar_keys = UnorderedKeys::with_capacity(4);
+    let mut scalars: HashMap<String, f64> = HashMap::new();
+    for name in ["cpus", "gpus", "mem", "disk"] {
+        scalar_keys.insert(name);
+        scalars.insert(name.to_string(), 0.0);
+    }
+    let mut range_keys = UnorderedKeys::new();
+    let mut ranges: HashMap<String, Ranges> = HashMap::new();
+    let mut set_keys = UnorderedKeys::new();
+    let mut sets: HashMap<String, Set> = HashMap::new();
 
     for resource in resources {
         let name = if Resources::is_revocable(resource) {
@@ -2042,15 +2186,22 @@ pub fn endpoint_json<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> s
             resource.name.clone()
         };
         match value_type(resource) {
-            Some(Type::Scalar) => *slot(&mut scalars, name) += scalar_of(resource).value,
+            Some(Type::Scalar) => {
+                scalar_keys.insert(&name);
+                *scalars.entry(name).or_default() += scalar_of(resource).value;
+            }
             Some(Type::Ranges) => {
+                range_keys.insert(&name);
+                let merged = ranges.entry(name).or_default();
                 if let Some(value) = &resource.ranges {
-                    *slot(&mut ranges, name) += value;
+                    *merged += value;
                 }
             }
             Some(Type::Set) => {
+                set_keys.insert(&name);
+                let merged = sets.entry(name).or_default();
                 if let Some(value) = &resource.set {
-                    *slot(&mut sets, name) += value;
+                    *merged += value;
                 }
             }
             Some(Type::Text) | None => {}
@@ -2058,16 +2209,22 @@ pub fn endpoint_json<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> s
     }
 
     let mut object = serde_json::Map::new();
-    for (name, value) in scalars {
+    for name in scalar_keys.iter() {
+        let value = scalars.get(name).copied().unwrap_or_default();
         let number = serde_json::Number::from_f64(value)
             .map_or(serde_json::Value::Null, serde_json::Value::Number);
-        object.insert(name, number);
+        object.insert(name.to_string(), number);
     }
-    for (name, value) in ranges {
-        object.insert(name, serde_json::Value::String(value.to_string()));
+    for name in range_keys.iter() {
+        let value = ranges
+            .get(name)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        object.insert(name.to_string(), serde_json::Value::String(value));
     }
-    for (name, value) in sets {
-        object.insert(name, serde_json::Value::String(value.to_string()));
+    for name in set_keys.iter() {
+        let value = sets.get(name).map(ToString::to_string).unwrap_or_default();
+        object.insert(name.to_string(), serde_json::Value::String(value));
     }
     serde_json::Value::Object(object)
 }
@@ -3471,16 +3628,146 @@ mod tests {
         assert_eq!(
             crate::json::render(&json),
             concat!(
-                r#"{"cpus":1.5,"gpus":0.0,"mem":128.0,"disk":0.0,"cpus_revocable":2.0,"#,
+                r#"{"cpus_revocable":2.0,"disk":0.0,"mem":128.0,"gpus":0.0,"cpus":1.5,"#,
                 r#""ports":"[31000-32000, 33000-33100]","disks":"{a, b}"}"#
             )
         );
-        assert_eq!(
-            crate::json::render(&Resources::new().to_endpoint_json()),
-            r#"{"cpus":0.0,"gpus":0.0,"mem":0.0,"disk":0.0}"#
-        );
         let list = resources.to_vec();
         assert_eq!(endpoint_json(&list), json);
+    }
+
+    #[test]
+    fn libstdcxx_string_hash_matches_the_test_vectors() {
+        // Appendix A of docs/master-endpoints-json.md (g++ 12, x86_64).
+        for (key, hash) in [
+            ("cpus", 9932230428387594266),
+            ("gpus", 13984429509990354374),
+            ("mem", 2071610730028985445),
+            ("disk", 1019050358959006100),
+            ("ports", 11576471465421908220),
+        ] {
+            assert_eq!(libstdcxx_string_hash(key.as_bytes()), hash, "{key}");
+        }
+        // Keys of 8 bytes and more go through the word loop.
+        assert_ne!(
+            libstdcxx_string_hash(b"cpus_revocable"),
+            libstdcxx_string_hash(b"cpus_revocablf")
+        );
+    }
+
+    fn keys_of(json: &serde_json::Value) -> Vec<String> {
+        json.as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn endpoint_json_defaults_come_in_hash_order() {
+        assert_eq!(
+            crate::json::render(&Resources::new().to_endpoint_json()),
+            r#"{"disk":0.0,"mem":0.0,"gpus":0.0,"cpus":0.0}"#
+        );
+        let total = parse("cpus:8;mem:15360;disk:51200;ports:[31000-32000]");
+        assert_eq!(
+            crate::json::render(&total.to_endpoint_json()),
+            r#"{"disk":51200.0,"mem":15360.0,"gpus":0.0,"cpus":8.0,"ports":"[31000-32000]"}"#
+        );
+    }
+
+    #[test]
+    fn endpoint_json_scalar_key_orders_match_libstdcxx() {
+        // §3.1 of docs/master-endpoints-json.md: extra scalars in insertion
+        // order, and the key order the upstream writer prints.
+        // (extra scalar name, revocable) in insertion order, expected keys.
+        type Case = (&'static [(&'static str, bool)], &'static [&'static str]);
+        let cases: &[Case] = &[
+            (
+                &[("cpus", true)],
+                &["cpus_revocable", "disk", "mem", "gpus", "cpus"],
+            ),
+            (
+                &[("mem", true)],
+                &["disk", "mem", "mem_revocable", "gpus", "cpus"],
+            ),
+            (
+                &[("disk", true)],
+                &["disk", "mem", "gpus", "disk_revocable", "cpus"],
+            ),
+            (
+                &[("gpus", true)],
+                &["gpus_revocable", "disk", "mem", "gpus", "cpus"],
+            ),
+            (
+                &[("network_bandwidth", false)],
+                &["disk", "mem", "gpus", "network_bandwidth", "cpus"],
+            ),
+            (
+                // Six keys: the table grows from 5 to 11 buckets.
+                &[("cpus", true), ("mem", true)],
+                &[
+                    "mem_revocable",
+                    "cpus",
+                    "disk",
+                    "gpus",
+                    "mem",
+                    "cpus_revocable",
+                ],
+            ),
+        ];
+        for (extra, expected) in cases {
+            let list: Vec<Resource> = extra
+                .iter()
+                .map(|(name, is_revocable)| revocable(name, "1", *is_revocable))
+                .collect();
+            assert_eq!(keys_of(&endpoint_json(&list)), *expected, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn endpoint_json_range_and_set_key_orders_match_libstdcxx() {
+        let scalars = ["disk", "mem", "gpus", "cpus"];
+        let with = |tail: &[&str]| -> Vec<String> {
+            scalars.iter().chain(tail).map(|s| s.to_string()).collect()
+        };
+        let ports = resource("ports", "[31000-32000]", "*");
+        let ephemeral = resource("ephemeral_ports", "[40000-40999]", "*");
+        let mut revocable_ports = resource("ports", "[33000-33001]", "*");
+        revocable_ports.revocable = Some(RevocableInfo {});
+
+        assert_eq!(keys_of(&endpoint_json([&ports])), with(&["ports"]));
+        assert_eq!(
+            keys_of(&endpoint_json([&ports, &ephemeral])),
+            with(&["ephemeral_ports", "ports"])
+        );
+        assert_eq!(
+            keys_of(&endpoint_json([&ports, &revocable_ports])),
+            with(&["ports_revocable", "ports"])
+        );
+        // Scalars, then ranges, then sets, whatever the input order.
+        let set = resource("zones", "{a,b}", "*");
+        let cpus = resource("cpus", "1", "*");
+        assert_eq!(
+            keys_of(&endpoint_json([&set, &ports, &cpus])),
+            with(&["ports", "zones"])
+        );
+    }
+
+    #[test]
+    fn unordered_keys_follow_bucket_growth() {
+        // An empty map jumps to 13 buckets on the first insertion; reserve(4)
+        // gives 5. Re-inserting a key changes nothing.
+        let mut keys = UnorderedKeys::new();
+        assert!(keys.insert("ports"));
+        assert!(!keys.insert("ports"));
+        assert_eq!(keys.buckets, 13);
+        let presized = UnorderedKeys::with_capacity(4);
+        assert_eq!(presized.buckets, 5);
+        // Growth past 13 takes the next entry of libstdc++'s prime list.
+        let mut many = UnorderedKeys::new();
+        for i in 0..14 {
+            many.insert(&format!("role{i}"));
+        }
+        assert_eq!(many.buckets, 29);
+        assert_eq!(many.iter().count(), 14);
+        assert_eq!(next_bucket_count(2_000_000), 2_000_003);
     }
 
     #[test]

@@ -64,5 +64,6 @@ async fn health_flags_redirect_and_metrics() {
     );
 
     let version = get(addr, "/version").await;
-    assert!(version.ends_with(r#"{"version":"1.11.0"}"#), "{version}");
+    assert!(version.contains(r#""version":"1.11.0"}"#), "{version}");
+    assert!(version.contains(r#""build_date":"#), "{version}");
 }

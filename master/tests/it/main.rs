@@ -12,3 +12,4 @@ mod http;
 mod offers;
 mod operator_api;
 mod scheduler_api;
+mod state;

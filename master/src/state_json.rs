@@ -1,0 +1,1316 @@
+//! The JSON of the master's read-only state endpoints (`/master/state`,
+//! `/master/state-summary`, `/master/frameworks`, `/master/slaves`,
+//! `/master/tasks`, `/master/roles`) and of `/version`.
+//!
+//! Upstream counterpart: `src/master/readonly_handler.cpp` (the writers
+//! `FullFrameworkWriter`, `SlaveWriter`, `SlavesWriter`, the summaries and
+//! the task paging), the `json(JSON::ObjectWriter*, ..)` writers of
+//! `src/common/http.cpp`, and `src/version/version.cpp` with
+//! `src/common/build.hpp`. docs/master-endpoints-json.md describes every
+//! object; the writers here cite its sections (§).
+//!
+//! Objects are `serde_json::Value`s whose keys are inserted in upstream's
+//! write order, rendered by [`mesos_proto::json::render`] (stout's escaping
+//! and `%#.15g` doubles). A C++ `double` becomes a JSON float here, a C++
+//! integer a JSON integer, so `"activated_slaves":1.0` and
+//! `"TASK_RUNNING":1` print as upstream prints them.
+//!
+//! Deliberate differences (also in docs/compatibility.md):
+//! - Arrays upstream fills from hash tables (agents, frameworks, a
+//!   framework's tasks and offers, id lists) are in id order here, shorter
+//!   ids first (`-S2` before `-S10`); upstream's order is arbitrary.
+//! - An attribute name given twice keeps one key (the last value, at the
+//!   first position); upstream writes the key twice.
+//! - What the master does not record is derived or left empty:
+//!   `executors` is `[]` (executors are not tracked); `unreachable_tasks`
+//!   are the completed tasks in `TASK_UNREACHABLE` that are not active
+//!   again; `offer_constraints` is `{}`; `deactivated` is `false` and
+//!   `drain_info` absent (no deactivation or draining); an agent's total is
+//!   its `SlaveInfo.resources` (checkpointed reservations and volumes are
+//!   not applied, as in the allocator); roles weigh `1.0` and have no
+//!   quota (neither `--weights` nor quota exist yet).
+//! - A completed framework's tasks are listed as the master holds them
+//!   (upstream marks them `TASK_KILLED` and moves them to
+//!   `completed_tasks`), and its `unregistered_time` is when it
+//!   disconnected, if that came before its removal.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use mesos_proto::mesos::value::Scalar;
+use mesos_proto::mesos::{
+    framework_info, master_info, slave_info, value, Attribute, ContainerStatus, Labels,
+    NetworkInfo, SlaveInfo, Task, TaskState, TaskStatus,
+};
+use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
+use serde_json::{Map, Number, Value};
+
+use crate::frameworks::Framework;
+use crate::master::{Master, Slave};
+use crate::tasks::is_terminal;
+
+/// Upstream's `TASK_LIMIT`: the default `limit` of `/master/tasks`.
+pub const TASK_LIMIT: u64 = 100;
+
+/// The build facts upstream compiles in (`src/common/build.hpp`),
+/// recorded by the crate's `build.rs` when the master was compiled.
+pub mod build {
+    /// `BUILD_DATE`: `%Y-%m-%d %H:%M:%S` in the build host's local time.
+    pub const DATE: &str = env!("MESOS_BUILD_DATE");
+
+    /// `BUILD_USER`: `$USER` of the build (empty when it was unset).
+    pub const USER: &str = env!("MESOS_BUILD_USER");
+
+    /// Returns `BUILD_TIME`: when the master was built, in whole seconds
+    /// since the epoch (a double, as upstream's `build::TIME`).
+    pub fn time() -> f64 {
+        env!("MESOS_BUILD_TIME").parse().unwrap_or_default()
+    }
+
+    /// Returns `GIT_SHA`, when the build ran in a git checkout.
+    pub fn git_sha() -> Option<&'static str> {
+        non_empty(env!("MESOS_BUILD_GIT_SHA"))
+    }
+
+    /// Returns `GIT_BRANCH` (`refs/heads/<name>`), when HEAD was on a
+    /// branch.
+    pub fn git_branch() -> Option<&'static str> {
+        non_empty(env!("MESOS_BUILD_GIT_BRANCH"))
+    }
+
+    /// Returns `GIT_TAG`, when HEAD was exactly at a tag.
+    pub fn git_tag() -> Option<&'static str> {
+        non_empty(env!("MESOS_BUILD_GIT_TAG"))
+    }
+
+    fn non_empty(value: &'static str) -> Option<&'static str> {
+        Some(value).filter(|v| !v.is_empty())
+    }
+}
+
+/// Returns the `/version` document (upstream `version.cpp`): a
+/// `JSON::Object`, so keys are sorted, with `build_time` a double and the
+/// `git_*` keys only when the build knew them.
+pub fn version() -> Value {
+    let mut sorted: BTreeMap<&str, Value> = BTreeMap::new();
+    sorted.insert("version", crate::VERSION.into());
+    sorted.insert("build_date", build::DATE.into());
+    sorted.insert("build_time", dbl(build::time()));
+    sorted.insert("build_user", build::USER.into());
+    for (key, value) in [
+        ("git_sha", build::git_sha()),
+        ("git_branch", build::git_branch()),
+        ("git_tag", build::git_tag()),
+    ] {
+        if let Some(value) = value {
+            sorted.insert(key, value.into());
+        }
+    }
+    Value::Object(
+        sorted
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Endpoints
+// ---------------------------------------------------------------------------
+
+/// Returns `/master/state` (§4.1).
+pub fn state(master: &Master) -> Value {
+    let usage = Usage::of(master);
+    let mut o = Map::new();
+    o.insert("version".into(), crate::VERSION.into());
+    if let Some(sha) = build::git_sha() {
+        o.insert("git_sha".into(), sha.into());
+    }
+    if let Some(branch) = build::git_branch() {
+        o.insert("git_branch".into(), branch.into());
+    }
+    if let Some(tag) = build::git_tag() {
+        o.insert("git_tag".into(), tag.into());
+    }
+    o.insert("build_date".into(), build::DATE.into());
+    o.insert("build_time".into(), dbl(build::time()));
+    o.insert("build_user".into(), build::USER.into());
+    o.insert("start_time".into(), dbl(master.start_time));
+    if let Some(elected) = master.elected_time {
+        o.insert("elected_time".into(), dbl(elected));
+    }
+    o.insert("id".into(), master.info.id.clone().into());
+    o.insert("pid".into(), master.info.pid().into());
+    o.insert("hostname".into(), master.info.hostname().into());
+    o.insert(
+        "capabilities".into(),
+        master
+            .info
+            .capabilities
+            .iter()
+            .map(|c| {
+                let name = c
+                    .r#type
+                    .and_then(|t| master_info::capability::Type::try_from(t).ok())
+                    .unwrap_or(master_info::capability::Type::Unknown);
+                Value::from(name.as_str_name())
+            })
+            .collect(),
+    );
+    let registered = master.slaves.registered.values();
+    let active = registered.clone().filter(|s| s.active).count();
+    o.insert("activated_slaves".into(), dbl(active as f64));
+    o.insert(
+        "deactivated_slaves".into(),
+        dbl((master.slaves.registered.len() - active) as f64),
+    );
+    o.insert(
+        "unreachable_slaves".into(),
+        dbl(master.slaves.unreachable.len() as f64),
+    );
+    if let Some(domain) = &master.info.domain {
+        o.insert("domain".into(), mesos_proto::json::to_value(domain));
+    }
+    // A standalone master leads once it is elected (registry recovered).
+    if master.recovered() {
+        o.insert("leader".into(), master.info.pid().into());
+        o.insert("leader_info".into(), master_info_json(master));
+    }
+    if let Some(cluster) = &master.flags.cluster {
+        o.insert("cluster".into(), cluster.clone().into());
+    }
+    if let Some(log_dir) = &master.flags.log_dir {
+        o.insert("log_dir".into(), log_dir.display().to_string().into());
+    }
+    let flags: Map<String, Value> = master
+        .flags
+        .to_map()
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), Value::String(value)))
+        .collect();
+    o.insert("flags".into(), Value::Object(flags));
+    o.insert(
+        "slaves".into(),
+        registered_slaves(master)
+            .map(|slave| Value::Object(slave_json(slave, &usage)))
+            .collect(),
+    );
+    o.insert(
+        "recovered_slaves".into(),
+        recovered_slaves(master)
+            .map(|info| Value::Object(slave_info_json(info)))
+            .collect(),
+    );
+    o.insert(
+        "frameworks".into(),
+        registered_frameworks(master)
+            .map(|f| Value::Object(full_framework_json(master, f, true, &usage)))
+            .collect(),
+    );
+    o.insert(
+        "completed_frameworks".into(),
+        master
+            .frameworks
+            .completed
+            .iter()
+            .map(|f| Value::Object(full_framework_json(master, f, false, &usage)))
+            .collect(),
+    );
+    o.insert("orphan_tasks".into(), Value::Array(vec![]));
+    o.insert("unregistered_frameworks".into(), Value::Array(vec![]));
+    Value::Object(o)
+}
+
+/// Returns `/master/state-summary` (§4.2).
+pub fn state_summary(master: &Master) -> Value {
+    let usage = Usage::of(master);
+    // Task counts and the agent <-> framework links come from the tasks of
+    // registered frameworks only, as upstream computes them.
+    let mut slave_counts: HashMap<&str, StateCounts> = HashMap::new();
+    let mut framework_counts: HashMap<&str, StateCounts> = HashMap::new();
+    let mut slave_frameworks: HashMap<&str, BTreeSet<IdKey<'_>>> = HashMap::new();
+    let mut framework_slaves: HashMap<&str, BTreeSet<IdKey<'_>>> = HashMap::new();
+    for framework in registered_frameworks(master) {
+        let lists = TaskLists::of(framework, true);
+        for task in lists.all() {
+            let slave_id = task.slave_id.value.as_str();
+            slave_counts.entry(slave_id).or_default().count(task);
+            framework_counts
+                .entry(framework.id())
+                .or_default()
+                .count(task);
+            slave_frameworks
+                .entry(slave_id)
+                .or_default()
+                .insert(IdKey(framework.id()));
+            framework_slaves
+                .entry(framework.id())
+                .or_default()
+                .insert(IdKey(slave_id));
+        }
+    }
+
+    let mut o = Map::new();
+    o.insert("hostname".into(), master.info.hostname().into());
+    if let Some(cluster) = &master.flags.cluster {
+        o.insert("cluster".into(), cluster.clone().into());
+    }
+    let slaves = registered_slaves(master).map(|slave| {
+        let mut s = slave_json(slave, &usage);
+        let id = slave_id(&slave.info);
+        slave_counts
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+            .write(&mut s);
+        s.insert("framework_ids".into(), ids_json(slave_frameworks.get(id)));
+        Value::Object(s)
+    });
+    o.insert("slaves".into(), slaves.collect());
+    let frameworks = registered_frameworks(master).map(|framework| {
+        let mut f = framework_summary_json(framework, &usage);
+        let id = framework.id();
+        framework_counts
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+            .write(&mut f);
+        f.insert("slave_ids".into(), ids_json(framework_slaves.get(id)));
+        Value::Object(f)
+    });
+    o.insert("frameworks".into(), frameworks.collect());
+    Value::Object(o)
+}
+
+/// Returns `/master/frameworks` (§4.3), only the framework `framework_id`
+/// when given (an unknown id gives empty arrays).
+pub fn frameworks(master: &Master, framework_id: Option<&str>) -> Value {
+    let usage = Usage::of(master);
+    let selected = |f: &&Framework| framework_id.is_none_or(|id| f.id() == id);
+    let mut o = Map::new();
+    o.insert(
+        "frameworks".into(),
+        registered_frameworks(master)
+            .filter(selected)
+            .map(|f| Value::Object(full_framework_json(master, f, true, &usage)))
+            .collect(),
+    );
+    o.insert(
+        "completed_frameworks".into(),
+        master
+            .frameworks
+            .completed
+            .iter()
+            .filter(selected)
+            .map(|f| Value::Object(full_framework_json(master, f, false, &usage)))
+            .collect(),
+    );
+    o.insert("unregistered_frameworks".into(), Value::Array(vec![]));
+    Value::Object(o)
+}
+
+/// Returns `/master/slaves` (§4.4), only the agent `slave_id` when given.
+pub fn slaves(master: &Master, slave_id: Option<&str>) -> Value {
+    let usage = Usage::of(master);
+    let selected = |id: &str| slave_id.is_none_or(|wanted| wanted == id);
+    let mut o = Map::new();
+    o.insert(
+        "slaves".into(),
+        registered_slaves(master)
+            .filter(|s| selected(self::slave_id(&s.info)))
+            .map(|slave| {
+                let mut s = slave_json(slave, &usage);
+                slave_full_resources(slave, &usage, &mut s);
+                Value::Object(s)
+            })
+            .collect(),
+    );
+    o.insert(
+        "recovered_slaves".into(),
+        recovered_slaves(master)
+            .filter(|info| selected(self::slave_id(info)))
+            .map(|info| Value::Object(slave_info_json(info)))
+            .collect(),
+    );
+    Value::Object(o)
+}
+
+/// The query of `/master/tasks` (§4.5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TasksQuery {
+    /// At most this many tasks (`limit`, default 100; a negative number
+    /// wraps to a huge one, as upstream's `size_t` conversion does).
+    pub limit: u64,
+    /// Skip this many sorted tasks (`offset`, default 0; negatives wrap).
+    pub offset: u64,
+    /// `order=asc`; anything else sorts descending.
+    pub ascending: bool,
+    /// Only this framework's tasks.
+    pub framework_id: Option<String>,
+    /// Only tasks with this id.
+    pub task_id: Option<String>,
+}
+
+impl TasksQuery {
+    /// Reads the query parameters with `param` (which returns a
+    /// parameter's value); what does not parse takes its default.
+    pub fn parse<'a>(param: impl Fn(&str) -> Option<&'a str>) -> Self {
+        // `size_t x = int` sign-extends: -1 becomes 2^64 - 1.
+        let number = |name: &str, default: u64| {
+            param(name)
+                .and_then(numify_int)
+                .map_or(default, |n| i64::from(n) as u64)
+        };
+        Self {
+            limit: number("limit", TASK_LIMIT),
+            offset: number("offset", 0),
+            ascending: param("order") == Some("asc"),
+            framework_id: param("framework_id").map(str::to_string),
+            task_id: param("task_id").map(str::to_string),
+        }
+    }
+}
+
+impl Default for TasksQuery {
+    fn default() -> Self {
+        Self::parse(|_| None)
+    }
+}
+
+/// Returns `/master/tasks` (§4.5): the tasks of registered, then completed
+/// frameworks, sorted by their first status's timestamp, then paged.
+pub fn tasks(master: &Master, query: &TasksQuery) -> Value {
+    let frameworks = registered_frameworks(master)
+        .map(|f| (f, true))
+        .chain(master.frameworks.completed.iter().map(|f| (f, false)))
+        .filter(|(f, _)| query.framework_id.as_deref().is_none_or(|id| f.id() == id));
+    let mut selected: Vec<&Task> = Vec::new();
+    for (framework, registered) in frameworks {
+        let lists = TaskLists::of(framework, registered);
+        selected.extend(lists.all().filter(|t| {
+            query
+                .task_id
+                .as_deref()
+                .is_none_or(|id| t.task_id.value == id)
+        }));
+    }
+    let first = |task: &Task| collapsed(&task.statuses).first().map(|s| s.timestamp());
+    // A stable sort; upstream's is not, so ties may come in any order there.
+    selected.sort_by(|a, b| match (first(a), first(b)) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) if query.ascending => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) if query.ascending => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) if query.ascending => x.total_cmp(&y),
+        (Some(x), Some(y)) => y.total_cmp(&x),
+    });
+    // `min(offset + limit, size)` in `size_t`, wrapping as upstream does.
+    let end = query
+        .offset
+        .wrapping_add(query.limit)
+        .min(selected.len() as u64);
+    let page: Vec<Value> = (query.offset..end)
+        .filter_map(|i| selected.get(usize::try_from(i).ok()?))
+        .map(|task| Value::Object(task_json(task)))
+        .collect();
+    let mut o = Map::new();
+    o.insert("tasks".into(), Value::Array(page));
+    Value::Object(o)
+}
+
+/// Returns `/master/roles` (§4.6).
+pub fn roles(master: &Master) -> Value {
+    let usage = Usage::of(master);
+    let totals: Vec<Resources> = registered_slaves(master).map(total_resources).collect();
+
+    // Known roles: roles of registered frameworks, roles holding
+    // allocations or reservations, and their ancestors, in name order.
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    let mut members: HashMap<String, BTreeSet<IdKey<'_>>> = HashMap::new();
+    for framework in registered_frameworks(master) {
+        let mut roles: BTreeSet<String> = Master::framework_roles(&framework.info)
+            .into_iter()
+            .collect();
+        if let Some(used) = usage.framework_used.get(framework.id()) {
+            roles.extend(used.allocations().into_keys());
+        }
+        for role in roles {
+            members
+                .entry(role.clone())
+                .or_default()
+                .insert(IdKey(framework.id()));
+            known.insert(role);
+        }
+    }
+    for offered in usage.slave_offered.values() {
+        known.extend(offered.allocations().into_keys());
+    }
+    for total in &totals {
+        known.extend(
+            total
+                .iter()
+                .filter_map(|r| Resources::reservation_role(r).map(str::to_string)),
+        );
+    }
+    let ancestors: Vec<String> = known
+        .iter()
+        .flat_map(|role| {
+            role.match_indices('/')
+                .map(|(i, _)| role[..i].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    known.extend(ancestors);
+
+    let roles = known.iter().map(|name| {
+        let mut allocated = Quantities::default();
+        let mut consumed_unreserved = Quantities::default();
+        for used in usage.slave_used.values() {
+            let subtree = used.allocated_to_role_subtree(name);
+            allocated.add(&subtree);
+            consumed_unreserved.add(&subtree.unreserved().non_revocable());
+        }
+        let mut offered = Quantities::default();
+        for resources in usage.slave_offered.values() {
+            offered.add(&resources.allocated_to_role_subtree(name));
+        }
+        let mut reserved = Quantities::default();
+        for total in &totals {
+            reserved.add(&total.reserved_to_role_subtree(name));
+        }
+        let mut consumed = reserved.clone();
+        consumed.merge(&consumed_unreserved);
+        let mut both = allocated.clone();
+        both.merge(&offered);
+
+        let mut quota = Map::new();
+        quota.insert("role".into(), name.clone().into());
+        quota.insert("guarantee".into(), Value::Object(Map::new()));
+        quota.insert("limit".into(), Value::Object(Map::new()));
+        quota.insert("consumed".into(), consumed.json());
+        let mut r = Map::new();
+        r.insert("name".into(), name.clone().into());
+        r.insert("weight".into(), dbl(1.0));
+        r.insert("quota".into(), Value::Object(quota));
+        r.insert("resources".into(), both.json());
+        r.insert("allocated".into(), allocated.json());
+        r.insert("offered".into(), offered.json());
+        r.insert("reserved".into(), reserved.json());
+        r.insert("frameworks".into(), ids_json(members.get(name)));
+        Value::Object(r)
+    });
+    let mut o = Map::new();
+    o.insert("roles".into(), roles.collect());
+    Value::Object(o)
+}
+
+// ---------------------------------------------------------------------------
+// Accounting
+// ---------------------------------------------------------------------------
+
+/// Resources in use and on offer, per agent and per framework (upstream
+/// keeps these as `Slave::usedResources`/`offeredResources` and
+/// `Framework::totalUsedResources`/`totalOfferedResources`; here they are
+/// summed from the active tasks and the outstanding offers).
+struct Usage {
+    slave_used: HashMap<String, Resources>,
+    slave_offered: HashMap<String, Resources>,
+    framework_used: HashMap<String, Resources>,
+    framework_offered: HashMap<String, Resources>,
+}
+
+impl Usage {
+    fn of(master: &Master) -> Self {
+        let mut usage = Self {
+            slave_used: HashMap::new(),
+            slave_offered: HashMap::new(),
+            framework_used: HashMap::new(),
+            framework_offered: HashMap::new(),
+        };
+        for framework in registered_frameworks(master) {
+            for task in sorted_tasks(framework) {
+                let terminal = TaskState::try_from(task.state).is_ok_and(is_terminal);
+                if terminal {
+                    continue;
+                }
+                let resources = Resources::from(task.resources.clone());
+                *usage
+                    .slave_used
+                    .entry(task.slave_id.value.clone())
+                    .or_default() += &resources;
+                *usage
+                    .framework_used
+                    .entry(framework.id().to_string())
+                    .or_default() += &resources;
+            }
+        }
+        let mut offers: Vec<_> = master.offers.iter().collect();
+        offers.sort_by(|a, b| id_order(a.0, b.0));
+        for (_, offer) in offers {
+            *usage
+                .slave_offered
+                .entry(offer.offer.slave_id.value.clone())
+                .or_default() += &offer.resources;
+            *usage
+                .framework_offered
+                .entry(offer.offer.framework_id.value.clone())
+                .or_default() += &offer.resources;
+        }
+        usage
+    }
+
+    /// Returns the resources of `id` in `map`, empty if it has none.
+    fn get(map: &HashMap<String, Resources>, id: &str) -> Resources {
+        map.get(id).cloned().unwrap_or_default()
+    }
+}
+
+/// Scalar quantities by name (upstream `ResourceQuantities`): sorted by
+/// name, added at three-decimal fixed point, zeros dropped.
+#[derive(Clone, Default)]
+struct Quantities(BTreeMap<String, Scalar>);
+
+impl Quantities {
+    fn add(&mut self, resources: &Resources) {
+        for resource in resources.scalars().iter() {
+            let scalar = resource.scalar.unwrap_or_default();
+            let entry = self.0.entry(resource.name.clone()).or_default();
+            *entry += scalar;
+        }
+        self.0.retain(|_, v| v.to_fixed() != 0);
+    }
+
+    fn merge(&mut self, other: &Quantities) {
+        for (name, scalar) in &other.0 {
+            *self.0.entry(name.clone()).or_default() += *scalar;
+        }
+        self.0.retain(|_, v| v.to_fixed() != 0);
+    }
+
+    fn json(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(name, scalar)| (name.clone(), dbl(scalar.value)))
+                .collect(),
+        )
+    }
+}
+
+/// Task counts by state, written as the ten `TASK_*` integers of §4.2.
+#[derive(Clone, Default)]
+struct StateCounts(HashMap<i32, u64>);
+
+impl StateCounts {
+    fn count(&mut self, task: &Task) {
+        *self.0.entry(task.state).or_default() += 1;
+    }
+
+    fn write(&self, object: &mut Map<String, Value>) {
+        // TASK_DROPPED, TASK_GONE, TASK_GONE_BY_OPERATOR and TASK_UNKNOWN
+        // are counted but not written, as upstream.
+        for state in [
+            TaskState::TaskStaging,
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskKilling,
+            TaskState::TaskFinished,
+            TaskState::TaskKilled,
+            TaskState::TaskFailed,
+            TaskState::TaskLost,
+            TaskState::TaskError,
+            TaskState::TaskUnreachable,
+        ] {
+            let count = self.0.get(&(state as i32)).copied().unwrap_or_default();
+            object.insert(state.as_str_name().into(), count.into());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Agents
+// ---------------------------------------------------------------------------
+
+/// §3.6: the `SlaveInfo` part of an agent; alone in `recovered_slaves`.
+fn slave_info_json(info: &SlaveInfo) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("id".into(), slave_id(info).into());
+    o.insert("hostname".into(), info.hostname.clone().into());
+    o.insert("port".into(), info.port().into());
+    o.insert("attributes".into(), attributes_json(&info.attributes));
+    if let Some(domain) = &info.domain {
+        o.insert("domain".into(), mesos_proto::json::to_value(domain));
+    }
+    o
+}
+
+/// §3.2: one key per attribute, valued by its type.
+fn attributes_json(attributes: &[Attribute]) -> Value {
+    let mut o = Map::new();
+    for attribute in attributes {
+        let value = match value::Type::try_from(attribute.r#type) {
+            Ok(value::Type::Scalar) => dbl(attribute.scalar.unwrap_or_default().value),
+            Ok(value::Type::Ranges) => attribute
+                .ranges
+                .clone()
+                .unwrap_or_default()
+                .to_string()
+                .into(),
+            Ok(value::Type::Set) => attribute.set.clone().unwrap_or_default().to_string().into(),
+            Ok(value::Type::Text) => attribute.text.clone().unwrap_or_default().value.into(),
+            Err(_) => continue,
+        };
+        o.insert(attribute.name.clone(), value);
+    }
+    Value::Object(o)
+}
+
+/// §3.7: a registered agent (`SlaveWriter`).
+fn slave_json(slave: &Slave, usage: &Usage) -> Map<String, Value> {
+    let id = slave_id(&slave.info);
+    let total = total_resources(slave);
+    let mut o = slave_info_json(&slave.info);
+    o.insert("pid".into(), slave.pid.to_string().into());
+    o.insert("registered_time".into(), dbl(slave.registered_time));
+    if let Some(time) = slave.reregistered_time {
+        o.insert("reregistered_time".into(), dbl(time));
+    }
+    o.insert("resources".into(), total.to_endpoint_json());
+    o.insert(
+        "used_resources".into(),
+        Usage::get(&usage.slave_used, id).to_endpoint_json(),
+    );
+    o.insert(
+        "offered_resources".into(),
+        Usage::get(&usage.slave_offered, id).to_endpoint_json(),
+    );
+    let reserved: Map<String, Value> = reservations(&total)
+        .into_iter()
+        .map(|(role, resources)| (role, resources.to_endpoint_json()))
+        .collect();
+    o.insert("reserved_resources".into(), Value::Object(reserved));
+    o.insert(
+        "unreserved_resources".into(),
+        total.unreserved().to_endpoint_json(),
+    );
+    o.insert("active".into(), slave.active.into());
+    o.insert("deactivated".into(), false.into());
+    o.insert("version".into(), slave.version.clone().into());
+    o.insert("capabilities".into(), slave_capabilities(slave));
+    o
+}
+
+/// The four `*_full` keys `/master/slaves` adds (§3.7, §3.15).
+fn slave_full_resources(slave: &Slave, usage: &Usage, o: &mut Map<String, Value>) {
+    let id = slave_id(&slave.info);
+    let total = total_resources(slave);
+    let full = |resources: &Resources| -> Value {
+        resources
+            .iter()
+            .map(|resource| {
+                let mut resource = resource.clone();
+                // Resources held here are valid, so the conversion to the
+                // endpoint format cannot fail.
+                let _ = resources::convert_resource_format(&mut resource, ResourceFormat::Endpoint);
+                mesos_proto::json::to_value(&resource)
+            })
+            .collect()
+    };
+    let reserved: Map<String, Value> = reservations(&total)
+        .into_iter()
+        .map(|(role, resources)| (role, full(&resources)))
+        .collect();
+    o.insert("reserved_resources_full".into(), Value::Object(reserved));
+    o.insert(
+        "unreserved_resources_full".into(),
+        full(&total.unreserved()),
+    );
+    o.insert(
+        "used_resources_full".into(),
+        full(&Usage::get(&usage.slave_used, id)),
+    );
+    o.insert(
+        "offered_resources_full".into(),
+        full(&Usage::get(&usage.slave_offered, id)),
+    );
+}
+
+/// The agent's total resources (upstream `Slave::totalResources` without
+/// the checkpointed resources applied; see the module doc).
+fn total_resources(slave: &Slave) -> Resources {
+    Resources::from(slave.info.resources.clone())
+}
+
+/// Reserved resources by role (upstream `Resources::reservations()`, a
+/// `hashmap`): roles in libstdc++ iteration order, inserted as first met.
+fn reservations(total: &Resources) -> Vec<(String, Resources)> {
+    let mut keys = UnorderedKeys::new();
+    let mut by_role: HashMap<String, Resources> = HashMap::new();
+    for resource in total.iter() {
+        if let Some(role) = Resources::reservation_role(resource) {
+            keys.insert(role);
+            *by_role.entry(role.to_string()).or_default() += resource;
+        }
+    }
+    keys.iter()
+        .map(|role| {
+            let resources = by_role.remove(role).unwrap_or_default();
+            (role.to_string(), resources)
+        })
+        .collect()
+}
+
+/// The agent's capabilities in upstream's fixed order
+/// (`protobuf::slave::Capabilities::toRepeatedPtrField`).
+fn slave_capabilities(slave: &Slave) -> Value {
+    use slave_info::capability::Type;
+    let has = |t: Type| {
+        slave
+            .capabilities
+            .iter()
+            .any(|c| c.r#type == Some(t as i32))
+    };
+    [
+        Type::MultiRole,
+        Type::HierarchicalRole,
+        Type::ReservationRefinement,
+        Type::ResourceProvider,
+        Type::ResizeVolume,
+        Type::AgentOperationFeedback,
+        Type::AgentDraining,
+        Type::TaskResourceLimits,
+    ]
+    .into_iter()
+    .filter(|t| has(*t))
+    .map(|t| Value::from(t.as_str_name()))
+    .collect()
+}
+
+/// §3.5: `json(MasterInfo)`.
+fn master_info_json(master: &Master) -> Value {
+    let info = &master.info;
+    let mut o = Map::new();
+    o.insert("id".into(), info.id.clone().into());
+    o.insert("pid".into(), info.pid().into());
+    o.insert("port".into(), info.port.into());
+    o.insert("hostname".into(), info.hostname().into());
+    if let Some(domain) = &info.domain {
+        o.insert("domain".into(), mesos_proto::json::to_value(domain));
+    }
+    Value::Object(o)
+}
+
+// ---------------------------------------------------------------------------
+// Frameworks
+// ---------------------------------------------------------------------------
+
+/// §3.13 summary (`json(Summary<Framework>)`).
+fn framework_summary_json(framework: &Framework, usage: &Usage) -> Map<String, Value> {
+    let info = &framework.info;
+    let mut o = Map::new();
+    o.insert("id".into(), framework.id().into());
+    o.insert("name".into(), info.name.clone().into());
+    if let Some(pid) = &framework.pid {
+        o.insert("pid".into(), pid.to_string().into());
+    }
+    o.insert(
+        "used_resources".into(),
+        Usage::get(&usage.framework_used, framework.id()).to_endpoint_json(),
+    );
+    o.insert(
+        "offered_resources".into(),
+        Usage::get(&usage.framework_offered, framework.id()).to_endpoint_json(),
+    );
+    o.insert(
+        "capabilities".into(),
+        info.capabilities
+            .iter()
+            .map(|c| {
+                let name = c
+                    .r#type
+                    .and_then(|t| framework_info::capability::Type::try_from(t).ok())
+                    .unwrap_or(framework_info::capability::Type::Unknown);
+                Value::from(name.as_str_name())
+            })
+            .collect(),
+    );
+    o.insert("hostname".into(), info.hostname().into());
+    o.insert("webui_url".into(), info.webui_url().into());
+    o.insert("active".into(), framework.active.into());
+    o.insert("connected".into(), framework.connected.into());
+    o.insert("recovered".into(), framework.recovered.into());
+    o
+}
+
+/// §3.13 full (`FullFrameworkWriter`).
+/// `registered`: whether the framework is registered rather than
+/// completed.
+fn full_framework_json(
+    master: &Master,
+    framework: &Framework,
+    registered: bool,
+    usage: &Usage,
+) -> Map<String, Value> {
+    let info = &framework.info;
+    let mut o = framework_summary_json(framework, usage);
+    o.insert("user".into(), info.user.clone().into());
+    o.insert("failover_timeout".into(), dbl(info.failover_timeout()));
+    o.insert("checkpoint".into(), info.checkpoint().into());
+    o.insert("registered_time".into(), dbl(framework.registered_time));
+    // Upstream sets it only when the framework is removed.
+    let unregistered = if registered {
+        0.0
+    } else {
+        framework.unregistered_time.unwrap_or_default()
+    };
+    o.insert("unregistered_time".into(), dbl(unregistered));
+    if let Some(principal) = &info.principal {
+        o.insert("principal".into(), principal.clone().into());
+    }
+    let mut resources = Usage::get(&usage.framework_used, framework.id());
+    resources += &Usage::get(&usage.framework_offered, framework.id());
+    o.insert("resources".into(), resources.to_endpoint_json());
+    if framework.reregistered_time != framework.registered_time {
+        o.insert("reregistered_time".into(), dbl(framework.reregistered_time));
+    }
+    if framework.has_capability(framework_info::capability::Type::MultiRole) {
+        o.insert(
+            "roles".into(),
+            info.roles.iter().cloned().map(Value::from).collect(),
+        );
+    } else {
+        #[allow(deprecated)]
+        let role = info.role();
+        o.insert("role".into(), role.into());
+    }
+    let lists = TaskLists::of(framework, registered);
+    let tasks = |list: &[&Task]| -> Value {
+        list.iter()
+            .map(|task| Value::Object(task_json(task)))
+            .collect()
+    };
+    o.insert("tasks".into(), tasks(&lists.active));
+    o.insert("unreachable_tasks".into(), tasks(&lists.unreachable));
+    o.insert("completed_tasks".into(), tasks(&lists.completed));
+    let mut offers: Vec<_> = master
+        .offers
+        .iter()
+        .filter(|(_, s)| s.offer.framework_id.value == framework.id())
+        .collect();
+    offers.sort_by(|a, b| id_order(a.0, b.0));
+    o.insert(
+        "offers".into(),
+        offers
+            .into_iter()
+            .map(|(_, state)| {
+                let offer = &state.offer;
+                let mut j = Map::new();
+                j.insert("id".into(), offer.id.value.clone().into());
+                j.insert(
+                    "framework_id".into(),
+                    offer.framework_id.value.clone().into(),
+                );
+                j.insert(
+                    "allocation_info".into(),
+                    mesos_proto::json::to_value(&offer.allocation_info.clone().unwrap_or_default()),
+                );
+                j.insert("slave_id".into(), offer.slave_id.value.clone().into());
+                j.insert(
+                    "resources".into(),
+                    resources::endpoint_json(&offer.resources),
+                );
+                Value::Object(j)
+            })
+            .collect(),
+    );
+    // TODO(#3): executors, once the master tracks them per agent.
+    o.insert("executors".into(), Value::Array(vec![]));
+    if let Some(labels) = &info.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    o.insert("offer_constraints".into(), Value::Object(Map::new()));
+    o
+}
+
+/// A framework's tasks as upstream lists them: active (`tasks`, including
+/// terminal ones not yet acknowledged), unreachable, completed (oldest
+/// first).
+struct TaskLists<'a> {
+    active: Vec<&'a Task>,
+    unreachable: Vec<&'a Task>,
+    completed: Vec<&'a Task>,
+}
+
+impl<'a> TaskLists<'a> {
+    /// `registered`: whether the framework is registered; a completed
+    /// framework's tasks are all listed as the master holds them.
+    fn of(framework: &'a Framework, registered: bool) -> Self {
+        let active = sorted_tasks(framework);
+        let mut unreachable: Vec<&Task> = Vec::new();
+        let mut completed: Vec<&Task> = Vec::new();
+        for task in &framework.completed_tasks {
+            // The master keeps tasks of an unreachable agent among the
+            // completed ones; upstream lists them apart until the agent
+            // comes back, which makes them active again.
+            let unreachable_now = registered
+                && task.state == TaskState::TaskUnreachable as i32
+                && !framework.tasks.contains_key(&task.task_id.value);
+            if unreachable_now {
+                unreachable.retain(|t| t.task_id != task.task_id);
+                unreachable.push(task);
+            } else if task.state != TaskState::TaskUnreachable as i32 || !registered {
+                completed.push(task);
+            }
+        }
+        Self {
+            active,
+            unreachable,
+            completed,
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &'a Task> + '_ {
+        self.active
+            .iter()
+            .chain(&self.unreachable)
+            .chain(&self.completed)
+            .copied()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tasks
+// ---------------------------------------------------------------------------
+
+/// §3.10: `json(Task)`.
+fn task_json(task: &Task) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("id".into(), task.task_id.value.clone().into());
+    o.insert("name".into(), task.name.clone().into());
+    o.insert(
+        "framework_id".into(),
+        task.framework_id.value.clone().into(),
+    );
+    o.insert(
+        "executor_id".into(),
+        task.executor_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default()
+            .into(),
+    );
+    o.insert("slave_id".into(), task.slave_id.value.clone().into());
+    o.insert("state".into(), state_name(task.state).into());
+    o.insert(
+        "resources".into(),
+        resources::endpoint_json(&task.resources),
+    );
+    if !task.limits.is_empty() {
+        // A protobuf map: upstream's order is unspecified; ours is by name.
+        let limits: BTreeMap<&String, &Scalar> = task.limits.iter().collect();
+        o.insert(
+            "limits".into(),
+            Value::Object(
+                limits
+                    .into_iter()
+                    .map(|(name, scalar)| (name.clone(), dbl(scalar.value)))
+                    .collect(),
+            ),
+        );
+    }
+    // Tasks do not mix roles (MESOS-6636): the first resource's role.
+    let role = task
+        .resources
+        .first()
+        .and_then(|r| r.allocation_info.as_ref())
+        .and_then(|a| a.role.clone())
+        .unwrap_or_default();
+    o.insert("role".into(), role.into());
+    o.insert(
+        "statuses".into(),
+        collapsed(&task.statuses)
+            .into_iter()
+            .map(status_json)
+            .collect(),
+    );
+    if let Some(user) = &task.user {
+        o.insert("user".into(), user.clone().into());
+    }
+    if let Some(labels) = &task.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    if let Some(discovery) = &task.discovery {
+        o.insert("discovery".into(), mesos_proto::json::to_value(discovery));
+    }
+    if let Some(container) = &task.container {
+        o.insert("container".into(), mesos_proto::json::to_value(container));
+    }
+    if let Some(health_check) = &task.health_check {
+        o.insert(
+            "health_check".into(),
+            mesos_proto::json::to_value(health_check),
+        );
+    }
+    o
+}
+
+/// The statuses as upstream stores them: an update whose state equals the
+/// previous one's replaces it (`Master::updateTask`).
+fn collapsed(statuses: &[TaskStatus]) -> Vec<&TaskStatus> {
+    let mut kept: Vec<&TaskStatus> = Vec::with_capacity(statuses.len());
+    for status in statuses {
+        if kept.last().is_some_and(|last| last.state == status.state) {
+            kept.pop();
+        }
+        kept.push(status);
+    }
+    kept
+}
+
+/// §3.11: `json(TaskStatus)`.
+fn status_json(status: &TaskStatus) -> Value {
+    let mut o = Map::new();
+    o.insert("state".into(), state_name(status.state).into());
+    o.insert("timestamp".into(), dbl(status.timestamp()));
+    if let Some(labels) = &status.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    if let Some(container_status) = &status.container_status {
+        o.insert(
+            "container_status".into(),
+            container_status_json(container_status),
+        );
+    }
+    if let Some(healthy) = status.healthy {
+        o.insert("healthy".into(), healthy.into());
+    }
+    Value::Object(o)
+}
+
+/// §3.11: `json(ContainerStatus)`.
+fn container_status_json(status: &ContainerStatus) -> Value {
+    let mut o = Map::new();
+    if let Some(id) = &status.container_id {
+        o.insert("container_id".into(), mesos_proto::json::to_value(id));
+    }
+    if !status.network_infos.is_empty() {
+        o.insert(
+            "network_infos".into(),
+            status.network_infos.iter().map(network_info_json).collect(),
+        );
+    }
+    if let Some(cgroup_info) = &status.cgroup_info {
+        o.insert(
+            "cgroup_info".into(),
+            mesos_proto::json::to_value(cgroup_info),
+        );
+    }
+    Value::Object(o)
+}
+
+/// §3.11: `json(NetworkInfo)`, hand-ordered.
+fn network_info_json(info: &NetworkInfo) -> Value {
+    let mut o = Map::new();
+    if !info.groups.is_empty() {
+        o.insert(
+            "groups".into(),
+            info.groups.iter().cloned().map(Value::from).collect(),
+        );
+    }
+    if let Some(labels) = &info.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    if !info.ip_addresses.is_empty() {
+        o.insert(
+            "ip_addresses".into(),
+            info.ip_addresses
+                .iter()
+                .map(mesos_proto::json::to_value)
+                .collect(),
+        );
+    }
+    if let Some(name) = &info.name {
+        o.insert("name".into(), name.clone().into());
+    }
+    if !info.port_mappings.is_empty() {
+        o.insert(
+            "port_mappings".into(),
+            info.port_mappings
+                .iter()
+                .map(mesos_proto::json::to_value)
+                .collect(),
+        );
+    }
+    Value::Object(o)
+}
+
+/// §3.3: labels as an array of protobuf JSON `Label`s.
+fn labels_json(labels: &Labels) -> Value {
+    labels
+        .labels
+        .iter()
+        .map(mesos_proto::json::to_value)
+        .collect()
+}
+
+fn state_name(state: i32) -> &'static str {
+    TaskState::try_from(state).map_or("", |s| s.as_str_name())
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// A C++ `double`: always printed with a decimal point.
+fn dbl(value: f64) -> Value {
+    Number::from_f64(value).map_or(Value::Null, Value::Number)
+}
+
+/// Orders ids shorter first, then bytewise, so generated ids
+/// (`<master>-S<n>`, `<master>-O<n>`, `<master>-<nnnn>`) come in number
+/// order.
+fn id_order(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// An id sorted by [`id_order`].
+#[derive(PartialEq, Eq)]
+struct IdKey<'a>(&'a str);
+
+impl Ord for IdKey<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        id_order(self.0, other.0)
+    }
+}
+
+impl PartialOrd for IdKey<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn ids_json(ids: Option<&BTreeSet<IdKey<'_>>>) -> Value {
+    ids.into_iter()
+        .flatten()
+        .map(|id| Value::from(id.0))
+        .collect()
+}
+
+fn slave_id(info: &SlaveInfo) -> &str {
+    info.id.as_ref().map_or("", |id| id.value.as_str())
+}
+
+fn registered_slaves(master: &Master) -> impl Iterator<Item = &Slave> {
+    let mut slaves: Vec<&Slave> = master.slaves.registered.values().collect();
+    slaves.sort_by(|a, b| id_order(slave_id(&a.info), slave_id(&b.info)));
+    slaves.into_iter()
+}
+
+fn recovered_slaves(master: &Master) -> impl Iterator<Item = &SlaveInfo> {
+    let mut infos: Vec<&SlaveInfo> = master.slaves.recovered.values().collect();
+    infos.sort_by(|a, b| id_order(slave_id(a), slave_id(b)));
+    infos.into_iter()
+}
+
+fn registered_frameworks(master: &Master) -> impl Iterator<Item = &Framework> {
+    let mut frameworks: Vec<&Framework> = master.frameworks.registered.values().collect();
+    frameworks.sort_by(|a, b| id_order(a.id(), b.id()));
+    frameworks.into_iter()
+}
+
+fn sorted_tasks(framework: &Framework) -> Vec<&Task> {
+    let mut tasks: Vec<&Task> = framework.tasks.values().collect();
+    tasks.sort_by(|a, b| id_order(&a.task_id.value, &b.task_id.value));
+    tasks
+}
+
+/// Parses an `int` query value as stout's `numify<int>` does
+/// (`boost::lexical_cast`, then `0x` hexadecimal); `None` when it does not
+/// parse.
+fn numify_int(text: &str) -> Option<i32> {
+    if let Ok(n) = text.parse::<i32>() {
+        return Some(n);
+    }
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let digits = rest
+        .strip_prefix("0x")
+        .or_else(|| rest.strip_prefix("0X"))
+        .filter(|d| d.chars().all(|c| c.is_ascii_hexdigit()))?;
+    let magnitude = i64::from_str_radix(digits, 16).ok()?;
+    i32::try_from(if negative { -magnitude } else { magnitude }).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_query_parses_as_upstream() {
+        let query = |pairs: &'static [(&'static str, &'static str)]| {
+            TasksQuery::parse(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v))
+        };
+        assert_eq!(query(&[]), TasksQuery::default());
+        assert_eq!(TasksQuery::default().limit, 100);
+        let q = query(&[("limit", "5"), ("offset", "+2"), ("order", "asc")]);
+        assert_eq!((q.limit, q.offset, q.ascending), (5, 2, true));
+        assert_eq!(query(&[("limit", "x")]).limit, 100);
+        assert_eq!(query(&[("limit", "0x10")]).limit, 16);
+        assert_eq!(query(&[("limit", "0x-1")]).limit, 100);
+        assert_eq!(query(&[("limit", " 5")]).limit, 100);
+        assert_eq!(query(&[("limit", "-1")]).limit, u64::MAX);
+        assert!(!query(&[("order", "ASC")]).ascending);
+    }
+
+    #[test]
+    fn statuses_of_one_state_in_a_row_collapse_to_the_last() {
+        let status = |state: TaskState, time: f64| TaskStatus {
+            state: state as i32,
+            timestamp: Some(time),
+            ..Default::default()
+        };
+        let statuses = [
+            status(TaskState::TaskStarting, 1.0),
+            status(TaskState::TaskRunning, 2.0),
+            status(TaskState::TaskRunning, 3.0),
+            status(TaskState::TaskFinished, 4.0),
+        ];
+        let times: Vec<f64> = collapsed(&statuses).iter().map(|s| s.timestamp()).collect();
+        assert_eq!(times, [1.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn quantities_are_sorted_and_drop_zeros() {
+        let mut q = Quantities::default();
+        q.add(&Resources::parse("mem:10;cpus:0.5;ports:[1-2]", "*").unwrap());
+        assert_eq!(
+            mesos_proto::json::render(&q.json()),
+            r#"{"cpus":0.5,"mem":10.0}"#
+        );
+        assert_eq!(
+            mesos_proto::json::render(&Quantities::default().json()),
+            "{}"
+        );
+    }
+
+    #[test]
+    fn version_keys_are_sorted() {
+        let version = version();
+        let keys: Vec<&String> = version.as_object().unwrap().keys().collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(version["version"], crate::VERSION);
+        assert!(version["build_time"].is_f64());
+    }
+
+    #[test]
+    fn ids_sort_by_length_then_bytes() {
+        let mut ids = vec!["m-S10", "m-S2", "m-S1"];
+        ids.sort_by(|a, b| id_order(a, b));
+        assert_eq!(ids, ["m-S1", "m-S2", "m-S10"]);
+    }
+}
