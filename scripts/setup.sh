@@ -18,7 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { echo "setup.sh: $*"; }
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
 
-APT_PACKAGES=(ca-certificates git unzip python3 python3-venv python3-pip)
+APT_PACKAGES=(ca-certificates curl git unzip python3 python3-venv python3-pip)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,230 @@
+//! End to end with the real binaries on loopback: `mesos-local`, or
+//! `mesos-master` with `mesos-agent`, run tasks submitted by
+//! `mesos-execute` and by pymesos (a v1 HTTP scheduler nobody here wrote).
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace's binaries (built by `cargo test --workspace`).
+fn bin_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mesos-local"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Fails under `CI=true`, otherwise prints SKIPPED, when `path` is missing.
+fn require(path: &std::path::Path, how: &str) -> bool {
+    if path.exists() {
+        return true;
+    }
+    let why = format!("{} is missing; {how}", path.display());
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{why}");
+    }
+    println!("SKIPPED: {why}");
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(port: u16, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut response = String::new();
+                let _ = stream.read_to_string(&mut response);
+                if response.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing answered {path} on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn mesos_local(work_dir: &std::path::Path) -> (Daemon, u16) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_mesos-local"))
+        .args([
+            "--ip=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--work_dir={}", work_dir.display()),
+            "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let daemon = Daemon(child);
+    wait_for(port, "/master/health");
+    (daemon, port)
+}
+
+fn execute(port: u16, command: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+        .args([
+            &format!("--master=127.0.0.1:{port}"),
+            "--name=e2e",
+            &format!("--command={command}"),
+        ])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn mesos_local_runs_a_task_submitted_by_mesos_execute() {
+    if !require(
+        &bin_dir().join("mesos-executor"),
+        "run cargo test --workspace",
+    ) {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_local, port) = mesos_local(work_dir.path());
+
+    let output = execute(port, "echo e2e-output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Received status update TASK_RUNNING for task 'e2e'"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Received status update TASK_FINISHED for task 'e2e'"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("message: 'Command exited with status 0'"),
+        "{stdout}"
+    );
+
+    let output = execute(port, "exit 7");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("TASK_FAILED"), "{stdout}");
+    assert!(stdout.contains("Command exited with status 7"), "{stdout}");
+}
+
+#[test]
+fn master_and_agent_binaries_run_a_task() {
+    if !require(
+        &bin_dir().join("mesos-executor"),
+        "run cargo test --workspace",
+    ) {
+        return;
+    }
+    let master_port = free_port();
+    let _master = Daemon(
+        Command::new(bin_dir().join("mesos-master"))
+            .args([
+                "--registry=in_memory",
+                "--ip=127.0.0.1",
+                &format!("--port={master_port}"),
+                "--quiet",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(master_port, "/master/health");
+    let agent_port = free_port();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = Daemon(
+        Command::new(bin_dir().join("mesos-agent"))
+            .args([
+                &format!("--master=127.0.0.1:{master_port}"),
+                "--ip=127.0.0.1",
+                &format!("--port={agent_port}"),
+                &format!("--work_dir={}", work_dir.path().display()),
+                "--resources=cpus:2;mem:1024;disk:1024",
+                "--registration_backoff_factor=10ms",
+                "--quiet",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(agent_port, "/slave(1)/health");
+    let output = execute(master_port, "echo via-binaries");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("TASK_FINISHED"), "{stdout}");
+}
+
+#[test]
+fn pymesos_runs_a_task_over_the_v1_http_api() {
+    let python = repo().join(".venv/bin/python");
+    if !require(&python, "run scripts/setup-python.sh")
+        || !require(
+            &bin_dir().join("mesos-executor"),
+            "run cargo test --workspace",
+        )
+    {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_local, port) = mesos_local(work_dir.path());
+    let output = Command::new(python)
+        .arg(repo().join("tests/interop/pymesos_task.py"))
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let updates: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("UPDATE "))
+        .collect();
+    assert_eq!(
+        updates
+            .iter()
+            .map(|l| l.split(' ').nth(1).unwrap())
+            .collect::<Vec<_>>(),
+        ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"],
+        "{stdout}"
+    );
+}
