@@ -861,7 +861,7 @@ impl Slave {
             let terminal = executor
                 .tasks
                 .get(&stream.1)
-                .is_some_and(|t| TaskState::try_from(t.state).is_ok_and(is_terminal));
+                .is_some_and(|t| TaskState::try_from(t.state).is_ok_and(TaskState::is_terminal));
             if terminal {
                 executor.tasks.remove(&stream.1);
             }
@@ -933,7 +933,7 @@ impl Slave {
         let mut unfinished: Vec<TaskId> = executor
             .tasks
             .values()
-            .filter(|t| !TaskState::try_from(t.state).is_ok_and(is_terminal))
+            .filter(|t| !TaskState::try_from(t.state).is_ok_and(TaskState::is_terminal))
             .map(|t| t.task_id.clone())
             .collect();
         unfinished.extend(executor.queued.iter().map(|t| t.task_id.clone()));
@@ -1077,21 +1077,6 @@ fn task_record(
     }
 }
 
-/// Returns whether `state` is terminal.
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
-
 /// Writes a single-record protobuf checkpoint (length prefix, record)
 /// atomically.
 fn write_record(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -1130,7 +1115,7 @@ impl Process for Slave {
                 this.schedule_registration(ctx);
             }
         });
-        base.install::<ShutdownMessage>(|this, _ctx, from, message| {
+        base.install::<ShutdownMessage>(|this, ctx, from, message| {
             if from == this.master {
                 tracing::warn!(message = ?message.message, "Master asked the agent to shut down");
                 for framework in this.frameworks.values() {
@@ -1138,7 +1123,8 @@ impl Process for Slave {
                         this.launcher.destroy(executor.os_pid);
                     }
                 }
-                std::process::exit(0);
+                // The binary exits once the agent process has stopped.
+                actix::ActorContext::stop(ctx);
             }
         });
         base.install::<RunTaskMessage>(|this, ctx, from, m| this.run_task(from, m, ctx));

@@ -248,7 +248,7 @@ async fn an_agent_registers_and_runs_a_command_task() {
         };
         let to = master.upid().clone();
         scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
-        if mesos_agent::slave::is_terminal(state) {
+        if state.is_terminal() {
             break;
         }
     }

@@ -54,7 +54,7 @@ use mesos_proto::mesos::{
 };
 use uuid::Uuid;
 
-use crate::driver::{is_terminal_state, Executor, ExecutorDriver};
+use crate::driver::{Executor, ExecutorDriver};
 
 /// The kill grace period when neither the kill nor the task has a policy.
 pub const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
@@ -543,7 +543,7 @@ impl CommandExecutorProcess {
     fn acknowledged(&mut self, task_id: &TaskId, state: TaskState, ctx: &mut Context<Self>) {
         // Not for another task, e.g. the TASK_FAILED of a second task this
         // executor refused.
-        if self.task_id().as_ref() == Some(task_id) && is_terminal_state(state) {
+        if self.task_id().as_ref() == Some(task_id) && state.is_terminal() {
             self.terminate(ctx);
         }
     }

@@ -421,22 +421,6 @@ pub fn run(executor: impl Executor) -> Result<Status, DriverError> {
     })
 }
 
-/// Returns whether `state` is terminal (upstream's
-/// `protobuf::isTerminalState`).
-pub fn is_terminal_state(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskLost
-            | TaskState::TaskError
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
-
 /// The driver's libprocess process, `executor(N)` (upstream's
 /// `ExecutorProcess`).
 struct ExecutorProcess {
@@ -867,10 +851,10 @@ mod tests {
 
     #[test]
     fn terminal_states_are_upstreams() {
-        assert!(is_terminal_state(TaskState::TaskFinished));
-        assert!(is_terminal_state(TaskState::TaskGoneByOperator));
-        assert!(!is_terminal_state(TaskState::TaskKilling));
-        assert!(!is_terminal_state(TaskState::TaskUnreachable));
-        assert!(!is_terminal_state(TaskState::TaskUnknown));
+        assert!(TaskState::TaskFinished.is_terminal());
+        assert!(TaskState::TaskGoneByOperator.is_terminal());
+        assert!(!TaskState::TaskKilling.is_terminal());
+        assert!(!TaskState::TaskUnreachable.is_terminal());
+        assert!(!TaskState::TaskUnknown.is_terminal());
     }
 }

@@ -584,7 +584,7 @@ impl Master {
         let now = libprocess::clock::elapsed();
         for task in framework.tasks.values() {
             let terminal = mesos_proto::mesos::TaskState::try_from(task.state)
-                .is_ok_and(crate::tasks::is_terminal);
+                .is_ok_and(mesos_proto::mesos::TaskState::is_terminal);
             if !terminal {
                 let resources = mesos_proto::resources::Resources::from(task.resources.clone());
                 self.allocator

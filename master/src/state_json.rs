@@ -47,7 +47,6 @@ use serde_json::{Map, Number, Value};
 
 use crate::frameworks::Framework;
 use crate::master::{Master, Slave};
-use crate::tasks::is_terminal;
 
 /// Upstream's `TASK_LIMIT`: the default `limit` of `/master/tasks`.
 pub const TASK_LIMIT: u64 = 100;
@@ -530,7 +529,7 @@ impl Usage {
         };
         for framework in registered_frameworks(master) {
             for task in sorted_tasks(framework) {
-                let terminal = TaskState::try_from(task.state).is_ok_and(is_terminal);
+                let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                 if terminal {
                     continue;
                 }

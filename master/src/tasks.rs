@@ -50,21 +50,6 @@ pub struct OfferState {
     pub resources: Resources,
 }
 
-/// Returns whether `state` is terminal.
-pub fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
-
 impl Master {
     /// Roles a framework is offered resources for.
     pub(crate) fn framework_roles(info: &mesos_proto::mesos::FrameworkInfo) -> Vec<String> {
@@ -697,7 +682,8 @@ impl Master {
         let mut recovered = None;
         if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
             if let Some(task) = framework.tasks.get_mut(&task_id) {
-                let was_terminal = TaskState::try_from(task.state).is_ok_and(is_terminal);
+                let was_terminal =
+                    TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                 task.state = latest as i32;
                 task.status_update_state = Some(state as i32);
                 task.status_update_uuid =
@@ -705,7 +691,7 @@ impl Master {
                 let mut status = update.status.clone();
                 status.data = None;
                 task.statuses.push(status);
-                if !was_terminal && is_terminal(latest) {
+                if !was_terminal && latest.is_terminal() {
                     recovered = Some(Resources::from(task.resources.clone()));
                 }
             }
@@ -751,7 +737,7 @@ impl Master {
                 t.status_update_uuid.as_deref() == Some(uuid.as_slice())
                     && t.status_update_state
                         .and_then(|s| TaskState::try_from(s).ok())
-                        .is_some_and(is_terminal)
+                        .is_some_and(TaskState::is_terminal)
             });
             if done {
                 if let Some(task) = framework.tasks.remove(&task_id.value) {
@@ -1036,7 +1022,7 @@ impl Master {
         let mut used = Resources::new();
         for task in tasks {
             let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskStaging);
-            if is_terminal(state) {
+            if state.is_terminal() {
                 continue;
             }
             let framework_id = task.framework_id.value.clone();
@@ -1081,7 +1067,8 @@ impl Master {
                 framework.has_capability(framework_info::capability::Type::PartitionAware);
             for task_id in on_agent {
                 if let Some(mut task) = framework.tasks.remove(&task_id) {
-                    let terminal = TaskState::try_from(task.state).is_ok_and(is_terminal);
+                    let terminal =
+                        TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                     let reported = if partition_aware {
                         state
                     } else {

@@ -47,3 +47,23 @@ pub const DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/desc
 pub trait Message: prost::Message + prost::Name + Default {}
 
 impl<T: prost::Message + prost::Name + Default> Message for T {}
+
+impl mesos::TaskState {
+    /// Returns whether a task in this state will not change state again
+    /// (upstream's `protobuf::isTerminalState`): FINISHED, FAILED, KILLED,
+    /// ERROR, LOST, DROPPED, GONE and GONE_BY_OPERATOR. UNREACHABLE and
+    /// UNKNOWN are not terminal.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::TaskFinished
+                | Self::TaskFailed
+                | Self::TaskKilled
+                | Self::TaskError
+                | Self::TaskLost
+                | Self::TaskDropped
+                | Self::TaskGone
+                | Self::TaskGoneByOperator
+        )
+    }
+}

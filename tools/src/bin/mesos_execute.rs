@@ -123,20 +123,6 @@ impl Process for Scheduler {
 }
 libprocess::process_handlers!(Scheduler);
 
-fn is_terminal(state: TaskState) -> bool {
-    matches!(
-        state,
-        TaskState::TaskFinished
-            | TaskState::TaskFailed
-            | TaskState::TaskKilled
-            | TaskState::TaskError
-            | TaskState::TaskLost
-            | TaskState::TaskDropped
-            | TaskState::TaskGone
-            | TaskState::TaskGoneByOperator
-    )
-}
-
 fn state_name(state: TaskState) -> &'static str {
     state.as_str_name()
 }
@@ -401,7 +387,7 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
                         ..Default::default()
                     });
                 }
-                if is_terminal(state) {
+                if state.is_terminal() {
                     // Give the acknowledgement a moment, then tear down.
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     if let Some(id) = &framework_id {
