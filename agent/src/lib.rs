@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod containerizer;
 pub mod flags;
 pub mod http;

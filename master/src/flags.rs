@@ -94,6 +94,17 @@ pub struct Flags {
           value_parser = parse_duration, default_value = "10mins")]
     pub agent_reregister_timeout: Duration,
 
+    /// Time between allocation cycles (offers are also made right after
+    /// changes that free or add resources).
+    #[arg(long, env = "MESOS_ALLOCATION_INTERVAL", value_parser = parse_duration,
+          default_value = "1secs")]
+    pub allocation_interval: Duration,
+
+    /// Rescind offers a framework holds longer than this (never when
+    /// unset).
+    #[arg(long, env = "MESOS_OFFER_TIMEOUT", value_parser = parse_duration)]
+    pub offer_timeout: Option<Duration>,
+
     /// Completed frameworks kept in memory for the state endpoints.
     #[arg(long, env = "MESOS_MAX_COMPLETED_FRAMEWORKS", default_value_t = 50)]
     pub max_completed_frameworks: u32,
@@ -201,6 +212,9 @@ impl Flags {
                 "--agent_reregister_timeout must be at least 10mins, as upstream requires".into(),
             ));
         }
+        if self.allocation_interval.is_zero() {
+            return Err(FlagError("--allocation_interval must be positive".into()));
+        }
         if self.max_agent_ping_timeouts < 1 {
             return Err(FlagError(
                 "--max_agent_ping_timeouts must be at least 1".into(),
@@ -224,6 +238,10 @@ impl Flags {
         let entries: Vec<(&'static str, Option<String>)> = vec![
             ("advertise_ip", opt(&self.advertise_ip)),
             ("advertise_port", opt(&self.advertise_port)),
+            (
+                "allocation_interval",
+                Some(format_duration(self.allocation_interval)),
+            ),
             (
                 "agent_ping_timeout",
                 Some(format_duration(self.agent_ping_timeout)),
@@ -262,6 +280,7 @@ impl Flags {
                 "max_unreachable_tasks_per_framework",
                 Some(self.max_unreachable_tasks_per_framework.to_string()),
             ),
+            ("offer_timeout", self.offer_timeout.map(format_duration)),
             ("port", Some(self.port.to_string())),
             ("quiet", Some(self.quiet.to_string())),
             ("quorum", opt(&self.quorum)),

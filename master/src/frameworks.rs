@@ -215,7 +215,13 @@ impl Master {
                 return;
             };
             let force = subscribe.force.unwrap_or(false);
-            self.subscribe(from, subscribe.framework_info, force, ctx);
+            self.subscribe(
+                from,
+                subscribe.framework_info,
+                force,
+                subscribe.suppressed_roles,
+                ctx,
+            );
             return;
         }
         let Some(id) = call.framework_id.as_ref().map(|id| id.value.clone()) else {
@@ -238,6 +244,12 @@ impl Master {
         }
         if kind == call::Type::Teardown {
             self.remove_framework(&id, ctx);
+        } else if kind == call::Type::UpdateFramework {
+            if let Some(update) = call.update_framework {
+                if let Err(error) = self.update_framework(&id, update, ctx) {
+                    self.framework_error(&from, &error);
+                }
+            }
         } else if !self.task_call(&id, call, ctx) {
             tracing::info!(framework_id = %id, call = ?kind, "Scheduler call not supported yet; dropping it");
         }
@@ -249,8 +261,10 @@ impl Master {
         from: UPID,
         mut info: FrameworkInfo,
         force: bool,
+        suppressed: Vec<String>,
         ctx: &mut Context<Self>,
     ) {
+        self.pending_suppressed = suppressed;
         if let Err(error) = validate(&info) {
             tracing::warn!(%from, %error, "Refusing framework subscription");
             self.framework_error(&from, &error);
@@ -390,7 +404,8 @@ impl Master {
         };
         let roles = Self::framework_roles(&framework.info);
         let active = framework.active;
-        self.allocator.add_framework(id, roles, Vec::new(), active);
+        let suppressed = std::mem::take(&mut self.pending_suppressed);
+        self.allocator.add_framework(id, roles, suppressed, active);
         if active {
             self.allocator.activate_framework(id);
         }
@@ -473,10 +488,12 @@ impl Master {
     pub(crate) fn subscribe_http(
         &mut self,
         mut info: FrameworkInfo,
+        suppressed: Vec<String>,
         connection: HttpConnection,
         ctx: &mut Context<Self>,
     ) -> Result<String, String> {
         validate(&info)?;
+        self.pending_suppressed = suppressed;
         let now = libprocess::clock::now_secs();
         let id = match info
             .id
@@ -619,6 +636,74 @@ impl Master {
         }
     }
 
+    /// UPDATE_FRAMEWORK: a new `FrameworkInfo` (roles, name, capabilities,
+    /// ...) and set of suppressed roles, as upstream's
+    /// `Master::updateFramework`. Offers for roles the framework left or
+    /// suppressed are rescinded; agents running its tasks learn the new
+    /// info. Changing the user, principal or checkpointing is refused, as
+    /// upstream refuses it.
+    pub(crate) fn update_framework(
+        &mut self,
+        id: &str,
+        update: call::UpdateFramework,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), String> {
+        let mut info = update.framework_info;
+        if info.id.as_ref().map(|i| i.value.as_str()) != Some(id) {
+            return Err("'framework_info.id' must match the framework's id".into());
+        }
+        validate(&info)?;
+        let Some(framework) = self.frameworks.registered.get_mut(id) else {
+            return Err(format!("Framework '{id}' cannot be found"));
+        };
+        if info.user != framework.info.user {
+            return Err("Updating 'FrameworkInfo.user' is unsupported".into());
+        }
+        if info.principal != framework.info.principal {
+            return Err("Updating 'FrameworkInfo.principal' is unsupported".into());
+        }
+        if info.checkpoint.unwrap_or(false) != framework.info.checkpoint.unwrap_or(false) {
+            return Err("Updating 'FrameworkInfo.checkpoint' is unsupported".into());
+        }
+        info.id = framework.info.id.clone();
+        framework.info = info.clone();
+        let roles = Self::framework_roles(&info);
+        let active = framework.active;
+        let suppressed = update.suppressed_roles;
+        let agents: std::collections::HashSet<String> = framework
+            .tasks
+            .values()
+            .map(|t| t.slave_id.value.clone())
+            .collect();
+        let pid = framework.pid.clone().unwrap_or_default().to_string();
+        self.allocator
+            .add_framework(id, roles.clone(), suppressed.clone(), active);
+        let owner = id.to_string();
+        self.rescind_offers(|offer| {
+            let role = offer
+                .allocation_info
+                .as_ref()
+                .and_then(|a| a.role.clone())
+                .unwrap_or_default();
+            offer.framework_id.value == owner
+                && (!roles.contains(&role) || suppressed.contains(&role))
+        });
+        let message = mesos_proto::mesos::internal::UpdateFrameworkMessage {
+            framework_id: FrameworkId {
+                value: id.to_string(),
+            },
+            pid: Some(pid),
+            framework_info: Some(info),
+        };
+        for agent in agents {
+            if let Some(slave) = self.slaves.registered.get(&agent) {
+                self.base().send(&slave.pid, &message);
+            }
+        }
+        self.schedule_allocation(ctx);
+        Ok(())
+    }
+
     /// Records frameworks an agent reported when re-registering that this
     /// master does not know (after a failover), so they are listed and can
     /// be torn down (MESOS-6419) until they re-subscribe.
@@ -648,12 +733,12 @@ impl Master {
         base.install::<Call>(|this, ctx, from, call| this.receive_call(from, call, ctx));
         base.install::<RegisterFrameworkMessage>(|this, ctx, from, message| {
             if this.recovered() {
-                this.subscribe(from, message.framework, false, ctx);
+                this.subscribe(from, message.framework, false, Vec::new(), ctx);
             }
         });
         base.install::<ReregisterFrameworkMessage>(|this, ctx, from, message| {
             if this.recovered() {
-                this.subscribe(from, message.framework, message.failover, ctx);
+                this.subscribe(from, message.framework, message.failover, Vec::new(), ctx);
             }
         });
         base.install::<UnregisterFrameworkMessage>(|this, ctx, from, message| {

@@ -136,6 +136,9 @@ pub struct Master {
     pub(crate) allocator: Box<dyn Allocator>,
     pub(crate) next_offer_id: u64,
     pub(crate) allocation_pending: bool,
+    /// Suppressed roles of the subscription being handled, for the
+    /// allocator.
+    pub(crate) pending_suppressed: Vec<String>,
     next_slave_id: u64,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
@@ -195,6 +198,7 @@ impl Master {
             allocator: Box::<HierarchicalDrf>::default(),
             next_offer_id: 0,
             allocation_pending: false,
+            pending_suppressed: Vec::new(),
             next_slave_id: 0,
             metrics: None,
             gauges: Arc::default(),
@@ -278,7 +282,7 @@ impl Master {
             "Recovered the registry; elected"
         );
         libprocess::delay(
-            crate::tasks::ALLOCATION_INTERVAL,
+            self.flags.allocation_interval,
             &ctx.address(),
             |this, ctx| this.allocation_tick(ctx),
         );

@@ -163,7 +163,13 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         let Some(subscribe) = call.subscribe else {
             return Response::bad_request("Expecting 'subscribe' to be present");
         };
-        return subscribe_http(master, ctx, subscribe.framework_info, json);
+        return subscribe_http(
+            master,
+            ctx,
+            subscribe.framework_info,
+            subscribe.suppressed_roles,
+            json,
+        );
     }
 
     let Some(id) = call.framework_id.as_ref().map(|id| id.value.clone()) else {
@@ -197,6 +203,15 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         mesos_proto::mesos::scheduler::call::Type::Teardown => {
             master.remove_framework(&id, ctx);
             Response::status(202)
+        }
+        mesos_proto::mesos::scheduler::call::Type::UpdateFramework => {
+            let Some(update) = call.update_framework else {
+                return Response::bad_request("Expecting 'update_framework' to be present");
+            };
+            match master.update_framework(&id, update, ctx) {
+                Ok(()) => Response::status(200),
+                Err(error) => Response::bad_request(error),
+            }
         }
         other => {
             if master.task_call(&id, call, ctx) {
@@ -277,6 +292,7 @@ fn subscribe_http(
     master: &mut Master,
     ctx: &mut Context<Master>,
     info: mesos_proto::mesos::FrameworkInfo,
+    suppressed: Vec<String>,
     json: bool,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -286,7 +302,7 @@ fn subscribe_http(
         json,
         tx: tx.clone(),
     };
-    let framework_id = match master.subscribe_http(info, connection, ctx) {
+    let framework_id = match master.subscribe_http(info, suppressed, connection, ctx) {
         Ok(id) => id,
         Err(error) => return Response::bad_request(error),
     };

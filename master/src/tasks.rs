@@ -39,9 +39,6 @@ use crate::master::Master;
 /// Upstream's default `Filters.refuse_seconds`.
 pub const DEFAULT_REFUSE: Duration = Duration::from_secs(5);
 
-/// Upstream's default `--allocation_interval`.
-pub const ALLOCATION_INTERVAL: Duration = Duration::from_secs(1);
-
 /// An outstanding offer.
 pub struct OfferState {
     /// The offer as sent.
@@ -83,12 +80,14 @@ impl Master {
     /// The periodic allocation (`--allocation_interval`).
     pub(crate) fn allocation_tick(&mut self, ctx: &mut Context<Self>) {
         self.allocate(ctx);
-        libprocess::delay(ALLOCATION_INTERVAL, &ctx.address(), |master, ctx| {
-            master.allocation_tick(ctx)
-        });
+        libprocess::delay(
+            self.flags.allocation_interval,
+            &ctx.address(),
+            |master, ctx| master.allocation_tick(ctx),
+        );
     }
 
-    fn allocate(&mut self, _ctx: &mut Context<Self>) {
+    fn allocate(&mut self, ctx: &mut Context<Self>) {
         let now = libprocess::clock::elapsed();
         let allocations = self.allocator.allocate(now);
         let mut by_framework: std::collections::BTreeMap<String, Vec<(Offer, UPID)>> =
@@ -154,12 +153,17 @@ impl Master {
                 .or_default()
                 .push((offer.clone(), slave.pid.clone()));
             self.offers.insert(
-                id,
+                id.clone(),
                 OfferState {
                     offer,
                     resources: allocation.resources,
                 },
             );
+            if let Some(timeout) = self.flags.offer_timeout {
+                libprocess::delay(timeout, &ctx.address(), move |master, _| {
+                    master.remove_offer(&id, true)
+                });
+            }
         }
         for (framework_id, offers) in by_framework {
             let Some(framework) = self.frameworks.registered.get(&framework_id) else {

@@ -363,3 +363,96 @@ async fn declined_resources_are_filtered_then_revived() {
     let again = next_offers(&mut rx).await;
     assert_eq!(again.offers.len(), 1);
 }
+
+#[actix_rt::test]
+async fn suppressed_roles_at_subscription_and_update_framework() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:1;mem:512", "*").unwrap().to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+
+    // Subscribed with "*" suppressed (as Marathon does when idle): no offers.
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    let framework = info(None, 0.0);
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            r#type: Some(call::Type::Subscribe as i32),
+            subscribe: Some(call::Subscribe {
+                framework_info: framework.clone(),
+                suppressed_roles: vec!["*".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let framework_id =
+        decode::<mesos_proto::mesos::internal::FrameworkRegisteredMessage>(&recv(&mut rx).await)
+            .framework_id;
+    let quiet =
+        tokio::time::timeout(std::time::Duration::from_millis(1500), next_offers(&mut rx)).await;
+    assert!(quiet.is_err(), "a suppressed role gets no offers");
+
+    // UPDATE_FRAMEWORK unsuppresses it (and renames the framework).
+    let mut updated = framework.clone();
+    updated.id = Some(framework_id.clone());
+    updated.name = "renamed".into();
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::UpdateFramework as i32),
+            update_framework: Some(call::UpdateFramework {
+                framework_info: updated,
+                suppressed_roles: vec![],
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let offers = next_offers(&mut rx).await;
+    assert_eq!(offers.offers.len(), 1);
+    let name = master
+        .call(move |m, _| {
+            m.frameworks.registered[&framework_id.value]
+                .info
+                .name
+                .clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(name, "renamed");
+}
+
+#[actix_rt::test]
+async fn offers_held_past_offer_timeout_are_rescinded() {
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&["--offer_timeout=200ms"]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:1;mem:512", "*").unwrap().to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let offer = next_offers(&mut rx).await.offers[0].clone();
+    let rescinded = loop {
+        let event = recv(&mut rx).await;
+        if event.name == "mesos.internal.RescindResourceOfferMessage" {
+            break decode::<mesos_proto::mesos::internal::RescindResourceOfferMessage>(&event);
+        }
+    };
+    assert_eq!(rescinded.offer_id, offer.id);
+    let _ = scheduler;
+}

@@ -1,0 +1,87 @@
+//! The `mesos-agent` / `mesos-slave` command line: flags, logging,
+//! libprocess, then the agent until it stops.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::flags::Flags;
+use anyhow::Context as _;
+
+fn run(flags: Flags) -> anyhow::Result<()> {
+    let level = match flags.logging_level.as_str() {
+        "WARNING" => "warn",
+        "ERROR" => "error",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    if flags.quiet {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::sink)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let master = flags.master_pid()?;
+    let config = libprocess::Config {
+        ip: flags.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        port: flags.port,
+        advertise_ip: flags.advertise_ip,
+        advertise_port: flags.advertise_port,
+        ..libprocess::Config::from_env()?
+    };
+    let runtime = libprocess::initialize(config).context("failed to initialize libprocess")?;
+    let info = crate::slave::slave_info(&flags, runtime.address())?;
+    let launcher_dir = match &flags.launcher_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|p| p.to_path_buf()))
+            .context("failed to determine --launcher_dir")?,
+    };
+    std::fs::create_dir_all(&flags.work_dir)
+        .with_context(|| format!("failed to create --work_dir {}", flags.work_dir.display()))?;
+    let flags = Arc::new(flags);
+    let config = crate::slave::Config {
+        master,
+        info,
+        work_dir: flags.work_dir.clone(),
+        launcher_dir,
+        registration_backoff_factor: flags.registration_backoff_factor,
+        executor_registration_timeout: flags.executor_registration_timeout,
+        executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
+        recovery_timeout: flags.recovery_timeout,
+        flags: Some(flags.clone()),
+    };
+    actix::System::new().block_on(async move {
+        let slave = crate::spawn(&runtime, config).context("failed to start the agent process")?;
+        tracing::info!(pid = %slave.upid(), "Agent started");
+        runtime.wait(&slave.upid().id).await;
+        Ok(())
+    })
+}
+
+/// Runs the agent binary (either name); returns its exit code.
+pub fn main() -> ExitCode {
+    let flags = match Flags::parse_from_args(std::env::args()) {
+        Ok(flags) => flags,
+        Err(error) => {
+            if let Some(clap) = error.downcast_ref::<clap::Error>() {
+                clap.exit();
+            }
+            eprintln!("mesos-agent: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mesos-agent: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
