@@ -11,13 +11,23 @@
 //! what is left is below the minimum allocatable (0.01 cpus or 32 MB mem).
 //!
 //! The master owns the allocator and calls it synchronously; [`Allocator`]
-//! is the seam for other policies. Differences from upstream, for now:
-//! agents are visited in id order (upstream shuffles them), there are no
-//! weights, quota, or hierarchical sharing of shares between parent and
-//! child roles, and every agent is offered to every framework (no
-//! capability-based filtering of GPU or multi-role agents).
+//! is the seam for other policies.
+//!
+//! Cost: shares are kept as running sums of scalar quantities, role and
+//! framework orders are sorted once per cycle and kept sorted as
+//! allocations happen, and each agent counts the eligible frameworks that
+//! filter it, so an agent every framework declined is skipped in O(1)
+//! (the steady state of upstream's DeclineOffers benchmark). See
+//! `benches/allocator.rs`.
+//!
+//! Differences from upstream, for now: agents are visited in id order
+//! (upstream shuffles them); there are no weights, quota, or hierarchical
+//! sharing of shares between parent and child roles; every agent is
+//! offered to every framework (no capability-based filtering of GPU or
+//! multi-role agents).
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 
 use mesos_proto::resources::Resources;
@@ -81,73 +91,292 @@ pub trait Allocator: Send {
     fn allocate(&mut self, now: Duration) -> Vec<Allocation>;
 }
 
-struct Slave {
-    total: Resources,
-    /// In use or offered, in allocation form.
-    allocated: Resources,
-    active: bool,
+/// Scalar quantities that count towards shares, in [`SHARE_NAMES`] order.
+type Quantities = [f64; 4];
+
+/// Resource names that count towards shares.
+const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
+
+fn quantities(resources: &Resources) -> Quantities {
+    let mut q = [0.0; 4];
+    for (i, name) in SHARE_NAMES.iter().enumerate() {
+        q[i] = resources.get_scalar(name).map_or(0.0, |s| s.value);
+    }
+    q
+}
+
+fn add(a: &mut Quantities, b: &Quantities, sign: f64) {
+    for i in 0..4 {
+        a[i] += sign * b[i];
+    }
+}
+
+/// An order-independent digest of a resource collection: equal
+/// collections have equal digests.
+fn digest(resources: &Resources) -> u64 {
+    use std::hash::{Hash, Hasher};
+    resources.iter().fold(0u64, |sum, resource| {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        prost::Message::encode_to_vec(resource).hash(&mut hasher);
+        sum.wrapping_add(hasher.finish())
+    })
+}
+
+fn share(totals: &Quantities, allocated: &Quantities) -> f64 {
+    (0..4)
+        .filter(|&i| totals[i] > 0.0)
+        .map(|i| allocated[i] / totals[i])
+        .fold(0.0, f64::max)
 }
 
 struct Filter {
-    slave_id: String,
-    resources: Resources,
     expires: Duration,
+    /// What the framework refused (unallocated form).
+    resources: Resources,
+    /// Its [`digest`], to recognise the common case "refused exactly
+    /// what is free" without a containment check.
+    digest: u64,
+    /// Whether it covers all the agent has free, as of the last change.
+    covering: bool,
+}
+
+struct Slave {
+    id: String,
+    total: Resources,
+    total_quantities: Quantities,
+    /// In use or offered, in allocation form.
+    allocated: Resources,
+    active: bool,
+    /// Decline filters on this agent, by framework index.
+    filters: HashMap<usize, Filter>,
+    /// How many of `filters` cover what is free and belong to eligible
+    /// frameworks.
+    eligible_filters: usize,
 }
 
 struct Framework {
+    id: String,
     roles: Vec<String>,
     suppressed: HashSet<String>,
     active: bool,
-    filters: Vec<Filter>,
+    /// Agents (indices) this framework filters.
+    filtered: HashSet<usize>,
     /// Allocated to this framework, by role, in allocation form.
     allocated: HashMap<String, Resources>,
+    /// Their share quantities, by role.
+    quantities: HashMap<String, Quantities>,
+}
+
+impl Framework {
+    /// Whether the framework wants offers for any role.
+    fn eligible(&self) -> bool {
+        self.active && self.roles.iter().any(|r| !self.suppressed.contains(r))
+    }
 }
 
 /// Hierarchical dominant resource fairness, upstream's default.
 #[derive(Default)]
 pub struct HierarchicalDrf {
-    slaves: HashMap<String, Slave>,
-    frameworks: HashMap<String, Framework>,
+    slaves: Vec<Option<Slave>>,
+    slave_index: HashMap<String, usize>,
+    frameworks: Vec<Option<Framework>>,
+    framework_index: HashMap<String, usize>,
+    totals: Quantities,
+    /// Share quantities allocated per role.
+    role_quantities: HashMap<String, Quantities>,
+    /// Number of eligible frameworks.
+    eligible: usize,
+    /// (expiry, agent, framework) of every filter, soonest first.
+    expiries: BinaryHeap<Reverse<(Duration, usize, usize)>>,
 }
 
-/// Resource names that count towards shares.
-const SHARE_NAMES: &[&str] = &["cpus", "mem", "disk", "gpus"];
-
 impl HierarchicalDrf {
-    fn totals(&self) -> HashMap<&'static str, f64> {
-        let mut totals = HashMap::new();
-        for slave in self.slaves.values() {
-            for name in SHARE_NAMES {
-                if let Some(value) = scalar(&slave.total, name) {
-                    *totals.entry(*name).or_insert(0.0) += value;
-                }
-            }
-        }
-        totals
-    }
-
-    fn share(totals: &HashMap<&'static str, f64>, allocated: &Resources) -> f64 {
-        SHARE_NAMES
-            .iter()
-            .filter_map(|name| {
-                let total = totals.get(name).copied().unwrap_or(0.0);
-                (total > 0.0).then(|| scalar(allocated, name).unwrap_or(0.0) / total)
-            })
-            .fold(0.0, f64::max)
-    }
-
     /// Returns whether what is left on an agent is worth offering
     /// (upstream's default `--min_allocatable_resources`).
     fn allocatable(resources: &Resources) -> bool {
-        scalar(resources, "cpus").unwrap_or(0.0) >= 0.01
-            || scalar(resources, "mem").unwrap_or(0.0) >= 32.0
+        resources.get_scalar("cpus").map_or(0.0, |s| s.value) >= 0.01
+            || resources.get_scalar("mem").map_or(0.0, |s| s.value) >= 32.0
     }
-}
 
-/// Returns the sum of scalar `name`, in the units upstream offers (mem and
-/// disk in MB).
-fn scalar(resources: &Resources, name: &str) -> Option<f64> {
-    resources.get_scalar(name).map(|s| s.value)
+    /// Runs `change` on a framework, keeping eligibility counts right.
+    fn with_framework(&mut self, id: &str, change: impl FnOnce(&mut Framework)) {
+        let Some(&index) = self.framework_index.get(id) else {
+            return;
+        };
+        let Some(framework) = self.frameworks[index].as_mut() else {
+            return;
+        };
+        let before = framework.eligible();
+        change(framework);
+        let after = framework.eligible();
+        if before != after {
+            self.eligibility_changed(index, after);
+        }
+    }
+
+    fn eligibility_changed(&mut self, index: usize, eligible: bool) {
+        if eligible {
+            self.eligible += 1;
+        } else {
+            self.eligible -= 1;
+        }
+        let filtered: Vec<usize> = self.frameworks[index]
+            .as_ref()
+            .map(|f| f.filtered.iter().copied().collect())
+            .unwrap_or_default();
+        for slave in filtered {
+            if let Some(slave) = self.slaves[slave].as_mut() {
+                if slave.filters.get(&index).is_some_and(|f| f.covering) {
+                    if eligible {
+                        slave.eligible_filters += 1;
+                    } else {
+                        slave.eligible_filters -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn remove_filter(&mut self, slave_index: usize, framework_index: usize) {
+        let eligible = self.frameworks[framework_index]
+            .as_ref()
+            .is_some_and(Framework::eligible);
+        if let Some(slave) = self.slaves[slave_index].as_mut() {
+            if slave
+                .filters
+                .remove(&framework_index)
+                .is_some_and(|f| f.covering)
+                && eligible
+            {
+                slave.eligible_filters -= 1;
+            }
+        }
+        if let Some(framework) = self.frameworks[framework_index].as_mut() {
+            framework.filtered.remove(&slave_index);
+        }
+    }
+
+    /// Returns what is free on an agent (unallocated form).
+    fn available(slave: &Slave) -> Resources {
+        let mut unallocated = slave.allocated.clone();
+        unallocated.unallocate();
+        let mut available = slave.total.clone();
+        available -= &unallocated;
+        available
+    }
+
+    /// Re-evaluates which filters on an agent still cover what is free
+    /// there (after more became free), and recounts.
+    fn recheck_filters(&mut self, slave_index: usize) {
+        let Some(slave) = self.slaves[slave_index].as_ref() else {
+            return;
+        };
+        let available = Self::available(slave);
+        let available_digest = digest(&available);
+        let eligible: Vec<(usize, bool)> = slave
+            .filters
+            .keys()
+            .map(|&f| {
+                (
+                    f,
+                    self.frameworks[f].as_ref().is_some_and(Framework::eligible),
+                )
+            })
+            .collect();
+        let Some(slave) = self.slaves[slave_index].as_mut() else {
+            return;
+        };
+        let mut count = 0;
+        for (framework, is_eligible) in eligible {
+            if let Some(filter) = slave.filters.get_mut(&framework) {
+                filter.covering =
+                    filter.digest == available_digest || filter.resources.contains(&available);
+                if filter.covering && is_eligible {
+                    count += 1;
+                }
+            }
+        }
+        slave.eligible_filters = count;
+    }
+
+    /// Drops every filter on an agent (it was removed or replaced).
+    fn clear_slave_filters(&mut self, slave_index: usize) {
+        let frameworks: Vec<usize> = self.slaves[slave_index]
+            .as_ref()
+            .map(|s| s.filters.keys().copied().collect())
+            .unwrap_or_default();
+        for framework in frameworks {
+            self.remove_filter(slave_index, framework);
+        }
+    }
+
+    fn clear_framework_filters(&mut self, framework_index: usize) {
+        let slaves: Vec<usize> = self.frameworks[framework_index]
+            .as_ref()
+            .map(|f| f.filtered.iter().copied().collect())
+            .unwrap_or_default();
+        for slave in slaves {
+            self.remove_filter(slave, framework_index);
+        }
+    }
+
+    fn expire_filters(&mut self, now: Duration) {
+        while let Some(Reverse((expires, slave, framework))) = self.expiries.peek().copied() {
+            if expires > now {
+                break;
+            }
+            self.expiries.pop();
+            let current = self
+                .slaves
+                .get(slave)
+                .and_then(Option::as_ref)
+                .and_then(|s| s.filters.get(&framework))
+                .map(|f| f.expires);
+            if current == Some(expires) {
+                self.remove_filter(slave, framework);
+            }
+        }
+    }
+
+    fn account(&mut self, framework_index: usize, role: &str, resources: &Resources, sign: f64) {
+        let q = quantities(resources);
+        add(
+            self.role_quantities
+                .entry(role.to_string())
+                .or_insert([0.0; 4]),
+            &q,
+            sign,
+        );
+        if let Some(framework) = self.frameworks[framework_index].as_mut() {
+            add(
+                framework
+                    .quantities
+                    .entry(role.to_string())
+                    .or_insert([0.0; 4]),
+                &q,
+                sign,
+            );
+            let allocated = framework.allocated.entry(role.to_string()).or_default();
+            if sign > 0.0 {
+                *allocated += resources;
+            } else {
+                *allocated -= resources;
+            }
+        }
+    }
+
+    fn framework_share(&self, index: usize, role: &str) -> f64 {
+        self.frameworks[index]
+            .as_ref()
+            .and_then(|f| f.quantities.get(role))
+            .map_or(0.0, |q| share(&self.totals, q))
+    }
+
+    fn role_share(&self, role: &str) -> f64 {
+        self.role_quantities
+            .get(role)
+            .map_or(0.0, |q| share(&self.totals, q))
+    }
 }
 
 impl Allocator for HierarchicalDrf {
@@ -158,63 +387,107 @@ impl Allocator for HierarchicalDrf {
         suppressed: Vec<String>,
         active: bool,
     ) {
-        let framework = self
-            .frameworks
-            .entry(id.to_string())
-            .or_insert_with(|| Framework {
-                roles: Vec::new(),
-                suppressed: HashSet::new(),
-                active,
-                filters: Vec::new(),
-                allocated: HashMap::new(),
+        if self.framework_index.contains_key(id) {
+            self.with_framework(id, |f| {
+                f.roles = roles;
+                f.suppressed = suppressed.into_iter().collect();
+                f.active = active;
             });
-        framework.roles = roles;
-        framework.suppressed = suppressed.into_iter().collect();
-        framework.active = active;
+            return;
+        }
+        let framework = Framework {
+            id: id.to_string(),
+            roles,
+            suppressed: suppressed.into_iter().collect(),
+            active,
+            filtered: HashSet::new(),
+            allocated: HashMap::new(),
+            quantities: HashMap::new(),
+        };
+        if framework.eligible() {
+            self.eligible += 1;
+        }
+        self.framework_index
+            .insert(id.to_string(), self.frameworks.len());
+        self.frameworks.push(Some(framework));
     }
 
     fn remove_framework(&mut self, id: &str) {
-        self.frameworks.remove(id);
+        let Some(&index) = self.framework_index.get(id) else {
+            return;
+        };
+        self.clear_framework_filters(index);
+        if let Some(framework) = self.frameworks[index].take() {
+            if framework.eligible() {
+                self.eligible -= 1;
+            }
+            for (role, q) in framework.quantities {
+                add(
+                    self.role_quantities.entry(role).or_insert([0.0; 4]),
+                    &q,
+                    -1.0,
+                );
+            }
+        }
+        self.framework_index.remove(id);
     }
 
     fn activate_framework(&mut self, id: &str) {
-        if let Some(framework) = self.frameworks.get_mut(id) {
-            framework.active = true;
-        }
+        self.with_framework(id, |f| f.active = true);
     }
 
     fn deactivate_framework(&mut self, id: &str) {
-        if let Some(framework) = self.frameworks.get_mut(id) {
-            framework.active = false;
-        }
+        self.with_framework(id, |f| f.active = false);
     }
 
     fn add_slave(&mut self, id: &str, total: Resources, used: Resources) {
-        self.slaves.insert(
-            id.to_string(),
-            Slave {
-                total,
-                allocated: used,
-                active: true,
-            },
-        );
+        if let Some(&index) = self.slave_index.get(id) {
+            self.clear_slave_filters(index);
+            if let Some(old) = self.slaves[index].take() {
+                add(&mut self.totals, &old.total_quantities, -1.0);
+            }
+            self.slave_index.remove(id);
+        }
+        let total_quantities = quantities(&total);
+        add(&mut self.totals, &total_quantities, 1.0);
+        self.slave_index.insert(id.to_string(), self.slaves.len());
+        self.slaves.push(Some(Slave {
+            id: id.to_string(),
+            total,
+            total_quantities,
+            allocated: used,
+            active: true,
+            filters: HashMap::new(),
+            eligible_filters: 0,
+        }));
     }
 
     fn remove_slave(&mut self, id: &str) {
-        self.slaves.remove(id);
-        for framework in self.frameworks.values_mut() {
-            framework.filters.retain(|f| f.slave_id != id);
+        let Some(index) = self.slave_index.remove(id) else {
+            return;
+        };
+        self.clear_slave_filters(index);
+        if let Some(slave) = self.slaves[index].take() {
+            add(&mut self.totals, &slave.total_quantities, -1.0);
         }
     }
 
     fn activate_slave(&mut self, id: &str) {
-        if let Some(slave) = self.slaves.get_mut(id) {
+        if let Some(slave) = self
+            .slave_index
+            .get(id)
+            .and_then(|&i| self.slaves[i].as_mut())
+        {
             slave.active = true;
         }
     }
 
     fn deactivate_slave(&mut self, id: &str) {
-        if let Some(slave) = self.slaves.get_mut(id) {
+        if let Some(slave) = self
+            .slave_index
+            .get(id)
+            .and_then(|&i| self.slaves[i].as_mut())
+        {
             slave.active = false;
         }
     }
@@ -230,149 +503,224 @@ impl Allocator for HierarchicalDrf {
         if resources.is_empty() {
             return;
         }
-        if let Some(slave) = self.slaves.get_mut(slave_id) {
-            slave.allocated -= resources;
+        let slave_index = self.slave_index.get(slave_id).copied();
+        let framework_index = self.framework_index.get(framework_id).copied();
+        if let Some(index) = slave_index {
+            if let Some(slave) = self.slaves[index].as_mut() {
+                slave.allocated -= resources;
+            }
         }
-        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+        if let Some(index) = framework_index {
             for (role, recovered) in resources.allocations() {
-                if let Some(allocated) = framework.allocated.get_mut(&role) {
-                    *allocated -= &recovered;
-                }
+                self.account(index, &role, &recovered, -1.0);
             }
-            if let Some(refuse) = refuse.filter(|d| !d.is_zero()) {
-                let mut unallocated = resources.clone();
-                unallocated.unallocate();
-                framework.filters.push(Filter {
-                    slave_id: slave_id.to_string(),
-                    resources: unallocated,
-                    expires: now + refuse,
-                });
+        }
+        if let (Some(slave), Some(framework), Some(refuse)) = (
+            slave_index,
+            framework_index,
+            refuse.filter(|d| !d.is_zero()),
+        ) {
+            let expires = now + refuse;
+            let mut refused = resources.clone();
+            refused.unallocate();
+            let refused_digest = digest(&refused);
+            if let Some(s) = self.slaves[slave].as_mut() {
+                let filter = Filter {
+                    expires,
+                    resources: refused,
+                    digest: refused_digest,
+                    covering: false,
+                };
+                s.filters.insert(framework, filter);
             }
+            if let Some(f) = self.frameworks[framework].as_mut() {
+                f.filtered.insert(slave);
+            }
+            self.expiries.push(Reverse((expires, slave, framework)));
+        }
+        // More is free there now: which filters still cover it?
+        if let Some(index) = slave_index {
+            self.recheck_filters(index);
         }
     }
 
     fn add_used(&mut self, framework_id: &str, slave_id: &str, resources: &Resources) {
-        if let Some(slave) = self.slaves.get_mut(slave_id) {
+        if let Some(slave) = self
+            .slave_index
+            .get(slave_id)
+            .and_then(|&i| self.slaves[i].as_mut())
+        {
             slave.allocated += resources;
         }
-        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+        if let Some(&index) = self.framework_index.get(framework_id) {
             for (role, used) in resources.allocations() {
-                *framework.allocated.entry(role).or_default() += &used;
+                self.account(index, &role, &used, 1.0);
             }
         }
     }
 
     fn revive(&mut self, framework_id: &str, roles: &[String]) {
-        if let Some(framework) = self.frameworks.get_mut(framework_id) {
-            framework.filters.clear();
+        let Some(&index) = self.framework_index.get(framework_id) else {
+            return;
+        };
+        self.clear_framework_filters(index);
+        let roles = roles.to_vec();
+        self.with_framework(framework_id, |f| {
             if roles.is_empty() {
-                framework.suppressed.clear();
+                f.suppressed.clear();
             } else {
-                for role in roles {
-                    framework.suppressed.remove(role);
+                for role in &roles {
+                    f.suppressed.remove(role);
                 }
             }
-        }
+        });
     }
 
     fn suppress(&mut self, framework_id: &str, roles: &[String]) {
-        if let Some(framework) = self.frameworks.get_mut(framework_id) {
+        let roles = roles.to_vec();
+        self.with_framework(framework_id, |f| {
             let roles = if roles.is_empty() {
-                framework.roles.clone()
+                f.roles.clone()
             } else {
-                roles.to_vec()
+                roles
             };
-            framework.suppressed.extend(roles);
-        }
+            f.suppressed.extend(roles);
+        });
     }
 
     fn allocate(&mut self, now: Duration) -> Vec<Allocation> {
-        for framework in self.frameworks.values_mut() {
-            framework.filters.retain(|f| f.expires > now);
-        }
-        let totals = self.totals();
+        self.expire_filters(now);
         let mut allocations = Vec::new();
-        let mut slave_ids: Vec<String> = self
-            .slaves
-            .iter()
-            .filter(|(_, s)| s.active)
-            .map(|(id, _)| id.clone())
-            .collect();
-        slave_ids.sort();
+        if self.eligible == 0 {
+            return allocations;
+        }
 
-        for slave_id in slave_ids {
-            let Some(slave) = self.slaves.get(&slave_id) else {
-                continue;
-            };
-            let mut unallocated = slave.allocated.clone();
-            unallocated.unallocate();
-            let mut available = slave.total.clone();
-            available -= &unallocated;
-            if available.is_empty() {
+        // Roles wanted by eligible frameworks, and their frameworks, each
+        // sorted by share (ties by name) once; kept sorted below.
+        let mut members: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, framework) in self.frameworks.iter().enumerate() {
+            let Some(framework) = framework else { continue };
+            if !framework.active {
                 continue;
             }
-
-            // Roles with an active framework that wants offers, by share.
-            let mut roles: Vec<(f64, String)> = Vec::new();
-            let mut seen = HashSet::new();
-            for framework in self.frameworks.values().filter(|f| f.active) {
-                for role in &framework.roles {
-                    if framework.suppressed.contains(role) || !seen.insert(role.clone()) {
-                        continue;
-                    }
-                    let mut allocated = Resources::new();
-                    for f in self.frameworks.values() {
-                        if let Some(r) = f.allocated.get(role) {
-                            allocated += r;
-                        }
-                    }
-                    roles.push((Self::share(&totals, &allocated), role.clone()));
+            for role in &framework.roles {
+                if !framework.suppressed.contains(role) {
+                    members.entry(role.clone()).or_default().push(index);
                 }
             }
-            roles.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        }
+        let mut roles: Vec<String> = members.keys().cloned().collect();
+        let role_key = |this: &Self, role: &String| (this.role_share(role), role.clone());
+        roles.sort_by(|a, b| {
+            let (ka, kb) = (role_key(self, a), role_key(self, b));
+            ka.0.total_cmp(&kb.0).then_with(|| ka.1.cmp(&kb.1))
+        });
+        let framework_key = |this: &Self, index: usize, role: &str| {
+            let name = this.frameworks[index]
+                .as_ref()
+                .map(|f| f.id.clone())
+                .unwrap_or_default();
+            (this.framework_share(index, role), name)
+        };
+        for (role, list) in members.iter_mut() {
+            list.sort_by(|&a, &b| {
+                let (ka, kb) = (framework_key(self, a, role), framework_key(self, b, role));
+                ka.0.total_cmp(&kb.0).then_with(|| ka.1.cmp(&kb.1))
+            });
+        }
 
-            for (_, role) in roles {
-                let mut candidates: Vec<(f64, String)> = self
-                    .frameworks
-                    .iter()
-                    .filter(|(_, f)| {
-                        f.active && f.roles.contains(&role) && !f.suppressed.contains(&role)
-                    })
-                    .map(|(id, f)| {
-                        let allocated = f.allocated.get(&role).cloned().unwrap_or_default();
-                        (Self::share(&totals, &allocated), id.clone())
-                    })
-                    .collect();
-                candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut order: Vec<usize> = (0..self.slaves.len())
+            .filter(|&i| self.slaves[i].as_ref().is_some_and(|s| s.active))
+            .collect();
+        order.sort_by(|&a, &b| {
+            let ia = self.slaves[a]
+                .as_ref()
+                .map(|s| s.id.as_str())
+                .unwrap_or_default();
+            let ib = self.slaves[b]
+                .as_ref()
+                .map(|s| s.id.as_str())
+                .unwrap_or_default();
+            ia.cmp(ib)
+        });
 
-                for (_, framework_id) in candidates {
-                    let offerable = available.allocatable_to(&role);
-                    if offerable.is_empty() || !Self::allocatable(&offerable) {
-                        break;
-                    }
-                    let filtered = self.frameworks.get(&framework_id).is_some_and(|f| {
-                        f.filters.iter().any(|filter| {
-                            filter.slave_id == slave_id && filter.resources.contains(&offerable)
-                        })
+        for slave_index in order {
+            let Some(slave) = self.slaves[slave_index].as_ref() else {
+                continue;
+            };
+            // Every eligible framework declined this agent: nothing to do.
+            if slave.eligible_filters >= self.eligible {
+                continue;
+            }
+            let mut available = Self::available(slave);
+            if available.is_empty() || !Self::allocatable(&available) {
+                continue;
+            }
+
+            let mut role_position = 0;
+            while role_position < roles.len() {
+                let role = roles[role_position].clone();
+                role_position += 1;
+                let offerable = available.allocatable_to(&role);
+                if offerable.is_empty() || !Self::allocatable(&offerable) {
+                    continue;
+                }
+                let Some(candidates) = members.get(&role) else {
+                    continue;
+                };
+                let chosen = candidates.iter().position(|&f| {
+                    self.slaves[slave_index].as_ref().is_some_and(|s| {
+                        !s.filters
+                            .get(&f)
+                            .is_some_and(|filter| filter.resources.contains(&offerable))
+                    })
+                });
+                let Some(position) = chosen else { continue };
+                let framework_index = candidates[position];
+
+                let mut allocated = offerable.clone();
+                allocated.allocate(&role);
+                available -= &offerable;
+                if let Some(slave) = self.slaves[slave_index].as_mut() {
+                    slave.allocated += &allocated;
+                }
+                self.account(framework_index, &role, &allocated, 1.0);
+                let framework_id = self.frameworks[framework_index]
+                    .as_ref()
+                    .map(|f| f.id.clone())
+                    .unwrap_or_default();
+                allocations.push(Allocation {
+                    framework_id,
+                    slave_id: self.slaves[slave_index]
+                        .as_ref()
+                        .map(|s| s.id.clone())
+                        .unwrap_or_default(),
+                    role: role.clone(),
+                    resources: allocated,
+                });
+
+                // Keep the orders sorted: the framework and its role grew.
+                let key = framework_key(self, framework_index, &role);
+                if let Some(list) = members.get_mut(&role) {
+                    list.remove(position);
+                    let at = list.partition_point(|&f| {
+                        let k = framework_key(self, f, &role);
+                        k.0.total_cmp(&key.0).then_with(|| k.1.cmp(&key.1)).is_lt()
                     });
-                    if filtered {
-                        continue;
-                    }
-                    let mut allocated = offerable.clone();
-                    allocated.allocate(&role);
-                    available -= &offerable;
-                    if let Some(slave) = self.slaves.get_mut(&slave_id) {
-                        slave.allocated += &allocated;
-                    }
-                    if let Some(framework) = self.frameworks.get_mut(&framework_id) {
-                        *framework.allocated.entry(role.clone()).or_default() += &allocated;
-                    }
-                    allocations.push(Allocation {
-                        framework_id,
-                        slave_id: slave_id.clone(),
-                        role: role.clone(),
-                        resources: allocated,
-                    });
+                    list.insert(at, framework_index);
+                }
+                let current = roles.iter().position(|r| *r == role).unwrap_or(0);
+                let moved = roles.remove(current);
+                let rkey = role_key(self, &moved);
+                let at = roles.partition_point(|r| {
+                    let k = role_key(self, r);
+                    k.0.total_cmp(&rkey.0)
+                        .then_with(|| k.1.cmp(&rkey.1))
+                        .is_lt()
+                });
+                roles.insert(at, moved);
+                role_position = 0;
+                if available.is_empty() {
                     break;
                 }
             }

@@ -1,0 +1,86 @@
+//! Allocation cycle cost (upstream's `HierarchicalAllocator_BENCHMARK_Test`,
+//! DeclineOffers scenario): many agents and frameworks; every framework
+//! declines what it is offered with a long filter, and the steady-state
+//! cycle, where nothing can be offered, is timed; then a cycle after
+//! every filter is revived, where every agent is offered again.
+//!
+//! Run: `cargo bench -p mesos-master --bench allocator [-- AGENTS FRAMEWORKS]`
+//! (default 10000 agents, 1000 frameworks).
+
+use std::time::{Duration, Instant};
+
+use mesos_master::allocator::{Allocator, HierarchicalDrf};
+use mesos_proto::resources::Resources;
+
+fn main() {
+    let numbers: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let agents = numbers.first().copied().unwrap_or(10_000);
+    let frameworks = numbers.get(1).copied().unwrap_or(1_000);
+    let total = Resources::parse("cpus:24;mem:65536;disk:1048576;ports:[31000-32000]", "*")
+        .expect("resources");
+
+    let mut drf = HierarchicalDrf::default();
+    let start = Instant::now();
+    for i in 0..agents {
+        drf.add_slave(&format!("agent-{i}"), total.clone(), Resources::new());
+    }
+    for i in 0..frameworks {
+        drf.add_framework(&format!("framework-{i}"), vec!["*".into()], vec![], true);
+    }
+    println!(
+        "added {agents} agents and {frameworks} frameworks in {:?}",
+        start.elapsed()
+    );
+
+    let mut now = Duration::ZERO;
+    let start = Instant::now();
+    let allocations = drf.allocate(now);
+    println!(
+        "first cycle: {} allocations in {:?}",
+        allocations.len(),
+        start.elapsed()
+    );
+
+    // Everyone declines everything for an hour, cycle after cycle, until
+    // every framework has a filter on every agent.
+    let refuse = Some(Duration::from_secs(3600));
+    let mut pending = allocations;
+    let mut cycles = 0;
+    while !pending.is_empty() && cycles < frameworks + 1 {
+        for a in &pending {
+            drf.recover_resources(&a.framework_id, &a.slave_id, &a.resources, refuse, now);
+        }
+        now += Duration::from_millis(1);
+        pending = drf.allocate(now);
+        cycles += 1;
+    }
+    println!("declined through {cycles} cycles; every framework filters every agent");
+
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        now += Duration::from_millis(1);
+        let start = Instant::now();
+        let allocations = drf.allocate(now);
+        times.push(start.elapsed());
+        assert!(allocations.is_empty());
+    }
+    times.sort();
+    println!(
+        "steady-state cycle (all filtered): median {:?}, max {:?}",
+        times[2], times[4]
+    );
+
+    for i in 0..frameworks {
+        drf.revive(&format!("framework-{i}"), &[]);
+    }
+    let start = Instant::now();
+    let allocations = drf.allocate(now);
+    println!(
+        "cycle after revive: {} allocations in {:?}",
+        allocations.len(),
+        start.elapsed()
+    );
+}
