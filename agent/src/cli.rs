@@ -27,6 +27,13 @@ fn run(flags: Flags) -> anyhow::Result<()> {
             .init();
     }
     let master = flags.master_pid()?;
+    if let Some(ip) = flags.ip {
+        // As upstream: executors inherit LIBPROCESS_IP, so they listen on
+        // the agent's address. Nothing else runs yet, so nothing reads the
+        // environment concurrently.
+        // SAFETY: single-threaded at this point (see above).
+        unsafe { std::env::set_var("LIBPROCESS_IP", ip.to_string()) };
+    }
     let config = libprocess::Config {
         ip: flags.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
         port: flags.port,

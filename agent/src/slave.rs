@@ -75,30 +75,29 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ExecutorState {
+pub(crate) enum ExecutorState {
     Registering,
     Running,
     Terminating,
 }
 
-struct Executor {
-    info: ExecutorInfo,
-    container_id: String,
-    /// The sandbox (for the state endpoints to come).
-    #[allow(dead_code)]
-    directory: PathBuf,
+pub(crate) struct Executor {
+    pub(crate) info: ExecutorInfo,
+    pub(crate) container_id: String,
+    /// The sandbox.
+    pub(crate) directory: PathBuf,
     pid: Option<UPID>,
     os_pid: u32,
-    state: ExecutorState,
+    pub(crate) state: ExecutorState,
     command_executor: bool,
-    queued: Vec<TaskInfo>,
-    tasks: HashMap<String, Task>,
+    pub(crate) queued: Vec<TaskInfo>,
+    pub(crate) tasks: HashMap<String, Task>,
 }
 
-struct Framework {
-    info: FrameworkInfo,
+pub(crate) struct Framework {
+    pub(crate) info: FrameworkInfo,
     pid: Option<UPID>,
-    executors: HashMap<String, Executor>,
+    pub(crate) executors: HashMap<String, Executor>,
 }
 
 /// The agent process.
@@ -156,6 +155,20 @@ impl Slave {
             })
             .collect()
     }
+
+    // --- Read-only views for the endpoints (http.rs, state_json.rs) ---------
+
+    /// Returns the frameworks the agent holds, by id.
+    pub(crate) fn frameworks(&self) -> &HashMap<String, Framework> {
+        &self.frameworks
+    }
+
+    /// Returns the master the agent registers with.
+    pub(crate) fn master(&self) -> &UPID {
+        &self.master
+    }
+
+    // -------------------------------------------------------------------------
 
     fn random_delay(limit: Duration) -> Duration {
         let random = uuid::Uuid::new_v4().as_u128() as u64;
@@ -1129,6 +1142,31 @@ impl Process for Slave {
         });
         base.install::<RunTaskMessage>(|this, ctx, from, m| this.run_task(from, m, ctx));
         base.install::<KillTaskMessage>(|this, ctx, from, m| this.kill_task(from, m, ctx));
+        base.install::<mesos_proto::mesos::internal::RunTaskGroupMessage>(|this, ctx, from, m| {
+            if from != this.master {
+                return;
+            }
+            // Task groups need the default executor (v1), not built yet:
+            // every task of the group fails with a message that says so.
+            let framework_id = m.framework.id.clone().unwrap_or_default().value;
+            let executor_id = m.executor.executor_id.value.clone();
+            this.frameworks.entry(framework_id.clone()).or_insert_with(|| Framework {
+                info: m.framework.clone(),
+                pid: None,
+                executors: HashMap::new(),
+            });
+            for task in &m.task_group.tasks {
+                let update = this.agent_update(
+                    &framework_id,
+                    &task.task_id,
+                    Some(&executor_id),
+                    TaskState::TaskFailed,
+                    task_status::Reason::ContainerLaunchFailed,
+                    "Task groups are not supported by this agent yet (the default executor is not built)",
+                );
+                this.handle_update(update, None, ctx);
+            }
+        });
         base.install::<RegisterExecutorMessage>(|this, _ctx, from, m| {
             this.register_executor(from, m)
         });

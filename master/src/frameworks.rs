@@ -52,6 +52,14 @@ pub struct Framework {
     pub unregistered_time: Option<f64>,
     /// Active (non-completed) tasks by id.
     pub tasks: std::collections::HashMap<String, mesos_proto::mesos::Task>,
+    /// Executors the framework launched, by agent (custom executors only:
+    /// agents synthesize command executors themselves).
+    /// Values: the executor's resources (allocation form), returned to the
+    /// allocator when it exits.
+    pub executors: std::collections::HashMap<
+        String,
+        std::collections::HashMap<String, mesos_proto::resources::Resources>,
+    >,
     /// Completed tasks, oldest first, bounded by
     /// `--max_completed_tasks_per_framework`.
     pub completed_tasks: VecDeque<mesos_proto::mesos::Task>,
@@ -73,6 +81,7 @@ impl Framework {
             reregistered_time: now,
             unregistered_time: None,
             tasks: Default::default(),
+            executors: Default::default(),
             completed_tasks: VecDeque::new(),
             recovered: false,
             failover_timer: None,
@@ -606,6 +615,12 @@ impl Master {
                 let resources = mesos_proto::resources::Resources::from(task.resources.clone());
                 self.allocator
                     .recover_resources(id, &task.slave_id.value, &resources, None, now);
+            }
+        }
+        for (slave_id, executors) in &framework.executors {
+            for resources in executors.values() {
+                self.allocator
+                    .recover_resources(id, slave_id, resources, None, now);
             }
         }
         self.allocator.remove_framework(id);

@@ -530,9 +530,23 @@ impl Master {
             self.task_error(framework_id, slave_id, &task.task_id, message);
             return;
         }
-        let mut needed = Self::allocated(&task.resources, role);
-        if let Some(executor) = &task.executor {
-            needed += &Self::allocated(&executor.resources, role);
+        let task_resources = Self::allocated(&task.resources, role);
+        let mut needed = task_resources.clone();
+        // A new executor needs its own resources; a running one has them.
+        let new_executor = task.executor.as_ref().filter(|e| {
+            !self
+                .frameworks
+                .registered
+                .get(framework_id)
+                .is_some_and(|f| {
+                    f.executors
+                        .get(slave_id)
+                        .is_some_and(|known| known.contains_key(&e.executor_id.value))
+                })
+        });
+        let executor_resources = new_executor.map(|e| Self::allocated(&e.resources, role));
+        if let Some(resources) = &executor_resources {
+            needed += resources;
         }
         if !remaining.contains(&needed) {
             let message = format!(
@@ -556,7 +570,7 @@ impl Master {
                 value: slave_id.to_string(),
             },
             state: TaskState::TaskStaging as i32,
-            resources: needed.to_vec(),
+            resources: task_resources.to_vec(),
             labels: task.labels.clone(),
             discovery: task.discovery.clone(),
             container: task.container.clone(),
@@ -566,6 +580,13 @@ impl Master {
             ..Default::default()
         };
         framework.tasks.insert(task.task_id.value.clone(), record);
+        if let (Some(executor), Some(resources)) = (&task.executor, executor_resources) {
+            framework
+                .executors
+                .entry(slave_id.to_string())
+                .or_default()
+                .insert(executor.executor_id.value.clone(), resources);
+        }
         let pid = framework.pid.clone().unwrap_or_default().to_string();
         let info = framework.info.clone();
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
@@ -1119,6 +1140,21 @@ impl Master {
                 .is_some_and(|s| s.pid == from);
             if !known {
                 return;
+            }
+            let freed = this
+                .frameworks
+                .registered
+                .get_mut(&message.framework_id.value)
+                .and_then(|f| f.executors.get_mut(&message.slave_id.value))
+                .and_then(|known| known.remove(&message.executor_id.value));
+            if let Some(resources) = freed {
+                this.allocator.recover_resources(
+                    &message.framework_id.value,
+                    &message.slave_id.value,
+                    &resources,
+                    None,
+                    libprocess::clock::elapsed(),
+                );
             }
             let Some(framework) = this.frameworks.registered.get(&message.framework_id.value)
             else {

@@ -46,6 +46,9 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Executors inherit LIBPROCESS_IP, as upstream's mesos-local sets it.
+    // SAFETY: single-threaded here; nothing reads the environment yet.
+    unsafe { std::env::set_var("LIBPROCESS_IP", flags.ip.to_string()) };
     let runtime = libprocess::initialize(libprocess::Config {
         ip: flags.ip,
         port: flags.port,
