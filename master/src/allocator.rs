@@ -131,8 +131,9 @@ fn share(totals: &Quantities, allocated: &Quantities) -> f64 {
 
 struct Filter {
     expires: Duration,
-    /// What the framework refused (unallocated form).
-    resources: Resources,
+    /// What the framework refused (unallocated form), shared between the
+    /// filters of one agent when they refused the same thing.
+    resources: std::sync::Arc<Resources>,
     /// Its [`digest`], to recognise the common case "refused exactly
     /// what is free" without a containment check.
     digest: u64,
@@ -379,6 +380,44 @@ impl HierarchicalDrf {
     }
 }
 
+impl HierarchicalDrf {
+    /// Installs, for every framework on every agent, the filter a decline
+    /// of everything free there would leave: the steady state of
+    /// upstream's DeclineOffers benchmark, reached without running the
+    /// cycles that lead to it. For benchmarks.
+    #[doc(hidden)]
+    pub fn decline_everything(&mut self, refuse: Duration, now: Duration) {
+        let expires = now + refuse;
+        for slave_index in 0..self.slaves.len() {
+            let Some(slave) = self.slaves[slave_index].as_ref() else {
+                continue;
+            };
+            let available = std::sync::Arc::new(Self::available(slave));
+            let available_digest = digest(&available);
+            for framework_index in 0..self.frameworks.len() {
+                if self.frameworks[framework_index].is_none() {
+                    continue;
+                }
+                if let Some(slave) = self.slaves[slave_index].as_mut() {
+                    let filter = Filter {
+                        expires,
+                        resources: available.clone(),
+                        digest: available_digest,
+                        covering: true,
+                    };
+                    slave.filters.insert(framework_index, filter);
+                }
+                if let Some(framework) = self.frameworks[framework_index].as_mut() {
+                    framework.filtered.insert(slave_index);
+                }
+                self.expiries
+                    .push(Reverse((expires, slave_index, framework_index)));
+            }
+            self.recheck_filters(slave_index);
+        }
+    }
+}
+
 impl Allocator for HierarchicalDrf {
     fn add_framework(
         &mut self,
@@ -527,7 +566,7 @@ impl Allocator for HierarchicalDrf {
             if let Some(s) = self.slaves[slave].as_mut() {
                 let filter = Filter {
                     expires,
-                    resources: refused,
+                    resources: std::sync::Arc::new(refused),
                     digest: refused_digest,
                     covering: false,
                 };
