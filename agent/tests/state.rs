@@ -1,0 +1,668 @@
+//! The agent's `/slave(1)/state`, `/flags`, `/health` and `slave/*`
+//! metrics over real HTTP, with our master and command tasks run by the
+//! real `mesos-executor`, checked against docs/agent-endpoints-json.md.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use libprocess::actix::{Actor, Context};
+use libprocess::{Config, MessageEvent, Process, ProcessBase, Runtime, PID, UPID};
+use mesos_agent::flags::Flags;
+use mesos_agent::slave::Slave;
+use mesos_master::master::Master;
+use mesos_master::registrar::{InMemoryStore, Registrar};
+use mesos_proto::mesos::internal::{
+    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::{
+    offer, CommandInfo, Filters, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskState,
+};
+use mesos_proto::resources::Resources;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+// ---------------------------------------------------------------------------
+// Cluster
+// ---------------------------------------------------------------------------
+
+fn runtime() -> Runtime {
+    Runtime::new(Config {
+        ip: Ipv4Addr::LOCALHOST,
+        ..Config::default()
+    })
+    .unwrap()
+}
+
+fn start_master(runtime: &Runtime) -> PID<Master> {
+    let flags = Arc::new(
+        mesos_master::flags::Flags::parse_from_args(
+            ["mesos-master", "--registry=in_memory"]
+                .iter()
+                .map(|s| s.to_string()),
+        )
+        .unwrap(),
+    );
+    let registrar = Arc::new(Registrar::new(Box::<InMemoryStore>::default()));
+    mesos_master::master::spawn(runtime, flags, registrar).unwrap()
+}
+
+/// Where cargo put the workspace's binaries (next to this test's `deps`).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Starts the agent as `mesos-agent` does, from parsed flags.
+fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> {
+    let args = [
+        "mesos-agent".to_string(),
+        format!("--master={}", master.address()),
+        format!("--work_dir={}", work_dir.display()),
+        format!("--port={}", runtime.address().port()),
+        "--hostname=localhost".into(),
+        "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]".into(),
+        "--attributes=rack:r1;level:2".into(),
+        "--registration_backoff_factor=10ms".into(),
+        "--executor_shutdown_grace_period=1secs".into(),
+    ];
+    let flags = Flags::parse_from_args(args).unwrap();
+    let config = mesos_agent::slave::Config {
+        master: flags.master_pid().unwrap(),
+        info: mesos_agent::slave::slave_info(&flags, runtime.address()).unwrap(),
+        work_dir: flags.work_dir.clone(),
+        launcher_dir: bin_dir(),
+        registration_backoff_factor: flags.registration_backoff_factor,
+        executor_registration_timeout: flags.executor_registration_timeout,
+        executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
+        recovery_timeout: flags.recovery_timeout,
+        flags: Some(Arc::new(flags)),
+    };
+    mesos_agent::spawn(runtime, config).unwrap()
+}
+
+struct Scheduler {
+    base: ProcessBase<Self>,
+    tx: mpsc::UnboundedSender<MessageEvent>,
+}
+
+impl Actor for Scheduler {
+    type Context = Context<Self>;
+}
+
+impl Process for Scheduler {
+    fn base(&self) -> &ProcessBase<Self> {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut ProcessBase<Self> {
+        &mut self.base
+    }
+    fn initialize(&mut self, _ctx: &mut Context<Self>) {
+        for name in [
+            "mesos.internal.FrameworkRegisteredMessage",
+            "mesos.internal.ResourceOffersMessage",
+            "mesos.internal.StatusUpdateMessage",
+        ] {
+            self.base.install_raw(name, |this, _ctx, event| {
+                let _ = this.tx.send(event);
+            });
+        }
+    }
+}
+libprocess::process_handlers!(Scheduler);
+
+async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>, name: &str) -> MessageEvent {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("timed out")
+            .unwrap();
+        if event.name == name {
+            return event;
+        }
+    }
+}
+
+fn decode<M: prost::Message + Default>(event: &MessageEvent) -> M {
+    M::decode(event.body.clone()).unwrap()
+}
+
+fn command_task(id: &str, command: &str, slave_id: &mesos_proto::mesos::SlaveId) -> TaskInfo {
+    TaskInfo {
+        name: format!("task {id}"),
+        task_id: TaskId { value: id.into() },
+        slave_id: slave_id.clone(),
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------
+
+/// A response as the client sees it.
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        assert_eq!(self.status, 200, "{}\r\n\r\n{}", self.head, self.body);
+        assert!(
+            self.head.contains("Content-Type: application/json\r\n"),
+            "{}",
+            self.head
+        );
+        serde_json::from_str(&self.body).unwrap()
+    }
+}
+
+async fn request(addr: SocketAddrV4, method: &str, path: &str) -> Reply {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    Reply {
+        status: head[9..12].parse().unwrap(),
+        head: format!("{head}\r\n"),
+        body: body.to_string(),
+    }
+}
+
+async fn get(addr: SocketAddrV4, path: &str) -> Reply {
+    request(addr, "GET", path).await
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// Whether the number was written as a C++ double (`1.0`), not an integer.
+fn is_double(value: &Value) -> bool {
+    value.as_number().is_some_and(|n| n.is_f64())
+}
+
+fn approx(value: &Value, expected: f64) {
+    let got = value
+        .as_f64()
+        .unwrap_or_else(|| panic!("not a number: {value}"));
+    assert!((got - expected).abs() < 1e-9, "{got} != {expected}");
+}
+
+async fn metrics(addr: SocketAddrV4) -> Value {
+    get(addr, "/metrics/snapshot").await.json()
+}
+
+/// Waits until the sampled metrics satisfy `ready` (they are refreshed
+/// every `METRICS_SAMPLE_INTERVAL`).
+async fn metrics_until(addr: SocketAddrV4, ready: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..150 {
+        let snapshot = metrics(addr).await;
+        if ready(&snapshot) {
+            return snapshot;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("metrics never got there: {}", metrics(addr).await);
+}
+
+const STATE_KEYS: &[&str] = &[
+    "version",
+    "build_date",
+    "build_time",
+    "build_user",
+    "start_time",
+    "id",
+    "pid",
+    "hostname",
+    "capabilities",
+    "resources",
+    "reserved_resources",
+    "unreserved_resources",
+    "reserved_resources_full",
+    "unreserved_resources_full",
+    "reserved_resources_allocated",
+    "unreserved_resources_allocated",
+    "resource_providers",
+    "attributes",
+    "master_hostname",
+    "flags",
+    "frameworks",
+    "completed_frameworks",
+];
+
+const FRAMEWORK_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "user",
+    "failover_timeout",
+    "checkpoint",
+    "hostname",
+    "role",
+    "executors",
+    "completed_executors",
+];
+
+const EXECUTOR_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "source",
+    "container",
+    "directory",
+    "resources",
+    "role",
+    "tasks",
+    "queued_tasks",
+    "completed_tasks",
+];
+
+const TASK_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "framework_id",
+    "executor_id",
+    "slave_id",
+    "state",
+    "resources",
+    "role",
+    "statuses",
+];
+
+/// The metrics the agent leaves out (see docs/compatibility.md).
+const LEFT_OUT: &[&str] = &[
+    "slave/frameworks_active",
+    "slave/executors_terminating",
+    "slave/tasks_finished",
+    "slave/tasks_failed",
+    "slave/tasks_killed",
+    "slave/tasks_lost",
+    "slave/tasks_gone",
+    "slave/executors_terminated",
+    "slave/executors_preempted",
+    "slave/valid_status_updates",
+    "slave/invalid_status_updates",
+    "slave/valid_framework_messages",
+    "slave/invalid_framework_messages",
+    "slave/recovery_errors",
+    "slave/recovery_time_secs",
+    "slave/container_launch_errors",
+    "slave/executor_directory_max_allowed_age_secs",
+    "slave/cpus_used",
+    "slave/cpus_percent",
+    "slave/mem_revocable_used",
+];
+
+fn states(task: &Value) -> Vec<&str> {
+    task["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------
+
+#[actix_rt::test]
+async fn agent_endpoints_and_metrics_follow_upstream() {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let addr = agent_runtime.address();
+
+    let mut registered = false;
+    for _ in 0..500 {
+        if agent.call(|a, _| a.registered).await.unwrap() {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(registered, "the agent registered with the master");
+    let slave_id = agent
+        .call(|a, _| a.slave_id().unwrap().to_string())
+        .await
+        .unwrap();
+
+    // --- /state of an idle agent -------------------------------------------
+    let reply = get(addr, "/state").await;
+    let state = reply.json();
+    let top: Vec<&str> = keys(&state)
+        .into_iter()
+        .filter(|k| !k.starts_with("git_"))
+        .collect();
+    assert_eq!(top, STATE_KEYS);
+    assert_eq!(state["version"], "1.11.0");
+    assert!(is_double(&state["build_time"]), "{}", reply.body);
+    assert!(is_double(&state["start_time"]), "{}", reply.body);
+    assert!(state["start_time"].as_f64().unwrap() <= libprocess::clock::now_secs());
+    assert_eq!(state["id"], slave_id.as_str());
+    assert_eq!(state["pid"], agent.upid().to_string());
+    assert_eq!(state["hostname"], "localhost");
+    assert!(state["master_hostname"].is_string());
+    assert!(
+        reply.body.contains(
+            r#""resources":{"disk":1024.0,"mem":1024.0,"gpus":0.0,"cpus":2.0,"ports":"[31000-32000]"},"reserved_resources":{},"unreserved_resources":{"disk":1024.0,"mem":1024.0,"gpus":0.0,"cpus":2.0,"ports":"[31000-32000]"},"reserved_resources_full":{},"unreserved_resources_full":[{"name":"cpus","type":"SCALAR","scalar":{"value":2.0},"role":"*"},"#
+        ),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains(
+            r#""reserved_resources_allocated":{},"unreserved_resources_allocated":{"disk":0.0,"mem":0.0,"gpus":0.0,"cpus":0.0},"resource_providers":[],"attributes":{"rack":"r1","level":2.0},"master_hostname":"#
+        ),
+        "{}",
+        reply.body
+    );
+    assert_eq!(state["frameworks"], Value::Array(vec![]));
+    assert_eq!(state["completed_frameworks"], Value::Array(vec![]));
+
+    // The capabilities are those the master recorded for the agent.
+    let slaves = get(master_runtime.address(), "/master/slaves").await.json();
+    assert_eq!(state["capabilities"], slaves["slaves"][0]["capabilities"]);
+
+    // The same document on the process's own path; `jsonp` wraps it.
+    let own = get(addr, "/slave(1)/state").await.json();
+    assert_eq!(keys(&own), keys(&state));
+    let wrapped = get(addr, "/slave(1)/state?jsonp=show").await;
+    assert_eq!(wrapped.status, 200);
+    assert!(wrapped.head.contains("Content-Type: text/javascript\r\n"));
+    assert!(
+        wrapped.body.starts_with("show({\"version\":") && wrapped.body.ends_with("});"),
+        "{}",
+        wrapped.body
+    );
+
+    // --- /flags --------------------------------------------------------------
+    let flags = get(addr, "/slave(1)/flags").await.json();
+    assert_eq!(keys(&flags), ["flags"]);
+    let names = keys(&flags["flags"]);
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    assert_eq!(flags["flags"]["help"], "false");
+    assert_eq!(flags["flags"]["version"], "false");
+    assert_eq!(flags["flags"]["hostname"], "localhost");
+    assert_eq!(
+        flags["flags"]["work_dir"],
+        work_dir.path().display().to_string()
+    );
+    assert_eq!(flags["flags"], state["flags"]);
+    let wrapped = get(addr, "/flags?jsonp=f").await;
+    assert!(
+        wrapped.body.starts_with("f({\"flags\":{"),
+        "{}",
+        wrapped.body
+    );
+
+    // --- /health -------------------------------------------------------------
+    for method in ["GET", "POST"] {
+        let health = request(addr, method, "/slave(1)/health").await;
+        assert_eq!(health.status, 200, "{method}");
+        assert!(
+            health.head.contains("Content-Length: 0\r\n"),
+            "{}",
+            health.head
+        );
+        assert!(health.body.is_empty());
+    }
+
+    // --- metrics of an idle agent -------------------------------------------
+    let reply = get(addr, "/metrics/snapshot").await;
+    assert!(!reply.body.contains(":-0.0"), "{}", reply.body);
+    let snapshot = reply.json();
+    assert_eq!(snapshot["slave/registered"], 1.0);
+    assert!(snapshot["slave/uptime_secs"].as_f64().unwrap() > 0.0);
+    for (name, value) in [
+        ("slave/cpus_total", 2.0),
+        ("slave/mem_total", 1024.0),
+        ("slave/disk_total", 1024.0),
+        ("slave/gpus_total", 0.0),
+        ("slave/cpus_revocable_total", 0.0),
+        ("slave/tasks_running", 0.0),
+        ("slave/executors_running", 0.0),
+    ] {
+        assert_eq!(snapshot[name], value, "{name}");
+    }
+    for name in LEFT_OUT {
+        assert!(snapshot.get(*name).is_none(), "{name} is registered");
+    }
+
+    // --- a framework with a running and a finished command task -------------
+    let executor = bin_dir().join("mesos-executor");
+    if !executor.exists() {
+        let why = format!(
+            "{} is not built (cargo build -p mesos-executor)",
+            executor.display()
+        );
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{why}");
+        }
+        println!("SKIPPED: {why}");
+        return;
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let scheduler = master_runtime
+        .spawn(Scheduler {
+            base: ProcessBase::new("scheduler-state"),
+            tx,
+        })
+        .unwrap();
+    let subscribe = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: FrameworkInfo {
+                user: "tester".into(),
+                name: "agent-state-test".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
+    let framework_id: FrameworkId = decode::<FrameworkRegisteredMessage>(
+        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+    )
+    .framework_id;
+    let offers: ResourceOffersMessage =
+        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
+    let offer = offers.offers[0].clone();
+
+    let accept = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![
+                        command_task("long", "sleep 60", &offer.slave_id),
+                        command_task("short", "true", &offer.slave_id),
+                    ],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(60.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+
+    // Acknowledge every update but the short task's terminal one, so the
+    // agent still holds that task (upstream: a "terminated" task, written
+    // among the executor's completed tasks).
+    let (mut long_running, mut short_done) = (false, false);
+    while !(long_running && short_done) {
+        let update: StatusUpdateMessage =
+            decode(&recv(&mut rx, "mesos.internal.StatusUpdateMessage").await);
+        let status = &update.update.status;
+        let state = status.state();
+        match status.task_id.value.as_str() {
+            "long" => {
+                assert!(!state.is_terminal(), "the long task ended: {state:?}");
+                long_running |= state == TaskState::TaskRunning;
+            }
+            _ => {
+                assert_ne!(state, TaskState::TaskFailed, "{update:?}");
+                if state.is_terminal() {
+                    short_done = true;
+                    continue;
+                }
+            }
+        }
+        let ack = Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::Acknowledge as i32),
+            acknowledge: Some(call::Acknowledge {
+                slave_id: update.update.slave_id.clone().unwrap(),
+                task_id: status.task_id.clone(),
+                uuid: update.update.uuid.clone().unwrap(),
+            }),
+            ..Default::default()
+        };
+        let to = master.upid().clone();
+        scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
+    }
+
+    let reply = get(addr, "/state").await;
+    let state = reply.json();
+    let frameworks = state["frameworks"].as_array().unwrap();
+    assert_eq!(frameworks.len(), 1, "{}", reply.body);
+    let framework = &frameworks[0];
+    assert_eq!(keys(framework), FRAMEWORK_KEYS);
+    assert_eq!(framework["id"], framework_id.value.as_str());
+    assert_eq!(framework["name"], "agent-state-test");
+    assert_eq!(framework["user"], "tester");
+    assert!(is_double(&framework["failover_timeout"]));
+    assert_eq!(framework["checkpoint"], false);
+    assert_eq!(framework["hostname"], "");
+    assert_eq!(framework["role"], "*");
+    assert_eq!(framework["completed_executors"], Value::Array(vec![]));
+    let executors = framework["executors"].as_array().unwrap();
+    let ids: Vec<&str> = executors
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["long", "short"]);
+
+    // The running task's executor.
+    let long = &executors[0];
+    assert_eq!(keys(long), EXECUTOR_KEYS);
+    assert!(
+        long["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Command Executor (Task: long) (Command: sh -c 'sleep 60"),
+        "{long}"
+    );
+    assert_eq!(long["source"], "long");
+    let container = long["container"].as_str().unwrap();
+    assert!(!container.is_empty());
+    let directory = long["directory"].as_str().unwrap();
+    assert!(
+        directory.starts_with(&work_dir.path().display().to_string())
+            && directory.ends_with(container),
+        "{directory}"
+    );
+    // The executor's own cpus:0.1;mem:32 plus its task's.
+    approx(&long["resources"]["cpus"], 0.6);
+    approx(&long["resources"]["mem"], 96.0);
+    assert_eq!(long["queued_tasks"], Value::Array(vec![]));
+    assert_eq!(long["completed_tasks"], Value::Array(vec![]));
+    let tasks = long["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 1);
+    let task = &tasks[0];
+    assert_eq!(keys(task), TASK_KEYS);
+    assert_eq!(task["id"], "long");
+    assert_eq!(task["name"], "task long");
+    assert_eq!(task["framework_id"], framework_id.value.as_str());
+    assert_eq!(task["executor_id"], "", "a command task has no executor id");
+    assert_eq!(task["slave_id"], slave_id.as_str());
+    assert_eq!(task["state"], "TASK_RUNNING");
+    approx(&task["resources"]["cpus"], 0.5);
+    // Upstream's master injects `allocation_info` into the task's resources
+    // before sending them (so upstream shows `"*"` here); ours forwards the
+    // framework's `TaskInfo` as given, so the role is empty for now.
+    assert!(task["role"].is_string());
+    assert_eq!(states(task).last(), Some(&"TASK_RUNNING"));
+    for status in task["statuses"].as_array().unwrap() {
+        assert_eq!(keys(status), ["state", "timestamp"]);
+        assert!(is_double(&status["timestamp"]));
+    }
+
+    // The finished task, its update not yet acknowledged.
+    let short = &executors[1];
+    assert_eq!(keys(short), EXECUTOR_KEYS);
+    assert_eq!(short["tasks"], Value::Array(vec![]));
+    approx(&short["resources"]["cpus"], 0.1);
+    approx(&short["resources"]["mem"], 32.0);
+    let completed = short["completed_tasks"].as_array().unwrap();
+    assert_eq!(completed.len(), 1, "{short}");
+    assert_eq!(keys(&completed[0]), TASK_KEYS);
+    assert_eq!(completed[0]["state"], "TASK_FINISHED");
+    assert_eq!(states(&completed[0]).last(), Some(&"TASK_FINISHED"));
+
+    // What the executors and launched tasks hold, unreserved.
+    approx(&state["unreserved_resources_allocated"]["cpus"], 0.7);
+    approx(&state["unreserved_resources_allocated"]["mem"], 128.0);
+    assert_eq!(
+        state["reserved_resources_allocated"],
+        Value::Object(Default::default())
+    );
+
+    // The sampled gauges catch up: one running task; the short task's
+    // executor has exited, so one running executor.
+    let snapshot = metrics_until(addr, |m| {
+        m["slave/tasks_running"] == 1.0 && m["slave/executors_running"] == 1.0
+    })
+    .await;
+    assert_eq!(snapshot["slave/tasks_staging"], 0.0);
+    assert_eq!(snapshot["slave/tasks_starting"], 0.0);
+    assert_eq!(snapshot["slave/tasks_killing"], 0.0);
+    assert_eq!(snapshot["slave/executors_registering"], 0.0);
+
+    // Tear the framework down so the long task's process goes.
+    let teardown = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Teardown as i32),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &teardown));
+    metrics_until(addr, |m| m["slave/executors_running"] == 0.0).await;
+}
