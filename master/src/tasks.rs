@@ -593,6 +593,13 @@ impl Master {
             return;
         };
         tracing::info!(%framework_id, task_id = %task.task_id.value, %slave_id, "Launching task");
+        // As upstream's `injectAllocationInfo`: the agent sees every
+        // resource with the role it was allocated to.
+        let mut task = task;
+        task.resources = Self::allocated(&task.resources, role).to_vec();
+        if let Some(executor) = task.executor.as_mut() {
+            executor.resources = Self::allocated(&executor.resources, role).to_vec();
+        }
         #[allow(deprecated)]
         let message = RunTaskMessage {
             framework_id: Some(FrameworkId {
@@ -665,10 +672,16 @@ impl Master {
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
             return;
         };
+        let mut executor = executor;
+        executor.resources = Self::allocated(&executor.resources, role).to_vec();
+        let mut task_group = group.task_group;
+        for task in &mut task_group.tasks {
+            task.resources = Self::allocated(&task.resources, role).to_vec();
+        }
         let message = RunTaskGroupMessage {
             framework: info,
             executor,
-            task_group: group.task_group,
+            task_group,
             resource_version_uuids: vec![],
             launch_executor: Some(true),
         };
