@@ -33,18 +33,19 @@
 //!   first position); upstream writes the key twice.
 //! - No authorizer exists, so nothing is filtered, as upstream without one.
 
-use std::cmp::Ordering;
+use mesos_proto::model::{
+    attributes_json, collapsed, dbl, id_order, labels_json, state_name, status_json,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::CStr;
 use std::net::Ipv4Addr;
 
 use mesos_proto::mesos::value::Scalar;
 use mesos_proto::mesos::{
-    framework_info, slave_info, value, Attribute, CommandInfo, ContainerStatus, Labels,
-    NetworkInfo, Resource, Task, TaskInfo, TaskState, TaskStatus,
+    framework_info, slave_info, CommandInfo, Resource, Task, TaskInfo, TaskState,
 };
 use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use crate::slave::{Executor, Framework, Slave};
 
@@ -517,129 +518,9 @@ fn task_json(task: &Task) -> Value {
     Value::Object(o)
 }
 
-/// The statuses as upstream's agent stores them: an update whose state
-/// equals the previous one's replaces it (`Executor::updateTaskState`).
-fn collapsed(statuses: &[TaskStatus]) -> Vec<&TaskStatus> {
-    let mut kept: Vec<&TaskStatus> = Vec::with_capacity(statuses.len());
-    for status in statuses {
-        if kept.last().is_some_and(|last| last.state == status.state) {
-            kept.pop();
-        }
-        kept.push(status);
-    }
-    kept
-}
-
-/// `json(JSON::ObjectWriter*, const TaskStatus&)` (master doc §3.11).
-fn status_json(status: &TaskStatus) -> Value {
-    let mut o = Map::new();
-    o.insert("state".into(), state_name(status.state).into());
-    o.insert("timestamp".into(), dbl(status.timestamp()));
-    if let Some(labels) = &status.labels {
-        o.insert("labels".into(), labels_json(labels));
-    }
-    if let Some(container_status) = &status.container_status {
-        o.insert(
-            "container_status".into(),
-            container_status_json(container_status),
-        );
-    }
-    if let Some(healthy) = status.healthy {
-        o.insert("healthy".into(), healthy.into());
-    }
-    Value::Object(o)
-}
-
-/// `json(JSON::ObjectWriter*, const ContainerStatus&)`.
-fn container_status_json(status: &ContainerStatus) -> Value {
-    let mut o = Map::new();
-    if let Some(id) = &status.container_id {
-        o.insert("container_id".into(), mesos_proto::json::to_value(id));
-    }
-    if !status.network_infos.is_empty() {
-        o.insert(
-            "network_infos".into(),
-            status.network_infos.iter().map(network_info_json).collect(),
-        );
-    }
-    if let Some(cgroup_info) = &status.cgroup_info {
-        o.insert(
-            "cgroup_info".into(),
-            mesos_proto::json::to_value(cgroup_info),
-        );
-    }
-    Value::Object(o)
-}
-
-/// `json(JSON::ObjectWriter*, const NetworkInfo&)`, hand-ordered.
-fn network_info_json(info: &NetworkInfo) -> Value {
-    let mut o = Map::new();
-    if !info.groups.is_empty() {
-        o.insert(
-            "groups".into(),
-            info.groups.iter().cloned().map(Value::from).collect(),
-        );
-    }
-    if let Some(labels) = &info.labels {
-        o.insert("labels".into(), labels_json(labels));
-    }
-    if !info.ip_addresses.is_empty() {
-        o.insert(
-            "ip_addresses".into(),
-            info.ip_addresses
-                .iter()
-                .map(mesos_proto::json::to_value)
-                .collect(),
-        );
-    }
-    if let Some(name) = &info.name {
-        o.insert("name".into(), name.clone().into());
-    }
-    if !info.port_mappings.is_empty() {
-        o.insert(
-            "port_mappings".into(),
-            info.port_mappings
-                .iter()
-                .map(mesos_proto::json::to_value)
-                .collect(),
-        );
-    }
-    Value::Object(o)
-}
-
 // ---------------------------------------------------------------------------
 // Shared pieces
 // ---------------------------------------------------------------------------
-
-/// Labels as an array of protobuf JSON `Label`s (master doc §3.3).
-fn labels_json(labels: &Labels) -> Value {
-    labels
-        .labels
-        .iter()
-        .map(mesos_proto::json::to_value)
-        .collect()
-}
-
-/// One key per attribute, valued by its type (master doc §3.2).
-fn attributes_json(attributes: &[Attribute]) -> Value {
-    let mut o = Map::new();
-    for attribute in attributes {
-        let value = match value::Type::try_from(attribute.r#type) {
-            Ok(value::Type::Scalar) => dbl(attribute.scalar.unwrap_or_default().value),
-            Ok(value::Type::Ranges) => attribute
-                .ranges
-                .clone()
-                .unwrap_or_default()
-                .to_string()
-                .into(),
-            Ok(value::Type::Set) => attribute.set.clone().unwrap_or_default().to_string().into(),
-            Ok(value::Type::Text) => attribute.text.clone().unwrap_or_default().value.into(),
-            Err(_) => continue,
-        };
-        o.insert(attribute.name.clone(), value);
-    }
-    Value::Object(o)
-}
 
 /// `{role: resources}` for the reserved part of `resources` (upstream
 /// `Resources::reservations()`, a hash map: roles in libstdc++ order).
@@ -695,21 +576,6 @@ fn is_terminal(state: i32) -> bool {
     TaskState::try_from(state).is_ok_and(TaskState::is_terminal)
 }
 
-fn state_name(state: i32) -> &'static str {
-    TaskState::try_from(state).map_or("", |s| s.as_str_name())
-}
-
-/// A C++ `double`: always printed with a decimal point.
-fn dbl(value: f64) -> Value {
-    Number::from_f64(value).map_or(Value::Null, Value::Number)
-}
-
-/// Orders ids shorter first, then bytewise, so numbered ids come in number
-/// order.
-fn id_order(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
 #[cfg(test)]
 mod tests {
     use mesos_proto::json::render;
@@ -717,6 +583,7 @@ mod tests {
     use mesos_proto::mesos::{environment, Environment, ExecutorId, SlaveId, TaskId};
 
     use super::*;
+    use mesos_proto::mesos::TaskStatus;
 
     fn status(state: TaskState, timestamp: f64) -> TaskStatus {
         TaskStatus {

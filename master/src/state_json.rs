@@ -34,16 +34,16 @@
 //!   `completed_tasks`), and its `unregistered_time` is when it
 //!   disconnected, if that came before its removal.
 
+use mesos_proto::model::{
+    attributes_json, collapsed, dbl, id_order, labels_json, state_name, status_json,
+};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mesos_proto::mesos::value::Scalar;
-use mesos_proto::mesos::{
-    framework_info, master_info, slave_info, value, Attribute, ContainerStatus, Labels,
-    NetworkInfo, SlaveInfo, Task, TaskState, TaskStatus,
-};
+use mesos_proto::mesos::{framework_info, master_info, slave_info, SlaveInfo, Task, TaskState};
 use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use crate::frameworks::Framework;
 use crate::master::{Master, Slave};
@@ -644,27 +644,6 @@ fn slave_info_json(info: &SlaveInfo) -> Map<String, Value> {
     o
 }
 
-/// §3.2: one key per attribute, valued by its type.
-fn attributes_json(attributes: &[Attribute]) -> Value {
-    let mut o = Map::new();
-    for attribute in attributes {
-        let value = match value::Type::try_from(attribute.r#type) {
-            Ok(value::Type::Scalar) => dbl(attribute.scalar.unwrap_or_default().value),
-            Ok(value::Type::Ranges) => attribute
-                .ranges
-                .clone()
-                .unwrap_or_default()
-                .to_string()
-                .into(),
-            Ok(value::Type::Set) => attribute.set.clone().unwrap_or_default().to_string().into(),
-            Ok(value::Type::Text) => attribute.text.clone().unwrap_or_default().value.into(),
-            Err(_) => continue,
-        };
-        o.insert(attribute.name.clone(), value);
-    }
-    Value::Object(o)
-}
-
 /// §3.7: a registered agent (`SlaveWriter`).
 fn slave_json(slave: &Slave, usage: &Usage) -> Map<String, Value> {
     let id = slave_id(&slave.info);
@@ -1054,124 +1033,9 @@ fn task_json(task: &Task) -> Map<String, Value> {
     o
 }
 
-/// The statuses as upstream stores them: an update whose state equals the
-/// previous one's replaces it (`Master::updateTask`).
-fn collapsed(statuses: &[TaskStatus]) -> Vec<&TaskStatus> {
-    let mut kept: Vec<&TaskStatus> = Vec::with_capacity(statuses.len());
-    for status in statuses {
-        if kept.last().is_some_and(|last| last.state == status.state) {
-            kept.pop();
-        }
-        kept.push(status);
-    }
-    kept
-}
-
-/// §3.11: `json(TaskStatus)`.
-fn status_json(status: &TaskStatus) -> Value {
-    let mut o = Map::new();
-    o.insert("state".into(), state_name(status.state).into());
-    o.insert("timestamp".into(), dbl(status.timestamp()));
-    if let Some(labels) = &status.labels {
-        o.insert("labels".into(), labels_json(labels));
-    }
-    if let Some(container_status) = &status.container_status {
-        o.insert(
-            "container_status".into(),
-            container_status_json(container_status),
-        );
-    }
-    if let Some(healthy) = status.healthy {
-        o.insert("healthy".into(), healthy.into());
-    }
-    Value::Object(o)
-}
-
-/// §3.11: `json(ContainerStatus)`.
-fn container_status_json(status: &ContainerStatus) -> Value {
-    let mut o = Map::new();
-    if let Some(id) = &status.container_id {
-        o.insert("container_id".into(), mesos_proto::json::to_value(id));
-    }
-    if !status.network_infos.is_empty() {
-        o.insert(
-            "network_infos".into(),
-            status.network_infos.iter().map(network_info_json).collect(),
-        );
-    }
-    if let Some(cgroup_info) = &status.cgroup_info {
-        o.insert(
-            "cgroup_info".into(),
-            mesos_proto::json::to_value(cgroup_info),
-        );
-    }
-    Value::Object(o)
-}
-
-/// §3.11: `json(NetworkInfo)`, hand-ordered.
-fn network_info_json(info: &NetworkInfo) -> Value {
-    let mut o = Map::new();
-    if !info.groups.is_empty() {
-        o.insert(
-            "groups".into(),
-            info.groups.iter().cloned().map(Value::from).collect(),
-        );
-    }
-    if let Some(labels) = &info.labels {
-        o.insert("labels".into(), labels_json(labels));
-    }
-    if !info.ip_addresses.is_empty() {
-        o.insert(
-            "ip_addresses".into(),
-            info.ip_addresses
-                .iter()
-                .map(mesos_proto::json::to_value)
-                .collect(),
-        );
-    }
-    if let Some(name) = &info.name {
-        o.insert("name".into(), name.clone().into());
-    }
-    if !info.port_mappings.is_empty() {
-        o.insert(
-            "port_mappings".into(),
-            info.port_mappings
-                .iter()
-                .map(mesos_proto::json::to_value)
-                .collect(),
-        );
-    }
-    Value::Object(o)
-}
-
-/// §3.3: labels as an array of protobuf JSON `Label`s.
-fn labels_json(labels: &Labels) -> Value {
-    labels
-        .labels
-        .iter()
-        .map(mesos_proto::json::to_value)
-        .collect()
-}
-
-fn state_name(state: i32) -> &'static str {
-    TaskState::try_from(state).map_or("", |s| s.as_str_name())
-}
-
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// A C++ `double`: always printed with a decimal point.
-fn dbl(value: f64) -> Value {
-    Number::from_f64(value).map_or(Value::Null, Value::Number)
-}
-
-/// Orders ids shorter first, then bytewise, so generated ids
-/// (`<master>-S<n>`, `<master>-O<n>`, `<master>-<nnnn>`) come in number
-/// order.
-fn id_order(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
 
 /// An id sorted by [`id_order`].
 #[derive(PartialEq, Eq)]
@@ -1246,6 +1110,7 @@ fn numify_int(text: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mesos_proto::mesos::TaskStatus;
 
     #[test]
     fn task_query_parses_as_upstream() {

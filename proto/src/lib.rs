@@ -14,6 +14,7 @@
 //! - [`Message`]: what libprocess sends; required fields are present by
 //!   construction (see its doc).
 //! - [`json`]: stout's `JSON::protobuf` rendering and `protobuf::parse`.
+//! - [`model`]: JSON writers shared by the master's and agent's endpoints.
 //! - [`recordio`]: the `<length>\n<record>` framing of the v1 streaming APIs.
 //! - [`resources`]: `Resources` arithmetic, parsing, validation and printing.
 //! - [`values`]: scalar, ranges and set arithmetic and the text form of values.
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod json;
+pub mod model;
 pub mod recordio;
 pub mod resources;
 pub mod values;

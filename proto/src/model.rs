@@ -1,0 +1,142 @@
+//! JSON writers shared by the master's and the agent's classic endpoints,
+//! as upstream's `json(JSON::ObjectWriter*, const T&)` overloads in
+//! `src/common/http.cpp` (task statuses, container statuses, network
+//! infos, labels, attributes) and the small helpers they use. Section
+//! numbers refer to `docs/master-endpoints-json.md`.
+
+use std::cmp::Ordering;
+
+use serde_json::{Map, Number, Value};
+
+use crate::mesos::{value, Attribute, ContainerStatus, Labels, NetworkInfo, TaskState, TaskStatus};
+
+/// §3.2: one key per attribute, valued by its type.
+pub fn attributes_json(attributes: &[Attribute]) -> Value {
+    let mut o = Map::new();
+    for attribute in attributes {
+        let value = match value::Type::try_from(attribute.r#type) {
+            Ok(value::Type::Scalar) => dbl(attribute.scalar.unwrap_or_default().value),
+            Ok(value::Type::Ranges) => attribute
+                .ranges
+                .clone()
+                .unwrap_or_default()
+                .to_string()
+                .into(),
+            Ok(value::Type::Set) => attribute.set.clone().unwrap_or_default().to_string().into(),
+            Ok(value::Type::Text) => attribute.text.clone().unwrap_or_default().value.into(),
+            Err(_) => continue,
+        };
+        o.insert(attribute.name.clone(), value);
+    }
+    Value::Object(o)
+}
+
+/// The statuses as upstream stores them: an update whose state equals the
+/// previous one's replaces it (`Master::updateTask`).
+pub fn collapsed(statuses: &[TaskStatus]) -> Vec<&TaskStatus> {
+    let mut kept: Vec<&TaskStatus> = Vec::with_capacity(statuses.len());
+    for status in statuses {
+        if kept.last().is_some_and(|last| last.state == status.state) {
+            kept.pop();
+        }
+        kept.push(status);
+    }
+    kept
+}
+
+/// §3.11: `json(ContainerStatus)`.
+pub fn container_status_json(status: &ContainerStatus) -> Value {
+    let mut o = Map::new();
+    if let Some(id) = &status.container_id {
+        o.insert("container_id".into(), crate::json::to_value(id));
+    }
+    if !status.network_infos.is_empty() {
+        o.insert(
+            "network_infos".into(),
+            status.network_infos.iter().map(network_info_json).collect(),
+        );
+    }
+    if let Some(cgroup_info) = &status.cgroup_info {
+        o.insert("cgroup_info".into(), crate::json::to_value(cgroup_info));
+    }
+    Value::Object(o)
+}
+
+/// A C++ `double`: always printed with a decimal point.
+pub fn dbl(value: f64) -> Value {
+    Number::from_f64(value).map_or(Value::Null, Value::Number)
+}
+
+/// Orders ids shorter first, then bytewise, so generated ids
+/// (`<master>-S<n>`, `<master>-O<n>`, `<master>-<nnnn>`) come in number
+/// order.
+pub fn id_order(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// §3.3: labels as an array of protobuf JSON `Label`s.
+pub fn labels_json(labels: &Labels) -> Value {
+    labels.labels.iter().map(crate::json::to_value).collect()
+}
+
+/// §3.11: `json(NetworkInfo)`, hand-ordered.
+pub fn network_info_json(info: &NetworkInfo) -> Value {
+    let mut o = Map::new();
+    if !info.groups.is_empty() {
+        o.insert(
+            "groups".into(),
+            info.groups.iter().cloned().map(Value::from).collect(),
+        );
+    }
+    if let Some(labels) = &info.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    if !info.ip_addresses.is_empty() {
+        o.insert(
+            "ip_addresses".into(),
+            info.ip_addresses
+                .iter()
+                .map(crate::json::to_value)
+                .collect(),
+        );
+    }
+    if let Some(name) = &info.name {
+        o.insert("name".into(), name.clone().into());
+    }
+    if !info.port_mappings.is_empty() {
+        o.insert(
+            "port_mappings".into(),
+            info.port_mappings
+                .iter()
+                .map(crate::json::to_value)
+                .collect(),
+        );
+    }
+    Value::Object(o)
+}
+
+/// Returns a task state's upstream name (`TASK_RUNNING`), or an empty
+/// string for a number the enum lacks.
+pub fn state_name(state: i32) -> &'static str {
+    TaskState::try_from(state).map_or("", |s| s.as_str_name())
+}
+
+/// §3.11: `json(TaskStatus)`.
+pub fn status_json(status: &TaskStatus) -> Value {
+    let mut o = Map::new();
+    o.insert("state".into(), state_name(status.state).into());
+    o.insert("timestamp".into(), dbl(status.timestamp()));
+    if let Some(labels) = &status.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    if let Some(container_status) = &status.container_status {
+        o.insert(
+            "container_status".into(),
+            container_status_json(container_status),
+        );
+    }
+    if let Some(healthy) = status.healthy {
+        o.insert("healthy".into(), healthy.into());
+    }
+    Value::Object(o)
+}
