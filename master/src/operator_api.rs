@@ -5,7 +5,9 @@
 //! Requests and responses are `mesos.v1.master.Call` / `Response` in JSON
 //! or protobuf, negotiated as for the scheduler API. Served so far:
 //! `GET_HEALTH`, `GET_FLAGS`, `GET_VERSION`, `GET_METRICS`, `GET_MASTER`,
-//! `GET_AGENTS`, `GET_FRAMEWORKS`, `TEARDOWN`, `MARK_AGENT_GONE`. Every
+//! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_TASKS`, `GET_STATE` (executors
+//! still empty: the master does not track them by agent yet), `TEARDOWN`,
+//! `MARK_AGENT_GONE`. Every
 //! other call answers `501 Not Implemented` naming it, until it lands.
 //!
 //! Responses are built with the v0 `mesos.master` types the master works
@@ -202,6 +204,27 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
+        call::Type::GetTasks => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetTasks),
+                get_tasks: Some(get_tasks(master)),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetState => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetState),
+                get_state: Some(response::GetState {
+                    get_tasks: Some(get_tasks(master)),
+                    get_executors: Some(response::GetExecutors::default()),
+                    get_frameworks: Some(get_frameworks(master)),
+                    get_agents: Some(get_agents(master)),
+                }),
+                ..Default::default()
+            },
+            json,
+        )),
         call::Type::Teardown => {
             let Some(teardown) = call.teardown else {
                 return ready(Response::bad_request("Expecting 'teardown' to be present"));
@@ -250,6 +273,41 @@ fn get_agents(master: &Master) -> response::GetAgents {
     response::GetAgents {
         agents,
         recovered_agents: master.slaves.recovered.values().cloned().collect(),
+    }
+}
+
+/// Active tasks, unreachable ones (tasks of unreachable agents), and
+/// completed ones, of every framework (completed frameworks included).
+fn get_tasks(master: &Master) -> response::GetTasks {
+    use mesos_proto::mesos::TaskState;
+    let mut tasks = Vec::new();
+    let mut unreachable = Vec::new();
+    let mut completed = Vec::new();
+    let frameworks = master
+        .frameworks
+        .registered
+        .values()
+        .chain(master.frameworks.completed.iter());
+    for framework in frameworks {
+        tasks.extend(framework.tasks.values().cloned());
+        for task in &framework.completed_tasks {
+            let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
+            if state == TaskState::TaskUnreachable
+                && master.slaves.unreachable.contains_key(&task.slave_id.value)
+            {
+                unreachable.push(task.clone());
+            } else {
+                completed.push(task.clone());
+            }
+        }
+    }
+    #[allow(deprecated)]
+    response::GetTasks {
+        pending_tasks: vec![],
+        tasks,
+        unreachable_tasks: unreachable,
+        completed_tasks: completed,
+        orphan_tasks: vec![],
     }
 }
 

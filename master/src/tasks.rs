@@ -349,6 +349,32 @@ impl Master {
         accept: call::Accept,
         ctx: &mut Context<Self>,
     ) {
+        if let Some(error) = unsupported_operation(&accept) {
+            // Nothing of this ACCEPT is applied: its tasks are refused with
+            // the reason, and the offers return without a filter.
+            tracing::warn!(%framework_id, %error, "Refusing ACCEPT");
+            for task in launched_tasks(&accept.operations) {
+                self.send_master_update(
+                    framework_id,
+                    &task.task_id,
+                    None,
+                    TaskState::TaskError,
+                    task_status::Reason::TaskInvalid,
+                    &error,
+                );
+            }
+            for offer_id in &accept.offer_ids {
+                let owned = self
+                    .offers
+                    .get(&offer_id.value)
+                    .is_some_and(|s| s.offer.framework_id.value == framework_id);
+                if owned {
+                    self.remove_offer(&offer_id.value, false);
+                }
+            }
+            self.schedule_allocation(ctx);
+            return;
+        }
         let refuse = refuse_duration(accept.filters.as_ref());
         // Take the offers, checking they are this framework's and on one agent.
         let mut error = None;
@@ -443,9 +469,8 @@ impl Master {
                         self.launch_group(framework_id, &slave_id, &role, group, &mut remaining);
                     }
                 }
-                other => {
-                    tracing::warn!(%framework_id, operation = ?other, "Offer operation not supported yet; ignoring it");
-                }
+                // Refused before anything was applied (see `unsupported_operation`).
+                _ => {}
             }
         }
         self.allocator
@@ -1272,6 +1297,19 @@ impl Master {
             }
         });
     }
+}
+
+/// Returns why an ACCEPT cannot be applied when it holds an offer
+/// operation this master does not support yet (only LAUNCH and
+/// LAUNCH_GROUP are).
+pub fn unsupported_operation(accept: &call::Accept) -> Option<String> {
+    accept.operations.iter().find_map(|operation| match operation.r#type() {
+        offer::operation::Type::Launch | offer::operation::Type::LaunchGroup => None,
+        other => Some(format!(
+            "Offer operation {} is not supported by this master yet; no operation of this ACCEPT was applied",
+            other.as_str_name()
+        )),
+    })
 }
 
 /// Returns the tasks of LAUNCH and LAUNCH_GROUP operations.

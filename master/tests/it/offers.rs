@@ -456,3 +456,48 @@ async fn offers_held_past_offer_timeout_are_rescinded() {
     assert_eq!(rescinded.offer_id, offer.id);
     let _ = scheduler;
 }
+
+#[actix_rt::test]
+async fn unsupported_offer_operations_refuse_the_whole_accept() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:2;mem:1024", "*").unwrap().to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let framework_id =
+        decode::<mesos_proto::mesos::internal::FrameworkRegisteredMessage>(&recv(&mut rx).await)
+            .framework_id;
+    let offer = next_offers(&mut rx).await.offers[0].clone();
+
+    let mut call = accept(
+        &framework_id,
+        &[&offer],
+        vec![task("t1", &offer, "cpus:1;mem:128")],
+        0.0,
+    );
+    if let Some(accept) = call.accept.as_mut() {
+        accept.operations.push(offer::Operation {
+            r#type: Some(offer::operation::Type::Reserve as i32),
+            ..Default::default()
+        });
+    }
+    send_call(&scheduler, master.upid(), call);
+    let update = next_update(&mut rx).await.update;
+    assert_eq!(update.status.task_id.value, "t1");
+    assert_eq!(update.status.state(), TaskState::TaskError);
+    assert!(
+        update.status.message().contains("RESERVE is not supported"),
+        "{:?}",
+        update.status.message
+    );
+    let tasks = master
+        .call(move |m, _| m.frameworks.registered[&framework_id.value].tasks.len())
+        .await
+        .unwrap();
+    assert_eq!(tasks, 0, "nothing was launched");
+}

@@ -133,3 +133,101 @@ async fn agents_are_listed_and_can_be_marked_gone() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[actix_rt::test]
+async fn get_tasks_and_get_state_list_a_launched_task() {
+    use mesos_proto::mesos::internal::{FrameworkRegisteredMessage, ResourceOffersMessage};
+    use mesos_proto::mesos::scheduler::{call, Call};
+    use mesos_proto::mesos::{offer, CommandInfo, Filters, TaskId, TaskInfo};
+    use mesos_proto::resources::Resources;
+
+    use crate::frameworks::{info, recv, spawn_scheduler, subscribe};
+
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:2;mem:1024", "*").unwrap().to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let framework_id = decode::<FrameworkRegisteredMessage>(&recv(&mut rx).await).framework_id;
+    let offer = loop {
+        let event = recv(&mut rx).await;
+        if event.name == "mesos.internal.ResourceOffersMessage" {
+            break decode::<ResourceOffersMessage>(&event).offers.remove(0);
+        }
+    };
+    let task = TaskInfo {
+        name: "listed".into(),
+        task_id: TaskId {
+            value: "listed-1".into(),
+        },
+        slave_id: offer.slave_id.clone(),
+        resources: Resources::parse("cpus:1;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some("sleep 10".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let accept = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![task],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(60.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+    // The agent receives the task, so the master has recorded it.
+    loop {
+        if next(&mut agent_rx).await.name == "mesos.internal.RunTaskMessage" {
+            break;
+        }
+    }
+
+    let (status, body) = api(
+        runtime.address(),
+        r#"{"type":"GET_TASKS"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    let tasks = response.get_tasks.unwrap().tasks;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].task_id.value, "listed-1");
+    assert_eq!(
+        tasks[0].state(),
+        mesos_proto::mesos::v1::TaskState::TaskStaging
+    );
+
+    let (status, body) = api(
+        runtime.address(),
+        r#"{"type":"GET_STATE"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    let state = response.get_state.unwrap();
+    assert_eq!(state.get_agents.unwrap().agents.len(), 1);
+    assert_eq!(state.get_frameworks.unwrap().frameworks.len(), 1);
+    assert_eq!(state.get_tasks.unwrap().tasks.len(), 1);
+}
