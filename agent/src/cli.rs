@@ -62,6 +62,9 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         executor_registration_timeout: flags.executor_registration_timeout,
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
         recovery_timeout: flags.recovery_timeout,
+        executor_reregistration_timeout: flags
+            .executor_reregistration_timeout
+            .min(std::time::Duration::from_secs(15)),
         flags: Some(flags.clone()),
     };
     actix::System::new().block_on(async move {

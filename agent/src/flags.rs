@@ -88,6 +88,12 @@ pub struct Flags {
           default_value = "5secs")]
     pub executor_shutdown_grace_period: Duration,
 
+    /// How long a restarted agent waits for recovered executors to
+    /// re-register before killing them (upstream caps it at 15 secs).
+    #[arg(long, env = "MESOS_EXECUTOR_REREGISTRATION_TIMEOUT", value_parser = parse_duration,
+          default_value = "2secs")]
+    pub executor_reregistration_timeout: Duration,
+
     /// How long a checkpointing executor waits for a restarted agent.
     #[arg(long, env = "MESOS_RECOVERY_TIMEOUT", value_parser = parse_duration,
           default_value = "15mins")]
@@ -196,6 +202,10 @@ impl Flags {
             (
                 "executor_registration_timeout",
                 Some(format_duration(self.executor_registration_timeout)),
+            ),
+            (
+                "executor_reregistration_timeout",
+                Some(format_duration(self.executor_reregistration_timeout)),
             ),
             (
                 "executor_shutdown_grace_period",

@@ -16,6 +16,7 @@ pub mod http;
 pub mod paths;
 pub mod resources;
 pub mod slave;
+pub mod state;
 pub mod state_json;
 pub mod status_update_manager;
 

@@ -5,9 +5,18 @@
 //!   slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>/
 //!       runs/<container_id>/            the sandbox (stdout, stderr, files)
 //!   meta/
+//!     boot_id                                   text: the boot id at start
+//!     slaves/latest -> <slave_id>
 //!     slaves/<slave_id>/slave.info
 //!     slaves/<slave_id>/frameworks/<framework_id>/framework.info
+//!     slaves/<slave_id>/frameworks/<framework_id>/framework.pid
 //!     slaves/<slave_id>/frameworks/<framework_id>/executors/<executor_id>/
+//!         executor.info
+//!         executor_generated_for_command_task   text: "0" or "1"
+//!         runs/latest -> <container_id>
+//!         runs/<container_id>/pids/forked.pid    text: OS pid
+//!         runs/<container_id>/pids/libprocess.pid  text: executor UPID
+//!         runs/<container_id>/tasks/<task_id>/task.info     Task
 //!         runs/<container_id>/tasks/<task_id>/task.updates
 //! ```
 
@@ -19,6 +28,22 @@ pub const TASK_UPDATES_FILE: &str = "task.updates";
 pub const SLAVE_INFO_FILE: &str = "slave.info";
 /// Name of a framework info checkpoint.
 pub const FRAMEWORK_INFO_FILE: &str = "framework.info";
+/// Name of a framework's scheduler UPID checkpoint.
+pub const FRAMEWORK_PID_FILE: &str = "framework.pid";
+/// Name of an executor info checkpoint.
+pub const EXECUTOR_INFO_FILE: &str = "executor.info";
+/// Name of the marker saying the agent generated the executor.
+pub const EXECUTOR_GENERATED_FOR_COMMAND_TASK_FILE: &str = "executor_generated_for_command_task";
+/// Name of the symlink to the newest agent id or executor run.
+pub const LATEST_SYMLINK: &str = "latest";
+/// Name of the boot id checkpoint.
+pub const BOOT_ID_FILE: &str = "boot_id";
+/// Name of an executor run's OS pid checkpoint.
+pub const FORKED_PID_FILE: &str = "forked.pid";
+/// Name of an executor run's UPID checkpoint.
+pub const LIBPROCESS_PID_FILE: &str = "libprocess.pid";
+/// Name of a task checkpoint (a `Task`, not a `TaskInfo`).
+pub const TASK_INFO_FILE: &str = "task.info";
 
 /// Returns an executor run's sandbox.
 pub fn executor_run_dir(
@@ -39,9 +64,24 @@ pub fn executor_run_dir(
         .join(container_id)
 }
 
+/// Returns the meta directory.
+pub fn meta_dir(work_dir: &Path) -> PathBuf {
+    work_dir.join("meta")
+}
+
+/// Returns the boot id checkpoint.
+pub fn boot_id_path(work_dir: &Path) -> PathBuf {
+    meta_dir(work_dir).join(BOOT_ID_FILE)
+}
+
+/// Returns the `meta/slaves/latest` symlink.
+pub fn latest_slave_path(work_dir: &Path) -> PathBuf {
+    meta_dir(work_dir).join("slaves").join(LATEST_SYMLINK)
+}
+
 /// Returns the meta directory of agent `slave_id`.
 pub fn slave_meta_dir(work_dir: &Path, slave_id: &str) -> PathBuf {
-    work_dir.join("meta").join("slaves").join(slave_id)
+    meta_dir(work_dir).join("slaves").join(slave_id)
 }
 
 /// Returns the meta directory of a framework.
@@ -49,6 +89,67 @@ pub fn framework_meta_dir(work_dir: &Path, slave_id: &str, framework_id: &str) -
     slave_meta_dir(work_dir, slave_id)
         .join("frameworks")
         .join(framework_id)
+}
+
+/// Returns the meta directory of an executor.
+pub fn executor_meta_dir(
+    work_dir: &Path,
+    slave_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+) -> PathBuf {
+    framework_meta_dir(work_dir, slave_id, framework_id)
+        .join("executors")
+        .join(executor_id)
+}
+
+/// Returns the `runs/latest` symlink of an executor.
+pub fn executor_latest_run_path(
+    work_dir: &Path,
+    slave_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+) -> PathBuf {
+    executor_meta_dir(work_dir, slave_id, framework_id, executor_id)
+        .join("runs")
+        .join(LATEST_SYMLINK)
+}
+
+/// Returns the meta directory of an executor run.
+pub fn run_meta_dir(
+    work_dir: &Path,
+    slave_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+    container_id: &str,
+) -> PathBuf {
+    executor_meta_dir(work_dir, slave_id, framework_id, executor_id)
+        .join("runs")
+        .join(container_id)
+}
+
+/// Returns an executor run's OS pid checkpoint.
+pub fn forked_pid_path(run_meta_dir: &Path) -> PathBuf {
+    run_meta_dir.join("pids").join(FORKED_PID_FILE)
+}
+
+/// Returns an executor run's UPID checkpoint.
+pub fn libprocess_pid_path(run_meta_dir: &Path) -> PathBuf {
+    run_meta_dir.join("pids").join(LIBPROCESS_PID_FILE)
+}
+
+/// Returns the meta directory of a task.
+pub fn task_meta_dir(
+    work_dir: &Path,
+    slave_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+    container_id: &str,
+    task_id: &str,
+) -> PathBuf {
+    run_meta_dir(work_dir, slave_id, framework_id, executor_id, container_id)
+        .join("tasks")
+        .join(task_id)
 }
 
 /// Returns a task's status update log.
@@ -60,12 +161,13 @@ pub fn task_updates_path(
     container_id: &str,
     task_id: &str,
 ) -> PathBuf {
-    framework_meta_dir(work_dir, slave_id, framework_id)
-        .join("executors")
-        .join(executor_id)
-        .join("runs")
-        .join(container_id)
-        .join("tasks")
-        .join(task_id)
-        .join(TASK_UPDATES_FILE)
+    task_meta_dir(
+        work_dir,
+        slave_id,
+        framework_id,
+        executor_id,
+        container_id,
+        task_id,
+    )
+    .join(TASK_UPDATES_FILE)
 }

@@ -18,8 +18,15 @@
 //!   executors of frameworks other than the command executor are reported
 //!   with `ExitedExecutorMessage`.
 //!
-//! Not yet: recovery after an agent restart, v1 HTTP executors, task
-//! groups, resources checkpointing, GC.
+//! - checkpointing (frameworks with `checkpoint=true`) and recovery after
+//!   an agent restart with `--recover=reconnect` ([`state`]): the agent
+//!   keeps its id and re-registers, v0 executors are asked to reconnect
+//!   and re-register, unacknowledged updates are replayed and resent;
+//!   executors that do not come back within
+//!   `--executor_reregistration_timeout` are killed.
+//!
+//! Not yet: `--recover=cleanup`, `--strict=false`, recovery of v1 HTTP
+//! executors, task groups, resources checkpointing, GC.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,12 +36,12 @@ use std::time::Duration;
 use actix::{AsyncContext as _, Context};
 use libprocess::{Process, ProcessBase, UPID};
 use mesos_proto::mesos::internal::{
-    ExecutorRegisteredMessage, ExecutorToFrameworkMessage, ExitedExecutorMessage,
-    FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage, PongSlaveMessage,
-    RegisterExecutorMessage, RegisterSlaveMessage, ReregisterSlaveMessage, RunTaskMessage,
-    ShutdownExecutorMessage, ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage,
-    SlaveReregisteredMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
-    StatusUpdateMessage,
+    ExecutorRegisteredMessage, ExecutorReregisteredMessage, ExecutorToFrameworkMessage,
+    ExitedExecutorMessage, FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage,
+    PongSlaveMessage, ReconnectExecutorMessage, RegisterExecutorMessage, RegisterSlaveMessage,
+    ReregisterExecutorMessage, ReregisterSlaveMessage, RunTaskMessage, ShutdownExecutorMessage,
+    ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage, SlaveReregisteredMessage,
+    StatusUpdate, StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
 };
 use mesos_proto::mesos::{
     environment, slave_info, task_status, CommandInfo, Environment, ExecutorId, ExecutorInfo,
@@ -46,6 +53,7 @@ use crate::containerizer::posix::{LaunchSpec, Termination};
 use crate::containerizer::PosixLauncher;
 use crate::flags::Flags;
 use crate::paths;
+use crate::state;
 use crate::status_update_manager::{StatusUpdateManager, StreamId};
 
 /// Upstream's `MAX_REGISTRATION_BACKOFF_FACTOR` cap on retries.
@@ -70,6 +78,8 @@ pub struct Config {
     pub executor_shutdown_grace_period: Duration,
     /// `--recovery_timeout`.
     pub recovery_timeout: Duration,
+    /// `--executor_reregistration_timeout`.
+    pub executor_reregistration_timeout: Duration,
     /// The flags, for `/flags`.
     pub flags: Option<Arc<Flags>>,
 }
@@ -92,6 +102,11 @@ pub(crate) struct Executor {
     command_executor: bool,
     pub(crate) queued: Vec<TaskInfo>,
     pub(crate) tasks: HashMap<String, Task>,
+    /// Recovered after an agent restart: not a child of this agent, so
+    /// watched by polling its OS pid.
+    recovered: bool,
+    /// Why the agent is destroying it, for its tasks' updates.
+    pending_termination: Option<(TaskState, task_status::Reason, String)>,
 }
 
 pub(crate) struct Framework {
@@ -113,6 +128,9 @@ pub struct Slave {
     updates: StatusUpdateManager,
     launcher: PosixLauncher,
     backoff: Duration,
+    /// Recovered executors are still being waited for: no registration
+    /// with the master yet.
+    recovering: bool,
 }
 
 impl Slave {
@@ -127,6 +145,7 @@ impl Slave {
             updates: StatusUpdateManager::default(),
             launcher: PosixLauncher,
             backoff: config.registration_backoff_factor,
+            recovering: false,
             config,
         }
     }
@@ -183,7 +202,7 @@ impl Slave {
     }
 
     fn do_register(&mut self, ctx: &mut Context<Self>) {
-        if self.registered {
+        if self.registered || self.recovering {
             return;
         }
         let capabilities = [
@@ -296,9 +315,13 @@ impl Slave {
         self.registered = true;
         self.backoff = self.config.registration_backoff_factor;
         if first {
-            let dir = paths::slave_meta_dir(&self.config.work_dir, &slave_id.value);
-            let bytes = prost::Message::encode_to_vec(&self.info);
-            if let Err(error) = write_record(&dir.join(paths::SLAVE_INFO_FILE), &bytes) {
+            let work_dir = &self.config.work_dir;
+            let dir = paths::slave_meta_dir(work_dir, &slave_id.value);
+            let result = state::checkpoint_record(&dir.join(paths::SLAVE_INFO_FILE), &self.info)
+                .and_then(|()| {
+                    state::checkpoint_symlink(&paths::latest_slave_path(work_dir), &slave_id.value)
+                });
+            if let Err(error) = result {
                 tracing::warn!(%error, "Failed to checkpoint the agent info");
             }
         }
@@ -475,16 +498,19 @@ impl Slave {
         if pid.is_some() {
             framework.pid = pid;
         }
+        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
         if framework_info.checkpoint.unwrap_or(false) {
             let dir = paths::framework_meta_dir(
                 &self.config.work_dir,
                 self.slave_id().unwrap_or_default(),
                 &framework_id,
             );
-            if let Err(error) = write_record(
-                &dir.join(paths::FRAMEWORK_INFO_FILE),
-                &prost::Message::encode_to_vec(&framework_info),
-            ) {
+            let result =
+                state::checkpoint_record(&dir.join(paths::FRAMEWORK_INFO_FILE), &framework_info)
+                    .and_then(|()| {
+                        state::checkpoint_text(&dir.join(paths::FRAMEWORK_PID_FILE), &framework_pid)
+                    });
+            if let Err(error) = result {
                 tracing::warn!(%error, "Failed to checkpoint the framework info");
             }
         }
@@ -502,9 +528,11 @@ impl Slave {
                     };
                     let task_record =
                         task_record(&framework.info, &task, &executor.info, self.info.id.clone());
+                    let container_id = executor.container_id.clone();
                     executor
                         .tasks
-                        .insert(task.task_id.value.clone(), task_record);
+                        .insert(task.task_id.value.clone(), task_record.clone());
+                    self.checkpoint_task(&framework_id, &executor_id, &container_id, &task_record);
                     self.base.send(&executor_pid, &message);
                 }
                 (ExecutorState::Registering, _) => executor.queued.push(task),
@@ -568,6 +596,15 @@ impl Slave {
         tracing::info!(%framework_id, %executor_id, %container_id, directory = %directory.display(), "Launching executor");
         match self.launcher.launch(&spec) {
             Ok((os_pid, termination)) => {
+                if framework_info.checkpoint.unwrap_or(false) {
+                    self.checkpoint_executor(
+                        framework_id,
+                        &info,
+                        command_executor,
+                        &container_id,
+                        os_pid,
+                    );
+                }
                 let framework = self
                     .frameworks
                     .get_mut(framework_id)
@@ -584,6 +621,8 @@ impl Slave {
                         command_executor,
                         queued: vec![task],
                         tasks: HashMap::new(),
+                        recovered: false,
+                        pending_termination: None,
                     },
                 );
                 let addr = ctx.address();
@@ -664,6 +703,7 @@ impl Slave {
         tracing::info!(%framework_id, %executor_id, %from, "Executor registered");
         executor.state = ExecutorState::Running;
         executor.pid = Some(from.clone());
+        let container_id = executor.container_id.clone();
         let executor_info = executor.info.clone();
         let queued = std::mem::take(&mut executor.queued);
         let records: Vec<Task> = queued
@@ -677,8 +717,27 @@ impl Slave {
                 )
             })
             .collect();
-        for record in records {
-            executor.tasks.insert(record.task_id.value.clone(), record);
+        for record in &records {
+            executor
+                .tasks
+                .insert(record.task_id.value.clone(), record.clone());
+        }
+        if framework_info.checkpoint.unwrap_or(false) {
+            let run_dir = paths::run_meta_dir(
+                &self.config.work_dir,
+                &slave_id.value,
+                &framework_id,
+                &executor_id,
+                &container_id,
+            );
+            if let Err(error) =
+                state::checkpoint_text(&paths::libprocess_pid_path(&run_dir), &from.to_string())
+            {
+                tracing::warn!(%error, "Failed to checkpoint the executor's pid");
+            }
+            for record in &records {
+                self.checkpoint_task(&framework_id, &executor_id, &container_id, record);
+            }
         }
         self.base.link(&from);
         self.base.send(
@@ -951,7 +1010,19 @@ impl Slave {
             .collect();
         unfinished.extend(executor.queued.iter().map(|t| t.task_id.clone()));
         let command_executor = executor.command_executor;
+        let (state, reason) = match &executor.pending_termination {
+            Some((state, reason, _)) => (*state, *reason),
+            None => (
+                TaskState::TaskFailed,
+                task_status::Reason::ExecutorTerminated,
+            ),
+        };
         let message = match termination.status {
+            _ if executor.pending_termination.is_some() => executor
+                .pending_termination
+                .as_ref()
+                .map(|(_, _, m)| m.clone())
+                .unwrap_or_default(),
             Some(status) if libc::WIFEXITED(status) => format!(
                 "Executor terminated with exit status {}",
                 libc::WEXITSTATUS(status)
@@ -968,6 +1039,7 @@ impl Slave {
             .expect("present above");
         let mut executor = executor;
         executor.state = ExecutorState::Terminating;
+        executor.recovered = false;
         executor.queued.clear();
         framework
             .executors
@@ -977,8 +1049,8 @@ impl Slave {
                 framework_id,
                 &task_id,
                 Some(executor_id),
-                TaskState::TaskFailed,
-                task_status::Reason::ExecutorTerminated,
+                state,
+                reason,
                 &message,
             );
             self.handle_update(update, None, ctx);
@@ -998,6 +1070,338 @@ impl Slave {
                 },
             );
         }
+    }
+
+    /// Checkpoints a launched executor of a checkpointing framework:
+    /// `executor.info`, whether the agent generated it, `runs/latest` and
+    /// the run's `pids/forked.pid`.
+    fn checkpoint_executor(
+        &self,
+        framework_id: &str,
+        info: &ExecutorInfo,
+        command_executor: bool,
+        container_id: &str,
+        os_pid: u32,
+    ) {
+        let work_dir = &self.config.work_dir;
+        let slave_id = self.slave_id().unwrap_or_default();
+        let executor_id = &info.executor_id.value;
+        let dir = paths::executor_meta_dir(work_dir, slave_id, framework_id, executor_id);
+        let run_dir =
+            paths::run_meta_dir(work_dir, slave_id, framework_id, executor_id, container_id);
+        let result = state::checkpoint_record(&dir.join(paths::EXECUTOR_INFO_FILE), info)
+            .and_then(|()| {
+                state::checkpoint_text(
+                    &dir.join(paths::EXECUTOR_GENERATED_FOR_COMMAND_TASK_FILE),
+                    if command_executor { "1" } else { "0" },
+                )
+            })
+            .and_then(|()| {
+                state::checkpoint_symlink(
+                    &paths::executor_latest_run_path(work_dir, slave_id, framework_id, executor_id),
+                    container_id,
+                )
+            })
+            .and_then(|()| {
+                state::checkpoint_text(&paths::forked_pid_path(&run_dir), &os_pid.to_string())
+            });
+        if let Err(error) = result {
+            tracing::warn!(%framework_id, %executor_id, %error, "Failed to checkpoint the executor");
+        }
+    }
+
+    /// Checkpoints `task.info` (the `Task`) of a checkpointing framework.
+    fn checkpoint_task(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        task: &Task,
+    ) {
+        let checkpoint = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.info.checkpoint.unwrap_or(false));
+        if !checkpoint {
+            return;
+        }
+        let path = paths::task_meta_dir(
+            &self.config.work_dir,
+            self.slave_id().unwrap_or_default(),
+            framework_id,
+            executor_id,
+            container_id,
+            &task.task_id.value,
+        )
+        .join(paths::TASK_INFO_FILE);
+        if let Err(error) = state::checkpoint_record(&path, task) {
+            tracing::warn!(%framework_id, task_id = %task.task_id.value, %error, "Failed to checkpoint the task");
+        }
+    }
+
+    /// Recovers the checkpointed state (upstream `Slave::recover` and
+    /// `_recover` with `--recover=reconnect`): the agent id, frameworks,
+    /// executors, tasks and their status update streams; then asks every
+    /// recovered executor with a UPID to reconnect. Registration with the
+    /// master waits until they re-registered or
+    /// `--executor_reregistration_timeout` passed.
+    fn recover(&mut self, ctx: &mut Context<Self>) -> std::io::Result<()> {
+        let work_dir = self.config.work_dir.clone();
+        let recovered = state::recover(&work_dir)?;
+        match state::boot_id() {
+            Ok(boot_id) => state::checkpoint_text(&paths::boot_id_path(&work_dir), &boot_id)?,
+            Err(error) => tracing::warn!(%error, "Failed to read the boot id"),
+        }
+        let Some(slave) = recovered else {
+            return Ok(());
+        };
+        tracing::info!(slave_id = %slave.id, "Recovering the agent");
+        self.info.id = Some(SlaveId {
+            value: slave.id.clone(),
+        });
+        let mut reconnect = Vec::new();
+        let mut watch = Vec::new();
+        for framework in slave.frameworks {
+            let framework_id = framework.id.clone();
+            let mut executors = HashMap::new();
+            for executor in framework.executors {
+                let Some(run) = executor.run else {
+                    continue;
+                };
+                let executor_id = executor.id.clone();
+                let container_id = run.container_id.clone();
+                let mut tasks = HashMap::new();
+                for task in run.tasks {
+                    let log = paths::task_updates_path(
+                        &work_dir,
+                        &slave.id,
+                        &framework_id,
+                        &executor_id,
+                        &container_id,
+                        &task.id,
+                    );
+                    self.updates.recover(
+                        (framework_id.clone(), task.id.clone()),
+                        &task.updates,
+                        log,
+                    );
+                    let Some(mut record) = task.info else {
+                        continue;
+                    };
+                    if let Some(latest) = task.updates.updates.last() {
+                        record.state = latest.status.state;
+                    }
+                    record.statuses = task
+                        .updates
+                        .updates
+                        .iter()
+                        .map(|u| TaskStatus {
+                            data: None,
+                            ..u.status.clone()
+                        })
+                        .collect();
+                    let terminal =
+                        TaskState::try_from(record.state).is_ok_and(TaskState::is_terminal);
+                    if terminal && task.updates.pending.is_empty() {
+                        continue;
+                    }
+                    tasks.insert(task.id, record);
+                }
+                let upid = run
+                    .libprocess_pid
+                    .as_deref()
+                    .map(UPID::parse_lenient)
+                    .filter(|p| !p.is_empty());
+                let os_pid = run.forked_pid.unwrap_or_default();
+                tracing::info!(%framework_id, %executor_id, %container_id, os_pid, upid = ?upid, tasks = tasks.len(), "Recovered executor");
+                if let Some(upid) = upid {
+                    if process_alive(os_pid) {
+                        reconnect.push(upid);
+                    }
+                }
+                watch.push((
+                    framework_id.clone(),
+                    executor_id.clone(),
+                    container_id.clone(),
+                ));
+                let directory = paths::executor_run_dir(
+                    &work_dir,
+                    &slave.id,
+                    &framework_id,
+                    &executor_id,
+                    &container_id,
+                );
+                executors.insert(
+                    executor_id,
+                    Executor {
+                        info: executor.info,
+                        container_id,
+                        directory,
+                        pid: None,
+                        os_pid,
+                        state: ExecutorState::Registering,
+                        command_executor: executor.generated_for_command_task,
+                        queued: vec![],
+                        tasks,
+                        recovered: true,
+                        pending_termination: None,
+                    },
+                );
+            }
+            let pid = Some(UPID::parse_lenient(&framework.pid)).filter(|p| !p.is_empty());
+            self.frameworks.insert(
+                framework_id,
+                Framework {
+                    info: framework.info,
+                    pid,
+                    executors,
+                },
+            );
+        }
+        if watch.is_empty() {
+            return Ok(());
+        }
+        self.recovering = true;
+        let message = ReconnectExecutorMessage {
+            slave_id: SlaveId { value: slave.id },
+        };
+        for upid in reconnect {
+            tracing::info!(executor = %upid, "Sending reconnect request to executor");
+            self.base.send(&upid, &message);
+        }
+        for (f, e, c) in watch {
+            self.watch_recovered(f, e, c, ctx);
+        }
+        libprocess::delay(
+            self.config.executor_reregistration_timeout,
+            &ctx.address(),
+            |this, ctx| this.reregistration_timeout(ctx),
+        );
+        Ok(())
+    }
+
+    /// A recovered executor is no child of this agent: its OS pid is
+    /// polled every second, and its disappearance is its termination.
+    fn watch_recovered(&mut self, f: String, e: String, c: String, ctx: &mut Context<Self>) {
+        let Some(executor) = self.frameworks.get(&f).and_then(|fw| fw.executors.get(&e)) else {
+            return;
+        };
+        if executor.container_id != c || !executor.recovered {
+            return;
+        }
+        if !process_alive(executor.os_pid) {
+            self.executor_terminated(&f, &e, &c, Termination { status: None }, ctx);
+            return;
+        }
+        libprocess::delay(Duration::from_secs(1), &ctx.address(), move |this, ctx| {
+            this.watch_recovered(f, e, c, ctx)
+        });
+    }
+
+    /// `ReregisterExecutorMessage` from a recovered executor.
+    fn reregister_executor(
+        &mut self,
+        from: UPID,
+        message: ReregisterExecutorMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        let framework_id = message.framework_id.value.clone();
+        let executor_id = message.executor_id.value.clone();
+        let slave_id = self.info.id.clone().unwrap_or_default();
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            tracing::warn!(%framework_id, %executor_id, %from, "Shutting down an executor of an unknown framework");
+            self.base.send(&from, &ShutdownExecutorMessage::default());
+            return;
+        };
+        let framework_info = framework.info.clone();
+        let Some(executor) = framework.executors.get_mut(&executor_id) else {
+            self.base.send(&from, &ShutdownExecutorMessage::default());
+            return;
+        };
+        if !executor.recovered || executor.state != ExecutorState::Registering {
+            tracing::warn!(%framework_id, %executor_id, %from, state = ?executor.state, "Shutting down an executor re-registering unexpectedly");
+            self.base.send(&from, &ShutdownExecutorMessage::default());
+            return;
+        }
+        tracing::info!(%framework_id, %executor_id, %from, "Executor re-registered");
+        executor.state = ExecutorState::Running;
+        executor.pid = Some(from.clone());
+        // Tasks the executor holds but the agent did not checkpoint.
+        for task in &message.tasks {
+            if !executor.tasks.contains_key(&task.task_id.value) {
+                let record = task_record(
+                    &framework_info,
+                    task,
+                    &executor.info,
+                    Some(slave_id.clone()),
+                );
+                executor.tasks.insert(task.task_id.value.clone(), record);
+            }
+        }
+        self.base.link(&from);
+        self.base.send(
+            &from,
+            &ExecutorReregisteredMessage {
+                slave_id,
+                slave_info: self.info.clone(),
+            },
+        );
+        // The executor's unacknowledged updates; the ones already
+        // checkpointed before the restart are duplicates.
+        for update in message.updates {
+            let stream = (
+                update.framework_id.value.clone(),
+                update.status.task_id.value.clone(),
+            );
+            let uuid = update.uuid.clone().or_else(|| update.status.uuid.clone());
+            if uuid.is_some_and(|u| self.updates.is_duplicate(&stream, &u)) {
+                tracing::debug!(task_id = %stream.1, "Skipping a duplicate status update");
+                continue;
+            }
+            self.handle_update(update, None, ctx);
+        }
+        let waiting = self
+            .frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .any(|e| e.recovered && e.state == ExecutorState::Registering);
+        if !waiting {
+            self.finish_recovery(ctx);
+        }
+    }
+
+    /// `--executor_reregistration_timeout` passed: recovered executors
+    /// that did not re-register are destroyed (upstream
+    /// `reregisterExecutorTimeout`).
+    fn reregistration_timeout(&mut self, ctx: &mut Context<Self>) {
+        let timeout =
+            libprocess::flags::format_duration(self.config.executor_reregistration_timeout);
+        for (framework_id, framework) in &mut self.frameworks {
+            for (executor_id, executor) in &mut framework.executors {
+                if executor.recovered && executor.state == ExecutorState::Registering {
+                    tracing::info!(%framework_id, %executor_id, "Killing un-reregistered executor");
+                    executor.state = ExecutorState::Terminating;
+                    executor.pending_termination = Some((
+                        TaskState::TaskFailed,
+                        task_status::Reason::ExecutorReregistrationTimeout,
+                        format!("Executor did not reregister within {timeout}"),
+                    ));
+                    self.launcher.destroy(executor.os_pid);
+                }
+            }
+        }
+        self.finish_recovery(ctx);
+    }
+
+    /// Recovery is complete: register with the master.
+    fn finish_recovery(&mut self, ctx: &mut Context<Self>) {
+        if !self.recovering {
+            return;
+        }
+        tracing::info!("Finished recovery");
+        self.recovering = false;
+        self.backoff = self.config.registration_backoff_factor;
+        self.schedule_registration(ctx);
     }
 
     fn shutdown_framework(
@@ -1090,13 +1494,26 @@ fn task_record(
     }
 }
 
-/// Writes a single-record protobuf checkpoint (length prefix, record)
-/// atomically.
-fn write_record(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let length = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
-    let mut data = length.to_ne_bytes().to_vec();
-    data.extend_from_slice(bytes);
-    libprocess::os::write_atomic(path, &data)
+/// Returns whether OS process `pid` still runs (exists and is no zombie).
+fn process_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    if raw <= 1 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    if unsafe { libc::kill(raw, 0) } != 0 {
+        return false;
+    }
+    // A zombie still "exists"; its state in /proc/<pid>/stat is `Z`.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+        })
+        .is_none_or(|state| state != 'Z' && state != 'X')
 }
 
 impl actix::Actor for Slave {
@@ -1205,9 +1622,20 @@ impl Process for Slave {
                 .unwrap_or_else(|| this.master.clone());
             this.base.send(&to, &m);
         });
+        base.install::<ReregisterExecutorMessage>(|this, ctx, from, m| {
+            this.reregister_executor(from, m, ctx)
+        });
         crate::http::install(self);
-        let delay = Self::random_delay(self.config.registration_backoff_factor);
-        libprocess::delay(delay, &ctx.address(), |this, ctx| this.do_register(ctx));
+        if let Err(error) = self.recover(ctx) {
+            // Upstream's `--strict` default: recovery errors are fatal.
+            tracing::error!(%error, "Agent recovery failed");
+            actix::ActorContext::stop(ctx);
+            return;
+        }
+        if !self.recovering {
+            let delay = Self::random_delay(self.config.registration_backoff_factor);
+            libprocess::delay(delay, &ctx.address(), |this, ctx| this.do_register(ctx));
+        }
     }
 
     fn exited(&mut self, pid: &UPID, ctx: &mut Context<Self>) {

@@ -9,9 +9,9 @@
 //! acknowledges it, and then the next is sent. Acknowledgements are logged
 //! too, so a restarted agent can replay what is still unacknowledged.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mesos_proto::mesos::internal::{status_update_record, StatusUpdate, StatusUpdateRecord};
@@ -38,6 +38,70 @@ pub type StreamId = (String, String);
 #[derive(Default)]
 pub struct StatusUpdateManager {
     streams: HashMap<StreamId, Stream>,
+    /// Uuids of the updates replayed from the logs at recovery (so an
+    /// update an executor sends again on re-registration is a duplicate).
+    recovered: HashSet<(StreamId, Vec<u8>)>,
+}
+
+/// What replaying a `task.updates` log gives.
+#[derive(Debug, Default, Clone)]
+pub struct Replay {
+    /// Every update in the log, oldest first.
+    pub updates: Vec<StatusUpdate>,
+    /// The updates not acknowledged yet, oldest first.
+    pub pending: Vec<StatusUpdate>,
+}
+
+/// Replays a `task.updates` log (upstream `state::recover` of a task's
+/// updates): UPDATE records queue an update, ACK records drop the one with
+/// that uuid. A partial trailing record (a crash mid-append) is ignored
+/// and the file truncated back to the last complete record; a complete
+/// record that does not parse is an error.
+pub fn replay(path: &Path) -> std::io::Result<Replay> {
+    let bytes = std::fs::read(path)?;
+    let mut replay = Replay::default();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let Some(header) = bytes.get(offset..offset + 4) else {
+            break;
+        };
+        let mut length = [0u8; 4];
+        length.copy_from_slice(header);
+        let length = u32::from_ne_bytes(length) as usize;
+        let Some(body) = bytes.get(offset + 4..offset + 4 + length) else {
+            break;
+        };
+        let record = StatusUpdateRecord::decode(body).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: bad record at offset {offset}: {e}", path.display()),
+            )
+        })?;
+        match record.r#type() {
+            status_update_record::Type::Update => {
+                if let Some(update) = record.update {
+                    replay.updates.push(update.clone());
+                    replay.pending.push(update);
+                }
+            }
+            status_update_record::Type::Ack => {
+                let uuid = record.uuid.unwrap_or_default();
+                replay.pending.retain(|u| {
+                    u.uuid.as_deref() != Some(uuid.as_slice())
+                        && u.status.uuid.as_deref() != Some(uuid.as_slice())
+                });
+            }
+        }
+        offset += 4 + length;
+    }
+    if offset < bytes.len() {
+        tracing::warn!(path = %path.display(), bytes = bytes.len() - offset,
+            "Truncating a partial trailing status update record");
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        file.set_len(offset as u64)?;
+        file.sync_all()?;
+    }
+    Ok(replay)
 }
 
 /// Appends one record to a `task.updates` log: its length as a 4-byte
@@ -82,6 +146,39 @@ impl StatusUpdateManager {
         }
         stream.pending.push_back(update);
         Ok(stream.pending.len() == 1)
+    }
+
+    /// Restores a stream replayed from `log` at recovery; its first
+    /// pending update is in flight once the agent has re-registered.
+    pub fn recover(&mut self, id: StreamId, replay: &Replay, log: PathBuf) {
+        for update in &replay.updates {
+            if let Some(uuid) = &update.uuid {
+                self.recovered.insert((id.clone(), uuid.clone()));
+            }
+        }
+        if replay.pending.is_empty() {
+            return;
+        }
+        self.streams.insert(
+            id,
+            Stream {
+                pending: replay.pending.iter().cloned().collect(),
+                log: Some(log),
+                interval: RETRY_INTERVAL_MIN,
+                generation: 0,
+            },
+        );
+    }
+
+    /// Returns whether the update `uuid` of a stream is already known
+    /// (pending, or replayed at recovery).
+    pub fn is_duplicate(&self, id: &StreamId, uuid: &[u8]) -> bool {
+        self.recovered.contains(&(id.clone(), uuid.to_vec()))
+            || self.streams.get(id).is_some_and(|s| {
+                s.pending.iter().any(|u| {
+                    u.uuid.as_deref() == Some(uuid) || u.status.uuid.as_deref() == Some(uuid)
+                })
+            })
     }
 
     /// Returns the update in flight of a stream, with a fresh generation
@@ -206,6 +303,59 @@ mod tests {
             offset += 4 + length;
         }
         assert_eq!(kinds, vec![0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn replay_ignores_and_truncates_a_partial_trailing_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("tasks/t/task.updates");
+        let mut manager = StatusUpdateManager::default();
+        let id = ("f".to_string(), "t".to_string());
+        manager.update(update(1, 1), Some(log.clone())).unwrap();
+        manager.acknowledge(&id, &[1; 16]).unwrap();
+        manager.update(update(2, 2), Some(log.clone())).unwrap();
+        let complete = std::fs::metadata(&log).unwrap().len();
+
+        // A crash in the middle of appending a third record.
+        let record = StatusUpdateRecord {
+            r#type: status_update_record::Type::Update as i32,
+            update: Some(update(3, 3)),
+            uuid: None,
+        }
+        .encode_to_vec();
+        let mut partial = u32::try_from(record.len()).unwrap().to_ne_bytes().to_vec();
+        partial.extend_from_slice(&record[..record.len() / 2]);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        file.write_all(&partial).unwrap();
+        drop(file);
+
+        let replay = replay(&log).unwrap();
+        assert_eq!(replay.updates.len(), 2);
+        assert_eq!(replay.pending.len(), 1);
+        assert_eq!(replay.pending[0].status.state, 2);
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().len(),
+            complete,
+            "truncated"
+        );
+
+        // A half-written length prefix is partial too.
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        file.write_all(&[7, 0]).unwrap();
+        drop(file);
+        assert_eq!(super::replay(&log).unwrap().pending.len(), 1);
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), complete);
+
+        // The recovered stream has the pending update in flight and knows
+        // the acknowledged one.
+        let mut recovered = StatusUpdateManager::default();
+        recovered.recover(id.clone(), &super::replay(&log).unwrap(), log.clone());
+        assert_eq!(recovered.in_flight(&id).unwrap().0.status.state, 2);
+        assert!(recovered.is_duplicate(&id, &[1; 16]));
+        assert!(recovered.is_duplicate(&id, &[2; 16]));
+        assert!(!recovered.is_duplicate(&id, &[3; 16]));
+        assert!(recovered.acknowledge(&id, &[2; 16]).unwrap());
+        assert!(super::replay(&log).unwrap().pending.is_empty());
     }
 
     #[test]

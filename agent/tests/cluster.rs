@@ -71,6 +71,7 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &std::path::Path) -> 
         executor_registration_timeout: Duration::from_secs(30),
         executor_shutdown_grace_period: Duration::from_secs(1),
         recovery_timeout: Duration::from_secs(60),
+        executor_reregistration_timeout: Duration::from_secs(2),
         flags: None,
     };
     mesos_agent::spawn(runtime, config).unwrap()

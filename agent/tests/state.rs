@@ -84,6 +84,9 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
         executor_registration_timeout: flags.executor_registration_timeout,
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
         recovery_timeout: flags.recovery_timeout,
+        executor_reregistration_timeout: flags
+            .executor_reregistration_timeout
+            .min(Duration::from_secs(15)),
         flags: Some(Arc::new(flags)),
     };
     mesos_agent::spawn(runtime, config).unwrap()

@@ -89,6 +89,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 launcher_dir: launcher_dir.clone(),
                 registration_backoff_factor: std::time::Duration::from_millis(100),
                 executor_registration_timeout: std::time::Duration::from_secs(60),
+                executor_reregistration_timeout: std::time::Duration::from_secs(2),
                 executor_shutdown_grace_period: std::time::Duration::from_secs(5),
                 recovery_timeout: std::time::Duration::from_secs(900),
                 flags: None,

@@ -1,0 +1,273 @@
+//! Checkpointed agent state and its recovery (upstream `src/slave/state.cpp`).
+//!
+//! Writing: protobufs are single length-prefixed records, strings raw text,
+//! symlinks made under a temporary name and renamed; all atomic. Reading:
+//! [`recover`] walks `meta/` from the `slaves/latest` symlink and returns
+//! the agent, its checkpointing frameworks, their executors' latest runs
+//! and those runs' tasks with their replayed status update logs.
+
+use std::path::Path;
+
+use mesos_proto::mesos::{ExecutorInfo, FrameworkInfo, SlaveInfo, Task};
+use prost::Message;
+
+use crate::paths;
+use crate::status_update_manager::{self, Replay};
+
+/// Writes a single-record protobuf checkpoint (4-byte host-order length,
+/// then the record) atomically (stout's `protobuf::write`).
+pub fn checkpoint_record(path: &Path, message: &impl Message) -> std::io::Result<()> {
+    let bytes = message.encode_to_vec();
+    let length = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
+    let mut data = length.to_ne_bytes().to_vec();
+    data.extend_from_slice(&bytes);
+    libprocess::os::write_atomic(path, &data)
+}
+
+/// Writes a string checkpoint (raw, no newline) atomically.
+pub fn checkpoint_text(path: &Path, text: &str) -> std::io::Result<()> {
+    libprocess::os::write_atomic(path, text.as_bytes())
+}
+
+/// Points the symlink `link` at `target` atomically (a new link under a
+/// temporary name renamed over the old one).
+pub fn checkpoint_symlink(link: &Path, target: &str) -> std::io::Result<()> {
+    let dir = link.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(".latest.{}", uuid::Uuid::new_v4().simple()));
+    std::os::unix::fs::symlink(target, &temp)?;
+    if let Err(error) = std::fs::rename(&temp, link) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Reads a single-record protobuf checkpoint.
+pub fn read_record<M: Message + Default>(path: &Path) -> std::io::Result<M> {
+    let bytes = std::fs::read(path)?;
+    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let header = bytes
+        .get(..4)
+        .ok_or_else(|| invalid(format!("{}: truncated", path.display())))?;
+    let mut length = [0u8; 4];
+    length.copy_from_slice(header);
+    let length = u32::from_ne_bytes(length) as usize;
+    let body = bytes
+        .get(4..4 + length)
+        .ok_or_else(|| invalid(format!("{}: truncated", path.display())))?;
+    M::decode(body).map_err(|e| invalid(format!("{}: {e}", path.display())))
+}
+
+/// Returns this boot's id (`/proc/sys/kernel/random/boot_id`, trimmed).
+pub fn boot_id() -> std::io::Result<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_string())
+}
+
+/// A recovered agent.
+#[derive(Debug, Clone)]
+pub struct SlaveState {
+    /// The agent id (`slaves/latest`).
+    pub id: String,
+    /// Its checkpointed info.
+    pub info: SlaveInfo,
+    /// Its checkpointing frameworks.
+    pub frameworks: Vec<FrameworkState>,
+}
+
+/// A recovered framework.
+#[derive(Debug, Clone)]
+pub struct FrameworkState {
+    /// The framework id.
+    pub id: String,
+    /// `framework.info`.
+    pub info: FrameworkInfo,
+    /// `framework.pid` (empty for HTTP frameworks).
+    pub pid: String,
+    /// Its executors.
+    pub executors: Vec<ExecutorState>,
+}
+
+/// A recovered executor and its latest run.
+#[derive(Debug, Clone)]
+pub struct ExecutorState {
+    /// The executor id.
+    pub id: String,
+    /// `executor.info`.
+    pub info: ExecutorInfo,
+    /// `executor_generated_for_command_task`.
+    pub generated_for_command_task: bool,
+    /// The latest run (`runs/latest`), if any.
+    pub run: Option<RunState>,
+}
+
+/// A recovered executor run.
+#[derive(Debug, Clone)]
+pub struct RunState {
+    /// The container id.
+    pub container_id: String,
+    /// `pids/forked.pid`.
+    pub forked_pid: Option<u32>,
+    /// `pids/libprocess.pid`.
+    pub libprocess_pid: Option<String>,
+    /// Its tasks.
+    pub tasks: Vec<TaskState>,
+}
+
+/// A recovered task.
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    /// The task id.
+    pub id: String,
+    /// `task.info`, if written.
+    pub info: Option<Task>,
+    /// The replayed `task.updates`.
+    pub updates: Replay,
+}
+
+fn entries(dir: &Path) -> std::io::Result<Vec<String>> {
+    match std::fs::read_dir(dir) {
+        Ok(read) => {
+            let mut names = Vec::new();
+            for entry in read {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.file_type()?.is_dir() && !name.starts_with('.') {
+                    names.push(name);
+                }
+            }
+            names.sort();
+            Ok(names)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
+        Err(error) => Err(error),
+    }
+}
+
+fn read_optional_text(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.trim().to_string())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// Recovers the checkpointed state under `work_dir` (upstream
+/// `state::recover` with `strict`): `None` if there is no `slaves/latest`,
+/// or if the host rebooted since it was written (then `latest` is removed
+/// and the agent starts afresh, as upstream does).
+pub fn recover(work_dir: &Path) -> std::io::Result<Option<SlaveState>> {
+    let latest = paths::latest_slave_path(work_dir);
+    let id = match std::fs::read_link(&latest) {
+        Ok(target) => target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let previous_boot = read_optional_text(&paths::boot_id_path(work_dir))?;
+    if let (Some(previous), Ok(current)) = (previous_boot, boot_id()) {
+        if previous != current {
+            tracing::info!(slave_id = %id, "Agent host rebooted; starting as a new agent");
+            std::fs::remove_file(&latest)?;
+            return Ok(None);
+        }
+    }
+    let meta = paths::slave_meta_dir(work_dir, &id);
+    let info: SlaveInfo = read_record(&meta.join(paths::SLAVE_INFO_FILE))?;
+    let mut frameworks = Vec::new();
+    for framework_id in entries(&meta.join("frameworks"))? {
+        let dir = paths::framework_meta_dir(work_dir, &id, &framework_id);
+        let info_path = dir.join(paths::FRAMEWORK_INFO_FILE);
+        if !info_path.exists() {
+            tracing::warn!(%framework_id, "Skipping a framework without framework.info");
+            continue;
+        }
+        let info: FrameworkInfo = read_record(&info_path)?;
+        let pid = read_optional_text(&dir.join(paths::FRAMEWORK_PID_FILE))?.unwrap_or_default();
+        let mut executors = Vec::new();
+        for executor_id in entries(&dir.join("executors"))? {
+            executors.push(recover_executor(
+                work_dir,
+                &id,
+                &framework_id,
+                &executor_id,
+            )?);
+        }
+        frameworks.push(FrameworkState {
+            id: framework_id,
+            info,
+            pid,
+            executors,
+        });
+    }
+    Ok(Some(SlaveState {
+        id,
+        info,
+        frameworks,
+    }))
+}
+
+fn recover_executor(
+    work_dir: &Path,
+    slave_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+) -> std::io::Result<ExecutorState> {
+    let dir = paths::executor_meta_dir(work_dir, slave_id, framework_id, executor_id);
+    let info: ExecutorInfo = read_record(&dir.join(paths::EXECUTOR_INFO_FILE))?;
+    let generated_for_command_task =
+        read_optional_text(&dir.join(paths::EXECUTOR_GENERATED_FOR_COMMAND_TASK_FILE))?
+            .is_some_and(|t| t == "1");
+    let latest = paths::executor_latest_run_path(work_dir, slave_id, framework_id, executor_id);
+    let run = match std::fs::read_link(&latest) {
+        Ok(target) => {
+            let container_id = target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let run_dir =
+                paths::run_meta_dir(work_dir, slave_id, framework_id, executor_id, &container_id);
+            let forked_pid =
+                read_optional_text(&paths::forked_pid_path(&run_dir))?.and_then(|t| t.parse().ok());
+            let libprocess_pid = read_optional_text(&paths::libprocess_pid_path(&run_dir))?
+                .filter(|t| !t.is_empty());
+            let mut tasks = Vec::new();
+            for task_id in entries(&run_dir.join("tasks"))? {
+                let task_dir = run_dir.join("tasks").join(&task_id);
+                let info_path = task_dir.join(paths::TASK_INFO_FILE);
+                let info = if info_path.exists() {
+                    Some(read_record::<Task>(&info_path)?)
+                } else {
+                    None
+                };
+                let updates_path = task_dir.join(paths::TASK_UPDATES_FILE);
+                let updates = if updates_path.exists() {
+                    status_update_manager::replay(&updates_path)?
+                } else {
+                    Replay::default()
+                };
+                tasks.push(TaskState {
+                    id: task_id,
+                    info,
+                    updates,
+                });
+            }
+            Some(RunState {
+                container_id,
+                forked_pid,
+                libprocess_pid,
+                tasks,
+            })
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error),
+    };
+    Ok(ExecutorState {
+        id: executor_id.to_string(),
+        info,
+        generated_for_command_task,
+        run,
+    })
+}

@@ -1,0 +1,484 @@
+//! Agent recovery (`--recover=reconnect`): an agent whose process died
+//! is started again on the same work_dir; it keeps its id, its
+//! checkpointing framework's command executor (a separate OS process)
+//! re-registers, and the unacknowledged update is sent again.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libprocess::actix::{Actor, Context};
+use libprocess::{Config, MessageEvent, Process, ProcessBase, Runtime, PID, UPID};
+use mesos_agent::slave::Slave;
+use mesos_master::master::Master;
+use mesos_master::registrar::{InMemoryStore, Registrar};
+use mesos_proto::mesos::internal::{
+    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::{
+    offer, CommandInfo, Filters, FrameworkId, FrameworkInfo, SlaveInfo, TaskId, TaskInfo, TaskState,
+};
+use mesos_proto::resources::Resources;
+use tokio::sync::mpsc;
+
+fn runtime() -> Runtime {
+    Runtime::new(Config {
+        ip: Ipv4Addr::LOCALHOST,
+        ..Config::default()
+    })
+    .unwrap()
+}
+
+fn start_master(runtime: &Runtime) -> PID<Master> {
+    let flags = Arc::new(
+        mesos_master::flags::Flags::parse_from_args(
+            ["mesos-master", "--registry=in_memory"]
+                .iter()
+                .map(|s| s.to_string()),
+        )
+        .unwrap(),
+    );
+    let registrar = Arc::new(Registrar::new(Box::<InMemoryStore>::default()));
+    mesos_master::master::spawn(runtime, flags, registrar).unwrap()
+}
+
+/// Where cargo put the workspace's binaries (next to this test's `deps`).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .to_path_buf()
+}
+
+fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &std::path::Path) -> PID<Slave> {
+    let config = mesos_agent::slave::Config {
+        master: master.clone(),
+        info: SlaveInfo {
+            hostname: "localhost".into(),
+            port: Some(i32::from(runtime.address().port())),
+            resources: Resources::parse("cpus:2;mem:1024;disk:1024;ports:[31000-32000]", "*")
+                .unwrap()
+                .to_vec(),
+            ..Default::default()
+        },
+        work_dir: work_dir.to_path_buf(),
+        launcher_dir: bin_dir(),
+        registration_backoff_factor: Duration::from_millis(10),
+        executor_registration_timeout: Duration::from_secs(30),
+        executor_shutdown_grace_period: Duration::from_secs(1),
+        recovery_timeout: Duration::from_secs(60),
+        executor_reregistration_timeout: Duration::from_secs(2),
+        flags: None,
+    };
+    mesos_agent::spawn(runtime, config).unwrap()
+}
+
+struct Scheduler {
+    base: ProcessBase<Self>,
+    tx: mpsc::UnboundedSender<MessageEvent>,
+}
+
+impl Actor for Scheduler {
+    type Context = Context<Self>;
+}
+
+impl Process for Scheduler {
+    fn base(&self) -> &ProcessBase<Self> {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut ProcessBase<Self> {
+        &mut self.base
+    }
+    fn initialize(&mut self, _ctx: &mut Context<Self>) {
+        for name in [
+            "mesos.internal.FrameworkRegisteredMessage",
+            "mesos.internal.ResourceOffersMessage",
+            "mesos.internal.StatusUpdateMessage",
+        ] {
+            self.base.install_raw(name, |this, _ctx, event| {
+                let _ = this.tx.send(event);
+            });
+        }
+    }
+}
+libprocess::process_handlers!(Scheduler);
+
+async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>, name: &str) -> MessageEvent {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("timed out")
+            .unwrap();
+        if event.name == name {
+            return event;
+        }
+    }
+}
+
+fn decode<M: prost::Message + Default>(event: &MessageEvent) -> M {
+    M::decode(event.body.clone()).unwrap()
+}
+
+async fn wait_registered(agent: &PID<Slave>) -> String {
+    for _ in 0..1000 {
+        if agent.call(|a, _| a.registered).await.unwrap() {
+            return agent
+                .call(|a, _| a.slave_id().unwrap().to_string())
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the agent did not register");
+}
+
+fn acknowledge(
+    scheduler: &PID<Scheduler>,
+    master: &UPID,
+    framework_id: &FrameworkId,
+    update: &StatusUpdateMessage,
+) {
+    let ack = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Acknowledge as i32),
+        acknowledge: Some(call::Acknowledge {
+            slave_id: update.update.slave_id.clone().unwrap(),
+            task_id: update.update.status.task_id.clone(),
+            uuid: update.update.uuid.clone().unwrap(),
+        }),
+        ..Default::default()
+    };
+    let to = master.clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
+}
+
+/// A master, an agent and a checkpointing framework whose `sleep 60`
+/// command task runs; its TASK_RUNNING is not acknowledged.
+struct Setup {
+    master_runtime: Runtime,
+    master: PID<Master>,
+    work_dir: tempfile::TempDir,
+    agent_runtime: Runtime,
+    agent: PID<Slave>,
+    slave_id: String,
+    scheduler: PID<Scheduler>,
+    rx: mpsc::UnboundedReceiver<MessageEvent>,
+    framework_id: FrameworkId,
+    offer: mesos_proto::mesos::Offer,
+    task_id: TaskId,
+    running: StatusUpdateMessage,
+}
+
+async fn setup() -> Option<Setup> {
+    let executor = bin_dir().join("mesos-executor");
+    if !executor.exists() {
+        let why = format!(
+            "{} is not built (cargo test --workspace builds it)",
+            executor.display()
+        );
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("{why}");
+        }
+        println!("SKIPPED: {why}");
+        return None;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let slave_id = wait_registered(&agent).await;
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let scheduler = master_runtime
+        .spawn(Scheduler {
+            base: ProcessBase::new("scheduler-recovery"),
+            tx,
+        })
+        .unwrap();
+    let subscribe = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: FrameworkInfo {
+                user: "root".into(),
+                name: "recovery-test".into(),
+                checkpoint: Some(true),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
+    let framework_id = decode::<FrameworkRegisteredMessage>(
+        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+    )
+    .framework_id;
+    let offers: ResourceOffersMessage =
+        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
+    let offer = offers.offers[0].clone();
+    let task_id = TaskId {
+        value: "sleeper".into(),
+    };
+    let task = TaskInfo {
+        name: "sleeper".into(),
+        task_id: task_id.clone(),
+        slave_id: offer.slave_id.clone(),
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some("sleep 60".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let accept = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![task],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(60.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+
+    // Updates before TASK_RUNNING are acknowledged; TASK_RUNNING is not,
+    // so it is still pending in the agent's log when the agent dies.
+    let running = loop {
+        let update: StatusUpdateMessage =
+            decode(&recv(&mut rx, "mesos.internal.StatusUpdateMessage").await);
+        let state = update.update.status.state();
+        assert!(!state.is_terminal(), "{state:?}");
+        if state == TaskState::TaskRunning {
+            break update;
+        }
+        acknowledge(&scheduler, master.upid(), &framework_id, &update);
+    };
+    Some(Setup {
+        master_runtime,
+        master,
+        work_dir,
+        agent_runtime,
+        agent,
+        slave_id,
+        scheduler,
+        rx,
+        framework_id,
+        offer,
+        task_id,
+        running,
+    })
+}
+
+/// The agent "dies": its process stops and its sockets close, as when the
+/// OS process exits; the executor keeps running.
+async fn kill_agent(agent: &PID<Slave>, runtime: &Runtime) {
+    agent.terminate();
+    runtime.shutdown();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+fn forked_pid(setup: &Setup) -> i32 {
+    let executor_meta = setup
+        .work_dir
+        .path()
+        .join("meta/slaves")
+        .join(&setup.slave_id)
+        .join("frameworks")
+        .join(&setup.framework_id.value)
+        .join("executors/sleeper");
+    let container_id = std::fs::read_link(executor_meta.join("runs/latest")).unwrap();
+    std::fs::read_to_string(
+        executor_meta
+            .join("runs")
+            .join(container_id)
+            .join("pids/forked.pid"),
+    )
+    .unwrap()
+    .parse()
+    .unwrap()
+}
+
+#[actix_rt::test]
+async fn a_restarted_agent_recovers_its_id_executor_and_updates() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let Setup {
+        master_runtime: _master_runtime,
+        master,
+        work_dir,
+        agent_runtime,
+        agent,
+        slave_id,
+        scheduler,
+        mut rx,
+        framework_id,
+        offer,
+        task_id,
+        running,
+    } = setup;
+    let running_uuid = running.update.uuid.clone().unwrap();
+
+    // The checkpoints are where upstream puts them.
+    let meta = work_dir.path().join("meta");
+    assert_eq!(
+        std::fs::read_link(meta.join("slaves/latest")).unwrap(),
+        PathBuf::from(&slave_id)
+    );
+    assert!(meta.join("boot_id").exists());
+    let framework_meta = meta
+        .join("slaves")
+        .join(&slave_id)
+        .join("frameworks")
+        .join(&framework_id.value);
+    assert!(framework_meta.join("framework.info").exists());
+    assert!(framework_meta.join("framework.pid").exists());
+    let executor_meta = framework_meta.join("executors").join("sleeper");
+    assert!(executor_meta.join("executor.info").exists());
+    let container_id = std::fs::read_link(executor_meta.join("runs/latest")).unwrap();
+    let run_meta = executor_meta.join("runs").join(&container_id);
+    let forked: i32 = std::fs::read_to_string(run_meta.join("pids/forked.pid"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(run_meta.join("pids/libprocess.pid"))
+            .unwrap()
+            .starts_with("executor(")
+    );
+    assert!(run_meta.join("tasks/sleeper/task.info").exists());
+    assert!(run_meta.join("tasks/sleeper/task.updates").exists());
+
+    kill_agent(&agent, &agent_runtime).await;
+    // SAFETY: signal 0 only checks that the executor still exists.
+    assert_eq!(unsafe { libc::kill(forked, 0) }, 0, "the executor survives");
+
+    // A new agent on the same work_dir.
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let recovered_id = wait_registered(&agent).await;
+    assert_eq!(recovered_id, slave_id, "the agent keeps its id");
+
+    // The unacknowledged TASK_RUNNING comes again, with the same uuid.
+    let update: StatusUpdateMessage =
+        decode(&recv(&mut rx, "mesos.internal.StatusUpdateMessage").await);
+    assert_eq!(update.update.status.state(), TaskState::TaskRunning);
+    assert_eq!(update.update.uuid.as_deref(), Some(running_uuid.as_slice()));
+    acknowledge(&scheduler, master.upid(), &framework_id, &update);
+
+    // The executor re-registered: the agent knows the task as running.
+    let states = agent.call(|a, _| a.task_states()).await.unwrap();
+    assert_eq!(
+        states,
+        vec![("sleeper".to_string(), TaskState::TaskRunning)],
+        "{states:?}"
+    );
+
+    // Killing the task reaches the re-registered executor.
+    let kill = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Kill as i32),
+        kill: Some(call::Kill {
+            task_id: task_id.clone(),
+            slave_id: Some(offer.slave_id.clone()),
+            kill_policy: None,
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &kill));
+    let killed = loop {
+        let update: StatusUpdateMessage =
+            decode(&recv(&mut rx, "mesos.internal.StatusUpdateMessage").await);
+        let state = update.update.status.state();
+        acknowledge(&scheduler, master.upid(), &framework_id, &update);
+        if state.is_terminal() {
+            break state;
+        }
+        assert_eq!(state, TaskState::TaskRunning, "only resends before the end");
+    };
+    assert_eq!(killed, TaskState::TaskKilled);
+
+    // The executor exits.
+    for _ in 0..100 {
+        // SAFETY: signal 0 only checks that the executor still exists.
+        if unsafe { libc::kill(forked, 0) } != 0 {
+            break;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{forked}/stat")).unwrap_or_default();
+        if stat.contains(") Z") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn an_executor_that_does_not_reregister_is_killed_and_its_task_fails() {
+    let Some(mut setup) = setup().await else {
+        return;
+    };
+    let forked = forked_pid(&setup);
+    kill_agent(&setup.agent, &setup.agent_runtime).await;
+    // A hung executor: it cannot answer the reconnect request.
+    // SAFETY: stops only the executor's process group, made for it.
+    unsafe {
+        libc::kill(-forked, libc::SIGSTOP);
+    }
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, setup.master.upid(), setup.work_dir.path());
+    let recovered_id = wait_registered(&agent).await;
+    assert_eq!(recovered_id, setup.slave_id);
+
+    // The pending TASK_RUNNING, then TASK_FAILED for the timeout.
+    let mut seen = Vec::new();
+    let failed = loop {
+        let update: StatusUpdateMessage =
+            decode(&recv(&mut setup.rx, "mesos.internal.StatusUpdateMessage").await);
+        acknowledge(
+            &setup.scheduler,
+            setup.master.upid(),
+            &setup.framework_id,
+            &update,
+        );
+        seen.push(update.update.status.state());
+        if update.update.status.state().is_terminal() {
+            break update;
+        }
+    };
+    assert_eq!(seen.first(), Some(&TaskState::TaskRunning), "{seen:?}");
+    assert_eq!(
+        failed.update.status.state(),
+        TaskState::TaskFailed,
+        "{seen:?}"
+    );
+    assert_eq!(
+        failed.update.status.reason(),
+        mesos_proto::mesos::task_status::Reason::ExecutorReregistrationTimeout
+    );
+    assert_eq!(failed.update.status.task_id, setup.task_id);
+    // SAFETY: signal 0 only checks whether the executor still exists.
+    let gone = unsafe { libc::kill(forked, 0) } != 0
+        || std::fs::read_to_string(format!("/proc/{forked}/stat"))
+            .unwrap_or_default()
+            .contains(") Z");
+    assert!(gone, "the executor was killed");
+    let _ = (&setup.master_runtime, &setup.offer, &setup.running);
+}
