@@ -23,7 +23,7 @@ use std::time::Duration;
 use actix::{AsyncContext as _, Context};
 use libprocess::UPID;
 use mesos_proto::mesos::internal::{
-    ExecutorToFrameworkMessage, FrameworkToExecutorMessage, KillTaskMessage,
+    ExecutorToFrameworkMessage, FrameworkToExecutorMessage, KillTaskMessage, LostSlaveMessage,
     RescindResourceOfferMessage, ResourceOffersMessage, RunTaskGroupMessage, RunTaskMessage,
     ShutdownExecutorMessage, StatusUpdate, StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
 };
@@ -1154,6 +1154,39 @@ impl Master {
                 task_status::Reason::SlaveRemoved,
                 message,
             );
+        }
+        self.notify_agent_lost(id);
+    }
+
+    /// Tells every connected framework that an agent is gone, as upstream
+    /// does after removing one: `LostSlaveMessage` to driver-based
+    /// schedulers, a `FAILURE` event carrying only the agent id over HTTP.
+    fn notify_agent_lost(&self, id: &str) {
+        let slave_id = SlaveId {
+            value: id.to_string(),
+        };
+        for framework in self.frameworks.registered.values() {
+            if !framework.connected {
+                continue;
+            }
+            if let Some(pid) = &framework.pid {
+                libprocess::Process::base(self).send(
+                    pid,
+                    &LostSlaveMessage {
+                        slave_id: slave_id.clone(),
+                    },
+                );
+            } else if let Some(http) = &framework.http {
+                http.send(&Event {
+                    r#type: Some(event::Type::Failure as i32),
+                    failure: Some(event::Failure {
+                        slave_id: Some(slave_id.clone()),
+                        executor_id: None,
+                        status: None,
+                    }),
+                    ..Default::default()
+                });
+            }
         }
     }
 

@@ -244,3 +244,33 @@ async fn an_agent_that_unregisters_is_removed() {
     }
     panic!("the agent was not removed");
 }
+
+#[actix_rt::test]
+async fn frameworks_are_told_when_an_agent_is_removed() {
+    use mesos_proto::mesos::internal::{FrameworkRegisteredMessage, LostSlaveMessage};
+
+    use crate::frameworks::{info, recv, spawn_scheduler, subscribe};
+
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (scheduler, mut events) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let _ = decode::<FrameworkRegisteredMessage>(&recv(&mut events).await);
+    let (agent, mut rx) = spawn_agent(&runtime, "slave(1)");
+    register(&agent, master.upid(), "1.11.0");
+    let id = decode::<SlaveRegisteredMessage>(&next(&mut rx).await).slave_id;
+    let to = master.upid().clone();
+    let removed = id.clone();
+    agent.dispatch(move |this, _| {
+        this.base
+            .send(&to, &UnregisterSlaveMessage { slave_id: removed })
+    });
+    loop {
+        let event = recv(&mut events).await;
+        if event.name == "mesos.internal.LostSlaveMessage" {
+            assert_eq!(decode::<LostSlaveMessage>(&event).slave_id, id);
+            break;
+        }
+    }
+}

@@ -39,6 +39,7 @@ impl Process for Scheduler {
             "mesos.internal.ResourceOffersMessage",
             "mesos.internal.RescindResourceOfferMessage",
             "mesos.internal.StatusUpdateMessage",
+            "mesos.internal.LostSlaveMessage",
         ] {
             self.base.install_raw(name, |this, _ctx, event| {
                 let _ = this.tx.send(event);

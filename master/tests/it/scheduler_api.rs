@@ -277,3 +277,49 @@ async fn bad_requests_get_upstream_statuses() {
     .await;
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
 }
+
+#[actix_rt::test]
+async fn http_frameworks_get_a_failure_event_when_an_agent_is_removed() {
+    use mesos_proto::mesos::internal::{SlaveRegisteredMessage, UnregisterSlaveMessage};
+
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let mut stream = TcpStream::connect(runtime.address()).await.unwrap();
+    let request = post(
+        SUBSCRIBE_JSON,
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ],
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buffer = Vec::new();
+    read_until(&mut stream, &mut buffer, b"\"SUBSCRIBED\"").await;
+
+    let (agent, mut rx) = spawn_agent(&runtime, "slave(1)");
+    register(&agent, master.upid(), "1.11.0");
+    let id = decode::<SlaveRegisteredMessage>(&next(&mut rx).await).slave_id;
+    let to = master.upid().clone();
+    let removed = id.clone();
+    agent.dispatch(move |this, _| {
+        this.base
+            .send(&to, &UnregisterSlaveMessage { slave_id: removed })
+    });
+    read_until(&mut stream, &mut buffer, b"\"FAILURE\"").await;
+    // The rest of that record, up to its chunk's end.
+    let at = buffer.windows(9).position(|w| w == b"\"FAILURE\"").unwrap();
+    let mut tail = buffer.split_off(at);
+    read_until(&mut stream, &mut tail, b"\r\n").await;
+    buffer.extend_from_slice(&tail);
+    let text = String::from_utf8_lossy(&buffer).into_owned();
+    let record = text
+        .lines()
+        .find(|l| l.contains("\"FAILURE\""))
+        .expect("a FAILURE record");
+    let event: Event = mesos_proto::json::from_str(record).unwrap();
+    assert_eq!(event.r#type(), event::Type::Failure);
+    let failure = event.failure.unwrap();
+    assert_eq!(failure.agent_id.unwrap().value, id.value);
+    assert!(failure.executor_id.is_none());
+}
