@@ -3,7 +3,8 @@
 //!
 //! Endpoints, on the agent process and through the delegate: `/health`,
 //! `/flags` and `/state` (JSON in [`crate::state_json`]; `/flags` and
-//! `/state` honour `?jsonp=`). `/version` and `/metrics/snapshot` come from
+//! `/state` honour `?jsonp=`), and the v1 executor API `/api/v1/executor`
+//! ([`crate::executor_http`]). `/version` and `/metrics/snapshot` come from
 //! libprocess; the agent adds its `slave/*` metrics to the latter.
 //!
 //! Upstream reads each agent gauge inside the agent process when a snapshot
@@ -51,6 +52,7 @@ pub fn install(slave: &mut Slave) {
             request.query_param("jsonp"),
         )
     });
+    base.route_sync("/api/v1/executor", crate::executor_http::handle);
     base.route("/state", move |slave, _, request| {
         let parts = state_json::state(slave, start_time);
         let master_ip = slave.master().ip;

@@ -3,14 +3,16 @@
 //! Upstream counterpart: `src/slave/`. Built so far (issue #4, first
 //! part): flags ([`flags`]), the work_dir layout ([`paths`]), registration
 //! with the master, command and custom v0 executors launched by the posix
-//! launcher ([`containerizer`]), the status update manager with
-//! checkpointing and retries ([`status_update_manager`]), health and flags
-//! endpoints ([`http`]).
+//! launcher ([`containerizer`]), custom v1 HTTP executors
+//! ([`executor_http`]), the status update manager with checkpointing and
+//! retries ([`status_update_manager`]), health and flags endpoints
+//! ([`http`]).
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod containerizer;
+pub mod executor_http;
 pub mod flags;
 pub mod http;
 pub mod paths;

@@ -16,6 +16,7 @@
 //!         runs/latest -> <container_id>
 //!         runs/<container_id>/pids/forked.pid    text: OS pid
 //!         runs/<container_id>/pids/libprocess.pid  text: executor UPID
+//!         runs/<container_id>/http.marker       empty: a v1 HTTP executor
 //!         runs/<container_id>/tasks/<task_id>/task.info     Task
 //!         runs/<container_id>/tasks/<task_id>/task.updates
 //! ```
@@ -42,6 +43,8 @@ pub const BOOT_ID_FILE: &str = "boot_id";
 pub const FORKED_PID_FILE: &str = "forked.pid";
 /// Name of an executor run's UPID checkpoint.
 pub const LIBPROCESS_PID_FILE: &str = "libprocess.pid";
+/// Name of the (empty) marker of a v1 HTTP executor run.
+pub const HTTP_MARKER_FILE: &str = "http.marker";
 /// Name of a task checkpoint (a `Task`, not a `TaskInfo`).
 pub const TASK_INFO_FILE: &str = "task.info";
 
@@ -136,6 +139,11 @@ pub fn forked_pid_path(run_meta_dir: &Path) -> PathBuf {
 /// Returns an executor run's UPID checkpoint.
 pub fn libprocess_pid_path(run_meta_dir: &Path) -> PathBuf {
     run_meta_dir.join("pids").join(LIBPROCESS_PID_FILE)
+}
+
+/// Returns an executor run's HTTP marker (upstream `getExecutorHttpMarkerPath`).
+pub fn http_marker_path(run_meta_dir: &Path) -> PathBuf {
+    run_meta_dir.join(HTTP_MARKER_FILE)
 }
 
 /// Returns the meta directory of a task.

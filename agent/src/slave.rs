@@ -25,8 +25,15 @@
 //!   executors that do not come back within
 //!   `--executor_reregistration_timeout` are killed.
 //!
-//! Not yet: `--recover=cleanup`, `--strict=false`, recovery of v1 HTTP
-//! executors, task groups, resources checkpointing, GC.
+//! - v1 HTTP executors ([`crate::executor_http`]): an executor whose first
+//!   contact is `SUBSCRIBE` gets an event stream instead of a UPID; every
+//!   message for an executor goes through `Slave::send_to_executor`, which
+//!   picks the v0 message or the v1 event. A recovered HTTP executor (its
+//!   run has `http.marker`) is waited for like a v0 one and may
+//!   re-subscribe with its unacknowledged tasks and updates.
+//!
+//! Not yet: `--recover=cleanup`, `--strict=false`, task groups
+//! (`LAUNCH_GROUP`), resources checkpointing, GC.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -51,6 +58,7 @@ use mesos_proto::resources::Resources;
 
 use crate::containerizer::posix::{LaunchSpec, Termination};
 use crate::containerizer::PosixLauncher;
+use crate::executor_http::{HttpConnection, ToExecutor};
 use crate::flags::Flags;
 use crate::paths;
 use crate::state;
@@ -96,7 +104,10 @@ pub(crate) struct Executor {
     pub(crate) container_id: String,
     /// The sandbox.
     pub(crate) directory: PathBuf,
+    /// A v0 executor's UPID, once registered.
     pid: Option<UPID>,
+    /// A v1 HTTP executor's event stream, once subscribed.
+    pub(crate) http: Option<HttpConnection>,
     os_pid: u32,
     pub(crate) state: ExecutorState,
     command_executor: bool,
@@ -518,8 +529,8 @@ impl Slave {
             return;
         };
         if let Some(executor) = framework.executors.get_mut(&executor_id) {
-            match (executor.state, executor.pid.clone()) {
-                (ExecutorState::Running, Some(executor_pid)) => {
+            match executor.state {
+                ExecutorState::Running => {
                     let message = RunTaskMessage {
                         framework: framework.info.clone(),
                         task: task.clone(),
@@ -533,9 +544,13 @@ impl Slave {
                         .tasks
                         .insert(task.task_id.value.clone(), task_record.clone());
                     self.checkpoint_task(&framework_id, &executor_id, &container_id, &task_record);
-                    self.base.send(&executor_pid, &message);
+                    self.send_to_executor(
+                        &framework_id,
+                        &executor_id,
+                        ToExecutor::RunTask(Box::new(message)),
+                    );
                 }
-                (ExecutorState::Registering, _) => executor.queued.push(task),
+                ExecutorState::Registering => executor.queued.push(task),
                 _ => {
                     let update = self.agent_update(
                         &framework_id,
@@ -616,6 +631,7 @@ impl Slave {
                         container_id: container_id.clone(),
                         directory,
                         pid: None,
+                        http: None,
                         os_pid,
                         state: ExecutorState::Registering,
                         command_executor,
@@ -703,6 +719,7 @@ impl Slave {
         tracing::info!(%framework_id, %executor_id, %from, "Executor registered");
         executor.state = ExecutorState::Running;
         executor.pid = Some(from.clone());
+        executor.http = None;
         let container_id = executor.container_id.clone();
         let executor_info = executor.info.clone();
         let queued = std::mem::take(&mut executor.queued);
@@ -751,14 +768,16 @@ impl Slave {
             },
         );
         for task in queued {
-            self.base.send(
-                &from,
-                &RunTaskMessage {
-                    framework: framework_info.clone(),
-                    task,
-                    pid: Some(framework_pid.clone()),
-                    ..Default::default()
-                },
+            let message = RunTaskMessage {
+                framework: framework_info.clone(),
+                task,
+                pid: Some(framework_pid.clone()),
+                ..Default::default()
+            };
+            self.send_to_executor(
+                &framework_id,
+                &executor_id,
+                ToExecutor::RunTask(Box::new(message)),
             );
         }
     }
@@ -808,7 +827,7 @@ impl Slave {
     fn handle_update(
         &mut self,
         mut update: StatusUpdate,
-        executor_pid: Option<UPID>,
+        sender: Option<UpdateSender>,
         ctx: &mut Context<Self>,
     ) {
         let framework_id = update.framework_id.value.clone();
@@ -820,7 +839,7 @@ impl Slave {
         if update.uuid.is_none() {
             update.uuid = update.status.uuid.clone();
         }
-        if executor_pid.is_some() {
+        if sender.is_some() {
             update.status.source = Some(task_status::Source::Executor as i32);
         }
         update.slave_id = self.info.id.clone();
@@ -861,20 +880,25 @@ impl Slave {
                 return;
             }
         };
-        if let Some(pid) = executor_pid {
-            self.base.send(
-                &pid,
-                &StatusUpdateAcknowledgementMessage {
-                    slave_id: self.info.id.clone().unwrap_or_default(),
-                    framework_id: FrameworkId {
-                        value: framework_id.clone(),
-                    },
-                    task_id: TaskId {
-                        value: task_id.clone(),
-                    },
-                    uuid,
+        if let Some(sender) = sender {
+            let ack = StatusUpdateAcknowledgementMessage {
+                slave_id: self.info.id.clone().unwrap_or_default(),
+                framework_id: FrameworkId {
+                    value: framework_id.clone(),
                 },
-            );
+                task_id: TaskId {
+                    value: task_id.clone(),
+                },
+                uuid,
+            };
+            match sender {
+                UpdateSender::Pid(pid) => self.base.send(&pid, &ack),
+                UpdateSender::HttpExecutor(executor_id) => self.send_to_executor(
+                    &framework_id,
+                    &executor_id,
+                    ToExecutor::Acknowledgement(ack),
+                ),
+            }
         }
         if first && self.registered {
             self.forward_in_flight(&(framework_id, task_id), ctx);
@@ -892,7 +916,7 @@ impl Slave {
             tracing::warn!(%from, "Ignoring a TASK_STAGING update from an executor");
             return;
         }
-        self.handle_update(update, Some(from), ctx);
+        self.handle_update(update, Some(UpdateSender::Pid(from)), ctx);
     }
 
     fn acknowledgement(
@@ -961,9 +985,8 @@ impl Slave {
                 break;
             }
             if executor.tasks.contains_key(&task_id) {
-                if let Some(pid) = &executor.pid {
-                    self.base.send(pid, &message);
-                }
+                let executor_id = executor.info.executor_id.value.clone();
+                self.send_to_executor(&framework_id, &executor_id, ToExecutor::KillTask(message));
                 return;
             }
         }
@@ -1041,6 +1064,8 @@ impl Slave {
         executor.state = ExecutorState::Terminating;
         executor.recovered = false;
         executor.queued.clear();
+        // Ends an HTTP executor's event stream.
+        executor.http = None;
         framework
             .executors
             .insert(executor_id.to_string(), executor);
@@ -1238,6 +1263,7 @@ impl Slave {
                         container_id,
                         directory,
                         pid: None,
+                        http: None,
                         os_pid,
                         state: ExecutorState::Registering,
                         command_executor: executor.generated_for_command_task,
@@ -1326,6 +1352,7 @@ impl Slave {
         tracing::info!(%framework_id, %executor_id, %from, "Executor re-registered");
         executor.state = ExecutorState::Running;
         executor.pid = Some(from.clone());
+        executor.http = None;
         // Tasks the executor holds but the agent did not checkpoint.
         for task in &message.tasks {
             if !executor.tasks.contains_key(&task.task_id.value) {
@@ -1441,21 +1468,20 @@ impl Slave {
             return;
         };
         executor.state = ExecutorState::Terminating;
-        if let Some(pid) = executor.pid.clone() {
-            self.base.send(
-                &pid,
-                &ShutdownExecutorMessage {
-                    executor_id: Some(ExecutorId {
-                        value: executor_id.to_string(),
-                    }),
-                    framework_id: Some(FrameworkId {
-                        value: framework_id.to_string(),
-                    }),
-                },
-            );
-        }
         let os_pid = executor.os_pid;
         let container_id = executor.container_id.clone();
+        self.send_to_executor(
+            framework_id,
+            executor_id,
+            ToExecutor::Shutdown(ShutdownExecutorMessage {
+                executor_id: Some(ExecutorId {
+                    value: executor_id.to_string(),
+                }),
+                framework_id: Some(FrameworkId {
+                    value: framework_id.to_string(),
+                }),
+            }),
+        );
         let (f, e) = (framework_id.to_string(), executor_id.to_string());
         libprocess::delay(grace, &ctx.address(), move |this, _| {
             let alive = this
@@ -1468,6 +1494,327 @@ impl Slave {
             }
         });
     }
+}
+
+impl Slave {
+    /// Sends `message` to an executor, whichever API it speaks: the v0
+    /// message to its UPID, or the v1 event on its HTTP stream (upstream
+    /// `Executor::send`). Dropped if the executor is not connected.
+    pub(crate) fn send_to_executor(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+        message: ToExecutor,
+    ) {
+        let Some(executor) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+        else {
+            return;
+        };
+        if let Some(http) = &executor.http {
+            http.send(&message.event());
+        } else if let Some(pid) = &executor.pid {
+            message.send_v0(&self.base, pid);
+        } else {
+            tracing::warn!(%framework_id, %executor_id, "Dropping a message for an executor that is not connected");
+        }
+    }
+
+    /// An executor's message for its framework: straight to a v0
+    /// framework; through the master otherwise.
+    fn executor_message(&self, message: ExecutorToFrameworkMessage) {
+        let to = self
+            .frameworks
+            .get(&message.framework_id.value)
+            .and_then(|f| f.pid.clone())
+            .unwrap_or_else(|| self.master.clone());
+        self.base.send(&to, &message);
+    }
+
+    // --- The v1 executor API (executor_http.rs) ------------------------------
+
+    /// Whether recovered executors are still being waited for.
+    pub(crate) fn is_recovering(&self) -> bool {
+        self.recovering
+    }
+
+    /// Returns a subscribed HTTP executor's stream.
+    pub(crate) fn http_connection(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+    ) -> Option<&HttpConnection> {
+        self.frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .and_then(|e| e.http.as_ref())
+    }
+
+    /// Checks that a call other than `SUBSCRIBE` comes from an executor the
+    /// agent knows and that has subscribed (400 and 403 otherwise).
+    pub(crate) fn http_executor_subscribed(
+        &self,
+        framework_id: &FrameworkId,
+        executor_id: &ExecutorId,
+    ) -> Result<(), libprocess::http::Response> {
+        use libprocess::http::Response;
+        let Some(framework) = self.frameworks.get(&framework_id.value) else {
+            return Err(Response::bad_request(format!(
+                "Framework '{}' cannot be found",
+                framework_id.value
+            )));
+        };
+        let Some(executor) = framework.executors.get(&executor_id.value) else {
+            return Err(Response::bad_request(format!(
+                "Executor '{}' of framework '{}' cannot be found",
+                executor_id.value, framework_id.value
+            )));
+        };
+        if executor.state == ExecutorState::Registering {
+            return Err(Response::status(403).with_body("text/plain", "Executor is not subscribed"));
+        }
+        Ok(())
+    }
+
+    /// `SUBSCRIBE` from an HTTP executor (upstream `Slave::subscribe`): the
+    /// stream gets `SUBSCRIBED` and the queued tasks; the executor's
+    /// unacknowledged updates are handled again.
+    pub(crate) fn subscribe_http_executor(
+        &mut self,
+        call: mesos_proto::mesos::executor::Call,
+        connection: HttpConnection,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), libprocess::http::Response> {
+        use libprocess::http::Response;
+        use mesos_proto::mesos::executor::{event, Event};
+        let framework_id = call.framework_id.value.clone();
+        let executor_id = call.executor_id.value.clone();
+        let subscribe = call.subscribe.unwrap_or_default();
+        let slave_id = self.info.id.clone().unwrap_or_default();
+        let slave_info = self.info.clone();
+        let work_dir = self.config.work_dir.clone();
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            return Err(Response::bad_request(format!(
+                "Framework '{framework_id}' cannot be found"
+            )));
+        };
+        let framework_info = framework.info.clone();
+        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
+        let Some(executor) = framework.executors.get_mut(&executor_id) else {
+            return Err(Response::bad_request(format!(
+                "Executor '{executor_id}' of framework '{framework_id}' cannot be found"
+            )));
+        };
+        if executor.state == ExecutorState::Terminating {
+            tracing::warn!(%framework_id, %executor_id, "Shutting down an executor subscribing while terminating");
+            connection.send(&ToExecutor::Shutdown(ShutdownExecutorMessage::default()).event());
+            // Dropping the connection ends the stream after the event.
+            return Ok(());
+        }
+        tracing::info!(%framework_id, %executor_id, "HTTP executor subscribed");
+        executor.state = ExecutorState::Running;
+        // A new subscription replaces (and so closes) an earlier one.
+        executor.http = Some(connection);
+        executor.pid = None;
+        let container_id = executor.container_id.clone();
+        let executor_info = executor.info.clone();
+        // Tasks the executor holds but the agent did not record.
+        for task in &subscribe.unacknowledged_tasks {
+            if !executor.tasks.contains_key(&task.task_id.value)
+                && !executor.queued.iter().any(|q| q.task_id == task.task_id)
+            {
+                let record = task_record(
+                    &framework_info,
+                    task,
+                    &executor_info,
+                    Some(slave_id.clone()),
+                );
+                executor.tasks.insert(task.task_id.value.clone(), record);
+            }
+        }
+        let queued = std::mem::take(&mut executor.queued);
+        let records: Vec<Task> = queued
+            .iter()
+            .map(|task| {
+                task_record(
+                    &framework_info,
+                    task,
+                    &executor_info,
+                    Some(slave_id.clone()),
+                )
+            })
+            .collect();
+        for record in &records {
+            executor
+                .tasks
+                .insert(record.task_id.value.clone(), record.clone());
+        }
+        if framework_info.checkpoint.unwrap_or(false) {
+            let run_dir = paths::run_meta_dir(
+                &work_dir,
+                &slave_id.value,
+                &framework_id,
+                &executor_id,
+                &container_id,
+            );
+            if let Err(error) = state::checkpoint_text(&paths::http_marker_path(&run_dir), "") {
+                tracing::warn!(%error, "Failed to checkpoint the executor's HTTP marker");
+            }
+            for record in &records {
+                self.checkpoint_task(&framework_id, &executor_id, &container_id, record);
+            }
+        }
+        if let Some(http) = self.http_connection(&framework_id, &executor_id) {
+            http.send(&Event {
+                r#type: Some(event::Type::Subscribed as i32),
+                subscribed: Some(event::Subscribed {
+                    executor_info,
+                    framework_info: framework_info.clone(),
+                    slave_info,
+                    container_id: Some(mesos_proto::mesos::ContainerId {
+                        value: container_id,
+                        ..Default::default()
+                    }),
+                }),
+                ..Default::default()
+            });
+        }
+        for task in queued {
+            let message = RunTaskMessage {
+                framework: framework_info.clone(),
+                task,
+                pid: Some(framework_pid.clone()),
+                ..Default::default()
+            };
+            self.send_to_executor(
+                &framework_id,
+                &executor_id,
+                ToExecutor::RunTask(Box::new(message)),
+            );
+        }
+        for update in subscribe.unacknowledged_updates {
+            let update = self.executor_update(&call.framework_id, &call.executor_id, update.status);
+            let stream = (framework_id.clone(), update.status.task_id.value.clone());
+            let uuid = update.uuid.clone().unwrap_or_default();
+            if self.updates.is_duplicate(&stream, &uuid) {
+                // Checkpointed before a restart; the executor only missed
+                // the acknowledgement.
+                let ack = StatusUpdateAcknowledgementMessage {
+                    slave_id: slave_id.clone(),
+                    framework_id: call.framework_id.clone(),
+                    task_id: update.status.task_id.clone(),
+                    uuid,
+                };
+                self.send_to_executor(
+                    &framework_id,
+                    &executor_id,
+                    ToExecutor::Acknowledgement(ack),
+                );
+                continue;
+            }
+            self.handle_update(
+                update,
+                Some(UpdateSender::HttpExecutor(executor_id.clone())),
+                ctx,
+            );
+        }
+        let waiting = self
+            .frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .any(|e| e.recovered && e.state == ExecutorState::Registering);
+        if !waiting {
+            self.finish_recovery(ctx);
+        }
+        Ok(())
+    }
+
+    /// An HTTP executor's `StatusUpdate` for `status` (upstream
+    /// `protobuf::createStatusUpdate`).
+    fn executor_update(
+        &self,
+        framework_id: &FrameworkId,
+        executor_id: &ExecutorId,
+        status: TaskStatus,
+    ) -> StatusUpdate {
+        let now = libprocess::clock::now_secs();
+        StatusUpdate {
+            framework_id: framework_id.clone(),
+            executor_id: Some(executor_id.clone()),
+            slave_id: self.info.id.clone(),
+            uuid: status.uuid.clone(),
+            timestamp: now,
+            status,
+            latest_state: None,
+        }
+    }
+
+    /// `UPDATE` from a subscribed HTTP executor: as a v0
+    /// `StatusUpdateMessage`, acknowledged with an `ACKNOWLEDGED` event.
+    pub(crate) fn http_status_update(
+        &mut self,
+        framework_id: FrameworkId,
+        executor_id: ExecutorId,
+        status: TaskStatus,
+        ctx: &mut Context<Self>,
+    ) {
+        let update = self.executor_update(&framework_id, &executor_id, status);
+        self.handle_update(
+            update,
+            Some(UpdateSender::HttpExecutor(executor_id.value)),
+            ctx,
+        );
+    }
+
+    /// `MESSAGE` from a subscribed HTTP executor.
+    pub(crate) fn http_executor_message(
+        &self,
+        framework_id: FrameworkId,
+        executor_id: ExecutorId,
+        data: Vec<u8>,
+    ) {
+        self.executor_message(ExecutorToFrameworkMessage {
+            slave_id: self.info.id.clone().unwrap_or_default(),
+            framework_id,
+            executor_id,
+            data,
+        });
+    }
+
+    /// An HTTP executor's stream ended. The executor stays (it may
+    /// subscribe again); events for it are dropped until then.
+    pub(crate) fn http_executor_disconnected(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        connection_id: u64,
+    ) {
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        if executor
+            .http
+            .as_ref()
+            .is_some_and(|h| h.id == connection_id)
+        {
+            tracing::info!(%framework_id, %executor_id, "HTTP executor disconnected");
+            executor.http = None;
+        }
+    }
+}
+
+/// Who sent a status update, and so gets its acknowledgement.
+enum UpdateSender {
+    /// A v0 executor.
+    Pid(UPID),
+    /// A v1 HTTP executor, by id.
+    HttpExecutor(String),
 }
 
 fn task_record(
@@ -1604,24 +1951,10 @@ impl Process for Slave {
             }
         });
         base.install::<FrameworkToExecutorMessage>(|this, _ctx, _from, m| {
-            let executor = this
-                .frameworks
-                .get(&m.framework_id.value)
-                .and_then(|f| f.executors.get(&m.executor_id.value))
-                .and_then(|e| e.pid.clone());
-            if let Some(pid) = executor {
-                this.base.send(&pid, &m);
-            }
+            let (f, e) = (m.framework_id.value.clone(), m.executor_id.value.clone());
+            this.send_to_executor(&f, &e, ToExecutor::FrameworkMessage(m));
         });
-        base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, m| {
-            // Straight to a v0 framework; through the master otherwise.
-            let to = this
-                .frameworks
-                .get(&m.framework_id.value)
-                .and_then(|f| f.pid.clone())
-                .unwrap_or_else(|| this.master.clone());
-            this.base.send(&to, &m);
-        });
+        base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, m| this.executor_message(m));
         base.install::<ReregisterExecutorMessage>(|this, ctx, from, m| {
             this.reregister_executor(from, m, ctx)
         });
