@@ -1930,6 +1930,18 @@ impl Process for Slave {
                 );
                 this.handle_update(update, None, ctx);
             }
+            // As upstream after a failed container launch: the executor is
+            // reported gone so the master frees its resources.
+            let exited = ExitedExecutorMessage {
+                slave_id: this.info.id.clone().unwrap_or_default(),
+                framework_id: FrameworkId {
+                    value: framework_id,
+                },
+                executor_id: ExecutorId { value: executor_id },
+                status: -1,
+            };
+            let master = this.master.clone();
+            this.base.send(&master, &exited);
         });
         base.install::<RegisterExecutorMessage>(|this, _ctx, from, m| {
             this.register_executor(from, m)

@@ -52,13 +52,13 @@ pub struct Framework {
     pub unregistered_time: Option<f64>,
     /// Active (non-completed) tasks by id.
     pub tasks: std::collections::HashMap<String, mesos_proto::mesos::Task>,
-    /// Executors the framework launched, by agent (custom executors only:
-    /// agents synthesize command executors themselves).
-    /// Values: the executor's resources (allocation form), returned to the
-    /// allocator when it exits.
+    /// Executors the framework launched or an agent reported, by agent and
+    /// executor id (custom and task-group executors only: agents
+    /// synthesize command executors themselves). Their resources are in
+    /// allocation form and go back to the allocator when they exit.
     pub executors: std::collections::HashMap<
         String,
-        std::collections::HashMap<String, mesos_proto::resources::Resources>,
+        std::collections::HashMap<String, mesos_proto::mesos::ExecutorInfo>,
     >,
     /// Completed tasks, oldest first, bounded by
     /// `--max_completed_tasks_per_framework`.
@@ -618,9 +618,10 @@ impl Master {
             }
         }
         for (slave_id, executors) in &framework.executors {
-            for resources in executors.values() {
+            for executor in executors.values() {
+                let resources = mesos_proto::resources::Resources::from(executor.resources.clone());
                 self.allocator
-                    .recover_resources(id, slave_id, resources, None, now);
+                    .recover_resources(id, slave_id, &resources, None, now);
             }
         }
         self.allocator.remove_framework(id);

@@ -5,10 +5,10 @@
 //! Requests and responses are `mesos.v1.master.Call` / `Response` in JSON
 //! or protobuf, negotiated as for the scheduler API. Served so far:
 //! `GET_HEALTH`, `GET_FLAGS`, `GET_VERSION`, `GET_METRICS`, `GET_MASTER`,
-//! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_TASKS`, `GET_STATE` (executors
-//! still empty: the master does not track them by agent yet), `TEARDOWN`,
-//! `MARK_AGENT_GONE`. Every
-//! other call answers `501 Not Implemented` naming it, until it lands.
+//! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS` (custom and task-group
+//! executors; command executors live only on agents, as upstream),
+//! `GET_TASKS`, `GET_STATE`, `TEARDOWN`, `MARK_AGENT_GONE`. Every other
+//! call answers `501 Not Implemented` naming it, until it lands.
 //!
 //! Responses are built with the v0 `mesos.master` types the master works
 //! with and converted to v1 by re-decoding (same tags), as upstream's
@@ -212,12 +212,20 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
+        call::Type::GetExecutors => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetExecutors),
+                get_executors: Some(get_executors(master)),
+                ..Default::default()
+            },
+            json,
+        )),
         call::Type::GetState => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetState),
                 get_state: Some(response::GetState {
                     get_tasks: Some(get_tasks(master)),
-                    get_executors: Some(response::GetExecutors::default()),
+                    get_executors: Some(get_executors(master)),
                     get_frameworks: Some(get_frameworks(master)),
                     get_agents: Some(get_agents(master)),
                 }),
@@ -278,6 +286,36 @@ fn get_agents(master: &Master) -> response::GetAgents {
 
 /// Active tasks, unreachable ones (tasks of unreachable agents), and
 /// completed ones, of every framework (completed frameworks included).
+/// The executors the master knows (custom and task-group ones), in
+/// framework, agent and executor id order.
+fn get_executors(master: &Master) -> response::GetExecutors {
+    use mesos_proto::model::id_order;
+    let mut frameworks: Vec<_> = master.frameworks.registered.iter().collect();
+    frameworks.sort_by(|a, b| id_order(a.0, b.0));
+    let mut executors = Vec::new();
+    for (_, framework) in frameworks {
+        let mut slaves: Vec<_> = framework.executors.iter().collect();
+        slaves.sort_by(|a, b| id_order(a.0, b.0));
+        for (slave_id, known) in slaves {
+            let mut known: Vec<_> = known.iter().collect();
+            known.sort_by(|a, b| id_order(a.0, b.0));
+            for (_, info) in known {
+                executors.push(response::get_executors::Executor {
+                    executor_info: info.clone(),
+                    slave_id: mesos_proto::mesos::SlaveId {
+                        value: slave_id.clone(),
+                    },
+                });
+            }
+        }
+    }
+    #[allow(deprecated)]
+    response::GetExecutors {
+        executors,
+        orphan_executors: vec![],
+    }
+}
+
 fn get_tasks(master: &Master) -> response::GetTasks {
     use mesos_proto::mesos::TaskState;
     let mut tasks = Vec::new();

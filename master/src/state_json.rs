@@ -22,7 +22,7 @@
 //! - An attribute name given twice keeps one key (the last value, at the
 //!   first position); upstream writes the key twice.
 //! - What the master does not record is derived or left empty:
-//!   `executors` is `[]` (executors are not tracked); `unreachable_tasks`
+//!   `unreachable_tasks`
 //!   are the completed tasks in `TASK_UNREACHABLE` that are not active
 //!   again; `offer_constraints` is `{}`; `deactivated` is `false` and
 //!   `drain_info` absent (no deactivation or draining); an agent's total is
@@ -543,6 +543,17 @@ impl Usage {
                     .entry(framework.id().to_string())
                     .or_default() += &resources;
             }
+            // Executors hold resources too (upstream's `totalUsedResources`).
+            for (slave_id, executors) in &framework.executors {
+                for executor in executors.values() {
+                    let resources = Resources::from(executor.resources.clone());
+                    *usage.slave_used.entry(slave_id.clone()).or_default() += &resources;
+                    *usage
+                        .framework_used
+                        .entry(framework.id().to_string())
+                        .or_default() += &resources;
+                }
+            }
         }
         let mut offers: Vec<_> = master.offers.iter().collect();
         offers.sort_by(|a, b| id_order(a.0, b.0));
@@ -902,8 +913,7 @@ fn full_framework_json(
             })
             .collect(),
     );
-    // TODO(#3): executors, once the master tracks them per agent.
-    o.insert("executors".into(), Value::Array(vec![]));
+    o.insert("executors".into(), executors_json(framework));
     if let Some(labels) = &info.labels {
         o.insert("labels".into(), labels_json(labels));
     }
@@ -962,6 +972,25 @@ impl<'a> TaskLists<'a> {
 // ---------------------------------------------------------------------------
 
 /// §3.10: `json(Task)`.
+/// A framework's executors (custom and task-group ones; command executors
+/// live only on agents), each `json(ExecutorInfo)` plus `slave_id`, in
+/// agent then executor id order.
+fn executors_json(framework: &Framework) -> Value {
+    let mut slaves: Vec<_> = framework.executors.iter().collect();
+    slaves.sort_by(|a, b| id_order(a.0, b.0));
+    let mut out = Vec::new();
+    for (slave_id, executors) in slaves {
+        let mut executors: Vec<_> = executors.iter().collect();
+        executors.sort_by(|a, b| id_order(a.0, b.0));
+        for (_, executor) in executors {
+            let mut o = mesos_proto::model::executor_info_json(executor);
+            o.insert("slave_id".into(), slave_id.clone().into());
+            out.push(Value::Object(o));
+        }
+    }
+    Value::Array(out)
+}
+
 fn task_json(task: &Task) -> Map<String, Value> {
     let mut o = Map::new();
     o.insert("id".into(), task.task_id.value.clone().into());

@@ -558,17 +558,10 @@ impl Master {
         let task_resources = Self::allocated(&task.resources, role);
         let mut needed = task_resources.clone();
         // A new executor needs its own resources; a running one has them.
-        let new_executor = task.executor.as_ref().filter(|e| {
-            !self
-                .frameworks
-                .registered
-                .get(framework_id)
-                .is_some_and(|f| {
-                    f.executors
-                        .get(slave_id)
-                        .is_some_and(|known| known.contains_key(&e.executor_id.value))
-                })
-        });
+        let new_executor = task
+            .executor
+            .as_ref()
+            .filter(|e| !self.executor_known(framework_id, slave_id, &e.executor_id.value));
         let executor_resources = new_executor.map(|e| Self::allocated(&e.resources, role));
         if let Some(resources) = &executor_resources {
             needed += resources;
@@ -606,11 +599,16 @@ impl Master {
         };
         framework.tasks.insert(task.task_id.value.clone(), record);
         if let (Some(executor), Some(resources)) = (&task.executor, executor_resources) {
+            let mut info = executor.clone();
+            info.resources = resources.to_vec();
+            info.framework_id = Some(FrameworkId {
+                value: framework_id.to_string(),
+            });
             framework
                 .executors
                 .entry(slave_id.to_string())
                 .or_default()
-                .insert(executor.executor_id.value.clone(), resources);
+                .insert(executor.executor_id.value.clone(), info);
         }
         let pid = framework.pid.clone().unwrap_or_default().to_string();
         let info = framework.info.clone();
@@ -639,6 +637,19 @@ impl Master {
         libprocess::Process::base(self).send(&agent, &message);
     }
 
+    /// Whether the master already tracks this executor on this agent (its
+    /// resources are then already allocated).
+    fn executor_known(&self, framework_id: &str, slave_id: &str, executor_id: &str) -> bool {
+        self.frameworks
+            .registered
+            .get(framework_id)
+            .is_some_and(|f| {
+                f.executors
+                    .get(slave_id)
+                    .is_some_and(|known| known.contains_key(executor_id))
+            })
+    }
+
     fn launch_group(
         &mut self,
         framework_id: &str,
@@ -648,7 +659,12 @@ impl Master {
         remaining: &mut Resources,
     ) {
         let executor = group.executor;
-        let mut needed = Self::allocated(&executor.resources, role);
+        let known = self.executor_known(framework_id, slave_id, &executor.executor_id.value);
+        let mut needed = if known {
+            Resources::new()
+        } else {
+            Self::allocated(&executor.resources, role)
+        };
         for task in &group.task_group.tasks {
             let mut check = task.clone();
             // Tasks of a group run under the group's executor.
@@ -693,12 +709,24 @@ impl Master {
                 },
             );
         }
+        let mut executor = executor;
+        executor.resources = Self::allocated(&executor.resources, role).to_vec();
+        if executor.framework_id.is_none() {
+            executor.framework_id = Some(FrameworkId {
+                value: framework_id.to_string(),
+            });
+        }
+        if !known {
+            framework
+                .executors
+                .entry(slave_id.to_string())
+                .or_default()
+                .insert(executor.executor_id.value.clone(), executor.clone());
+        }
         let info = framework.info.clone();
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
             return;
         };
-        let mut executor = executor;
-        executor.resources = Self::allocated(&executor.resources, role).to_vec();
         let mut task_group = group.task_group;
         for task in &mut task_group.tasks {
             task.resources = Self::allocated(&task.resources, role).to_vec();
@@ -1082,7 +1110,28 @@ impl Master {
         };
         let total = Resources::from(slave.info.resources.clone());
         let tasks = slave.tasks.clone();
+        let executors = slave.executors.clone();
         let mut used = Resources::new();
+        for executor in executors {
+            let Some(framework_id) = executor.framework_id.as_ref().map(|f| f.value.clone()) else {
+                continue;
+            };
+            let Some(framework) = self.frameworks.registered.get_mut(&framework_id) else {
+                continue;
+            };
+            let role = Self::framework_roles(&framework.info)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "*".into());
+            let resources = Self::allocated(&executor.resources, &role);
+            let known = framework.executors.entry(id.to_string()).or_default();
+            if !known.contains_key(&executor.executor_id.value) {
+                used += &resources;
+                let mut info = executor;
+                info.resources = resources.to_vec();
+                known.insert(info.executor_id.value.clone(), info);
+            }
+        }
         for task in tasks {
             let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskStaging);
             if state.is_terminal() {
@@ -1120,6 +1169,7 @@ impl Master {
         self.rescind_offers(|offer| offer.slave_id.value == id);
         let mut lost = Vec::new();
         for (framework_id, framework) in &mut self.frameworks.registered {
+            framework.executors.remove(id);
             let on_agent: Vec<String> = framework
                 .tasks
                 .iter()
@@ -1218,11 +1268,11 @@ impl Master {
                 .get_mut(&message.framework_id.value)
                 .and_then(|f| f.executors.get_mut(&message.slave_id.value))
                 .and_then(|known| known.remove(&message.executor_id.value));
-            if let Some(resources) = freed {
+            if let Some(executor) = freed {
                 this.allocator.recover_resources(
                     &message.framework_id.value,
                     &message.slave_id.value,
-                    &resources,
+                    &Resources::from(executor.resources),
                     None,
                     libprocess::clock::elapsed(),
                 );

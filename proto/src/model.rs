@@ -1,14 +1,18 @@
 //! JSON writers shared by the master's and the agent's classic endpoints,
 //! as upstream's `json(JSON::ObjectWriter*, const T&)` overloads in
 //! `src/common/http.cpp` (task statuses, container statuses, network
-//! infos, labels, attributes) and the small helpers they use. Section
+//! infos, labels, attributes, commands, executor infos) and the small
+//! helpers they use. Section
 //! numbers refer to `docs/master-endpoints-json.md`.
 
 use std::cmp::Ordering;
 
 use serde_json::{Map, Number, Value};
 
-use crate::mesos::{value, Attribute, ContainerStatus, Labels, NetworkInfo, TaskState, TaskStatus};
+use crate::mesos::{
+    executor_info, value, Attribute, CommandInfo, ContainerStatus, ExecutorInfo, Labels,
+    NetworkInfo, TaskState, TaskStatus,
+};
 
 /// §3.2: one key per attribute, valued by its type.
 pub fn attributes_json(attributes: &[Attribute]) -> Value {
@@ -72,6 +76,88 @@ pub fn dbl(value: f64) -> Value {
 /// order.
 pub fn id_order(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// `json(CommandInfo)`: `shell` and `value` when set, `argv`,
+/// `environment` as protobuf JSON when set, `uris` as value/executable.
+pub fn command_info_json(command: &CommandInfo) -> Value {
+    let mut o = Map::new();
+    if let Some(shell) = command.shell {
+        o.insert("shell".into(), shell.into());
+    }
+    if let Some(value) = &command.value {
+        o.insert("value".into(), value.clone().into());
+    }
+    o.insert(
+        "argv".into(),
+        command.arguments.iter().cloned().map(Value::from).collect(),
+    );
+    if let Some(environment) = &command.environment {
+        o.insert("environment".into(), crate::json::to_value(environment));
+    }
+    o.insert(
+        "uris".into(),
+        command
+            .uris
+            .iter()
+            .map(|uri| {
+                let mut u = Map::new();
+                u.insert("value".into(), uri.value.clone().into());
+                u.insert("executable".into(), uri.executable.unwrap_or(false).into());
+                Value::Object(u)
+            })
+            .collect(),
+    );
+    Value::Object(o)
+}
+
+/// `json(ExecutorInfo)`: id, name, framework id, command, resources, the
+/// role of its (single-role) resources when it has any, labels and type
+/// when set. The master appends `slave_id`.
+pub fn executor_info_json(executor: &ExecutorInfo) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert(
+        "executor_id".into(),
+        executor.executor_id.value.clone().into(),
+    );
+    o.insert(
+        "name".into(),
+        executor.name.clone().unwrap_or_default().into(),
+    );
+    o.insert(
+        "framework_id".into(),
+        executor
+            .framework_id
+            .as_ref()
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+            .into(),
+    );
+    o.insert(
+        "command".into(),
+        command_info_json(&executor.command.clone().unwrap_or_default()),
+    );
+    o.insert(
+        "resources".into(),
+        crate::resources::endpoint_json(&executor.resources),
+    );
+    if let Some(first) = executor.resources.first() {
+        let role = first
+            .allocation_info
+            .as_ref()
+            .and_then(|a| a.role.clone())
+            .unwrap_or_default();
+        o.insert("role".into(), role.into());
+    }
+    if let Some(labels) = &executor.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    if let Some(kind) = executor.r#type {
+        if let Ok(kind) = executor_info::Type::try_from(kind) {
+            o.insert("type".into(), kind.as_str_name().into());
+        }
+    }
+    o
 }
 
 /// §3.3: labels as an array of protobuf JSON `Label`s.

@@ -40,6 +40,7 @@ impl Process for Scheduler {
             "mesos.internal.RescindResourceOfferMessage",
             "mesos.internal.StatusUpdateMessage",
             "mesos.internal.LostSlaveMessage",
+            "mesos.internal.ExitedExecutorMessage",
         ] {
             self.base.install_raw(name, |this, _ctx, event| {
                 let _ = this.tx.send(event);

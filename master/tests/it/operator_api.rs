@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::*;
 
-async fn api(addr: std::net::SocketAddrV4, body: &str, accept: &str) -> (u16, Vec<u8>) {
+pub async fn api(addr: std::net::SocketAddrV4, body: &str, accept: &str) -> (u16, Vec<u8>) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
         "POST /api/v1 HTTP/1.1\r\nContent-Type: application/json\r\nAccept: {accept}\r\n\

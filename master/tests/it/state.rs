@@ -937,3 +937,104 @@ async fn version_has_upstream_keys_in_sorted_order() {
     assert!(reply.body.contains(r#""build_time":"#) && reply.body.contains(".0,"));
     assert_eq!(version["build_date"].as_str().unwrap().len(), 19);
 }
+
+#[actix_rt::test]
+async fn custom_executors_are_listed_with_their_agent_until_they_exit() {
+    use mesos_proto::mesos::internal::ExitedExecutorMessage;
+    use mesos_proto::mesos::v1::master::Response;
+    use mesos_proto::mesos::{executor_info, ExecutorId, ExecutorInfo};
+
+    let mut cluster = cluster(&[]).await;
+    let addr = cluster.addr();
+    let mut with_executor = task("t1", &cluster.offer, "cpus:1;mem:64");
+    with_executor.command = None;
+    with_executor.executor = Some(ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "exec-1".into(),
+        },
+        name: Some("my executor".into()),
+        r#type: Some(executor_info::Type::Custom as i32),
+        command: Some(CommandInfo {
+            value: Some("./executor".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.5;mem:32", "*").unwrap().to_vec(),
+        ..Default::default()
+    });
+    launch(&mut cluster, vec![with_executor]).await;
+
+    let state = get(addr, "/master/state").await;
+    let json = state.json();
+    let framework = &json["frameworks"][0];
+    let executors = framework["executors"].as_array().unwrap();
+    assert_eq!(executors.len(), 1, "{}", state.body);
+    let executor = &executors[0];
+    assert_eq!(
+        keys(executor),
+        [
+            "executor_id",
+            "name",
+            "framework_id",
+            "command",
+            "resources",
+            "role",
+            "type",
+            "slave_id"
+        ]
+    );
+    let framework_id = cluster.framework_id.value.clone();
+    let slave_id = cluster.slave_id.value.clone();
+    assert!(
+        state.body.contains(&format!(
+            concat!(
+                r#"{{"executor_id":"exec-1","name":"my executor","framework_id":"{}","#,
+                r#""command":{{"value":".\/executor","argv":[],"uris":[]}},"#,
+                r#""resources":{{"disk":0.0,"mem":32.0,"gpus":0.0,"cpus":0.5}},"#,
+                r#""role":"*","type":"CUSTOM","slave_id":"{}"}}"#
+            ),
+            framework_id, slave_id
+        )),
+        "{}",
+        state.body
+    );
+    // The executor's resources count as used, with the task's.
+    assert!(
+        state
+            .body
+            .contains(r#""used_resources":{"disk":0.0,"mem":96.0,"gpus":0.0,"cpus":1.5}"#),
+        "{}",
+        state.body
+    );
+
+    let (status, body) =
+        crate::operator_api::api(addr, r#"{"type":"GET_EXECUTORS"}"#, "application/json").await;
+    assert_eq!(status, 200);
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    let listed = response.get_executors.unwrap().executors;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].executor_info.executor_id.value, "exec-1");
+    assert_eq!(listed[0].agent_id.value, slave_id);
+
+    // Once the agent says it exited, it is gone from both.
+    let exited = ExitedExecutorMessage {
+        slave_id: cluster.slave_id.clone(),
+        framework_id: cluster.framework_id.clone(),
+        executor_id: ExecutorId {
+            value: "exec-1".into(),
+        },
+        status: 0,
+    };
+    let to = cluster.master.upid().clone();
+    cluster
+        .agent
+        .dispatch(move |this, _| this.base.send(&to, &exited));
+    loop {
+        let event = recv(&mut cluster.rx).await;
+        if event.name == "mesos.internal.ExitedExecutorMessage" {
+            break;
+        }
+    }
+    let json = get(addr, "/master/state").await.json();
+    assert_eq!(json["frameworks"][0]["executors"], serde_json::json!([]));
+}
