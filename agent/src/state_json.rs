@@ -41,9 +41,7 @@ use std::ffi::CStr;
 use std::net::Ipv4Addr;
 
 use mesos_proto::mesos::value::Scalar;
-use mesos_proto::mesos::{
-    framework_info, slave_info, CommandInfo, Resource, Task, TaskInfo, TaskState,
-};
+use mesos_proto::mesos::{framework_info, slave_info, Resource, Task, TaskInfo, TaskState};
 use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
 use serde_json::{Map, Value};
 
@@ -404,7 +402,10 @@ fn task_info_json(task: &TaskInfo) -> Value {
     // one); an empty list gives `""` here.
     o.insert("role".into(), role_of(&task.resources).into());
     if let Some(command) = &task.command {
-        o.insert("command".into(), command_json(command));
+        o.insert(
+            "command".into(),
+            mesos_proto::model::command_info_json(command),
+        );
     }
     if let Some(executor) = &task.executor {
         o.insert(
@@ -415,41 +416,6 @@ fn task_info_json(task: &TaskInfo) -> Value {
     if let Some(discovery) = &task.discovery {
         o.insert("discovery".into(), mesos_proto::json::to_value(discovery));
     }
-    Value::Object(o)
-}
-
-/// `json(JSON::ObjectWriter*, const CommandInfo&)` (master doc §3.8).
-fn command_json(command: &CommandInfo) -> Value {
-    let mut o = Map::new();
-    if let Some(shell) = command.shell {
-        o.insert("shell".into(), shell.into());
-    }
-    if let Some(value) = &command.value {
-        o.insert("value".into(), value.clone().into());
-    }
-    o.insert(
-        "argv".into(),
-        command.arguments.iter().cloned().map(Value::from).collect(),
-    );
-    if let Some(environment) = &command.environment {
-        o.insert(
-            "environment".into(),
-            mesos_proto::json::to_value(environment),
-        );
-    }
-    o.insert(
-        "uris".into(),
-        command
-            .uris
-            .iter()
-            .map(|uri| {
-                let mut u = Map::new();
-                u.insert("value".into(), uri.value.clone().into());
-                u.insert("executable".into(), uri.executable().into());
-                Value::Object(u)
-            })
-            .collect(),
-    );
     Value::Object(o)
 }
 
@@ -580,7 +546,7 @@ fn is_terminal(state: i32) -> bool {
 mod tests {
     use mesos_proto::json::render;
     use mesos_proto::mesos::command_info::Uri;
-    use mesos_proto::mesos::{environment, Environment, ExecutorId, SlaveId, TaskId};
+    use mesos_proto::mesos::{environment, CommandInfo, Environment, ExecutorId, SlaveId, TaskId};
 
     use super::*;
     use mesos_proto::mesos::TaskStatus;
@@ -605,7 +571,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            render(&command_json(&command)),
+            render(&mesos_proto::model::command_info_json(&command)),
             r#"{"value":"echo hi","argv":[],"uris":[{"value":"http:\/\/x\/y","executable":false}]}"#
         );
         let command = CommandInfo {
@@ -621,7 +587,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            render(&command_json(&command)),
+            render(&mesos_proto::model::command_info_json(&command)),
             r#"{"shell":false,"argv":["a"],"environment":{"variables":[{"name":"K","type":"VALUE","value":"V"}]},"uris":[]}"#
         );
     }

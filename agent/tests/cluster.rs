@@ -4,124 +4,21 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
-use std::net::Ipv4Addr;
+mod support;
+
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use libprocess::actix::{Actor, Context};
-use libprocess::{Config, MessageEvent, Process, ProcessBase, Runtime, PID, UPID};
-use mesos_agent::slave::Slave;
-use mesos_master::master::Master;
-use mesos_master::registrar::{InMemoryStore, Registrar};
+use libprocess::ProcessBase;
 use mesos_proto::mesos::internal::{
     FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
 };
 use mesos_proto::mesos::scheduler::{call, Call};
-use mesos_proto::mesos::{
-    offer, CommandInfo, Filters, FrameworkInfo, SlaveInfo, TaskId, TaskInfo, TaskState,
-};
+use mesos_proto::mesos::{offer, CommandInfo, Filters, FrameworkInfo, TaskId, TaskInfo, TaskState};
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
 
-fn runtime() -> Runtime {
-    Runtime::new(Config {
-        ip: Ipv4Addr::LOCALHOST,
-        ..Config::default()
-    })
-    .unwrap()
-}
-
-fn start_master(runtime: &Runtime) -> PID<Master> {
-    let flags = Arc::new(
-        mesos_master::flags::Flags::parse_from_args(
-            ["mesos-master", "--registry=in_memory"]
-                .iter()
-                .map(|s| s.to_string()),
-        )
-        .unwrap(),
-    );
-    let registrar = Arc::new(Registrar::new(Box::<InMemoryStore>::default()));
-    mesos_master::master::spawn(runtime, flags, registrar).unwrap()
-}
-
-/// Where cargo put the workspace's binaries (next to this test's `deps`).
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_path_buf()
-}
-
-fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &std::path::Path) -> PID<Slave> {
-    let config = mesos_agent::slave::Config {
-        master: master.clone(),
-        info: SlaveInfo {
-            hostname: "localhost".into(),
-            port: Some(i32::from(runtime.address().port())),
-            resources: Resources::parse("cpus:2;mem:1024;disk:1024;ports:[31000-32000]", "*")
-                .unwrap()
-                .to_vec(),
-            ..Default::default()
-        },
-        work_dir: work_dir.to_path_buf(),
-        launcher_dir: bin_dir(),
-        registration_backoff_factor: Duration::from_millis(10),
-        executor_registration_timeout: Duration::from_secs(30),
-        executor_shutdown_grace_period: Duration::from_secs(1),
-        recovery_timeout: Duration::from_secs(60),
-        executor_reregistration_timeout: Duration::from_secs(2),
-        flags: None,
-    };
-    mesos_agent::spawn(runtime, config).unwrap()
-}
-
-struct Scheduler {
-    base: ProcessBase<Self>,
-    tx: mpsc::UnboundedSender<MessageEvent>,
-}
-
-impl Actor for Scheduler {
-    type Context = Context<Self>;
-}
-
-impl Process for Scheduler {
-    fn base(&self) -> &ProcessBase<Self> {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut ProcessBase<Self> {
-        &mut self.base
-    }
-    fn initialize(&mut self, _ctx: &mut Context<Self>) {
-        for name in [
-            "mesos.internal.FrameworkRegisteredMessage",
-            "mesos.internal.ResourceOffersMessage",
-            "mesos.internal.StatusUpdateMessage",
-        ] {
-            self.base.install_raw(name, |this, _ctx, event| {
-                let _ = this.tx.send(event);
-            });
-        }
-    }
-}
-libprocess::process_handlers!(Scheduler);
-
-async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>, name: &str) -> MessageEvent {
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-            .await
-            .expect("timed out")
-            .unwrap();
-        if event.name == name {
-            return event;
-        }
-    }
-}
-
-fn decode<M: prost::Message + Default>(event: &MessageEvent) -> M {
-    M::decode(event.body.clone()).unwrap()
-}
+use support::*;
 
 #[actix_rt::test]
 async fn an_agent_registers_and_runs_a_command_task() {

@@ -4,17 +4,16 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::net::SocketAddrV4;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use libprocess::actix::{Actor, Context};
-use libprocess::{Config, MessageEvent, Process, ProcessBase, Runtime, PID, UPID};
+use libprocess::{ProcessBase, Runtime, PID, UPID};
 use mesos_agent::flags::Flags;
 use mesos_agent::slave::Slave;
-use mesos_master::master::Master;
-use mesos_master::registrar::{InMemoryStore, Registrar};
 use mesos_proto::mesos::internal::{
     FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
 };
@@ -27,39 +26,11 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use support::*;
+
 // ---------------------------------------------------------------------------
 // Cluster
 // ---------------------------------------------------------------------------
-
-fn runtime() -> Runtime {
-    Runtime::new(Config {
-        ip: Ipv4Addr::LOCALHOST,
-        ..Config::default()
-    })
-    .unwrap()
-}
-
-fn start_master(runtime: &Runtime) -> PID<Master> {
-    let flags = Arc::new(
-        mesos_master::flags::Flags::parse_from_args(
-            ["mesos-master", "--registry=in_memory"]
-                .iter()
-                .map(|s| s.to_string()),
-        )
-        .unwrap(),
-    );
-    let registrar = Arc::new(Registrar::new(Box::<InMemoryStore>::default()));
-    mesos_master::master::spawn(runtime, flags, registrar).unwrap()
-}
-
-/// Where cargo put the workspace's binaries (next to this test's `deps`).
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .to_path_buf()
-}
 
 /// Starts the agent as `mesos-agent` does, from parsed flags.
 fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> {
@@ -90,52 +61,6 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
         flags: Some(Arc::new(flags)),
     };
     mesos_agent::spawn(runtime, config).unwrap()
-}
-
-struct Scheduler {
-    base: ProcessBase<Self>,
-    tx: mpsc::UnboundedSender<MessageEvent>,
-}
-
-impl Actor for Scheduler {
-    type Context = Context<Self>;
-}
-
-impl Process for Scheduler {
-    fn base(&self) -> &ProcessBase<Self> {
-        &self.base
-    }
-    fn base_mut(&mut self) -> &mut ProcessBase<Self> {
-        &mut self.base
-    }
-    fn initialize(&mut self, _ctx: &mut Context<Self>) {
-        for name in [
-            "mesos.internal.FrameworkRegisteredMessage",
-            "mesos.internal.ResourceOffersMessage",
-            "mesos.internal.StatusUpdateMessage",
-        ] {
-            self.base.install_raw(name, |this, _ctx, event| {
-                let _ = this.tx.send(event);
-            });
-        }
-    }
-}
-libprocess::process_handlers!(Scheduler);
-
-async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>, name: &str) -> MessageEvent {
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-            .await
-            .expect("timed out")
-            .unwrap();
-        if event.name == name {
-            return event;
-        }
-    }
-}
-
-fn decode<M: prost::Message + Default>(event: &MessageEvent) -> M {
-    M::decode(event.body.clone()).unwrap()
 }
 
 fn command_task(id: &str, command: &str, slave_id: &mesos_proto::mesos::SlaveId) -> TaskInfo {

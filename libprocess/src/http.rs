@@ -73,16 +73,51 @@ impl Request {
         let Some(header) = self.header("Accept-Encoding") else {
             return false;
         };
-        header.split(',').any(|item| {
-            let mut parts = item.split(';');
-            let name = parts.next().unwrap_or_default().trim();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f64>().ok())
-                .unwrap_or(1.0);
-            (name.eq_ignore_ascii_case(encoding) || name == "*") && q > 0.0
+        quality_items(header)
+            .any(|(name, q)| (name.eq_ignore_ascii_case(encoding) || name == "*") && q > 0.0)
+    }
+
+    /// Returns whether the client accepts media type `media` (`Accept`
+    /// with q-values and the `type/*` and `*/*` wildcards; a request
+    /// without `Accept` accepts anything), like upstream's
+    /// `acceptsMediaType`.
+    pub fn accepts_media_type(&self, media: &str) -> bool {
+        let Some(header) = self.header("Accept") else {
+            return true;
+        };
+        let kind = media.split('/').next().unwrap_or_default();
+        quality_items(header).any(|(name, q)| {
+            let matches = name.eq_ignore_ascii_case(media)
+                || name == "*/*"
+                || name
+                    .strip_suffix("/*")
+                    .is_some_and(|t| t.eq_ignore_ascii_case(kind));
+            matches && q > 0.0
         })
     }
+
+    /// The first of `candidates` the client accepts (the server's order of
+    /// preference decides, as in upstream's API handlers).
+    pub fn preferred_media_type<'a>(&self, candidates: &[&'a str]) -> Option<&'a str> {
+        candidates
+            .iter()
+            .copied()
+            .find(|media| self.accepts_media_type(media))
+    }
+}
+
+/// The items of an `Accept`-style header with their q-values (1.0 when
+/// absent or unparsable).
+fn quality_items(header: &str) -> impl Iterator<Item = (&str, f64)> {
+    header.split(',').map(|item| {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        (name, q)
+    })
 }
 
 /// A response body.
@@ -435,6 +470,34 @@ mod tests {
         assert!(!request.accepts_encoding("gzip"));
         request.headers[0].1 = "gzip;q=0.5".into();
         assert!(request.accepts_encoding("gzip"));
+    }
+
+    #[test]
+    fn accept_picks_the_first_acceptable_media_type() {
+        const JSON: &str = "application/json";
+        const PROTOBUF: &str = "application/x-protobuf";
+        let mut request = Request::get("/");
+        assert!(request.accepts_media_type(PROTOBUF));
+        assert_eq!(request.preferred_media_type(&[JSON, PROTOBUF]), Some(JSON));
+        for (accept, preferred) in [
+            ("application/x-protobuf", Some(PROTOBUF)),
+            (
+                "application/json;q=0, application/x-protobuf",
+                Some(PROTOBUF),
+            ),
+            ("application/*", Some(JSON)),
+            ("*/*;q=0.1", Some(JSON)),
+            ("Application/JSON", Some(JSON)),
+            ("text/*, application/json;q=0", None),
+            ("text/plain", None),
+        ] {
+            request.headers = vec![("Accept".into(), accept.into())];
+            assert_eq!(
+                request.preferred_media_type(&[JSON, PROTOBUF]),
+                preferred,
+                "{accept}"
+            );
+        }
     }
 
     #[test]

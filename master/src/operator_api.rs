@@ -45,26 +45,6 @@ fn respond(response: &ApiResponse, json: bool) -> Response {
     }
 }
 
-fn accepts_json(request: &Request) -> Option<bool> {
-    let Some(accept) = request.header("Accept") else {
-        return Some(true);
-    };
-    let accepts = |media: &str| {
-        accept.split(',').any(|item| {
-            let name = item.split(';').next().unwrap_or_default().trim();
-            let refused = item.split(';').skip(1).any(|p| p.trim() == "q=0");
-            !refused && (name == media || name == "*/*" || name == "application/*")
-        })
-    };
-    if accepts(JSON) {
-        Some(true)
-    } else if accepts(PROTOBUF) {
-        Some(false)
-    } else {
-        None
-    }
-}
-
 fn ready(response: Response) -> HttpFuture {
     Box::pin(async move { response })
 }
@@ -108,7 +88,7 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             )))
         }
     };
-    let Some(json) = accepts_json(&request) else {
+    let Some(json) = crate::scheduler_http::negotiate(&request) else {
         return ready(Response::status(406).with_body(
             "text/plain",
             format!("Expecting 'Accept' to allow '{JSON}' or '{PROTOBUF}'"),

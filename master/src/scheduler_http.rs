@@ -64,35 +64,13 @@ impl HttpConnection {
     }
 }
 
-/// Which media types the client accepts, by preference (JSON first).
-fn negotiate(request: &Request) -> Option<bool> {
-    let Some(accept) = request.header("Accept") else {
-        return Some(true);
-    };
-    let types: Vec<(String, f64)> = accept
-        .split(',')
-        .map(|item| {
-            let mut parts = item.split(';');
-            let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f64>().ok())
-                .unwrap_or(1.0);
-            (name, q)
-        })
-        .collect();
-    let accepts = |media: &str| {
-        types.iter().any(|(name, q)| {
-            *q > 0.0 && (name == media || name == "*/*" || name == "application/*")
-        })
-    };
-    if accepts(JSON) {
-        Some(true)
-    } else if accepts(PROTOBUF) {
-        Some(false)
-    } else {
-        None
-    }
+/// Which media type to answer in, by preference (JSON first):
+/// `Some(true)` for JSON, `Some(false)` for protobuf, `None` for neither
+/// (406).
+pub(crate) fn negotiate(request: &Request) -> Option<bool> {
+    request
+        .preferred_media_type(&[JSON, PROTOBUF])
+        .map(|media| media == JSON)
 }
 
 /// Handles a request to `/api/v1/scheduler`.
