@@ -1404,12 +1404,25 @@ impl Slave {
         let timeout =
             libprocess::flags::format_duration(self.config.executor_reregistration_timeout);
         for (framework_id, framework) in &mut self.frameworks {
+            // Upstream's tests (`SlaveRecoveryTest.RecoverUnregisteredExecutor`)
+            // expect TASK_LOST; partition-aware frameworks get TASK_GONE.
+            let partition_aware = framework.info.capabilities.iter().any(|c| {
+                c.r#type
+                    == Some(
+                        mesos_proto::mesos::framework_info::capability::Type::PartitionAware as i32,
+                    )
+            });
+            let state = if partition_aware {
+                TaskState::TaskGone
+            } else {
+                TaskState::TaskLost
+            };
             for (executor_id, executor) in &mut framework.executors {
                 if executor.recovered && executor.state == ExecutorState::Registering {
                     tracing::info!(%framework_id, %executor_id, "Killing un-reregistered executor");
                     executor.state = ExecutorState::Terminating;
                     executor.pending_termination = Some((
-                        TaskState::TaskFailed,
+                        state,
                         task_status::Reason::ExecutorReregistrationTimeout,
                         format!("Executor did not reregister within {timeout}"),
                     ));
