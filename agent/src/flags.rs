@@ -94,6 +94,17 @@ pub struct Flags {
           default_value = "2secs")]
     pub executor_reregistration_timeout: Duration,
 
+    /// What a restarted agent does with the executors it recovers:
+    /// `reconnect` to them, or `cleanup`: kill them, forget the
+    /// checkpointed agent and exit without registering.
+    #[arg(long, env = "MESOS_RECOVER", default_value = "reconnect")]
+    pub recover: String,
+
+    /// Whether recovery errors are fatal (only `true` is supported).
+    #[arg(long, env = "MESOS_STRICT", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub strict: bool,
+
     /// How long a checkpointing executor waits for a restarted agent.
     #[arg(long, env = "MESOS_RECOVERY_TIMEOUT", value_parser = parse_duration,
           default_value = "15mins")]
@@ -165,6 +176,18 @@ impl Flags {
                 )));
             }
         }
+        if self.recover != "reconnect" && self.recover != "cleanup" {
+            return Err(FlagError(format!(
+                "Unknown option for 'recover' flag {}. Please run the agent with '--help' \
+                 to see the valid options",
+                self.recover
+            )));
+        }
+        if !self.strict {
+            return Err(FlagError(
+                "--strict=false is not supported yet: recovery errors are always fatal".into(),
+            ));
+        }
         if self.launcher != "posix" {
             return Err(FlagError(format!(
                 "--launcher={} is not supported yet; use --launcher=posix",
@@ -224,6 +247,7 @@ impl Flags {
             ("master", Some(self.master.clone())),
             ("port", Some(self.port.to_string())),
             ("quiet", Some(self.quiet.to_string())),
+            ("recover", Some(self.recover.clone())),
             (
                 "recovery_timeout",
                 Some(format_duration(self.recovery_timeout)),
@@ -233,6 +257,7 @@ impl Flags {
                 Some(format_duration(self.registration_backoff_factor)),
             ),
             ("resources", self.resources.clone()),
+            ("strict", Some(self.strict.to_string())),
             ("work_dir", Some(self.work_dir.display().to_string())),
         ];
         entries.sort_by_key(|(k, _)| *k);
@@ -240,5 +265,44 @@ impl Flags {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Flags, String> {
+        let args = [
+            "mesos-agent",
+            "--master=127.0.0.1:5050",
+            "--work_dir=/tmp/w",
+        ]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string());
+        Flags::parse_from_args(args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn recover_takes_reconnect_or_cleanup() {
+        assert_eq!(parse(&[]).unwrap().recover, "reconnect");
+        assert_eq!(parse(&["--recover=cleanup"]).unwrap().recover, "cleanup");
+        let error = parse(&["--recover=kill"]).unwrap_err();
+        assert!(
+            error.contains("Unknown option for 'recover' flag kill"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn only_strict_recovery_is_supported() {
+        assert!(parse(&[]).unwrap().strict);
+        assert!(parse(&["--strict=true"]).unwrap().strict);
+        let error = parse(&["--strict=false"]).unwrap_err();
+        assert!(
+            error.contains("--strict=false is not supported yet"),
+            "{error}"
+        );
     }
 }

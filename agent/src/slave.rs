@@ -32,7 +32,10 @@
 //!   run has `http.marker`) is waited for like a v0 one and may
 //!   re-subscribe with its unacknowledged tasks and updates.
 //!
-//! Not yet: `--recover=cleanup`, `--strict=false`, task groups
+//! `--recover=cleanup` kills the recovered executors and exits
+//! (`Slave::cleanup_recovered`).
+//!
+//! Not yet: `--strict=false`, task groups
 //! (`LAUNCH_GROUP`), resources checkpointing, GC.
 
 use std::collections::HashMap;
@@ -88,6 +91,9 @@ pub struct Config {
     pub recovery_timeout: Duration,
     /// `--executor_reregistration_timeout`.
     pub executor_reregistration_timeout: Duration,
+    /// `--recover=cleanup`: kill recovered executors and exit instead of
+    /// reconnecting.
+    pub recover_cleanup: bool,
     /// The flags, for `/flags`.
     pub flags: Option<Arc<Flags>>,
 }
@@ -1284,6 +1290,9 @@ impl Slave {
                 },
             );
         }
+        if self.config.recover_cleanup {
+            return Ok(());
+        }
         if watch.is_empty() {
             return Ok(());
         }
@@ -1304,6 +1313,38 @@ impl Slave {
             |this, ctx| this.reregistration_timeout(ctx),
         );
         Ok(())
+    }
+
+    /// `--recover=cleanup` (upstream's agent in `TERMINATING` after
+    /// recovery): every recovered executor's process group is killed; once
+    /// none is alive the `latest` link to the checkpointed agent is removed,
+    /// so the next start is a new agent, and the agent exits without
+    /// having registered. The master later reports its tasks lost.
+    fn cleanup_recovered(&mut self, ctx: &mut Context<Self>) {
+        let alive: Vec<u32> = self
+            .frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .filter(|e| e.recovered && e.os_pid > 0 && process_alive(e.os_pid))
+            .map(|e| e.os_pid)
+            .collect();
+        if !alive.is_empty() {
+            for pid in alive {
+                self.launcher.destroy(pid);
+            }
+            libprocess::delay(Duration::from_millis(100), &ctx.address(), |this, ctx| {
+                this.cleanup_recovered(ctx)
+            });
+            return;
+        }
+        let latest = paths::latest_slave_path(&self.config.work_dir);
+        if let Err(error) = std::fs::remove_file(&latest) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::error!(path = %latest.display(), %error, "Failed to remove the latest agent link");
+            }
+        }
+        tracing::info!("Cleaned up the recovered executors (--recover=cleanup); exiting");
+        actix::ActorContext::stop(ctx);
     }
 
     /// A recovered executor is no child of this agent: its OS pid is
@@ -1988,6 +2029,11 @@ impl Process for Slave {
             // Upstream's `--strict` default: recovery errors are fatal.
             tracing::error!(%error, "Agent recovery failed");
             actix::ActorContext::stop(ctx);
+            return;
+        }
+        if self.config.recover_cleanup {
+            self.recovering = true;
+            self.cleanup_recovered(ctx);
             return;
         }
         if !self.recovering {

@@ -385,3 +385,49 @@ async fn an_executor_that_does_not_reregister_is_killed_and_its_task_fails() {
     assert!(gone, "the executor was killed");
     let _ = (&setup.master_runtime, &setup.offer, &setup.running);
 }
+
+#[actix_rt::test]
+async fn recover_cleanup_kills_recovered_executors_and_exits_unregistered() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let forked = forked_pid(&setup);
+    kill_agent(&setup.agent, &setup.agent_runtime).await;
+    // SAFETY: signal 0 only checks that the executor survived the agent.
+    assert_eq!(unsafe { libc::kill(forked, 0) }, 0, "executor alive");
+
+    let agent_runtime = runtime();
+    let mut config = agent_config(
+        &agent_runtime,
+        setup.master.upid(),
+        setup.work_dir.path(),
+        bin_dir(),
+    );
+    config.recover_cleanup = true;
+    let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    let id = agent.upid().id.clone();
+    tokio::time::timeout(Duration::from_secs(30), agent_runtime.wait(&id))
+        .await
+        .expect("the agent exits after cleaning up");
+
+    // SAFETY: signal 0 only checks whether the executor still exists.
+    let gone = unsafe { libc::kill(forked, 0) } != 0
+        || std::fs::read_to_string(format!("/proc/{forked}/stat"))
+            .unwrap_or_default()
+            .contains(") Z");
+    assert!(gone, "the executor was killed");
+    let latest = setup.work_dir.path().join("meta/slaves/latest");
+    assert!(
+        std::fs::symlink_metadata(&latest).is_err(),
+        "the checkpointed agent is forgotten"
+    );
+    // It never re-registered: the master still sees the old agent
+    // disconnected.
+    let connected = setup
+        .master
+        .call(|m, _| m.slaves.registered.values().any(|s| s.connected))
+        .await
+        .unwrap();
+    assert!(!connected);
+    let _ = (&setup.master_runtime, &setup.offer, &setup.running);
+}

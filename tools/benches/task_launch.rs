@@ -244,6 +244,7 @@ fn main() {
             registration_backoff_factor: Duration::from_millis(10),
             executor_registration_timeout: Duration::from_secs(60),
             executor_reregistration_timeout: std::time::Duration::from_secs(2),
+            recover_cleanup: false,
             executor_shutdown_grace_period: Duration::from_secs(5),
             recovery_timeout: Duration::from_secs(60),
             flags: None,

@@ -74,6 +74,7 @@ pub fn agent_config(
         executor_shutdown_grace_period: Duration::from_secs(1),
         recovery_timeout: Duration::from_secs(60),
         executor_reregistration_timeout: Duration::from_secs(2),
+        recover_cleanup: false,
         flags: None,
     }
 }

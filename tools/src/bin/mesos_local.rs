@@ -90,6 +90,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 registration_backoff_factor: std::time::Duration::from_millis(100),
                 executor_registration_timeout: std::time::Duration::from_secs(60),
                 executor_reregistration_timeout: std::time::Duration::from_secs(2),
+                recover_cleanup: false,
                 executor_shutdown_grace_period: std::time::Duration::from_secs(5),
                 recovery_timeout: std::time::Duration::from_secs(900),
                 flags: None,
