@@ -7,8 +7,11 @@
 //! `GET_HEALTH`, `GET_FLAGS`, `GET_VERSION`, `GET_METRICS`, `GET_MASTER`,
 //! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS` (custom and task-group
 //! executors; command executors live only on agents, as upstream),
-//! `GET_TASKS`, `GET_STATE`, `TEARDOWN`, `MARK_AGENT_GONE`. Every other
-//! call answers `501 Not Implemented` naming it, until it lands.
+//! `GET_TASKS`, `GET_STATE`, `TEARDOWN`, `MARK_AGENT_GONE`, and the
+//! always-empty `GET_WEIGHTS`, `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
+//! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
+//! yet). Every other call answers `501 Not Implemented` naming it, until
+//! it lands.
 //!
 //! Responses are built with the v0 `mesos.master` types the master works
 //! with and converted to v1 by re-decoding (same tags), as upstream's
@@ -188,6 +191,49 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             &ApiResponse {
                 r#type: typed(response::Type::GetTasks),
                 get_tasks: Some(get_tasks(master)),
+                ..Default::default()
+            },
+            json,
+        )),
+        // The master holds no weights, quota, maintenance schedule or
+        // offer operations (the calls that would set them are refused), so
+        // these answer, as upstream does in that state, with empty lists.
+        call::Type::GetWeights => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetWeights),
+                get_weights: Some(response::GetWeights::default()),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetQuota => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetQuota),
+                get_quota: Some(response::GetQuota::default()),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetMaintenanceStatus => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetMaintenanceStatus),
+                get_maintenance_status: Some(response::GetMaintenanceStatus::default()),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetMaintenanceSchedule => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetMaintenanceSchedule),
+                get_maintenance_schedule: Some(response::GetMaintenanceSchedule::default()),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::GetOperations => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetOperations),
+                get_operations: Some(response::GetOperations::default()),
                 ..Default::default()
             },
             json,

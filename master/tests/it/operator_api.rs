@@ -71,9 +71,9 @@ async fn get_calls_answer_in_json_and_protobuf() {
         .iter()
         .any(|m| m.name == "master/elected" && m.value == Some(1.0)));
 
-    let (status, body) = api(addr, r#"{"type":"GET_QUOTA"}"#, "application/json").await;
+    let (status, body) = api(addr, r#"{"type":"GET_ROLES"}"#, "application/json").await;
     assert_eq!(status, 501);
-    assert!(String::from_utf8_lossy(&body).contains("GetQuota"));
+    assert!(String::from_utf8_lossy(&body).contains("GetRoles"));
     let (status, _) = api(addr, r#"{"type":"GET_HEALTH"}"#, "text/html").await;
     assert_eq!(status, 406);
     let (status, _) = api(addr, "{", "application/json").await;
@@ -230,4 +230,50 @@ async fn get_tasks_and_get_state_list_a_launched_task() {
     assert_eq!(state.get_agents.unwrap().agents.len(), 1);
     assert_eq!(state.get_frameworks.unwrap().frameworks.len(), 1);
     assert_eq!(state.get_tasks.unwrap().tasks.len(), 1);
+}
+
+#[actix_rt::test]
+async fn calls_for_state_nothing_can_set_yet_answer_empty() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    for (call, expected) in [
+        ("GET_WEIGHTS", r#""get_weights":{}"#),
+        ("GET_QUOTA", r#""get_quota":{"status":{}}"#),
+        (
+            "GET_MAINTENANCE_STATUS",
+            r#""get_maintenance_status":{"status":{}}"#,
+        ),
+        (
+            "GET_MAINTENANCE_SCHEDULE",
+            r#""get_maintenance_schedule":{"schedule":{}}"#,
+        ),
+        ("GET_OPERATIONS", r#""get_operations":{}"#),
+    ] {
+        let (status, body) = api(
+            runtime.address(),
+            &format!(r#"{{"type":"{call}"}}"#),
+            "application/json",
+        )
+        .await;
+        assert_eq!(status, 200, "{call}");
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            format!(r#"{{"type":"{call}",{expected}}}"#)
+        );
+        // The protobuf form decodes as upstream's v1 response.
+        let (status, body) = api(
+            runtime.address(),
+            &format!(r#"{{"type":"{call}"}}"#),
+            "application/x-protobuf",
+        )
+        .await;
+        assert_eq!(status, 200, "{call}");
+        let response = Response::decode(body.as_slice()).unwrap();
+        assert_eq!(
+            response.r#type().as_str_name(),
+            call,
+            "{call}: {response:?}"
+        );
+    }
 }
