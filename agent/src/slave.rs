@@ -55,7 +55,8 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::{
     environment, slave_info, task_status, CommandInfo, Environment, ExecutorId, ExecutorInfo,
-    FrameworkId, FrameworkInfo, SlaveId, SlaveInfo, Task, TaskId, TaskInfo, TaskState, TaskStatus,
+    FrameworkId, FrameworkInfo, Resource, SlaveId, SlaveInfo, Task, TaskId, TaskInfo, TaskState,
+    TaskStatus,
 };
 use mesos_proto::resources::Resources;
 
@@ -480,11 +481,26 @@ impl Slave {
                 task.task_id.value
             )),
             source: Some(task.task_id.value.clone()),
-            resources: Resources::parse("cpus:0.1;mem:32", "*")
-                .map(|r| r.to_vec())
-                .unwrap_or_default(),
+            resources: Self::command_executor_overhead(task),
             ..Default::default()
         }
+    }
+
+    /// The command executor's own allowance, allocated to the task's role
+    /// as upstream does, so both count against the same role.
+    fn command_executor_overhead(task: &TaskInfo) -> Vec<Resource> {
+        let Ok(mut overhead) = Resources::parse("cpus:0.1;mem:32", "*") else {
+            return vec![];
+        };
+        let role = task
+            .resources
+            .first()
+            .and_then(|r| r.allocation_info.as_ref())
+            .and_then(|a| a.role.clone());
+        if let Some(role) = role {
+            overhead.allocate(&role);
+        }
+        overhead.to_vec()
     }
 
     fn run_task(&mut self, from: UPID, message: RunTaskMessage, ctx: &mut Context<Self>) {

@@ -512,6 +512,8 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     // The running task's executor.
     let long = &executors[0];
     assert_eq!(keys(long), EXECUTOR_KEYS);
+    // The command executor's allowance is allocated to its task's role.
+    assert_eq!(long["role"], "*");
     assert!(
         long["name"]
             .as_str()
@@ -544,10 +546,8 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     assert_eq!(task["slave_id"], slave_id.as_str());
     assert_eq!(task["state"], "TASK_RUNNING");
     approx(&task["resources"]["cpus"], 0.5);
-    // Upstream's master injects `allocation_info` into the task's resources
-    // before sending them (so upstream shows `"*"` here); ours forwards the
-    // framework's `TaskInfo` as given, so the role is empty for now.
-    assert!(task["role"].is_string());
+    // The master put `allocation_info` on the task's resources.
+    assert_eq!(task["role"], "*");
     assert_eq!(states(task).last(), Some(&"TASK_RUNNING"));
     for status in task["statuses"].as_array().unwrap() {
         assert_eq!(keys(status), ["state", "timestamp"]);
