@@ -143,16 +143,12 @@ fn mesos_local_runs_a_task_submitted_by_mesos_execute() {
     assert!(stdout.contains("Command exited with status 7"), "{stdout}");
 }
 
-#[test]
-fn master_and_agent_binaries_run_a_task() {
-    if !require(
-        &bin_dir().join("mesos-executor"),
-        "run cargo test --workspace",
-    ) {
-        return;
-    }
+/// `mesos-master` and `mesos-agent` as separate processes on loopback (the
+/// agent is then its own HTTP delegate, so `/api/v1/executor` reaches it);
+/// returns them and the master's port.
+fn master_and_agent(work_dir: &std::path::Path) -> (Daemon, Daemon, u16) {
     let master_port = free_port();
-    let _master = Daemon(
+    let master = Daemon(
         Command::new(bin_dir().join("mesos-master"))
             .args([
                 "--registry=in_memory",
@@ -165,14 +161,13 @@ fn master_and_agent_binaries_run_a_task() {
     );
     wait_for(master_port, "/master/health");
     let agent_port = free_port();
-    let work_dir = tempfile::tempdir().unwrap();
-    let _agent = Daemon(
+    let agent = Daemon(
         Command::new(bin_dir().join("mesos-agent"))
             .args([
                 &format!("--master=127.0.0.1:{master_port}"),
                 "--ip=127.0.0.1",
                 &format!("--port={agent_port}"),
-                &format!("--work_dir={}", work_dir.path().display()),
+                &format!("--work_dir={}", work_dir.display()),
                 "--resources=cpus:2;mem:1024;disk:1024",
                 "--registration_backoff_factor=10ms",
                 "--quiet",
@@ -181,6 +176,19 @@ fn master_and_agent_binaries_run_a_task() {
             .unwrap(),
     );
     wait_for(agent_port, "/slave(1)/health");
+    (master, agent, master_port)
+}
+
+#[test]
+fn master_and_agent_binaries_run_a_task() {
+    if !require(
+        &bin_dir().join("mesos-executor"),
+        "run cargo test --workspace",
+    ) {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, master_port) = master_and_agent(work_dir.path());
     let output = execute(master_port, "echo via-binaries");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -225,6 +233,48 @@ fn pymesos_runs_a_task_over_the_v1_http_api() {
             .map(|l| l.split(' ').nth(1).unwrap())
             .collect::<Vec<_>>(),
         ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn pymesos_executor_runs_a_task_over_the_v1_executor_api() {
+    let python = repo().join(".venv/bin/python");
+    if !require(&python, "run scripts/setup-python.sh")
+        || !require(
+            &bin_dir().join("mesos-executor"),
+            "run cargo test --workspace",
+        )
+    {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, port) = master_and_agent(work_dir.path());
+    let executor = format!(
+        "{} {}",
+        python.display(),
+        repo().join("tests/interop/pymesos_executor.py").display()
+    );
+    let output = Command::new(&python)
+        .arg(repo().join("tests/interop/pymesos_task.py"))
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(executor)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let updates: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("UPDATE "))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(updates, ["TASK_RUNNING", "TASK_FINISHED"], "{stdout}");
+    assert!(
+        stdout.contains("MESSAGE pymesos-executor-says-hi"),
         "{stdout}"
     );
 }
