@@ -48,10 +48,11 @@ use libprocess::{Process, ProcessBase, UPID};
 use mesos_proto::mesos::internal::{
     ExecutorRegisteredMessage, ExecutorReregisteredMessage, ExecutorToFrameworkMessage,
     ExitedExecutorMessage, FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage,
-    PongSlaveMessage, ReconnectExecutorMessage, RegisterExecutorMessage, RegisterSlaveMessage,
-    ReregisterExecutorMessage, ReregisterSlaveMessage, RunTaskMessage, ShutdownExecutorMessage,
-    ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage, SlaveReregisteredMessage,
-    StatusUpdate, StatusUpdateAcknowledgementMessage, StatusUpdateMessage,
+    PongSlaveMessage, ReconcileTasksMessage, ReconnectExecutorMessage, RegisterExecutorMessage,
+    RegisterSlaveMessage, ReregisterExecutorMessage, ReregisterSlaveMessage, RunTaskMessage,
+    ShutdownExecutorMessage, ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage,
+    SlaveReregisteredMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
+    StatusUpdateMessage,
 };
 use mesos_proto::mesos::{
     environment, slave_info, task_status, CommandInfo, Environment, ExecutorId, ExecutorInfo,
@@ -347,6 +348,57 @@ impl Slave {
         for stream in self.updates.streams() {
             self.forward_in_flight(&stream, ctx);
         }
+    }
+
+    /// The master's reconciliation in `SlaveReregisteredMessage` (upstream
+    /// `Slave::reregistered`): for each task it knows on this agent that
+    /// the agent did not report, a task unknown here gets `TASK_LOST`
+    /// (`TASK_DROPPED` for partition-aware frameworks) with
+    /// `REASON_RECONCILIATION`, through the status update manager so that
+    /// it reaches the master reliably; a known task needs nothing, its
+    /// updates flow as usual.
+    fn reconcile(&mut self, reconciliations: Vec<ReconcileTasksMessage>, ctx: &mut Context<Self>) {
+        for reconcile in reconciliations {
+            let framework_id = reconcile.framework_id.value.clone();
+            let partition_aware = reconcile.framework.as_ref().is_some_and(|f| {
+                f.capabilities.iter().any(|c| {
+                    c.r#type
+                        == Some(
+                            mesos_proto::mesos::framework_info::capability::Type::PartitionAware
+                                as i32,
+                        )
+                })
+            });
+            let state = if partition_aware {
+                TaskState::TaskDropped
+            } else {
+                TaskState::TaskLost
+            };
+            for status in reconcile.statuses {
+                if self.knows_task(&framework_id, &status.task_id.value) {
+                    continue;
+                }
+                tracing::warn!(%framework_id, task_id = %status.task_id.value, ?state, "Reconciling a task unknown to the agent");
+                let update = self.agent_update(
+                    &framework_id,
+                    &status.task_id,
+                    None,
+                    state,
+                    task_status::Reason::Reconciliation,
+                    "Reconciliation: task unknown to the agent",
+                );
+                self.handle_update(update, None, ctx);
+            }
+        }
+    }
+
+    /// Whether a task of the framework is launched or queued here.
+    fn knows_task(&self, framework_id: &str, task_id: &str) -> bool {
+        self.frameworks.get(framework_id).is_some_and(|f| {
+            f.executors.values().any(|e| {
+                e.tasks.contains_key(task_id) || e.queued.iter().any(|t| t.task_id.value == task_id)
+            })
+        })
     }
 
     fn forward_in_flight(&mut self, stream: &StreamId, ctx: &mut Context<Self>) {
@@ -1952,7 +2004,11 @@ impl Process for Slave {
             this.registered(from, m.slave_id, ctx)
         });
         base.install::<SlaveReregisteredMessage>(|this, ctx, from, m| {
-            this.registered(from, m.slave_id, ctx)
+            let reconcile = from == this.master;
+            this.registered(from, m.slave_id, ctx);
+            if reconcile {
+                this.reconcile(m.reconciliations, ctx);
+            }
         });
         base.install::<PingSlaveMessage>(|this, ctx, from, ping| {
             this.base.send(&from, &PongSlaveMessage {});

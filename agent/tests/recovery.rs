@@ -76,6 +76,10 @@ struct Setup {
 }
 
 async fn setup() -> Option<Setup> {
+    setup_with(true).await
+}
+
+async fn setup_with(checkpoint: bool) -> Option<Setup> {
     let executor = bin_dir().join("mesos-executor");
     if !executor.exists() {
         let why = format!(
@@ -108,7 +112,7 @@ async fn setup() -> Option<Setup> {
             framework_info: FrameworkInfo {
                 user: "root".into(),
                 name: "recovery-test".into(),
-                checkpoint: Some(true),
+                checkpoint: Some(checkpoint),
                 ..Default::default()
             },
             ..Default::default()
@@ -430,4 +434,47 @@ async fn recover_cleanup_kills_recovered_executors_and_exits_unregistered() {
         .unwrap();
     assert!(!connected);
     let _ = (&setup.master_runtime, &setup.offer, &setup.running);
+}
+
+#[actix_rt::test]
+async fn a_task_the_restarted_agent_does_not_know_is_reconciled_as_lost() {
+    // A framework without checkpointing: its task leaves no trace the
+    // restarted agent could recover, but the master still holds it.
+    let Some(mut setup) = setup_with(false).await else {
+        return;
+    };
+    acknowledge(
+        &setup.scheduler,
+        setup.master.upid(),
+        &setup.framework_id,
+        &setup.running,
+    );
+    kill_agent(&setup.agent, &setup.agent_runtime).await;
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, setup.master.upid(), setup.work_dir.path());
+    assert_eq!(wait_registered(&agent).await, setup.slave_id);
+
+    let lost = loop {
+        let update: StatusUpdateMessage =
+            decode(&recv(&mut setup.rx, "mesos.internal.StatusUpdateMessage").await);
+        if update.update.status.state().is_terminal() {
+            break update;
+        }
+    };
+    let status = &lost.update.status;
+    assert_eq!(status.task_id, setup.task_id);
+    assert_eq!(status.state(), TaskState::TaskLost, "{status:?}");
+    assert_eq!(
+        status.reason(),
+        mesos_proto::mesos::task_status::Reason::Reconciliation
+    );
+    assert_eq!(
+        status.source(),
+        mesos_proto::mesos::task_status::Source::Slave
+    );
+    assert_eq!(
+        status.message.as_deref(),
+        Some("Reconciliation: task unknown to the agent")
+    );
+    let _ = (&setup.master_runtime, &setup.offer, &agent_runtime);
 }

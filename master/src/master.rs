@@ -25,13 +25,14 @@ use std::time::Duration;
 use actix::{ActorFutureExt as _, Addr, AsyncContext as _, Context, WrapFuture as _};
 use libprocess::{Process, ProcessBase, PID, UPID};
 use mesos_proto::mesos::internal::{
-    MasterSlaveConnection, RegisterSlaveMessage, ReregisterSlaveMessage, ShutdownMessage,
-    SlaveRegisteredMessage, SlaveReregisteredMessage, UnregisterSlaveMessage,
+    MasterSlaveConnection, ReconcileTasksMessage, RegisterSlaveMessage, ReregisterSlaveMessage,
+    ShutdownMessage, SlaveRegisteredMessage, SlaveReregisteredMessage, UnregisterSlaveMessage,
 };
 use mesos_proto::mesos::{
-    master_info, slave_info, Address, ExecutorInfo, FrameworkInfo, MasterInfo, Resource, SlaveId,
-    SlaveInfo, Task, TimeInfo,
+    master_info, slave_info, task_status, Address, ExecutorInfo, FrameworkId, FrameworkInfo,
+    MasterInfo, Resource, SlaveId, SlaveInfo, Task, TaskStatus, TimeInfo,
 };
+use mesos_proto::resources::Resources;
 
 use crate::allocator::{Allocator, HierarchicalDrf};
 use crate::flags::Flags;
@@ -474,11 +475,12 @@ impl Master {
             if let Some(m) = &self.metrics {
                 m.reregistrations.inc();
             }
+            let reconciliations = self.reconcile_known_slave(&id, &message);
             self.base.send(
                 &from,
                 &SlaveReregisteredMessage {
                     slave_id: SlaveId { value: id },
-                    reconciliations: vec![],
+                    reconciliations,
                     connection: Some(connection),
                 },
             );
@@ -534,6 +536,97 @@ impl Master {
                 }
             },
         ));
+    }
+
+    /// An agent the master still holds re-registered (upstream
+    /// `reconcileKnownSlave`): tasks the master knows on it that it did not
+    /// report go back to it as reconciliation requests, one
+    /// `ReconcileTasksMessage` per framework (the agent answers
+    /// `TASK_LOST` / `TASK_DROPPED` for those it does not know); executors
+    /// it did not report are forgotten and their resources recovered.
+    fn reconcile_known_slave(
+        &mut self,
+        id: &str,
+        message: &ReregisterSlaveMessage,
+    ) -> Vec<ReconcileTasksMessage> {
+        let reported_tasks: HashSet<(&str, &str)> = message
+            .tasks
+            .iter()
+            .map(|t| (t.framework_id.value.as_str(), t.task_id.value.as_str()))
+            .collect();
+        let reported_executors: HashSet<(&str, &str)> = message
+            .executor_infos
+            .iter()
+            .map(|e| {
+                (
+                    e.framework_id.as_ref().map_or("", |f| f.value.as_str()),
+                    e.executor_id.value.as_str(),
+                )
+            })
+            .collect();
+        let now = libprocess::clock::now_secs();
+        let mut reconciliations = Vec::new();
+        let mut freed = Vec::new();
+        let mut frameworks: Vec<_> = self.frameworks.registered.iter_mut().collect();
+        frameworks.sort_by(|a, b| a.0.cmp(b.0));
+        for (framework_id, framework) in frameworks {
+            if framework.recovered {
+                continue;
+            }
+            let mut missing: Vec<&Task> = framework
+                .tasks
+                .values()
+                .filter(|t| t.slave_id.value == id)
+                .filter(|t| {
+                    !reported_tasks.contains(&(framework_id.as_str(), t.task_id.value.as_str()))
+                })
+                .collect();
+            missing.sort_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+            if !missing.is_empty() {
+                tracing::warn!(slave_id = %id, %framework_id, tasks = missing.len(), "Tasks unknown to the re-registering agent: reconciling with it");
+                reconciliations.push(ReconcileTasksMessage {
+                    framework_id: FrameworkId {
+                        value: framework_id.clone(),
+                    },
+                    statuses: missing
+                        .iter()
+                        .map(|task| TaskStatus {
+                            task_id: task.task_id.clone(),
+                            slave_id: Some(SlaveId {
+                                value: id.to_string(),
+                            }),
+                            state: task.status_update_state.unwrap_or(task.state),
+                            source: Some(task_status::Source::Master as i32),
+                            message: Some("Reconciliation request".into()),
+                            reason: Some(task_status::Reason::Reconciliation as i32),
+                            timestamp: Some(now),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    framework: Some(framework.info.clone()),
+                });
+            }
+            if let Some(known) = framework.executors.get_mut(id) {
+                known.retain(|executor_id, executor| {
+                    let kept =
+                        reported_executors.contains(&(framework_id.as_str(), executor_id.as_str()));
+                    if !kept {
+                        tracing::warn!(slave_id = %id, %framework_id, %executor_id, "Executor possibly unknown to the re-registering agent: removing it");
+                        freed.push((
+                            framework_id.clone(),
+                            Resources::from(executor.resources.clone()),
+                        ));
+                    }
+                    kept
+                });
+            }
+        }
+        let elapsed = libprocess::clock::elapsed();
+        for (framework_id, resources) in freed {
+            self.allocator
+                .recover_resources(&framework_id, id, &resources, None, elapsed);
+        }
+        reconciliations
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1038,3 +1038,66 @@ async fn custom_executors_are_listed_with_their_agent_until_they_exit() {
     let json = get(addr, "/master/state").await.json();
     assert_eq!(json["frameworks"][0]["executors"], serde_json::json!([]));
 }
+
+#[actix_rt::test]
+async fn a_known_agent_reregistering_without_a_task_is_asked_to_reconcile_it() {
+    use mesos_proto::mesos::internal::{ReregisterSlaveMessage, SlaveReregisteredMessage};
+    use mesos_proto::mesos::{ExecutorId, ExecutorInfo};
+
+    let mut cluster = cluster(&[]).await;
+    let addr = cluster.addr();
+    let mut with_executor = task("t1", &cluster.offer, "cpus:1;mem:64");
+    with_executor.command = None;
+    with_executor.executor = Some(ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "exec-1".into(),
+        },
+        command: Some(CommandInfo {
+            value: Some("./executor".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.5;mem:32", "*").unwrap().to_vec(),
+        ..Default::default()
+    });
+    launch(&mut cluster, vec![with_executor]).await;
+
+    // The agent comes back reporting neither the task nor its executor.
+    let mut info = agent_info();
+    info.id = Some(cluster.slave_id.clone());
+    let message = ReregisterSlaveMessage {
+        slave: info,
+        version: Some("1.11.0".into()),
+        ..Default::default()
+    };
+    let to = cluster.master.upid().clone();
+    cluster
+        .agent
+        .dispatch(move |this, _| this.base.send(&to, &message));
+    let reply: SlaveReregisteredMessage = loop {
+        let event = next(&mut cluster.agent_rx).await;
+        if event.name == "mesos.internal.SlaveReregisteredMessage" {
+            break decode(&event);
+        }
+    };
+    assert_eq!(reply.reconciliations.len(), 1, "{reply:?}");
+    let reconcile = &reply.reconciliations[0];
+    assert_eq!(reconcile.framework_id, cluster.framework_id);
+    assert_eq!(
+        reconcile.framework.as_ref().and_then(|f| f.id.clone()),
+        Some(cluster.framework_id.clone())
+    );
+    assert_eq!(reconcile.statuses.len(), 1);
+    let status = &reconcile.statuses[0];
+    assert_eq!(status.task_id.value, "t1");
+    assert_eq!(status.state(), TaskState::TaskStaging);
+    assert_eq!(status.source(), task_status::Source::Master);
+    assert_eq!(status.reason(), task_status::Reason::Reconciliation);
+    assert_eq!(status.message.as_deref(), Some("Reconciliation request"));
+    assert_eq!(status.slave_id.as_ref(), Some(&cluster.slave_id));
+
+    // The unreported executor is forgotten and its resources freed; the
+    // task stays until the agent answers.
+    let json = get(addr, "/master/state").await.json();
+    assert_eq!(json["frameworks"][0]["executors"], serde_json::json!([]));
+    assert_eq!(json["frameworks"][0]["tasks"].as_array().unwrap().len(), 1);
+}
