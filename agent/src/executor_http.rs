@@ -20,6 +20,7 @@ use std::time::Duration;
 use actix::{AsyncContext as _, Context};
 use bytes::Bytes;
 use libprocess::http::{Body, Request, Response};
+use mesos_proto::api::{decode_call, BodyError, JSON, PROTOBUF};
 use mesos_proto::mesos::executor::{event, Call, Event};
 use mesos_proto::mesos::internal::{
     FrameworkToExecutorMessage, KillTaskMessage, RunTaskMessage, ShutdownExecutorMessage,
@@ -32,9 +33,6 @@ use crate::slave::Slave;
 
 /// Upstream's `DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL` (`src/slave/constants.hpp`).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30 * 60);
-
-const JSON: &str = "application/json";
-const PROTOBUF: &str = "application/x-protobuf";
 
 /// A subscribed HTTP executor's event stream. Dropping it ends the stream.
 pub struct HttpConnection {
@@ -140,34 +138,15 @@ pub fn handle(slave: &mut Slave, ctx: &mut Context<Slave>, request: Request) -> 
     if request.method != "POST" {
         return Response::method_not_allowed(&["POST"], &request.method);
     }
-    let content_type = request.header("Content-Type").map(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    });
-    let call: v1::executor::Call = match content_type.as_deref() {
-        Some(JSON) => match std::str::from_utf8(&request.body)
-            .map_err(|e| e.to_string())
-            .and_then(|text| mesos_proto::json::from_str(text).map_err(|e| e.to_string()))
-        {
-            Ok(call) => call,
-            Err(error) => {
-                return Response::bad_request(format!(
-                    "Failed to parse body into executor::Call: {error}"
-                ))
-            }
-        },
-        Some(PROTOBUF) => match v1::executor::Call::decode(request.body.clone()) {
-            Ok(call) => call,
-            Err(error) => {
-                return Response::bad_request(format!(
-                    "Failed to parse body into executor::Call: {error}"
-                ))
-            }
-        },
-        _ => {
+    let call: v1::executor::Call = match decode_call(request.header("Content-Type"), &request.body)
+    {
+        Ok(call) => call,
+        Err(BodyError::Malformed(error)) => {
+            return Response::bad_request(format!(
+                "Failed to parse body into executor::Call: {error}"
+            ))
+        }
+        Err(BodyError::UnsupportedMediaType) => {
             return Response::status(415).with_body(
                 "text/plain",
                 format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),

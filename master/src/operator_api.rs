@@ -20,15 +20,13 @@
 use actix::{ActorFutureExt as _, AsyncContext as _, Context, WrapFuture as _};
 use libprocess::http::{Request, Response};
 use libprocess::HttpFuture;
+use mesos_proto::api::{decode_call, BodyError, JSON, PROTOBUF};
 use mesos_proto::mesos::master::{call, response, Call, Response as ApiResponse};
 use mesos_proto::mesos::{v1, Flag, Metric, TimeInfo, VersionInfo};
 use prost::Message as _;
 
 use crate::master::Master;
 use crate::registrar::Operation;
-
-const JSON: &str = "application/json";
-const PROTOBUF: &str = "application/x-protobuf";
 
 fn time(secs: f64) -> TimeInfo {
     TimeInfo {
@@ -62,25 +60,17 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             Response::status(503).with_body("text/plain", "Master has not finished recovery"),
         );
     }
-    let content_type = request.header("Content-Type").map(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    });
-    let parsed: Result<v1::master::Call, String> = match content_type.as_deref() {
-        Some(JSON) => std::str::from_utf8(&request.body)
-            .map_err(|e| e.to_string())
-            .and_then(|text| mesos_proto::json::from_str(text).map_err(|e| e.to_string())),
-        Some(PROTOBUF) => v1::master::Call::decode(request.body.clone()).map_err(|e| e.to_string()),
-        _ => {
-            return ready(Response::status(415).with_body(
-                "text/plain",
-                format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),
-            ))
-        }
-    };
+    let parsed: Result<v1::master::Call, String> =
+        match decode_call(request.header("Content-Type"), &request.body) {
+            Ok(call) => Ok(call),
+            Err(BodyError::Malformed(error)) => Err(error),
+            Err(BodyError::UnsupportedMediaType) => {
+                return ready(Response::status(415).with_body(
+                    "text/plain",
+                    format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),
+                ))
+            }
+        };
     let call = match parsed
         .and_then(|v1| Call::decode(v1.encode_to_vec().as_slice()).map_err(|e| e.to_string()))
     {

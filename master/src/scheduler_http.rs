@@ -20,6 +20,7 @@ use std::time::Duration;
 use actix::{AsyncContext as _, Context};
 use bytes::Bytes;
 use libprocess::http::{Body, Request, Response};
+use mesos_proto::api::{decode_call, BodyError, JSON, PROTOBUF};
 use mesos_proto::mesos::scheduler::{event, Event};
 use mesos_proto::mesos::v1;
 use prost::Message as _;
@@ -28,9 +29,6 @@ use crate::master::Master;
 
 /// Upstream's `DEFAULT_HEARTBEAT_INTERVAL`.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
-
-const JSON: &str = "application/json";
-const PROTOBUF: &str = "application/x-protobuf";
 
 /// A subscribed HTTP framework's event stream.
 pub struct HttpConnection {
@@ -81,34 +79,15 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     if !master.recovered() {
         return Response::status(503).with_body("text/plain", "Master has not finished recovery");
     }
-    let content_type = request.header("Content-Type").map(|c| {
-        c.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    });
-    let call: v1::scheduler::Call = match content_type.as_deref() {
-        Some(JSON) => match std::str::from_utf8(&request.body)
-            .map_err(|e| e.to_string())
-            .and_then(|text| mesos_proto::json::from_str(text).map_err(|e| e.to_string()))
-        {
-            Ok(call) => call,
-            Err(error) => {
-                return Response::bad_request(format!(
-                    "Failed to parse body into Call protobuf: {error}"
-                ))
-            }
-        },
-        Some(PROTOBUF) => match v1::scheduler::Call::decode(request.body.clone()) {
-            Ok(call) => call,
-            Err(error) => {
-                return Response::bad_request(format!(
-                    "Failed to parse body into Call protobuf: {error}"
-                ))
-            }
-        },
-        _ => {
+    let call: v1::scheduler::Call = match decode_call(request.header("Content-Type"), &request.body)
+    {
+        Ok(call) => call,
+        Err(BodyError::Malformed(error)) => {
+            return Response::bad_request(format!(
+                "Failed to parse body into Call protobuf: {error}"
+            ))
+        }
+        Err(BodyError::UnsupportedMediaType) => {
             return Response::status(415).with_body(
                 "text/plain",
                 format!("Expecting 'Content-Type' of {JSON} or {PROTOBUF}"),

@@ -13,6 +13,7 @@
 //!   libprocess message name).
 //! - [`Message`]: what libprocess sends; required fields are present by
 //!   construction (see its doc).
+//! - [`api`]: the v1 HTTP APIs' media types and call decoding.
 //! - [`json`]: stout's `JSON::protobuf` rendering and `protobuf::parse`.
 //! - [`model`]: JSON writers shared by the master's and agent's endpoints.
 //! - [`recordio`]: the `<length>\n<record>` framing of the v1 streaming APIs.
@@ -21,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod json;
 pub mod model;
 pub mod recordio;
