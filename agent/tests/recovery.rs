@@ -438,9 +438,7 @@ async fn recover_cleanup_kills_recovered_executors_and_exits_unregistered() {
 
 #[actix_rt::test]
 async fn a_task_the_restarted_agent_does_not_know_is_reconciled_as_lost() {
-    // A framework without checkpointing: its task leaves no trace the
-    // restarted agent could recover, but the master still holds it.
-    let Some(mut setup) = setup_with(false).await else {
+    let Some(mut setup) = setup().await else {
         return;
     };
     acknowledge(
@@ -449,7 +447,23 @@ async fn a_task_the_restarted_agent_does_not_know_is_reconciled_as_lost() {
         &setup.framework_id,
         &setup.running,
     );
+    let forked = forked_pid(&setup);
     kill_agent(&setup.agent, &setup.agent_runtime).await;
+    // The executor's checkpoints are lost (and the executor with them):
+    // the restarted agent cannot know the task the master still holds.
+    // SAFETY: kills only the executor's own process group.
+    unsafe {
+        libc::kill(-forked, libc::SIGKILL);
+    }
+    let executors = setup
+        .work_dir
+        .path()
+        .join("meta/slaves")
+        .join(&setup.slave_id)
+        .join("frameworks")
+        .join(&setup.framework_id.value)
+        .join("executors");
+    std::fs::remove_dir_all(&executors).unwrap();
     let agent_runtime = runtime();
     let agent = start_agent(&agent_runtime, setup.master.upid(), setup.work_dir.path());
     assert_eq!(wait_registered(&agent).await, setup.slave_id);
@@ -477,4 +491,54 @@ async fn a_task_the_restarted_agent_does_not_know_is_reconciled_as_lost() {
         Some("Reconciliation: task unknown to the agent")
     );
     let _ = (&setup.master_runtime, &setup.offer, &agent_runtime);
+}
+
+#[actix_rt::test]
+async fn a_non_checkpointing_frameworks_task_is_lost_when_its_agent_disconnects() {
+    let Some(mut setup) = setup_with(false).await else {
+        return;
+    };
+    acknowledge(
+        &setup.scheduler,
+        setup.master.upid(),
+        &setup.framework_id,
+        &setup.running,
+    );
+    kill_agent(&setup.agent, &setup.agent_runtime).await;
+    let lost = loop {
+        let update: StatusUpdateMessage =
+            decode(&recv(&mut setup.rx, "mesos.internal.StatusUpdateMessage").await);
+        if update.update.status.state().is_terminal() {
+            break update;
+        }
+    };
+    let status = &lost.update.status;
+    assert_eq!(status.task_id, setup.task_id);
+    assert_eq!(status.state(), TaskState::TaskLost, "{status:?}");
+    assert_eq!(
+        status.reason(),
+        mesos_proto::mesos::task_status::Reason::SlaveDisconnected
+    );
+    assert_eq!(
+        status.source(),
+        mesos_proto::mesos::task_status::Source::Master
+    );
+    assert_eq!(
+        status.message.as_deref(),
+        Some("Agent localhost disconnected")
+    );
+    // The master no longer holds it.
+    let held = setup
+        .master
+        .call(|m, _| {
+            m.frameworks
+                .registered
+                .values()
+                .map(|f| f.tasks.len())
+                .sum::<usize>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(held, 0);
+    let _ = (&setup.master_runtime, &setup.offer);
 }

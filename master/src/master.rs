@@ -935,8 +935,10 @@ impl Process for Master {
                 .as_ref()
                 .map(|id| id.value.clone())
                 .unwrap_or_default();
+            let hostname = slave.info.hostname.clone();
             self.allocator.deactivate_slave(&id);
             self.rescind_offers(|offer| offer.slave_id.value == id);
+            self.remove_non_checkpointing_frameworks(&id, &hostname);
             self.refresh_gauges();
         }
     }

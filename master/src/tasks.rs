@@ -1208,6 +1208,88 @@ impl Master {
         self.notify_agent_lost(id);
     }
 
+    /// An agent disconnected: the tasks and executors of frameworks that do
+    /// not checkpoint cannot survive on it, so they are removed at once
+    /// (upstream `removeFramework(Slave*, Framework*)`): each task becomes
+    /// `TASK_LOST` with `REASON_SLAVE_DISCONNECTED`, its framework is told
+    /// if connected, and task and executor resources are recovered.
+    /// Checkpointing frameworks wait for the agent to come back.
+    pub(crate) fn remove_non_checkpointing_frameworks(&mut self, id: &str, hostname: &str) {
+        let message = format!("Agent {hostname} disconnected");
+        let elapsed = libprocess::clock::elapsed();
+        let mut lost = Vec::new();
+        let mut freed = Vec::new();
+        for (framework_id, framework) in &mut self.frameworks.registered {
+            if framework.info.checkpoint.unwrap_or(false) {
+                continue;
+            }
+            let mut on_agent: Vec<String> = framework
+                .tasks
+                .iter()
+                .filter(|(_, t)| t.slave_id.value == id)
+                .map(|(task_id, _)| task_id.clone())
+                .collect();
+            on_agent.sort();
+            for task_id in on_agent {
+                let Some(mut task) = framework.tasks.remove(&task_id) else {
+                    continue;
+                };
+                let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
+                if !terminal {
+                    freed.push((
+                        framework_id.clone(),
+                        Resources::from(task.resources.clone()),
+                    ));
+                }
+                task.state = TaskState::TaskLost as i32;
+                lost.push((
+                    framework_id.clone(),
+                    task.task_id.clone(),
+                    task.executor_id.clone(),
+                ));
+                framework.completed_tasks.push_back(task);
+            }
+            if let Some(executors) = framework.executors.remove(id) {
+                for executor in executors.into_values() {
+                    freed.push((framework_id.clone(), Resources::from(executor.resources)));
+                }
+            }
+        }
+        for (framework_id, resources) in freed {
+            self.allocator
+                .recover_resources(&framework_id, id, &resources, None, elapsed);
+        }
+        for (framework_id, task_id, executor_id) in lost {
+            tracing::info!(%framework_id, task_id = %task_id.value, slave_id = %id, "Removing a non-checkpointing framework's task from a disconnected agent");
+            let now = libprocess::clock::now_secs();
+            let slave_id = SlaveId {
+                value: id.to_string(),
+            };
+            let update = StatusUpdate {
+                framework_id: FrameworkId {
+                    value: framework_id.clone(),
+                },
+                executor_id: executor_id.clone(),
+                slave_id: Some(slave_id.clone()),
+                status: TaskStatus {
+                    task_id,
+                    state: TaskState::TaskLost as i32,
+                    message: Some(message.clone()),
+                    source: Some(task_status::Source::Master as i32),
+                    reason: Some(task_status::Reason::SlaveDisconnected as i32),
+                    slave_id: Some(slave_id),
+                    executor_id,
+                    timestamp: Some(now),
+                    ..Default::default()
+                },
+                timestamp: now,
+                uuid: None,
+                latest_state: None,
+            };
+            self.forward_update(&framework_id, update, None);
+        }
+    }
+
     /// Tells every connected framework that an agent is gone, as upstream
     /// does after removing one: `LostSlaveMessage` to driver-based
     /// schedulers, a `FAILURE` event carrying only the agent id over HTTP.
