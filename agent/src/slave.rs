@@ -796,23 +796,7 @@ impl Slave {
         executor.http = None;
         let container_id = executor.container_id.clone();
         let executor_info = executor.info.clone();
-        let queued = std::mem::take(&mut executor.queued);
-        let records: Vec<Task> = queued
-            .iter()
-            .map(|task| {
-                task_record(
-                    &framework_info,
-                    task,
-                    &executor_info,
-                    Some(slave_id.clone()),
-                )
-            })
-            .collect();
-        for record in &records {
-            executor
-                .tasks
-                .insert(record.task_id.value.clone(), record.clone());
-        }
+        let (queued, records) = take_queued(executor, &framework_info, &slave_id);
         if framework_info.checkpoint.unwrap_or(false) {
             let run_dir = paths::run_meta_dir(
                 &self.config.work_dir,
@@ -1756,23 +1740,7 @@ impl Slave {
                 executor.tasks.insert(task.task_id.value.clone(), record);
             }
         }
-        let queued = std::mem::take(&mut executor.queued);
-        let records: Vec<Task> = queued
-            .iter()
-            .map(|task| {
-                task_record(
-                    &framework_info,
-                    task,
-                    &executor_info,
-                    Some(slave_id.clone()),
-                )
-            })
-            .collect();
-        for record in &records {
-            executor
-                .tasks
-                .insert(record.task_id.value.clone(), record.clone());
-        }
+        let (queued, records) = take_queued(executor, &framework_info, &slave_id);
         if framework_info.checkpoint.unwrap_or(false) {
             let run_dir = paths::run_meta_dir(
                 &work_dir,
@@ -1937,6 +1905,26 @@ enum UpdateSender {
     Pid(UPID),
     /// A v1 HTTP executor, by id.
     HttpExecutor(String),
+}
+
+/// Moves an executor's queued tasks to its launched ones (they are about
+/// to be sent to it); returns them and their records.
+fn take_queued(
+    executor: &mut Executor,
+    framework_info: &FrameworkInfo,
+    slave_id: &SlaveId,
+) -> (Vec<TaskInfo>, Vec<Task>) {
+    let queued = std::mem::take(&mut executor.queued);
+    let records: Vec<Task> = queued
+        .iter()
+        .map(|task| task_record(framework_info, task, &executor.info, Some(slave_id.clone())))
+        .collect();
+    for record in &records {
+        executor
+            .tasks
+            .insert(record.task_id.value.clone(), record.clone());
+    }
+    (queued, records)
 }
 
 fn task_record(
