@@ -41,19 +41,12 @@ pub struct HttpConnection {
 impl HttpConnection {
     /// Sends one event (given in v0 form) on the stream.
     pub fn send(&self, event: &Event) {
-        let bytes = event.encode_to_vec();
-        let record = if self.json {
-            match v1::scheduler::Event::decode(bytes.as_slice()) {
-                Ok(v1) => mesos_proto::json::to_string(&v1).into_bytes(),
-                Err(error) => {
-                    tracing::error!(%error, "Failed to convert an event to v1");
-                    return;
-                }
+        match mesos_proto::api::event_record::<v1::scheduler::Event>(event, self.json) {
+            Ok(record) => {
+                let _ = self.tx.send(record);
             }
-        } else {
-            bytes
-        };
-        let _ = self.tx.send(mesos_proto::recordio::encode(&record));
+            Err(error) => tracing::error!(%error, "Failed to convert an event to v1"),
+        }
     }
 
     /// Returns whether the client is gone.

@@ -39,6 +39,23 @@ pub fn decode_call<M: prost::Message + prost::Name + Default>(
     }
 }
 
+/// One event of a v1 stream as its RecordIO record: `v0` (an event of the
+/// v0 package the component works with) re-read as its v1 twin `V1` (the
+/// packages share every tag, as upstream's `evolve` relies on), in JSON or
+/// protobuf.
+pub fn event_record<V1: prost::Message + prost::Name + Default>(
+    v0: &impl prost::Message,
+    json: bool,
+) -> Result<bytes::Bytes, prost::DecodeError> {
+    let bytes = v0.encode_to_vec();
+    let record = if json {
+        crate::json::to_string(&V1::decode(bytes.as_slice())?).into_bytes()
+    } else {
+        bytes
+    };
+    Ok(crate::recordio::encode(&record))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +88,18 @@ mod tests {
             decode_call::<Call>(None, b""),
             Err(BodyError::UnsupportedMediaType)
         );
+    }
+
+    #[test]
+    fn v0_events_become_v1_records() {
+        use crate::mesos::scheduler::{event, Event};
+        let v0 = Event {
+            r#type: Some(event::Type::Heartbeat as i32),
+            ..Default::default()
+        };
+        let json = event_record::<crate::mesos::v1::scheduler::Event>(&v0, true).unwrap();
+        assert_eq!(&json[..], b"20\n{\"type\":\"HEARTBEAT\"}");
+        let binary = event_record::<crate::mesos::v1::scheduler::Event>(&v0, false).unwrap();
+        assert_eq!(&binary[..], b"2\n\x08\x08");
     }
 }
