@@ -33,14 +33,11 @@
 //!   first position); upstream writes the key twice.
 //! - No authorizer exists, so nothing is filtered, as upstream without one.
 
-use mesos_proto::model::{
-    attributes_json, collapsed, dbl, id_order, labels_json, state_name, status_json,
-};
+use mesos_proto::model::{attributes_json, dbl, id_order, labels_json};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::CStr;
 use std::net::Ipv4Addr;
 
-use mesos_proto::mesos::value::Scalar;
 use mesos_proto::mesos::{framework_info, slave_info, Resource, Task, TaskInfo, TaskState};
 use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
 use serde_json::{Map, Value};
@@ -421,67 +418,7 @@ fn task_info_json(task: &TaskInfo) -> Value {
 
 /// `json(JSON::ObjectWriter*, const Task&)` (master doc §3.10).
 fn task_json(task: &Task) -> Value {
-    let mut o = Map::new();
-    o.insert("id".into(), task.task_id.value.clone().into());
-    o.insert("name".into(), task.name.clone().into());
-    o.insert(
-        "framework_id".into(),
-        task.framework_id.value.clone().into(),
-    );
-    o.insert(
-        "executor_id".into(),
-        task.executor_id
-            .as_ref()
-            .map(|id| id.value.clone())
-            .unwrap_or_default()
-            .into(),
-    );
-    o.insert("slave_id".into(), task.slave_id.value.clone().into());
-    o.insert("state".into(), state_name(task.state).into());
-    o.insert(
-        "resources".into(),
-        resources::endpoint_json(&task.resources),
-    );
-    if !task.limits.is_empty() {
-        // A protobuf map: upstream's order is unspecified; ours is by name.
-        let limits: BTreeMap<&String, &Scalar> = task.limits.iter().collect();
-        o.insert(
-            "limits".into(),
-            limits
-                .into_iter()
-                .map(|(name, scalar)| (name.clone(), dbl(scalar.value)))
-                .collect::<Map<String, Value>>()
-                .into(),
-        );
-    }
-    // Tasks do not mix roles (MESOS-6636): the first resource's role.
-    o.insert("role".into(), role_of(&task.resources).into());
-    o.insert(
-        "statuses".into(),
-        collapsed(&task.statuses)
-            .into_iter()
-            .map(status_json)
-            .collect(),
-    );
-    if let Some(user) = &task.user {
-        o.insert("user".into(), user.clone().into());
-    }
-    if let Some(labels) = &task.labels {
-        o.insert("labels".into(), labels_json(labels));
-    }
-    if let Some(discovery) = &task.discovery {
-        o.insert("discovery".into(), mesos_proto::json::to_value(discovery));
-    }
-    if let Some(container) = &task.container {
-        o.insert("container".into(), mesos_proto::json::to_value(container));
-    }
-    if let Some(health_check) = &task.health_check {
-        o.insert(
-            "health_check".into(),
-            mesos_proto::json::to_value(health_check),
-        );
-    }
-    Value::Object(o)
+    Value::Object(mesos_proto::model::task_json(task))
 }
 
 // ---------------------------------------------------------------------------

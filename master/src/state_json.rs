@@ -34,9 +34,7 @@
 //!   `completed_tasks`), and its `unregistered_time` is when it
 //!   disconnected, if that came before its removal.
 
-use mesos_proto::model::{
-    attributes_json, collapsed, dbl, id_order, labels_json, state_name, status_json,
-};
+use mesos_proto::model::{attributes_json, collapsed, dbl, id_order, labels_json};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -992,74 +990,7 @@ fn executors_json(framework: &Framework) -> Value {
 }
 
 fn task_json(task: &Task) -> Map<String, Value> {
-    let mut o = Map::new();
-    o.insert("id".into(), task.task_id.value.clone().into());
-    o.insert("name".into(), task.name.clone().into());
-    o.insert(
-        "framework_id".into(),
-        task.framework_id.value.clone().into(),
-    );
-    o.insert(
-        "executor_id".into(),
-        task.executor_id
-            .as_ref()
-            .map(|id| id.value.clone())
-            .unwrap_or_default()
-            .into(),
-    );
-    o.insert("slave_id".into(), task.slave_id.value.clone().into());
-    o.insert("state".into(), state_name(task.state).into());
-    o.insert(
-        "resources".into(),
-        resources::endpoint_json(&task.resources),
-    );
-    if !task.limits.is_empty() {
-        // A protobuf map: upstream's order is unspecified; ours is by name.
-        let limits: BTreeMap<&String, &Scalar> = task.limits.iter().collect();
-        o.insert(
-            "limits".into(),
-            Value::Object(
-                limits
-                    .into_iter()
-                    .map(|(name, scalar)| (name.clone(), dbl(scalar.value)))
-                    .collect(),
-            ),
-        );
-    }
-    // Tasks do not mix roles (MESOS-6636): the first resource's role.
-    let role = task
-        .resources
-        .first()
-        .and_then(|r| r.allocation_info.as_ref())
-        .and_then(|a| a.role.clone())
-        .unwrap_or_default();
-    o.insert("role".into(), role.into());
-    o.insert(
-        "statuses".into(),
-        collapsed(&task.statuses)
-            .into_iter()
-            .map(status_json)
-            .collect(),
-    );
-    if let Some(user) = &task.user {
-        o.insert("user".into(), user.clone().into());
-    }
-    if let Some(labels) = &task.labels {
-        o.insert("labels".into(), labels_json(labels));
-    }
-    if let Some(discovery) = &task.discovery {
-        o.insert("discovery".into(), mesos_proto::json::to_value(discovery));
-    }
-    if let Some(container) = &task.container {
-        o.insert("container".into(), mesos_proto::json::to_value(container));
-    }
-    if let Some(health_check) = &task.health_check {
-        o.insert(
-            "health_check".into(),
-            mesos_proto::json::to_value(health_check),
-        );
-    }
-    o
+    mesos_proto::model::task_json(task)
 }
 
 // ---------------------------------------------------------------------------

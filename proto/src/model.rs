@@ -1,7 +1,7 @@
 //! JSON writers shared by the master's and the agent's classic endpoints,
 //! as upstream's `json(JSON::ObjectWriter*, const T&)` overloads in
 //! `src/common/http.cpp` (task statuses, container statuses, network
-//! infos, labels, attributes, commands, executor infos) and the small
+//! infos, labels, attributes, commands, executor infos, tasks) and the small
 //! helpers they use. Section
 //! numbers refer to `docs/master-endpoints-json.md`.
 
@@ -11,7 +11,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::mesos::{
     executor_info, value, Attribute, CommandInfo, ContainerStatus, ExecutorInfo, Labels,
-    NetworkInfo, TaskState, TaskStatus,
+    NetworkInfo, Task, TaskState, TaskStatus,
 };
 
 /// §3.2: one key per attribute, valued by its type.
@@ -225,4 +225,75 @@ pub fn status_json(status: &TaskStatus) -> Value {
         o.insert("healthy".into(), healthy.into());
     }
     Value::Object(o)
+}
+
+/// §3.10: `json(Task)`, as the master's and the agent's state endpoints
+/// write a task.
+pub fn task_json(task: &Task) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("id".into(), task.task_id.value.clone().into());
+    o.insert("name".into(), task.name.clone().into());
+    o.insert(
+        "framework_id".into(),
+        task.framework_id.value.clone().into(),
+    );
+    o.insert(
+        "executor_id".into(),
+        task.executor_id
+            .as_ref()
+            .map(|id| id.value.clone())
+            .unwrap_or_default()
+            .into(),
+    );
+    o.insert("slave_id".into(), task.slave_id.value.clone().into());
+    o.insert("state".into(), state_name(task.state).into());
+    o.insert(
+        "resources".into(),
+        crate::resources::endpoint_json(&task.resources),
+    );
+    if !task.limits.is_empty() {
+        // A protobuf map: upstream's order is unspecified; ours is by name.
+        let limits: std::collections::BTreeMap<&String, &value::Scalar> =
+            task.limits.iter().collect();
+        o.insert(
+            "limits".into(),
+            Value::Object(
+                limits
+                    .into_iter()
+                    .map(|(name, scalar)| (name.clone(), dbl(scalar.value)))
+                    .collect(),
+            ),
+        );
+    }
+    // Tasks do not mix roles (MESOS-6636): the first resource's role.
+    let role = task
+        .resources
+        .first()
+        .and_then(|r| r.allocation_info.as_ref())
+        .and_then(|a| a.role.clone())
+        .unwrap_or_default();
+    o.insert("role".into(), role.into());
+    o.insert(
+        "statuses".into(),
+        collapsed(&task.statuses)
+            .into_iter()
+            .map(status_json)
+            .collect(),
+    );
+    if let Some(user) = &task.user {
+        o.insert("user".into(), user.clone().into());
+    }
+    if let Some(labels) = &task.labels {
+        o.insert("labels".into(), labels_json(labels));
+    }
+    if let Some(discovery) = &task.discovery {
+        o.insert("discovery".into(), crate::json::to_value(discovery));
+    }
+    if let Some(container) = &task.container {
+        o.insert("container".into(), crate::json::to_value(container));
+    }
+    if let Some(health_check) = &task.health_check {
+        o.insert("health_check".into(), crate::json::to_value(health_check));
+    }
+    o
 }
