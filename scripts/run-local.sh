@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 COMMAND="${1:-echo \"Hello from Mesos\"}"
 
-cargo build --release -q -p mesos-tools -p mesos-executor
+cargo build --release -q -p mesos-tools -p mesos-executor -p mesos-agent
 BIN="$ROOT/target/release"
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -114,7 +114,7 @@ pub struct Flags {
     #[arg(long, env = "MESOS_CONTAINERIZERS", default_value = "mesos")]
     pub containerizers: String,
 
-    /// Isolators; only `posix/cpu,posix/mem` so far.
+    /// Isolators, comma-separated (upstream names).
     #[arg(long, env = "MESOS_ISOLATION", default_value = "posix/cpu,posix/mem")]
     pub isolation: String,
 
@@ -163,16 +163,17 @@ impl Flags {
                 )));
             }
         }
+        let supported = crate::containerizer::mesos::isolators::supported();
         for isolator in self
             .isolation
             .split(',')
             .map(str::trim)
             .filter(|i| !i.is_empty())
         {
-            if !["posix/cpu", "posix/mem", "filesystem/posix"].contains(&isolator) {
+            if !supported.contains(&isolator) {
                 return Err(FlagError(format!(
-                    "--isolation: isolator '{isolator}' is not supported yet (supported: \
-                     posix/cpu, posix/mem, filesystem/posix)"
+                    "--isolation: isolator '{isolator}' is not supported yet (supported: {})",
+                    supported.join(", ")
                 )));
             }
         }

@@ -61,13 +61,16 @@ use mesos_proto::mesos::{
 };
 use mesos_proto::resources::Resources;
 
-use crate::containerizer::posix::{LaunchSpec, Termination};
-use crate::containerizer::PosixLauncher;
+use crate::containerizer::mesos::isolators::{self, IsolatorContext};
+use crate::containerizer::mesos::launcher::posix::PosixLauncher;
+use crate::containerizer::mesos::MesosContainerizer;
+use crate::containerizer::Containerizer;
 use crate::executor_http::{HttpConnection, ToExecutor};
 use crate::flags::Flags;
 use crate::paths;
 use crate::state;
 use crate::status_update_manager::{StatusUpdateManager, StreamId};
+use mesos_proto::mesos::slave::{ContainerConfig, ContainerState, ContainerTermination};
 
 /// Upstream's `MAX_REGISTRATION_BACKOFF_FACTOR` cap on retries.
 const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -96,6 +99,8 @@ pub struct Config {
     /// `--recover=cleanup`: kill recovered executors and exit instead of
     /// reconnecting.
     pub recover_cleanup: bool,
+    /// `--isolation` (validated by the flags).
+    pub isolation: String,
     /// The flags, for `/flags`.
     pub flags: Option<Arc<Flags>>,
 }
@@ -145,7 +150,8 @@ pub struct Slave {
     master: UPID,
     frameworks: HashMap<String, Framework>,
     updates: StatusUpdateManager,
-    launcher: PosixLauncher,
+    /// Started in `initialize` (it needs the running arbiter).
+    containerizer: Option<Arc<dyn Containerizer>>,
     backoff: Duration,
     /// Recovered executors are still being waited for: no registration
     /// with the master yet.
@@ -162,7 +168,7 @@ impl Slave {
             registered: false,
             frameworks: HashMap::new(),
             updates: StatusUpdateManager::default(),
-            launcher: PosixLauncher,
+            containerizer: None,
             backoff: config.registration_backoff_factor,
             recovering: false,
             config,
@@ -663,73 +669,108 @@ impl Slave {
             return;
         };
         let environment = self.executor_environment(&framework_info, &info, &directory);
-        let command = info.command.clone().unwrap_or_default();
-        let spec = if command.shell.unwrap_or(true) {
-            LaunchSpec {
-                program: "sh".into(),
-                arguments: vec!["-c".into(), command.value.clone().unwrap_or_default()],
-                argv0: None,
-                environment,
-                directory: directory.clone(),
-            }
-        } else {
-            LaunchSpec {
-                program: command.value.clone().unwrap_or_default(),
-                arguments: command.arguments.iter().skip(1).cloned().collect(),
-                argv0: command.arguments.first().cloned(),
-                environment,
-                directory: directory.clone(),
-            }
+        let mut command = info.command.clone().unwrap_or_default();
+        command.environment = Some(Environment {
+            variables: environment
+                .into_iter()
+                .map(|(name, value)| environment::Variable {
+                    name,
+                    value: Some(value),
+                    ..Default::default()
+                })
+                .collect(),
+        });
+        let config = ContainerConfig {
+            executor_info: Some(info.clone()),
+            task_info: command_executor.then(|| task.clone()),
+            command_info: command,
+            container_info: info.container.clone(),
+            resources: info.resources.clone(),
+            directory: directory.display().to_string(),
+            user: info.command.as_ref().and_then(|c| c.user.clone()),
+            ..Default::default()
         };
+        if let Err(error) = std::fs::create_dir_all(&directory) {
+            tracing::warn!(%framework_id, directory = %directory.display(), %error, "Failed to create the sandbox");
+        }
         let executor_id = info.executor_id.value.clone();
         tracing::info!(%framework_id, %executor_id, %container_id, directory = %directory.display(), "Launching executor");
-        match self.launcher.launch(&spec) {
-            Ok((os_pid, termination)) => {
-                if framework_info.checkpoint.unwrap_or(false) {
+        let framework = self
+            .frameworks
+            .get_mut(framework_id)
+            .expect("framework added by run_task");
+        framework.executors.insert(
+            executor_id.clone(),
+            Executor {
+                info: info.clone(),
+                container_id: container_id.clone(),
+                directory,
+                pid: None,
+                http: None,
+                os_pid: 0,
+                state: ExecutorState::Registering,
+                command_executor,
+                queued: vec![task],
+                tasks: HashMap::new(),
+                recovered: false,
+                pending_termination: None,
+            },
+        );
+        let containerizer = self.containerizer();
+        let launch = containerizer.launch(container_id.clone(), config);
+        self.watch_container(framework_id, &executor_id, &container_id, ctx);
+        let addr = ctx.address();
+        let (f, e, c) = (framework_id.to_string(), executor_id, container_id);
+        actix::spawn(async move {
+            let launched = launch.await;
+            addr.do_send(libprocess::Dispatch(Box::new(
+                move |this: &mut Slave, ctx| {
+                    this.executor_launched(&f, &e, &c, command_executor, launched, ctx)
+                },
+            )));
+        });
+    }
+
+    /// The containerizer launched (or failed to launch) an executor.
+    fn executor_launched(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        command_executor: bool,
+        launched: crate::containerizer::Result<u32>,
+        ctx: &mut Context<Self>,
+    ) {
+        let checkpoint = self
+            .frameworks
+            .get(framework_id)
+            .is_some_and(|f| f.info.checkpoint.unwrap_or(false));
+        let Some(executor) = self
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+            .filter(|e| e.container_id == container_id)
+        else {
+            return;
+        };
+        match launched {
+            Ok(os_pid) => {
+                executor.os_pid = os_pid;
+                let info = executor.info.clone();
+                if checkpoint {
                     self.checkpoint_executor(
                         framework_id,
                         &info,
                         command_executor,
-                        &container_id,
+                        container_id,
                         os_pid,
                     );
                 }
-                let framework = self
-                    .frameworks
-                    .get_mut(framework_id)
-                    .expect("framework added by run_task");
-                framework.executors.insert(
-                    executor_id.clone(),
-                    Executor {
-                        info,
-                        container_id: container_id.clone(),
-                        directory,
-                        pid: None,
-                        http: None,
-                        os_pid,
-                        state: ExecutorState::Registering,
-                        command_executor,
-                        queued: vec![task],
-                        tasks: HashMap::new(),
-                        recovered: false,
-                        pending_termination: None,
-                    },
-                );
-                let addr = ctx.address();
                 let (f, e, c) = (
                     framework_id.to_string(),
-                    executor_id.clone(),
-                    container_id.clone(),
+                    executor_id.to_string(),
+                    container_id.to_string(),
                 );
-                actix::spawn(async move {
-                    let termination = termination.await.unwrap_or(Termination { status: None });
-                    addr.do_send(libprocess::Dispatch(Box::new(
-                        move |this: &mut Slave, ctx| {
-                            this.executor_terminated(&f, &e, &c, termination, ctx)
-                        },
-                    )));
-                });
-                let (f, e, c) = (framework_id.to_string(), executor_id, container_id);
                 libprocess::delay(
                     self.config.executor_registration_timeout,
                     &ctx.address(),
@@ -737,22 +778,53 @@ impl Slave {
                 );
             }
             Err(error) => {
+                // The containerizer's termination carries the reason
+                // (`REASON_CONTAINER_LAUNCH_FAILED`) and this message.
                 tracing::warn!(%framework_id, %executor_id, %error, "Failed to launch the executor");
-                let message = format!(
-                    "Failed to launch container: failed to run '{}': {error}",
-                    spec.program
-                );
-                let update = self.agent_update(
-                    framework_id,
-                    &task.task_id,
-                    Some(&executor_id),
-                    TaskState::TaskFailed,
-                    task_status::Reason::ContainerLaunchFailed,
-                    &message,
-                );
-                self.handle_update(update, None, ctx);
+                executor.state = ExecutorState::Terminating;
             }
         }
+    }
+
+    /// Returns the containerizer (started in `initialize`, before any
+    /// message is handled).
+    fn containerizer(&self) -> Arc<dyn Containerizer> {
+        self.containerizer
+            .clone()
+            .expect("the containerizer is started in initialize")
+    }
+
+    /// Waits for the executor's container to terminate (the wait is queued
+    /// behind any launch or recovery already asked for).
+    fn watch_container(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let wait = self.containerizer().wait(container_id.to_string());
+        let addr = ctx.address();
+        let (f, e, c) = (
+            framework_id.to_string(),
+            executor_id.to_string(),
+            container_id.to_string(),
+        );
+        actix::spawn(async move {
+            let termination = wait.await.unwrap_or_default();
+            addr.do_send(libprocess::Dispatch(Box::new(
+                move |this: &mut Slave, ctx| this.executor_terminated(&f, &e, &c, termination, ctx),
+            )));
+        });
+    }
+
+    /// Asks the containerizer to destroy a container (its termination
+    /// arrives through `watch_container`).
+    fn destroy_container(&self, container_id: &str) {
+        let destroy = self.containerizer().destroy(container_id.to_string());
+        actix::spawn(async move {
+            destroy.await;
+        });
     }
 
     fn registration_timeout(&mut self, framework_id: &str, executor_id: &str, container_id: &str) {
@@ -766,7 +838,8 @@ impl Slave {
         if executor.container_id == container_id && executor.state == ExecutorState::Registering {
             tracing::warn!(%framework_id, %executor_id, "Executor did not register in time; destroying it");
             executor.state = ExecutorState::Terminating;
-            self.launcher.destroy(executor.os_pid);
+            let container_id = executor.container_id.clone();
+            self.destroy_container(&container_id);
         }
     }
 
@@ -1066,7 +1139,7 @@ impl Slave {
         framework_id: &str,
         executor_id: &str,
         container_id: &str,
-        termination: Termination,
+        termination: ContainerTermination,
         ctx: &mut Context<Self>,
     ) {
         let Some(framework) = self.frameworks.get_mut(framework_id) else {
@@ -1091,14 +1164,26 @@ impl Slave {
             .collect();
         unfinished.extend(executor.queued.iter().map(|t| t.task_id.clone()));
         let command_executor = executor.command_executor;
-        let (state, reason) = match &executor.pending_termination {
-            Some((state, reason, _)) => (*state, *reason),
-            None => (
+        // A limitation (the containerizer's termination state) comes
+        // first, then why the agent was destroying it, as upstream.
+        let limited = termination
+            .state
+            .and_then(|s| TaskState::try_from(s).ok())
+            .zip(
+                termination
+                    .reason
+                    .and_then(|r| task_status::Reason::try_from(r).ok()),
+            );
+        let (state, reason) = match (limited, &executor.pending_termination) {
+            (Some(limited), _) => limited,
+            (None, Some((state, reason, _))) => (*state, *reason),
+            (None, None) => (
                 TaskState::TaskFailed,
                 task_status::Reason::ExecutorTerminated,
             ),
         };
         let message = match termination.status {
+            _ if limited.is_some() => termination.message.clone().unwrap_or_default(),
             _ if executor.pending_termination.is_some() => executor
                 .pending_termination
                 .as_ref()
@@ -1342,6 +1427,30 @@ impl Slave {
                 },
             );
         }
+        // The containerizer takes the recovered containers over; a dead one
+        // terminates at once.
+        let states: Vec<ContainerState> = self
+            .frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .filter(|e| e.recovered)
+            .map(|e| ContainerState {
+                executor_info: Some(e.info.clone()),
+                container_id: mesos_proto::mesos::ContainerId {
+                    value: e.container_id.clone(),
+                    parent: None,
+                },
+                pid: u64::from(e.os_pid),
+                directory: e.directory.display().to_string(),
+                ..Default::default()
+            })
+            .collect();
+        let recovered = self.containerizer().recover(states);
+        actix::spawn(async move {
+            if let Err(error) = recovered.await {
+                tracing::error!(%error, "Failed to recover the containers");
+            }
+        });
         if self.config.recover_cleanup {
             return Ok(());
         }
@@ -1357,7 +1466,7 @@ impl Slave {
             self.base.send(&upid, &message);
         }
         for (f, e, c) in watch {
-            self.watch_recovered(f, e, c, ctx);
+            self.watch_container(&f, &e, &c, ctx);
         }
         libprocess::delay(
             self.config.executor_reregistration_timeout,
@@ -1373,16 +1482,16 @@ impl Slave {
     /// so the next start is a new agent, and the agent exits without
     /// having registered. The master later reports its tasks lost.
     fn cleanup_recovered(&mut self, ctx: &mut Context<Self>) {
-        let alive: Vec<u32> = self
+        let alive: Vec<String> = self
             .frameworks
             .values()
             .flat_map(|f| f.executors.values())
             .filter(|e| e.recovered && e.os_pid > 0 && process_alive(e.os_pid))
-            .map(|e| e.os_pid)
+            .map(|e| e.container_id.clone())
             .collect();
         if !alive.is_empty() {
-            for pid in alive {
-                self.launcher.destroy(pid);
+            for container_id in alive {
+                self.destroy_container(&container_id);
             }
             libprocess::delay(Duration::from_millis(100), &ctx.address(), |this, ctx| {
                 this.cleanup_recovered(ctx)
@@ -1397,24 +1506,6 @@ impl Slave {
         }
         tracing::info!("Cleaned up the recovered executors (--recover=cleanup); exiting");
         actix::ActorContext::stop(ctx);
-    }
-
-    /// A recovered executor is no child of this agent: its OS pid is
-    /// polled every second, and its disappearance is its termination.
-    fn watch_recovered(&mut self, f: String, e: String, c: String, ctx: &mut Context<Self>) {
-        let Some(executor) = self.frameworks.get(&f).and_then(|fw| fw.executors.get(&e)) else {
-            return;
-        };
-        if executor.container_id != c || !executor.recovered {
-            return;
-        }
-        if !process_alive(executor.os_pid) {
-            self.executor_terminated(&f, &e, &c, Termination { status: None }, ctx);
-            return;
-        }
-        libprocess::delay(Duration::from_secs(1), &ctx.address(), move |this, ctx| {
-            this.watch_recovered(f, e, c, ctx)
-        });
     }
 
     /// `ReregisterExecutorMessage` from a recovered executor.
@@ -1496,6 +1587,7 @@ impl Slave {
     fn reregistration_timeout(&mut self, ctx: &mut Context<Self>) {
         let timeout =
             libprocess::flags::format_duration(self.config.executor_reregistration_timeout);
+        let mut destroy = Vec::new();
         for (framework_id, framework) in &mut self.frameworks {
             // Upstream's tests (`SlaveRecoveryTest.RecoverUnregisteredExecutor`)
             // expect TASK_LOST; partition-aware frameworks get TASK_GONE.
@@ -1519,9 +1611,12 @@ impl Slave {
                         task_status::Reason::ExecutorReregistrationTimeout,
                         format!("Executor did not reregister within {timeout}"),
                     ));
-                    self.launcher.destroy(executor.os_pid);
+                    destroy.push(executor.container_id.clone());
                 }
             }
+        }
+        for container_id in destroy {
+            self.destroy_container(&container_id);
         }
         self.finish_recovery(ctx);
     }
@@ -1574,7 +1669,6 @@ impl Slave {
             return;
         };
         executor.state = ExecutorState::Terminating;
-        let os_pid = executor.os_pid;
         let container_id = executor.container_id.clone();
         self.send_to_executor(
             framework_id,
@@ -1596,7 +1690,7 @@ impl Slave {
                 .and_then(|fw| fw.executors.get(&e))
                 .is_some_and(|ex| ex.container_id == container_id);
             if alive {
-                this.launcher.destroy(os_pid);
+                this.destroy_container(&container_id);
             }
         });
     }
@@ -1987,6 +2081,23 @@ impl Process for Slave {
     }
 
     fn initialize(&mut self, ctx: &mut Context<Self>) {
+        let context = IsolatorContext {
+            proc_root: PathBuf::from("/proc"),
+        };
+        let isolators = match isolators::create(&self.config.isolation, &context) {
+            Ok(isolators) => isolators,
+            Err(error) => {
+                tracing::error!(%error, "Failed to create the containerizer");
+                actix::ActorContext::stop(ctx);
+                return;
+            }
+        };
+        self.containerizer = Some(Arc::new(MesosContainerizer::start(
+            Arc::new(PosixLauncher::new(PathBuf::from("/proc"))),
+            isolators,
+            self.config.launcher_dir.clone(),
+            PathBuf::from("/proc"),
+        )));
         let base = &mut self.base;
         base.install::<SlaveRegisteredMessage>(|this, ctx, from, m| {
             this.registered(from, m.slave_id, ctx)
@@ -2009,13 +2120,22 @@ impl Process for Slave {
         base.install::<ShutdownMessage>(|this, ctx, from, message| {
             if from == this.master {
                 tracing::warn!(message = ?message.message, "Master asked the agent to shut down");
-                for framework in this.frameworks.values() {
-                    for executor in framework.executors.values() {
-                        this.launcher.destroy(executor.os_pid);
-                    }
-                }
-                // The binary exits once the agent process has stopped.
-                actix::ActorContext::stop(ctx);
+                let containerizer = this.containerizer();
+                let destroys: Vec<_> = this
+                    .frameworks
+                    .values()
+                    .flat_map(|f| f.executors.values())
+                    .map(|e| containerizer.destroy(e.container_id.clone()))
+                    .collect();
+                // The binary exits once the agent process has stopped,
+                // after every container is gone.
+                let addr = ctx.address();
+                actix::spawn(async move {
+                    futures::future::join_all(destroys).await;
+                    addr.do_send(libprocess::Dispatch(Box::new(|_: &mut Slave, ctx| {
+                        actix::ActorContext::stop(ctx)
+                    })));
+                });
             }
         });
         base.install::<RunTaskMessage>(|this, ctx, from, m| this.run_task(from, m, ctx));

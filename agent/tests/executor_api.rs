@@ -30,13 +30,6 @@ use tokio::sync::mpsc;
 
 use support::*;
 
-/// The agent, with a launcher dir that has no `mesos-executor`: the tests
-/// play the executor themselves.
-fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &std::path::Path) -> PID<Slave> {
-    let config = agent_config(runtime, master, work_dir, PathBuf::from("/nonexistent"));
-    mesos_agent::spawn(runtime, config).unwrap()
-}
-
 fn post(path: &str, body: &str, headers: &[(&str, &str)]) -> String {
     let mut request = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n",

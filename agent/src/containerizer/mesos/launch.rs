@@ -1,0 +1,235 @@
+//! The `mesos-containerizer launch` helper (upstream
+//! `src/slave/containerizer/mesos/launch.cpp`): the launcher forks it as
+//! the container's init process; it waits until the agent has isolated
+//! it, prepares the process as the isolators asked (`--launch_info`, a
+//! `mesos.slave.ContainerLaunchInfo` in JSON), then execs the command.
+//!
+//! Steps, in order:
+//! 1. `--pipe_read=FD`: block until the agent writes one byte (the
+//!    container's cgroups are set up by then); EOF means the agent gave
+//!    up, and the helper exits.
+//! 2. In a new pid namespace (the launcher unshared it, which affects
+//!    children only): fork; the child is pid 1 of the namespace and goes
+//!    on, the helper waits for it and exits as it did.
+//! 3. In a new mount namespace: mounts turn slave (nothing propagates back
+//!    to the host), then the launch info's mounts are made (`/proc`).
+//! 4. rlimits, working directory, environment, exec.
+
+use std::ffi::CString;
+use std::os::unix::process::CommandExt as _;
+
+use mesos_proto::mesos::slave::ContainerLaunchInfo;
+
+use crate::containerizer::mesos::isolators::posix::rlimits;
+
+/// The helper's flags.
+#[derive(Debug, Default)]
+pub struct LaunchFlags {
+    /// `--launch_info`: the JSON `ContainerLaunchInfo`.
+    pub launch_info: String,
+    /// `--pipe_read`: the fd to wait on.
+    pub pipe_read: Option<i32>,
+}
+
+impl LaunchFlags {
+    /// Parses `--name=value` arguments (after the `launch` subcommand).
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut flags = Self::default();
+        for arg in args {
+            let Some((name, value)) = arg.strip_prefix("--").and_then(|a| a.split_once('=')) else {
+                return Err(format!("unexpected argument '{arg}'"));
+            };
+            match name {
+                "launch_info" => flags.launch_info = value.to_string(),
+                "pipe_read" => {
+                    flags.pipe_read = Some(
+                        value
+                            .parse()
+                            .map_err(|_| format!("--pipe_read: '{value}' is not an fd"))?,
+                    );
+                }
+                // Accepted for upstream compatibility; nothing to do here.
+                "pipe_write" | "runtime_directory" => {}
+                other => return Err(format!("unknown flag '--{other}'")),
+            }
+        }
+        if flags.launch_info.is_empty() {
+            return Err("missing --launch_info".into());
+        }
+        Ok(flags)
+    }
+}
+
+/// Runs the helper; returns only on failure, with the exit code.
+pub fn run(flags: &LaunchFlags) -> i32 {
+    let info: ContainerLaunchInfo = match mesos_proto::json::from_str(&flags.launch_info) {
+        Ok(info) => info,
+        Err(error) => return fail(&format!("failed to parse --launch_info: {error}")),
+    };
+    if let Some(fd) = flags.pipe_read {
+        let mut byte = [0_u8; 1];
+        // SAFETY: reads at most one byte into a buffer we own, from an fd
+        // the launcher handed to us; closed right after.
+        let read = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
+        // SAFETY: the fd is ours and not used again.
+        unsafe { libc::close(fd) };
+        if read != 1 {
+            return fail("the agent did not finish isolating the container");
+        }
+    }
+    let cloned = |flag: i32| info.clone_namespaces.contains(&flag);
+    if cloned(libc::CLONE_NEWPID) {
+        if let Some(code) = fork_init() {
+            return code;
+        }
+    }
+    if cloned(libc::CLONE_NEWNS) {
+        if let Err(error) = mount_all(&info) {
+            return fail(&error);
+        }
+    }
+    if let Some(limits) = &info.rlimits {
+        if let Err(error) = rlimits::apply(limits) {
+            return fail(&error.0);
+        }
+    }
+    let Some(command) = info.command.as_ref() else {
+        return fail("the launch info has no command");
+    };
+    let value = command.value.clone().unwrap_or_default();
+    let mut exec = if command.shell.unwrap_or(true) {
+        let mut exec = std::process::Command::new("/bin/sh");
+        exec.arg0("sh").arg("-c").arg(&value);
+        exec
+    } else {
+        let mut exec = std::process::Command::new(&value);
+        exec.args(command.arguments.iter().skip(1));
+        if let Some(argv0) = command.arguments.first() {
+            exec.arg0(argv0);
+        }
+        exec
+    };
+    exec.env_clear();
+    if let Some(environment) = &info.environment {
+        for variable in &environment.variables {
+            exec.env(
+                &variable.name,
+                variable.value.as_deref().unwrap_or_default(),
+            );
+        }
+    }
+    if let Some(directory) = &info.working_directory {
+        exec.current_dir(directory);
+    }
+    let error = exec.exec();
+    fail(&format!("failed to execute '{value}': {error}"))
+}
+
+/// Forks pid 1 of the new pid namespace. Returns `None` in the child, and
+/// in the parent the exit code to leave with once the child is gone (a
+/// child killed by a signal is mirrored by raising that signal).
+fn fork_init() -> Option<i32> {
+    // SAFETY: the helper is single-threaded here, so fork is safe.
+    let child = unsafe { libc::fork() };
+    if child == -1 {
+        return Some(fail(&format!(
+            "failed to fork into the pid namespace: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    if child == 0 {
+        return None;
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child; `status` is ours.
+        let waited = unsafe { libc::waitpid(child, &mut status, 0) };
+        if waited == child {
+            break;
+        }
+        if waited == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
+            return Some(fail("failed to wait for the container's init process"));
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        // SAFETY: restores the default action and raises the signal the
+        // child died of, so the agent sees the same termination.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+        return Some(128 + signal);
+    }
+    Some(libc::WEXITSTATUS(status))
+}
+
+/// Makes the mounts of the new mount namespace.
+fn mount_all(info: &ContainerLaunchInfo) -> Result<(), String> {
+    let root = CString::new("/").map_err(|e| e.to_string())?;
+    // SAFETY: the strings outlive the call; null source/type/data are
+    // allowed for a propagation change.
+    let changed = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_SLAVE | libc::MS_REC,
+            std::ptr::null(),
+        )
+    };
+    if changed != 0 {
+        return Err(format!(
+            "failed to mark mounts as slave: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    for mount in &info.mounts {
+        let cstring = |s: &str| CString::new(s).map_err(|e| format!("bad mount field: {e}"));
+        let target = cstring(&mount.target)?;
+        let source = cstring(mount.source.as_deref().unwrap_or("none"))?;
+        let kind = mount.r#type.as_deref().map(cstring).transpose()?;
+        let options = mount.options.as_deref().map(cstring).transpose()?;
+        // SAFETY: every pointer is a NUL-terminated string alive for the
+        // call, or null where mount(2) allows it.
+        let done = unsafe {
+            libc::mount(
+                source.as_ptr(),
+                target.as_ptr(),
+                kind.as_ref().map_or(std::ptr::null(), |k| k.as_ptr()),
+                libc::c_ulong::from(mount.flags.unwrap_or_default()),
+                options
+                    .as_ref()
+                    .map_or(std::ptr::null(), |o| o.as_ptr().cast()),
+            )
+        };
+        if done != 0 {
+            return Err(format!(
+                "failed to mount '{}': {}",
+                mount.target,
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn fail(message: &str) -> i32 {
+    eprintln!("mesos-containerizer launch: {message}");
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_refuse_unknown_ones() {
+        let flags = LaunchFlags::parse(&["--launch_info={}".into(), "--pipe_read=7".into()])
+            .expect("parses");
+        assert_eq!(flags.pipe_read, Some(7));
+        assert!(LaunchFlags::parse(&["--bogus=1".into(), "--launch_info={}".into()]).is_err());
+        assert!(LaunchFlags::parse(&[]).is_err());
+    }
+}

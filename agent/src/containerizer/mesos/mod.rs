@@ -1,0 +1,733 @@
+//! The Mesos containerizer (upstream `src/slave/containerizer/mesos/
+//! containerizer.cpp`): a facade ([`MesosContainerizer`]) over an actor
+//! ([`MesosContainerizerProcess`]) holding one launcher and the isolators
+//! of `--isolation`.
+//!
+//! Launch: every isolator `prepare`s (their launch infos merged), the
+//! launcher forks the `mesos-containerizer launch` helper, which blocks on
+//! a pipe; every isolator `isolate`s the pid and starts `watch`ing; one
+//! byte on the pipe lets the helper go on to exec the command.
+//! Destroy (asked for, on a limitation, or when the init process exits):
+//! the launcher kills every process of the container, the exit is reaped,
+//! the isolators `cleanup` in reverse order, and the waiters get the
+//! `ContainerTermination` (with the limitation's reason and message when
+//! one caused it).
+
+pub mod isolator;
+pub mod isolators;
+pub mod launch;
+pub mod launcher;
+pub mod procfs;
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr, AsyncContext as _, Context, Handler, Message, ResponseFuture};
+use futures::future::{BoxFuture, Shared};
+use futures::FutureExt as _;
+use mesos_proto::mesos::slave::{
+    ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState, ContainerTermination,
+};
+use mesos_proto::mesos::task_status::Reason;
+use mesos_proto::mesos::{environment, ContainerId, ContainerStatus, Resource, ResourceStatistics};
+use prost::Message as _;
+use tokio::sync::oneshot;
+
+use self::isolator::Isolator;
+use self::launcher::{ForkSpec, Launcher};
+use super::{Containerizer, ContainerizerError, Result};
+
+/// The name of the launch helper, looked up in `--launcher_dir`.
+pub const HELPER: &str = "mesos-containerizer";
+
+/// The lifecycle of a container (upstream `Container::State`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Isolators are preparing.
+    Preparing,
+    /// Forked; isolators are isolating the pid.
+    Isolating,
+    /// The command runs.
+    Running,
+    /// Being destroyed.
+    Destroying,
+}
+
+type Exit = Shared<BoxFuture<'static, Option<i32>>>;
+
+struct Container {
+    state: State,
+    pid: Option<u32>,
+    resources: Vec<Resource>,
+    exit: Option<Exit>,
+    limitation: Option<ContainerLimitation>,
+    /// Set when destroy is asked for while the launch is in flight.
+    abort: Arc<AtomicBool>,
+    waiters: Vec<oneshot::Sender<Option<ContainerTermination>>>,
+    destroyed: Vec<oneshot::Sender<bool>>,
+}
+
+impl Container {
+    fn new(state: State, resources: Vec<Resource>) -> Self {
+        Self {
+            state,
+            pid: None,
+            resources,
+            exit: None,
+            limitation: None,
+            abort: Arc::default(),
+            waiters: vec![],
+            destroyed: vec![],
+        }
+    }
+}
+
+/// The actor behind [`MesosContainerizer`].
+pub struct MesosContainerizerProcess {
+    launcher: Arc<dyn Launcher>,
+    isolators: Arc<Vec<Arc<dyn Isolator>>>,
+    helper: PathBuf,
+    proc_root: PathBuf,
+    containers: HashMap<String, Container>,
+}
+
+impl Actor for MesosContainerizerProcess {
+    type Context = Context<Self>;
+}
+
+/// The Mesos containerizer, as callers hold it.
+#[derive(Clone)]
+pub struct MesosContainerizer {
+    addr: Addr<MesosContainerizerProcess>,
+}
+
+impl MesosContainerizer {
+    /// Starts the containerizer's actor on the current arbiter.
+    /// `launcher_dir` holds the `mesos-containerizer` helper.
+    pub fn start(
+        launcher: Arc<dyn Launcher>,
+        isolators: Vec<Arc<dyn Isolator>>,
+        launcher_dir: PathBuf,
+        proc_root: PathBuf,
+    ) -> Self {
+        let addr = MesosContainerizerProcess::create(|ctx| {
+            // Unbounded, as libprocess queues are: a full mailbox would
+            // defer a send and break the call order the facade promises.
+            ctx.set_mailbox_capacity(1 << 20);
+            MesosContainerizerProcess {
+                launcher,
+                isolators: Arc::new(isolators),
+                helper: launcher_dir.join(HELPER),
+                proc_root,
+                containers: HashMap::new(),
+            }
+        });
+        Self { addr }
+    }
+
+    /// The names of its isolators, in order.
+    pub fn isolator_names(&self) -> BoxFuture<'static, Vec<&'static str>> {
+        let request = self.addr.send(IsolatorNames);
+        Box::pin(async move { request.await.unwrap_or_default() })
+    }
+}
+
+// --- Messages -----------------------------------------------------------
+
+#[derive(Message)]
+#[rtype(result = "Result<()>")]
+pub(crate) struct Recover(Vec<ContainerState>);
+
+#[derive(Message)]
+#[rtype(result = "Result<u32>")]
+pub(crate) struct Launch(String, ContainerConfig);
+
+#[derive(Message)]
+#[rtype(result = "Option<ContainerTermination>")]
+pub(crate) struct Wait(String);
+
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub(crate) struct Destroy(String);
+
+#[derive(Message)]
+#[rtype(result = "Result<ResourceStatistics>")]
+pub(crate) struct Usage(String);
+
+#[derive(Message)]
+#[rtype(result = "Result<ContainerStatus>")]
+pub(crate) struct Status(String);
+
+#[derive(Message)]
+#[rtype(result = "Result<()>")]
+pub(crate) struct Update(String, Vec<Resource>);
+
+#[derive(Message)]
+#[rtype(result = "HashSet<String>")]
+pub(crate) struct Containers;
+
+#[derive(Message)]
+#[rtype(result = "Vec<&'static str>")]
+pub(crate) struct IsolatorNames;
+
+/// The launch reached the fork: the pid and its exit.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Forked(String, u32, Exit);
+
+/// The launch finished: the command runs.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Running(String);
+
+/// An isolator saw the container hit a limit.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Limited(String, ContainerLimitation);
+
+/// The container's init process exited.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Exited(String);
+
+/// Destruction finished, with the init process's wait status.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Destroyed(String, Option<i32>);
+
+// --- Handlers -----------------------------------------------------------
+
+impl Handler<Recover> for MesosContainerizerProcess {
+    type Result = ResponseFuture<Result<()>>;
+
+    fn handle(&mut self, Recover(states): Recover, ctx: &mut Context<Self>) -> Self::Result {
+        let launcher = self.launcher.clone();
+        let isolators = self.isolators.clone();
+        let addr = ctx.address();
+        for state in &states {
+            let id = state.container_id.value.clone();
+            let mut container = Container::new(State::Running, vec![]);
+            container.pid = u32::try_from(state.pid).ok();
+            if let Some(config) = &state.executor_info {
+                container.resources = config.resources.clone();
+            }
+            let exit = poll_exit(self.proc_root.clone(), container.pid.unwrap_or_default());
+            container.exit = Some(exit.clone());
+            self.containers.insert(id.clone(), container);
+            self.reap(id, exit, ctx);
+        }
+        Box::pin(async move {
+            let orphans = launcher.recover(&states).await?;
+            for isolator in isolators.iter() {
+                isolator.recover(&states, &orphans).await.map_err(|e| {
+                    ContainerizerError::Isolator {
+                        phase: "recover",
+                        isolator: isolator.name(),
+                        message: e.0,
+                    }
+                })?;
+            }
+            for orphan in orphans {
+                tracing::info!(container_id = %orphan, "Destroying orphan container");
+                let _ = addr.send(Destroy(orphan)).await;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Handler<Launch> for MesosContainerizerProcess {
+    type Result = ResponseFuture<Result<u32>>;
+
+    fn handle(&mut self, Launch(id, config): Launch, ctx: &mut Context<Self>) -> Self::Result {
+        if self.containers.contains_key(&id) {
+            return Box::pin(std::future::ready(Err(ContainerizerError::AlreadyExists(
+                id,
+            ))));
+        }
+        let resources = config
+            .executor_info
+            .as_ref()
+            .map(|e| e.resources.clone())
+            .unwrap_or_else(|| config.resources.clone());
+        let container = Container::new(State::Preparing, resources);
+        let abort = container.abort.clone();
+        self.containers.insert(id.clone(), container);
+        let launcher = self.launcher.clone();
+        let isolators = self.isolators.clone();
+        let helper = self.helper.clone();
+        let addr = ctx.address();
+        Box::pin(async move {
+            let launched = launch(&id, config, &launcher, &isolators, helper, &addr, &abort).await;
+            match launched {
+                Ok(pid) => {
+                    addr.do_send(Running(id));
+                    Ok(pid)
+                }
+                Err(error) => {
+                    tracing::warn!(container_id = %id, %error, "Failed to launch container");
+                    addr.do_send(Limited(
+                        id.clone(),
+                        ContainerLimitation {
+                            reason: Some(Reason::ContainerLaunchFailed as i32),
+                            message: Some(format!("Failed to launch container: {error}")),
+                            ..Default::default()
+                        },
+                    ));
+                    let _ = addr.send(Destroy(id)).await;
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+/// The launch steps, outside the actor (they await isolators).
+async fn launch(
+    id: &str,
+    config: ContainerConfig,
+    launcher: &Arc<dyn Launcher>,
+    isolators: &[Arc<dyn Isolator>],
+    helper: PathBuf,
+    addr: &Addr<MesosContainerizerProcess>,
+    abort: &AtomicBool,
+) -> Result<u32> {
+    let mut merged = ContainerLaunchInfo::default();
+    for isolator in isolators {
+        let prepared =
+            isolator
+                .prepare(id, &config)
+                .await
+                .map_err(|e| ContainerizerError::Isolator {
+                    phase: "prepare",
+                    isolator: isolator.name(),
+                    message: e.0,
+                })?;
+        if let Some(info) = prepared {
+            merged
+                .merge(info.encode_to_vec().as_slice())
+                .map_err(|e| ContainerizerError::Other(format!("bad launch info: {e}")))?;
+        }
+    }
+    if abort.load(Ordering::SeqCst) {
+        return Err(ContainerizerError::Other(
+            "destroyed while preparing".into(),
+        ));
+    }
+    let path = std::env::var("PATH")
+        .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    let mut command = config.command_info.clone();
+    let mut environment = command.environment.take().unwrap_or_default();
+    if !environment.variables.iter().any(|v| v.name == "PATH") {
+        environment.variables.insert(
+            0,
+            environment::Variable {
+                name: "PATH".into(),
+                value: Some(path.clone()),
+                ..Default::default()
+            },
+        );
+    }
+    if let Some(extra) = merged.environment.take() {
+        environment.variables.extend(extra.variables);
+    }
+    merged.environment = Some(environment);
+    merged.command = Some(command);
+    merged.working_directory = Some(config.directory.clone());
+    let clone_namespaces = merged
+        .clone_namespaces
+        .iter()
+        .fold(0, |all, flag| all | flag);
+
+    let (read_end, write_end) = pipe()?;
+    let spec = ForkSpec {
+        program: helper,
+        arguments: vec![
+            "launch".into(),
+            format!("--launch_info={}", mesos_proto::json::to_string(&merged)),
+            format!("--pipe_read={}", read_end.as_raw_fd()),
+        ],
+        environment: vec![("PATH".into(), path)],
+        working_directory: PathBuf::from(&config.directory),
+        stdout: PathBuf::from(&config.directory).join("stdout"),
+        stderr: PathBuf::from(&config.directory).join("stderr"),
+        clone_namespaces,
+        keep_fd: Some(read_end.as_raw_fd()),
+    };
+    let forked = launcher.fork(id, spec)?;
+    drop(read_end);
+    let pid = forked.pid;
+    let exit: Exit = forked.exit.shared();
+    addr.send(Forked(id.to_string(), pid, exit)).await?;
+    for isolator in isolators {
+        isolator
+            .isolate(id, pid)
+            .await
+            .map_err(|e| ContainerizerError::Isolator {
+                phase: "isolate",
+                isolator: isolator.name(),
+                message: e.0,
+            })?;
+        let watch = isolator.watch(id);
+        let (addr, id) = (addr.clone(), id.to_string());
+        actix::spawn(async move {
+            let limitation = watch.await;
+            addr.do_send(Limited(id, limitation));
+        });
+    }
+    if abort.load(Ordering::SeqCst) {
+        return Err(ContainerizerError::Other(
+            "destroyed while isolating".into(),
+        ));
+    }
+    let mut write_end = std::fs::File::from(write_end);
+    std::io::Write::write_all(&mut write_end, &[1]).map_err(|e| {
+        ContainerizerError::Other(format!("failed to signal the launch helper: {e}"))
+    })?;
+    Ok(pid)
+}
+
+/// A pipe, both ends close-on-exec (the launcher keeps the read end open
+/// in the helper only).
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(ContainerizerError::Other(format!(
+            "failed to create a pipe: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: both fds were just created and are owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The exit of a process that is not our child (recovered): polled.
+fn poll_exit(proc_root: PathBuf, pid: u32) -> Exit {
+    let exit: BoxFuture<'static, Option<i32>> = Box::pin(async move {
+        while procfs::alive(&proc_root, pid) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    });
+    exit.shared()
+}
+
+impl MesosContainerizerProcess {
+    fn reap(&self, id: String, exit: Exit, ctx: &mut Context<Self>) {
+        let addr = ctx.address();
+        actix::spawn(async move {
+            exit.await;
+            addr.do_send(Exited(id));
+        });
+    }
+
+    fn start_destroy(&mut self, id: &str, ctx: &mut Context<Self>) {
+        let Some(container) = self.containers.get_mut(id) else {
+            return;
+        };
+        // A launch in flight stops at its next step.
+        container.abort.store(true, Ordering::SeqCst);
+        if container.state == State::Destroying {
+            return;
+        }
+        container.state = State::Destroying;
+        let exit = container.exit.clone();
+        let launcher = self.launcher.clone();
+        let isolators = self.isolators.clone();
+        let addr = ctx.address();
+        let id = id.to_string();
+        tracing::info!(container_id = %id, "Destroying container");
+        actix::spawn(async move {
+            if let Err(error) = launcher.destroy(&id).await {
+                tracing::warn!(container_id = %id, %error, "Failed to destroy container");
+            }
+            let status = match exit {
+                Some(exit) => exit.await,
+                None => None,
+            };
+            for isolator in isolators.iter().rev() {
+                if let Err(error) = isolator.cleanup(&id).await {
+                    tracing::warn!(container_id = %id, isolator = isolator.name(), %error, "Failed to clean up isolator");
+                }
+            }
+            addr.do_send(Destroyed(id, status));
+        });
+    }
+}
+
+impl Handler<Forked> for MesosContainerizerProcess {
+    type Result = ();
+
+    fn handle(&mut self, Forked(id, pid, exit): Forked, ctx: &mut Context<Self>) {
+        if let Some(container) = self.containers.get_mut(&id) {
+            container.pid = Some(pid);
+            container.exit = Some(exit.clone());
+            if container.state == State::Preparing {
+                container.state = State::Isolating;
+            }
+            self.reap(id, exit, ctx);
+        }
+    }
+}
+
+impl Handler<Running> for MesosContainerizerProcess {
+    type Result = ();
+
+    fn handle(&mut self, Running(id): Running, _: &mut Context<Self>) {
+        if let Some(container) = self.containers.get_mut(&id) {
+            if container.state == State::Isolating {
+                container.state = State::Running;
+            }
+        }
+    }
+}
+
+impl Handler<Limited> for MesosContainerizerProcess {
+    type Result = ();
+
+    fn handle(&mut self, Limited(id, limitation): Limited, ctx: &mut Context<Self>) {
+        let Some(container) = self.containers.get_mut(&id) else {
+            return;
+        };
+        if container.state == State::Destroying {
+            return;
+        }
+        tracing::info!(container_id = %id, message = ?limitation.message, "Container reached a limit");
+        container.limitation = Some(limitation);
+        self.start_destroy(&id, ctx);
+    }
+}
+
+impl Handler<Exited> for MesosContainerizerProcess {
+    type Result = ();
+
+    fn handle(&mut self, Exited(id): Exited, ctx: &mut Context<Self>) {
+        // Whatever the init process left behind is killed and cleaned up.
+        self.start_destroy(&id, ctx);
+    }
+}
+
+impl Handler<Destroyed> for MesosContainerizerProcess {
+    type Result = ();
+
+    fn handle(&mut self, Destroyed(id, status): Destroyed, _: &mut Context<Self>) {
+        let Some(container) = self.containers.remove(&id) else {
+            return;
+        };
+        let mut termination = ContainerTermination {
+            status,
+            ..Default::default()
+        };
+        if let Some(limitation) = container.limitation {
+            termination.state = Some(mesos_proto::mesos::TaskState::TaskFailed as i32);
+            termination.reason = limitation.reason;
+            termination.message = limitation.message;
+            termination.limited_resources = limitation.resources;
+        }
+        tracing::info!(container_id = %id, status = ?status, "Container destroyed");
+        for waiter in container.waiters {
+            let _ = waiter.send(Some(termination.clone()));
+        }
+        for waiter in container.destroyed {
+            let _ = waiter.send(true);
+        }
+    }
+}
+
+impl Handler<Wait> for MesosContainerizerProcess {
+    type Result = ResponseFuture<Option<ContainerTermination>>;
+
+    fn handle(&mut self, Wait(id): Wait, _: &mut Context<Self>) -> Self::Result {
+        let Some(container) = self.containers.get_mut(&id) else {
+            return Box::pin(std::future::ready(None));
+        };
+        let (tx, rx) = oneshot::channel();
+        container.waiters.push(tx);
+        Box::pin(async move { rx.await.ok().flatten() })
+    }
+}
+
+impl Handler<Destroy> for MesosContainerizerProcess {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, Destroy(id): Destroy, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(container) = self.containers.get_mut(&id) else {
+            return Box::pin(std::future::ready(false));
+        };
+        let (tx, rx) = oneshot::channel();
+        container.destroyed.push(tx);
+        self.start_destroy(&id, ctx);
+        Box::pin(async move { rx.await.unwrap_or(false) })
+    }
+}
+
+impl Handler<Usage> for MesosContainerizerProcess {
+    type Result = ResponseFuture<Result<ResourceStatistics>>;
+
+    fn handle(&mut self, Usage(id): Usage, _: &mut Context<Self>) -> Self::Result {
+        let Some(container) = self.containers.get(&id) else {
+            return Box::pin(std::future::ready(Err(
+                ContainerizerError::UnknownContainer(id),
+            )));
+        };
+        let resources = mesos_proto::resources::Resources::from(container.resources.clone());
+        let isolators = self.isolators.clone();
+        Box::pin(async move {
+            let mut statistics = ResourceStatistics::default();
+            for isolator in isolators.iter() {
+                match isolator.usage(&id).await {
+                    Ok(usage) => {
+                        let _ = statistics.merge(usage.encode_to_vec().as_slice());
+                    }
+                    Err(error) => {
+                        tracing::debug!(container_id = %id, isolator = isolator.name(), %error, "No usage from isolator");
+                    }
+                }
+            }
+            if let Some(cpus) = resources.cpus() {
+                statistics.cpus_limit = Some(cpus);
+            }
+            if let Some(mem) = resources.mem() {
+                statistics.mem_limit_bytes = Some(mem);
+            }
+            statistics.timestamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default();
+            Ok(statistics)
+        })
+    }
+}
+
+impl Handler<Status> for MesosContainerizerProcess {
+    type Result = ResponseFuture<Result<ContainerStatus>>;
+
+    fn handle(&mut self, Status(id): Status, _: &mut Context<Self>) -> Self::Result {
+        let Some(container) = self.containers.get(&id) else {
+            return Box::pin(std::future::ready(Err(
+                ContainerizerError::UnknownContainer(id),
+            )));
+        };
+        let pid = container.pid;
+        let isolators = self.isolators.clone();
+        Box::pin(async move {
+            let mut status = ContainerStatus {
+                container_id: Some(ContainerId {
+                    value: id.clone(),
+                    parent: None,
+                }),
+                executor_pid: pid,
+                ..Default::default()
+            };
+            for isolator in isolators.iter() {
+                if let Ok(more) = isolator.status(&id).await {
+                    let _ = status.merge(more.encode_to_vec().as_slice());
+                }
+            }
+            Ok(status)
+        })
+    }
+}
+
+impl Handler<Update> for MesosContainerizerProcess {
+    type Result = ResponseFuture<Result<()>>;
+
+    fn handle(&mut self, Update(id, resources): Update, _: &mut Context<Self>) -> Self::Result {
+        let Some(container) = self.containers.get_mut(&id) else {
+            return Box::pin(std::future::ready(Err(
+                ContainerizerError::UnknownContainer(id),
+            )));
+        };
+        container.resources = resources.clone();
+        let isolators = self.isolators.clone();
+        Box::pin(async move {
+            for isolator in isolators.iter() {
+                isolator.update(&id, &resources).await.map_err(|e| {
+                    ContainerizerError::Isolator {
+                        phase: "update",
+                        isolator: isolator.name(),
+                        message: e.0,
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Handler<Containers> for MesosContainerizerProcess {
+    type Result = actix::MessageResult<Containers>;
+
+    fn handle(&mut self, _: Containers, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.containers.keys().cloned().collect())
+    }
+}
+
+impl Handler<IsolatorNames> for MesosContainerizerProcess {
+    type Result = actix::MessageResult<IsolatorNames>;
+
+    fn handle(&mut self, _: IsolatorNames, _: &mut Context<Self>) -> Self::Result {
+        actix::MessageResult(self.isolators.iter().map(|i| i.name()).collect())
+    }
+}
+
+// --- The facade ---------------------------------------------------------
+//
+// Each call enqueues its message before returning the future, so calls
+// made one after the other are handled in that order (a `wait` asked for
+// right after a `launch` finds the container).
+
+impl Containerizer for MesosContainerizer {
+    fn recover(&self, states: Vec<ContainerState>) -> BoxFuture<'static, Result<()>> {
+        let request = self.addr.send(Recover(states));
+        Box::pin(async move { request.await? })
+    }
+
+    fn launch(
+        &self,
+        container_id: String,
+        config: ContainerConfig,
+    ) -> BoxFuture<'static, Result<u32>> {
+        let request = self.addr.send(Launch(container_id, config));
+        Box::pin(async move { request.await? })
+    }
+
+    fn wait(&self, container_id: String) -> BoxFuture<'static, Option<ContainerTermination>> {
+        let request = self.addr.send(Wait(container_id));
+        Box::pin(async move { request.await.ok().flatten() })
+    }
+
+    fn destroy(&self, container_id: String) -> BoxFuture<'static, bool> {
+        let request = self.addr.send(Destroy(container_id));
+        Box::pin(async move { request.await.unwrap_or(false) })
+    }
+
+    fn usage(&self, container_id: String) -> BoxFuture<'static, Result<ResourceStatistics>> {
+        let request = self.addr.send(Usage(container_id));
+        Box::pin(async move { request.await? })
+    }
+
+    fn status(&self, container_id: String) -> BoxFuture<'static, Result<ContainerStatus>> {
+        let request = self.addr.send(Status(container_id));
+        Box::pin(async move { request.await? })
+    }
+
+    fn update(
+        &self,
+        container_id: String,
+        resources: Vec<Resource>,
+    ) -> BoxFuture<'static, Result<()>> {
+        let request = self.addr.send(Update(container_id, resources));
+        Box::pin(async move { request.await? })
+    }
+
+    fn containers(&self) -> BoxFuture<'static, HashSet<String>> {
+        let request = self.addr.send(Containers);
+        Box::pin(async move { request.await.unwrap_or_default() })
+    }
+}
