@@ -540,6 +540,12 @@ impl Slave {
             )),
             source: Some(task.task_id.value.clone()),
             resources: Self::command_executor_overhead(task),
+            // The task's Mesos container settings (rlimits, tty, ...) are
+            // the command executor's container's, as upstream.
+            container: task
+                .container
+                .clone()
+                .filter(|c| c.r#type == mesos_proto::mesos::container_info::Type::Mesos as i32),
             ..Default::default()
         }
     }
