@@ -53,6 +53,9 @@ pub fn install(slave: &mut Slave) {
         )
     });
     base.route_sync("/api/v1/executor", crate::executor_http::handle);
+    base.route("/containers", |slave, _, request| {
+        crate::monitor::containers(slave, request)
+    });
     base.route("/state", move |slave, _, request| {
         let parts = state_json::state(slave, start_time);
         let master_ip = slave.master().ip;

@@ -15,6 +15,7 @@ pub mod containerizer;
 pub mod executor_http;
 pub mod flags;
 pub mod http;
+pub mod monitor;
 pub mod paths;
 pub mod resources;
 pub mod slave;
@@ -32,6 +33,7 @@ pub fn spawn(
     config: slave::Config,
 ) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
     let slave = runtime.spawn(slave::Slave::new(config))?;
+    runtime.spawn(monitor::ResourceMonitor::new(slave.clone()))?;
     runtime.set_delegate(Some(&slave.upid().id));
     runtime.set_version(serde_json::json!({ "version": VERSION }));
     Ok(slave)

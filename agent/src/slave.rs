@@ -629,6 +629,20 @@ impl Slave {
                     executor
                         .tasks
                         .insert(task.task_id.value.clone(), task_record.clone());
+                    // The container grows by the task's resources.
+                    let allocated: Vec<Resource> = executor
+                        .info
+                        .resources
+                        .iter()
+                        .chain(executor.tasks.values().flat_map(|t| &t.resources))
+                        .cloned()
+                        .collect();
+                    let update = self.containerizer().update(container_id.clone(), allocated);
+                    actix::spawn(async move {
+                        if let Err(error) = update.await {
+                            tracing::warn!(%error, "Failed to update the container's resources");
+                        }
+                    });
                     self.checkpoint_task(&framework_id, &executor_id, &container_id, &task_record);
                     self.send_to_executor(
                         &framework_id,
@@ -691,7 +705,13 @@ impl Slave {
             task_info: command_executor.then(|| task.clone()),
             command_info: command,
             container_info: info.container.clone(),
-            resources: info.resources.clone(),
+            // The executor's allocation: its own and its first task's.
+            resources: info
+                .resources
+                .iter()
+                .chain(&task.resources)
+                .cloned()
+                .collect(),
             directory: directory.display().to_string(),
             user: info.command.as_ref().and_then(|c| c.user.clone()),
             ..Default::default()
@@ -790,6 +810,24 @@ impl Slave {
                 executor.state = ExecutorState::Terminating;
             }
         }
+    }
+
+    /// The running executors' containers (for the monitor).
+    pub(crate) fn running_containers(&self) -> Vec<crate::monitor::Running> {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .filter(|e| e.state != ExecutorState::Terminating && e.os_pid > 0)
+            .map(|e| crate::monitor::Running {
+                info: e.info.clone(),
+                container_id: e.container_id.clone(),
+            })
+            .collect()
+    }
+
+    /// The containerizer, once started.
+    pub(crate) fn containerizer_handle(&self) -> Option<Arc<dyn Containerizer>> {
+        self.containerizer.clone()
     }
 
     /// Returns the containerizer (started in `initialize`, before any

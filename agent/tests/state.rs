@@ -489,6 +489,64 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
         scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
     }
 
+    // --- /monitor/statistics and /containers: the running executor -------
+    let reply = get(addr, "/monitor/statistics").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let usage = reply.json();
+    let entry = usage
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["executor_id"] == "long")
+        .unwrap_or_else(|| panic!("{}", reply.body));
+    assert_eq!(
+        keys(entry),
+        [
+            "executor_id",
+            "executor_name",
+            "framework_id",
+            "source",
+            "statistics"
+        ]
+    );
+    assert_eq!(entry["framework_id"], framework_id.value.as_str());
+    assert_eq!(entry["source"], "long");
+    let statistics = &entry["statistics"];
+    assert!(is_double(&statistics["timestamp"]), "{statistics}");
+    // The command executor's cpus:0.1;mem:32 and its task's.
+    approx(&statistics["cpus_limit"], 0.6);
+    assert_eq!(statistics["mem_limit_bytes"], 96 * 1024 * 1024);
+    assert!(statistics["mem_rss_bytes"].as_u64().unwrap() > 0);
+    assert!(is_double(&statistics["cpus_user_time_secs"]));
+    assert_eq!(get(addr, "/monitor/statistics.json").await.status, 200);
+
+    let reply = get(addr, "/slave(1)/containers").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let containers = reply.json();
+    let entry = containers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["executor_id"] == "long")
+        .unwrap_or_else(|| panic!("{}", reply.body));
+    assert_eq!(
+        keys(entry),
+        [
+            "executor_id",
+            "executor_name",
+            "framework_id",
+            "source",
+            "container_id",
+            "status",
+            "statistics"
+        ]
+    );
+    assert!(entry["status"]["executor_pid"].as_u64().unwrap() > 1);
+    assert_eq!(
+        entry["status"]["container_id"]["value"],
+        entry["container_id"]
+    );
+
     let reply = get(addr, "/state").await;
     let state = reply.json();
     let frameworks = state["frameworks"].as_array().unwrap();

@@ -249,12 +249,7 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 id,
             ))));
         }
-        let resources = config
-            .executor_info
-            .as_ref()
-            .map(|e| e.resources.clone())
-            .unwrap_or_else(|| config.resources.clone());
-        let container = Container::new(State::Preparing, resources);
+        let container = Container::new(State::Preparing, config.resources.clone());
         let abort = container.abort.clone();
         self.containers.insert(id.clone(), container);
         let launcher = self.launcher.clone();
