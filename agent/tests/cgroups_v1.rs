@@ -1,11 +1,12 @@
 //! `agent::linux::cgroups` against the host's real cgroup v1 hierarchies.
 //!
-//! Needs root and v1 hierarchies for cpu, cpuacct, memory, freezer and
-//! pids. Without them the test prints `SKIPPED: <reason>` and passes,
-//! except under `CI=true`, where it fails. Each test works below a fresh
-//! `mesos_test_<uuid>` cgroup, nested in the cgroup this process already
-//! belongs to in each hierarchy (so it stays inside any limit the host put
-//! on us), and removes it at the end, also on failure ([`TestCgroups`]).
+//! Needs root and v1 hierarchies for cpu, cpuacct, cpuset, memory,
+//! freezer and pids. Without them the test prints `SKIPPED: <reason>` and
+//! passes, except under `CI=true`, where it fails. Each test works below
+//! a fresh `mesos_test_<uuid>` cgroup, nested in the cgroup this process
+//! already belongs to in each hierarchy (so it stays inside any limit the
+//! host put on us), and removes it at the end, also on failure
+//! ([`TestCgroups`]).
 
 #![cfg(target_os = "linux")]
 
@@ -17,7 +18,7 @@ use mesos_agent::linux::cgroups::{self, cpu, cpuacct, freezer, memory, pids, Hie
 use mesos_agent::linux::{mountinfo, statistics, Hierarchy, OomOutcome, Pid};
 
 const PROC: &str = "/proc";
-const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "memory", "freezer", "pids"];
+const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "freezer", "pids"];
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The style guide's `require` guard: `Some` when the host can run the
@@ -182,6 +183,16 @@ fn cpu_and_memory_controls_are_set_and_read_back() {
     let (acct_h, acct_cg) = (test.hierarchy("cpuacct"), test.cgroup("cpuacct"));
     let (mem_h, mem_cg) = (test.hierarchy("memory"), test.cgroup("memory"));
     let (pids_h, pids_cg) = (test.hierarchy("pids"), test.cgroup("pids"));
+    // A new cpuset level takes no task until cpus and mems are set:
+    // `create` copies them from the parent.
+    let (set_h, set_cg) = test.child("cpuset", "nested");
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let value = cgroups::read(&set_h, &set_cg, file).expect("cpuset");
+        assert!(
+            !value.trim().is_empty(),
+            "{file} of a new cpuset cgroup is empty"
+        );
+    }
 
     cpu::set_shares(cpu_h, cpu_cg, cpu::shares_for_cpus(0.5)).expect("cpu.shares");
     assert_eq!(cpu::shares(cpu_h, cpu_cg).expect("cpu.shares"), 512);
@@ -220,6 +231,7 @@ fn cpu_and_memory_controls_are_set_and_read_back() {
         &[
             (cpu_h, cpu_cg),
             (acct_h, acct_cg),
+            (&set_h, &set_cg),
             (mem_h, mem_cg),
             (pids_h, pids_cg),
         ],

@@ -241,6 +241,36 @@ fn kill_all_reaches_a_double_forked_child() {
 
 #[test]
 #[ignore = "needs a cgroup v2 host; run by scripts/cgroups-v2-vm-test.sh"]
+fn kill_all_reaches_a_double_forked_child_through_the_freezer() {
+    let test = TestCgroup::new();
+    let (root, leaf) = (&test.root, test.leaf("kill"));
+    let mut child = spawn_in(root, &leaf, "(sleep 1000 &); exec sleep 1000");
+    let pids = wait_for_processes(root, &leaf, 2);
+    let orphan = *pids
+        .iter()
+        .find(|p| **p != Pid::try_from(child.id()).expect("pid"))
+        .expect("orphan");
+
+    // Without cgroup.kill (kernels before 5.14): freeze, SIGKILL, thaw.
+    cgroups2::kill_all_with(root, &test.cgroup, TIMEOUT, cgroups2::KillMethod::Freezer)
+        .expect("kill all");
+    assert!(cgroups2::processes_recursive(root, &test.cgroup)
+        .expect("procs")
+        .is_empty());
+    assert!(killed_by_sigkill(&mut child));
+    let deadline = Instant::now() + TIMEOUT;
+    while !is_gone(orphan) {
+        assert!(
+            Instant::now() < deadline,
+            "orphan {orphan} survived kill_all"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!cgroups2::events(root, &leaf).expect("events").populated);
+}
+
+#[test]
+#[ignore = "needs a cgroup v2 host; run by scripts/cgroups-v2-vm-test.sh"]
 fn pids_max_stops_forks() {
     let test = TestCgroup::new();
     let (root, leaf) = (&test.root, test.leaf("pids"));

@@ -350,8 +350,31 @@ fn wait_for(
 /// atomically; without it each round freezes the subtree, sends SIGKILL to
 /// all, and thaws it. Rounds repeat until empty or `timeout` passes.
 pub fn kill_all(root: &Path, cgroup: &str, timeout: Duration) -> Result<()> {
+    let method = if has_control(root, cgroup, "cgroup.kill") {
+        KillMethod::CgroupKill
+    } else {
+        KillMethod::Freezer
+    };
+    kill_all_with(root, cgroup, timeout, method)
+}
+
+/// How [`kill_all_with`] kills a subtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillMethod {
+    /// Write `1` to `cgroup.kill` (Linux 5.14+).
+    CgroupKill,
+    /// Freeze, SIGKILL every process, thaw (Linux 5.2+).
+    Freezer,
+}
+
+/// [`kill_all`] with a chosen method.
+pub fn kill_all_with(
+    root: &Path,
+    cgroup: &str,
+    timeout: Duration,
+    method: KillMethod,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let has_kill = has_control(root, cgroup, "cgroup.kill");
     loop {
         if processes_recursive(root, cgroup)?.is_empty() {
             return Ok(());
@@ -364,7 +387,7 @@ pub fn kill_all(root: &Path, cgroup: &str, timeout: Duration) -> Result<()> {
                 timeout,
             });
         }
-        if has_kill {
+        if method == KillMethod::CgroupKill {
             write(root, cgroup, "cgroup.kill", "1")?;
         } else {
             let frozen = freeze(root, cgroup, left.min(Duration::from_secs(5)));
