@@ -302,6 +302,12 @@ fn process_over_the_memory_limit_is_oom_killed_and_reported() {
     memory::set_limit_in_bytes(&mem_h, &mem_cg, Some(memory::MIN_MEMORY)).expect("limit");
     memory::set_memsw_limit_in_bytes(&mem_h, &mem_cg, Some(memory::MIN_MEMORY)).expect("memsw");
 
+    let mut counters: Vec<_> = memory::pressure::Level::ALL
+        .iter()
+        .map(|level| {
+            memory::pressure::Counter::new(&mem_h, &mem_cg, *level).expect("pressure counter")
+        })
+        .collect();
     let listener = memory::oom::Listener::new(&mem_h, &mem_cg).expect("listen");
     let waiter = std::thread::spawn(move || listener.wait_timeout(TIMEOUT));
     // `tail` keeps the newline-free stream in memory until it is killed.
@@ -318,6 +324,24 @@ fn process_over_the_memory_limit_is_oom_killed_and_reported() {
     if let Some(kills) = oom_control.get("oom_kill") {
         assert!(*kills >= 1, "{oom_control:?}");
     }
+
+    // Reclaim at the limit shows as memory pressure.
+    let pressure: Vec<(memory::pressure::Level, u64)> = counters
+        .iter_mut()
+        .map(|counter| (counter.level(), counter.value().expect("pressure value")))
+        .collect();
+    println!("memory pressure events up to the OOM kill: {pressure:?}");
+    assert!(pressure[0].1 > 0, "no low pressure event: {pressure:?}");
+
+    // The process's cgroup is found through /proc.
+    let mut sleeper = spawn_in(&[(&mem_h, &mem_cg)], "exec sleep 1000");
+    let sleeper_pid = wait_for_processes(&mem_h, &mem_cg, 1)[0];
+    assert_eq!(
+        cgroups::process_cgroup(Path::new(PROC), sleeper_pid, "memory").expect("process cgroup"),
+        Some(mem_cg.clone())
+    );
+    cgroups::kill_all(&mem_h, &mem_cg, TIMEOUT).expect("kill all");
+    sleeper.wait().expect("wait");
 
     // Removing the cgroup ends a pending wait.
     let listener = memory::oom::Listener::new(&mem_h, &mem_cg).expect("listen");

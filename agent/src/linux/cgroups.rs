@@ -2,8 +2,8 @@
 //!
 //! Upstream counterpart: `src/linux/cgroups.cpp` (`cgroups::create`,
 //! `remove`, `destroy`, `assign`, `processes`, `read`, `write`, the
-//! `freezer`, `cpu`, `cpuacct`, `memory`, `memory::oom`, `pids` and
-//! `blkio` namespaces) and the constants of
+//! `freezer`, `cpu`, `cpuacct`, `memory`, `memory::oom`,
+//! `memory::pressure`, `pids` and `blkio` namespaces) and the constants of
 //! `slave/containerizer/mesos/isolators/cgroups/constants.hpp`.
 //!
 //! Every function takes the hierarchy's mount point (`/sys/fs/cgroup/cpu`,
@@ -13,7 +13,8 @@
 //!
 //! Deliberate differences: [`create`] is idempotent and [`destroy`] is
 //! synchronous with an explicit timeout (upstream returns a future); the
-//! memory pressure counters (`memory.pressure_level`) are not ported yet.
+//! OOM listener and pressure counters are plain blocking or non-blocking
+//! eventfd readers instead of futures.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -173,6 +174,18 @@ impl Hierarchies {
     pub fn is_empty(&self) -> bool {
         self.mounts.is_empty()
     }
+}
+
+/// The cgroup (relative to its hierarchy's root, without a leading `/`) of
+/// process `pid` in the v1 hierarchy carrying `controller`, from
+/// `<proc_root>/<pid>/cgroup`; `None` when no such hierarchy is listed.
+pub fn process_cgroup(proc_root: &Path, pid: Pid, controller: &str) -> Result<Option<String>> {
+    let file = proc_root.join(pid.to_string()).join("cgroup");
+    let text = read_path(&file)?;
+    Ok(mountinfo::parse_process_cgroups(&text)
+        .into_iter()
+        .find(|entry| entry.hierarchy_id != 0 && entry.controllers.iter().any(|c| c == controller))
+        .map(|entry| entry.path.trim_start_matches('/').to_owned()))
 }
 
 /// The directory of `cgroup` in `hierarchy`.
@@ -839,6 +852,123 @@ pub mod memory {
             }
         }
     }
+
+    /// Memory pressure counters (upstream `cgroups::memory::pressure`).
+    pub mod pressure {
+        use std::fs::File;
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+        use super::*;
+
+        /// A level of `memory.pressure_level` notifications.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Level {
+            /// Reclaiming memory for new allocations.
+            Low,
+            /// Swapping or evicting active file caches.
+            Medium,
+            /// About to OOM.
+            Critical,
+        }
+
+        impl Level {
+            /// All levels, as upstream's memory subsystem listens to them.
+            pub const ALL: [Level; 3] = [Level::Low, Level::Medium, Level::Critical];
+
+            /// The kernel's name of the level.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    Level::Low => "low",
+                    Level::Medium => "medium",
+                    Level::Critical => "critical",
+                }
+            }
+        }
+
+        /// Counts the pressure events of one level in a cgroup: an eventfd
+        /// registered on `memory.pressure_level` through
+        /// `cgroup.event_control`. The kernel adds each event to the
+        /// eventfd's counter, so no thread is needed: [`Counter::value`]
+        /// drains it without blocking.
+        #[derive(Debug)]
+        pub struct Counter {
+            eventfd: OwnedFd,
+            _pressure_level: File,
+            cgroup_dir: PathBuf,
+            level: Level,
+            total: u64,
+        }
+
+        impl Counter {
+            /// Registers for `level` events of `cgroup`.
+            pub fn new(hierarchy: &Path, cgroup: &str, level: Level) -> Result<Counter> {
+                let cgroup_dir = path(hierarchy, cgroup);
+                // SAFETY: eventfd(2) takes plain integers; the result is
+                // checked before use.
+                let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+                if fd < 0 {
+                    return Err(CgroupsError::Listen {
+                        path: cgroup_dir,
+                        source: io::Error::last_os_error(),
+                    });
+                }
+                // SAFETY: `fd` was just returned by eventfd(2) and is owned
+                // by nobody else.
+                let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+                let level_path = cgroup_dir.join("memory.pressure_level");
+                let pressure_level =
+                    File::open(&level_path).map_err(|source| CgroupsError::Read {
+                        path: level_path,
+                        source,
+                    })?;
+                let registration = format!(
+                    "{} {} {}",
+                    eventfd.as_raw_fd(),
+                    pressure_level.as_raw_fd(),
+                    level.as_str()
+                );
+                write_path(&cgroup_dir.join("cgroup.event_control"), &registration)?;
+                Ok(Counter {
+                    eventfd,
+                    _pressure_level: pressure_level,
+                    cgroup_dir,
+                    level,
+                    total: 0,
+                })
+            }
+
+            /// The level counted.
+            pub fn level(&self) -> Level {
+                self.level
+            }
+
+            /// The number of events since the counter was created.
+            pub fn value(&mut self) -> Result<u64> {
+                let mut counter = [0u8; 8];
+                // SAFETY: `counter` is 8 writable bytes, the size an
+                // eventfd read needs, and outlives the call.
+                let read = unsafe {
+                    libc::read(
+                        self.eventfd.as_raw_fd(),
+                        counter.as_mut_ptr().cast(),
+                        counter.len(),
+                    )
+                };
+                if read < 0 {
+                    let error = io::Error::last_os_error();
+                    if error.kind() != io::ErrorKind::WouldBlock {
+                        return Err(CgroupsError::Listen {
+                            path: self.cgroup_dir.clone(),
+                            source: error,
+                        });
+                    }
+                } else {
+                    self.total = self.total.saturating_add(u64::from_ne_bytes(counter));
+                }
+                Ok(self.total)
+            }
+        }
+    }
 }
 
 /// The `pids` controller.
@@ -1010,6 +1140,32 @@ mod tests {
         assert!(!exists(hierarchy, "a"));
         remove(hierarchy, "a", Duration::from_secs(1)).expect("remove twice");
         destroy(hierarchy, "a", Duration::from_secs(1)).expect("destroy a missing cgroup");
+    }
+
+    #[test]
+    fn process_cgroup_is_read_from_the_given_proc_root() {
+        let proc_root = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(proc_root.path().join("42")).expect("fixture");
+        fs::write(
+            proc_root.path().join("42/cgroup"),
+            "4:memory:/mesos/c1\n1:cpu,cpuacct:/\n0::/x\n",
+        )
+        .expect("fixture");
+        assert_eq!(
+            process_cgroup(proc_root.path(), 42, "memory").expect("read"),
+            Some("mesos/c1".to_owned())
+        );
+        assert_eq!(
+            process_cgroup(proc_root.path(), 42, "cpuacct").expect("read"),
+            Some(String::new())
+        );
+        assert_eq!(
+            process_cgroup(proc_root.path(), 42, "freezer").expect("read"),
+            None
+        );
+        assert!(process_cgroup(proc_root.path(), 43, "memory")
+            .expect_err("no such pid")
+            .is_not_found());
     }
 
     #[test]

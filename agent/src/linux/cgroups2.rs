@@ -123,6 +123,18 @@ impl Cgroups2Error {
 /// The module's result type.
 pub type Result<T> = std::result::Result<T, Cgroups2Error>;
 
+/// The v2 cgroup (relative to the unified hierarchy's root, without a
+/// leading `/`) of process `pid`, from the `0::` line of
+/// `<proc_root>/<pid>/cgroup`; `None` when there is none.
+pub fn process_cgroup(proc_root: &Path, pid: Pid) -> Result<Option<String>> {
+    let file = proc_root.join(pid.to_string()).join("cgroup");
+    let text = read_path(&file)?;
+    Ok(super::mountinfo::parse_process_cgroups(&text)
+        .into_iter()
+        .find(|entry| entry.hierarchy_id == 0 && entry.controllers.is_empty())
+        .map(|entry| entry.path.trim_start_matches('/').to_owned()))
+}
+
 /// The directory of `cgroup` below the unified hierarchy's `root`.
 pub fn path(root: &Path, cgroup: &str) -> PathBuf {
     root.join(cgroup.trim_start_matches('/'))
@@ -913,6 +925,17 @@ mod tests {
             fs::write(dir.join(file), content).expect("fixture file");
         }
         dir
+    }
+
+    #[test]
+    fn process_cgroup_is_read_from_the_given_proc_root() {
+        let proc_root = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(proc_root.path().join("7")).expect("fixture");
+        fs::write(proc_root.path().join("7/cgroup"), "0::/mesos/c1\n").expect("fixture");
+        assert_eq!(
+            process_cgroup(proc_root.path(), 7).expect("read"),
+            Some("mesos/c1".to_owned())
+        );
     }
 
     #[test]

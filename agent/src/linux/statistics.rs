@@ -62,6 +62,21 @@ pub fn apply_memory_v1(
     }
 }
 
+/// v1 memory pressure counters → `mem_low_pressure_counter`,
+/// `mem_medium_pressure_counter`, `mem_critical_pressure_counter`.
+pub fn apply_memory_pressure(
+    stats: &mut ResourceStatistics,
+    level: cgroups::memory::pressure::Level,
+    events: u64,
+) {
+    use cgroups::memory::pressure::Level;
+    match level {
+        Level::Low => stats.mem_low_pressure_counter = Some(events),
+        Level::Medium => stats.mem_medium_pressure_counter = Some(events),
+        Level::Critical => stats.mem_critical_pressure_counter = Some(events),
+    }
+}
+
 /// v2 `cpu.stat` → `cpus_user_time_secs`, `cpus_system_time_secs`, and
 /// the throttling fields when the kernel reports them.
 pub fn apply_cpu_v2(stats: &mut ResourceStatistics, stat: &cgroups2::cpu::Stat) {
@@ -146,6 +161,9 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         apply_memory_v1(&mut stats, 100, &memory_stat);
+        apply_memory_pressure(&mut stats, cgroups::memory::pressure::Level::Medium, 6);
+        assert_eq!(stats.mem_medium_pressure_counter, Some(6));
+        assert_eq!(stats.mem_low_pressure_counter, None);
         assert_eq!(stats.cpus_user_time_secs, Some(1.5));
         assert_eq!(stats.cpus_system_time_secs, Some(0.25));
         assert_eq!(stats.cpus_nr_periods, Some(7));
