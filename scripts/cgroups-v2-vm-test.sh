@@ -14,8 +14,10 @@
 # point into that /usr, writes the test output and its exit code (the
 # verdict) to the shared folder, and powers off. Exit code: the tests'.
 #
-# Not part of CI: under TCG emulation a run takes about a minute
-# (boot ~5 s; the rest is the test binary).
+# Not part of CI. Seen working: qemu 10.0.2 (bookworm-backports) under TCG,
+# Debian kernel 6.1.0-56, 1 GB: all 5 tests pass in ~3 s of test time,
+# 10-15 s end to end with the host build cached (the kernel package is
+# downloaded once, ~70 MB). The verdict is also copied to DIR with --out.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
