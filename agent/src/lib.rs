@@ -15,6 +15,8 @@ pub mod containerizer;
 pub mod executor_http;
 pub mod flags;
 pub mod http;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod monitor;
 pub mod paths;
 pub mod resources;

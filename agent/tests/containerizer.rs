@@ -219,7 +219,7 @@ async fn destroy_in_a_pid_namespace_kills_double_forked_children() {
             .unwrap()
             .flatten()
             .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
-            .filter(|c| c == "sleep\01000\0")
+            .filter(|c| c == "sleep\x001000\x00")
             .count()
     };
     assert!(host_sleepers() >= 2);
