@@ -66,7 +66,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
             .executor_reregistration_timeout
             .min(std::time::Duration::from_secs(15)),
         recover_cleanup: flags.recover == "cleanup",
-        isolation: flags.isolation.clone(),
+        containerizer: flags.containerizer_options(),
         flags: Some(flags.clone()),
     };
     actix::System::new().block_on(async move {

@@ -118,9 +118,34 @@ pub struct Flags {
     #[arg(long, env = "MESOS_ISOLATION", default_value = "posix/cpu,posix/mem")]
     pub isolation: String,
 
-    /// Launcher; only `posix` so far.
-    #[arg(long, env = "MESOS_LAUNCHER", default_value = "posix")]
-    pub launcher: String,
+    /// Launcher: `linux` (a cgroup per container; needs root) or
+    /// `posix`. Unset: `linux` when running as root where cgroups are
+    /// mounted, else `posix`, as upstream.
+    #[arg(long, env = "MESOS_LAUNCHER")]
+    pub launcher: Option<String>,
+
+    /// Where the cgroup hierarchies are mounted.
+    #[arg(
+        long,
+        env = "MESOS_CGROUPS_HIERARCHY",
+        default_value = "/sys/fs/cgroup"
+    )]
+    pub cgroups_hierarchy: PathBuf,
+
+    /// The cgroup, in each hierarchy, under which containers get theirs.
+    #[arg(long, env = "MESOS_CGROUPS_ROOT", default_value = "mesos")]
+    pub cgroups_root: String,
+
+    /// Cap each container's CPU time at its cpus with CFS bandwidth
+    /// control (`cgroups/cpu`), instead of shares alone.
+    #[arg(long, env = "MESOS_CGROUPS_ENABLE_CFS", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub cgroups_enable_cfs: bool,
+
+    /// Limit swap as well as memory (`cgroups/mem`).
+    #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false")]
+    pub cgroups_limit_swap: bool,
 
     /// Lowest level logged: `INFO`, `WARNING` or `ERROR`.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
@@ -189,13 +214,56 @@ impl Flags {
                 "--strict=false is not supported yet: recovery errors are always fatal".into(),
             ));
         }
-        if self.launcher != "posix" {
+        let launcher = self.launcher();
+        if launcher != "posix" && launcher != "linux" {
             return Err(FlagError(format!(
-                "--launcher={} is not supported yet; use --launcher=posix",
-                self.launcher
+                "Unknown or unsupported launcher: {launcher}; use 'linux' or 'posix'"
+            )));
+        }
+        if launcher == "posix" {
+            if let Some(isolator) =
+                crate::containerizer::mesos::isolators::need_linux_launcher(&self.isolation)
+            {
+                return Err(FlagError(format!(
+                    "--isolation: the '{isolator}' isolator requires the linux launcher \
+                     (--launcher=linux, as root)"
+                )));
+            }
+        }
+        if (launcher == "linux" || self.isolation.contains("cgroups/"))
+            && !self.cgroups_hierarchy.is_dir()
+        {
+            return Err(FlagError(format!(
+                "--cgroups_hierarchy: '{}' is not a directory",
+                self.cgroups_hierarchy.display()
             )));
         }
         Ok(())
+    }
+
+    /// The launcher: `--launcher`, or upstream's default (`linux` when
+    /// running as root on a machine with a freezer or a v2 hierarchy).
+    pub fn launcher(&self) -> String {
+        if let Some(launcher) = &self.launcher {
+            return launcher.clone();
+        }
+        if linux_launcher_available() {
+            "linux".into()
+        } else {
+            "posix".into()
+        }
+    }
+
+    /// The containerizer's options from these flags.
+    pub fn containerizer_options(&self) -> crate::containerizer::ContainerizerOptions {
+        crate::containerizer::ContainerizerOptions {
+            launcher: self.launcher(),
+            isolation: self.isolation.clone(),
+            cgroups_root: self.cgroups_root.clone(),
+            cgroups_enable_cfs: self.cgroups_enable_cfs,
+            cgroups_limit_swap: self.cgroups_limit_swap,
+            proc_root: PathBuf::from("/proc"),
+        }
     }
 
     /// Returns the master's UPID from `--master`.
@@ -239,7 +307,20 @@ impl Flags {
             ("hostname_lookup", Some(self.hostname_lookup.to_string())),
             ("ip", self.ip.map(|ip| ip.to_string())),
             ("isolation", Some(self.isolation.clone())),
-            ("launcher", Some(self.launcher.clone())),
+            ("launcher", Some(self.launcher())),
+            (
+                "cgroups_hierarchy",
+                Some(self.cgroups_hierarchy.display().to_string()),
+            ),
+            ("cgroups_root", Some(self.cgroups_root.clone())),
+            (
+                "cgroups_enable_cfs",
+                Some(self.cgroups_enable_cfs.to_string()),
+            ),
+            (
+                "cgroups_limit_swap",
+                Some(self.cgroups_limit_swap.to_string()),
+            ),
             (
                 "launcher_dir",
                 self.launcher_dir.as_ref().map(|p| p.display().to_string()),
@@ -267,6 +348,25 @@ impl Flags {
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect()
     }
+}
+
+/// Whether the Linux launcher can run here (upstream
+/// `LinuxLauncher::available`): root, and a freezer or v2 hierarchy.
+pub fn linux_launcher_available() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return false;
+        }
+        match crate::linux::Hierarchy::detect(std::path::Path::new("/proc")) {
+            Ok(crate::linux::Hierarchy::V1(hierarchies)) => hierarchies.get("freezer").is_some(),
+            Ok(crate::linux::Hierarchy::V2(_)) => true,
+            Err(_) => false,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
 }
 
 #[cfg(test)]

@@ -61,9 +61,6 @@ use mesos_proto::mesos::{
 };
 use mesos_proto::resources::Resources;
 
-use crate::containerizer::mesos::isolators::{self, IsolatorContext};
-use crate::containerizer::mesos::launcher::posix::PosixLauncher;
-use crate::containerizer::mesos::MesosContainerizer;
 use crate::containerizer::Containerizer;
 use crate::executor_http::{HttpConnection, ToExecutor};
 use crate::flags::Flags;
@@ -99,8 +96,8 @@ pub struct Config {
     /// `--recover=cleanup`: kill recovered executors and exit instead of
     /// reconnecting.
     pub recover_cleanup: bool,
-    /// `--isolation` (validated by the flags).
-    pub isolation: String,
+    /// The containerizer's launcher, isolators and cgroups settings.
+    pub containerizer: crate::containerizer::ContainerizerOptions,
     /// The flags, for `/flags`.
     pub flags: Option<Arc<Flags>>,
 }
@@ -2125,23 +2122,17 @@ impl Process for Slave {
     }
 
     fn initialize(&mut self, ctx: &mut Context<Self>) {
-        let context = IsolatorContext {
-            proc_root: PathBuf::from("/proc"),
-        };
-        let isolators = match isolators::create(&self.config.isolation, &context) {
-            Ok(isolators) => isolators,
+        match crate::containerizer::create(
+            &self.config.containerizer,
+            self.config.launcher_dir.clone(),
+        ) {
+            Ok(containerizer) => self.containerizer = Some(Arc::new(containerizer)),
             Err(error) => {
                 tracing::error!(%error, "Failed to create the containerizer");
                 actix::ActorContext::stop(ctx);
                 return;
             }
-        };
-        self.containerizer = Some(Arc::new(MesosContainerizer::start(
-            Arc::new(PosixLauncher::new(PathBuf::from("/proc"))),
-            isolators,
-            self.config.launcher_dir.clone(),
-            PathBuf::from("/proc"),
-        )));
+        }
         let base = &mut self.base;
         base.install::<SlaveRegisteredMessage>(|this, ctx, from, m| {
             this.registered(from, m.slave_id, ctx)

@@ -7,39 +7,50 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use mesos_agent::containerizer::mesos::isolators::{self, IsolatorContext};
-use mesos_agent::containerizer::mesos::launcher::posix::PosixLauncher;
 use mesos_agent::containerizer::mesos::MesosContainerizer;
-use mesos_agent::containerizer::Containerizer;
+use mesos_agent::containerizer::{Containerizer, ContainerizerOptions};
 use mesos_proto::mesos::r_limit_info::{r_limit::Type, RLimit};
 use mesos_proto::mesos::slave::ContainerConfig;
 use mesos_proto::mesos::{container_info, task_status, CommandInfo, ContainerInfo, RLimitInfo};
 use mesos_proto::resources::Resources;
 
 fn containerizer(isolation: &str) -> MesosContainerizer {
-    let context = IsolatorContext {
-        proc_root: PathBuf::from("/proc"),
-    };
-    MesosContainerizer::start(
-        Arc::new(PosixLauncher::new(PathBuf::from("/proc"))),
-        isolators::create(isolation, &context).unwrap(),
-        support::bin_dir(),
-        PathBuf::from("/proc"),
-    )
+    with_launcher("posix", isolation)
 }
 
+fn with_launcher(launcher: &str, isolation: &str) -> MesosContainerizer {
+    let options = ContainerizerOptions {
+        launcher: launcher.into(),
+        isolation: isolation.into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        ..Default::default()
+    };
+    mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap()
+}
+
+/// The tests' own cgroups root, apart from a real agent's `mesos`.
+const CGROUPS_ROOT: &str = "mesos_test_containerizer";
+
 fn config(sandbox: &Path, command: &str, container: Option<ContainerInfo>) -> ContainerConfig {
+    sized(sandbox, command, container, "cpus:0.5;mem:64")
+}
+
+fn sized(
+    sandbox: &Path,
+    command: &str,
+    container: Option<ContainerInfo>,
+    resources: &str,
+) -> ContainerConfig {
     ContainerConfig {
         command_info: CommandInfo {
             value: Some(command.into()),
             ..Default::default()
         },
         container_info: container,
-        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        resources: Resources::parse(resources, "*").unwrap().to_vec(),
         directory: sandbox.display().to_string(),
         ..Default::default()
     }
@@ -222,7 +233,7 @@ async fn destroy_in_a_pid_namespace_kills_double_forked_children() {
             .filter(|c| c == "sleep\x001000\x00")
             .count()
     };
-    assert!(host_sleepers() >= 2);
+    assert!(eventually(|| host_sleepers() >= 2).await);
     assert!(containerizer.destroy("c1".into()).await);
     let mut left = host_sleepers();
     for _ in 0..100 {
@@ -233,4 +244,194 @@ async fn destroy_in_a_pid_namespace_kills_double_forked_children() {
         left = host_sleepers();
     }
     assert_eq!(left, 0, "every process of the container is gone");
+}
+
+// ---------------------------------------------------------------------------
+// The Linux launcher and the cgroups isolators (cgroups v1 on this machine;
+// the v2 paths run in the VM of scripts/cgroups-v2-vm-test.sh)
+// ---------------------------------------------------------------------------
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+fn count_processes(cmdline: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
+        .filter(|c| c == cmdline)
+        .count()
+}
+
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..250 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+fn cgroup_dir(controller: &str, id: &str) -> std::path::PathBuf {
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(CGROUPS_ROOT)
+        .join(id)
+}
+
+#[actix_rt::test]
+async fn the_linux_launcher_kills_double_forked_children() {
+    if !require_root("the_linux_launcher_kills_double_forked_children") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "posix/cpu");
+    let id = unique("double-fork");
+    // The grandchild leaves the session and is re-parented to init: only
+    // the freezer cgroup still knows it.
+    let launch = containerizer.launch(
+        id.clone(),
+        config(
+            sandbox.path(),
+            "(setsid sleep 1002 &); echo started; exec sleep 1002",
+            None,
+        ),
+    );
+    let wait = containerizer.wait(id.clone());
+    launch.await.unwrap();
+    assert!(eventually(|| count_processes("sleep\x001002\x00") >= 2).await);
+    assert!(cgroup_dir("freezer", &id).is_dir());
+    assert!(containerizer.destroy(id.clone()).await);
+    wait.await.unwrap();
+    assert!(eventually(|| count_processes("sleep\x001002\x00") == 0).await);
+    assert!(
+        !cgroup_dir("freezer", &id).exists(),
+        "the cgroup is removed"
+    );
+}
+
+#[actix_rt::test]
+async fn cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage() {
+    if !require_root("cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/cpu,cgroups/pids".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        cgroups_enable_cfs: true,
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let id = unique("cpu");
+    let launch = containerizer.launch(
+        id.clone(),
+        config(sandbox.path(), "sleep 30 & sleep 30", None),
+    );
+    launch.await.unwrap();
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(cgroup_dir(controller, &id).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+    assert!(eventually(|| read("pids", "cgroup.procs").lines().count() == 3).await);
+    let usage = containerizer.usage(id.clone()).await.unwrap();
+    assert!(usage.cpus_user_time_secs.is_some(), "{usage:?}");
+    assert!(usage.cpus_nr_periods.is_some(), "{usage:?}");
+    assert_eq!(usage.processes, Some(3), "sh and two sleeps: {usage:?}");
+    assert_eq!(usage.cpus_limit, Some(0.5));
+
+    // Growing the container raises its shares and quota.
+    let bigger = Resources::parse("cpus:1.5;mem:64", "*").unwrap().to_vec();
+    containerizer.update(id.clone(), bigger).await.unwrap();
+    assert_eq!(read("cpu", "cpu.shares"), "1536");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "150000");
+
+    assert!(containerizer.destroy(id.clone()).await);
+    for controller in ["cpu", "cpuacct", "pids", "freezer"] {
+        assert!(!cgroup_dir(controller, &id).exists(), "{controller}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_container_over_its_memory_is_killed_with_the_upstream_reason() {
+    if !require_root("a_container_over_its_memory_is_killed_with_the_upstream_reason") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "cgroups/mem");
+    let id = unique("oom");
+    // `tail` buffers /dev/zero, which has no newline, until it runs out.
+    let launch = containerizer.launch(
+        id.clone(),
+        sized(
+            sandbox.path(),
+            "exec tail /dev/zero",
+            None,
+            "cpus:0.5;mem:32",
+        ),
+    );
+    let wait = containerizer.wait(id.clone());
+    launch.await.unwrap();
+    let termination = tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .expect("the container is killed")
+        .unwrap();
+    assert_eq!(
+        termination.reason,
+        Some(task_status::Reason::ContainerLimitationMemory as i32),
+        "{termination:?}"
+    );
+    assert_eq!(
+        termination.state,
+        Some(mesos_proto::mesos::TaskState::TaskFailed as i32)
+    );
+    let message = termination.message.unwrap();
+    assert!(
+        message.starts_with("Memory limit exceeded: Requested: 32MB Maximum Used: "),
+        "{message}"
+    );
+    assert!(message.contains("\n\nMEMORY STATISTICS: \n"), "{message}");
+    let limited = Resources::from(termination.limited_resources);
+    assert_eq!(limited.mem(), Some(32 * 1024 * 1024));
+    assert!(!cgroup_dir("memory", &id).exists(), "the cgroup is removed");
+}
+
+#[actix_rt::test]
+async fn recovery_destroys_orphan_containers() {
+    if !require_root("recovery_destroys_orphan_containers") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    // A root of its own: recovery destroys every unknown container in it.
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "posix/cpu".into(),
+        cgroups_root: format!("{CGROUPS_ROOT}_recovery"),
+        ..Default::default()
+    };
+    let start = || mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let before = start();
+    let id = unique("orphan");
+    before
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 1003", None))
+        .await
+        .unwrap();
+    assert!(eventually(|| count_processes("sleep\x001003\x00") == 1).await);
+
+    // A restarted agent that checkpointed nothing about it.
+    let after = start();
+    after.recover(vec![]).await.unwrap();
+    assert!(eventually(|| count_processes("sleep\x001003\x00") == 0).await);
+    let dir = Path::new("/sys/fs/cgroup/freezer")
+        .join(&options.cgroups_root)
+        .join(&id);
+    assert!(eventually(|| !dir.exists()).await);
 }

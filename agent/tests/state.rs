@@ -59,7 +59,7 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
             .executor_reregistration_timeout
             .min(Duration::from_secs(15)),
         recover_cleanup: flags.recover == "cleanup",
-        isolation: flags.isolation.clone(),
+        containerizer: flags.containerizer_options(),
         flags: Some(Arc::new(flags)),
     };
     mesos_agent::spawn(runtime, config).unwrap()

@@ -245,7 +245,7 @@ fn main() {
             executor_registration_timeout: Duration::from_secs(60),
             executor_reregistration_timeout: std::time::Duration::from_secs(2),
             recover_cleanup: false,
-            isolation: "posix/cpu,posix/mem".into(),
+            containerizer: Default::default(),
             executor_shutdown_grace_period: Duration::from_secs(5),
             recovery_timeout: Duration::from_secs(60),
             flags: None,

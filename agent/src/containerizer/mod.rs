@@ -10,6 +10,8 @@
 pub mod mesos;
 
 use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use mesos_proto::mesos::slave::{ContainerConfig, ContainerState, ContainerTermination};
@@ -85,4 +87,83 @@ pub trait Containerizer: Send + Sync {
 
     /// The ids of the containers it holds.
     fn containers(&self) -> BoxFuture<'static, HashSet<String>>;
+}
+
+/// How the agent's containerizer is put together (from the flags).
+#[derive(Debug, Clone)]
+pub struct ContainerizerOptions {
+    /// `--launcher`: `posix` or `linux`.
+    pub launcher: String,
+    /// `--isolation`.
+    pub isolation: String,
+    /// `--cgroups_root`.
+    pub cgroups_root: String,
+    /// `--cgroups_enable_cfs`.
+    pub cgroups_enable_cfs: bool,
+    /// `--cgroups_limit_swap`.
+    pub cgroups_limit_swap: bool,
+    /// `/proc` (a fixture in tests).
+    pub proc_root: PathBuf,
+}
+
+impl Default for ContainerizerOptions {
+    fn default() -> Self {
+        Self {
+            launcher: "posix".into(),
+            isolation: "posix/cpu,posix/mem".into(),
+            cgroups_root: "mesos".into(),
+            cgroups_enable_cfs: false,
+            cgroups_limit_swap: false,
+            proc_root: PathBuf::from("/proc"),
+        }
+    }
+}
+
+/// Builds the Mesos containerizer of `options`, its helper in
+/// `launcher_dir`. Must run on an actix arbiter.
+pub fn create(
+    options: &ContainerizerOptions,
+    launcher_dir: PathBuf,
+) -> std::result::Result<mesos::MesosContainerizer, String> {
+    use mesos::isolators::{self, IsolatorContext};
+    use mesos::launcher::Launcher;
+    #[cfg(target_os = "linux")]
+    let cgroups = if options.launcher == "linux" || options.isolation.contains("cgroups/") {
+        let hierarchy = crate::linux::Hierarchy::detect(&options.proc_root)
+            .map_err(|e| format!("failed to detect the cgroup hierarchy: {e}"))?;
+        Some(Arc::new(isolators::cgroups::CgroupsConfig {
+            hierarchy,
+            root: options.cgroups_root.clone(),
+            enable_cfs: options.cgroups_enable_cfs,
+            limit_swap: options.cgroups_limit_swap,
+        }))
+    } else {
+        None
+    };
+    let context = IsolatorContext {
+        proc_root: options.proc_root.clone(),
+        #[cfg(target_os = "linux")]
+        cgroups: cgroups.clone(),
+    };
+    let isolators = isolators::create(&options.isolation, &context)?;
+    let launcher: Arc<dyn Launcher> = match options.launcher.as_str() {
+        #[cfg(target_os = "linux")]
+        "linux" => {
+            let config = cgroups.ok_or("the linux launcher needs cgroups")?;
+            Arc::new(mesos::launcher::linux::LinuxLauncher::new(
+                &config.hierarchy,
+                &config.root,
+            )?)
+        }
+        "posix" => Arc::new(mesos::launcher::posix::PosixLauncher::new(
+            options.proc_root.clone(),
+        )),
+        other => return Err(format!("unknown launcher '{other}'")),
+    };
+    Ok(mesos::MesosContainerizer::start(
+        launcher,
+        isolators,
+        launcher_dir,
+        options.proc_root.clone(),
+    ))
 }

@@ -75,7 +75,7 @@ pub fn agent_config(
         recovery_timeout: Duration::from_secs(60),
         executor_reregistration_timeout: Duration::from_secs(2),
         recover_cleanup: false,
-        isolation: "posix/cpu,posix/mem".into(),
+        containerizer: Default::default(),
         flags: None,
     }
 }

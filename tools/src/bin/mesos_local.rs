@@ -91,7 +91,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 executor_registration_timeout: std::time::Duration::from_secs(60),
                 executor_reregistration_timeout: std::time::Duration::from_secs(2),
                 recover_cleanup: false,
-                isolation: "posix/cpu,posix/mem".into(),
+                containerizer: Default::default(),
                 executor_shutdown_grace_period: std::time::Duration::from_secs(5),
                 recovery_timeout: std::time::Duration::from_secs(900),
                 flags: None,

@@ -174,6 +174,12 @@ pub(crate) struct Containers;
 #[rtype(result = "Vec<&'static str>")]
 pub(crate) struct IsolatorNames;
 
+/// A container the launcher found but the agent did not checkpoint:
+/// destroyed through the launcher and cleaned up by the isolators.
+#[derive(Message)]
+#[rtype(result = "bool")]
+struct Orphan(String);
+
 /// The launch reached the fork: the pid and its exit.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -233,10 +239,21 @@ impl Handler<Recover> for MesosContainerizerProcess {
             }
             for orphan in orphans {
                 tracing::info!(container_id = %orphan, "Destroying orphan container");
-                let _ = addr.send(Destroy(orphan)).await;
+                let _ = addr.send(Orphan(orphan)).await;
             }
             Ok(())
         })
+    }
+}
+
+impl Handler<Orphan> for MesosContainerizerProcess {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, Orphan(id): Orphan, ctx: &mut Context<Self>) -> Self::Result {
+        self.containers
+            .entry(id.clone())
+            .or_insert_with(|| Container::new(State::Running, vec![]));
+        self.handle(Destroy(id), ctx)
     }
 }
 

@@ -2,6 +2,8 @@
 //! `MesosContainerizer::create`'s creator map). A name not in the table is
 //! refused at start-up with an error naming it.
 
+#[cfg(target_os = "linux")]
+pub mod cgroups;
 pub mod namespaces;
 pub mod posix;
 
@@ -20,32 +22,85 @@ use posix::{PosixIsolator, PosixKind};
 pub struct IsolatorContext {
     /// `/proc`.
     pub proc_root: PathBuf,
+    /// The cgroups settings, where cgroups are mounted.
+    #[cfg(target_os = "linux")]
+    pub cgroups: Option<Arc<cgroups::CgroupsConfig>>,
 }
 
-type Constructor = fn(&IsolatorContext) -> Arc<dyn Isolator>;
+type Built = std::result::Result<Arc<dyn Isolator>, String>;
+type Constructor = fn(&IsolatorContext) -> Built;
+
+#[cfg(target_os = "linux")]
+fn cgroups_isolator(context: &IsolatorContext, subsystem: cgroups::Subsystem) -> Built {
+    let config = context
+        .cgroups
+        .clone()
+        .ok_or("cgroups isolators need a mounted cgroup hierarchy")?;
+    Ok(Arc::new(cgroups::CgroupsIsolator::new(subsystem, config)?))
+}
 
 /// Every isolator built, by upstream name, in the order their `prepare`
 /// and `isolate` run when named together.
 const TABLE: &[(&str, Constructor)] = &[
-    ("filesystem/posix", |_| Arc::new(FilesystemPosixIsolator)),
+    ("filesystem/posix", |_| {
+        Ok(Arc::new(FilesystemPosixIsolator))
+    }),
     ("posix/cpu", |c| {
-        Arc::new(PosixIsolator::new(PosixKind::Cpu, c.proc_root.clone()))
+        Ok(Arc::new(PosixIsolator::new(
+            PosixKind::Cpu,
+            c.proc_root.clone(),
+        )))
     }),
     ("posix/mem", |c| {
-        Arc::new(PosixIsolator::new(PosixKind::Mem, c.proc_root.clone()))
+        Ok(Arc::new(PosixIsolator::new(
+            PosixKind::Mem,
+            c.proc_root.clone(),
+        )))
     }),
-    ("posix/rlimits", |_| Arc::new(PosixRLimitsIsolator)),
+    #[cfg(target_os = "linux")]
+    ("cgroups/cpu", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::Cpu)
+    }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/mem", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::Mem)
+    }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/pids", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::Pids)
+    }),
+    ("posix/rlimits", |_| Ok(Arc::new(PosixRLimitsIsolator))),
     ("namespaces/pid", |_| {
-        Arc::new(NamespacesIsolator(Namespace::Pid))
+        Ok(Arc::new(NamespacesIsolator(Namespace::Pid)))
     }),
     ("namespaces/ipc", |_| {
-        Arc::new(NamespacesIsolator(Namespace::Ipc))
+        Ok(Arc::new(NamespacesIsolator(Namespace::Ipc)))
     }),
 ];
 
+/// Names that stand for several isolators (upstream's `cgroups/all`
+/// means every cgroups subsystem it builds).
+const ALIASES: &[(&str, &[&str])] = &[(
+    "cgroups/all",
+    &["cgroups/cpu", "cgroups/mem", "cgroups/pids"],
+)];
+
 /// The names `--isolation` accepts.
 pub fn supported() -> Vec<&'static str> {
-    TABLE.iter().map(|(name, _)| *name).collect()
+    TABLE
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(ALIASES.iter().map(|(name, _)| *name))
+        .collect()
+}
+
+/// Whether any isolator named needs the Linux launcher (cgroups and
+/// namespaces, as upstream requires).
+pub fn need_linux_launcher(isolation: &str) -> Option<&str> {
+    isolation
+        .split(',')
+        .map(str::trim)
+        .find(|name| name.starts_with("cgroups/") || name.starts_with("namespaces/"))
 }
 
 /// Builds the isolators `isolation` names (comma-separated), in table
@@ -59,6 +114,12 @@ pub fn create(
         .split(',')
         .map(str::trim)
         .filter(|name| !name.is_empty())
+        .flat_map(|name| {
+            ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == name)
+                .map_or_else(|| vec![name], |(_, names)| names.to_vec())
+        })
         .collect();
     for name in &names {
         if !TABLE.iter().any(|(known, _)| known == name) {
@@ -71,11 +132,11 @@ pub fn create(
     if !names.iter().any(|name| name.starts_with("filesystem/")) {
         names.push("filesystem/posix");
     }
-    Ok(TABLE
+    TABLE
         .iter()
         .filter(|(name, _)| names.contains(name))
         .map(|(_, constructor)| constructor(context))
-        .collect())
+        .collect()
 }
 
 /// `filesystem/posix`: the sandbox is a plain host directory (upstream's
@@ -105,6 +166,8 @@ mod tests {
     fn context() -> IsolatorContext {
         IsolatorContext {
             proc_root: "/proc".into(),
+            #[cfg(target_os = "linux")]
+            cgroups: None,
         }
     }
 
@@ -113,6 +176,17 @@ mod tests {
         let isolators = create("posix/mem, posix/cpu", &context()).expect("known");
         let names: Vec<&str> = isolators.iter().map(|i| i.name()).collect();
         assert_eq!(names, vec!["filesystem/posix", "posix/cpu", "posix/mem"]);
+    }
+
+    #[test]
+    fn cgroups_isolators_need_a_hierarchy() {
+        let error = create("cgroups/all", &context()).err().expect("refused");
+        assert!(error.contains("need a mounted cgroup hierarchy"), "{error}");
+        assert_eq!(
+            need_linux_launcher("posix/cpu,cgroups/mem"),
+            Some("cgroups/mem")
+        );
+        assert_eq!(need_linux_launcher("posix/cpu,posix/mem"), None);
     }
 
     #[test]

@@ -4,7 +4,11 @@
 //!
 //! - [`posix::PosixLauncher`] (`--launcher=posix`): a new session and
 //!   process group; destroy kills the process tree, group and session.
+//! - [`linux::LinuxLauncher`] (`--launcher=linux`): a freezer (or v2)
+//!   cgroup per container; destroy kills everything in it.
 
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod posix;
 
 use std::collections::HashSet;

@@ -1,0 +1,563 @@
+//! The cgroups isolators (upstream `isolators/cgroups/`): `cgroups/cpu`,
+//! `cgroups/mem`, `cgroups/pids` (and `cgroups/all` for the three), on
+//! cgroups v1 — a hierarchy per controller, as upstream — or on a v2
+//! unified hierarchy, chosen from what the machine mounts
+//! ([`crate::linux::Hierarchy::detect`]).
+//!
+//! Each container gets the cgroup `<--cgroups_root>/<container id>` in
+//! each hierarchy its subsystem needs, created in `prepare`; `isolate`
+//! puts the (still blocked) launch helper in it and applies the limits of
+//! the container's resources; `update` applies new ones; `usage` reads
+//! them back as `ResourceStatistics`; `cleanup` kills what is left and
+//! removes the cgroup.
+//!
+//! - cpu: `cpu.shares` = 1024 × cpus (at least 2); with
+//!   `--cgroups_enable_cfs`, `cpu.cfs_quota_us` = cpus × 100 ms per
+//!   100 ms period (at least 1 ms). v2: `cpu.weight` (100 per cpu) and
+//!   `cpu.max`. Usage from `cpuacct.stat` / `cpu.stat`.
+//! - mem: `memory.limit_in_bytes` and the soft limit = mem (at least
+//!   32 MB); with `--cgroups_limit_swap`, `memory.memsw.limit_in_bytes`
+//!   too. v2: `memory.max`, `memory.low`, `memory.swap.max`. An OOM kill
+//!   in the cgroup is a limitation: the container is destroyed and its
+//!   tasks fail with `REASON_CONTAINER_LIMITATION_MEMORY` and upstream's
+//!   "Memory limit exceeded" message.
+//! - pids: accounting only (`processes`, `threads`), as upstream.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use mesos_proto::mesos::slave::{ContainerConfig, ContainerLimitation, ContainerState};
+use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
+use mesos_proto::resources::Resources;
+
+use crate::containerizer::mesos::isolator::{ready, Isolator, IsolatorError, Result};
+use crate::linux::{cgroups, cgroups2, statistics, Hierarchy, OomOutcome};
+
+/// How long destroying a cgroup may take.
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the cgroups isolators share.
+#[derive(Debug, Clone)]
+pub struct CgroupsConfig {
+    /// The detected hierarchy (v1 mounts or the v2 root).
+    pub hierarchy: Hierarchy,
+    /// `--cgroups_root`, relative to each hierarchy.
+    pub root: String,
+    /// `--cgroups_enable_cfs`.
+    pub enable_cfs: bool,
+    /// `--cgroups_limit_swap`.
+    pub limit_swap: bool,
+}
+
+impl CgroupsConfig {
+    /// The cgroup of a container, relative to a hierarchy.
+    pub fn cgroup(&self, container_id: &str) -> String {
+        format!("{}/{container_id}", self.root.trim_matches('/'))
+    }
+}
+
+/// Which controllers an isolator drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subsystem {
+    /// `cgroups/cpu` (cpu and cpuacct).
+    Cpu,
+    /// `cgroups/mem`.
+    Mem,
+    /// `cgroups/pids`.
+    Pids,
+}
+
+impl Subsystem {
+    fn name(self) -> &'static str {
+        match self {
+            Subsystem::Cpu => "cgroups/cpu",
+            Subsystem::Mem => "cgroups/mem",
+            Subsystem::Pids => "cgroups/pids",
+        }
+    }
+
+    /// The v1 controllers (one hierarchy each).
+    fn v1_controllers(self) -> &'static [&'static str] {
+        match self {
+            Subsystem::Cpu => &["cpu", "cpuacct"],
+            Subsystem::Mem => &["memory"],
+            Subsystem::Pids => &["pids"],
+        }
+    }
+
+    /// The v2 controller.
+    fn v2_controller(self) -> &'static str {
+        match self {
+            Subsystem::Cpu => "cpu",
+            Subsystem::Mem => "memory",
+            Subsystem::Pids => "pids",
+        }
+    }
+}
+
+/// One cgroups isolator.
+#[derive(Debug)]
+pub struct CgroupsIsolator {
+    subsystem: Subsystem,
+    config: Arc<CgroupsConfig>,
+    /// The containers it isolates, with their resources.
+    containers: Arc<Mutex<HashMap<String, Vec<Resource>>>>,
+}
+
+impl CgroupsIsolator {
+    /// The isolator for `subsystem`; refuses when the machine has no
+    /// hierarchy for it.
+    pub fn new(
+        subsystem: Subsystem,
+        config: Arc<CgroupsConfig>,
+    ) -> std::result::Result<Self, String> {
+        match &config.hierarchy {
+            Hierarchy::V1(hierarchies) => {
+                for controller in subsystem.v1_controllers() {
+                    if hierarchies.get(controller).is_none() {
+                        return Err(format!(
+                            "failed to create isolator '{}': the '{controller}' cgroup \
+                             controller is not mounted",
+                            subsystem.name()
+                        ));
+                    }
+                }
+            }
+            Hierarchy::V2(root) => {
+                let available = cgroups2::available_controllers(root, "").unwrap_or_default();
+                if !available.iter().any(|c| c == subsystem.v2_controller()) {
+                    return Err(format!(
+                        "failed to create isolator '{}': the '{}' controller is not available \
+                         in the cgroup v2 hierarchy at '{}'",
+                        subsystem.name(),
+                        subsystem.v2_controller(),
+                        root.display()
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            subsystem,
+            config,
+            containers: Arc::default(),
+        })
+    }
+
+    fn containers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Resource>>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` off the actor with the subsystem's view of the machine.
+    fn blocking<T: Send + 'static>(
+        &self,
+        container_id: &str,
+        f: impl FnOnce(&Ops) -> Result<T> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T>> {
+        let ops = Ops {
+            subsystem: self.subsystem,
+            config: self.config.clone(),
+            cgroup: self.config.cgroup(container_id),
+        };
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || f(&ops))
+                .await
+                .map_err(IsolatorError::new)?
+        })
+    }
+}
+
+/// The blocking cgroup work for one container.
+struct Ops {
+    subsystem: Subsystem,
+    config: Arc<CgroupsConfig>,
+    cgroup: String,
+}
+
+impl Ops {
+    /// The v1 hierarchy of `controller`.
+    fn v1(&self, controller: &str) -> Result<PathBuf> {
+        match &self.config.hierarchy {
+            Hierarchy::V1(hierarchies) => hierarchies
+                .require(controller)
+                .map(PathBuf::from)
+                .map_err(IsolatorError::new),
+            Hierarchy::V2(_) => Err(IsolatorError("not a cgroup v1 hierarchy".into())),
+        }
+    }
+
+    fn create(&self) -> Result<()> {
+        match &self.config.hierarchy {
+            Hierarchy::V1(_) => {
+                for controller in self.subsystem.v1_controllers() {
+                    cgroups::create(&self.v1(controller)?, &self.cgroup)
+                        .map_err(IsolatorError::new)?;
+                }
+            }
+            Hierarchy::V2(root) => {
+                cgroups2::enable_controllers_along_path(
+                    root,
+                    &self.cgroup,
+                    &[self.subsystem.v2_controller()],
+                )
+                .map_err(IsolatorError::new)?;
+                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn assign(&self, pid: u32) -> Result<()> {
+        let pid = libc::pid_t::try_from(pid).map_err(IsolatorError::new)?;
+        match &self.config.hierarchy {
+            Hierarchy::V1(_) => {
+                for controller in self.subsystem.v1_controllers() {
+                    cgroups::assign(&self.v1(controller)?, &self.cgroup, pid)
+                        .map_err(IsolatorError::new)?;
+                }
+            }
+            Hierarchy::V2(root) => {
+                cgroups2::assign(root, &self.cgroup, pid).map_err(IsolatorError::new)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, resources: &[Resource]) -> Result<()> {
+        let resources = Resources::from(resources.to_vec());
+        let v2 = |root: &PathBuf| root.clone();
+        match (self.subsystem, &self.config.hierarchy) {
+            (Subsystem::Cpu, Hierarchy::V1(_)) => {
+                let Some(cpus) = resources.cpus() else {
+                    return Ok(());
+                };
+                let cpu = self.v1("cpu")?;
+                cgroups::cpu::set_shares(&cpu, &self.cgroup, cgroups::cpu::shares_for_cpus(cpus))
+                    .map_err(IsolatorError::new)?;
+                if self.config.enable_cfs {
+                    cgroups::cpu::set_cfs_period(&cpu, &self.cgroup, cgroups::cpu::CPU_CFS_PERIOD)
+                        .map_err(IsolatorError::new)?;
+                    cgroups::cpu::set_cfs_quota(
+                        &cpu,
+                        &self.cgroup,
+                        Some(cgroups::cpu::cfs_quota_for_cpus(cpus)),
+                    )
+                    .map_err(IsolatorError::new)?;
+                }
+            }
+            (Subsystem::Cpu, Hierarchy::V2(root)) => {
+                let Some(cpus) = resources.cpus() else {
+                    return Ok(());
+                };
+                let root = v2(root);
+                cgroups2::cpu::set_weight(
+                    &root,
+                    &self.cgroup,
+                    cgroups2::cpu::weight_for_cpus(cpus),
+                )
+                .map_err(IsolatorError::new)?;
+                let limit = if self.config.enable_cfs {
+                    cgroups2::cpu::BandwidthLimit::for_cpus(cpus)
+                } else {
+                    cgroups2::cpu::BandwidthLimit::unlimited()
+                };
+                cgroups2::cpu::set_max(&root, &self.cgroup, limit).map_err(IsolatorError::new)?;
+            }
+            (Subsystem::Mem, Hierarchy::V1(_)) => {
+                let Some(mem) = resources.mem() else {
+                    return Ok(());
+                };
+                let limit = mem.max(cgroups::memory::MIN_MEMORY);
+                let memory = self.v1("memory")?;
+                cgroups::memory::set_soft_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                    .map_err(IsolatorError::new)?;
+                // Raising the limit must come before raising memsw, and
+                // lowering memsw before lowering the limit: try both orders.
+                if self.config.limit_swap {
+                    let _ = cgroups::memory::set_memsw_limit_in_bytes(
+                        &memory,
+                        &self.cgroup,
+                        Some(limit),
+                    );
+                }
+                cgroups::memory::set_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                    .map_err(IsolatorError::new)?;
+                if self.config.limit_swap {
+                    cgroups::memory::set_memsw_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                        .map_err(IsolatorError::new)?;
+                }
+            }
+            (Subsystem::Mem, Hierarchy::V2(root)) => {
+                let Some(mem) = resources.mem() else {
+                    return Ok(());
+                };
+                let limit = mem.max(cgroups::memory::MIN_MEMORY);
+                let root = v2(root);
+                cgroups2::memory::set_low(&root, &self.cgroup, limit)
+                    .map_err(IsolatorError::new)?;
+                cgroups2::memory::set_max(&root, &self.cgroup, Some(limit))
+                    .map_err(IsolatorError::new)?;
+                if self.config.limit_swap {
+                    cgroups2::memory::set_swap_max(&root, &self.cgroup, Some(0))
+                        .map_err(IsolatorError::new)?;
+                }
+            }
+            (Subsystem::Pids, _) => {}
+        }
+        Ok(())
+    }
+
+    fn usage(&self) -> Result<ResourceStatistics> {
+        let mut stats = ResourceStatistics::default();
+        match (self.subsystem, &self.config.hierarchy) {
+            (Subsystem::Cpu, Hierarchy::V1(_)) => {
+                let stat = cgroups::cpuacct::stat(&self.v1("cpuacct")?, &self.cgroup)
+                    .map_err(IsolatorError::new)?;
+                statistics::apply_cpuacct(&mut stats, &stat);
+                if self.config.enable_cfs {
+                    let stat = cgroups::cpu::stat(&self.v1("cpu")?, &self.cgroup)
+                        .map_err(IsolatorError::new)?;
+                    statistics::apply_cfs(&mut stats, &stat);
+                }
+            }
+            (Subsystem::Cpu, Hierarchy::V2(root)) => {
+                let stat = cgroups2::cpu::stat(root, &self.cgroup).map_err(IsolatorError::new)?;
+                statistics::apply_cpu_v2(&mut stats, &stat);
+            }
+            (Subsystem::Mem, Hierarchy::V1(_)) => {
+                let memory = self.v1("memory")?;
+                let usage = cgroups::memory::usage_in_bytes(&memory, &self.cgroup)
+                    .map_err(IsolatorError::new)?;
+                let stat =
+                    cgroups::memory::stat(&memory, &self.cgroup).map_err(IsolatorError::new)?;
+                statistics::apply_memory_v1(&mut stats, usage, &stat);
+            }
+            (Subsystem::Mem, Hierarchy::V2(root)) => {
+                let current =
+                    cgroups2::memory::current(root, &self.cgroup).map_err(IsolatorError::new)?;
+                let swap = cgroups2::memory::swap_current(root, &self.cgroup).unwrap_or(None);
+                let stat =
+                    cgroups2::memory::stat(root, &self.cgroup).map_err(IsolatorError::new)?;
+                statistics::apply_memory_v2(&mut stats, current, swap, &stat);
+            }
+            (Subsystem::Pids, Hierarchy::V1(_)) => {
+                let pids = self.v1("pids")?;
+                let processes =
+                    cgroups::processes(&pids, &self.cgroup).map_err(IsolatorError::new)?;
+                let threads = cgroups::threads(&pids, &self.cgroup).map_err(IsolatorError::new)?;
+                stats.processes = u32::try_from(processes.len()).ok();
+                stats.threads = u32::try_from(threads.len()).ok();
+            }
+            (Subsystem::Pids, Hierarchy::V2(root)) => {
+                let processes = cgroups2::processes_recursive(root, &self.cgroup)
+                    .map_err(IsolatorError::new)?;
+                let threads = cgroups2::threads(root, &self.cgroup).map_err(IsolatorError::new)?;
+                stats.processes = u32::try_from(processes.len()).ok();
+                stats.threads = u32::try_from(threads.len()).ok();
+            }
+        }
+        Ok(stats)
+    }
+
+    fn destroy(&self) -> Result<()> {
+        match &self.config.hierarchy {
+            Hierarchy::V1(_) => {
+                for controller in self.subsystem.v1_controllers() {
+                    cgroups::destroy(&self.v1(controller)?, &self.cgroup, DESTROY_TIMEOUT)
+                        .map_err(IsolatorError::new)?;
+                }
+            }
+            Hierarchy::V2(root) => {
+                cgroups2::destroy(root, &self.cgroup, DESTROY_TIMEOUT)
+                    .map_err(IsolatorError::new)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Blocks until the kernel OOM-kills in the cgroup; `None` when the
+    /// cgroup went away first (cleanup) or cannot be watched.
+    fn wait_oom(&self) -> Option<ContainerLimitation> {
+        let outcome = match &self.config.hierarchy {
+            Hierarchy::V1(_) => {
+                let memory = self.v1("memory").ok()?;
+                let listener = cgroups::memory::oom::Listener::new(&memory, &self.cgroup).ok()?;
+                listener.wait().ok()?
+            }
+            Hierarchy::V2(root) => {
+                let mut watcher = cgroups2::memory::OomWatcher::new(root, &self.cgroup)
+                    .ok()?
+                    .with_interval(Duration::from_millis(100));
+                watcher.wait().ok()?
+            }
+        };
+        if outcome != OomOutcome::Oom {
+            return None;
+        }
+        Some(self.oom_limitation())
+    }
+
+    /// Upstream's limitation for an OOM: the memory limit as the limited
+    /// resource, and "Memory limit exceeded: Requested: .. Maximum Used:
+    /// .." followed by the cgroup's memory statistics.
+    fn oom_limitation(&self) -> ContainerLimitation {
+        let (limit, used, stat) = match &self.config.hierarchy {
+            Hierarchy::V1(_) => {
+                let memory = self.v1("memory").unwrap_or_default();
+                (
+                    cgroups::memory::limit_in_bytes(&memory, &self.cgroup).unwrap_or_default(),
+                    cgroups::memory::max_usage_in_bytes(&memory, &self.cgroup).unwrap_or_default(),
+                    cgroups::read(&memory, &self.cgroup, "memory.stat").unwrap_or_default(),
+                )
+            }
+            Hierarchy::V2(root) => (
+                cgroups2::memory::max(root, &self.cgroup)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                cgroups2::memory::peak(root, &self.cgroup)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                cgroups2::read(root, &self.cgroup, "memory.stat").unwrap_or_default(),
+            ),
+        };
+        let message = format!(
+            "Memory limit exceeded: Requested: {} Maximum Used: {}\n\nMEMORY STATISTICS: \n{stat}",
+            bytes(limit),
+            bytes(used)
+        );
+        let resources = Resources::parse(&format!("mem:{}", limit / (1024 * 1024)), "*")
+            .map(|r| r.to_vec())
+            .unwrap_or_default();
+        ContainerLimitation {
+            resources,
+            message: Some(message),
+            reason: Some(task_status::Reason::ContainerLimitationMemory as i32),
+        }
+    }
+}
+
+/// stout's `Bytes` printing: the largest unit that divides exactly.
+pub fn bytes(value: u64) -> String {
+    const UNITS: &[(u64, &str)] = &[
+        (1 << 40, "TB"),
+        (1 << 30, "GB"),
+        (1 << 20, "MB"),
+        (1 << 10, "KB"),
+    ];
+    if value == 0 {
+        return "0B".into();
+    }
+    for (size, unit) in UNITS {
+        if value % size == 0 {
+            return format!("{}{unit}", value / size);
+        }
+    }
+    format!("{value}B")
+}
+
+impl Isolator for CgroupsIsolator {
+    fn name(&self) -> &'static str {
+        self.subsystem.name()
+    }
+
+    fn recover(
+        &self,
+        states: &[ContainerState],
+        _orphans: &HashSet<String>,
+    ) -> BoxFuture<'static, Result<()>> {
+        let mut containers = self.containers();
+        for state in states {
+            let resources = state
+                .executor_info
+                .as_ref()
+                .map(|e| e.resources.clone())
+                .unwrap_or_default();
+            containers.insert(state.container_id.value.clone(), resources);
+        }
+        ready(Ok(()))
+    }
+
+    fn prepare(
+        &self,
+        container_id: &str,
+        config: &ContainerConfig,
+    ) -> BoxFuture<'static, Result<Option<mesos_proto::mesos::slave::ContainerLaunchInfo>>> {
+        self.containers()
+            .insert(container_id.to_string(), config.resources.clone());
+        let create = self.blocking(container_id, |ops| ops.create());
+        Box::pin(async move {
+            create.await?;
+            Ok(None)
+        })
+    }
+
+    fn isolate(&self, container_id: &str, pid: u32) -> BoxFuture<'static, Result<()>> {
+        let resources = self
+            .containers()
+            .get(container_id)
+            .cloned()
+            .unwrap_or_default();
+        self.blocking(container_id, move |ops| {
+            ops.assign(pid)?;
+            ops.apply(&resources)
+        })
+    }
+
+    fn watch(&self, container_id: &str) -> BoxFuture<'static, ContainerLimitation> {
+        if self.subsystem != Subsystem::Mem {
+            return Box::pin(std::future::pending());
+        }
+        let watched = self.blocking(container_id, |ops| Ok(ops.wait_oom()));
+        Box::pin(async move {
+            match watched.await {
+                Ok(Some(limitation)) => limitation,
+                _ => std::future::pending().await,
+            }
+        })
+    }
+
+    fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
+        if let Some(known) = self.containers().get_mut(container_id) {
+            *known = resources.to_vec();
+        } else {
+            return ready(Err(IsolatorError(format!(
+                "unknown container '{container_id}'"
+            ))));
+        }
+        let resources = resources.to_vec();
+        self.blocking(container_id, move |ops| ops.apply(&resources))
+    }
+
+    fn usage(&self, container_id: &str) -> BoxFuture<'static, Result<ResourceStatistics>> {
+        if !self.containers().contains_key(container_id) {
+            return ready(Err(IsolatorError(format!(
+                "unknown container '{container_id}'"
+            ))));
+        }
+        self.blocking(container_id, |ops| ops.usage())
+    }
+
+    fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
+        self.containers().remove(container_id);
+        self.blocking(container_id, |ops| ops.destroy())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_print_as_stout_does() {
+        assert_eq!(bytes(0), "0B");
+        assert_eq!(bytes(64 * 1024 * 1024), "64MB");
+        assert_eq!(bytes(2 << 30), "2GB");
+        assert_eq!(bytes(1536), "1536B");
+        assert_eq!(bytes(3 * 1024), "3KB");
+        assert_eq!(bytes(1000), "1000B");
+    }
+}
