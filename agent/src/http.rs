@@ -56,6 +56,11 @@ pub fn install(slave: &mut Slave) {
     base.route("/containers", |slave, _, request| {
         crate::monitor::containers(slave, request)
     });
+    for endpoint in ["/monitor/statistics", "/monitor/statistics.json"] {
+        base.route(endpoint, |slave, _, request| {
+            crate::monitor::statistics(slave, request)
+        });
+    }
     base.route("/state", move |slave, _, request| {
         let parts = state_json::state(slave, start_time);
         let master_ip = slave.master().ip;

@@ -35,7 +35,6 @@ pub fn spawn(
     config: slave::Config,
 ) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
     let slave = runtime.spawn(slave::Slave::new(config))?;
-    runtime.spawn(monitor::ResourceMonitor::new(slave.clone()))?;
     runtime.set_delegate(Some(&slave.upid().id));
     runtime.set_version(serde_json::json!({ "version": VERSION }));
     Ok(slave)

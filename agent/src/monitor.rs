@@ -1,19 +1,21 @@
-//! The resource monitor (upstream `src/slave/monitor.cpp`): the
-//! `monitor` process serving `/monitor/statistics` (and
-//! `/monitor/statistics.json`), the usage of every running executor's
-//! container; and the agent's `/containers` with each container's status
-//! as well.
+//! The resource monitor (upstream `src/slave/monitor.cpp` and
+//! `Http::statistics`, `Http::containers`): the agent's
+//! `/monitor/statistics` (and `/monitor/statistics.json`), the usage of
+//! every running executor's container, and `/containers`, with each
+//! container's status as well.
 //!
 //! Entries follow upstream's JSON: `executor_id`, `executor_name`,
 //! `framework_id`, `source`, `statistics` (a `ResourceStatistics`); for
 //! `/containers` also `container_id` and `status` (a `ContainerStatus`).
-//! An executor whose usage cannot be read (it is being destroyed) is left
-//! out, as upstream does.
+//! Upstream builds these as `JSON::Object`s (a sorted map), so every
+//! object's keys come out in name order, nested protobufs included. An
+//! executor whose usage cannot be read (it is being destroyed) is left
+//! out of `/monitor/statistics`, as upstream does.
 
 use std::sync::Arc;
 
 use libprocess::http::{Request, Response};
-use libprocess::{HttpFuture, Process, ProcessBase, PID};
+use libprocess::HttpFuture;
 use mesos_proto::json::{render, to_value};
 use mesos_proto::mesos::ExecutorInfo;
 use serde_json::{Map, Value};
@@ -27,56 +29,15 @@ pub(crate) struct Running {
     pub(crate) container_id: String,
 }
 
-/// The `monitor` process.
-pub struct ResourceMonitor {
-    base: ProcessBase<Self>,
-    slave: PID<Slave>,
+/// `/monitor/statistics` on the agent process.
+pub(crate) fn statistics(slave: &mut Slave, request: Request) -> HttpFuture {
+    let running = slave.running_containers();
+    let containerizer = slave.containerizer_handle();
+    Box::pin(async move {
+        let entries = entries(running, containerizer, false).await;
+        respond(entries, &request)
+    })
 }
-
-impl ResourceMonitor {
-    /// The monitor of `slave`'s executors.
-    pub fn new(slave: PID<Slave>) -> Self {
-        Self {
-            base: ProcessBase::new("monitor"),
-            slave,
-        }
-    }
-}
-
-impl actix::Actor for ResourceMonitor {
-    type Context = actix::Context<Self>;
-}
-
-impl Process for ResourceMonitor {
-    fn base(&self) -> &ProcessBase<Self> {
-        &self.base
-    }
-
-    fn base_mut(&mut self) -> &mut ProcessBase<Self> {
-        &mut self.base
-    }
-
-    fn initialize(&mut self, _: &mut actix::Context<Self>) {
-        for endpoint in ["/statistics", "/statistics.json"] {
-            self.base.route(endpoint, |this, _, request| {
-                let slave = this.slave.clone();
-                Box::pin(async move {
-                    let Ok((running, containerizer)) = slave
-                        .call(|slave, _| (slave.running_containers(), slave.containerizer_handle()))
-                        .await
-                    else {
-                        return Response::status(503)
-                            .with_body("text/plain; charset=utf-8", "the agent is gone");
-                    };
-                    let entries = entries(running, containerizer, false).await;
-                    respond(entries, &request)
-                })
-            });
-        }
-    }
-}
-
-libprocess::process_handlers!(ResourceMonitor);
 
 /// `/containers` on the agent process.
 pub(crate) fn containers(slave: &mut Slave, request: Request) -> HttpFuture {
@@ -86,6 +47,19 @@ pub(crate) fn containers(slave: &mut Slave, request: Request) -> HttpFuture {
         let entries = entries(running, containerizer, true).await;
         respond(entries, &request)
     })
+}
+
+/// `value` with every object's keys in name order (stout's `JSON::Object`).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(values) => Value::Array(values.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 fn respond(entries: Vec<Value>, request: &Request) -> Response {
@@ -132,7 +106,7 @@ async fn entries(
             }
         }
         entry.insert("statistics".into(), to_value(&statistics));
-        entries.push(Value::Object(entry));
+        entries.push(sorted(Value::Object(entry)));
     }
     entries
 }

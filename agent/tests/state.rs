@@ -518,7 +518,12 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     assert_eq!(statistics["mem_limit_bytes"], 96 * 1024 * 1024);
     assert!(statistics["mem_rss_bytes"].as_u64().unwrap() > 0);
     assert!(is_double(&statistics["cpus_user_time_secs"]));
+    let mut names = keys(statistics);
+    names.sort_unstable();
+    assert_eq!(keys(statistics), names, "stout's JSON::Object order");
     assert_eq!(get(addr, "/monitor/statistics.json").await.status, 200);
+    let own = get(addr, "/slave(1)/monitor/statistics").await.json();
+    assert_eq!(own[0]["executor_id"], usage[0]["executor_id"]);
 
     let reply = get(addr, "/slave(1)/containers").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -532,13 +537,13 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     assert_eq!(
         keys(entry),
         [
+            "container_id",
             "executor_id",
             "executor_name",
             "framework_id",
             "source",
-            "container_id",
-            "status",
-            "statistics"
+            "statistics",
+            "status"
         ]
     );
     assert!(entry["status"]["executor_pid"].as_u64().unwrap() > 1);
