@@ -1,11 +1,15 @@
 //! Task launch: no-op command tasks (`true`) from ACCEPT to TASK_FINISHED
-//! through the master, the agent (posix launcher) and the command executor
-//! (`mesos-executor`, one OS process per task, as upstream).
+//! through the master, the agent (Mesos containerizer: the
+//! `mesos-containerizer launch` helper, posix launcher by default) and the
+//! command executor (`mesos-executor`, one OS process per task, as
+//! upstream). `MESOS_LAUNCHER` and `MESOS_ISOLATION` pick another launcher
+//! and isolators (e.g. `linux` and `cgroups/cpu,cgroups/mem,namespaces/pid`,
+//! as root).
 //!
 //! Reports the round-trip latency of tasks launched one at a time
 //! (p50/p99), then the sustained rate of a batch launched together.
 //!
-//! Run: `cargo build --release -p mesos-executor && cargo bench -p mesos-tools --bench task_launch [-- SEQUENTIAL BATCH]`
+//! Run: `cargo build --release -p mesos-executor -p mesos-agent && cargo bench -p mesos-tools --bench task_launch [-- SEQUENTIAL BATCH]`
 //! (default 50 sequential, 400 in the batch).
 
 use std::collections::HashMap;
@@ -209,9 +213,21 @@ fn main() {
         .and_then(|d| d.parent())
         .expect("target dir")
         .to_path_buf();
-    assert!(
-        bin_dir.join("mesos-executor").exists(),
-        "build it first: cargo build --release -p mesos-executor"
+    for helper in ["mesos-executor", "mesos-containerizer"] {
+        assert!(
+            bin_dir.join(helper).exists(),
+            "build it first: cargo build --release -p mesos-executor -p mesos-agent"
+        );
+    }
+    let defaults = mesos_agent::containerizer::ContainerizerOptions::default();
+    let containerizer = mesos_agent::containerizer::ContainerizerOptions {
+        launcher: std::env::var("MESOS_LAUNCHER").unwrap_or(defaults.launcher.clone()),
+        isolation: std::env::var("MESOS_ISOLATION").unwrap_or(defaults.isolation.clone()),
+        ..defaults
+    };
+    println!(
+        "launcher {}, isolation {}",
+        containerizer.launcher, containerizer.isolation
     );
     let work_dir = std::env::temp_dir().join(format!("task-launch-bench-{}", std::process::id()));
 
@@ -245,7 +261,7 @@ fn main() {
             executor_registration_timeout: Duration::from_secs(60),
             executor_reregistration_timeout: std::time::Duration::from_secs(2),
             recover_cleanup: false,
-            containerizer: Default::default(),
+            containerizer,
             executor_shutdown_grace_period: Duration::from_secs(5),
             recovery_timeout: Duration::from_secs(60),
             flags: None,
