@@ -364,7 +364,7 @@ async fn bad_operator_calls_get_upstreams_errors() {
     let cluster = launch("api-errors").await;
     let addr = cluster.addr;
     let health = br#"{"type":"GET_HEALTH"}"#;
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "GET",
             vec![("Content-Type", JSON)],
