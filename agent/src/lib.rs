@@ -38,8 +38,14 @@ pub fn spawn(
     runtime: &libprocess::Runtime,
     config: slave::Config,
 ) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
-    let files = files::Files::spawn(runtime)?;
-    let slave = runtime.spawn(slave::Slave::new(config).with_files(files))?;
+    let mut slave = slave::Slave::new(config);
+    if runtime.has_process("files") {
+        // A second agent in one runtime: the first one's `files` serves.
+        tracing::warn!("A files process runs already; this agent attaches no sandboxes");
+    } else {
+        slave = slave.with_files(files::Files::spawn(runtime)?);
+    }
+    let slave = runtime.spawn(slave)?;
     runtime.spawn(monitor::ResourceMonitor::new(slave.clone()))?;
     runtime.set_delegate(Some(&slave.upid().id));
     runtime.set_version(serde_json::json!({ "version": VERSION }));
