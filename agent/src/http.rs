@@ -3,8 +3,9 @@
 //!
 //! Endpoints, on the agent process and through the delegate: `/health`,
 //! `/flags` and `/state` (JSON in [`crate::state_json`]; `/flags` and
-//! `/state` honour `?jsonp=`), and the v1 executor API `/api/v1/executor`
-//! ([`crate::executor_http`]). `/version` and `/metrics/snapshot` come from
+//! `/state` honour `?jsonp=`), the v1 executor API `/api/v1/executor`
+//! ([`crate::executor_http`]) and the v1 operator API `/api/v1`
+//! ([`crate::api`]). `/version` and `/metrics/snapshot` come from
 //! libprocess; the agent adds its `slave/*` metrics to the latter.
 //!
 //! Upstream reads each agent gauge inside the agent process when a snapshot
@@ -53,6 +54,7 @@ pub fn install(slave: &mut Slave) {
         )
     });
     base.route_sync("/api/v1/executor", crate::executor_http::handle);
+    base.route("/api/v1", crate::api::handle);
     base.route("/containers", |slave, _, request| {
         crate::monitor::containers(slave, request)
     });

@@ -6,13 +6,16 @@
 //! launcher ([`containerizer`]), custom v1 HTTP executors
 //! ([`executor_http`]), the status update manager with checkpointing and
 //! retries ([`status_update_manager`]), health and flags endpoints
-//! ([`http`]).
+//! ([`http`]), the `files` process ([`files`]) and the v1 operator API
+//! ([`api`]).
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod cli;
 pub mod containerizer;
 pub mod executor_http;
+pub mod files;
 pub mod flags;
 pub mod http;
 #[cfg(target_os = "linux")]
@@ -29,12 +32,20 @@ pub mod status_update_manager;
 /// agents older than 1.0.0).
 pub const VERSION: &str = "1.11.0";
 
-/// Spawns the agent on `runtime`, made the delegate (`/state` reaches it).
+/// Spawns the agent on `runtime` with its `files` and `monitor`
+/// processes, made the delegate (`/state` reaches it).
 pub fn spawn(
     runtime: &libprocess::Runtime,
     config: slave::Config,
 ) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
-    let slave = runtime.spawn(slave::Slave::new(config))?;
+    let mut slave = slave::Slave::new(config);
+    if runtime.has_process("files") {
+        // A second agent in one runtime: the first one's `files` serves.
+        tracing::warn!("A files process runs already; this agent attaches no sandboxes");
+    } else {
+        slave = slave.with_files(files::Files::spawn(runtime)?);
+    }
+    let slave = runtime.spawn(slave)?;
     runtime.set_delegate(Some(&slave.upid().id));
     runtime.set_version(serde_json::json!({ "version": VERSION }));
     Ok(slave)

@@ -153,6 +153,8 @@ pub struct Slave {
     /// Recovered executors are still being waited for: no registration
     /// with the master yet.
     recovering: bool,
+    /// The `files` process, where sandboxes are attached.
+    files: Option<crate::files::Files>,
 }
 
 impl Slave {
@@ -168,8 +170,21 @@ impl Slave {
             containerizer: None,
             backoff: config.registration_backoff_factor,
             recovering: false,
+            files: None,
             config,
         }
+    }
+
+    /// Returns the agent that attaches sandboxes to `files` (upstream's
+    /// `Files*` constructor argument).
+    pub fn with_files(mut self, files: crate::files::Files) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Returns the `files` process, when the agent was given one.
+    pub(crate) fn files(&self) -> Option<&crate::files::Files> {
+        self.files.as_ref()
     }
 
     /// Returns the flags, for `/flags`.
@@ -299,7 +314,7 @@ impl Slave {
         (tasks, executors, frameworks)
     }
 
-    fn task_from_info(
+    pub(crate) fn task_from_info(
         &self,
         framework: &FrameworkInfo,
         task: &TaskInfo,
@@ -718,6 +733,15 @@ impl Slave {
         }
         let executor_id = info.executor_id.value.clone();
         tracing::info!(%framework_id, %executor_id, %container_id, directory = %directory.display(), "Launching executor");
+        if let Some(files) = &self.files {
+            files.attach_executor(
+                &self.config.work_dir,
+                &slave_id,
+                framework_id,
+                &executor_id,
+                &container_id,
+            );
+        }
         let framework = self
             .frameworks
             .get_mut(framework_id)
@@ -1440,6 +1464,15 @@ impl Slave {
                     &executor_id,
                     &container_id,
                 );
+                if let Some(files) = &self.files {
+                    files.attach_executor(
+                        &work_dir,
+                        &slave.id,
+                        &framework_id,
+                        &executor_id,
+                        &container_id,
+                    );
+                }
                 executors.insert(
                     executor_id,
                     Executor {

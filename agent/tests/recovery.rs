@@ -281,6 +281,29 @@ async fn a_restarted_agent_recovers_its_id_executor_and_updates() {
     let recovered_id = wait_registered(&agent).await;
     assert_eq!(recovered_id, slave_id, "the agent keeps its id");
 
+    // The recovered sandbox is attached again (upstream `recoverExecutor`).
+    let virtual_path = format!(
+        "/frameworks/{}/executors/sleeper/runs/latest",
+        framework_id.value
+    );
+    let mut attached = serde_json::Value::Null;
+    for _ in 0..100 {
+        let debug = support::sandbox::get(agent_runtime.address(), "/files/debug")
+            .await
+            .json();
+        attached = debug[&virtual_path].clone();
+        if !attached.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        attached
+            .as_str()
+            .is_some_and(|real| real.ends_with(&container_id.display().to_string())),
+        "{attached}"
+    );
+
     // The unacknowledged TASK_RUNNING comes again, with the same uuid.
     let update: StatusUpdateMessage =
         decode(&recv(&mut rx, "mesos.internal.StatusUpdateMessage").await);

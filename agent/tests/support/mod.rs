@@ -19,6 +19,8 @@ use mesos_proto::mesos::SlaveInfo;
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
 
+pub mod sandbox;
+
 pub fn runtime() -> Runtime {
     Runtime::new(Config {
         ip: Ipv4Addr::LOCALHOST,

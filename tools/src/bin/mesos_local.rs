@@ -69,6 +69,8 @@ fn run(flags: Flags) -> anyhow::Result<()> {
     actix::System::new().block_on(async move {
         let registrar = Arc::new(Registrar::new(Box::<InMemoryStore>::default()));
         let master = mesos_master::master::spawn(&runtime, master_flags, registrar)?;
+        // One `files` process for every agent, as upstream's `local`.
+        let files = mesos_agent::files::Files::spawn(&runtime)?;
         for n in 1..=flags.num_slaves {
             let work_dir = flags.work_dir.join(format!("agent{n}"));
             std::fs::create_dir_all(&work_dir)?;
@@ -96,7 +98,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 recovery_timeout: std::time::Duration::from_secs(900),
                 flags: None,
             };
-            runtime.spawn(mesos_agent::slave::Slave::new(config))?;
+            runtime.spawn(mesos_agent::slave::Slave::new(config).with_files(files.clone()))?;
         }
         // The master serves the paths that name no process.
         runtime.set_delegate(Some("master"));
