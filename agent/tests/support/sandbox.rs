@@ -99,7 +99,7 @@ pub async fn launch(task_id: &str) -> Cluster {
         recovery_timeout: flags.recovery_timeout,
         executor_reregistration_timeout: Duration::from_secs(2),
         recover_cleanup: false,
-        isolation: flags.isolation.clone(),
+        containerizer: flags.containerizer_options(),
         flags: Some(Arc::new(flags)),
     };
     let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
