@@ -1,8 +1,11 @@
 //! The `mesos-containerizer launch` helper (upstream
 //! `src/slave/containerizer/mesos/launch.cpp`): the launcher forks it as
 //! the container's init process; it waits until the agent has isolated
-//! it, prepares the process as the isolators asked (`--launch_info`, a
-//! `mesos.slave.ContainerLaunchInfo` in JSON), then execs the command.
+//! it, prepares the process as the isolators asked (a
+//! `mesos.slave.ContainerLaunchInfo`: `--launch_info` in JSON as upstream,
+//! or `--launch_info_protobuf`, base64 of the encoded message, which the
+//! agent passes because it spares the helper building a descriptor pool
+//! for JSON on each launch), then execs the command.
 //!
 //! Steps, in order:
 //! 1. `--pipe_read=FD`: block until the agent writes one byte (the
@@ -27,6 +30,8 @@ use crate::containerizer::mesos::isolators::posix::rlimits;
 pub struct LaunchFlags {
     /// `--launch_info`: the JSON `ContainerLaunchInfo`.
     pub launch_info: String,
+    /// `--launch_info_protobuf`: the encoded `ContainerLaunchInfo`, base64.
+    pub launch_info_protobuf: String,
     /// `--pipe_read`: the fd to wait on.
     pub pipe_read: Option<i32>,
 }
@@ -41,6 +46,7 @@ impl LaunchFlags {
             };
             match name {
                 "launch_info" => flags.launch_info = value.to_string(),
+                "launch_info_protobuf" => flags.launch_info_protobuf = value.to_string(),
                 "pipe_read" => {
                     flags.pipe_read = Some(
                         value
@@ -53,8 +59,8 @@ impl LaunchFlags {
                 other => return Err(format!("unknown flag '--{other}'")),
             }
         }
-        if flags.launch_info.is_empty() {
-            return Err("missing --launch_info".into());
+        if flags.launch_info.is_empty() == flags.launch_info_protobuf.is_empty() {
+            return Err("give one of --launch_info and --launch_info_protobuf".into());
         }
         Ok(flags)
     }
@@ -62,9 +68,9 @@ impl LaunchFlags {
 
 /// Runs the helper; returns only on failure, with the exit code.
 pub fn run(flags: &LaunchFlags) -> i32 {
-    let info: ContainerLaunchInfo = match mesos_proto::json::from_str(&flags.launch_info) {
+    let info = match parse_launch_info(flags) {
         Ok(info) => info,
-        Err(error) => return fail(&format!("failed to parse --launch_info: {error}")),
+        Err(error) => return fail(&error),
     };
     if let Some(fd) = flags.pipe_read {
         let mut byte = [0_u8; 1];
@@ -123,6 +129,20 @@ pub fn run(flags: &LaunchFlags) -> i32 {
     }
     let error = exec.exec();
     fail(&format!("failed to execute '{value}': {error}"))
+}
+
+fn parse_launch_info(flags: &LaunchFlags) -> Result<ContainerLaunchInfo, String> {
+    use base64::Engine as _;
+    use prost::Message as _;
+    if !flags.launch_info.is_empty() {
+        return mesos_proto::json::from_str(&flags.launch_info)
+            .map_err(|e| format!("failed to parse --launch_info: {e}"));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&flags.launch_info_protobuf)
+        .map_err(|e| format!("failed to decode --launch_info_protobuf: {e}"))?;
+    ContainerLaunchInfo::decode(bytes.as_slice())
+        .map_err(|e| format!("failed to parse --launch_info_protobuf: {e}"))
 }
 
 /// Forks pid 1 of the new pid namespace. Returns `None` in the child, and
@@ -231,5 +251,31 @@ mod tests {
         assert_eq!(flags.pipe_read, Some(7));
         assert!(LaunchFlags::parse(&["--bogus=1".into(), "--launch_info={}".into()]).is_err());
         assert!(LaunchFlags::parse(&[]).is_err());
+        assert!(
+            LaunchFlags::parse(&["--launch_info={}".into(), "--launch_info_protobuf=".into()])
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn both_launch_info_forms_parse() {
+        use base64::Engine as _;
+        use prost::Message as _;
+        let info = ContainerLaunchInfo {
+            working_directory: Some("/tmp".into()),
+            clone_namespaces: vec![libc::CLONE_NEWPID],
+            ..Default::default()
+        };
+        let json = LaunchFlags {
+            launch_info: mesos_proto::json::to_string(&info),
+            ..Default::default()
+        };
+        let protobuf = LaunchFlags {
+            launch_info_protobuf: base64::engine::general_purpose::STANDARD
+                .encode(info.encode_to_vec()),
+            ..Default::default()
+        };
+        assert_eq!(parse_launch_info(&json).expect("json"), info);
+        assert_eq!(parse_launch_info(&protobuf).expect("protobuf"), info);
     }
 }

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr, AsyncContext as _, Context, Handler, Message, ResponseFuture};
+use base64::Engine as _;
 use futures::future::{BoxFuture, Shared};
 use futures::FutureExt as _;
 use mesos_proto::mesos::slave::{
@@ -360,7 +361,10 @@ async fn launch(
         program: helper,
         arguments: vec![
             "launch".into(),
-            format!("--launch_info={}", mesos_proto::json::to_string(&merged)),
+            format!(
+                "--launch_info_protobuf={}",
+                base64::engine::general_purpose::STANDARD.encode(merged.encode_to_vec())
+            ),
             format!("--pipe_read={}", read_end.as_raw_fd()),
         ],
         environment: vec![("PATH".into(), path)],

@@ -67,6 +67,15 @@ impl Launcher for PosixLauncher {
             let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) else {
                 return Ok(());
             };
+            // Fast path (the common case: the executor exited and took
+            // its children along): no init process and an empty process
+            // group leave nothing the tree walk below could still find
+            // but session members in other groups, which is cheaper to
+            // leave to the linux launcher than to scan /proc for on every
+            // container exit.
+            if !procfs::alive(&proc_root, pid.unsigned_abs()) && !group_exists(pid) {
+                return Ok(());
+            }
             // Stop first so nothing forks while the tree is being killed,
             // then kill, a few rounds for stragglers (upstream killtree).
             for _ in 0..10 {
@@ -100,6 +109,12 @@ impl Launcher for PosixLauncher {
             .get(container_id)
             .copied()
     }
+}
+
+/// Whether any process is in process group `pgid`.
+fn group_exists(pgid: i32) -> bool {
+    // SAFETY: signal 0 to a process group only checks for its members.
+    unsafe { libc::kill(-pgid, 0) == 0 }
 }
 
 /// Sends SIGSTOP, then SIGKILL, to each of `pids`.
