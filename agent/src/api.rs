@@ -145,7 +145,7 @@ fn validate(call: &Call) -> Result<(), String> {
         call::Type::SetLoggingLevel if call.set_logging_level.is_none() => "set_logging_level",
         call::Type::ListFiles if call.list_files.is_none() => "list_files",
         call::Type::ReadFile if call.read_file.is_none() => "read_file",
-        _ => return Ok(()),
+        _ => return crate::nested::validate(call),
     };
     Err(format!("Expecting '{missing}' to be present"))
 }
@@ -258,6 +258,9 @@ pub fn handle(slave: &mut Slave, _ctx: &mut Context<Slave>, request: Request) ->
 
 /// Answers a validated call.
 fn dispatch(slave: &mut Slave, call: Call, json: bool) -> HttpFuture {
+    if let Some(served) = crate::nested::dispatch(slave, &call, respond, json) {
+        return served;
+    }
     let kind = call.r#type();
     let mut response = ApiResponse::default();
     match kind {

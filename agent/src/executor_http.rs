@@ -63,6 +63,7 @@ impl HttpConnection {
 /// sends it as is to a v0 executor and as its v1 event to an HTTP one.
 pub(crate) enum ToExecutor {
     RunTask(Box<RunTaskMessage>),
+    RunTaskGroup(Box<mesos_proto::mesos::internal::RunTaskGroupMessage>),
     KillTask(KillTaskMessage),
     FrameworkMessage(FrameworkToExecutorMessage),
     Shutdown(ShutdownExecutorMessage),
@@ -74,6 +75,7 @@ impl ToExecutor {
     pub(crate) fn send_v0(&self, base: &libprocess::ProcessBase<Slave>, pid: &libprocess::UPID) {
         match self {
             Self::RunTask(m) => base.send(pid, m.as_ref()),
+            Self::RunTaskGroup(m) => base.send(pid, m.as_ref()),
             Self::KillTask(m) => base.send(pid, m),
             Self::FrameworkMessage(m) => base.send(pid, m),
             Self::Shutdown(m) => base.send(pid, m),
@@ -89,6 +91,12 @@ impl ToExecutor {
                 event.set_type(event::Type::Launch);
                 event.launch = Some(event::Launch {
                     task: m.task.clone(),
+                });
+            }
+            Self::RunTaskGroup(m) => {
+                event.set_type(event::Type::LaunchGroup);
+                event.launch_group = Some(event::LaunchGroup {
+                    task_group: m.task_group.clone(),
                 });
             }
             Self::KillTask(m) => {

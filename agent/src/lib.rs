@@ -21,6 +21,7 @@ pub mod http;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod monitor;
+pub mod nested;
 pub mod paths;
 pub mod resources;
 pub mod slave;

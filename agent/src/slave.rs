@@ -122,6 +122,9 @@ pub(crate) struct Executor {
     pub(crate) state: ExecutorState,
     command_executor: bool,
     pub(crate) queued: Vec<TaskInfo>,
+    /// Which queued tasks form task groups (their ids), each to go out as
+    /// one `LAUNCH_GROUP`.
+    pub(crate) queued_groups: Vec<Vec<String>>,
     pub(crate) tasks: HashMap<String, Task>,
     /// Recovered after an agent restart: not a child of this agent, so
     /// watched by polling its OS pid.
@@ -585,7 +588,6 @@ impl Slave {
             return;
         }
         let framework_info = message.framework;
-        let framework_id = framework_info.id.clone().unwrap_or_default().value;
         let task = message.task;
         let pid = message
             .pid
@@ -595,6 +597,70 @@ impl Slave {
             Some(executor) => (executor.clone(), false),
             None => (self.command_executor(&framework_info, &task), true),
         };
+        self.run(
+            framework_info,
+            pid,
+            executor_info,
+            command_executor,
+            vec![task],
+            false,
+            ctx,
+        );
+    }
+
+    /// `RunTaskGroupMessage`: the group goes to its executor as one
+    /// `LAUNCH_GROUP`; an executor of type `DEFAULT` is upstream's
+    /// `mesos-default-executor` from `--launcher_dir`.
+    fn run_task_group(
+        &mut self,
+        from: UPID,
+        message: mesos_proto::mesos::internal::RunTaskGroupMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        if from != self.master {
+            tracing::warn!(%from, "Ignoring RunTaskGroupMessage from a process that is not the master");
+            return;
+        }
+        let mut executor_info = message.executor;
+        let default =
+            executor_info.r#type == Some(mesos_proto::mesos::executor_info::Type::Default as i32);
+        if default && executor_info.command.is_none() {
+            let launcher_dir = self.config.launcher_dir.display().to_string();
+            executor_info.command = Some(CommandInfo {
+                shell: Some(false),
+                value: Some(format!("{launcher_dir}/mesos-default-executor")),
+                arguments: vec![
+                    "mesos-default-executor".into(),
+                    format!("--launcher_dir={launcher_dir}"),
+                ],
+                ..Default::default()
+            });
+        }
+        self.run(
+            message.framework,
+            None,
+            executor_info,
+            false,
+            message.task_group.tasks,
+            true,
+            ctx,
+        );
+    }
+
+    /// Runs `tasks` (one task, or a task group) on their executor,
+    /// launching it first if it does not run yet.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        framework_info: FrameworkInfo,
+        pid: Option<UPID>,
+        executor_info: ExecutorInfo,
+        command_executor: bool,
+        tasks: Vec<TaskInfo>,
+        group: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        let framework_id = framework_info.id.clone().unwrap_or_default().value;
         let executor_id = executor_info.executor_id.value.clone();
         let framework = self
             .frameworks
@@ -629,18 +695,20 @@ impl Slave {
         if let Some(executor) = framework.executors.get_mut(&executor_id) {
             match executor.state {
                 ExecutorState::Running => {
-                    let message = RunTaskMessage {
-                        framework: framework.info.clone(),
-                        task: task.clone(),
-                        pid: Some(framework.pid.clone().unwrap_or_default().to_string()),
-                        ..Default::default()
-                    };
-                    let task_record =
-                        task_record(&framework.info, &task, &executor.info, self.info.id.clone());
                     let container_id = executor.container_id.clone();
-                    executor
-                        .tasks
-                        .insert(task.task_id.value.clone(), task_record.clone());
+                    let mut records = Vec::with_capacity(tasks.len());
+                    for task in &tasks {
+                        let record = task_record(
+                            &framework.info,
+                            task,
+                            &executor.info,
+                            self.info.id.clone(),
+                        );
+                        executor
+                            .tasks
+                            .insert(task.task_id.value.clone(), record.clone());
+                        records.push(record);
+                    }
                     // The container grows by the task's resources.
                     let allocated: Vec<Resource> = executor
                         .info
@@ -655,29 +723,104 @@ impl Slave {
                             tracing::warn!(%error, "Failed to update the container's resources");
                         }
                     });
-                    self.checkpoint_task(&framework_id, &executor_id, &container_id, &task_record);
-                    self.send_to_executor(
-                        &framework_id,
-                        &executor_id,
-                        ToExecutor::RunTask(Box::new(message)),
-                    );
+                    for record in &records {
+                        self.checkpoint_task(&framework_id, &executor_id, &container_id, record);
+                    }
+                    let groups = if group {
+                        vec![tasks.iter().map(|t| t.task_id.value.clone()).collect()]
+                    } else {
+                        vec![]
+                    };
+                    self.deliver(&framework_id, &executor_id, tasks, groups);
                 }
-                ExecutorState::Registering => executor.queued.push(task),
+                ExecutorState::Registering => {
+                    if group {
+                        executor
+                            .queued_groups
+                            .push(tasks.iter().map(|t| t.task_id.value.clone()).collect());
+                    }
+                    executor.queued.extend(tasks);
+                }
                 _ => {
-                    let update = self.agent_update(
-                        &framework_id,
-                        &task.task_id,
-                        Some(&executor_id),
-                        TaskState::TaskLost,
-                        task_status::Reason::ExecutorTerminated,
-                        "Executor is terminating",
-                    );
-                    self.handle_update(update, None, ctx);
+                    for task in &tasks {
+                        let update = self.agent_update(
+                            &framework_id,
+                            &task.task_id,
+                            Some(&executor_id),
+                            TaskState::TaskLost,
+                            task_status::Reason::ExecutorTerminated,
+                            "Executor is terminating",
+                        );
+                        self.handle_update(update, None, ctx);
+                    }
                 }
             }
             return;
         }
-        self.launch_executor(&framework_id, executor_info, command_executor, task, ctx);
+        self.launch_executor(
+            &framework_id,
+            executor_info,
+            command_executor,
+            tasks,
+            group,
+            ctx,
+        );
+    }
+
+    /// Sends tasks to a running executor: each group (task ids) as one
+    /// `LAUNCH_GROUP`, the others one by one.
+    fn deliver(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+        tasks: Vec<TaskInfo>,
+        groups: Vec<Vec<String>>,
+    ) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        let framework_info = framework.info.clone();
+        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
+        let executor_info = framework
+            .executors
+            .get(executor_id)
+            .map(|e| e.info.clone())
+            .unwrap_or_default();
+        let mut tasks: Vec<Option<TaskInfo>> = tasks.into_iter().map(Some).collect();
+        for group in groups {
+            let members: Vec<TaskInfo> = tasks
+                .iter_mut()
+                .filter(|t| t.as_ref().is_some_and(|t| group.contains(&t.task_id.value)))
+                .filter_map(Option::take)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let message = mesos_proto::mesos::internal::RunTaskGroupMessage {
+                framework: framework_info.clone(),
+                executor: executor_info.clone(),
+                task_group: mesos_proto::mesos::TaskGroupInfo { tasks: members },
+                ..Default::default()
+            };
+            self.send_to_executor(
+                framework_id,
+                executor_id,
+                ToExecutor::RunTaskGroup(Box::new(message)),
+            );
+        }
+        for task in tasks.into_iter().flatten() {
+            let message = RunTaskMessage {
+                framework: framework_info.clone(),
+                task,
+                pid: Some(framework_pid.clone()),
+                ..Default::default()
+            };
+            self.send_to_executor(
+                framework_id,
+                executor_id,
+                ToExecutor::RunTask(Box::new(message)),
+            );
+        }
     }
 
     fn launch_executor(
@@ -685,7 +828,8 @@ impl Slave {
         framework_id: &str,
         info: ExecutorInfo,
         command_executor: bool,
-        task: TaskInfo,
+        tasks: Vec<TaskInfo>,
+        group: bool,
         ctx: &mut Context<Self>,
     ) {
         let container_id = uuid::Uuid::new_v4().to_string();
@@ -714,14 +858,14 @@ impl Slave {
         });
         let config = ContainerConfig {
             executor_info: Some(info.clone()),
-            task_info: command_executor.then(|| task.clone()),
+            task_info: tasks.first().filter(|_| command_executor).cloned(),
             command_info: command,
             container_info: info.container.clone(),
-            // The executor's allocation: its own and its first task's.
+            // The executor's allocation: its own and its first tasks'.
             resources: info
                 .resources
                 .iter()
-                .chain(&task.resources)
+                .chain(tasks.iter().flat_map(|t| &t.resources))
                 .cloned()
                 .collect(),
             directory: directory.display().to_string(),
@@ -757,7 +901,12 @@ impl Slave {
                 os_pid: 0,
                 state: ExecutorState::Registering,
                 command_executor,
-                queued: vec![task],
+                queued_groups: if group {
+                    vec![tasks.iter().map(|t| t.task_id.value.clone()).collect()]
+                } else {
+                    vec![]
+                },
+                queued: tasks,
                 tasks: HashMap::new(),
                 recovered: false,
                 pending_termination: None,
@@ -846,6 +995,15 @@ impl Slave {
             .collect()
     }
 
+    /// The sandbox of the executor whose container is `container_id`.
+    pub(crate) fn container_sandbox(&self, container_id: &str) -> Option<PathBuf> {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .find(|e| e.container_id == container_id && e.state != ExecutorState::Terminating)
+            .map(|e| e.directory.clone())
+    }
+
     /// The containerizer, once started.
     pub(crate) fn containerizer_handle(&self) -> Option<Arc<dyn Containerizer>> {
         self.containerizer.clone()
@@ -918,7 +1076,6 @@ impl Slave {
             return;
         };
         let framework_info = framework.info.clone();
-        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
         let Some(executor) = framework.executors.get_mut(&executor_id) else {
             self.base.send(&from, &ShutdownExecutorMessage::default());
             return;
@@ -934,7 +1091,7 @@ impl Slave {
         executor.http = None;
         let container_id = executor.container_id.clone();
         let executor_info = executor.info.clone();
-        let (queued, records) = take_queued(executor, &framework_info, &slave_id);
+        let (queued, _groups, records) = take_queued(executor, &framework_info, &slave_id);
         if framework_info.checkpoint.unwrap_or(false) {
             let run_dir = paths::run_meta_dir(
                 &self.config.work_dir,
@@ -963,19 +1120,8 @@ impl Slave {
                 slave_info,
             },
         );
-        for task in queued {
-            let message = RunTaskMessage {
-                framework: framework_info.clone(),
-                task,
-                pid: Some(framework_pid.clone()),
-                ..Default::default()
-            };
-            self.send_to_executor(
-                &framework_id,
-                &executor_id,
-                ToExecutor::RunTask(Box::new(message)),
-            );
-        }
+        // A v0 executor knows no task groups: each task on its own.
+        self.deliver(&framework_id, &executor_id, queued, vec![]);
     }
 
     /// An update generated by the agent itself (`SOURCE_SLAVE`).
@@ -1485,6 +1631,7 @@ impl Slave {
                         state: ExecutorState::Registering,
                         command_executor: executor.generated_for_command_task,
                         queued: vec![],
+                        queued_groups: vec![],
                         tasks,
                         recovered: true,
                         pending_termination: None,
@@ -1875,7 +2022,6 @@ impl Slave {
             )));
         };
         let framework_info = framework.info.clone();
-        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
         let Some(executor) = framework.executors.get_mut(&executor_id) else {
             return Err(Response::bad_request(format!(
                 "Executor '{executor_id}' of framework '{framework_id}' cannot be found"
@@ -1908,7 +2054,7 @@ impl Slave {
                 executor.tasks.insert(task.task_id.value.clone(), record);
             }
         }
-        let (queued, records) = take_queued(executor, &framework_info, &slave_id);
+        let (queued, groups, records) = take_queued(executor, &framework_info, &slave_id);
         if framework_info.checkpoint.unwrap_or(false) {
             let run_dir = paths::run_meta_dir(
                 &work_dir,
@@ -1939,19 +2085,7 @@ impl Slave {
                 ..Default::default()
             });
         }
-        for task in queued {
-            let message = RunTaskMessage {
-                framework: framework_info.clone(),
-                task,
-                pid: Some(framework_pid.clone()),
-                ..Default::default()
-            };
-            self.send_to_executor(
-                &framework_id,
-                &executor_id,
-                ToExecutor::RunTask(Box::new(message)),
-            );
-        }
+        self.deliver(&framework_id, &executor_id, queued, groups);
         for update in subscribe.unacknowledged_updates {
             let update = self.executor_update(&call.framework_id, &call.executor_id, update.status);
             let stream = (framework_id.clone(), update.status.task_id.value.clone());
@@ -2081,8 +2215,9 @@ fn take_queued(
     executor: &mut Executor,
     framework_info: &FrameworkInfo,
     slave_id: &SlaveId,
-) -> (Vec<TaskInfo>, Vec<Task>) {
+) -> (Vec<TaskInfo>, Vec<Vec<String>>, Vec<Task>) {
     let queued = std::mem::take(&mut executor.queued);
+    let groups = std::mem::take(&mut executor.queued_groups);
     let records: Vec<Task> = queued
         .iter()
         .map(|task| task_record(framework_info, task, &executor.info, Some(slave_id.clone())))
@@ -2092,7 +2227,7 @@ fn take_queued(
             .tasks
             .insert(record.task_id.value.clone(), record.clone());
     }
-    (queued, records)
+    (queued, groups, records)
 }
 
 fn task_record(
@@ -2209,41 +2344,7 @@ impl Process for Slave {
         base.install::<RunTaskMessage>(|this, ctx, from, m| this.run_task(from, m, ctx));
         base.install::<KillTaskMessage>(|this, ctx, from, m| this.kill_task(from, m, ctx));
         base.install::<mesos_proto::mesos::internal::RunTaskGroupMessage>(|this, ctx, from, m| {
-            if from != this.master {
-                return;
-            }
-            // Task groups need the default executor (v1), not built yet:
-            // every task of the group fails with a message that says so.
-            let framework_id = m.framework.id.clone().unwrap_or_default().value;
-            let executor_id = m.executor.executor_id.value.clone();
-            this.frameworks.entry(framework_id.clone()).or_insert_with(|| Framework {
-                info: m.framework.clone(),
-                pid: None,
-                executors: HashMap::new(),
-            });
-            for task in &m.task_group.tasks {
-                let update = this.agent_update(
-                    &framework_id,
-                    &task.task_id,
-                    Some(&executor_id),
-                    TaskState::TaskFailed,
-                    task_status::Reason::ContainerLaunchFailed,
-                    "Task groups are not supported by this agent yet (the default executor is not built)",
-                );
-                this.handle_update(update, None, ctx);
-            }
-            // As upstream after a failed container launch: the executor is
-            // reported gone so the master frees its resources.
-            let exited = ExitedExecutorMessage {
-                slave_id: this.info.id.clone().unwrap_or_default(),
-                framework_id: FrameworkId {
-                    value: framework_id,
-                },
-                executor_id: ExecutorId { value: executor_id },
-                status: -1,
-            };
-            let master = this.master.clone();
-            this.base.send(&master, &exited);
+            this.run_task_group(from, m, ctx)
         });
         base.install::<RegisterExecutorMessage>(|this, _ctx, from, m| {
             this.register_executor(from, m)

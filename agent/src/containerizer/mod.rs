@@ -85,8 +85,44 @@ pub trait Containerizer: Send + Sync {
         resources: Vec<Resource>,
     ) -> BoxFuture<'static, Result<()>>;
 
+    /// Sends `signal` to the container's init process; `SIGKILL`
+    /// destroys it. Resolves to whether the container existed.
+    fn kill(&self, container_id: String, signal: i32) -> BoxFuture<'static, Result<bool>>;
+
+    /// Forgets a terminated nested container's termination.
+    fn remove(&self, container_id: String) -> BoxFuture<'static, Result<()>>;
+
     /// The ids of the containers it holds.
     fn containers(&self) -> BoxFuture<'static, HashSet<String>>;
+}
+
+/// The string form of a container id, as upstream prints it: the parent
+/// chain joined with `.` (`parent.child` for a nested container).
+pub fn container_id_string(id: &mesos_proto::mesos::ContainerId) -> String {
+    match &id.parent {
+        Some(parent) => format!("{}.{}", container_id_string(parent), id.value),
+        None => id.value.clone(),
+    }
+}
+
+/// The `ContainerID` of a string form (inverse of
+/// [`container_id_string`]).
+pub fn container_id(id: &str) -> mesos_proto::mesos::ContainerId {
+    match id.rsplit_once('.') {
+        Some((parent, value)) => mesos_proto::mesos::ContainerId {
+            value: value.to_string(),
+            parent: Some(Box::new(container_id(parent))),
+        },
+        None => mesos_proto::mesos::ContainerId {
+            value: id.to_string(),
+            parent: None,
+        },
+    }
+}
+
+/// The parent of a nested container's string id.
+pub fn parent(id: &str) -> Option<&str> {
+    id.rsplit_once('.').map(|(parent, _)| parent)
 }
 
 /// How the agent's containerizer is put together (from the flags).

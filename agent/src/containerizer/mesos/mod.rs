@@ -94,6 +94,10 @@ pub struct MesosContainerizerProcess {
     helper: PathBuf,
     proc_root: PathBuf,
     containers: HashMap<String, Container>,
+    /// Terminations of nested containers, kept for `wait` until the
+    /// container is removed (upstream checkpoints them in the runtime
+    /// directory).
+    terminated: HashMap<String, ContainerTermination>,
 }
 
 impl Actor for MesosContainerizerProcess {
@@ -125,6 +129,7 @@ impl MesosContainerizer {
                 helper: launcher_dir.join(HELPER),
                 proc_root,
                 containers: HashMap::new(),
+                terminated: HashMap::new(),
             }
         });
         Self { addr }
@@ -154,6 +159,14 @@ pub(crate) struct Wait(String);
 #[derive(Message)]
 #[rtype(result = "bool")]
 pub(crate) struct Destroy(String);
+
+#[derive(Message)]
+#[rtype(result = "Result<bool>")]
+pub(crate) struct Kill(String, i32);
+
+#[derive(Message)]
+#[rtype(result = "Result<()>")]
+pub(crate) struct Remove(String);
 
 #[derive(Message)]
 #[rtype(result = "Result<ResourceStatistics>")]
@@ -267,11 +280,35 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 id,
             ))));
         }
+        let nested = super::parent(&id).is_some();
+        if let Some(parent) = super::parent(&id) {
+            let running = self
+                .containers
+                .get(parent)
+                .is_some_and(|p| p.state != State::Destroying);
+            if !running {
+                return Box::pin(std::future::ready(Err(ContainerizerError::Other(format!(
+                    "Parent container {parent} does not exist"
+                )))));
+            }
+            self.terminated.remove(&id);
+        }
         let container = Container::new(State::Preparing, config.resources.clone());
         let abort = container.abort.clone();
         self.containers.insert(id.clone(), container);
         let launcher = self.launcher.clone();
-        let isolators = self.isolators.clone();
+        // Nested containers get only the isolators that support nesting.
+        let isolators: Arc<Vec<Arc<dyn Isolator>>> = if nested {
+            Arc::new(
+                self.isolators
+                    .iter()
+                    .filter(|i| i.supports_nesting())
+                    .cloned()
+                    .collect(),
+            )
+        } else {
+            self.isolators.clone()
+        };
         let helper = self.helper.clone();
         let addr = ctx.address();
         Box::pin(async move {
@@ -454,11 +491,30 @@ impl MesosContainerizerProcess {
         container.state = State::Destroying;
         let exit = container.exit.clone();
         let launcher = self.launcher.clone();
-        let isolators = self.isolators.clone();
+        let nested = super::parent(id).is_some();
+        let isolators: Vec<Arc<dyn Isolator>> = self
+            .isolators
+            .iter()
+            .filter(|i| !nested || i.supports_nesting())
+            .cloned()
+            .collect();
+        let prefix = format!("{id}.");
+        let children: Vec<String> = self
+            .containers
+            .keys()
+            .filter(|c| c.starts_with(&prefix) && super::parent(c) == Some(id))
+            .cloned()
+            .collect();
         let addr = ctx.address();
         let id = id.to_string();
         tracing::info!(container_id = %id, "Destroying container");
         actix::spawn(async move {
+            // Nested containers go first, as upstream.
+            let children: Vec<_> = children
+                .into_iter()
+                .map(|child| addr.send(Destroy(child)))
+                .collect();
+            futures::future::join_all(children).await;
             if let Err(error) = launcher.destroy(&id).await {
                 tracing::warn!(container_id = %id, %error, "Failed to destroy container");
             }
@@ -546,6 +602,9 @@ impl Handler<Destroyed> for MesosContainerizerProcess {
             termination.limited_resources = limitation.resources;
         }
         tracing::info!(container_id = %id, status = ?status, "Container destroyed");
+        if super::parent(&id).is_some() {
+            self.terminated.insert(id.clone(), termination.clone());
+        }
         for waiter in container.waiters {
             let _ = waiter.send(Some(termination.clone()));
         }
@@ -560,7 +619,7 @@ impl Handler<Wait> for MesosContainerizerProcess {
 
     fn handle(&mut self, Wait(id): Wait, _: &mut Context<Self>) -> Self::Result {
         let Some(container) = self.containers.get_mut(&id) else {
-            return Box::pin(std::future::ready(None));
+            return Box::pin(std::future::ready(self.terminated.get(&id).cloned()));
         };
         let (tx, rx) = oneshot::channel();
         container.waiters.push(tx);
@@ -579,6 +638,51 @@ impl Handler<Destroy> for MesosContainerizerProcess {
         container.destroyed.push(tx);
         self.start_destroy(&id, ctx);
         Box::pin(async move { rx.await.unwrap_or(false) })
+    }
+}
+
+impl Handler<Kill> for MesosContainerizerProcess {
+    type Result = ResponseFuture<Result<bool>>;
+
+    fn handle(&mut self, Kill(id, signal): Kill, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(container) = self.containers.get(&id) else {
+            return Box::pin(std::future::ready(Ok(false)));
+        };
+        // SIGKILL destroys (every process, then cleanup), as upstream;
+        // other signals go to the init process.
+        if signal == libc::SIGKILL {
+            let destroyed = self.handle(Destroy(id), ctx);
+            return Box::pin(async move { Ok(destroyed.await) });
+        }
+        let Some(pid) = container.pid.and_then(|p| i32::try_from(p).ok()) else {
+            return Box::pin(std::future::ready(Err(ContainerizerError::Other(format!(
+                "container {id} has no process yet"
+            )))));
+        };
+        // SAFETY: signals the container's init process and nothing else.
+        let sent = unsafe { libc::kill(pid, signal) } == 0;
+        Box::pin(std::future::ready(if sent {
+            Ok(true)
+        } else {
+            Err(ContainerizerError::Other(format!(
+                "failed to send signal {signal} to container {id}: {}",
+                std::io::Error::last_os_error()
+            )))
+        }))
+    }
+}
+
+impl Handler<Remove> for MesosContainerizerProcess {
+    type Result = Result<()>;
+
+    fn handle(&mut self, Remove(id): Remove, _: &mut Context<Self>) -> Result<()> {
+        if self.containers.contains_key(&id) {
+            return Err(ContainerizerError::Other(format!(
+                "container {id} is still running"
+            )));
+        }
+        self.terminated.remove(&id);
+        Ok(())
     }
 }
 
@@ -739,6 +843,16 @@ impl Containerizer for MesosContainerizer {
         resources: Vec<Resource>,
     ) -> BoxFuture<'static, Result<()>> {
         let request = self.addr.send(Update(container_id, resources));
+        Box::pin(async move { request.await? })
+    }
+
+    fn kill(&self, container_id: String, signal: i32) -> BoxFuture<'static, Result<bool>> {
+        let request = self.addr.send(Kill(container_id, signal));
+        Box::pin(async move { request.await? })
+    }
+
+    fn remove(&self, container_id: String) -> BoxFuture<'static, Result<()>> {
+        let request = self.addr.send(Remove(container_id));
         Box::pin(async move { request.await? })
     }
 

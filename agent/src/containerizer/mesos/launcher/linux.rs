@@ -59,8 +59,17 @@ impl LinuxLauncher {
         })
     }
 
+    /// `<root>/<id>`; a nested container's is under its parent's:
+    /// `<root>/<parent>/mesos/<child>`, as upstream lays them out, so
+    /// destroying the parent's subtree reaches its nested containers.
     fn cgroup(&self, container_id: &str) -> String {
-        format!("{}/{container_id}", self.root)
+        let mut parts = container_id.split('.');
+        let mut cgroup = format!("{}/{}", self.root, parts.next().unwrap_or_default());
+        for child in parts {
+            cgroup.push_str("/mesos/");
+            cgroup.push_str(child);
+        }
+        cgroup
     }
 
     fn pids(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -127,6 +136,9 @@ impl Launcher for LinuxLauncher {
     fn name(&self) -> &'static str {
         "linux"
     }
+
+    // Nested cgroups get no controllers of their own on v2, so a nested
+    // container shares its parent's limits there.
 
     fn recover(&self, states: &[ContainerState]) -> BoxFuture<'static, Result<HashSet<String>>> {
         let known: HashSet<String> = states

@@ -464,6 +464,14 @@ impl Isolator for CgroupsIsolator {
         self.subsystem.name()
     }
 
+    /// Nested containers share their root container's cgroups (upstream
+    /// does so for nested containers without resources of their own): on
+    /// v1 `isolate` puts their pid in the root's cgroups; on v2 the
+    /// launcher's nested cgroup already sits below the root's.
+    fn supports_nesting(&self) -> bool {
+        true
+    }
+
     fn recover(
         &self,
         states: &[ContainerState],
@@ -486,6 +494,9 @@ impl Isolator for CgroupsIsolator {
         container_id: &str,
         config: &ContainerConfig,
     ) -> BoxFuture<'static, Result<Option<mesos_proto::mesos::slave::ContainerLaunchInfo>>> {
+        if container_id.contains('.') {
+            return ready(Ok(None));
+        }
         self.containers()
             .insert(container_id.to_string(), config.resources.clone());
         let create = self.blocking(container_id, |ops| ops.create());
@@ -496,6 +507,12 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn isolate(&self, container_id: &str, pid: u32) -> BoxFuture<'static, Result<()>> {
+        if let Some((root, _)) = container_id.split_once('.') {
+            if matches!(self.config.hierarchy, Hierarchy::V2(_)) {
+                return ready(Ok(()));
+            }
+            return self.blocking(root, move |ops| ops.assign(pid));
+        }
         let resources = self
             .containers()
             .get(container_id)
@@ -508,7 +525,7 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn watch(&self, container_id: &str) -> BoxFuture<'static, ContainerLimitation> {
-        if self.subsystem != Subsystem::Mem {
+        if self.subsystem != Subsystem::Mem || container_id.contains('.') {
             return Box::pin(std::future::pending());
         }
         let watched = self.blocking(container_id, |ops| Ok(ops.wait_oom()));
@@ -542,6 +559,9 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
+        if container_id.contains('.') {
+            return ready(Ok(()));
+        }
         self.containers().remove(container_id);
         self.blocking(container_id, |ops| ops.destroy())
     }

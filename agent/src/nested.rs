@@ -1,0 +1,260 @@
+//! The agent API's container calls for nested containers (upstream
+//! `Http::launchNestedContainer`, `waitNestedContainer`,
+//! `killNestedContainer`, `removeNestedContainer` and their
+//! `*_CONTAINER` forms for nested ids): how the default executor runs the
+//! tasks of a task group, each in a container nested in its own.
+//!
+//! A nested container's sandbox is `containers/<id>` inside its parent's
+//! (upstream's layout); it gets the command's environment and
+//! `MESOS_SANDBOX`. Standalone containers (a `*_CONTAINER` call with a
+//! top-level id) are not built yet: `501` naming the call.
+
+// Upstream marks the `*_NESTED_CONTAINER` calls deprecated in favour of
+// `*_CONTAINER`, and still serves both.
+#![allow(deprecated)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use libprocess::http::Response;
+use libprocess::HttpFuture;
+use mesos_proto::mesos::agent::{call, response, Call, Response as ApiResponse};
+use mesos_proto::mesos::slave::ContainerConfig;
+use mesos_proto::mesos::{environment, ContainerId, Environment};
+
+use crate::containerizer::{container_id_string, Containerizer, ContainerizerError};
+use crate::slave::Slave;
+
+fn ready(response: Response) -> HttpFuture {
+    Box::pin(std::future::ready(response))
+}
+
+fn not_found(id: &str) -> Response {
+    Response::status(404).with_body(
+        "text/plain; charset=utf-8",
+        format!("Container {id} cannot be found"),
+    )
+}
+
+fn standalone(name: &str) -> Response {
+    Response::status(501).with_body(
+        "text/plain; charset=utf-8",
+        format!("Call {name} for a standalone container is not supported by this agent yet"),
+    )
+}
+
+/// The container id a call names, if it is one of the container calls.
+fn target(call: &Call) -> Option<&ContainerId> {
+    use call::Type;
+    match call.r#type() {
+        Type::LaunchNestedContainer => call
+            .launch_nested_container
+            .as_ref()
+            .map(|c| &c.container_id),
+        Type::WaitNestedContainer => call.wait_nested_container.as_ref().map(|c| &c.container_id),
+        Type::KillNestedContainer => call.kill_nested_container.as_ref().map(|c| &c.container_id),
+        Type::RemoveNestedContainer => call
+            .remove_nested_container
+            .as_ref()
+            .map(|c| &c.container_id),
+        Type::LaunchContainer => call.launch_container.as_ref().map(|c| &c.container_id),
+        Type::WaitContainer => call.wait_container.as_ref().map(|c| &c.container_id),
+        Type::KillContainer => call.kill_container.as_ref().map(|c| &c.container_id),
+        Type::RemoveContainer => call.remove_container.as_ref().map(|c| &c.container_id),
+        _ => None,
+    }
+}
+
+/// Upstream's validation of the container calls: the payload is there and
+/// a `*_NESTED_CONTAINER` id has a parent.
+pub(crate) fn validate(call: &Call) -> Result<(), String> {
+    use call::Type;
+    let (field, nested) = match call.r#type() {
+        Type::LaunchNestedContainer => ("launch_nested_container", true),
+        Type::WaitNestedContainer => ("wait_nested_container", true),
+        Type::KillNestedContainer => ("kill_nested_container", true),
+        Type::RemoveNestedContainer => ("remove_nested_container", true),
+        Type::LaunchContainer => ("launch_container", false),
+        Type::WaitContainer => ("wait_container", false),
+        Type::KillContainer => ("kill_container", false),
+        Type::RemoveContainer => ("remove_container", false),
+        _ => return Ok(()),
+    };
+    let Some(id) = target(call) else {
+        return Err(format!("Expecting '{field}' to be present"));
+    };
+    if id.value.is_empty()
+        || id.value.contains(['/', '.'])
+        || id.value.chars().any(char::is_whitespace)
+    {
+        return Err(format!(
+            "'{field}.container_id' is invalid: ID '{}' must be non-empty and contain no \
+             '/', '.' or whitespace",
+            id.value
+        ));
+    }
+    if nested && id.parent.is_none() {
+        return Err(format!(
+            "Expecting '{field}.container_id.parent' to be present"
+        ));
+    }
+    Ok(())
+}
+
+/// Serves a container call, or `None` when `call` is not one.
+pub(crate) fn dispatch(
+    slave: &mut Slave,
+    call: &Call,
+    respond: fn(&ApiResponse, bool) -> Response,
+    json: bool,
+) -> Option<HttpFuture> {
+    use call::Type;
+    let id = target(call)?;
+    let name = call.r#type().as_str_name();
+    if id.parent.is_none() {
+        return Some(ready(standalone(name)));
+    }
+    let id_string = container_id_string(id);
+    let Some(containerizer) = slave.containerizer_handle() else {
+        return Some(ready(Response::status(503).with_body(
+            "text/plain; charset=utf-8",
+            "Agent has not started its containerizer",
+        )));
+    };
+    tracing::info!(container_id = %id_string, call = name, "Processing container call");
+    let future = match call.r#type() {
+        Type::LaunchNestedContainer | Type::LaunchContainer => {
+            let (command, container) = match (&call.launch_nested_container, &call.launch_container)
+            {
+                (Some(l), _) => (l.command.clone(), l.container.clone()),
+                (None, Some(l)) => (l.command.clone(), l.container.clone()),
+                (None, None) => (None, None),
+            };
+            let root = id_string.split('.').next().unwrap_or_default();
+            let Some(root_sandbox) = slave.container_sandbox(root) else {
+                return Some(ready(Response::bad_request(format!(
+                    "Unable to locate executor for parent container {}",
+                    id_string
+                        .rsplit_once('.')
+                        .map(|(p, _)| p)
+                        .unwrap_or_default()
+                ))));
+            };
+            let directory = sandbox(root_sandbox, &id_string);
+            launch(containerizer, id_string, directory, command, container)
+        }
+        Type::WaitNestedContainer | Type::WaitContainer => {
+            let nested = call.r#type() == Type::WaitNestedContainer;
+            let wait = containerizer.wait(id_string.clone());
+            Box::pin(async move {
+                let Some(termination) = wait.await else {
+                    return not_found(&id_string);
+                };
+                let mut response = ApiResponse::default();
+                let result = response::WaitNestedContainer {
+                    exit_status: termination.status,
+                    state: termination.state,
+                    reason: termination.reason,
+                    limitation: None,
+                    message: termination.message,
+                };
+                if nested {
+                    response.set_type(response::Type::WaitNestedContainer);
+                    response.wait_nested_container = Some(result);
+                } else {
+                    response.set_type(response::Type::WaitContainer);
+                    response.wait_container = Some(response::WaitContainer {
+                        exit_status: result.exit_status,
+                        state: result.state,
+                        reason: result.reason,
+                        limitation: None,
+                        message: result.message,
+                    });
+                }
+                respond(&response, json)
+            }) as HttpFuture
+        }
+        Type::KillNestedContainer | Type::KillContainer => {
+            let signal = call
+                .kill_nested_container
+                .as_ref()
+                .and_then(|k| k.signal)
+                .or_else(|| call.kill_container.as_ref().and_then(|k| k.signal))
+                .unwrap_or(libc::SIGKILL);
+            let kill = containerizer.kill(id_string.clone(), signal);
+            Box::pin(async move {
+                match kill.await {
+                    Ok(true) => Response::status(200),
+                    Ok(false) => not_found(&id_string),
+                    Err(error) => Response::internal_error(error.to_string()),
+                }
+            })
+        }
+        Type::RemoveNestedContainer | Type::RemoveContainer => {
+            let root = id_string.split('.').next().unwrap_or_default();
+            let directory = slave
+                .container_sandbox(root)
+                .map(|root_sandbox| sandbox(root_sandbox, &id_string));
+            let remove = containerizer.remove(id_string.clone());
+            Box::pin(async move {
+                if let Err(error) = remove.await {
+                    return Response::internal_error(error.to_string());
+                }
+                if let Some(directory) = directory {
+                    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(directory))
+                        .await;
+                }
+                Response::status(200)
+            })
+        }
+        _ => return None,
+    };
+    Some(future)
+}
+
+/// `<root sandbox>/containers/<child>[/containers/<grandchild>...]`.
+fn sandbox(root_sandbox: PathBuf, id: &str) -> PathBuf {
+    id.split('.').skip(1).fold(root_sandbox, |dir, child| {
+        dir.join("containers").join(child)
+    })
+}
+
+fn launch(
+    containerizer: Arc<dyn Containerizer>,
+    id: String,
+    directory: PathBuf,
+    command: Option<mesos_proto::mesos::CommandInfo>,
+    container: Option<mesos_proto::mesos::ContainerInfo>,
+) -> HttpFuture {
+    Box::pin(async move {
+        let mut command = command.unwrap_or_default();
+        let mut variables = vec![environment::Variable {
+            name: "MESOS_SANDBOX".into(),
+            value: Some(directory.display().to_string()),
+            ..Default::default()
+        }];
+        if let Some(environment) = command.environment.take() {
+            variables.extend(environment.variables);
+        }
+        command.environment = Some(Environment { variables });
+        let dir = directory.clone();
+        if let Ok(Err(error)) =
+            tokio::task::spawn_blocking(move || std::fs::create_dir_all(dir)).await
+        {
+            return Response::internal_error(format!(
+                "Failed to create the sandbox '{}': {error}",
+                directory.display()
+            ));
+        }
+        let config = ContainerConfig {
+            command_info: command,
+            container_info: container,
+            directory: directory.display().to_string(),
+            ..Default::default()
+        };
+        match containerizer.launch(id, config).await {
+            Ok(_) | Err(ContainerizerError::AlreadyExists(_)) => Response::status(200),
+            Err(error) => Response::internal_error(error.to_string()),
+        }
+    })
+}
