@@ -125,6 +125,15 @@ pub struct Flags {
     )]
     pub max_unreachable_tasks_per_framework: u32,
 
+    /// Operator API event streams (`SUBSCRIBE`) kept open at once; a new
+    /// one beyond this closes the oldest.
+    #[arg(
+        long,
+        env = "MESOS_MAX_OPERATOR_EVENT_STREAM_SUBSCRIBERS",
+        default_value_t = 1000
+    )]
+    pub max_operator_event_stream_subscribers: u32,
+
     /// Require frameworks to authenticate; not supported yet.
     #[arg(long, env = "MESOS_AUTHENTICATE_FRAMEWORKS", alias = "authenticate",
           action = ArgAction::Set, num_args = 0..=1, require_equals = true,
@@ -279,6 +288,10 @@ impl Flags {
             (
                 "max_unreachable_tasks_per_framework",
                 Some(self.max_unreachable_tasks_per_framework.to_string()),
+            ),
+            (
+                "max_operator_event_stream_subscribers",
+                Some(self.max_operator_event_stream_subscribers.to_string()),
             ),
             ("offer_timeout", self.offer_timeout.map(format_duration)),
             ("port", Some(self.port.to_string())),

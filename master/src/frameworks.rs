@@ -27,7 +27,9 @@ use mesos_proto::mesos::internal::{
     ShutdownFrameworkMessage, UnregisterFrameworkMessage,
 };
 use mesos_proto::mesos::scheduler::{call, event, Call, Event};
-use mesos_proto::mesos::{framework_info, FrameworkId, FrameworkInfo};
+use mesos_proto::mesos::{
+    framework_info, task_status, FrameworkId, FrameworkInfo, TaskState, TaskStatus,
+};
 
 use crate::master::Master;
 use crate::scheduler_http::HttpConnection;
@@ -323,6 +325,7 @@ impl Master {
                 },
             );
             self.framework_added(&id, ctx);
+            self.notify_framework_added(&id);
             return;
         };
 
@@ -393,6 +396,7 @@ impl Master {
                     id.clone(),
                     Framework::new(info, Some(from.clone()), None, now),
                 );
+                self.notify_framework_added(&id);
                 self.base().send(
                     &from,
                     &FrameworkReregisteredMessage {
@@ -403,6 +407,7 @@ impl Master {
             }
         }
         self.framework_added(&id, ctx);
+        self.notify_framework_updated(&id);
     }
 
     /// Tells the allocator about a (re-)subscribed framework and triggers
@@ -504,6 +509,7 @@ impl Master {
         validate(&info)?;
         self.pending_suppressed = suppressed;
         let now = libprocess::clock::now_secs();
+        let resubscribing = info.id.as_ref().is_some_and(|id| !id.value.is_empty());
         let id = match info
             .id
             .as_ref()
@@ -564,9 +570,13 @@ impl Master {
                     id.clone(),
                     Framework::new(info, None, Some(connection), now),
                 );
+                self.notify_framework_added(&id);
             }
         }
         self.framework_added(&id, ctx);
+        if resubscribing {
+            self.notify_framework_updated(&id);
+        }
         Ok(id)
     }
 
@@ -608,14 +618,41 @@ impl Master {
             self.remove_offer(&offer_id, false);
         }
         let now = libprocess::clock::elapsed();
-        for task in framework.tasks.values() {
-            let terminal = mesos_proto::mesos::TaskState::try_from(task.state)
-                .is_ok_and(mesos_proto::mesos::TaskState::is_terminal);
+        // As upstream, the framework's tasks are marked killed (without an
+        // update to anyone: the framework is gone) and become completed.
+        let mut task_ids: Vec<String> = framework.tasks.keys().cloned().collect();
+        task_ids.sort();
+        let timestamp = libprocess::clock::now_secs();
+        for task_id in task_ids {
+            let Some(mut task) = framework.tasks.remove(&task_id) else {
+                continue;
+            };
+            let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
             if !terminal {
                 let resources = mesos_proto::resources::Resources::from(task.resources.clone());
                 self.allocator
                     .recover_resources(id, &task.slave_id.value, &resources, None, now);
             }
+            let status = TaskStatus {
+                task_id: task.task_id.clone(),
+                state: TaskState::TaskKilled as i32,
+                message: Some(format!("Framework {id} removed")),
+                source: Some(task_status::Source::Master as i32),
+                reason: Some(task_status::Reason::FrameworkRemoved as i32),
+                slave_id: Some(task.slave_id.clone()),
+                executor_id: task.executor_id.clone(),
+                timestamp: Some(timestamp),
+                ..Default::default()
+            };
+            if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
+                self.publish(|| crate::subscribers::task_updated(&task, &status));
+            }
+            framework.completed_tasks.push_back(task);
+        }
+        while framework.completed_tasks.len()
+            > self.flags.max_completed_tasks_per_framework as usize
+        {
+            framework.completed_tasks.pop_front();
         }
         for (slave_id, executors) in &framework.executors {
             for executor in executors.values() {
@@ -646,10 +683,12 @@ impl Master {
         for agent in agents {
             self.base().send(&agent, &message);
         }
+        let info = framework.info.clone();
         self.frameworks.completed.push_back(framework);
         while self.frameworks.completed.len() > self.flags.max_completed_frameworks as usize {
             self.frameworks.completed.pop_front();
         }
+        self.publish(|| crate::subscribers::framework_removed(&info));
     }
 
     /// UPDATE_FRAMEWORK: a new `FrameworkInfo` (roles, name, capabilities,
@@ -682,6 +721,7 @@ impl Master {
             return Err("Updating 'FrameworkInfo.checkpoint' is unsupported".into());
         }
         info.id = framework.info.id.clone();
+        let changed = framework.info != info;
         framework.info = info.clone();
         let roles = Self::framework_roles(&info);
         let active = framework.active;
@@ -717,6 +757,9 @@ impl Master {
             }
         }
         self.schedule_allocation(ctx);
+        if changed {
+            self.notify_framework_updated(id);
+        }
         Ok(())
     }
 
@@ -740,7 +783,8 @@ impl Master {
             framework.active = false;
             framework.recovered = true;
             framework.unregistered_time = Some(now);
-            self.frameworks.registered.insert(id, framework);
+            self.frameworks.registered.insert(id.clone(), framework);
+            self.notify_framework_added(&id);
         }
     }
 

@@ -102,6 +102,7 @@ struct Gauges {
     active: std::sync::atomic::AtomicU64,
     inactive: std::sync::atomic::AtomicU64,
     unreachable: std::sync::atomic::AtomicU64,
+    operator_subscribers: std::sync::atomic::AtomicU64,
 }
 
 /// Counters behind `/metrics/snapshot`.
@@ -140,6 +141,8 @@ pub struct Master {
     /// Suppressed roles of the subscription being handled, for the
     /// allocator.
     pub(crate) pending_suppressed: Vec<String>,
+    /// The operator API event streams.
+    pub(crate) subscribers: crate::subscribers::Subscribers,
     next_slave_id: u64,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
@@ -200,6 +203,7 @@ impl Master {
             next_offer_id: 0,
             allocation_pending: false,
             pending_suppressed: Vec::new(),
+            subscribers: Default::default(),
             next_slave_id: 0,
             metrics: None,
             gauges: Arc::default(),
@@ -221,6 +225,14 @@ impl Master {
         self.gauges
             .unreachable
             .store(self.slaves.unreachable.len() as u64, Relaxed);
+    }
+
+    /// Refreshes `master/operator_event_stream_subscribers`.
+    pub(crate) fn refresh_subscriber_gauge(&self) {
+        self.gauges.operator_subscribers.store(
+            self.subscribers.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Returns whether registry recovery finished (the master serves).
@@ -689,6 +701,7 @@ impl Master {
             },
         );
         self.slave_added(&id_for_allocator, ctx);
+        self.notify_agent_added(&id_for_allocator);
         self.refresh_gauges();
     }
 
@@ -803,6 +816,7 @@ impl Master {
                                     mesos_proto::mesos::TaskState::TaskGone,
                                     "Agent was removed",
                                 );
+                                this.publish(|| crate::subscribers::agent_removed(&id));
                             }
                             this.refresh_gauges();
                             if let Some(m) = &this.metrics {
@@ -879,6 +893,9 @@ impl Master {
         });
         gauge("master/slaves_unreachable", |g| {
             g.unreachable.load(Relaxed) as f64
+        });
+        gauge("master/operator_event_stream_subscribers", |g| {
+            g.operator_subscribers.load(Relaxed) as f64
         });
         let _ = ctx;
     }

@@ -7,7 +7,8 @@
 //! `GET_HEALTH`, `GET_FLAGS`, `GET_VERSION`, `GET_METRICS`, `GET_MASTER`,
 //! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS` (custom and task-group
 //! executors; command executors live only on agents, as upstream),
-//! `GET_TASKS`, `GET_STATE`, `TEARDOWN`, `MARK_AGENT_GONE`, and the
+//! `GET_TASKS`, `GET_STATE`, `SUBSCRIBE` (the event stream, see
+//! [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
 //! always-empty `GET_WEIGHTS`, `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
 //! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
 //! yet). Every other call answers `501 Not Implemented` naming it, until
@@ -28,7 +29,8 @@ use prost::Message as _;
 use crate::master::Master;
 use crate::registrar::Operation;
 
-fn time(secs: f64) -> TimeInfo {
+/// Seconds since the epoch as a `TimeInfo`.
+pub(crate) fn time(secs: f64) -> TimeInfo {
     TimeInfo {
         nanoseconds: (secs * 1e9) as i64,
     }
@@ -239,16 +241,12 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         call::Type::GetState => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetState),
-                get_state: Some(response::GetState {
-                    get_tasks: Some(get_tasks(master)),
-                    get_executors: Some(get_executors(master)),
-                    get_frameworks: Some(get_frameworks(master)),
-                    get_agents: Some(get_agents(master)),
-                }),
+                get_state: Some(get_state(master)),
                 ..Default::default()
             },
             json,
         )),
+        call::Type::Subscribe => ready(master.subscribe_operator(ctx, json)),
         call::Type::Teardown => {
             let Some(teardown) = call.teardown else {
                 return ready(Response::bad_request("Expecting 'teardown' to be present"));
@@ -277,23 +275,35 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     }
 }
 
+/// `GET_STATE`: tasks, executors, frameworks and agents (also the
+/// snapshot in the operator stream's `SUBSCRIBED` event).
+pub(crate) fn get_state(master: &Master) -> response::GetState {
+    response::GetState {
+        get_tasks: Some(get_tasks(master)),
+        get_executors: Some(get_executors(master)),
+        get_frameworks: Some(get_frameworks(master)),
+        get_agents: Some(get_agents(master)),
+    }
+}
+
+/// An agent as `GET_AGENTS` and `AGENT_ADDED` show it (upstream
+/// `createAgentResponse`).
+pub(crate) fn agent_model(slave: &crate::master::Slave) -> response::get_agents::Agent {
+    response::get_agents::Agent {
+        agent_info: slave.info.clone(),
+        active: slave.active,
+        version: slave.version.clone(),
+        pid: Some(slave.pid.to_string()),
+        registered_time: Some(time(slave.registered_time)),
+        reregistered_time: slave.reregistered_time.map(time),
+        total_resources: slave.info.resources.clone(),
+        capabilities: slave.capabilities.clone(),
+        ..Default::default()
+    }
+}
+
 fn get_agents(master: &Master) -> response::GetAgents {
-    let agents = master
-        .slaves
-        .registered
-        .values()
-        .map(|slave| response::get_agents::Agent {
-            agent_info: slave.info.clone(),
-            active: slave.active,
-            version: slave.version.clone(),
-            pid: Some(slave.pid.to_string()),
-            registered_time: Some(time(slave.registered_time)),
-            reregistered_time: slave.reregistered_time.map(time),
-            total_resources: slave.info.resources.clone(),
-            capabilities: slave.capabilities.clone(),
-            ..Default::default()
-        })
-        .collect();
+    let agents = master.slaves.registered.values().map(agent_model).collect();
     response::GetAgents {
         agents,
         recovered_agents: master.slaves.recovered.values().cloned().collect(),
@@ -365,8 +375,11 @@ fn get_tasks(master: &Master) -> response::GetTasks {
     }
 }
 
-fn get_frameworks(master: &Master) -> response::GetFrameworks {
-    let model = |f: &crate::frameworks::Framework| response::get_frameworks::Framework {
+/// A framework as `GET_FRAMEWORKS` shows it.
+pub(crate) fn framework_model(
+    f: &crate::frameworks::Framework,
+) -> response::get_frameworks::Framework {
+    response::get_frameworks::Framework {
         framework_info: f.info.clone(),
         active: f.active,
         connected: f.connected,
@@ -375,10 +388,23 @@ fn get_frameworks(master: &Master) -> response::GetFrameworks {
         reregistered_time: Some(time(f.reregistered_time)),
         unregistered_time: f.unregistered_time.map(time),
         ..Default::default()
-    };
+    }
+}
+
+fn get_frameworks(master: &Master) -> response::GetFrameworks {
     response::GetFrameworks {
-        frameworks: master.frameworks.registered.values().map(model).collect(),
-        completed_frameworks: master.frameworks.completed.iter().map(model).collect(),
+        frameworks: master
+            .frameworks
+            .registered
+            .values()
+            .map(framework_model)
+            .collect(),
+        completed_frameworks: master
+            .frameworks
+            .completed
+            .iter()
+            .map(framework_model)
+            .collect(),
         ..Default::default()
     }
 }

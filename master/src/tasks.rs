@@ -612,6 +612,7 @@ impl Master {
         }
         let pid = framework.pid.clone().unwrap_or_default().to_string();
         let info = framework.info.clone();
+        self.notify_task_added(framework_id, &task.task_id.value);
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
             return;
         };
@@ -724,6 +725,9 @@ impl Master {
                 .insert(executor.executor_id.value.clone(), executor.clone());
         }
         let info = framework.info.clone();
+        for task in &group.task_group.tasks {
+            self.notify_task_added(framework_id, &task.task_id.value);
+        }
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
             return;
         };
@@ -771,21 +775,25 @@ impl Master {
             .unwrap_or(state);
         let task_id = update.status.task_id.value.clone();
         let mut recovered = None;
+        let mut event = None;
         if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
             if let Some(task) = framework.tasks.get_mut(&task_id) {
                 let was_terminal =
                     TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
-                task.state = latest as i32;
                 task.status_update_state = Some(state as i32);
                 task.status_update_uuid =
                     update.uuid.clone().or_else(|| update.status.uuid.clone());
-                let mut status = update.status.clone();
-                status.data = None;
-                task.statuses.push(status);
+                if Self::record_status(task, latest, &update.status) && !self.subscribers.is_empty()
+                {
+                    event = Some(crate::subscribers::task_updated(task, &update.status));
+                }
                 if !was_terminal && latest.is_terminal() {
                     recovered = Some(Resources::from(task.resources.clone()));
                 }
             }
+        }
+        if let Some(event) = event {
+            self.publish(|| event);
         }
         if let Some(resources) = recovered {
             self.allocator.recover_resources(
@@ -1151,10 +1159,13 @@ impl Master {
                 .unwrap_or_else(|| "*".into());
             used += &Self::allocated(&task.resources, &role);
             if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
-                framework
-                    .tasks
-                    .entry(task.task_id.value.clone())
-                    .or_insert(task);
+                let task_id = task.task_id.value.clone();
+                if let std::collections::hash_map::Entry::Vacant(entry) =
+                    framework.tasks.entry(task_id.clone())
+                {
+                    entry.insert(task);
+                    self.notify_task_added(&framework_id, &task_id);
+                }
             }
         }
         self.allocator.add_slave(id, total, used);
@@ -1168,6 +1179,7 @@ impl Master {
         self.allocator.remove_slave(id);
         self.rescind_offers(|offer| offer.slave_id.value == id);
         let mut lost = Vec::new();
+        let mut events = Vec::new();
         for (framework_id, framework) in &mut self.frameworks.registered {
             framework.executors.remove(id);
             let on_agent: Vec<String> = framework
@@ -1187,13 +1199,29 @@ impl Master {
                     } else {
                         TaskState::TaskLost
                     };
-                    task.state = reported as i32;
+                    let status = TaskStatus {
+                        task_id: task.task_id.clone(),
+                        state: reported as i32,
+                        message: Some(message.to_string()),
+                        source: Some(task_status::Source::Master as i32),
+                        reason: Some(task_status::Reason::SlaveRemoved as i32),
+                        slave_id: Some(task.slave_id.clone()),
+                        executor_id: task.executor_id.clone(),
+                        timestamp: Some(libprocess::clock::now_secs()),
+                        ..Default::default()
+                    };
+                    if Self::record_status(&mut task, reported, &status) {
+                        events.push(crate::subscribers::task_updated(&task, &status));
+                    }
                     framework.completed_tasks.push_back(task.clone());
                     if !terminal {
                         lost.push((framework_id.clone(), task.task_id.clone(), reported));
                     }
                 }
             }
+        }
+        for event in events {
+            self.publish(|| event);
         }
         for (framework_id, task_id, reported) in lost {
             self.send_master_update(
@@ -1219,6 +1247,7 @@ impl Master {
         let elapsed = libprocess::clock::elapsed();
         let mut lost = Vec::new();
         let mut freed = Vec::new();
+        let mut events = Vec::new();
         for (framework_id, framework) in &mut self.frameworks.registered {
             if framework.info.checkpoint.unwrap_or(false) {
                 continue;
@@ -1241,7 +1270,20 @@ impl Master {
                         Resources::from(task.resources.clone()),
                     ));
                 }
-                task.state = TaskState::TaskLost as i32;
+                let status = TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: TaskState::TaskLost as i32,
+                    message: Some(message.clone()),
+                    source: Some(task_status::Source::Master as i32),
+                    reason: Some(task_status::Reason::SlaveDisconnected as i32),
+                    slave_id: Some(task.slave_id.clone()),
+                    executor_id: task.executor_id.clone(),
+                    timestamp: Some(libprocess::clock::now_secs()),
+                    ..Default::default()
+                };
+                if Self::record_status(&mut task, TaskState::TaskLost, &status) {
+                    events.push(crate::subscribers::task_updated(&task, &status));
+                }
                 lost.push((
                     framework_id.clone(),
                     task.task_id.clone(),
@@ -1258,6 +1300,9 @@ impl Master {
         for (framework_id, resources) in freed {
             self.allocator
                 .recover_resources(&framework_id, id, &resources, None, elapsed);
+        }
+        for event in events {
+            self.publish(|| event);
         }
         for (framework_id, task_id, executor_id) in lost {
             tracing::info!(%framework_id, task_id = %task_id.value, slave_id = %id, "Removing a non-checkpointing framework's task from a disconnected agent");

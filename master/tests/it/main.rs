@@ -11,5 +11,6 @@ mod frameworks;
 mod http;
 mod offers;
 mod operator_api;
+mod operator_events;
 mod scheduler_api;
 mod state;
