@@ -200,6 +200,26 @@ pub fn error_event(message: &str) -> Event {
 }
 
 impl Master {
+    /// Upstream's `Master::validateFramework`: [`validate`], then the
+    /// framework's roles against `--roles` when it is set.
+    pub(crate) fn validate_framework(&self, info: &FrameworkInfo) -> Result<(), String> {
+        validate(info)?;
+        if let Some(whitelist) = &self.role_whitelist {
+            let invalid: std::collections::BTreeSet<String> = Self::framework_roles(info)
+                .into_iter()
+                .filter(|role| !whitelist.contains(role))
+                .collect();
+            if !invalid.is_empty() {
+                let list: Vec<String> = invalid.into_iter().collect();
+                return Err(format!(
+                    "Roles {{ {} }} are not present in the master's --roles",
+                    list.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn framework_error(&self, to: &UPID, message: &str) {
         self.base().send(
             to,
@@ -276,7 +296,7 @@ impl Master {
         ctx: &mut Context<Self>,
     ) {
         self.pending_suppressed = suppressed;
-        if let Err(error) = validate(&info) {
+        if let Err(error) = self.validate_framework(&info) {
             tracing::warn!(%from, %error, "Refusing framework subscription");
             self.framework_error(&from, &error);
             return;
@@ -506,7 +526,7 @@ impl Master {
         connection: HttpConnection,
         ctx: &mut Context<Self>,
     ) -> Result<String, String> {
-        validate(&info)?;
+        self.validate_framework(&info)?;
         self.pending_suppressed = suppressed;
         let now = libprocess::clock::now_secs();
         let resubscribing = info.id.as_ref().is_some_and(|id| !id.value.is_empty());
@@ -707,7 +727,7 @@ impl Master {
         if info.id.as_ref().map(|i| i.value.as_str()) != Some(id) {
             return Err("'framework_info.id' must match the framework's id".into());
         }
-        validate(&info)?;
+        self.validate_framework(&info)?;
         let Some(framework) = self.frameworks.registered.get_mut(id) else {
             return Err(format!("Framework '{id}' cannot be found"));
         };

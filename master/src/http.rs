@@ -1,7 +1,7 @@
 //! The master's classic HTTP endpoints (upstream `src/master/http.cpp`).
 //!
 //! Served: `/master/health`, `/master/flags`, `/master/redirect`,
-//! `/master/teardown`, `/api/v1` ([`crate::operator_api`]),
+//! `/master/teardown`, `/master/weights` ([`crate::weights`]), `/api/v1` ([`crate::operator_api`]),
 //! `/api/v1/scheduler` ([`crate::scheduler_http`]) and the read-only state
 //! endpoints `/master/state`, `/state-summary`, `/frameworks`, `/slaves`,
 //! `/tasks` and `/roles`, whose JSON [`crate::state_json`] writes; the
@@ -63,6 +63,7 @@ pub fn install(master: &mut Master) {
         readonly(master, &request, |m, _| state_json::roles(m))
     });
     base.route("/api/v1", crate::operator_api::handle);
+    base.route("/weights", crate::weights::endpoint);
 }
 
 fn flags(master: &Master, request: &Request) -> Response {

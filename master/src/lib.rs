@@ -23,6 +23,7 @@ pub mod scheduler_http;
 pub mod state_json;
 pub mod subscribers;
 pub mod tasks;
+pub mod weights;
 
 /// The upstream Mesos release whose protocol this master speaks; agents and
 /// frameworks compare against it.

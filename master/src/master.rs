@@ -18,7 +18,7 @@
 //!   `--agent_reregister_timeout` are marked unreachable;
 //! - `UnregisterSlaveMessage`: the agent is removed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,6 +143,10 @@ pub struct Master {
     pub(crate) pending_suppressed: Vec<String>,
     /// The operator API event streams.
     pub(crate) subscribers: crate::subscribers::Subscribers,
+    /// Configured role weights (roles not listed weigh 1).
+    pub weights: BTreeMap<String, f64>,
+    /// The roles `--roles` allows, if it is set (deprecated upstream).
+    pub role_whitelist: Option<BTreeSet<String>>,
     next_slave_id: u64,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
@@ -189,6 +193,17 @@ impl Master {
             })
             .collect(),
         };
+        // `Flags::validate` already refused bad values.
+        let role_whitelist = flags.role_whitelist().unwrap_or_default();
+        if role_whitelist.is_some() {
+            tracing::warn!(
+                "The '--roles' flag is deprecated. This flag will be removed in the future. \
+                 See the Mesos 0.27 upgrade notes for more information"
+            );
+        }
+        let weights = flags
+            .parsed_weights(role_whitelist.as_ref())
+            .unwrap_or_default();
         Self {
             base: ProcessBase::new("master"),
             flags,
@@ -204,6 +219,8 @@ impl Master {
             allocation_pending: false,
             pending_suppressed: Vec::new(),
             subscribers: Default::default(),
+            weights,
+            role_whitelist,
             next_slave_id: 0,
             metrics: None,
             gauges: Arc::default(),
@@ -287,6 +304,7 @@ impl Master {
         for slave in registry.gone.unwrap_or_default().slaves {
             self.slaves.gone.insert(slave.id.value, slave.timestamp);
         }
+        self.recover_weights(registry.weights, ctx);
         self.elected_time = Some(libprocess::clock::now_secs());
         self.refresh_gauges();
         tracing::info!(
@@ -306,6 +324,41 @@ impl Master {
                 |this, ctx| this.recovered_slaves_timeout(ctx),
             );
         }
+    }
+
+    /// Weights stored in the registry win over `--weights`, which is only
+    /// used (and then stored) while the registry holds none, as upstream's
+    /// `Master::_recover`.
+    fn recover_weights(
+        &mut self,
+        stored: Vec<mesos_proto::mesos::internal::registry::Weight>,
+        ctx: &mut Context<Self>,
+    ) {
+        if !stored.is_empty() {
+            if !self.weights.is_empty() {
+                tracing::warn!(
+                    weights = ?self.flags.weights,
+                    "Ignoring --weights flag and recovering the weights from the registry"
+                );
+                self.weights.clear();
+            }
+            for weight in stored {
+                self.weights
+                    .insert(weight.info.role.unwrap_or_default(), weight.info.weight);
+            }
+        } else if !self.weights.is_empty() {
+            let registrar = self.registrar.clone();
+            let operation = Operation::UpdateWeights(crate::weights::infos(&self.weights));
+            ctx.spawn(async move { registrar.apply(operation).await }.into_actor(self).map(
+                |result, _, _| {
+                    if let Err(error) = result {
+                        tracing::error!(%error, "Failed to store --weights in the registry; exiting");
+                        std::process::exit(1);
+                    }
+                },
+            ));
+        }
+        self.allocator.update_weights(&self.weights);
     }
 
     fn recovered_slaves_timeout(&mut self, ctx: &mut Context<Self>) {

@@ -7,9 +7,10 @@
 //! `GET_HEALTH`, `GET_FLAGS`, `GET_VERSION`, `GET_METRICS`, `GET_MASTER`,
 //! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS` (custom and task-group
 //! executors; command executors live only on agents, as upstream),
-//! `GET_TASKS`, `GET_STATE`, `SUBSCRIBE` (the event stream, see
-//! [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
-//! always-empty `GET_WEIGHTS`, `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
+//! `GET_TASKS`, `GET_STATE`, `GET_ROLES`, `GET_WEIGHTS` and
+//! `UPDATE_WEIGHTS` ([`crate::weights`]), `SUBSCRIBE` (the event stream,
+//! see [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
+//! always-empty `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
 //! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
 //! yet). Every other call answers `501 Not Implemented` naming it, until
 //! it lands.
@@ -187,17 +188,52 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        // The master holds no weights, quota, maintenance schedule or
-        // offer operations (the calls that would set them are refused), so
-        // these answer, as upstream does in that state, with empty lists.
         call::Type::GetWeights => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetWeights),
-                get_weights: Some(response::GetWeights::default()),
+                get_weights: Some(response::GetWeights {
+                    weight_infos: crate::weights::infos(&master.weights),
+                }),
                 ..Default::default()
             },
             json,
         )),
+        call::Type::UpdateWeights => {
+            let Some(update) = call.update_weights else {
+                return ready(Response::bad_request(
+                    "Expecting 'update_weights' to be present",
+                ));
+            };
+            match crate::weights::validate(master, update.weight_infos) {
+                Ok(infos) => crate::weights::update(master, ctx, infos),
+                Err(error) => ready(Response::bad_request(error)),
+            }
+        }
+        call::Type::GetRoles => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetRoles),
+                get_roles: Some(response::GetRoles {
+                    roles: crate::state_json::role_views(master)
+                        .into_iter()
+                        .map(|role| mesos_proto::mesos::Role {
+                            resources: role.resources(),
+                            name: role.name,
+                            weight: role.weight,
+                            frameworks: role
+                                .frameworks
+                                .into_iter()
+                                .map(|value| mesos_proto::mesos::FrameworkId { value })
+                                .collect(),
+                        })
+                        .collect(),
+                }),
+                ..Default::default()
+            },
+            json,
+        )),
+        // The master holds no quota, maintenance schedule or offer
+        // operations (the calls that would set them are refused), so these
+        // answer, as upstream does in that state, with empty lists.
         call::Type::GetQuota => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetQuota),

@@ -155,6 +155,9 @@ pub enum Operation {
     RemoveSlave(SlaveInfo),
     /// Mark an agent gone for good (operator's `MARK_AGENT_GONE`).
     MarkSlaveGone(SlaveId, TimeInfo),
+    /// Set role weights (upstream `weights::UpdateWeights`): each role's
+    /// entry is replaced, or added; other roles keep theirs.
+    UpdateWeights(Vec<mesos_proto::mesos::WeightInfo>),
 }
 
 impl Operation {
@@ -233,6 +236,21 @@ impl Operation {
                     id: id.clone(),
                     timestamp: *time,
                 });
+                true
+            }
+            Self::UpdateWeights(infos) => {
+                for info in infos {
+                    match registry
+                        .weights
+                        .iter_mut()
+                        .find(|w| w.info.role == info.role)
+                    {
+                        Some(stored) => stored.info.weight = info.weight,
+                        None => registry
+                            .weights
+                            .push(registry::Weight { info: info.clone() }),
+                    }
+                }
                 true
             }
         }

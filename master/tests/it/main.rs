@@ -12,5 +12,6 @@ mod http;
 mod offers;
 mod operator_api;
 mod operator_events;
+mod roles;
 mod scheduler_api;
 mod state;
