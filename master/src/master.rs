@@ -65,7 +65,8 @@ pub struct Slave {
     pub active: bool,
     /// Resources it checkpointed (reservations, volumes).
     pub checkpointed_resources: Vec<Resource>,
-    /// Tasks it reported when re-registering.
+    /// Tasks it reported when re-registering, until they are handed to
+    /// their frameworks.
     pub tasks: Vec<Task>,
     /// Executors it reported when re-registering.
     pub executors: Vec<ExecutorInfo>,
@@ -521,7 +522,8 @@ impl Master {
             slave.version = message.version.clone().unwrap_or_default();
             slave.capabilities = message.agent_capabilities.clone();
             slave.checkpointed_resources = message.checkpointed_resources.clone();
-            slave.tasks = message.tasks.clone();
+            // Its tasks are reconciled below, not kept a second time.
+            slave.tasks = Vec::new();
             slave.executors = message.executor_infos.clone();
             slave.frameworks = message.frameworks.clone();
             slave.connected = true;
@@ -725,15 +727,9 @@ impl Master {
         };
         let now = libprocess::clock::now_secs();
         let id_for_allocator = id.clone();
+        let reregistered_time = reregistration.as_ref().map(|_| now);
         let (tasks, executors, frameworks) = reregistration
-            .as_ref()
-            .map(|m| {
-                (
-                    m.tasks.clone(),
-                    m.executor_infos.clone(),
-                    m.frameworks.clone(),
-                )
-            })
+            .map(|m| (m.tasks, m.executor_infos, m.frameworks))
             .unwrap_or_default();
         self.slaves.registered.insert(
             id,
@@ -743,7 +739,7 @@ impl Master {
                 version,
                 capabilities,
                 registered_time: now,
-                reregistered_time: reregistration.map(|_| now),
+                reregistered_time,
                 connected: true,
                 active: true,
                 checkpointed_resources,

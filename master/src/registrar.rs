@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use mesos_proto::mesos::internal::registry;
@@ -58,28 +58,24 @@ pub enum RegistrarError {
 pub trait Store: Send + Sync {
     /// Returns the stored registry, if any.
     fn fetch(&self) -> BoxFuture<'static, Result<Option<Registry>, RegistrarError>>;
-    /// Replaces the stored registry.
-    fn store(&self, registry: Registry) -> BoxFuture<'static, Result<(), RegistrarError>>;
+    /// Replaces the stored registry. What is needed from `registry` is
+    /// taken before this returns; the future finishes the write.
+    fn store(&self, registry: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>>;
 }
 
-/// A registry that lives as long as the master (`--registry=in_memory`).
+/// A registry that lives as long as the master (`--registry=in_memory`):
+/// the registrar's own copy is the registry, so storing keeps nothing
+/// (a copy per operation would cost O(agents) each), and a master
+/// starting over it finds an empty registry.
 #[derive(Default)]
-pub struct InMemoryStore {
-    registry: Arc<Mutex<Option<Registry>>>,
-}
+pub struct InMemoryStore;
 
 impl Store for InMemoryStore {
     fn fetch(&self) -> BoxFuture<'static, Result<Option<Registry>, RegistrarError>> {
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        Box::pin(async move { Ok(registry) })
+        Box::pin(async { Ok(None) })
     }
 
-    fn store(&self, registry: Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
-        *self.registry.lock().unwrap_or_else(|p| p.into_inner()) = Some(registry);
+    fn store(&self, _registry: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -129,10 +125,10 @@ impl Store for FileStore {
         })
     }
 
-    fn store(&self, registry: Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
+    fn store(&self, registry: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
         let path = self.path.clone();
+        let bytes = registry.encode_to_vec();
         Box::pin(async move {
-            let bytes = registry.encode_to_vec();
             let display = path.display().to_string();
             tokio::task::spawn_blocking(move || libprocess::os::write_atomic(&path, &bytes))
                 .await
@@ -221,8 +217,17 @@ impl Index {
         }
     }
 
-    /// Sweeps the tombstones out of `registry`.
-    fn compact(self, registry: &mut Registry) {
+    /// Sweeps the tombstones out of `registry`, and locates the agents
+    /// anew if any moved.
+    fn compact(&mut self, registry: &mut Registry) {
+        if self.removed_slaves.is_empty() && self.removed_unreachable.is_empty() {
+            return;
+        }
+        self.sweep(registry);
+        *self = Self::new(registry);
+    }
+
+    fn sweep(&self, registry: &mut Registry) {
         let sweep = |removed: &HashSet<usize>, len: usize| -> Vec<bool> {
             (0..len).map(|i| !removed.contains(&i)).collect()
         };
@@ -346,10 +351,11 @@ type Pending = (
 );
 
 /// What the registrar holds between batches.
-#[derive(Default)]
 struct State {
-    /// The current (stored) registry.
+    /// The current registry (stored, but for the batch being stored).
     registry: Registry,
+    /// Where its agents are.
+    index: Index,
     /// Operations waiting for the batch in progress to finish.
     queue: Vec<Pending>,
     /// Whether a batch is being stored.
@@ -370,9 +376,15 @@ pub struct Registrar {
 impl Registrar {
     /// Returns a registrar over `store`; call [`Registrar::recover`] first.
     pub fn new(store: Box<dyn Store>) -> Self {
+        let registry = Registry::default();
         Self {
             store,
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                index: Index::new(&registry),
+                registry,
+                queue: Vec::new(),
+                updating: false,
+            }),
         }
     }
 
@@ -385,8 +397,10 @@ impl Registrar {
     pub async fn recover(&self, master: MasterInfo) -> Result<Registry, RegistrarError> {
         let mut registry = self.store.fetch().await?.unwrap_or_default();
         registry.master = Some(mesos_proto::mesos::internal::registry::Master { info: master });
-        self.store.store(registry.clone()).await?;
-        self.state().registry = registry.clone();
+        self.store.store(&registry).await?;
+        let mut state = self.state();
+        state.index = Index::new(&registry);
+        state.registry = registry.clone();
         Ok(registry)
     }
 
@@ -400,30 +414,38 @@ impl Registrar {
             !std::mem::replace(&mut state.updating, true)
         };
         if lead {
-            // This caller stores batches until no operation waits.
+            // This caller stores batches until no operation waits. A batch
+            // applies to the registry in place (the master exits if a store
+            // fails, so there is nothing to roll back to); its callers
+            // learn their outcomes once it is stored.
             loop {
-                let (batch, mut next) = {
-                    let mut state = self.state();
+                let (batch, outcomes, stored) = {
+                    let mut guard = self.state();
+                    let state = &mut *guard;
                     if state.queue.is_empty() {
                         state.updating = false;
                         break;
                     }
-                    (std::mem::take(&mut state.queue), state.registry.clone())
+                    let batch = std::mem::take(&mut state.queue);
+                    let outcomes: Vec<bool> = batch
+                        .iter()
+                        .map(|(operation, _)| {
+                            operation.perform(&mut state.registry, &mut state.index)
+                        })
+                        .collect();
+                    state.index.compact(&mut state.registry);
+                    let stored = outcomes
+                        .iter()
+                        .any(|applied| *applied)
+                        .then(|| self.store.store(&state.registry));
+                    (batch, outcomes, stored)
                 };
-                let mut index = Index::new(&next);
-                let outcomes: Vec<bool> = batch
-                    .iter()
-                    .map(|(operation, _)| operation.perform(&mut next, &mut index))
-                    .collect();
-                index.compact(&mut next);
-                let stored = if outcomes.iter().any(|applied| *applied) {
-                    self.store.store(next.clone()).await
-                } else {
-                    Ok(())
+                let stored = match stored {
+                    Some(store) => store.await,
+                    None => Ok(()),
                 };
                 match stored {
                     Ok(()) => {
-                        self.state().registry = next;
                         for ((_, reply), applied) in batch.into_iter().zip(outcomes) {
                             let _ = reply.send(Ok(applied));
                         }
@@ -449,6 +471,8 @@ impl Registrar {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn info(id: &str) -> SlaveInfo {
@@ -574,7 +598,7 @@ mod tests {
         fn fetch(&self) -> BoxFuture<'static, Result<Option<Registry>, RegistrarError>> {
             Box::pin(async { Ok(None) })
         }
-        fn store(&self, _: Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
+        fn store(&self, _: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
             self.stores
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Box::pin(async {

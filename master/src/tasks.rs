@@ -1113,11 +1113,12 @@ impl Master {
     /// An agent joined (or came back): the allocator learns its resources,
     /// minus those of the tasks it reported, which the master records.
     pub(crate) fn slave_added(&mut self, id: &str, ctx: &mut Context<Self>) {
-        let Some(slave) = self.slaves.registered.get(id) else {
+        let Some(slave) = self.slaves.registered.get_mut(id) else {
             return;
         };
         let total = Resources::from(slave.info.resources.clone());
-        let tasks = slave.tasks.clone();
+        // The reported tasks move to their frameworks: no second copy.
+        let tasks = std::mem::take(&mut slave.tasks);
         let executors = slave.executors.clone();
         let mut used = Resources::new();
         for executor in executors {
