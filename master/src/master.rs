@@ -149,6 +149,8 @@ pub struct Master {
     /// The roles `--roles` allows, if it is set (deprecated upstream).
     pub role_whitelist: Option<BTreeSet<String>>,
     next_slave_id: u64,
+    self_addr: Option<actix::WeakAddr<Master>>,
+    gauges_pending: bool,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
 }
@@ -223,13 +225,32 @@ impl Master {
             weights,
             role_whitelist,
             next_slave_id: 0,
+            self_addr: None,
+            gauges_pending: false,
             metrics: None,
             gauges: Arc::default(),
         }
     }
 
-    /// Refreshes the agent gauges after a change.
-    fn refresh_gauges(&self) {
+    /// Refreshes the agent gauges after a change: once, after the messages
+    /// already queued (counting is O(agents), so a burst of registrations
+    /// must not count once per agent).
+    fn refresh_gauges(&mut self) {
+        if self.gauges_pending {
+            return;
+        }
+        let Some(addr) = self.self_addr.as_ref().and_then(|a| a.upgrade()) else {
+            self.count_gauges();
+            return;
+        };
+        self.gauges_pending = true;
+        addr.do_send(libprocess::Dispatch(Box::new(|master: &mut Master, _| {
+            master.gauges_pending = false;
+            master.count_gauges();
+        })));
+    }
+
+    fn count_gauges(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let registered = self.slaves.registered.values();
         let connected = registered.clone().filter(|s| s.connected).count() as u64;
@@ -964,6 +985,7 @@ impl Process for Master {
     }
 
     fn initialize(&mut self, ctx: &mut Context<Self>) {
+        self.self_addr = Some(ctx.address().downgrade());
         self.base
             .install::<RegisterSlaveMessage>(|this, ctx, from, message| {
                 this.register_slave(from, message, ctx)
