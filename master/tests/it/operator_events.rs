@@ -372,3 +372,106 @@ async fn a_subscriber_beyond_the_maximum_closes_the_oldest() {
         1.0
     );
 }
+
+#[actix_rt::test]
+async fn update_framework_and_agent_disconnection_are_streamed() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let mut events = EventStream::open(runtime.address(), true).await;
+    assert_eq!(events.next().await.r#type(), Type::Subscribed);
+    // The agent lives in its own runtime, as in its own OS process.
+    let agent_runtime = crate::support::runtime();
+    let (agent, mut agent_rx) = spawn_agent(&agent_runtime, "slave(1)");
+    register_with(&agent, master.upid(), "1.11.0", agent_with_resources());
+    decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    assert_eq!(events.next().await.r#type(), Type::AgentAdded);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    let framework = info(None, 0.0);
+    subscribe(&scheduler, master.upid(), framework.clone(), false);
+    let framework_id = decode::<FrameworkRegisteredMessage>(&recv(&mut rx).await).framework_id;
+    assert_eq!(events.next().await.r#type(), Type::FrameworkAdded);
+
+    // UPDATE_FRAMEWORK with a new name: FRAMEWORK_UPDATED; with the same
+    // info again: nothing (upstream only notifies changes).
+    let mut renamed = framework;
+    renamed.id = Some(framework_id.clone());
+    renamed.name = "renamed".into();
+    for _ in 0..2 {
+        let update = Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::UpdateFramework as i32),
+            update_framework: Some(call::UpdateFramework {
+                framework_info: renamed.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let to = master.upid().clone();
+        scheduler.dispatch(move |this, _| this.base.send(&to, &update));
+    }
+    let updated = events.next().await;
+    assert_eq!(updated.r#type(), Type::FrameworkUpdated);
+    assert_eq!(
+        updated
+            .framework_updated
+            .unwrap()
+            .framework
+            .framework_info
+            .name,
+        "renamed"
+    );
+
+    // A task, then the agent's connection breaks: the task of this
+    // non-checkpointing framework is lost at once.
+    let offer = loop {
+        let event = recv(&mut rx).await;
+        if event.name == "mesos.internal.ResourceOffersMessage" {
+            break decode::<ResourceOffersMessage>(&event).offers[0].clone();
+        }
+    };
+    let accept = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![TaskInfo {
+                        name: "t".into(),
+                        task_id: TaskId { value: "t1".into() },
+                        slave_id: offer.slave_id.clone(),
+                        resources: Resources::parse("cpus:1", "*").unwrap().to_vec(),
+                        command: Some(CommandInfo {
+                            value: Some("sleep 100".into()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }],
+                }),
+                ..Default::default()
+            }],
+            filters: None,
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+    // The second UPDATE_FRAMEWORK sent nothing: the next event is the task.
+    assert_eq!(events.next().await.r#type(), Type::TaskAdded);
+    // The agent's process dies: its socket closes and the master's link
+    // breaks.
+    agent_runtime.shutdown();
+    drop(agent);
+    drop(agent_rx);
+    drop(agent_runtime);
+    let updated = events.next().await;
+    assert_eq!(updated.r#type(), Type::TaskUpdated);
+    let updated = updated.task_updated.unwrap();
+    assert_eq!(updated.state, TaskState::TaskLost as i32);
+    assert_eq!(
+        updated.status.reason,
+        Some(task_status::Reason::SlaveDisconnected as i32)
+    );
+}
