@@ -49,6 +49,19 @@ fn respond(response: &ApiResponse, json: bool) -> Response {
     }
 }
 
+/// As [`respond`], on a blocking thread: for the large documents (state,
+/// tasks, agents, frameworks, executors), so that converting them to v1
+/// and JSON does not hold up the master.
+fn respond_later(response: ApiResponse, json: bool) -> HttpFuture {
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || respond(&response, json))
+            .await
+            .unwrap_or_else(|error| {
+                Response::internal_error(format!("Failed to serialise the response: {error}"))
+            })
+    })
+}
+
 fn ready(response: Response) -> HttpFuture {
     Box::pin(async move { response })
 }
@@ -164,30 +177,30 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetAgents => ready(respond(
-            &ApiResponse {
+        call::Type::GetAgents => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetAgents),
                 get_agents: Some(get_agents(master)),
                 ..Default::default()
             },
             json,
-        )),
-        call::Type::GetFrameworks => ready(respond(
-            &ApiResponse {
+        ),
+        call::Type::GetFrameworks => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetFrameworks),
                 get_frameworks: Some(get_frameworks(master)),
                 ..Default::default()
             },
             json,
-        )),
-        call::Type::GetTasks => ready(respond(
-            &ApiResponse {
+        ),
+        call::Type::GetTasks => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetTasks),
                 get_tasks: Some(get_tasks(master)),
                 ..Default::default()
             },
             json,
-        )),
+        ),
         call::Type::GetWeights => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetWeights),
@@ -266,22 +279,22 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetExecutors => ready(respond(
-            &ApiResponse {
+        call::Type::GetExecutors => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetExecutors),
                 get_executors: Some(get_executors(master)),
                 ..Default::default()
             },
             json,
-        )),
-        call::Type::GetState => ready(respond(
-            &ApiResponse {
+        ),
+        call::Type::GetState => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetState),
                 get_state: Some(get_state(master)),
                 ..Default::default()
             },
             json,
-        )),
+        ),
         call::Type::Subscribe => ready(master.subscribe_operator(ctx, json)),
         call::Type::Teardown => {
             let Some(teardown) = call.teardown else {
