@@ -53,7 +53,7 @@ pub struct Framework {
     /// When it disconnected, if it is disconnected.
     pub unregistered_time: Option<f64>,
     /// Active (non-completed) tasks by id.
-    pub tasks: std::collections::HashMap<String, mesos_proto::mesos::Task>,
+    pub tasks: std::collections::HashMap<String, Box<mesos_proto::mesos::Task>>,
     /// Executors the framework launched or an agent reported, by agent and
     /// executor id (custom and task-group executors only: agents
     /// synthesize command executors themselves). Their resources are in
@@ -667,7 +667,7 @@ impl Master {
             if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
                 self.publish(|| crate::subscribers::task_updated(&task, &status));
             }
-            framework.completed_tasks.push_back(task);
+            framework.completed_tasks.push_back(*task);
         }
         while framework.completed_tasks.len()
             > self.flags.max_completed_tasks_per_framework as usize

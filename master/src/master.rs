@@ -664,6 +664,7 @@ impl Master {
             let mut missing: Vec<&Task> = framework
                 .tasks
                 .values()
+                .map(|t| &**t)
                 .filter(|t| t.slave_id.value == id)
                 .filter(|t| {
                     !reported_tasks.contains(&(framework_id.as_str(), t.task_id.value.as_str()))

@@ -1111,7 +1111,7 @@ fn registered_frameworks(master: &Master) -> impl Iterator<Item = &Framework> {
 }
 
 fn sorted_tasks(framework: &Framework) -> Vec<&Task> {
-    let mut tasks: Vec<&Task> = framework.tasks.values().collect();
+    let mut tasks: Vec<&Task> = framework.tasks.values().map(|t| &**t).collect();
     tasks.sort_by(|a, b| id_order(&a.task_id.value, &b.task_id.value));
     tasks
 }

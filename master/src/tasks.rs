@@ -597,7 +597,9 @@ impl Master {
             user: task.command.as_ref().and_then(|c| c.user.clone()),
             ..Default::default()
         };
-        framework.tasks.insert(task.task_id.value.clone(), record);
+        framework
+            .tasks
+            .insert(task.task_id.value.clone(), Box::new(record));
         if let (Some(executor), Some(resources)) = (&task.executor, executor_resources) {
             let mut info = executor.clone();
             info.resources = resources.to_vec();
@@ -693,7 +695,7 @@ impl Master {
         for task in &group.task_group.tasks {
             framework.tasks.insert(
                 task.task_id.value.clone(),
-                Task {
+                Box::new(Task {
                     name: task.name.clone(),
                     task_id: task.task_id.clone(),
                     framework_id: FrameworkId {
@@ -707,7 +709,7 @@ impl Master {
                     resources: Self::allocated(&task.resources, role).to_vec(),
                     labels: task.labels.clone(),
                     ..Default::default()
-                },
+                }),
             );
         }
         let mut executor = executor;
@@ -840,7 +842,7 @@ impl Master {
             });
             if done {
                 if let Some(task) = framework.tasks.remove(&task_id.value) {
-                    framework.completed_tasks.push_back(task);
+                    framework.completed_tasks.push_back(*task);
                     while framework.completed_tasks.len()
                         > self.flags.max_completed_tasks_per_framework as usize
                     {
@@ -1164,7 +1166,7 @@ impl Master {
                 if let std::collections::hash_map::Entry::Vacant(entry) =
                     framework.tasks.entry(task_id.clone())
                 {
-                    entry.insert(task);
+                    entry.insert(Box::new(task));
                     self.notify_task_added(&framework_id, &task_id);
                 }
             }
@@ -1214,7 +1216,7 @@ impl Master {
                     if Self::record_status(&mut task, reported, &status) {
                         events.push(crate::subscribers::task_updated(&task, &status));
                     }
-                    framework.completed_tasks.push_back(task.clone());
+                    framework.completed_tasks.push_back((*task).clone());
                     if !terminal {
                         lost.push((framework_id.clone(), task.task_id.clone(), reported));
                     }
@@ -1290,7 +1292,7 @@ impl Master {
                     task.task_id.clone(),
                     task.executor_id.clone(),
                 ));
-                framework.completed_tasks.push_back(task);
+                framework.completed_tasks.push_back(*task);
             }
             if let Some(executors) = framework.executors.remove(id) {
                 for executor in executors.into_values() {
