@@ -20,14 +20,18 @@
 //! (the steady state of upstream's DeclineOffers benchmark). See
 //! `benches/allocator.rs`.
 //!
+//! Roles are ordered by dominant share divided by their weight
+//! (`--weights`, `UPDATE_WEIGHTS`; 1 by default), as upstream's DRF sorter
+//! does.
+//!
 //! Differences from upstream, for now: agents are visited in id order
-//! (upstream shuffles them); there are no weights, quota, or hierarchical
+//! (upstream shuffles them); there is no quota, nor hierarchical
 //! sharing of shares between parent and child roles; every agent is
 //! offered to every framework (no capability-based filtering of GPU or
 //! multi-role agents).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 
 use mesos_proto::resources::Resources;
@@ -87,6 +91,9 @@ pub trait Allocator: Send {
     fn revive(&mut self, framework_id: &str, roles: &[String]);
     /// Stops offers for `roles` (all when empty).
     fn suppress(&mut self, framework_id: &str, roles: &[String]);
+    /// Sets role weights: a role's dominant share is divided by its weight
+    /// when roles are ordered (roles not listed weigh 1).
+    fn update_weights(&mut self, weights: &BTreeMap<String, f64>);
     /// Runs one allocation cycle.
     fn allocate(&mut self, now: Duration) -> Vec<Allocation>;
 }
@@ -189,6 +196,8 @@ pub struct HierarchicalDrf {
     eligible: usize,
     /// (expiry, agent, framework) of every filter, soonest first.
     expiries: BinaryHeap<Reverse<(Duration, usize, usize)>>,
+    /// Configured role weights.
+    weights: HashMap<String, f64>,
 }
 
 impl HierarchicalDrf {
@@ -373,10 +382,14 @@ impl HierarchicalDrf {
             .map_or(0.0, |q| share(&self.totals, q))
     }
 
+    /// The role's dominant share over its weight, as upstream's DRF
+    /// sorter orders roles.
     fn role_share(&self, role: &str) -> f64 {
-        self.role_quantities
+        let share = self
+            .role_quantities
             .get(role)
-            .map_or(0.0, |q| share(&self.totals, q))
+            .map_or(0.0, |q| share(&self.totals, q));
+        share / self.weights.get(role).copied().unwrap_or(1.0)
     }
 }
 
@@ -627,6 +640,14 @@ impl Allocator for HierarchicalDrf {
         });
     }
 
+    fn update_weights(&mut self, weights: &BTreeMap<String, f64>) {
+        self.weights = weights
+            .iter()
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(role, weight)| (role.clone(), *weight))
+            .collect();
+    }
+
     fn allocate(&mut self, now: Duration) -> Vec<Allocation> {
         self.expire_filters(now);
         let mut allocations = Vec::new();
@@ -774,6 +795,26 @@ mod tests {
 
     fn resources(text: &str) -> Resources {
         Resources::parse(text, "*").unwrap()
+    }
+
+    #[test]
+    fn roles_are_ordered_by_share_over_weight() {
+        let run = |weights: &[(&str, f64)]| {
+            let mut drf = HierarchicalDrf::default();
+            drf.update_weights(&weights.iter().map(|(r, w)| (r.to_string(), *w)).collect());
+            for agent in ["s1", "s2", "s3", "s4"] {
+                drf.add_slave(agent, resources("cpus:1;mem:256"), Resources::new());
+            }
+            drf.add_framework("fa", vec!["a".into()], vec![], true);
+            drf.add_framework("fb", vec!["b".into()], vec![], true);
+            let allocations = drf.allocate(Duration::ZERO);
+            let count = |f: &str| allocations.iter().filter(|a| a.framework_id == f).count();
+            (count("fa"), count("fb"))
+        };
+        assert_eq!(run(&[]), (2, 2));
+        // Role a weighs three times as much: it gets three agents of four.
+        assert_eq!(run(&[("a", 3.0)]), (3, 1));
+        assert_eq!(run(&[("b", 3.0)]), (1, 3));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! refused by the parser as unknown; a value we cannot honour yet is refused
 //! by [`Flags::validate`] with a message that says so. Nothing is ignored.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -125,6 +126,26 @@ pub struct Flags {
     )]
     pub max_unreachable_tasks_per_framework: u32,
 
+    /// Operator API event streams (`SUBSCRIBE`) kept open at once; a new
+    /// one beyond this closes the oldest.
+    #[arg(
+        long,
+        env = "MESOS_MAX_OPERATOR_EVENT_STREAM_SUBSCRIBERS",
+        default_value_t = 1000
+    )]
+    pub max_operator_event_stream_subscribers: u32,
+
+    /// Deprecated: the only roles frameworks may use, comma-separated
+    /// (`*` is always allowed). Unset: any valid role.
+    #[arg(long, env = "MESOS_ROLES")]
+    pub roles: Option<String>,
+
+    /// Deprecated: role weights for fair sharing, `role1=2.5,role2=3`.
+    /// Used only while the registry holds no weights (they are then
+    /// stored there); `UPDATE_WEIGHTS` changes them later.
+    #[arg(long, env = "MESOS_WEIGHTS")]
+    pub weights: Option<String>,
+
     /// Require frameworks to authenticate; not supported yet.
     #[arg(long, env = "MESOS_AUTHENTICATE_FRAMEWORKS", alias = "authenticate",
           action = ArgAction::Set, num_args = 0..=1, require_equals = true,
@@ -220,6 +241,8 @@ impl Flags {
                 "--max_agent_ping_timeouts must be at least 1".into(),
             ));
         }
+        let whitelist = self.role_whitelist()?;
+        self.parsed_weights(whitelist.as_ref())?;
         if !["INFO", "WARNING", "ERROR"].contains(&self.logging_level.as_str()) {
             return Err(FlagError(format!(
                 "'{}' is not a valid --logging_level: use INFO, WARNING or ERROR",
@@ -227,6 +250,59 @@ impl Flags {
             )));
         }
         Ok(())
+    }
+
+    /// Returns the roles `--roles` allows (with `*`), or `None` when any
+    /// role is allowed; an invalid role is an error, as upstream's
+    /// `roles::parse`.
+    pub fn role_whitelist(&self) -> Result<Option<BTreeSet<String>>, FlagError> {
+        let Some(text) = &self.roles else {
+            return Ok(None);
+        };
+        let mut roles = BTreeSet::new();
+        for role in text.split(',').filter(|r| !r.is_empty()) {
+            crate::frameworks::validate_role(role)
+                .map_err(|error| FlagError(format!("Failed to parse roles: {error}")))?;
+            roles.insert(role.to_string());
+        }
+        roles.insert("*".to_string());
+        Ok(Some(roles))
+    }
+
+    /// Returns the weights `--weights` sets, checked as upstream checks
+    /// them: `role=weight` pairs, roles allowed by `whitelist`, positive
+    /// weights.
+    pub fn parsed_weights(
+        &self,
+        whitelist: Option<&BTreeSet<String>>,
+    ) -> Result<BTreeMap<String, f64>, FlagError> {
+        let mut weights = BTreeMap::new();
+        let Some(text) = &self.weights else {
+            return Ok(weights);
+        };
+        for token in text.split(',').filter(|t| !t.is_empty()) {
+            let pair: Vec<&str> = token.split('=').filter(|p| !p.is_empty()).collect();
+            let [role, weight] = pair.as_slice() else {
+                return Err(FlagError(format!(
+                    "Invalid weight: '{token}'. --weights should be of the form \
+                     'role=weight,role=weight'"
+                )));
+            };
+            if whitelist.is_some_and(|w| !w.contains(*role)) {
+                return Err(FlagError(format!(
+                    "Invalid weight: '{token}'. {role} is not a valid role"
+                )));
+            }
+            // Like C's `atof`, an unparsable weight reads as 0.
+            let weight: f64 = weight.trim().parse().unwrap_or(0.0);
+            if weight.is_nan() || weight <= 0.0 {
+                return Err(FlagError(format!(
+                    "Invalid weight: '{token}'. Weights must be positive"
+                )));
+            }
+            weights.insert(role.to_string(), weight);
+        }
+        Ok(weights)
     }
 
     /// Returns every flag with its value as upstream's `/flags` shows them.
@@ -280,11 +356,17 @@ impl Flags {
                 "max_unreachable_tasks_per_framework",
                 Some(self.max_unreachable_tasks_per_framework.to_string()),
             ),
+            (
+                "max_operator_event_stream_subscribers",
+                Some(self.max_operator_event_stream_subscribers.to_string()),
+            ),
             ("offer_timeout", self.offer_timeout.map(format_duration)),
             ("port", Some(self.port.to_string())),
             ("quiet", Some(self.quiet.to_string())),
             ("quorum", opt(&self.quorum)),
             ("registry", Some(self.registry.clone())),
+            ("roles", self.roles.clone()),
+            ("weights", self.weights.clone()),
             ("work_dir", path(&self.work_dir)),
             ("zk", self.zk.clone()),
         ];
@@ -340,5 +422,41 @@ mod tests {
             .to_string();
         assert!(error.contains("at least 10mins"), "{error}");
         assert!(parse(&["--registry=in_memory", "--no_such_flag=1"]).is_err());
+    }
+
+    #[test]
+    fn roles_and_weights_are_checked_as_upstream() {
+        let flags = parse(&[
+            "--registry=in_memory",
+            "--roles=a,b/c",
+            "--weights=a=2.5,*=3",
+        ])
+        .unwrap();
+        let whitelist = flags.role_whitelist().unwrap().unwrap();
+        assert_eq!(
+            whitelist.into_iter().collect::<Vec<_>>(),
+            vec!["*", "a", "b/c"]
+        );
+        let weights = flags.parsed_weights(None).unwrap();
+        assert_eq!(weights.get("a"), Some(&2.5));
+        assert_eq!(weights.get("*"), Some(&3.0));
+        let error = |args: &[&str]| {
+            let mut all = vec!["--registry=in_memory"];
+            all.extend_from_slice(args);
+            parse(&all).unwrap_err().to_string()
+        };
+        assert_eq!(
+            error(&["--roles=a", "--weights=b=2"]),
+            "Invalid weight: 'b=2'. b is not a valid role"
+        );
+        assert_eq!(
+            error(&["--weights=a=0"]),
+            "Invalid weight: 'a=0'. Weights must be positive"
+        );
+        assert_eq!(
+            error(&["--weights=a"]),
+            "Invalid weight: 'a'. --weights should be of the form 'role=weight,role=weight'"
+        );
+        assert!(error(&["--roles=a,-b"]).starts_with("Failed to parse roles: "));
     }
 }

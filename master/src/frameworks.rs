@@ -27,7 +27,9 @@ use mesos_proto::mesos::internal::{
     ShutdownFrameworkMessage, UnregisterFrameworkMessage,
 };
 use mesos_proto::mesos::scheduler::{call, event, Call, Event};
-use mesos_proto::mesos::{framework_info, FrameworkId, FrameworkInfo};
+use mesos_proto::mesos::{
+    framework_info, task_status, FrameworkId, FrameworkInfo, TaskState, TaskStatus,
+};
 
 use crate::master::Master;
 use crate::scheduler_http::HttpConnection;
@@ -51,7 +53,7 @@ pub struct Framework {
     /// When it disconnected, if it is disconnected.
     pub unregistered_time: Option<f64>,
     /// Active (non-completed) tasks by id.
-    pub tasks: std::collections::HashMap<String, mesos_proto::mesos::Task>,
+    pub tasks: std::collections::HashMap<String, Box<mesos_proto::mesos::Task>>,
     /// Executors the framework launched or an agent reported, by agent and
     /// executor id (custom and task-group executors only: agents
     /// synthesize command executors themselves). Their resources are in
@@ -198,6 +200,26 @@ pub fn error_event(message: &str) -> Event {
 }
 
 impl Master {
+    /// Upstream's `Master::validateFramework`: [`validate`], then the
+    /// framework's roles against `--roles` when it is set.
+    pub(crate) fn validate_framework(&self, info: &FrameworkInfo) -> Result<(), String> {
+        validate(info)?;
+        if let Some(whitelist) = &self.role_whitelist {
+            let invalid: std::collections::BTreeSet<String> = Self::framework_roles(info)
+                .into_iter()
+                .filter(|role| !whitelist.contains(role))
+                .collect();
+            if !invalid.is_empty() {
+                let list: Vec<String> = invalid.into_iter().collect();
+                return Err(format!(
+                    "Roles {{ {} }} are not present in the master's --roles",
+                    list.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn framework_error(&self, to: &UPID, message: &str) {
         self.base().send(
             to,
@@ -274,7 +296,7 @@ impl Master {
         ctx: &mut Context<Self>,
     ) {
         self.pending_suppressed = suppressed;
-        if let Err(error) = validate(&info) {
+        if let Err(error) = self.validate_framework(&info) {
             tracing::warn!(%from, %error, "Refusing framework subscription");
             self.framework_error(&from, &error);
             return;
@@ -323,6 +345,7 @@ impl Master {
                 },
             );
             self.framework_added(&id, ctx);
+            self.notify_framework_added(&id);
             return;
         };
 
@@ -393,6 +416,7 @@ impl Master {
                     id.clone(),
                     Framework::new(info, Some(from.clone()), None, now),
                 );
+                self.notify_framework_added(&id);
                 self.base().send(
                     &from,
                     &FrameworkReregisteredMessage {
@@ -403,6 +427,7 @@ impl Master {
             }
         }
         self.framework_added(&id, ctx);
+        self.notify_framework_updated(&id);
     }
 
     /// Tells the allocator about a (re-)subscribed framework and triggers
@@ -501,9 +526,10 @@ impl Master {
         connection: HttpConnection,
         ctx: &mut Context<Self>,
     ) -> Result<String, String> {
-        validate(&info)?;
+        self.validate_framework(&info)?;
         self.pending_suppressed = suppressed;
         let now = libprocess::clock::now_secs();
+        let resubscribing = info.id.as_ref().is_some_and(|id| !id.value.is_empty());
         let id = match info
             .id
             .as_ref()
@@ -564,9 +590,13 @@ impl Master {
                     id.clone(),
                     Framework::new(info, None, Some(connection), now),
                 );
+                self.notify_framework_added(&id);
             }
         }
         self.framework_added(&id, ctx);
+        if resubscribing {
+            self.notify_framework_updated(&id);
+        }
         Ok(id)
     }
 
@@ -608,14 +638,41 @@ impl Master {
             self.remove_offer(&offer_id, false);
         }
         let now = libprocess::clock::elapsed();
-        for task in framework.tasks.values() {
-            let terminal = mesos_proto::mesos::TaskState::try_from(task.state)
-                .is_ok_and(mesos_proto::mesos::TaskState::is_terminal);
+        // As upstream, the framework's tasks are marked killed (without an
+        // update to anyone: the framework is gone) and become completed.
+        let mut task_ids: Vec<String> = framework.tasks.keys().cloned().collect();
+        task_ids.sort();
+        let timestamp = libprocess::clock::now_secs();
+        for task_id in task_ids {
+            let Some(mut task) = framework.tasks.remove(&task_id) else {
+                continue;
+            };
+            let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
             if !terminal {
                 let resources = mesos_proto::resources::Resources::from(task.resources.clone());
                 self.allocator
                     .recover_resources(id, &task.slave_id.value, &resources, None, now);
             }
+            let status = TaskStatus {
+                task_id: task.task_id.clone(),
+                state: TaskState::TaskKilled as i32,
+                message: Some(format!("Framework {id} removed")),
+                source: Some(task_status::Source::Master as i32),
+                reason: Some(task_status::Reason::FrameworkRemoved as i32),
+                slave_id: Some(task.slave_id.clone()),
+                executor_id: task.executor_id.clone(),
+                timestamp: Some(timestamp),
+                ..Default::default()
+            };
+            if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
+                self.publish(|| crate::subscribers::task_updated(&task, &status));
+            }
+            framework.completed_tasks.push_back(*task);
+        }
+        while framework.completed_tasks.len()
+            > self.flags.max_completed_tasks_per_framework as usize
+        {
+            framework.completed_tasks.pop_front();
         }
         for (slave_id, executors) in &framework.executors {
             for executor in executors.values() {
@@ -646,10 +703,12 @@ impl Master {
         for agent in agents {
             self.base().send(&agent, &message);
         }
+        let info = framework.info.clone();
         self.frameworks.completed.push_back(framework);
         while self.frameworks.completed.len() > self.flags.max_completed_frameworks as usize {
             self.frameworks.completed.pop_front();
         }
+        self.publish(|| crate::subscribers::framework_removed(&info));
     }
 
     /// UPDATE_FRAMEWORK: a new `FrameworkInfo` (roles, name, capabilities,
@@ -668,7 +727,7 @@ impl Master {
         if info.id.as_ref().map(|i| i.value.as_str()) != Some(id) {
             return Err("'framework_info.id' must match the framework's id".into());
         }
-        validate(&info)?;
+        self.validate_framework(&info)?;
         let Some(framework) = self.frameworks.registered.get_mut(id) else {
             return Err(format!("Framework '{id}' cannot be found"));
         };
@@ -682,6 +741,7 @@ impl Master {
             return Err("Updating 'FrameworkInfo.checkpoint' is unsupported".into());
         }
         info.id = framework.info.id.clone();
+        let changed = framework.info != info;
         framework.info = info.clone();
         let roles = Self::framework_roles(&info);
         let active = framework.active;
@@ -717,6 +777,9 @@ impl Master {
             }
         }
         self.schedule_allocation(ctx);
+        if changed {
+            self.notify_framework_updated(id);
+        }
         Ok(())
     }
 
@@ -740,7 +803,8 @@ impl Master {
             framework.active = false;
             framework.recovered = true;
             framework.unregistered_time = Some(now);
-            self.frameworks.registered.insert(id, framework);
+            self.frameworks.registered.insert(id.clone(), framework);
+            self.notify_framework_added(&id);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The master's classic HTTP endpoints (upstream `src/master/http.cpp`).
 //!
 //! Served: `/master/health`, `/master/flags`, `/master/redirect`,
-//! `/master/teardown`, `/api/v1` ([`crate::operator_api`]),
+//! `/master/teardown`, `/master/weights` ([`crate::weights`]), `/api/v1` ([`crate::operator_api`]),
 //! `/api/v1/scheduler` ([`crate::scheduler_http`]) and the read-only state
 //! endpoints `/master/state`, `/state-summary`, `/frameworks`, `/slaves`,
 //! `/tasks` and `/roles`, whose JSON [`crate::state_json`] writes; the
@@ -35,23 +35,23 @@ pub fn install(master: &mut Master) {
     base.route_sync("/redirect", |master, _, _request| redirect(master));
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
     base.route_sync("/teardown", teardown);
-    base.route_sync("/state", |master, _, request| {
+    base.route("/state", |master, _, request| {
         readonly(master, &request, |m, _| state_json::state(m))
     });
-    base.route_sync("/state-summary", |master, _, request| {
+    base.route("/state-summary", |master, _, request| {
         readonly(master, &request, |m, _| state_json::state_summary(m))
     });
-    base.route_sync("/frameworks", |master, _, request| {
+    base.route("/frameworks", |master, _, request| {
         readonly(master, &request, |m, q| {
             state_json::frameworks(m, query_last(q, "framework_id"))
         })
     });
-    base.route_sync("/slaves", |master, _, request| {
+    base.route("/slaves", |master, _, request| {
         readonly(master, &request, |m, q| {
             state_json::slaves(m, query_last(q, "slave_id"))
         })
     });
-    base.route_sync("/tasks", |master, _, request| {
+    base.route("/tasks", |master, _, request| {
         readonly(master, &request, |m, q| {
             state_json::tasks(
                 m,
@@ -59,10 +59,11 @@ pub fn install(master: &mut Master) {
             )
         })
     });
-    base.route_sync("/roles", |master, _, request| {
+    base.route("/roles", |master, _, request| {
         readonly(master, &request, |m, _| state_json::roles(m))
     });
     base.route("/api/v1", crate::operator_api::handle);
+    base.route("/weights", crate::weights::endpoint);
 }
 
 fn flags(master: &Master, request: &Request) -> Response {
@@ -85,16 +86,26 @@ fn flags(master: &Master, request: &Request) -> Response {
 
 /// Answers a read-only endpoint: its JSON from `write`, wrapped for
 /// `?jsonp=`, or the redirect answer when this master does not lead.
+/// The document is built on the master; rendering it to text (and
+/// freeing it) happens on a blocking thread, so the master moves on.
 fn readonly(
     master: &Master,
     request: &Request,
     write: impl FnOnce(&Master, &Request) -> Value,
-) -> Response {
+) -> libprocess::HttpFuture {
     if !master.recovered() {
-        return redirect(master);
+        let response = redirect(master);
+        return Box::pin(async move { response });
     }
-    let json = mesos_proto::json::render(&write(master, request));
-    Response::json(json, query_last(request, "jsonp"))
+    let value = write(master, request);
+    let jsonp = query_last(request, "jsonp").map(str::to_string);
+    Box::pin(async move {
+        let rendered = tokio::task::spawn_blocking(move || mesos_proto::json::render(&value)).await;
+        match rendered {
+            Ok(json) => Response::json(json, jsonp.as_deref()),
+            Err(error) => Response::internal_error(format!("Failed to render the state: {error}")),
+        }
+    })
 }
 
 /// Returns the last value of query parameter `name` (upstream decodes the

@@ -6,6 +6,8 @@
 //! re-registration, health checks and removal ([`master`], [`observer`]),
 //! and the health, flags and redirect endpoints ([`http`]), with the
 //! read-only state endpoints and `/version` written by [`state_json`].
+//! The v1 operator API is [`operator_api`], its event stream
+//! [`subscribers`].
 
 #![warn(missing_docs)]
 
@@ -19,7 +21,9 @@ pub mod operator_api;
 pub mod registrar;
 pub mod scheduler_http;
 pub mod state_json;
+pub mod subscribers;
 pub mod tasks;
+pub mod weights;
 
 /// The upstream Mesos release whose protocol this master speaks; agents and
 /// frameworks compare against it.

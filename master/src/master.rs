@@ -18,7 +18,7 @@
 //!   `--agent_reregister_timeout` are marked unreachable;
 //! - `UnregisterSlaveMessage`: the agent is removed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,7 +65,8 @@ pub struct Slave {
     pub active: bool,
     /// Resources it checkpointed (reservations, volumes).
     pub checkpointed_resources: Vec<Resource>,
-    /// Tasks it reported when re-registering.
+    /// Tasks it reported when re-registering, until they are handed to
+    /// their frameworks.
     pub tasks: Vec<Task>,
     /// Executors it reported when re-registering.
     pub executors: Vec<ExecutorInfo>,
@@ -102,6 +103,7 @@ struct Gauges {
     active: std::sync::atomic::AtomicU64,
     inactive: std::sync::atomic::AtomicU64,
     unreachable: std::sync::atomic::AtomicU64,
+    operator_subscribers: std::sync::atomic::AtomicU64,
 }
 
 /// Counters behind `/metrics/snapshot`.
@@ -140,7 +142,15 @@ pub struct Master {
     /// Suppressed roles of the subscription being handled, for the
     /// allocator.
     pub(crate) pending_suppressed: Vec<String>,
+    /// The operator API event streams.
+    pub(crate) subscribers: crate::subscribers::Subscribers,
+    /// Configured role weights (roles not listed weigh 1).
+    pub weights: BTreeMap<String, f64>,
+    /// The roles `--roles` allows, if it is set (deprecated upstream).
+    pub role_whitelist: Option<BTreeSet<String>>,
     next_slave_id: u64,
+    self_addr: Option<actix::WeakAddr<Master>>,
+    gauges_pending: bool,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
 }
@@ -186,6 +196,17 @@ impl Master {
             })
             .collect(),
         };
+        // `Flags::validate` already refused bad values.
+        let role_whitelist = flags.role_whitelist().unwrap_or_default();
+        if role_whitelist.is_some() {
+            tracing::warn!(
+                "The '--roles' flag is deprecated. This flag will be removed in the future. \
+                 See the Mesos 0.27 upgrade notes for more information"
+            );
+        }
+        let weights = flags
+            .parsed_weights(role_whitelist.as_ref())
+            .unwrap_or_default();
         Self {
             base: ProcessBase::new("master"),
             flags,
@@ -200,14 +221,36 @@ impl Master {
             next_offer_id: 0,
             allocation_pending: false,
             pending_suppressed: Vec::new(),
+            subscribers: Default::default(),
+            weights,
+            role_whitelist,
             next_slave_id: 0,
+            self_addr: None,
+            gauges_pending: false,
             metrics: None,
             gauges: Arc::default(),
         }
     }
 
-    /// Refreshes the agent gauges after a change.
-    fn refresh_gauges(&self) {
+    /// Refreshes the agent gauges after a change: once, after the messages
+    /// already queued (counting is O(agents), so a burst of registrations
+    /// must not count once per agent).
+    fn refresh_gauges(&mut self) {
+        if self.gauges_pending {
+            return;
+        }
+        let Some(addr) = self.self_addr.as_ref().and_then(|a| a.upgrade()) else {
+            self.count_gauges();
+            return;
+        };
+        self.gauges_pending = true;
+        addr.do_send(libprocess::Dispatch(Box::new(|master: &mut Master, _| {
+            master.gauges_pending = false;
+            master.count_gauges();
+        })));
+    }
+
+    fn count_gauges(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let registered = self.slaves.registered.values();
         let connected = registered.clone().filter(|s| s.connected).count() as u64;
@@ -221,6 +264,14 @@ impl Master {
         self.gauges
             .unreachable
             .store(self.slaves.unreachable.len() as u64, Relaxed);
+    }
+
+    /// Refreshes `master/operator_event_stream_subscribers`.
+    pub(crate) fn refresh_subscriber_gauge(&self) {
+        self.gauges.operator_subscribers.store(
+            self.subscribers.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Returns whether registry recovery finished (the master serves).
@@ -275,6 +326,7 @@ impl Master {
         for slave in registry.gone.unwrap_or_default().slaves {
             self.slaves.gone.insert(slave.id.value, slave.timestamp);
         }
+        self.recover_weights(registry.weights, ctx);
         self.elected_time = Some(libprocess::clock::now_secs());
         self.refresh_gauges();
         tracing::info!(
@@ -294,6 +346,41 @@ impl Master {
                 |this, ctx| this.recovered_slaves_timeout(ctx),
             );
         }
+    }
+
+    /// Weights stored in the registry win over `--weights`, which is only
+    /// used (and then stored) while the registry holds none, as upstream's
+    /// `Master::_recover`.
+    fn recover_weights(
+        &mut self,
+        stored: Vec<mesos_proto::mesos::internal::registry::Weight>,
+        ctx: &mut Context<Self>,
+    ) {
+        if !stored.is_empty() {
+            if !self.weights.is_empty() {
+                tracing::warn!(
+                    weights = ?self.flags.weights,
+                    "Ignoring --weights flag and recovering the weights from the registry"
+                );
+                self.weights.clear();
+            }
+            for weight in stored {
+                self.weights
+                    .insert(weight.info.role.unwrap_or_default(), weight.info.weight);
+            }
+        } else if !self.weights.is_empty() {
+            let registrar = self.registrar.clone();
+            let operation = Operation::UpdateWeights(crate::weights::infos(&self.weights));
+            ctx.spawn(async move { registrar.apply(operation).await }.into_actor(self).map(
+                |result, _, _| {
+                    if let Err(error) = result {
+                        tracing::error!(%error, "Failed to store --weights in the registry; exiting");
+                        std::process::exit(1);
+                    }
+                },
+            ));
+        }
+        self.allocator.update_weights(&self.weights);
     }
 
     fn recovered_slaves_timeout(&mut self, ctx: &mut Context<Self>) {
@@ -456,7 +543,8 @@ impl Master {
             slave.version = message.version.clone().unwrap_or_default();
             slave.capabilities = message.agent_capabilities.clone();
             slave.checkpointed_resources = message.checkpointed_resources.clone();
-            slave.tasks = message.tasks.clone();
+            // Its tasks are reconciled below, not kept a second time.
+            slave.tasks = Vec::new();
             slave.executors = message.executor_infos.clone();
             slave.frameworks = message.frameworks.clone();
             slave.connected = true;
@@ -576,6 +664,7 @@ impl Master {
             let mut missing: Vec<&Task> = framework
                 .tasks
                 .values()
+                .map(|t| &**t)
                 .filter(|t| t.slave_id.value == id)
                 .filter(|t| {
                     !reported_tasks.contains(&(framework_id.as_str(), t.task_id.value.as_str()))
@@ -660,15 +749,9 @@ impl Master {
         };
         let now = libprocess::clock::now_secs();
         let id_for_allocator = id.clone();
+        let reregistered_time = reregistration.as_ref().map(|_| now);
         let (tasks, executors, frameworks) = reregistration
-            .as_ref()
-            .map(|m| {
-                (
-                    m.tasks.clone(),
-                    m.executor_infos.clone(),
-                    m.frameworks.clone(),
-                )
-            })
+            .map(|m| (m.tasks, m.executor_infos, m.frameworks))
             .unwrap_or_default();
         self.slaves.registered.insert(
             id,
@@ -678,7 +761,7 @@ impl Master {
                 version,
                 capabilities,
                 registered_time: now,
-                reregistered_time: reregistration.map(|_| now),
+                reregistered_time,
                 connected: true,
                 active: true,
                 checkpointed_resources,
@@ -689,6 +772,7 @@ impl Master {
             },
         );
         self.slave_added(&id_for_allocator, ctx);
+        self.notify_agent_added(&id_for_allocator);
         self.refresh_gauges();
     }
 
@@ -803,6 +887,7 @@ impl Master {
                                     mesos_proto::mesos::TaskState::TaskGone,
                                     "Agent was removed",
                                 );
+                                this.publish(|| crate::subscribers::agent_removed(&id));
                             }
                             this.refresh_gauges();
                             if let Some(m) = &this.metrics {
@@ -880,6 +965,9 @@ impl Master {
         gauge("master/slaves_unreachable", |g| {
             g.unreachable.load(Relaxed) as f64
         });
+        gauge("master/operator_event_stream_subscribers", |g| {
+            g.operator_subscribers.load(Relaxed) as f64
+        });
         let _ = ctx;
     }
 }
@@ -898,6 +986,7 @@ impl Process for Master {
     }
 
     fn initialize(&mut self, ctx: &mut Context<Self>) {
+        self.self_addr = Some(ctx.address().downgrade());
         self.base
             .install::<RegisterSlaveMessage>(|this, ctx, from, message| {
                 this.register_slave(from, message, ctx)

@@ -7,8 +7,10 @@
 //! `GET_HEALTH`, `GET_FLAGS`, `GET_VERSION`, `GET_METRICS`, `GET_MASTER`,
 //! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS` (custom and task-group
 //! executors; command executors live only on agents, as upstream),
-//! `GET_TASKS`, `GET_STATE`, `TEARDOWN`, `MARK_AGENT_GONE`, and the
-//! always-empty `GET_WEIGHTS`, `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
+//! `GET_TASKS`, `GET_STATE`, `GET_ROLES`, `GET_WEIGHTS` and
+//! `UPDATE_WEIGHTS` ([`crate::weights`]), `SUBSCRIBE` (the event stream,
+//! see [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
+//! always-empty `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
 //! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
 //! yet). Every other call answers `501 Not Implemented` naming it, until
 //! it lands.
@@ -28,7 +30,8 @@ use prost::Message as _;
 use crate::master::Master;
 use crate::registrar::Operation;
 
-fn time(secs: f64) -> TimeInfo {
+/// Seconds since the epoch as a `TimeInfo`.
+pub(crate) fn time(secs: f64) -> TimeInfo {
     TimeInfo {
         nanoseconds: (secs * 1e9) as i64,
     }
@@ -44,6 +47,19 @@ fn respond(response: &ApiResponse, json: bool) -> Response {
         Ok(v1) => Response::status(200).with_body(JSON, mesos_proto::json::to_string(&v1)),
         Err(error) => Response::internal_error(format!("Failed to convert the response: {error}")),
     }
+}
+
+/// As [`respond`], on a blocking thread: for the large documents (state,
+/// tasks, agents, frameworks, executors), so that converting them to v1
+/// and JSON does not hold up the master.
+fn respond_later(response: ApiResponse, json: bool) -> HttpFuture {
+    Box::pin(async move {
+        tokio::task::spawn_blocking(move || respond(&response, json))
+            .await
+            .unwrap_or_else(|error| {
+                Response::internal_error(format!("Failed to serialise the response: {error}"))
+            })
+    })
 }
 
 fn ready(response: Response) -> HttpFuture {
@@ -161,41 +177,76 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetAgents => ready(respond(
-            &ApiResponse {
+        call::Type::GetAgents => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetAgents),
                 get_agents: Some(get_agents(master)),
                 ..Default::default()
             },
             json,
-        )),
-        call::Type::GetFrameworks => ready(respond(
-            &ApiResponse {
+        ),
+        call::Type::GetFrameworks => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetFrameworks),
                 get_frameworks: Some(get_frameworks(master)),
                 ..Default::default()
             },
             json,
-        )),
-        call::Type::GetTasks => ready(respond(
-            &ApiResponse {
+        ),
+        call::Type::GetTasks => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetTasks),
                 get_tasks: Some(get_tasks(master)),
                 ..Default::default()
             },
             json,
-        )),
-        // The master holds no weights, quota, maintenance schedule or
-        // offer operations (the calls that would set them are refused), so
-        // these answer, as upstream does in that state, with empty lists.
+        ),
         call::Type::GetWeights => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetWeights),
-                get_weights: Some(response::GetWeights::default()),
+                get_weights: Some(response::GetWeights {
+                    weight_infos: crate::weights::infos(&master.weights),
+                }),
                 ..Default::default()
             },
             json,
         )),
+        call::Type::UpdateWeights => {
+            let Some(update) = call.update_weights else {
+                return ready(Response::bad_request(
+                    "Expecting 'update_weights' to be present",
+                ));
+            };
+            match crate::weights::validate(master, update.weight_infos) {
+                Ok(infos) => crate::weights::update(master, ctx, infos),
+                Err(error) => ready(Response::bad_request(error)),
+            }
+        }
+        call::Type::GetRoles => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetRoles),
+                get_roles: Some(response::GetRoles {
+                    roles: crate::state_json::role_views(master)
+                        .into_iter()
+                        .map(|role| mesos_proto::mesos::Role {
+                            resources: role.resources(),
+                            name: role.name,
+                            weight: role.weight,
+                            frameworks: role
+                                .frameworks
+                                .into_iter()
+                                .map(|value| mesos_proto::mesos::FrameworkId { value })
+                                .collect(),
+                        })
+                        .collect(),
+                }),
+                ..Default::default()
+            },
+            json,
+        )),
+        // The master holds no quota, maintenance schedule or offer
+        // operations (the calls that would set them are refused), so these
+        // answer, as upstream does in that state, with empty lists.
         call::Type::GetQuota => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetQuota),
@@ -228,27 +279,23 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetExecutors => ready(respond(
-            &ApiResponse {
+        call::Type::GetExecutors => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetExecutors),
                 get_executors: Some(get_executors(master)),
                 ..Default::default()
             },
             json,
-        )),
-        call::Type::GetState => ready(respond(
-            &ApiResponse {
+        ),
+        call::Type::GetState => respond_later(
+            ApiResponse {
                 r#type: typed(response::Type::GetState),
-                get_state: Some(response::GetState {
-                    get_tasks: Some(get_tasks(master)),
-                    get_executors: Some(get_executors(master)),
-                    get_frameworks: Some(get_frameworks(master)),
-                    get_agents: Some(get_agents(master)),
-                }),
+                get_state: Some(get_state(master)),
                 ..Default::default()
             },
             json,
-        )),
+        ),
+        call::Type::Subscribe => ready(master.subscribe_operator(ctx, json)),
         call::Type::Teardown => {
             let Some(teardown) = call.teardown else {
                 return ready(Response::bad_request("Expecting 'teardown' to be present"));
@@ -277,23 +324,35 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     }
 }
 
+/// `GET_STATE`: tasks, executors, frameworks and agents (also the
+/// snapshot in the operator stream's `SUBSCRIBED` event).
+pub(crate) fn get_state(master: &Master) -> response::GetState {
+    response::GetState {
+        get_tasks: Some(get_tasks(master)),
+        get_executors: Some(get_executors(master)),
+        get_frameworks: Some(get_frameworks(master)),
+        get_agents: Some(get_agents(master)),
+    }
+}
+
+/// An agent as `GET_AGENTS` and `AGENT_ADDED` show it (upstream
+/// `createAgentResponse`).
+pub(crate) fn agent_model(slave: &crate::master::Slave) -> response::get_agents::Agent {
+    response::get_agents::Agent {
+        agent_info: slave.info.clone(),
+        active: slave.active,
+        version: slave.version.clone(),
+        pid: Some(slave.pid.to_string()),
+        registered_time: Some(time(slave.registered_time)),
+        reregistered_time: slave.reregistered_time.map(time),
+        total_resources: slave.info.resources.clone(),
+        capabilities: slave.capabilities.clone(),
+        ..Default::default()
+    }
+}
+
 fn get_agents(master: &Master) -> response::GetAgents {
-    let agents = master
-        .slaves
-        .registered
-        .values()
-        .map(|slave| response::get_agents::Agent {
-            agent_info: slave.info.clone(),
-            active: slave.active,
-            version: slave.version.clone(),
-            pid: Some(slave.pid.to_string()),
-            registered_time: Some(time(slave.registered_time)),
-            reregistered_time: slave.reregistered_time.map(time),
-            total_resources: slave.info.resources.clone(),
-            capabilities: slave.capabilities.clone(),
-            ..Default::default()
-        })
-        .collect();
+    let agents = master.slaves.registered.values().map(agent_model).collect();
     response::GetAgents {
         agents,
         recovered_agents: master.slaves.recovered.values().cloned().collect(),
@@ -343,7 +402,7 @@ fn get_tasks(master: &Master) -> response::GetTasks {
         .values()
         .chain(master.frameworks.completed.iter());
     for framework in frameworks {
-        tasks.extend(framework.tasks.values().cloned());
+        tasks.extend(framework.tasks.values().map(|task| (**task).clone()));
         for task in &framework.completed_tasks {
             let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
             if state == TaskState::TaskUnreachable
@@ -365,8 +424,11 @@ fn get_tasks(master: &Master) -> response::GetTasks {
     }
 }
 
-fn get_frameworks(master: &Master) -> response::GetFrameworks {
-    let model = |f: &crate::frameworks::Framework| response::get_frameworks::Framework {
+/// A framework as `GET_FRAMEWORKS` shows it.
+pub(crate) fn framework_model(
+    f: &crate::frameworks::Framework,
+) -> response::get_frameworks::Framework {
+    response::get_frameworks::Framework {
         framework_info: f.info.clone(),
         active: f.active,
         connected: f.connected,
@@ -375,10 +437,23 @@ fn get_frameworks(master: &Master) -> response::GetFrameworks {
         reregistered_time: Some(time(f.reregistered_time)),
         unregistered_time: f.unregistered_time.map(time),
         ..Default::default()
-    };
+    }
+}
+
+fn get_frameworks(master: &Master) -> response::GetFrameworks {
     response::GetFrameworks {
-        frameworks: master.frameworks.registered.values().map(model).collect(),
-        completed_frameworks: master.frameworks.completed.iter().map(model).collect(),
+        frameworks: master
+            .frameworks
+            .registered
+            .values()
+            .map(framework_model)
+            .collect(),
+        completed_frameworks: master
+            .frameworks
+            .completed
+            .iter()
+            .map(framework_model)
+            .collect(),
         ..Default::default()
     }
 }

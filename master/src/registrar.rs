@@ -2,10 +2,12 @@
 //! gone agents.
 //!
 //! Upstream counterpart: `src/master/registrar.cpp` and the operations in
-//! `src/master/registry_operations.cpp`. Operations are applied one at a
-//! time, in order: each mutates a copy of the registry, the copy is stored,
-//! and only then does it become current and the caller learn the outcome,
-//! so the master never acts on a change that a crash could lose.
+//! `src/master/registry_operations.cpp`. Operations are applied in order,
+//! in batches (those that arrive while a store is in progress go
+//! together): a batch mutates a copy of the registry, the copy is stored,
+//! and only then does it become current and the callers learn their
+//! outcomes, so the master never acts on a change that a crash could
+//! lose.
 //!
 //! Stores: [`InMemoryStore`] (`--registry=in_memory`) and [`FileStore`]
 //! (`--registry=replicated_log`: a single replica, the `Registry` protobuf
@@ -13,8 +15,9 @@
 //! masters do not read it. ZooKeeper-backed replication comes with the HA
 //! issue behind the same [`Store`] trait.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use mesos_proto::mesos::internal::registry;
@@ -46,34 +49,33 @@ pub enum RegistrarError {
     /// A blocking task failed.
     #[error("registry task failed: {0}")]
     Task(String),
+    /// Storing the batch the operation was part of failed.
+    #[error("{0}")]
+    Batch(String),
 }
 
 /// Where the registry is kept.
 pub trait Store: Send + Sync {
     /// Returns the stored registry, if any.
     fn fetch(&self) -> BoxFuture<'static, Result<Option<Registry>, RegistrarError>>;
-    /// Replaces the stored registry.
-    fn store(&self, registry: Registry) -> BoxFuture<'static, Result<(), RegistrarError>>;
+    /// Replaces the stored registry. What is needed from `registry` is
+    /// taken before this returns; the future finishes the write.
+    fn store(&self, registry: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>>;
 }
 
-/// A registry that lives as long as the master (`--registry=in_memory`).
+/// A registry that lives as long as the master (`--registry=in_memory`):
+/// the registrar's own copy is the registry, so storing keeps nothing
+/// (a copy per operation would cost O(agents) each), and a master
+/// starting over it finds an empty registry.
 #[derive(Default)]
-pub struct InMemoryStore {
-    registry: Arc<Mutex<Option<Registry>>>,
-}
+pub struct InMemoryStore;
 
 impl Store for InMemoryStore {
     fn fetch(&self) -> BoxFuture<'static, Result<Option<Registry>, RegistrarError>> {
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        Box::pin(async move { Ok(registry) })
+        Box::pin(async { Ok(None) })
     }
 
-    fn store(&self, registry: Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
-        *self.registry.lock().unwrap_or_else(|p| p.into_inner()) = Some(registry);
+    fn store(&self, _registry: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -123,10 +125,10 @@ impl Store for FileStore {
         })
     }
 
-    fn store(&self, registry: Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
+    fn store(&self, registry: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
         let path = self.path.clone();
+        let bytes = registry.encode_to_vec();
         Box::pin(async move {
-            let bytes = registry.encode_to_vec();
             let display = path.display().to_string();
             tokio::task::spawn_blocking(move || libprocess::os::write_atomic(&path, &bytes))
                 .await
@@ -155,32 +157,116 @@ pub enum Operation {
     RemoveSlave(SlaveInfo),
     /// Mark an agent gone for good (operator's `MARK_AGENT_GONE`).
     MarkSlaveGone(SlaveId, TimeInfo),
+    /// Set role weights (upstream `weights::UpdateWeights`): each role's
+    /// entry is replaced, or added; other roles keep theirs.
+    UpdateWeights(Vec<mesos_proto::mesos::WeightInfo>),
+}
+
+fn slave_id(info: &SlaveInfo) -> &str {
+    info.id.as_ref().map_or("", |id| id.value.as_str())
+}
+
+/// Where each agent is in the registry, for one batch of operations, so
+/// that each costs O(1) rather than a scan of every agent (upstream's
+/// registrar likewise keeps the set of admitted agent ids per batch).
+/// Removals leave tombstones, swept once at the end of the batch.
+struct Index {
+    slaves: HashMap<String, usize>,
+    unreachable: HashMap<String, usize>,
+    gone: HashSet<String>,
+    removed_slaves: HashSet<usize>,
+    removed_unreachable: HashSet<usize>,
+}
+
+impl Index {
+    fn new(registry: &Registry) -> Self {
+        let slaves = registry.slaves.as_ref().map_or(&[][..], |s| &s.slaves[..]);
+        let unreachable = registry
+            .unreachable
+            .as_ref()
+            .map_or(&[][..], |s| &s.slaves[..]);
+        let gone = registry.gone.as_ref().map_or(&[][..], |s| &s.slaves[..]);
+        Self {
+            slaves: slaves
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (slave_id(&s.info).to_string(), i))
+                .collect(),
+            unreachable: unreachable
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.value.clone(), i))
+                .collect(),
+            gone: gone.iter().map(|s| s.id.value.clone()).collect(),
+            removed_slaves: HashSet::new(),
+            removed_unreachable: HashSet::new(),
+        }
+    }
+
+    fn remove_slave(&mut self, id: &str) -> bool {
+        match self.slaves.remove(id) {
+            Some(position) => self.removed_slaves.insert(position),
+            None => false,
+        }
+    }
+
+    fn remove_unreachable(&mut self, id: &str) -> bool {
+        match self.unreachable.remove(id) {
+            Some(position) => self.removed_unreachable.insert(position),
+            None => false,
+        }
+    }
+
+    /// Sweeps the tombstones out of `registry`, and locates the agents
+    /// anew if any moved.
+    fn compact(&mut self, registry: &mut Registry) {
+        if self.removed_slaves.is_empty() && self.removed_unreachable.is_empty() {
+            return;
+        }
+        self.sweep(registry);
+        *self = Self::new(registry);
+    }
+
+    fn sweep(&self, registry: &mut Registry) {
+        let sweep = |removed: &HashSet<usize>, len: usize| -> Vec<bool> {
+            (0..len).map(|i| !removed.contains(&i)).collect()
+        };
+        if !self.removed_slaves.is_empty() {
+            let slaves = &mut registry.slaves.get_or_insert_with(Default::default).slaves;
+            let mut keep = sweep(&self.removed_slaves, slaves.len()).into_iter();
+            slaves.retain(|_| keep.next().unwrap_or(true));
+        }
+        if !self.removed_unreachable.is_empty() {
+            let unreachable = &mut registry
+                .unreachable
+                .get_or_insert_with(Default::default)
+                .slaves;
+            let mut keep = sweep(&self.removed_unreachable, unreachable.len()).into_iter();
+            unreachable.retain(|_| keep.next().unwrap_or(true));
+        }
+    }
 }
 
 impl Operation {
-    /// Applies the operation to `registry`; returns whether it applies.
-    fn perform(&self, registry: &mut Registry) -> bool {
+    /// Applies the operation to `registry` (whose agents `index` locates);
+    /// returns whether it applies.
+    fn perform(&self, registry: &mut Registry, index: &mut Index) -> bool {
         let slaves = &mut registry.slaves.get_or_insert_with(Default::default).slaves;
         let unreachable = &mut registry
             .unreachable
             .get_or_insert_with(Default::default)
             .slaves;
         let gone = &mut registry.gone.get_or_insert_with(Default::default).slaves;
-        let id_of = |info: &SlaveInfo| {
-            info.id
-                .as_ref()
-                .map(|id| id.value.clone())
-                .unwrap_or_default()
-        };
         match self {
             Self::AdmitSlave(info) => {
-                let id = id_of(info);
-                let known = slaves.iter().any(|s| id_of(&s.info) == id)
-                    || unreachable.iter().any(|s| s.id.value == id)
-                    || gone.iter().any(|s| s.id.value == id);
-                if known {
+                let id = slave_id(info);
+                if index.slaves.contains_key(id)
+                    || index.unreachable.contains_key(id)
+                    || index.gone.contains(id)
+                {
                     return false;
                 }
+                index.slaves.insert(id.to_string(), slaves.len());
                 slaves.push(registry::Slave {
                     info: info.clone(),
                     ..Default::default()
@@ -188,106 +274,205 @@ impl Operation {
                 true
             }
             Self::MarkSlaveReachable(info) => {
-                let id = id_of(info);
-                if gone.iter().any(|s| s.id.value == id) {
+                let id = slave_id(info);
+                if index.gone.contains(id) {
                     return false;
                 }
-                unreachable.retain(|s| s.id.value != id);
-                match slaves.iter_mut().find(|s| id_of(&s.info) == id) {
-                    Some(slave) => slave.info = info.clone(),
-                    None => slaves.push(registry::Slave {
-                        info: info.clone(),
-                        ..Default::default()
-                    }),
+                index.remove_unreachable(id);
+                match index.slaves.get(id) {
+                    Some(&position) => slaves[position].info = info.clone(),
+                    None => {
+                        index.slaves.insert(id.to_string(), slaves.len());
+                        slaves.push(registry::Slave {
+                            info: info.clone(),
+                            ..Default::default()
+                        });
+                    }
                 }
                 true
             }
             Self::MarkSlaveUnreachable(info, time) => {
-                let id = id_of(info);
-                let before = slaves.len();
-                slaves.retain(|s| id_of(&s.info) != id);
-                if slaves.len() == before {
+                let id = slave_id(info);
+                if !index.remove_slave(id) {
                     return false;
                 }
+                index.unreachable.insert(id.to_string(), unreachable.len());
                 unreachable.push(registry::UnreachableSlave {
-                    id: SlaveId { value: id },
+                    id: SlaveId {
+                        value: id.to_string(),
+                    },
                     timestamp: *time,
                     ..Default::default()
                 });
                 true
             }
             Self::RemoveSlave(info) => {
-                let id = id_of(info);
-                let before = slaves.len() + unreachable.len();
-                slaves.retain(|s| id_of(&s.info) != id);
-                unreachable.retain(|s| s.id.value != id);
-                slaves.len() + unreachable.len() != before
+                let id = slave_id(info);
+                let slave = index.remove_slave(id);
+                let unreachable = index.remove_unreachable(id);
+                slave || unreachable
             }
             Self::MarkSlaveGone(id, time) => {
-                if gone.iter().any(|s| s.id.value == id.value) {
+                if index.gone.contains(&id.value) {
                     return false;
                 }
-                slaves.retain(|s| id_of(&s.info) != id.value);
-                unreachable.retain(|s| s.id.value != id.value);
+                index.remove_slave(&id.value);
+                index.remove_unreachable(&id.value);
+                index.gone.insert(id.value.clone());
                 gone.push(registry::GoneSlave {
                     id: id.clone(),
                     timestamp: *time,
                 });
                 true
             }
+            Self::UpdateWeights(infos) => {
+                for info in infos {
+                    match registry
+                        .weights
+                        .iter_mut()
+                        .find(|w| w.info.role == info.role)
+                    {
+                        Some(stored) => stored.info.weight = info.weight,
+                        None => registry
+                            .weights
+                            .push(registry::Weight { info: info.clone() }),
+                    }
+                }
+                true
+            }
         }
     }
 }
 
+/// An operation waiting for the next batch, with where its outcome goes.
+type Pending = (
+    Operation,
+    futures::channel::oneshot::Sender<Result<bool, RegistrarError>>,
+);
+
+/// What the registrar holds between batches.
+struct State {
+    /// The current registry (stored, but for the batch being stored).
+    registry: Registry,
+    /// Where its agents are.
+    index: Index,
+    /// Operations waiting for the batch in progress to finish.
+    queue: Vec<Pending>,
+    /// Whether a batch is being stored.
+    updating: bool,
+}
+
 /// The registrar: serialises operations over a [`Store`].
+///
+/// Operations that arrive while a batch is being stored wait and then go
+/// together, in arrival order, into the next batch: one copy of the
+/// registry and one store per batch, as upstream's registrar batches
+/// updates. Each caller learns its outcome once its batch is stored.
 pub struct Registrar {
     store: Box<dyn Store>,
-    /// The current registry; held across the store so operations apply in
-    /// order.
-    registry: tokio::sync::Mutex<Registry>,
+    state: Mutex<State>,
 }
 
 impl Registrar {
     /// Returns a registrar over `store`; call [`Registrar::recover`] first.
     pub fn new(store: Box<dyn Store>) -> Self {
+        let registry = Registry::default();
         Self {
             store,
-            registry: tokio::sync::Mutex::new(Registry::default()),
+            state: Mutex::new(State {
+                index: Index::new(&registry),
+                registry,
+                queue: Vec::new(),
+                updating: false,
+            }),
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reads the stored registry, records `master` as the latest leader,
     /// stores it back, and returns it.
     pub async fn recover(&self, master: MasterInfo) -> Result<Registry, RegistrarError> {
-        let mut current = self.registry.lock().await;
         let mut registry = self.store.fetch().await?.unwrap_or_default();
         registry.master = Some(mesos_proto::mesos::internal::registry::Master { info: master });
-        self.store.store(registry.clone()).await?;
-        *current = registry.clone();
+        self.store.store(&registry).await?;
+        let mut state = self.state();
+        state.index = Index::new(&registry);
+        state.registry = registry.clone();
         Ok(registry)
     }
 
     /// Applies `operation`: `Ok(true)` once the change is stored,
-    /// `Ok(false)` when it does not apply (nothing is stored).
+    /// `Ok(false)` when it does not apply.
     pub async fn apply(&self, operation: Operation) -> Result<bool, RegistrarError> {
-        let mut current = self.registry.lock().await;
-        let mut next = current.clone();
-        if !operation.perform(&mut next) {
-            return Ok(false);
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let lead = {
+            let mut state = self.state();
+            state.queue.push((operation, tx));
+            !std::mem::replace(&mut state.updating, true)
+        };
+        if lead {
+            // This caller stores batches until no operation waits. A batch
+            // applies to the registry in place (the master exits if a store
+            // fails, so there is nothing to roll back to); its callers
+            // learn their outcomes once it is stored.
+            loop {
+                let (batch, outcomes, stored) = {
+                    let mut guard = self.state();
+                    let state = &mut *guard;
+                    if state.queue.is_empty() {
+                        state.updating = false;
+                        break;
+                    }
+                    let batch = std::mem::take(&mut state.queue);
+                    let outcomes: Vec<bool> = batch
+                        .iter()
+                        .map(|(operation, _)| {
+                            operation.perform(&mut state.registry, &mut state.index)
+                        })
+                        .collect();
+                    state.index.compact(&mut state.registry);
+                    let stored = outcomes
+                        .iter()
+                        .any(|applied| *applied)
+                        .then(|| self.store.store(&state.registry));
+                    (batch, outcomes, stored)
+                };
+                let stored = match stored {
+                    Some(store) => store.await,
+                    None => Ok(()),
+                };
+                match stored {
+                    Ok(()) => {
+                        for ((_, reply), applied) in batch.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(applied));
+                        }
+                    }
+                    Err(error) => {
+                        let message = error.to_string();
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(RegistrarError::Batch(message.clone())));
+                        }
+                    }
+                }
+            }
         }
-        self.store.store(next.clone()).await?;
-        *current = next;
-        Ok(true)
+        rx.await
+            .unwrap_or_else(|_| Err(RegistrarError::Task("the registrar went away".into())))
     }
 
     /// Returns the current registry.
     pub async fn registry(&self) -> Registry {
-        self.registry.lock().await.clone()
+        self.state().registry.clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn info(id: &str) -> SlaveInfo {
@@ -401,5 +586,67 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("failed to decode the registry"), "{error}");
+    }
+
+    /// A store that takes a while and counts its writes.
+    #[derive(Default)]
+    struct SlowStore {
+        stores: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Store for SlowStore {
+        fn fetch(&self) -> BoxFuture<'static, Result<Option<Registry>, RegistrarError>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn store(&self, _: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
+            self.stores
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::pin(async {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn operations_arriving_during_a_store_share_the_next_one() {
+        let store = SlowStore::default();
+        let stores = store.stores.clone();
+        let registrar = Arc::new(Registrar::new(Box::new(store)));
+        registrar.recover(MasterInfo::default()).await.unwrap();
+        let before = stores.load(std::sync::atomic::Ordering::Relaxed);
+        let mut handles = Vec::new();
+        for i in 0..200 {
+            let registrar = registrar.clone();
+            handles.push(tokio::spawn(async move {
+                registrar
+                    .apply(Operation::AdmitSlave(info(&format!("S{i}"))))
+                    .await
+            }));
+        }
+        // An id already admitted is not admitted again.
+        let duplicate = registrar.apply(Operation::AdmitSlave(info("S0")));
+        for handle in handles {
+            assert!(handle.await.unwrap().unwrap());
+        }
+        assert!(!duplicate.await.unwrap());
+        let registry = registrar.registry().await;
+        assert_eq!(registry.slaves.unwrap_or_default().slaves.len(), 200);
+        let batches = stores.load(std::sync::atomic::Ordering::Relaxed) - before;
+        assert!(batches < 10, "{batches} stores for 200 operations");
+        // Removals in one batch leave the others in order.
+        for id in ["S3", "S7"] {
+            assert!(registrar
+                .apply(Operation::MarkSlaveUnreachable(info(id), now()))
+                .await
+                .unwrap());
+        }
+        let registry = registrar.registry().await;
+        let ids: Vec<String> = registry.slaves.unwrap_or_default().slaves[..6]
+            .iter()
+            .map(|s| slave_id(&s.info).to_string())
+            .collect();
+        assert_eq!(ids, ["S0", "S1", "S2", "S4", "S5", "S6"]);
+        assert_eq!(registry.unreachable.unwrap_or_default().slaves.len(), 2);
     }
 }

@@ -257,23 +257,23 @@ fn subscribe_http(
     let connection = HttpConnection {
         stream_id: stream_id.clone(),
         json,
-        tx: tx.clone(),
+        tx,
     };
     let framework_id = match master.subscribe_http(info, suppressed, connection, ctx) {
         Ok(id) => id,
         Err(error) => return Response::bad_request(error),
     };
 
+    schedule_heartbeat(ctx, framework_id.clone(), stream_id.clone());
+
     // The framework disconnects when its client goes away.
     let addr = ctx.address();
-    let (id, stream) = (framework_id.clone(), stream_id.clone());
-    actix::spawn(async move {
-        tx.closed().await;
+    let (id, stream) = (framework_id, stream_id.clone());
+    let on_close = move || {
         addr.do_send(libprocess::Dispatch(Box::new(
             move |master: &mut Master, ctx| master.http_framework_disconnected(&id, &stream, ctx),
         )));
-    });
-    schedule_heartbeat(ctx, framework_id, stream_id.clone());
+    };
 
     Response {
         status: 200,
@@ -284,14 +284,17 @@ fn subscribe_http(
             ),
             ("Mesos-Stream-Id".into(), stream_id),
         ],
-        body: Body::Stream(bridge(rx)),
+        body: Body::Stream(bridge(rx, on_close)),
     }
 }
 
 /// Adapts the unbounded event channel to the bounded body channel the
-/// transport reads, keeping the "client gone" signal flowing back.
-fn bridge(
+/// transport reads. The stream ends when the master drops its sender;
+/// `on_close` runs once the stream is over, whichever side ended it (the
+/// client going away, or the master).
+pub(crate) fn bridge(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
+    on_close: impl FnOnce() + 'static,
 ) -> tokio::sync::mpsc::Receiver<Bytes> {
     let (body_tx, body_rx) = tokio::sync::mpsc::channel(64);
     actix::spawn(async move {
@@ -306,7 +309,9 @@ fn bridge(
                 _ = body_tx.closed() => break,
             }
         }
-        // Dropping `rx` tells the master's sender the client is gone.
+        // Dropping `rx` also tells the master's sender the stream is gone.
+        drop(rx);
+        on_close();
     });
     body_rx
 }

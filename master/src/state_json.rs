@@ -416,13 +416,50 @@ pub fn tasks(master: &Master, query: &TasksQuery) -> Value {
     Value::Object(o)
 }
 
-/// Returns `/master/roles` (§4.6).
-pub fn roles(master: &Master) -> Value {
+/// A known role and what it holds (upstream `Master::knownRoles` with
+/// `RoleResourceBreakdown`), as `/master/roles` and `GET_ROLES` show it.
+pub struct RoleView {
+    /// The role.
+    pub name: String,
+    /// Its weight (1 unless configured).
+    pub weight: f64,
+    /// Ids of the registered frameworks subscribed to it or holding
+    /// resources allocated to it, in id order.
+    pub frameworks: Vec<String>,
+    allocated: Quantities,
+    offered: Quantities,
+    reserved: Quantities,
+    consumed: Quantities,
+}
+
+impl RoleView {
+    /// What is allocated and offered to the role's subtree, as scalar
+    /// resources (`mesos.Role.resources`).
+    pub fn resources(&self) -> Vec<mesos_proto::mesos::Resource> {
+        let mut both = self.allocated.clone();
+        both.merge(&self.offered);
+        both.0
+            .iter()
+            .map(|(name, scalar)| mesos_proto::mesos::Resource {
+                name: name.clone(),
+                r#type: mesos_proto::mesos::value::Type::Scalar as i32,
+                scalar: Some(mesos_proto::mesos::value::Scalar {
+                    value: scalar.value,
+                }),
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
+/// Returns the known roles in name order: with `--roles`, the listed
+/// roles and their ancestors; otherwise the roles of registered
+/// frameworks, roles holding allocations, offers or reservations, roles
+/// with a configured weight, and their ancestors.
+pub fn role_views(master: &Master) -> Vec<RoleView> {
     let usage = Usage::of(master);
     let totals: Vec<Resources> = registered_slaves(master).map(total_resources).collect();
 
-    // Known roles: roles of registered frameworks, roles holding
-    // allocations or reservations, and their ancestors, in name order.
     let mut known: BTreeSet<String> = BTreeSet::new();
     let mut members: HashMap<String, BTreeSet<IdKey<'_>>> = HashMap::new();
     for framework in registered_frameworks(master) {
@@ -440,15 +477,20 @@ pub fn roles(master: &Master) -> Value {
             known.insert(role);
         }
     }
-    for offered in usage.slave_offered.values() {
-        known.extend(offered.allocations().into_keys());
-    }
-    for total in &totals {
-        known.extend(
-            total
-                .iter()
-                .filter_map(|r| Resources::reservation_role(r).map(str::to_string)),
-        );
+    if let Some(whitelist) = &master.role_whitelist {
+        known = whitelist.clone();
+    } else {
+        for offered in usage.slave_offered.values() {
+            known.extend(offered.allocations().into_keys());
+        }
+        for total in &totals {
+            known.extend(
+                total
+                    .iter()
+                    .filter_map(|r| Resources::reservation_role(r).map(str::to_string)),
+            );
+        }
+        known.extend(master.weights.keys().cloned());
     }
     let ancestors: Vec<String> = known
         .iter()
@@ -460,41 +502,67 @@ pub fn roles(master: &Master) -> Value {
         .collect();
     known.extend(ancestors);
 
-    let roles = known.iter().map(|name| {
-        let mut allocated = Quantities::default();
-        let mut consumed_unreserved = Quantities::default();
-        for used in usage.slave_used.values() {
-            let subtree = used.allocated_to_role_subtree(name);
-            allocated.add(&subtree);
-            consumed_unreserved.add(&subtree.unreserved().non_revocable());
-        }
-        let mut offered = Quantities::default();
-        for resources in usage.slave_offered.values() {
-            offered.add(&resources.allocated_to_role_subtree(name));
-        }
-        let mut reserved = Quantities::default();
-        for total in &totals {
-            reserved.add(&total.reserved_to_role_subtree(name));
-        }
-        let mut consumed = reserved.clone();
-        consumed.merge(&consumed_unreserved);
-        let mut both = allocated.clone();
-        both.merge(&offered);
+    known
+        .into_iter()
+        .map(|name| {
+            let mut allocated = Quantities::default();
+            let mut consumed_unreserved = Quantities::default();
+            for used in usage.slave_used.values() {
+                let subtree = used.allocated_to_role_subtree(&name);
+                allocated.add(&subtree);
+                consumed_unreserved.add(&subtree.unreserved().non_revocable());
+            }
+            let mut offered = Quantities::default();
+            for resources in usage.slave_offered.values() {
+                offered.add(&resources.allocated_to_role_subtree(&name));
+            }
+            let mut reserved = Quantities::default();
+            for total in &totals {
+                reserved.add(&total.reserved_to_role_subtree(&name));
+            }
+            let mut consumed = reserved.clone();
+            consumed.merge(&consumed_unreserved);
+            let frameworks = members
+                .get(&name)
+                .into_iter()
+                .flatten()
+                .map(|id| id.0.to_string())
+                .collect();
+            RoleView {
+                weight: master.weights.get(&name).copied().unwrap_or(1.0),
+                name,
+                frameworks,
+                allocated,
+                offered,
+                reserved,
+                consumed,
+            }
+        })
+        .collect()
+}
 
+/// Returns `/master/roles` (§4.6).
+pub fn roles(master: &Master) -> Value {
+    let roles = role_views(master).into_iter().map(|role| {
+        let mut both = role.allocated.clone();
+        both.merge(&role.offered);
         let mut quota = Map::new();
-        quota.insert("role".into(), name.clone().into());
+        quota.insert("role".into(), role.name.clone().into());
         quota.insert("guarantee".into(), Value::Object(Map::new()));
         quota.insert("limit".into(), Value::Object(Map::new()));
-        quota.insert("consumed".into(), consumed.json());
+        quota.insert("consumed".into(), role.consumed.json());
         let mut r = Map::new();
-        r.insert("name".into(), name.clone().into());
-        r.insert("weight".into(), dbl(1.0));
+        r.insert("name".into(), role.name.clone().into());
+        r.insert("weight".into(), dbl(role.weight));
         r.insert("quota".into(), Value::Object(quota));
         r.insert("resources".into(), both.json());
-        r.insert("allocated".into(), allocated.json());
-        r.insert("offered".into(), offered.json());
-        r.insert("reserved".into(), reserved.json());
-        r.insert("frameworks".into(), ids_json(members.get(name)));
+        r.insert("allocated".into(), role.allocated.json());
+        r.insert("offered".into(), role.offered.json());
+        r.insert("reserved".into(), role.reserved.json());
+        r.insert(
+            "frameworks".into(),
+            role.frameworks.into_iter().map(Value::from).collect(),
+        );
         Value::Object(r)
     });
     let mut o = Map::new();
@@ -1043,7 +1111,7 @@ fn registered_frameworks(master: &Master) -> impl Iterator<Item = &Framework> {
 }
 
 fn sorted_tasks(framework: &Framework) -> Vec<&Task> {
-    let mut tasks: Vec<&Task> = framework.tasks.values().collect();
+    let mut tasks: Vec<&Task> = framework.tasks.values().map(|t| &**t).collect();
     tasks.sort_by(|a, b| id_order(&a.task_id.value, &b.task_id.value));
     tasks
 }

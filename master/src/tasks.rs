@@ -597,7 +597,9 @@ impl Master {
             user: task.command.as_ref().and_then(|c| c.user.clone()),
             ..Default::default()
         };
-        framework.tasks.insert(task.task_id.value.clone(), record);
+        framework
+            .tasks
+            .insert(task.task_id.value.clone(), Box::new(record));
         if let (Some(executor), Some(resources)) = (&task.executor, executor_resources) {
             let mut info = executor.clone();
             info.resources = resources.to_vec();
@@ -612,6 +614,7 @@ impl Master {
         }
         let pid = framework.pid.clone().unwrap_or_default().to_string();
         let info = framework.info.clone();
+        self.notify_task_added(framework_id, &task.task_id.value);
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
             return;
         };
@@ -692,7 +695,7 @@ impl Master {
         for task in &group.task_group.tasks {
             framework.tasks.insert(
                 task.task_id.value.clone(),
-                Task {
+                Box::new(Task {
                     name: task.name.clone(),
                     task_id: task.task_id.clone(),
                     framework_id: FrameworkId {
@@ -706,7 +709,7 @@ impl Master {
                     resources: Self::allocated(&task.resources, role).to_vec(),
                     labels: task.labels.clone(),
                     ..Default::default()
-                },
+                }),
             );
         }
         let mut executor = executor;
@@ -724,6 +727,9 @@ impl Master {
                 .insert(executor.executor_id.value.clone(), executor.clone());
         }
         let info = framework.info.clone();
+        for task in &group.task_group.tasks {
+            self.notify_task_added(framework_id, &task.task_id.value);
+        }
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
             return;
         };
@@ -771,21 +777,25 @@ impl Master {
             .unwrap_or(state);
         let task_id = update.status.task_id.value.clone();
         let mut recovered = None;
+        let mut event = None;
         if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
             if let Some(task) = framework.tasks.get_mut(&task_id) {
                 let was_terminal =
                     TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
-                task.state = latest as i32;
                 task.status_update_state = Some(state as i32);
                 task.status_update_uuid =
                     update.uuid.clone().or_else(|| update.status.uuid.clone());
-                let mut status = update.status.clone();
-                status.data = None;
-                task.statuses.push(status);
+                if Self::record_status(task, latest, &update.status) && !self.subscribers.is_empty()
+                {
+                    event = Some(crate::subscribers::task_updated(task, &update.status));
+                }
                 if !was_terminal && latest.is_terminal() {
                     recovered = Some(Resources::from(task.resources.clone()));
                 }
             }
+        }
+        if let Some(event) = event {
+            self.publish(|| event);
         }
         if let Some(resources) = recovered {
             self.allocator.recover_resources(
@@ -832,7 +842,7 @@ impl Master {
             });
             if done {
                 if let Some(task) = framework.tasks.remove(&task_id.value) {
-                    framework.completed_tasks.push_back(task);
+                    framework.completed_tasks.push_back(*task);
                     while framework.completed_tasks.len()
                         > self.flags.max_completed_tasks_per_framework as usize
                     {
@@ -1105,11 +1115,12 @@ impl Master {
     /// An agent joined (or came back): the allocator learns its resources,
     /// minus those of the tasks it reported, which the master records.
     pub(crate) fn slave_added(&mut self, id: &str, ctx: &mut Context<Self>) {
-        let Some(slave) = self.slaves.registered.get(id) else {
+        let Some(slave) = self.slaves.registered.get_mut(id) else {
             return;
         };
         let total = Resources::from(slave.info.resources.clone());
-        let tasks = slave.tasks.clone();
+        // The reported tasks move to their frameworks: no second copy.
+        let tasks = std::mem::take(&mut slave.tasks);
         let executors = slave.executors.clone();
         let mut used = Resources::new();
         for executor in executors {
@@ -1151,10 +1162,13 @@ impl Master {
                 .unwrap_or_else(|| "*".into());
             used += &Self::allocated(&task.resources, &role);
             if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
-                framework
-                    .tasks
-                    .entry(task.task_id.value.clone())
-                    .or_insert(task);
+                let task_id = task.task_id.value.clone();
+                if let std::collections::hash_map::Entry::Vacant(entry) =
+                    framework.tasks.entry(task_id.clone())
+                {
+                    entry.insert(Box::new(task));
+                    self.notify_task_added(&framework_id, &task_id);
+                }
             }
         }
         self.allocator.add_slave(id, total, used);
@@ -1168,6 +1182,7 @@ impl Master {
         self.allocator.remove_slave(id);
         self.rescind_offers(|offer| offer.slave_id.value == id);
         let mut lost = Vec::new();
+        let mut events = Vec::new();
         for (framework_id, framework) in &mut self.frameworks.registered {
             framework.executors.remove(id);
             let on_agent: Vec<String> = framework
@@ -1187,13 +1202,29 @@ impl Master {
                     } else {
                         TaskState::TaskLost
                     };
-                    task.state = reported as i32;
-                    framework.completed_tasks.push_back(task.clone());
+                    let status = TaskStatus {
+                        task_id: task.task_id.clone(),
+                        state: reported as i32,
+                        message: Some(message.to_string()),
+                        source: Some(task_status::Source::Master as i32),
+                        reason: Some(task_status::Reason::SlaveRemoved as i32),
+                        slave_id: Some(task.slave_id.clone()),
+                        executor_id: task.executor_id.clone(),
+                        timestamp: Some(libprocess::clock::now_secs()),
+                        ..Default::default()
+                    };
+                    if Self::record_status(&mut task, reported, &status) {
+                        events.push(crate::subscribers::task_updated(&task, &status));
+                    }
+                    framework.completed_tasks.push_back((*task).clone());
                     if !terminal {
                         lost.push((framework_id.clone(), task.task_id.clone(), reported));
                     }
                 }
             }
+        }
+        for event in events {
+            self.publish(|| event);
         }
         for (framework_id, task_id, reported) in lost {
             self.send_master_update(
@@ -1219,6 +1250,7 @@ impl Master {
         let elapsed = libprocess::clock::elapsed();
         let mut lost = Vec::new();
         let mut freed = Vec::new();
+        let mut events = Vec::new();
         for (framework_id, framework) in &mut self.frameworks.registered {
             if framework.info.checkpoint.unwrap_or(false) {
                 continue;
@@ -1241,13 +1273,26 @@ impl Master {
                         Resources::from(task.resources.clone()),
                     ));
                 }
-                task.state = TaskState::TaskLost as i32;
+                let status = TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: TaskState::TaskLost as i32,
+                    message: Some(message.clone()),
+                    source: Some(task_status::Source::Master as i32),
+                    reason: Some(task_status::Reason::SlaveDisconnected as i32),
+                    slave_id: Some(task.slave_id.clone()),
+                    executor_id: task.executor_id.clone(),
+                    timestamp: Some(libprocess::clock::now_secs()),
+                    ..Default::default()
+                };
+                if Self::record_status(&mut task, TaskState::TaskLost, &status) {
+                    events.push(crate::subscribers::task_updated(&task, &status));
+                }
                 lost.push((
                     framework_id.clone(),
                     task.task_id.clone(),
                     task.executor_id.clone(),
                 ));
-                framework.completed_tasks.push_back(task);
+                framework.completed_tasks.push_back(*task);
             }
             if let Some(executors) = framework.executors.remove(id) {
                 for executor in executors.into_values() {
@@ -1258,6 +1303,9 @@ impl Master {
         for (framework_id, resources) in freed {
             self.allocator
                 .recover_resources(&framework_id, id, &resources, None, elapsed);
+        }
+        for event in events {
+            self.publish(|| event);
         }
         for (framework_id, task_id, executor_id) in lost {
             tracing::info!(%framework_id, task_id = %task_id.value, slave_id = %id, "Removing a non-checkpointing framework's task from a disconnected agent");

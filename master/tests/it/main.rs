@@ -11,5 +11,7 @@ mod frameworks;
 mod http;
 mod offers;
 mod operator_api;
+mod operator_events;
+mod roles;
 mod scheduler_api;
 mod state;

@@ -71,9 +71,9 @@ async fn get_calls_answer_in_json_and_protobuf() {
         .iter()
         .any(|m| m.name == "master/elected" && m.value == Some(1.0)));
 
-    let (status, body) = api(addr, r#"{"type":"GET_ROLES"}"#, "application/json").await;
+    let (status, body) = api(addr, r#"{"type":"GET_LOGGING_LEVEL"}"#, "application/json").await;
     assert_eq!(status, 501);
-    assert!(String::from_utf8_lossy(&body).contains("GetRoles"));
+    assert!(String::from_utf8_lossy(&body).contains("GetLoggingLevel"));
     let (status, _) = api(addr, r#"{"type":"GET_HEALTH"}"#, "text/html").await;
     assert_eq!(status, 406);
     let (status, _) = api(addr, "{", "application/json").await;

@@ -189,3 +189,115 @@ pub async fn next_ping(rx: &mut mpsc::UnboundedReceiver<MessageEvent>) -> Messag
 pub fn decode<M: prost::Message + Default>(event: &MessageEvent) -> M {
     M::decode(event.body.clone()).expect("decode")
 }
+
+/// A client of the operator event stream (`SUBSCRIBE` on `/api/v1`):
+/// reads the chunked HTTP body and splits it into RecordIO records.
+pub struct EventStream {
+    stream: tokio::net::TcpStream,
+    /// The response head, status line included.
+    pub head: String,
+    raw: Vec<u8>,
+    decoder: mesos_proto::recordio::Decoder,
+    records: std::collections::VecDeque<bytes::Bytes>,
+    json: bool,
+}
+
+impl EventStream {
+    /// Subscribes at `addr`, asking for JSON or protobuf events.
+    pub async fn open(addr: std::net::SocketAddrV4, json: bool) -> Self {
+        use tokio::io::AsyncWriteExt as _;
+        let body = r#"{"type":"SUBSCRIBE"}"#;
+        let accept = if json {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Accept: {accept}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut this = Self {
+            stream,
+            head: String::new(),
+            raw: Vec::new(),
+            decoder: mesos_proto::recordio::Decoder::new(1 << 26),
+            records: Default::default(),
+            json,
+        };
+        while !this.raw.windows(4).any(|w| w == b"\r\n\r\n") {
+            this.read().await;
+        }
+        let end = this.raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        this.head = String::from_utf8_lossy(&this.raw[..end]).into_owned();
+        this.raw.drain(..end);
+        this
+    }
+
+    async fn read(&mut self) {
+        use tokio::io::AsyncReadExt as _;
+        let mut chunk = vec![0u8; 16384];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+            .await
+            .expect("timed out waiting for an operator event")
+            .unwrap();
+        assert!(n > 0, "the master closed the event stream");
+        self.raw.extend_from_slice(&chunk[..n]);
+    }
+
+    /// Moves complete chunks of the body into the RecordIO decoder.
+    fn dechunk(&mut self) {
+        loop {
+            let Some(line) = self.raw.windows(2).position(|w| w == b"\r\n") else {
+                return;
+            };
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&self.raw[..line]).unwrap().trim(), 16)
+                    .unwrap();
+            if size == 0 || self.raw.len() < line + 2 + size + 2 {
+                return;
+            }
+            let data = self.raw[line + 2..line + 2 + size].to_vec();
+            self.raw.drain(..line + 2 + size + 2);
+            self.records.extend(self.decoder.decode(&data).unwrap());
+        }
+    }
+
+    /// Waits until the master ends the stream: the last (empty) chunk of
+    /// the body, or the connection closing (panics after 10 s).
+    pub async fn closed(&mut self) {
+        use tokio::io::AsyncReadExt as _;
+        let mut chunk = vec![0u8; 16384];
+        loop {
+            self.dechunk();
+            if self.raw.starts_with(b"0\r\n\r\n") {
+                return;
+            }
+            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+                .await
+                .expect("the event stream stayed open")
+                .unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            self.raw.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Returns the next event.
+    pub async fn next(&mut self) -> mesos_proto::mesos::v1::master::Event {
+        loop {
+            self.dechunk();
+            if let Some(record) = self.records.pop_front() {
+                return if self.json {
+                    mesos_proto::json::from_str(std::str::from_utf8(&record).unwrap()).unwrap()
+                } else {
+                    prost::Message::decode(record).unwrap()
+                };
+            }
+            self.read().await;
+        }
+    }
+}
