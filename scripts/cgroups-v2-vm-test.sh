@@ -53,12 +53,16 @@ modules="$(ls -d kernel/lib/modules/* | head -1)"
 
 # 2. The test binary, built on the host.
 binary="$(cd "$REPO" && cargo test -q -p mesos-agent --test cgroups_v2 --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
+  | grep '"name":"cgroups_v2"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
 [ -x "$binary" ] || { echo "could not build the cgroups_v2 test binary" >&2; exit 2; }
 
 share="$VM_DIR/share"
 rm -rf "$share" && mkdir -p "$share"
 cp "$binary" "$share/cgroups_v2"
+# The launch helper the containerizer tests fork, from the same build.
+helper="$REPO/target/debug/mesos-containerizer"
+(cd "$REPO" && cargo build -q -p mesos-agent --bin mesos-containerizer)
+cp "$helper" "$share/mesos-containerizer"
 
 # 3. An initramfs: static busybox, the virtio and 9p modules, and an init.
 rm -rf initramfs && mkdir -p initramfs/bin initramfs/modules initramfs/newroot
@@ -91,7 +95,7 @@ mount -t cgroup2 none $R/sys/fs/cgroup
 mount -t devtmpfs devtmpfs $R/dev
 mount -t tmpfs tmpfs $R/tmp
 echo "guest kernel $(uname -r); cgroup.controllers: $(cat $R/sys/fs/cgroup/cgroup.controllers)" > $R/work/output.txt
-chroot $R /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp RUST_BACKTRACE=1 \
+chroot $R /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp RUST_BACKTRACE=1 MESOS_TEST_LAUNCHER_DIR=/work \
   /work/cgroups_v2 --ignored --test-threads=1 --nocapture >> $R/work/output.txt 2>&1
 echo $? > $R/work/verdict
 sync

@@ -52,7 +52,10 @@ fn main() {
         cgroups_root: "mesos_bench".into(),
         ..Default::default()
     };
-    println!("launcher {}, isolation {}", options.launcher, options.isolation);
+    println!(
+        "launcher {}, isolation {}",
+        options.launcher, options.isolation
+    );
     let sandboxes = tempfile::tempdir().expect("tempdir");
     let root = sandboxes.path().to_path_buf();
     actix::System::new().block_on(async move {

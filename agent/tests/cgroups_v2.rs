@@ -297,3 +297,145 @@ fn pids_max_stops_forks() {
     cgroups2::destroy(root, &leaf, TIMEOUT).expect("destroy");
     child.wait().expect("wait");
 }
+
+// ---------------------------------------------------------------------------
+// The Mesos containerizer on a v2 hierarchy: the linux launcher and the
+// cgroups isolators, end to end (the `mesos-containerizer` helper comes
+// from `$MESOS_TEST_LAUNCHER_DIR`, else from beside the test binary).
+// ---------------------------------------------------------------------------
+
+mod containerizer {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use mesos_agent::containerizer::{Containerizer, ContainerizerOptions};
+    use mesos_agent::linux::cgroups2;
+    use mesos_proto::mesos::slave::ContainerConfig;
+    use mesos_proto::mesos::{task_status, CommandInfo};
+    use mesos_proto::resources::Resources;
+
+    fn launcher_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("MESOS_TEST_LAUNCHER_DIR") {
+            return PathBuf::from(dir);
+        }
+        let exe = std::env::current_exe().expect("own path");
+        exe.parent()
+            .and_then(|deps| deps.parent())
+            .expect("target dir")
+            .to_path_buf()
+    }
+
+    fn options(root: &str, isolation: &str) -> ContainerizerOptions {
+        ContainerizerOptions {
+            launcher: "linux".into(),
+            isolation: isolation.into(),
+            cgroups_root: root.into(),
+            cgroups_enable_cfs: true,
+            ..Default::default()
+        }
+    }
+
+    fn config(sandbox: &std::path::Path, command: &str, resources: &str) -> ContainerConfig {
+        ContainerConfig {
+            command_info: CommandInfo {
+                value: Some(command.into()),
+                ..Default::default()
+            },
+            resources: Resources::parse(resources, "*")
+                .expect("resources")
+                .to_vec(),
+            directory: sandbox.display().to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Removes the test's cgroups root, also on failure.
+    struct Root(String);
+
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = cgroups2::destroy(&super::root(), &self.0, Duration::from_secs(10));
+        }
+    }
+
+    #[actix_rt::test]
+    #[ignore = "needs a cgroup v2 host; run by scripts/cgroups-v2-vm-test.sh"]
+    async fn a_container_is_limited_reported_and_destroyed_on_v2() {
+        let root = Root(format!("mesos_test_{}", uuid::Uuid::new_v4().simple()));
+        let sandbox = tempfile::tempdir().expect("sandbox");
+        let containerizer = mesos_agent::containerizer::create(
+            &options(&root.0, "cgroups/cpu,cgroups/mem,cgroups/pids"),
+            launcher_dir(),
+        )
+        .expect("containerizer");
+        // The grandchild leaves the session: only the cgroup still has it.
+        let launch = containerizer.launch(
+            "c1".into(),
+            config(
+                sandbox.path(),
+                "(setsid sleep 1000 &); exec sleep 1000",
+                "cpus:0.5;mem:64",
+            ),
+        );
+        let wait = containerizer.wait("c1".into());
+        launch.await.expect("launched");
+        let cgroup = format!("{}/c1", root.0);
+        let v2 = super::root();
+        let read = |file: &str| {
+            cgroups2::read(&v2, &cgroup, file)
+                .expect("control file")
+                .trim()
+                .to_string()
+        };
+        assert_eq!(read("cpu.weight"), "50");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert_eq!(read("memory.max"), (64 * 1024 * 1024).to_string());
+        for _ in 0..100 {
+            if cgroups2::processes(&v2, &cgroup)
+                .map(|p| p.len())
+                .unwrap_or(0)
+                == 2
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let usage = containerizer.usage("c1".into()).await.expect("usage");
+        assert_eq!(usage.processes, Some(2), "{usage:?}");
+        assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
+        assert!(usage.cpus_user_time_secs.is_some(), "{usage:?}");
+        assert!(containerizer.destroy("c1".into()).await);
+        wait.await.expect("terminated");
+        assert!(!cgroups2::exists(&v2, &cgroup), "the cgroup is removed");
+    }
+
+    #[actix_rt::test]
+    #[ignore = "needs a cgroup v2 host; run by scripts/cgroups-v2-vm-test.sh"]
+    async fn a_container_over_its_memory_is_killed_with_the_upstream_reason_on_v2() {
+        let root = Root(format!("mesos_test_{}", uuid::Uuid::new_v4().simple()));
+        let sandbox = tempfile::tempdir().expect("sandbox");
+        let containerizer =
+            mesos_agent::containerizer::create(&options(&root.0, "cgroups/mem"), launcher_dir())
+                .expect("containerizer");
+        let launch = containerizer.launch(
+            "oom".into(),
+            config(sandbox.path(), "exec tail /dev/zero", "cpus:0.5;mem:32"),
+        );
+        let wait = containerizer.wait("oom".into());
+        launch.await.expect("launched");
+        let termination = tokio::time::timeout(Duration::from_secs(120), wait)
+            .await
+            .expect("killed in time")
+            .expect("terminated");
+        assert_eq!(
+            termination.reason,
+            Some(task_status::Reason::ContainerLimitationMemory as i32),
+            "{termination:?}"
+        );
+        let message = termination.message.unwrap_or_default();
+        assert!(
+            message.starts_with("Memory limit exceeded: Requested: 32MB Maximum Used: "),
+            "{message}"
+        );
+    }
+}

@@ -79,6 +79,17 @@ pub trait Isolator: Send + Sync {
         Box::pin(std::future::pending())
     }
 
+    /// A limitation the container hit that `watch` may not have reported
+    /// yet: asked when destruction starts (before the launcher kills and
+    /// `cleanup`), so a limit that killed the init process (an OOM kill
+    /// seen by polling) still becomes the termination's reason.
+    fn last_limitation(
+        &self,
+        _container_id: &str,
+    ) -> BoxFuture<'static, Option<ContainerLimitation>> {
+        ready(None)
+    }
+
     /// Applies new resources to a running container.
     fn update(
         &self,

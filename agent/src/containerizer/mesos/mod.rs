@@ -214,10 +214,11 @@ struct Limited(String, ContainerLimitation);
 #[rtype(result = "()")]
 struct Exited(String);
 
-/// Destruction finished, with the init process's wait status.
+/// Destruction finished, with the init process's wait status and a
+/// limitation found only at the end.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Destroyed(String, Option<i32>);
+struct Destroyed(String, Option<i32>, Option<ContainerLimitation>);
 
 // --- Handlers -----------------------------------------------------------
 
@@ -515,6 +516,16 @@ impl MesosContainerizerProcess {
                 .map(|child| addr.send(Destroy(child)))
                 .collect();
             futures::future::join_all(children).await;
+            // Asked before the launcher kills (on v2 it removes the cgroup
+            // the isolators read): a limit that already killed the init
+            // process is final by now.
+            let mut late = None;
+            for isolator in &isolators {
+                if let Some(limitation) = isolator.last_limitation(&id).await {
+                    late = Some(limitation);
+                    break;
+                }
+            }
             if let Err(error) = launcher.destroy(&id).await {
                 tracing::warn!(container_id = %id, %error, "Failed to destroy container");
             }
@@ -527,7 +538,7 @@ impl MesosContainerizerProcess {
                     tracing::warn!(container_id = %id, isolator = isolator.name(), %error, "Failed to clean up isolator");
                 }
             }
-            addr.do_send(Destroyed(id, status));
+            addr.do_send(Destroyed(id, status, late));
         });
     }
 }
@@ -587,10 +598,13 @@ impl Handler<Exited> for MesosContainerizerProcess {
 impl Handler<Destroyed> for MesosContainerizerProcess {
     type Result = ();
 
-    fn handle(&mut self, Destroyed(id, status): Destroyed, _: &mut Context<Self>) {
-        let Some(container) = self.containers.remove(&id) else {
+    fn handle(&mut self, Destroyed(id, status, late): Destroyed, _: &mut Context<Self>) {
+        let Some(mut container) = self.containers.remove(&id) else {
             return;
         };
+        if container.limitation.is_none() {
+            container.limitation = late;
+        }
         let mut termination = ContainerTermination {
             status,
             ..Default::default()

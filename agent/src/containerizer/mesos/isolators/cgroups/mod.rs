@@ -197,13 +197,15 @@ impl Ops {
                 }
             }
             Hierarchy::V2(root) => {
+                // The cgroup (and its ancestors) first, then the controller
+                // enabled from the root down to its parent.
+                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
                 cgroups2::enable_controllers_along_path(
                     root,
                     &self.cgroup,
                     &[self.subsystem.v2_controller()],
                 )
                 .map_err(IsolatorError::new)?;
-                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
             }
         }
         Ok(())
@@ -399,6 +401,22 @@ impl Ops {
         Some(self.oom_limitation())
     }
 
+    /// Whether the kernel OOM-killed in the cgroup (v2 `memory.events`
+    /// `oom_kill`; v1 `memory.oom_control` `oom_kill`, kernels ≥ 4.13).
+    fn oom_happened(&self) -> bool {
+        match &self.config.hierarchy {
+            Hierarchy::V1(_) => self
+                .v1("memory")
+                .ok()
+                .and_then(|memory| cgroups::stat(&memory, &self.cgroup, "memory.oom_control").ok())
+                .and_then(|stat| stat.get("oom_kill").copied())
+                .is_some_and(|kills| kills > 0),
+            Hierarchy::V2(root) => {
+                cgroups2::memory::events(root, &self.cgroup).is_ok_and(|events| events.oom_kill > 0)
+            }
+        }
+    }
+
     /// Upstream's limitation for an OOM: the memory limit as the limited
     /// resource, and "Memory limit exceeded: Requested: .. Maximum Used:
     /// .." followed by the cgroup's memory statistics.
@@ -535,6 +553,22 @@ impl Isolator for CgroupsIsolator {
                 _ => std::future::pending().await,
             }
         })
+    }
+
+    fn last_limitation(
+        &self,
+        container_id: &str,
+    ) -> BoxFuture<'static, Option<ContainerLimitation>> {
+        if self.subsystem != Subsystem::Mem
+            || container_id.contains('.')
+            || !self.containers().contains_key(container_id)
+        {
+            return ready(None);
+        }
+        let found = self.blocking(container_id, |ops| {
+            Ok(ops.oom_happened().then(|| ops.oom_limitation()))
+        });
+        Box::pin(async move { found.await.ok().flatten() })
     }
 
     fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
