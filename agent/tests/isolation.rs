@@ -1,0 +1,209 @@
+//! Isolation through the whole agent, as root: command tasks from a
+//! framework on the linux launcher with cgroups and namespaces isolators
+//! (upstream `cgroups_isolator_tests`, `memory_isolator_tests`,
+//! `posix_rlimits_isolator_tests`, `ns_tests` scenarios), their updates
+//! as the scheduler sees them.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+mod support;
+
+use std::time::Duration;
+
+use libprocess::ProcessBase;
+use mesos_agent::containerizer::ContainerizerOptions;
+use mesos_proto::mesos::internal::{
+    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::r_limit_info::{r_limit::Type, RLimit};
+use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::{
+    container_info, offer, task_status, CommandInfo, ContainerInfo, Filters, FrameworkInfo,
+    RLimitInfo, TaskId, TaskInfo, TaskState, TaskStatus,
+};
+use mesos_proto::resources::Resources;
+use tokio::sync::mpsc;
+
+use support::*;
+
+/// Root and the executor binaries: under `CI=true` their absence fails
+/// the test; elsewhere the test says why and passes without running.
+fn require(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let built = bin_dir().join("mesos-executor").exists();
+    if root && built {
+        return true;
+    }
+    let why = format!("{test} needs root and `cargo build --workspace --bins`");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    println!("SKIPPED: {why}");
+    false
+}
+
+/// Runs `task` on an agent with `isolation` (linux launcher) and returns
+/// every status update of it, the terminal one last.
+async fn run(isolation: &str, mut task: TaskInfo) -> Vec<TaskStatus> {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.containerizer = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: isolation.into(),
+        cgroups_root: "mesos_test_isolation".into(),
+        ..Default::default()
+    };
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let scheduler = master_runtime
+        .spawn(Scheduler {
+            base: ProcessBase::new("scheduler-isolation"),
+            tx,
+        })
+        .unwrap();
+    let subscribe = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: FrameworkInfo {
+                user: "root".into(),
+                name: "isolation-test".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
+    let framework_id = decode::<FrameworkRegisteredMessage>(
+        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+    )
+    .framework_id;
+    let offers: ResourceOffersMessage =
+        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
+    let offer = offers.offers[0].clone();
+    task.slave_id = offer.slave_id.clone();
+    let accept = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![task],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(60.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+    let mut statuses = Vec::new();
+    loop {
+        let update: StatusUpdateMessage = decode(
+            &tokio::time::timeout(
+                Duration::from_secs(60),
+                recv(&mut rx, "mesos.internal.StatusUpdateMessage"),
+            )
+            .await
+            .expect("a status update in time"),
+        );
+        let ack = Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::Acknowledge as i32),
+            acknowledge: Some(call::Acknowledge {
+                slave_id: update.update.slave_id.clone().unwrap(),
+                task_id: update.update.status.task_id.clone(),
+                uuid: update.update.uuid.clone().unwrap(),
+            }),
+            ..Default::default()
+        };
+        let to = master.upid().clone();
+        scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
+        let terminal = update.update.status.state().is_terminal();
+        statuses.push(update.update.status);
+        if terminal {
+            return statuses;
+        }
+    }
+}
+
+fn task(command: &str, resources: &str, container: Option<ContainerInfo>) -> TaskInfo {
+    TaskInfo {
+        name: "isolated".into(),
+        task_id: TaskId {
+            value: "isolated-1".into(),
+        },
+        resources: Resources::parse(resources, "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        container,
+        ..Default::default()
+    }
+}
+
+#[actix_rt::test]
+async fn a_task_over_its_memory_fails_with_the_upstream_reason() {
+    if !require("a_task_over_its_memory_fails_with_the_upstream_reason") {
+        return;
+    }
+    let statuses = run(
+        "cgroups/cpu,cgroups/mem",
+        task("exec tail /dev/zero", "cpus:0.5;mem:32", None),
+    )
+    .await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason,
+        Some(task_status::Reason::ContainerLimitationMemory as i32),
+        "{statuses:?}"
+    );
+    // The command executor's 32 MB and the task's.
+    let message = last.message.clone().unwrap();
+    assert!(
+        message.starts_with("Memory limit exceeded: Requested: 64MB Maximum Used: "),
+        "{message}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_task_sees_its_rlimits_and_its_own_pid_namespace() {
+    if !require("a_task_sees_its_rlimits_and_its_own_pid_namespace") {
+        return;
+    }
+    let container = ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        rlimit_info: Some(RLimitInfo {
+            rlimits: vec![RLimit {
+                r#type: Some(Type::RlmtNofile as i32),
+                soft: Some(321),
+                hard: Some(321),
+            }],
+        }),
+        ..Default::default()
+    };
+    // The command executor is pid 1 of the namespace, its task's shell a
+    // child of it; the task exits 0 only if both hold.
+    let statuses = run(
+        "posix/rlimits,namespaces/pid",
+        task(
+            r#"test "$(ulimit -n)" = 321 && test "$(cat /proc/1/comm)" = mesos-executor"#,
+            "cpus:0.5;mem:64",
+            Some(container),
+        ),
+    )
+    .await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFinished, "{statuses:?}");
+}
