@@ -195,10 +195,9 @@ impl DefaultExecutorConfig {
         };
         let (address, prefix) = match var("MESOS_SLAVE_PID") {
             Some(value) => match value.parse::<libprocess::UPID>() {
-                Ok(pid) if pid.is_valid() => (
-                    format!("{}:{}", pid.ip, pid.port),
-                    format!("/{}", pid.id),
-                ),
+                Ok(pid) if pid.is_valid() => {
+                    (format!("{}:{}", pid.ip, pid.port), format!("/{}", pid.id))
+                }
                 Ok(_) => return Err(invalid("MESOS_SLAVE_PID", value, "not a valid UPID".into())),
                 Err(error) => return Err(invalid("MESOS_SLAVE_PID", value, error.to_string())),
             },
@@ -468,7 +467,8 @@ impl DefaultExecutor {
                 response,
             } => self.subscribe_refused(generation, &response),
             Msg::StreamStarted { generation } => {
-                if self.lib_connection == Some(generation) && self.lib_state == LibState::Subscribing
+                if self.lib_connection == Some(generation)
+                    && self.lib_state == LibState::Subscribing
                 {
                     self.lib_state = LibState::Subscribed;
                 }
@@ -1389,7 +1389,13 @@ impl DefaultExecutor {
             let status = self.create_task_status(task_id, TaskState::TaskKilling);
             self.forward(status);
         }
-        self.send_kill(container_id, task_id.clone(), libc::SIGTERM, purpose, grace_period);
+        self.send_kill(
+            container_id,
+            task_id.clone(),
+            libc::SIGTERM,
+            purpose,
+            grace_period,
+        );
     }
 
     fn send_kill(
@@ -1866,7 +1872,9 @@ async fn subscribe(
                     "End-Of-File received from agent. The agent closed the event stream".into(),
                 )
             }
-            Err(error) => return disconnected(format!("subscribe connection interrupted: {error}")),
+            Err(error) => {
+                return disconnected(format!("subscribe connection interrupted: {error}"))
+            }
         };
         let records = match decoder.decode(&data) {
             Ok(records) => records,
@@ -2000,7 +2008,12 @@ mod tests {
                 parent: None,
             })),
         };
-        let call = launch_call(LaunchCall::LaunchContainer, id.clone(), &task, Some("10.1.1.1"));
+        let call = launch_call(
+            LaunchCall::LaunchContainer,
+            id.clone(),
+            &task,
+            Some("10.1.1.1"),
+        );
         assert_eq!(call.r#type(), agent::call::Type::LaunchContainer);
         let launch = call.launch_container.unwrap();
         assert_eq!(launch.container_id, id);
