@@ -837,3 +837,54 @@ async fn a_non_checkpointing_executor_exits_when_the_agent_goes_away() {
     agent.close_stream();
     finished(&mut executor).await;
 }
+
+#[tokio::test]
+async fn the_binary_reads_the_agents_environment() {
+    let mut agent = FakeAgent::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::process::CommandExt as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mesos-default-executor"))
+        .arg("--launcher_dir=/usr/libexec/mesos")
+        .env_clear()
+        .env("MESOS_FRAMEWORK_ID", "fw")
+        .env("MESOS_EXECUTOR_ID", "default")
+        .env("MESOS_SLAVE_ID", "agent")
+        .env("MESOS_SLAVE_PID", format!("slave(1)@{}", agent.addr))
+        .env("MESOS_AGENT_ENDPOINT", agent.addr.to_string())
+        .env("MESOS_SANDBOX", "/mnt/mesos/sandbox")
+        .env("MESOS_DIRECTORY", dir.path())
+        .env("MESOS_CHECKPOINT", "0")
+        .env("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs")
+        .env("MESOS_EXECUTOR_AUTHENTICATION_TOKEN", "token")
+        .env("MESOS_LOCAL", "1")
+        .current_dir(dir.path())
+        // Upstream's shutdown kills the process group; keep the test out.
+        .process_group(0)
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    agent.subscribed(framework(false)).await;
+    agent.launch_group(&["t1"]);
+    let (containers, mut updates) = agent.launched(&["t1"]).await;
+    agent.end(&containers[0], exited(0));
+    updates.push(agent.update().await);
+    assert!(std::fs::symlink_metadata(dir.path().join("tasks/t1")).is_ok());
+    for status in &updates {
+        agent.acknowledge(status);
+    }
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+            panic!("the executor did not exit:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let log = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+    assert!(status.success(), "{status}:\n{log}");
+    assert!(log.contains("Default executor started"), "{log}");
+}
