@@ -331,3 +331,92 @@ pub async fn post(request: &Request) -> io::Result<Response> {
     let mut connection = Connection::connect(&request.url).await?;
     connection.send(request).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Serves `responses` byte by byte in pieces of `piece` bytes, after
+    /// reading the requests; returns the server's URL.
+    async fn server(responses: &'static [u8], piece: usize) -> Url {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await.unwrap();
+            for part in responses.chunks(piece) {
+                stream.write_all(part).await.unwrap();
+                stream.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            // Keep the connection open until the client is done.
+            let _ = stream.read(&mut request).await;
+        });
+        Url {
+            address,
+            path: "/slave(1)/api/v1".into(),
+        }
+    }
+
+    fn request(url: &Url) -> Request {
+        Request {
+            url: url.clone(),
+            headers: vec![("Content-Type".into(), "application/x-protobuf".into())],
+            body: b"call".to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn chunked_and_length_bodies_are_read_on_one_connection() {
+        static RESPONSES: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n\
+            HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\ngone";
+        for piece in [1, 7, RESPONSES.len()] {
+            let url = server(RESPONSES, piece).await;
+            let mut connection = Connection::connect(&url).await.unwrap();
+            let first = connection.send(&request(&url)).await.unwrap();
+            assert_eq!(first.head.code, 200);
+            assert_eq!(&first.body[..], b"hello, world");
+            let second = connection.send(&request(&url)).await.unwrap();
+            assert_eq!(second.head.status, "404 Not Found");
+            assert_eq!(second.body_text(), "gone");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_without_length_ends_with_the_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url {
+            address: listener.local_addr().unwrap().to_string(),
+            path: "/".into(),
+        };
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await.unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\n\r\nuntil close")
+                .await
+                .unwrap();
+        });
+        let mut connection = Connection::connect(&url).await.unwrap();
+        let response = connection.send(&request(&url)).await.unwrap();
+        assert_eq!(response.body_text(), "until close");
+        // The connection cannot carry another request.
+        assert!(connection.send(&request(&url)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn malformed_responses_are_errors() {
+        static BAD_CHUNK: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        let url = server(BAD_CHUNK, BAD_CHUNK.len()).await;
+        let mut connection = Connection::connect(&url).await.unwrap();
+        assert!(connection.send(&request(&url)).await.is_err());
+        static BAD_HEAD: &[u8] = b"NOT HTTP\r\n\r\n";
+        let url = server(BAD_HEAD, BAD_HEAD.len()).await;
+        let mut connection = Connection::connect(&url).await.unwrap();
+        assert!(connection.send(&request(&url)).await.is_err());
+    }
+}
