@@ -888,3 +888,60 @@ async fn the_binary_reads_the_agents_environment() {
     assert!(status.success(), "{status}:\n{log}");
     assert!(log.contains("Default executor started"), "{log}");
 }
+
+#[tokio::test]
+async fn a_task_past_its_max_completion_time_fails() {
+    let mut agent = FakeAgent::start().await;
+    agent.shared.lock().unwrap().obey_sigterm = false;
+    let dir = tempfile::tempdir().unwrap();
+    let _executor = tokio::spawn(DefaultExecutor::new(agent.config(dir.path().into())).run());
+    agent.subscribed(framework(true)).await;
+    let mut task_group = group(&["t1"]);
+    task_group.tasks[0].max_completion_time = Some(mesos_proto::mesos::v1::DurationInfo {
+        nanoseconds: 100_000_000,
+    });
+    let mut event = Event {
+        launch_group: Some(event::LaunchGroup { task_group }),
+        ..Default::default()
+    };
+    event.set_type(event::Type::LaunchGroup);
+    agent.send(&event);
+    let (containers, _) = agent.launched(&["t1"]).await;
+
+    // No TASK_KILLING, and no grace period.
+    assert_eq!(
+        agent.kill_call().await,
+        (containers[0].clone(), libc::SIGTERM)
+    );
+    assert_eq!(
+        agent.kill_call().await,
+        (containers[0].clone(), libc::SIGKILL)
+    );
+    let status = agent.update().await;
+    assert_update(
+        &status,
+        "t1",
+        TaskState::TaskFailed,
+        Some("Command terminated with signal Killed"),
+    );
+    assert_eq!(
+        status.reason(),
+        task_status::Reason::MaxCompletionTimeReached
+    );
+}
+
+#[tokio::test]
+async fn a_launch_event_shuts_the_executor_down() {
+    let mut agent = FakeAgent::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut executor = tokio::spawn(DefaultExecutor::new(agent.config(dir.path().into())).run());
+    agent.subscribed(framework(false)).await;
+    let mut event = Event {
+        launch: Some(event::Launch { task: task("t1") }),
+        ..Default::default()
+    };
+    event.set_type(event::Type::Launch);
+    agent.send(&event);
+    finished(&mut executor).await;
+    assert!(agent.operator_calls.try_recv().is_err());
+}
