@@ -45,6 +45,9 @@
 //!   SUBSCRIBED) is logged and dropped or treated as a failure, never a
 //!   crash (upstream `CHECK`s); failing to create the `tasks/` symlink is a
 //!   warning, not fatal.
+//! - A wait that cannot connect to the agent is retried after a second
+//!   (upstream shuts down when the first wait of a group cannot connect
+//!   and retries later ones).
 //! - `MESOS_CONTAINER_IP` is `LIBPROCESS_IP` when set, else the local
 //!   address of the connection the executor launches the group on (upstream
 //!   uses its libprocess address, which is the same address unless the
@@ -1570,9 +1573,8 @@ impl DefaultExecutor {
             TaskState::TaskLost
         };
         for task in &group.tasks {
-            let mut status = self.create_task_status(&task.task_id, state);
-            // The task never got a container.
-            status.container_status = None;
+            // The task has no container, so the status has no container id.
+            let status = self.create_task_status(&task.task_id, state);
             self.forward_status(status, None);
         }
         if self.containers.is_empty() {
