@@ -60,6 +60,7 @@ impl Shared {
 
 struct FakeAgent {
     addr: SocketAddr,
+    listener: tokio::task::JoinHandle<()>,
     shared: Arc<Mutex<Shared>>,
     executor_calls: mpsc::UnboundedReceiver<Call>,
     operator_calls: mpsc::UnboundedReceiver<agent::Call>,
@@ -77,7 +78,7 @@ impl FakeAgent {
         let (executor_tx, executor_calls) = mpsc::unbounded_channel();
         let (operator_tx, operator_calls) = mpsc::unbounded_channel();
         let state = shared.clone();
-        tokio::spawn(async move {
+        let listener = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
@@ -92,6 +93,7 @@ impl FakeAgent {
         });
         Self {
             addr,
+            listener,
             shared,
             executor_calls,
             operator_calls,
@@ -169,6 +171,12 @@ impl FakeAgent {
     /// Closes the event stream, as an agent that went away does.
     fn close_stream(&self) {
         self.shared.lock().unwrap().stream = None;
+    }
+
+    /// Stops listening: connections are refused from now on.
+    fn go_away(&self) {
+        self.listener.abort();
+        self.close_stream();
     }
 
     async fn subscribed(&mut self, framework: FrameworkInfo) {
@@ -944,4 +952,29 @@ async fn a_launch_event_shuts_the_executor_down() {
     agent.send(&event);
     finished(&mut executor).await;
     assert!(agent.operator_calls.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn a_checkpointing_executor_gives_up_after_the_recovery_timeout() {
+    let mut agent = FakeAgent::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = agent.config(dir.path().into());
+    config.checkpoint = true;
+    config.recovery_timeout = Duration::from_millis(300);
+    config.termination_fail_safe = Duration::from_millis(100);
+    let mut executor = tokio::spawn(DefaultExecutor::new(config).run());
+    agent.subscribed(framework(false)).await;
+    agent.launch_group(&["t1"]);
+    agent.launched(&["t1"]).await;
+
+    let started = std::time::Instant::now();
+    agent.go_away();
+    finished(&mut executor).await;
+    // The recovery timeout, then the fail-safe for the unacknowledged
+    // updates.
+    assert!(
+        started.elapsed() >= Duration::from_millis(350),
+        "{:?}",
+        started.elapsed()
+    );
 }
