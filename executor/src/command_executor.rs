@@ -675,7 +675,7 @@ pub fn wstringify(status: ExitStatus) -> String {
 }
 
 /// Returns `strsignal(signal)`, e.g. `Terminated` for SIGTERM.
-fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     // SAFETY: strsignal returns a NUL-terminated string (static, or in a
     // thread-local buffer for unknown signals) that is copied at once.
     unsafe {

@@ -109,6 +109,52 @@ pub struct Flags {
     pub quiet: bool,
 }
 
+/// The default executor's command line (upstream `Flags` in
+/// `src/launcher/default_executor.cpp`, plus the logging flags). As for
+/// [`Flags`], nothing is read from `MESOS_*` variables.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mesos-default-executor",
+    rename_all = "snake_case",
+    version = crate::VERSION,
+    about = "Apache Mesos default executor, reimplemented in Rust"
+)]
+pub struct DefaultExecutorFlags {
+    /// Directory of the Mesos helper binaries.
+    #[arg(long, default_value = DEFAULT_LAUNCHER_DIR)]
+    pub launcher_dir: PathBuf,
+
+    /// Lowest level logged: `INFO`, `WARNING` or `ERROR`.
+    #[arg(long, default_value = "INFO")]
+    pub logging_level: String,
+
+    /// Directory for log files (logs go to stderr when unset).
+    #[arg(long)]
+    pub log_dir: Option<PathBuf>,
+
+    /// Log nothing to stderr.
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false")]
+    pub quiet: bool,
+}
+
+impl DefaultExecutorFlags {
+    /// Parses `args` (the program name first) after stout-style
+    /// prefiltering, from the command line only.
+    pub fn parse_from_args(args: impl IntoIterator<Item = String>) -> Result<Self, anyhow::Error> {
+        let args = libprocess::flags::prefilter(args, NO_ENVIRONMENT, PATH_FLAGS)?;
+        let flags = Self::try_parse_from(args)?;
+        if !["INFO", "WARNING", "ERROR"].contains(&flags.logging_level.as_str()) {
+            return Err(FlagError(format!(
+                "'{}' is not a valid --logging_level: use INFO, WARNING or ERROR",
+                flags.logging_level
+            ))
+            .into());
+        }
+        Ok(flags)
+    }
+}
+
 /// A flag value the executor cannot honour.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -252,6 +298,25 @@ mod tests {
         let error = parse(&["--tty_slave_path=/dev/pts/3"]).unwrap_err();
         assert!(error.to_string().contains("--tty_slave_path"), "{error}");
         assert!(parse(&["--no_such_flag=1"]).is_err());
+    }
+
+    #[test]
+    fn default_executor_takes_the_launcher_dir_only() {
+        let parse = |args: &[&str]| {
+            DefaultExecutorFlags::parse_from_args(
+                std::iter::once("mesos-default-executor")
+                    .chain(args.iter().copied())
+                    .map(String::from),
+            )
+        };
+        let flags = parse(&["--launcher_dir=/opt/mesos"]).unwrap();
+        assert_eq!(flags.launcher_dir, PathBuf::from("/opt/mesos"));
+        assert_eq!(
+            parse(&[]).unwrap().launcher_dir,
+            PathBuf::from(DEFAULT_LAUNCHER_DIR)
+        );
+        assert!(parse(&["--task_command={}"]).is_err());
+        assert!(parse(&["--logging_level=DEBUG"]).is_err());
     }
 
     #[test]
