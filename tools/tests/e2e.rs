@@ -200,6 +200,72 @@ fn master_and_agent_binaries_run_a_task() {
 }
 
 #[test]
+fn a_task_group_runs_in_nested_containers_of_the_default_executor() {
+    if !require(
+        &bin_dir().join("mesos-default-executor"),
+        "run cargo test --workspace",
+    ) {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, master_port) = master_and_agent(work_dir.path());
+    let resources = r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}]"#;
+    let group = format!(
+        r#"{{"tasks":[
+            {{"name":"a","task_id":{{"value":"a"}},"slave_id":{{"value":""}},"resources":{resources},
+              "command":{{"value":"echo from-a > $MESOS_SANDBOX/a.txt; sleep 0.3"}}}},
+            {{"name":"b","task_id":{{"value":"b"}},"slave_id":{{"value":""}},"resources":{resources},
+              "command":{{"value":"echo from-b"}}}}]}}"#
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+        .args([
+            &format!("--master=127.0.0.1:{master_port}"),
+            &format!("--task_group={group}"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for task in ["a", "b"] {
+        for state in ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"] {
+            assert!(
+                stdout.contains(&format!("Received status update {state} for task '{task}'")),
+                "{stdout}"
+            );
+        }
+    }
+    // Each task ran in its own nested container's sandbox, linked from
+    // the executor's as tasks/<id>.
+    let found = walk(work_dir.path())
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "a.txt"))
+        .expect("task a's file");
+    assert_eq!(std::fs::read_to_string(&found).unwrap(), "from-a\n");
+    assert!(
+        found.display().to_string().contains("/containers/"),
+        "{}",
+        found.display()
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
 fn pymesos_runs_a_task_over_the_v1_http_api() {
     let python = repo().join(".venv/bin/python");
     if !require(&python, "run scripts/setup-python.sh")

@@ -161,6 +161,9 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
         Some(json) => Some(mesos_proto::json::from_str(json)?),
         None => None,
     };
+    let expected = task_group.as_ref().map_or(1, |g| g.tasks.len().max(1));
+    let mut terminal: std::collections::HashMap<String, TaskState> =
+        std::collections::HashMap::new();
 
     let master: UPID = if flags.master.contains('@') {
         flags.master.parse()?
@@ -388,6 +391,10 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
                     });
                 }
                 if state.is_terminal() {
+                    terminal.insert(status.task_id.value.clone(), state);
+                }
+                // As upstream: done once every task (of the group) ended.
+                if terminal.len() >= expected {
                     // Give the acknowledgement a moment, then tear down.
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     if let Some(id) = &framework_id {
@@ -398,7 +405,7 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
                         });
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
-                    return Ok(state == TaskState::TaskFinished);
+                    return Ok(terminal.values().all(|s| *s == TaskState::TaskFinished));
                 }
             }
         }
