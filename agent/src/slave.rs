@@ -35,8 +35,15 @@
 //! `--recover=cleanup` kills the recovered executors and exits
 //! (`Slave::cleanup_recovered`).
 //!
-//! Not yet: `--strict=false`, task groups
-//! (`LAUNCH_GROUP`), resources checkpointing, GC.
+//! - task groups (`RunTaskGroupMessage`): sent to their executor as one
+//!   `LAUNCH_GROUP`; a `DEFAULT` executor is `mesos-default-executor`,
+//!   which runs each task in a nested container through the agent API
+//!   ([`crate::nested`]).
+//!
+//! Executors run in containers of the containerizer
+//! ([`crate::containerizer`]).
+//!
+//! Not yet: `--strict=false`, resources checkpointing, GC.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
