@@ -142,6 +142,17 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "false")]
     pub cgroups_enable_cfs: bool,
 
+    /// How often `disk/du` measures each sandbox.
+    #[arg(long, env = "MESOS_CONTAINER_DISK_WATCH_INTERVAL", value_parser = parse_duration,
+          default_value = "15secs")]
+    pub container_disk_watch_interval: Duration,
+
+    /// Whether `disk/du` destroys containers past their disk.
+    #[arg(long, env = "MESOS_ENFORCE_CONTAINER_DISK_QUOTA", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false")]
+    pub enforce_container_disk_quota: bool,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -263,6 +274,8 @@ impl Flags {
             cgroups_enable_cfs: self.cgroups_enable_cfs,
             cgroups_limit_swap: self.cgroups_limit_swap,
             proc_root: PathBuf::from("/proc"),
+            disk_watch_interval: self.container_disk_watch_interval,
+            enforce_disk_quota: self.enforce_container_disk_quota,
         }
     }
 
@@ -313,6 +326,14 @@ impl Flags {
                 Some(self.cgroups_hierarchy.display().to_string()),
             ),
             ("cgroups_root", Some(self.cgroups_root.clone())),
+            (
+                "container_disk_watch_interval",
+                Some(format_duration(self.container_disk_watch_interval)),
+            ),
+            (
+                "enforce_container_disk_quota",
+                Some(self.enforce_container_disk_quota.to_string()),
+            ),
             (
                 "cgroups_enable_cfs",
                 Some(self.cgroups_enable_cfs.to_string()),

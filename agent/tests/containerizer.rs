@@ -435,3 +435,101 @@ async fn recovery_destroys_orphan_containers() {
         .join(&id);
     assert!(eventually(|| !dir.exists()).await);
 }
+
+// ---------------------------------------------------------------------------
+// disk/du and linux/nnp
+// ---------------------------------------------------------------------------
+
+#[actix_rt::test]
+async fn a_container_past_its_disk_quota_is_killed_with_the_upstream_reason() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        isolation: "disk/du".into(),
+        disk_watch_interval: Duration::from_millis(100),
+        enforce_disk_quota: true,
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let launch = containerizer.launch(
+        "disk".into(),
+        sized(
+            sandbox.path(),
+            "dd if=/dev/zero of=big bs=1M count=3 2>/dev/null; exec sleep 30",
+            None,
+            "cpus:0.5;mem:64;disk:1",
+        ),
+    );
+    let wait = containerizer.wait("disk".into());
+    launch.await.unwrap();
+    let termination = tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .expect("destroyed in time")
+        .unwrap();
+    assert_eq!(
+        termination.reason,
+        Some(task_status::Reason::ContainerLimitationDisk as i32),
+        "{termination:?}"
+    );
+    let message = termination.message.unwrap();
+    assert!(
+        message.starts_with("Disk usage (") && message.ends_with(") exceeds quota (1MB)"),
+        "{message}"
+    );
+    assert_eq!(
+        Resources::from(termination.limited_resources).disk(),
+        Some(1 << 20)
+    );
+}
+
+#[actix_rt::test]
+async fn disk_usage_is_reported_without_enforcement() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        isolation: "posix/disk".into(),
+        disk_watch_interval: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    containerizer
+        .launch(
+            "du".into(),
+            sized(
+                sandbox.path(),
+                "dd if=/dev/zero of=big bs=1M count=2 2>/dev/null; exec sleep 30",
+                None,
+                "cpus:0.5;mem:64;disk:1",
+            ),
+        )
+        .await
+        .unwrap();
+    let mut used = 0;
+    for _ in 0..100 {
+        let usage = containerizer.usage("du".into()).await.unwrap();
+        assert_eq!(usage.disk_limit_bytes, Some(1 << 20));
+        used = usage.disk_used_bytes.unwrap_or_default();
+        if used >= 2 << 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(used >= 2 << 20, "over the quota but not enforced: {used}");
+    assert!(containerizer.destroy("du".into()).await);
+}
+
+#[actix_rt::test]
+async fn linux_nnp_sets_the_no_new_privileges_bit() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = containerizer("linux/nnp");
+    let launch = containerizer.launch(
+        "nnp".into(),
+        config(sandbox.path(), "grep NoNewPrivs /proc/self/status", None),
+    );
+    let wait = containerizer.wait("nnp".into());
+    launch.await.unwrap();
+    assert_eq!(wait.await.unwrap().status, Some(0));
+    let stdout = std::fs::read_to_string(sandbox.path().join("stdout")).unwrap();
+    assert_eq!(
+        stdout.split_whitespace().collect::<Vec<_>>(),
+        ["NoNewPrivs:", "1"]
+    );
+}

@@ -140,6 +140,10 @@ pub struct ContainerizerOptions {
     pub cgroups_limit_swap: bool,
     /// `/proc` (a fixture in tests).
     pub proc_root: PathBuf,
+    /// `--container_disk_watch_interval`.
+    pub disk_watch_interval: std::time::Duration,
+    /// `--enforce_container_disk_quota`.
+    pub enforce_disk_quota: bool,
 }
 
 impl Default for ContainerizerOptions {
@@ -151,6 +155,8 @@ impl Default for ContainerizerOptions {
             cgroups_enable_cfs: false,
             cgroups_limit_swap: false,
             proc_root: PathBuf::from("/proc"),
+            disk_watch_interval: std::time::Duration::from_secs(15),
+            enforce_disk_quota: false,
         }
     }
 }
@@ -178,6 +184,8 @@ pub fn create(
     };
     let context = IsolatorContext {
         proc_root: options.proc_root.clone(),
+        disk_watch_interval: options.disk_watch_interval,
+        enforce_disk_quota: options.enforce_disk_quota,
         #[cfg(target_os = "linux")]
         cgroups: cgroups.clone(),
     };

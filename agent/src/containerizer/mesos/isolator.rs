@@ -33,6 +33,25 @@ pub fn ready<T: Send + 'static>(value: T) -> BoxFuture<'static, T> {
     Box::pin(std::future::ready(value))
 }
 
+/// stout's `Bytes` printing: the largest unit that divides exactly.
+pub fn bytes(value: u64) -> String {
+    const UNITS: &[(u64, &str)] = &[
+        (1 << 40, "TB"),
+        (1 << 30, "GB"),
+        (1 << 20, "MB"),
+        (1 << 10, "KB"),
+    ];
+    if value == 0 {
+        return "0B".into();
+    }
+    for (size, unit) in UNITS {
+        if value % size == 0 {
+            return format!("{}{unit}", value / size);
+        }
+    }
+    format!("{value}B")
+}
+
 /// One isolator.
 pub trait Isolator: Send + Sync {
     /// The upstream name (`posix/cpu`, `cgroups/mem`, ...).

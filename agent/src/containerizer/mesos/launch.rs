@@ -16,7 +16,7 @@
 //!    on, the helper waits for it and exits as it did.
 //! 3. In a new mount namespace: mounts turn slave (nothing propagates back
 //!    to the host), then the launch info's mounts are made (`/proc`).
-//! 4. rlimits, working directory, environment, exec.
+//! 4. no-new-privileges, rlimits, working directory, environment, exec.
 
 use std::ffi::CString;
 use std::os::unix::process::CommandExt as _;
@@ -92,6 +92,16 @@ pub fn run(flags: &LaunchFlags) -> i32 {
     if cloned(libc::CLONE_NEWNS) {
         if let Err(error) = mount_all(&info) {
             return fail(&error);
+        }
+    }
+    if info.no_new_privileges == Some(true) {
+        // SAFETY: prctl with PR_SET_NO_NEW_PRIVS reads only its integer
+        // arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return fail(&format!(
+                "failed to set the no-new-privileges bit: {}",
+                std::io::Error::last_os_error()
+            ));
         }
     }
     if let Some(limits) = &info.rlimits {

@@ -4,6 +4,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod cgroups;
+pub mod linux;
 pub mod namespaces;
 pub mod posix;
 
@@ -22,6 +23,10 @@ use posix::{PosixIsolator, PosixKind};
 pub struct IsolatorContext {
     /// `/proc`.
     pub proc_root: PathBuf,
+    /// `--container_disk_watch_interval` (`disk/du`).
+    pub disk_watch_interval: std::time::Duration,
+    /// `--enforce_container_disk_quota` (`disk/du`).
+    pub enforce_disk_quota: bool,
     /// The cgroups settings, where cgroups are mounted.
     #[cfg(target_os = "linux")]
     pub cgroups: Option<Arc<cgroups::CgroupsConfig>>,
@@ -69,7 +74,16 @@ const TABLE: &[(&str, Constructor)] = &[
     ("cgroups/pids", |c| {
         cgroups_isolator(c, cgroups::Subsystem::Pids)
     }),
+    ("disk/du", |c| {
+        Ok(Arc::new(posix::disk::PosixDiskIsolator::new(
+            c.disk_watch_interval,
+            c.enforce_disk_quota,
+        )))
+    }),
     ("posix/rlimits", |_| Ok(Arc::new(PosixRLimitsIsolator))),
+    ("linux/nnp", |_| {
+        Ok(Arc::new(linux::NoNewPrivilegesIsolator))
+    }),
     ("namespaces/pid", |_| {
         Ok(Arc::new(NamespacesIsolator(Namespace::Pid)))
     }),
@@ -80,10 +94,14 @@ const TABLE: &[(&str, Constructor)] = &[
 
 /// Names that stand for several isolators (upstream's `cgroups/all`
 /// means every cgroups subsystem it builds).
-const ALIASES: &[(&str, &[&str])] = &[(
-    "cgroups/all",
-    &["cgroups/cpu", "cgroups/mem", "cgroups/pids"],
-)];
+const ALIASES: &[(&str, &[&str])] = &[
+    (
+        "cgroups/all",
+        &["cgroups/cpu", "cgroups/mem", "cgroups/pids"],
+    ),
+    // Upstream's deprecated name.
+    ("posix/disk", &["disk/du"]),
+];
 
 /// The names `--isolation` accepts.
 pub fn supported() -> Vec<&'static str> {
@@ -166,6 +184,8 @@ mod tests {
     fn context() -> IsolatorContext {
         IsolatorContext {
             proc_root: "/proc".into(),
+            disk_watch_interval: std::time::Duration::from_secs(15),
+            enforce_disk_quota: false,
             #[cfg(target_os = "linux")]
             cgroups: None,
         }

@@ -33,7 +33,7 @@ use mesos_proto::mesos::slave::{ContainerConfig, ContainerLimitation, ContainerS
 use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
 use mesos_proto::resources::Resources;
 
-use crate::containerizer::mesos::isolator::{ready, Isolator, IsolatorError, Result};
+use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
 use crate::linux::{cgroups, cgroups2, statistics, Hierarchy, OomOutcome};
 
 /// How long destroying a cgroup may take.
@@ -456,25 +456,6 @@ impl Ops {
             reason: Some(task_status::Reason::ContainerLimitationMemory as i32),
         }
     }
-}
-
-/// stout's `Bytes` printing: the largest unit that divides exactly.
-pub fn bytes(value: u64) -> String {
-    const UNITS: &[(u64, &str)] = &[
-        (1 << 40, "TB"),
-        (1 << 30, "GB"),
-        (1 << 20, "MB"),
-        (1 << 10, "KB"),
-    ];
-    if value == 0 {
-        return "0B".into();
-    }
-    for (size, unit) in UNITS {
-        if value % size == 0 {
-            return format!("{}{unit}", value / size);
-        }
-    }
-    format!("{value}B")
 }
 
 impl Isolator for CgroupsIsolator {

@@ -2,6 +2,7 @@
 //! `posix/mem` isolate nothing; they report the CPU times and resident
 //! memory of the container's processes, read from `/proc`.
 
+pub mod disk;
 pub mod rlimits;
 
 use std::collections::{HashMap, HashSet};

@@ -1,0 +1,220 @@
+//! `disk/du` (upstream `isolators/posix/disk.cpp`; old name
+//! `posix/disk`): the sandbox's disk usage, measured with `du -k -s` every
+//! `--container_disk_watch_interval`, reported as `disk_used_bytes` beside
+//! the `disk` resources as `disk_limit_bytes`; with
+//! `--enforce_container_disk_quota`, a container past its quota is a
+//! limitation (`REASON_CONTAINER_LIMITATION_DISK`, "Disk usage (..)
+//! exceeds quota (..)"). Nested containers are not measured, as upstream.
+//! Persistent volumes are not built, so only the sandbox is measured.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use mesos_proto::mesos::slave::{ContainerConfig, ContainerLaunchInfo, ContainerLimitation};
+use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
+use mesos_proto::resources::Resources;
+use tokio::sync::watch;
+
+use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
+
+struct Info {
+    /// The sandbox's `disk` resources (no volume).
+    quota: Vec<Resource>,
+    last_usage: Option<u64>,
+    /// Ends the measuring loop when the container goes.
+    stop: watch::Sender<bool>,
+    limitation: Option<tokio::sync::oneshot::Receiver<ContainerLimitation>>,
+}
+
+/// The `disk/du` isolator.
+pub struct PosixDiskIsolator {
+    interval: Duration,
+    enforce: bool,
+    infos: Arc<Mutex<HashMap<String, Info>>>,
+}
+
+impl std::fmt::Debug for PosixDiskIsolator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PosixDiskIsolator")
+            .field("interval", &self.interval)
+            .field("enforce", &self.enforce)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PosixDiskIsolator {
+    /// Measures every `interval`; `enforce` turns excess into limitations.
+    pub fn new(interval: Duration, enforce: bool) -> Self {
+        Self {
+            interval,
+            enforce,
+            infos: Arc::default(),
+        }
+    }
+
+    fn infos(&self) -> std::sync::MutexGuard<'_, HashMap<String, Info>> {
+        self.infos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The `disk` resources that size the sandbox (no persistent volume).
+fn sandbox_quota(resources: &[Resource]) -> Vec<Resource> {
+    resources
+        .iter()
+        .filter(|r| r.name == "disk" && r.disk.as_ref().is_none_or(|d| d.volume.is_none()))
+        .cloned()
+        .collect()
+}
+
+/// `du -k -s <path>`, in bytes.
+async fn du(path: PathBuf) -> std::result::Result<u64, String> {
+    let output = tokio::process::Command::new("du")
+        .arg("-k")
+        .arg("-s")
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("Failed to exec 'du': {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "Failed to perform 'du': {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .next()
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| format!("Unexpected output from 'du': {text}"))
+}
+
+impl Isolator for PosixDiskIsolator {
+    fn name(&self) -> &'static str {
+        "disk/du"
+    }
+
+    fn supports_nesting(&self) -> bool {
+        true
+    }
+
+    fn prepare(
+        &self,
+        container_id: &str,
+        config: &ContainerConfig,
+    ) -> BoxFuture<'static, Result<Option<ContainerLaunchInfo>>> {
+        if container_id.contains('.') {
+            return ready(Ok(None));
+        }
+        let (stop, mut stopped) = watch::channel(false);
+        let (limit_tx, limit_rx) = tokio::sync::oneshot::channel();
+        let directory = PathBuf::from(&config.directory);
+        self.infos().insert(
+            container_id.to_string(),
+            Info {
+                quota: sandbox_quota(&config.resources),
+                last_usage: None,
+                stop,
+                limitation: Some(limit_rx),
+            },
+        );
+        // The measuring loop: one `du` at a time, `interval` apart.
+        let (infos, id, interval, enforce) = (
+            self.infos.clone(),
+            container_id.to_string(),
+            self.interval,
+            self.enforce,
+        );
+        tokio::spawn(async move {
+            let mut limit_tx = Some(limit_tx);
+            loop {
+                match du(directory.clone()).await {
+                    Ok(used) => {
+                        let quota = {
+                            let mut infos = infos.lock().unwrap_or_else(|e| e.into_inner());
+                            let Some(info) = infos.get_mut(&id) else {
+                                return;
+                            };
+                            info.last_usage = Some(used);
+                            info.quota.clone()
+                        };
+                        let limit = Resources::from(quota.clone()).disk();
+                        if let (true, Some(limit)) = (enforce, limit) {
+                            if used > limit {
+                                if let Some(tx) = limit_tx.take() {
+                                    let _ = tx.send(ContainerLimitation {
+                                        resources: quota,
+                                        message: Some(format!(
+                                            "Disk usage ({}) exceeds quota ({})",
+                                            bytes(used),
+                                            bytes(limit)
+                                        )),
+                                        reason: Some(
+                                            task_status::Reason::ContainerLimitationDisk as i32,
+                                        ),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(container_id = %id, %error, "Checking disk usage failed");
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
+        ready(Ok(None))
+    }
+
+    fn watch(&self, container_id: &str) -> BoxFuture<'static, ContainerLimitation> {
+        let receiver = self
+            .infos()
+            .get_mut(container_id)
+            .and_then(|info| info.limitation.take());
+        Box::pin(async move {
+            match receiver {
+                Some(receiver) => match receiver.await {
+                    Ok(limitation) => limitation,
+                    Err(_) => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        })
+    }
+
+    fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
+        if let Some(info) = self.infos().get_mut(container_id) {
+            info.quota = sandbox_quota(resources);
+        }
+        ready(Ok(()))
+    }
+
+    fn usage(&self, container_id: &str) -> BoxFuture<'static, Result<ResourceStatistics>> {
+        let infos = self.infos();
+        let Some(info) = infos.get(container_id) else {
+            return ready(Err(IsolatorError(format!(
+                "unknown container '{container_id}'"
+            ))));
+        };
+        ready(Ok(ResourceStatistics {
+            disk_limit_bytes: Resources::from(info.quota.clone()).disk(),
+            disk_used_bytes: info.last_usage,
+            ..Default::default()
+        }))
+    }
+
+    fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
+        if let Some(info) = self.infos().remove(container_id) {
+            let _ = info.stop.send(true);
+        }
+        ready(Ok(()))
+    }
+}
