@@ -152,7 +152,15 @@ async fn usage_reports_limits_and_the_processes_memory() {
     let containerizer = containerizer("posix/cpu,posix/mem");
     let launch = containerizer.launch("c1".into(), config(sandbox.path(), "sleep 30", None));
     launch.await.unwrap();
-    let usage = containerizer.usage("c1".into()).await.unwrap();
+    // Right after the exec the new image may not be resident yet.
+    let mut usage = containerizer.usage("c1".into()).await.unwrap();
+    for _ in 0..50 {
+        if usage.mem_rss_bytes.unwrap_or_default() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        usage = containerizer.usage("c1".into()).await.unwrap();
+    }
     assert_eq!(usage.cpus_limit, Some(0.5));
     assert_eq!(usage.mem_limit_bytes, Some(64 * 1024 * 1024));
     assert!(usage.mem_rss_bytes.unwrap() > 0, "{usage:?}");
@@ -532,4 +540,122 @@ async fn linux_nnp_sets_the_no_new_privileges_bit() {
         stdout.split_whitespace().collect::<Vec<_>>(),
         ["NoNewPrivs:", "1"]
     );
+}
+
+// ---------------------------------------------------------------------------
+// Volumes (volume/host_path, volume/sandbox_path, filesystem/linux)
+// ---------------------------------------------------------------------------
+
+fn volumes(volumes: Vec<mesos_proto::mesos::Volume>) -> Option<ContainerInfo> {
+    Some(ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        volumes,
+        ..Default::default()
+    })
+}
+
+#[actix_rt::test]
+async fn host_path_volumes_are_mounted_read_only_or_read_write() {
+    if !require_root("host_path_volumes_are_mounted_read_only_or_read_write") {
+        return;
+    }
+    use mesos_proto::mesos::volume::{self, source};
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("hello"), "from the host\n").unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "filesystem/linux,volume/host_path");
+    let host_volume = |container_path: &str, mode: volume::Mode| mesos_proto::mesos::Volume {
+        mode: mode as i32,
+        container_path: container_path.into(),
+        source: Some(volume::Source {
+            r#type: Some(source::Type::HostPath as i32),
+            host_path: Some(source::HostPath {
+                path: host.path().display().to_string(),
+                mount_propagation: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let legacy = mesos_proto::mesos::Volume {
+        mode: volume::Mode::Rw as i32,
+        container_path: "legacy".into(),
+        host_path: Some(host.path().display().to_string()),
+        ..Default::default()
+    };
+    let id = unique("volumes");
+    let launch = containerizer.launch(
+        id.clone(),
+        config(
+            sandbox.path(),
+            "cat ro/hello && ! touch ro/nope 2>/dev/null && touch rw/written && touch legacy/too",
+            volumes(vec![
+                host_volume("ro", volume::Mode::Ro),
+                host_volume("rw", volume::Mode::Rw),
+                legacy,
+            ]),
+        ),
+    );
+    let wait = containerizer.wait(id);
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    let stderr = std::fs::read_to_string(sandbox.path().join("stderr")).unwrap_or_default();
+    assert_eq!(termination.status, Some(0), "{stderr}");
+    let stdout = std::fs::read_to_string(sandbox.path().join("stdout")).unwrap();
+    assert_eq!(stdout, "from the host\n");
+    assert!(host.path().join("written").exists());
+    assert!(host.path().join("too").exists());
+    assert!(!host.path().join("nope").exists());
+    // The mounts were the container's own: the host sees empty mount points.
+    assert!(!sandbox.path().join("rw/written").exists());
+}
+
+#[actix_rt::test]
+async fn a_nested_container_shares_a_path_of_its_parents_sandbox() {
+    if !require_root("a_nested_container_shares_a_path_of_its_parents_sandbox") {
+        return;
+    }
+    use mesos_proto::mesos::volume::{self, source};
+    let parent_sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "volume/sandbox_path");
+    let parent = unique("parent");
+    containerizer
+        .launch(
+            parent.clone(),
+            config(parent_sandbox.path(), "exec sleep 30", None),
+        )
+        .await
+        .unwrap();
+    let child = format!("{parent}.child");
+    let child_sandbox = parent_sandbox.path().join("containers").join("child");
+    std::fs::create_dir_all(&child_sandbox).unwrap();
+    let shared = mesos_proto::mesos::Volume {
+        mode: volume::Mode::Rw as i32,
+        container_path: "mine".into(),
+        source: Some(volume::Source {
+            r#type: Some(source::Type::SandboxPath as i32),
+            sandbox_path: Some(source::SandboxPath {
+                r#type: Some(source::sandbox_path::Type::Parent as i32),
+                path: "shared".into(),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let launch = containerizer.launch(
+        child.clone(),
+        config(
+            &child_sandbox,
+            "echo written by the child > mine/file",
+            volumes(vec![shared]),
+        ),
+    );
+    let wait = containerizer.wait(child);
+    launch.await.unwrap();
+    assert_eq!(wait.await.unwrap().status, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(parent_sandbox.path().join("shared/file")).unwrap(),
+        "written by the child\n"
+    );
+    assert!(containerizer.destroy(parent).await);
 }

@@ -216,6 +216,11 @@ fn mount_all(info: &ContainerLaunchInfo) -> Result<(), String> {
         ));
     }
     for mount in &info.mounts {
+        let flags = libc::c_ulong::from(mount.flags.unwrap_or_default());
+        let bind = flags & libc::MS_BIND != 0;
+        if bind {
+            create_mount_point(mount)?;
+        }
         let cstring = |s: &str| CString::new(s).map_err(|e| format!("bad mount field: {e}"));
         let target = cstring(&mount.target)?;
         let source = cstring(mount.source.as_deref().unwrap_or("none"))?;
@@ -241,8 +246,52 @@ fn mount_all(info: &ContainerLaunchInfo) -> Result<(), String> {
                 std::io::Error::last_os_error()
             ));
         }
+        // A bind mount ignores MS_RDONLY: read-only takes a remount.
+        if bind && flags & libc::MS_RDONLY != 0 {
+            let remount = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+            // SAFETY: as above; null source and type are allowed for a
+            // remount.
+            let done = unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    remount,
+                    std::ptr::null(),
+                )
+            };
+            if done != 0 {
+                return Err(format!(
+                    "failed to remount '{}' read-only: {}",
+                    mount.target,
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+/// Creates a bind mount's target like its source: a directory, or an
+/// empty file.
+fn create_mount_point(mount: &mesos_proto::mesos::slave::ContainerMountInfo) -> Result<(), String> {
+    let target = std::path::Path::new(&mount.target);
+    if target.exists() {
+        return Ok(());
+    }
+    let source_is_dir = mount
+        .source
+        .as_deref()
+        .is_none_or(|s| std::path::Path::new(s).is_dir());
+    let created = if source_is_dir {
+        std::fs::create_dir_all(target)
+    } else {
+        target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::File::create(target).map(|_| ()))
+    };
+    created.map_err(|e| format!("failed to create the mount point '{}': {e}", mount.target))
 }
 
 fn fail(message: &str) -> i32 {

@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod linux;
 pub mod namespaces;
 pub mod posix;
+pub mod volume;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +50,21 @@ fn cgroups_isolator(context: &IsolatorContext, subsystem: cgroups::Subsystem) ->
 const TABLE: &[(&str, Constructor)] = &[
     ("filesystem/posix", |_| {
         Ok(Arc::new(FilesystemPosixIsolator))
+    }),
+    ("filesystem/linux", |_| {
+        Ok(Arc::new(volume::VolumeIsolator(
+            volume::VolumeKind::FilesystemLinux,
+        )))
+    }),
+    ("volume/host_path", |_| {
+        Ok(Arc::new(volume::VolumeIsolator(
+            volume::VolumeKind::HostPath,
+        )))
+    }),
+    ("volume/sandbox_path", |_| {
+        Ok(Arc::new(volume::VolumeIsolator(
+            volume::VolumeKind::SandboxPath,
+        )))
     }),
     ("posix/cpu", |c| {
         Ok(Arc::new(PosixIsolator::new(
@@ -115,10 +131,12 @@ pub fn supported() -> Vec<&'static str> {
 /// Whether any isolator named needs the Linux launcher (cgroups and
 /// namespaces, as upstream requires).
 pub fn need_linux_launcher(isolation: &str) -> Option<&str> {
-    isolation
-        .split(',')
-        .map(str::trim)
-        .find(|name| name.starts_with("cgroups/") || name.starts_with("namespaces/"))
+    isolation.split(',').map(str::trim).find(|name| {
+        name.starts_with("cgroups/")
+            || name.starts_with("namespaces/")
+            || *name == "filesystem/linux"
+            || name.starts_with("volume/")
+    })
 }
 
 /// Builds the isolators `isolation` names (comma-separated), in table

@@ -1,0 +1,211 @@
+//! Volume isolators (upstream `isolators/volume/` and the legacy host
+//! volumes of `filesystem/linux`), for containers without an image rootfs:
+//! each volume becomes a bind mount in the container's own mount
+//! namespace, made by the launch helper.
+//!
+//! - `volume/host_path`: `Volume.source.type = HOST_PATH` — the host path
+//!   mounted at `container_path` (relative: inside the sandbox; absolute:
+//!   that path, in the container's namespace only).
+//! - `volume/sandbox_path`: `SANDBOX_PATH` — `PARENT`: a path in the
+//!   parent container's sandbox (how the default executor shares a task
+//!   group's disk volumes), `SELF`: a path in the container's own sandbox.
+//! - `filesystem/linux`: the private mount namespace, and the legacy
+//!   `Volume.host_path` volumes.
+//!
+//! `RO` volumes are remounted read-only. A relative `container_path` that
+//! leaves the sandbox, or a source that does not exist, fails the launch.
+
+use std::path::{Component, Path, PathBuf};
+
+use futures::future::BoxFuture;
+use mesos_proto::mesos::slave::{ContainerConfig, ContainerLaunchInfo, ContainerMountInfo};
+use mesos_proto::mesos::volume::{self, source};
+use mesos_proto::mesos::Volume;
+
+use crate::containerizer::mesos::isolator::{ready, Isolator, IsolatorError, Result};
+
+/// Which volumes an isolator mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeKind {
+    /// `filesystem/linux` (legacy `Volume.host_path`; the namespace).
+    FilesystemLinux,
+    /// `volume/host_path`.
+    HostPath,
+    /// `volume/sandbox_path`.
+    SandboxPath,
+}
+
+/// One of the volume isolators.
+#[derive(Debug)]
+pub struct VolumeIsolator(pub VolumeKind);
+
+/// Joins a relative `container_path` to the sandbox, refusing `..`.
+fn inside(sandbox: &Path, container_path: &str) -> Result<PathBuf> {
+    let relative = Path::new(container_path);
+    if relative
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return Err(IsolatorError(format!(
+            "the container path '{container_path}' escapes the sandbox"
+        )));
+    }
+    Ok(sandbox.join(relative))
+}
+
+/// The mount target of `volume` in a container with sandbox `sandbox`.
+fn target(sandbox: &Path, volume: &Volume) -> Result<PathBuf> {
+    if Path::new(&volume.container_path).is_absolute() {
+        Ok(PathBuf::from(&volume.container_path))
+    } else {
+        inside(sandbox, &volume.container_path)
+    }
+}
+
+fn bind(source: PathBuf, target: PathBuf, mode: i32) -> Result<ContainerMountInfo> {
+    if !source.exists() {
+        return Err(IsolatorError(format!(
+            "the volume source '{}' does not exist",
+            source.display()
+        )));
+    }
+    let mut flags = libc::MS_BIND | libc::MS_REC;
+    if mode == volume::Mode::Ro as i32 {
+        flags |= libc::MS_RDONLY;
+    }
+    Ok(ContainerMountInfo {
+        target: target.display().to_string(),
+        source: Some(source.display().to_string()),
+        r#type: None,
+        flags: Some(flags as u32),
+        options: None,
+    })
+}
+
+impl VolumeIsolator {
+    fn mounts(&self, config: &ContainerConfig) -> Result<Vec<ContainerMountInfo>> {
+        let sandbox = PathBuf::from(&config.directory);
+        let volumes = config
+            .container_info
+            .as_ref()
+            .map(|c| c.volumes.as_slice())
+            .unwrap_or_default();
+        let mut mounts = Vec::new();
+        for volume in volumes {
+            let kind = volume
+                .source
+                .as_ref()
+                .and_then(|s| s.r#type)
+                .and_then(|t| source::Type::try_from(t).ok());
+            match (self.0, kind) {
+                (VolumeKind::FilesystemLinux, None) => {
+                    if let Some(host_path) = &volume.host_path {
+                        mounts.push(bind(
+                            PathBuf::from(host_path),
+                            target(&sandbox, volume)?,
+                            volume.mode,
+                        )?);
+                    }
+                }
+                (VolumeKind::HostPath, Some(source::Type::HostPath)) => {
+                    let Some(path) = volume
+                        .source
+                        .as_ref()
+                        .and_then(|s| s.host_path.as_ref())
+                        .map(|h| h.path.clone())
+                    else {
+                        return Err(IsolatorError("a HOST_PATH volume needs 'host_path'".into()));
+                    };
+                    if !Path::new(&path).is_absolute() {
+                        return Err(IsolatorError(format!(
+                            "the host path '{path}' is not absolute"
+                        )));
+                    }
+                    mounts.push(bind(
+                        PathBuf::from(path),
+                        target(&sandbox, volume)?,
+                        volume.mode,
+                    )?);
+                }
+                (VolumeKind::SandboxPath, Some(source::Type::SandboxPath)) => {
+                    let Some(path) = volume.source.as_ref().and_then(|s| s.sandbox_path.as_ref())
+                    else {
+                        return Err(IsolatorError(
+                            "a SANDBOX_PATH volume needs 'sandbox_path'".into(),
+                        ));
+                    };
+                    let base = if path.r#type == Some(source::sandbox_path::Type::Parent as i32) {
+                        // `<parent sandbox>/containers/<id>`.
+                        sandbox
+                            .parent()
+                            .and_then(Path::parent)
+                            .filter(|_| sandbox.parent().is_some_and(|p| p.ends_with("containers")))
+                            .ok_or_else(|| {
+                                IsolatorError(
+                                    "a PARENT sandbox path volume needs a nested container".into(),
+                                )
+                            })?
+                            .to_path_buf()
+                    } else {
+                        sandbox.clone()
+                    };
+                    let source = inside(&base, &path.path)?;
+                    // The shared directory exists from the start, as
+                    // upstream creates it.
+                    std::fs::create_dir_all(&source).map_err(|e| {
+                        IsolatorError(format!("failed to create '{}': {e}", source.display()))
+                    })?;
+                    mounts.push(bind(source, target(&sandbox, volume)?, volume.mode)?);
+                }
+                _ => {}
+            }
+        }
+        Ok(mounts)
+    }
+}
+
+impl Isolator for VolumeIsolator {
+    fn name(&self) -> &'static str {
+        match self.0 {
+            VolumeKind::FilesystemLinux => "filesystem/linux",
+            VolumeKind::HostPath => "volume/host_path",
+            VolumeKind::SandboxPath => "volume/sandbox_path",
+        }
+    }
+
+    fn supports_nesting(&self) -> bool {
+        true
+    }
+
+    fn prepare(
+        &self,
+        _container_id: &str,
+        config: &ContainerConfig,
+    ) -> BoxFuture<'static, Result<Option<ContainerLaunchInfo>>> {
+        let mounts = match self.mounts(config) {
+            Ok(mounts) => mounts,
+            Err(error) => return ready(Err(error)),
+        };
+        if mounts.is_empty() && self.0 != VolumeKind::FilesystemLinux {
+            return ready(Ok(None));
+        }
+        ready(Ok(Some(ContainerLaunchInfo {
+            clone_namespaces: vec![libc::CLONE_NEWNS],
+            mounts,
+            ..Default::default()
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_container_paths_stay_in_the_sandbox() {
+        let sandbox = Path::new("/sandbox");
+        assert_eq!(inside(sandbox, "data").unwrap(), Path::new("/sandbox/data"));
+        assert!(inside(sandbox, "../etc").is_err());
+        assert!(inside(sandbox, "a/../../b").is_err());
+    }
+}
