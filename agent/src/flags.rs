@@ -153,6 +153,11 @@ pub struct Flags {
           default_value = "false")]
     pub enforce_container_disk_quota: bool,
 
+    /// The environment of executors (and so of their tasks), a JSON object
+    /// of strings; unset, executors inherit the agent's environment.
+    #[arg(long, env = "MESOS_EXECUTOR_ENVIRONMENT_VARIABLES")]
+    pub executor_environment_variables: Option<String>,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -225,6 +230,9 @@ impl Flags {
                 "--strict=false is not supported yet: recovery errors are always fatal".into(),
             ));
         }
+        if let Some(json) = &self.executor_environment_variables {
+            parse_environment(json)?;
+        }
         let launcher = self.launcher();
         if launcher != "posix" && launcher != "linux" {
             return Err(FlagError(format!(
@@ -276,6 +284,10 @@ impl Flags {
             proc_root: PathBuf::from("/proc"),
             disk_watch_interval: self.container_disk_watch_interval,
             enforce_disk_quota: self.enforce_container_disk_quota,
+            executor_environment_variables: self
+                .executor_environment_variables
+                .as_deref()
+                .and_then(|json| parse_environment(json).ok()),
         }
     }
 
@@ -331,6 +343,10 @@ impl Flags {
                 Some(format_duration(self.container_disk_watch_interval)),
             ),
             (
+                "executor_environment_variables",
+                self.executor_environment_variables.clone(),
+            ),
+            (
                 "enforce_container_disk_quota",
                 Some(self.enforce_container_disk_quota.to_string()),
             ),
@@ -371,6 +387,29 @@ impl Flags {
     }
 }
 
+/// `--executor_environment_variables`: a JSON object of strings.
+fn parse_environment(json: &str) -> Result<Vec<(String, String)>, FlagError> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+        FlagError(format!(
+            "Failed to parse 'executor_environment_variables': {e}"
+        ))
+    })?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(FlagError(
+            "`executor_environment_variables` must be a JSON object".into(),
+        ));
+    };
+    object
+        .into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(value) => Ok((key, value)),
+            _ => Err(FlagError(
+                "`executor_environment_variables` must only contain string values".into(),
+            )),
+        })
+        .collect()
+}
+
 /// Whether the Linux launcher can run here (upstream
 /// `LinuxLauncher::available`): root, and a freezer or v2 hierarchy.
 pub fn linux_launcher_available() -> bool {
@@ -392,6 +431,25 @@ pub fn linux_launcher_available() -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn executor_environment_variables_are_a_json_object_of_strings() {
+        assert_eq!(
+            parse_environment(r#"{"PATH":"/bin","A":"b"}"#).expect("valid"),
+            vec![
+                ("PATH".to_string(), "/bin".to_string()),
+                ("A".into(), "b".into())
+            ]
+        );
+        let error = parse_environment(r#"{"A":1}"#).expect_err("number");
+        assert!(
+            error.0.contains("must only contain string values"),
+            "{error}"
+        );
+        assert!(parse_environment("[]").is_err());
+        assert!(parse_environment("{").is_err());
+    }
+
     use super::*;
 
     fn parse(extra: &[&str]) -> Result<Flags, String> {

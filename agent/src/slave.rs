@@ -471,7 +471,14 @@ impl Slave {
     ) -> Vec<(String, String)> {
         let pid = self.base.self_pid();
         let checkpoint = framework.checkpoint.unwrap_or(false);
-        let mut env = vec![
+        // `--executor_environment_variables`, or else the agent's own
+        // environment, as upstream; what follows overrides it.
+        let mut env: Vec<(String, String)> =
+            match &self.config.containerizer.executor_environment_variables {
+                Some(variables) => variables.clone(),
+                None => std::env::vars().collect(),
+            };
+        env.extend::<Vec<(String, String)>>(vec![
             (
                 "MESOS_FRAMEWORK_ID".into(),
                 framework.id.clone().unwrap_or_default().value,
@@ -501,7 +508,7 @@ impl Slave {
                 libprocess::flags::format_duration(self.config.executor_shutdown_grace_period),
             ),
             ("LIBPROCESS_PORT".into(), "0".into()),
-        ];
+        ]);
         if checkpoint {
             env.push((
                 "MESOS_RECOVERY_TIMEOUT".into(),

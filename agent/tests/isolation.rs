@@ -43,18 +43,24 @@ fn require(test: &str) -> bool {
 
 /// Runs `task` on an agent with `isolation` (linux launcher) and returns
 /// every status update of it, the terminal one last.
-async fn run(isolation: &str, mut task: TaskInfo) -> Vec<TaskStatus> {
-    let master_runtime = runtime();
-    let master = start_master(&master_runtime);
-    let agent_runtime = runtime();
-    let work_dir = tempfile::tempdir().unwrap();
-    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
-    config.containerizer = ContainerizerOptions {
+async fn run(isolation: &str, task: TaskInfo) -> Vec<TaskStatus> {
+    let options = ContainerizerOptions {
         launcher: "linux".into(),
         isolation: isolation.into(),
         cgroups_root: "mesos_test_isolation".into(),
         ..Default::default()
     };
+    run_with(options, task).await
+}
+
+/// Runs `task` on an agent whose containerizer is `options`.
+async fn run_with(options: ContainerizerOptions, mut task: TaskInfo) -> Vec<TaskStatus> {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.containerizer = options;
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -206,4 +212,48 @@ async fn a_task_sees_its_rlimits_and_its_own_pid_namespace() {
     .await;
     let last = statuses.last().unwrap();
     assert_eq!(last.state(), TaskState::TaskFinished, "{statuses:?}");
+}
+
+#[actix_rt::test]
+async fn executors_inherit_the_agents_environment_or_get_the_flags() {
+    if !bin_dir().join("mesos-executor").exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "build the executor"
+        );
+        return;
+    }
+    // Cargo runs the tests with CARGO_MANIFEST_DIR set: the agent's
+    // environment, which executors inherit by default.
+    let inherited = run_with(
+        ContainerizerOptions::default(),
+        task(r#"test -n "$CARGO_MANIFEST_DIR""#, "cpus:0.5;mem:64", None),
+    )
+    .await;
+    assert_eq!(
+        inherited.last().unwrap().state(),
+        TaskState::TaskFinished,
+        "{inherited:?}"
+    );
+    let options = ContainerizerOptions {
+        executor_environment_variables: Some(vec![
+            ("FROM_FLAG".into(), "yes".into()),
+            ("PATH".into(), "/usr/bin:/bin".into()),
+        ]),
+        ..Default::default()
+    };
+    let given = run_with(
+        options,
+        task(
+            r#"test "$FROM_FLAG" = yes && test -z "$CARGO_MANIFEST_DIR" && test -n "$MESOS_SANDBOX""#,
+            "cpus:0.5;mem:64",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(
+        given.last().unwrap().state(),
+        TaskState::TaskFinished,
+        "{given:?}"
+    );
 }

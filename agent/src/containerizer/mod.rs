@@ -144,6 +144,9 @@ pub struct ContainerizerOptions {
     pub disk_watch_interval: std::time::Duration,
     /// `--enforce_container_disk_quota`.
     pub enforce_disk_quota: bool,
+    /// `--executor_environment_variables`; `None`: executors inherit the
+    /// agent's environment.
+    pub executor_environment_variables: Option<Vec<(String, String)>>,
 }
 
 impl Default for ContainerizerOptions {
@@ -157,6 +160,7 @@ impl Default for ContainerizerOptions {
             proc_root: PathBuf::from("/proc"),
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
+            executor_environment_variables: None,
         }
     }
 }
