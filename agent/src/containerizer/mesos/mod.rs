@@ -252,6 +252,19 @@ impl Handler<Recover> for MesosContainerizerProcess {
                     }
                 })?;
             }
+            // The recovered containers are watched again (an OOM after the
+            // restart is still a limitation).
+            for state in &states {
+                let id = super::container_id_string(&state.container_id);
+                for isolator in isolators.iter() {
+                    let watch = isolator.watch(&id);
+                    let (addr, id) = (addr.clone(), id.clone());
+                    actix::spawn(async move {
+                        let limitation = watch.await;
+                        addr.do_send(Limited(id, limitation));
+                    });
+                }
+            }
             for orphan in orphans {
                 tracing::info!(container_id = %orphan, "Destroying orphan container");
                 let _ = addr.send(Orphan(orphan)).await;
