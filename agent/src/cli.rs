@@ -67,6 +67,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
             .min(std::time::Duration::from_secs(15)),
         recover_cleanup: flags.recover == "cleanup",
         containerizer: flags.containerizer_options(),
+        gc: flags.gc_options(),
         flags: Some(flags.clone()),
     };
     actix::System::new().block_on(async move {

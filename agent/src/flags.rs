@@ -158,6 +158,19 @@ pub struct Flags {
     #[arg(long, env = "MESOS_EXECUTOR_ENVIRONMENT_VARIABLES")]
     pub executor_environment_variables: Option<String>,
 
+    /// The longest a terminated executor's sandbox is kept.
+    #[arg(long, env = "MESOS_GC_DELAY", value_parser = parse_duration, default_value = "1weeks")]
+    pub gc_delay: Duration,
+
+    /// How often the disk usage is checked and sandboxes collected.
+    #[arg(long, env = "MESOS_DISK_WATCH_INTERVAL", value_parser = parse_duration,
+          default_value = "1mins")]
+    pub disk_watch_interval: Duration,
+
+    /// The share of the disk kept free by collecting sandboxes sooner.
+    #[arg(long, env = "MESOS_GC_DISK_HEADROOM", default_value = "0.1")]
+    pub gc_disk_headroom: f64,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -230,6 +243,12 @@ impl Flags {
                 "--strict=false is not supported yet: recovery errors are always fatal".into(),
             ));
         }
+        if !(0.0..=1.0).contains(&self.gc_disk_headroom) {
+            return Err(FlagError(format!(
+                "Invalid value '{}' for --gc_disk_headroom. Must be between 0.0 and 1.0",
+                self.gc_disk_headroom
+            )));
+        }
         if let Some(json) = &self.executor_environment_variables {
             parse_environment(json)?;
         }
@@ -270,6 +289,15 @@ impl Flags {
             "linux".into()
         } else {
             "posix".into()
+        }
+    }
+
+    /// The garbage collector's options from these flags.
+    pub fn gc_options(&self) -> crate::gc::GcOptions {
+        crate::gc::GcOptions {
+            gc_delay: self.gc_delay,
+            disk_watch_interval: self.disk_watch_interval,
+            gc_disk_headroom: self.gc_disk_headroom,
         }
     }
 
@@ -342,6 +370,12 @@ impl Flags {
                 "container_disk_watch_interval",
                 Some(format_duration(self.container_disk_watch_interval)),
             ),
+            ("gc_delay", Some(format_duration(self.gc_delay))),
+            (
+                "disk_watch_interval",
+                Some(format_duration(self.disk_watch_interval)),
+            ),
+            ("gc_disk_headroom", Some(self.gc_disk_headroom.to_string())),
             (
                 "executor_environment_variables",
                 self.executor_environment_variables.clone(),

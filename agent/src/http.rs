@@ -94,6 +94,7 @@ struct Sample {
     tasks_killing: f64,
     executors_registering: f64,
     executors_running: f64,
+    executor_directory_max_allowed_age_secs: f64,
 }
 
 impl Sample {
@@ -101,7 +102,12 @@ impl Sample {
     /// tasks are staging; launched (non-terminal) tasks count by state;
     /// executors by state.
     fn of(slave: &Slave) -> Self {
-        let mut sample = Self::default();
+        let mut sample = Self {
+            executor_directory_max_allowed_age_secs: slave
+                .executor_directory_max_age()
+                .as_secs_f64(),
+            ..Self::default()
+        };
         for framework in slave.frameworks().values() {
             for executor in framework.executors.values() {
                 match executor.state {
@@ -188,13 +194,16 @@ fn install_metrics(slave: &mut Slave, start_time: f64) {
         sample: Mutex::new(Sample::default()),
         started: AtomicBool::new(false),
     });
-    let gauges: [(&str, SampleField); 6] = [
+    let gauges: [(&str, SampleField); 7] = [
         ("slave/tasks_staging", |s| s.tasks_staging),
         ("slave/tasks_starting", |s| s.tasks_starting),
         ("slave/tasks_running", |s| s.tasks_running),
         ("slave/tasks_killing", |s| s.tasks_killing),
         ("slave/executors_registering", |s| s.executors_registering),
         ("slave/executors_running", |s| s.executors_running),
+        ("slave/executor_directory_max_allowed_age_secs", |s| {
+            s.executor_directory_max_allowed_age_secs
+        }),
     ];
     for (name, field) in gauges {
         let sampler = sampler.clone();

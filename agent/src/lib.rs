@@ -17,6 +17,7 @@ pub mod containerizer;
 pub mod executor_http;
 pub mod files;
 pub mod flags;
+pub mod gc;
 pub mod http;
 #[cfg(target_os = "linux")]
 pub mod linux;

@@ -105,6 +105,8 @@ pub struct Config {
     pub recover_cleanup: bool,
     /// The containerizer's launcher, isolators and cgroups settings.
     pub containerizer: crate::containerizer::ContainerizerOptions,
+    /// `--gc_delay`, `--disk_watch_interval`, `--gc_disk_headroom`.
+    pub gc: crate::gc::GcOptions,
     /// The flags, for `/flags`.
     pub flags: Option<Arc<Flags>>,
 }
@@ -159,6 +161,10 @@ pub struct Slave {
     updates: StatusUpdateManager,
     /// Started in `initialize` (it needs the running arbiter).
     containerizer: Option<Arc<dyn Containerizer>>,
+    /// Terminated sandboxes waiting for removal.
+    gc: crate::gc::GarbageCollector,
+    /// The last max allowed age of a sandbox (from the disk usage).
+    executor_directory_max_age: Duration,
     backoff: Duration,
     /// Recovered executors are still being waited for: no registration
     /// with the master yet.
@@ -178,6 +184,8 @@ impl Slave {
             frameworks: HashMap::new(),
             updates: StatusUpdateManager::default(),
             containerizer: None,
+            gc: crate::gc::GarbageCollector::new(config.gc),
+            executor_directory_max_age: config.gc.gc_delay,
             backoff: config.registration_backoff_factor,
             recovering: false,
             files: None,
@@ -996,6 +1004,80 @@ impl Slave {
         }
     }
 
+    /// Schedules a terminated executor run's sandbox (and its meta
+    /// directory) for garbage collection.
+    fn schedule_gc(
+        &mut self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        sandbox: PathBuf,
+    ) {
+        let now = std::time::Instant::now();
+        self.gc.schedule(sandbox, now);
+        if let Some(slave_id) = self.slave_id().map(str::to_string) {
+            let meta = paths::run_meta_dir(
+                &self.config.work_dir,
+                &slave_id,
+                framework_id,
+                executor_id,
+                container_id,
+            );
+            if meta.exists() {
+                self.gc.schedule(meta, now);
+            }
+        }
+    }
+
+    /// `--disk_watch_interval` passed: removes the sandboxes that waited
+    /// longer than the disk usage allows (upstream `checkDiskUsage`).
+    fn check_disk_usage(&mut self, ctx: &mut Context<Self>) {
+        let usage = crate::gc::disk_usage(&self.config.work_dir).unwrap_or_else(|error| {
+            tracing::warn!(%error, "Failed to check the disk usage");
+            0.0
+        });
+        let max_age = self.gc.max_allowed_age(usage);
+        self.executor_directory_max_age = max_age;
+        let due = self.gc.due(max_age, std::time::Instant::now());
+        if !due.is_empty() {
+            let work_dir = self.config.work_dir.clone();
+            if let (Some(files), Some(slave_id)) = (self.files.clone(), self.slave_id()) {
+                for path in &due {
+                    // A run directory: `.../frameworks/F/executors/E/runs/C`.
+                    let parts: Vec<String> = path
+                        .iter()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect();
+                    if let [.., frameworks, f, executors, e, runs, c] = parts.as_slice() {
+                        if frameworks == "frameworks" && executors == "executors" && runs == "runs"
+                        {
+                            files.detach_executor(&work_dir, slave_id, f, e, c);
+                        }
+                    }
+                }
+            }
+            tracing::info!(count = due.len(), max_age = ?max_age, "Garbage collecting sandboxes");
+            tokio::task::spawn_blocking(move || {
+                for path in due {
+                    if let Err(error) = std::fs::remove_dir_all(&path) {
+                        if error.kind() != std::io::ErrorKind::NotFound {
+                            tracing::warn!(path = %path.display(), %error, "Failed to garbage collect");
+                        }
+                    }
+                }
+            });
+        }
+        let interval = self.gc.options().disk_watch_interval;
+        libprocess::delay(interval, &ctx.address(), |this, ctx| {
+            this.check_disk_usage(ctx)
+        });
+    }
+
+    /// `slave/executor_directory_max_allowed_age_secs`.
+    pub(crate) fn executor_directory_max_age(&self) -> Duration {
+        self.executor_directory_max_age
+    }
+
     /// The running executors' containers (for the monitor).
     pub(crate) fn running_containers(&self) -> Vec<crate::monitor::Running> {
         self.frameworks
@@ -1434,9 +1516,11 @@ impl Slave {
         executor.queued.clear();
         // Ends an HTTP executor's event stream.
         executor.http = None;
+        let sandbox = executor.directory.clone();
         framework
             .executors
             .insert(executor_id.to_string(), executor);
+        self.schedule_gc(framework_id, executor_id, container_id, sandbox);
         for task_id in unfinished {
             let update = self.agent_update(
                 framework_id,
@@ -2388,6 +2472,10 @@ impl Process for Slave {
             this.reregister_executor(from, m, ctx)
         });
         crate::http::install(self);
+        let interval = self.gc.options().disk_watch_interval;
+        libprocess::delay(interval, &ctx.address(), |this, ctx| {
+            this.check_disk_usage(ctx)
+        });
         if let Err(error) = self.recover(ctx) {
             // Upstream's `--strict` default: recovery errors are fatal.
             tracing::error!(%error, "Agent recovery failed");

@@ -60,6 +60,7 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
             .min(Duration::from_secs(15)),
         recover_cleanup: flags.recover == "cleanup",
         containerizer: flags.containerizer_options(),
+        gc: flags.gc_options(),
         flags: Some(Arc::new(flags)),
     };
     mesos_agent::spawn(runtime, config).unwrap()
@@ -240,7 +241,6 @@ const LEFT_OUT: &[&str] = &[
     "slave/recovery_errors",
     "slave/recovery_time_secs",
     "slave/container_launch_errors",
-    "slave/executor_directory_max_allowed_age_secs",
     "slave/cpus_used",
     "slave/cpus_percent",
     "slave/mem_revocable_used",
@@ -385,6 +385,11 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     for name in LEFT_OUT {
         assert!(snapshot.get(*name).is_none(), "{name} is registered");
     }
+    // `--gc_delay` (one week) until the first disk check shortens it.
+    let age = snapshot["slave/executor_directory_max_allowed_age_secs"]
+        .as_f64()
+        .unwrap();
+    assert!(age > 0.0 && age <= 7.0 * 24.0 * 3600.0, "{age}");
 
     // --- a framework with a running and a finished command task -------------
     let executor = bin_dir().join("mesos-executor");

@@ -262,6 +262,7 @@ fn main() {
             executor_reregistration_timeout: std::time::Duration::from_secs(2),
             recover_cleanup: false,
             containerizer,
+            gc: Default::default(),
             executor_shutdown_grace_period: Duration::from_secs(5),
             recovery_timeout: Duration::from_secs(60),
             flags: None,

@@ -78,6 +78,7 @@ pub fn agent_config(
         executor_reregistration_timeout: Duration::from_secs(2),
         recover_cleanup: false,
         containerizer: Default::default(),
+        gc: Default::default(),
         flags: None,
     }
 }

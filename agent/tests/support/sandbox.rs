@@ -100,6 +100,7 @@ pub async fn launch(task_id: &str) -> Cluster {
         executor_reregistration_timeout: Duration::from_secs(2),
         recover_cleanup: false,
         containerizer: flags.containerizer_options(),
+        gc: flags.gc_options(),
         flags: Some(Arc::new(flags)),
     };
     let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();

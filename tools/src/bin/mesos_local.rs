@@ -94,6 +94,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 executor_reregistration_timeout: std::time::Duration::from_secs(2),
                 recover_cleanup: false,
                 containerizer: Default::default(),
+                gc: Default::default(),
                 executor_shutdown_grace_period: std::time::Duration::from_secs(5),
                 recovery_timeout: std::time::Duration::from_secs(900),
                 flags: None,
