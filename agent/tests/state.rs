@@ -44,6 +44,10 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
         "--attributes=rack:r1;level:2".into(),
         "--registration_backoff_factor=10ms".into(),
         "--executor_shutdown_grace_period=1secs".into(),
+        format!(
+            "--cgroups_root={}",
+            test_containerizer(work_dir).cgroups_root
+        ),
     ];
     let flags = Flags::parse_from_args(args).unwrap();
     let config = mesos_agent::slave::Config {
@@ -528,7 +532,17 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     assert_eq!(keys(statistics), names, "stout's JSON::Object order");
     assert_eq!(get(addr, "/monitor/statistics.json").await.status, 200);
     let own = get(addr, "/slave(1)/monitor/statistics").await.json();
-    assert_eq!(own[0]["executor_id"], usage[0]["executor_id"]);
+    let ids = |entries: &Value| {
+        let mut ids: Vec<String> = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["executor_id"].to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&own), ids(&usage));
 
     let reply = get(addr, "/slave(1)/containers").await;
     assert_eq!(reply.status, 200, "{}", reply.body);

@@ -170,6 +170,9 @@ fn master_and_agent(work_dir: &std::path::Path) -> (Daemon, Daemon, u16) {
                 &format!("--work_dir={}", work_dir.display()),
                 "--resources=cpus:2;mem:1024;disk:1024",
                 "--registration_backoff_factor=10ms",
+                // Its own cgroups root: a fresh agent destroys every
+                // unknown container under its root as an orphan.
+                &format!("--cgroups_root=mesos_test_e2e_{agent_port}"),
                 "--quiet",
             ])
             .spawn()

@@ -51,6 +51,26 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The containerizer the test agents use: upstream's default launcher
+/// (`linux` as root), posix isolation, and a cgroups root of the agent's
+/// own, named after its work directory: a restarted agent finds its
+/// containers again, and never takes another test's for orphans.
+pub fn test_containerizer(work_dir: &Path) -> mesos_agent::containerizer::ContainerizerOptions {
+    let name = work_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().replace('.', ""))
+        .unwrap_or_default();
+    mesos_agent::containerizer::ContainerizerOptions {
+        launcher: if mesos_agent::flags::linux_launcher_available() {
+            "linux".into()
+        } else {
+            "posix".into()
+        },
+        cgroups_root: format!("mesos_test_agent_{name}"),
+        ..Default::default()
+    }
+}
+
 /// The agent's configuration for the tests: `localhost`, 2 cpus, 1 GiB,
 /// short backoff and grace periods, executors from `launcher_dir`.
 pub fn agent_config(
@@ -77,7 +97,7 @@ pub fn agent_config(
         recovery_timeout: Duration::from_secs(60),
         executor_reregistration_timeout: Duration::from_secs(2),
         recover_cleanup: false,
-        containerizer: Default::default(),
+        containerizer: test_containerizer(work_dir),
         gc: Default::default(),
         flags: None,
     }

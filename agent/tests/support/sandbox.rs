@@ -84,6 +84,12 @@ pub async fn launch(task_id: &str) -> Cluster {
         format!("--port={}", agent_runtime.address().port()),
         "--hostname=localhost".into(),
         "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]".into(),
+        // A cgroups root of its own: a fresh agent destroys every unknown
+        // container under its root as an orphan.
+        format!(
+            "--cgroups_root={}",
+            super::test_containerizer(work_dir.path()).cgroups_root
+        ),
         "--registration_backoff_factor=10ms".into(),
         "--executor_shutdown_grace_period=1secs".into(),
     ];
