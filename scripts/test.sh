@@ -10,3 +10,6 @@ cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 cargo fmt --all -- --check
 cargo test --workspace --locked "$@"
+# cgroups v2 for real: the v2 tests (and the containerizer on a v2
+# hierarchy) in a qemu VM, since this machine mounts cgroups v1.
+"$ROOT/scripts/cgroups-v2-vm-test.sh"
