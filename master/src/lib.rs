@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod allocator;
+pub mod authentication;
 pub mod flags;
 pub mod frameworks;
 pub mod http;
