@@ -142,10 +142,9 @@ impl AuthenticateeProcess {
             "Received SASL authentication mechanisms"
         );
         if !mechanisms.iter().any(|m| m == MECHANISM) {
-            let error = format!(
-                "Failed to start the SASL client: SASL(-4): no mechanism available: \
-                 No worthy mechs found"
-            );
+            let error = "Failed to start the SASL client: SASL(-4): no mechanism available: \
+                         No worthy mechs found"
+                .to_string();
             self.finish(ctx, Err(AuthenticationError::Error(error)));
             return;
         }
