@@ -444,6 +444,24 @@ mod tests {
     }
 
     #[test]
+    fn authentication_flags_have_upstreams_defaults() {
+        let flags = parse(&[]).unwrap();
+        assert_eq!(flags.credential, None);
+        assert_eq!(flags.authenticatee, "crammd5");
+        assert_eq!(flags.authentication_backoff_factor, Duration::from_secs(1));
+        assert_eq!(flags.authentication_timeout_min, Duration::from_secs(5));
+        assert_eq!(flags.authentication_timeout_max, Duration::from_secs(60));
+        // A path flag: the file is not read into the value.
+        let flags = parse(&["--credential=file:///etc/mesos/credential"]).unwrap();
+        assert_eq!(
+            flags.credential.as_deref(),
+            Some("file:///etc/mesos/credential")
+        );
+        let error = parse(&["--authenticatee=kerberos"]).unwrap_err();
+        assert!(error.contains("only 'crammd5'"), "{error}");
+    }
+
+    #[test]
     fn recover_takes_reconnect_or_cleanup() {
         assert_eq!(parse(&[]).unwrap().recover, "reconnect");
         assert_eq!(parse(&["--recover=cleanup"]).unwrap().recover, "cleanup");

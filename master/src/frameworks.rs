@@ -651,6 +651,10 @@ impl Master {
         if let Some(timer) = framework.failover_timer.take() {
             timer.cancel();
         }
+        if let Some(pid) = &framework.pid {
+            // As upstream's disconnect on removal: authenticate again first.
+            self.auth.authenticated.remove(pid);
+        }
         let owner = id.to_string();
         let offers: Vec<String> = self
             .offers
