@@ -140,3 +140,78 @@ async fn registrations(addr: std::net::SocketAddrV4) -> f64 {
         .as_f64()
         .unwrap_or(0.0)
 }
+
+/// A master that never answers authentication: records what it gets.
+struct SilentMaster {
+    base: libprocess::ProcessBase<Self>,
+    tx: tokio::sync::mpsc::UnboundedSender<libprocess::MessageEvent>,
+}
+
+impl libprocess::actix::Actor for SilentMaster {
+    type Context = libprocess::actix::Context<Self>;
+}
+
+impl libprocess::Process for SilentMaster {
+    fn base(&self) -> &libprocess::ProcessBase<Self> {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut libprocess::ProcessBase<Self> {
+        &mut self.base
+    }
+    fn initialize(&mut self, _ctx: &mut libprocess::actix::Context<Self>) {
+        for name in [
+            "mesos.internal.AuthenticateMessage",
+            "mesos.internal.RegisterSlaveMessage",
+        ] {
+            self.base.install_raw(name, |this, _ctx, event| {
+                let _ = this.tx.send(event);
+            });
+        }
+    }
+}
+libprocess::process_handlers!(SilentMaster);
+
+#[actix_rt::test]
+async fn an_unanswered_authentication_is_retried_and_registration_waits() {
+    let master_runtime = runtime();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let master = master_runtime
+        .spawn(SilentMaster {
+            base: libprocess::ProcessBase::new("master"),
+            tx,
+        })
+        .unwrap();
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.authentication = Some(AuthenticationConfig {
+        credential: Credential {
+            principal: "agent-principal".into(),
+            secret: Some("agent-secret".into()),
+        },
+        backoff_factor: Duration::from_millis(10),
+        timeout_min: Duration::from_millis(50),
+        timeout_max: Duration::from_millis(200),
+    });
+    let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+
+    // Each attempt comes from a fresh authenticatee, for the agent's pid;
+    // no registration is sent meanwhile.
+    let mut authenticatees = Vec::new();
+    while authenticatees.len() < 3 {
+        let event = recv(&mut rx, "mesos.internal.AuthenticateMessage").await;
+        let message: mesos_proto::mesos::internal::AuthenticateMessage = decode(&event);
+        assert_eq!(message.pid, agent.upid().to_string());
+        assert!(
+            event.from.id.starts_with("crammd5-authenticatee("),
+            "{}",
+            event.from
+        );
+        assert!(!authenticatees.contains(&event.from));
+        authenticatees.push(event.from);
+    }
+    while let Ok(event) = rx.try_recv() {
+        assert_ne!(event.name, "mesos.internal.RegisterSlaveMessage");
+    }
+    assert!(!agent.call(|a, _| a.registered).await.unwrap());
+}
