@@ -25,7 +25,7 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::Credential;
 
-use super::{response, MECHANISM};
+use super::{check_length, response, MECHANISM};
 use crate::AuthenticationError;
 
 /// Starts authenticating `client` with the master at `master` using
@@ -166,6 +166,14 @@ impl AuthenticateeProcess {
             return;
         }
         tracing::info!("Received SASL authentication step");
+        if let Err(error) = check_length(&data) {
+            let error = format!(
+                "Failed to perform authentication step: {}",
+                error.errdetail()
+            );
+            self.finish(ctx, Err(AuthenticationError::Error(error)));
+            return;
+        }
         self.base.send(
             &from,
             &AuthenticationStepMessage {

@@ -132,9 +132,11 @@ impl SaslError {
     }
 }
 
-/// Checks the server's first step: CRAM-MD5 takes no initial data.
+/// Checks the client's start as `sasl_server_start` does: the mechanism
+/// is matched ignoring case, and CRAM-MD5, a server-first mechanism, takes
+/// no initial data.
 pub fn check_start(mechanism: &str, data: &[u8]) -> Result<(), SaslError> {
-    if mechanism != MECHANISM {
+    if !mechanism.eq_ignore_ascii_case(MECHANISM) {
         return Err(SaslError::new(
             SaslCode::NoMech,
             format!("Couldn't find mech {mechanism}"),
@@ -143,7 +145,21 @@ pub fn check_start(mechanism: &str, data: &[u8]) -> Result<(), SaslError> {
     if !data.is_empty() {
         return Err(SaslError::new(
             SaslCode::BadProt,
-            "CRAM-MD5 does not accept inital data",
+            "Remote sent first but mech does not allow it.",
+        ));
+    }
+    Ok(())
+}
+
+/// The longest step either side of `cram.c` accepts.
+pub const MAX_INPUT: usize = 1024;
+
+/// Refuses a step longer than [`MAX_INPUT`], as both sides of `cram.c` do.
+pub fn check_length(input: &[u8]) -> Result<(), SaslError> {
+    if input.len() > MAX_INPUT {
+        return Err(SaslError::new(
+            SaslCode::BadProt,
+            "CRAM-MD5 input longer than 1024 bytes",
         ));
     }
     Ok(())
@@ -160,6 +176,7 @@ pub fn verify<'a>(
     response: &[u8],
     secret_of: impl Fn(&str) -> Option<&'a str>,
 ) -> Result<String, SaslError> {
+    check_length(response)?;
     let space = response.iter().rposition(|&b| b == b' ').unwrap_or(0);
     if space == 0 {
         return Err(SaslError::new(
@@ -231,10 +248,20 @@ mod tests {
             "SASL(-5): bad protocol / cancel: need authentication name"
         );
         assert!(verify(c, b"", lookup).is_err());
+        let long = [b'a'; MAX_INPUT + 1];
+        assert_eq!(
+            verify(c, &long, lookup).unwrap_err().detail,
+            "CRAM-MD5 input longer than 1024 bytes"
+        );
         // The principal may contain spaces: the digest follows the last.
         let spaced = response("a b", b"s", c);
         assert_eq!(verify(c, &spaced, |_| Some("s")), Ok("a b".into()));
         assert_eq!(check_start("CRAM-MD5", b""), Ok(()));
+        assert_eq!(check_start("cram-md5", b""), Ok(()));
+        assert_eq!(
+            check_start("CRAM-MD5", b"x").unwrap_err().errdetail(),
+            "SASL(-5): bad protocol / cancel: Remote sent first but mech does not allow it."
+        );
         assert_eq!(
             check_start("PLAIN", b"").unwrap_err().code,
             SaslCode::NoMech
