@@ -5,6 +5,10 @@
 //!   `--registration_backoff_factor`, doubling to one minute on each retry),
 //!   re-registration with its id after losing the master, pongs to the
 //!   ping's sender, `ShutdownMessage`;
+//! - with `--credential`, CRAM-MD5 authentication (a
+//!   `crammd5-authenticatee(N)` per attempt, timeouts growing with
+//!   `--authentication_backoff_factor`) before each (re-)registration; a
+//!   refused credential stops the agent (upstream `Slave::authenticate`);
 //! - `RunTaskMessage`: the framework's executor, or a synthesized command
 //!   executor (`mesos-executor`) for a task with a command, is launched in
 //!   its sandbox with upstream's environment; tasks wait until it registers
