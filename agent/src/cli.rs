@@ -52,6 +52,22 @@ fn run(flags: Flags) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&flags.work_dir)
         .with_context(|| format!("failed to create --work_dir {}", flags.work_dir.display()))?;
+    let authentication = match &flags.credential {
+        None => None,
+        Some(value) => {
+            let path = mesos_authentication::credentials::flag_path(value);
+            let credential = mesos_authentication::credentials::read_credential(&path)
+                .context("failed to read --credential")?
+                .context("empty credential file (see --credential flag)")?;
+            tracing::info!(principal = %credential.principal, "Agent using credential");
+            Some(crate::slave::AuthenticationConfig {
+                credential,
+                backoff_factor: flags.authentication_backoff_factor,
+                timeout_min: flags.authentication_timeout_min,
+                timeout_max: flags.authentication_timeout_max,
+            })
+        }
+    };
     let flags = Arc::new(flags);
     let config = crate::slave::Config {
         master,
@@ -59,6 +75,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         work_dir: flags.work_dir.clone(),
         launcher_dir,
         registration_backoff_factor: flags.registration_backoff_factor,
+        authentication,
         executor_registration_timeout: flags.executor_registration_timeout,
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
         recovery_timeout: flags.recovery_timeout,
@@ -74,6 +91,9 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         let slave = crate::spawn(&runtime, config).context("failed to start the agent process")?;
         tracing::info!(pid = %slave.upid(), "Agent started");
         runtime.wait(&slave.upid().id).await;
+        if crate::slave::authentication_refused() {
+            anyhow::bail!("the master refused authentication");
+        }
         Ok(())
     })
 }

@@ -13,7 +13,13 @@ use clap::{ArgAction, Parser};
 use libprocess::flags::{format_duration, parse_duration};
 
 /// Flags that name paths: their `file://` values are not read.
-pub const PATH_FLAGS: &[&str] = &["work_dir", "log_dir", "launcher_dir", "runtime_dir"];
+pub const PATH_FLAGS: &[&str] = &[
+    "work_dir",
+    "log_dir",
+    "launcher_dir",
+    "runtime_dir",
+    "credential",
+];
 
 /// The agent's command line.
 #[derive(Debug, Clone, Parser)]
@@ -110,6 +116,33 @@ pub struct Flags {
           default_value = "15mins")]
     pub recovery_timeout: Duration,
 
+    /// File with the principal and secret to authenticate with the master
+    /// (JSON `{"principal": .., "secret": ..}` or one `principal secret`
+    /// line; `/path` or `file:///path`). Without it the agent registers
+    /// without authenticating.
+    #[arg(long, env = "MESOS_CREDENTIAL")]
+    pub credential: Option<String>,
+
+    /// How the agent authenticates; only `crammd5` (no modules).
+    #[arg(long, env = "MESOS_AUTHENTICATEE", default_value = "crammd5")]
+    pub authenticatee: String,
+
+    /// Step by which the range of the authentication timeout grows after
+    /// each failed attempt.
+    #[arg(long, env = "MESOS_AUTHENTICATION_BACKOFF_FACTOR", value_parser = parse_duration,
+          default_value = "1secs")]
+    pub authentication_backoff_factor: Duration,
+
+    /// Shortest time one authentication attempt may take.
+    #[arg(long, env = "MESOS_AUTHENTICATION_TIMEOUT_MIN", value_parser = parse_duration,
+          default_value = "5secs")]
+    pub authentication_timeout_min: Duration,
+
+    /// Longest time one authentication attempt may take.
+    #[arg(long, env = "MESOS_AUTHENTICATION_TIMEOUT_MAX", value_parser = parse_duration,
+          default_value = "1mins")]
+    pub authentication_timeout_max: Duration,
+
     /// Containerizers by preference; only `mesos` so far.
     #[arg(long, env = "MESOS_CONTAINERIZERS", default_value = "mesos")]
     pub containerizers: String,
@@ -203,6 +236,17 @@ impl Flags {
 
     /// Refuses values this agent does not support yet.
     pub fn validate(&self) -> Result<(), FlagError> {
+        if self.authenticatee != mesos_authentication::CRAM_MD5 {
+            return Err(FlagError(format!(
+                "Authenticatee '{}' is not supported: only 'crammd5' (no modules)",
+                self.authenticatee
+            )));
+        }
+        if self.authentication_timeout_min > self.authentication_timeout_max {
+            return Err(FlagError(
+                "--authentication_timeout_min must not exceed --authentication_timeout_max".into(),
+            ));
+        }
         if self.master.starts_with("zk://") {
             return Err(FlagError(
                 "--master=zk://... is not supported yet (ZooKeeper detection comes with the \
@@ -405,6 +449,20 @@ impl Flags {
                 "recovery_timeout",
                 Some(format_duration(self.recovery_timeout)),
             ),
+            ("authenticatee", Some(self.authenticatee.clone())),
+            (
+                "authentication_backoff_factor",
+                Some(format_duration(self.authentication_backoff_factor)),
+            ),
+            (
+                "authentication_timeout_max",
+                Some(format_duration(self.authentication_timeout_max)),
+            ),
+            (
+                "authentication_timeout_min",
+                Some(format_duration(self.authentication_timeout_min)),
+            ),
+            ("credential", self.credential.clone()),
             (
                 "registration_backoff_factor",
                 Some(format_duration(self.registration_backoff_factor)),
@@ -496,6 +554,24 @@ mod tests {
         .chain(extra)
         .map(|s| s.to_string());
         Flags::parse_from_args(args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn authentication_flags_have_upstreams_defaults() {
+        let flags = parse(&[]).unwrap();
+        assert_eq!(flags.credential, None);
+        assert_eq!(flags.authenticatee, "crammd5");
+        assert_eq!(flags.authentication_backoff_factor, Duration::from_secs(1));
+        assert_eq!(flags.authentication_timeout_min, Duration::from_secs(5));
+        assert_eq!(flags.authentication_timeout_max, Duration::from_secs(60));
+        // A path flag: the file is not read into the value.
+        let flags = parse(&["--credential=file:///etc/mesos/credential"]).unwrap();
+        assert_eq!(
+            flags.credential.as_deref(),
+            Some("file:///etc/mesos/credential")
+        );
+        let error = parse(&["--authenticatee=kerberos"]).unwrap_err();
+        assert!(error.contains("only 'crammd5'"), "{error}");
     }
 
     #[test]

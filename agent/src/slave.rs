@@ -5,6 +5,10 @@
 //!   `--registration_backoff_factor`, doubling to one minute on each retry),
 //!   re-registration with its id after losing the master, pongs to the
 //!   ping's sender, `ShutdownMessage`;
+//! - with `--credential`, CRAM-MD5 authentication (a
+//!   `crammd5-authenticatee(N)` per attempt, timeouts growing with
+//!   `--authentication_backoff_factor`) before each (re-)registration; a
+//!   refused credential stops the agent (upstream `Slave::authenticate`);
 //! - `RunTaskMessage`: the framework's executor, or a synthesized command
 //!   executor (`mesos-executor`) for a task with a command, is launched in
 //!   its sandbox with upstream's environment; tasks wait until it registers
@@ -50,7 +54,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{AsyncContext as _, Context};
+use actix::{ActorFutureExt as _, AsyncContext as _, Context, WrapFuture as _};
 use libprocess::{Process, ProcessBase, UPID};
 use mesos_proto::mesos::internal::{
     ExecutorRegisteredMessage, ExecutorReregisteredMessage, ExecutorToFrameworkMessage,
@@ -76,6 +80,30 @@ use crate::state;
 use crate::status_update_manager::{StatusUpdateManager, StreamId};
 use mesos_proto::mesos::slave::{ContainerConfig, ContainerState, ContainerTermination};
 
+/// Set once a master refused the agent's credential; the binary then
+/// exits with a failure, as upstream's `EXIT(EXIT_FAILURE)`.
+static AUTHENTICATION_REFUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Returns whether a master refused this agent's credential.
+pub fn authentication_refused() -> bool {
+    AUTHENTICATION_REFUSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// How the agent authenticates with the master (`--credential` and the
+/// `--authentication_*` flags).
+#[derive(Debug, Clone)]
+pub struct AuthenticationConfig {
+    /// The principal and secret.
+    pub credential: mesos_proto::mesos::Credential,
+    /// `--authentication_backoff_factor`.
+    pub backoff_factor: Duration,
+    /// `--authentication_timeout_min`.
+    pub timeout_min: Duration,
+    /// `--authentication_timeout_max`.
+    pub timeout_max: Duration,
+}
+
 /// Upstream's `MAX_REGISTRATION_BACKOFF_FACTOR` cap on retries.
 const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
@@ -92,6 +120,8 @@ pub struct Config {
     pub launcher_dir: PathBuf,
     /// `--registration_backoff_factor`.
     pub registration_backoff_factor: Duration,
+    /// Authenticate before (re-)registering, when set (`--credential`).
+    pub authentication: Option<AuthenticationConfig>,
     /// `--executor_registration_timeout`.
     pub executor_registration_timeout: Duration,
     /// `--executor_shutdown_grace_period`.
@@ -171,6 +201,11 @@ pub struct Slave {
     recovering: bool,
     /// The `files` process, where sandboxes are attached.
     files: Option<crate::files::Files>,
+    /// Whether the master accepted our credential since we last lost it.
+    authenticated: bool,
+    /// The authentication under way: its attempt number and task.
+    authenticating: Option<(u64, actix::SpawnHandle)>,
+    authentication_attempts: u64,
 }
 
 impl Slave {
@@ -189,6 +224,9 @@ impl Slave {
             backoff: config.registration_backoff_factor,
             recovering: false,
             files: None,
+            authenticated: false,
+            authenticating: None,
+            authentication_attempts: 0,
             config,
         }
     }
@@ -260,6 +298,18 @@ impl Slave {
         if self.registered || self.recovering {
             return;
         }
+        if let Some(auth) = &self.config.authentication {
+            if !self.authenticated {
+                // Upstream authenticates after detecting the master and
+                // registers once that succeeded.
+                if self.authenticating.is_none() {
+                    let (min, max) = (auth.timeout_min, auth.timeout_max);
+                    let first_max = (min + auth.backoff_factor * 2).min(max);
+                    self.authenticate(min, first_max, ctx);
+                }
+                return;
+            }
+        }
         let capabilities = [
             slave_info::capability::Type::MultiRole,
             slave_info::capability::Type::HierarchicalRole,
@@ -306,6 +356,116 @@ impl Slave {
             }
         }
         self.schedule_registration(ctx);
+    }
+
+    /// Upstream's `Slave::authenticate`: one attempt with a timeout drawn
+    /// from `[min, max]`.
+    fn authenticate(&mut self, min: Duration, max: Duration, ctx: &mut Context<Self>) {
+        self.authenticated = false;
+        let Some(auth) = self.config.authentication.clone() else {
+            return;
+        };
+        if let Some((_, handle)) = self.authenticating.take() {
+            // Dropping the task stops its authenticatee.
+            ctx.cancel_future(handle);
+        }
+        let Some(runtime) = self.base.runtime().cloned() else {
+            return;
+        };
+        let master = self.master.clone();
+        tracing::info!(%master, "Authenticating with master");
+        self.base.link(&master);
+        let client = self.base.self_pid().clone();
+        let attempt = match mesos_authentication::cram_md5::authenticatee::authenticate(
+            &runtime,
+            master,
+            client,
+            auth.credential,
+        ) {
+            Ok(attempt) => attempt,
+            Err(error) => {
+                tracing::error!(%error, "Failed to start the authenticatee");
+                return;
+            }
+        };
+        self.authentication_attempts += 1;
+        let number = self.authentication_attempts;
+        let handle = ctx.spawn(attempt.into_actor(self).map(move |result, this, ctx| {
+            this.authentication_finished(number, min, max, result, ctx)
+        }));
+        self.authenticating = Some((number, handle));
+        let spread = max.saturating_sub(min);
+        let timeout = min + Self::random_delay(spread);
+        libprocess::delay(timeout, &ctx.address(), move |this, ctx| {
+            if this
+                .authenticating
+                .as_ref()
+                .is_some_and(|(n, _)| *n == number)
+            {
+                tracing::warn!("Authentication timed out");
+                if let Some((_, handle)) = this.authenticating.take() {
+                    ctx.cancel_future(handle);
+                }
+                this.authentication_result(
+                    min,
+                    max,
+                    Err(mesos_authentication::AuthenticationError::Discarded),
+                    ctx,
+                );
+            }
+        });
+    }
+
+    /// Upstream's `Slave::_authenticate`.
+    fn authentication_finished(
+        &mut self,
+        number: u64,
+        min: Duration,
+        max: Duration,
+        result: Result<bool, mesos_authentication::AuthenticationError>,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.authenticating.as_ref().map(|(n, _)| *n) != Some(number) {
+            return;
+        }
+        self.authenticating = None;
+        self.authentication_result(min, max, result, ctx);
+    }
+
+    fn authentication_result(
+        &mut self,
+        min: Duration,
+        max: Duration,
+        result: Result<bool, mesos_authentication::AuthenticationError>,
+        ctx: &mut Context<Self>,
+    ) {
+        let master = self.master.clone();
+        match result {
+            Ok(true) => {
+                tracing::info!(%master, "Successfully authenticated with master");
+                self.authenticated = true;
+                self.backoff = self.config.registration_backoff_factor;
+                self.do_register(ctx);
+            }
+            Ok(false) => {
+                // As upstream, exit rather than shut down, so that
+                // executors keep running.
+                tracing::error!(%master, "Master refused authentication");
+                AUTHENTICATION_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                actix::ActorContext::stop(ctx);
+            }
+            Err(error) => {
+                tracing::warn!(%master, %error, "Failed to authenticate with master");
+                // Grow the timeout range: [min, min + factor * 2^n], capped.
+                let limit = self
+                    .config
+                    .authentication
+                    .as_ref()
+                    .map_or(max, |a| a.timeout_max);
+                let next = (min + max.saturating_sub(min) * 2).min(limit);
+                self.authenticate(min, next, ctx);
+            }
+        }
     }
 
     fn reregistration_state(&self) -> (Vec<Task>, Vec<ExecutorInfo>, Vec<FrameworkInfo>) {
@@ -2415,6 +2575,7 @@ impl Process for Slave {
             if !ping.connected && this.registered {
                 // One-way partition: the master lost us; re-register.
                 this.registered = false;
+                this.authenticated = false;
                 this.schedule_registration(ctx);
             }
         });
@@ -2497,6 +2658,7 @@ impl Process for Slave {
         if *pid == self.master && self.registered {
             tracing::warn!(master = %pid, "Lost the master; re-registering");
             self.registered = false;
+            self.authenticated = false;
             self.backoff = self.config.registration_backoff_factor;
             self.schedule_registration(ctx);
         }

@@ -56,6 +56,7 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
         work_dir: flags.work_dir.clone(),
         launcher_dir: bin_dir(),
         registration_backoff_factor: flags.registration_backoff_factor,
+        authentication: None,
         executor_registration_timeout: flags.executor_registration_timeout,
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
         recovery_timeout: flags.recovery_timeout,

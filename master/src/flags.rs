@@ -15,7 +15,7 @@ use clap::{ArgAction, Parser};
 use libprocess::flags::{format_duration, parse_duration};
 
 /// Flags that name paths: their `file://` values are not read.
-pub const PATH_FLAGS: &[&str] = &["work_dir", "log_dir", "webui_dir"];
+pub const PATH_FLAGS: &[&str] = &["work_dir", "log_dir", "webui_dir", "credentials"];
 
 /// The master's command line.
 #[derive(Debug, Clone, Parser)]
@@ -146,17 +146,34 @@ pub struct Flags {
     #[arg(long, env = "MESOS_WEIGHTS")]
     pub weights: Option<String>,
 
-    /// Require frameworks to authenticate; not supported yet.
+    /// Require v0 (libprocess) frameworks to authenticate before they
+    /// register.
     #[arg(long, env = "MESOS_AUTHENTICATE_FRAMEWORKS", alias = "authenticate",
           action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false")]
     pub authenticate_frameworks: bool,
 
-    /// Require agents to authenticate; not supported yet.
+    /// Require agents to authenticate before they register.
     #[arg(long, env = "MESOS_AUTHENTICATE_AGENTS", alias = "authenticate_slaves",
           action = ArgAction::Set, num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value = "false")]
     pub authenticate_agents: bool,
+
+    /// Authenticator for frameworks and agents; only `crammd5` (no
+    /// authenticator modules).
+    #[arg(long, env = "MESOS_AUTHENTICATORS", default_value = "crammd5")]
+    pub authenticators: String,
+
+    /// How long a v0 authentication may take before it is discarded.
+    #[arg(long, env = "MESOS_AUTHENTICATION_V0_TIMEOUT", value_parser = parse_duration,
+          default_value = "15secs")]
+    pub authentication_v0_timeout: Duration,
+
+    /// File with the principals and secrets clients authenticate with:
+    /// JSON `{"credentials": [{"principal": .., "secret": ..}]}` or one
+    /// `principal secret` per line; `/path` or `file:///path`.
+    #[arg(long, env = "MESOS_CREDENTIALS")]
+    pub credentials: Option<String>,
 
     /// Lowest level logged: `INFO`, `WARNING` or `ERROR`.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
@@ -218,14 +235,23 @@ impl Flags {
                 "--quorum other than 1 is not supported yet: the registry has one replica".into(),
             ));
         }
-        if self.authenticate_frameworks {
-            return Err(FlagError(
-                "--authenticate_frameworks is not supported yet (CRAM-MD5 comes later)".into(),
-            ));
+        let authenticators: Vec<&str> = self.authenticators.split(',').collect();
+        match authenticators.as_slice() {
+            [] | [""] => return Err(FlagError("No authenticator specified".into())),
+            [name] if *name == mesos_authentication::CRAM_MD5 => {}
+            [name] => {
+                return Err(FlagError(format!(
+                    "Authenticator '{name}' not found. Check the spelling (compare to \
+                     'crammd5') or verify that the authenticator was loaded successfully \
+                     (see --modules); authenticator modules are not supported"
+                )))
+            }
+            _ => return Err(FlagError("Multiple authenticators not supported".into())),
         }
-        if self.authenticate_agents {
+        if self.credentials.is_some() && self.load_credentials()?.is_none() {
             return Err(FlagError(
-                "--authenticate_agents is not supported yet (CRAM-MD5 comes later)".into(),
+                "Credentials file must contain at least one credential (see --credentials flag)"
+                    .into(),
             ));
         }
         if self.agent_reregister_timeout < Duration::from_secs(600) {
@@ -250,6 +276,16 @@ impl Flags {
             )));
         }
         Ok(())
+    }
+
+    /// Reads `--credentials` (none when unset or empty).
+    pub fn load_credentials(&self) -> Result<Option<mesos_proto::mesos::Credentials>, FlagError> {
+        let Some(value) = &self.credentials else {
+            return Ok(None);
+        };
+        let path = mesos_authentication::credentials::flag_path(value);
+        mesos_authentication::credentials::read(&path)
+            .map_err(|error| FlagError(format!("{error} (see --credentials flag)")))
     }
 
     /// Returns the roles `--roles` allows (with `*`), or `None` when any
@@ -334,7 +370,13 @@ impl Flags {
                 "authenticate_frameworks",
                 Some(self.authenticate_frameworks.to_string()),
             ),
+            (
+                "authentication_v0_timeout",
+                Some(format_duration(self.authentication_v0_timeout)),
+            ),
+            ("authenticators", Some(self.authenticators.clone())),
             ("cluster", self.cluster.clone()),
+            ("credentials", self.credentials.clone()),
             ("hostname", self.hostname.clone()),
             ("hostname_lookup", Some(self.hostname_lookup.to_string())),
             ("ip", opt(&self.ip)),
@@ -413,10 +455,17 @@ mod tests {
         assert!(error.contains("--zk is not supported yet"), "{error}");
         let error = parse(&[]).unwrap_err().to_string();
         assert!(error.contains("--work_dir is needed"), "{error}");
-        let error = parse(&["--registry=in_memory", "--authenticate_frameworks"])
+        let error = parse(&["--registry=in_memory", "--authenticators=sasl_custom"])
             .unwrap_err()
             .to_string();
-        assert!(error.contains("not supported yet"), "{error}");
+        assert!(
+            error.starts_with("Authenticator 'sasl_custom' not found"),
+            "{error}"
+        );
+        let error = parse(&["--registry=in_memory", "--authenticators=crammd5,x"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error, "Multiple authenticators not supported");
         let error = parse(&["--registry=in_memory", "--agent_reregister_timeout=1mins"])
             .unwrap_err()
             .to_string();
@@ -458,5 +507,40 @@ mod tests {
             "Invalid weight: 'a'. --weights should be of the form 'role=weight,role=weight'"
         );
         assert!(error(&["--roles=a,-b"]).starts_with("Failed to parse roles: "));
+    }
+
+    #[test]
+    fn authentication_flags_and_credentials() {
+        let flags = parse(&["--registry=in_memory"]).unwrap();
+        assert_eq!(flags.authenticators, "crammd5");
+        assert_eq!(flags.authentication_v0_timeout, Duration::from_secs(15));
+        assert!(!flags.authenticate_frameworks && !flags.authenticate_agents);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        std::fs::write(&path, "p1 s1\np2 s2\n").unwrap();
+        let url = format!("--credentials=file://{}", path.display());
+        let flags = parse(&[
+            "--registry=in_memory",
+            "--authenticate",
+            "--authenticate_slaves",
+            &url,
+        ])
+        .unwrap();
+        assert!(flags.authenticate_frameworks && flags.authenticate_agents);
+        let credentials = flags.load_credentials().unwrap().unwrap();
+        assert_eq!(credentials.credentials.len(), 2);
+        std::fs::write(&path, "").unwrap();
+        let error = parse(&["--registry=in_memory", &url])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("at least one credential"), "{error}");
+        let missing = format!("--credentials={}/none", dir.path().display());
+        let error = parse(&["--registry=in_memory", &missing])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("Failed to read credentials file"),
+            "{error}"
+        );
     }
 }

@@ -295,11 +295,31 @@ impl Master {
         suppressed: Vec<String>,
         ctx: &mut Context<Self>,
     ) {
+        if self.auth.in_progress(&from) {
+            tracing::info!(%from, name = %info.name, "Queuing up SUBSCRIBE call because authentication is still in progress");
+            let queued_from = from.clone();
+            self.queue_while_authenticating(
+                &from,
+                Box::new(move |this, ctx| {
+                    this.subscribe(queued_from, info, force, suppressed, ctx)
+                }),
+            );
+            return;
+        }
         self.pending_suppressed = suppressed;
-        if let Err(error) = self.validate_framework(&info) {
+        if let Err(error) = self
+            .validate_framework(&info)
+            .and_then(|()| self.validate_framework_authentication(&info, &from))
+        {
             tracing::warn!(%from, %error, "Refusing framework subscription");
             self.framework_error(&from, &error);
             return;
+        }
+        if info.principal.is_none() {
+            if let Some(principal) = self.auth.authenticated.get(&from) {
+                tracing::warn!(%from, %principal, "Setting 'principal' in FrameworkInfo because the framework authenticated with that principal but did not set it in FrameworkInfo");
+                info.principal = Some(principal.clone());
+            }
         }
         let now = libprocess::clock::now_secs();
         let master_info = self.info.clone();
@@ -499,6 +519,10 @@ impl Master {
         tracing::info!(framework_id = %id, "Framework disconnected");
         framework.connected = false;
         framework.active = false;
+        // A framework authenticates again before it re-registers.
+        if let Some(pid) = framework.pid.clone() {
+            self.forget_authentication(&pid);
+        }
         self.allocator.deactivate_framework(id);
         let owner = id.to_string();
         self.rescind_offers(|offer| offer.framework_id.value == owner);
@@ -626,6 +650,10 @@ impl Master {
         tracing::info!(framework_id = %id, "Removing framework");
         if let Some(timer) = framework.failover_timer.take() {
             timer.cancel();
+        }
+        if let Some(pid) = &framework.pid {
+            // As upstream's disconnect on removal: authenticate again first.
+            self.auth.authenticated.remove(pid);
         }
         let owner = id.to_string();
         let offers: Vec<String> = self

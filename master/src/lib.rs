@@ -7,11 +7,13 @@
 //! and the health, flags and redirect endpoints ([`http`]), with the
 //! read-only state endpoints and `/version` written by [`state_json`].
 //! The v1 operator API is [`operator_api`], its event stream
-//! [`subscribers`].
+//! [`subscribers`]. v0 (CRAM-MD5) authentication of frameworks and agents
+//! is [`authentication`].
 
 #![warn(missing_docs)]
 
 pub mod allocator;
+pub mod authentication;
 pub mod flags;
 pub mod frameworks;
 pub mod http;

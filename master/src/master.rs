@@ -115,6 +115,7 @@ struct Metrics {
     messages_register_slave: libprocess::metrics::Counter,
     messages_reregister_slave: libprocess::metrics::Counter,
     messages_unregister_slave: libprocess::metrics::Counter,
+    messages_authenticate: libprocess::metrics::Counter,
 }
 
 /// The master process.
@@ -153,6 +154,8 @@ pub struct Master {
     gauges_pending: bool,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
+    /// Authentication sessions and the principals clients authenticated.
+    pub auth: crate::authentication::Authentications,
 }
 
 impl Master {
@@ -207,6 +210,7 @@ impl Master {
         let weights = flags
             .parsed_weights(role_whitelist.as_ref())
             .unwrap_or_default();
+        let auth = crate::authentication::Authentications::new(&flags);
         Self {
             base: ProcessBase::new("master"),
             flags,
@@ -229,6 +233,14 @@ impl Master {
             gauges_pending: false,
             metrics: None,
             gauges: Arc::default(),
+            auth,
+        }
+    }
+
+    /// Counts an `AuthenticateMessage` (`master/messages_authenticate`).
+    pub(crate) fn count_authenticate(&self) {
+        if let Some(m) = &self.metrics {
+            m.messages_authenticate.inc();
         }
     }
 
@@ -421,6 +433,21 @@ impl Master {
             tracing::info!(%from, "Dropping agent registration: registry not recovered yet");
             return;
         }
+        if self.auth.in_progress(&from) {
+            tracing::info!(%from, "Queuing up registration request because authentication is still in progress");
+            let queued_from = from.clone();
+            self.queue_while_authenticating(
+                &from,
+                Box::new(move |this, ctx| this.register_slave(queued_from, message, ctx)),
+            );
+            return;
+        }
+        if !self.agent_authenticated(&from) {
+            // Could be an authentication that failed, or an agent that
+            // never tried: either way it is not registered, as upstream.
+            tracing::warn!(%from, "Refusing registration of agent because it is not authenticated");
+            return;
+        }
         if !Self::version_ok(message.version.as_deref()) {
             tracing::warn!(%from, version = ?message.version, "Ignoring registration of an agent older than 1.0.0");
             return;
@@ -506,6 +533,19 @@ impl Master {
         }
         if !self.recovered() {
             tracing::info!(%from, "Dropping agent re-registration: registry not recovered yet");
+            return;
+        }
+        if self.auth.in_progress(&from) {
+            tracing::info!(%from, "Queuing up re-registration request because authentication is still in progress");
+            let queued_from = from.clone();
+            self.queue_while_authenticating(
+                &from,
+                Box::new(move |this, ctx| this.reregister_slave(queued_from, message, ctx)),
+            );
+            return;
+        }
+        if !self.agent_authenticated(&from) {
+            tracing::warn!(%from, "Refusing re-registration of agent because it is not authenticated");
             return;
         }
         if !Self::version_ok(message.version.as_deref()) {
@@ -788,6 +828,7 @@ impl Master {
         self.slaves.unreachable.remove(id);
         if let Some(slave) = self.slaves.registered.remove(id) {
             slave.observer.terminate();
+            self.forget_authentication(&slave.pid);
             self.slave_removed(
                 id,
                 mesos_proto::mesos::TaskState::TaskGoneByOperator,
@@ -839,6 +880,7 @@ impl Master {
                             this.slaves.recovered.remove(&id);
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
+                                this.forget_authentication(&slave.pid);
                                 this.slave_removed(
                                     &id,
                                     mesos_proto::mesos::TaskState::TaskUnreachable,
@@ -882,6 +924,7 @@ impl Master {
                         Ok(_) => {
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
+                                this.forget_authentication(&slave.pid);
                                 this.slave_removed(
                                     &id,
                                     mesos_proto::mesos::TaskState::TaskGone,
@@ -939,6 +982,7 @@ impl Master {
             messages_register_slave: metrics.counter("master/messages_register_slave"),
             messages_reregister_slave: metrics.counter("master/messages_reregister_slave"),
             messages_unregister_slave: metrics.counter("master/messages_unregister_slave"),
+            messages_authenticate: metrics.counter("master/messages_authenticate"),
         });
         let start = self.start_time;
         metrics.gauge("master/uptime_secs", move || {
@@ -999,6 +1043,10 @@ impl Process for Master {
             .install::<UnregisterSlaveMessage>(|this, ctx, from, message| {
                 this.unregister_slave(from, message, ctx)
             });
+        self.base
+            .install::<mesos_proto::mesos::internal::AuthenticateMessage>(
+                |this, ctx, from, message| this.authenticate(from, message.pid, ctx),
+            );
         self.install_framework_handlers();
         self.install_task_handlers();
         crate::http::install(self);

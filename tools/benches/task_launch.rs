@@ -258,6 +258,7 @@ fn main() {
             work_dir: agent_work_dir,
             launcher_dir: bin_dir,
             registration_backoff_factor: Duration::from_millis(10),
+            authentication: None,
             executor_registration_timeout: Duration::from_secs(60),
             executor_reregistration_timeout: std::time::Duration::from_secs(2),
             recover_cleanup: false,

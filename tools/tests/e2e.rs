@@ -347,3 +347,85 @@ fn pymesos_executor_runs_a_task_over_the_v1_executor_api() {
         "{stdout}"
     );
 }
+
+/// CRAM-MD5 end to end: a master requiring framework and agent
+/// authentication, an agent with `--credential`, and `mesos-execute`
+/// with `--principal`/`--secret` (a wrong secret is refused).
+#[test]
+fn authenticated_agent_and_framework_run_a_task() {
+    if !require(
+        &bin_dir().join("mesos-executor"),
+        "run cargo test --workspace",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        r#"{"credentials":[{"principal":"agent","secret":"a-secret"},{"principal":"fw","secret":"f-secret"}]}"#,
+    )
+    .unwrap();
+    let credential = dir.path().join("credential");
+    std::fs::write(&credential, "agent a-secret\n").unwrap();
+    let work_dir = dir.path().join("work");
+    let master_port = free_port();
+    let _master = Daemon(
+        Command::new(bin_dir().join("mesos-master"))
+            .args([
+                "--registry=in_memory",
+                "--ip=127.0.0.1",
+                &format!("--port={master_port}"),
+                "--authenticate_frameworks",
+                "--authenticate_agents",
+                &format!("--credentials=file://{}", credentials.display()),
+                "--quiet",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(master_port, "/master/health");
+    let agent_port = free_port();
+    let _agent = Daemon(
+        Command::new(bin_dir().join("mesos-agent"))
+            .args([
+                &format!("--master=127.0.0.1:{master_port}"),
+                "--ip=127.0.0.1",
+                &format!("--port={agent_port}"),
+                &format!("--work_dir={}", work_dir.display()),
+                &format!("--credential={}", credential.display()),
+                "--resources=cpus:2;mem:1024;disk:1024",
+                "--registration_backoff_factor=10ms",
+                "--quiet",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(agent_port, "/slave(1)/health");
+
+    let execute = |secret: &str| {
+        Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+            .args([
+                &format!("--master=127.0.0.1:{master_port}"),
+                "--name=auth",
+                "--command=echo authenticated",
+                "--principal=fw",
+                &format!("--secret={secret}"),
+            ])
+            .output()
+            .unwrap()
+    };
+    let refused = execute("wrong");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("Master refused authentication"), "{stderr}");
+
+    let output = execute("f-secret");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("TASK_FINISHED"), "{stdout}");
+}

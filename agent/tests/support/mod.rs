@@ -92,6 +92,7 @@ pub fn agent_config(
         work_dir: work_dir.to_path_buf(),
         launcher_dir,
         registration_backoff_factor: Duration::from_millis(10),
+        authentication: None,
         executor_registration_timeout: Duration::from_secs(30),
         executor_shutdown_grace_period: Duration::from_secs(1),
         recovery_timeout: Duration::from_secs(60),

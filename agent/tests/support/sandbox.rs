@@ -100,6 +100,7 @@ pub async fn launch(task_id: &str) -> Cluster {
         work_dir: flags.work_dir.clone(),
         launcher_dir: bin_dir(),
         registration_backoff_factor: flags.registration_backoff_factor,
+        authentication: None,
         executor_registration_timeout: flags.executor_registration_timeout,
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
         recovery_timeout: flags.recovery_timeout,

@@ -7,6 +7,7 @@
 mod support;
 
 mod agents;
+mod authentication;
 mod frameworks;
 mod http;
 mod offers;

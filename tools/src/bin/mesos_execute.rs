@@ -71,6 +71,49 @@ struct Flags {
     /// A Docker image: not supported yet.
     #[arg(long)]
     docker_image: Option<String>,
+    /// The framework's principal; with `--secret`, the framework
+    /// authenticates (CRAM-MD5) with it before subscribing.
+    #[arg(long, env = "MESOS_PRINCIPAL")]
+    principal: Option<String>,
+    /// The secret for `--principal`.
+    #[arg(long, env = "MESOS_SECRET")]
+    secret: Option<String>,
+}
+
+/// Authenticates `client` with `master` as the scheduler driver does
+/// (`src/sched/sched.cpp`): each attempt may take a random time in
+/// `[5secs, max]`, `max` growing from `5secs + 2 * 1secs` by doubling the
+/// spread up to one minute; a refused credential is fatal.
+async fn authenticate(
+    runtime: &libprocess::Runtime,
+    master: &UPID,
+    client: &UPID,
+    credential: mesos_proto::mesos::Credential,
+) -> anyhow::Result<()> {
+    const MIN: Duration = Duration::from_secs(5);
+    const MAX: Duration = Duration::from_secs(60);
+    const FACTOR: Duration = Duration::from_secs(1);
+    let mut max = (MIN + FACTOR * 2).min(MAX);
+    loop {
+        let spread = max.saturating_sub(MIN).as_millis().max(1) as u64;
+        let random = uuid::Uuid::new_v4().as_u128() as u64 % spread;
+        let timeout = MIN + Duration::from_millis(random);
+        let attempt = mesos_authentication::cram_md5::authenticatee::authenticate(
+            runtime,
+            master.clone(),
+            client.clone(),
+            credential.clone(),
+        )?;
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(Ok(true)) => return Ok(()),
+            Ok(Ok(false)) => anyhow::bail!("Master refused authentication"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "Failed to authenticate with master; retrying")
+            }
+            Err(_) => tracing::warn!("Authentication timed out; retrying"),
+        }
+        max = (MIN + max.saturating_sub(MIN) * 2).min(MAX);
+    }
 }
 
 enum Event {
@@ -182,8 +225,18 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
         name: flags.framework_name.clone(),
         role: Some(flags.role.clone()),
         checkpoint: Some(flags.checkpoint),
+        principal: flags.principal.clone(),
         ..Default::default()
     };
+    if let (Some(principal), Some(secret)) = (&flags.principal, &flags.secret) {
+        let credential = mesos_proto::mesos::Credential {
+            principal: principal.clone(),
+            secret: Some(secret.clone()),
+        };
+        let to = master.clone();
+        scheduler.dispatch(move |this, _| this.base.link(&to));
+        authenticate(&runtime, &master, scheduler.upid(), credential).await?;
+    }
     let send = |call: Call| {
         let to = master.clone();
         scheduler.dispatch(move |this, _| {

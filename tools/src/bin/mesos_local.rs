@@ -90,6 +90,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 work_dir,
                 launcher_dir: launcher_dir.clone(),
                 registration_backoff_factor: std::time::Duration::from_millis(100),
+                authentication: None,
                 executor_registration_timeout: std::time::Duration::from_secs(60),
                 executor_reregistration_timeout: std::time::Duration::from_secs(2),
                 recover_cleanup: false,
