@@ -553,7 +553,9 @@ impl Slave {
                         ..Default::default()
                     }],
                 }),
-                uris: vec![],
+                // The task's URIs are fetched into the executor's sandbox,
+                // as upstream's `getExecutorInfo`.
+                uris: command.uris.clone(),
                 user: None,
             }),
             name: Some(format!(

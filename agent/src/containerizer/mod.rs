@@ -7,11 +7,13 @@
 //! `mesos.slave.ContainerTermination`), destroyed, and asked for its
 //! `ResourceStatistics`.
 
+pub mod fetcher;
 pub mod mesos;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use mesos_proto::mesos::slave::{ContainerConfig, ContainerState, ContainerTermination};
@@ -36,6 +38,9 @@ pub enum ContainerizerError {
         /// What went wrong.
         message: String,
     },
+    /// Fetching the container's URIs failed.
+    #[error("{0}")]
+    Fetcher(#[from] fetcher::FetcherError),
     /// The launcher failed.
     #[error("launcher failed: {0}")]
     Launcher(#[from] mesos::launcher::LauncherError),
@@ -140,6 +145,14 @@ pub struct ContainerizerOptions {
     pub cgroups_limit_swap: bool,
     /// `/proc` (a fixture in tests).
     pub proc_root: PathBuf,
+    /// `--fetcher_cache_dir`.
+    pub fetcher_cache_dir: PathBuf,
+    /// `--fetcher_cache_size`, in bytes.
+    pub fetcher_cache_size: u64,
+    /// `--fetcher_stall_timeout`.
+    pub fetcher_stall_timeout: Duration,
+    /// `--frameworks_home`.
+    pub frameworks_home: Option<String>,
 }
 
 impl Default for ContainerizerOptions {
@@ -151,6 +164,10 @@ impl Default for ContainerizerOptions {
             cgroups_enable_cfs: false,
             cgroups_limit_swap: false,
             proc_root: PathBuf::from("/proc"),
+            fetcher_cache_dir: fetcher::FetcherOptions::default().cache_dir,
+            fetcher_cache_size: fetcher::FetcherOptions::default().cache_size,
+            fetcher_stall_timeout: fetcher::FetcherOptions::default().stall_timeout,
+            frameworks_home: None,
         }
     }
 }
@@ -196,9 +213,19 @@ pub fn create(
         )),
         other => return Err(format!("unknown launcher '{other}'")),
     };
+    let fetcher = fetcher::Fetcher::start(
+        fetcher::FetcherOptions {
+            cache_dir: options.fetcher_cache_dir.clone(),
+            cache_size: options.fetcher_cache_size,
+            stall_timeout: options.fetcher_stall_timeout,
+            frameworks_home: options.frameworks_home.clone(),
+        },
+        &launcher_dir,
+    );
     Ok(mesos::MesosContainerizer::start(
         launcher,
         isolators,
+        fetcher,
         launcher_dir,
         options.proc_root.clone(),
     ))
