@@ -93,6 +93,11 @@ impl Server {
             .lock()
             .unwrap()
             .push((method.clone(), path.clone()));
+        if path == "/stall" {
+            // Answers nothing, holding the connection open.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            return;
+        }
         let body = self.files.lock().unwrap().get(&path).cloned();
         let response = match body {
             Some(body) => {
@@ -506,6 +511,31 @@ async fn unknown_schemes_and_unresolvable_hosts_are_refused_clearly() {
     .await;
     assert!(
         error.contains("Failed to fetch 'http://no-such-host.invalid/x.sh': Error downloading resource: failed to resolve host 'no-such-host.invalid'"),
+        "{error}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_stalled_download_fails_after_the_stall_timeout() {
+    if !require("a_stalled_download_fails_after_the_stall_timeout") {
+        return;
+    }
+    let server = Server::start().await;
+    let cache = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        isolation: "posix/cpu".into(),
+        fetcher_cache_dir: cache.path().to_path_buf(),
+        fetcher_stall_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, bin_dir()).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let stalled = format!("{}/stall", server.base);
+    let (error, _) = failed_launch(&containerizer, sandbox.path(), uri(&stalled)).await;
+    assert!(
+        error.contains(&format!(
+            "Failed to fetch '{stalled}': Error downloading resource: stalled"
+        )),
         "{error}"
     );
 }

@@ -438,6 +438,22 @@ mod tests {
     }
 
     #[test]
+    fn https_goes_to_curl() {
+        // Nothing listens on port 1: curl's own error comes back.
+        let dir = tempfile::tempdir().unwrap();
+        let error = download(
+            "https://127.0.0.1:1/x",
+            &dir.path().join("x"),
+            Some(Duration::from_secs(5)),
+        )
+        .unwrap_err();
+        assert!(
+            error.starts_with("curl failed: ") || error.contains("'curl' program"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn unresolvable_hosts_say_so() {
         let error = download(
             "http://no-such-host.invalid/x",
