@@ -53,6 +53,9 @@ struct Server {
     base: String,
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     requests: Arc<Mutex<Vec<(String, String)>>>,
+    /// Told when a `/stall` request arrives, and when its client hangs up.
+    stalled: Arc<tokio::sync::Notify>,
+    hung_up: Arc<tokio::sync::Notify>,
 }
 
 impl Server {
@@ -62,6 +65,8 @@ impl Server {
             base: format!("http://{}", listener.local_addr().unwrap()),
             files: Arc::default(),
             requests: Arc::default(),
+            stalled: Arc::default(),
+            hung_up: Arc::default(),
         };
         let this = server.clone();
         actix_rt::spawn(async move {
@@ -94,8 +99,12 @@ impl Server {
             .unwrap()
             .push((method.clone(), path.clone()));
         if path == "/stall" {
-            // Answers nothing, holding the connection open.
-            tokio::time::sleep(Duration::from_secs(30)).await;
+            // Answers nothing, holding the connection open until the
+            // client goes away.
+            self.stalled.notify_one();
+            let mut rest = [0u8; 64];
+            while socket.read(&mut rest).await.unwrap_or(0) > 0 {}
+            self.hung_up.notify_one();
             return;
         }
         let body = self.files.lock().unwrap().get(&path).cloned();
@@ -538,6 +547,33 @@ async fn a_stalled_download_fails_after_the_stall_timeout() {
         )),
         "{error}"
     );
+}
+
+#[actix_rt::test]
+async fn destroying_a_container_kills_its_running_fetch() {
+    if !require("destroying_a_container_kills_its_running_fetch") {
+        return;
+    }
+    let server = Server::start().await;
+    let cache = tempfile::tempdir().unwrap();
+    let containerizer = containerizer(cache.path());
+    let sandbox = tempfile::tempdir().unwrap();
+    let stalled = format!("{}/stall", server.base);
+    let launch = containerizer.launch(
+        "c1".into(),
+        config(sandbox.path(), "echo ran", vec![uri(&stalled)]),
+    );
+    let wait = containerizer.wait("c1".into());
+    let launch = actix_rt::spawn(launch);
+    server.stalled.notified().await;
+    assert!(containerizer.destroy("c1".into()).await);
+    // The fetcher program is gone well before the 1 min stall timeout.
+    tokio::time::timeout(Duration::from_secs(10), server.hung_up.notified())
+        .await
+        .expect("the fetcher was killed");
+    assert!(launch.await.unwrap().is_err());
+    assert!(wait.await.is_some());
+    assert!(containerizer.containers().await.is_empty());
 }
 
 /// Finds the directory holding a file named `name` under `root`.
