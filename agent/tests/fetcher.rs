@@ -592,27 +592,23 @@ fn find(root: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
-#[actix_rt::test]
-async fn a_command_task_runs_a_script_fetched_over_http() {
-    if !require("a_command_task_runs_a_script_fetched_over_http") {
-        return;
-    }
-    let server = Server::start().await;
-    let script = Uri {
-        executable: Some(true),
-        cache: Some(true),
-        ..uri(&server.put("/task.sh", "#!/bin/sh\necho task-output\n".into()))
-    };
+/// Runs a command task with `uris` through a master and an agent (posix
+/// launcher, the fetcher cache in `cache`); returns every status of it,
+/// the terminal one last.
+async fn run_task(
+    work_dir: &Path,
+    cache: &Path,
+    command: &str,
+    uris: Vec<Uri>,
+) -> Vec<mesos_proto::mesos::TaskStatus> {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let agent_runtime = runtime();
-    let work_dir = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir, bin_dir());
     config.containerizer = ContainerizerOptions {
         launcher: "posix".into(),
         isolation: "posix/cpu,posix/mem".into(),
-        fetcher_cache_dir: cache.path().to_path_buf(),
+        fetcher_cache_dir: cache.to_path_buf(),
         ..Default::default()
     };
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
@@ -653,8 +649,8 @@ async fn a_command_task_runs_a_script_fetched_over_http() {
         slave_id: offer.slave_id.clone(),
         resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
         command: Some(CommandInfo {
-            value: Some("./task.sh".into()),
-            uris: vec![script],
+            value: Some(command.into()),
+            uris,
             ..Default::default()
         }),
         ..Default::default()
@@ -679,7 +675,7 @@ async fn a_command_task_runs_a_script_fetched_over_http() {
     };
     let to = master.upid().clone();
     scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
-    let mut states = Vec::new();
+    let mut statuses = Vec::new();
     loop {
         let update: StatusUpdateMessage = decode(
             &tokio::time::timeout(
@@ -701,16 +697,32 @@ async fn a_command_task_runs_a_script_fetched_over_http() {
         };
         let to = master.upid().clone();
         scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
-        let status = update.update.status;
-        states.push((status.state(), status.message.clone()));
-        if status.state().is_terminal() {
-            break;
+        let terminal = update.update.status.state().is_terminal();
+        statuses.push(update.update.status);
+        if terminal {
+            return statuses;
         }
     }
+}
+
+#[actix_rt::test]
+async fn a_command_task_runs_a_script_fetched_over_http() {
+    if !require("a_command_task_runs_a_script_fetched_over_http") {
+        return;
+    }
+    let server = Server::start().await;
+    let script = Uri {
+        executable: Some(true),
+        cache: Some(true),
+        ..uri(&server.put("/task.sh", "#!/bin/sh\necho task-output\n".into()))
+    };
+    let work_dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let statuses = run_task(work_dir.path(), cache.path(), "./task.sh", vec![script]).await;
     assert_eq!(
-        states.last().map(|s| s.0),
+        statuses.last().map(|s| s.state()),
         Some(TaskState::TaskFinished),
-        "{states:?}"
+        "{statuses:?}"
     );
     assert_eq!(server.count("GET", "/task.sh"), 1);
     // The script landed in the executor's sandbox and wrote its output
@@ -719,11 +731,47 @@ async fn a_command_task_runs_a_script_fetched_over_http() {
     let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap();
     assert!(stdout.contains("task-output"), "{stdout}");
     // Cached under the agent's id, as upstream.
-    assert!(
+    assert_eq!(
         std::fs::read_dir(cache.path().join("slaves"))
             .unwrap()
-            .count()
-            == 1,
+            .count(),
+        1,
         "one agent's cache"
+    );
+}
+
+#[actix_rt::test]
+async fn a_task_whose_uri_is_missing_fails_with_the_launch_failed_reason() {
+    if !require("a_task_whose_uri_is_missing_fails_with_the_launch_failed_reason") {
+        return;
+    }
+    let server = Server::start().await;
+    let missing = format!("{}/missing.sh", server.base);
+    let work_dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let statuses = run_task(
+        work_dir.path(),
+        cache.path(),
+        "./missing.sh",
+        vec![uri(&missing)],
+    )
+    .await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason,
+        Some(task_status::Reason::ContainerLaunchFailed as i32),
+        "{statuses:?}"
+    );
+    let message = last.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("Failed to launch container: Failed to fetch all URIs for container '"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(&format!(
+            "Failed to fetch '{missing}': Error downloading resource, received HTTP return code 404"
+        )),
+        "{message}"
     );
 }
