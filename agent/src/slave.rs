@@ -2303,7 +2303,15 @@ impl Process for Slave {
             &self.config.containerizer,
             self.config.launcher_dir.clone(),
         ) {
-            Ok(containerizer) => self.containerizer = Some(Arc::new(containerizer)),
+            Ok(containerizer) => {
+                if let Some(runtime) = self.base.runtime() {
+                    containerizer
+                        .fetcher()
+                        .metrics()
+                        .register(runtime.metrics());
+                }
+                self.containerizer = Some(Arc::new(containerizer));
+            }
             Err(error) => {
                 tracing::error!(%error, "Failed to create the containerizer");
                 actix::ActorContext::stop(ctx);

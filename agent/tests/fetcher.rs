@@ -365,6 +365,16 @@ async fn the_cache_serves_a_second_fetch_without_a_request() {
         1,
         "one download for both"
     );
+
+    // Upstream's metrics.
+    let metrics = libprocess::metrics::Metrics::default();
+    containerizer.fetcher().metrics().register(&metrics);
+    let snapshot = metrics.snapshot();
+    let metric = |name: &str| snapshot[&format!("containerizer/fetcher/{name}")];
+    assert_eq!(metric("task_fetches_succeeded"), 4.0);
+    assert_eq!(metric("task_fetches_failed"), 0.0);
+    assert_eq!(metric("cache_size_used_bytes"), 2.0 * SCRIPT.len() as f64);
+    assert_eq!(metric("cache_size_total_bytes"), f64::from(2u32 << 30));
 }
 
 #[actix_rt::test]

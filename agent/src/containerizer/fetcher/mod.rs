@@ -26,11 +26,14 @@ pub mod http;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr, AsyncContext as _, Context, Handler, Message, ResponseFuture};
 use futures::future::{BoxFuture, Shared};
 use futures::FutureExt as _;
+use libprocess::metrics::Counter;
 use mesos_proto::mesos::command_info::Uri;
 use mesos_proto::mesos::fetcher::fetcher_info::item::Action;
 use mesos_proto::mesos::fetcher::fetcher_info::Item;
@@ -179,10 +182,46 @@ pub(crate) fn unsupported_scheme(uri: &str) -> String {
     )
 }
 
+/// The fetcher's metrics (upstream `FetcherProcess::Metrics`).
+#[derive(Debug, Clone, Default)]
+pub struct FetcherMetrics {
+    /// Fetches (of a container with URIs) that got every URI.
+    pub task_fetches_succeeded: Counter,
+    /// Fetches that failed.
+    pub task_fetches_failed: Counter,
+    /// `--fetcher_cache_size`.
+    pub cache_size_total_bytes: u64,
+    /// The bytes the cache holds or has reserved.
+    pub cache_size_used_bytes: Arc<AtomicU64>,
+}
+
+impl FetcherMetrics {
+    /// Registers them under upstream's `containerizer/fetcher/*` names.
+    pub fn register(&self, metrics: &libprocess::metrics::Metrics) {
+        let succeeded = self.task_fetches_succeeded.clone();
+        metrics.gauge("containerizer/fetcher/task_fetches_succeeded", move || {
+            succeeded.get() as f64
+        });
+        let failed = self.task_fetches_failed.clone();
+        metrics.gauge("containerizer/fetcher/task_fetches_failed", move || {
+            failed.get() as f64
+        });
+        let total = self.cache_size_total_bytes as f64;
+        metrics.gauge("containerizer/fetcher/cache_size_total_bytes", move || {
+            total
+        });
+        let used = self.cache_size_used_bytes.clone();
+        metrics.gauge("containerizer/fetcher/cache_size_used_bytes", move || {
+            used.load(Ordering::Relaxed) as f64
+        });
+    }
+}
+
 /// The fetcher, as the containerizer holds it.
 #[derive(Clone)]
 pub struct Fetcher {
     addr: Addr<FetcherProcess>,
+    metrics: FetcherMetrics,
 }
 
 impl Fetcher {
@@ -190,14 +229,25 @@ impl Fetcher {
     /// `mesos-fetcher` program is looked up in `launcher_dir`.
     pub fn start(options: FetcherOptions, launcher_dir: &Path) -> Self {
         let helper = launcher_dir.join(FETCHER);
+        let metrics = FetcherMetrics {
+            cache_size_total_bytes: options.cache_size,
+            ..Default::default()
+        };
+        let process_metrics = metrics.clone();
         let addr = FetcherProcess::create(|_| FetcherProcess {
             cache: Cache::new(options.cache_size),
             options,
             helper,
             pids: HashMap::new(),
             cleared: HashMap::new(),
+            metrics: process_metrics,
         });
-        Self { addr }
+        Self { addr, metrics }
+    }
+
+    /// Its metrics, to register with a runtime.
+    pub fn metrics(&self) -> &FetcherMetrics {
+        &self.metrics
     }
 
     /// Fetches every URI of `command` into `sandbox`; resolves once they
@@ -236,6 +286,7 @@ pub struct FetcherProcess {
     pids: HashMap<String, u32>,
     /// Per cache root, the removal of what an earlier run left there.
     cleared: HashMap<PathBuf, Shared<BoxFuture<'static, ()>>>,
+    metrics: FetcherMetrics,
 }
 
 impl Actor for FetcherProcess {
@@ -324,6 +375,16 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 }
 
 impl FetcherProcess {
+    fn update_used(&self) {
+        let used = self
+            .options
+            .cache_size
+            .saturating_sub(self.cache.available());
+        self.metrics
+            .cache_size_used_bytes
+            .store(used, Ordering::Relaxed);
+    }
+
     /// The removal of an earlier run's files under `root`, started once.
     fn clear(&mut self, root: &Path, known_agent: bool) -> Shared<BoxFuture<'static, ()>> {
         if let Some(cleared) = self.cleared.get(root) {
@@ -381,6 +442,7 @@ impl Handler<Fetch> for FetcherProcess {
         tracing::debug!(%container_id, directory = %sandbox.display(), "Starting to fetch URIs");
         for uri in &uris {
             if let Err(error) = basename(&uri.value) {
+                self.metrics.task_fetches_failed.inc();
                 return Box::pin(std::future::ready(Err(FetcherError::InvalidUri(error))));
             }
         }
@@ -421,6 +483,7 @@ impl Handler<Fetch> for FetcherProcess {
         let helper = self.helper.clone();
         let home = self.options.frameworks_home.clone();
         let stall = self.options.stall_timeout;
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             cleared.await;
             let mut items = Vec::new();
@@ -481,6 +544,10 @@ impl Handler<Fetch> for FetcherProcess {
                 }),
             };
             let run = run(&container_id, &helper, &info, &addr).await;
+            match &run {
+                Ok(()) => metrics.task_fetches_succeeded.inc(),
+                Err(_) => metrics.task_fetches_failed.inc(),
+            }
             // The actual sizes of what this fetch put in the cache.
             let directory = cache_directory.clone();
             let entries = blocking(move || {
@@ -599,7 +666,7 @@ impl Handler<Reserve> for FetcherProcess {
                     .reserve(&key, size)
                     .map_err(|e| format!("Failed to reserve space in the cache: {e}"))
             });
-        match reserved {
+        let reserved = match reserved {
             Ok(evicted) => {
                 Self::delete(evicted);
                 Ok(())
@@ -610,7 +677,9 @@ impl Handler<Reserve> for FetcherProcess {
                 self.cache.remove(&key);
                 Err(error)
             }
-        }
+        };
+        self.update_used();
+        reserved
     }
 }
 
@@ -645,6 +714,7 @@ impl Handler<Finished> for FetcherProcess {
                 }
             }
         }
+        self.update_used();
     }
 }
 

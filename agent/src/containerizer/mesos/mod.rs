@@ -111,6 +111,7 @@ impl Actor for MesosContainerizerProcess {
 #[derive(Clone)]
 pub struct MesosContainerizer {
     addr: Addr<MesosContainerizerProcess>,
+    fetcher: Fetcher,
 }
 
 impl MesosContainerizer {
@@ -130,14 +131,19 @@ impl MesosContainerizer {
             MesosContainerizerProcess {
                 launcher,
                 isolators: Arc::new(isolators),
-                fetcher,
+                fetcher: fetcher.clone(),
                 helper: launcher_dir.join(HELPER),
                 proc_root,
                 containers: HashMap::new(),
                 terminated: HashMap::new(),
             }
         });
-        Self { addr }
+        Self { addr, fetcher }
+    }
+
+    /// Its fetcher.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     /// The names of its isolators, in order.
