@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
-use libprocess::flags::{format_duration, parse_duration};
+use libprocess::flags::{format_duration, parse_bytes, parse_duration};
 
 /// Flags that name paths: their `file://` values are not read.
 pub const PATH_FLAGS: &[&str] = &[
@@ -19,6 +19,8 @@ pub const PATH_FLAGS: &[&str] = &[
     "launcher_dir",
     "runtime_dir",
     "credential",
+    "fetcher_cache_dir",
+    "frameworks_home",
 ];
 
 /// The agent's command line.
@@ -209,6 +211,29 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "false")]
     pub cgroups_limit_swap: bool,
 
+    /// Where the fetcher caches downloads (under `slaves/<agent id>`).
+    #[arg(
+        long,
+        env = "MESOS_FETCHER_CACHE_DIR",
+        default_value = "/tmp/mesos/fetch"
+    )]
+    pub fetcher_cache_dir: PathBuf,
+
+    /// How much the fetcher cache may hold; least recently used files
+    /// are evicted to make room.
+    #[arg(long, env = "MESOS_FETCHER_CACHE_SIZE", value_parser = parse_bytes,
+          default_value = "2GB")]
+    pub fetcher_cache_size: u64,
+
+    /// How long a download may receive nothing before it is abandoned.
+    #[arg(long, env = "MESOS_FETCHER_STALL_TIMEOUT", value_parser = parse_duration,
+          default_value = "1mins")]
+    pub fetcher_stall_timeout: Duration,
+
+    /// Directory that relative URI paths are resolved against.
+    #[arg(long, env = "MESOS_FRAMEWORKS_HOME")]
+    pub frameworks_home: Option<String>,
+
     /// Lowest level logged: `INFO`, `WARNING` or `ERROR`.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
     pub logging_level: String,
@@ -360,6 +385,10 @@ impl Flags {
                 .executor_environment_variables
                 .as_deref()
                 .and_then(|json| parse_environment(json).ok()),
+            fetcher_cache_dir: self.fetcher_cache_dir.clone(),
+            fetcher_cache_size: self.fetcher_cache_size,
+            fetcher_stall_timeout: self.fetcher_stall_timeout,
+            frameworks_home: self.frameworks_home.clone(),
         }
     }
 
@@ -400,6 +429,19 @@ impl Flags {
                 "executor_shutdown_grace_period",
                 Some(format_duration(self.executor_shutdown_grace_period)),
             ),
+            (
+                "fetcher_cache_dir",
+                Some(self.fetcher_cache_dir.display().to_string()),
+            ),
+            (
+                "fetcher_cache_size",
+                Some(format_bytes(self.fetcher_cache_size)),
+            ),
+            (
+                "fetcher_stall_timeout",
+                Some(format_duration(self.fetcher_stall_timeout)),
+            ),
+            ("frameworks_home", self.frameworks_home.clone()),
             ("hostname", self.hostname.clone()),
             ("hostname_lookup", Some(self.hostname_lookup.to_string())),
             ("ip", self.ip.map(|ip| ip.to_string())),
@@ -502,6 +544,21 @@ fn parse_environment(json: &str) -> Result<Vec<(String, String)>, FlagError> {
         .collect()
 }
 
+/// Formats a size as stout prints `Bytes` (`2GB`, `512MB`, `100B`).
+fn format_bytes(bytes: u64) -> String {
+    for (unit, size) in [
+        ("TB", 1u64 << 40),
+        ("GB", 1 << 30),
+        ("MB", 1 << 20),
+        ("KB", 1 << 10),
+    ] {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    format!("{bytes}B")
+}
+
 /// Whether the Linux launcher can run here (upstream
 /// `LinuxLauncher::available`): root, and a freezer or v2 hierarchy.
 pub fn linux_launcher_available() -> bool {
@@ -582,6 +639,29 @@ mod tests {
         assert!(
             error.contains("Unknown option for 'recover' flag kill"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn fetcher_flags_have_upstream_defaults() {
+        let flags = parse(&[]).unwrap();
+        assert_eq!(flags.fetcher_cache_dir, PathBuf::from("/tmp/mesos/fetch"));
+        assert_eq!(flags.fetcher_cache_size, 2 << 30);
+        assert_eq!(flags.fetcher_stall_timeout, Duration::from_secs(60));
+        let map = flags.to_map();
+        assert!(
+            map.contains(&("fetcher_cache_size", "2GB".to_string())),
+            "{map:?}"
+        );
+        assert!(
+            map.contains(&("fetcher_stall_timeout", "1mins".to_string())),
+            "{map:?}"
+        );
+        let flags = parse(&["--fetcher_cache_size=100MB", "--frameworks_home=/opt/fw"]).unwrap();
+        assert_eq!(flags.fetcher_cache_size, 100 << 20);
+        assert_eq!(
+            flags.containerizer_options().frameworks_home.as_deref(),
+            Some("/opt/fw")
         );
     }
 

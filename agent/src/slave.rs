@@ -728,7 +728,9 @@ impl Slave {
                         ..Default::default()
                     }],
                 }),
-                uris: vec![],
+                // The task's URIs are fetched into the executor's sandbox,
+                // as upstream's `getExecutorInfo`.
+                uris: command.uris.clone(),
                 user: None,
             }),
             name: Some(format!(
@@ -2552,7 +2554,15 @@ impl Process for Slave {
             &self.config.containerizer,
             self.config.launcher_dir.clone(),
         ) {
-            Ok(containerizer) => self.containerizer = Some(Arc::new(containerizer)),
+            Ok(containerizer) => {
+                if let Some(runtime) = self.base.runtime() {
+                    containerizer
+                        .fetcher()
+                        .metrics()
+                        .register(runtime.metrics());
+                }
+                self.containerizer = Some(Arc::new(containerizer));
+            }
             Err(error) => {
                 tracing::error!(%error, "Failed to create the containerizer");
                 actix::ActorContext::stop(ctx);

@@ -7,11 +7,13 @@
 //! `mesos.slave.ContainerTermination`), destroyed, and asked for its
 //! `ResourceStatistics`.
 
+pub mod fetcher;
 pub mod mesos;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use mesos_proto::mesos::slave::{ContainerConfig, ContainerState, ContainerTermination};
@@ -36,6 +38,9 @@ pub enum ContainerizerError {
         /// What went wrong.
         message: String,
     },
+    /// Fetching the container's URIs failed.
+    #[error("{0}")]
+    Fetcher(#[from] fetcher::FetcherError),
     /// The launcher failed.
     #[error("launcher failed: {0}")]
     Launcher(#[from] mesos::launcher::LauncherError),
@@ -147,6 +152,14 @@ pub struct ContainerizerOptions {
     /// `--executor_environment_variables`; `None`: executors inherit the
     /// agent's environment.
     pub executor_environment_variables: Option<Vec<(String, String)>>,
+    /// `--fetcher_cache_dir`.
+    pub fetcher_cache_dir: PathBuf,
+    /// `--fetcher_cache_size`, in bytes.
+    pub fetcher_cache_size: u64,
+    /// `--fetcher_stall_timeout`.
+    pub fetcher_stall_timeout: Duration,
+    /// `--frameworks_home`.
+    pub frameworks_home: Option<String>,
 }
 
 impl Default for ContainerizerOptions {
@@ -161,6 +174,10 @@ impl Default for ContainerizerOptions {
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
             executor_environment_variables: None,
+            fetcher_cache_dir: fetcher::FetcherOptions::default().cache_dir,
+            fetcher_cache_size: fetcher::FetcherOptions::default().cache_size,
+            fetcher_stall_timeout: fetcher::FetcherOptions::default().stall_timeout,
+            frameworks_home: None,
         }
     }
 }
@@ -208,9 +225,19 @@ pub fn create(
         )),
         other => return Err(format!("unknown launcher '{other}'")),
     };
+    let fetcher = fetcher::Fetcher::start(
+        fetcher::FetcherOptions {
+            cache_dir: options.fetcher_cache_dir.clone(),
+            cache_size: options.fetcher_cache_size,
+            stall_timeout: options.fetcher_stall_timeout,
+            frameworks_home: options.frameworks_home.clone(),
+        },
+        &launcher_dir,
+    );
     Ok(mesos::MesosContainerizer::start(
         launcher,
         isolators,
+        fetcher,
         launcher_dir,
         options.proc_root.clone(),
     ))

@@ -5,8 +5,9 @@
 //!
 //! Launch: every isolator `prepare`s (their launch infos merged), the
 //! launcher forks the `mesos-containerizer launch` helper, which blocks on
-//! a pipe; every isolator `isolate`s the pid and starts `watch`ing; one
-//! byte on the pipe lets the helper go on to exec the command.
+//! a pipe; every isolator `isolate`s the pid and starts `watch`ing; the
+//! fetcher fills the sandbox with the command's URIs; one byte on the
+//! pipe lets the helper go on to exec the command.
 //! Destroy (asked for, on a limitation, or when the init process exits):
 //! the launcher kills every process of the container, the exit is reaped,
 //! the isolators `cleanup` in reverse order, and the waiters get the
@@ -40,6 +41,7 @@ use tokio::sync::oneshot;
 
 use self::isolator::Isolator;
 use self::launcher::{ForkSpec, Launcher};
+use super::fetcher::Fetcher;
 use super::{Containerizer, ContainerizerError, Result};
 
 /// The name of the launch helper, looked up in `--launcher_dir`.
@@ -91,6 +93,7 @@ impl Container {
 pub struct MesosContainerizerProcess {
     launcher: Arc<dyn Launcher>,
     isolators: Arc<Vec<Arc<dyn Isolator>>>,
+    fetcher: Fetcher,
     helper: PathBuf,
     proc_root: PathBuf,
     containers: HashMap<String, Container>,
@@ -108,6 +111,7 @@ impl Actor for MesosContainerizerProcess {
 #[derive(Clone)]
 pub struct MesosContainerizer {
     addr: Addr<MesosContainerizerProcess>,
+    fetcher: Fetcher,
 }
 
 impl MesosContainerizer {
@@ -116,6 +120,7 @@ impl MesosContainerizer {
     pub fn start(
         launcher: Arc<dyn Launcher>,
         isolators: Vec<Arc<dyn Isolator>>,
+        fetcher: Fetcher,
         launcher_dir: PathBuf,
         proc_root: PathBuf,
     ) -> Self {
@@ -126,13 +131,19 @@ impl MesosContainerizer {
             MesosContainerizerProcess {
                 launcher,
                 isolators: Arc::new(isolators),
+                fetcher: fetcher.clone(),
                 helper: launcher_dir.join(HELPER),
                 proc_root,
                 containers: HashMap::new(),
                 terminated: HashMap::new(),
             }
         });
-        Self { addr }
+        Self { addr, fetcher }
+    }
+
+    /// Its fetcher.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
     }
 
     /// The names of its isolators, in order.
@@ -324,9 +335,13 @@ impl Handler<Launch> for MesosContainerizerProcess {
             self.isolators.clone()
         };
         let helper = self.helper.clone();
+        let fetcher = self.fetcher.clone();
         let addr = ctx.address();
         Box::pin(async move {
-            let launched = launch(&id, config, &launcher, &isolators, helper, &addr, &abort).await;
+            let launched = launch(
+                &id, config, &launcher, &isolators, &fetcher, helper, &addr, &abort,
+            )
+            .await;
             match launched {
                 Ok(pid) => {
                     addr.do_send(Running(id));
@@ -351,11 +366,13 @@ impl Handler<Launch> for MesosContainerizerProcess {
 }
 
 /// The launch steps, outside the actor (they await isolators).
+#[allow(clippy::too_many_arguments)]
 async fn launch(
     id: &str,
     config: ContainerConfig,
     launcher: &Arc<dyn Launcher>,
     isolators: &[Arc<dyn Isolator>],
+    fetcher: &Fetcher,
     helper: PathBuf,
     addr: &Addr<MesosContainerizerProcess>,
     abort: &AtomicBool,
@@ -451,6 +468,15 @@ async fn launch(
             "destroyed while isolating".into(),
         ));
     }
+    // The URIs land in the sandbox after isolation and before the command
+    // runs, as upstream's `MesosContainerizerProcess::fetch`.
+    let sandbox = std::path::Path::new(&config.directory);
+    fetcher
+        .fetch(id, &config.command_info, sandbox, config.user.clone())
+        .await?;
+    if abort.load(Ordering::SeqCst) {
+        return Err(ContainerizerError::Other("destroyed while fetching".into()));
+    }
     let mut write_end = std::fs::File::from(write_end);
     std::io::Write::write_all(&mut write_end, &[1]).map_err(|e| {
         ContainerizerError::Other(format!("failed to signal the launch helper: {e}"))
@@ -497,8 +523,10 @@ impl MesosContainerizerProcess {
         let Some(container) = self.containers.get_mut(id) else {
             return;
         };
-        // A launch in flight stops at its next step.
+        // A launch in flight stops at its next step; a running fetch is
+        // killed.
         container.abort.store(true, Ordering::SeqCst);
+        self.fetcher.kill(id);
         if container.state == State::Destroying {
             return;
         }
