@@ -342,10 +342,12 @@ async fn operator_api_answers_in_json_and_protobuf() {
     }
 
     // --- The process's own path ----------------------------------------------
+    // `slave(N)`: other tests in this binary may have spawned agents first.
+    let own_path = format!("/{}/api/v1", cluster.agent.upid().id);
     let reply = request(
         addr,
         "POST",
-        "/slave(1)/api/v1",
+        &own_path,
         &[("Content-Type", JSON)],
         br#"{"type":"GET_HEALTH"}"#,
     )
