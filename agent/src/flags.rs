@@ -206,6 +206,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_GC_DISK_HEADROOM", default_value = "0.1")]
     pub gc_disk_headroom: f64,
 
+    /// Devices containers may use beyond the default whitelist
+    /// (`cgroups/devices`): an upstream `DeviceWhitelist` in JSON.
+    #[arg(long, env = "MESOS_ALLOWED_DEVICES")]
+    pub allowed_devices: Option<String>,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -321,6 +326,11 @@ impl Flags {
         if let Some(json) = &self.executor_environment_variables {
             parse_environment(json)?;
         }
+        #[cfg(target_os = "linux")]
+        if let Some(json) = &self.allowed_devices {
+            crate::containerizer::mesos::isolators::cgroups::device_entries(json)
+                .map_err(FlagError)?;
+        }
         let launcher = self.launcher();
         if launcher != "posix" && launcher != "linux" {
             return Err(FlagError(format!(
@@ -378,6 +388,13 @@ impl Flags {
             cgroups_root: self.cgroups_root.clone(),
             cgroups_enable_cfs: self.cgroups_enable_cfs,
             cgroups_limit_swap: self.cgroups_limit_swap,
+            allowed_devices: self
+                .allowed_devices
+                .as_deref()
+                .and_then(|json| {
+                    crate::containerizer::mesos::isolators::cgroups::device_entries(json).ok()
+                })
+                .unwrap_or_default(),
             proc_root: PathBuf::from("/proc"),
             disk_watch_interval: self.container_disk_watch_interval,
             enforce_disk_quota: self.enforce_container_disk_quota,
@@ -452,6 +469,7 @@ impl Flags {
                 Some(self.cgroups_hierarchy.display().to_string()),
             ),
             ("cgroups_root", Some(self.cgroups_root.clone())),
+            ("allowed_devices", self.allowed_devices.clone()),
             (
                 "container_disk_watch_interval",
                 Some(format_duration(self.container_disk_watch_interval)),

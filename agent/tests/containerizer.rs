@@ -659,3 +659,62 @@ async fn a_nested_container_shares_a_path_of_its_parents_sandbox() {
     );
     assert!(containerizer.destroy(parent).await);
 }
+
+// ---------------------------------------------------------------------------
+// cgroups/devices
+// ---------------------------------------------------------------------------
+
+/// A block device of this machine (none is on the default whitelist).
+fn block_device() -> Option<String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    std::fs::read_dir("/dev")
+        .ok()?
+        .flatten()
+        .find(|e| e.file_type().is_ok_and(|t| t.is_block_device()))
+        .map(|e| e.path().display().to_string())
+}
+
+#[actix_rt::test]
+async fn cgroups_devices_allows_the_whitelist_and_the_allowed_devices_only() {
+    if !require_root("cgroups_devices_allows_the_whitelist_and_the_allowed_devices_only") {
+        return;
+    }
+    let Some(device) = block_device() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no block device"
+        );
+        return;
+    };
+    let read = format!("dd if={device} of=/dev/null bs=512 count=1 2>/dev/null");
+    let run = |allowed: Vec<String>, command: String| async move {
+        let sandbox = tempfile::tempdir().unwrap();
+        let options = ContainerizerOptions {
+            launcher: "linux".into(),
+            isolation: "cgroups/devices".into(),
+            cgroups_root: CGROUPS_ROOT.into(),
+            allowed_devices: allowed,
+            ..Default::default()
+        };
+        let containerizer =
+            mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+        let id = unique("devices");
+        let launch = containerizer.launch(id.clone(), config(sandbox.path(), &command, None));
+        let wait = containerizer.wait(id);
+        launch.await.unwrap();
+        wait.await.unwrap().status
+    };
+    // /dev/null and /dev/zero are whitelisted; the block device is not.
+    let denied = format!("head -c 1 /dev/zero > /dev/null && ! {read}");
+    assert_eq!(run(vec![], denied).await, Some(0));
+    let whitelist = format!(
+        r#"{{"allowed_devices":[{{"device":{{"path":"{device}"}},"access":{{"read":true}}}}]}}"#
+    );
+    let allowed =
+        mesos_agent::containerizer::mesos::isolators::cgroups::device_entries(&whitelist).unwrap();
+    assert!(
+        allowed[0].starts_with("b ") && allowed[0].ends_with(" r"),
+        "{allowed:?}"
+    );
+    assert_eq!(run(allowed, read).await, Some(0));
+}

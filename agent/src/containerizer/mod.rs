@@ -143,6 +143,8 @@ pub struct ContainerizerOptions {
     pub cgroups_enable_cfs: bool,
     /// `--cgroups_limit_swap`.
     pub cgroups_limit_swap: bool,
+    /// `--allowed_devices` as devices-cgroup entries (`cgroups/devices`).
+    pub allowed_devices: Vec<String>,
     /// `/proc` (a fixture in tests).
     pub proc_root: PathBuf,
     /// `--container_disk_watch_interval`.
@@ -170,6 +172,7 @@ impl Default for ContainerizerOptions {
             cgroups_root: "mesos".into(),
             cgroups_enable_cfs: false,
             cgroups_limit_swap: false,
+            allowed_devices: vec![],
             proc_root: PathBuf::from("/proc"),
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
@@ -199,6 +202,7 @@ pub fn create(
             root: options.cgroups_root.clone(),
             enable_cfs: options.cgroups_enable_cfs,
             limit_swap: options.cgroups_limit_swap,
+            allowed_devices: options.allowed_devices.clone(),
         }))
     } else {
         None

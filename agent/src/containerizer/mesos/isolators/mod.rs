@@ -90,6 +90,10 @@ const TABLE: &[(&str, Constructor)] = &[
     ("cgroups/pids", |c| {
         cgroups_isolator(c, cgroups::Subsystem::Pids)
     }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/devices", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::Devices)
+    }),
     ("disk/du", |c| {
         Ok(Arc::new(posix::disk::PosixDiskIsolator::new(
             c.disk_watch_interval,

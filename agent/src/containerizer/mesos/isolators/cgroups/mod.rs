@@ -36,6 +36,78 @@ use mesos_proto::resources::Resources;
 use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
 use crate::linux::{cgroups, cgroups2, statistics, Hierarchy, OomOutcome};
 
+/// The devices every container may use (upstream `cgroups/devices`'s
+/// default whitelist): mknod of any device, and the console, ttys, pts,
+/// ptmx, tun, null, zero, full, random and urandom.
+pub const DEFAULT_WHITELIST: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 5:1 rwm",
+    "c 4:0 rwm",
+    "c 4:1 rwm",
+    "c 136:* rwm",
+    "c 5:2 rwm",
+    "c 10:200 rwm",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 5:0 rwm",
+    "c 1:9 rwm",
+    "c 1:8 rwm",
+];
+
+/// The devices-cgroup entries of an upstream `DeviceWhitelist` (JSON, as
+/// `--allowed_devices` takes it): each device's type and numbers come from
+/// its path (or its `number`, as a character device).
+pub fn device_entries(json: &str) -> std::result::Result<Vec<String>, String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let whitelist: mesos_proto::mesos::DeviceWhitelist = mesos_proto::json::from_str(json)
+        .map_err(|e| format!("Failed to parse 'allowed_devices': {e}"))?;
+    whitelist
+        .allowed_devices
+        .iter()
+        .map(|entry| {
+            let (kind, major, minor) = match (&entry.device.path, &entry.device.number) {
+                (Some(path), _) => {
+                    let metadata = std::fs::metadata(path)
+                        .map_err(|e| format!("Failed to stat device '{path}': {e}"))?;
+                    let kind = if metadata.file_type().is_char_device() {
+                        'c'
+                    } else if metadata.file_type().is_block_device() {
+                        'b'
+                    } else {
+                        return Err(format!("'{path}' is not a device"));
+                    };
+                    let rdev = metadata.rdev();
+                    (kind, libc::major(rdev), libc::minor(rdev))
+                }
+                (None, Some(number)) => (
+                    'c',
+                    u32::try_from(number.major_number).map_err(|e| e.to_string())?,
+                    u32::try_from(number.minor_number).map_err(|e| e.to_string())?,
+                ),
+                (None, None) => return Err("a device needs a 'path' or a 'number'".into()),
+            };
+            let access = &entry.access;
+            let mut letters = String::new();
+            if access.read == Some(true) {
+                letters.push('r');
+            }
+            if access.write == Some(true) {
+                letters.push('w');
+            }
+            if access.mknod == Some(true) {
+                letters.push('m');
+            }
+            if letters.is_empty() {
+                return Err(format!("device {major}:{minor} has no access allowed"));
+            }
+            Ok(format!("{kind} {major}:{minor} {letters}"))
+        })
+        .collect()
+}
+
 /// How long destroying a cgroup may take.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,6 +122,8 @@ pub struct CgroupsConfig {
     pub enable_cfs: bool,
     /// `--cgroups_limit_swap`.
     pub limit_swap: bool,
+    /// `--allowed_devices`, as devices-cgroup entries (`c 195:* rwm`).
+    pub allowed_devices: Vec<String>,
 }
 
 impl CgroupsConfig {
@@ -68,6 +142,8 @@ pub enum Subsystem {
     Mem,
     /// `cgroups/pids`.
     Pids,
+    /// `cgroups/devices` (v1 only: v2 controls devices with eBPF).
+    Devices,
 }
 
 impl Subsystem {
@@ -76,6 +152,7 @@ impl Subsystem {
             Subsystem::Cpu => "cgroups/cpu",
             Subsystem::Mem => "cgroups/mem",
             Subsystem::Pids => "cgroups/pids",
+            Subsystem::Devices => "cgroups/devices",
         }
     }
 
@@ -85,6 +162,7 @@ impl Subsystem {
             Subsystem::Cpu => &["cpu", "cpuacct"],
             Subsystem::Mem => &["memory"],
             Subsystem::Pids => &["pids"],
+            Subsystem::Devices => &["devices"],
         }
     }
 
@@ -94,6 +172,7 @@ impl Subsystem {
             Subsystem::Cpu => "cpu",
             Subsystem::Mem => "memory",
             Subsystem::Pids => "pids",
+            Subsystem::Devices => "devices",
         }
     }
 }
@@ -125,6 +204,13 @@ impl CgroupsIsolator {
                         ));
                     }
                 }
+            }
+            Hierarchy::V2(_) if subsystem == Subsystem::Devices => {
+                return Err(
+                    "failed to create isolator 'cgroups/devices': cgroup v2 controls devices \
+                     with eBPF programs, which are not supported yet"
+                        .into(),
+                );
             }
             Hierarchy::V2(root) => {
                 let available = cgroups2::available_controllers(root, "").unwrap_or_default();
@@ -307,6 +393,20 @@ impl Ops {
                 }
             }
             (Subsystem::Pids, _) => {}
+            (Subsystem::Devices, Hierarchy::V1(_)) => {
+                let devices = self.v1("devices")?;
+                cgroups::write(&devices, &self.cgroup, "devices.deny", "a")
+                    .map_err(IsolatorError::new)?;
+                for entry in DEFAULT_WHITELIST
+                    .iter()
+                    .copied()
+                    .chain(self.config.allowed_devices.iter().map(String::as_str))
+                {
+                    cgroups::write(&devices, &self.cgroup, "devices.allow", entry)
+                        .map_err(IsolatorError::new)?;
+                }
+            }
+            (Subsystem::Devices, Hierarchy::V2(_)) => {}
         }
         Ok(())
     }
@@ -352,6 +452,7 @@ impl Ops {
                 stats.processes = u32::try_from(processes.len()).ok();
                 stats.threads = u32::try_from(threads.len()).ok();
             }
+            (Subsystem::Devices, _) => {}
             (Subsystem::Pids, Hierarchy::V2(root)) => {
                 let processes = cgroups2::processes_recursive(root, &self.cgroup)
                     .map_err(IsolatorError::new)?;
