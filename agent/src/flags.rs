@@ -211,6 +211,15 @@ pub struct Flags {
     #[arg(long, env = "MESOS_ALLOWED_DEVICES")]
     pub allowed_devices: Option<String>,
 
+    /// The capabilities tasks get by default (`linux/capabilities`), an
+    /// upstream `CapabilityInfo` in JSON.
+    #[arg(long, env = "MESOS_EFFECTIVE_CAPABILITIES")]
+    pub effective_capabilities: Option<String>,
+
+    /// The most capabilities tasks may ask for (`linux/capabilities`).
+    #[arg(long, env = "MESOS_BOUNDING_CAPABILITIES")]
+    pub bounding_capabilities: Option<String>,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -326,6 +335,15 @@ impl Flags {
         if let Some(json) = &self.executor_environment_variables {
             parse_environment(json)?;
         }
+        for (flag, json) in [
+            ("effective_capabilities", &self.effective_capabilities),
+            ("bounding_capabilities", &self.bounding_capabilities),
+        ] {
+            if let Some(json) = json {
+                mesos_proto::json::from_str::<mesos_proto::mesos::CapabilityInfo>(json)
+                    .map_err(|e| FlagError(format!("Failed to parse '{flag}': {e}")))?;
+            }
+        }
         #[cfg(target_os = "linux")]
         if let Some(json) = &self.allowed_devices {
             crate::containerizer::mesos::isolators::cgroups::device_entries(json)
@@ -388,6 +406,14 @@ impl Flags {
             cgroups_root: self.cgroups_root.clone(),
             cgroups_enable_cfs: self.cgroups_enable_cfs,
             cgroups_limit_swap: self.cgroups_limit_swap,
+            effective_capabilities: self
+                .effective_capabilities
+                .as_deref()
+                .and_then(|json| mesos_proto::json::from_str(json).ok()),
+            bounding_capabilities: self
+                .bounding_capabilities
+                .as_deref()
+                .and_then(|json| mesos_proto::json::from_str(json).ok()),
             allowed_devices: self
                 .allowed_devices
                 .as_deref()
@@ -470,6 +496,11 @@ impl Flags {
             ),
             ("cgroups_root", Some(self.cgroups_root.clone())),
             ("allowed_devices", self.allowed_devices.clone()),
+            (
+                "effective_capabilities",
+                self.effective_capabilities.clone(),
+            ),
+            ("bounding_capabilities", self.bounding_capabilities.clone()),
             (
                 "container_disk_watch_interval",
                 Some(format_duration(self.container_disk_watch_interval)),

@@ -718,3 +718,71 @@ async fn cgroups_devices_allows_the_whitelist_and_the_allowed_devices_only() {
     );
     assert_eq!(run(allowed, read).await, Some(0));
 }
+
+// ---------------------------------------------------------------------------
+// linux/capabilities
+// ---------------------------------------------------------------------------
+
+#[actix_rt::test]
+async fn linux_capabilities_set_the_bounding_and_effective_sets() {
+    if !require_root("linux_capabilities_set_the_bounding_and_effective_sets") {
+        return;
+    }
+    use mesos_proto::mesos::capability_info::Capability;
+    use mesos_proto::mesos::{CapabilityInfo, LinuxInfo};
+    let caps = |list: &[Capability]| CapabilityInfo {
+        capabilities: list.iter().map(|c| *c as i32).collect(),
+    };
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "linux/capabilities".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        bounding_capabilities: Some(caps(&[
+            Capability::Chown,
+            Capability::Kill,
+            Capability::NetRaw,
+        ])),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let container = Some(ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        linux_info: Some(LinuxInfo {
+            effective_capabilities: Some(caps(&[Capability::Chown, Capability::Kill])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let sandbox = tempfile::tempdir().unwrap();
+    let id = unique("caps");
+    let launch = containerizer.launch(
+        id.clone(),
+        config(
+            sandbox.path(),
+            "grep -E '^Cap(Eff|Bnd)' /proc/self/status",
+            container,
+        ),
+    );
+    let wait = containerizer.wait(id);
+    launch.await.unwrap();
+    assert_eq!(wait.await.unwrap().status, Some(0));
+    let stdout = std::fs::read_to_string(sandbox.path().join("stdout")).unwrap();
+    // CHOWN is bit 0, KILL bit 5, NET_RAW bit 13.
+    assert!(stdout.contains("CapEff:\t0000000000000021"), "{stdout}");
+    assert!(stdout.contains("CapBnd:\t0000000000002021"), "{stdout}");
+
+    // Asking for more than the agent's bounding set fails the launch.
+    let greedy = Some(ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        linux_info: Some(LinuxInfo {
+            bounding_capabilities: Some(caps(&[Capability::SysAdmin])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let error = containerizer
+        .launch(unique("greedy"), config(sandbox.path(), "true", greedy))
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("SYS_ADMIN"), "{error}");
+}

@@ -145,6 +145,10 @@ pub struct ContainerizerOptions {
     pub cgroups_limit_swap: bool,
     /// `--allowed_devices` as devices-cgroup entries (`cgroups/devices`).
     pub allowed_devices: Vec<String>,
+    /// `--effective_capabilities`.
+    pub effective_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
+    /// `--bounding_capabilities`.
+    pub bounding_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
     /// `/proc` (a fixture in tests).
     pub proc_root: PathBuf,
     /// `--container_disk_watch_interval`.
@@ -173,6 +177,8 @@ impl Default for ContainerizerOptions {
             cgroups_enable_cfs: false,
             cgroups_limit_swap: false,
             allowed_devices: vec![],
+            effective_capabilities: None,
+            bounding_capabilities: None,
             proc_root: PathBuf::from("/proc"),
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
@@ -211,6 +217,8 @@ pub fn create(
         proc_root: options.proc_root.clone(),
         disk_watch_interval: options.disk_watch_interval,
         enforce_disk_quota: options.enforce_disk_quota,
+        effective_capabilities: options.effective_capabilities.clone(),
+        bounding_capabilities: options.bounding_capabilities.clone(),
         #[cfg(target_os = "linux")]
         cgroups: cgroups.clone(),
     };

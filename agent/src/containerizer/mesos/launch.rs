@@ -94,6 +94,9 @@ pub fn run(flags: &LaunchFlags) -> i32 {
             return fail(&error);
         }
     }
+    if let Err(error) = apply_capabilities(&info) {
+        return fail(&error);
+    }
     if info.no_new_privileges == Some(true) {
         // SAFETY: prctl with PR_SET_NO_NEW_PRIVS reads only its integer
         // arguments.
@@ -193,6 +196,119 @@ fn fork_init() -> Option<i32> {
         return Some(128 + signal);
     }
     Some(libc::WEXITSTATUS(status))
+}
+
+/// `linux/capabilities`: drops what the bounding set leaves out; for the
+/// effective set, `SECBIT_NOROOT` (exec gives root nothing of its own)
+/// and the capabilities raised as inheritable and ambient, so the command
+/// gets exactly them.
+fn apply_capabilities(info: &ContainerLaunchInfo) -> Result<(), String> {
+    use crate::containerizer::mesos::isolators::linux::capability_number;
+    let numbers = |set: &mesos_proto::mesos::CapabilityInfo| -> Vec<u32> {
+        set.capabilities
+            .iter()
+            .filter_map(|c| capability_number(*c))
+            .collect()
+    };
+    if let Some(bounding) = &info.bounding_capabilities {
+        let keep = numbers(bounding);
+        let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40);
+        for cap in (0..=last).filter(|c| !keep.contains(c)) {
+            // SAFETY: prctl with integer arguments only.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) } != 0
+            {
+                return Err(format!(
+                    "failed to drop capability {cap} from the bounding set: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+        }
+    }
+    let Some(effective) = &info.effective_capabilities else {
+        return Ok(());
+    };
+    let caps = numbers(effective);
+    const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+    const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+    // SAFETY: prctl with integer arguments only.
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_SECUREBITS,
+            SECBIT_NOROOT | SECBIT_NOROOT_LOCKED,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
+        return Err(format!(
+            "failed to set the securebits: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget fills the two structs of the version-3 layout we own.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
+        return Err(format!(
+            "failed to read the capabilities: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    for word in &mut data {
+        word.inheritable = 0;
+    }
+    for &cap in &caps {
+        let (index, bit) = ((cap / 32) as usize, 1u32 << (cap % 32));
+        if let Some(word) = data.get_mut(index) {
+            word.inheritable |= bit;
+        }
+    }
+    // SAFETY: capset reads the header and the two structs we own.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
+        return Err(format!(
+            "failed to set the inheritable capabilities: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    for &cap in &caps {
+        // SAFETY: prctl with integer arguments only.
+        let raised = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                libc::c_ulong::from(cap),
+                0,
+                0,
+            )
+        };
+        if raised != 0 {
+            return Err(format!(
+                "failed to raise ambient capability {cap}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Makes the mounts of the new mount namespace.

@@ -28,6 +28,10 @@ pub struct IsolatorContext {
     pub disk_watch_interval: std::time::Duration,
     /// `--enforce_container_disk_quota` (`disk/du`).
     pub enforce_disk_quota: bool,
+    /// `--effective_capabilities` (`linux/capabilities`).
+    pub effective_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
+    /// `--bounding_capabilities` (`linux/capabilities`).
+    pub bounding_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
     /// The cgroups settings, where cgroups are mounted.
     #[cfg(target_os = "linux")]
     pub cgroups: Option<Arc<cgroups::CgroupsConfig>>,
@@ -103,6 +107,12 @@ const TABLE: &[(&str, Constructor)] = &[
     ("posix/rlimits", |_| Ok(Arc::new(PosixRLimitsIsolator))),
     ("linux/nnp", |_| {
         Ok(Arc::new(linux::NoNewPrivilegesIsolator))
+    }),
+    ("linux/capabilities", |c| {
+        Ok(Arc::new(linux::LinuxCapabilitiesIsolator {
+            effective: c.effective_capabilities.clone(),
+            bounding: c.bounding_capabilities.clone(),
+        }))
     }),
     ("namespaces/pid", |_| {
         Ok(Arc::new(NamespacesIsolator(Namespace::Pid)))
@@ -208,6 +218,8 @@ mod tests {
             proc_root: "/proc".into(),
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
+            effective_capabilities: None,
+            bounding_capabilities: None,
             #[cfg(target_os = "linux")]
             cgroups: None,
         }
