@@ -213,7 +213,7 @@ pub struct Flags {
 
     /// The capabilities tasks get by default (`linux/capabilities`), an
     /// upstream `CapabilityInfo` in JSON.
-    #[arg(long, env = "MESOS_EFFECTIVE_CAPABILITIES")]
+    #[arg(long, env = "MESOS_EFFECTIVE_CAPABILITIES", alias = "allowed_capabilities")]
     pub effective_capabilities: Option<String>,
 
     /// The most capabilities tasks may ask for (`linux/capabilities`).
