@@ -28,6 +28,8 @@ pub mod default_executor;
 pub mod driver;
 pub mod flags;
 pub mod http;
+pub mod http_driver;
+pub(crate) mod library;
 
 pub use command_executor::{CommandExecutor, CommandExecutorConfig};
 pub use default_executor::{DefaultExecutor, DefaultExecutorConfig};
