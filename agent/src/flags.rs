@@ -153,6 +153,13 @@ pub struct Flags {
           default_value = "false")]
     pub enforce_container_disk_quota: bool,
 
+    /// Whether the command executor uses the v1 HTTP executor API instead
+    /// of the v0 driver (upstream marks it experimental).
+    #[arg(long, env = "MESOS_HTTP_COMMAND_EXECUTOR", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false")]
+    pub http_command_executor: bool,
+
     /// The environment of executors (and so of their tasks), a JSON object
     /// of strings; unset, executors inherit the agent's environment.
     #[arg(long, env = "MESOS_EXECUTOR_ENVIRONMENT_VARIABLES")]
@@ -288,6 +295,7 @@ impl Flags {
                 .executor_environment_variables
                 .as_deref()
                 .and_then(|json| parse_environment(json).ok()),
+            http_command_executor: self.http_command_executor,
         }
     }
 
@@ -349,6 +357,10 @@ impl Flags {
             (
                 "enforce_container_disk_quota",
                 Some(self.enforce_container_disk_quota.to_string()),
+            ),
+            (
+                "http_command_executor",
+                Some(self.http_command_executor.to_string()),
             ),
             (
                 "cgroups_enable_cfs",

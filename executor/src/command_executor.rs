@@ -88,6 +88,8 @@ pub trait Transport: Send + Sync + 'static {
     fn self_terminate_delay(&self) -> Duration {
         SELF_TERMINATE_DELAY
     }
+    /// Called when that delay has passed, before the executor stops.
+    fn self_terminate(&self) {}
 }
 
 impl Transport for ExecutorDriver {
@@ -628,7 +630,12 @@ impl CommandExecutorProcess {
             .driver
             .as_ref()
             .map_or(SELF_TERMINATE_DELAY, |d| d.self_terminate_delay());
-        libprocess::delay(delay, &ctx.address(), |this, ctx| this.terminate(ctx));
+        libprocess::delay(delay, &ctx.address(), |this, ctx| {
+            if let Some(driver) = &this.driver {
+                driver.self_terminate();
+            }
+            this.terminate(ctx)
+        });
     }
 
     /// Stops the driver (so the executor exits) and this process.

@@ -15,8 +15,8 @@
 //! executor -> POST UPDATE{status{uuid, source: SOURCE_EXECUTOR}} (202), in order
 //! ```
 //!
-//! The executor exits once the agent acknowledges the terminal update (or
-//! 60 s after sending it, upstream's fail-safe). When the event stream
+//! The executor exits once the agent acknowledges the terminal update (or,
+//! with a failure, 60 s after sending it: upstream's fail-safe). When the event stream
 //! breaks, a checkpointing executor reconnects with a random backoff up to
 //! `MESOS_SUBSCRIPTION_BACKOFF_MAX` and re-subscribes with what the agent
 //! has not acknowledged; after `MESOS_RECOVERY_TIMEOUT` without the agent,
@@ -220,6 +220,12 @@ impl Transport for HttpDriver {
 
     fn self_terminate_delay(&self) -> Duration {
         HTTP_SELF_TERMINATE_DELAY
+    }
+
+    fn self_terminate(&self) {
+        // This should not happen, so the executor exits with a failure.
+        tracing::error!("Did not receive ACK for the terminal status update from the agent");
+        self.abort();
     }
 }
 
@@ -524,7 +530,9 @@ impl HttpDriverProcess {
                 self.executor.shutdown();
             }
             event::Type::LaunchGroup => {
-                tracing::warn!("Ignoring LAUNCH_GROUP: the command executor runs single tasks");
+                // Task groups only go to the default executor.
+                tracing::error!("LAUNCH_GROUP event is not supported");
+                self.executor.shutdown();
             }
             event::Type::Message | event::Type::Heartbeat => {}
             event::Type::Error => {

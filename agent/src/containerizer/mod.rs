@@ -147,6 +147,9 @@ pub struct ContainerizerOptions {
     /// `--executor_environment_variables`; `None`: executors inherit the
     /// agent's environment.
     pub executor_environment_variables: Option<Vec<(String, String)>>,
+    /// `--http_command_executor`: the command executor speaks the v1
+    /// executor API (`MESOS_HTTP_COMMAND_EXECUTOR=1`).
+    pub http_command_executor: bool,
 }
 
 impl Default for ContainerizerOptions {
@@ -161,6 +164,7 @@ impl Default for ContainerizerOptions {
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
             executor_environment_variables: None,
+            http_command_executor: false,
         }
     }
 }
