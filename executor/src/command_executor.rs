@@ -1,10 +1,13 @@
 //! The command executor: runs one task's `CommandInfo` as a child process
 //! and reports its life as status updates.
 //!
-//! Upstream counterpart: `CommandExecutor` in `src/launcher/executor.cpp`,
-//! driven through the v0 driver as upstream's `V0ToV1Adapter` does:
-//! [`CommandExecutor`] is the [`Executor`] the driver calls, and it forwards
-//! each callback to the `command-executor(N)` process, which owns the task.
+//! Upstream counterpart: `CommandExecutor` in `src/launcher/executor.cpp`.
+//! On the v0 driver (as upstream's `V0ToV1Adapter`), [`CommandExecutor`]
+//! is the [`Executor`] the driver calls; over HTTP
+//! (`MESOS_HTTP_COMMAND_EXECUTOR=1`), [`crate::http_driver::HttpDriver`]
+//! calls its inherent methods. Either way it forwards to the
+//! `command-executor(N)` process, which owns the task and sends updates
+//! through a [`Transport`], so both APIs share every rule below.
 //!
 //! A task goes `TASK_STARTING`, `TASK_RUNNING`, then `TASK_FINISHED` (exit
 //! status 0), `TASK_FAILED` (`Command exited with status N`, `Command
@@ -15,8 +18,9 @@
 //! compatibility). A shutdown kills with the executor's shutdown grace
 //! period less 2 seconds, so the terminal update goes out before the agent
 //! destroys the container. The executor exits when the agent acknowledges
-//! the terminal update, or 1 second after sending it (upstream's MESOS-4111
-//! delay, which gives the update time to leave).
+//! the terminal update, or 1 second after sending it on the v0 driver
+//! (upstream's MESOS-4111 delay, which gives the update time to leave), 60
+//! seconds and with a failure over HTTP (upstream's fail-safe).
 //!
 //! The task runs `sh -c <value>` (shell) or `<value>` with `arguments` as
 //! its argv, in the sandbox, in a new session (so its own process group),
