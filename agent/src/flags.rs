@@ -154,10 +154,12 @@ pub struct Flags {
     pub enforce_container_disk_quota: bool,
 
     /// Whether the command executor uses the v1 HTTP executor API instead
-    /// of the v0 driver (upstream marks it experimental).
+    /// of the v0 driver (upstream marks it experimental). Takes `1`/`0` too,
+    /// as stout does: an agent started from an executor's environment
+    /// finds `MESOS_HTTP_COMMAND_EXECUTOR=0` there.
     #[arg(long, env = "MESOS_HTTP_COMMAND_EXECUTOR", action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false")]
+          default_value = "false", value_parser = parse_stout_bool)]
     pub http_command_executor: bool,
 
     /// The environment of executors (and so of their tasks), a JSON object
@@ -400,6 +402,12 @@ impl Flags {
 }
 
 /// `--executor_environment_variables`: a JSON object of strings.
+/// A boolean as stout parses it (`true`/`false`, `1`/`0`).
+fn parse_stout_bool(value: &str) -> Result<bool, String> {
+    libprocess::flags::parse_bool(value)
+        .ok_or_else(|| format!("Expecting a boolean (e.g., true or false), got '{value}'"))
+}
+
 fn parse_environment(json: &str) -> Result<Vec<(String, String)>, FlagError> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
         FlagError(format!(
@@ -474,6 +482,32 @@ mod tests {
         .chain(extra)
         .map(|s| s.to_string());
         Flags::parse_from_args(args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn http_command_executor_is_off_by_default_and_takes_stout_booleans() {
+        assert!(!parse(&[]).unwrap().http_command_executor);
+        assert!(
+            parse(&["--http_command_executor"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(
+            parse(&["--http_command_executor=1"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(
+            !parse(&["--http_command_executor=0"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(
+            !parse(&["--no-http_command_executor"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(parse(&["--http_command_executor=yes"]).is_err());
     }
 
     #[test]
