@@ -188,6 +188,15 @@ pub struct Flags {
           default_value = "false")]
     pub enforce_container_disk_quota: bool,
 
+    /// Whether the command executor uses the v1 HTTP executor API instead
+    /// of the v0 driver (upstream marks it experimental). Takes `1`/`0` too,
+    /// as stout does: an agent started from an executor's environment
+    /// finds `MESOS_HTTP_COMMAND_EXECUTOR=0` there.
+    #[arg(long, env = "MESOS_HTTP_COMMAND_EXECUTOR", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = parse_stout_bool)]
+    pub http_command_executor: bool,
+
     /// The environment of executors (and so of their tasks), a JSON object
     /// of strings; unset, executors inherit the agent's environment.
     #[arg(long, env = "MESOS_EXECUTOR_ENVIRONMENT_VARIABLES")]
@@ -213,7 +222,11 @@ pub struct Flags {
 
     /// The capabilities tasks get by default (`linux/capabilities`), an
     /// upstream `CapabilityInfo` in JSON.
-    #[arg(long, env = "MESOS_EFFECTIVE_CAPABILITIES", alias = "allowed_capabilities")]
+    #[arg(
+        long,
+        env = "MESOS_EFFECTIVE_CAPABILITIES",
+        alias = "allowed_capabilities"
+    )]
     pub effective_capabilities: Option<String>,
 
     /// The most capabilities tasks may ask for (`linux/capabilities`).
@@ -432,6 +445,7 @@ impl Flags {
             fetcher_cache_size: self.fetcher_cache_size,
             fetcher_stall_timeout: self.fetcher_stall_timeout,
             frameworks_home: self.frameworks_home.clone(),
+            http_command_executor: self.http_command_executor,
         }
     }
 
@@ -520,6 +534,10 @@ impl Flags {
                 Some(self.enforce_container_disk_quota.to_string()),
             ),
             (
+                "http_command_executor",
+                Some(self.http_command_executor.to_string()),
+            ),
+            (
                 "cgroups_enable_cfs",
                 Some(self.cgroups_enable_cfs.to_string()),
             ),
@@ -571,6 +589,12 @@ impl Flags {
 }
 
 /// `--executor_environment_variables`: a JSON object of strings.
+/// A boolean as stout parses it (`true`/`false`, `1`/`0`).
+fn parse_stout_bool(value: &str) -> Result<bool, String> {
+    libprocess::flags::parse_bool(value)
+        .ok_or_else(|| format!("Expecting a boolean (e.g., true or false), got '{value}'"))
+}
+
 fn parse_environment(json: &str) -> Result<Vec<(String, String)>, FlagError> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
         FlagError(format!(
@@ -678,6 +702,32 @@ mod tests {
         );
         let error = parse(&["--authenticatee=kerberos"]).unwrap_err();
         assert!(error.contains("only 'crammd5'"), "{error}");
+    }
+
+    #[test]
+    fn http_command_executor_is_off_by_default_and_takes_stout_booleans() {
+        assert!(!parse(&[]).unwrap().http_command_executor);
+        assert!(
+            parse(&["--http_command_executor"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(
+            parse(&["--http_command_executor=1"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(
+            !parse(&["--http_command_executor=0"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(
+            !parse(&["--no-http_command_executor"])
+                .unwrap()
+                .http_command_executor
+        );
+        assert!(parse(&["--http_command_executor=yes"]).is_err());
     }
 
     #[test]

@@ -670,7 +670,15 @@ impl Slave {
                 "MESOS_CHECKPOINT".into(),
                 if checkpoint { "1" } else { "0" }.into(),
             ),
-            ("MESOS_HTTP_COMMAND_EXECUTOR".into(), "0".into()),
+            (
+                "MESOS_HTTP_COMMAND_EXECUTOR".into(),
+                if self.config.containerizer.http_command_executor {
+                    "1"
+                } else {
+                    "0"
+                }
+                .into(),
+            ),
             (
                 "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
                 libprocess::flags::format_duration(self.config.executor_shutdown_grace_period),

@@ -1,10 +1,13 @@
 //! The command executor: runs one task's `CommandInfo` as a child process
 //! and reports its life as status updates.
 //!
-//! Upstream counterpart: `CommandExecutor` in `src/launcher/executor.cpp`,
-//! driven through the v0 driver as upstream's `V0ToV1Adapter` does:
-//! [`CommandExecutor`] is the [`Executor`] the driver calls, and it forwards
-//! each callback to the `command-executor(N)` process, which owns the task.
+//! Upstream counterpart: `CommandExecutor` in `src/launcher/executor.cpp`.
+//! On the v0 driver (as upstream's `V0ToV1Adapter`), [`CommandExecutor`]
+//! is the [`Executor`] the driver calls; over HTTP
+//! (`MESOS_HTTP_COMMAND_EXECUTOR=1`), [`crate::http_driver::HttpDriver`]
+//! calls its inherent methods. Either way it forwards to the
+//! `command-executor(N)` process, which owns the task and sends updates
+//! through a [`Transport`], so both APIs share every rule below.
 //!
 //! A task goes `TASK_STARTING`, `TASK_RUNNING`, then `TASK_FINISHED` (exit
 //! status 0), `TASK_FAILED` (`Command exited with status N`, `Command
@@ -15,8 +18,9 @@
 //! compatibility). A shutdown kills with the executor's shutdown grace
 //! period less 2 seconds, so the terminal update goes out before the agent
 //! destroys the container. The executor exits when the agent acknowledges
-//! the terminal update, or 1 second after sending it (upstream's MESOS-4111
-//! delay, which gives the update time to leave).
+//! the terminal update, or 1 second after sending it on the v0 driver
+//! (upstream's MESOS-4111 delay, which gives the update time to leave), 60
+//! seconds and with a failure over HTTP (upstream's fail-safe).
 //!
 //! The task runs `sh -c <value>` (shell) or `<value>` with `arguments` as
 //! its argv, in the sandbox, in a new session (so its own process group),
@@ -41,6 +45,7 @@ use std::io;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{ActorContext as _, AsyncContext as _, Context};
@@ -64,8 +69,46 @@ pub const DEFAULT_KILL_GRACE_PERIOD: Duration = Duration::from_secs(3);
 const MAX_REAP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long after the terminal update the executor exits if the agent has
-/// not acknowledged it (MESOS-4111).
-const SELF_TERMINATE_DELAY: Duration = Duration::from_secs(1);
+/// not acknowledged it (MESOS-4111), on the v0 driver.
+pub const SELF_TERMINATE_DELAY: Duration = Duration::from_secs(1);
+
+/// The same over HTTP, where the agent acknowledges every update: only a
+/// fail-safe in case the acknowledgement never comes.
+pub const HTTP_SELF_TERMINATE_DELAY: Duration = Duration::from_secs(60);
+
+/// How the command executor reaches its agent: the v0 [`ExecutorDriver`]
+/// or the v1 [`crate::http_driver::HttpDriver`] (upstream hides the same
+/// choice behind `MesosBase`, with `V0ToV1Adapter` or the v1 `Mesos`).
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `status` (with its uuid, timestamp and source set) to the
+    /// agent; the transport keeps it until the agent acknowledges it.
+    fn send_status_update(&self, status: TaskStatus);
+    /// The executor is done: the transport stops and the binary exits.
+    fn stop(&self);
+    /// The executor gives up (e.g. a kill before any task).
+    fn abort(&self);
+    /// How long after the terminal update the executor exits unless the
+    /// agent acknowledges it first.
+    fn self_terminate_delay(&self) -> Duration {
+        SELF_TERMINATE_DELAY
+    }
+    /// Called when that delay has passed, before the executor stops.
+    fn self_terminate(&self) {}
+}
+
+impl Transport for ExecutorDriver {
+    fn send_status_update(&self, status: TaskStatus) {
+        ExecutorDriver::send_status_update(self, status);
+    }
+
+    fn stop(&self) {
+        ExecutorDriver::stop(self);
+    }
+
+    fn abort(&self) {
+        ExecutorDriver::abort(self);
+    }
+}
 
 /// What the command executor is told at start.
 #[derive(Debug, Clone)]
@@ -108,9 +151,47 @@ impl CommandExecutor {
     ) {
         let driver = driver.clone();
         self.process.dispatch(move |process, ctx| {
-            process.driver.get_or_insert(driver);
+            process
+                .driver
+                .get_or_insert_with(|| Arc::new(driver) as Arc<dyn Transport>);
             f(process, ctx)
         });
+    }
+
+    /// Sets the transport updates go out on (the v1 path; the v0 driver
+    /// passes itself with each callback).
+    pub fn attach(&self, transport: Arc<dyn Transport>) {
+        self.process
+            .dispatch(move |process, _| process.driver = Some(transport));
+    }
+
+    /// The agent accepted the subscription (`SUBSCRIBED`).
+    pub fn subscribed(&self, framework_info: FrameworkInfo) {
+        self.process
+            .dispatch(move |process, _| process.framework_info = Some(framework_info));
+    }
+
+    /// Runs `task` (`LAUNCH`).
+    pub fn launch(&self, task: TaskInfo) {
+        self.process
+            .dispatch(move |process, ctx| process.launch(task, ctx));
+    }
+
+    /// Kills the task (`KILL`), with the kill's policy if any.
+    pub fn kill(&self, task_id: TaskId, kill_policy: Option<KillPolicy>) {
+        self.process
+            .dispatch(move |process, ctx| process.kill_task(&task_id, kill_policy, ctx));
+    }
+
+    /// The agent acknowledged the update of `task_id` in `state`.
+    pub fn acknowledge(&self, task_id: TaskId, state: TaskState) {
+        self.process
+            .dispatch(move |process, ctx| process.acknowledged(&task_id, state, ctx));
+    }
+
+    /// Kills the task, if any, with the shutdown grace period (`SHUTDOWN`).
+    pub fn shutdown(&self) {
+        self.process.dispatch(|process, ctx| process.shutdown(ctx));
     }
 }
 
@@ -171,7 +252,7 @@ impl Executor for CommandExecutor {
 struct CommandExecutorProcess {
     base: ProcessBase<Self>,
     config: CommandExecutorConfig,
-    driver: Option<ExecutorDriver>,
+    driver: Option<Arc<dyn Transport>>,
     framework_info: Option<FrameworkInfo>,
     /// The task, once received.
     task: Option<TaskInfo>,
@@ -549,7 +630,14 @@ impl CommandExecutorProcess {
     }
 
     fn schedule_self_terminate(&mut self, ctx: &mut Context<Self>) {
-        libprocess::delay(SELF_TERMINATE_DELAY, &ctx.address(), |this, ctx| {
+        let delay = self
+            .driver
+            .as_ref()
+            .map_or(SELF_TERMINATE_DELAY, |d| d.self_terminate_delay());
+        libprocess::delay(delay, &ctx.address(), |this, ctx| {
+            if let Some(driver) = &this.driver {
+                driver.self_terminate();
+            }
             this.terminate(ctx)
         });
     }

@@ -68,7 +68,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use mesos_proto::api::{JSON, PROTOBUF};
+use mesos_proto::api::PROTOBUF;
 use mesos_proto::mesos::v1::agent;
 use mesos_proto::mesos::v1::executor::{call, event, Call, Event};
 use mesos_proto::mesos::v1::framework_info::capability::Type as Capability;
@@ -86,6 +86,7 @@ use uuid::Uuid;
 use crate::command_executor::{signal_name, wstringify};
 use crate::driver::{DriverError, DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD, RECOVERY_TIMEOUT};
 use crate::http::{self, Connection, Url};
+use crate::library::{self, Report};
 
 /// Upstream's kill grace period when neither the kill nor the task has a
 /// policy.
@@ -435,7 +436,11 @@ impl DefaultExecutor {
     /// with I/O and time enabled.
     pub async fn run(mut self) {
         if let Some(calls) = self.calls_rx.take() {
-            self.tasks.spawn(send_calls(self.config.clone(), calls));
+            self.tasks.spawn(library::send_calls(
+                self.config.executor_url.clone(),
+                headers(&self.config),
+                calls,
+            ));
         }
         self.schedule(HEARTBEAT_CALL_INTERVAL, Msg::Heartbeat);
         self.connect();
@@ -678,12 +683,23 @@ impl DefaultExecutor {
             };
             self.lib_state = LibState::Subscribing;
             let stream = self.pending_stream.take();
-            let handle = self.tasks.spawn(subscribe(
-                self.config.clone(),
-                generation,
+            let tx = self.tx.clone();
+            let handle = self.tasks.spawn(library::subscribe(
+                self.config.executor_url.clone(),
+                headers(&self.config),
                 stream,
                 call,
-                self.tx.clone(),
+                move |report| {
+                    let _ = tx.send(match report {
+                        Report::Disconnected(reason) => Msg::Disconnected { generation, reason },
+                        Report::Refused(response) => Msg::SubscribeRefused {
+                            generation,
+                            response,
+                        },
+                        Report::Started => Msg::StreamStarted { generation },
+                        Report::Event(event) => Msg::Event { generation, event },
+                    });
+                },
             ));
             if let Some(old) = self.stream_task.replace(handle) {
                 old.abort();
@@ -1677,14 +1693,7 @@ impl DefaultExecutor {
 
 /// The headers of every call: protobuf both ways, and the executor's token.
 fn headers(config: &DefaultExecutorConfig) -> Vec<(String, String)> {
-    let mut headers = vec![
-        ("Content-Type".to_string(), PROTOBUF.to_string()),
-        ("Accept".to_string(), PROTOBUF.to_string()),
-    ];
-    if let Some(authorization) = &config.authorization {
-        headers.push(("Authorization".into(), authorization.clone()));
-    }
-    headers
+    library::headers(config.authorization.as_deref())
 }
 
 /// Builds the launch call of one task's container.
@@ -1767,147 +1776,6 @@ fn launch_call(
         }
     }
     call
-}
-
-/// Sends non-subscribe calls one after the other, so updates arrive in
-/// the order they were made.
-async fn send_calls(config: DefaultExecutorConfig, mut calls: mpsc::UnboundedReceiver<Call>) {
-    let mut connection: Option<Connection> = None;
-    while let Some(call) = calls.recv().await {
-        let kind = call.r#type().as_str_name();
-        let request = http::Request {
-            url: config.executor_url.clone(),
-            headers: headers(&config),
-            body: call.encode_to_vec(),
-        };
-        // Reuse the connection while the agent keeps it open; a stale one
-        // is replaced once.
-        let mut result = Err(std::io::Error::other("not sent"));
-        for _ in 0..2 {
-            let mut current = match connection.take() {
-                Some(current) => current,
-                None => match Connection::connect(&request.url).await {
-                    Ok(fresh) => fresh,
-                    Err(error) => {
-                        result = Err(error);
-                        break;
-                    }
-                },
-            };
-            result = current.send(&request).await;
-            if result.is_ok() {
-                connection = Some(current);
-                break;
-            }
-        }
-        match result {
-            Ok(response) if response.head.code == 202 => {}
-            Ok(response) if response.head.code == 503 || response.head.code == 404 => {
-                tracing::warn!(call = kind, status = %response.head.status,
-                    body = response.body_text(), "Call refused");
-            }
-            Ok(response) => tracing::error!(
-                call = kind,
-                status = %response.head.status,
-                body = response.body_text(),
-                "Received unexpected response"
-            ),
-            Err(error) => tracing::error!(call = kind, %error, "Request failed"),
-        }
-    }
-}
-
-/// Sends SUBSCRIBE and reads the event stream, reporting to the executor.
-async fn subscribe(
-    config: DefaultExecutorConfig,
-    generation: u64,
-    stream: Option<Connection>,
-    call: Call,
-    tx: mpsc::UnboundedSender<Msg>,
-) {
-    let disconnected = |reason: String| {
-        let _ = tx.send(Msg::Disconnected { generation, reason });
-    };
-    let mut connection = match stream {
-        Some(connection) => connection,
-        None => match Connection::connect(&config.executor_url).await {
-            Ok(connection) => connection,
-            Err(error) => return disconnected(format!("subscribe connection failed: {error}")),
-        },
-    };
-    let request = http::Request {
-        url: config.executor_url.clone(),
-        headers: headers(&config),
-        body: call.encode_to_vec(),
-    };
-    let (head, mut body) = match connection.send_streaming(&request).await {
-        Ok(response) => response,
-        Err(error) => return disconnected(format!("subscribe connection interrupted: {error}")),
-    };
-    if head.code != 200 {
-        let mut all = Vec::new();
-        while let Ok(Some(data)) = body.next().await {
-            all.extend_from_slice(&data);
-            if all.len() > 64 * 1024 {
-                break;
-            }
-        }
-        let _ = tx.send(Msg::SubscribeRefused {
-            generation,
-            response: http::Response {
-                head,
-                body: all.into(),
-            },
-        });
-        return;
-    }
-    let json = head
-        .header("Content-Type")
-        .is_some_and(|c| c.to_ascii_lowercase().starts_with(JSON));
-    let _ = tx.send(Msg::StreamStarted { generation });
-    let mut decoder = mesos_proto::recordio::Decoder::default();
-    loop {
-        let data = match body.next().await {
-            Ok(Some(data)) => data,
-            Ok(None) => {
-                return disconnected(
-                    "End-Of-File received from agent. The agent closed the event stream".into(),
-                )
-            }
-            Err(error) => {
-                return disconnected(format!("subscribe connection interrupted: {error}"))
-            }
-        };
-        let records = match decoder.decode(&data) {
-            Ok(records) => records,
-            Err(error) => {
-                return disconnected(format!("Failed to decode the stream of events: {error}"))
-            }
-        };
-        for record in records {
-            let event = if json {
-                std::str::from_utf8(&record)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| {
-                        mesos_proto::json::from_str::<Event>(text).map_err(|e| e.to_string())
-                    })
-            } else {
-                Event::decode(record.as_ref()).map_err(|e| e.to_string())
-            };
-            let event = event.unwrap_or_else(|error| {
-                let mut event = Event::default();
-                event.set_type(event::Type::Error);
-                event.error = Some(event::Error {
-                    message: format!("Failed to de-serialize event: {error}"),
-                });
-                event
-            });
-            let _ = tx.send(Msg::Event {
-                generation,
-                event: Box::new(event),
-            });
-        }
-    }
 }
 
 /// Upstream's `ShutdownProcess::kill`: the executor did not exit within

@@ -6,20 +6,27 @@
 //!   with the agent from the environment it gives, status updates,
 //!   acknowledgements, reconnection after an agent restart, shutdown.
 //! - [`command_executor`]: upstream's command executor
-//!   (`src/launcher/executor.cpp`), which runs one task's `CommandInfo`.
+//!   (`src/launcher/executor.cpp`), which runs one task's `CommandInfo`;
+//!   it reaches its agent through a [`command_executor::Transport`]: the v0
+//!   driver, or [`http_driver`].
+//! - [`http_driver`]: the command executor's v1 HTTP transport
+//!   (`MESOS_HTTP_COMMAND_EXECUTOR=1`; upstream's v1 executor library,
+//!   `src/executor/executor.cpp`).
 //! - [`default_executor`]: upstream's default executor
 //!   (`src/launcher/default_executor.cpp`), a v1 HTTP executor that runs
 //!   each task of a task group in a nested container through the agent's
 //!   operator API.
-//! - [`http`]: the small HTTP/1.1 client the default executor calls its
-//!   agent with.
+//! - [`http`]: the small HTTP/1.1 client the HTTP executors call their
+//!   agent with; `library` (private) holds their shared SUBSCRIBE stream
+//!   and call sender.
 //! - [`flags`]: the `mesos-executor` and `mesos-default-executor` binaries'
 //!   flags.
 //!
-//! The `mesos-executor` binary is the command executor on the v0 driver;
+//! The `mesos-executor` binary is the command executor on the v0 driver,
+//! or on the v1 API with `MESOS_HTTP_COMMAND_EXECUTOR=1`;
 //! `mesos-default-executor` is the default executor. Not here yet: a
-//! general v1 HTTP executor library (`MESOS_HTTP_COMMAND_EXECUTOR=1` is
-//! refused) and the Docker executor.
+//! general-purpose v1 executor library for other executors, and the
+//! Docker executor.
 
 #![warn(missing_docs)]
 
@@ -28,6 +35,8 @@ pub mod default_executor;
 pub mod driver;
 pub mod flags;
 pub mod http;
+pub mod http_driver;
+pub(crate) mod library;
 
 pub use command_executor::{CommandExecutor, CommandExecutorConfig};
 pub use default_executor::{DefaultExecutor, DefaultExecutorConfig};

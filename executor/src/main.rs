@@ -1,13 +1,16 @@
 //! `mesos-executor`: the command executor. Parses flags, sets up logging
-//! and libprocess, runs the command executor on the v0 driver and exits
-//! with 0 once the driver stops cleanly.
+//! and libprocess, runs the command executor on the v0 driver, or on the
+//! v1 HTTP API when `MESOS_HTTP_COMMAND_EXECUTOR=1` (as upstream's one
+//! binary does), and exits with 0 once it stops cleanly.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use mesos_executor::flags::Flags;
+use mesos_executor::http_driver::{HttpDriver, HttpDriverConfig};
 use mesos_executor::{CommandExecutor, CommandExecutorConfig, DriverConfig, ExecutorDriver};
-use mesos_proto::mesos::Status;
+use mesos_proto::mesos::{ExecutorId, Status};
 
 fn logging(flags: &Flags) -> anyhow::Result<()> {
     let level = match flags.logging_level.as_str() {
@@ -43,10 +46,7 @@ fn logging(flags: &Flags) -> anyhow::Result<()> {
 fn run(flags: Flags) -> anyhow::Result<Status> {
     logging(&flags)?;
     if std::env::var("MESOS_HTTP_COMMAND_EXECUTOR").as_deref() == Ok("1") {
-        anyhow::bail!(
-            "MESOS_HTTP_COMMAND_EXECUTOR=1 asks for the v1 HTTP command executor, which is not \
-             supported yet: start the agent without --http_command_executor"
-        );
+        return run_http(flags);
     }
     let config = DriverConfig::from_env()?;
     let command = CommandExecutorConfig {
@@ -66,6 +66,41 @@ fn run(flags: Flags) -> anyhow::Result<Status> {
         if let Some(pid) = driver.upid() {
             tracing::info!(%pid, version = mesos_executor::VERSION, "Command executor started");
         }
+        Ok(driver.join().await)
+    })
+}
+
+/// The v1 HTTP command executor (`MESOS_HTTP_COMMAND_EXECUTOR=1`): the
+/// same task logic, subscribed to the agent's `/api/v1/executor`.
+fn run_http(flags: Flags) -> anyhow::Result<Status> {
+    let config = HttpDriverConfig::from_env()?;
+    let sandbox = match std::env::var_os("MESOS_DIRECTORY") {
+        Some(directory) => PathBuf::from(directory),
+        None => std::env::current_dir().context("failed to get the working directory")?,
+    };
+    let command = CommandExecutorConfig {
+        executor_id: ExecutorId {
+            value: config.executor_id.value.clone(),
+        },
+        shutdown_grace_period: config.shutdown_grace_period,
+        sandbox,
+        task_command: flags.task_command.clone(),
+        task_environment: flags.task_environment.clone(),
+    };
+    // Upstream hides the token from the task.
+    std::env::remove_var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");
+    let libprocess = libprocess::Config::from_env().context("failed to configure libprocess")?;
+    let runtime = libprocess::initialize(libprocess).context("failed to initialize libprocess")?;
+    actix::System::new().block_on(async move {
+        let executor = CommandExecutor::spawn(&runtime, command)
+            .context("failed to start the command executor process")?;
+        tracing::info!(
+            agent = %config.executor_url,
+            version = mesos_executor::VERSION,
+            "HTTP command executor started"
+        );
+        let driver = HttpDriver::start(&runtime, config, executor)
+            .context("failed to start the executor library")?;
         Ok(driver.join().await)
     })
 }

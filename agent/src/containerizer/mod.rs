@@ -166,6 +166,9 @@ pub struct ContainerizerOptions {
     pub fetcher_stall_timeout: Duration,
     /// `--frameworks_home`.
     pub frameworks_home: Option<String>,
+    /// `--http_command_executor`: the command executor speaks the v1
+    /// executor API (`MESOS_HTTP_COMMAND_EXECUTOR=1`).
+    pub http_command_executor: bool,
 }
 
 impl Default for ContainerizerOptions {
@@ -187,6 +190,7 @@ impl Default for ContainerizerOptions {
             fetcher_cache_size: fetcher::FetcherOptions::default().cache_size,
             fetcher_stall_timeout: fetcher::FetcherOptions::default().stall_timeout,
             frameworks_home: None,
+            http_command_executor: false,
         }
     }
 }

@@ -406,21 +406,3 @@ async fn with_checkpointing_the_executor_shuts_down_after_the_recovery_timeout()
     let stderr = executor.stderr();
     assert!(stderr.contains("Recovery timeout exceeded"), "{stderr}");
 }
-
-#[actix_rt::test]
-async fn the_v1_http_command_executor_is_refused() {
-    let runtime = runtime();
-    let (agent, _rx) = spawn_agent(&runtime);
-    let mut executor = ExecutorUnderTest::start(
-        agent.upid(),
-        "task-11",
-        &[("MESOS_HTTP_COMMAND_EXECUTOR", "1")],
-    );
-    let status = executor.exited().await;
-    assert_eq!(status.code(), Some(1));
-    let stderr = executor.stderr();
-    assert!(
-        stderr.contains("MESOS_HTTP_COMMAND_EXECUTOR=1") && stderr.contains("not supported yet"),
-        "{stderr}"
-    );
-}

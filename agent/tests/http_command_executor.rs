@@ -1,0 +1,396 @@
+//! `--http_command_executor` through our master and agent: the real
+//! `mesos-executor` gets `MESOS_HTTP_COMMAND_EXECUTOR=1`, subscribes on
+//! the agent's `/api/v1/executor` and runs a command task to
+//! `TASK_FINISHED` (upstream `CommandExecutorTest`, with
+//! `flags.http_command_executor = true`); after an agent restart it
+//! subscribes again and can still be killed (upstream
+//! `SlaveRecoveryTest` with the HTTP command executor).
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libprocess::{MessageEvent, ProcessBase, PID};
+use mesos_agent::containerizer::ContainerizerOptions;
+use mesos_proto::mesos::internal::{
+    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
+};
+use mesos_proto::mesos::scheduler::{call, Call};
+use mesos_proto::mesos::{
+    offer, CommandInfo, Filters, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskState,
+};
+use mesos_proto::resources::Resources;
+use tokio::sync::mpsc;
+
+use support::*;
+
+#[actix_rt::test]
+async fn the_http_command_executor_subscribes_and_finishes_a_task() {
+    if !bin_dir().join("mesos-executor").exists() {
+        let why = "build the executor first (`cargo build --workspace --bins`)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.containerizer = ContainerizerOptions {
+        http_command_executor: true,
+        ..Default::default()
+    };
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let scheduler = master_runtime
+        .spawn(Scheduler {
+            base: ProcessBase::new("scheduler-http-command-executor"),
+            tx,
+        })
+        .unwrap();
+    let subscribe = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: FrameworkInfo {
+                user: "root".into(),
+                name: "http-command-executor-test".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
+    let framework_id = decode::<FrameworkRegisteredMessage>(
+        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+    )
+    .framework_id;
+    let offers: ResourceOffersMessage =
+        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
+    let offer = offers.offers[0].clone();
+
+    // The task checks what the agent told its executor.
+    let task = TaskInfo {
+        name: "http".into(),
+        task_id: TaskId {
+            value: "http-1".into(),
+        },
+        slave_id: offer.slave_id.clone(),
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some(r#"test "$MESOS_HTTP_COMMAND_EXECUTOR" = 1 && echo http task"#.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let accept = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![task],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(60.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+
+    let mut statuses = Vec::new();
+    loop {
+        let update: StatusUpdateMessage = decode(
+            &tokio::time::timeout(
+                Duration::from_secs(60),
+                recv(&mut rx, "mesos.internal.StatusUpdateMessage"),
+            )
+            .await
+            .expect("a status update in time"),
+        );
+        let ack = Call {
+            framework_id: Some(framework_id.clone()),
+            r#type: Some(call::Type::Acknowledge as i32),
+            acknowledge: Some(call::Acknowledge {
+                slave_id: update.update.slave_id.clone().unwrap(),
+                task_id: update.update.status.task_id.clone(),
+                uuid: update.update.uuid.clone().unwrap(),
+            }),
+            ..Default::default()
+        };
+        let to = master.upid().clone();
+        scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
+        let terminal = update.update.status.state().is_terminal();
+        statuses.push(update.update.status);
+        if terminal {
+            break;
+        }
+    }
+    let states: Vec<TaskState> = statuses.iter().map(|s| s.state()).collect();
+    assert_eq!(
+        states,
+        [
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskFinished
+        ],
+        "{statuses:?}"
+    );
+    let last = statuses.last().unwrap();
+    assert_eq!(
+        last.message.as_deref(),
+        Some("Command exited with status 0")
+    );
+
+    // The executor spoke HTTP: its log says so.
+    let stderr = std::fs::read_to_string(find_file(work_dir.path(), "stderr").unwrap()).unwrap();
+    assert!(
+        stderr.contains("HTTP command executor started") && stderr.contains("Subscribed executor"),
+        "{stderr}"
+    );
+    let stdout = std::fs::read_to_string(find_file(work_dir.path(), "stdout").unwrap()).unwrap();
+    assert!(stdout.contains("http task"), "{stdout}");
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()? {
+        let path = entry.ok()?.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// Acknowledges `update` as the framework.
+fn acknowledge(
+    scheduler: &PID<Scheduler>,
+    master: &libprocess::UPID,
+    framework_id: &FrameworkId,
+    update: &StatusUpdateMessage,
+) {
+    let ack = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Acknowledge as i32),
+        acknowledge: Some(call::Acknowledge {
+            slave_id: update.update.slave_id.clone().unwrap(),
+            task_id: update.update.status.task_id.clone(),
+            uuid: update.update.uuid.clone().unwrap(),
+        }),
+        ..Default::default()
+    };
+    let to = master.clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
+}
+
+async fn next_update(rx: &mut mpsc::UnboundedReceiver<MessageEvent>) -> StatusUpdateMessage {
+    decode(
+        &tokio::time::timeout(
+            Duration::from_secs(60),
+            recv(rx, "mesos.internal.StatusUpdateMessage"),
+        )
+        .await
+        .expect("a status update in time"),
+    )
+}
+
+/// The `mesos-agent` binary with `--http_command_executor`: a restart is
+/// a real one, on the same address and as `slave(1)` again, which is where
+/// an HTTP executor looks for its agent.
+struct AgentBinary {
+    child: std::process::Child,
+}
+
+impl AgentBinary {
+    fn start(master: &libprocess::UPID, port: u16, work_dir: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(work_dir.join("agent.log"))
+            .unwrap();
+        let child = std::process::Command::new(bin_dir().join("mesos-agent"))
+            .arg(format!("--master={}:{}", master.ip, master.port))
+            .arg("--ip=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg("--hostname=localhost")
+            .arg(format!("--work_dir={}", work_dir.join("agent").display()))
+            .arg(format!("--launcher_dir={}", bin_dir().display()))
+            .arg("--resources=cpus:2;mem:1024;disk:1024")
+            .arg("--registration_backoff_factor=10ms")
+            .arg("--executor_reregistration_timeout=10secs")
+            .arg("--http_command_executor")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Self { child }
+    }
+
+    /// Kills the agent at once; its executors keep running.
+    fn crash(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for AgentBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[actix_rt::test]
+async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
+    if !bin_dir().join("mesos-executor").exists() {
+        let why = "build the executor first (`cargo build --workspace --bins`)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    if !bin_dir().join("mesos-agent").exists() {
+        println!("SKIPPED: build the agent first (`cargo build --workspace --bins`)");
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut agent = AgentBinary::start(master.upid(), port, work_dir.path());
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let scheduler = master_runtime
+        .spawn(Scheduler {
+            base: ProcessBase::new("scheduler-http-recovery"),
+            tx,
+        })
+        .unwrap();
+    let subscribe = Call {
+        r#type: Some(call::Type::Subscribe as i32),
+        subscribe: Some(call::Subscribe {
+            framework_info: FrameworkInfo {
+                user: "root".into(),
+                name: "http-recovery-test".into(),
+                checkpoint: Some(true),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
+    let framework_id = decode::<FrameworkRegisteredMessage>(
+        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+    )
+    .framework_id;
+    let offers: ResourceOffersMessage =
+        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
+    let offer = offers.offers[0].clone();
+    let task_id = TaskId {
+        value: "sleeper".into(),
+    };
+    let task = TaskInfo {
+        name: "sleeper".into(),
+        task_id: task_id.clone(),
+        slave_id: offer.slave_id.clone(),
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some("sleep 60".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let accept = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Accept as i32),
+        accept: Some(call::Accept {
+            offer_ids: vec![offer.id.clone()],
+            operations: vec![offer::Operation {
+                r#type: Some(offer::operation::Type::Launch as i32),
+                launch: Some(offer::operation::Launch {
+                    task_infos: vec![task],
+                }),
+                ..Default::default()
+            }],
+            filters: Some(Filters {
+                refuse_seconds: Some(60.0),
+            }),
+        }),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+    loop {
+        let update = next_update(&mut rx).await;
+        let state = update.update.status.state();
+        acknowledge(&scheduler, master.upid(), &framework_id, &update);
+        if state == TaskState::TaskRunning {
+            break;
+        }
+        assert_eq!(state, TaskState::TaskStarting);
+    }
+
+    // The agent restarts on the same address; the executor keeps running
+    // and subscribes again.
+    agent.crash();
+    let _agent = AgentBinary::start(master.upid(), port, work_dir.path());
+    let kill = Call {
+        framework_id: Some(framework_id.clone()),
+        r#type: Some(call::Type::Kill as i32),
+        kill: Some(call::Kill {
+            task_id: task_id.clone(),
+            slave_id: Some(offer.slave_id.clone()),
+            kill_policy: None,
+        }),
+        ..Default::default()
+    };
+    let stderr = || std::fs::read_to_string(find_file(work_dir.path(), "stderr").unwrap()).unwrap();
+    let mut resubscribed = false;
+    for _ in 0..600 {
+        if stderr().matches("Subscribed executor").count() >= 2 {
+            resubscribed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let agent_log = std::fs::read_to_string(work_dir.path().join("agent.log")).unwrap();
+    assert!(resubscribed, "{}\n{agent_log}", stderr());
+    assert!(stderr().contains("Disconnected from agent"), "{}", stderr());
+    let to = master.upid().clone();
+    scheduler.dispatch(move |this, _| this.base.send(&to, &kill));
+    let killed = loop {
+        let update = next_update(&mut rx).await;
+        let status = update.update.status.clone();
+        acknowledge(&scheduler, master.upid(), &framework_id, &update);
+        if status.state().is_terminal() {
+            break status;
+        }
+    };
+    assert_eq!(killed.state(), TaskState::TaskKilled, "{killed:?}");
+    assert_eq!(
+        killed.message.as_deref(),
+        Some("Command terminated with signal Terminated")
+    );
+}
