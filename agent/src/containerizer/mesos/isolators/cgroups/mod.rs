@@ -628,11 +628,29 @@ impl Isolator for CgroupsIsolator {
         if self.subsystem != Subsystem::Mem || container_id.contains('.') {
             return Box::pin(std::future::pending());
         }
-        let watched = self.blocking(container_id, |ops| Ok(ops.wait_oom()));
+        // A thread of its own, not the runtime's blocking pool: the wait
+        // lasts as long as the container, and a pending blocking task
+        // would hold up the runtime's shutdown.
+        let ops = Ops {
+            subsystem: self.subsystem,
+            config: self.config.clone(),
+            cgroup: self.config.cgroup(container_id),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("oom-watch".into())
+            .spawn(move || {
+                if let Some(limitation) = ops.wait_oom() {
+                    let _ = tx.send(limitation);
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "Failed to start watching for OOM");
+        }
         Box::pin(async move {
-            match watched.await {
-                Ok(Some(limitation)) => limitation,
-                _ => std::future::pending().await,
+            match rx.await {
+                Ok(limitation) => limitation,
+                Err(_) => std::future::pending().await,
             }
         })
     }
