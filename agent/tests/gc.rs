@@ -9,15 +9,9 @@ mod support;
 
 use std::time::Duration;
 
-use libprocess::ProcessBase;
 use mesos_agent::gc::GcOptions;
-use mesos_proto::mesos::internal::{
-    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
-};
-use mesos_proto::mesos::scheduler::{call, Call};
-use mesos_proto::mesos::{offer, CommandInfo, Filters, FrameworkInfo, TaskId, TaskInfo};
+use mesos_proto::mesos::{CommandInfo, FrameworkInfo, TaskId, TaskInfo};
 use mesos_proto::resources::Resources;
-use tokio::sync::mpsc;
 
 use support::*;
 
@@ -43,86 +37,26 @@ async fn a_finished_executors_sandbox_is_garbage_collected() {
     };
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let scheduler = master_runtime
-        .spawn(Scheduler {
-            base: ProcessBase::new("scheduler-gc"),
-            tx,
-        })
-        .unwrap();
-    let subscribe = Call {
-        r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
-            framework_info: FrameworkInfo {
-                user: "root".into(),
-                name: "gc-test".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "gc-test".into(),
         ..Default::default()
     };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
-    let framework_id = decode::<FrameworkRegisteredMessage>(
-        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
-    )
-    .framework_id;
-    let offers: ResourceOffersMessage =
-        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
-    let offer = offers.offers[0].clone();
-    let task = TaskInfo {
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-gc", info).await;
+    framework.launch(vec![TaskInfo {
         name: "short".into(),
         task_id: TaskId {
             value: "short-1".into(),
         },
-        slave_id: offer.slave_id.clone(),
         resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
         command: Some(CommandInfo {
             value: Some("echo bye".into()),
             ..Default::default()
         }),
         ..Default::default()
-    };
-    let accept = Call {
-        framework_id: Some(framework_id.clone()),
-        r#type: Some(call::Type::Accept as i32),
-        accept: Some(call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![offer::Operation {
-                r#type: Some(offer::operation::Type::Launch as i32),
-                launch: Some(offer::operation::Launch {
-                    task_infos: vec![task],
-                }),
-                ..Default::default()
-            }],
-            filters: Some(Filters {
-                refuse_seconds: Some(60.0),
-            }),
-        }),
-        ..Default::default()
-    };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
-    loop {
-        let update: StatusUpdateMessage =
-            decode(&recv(&mut rx, "mesos.internal.StatusUpdateMessage").await);
-        let ack = Call {
-            framework_id: Some(framework_id.clone()),
-            r#type: Some(call::Type::Acknowledge as i32),
-            acknowledge: Some(call::Acknowledge {
-                slave_id: update.update.slave_id.clone().unwrap(),
-                task_id: update.update.status.task_id.clone(),
-                uuid: update.update.uuid.clone().unwrap(),
-            }),
-            ..Default::default()
-        };
-        let to = master.upid().clone();
-        scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
-        if update.update.status.state().is_terminal() {
-            break;
-        }
-    }
+    }]);
+    framework.updates_until_terminal().await;
     // The run directory goes once the executor has terminated.
     let runs = |dir: &std::path::Path| -> usize {
         walk(dir)

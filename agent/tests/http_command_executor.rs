@@ -46,98 +46,32 @@ async fn the_http_command_executor_subscribes_and_finishes_a_task() {
     };
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let scheduler = master_runtime
-        .spawn(Scheduler {
-            base: ProcessBase::new("scheduler-http-command-executor"),
-            tx,
-        })
-        .unwrap();
-    let subscribe = Call {
-        r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
-            framework_info: FrameworkInfo {
-                user: "root".into(),
-                name: "http-command-executor-test".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "http-command-executor-test".into(),
         ..Default::default()
     };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
-    let framework_id = decode::<FrameworkRegisteredMessage>(
-        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+    let mut framework = TestFramework::subscribe(
+        &master_runtime,
+        master.upid(),
+        "scheduler-http-command-executor",
+        info,
     )
-    .framework_id;
-    let offers: ResourceOffersMessage =
-        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
-    let offer = offers.offers[0].clone();
-
+    .await;
     // The task checks what the agent told its executor.
-    let task = TaskInfo {
+    framework.launch(vec![TaskInfo {
         name: "http".into(),
         task_id: TaskId {
             value: "http-1".into(),
         },
-        slave_id: offer.slave_id.clone(),
         resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
         command: Some(CommandInfo {
             value: Some(r#"test "$MESOS_HTTP_COMMAND_EXECUTOR" = 1 && echo http task"#.into()),
             ..Default::default()
         }),
         ..Default::default()
-    };
-    let accept = Call {
-        framework_id: Some(framework_id.clone()),
-        r#type: Some(call::Type::Accept as i32),
-        accept: Some(call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![offer::Operation {
-                r#type: Some(offer::operation::Type::Launch as i32),
-                launch: Some(offer::operation::Launch {
-                    task_infos: vec![task],
-                }),
-                ..Default::default()
-            }],
-            filters: Some(Filters {
-                refuse_seconds: Some(60.0),
-            }),
-        }),
-        ..Default::default()
-    };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
-
-    let mut statuses = Vec::new();
-    loop {
-        let update: StatusUpdateMessage = decode(
-            &tokio::time::timeout(
-                Duration::from_secs(60),
-                recv(&mut rx, "mesos.internal.StatusUpdateMessage"),
-            )
-            .await
-            .expect("a status update in time"),
-        );
-        let ack = Call {
-            framework_id: Some(framework_id.clone()),
-            r#type: Some(call::Type::Acknowledge as i32),
-            acknowledge: Some(call::Acknowledge {
-                slave_id: update.update.slave_id.clone().unwrap(),
-                task_id: update.update.status.task_id.clone(),
-                uuid: update.update.uuid.clone().unwrap(),
-            }),
-            ..Default::default()
-        };
-        let to = master.upid().clone();
-        scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
-        let terminal = update.update.status.state().is_terminal();
-        statuses.push(update.update.status);
-        if terminal {
-            break;
-        }
-    }
+    }]);
+    let statuses = framework.updates_until_terminal().await;
     let states: Vec<TaskState> = statuses.iter().map(|s| s.state()).collect();
     assert_eq!(
         states,

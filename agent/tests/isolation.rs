@@ -8,21 +8,13 @@
 
 mod support;
 
-use std::time::Duration;
-
-use libprocess::ProcessBase;
 use mesos_agent::containerizer::ContainerizerOptions;
-use mesos_proto::mesos::internal::{
-    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
-};
 use mesos_proto::mesos::r_limit_info::{r_limit::Type, RLimit};
-use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
-    container_info, offer, task_status, CommandInfo, ContainerInfo, Filters, FrameworkInfo,
-    RLimitInfo, TaskId, TaskInfo, TaskState, TaskStatus,
+    container_info, task_status, CommandInfo, ContainerInfo, FrameworkInfo, RLimitInfo, TaskId,
+    TaskInfo, TaskState, TaskStatus,
 };
 use mesos_proto::resources::Resources;
-use tokio::sync::mpsc;
 
 use support::*;
 
@@ -54,7 +46,7 @@ async fn run(isolation: &str, task: TaskInfo) -> Vec<TaskStatus> {
 }
 
 /// Runs `task` on an agent whose containerizer is `options`.
-async fn run_with(options: ContainerizerOptions, mut task: TaskInfo) -> Vec<TaskStatus> {
+async fn run_with(options: ContainerizerOptions, task: TaskInfo) -> Vec<TaskStatus> {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let agent_runtime = runtime();
@@ -62,84 +54,15 @@ async fn run_with(options: ContainerizerOptions, mut task: TaskInfo) -> Vec<Task
     let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
     config.containerizer = options;
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
-
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let scheduler = master_runtime
-        .spawn(Scheduler {
-            base: ProcessBase::new("scheduler-isolation"),
-            tx,
-        })
-        .unwrap();
-    let subscribe = Call {
-        r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
-            framework_info: FrameworkInfo {
-                user: "root".into(),
-                name: "isolation-test".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "isolation-test".into(),
         ..Default::default()
     };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
-    let framework_id = decode::<FrameworkRegisteredMessage>(
-        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
-    )
-    .framework_id;
-    let offers: ResourceOffersMessage =
-        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
-    let offer = offers.offers[0].clone();
-    task.slave_id = offer.slave_id.clone();
-    let accept = Call {
-        framework_id: Some(framework_id.clone()),
-        r#type: Some(call::Type::Accept as i32),
-        accept: Some(call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![offer::Operation {
-                r#type: Some(offer::operation::Type::Launch as i32),
-                launch: Some(offer::operation::Launch {
-                    task_infos: vec![task],
-                }),
-                ..Default::default()
-            }],
-            filters: Some(Filters {
-                refuse_seconds: Some(60.0),
-            }),
-        }),
-        ..Default::default()
-    };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
-    let mut statuses = Vec::new();
-    loop {
-        let update: StatusUpdateMessage = decode(
-            &tokio::time::timeout(
-                Duration::from_secs(60),
-                recv(&mut rx, "mesos.internal.StatusUpdateMessage"),
-            )
-            .await
-            .expect("a status update in time"),
-        );
-        let ack = Call {
-            framework_id: Some(framework_id.clone()),
-            r#type: Some(call::Type::Acknowledge as i32),
-            acknowledge: Some(call::Acknowledge {
-                slave_id: update.update.slave_id.clone().unwrap(),
-                task_id: update.update.status.task_id.clone(),
-                uuid: update.update.uuid.clone().unwrap(),
-            }),
-            ..Default::default()
-        };
-        let to = master.upid().clone();
-        scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
-        let terminal = update.update.status.state().is_terminal();
-        statuses.push(update.update.status);
-        if terminal {
-            return statuses;
-        }
-    }
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-isolation", info).await;
+    framework.launch(vec![task]);
+    framework.updates_until_terminal().await
 }
 
 fn task(command: &str, resources: &str, container: Option<ContainerInfo>) -> TaskInfo {

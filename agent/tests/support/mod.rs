@@ -158,3 +158,120 @@ pub async fn recv(rx: &mut mpsc::UnboundedReceiver<MessageEvent>, name: &str) ->
 pub fn decode<M: prost::Message + Default>(event: &MessageEvent) -> M {
     M::decode(event.body.clone()).unwrap()
 }
+
+/// A subscribed framework as the tests drive it: a [`Scheduler`] stand-in
+/// on the master's runtime, its id and the first offer it got.
+pub struct TestFramework {
+    pub scheduler: PID<Scheduler>,
+    pub rx: mpsc::UnboundedReceiver<MessageEvent>,
+    pub master: UPID,
+    pub framework_id: mesos_proto::mesos::FrameworkId,
+    pub offer: mesos_proto::mesos::Offer,
+}
+
+impl TestFramework {
+    /// Subscribes `info` through the libprocess driver protocol and waits
+    /// for its registration and first offer.
+    pub async fn subscribe(
+        runtime: &Runtime,
+        master: &UPID,
+        process: &str,
+        info: mesos_proto::mesos::FrameworkInfo,
+    ) -> Self {
+        use mesos_proto::mesos::internal::{FrameworkRegisteredMessage, ResourceOffersMessage};
+        use mesos_proto::mesos::scheduler::{call, Call};
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let scheduler = runtime
+            .spawn(Scheduler {
+                base: ProcessBase::new(process),
+                tx,
+            })
+            .unwrap();
+        let subscribe = Call {
+            r#type: Some(call::Type::Subscribe as i32),
+            subscribe: Some(call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let to = master.clone();
+        scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
+        let framework_id = decode::<FrameworkRegisteredMessage>(
+            &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+        )
+        .framework_id;
+        let offers: ResourceOffersMessage =
+            decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
+        Self {
+            scheduler,
+            rx,
+            master: master.clone(),
+            framework_id,
+            offer: offers.offers[0].clone(),
+        }
+    }
+
+    fn send(&self, call: mesos_proto::mesos::scheduler::Call) {
+        let to = self.master.clone();
+        self.scheduler
+            .dispatch(move |this, _| this.base.send(&to, &call));
+    }
+
+    /// Launches `tasks` on the first offer (their agent id filled in).
+    pub fn launch(&self, mut tasks: Vec<mesos_proto::mesos::TaskInfo>) {
+        use mesos_proto::mesos::scheduler::{call, Call};
+        use mesos_proto::mesos::{offer, Filters};
+        for task in &mut tasks {
+            task.slave_id = self.offer.slave_id.clone();
+        }
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Accept as i32),
+            accept: Some(call::Accept {
+                offer_ids: vec![self.offer.id.clone()],
+                operations: vec![offer::Operation {
+                    r#type: Some(offer::operation::Type::Launch as i32),
+                    launch: Some(offer::operation::Launch { task_infos: tasks }),
+                    ..Default::default()
+                }],
+                filters: Some(Filters {
+                    refuse_seconds: Some(60.0),
+                }),
+            }),
+            ..Default::default()
+        });
+    }
+
+    /// Every status update until a terminal one (that one last), each
+    /// acknowledged as the driver does; 60 s at most per update.
+    pub async fn updates_until_terminal(&mut self) -> Vec<mesos_proto::mesos::TaskStatus> {
+        use mesos_proto::mesos::internal::StatusUpdateMessage;
+        use mesos_proto::mesos::scheduler::{call, Call};
+        let mut statuses = Vec::new();
+        loop {
+            let event = tokio::time::timeout(
+                Duration::from_secs(60),
+                recv(&mut self.rx, "mesos.internal.StatusUpdateMessage"),
+            )
+            .await
+            .expect("a status update in time");
+            let update: StatusUpdateMessage = decode(&event);
+            self.send(Call {
+                framework_id: Some(self.framework_id.clone()),
+                r#type: Some(call::Type::Acknowledge as i32),
+                acknowledge: Some(call::Acknowledge {
+                    slave_id: update.update.slave_id.clone().unwrap(),
+                    task_id: update.update.status.task_id.clone(),
+                    uuid: update.update.uuid.clone().unwrap(),
+                }),
+                ..Default::default()
+            });
+            let terminal = update.update.status.state().is_terminal();
+            statuses.push(update.update.status);
+            if terminal {
+                return statuses;
+            }
+        }
+    }
+}
