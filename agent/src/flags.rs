@@ -233,6 +233,12 @@ pub struct Flags {
     #[arg(long, env = "MESOS_BOUNDING_CAPABILITIES")]
     pub bounding_capabilities: Option<String>,
 
+    /// Run each executor (and its tasks) as its user: the command's user,
+    /// else the framework's; the sandbox is made that user's.
+    #[arg(long, env = "MESOS_SWITCH_USER", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true")]
+    pub switch_user: bool,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false")]
@@ -446,6 +452,7 @@ impl Flags {
             fetcher_stall_timeout: self.fetcher_stall_timeout,
             frameworks_home: self.frameworks_home.clone(),
             http_command_executor: self.http_command_executor,
+            switch_user: self.switch_user,
         }
     }
 
@@ -510,6 +517,7 @@ impl Flags {
             ),
             ("cgroups_root", Some(self.cgroups_root.clone())),
             ("allowed_devices", self.allowed_devices.clone()),
+            ("switch_user", Some(self.switch_user.to_string())),
             (
                 "effective_capabilities",
                 self.effective_capabilities.clone(),

@@ -739,7 +739,8 @@ impl Slave {
                 // The task's URIs are fetched into the executor's sandbox,
                 // as upstream's `getExecutorInfo`.
                 uris: command.uris.clone(),
-                user: None,
+                // The task's user runs its executor, as upstream.
+                user: command.user.clone(),
             }),
             name: Some(format!(
                 "Command Executor (Task: {}) (Command: sh -c '{shown}...')",
@@ -1061,7 +1062,20 @@ impl Slave {
                 .cloned()
                 .collect(),
             directory: directory.display().to_string(),
-            user: info.command.as_ref().and_then(|c| c.user.clone()),
+            // `--switch_user`: the executor's command user, else the
+            // framework's (upstream `Slave::launchExecutor`).
+            user: self
+                .config
+                .containerizer
+                .switch_user
+                .then(|| {
+                    info.command
+                        .as_ref()
+                        .and_then(|c| c.user.clone())
+                        .or_else(|| Some(framework_info.user.clone()))
+                        .filter(|u| !u.is_empty())
+                })
+                .flatten(),
             ..Default::default()
         };
         if let Err(error) = std::fs::create_dir_all(&directory) {

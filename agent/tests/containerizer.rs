@@ -786,3 +786,47 @@ async fn linux_capabilities_set_the_bounding_and_effective_sets() {
         .expect_err("refused");
     assert!(error.to_string().contains("SYS_ADMIN"), "{error}");
 }
+
+// ---------------------------------------------------------------------------
+// --switch_user
+// ---------------------------------------------------------------------------
+
+#[actix_rt::test]
+async fn a_container_runs_as_its_user_in_a_sandbox_it_owns() {
+    if !require_root("a_container_runs_as_its_user_in_a_sandbox_it_owns") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt as _;
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = containerizer("posix/cpu");
+    let mut as_nobody = config(sandbox.path(), "id -un; touch mine", None);
+    as_nobody.user = Some("nobody".into());
+    let launch = containerizer.launch("user".into(), as_nobody);
+    let wait = containerizer.wait("user".into());
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    let stderr = std::fs::read_to_string(sandbox.path().join("stderr")).unwrap_or_default();
+    assert_eq!(termination.status, Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("stdout")).unwrap(),
+        "nobody\n"
+    );
+    let nobody = std::fs::metadata(sandbox.path().join("mine"))
+        .unwrap()
+        .uid();
+    assert_ne!(nobody, 0);
+    assert_eq!(std::fs::metadata(sandbox.path()).unwrap().uid(), nobody);
+
+    let mut unknown = config(sandbox.path(), "true", None);
+    unknown.user = Some("no-such-user-here".into());
+    let error = containerizer
+        .launch("unknown-user".into(), unknown)
+        .await
+        .expect_err("no such user");
+    assert!(
+        error
+            .to_string()
+            .contains("Failed to get user information for 'no-such-user-here'"),
+        "{error}"
+    );
+}

@@ -47,6 +47,11 @@ async fn run(isolation: &str, task: TaskInfo) -> Vec<TaskStatus> {
 
 /// Runs `task` on an agent whose containerizer is `options`.
 async fn run_with(options: ContainerizerOptions, task: TaskInfo) -> Vec<TaskStatus> {
+    run_as(options, "root", task).await
+}
+
+/// Runs `task` for a framework of `user`.
+async fn run_as(options: ContainerizerOptions, user: &str, task: TaskInfo) -> Vec<TaskStatus> {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let agent_runtime = runtime();
@@ -55,7 +60,7 @@ async fn run_with(options: ContainerizerOptions, task: TaskInfo) -> Vec<TaskStat
     config.containerizer = options;
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
     let info = FrameworkInfo {
-        user: "root".into(),
+        user: user.into(),
         name: "isolation-test".into(),
         ..Default::default()
     };
@@ -179,4 +184,27 @@ async fn executors_inherit_the_agents_environment_or_get_the_flags() {
         TaskState::TaskFinished,
         "{given:?}"
     );
+}
+
+#[actix_rt::test]
+async fn with_switch_user_the_task_runs_as_the_frameworks_user() {
+    if !require("with_switch_user_the_task_runs_as_the_frameworks_user") {
+        return;
+    }
+    let options = ContainerizerOptions {
+        switch_user: true,
+        ..Default::default()
+    };
+    let statuses = run_as(
+        options,
+        "nobody",
+        task(
+            r#"test "$(id -un)" = nobody && touch "$MESOS_SANDBOX/mine""#,
+            "cpus:0.5;mem:64",
+            None,
+        ),
+    )
+    .await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFinished, "{statuses:?}");
 }

@@ -41,6 +41,8 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
         format!("--port={}", runtime.address().port()),
         "--hostname=localhost".into(),
         "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]".into(),
+        // The framework's user ("tester") does not exist here.
+        "--switch_user=false".into(),
         "--attributes=rack:r1;level:2".into(),
         "--registration_backoff_factor=10ms".into(),
         "--executor_shutdown_grace_period=1secs".into(),

@@ -169,6 +169,9 @@ pub struct ContainerizerOptions {
     /// `--http_command_executor`: the command executor speaks the v1
     /// executor API (`MESOS_HTTP_COMMAND_EXECUTOR=1`).
     pub http_command_executor: bool,
+    /// `--switch_user`: containers run as their user (the executor's
+    /// command user, else the framework's), their sandboxes owned by it.
+    pub switch_user: bool,
 }
 
 impl Default for ContainerizerOptions {
@@ -191,6 +194,7 @@ impl Default for ContainerizerOptions {
             fetcher_stall_timeout: fetcher::FetcherOptions::default().stall_timeout,
             frameworks_home: None,
             http_command_executor: false,
+            switch_user: false,
         }
     }
 }

@@ -84,6 +84,8 @@ pub async fn launch(task_id: &str) -> Cluster {
         format!("--port={}", agent_runtime.address().port()),
         "--hostname=localhost".into(),
         "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]".into(),
+        // The framework's user ("tester") does not exist here.
+        "--switch_user=false".into(),
         // A cgroups root of its own: a fresh agent destroys every unknown
         // container under its root as an orphan.
         format!(

@@ -112,6 +112,11 @@ pub fn run(flags: &LaunchFlags) -> i32 {
             return fail(&error.0);
         }
     }
+    if let Some(user) = info.user.as_deref().filter(|u| !u.is_empty()) {
+        if let Err(error) = switch_user(user) {
+            return fail(&error);
+        }
+    }
     let Some(command) = info.command.as_ref() else {
         return fail("the launch info has no command");
     };
@@ -304,6 +309,76 @@ fn apply_capabilities(info: &ContainerLaunchInfo) -> Result<(), String> {
         if raised != 0 {
             return Err(format!(
                 "failed to raise ambient capability {cap}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A user's uid, gid and name (`getpwnam_r`).
+fn lookup(user: &str) -> Result<(libc::uid_t, libc::gid_t, CString), String> {
+    let name = CString::new(user).map_err(|e| format!("bad user name '{user}': {e}"))?;
+    // SAFETY: an all-zero passwd is a valid out-parameter; getpwnam_r
+    // writes its strings into `buffer`, which outlives every use here.
+    unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut buffer = vec![0 as libc::c_char; 16384];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let code = libc::getpwnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        );
+        if code != 0 || result.is_null() {
+            return Err(format!("Failed to get user information for '{user}'"));
+        }
+        Ok((entry.pw_uid, entry.pw_gid, name))
+    }
+}
+
+/// Makes `directory` and everything in it `user`'s.
+pub fn chown_recursive(directory: &std::path::Path, user: &str) -> Result<(), String> {
+    let (uid, gid, _) = lookup(user)?;
+    fn walk(path: &std::path::Path, uid: u32, gid: u32) -> std::io::Result<()> {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+        if std::fs::symlink_metadata(path)?.is_dir() {
+            for entry in std::fs::read_dir(path)? {
+                walk(&entry?.path(), uid, gid)?;
+            }
+        }
+        Ok(())
+    }
+    walk(directory, uid, gid).map_err(|e| {
+        format!(
+            "Failed to chown '{}' to user '{user}': {e}",
+            directory.display()
+        )
+    })
+}
+
+/// Becomes `user`: its groups, gid and uid (upstream `os::su`).
+fn switch_user(user: &str) -> Result<(), String> {
+    let (uid, gid, name) = lookup(user)?;
+    // SAFETY: the calls read the name we own and integers only.
+    unsafe {
+        if libc::initgroups(name.as_ptr(), gid) != 0 {
+            return Err(format!(
+                "Failed to set the groups of '{user}': {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(format!(
+                "Failed to set gid {gid}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(format!(
+                "Failed to set uid {uid}: {}",
                 std::io::Error::last_os_error()
             ));
         }

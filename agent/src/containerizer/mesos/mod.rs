@@ -418,6 +418,26 @@ async fn launch(
     }
     merged.environment = Some(environment);
     merged.command = Some(command);
+    if let Some(user) = config.user.clone().filter(|u| !u.is_empty()) {
+        // The sandbox becomes the user's (upstream chowns it when it
+        // creates it); the launch helper switches to the user.
+        let directory = PathBuf::from(&config.directory);
+        let owner = user.clone();
+        tokio::task::spawn_blocking(move || {
+            // The sandbox's output files too (the launcher appends).
+            for name in ["stdout", "stderr"] {
+                let _ = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(directory.join(name));
+            }
+            launch::chown_recursive(&directory, &owner)
+        })
+        .await
+        .map_err(|e| ContainerizerError::Other(e.to_string()))?
+        .map_err(ContainerizerError::Other)?;
+        merged.user = Some(user);
+    }
     merged.working_directory = Some(config.directory.clone());
     let clone_namespaces = merged
         .clone_namespaces
