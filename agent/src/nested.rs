@@ -141,7 +141,19 @@ pub(crate) fn dispatch(
                 ))));
             };
             let directory = sandbox(root_sandbox, &id_string);
-            launch(containerizer, id_string, directory, command, container)
+            // `--switch_user`: the command's user; else the parent's.
+            let user = slave
+                .switch_user()
+                .then(|| command.as_ref().and_then(|c| c.user.clone()))
+                .flatten();
+            launch(
+                containerizer,
+                id_string,
+                directory,
+                command,
+                container,
+                user,
+            )
         }
         Type::WaitNestedContainer | Type::WaitContainer => {
             let nested = call.r#type() == Type::WaitNestedContainer;
@@ -225,6 +237,7 @@ fn launch(
     directory: PathBuf,
     command: Option<mesos_proto::mesos::CommandInfo>,
     container: Option<mesos_proto::mesos::ContainerInfo>,
+    user: Option<String>,
 ) -> HttpFuture {
     Box::pin(async move {
         let mut command = command.unwrap_or_default();
@@ -250,6 +263,7 @@ fn launch(
             command_info: command,
             container_info: container,
             directory: directory.display().to_string(),
+            user,
             ..Default::default()
         };
         match containerizer.launch(id, config).await {

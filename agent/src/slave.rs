@@ -1275,6 +1275,11 @@ impl Slave {
             .collect()
     }
 
+    /// `--switch_user`.
+    pub(crate) fn switch_user(&self) -> bool {
+        self.config.containerizer.switch_user
+    }
+
     /// The sandbox of the executor whose container is `container_id`.
     pub(crate) fn container_sandbox(&self, container_id: &str) -> Option<PathBuf> {
         self.frameworks

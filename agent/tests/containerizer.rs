@@ -817,6 +817,26 @@ async fn a_container_runs_as_its_user_in_a_sandbox_it_owns() {
     assert_ne!(nobody, 0);
     assert_eq!(std::fs::metadata(sandbox.path()).unwrap().uid(), nobody);
 
+    // A nested container without a user runs as its parent.
+    let parent_sandbox = tempfile::tempdir().unwrap();
+    let mut parent = config(parent_sandbox.path(), "exec sleep 30", None);
+    parent.user = Some("nobody".into());
+    containerizer.launch("parent".into(), parent).await.unwrap();
+    let child_sandbox = parent_sandbox.path().join("containers").join("child");
+    std::fs::create_dir_all(&child_sandbox).unwrap();
+    let launch = containerizer.launch(
+        "parent.child".into(),
+        config(&child_sandbox, "id -un", None),
+    );
+    let wait = containerizer.wait("parent.child".into());
+    launch.await.unwrap();
+    assert_eq!(wait.await.unwrap().status, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(child_sandbox.join("stdout")).unwrap(),
+        "nobody\n"
+    );
+    assert!(containerizer.destroy("parent".into()).await);
+
     let mut unknown = config(sandbox.path(), "true", None);
     unknown.user = Some("no-such-user-here".into());
     let error = containerizer

@@ -72,6 +72,8 @@ struct Container {
     abort: Arc<AtomicBool>,
     waiters: Vec<oneshot::Sender<Option<ContainerTermination>>>,
     destroyed: Vec<oneshot::Sender<bool>>,
+    /// The user it runs as (nested containers inherit it).
+    user: Option<String>,
 }
 
 impl Container {
@@ -85,6 +87,7 @@ impl Container {
             abort: Arc::default(),
             waiters: vec![],
             destroyed: vec![],
+            user: None,
         }
     }
 }
@@ -299,7 +302,7 @@ impl Handler<Orphan> for MesosContainerizerProcess {
 impl Handler<Launch> for MesosContainerizerProcess {
     type Result = ResponseFuture<Result<u32>>;
 
-    fn handle(&mut self, Launch(id, config): Launch, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, Launch(id, mut config): Launch, ctx: &mut Context<Self>) -> Self::Result {
         if self.containers.contains_key(&id) {
             return Box::pin(std::future::ready(Err(ContainerizerError::AlreadyExists(
                 id,
@@ -318,7 +321,15 @@ impl Handler<Launch> for MesosContainerizerProcess {
             }
             self.terminated.remove(&id);
         }
-        let container = Container::new(State::Preparing, config.resources.clone());
+        // A nested container without a user of its own runs as its
+        // parent, as upstream.
+        if config.user.is_none() {
+            if let Some(parent) = super::parent(&id) {
+                config.user = self.containers.get(parent).and_then(|p| p.user.clone());
+            }
+        }
+        let mut container = Container::new(State::Preparing, config.resources.clone());
+        container.user = config.user.clone();
         let abort = container.abort.clone();
         self.containers.insert(id.clone(), container);
         let launcher = self.launcher.clone();
