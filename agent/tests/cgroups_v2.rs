@@ -364,7 +364,10 @@ mod containerizer {
         let root = Root(format!("mesos_test_{}", uuid::Uuid::new_v4().simple()));
         let sandbox = tempfile::tempdir().expect("sandbox");
         let containerizer = mesos_agent::containerizer::create(
-            &options(&root.0, "cgroups/cpu,cgroups/mem,cgroups/pids"),
+            &options(
+                &root.0,
+                "cgroups/cpu,cgroups/mem,cgroups/pids,cgroups/blkio",
+            ),
             launcher_dir(),
         )
         .expect("containerizer");
@@ -404,6 +407,8 @@ mod containerizer {
         assert_eq!(usage.processes, Some(2), "{usage:?}");
         assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
         assert!(usage.cpus_user_time_secs.is_some(), "{usage:?}");
+        // `io.stat` (cgroups/blkio on v2): present, perhaps without devices.
+        assert!(usage.blkio_statistics.is_some(), "{usage:?}");
         assert!(containerizer.destroy("c1".into()).await);
         wait.await.expect("terminated");
         assert!(!cgroups2::exists(&v2, &cgroup), "the cgroup is removed");

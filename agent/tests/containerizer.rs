@@ -850,3 +850,42 @@ async fn a_container_runs_as_its_user_in_a_sandbox_it_owns() {
         "{error}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// cgroups/blkio
+// ---------------------------------------------------------------------------
+
+#[actix_rt::test]
+async fn cgroups_blkio_reports_throttling_statistics() {
+    if !require_root("cgroups_blkio_reports_throttling_statistics") {
+        return;
+    }
+    use mesos_proto::mesos::cgroup_info::blkio::Operation;
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "cgroups/blkio");
+    let id = unique("blkio");
+    containerizer
+        .launch(
+            id.clone(),
+            config(
+                sandbox.path(),
+                "dd if=/dev/zero of=data bs=64k count=16 oflag=direct 2>/dev/null; exec sleep 30",
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let usage = containerizer.usage(id.clone()).await.unwrap();
+    let blkio = usage.blkio_statistics.expect("blkio statistics");
+    // The kernel's Total line at least, as upstream reports it.
+    assert!(
+        blkio.throttling.iter().any(|s| s
+            .io_serviced
+            .iter()
+            .any(|v| v.op == Some(Operation::Total as i32))),
+        "{blkio:?}"
+    );
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("blkio", &id).exists());
+}

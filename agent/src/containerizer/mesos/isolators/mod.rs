@@ -98,6 +98,10 @@ const TABLE: &[(&str, Constructor)] = &[
     ("cgroups/devices", |c| {
         cgroups_isolator(c, cgroups::Subsystem::Devices)
     }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/blkio", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::Blkio)
+    }),
     ("disk/du", |c| {
         Ok(Arc::new(posix::disk::PosixDiskIsolator::new(
             c.disk_watch_interval,

@@ -108,6 +108,103 @@ pub fn device_entries(json: &str) -> std::result::Result<Vec<String>, String> {
         .collect()
 }
 
+use mesos_proto::mesos::cgroup_info::blkio::{
+    self as blkio_info, throttling, Operation, Statistics as BlkioStatistics,
+};
+
+fn device_number(device: &str) -> Option<mesos_proto::mesos::device::Number> {
+    let (major, minor) = device.split_once(':')?;
+    Some(mesos_proto::mesos::device::Number {
+        major_number: major.parse().ok()?,
+        minor_number: minor.parse().ok()?,
+    })
+}
+
+fn operation(name: &str) -> Operation {
+    match name {
+        "Read" => Operation::Read,
+        "Write" => Operation::Write,
+        "Sync" => Operation::Sync,
+        "Async" => Operation::Async,
+        "Discard" => Operation::Discard,
+        "Total" => Operation::Total,
+        _ => Operation::Unknown,
+    }
+}
+
+/// v1 `blkio.throttle.io_serviced` / `io_service_bytes` as upstream's
+/// throttling statistics: one entry per device, the total line as an
+/// entry without a device.
+fn throttling_v1(
+    serviced: &[cgroups::blkio::Value],
+    bytes: &[cgroups::blkio::Value],
+) -> BlkioStatistics {
+    fn entry(by_device: &mut Vec<throttling::Statistics>, device: &Option<String>) -> usize {
+        let number = device.as_deref().and_then(device_number);
+        if let Some(index) = by_device.iter().position(|s| s.device == number) {
+            return index;
+        }
+        by_device.push(throttling::Statistics {
+            device: number,
+            ..Default::default()
+        });
+        by_device.len() - 1
+    }
+    let value = |v: &cgroups::blkio::Value| blkio_info::Value {
+        op: Some(operation(v.operation.as_deref().unwrap_or_default()) as i32),
+        value: Some(v.value),
+    };
+    let mut by_device: Vec<throttling::Statistics> = Vec::new();
+    for v in serviced {
+        let index = entry(&mut by_device, &v.device);
+        by_device[index].io_serviced.push(value(v));
+    }
+    for v in bytes {
+        let index = entry(&mut by_device, &v.device);
+        by_device[index].io_service_bytes.push(value(v));
+    }
+    BlkioStatistics {
+        throttling: by_device,
+        ..Default::default()
+    }
+}
+
+/// v2 `io.stat` as throttling statistics: `rios`/`wios` → serviced
+/// Read/Write, `rbytes`/`wbytes` → service bytes Read/Write, with totals.
+fn throttling_v2(
+    stat: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+) -> BlkioStatistics {
+    let value = |op: Operation, v: u64| blkio_info::Value {
+        op: Some(op as i32),
+        value: Some(v),
+    };
+    let throttling = stat
+        .iter()
+        .map(|(device, counters)| {
+            let get = |key: &str| counters.get(key).copied().unwrap_or_default();
+            let (rios, wios, rbytes, wbytes) =
+                (get("rios"), get("wios"), get("rbytes"), get("wbytes"));
+            throttling::Statistics {
+                device: device_number(device),
+                io_serviced: vec![
+                    value(Operation::Read, rios),
+                    value(Operation::Write, wios),
+                    value(Operation::Total, rios + wios),
+                ],
+                io_service_bytes: vec![
+                    value(Operation::Read, rbytes),
+                    value(Operation::Write, wbytes),
+                    value(Operation::Total, rbytes + wbytes),
+                ],
+            }
+        })
+        .collect();
+    BlkioStatistics {
+        throttling,
+        ..Default::default()
+    }
+}
+
 /// How long destroying a cgroup may take.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -144,6 +241,8 @@ pub enum Subsystem {
     Pids,
     /// `cgroups/devices` (v1 only: v2 controls devices with eBPF).
     Devices,
+    /// `cgroups/blkio` (v2: `io`): block I/O accounting.
+    Blkio,
 }
 
 impl Subsystem {
@@ -153,6 +252,7 @@ impl Subsystem {
             Subsystem::Mem => "cgroups/mem",
             Subsystem::Pids => "cgroups/pids",
             Subsystem::Devices => "cgroups/devices",
+            Subsystem::Blkio => "cgroups/blkio",
         }
     }
 
@@ -163,6 +263,7 @@ impl Subsystem {
             Subsystem::Mem => &["memory"],
             Subsystem::Pids => &["pids"],
             Subsystem::Devices => &["devices"],
+            Subsystem::Blkio => &["blkio"],
         }
     }
 
@@ -173,6 +274,7 @@ impl Subsystem {
             Subsystem::Mem => "memory",
             Subsystem::Pids => "pids",
             Subsystem::Devices => "devices",
+            Subsystem::Blkio => "io",
         }
     }
 }
@@ -407,6 +509,7 @@ impl Ops {
                 }
             }
             (Subsystem::Devices, Hierarchy::V2(_)) => {}
+            (Subsystem::Blkio, _) => {}
         }
         Ok(())
     }
@@ -453,6 +556,21 @@ impl Ops {
                 stats.threads = u32::try_from(threads.len()).ok();
             }
             (Subsystem::Devices, _) => {}
+            (Subsystem::Blkio, Hierarchy::V1(_)) => {
+                let blkio = self.v1("blkio")?;
+                let read = |control: &str| {
+                    cgroups::blkio::values(&blkio, &self.cgroup, control).unwrap_or_default()
+                };
+                stats.blkio_statistics = Some(throttling_v1(
+                    &read("blkio.throttle.io_serviced"),
+                    &read("blkio.throttle.io_service_bytes"),
+                ));
+            }
+            (Subsystem::Blkio, Hierarchy::V2(root)) => {
+                let stat =
+                    cgroups2::io_stat::stat(root, &self.cgroup).map_err(IsolatorError::new)?;
+                stats.blkio_statistics = Some(throttling_v2(&stat));
+            }
             (Subsystem::Pids, Hierarchy::V2(root)) => {
                 let processes = cgroups2::processes_recursive(root, &self.cgroup)
                     .map_err(IsolatorError::new)?;
