@@ -59,7 +59,7 @@ pub struct Flags {
 
     /// Whether to look up the host name when `--hostname` is unset.
     #[arg(long, env = "MESOS_HOSTNAME_LOOKUP", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "true")]
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub hostname_lookup: bool,
 
     /// Total resources, e.g. `cpus:4;mem:1024;ports:[31000-32000]`, or a
@@ -110,7 +110,7 @@ pub struct Flags {
 
     /// Whether recovery errors are fatal (only `true` is supported).
     #[arg(long, env = "MESOS_STRICT", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "true")]
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub strict: bool,
 
     /// How long a checkpointing executor waits for a restarted agent.
@@ -174,7 +174,7 @@ pub struct Flags {
     /// Cap each container's CPU time at its cpus with CFS bandwidth
     /// control (`cgroups/cpu`), instead of shares alone.
     #[arg(long, env = "MESOS_CGROUPS_ENABLE_CFS", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false")]
+          require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub cgroups_enable_cfs: bool,
 
     /// How often `disk/du` measures each sandbox.
@@ -185,7 +185,7 @@ pub struct Flags {
     /// Whether `disk/du` destroys containers past their disk.
     #[arg(long, env = "MESOS_ENFORCE_CONTAINER_DISK_QUOTA", action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false")]
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub enforce_container_disk_quota: bool,
 
     /// Whether the command executor uses the v1 HTTP executor API instead
@@ -194,7 +194,7 @@ pub struct Flags {
     /// finds `MESOS_HTTP_COMMAND_EXECUTOR=0` there.
     #[arg(long, env = "MESOS_HTTP_COMMAND_EXECUTOR", action = ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true",
-          default_value = "false", value_parser = parse_stout_bool)]
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub http_command_executor: bool,
 
     /// The environment of executors (and so of their tasks), a JSON object
@@ -236,12 +236,12 @@ pub struct Flags {
     /// Run each executor (and its tasks) as its user: the command's user,
     /// else the framework's; the sandbox is made that user's.
     #[arg(long, env = "MESOS_SWITCH_USER", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "true")]
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub switch_user: bool,
 
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false")]
+          require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub cgroups_limit_swap: bool,
 
     /// Where the fetcher caches downloads (under `slaves/<agent id>`).
@@ -273,7 +273,7 @@ pub struct Flags {
 
     /// Log nothing to stderr.
     #[arg(long, env = "MESOS_QUIET", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false")]
+          require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub quiet: bool,
 }
 
@@ -597,12 +597,6 @@ impl Flags {
 }
 
 /// `--executor_environment_variables`: a JSON object of strings.
-/// A boolean as stout parses it (`true`/`false`, `1`/`0`).
-fn parse_stout_bool(value: &str) -> Result<bool, String> {
-    libprocess::flags::parse_bool(value)
-        .ok_or_else(|| format!("Expecting a boolean (e.g., true or false), got '{value}'"))
-}
-
 fn parse_environment(json: &str) -> Result<Vec<(String, String)>, FlagError> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
         FlagError(format!(
@@ -661,6 +655,18 @@ pub fn linux_launcher_available() -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn boolean_flags_take_stouts_values() {
+        assert!(
+            parse(&["--cgroups_enable_cfs=1"])
+                .unwrap()
+                .cgroups_enable_cfs
+        );
+        assert!(!parse(&["--switch_user=0"]).unwrap().switch_user);
+        assert!(parse(&["--quiet"]).unwrap().quiet);
+        assert!(parse(&["--enforce_container_disk_quota=yes"]).is_err());
+    }
 
     #[test]
     fn executor_environment_variables_are_a_json_object_of_strings() {

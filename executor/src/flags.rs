@@ -105,7 +105,7 @@ pub struct Flags {
 
     /// Log nothing to stderr.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false")]
+          default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub quiet: bool,
 }
 
@@ -134,7 +134,7 @@ pub struct DefaultExecutorFlags {
 
     /// Log nothing to stderr.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false")]
+          default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub quiet: bool,
 }
 

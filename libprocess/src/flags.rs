@@ -124,6 +124,13 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// A boolean flag's value as stout takes it (`true`, `false`, `1`, `0`),
+/// for clap's `value_parser`.
+pub fn parse_bool_flag(value: &str) -> Result<bool, String> {
+    parse_bool(value)
+        .ok_or_else(|| format!("Expecting a boolean (e.g., true or false), got '{value}'"))
+}
+
 /// Parses a Mesos duration: a number (fractions allowed) and a unit,
 /// `ns us ms secs mins hrs days weeks` (stout's `Duration::parse`).
 pub fn parse_duration(value: &str) -> Result<Duration, FlagError> {

@@ -49,7 +49,7 @@ pub struct Flags {
 
     /// Whether to look up the host name when `--hostname` is unset.
     #[arg(long, env = "MESOS_HOSTNAME_LOOKUP", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "true")]
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub hostname_lookup: bool,
 
     /// Directory for the durable registry (required unless
@@ -150,13 +150,13 @@ pub struct Flags {
     /// register.
     #[arg(long, env = "MESOS_AUTHENTICATE_FRAMEWORKS", alias = "authenticate",
           action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false")]
+          default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub authenticate_frameworks: bool,
 
     /// Require agents to authenticate before they register.
     #[arg(long, env = "MESOS_AUTHENTICATE_AGENTS", alias = "authenticate_slaves",
           action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false")]
+          default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub authenticate_agents: bool,
 
     /// Authenticator for frameworks and agents; only `crammd5` (no
@@ -185,7 +185,7 @@ pub struct Flags {
 
     /// Log nothing to stderr.
     #[arg(long, env = "MESOS_QUIET", action = ArgAction::Set, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", default_value = "false")]
+          require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub quiet: bool,
 }
 

@@ -44,7 +44,7 @@ struct Flags {
     command: Option<String>,
     /// Whether to run the command through `sh -c`.
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "true")]
+          default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     shell: bool,
     /// Resources of the task.
     #[arg(long, default_value = "cpus:1;mem:128")]
@@ -63,7 +63,7 @@ struct Flags {
     role: String,
     /// Whether the framework checkpoints (its tasks survive agent restarts).
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false")]
+          default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     checkpoint: bool,
     /// Kill the task after this long (e.g. `10secs`).
     #[arg(long, value_parser = libprocess::flags::parse_duration)]
