@@ -14,21 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use libprocess::ProcessBase;
 use mesos_agent::containerizer::mesos::MesosContainerizer;
 use mesos_agent::containerizer::{Containerizer, ContainerizerOptions};
 use mesos_proto::mesos::command_info::Uri;
-use mesos_proto::mesos::internal::{
-    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
-};
-use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::slave::ContainerConfig;
-use mesos_proto::mesos::{
-    offer, task_status, CommandInfo, Filters, FrameworkInfo, TaskId, TaskInfo, TaskState,
-};
+use mesos_proto::mesos::{task_status, CommandInfo, FrameworkInfo, TaskId, TaskInfo, TaskState};
 use mesos_proto::resources::Resources;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::sync::mpsc;
 
 use support::*;
 
@@ -623,40 +615,18 @@ async fn run_task(
     };
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let scheduler = master_runtime
-        .spawn(Scheduler {
-            base: ProcessBase::new("scheduler-fetcher"),
-            tx,
-        })
-        .unwrap();
-    let subscribe = Call {
-        r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
-            framework_info: FrameworkInfo {
-                user: "root".into(),
-                name: "fetcher-test".into(),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "fetcher-test".into(),
         ..Default::default()
     };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
-    let framework_id = decode::<FrameworkRegisteredMessage>(
-        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
-    )
-    .framework_id;
-    let offers: ResourceOffersMessage =
-        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
-    let offer = offers.offers[0].clone();
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-fetcher", info).await;
     let task = TaskInfo {
         name: "fetched".into(),
         task_id: TaskId {
             value: "fetched-1".into(),
         },
-        slave_id: offer.slave_id.clone(),
         resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
         command: Some(CommandInfo {
             value: Some(command.into()),
@@ -665,54 +635,8 @@ async fn run_task(
         }),
         ..Default::default()
     };
-    let accept = Call {
-        framework_id: Some(framework_id.clone()),
-        r#type: Some(call::Type::Accept as i32),
-        accept: Some(call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![offer::Operation {
-                r#type: Some(offer::operation::Type::Launch as i32),
-                launch: Some(offer::operation::Launch {
-                    task_infos: vec![task],
-                }),
-                ..Default::default()
-            }],
-            filters: Some(Filters {
-                refuse_seconds: Some(60.0),
-            }),
-        }),
-        ..Default::default()
-    };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
-    let mut statuses = Vec::new();
-    loop {
-        let update: StatusUpdateMessage = decode(
-            &tokio::time::timeout(
-                Duration::from_secs(60),
-                recv(&mut rx, "mesos.internal.StatusUpdateMessage"),
-            )
-            .await
-            .expect("a status update in time"),
-        );
-        let ack = Call {
-            framework_id: Some(framework_id.clone()),
-            r#type: Some(call::Type::Acknowledge as i32),
-            acknowledge: Some(call::Acknowledge {
-                slave_id: update.update.slave_id.clone().unwrap(),
-                task_id: update.update.status.task_id.clone(),
-                uuid: update.update.uuid.clone().unwrap(),
-            }),
-            ..Default::default()
-        };
-        let to = master.upid().clone();
-        scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
-        let terminal = update.update.status.state().is_terminal();
-        statuses.push(update.update.status);
-        if terminal {
-            return statuses;
-        }
-    }
+    framework.launch(vec![task]);
+    framework.updates_until_terminal().await
 }
 
 #[actix_rt::test]

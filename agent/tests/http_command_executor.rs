@@ -13,17 +13,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use libprocess::{MessageEvent, ProcessBase, PID};
 use mesos_agent::containerizer::ContainerizerOptions;
-use mesos_proto::mesos::internal::{
-    FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
-};
-use mesos_proto::mesos::scheduler::{call, Call};
-use mesos_proto::mesos::{
-    offer, CommandInfo, Filters, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskState,
-};
+use mesos_proto::mesos::{CommandInfo, FrameworkInfo, TaskId, TaskInfo, TaskState};
 use mesos_proto::resources::Resources;
-use tokio::sync::mpsc;
 
 use support::*;
 
@@ -113,37 +105,6 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 /// Acknowledges `update` as the framework.
-fn acknowledge(
-    scheduler: &PID<Scheduler>,
-    master: &libprocess::UPID,
-    framework_id: &FrameworkId,
-    update: &StatusUpdateMessage,
-) {
-    let ack = Call {
-        framework_id: Some(framework_id.clone()),
-        r#type: Some(call::Type::Acknowledge as i32),
-        acknowledge: Some(call::Acknowledge {
-            slave_id: update.update.slave_id.clone().unwrap(),
-            task_id: update.update.status.task_id.clone(),
-            uuid: update.update.uuid.clone().unwrap(),
-        }),
-        ..Default::default()
-    };
-    let to = master.clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &ack));
-}
-
-async fn next_update(rx: &mut mpsc::UnboundedReceiver<MessageEvent>) -> StatusUpdateMessage {
-    decode(
-        &tokio::time::timeout(
-            Duration::from_secs(60),
-            recv(rx, "mesos.internal.StatusUpdateMessage"),
-        )
-        .await
-        .expect("a status update in time"),
-    )
-}
-
 /// The `mesos-agent` binary with `--http_command_executor`: a restart is
 /// a real one, on the same address and as `slave(1)` again, which is where
 /// an HTTP executor looks for its agent.
@@ -213,73 +174,34 @@ async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
     let work_dir = tempfile::tempdir().unwrap();
     let mut agent = AgentBinary::start(master.upid(), port, work_dir.path());
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let scheduler = master_runtime
-        .spawn(Scheduler {
-            base: ProcessBase::new("scheduler-http-recovery"),
-            tx,
-        })
-        .unwrap();
-    let subscribe = Call {
-        r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
-            framework_info: FrameworkInfo {
-                user: "root".into(),
-                name: "http-recovery-test".into(),
-                checkpoint: Some(true),
-                ..Default::default()
-            },
-            ..Default::default()
-        }),
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "http-recovery-test".into(),
+        checkpoint: Some(true),
         ..Default::default()
     };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
-    let framework_id = decode::<FrameworkRegisteredMessage>(
-        &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
+    let mut framework = TestFramework::subscribe(
+        &master_runtime,
+        master.upid(),
+        "scheduler-http-recovery",
+        info,
     )
-    .framework_id;
-    let offers: ResourceOffersMessage =
-        decode(&recv(&mut rx, "mesos.internal.ResourceOffersMessage").await);
-    let offer = offers.offers[0].clone();
+    .await;
     let task_id = TaskId {
         value: "sleeper".into(),
     };
-    let task = TaskInfo {
+    framework.launch(vec![TaskInfo {
         name: "sleeper".into(),
         task_id: task_id.clone(),
-        slave_id: offer.slave_id.clone(),
         resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
         command: Some(CommandInfo {
             value: Some("sleep 60".into()),
             ..Default::default()
         }),
         ..Default::default()
-    };
-    let accept = Call {
-        framework_id: Some(framework_id.clone()),
-        r#type: Some(call::Type::Accept as i32),
-        accept: Some(call::Accept {
-            offer_ids: vec![offer.id.clone()],
-            operations: vec![offer::Operation {
-                r#type: Some(offer::operation::Type::Launch as i32),
-                launch: Some(offer::operation::Launch {
-                    task_infos: vec![task],
-                }),
-                ..Default::default()
-            }],
-            filters: Some(Filters {
-                refuse_seconds: Some(60.0),
-            }),
-        }),
-        ..Default::default()
-    };
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &accept));
+    }]);
     loop {
-        let update = next_update(&mut rx).await;
-        let state = update.update.status.state();
-        acknowledge(&scheduler, master.upid(), &framework_id, &update);
+        let state = framework.next_status().await.state();
         if state == TaskState::TaskRunning {
             break;
         }
@@ -290,16 +212,6 @@ async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
     // and subscribes again.
     agent.crash();
     let _agent = AgentBinary::start(master.upid(), port, work_dir.path());
-    let kill = Call {
-        framework_id: Some(framework_id.clone()),
-        r#type: Some(call::Type::Kill as i32),
-        kill: Some(call::Kill {
-            task_id: task_id.clone(),
-            slave_id: Some(offer.slave_id.clone()),
-            kill_policy: None,
-        }),
-        ..Default::default()
-    };
     let stderr = || std::fs::read_to_string(find_file(work_dir.path(), "stderr").unwrap()).unwrap();
     let mut resubscribed = false;
     for _ in 0..600 {
@@ -312,16 +224,9 @@ async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
     let agent_log = std::fs::read_to_string(work_dir.path().join("agent.log")).unwrap();
     assert!(resubscribed, "{}\n{agent_log}", stderr());
     assert!(stderr().contains("Disconnected from agent"), "{}", stderr());
-    let to = master.upid().clone();
-    scheduler.dispatch(move |this, _| this.base.send(&to, &kill));
-    let killed = loop {
-        let update = next_update(&mut rx).await;
-        let status = update.update.status.clone();
-        acknowledge(&scheduler, master.upid(), &framework_id, &update);
-        if status.state().is_terminal() {
-            break status;
-        }
-    };
+    framework.kill(task_id);
+    let statuses = framework.updates_until_terminal().await;
+    let killed = statuses.last().unwrap();
     assert_eq!(killed.state(), TaskState::TaskKilled, "{killed:?}");
     assert_eq!(
         killed.message.as_deref(),

@@ -243,35 +243,57 @@ impl TestFramework {
         });
     }
 
-    /// Every status update until a terminal one (that one last), each
-    /// acknowledged as the driver does; 60 s at most per update.
-    pub async fn updates_until_terminal(&mut self) -> Vec<mesos_proto::mesos::TaskStatus> {
+    /// The next status update, acknowledged as the driver does; 60 s at
+    /// most.
+    pub async fn next_status(&mut self) -> mesos_proto::mesos::TaskStatus {
         use mesos_proto::mesos::internal::StatusUpdateMessage;
         use mesos_proto::mesos::scheduler::{call, Call};
+        let event = tokio::time::timeout(
+            Duration::from_secs(60),
+            recv(&mut self.rx, "mesos.internal.StatusUpdateMessage"),
+        )
+        .await
+        .expect("a status update in time");
+        let update: StatusUpdateMessage = decode(&event);
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Acknowledge as i32),
+            acknowledge: Some(call::Acknowledge {
+                slave_id: update.update.slave_id.clone().unwrap(),
+                task_id: update.update.status.task_id.clone(),
+                uuid: update.update.uuid.clone().unwrap(),
+            }),
+            ..Default::default()
+        });
+        update.update.status
+    }
+
+    /// Every status update until a terminal one (that one last), each
+    /// acknowledged.
+    pub async fn updates_until_terminal(&mut self) -> Vec<mesos_proto::mesos::TaskStatus> {
         let mut statuses = Vec::new();
         loop {
-            let event = tokio::time::timeout(
-                Duration::from_secs(60),
-                recv(&mut self.rx, "mesos.internal.StatusUpdateMessage"),
-            )
-            .await
-            .expect("a status update in time");
-            let update: StatusUpdateMessage = decode(&event);
-            self.send(Call {
-                framework_id: Some(self.framework_id.clone()),
-                r#type: Some(call::Type::Acknowledge as i32),
-                acknowledge: Some(call::Acknowledge {
-                    slave_id: update.update.slave_id.clone().unwrap(),
-                    task_id: update.update.status.task_id.clone(),
-                    uuid: update.update.uuid.clone().unwrap(),
-                }),
-                ..Default::default()
-            });
-            let terminal = update.update.status.state().is_terminal();
-            statuses.push(update.update.status);
+            let status = self.next_status().await;
+            let terminal = status.state().is_terminal();
+            statuses.push(status);
             if terminal {
                 return statuses;
             }
         }
+    }
+
+    /// Asks the master to kill `task_id`.
+    pub fn kill(&self, task_id: mesos_proto::mesos::TaskId) {
+        use mesos_proto::mesos::scheduler::{call, Call};
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Kill as i32),
+            kill: Some(call::Kill {
+                task_id,
+                slave_id: Some(self.offer.slave_id.clone()),
+                kill_policy: None,
+            }),
+            ..Default::default()
+        });
     }
 }

@@ -148,12 +148,6 @@ impl MesosContainerizer {
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
     }
-
-    /// The names of its isolators, in order.
-    pub fn isolator_names(&self) -> BoxFuture<'static, Vec<&'static str>> {
-        let request = self.addr.send(IsolatorNames);
-        Box::pin(async move { request.await.unwrap_or_default() })
-    }
 }
 
 // --- Messages -----------------------------------------------------------
@@ -197,10 +191,6 @@ pub(crate) struct Update(String, Vec<Resource>);
 #[derive(Message)]
 #[rtype(result = "HashSet<String>")]
 pub(crate) struct Containers;
-
-#[derive(Message)]
-#[rtype(result = "Vec<&'static str>")]
-pub(crate) struct IsolatorNames;
 
 /// A container the launcher found but the agent did not checkpoint:
 /// destroyed through the launcher and cleaned up by the isolators.
@@ -871,14 +861,6 @@ impl Handler<Containers> for MesosContainerizerProcess {
 
     fn handle(&mut self, _: Containers, _: &mut Context<Self>) -> Self::Result {
         actix::MessageResult(self.containers.keys().cloned().collect())
-    }
-}
-
-impl Handler<IsolatorNames> for MesosContainerizerProcess {
-    type Result = actix::MessageResult<IsolatorNames>;
-
-    fn handle(&mut self, _: IsolatorNames, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(self.isolators.iter().map(|i| i.name()).collect())
     }
 }
 
