@@ -120,7 +120,12 @@ impl Response {
     }
 }
 
-fn request(url: &Url, method: &str, timeout: Duration) -> Result<Response, String> {
+fn request(
+    url: &Url,
+    method: &str,
+    timeout: Duration,
+    extra: &[(String, String)],
+) -> Result<Response, String> {
     let addresses: Vec<_> = (url.host.as_str(), url.port)
         .to_socket_addrs()
         .map_err(|e| format!("failed to resolve host '{}': {e}", url.host))?
@@ -141,13 +146,19 @@ fn request(url: &Url, method: &str, timeout: Duration) -> Result<Response, Strin
         .set_read_timeout(Some(timeout))
         .and_then(|()| stream.set_write_timeout(Some(timeout)))
         .map_err(|e| format!("failed to set socket timeouts: {e}"))?;
-    let head = format!(
-        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mesos-fetcher/{}\r\nAccept: */*\r\n\
-         Connection: close\r\n\r\n",
+    let mut head = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mesos-fetcher/{}\r\nConnection: close\r\n",
         url.target,
         url.host_header(),
         crate::VERSION
     );
+    if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case("Accept")) {
+        head.push_str("Accept: */*\r\n");
+    }
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     stream
         .write_all(head.as_bytes())
         .map_err(|e| format!("failed to send the request: {e}"))?;
@@ -202,16 +213,31 @@ fn read_error(what: &str, error: &std::io::Error) -> String {
     }
 }
 
-/// Follows redirects; returns the final response.
-fn follow(url: &str, method: &str, timeout: Duration) -> Result<Response, String> {
+/// Follows redirects; returns the final response. The `extra` headers go
+/// with every request to the first URL's host, and all but
+/// `Authorization` to the others (as curl).
+fn follow(
+    url: &str,
+    method: &str,
+    timeout: Duration,
+    extra: &[(String, String)],
+) -> Result<Response, String> {
     let mut current = url.to_string();
+    let first = Url::parse(url)?;
+    let elsewhere: Vec<(String, String)> = extra
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("Authorization"))
+        .cloned()
+        .collect();
     for _ in 0..=MAX_REDIRECTS {
         if !current.starts_with("http://") {
             // A redirect to https:// or elsewhere: curl's business.
             return Err(format!("redirected to '{current}', which is not http://"));
         }
         let parsed = Url::parse(&current)?;
-        let response = request(&parsed, method, timeout)?;
+        let same_host = parsed.host == first.host && parsed.port == first.port;
+        let headers = if same_host { extra } else { &elsewhere };
+        let response = request(&parsed, method, timeout, headers)?;
         match (response.status, response.header("Location")) {
             (301 | 302 | 303 | 307 | 308, Some(location)) => current = parsed.join(location),
             _ => return Ok(response),
@@ -221,7 +247,7 @@ fn follow(url: &str, method: &str, timeout: Duration) -> Result<Response, String
 }
 
 /// Copies the body of `response` to `out`; returns the bytes written.
-fn copy_body(response: &mut Response, out: &mut impl Write) -> Result<u64, String> {
+fn copy_body(response: &mut Response, out: &mut (impl Write + ?Sized)) -> Result<u64, String> {
     let chunked = response
         .header("Transfer-Encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
@@ -289,7 +315,7 @@ pub fn download(uri: &str, destination: &Path, stall: Option<Duration>) -> Resul
     if !uri.starts_with("http://") {
         return curl_download(uri, destination, stall);
     }
-    let mut response = follow(uri, "GET", stall.unwrap_or(DEFAULT_TIMEOUT))?;
+    let mut response = follow(uri, "GET", stall.unwrap_or(DEFAULT_TIMEOUT), &[])?;
     if response.status != 200 {
         return Ok(response.status);
     }
@@ -306,7 +332,7 @@ pub fn content_length(uri: &str, stall: Option<Duration>) -> Result<u64, String>
     if !uri.starts_with("http://") {
         return curl_content_length(uri, stall);
     }
-    let response = follow(uri, "HEAD", stall.unwrap_or(DEFAULT_TIMEOUT))?;
+    let response = follow(uri, "HEAD", stall.unwrap_or(DEFAULT_TIMEOUT), &[])?;
     if response.status != 200 {
         return Err(format!(
             "HEAD of '{uri}' answered with status code {}",
@@ -317,6 +343,100 @@ pub fn content_length(uri: &str, stall: Option<Duration>) -> Result<u64, String>
         .header("Content-Length")
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("no Content-Length for '{uri}'"))
+}
+
+/// The status and headers of a response to [`get`].
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The final status code (after redirects).
+    pub status: u16,
+    /// The final response's headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Head {
+    /// The first header named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// GETs `url` with the caller's request headers, following redirects;
+/// the body of the final response, whatever its status, is written to
+/// `out`. `https://` goes through the system `curl`, as [`download`].
+pub fn get(
+    url: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> Result<Head, String> {
+    if !url.starts_with("http://") {
+        return curl_get(url, headers, timeout, out);
+    }
+    let mut response = follow(url, "GET", timeout, headers)?;
+    copy_body(&mut response, out)?;
+    Ok(Head {
+        status: response.status,
+        headers: response.headers,
+    })
+}
+
+fn curl_get(
+    url: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> Result<Head, String> {
+    struct Removed(std::path::PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let body = Removed(std::env::temp_dir().join(format!("mesos-curl-{}", uuid::Uuid::new_v4())));
+    let mut arguments = curl_common(Some(timeout));
+    for (name, value) in headers {
+        arguments.extend(["--header".into(), format!("{name}: {value}")]);
+    }
+    arguments.extend([
+        "--dump-header".into(),
+        "-".into(),
+        "--output".into(),
+        body.0.display().to_string(),
+        "--".into(),
+        url.into(),
+    ]);
+    let output = curl(&arguments)?;
+    if !output.status.success() {
+        return Err(format!(
+            "curl failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    // Redirects print several heads: the last one is the response's.
+    let dumped = String::from_utf8_lossy(&output.stdout);
+    let last = dumped
+        .split("\r\n\r\n")
+        .filter(|h| h.starts_with("HTTP/"))
+        .last()
+        .ok_or_else(|| format!("no response head from curl for '{url}'"))?;
+    let mut lines = last.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("malformed status line from curl for '{url}'"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut file =
+        std::fs::File::open(&body.0).map_err(|e| format!("failed to read the body: {e}"))?;
+    std::io::copy(&mut file, out).map_err(|e| format!("failed to write the body: {e}"))?;
+    Ok(Head { status, headers })
 }
 
 fn curl(arguments: &[String]) -> Result<std::process::Output, String> {

@@ -19,6 +19,7 @@ pub mod isolators;
 pub mod launch;
 pub mod launcher;
 pub mod procfs;
+pub mod provisioner;
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
