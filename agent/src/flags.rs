@@ -21,6 +21,9 @@ pub const PATH_FLAGS: &[&str] = &[
     "credential",
     "fetcher_cache_dir",
     "frameworks_home",
+    "docker_registry",
+    "docker_store_dir",
+    "sandbox_directory",
 ];
 
 /// The agent's command line.
@@ -267,6 +270,47 @@ pub struct Flags {
     #[arg(long, env = "MESOS_FRAMEWORKS_HOME")]
     pub frameworks_home: Option<String>,
 
+    /// Image kinds containers may name (`docker`; `appc` is not supported
+    /// yet). Needs the linux launcher and `filesystem/linux`.
+    #[arg(long, env = "MESOS_IMAGE_PROVIDERS")]
+    pub image_providers: Option<String>,
+
+    /// How image layers become a root filesystem: `copy`, `bind`,
+    /// `overlay` or `aufs`. Unset: `overlay` where the kernel has it, else
+    /// `aufs`, else `copy` (`bind` only when named).
+    #[arg(long, env = "MESOS_IMAGE_PROVISIONER_BACKEND")]
+    pub image_provisioner_backend: Option<String>,
+
+    /// Where Docker images come from: a registry URL, or a directory of
+    /// `docker save` tarballs named `<repository>:<tag>.tar`.
+    #[arg(
+        long,
+        env = "MESOS_DOCKER_REGISTRY",
+        default_value = "https://registry-1.docker.io"
+    )]
+    pub docker_registry: String,
+
+    /// Where pulled Docker layers and images are kept.
+    #[arg(
+        long,
+        env = "MESOS_DOCKER_STORE_DIR",
+        default_value = "/tmp/mesos/store/docker"
+    )]
+    pub docker_store_dir: PathBuf,
+
+    /// Registry credentials: a Docker `config.json` (its path, or the JSON
+    /// itself), `auths` with base64 `user:password` per registry.
+    #[arg(long, env = "MESOS_DOCKER_CONFIG")]
+    pub docker_config: Option<String>,
+
+    /// Where a container with an image root filesystem finds its sandbox.
+    #[arg(
+        long,
+        env = "MESOS_SANDBOX_DIRECTORY",
+        default_value = "/mnt/mesos/sandbox"
+    )]
+    pub sandbox_directory: String,
+
     /// Lowest level logged: `INFO`, `WARNING` or `ERROR`.
     #[arg(long, env = "MESOS_LOGGING_LEVEL", default_value = "INFO")]
     pub logging_level: String,
@@ -369,6 +413,51 @@ impl Flags {
                 .map_err(FlagError)?;
         }
         let launcher = self.launcher();
+        if let Some(providers) = &self.image_providers {
+            for provider in providers.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                match provider.to_ascii_lowercase().as_str() {
+                    "docker" => {}
+                    "appc" => {
+                        return Err(FlagError(
+                            "--image_providers: 'appc' is not supported yet; use 'docker'".into(),
+                        ))
+                    }
+                    other => {
+                        return Err(FlagError(format!(
+                            "--image_providers: unknown image provider '{other}'"
+                        )))
+                    }
+                }
+            }
+            if launcher != "linux" {
+                return Err(FlagError(
+                    "--image_providers needs the linux launcher (--launcher=linux, as root)".into(),
+                ));
+            }
+            if !self.isolation.split(',').any(|i| i.trim() == "filesystem/linux") {
+                return Err(FlagError(
+                    "--image_providers needs the 'filesystem/linux' isolator in --isolation".into(),
+                ));
+            }
+            if let Some(config) = &self.docker_config {
+                crate::containerizer::mesos::provisioner::store::docker::config::Credentials::parse_flag(config)
+                    .map_err(|e| FlagError(format!("--docker_config: {e}")))?;
+            }
+        }
+        if let Some(backend) = &self.image_provisioner_backend {
+            if !crate::containerizer::mesos::provisioner::backend::NAMES.contains(&backend.as_str()) {
+                return Err(FlagError(format!(
+                    "--image_provisioner_backend: unknown backend '{backend}' (known: {})",
+                    crate::containerizer::mesos::provisioner::backend::NAMES.join(", ")
+                )));
+            }
+        }
+        if !self.sandbox_directory.starts_with('/') {
+            return Err(FlagError(format!(
+                "--sandbox_directory: '{}' is not an absolute path",
+                self.sandbox_directory
+            )));
+        }
         if launcher != "posix" && launcher != "linux" {
             return Err(FlagError(format!(
                 "Unknown or unsupported launcher: {launcher}; use 'linux' or 'posix'"
@@ -453,6 +542,17 @@ impl Flags {
             frameworks_home: self.frameworks_home.clone(),
             http_command_executor: self.http_command_executor,
             switch_user: self.switch_user,
+            sandbox_directory: self.sandbox_directory.clone(),
+            provisioner: self.image_providers.as_ref().map(|_| {
+                crate::containerizer::mesos::provisioner::ProvisionerOptions {
+                    work_dir: self.work_dir.clone(),
+                    backend: self.image_provisioner_backend.clone(),
+                    docker_registry: self.docker_registry.clone(),
+                    docker_store_dir: self.docker_store_dir.clone(),
+                    docker_config: self.docker_config.clone(),
+                    proc_root: PathBuf::from("/proc"),
+                }
+            }),
         }
     }
 
@@ -506,6 +606,22 @@ impl Flags {
                 Some(format_duration(self.fetcher_stall_timeout)),
             ),
             ("frameworks_home", self.frameworks_home.clone()),
+            ("image_providers", self.image_providers.clone()),
+            (
+                "image_provisioner_backend",
+                self.image_provisioner_backend.clone(),
+            ),
+            ("docker_registry", Some(self.docker_registry.clone())),
+            (
+                "docker_store_dir",
+                Some(self.docker_store_dir.display().to_string()),
+            ),
+            // Credentials are not shown.
+            (
+                "docker_config",
+                self.docker_config.as_ref().map(|_| "<set>".to_string()),
+            ),
+            ("sandbox_directory", Some(self.sandbox_directory.clone())),
             ("hostname", self.hostname.clone()),
             ("hostname_lookup", Some(self.hostname_lookup.to_string())),
             ("ip", self.ip.map(|ip| ip.to_string())),

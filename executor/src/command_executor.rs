@@ -30,8 +30,10 @@
 //!
 //! Deliberate differences from upstream:
 //! - The task is forked directly rather than through `mesos-containerizer
-//!   launch`; without `--rootfs` or a user switch (both refused by the
-//!   flags for now) that helper only sets up the same session and execs.
+//!   launch`: the agent has made the container's mounts already, so with
+//!   `--rootfs` the child only chroots into the rootfs and changes to the
+//!   working directory (`--working_directory`, else `--sandbox_directory`)
+//!   before exec; a user switch is still refused by the flags.
 //! - Fork and wait happen on a thread, so the process never blocks; a kill
 //!   that arrives before the fork has finished takes effect right after it.
 //! - Invalid input (no command, a kill before any task) fails the task or
@@ -123,6 +125,14 @@ pub struct CommandExecutorConfig {
     pub task_command: Option<CommandInfo>,
     /// `--task_environment`: variables added before the command's own.
     pub task_environment: Option<Environment>,
+    /// `--rootfs`: the task runs chrooted into this image rootfs (the
+    /// agent has bound the sandbox into it at `sandbox_directory`).
+    pub rootfs: Option<PathBuf>,
+    /// `--sandbox_directory`: the sandbox's path inside the rootfs.
+    pub sandbox_directory: Option<PathBuf>,
+    /// `--working_directory`: the task's directory inside the rootfs
+    /// (else the sandbox).
+    pub working_directory: Option<PathBuf>,
 }
 
 /// The [`Executor`] the driver calls; forwards to the `command-executor(N)`
@@ -392,12 +402,33 @@ impl CommandExecutorProcess {
         child
             .envs(self.environment(task, command))
             .current_dir(&self.config.sandbox);
+        // With a rootfs: chroot into it and go to the working directory
+        // there (upstream runs the task through `mesos-containerizer
+        // launch` for this; the agent has made the mounts already).
+        let chroot = self.config.rootfs.as_ref().and_then(|rootfs| {
+            use std::os::unix::ffi::OsStrExt as _;
+            let sandbox = self
+                .config
+                .sandbox_directory
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/mnt/mesos/sandbox"));
+            let directory = self.config.working_directory.clone().unwrap_or(sandbox);
+            let rootfs = std::ffi::CString::new(rootfs.as_os_str().as_bytes()).ok()?;
+            let directory = std::ffi::CString::new(directory.as_os_str().as_bytes()).ok()?;
+            Some((rootfs, directory))
+        });
         // SAFETY: the hook runs in the forked child before exec and only
-        // calls setsid(2), which is async-signal-safe.
+        // calls setsid(2), chroot(2) and chdir(2) on strings made before
+        // the fork, all async-signal-safe.
         unsafe {
-            child.pre_exec(|| {
+            child.pre_exec(move || {
                 if libc::setsid() == -1 {
                     return Err(io::Error::last_os_error());
+                }
+                if let Some((rootfs, directory)) = &chroot {
+                    if libc::chroot(rootfs.as_ptr()) != 0 || libc::chdir(directory.as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
@@ -429,6 +460,14 @@ impl CommandExecutorProcess {
                 .and_then(|a| a.role.clone())
                 .unwrap_or_default();
             environment.insert("MESOS_ALLOCATION_ROLE".into(), role);
+        }
+        if self.config.rootfs.is_some() {
+            let sandbox = self
+                .config
+                .sandbox_directory
+                .as_ref()
+                .map_or_else(|| "/mnt/mesos/sandbox".to_string(), |s| s.display().to_string());
+            environment.insert("MESOS_SANDBOX".into(), sandbox);
         }
         environment
     }

@@ -47,7 +47,7 @@ pub struct Flags {
     #[arg(long, default_value = DEFAULT_LAUNCHER_DIR)]
     pub launcher_dir: PathBuf,
 
-    /// Root filesystem to run the task in; not supported yet.
+    /// Root filesystem to run the task in (chrooted).
     #[arg(long)]
     pub rootfs: Option<PathBuf>,
 
@@ -178,13 +178,7 @@ impl Flags {
     pub fn validate(&self) -> Result<(), FlagError> {
         let unsupported =
             |flag: &str, why: &str| Err(FlagError(format!("--{flag} is not supported yet: {why}")));
-        if self.rootfs.is_some() {
-            return unsupported(
-                "rootfs",
-                "tasks with a container image cannot run under this command executor",
-            );
-        }
-        if self.working_directory.is_some() {
+        if self.working_directory.is_some() && self.rootfs.is_none() {
             return unsupported("working_directory", "it only applies with --rootfs");
         }
         if let Some(user) = &self.user {
@@ -285,11 +279,12 @@ mod tests {
 
     #[test]
     fn unsupported_values_are_refused_with_a_reason() {
-        let error = parse(&["--rootfs=/var/lib/image"]).unwrap_err();
+        let error = parse(&["--working_directory=/srv"]).unwrap_err();
         assert!(
-            error.to_string().contains("--rootfs is not supported yet"),
+            error.to_string().contains("only applies with --rootfs"),
             "{error}"
         );
+        assert!(parse(&["--rootfs=/var/lib/image", "--working_directory=/srv"]).is_ok());
         let error = parse(&["--user=no-such-user-mesos-rs"]).unwrap_err();
         assert!(
             error.to_string().contains("--user is not supported yet"),

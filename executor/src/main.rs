@@ -55,6 +55,9 @@ fn run(flags: Flags) -> anyhow::Result<Status> {
         sandbox: config.directory.clone(),
         task_command: flags.task_command.clone(),
         task_environment: flags.task_environment.clone(),
+        rootfs: flags.rootfs.clone(),
+        sandbox_directory: flags.sandbox_directory.clone(),
+        working_directory: flags.working_directory.clone(),
     };
     let libprocess = libprocess::Config::from_env().context("failed to configure libprocess")?;
     let runtime = libprocess::initialize(libprocess).context("failed to initialize libprocess")?;
@@ -86,6 +89,9 @@ fn run_http(flags: Flags) -> anyhow::Result<Status> {
         sandbox,
         task_command: flags.task_command.clone(),
         task_environment: flags.task_environment.clone(),
+        rootfs: flags.rootfs.clone(),
+        sandbox_directory: flags.sandbox_directory.clone(),
+        working_directory: flags.working_directory.clone(),
     };
     // Upstream hides the token from the task.
     std::env::remove_var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");

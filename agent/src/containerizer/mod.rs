@@ -172,6 +172,10 @@ pub struct ContainerizerOptions {
     /// `--switch_user`: containers run as their user (the executor's
     /// command user, else the framework's), their sandboxes owned by it.
     pub switch_user: bool,
+    /// `--sandbox_directory`: the sandbox's path inside an image rootfs.
+    pub sandbox_directory: String,
+    /// The provisioner's settings, when `--image_providers` is set.
+    pub provisioner: Option<mesos::provisioner::ProvisionerOptions>,
 }
 
 impl Default for ContainerizerOptions {
@@ -195,6 +199,8 @@ impl Default for ContainerizerOptions {
             frameworks_home: None,
             http_command_executor: false,
             switch_user: false,
+            sandbox_directory: "/mnt/mesos/sandbox".into(),
+            provisioner: None,
         }
     }
 }
@@ -227,6 +233,7 @@ pub fn create(
         enforce_disk_quota: options.enforce_disk_quota,
         effective_capabilities: options.effective_capabilities.clone(),
         bounding_capabilities: options.bounding_capabilities.clone(),
+        sandbox_directory: options.sandbox_directory.clone(),
         #[cfg(target_os = "linux")]
         cgroups: cgroups.clone(),
     };
@@ -254,10 +261,17 @@ pub fn create(
         },
         &launcher_dir,
     );
+    let provisioner = options
+        .provisioner
+        .as_ref()
+        .map(mesos::provisioner::Provisioner::create)
+        .transpose()?;
     Ok(mesos::MesosContainerizer::start(
         launcher,
         isolators,
         fetcher,
+        provisioner,
+        options.sandbox_directory.clone(),
         launcher_dir,
         options.proc_root.clone(),
     ))

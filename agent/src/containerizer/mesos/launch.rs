@@ -94,6 +94,11 @@ pub fn run(flags: &LaunchFlags) -> i32 {
             return fail(&error);
         }
     }
+    if let Some(rootfs) = info.rootfs.as_deref().filter(|r| !r.is_empty()) {
+        if let Err(error) = enter_rootfs(rootfs) {
+            return fail(&error);
+        }
+    }
     if let Err(error) = apply_capabilities(&info) {
         return fail(&error);
     }
@@ -411,6 +416,10 @@ fn mount_all(info: &ContainerLaunchInfo) -> Result<(), String> {
         let bind = flags & libc::MS_BIND != 0;
         if bind {
             create_mount_point(mount)?;
+        } else if !std::path::Path::new(&mount.target).exists() {
+            std::fs::create_dir_all(&mount.target).map_err(|e| {
+                format!("failed to create the mount point '{}': {e}", mount.target)
+            })?;
         }
         let cstring = |s: &str| CString::new(s).map_err(|e| format!("bad mount field: {e}"));
         let target = cstring(&mount.target)?;
@@ -458,6 +467,57 @@ fn mount_all(info: &ContainerLaunchInfo) -> Result<(), String> {
                     std::io::Error::last_os_error()
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Makes `rootfs` the root (upstream `fs::chroot::enter`): `pivot_root`
+/// with the old root stacked under the new one, then detached, so no
+/// directory needs creating in the rootfs (it may be read-only); then the
+/// `/dev` links programs expect.
+fn enter_rootfs(rootfs: &str) -> Result<(), String> {
+    let path = CString::new(rootfs).map_err(|e| format!("bad rootfs '{rootfs}': {e}"))?;
+    let dot = c".";
+    let slash = c"/";
+    // SAFETY: chdir, the pivot_root syscall and umount2 read only the
+    // NUL-terminated paths we own.
+    unsafe {
+        if libc::chdir(path.as_ptr()) != 0 {
+            return Err(format!(
+                "failed to enter the rootfs '{rootfs}': {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) != 0 {
+            return Err(format!(
+                "failed to pivot_root into '{rootfs}': {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::umount2(dot.as_ptr(), libc::MNT_DETACH) != 0 {
+            return Err(format!(
+                "failed to detach the old root: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        if libc::chdir(slash.as_ptr()) != 0 {
+            return Err(format!(
+                "failed to change to the new root: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    // Best effort: a read-only /dev is the image's choice.
+    for (link, target) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+        ("/dev/ptmx", "pts/ptmx"),
+    ] {
+        if std::path::Path::new("/dev").is_dir() && std::fs::symlink_metadata(link).is_err() {
+            let _ = std::os::unix::fs::symlink(target, link);
         }
     }
     Ok(())

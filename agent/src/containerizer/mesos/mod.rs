@@ -98,6 +98,8 @@ pub struct MesosContainerizerProcess {
     launcher: Arc<dyn Launcher>,
     isolators: Arc<Vec<Arc<dyn Isolator>>>,
     fetcher: Fetcher,
+    provisioner: Option<provisioner::Provisioner>,
+    sandbox_directory: String,
     helper: PathBuf,
     proc_root: PathBuf,
     containers: HashMap<String, Container>,
@@ -120,11 +122,14 @@ pub struct MesosContainerizer {
 
 impl MesosContainerizer {
     /// Starts the containerizer's actor on the current arbiter.
-    /// `launcher_dir` holds the `mesos-containerizer` helper.
+    /// `launcher_dir` holds the `mesos-containerizer` helper; without a
+    /// provisioner, containers with an image fail to launch.
     pub fn start(
         launcher: Arc<dyn Launcher>,
         isolators: Vec<Arc<dyn Isolator>>,
         fetcher: Fetcher,
+        provisioner: Option<provisioner::Provisioner>,
+        sandbox_directory: String,
         launcher_dir: PathBuf,
         proc_root: PathBuf,
     ) -> Self {
@@ -136,6 +141,8 @@ impl MesosContainerizer {
                 launcher,
                 isolators: Arc::new(isolators),
                 fetcher: fetcher.clone(),
+                provisioner,
+                sandbox_directory,
                 helper: launcher_dir.join(HELPER),
                 proc_root,
                 containers: HashMap::new(),
@@ -246,8 +253,20 @@ impl Handler<Recover> for MesosContainerizerProcess {
             self.containers.insert(id.clone(), container);
             self.reap(id, exit, ctx);
         }
+        let provisioner = self.provisioner.clone();
         Box::pin(async move {
             let orphans = launcher.recover(&states).await?;
+            if let Some(provisioner) = provisioner {
+                let known = states
+                    .iter()
+                    .map(|s| super::container_id_string(&s.container_id))
+                    .filter(|id| !orphans.contains(id))
+                    .collect();
+                provisioner
+                    .recover(known)
+                    .await
+                    .map_err(|e| ContainerizerError::Other(format!("failed to recover the provisioner: {e}")))?;
+            }
             for isolator in isolators.iter() {
                 isolator.recover(&states, &orphans).await.map_err(|e| {
                     ContainerizerError::Isolator {
@@ -338,12 +357,19 @@ impl Handler<Launch> for MesosContainerizerProcess {
         };
         let helper = self.helper.clone();
         let fetcher = self.fetcher.clone();
+        let provisioner = self.provisioner.clone();
+        let sandbox_directory = self.sandbox_directory.clone();
         let addr = ctx.address();
         Box::pin(async move {
-            let launched = launch(
-                &id, config, &launcher, &isolators, &fetcher, helper, &addr, &abort,
-            )
-            .await;
+            let parts = LaunchParts {
+                launcher: &launcher,
+                isolators: &isolators,
+                fetcher: &fetcher,
+                provisioner: provisioner.as_ref(),
+                helper,
+                sandbox_directory,
+            };
+            let launched = launch(&id, config, parts, &addr, &abort).await;
             match launched {
                 Ok(pid) => {
                     addr.do_send(Running(id));
@@ -367,18 +393,64 @@ impl Handler<Launch> for MesosContainerizerProcess {
     }
 }
 
+/// What a launch works with.
+struct LaunchParts<'a> {
+    launcher: &'a Arc<dyn Launcher>,
+    isolators: &'a [Arc<dyn Isolator>],
+    fetcher: &'a Fetcher,
+    provisioner: Option<&'a provisioner::Provisioner>,
+    helper: PathBuf,
+    sandbox_directory: String,
+}
+
+/// The container's image, if it has one.
+fn image_of(config: &ContainerConfig) -> Option<mesos_proto::mesos::Image> {
+    config
+        .container_info
+        .as_ref()
+        .and_then(|c| c.mesos.as_ref())
+        .and_then(|m| m.image.clone())
+}
+
 /// The launch steps, outside the actor (they await isolators).
-#[allow(clippy::too_many_arguments)]
 async fn launch(
     id: &str,
-    config: ContainerConfig,
-    launcher: &Arc<dyn Launcher>,
-    isolators: &[Arc<dyn Isolator>],
-    fetcher: &Fetcher,
-    helper: PathBuf,
+    mut config: ContainerConfig,
+    parts: LaunchParts<'_>,
     addr: &Addr<MesosContainerizerProcess>,
     abort: &AtomicBool,
 ) -> Result<u32> {
+    let LaunchParts {
+        launcher,
+        isolators,
+        fetcher,
+        provisioner,
+        helper,
+        sandbox_directory,
+    } = parts;
+    // The image becomes the container's rootfs before the isolators
+    // prepare (filesystem/linux mounts into it), as upstream's
+    // `MesosContainerizerProcess::provision`.
+    if let Some(image) = image_of(&config) {
+        let provisioner = provisioner.ok_or_else(|| {
+            ContainerizerError::Other(
+                "the container has an image, but the agent runs without --image_providers".into(),
+            )
+        })?;
+        let info = provisioner
+            .provision(id, image)
+            .await
+            .map_err(|e| ContainerizerError::Other(e.to_string()))?;
+        config.rootfs = Some(info.rootfs.display().to_string());
+        config.docker = Some(mesos_proto::mesos::slave::container_config::Docker {
+            manifest: info.docker_manifest,
+        });
+    }
+    if abort.load(Ordering::SeqCst) {
+        return Err(ContainerizerError::Other(
+            "destroyed while provisioning".into(),
+        ));
+    }
     let mut merged = ContainerLaunchInfo::default();
     for isolator in isolators {
         let prepared =
@@ -415,11 +487,68 @@ async fn launch(
             },
         );
     }
+    // Upstream's precedence: the command's own environment (with the
+    // agent's for executors) over the isolators' (an image's `Env`).
     if let Some(extra) = merged.environment.take() {
-        environment.variables.extend(extra.variables);
+        let mut variables = extra.variables;
+        let has_path = variables.iter().any(|v| v.name == "PATH");
+        variables.extend(
+            environment
+                .variables
+                .into_iter()
+                .filter(|v| !(has_path && v.name == "PATH" && v.value.as_deref() == Some(&path))),
+        );
+        environment.variables = variables;
     }
     merged.environment = Some(environment);
-    merged.command = Some(command);
+    // An isolator (docker/runtime) may have settled the command from the
+    // image; for a command task that is the task's, not the executor's.
+    let image_command = merged.command.take();
+    if let Some(rootfs) = config.rootfs.clone() {
+        if config.task_info.is_some() {
+            // The command executor stays on the host's root and runs the
+            // task in the rootfs, as upstream's `--rootfs` executor flag.
+            command.arguments.push(format!("--rootfs={rootfs}"));
+            command
+                .arguments
+                .push(format!("--sandbox_directory={}", sandbox_directory));
+            if let Some(task_command) = &image_command {
+                command.arguments.push(format!(
+                    "--task_command={}",
+                    mesos_proto::json::to_string(task_command)
+                ));
+            }
+            if let Some(task_environment) = merged.task_environment.take() {
+                command.arguments.push(format!(
+                    "--task_environment={}",
+                    mesos_proto::json::to_string(&task_environment)
+                ));
+            }
+            if let Some(directory) = merged.working_directory.take() {
+                command
+                    .arguments
+                    .push(format!("--working_directory={directory}"));
+            }
+            merged.command = Some(command);
+        } else {
+            merged.rootfs = Some(rootfs);
+            if merged.working_directory.is_none() {
+                merged.working_directory = Some(sandbox_directory.clone());
+            }
+            // Inside the rootfs the sandbox is at --sandbox_directory.
+            if let Some(environment) = merged.environment.as_mut() {
+                environment.variables.retain(|v| v.name != "MESOS_SANDBOX");
+                environment.variables.push(environment::Variable {
+                    name: "MESOS_SANDBOX".into(),
+                    value: Some(sandbox_directory.clone()),
+                    ..Default::default()
+                });
+            }
+            merged.command = Some(image_command.unwrap_or(command));
+        }
+    } else {
+        merged.command = Some(image_command.unwrap_or(command));
+    }
     if let Some(user) = config.user.clone().filter(|u| !u.is_empty()) {
         // The sandbox becomes the user's (upstream chowns it when it
         // creates it); the launch helper switches to the user.
@@ -440,7 +569,9 @@ async fn launch(
         .map_err(ContainerizerError::Other)?;
         merged.user = Some(user);
     }
-    merged.working_directory = Some(config.directory.clone());
+    if config.rootfs.is_none() {
+        merged.working_directory = Some(config.directory.clone());
+    }
     let clone_namespaces = merged
         .clone_namespaces
         .iter()
@@ -571,6 +702,7 @@ impl MesosContainerizerProcess {
             .collect();
         let addr = ctx.address();
         let id = id.to_string();
+        let provisioner = self.provisioner.clone();
         tracing::info!(container_id = %id, "Destroying container");
         actix::spawn(async move {
             // Nested containers go first, as upstream.
@@ -599,6 +731,11 @@ impl MesosContainerizerProcess {
             for isolator in isolators.iter().rev() {
                 if let Err(error) = isolator.cleanup(&id).await {
                     tracing::warn!(container_id = %id, isolator = isolator.name(), %error, "Failed to clean up isolator");
+                }
+            }
+            if let Some(provisioner) = provisioner {
+                if let Err(error) = provisioner.destroy(&id).await {
+                    tracing::warn!(container_id = %id, %error, "Failed to destroy the container's rootfs");
                 }
             }
             addr.do_send(Destroyed(id, status, late));

@@ -4,6 +4,8 @@
 
 #[cfg(target_os = "linux")]
 pub mod cgroups;
+pub mod docker;
+pub mod filesystem;
 pub mod linux;
 pub mod namespaces;
 pub mod posix;
@@ -32,6 +34,8 @@ pub struct IsolatorContext {
     pub effective_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
     /// `--bounding_capabilities` (`linux/capabilities`).
     pub bounding_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
+    /// `--sandbox_directory` (`filesystem/linux` with an image rootfs).
+    pub sandbox_directory: String,
     /// The cgroups settings, where cgroups are mounted.
     #[cfg(target_os = "linux")]
     pub cgroups: Option<Arc<cgroups::CgroupsConfig>>,
@@ -55,11 +59,8 @@ const TABLE: &[(&str, Constructor)] = &[
     ("filesystem/posix", |_| {
         Ok(Arc::new(FilesystemPosixIsolator))
     }),
-    ("filesystem/linux", |_| {
-        Ok(Arc::new(volume::VolumeIsolator(
-            volume::VolumeKind::FilesystemLinux,
-        )))
-    }),
+    // The volume isolators mount into the sandbox before filesystem/linux
+    // binds the sandbox into an image rootfs.
     ("volume/host_path", |_| {
         Ok(Arc::new(volume::VolumeIsolator(
             volume::VolumeKind::HostPath,
@@ -69,6 +70,14 @@ const TABLE: &[(&str, Constructor)] = &[
         Ok(Arc::new(volume::VolumeIsolator(
             volume::VolumeKind::SandboxPath,
         )))
+    }),
+    ("filesystem/linux", |c| {
+        Ok(Arc::new(filesystem::linux::LinuxFilesystemIsolator {
+            sandbox_directory: c.sandbox_directory.clone(),
+        }))
+    }),
+    ("docker/runtime", |_| {
+        Ok(Arc::new(docker::runtime::DockerRuntimeIsolator))
     }),
     ("posix/cpu", |c| {
         Ok(Arc::new(PosixIsolator::new(
@@ -224,6 +233,7 @@ mod tests {
             enforce_disk_quota: false,
             effective_capabilities: None,
             bounding_capabilities: None,
+            sandbox_directory: "/mnt/mesos/sandbox".into(),
             #[cfg(target_os = "linux")]
             cgroups: None,
         }

@@ -83,7 +83,25 @@ fn bind(source: PathBuf, target: PathBuf, mode: i32) -> Result<ContainerMountInf
 }
 
 impl VolumeIsolator {
-    fn mounts(&self, config: &ContainerConfig) -> Result<Vec<ContainerMountInfo>> {
+    /// The bind mounts of the container's volumes of this kind. With an
+    /// image rootfs, absolute container paths are inside it; relative ones
+    /// are in the sandbox, which is bound into the rootfs after them.
+    pub(crate) fn mounts(&self, config: &ContainerConfig) -> Result<Vec<ContainerMountInfo>> {
+        let mut mounts = self.host_mounts(config)?;
+        if let Some(rootfs) = &config.rootfs {
+            let sandbox = Path::new(&config.directory);
+            for mount in &mut mounts {
+                let target = Path::new(&mount.target);
+                if !target.starts_with(sandbox) {
+                    let relative = target.strip_prefix("/").unwrap_or(target);
+                    mount.target = Path::new(rootfs).join(relative).display().to_string();
+                }
+            }
+        }
+        Ok(mounts)
+    }
+
+    fn host_mounts(&self, config: &ContainerConfig) -> Result<Vec<ContainerMountInfo>> {
         let sandbox = PathBuf::from(&config.directory);
         let volumes = config
             .container_info

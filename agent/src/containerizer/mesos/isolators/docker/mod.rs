@@ -1,0 +1,3 @@
+//! Docker isolators (upstream `isolators/docker/`).
+
+pub mod runtime;

@@ -1,0 +1,168 @@
+//! `filesystem/linux` (upstream `isolators/filesystem/linux.cpp`): every
+//! container gets a private mount namespace; one with an image rootfs
+//! gets the rootfs prepared for the launch helper's `pivot_root`:
+//!
+//! - the rootfs bind-mounted on itself (pivot_root needs a mount point);
+//! - `/proc`, `/sys` (read-only), `/dev` (a tmpfs with `null`, `zero`,
+//!   `full`, `tty`, `random`, `urandom` bound from the host), `/dev/pts`
+//!   (a new devpts instance), `/dev/shm` (a tmpfs);
+//! - the sandbox bound at `--sandbox_directory` (recursively, so volume
+//!   mounts made into the sandbox before it come along).
+//!
+//! The legacy `Volume.host_path` volumes are mounted here too. The volume
+//! isolators run before this one (their table order), so their mounts are
+//! in the sandbox when it is bound into the rootfs.
+
+use std::path::Path;
+
+use futures::future::BoxFuture;
+use mesos_proto::mesos::slave::{ContainerConfig, ContainerLaunchInfo, ContainerMountInfo};
+
+use crate::containerizer::mesos::isolator::{ready, Isolator, IsolatorError, Result};
+use crate::containerizer::mesos::isolators::volume::{VolumeIsolator, VolumeKind};
+
+/// The device nodes a rootfs gets from the host.
+pub const DEVICES: &[&str] = &["null", "zero", "full", "tty", "random", "urandom"];
+
+/// `filesystem/linux`.
+#[derive(Debug)]
+pub struct LinuxFilesystemIsolator {
+    /// `--sandbox_directory`.
+    pub sandbox_directory: String,
+}
+
+fn mount(
+    source: &str,
+    target: &Path,
+    kind: Option<&str>,
+    flags: libc::c_ulong,
+    options: Option<&str>,
+) -> ContainerMountInfo {
+    ContainerMountInfo {
+        source: Some(source.to_string()),
+        target: target.display().to_string(),
+        r#type: kind.map(str::to_string),
+        flags: Some(flags as u32),
+        options: options.map(str::to_string),
+    }
+}
+
+/// The mounts that make `rootfs` a container's root, with the sandbox at
+/// `sandbox_directory` inside it.
+pub fn rootfs_mounts(rootfs: &Path, sandbox: &Path, sandbox_directory: &str) -> Vec<ContainerMountInfo> {
+    let inside = |path: &str| rootfs.join(path.trim_start_matches('/'));
+    let rootfs_str = rootfs.display().to_string();
+    let hardened = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    let mut mounts = vec![
+        mount(&rootfs_str, rootfs, None, libc::MS_BIND | libc::MS_REC, None),
+        mount("proc", &inside("/proc"), Some("proc"), hardened, None),
+        mount(
+            "sysfs",
+            &inside("/sys"),
+            Some("sysfs"),
+            hardened | libc::MS_RDONLY,
+            None,
+        ),
+        mount(
+            "tmpfs",
+            &inside("/dev"),
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_STRICTATIME,
+            Some("mode=755"),
+        ),
+        mount(
+            "devpts",
+            &inside("/dev/pts"),
+            Some("devpts"),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620"),
+        ),
+        mount(
+            "tmpfs",
+            &inside("/dev/shm"),
+            Some("tmpfs"),
+            hardened,
+            Some("mode=1777"),
+        ),
+    ];
+    for device in DEVICES {
+        let host = format!("/dev/{device}");
+        mounts.push(mount(
+            &host,
+            &inside(&host),
+            None,
+            libc::MS_BIND,
+            None,
+        ));
+    }
+    mounts.push(mount(
+        &sandbox.display().to_string(),
+        &inside(sandbox_directory),
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    ));
+    mounts
+}
+
+impl Isolator for LinuxFilesystemIsolator {
+    fn name(&self) -> &'static str {
+        "filesystem/linux"
+    }
+
+    fn supports_nesting(&self) -> bool {
+        true
+    }
+
+    fn prepare(
+        &self,
+        _container_id: &str,
+        config: &ContainerConfig,
+    ) -> BoxFuture<'static, Result<Option<ContainerLaunchInfo>>> {
+        let mut mounts = match VolumeIsolator(VolumeKind::FilesystemLinux).mounts(config) {
+            Ok(mounts) => mounts,
+            Err(error) => return ready(Err(error)),
+        };
+        if let Some(rootfs) = &config.rootfs {
+            let rootfs = Path::new(rootfs);
+            if !rootfs.is_dir() {
+                return ready(Err(IsolatorError(format!(
+                    "the rootfs '{}' is not a directory",
+                    rootfs.display()
+                ))));
+            }
+            mounts.extend(rootfs_mounts(
+                rootfs,
+                Path::new(&config.directory),
+                &self.sandbox_directory,
+            ));
+        }
+        ready(Ok(Some(ContainerLaunchInfo {
+            clone_namespaces: vec![libc::CLONE_NEWNS],
+            mounts,
+            ..Default::default()
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rootfs_gets_its_own_root_then_the_sandbox() {
+        let mounts = rootfs_mounts(
+            Path::new("/r"),
+            Path::new("/work/sandbox"),
+            "/mnt/mesos/sandbox",
+        );
+        assert_eq!(mounts[0].target, "/r");
+        assert_eq!(mounts[0].source.as_deref(), Some("/r"));
+        let targets: Vec<&str> = mounts.iter().map(|m| m.target.as_str()).collect();
+        assert!(targets.contains(&"/r/proc"));
+        assert!(targets.contains(&"/r/dev/null"));
+        let last = mounts.last().expect("mounts");
+        assert_eq!(last.target, "/r/mnt/mesos/sandbox");
+        assert_eq!(last.source.as_deref(), Some("/work/sandbox"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Filesystem isolators (upstream `isolators/filesystem/`).
+
+pub mod linux;
