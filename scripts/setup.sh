@@ -4,6 +4,10 @@
 # checks. Run as root (apt) from anywhere in the repository.
 #
 #   apt packages   python3-venv (interop venv), ca-certificates, unzip, git;
+#                  docker-registry (Docker Distribution 2.8: the provisioner
+#                  tests start their own on loopback), apache2-utils
+#                  (htpasswd for its Basic auth), busybox-static (the test
+#                  images' one binary);
 #                  for the cgroups v2 VM test (scripts/cgroups-v2-vm-test.sh):
 #                  cpio, busybox-static, and qemu-system-x86 from
 #                  bookworm-backports (the image's qemu-utils comes from
@@ -13,8 +17,8 @@
 #                  and the upstream 1.11.0 descriptor oracle
 #                  (scripts/setup-python.sh)
 #
-# Later components add their services here (ZooKeeper, docker-registry,
-# busybox-static) as the issues that need them land.
+# Later components add their services here (ZooKeeper) as the issues that
+# need them land.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +26,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { echo "setup.sh: $*"; }
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
 
-APT_PACKAGES=(ca-certificates curl git unzip python3 python3-venv python3-pip)
+APT_PACKAGES=(ca-certificates curl git unzip python3 python3-venv python3-pip
+              docker-registry apache2-utils busybox-static)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

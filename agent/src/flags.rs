@@ -414,7 +414,11 @@ impl Flags {
         }
         let launcher = self.launcher();
         if let Some(providers) = &self.image_providers {
-            for provider in providers.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            for provider in providers
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
                 match provider.to_ascii_lowercase().as_str() {
                     "docker" => {}
                     "appc" => {
@@ -434,7 +438,11 @@ impl Flags {
                     "--image_providers needs the linux launcher (--launcher=linux, as root)".into(),
                 ));
             }
-            if !self.isolation.split(',').any(|i| i.trim() == "filesystem/linux") {
+            if !self
+                .isolation
+                .split(',')
+                .any(|i| i.trim() == "filesystem/linux")
+            {
                 return Err(FlagError(
                     "--image_providers needs the 'filesystem/linux' isolator in --isolation".into(),
                 ));
@@ -445,7 +453,8 @@ impl Flags {
             }
         }
         if let Some(backend) = &self.image_provisioner_backend {
-            if !crate::containerizer::mesos::provisioner::backend::NAMES.contains(&backend.as_str()) {
+            if !crate::containerizer::mesos::provisioner::backend::NAMES.contains(&backend.as_str())
+            {
                 return Err(FlagError(format!(
                     "--image_provisioner_backend: unknown backend '{backend}' (known: {})",
                     crate::containerizer::mesos::provisioner::backend::NAMES.join(", ")

@@ -462,11 +462,10 @@ impl CommandExecutorProcess {
             environment.insert("MESOS_ALLOCATION_ROLE".into(), role);
         }
         if self.config.rootfs.is_some() {
-            let sandbox = self
-                .config
-                .sandbox_directory
-                .as_ref()
-                .map_or_else(|| "/mnt/mesos/sandbox".to_string(), |s| s.display().to_string());
+            let sandbox = self.config.sandbox_directory.as_ref().map_or_else(
+                || "/mnt/mesos/sandbox".to_string(),
+                |s| s.display().to_string(),
+            );
             environment.insert("MESOS_SANDBOX".into(), sandbox);
         }
         environment

@@ -417,9 +417,8 @@ fn mount_all(info: &ContainerLaunchInfo) -> Result<(), String> {
         if bind {
             create_mount_point(mount)?;
         } else if !std::path::Path::new(&mount.target).exists() {
-            std::fs::create_dir_all(&mount.target).map_err(|e| {
-                format!("failed to create the mount point '{}': {e}", mount.target)
-            })?;
+            std::fs::create_dir_all(&mount.target)
+                .map_err(|e| format!("failed to create the mount point '{}': {e}", mount.target))?;
         }
         let cstring = |s: &str| CString::new(s).map_err(|e| format!("bad mount field: {e}"));
         let target = cstring(&mount.target)?;

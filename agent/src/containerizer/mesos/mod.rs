@@ -262,10 +262,9 @@ impl Handler<Recover> for MesosContainerizerProcess {
                     .map(|s| super::container_id_string(&s.container_id))
                     .filter(|id| !orphans.contains(id))
                     .collect();
-                provisioner
-                    .recover(known)
-                    .await
-                    .map_err(|e| ContainerizerError::Other(format!("failed to recover the provisioner: {e}")))?;
+                provisioner.recover(known).await.map_err(|e| {
+                    ContainerizerError::Other(format!("failed to recover the provisioner: {e}"))
+                })?;
             }
             for isolator in isolators.iter() {
                 isolator.recover(&states, &orphans).await.map_err(|e| {

@@ -221,7 +221,11 @@ impl Provisioner {
     }
 
     /// Provisions `image` as a rootfs of `container_id`.
-    pub fn provision(&self, container_id: &str, image: Image) -> BoxFuture<'static, Result<ProvisionInfo>> {
+    pub fn provision(
+        &self,
+        container_id: &str,
+        image: Image,
+    ) -> BoxFuture<'static, Result<ProvisionInfo>> {
         let sent = self.addr.send(Provision(container_id.to_string(), image));
         Box::pin(async move { sent.await.map_err(|_| ProvisionerError::Gone)? })
     }
@@ -257,7 +261,9 @@ pub(crate) struct Recover(HashSet<String>);
 #[rtype(result = "()")]
 struct Pulled(String);
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> std::result::Result<T, String> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::result::Result<T, String> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| format!("blocking work failed: {e}"))
@@ -266,7 +272,11 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 impl Handler<Provision> for ProvisionerProcess {
     type Result = ResponseFuture<Result<ProvisionInfo>>;
 
-    fn handle(&mut self, Provision(container_id, image): Provision, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        Provision(container_id, image): Provision,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
         let docker = match (image.r#type(), image.docker) {
             (image::Type::Docker, Some(docker)) => docker,
             (image::Type::Docker, None) => {
@@ -289,9 +299,7 @@ impl Handler<Provision> for ProvisionerProcess {
                 let store = self.store.clone();
                 let pull_name = name.clone();
                 let pull: BoxFuture<'static, std::result::Result<ImageInfo, String>> =
-                    Box::pin(async move {
-                        blocking(move || store.get(&pull_name, cached)).await?
-                    });
+                    Box::pin(async move { blocking(move || store.get(&pull_name, cached)).await? });
                 let pull = pull.shared();
                 self.pulls.insert(key.clone(), pull.clone());
                 let (addr, done) = (ctx.address(), pull.clone());
@@ -364,7 +372,8 @@ fn destroy_dir(dir: &Path, backend: &dyn Backend) -> std::result::Result<bool, S
             }
         }
     }
-    std::fs::remove_dir_all(dir).map_err(|e| format!("failed to remove '{}': {e}", dir.display()))?;
+    std::fs::remove_dir_all(dir)
+        .map_err(|e| format!("failed to remove '{}': {e}", dir.display()))?;
     Ok(any)
 }
 

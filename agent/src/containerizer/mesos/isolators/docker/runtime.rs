@@ -41,9 +41,11 @@ pub fn launch_command(
         argv.extend(command.arguments.iter().cloned());
     }
     let Some(first) = argv.first().cloned() else {
-        return Err("No start command found or specified: the command has no value and the \
+        return Err(
+            "No start command found or specified: the command has no value and the \
                     image has neither an entrypoint nor a cmd"
-            .into());
+                .into(),
+        );
     };
     Ok(Some(CommandInfo {
         shell: Some(false),

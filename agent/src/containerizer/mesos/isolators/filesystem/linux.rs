@@ -49,12 +49,22 @@ fn mount(
 
 /// The mounts that make `rootfs` a container's root, with the sandbox at
 /// `sandbox_directory` inside it.
-pub fn rootfs_mounts(rootfs: &Path, sandbox: &Path, sandbox_directory: &str) -> Vec<ContainerMountInfo> {
+pub fn rootfs_mounts(
+    rootfs: &Path,
+    sandbox: &Path,
+    sandbox_directory: &str,
+) -> Vec<ContainerMountInfo> {
     let inside = |path: &str| rootfs.join(path.trim_start_matches('/'));
     let rootfs_str = rootfs.display().to_string();
     let hardened = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     let mut mounts = vec![
-        mount(&rootfs_str, rootfs, None, libc::MS_BIND | libc::MS_REC, None),
+        mount(
+            &rootfs_str,
+            rootfs,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        ),
         mount("proc", &inside("/proc"), Some("proc"), hardened, None),
         mount(
             "sysfs",
@@ -87,13 +97,7 @@ pub fn rootfs_mounts(rootfs: &Path, sandbox: &Path, sandbox_directory: &str) -> 
     ];
     for device in DEVICES {
         let host = format!("/dev/{device}");
-        mounts.push(mount(
-            &host,
-            &inside(&host),
-            None,
-            libc::MS_BIND,
-            None,
-        ));
+        mounts.push(mount(&host, &inside(&host), None, libc::MS_BIND, None));
     }
     mounts.push(mount(
         &sandbox.display().to_string(),

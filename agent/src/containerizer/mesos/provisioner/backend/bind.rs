@@ -16,7 +16,12 @@ impl Backend for BindBackend {
         "bind"
     }
 
-    fn provision(&self, layers: &[&Path], rootfs: &Path, _backend_dir: &Path) -> Result<(), String> {
+    fn provision(
+        &self,
+        layers: &[&Path],
+        rootfs: &Path,
+        _backend_dir: &Path,
+    ) -> Result<(), String> {
         let [layer] = layers else {
             return Err(format!(
                 "the 'bind' backend takes single-layer images only; this one has {} layers",

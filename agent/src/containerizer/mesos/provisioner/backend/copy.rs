@@ -75,7 +75,12 @@ impl Backend for CopyBackend {
         "copy"
     }
 
-    fn provision(&self, layers: &[&Path], rootfs: &Path, _backend_dir: &Path) -> Result<(), String> {
+    fn provision(
+        &self,
+        layers: &[&Path],
+        rootfs: &Path,
+        _backend_dir: &Path,
+    ) -> Result<(), String> {
         std::fs::create_dir_all(rootfs)
             .map_err(|e| format!("failed to create '{}': {e}", rootfs.display()))?;
         for layer in layers {

@@ -101,11 +101,14 @@ mod tests {
         .unwrap();
         assert_eq!(config.auth_for("127.0.0.1:5000"), Some(auth.as_str()));
         assert_eq!(config.user_for("127.0.0.1:5000").as_deref(), Some("alice"));
-        assert_eq!(config.auth_for("registry-1.docker.io"), Some("aHViOmh1Yg=="));
+        assert_eq!(
+            config.auth_for("registry-1.docker.io"),
+            Some("aHViOmh1Yg==")
+        );
         assert_eq!(config.auth_for("127.0.0.1:5001"), None);
 
-        let old = Credentials::parse(r#"{"localhost:5000": {"auth": "eDp5", "email": "x@y"}}"#)
-            .unwrap();
+        let old =
+            Credentials::parse(r#"{"localhost:5000": {"auth": "eDp5", "email": "x@y"}}"#).unwrap();
         assert_eq!(old.auth_for("https://localhost:5000"), Some("eDp5"));
         assert!(Credentials::parse("[]").is_err());
         assert!(Credentials::parse("not json").is_err());

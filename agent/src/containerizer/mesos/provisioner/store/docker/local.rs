@@ -26,7 +26,11 @@ pub fn tarball(directory: &Path, reference: &Reference) -> PathBuf {
 }
 
 /// Unpacks the tarball of `reference` into `staging`.
-pub fn unpack(directory: &Path, reference: &Reference, staging: &Path) -> Result<LocalImage, String> {
+pub fn unpack(
+    directory: &Path,
+    reference: &Reference,
+    staging: &Path,
+) -> Result<LocalImage, String> {
     let tarball = tarball(directory, reference);
     if !tarball.is_file() {
         return Err(format!(
@@ -54,12 +58,21 @@ pub fn unpack(directory: &Path, reference: &Reference, staging: &Path) -> Result
             tarball.display()
         )
     })?;
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest)
-        .map_err(|e| format!("the manifest.json of '{}' is not valid JSON: {e}", tarball.display()))?;
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).map_err(|e| {
+        format!(
+            "the manifest.json of '{}' is not valid JSON: {e}",
+            tarball.display()
+        )
+    })?;
     let entry = manifest
         .as_array()
         .and_then(|entries| entries.first())
-        .ok_or_else(|| format!("the manifest.json of '{}' lists no image", tarball.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "the manifest.json of '{}' lists no image",
+                tarball.display()
+            )
+        })?;
     let config = entry
         .get("Config")
         .and_then(|c| c.as_str())
@@ -74,7 +87,12 @@ pub fn unpack(directory: &Path, reference: &Reference, staging: &Path) -> Result
     for layer in entry
         .get("Layers")
         .and_then(|l| l.as_array())
-        .ok_or_else(|| format!("the manifest.json of '{}' has no 'Layers'", tarball.display()))?
+        .ok_or_else(|| {
+            format!(
+                "the manifest.json of '{}' has no 'Layers'",
+                tarball.display()
+            )
+        })?
     {
         let path = layer
             .as_str()

@@ -172,8 +172,11 @@ impl DockerStore {
         let key = reference.to_string();
         if cached {
             if let Some(stored) = self.read_index().images.get(&key) {
-                let layers: Vec<PathBuf> =
-                    stored.layers.iter().map(|id| self.layer_rootfs(id)).collect();
+                let layers: Vec<PathBuf> = stored
+                    .layers
+                    .iter()
+                    .map(|id| self.layer_rootfs(id))
+                    .collect();
                 if layers.iter().all(|l| l.is_dir()) {
                     return Ok(ImageInfo {
                         layers,
@@ -184,7 +187,10 @@ impl DockerStore {
         }
         for dir in ["layers", "staging"] {
             std::fs::create_dir_all(self.directory.join(dir)).map_err(|e| {
-                format!("failed to create '{}': {e}", self.directory.join(dir).display())
+                format!(
+                    "failed to create '{}': {e}",
+                    self.directory.join(dir).display()
+                )
             })?;
         }
         let staging = self
@@ -302,8 +308,8 @@ impl DockerStore {
 /// opaque` attribute of its directory.
 pub fn convert_whiteouts(root: &Path) -> Result<(), String> {
     use std::os::unix::ffi::OsStrExt as _;
-    let entries = std::fs::read_dir(root)
-        .map_err(|e| format!("failed to read '{}': {e}", root.display()))?;
+    let entries =
+        std::fs::read_dir(root).map_err(|e| format!("failed to read '{}': {e}", root.display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| format!("failed to read '{}': {e}", root.display()))?;
         let path = entry.path();
@@ -351,15 +357,7 @@ fn set_opaque(dir: &Path) -> Result<(), String> {
     let name = c"trusted.overlay.opaque";
     // SAFETY: setxattr reads the two NUL-terminated strings and one byte
     // of value, all alive for the call.
-    let done = unsafe {
-        libc::setxattr(
-            c.as_ptr(),
-            name.as_ptr(),
-            b"y".as_ptr().cast(),
-            1,
-            0,
-        )
-    };
+    let done = unsafe { libc::setxattr(c.as_ptr(), name.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
     if done != 0 {
         return Err(format!(
             "failed to mark '{}' opaque: {}",

@@ -62,7 +62,10 @@ impl Reference {
             return Err(format!("invalid repository in image name '{name}'"));
         }
         if let Some(tag) = &tag {
-            if tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            if tag.is_empty()
+                || !tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {
                 return Err(format!("invalid tag in image name '{name}'"));
             }

@@ -147,18 +147,15 @@ impl RegistryPuller {
             if head.status != 200 {
                 return Err(status_error(&location, &url, head.status, &body));
             }
-            let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-                format!("the manifest of '{reference}' is not valid JSON: {e}")
-            })?;
+            let json: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| format!("the manifest of '{reference}' is not valid JSON: {e}"))?;
             let media_type = json
                 .get("mediaType")
                 .and_then(|m| m.as_str())
                 .map(str::to_string)
                 .or_else(|| head.header("Content-Type").map(str::to_string))
                 .unwrap_or_default();
-            let digest = head
-                .header("Docker-Content-Digest")
-                .map(str::to_string);
+            let digest = head.header("Docker-Content-Digest").map(str::to_string);
             if json.get("manifests").is_some() {
                 target = select_platform(&json)
                     .ok_or_else(|| {
@@ -212,7 +209,12 @@ impl RegistryPuller {
 
     /// Downloads the blob `digest` of `reference` into `destination`,
     /// checking its digest.
-    pub fn blob(&self, reference: &Reference, digest: &str, destination: &Path) -> Result<(), String> {
+    pub fn blob(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        destination: &Path,
+    ) -> Result<(), String> {
         let location = self.locate(reference);
         let mut file = std::fs::File::create(destination)
             .map_err(|e| format!("failed to create '{}': {e}", destination.display()))?;
@@ -221,7 +223,12 @@ impl RegistryPuller {
             .map_err(|e| format!("failed to sync '{}': {e}", destination.display()))
     }
 
-    fn blob_to(&self, location: &Location, digest: &str, out: &mut dyn Write) -> Result<(), String> {
+    fn blob_to(
+        &self,
+        location: &Location,
+        digest: &str,
+        out: &mut dyn Write,
+    ) -> Result<(), String> {
         let url = format!(
             "{}/v2/{}/blobs/{}",
             location.base, location.repository, digest
@@ -233,7 +240,12 @@ impl RegistryPuller {
         };
         let head = self.get(location, &url, None, &mut checked)?;
         if head.status != 200 {
-            return Err(status_error(location, &url, head.status, &checked.error_body));
+            return Err(status_error(
+                location,
+                &url,
+                head.status,
+                &checked.error_body,
+            ));
         }
         if let Some(expected) = digest.strip_prefix("sha256:") {
             let actual = hex(&checked.hasher.finalize());
@@ -300,7 +312,10 @@ impl RegistryPuller {
             }
             return Ok(first);
         }
-        let challenge = first.header("WWW-Authenticate").unwrap_or_default().to_string();
+        let challenge = first
+            .header("WWW-Authenticate")
+            .unwrap_or_default()
+            .to_string();
         let authorization = self.authorize(location, &challenge)?;
         headers.push(("Authorization".into(), authorization.clone()));
         let head = http::get(url, &headers, self.timeout, out)
@@ -346,9 +361,12 @@ impl RegistryPuller {
             ));
         }
         let parameters = parse_challenge(parameters);
-        let realm = parameters
-            .get("realm")
-            .ok_or_else(|| format!("registry '{}' gave a Bearer challenge without a realm", location.registry))?;
+        let realm = parameters.get("realm").ok_or_else(|| {
+            format!(
+                "registry '{}' gave a Bearer challenge without a realm",
+                location.registry
+            )
+        })?;
         let mut query = Vec::new();
         if let Some(service) = parameters.get("service") {
             query.push(format!("service={}", encode(service)));
@@ -439,7 +457,11 @@ fn parse_challenge(parameters: &str) -> HashMap<String, String> {
         let Some((key, after)) = rest.split_once('=') else {
             break;
         };
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
             match quoted.find('"') {
@@ -563,7 +585,11 @@ mod tests {
         let location = puller.locate(&Reference::parse("quay.io/a/b").unwrap());
         assert_eq!(location.base, "https://quay.io");
 
-        let hub = RegistryPuller::new(DEFAULT_REGISTRY, Credentials::default(), Duration::from_secs(5));
+        let hub = RegistryPuller::new(
+            DEFAULT_REGISTRY,
+            Credentials::default(),
+            Duration::from_secs(5),
+        );
         let location = hub.locate(&Reference::parse("busybox").unwrap());
         assert_eq!(location.repository, "library/busybox");
         assert_eq!(location.registry, "registry-1.docker.io");

@@ -1,0 +1,711 @@
+//! Container images in the Mesos containerizer, against Debian's
+//! `docker-registry` (Docker Distribution 2.8) started by the test on
+//! loopback, with htpasswd Basic auth where a test asks for it (upstream
+//! `provisioner_docker_tests.cpp`, `provisioner_backend_tests.cpp`
+//! scenarios). The images are made here from `busybox-static`'s binary and
+//! pushed with the registry's HTTP API (by `curl`).
+//!
+//! Needs root (mounts, pivot_root) and the registry; under `CI=true` a
+//! missing one fails the test.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mesos_agent::containerizer::mesos::provisioner::backend;
+use mesos_agent::containerizer::mesos::provisioner::{Provisioner, ProvisionerOptions};
+use mesos_agent::containerizer::ContainerizerOptions;
+use mesos_proto::mesos::{
+    container_info, image, task_status, CommandInfo, ContainerInfo, FrameworkInfo, Image, TaskId,
+    TaskInfo, TaskState,
+};
+use mesos_proto::resources::Resources;
+use sha2::Digest as _;
+
+use support::*;
+
+/// Whether the test can run: root, the registry, htpasswd, busybox, the
+/// built binaries. Under `CI=true` a missing one fails the test.
+fn require(test: &str) -> bool {
+    let mut missing = Vec::new();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        missing.push("root".to_string());
+    }
+    for tool in ["docker-registry", "htpasswd", "curl", "tar"] {
+        if which(tool).is_none() {
+            missing.push(format!("'{tool}' (scripts/setup.sh installs it)"));
+        }
+    }
+    if !Path::new("/bin/busybox").exists() {
+        missing.push("/bin/busybox (busybox-static)".into());
+    }
+    for binary in ["mesos-containerizer", "mesos-executor"] {
+        if !bin_dir().join(binary).exists() {
+            missing.push(format!("{binary} (cargo build --workspace --bins)"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{test} needs {}", missing.join(", "));
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    println!("SKIPPED: {why}");
+    false
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.exists())
+    })
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// A `docker-registry` on loopback, stopped on drop.
+struct Registry {
+    child: Child,
+    host: String,
+    credentials: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    fn start(credentials: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: {host}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = credentials {
+            let output = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .unwrap();
+            assert!(output.status.success());
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, &output.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: mesos-test-registry\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let registry = Self {
+            child,
+            host,
+            credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&registry.host).is_ok() {
+                return registry;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("docker-registry did not start on {}", registry.host);
+    }
+
+    fn curl(&self, arguments: &[&str]) -> String {
+        let mut command = Command::new("curl");
+        command.args(["-sS", "--fail-with-body"]);
+        if let Some((user, password)) = &self.credentials {
+            command.args(["-u", &format!("{user}:{password}")]);
+        }
+        let output = command.args(arguments).output().unwrap();
+        assert!(
+            output.status.success(),
+            "curl {arguments:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Uploads a blob; returns its digest.
+    fn push_blob(&self, repository: &str, bytes: &[u8]) -> String {
+        let digest = sha256(bytes);
+        let head = self.curl(&[
+            "-X",
+            "POST",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            &format!("http://{}/v2/{repository}/blobs/uploads/", self.host),
+        ]);
+        let location = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("location")
+                    .then(|| value.trim().to_string())
+            })
+            .expect("an upload location");
+        let location = if location.starts_with('/') {
+            format!("http://{}{location}", self.host)
+        } else {
+            location
+        };
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        let separator = if location.contains('?') { '&' } else { '?' };
+        self.curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            &format!("@{}", file.path().display()),
+            &format!("{location}{separator}digest={digest}"),
+        ]);
+        digest
+    }
+
+    /// Pushes an image of `layers` (gzipped tarballs, base first) and
+    /// `config` as `repository:tag` (a schema 2 manifest).
+    fn push(&self, repository: &str, tag: &str, layers: &[Vec<u8>], config: serde_json::Value) {
+        let config = serde_json::to_vec(&config).unwrap();
+        let config_digest = self.push_blob(repository, &config);
+        let layers: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|layer| {
+                serde_json::json!({
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": layer.len(),
+                    "digest": self.push_blob(repository, layer),
+                })
+            })
+            .collect();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": config.len(),
+                "digest": config_digest,
+            },
+            "layers": layers,
+        });
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), serde_json::to_vec(&manifest).unwrap()).unwrap();
+        self.curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.docker.distribution.manifest.v2+json",
+            "--data-binary",
+            &format!("@{}", file.path().display()),
+            &format!("http://{}/v2/{repository}/manifests/{tag}", self.host),
+        ]);
+    }
+
+    fn docker_config(&self) -> String {
+        let (user, password) = self.credentials.clone().unwrap();
+        let auth =
+            mesos_agent::containerizer::mesos::provisioner::store::docker::registry::basic_auth(
+                &user, &password,
+            );
+        serde_json::json!({"auths": {format!("http://{}", self.host): {"auth": auth}}}).to_string()
+    }
+}
+
+/// A gzipped tarball of `files` (path -> contents; a value starting with
+/// `->` is a symlink, `/` at the end of a path a directory).
+fn layer(files: &[(&str, &str)]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        let target = dir.path().join(path);
+        if path.ends_with('/') {
+            std::fs::create_dir_all(&target).unwrap();
+            continue;
+        }
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        if let Some(link) = contents.strip_prefix("->") {
+            std::os::unix::fs::symlink(link, &target).unwrap();
+        } else if let Some(source) = contents.strip_prefix("copy:") {
+            std::fs::copy(source, &target).unwrap();
+        } else {
+            std::fs::write(&target, contents).unwrap();
+        }
+    }
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let status = Command::new("tar")
+        .args(["-czf"])
+        .arg(out.path())
+        .args(["--owner=0", "--group=0", "--numeric-owner", "-C"])
+        .arg(dir.path())
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(out.path()).unwrap()
+}
+
+/// The base layer: busybox and the directories a container root needs.
+fn base_layer() -> Vec<u8> {
+    let mut files = vec![
+        ("bin/busybox", "copy:/bin/busybox"),
+        ("proc/", ""),
+        ("sys/", ""),
+        ("dev/", ""),
+        ("tmp/", ""),
+        ("mnt/mesos/sandbox/", ""),
+        ("etc/image-marker", "busybox-test-image\n"),
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+        ("a/gone", "hidden by a whiteout\n"),
+        ("a/kept", "kept\n"),
+        ("o/lower", "hidden by an opaque directory\n"),
+    ];
+    for tool in ["sh", "echo", "cat", "ls", "test", "pwd", "sleep", "env"] {
+        files.push((
+            Box::leak(format!("bin/{tool}").into_boxed_str()),
+            "->busybox",
+        ));
+    }
+    layer(&files)
+}
+
+fn config_json() -> serde_json::Value {
+    serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "Env": ["PATH=/bin", "IMAGE_VAR=from-image"],
+            "Cmd": ["/bin/sh", "-c", "echo from-image-cmd"],
+            "WorkingDir": "",
+        },
+        "rootfs": {"type": "layers", "diff_ids": []},
+    })
+}
+
+/// Pushes `busybox:latest` (one layer) and `layered:latest` (three: a
+/// whiteout, an opaque directory, a new file).
+fn push_images(registry: &Registry) {
+    let base = base_layer();
+    registry.push(
+        "busybox",
+        "latest",
+        std::slice::from_ref(&base),
+        config_json(),
+    );
+    let second = layer(&[
+        ("a/.wh.gone", ""),
+        ("a/new", "new in layer two\n"),
+        ("o/.wh..wh..opq", ""),
+        ("o/upper", "upper\n"),
+    ]);
+    let third = layer(&[("b/third", "third\n"), ("a/kept", "kept, changed\n")]);
+    registry.push("layered", "latest", &[base, second, third], config_json());
+}
+
+fn docker_image(name: &str) -> Image {
+    Image {
+        r#type: image::Type::Docker as i32,
+        docker: Some(image::Docker {
+            name: name.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// What a provisioned rootfs holds, for comparing backends.
+fn tree(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["a", "b", "o"] {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let contents = std::fs::read_to_string(e.path()).unwrap_or_default();
+                        format!(
+                            "{dir}/{}={}",
+                            e.file_name().to_string_lossy(),
+                            contents.trim()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        out.extend(names);
+    }
+    out
+}
+
+fn provisioner(
+    work_dir: &Path,
+    store: &Path,
+    backend: Option<&str>,
+    registry: &str,
+) -> Provisioner {
+    Provisioner::create(&ProvisionerOptions {
+        work_dir: work_dir.to_path_buf(),
+        backend: backend.map(str::to_string),
+        docker_registry: registry.to_string(),
+        docker_store_dir: store.to_path_buf(),
+        docker_config: None,
+        proc_root: "/proc".into(),
+    })
+    .unwrap()
+}
+
+#[actix_rt::test]
+async fn every_backend_provisions_the_same_tree_with_whiteouts_applied() {
+    if !require("every_backend_provisions_the_same_tree_with_whiteouts_applied") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let expected = vec![
+        "a/kept=kept, changed".to_string(),
+        "a/new=new in layer two".to_string(),
+        "b/third=third".to_string(),
+        "o/upper=upper".to_string(),
+    ];
+    let mut backends = vec!["copy", "overlay"];
+    if backend::kernel_supports(Path::new("/proc"), "aufs") {
+        backends.push("aufs");
+    } else {
+        println!("aufs: this kernel has no aufs; that backend is refused at start-up here");
+        let error = backend::create(Some("aufs"), Path::new("/proc")).unwrap_err();
+        assert!(error.contains("aufs"), "{error}");
+    }
+    for name in backends {
+        let work_dir = tempfile::tempdir().unwrap();
+        let store = tempfile::tempdir().unwrap();
+        let provisioner = provisioner(
+            work_dir.path(),
+            store.path(),
+            Some(name),
+            &format!("http://{}", registry.host),
+        );
+        let info = provisioner
+            .provision("c1", docker_image("layered"))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(tree(&info.rootfs), expected, "backend {name}");
+        assert!(info.rootfs.join("bin/busybox").exists(), "backend {name}");
+        let config = info.docker_manifest.unwrap().config.unwrap();
+        assert_eq!(config.env, vec!["PATH=/bin", "IMAGE_VAR=from-image"]);
+        // The layers are stored once, shared by a second container.
+        let second = provisioner
+            .provision("c2", docker_image("layered"))
+            .await
+            .unwrap();
+        assert_eq!(tree(&second.rootfs), expected, "backend {name}");
+        assert!(provisioner.destroy("c1").await.unwrap());
+        assert!(!info.rootfs.exists(), "backend {name}: rootfs removed");
+        assert!(second.rootfs.exists());
+        assert!(provisioner.destroy("c2").await.unwrap());
+        assert!(!work_dir.path().join("provisioner/containers/c2").exists());
+    }
+
+    // `bind` takes a single-layer image, read-only.
+    let work_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let bind = provisioner(
+        work_dir.path(),
+        store.path(),
+        Some("bind"),
+        &format!("http://{}", registry.host),
+    );
+    let error = bind
+        .provision("c1", docker_image("layered"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("single-layer"), "{error}");
+    let info = bind.provision("c2", docker_image("busybox")).await.unwrap();
+    assert!(info.rootfs.join("etc/image-marker").exists());
+    assert!(
+        std::fs::write(info.rootfs.join("new-file"), "x").is_err(),
+        "read-only"
+    );
+    assert!(bind.destroy("c2").await.unwrap());
+    assert!(!info.rootfs.exists());
+
+    // Without a backend named, overlay is chosen where the kernel has it.
+    let auto = backend::create(None, Path::new("/proc")).unwrap();
+    if backend::kernel_supports(Path::new("/proc"), "overlay") {
+        assert_eq!(auto.name(), "overlay");
+    } else {
+        assert_ne!(auto.name(), "bind");
+    }
+}
+
+#[actix_rt::test]
+async fn images_come_from_a_directory_of_docker_save_tarballs() {
+    if !require("images_come_from_a_directory_of_docker_save_tarballs") {
+        return;
+    }
+    // `docker save`'s layout: manifest.json, the config, layer tarballs.
+    let image = tempfile::tempdir().unwrap();
+    let base = base_layer();
+    std::fs::create_dir_all(image.path().join("l1")).unwrap();
+    std::fs::write(image.path().join("l1/layer.tar"), &base).unwrap();
+    std::fs::write(
+        image.path().join("config.json"),
+        serde_json::to_vec(&config_json()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        image.path().join("manifest.json"),
+        r#"[{"Config": "config.json", "RepoTags": ["busybox:latest"], "Layers": ["l1/layer.tar"]}]"#,
+    )
+    .unwrap();
+    let images = tempfile::tempdir().unwrap();
+    let status = Command::new("tar")
+        .arg("-cf")
+        .arg(images.path().join("busybox:latest.tar"))
+        .arg("-C")
+        .arg(image.path())
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let work_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let provisioner = provisioner(
+        work_dir.path(),
+        store.path(),
+        Some("copy"),
+        &images.path().display().to_string(),
+    );
+    let info = provisioner
+        .provision("c1", docker_image("busybox"))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(info.rootfs.join("etc/image-marker")).unwrap(),
+        "busybox-test-image\n"
+    );
+    let error = provisioner
+        .provision("c2", docker_image("missing"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing:latest.tar"), "{error}");
+    provisioner.destroy("c1").await.unwrap();
+}
+
+/// Runs a command task in `image` on an agent with the linux launcher,
+/// `filesystem/linux,docker/runtime` and the image flags; returns its
+/// statuses and the sandbox.
+async fn run_image_task(
+    registry: &Registry,
+    docker_config: Option<String>,
+    image: &str,
+    command: CommandInfo,
+) -> (Vec<mesos_proto::mesos::TaskStatus>, tempfile::TempDir) {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.containerizer = ContainerizerOptions {
+        isolation: "filesystem/linux,docker/runtime".into(),
+        provisioner: Some(ProvisionerOptions {
+            work_dir: work_dir.path().to_path_buf(),
+            backend: None,
+            docker_registry: format!("http://{}", registry.host),
+            docker_store_dir: store.path().to_path_buf(),
+            docker_config,
+            proc_root: "/proc".into(),
+        }),
+        ..test_containerizer(work_dir.path())
+    };
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "provisioner-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-image", info).await;
+    let task = TaskInfo {
+        name: "in-image".into(),
+        task_id: TaskId {
+            value: "in-image-1".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(command),
+        container: Some(ContainerInfo {
+            r#type: container_info::Type::Mesos as i32,
+            mesos: Some(container_info::MesosInfo {
+                image: Some(docker_image(image)),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    framework.launch(vec![task]);
+    let statuses = framework.updates_until_terminal().await;
+    drop(store);
+    (statuses, work_dir)
+}
+
+/// Waits until the agent has destroyed every container's rootfs (the
+/// executor exits a moment after its terminal update).
+async fn assert_rootfs_removed(work_dir: &Path) {
+    let containers = work_dir.join("provisioner/containers");
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        left = std::fs::read_dir(&containers)
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "no rootfs left under {}", containers.display());
+}
+
+fn find_file(root: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        let path = entry.path();
+        if entry.file_name() == name {
+            return Some(path);
+        }
+        if path.is_dir() && !path.is_symlink() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+#[actix_rt::test]
+async fn a_task_runs_in_an_image_pulled_from_a_private_registry_with_basic_auth() {
+    if !require("a_task_runs_in_an_image_pulled_from_a_private_registry_with_basic_auth") {
+        return;
+    }
+    let registry = Registry::start(Some(("alice", "s3cret")));
+    push_images(&registry);
+    let command = CommandInfo {
+        value: Some(
+            "cat /etc/image-marker; echo sandbox=$MESOS_SANDBOX; echo var=$IMAGE_VAR; \
+             echo pwd=$(pwd); test -e /work || echo host-root-hidden; \
+             echo written > $MESOS_SANDBOX/from-task.txt"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    let (statuses, work_dir) = run_image_task(
+        &registry,
+        Some(registry.docker_config()),
+        "busybox",
+        command,
+    )
+    .await;
+    let stdout_path =
+        find_file(work_dir.path(), "from-task.txt").map(|p| p.with_file_name("stdout"));
+    let stdout = stdout_path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskFinished),
+        "{statuses:?}\nstdout: {stdout}"
+    );
+    assert!(stdout.contains("busybox-test-image"), "{stdout}");
+    assert!(stdout.contains("sandbox=/mnt/mesos/sandbox"), "{stdout}");
+    assert!(stdout.contains("var=from-image"), "{stdout}");
+    assert!(stdout.contains("pwd=/mnt/mesos/sandbox"), "{stdout}");
+    assert!(stdout.contains("host-root-hidden"), "{stdout}");
+    // The rootfs goes with the container (once the executor has exited).
+    assert_rootfs_removed(work_dir.path()).await;
+}
+
+#[actix_rt::test]
+async fn the_image_cmd_runs_when_the_task_gives_no_command_value() {
+    if !require("the_image_cmd_runs_when_the_task_gives_no_command_value") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let command = CommandInfo {
+        shell: Some(false),
+        ..Default::default()
+    };
+    let (statuses, work_dir) = run_image_task(&registry, None, "busybox", command).await;
+    let stdout = find_file(work_dir.path(), "stdout")
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskFinished),
+        "{statuses:?}\nstdout: {stdout}"
+    );
+    assert!(stdout.contains("from-image-cmd"), "{stdout}");
+    assert_rootfs_removed(work_dir.path()).await;
+}
+
+#[actix_rt::test]
+async fn without_credentials_the_task_fails_naming_the_registry_and_the_401() {
+    if !require("without_credentials_the_task_fails_naming_the_registry_and_the_401") {
+        return;
+    }
+    let registry = Registry::start(Some(("alice", "s3cret")));
+    push_images(&registry);
+    let command = CommandInfo {
+        value: Some("echo should-not-run".into()),
+        ..Default::default()
+    };
+    let (statuses, _work_dir) = run_image_task(&registry, None, "busybox", command).await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason,
+        Some(task_status::Reason::ContainerLaunchFailed as i32),
+        "{statuses:?}"
+    );
+    let message = last.message.clone().unwrap_or_default();
+    assert!(message.contains("401"), "{message}");
+    assert!(message.contains(&registry.host), "{message}");
+    assert!(message.contains("--docker_config"), "{message}");
+}
