@@ -709,3 +709,165 @@ async fn without_credentials_the_task_fails_naming_the_registry_and_the_401() {
     assert!(message.contains(&registry.host), "{message}");
     assert!(message.contains("--docker_config"), "{message}");
 }
+
+/// A token-authenticating front of an anonymous registry, as Docker Hub
+/// is: `401` with a `Bearer` challenge unless the request carries the
+/// token its `/token` endpoint hands out for the right Basic credentials.
+struct BearerFront {
+    host: String,
+    tokens_issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl BearerFront {
+    fn start(backend: String, user: &str, password: &str) -> Self {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let basic = format!(
+            "Basic {}",
+            mesos_agent::containerizer::mesos::provisioner::store::docker::registry::basic_auth(
+                user, password
+            )
+        );
+        let tokens_issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (issued, realm) = (tokens_issued.clone(), format!("http://{host}/token"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let (basic, backend, issued, realm) = (
+                    basic.clone(),
+                    backend.clone(),
+                    issued.clone(),
+                    realm.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut head = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        head.push(line.trim_end().to_string());
+                    }
+                    let target = head[0].split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let authorization = head
+                        .iter()
+                        .find_map(|h| {
+                            let (n, v) = h.split_once(':')?;
+                            n.eq_ignore_ascii_case("authorization")
+                                .then(|| v.trim().to_string())
+                        })
+                        .unwrap_or_default();
+                    let reply = |stream: &mut std::net::TcpStream,
+                                 status: &str,
+                                 extra: &str,
+                                 body: &str| {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    };
+                    if target.starts_with("/token") {
+                        if authorization == basic
+                            && target.contains("scope=repository%3Abusybox%3Apull")
+                        {
+                            issued.fetch_add(1, Ordering::SeqCst);
+                            reply(
+                                &mut stream,
+                                "200 OK",
+                                "Content-Type: application/json\r\n",
+                                r#"{"token": "tok-123"}"#,
+                            );
+                        } else {
+                            reply(&mut stream, "401 Unauthorized", "", "bad credentials");
+                        }
+                        return;
+                    }
+                    if authorization != "Bearer tok-123" {
+                        let challenge = format!(
+                            "WWW-Authenticate: Bearer realm=\"{realm}\",service=\"front\",scope=\"repository:busybox:pull\"\r\n"
+                        );
+                        reply(&mut stream, "401 Unauthorized", &challenge, "{}");
+                        return;
+                    }
+                    // Forward to the registry, answer with its response.
+                    let mut upstream = std::net::TcpStream::connect(&backend).unwrap();
+                    let mut request =
+                        format!("{}\r\nHost: {backend}\r\nConnection: close\r\n", head[0]);
+                    for h in &head[1..] {
+                        let name = h.split(':').next().unwrap_or("").to_ascii_lowercase();
+                        if !["host", "connection", "authorization"].contains(&name.as_str()) {
+                            request.push_str(h);
+                            request.push_str("\r\n");
+                        }
+                    }
+                    request.push_str("\r\n");
+                    upstream.write_all(request.as_bytes()).unwrap();
+                    let mut response = Vec::new();
+                    let _ = upstream.read_to_end(&mut response);
+                    let _ = stream.write_all(&response);
+                });
+            }
+        });
+        Self {
+            host,
+            tokens_issued,
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn the_bearer_token_flow_uses_the_docker_config_credentials() {
+    if !require("the_bearer_token_flow_uses_the_docker_config_credentials") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let front = BearerFront::start(registry.host.clone(), "bob", "hunter2");
+    let auth = mesos_agent::containerizer::mesos::provisioner::store::docker::registry::basic_auth(
+        "bob", "hunter2",
+    );
+    let options = |config: Option<String>, store: &Path, work_dir: &Path| ProvisionerOptions {
+        work_dir: work_dir.to_path_buf(),
+        backend: Some("copy".into()),
+        docker_registry: format!("http://{}", front.host),
+        docker_store_dir: store.to_path_buf(),
+        docker_config: config,
+        proc_root: "/proc".into(),
+    };
+    let (work_dir, store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = serde_json::json!({"auths": {front.host.clone(): {"auth": auth}}}).to_string();
+    let provisioner =
+        Provisioner::create(&options(Some(config), store.path(), work_dir.path())).unwrap();
+    let info = provisioner
+        .provision("c1", docker_image("busybox"))
+        .await
+        .unwrap();
+    assert!(info.rootfs.join("etc/image-marker").exists());
+    assert!(
+        front
+            .tokens_issued
+            .load(std::sync::atomic::Ordering::SeqCst)
+            >= 1
+    );
+    provisioner.destroy("c1").await.unwrap();
+
+    // Wrong credentials: the token service's refusal is named.
+    let wrong = serde_json::json!({"auths": {front.host.clone(): {"auth": "Ym9iOndyb25n"}}});
+    let (work_dir, store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let provisioner = Provisioner::create(&options(
+        Some(wrong.to_string()),
+        store.path(),
+        work_dir.path(),
+    ))
+    .unwrap();
+    let error = provisioner
+        .provision("c1", docker_image("busybox"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("refused the credentials"), "{error}");
+}
