@@ -10,10 +10,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
+#[path = "support/registry.rs"]
+mod registry;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use mesos_agent::containerizer::mesos::provisioner::backend;
@@ -24,8 +26,8 @@ use mesos_proto::mesos::{
     TaskInfo, TaskState,
 };
 use mesos_proto::resources::Resources;
-use sha2::Digest as _;
 
+use registry::*;
 use support::*;
 
 /// Whether the test can run: root, the registry, htpasswd, busybox, the
@@ -64,276 +66,6 @@ fn which(tool: &str) -> Option<PathBuf> {
             .map(|p| p.join(tool))
             .find(|p| p.exists())
     })
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let digest = sha2::Sha256::digest(bytes);
-    format!(
-        "sha256:{}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
-}
-
-/// A `docker-registry` on loopback, stopped on drop.
-struct Registry {
-    child: Child,
-    host: String,
-    credentials: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Registry {
-    fn start(credentials: Option<(&str, &str)>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-             http:\n  addr: {host}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((user, password)) = credentials {
-            let output = Command::new("htpasswd")
-                .args(["-Bbn", user, password])
-                .output()
-                .unwrap();
-            assert!(output.status.success());
-            let htpasswd = dir.path().join("htpasswd");
-            std::fs::write(&htpasswd, &output.stdout).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: mesos-test-registry\n    path: {}\n",
-                htpasswd.display()
-            ));
-        }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let registry = Self {
-            child,
-            host,
-            credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&registry.host).is_ok() {
-                return registry;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("docker-registry did not start on {}", registry.host);
-    }
-
-    fn curl(&self, arguments: &[&str]) -> String {
-        let mut command = Command::new("curl");
-        command.args(["-sS", "--fail-with-body"]);
-        if let Some((user, password)) = &self.credentials {
-            command.args(["-u", &format!("{user}:{password}")]);
-        }
-        let output = command.args(arguments).output().unwrap();
-        assert!(
-            output.status.success(),
-            "curl {arguments:?}: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// Uploads a blob; returns its digest.
-    fn push_blob(&self, repository: &str, bytes: &[u8]) -> String {
-        let digest = sha256(bytes);
-        let head = self.curl(&[
-            "-X",
-            "POST",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            &format!("http://{}/v2/{repository}/blobs/uploads/", self.host),
-        ]);
-        let location = head
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("location")
-                    .then(|| value.trim().to_string())
-            })
-            .expect("an upload location");
-        let location = if location.starts_with('/') {
-            format!("http://{}{location}", self.host)
-        } else {
-            location
-        };
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), bytes).unwrap();
-        let separator = if location.contains('?') { '&' } else { '?' };
-        self.curl(&[
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "--data-binary",
-            &format!("@{}", file.path().display()),
-            &format!("{location}{separator}digest={digest}"),
-        ]);
-        digest
-    }
-
-    /// Pushes an image of `layers` (gzipped tarballs, base first) and
-    /// `config` as `repository:tag` (a schema 2 manifest).
-    fn push(&self, repository: &str, tag: &str, layers: &[Vec<u8>], config: serde_json::Value) {
-        let config = serde_json::to_vec(&config).unwrap();
-        let config_digest = self.push_blob(repository, &config);
-        let layers: Vec<serde_json::Value> = layers
-            .iter()
-            .map(|layer| {
-                serde_json::json!({
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": layer.len(),
-                    "digest": self.push_blob(repository, layer),
-                })
-            })
-            .collect();
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": config.len(),
-                "digest": config_digest,
-            },
-            "layers": layers,
-        });
-        let file = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(file.path(), serde_json::to_vec(&manifest).unwrap()).unwrap();
-        self.curl(&[
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/vnd.docker.distribution.manifest.v2+json",
-            "--data-binary",
-            &format!("@{}", file.path().display()),
-            &format!("http://{}/v2/{repository}/manifests/{tag}", self.host),
-        ]);
-    }
-
-    fn docker_config(&self) -> String {
-        let (user, password) = self.credentials.clone().unwrap();
-        let auth =
-            mesos_agent::containerizer::mesos::provisioner::store::docker::registry::basic_auth(
-                &user, &password,
-            );
-        serde_json::json!({"auths": {format!("http://{}", self.host): {"auth": auth}}}).to_string()
-    }
-}
-
-/// A gzipped tarball of `files` (path -> contents; a value starting with
-/// `->` is a symlink, `/` at the end of a path a directory).
-fn layer(files: &[(&str, &str)]) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let target = dir.path().join(path);
-        if path.ends_with('/') {
-            std::fs::create_dir_all(&target).unwrap();
-            continue;
-        }
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        if let Some(link) = contents.strip_prefix("->") {
-            std::os::unix::fs::symlink(link, &target).unwrap();
-        } else if let Some(source) = contents.strip_prefix("copy:") {
-            std::fs::copy(source, &target).unwrap();
-        } else {
-            std::fs::write(&target, contents).unwrap();
-        }
-    }
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let status = Command::new("tar")
-        .args(["-czf"])
-        .arg(out.path())
-        .args(["--owner=0", "--group=0", "--numeric-owner", "-C"])
-        .arg(dir.path())
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read(out.path()).unwrap()
-}
-
-/// The base layer: busybox and the directories a container root needs.
-fn base_layer() -> Vec<u8> {
-    let mut files = vec![
-        ("bin/busybox", "copy:/bin/busybox"),
-        ("proc/", ""),
-        ("sys/", ""),
-        ("dev/", ""),
-        ("tmp/", ""),
-        ("mnt/mesos/sandbox/", ""),
-        ("etc/image-marker", "busybox-test-image\n"),
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
-        ("a/gone", "hidden by a whiteout\n"),
-        ("a/kept", "kept\n"),
-        ("o/lower", "hidden by an opaque directory\n"),
-    ];
-    for tool in ["sh", "echo", "cat", "ls", "test", "pwd", "sleep", "env"] {
-        files.push((
-            Box::leak(format!("bin/{tool}").into_boxed_str()),
-            "->busybox",
-        ));
-    }
-    layer(&files)
-}
-
-fn config_json() -> serde_json::Value {
-    serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {
-            "Env": ["PATH=/bin", "IMAGE_VAR=from-image"],
-            "Cmd": ["/bin/sh", "-c", "echo from-image-cmd"],
-            "WorkingDir": "",
-        },
-        "rootfs": {"type": "layers", "diff_ids": []},
-    })
-}
-
-/// Pushes `busybox:latest` (one layer) and `layered:latest` (three: a
-/// whiteout, an opaque directory, a new file).
-fn push_images(registry: &Registry) {
-    let base = base_layer();
-    registry.push(
-        "busybox",
-        "latest",
-        std::slice::from_ref(&base),
-        config_json(),
-    );
-    let second = layer(&[
-        ("a/.wh.gone", ""),
-        ("a/new", "new in layer two\n"),
-        ("o/.wh..wh..opq", ""),
-        ("o/upper", "upper\n"),
-    ]);
-    let third = layer(&[("b/third", "third\n"), ("a/kept", "kept, changed\n")]);
-    registry.push("layered", "latest", &[base, second, third], config_json());
 }
 
 fn docker_image(name: &str) -> Image {
@@ -716,6 +448,8 @@ async fn without_credentials_the_task_fails_naming_the_registry_and_the_401() {
 struct BearerFront {
     host: String,
     tokens_issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Manifest requests passed on to the registry.
+    manifests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl BearerFront {
@@ -731,15 +465,18 @@ impl BearerFront {
             )
         );
         let tokens_issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let manifests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (issued, realm) = (tokens_issued.clone(), format!("http://{host}/token"));
+        let forwarded = manifests.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
-                let (basic, backend, issued, realm) = (
+                let (basic, backend, issued, realm, forwarded) = (
                     basic.clone(),
                     backend.clone(),
                     issued.clone(),
                     realm.clone(),
+                    forwarded.clone(),
                 );
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -794,6 +531,9 @@ impl BearerFront {
                         return;
                     }
                     // Forward to the registry, answer with its response.
+                    if target.contains("/manifests/") {
+                        forwarded.fetch_add(1, Ordering::SeqCst);
+                    }
                     let mut upstream = std::net::TcpStream::connect(&backend).unwrap();
                     let mut request =
                         format!("{}\r\nHost: {backend}\r\nConnection: close\r\n", head[0]);
@@ -815,6 +555,7 @@ impl BearerFront {
         Self {
             host,
             tokens_issued,
+            manifests,
         }
     }
 }
@@ -855,6 +596,25 @@ async fn the_bearer_token_flow_uses_the_docker_config_credentials() {
     );
     provisioner.destroy("c1").await.unwrap();
 
+    // Concurrent provisions of one image share one pull.
+    let (work_dir, store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = serde_json::json!({"auths": {front.host.clone(): {"auth": auth}}}).to_string();
+    let provisioner =
+        Provisioner::create(&options(Some(config), store.path(), work_dir.path())).unwrap();
+    let before = front.manifests.load(std::sync::atomic::Ordering::SeqCst);
+    let (a, b) = futures::join!(
+        provisioner.provision("p1", docker_image("busybox")),
+        provisioner.provision("p2", docker_image("busybox"))
+    );
+    assert_ne!(a.unwrap().rootfs, b.unwrap().rootfs);
+    assert_eq!(
+        front.manifests.load(std::sync::atomic::Ordering::SeqCst) - before,
+        1,
+        "one manifest request for both"
+    );
+    provisioner.destroy("p1").await.unwrap();
+    provisioner.destroy("p2").await.unwrap();
+
     // Wrong credentials: the token service's refusal is named.
     let wrong = serde_json::json!({"auths": {front.host.clone(): {"auth": "Ym9iOndyb25n"}}});
     let (work_dir, store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -870,4 +630,87 @@ async fn the_bearer_token_flow_uses_the_docker_config_credentials() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("refused the credentials"), "{error}");
+}
+
+#[actix_rt::test]
+async fn a_nested_container_runs_in_its_own_image_under_a_plain_parent() {
+    if !require("a_nested_container_runs_in_its_own_image_under_a_plain_parent") {
+        return;
+    }
+    use support::sandbox::{get, launch_with_flags, request};
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let store = tempfile::tempdir().unwrap();
+    let cluster = launch_with_flags(
+        "image-parent",
+        &[
+            "--launcher=linux".into(),
+            "--isolation=filesystem/linux,docker/runtime".into(),
+            "--image_providers=docker".into(),
+            format!("--docker_registry=http://{}", registry.host),
+            format!("--docker_store_dir={}", store.path().display()),
+        ],
+    )
+    .await;
+    let addr = cluster.addr;
+    let containers = get(addr, "/containers").await.json();
+    let parent = containers[0]["container_id"].as_str().unwrap().to_string();
+    let sandbox = PathBuf::from(
+        get(addr, "/files/debug").await.json()[&cluster.sandbox()]
+            .as_str()
+            .unwrap(),
+    );
+    let call = |body: serde_json::Value| async move {
+        let body = body.to_string();
+        request(
+            addr,
+            "POST",
+            "/api/v1",
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+        .await
+    };
+    let id = serde_json::json!({"value": "in-image", "parent": {"value": parent}});
+    let reply = call(serde_json::json!({
+        "type": "LAUNCH_NESTED_CONTAINER",
+        "launch_nested_container": {
+            "container_id": id,
+            "command": {"value": "cat /etc/image-marker; echo sandbox=$MESOS_SANDBOX; \
+                                  test -e /work || echo host-root-hidden"},
+            "container": {"type": "MESOS", "mesos": {"image": {"type": "DOCKER",
+                          "docker": {"name": "busybox"}}}}
+        }
+    }))
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = call(serde_json::json!({
+        "type": "WAIT_NESTED_CONTAINER",
+        "wait_nested_container": {"container_id": id}
+    }))
+    .await;
+    let stdout =
+        std::fs::read_to_string(sandbox.join("containers/in-image/stdout")).unwrap_or_default();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json()["wait_nested_container"]["exit_status"],
+        0,
+        "{}\nstdout: {stdout}",
+        reply.text()
+    );
+    assert!(stdout.contains("busybox-test-image"), "{stdout}");
+    assert!(stdout.contains("sandbox=/mnt/mesos/sandbox"), "{stdout}");
+    assert!(stdout.contains("host-root-hidden"), "{stdout}");
+    // Its rootfs was under the parent's provisioner directory, and went
+    // when it exited.
+    let nested_dir = cluster
+        .work_dir
+        .path()
+        .join("provisioner/containers")
+        .join(&parent)
+        .join("containers/in-image");
+    assert!(!nested_dir.exists(), "{} removed", nested_dir.display());
 }

@@ -73,6 +73,11 @@ pub fn require_executor() -> bool {
 /// `data.txt` (`DATA`), a symlink `escape` to `/` and a line to stdout,
 /// then sleeps; returns once the task runs and `data.txt` is complete.
 pub async fn launch(task_id: &str) -> Cluster {
+    launch_with_flags(task_id, &[]).await
+}
+
+/// [`launch`] with more agent flags.
+pub async fn launch_with_flags(task_id: &str, extra_flags: &[String]) -> Cluster {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let agent_runtime = runtime();
@@ -95,7 +100,8 @@ pub async fn launch(task_id: &str) -> Cluster {
         "--registration_backoff_factor=10ms".into(),
         "--executor_shutdown_grace_period=1secs".into(),
     ];
-    let flags = Flags::parse_from_args(args).unwrap();
+    let flags =
+        Flags::parse_from_args(args.into_iter().chain(extra_flags.iter().cloned())).unwrap();
     let config = mesos_agent::slave::Config {
         master: flags.master_pid().unwrap(),
         info: mesos_agent::slave::slave_info(&flags, agent_runtime.address()).unwrap(),

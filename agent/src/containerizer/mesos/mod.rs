@@ -446,6 +446,10 @@ async fn launch(
         });
     }
     if abort.load(Ordering::SeqCst) {
+        // The destroy may have run before the rootfs existed.
+        if let (Some(provisioner), Some(_)) = (provisioner, &config.rootfs) {
+            let _ = provisioner.destroy(id).await;
+        }
         return Err(ContainerizerError::Other(
             "destroyed while provisioning".into(),
         ));
