@@ -94,7 +94,7 @@ fn main() {
             }],
             ..Default::default()
         };
-        let mut run = |cached: bool, id: String| {
+        let run = |cached: bool, id: String| {
             let fetcher = fetcher.clone();
             let command = command(cached);
             async move {

@@ -714,3 +714,42 @@ async fn a_nested_container_runs_in_its_own_image_under_a_plain_parent() {
         .join("containers/in-image");
     assert!(!nested_dir.exists(), "{} removed", nested_dir.display());
 }
+
+#[actix_rt::test]
+async fn recovery_destroys_the_rootfses_of_unknown_containers_only() {
+    if !require("recovery_destroys_the_rootfses_of_unknown_containers_only") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let (work_dir, store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let url = format!("http://{}", registry.host);
+    let first = provisioner(work_dir.path(), store.path(), Some("overlay"), &url);
+    let kept = first
+        .provision("kept", docker_image("busybox"))
+        .await
+        .unwrap();
+    let orphan = first
+        .provision("orphan", docker_image("busybox"))
+        .await
+        .unwrap();
+    let nested = first
+        .provision("kept.child", docker_image("busybox"))
+        .await
+        .unwrap();
+    // A restarted agent's provisioner knows only what the agent recovered.
+    let second = provisioner(work_dir.path(), store.path(), Some("overlay"), &url);
+    second
+        .recover(["kept".to_string()].into_iter().collect())
+        .await
+        .unwrap();
+    assert!(kept.rootfs.join("etc/image-marker").exists());
+    assert!(nested.rootfs.join("etc/image-marker").exists());
+    assert!(!orphan.rootfs.exists(), "the orphan's rootfs is gone");
+    assert!(!backend::is_mount_point(&orphan.rootfs));
+    assert!(second.destroy("kept").await.unwrap());
+    assert!(
+        !nested.rootfs.exists(),
+        "nested rootfses go with their parent"
+    );
+}

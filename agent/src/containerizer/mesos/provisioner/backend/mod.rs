@@ -147,7 +147,7 @@ pub(crate) fn mount(
 }
 
 /// Whether `path` is a mount point (in `/proc/self/mountinfo`).
-pub(crate) fn is_mount_point(path: &Path) -> bool {
+pub fn is_mount_point(path: &Path) -> bool {
     let Ok(path) = path.canonicalize() else {
         return false;
     };
