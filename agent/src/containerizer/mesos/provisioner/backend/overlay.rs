@@ -1,7 +1,8 @@
 //! The `overlay` backend (upstream `backends/overlay.cpp`): an overlayfs
 //! mount with the layers as lower directories (top first) and a
 //! per-rootfs upper and work directory under the backend directory.
-//! Layers are stored with overlayfs whiteouts. The lower directories are
+//! Layers are stored with overlayfs whiteouts; the upper directory is
+//! mounted `volatile` where the kernel allows. The lower directories are
 //! named through short symbolic links, as upstream, so that many layers
 //! fit in one page of mount options.
 
@@ -57,7 +58,13 @@ impl Backend for OverlayBackend {
             upper.display(),
             work.display()
         );
-        super::mount("overlay", rootfs, Some("overlay"), 0, Some(&options))
+        // `volatile` (Linux 5.10+): the upper directory is thrown away with
+        // the container, so it need not be synced; without it the unmount
+        // syncs the whole upper filesystem (seen: 0.2 s to 1.3 s per
+        // destroy on a busy disk). Older kernels refuse it: mount without.
+        let volatile = format!("{options},volatile");
+        super::mount("overlay", rootfs, Some("overlay"), 0, Some(&volatile))
+            .or_else(|_| super::mount("overlay", rootfs, Some("overlay"), 0, Some(&options)))
     }
 
     fn destroy(&self, rootfs: &Path, backend_dir: &Path) -> Result<bool, String> {
