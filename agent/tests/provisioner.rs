@@ -753,3 +753,44 @@ async fn recovery_destroys_the_rootfses_of_unknown_containers_only() {
         "nested rootfses go with their parent"
     );
 }
+
+#[actix_rt::test]
+async fn an_image_carries_its_own_registry_credentials() {
+    if !require("an_image_carries_its_own_registry_credentials") {
+        return;
+    }
+    let registry = Registry::start(Some(("carol", "pa55")));
+    push_images(&registry);
+    let (work_dir, store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let provisioner = provisioner(
+        work_dir.path(),
+        store.path(),
+        Some("copy"),
+        &format!("http://{}", registry.host),
+    );
+    let mut image = docker_image("busybox");
+    if let Some(docker) = image.docker.as_mut() {
+        docker.config = Some(mesos_proto::mesos::Secret {
+            r#type: Some(mesos_proto::mesos::secret::Type::Value as i32),
+            value: Some(mesos_proto::mesos::secret::Value {
+                data: registry.docker_config().into_bytes(),
+            }),
+            ..Default::default()
+        });
+    }
+    let info = provisioner.provision("c1", image).await.unwrap();
+    assert!(info.rootfs.join("etc/image-marker").exists());
+    provisioner.destroy("c1").await.unwrap();
+    // The agent's own (absent) credentials are not enough once the
+    // registry is asked again (`cached: false`; a cached image is reused).
+    let uncached = Image {
+        cached: Some(false),
+        ..docker_image("busybox")
+    };
+    let error = provisioner
+        .provision("c2", uncached)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("401"), "{error}");
+}

@@ -292,14 +292,50 @@ impl Handler<Provision> for ProvisionerProcess {
         };
         let name = docker.name.clone();
         let cached = image.cached.unwrap_or(true);
-        let key = format!("{name}#{cached}");
+        // The image's own registry credentials (`Image.Docker.config`, a
+        // docker config document as a value secret).
+        let credentials = match &docker.config {
+            None => None,
+            Some(secret) => match secret.value.as_ref() {
+                Some(value) => match std::str::from_utf8(&value.data)
+                    .map_err(|e| e.to_string())
+                    .and_then(Credentials::parse)
+                {
+                    Ok(credentials) => Some((credentials, value.data.clone())),
+                    Err(error) => {
+                        return Box::pin(std::future::ready(Err(ProvisionerError::Pull {
+                            image: name,
+                            message: format!("invalid docker config in the image: {error}"),
+                        })))
+                    }
+                },
+                None => {
+                    return Box::pin(std::future::ready(Err(ProvisionerError::Unsupported(
+                        "the image's docker config is a secret reference; only value secrets \
+                         are supported (no secret resolver)"
+                            .into(),
+                    ))))
+                }
+            },
+        };
+        let key = format!(
+            "{name}#{cached}#{}",
+            credentials
+                .as_ref()
+                .map(|(_, data)| String::from_utf8_lossy(data).into_owned())
+                .unwrap_or_default()
+        );
+        let credentials = credentials.map(|(credentials, _)| credentials);
         let pull = match self.pulls.get(&key) {
             Some(pull) => pull.clone(),
             None => {
                 let store = self.store.clone();
                 let pull_name = name.clone();
                 let pull: BoxFuture<'static, std::result::Result<ImageInfo, String>> =
-                    Box::pin(async move { blocking(move || store.get(&pull_name, cached)).await? });
+                    Box::pin(async move {
+                        blocking(move || store.get(&pull_name, cached, credentials.as_ref()))
+                            .await?
+                    });
                 let pull = pull.shared();
                 self.pulls.insert(key.clone(), pull.clone());
                 let (addr, done) = (ctx.address(), pull.clone());

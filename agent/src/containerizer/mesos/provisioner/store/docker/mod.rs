@@ -165,9 +165,15 @@ impl DockerStore {
             .unwrap_or_default()
     }
 
-    /// The image `name`, pulled unless `cached` allows the stored copy.
+    /// The image `name`, pulled unless `cached` allows the stored copy;
+    /// `credentials` (the image's own `config`) replace `--docker_config`.
     /// Blocking.
-    pub fn get(&self, name: &str, cached: bool) -> Result<ImageInfo, String> {
+    pub fn get(
+        &self,
+        name: &str,
+        cached: bool,
+        credentials: Option<&config::Credentials>,
+    ) -> Result<ImageInfo, String> {
         let reference = Reference::parse(name)?;
         let key = reference.to_string();
         if cached {
@@ -199,7 +205,7 @@ impl DockerStore {
             .join(uuid::Uuid::new_v4().to_string());
         std::fs::create_dir_all(&staging)
             .map_err(|e| format!("failed to create '{}': {e}", staging.display()))?;
-        let pulled = self.pull(&reference, &staging);
+        let pulled = self.pull(&reference, credentials, &staging);
         let _ = std::fs::remove_dir_all(&staging);
         let (ids, config) = pulled?;
         let _guard = self
@@ -226,18 +232,19 @@ impl DockerStore {
     fn pull(
         &self,
         reference: &Reference,
+        credentials: Option<&config::Credentials>,
         staging: &Path,
     ) -> Result<(Vec<String>, serde_json::Value), String> {
         match self.source.as_ref() {
             Source::Registry(puller) => {
-                let manifest = puller.manifest(reference)?;
+                let manifest = puller.manifest(reference, credentials)?;
                 let mut ids = Vec::new();
                 for layer in &manifest.layers {
                     let id = layer_id(layer);
                     if !self.layer_rootfs(&id).is_dir() {
                         let blob = staging.join(format!("{id}.blob"));
                         tracing::info!(image = %reference, layer = %layer.digest, "Pulling layer");
-                        puller.blob(reference, &layer.digest, &blob)?;
+                        puller.blob(reference, credentials, &layer.digest, &blob)?;
                         self.unpack_layer(&id, &blob, staging)?;
                         let _ = std::fs::remove_file(&blob);
                     }

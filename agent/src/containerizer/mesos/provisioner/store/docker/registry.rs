@@ -133,7 +133,14 @@ impl RegistryPuller {
     }
 
     /// Fetches and parses the manifest of `reference`, and its config.
-    pub fn manifest(&self, reference: &Reference) -> Result<Manifest, String> {
+    /// `credentials` replaces `--docker_config`'s for this image (its
+    /// `Image.Docker.config`).
+    pub fn manifest(
+        &self,
+        reference: &Reference,
+        credentials: Option<&Credentials>,
+    ) -> Result<Manifest, String> {
+        let credentials = credentials.unwrap_or(&self.credentials);
         let location = self.locate(reference);
         let mut target = reference.manifest_reference().to_string();
         // A list or index resolves to one manifest: at most two hops.
@@ -143,7 +150,13 @@ impl RegistryPuller {
                 location.base, location.repository, target
             );
             let mut body = Vec::new();
-            let head = self.get(&location, &url, Some(MANIFEST_ACCEPT), &mut body)?;
+            let head = self.get(
+                &location,
+                credentials,
+                &url,
+                Some(MANIFEST_ACCEPT),
+                &mut body,
+            )?;
             if head.status != 200 {
                 return Err(status_error(&location, &url, head.status, &body));
             }
@@ -195,7 +208,7 @@ impl RegistryPuller {
                 .and_then(|d| d.as_str())
                 .ok_or_else(|| format!("the manifest of '{reference}' has no config digest"))?;
             let mut config = Vec::new();
-            self.blob_to(&location, config_digest, &mut config)?;
+            self.blob_to(&location, credentials, config_digest, &mut config)?;
             let config: serde_json::Value = serde_json::from_slice(&config)
                 .map_err(|e| format!("the config of '{reference}' is not valid JSON: {e}"))?;
             return Ok(Manifest {
@@ -212,13 +225,15 @@ impl RegistryPuller {
     pub fn blob(
         &self,
         reference: &Reference,
+        credentials: Option<&Credentials>,
         digest: &str,
         destination: &Path,
     ) -> Result<(), String> {
+        let credentials = credentials.unwrap_or(&self.credentials);
         let location = self.locate(reference);
         let mut file = std::fs::File::create(destination)
             .map_err(|e| format!("failed to create '{}': {e}", destination.display()))?;
-        self.blob_to(&location, digest, &mut file)?;
+        self.blob_to(&location, credentials, digest, &mut file)?;
         file.sync_all()
             .map_err(|e| format!("failed to sync '{}': {e}", destination.display()))
     }
@@ -226,6 +241,7 @@ impl RegistryPuller {
     fn blob_to(
         &self,
         location: &Location,
+        credentials: &Credentials,
         digest: &str,
         out: &mut dyn Write,
     ) -> Result<(), String> {
@@ -238,7 +254,7 @@ impl RegistryPuller {
             hasher: sha2::Sha256::new(),
             error_body: Vec::new(),
         };
-        let head = self.get(location, &url, None, &mut checked)?;
+        let head = self.get(location, credentials, &url, None, &mut checked)?;
         if head.status != 200 {
             return Err(status_error(
                 location,
@@ -263,11 +279,18 @@ impl RegistryPuller {
     fn get(
         &self,
         location: &Location,
+        credentials: &Credentials,
         url: &str,
         accept: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<http::Head, String> {
-        let key = format!("{}/{}", location.registry, location.repository);
+        // What was earned depends on the credentials it was earned with.
+        let key = format!(
+            "{}/{}#{}",
+            location.registry,
+            location.repository,
+            credentials.auth_for(&location.registry).unwrap_or_default()
+        );
         let mut headers = Vec::new();
         if let Some(accept) = accept {
             headers.push(("Accept".to_string(), accept.to_string()));
@@ -316,7 +339,7 @@ impl RegistryPuller {
             .header("WWW-Authenticate")
             .unwrap_or_default()
             .to_string();
-        let authorization = self.authorize(location, &challenge)?;
+        let authorization = self.authorize(location, credentials, &challenge)?;
         headers.push(("Authorization".into(), authorization.clone()));
         let head = http::get(url, &headers, self.timeout, out)
             .map_err(|e| format!("failed to reach registry '{}': {e}", location.registry))?;
@@ -324,7 +347,7 @@ impl RegistryPuller {
             return Err(format!(
                 "registry '{}' refused the credentials{} for '{}' (401 Unauthorized)",
                 location.registry,
-                self.credentials
+                credentials
                     .user_for(&location.registry)
                     .map(|u| format!(" of user '{u}'"))
                     .unwrap_or_default(),
@@ -338,8 +361,13 @@ impl RegistryPuller {
     }
 
     /// The `Authorization` header answering `challenge`.
-    fn authorize(&self, location: &Location, challenge: &str) -> Result<String, String> {
-        let basic = self.credentials.auth_for(&location.registry);
+    fn authorize(
+        &self,
+        location: &Location,
+        credentials: &Credentials,
+        challenge: &str,
+    ) -> Result<String, String> {
+        let basic = credentials.auth_for(&location.registry);
         let unauthorized = || {
             format!(
                 "registry '{}' answered 401 Unauthorized for '{}' and --docker_config has no \
