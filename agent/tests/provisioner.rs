@@ -794,3 +794,27 @@ async fn an_image_carries_its_own_registry_credentials() {
         .to_string();
     assert!(error.contains("401"), "{error}");
 }
+
+#[actix_rt::test]
+async fn an_oci_index_resolves_to_this_platforms_image() {
+    if !require("an_oci_index_resolves_to_this_platforms_image") {
+        return;
+    }
+    let registry = Registry::start(None);
+    registry.push_oci_index("multi", "v1", &[base_layer()], config_json());
+    let (work_dir, store) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let provisioner = provisioner(
+        work_dir.path(),
+        store.path(),
+        Some("overlay"),
+        &format!("http://{}", registry.host),
+    );
+    let info = provisioner
+        .provision("c1", docker_image("multi:v1"))
+        .await
+        .unwrap();
+    assert!(info.rootfs.join("etc/image-marker").exists());
+    let config = info.docker_manifest.unwrap().config.unwrap();
+    assert_eq!(config.cmd, vec!["/bin/sh", "-c", "echo from-image-cmd"]);
+    provisioner.destroy("c1").await.unwrap();
+}

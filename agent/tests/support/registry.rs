@@ -191,6 +191,104 @@ impl Registry {
         ]);
     }
 
+    /// Pushes `layers` and `config` as an OCI image manifest, and under
+    /// `repository:tag` an OCI index naming it for this machine's
+    /// platform beside one for another platform (the same layers, a config
+    /// whose `Cmd` is `wrong-platform`).
+    pub fn push_oci_index(
+        &self,
+        repository: &str,
+        tag: &str,
+        layers: &[Vec<u8>],
+        mut config: serde_json::Value,
+    ) {
+        let diff_ids: Vec<String> = layers.iter().map(|l| sha256(&gunzip(l))).collect();
+        config["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": diff_ids});
+        let mut other = config.clone();
+        other["config"]["Cmd"] = serde_json::json!(["wrong-platform"]);
+        let config = serde_json::to_vec(&config).unwrap();
+        let config_digest = self.push_blob(repository, &config);
+        let other = serde_json::to_vec(&other).unwrap();
+        let other_digest = self.push_blob(repository, &other);
+        let layers: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|layer| {
+                serde_json::json!({
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "size": layer.len(),
+                    "digest": self.push_blob(repository, layer),
+                })
+            })
+            .collect();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "size": config.len(),
+                "digest": config_digest,
+            },
+            "layers": layers,
+        }))
+        .unwrap();
+        let manifest_digest = sha256(&manifest);
+        let mut other_manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        other_manifest["config"]["digest"] = serde_json::json!(other_digest);
+        other_manifest["config"]["size"] = serde_json::json!(other.len());
+        let other_manifest = serde_json::to_vec(&other_manifest).unwrap();
+        let other_manifest_digest = sha256(&other_manifest);
+        self.put_manifest(
+            repository,
+            &other_manifest_digest,
+            "application/vnd.oci.image.manifest.v1+json",
+            &other_manifest,
+        );
+        self.put_manifest(
+            repository,
+            &manifest_digest,
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        );
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                 "size": other_manifest.len(), "digest": other_manifest_digest,
+                 "platform": {"os": "linux", "architecture": "s390x"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                 "size": manifest.len(), "digest": manifest_digest,
+                 "platform": {"os": "linux", "architecture": architecture}},
+            ],
+        }))
+        .unwrap();
+        self.put_manifest(
+            repository,
+            tag,
+            "application/vnd.oci.image.index.v1+json",
+            &index,
+        );
+    }
+
+    fn put_manifest(&self, repository: &str, reference: &str, media_type: &str, body: &[u8]) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), body).unwrap();
+        self.curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {media_type}"),
+            "--data-binary",
+            &format!("@{}", file.path().display()),
+            &format!("http://{}/v2/{repository}/manifests/{reference}", self.host),
+        ]);
+    }
+
     pub fn docker_config(&self) -> String {
         let (user, password) = self.credentials.clone().unwrap();
         let auth =

@@ -181,7 +181,7 @@ impl RegistryPuller {
                 continue;
             }
             if json.get("schemaVersion").and_then(|v| v.as_i64()) == Some(1)
-                || media_type.contains("manifest.v1")
+                || media_type.contains("distribution.manifest.v1")
             {
                 return schema1(&json, reference).map(|(layers, config)| Manifest {
                     layers,
@@ -621,6 +621,23 @@ mod tests {
         let location = hub.locate(&Reference::parse("busybox").unwrap());
         assert_eq!(location.repository, "library/busybox");
         assert_eq!(location.registry, "registry-1.docker.io");
+    }
+
+    #[test]
+    fn schema1_manifests_give_layers_base_first_and_the_top_config() {
+        let manifest = serde_json::json!({
+            "schemaVersion": 1,
+            "fsLayers": [{"blobSum": "sha256:top"}, {"blobSum": "sha256:top"},
+                         {"blobSum": "sha256:base"}],
+            "history": [{"v1Compatibility": "{\"config\": {\"Cmd\": [\"sh\"]}}"},
+                        {"v1Compatibility": "{}"}, {"v1Compatibility": "{}"}],
+        });
+        let reference = Reference::parse("old:1").unwrap();
+        let (layers, config) = schema1(&manifest, &reference).unwrap();
+        let digests: Vec<&str> = layers.iter().map(|l| l.digest.as_str()).collect();
+        assert_eq!(digests, vec!["sha256:base", "sha256:top"]);
+        assert_eq!(config["config"]["Cmd"][0], "sh");
+        assert!(schema1(&serde_json::json!({}), &reference).is_err());
     }
 
     #[test]
