@@ -453,6 +453,7 @@ impl Flags {
             frameworks_home: self.frameworks_home.clone(),
             http_command_executor: self.http_command_executor,
             switch_user: self.switch_user,
+            work_dir: self.work_dir.clone(),
         }
     }
 

@@ -34,6 +34,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 
+use mesos_proto::conversions::ResourceConversion;
 use mesos_proto::resources::Resources;
 
 /// Resources allocated to a framework's role on an agent.
@@ -96,6 +97,24 @@ pub trait Allocator: Send {
     fn update_weights(&mut self, weights: &BTreeMap<String, f64>);
     /// Runs one allocation cycle.
     fn allocate(&mut self, now: Duration) -> Vec<Allocation>;
+    /// Applies offer operations (RESERVE, CREATE, ...) to resources
+    /// allocated to a framework on an agent (upstream `updateAllocation`):
+    /// `conversions` are in allocation form; the agent's total changes by
+    /// their unallocated form.
+    fn update_allocation(
+        &mut self,
+        framework_id: &str,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String>;
+    /// Applies operator operations to an agent's unallocated resources
+    /// (upstream `updateAvailable`); fails, changing nothing, when what
+    /// they consume is not available.
+    fn update_available(
+        &mut self,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String>;
 }
 
 /// Scalar quantities that count towards shares, in [`SHARE_NAMES`] order.
@@ -646,6 +665,80 @@ impl Allocator for HierarchicalDrf {
             .filter(|(_, w)| **w > 0.0)
             .map(|(role, weight)| (role.clone(), *weight))
             .collect();
+    }
+
+    fn update_allocation(
+        &mut self,
+        framework_id: &str,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String> {
+        let slave_index = *self
+            .slave_index
+            .get(slave_id)
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        let unallocated: Vec<ResourceConversion> = conversions
+            .iter()
+            .map(|c| {
+                let (mut consumed, mut converted) = (c.consumed.clone(), c.converted.clone());
+                consumed.unallocate();
+                converted.unallocate();
+                ResourceConversion {
+                    consumed,
+                    converted,
+                }
+            })
+            .collect();
+        let slave = self.slaves[slave_index]
+            .as_mut()
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        let allocated = slave.allocated.apply(conversions).map_err(|e| e.to_string())?;
+        let total = slave.total.apply(&unallocated).map_err(|e| e.to_string())?;
+        slave.allocated = allocated;
+        slave.total = total;
+        let before = slave.total_quantities;
+        slave.total_quantities = quantities(&slave.total);
+        let after = slave.total_quantities;
+        add(&mut self.totals, &before, -1.0);
+        add(&mut self.totals, &after, 1.0);
+        if let Some(&index) = self.framework_index.get(framework_id) {
+            for conversion in conversions {
+                for (role, consumed) in conversion.consumed.allocations() {
+                    self.account(index, &role, &consumed, -1.0);
+                }
+                for (role, converted) in conversion.converted.allocations() {
+                    self.account(index, &role, &converted, 1.0);
+                }
+            }
+        }
+        self.recheck_filters(slave_index);
+        Ok(())
+    }
+
+    fn update_available(
+        &mut self,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String> {
+        let slave_index = *self
+            .slave_index
+            .get(slave_id)
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        let slave = self.slaves[slave_index]
+            .as_mut()
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        // What is free must hold what the operations consume.
+        Self::available(slave)
+            .apply(conversions)
+            .map_err(|e| e.to_string())?;
+        slave.total = slave.total.apply(conversions).map_err(|e| e.to_string())?;
+        let before = slave.total_quantities;
+        slave.total_quantities = quantities(&slave.total);
+        let after = slave.total_quantities;
+        add(&mut self.totals, &before, -1.0);
+        add(&mut self.totals, &after, 1.0);
+        self.recheck_filters(slave_index);
+        Ok(())
     }
 
     fn allocate(&mut self, now: Duration) -> Vec<Allocation> {

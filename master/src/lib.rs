@@ -19,6 +19,7 @@ pub mod frameworks;
 pub mod http;
 pub mod master;
 pub mod observer;
+pub mod operations;
 pub mod operator_api;
 pub mod registrar;
 pub mod scheduler_http;

@@ -8,7 +8,9 @@
 //! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS` (custom and task-group
 //! executors; command executors live only on agents, as upstream),
 //! `GET_TASKS`, `GET_STATE`, `GET_ROLES`, `GET_WEIGHTS` and
-//! `UPDATE_WEIGHTS` ([`crate::weights`]), `SUBSCRIBE` (the event stream,
+//! `UPDATE_WEIGHTS` ([`crate::weights`]), `RESERVE_RESOURCES`,
+//! `UNRESERVE_RESOURCES`, `CREATE_VOLUMES` and `DESTROY_VOLUMES`
+//! ([`crate::operations`]), `SUBSCRIBE` (the event stream,
 //! see [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
 //! always-empty `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
 //! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
@@ -317,6 +319,66 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             };
             mark_agent_gone(master, ctx, gone.slave_id.value)
         }
+        call::Type::ReserveResources => {
+            let Some(c) = call.reserve_resources else {
+                return ready(Response::bad_request(
+                    "Expecting 'reserve_resources' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::Reserve,
+                c.resources,
+                c.source,
+            ))
+        }
+        call::Type::UnreserveResources => {
+            let Some(c) = call.unreserve_resources else {
+                return ready(Response::bad_request(
+                    "Expecting 'unreserve_resources' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::Unreserve,
+                c.resources,
+                vec![],
+            ))
+        }
+        call::Type::CreateVolumes => {
+            let Some(c) = call.create_volumes else {
+                return ready(Response::bad_request(
+                    "Expecting 'create_volumes' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::CreateVolumes,
+                c.volumes,
+                vec![],
+            ))
+        }
+        call::Type::DestroyVolumes => {
+            let Some(c) = call.destroy_volumes else {
+                return ready(Response::bad_request(
+                    "Expecting 'destroy_volumes' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::DestroyVolumes,
+                c.volumes,
+                vec![],
+            ))
+        }
         other => ready(Response::status(501).with_body(
             "text/plain",
             format!("Call {other:?} is not supported by this master yet"),
@@ -345,7 +407,7 @@ pub(crate) fn agent_model(slave: &crate::master::Slave) -> response::get_agents:
         pid: Some(slave.pid.to_string()),
         registered_time: Some(time(slave.registered_time)),
         reregistered_time: slave.reregistered_time.map(time),
-        total_resources: slave.info.resources.clone(),
+        total_resources: slave.total_resources.to_vec(),
         capabilities: slave.capabilities.clone(),
         ..Default::default()
     }

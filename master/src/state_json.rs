@@ -25,10 +25,8 @@
 //!   `unreachable_tasks`
 //!   are the completed tasks in `TASK_UNREACHABLE` that are not active
 //!   again; `offer_constraints` is `{}`; `deactivated` is `false` and
-//!   `drain_info` absent (no deactivation or draining); an agent's total is
-//!   its `SlaveInfo.resources` (checkpointed reservations and volumes are
-//!   not applied, as in the allocator); roles weigh `1.0` and have no
-//!   quota (neither `--weights` nor quota exist yet).
+//!   `drain_info` absent (no deactivation or draining); roles have no
+//!   quota (quota does not exist yet).
 //! - A completed framework's tasks are listed as the master holds them
 //!   (upstream marks them `TASK_KILLED` and moves them to
 //!   `completed_tasks`), and its `unregistered_time` is when it
@@ -791,10 +789,10 @@ fn slave_full_resources(slave: &Slave, usage: &Usage, o: &mut Map<String, Value>
     );
 }
 
-/// The agent's total resources (upstream `Slave::totalResources` without
-/// the checkpointed resources applied; see the module doc).
+/// The agent's total resources (upstream `Slave::totalResources`: its
+/// static resources with checkpointed reservations and volumes applied).
 fn total_resources(slave: &Slave) -> Resources {
-    Resources::from(slave.info.resources.clone())
+    slave.total_resources.clone()
 }
 
 /// Reserved resources by role (upstream `Resources::reservations()`, a

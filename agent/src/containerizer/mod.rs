@@ -172,6 +172,8 @@ pub struct ContainerizerOptions {
     /// `--switch_user`: containers run as their user (the executor's
     /// command user, else the framework's), their sandboxes owned by it.
     pub switch_user: bool,
+    /// `--work_dir`: where persistent volumes live (set by the agent).
+    pub work_dir: PathBuf,
 }
 
 impl Default for ContainerizerOptions {
@@ -195,6 +197,7 @@ impl Default for ContainerizerOptions {
             frameworks_home: None,
             http_command_executor: false,
             switch_user: false,
+            work_dir: PathBuf::from("/tmp/mesos"),
         }
     }
 }
@@ -229,6 +232,7 @@ pub fn create(
         bounding_capabilities: options.bounding_capabilities.clone(),
         #[cfg(target_os = "linux")]
         cgroups: cgroups.clone(),
+        work_dir: options.work_dir.clone(),
     };
     let isolators = isolators::create(&options.isolation, &context)?;
     let launcher: Arc<dyn Launcher> = match options.launcher.as_str() {

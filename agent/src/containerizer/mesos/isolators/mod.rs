@@ -6,6 +6,7 @@
 pub mod cgroups;
 pub mod linux;
 pub mod namespaces;
+pub mod persistent_volumes;
 pub mod posix;
 pub mod volume;
 
@@ -35,6 +36,8 @@ pub struct IsolatorContext {
     /// The cgroups settings, where cgroups are mounted.
     #[cfg(target_os = "linux")]
     pub cgroups: Option<Arc<cgroups::CgroupsConfig>>,
+    /// The agent's `--work_dir`, where persistent volumes live.
+    pub work_dir: PathBuf,
 }
 
 type Built = std::result::Result<Arc<dyn Isolator>, String>;
@@ -52,12 +55,18 @@ fn cgroups_isolator(context: &IsolatorContext, subsystem: cgroups::Subsystem) ->
 /// Every isolator built, by upstream name, in the order their `prepare`
 /// and `isolate` run when named together.
 const TABLE: &[(&str, Constructor)] = &[
-    ("filesystem/posix", |_| {
-        Ok(Arc::new(FilesystemPosixIsolator))
+    ("filesystem/posix", |c| {
+        Ok(Arc::new(persistent_volumes::PersistentVolumes::new(
+            Arc::new(FilesystemPosixIsolator),
+            c.work_dir.clone(),
+            persistent_volumes::Mode::Link,
+        )))
     }),
-    ("filesystem/linux", |_| {
-        Ok(Arc::new(volume::VolumeIsolator(
-            volume::VolumeKind::FilesystemLinux,
+    ("filesystem/linux", |c| {
+        Ok(Arc::new(persistent_volumes::PersistentVolumes::new(
+            Arc::new(volume::VolumeIsolator(volume::VolumeKind::FilesystemLinux)),
+            c.work_dir.clone(),
+            persistent_volumes::Mode::BindMount,
         )))
     }),
     ("volume/host_path", |_| {
@@ -194,8 +203,8 @@ pub fn create(
 }
 
 /// `filesystem/posix`: the sandbox is a plain host directory (upstream's
-/// default filesystem isolator; persistent volumes are refused by the
-/// master until reservations land, so there is nothing to link).
+/// default filesystem isolator); persistent volumes are linked into it by
+/// the [`persistent_volumes::PersistentVolumes`] wrapper.
 #[derive(Debug)]
 pub struct FilesystemPosixIsolator;
 
@@ -226,6 +235,7 @@ mod tests {
             bounding_capabilities: None,
             #[cfg(target_os = "linux")]
             cgroups: None,
+            work_dir: PathBuf::from("/tmp/mesos"),
         }
     }
 
