@@ -290,8 +290,12 @@ mod tests {
         sync_volumes(dir.path(), &[], std::slice::from_ref(&v1)).expect("created");
         std::fs::write(path.join("data"), "kept").expect("write");
         // Unchanged: data stays.
-        sync_volumes(dir.path(), std::slice::from_ref(&v1), std::slice::from_ref(&v1))
-            .expect("synced");
+        sync_volumes(
+            dir.path(),
+            std::slice::from_ref(&v1),
+            std::slice::from_ref(&v1),
+        )
+        .expect("synced");
         assert!(path.join("data").exists());
         sync_volumes(dir.path(), &[v1], &[]).expect("removed");
         assert!(!path.exists());

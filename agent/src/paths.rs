@@ -31,7 +31,9 @@ pub const RESOURCES_INFO_FILE: &str = "resources.info";
 
 /// Returns `meta/resources/resources.info`.
 pub fn resources_info_path(work_dir: &Path) -> PathBuf {
-    meta_dir(work_dir).join("resources").join(RESOURCES_INFO_FILE)
+    meta_dir(work_dir)
+        .join("resources")
+        .join(RESOURCES_INFO_FILE)
 }
 
 /// Returns where a persistent volume of `role` lives under `root` (the

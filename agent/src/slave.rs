@@ -1828,7 +1828,8 @@ impl Slave {
         }
         let mut resources = resources;
         mesos_proto::resources::upgrade_resources(&mut resources);
-        if Resources::from(resources.clone()) == Resources::from(self.checkpointed_resources.clone())
+        if Resources::from(resources.clone())
+            == Resources::from(self.checkpointed_resources.clone())
         {
             return;
         }

@@ -302,11 +302,18 @@ async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
         Resources::from(checkpointed.clone()).persistent_volumes(),
         Resources::from(volume_resource())
     );
-    assert!(work_dir.path().join("meta/resources/resources.info").exists());
+    assert!(work_dir
+        .path()
+        .join("meta/resources/resources.info")
+        .exists());
 
     // A second task reads what the first wrote.
     let offer = framework.offer_with_volume().await;
-    let reader = task("reader", &offer, "grep -q persisted \"$MESOS_SANDBOX/data/file\"");
+    let reader = task(
+        "reader",
+        &offer,
+        "grep -q persisted \"$MESOS_SANDBOX/data/file\"",
+    );
     framework.accept(&offer, vec![launch(vec![reader])]);
     let (state, message) = framework.terminal("reader").await;
     assert_eq!(state, TaskState::TaskFinished, "{message:?}");
@@ -328,10 +335,16 @@ async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
         attempt += 1;
         let offer = framework.offer_with_volume().await;
         let id = format!("reader-2-{attempt}");
-        let reader = task(&id, &offer, "grep -q persisted \"$MESOS_SANDBOX/data/file\"");
+        let reader = task(
+            &id,
+            &offer,
+            "grep -q persisted \"$MESOS_SANDBOX/data/file\"",
+        );
         framework.accept(&offer, vec![launch(vec![reader])]);
         let (state, message) = framework.terminal(&id).await;
-        let stale = message.as_deref().is_some_and(|m| m.contains("no longer valid"));
+        let stale = message
+            .as_deref()
+            .is_some_and(|m| m.contains("no longer valid"));
         if state == TaskState::TaskLost && stale && attempt < 3 {
             continue;
         }

@@ -692,7 +692,10 @@ impl Allocator for HierarchicalDrf {
         let slave = self.slaves[slave_index]
             .as_mut()
             .ok_or_else(|| format!("unknown agent {slave_id}"))?;
-        let allocated = slave.allocated.apply(conversions).map_err(|e| e.to_string())?;
+        let allocated = slave
+            .allocated
+            .apply(conversions)
+            .map_err(|e| e.to_string())?;
         let total = slave.total.apply(&unallocated).map_err(|e| e.to_string())?;
         slave.allocated = allocated;
         slave.total = total;

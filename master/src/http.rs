@@ -67,8 +67,12 @@ pub fn install(master: &mut Master) {
     base.route("/api/v1", crate::operator_api::handle);
     base.route("/weights", crate::weights::endpoint);
     use crate::operations::{endpoint, Endpoint};
-    base.route_sync("/reserve", |m, ctx, r| endpoint(m, ctx, r, Endpoint::Reserve));
-    base.route_sync("/unreserve", |m, ctx, r| endpoint(m, ctx, r, Endpoint::Unreserve));
+    base.route_sync("/reserve", |m, ctx, r| {
+        endpoint(m, ctx, r, Endpoint::Reserve)
+    });
+    base.route_sync("/unreserve", |m, ctx, r| {
+        endpoint(m, ctx, r, Endpoint::Unreserve)
+    });
     base.route_sync("/create-volumes", |m, ctx, r| {
         endpoint(m, ctx, r, Endpoint::CreateVolumes)
     });

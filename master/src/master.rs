@@ -583,8 +583,7 @@ impl Master {
         }
         let connection = self.connection();
         if !self.slaves.registered.contains_key(&id) {
-            if let Err(error) = Self::slave_total(&message.slave, &message.checkpointed_resources)
-            {
+            if let Err(error) = Self::slave_total(&message.slave, &message.checkpointed_resources) {
                 self.refuse_incompatible(&from, &error);
                 return;
             }
@@ -859,9 +858,15 @@ impl Master {
     /// Refuses an agent whose checkpointed resources do not fit its
     /// resources, as upstream does (it is told to shut down).
     fn refuse_incompatible(&self, from: &UPID, error: &str) {
-        let message = format!("Checkpointed resources are incompatible with agent resources: {error}");
+        let message =
+            format!("Checkpointed resources are incompatible with agent resources: {error}");
         tracing::warn!(%from, %message, "Refusing agent");
-        self.base.send(from, &ShutdownMessage { message: Some(message) });
+        self.base.send(
+            from,
+            &ShutdownMessage {
+                message: Some(message),
+            },
+        );
     }
 
     /// Returns the registrar.

@@ -114,7 +114,10 @@ fn validate_resources(resources: &[Resource]) -> Result<(), String> {
 fn validate_single_role(resources: &[Resource], what: &str) -> Result<(), String> {
     let mut role: Option<&str> = None;
     for resource in resources {
-        let Some(allocated) = resource.allocation_info.as_ref().and_then(|a| a.role.as_deref())
+        let Some(allocated) = resource
+            .allocation_info
+            .as_ref()
+            .and_then(|a| a.role.as_deref())
         else {
             return Err(format!(
                 "Invalid {what} resources: the resource {resource} is not allocated to a role"
@@ -191,7 +194,10 @@ fn validate_reserve(
             }
         }
         if let Some(roles) = &framework_roles {
-            let Some(allocated) = resource.allocation_info.as_ref().and_then(|a| a.role.as_deref())
+            let Some(allocated) = resource
+                .allocation_info
+                .as_ref()
+                .and_then(|a| a.role.as_deref())
             else {
                 return Err(format!(
                     "A reserve operation was attempted on unallocated resource {resource}, but \
@@ -212,9 +218,11 @@ fn validate_reserve(
                 ));
             }
         } else if resource.allocation_info.is_some() {
-            return Err("A reserve operation was attempted with an allocated resource, but the \
+            return Err(
+                "A reserve operation was attempted with an allocated resource, but the \
                         operator API only allows reservations to be made to unallocated resources"
-                .into());
+                    .into(),
+            );
         }
     }
     if framework.is_some() {
@@ -257,7 +265,9 @@ fn validate_persistent_volumes(volumes: &[Resource]) -> Result<(), String> {
             );
         };
         if path.mode == mesos_proto::mesos::volume::Mode::Ro as i32 {
-            return Err("Not a persistent volume: Read-only persistent volume not supported".into());
+            return Err(
+                "Not a persistent volume: Read-only persistent volume not supported".into(),
+            );
         }
         // Not an upstream check: the agent links or mounts the volume at
         // this path inside the sandbox, which must not be left.
@@ -281,7 +291,9 @@ fn validate_persistent_volumes(volumes: &[Resource]) -> Result<(), String> {
 fn validate_unique_persistence_ids(volumes: &Resources) -> Result<(), String> {
     let mut seen = std::collections::BTreeSet::new();
     for volume in volumes.persistent_volumes().iter() {
-        let role = Resources::reservation_role(volume).unwrap_or("*").to_string();
+        let role = Resources::reservation_role(volume)
+            .unwrap_or("*")
+            .to_string();
         let id = volume
             .disk
             .as_ref()
@@ -331,7 +343,11 @@ fn validate_create(
                 return Err(format!(
                     "Create volume operation for '{volume}' has been attempted by framework '{}' \
                      with no SHARED_RESOURCES capability",
-                    framework.id.as_ref().map(|id| id.value.as_str()).unwrap_or_default()
+                    framework
+                        .id
+                        .as_ref()
+                        .map(|id| id.value.as_str())
+                        .unwrap_or_default()
                 ));
             }
         }
@@ -522,14 +538,20 @@ impl Master {
         let missing = |what: &str| format!("Expecting '{what}' to be present");
         match operation.r#type() {
             OperationType::Reserve => validate_reserve(
-                operation.reserve.as_ref().ok_or_else(|| missing("reserve"))?,
+                operation
+                    .reserve
+                    .as_ref()
+                    .ok_or_else(|| missing("reserve"))?,
                 principal,
                 agent,
                 framework,
             ),
-            OperationType::Unreserve => {
-                validate_unreserve(operation.unreserve.as_ref().ok_or_else(|| missing("unreserve"))?)
-            }
+            OperationType::Unreserve => validate_unreserve(
+                operation
+                    .unreserve
+                    .as_ref()
+                    .ok_or_else(|| missing("unreserve"))?,
+            ),
             OperationType::Create => validate_create(
                 operation.create.as_ref().ok_or_else(|| missing("create"))?,
                 &checkpointed,
@@ -538,7 +560,10 @@ impl Master {
                 framework,
             ),
             OperationType::Destroy => validate_destroy(
-                operation.destroy.as_ref().ok_or_else(|| missing("destroy"))?,
+                operation
+                    .destroy
+                    .as_ref()
+                    .ok_or_else(|| missing("destroy"))?,
                 &checkpointed,
                 &self.used_on_slave(slave_id),
             ),
@@ -935,13 +960,22 @@ mod tests {
             source: vec![],
         };
         // From the operator API: unallocated is right.
-        assert_eq!(validate_reserve(&reserve, Some("ops"), agent(), None), Ok(()));
+        assert_eq!(
+            validate_reserve(&reserve, Some("ops"), agent(), None),
+            Ok(())
+        );
         let error = validate_reserve(&reserve, Some("other"), agent(), None).unwrap_err();
-        assert!(error.contains("which does not match a reserved resource"), "{error}");
+        assert!(
+            error.contains("which does not match a reserved resource"),
+            "{error}"
+        );
         // A framework reserves allocated resources of its own role only.
-        let error = validate_reserve(&reserve, None, agent(), Some(&framework(&["web"])))
-            .unwrap_err();
-        assert!(error.contains("can only perform reservations on allocated"), "{error}");
+        let error =
+            validate_reserve(&reserve, None, agent(), Some(&framework(&["web"]))).unwrap_err();
+        assert!(
+            error.contains("can only perform reservations on allocated"),
+            "{error}"
+        );
         for r in &mut resources {
             r.allocation_info = Some(AllocationInfo {
                 role: Some("web".into()),
@@ -955,8 +989,8 @@ mod tests {
             validate_reserve(&reserve, None, agent(), Some(&framework(&["web"]))),
             Ok(())
         );
-        let error = validate_reserve(&reserve, None, agent(), Some(&framework(&["db"])))
-            .unwrap_err();
+        let error =
+            validate_reserve(&reserve, None, agent(), Some(&framework(&["db"]))).unwrap_err();
         assert!(
             error.contains("but the framework only has roles '{ db }'"),
             "{error}"
@@ -1023,7 +1057,7 @@ mod tests {
             Err("Persistent volumes not found".into())
         );
         assert_eq!(
-            validate_destroy(&destroy, &existing, &[existing.clone()]),
+            validate_destroy(&destroy, &existing, std::slice::from_ref(&existing)),
             Err("Persistent volumes in use".into())
         );
         assert_eq!(validate_destroy(&destroy, &existing, &[]), Ok(()));

@@ -472,7 +472,13 @@ impl Master {
                     }
                 }
                 _ if crate::operations::is_checkpointed_operation(&operation) => {
-                    self.accept_operation(framework_id, &slave_id, &role, operation, &mut remaining);
+                    self.accept_operation(
+                        framework_id,
+                        &slave_id,
+                        &role,
+                        operation,
+                        &mut remaining,
+                    );
                 }
                 // Refused before anything was applied (see `unsupported_operation`).
                 _ => {}

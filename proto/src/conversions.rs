@@ -262,7 +262,10 @@ mod tests {
             ..Default::default()
         };
         let after_reserve = total.apply_operation(&reserve).expect("applies");
-        assert_eq!(after_reserve.reserved(Some("web")), reserved("cpus:1;disk:64", "web"));
+        assert_eq!(
+            after_reserve.reserved(Some("web")),
+            reserved("cpus:1;disk:64", "web")
+        );
         assert_eq!(after_reserve.unreserved(), parse("cpus:3;mem:512;disk:64"));
 
         let create = Operation {
@@ -275,8 +278,11 @@ mod tests {
         let after_create = after_reserve.apply_operation(&create).expect("applies");
         assert_eq!(after_create.persistent_volumes().len(), 1);
         // The checkpointed view gives the same total back.
-        let checkpointed: Vec<Resource> =
-            after_create.iter().filter(|r| needs_checkpointing(r)).cloned().collect();
+        let checkpointed: Vec<Resource> = after_create
+            .iter()
+            .filter(|r| needs_checkpointing(r))
+            .cloned()
+            .collect();
         assert_eq!(
             apply_checkpointed_resources(&total, &checkpointed).expect("compatible"),
             after_create
@@ -299,7 +305,10 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert_eq!(after_destroy.apply_operation(&unreserve).expect("applies"), total);
+        assert_eq!(
+            after_destroy.apply_operation(&unreserve).expect("applies"),
+            total
+        );
     }
 
     #[test]

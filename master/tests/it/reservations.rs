@@ -184,7 +184,11 @@ async fn cluster(framework: FrameworkInfo) -> Cluster {
 }
 
 /// `POST` a form to the master; returns the status and body.
-async fn post_form(addr: std::net::SocketAddrV4, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+async fn post_form(
+    addr: std::net::SocketAddrV4,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
     let encode = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -268,18 +272,19 @@ async fn a_framework_reserves_creates_a_volume_and_launches_on_it() {
 
     // The agent is told to checkpoint after each operation; the last set
     // holds the reservation and the volume.
-    let first: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
-    );
+    let first: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
     assert_eq!(
         Resources::from(first.resources),
         Resources::from(cpus.iter().chain(&disk).cloned().collect::<Vec<_>>())
     );
-    let second: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
-    );
+    let second: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
     let checkpointed = Resources::from(second.resources);
-    assert_eq!(checkpointed.persistent_volumes(), Resources::from(v1.clone()));
+    assert_eq!(
+        checkpointed.persistent_volumes(),
+        Resources::from(v1.clone())
+    );
     assert_eq!(
         checkpointed,
         Resources::from(cpus.iter().cloned().chain([v1.clone()]).collect::<Vec<_>>())
@@ -299,7 +304,10 @@ async fn a_framework_reserves_creates_a_volume_and_launches_on_it() {
     let offered = Resources::from(offer.resources.clone());
     assert_eq!(offered.unreserved().cpus(), Some(1.0));
     assert_eq!(offered.unreserved().disk(), Some(512 << 20));
-    assert!(offered.persistent_volumes().is_empty(), "the volume is in use");
+    assert!(
+        offered.persistent_volumes().is_empty(),
+        "the volume is in use"
+    );
 
     // The endpoints show the reservation and the volume.
     let addr = c.runtime.address();
@@ -358,9 +366,8 @@ async fn reserved_resources_are_offered_to_their_role_with_the_reservation() {
             vec![operation(offer::operation::Type::Unreserve, cpus)],
         ),
     );
-    let message: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
-    );
+    let message: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
     assert!(message.resources.is_empty());
     let offer = next_offer(&mut c.rx).await;
     let offered = Resources::from(offer.resources.clone());
@@ -405,13 +412,15 @@ async fn invalid_operations_are_dropped_and_the_rest_of_the_accept_applies() {
                     reserved("cpus:8", "web", "ops"),
                 ),
                 // Valid: applied.
-                operation(offer::operation::Type::Reserve, reserved("mem:64", "web", "ops")),
+                operation(
+                    offer::operation::Type::Reserve,
+                    reserved("mem:64", "web", "ops"),
+                ),
             ],
         ),
     );
-    let message: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
-    );
+    let message: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
     assert_eq!(
         Resources::from(message.resources),
         Resources::from(reserved("mem:64", "web", "ops"))
@@ -431,32 +440,54 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
 
     // Malformed requests are 400s with upstream's messages.
     let (status, body) = post_form(addr, "/master/reserve", &[("resources", "[]")]).await;
-    assert_eq!((status, body.as_str()), (400, "Missing 'slaveId' query parameter in the request body"));
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "Missing 'slaveId' query parameter in the request body")
+    );
     let (status, body) = post_form(addr, "/master/reserve", &[("slaveId", &slave_id)]).await;
     assert_eq!(
         (status, body.as_str()),
-        (400, "Missing 'resources' query parameter in the request body")
+        (
+            400,
+            "Missing 'resources' query parameter in the request body"
+        )
     );
-    let (status, body) =
-        post_form(addr, "/master/reserve", &[("slaveId", &slave_id), ("resources", "{nope")]).await;
+    let (status, body) = post_form(
+        addr,
+        "/master/reserve",
+        &[("slaveId", &slave_id), ("resources", "{nope")],
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(body.starts_with("Error in parsing 'resources' query parameter"), "{body}");
+    assert!(
+        body.starts_with("Error in parsing 'resources' query parameter"),
+        "{body}"
+    );
     let (status, body) = post_form(
         addr,
         "/master/reserve",
         &[("slaveId", "unknown"), ("resources", &json_array(&cpus))],
     )
     .await;
-    assert_eq!((status, body.as_str()), (400, "No agent found with specified ID"));
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "No agent found with specified ID")
+    );
     let unreserved = Resources::parse("cpus:1", "*").unwrap().to_vec();
     let (status, body) = post_form(
         addr,
         "/master/reserve",
-        &[("slaveId", &slave_id), ("resources", &json_array(&unreserved))],
+        &[
+            ("slaveId", &slave_id),
+            ("resources", &json_array(&unreserved)),
+        ],
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body.starts_with("Invalid RESERVE operation: Resource cpus:1 is not dynamically reserved"), "{body}");
+    assert!(
+        body.starts_with("Invalid RESERVE operation: Resource cpus:1 is not dynamically reserved"),
+        "{body}"
+    );
     let (status, _) = post_form(addr, "/master/reserve", &[("slaveId", &slave_id)]).await;
     assert_eq!(status, 400);
 
@@ -479,16 +510,21 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
         decode::<mesos_proto::mesos::internal::RescindResourceOfferMessage>(&rescinded).offer_id,
         c.offer.id
     );
-    let message: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
+    let message: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
+    assert_eq!(
+        Resources::from(message.resources),
+        Resources::from(cpus.clone())
     );
-    assert_eq!(Resources::from(message.resources), Resources::from(cpus.clone()));
 
     // More than the agent has is a conflict.
     let (status, _) = post_form(
         addr,
         "/master/reserve",
-        &[("slaveId", &slave_id), ("resources", &json_array(&reserved("cpus:5", "web", "ops")))],
+        &[
+            ("slaveId", &slave_id),
+            ("resources", &json_array(&reserved("cpus:5", "web", "ops"))),
+        ],
     )
     .await;
     assert_eq!(status, 409);
@@ -498,13 +534,15 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
     let (status, body) = post_form(
         addr,
         "/master/create-volumes",
-        &[("slaveId", &slave_id), ("volumes", &json_array(std::slice::from_ref(&v1)))],
+        &[
+            ("slaveId", &slave_id),
+            ("volumes", &json_array(std::slice::from_ref(&v1))),
+        ],
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let message: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
-    );
+    let message: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
     assert_eq!(
         Resources::from(message.resources).persistent_volumes(),
         Resources::from(v1.clone())
@@ -513,7 +551,10 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
     let (status, body) = post_form(
         addr,
         "/master/create-volumes",
-        &[("slaveId", &slave_id), ("volumes", &json_array(std::slice::from_ref(&v1)))],
+        &[
+            ("slaveId", &slave_id),
+            ("volumes", &json_array(std::slice::from_ref(&v1))),
+        ],
     )
     .await;
     assert_eq!(status, 400);
@@ -522,14 +563,19 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
     let (status, body) = post_form(
         addr,
         "/master/destroy-volumes",
-        &[("slaveId", &slave_id), ("volumes", &json_array(std::slice::from_ref(&v1)))],
+        &[
+            ("slaveId", &slave_id),
+            ("volumes", &json_array(std::slice::from_ref(&v1))),
+        ],
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let message: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
+    let message: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
+    assert_eq!(
+        Resources::from(message.resources),
+        Resources::from(cpus.clone())
     );
-    assert_eq!(Resources::from(message.resources), Resources::from(cpus.clone()));
 
     // The v1 operator API does the same.
     let call = json!({
@@ -541,9 +587,8 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
     });
     let (status, body) = api(addr, &call.to_string(), "application/json").await;
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
-    let message: CheckpointResourcesMessage = decode(
-        &next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await,
-    );
+    let message: CheckpointResourcesMessage =
+        decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
     assert!(message.resources.is_empty());
     let call = json!({
         "type": "RESERVE_RESOURCES",
@@ -555,7 +600,10 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
     let (status, body) = api(addr, &call.to_string(), "application/json").await;
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
     let state = get_json(addr, "/master/state").await;
-    assert_eq!(state["slaves"][0]["reserved_resources"]["web"]["mem"], json!(32.0));
+    assert_eq!(
+        state["slaves"][0]["reserved_resources"]["web"]["mem"],
+        json!(32.0)
+    );
 }
 
 #[actix_rt::test]
@@ -592,7 +640,10 @@ async fn agents_bring_their_checkpointed_resources_when_they_register() {
     let state = get_json(runtime.address(), "/master/state").await;
     let agent_json = &state["slaves"][0];
     assert_eq!(agent_json["reserved_resources"]["web"]["cpus"], json!(1.0));
-    assert_eq!(agent_json["reserved_resources"]["web"]["disk"], json!(100.0));
+    assert_eq!(
+        agent_json["reserved_resources"]["web"]["disk"],
+        json!(100.0)
+    );
     assert_eq!(agent_json["unreserved_resources"]["disk"], json!(924.0));
     assert_eq!(agent_json["resources"]["cpus"], json!(2.0));
 

@@ -130,9 +130,8 @@ fn link(planned: &Planned) -> Result<()> {
         Err(_) => {}
     }
     if let Some(parent) = planned.target.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            IsolatorError(format!("failed to create '{}': {e}", parent.display()))
-        })?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| IsolatorError(format!("failed to create '{}': {e}", parent.display())))?;
     }
     std::os::unix::fs::symlink(&planned.source, &planned.target).map_err(|e| {
         IsolatorError(format!(
@@ -416,8 +415,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn posix_links_volumes_at_prepare_and_update() {
+    #[tokio::test]
+    async fn posix_links_volumes_at_prepare_and_update() {
         let work = tempfile::tempdir().expect("tempdir");
         let sandbox = work.path().join("sandbox");
         std::fs::create_dir_all(&sandbox).expect("sandbox");
@@ -428,48 +427,55 @@ mod tests {
             ..Default::default()
         };
         // The volume must exist.
-        let error = futures::executor::block_on(isolator.prepare("c", &config)).unwrap_err();
+        let error = isolator.prepare("c", &config).await.unwrap_err();
         assert!(error.0.contains("does not exist"), "{error}");
         let v1 = work.path().join("volumes/roles/web/v1");
         std::fs::create_dir_all(&v1).expect("volume");
-        let info = futures::executor::block_on(isolator.prepare("c", &config)).expect("ok");
+        let info = isolator.prepare("c", &config).await.expect("ok");
         assert_eq!(info, None);
         assert_eq!(std::fs::read_link(sandbox.join("data")).expect("link"), v1);
         // A later task brings another volume.
         let v2 = work.path().join("volumes/roles/web/v2");
         std::fs::create_dir_all(&v2).expect("volume");
-        futures::executor::block_on(
-            isolator.update("c", &[volume("v1", "data"), volume("v2", "more/v2")]),
-        )
-        .expect("updated");
-        assert_eq!(std::fs::read_link(sandbox.join("more/v2")).expect("link"), v2);
-        futures::executor::block_on(isolator.cleanup("c")).expect("cleaned up");
+        isolator
+            .update("c", &[volume("v1", "data"), volume("v2", "more/v2")])
+            .await
+            .expect("updated");
+        assert_eq!(
+            std::fs::read_link(sandbox.join("more/v2")).expect("link"),
+            v2
+        );
+        isolator.cleanup("c").await.expect("cleaned up");
         assert!(v1.exists() && v2.exists(), "volumes outlive the container");
     }
 
-    #[test]
-    fn linux_adds_bind_mounts_to_the_launch_info() {
+    #[tokio::test]
+    async fn linux_adds_bind_mounts_to_the_launch_info() {
         let work = tempfile::tempdir().expect("tempdir");
         let v1 = work.path().join("volumes/roles/web/v1");
         std::fs::create_dir_all(&v1).expect("volume");
-        let isolator =
-            PersistentVolumes::new(Arc::new(Noop), work.path().into(), Mode::BindMount);
+        let isolator = PersistentVolumes::new(Arc::new(Noop), work.path().into(), Mode::BindMount);
         let config = ContainerConfig {
             directory: "/sandbox".into(),
             resources: vec![volume("v1", "data")],
             ..Default::default()
         };
-        let info = futures::executor::block_on(isolator.prepare("c", &config))
+        let info = isolator
+            .prepare("c", &config)
+            .await
             .expect("ok")
             .expect("a launch info");
         assert_eq!(info.mounts.len(), 1);
         assert_eq!(info.mounts[0].target, "/sandbox/data");
-        assert_eq!(info.mounts[0].source.as_deref(), Some(v1.to_str().expect("utf-8")));
+        assert_eq!(
+            info.mounts[0].source.as_deref(),
+            Some(v1.to_str().expect("utf-8"))
+        );
         let escaping = ContainerConfig {
             directory: "/sandbox".into(),
             resources: vec![volume("v1", "../x")],
             ..Default::default()
         };
-        assert!(futures::executor::block_on(isolator.prepare("d", &escaping)).is_err());
+        assert!(isolator.prepare("d", &escaping).await.is_err());
     }
 }
