@@ -280,6 +280,15 @@ impl Slave {
         &self.frameworks
     }
 
+    /// Returns the agent's total resources: its static ones with the
+    /// checkpointed reservations and volumes applied (upstream
+    /// `Slave::totalResources`); the static ones if they do not fit.
+    pub(crate) fn total_resources(&self) -> Resources {
+        let total = Resources::from(self.info.resources.clone());
+        mesos_proto::conversions::apply_checkpointed_resources(&total, &self.checkpointed_resources)
+            .unwrap_or(total)
+    }
+
     /// Returns the master the agent registers with.
     pub(crate) fn master(&self) -> &UPID {
         &self.master

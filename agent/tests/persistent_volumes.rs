@@ -64,6 +64,10 @@ struct Framework {
     id: FrameworkId,
     /// Offers that arrived while the test waited for status updates.
     offers: std::collections::VecDeque<Offer>,
+    /// Offers the master rescinded (e.g. when the agent restarted).
+    rescinded: std::collections::HashSet<String>,
+    /// Status updates not read yet.
+    updates: std::collections::VecDeque<StatusUpdateMessage>,
 }
 
 impl Framework {
@@ -73,31 +77,52 @@ impl Framework {
             .dispatch(move |this, _| this.base.send(&to, &call));
     }
 
-    async fn offer(&mut self) -> Offer {
-        if let Some(offer) = self.offers.pop_front() {
-            return offer;
+    /// Files an event: offers and updates are queued, rescinds recorded.
+    fn handle(&mut self, event: MessageEvent) {
+        match event.name.as_str() {
+            "mesos.internal.StatusUpdateMessage" => self.updates.push_back(decode(&event)),
+            "mesos.internal.ResourceOffersMessage" => {
+                let offers: ResourceOffersMessage = decode(&event);
+                self.offers.extend(offers.offers);
+            }
+            "mesos.internal.RescindResourceOfferMessage" => {
+                let rescind: mesos_proto::mesos::internal::RescindResourceOfferMessage =
+                    decode(&event);
+                self.rescinded.insert(rescind.offer_id.value);
+            }
+            _ => {}
         }
-        let offers: ResourceOffersMessage =
-            decode(&recv(&mut self.rx, "mesos.internal.ResourceOffersMessage").await);
-        offers.offers[0].clone()
     }
 
-    /// The next status update; offers met on the way are kept.
-    async fn update(&mut self) -> StatusUpdateMessage {
-        loop {
+    /// Files what has arrived, then waits for more if `ready` says so.
+    async fn pump(&mut self, ready: impl Fn(&Self) -> bool) {
+        while let Ok(event) = self.rx.try_recv() {
+            self.handle(event);
+        }
+        while !ready(self) {
             let event = tokio::time::timeout(Duration::from_secs(60), self.rx.recv())
                 .await
-                .expect("a status update in time")
+                .expect("an event in time")
                 .unwrap();
-            match event.name.as_str() {
-                "mesos.internal.StatusUpdateMessage" => return decode(&event),
-                "mesos.internal.ResourceOffersMessage" => {
-                    let offers: ResourceOffersMessage = decode(&event);
-                    self.offers.extend(offers.offers);
-                }
-                _ => {}
+            self.handle(event);
+        }
+    }
+
+    /// The next offer the master has not rescinded.
+    async fn offer(&mut self) -> Offer {
+        loop {
+            self.pump(|this| !this.offers.is_empty()).await;
+            let offer = self.offers.pop_front().expect("an offer");
+            if !self.rescinded.contains(&offer.id.value) {
+                return offer;
             }
         }
+    }
+
+    /// The next status update.
+    async fn update(&mut self) -> StatusUpdateMessage {
+        self.pump(|this| !this.updates.is_empty()).await;
+        self.updates.pop_front().expect("an update")
     }
 
     /// An offer holding the volume (others are declined for a moment).
@@ -151,6 +176,17 @@ impl Framework {
             }
         }
     }
+}
+
+async fn get_json(addr: std::net::SocketAddrV4, path: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap()
 }
 
 fn operation(kind: offer::operation::Type) -> offer::Operation {
@@ -262,6 +298,8 @@ async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
         master: master.upid().clone(),
         id,
         offers: Default::default(),
+        rescinded: Default::default(),
+        updates: Default::default(),
     };
 
     // Reserve, create the volume and write to it, in one ACCEPT.
@@ -306,6 +344,23 @@ async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
         .path()
         .join("meta/resources/resources.info")
         .exists());
+
+    // The agent's `/state` shows its total with them applied.
+    let state = get_json(
+        agent_runtime.address(),
+        &format!("/{}/state", agent.upid().id),
+    )
+    .await;
+    assert_eq!(
+        state["reserved_resources"]["web"]["disk"],
+        serde_json::json!(64.0),
+        "{state}"
+    );
+    let full = state["reserved_resources_full"]["web"].as_array().unwrap();
+    assert!(
+        full.iter().any(|r| r["disk"]["persistence"]["id"] == "v1"),
+        "{full:?}"
+    );
 
     // A second task reads what the first wrote.
     let offer = framework.offer_with_volume().await;
@@ -352,22 +407,18 @@ async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
         break;
     }
 
-    // DESTROY removes the volume and its data; UNRESERVE the reservation.
+    // DESTROY removes the volume and its data; the reservation stays.
     let offer = framework.offer_with_volume().await;
     let mut destroy = operation(offer::operation::Type::Destroy);
     destroy.destroy = Some(offer::operation::Destroy {
         volumes: vec![volume_resource()],
     });
-    let mut unreserve = operation(offer::operation::Type::Unreserve);
-    unreserve.unreserve = Some(offer::operation::Unreserve {
-        resources: reserved("cpus:1;mem:128;disk:64"),
-    });
-    framework.accept(&offer, vec![destroy, unreserve]);
-    for _ in 0..500 {
-        let emptied = mesos_agent::checkpointed_resources::recover(work_dir.path())
-            .unwrap()
-            .is_empty();
-        if emptied && !volume_dir.exists() {
+    framework.accept(&offer, vec![destroy]);
+    for _ in 0..3000 {
+        let checkpointed =
+            Resources::from(mesos_agent::checkpointed_resources::recover(work_dir.path()).unwrap());
+        if checkpointed.persistent_volumes().is_empty() && !volume_dir.exists() {
+            assert_eq!(checkpointed.reserved(Some("web")).disk(), Some(64 << 20));
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
