@@ -678,3 +678,89 @@ async fn agents_bring_their_checkpointed_resources_when_they_register() {
 }
 
 use mesos_proto::mesos::SlaveInfo;
+
+#[actix_rt::test]
+async fn reservations_survive_a_master_failover_through_reregistering_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let work_dir = dir.path().to_str().unwrap().to_string();
+    let runtime = runtime();
+    let flags = flags(&[
+        "--registry=replicated_log",
+        &format!("--work_dir={work_dir}"),
+    ]);
+    let store = || Box::new(mesos_master::registrar::FileStore::new(dir.path()));
+    let master = start_master(&runtime, flags.clone(), store());
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:2;mem:1024;disk:1024", "*")
+        .unwrap()
+        .to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave.clone());
+    let slave_id = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await).slave_id;
+
+    // An operator reserves and creates a volume; the agent is told.
+    let checkpointed: Vec<Resource> = reserved("cpus:1", "web", "ops")
+        .into_iter()
+        .chain(reserved("disk:100", "web", "ops"))
+        .collect();
+    let (status, body) = post_form(
+        runtime.address(),
+        "/master/reserve",
+        &[
+            ("slaveId", &slave_id.value),
+            ("resources", &json_array(&checkpointed)),
+        ],
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let v1 = volume("v1", "100", "web");
+    let (status, body) = post_form(
+        runtime.address(),
+        "/master/create-volumes",
+        &[
+            ("slaveId", &slave_id.value),
+            ("volumes", &json_array(std::slice::from_ref(&v1))),
+        ],
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    next_named(&mut agent_rx, "mesos.internal.CheckpointResourcesMessage").await;
+    let told: CheckpointResourcesMessage =
+        decode(&next_named(&mut agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
+
+    // A new master knows the agent from the registry, but not its
+    // resources: the agent brings them when it re-registers.
+    let done = runtime.wait("master");
+    master.terminate();
+    done.await;
+    let master = start_master(&runtime, flags, store());
+    recovered(&master).await;
+    slave.id = Some(slave_id.clone());
+    let message = mesos_proto::mesos::internal::ReregisterSlaveMessage {
+        slave,
+        checkpointed_resources: told.resources,
+        version: Some("1.11.0".into()),
+        ..Default::default()
+    };
+    let to = master.upid().clone();
+    agent.dispatch(move |this, _| this.base.send(&to, &message));
+    next_named(&mut agent_rx, "mesos.internal.SlaveReregisteredMessage").await;
+    let state = get_json(runtime.address(), "/master/state").await;
+    let agent_json = &state["slaves"][0];
+    assert_eq!(agent_json["reserved_resources"]["web"]["cpus"], json!(1.0));
+    assert_eq!(
+        agent_json["reserved_resources"]["web"]["disk"],
+        json!(100.0)
+    );
+    let slaves = get_json(runtime.address(), "/master/slaves").await;
+    let full = slaves["slaves"][0]["reserved_resources_full"]["web"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        full.iter()
+            .any(|r| r["disk"]["persistence"]["id"] == json!("v1")),
+        "{full:?}"
+    );
+}
