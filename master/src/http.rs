@@ -1,7 +1,8 @@
 //! The master's classic HTTP endpoints (upstream `src/master/http.cpp`).
 //!
 //! Served: `/master/health`, `/master/flags`, `/master/redirect`,
-//! `/master/teardown`, `/master/weights` ([`crate::weights`]), `/master/reserve`,
+//! `/master/teardown`, `/master/weights` ([`crate::weights`]), `/master/quota`
+//! ([`crate::quota`]), `/master/reserve`,
 //! `/unreserve`, `/create-volumes`, `/destroy-volumes` ([`crate::operations`]),
 //! `/api/v1` ([`crate::operator_api`]),
 //! `/api/v1/scheduler` ([`crate::scheduler_http`]) and the read-only state
@@ -66,6 +67,7 @@ pub fn install(master: &mut Master) {
     });
     base.route("/api/v1", crate::operator_api::handle);
     base.route("/weights", crate::weights::endpoint);
+    base.route("/quota", crate::quota::endpoint);
     use crate::operations::{endpoint, Endpoint};
     base.route_sync("/reserve", |m, ctx, r| {
         endpoint(m, ctx, r, Endpoint::Reserve)

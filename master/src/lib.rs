@@ -21,6 +21,7 @@ pub mod master;
 pub mod observer;
 pub mod operations;
 pub mod operator_api;
+pub mod quota;
 pub mod registrar;
 pub mod scheduler_http;
 pub mod state_json;

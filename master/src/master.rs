@@ -151,6 +151,8 @@ pub struct Master {
     pub(crate) subscribers: crate::subscribers::Subscribers,
     /// Configured role weights (roles not listed weigh 1).
     pub weights: BTreeMap<String, f64>,
+    /// Role quotas, by role ([`crate::quota`]).
+    pub quotas: BTreeMap<String, mesos_proto::mesos::quota::QuotaConfig>,
     /// The roles `--roles` allows, if it is set (deprecated upstream).
     pub role_whitelist: Option<BTreeSet<String>>,
     next_slave_id: u64,
@@ -231,6 +233,7 @@ impl Master {
             pending_suppressed: Vec::new(),
             subscribers: Default::default(),
             weights,
+            quotas: BTreeMap::new(),
             role_whitelist,
             next_slave_id: 0,
             self_addr: None,
@@ -343,6 +346,7 @@ impl Master {
             self.slaves.gone.insert(slave.id.value, slave.timestamp);
         }
         self.recover_weights(registry.weights, ctx);
+        self.recover_quotas(registry.quota_configs, registry.quotas);
         self.elected_time = Some(libprocess::clock::now_secs());
         self.refresh_gauges();
         tracing::info!(

@@ -12,7 +12,8 @@
 //! `UNRESERVE_RESOURCES`, `CREATE_VOLUMES` and `DESTROY_VOLUMES`
 //! ([`crate::operations`]), `SUBSCRIBE` (the event stream,
 //! see [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
-//! always-empty `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
+//! quota calls `GET_QUOTA`, `UPDATE_QUOTA`, `SET_QUOTA`, `REMOVE_QUOTA`
+//! ([`crate::quota`]), the always-empty `GET_MAINTENANCE_STATUS`,
 //! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
 //! yet). Every other call answers `501 Not Implemented` naming it, until
 //! it lands.
@@ -252,11 +253,43 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         call::Type::GetQuota => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetQuota),
-                get_quota: Some(response::GetQuota::default()),
+                get_quota: Some(response::GetQuota {
+                    status: crate::quota::status(master),
+                }),
                 ..Default::default()
             },
             json,
         )),
+        call::Type::UpdateQuota => {
+            let Some(update) = call.update_quota else {
+                return ready(Response::bad_request(
+                    "Expecting 'update_quota' to be present",
+                ));
+            };
+            crate::quota::update_configs(
+                master,
+                ctx,
+                update.quota_configs,
+                update.force.unwrap_or(false),
+            )
+        }
+        // The pre-1.9 quota calls, deprecated upstream but still served.
+        #[allow(deprecated)]
+        call::Type::SetQuota => {
+            let Some(set) = call.set_quota else {
+                return ready(Response::bad_request("Expecting 'set_quota' to be present"));
+            };
+            crate::quota::set(master, ctx, set.quota_request)
+        }
+        #[allow(deprecated)]
+        call::Type::RemoveQuota => {
+            let Some(remove) = call.remove_quota else {
+                return ready(Response::bad_request(
+                    "Expecting 'remove_quota' to be present",
+                ));
+            };
+            crate::quota::remove(master, ctx, &remove.role)
+        }
         call::Type::GetMaintenanceStatus => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetMaintenanceStatus),

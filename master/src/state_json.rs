@@ -489,6 +489,7 @@ pub fn role_views(master: &Master) -> Vec<RoleView> {
             );
         }
         known.extend(master.weights.keys().cloned());
+        known.extend(master.quotas.keys().cloned());
     }
     let ancestors: Vec<String> = known
         .iter()
@@ -546,8 +547,22 @@ pub fn roles(master: &Master) -> Value {
         both.merge(&role.offered);
         let mut quota = Map::new();
         quota.insert("role".into(), role.name.clone().into());
-        quota.insert("guarantee".into(), Value::Object(Map::new()));
-        quota.insert("limit".into(), Value::Object(Map::new()));
+        let scalars =
+            |map: Option<&std::collections::HashMap<String, mesos_proto::mesos::value::Scalar>>| {
+                let mut sorted: Vec<(&String, f64)> = map
+                    .map(|m| m.iter().map(|(n, s)| (n, s.value)).collect())
+                    .unwrap_or_default();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    sorted
+                        .into_iter()
+                        .map(|(n, v)| (n.clone(), dbl(v)))
+                        .collect(),
+                )
+            };
+        let config = master.quotas.get(&role.name);
+        quota.insert("guarantee".into(), scalars(config.map(|c| &c.guarantees)));
+        quota.insert("limit".into(), scalars(config.map(|c| &c.limits)));
         quota.insert("consumed".into(), role.consumed.json());
         let mut r = Map::new();
         r.insert("name".into(), role.name.clone().into());

@@ -13,6 +13,7 @@ mod http;
 mod offers;
 mod operator_api;
 mod operator_events;
+mod quota;
 mod reservations;
 mod roles;
 mod scheduler_api;

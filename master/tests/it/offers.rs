@@ -491,7 +491,10 @@ async fn unsupported_offer_operations_refuse_the_whole_accept() {
     assert_eq!(update.status.task_id.value, "t1");
     assert_eq!(update.status.state(), TaskState::TaskError);
     assert!(
-        update.status.message().contains("GROW_VOLUME is not supported"),
+        update
+            .status
+            .message()
+            .contains("GROW_VOLUME is not supported"),
         "{:?}",
         update.status.message
     );
