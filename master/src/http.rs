@@ -2,7 +2,8 @@
 //!
 //! Served: `/master/health`, `/master/flags`, `/master/redirect`,
 //! `/master/teardown`, `/master/weights` ([`crate::weights`]), `/master/quota`
-//! ([`crate::quota`]), `/master/reserve`,
+//! ([`crate::quota`]), `/master/maintenance/schedule`, `/maintenance/status`,
+//! `/machine/down`, `/machine/up` ([`crate::maintenance`]), `/master/reserve`,
 //! `/unreserve`, `/create-volumes`, `/destroy-volumes` ([`crate::operations`]),
 //! `/api/v1` ([`crate::operator_api`]),
 //! `/api/v1/scheduler` ([`crate::scheduler_http`]) and the read-only state
@@ -68,6 +69,17 @@ pub fn install(master: &mut Master) {
     base.route("/api/v1", crate::operator_api::handle);
     base.route("/weights", crate::weights::endpoint);
     base.route("/quota", crate::quota::endpoint);
+    base.route(
+        "/maintenance/schedule",
+        crate::maintenance::schedule_endpoint,
+    );
+    base.route("/maintenance/status", crate::maintenance::status_endpoint);
+    base.route("/machine/down", |m, ctx, r| {
+        crate::maintenance::machine_endpoint(m, ctx, r, true)
+    });
+    base.route("/machine/up", |m, ctx, r| {
+        crate::maintenance::machine_endpoint(m, ctx, r, false)
+    });
     use crate::operations::{endpoint, Endpoint};
     base.route_sync("/reserve", |m, ctx, r| {
         endpoint(m, ctx, r, Endpoint::Reserve)

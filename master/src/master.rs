@@ -151,6 +151,8 @@ pub struct Master {
     pub(crate) subscribers: crate::subscribers::Subscribers,
     /// Configured role weights (roles not listed weigh 1).
     pub weights: BTreeMap<String, f64>,
+    /// The maintenance schedule and machines ([`crate::maintenance`]).
+    pub maintenance: crate::maintenance::Maintenance,
     /// Role quotas, by role ([`crate::quota`]).
     pub quotas: BTreeMap<String, mesos_proto::mesos::quota::QuotaConfig>,
     /// The roles `--roles` allows, if it is set (deprecated upstream).
@@ -234,6 +236,7 @@ impl Master {
             subscribers: Default::default(),
             weights,
             quotas: BTreeMap::new(),
+            maintenance: Default::default(),
             role_whitelist,
             next_slave_id: 0,
             self_addr: None,
@@ -347,6 +350,14 @@ impl Master {
         }
         self.recover_weights(registry.weights, ctx);
         self.recover_quotas(registry.quota_configs, registry.quotas);
+        let machines: Vec<mesos_proto::mesos::MachineInfo> = registry
+            .machines
+            .unwrap_or_default()
+            .machines
+            .into_iter()
+            .map(|m| m.info)
+            .collect();
+        self.maintenance = crate::maintenance::Maintenance::recover(&registry.schedules, &machines);
         self.elected_time = Some(libprocess::clock::now_secs());
         self.refresh_gauges();
         tracing::info!(
@@ -492,6 +503,9 @@ impl Master {
             self.refuse_incompatible(&from, &error);
             return;
         }
+        if self.refuse_down_machine(&from, &message.slave) {
+            return;
+        }
         let mut info = message.slave.clone();
         let id = format!("{}-S{}", self.info.id, self.next_slave_id);
         self.next_slave_id += 1;
@@ -586,6 +600,9 @@ impl Master {
             return;
         }
         let connection = self.connection();
+        if self.refuse_down_machine(&from, &message.slave) {
+            return;
+        }
         if !self.slaves.registered.contains_key(&id) {
             if let Err(error) = Self::slave_total(&message.slave, &message.checkpointed_resources) {
                 self.refuse_incompatible(&from, &error);
@@ -859,6 +876,25 @@ impl Master {
         .map_err(|e| e.to_string())
     }
 
+    /// Refuses an agent on a machine that is `DOWN` for maintenance, as
+    /// upstream does; returns whether it was refused.
+    fn refuse_down_machine(&self, from: &UPID, info: &SlaveInfo) -> bool {
+        if !self
+            .maintenance
+            .is_down(&info.hostname, &from.ip.to_string())
+        {
+            return false;
+        }
+        tracing::warn!(%from, hostname = %info.hostname, "Refusing agent of a machine in DOWN mode");
+        self.base.send(
+            from,
+            &ShutdownMessage {
+                message: Some("Machine is `DOWN`".into()),
+            },
+        );
+        true
+    }
+
     /// Refuses an agent whose checkpointed resources do not fit its
     /// resources, as upstream does (it is told to shut down).
     fn refuse_incompatible(&self, from: &UPID, error: &str) {
@@ -961,7 +997,7 @@ impl Master {
         );
     }
 
-    fn remove_slave(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
+    pub(crate) fn remove_slave(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
         let Some(slave) = self.slaves.registered.get(id) else {
             return;
         };

@@ -13,10 +13,12 @@
 //! ([`crate::operations`]), `SUBSCRIBE` (the event stream,
 //! see [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
 //! quota calls `GET_QUOTA`, `UPDATE_QUOTA`, `SET_QUOTA`, `REMOVE_QUOTA`
-//! ([`crate::quota`]), the always-empty `GET_MAINTENANCE_STATUS`,
-//! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
-//! yet). Every other call answers `501 Not Implemented` naming it, until
-//! it lands.
+//! ([`crate::quota`]), the maintenance calls `GET_MAINTENANCE_STATUS`,
+//! `GET_MAINTENANCE_SCHEDULE`, `UPDATE_MAINTENANCE_SCHEDULE`,
+//! `START_MAINTENANCE`, `STOP_MAINTENANCE` ([`crate::maintenance`]), and
+//! the always-empty `GET_OPERATIONS` (no operation with feedback exists).
+//! Every other call answers `501 Not Implemented` naming it, until it
+//! lands.
 //!
 //! Responses are built with the v0 `mesos.master` types the master works
 //! with and converted to v1 by re-decoding (same tags), as upstream's
@@ -247,9 +249,8 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        // The master holds no quota, maintenance schedule or offer
-        // operations (the calls that would set them are refused), so these
-        // answer, as upstream does in that state, with empty lists.
+        // Quota and maintenance come from their modules; offer operations
+        // with feedback do not exist here, so `GET_OPERATIONS` is empty.
         call::Type::GetQuota => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetQuota),
@@ -260,6 +261,30 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
+        call::Type::UpdateMaintenanceSchedule => {
+            let Some(update) = call.update_maintenance_schedule else {
+                return ready(Response::bad_request(
+                    "Expecting 'update_maintenance_schedule' to be present",
+                ));
+            };
+            crate::maintenance::update_schedule(master, ctx, update.schedule)
+        }
+        call::Type::StartMaintenance => {
+            let Some(start) = call.start_maintenance else {
+                return ready(Response::bad_request(
+                    "Expecting 'start_maintenance' to be present",
+                ));
+            };
+            crate::maintenance::start(master, ctx, start.machines)
+        }
+        call::Type::StopMaintenance => {
+            let Some(stop) = call.stop_maintenance else {
+                return ready(Response::bad_request(
+                    "Expecting 'stop_maintenance' to be present",
+                ));
+            };
+            crate::maintenance::stop(master, ctx, stop.machines)
+        }
         call::Type::UpdateQuota => {
             let Some(update) = call.update_quota else {
                 return ready(Response::bad_request(
@@ -293,7 +318,9 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         call::Type::GetMaintenanceStatus => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetMaintenanceStatus),
-                get_maintenance_status: Some(response::GetMaintenanceStatus::default()),
+                get_maintenance_status: Some(response::GetMaintenanceStatus {
+                    status: master.maintenance.status(),
+                }),
                 ..Default::default()
             },
             json,
@@ -301,7 +328,9 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         call::Type::GetMaintenanceSchedule => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetMaintenanceSchedule),
-                get_maintenance_schedule: Some(response::GetMaintenanceSchedule::default()),
+                get_maintenance_schedule: Some(response::GetMaintenanceSchedule {
+                    schedule: master.maintenance.schedule.clone(),
+                }),
                 ..Default::default()
             },
             json,

@@ -165,6 +165,15 @@ pub enum Operation {
     /// `quotas` entry of the role is dropped); a config with neither
     /// guarantees nor limits removes the role's quota.
     UpdateQuota(Vec<mesos_proto::mesos::quota::QuotaConfig>),
+    /// Replace the maintenance schedule and the machines in maintenance
+    /// (upstream `maintenance::UpdateSchedule`, `StartMaintenance`,
+    /// `StopMaintenance`, which the master computes the result of).
+    UpdateMaintenance {
+        /// The schedule (none stored when it has no windows).
+        schedule: mesos_proto::mesos::maintenance::Schedule,
+        /// Every machine in maintenance, with its mode.
+        machines: Vec<mesos_proto::mesos::MachineInfo>,
+    },
 }
 
 fn slave_id(info: &SlaveInfo) -> &str {
@@ -327,6 +336,20 @@ impl Operation {
                 gone.push(registry::GoneSlave {
                     id: id.clone(),
                     timestamp: *time,
+                });
+                true
+            }
+            Self::UpdateMaintenance { schedule, machines } => {
+                registry.schedules = if schedule.windows.is_empty() {
+                    vec![]
+                } else {
+                    vec![schedule.clone()]
+                };
+                registry.machines = Some(registry::Machines {
+                    machines: machines
+                        .iter()
+                        .map(|info| registry::Machine { info: info.clone() })
+                        .collect(),
                 });
                 true
             }

@@ -145,7 +145,9 @@ impl Master {
                 resources: allocation.resources.to_vec(),
                 attributes: slave.info.attributes.clone(),
                 executor_ids: vec![],
-                unavailability: None,
+                unavailability: self
+                    .maintenance
+                    .unavailability(&slave.info.hostname, &slave.pid.ip.to_string()),
                 allocation_info: Some(resource::AllocationInfo {
                     role: Some(allocation.role.clone()),
                 }),

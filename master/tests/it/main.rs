@@ -10,6 +10,7 @@ mod agents;
 mod authentication;
 mod frameworks;
 mod http;
+mod maintenance;
 mod offers;
 mod operator_api;
 mod operator_events;
