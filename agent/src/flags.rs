@@ -562,6 +562,7 @@ impl Flags {
                     proc_root: PathBuf::from("/proc"),
                 }
             }),
+            work_dir: self.work_dir.clone(),
         }
     }
 

@@ -19,9 +19,33 @@
 //!         runs/<container_id>/http.marker       empty: a v1 HTTP executor
 //!         runs/<container_id>/tasks/<task_id>/task.info     Task
 //!         runs/<container_id>/tasks/<task_id>/task.updates
+//!     resources/resources.info                  checkpointed resources
+//!   volumes/roles/<role>/<persistence_id>/      persistent volumes ('/' in a
+//!                                               role becomes ' ')
 //! ```
 
 use std::path::{Path, PathBuf};
+
+/// Name of the checkpointed resources file (one `Resource` per record).
+pub const RESOURCES_INFO_FILE: &str = "resources.info";
+
+/// Returns `meta/resources/resources.info`.
+pub fn resources_info_path(work_dir: &Path) -> PathBuf {
+    meta_dir(work_dir)
+        .join("resources")
+        .join(RESOURCES_INFO_FILE)
+}
+
+/// Returns where a persistent volume of `role` lives under `root` (the
+/// work_dir for the agent's root disk): `volumes/roles/<role>/<id>`, a
+/// hierarchical role's `/` written as a space, as upstream's
+/// `getPersistentVolumePath` does.
+pub fn persistent_volume_path(root: &Path, role: &str, persistence_id: &str) -> PathBuf {
+    root.join("volumes")
+        .join("roles")
+        .join(role.replace('/', " "))
+        .join(persistence_id)
+}
 
 /// Name of a task's status update log.
 pub const TASK_UPDATES_FILE: &str = "task.updates";

@@ -72,6 +72,7 @@ use mesos_proto::mesos::{
 };
 use mesos_proto::resources::Resources;
 
+use crate::checkpointed_resources;
 use crate::containerizer::Containerizer;
 use crate::executor_http::{HttpConnection, ToExecutor};
 use crate::flags::Flags;
@@ -206,6 +207,9 @@ pub struct Slave {
     /// The authentication under way: its attempt number and task.
     authenticating: Option<(u64, actix::SpawnHandle)>,
     authentication_attempts: u64,
+    /// Dynamic reservations and persistent volumes the master asked us to
+    /// keep (`meta/resources/resources.info`), post-1.4 format.
+    checkpointed_resources: Vec<Resource>,
 }
 
 impl Slave {
@@ -227,6 +231,7 @@ impl Slave {
             authenticated: false,
             authenticating: None,
             authentication_attempts: 0,
+            checkpointed_resources: Vec::new(),
             config,
         }
     }
@@ -273,6 +278,15 @@ impl Slave {
     /// Returns the frameworks the agent holds, by id.
     pub(crate) fn frameworks(&self) -> &HashMap<String, Framework> {
         &self.frameworks
+    }
+
+    /// Returns the agent's total resources: its static ones with the
+    /// checkpointed reservations and volumes applied (upstream
+    /// `Slave::totalResources`); the static ones if they do not fit.
+    pub(crate) fn total_resources(&self) -> Resources {
+        let total = Resources::from(self.info.resources.clone());
+        mesos_proto::conversions::apply_checkpointed_resources(&total, &self.checkpointed_resources)
+            .unwrap_or(total)
     }
 
     /// Returns the master the agent registers with.
@@ -329,7 +343,7 @@ impl Slave {
                     &master,
                     &RegisterSlaveMessage {
                         slave: self.info.clone(),
-                        checkpointed_resources: vec![],
+                        checkpointed_resources: self.checkpointed_resources.clone(),
                         version: Some(crate::VERSION.to_string()),
                         agent_capabilities: capabilities,
                         resource_version_uuid: None,
@@ -343,7 +357,7 @@ impl Slave {
                     &master,
                     &ReregisterSlaveMessage {
                         slave: self.info.clone(),
-                        checkpointed_resources: vec![],
+                        checkpointed_resources: self.checkpointed_resources.clone(),
                         executor_infos,
                         tasks,
                         frameworks,
@@ -1811,8 +1825,53 @@ impl Slave {
     /// recovered executor with a UPID to reconnect. Registration with the
     /// master waits until they re-registered or
     /// `--executor_reregistration_timeout` passed.
+    /// `CheckpointResourcesMessage` from the master: the whole new set of
+    /// checkpointed resources (upstream `Slave::checkpointResources`).
+    /// Volume directories are made or removed first, then the set is
+    /// written; a failure is fatal upstream, here it is logged and the old
+    /// set kept (the master re-sends its view when the agent re-registers).
+    fn checkpoint_resources(&mut self, from: UPID, resources: Vec<Resource>) {
+        if from != self.master {
+            tracing::warn!(%from, "Ignoring checkpointed resources from a process that is not the master");
+            return;
+        }
+        let mut resources = resources;
+        mesos_proto::resources::upgrade_resources(&mut resources);
+        if Resources::from(resources.clone())
+            == Resources::from(self.checkpointed_resources.clone())
+        {
+            return;
+        }
+        let work_dir = self.config.work_dir.clone();
+        let result = checkpointed_resources::sync_volumes(
+            &work_dir,
+            &self.checkpointed_resources,
+            &resources,
+        )
+        .and_then(|()| checkpointed_resources::checkpoint(&work_dir, &resources));
+        match result {
+            Ok(()) => {
+                tracing::info!(resources = %Resources::from(resources.clone()), "Checkpointed resources");
+                self.checkpointed_resources = resources;
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "Failed to checkpoint resources");
+            }
+        }
+    }
+
     fn recover(&mut self, ctx: &mut Context<Self>) -> std::io::Result<()> {
         let work_dir = self.config.work_dir.clone();
+        // Checkpointed resources outlive agent ids (upstream recovers them
+        // before the agent's own state).
+        self.checkpointed_resources =
+            checkpointed_resources::recover(&work_dir).map_err(std::io::Error::other)?;
+        if !self.checkpointed_resources.is_empty() {
+            tracing::info!(
+                resources = %Resources::from(self.checkpointed_resources.clone()),
+                "Recovered checkpointed resources"
+            );
+        }
         let recovered = state::recover(&work_dir)?;
         match state::boot_id() {
             Ok(boot_id) => state::checkpoint_text(&paths::boot_id_path(&work_dir), &boot_id)?,
@@ -2577,10 +2636,9 @@ impl Process for Slave {
     }
 
     fn initialize(&mut self, ctx: &mut Context<Self>) {
-        match crate::containerizer::create(
-            &self.config.containerizer,
-            self.config.launcher_dir.clone(),
-        ) {
+        let mut options = self.config.containerizer.clone();
+        options.work_dir = self.config.work_dir.clone();
+        match crate::containerizer::create(&options, self.config.launcher_dir.clone()) {
             Ok(containerizer) => {
                 if let Some(runtime) = self.base.runtime() {
                     containerizer
@@ -2637,6 +2695,9 @@ impl Process for Slave {
                 });
             }
         });
+        base.install::<mesos_proto::mesos::internal::CheckpointResourcesMessage>(
+            |this, _ctx, from, m| this.checkpoint_resources(from, m.resources),
+        );
         base.install::<RunTaskMessage>(|this, ctx, from, m| this.run_task(from, m, ctx));
         base.install::<KillTaskMessage>(|this, ctx, from, m| this.kill_task(from, m, ctx));
         base.install::<mesos_proto::mesos::internal::RunTaskGroupMessage>(|this, ctx, from, m| {

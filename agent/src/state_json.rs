@@ -144,7 +144,7 @@ pub(crate) fn state(slave: &Slave, start_time: f64) -> StateParts {
     // No draining yet: `drain_config` and `estimated_drain_start_time_seconds`
     // (an integer here, unlike the master's double) are never written.
 
-    let total = Resources::from(slave.info.resources.clone());
+    let total = slave.total_resources();
     o.insert("resources".into(), total.to_endpoint_json());
     o.insert("reserved_resources".into(), reserved_json(&total));
     o.insert(

@@ -24,9 +24,18 @@
 //! (`--weights`, `UPDATE_WEIGHTS`; 1 by default), as upstream's DRF sorter
 //! does.
 //!
+//! Quota (upstream 1.9+ `QuotaConfig`): roles below their guarantee are
+//! visited first, and the unreserved resources the guarantees not met
+//! yet still need (the "headroom") are laid aside: other roles are not
+//! offered unreserved resources that would eat into it, even when the
+//! roles with quota have no framework. A role is never allocated beyond
+//! its limit (scalars are cut down to what is left).
+//!
 //! Differences from upstream, for now: agents are visited in id order
-//! (upstream shuffles them); there is no quota, nor hierarchical
-//! sharing of shares between parent and child roles; every agent is
+//! (upstream shuffles them); quota counts `cpus`, `mem`, `disk` and
+//! `gpus` only, and a role's consumption is what it is allocated (upstream
+//! also counts its unallocated reservations); there is no hierarchical
+//! sharing of shares or quota between parent and child roles; every agent is
 //! offered to every framework (no capability-based filtering of GPU or
 //! multi-role agents).
 
@@ -34,6 +43,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 
+use mesos_proto::conversions::ResourceConversion;
 use mesos_proto::resources::Resources;
 
 /// Resources allocated to a framework's role on an agent.
@@ -96,13 +106,74 @@ pub trait Allocator: Send {
     fn update_weights(&mut self, weights: &BTreeMap<String, f64>);
     /// Runs one allocation cycle.
     fn allocate(&mut self, now: Duration) -> Vec<Allocation>;
+    /// Sets the quota of every role that has one (roles not listed have
+    /// none): guarantees are laid aside for their role, limits cap it.
+    fn update_quota(&mut self, quotas: &BTreeMap<String, Quota>);
+    /// Applies offer operations (RESERVE, CREATE, ...) to resources
+    /// allocated to a framework on an agent (upstream `updateAllocation`):
+    /// `conversions` are in allocation form; the agent's total changes by
+    /// their unallocated form.
+    fn update_allocation(
+        &mut self,
+        framework_id: &str,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String>;
+    /// Applies operator operations to an agent's unallocated resources
+    /// (upstream `updateAvailable`); fails, changing nothing, when what
+    /// they consume is not available.
+    fn update_available(
+        &mut self,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String>;
 }
 
 /// Scalar quantities that count towards shares, in [`SHARE_NAMES`] order.
-type Quantities = [f64; 4];
+pub type Quantities = [f64; 4];
+
+/// A role's quota in the allocator: per [`SHARE_NAMES`] resource, the
+/// guarantee (0 when none) and the limit (infinite when none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    /// Laid aside for the role until it holds this much.
+    pub guarantee: Quantities,
+    /// Never allocated beyond this much.
+    pub limit: Quantities,
+}
+
+impl Quota {
+    /// Builds a quota from scalar amounts by resource name; names other
+    /// than `cpus`, `mem`, `disk` and `gpus` are not accounted.
+    pub fn from_scalars<'a>(
+        guarantees: impl IntoIterator<Item = (&'a String, f64)>,
+        limits: impl IntoIterator<Item = (&'a String, f64)>,
+    ) -> Self {
+        let mut quota = Self {
+            guarantee: [0.0; 4],
+            limit: [f64::INFINITY; 4],
+        };
+        for (name, value) in guarantees {
+            if let Some(i) = SHARE_NAMES.iter().position(|n| n == name) {
+                quota.guarantee[i] = value;
+            }
+        }
+        for (name, value) in limits {
+            if let Some(i) = SHARE_NAMES.iter().position(|n| n == name) {
+                quota.limit[i] = value;
+            }
+        }
+        quota
+    }
+}
 
 /// Resource names that count towards shares.
 const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
+
+/// Returns the quantities of `resources`, for callers outside.
+pub fn scalar_quantities(resources: &Resources) -> Quantities {
+    quantities(resources)
+}
 
 fn quantities(resources: &Resources) -> Quantities {
     let mut q = [0.0; 4];
@@ -198,6 +269,8 @@ pub struct HierarchicalDrf {
     expiries: BinaryHeap<Reverse<(Duration, usize, usize)>>,
     /// Configured role weights.
     weights: HashMap<String, f64>,
+    /// Role quotas.
+    quotas: HashMap<String, Quota>,
 }
 
 impl HierarchicalDrf {
@@ -390,6 +463,72 @@ impl HierarchicalDrf {
             .get(role)
             .map_or(0.0, |q| share(&self.totals, q));
         share / self.weights.get(role).copied().unwrap_or(1.0)
+    }
+
+    /// What a role holds (allocated or offered), as quantities.
+    fn consumed(&self, role: &str) -> Quantities {
+        self.role_quantities.get(role).copied().unwrap_or([0.0; 4])
+    }
+
+    /// Whether a role's guarantee is not met yet.
+    fn below_guarantee(&self, role: &str) -> bool {
+        self.quotas.get(role).is_some_and(|quota| {
+            let consumed = self.consumed(role);
+            (0..4).any(|i| consumed[i] < quota.guarantee[i])
+        })
+    }
+
+    /// The unreserved resources laid aside for roles below their
+    /// guarantee: the sum of what each still lacks.
+    fn headroom(&self) -> Quantities {
+        let mut headroom = [0.0; 4];
+        for (role, quota) in &self.quotas {
+            let consumed = self.consumed(role);
+            for i in 0..4 {
+                headroom[i] += (quota.guarantee[i] - consumed[i]).max(0.0);
+            }
+        }
+        headroom
+    }
+
+    /// `offerable` cut down to what `role` may still get under its limit,
+    /// scalar by scalar; `None` if its limit is reached.
+    fn within_limit(&self, role: &str, offerable: &Resources) -> Option<Resources> {
+        let Some(quota) = self.quotas.get(role) else {
+            return Some(offerable.clone());
+        };
+        let consumed = self.consumed(role);
+        let mut left: Quantities = [0.0; 4];
+        for i in 0..4 {
+            left[i] = quota.limit[i] - consumed[i];
+        }
+        let mut capped = Resources::new();
+        for resource in offerable.iter() {
+            let Some(i) = SHARE_NAMES.iter().position(|n| *n == resource.name) else {
+                capped += resource.clone();
+                continue;
+            };
+            if !left[i].is_finite() {
+                capped += resource.clone();
+                continue;
+            }
+            let amount = resource.scalar.map_or(0.0, |s| s.value);
+            if left[i] <= 0.0 {
+                continue;
+            }
+            let mut resource = resource.clone();
+            if amount > left[i]
+                && !Resources::shrink(
+                    &mut resource,
+                    mesos_proto::mesos::value::Scalar::new(left[i]),
+                )
+            {
+                continue;
+            }
+            left[i] -= resource.scalar.map_or(0.0, |s| s.value);
+            capped += resource;
+        }
+        (!capped.is_empty()).then_some(capped)
     }
 }
 
@@ -648,6 +787,90 @@ impl Allocator for HierarchicalDrf {
             .collect();
     }
 
+    fn update_quota(&mut self, quotas: &BTreeMap<String, Quota>) {
+        self.quotas = quotas
+            .iter()
+            .map(|(role, quota)| (role.clone(), *quota))
+            .collect();
+    }
+
+    fn update_allocation(
+        &mut self,
+        framework_id: &str,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String> {
+        let slave_index = *self
+            .slave_index
+            .get(slave_id)
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        let unallocated: Vec<ResourceConversion> = conversions
+            .iter()
+            .map(|c| {
+                let (mut consumed, mut converted) = (c.consumed.clone(), c.converted.clone());
+                consumed.unallocate();
+                converted.unallocate();
+                ResourceConversion {
+                    consumed,
+                    converted,
+                }
+            })
+            .collect();
+        let slave = self.slaves[slave_index]
+            .as_mut()
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        let allocated = slave
+            .allocated
+            .apply(conversions)
+            .map_err(|e| e.to_string())?;
+        let total = slave.total.apply(&unallocated).map_err(|e| e.to_string())?;
+        slave.allocated = allocated;
+        slave.total = total;
+        let before = slave.total_quantities;
+        slave.total_quantities = quantities(&slave.total);
+        let after = slave.total_quantities;
+        add(&mut self.totals, &before, -1.0);
+        add(&mut self.totals, &after, 1.0);
+        if let Some(&index) = self.framework_index.get(framework_id) {
+            for conversion in conversions {
+                for (role, consumed) in conversion.consumed.allocations() {
+                    self.account(index, &role, &consumed, -1.0);
+                }
+                for (role, converted) in conversion.converted.allocations() {
+                    self.account(index, &role, &converted, 1.0);
+                }
+            }
+        }
+        self.recheck_filters(slave_index);
+        Ok(())
+    }
+
+    fn update_available(
+        &mut self,
+        slave_id: &str,
+        conversions: &[ResourceConversion],
+    ) -> Result<(), String> {
+        let slave_index = *self
+            .slave_index
+            .get(slave_id)
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        let slave = self.slaves[slave_index]
+            .as_mut()
+            .ok_or_else(|| format!("unknown agent {slave_id}"))?;
+        // What is free must hold what the operations consume.
+        Self::available(slave)
+            .apply(conversions)
+            .map_err(|e| e.to_string())?;
+        slave.total = slave.total.apply(conversions).map_err(|e| e.to_string())?;
+        let before = slave.total_quantities;
+        slave.total_quantities = quantities(&slave.total);
+        let after = slave.total_quantities;
+        add(&mut self.totals, &before, -1.0);
+        add(&mut self.totals, &after, 1.0);
+        self.recheck_filters(slave_index);
+        Ok(())
+    }
+
     fn allocate(&mut self, now: Duration) -> Vec<Allocation> {
         self.expire_filters(now);
         let mut allocations = Vec::new();
@@ -670,11 +893,33 @@ impl Allocator for HierarchicalDrf {
             }
         }
         let mut roles: Vec<String> = members.keys().cloned().collect();
-        let role_key = |this: &Self, role: &String| (this.role_share(role), role.clone());
-        roles.sort_by(|a, b| {
-            let (ka, kb) = (role_key(self, a), role_key(self, b));
-            ka.0.total_cmp(&kb.0).then_with(|| ka.1.cmp(&kb.1))
-        });
+        // Roles below their quota guarantee come first (upstream's quota
+        // stage), then the others; by share within each group.
+        let role_key = |this: &Self, role: &String| {
+            (
+                !this.below_guarantee(role),
+                this.role_share(role),
+                role.clone(),
+            )
+        };
+        let compare = |ka: &(bool, f64, String), kb: &(bool, f64, String)| {
+            ka.0.cmp(&kb.0)
+                .then_with(|| ka.1.total_cmp(&kb.1))
+                .then_with(|| ka.2.cmp(&kb.2))
+        };
+        roles.sort_by(|a, b| compare(&role_key(self, a), &role_key(self, b)));
+        // Unreserved resources free across the cluster, against which the
+        // guarantees not met yet are laid aside (only with quota).
+        let mut free_unreserved: Quantities = [0.0; 4];
+        if !self.quotas.is_empty() {
+            for slave in self.slaves.iter().flatten().filter(|s| s.active) {
+                add(
+                    &mut free_unreserved,
+                    &quantities(&Self::available(slave).unreserved()),
+                    1.0,
+                );
+            }
+        }
         let framework_key = |this: &Self, index: usize, role: &str| {
             let name = this.frameworks[index]
                 .as_ref()
@@ -725,6 +970,32 @@ impl Allocator for HierarchicalDrf {
                 if offerable.is_empty() || !Self::allocatable(&offerable) {
                     continue;
                 }
+                let Some(mut offerable) = self.within_limit(&role, &offerable) else {
+                    continue;
+                };
+                if !self.quotas.is_empty() {
+                    // What the guarantees not met yet need stays free,
+                    // except for those roles themselves.
+                    let headroom = self.headroom();
+                    let mut own = [0.0; 4];
+                    if let Some(quota) = self.quotas.get(&role) {
+                        let consumed = self.consumed(&role);
+                        for i in 0..4 {
+                            own[i] = (quota.guarantee[i] - consumed[i]).max(0.0);
+                        }
+                    }
+                    let unreserved = quantities(&offerable.unreserved());
+                    let squeezes = (0..4).any(|i| {
+                        unreserved[i] > 0.0
+                            && free_unreserved[i] - unreserved[i] < headroom[i] - own[i] - 1e-9
+                    });
+                    if squeezes {
+                        offerable = offerable.filter(|r| !Resources::is_unreserved(r));
+                    }
+                    if offerable.is_empty() || !Self::allocatable(&offerable) {
+                        continue;
+                    }
+                }
                 let Some(candidates) = members.get(&role) else {
                     continue;
                 };
@@ -741,6 +1012,11 @@ impl Allocator for HierarchicalDrf {
                 let mut allocated = offerable.clone();
                 allocated.allocate(&role);
                 available -= &offerable;
+                add(
+                    &mut free_unreserved,
+                    &quantities(&offerable.unreserved()),
+                    -1.0,
+                );
                 if let Some(slave) = self.slaves[slave_index].as_mut() {
                     slave.allocated += &allocated;
                 }
@@ -772,12 +1048,7 @@ impl Allocator for HierarchicalDrf {
                 let current = roles.iter().position(|r| *r == role).unwrap_or(0);
                 let moved = roles.remove(current);
                 let rkey = role_key(self, &moved);
-                let at = roles.partition_point(|r| {
-                    let k = role_key(self, r);
-                    k.0.total_cmp(&rkey.0)
-                        .then_with(|| k.1.cmp(&rkey.1))
-                        .is_lt()
-                });
+                let at = roles.partition_point(|r| compare(&role_key(self, r), &rkey).is_lt());
                 roles.insert(at, moved);
                 role_position = 0;
                 if available.is_empty() {
@@ -919,6 +1190,55 @@ mod tests {
             other.resources.reserved(Some("web")).is_empty(),
             "{other:?}"
         );
+    }
+
+    fn quota(guarantee: &[(&str, f64)], limit: &[(&str, f64)]) -> Quota {
+        let g: Vec<(String, f64)> = guarantee.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        let l: Vec<(String, f64)> = limit.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        Quota::from_scalars(
+            g.iter().map(|(n, v)| (n, *v)),
+            l.iter().map(|(n, v)| (n, *v)),
+        )
+    }
+
+    #[test]
+    fn guarantees_are_laid_aside_even_without_a_framework_of_the_role() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus:2;mem:1024"), Resources::new());
+        drf.add_slave("s2", resources("cpus:2;mem:1024"), Resources::new());
+        drf.add_framework("batch", vec!["batch".into()], vec![], true);
+        let quotas = BTreeMap::from([("web".to_string(), quota(&[("cpus", 2.0)], &[]))]);
+        drf.update_quota(&quotas);
+        // Two cpus stay free for `web`: one agent is not offered.
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        // A framework of `web` gets them, ahead of anyone.
+        drf.add_framework("web", vec!["web".into()], vec![], true);
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        assert_eq!(allocations[0].framework_id, "web");
+        // Without quota, everything goes.
+        let mut drf2 = HierarchicalDrf::default();
+        drf2.add_slave("s1", resources("cpus:2;mem:1024"), Resources::new());
+        drf2.add_slave("s2", resources("cpus:2;mem:1024"), Resources::new());
+        drf2.add_framework("batch", vec!["batch".into()], vec![], true);
+        assert_eq!(drf2.allocate(Duration::ZERO).len(), 2);
+    }
+
+    #[test]
+    fn limits_cap_what_a_role_is_allocated() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus:4;mem:1024"), Resources::new());
+        drf.add_framework("web", vec!["web".into()], vec![], true);
+        let quotas =
+            BTreeMap::from([("web".to_string(), quota(&[("cpus", 1.0)], &[("cpus", 1.5)]))]);
+        drf.update_quota(&quotas);
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1);
+        assert_eq!(allocations[0].resources.cpus(), Some(1.5));
+        assert_eq!(allocations[0].resources.mem(), Some(1024 << 20));
+        // At its limit, the role gets no more cpus.
+        assert!(drf.allocate(Duration::ZERO).is_empty());
     }
 
     #[test]

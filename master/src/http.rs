@@ -1,7 +1,11 @@
 //! The master's classic HTTP endpoints (upstream `src/master/http.cpp`).
 //!
 //! Served: `/master/health`, `/master/flags`, `/master/redirect`,
-//! `/master/teardown`, `/master/weights` ([`crate::weights`]), `/api/v1` ([`crate::operator_api`]),
+//! `/master/teardown`, `/master/weights` ([`crate::weights`]), `/master/quota`
+//! ([`crate::quota`]), `/master/maintenance/schedule`, `/maintenance/status`,
+//! `/machine/down`, `/machine/up` ([`crate::maintenance`]), `/master/reserve`,
+//! `/unreserve`, `/create-volumes`, `/destroy-volumes` ([`crate::operations`]),
+//! `/api/v1` ([`crate::operator_api`]),
 //! `/api/v1/scheduler` ([`crate::scheduler_http`]) and the read-only state
 //! endpoints `/master/state`, `/state-summary`, `/frameworks`, `/slaves`,
 //! `/tasks` and `/roles`, whose JSON [`crate::state_json`] writes; the
@@ -64,6 +68,31 @@ pub fn install(master: &mut Master) {
     });
     base.route("/api/v1", crate::operator_api::handle);
     base.route("/weights", crate::weights::endpoint);
+    base.route("/quota", crate::quota::endpoint);
+    base.route(
+        "/maintenance/schedule",
+        crate::maintenance::schedule_endpoint,
+    );
+    base.route("/maintenance/status", crate::maintenance::status_endpoint);
+    base.route("/machine/down", |m, ctx, r| {
+        crate::maintenance::machine_endpoint(m, ctx, r, true)
+    });
+    base.route("/machine/up", |m, ctx, r| {
+        crate::maintenance::machine_endpoint(m, ctx, r, false)
+    });
+    use crate::operations::{endpoint, Endpoint};
+    base.route_sync("/reserve", |m, ctx, r| {
+        endpoint(m, ctx, r, Endpoint::Reserve)
+    });
+    base.route_sync("/unreserve", |m, ctx, r| {
+        endpoint(m, ctx, r, Endpoint::Unreserve)
+    });
+    base.route_sync("/create-volumes", |m, ctx, r| {
+        endpoint(m, ctx, r, Endpoint::CreateVolumes)
+    });
+    base.route_sync("/destroy-volumes", |m, ctx, r| {
+        endpoint(m, ctx, r, Endpoint::DestroyVolumes)
+    });
 }
 
 fn flags(master: &Master, request: &Request) -> Response {

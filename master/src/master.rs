@@ -63,8 +63,12 @@ pub struct Slave {
     pub connected: bool,
     /// Whether it takes part in allocation.
     pub active: bool,
-    /// Resources it checkpointed (reservations, volumes).
+    /// Resources it checkpointed (reservations, volumes), as the master
+    /// last told it (or as it reported them when it (re-)registered).
     pub checkpointed_resources: Vec<Resource>,
+    /// Its total: `info.resources` with the checkpointed resources applied
+    /// (upstream `Slave::totalResources`).
+    pub total_resources: Resources,
     /// Tasks it reported when re-registering, until they are handed to
     /// their frameworks.
     pub tasks: Vec<Task>,
@@ -147,6 +151,10 @@ pub struct Master {
     pub(crate) subscribers: crate::subscribers::Subscribers,
     /// Configured role weights (roles not listed weigh 1).
     pub weights: BTreeMap<String, f64>,
+    /// The maintenance schedule and machines ([`crate::maintenance`]).
+    pub maintenance: crate::maintenance::Maintenance,
+    /// Role quotas, by role ([`crate::quota`]).
+    pub quotas: BTreeMap<String, mesos_proto::mesos::quota::QuotaConfig>,
     /// The roles `--roles` allows, if it is set (deprecated upstream).
     pub role_whitelist: Option<BTreeSet<String>>,
     next_slave_id: u64,
@@ -227,6 +235,8 @@ impl Master {
             pending_suppressed: Vec::new(),
             subscribers: Default::default(),
             weights,
+            quotas: BTreeMap::new(),
+            maintenance: Default::default(),
             role_whitelist,
             next_slave_id: 0,
             self_addr: None,
@@ -339,6 +349,15 @@ impl Master {
             self.slaves.gone.insert(slave.id.value, slave.timestamp);
         }
         self.recover_weights(registry.weights, ctx);
+        self.recover_quotas(registry.quota_configs, registry.quotas);
+        let machines: Vec<mesos_proto::mesos::MachineInfo> = registry
+            .machines
+            .unwrap_or_default()
+            .machines
+            .into_iter()
+            .map(|m| m.info)
+            .collect();
+        self.maintenance = crate::maintenance::Maintenance::recover(&registry.schedules, &machines);
         self.elected_time = Some(libprocess::clock::now_secs());
         self.refresh_gauges();
         tracing::info!(
@@ -480,6 +499,13 @@ impl Master {
             self.remove_slave(&id, "a new agent registered at its address", ctx);
         }
 
+        if let Err(error) = Self::slave_total(&message.slave, &message.checkpointed_resources) {
+            self.refuse_incompatible(&from, &error);
+            return;
+        }
+        if self.refuse_down_machine(&from, &message.slave) {
+            return;
+        }
         let mut info = message.slave.clone();
         let id = format!("{}-S{}", self.info.id, self.next_slave_id);
         self.next_slave_id += 1;
@@ -574,6 +600,15 @@ impl Master {
             return;
         }
         let connection = self.connection();
+        if self.refuse_down_machine(&from, &message.slave) {
+            return;
+        }
+        if !self.slaves.registered.contains_key(&id) {
+            if let Err(error) = Self::slave_total(&message.slave, &message.checkpointed_resources) {
+                self.refuse_incompatible(&from, &error);
+                return;
+            }
+        }
         if let Some(slave) = self.slaves.registered.get_mut(&id) {
             tracing::info!(%from, slave_id = %id, "Agent re-registered");
             if slave.pid != from {
@@ -582,7 +617,12 @@ impl Master {
             slave.info = message.slave.clone();
             slave.version = message.version.clone().unwrap_or_default();
             slave.capabilities = message.agent_capabilities.clone();
-            slave.checkpointed_resources = message.checkpointed_resources.clone();
+            // The master's view of the checkpointed resources wins: an agent
+            // that missed an update gets it again (upstream
+            // `Master::___reregisterSlave`).
+            let stale = Resources::from(message.checkpointed_resources.clone())
+                != Resources::from(slave.checkpointed_resources.clone());
+            let resend = stale.then(|| slave.checkpointed_resources.clone());
             // Its tasks are reconciled below, not kept a second time.
             slave.tasks = Vec::new();
             slave.executors = message.executor_infos.clone();
@@ -602,6 +642,13 @@ impl Master {
             self.refresh_gauges();
             if let Some(m) = &self.metrics {
                 m.reregistrations.inc();
+            }
+            if let Some(resources) = resend {
+                tracing::info!(slave_id = %id, "Re-sending checkpointed resources to the agent");
+                self.base.send(
+                    &from,
+                    &mesos_proto::mesos::internal::CheckpointResourcesMessage { resources },
+                );
             }
             let reconciliations = self.reconcile_known_slave(&id, &message);
             self.base.send(
@@ -793,6 +840,8 @@ impl Master {
         let (tasks, executors, frameworks) = reregistration
             .map(|m| (m.tasks, m.executor_infos, m.frameworks))
             .unwrap_or_default();
+        let total_resources = Self::slave_total(&info, &checkpointed_resources)
+            .unwrap_or_else(|_| Resources::from(info.resources.clone()));
         self.slaves.registered.insert(
             id,
             Slave {
@@ -805,6 +854,7 @@ impl Master {
                 connected: true,
                 active: true,
                 checkpointed_resources,
+                total_resources,
                 tasks,
                 executors,
                 frameworks,
@@ -814,6 +864,49 @@ impl Master {
         self.slave_added(&id_for_allocator, ctx);
         self.notify_agent_added(&id_for_allocator);
         self.refresh_gauges();
+    }
+
+    /// Returns an agent's total: its static resources with its
+    /// checkpointed ones applied; an error if they do not fit.
+    fn slave_total(info: &SlaveInfo, checkpointed: &[Resource]) -> Result<Resources, String> {
+        mesos_proto::conversions::apply_checkpointed_resources(
+            &Resources::from(info.resources.clone()),
+            checkpointed,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// Refuses an agent on a machine that is `DOWN` for maintenance, as
+    /// upstream does; returns whether it was refused.
+    fn refuse_down_machine(&self, from: &UPID, info: &SlaveInfo) -> bool {
+        if !self
+            .maintenance
+            .is_down(&info.hostname, &from.ip.to_string())
+        {
+            return false;
+        }
+        tracing::warn!(%from, hostname = %info.hostname, "Refusing agent of a machine in DOWN mode");
+        self.base.send(
+            from,
+            &ShutdownMessage {
+                message: Some("Machine is `DOWN`".into()),
+            },
+        );
+        true
+    }
+
+    /// Refuses an agent whose checkpointed resources do not fit its
+    /// resources, as upstream does (it is told to shut down).
+    fn refuse_incompatible(&self, from: &UPID, error: &str) {
+        let message =
+            format!("Checkpointed resources are incompatible with agent resources: {error}");
+        tracing::warn!(%from, %message, "Refusing agent");
+        self.base.send(
+            from,
+            &ShutdownMessage {
+                message: Some(message),
+            },
+        );
     }
 
     /// Returns the registrar.
@@ -904,7 +997,7 @@ impl Master {
         );
     }
 
-    fn remove_slave(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
+    pub(crate) fn remove_slave(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
         let Some(slave) = self.slaves.registered.get(id) else {
             return;
         };

@@ -8,12 +8,17 @@
 //! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS` (custom and task-group
 //! executors; command executors live only on agents, as upstream),
 //! `GET_TASKS`, `GET_STATE`, `GET_ROLES`, `GET_WEIGHTS` and
-//! `UPDATE_WEIGHTS` ([`crate::weights`]), `SUBSCRIBE` (the event stream,
+//! `UPDATE_WEIGHTS` ([`crate::weights`]), `RESERVE_RESOURCES`,
+//! `UNRESERVE_RESOURCES`, `CREATE_VOLUMES` and `DESTROY_VOLUMES`
+//! ([`crate::operations`]), `SUBSCRIBE` (the event stream,
 //! see [`crate::subscribers`]), `TEARDOWN`, `MARK_AGENT_GONE`, and the
-//! always-empty `GET_QUOTA`, `GET_MAINTENANCE_STATUS`,
-//! `GET_MAINTENANCE_SCHEDULE`, `GET_OPERATIONS` (nothing can set them
-//! yet). Every other call answers `501 Not Implemented` naming it, until
-//! it lands.
+//! quota calls `GET_QUOTA`, `UPDATE_QUOTA`, `SET_QUOTA`, `REMOVE_QUOTA`
+//! ([`crate::quota`]), the maintenance calls `GET_MAINTENANCE_STATUS`,
+//! `GET_MAINTENANCE_SCHEDULE`, `UPDATE_MAINTENANCE_SCHEDULE`,
+//! `START_MAINTENANCE`, `STOP_MAINTENANCE` ([`crate::maintenance`]), and
+//! the always-empty `GET_OPERATIONS` (no operation with feedback exists).
+//! Every other call answers `501 Not Implemented` naming it, until it
+//! lands.
 //!
 //! Responses are built with the v0 `mesos.master` types the master works
 //! with and converted to v1 by re-decoding (same tags), as upstream's
@@ -244,21 +249,78 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        // The master holds no quota, maintenance schedule or offer
-        // operations (the calls that would set them are refused), so these
-        // answer, as upstream does in that state, with empty lists.
+        // Quota and maintenance come from their modules; offer operations
+        // with feedback do not exist here, so `GET_OPERATIONS` is empty.
         call::Type::GetQuota => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetQuota),
-                get_quota: Some(response::GetQuota::default()),
+                get_quota: Some(response::GetQuota {
+                    status: crate::quota::status(master),
+                }),
                 ..Default::default()
             },
             json,
         )),
+        call::Type::UpdateMaintenanceSchedule => {
+            let Some(update) = call.update_maintenance_schedule else {
+                return ready(Response::bad_request(
+                    "Expecting 'update_maintenance_schedule' to be present",
+                ));
+            };
+            crate::maintenance::update_schedule(master, ctx, update.schedule)
+        }
+        call::Type::StartMaintenance => {
+            let Some(start) = call.start_maintenance else {
+                return ready(Response::bad_request(
+                    "Expecting 'start_maintenance' to be present",
+                ));
+            };
+            crate::maintenance::start(master, ctx, start.machines)
+        }
+        call::Type::StopMaintenance => {
+            let Some(stop) = call.stop_maintenance else {
+                return ready(Response::bad_request(
+                    "Expecting 'stop_maintenance' to be present",
+                ));
+            };
+            crate::maintenance::stop(master, ctx, stop.machines)
+        }
+        call::Type::UpdateQuota => {
+            let Some(update) = call.update_quota else {
+                return ready(Response::bad_request(
+                    "Expecting 'update_quota' to be present",
+                ));
+            };
+            crate::quota::update_configs(
+                master,
+                ctx,
+                update.quota_configs,
+                update.force.unwrap_or(false),
+            )
+        }
+        // The pre-1.9 quota calls, deprecated upstream but still served.
+        #[allow(deprecated)]
+        call::Type::SetQuota => {
+            let Some(set) = call.set_quota else {
+                return ready(Response::bad_request("Expecting 'set_quota' to be present"));
+            };
+            crate::quota::set(master, ctx, set.quota_request)
+        }
+        #[allow(deprecated)]
+        call::Type::RemoveQuota => {
+            let Some(remove) = call.remove_quota else {
+                return ready(Response::bad_request(
+                    "Expecting 'remove_quota' to be present",
+                ));
+            };
+            crate::quota::remove(master, ctx, &remove.role)
+        }
         call::Type::GetMaintenanceStatus => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetMaintenanceStatus),
-                get_maintenance_status: Some(response::GetMaintenanceStatus::default()),
+                get_maintenance_status: Some(response::GetMaintenanceStatus {
+                    status: master.maintenance.status(),
+                }),
                 ..Default::default()
             },
             json,
@@ -266,7 +328,9 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         call::Type::GetMaintenanceSchedule => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetMaintenanceSchedule),
-                get_maintenance_schedule: Some(response::GetMaintenanceSchedule::default()),
+                get_maintenance_schedule: Some(response::GetMaintenanceSchedule {
+                    schedule: master.maintenance.schedule.clone(),
+                }),
                 ..Default::default()
             },
             json,
@@ -317,6 +381,66 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             };
             mark_agent_gone(master, ctx, gone.slave_id.value)
         }
+        call::Type::ReserveResources => {
+            let Some(c) = call.reserve_resources else {
+                return ready(Response::bad_request(
+                    "Expecting 'reserve_resources' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::Reserve,
+                c.resources,
+                c.source,
+            ))
+        }
+        call::Type::UnreserveResources => {
+            let Some(c) = call.unreserve_resources else {
+                return ready(Response::bad_request(
+                    "Expecting 'unreserve_resources' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::Unreserve,
+                c.resources,
+                vec![],
+            ))
+        }
+        call::Type::CreateVolumes => {
+            let Some(c) = call.create_volumes else {
+                return ready(Response::bad_request(
+                    "Expecting 'create_volumes' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::CreateVolumes,
+                c.volumes,
+                vec![],
+            ))
+        }
+        call::Type::DestroyVolumes => {
+            let Some(c) = call.destroy_volumes else {
+                return ready(Response::bad_request(
+                    "Expecting 'destroy_volumes' to be present",
+                ));
+            };
+            ready(crate::operations::call(
+                master,
+                ctx,
+                c.slave_id,
+                crate::operations::Endpoint::DestroyVolumes,
+                c.volumes,
+                vec![],
+            ))
+        }
         other => ready(Response::status(501).with_body(
             "text/plain",
             format!("Call {other:?} is not supported by this master yet"),
@@ -345,7 +469,7 @@ pub(crate) fn agent_model(slave: &crate::master::Slave) -> response::get_agents:
         pid: Some(slave.pid.to_string()),
         registered_time: Some(time(slave.registered_time)),
         reregistered_time: slave.reregistered_time.map(time),
-        total_resources: slave.info.resources.clone(),
+        total_resources: slave.total_resources.to_vec(),
         capabilities: slave.capabilities.clone(),
         ..Default::default()
     }

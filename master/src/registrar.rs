@@ -160,6 +160,20 @@ pub enum Operation {
     /// Set role weights (upstream `weights::UpdateWeights`): each role's
     /// entry is replaced, or added; other roles keep theirs.
     UpdateWeights(Vec<mesos_proto::mesos::WeightInfo>),
+    /// Set role quotas (upstream `quota::UpdateQuota`): each role's config
+    /// replaces its earlier one (in `quota_configs`, and any pre-1.9
+    /// `quotas` entry of the role is dropped); a config with neither
+    /// guarantees nor limits removes the role's quota.
+    UpdateQuota(Vec<mesos_proto::mesos::quota::QuotaConfig>),
+    /// Replace the maintenance schedule and the machines in maintenance
+    /// (upstream `maintenance::UpdateSchedule`, `StartMaintenance`,
+    /// `StopMaintenance`, which the master computes the result of).
+    UpdateMaintenance {
+        /// The schedule (none stored when it has no windows).
+        schedule: mesos_proto::mesos::maintenance::Schedule,
+        /// Every machine in maintenance, with its mode.
+        machines: Vec<mesos_proto::mesos::MachineInfo>,
+    },
 }
 
 fn slave_id(info: &SlaveInfo) -> &str {
@@ -323,6 +337,32 @@ impl Operation {
                     id: id.clone(),
                     timestamp: *time,
                 });
+                true
+            }
+            Self::UpdateMaintenance { schedule, machines } => {
+                registry.schedules = if schedule.windows.is_empty() {
+                    vec![]
+                } else {
+                    vec![schedule.clone()]
+                };
+                registry.machines = Some(registry::Machines {
+                    machines: machines
+                        .iter()
+                        .map(|info| registry::Machine { info: info.clone() })
+                        .collect(),
+                });
+                true
+            }
+            Self::UpdateQuota(configs) => {
+                for config in configs {
+                    registry.quota_configs.retain(|c| c.role != config.role);
+                    registry
+                        .quotas
+                        .retain(|q| q.info.role.as_deref() != Some(config.role.as_str()));
+                    if !config.guarantees.is_empty() || !config.limits.is_empty() {
+                        registry.quota_configs.push(config.clone());
+                    }
+                }
                 true
             }
             Self::UpdateWeights(infos) => {

@@ -25,10 +25,8 @@
 //!   `unreachable_tasks`
 //!   are the completed tasks in `TASK_UNREACHABLE` that are not active
 //!   again; `offer_constraints` is `{}`; `deactivated` is `false` and
-//!   `drain_info` absent (no deactivation or draining); an agent's total is
-//!   its `SlaveInfo.resources` (checkpointed reservations and volumes are
-//!   not applied, as in the allocator); roles weigh `1.0` and have no
-//!   quota (neither `--weights` nor quota exist yet).
+//!   `drain_info` absent (no deactivation or draining); roles have no
+//!   quota (quota does not exist yet).
 //! - A completed framework's tasks are listed as the master holds them
 //!   (upstream marks them `TASK_KILLED` and moves them to
 //!   `completed_tasks`), and its `unregistered_time` is when it
@@ -491,6 +489,7 @@ pub fn role_views(master: &Master) -> Vec<RoleView> {
             );
         }
         known.extend(master.weights.keys().cloned());
+        known.extend(master.quotas.keys().cloned());
     }
     let ancestors: Vec<String> = known
         .iter()
@@ -548,8 +547,22 @@ pub fn roles(master: &Master) -> Value {
         both.merge(&role.offered);
         let mut quota = Map::new();
         quota.insert("role".into(), role.name.clone().into());
-        quota.insert("guarantee".into(), Value::Object(Map::new()));
-        quota.insert("limit".into(), Value::Object(Map::new()));
+        let scalars =
+            |map: Option<&std::collections::HashMap<String, mesos_proto::mesos::value::Scalar>>| {
+                let mut sorted: Vec<(&String, f64)> = map
+                    .map(|m| m.iter().map(|(n, s)| (n, s.value)).collect())
+                    .unwrap_or_default();
+                sorted.sort_by(|a, b| a.0.cmp(b.0));
+                Value::Object(
+                    sorted
+                        .into_iter()
+                        .map(|(n, v)| (n.clone(), dbl(v)))
+                        .collect(),
+                )
+            };
+        let config = master.quotas.get(&role.name);
+        quota.insert("guarantee".into(), scalars(config.map(|c| &c.guarantees)));
+        quota.insert("limit".into(), scalars(config.map(|c| &c.limits)));
         quota.insert("consumed".into(), role.consumed.json());
         let mut r = Map::new();
         r.insert("name".into(), role.name.clone().into());
@@ -791,10 +804,10 @@ fn slave_full_resources(slave: &Slave, usage: &Usage, o: &mut Map<String, Value>
     );
 }
 
-/// The agent's total resources (upstream `Slave::totalResources` without
-/// the checkpointed resources applied; see the module doc).
+/// The agent's total resources (upstream `Slave::totalResources`: its
+/// static resources with checkpointed reservations and volumes applied).
 fn total_resources(slave: &Slave) -> Resources {
-    Resources::from(slave.info.resources.clone())
+    slave.total_resources.clone()
 }
 
 /// Reserved resources by role (upstream `Resources::reservations()`, a

@@ -14,9 +14,11 @@
 //! updates from agents are forwarded to connected frameworks (v0:
 //! `StatusUpdateMessage` with the agent's pid; HTTP: `UPDATE`) and the
 //! framework's acknowledgement goes back to the agent; updates for a
-//! disconnected framework are dropped, and the agent retries. Operations
-//! other than LAUNCH and LAUNCH_GROUP (reservations, volumes) are not
-//! supported yet: they are logged and left unapplied.
+//! disconnected framework are dropped, and the agent retries. RESERVE,
+//! UNRESERVE, CREATE and DESTROY are applied in order with the launches
+//! ([`crate::operations`]); the operations that need resource providers
+//! (GROW_VOLUME, SHRINK_VOLUME, CREATE_DISK, DESTROY_DISK) refuse the
+//! whole ACCEPT.
 
 use std::time::Duration;
 
@@ -143,7 +145,9 @@ impl Master {
                 resources: allocation.resources.to_vec(),
                 attributes: slave.info.attributes.clone(),
                 executor_ids: vec![],
-                unavailability: None,
+                unavailability: self
+                    .maintenance
+                    .unavailability(&slave.info.hostname, &slave.pid.ip.to_string()),
                 allocation_info: Some(resource::AllocationInfo {
                     role: Some(allocation.role.clone()),
                 }),
@@ -468,6 +472,15 @@ impl Master {
                     if let Some(group) = operation.launch_group {
                         self.launch_group(framework_id, &slave_id, &role, group, &mut remaining);
                     }
+                }
+                _ if crate::operations::is_checkpointed_operation(&operation) => {
+                    self.accept_operation(
+                        framework_id,
+                        &slave_id,
+                        &role,
+                        operation,
+                        &mut remaining,
+                    );
                 }
                 // Refused before anything was applied (see `unsupported_operation`).
                 _ => {}
@@ -1118,7 +1131,7 @@ impl Master {
         let Some(slave) = self.slaves.registered.get_mut(id) else {
             return;
         };
-        let total = Resources::from(slave.info.resources.clone());
+        let total = slave.total_resources.clone();
         // The reported tasks move to their frameworks: no second copy.
         let tasks = std::mem::take(&mut slave.tasks);
         let executors = slave.executors.clone();
@@ -1513,11 +1526,12 @@ impl Master {
 }
 
 /// Returns why an ACCEPT cannot be applied when it holds an offer
-/// operation this master does not support yet (only LAUNCH and
-/// LAUNCH_GROUP are).
+/// operation this master does not support yet (LAUNCH, LAUNCH_GROUP,
+/// RESERVE, UNRESERVE, CREATE and DESTROY are).
 pub fn unsupported_operation(accept: &call::Accept) -> Option<String> {
     accept.operations.iter().find_map(|operation| match operation.r#type() {
         offer::operation::Type::Launch | offer::operation::Type::LaunchGroup => None,
+        _ if crate::operations::is_checkpointed_operation(operation) => None,
         other => Some(format!(
             "Offer operation {} is not supported by this master yet; no operation of this ACCEPT was applied",
             other.as_str_name()

@@ -114,21 +114,18 @@ pub fn dynamic_to_value(message: &DynamicMessage) -> Value {
                     object.insert(field.name().to_string(), Value::Array(array));
                 }
             } else if let Some(map) = message.get_field(&field).as_map() {
-                // Upstream sees a map as repeated entries of {key, value}.
+                // stout renders a map as a JSON object keyed by the map's
+                // keys (upstream's `docs/operator-http-api.md` shows
+                // `QuotaConfig.limits` as `{"cpus": {"value": 10}}`).
                 if !map.is_empty() {
-                    let entries = map
+                    let sorted: std::collections::BTreeMap<String, Value> = map
                         .iter()
-                        .map(|(k, v)| {
-                            let mut entry = Map::new();
-                            entry.insert(
-                                "key".into(),
-                                field_value(&field, &PValue::from(k.clone())),
-                            );
-                            entry.insert("value".into(), map_value(&field, v));
-                            Value::Object(entry)
-                        })
+                        .map(|(k, v)| (map_key_string(k), map_value(&field, v)))
                         .collect();
-                    object.insert(field.name().to_string(), Value::Array(entries));
+                    object.insert(
+                        field.name().to_string(),
+                        Value::Object(sorted.into_iter().collect()),
+                    );
                 }
             }
         } else if message.has_field(&field)
@@ -451,6 +448,59 @@ fn invalid(what: &str, field: &FieldDescriptor) -> JsonError {
     ))
 }
 
+/// A map key as the JSON object key stout writes.
+fn map_key_string(key: &prost_reflect::MapKey) -> String {
+    use prost_reflect::MapKey;
+    match key {
+        MapKey::Bool(b) => b.to_string(),
+        MapKey::I32(n) => n.to_string(),
+        MapKey::I64(n) => n.to_string(),
+        MapKey::U32(n) => n.to_string(),
+        MapKey::U64(n) => n.to_string(),
+        MapKey::String(s) => s.clone(),
+    }
+}
+
+/// Parses a JSON object into a map field, each key as the map's key type.
+fn apply_map(
+    message: &mut DynamicMessage,
+    field: &FieldDescriptor,
+    entry: &MessageDescriptor,
+    object: &Map<String, Value>,
+) -> Result<(), JsonError> {
+    use prost_reflect::MapKey;
+    let key_field = entry.map_entry_key_field();
+    let value_field = entry.map_entry_value_field();
+    for (name, value) in object {
+        let bad_key = || {
+            JsonError::Invalid(format!(
+                "Invalid key '{name}' for map field '{}'",
+                field.name()
+            ))
+        };
+        let key = match key_field.kind() {
+            Kind::String => MapKey::String(name.clone()),
+            Kind::Bool => MapKey::Bool(name.parse().map_err(|_| bad_key())?),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                MapKey::I32(name.parse().map_err(|_| bad_key())?)
+            }
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                MapKey::I64(name.parse().map_err(|_| bad_key())?)
+            }
+            Kind::Uint32 | Kind::Fixed32 => MapKey::U32(name.parse().map_err(|_| bad_key())?),
+            Kind::Uint64 | Kind::Fixed64 => MapKey::U64(name.parse().map_err(|_| bad_key())?),
+            _ => return Err(bad_key()),
+        };
+        let mut holder = DynamicMessage::new(entry.clone());
+        apply(&mut holder, &value_field, value)?;
+        let parsed = holder.get_field(&value_field).into_owned();
+        if let PValue::Map(map) = message.get_field_mut(field) {
+            map.insert(key, parsed);
+        }
+    }
+    Ok(())
+}
+
 fn set_or_add(message: &mut DynamicMessage, field: &FieldDescriptor, value: PValue) {
     if field.is_list() {
         if let PValue::List(list) = message.get_field_mut(field) {
@@ -473,7 +523,7 @@ fn apply(
                 return Err(invalid("object", field));
             };
             if field.is_map() {
-                return Err(invalid("object", field));
+                return apply_map(message, field, &desc, object);
             }
             if field.is_list() {
                 let mut child = DynamicMessage::new(desc);
@@ -588,6 +638,19 @@ fn base64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_are_json_objects_keyed_by_the_map_keys() {
+        use crate::mesos::quota::QuotaConfig;
+        let text = r#"{"role":"dev","limits":{"cpus":{"value":10},"mem":{"value":2048}}}"#;
+        let config: QuotaConfig = from_str(text).expect("parses");
+        assert_eq!(config.limits["cpus"].value, 10.0);
+        assert_eq!(config.limits["mem"].value, 2048.0);
+        let value = to_value(&config);
+        assert_eq!(value["limits"]["cpus"]["value"], serde_json::json!(10.0));
+        assert!(value.get("guarantees").is_none(), "empty maps are left out");
+        assert!(from_str::<QuotaConfig>(r#"{"role":"dev","limits":[1]}"#).is_err());
+    }
 
     #[test]
     fn doubles_print_like_stout() {

@@ -18,11 +18,14 @@
 //! - [`model`]: JSON writers shared by the master's and agent's endpoints.
 //! - [`recordio`]: the `<length>\n<record>` framing of the v1 streaming APIs.
 //! - [`resources`]: `Resources` arithmetic, parsing, validation and printing.
+//! - [`conversions`]: what offer operations (RESERVE, CREATE, ...) turn
+//!   resources into, and checkpointed resources applied to an agent's total.
 //! - [`values`]: scalar, ranges and set arithmetic and the text form of values.
 
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod conversions;
 pub mod json;
 pub mod model;
 pub mod recordio;

@@ -339,6 +339,31 @@ fn our_encodings_parse_and_are_initialized_upstream() {
         line(&internal::UpdateFrameworkMessage::default()),
         line(&internal::ExecutorRegisteredMessage::default()),
         line(&internal::SlaveRegisteredMessage::default()),
+        // Reservations and persistent volumes: what the master tells agents
+        // to checkpoint, and the offer operations that make them.
+        line(&internal::CheckpointResourcesMessage {
+            resources: vec![mesos::Resource {
+                reservations: vec![mesos::resource::ReservationInfo {
+                    r#type: Some(mesos::resource::reservation_info::Type::Dynamic as i32),
+                    role: Some("web".into()),
+                    principal: Some("ops".into()),
+                    ..Default::default()
+                }],
+                disk: Some(mesos::resource::DiskInfo {
+                    persistence: Some(mesos::resource::disk_info::Persistence::default()),
+                    volume: Some(mesos::Volume::default()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        }),
+        line(&mesos::offer::Operation {
+            reserve: Some(mesos::offer::operation::Reserve::default()),
+            create: Some(mesos::offer::operation::Create::default()),
+            destroy: Some(mesos::offer::operation::Destroy::default()),
+            unreserve: Some(mesos::offer::operation::Unreserve::default()),
+            ..Default::default()
+        }),
         // v0 and v1 HTTP API types.
         line(&mesos::scheduler::Call::default()),
         line(&mesos::scheduler::Event::default()),

@@ -176,6 +176,8 @@ pub struct ContainerizerOptions {
     pub sandbox_directory: String,
     /// The provisioner's settings, when `--image_providers` is set.
     pub provisioner: Option<mesos::provisioner::ProvisionerOptions>,
+    /// `--work_dir`: where persistent volumes live (set by the agent).
+    pub work_dir: PathBuf,
 }
 
 impl Default for ContainerizerOptions {
@@ -201,6 +203,7 @@ impl Default for ContainerizerOptions {
             switch_user: false,
             sandbox_directory: "/mnt/mesos/sandbox".into(),
             provisioner: None,
+            work_dir: PathBuf::from("/tmp/mesos"),
         }
     }
 }
@@ -236,6 +239,7 @@ pub fn create(
         sandbox_directory: options.sandbox_directory.clone(),
         #[cfg(target_os = "linux")]
         cgroups: cgroups.clone(),
+        work_dir: options.work_dir.clone(),
     };
     let isolators = isolators::create(&options.isolation, &context)?;
     let launcher: Arc<dyn Launcher> = match options.launcher.as_str() {

@@ -131,6 +131,7 @@ impl Process for Scheduler {
         for name in [
             "mesos.internal.FrameworkRegisteredMessage",
             "mesos.internal.ResourceOffersMessage",
+            "mesos.internal.RescindResourceOfferMessage",
             "mesos.internal.StatusUpdateMessage",
             "mesos.internal.ExecutorToFrameworkMessage",
         ] {

@@ -482,7 +482,7 @@ async fn unsupported_offer_operations_refuse_the_whole_accept() {
     );
     if let Some(accept) = call.accept.as_mut() {
         accept.operations.push(offer::Operation {
-            r#type: Some(offer::operation::Type::Reserve as i32),
+            r#type: Some(offer::operation::Type::GrowVolume as i32),
             ..Default::default()
         });
     }
@@ -491,7 +491,10 @@ async fn unsupported_offer_operations_refuse_the_whole_accept() {
     assert_eq!(update.status.task_id.value, "t1");
     assert_eq!(update.status.state(), TaskState::TaskError);
     assert!(
-        update.status.message().contains("RESERVE is not supported"),
+        update
+            .status
+            .message()
+            .contains("GROW_VOLUME is not supported"),
         "{:?}",
         update.status.message
     );

@@ -38,6 +38,7 @@ const NAMES: &[&str] = &[
     "mesos.internal.SlaveRegisteredMessage",
     "mesos.internal.SlaveReregisteredMessage",
     "mesos.internal.ShutdownMessage",
+    "mesos.internal.CheckpointResourcesMessage",
 ];
 
 impl Process for Agent {

@@ -8,6 +8,7 @@ pub mod docker;
 pub mod filesystem;
 pub mod linux;
 pub mod namespaces;
+pub mod persistent_volumes;
 pub mod posix;
 pub mod volume;
 
@@ -39,6 +40,8 @@ pub struct IsolatorContext {
     /// The cgroups settings, where cgroups are mounted.
     #[cfg(target_os = "linux")]
     pub cgroups: Option<Arc<cgroups::CgroupsConfig>>,
+    /// The agent's `--work_dir`, where persistent volumes live.
+    pub work_dir: PathBuf,
 }
 
 type Built = std::result::Result<Arc<dyn Isolator>, String>;
@@ -56,8 +59,12 @@ fn cgroups_isolator(context: &IsolatorContext, subsystem: cgroups::Subsystem) ->
 /// Every isolator built, by upstream name, in the order their `prepare`
 /// and `isolate` run when named together.
 const TABLE: &[(&str, Constructor)] = &[
-    ("filesystem/posix", |_| {
-        Ok(Arc::new(FilesystemPosixIsolator))
+    ("filesystem/posix", |c| {
+        Ok(Arc::new(persistent_volumes::PersistentVolumes::new(
+            Arc::new(FilesystemPosixIsolator),
+            c.work_dir.clone(),
+            persistent_volumes::Mode::Link,
+        )))
     }),
     // The volume isolators mount into the sandbox before filesystem/linux
     // binds the sandbox into an image rootfs.
@@ -72,9 +79,13 @@ const TABLE: &[(&str, Constructor)] = &[
         )))
     }),
     ("filesystem/linux", |c| {
-        Ok(Arc::new(filesystem::linux::LinuxFilesystemIsolator {
-            sandbox_directory: c.sandbox_directory.clone(),
-        }))
+        Ok(Arc::new(persistent_volumes::PersistentVolumes::new(
+            Arc::new(filesystem::linux::LinuxFilesystemIsolator {
+                sandbox_directory: c.sandbox_directory.clone(),
+            }),
+            c.work_dir.clone(),
+            persistent_volumes::Mode::BindMount,
+        )))
     }),
     ("docker/runtime", |_| {
         Ok(Arc::new(docker::runtime::DockerRuntimeIsolator))
@@ -203,8 +214,8 @@ pub fn create(
 }
 
 /// `filesystem/posix`: the sandbox is a plain host directory (upstream's
-/// default filesystem isolator; persistent volumes are refused by the
-/// master until reservations land, so there is nothing to link).
+/// default filesystem isolator); persistent volumes are linked into it by
+/// the [`persistent_volumes::PersistentVolumes`] wrapper.
 #[derive(Debug)]
 pub struct FilesystemPosixIsolator;
 
@@ -236,6 +247,7 @@ mod tests {
             sandbox_directory: "/mnt/mesos/sandbox".into(),
             #[cfg(target_os = "linux")]
             cgroups: None,
+            work_dir: PathBuf::from("/tmp/mesos"),
         }
     }
 
