@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
+#[path = "../../agent/tests/support/registry.rs"]
+mod registry;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -147,6 +150,11 @@ fn mesos_local_runs_a_task_submitted_by_mesos_execute() {
 /// agent is then its own HTTP delegate, so `/api/v1/executor` reaches it);
 /// returns them and the master's port.
 fn master_and_agent(work_dir: &std::path::Path) -> (Daemon, Daemon, u16) {
+    master_and_agent_with(work_dir, &[])
+}
+
+/// [`master_and_agent`] with more agent flags.
+fn master_and_agent_with(work_dir: &std::path::Path, extra: &[String]) -> (Daemon, Daemon, u16) {
     let master_port = free_port();
     let master = Daemon(
         Command::new(bin_dir().join("mesos-master"))
@@ -175,6 +183,7 @@ fn master_and_agent(work_dir: &std::path::Path) -> (Daemon, Daemon, u16) {
                 &format!("--cgroups_root=mesos_test_e2e_{agent_port}"),
                 "--quiet",
             ])
+            .args(extra)
             .spawn()
             .unwrap(),
     );
@@ -428,4 +437,64 @@ fn authenticated_agent_and_framework_run_a_task() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("TASK_FINISHED"), "{stdout}");
+}
+
+#[test]
+fn mesos_execute_runs_a_command_in_a_docker_image_from_a_private_registry() {
+    if !require(
+        &bin_dir().join("mesos-executor"),
+        "run cargo test --workspace",
+    ) {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let registry_installed = std::path::Path::new("/usr/bin/docker-registry").exists()
+        && std::path::Path::new("/bin/busybox").exists();
+    if !root || !registry_installed {
+        let why = "images need root, docker-registry and busybox-static (scripts/setup.sh)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let registry = registry::Registry::start(Some(("e2e", "pw")));
+    registry::push_images(&registry);
+    let work_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let config = work_dir.path().join("docker-config.json");
+    std::fs::write(&config, registry.docker_config()).unwrap();
+    let agent_dir = work_dir.path().join("agent");
+    let (_master, _agent, master_port) = master_and_agent_with(
+        &agent_dir,
+        &[
+            "--launcher=linux".into(),
+            "--isolation=filesystem/linux,docker/runtime".into(),
+            "--image_providers=docker".into(),
+            format!("--docker_registry=http://{}", registry.host),
+            format!("--docker_store_dir={}", store.path().display()),
+            format!("--docker_config=file://{}", config.display()),
+        ],
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+        .args([
+            &format!("--master=127.0.0.1:{master_port}"),
+            "--name=in-image",
+            "--docker_image=busybox",
+            "--command=cat /etc/image-marker",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("TASK_FINISHED"), "{stdout}");
+    let task_stdout = walk(&agent_dir)
+        .into_iter()
+        .filter(|p| p.ends_with("stdout"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect::<String>();
+    assert!(task_stdout.contains("busybox-test-image"), "{task_stdout}");
 }

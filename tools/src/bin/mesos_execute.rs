@@ -19,8 +19,9 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
-    environment, offer, task_status, CommandInfo, Environment, ExecutorInfo, Filters, FrameworkId,
-    FrameworkInfo, Offer, TaskGroupInfo, TaskId, TaskInfo, TaskState,
+    container_info, environment, image, offer, task_status, CommandInfo, ContainerInfo,
+    Environment, ExecutorInfo, Filters, FrameworkId, FrameworkInfo, Image, Offer, TaskGroupInfo,
+    TaskId, TaskInfo, TaskState,
 };
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
@@ -68,9 +69,14 @@ struct Flags {
     /// Kill the task after this long (e.g. `10secs`).
     #[arg(long, value_parser = libprocess::flags::parse_duration)]
     kill_after: Option<Duration>,
-    /// A Docker image: not supported yet.
+    /// A Docker image for the command task's container (pulled by the
+    /// agent's provisioner: the agent needs `--image_providers=docker`).
     #[arg(long)]
     docker_image: Option<String>,
+    /// The containerizer for `--docker_image`: `mesos` (`docker` is not
+    /// supported yet).
+    #[arg(long, default_value = "mesos")]
+    containerizer: String,
     /// The framework's principal; with `--secret`, the framework
     /// authenticates (CRAM-MD5) with it before subscribing.
     #[arg(long, env = "MESOS_PRINCIPAL")]
@@ -171,9 +177,16 @@ fn state_name(state: TaskState) -> &'static str {
 }
 
 async fn run(flags: Flags) -> anyhow::Result<bool> {
-    if flags.docker_image.is_some() {
+    if flags.containerizer != "mesos" {
         anyhow::bail!(
-            "--docker_image is not supported yet (container images come with the provisioner work)"
+            "--containerizer={}: only 'mesos' is supported (no docker containerizer yet)",
+            flags.containerizer
+        );
+    }
+    if flags.docker_image.is_some() && flags.task_group.is_some() {
+        anyhow::bail!(
+            "--docker_image applies to --command; give each task of --task_group its own \
+             'container'"
         );
     }
     if flags.task_group.is_some() == flags.command.is_some() {
@@ -304,6 +317,22 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
                                             flags.command.iter().cloned().collect()
                                         },
                                         ..Default::default()
+                                    }),
+                                    container: flags.docker_image.as_ref().map(|name| {
+                                        ContainerInfo {
+                                            r#type: container_info::Type::Mesos as i32,
+                                            mesos: Some(container_info::MesosInfo {
+                                                image: Some(Image {
+                                                    r#type: image::Type::Docker as i32,
+                                                    docker: Some(image::Docker {
+                                                        name: name.clone(),
+                                                        ..Default::default()
+                                                    }),
+                                                    ..Default::default()
+                                                }),
+                                            }),
+                                            ..Default::default()
+                                        }
                                     }),
                                     ..Default::default()
                                 };
