@@ -889,3 +889,59 @@ async fn cgroups_blkio_reports_throttling_statistics() {
     assert!(containerizer.destroy(id.clone()).await);
     assert!(!cgroup_dir("blkio", &id).exists());
 }
+
+// ---------------------------------------------------------------------------
+// cgroups/cpuset and the cgroup-only subsystems
+// ---------------------------------------------------------------------------
+
+#[actix_rt::test]
+async fn cgroups_cpuset_puts_the_container_in_a_cpuset_with_its_parents_cpus() {
+    if !require_root("cgroups_cpuset_puts_the_container_in_a_cpuset_with_its_parents_cpus") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "cgroups/cpuset");
+    let id = unique("cpuset");
+    containerizer
+        .launch(
+            id.clone(),
+            config(
+                sandbox.path(),
+                "grep Cpus_allowed_list /proc/self/status; exec sleep 30",
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    let dir = cgroup_dir("cpuset", &id);
+    assert!(dir.is_dir(), "{}", dir.display());
+    let parent_cpus = std::fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus").unwrap();
+    let cpus = std::fs::read_to_string(dir.join("cpuset.cpus")).unwrap();
+    assert_eq!(cpus.trim(), parent_cpus.trim());
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(!procs.trim().is_empty(), "the container's process is in it");
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!dir.exists());
+}
+
+#[actix_rt::test]
+async fn cgroup_subsystems_that_are_not_mounted_are_refused_by_name() {
+    let options = ContainerizerOptions {
+        launcher: "posix".into(),
+        isolation: "cgroups/net_cls".into(),
+        ..Default::default()
+    };
+    let created = mesos_agent::containerizer::create(&options, support::bin_dir());
+    if std::path::Path::new("/sys/fs/cgroup/net_cls").is_dir() {
+        assert!(
+            created.is_ok(),
+            "a mounted net_cls hierarchy serves the isolator"
+        );
+    } else {
+        let error = created.err().expect("refused without a net_cls hierarchy");
+        assert!(
+            error.contains("cgroups/net_cls") && error.contains("'net_cls'"),
+            "{error}"
+        );
+    }
+}

@@ -122,6 +122,26 @@ const TABLE: &[(&str, Constructor)] = &[
     ("cgroups/blkio", |c| {
         cgroups_isolator(c, cgroups::Subsystem::Blkio)
     }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/cpuset", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::Cpuset)
+    }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/hugetlb", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::Hugetlb)
+    }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/net_cls", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::NetCls)
+    }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/net_prio", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::NetPrio)
+    }),
+    #[cfg(target_os = "linux")]
+    ("cgroups/perf_event", |c| {
+        cgroups_isolator(c, cgroups::Subsystem::PerfEvent)
+    }),
     ("disk/du", |c| {
         Ok(Arc::new(posix::disk::PosixDiskIsolator::new(
             c.disk_watch_interval,

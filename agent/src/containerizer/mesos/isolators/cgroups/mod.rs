@@ -243,6 +243,19 @@ pub enum Subsystem {
     Devices,
     /// `cgroups/blkio` (v2: `io`): block I/O accounting.
     Blkio,
+    /// `cgroups/cpuset`: a cpuset cgroup, its `cpus` and `mems` those of
+    /// its parent (upstream sets nothing more).
+    Cpuset,
+    /// `cgroups/hugetlb`: the cgroup only, as upstream.
+    Hugetlb,
+    /// `cgroups/net_cls`: the cgroup only (upstream hands out class ids
+    /// only with `--cgroups_net_cls_primary_handle`, not supported here).
+    NetCls,
+    /// `cgroups/net_prio`: the cgroup only, as upstream.
+    NetPrio,
+    /// `cgroups/perf_event`: the cgroup only (upstream samples `perf
+    /// stat` only with `--perf_events`, not supported here).
+    PerfEvent,
 }
 
 impl Subsystem {
@@ -253,6 +266,11 @@ impl Subsystem {
             Subsystem::Pids => "cgroups/pids",
             Subsystem::Devices => "cgroups/devices",
             Subsystem::Blkio => "cgroups/blkio",
+            Subsystem::Cpuset => "cgroups/cpuset",
+            Subsystem::Hugetlb => "cgroups/hugetlb",
+            Subsystem::NetCls => "cgroups/net_cls",
+            Subsystem::NetPrio => "cgroups/net_prio",
+            Subsystem::PerfEvent => "cgroups/perf_event",
         }
     }
 
@@ -264,6 +282,11 @@ impl Subsystem {
             Subsystem::Pids => &["pids"],
             Subsystem::Devices => &["devices"],
             Subsystem::Blkio => &["blkio"],
+            Subsystem::Cpuset => &["cpuset"],
+            Subsystem::Hugetlb => &["hugetlb"],
+            Subsystem::NetCls => &["net_cls"],
+            Subsystem::NetPrio => &["net_prio"],
+            Subsystem::PerfEvent => &["perf_event"],
         }
     }
 
@@ -275,6 +298,11 @@ impl Subsystem {
             Subsystem::Pids => "pids",
             Subsystem::Devices => "devices",
             Subsystem::Blkio => "io",
+            Subsystem::Cpuset => "cpuset",
+            Subsystem::Hugetlb => "hugetlb",
+            Subsystem::NetCls => "net_cls",
+            Subsystem::NetPrio => "net_prio",
+            Subsystem::PerfEvent => "perf_event",
         }
     }
 }
@@ -306,6 +334,13 @@ impl CgroupsIsolator {
                         ));
                     }
                 }
+            }
+            Hierarchy::V2(_) if matches!(subsystem, Subsystem::NetCls | Subsystem::NetPrio) => {
+                return Err(format!(
+                    "failed to create isolator '{}': cgroup v2 has no '{}' controller",
+                    subsystem.name(),
+                    subsystem.v2_controller()
+                ));
             }
             Hierarchy::V2(_) if subsystem == Subsystem::Devices => {
                 return Err(
@@ -510,6 +545,14 @@ impl Ops {
             }
             (Subsystem::Devices, Hierarchy::V2(_)) => {}
             (Subsystem::Blkio, _) => {}
+            (
+                Subsystem::Cpuset
+                | Subsystem::Hugetlb
+                | Subsystem::NetCls
+                | Subsystem::NetPrio
+                | Subsystem::PerfEvent,
+                _,
+            ) => {}
         }
         Ok(())
     }
@@ -556,6 +599,14 @@ impl Ops {
                 stats.threads = u32::try_from(threads.len()).ok();
             }
             (Subsystem::Devices, _) => {}
+            (
+                Subsystem::Cpuset
+                | Subsystem::Hugetlb
+                | Subsystem::NetCls
+                | Subsystem::NetPrio
+                | Subsystem::PerfEvent,
+                _,
+            ) => {}
             (Subsystem::Blkio, Hierarchy::V1(_)) => {
                 let blkio = self.v1("blkio")?;
                 let read = |control: &str| {
