@@ -945,3 +945,42 @@ async fn cgroup_subsystems_that_are_not_mounted_are_refused_by_name() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn namespaces_ipc_gives_a_private_dev_shm_of_the_asked_size() {
+    if !require_root("namespaces_ipc_gives_a_private_dev_shm_of_the_asked_size") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "namespaces/ipc");
+    let id = unique("ipc");
+    let marker = format!("mesos-test-{id}");
+    let container = ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        linux_info: Some(mesos_proto::mesos::LinuxInfo {
+            shm_size: Some(16),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let launch = containerizer.launch(
+        id.clone(),
+        config(
+            sandbox.path(),
+            &format!("echo x > /dev/shm/{marker} && ls /dev/shm && df -k /dev/shm"),
+            Some(container),
+        ),
+    );
+    let wait = containerizer.wait(id.clone());
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    let stdout = std::fs::read_to_string(sandbox.path().join("stdout")).unwrap();
+    assert_eq!(termination.status, Some(0), "{termination:?} {stdout}");
+    assert!(stdout.contains(&marker), "{stdout}");
+    // 16 MB: 16384 1K-blocks.
+    assert!(stdout.contains("16384"), "{stdout}");
+    assert!(
+        !Path::new("/dev/shm").join(&marker).exists(),
+        "the host's /dev/shm is untouched"
+    );
+}
