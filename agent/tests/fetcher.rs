@@ -709,3 +709,46 @@ async fn a_task_whose_uri_is_missing_fails_with_the_launch_failed_reason() {
         "{message}"
     );
 }
+
+#[actix_rt::test]
+async fn a_containers_user_fetches_and_owns_its_files() {
+    if !require("a_containers_user_fetches_and_owns_its_files") {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let why = "a_containers_user_fetches_and_owns_its_files needs root";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let server = Server::start().await;
+    let script = Uri {
+        cache: Some(true),
+        ..uri(&server.put("/owned.txt", "mine\n".into()))
+    };
+    let cache = tempfile::tempdir().unwrap();
+    // The user must be able to reach its cache directory.
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = containerizer(cache.path());
+    let mut as_nobody = config(sandbox.path(), "id -un; cat owned.txt", vec![script]);
+    as_nobody.user = Some("nobody".into());
+    let launch = containerizer.launch("owner".into(), as_nobody);
+    let wait = containerizer.wait("owner".into());
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    let stderr = std::fs::read_to_string(sandbox.path().join("stderr")).unwrap_or_default();
+    assert_eq!(termination.status, Some(0), "{stderr}");
+    let fetched = std::fs::metadata(sandbox.path().join("owned.txt")).unwrap();
+    let nobody = std::fs::metadata(sandbox.path()).unwrap().uid();
+    assert_ne!(nobody, 0);
+    assert_eq!(fetched.uid(), nobody, "the fetched file is the user's");
+    // The user's cache entry is the user's too.
+    let cached = find(cache.path(), "nobody").expect("a per-user cache directory");
+    assert_eq!(
+        std::fs::metadata(cached.join("nobody")).unwrap().uid(),
+        nobody
+    );
+}

@@ -18,9 +18,10 @@
 //! libarchive. Every download goes to a hidden temporary name beside its
 //! destination and is renamed there once complete.
 //!
-//! Deliberate difference: the fetch runs as the agent's user; upstream
-//! switches to `FetcherInfo.user` (the launch helper does not switch
-//! users yet either).
+//! With `FetcherInfo.user` (the container's user under `--switch_user`)
+//! and run as root, the program makes the user's cache directory the
+//! user's and becomes the user before fetching, as upstream, so what
+//! lands in the sandbox is the user's.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,10 @@ pub fn main() -> i32 {
             return 1;
         }
     };
+    if let Err(error) = become_user(&info) {
+        tracing::error!("{error}");
+        return 1;
+    }
     match run(&info) {
         Ok(()) => {
             tracing::info!(
@@ -67,6 +72,25 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Gives the cache directory to `info.user` and becomes that user (only
+/// as root; otherwise the fetch runs as who runs it).
+fn become_user(info: &FetcherInfo) -> Result<(), String> {
+    let Some(user) = info.user.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    if let Some(cache) = info.cache_directory.as_deref() {
+        std::fs::create_dir_all(cache)
+            .map_err(|e| format!("Could not create the fetcher cache directory '{cache}': {e}"))?;
+        crate::containerizer::mesos::launch::chown_recursive(Path::new(cache), user)?;
+    }
+    crate::containerizer::mesos::launch::switch_user(user)
+        .map_err(|e| format!("Failed to become user '{user}' to fetch: {e}"))
 }
 
 /// Fetches every item of `info`; the error names the URI that failed.

@@ -251,7 +251,8 @@ impl Fetcher {
     }
 
     /// Fetches every URI of `command` into `sandbox`; resolves once they
-    /// are all there. `user` is the container's (the command's own wins).
+    /// are all there. `user` is the container's (set only under
+    /// `--switch_user`): the fetch runs as it and is cached per user.
     pub fn fetch(
         &self,
         container_id: &str,
@@ -265,7 +266,7 @@ impl Fetcher {
         let request = self.addr.send(Fetch {
             container_id: container_id.to_string(),
             uris: command.uris.clone(),
-            user: command.user.clone().or(user),
+            user,
             sandbox: sandbox.to_path_buf(),
         });
         Box::pin(async move { request.await? })

@@ -365,7 +365,7 @@ pub fn chown_recursive(directory: &std::path::Path, user: &str) -> Result<(), St
 }
 
 /// Becomes `user`: its groups, gid and uid (upstream `os::su`).
-fn switch_user(user: &str) -> Result<(), String> {
+pub(crate) fn switch_user(user: &str) -> Result<(), String> {
     let (uid, gid, name) = lookup(user)?;
     // SAFETY: the calls read the name we own and integers only.
     unsafe {
