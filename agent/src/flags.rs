@@ -384,11 +384,6 @@ impl Flags {
                 self.recover
             )));
         }
-        if !self.strict {
-            return Err(FlagError(
-                "--strict=false is not supported yet: recovery errors are always fatal".into(),
-            ));
-        }
         if !(0.0..=1.0).contains(&self.gc_disk_headroom) {
             return Err(FlagError(format!(
                 "Invalid value '{}' for --gc_disk_headroom. Must be between 0.0 and 1.0",
@@ -905,13 +900,9 @@ mod tests {
     }
 
     #[test]
-    fn only_strict_recovery_is_supported() {
+    fn strict_recovery_is_the_default_and_can_be_turned_off() {
         assert!(parse(&[]).unwrap().strict);
         assert!(parse(&["--strict=true"]).unwrap().strict);
-        let error = parse(&["--strict=false"]).unwrap_err();
-        assert!(
-            error.contains("--strict=false is not supported yet"),
-            "{error}"
-        );
+        assert!(!parse(&["--strict=false"]).unwrap().strict);
     }
 }

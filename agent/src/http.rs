@@ -173,6 +173,10 @@ fn install_metrics(slave: &mut Slave, start_time: f64) {
     // its master (`--master`) and has no recovery phase, so it always
     // knows one.
     metrics.gauge("slave/registered", || 1.0);
+    let recovery_errors = slave.recovery_errors.clone();
+    metrics.gauge("slave/recovery_errors", move || {
+        f64::from(recovery_errors.load(Ordering::Relaxed))
+    });
 
     // Upstream `_resources_total`: scalar resources of `SlaveInfo` by name.
     // The agent's info does not change after it starts.

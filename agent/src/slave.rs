@@ -47,7 +47,8 @@
 //! Executors run in containers of the containerizer
 //! ([`crate::containerizer`]).
 //!
-//! Not yet: `--strict=false`, resources checkpointing, GC.
+//! `--strict=false` skips checkpoints recovery cannot read (counted in
+//! `slave/recovery_errors`) instead of failing.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -210,6 +211,9 @@ pub struct Slave {
     /// Dynamic reservations and persistent volumes the master asked us to
     /// keep (`meta/resources/resources.info`), post-1.4 format.
     checkpointed_resources: Vec<Resource>,
+    /// Checkpoints recovery skipped under `--strict=false`
+    /// (`slave/recovery_errors`).
+    pub(crate) recovery_errors: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Slave {
@@ -232,6 +236,7 @@ impl Slave {
             authenticating: None,
             authentication_attempts: 0,
             checkpointed_resources: Vec::new(),
+            recovery_errors: Arc::default(),
             config,
         }
     }
@@ -1872,7 +1877,18 @@ impl Slave {
                 "Recovered checkpointed resources"
             );
         }
-        let recovered = state::recover(&work_dir)?;
+        let strict = self.config.flags.as_ref().is_none_or(|f| f.strict);
+        let recovered = state::recover(&work_dir, strict)?;
+        if let Some(slave) = &recovered {
+            self.recovery_errors
+                .store(slave.errors, std::sync::atomic::Ordering::Relaxed);
+            if slave.errors > 0 {
+                tracing::warn!(
+                    errors = slave.errors,
+                    "Recovery skipped checkpoints it could not read (--strict=false)"
+                );
+            }
+        }
         match state::boot_id() {
             Ok(boot_id) => state::checkpoint_text(&paths::boot_id_path(&work_dir), &boot_id)?,
             Err(error) => tracing::warn!(%error, "Failed to read the boot id"),

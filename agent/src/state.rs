@@ -73,6 +73,8 @@ pub struct SlaveState {
     pub info: SlaveInfo,
     /// Its checkpointing frameworks.
     pub frameworks: Vec<FrameworkState>,
+    /// Checkpoints skipped because they could not be read (`--strict=false`).
+    pub errors: u32,
 }
 
 /// A recovered framework.
@@ -153,10 +155,23 @@ fn read_optional_text(path: &Path) -> std::io::Result<Option<String>> {
 }
 
 /// Recovers the checkpointed state under `work_dir` (upstream
-/// `state::recover` with `strict`): `None` if there is no `slaves/latest`,
-/// or if the host rebooted since it was written (then `latest` is removed
-/// and the agent starts afresh, as upstream does).
-pub fn recover(work_dir: &Path) -> std::io::Result<Option<SlaveState>> {
+/// `state::recover`): `None` if there is no `slaves/latest`, or if the
+/// host rebooted since it was written (then `latest` is removed and the
+/// agent starts afresh, as upstream does). With `strict`, any checkpoint
+/// that cannot be read fails recovery; without, an unreadable framework,
+/// executor or task is skipped with a warning and counted in
+/// [`SlaveState::errors`] (the agent's own `slave.info` stays fatal).
+pub fn recover(work_dir: &Path, strict: bool) -> std::io::Result<Option<SlaveState>> {
+    let errors = std::cell::Cell::new(0u32);
+    // An error of one part: fatal when strict, else logged and counted.
+    let tolerate = |what: &str, error: std::io::Error| -> std::io::Result<()> {
+        if strict {
+            return Err(error);
+        }
+        tracing::warn!(%error, "Skipping {what} that cannot be recovered");
+        errors.set(errors.get() + 1);
+        Ok(())
+    };
     let latest = paths::latest_slave_path(work_dir);
     let id = match std::fs::read_link(&latest) {
         Ok(target) => target
@@ -184,16 +199,23 @@ pub fn recover(work_dir: &Path) -> std::io::Result<Option<SlaveState>> {
             tracing::warn!(%framework_id, "Skipping a framework without framework.info");
             continue;
         }
-        let info: FrameworkInfo = read_record(&info_path)?;
+        let info: FrameworkInfo = match read_record(&info_path) {
+            Ok(info) => info,
+            Err(error) => {
+                tolerate(&format!("framework {framework_id}"), error)?;
+                continue;
+            }
+        };
         let pid = read_optional_text(&dir.join(paths::FRAMEWORK_PID_FILE))?.unwrap_or_default();
         let mut executors = Vec::new();
         for executor_id in entries(&dir.join("executors"))? {
-            executors.push(recover_executor(
-                work_dir,
-                &id,
-                &framework_id,
-                &executor_id,
-            )?);
+            match recover_executor(work_dir, &id, &framework_id, &executor_id, strict) {
+                Ok((executor, skipped)) => {
+                    errors.set(errors.get() + skipped);
+                    executors.push(executor);
+                }
+                Err(error) => tolerate(&format!("executor {executor_id}"), error)?,
+            }
         }
         frameworks.push(FrameworkState {
             id: framework_id,
@@ -206,15 +228,19 @@ pub fn recover(work_dir: &Path) -> std::io::Result<Option<SlaveState>> {
         id,
         info,
         frameworks,
+        errors: errors.get(),
     }))
 }
 
+/// An executor and the number of its tasks skipped (not `strict`).
 fn recover_executor(
     work_dir: &Path,
     slave_id: &str,
     framework_id: &str,
     executor_id: &str,
-) -> std::io::Result<ExecutorState> {
+    strict: bool,
+) -> std::io::Result<(ExecutorState, u32)> {
+    let mut skipped = 0;
     let dir = paths::executor_meta_dir(work_dir, slave_id, framework_id, executor_id);
     let info: ExecutorInfo = read_record(&dir.join(paths::EXECUTOR_INFO_FILE))?;
     let generated_for_command_task =
@@ -237,16 +263,28 @@ fn recover_executor(
             for task_id in entries(&run_dir.join("tasks"))? {
                 let task_dir = run_dir.join("tasks").join(&task_id);
                 let info_path = task_dir.join(paths::TASK_INFO_FILE);
-                let info = if info_path.exists() {
-                    Some(read_record::<Task>(&info_path)?)
-                } else {
-                    None
+                let read = || -> std::io::Result<(Option<Task>, Replay)> {
+                    let info = if info_path.exists() {
+                        Some(read_record::<Task>(&info_path)?)
+                    } else {
+                        None
+                    };
+                    let updates_path = task_dir.join(paths::TASK_UPDATES_FILE);
+                    let updates = if updates_path.exists() {
+                        status_update_manager::replay(&updates_path)?
+                    } else {
+                        Replay::default()
+                    };
+                    Ok((info, updates))
                 };
-                let updates_path = task_dir.join(paths::TASK_UPDATES_FILE);
-                let updates = if updates_path.exists() {
-                    status_update_manager::replay(&updates_path)?
-                } else {
-                    Replay::default()
+                let (info, updates) = match read() {
+                    Ok(read) => read,
+                    Err(error) if !strict => {
+                        tracing::warn!(%error, %task_id, "Skipping a task that cannot be recovered");
+                        skipped += 1;
+                        continue;
+                    }
+                    Err(error) => return Err(error),
                 };
                 tasks.push(TaskState {
                     id: task_id,
@@ -264,10 +302,57 @@ fn recover_executor(
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => return Err(error),
     };
-    Ok(ExecutorState {
-        id: executor_id.to_string(),
-        info,
-        generated_for_command_task,
-        run,
-    })
+    Ok((
+        ExecutorState {
+            id: executor_id.to_string(),
+            info,
+            generated_for_command_task,
+            run,
+        },
+        skipped,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// An agent checkpoint with one good framework and one whose
+    /// `framework.info` is garbage.
+    fn work_dir_with_a_corrupt_framework() -> tempfile::TempDir {
+        let work_dir = tempfile::tempdir().unwrap();
+        let id = "S1";
+        let meta = paths::slave_meta_dir(work_dir.path(), id);
+        std::fs::create_dir_all(&meta).unwrap();
+        checkpoint_record(&meta.join(paths::SLAVE_INFO_FILE), &SlaveInfo::default()).unwrap();
+        checkpoint_symlink(&paths::latest_slave_path(work_dir.path()), id).unwrap();
+        let good = paths::framework_meta_dir(work_dir.path(), id, "F-good");
+        std::fs::create_dir_all(&good).unwrap();
+        checkpoint_record(
+            &good.join(paths::FRAMEWORK_INFO_FILE),
+            &FrameworkInfo::default(),
+        )
+        .unwrap();
+        let bad = paths::framework_meta_dir(work_dir.path(), id, "F-bad");
+        std::fs::create_dir_all(&bad).unwrap();
+        std::fs::write(bad.join(paths::FRAMEWORK_INFO_FILE), b"\xff\xff\xff\x7fjunk").unwrap();
+        work_dir
+    }
+
+    #[test]
+    fn strict_recovery_fails_on_a_corrupt_checkpoint() {
+        let work_dir = work_dir_with_a_corrupt_framework();
+        assert!(recover(work_dir.path(), true).is_err());
+    }
+
+    #[test]
+    fn lenient_recovery_skips_and_counts_what_it_cannot_read() {
+        let work_dir = work_dir_with_a_corrupt_framework();
+        let state = recover(work_dir.path(), false).unwrap().unwrap();
+        let ids: Vec<&str> = state.frameworks.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, vec!["F-good"]);
+        assert_eq!(state.errors, 1);
+    }
 }
