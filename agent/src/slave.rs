@@ -172,12 +172,25 @@ pub(crate) struct Executor {
     recovered: bool,
     /// Why the agent is destroying it, for its tasks' updates.
     pending_termination: Option<(TaskState, task_status::Reason, String)>,
+    /// Terminal tasks whose updates were all acknowledged, oldest first
+    /// (upstream `completedTasks`, at most
+    /// [`MAX_COMPLETED_TASKS_PER_EXECUTOR`]).
+    pub(crate) completed_tasks: std::collections::VecDeque<Task>,
 }
+
+/// Upstream `--max_completed_tasks_per_executor` default.
+pub const MAX_COMPLETED_TASKS_PER_EXECUTOR: usize = 200;
+/// Upstream `--max_completed_executors_per_framework` default.
+pub const MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK: usize = 150;
+/// Upstream `MAX_COMPLETED_FRAMEWORKS`.
+pub const MAX_COMPLETED_FRAMEWORKS: usize = 50;
 
 pub(crate) struct Framework {
     pub(crate) info: FrameworkInfo,
     pid: Option<UPID>,
     pub(crate) executors: HashMap<String, Executor>,
+    /// Terminated executors whose tasks are all done, oldest first.
+    pub(crate) completed_executors: std::collections::VecDeque<Executor>,
 }
 
 /// The agent process.
@@ -190,6 +203,9 @@ pub struct Slave {
     pub registered: bool,
     master: UPID,
     frameworks: HashMap<String, Framework>,
+    /// Frameworks with nothing left on the agent, oldest first (at most
+    /// [`MAX_COMPLETED_FRAMEWORKS`]).
+    completed_frameworks: std::collections::VecDeque<Framework>,
     updates: StatusUpdateManager,
     /// Started in `initialize` (it needs the running arbiter).
     containerizer: Option<Arc<dyn Containerizer>>,
@@ -225,6 +241,7 @@ impl Slave {
             master: config.master.clone(),
             registered: false,
             frameworks: HashMap::new(),
+            completed_frameworks: Default::default(),
             updates: StatusUpdateManager::default(),
             containerizer: None,
             gc: crate::gc::GarbageCollector::new(config.gc),
@@ -283,6 +300,42 @@ impl Slave {
     /// Returns the frameworks the agent holds, by id.
     pub(crate) fn frameworks(&self) -> &HashMap<String, Framework> {
         &self.frameworks
+    }
+
+    /// Frameworks with nothing left on the agent, oldest first.
+    pub(crate) fn completed_frameworks(&self) -> &std::collections::VecDeque<Framework> {
+        &self.completed_frameworks
+    }
+
+    /// Moves a terminated executor whose tasks are all done to its
+    /// framework's completed executors, and a framework left without
+    /// executors to the completed frameworks (upstream `removeExecutor`,
+    /// `removeFramework`).
+    fn retire_executor_if_done(&mut self, framework_id: &str, executor_id: &str) {
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
+        let done = framework.executors.get(executor_id).is_some_and(|e| {
+            e.state == ExecutorState::Terminating && e.tasks.is_empty() && e.queued.is_empty()
+        });
+        if !done {
+            return;
+        }
+        if let Some(executor) = framework.executors.remove(executor_id) {
+            framework.completed_executors.push_back(executor);
+            while framework.completed_executors.len() > MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK {
+                framework.completed_executors.pop_front();
+            }
+        }
+        if framework.executors.is_empty() {
+            if let Some(framework) = self.frameworks.remove(framework_id) {
+                tracing::info!(%framework_id, "Framework has nothing left on the agent");
+                self.completed_frameworks.push_back(framework);
+                while self.completed_frameworks.len() > MAX_COMPLETED_FRAMEWORKS {
+                    self.completed_frameworks.pop_front();
+                }
+            }
+        }
     }
 
     /// Returns the agent's total resources: its static ones with the
@@ -881,6 +934,7 @@ impl Slave {
                 info: framework_info.clone(),
                 pid: pid.clone(),
                 executors: HashMap::new(),
+                completed_executors: Default::default(),
             });
         if pid.is_some() {
             framework.pid = pid;
@@ -1135,6 +1189,7 @@ impl Slave {
                 tasks: HashMap::new(),
                 recovered: false,
                 pending_termination: None,
+                completed_tasks: Default::default(),
             },
         );
         let containerizer = self.containerizer();
@@ -1599,14 +1654,25 @@ impl Slave {
         let Some(framework) = self.frameworks.get_mut(&stream.0) else {
             return;
         };
-        for executor in framework.executors.values_mut() {
+        let mut retire = None;
+        for (executor_id, executor) in framework.executors.iter_mut() {
             let terminal = executor
                 .tasks
                 .get(&stream.1)
                 .is_some_and(|t| TaskState::try_from(t.state).is_ok_and(TaskState::is_terminal));
             if terminal {
-                executor.tasks.remove(&stream.1);
+                if let Some(task) = executor.tasks.remove(&stream.1) {
+                    executor.completed_tasks.push_back(task);
+                    while executor.completed_tasks.len() > MAX_COMPLETED_TASKS_PER_EXECUTOR {
+                        executor.completed_tasks.pop_front();
+                    }
+                }
+                retire = Some(executor_id.clone());
             }
+        }
+        if let Some(executor_id) = retire {
+            let framework_id = stream.0.clone();
+            self.retire_executor_if_done(&framework_id, &executor_id);
         }
     }
 
@@ -1740,6 +1806,8 @@ impl Slave {
             );
             self.handle_update(update, None, ctx);
         }
+        // Nothing left to report: it is done now.
+        self.retire_executor_if_done(framework_id, executor_id);
         if !command_executor {
             self.base.send(
                 &self.master,
@@ -1997,6 +2065,7 @@ impl Slave {
                         tasks,
                         recovered: true,
                         pending_termination: None,
+                        completed_tasks: Default::default(),
                     },
                 );
             }
@@ -2007,6 +2076,7 @@ impl Slave {
                     info: framework.info,
                     pid,
                     executors,
+                    completed_executors: Default::default(),
                 },
             );
         }

@@ -15,12 +15,13 @@
 //! What the agent does not hold is shown as upstream shows an agent that
 //! has none of it, and the differences that follow from how the [`Slave`]
 //! keeps its state are listed in docs/compatibility.md:
-//! - `completed_frameworks`, `completed_executors` and the acknowledged part
-//!   of `completed_tasks` are always empty: the [`Slave`] forgets a task once
-//!   its terminal update is acknowledged, keeps an exited executor in its
-//!   framework, and never retires a framework (upstream moves them to bounded
-//!   "completed" lists). Terminal tasks whose update is not acknowledged yet
-//!   are in `completed_tasks`, as upstream writes them.
+//! - `completed_frameworks`, `completed_executors` and `completed_tasks`
+//!   come from the [`Slave`]'s bounded lists, as upstream's (a task once its
+//!   terminal update is acknowledged, an executor once it has exited and its
+//!   tasks are done, a framework once it has no executor left), oldest
+//!   first; terminal tasks whose update is not acknowledged yet follow in
+//!   `completed_tasks`, as upstream writes them. Like upstream, the lists
+//!   do not survive an agent restart.
 //! - Arrays upstream fills from hash maps (frameworks, executors) are in id
 //!   order, shorter ids first. A task list upstream keeps in launch order
 //!   (`LinkedHashMap`) is in id order too, since the [`Slave`] keeps tasks in
@@ -190,7 +191,14 @@ pub(crate) fn state(slave: &Slave, start_time: f64) -> StateParts {
         "frameworks".into(),
         frameworks.into_iter().map(framework_json).collect(),
     );
-    tail.insert("completed_frameworks".into(), Value::Array(vec![]));
+    tail.insert(
+        "completed_frameworks".into(),
+        slave
+            .completed_frameworks()
+            .iter()
+            .map(framework_json)
+            .collect(),
+    );
     StateParts { head: o, tail }
 }
 
@@ -303,7 +311,14 @@ fn framework_json(framework: &Framework) -> Value {
         "executors".into(),
         executors.into_iter().map(executor_json).collect(),
     );
-    o.insert("completed_executors".into(), Value::Array(vec![]));
+    o.insert(
+        "completed_executors".into(),
+        framework
+            .completed_executors
+            .iter()
+            .map(executor_json)
+            .collect(),
+    );
     Value::Object(o)
 }
 
@@ -349,10 +364,15 @@ fn executor_json(executor: &Executor) -> Value {
         executor.queued.iter().map(task_info_json).collect(),
     );
     // Upstream writes the acknowledged completed tasks, then the terminated
-    // ones awaiting acknowledgement; the agent keeps only the latter.
+    // ones awaiting acknowledgement.
     o.insert(
         "completed_tasks".into(),
-        terminated.into_iter().map(task_json).collect(),
+        executor
+            .completed_tasks
+            .iter()
+            .chain(terminated)
+            .map(task_json)
+            .collect(),
     );
     Value::Object(o)
 }

@@ -245,7 +245,6 @@ const LEFT_OUT: &[&str] = &[
     "slave/invalid_status_updates",
     "slave/valid_framework_messages",
     "slave/invalid_framework_messages",
-    "slave/recovery_errors",
     "slave/recovery_time_secs",
     "slave/container_launch_errors",
     "slave/cpus_used",
@@ -386,6 +385,7 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
         ("slave/cpus_revocable_total", 0.0),
         ("slave/tasks_running", 0.0),
         ("slave/executors_running", 0.0),
+        ("slave/recovery_errors", 0.0),
     ] {
         assert_eq!(snapshot[name], value, "{name}");
     }
@@ -680,4 +680,63 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     let to = master.upid().clone();
     scheduler.dispatch(move |this, _| this.base.send(&to, &teardown));
     metrics_until(addr, |m| m["slave/executors_running"] == 0.0).await;
+}
+
+#[actix_rt::test]
+async fn finished_tasks_executors_and_frameworks_move_to_the_completed_lists() {
+    if !bin_dir().join("mesos-executor").exists() {
+        let why = "mesos-executor is not built (cargo build --workspace --bins)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let addr = agent_runtime.address();
+    let info = FrameworkInfo {
+        user: "tester".into(),
+        name: "completed-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-completed", info).await;
+    framework.launch(vec![TaskInfo {
+        name: "done".into(),
+        task_id: TaskId {
+            value: "done-1".into(),
+        },
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some("true".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+    let statuses = framework.updates_until_terminal().await;
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskFinished)
+    );
+    // Once the executor has exited and the update is acknowledged, the
+    // framework has nothing left on the agent.
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        state = get(addr, "/state").await.json();
+        if state["frameworks"].as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state["frameworks"], serde_json::json!([]), "{state}");
+    let completed = &state["completed_frameworks"][0];
+    assert_eq!(completed["name"], "completed-test", "{state}");
+    assert_eq!(completed["executors"], serde_json::json!([]));
+    let executor = &completed["completed_executors"][0];
+    assert_eq!(executor["id"], "done-1", "{state}");
+    assert_eq!(executor["tasks"], serde_json::json!([]));
+    assert_eq!(executor["completed_tasks"][0]["id"], "done-1");
+    assert_eq!(executor["completed_tasks"][0]["state"], "TASK_FINISHED");
 }
