@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod attach;
 pub mod cli;
 pub mod containerizer;
 pub mod executor_http;

@@ -99,6 +99,14 @@ pub trait Containerizer: Send + Sync {
 
     /// The ids of the containers it holds.
     fn containers(&self) -> BoxFuture<'static, HashSet<String>>;
+
+    /// The unix socket of the container's IO switchboard server (upstream
+    /// `Containerizer::attach`): `None` when it has none (neither a TTY
+    /// nor a DEBUG container); an error for an unknown container.
+    fn attach(&self, container_id: String) -> BoxFuture<'static, Result<Option<PathBuf>>> {
+        let _ = container_id;
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// The string form of a container id, as upstream prints it: the parent
@@ -172,6 +180,10 @@ pub struct ContainerizerOptions {
     /// `--switch_user`: containers run as their user (the executor's
     /// command user, else the framework's), their sandboxes owned by it.
     pub switch_user: bool,
+    /// `--runtime_dir`: where the IO switchboard checkpoints its servers.
+    pub runtime_dir: PathBuf,
+    /// `--http_heartbeat_interval`: heartbeats on attach streams.
+    pub http_heartbeat_interval: Option<Duration>,
 }
 
 impl Default for ContainerizerOptions {
@@ -195,6 +207,8 @@ impl Default for ContainerizerOptions {
             frameworks_home: None,
             http_command_executor: false,
             switch_user: false,
+            runtime_dir: std::env::temp_dir().join("mesos").join("runtime"),
+            http_heartbeat_interval: None,
         }
     }
 }
@@ -254,9 +268,18 @@ pub fn create(
         },
         &launcher_dir,
     );
-    Ok(mesos::MesosContainerizer::start(
+    let switchboard = Arc::new(mesos::io::switchboard::IOSwitchboard::new(
+        mesos::io::switchboard::SwitchboardOptions {
+            launcher_dir: launcher_dir.clone(),
+            runtime_dir: options.runtime_dir.clone(),
+            heartbeat_interval: options.http_heartbeat_interval,
+            proc_root: options.proc_root.clone(),
+        },
+    ));
+    Ok(mesos::MesosContainerizer::start_with_switchboard(
         launcher,
         isolators,
+        Some(switchboard),
         fetcher,
         launcher_dir,
         options.proc_root.clone(),

@@ -14,6 +14,7 @@
 //! `ContainerTermination` (with the limitation's reason and message when
 //! one caused it).
 
+pub mod io;
 pub mod isolator;
 pub mod isolators;
 pub mod launch;
@@ -100,6 +101,8 @@ pub struct MesosContainerizerProcess {
     helper: PathBuf,
     proc_root: PathBuf,
     containers: HashMap<String, Container>,
+    /// The IO switchboard (also among `isolators`, first).
+    io_switchboard: Option<Arc<io::switchboard::IOSwitchboard>>,
     /// Terminations of nested containers, kept for `wait` until the
     /// container is removed (upstream checkpoints them in the runtime
     /// directory).
@@ -127,6 +130,22 @@ impl MesosContainerizer {
         launcher_dir: PathBuf,
         proc_root: PathBuf,
     ) -> Self {
+        Self::start_with_switchboard(launcher, isolators, None, fetcher, launcher_dir, proc_root)
+    }
+
+    /// Like [`MesosContainerizer::start`], with an IO switchboard (which
+    /// runs as the first isolator).
+    pub fn start_with_switchboard(
+        launcher: Arc<dyn Launcher>,
+        mut isolators: Vec<Arc<dyn Isolator>>,
+        io_switchboard: Option<Arc<io::switchboard::IOSwitchboard>>,
+        fetcher: Fetcher,
+        launcher_dir: PathBuf,
+        proc_root: PathBuf,
+    ) -> Self {
+        if let Some(switchboard) = &io_switchboard {
+            isolators.insert(0, switchboard.clone());
+        }
         let addr = MesosContainerizerProcess::create(|ctx| {
             // Unbounded, as libprocess queues are: a full mailbox would
             // defer a send and break the call order the facade promises.
@@ -138,6 +157,7 @@ impl MesosContainerizer {
                 helper: launcher_dir.join(HELPER),
                 proc_root,
                 containers: HashMap::new(),
+                io_switchboard,
                 terminated: HashMap::new(),
             }
         });
@@ -191,6 +211,10 @@ pub(crate) struct Update(String, Vec<Resource>);
 #[derive(Message)]
 #[rtype(result = "HashSet<String>")]
 pub(crate) struct Containers;
+
+#[derive(Message)]
+#[rtype(result = "Result<Option<PathBuf>>")]
+pub(crate) struct Attach(String);
 
 /// A container the launcher found but the agent did not checkpoint:
 /// destroyed through the launcher and cleaned up by the isolators.
@@ -338,9 +362,18 @@ impl Handler<Launch> for MesosContainerizerProcess {
         let helper = self.helper.clone();
         let fetcher = self.fetcher.clone();
         let addr = ctx.address();
+        let switchboard = self.io_switchboard.clone();
         Box::pin(async move {
             let launched = launch(
-                &id, config, &launcher, &isolators, &fetcher, helper, &addr, &abort,
+                &id,
+                config,
+                &launcher,
+                &isolators,
+                &fetcher,
+                helper,
+                &addr,
+                &abort,
+                switchboard.as_deref(),
             )
             .await;
             match launched {
@@ -377,6 +410,7 @@ async fn launch(
     helper: PathBuf,
     addr: &Addr<MesosContainerizerProcess>,
     abort: &AtomicBool,
+    switchboard: Option<&io::switchboard::IOSwitchboard>,
 ) -> Result<u32> {
     let mut merged = ContainerLaunchInfo::default();
     for isolator in isolators {
@@ -446,6 +480,8 @@ async fn launch(
         .fold(0, |all, flag| all | flag);
 
     let (read_end, write_end) = pipe()?;
+    // The switchboard's stdio for the container, when it started a server.
+    let container_io = switchboard.and_then(|s| s.extract_container_io(id));
     let spec = ForkSpec {
         program: helper,
         arguments: vec![
@@ -462,9 +498,17 @@ async fn launch(
         stderr: PathBuf::from(&config.directory).join("stderr"),
         clone_namespaces,
         keep_fd: Some(read_end.as_raw_fd()),
+        stdio: container_io.as_ref().map(|io| {
+            [
+                io.stdin.as_raw_fd(),
+                io.stdout.as_raw_fd(),
+                io.stderr.as_raw_fd(),
+            ]
+        }),
+        controlling_tty: container_io.as_ref().is_some_and(|io| io.tty),
     };
     let forked = launcher.fork(id, spec)?;
-    drop(read_end);
+    drop((read_end, container_io));
     let pid = forked.pid;
     let exit: Exit = forked.exit.shared();
     addr.send(Forked(id.to_string(), pid, exit)).await?;
@@ -856,6 +900,17 @@ impl Handler<Update> for MesosContainerizerProcess {
     }
 }
 
+impl Handler<Attach> for MesosContainerizerProcess {
+    type Result = Result<Option<PathBuf>>;
+
+    fn handle(&mut self, Attach(id): Attach, _: &mut Context<Self>) -> Self::Result {
+        if !self.containers.contains_key(&id) {
+            return Err(ContainerizerError::UnknownContainer(id));
+        }
+        Ok(self.io_switchboard.as_ref().and_then(|s| s.socket(&id)))
+    }
+}
+
 impl Handler<Containers> for MesosContainerizerProcess {
     type Result = actix::MessageResult<Containers>;
 
@@ -927,5 +982,10 @@ impl Containerizer for MesosContainerizer {
     fn containers(&self) -> BoxFuture<'static, HashSet<String>> {
         let request = self.addr.send(Containers);
         Box::pin(async move { request.await.unwrap_or_default() })
+    }
+
+    fn attach(&self, container_id: String) -> BoxFuture<'static, Result<Option<PathBuf>>> {
+        let request = self.addr.send(Attach(container_id));
+        Box::pin(async move { request.await? })
     }
 }

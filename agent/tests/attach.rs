@@ -1,0 +1,561 @@
+//! Attach and exec through the agent API and the IO switchboard (upstream
+//! `api_tests.cpp` `AgentAPITest.LaunchNestedContainerSession*`,
+//! `AttachContainerInput*`, `AttachContainerOutput*`, and
+//! `io_switchboard_tests.cpp`): real agents, real `mesos-io-switchboard`
+//! servers, real ptys, over real HTTP.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+mod support;
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use support::sandbox::{get, launch, request, require_executor, Cluster, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const JSON: &str = "application/json";
+const RECORDIO: &str = "application/recordio";
+
+fn nested(parent: &str, id: &str) -> Value {
+    json!({"value": id, "parent": {"value": parent}})
+}
+
+async fn call(addr: SocketAddrV4, call: Value) -> Reply {
+    request(
+        addr,
+        "POST",
+        "/api/v1",
+        &[("Content-Type", JSON), ("Accept", JSON)],
+        call.to_string().as_bytes(),
+    )
+    .await
+}
+
+/// Whether the switchboard server is built; fails under `CI=true`.
+fn require_switchboard() -> bool {
+    if !require_executor() {
+        return false;
+    }
+    let server = support::bin_dir().join("mesos-io-switchboard");
+    if server.exists() {
+        return true;
+    }
+    let why = format!("{} is not built", server.display());
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{why}");
+    }
+    println!("SKIPPED: {why}");
+    false
+}
+
+async fn parent(cluster: &Cluster) -> String {
+    let containers = get(cluster.addr, "/containers").await.json();
+    containers[0]["container_id"].as_str().unwrap().to_string()
+}
+
+/// A streaming answer: its head, and its records (JSON `ProcessIO`) as
+/// they arrive; `None` once the stream ended.
+struct Stream {
+    status: u16,
+    head: String,
+    records: mpsc::UnboundedReceiver<Value>,
+    /// Dropping it closes the connection.
+    _close: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Stream {
+    async fn next(&mut self) -> Option<Value> {
+        tokio::time::timeout(Duration::from_secs(30), self.records.recv())
+            .await
+            .expect("no record in time")
+    }
+
+    /// The STDOUT (and STDERR) text until the stream ends.
+    async fn output_until_end(&mut self) -> String {
+        let mut out = Vec::new();
+        while let Some(record) = self.next().await {
+            out.extend(data(&record));
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Reads output until it contains `needle`; returns all of it.
+    async fn output_until(&mut self, needle: &str) -> String {
+        let mut out = Vec::new();
+        loop {
+            let Some(record) = self.next().await else {
+                panic!(
+                    "the stream ended before '{needle}': {:?}",
+                    String::from_utf8_lossy(&out)
+                );
+            };
+            out.extend(data(&record));
+            let text = String::from_utf8_lossy(&out).into_owned();
+            if text.contains(needle) {
+                return text;
+            }
+        }
+    }
+}
+
+fn data(record: &Value) -> Vec<u8> {
+    if record["type"] != "DATA" {
+        return Vec::new();
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(record["data"]["data"].as_str().unwrap_or_default())
+        .unwrap()
+}
+
+/// Opens a streaming call (JSON records).
+async fn stream(addr: SocketAddrV4, call: Value) -> Stream {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let body = call.to_string();
+    let head = format!(
+        "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nAccept: {RECORDIO}\r\n\
+         Message-Accept: {JSON}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut buffer = Vec::new();
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let mut chunk = [0; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(30), socket.read(&mut chunk))
+            .await
+            .expect("no response head in time")
+            .unwrap();
+        assert!(n > 0, "closed before a head");
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let status: u16 = head[9..12].parse().unwrap();
+    buffer.drain(..head_end);
+    let (tx, records) = mpsc::unbounded_channel();
+    let (close, mut closed) = tokio::sync::oneshot::channel::<()>();
+    let chunked = head.to_ascii_lowercase().contains("chunked");
+    tokio::spawn(async move {
+        let mut body = Vec::new();
+        let mut recordio = Vec::new();
+        loop {
+            // De-chunk what is complete.
+            while chunked && !buffer.is_empty() {
+                let Some(line) = buffer.windows(2).position(|w| w == b"\r\n") else {
+                    break;
+                };
+                let size =
+                    usize::from_str_radix(std::str::from_utf8(&buffer[..line]).unwrap().trim(), 16)
+                        .unwrap();
+                if size == 0 {
+                    return;
+                }
+                if buffer.len() < line + 2 + size + 2 {
+                    break;
+                }
+                recordio.extend_from_slice(&buffer[line + 2..line + 2 + size]);
+                buffer.drain(..line + 2 + size + 2);
+                // Records.
+                while let Some(nl) = recordio.iter().position(|b| *b == b'\n') {
+                    let length: usize = std::str::from_utf8(&recordio[..nl])
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    if recordio.len() < nl + 1 + length {
+                        break;
+                    }
+                    let record: Value =
+                        serde_json::from_slice(&recordio[nl + 1..nl + 1 + length]).unwrap();
+                    recordio.drain(..nl + 1 + length);
+                    if tx.send(record).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !chunked {
+                body.extend_from_slice(&buffer);
+                buffer.clear();
+            }
+            let mut chunk = [0; 16 * 1024];
+            tokio::select! {
+                read = socket.read(&mut chunk) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                },
+                _ = &mut closed => return,
+            }
+        }
+    });
+    Stream {
+        status,
+        head,
+        records,
+        _close: close,
+    }
+}
+
+/// An input stream being written: records go out as chunks.
+struct Input {
+    socket: TcpStream,
+}
+
+impl Input {
+    async fn open(addr: SocketAddrV4, container_id: Value) -> Self {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {RECORDIO}\r\n\
+             Message-Content-Type: {JSON}\r\nAccept: {JSON}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        let mut input = Self { socket };
+        input
+            .send(json!({
+                "type": "ATTACH_CONTAINER_INPUT",
+                "attach_container_input": {"type": "CONTAINER_ID", "container_id": container_id}
+            }))
+            .await;
+        input
+    }
+
+    async fn send(&mut self, record: Value) {
+        let text = record.to_string();
+        let framed = format!("{}\n{text}", text.len());
+        let chunk = format!("{:x}\r\n{framed}\r\n", framed.len());
+        let _ = self.socket.write_all(chunk.as_bytes()).await;
+    }
+
+    async fn stdin(&mut self, data: &[u8]) {
+        let data = base64::engine::general_purpose::STANDARD.encode(data);
+        self.send(json!({
+            "type": "ATTACH_CONTAINER_INPUT",
+            "attach_container_input": {
+                "type": "PROCESS_IO",
+                "process_io": {"type": "DATA", "data": {"type": "STDIN", "data": data}}
+            }
+        }))
+        .await;
+    }
+
+    async fn control(&mut self, control: Value) {
+        self.send(json!({
+            "type": "ATTACH_CONTAINER_INPUT",
+            "attach_container_input": {
+                "type": "PROCESS_IO",
+                "process_io": {"type": "CONTROL", "control": control}
+            }
+        }))
+        .await;
+    }
+
+    /// Ends the body and reads the answer: (status, body).
+    async fn finish(mut self) -> (u16, String) {
+        let _ = self.socket.write_all(b"0\r\n\r\n").await;
+        self.answer().await
+    }
+
+    async fn answer(&mut self) -> (u16, String) {
+        let mut raw = Vec::new();
+        let mut chunk = [0; 4096];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(30), self.socket.read(&mut chunk))
+                .await
+                .expect("no answer in time")
+                .unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&raw);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if raw.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+async fn wait_nested(addr: SocketAddrV4, id: Value) -> Value {
+    let reply = call(
+        addr,
+        json!({"type": "WAIT_NESTED_CONTAINER", "wait_nested_container": {"container_id": id}}),
+    )
+    .await;
+    reply.json()["wait_nested_container"].clone()
+}
+
+#[actix_rt::test]
+async fn session_with_a_tty_runs_in_a_pty_and_streams_its_output() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-tty").await;
+    let parent = parent(&cluster).await;
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": nested(&parent, "exec-tty"),
+                "command": {"value": "tty; echo pid=$$; echo TERM=$TERM; stty size"},
+                "container": {"type": "MESOS", "tty_info": {"window_size": {"rows": 33, "columns": 77}}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    assert!(session.head.contains("Content-Type: application/recordio"));
+    assert!(session
+        .head
+        .contains("Message-Content-Type: application/json"));
+    let output = session.output_until_end().await;
+    // A pty turns "\n" into "\r\n".
+    let lines: Vec<&str> = output.split("\r\n").collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{output:?}");
+    assert!(lines[1].starts_with("pid="), "{output:?}");
+    assert_eq!(lines[2], "TERM=xterm", "{output:?}");
+    assert_eq!(lines[3], "33 77", "{output:?}");
+    let wait = wait_nested(cluster.addr, nested(&parent, "exec-tty")).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+}
+
+#[actix_rt::test]
+async fn session_without_a_tty_pipes_stdin_to_cat() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-cat").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-cat");
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "cat; echo done >&2"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    let mut input = Input::open(cluster.addr, id.clone()).await;
+    input.stdin(b"hello ").await;
+    input.stdin(b"cat\n").await;
+    assert_eq!(session.output_until("hello cat\n").await, "hello cat\n");
+    // A second input stream is refused while the first is attached.
+    let mut second = Input::open(cluster.addr, id.clone()).await;
+    let (status, body) = second.answer().await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body, "Multiple input connections are not allowed");
+    // Empty data is EOF: cat ends, then the shell.
+    input.stdin(b"").await;
+    let (status, body) = input.finish().await;
+    assert_eq!(status, 200, "{body}");
+    let mut stderr = Vec::new();
+    while let Some(record) = session.next().await {
+        if record["data"]["type"] == "STDERR" {
+            stderr.extend(data(&record));
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&stderr), "done\n");
+    let wait = wait_nested(cluster.addr, id.clone()).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+    // The sandbox files got the output too.
+    let sandbox = std::path::PathBuf::from(
+        get(cluster.addr, "/files/debug").await.json()[&cluster.sandbox()]
+            .as_str()
+            .unwrap(),
+    )
+    .join("containers/exec-cat");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stdout")).unwrap(),
+        "hello cat\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stderr")).unwrap(),
+        "done\n"
+    );
+}
+
+#[actix_rt::test]
+async fn attach_to_a_running_tty_container_and_type_into_it() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("attach-tty").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "shell");
+    let reply = call(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": id,
+                "command": {"value": "exec sh"},
+                "container": {"type": "MESOS", "tty_info": {}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let mut output = stream(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id}}),
+    )
+    .await;
+    assert_eq!(output.status, 200, "{}", output.head);
+    // Two attachers see the same output.
+    let mut second = stream(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id}}),
+    )
+    .await;
+    let mut input = Input::open(cluster.addr, id.clone()).await;
+    input
+        .control(
+            json!({"type": "TTY_INFO", "tty_info": {"window_size": {"rows": 20, "columns": 90}}}),
+        )
+        .await;
+    input
+        .control(
+            json!({"type": "HEARTBEAT", "heartbeat": {"interval": {"nanoseconds": 1000000000}}}),
+        )
+        .await;
+    input.stdin(b"echo typed-$((40 + 2)); stty size\n").await;
+    output.output_until("typed-42").await;
+    second.output_until("20 90").await;
+    input.stdin(b"exit 7\n").await;
+    let (status, body) = input.finish().await;
+    assert_eq!(status, 200, "{body}");
+    let wait = wait_nested(cluster.addr, id.clone()).await;
+    assert_eq!(wait["exit_status"], 7 << 8, "{wait}");
+    // The stream ends with the container.
+    output.output_until_end().await;
+}
+
+#[actix_rt::test]
+async fn a_session_container_dies_with_its_connection() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-drop").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-sleep");
+    let session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "exec sleep 1007"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    let count = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
+            .filter(|c| c == "sleep\x001007\x00")
+            .count()
+    };
+    assert_eq!(count(), 1);
+    drop(session);
+    let wait = tokio::time::timeout(Duration::from_secs(20), wait_nested(cluster.addr, id))
+        .await
+        .expect("the session container outlived its connection");
+    assert_eq!(wait["exit_status"], libc::SIGKILL, "{wait}");
+    assert_eq!(count(), 0);
+}
+
+#[actix_rt::test]
+async fn output_of_a_task_without_a_switchboard_is_followed_and_errors_are_4xx() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("follow").await;
+    let parent = parent(&cluster).await;
+    let mut output = stream(
+        cluster.addr,
+        json!({
+            "type": "ATTACH_CONTAINER_OUTPUT",
+            "attach_container_output": {"container_id": {"value": parent}}
+        }),
+    )
+    .await;
+    assert_eq!(output.status, 200, "{}", output.head);
+    output.output_until("hello-sandbox\n").await;
+
+    // Input needs a switchboard.
+    let mut input = Input::open(cluster.addr, json!({"value": parent})).await;
+    let (status, body) = input.answer().await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("has no I/O switchboard"), "{body}");
+    // Unknown containers.
+    let mut input = Input::open(cluster.addr, json!({"value": "nope"})).await;
+    let (status, body) = input.answer().await;
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "Container nope cannot be found")
+    );
+    let unknown = stream(
+        cluster.addr,
+        json!({
+            "type": "ATTACH_CONTAINER_OUTPUT",
+            "attach_container_output": {"container_id": {"value": "nope"}}
+        }),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    // Attach calls want a streaming answer; input wants a streaming body.
+    let reply = call(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": {"value": parent}}}),
+    )
+    .await;
+    assert_eq!(reply.status, 406, "{}", reply.text());
+    let reply = call(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "CONTAINER_ID", "container_id": {"value": parent}}}),
+    )
+    .await;
+    assert_eq!(reply.status, 415, "{}", reply.text());
+    // A malformed first record.
+    let reply = request(
+        cluster.addr,
+        "POST",
+        "/api/v1",
+        &[
+            ("Content-Type", RECORDIO),
+            ("Message-Content-Type", JSON),
+            ("Accept", JSON),
+        ],
+        b"5\n{bad}",
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+}
