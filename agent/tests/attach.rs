@@ -483,6 +483,13 @@ async fn a_session_container_dies_with_its_connection() {
             .filter(|c| c == "sleep\x001007\x00")
             .count()
     };
+    // The command runs once the launch helper has exec'd it.
+    for _ in 0..250 {
+        if count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(count(), 1);
     drop(session);
     let wait = tokio::time::timeout(Duration::from_secs(20), wait_nested(cluster.addr, id))

@@ -148,19 +148,21 @@ pub fn find_task(master: &str, task: &str) -> Result<TaskRef> {
 
 impl TaskRef {
     /// The agent's operator API.
-    fn api(&self) -> String {
+    pub fn api(&self) -> String {
         format!("/{}/api/v1", self.agent_id)
     }
 }
 
-fn container_id_json(id: &ContainerId) -> Value {
+/// The JSON of a container id.
+pub fn container_id_json(id: &ContainerId) -> Value {
     match &id.parent {
         Some(parent) => json!({"value": id.value, "parent": container_id_json(parent)}),
         None => json!({"value": id.value}),
     }
 }
 
-fn parse_container_id(id: &str) -> ContainerId {
+/// The `ContainerID` of its string form (`parent.child`).
+pub fn parse_container_id(id: &str) -> ContainerId {
     match id.rsplit_once('.') {
         Some((parent, value)) => ContainerId {
             value: value.into(),
@@ -332,7 +334,9 @@ fn attach_input(
     }))
 }
 
-fn wait_status(task: &TaskRef, container_id: &ContainerId) -> Result<i32> {
+/// Waits for a nested container (`WAIT_NESTED_CONTAINER`); returns its
+/// exit code as a shell reports it (128 + signal when killed).
+pub fn wait_status(task: &TaskRef, container_id: &ContainerId) -> Result<i32> {
     let call = json!({
         "type": "WAIT_NESTED_CONTAINER",
         "wait_nested_container": {"container_id": container_id_json(container_id)}

@@ -97,6 +97,13 @@ struct Shared {
     outputs: Mutex<Vec<mpsc::UnboundedSender<ProcessIo>>>,
     /// Whether all output was read (streams attaching later get nothing).
     finished: Mutex<bool>,
+    /// Output streams still sending (they finish once the senders in
+    /// `outputs` are dropped).
+    active_outputs: std::sync::atomic::AtomicUsize,
+    /// Input streams not answered yet.
+    active_inputs: std::sync::atomic::AtomicUsize,
+    /// Woken when the output has ended (`finished`).
+    done: tokio::sync::Notify,
     /// Whether an input stream is attached.
     input_connected: Mutex<bool>,
     /// Released at the first output connection (`--wait_for_connection`).
@@ -140,6 +147,9 @@ async fn serve(flags: ServerFlags) -> Result<(), String> {
     let shared = Arc::new(Shared {
         outputs: Mutex::new(Vec::new()),
         finished: Mutex::new(false),
+        active_outputs: std::sync::atomic::AtomicUsize::new(0),
+        active_inputs: std::sync::atomic::AtomicUsize::new(0),
+        done: tokio::sync::Notify::new(),
         input_connected: Mutex::new(false),
         start: (Mutex::new(!flags.wait_for_connection), Condvar::new()),
         stdin: Mutex::new(Some(stdin)),
@@ -212,13 +222,15 @@ async fn serve(flags: ServerFlags) -> Result<(), String> {
     // Every stream ends; the server goes once they have flushed (dropping
     // the senders ends them) or after a grace period.
     *lock(&shared.finished) = true;
-    let outputs = std::mem::take(&mut *lock(&shared.outputs));
+    drop(std::mem::take(&mut *lock(&shared.outputs)));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    for output in outputs {
-        tokio::select! {
-            () = output.closed() => {}
-            () = tokio::time::sleep_until(deadline) => break,
-        }
+    while shared
+        .active_outputs
+        .load(std::sync::atomic::Ordering::SeqCst)
+        > 0
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     accept.abort();
     let _ = std::fs::remove_file(&shared.flags.socket_address);
@@ -315,8 +327,20 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) {
     let content_type = request.header("Content-Type").unwrap_or_default();
     if content_type.trim().eq_ignore_ascii_case(RECORDIO) {
         let json = is_json(request.header(MESSAGE_CONTENT_TYPE).unwrap_or_default());
-        let response = input(&shared, &mut stream, &mut decoder, json).await;
+        shared
+            .active_inputs
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let response = tokio::select! {
+            response = input(&shared, &mut stream, &mut decoder, json) => response,
+            () = finished(&shared) => {
+                *lock(&shared.input_connected) = false;
+                Response::status(200)
+            }
+        };
         let _ = write_full(&mut stream, response).await;
+        shared
+            .active_inputs
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
         return;
     }
     let json = is_json(content_type);
@@ -349,6 +373,17 @@ async fn connection(shared: Arc<Shared>, mut stream: UnixStream) {
     output(&shared, stream, accept_json).await;
 }
 
+/// Resolves once the container's output has ended.
+async fn finished(shared: &Shared) {
+    loop {
+        let notified = shared.done.notified();
+        if *lock(&shared.finished) {
+            return;
+        }
+        notified.await;
+    }
+}
+
 async fn read_body(stream: &mut UnixStream, decoder: &mut RequestDecoder) -> Result<Bytes, String> {
     let mut body = BytesMut::new();
     loop {
@@ -378,7 +413,17 @@ async fn write_full(stream: &mut UnixStream, response: Response) -> std::io::Res
 
 /// An output stream: chunked RecordIO until the output ends or the
 /// client goes.
-async fn output(shared: &Shared, mut stream: UnixStream, json: bool) {
+async fn output(shared: &Shared, stream: UnixStream, json: bool) {
+    shared
+        .active_outputs
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    stream_output(shared, stream, json).await;
+    shared
+        .active_outputs
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+async fn stream_output(shared: &Shared, mut stream: UnixStream, json: bool) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     {
         let finished = lock(&shared.finished);
@@ -415,9 +460,15 @@ async fn output(shared: &Shared, mut stream: UnixStream, json: bool) {
         tokio::select! {
             record = rx.recv() => {
                 let Some(record) = record else { break };
+                // What queued up meanwhile goes out in the same chunk.
+                let mut records = BytesMut::new();
+                mesos_proto::recordio::encode_into(&serialize(&record, json), &mut records);
+                while records.len() < 256 * 1024 {
+                    let Ok(record) = rx.try_recv() else { break };
+                    mesos_proto::recordio::encode_into(&serialize(&record, json), &mut records);
+                }
                 out.clear();
-                let framed = mesos_proto::recordio::encode(&serialize(&record, json));
-                http::encode_chunk(&mut out, &framed);
+                http::encode_chunk(&mut out, &records);
                 if writer.write_all(&out).await.is_err() {
                     return;
                 }
