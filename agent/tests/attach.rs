@@ -566,3 +566,53 @@ async fn output_of_a_task_without_a_switchboard_is_followed_and_errors_are_4xx()
     .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
 }
+
+#[actix_rt::test]
+async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("switchboard-dies").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "tty-sleeper");
+    let reply = call(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": id,
+                "command": {"value": "exec sleep 1010"},
+                "container": {"type": "MESOS", "tty_info": {}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // Checkpointed as upstream lays it out.
+    let flags = get(cluster.addr, "/flags").await.json();
+    let runtime_dir = std::path::PathBuf::from(flags["flags"]["runtime_dir"].as_str().unwrap());
+    let checkpoint = runtime_dir
+        .join("containers")
+        .join(&parent)
+        .join("containers/tty-sleeper/io_switchboard");
+    let pid: i32 = std::fs::read_to_string(checkpoint.join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let socket = std::fs::read_to_string(checkpoint.join("socket")).unwrap();
+    assert!(std::path::Path::new(socket.trim()).exists());
+    // SAFETY: kills the switchboard server the test's agent started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let wait = tokio::time::timeout(Duration::from_secs(20), wait_nested(cluster.addr, id))
+        .await
+        .expect("the container outlived its switchboard");
+    assert_eq!(wait["reason"], "REASON_IO_SWITCHBOARD_EXITED", "{wait}");
+    assert_eq!(wait["state"], "TASK_FAILED", "{wait}");
+    assert!(
+        !checkpoint.exists(),
+        "the checkpoint is removed with the container"
+    );
+}
