@@ -545,6 +545,7 @@ impl Isolator for IOSwitchboard {
                 .map(|server| (server.pid, server.exit.clone(), server.socket.clone()))
         };
         let directory = io_switchboard_dir(&self.options.runtime_dir, container_id);
+        let runtime_dir = self.options.runtime_dir.clone();
         let id = container_id.to_string();
         let servers = self.servers.clone();
         Box::pin(async move {
@@ -560,6 +561,17 @@ impl Isolator for IOSwitchboard {
                 let _ = std::fs::remove_file(socket);
             }
             let _ = std::fs::remove_dir_all(&directory);
+            // The container's runtime directories left empty go too (a
+            // nested one's chain up to `<runtime_dir>/containers`).
+            let mut dir = directory.parent().map(Path::to_path_buf);
+            while let Some(current) = dir {
+                if current == runtime_dir.join("containers")
+                    || std::fs::remove_dir(&current).is_err()
+                {
+                    break;
+                }
+                dir = current.parent().map(Path::to_path_buf);
+            }
             lock(&servers).remove(&id);
             Ok(())
         })
