@@ -616,3 +616,161 @@ async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited(
         "the checkpoint is removed with the container"
     );
 }
+
+/// A pipe whose ends stay open across exec (for the server's flags).
+fn inheritable_pipe() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two new fds into the array we own.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+/// Upstream `IOSwitchboardServerTest` (`SendHeartbeat`, `AttachOutput`,
+/// `AttachInput`, `RedirectLog`): the server binary alone, on pipes.
+#[actix_rt::test]
+async fn switchboard_server_alone_heartbeats_redirects_and_takes_input() {
+    if !require_switchboard() {
+        return;
+    }
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::{FromRawFd as _, IntoRawFd as _};
+    let dir = tempfile::tempdir().unwrap();
+    let (stdin_read, stdin_write) = inheritable_pipe();
+    let (stdout_read, stdout_write) = inheritable_pipe();
+    let (stderr_read, stderr_write) = inheritable_pipe();
+    // Our ends must not leak into the server (it would never see EOF).
+    for fd in [stdin_read, stdout_write, stderr_write] {
+        // SAFETY: sets FD_CLOEXEC on an fd we own.
+        let set = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        assert_eq!(set, 0);
+    }
+    let log = |name: &str| {
+        let file = std::fs::File::create(dir.path().join(name)).unwrap();
+        // SAFETY: dup of an fd we own; the copy has no CLOEXEC.
+        let fd = unsafe { libc::dup(file.into_raw_fd()) };
+        assert!(fd >= 0);
+        fd
+    };
+    let (stdout_log, stderr_log) = (log("stdout"), log("stderr"));
+    let socket = dir.path().join("socket");
+    let mut server = std::process::Command::new(support::bin_dir().join("mesos-io-switchboard"))
+        .args([
+            "--tty=false".to_string(),
+            format!("--stdin_to_fd={stdin_write}"),
+            format!("--stdout_from_fd={stdout_read}"),
+            format!("--stdout_to_fd={stdout_log}"),
+            format!("--stderr_from_fd={stderr_read}"),
+            format!("--stderr_to_fd={stderr_log}"),
+            "--wait_for_connection=true".into(),
+            format!("--socket_address={}", socket.display()),
+            "--heartbeat_interval=50ms".into(),
+        ])
+        .spawn()
+        .unwrap();
+    // SAFETY: closes our copies of the server's ends.
+    unsafe {
+        for fd in [
+            stdin_write,
+            stdout_read,
+            stderr_read,
+            stdout_log,
+            stderr_log,
+        ] {
+            libc::close(fd);
+        }
+    }
+    // SAFETY: the fds are ours from here on.
+    let (mut container_stdin, mut container_stdout, container_stderr) = unsafe {
+        (
+            std::fs::File::from_raw_fd(stdin_read),
+            std::fs::File::from_raw_fd(stdout_write),
+            std::fs::File::from_raw_fd(stderr_write),
+        )
+    };
+    for _ in 0..500 {
+        if socket.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Output: heartbeats, then what the "container" writes.
+    let mut output = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let body = json!({
+        "type": "ATTACH_CONTAINER_OUTPUT",
+        "attach_container_output": {"container_id": {"value": "c"}}
+    })
+    .to_string();
+    let head = format!(
+        "POST / HTTP/1.1\r\nContent-Type: {JSON}\r\nAccept: {RECORDIO}\r\n\
+         Message-Accept: {JSON}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    output.write_all(head.as_bytes()).await.unwrap();
+    container_stdout.write_all(b"hello").unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("HEARTBEAT") && seen.contains(r#""type":"STDOUT""#)) {
+        let mut chunk = [0; 4096];
+        let n = tokio::time::timeout_at(deadline, output.read(&mut chunk))
+            .await
+            .expect("no heartbeat and output in time")
+            .unwrap();
+        assert!(n > 0, "{seen}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200 OK"), "{seen}");
+    assert!(
+        seen.contains("Content-Type: application/recordio"),
+        "{seen}"
+    );
+    // "hello" in base64.
+    assert!(seen.contains("aGVsbG8="), "{seen}");
+
+    // Input: to the container's stdin, then EOF.
+    let mut input = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let records: Vec<String> = [
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "CONTAINER_ID", "container_id": {"value": "c"}}}),
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "PROCESS_IO", "process_io": {"type": "DATA", "data": {"type": "STDIN", "data": "YWJj"}}}}),
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "PROCESS_IO", "process_io": {"type": "DATA", "data": {"type": "STDIN", "data": ""}}}}),
+    ]
+    .iter()
+    .map(|r| {
+        let text = r.to_string();
+        let framed = format!("{}\n{text}", text.len());
+        format!("{:x}\r\n{framed}\r\n", framed.len())
+    })
+    .collect();
+    let head = format!(
+        "POST / HTTP/1.1\r\nContent-Type: {RECORDIO}\r\nMessage-Content-Type: {JSON}\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{}0\r\n\r\n",
+        records.concat()
+    );
+    input.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    input.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let mut received = String::new();
+    tokio::task::spawn_blocking(move || {
+        container_stdin.read_to_string(&mut received).unwrap();
+        received
+    })
+    .await
+    .map(|received| assert_eq!(received, "abc"))
+    .unwrap();
+
+    // The output ends: the stream finishes and the server exits 0,
+    // having copied the output to the log file.
+    drop((container_stdout, container_stderr));
+    let mut rest = Vec::new();
+    output.read_to_end(&mut rest).await.unwrap();
+    assert!(String::from_utf8_lossy(&rest).ends_with("0\r\n\r\n"));
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("stdout")).unwrap(),
+        "hello"
+    );
+    assert!(!socket.exists(), "the server removes its socket");
+}
