@@ -145,6 +145,9 @@ fn validate(call: &Call) -> Result<(), String> {
         call::Type::SetLoggingLevel if call.set_logging_level.is_none() => "set_logging_level",
         call::Type::ListFiles if call.list_files.is_none() => "list_files",
         call::Type::ReadFile if call.read_file.is_none() => "read_file",
+        call::Type::AttachContainerOutput
+        | call::Type::AttachContainerInput
+        | call::Type::LaunchNestedContainerSession => return crate::attach::validate(call),
         _ => return crate::nested::validate(call),
     };
     Err(format!("Expecting '{missing}' to be present"))
@@ -219,6 +222,12 @@ pub fn handle(slave: &mut Slave, _ctx: &mut Context<Slave>, request: Request) ->
         ));
     }
 
+    if content == Media::RecordIo {
+        // The only streaming request: its first record is read as it
+        // arrives (see `crate::attach`).
+        let json = message_content != Some(Media::Protobuf);
+        return crate::attach::attach_input(slave, request, json, accept == Media::RecordIo);
+    }
     let call = match parse_body(content, message_content, &request.body).and_then(|v1| {
         let call = Call::decode(v1.encode_to_vec().as_slice()).map_err(|e| e.to_string())?;
         validate(&call).map_err(|e| format!("Failed to validate agent::Call: {e}"))?;
@@ -229,13 +238,7 @@ pub fn handle(slave: &mut Slave, _ctx: &mut Context<Slave>, request: Request) ->
     };
     let kind = call.r#type();
     let name = kind.as_str_name();
-    if content == Media::RecordIo && kind != call::Type::AttachContainerInput {
-        return ready(text(
-            415,
-            format!("Streaming 'Content-Type' {RECORDIO} is not supported for {name} call"),
-        ));
-    }
-    if content != Media::RecordIo && kind == call::Type::AttachContainerInput {
+    if kind == call::Type::AttachContainerInput {
         return ready(text(
             415,
             format!("Expecting 'Content-Type' to be {RECORDIO} for {name} call"),
@@ -251,6 +254,24 @@ pub fn handle(slave: &mut Slave, _ctx: &mut Context<Slave>, request: Request) ->
             406,
             format!("Streaming response is not supported for {name} call"),
         ));
+    }
+    if matches!(
+        kind,
+        call::Type::AttachContainerOutput | call::Type::LaunchNestedContainerSession
+    ) {
+        if !request.accepts_media_type(RECORDIO) {
+            return ready(text(
+                406,
+                format!("Expecting 'Accept' to allow {RECORDIO} for {name} call"),
+            ));
+        }
+        tracing::info!(call = name, "Processing agent API call");
+        let records_json = message_accepts(&request, JSON);
+        return if kind == call::Type::AttachContainerOutput {
+            crate::attach::attach_output(slave, call, records_json)
+        } else {
+            crate::attach::launch_session(slave, call, records_json)
+        };
     }
     tracing::info!(call = name, "Processing agent API call");
     dispatch(slave, call, accept == Media::Json)

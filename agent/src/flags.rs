@@ -242,6 +242,16 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub switch_user: bool,
 
+    /// Where containers' runtime state lives (IO switchboard checkpoints);
+    /// unset: `/var/run/mesos` as root, else `<tmp>/mesos/runtime`.
+    #[arg(long, env = "MESOS_RUNTIME_DIR")]
+    pub runtime_dir: Option<PathBuf>,
+
+    /// How often attach and session streams carry a heartbeat.
+    #[arg(long, env = "MESOS_HTTP_HEARTBEAT_INTERVAL", default_value = "30secs",
+          value_parser = parse_duration)]
+    pub http_heartbeat_interval: Duration,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
@@ -510,6 +520,18 @@ impl Flags {
         }
     }
 
+    /// `--runtime_dir`, or upstream's default.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.runtime_dir.clone().unwrap_or_else(|| {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } == 0 {
+                PathBuf::from("/var/run/mesos")
+            } else {
+                std::env::temp_dir().join("mesos").join("runtime")
+            }
+        })
+    }
+
     /// The containerizer's options from these flags.
     pub fn containerizer_options(&self) -> crate::containerizer::ContainerizerOptions {
         crate::containerizer::ContainerizerOptions {
@@ -558,6 +580,8 @@ impl Flags {
                 }
             }),
             work_dir: self.work_dir.clone(),
+            runtime_dir: self.runtime_dir(),
+            http_heartbeat_interval: Some(self.http_heartbeat_interval),
         }
     }
 
@@ -639,6 +663,14 @@ impl Flags {
             ("cgroups_root", Some(self.cgroups_root.clone())),
             ("allowed_devices", self.allowed_devices.clone()),
             ("switch_user", Some(self.switch_user.to_string())),
+            (
+                "runtime_dir",
+                Some(self.runtime_dir().display().to_string()),
+            ),
+            (
+                "http_heartbeat_interval",
+                Some(format_duration(self.http_heartbeat_interval)),
+            ),
             (
                 "effective_capabilities",
                 self.effective_capabilities.clone(),

@@ -54,7 +54,19 @@ pub fn install(slave: &mut Slave) {
         )
     });
     base.route_sync("/api/v1/executor", crate::executor_http::handle);
-    base.route("/api/v1", crate::api::handle);
+    // Streaming calls (ATTACH_CONTAINER_INPUT) read their body as it
+    // arrives; the others get it whole.
+    base.route_streaming(
+        "/api/v1",
+        |request| {
+            request.header("Content-Type").is_some_and(|t| {
+                t.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(crate::api::RECORDIO))
+            })
+        },
+        crate::api::handle,
+    );
     base.route("/containers", |slave, _, request| {
         crate::monitor::containers(slave, request)
     });

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod attach;
 pub mod checkpointed_resources;
 pub mod cli;
 pub mod containerizer;

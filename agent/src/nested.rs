@@ -83,6 +83,18 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
     let Some(id) = target(call) else {
         return Err(format!("Expecting '{field}' to be present"));
     };
+    validate_id(field, id)?;
+    if nested && id.parent.is_none() {
+        return Err(format!(
+            "Expecting '{field}.container_id.parent' to be present"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the id a container call names (upstream's
+/// `validation::container::validateContainerId`).
+pub(crate) fn validate_id(field: &str, id: &ContainerId) -> Result<(), String> {
     if id.value.is_empty()
         || id.value.contains(['/', '.'])
         || id.value.chars().any(char::is_whitespace)
@@ -91,11 +103,6 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
             "'{field}.container_id' is invalid: ID '{}' must be non-empty and contain no \
              '/', '.' or whitespace",
             id.value
-        ));
-    }
-    if nested && id.parent.is_none() {
-        return Err(format!(
-            "Expecting '{field}.container_id.parent' to be present"
         ));
     }
     Ok(())
@@ -153,6 +160,7 @@ pub(crate) fn dispatch(
                 command,
                 container,
                 user,
+                None,
             )
         }
         Type::WaitNestedContainer | Type::WaitContainer => {
@@ -225,19 +233,22 @@ pub(crate) fn dispatch(
 }
 
 /// `<root sandbox>/containers/<child>[/containers/<grandchild>...]`.
-fn sandbox(root_sandbox: PathBuf, id: &str) -> PathBuf {
+pub(crate) fn sandbox(root_sandbox: PathBuf, id: &str) -> PathBuf {
     id.split('.').skip(1).fold(root_sandbox, |dir, child| {
         dir.join("containers").join(child)
     })
 }
 
-fn launch(
+/// Launches a nested container (of `class`, e.g. DEBUG for a session);
+/// answers `200` once it runs.
+pub(crate) fn launch(
     containerizer: Arc<dyn Containerizer>,
     id: String,
     directory: PathBuf,
     command: Option<mesos_proto::mesos::CommandInfo>,
     container: Option<mesos_proto::mesos::ContainerInfo>,
     user: Option<String>,
+    class: Option<mesos_proto::mesos::slave::ContainerClass>,
 ) -> HttpFuture {
     Box::pin(async move {
         let mut command = command.unwrap_or_default();
@@ -264,6 +275,7 @@ fn launch(
             container_info: container,
             directory: directory.display().to_string(),
             user,
+            container_class: class.map(|c| c as i32),
             ..Default::default()
         };
         match containerizer.launch(id, config).await {

@@ -337,7 +337,11 @@ mod tests {
         .unwrap();
         let bad = paths::framework_meta_dir(work_dir.path(), id, "F-bad");
         std::fs::create_dir_all(&bad).unwrap();
-        std::fs::write(bad.join(paths::FRAMEWORK_INFO_FILE), b"\xff\xff\xff\x7fjunk").unwrap();
+        std::fs::write(
+            bad.join(paths::FRAMEWORK_INFO_FILE),
+            b"\xff\xff\xff\x7fjunk",
+        )
+        .unwrap();
         work_dir
     }
 

@@ -5,11 +5,14 @@
 //! (`Request`, `Response`, `OK`, `Accepted`, ...) and `src/encoder.hpp`
 //! (`HttpResponseEncoder`). Responses carry `Date`; bodies of 1 KiB or more
 //! are gzip-compressed when the client accepts gzip, as upstream's
-//! `HttpProxy` does; a streaming body is sent chunked.
+//! `HttpProxy` does; a streaming body is sent chunked. A route may take
+//! request bodies as they arrive ([`BodyReader`], upstream's request
+//! streaming with `Pipe::Reader`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -33,6 +36,76 @@ pub struct Request {
     pub client: Option<SocketAddr>,
     /// Whether the connection stays open after the response.
     pub keep_alive: bool,
+    /// The body as it arrives, for a route that streams request bodies
+    /// (installed with `ProcessBase::route_streaming`); `body` is then
+    /// empty. Read it through [`Request::body_reader`].
+    pub stream: Option<BodyStream>,
+}
+
+/// Why a streamed request body ended early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(pub String);
+
+/// The receiving end of a streamed request body, shared by the clones of
+/// its [`Request`]; the first [`Request::body_reader`] takes it.
+#[derive(Debug, Clone)]
+pub struct BodyStream(Arc<Mutex<Option<PieceReceiver>>>);
+
+/// The channel end a streamed body arrives on.
+pub type PieceReceiver = tokio::sync::mpsc::Receiver<Result<Bytes, BodyError>>;
+
+impl BodyStream {
+    /// Returns a stream fed by `receiver` (the transport's end; tests may
+    /// build one too). The body ends when every sender is dropped after an
+    /// `Ok` piece; an `Err` piece means it was cut short.
+    pub fn new(receiver: PieceReceiver) -> Self {
+        Self(Arc::new(Mutex::new(Some(receiver))))
+    }
+}
+
+/// Reads a request body piece by piece, streamed or whole (upstream's
+/// `Pipe::Reader` of a request with `Request::PIPE`).
+#[derive(Debug)]
+pub struct BodyReader {
+    receiver: Option<PieceReceiver>,
+    whole: Option<Bytes>,
+}
+
+impl BodyReader {
+    /// Returns the next piece (never empty), `None` at the end of the
+    /// body, or the error that cut it short.
+    pub async fn next(&mut self) -> Option<Result<Bytes, BodyError>> {
+        if let Some(whole) = self.whole.take().filter(|b| !b.is_empty()) {
+            return Some(Ok(whole));
+        }
+        let receiver = self.receiver.as_mut()?;
+        loop {
+            match receiver.recv().await {
+                Some(Ok(piece)) if piece.is_empty() => continue,
+                Some(piece) => return Some(piece),
+                None => {
+                    self.receiver = None;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads the rest of the body, refusing more than `limit` bytes.
+    pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, BodyError> {
+        let mut all = BytesMut::new();
+        while let Some(piece) = self.next().await {
+            let piece = piece?;
+            if all.len() + piece.len() > limit {
+                return Err(BodyError(format!(
+                    "request body exceeds the limit of {limit} bytes"
+                )));
+            }
+            all.extend_from_slice(&piece);
+        }
+        Ok(all.freeze())
+    }
 }
 
 impl Request {
@@ -48,6 +121,23 @@ impl Request {
             body: Bytes::new(),
             client: None,
             keep_alive: true,
+            stream: None,
+        }
+    }
+
+    /// Returns a reader of the body: the streamed body when the route
+    /// streams (only the first call gets it; later ones read nothing),
+    /// else the whole `body` as one piece.
+    pub fn body_reader(&self) -> BodyReader {
+        match &self.stream {
+            Some(stream) => BodyReader {
+                receiver: stream.0.lock().unwrap_or_else(|p| p.into_inner()).take(),
+                whole: None,
+            },
+            None => BodyReader {
+                receiver: None,
+                whole: Some(self.body.clone()),
+            },
         }
     }
 

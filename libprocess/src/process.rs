@@ -262,6 +262,28 @@ impl<A: Process> ProcessBase<A> {
             .insert(normalize_endpoint(endpoint), Rc::new(handler));
     }
 
+    /// Installs an endpoint that receives the bodies of the requests
+    /// `stream` accepts as they arrive (upstream's
+    /// `RouteOptions::requestStreaming`): the handler runs once the head
+    /// is in, and reads the body through [`Request::body_reader`] while
+    /// the connection stays open. Other requests arrive whole, as with
+    /// [`ProcessBase::route`]. A response given before the body has ended
+    /// closes the connection after it.
+    pub fn route_streaming(
+        &mut self,
+        endpoint: &str,
+        stream: impl Fn(&Request) -> bool + Send + Sync + 'static,
+        handler: impl Fn(&mut A, &mut Context<A>, Request) -> HttpFuture + 'static,
+    ) {
+        let endpoint = normalize_endpoint(endpoint);
+        if let Some(runtime) = &self.runtime {
+            runtime.set_streaming(&self.id, endpoint.clone(), Arc::new(stream));
+        } else {
+            tracing::warn!(%endpoint, "Streaming route installed before spawn streams nothing");
+        }
+        self.routes.insert(endpoint, Rc::new(handler));
+    }
+
     /// Installs an endpoint whose response is ready at once.
     pub fn route_sync(
         &mut self,

@@ -39,6 +39,10 @@ use crate::UPID;
 pub type BuiltinHandler =
     Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
 
+/// Decides, from a request's head (its body still empty), whether a
+/// streaming route receives the body as it arrives.
+pub type StreamPredicate = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
+
 /// A test filter: returns `true` to drop the event (upstream's
 /// `process::filter`, behind `DROP_MESSAGE` and `FUTURE_MESSAGE`).
 pub type Filter = Arc<dyn Fn(&UPID, &Event) -> bool + Send + Sync>;
@@ -153,6 +157,8 @@ pub(crate) struct Inner {
     /// Process id → waiters for its termination.
     waiters: Mutex<HashMap<Arc<str>, Vec<oneshot::Sender<()>>>>,
     builtins: DashMap<String, HashMap<String, BuiltinHandler>>,
+    /// Process id → its request-streaming endpoints.
+    streaming: DashMap<String, HashMap<String, StreamPredicate>>,
     delegate: RwLock<Option<String>>,
     filter: RwLock<Option<Filter>>,
     pub(crate) sockets: transport::SocketManager,
@@ -232,6 +238,7 @@ impl Runtime {
                 local_links: Mutex::new(HashMap::new()),
                 waiters: Mutex::new(HashMap::new()),
                 builtins: DashMap::new(),
+                streaming: DashMap::new(),
                 delegate: RwLock::new(None),
                 filter: RwLock::new(None),
                 sockets: transport::SocketManager::default(),
@@ -293,6 +300,55 @@ impl Runtime {
             .entry(id.to_string())
             .or_default()
             .insert(endpoint, handler);
+    }
+
+    /// Marks `endpoint` of process `id` as streaming request bodies for
+    /// the requests `predicate` accepts (see `ProcessBase::route_streaming`).
+    pub(crate) fn set_streaming(&self, id: &str, endpoint: String, predicate: StreamPredicate) {
+        self.inner
+            .streaming
+            .entry(id.to_string())
+            .or_default()
+            .insert(endpoint, predicate);
+    }
+
+    /// Returns whether `request` (its head) goes to a route that streams
+    /// its body, resolving the process as [`Runtime::handle_http`] does.
+    pub fn wants_streaming(&self, request: &Request) -> bool {
+        if self.inner.streaming.is_empty() || request.path.contains("/..") {
+            return false;
+        }
+        let trimmed = request.path.strip_prefix('/').unwrap_or(&request.path);
+        let (first, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+        let id = crate::http::percent_decode(first);
+        let (id, endpoint) = if !id.is_empty() && self.inner.processes.contains_key(id.as_str()) {
+            (id, format!("/{rest}"))
+        } else {
+            match self
+                .inner
+                .delegate
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
+                Some(delegate) => (delegate, request.path.clone()),
+                None => return false,
+            }
+        };
+        let Some(routes) = self.inner.streaming.get(&id) else {
+            return false;
+        };
+        let mut name = format!("/{}", endpoint.trim_matches('/'));
+        loop {
+            if let Some(predicate) = routes.get(&name) {
+                return predicate(request);
+            }
+            match name.rfind('/') {
+                Some(0) if name.len() > 1 => name.truncate(1),
+                Some(0) | None => return false,
+                Some(index) => name.truncate(index),
+            }
+        }
     }
 
     /// Serves `value` at `/version` (Mesos' version JSON).

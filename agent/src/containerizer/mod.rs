@@ -99,6 +99,14 @@ pub trait Containerizer: Send + Sync {
 
     /// The ids of the containers it holds.
     fn containers(&self) -> BoxFuture<'static, HashSet<String>>;
+
+    /// The unix socket of the container's IO switchboard server (upstream
+    /// `Containerizer::attach`): `None` when it has none (neither a TTY
+    /// nor a DEBUG container); an error for an unknown container.
+    fn attach(&self, container_id: String) -> BoxFuture<'static, Result<Option<PathBuf>>> {
+        let _ = container_id;
+        Box::pin(std::future::ready(Ok(None)))
+    }
 }
 
 /// The string form of a container id, as upstream prints it: the parent
@@ -178,6 +186,10 @@ pub struct ContainerizerOptions {
     pub provisioner: Option<mesos::provisioner::ProvisionerOptions>,
     /// `--work_dir`: where persistent volumes live (set by the agent).
     pub work_dir: PathBuf,
+    /// `--runtime_dir`: where the IO switchboard checkpoints its servers.
+    pub runtime_dir: PathBuf,
+    /// `--http_heartbeat_interval`: heartbeats on attach streams.
+    pub http_heartbeat_interval: Option<Duration>,
 }
 
 impl Default for ContainerizerOptions {
@@ -204,6 +216,8 @@ impl Default for ContainerizerOptions {
             sandbox_directory: "/mnt/mesos/sandbox".into(),
             provisioner: None,
             work_dir: PathBuf::from("/tmp/mesos"),
+            runtime_dir: std::env::temp_dir().join("mesos").join("runtime"),
+            http_heartbeat_interval: None,
         }
     }
 }
@@ -270,9 +284,18 @@ pub fn create(
         .as_ref()
         .map(mesos::provisioner::Provisioner::create)
         .transpose()?;
-    Ok(mesos::MesosContainerizer::start(
+    let switchboard = Arc::new(mesos::io::switchboard::IOSwitchboard::new(
+        mesos::io::switchboard::SwitchboardOptions {
+            launcher_dir: launcher_dir.clone(),
+            runtime_dir: options.runtime_dir.clone(),
+            heartbeat_interval: options.http_heartbeat_interval,
+            proc_root: options.proc_root.clone(),
+        },
+    ));
+    Ok(mesos::MesosContainerizer::start_with_switchboard(
         launcher,
         isolators,
+        Some(switchboard),
         fetcher,
         provisioner,
         options.sandbox_directory.clone(),

@@ -150,7 +150,34 @@ enum State {
         chunk: Chunked,
         body: BytesMut,
     },
+    /// A streamed body (its head already returned): bytes left.
+    StreamLength(usize),
+    /// A streamed chunked body.
+    StreamChunked(Chunked),
+    /// A streamed body is complete; [`RequestDecoder::next_body`] reports
+    /// its end next.
+    StreamEnd,
     Failed,
+}
+
+/// What [`RequestDecoder::next_with`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A request with its whole body.
+    Request(RawRequest),
+    /// The head of a request whose body is streamed (its `body` is
+    /// empty): read the body with [`RequestDecoder::next_body`] until
+    /// [`BodyPiece::End`].
+    Streaming(RawRequest),
+}
+
+/// A piece of a streamed request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyPiece {
+    /// Body bytes (de-chunked).
+    Data(Bytes),
+    /// The body is complete; the next request may follow.
+    End,
 }
 
 /// The incremental decoder.
@@ -197,7 +224,22 @@ impl RequestDecoder {
     /// needed. After an error the decoder stays failed.
     #[allow(clippy::should_implement_trait)] // fallible, unlike Iterator::next
     pub fn next(&mut self) -> Result<Option<RawRequest>, DecodeError> {
-        let result = self.step();
+        match self.next_with(|_| false)? {
+            Some(Decoded::Request(request) | Decoded::Streaming(request)) => Ok(Some(request)),
+            None => Ok(None),
+        }
+    }
+
+    /// Like [`RequestDecoder::next`], but a request for which `stream`
+    /// returns `true` (asked once its head is complete) comes out at once
+    /// as [`Decoded::Streaming`], and its body is then read piece by piece
+    /// with [`RequestDecoder::next_body`]. Until that body has ended this
+    /// returns `Ok(None)`.
+    pub fn next_with(
+        &mut self,
+        stream: impl Fn(&RawRequest) -> bool,
+    ) -> Result<Option<Decoded>, DecodeError> {
+        let result = self.step(&stream);
         if result.is_err() {
             self.state = State::Failed;
             self.buffer.clear();
@@ -205,18 +247,125 @@ impl RequestDecoder {
         result
     }
 
-    fn step(&mut self) -> Result<Option<RawRequest>, DecodeError> {
+    /// Returns the next piece of a streamed body, `Ok(None)` when more
+    /// bytes are needed (or no body is being streamed). Pieces are at most
+    /// what has arrived; a chunked body's chunk boundaries are not kept.
+    /// After an error the decoder stays failed.
+    pub fn next_body(&mut self) -> Result<Option<BodyPiece>, DecodeError> {
+        let result = self.step_body();
+        if result.is_err() {
+            self.state = State::Failed;
+            self.buffer.clear();
+        }
+        result
+    }
+
+    fn step_body(&mut self) -> Result<Option<BodyPiece>, DecodeError> {
+        match std::mem::replace(&mut self.state, State::Failed) {
+            State::StreamEnd => {
+                self.state = State::Head;
+                Ok(Some(BodyPiece::End))
+            }
+            State::StreamLength(0) => {
+                self.state = State::Head;
+                Ok(Some(BodyPiece::End))
+            }
+            State::StreamLength(remaining) => {
+                let take = remaining.min(self.buffer.len());
+                self.state = State::StreamLength(remaining - take);
+                if take == 0 {
+                    return Ok(None);
+                }
+                Ok(Some(BodyPiece::Data(self.buffer.split_to(take).freeze())))
+            }
+            State::StreamChunked(mut chunk) => {
+                let mut body = BytesMut::new();
+                loop {
+                    match self.step_chunked(chunk, &mut body)? {
+                        Progress::Continue(next) => chunk = next,
+                        Progress::NeedMore(next) => {
+                            self.state = State::StreamChunked(next);
+                            break;
+                        }
+                        Progress::Done => {
+                            self.state = State::StreamEnd;
+                            break;
+                        }
+                    }
+                    // Hand over what one chunk gave before parsing on.
+                    if !body.is_empty() && matches!(chunk, Chunked::Size) {
+                        self.state = State::StreamChunked(chunk);
+                        break;
+                    }
+                }
+                if !body.is_empty() {
+                    return Ok(Some(BodyPiece::Data(body.freeze())));
+                }
+                if matches!(self.state, State::StreamEnd) {
+                    return self.step_body();
+                }
+                Ok(None)
+            }
+            other => {
+                self.state = other;
+                Ok(None)
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        stream: &dyn Fn(&RawRequest) -> bool,
+    ) -> Result<Option<Decoded>, DecodeError> {
         loop {
             match std::mem::replace(&mut self.state, State::Failed) {
                 State::Failed => {
                     return Err(DecodeError::Malformed("decoder failed earlier".into()));
+                }
+                state @ (State::StreamLength(_) | State::StreamChunked(_) | State::StreamEnd) => {
+                    self.state = state;
+                    return Ok(None);
                 }
                 State::Head => {
                     let Some(head) = self.parse_head()? else {
                         self.state = State::Head;
                         return Ok(None);
                     };
-                    self.state = self.body_state(head)?;
+                    let state = self.body_state(head)?;
+                    let (head, streamed) = match state {
+                        State::Length {
+                            head, remaining, ..
+                        } => (head, State::StreamLength(remaining)),
+                        State::Chunked { head, chunk, .. } => (head, State::StreamChunked(chunk)),
+                        other => {
+                            self.state = other;
+                            continue;
+                        }
+                    };
+                    let request = finish(head, BytesMut::new());
+                    if stream(&request) {
+                        self.state = streamed;
+                        return Ok(Some(Decoded::Streaming(request)));
+                    }
+                    let head = Head {
+                        method: request.method,
+                        target: request.target,
+                        minor_version: request.minor_version,
+                        headers: request.headers,
+                    };
+                    self.state = match streamed {
+                        State::StreamLength(remaining) => State::Length {
+                            head,
+                            remaining,
+                            body: BytesMut::with_capacity(remaining.min(1 << 20)),
+                        },
+                        State::StreamChunked(chunk) => State::Chunked {
+                            head,
+                            chunk,
+                            body: BytesMut::new(),
+                        },
+                        _ => unreachable!("only body states are streamed"),
+                    };
                 }
                 State::Length {
                     head,
@@ -236,7 +385,7 @@ impl RequestDecoder {
                         return Ok(None);
                     }
                     self.state = State::Head;
-                    return Ok(Some(finish(head, body)));
+                    return Ok(Some(Decoded::Request(finish(head, body))));
                 }
                 State::Chunked {
                     head,
@@ -255,7 +404,7 @@ impl RequestDecoder {
                         }
                         Progress::Done => {
                             self.state = State::Head;
-                            return Ok(Some(finish(head, body)));
+                            return Ok(Some(Decoded::Request(finish(head, body))));
                         }
                     }
                 },
@@ -639,6 +788,72 @@ Transfer-Encoding: chunked\r\n\r\n\
             input.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
             assert_eq!(decode_all(&input).unwrap_err().status(), 400);
         }
+    }
+
+    fn streamed(input: &[u8], split: usize) -> (Vec<u8>, Vec<RawRequest>) {
+        let mut decoder = RequestDecoder::default();
+        let mut body = Vec::new();
+        let mut heads = Vec::new();
+        let mut streaming = false;
+        for piece in input.chunks(split) {
+            decoder.feed(piece);
+            loop {
+                if streaming {
+                    match decoder.next_body().unwrap() {
+                        Some(BodyPiece::Data(data)) => body.extend_from_slice(&data),
+                        Some(BodyPiece::End) => streaming = false,
+                        None => break,
+                    }
+                    continue;
+                }
+                match decoder
+                    .next_with(|r| r.target.starts_with("/stream"))
+                    .unwrap()
+                {
+                    Some(Decoded::Streaming(head)) => {
+                        assert!(head.body.is_empty());
+                        heads.push(head);
+                        streaming = true;
+                    }
+                    Some(Decoded::Request(request)) => heads.push(request),
+                    None => break,
+                }
+            }
+        }
+        (body, heads)
+    }
+
+    #[test]
+    fn streamed_bodies_come_out_in_pieces_however_bytes_arrive() {
+        let mut input = b"POST /stream HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+5\r\nhello\r\n6;x=1\r\n world\r\n0\r\nT: 1\r\n\r\n"
+            .to_vec();
+        input.extend_from_slice(b"POST /stream HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+        input.extend_from_slice(b"POST /whole HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy");
+        for split in 1..input.len() {
+            let (body, heads) = streamed(&input, split);
+            assert_eq!(body, b"hello worldabc", "split {split}");
+            assert_eq!(heads.len(), 3, "split {split}");
+            assert_eq!(&heads[2].body[..], b"xy");
+        }
+    }
+
+    #[test]
+    fn a_streamed_body_blocks_the_next_request_until_it_ends() {
+        let mut decoder = RequestDecoder::default();
+        decoder.feed(b"POST /s HTTP/1.1\r\nContent-Length: 2\r\n\r\n");
+        assert!(matches!(
+            decoder.next_with(|_| true).unwrap(),
+            Some(Decoded::Streaming(_))
+        ));
+        decoder.feed(b"ab");
+        assert_eq!(decoder.next().unwrap(), None);
+        assert_eq!(
+            decoder.next_body().unwrap(),
+            Some(BodyPiece::Data(Bytes::from_static(b"ab")))
+        );
+        assert_eq!(decoder.next_body().unwrap(), Some(BodyPiece::End));
+        assert_eq!(decoder.next_body().unwrap(), None);
     }
 
     #[test]

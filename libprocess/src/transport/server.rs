@@ -19,8 +19,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::decoder::{RawRequest, RequestDecoder};
-use crate::http::{self, Body, Request, Response};
+use super::decoder::{BodyPiece, Decoded, RawRequest, RequestDecoder};
+use crate::http::{self, Body, BodyError, BodyStream, Request, Response};
 use crate::process::{Event, MessageEvent};
 use crate::runtime::WeakRuntime;
 use crate::UPID;
@@ -140,8 +140,46 @@ async fn connection(runtime: WeakRuntime, mut stream: TcpStream, peer: SocketAdd
     let mut out = BytesMut::with_capacity(4096);
     loop {
         loop {
-            let request = match decoder.next() {
-                Ok(Some(request)) => request,
+            let streaming = |raw: &RawRequest| {
+                !is_message(raw)
+                    && runtime
+                        .upgrade()
+                        .is_some_and(|rt| rt.wants_streaming(&http_request(raw, peer)))
+            };
+            let request = match decoder.next_with(streaming) {
+                Ok(Some(Decoded::Request(request))) => request,
+                Ok(Some(Decoded::Streaming(raw))) => {
+                    if !out.is_empty() {
+                        if stream.write_all(&out).await.is_err() {
+                            return;
+                        }
+                        out.clear();
+                    }
+                    let Some(rt) = runtime.upgrade() else {
+                        return;
+                    };
+                    let keep_alive = raw.keep_alive();
+                    let (tx, rx) = tokio::sync::mpsc::channel(16);
+                    let mut request = http_request(&raw, peer);
+                    request.stream = Some(BodyStream::new(rx));
+                    let probe = request.clone();
+                    let (response, complete) =
+                        stream_body(&mut stream, &mut decoder, tx, rt.handle_http(request)).await;
+                    drop(rt);
+                    let response = response.gzip_for(&probe);
+                    // A response given before the body ended leaves the
+                    // connection mid-request: it is closed after it.
+                    let keep_alive = keep_alive && complete;
+                    if !write_response(&mut stream, &mut decoder, &mut out, response, keep_alive)
+                        .await
+                        || !keep_alive
+                    {
+                        let _ = stream.write_all(&out).await;
+                        let _ = stream.shutdown().await;
+                        return;
+                    }
+                    continue;
+                }
                 Ok(None) => break,
                 Err(error) => {
                     tracing::debug!(%peer, %error, "Closing connection after a malformed request");
@@ -191,16 +229,7 @@ async fn connection(runtime: WeakRuntime, mut stream: TcpStream, peer: SocketAdd
                         }
                         out.clear();
                     }
-                    let (path, query) = http::split_target(&request.target);
-                    let request = Request {
-                        method: request.method,
-                        path: http::percent_decode(&path),
-                        query,
-                        headers: request.headers,
-                        body: request.body,
-                        client: Some(peer),
-                        keep_alive,
-                    };
+                    let request = http_request(&request, peer);
                     let response = rt.handle_http(request.clone()).await.gzip_for(&request);
                     drop(rt);
                     if !write_response(&mut stream, &mut decoder, &mut out, response, keep_alive)
@@ -225,6 +254,101 @@ async fn connection(runtime: WeakRuntime, mut stream: TcpStream, peer: SocketAdd
         match stream.read_buf(decoder.buffer_mut()).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+    }
+}
+
+/// Whether a decoded request is a libprocess message (never streamed).
+fn is_message(raw: &RawRequest) -> bool {
+    raw.method == "POST"
+        && (raw.header("Libprocess-From").is_some()
+            || raw
+                .header("User-Agent")
+                .is_some_and(|agent| agent.starts_with("libprocess/")))
+}
+
+/// The endpoint request of a decoded one.
+fn http_request(raw: &RawRequest, peer: SocketAddr) -> Request {
+    let (path, query) = http::split_target(&raw.target);
+    Request {
+        method: raw.method.clone(),
+        path: http::percent_decode(&path),
+        query,
+        headers: raw.headers.clone(),
+        body: raw.body.clone(),
+        client: Some(peer),
+        keep_alive: raw.keep_alive(),
+        stream: None,
+    }
+}
+
+/// Feeds a streamed request body to `tx` while `handling` runs; returns
+/// the response and whether the body was read to its end. The body is
+/// read only as fast as the handler takes it (a bounded channel). When the
+/// client goes away or sends a malformed chunk, the handler reads an
+/// error.
+async fn stream_body(
+    stream: &mut TcpStream,
+    decoder: &mut RequestDecoder,
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, BodyError>>,
+    handling: impl std::future::Future<Output = Response>,
+) -> (Response, bool) {
+    tokio::pin!(handling);
+    let mut tx = Some(tx);
+    let mut pending: Option<Result<bytes::Bytes, BodyError>> = None;
+    // `Some(true)`: the body ended; `Some(false)`: it was cut short.
+    let mut ended: Option<bool> = None;
+    loop {
+        if pending.is_none() && ended.is_none() {
+            match decoder.next_body() {
+                Ok(Some(BodyPiece::Data(data))) => pending = Some(Ok(data)),
+                Ok(Some(BodyPiece::End)) => {
+                    ended = Some(true);
+                    tx = None;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    ended = Some(false);
+                    pending = Some(Err(BodyError(error.to_string())));
+                }
+            }
+        }
+        if pending.is_some() && tx.is_none() {
+            // Nobody reads the body (any more): drop what arrives.
+            pending = None;
+            continue;
+        }
+        let need_read = pending.is_none() && ended.is_none();
+        let sender = tx.clone();
+        tokio::select! {
+            response = &mut handling => {
+                return (response, ended == Some(true));
+            }
+            permit = async {
+                match &sender {
+                    Some(sender) => sender.reserve().await.ok(),
+                    None => std::future::pending().await,
+                }
+            }, if pending.is_some() => {
+                match (permit, pending.take()) {
+                    (Some(permit), Some(piece)) => {
+                        let failed = piece.is_err();
+                        permit.send(piece);
+                        if failed {
+                            tx = None;
+                        }
+                    }
+                    _ => tx = None,
+                }
+            }
+            read = stream.read_buf(decoder.buffer_mut()), if need_read => {
+                if !matches!(read, Ok(n) if n > 0) {
+                    ended = Some(false);
+                    pending = Some(Err(BodyError(
+                        "the connection closed before the request body ended".into(),
+                    )));
+                }
+            }
         }
     }
 }

@@ -181,3 +181,174 @@ async fn streaming_responses_are_chunked_and_notice_a_closed_client() {
         .expect("the producer learns that the client closed")
         .unwrap();
 }
+
+/// A process whose `/upload` streams request bodies (unless the request
+/// says `X-Whole: 1`): each piece goes to the test as it arrives; the
+/// answer names the body's length, or the error that cut it short.
+/// `/refuse` streams too but answers at once without reading.
+struct Streamer {
+    base: libprocess::ProcessBase<Self>,
+    pieces: tokio::sync::mpsc::UnboundedSender<Result<Vec<u8>, String>>,
+}
+
+impl libprocess::actix::Actor for Streamer {
+    type Context = libprocess::actix::Context<Self>;
+}
+
+impl libprocess::Process for Streamer {
+    fn base(&self) -> &libprocess::ProcessBase<Self> {
+        &self.base
+    }
+    fn base_mut(&mut self) -> &mut libprocess::ProcessBase<Self> {
+        &mut self.base
+    }
+    fn initialize(&mut self, _ctx: &mut libprocess::actix::Context<Self>) {
+        self.base.route_streaming(
+            "/upload",
+            |request| request.header("X-Whole").is_none(),
+            |this, _, request| {
+                let pieces = this.pieces.clone();
+                let streamed = request.stream.is_some();
+                Box::pin(async move {
+                    let mut reader = request.body_reader();
+                    let mut total = 0;
+                    while let Some(piece) = reader.next().await {
+                        match piece {
+                            Ok(piece) => {
+                                total += piece.len();
+                                let _ = pieces.send(Ok(piece.to_vec()));
+                            }
+                            Err(error) => {
+                                let _ = pieces.send(Err(error.to_string()));
+                                return libprocess::http::Response::bad_request(error.0);
+                            }
+                        }
+                    }
+                    libprocess::http::Response::ok(format!("{total} streamed={streamed}"))
+                })
+            },
+        );
+        self.base.route_streaming(
+            "/refuse",
+            |_| true,
+            |_, _, _| Box::pin(async { libprocess::http::Response::bad_request("no") }),
+        );
+    }
+}
+
+libprocess::process_handlers!(Streamer);
+
+fn spawn_streamer(
+    runtime: &libprocess::Runtime,
+) -> tokio::sync::mpsc::UnboundedReceiver<Result<Vec<u8>, String>> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    runtime
+        .spawn(Streamer {
+            base: libprocess::ProcessBase::new("streamer"),
+            pieces: tx,
+        })
+        .unwrap();
+    rx
+}
+
+async fn piece(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Result<Vec<u8>, String>>,
+) -> Result<Vec<u8>, String> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("timed out waiting for a body piece")
+        .expect("streamer gone")
+}
+
+#[actix_rt::test]
+async fn streaming_route_reads_a_chunked_body_while_it_arrives() {
+    let runtime = runtime();
+    let mut pieces = spawn_streamer(&runtime);
+    let mut conn = Conn::open(runtime.address()).await;
+    conn.write(
+        b"POST /streamer/upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    )
+    .await;
+    // The handler has the first chunk while the body is still open.
+    assert_eq!(piece(&mut pieces).await.unwrap(), b"hello");
+    conn.write(b"6\r\n world\r\n").await;
+    assert_eq!(piece(&mut pieces).await.unwrap(), b" world");
+    conn.write(b"0\r\n\r\n").await;
+    let (status, _, body) = conn.response().await;
+    assert_eq!((status, body.as_slice()), (200, &b"11 streamed=true"[..]));
+    // The connection goes on with the next request.
+    conn.write(get("/streamer/upload").as_bytes()).await;
+    assert_eq!(conn.response().await.2, b"0 streamed=true");
+}
+
+#[actix_rt::test]
+async fn streaming_route_reads_a_content_length_body_in_pieces() {
+    let runtime = runtime();
+    let mut pieces = spawn_streamer(&runtime);
+    let mut conn = Conn::open(runtime.address()).await;
+    conn.write(b"POST /streamer/upload HTTP/1.1\r\nContent-Length: 8\r\n\r\nabc")
+        .await;
+    assert_eq!(piece(&mut pieces).await.unwrap(), b"abc");
+    conn.write(b"defgh").await;
+    assert_eq!(piece(&mut pieces).await.unwrap(), b"defgh");
+    let (status, _, body) = conn.response().await;
+    assert_eq!((status, body.as_slice()), (200, &b"8 streamed=true"[..]));
+}
+
+#[actix_rt::test]
+async fn requests_the_route_declines_to_stream_arrive_whole() {
+    let runtime = runtime();
+    let mut pieces = spawn_streamer(&runtime);
+    let raw = "POST /streamer/upload HTTP/1.1\r\nX-Whole: 1\r\nContent-Length: 4\r\n\r\nabcd";
+    let (status, _, body) = request(runtime.address(), raw).await;
+    assert_eq!((status, body.as_slice()), (200, &b"4 streamed=false"[..]));
+    assert_eq!(piece(&mut pieces).await.unwrap(), b"abcd");
+    // Other routes of the process and other processes are unaffected.
+    let (_probe, _rx) = spawn_probe(&runtime, "probe");
+    assert_eq!(
+        request(runtime.address(), &get("/probe/ping")).await.2,
+        b"pong"
+    );
+}
+
+#[actix_rt::test]
+async fn a_response_before_the_body_ends_closes_the_connection() {
+    let runtime = runtime();
+    let _pieces = spawn_streamer(&runtime);
+    let mut conn = Conn::open(runtime.address()).await;
+    conn.write(b"POST /streamer/refuse HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n")
+        .await;
+    let (status, headers, body) = conn.response().await;
+    assert_eq!((status, body.as_slice()), (400, &b"no"[..]));
+    assert_eq!(header(&headers, "Connection"), Some("close"));
+}
+
+#[actix_rt::test]
+async fn a_client_leaving_mid_body_is_an_error_for_the_handler() {
+    let runtime = runtime();
+    let mut pieces = spawn_streamer(&runtime);
+    let mut conn = Conn::open(runtime.address()).await;
+    conn.write(b"POST /streamer/upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n")
+        .await;
+    assert_eq!(piece(&mut pieces).await.unwrap(), b"ab");
+    drop(conn);
+    let error = piece(&mut pieces).await.unwrap_err();
+    assert!(error.contains("closed"), "{error}");
+}
+
+#[actix_rt::test]
+async fn a_malformed_chunk_mid_body_is_an_error_for_the_handler() {
+    let runtime = runtime();
+    let mut pieces = spawn_streamer(&runtime);
+    let mut conn = Conn::open(runtime.address()).await;
+    conn.write(
+        b"POST /streamer/upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\nzz\r\n",
+    )
+    .await;
+    assert_eq!(piece(&mut pieces).await.unwrap(), b"ab");
+    let error = piece(&mut pieces).await.unwrap_err();
+    assert!(error.contains("chunk"), "{error}");
+    let (status, headers, _) = conn.response().await;
+    assert_eq!(status, 400);
+    assert_eq!(header(&headers, "Connection"), Some("close"));
+}

@@ -14,6 +14,7 @@
 //! `ContainerTermination` (with the limitation's reason and message when
 //! one caused it).
 
+pub mod io;
 pub mod isolator;
 pub mod isolators;
 pub mod launch;
@@ -103,6 +104,8 @@ pub struct MesosContainerizerProcess {
     helper: PathBuf,
     proc_root: PathBuf,
     containers: HashMap<String, Container>,
+    /// The IO switchboard (also among `isolators`, first).
+    io_switchboard: Option<Arc<io::switchboard::IOSwitchboard>>,
     /// Terminations of nested containers, kept for `wait` until the
     /// container is removed (upstream checkpoints them in the runtime
     /// directory).
@@ -133,6 +136,34 @@ impl MesosContainerizer {
         launcher_dir: PathBuf,
         proc_root: PathBuf,
     ) -> Self {
+        Self::start_with_switchboard(
+            launcher,
+            isolators,
+            None,
+            fetcher,
+            provisioner,
+            sandbox_directory,
+            launcher_dir,
+            proc_root,
+        )
+    }
+
+    /// Like [`MesosContainerizer::start`], with an IO switchboard (which
+    /// runs as the first isolator).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_with_switchboard(
+        launcher: Arc<dyn Launcher>,
+        mut isolators: Vec<Arc<dyn Isolator>>,
+        io_switchboard: Option<Arc<io::switchboard::IOSwitchboard>>,
+        fetcher: Fetcher,
+        provisioner: Option<provisioner::Provisioner>,
+        sandbox_directory: String,
+        launcher_dir: PathBuf,
+        proc_root: PathBuf,
+    ) -> Self {
+        if let Some(switchboard) = &io_switchboard {
+            isolators.insert(0, switchboard.clone());
+        }
         let addr = MesosContainerizerProcess::create(|ctx| {
             // Unbounded, as libprocess queues are: a full mailbox would
             // defer a send and break the call order the facade promises.
@@ -146,6 +177,7 @@ impl MesosContainerizer {
                 helper: launcher_dir.join(HELPER),
                 proc_root,
                 containers: HashMap::new(),
+                io_switchboard,
                 terminated: HashMap::new(),
             }
         });
@@ -199,6 +231,10 @@ pub(crate) struct Update(String, Vec<Resource>);
 #[derive(Message)]
 #[rtype(result = "HashSet<String>")]
 pub(crate) struct Containers;
+
+#[derive(Message)]
+#[rtype(result = "Result<Option<PathBuf>>")]
+pub(crate) struct Attach(String);
 
 /// A container the launcher found but the agent did not checkpoint:
 /// destroyed through the launcher and cleaned up by the isolators.
@@ -359,6 +395,7 @@ impl Handler<Launch> for MesosContainerizerProcess {
         let provisioner = self.provisioner.clone();
         let sandbox_directory = self.sandbox_directory.clone();
         let addr = ctx.address();
+        let switchboard = self.io_switchboard.clone();
         Box::pin(async move {
             let parts = LaunchParts {
                 launcher: &launcher,
@@ -367,6 +404,7 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 provisioner: provisioner.as_ref(),
                 helper,
                 sandbox_directory,
+                switchboard: switchboard.as_deref(),
             };
             let launched = launch(&id, config, parts, &addr, &abort).await;
             match launched {
@@ -400,6 +438,7 @@ struct LaunchParts<'a> {
     provisioner: Option<&'a provisioner::Provisioner>,
     helper: PathBuf,
     sandbox_directory: String,
+    switchboard: Option<&'a io::switchboard::IOSwitchboard>,
 }
 
 /// The container's image, if it has one.
@@ -426,6 +465,7 @@ async fn launch(
         provisioner,
         helper,
         sandbox_directory,
+        switchboard,
     } = parts;
     // The image becomes the container's rootfs before the isolators
     // prepare (filesystem/linux mounts into it), as upstream's
@@ -581,6 +621,8 @@ async fn launch(
         .fold(0, |all, flag| all | flag);
 
     let (read_end, write_end) = pipe()?;
+    // The switchboard's stdio for the container, when it started a server.
+    let container_io = switchboard.and_then(|s| s.extract_container_io(id));
     let spec = ForkSpec {
         program: helper,
         arguments: vec![
@@ -597,9 +639,17 @@ async fn launch(
         stderr: PathBuf::from(&config.directory).join("stderr"),
         clone_namespaces,
         keep_fd: Some(read_end.as_raw_fd()),
+        stdio: container_io.as_ref().map(|io| {
+            [
+                io.stdin.as_raw_fd(),
+                io.stdout.as_raw_fd(),
+                io.stderr.as_raw_fd(),
+            ]
+        }),
+        controlling_tty: container_io.as_ref().is_some_and(|io| io.tty),
     };
     let forked = launcher.fork(id, spec)?;
-    drop(read_end);
+    drop((read_end, container_io));
     let pid = forked.pid;
     let exit: Exit = forked.exit.shared();
     addr.send(Forked(id.to_string(), pid, exit)).await?;
@@ -997,6 +1047,17 @@ impl Handler<Update> for MesosContainerizerProcess {
     }
 }
 
+impl Handler<Attach> for MesosContainerizerProcess {
+    type Result = Result<Option<PathBuf>>;
+
+    fn handle(&mut self, Attach(id): Attach, _: &mut Context<Self>) -> Self::Result {
+        if !self.containers.contains_key(&id) {
+            return Err(ContainerizerError::UnknownContainer(id));
+        }
+        Ok(self.io_switchboard.as_ref().and_then(|s| s.socket(&id)))
+    }
+}
+
 impl Handler<Containers> for MesosContainerizerProcess {
     type Result = actix::MessageResult<Containers>;
 
@@ -1068,5 +1129,10 @@ impl Containerizer for MesosContainerizer {
     fn containers(&self) -> BoxFuture<'static, HashSet<String>> {
         let request = self.addr.send(Containers);
         Box::pin(async move { request.await.unwrap_or_default() })
+    }
+
+    fn attach(&self, container_id: String) -> BoxFuture<'static, Result<Option<PathBuf>>> {
+        let request = self.addr.send(Attach(container_id));
+        Box::pin(async move { request.await? })
     }
 }

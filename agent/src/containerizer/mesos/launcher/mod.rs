@@ -74,6 +74,13 @@ pub struct ForkSpec {
     /// A pipe end the child keeps across exec (the helper waits on it
     /// until the container is isolated).
     pub keep_fd: Option<RawFd>,
+    /// stdin, stdout and stderr from the IO switchboard instead of
+    /// `/dev/null` and the sandbox files (the caller keeps them open until
+    /// `fork` returns).
+    pub stdio: Option<[RawFd; 3]>,
+    /// Make stdin (a pty's slave) the controlling terminal of the new
+    /// session.
+    pub controlling_tty: bool,
 }
 
 /// A forked container: its pid and its exit.
@@ -118,24 +125,50 @@ pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
                 source,
             })
     };
-    let stdout = open(&spec.stdout)?;
-    let stderr = open(&spec.stderr)?;
+    let (stdin, stdout, stderr) = match spec.stdio {
+        Some(fds) => {
+            let dup = |fd: RawFd| {
+                // SAFETY: the caller keeps `fd` open for this call; the
+                // borrow ends before it returns.
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+                    .try_clone_to_owned()
+                    .map_err(|source| LauncherError::Fork {
+                        program: spec.program.display().to_string(),
+                        source,
+                    })
+            };
+            (
+                std::process::Stdio::from(dup(fds[0])?),
+                std::process::Stdio::from(dup(fds[1])?),
+                std::process::Stdio::from(dup(fds[2])?),
+            )
+        }
+        None => (
+            std::process::Stdio::null(),
+            open(&spec.stdout)?.into(),
+            open(&spec.stderr)?.into(),
+        ),
+    };
     let mut command = std::process::Command::new(&spec.program);
     command
         .args(&spec.arguments)
         .current_dir(&spec.working_directory)
         .env_clear()
         .envs(spec.environment.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
+        .stdin(stdin)
         .stdout(stdout)
         .stderr(stderr);
     let keep_fd = spec.keep_fd;
+    let controlling_tty = spec.controlling_tty;
     // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (setsid, fcntl, unshare); it allocates
+    // async-signal-safe functions (setsid, ioctl, fcntl, unshare); it allocates
     // nothing and touches no memory shared with the parent's threads.
     unsafe {
         command.pre_exec(move || {
             if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if controlling_tty && libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
             if let Some(fd) = keep_fd {

@@ -1,0 +1,776 @@
+//! Attach and exec through the agent API and the IO switchboard (upstream
+//! `api_tests.cpp` `AgentAPITest.LaunchNestedContainerSession*`,
+//! `AttachContainerInput*`, `AttachContainerOutput*`, and
+//! `io_switchboard_tests.cpp`): real agents, real `mesos-io-switchboard`
+//! servers, real ptys, over real HTTP.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+mod support;
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use support::sandbox::{get, launch, request, require_executor, Cluster, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const JSON: &str = "application/json";
+const RECORDIO: &str = "application/recordio";
+
+fn nested(parent: &str, id: &str) -> Value {
+    json!({"value": id, "parent": {"value": parent}})
+}
+
+async fn call(addr: SocketAddrV4, call: Value) -> Reply {
+    request(
+        addr,
+        "POST",
+        "/api/v1",
+        &[("Content-Type", JSON), ("Accept", JSON)],
+        call.to_string().as_bytes(),
+    )
+    .await
+}
+
+/// Whether the switchboard server is built; fails under `CI=true`.
+fn require_switchboard() -> bool {
+    if !require_executor() {
+        return false;
+    }
+    let server = support::bin_dir().join("mesos-io-switchboard");
+    if server.exists() {
+        return true;
+    }
+    let why = format!("{} is not built", server.display());
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{why}");
+    }
+    println!("SKIPPED: {why}");
+    false
+}
+
+async fn parent(cluster: &Cluster) -> String {
+    let containers = get(cluster.addr, "/containers").await.json();
+    containers[0]["container_id"].as_str().unwrap().to_string()
+}
+
+/// A streaming answer: its head, and its records (JSON `ProcessIO`) as
+/// they arrive; `None` once the stream ended.
+struct Stream {
+    status: u16,
+    head: String,
+    records: mpsc::UnboundedReceiver<Value>,
+    /// Dropping it closes the connection.
+    _close: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Stream {
+    async fn next(&mut self) -> Option<Value> {
+        tokio::time::timeout(Duration::from_secs(30), self.records.recv())
+            .await
+            .expect("no record in time")
+    }
+
+    /// The STDOUT (and STDERR) text until the stream ends.
+    async fn output_until_end(&mut self) -> String {
+        let mut out = Vec::new();
+        while let Some(record) = self.next().await {
+            out.extend(data(&record));
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Reads output until it contains `needle`; returns all of it.
+    async fn output_until(&mut self, needle: &str) -> String {
+        let mut out = Vec::new();
+        loop {
+            let Some(record) = self.next().await else {
+                panic!(
+                    "the stream ended before '{needle}': {:?}",
+                    String::from_utf8_lossy(&out)
+                );
+            };
+            out.extend(data(&record));
+            let text = String::from_utf8_lossy(&out).into_owned();
+            if text.contains(needle) {
+                return text;
+            }
+        }
+    }
+}
+
+fn data(record: &Value) -> Vec<u8> {
+    if record["type"] != "DATA" {
+        return Vec::new();
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(record["data"]["data"].as_str().unwrap_or_default())
+        .unwrap()
+}
+
+/// Opens a streaming call (JSON records).
+async fn stream(addr: SocketAddrV4, call: Value) -> Stream {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let body = call.to_string();
+    let head = format!(
+        "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nAccept: {RECORDIO}\r\n\
+         Message-Accept: {JSON}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut buffer = Vec::new();
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let mut chunk = [0; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(30), socket.read(&mut chunk))
+            .await
+            .expect("no response head in time")
+            .unwrap();
+        assert!(n > 0, "closed before a head");
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let status: u16 = head[9..12].parse().unwrap();
+    buffer.drain(..head_end);
+    let (tx, records) = mpsc::unbounded_channel();
+    let (close, mut closed) = tokio::sync::oneshot::channel::<()>();
+    let chunked = head.to_ascii_lowercase().contains("chunked");
+    tokio::spawn(async move {
+        let mut body = Vec::new();
+        let mut recordio = Vec::new();
+        loop {
+            // De-chunk what is complete.
+            while chunked && !buffer.is_empty() {
+                let Some(line) = buffer.windows(2).position(|w| w == b"\r\n") else {
+                    break;
+                };
+                let size =
+                    usize::from_str_radix(std::str::from_utf8(&buffer[..line]).unwrap().trim(), 16)
+                        .unwrap();
+                if size == 0 {
+                    return;
+                }
+                if buffer.len() < line + 2 + size + 2 {
+                    break;
+                }
+                recordio.extend_from_slice(&buffer[line + 2..line + 2 + size]);
+                buffer.drain(..line + 2 + size + 2);
+                // Records.
+                while let Some(nl) = recordio.iter().position(|b| *b == b'\n') {
+                    let length: usize = std::str::from_utf8(&recordio[..nl])
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    if recordio.len() < nl + 1 + length {
+                        break;
+                    }
+                    let record: Value =
+                        serde_json::from_slice(&recordio[nl + 1..nl + 1 + length]).unwrap();
+                    recordio.drain(..nl + 1 + length);
+                    if tx.send(record).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !chunked {
+                body.extend_from_slice(&buffer);
+                buffer.clear();
+            }
+            let mut chunk = [0; 16 * 1024];
+            tokio::select! {
+                read = socket.read(&mut chunk) => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                },
+                _ = &mut closed => return,
+            }
+        }
+    });
+    Stream {
+        status,
+        head,
+        records,
+        _close: close,
+    }
+}
+
+/// An input stream being written: records go out as chunks.
+struct Input {
+    socket: TcpStream,
+}
+
+impl Input {
+    async fn open(addr: SocketAddrV4, container_id: Value) -> Self {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {RECORDIO}\r\n\
+             Message-Content-Type: {JSON}\r\nAccept: {JSON}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        let mut input = Self { socket };
+        input
+            .send(json!({
+                "type": "ATTACH_CONTAINER_INPUT",
+                "attach_container_input": {"type": "CONTAINER_ID", "container_id": container_id}
+            }))
+            .await;
+        input
+    }
+
+    async fn send(&mut self, record: Value) {
+        let text = record.to_string();
+        let framed = format!("{}\n{text}", text.len());
+        let chunk = format!("{:x}\r\n{framed}\r\n", framed.len());
+        let _ = self.socket.write_all(chunk.as_bytes()).await;
+    }
+
+    async fn stdin(&mut self, data: &[u8]) {
+        let data = base64::engine::general_purpose::STANDARD.encode(data);
+        self.send(json!({
+            "type": "ATTACH_CONTAINER_INPUT",
+            "attach_container_input": {
+                "type": "PROCESS_IO",
+                "process_io": {"type": "DATA", "data": {"type": "STDIN", "data": data}}
+            }
+        }))
+        .await;
+    }
+
+    async fn control(&mut self, control: Value) {
+        self.send(json!({
+            "type": "ATTACH_CONTAINER_INPUT",
+            "attach_container_input": {
+                "type": "PROCESS_IO",
+                "process_io": {"type": "CONTROL", "control": control}
+            }
+        }))
+        .await;
+    }
+
+    /// Ends the body and reads the answer: (status, body).
+    async fn finish(mut self) -> (u16, String) {
+        let _ = self.socket.write_all(b"0\r\n\r\n").await;
+        self.answer().await
+    }
+
+    async fn answer(&mut self) -> (u16, String) {
+        let mut raw = Vec::new();
+        let mut chunk = [0; 4096];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(30), self.socket.read(&mut chunk))
+                .await
+                .expect("no answer in time")
+                .unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&raw);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length: usize = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if raw.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+async fn wait_nested(addr: SocketAddrV4, id: Value) -> Value {
+    let reply = call(
+        addr,
+        json!({"type": "WAIT_NESTED_CONTAINER", "wait_nested_container": {"container_id": id}}),
+    )
+    .await;
+    reply.json()["wait_nested_container"].clone()
+}
+
+#[actix_rt::test]
+async fn session_with_a_tty_runs_in_a_pty_and_streams_its_output() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-tty").await;
+    let parent = parent(&cluster).await;
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": nested(&parent, "exec-tty"),
+                "command": {"value": "tty; echo pid=$$; echo TERM=$TERM; stty size"},
+                "container": {"type": "MESOS", "tty_info": {"window_size": {"rows": 33, "columns": 77}}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    assert!(session.head.contains("Content-Type: application/recordio"));
+    assert!(session
+        .head
+        .contains("Message-Content-Type: application/json"));
+    let output = session.output_until_end().await;
+    // A pty turns "\n" into "\r\n".
+    let lines: Vec<&str> = output.split("\r\n").collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{output:?}");
+    assert!(lines[1].starts_with("pid="), "{output:?}");
+    assert_eq!(lines[2], "TERM=xterm", "{output:?}");
+    assert_eq!(lines[3], "33 77", "{output:?}");
+    let wait = wait_nested(cluster.addr, nested(&parent, "exec-tty")).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+}
+
+#[actix_rt::test]
+async fn session_without_a_tty_pipes_stdin_to_cat() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-cat").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-cat");
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "cat; echo done >&2"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    let mut input = Input::open(cluster.addr, id.clone()).await;
+    input.stdin(b"hello ").await;
+    input.stdin(b"cat\n").await;
+    assert_eq!(session.output_until("hello cat\n").await, "hello cat\n");
+    // A second input stream is refused while the first is attached.
+    let mut second = Input::open(cluster.addr, id.clone()).await;
+    let (status, body) = second.answer().await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body, "Multiple input connections are not allowed");
+    // Empty data is EOF: cat ends, then the shell.
+    input.stdin(b"").await;
+    let (status, body) = input.finish().await;
+    assert_eq!(status, 200, "{body}");
+    let mut stderr = Vec::new();
+    while let Some(record) = session.next().await {
+        if record["data"]["type"] == "STDERR" {
+            stderr.extend(data(&record));
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&stderr), "done\n");
+    let wait = wait_nested(cluster.addr, id.clone()).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+    // The sandbox files got the output too.
+    let sandbox = std::path::PathBuf::from(
+        get(cluster.addr, "/files/debug").await.json()[&cluster.sandbox()]
+            .as_str()
+            .unwrap(),
+    )
+    .join("containers/exec-cat");
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stdout")).unwrap(),
+        "hello cat\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stderr")).unwrap(),
+        "done\n"
+    );
+}
+
+#[actix_rt::test]
+async fn attach_to_a_running_tty_container_and_type_into_it() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("attach-tty").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "shell");
+    let reply = call(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": id,
+                "command": {"value": "exec sh"},
+                "container": {"type": "MESOS", "tty_info": {}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let mut output = stream(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id}}),
+    )
+    .await;
+    assert_eq!(output.status, 200, "{}", output.head);
+    // Two attachers see the same output.
+    let mut second = stream(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id}}),
+    )
+    .await;
+    let mut input = Input::open(cluster.addr, id.clone()).await;
+    input
+        .control(
+            json!({"type": "TTY_INFO", "tty_info": {"window_size": {"rows": 20, "columns": 90}}}),
+        )
+        .await;
+    input
+        .control(
+            json!({"type": "HEARTBEAT", "heartbeat": {"interval": {"nanoseconds": 1000000000}}}),
+        )
+        .await;
+    input.stdin(b"echo typed-$((40 + 2)); stty size\n").await;
+    output.output_until("typed-42").await;
+    second.output_until("20 90").await;
+    input.stdin(b"exit 7\n").await;
+    let (status, body) = input.finish().await;
+    assert_eq!(status, 200, "{body}");
+    let wait = wait_nested(cluster.addr, id.clone()).await;
+    assert_eq!(wait["exit_status"], 7 << 8, "{wait}");
+    // The stream ends with the container.
+    output.output_until_end().await;
+}
+
+#[actix_rt::test]
+async fn a_session_container_dies_with_its_connection() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-drop").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-sleep");
+    let session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "exec sleep 1007"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    let count = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
+            .filter(|c| c == "sleep\x001007\x00")
+            .count()
+    };
+    // The command runs once the launch helper has exec'd it.
+    for _ in 0..250 {
+        if count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count(), 1);
+    drop(session);
+    let wait = tokio::time::timeout(Duration::from_secs(20), wait_nested(cluster.addr, id))
+        .await
+        .expect("the session container outlived its connection");
+    assert_eq!(wait["exit_status"], libc::SIGKILL, "{wait}");
+    assert_eq!(count(), 0);
+}
+
+#[actix_rt::test]
+async fn output_of_a_task_without_a_switchboard_is_followed_and_errors_are_4xx() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("follow").await;
+    let parent = parent(&cluster).await;
+    let mut output = stream(
+        cluster.addr,
+        json!({
+            "type": "ATTACH_CONTAINER_OUTPUT",
+            "attach_container_output": {"container_id": {"value": parent}}
+        }),
+    )
+    .await;
+    assert_eq!(output.status, 200, "{}", output.head);
+    output.output_until("hello-sandbox\n").await;
+
+    // Input needs a switchboard.
+    let mut input = Input::open(cluster.addr, json!({"value": parent})).await;
+    let (status, body) = input.answer().await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("has no I/O switchboard"), "{body}");
+    // Unknown containers.
+    let mut input = Input::open(cluster.addr, json!({"value": "nope"})).await;
+    let (status, body) = input.answer().await;
+    assert_eq!(
+        (status, body.as_str()),
+        (404, "Container nope cannot be found")
+    );
+    let unknown = stream(
+        cluster.addr,
+        json!({
+            "type": "ATTACH_CONTAINER_OUTPUT",
+            "attach_container_output": {"container_id": {"value": "nope"}}
+        }),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    // Attach calls want a streaming answer; input wants a streaming body.
+    let reply = call(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": {"value": parent}}}),
+    )
+    .await;
+    assert_eq!(reply.status, 406, "{}", reply.text());
+    let reply = call(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "CONTAINER_ID", "container_id": {"value": parent}}}),
+    )
+    .await;
+    assert_eq!(reply.status, 415, "{}", reply.text());
+    // A malformed first record.
+    let reply = request(
+        cluster.addr,
+        "POST",
+        "/api/v1",
+        &[
+            ("Content-Type", RECORDIO),
+            ("Message-Content-Type", JSON),
+            ("Accept", JSON),
+        ],
+        b"5\n{bad}",
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+}
+
+#[actix_rt::test]
+async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("switchboard-dies").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "tty-sleeper");
+    let reply = call(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": id,
+                "command": {"value": "exec sleep 1010"},
+                "container": {"type": "MESOS", "tty_info": {}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // Checkpointed as upstream lays it out.
+    let flags = get(cluster.addr, "/flags").await.json();
+    let runtime_dir = std::path::PathBuf::from(flags["flags"]["runtime_dir"].as_str().unwrap());
+    let checkpoint = runtime_dir
+        .join("containers")
+        .join(&parent)
+        .join("containers/tty-sleeper/io_switchboard");
+    let pid: i32 = std::fs::read_to_string(checkpoint.join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let socket = std::fs::read_to_string(checkpoint.join("socket")).unwrap();
+    assert!(std::path::Path::new(socket.trim()).exists());
+    // SAFETY: kills the switchboard server the test's agent started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let wait = tokio::time::timeout(Duration::from_secs(20), wait_nested(cluster.addr, id))
+        .await
+        .expect("the container outlived its switchboard");
+    assert_eq!(wait["reason"], "REASON_IO_SWITCHBOARD_EXITED", "{wait}");
+    assert_eq!(wait["state"], "TASK_FAILED", "{wait}");
+    assert!(
+        !checkpoint.exists(),
+        "the checkpoint is removed with the container"
+    );
+}
+
+/// A pipe whose ends stay open across exec (for the server's flags).
+fn inheritable_pipe() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two new fds into the array we own.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+/// Upstream `IOSwitchboardServerTest` (`SendHeartbeat`, `AttachOutput`,
+/// `AttachInput`, `RedirectLog`): the server binary alone, on pipes.
+#[actix_rt::test]
+async fn switchboard_server_alone_heartbeats_redirects_and_takes_input() {
+    if !require_switchboard() {
+        return;
+    }
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::{FromRawFd as _, IntoRawFd as _};
+    let dir = tempfile::tempdir().unwrap();
+    let (stdin_read, stdin_write) = inheritable_pipe();
+    let (stdout_read, stdout_write) = inheritable_pipe();
+    let (stderr_read, stderr_write) = inheritable_pipe();
+    // Our ends must not leak into the server (it would never see EOF).
+    for fd in [stdin_read, stdout_write, stderr_write] {
+        // SAFETY: sets FD_CLOEXEC on an fd we own.
+        let set = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        assert_eq!(set, 0);
+    }
+    let log = |name: &str| {
+        let file = std::fs::File::create(dir.path().join(name)).unwrap();
+        // SAFETY: dup of an fd we own; the copy has no CLOEXEC.
+        let fd = unsafe { libc::dup(file.into_raw_fd()) };
+        assert!(fd >= 0);
+        fd
+    };
+    let (stdout_log, stderr_log) = (log("stdout"), log("stderr"));
+    let socket = dir.path().join("socket");
+    let mut server = std::process::Command::new(support::bin_dir().join("mesos-io-switchboard"))
+        .args([
+            "--tty=false".to_string(),
+            format!("--stdin_to_fd={stdin_write}"),
+            format!("--stdout_from_fd={stdout_read}"),
+            format!("--stdout_to_fd={stdout_log}"),
+            format!("--stderr_from_fd={stderr_read}"),
+            format!("--stderr_to_fd={stderr_log}"),
+            "--wait_for_connection=true".into(),
+            format!("--socket_address={}", socket.display()),
+            "--heartbeat_interval=50ms".into(),
+        ])
+        .spawn()
+        .unwrap();
+    // SAFETY: closes our copies of the server's ends.
+    unsafe {
+        for fd in [
+            stdin_write,
+            stdout_read,
+            stderr_read,
+            stdout_log,
+            stderr_log,
+        ] {
+            libc::close(fd);
+        }
+    }
+    // SAFETY: the fds are ours from here on.
+    let (mut container_stdin, mut container_stdout, container_stderr) = unsafe {
+        (
+            std::fs::File::from_raw_fd(stdin_read),
+            std::fs::File::from_raw_fd(stdout_write),
+            std::fs::File::from_raw_fd(stderr_write),
+        )
+    };
+    for _ in 0..500 {
+        if socket.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Output: heartbeats, then what the "container" writes.
+    let mut output = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let body = json!({
+        "type": "ATTACH_CONTAINER_OUTPUT",
+        "attach_container_output": {"container_id": {"value": "c"}}
+    })
+    .to_string();
+    let head = format!(
+        "POST / HTTP/1.1\r\nContent-Type: {JSON}\r\nAccept: {RECORDIO}\r\n\
+         Message-Accept: {JSON}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    output.write_all(head.as_bytes()).await.unwrap();
+    container_stdout.write_all(b"hello").unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("HEARTBEAT") && seen.contains(r#""type":"STDOUT""#)) {
+        let mut chunk = [0; 4096];
+        let n = tokio::time::timeout_at(deadline, output.read(&mut chunk))
+            .await
+            .expect("no heartbeat and output in time")
+            .unwrap();
+        assert!(n > 0, "{seen}");
+        seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    assert!(seen.starts_with("HTTP/1.1 200 OK"), "{seen}");
+    assert!(
+        seen.contains("Content-Type: application/recordio"),
+        "{seen}"
+    );
+    // "hello" in base64.
+    assert!(seen.contains("aGVsbG8="), "{seen}");
+
+    // Input: to the container's stdin, then EOF.
+    let mut input = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let records: Vec<String> = [
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "CONTAINER_ID", "container_id": {"value": "c"}}}),
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "PROCESS_IO", "process_io": {"type": "DATA", "data": {"type": "STDIN", "data": "YWJj"}}}}),
+        json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "PROCESS_IO", "process_io": {"type": "DATA", "data": {"type": "STDIN", "data": ""}}}}),
+    ]
+    .iter()
+    .map(|r| {
+        let text = r.to_string();
+        let framed = format!("{}\n{text}", text.len());
+        format!("{:x}\r\n{framed}\r\n", framed.len())
+    })
+    .collect();
+    let head = format!(
+        "POST / HTTP/1.1\r\nContent-Type: {RECORDIO}\r\nMessage-Content-Type: {JSON}\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{}0\r\n\r\n",
+        records.concat()
+    );
+    input.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    input.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let mut received = String::new();
+    tokio::task::spawn_blocking(move || {
+        container_stdin.read_to_string(&mut received).unwrap();
+        received
+    })
+    .await
+    .map(|received| assert_eq!(received, "abc"))
+    .unwrap();
+
+    // The output ends: the stream finishes and the server exits 0,
+    // having copied the output to the log file.
+    drop((container_stdout, container_stderr));
+    let mut rest = Vec::new();
+    output.read_to_end(&mut rest).await.unwrap();
+    assert!(String::from_utf8_lossy(&rest).ends_with("0\r\n\r\n"));
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("stdout")).unwrap(),
+        "hello"
+    );
+    assert!(!socket.exists(), "the server removes its socket");
+}

@@ -1,0 +1,188 @@
+//! The `mesos` command against `mesos-local` (real binaries on loopback):
+//! `task list`, `task exec` with a pty and with piped stdin, `task log`,
+//! and exit codes.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mesos-local"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Fails under `CI=true`, otherwise prints SKIPPED, when `path` is missing.
+fn require(path: &std::path::Path) -> bool {
+    if path.exists() {
+        return true;
+    }
+    let why = format!(
+        "{} is missing; run cargo build --workspace --bins",
+        path.display()
+    );
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{why}");
+    }
+    println!("SKIPPED: {why}");
+    false
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mesos(port: u16, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesos"))
+        .arg(format!("--master=127.0.0.1:{port}"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn mesos_task_list_exec_and_log_against_mesos_local() {
+    for binary in [
+        "mesos-executor",
+        "mesos-io-switchboard",
+        "mesos-containerizer",
+    ] {
+        if !require(&bin_dir().join(binary)) {
+            return;
+        }
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _local = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_mesos-local"))
+            .args([
+                "--ip=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--work_dir={}", work_dir.path().display()),
+                "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let _execute = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+            .args([
+                &format!("--master=127.0.0.1:{port}"),
+                "--name=cli-target",
+                "--command=echo hi-from-the-task; sleep 120",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = mesos(port, &["task", "list"], b"");
+        let out = text(&list.stdout);
+        if out.contains("cli-target") && out.contains("TASK_RUNNING") {
+            assert!(out.starts_with("ID"), "{out}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the task never ran: {out}{}",
+            text(&list.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A pty: `tty` names it; the pty turns "\n" into "\r\n".
+    let exec = mesos(
+        port,
+        &[
+            "task",
+            "exec",
+            "-t",
+            "cli-target",
+            "--",
+            "sh",
+            "-c",
+            "tty; echo $$",
+        ],
+        b"",
+    );
+    let out = text(&exec.stdout);
+    assert!(exec.status.success(), "{out}{}", text(&exec.stderr));
+    let lines: Vec<&str> = out.split("\r\n").collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{out:?}");
+    assert!(lines[1].parse::<u32>().is_ok(), "{out:?}");
+
+    // No tty: stdin piped to cat, and back.
+    let exec = mesos(
+        port,
+        &["task", "exec", "-i", "cli-target", "--", "cat"],
+        b"through the pipe\n",
+    );
+    assert!(exec.status.success(), "{}", text(&exec.stderr));
+    assert_eq!(text(&exec.stdout), "through the pipe\n");
+
+    // The command's exit code is ours; stderr stays stderr.
+    let exec = mesos(
+        port,
+        &[
+            "task",
+            "exec",
+            "cli-target",
+            "--",
+            "sh",
+            "-c",
+            "echo oops >&2; exit 3",
+        ],
+        b"",
+    );
+    assert_eq!(exec.status.code(), Some(3));
+    assert_eq!(text(&exec.stderr), "oops\n");
+
+    let log = mesos(port, &["task", "log", "cli-target"], b"");
+    assert!(log.status.success(), "{}", text(&log.stderr));
+    assert!(
+        text(&log.stdout).contains("hi-from-the-task"),
+        "{}",
+        text(&log.stdout)
+    );
+
+    let missing = mesos(port, &["task", "exec", "no-such-task", "--", "true"], b"");
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("No task 'no-such-task'"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
