@@ -526,7 +526,13 @@ fn get_frameworks(slave: &Slave) -> response::GetFrameworks {
                 framework_info: f.info.clone(),
             })
             .collect(),
-        completed_frameworks: vec![],
+        completed_frameworks: slave
+            .completed_frameworks()
+            .iter()
+            .map(|f| response::get_frameworks::Framework {
+                framework_info: f.info.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -538,9 +544,17 @@ fn get_executors(slave: &Slave) -> response::GetExecutors {
             executor_info: e.info.clone(),
         })
         .collect();
+    let completed_executors = sorted_frameworks(slave)
+        .into_iter()
+        .chain(slave.completed_frameworks())
+        .flat_map(|f| &f.completed_executors)
+        .map(|e| response::get_executors::Executor {
+            executor_info: e.info.clone(),
+        })
+        .collect();
     response::GetExecutors {
         executors,
-        completed_executors: vec![],
+        completed_executors,
     }
 }
 
@@ -556,6 +570,9 @@ fn get_tasks(slave: &Slave) -> response::GetTasks {
                     TaskState::TaskStaging,
                 ));
             }
+            tasks
+                .completed_tasks
+                .extend(executor.completed_tasks.iter().cloned());
             let mut known: Vec<&Task> = executor.tasks.values().collect();
             known.sort_by(|a, b| id_order(&a.task_id.value, &b.task_id.value));
             for task in known {
@@ -566,6 +583,18 @@ fn get_tasks(slave: &Slave) -> response::GetTasks {
                     tasks.launched_tasks.push(task.clone());
                 }
             }
+        }
+        for executor in &framework.completed_executors {
+            tasks
+                .completed_tasks
+                .extend(executor.completed_tasks.iter().cloned());
+        }
+    }
+    for framework in slave.completed_frameworks() {
+        for executor in &framework.completed_executors {
+            tasks
+                .completed_tasks
+                .extend(executor.completed_tasks.iter().cloned());
         }
     }
     tasks
