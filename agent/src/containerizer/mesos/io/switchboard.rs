@@ -536,6 +536,32 @@ impl Isolator for IOSwitchboard {
         })
     }
 
+    /// Asked when the container is destroyed: a server already dead by
+    /// then (its pty or pipes closing may be what ended the container, so
+    /// the container's own exit can be seen first) is the limitation.
+    fn last_limitation(
+        &self,
+        container_id: &str,
+    ) -> BoxFuture<'static, Option<ContainerLimitation>> {
+        let server = lock(&self.servers)
+            .get(container_id)
+            .map(|s| (s.pid, s.exit.clone()));
+        let Some((pid, exit)) = server else {
+            return Box::pin(std::future::ready(None));
+        };
+        if procfs::alive(&self.options.proc_root, pid) {
+            return Box::pin(std::future::ready(None));
+        }
+        let watch = self.watch(container_id);
+        Box::pin(async move {
+            // Dead: its exit is at hand; the watch says whether it failed.
+            let _ = tokio::time::timeout(Duration::from_secs(2), exit).await;
+            tokio::time::timeout(Duration::from_millis(50), watch)
+                .await
+                .ok()
+        })
+    }
+
     fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
         lock(&self.container_io).remove(container_id);
         let server = {
