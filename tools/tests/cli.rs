@@ -65,6 +65,30 @@ fn mesos(port: u16, args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Waits until the master answers `/master/health` (mesos-execute gives up
+/// on a master that is not there yet).
+fn wait_for_master(port: u16) {
+    use std::io::Read as _;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let request = "GET /master/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut response = String::new();
+                let _ = stream.read_to_string(&mut response);
+                if response.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mesos-local never answered on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -95,6 +119,7 @@ fn mesos_task_list_exec_and_log_against_mesos_local() {
             .spawn()
             .unwrap(),
     );
+    wait_for_master(port);
     let _execute = Daemon(
         Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
             .args([
