@@ -40,27 +40,27 @@ pub fn install(master: &mut Master) {
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
     base.route_sync("/teardown", teardown);
     base.route("/state", |master, _, request| {
-        readonly(master, &request, |m, _| state_json::state(m))
+        readonly_stream(master, &request, |m, _, out| {
+            state_json::write_state(m, out)
+        })
     });
     base.route("/state-summary", |master, _, request| {
         readonly(master, &request, |m, _| state_json::state_summary(m))
     });
     base.route("/frameworks", |master, _, request| {
-        readonly(master, &request, |m, q| {
-            state_json::frameworks(m, query_last(q, "framework_id"))
+        readonly_stream(master, &request, |m, q, out| {
+            state_json::write_frameworks(m, query_last(q, "framework_id"), out)
         })
     });
     base.route("/slaves", |master, _, request| {
-        readonly(master, &request, |m, q| {
-            state_json::slaves(m, query_last(q, "slave_id"))
+        readonly_stream(master, &request, |m, q, out| {
+            state_json::write_slaves(m, query_last(q, "slave_id"), out)
         })
     });
     base.route("/tasks", |master, _, request| {
-        readonly(master, &request, |m, q| {
-            state_json::tasks(
-                m,
-                &state_json::TasksQuery::parse(|name| query_last(q, name)),
-            )
+        readonly_stream(master, &request, |m, q, out| {
+            let query = state_json::TasksQuery::parse(|name| query_last(q, name));
+            state_json::write_tasks(m, &query, out)
         })
     });
     base.route("/roles", |master, _, request| {
@@ -135,6 +135,25 @@ fn readonly(
             Err(error) => Response::internal_error(format!("Failed to render the state: {error}")),
         }
     })
+}
+
+/// Answers a read-only endpoint whose JSON `write` puts straight into a
+/// buffer (on the master: no tree is built, so there is nothing left to
+/// render elsewhere), wrapped for `?jsonp=`, or the redirect answer when
+/// this master does not lead.
+fn readonly_stream(
+    master: &Master,
+    request: &Request,
+    write: impl FnOnce(&Master, &Request, &mut String),
+) -> libprocess::HttpFuture {
+    let response = if master.recovered() {
+        let mut json = String::new();
+        write(master, request, &mut json);
+        Response::json(json, query_last(request, "jsonp"))
+    } else {
+        redirect(master)
+    };
+    Box::pin(async move { response })
 }
 
 /// Returns the last value of query parameter `name` (upstream decodes the
