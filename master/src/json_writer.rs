@@ -136,6 +136,11 @@ impl Arr<'_> {
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| needs_escape(b)) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped = match b {
@@ -161,6 +166,11 @@ pub fn write_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// Whether stout escapes byte `b` (all such bytes are ASCII).
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\' || b == b'/' || b == 0x7f
 }
 
 /// Writes a C++ double as a `serde_json` number holding it renders: stout's

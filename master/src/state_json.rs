@@ -635,21 +635,29 @@ impl Usage {
             framework_used: HashMap::new(),
             framework_offered: HashMap::new(),
         };
+        fn add_to(map: &mut HashMap<String, Resources>, id: &str, resources: &Resources) {
+            match map.get_mut(id) {
+                Some(sum) => *sum += resources,
+                None => *map.entry(id.to_string()).or_default() += resources,
+            }
+        }
+        let mut last: Option<(&Vec<mesos_proto::mesos::Resource>, Resources)> = None;
         for framework in registered_frameworks(master) {
             for task in sorted_tasks(framework) {
                 let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                 if terminal {
                     continue;
                 }
-                let resources = Resources::from(task.resources.clone());
-                *usage
-                    .slave_used
-                    .entry(task.slave_id.value.clone())
-                    .or_default() += &resources;
-                *usage
-                    .framework_used
-                    .entry(framework.id().to_string())
-                    .or_default() += &resources;
+                // Neighbouring tasks often hold the same resources: those
+                // are converted once.
+                if last.as_ref().is_none_or(|(r, _)| *r != &task.resources) {
+                    last = Some((&task.resources, Resources::from(task.resources.clone())));
+                }
+                let Some((_, resources)) = &last else {
+                    continue;
+                };
+                add_to(&mut usage.slave_used, &task.slave_id.value, resources);
+                add_to(&mut usage.framework_used, framework.id(), resources);
             }
             // Executors hold resources too (upstream's `totalUsedResources`).
             for (slave_id, executors) in &framework.executors {
