@@ -147,13 +147,52 @@ fn readonly_stream(
     write: impl FnOnce(&Master, &Request, &mut String),
 ) -> libprocess::HttpFuture {
     let response = if master.recovered() {
-        let mut json = String::new();
-        write(master, request, &mut json);
-        Response::json(json, query_last(request, "jsonp"))
+        let json = batched(master, request, write);
+        Response::json(json.as_str().to_string(), query_last(request, "jsonp"))
     } else {
         redirect(master)
     };
     Box::pin(async move { response })
+}
+
+/// A read-only document as written for a request (upstream batches
+/// concurrent read-only requests the same way: those that arrive while a
+/// document is being produced get that document).
+pub(crate) struct Batched {
+    /// Path and query it answered.
+    key: String,
+    /// When writing it ended.
+    written: std::time::Instant,
+    /// How long writing it took: the batching window.
+    took: std::time::Duration,
+    json: std::sync::Arc<String>,
+}
+
+/// The document for `request`: the last one written when it answered the
+/// same path and query and the request arrived while it was being written
+/// (within as long as writing it took, after it ended), else a new one.
+fn batched(
+    master: &Master,
+    request: &Request,
+    write: impl FnOnce(&Master, &Request, &mut String),
+) -> std::sync::Arc<String> {
+    let key = format!("{}?{:?}", request.path, request.query);
+    if let Some(last) = master.readonly_batch.borrow().as_ref() {
+        if last.key == key && last.written.elapsed() <= last.took {
+            return last.json.clone();
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut json = String::new();
+    write(master, request, &mut json);
+    let json = std::sync::Arc::new(json);
+    *master.readonly_batch.borrow_mut() = Some(Batched {
+        key,
+        written: std::time::Instant::now(),
+        took: started.elapsed(),
+        json: json.clone(),
+    });
+    json
 }
 
 /// Returns the last value of query parameter `name` (upstream decodes the
