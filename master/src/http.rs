@@ -40,27 +40,27 @@ pub fn install(master: &mut Master) {
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
     base.route_sync("/teardown", teardown);
     base.route("/state", |master, _, request| {
-        readonly(master, &request, |m, _| state_json::state(m))
+        readonly_stream(master, &request, |m, _, out| {
+            state_json::write_state(m, out)
+        })
     });
     base.route("/state-summary", |master, _, request| {
         readonly(master, &request, |m, _| state_json::state_summary(m))
     });
     base.route("/frameworks", |master, _, request| {
-        readonly(master, &request, |m, q| {
-            state_json::frameworks(m, query_last(q, "framework_id"))
+        readonly_stream(master, &request, |m, q, out| {
+            state_json::write_frameworks(m, query_last(q, "framework_id"), out)
         })
     });
     base.route("/slaves", |master, _, request| {
-        readonly(master, &request, |m, q| {
-            state_json::slaves(m, query_last(q, "slave_id"))
+        readonly_stream(master, &request, |m, q, out| {
+            state_json::write_slaves(m, query_last(q, "slave_id"), out)
         })
     });
     base.route("/tasks", |master, _, request| {
-        readonly(master, &request, |m, q| {
-            state_json::tasks(
-                m,
-                &state_json::TasksQuery::parse(|name| query_last(q, name)),
-            )
+        readonly_stream(master, &request, |m, q, out| {
+            let query = state_json::TasksQuery::parse(|name| query_last(q, name));
+            state_json::write_tasks(m, &query, out)
         })
     });
     base.route("/roles", |master, _, request| {
@@ -135,6 +135,64 @@ fn readonly(
             Err(error) => Response::internal_error(format!("Failed to render the state: {error}")),
         }
     })
+}
+
+/// Answers a read-only endpoint whose JSON `write` puts straight into a
+/// buffer (on the master: no tree is built, so there is nothing left to
+/// render elsewhere), wrapped for `?jsonp=`, or the redirect answer when
+/// this master does not lead.
+fn readonly_stream(
+    master: &Master,
+    request: &Request,
+    write: impl FnOnce(&Master, &Request, &mut String),
+) -> libprocess::HttpFuture {
+    let response = if master.recovered() {
+        let json = batched(master, request, write);
+        Response::json(json.as_str().to_string(), query_last(request, "jsonp"))
+    } else {
+        redirect(master)
+    };
+    Box::pin(async move { response })
+}
+
+/// A read-only document as written for a request (upstream batches
+/// concurrent read-only requests the same way: those that arrive while a
+/// document is being produced get that document).
+pub(crate) struct Batched {
+    /// Path and query it answered.
+    key: String,
+    /// When writing it ended.
+    written: std::time::Instant,
+    /// How long writing it took: the batching window.
+    took: std::time::Duration,
+    json: std::sync::Arc<String>,
+}
+
+/// The document for `request`: the last one written when it answered the
+/// same path and query and the request arrived while it was being written
+/// (within as long as writing it took, after it ended), else a new one.
+fn batched(
+    master: &Master,
+    request: &Request,
+    write: impl FnOnce(&Master, &Request, &mut String),
+) -> std::sync::Arc<String> {
+    let key = format!("{}?{:?}", request.path, request.query);
+    if let Some(last) = master.readonly_batch.borrow().as_ref() {
+        if last.key == key && last.written.elapsed() <= last.took {
+            return last.json.clone();
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut json = String::new();
+    write(master, request, &mut json);
+    let json = std::sync::Arc::new(json);
+    *master.readonly_batch.borrow_mut() = Some(Batched {
+        key,
+        written: std::time::Instant::now(),
+        took: started.elapsed(),
+        json: json.clone(),
+    });
+    json
 }
 
 /// Returns the last value of query parameter `name` (upstream decodes the

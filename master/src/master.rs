@@ -162,6 +162,9 @@ pub struct Master {
     gauges_pending: bool,
     metrics: Option<Metrics>,
     gauges: Arc<Gauges>,
+    /// The last read-only document written ([`crate::http`]): requests
+    /// that queued up while it was being written are answered with it.
+    pub(crate) readonly_batch: std::cell::RefCell<Option<crate::http::Batched>>,
     /// Authentication sessions and the principals clients authenticated.
     pub auth: crate::authentication::Authentications,
 }
@@ -243,6 +246,7 @@ impl Master {
             gauges_pending: false,
             metrics: None,
             gauges: Arc::default(),
+            readonly_batch: std::cell::RefCell::new(None),
             auth,
         }
     }

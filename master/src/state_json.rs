@@ -9,9 +9,13 @@
 //! `src/common/build.hpp`. docs/master-endpoints-json.md describes every
 //! object; the writers here cite its sections (§).
 //!
-//! Objects are `serde_json::Value`s whose keys are inserted in upstream's
-//! write order, rendered by [`mesos_proto::json::render`] (stout's escaping
-//! and `%#.15g` doubles). A C++ `double` becomes a JSON float here, a C++
+//! `/master/state`, `/master/frameworks`, `/master/slaves` and
+//! `/master/tasks` are written straight into a buffer ([`write_state`] and
+//! its siblings, with [`crate::json_writer`]); the tree builders they
+//! replaced are kept for the tests, which compare the two byte for byte.
+//! The other documents are `serde_json::Value`s whose keys are inserted in
+//! upstream's write order, rendered by [`mesos_proto::json::render`]
+//! (stout's escaping and `%#.15g` doubles). A C++ `double` becomes a JSON float here, a C++
 //! integer a JSON integer, so `"activated_slaves":1.0` and
 //! `"TASK_RUNNING":1` print as upstream prints them.
 //!
@@ -43,6 +47,10 @@ use serde_json::{Map, Value};
 
 use crate::frameworks::Framework;
 use crate::master::{Master, Slave};
+
+mod stream;
+
+pub use stream::{write_frameworks, write_slaves, write_state, write_tasks};
 
 /// Upstream's `TASK_LIMIT`: the default `limit` of `/master/tasks`.
 pub const TASK_LIMIT: u64 = 100;
@@ -113,6 +121,10 @@ pub fn version() -> Value {
 // Endpoints
 // ---------------------------------------------------------------------------
 
+#[doc(hidden)]
+/// The reference tree builder the streaming writer replaced, kept so
+/// that tests can compare the two byte for byte.
+///
 /// Returns `/master/state` (§4.1).
 pub fn state(master: &Master) -> Value {
     let usage = Usage::of(master);
@@ -277,6 +289,10 @@ pub fn state_summary(master: &Master) -> Value {
     Value::Object(o)
 }
 
+#[doc(hidden)]
+/// The reference tree builder the streaming writer replaced, kept so
+/// that tests can compare the two byte for byte.
+///
 /// Returns `/master/frameworks` (§4.3), only the framework `framework_id`
 /// when given (an unknown id gives empty arrays).
 pub fn frameworks(master: &Master, framework_id: Option<&str>) -> Value {
@@ -304,6 +320,10 @@ pub fn frameworks(master: &Master, framework_id: Option<&str>) -> Value {
     Value::Object(o)
 }
 
+#[doc(hidden)]
+/// The reference tree builder the streaming writer replaced, kept so
+/// that tests can compare the two byte for byte.
+///
 /// Returns `/master/slaves` (§4.4), only the agent `slave_id` when given.
 pub fn slaves(master: &Master, slave_id: Option<&str>) -> Value {
     let usage = Usage::of(master);
@@ -374,7 +394,20 @@ impl Default for TasksQuery {
 
 /// Returns `/master/tasks` (§4.5): the tasks of registered, then completed
 /// frameworks, sorted by their first status's timestamp, then paged.
+#[doc(hidden)]
+/// (The reference tree builder, kept for the tests.)
 pub fn tasks(master: &Master, query: &TasksQuery) -> Value {
+    let page: Vec<Value> = selected_tasks(master, query)
+        .into_iter()
+        .map(|task| Value::Object(task_json(task)))
+        .collect();
+    let mut o = Map::new();
+    o.insert("tasks".into(), Value::Array(page));
+    Value::Object(o)
+}
+
+/// The page of tasks `/master/tasks` lists for `query`.
+fn selected_tasks<'a>(master: &'a Master, query: &TasksQuery) -> Vec<&'a Task> {
     let frameworks = registered_frameworks(master)
         .map(|f| (f, true))
         .chain(master.frameworks.completed.iter().map(|f| (f, false)))
@@ -405,13 +438,9 @@ pub fn tasks(master: &Master, query: &TasksQuery) -> Value {
         .offset
         .wrapping_add(query.limit)
         .min(selected.len() as u64);
-    let page: Vec<Value> = (query.offset..end)
-        .filter_map(|i| selected.get(usize::try_from(i).ok()?))
-        .map(|task| Value::Object(task_json(task)))
-        .collect();
-    let mut o = Map::new();
-    o.insert("tasks".into(), Value::Array(page));
-    Value::Object(o)
+    (query.offset..end)
+        .filter_map(|i| selected.get(usize::try_from(i).ok()?).copied())
+        .collect()
 }
 
 /// A known role and what it holds (upstream `Master::knownRoles` with
@@ -606,21 +635,29 @@ impl Usage {
             framework_used: HashMap::new(),
             framework_offered: HashMap::new(),
         };
+        fn add_to(map: &mut HashMap<String, Resources>, id: &str, resources: &Resources) {
+            match map.get_mut(id) {
+                Some(sum) => *sum += resources,
+                None => *map.entry(id.to_string()).or_default() += resources,
+            }
+        }
+        let mut last: Option<(&Vec<mesos_proto::mesos::Resource>, Resources)> = None;
         for framework in registered_frameworks(master) {
             for task in sorted_tasks(framework) {
                 let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                 if terminal {
                     continue;
                 }
-                let resources = Resources::from(task.resources.clone());
-                *usage
-                    .slave_used
-                    .entry(task.slave_id.value.clone())
-                    .or_default() += &resources;
-                *usage
-                    .framework_used
-                    .entry(framework.id().to_string())
-                    .or_default() += &resources;
+                // Neighbouring tasks often hold the same resources: those
+                // are converted once.
+                if last.as_ref().is_none_or(|(r, _)| *r != &task.resources) {
+                    last = Some((&task.resources, Resources::from(task.resources.clone())));
+                }
+                let Some((_, resources)) = &last else {
+                    continue;
+                };
+                add_to(&mut usage.slave_used, &task.slave_id.value, resources);
+                add_to(&mut usage.framework_used, framework.id(), resources);
             }
             // Executors hold resources too (upstream's `totalUsedResources`).
             for (slave_id, executors) in &framework.executors {
@@ -832,6 +869,11 @@ fn reservations(total: &Resources) -> Vec<(String, Resources)> {
 /// The agent's capabilities in upstream's fixed order
 /// (`protobuf::slave::Capabilities::toRepeatedPtrField`).
 fn slave_capabilities(slave: &Slave) -> Value {
+    slave_capabilities_iter(slave).map(Value::from).collect()
+}
+
+/// The names of the agent's capabilities, as [`slave_capabilities`].
+fn slave_capabilities_iter(slave: &Slave) -> impl Iterator<Item = &'static str> + '_ {
     use slave_info::capability::Type;
     let has = |t: Type| {
         slave
@@ -850,9 +892,8 @@ fn slave_capabilities(slave: &Slave) -> Value {
         Type::TaskResourceLimits,
     ]
     .into_iter()
-    .filter(|t| has(*t))
-    .map(|t| Value::from(t.as_str_name()))
-    .collect()
+    .filter(move |t| has(*t))
+    .map(|t| t.as_str_name())
 }
 
 /// §3.5: `json(MasterInfo)`.

@@ -1765,8 +1765,19 @@ impl AddAssign<&Resource> for Resources {
 
 impl AddAssign<&Resources> for Resources {
     fn add_assign(&mut self, rhs: &Resources) {
-        for entry in &rhs.entries {
-            self.add_entry(entry.clone());
+        // `add_entry(entry.clone())`, cloning only what is appended.
+        for that in &rhs.entries {
+            if that.is_empty() {
+                continue;
+            }
+            match self
+                .entries
+                .iter_mut()
+                .find(|e| addable(&e.resource, &that.resource))
+            {
+                Some(entry) => entry.add(that),
+                None => self.entries.push(that.clone()),
+            }
         }
     }
 }

@@ -1101,3 +1101,253 @@ async fn a_known_agent_reregistering_without_a_task_is_asked_to_reconcile_it() {
     assert_eq!(json["frameworks"][0]["executors"], serde_json::json!([]));
     assert_eq!(json["frameworks"][0]["tasks"].as_array().unwrap().len(), 1);
 }
+
+/// Every streamed document of the master now, next to what the reference
+/// tree builders render: `(what, streamed, reference)`.
+async fn streamed_and_reference(master: &PID<Master>) -> Vec<(String, String, String)> {
+    master
+        .call(|m, _| {
+            use mesos_master::state_json as sj;
+            use mesos_proto::json::render;
+            let mut pairs = Vec::new();
+            let mut push = |what: &str, write: &dyn Fn(&mut String), reference: Value| {
+                let mut out = String::new();
+                write(&mut out);
+                pairs.push((what.to_string(), out, render(&reference)));
+            };
+            push("state", &|out| sj::write_state(m, out), sj::state(m));
+            push(
+                "frameworks",
+                &|out| sj::write_frameworks(m, None, out),
+                sj::frameworks(m, None),
+            );
+            let framework_ids: Vec<String> = m.frameworks.registered.keys().cloned().collect();
+            for id in framework_ids.iter().map(String::as_str).chain(["unknown"]) {
+                push(
+                    &format!("frameworks?framework_id={id}"),
+                    &|out| sj::write_frameworks(m, Some(id), out),
+                    sj::frameworks(m, Some(id)),
+                );
+            }
+            push(
+                "slaves",
+                &|out| sj::write_slaves(m, None, out),
+                sj::slaves(m, None),
+            );
+            let slave_ids: Vec<String> = m.slaves.registered.keys().cloned().collect();
+            for id in slave_ids.iter().map(String::as_str).chain(["unknown"]) {
+                push(
+                    &format!("slaves?slave_id={id}"),
+                    &|out| sj::write_slaves(m, Some(id), out),
+                    sj::slaves(m, Some(id)),
+                );
+            }
+            let queries: [&[(&str, &str)]; 5] = [
+                &[],
+                &[("order", "asc"), ("limit", "-1")],
+                &[("limit", "2"), ("offset", "1")],
+                &[("task_id", "t2")],
+                &[("framework_id", "unknown")],
+            ];
+            for pairs_in in queries {
+                let query = sj::TasksQuery::parse(|name| {
+                    pairs_in.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+                });
+                push(
+                    &format!("tasks {pairs_in:?}"),
+                    &|out| sj::write_tasks(m, &query, out),
+                    sj::tasks(m, &query),
+                );
+            }
+            pairs
+        })
+        .await
+        .unwrap()
+}
+
+fn assert_streamed_as_reference(pairs: &[(String, String, String)]) {
+    for (what, streamed, reference) in pairs {
+        assert!(!streamed.is_empty(), "{what}");
+        if streamed != reference {
+            let at = streamed
+                .bytes()
+                .zip(reference.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(streamed.len().min(reference.len()));
+            let from = at.saturating_sub(200);
+            panic!(
+                "{what}: streamed and reference differ at byte {at}\nstreamed:  ...{}\nreference: ...{}",
+                &streamed[from..(at + 200).min(streamed.len())],
+                &reference[from..(at + 200).min(reference.len())]
+            );
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn streamed_state_documents_are_byte_for_byte_the_reference_ones() {
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&["--cluster=te/st \"q\"\t✓"]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = agent_info();
+    let attribute = |name: &str, t: value::Type| Attribute {
+        name: name.into(),
+        r#type: t as i32,
+        ..Default::default()
+    };
+    slave.attributes.extend([
+        Attribute {
+            ranges: Some(value::Ranges {
+                range: vec![value::Range { begin: 1, end: 5 }],
+            }),
+            ..attribute("ports/range", value::Type::Ranges)
+        },
+        Attribute {
+            set: Some(value::Set {
+                item: vec!["a".into(), "b\"c".into()],
+            }),
+            ..attribute("set", value::Type::Set)
+        },
+        // A repeated name: one key, the last value at the first place.
+        Attribute {
+            scalar: Some(value::Scalar { value: 0.1 + 0.2 }),
+            ..attribute("rack", value::Type::Scalar)
+        },
+    ]);
+    slave.resources.extend(
+        Resources::parse("cpus(role1):1;disk(role1):64;gpus:0", "*")
+            .unwrap()
+            .to_vec(),
+    );
+    let slave_id = register_agent(&agent, master.upid(), &mut agent_rx, slave).await;
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    let mut framework = info(None, 0.0);
+    framework.labels = Some(Labels {
+        labels: vec![Label {
+            key: "fw".into(),
+            value: Some("l\\1".into()),
+        }],
+    });
+    subscribe(&scheduler, master.upid(), framework, false);
+    let framework_id = decode::<FrameworkRegisteredMessage>(&recv(&mut rx).await).framework_id;
+    let offer = next_offers(&mut rx).await.offers[0].clone();
+    let mut cluster = Cluster {
+        runtime,
+        master,
+        agent,
+        agent_rx,
+        scheduler,
+        rx,
+        slave_id,
+        framework_id,
+        offer,
+    };
+
+    // An outstanding offer, no task yet.
+    assert_streamed_as_reference(&streamed_and_reference(&cluster.master).await);
+
+    let offer = cluster.offer.clone();
+    let mut tasks: Vec<TaskInfo> = ["t1", "t2", "t3", "t4"]
+        .iter()
+        .map(|id| task(id, &offer, "cpus:0.1;mem:32.5"))
+        .collect();
+    tasks[0].resources = Resources::parse("cpus:0.3;mem:7;ports:[31000-31001]", "*")
+        .unwrap()
+        .to_vec();
+    tasks[0].labels = Some(Labels {
+        labels: vec![
+            Label {
+                key: "a/b".into(),
+                value: Some("\"quoted\"\n\u{1}ü".into()),
+            },
+            Label {
+                key: "only".into(),
+                value: None,
+            },
+        ],
+    });
+    tasks[0].container = Some(mesos_proto::mesos::ContainerInfo {
+        r#type: mesos_proto::mesos::container_info::Type::Mesos as i32,
+        hostname: Some("host/1".into()),
+        volumes: vec![mesos_proto::mesos::Volume {
+            mode: mesos_proto::mesos::volume::Mode::Rw as i32,
+            container_path: "data".into(),
+            host_path: Some("/tmp".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    tasks[1].discovery = Some(mesos_proto::mesos::DiscoveryInfo {
+        visibility: mesos_proto::mesos::discovery_info::Visibility::Framework as i32,
+        name: Some("svc".into()),
+        ..Default::default()
+    });
+    launch(&mut cluster, tasks).await;
+    update(&mut cluster, "t1", TaskState::TaskStarting, 20.0).await;
+    update(
+        &mut cluster,
+        "t1",
+        TaskState::TaskRunning,
+        1764201234.123456,
+    )
+    .await;
+    update(&mut cluster, "t2", TaskState::TaskRunning, 10.5).await;
+    update(&mut cluster, "t2", TaskState::TaskRunning, 11.25).await;
+    update(&mut cluster, "t3", TaskState::TaskRunning, 30.0).await;
+    update(&mut cluster, "t3", TaskState::TaskFinished, 31.0).await;
+    update(&mut cluster, "t4", TaskState::TaskFailed, 1e-7).await;
+
+    let pairs = streamed_and_reference(&cluster.master).await;
+    assert_streamed_as_reference(&pairs);
+    // The documents hold what the comparison is meant to cover.
+    let state = &pairs[0].1;
+    for needle in [
+        r#""state":"TASK_FINISHED""#,
+        r#""container":{"#,
+        r#""discovery":{"#,
+        r#""key":"a\/b","value":"\"quoted\"\n\u0001ü""#,
+        r#""ports":"[31000-31001]""#,
+        r#""timestamp":1764201234.12346"#,
+        r#""reserved_resources":{"role1":"#,
+        r#""cluster":"te\/st \"q\"\t✓""#,
+    ] {
+        assert!(state.contains(needle), "{needle} not in {state}");
+    }
+
+    // Over HTTP, with `?jsonp=`, the endpoints serve those bytes.
+    let addr = cluster.addr();
+    let reply = get(addr, "/master/state?jsonp=cb").await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.head.contains("Content-Type: text/javascript\r\n"));
+    assert!(reply.body.starts_with("cb({\"version\":") && reply.body.ends_with("});"));
+    let reply = get(addr, "/master/slaves").await;
+    assert_eq!(
+        reply.body,
+        pairs.iter().find(|p| p.0 == "slaves").unwrap().1
+    );
+
+    // A completed framework, with its tasks.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = format!("frameworkId={}", cluster.framework_id.value);
+    let request = format!(
+        "POST /master/teardown HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let pairs = streamed_and_reference(&cluster.master).await;
+    assert_streamed_as_reference(&pairs);
+    assert!(
+        pairs[0].1.contains(r#""completed_frameworks":[{"id":"#),
+        "{}",
+        pairs[0].1
+    );
+}
