@@ -273,53 +273,81 @@ pub(crate) fn launch_session(slave: &mut Slave, call: Call, json: bool) -> HttpF
         }),
         ..Default::default()
     };
-    Box::pin(async move {
-        let launched = launch.await;
-        if launched.status != 200 {
-            return launched;
+    // The launch runs to its end even when the client leaves before it
+    // (the HTTP future is then dropped): a session nobody receives is
+    // destroyed at once.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let session = containerizer.clone();
+    let session_id = id.clone();
+    actix::spawn(async move {
+        let response = session_response(containerizer, id, launch, output, json).await;
+        if let Err(response) = tx.send(response) {
+            if response.status == 200 {
+                tracing::info!(container_id = %session_id, "Destroying session container: its client left before the launch finished");
+                let _ = session.destroy(session_id).await;
+            }
         }
-        let socket = match containerizer.attach(id.clone()).await {
-            Ok(Some(socket)) => socket,
-            Ok(None) => {
-                let _ = containerizer.destroy(id.clone()).await;
-                return text(500, format!("Container {id} has no I/O switchboard"));
-            }
-            Err(error) => return text(500, error.to_string()),
-        };
-        let mut response =
-            match client::attach_output(&socket, Bytes::from(output.encode_to_vec()), json).await {
-                Ok(response) => response,
-                Err(error) => {
-                    let _ = containerizer.destroy(id.clone()).await;
-                    return text(500, error.to_string());
-                }
-            };
-        let Body::Stream(mut upstream) = std::mem::take(&mut response.body) else {
-            let _ = containerizer.destroy(id.clone()).await;
-            return response;
-        };
-        // The session's container lives as long as its client.
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    chunk = upstream.recv() => match chunk {
-                        Some(chunk) => {
-                            if tx.send(chunk).await.is_err() {
-                                break;
-                            }
-                        }
-                        None => return,
-                    },
-                    () = tx.closed() => break,
-                }
-            }
-            tracing::info!(container_id = %id, "Destroying session container: its client went away");
-            let _ = containerizer.destroy(id).await;
-        });
-        response.body = Body::Stream(rx);
-        response
+    });
+    Box::pin(async move {
+        rx.await
+            .unwrap_or_else(|_| text(500, "The session's launch was interrupted"))
     })
+}
+
+/// Launches the session's container and answers its output stream, tied
+/// to the container's life.
+async fn session_response(
+    containerizer: Arc<dyn Containerizer>,
+    id: String,
+    launch: HttpFuture,
+    output: Call,
+    json: bool,
+) -> Response {
+    let launched = launch.await;
+    if launched.status != 200 {
+        return launched;
+    }
+    let socket = match containerizer.attach(id.clone()).await {
+        Ok(Some(socket)) => socket,
+        Ok(None) => {
+            let _ = containerizer.destroy(id.clone()).await;
+            return text(500, format!("Container {id} has no I/O switchboard"));
+        }
+        Err(error) => return text(500, error.to_string()),
+    };
+    let mut response =
+        match client::attach_output(&socket, Bytes::from(output.encode_to_vec()), json).await {
+            Ok(response) => response,
+            Err(error) => {
+                let _ = containerizer.destroy(id.clone()).await;
+                return text(500, error.to_string());
+            }
+        };
+    let Body::Stream(mut upstream) = std::mem::take(&mut response.body) else {
+        let _ = containerizer.destroy(id.clone()).await;
+        return response;
+    };
+    // The session's container lives as long as its client.
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                chunk = upstream.recv() => match chunk {
+                    Some(chunk) => {
+                        if tx.send(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => return,
+                },
+                () = tx.closed() => break,
+            }
+        }
+        tracing::info!(container_id = %id, "Destroying session container: its client went away");
+        let _ = containerizer.destroy(id).await;
+    });
+    response.body = Body::Stream(rx);
+    response
 }
 
 /// Splits the first RecordIO record off `buffer`: the framed record and

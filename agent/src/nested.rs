@@ -252,11 +252,16 @@ pub(crate) fn launch(
 ) -> HttpFuture {
     Box::pin(async move {
         let mut command = command.unwrap_or_default();
-        let mut variables = vec![environment::Variable {
-            name: "MESOS_SANDBOX".into(),
-            value: Some(directory.display().to_string()),
-            ..Default::default()
-        }];
+        // A DEBUG container keeps its parent's MESOS_SANDBOX, as upstream.
+        let debug = class == Some(mesos_proto::mesos::slave::ContainerClass::Debug);
+        let mut variables = Vec::new();
+        if !debug {
+            variables.push(environment::Variable {
+                name: "MESOS_SANDBOX".into(),
+                value: Some(directory.display().to_string()),
+                ..Default::default()
+            });
+        }
         if let Some(environment) = command.environment.take() {
             variables.extend(environment.variables);
         }

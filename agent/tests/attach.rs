@@ -774,3 +774,69 @@ async fn switchboard_server_alone_heartbeats_redirects_and_takes_input() {
     );
     assert!(!socket.exists(), "the server removes its socket");
 }
+
+/// Whether the linux launcher can run here (root, cgroups); fails under
+/// `CI=true` when it cannot.
+fn require_linux_launcher() -> bool {
+    if mesos_agent::flags::linux_launcher_available() {
+        return true;
+    }
+    let why = "the linux launcher needs root and cgroups";
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{why}");
+    }
+    println!("SKIPPED: {why}");
+    false
+}
+
+#[actix_rt::test]
+async fn a_session_joins_its_parents_pid_namespace_sandbox_and_environment() {
+    if !require_switchboard() || !require_linux_launcher() {
+        return;
+    }
+    let cluster = support::sandbox::launch_with_flags(
+        "session-ns",
+        &[
+            "--launcher=linux".into(),
+            "--isolation=filesystem/linux,namespaces/pid".into(),
+        ],
+    )
+    .await;
+    let parent = parent(&cluster).await;
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": nested(&parent, "exec-ns"),
+                "command": {"value": "echo sandbox=$MESOS_SANDBOX; echo pwd=$(pwd); echo pid=$$; \
+                    echo init=$(tr '\\0' ' ' < /proc/1/cmdline); \
+                    for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done \
+                    | grep -c '^sleep 60'"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    let output = session.output_until_end().await;
+    let line = |key: &str| {
+        output
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {output:?}"))
+            .to_string()
+    };
+    // The parent's MESOS_SANDBOX and working directory, not a sandbox of
+    // its own.
+    let sandbox = line("sandbox=");
+    assert!(sandbox.ends_with(&format!("/runs/{parent}")), "{output}");
+    assert_eq!(line("pwd="), sandbox, "{output}");
+    // Inside the task's pid namespace: the executor is pid 1, the shell
+    // has a small pid, and the task's `sleep` is there to see.
+    let pid: u32 = line("pid=").parse().unwrap();
+    assert!(pid < 100, "{output}");
+    assert!(line("init=").contains("mesos-executor"), "{output}");
+    assert_eq!(output.lines().last(), Some("1"), "{output}");
+    let wait = wait_nested(cluster.addr, nested(&parent, "exec-ns")).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+}

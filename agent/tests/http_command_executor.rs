@@ -125,6 +125,10 @@ impl AgentBinary {
             .arg(format!("--port={port}"))
             .arg("--hostname=localhost")
             .arg(format!("--work_dir={}", work_dir.join("agent").display()))
+            .arg(format!(
+                "--runtime_dir={}",
+                work_dir.join("runtime").display()
+            ))
             .arg(format!("--launcher_dir={}", bin_dir().display()))
             .arg("--resources=cpus:2;mem:1024;disk:1024")
             .arg("--registration_backoff_factor=10ms")

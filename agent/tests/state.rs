@@ -38,6 +38,7 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
         "mesos-agent".to_string(),
         format!("--master={}", master.address()),
         format!("--work_dir={}", work_dir.display()),
+        format!("--runtime_dir={}", work_dir.join("runtime").display()),
         format!("--port={}", runtime.address().port()),
         "--hostname=localhost".into(),
         "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]".into(),

@@ -176,6 +176,7 @@ fn master_and_agent_with(work_dir: &std::path::Path, extra: &[String]) -> (Daemo
                 "--ip=127.0.0.1",
                 &format!("--port={agent_port}"),
                 &format!("--work_dir={}", work_dir.display()),
+                &format!("--runtime_dir={}", work_dir.join("runtime").display()),
                 "--resources=cpus:2;mem:1024;disk:1024",
                 "--registration_backoff_factor=10ms",
                 // Its own cgroups root: a fresh agent destroys every
@@ -402,6 +403,7 @@ fn authenticated_agent_and_framework_run_a_task() {
                 "--ip=127.0.0.1",
                 &format!("--port={agent_port}"),
                 &format!("--work_dir={}", work_dir.display()),
+                &format!("--runtime_dir={}", work_dir.join("runtime").display()),
                 &format!("--credential={}", credential.display()),
                 "--resources=cpus:2;mem:1024;disk:1024",
                 "--registration_backoff_factor=10ms",

@@ -292,14 +292,15 @@ pub fn create(
             proc_root: options.proc_root.clone(),
         },
     ));
-    Ok(mesos::MesosContainerizer::start_with_switchboard(
+    Ok(mesos::MesosContainerizer::start(mesos::Parts {
         launcher,
         isolators,
-        Some(switchboard),
+        io_switchboard: Some(switchboard),
         fetcher,
         provisioner,
-        options.sandbox_directory.clone(),
+        sandbox_directory: options.sandbox_directory.clone(),
         launcher_dir,
-        options.proc_root.clone(),
-    ))
+        proc_root: options.proc_root.clone(),
+        runtime_dir: options.runtime_dir.clone(),
+    }))
 }

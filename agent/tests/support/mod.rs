@@ -67,6 +67,9 @@ pub fn test_containerizer(work_dir: &Path) -> mesos_agent::containerizer::Contai
             "posix".into()
         },
         cgroups_root: format!("mesos_test_agent_{name}"),
+        // The containerizer's checkpoints, apart from other agents': a
+        // restarted agent destroys unknown containers it finds there.
+        runtime_dir: work_dir.join("runtime"),
         ..Default::default()
     }
 }

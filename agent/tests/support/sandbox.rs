@@ -86,6 +86,10 @@ pub async fn launch_with_flags(task_id: &str, extra_flags: &[String]) -> Cluster
         "mesos-agent".to_string(),
         format!("--master={}", master.upid().address()),
         format!("--work_dir={}", work_dir.path().display()),
+        format!(
+            "--runtime_dir={}",
+            work_dir.path().join("runtime").display()
+        ),
         format!("--port={}", agent_runtime.address().port()),
         "--hostname=localhost".into(),
         "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]".into(),

@@ -79,6 +79,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 "*",
                 &work_dir,
             )?;
+            let runtime_dir = work_dir.join("runtime");
             let config = mesos_agent::slave::Config {
                 master: master.upid().clone(),
                 info: mesos_proto::mesos::SlaveInfo {
@@ -94,7 +95,12 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 executor_registration_timeout: std::time::Duration::from_secs(60),
                 executor_reregistration_timeout: std::time::Duration::from_secs(2),
                 recover_cleanup: false,
-                containerizer: Default::default(),
+                // Each agent's runtime directory apart, as its work_dir:
+                // an agent takes the containers it finds there for its own.
+                containerizer: mesos_agent::containerizer::ContainerizerOptions {
+                    runtime_dir,
+                    ..Default::default()
+                },
                 gc: Default::default(),
                 executor_shutdown_grace_period: std::time::Duration::from_secs(5),
                 recovery_timeout: std::time::Duration::from_secs(900),

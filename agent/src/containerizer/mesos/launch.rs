@@ -11,12 +11,18 @@
 //! 1. `--pipe_read=FD`: block until the agent writes one byte (the
 //!    container's cgroups are set up by then); EOF means the agent gave
 //!    up, and the helper exits.
-//! 2. In a new pid namespace (the launcher unshared it, which affects
+//! 2. `--namespace_mnt_target=PID` (a DEBUG container): enter the
+//!    namespaces of PID that differ from the helper's own (ipc, uts, net,
+//!    pid, mount) and its root directory; having entered a pid namespace,
+//!    fork so that the command runs in it (the helper waits, as below).
+//!    Upstream enters the mount namespace here and the others in the
+//!    launcher; the result is the same.
+//! 3. In a new pid namespace (the launcher unshared it, which affects
 //!    children only): fork; the child is pid 1 of the namespace and goes
 //!    on, the helper waits for it and exits as it did.
-//! 3. In a new mount namespace: mounts turn slave (nothing propagates back
+//! 4. In a new mount namespace: mounts turn slave (nothing propagates back
 //!    to the host), then the launch info's mounts are made (`/proc`).
-//! 4. no-new-privileges, rlimits, working directory, environment, exec.
+//! 5. no-new-privileges, rlimits, working directory, environment, exec.
 
 use std::ffi::CString;
 use std::os::unix::process::CommandExt as _;
@@ -34,6 +40,8 @@ pub struct LaunchFlags {
     pub launch_info_protobuf: String,
     /// `--pipe_read`: the fd to wait on.
     pub pipe_read: Option<i32>,
+    /// `--namespace_mnt_target`: the process whose namespaces to enter.
+    pub namespace_mnt_target: Option<i32>,
 }
 
 impl LaunchFlags {
@@ -53,6 +61,12 @@ impl LaunchFlags {
                             .parse()
                             .map_err(|_| format!("--pipe_read: '{value}' is not an fd"))?,
                     );
+                }
+                "namespace_mnt_target" => {
+                    flags.namespace_mnt_target =
+                        Some(value.parse().map_err(|_| {
+                            format!("--namespace_mnt_target: '{value}' is not a pid")
+                        })?);
                 }
                 // Accepted for upstream compatibility; nothing to do here.
                 "pipe_write" | "runtime_directory" => {}
@@ -81,6 +95,17 @@ pub fn run(flags: &LaunchFlags) -> i32 {
         unsafe { libc::close(fd) };
         if read != 1 {
             return fail("the agent did not finish isolating the container");
+        }
+    }
+    if let Some(target) = flags.namespace_mnt_target {
+        match enter_namespaces(target) {
+            Ok(true) => {
+                if let Some(code) = fork_init() {
+                    return code;
+                }
+            }
+            Ok(false) => {}
+            Err(error) => return fail(&error),
         }
     }
     let cloned = |flag: i32| info.clone_namespaces.contains(&flag);
@@ -152,6 +177,67 @@ pub fn run(flags: &LaunchFlags) -> i32 {
     }
     let error = exec.exec();
     fail(&format!("failed to execute '{value}': {error}"))
+}
+
+/// Enters the namespaces of `target` that differ from ours, then its root
+/// directory; returns whether a pid namespace was entered (it holds only
+/// for children, so the caller forks).
+fn enter_namespaces(target: i32) -> Result<bool, String> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let proc = format!("/proc/{target}");
+    let same = |link: &str| -> Result<bool, String> {
+        let theirs = std::fs::metadata(format!("{proc}/{link}"))
+            .map_err(|e| format!("failed to inspect {proc}/{link}: {e}"))?;
+        let ours = std::fs::metadata(format!("/proc/self/{link}"))
+            .map_err(|e| format!("failed to inspect /proc/self/{link}: {e}"))?;
+        Ok((theirs.dev(), theirs.ino()) == (ours.dev(), ours.ino()))
+    };
+    // Everything is opened before the first setns: after the mount
+    // namespace changes, `/proc` may no longer be the host's.
+    let root = std::fs::File::open(format!("{proc}/root"))
+        .map_err(|e| format!("failed to open the root of process {target}: {e}"))?;
+    let same_root = same("root")?;
+    let mut namespaces = Vec::new();
+    for (name, kind) in [
+        ("ipc", libc::CLONE_NEWIPC),
+        ("uts", libc::CLONE_NEWUTS),
+        ("net", libc::CLONE_NEWNET),
+        ("pid", libc::CLONE_NEWPID),
+        ("mnt", libc::CLONE_NEWNS),
+    ] {
+        if same(&format!("ns/{name}"))? {
+            continue;
+        }
+        let file = std::fs::File::open(format!("{proc}/ns/{name}"))
+            .map_err(|e| format!("failed to open the {name} namespace of process {target}: {e}"))?;
+        namespaces.push((name, kind, file));
+    }
+    let mut entered_pid = false;
+    let mut entered_mnt = false;
+    for (name, kind, file) in &namespaces {
+        // SAFETY: setns on an fd we hold open, with its namespace type.
+        if unsafe { libc::setns(file.as_raw_fd(), *kind) } != 0 {
+            return Err(format!(
+                "failed to enter the {name} namespace of process {target}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        entered_pid |= *kind == libc::CLONE_NEWPID;
+        entered_mnt |= *kind == libc::CLONE_NEWNS;
+    }
+    if !same_root || entered_mnt {
+        // SAFETY: fchdir to a directory fd we hold, then chroot to it.
+        let entered =
+            unsafe { libc::fchdir(root.as_raw_fd()) == 0 && libc::chroot(c".".as_ptr()) == 0 };
+        if !entered {
+            return Err(format!(
+                "failed to enter the root of process {target}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(entered_pid)
 }
 
 fn parse_launch_info(flags: &LaunchFlags) -> Result<ContainerLaunchInfo, String> {

@@ -19,6 +19,7 @@ pub mod isolator;
 pub mod isolators;
 pub mod launch;
 pub mod launcher;
+pub mod paths;
 pub mod procfs;
 pub mod provisioner;
 
@@ -34,10 +35,11 @@ use base64::Engine as _;
 use futures::future::{BoxFuture, Shared};
 use futures::FutureExt as _;
 use mesos_proto::mesos::slave::{
-    ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState, ContainerTermination,
+    ContainerClass, ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState,
+    ContainerTermination,
 };
 use mesos_proto::mesos::task_status::Reason;
-use mesos_proto::mesos::{environment, ContainerId, ContainerStatus, Resource, ResourceStatistics};
+use mesos_proto::mesos::{environment, ContainerStatus, Resource, ResourceStatistics};
 use prost::Message as _;
 use tokio::sync::oneshot;
 
@@ -76,6 +78,11 @@ struct Container {
     destroyed: Vec<oneshot::Sender<bool>>,
     /// The user it runs as (nested containers inherit it).
     user: Option<String>,
+    /// What it was launched with (recovered from the runtime directory).
+    config: Option<ContainerConfig>,
+    /// What the launch helper got: a DEBUG container inherits its
+    /// environment and working directory.
+    launch_info: Option<ContainerLaunchInfo>,
 }
 
 impl Container {
@@ -90,6 +97,8 @@ impl Container {
             waiters: vec![],
             destroyed: vec![],
             user: None,
+            config: None,
+            launch_info: None,
         }
     }
 }
@@ -107,9 +116,10 @@ pub struct MesosContainerizerProcess {
     /// The IO switchboard (also among `isolators`, first).
     io_switchboard: Option<Arc<io::switchboard::IOSwitchboard>>,
     /// Terminations of nested containers, kept for `wait` until the
-    /// container is removed (upstream checkpoints them in the runtime
-    /// directory).
+    /// container is removed (and checkpointed in the runtime directory).
     terminated: HashMap<String, ContainerTermination>,
+    /// `--runtime_dir` (see [`paths`]).
+    runtime_dir: PathBuf,
 }
 
 impl Actor for MesosContainerizerProcess {
@@ -123,44 +133,42 @@ pub struct MesosContainerizer {
     fetcher: Fetcher,
 }
 
+/// What [`MesosContainerizer::start`] puts together.
+pub struct Parts {
+    /// The launcher.
+    pub launcher: Arc<dyn Launcher>,
+    /// The isolators of `--isolation`, in order.
+    pub isolators: Vec<Arc<dyn Isolator>>,
+    /// The IO switchboard, which runs as the first isolator.
+    pub io_switchboard: Option<Arc<io::switchboard::IOSwitchboard>>,
+    /// The fetcher.
+    pub fetcher: Fetcher,
+    /// Without a provisioner, containers with an image fail to launch.
+    pub provisioner: Option<provisioner::Provisioner>,
+    /// `--sandbox_directory`.
+    pub sandbox_directory: String,
+    /// Holds the `mesos-containerizer` helper.
+    pub launcher_dir: PathBuf,
+    /// `/proc`.
+    pub proc_root: PathBuf,
+    /// `--runtime_dir`: the containerizer's own checkpoints.
+    pub runtime_dir: PathBuf,
+}
+
 impl MesosContainerizer {
     /// Starts the containerizer's actor on the current arbiter.
-    /// `launcher_dir` holds the `mesos-containerizer` helper; without a
-    /// provisioner, containers with an image fail to launch.
-    pub fn start(
-        launcher: Arc<dyn Launcher>,
-        isolators: Vec<Arc<dyn Isolator>>,
-        fetcher: Fetcher,
-        provisioner: Option<provisioner::Provisioner>,
-        sandbox_directory: String,
-        launcher_dir: PathBuf,
-        proc_root: PathBuf,
-    ) -> Self {
-        Self::start_with_switchboard(
+    pub fn start(parts: Parts) -> Self {
+        let Parts {
             launcher,
-            isolators,
-            None,
+            mut isolators,
+            io_switchboard,
             fetcher,
             provisioner,
             sandbox_directory,
             launcher_dir,
             proc_root,
-        )
-    }
-
-    /// Like [`MesosContainerizer::start`], with an IO switchboard (which
-    /// runs as the first isolator).
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_with_switchboard(
-        launcher: Arc<dyn Launcher>,
-        mut isolators: Vec<Arc<dyn Isolator>>,
-        io_switchboard: Option<Arc<io::switchboard::IOSwitchboard>>,
-        fetcher: Fetcher,
-        provisioner: Option<provisioner::Provisioner>,
-        sandbox_directory: String,
-        launcher_dir: PathBuf,
-        proc_root: PathBuf,
-    ) -> Self {
+            runtime_dir,
+        } = parts;
         if let Some(switchboard) = &io_switchboard {
             isolators.insert(0, switchboard.clone());
         }
@@ -179,6 +187,7 @@ impl MesosContainerizer {
                 containers: HashMap::new(),
                 io_switchboard,
                 terminated: HashMap::new(),
+                runtime_dir,
             }
         });
         Self { addr, fetcher }
@@ -236,16 +245,16 @@ pub(crate) struct Containers;
 #[rtype(result = "Result<Option<PathBuf>>")]
 pub(crate) struct Attach(String);
 
-/// A container the launcher found but the agent did not checkpoint:
-/// destroyed through the launcher and cleaned up by the isolators.
+/// Containers found at recovery that are not to run on: destroyed
+/// through the launcher and cleaned up by the isolators.
 #[derive(Message)]
-#[rtype(result = "bool")]
-struct Orphan(String);
+#[rtype(result = "()")]
+struct Orphans(HashSet<String>);
 
 /// The launch reached the fork: the pid and its exit.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Forked(String, u32, Exit);
+struct Forked(String, u32, Exit, ContainerLaunchInfo);
 
 /// The launch finished: the command runs.
 #[derive(Message)]
@@ -273,36 +282,131 @@ struct Destroyed(String, Option<i32>, Option<ContainerLimitation>);
 impl Handler<Recover> for MesosContainerizerProcess {
     type Result = ResponseFuture<Result<()>>;
 
+    /// Upstream's `MesosContainerizerProcess::recover`: the executors'
+    /// containers the agent checkpointed, then what the runtime directory
+    /// holds: nested containers still running under a recovered parent
+    /// are recovered; ended ones keep their termination for `wait`; DEBUG
+    /// ones (marked `force_destroy_on_recovery`), ones without a pid and
+    /// ones whose parent is gone are orphans, destroyed with whatever the
+    /// launcher finds that nobody knows.
     fn handle(&mut self, Recover(states): Recover, ctx: &mut Context<Self>) -> Self::Result {
         let launcher = self.launcher.clone();
         let isolators = self.isolators.clone();
         let addr = ctx.address();
-        for state in &states {
-            let id = state.container_id.value.clone();
+        let mut recoverable = Vec::new();
+        let mut directories: HashMap<String, String> = HashMap::new();
+        for state in states {
+            let id = super::container_id_string(&state.container_id);
+            let checkpointed = paths::read(&self.runtime_dir, &id);
             let mut container = Container::new(State::Running, vec![]);
             container.pid = u32::try_from(state.pid).ok();
             if let Some(config) = &state.executor_info {
                 container.resources = config.resources.clone();
             }
-            let exit = poll_exit(self.proc_root.clone(), container.pid.unwrap_or_default());
-            container.exit = Some(exit.clone());
-            self.containers.insert(id.clone(), container);
+            container.user = checkpointed.config.as_ref().and_then(|c| c.user.clone());
+            container.config = checkpointed.config;
+            container.launch_info = checkpointed.launch_info;
+            directories.insert(id.clone(), state.directory.clone());
+            self.containers.insert(id, container);
+            recoverable.push(state);
+        }
+        // The orphans' ids; those with a pid the launcher may use are
+        // also given to it (their parent runs, so the pid is theirs).
+        let mut orphans: Vec<String> = Vec::new();
+        let mut orphan_states = Vec::new();
+        for id in paths::container_ids(&self.runtime_dir) {
+            if self.containers.contains_key(&id) {
+                continue;
+            }
+            let checkpointed = paths::read(&self.runtime_dir, &id);
+            let Some(parent) = super::parent(&id) else {
+                // A top-level container the agent did not checkpoint
+                // (its framework does not checkpoint, or it ended while
+                // the agent was down): an orphan; its pid may be stale.
+                self.containers
+                    .insert(id.clone(), Container::new(State::Running, vec![]));
+                orphans.push(id);
+                continue;
+            };
+            let root = id.split('.').next().unwrap_or_default();
+            let directory = directories
+                .get(root)
+                .map(|d| crate::nested::sandbox(PathBuf::from(d), &id));
+            if let Some(termination) = checkpointed.termination {
+                self.terminated.insert(id, termination);
+                continue;
+            }
+            let parent_recovered =
+                self.containers.contains_key(parent) && !orphans.iter().any(|o| o == parent);
+            let mut container = Container::new(State::Running, vec![]);
+            container.pid = checkpointed.pid;
+            container.user = checkpointed.config.as_ref().and_then(|c| c.user.clone());
+            let state = ContainerState {
+                container_id: super::container_id(&id),
+                pid: u64::from(checkpointed.pid.unwrap_or_default()),
+                directory: directory
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+                container_info: checkpointed
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.container_info.clone()),
+                ..Default::default()
+            };
+            container.config = checkpointed.config;
+            container.launch_info = checkpointed.launch_info;
+            let recover = parent_recovered
+                && checkpointed.pid.is_some()
+                && !checkpointed.force_destroy_on_recovery;
+            if recover {
+                tracing::info!(container_id = %id, pid = ?container.pid, "Recovering nested container");
+                self.containers.insert(id, container);
+                recoverable.push(state);
+            } else {
+                if parent_recovered && checkpointed.pid.is_some() {
+                    orphan_states.push(state);
+                }
+                self.containers.insert(id.clone(), container);
+                orphans.push(id);
+            }
+        }
+        for state in &recoverable {
+            let id = super::container_id_string(&state.container_id);
+            let exit = poll_exit(
+                self.proc_root.clone(),
+                u32::try_from(state.pid).unwrap_or_default(),
+            );
+            if let Some(container) = self.containers.get_mut(&id) {
+                container.exit = Some(exit.clone());
+            }
             self.reap(id, exit, ctx);
         }
         let provisioner = self.provisioner.clone();
         Box::pin(async move {
-            let orphans = launcher.recover(&states).await?;
+            let mut launcher_states = recoverable.clone();
+            launcher_states.extend(orphan_states);
+            let found = launcher.recover(&launcher_states).await?;
+            let recovered: HashSet<String> = recoverable
+                .iter()
+                .map(|s| super::container_id_string(&s.container_id))
+                .collect();
+            let mut orphans: HashSet<String> = orphans.into_iter().collect();
+            orphans.extend(found.into_iter().filter(|id| !recovered.contains(id)));
             if let Some(provisioner) = provisioner {
-                let known = states
-                    .iter()
-                    .map(|s| super::container_id_string(&s.container_id))
-                    .filter(|id| !orphans.contains(id))
-                    .collect();
-                provisioner.recover(known).await.map_err(|e| {
+                provisioner.recover(recovered.clone()).await.map_err(|e| {
                     ContainerizerError::Other(format!("failed to recover the provisioner: {e}"))
                 })?;
             }
             for isolator in isolators.iter() {
+                // Nested containers go only to isolators that nest.
+                let nests = |id: &str| isolator.supports_nesting() || super::parent(id).is_none();
+                let states: Vec<ContainerState> = recoverable
+                    .iter()
+                    .filter(|s| nests(&super::container_id_string(&s.container_id)))
+                    .cloned()
+                    .collect();
+                let orphans: HashSet<String> =
+                    orphans.iter().filter(|id| nests(id)).cloned().collect();
                 isolator.recover(&states, &orphans).await.map_err(|e| {
                     ContainerizerError::Isolator {
                         phase: "recover",
@@ -313,10 +417,12 @@ impl Handler<Recover> for MesosContainerizerProcess {
             }
             // The recovered containers are watched again (an OOM after the
             // restart is still a limitation).
-            for state in &states {
-                let id = super::container_id_string(&state.container_id);
+            for id in &recovered {
                 for isolator in isolators.iter() {
-                    let watch = isolator.watch(&id);
+                    if super::parent(id).is_some() && !isolator.supports_nesting() {
+                        continue;
+                    }
+                    let watch = isolator.watch(id);
                     let (addr, id) = (addr.clone(), id.clone());
                     actix::spawn(async move {
                         let limitation = watch.await;
@@ -324,23 +430,38 @@ impl Handler<Recover> for MesosContainerizerProcess {
                     });
                 }
             }
-            for orphan in orphans {
-                tracing::info!(container_id = %orphan, "Destroying orphan container");
-                let _ = addr.send(Orphan(orphan)).await;
+            if !orphans.is_empty() {
+                let _ = addr.send(Orphans(orphans)).await;
             }
             Ok(())
         })
     }
 }
 
-impl Handler<Orphan> for MesosContainerizerProcess {
-    type Result = ResponseFuture<bool>;
+impl Handler<Orphans> for MesosContainerizerProcess {
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, Orphan(id): Orphan, ctx: &mut Context<Self>) -> Self::Result {
-        self.containers
-            .entry(id.clone())
-            .or_insert_with(|| Container::new(State::Running, vec![]));
-        self.handle(Destroy(id), ctx)
+    /// Destroys the orphans, each under its topmost orphaned ancestor
+    /// (a destroy takes the nested containers along).
+    fn handle(&mut self, Orphans(orphans): Orphans, ctx: &mut Context<Self>) -> Self::Result {
+        for id in &orphans {
+            self.containers
+                .entry(id.clone())
+                .or_insert_with(|| Container::new(State::Running, vec![]));
+        }
+        let mut destroys = Vec::new();
+        for id in &orphans {
+            let ancestor_orphaned = std::iter::successors(super::parent(id), |p| super::parent(p))
+                .any(|ancestor| orphans.contains(ancestor));
+            if ancestor_orphaned {
+                continue;
+            }
+            tracing::info!(container_id = %id, "Cleaning up orphan container");
+            destroys.push(self.handle(Destroy(id.clone()), ctx));
+        }
+        Box::pin(async move {
+            futures::future::join_all(destroys).await;
+        })
     }
 }
 
@@ -373,13 +494,31 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 config.user = self.containers.get(parent).and_then(|p| p.user.clone());
             }
         }
+        let debug = config.container_class == Some(ContainerClass::Debug as i32);
+        let debug_parent = if debug {
+            super::parent(&id)
+                .and_then(|parent| self.containers.get(parent))
+                .map(|parent| self.debug_parent(parent))
+        } else {
+            None
+        };
         let mut container = Container::new(State::Preparing, config.resources.clone());
         container.user = config.user.clone();
+        container.config = Some(config.clone());
         let abort = container.abort.clone();
         self.containers.insert(id.clone(), container);
         let launcher = self.launcher.clone();
-        // Nested containers get only the isolators that support nesting.
-        let isolators: Arc<Vec<Arc<dyn Isolator>>> = if nested {
+        // Nested containers get only the isolators that support nesting;
+        // a DEBUG container only its IO switchboard: it joins its
+        // parent's namespaces and cgroups as they are.
+        let isolators: Arc<Vec<Arc<dyn Isolator>>> = if debug {
+            Arc::new(
+                self.io_switchboard
+                    .iter()
+                    .map(|s| s.clone() as Arc<dyn Isolator>)
+                    .collect(),
+            )
+        } else if nested {
             Arc::new(
                 self.isolators
                     .iter()
@@ -396,6 +535,7 @@ impl Handler<Launch> for MesosContainerizerProcess {
         let sandbox_directory = self.sandbox_directory.clone();
         let addr = ctx.address();
         let switchboard = self.io_switchboard.clone();
+        let runtime_dir = self.runtime_dir.clone();
         Box::pin(async move {
             let parts = LaunchParts {
                 launcher: &launcher,
@@ -405,6 +545,8 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 helper,
                 sandbox_directory,
                 switchboard: switchboard.as_deref(),
+                runtime_dir,
+                debug_parent,
             };
             let launched = launch(&id, config, parts, &addr, &abort).await;
             match launched {
@@ -439,6 +581,50 @@ struct LaunchParts<'a> {
     helper: PathBuf,
     sandbox_directory: String,
     switchboard: Option<&'a io::switchboard::IOSwitchboard>,
+    runtime_dir: PathBuf,
+    /// For a DEBUG container, what it takes from its parent.
+    debug_parent: Option<DebugParent>,
+}
+
+/// What a DEBUG container takes from its parent (upstream's
+/// `MesosContainerizerProcess::_launch`): the environment, the working
+/// directory, and the process whose namespaces and root it enters (the
+/// task, when the parent is a command executor).
+#[derive(Debug, Clone, Default)]
+struct DebugParent {
+    environment: Option<mesos_proto::mesos::Environment>,
+    working_directory: Option<String>,
+    namespace_target: Option<u32>,
+}
+
+impl MesosContainerizerProcess {
+    fn debug_parent(&self, parent: &Container) -> DebugParent {
+        let launch_info = parent.launch_info.as_ref();
+        let config = parent.config.as_ref();
+        let command_task = config.is_some_and(|c| c.task_info.is_some());
+        let working_directory = if command_task && config.is_some_and(|c| c.rootfs.is_some()) {
+            // The task's own working directory, inside its rootfs.
+            launch_info
+                .and_then(|l| l.command.as_ref())
+                .and_then(|c| {
+                    c.arguments
+                        .iter()
+                        .find_map(|a| a.strip_prefix("--working_directory="))
+                })
+                .map(str::to_string)
+                .or_else(|| Some(self.sandbox_directory.clone()))
+        } else {
+            launch_info.and_then(|l| l.working_directory.clone())
+        };
+        let namespace_target = parent
+            .pid
+            .map(|pid| procfs::namespace_target(&self.proc_root, pid));
+        DebugParent {
+            environment: launch_info.and_then(|l| l.environment.clone()),
+            working_directory,
+            namespace_target,
+        }
+    }
 }
 
 /// The container's image, if it has one.
@@ -466,7 +652,22 @@ async fn launch(
         helper,
         sandbox_directory,
         switchboard,
+        runtime_dir,
+        debug_parent,
     } = parts;
+    // The runtime directory first: recovery finds the container by it.
+    {
+        let (runtime_dir, id, config) = (runtime_dir.clone(), id.to_string(), config.clone());
+        let debug = debug_parent.is_some();
+        tokio::task::spawn_blocking(move || {
+            paths::checkpoint_launch(&runtime_dir, &id, &config, debug)
+        })
+        .await
+        .map_err(|e| ContainerizerError::Other(e.to_string()))?
+        .map_err(|e| {
+            ContainerizerError::Other(format!("failed to checkpoint the container's config: {e}"))
+        })?;
+    }
     // The image becomes the container's rootfs before the isolators
     // prepare (filesystem/linux mounts into it), as upstream's
     // `MesosContainerizerProcess::provision`.
@@ -520,6 +721,16 @@ async fn launch(
         .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
     let mut command = config.command_info.clone();
     let mut environment = command.environment.take().unwrap_or_default();
+    if let Some(inherited) = debug_parent.as_ref().and_then(|p| p.environment.clone()) {
+        // The parent's environment, under the command's own.
+        let mut variables: Vec<_> = inherited
+            .variables
+            .into_iter()
+            .filter(|v| !environment.variables.iter().any(|own| own.name == v.name))
+            .collect();
+        variables.append(&mut environment.variables);
+        environment.variables = variables;
+    }
     if !environment.variables.iter().any(|v| v.name == "PATH") {
         environment.variables.insert(
             0,
@@ -612,7 +823,9 @@ async fn launch(
         .map_err(ContainerizerError::Other)?;
         merged.user = Some(user);
     }
-    if config.rootfs.is_none() {
+    if let Some(parent) = &debug_parent {
+        merged.working_directory = parent.working_directory.clone();
+    } else if config.rootfs.is_none() {
         merged.working_directory = Some(config.directory.clone());
     }
     let clone_namespaces = merged
@@ -620,19 +833,34 @@ async fn launch(
         .iter()
         .fold(0, |all, flag| all | flag);
 
+    {
+        let (runtime_dir, id, info) = (runtime_dir.clone(), id.to_string(), merged.clone());
+        tokio::task::spawn_blocking(move || {
+            paths::checkpoint_launch_info(&runtime_dir, &id, &info)
+        })
+        .await
+        .map_err(|e| ContainerizerError::Other(e.to_string()))?
+        .map_err(|e| {
+            ContainerizerError::Other(format!("failed to checkpoint the launch info: {e}"))
+        })?;
+    }
     let (read_end, write_end) = pipe()?;
     // The switchboard's stdio for the container, when it started a server.
     let container_io = switchboard.and_then(|s| s.extract_container_io(id));
+    let mut arguments = vec![
+        "launch".into(),
+        format!(
+            "--launch_info_protobuf={}",
+            base64::engine::general_purpose::STANDARD.encode(merged.encode_to_vec())
+        ),
+        format!("--pipe_read={}", read_end.as_raw_fd()),
+    ];
+    if let Some(target) = debug_parent.as_ref().and_then(|p| p.namespace_target) {
+        arguments.push(format!("--namespace_mnt_target={target}"));
+    }
     let spec = ForkSpec {
         program: helper,
-        arguments: vec![
-            "launch".into(),
-            format!(
-                "--launch_info_protobuf={}",
-                base64::engine::general_purpose::STANDARD.encode(merged.encode_to_vec())
-            ),
-            format!("--pipe_read={}", read_end.as_raw_fd()),
-        ],
+        arguments,
         environment: vec![("PATH".into(), path)],
         working_directory: PathBuf::from(&config.directory),
         stdout: PathBuf::from(&config.directory).join("stdout"),
@@ -652,7 +880,16 @@ async fn launch(
     drop((read_end, container_io));
     let pid = forked.pid;
     let exit: Exit = forked.exit.shared();
-    addr.send(Forked(id.to_string(), pid, exit)).await?;
+    addr.send(Forked(id.to_string(), pid, exit, merged)).await?;
+    {
+        let (runtime_dir, id) = (runtime_dir.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || paths::checkpoint_pid(&runtime_dir, &id, pid))
+            .await
+            .map_err(|e| ContainerizerError::Other(e.to_string()))?
+            .map_err(|e| {
+                ContainerizerError::Other(format!("failed to checkpoint the container's pid: {e}"))
+            })?;
+    }
     for isolator in isolators {
         isolator
             .isolate(id, pid)
@@ -799,9 +1036,10 @@ impl MesosContainerizerProcess {
 impl Handler<Forked> for MesosContainerizerProcess {
     type Result = ();
 
-    fn handle(&mut self, Forked(id, pid, exit): Forked, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Forked(id, pid, exit, launch_info): Forked, ctx: &mut Context<Self>) {
         if let Some(container) = self.containers.get_mut(&id) {
             container.pid = Some(pid);
+            container.launch_info = Some(launch_info);
             container.exit = Some(exit.clone());
             if container.state == State::Preparing {
                 container.state = State::Isolating;
@@ -870,7 +1108,18 @@ impl Handler<Destroyed> for MesosContainerizerProcess {
         }
         tracing::info!(container_id = %id, status = ?status, "Container destroyed");
         if super::parent(&id).is_some() {
+            // Kept (and checkpointed) for `wait` until removed, or until
+            // the parent goes.
+            if let Err(error) = paths::checkpoint_termination(&self.runtime_dir, &id, &termination)
+            {
+                tracing::warn!(container_id = %id, %error, "Failed to checkpoint the termination");
+            }
             self.terminated.insert(id.clone(), termination.clone());
+        } else {
+            paths::remove(&self.runtime_dir, &id);
+            let prefix = format!("{id}.");
+            self.terminated
+                .retain(|nested, _| !nested.starts_with(&prefix));
         }
         for waiter in container.waiters {
             let _ = waiter.send(Some(termination.clone()));
@@ -949,6 +1198,9 @@ impl Handler<Remove> for MesosContainerizerProcess {
             )));
         }
         self.terminated.remove(&id);
+        if super::parent(&id).is_some() {
+            paths::remove(&self.runtime_dir, &id);
+        }
         Ok(())
     }
 }
@@ -1004,10 +1256,7 @@ impl Handler<Status> for MesosContainerizerProcess {
         let isolators = self.isolators.clone();
         Box::pin(async move {
             let mut status = ContainerStatus {
-                container_id: Some(ContainerId {
-                    value: id.clone(),
-                    parent: None,
-                }),
+                container_id: Some(super::container_id(&id)),
                 executor_pid: pid,
                 ..Default::default()
             };

@@ -95,6 +95,50 @@ pub fn container_processes(all: &[ProcessStat], pid: i32) -> Vec<ProcessStat> {
         .collect()
 }
 
+/// The process whose namespaces and root a DEBUG container of the
+/// container with init process `pid` enters (upstream
+/// `getMountNamespaceTarget`): the first descendant with a root of its
+/// own (a command task in its image's rootfs), else the first in other
+/// pid or mount namespaces (the init process of a new pid namespace,
+/// forked by the launch helper), else `pid` itself.
+pub fn namespace_target(proc_root: &Path, pid: u32) -> u32 {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |pid: i32, link: &str| {
+        std::fs::metadata(proc_root.join(pid.to_string()).join(link))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let Ok(init) = i32::try_from(pid) else {
+        return pid;
+    };
+    let all = processes(proc_root);
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for p in &all {
+        children.entry(p.ppid).or_default().push(p.pid);
+    }
+    let mut descendants = Vec::new();
+    let mut queue = std::collections::VecDeque::from([init]);
+    while let Some(next) = queue.pop_front() {
+        for child in children.get(&next).into_iter().flatten() {
+            descendants.push(*child);
+            queue.push_back(*child);
+        }
+    }
+    let root = id(init, "root");
+    let namespaces = (id(init, "ns/pid"), id(init, "ns/mnt"));
+    descendants
+        .iter()
+        .find(|d| id(**d, "root").is_some_and(|r| Some(r) != root))
+        .or_else(|| {
+            descendants.iter().find(|d| {
+                let theirs = (id(**d, "ns/pid"), id(**d, "ns/mnt"));
+                theirs.0.is_some() && theirs != namespaces
+            })
+        })
+        .and_then(|d| u32::try_from(*d).ok())
+        .unwrap_or(pid)
+}
+
 /// Whether `pid` runs: exists under `proc_root` and is neither a zombie
 /// nor dead.
 pub fn alive(proc_root: &Path, pid: u32) -> bool {

@@ -103,11 +103,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// `<runtime_dir>/containers/<id>[/containers/<child>...]`.
 pub fn container_runtime_dir(runtime_dir: &Path, container_id: &str) -> PathBuf {
-    container_id
-        .split('.')
-        .fold(runtime_dir.to_path_buf(), |dir, part| {
-            dir.join("containers").join(part)
-        })
+    crate::containerizer::mesos::paths::runtime_path(runtime_dir, container_id)
 }
 
 /// The checkpoint directory of a container's server.

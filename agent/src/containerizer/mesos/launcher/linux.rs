@@ -114,21 +114,33 @@ impl Tree {
         }
     }
 
-    /// The container ids with a cgroup under `root`.
+    /// The container ids with a cgroup under `root`, nested ones
+    /// (`<root>/<parent>/mesos/<child>`) as `parent.child`.
     fn containers(&self, root: &str) -> Vec<String> {
+        fn walk(dir: &Path, prefix: Option<&str>, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let id = match prefix {
+                    Some(prefix) => format!("{prefix}.{name}"),
+                    None => name,
+                };
+                walk(&entry.path().join("mesos"), Some(&id), out);
+                out.push(id);
+            }
+        }
         let base: &Path = match self {
             Tree::Freezer(hierarchy) => hierarchy,
             Tree::Unified(root) => root,
         };
-        std::fs::read_dir(base.join(root))
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let mut out = Vec::new();
+        walk(&base.join(root), None, &mut out);
+        out
     }
 }
 
@@ -143,13 +155,16 @@ impl Launcher for LinuxLauncher {
     fn recover(&self, states: &[ContainerState]) -> BoxFuture<'static, Result<HashSet<String>>> {
         let known: HashSet<String> = states
             .iter()
-            .map(|s| s.container_id.value.clone())
+            .map(|s| crate::containerizer::container_id_string(&s.container_id))
             .collect();
         {
             let mut pids = self.pids();
             for state in states {
                 if let Ok(pid) = u32::try_from(state.pid) {
-                    pids.insert(state.container_id.value.clone(), pid);
+                    pids.insert(
+                        crate::containerizer::container_id_string(&state.container_id),
+                        pid,
+                    );
                 }
             }
         }

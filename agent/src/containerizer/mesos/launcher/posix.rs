@@ -39,7 +39,10 @@ impl Launcher for PosixLauncher {
         let mut pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
         for state in states {
             if let Ok(pid) = u32::try_from(state.pid) {
-                pids.insert(state.container_id.value.clone(), pid);
+                pids.insert(
+                    crate::containerizer::container_id_string(&state.container_id),
+                    pid,
+                );
             }
         }
         // A session leaves no trace of its container id: the posix
