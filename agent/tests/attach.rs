@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
+use support::agent_binary::AgentBinary;
 use support::sandbox::{get, launch, request, require_executor, Cluster, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -839,4 +840,201 @@ async fn a_session_joins_its_parents_pid_namespace_sandbox_and_environment() {
     assert_eq!(output.lines().last(), Some("1"), "{output}");
     let wait = wait_nested(cluster.addr, nested(&parent, "exec-ns")).await;
     assert_eq!(wait["exit_status"], 0, "{wait}");
+}
+
+/// The pids whose command line is exactly `argv` (NUL-separated).
+fn pids_of(argv: &[&str]) -> Vec<i32> {
+    let wanted: String = argv.iter().map(|a| format!("{a}\0")).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse().ok()?;
+            let cmdline = std::fs::read_to_string(e.path().join("cmdline")).ok()?;
+            (cmdline == wanted).then_some(pid)
+        })
+        .collect()
+}
+
+async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    check()
+}
+
+/// Upstream's recovery of nested containers (`MesosContainerizerProcess::
+/// recover` from the runtime directory): after the agent is killed and
+/// started again, a task group's nested container still runs and its
+/// default executor waits on it again (the kill reaches it and it ends
+/// TASK_KILLED, not failed); a TTY container is attached to again through
+/// its recovered switchboard; a DEBUG session container, whose connection
+/// died with the agent, is destroyed.
+#[actix_rt::test]
+async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
+    use mesos_proto::mesos::{
+        CommandInfo, FrameworkInfo, TaskGroupInfo, TaskId, TaskInfo, TaskState,
+    };
+    if !require_switchboard() {
+        return;
+    }
+    let master_runtime = support::runtime();
+    let master = support::start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+    let mut agent = AgentBinary::start(master.upid(), port, work_dir.path(), &[]);
+    let mut framework = support::TestFramework::subscribe(
+        &master_runtime,
+        master.upid(),
+        "scheduler-nested-recovery",
+        FrameworkInfo {
+            user: "root".into(),
+            name: "nested-recovery".into(),
+            checkpoint: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    let task_id = TaskId {
+        value: "grouped".into(),
+    };
+    framework.launch_group(
+        "group-executor",
+        "cpus:0.1;mem:32",
+        TaskGroupInfo {
+            tasks: vec![TaskInfo {
+                name: "grouped".into(),
+                task_id: task_id.clone(),
+                resources: mesos_proto::resources::Resources::parse("cpus:0.1;mem:32", "*")
+                    .unwrap()
+                    .to_vec(),
+                command: Some(CommandInfo {
+                    value: Some("exec sleep 1011".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        },
+    );
+    loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    let containers = get(addr, "/containers").await.json();
+    let executor = containers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["executor_id"] == "group-executor")
+        .unwrap_or_else(|| panic!("{containers}"))["container_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(eventually(|| pids_of(&["sleep", "1011"]).len() == 1).await);
+    let task_pid = pids_of(&["sleep", "1011"])[0];
+
+    // A TTY container and a DEBUG session under the executor's container.
+    let shell = nested(&executor, "shell");
+    let reply = call(
+        addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": shell,
+                "command": {"value": "exec sh"},
+                "container": {"type": "MESOS", "tty_info": {}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let session = stream(
+        addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": nested(&executor, "debug"),
+                "command": {"value": "exec sleep 1013"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    assert!(eventually(|| pids_of(&["sleep", "1013"]).len() == 1).await);
+    let checkpointed = work_dir
+        .path()
+        .join("runtime/containers")
+        .join(&executor)
+        .join("containers");
+    assert!(checkpointed.join("shell/pid").exists());
+    assert!(checkpointed.join("shell/config").exists());
+    assert!(checkpointed
+        .join("debug/force_destroy_on_recovery")
+        .exists());
+
+    // kill -9: everything the agent launched keeps running, the session's
+    // container too (nobody is left to destroy it).
+    agent.crash();
+    drop(session);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pids_of(&["sleep", "1011"]), vec![task_pid]);
+    assert_eq!(pids_of(&["sleep", "1013"]).len(), 1);
+
+    let _agent = AgentBinary::start(master.upid(), port, work_dir.path(), &[]);
+    // The recovered agent destroys the DEBUG container; the task runs on.
+    let log = || std::fs::read_to_string(work_dir.path().join("agent.log")).unwrap_or_default();
+    assert!(
+        eventually(|| pids_of(&["sleep", "1013"]).is_empty()).await,
+        "the session container outlived the agent's restart: {}",
+        log()
+    );
+    assert_eq!(pids_of(&["sleep", "1011"]), vec![task_pid]);
+
+    // The TTY container is attached to again (once the agent finished
+    // recovering) and typed into.
+    let mut output = loop {
+        let output = stream(
+            addr,
+            json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": shell}}),
+        )
+        .await;
+        if output.status != 503 {
+            break output;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(output.status, 200, "{}\n{}", output.head, log());
+    let mut input = Input::open(addr, shell.clone()).await;
+    input.stdin(b"echo after-$((40 + 3))\n").await;
+    output.output_until("after-43").await;
+    input.stdin(b"exit 5\n").await;
+    let (status, body) = input.finish().await;
+    assert_eq!(status, 200, "{body}");
+    // Its exit status survived the restart (the helper checkpointed it).
+    let wait = wait_nested(addr, shell.clone()).await;
+    assert_eq!(wait["exit_status"], 5 << 8, "{wait}");
+
+    // The default executor subscribed again and waits on its task: the
+    // kill reaches it and the task ends killed.
+    framework.kill(task_id);
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(
+        last.state(),
+        TaskState::TaskKilled,
+        "{statuses:?}\n{}",
+        log()
+    );
+    assert!(eventually(|| pids_of(&["sleep", "1011"]).is_empty()).await);
 }

@@ -219,7 +219,7 @@ async fn destroy_in_a_pid_namespace_kills_double_forked_children() {
         "c1".into(),
         config(
             sandbox.path(),
-            "(setsid sleep 1000 & echo $! > inner.pid); echo started; sleep 1000",
+            "(setsid sleep 1031 & echo $! > inner.pid); echo started; sleep 1031",
             None,
         ),
     );
@@ -238,7 +238,7 @@ async fn destroy_in_a_pid_namespace_kills_double_forked_children() {
             .unwrap()
             .flatten()
             .filter_map(|e| std::fs::read_to_string(e.path().join("cmdline")).ok())
-            .filter(|c| c == "sleep\x001000\x00")
+            .filter(|c| c == "sleep\x001031\x00")
             .count()
     };
     assert!(eventually(|| host_sleepers() >= 2).await);

@@ -19,6 +19,7 @@ use mesos_proto::mesos::SlaveInfo;
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
 
+pub mod agent_binary;
 pub mod sandbox;
 
 pub fn runtime() -> Runtime {
@@ -284,6 +285,49 @@ impl TestFramework {
                 return statuses;
             }
         }
+    }
+
+    /// Launches `group` with the default executor `executor_id` on the
+    /// first offer (LAUNCH_GROUP).
+    pub fn launch_group(
+        &self,
+        executor_id: &str,
+        executor_resources: &str,
+        mut group: mesos_proto::mesos::TaskGroupInfo,
+    ) {
+        use mesos_proto::mesos::scheduler::{call, Call};
+        use mesos_proto::mesos::{executor_info, offer, ExecutorId, ExecutorInfo, Filters};
+        for task in &mut group.tasks {
+            task.slave_id = self.offer.slave_id.clone();
+        }
+        let executor = ExecutorInfo {
+            r#type: Some(executor_info::Type::Default as i32),
+            executor_id: ExecutorId {
+                value: executor_id.into(),
+            },
+            framework_id: Some(self.framework_id.clone()),
+            resources: Resources::parse(executor_resources, "*").unwrap().to_vec(),
+            ..Default::default()
+        };
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Accept as i32),
+            accept: Some(call::Accept {
+                offer_ids: vec![self.offer.id.clone()],
+                operations: vec![offer::Operation {
+                    r#type: Some(offer::operation::Type::LaunchGroup as i32),
+                    launch_group: Some(offer::operation::LaunchGroup {
+                        executor,
+                        task_group: group,
+                    }),
+                    ..Default::default()
+                }],
+                filters: Some(Filters {
+                    refuse_seconds: Some(60.0),
+                }),
+            }),
+            ..Default::default()
+        });
     }
 
     /// Asks the master to kill `task_id`.

@@ -42,6 +42,9 @@ pub struct LaunchFlags {
     pub pipe_read: Option<i32>,
     /// `--namespace_mnt_target`: the process whose namespaces to enter.
     pub namespace_mnt_target: Option<i32>,
+    /// `--runtime_directory`: the container's runtime directory, where
+    /// the helper checkpoints the command's exit status (`status`).
+    pub runtime_directory: Option<std::path::PathBuf>,
 }
 
 impl LaunchFlags {
@@ -68,8 +71,9 @@ impl LaunchFlags {
                             format!("--namespace_mnt_target: '{value}' is not a pid")
                         })?);
                 }
+                "runtime_directory" => flags.runtime_directory = Some(value.into()),
                 // Accepted for upstream compatibility; nothing to do here.
-                "pipe_write" | "runtime_directory" => {}
+                "pipe_write" => {}
                 other => return Err(format!("unknown flag '--{other}'")),
             }
         }
@@ -97,20 +101,24 @@ pub fn run(flags: &LaunchFlags) -> i32 {
             return fail("the agent did not finish isolating the container");
         }
     }
+    let mut entered_pid = false;
     if let Some(target) = flags.namespace_mnt_target {
         match enter_namespaces(target) {
-            Ok(true) => {
-                if let Some(code) = fork_init() {
-                    return code;
-                }
-            }
-            Ok(false) => {}
+            Ok(entered) => entered_pid = entered,
             Err(error) => return fail(&error),
         }
     }
     let cloned = |flag: i32| info.clone_namespaces.contains(&flag);
-    if cloned(libc::CLONE_NEWPID) {
-        if let Some(code) = fork_init() {
+    // A new pid namespace holds only children: the command runs in a
+    // child. So it does when its exit status is to be checkpointed, which
+    // needs a parent that outlives it (an agent restarted meanwhile
+    // cannot reap a process it did not fork).
+    if entered_pid || cloned(libc::CLONE_NEWPID) || flags.runtime_directory.is_some() {
+        let status = flags
+            .runtime_directory
+            .as_ref()
+            .map(|dir| dir.join(STATUS_FILE));
+        if let Some(code) = fork_init(status.as_deref()) {
             return code;
         }
     }
@@ -254,10 +262,30 @@ fn parse_launch_info(flags: &LaunchFlags) -> Result<ContainerLaunchInfo, String>
         .map_err(|e| format!("failed to parse --launch_info_protobuf: {e}"))
 }
 
-/// Forks pid 1 of the new pid namespace. Returns `None` in the child, and
-/// in the parent the exit code to leave with once the child is gone (a
-/// child killed by a signal is mirrored by raising that signal).
-fn fork_init() -> Option<i32> {
+/// Where the helper checkpoints the command's wait status (upstream
+/// `containerizer::paths::STATUS_FILE`).
+pub const STATUS_FILE: &str = "status";
+
+/// The child the parent helper forwards signals to.
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let child = CHILD.load(std::sync::atomic::Ordering::SeqCst);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe; it signals our own child.
+        unsafe {
+            libc::kill(child, signal);
+        }
+    }
+}
+
+/// Forks the process that goes on to run the command (pid 1 of a new pid
+/// namespace). Returns `None` in the child, and in the parent the exit
+/// code to leave with once the child is gone (a child killed by a signal
+/// is mirrored by raising that signal). The parent forwards the signals
+/// it gets to the child, and writes the child's wait status to `status`
+/// (text, as upstream) when given.
+fn fork_init(status_path: Option<&std::path::Path>) -> Option<i32> {
     // SAFETY: the helper is single-threaded here, so fork is safe.
     let child = unsafe { libc::fork() };
     if child == -1 {
@@ -268,6 +296,16 @@ fn fork_init() -> Option<i32> {
     }
     if child == 0 {
         return None;
+    }
+    CHILD.store(child, std::sync::atomic::Ordering::SeqCst);
+    for signal in 1..32 {
+        if [libc::SIGCHLD, libc::SIGKILL, libc::SIGSTOP].contains(&signal) {
+            continue;
+        }
+        // SAFETY: installs a handler that only calls kill.
+        unsafe {
+            libc::signal(signal, forward_signal as *const () as libc::sighandler_t);
+        }
     }
     let mut status = 0;
     loop {
@@ -281,12 +319,22 @@ fn fork_init() -> Option<i32> {
             return Some(fail("failed to wait for the container's init process"));
         }
     }
+    if let Some(path) = status_path {
+        if let Err(error) = libprocess::os::write_atomic(path, status.to_string().as_bytes()) {
+            eprintln!(
+                "Failed to checkpoint the container's status to '{}': {error}",
+                path.display()
+            );
+        }
+    }
     if libc::WIFSIGNALED(status) {
         let signal = libc::WTERMSIG(status);
         // SAFETY: restores the default action and raises the signal the
         // child died of, so the agent sees the same termination.
         unsafe {
-            libc::signal(signal, libc::SIG_DFL);
+            for signal in 1..32 {
+                libc::signal(signal, libc::SIG_DFL);
+            }
             libc::raise(signal);
         }
         return Some(128 + signal);

@@ -372,9 +372,11 @@ impl Handler<Recover> for MesosContainerizerProcess {
         }
         for state in &recoverable {
             let id = super::container_id_string(&state.container_id);
+            let status = paths::runtime_path(&self.runtime_dir, &id).join(launch::STATUS_FILE);
             let exit = poll_exit(
                 self.proc_root.clone(),
                 u32::try_from(state.pid).unwrap_or_default(),
+                Some(status),
             );
             if let Some(container) = self.containers.get_mut(&id) {
                 container.exit = Some(exit.clone());
@@ -857,6 +859,14 @@ async fn launch(
     ];
     if let Some(target) = debug_parent.as_ref().and_then(|p| p.namespace_target) {
         arguments.push(format!("--namespace_mnt_target={target}"));
+    } else if super::parent(id).is_some() {
+        // A nested container's exit status outlives an agent restart:
+        // the helper stays its parent and checkpoints it (upstream does
+        // so only for containers whose helper forks).
+        arguments.push(format!(
+            "--runtime_directory={}",
+            paths::runtime_path(&runtime_dir, id).display()
+        ));
     }
     let spec = ForkSpec {
         program: helper,
@@ -942,13 +952,21 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// The exit of a process that is not our child (recovered): polled.
-fn poll_exit(proc_root: PathBuf, pid: u32) -> Exit {
+/// The exit of a process that is not our child (recovered): polled; its
+/// wait status is what its launch helper checkpointed, if it did.
+fn poll_exit(proc_root: PathBuf, pid: u32, status: Option<PathBuf>) -> Exit {
     let exit: BoxFuture<'static, Option<i32>> = Box::pin(async move {
         while procfs::alive(&proc_root, pid) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        None
+        let path = status?;
+        tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
+            .await
+            .ok()?
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     });
     exit.shared()
 }
