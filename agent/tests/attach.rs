@@ -1038,3 +1038,49 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
     );
     assert!(eventually(|| pids_of(&["sleep", "1011"]).is_empty()).await);
 }
+
+#[actix_rt::test]
+async fn a_session_whose_client_leaves_during_the_launch_is_destroyed() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-early-leave").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-left");
+    // The request goes out and the client leaves before any answer.
+    let body = json!({
+        "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+        "launch_nested_container_session": {
+            "container_id": id,
+            "command": {"value": "exec sleep 1041"}
+        }
+    })
+    .to_string();
+    let mut socket = TcpStream::connect(cluster.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nAccept: {RECORDIO}\r\n\
+         Message-Accept: {JSON}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    drop(socket);
+    // The container is launched all the same, and destroyed once the
+    // launch finds nobody to answer.
+    let wait = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let reply = call(
+                cluster.addr,
+                json!({"type": "WAIT_NESTED_CONTAINER", "wait_nested_container": {"container_id": id}}),
+            )
+            .await;
+            if reply.status == 200 {
+                return reply.json()["wait_nested_container"].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the session container outlived its client");
+    assert_eq!(wait["exit_status"], libc::SIGKILL, "{wait}");
+    assert!(pids_of(&["sleep", "1041"]).is_empty());
+}

@@ -223,11 +223,15 @@ async fn serve(flags: ServerFlags) -> Result<(), String> {
     // the senders ends them) or after a grace period.
     *lock(&shared.finished) = true;
     drop(std::mem::take(&mut *lock(&shared.outputs)));
+    // An input stream still open got its `200` (it ends with the
+    // container): the server stays until that answer is written, so the
+    // agent never sees the connection drop instead (upstream waits for
+    // the agent's `/acknowledge_container_input_response`).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while shared
-        .active_outputs
-        .load(std::sync::atomic::Ordering::SeqCst)
-        > 0
+    let active = |count: &std::sync::atomic::AtomicUsize| {
+        count.load(std::sync::atomic::Ordering::SeqCst) > 0
+    };
+    while (active(&shared.active_outputs) || active(&shared.active_inputs))
         && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(2)).await;
