@@ -443,4 +443,37 @@ mod containerizer {
             "{message}"
         );
     }
+
+    #[actix_rt::test]
+    #[ignore = "needs a cgroup v2 host; run by scripts/cgroups-v2-vm-test.sh"]
+    async fn cgroups_devices_allows_only_the_whitelist_on_v2() {
+        let root = Root(format!("mesos_test_{}", uuid::Uuid::new_v4().simple()));
+        let sandbox = tempfile::tempdir().expect("sandbox");
+        let containerizer = mesos_agent::containerizer::create(
+            &options(&root.0, "cgroups/devices"),
+            launcher_dir(),
+        )
+        .expect("containerizer");
+        // /dev/zero is on the default whitelist, /dev/kmsg (1:11) is not.
+        let launch = containerizer.launch(
+            "devices".into(),
+            config(
+                sandbox.path(),
+                "head -c1 /dev/zero > /dev/null && echo zero-read; \
+                 head -c1 /dev/kmsg > /dev/null 2>&1 && echo kmsg-read; echo done",
+                "cpus:0.5;mem:32",
+            ),
+        );
+        let wait = containerizer.wait("devices".into());
+        launch.await.expect("launched");
+        let termination = tokio::time::timeout(Duration::from_secs(60), wait)
+            .await
+            .expect("ended in time")
+            .expect("terminated");
+        assert_eq!(termination.status, Some(0), "{termination:?}");
+        let stdout = std::fs::read_to_string(sandbox.path().join("stdout")).expect("stdout");
+        assert_eq!(stdout, "zero-read\ndone\n");
+        // The host, outside the cgroup, still reads /dev/kmsg.
+        assert!(std::fs::File::open("/dev/kmsg").is_ok());
+    }
 }

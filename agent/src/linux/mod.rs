@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub mod cgroups;
 pub mod cgroups2;
 mod control;
+pub mod devices_bpf;
 pub mod mountinfo;
 pub mod statistics;
 

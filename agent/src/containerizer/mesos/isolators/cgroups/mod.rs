@@ -22,6 +22,10 @@
 //!   tasks fail with `REASON_CONTAINER_LIMITATION_MEMORY` and upstream's
 //!   "Memory limit exceeded" message.
 //! - pids: accounting only (`processes`, `threads`), as upstream.
+//! - devices: `devices.deny` of everything, then `devices.allow` of the
+//!   default whitelist and `--allowed_devices`. v2 has no devices
+//!   controller: the same whitelist becomes a BPF device program attached
+//!   to the container's cgroup ([`crate::linux::devices_bpf`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -55,6 +59,18 @@ pub const DEFAULT_WHITELIST: &[&str] = &[
     "c 1:9 rwm",
     "c 1:8 rwm",
 ];
+
+/// The default whitelist and `allowed`, as device program rules.
+fn device_rules(
+    allowed: &[String],
+) -> std::result::Result<Vec<crate::linux::devices_bpf::DeviceRule>, String> {
+    DEFAULT_WHITELIST
+        .iter()
+        .copied()
+        .chain(allowed.iter().map(String::as_str))
+        .map(crate::linux::devices_bpf::DeviceRule::parse)
+        .collect()
+}
 
 /// The devices-cgroup entries of an upstream `DeviceWhitelist` (JSON, as
 /// `--allowed_devices` takes it): each device's type and numbers come from
@@ -342,12 +358,14 @@ impl CgroupsIsolator {
                     subsystem.v2_controller()
                 ));
             }
+            // v2 has no devices controller: a device program does its work
+            // (checked by loading one now, so a kernel without BPF cgroup
+            // device programs is refused at start-up).
             Hierarchy::V2(_) if subsystem == Subsystem::Devices => {
-                return Err(
-                    "failed to create isolator 'cgroups/devices': cgroup v2 controls devices \
-                     with eBPF programs, which are not supported yet"
-                        .into(),
-                );
+                let rules = device_rules(&config.allowed_devices)
+                    .map_err(|e| format!("failed to create isolator 'cgroups/devices': {e}"))?;
+                crate::linux::devices_bpf::load(&rules)
+                    .map_err(|e| format!("failed to create isolator 'cgroups/devices': {e}"))?;
             }
             Hierarchy::V2(root) => {
                 let available = cgroups2::available_controllers(root, "").unwrap_or_default();
@@ -418,6 +436,15 @@ impl Ops {
                     cgroups::create(&self.v1(controller)?, &self.cgroup)
                         .map_err(IsolatorError::new)?;
                 }
+            }
+            Hierarchy::V2(root) if self.subsystem == Subsystem::Devices => {
+                // The cgroup, and the program that allows what the v1
+                // whitelist would; it goes with the cgroup.
+                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+                let rules =
+                    device_rules(&self.config.allowed_devices).map_err(IsolatorError::new)?;
+                crate::linux::devices_bpf::attach(&root.join(&self.cgroup), &rules)
+                    .map_err(IsolatorError::new)?;
             }
             Hierarchy::V2(root) => {
                 // The cgroup (and its ancestors) first, then the controller
