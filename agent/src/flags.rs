@@ -247,6 +247,25 @@ pub struct Flags {
     #[arg(long, env = "MESOS_RUNTIME_DIR")]
     pub runtime_dir: Option<PathBuf>,
 
+    /// Size of a container's private `/dev/shm` when its `LinuxInfo`
+    /// gives none (`namespaces/ipc`); unset: the kernel's default.
+    #[arg(long, env = "MESOS_DEFAULT_CONTAINER_SHM_SIZE", value_parser = parse_bytes)]
+    pub default_container_shm_size: Option<u64>,
+
+    /// Refuse top-level containers that ask to share the agent's IPC
+    /// namespace and `/dev/shm` (`namespaces/ipc`).
+    #[arg(long, env = "MESOS_DISALLOW_SHARING_AGENT_IPC_NAMESPACE", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub disallow_sharing_agent_ipc_namespace: bool,
+
+    /// Refuse top-level containers that ask to share the agent's pid
+    /// namespace (`namespaces/pid`).
+    #[arg(long, env = "MESOS_DISALLOW_SHARING_AGENT_PID_NAMESPACE", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub disallow_sharing_agent_pid_namespace: bool,
+
     /// How often attach and session streams carry a heartbeat.
     #[arg(long, env = "MESOS_HTTP_HEARTBEAT_INTERVAL", default_value = "30secs",
           value_parser = parse_duration)]
@@ -582,6 +601,11 @@ impl Flags {
             work_dir: self.work_dir.clone(),
             runtime_dir: self.runtime_dir(),
             http_heartbeat_interval: Some(self.http_heartbeat_interval),
+            namespaces: crate::containerizer::mesos::isolators::namespaces::NamespaceOptions {
+                default_shm_size: self.default_container_shm_size,
+                disallow_sharing_agent_ipc_namespace: self.disallow_sharing_agent_ipc_namespace,
+                disallow_sharing_agent_pid_namespace: self.disallow_sharing_agent_pid_namespace,
+            },
         }
     }
 
@@ -670,6 +694,18 @@ impl Flags {
             (
                 "http_heartbeat_interval",
                 Some(format_duration(self.http_heartbeat_interval)),
+            ),
+            (
+                "default_container_shm_size",
+                self.default_container_shm_size.map(format_bytes),
+            ),
+            (
+                "disallow_sharing_agent_ipc_namespace",
+                Some(self.disallow_sharing_agent_ipc_namespace.to_string()),
+            ),
+            (
+                "disallow_sharing_agent_pid_namespace",
+                Some(self.disallow_sharing_agent_pid_namespace.to_string()),
             ),
             (
                 "effective_capabilities",

@@ -959,6 +959,7 @@ async fn namespaces_ipc_gives_a_private_dev_shm_of_the_asked_size() {
         r#type: container_info::Type::Mesos as i32,
         linux_info: Some(mesos_proto::mesos::LinuxInfo {
             shm_size: Some(16),
+            ipc_mode: Some(mesos_proto::mesos::linux_info::IpcMode::Private as i32),
             ..Default::default()
         }),
         ..Default::default()
@@ -983,4 +984,252 @@ async fn namespaces_ipc_gives_a_private_dev_shm_of_the_asked_size() {
         !Path::new("/dev/shm").join(&marker).exists(),
         "the host's /dev/shm is untouched"
     );
+}
+
+fn linux_info(info: mesos_proto::mesos::LinuxInfo) -> Option<ContainerInfo> {
+    Some(ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        linux_info: Some(info),
+        ..Default::default()
+    })
+}
+
+fn ipc(mode: mesos_proto::mesos::linux_info::IpcMode) -> mesos_proto::mesos::LinuxInfo {
+    mesos_proto::mesos::LinuxInfo {
+        ipc_mode: Some(mode as i32),
+        ..Default::default()
+    }
+}
+
+/// Runs `command` in container `id` to its end; returns its stdout.
+async fn run_to_end(
+    containerizer: &MesosContainerizer,
+    id: &str,
+    directory: &Path,
+    command: &str,
+    container: Option<ContainerInfo>,
+) -> String {
+    std::fs::create_dir_all(directory).unwrap();
+    let launch = containerizer.launch(id.into(), config(directory, command, container));
+    let wait = containerizer.wait(id.into());
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    let stdout = std::fs::read_to_string(directory.join("stdout")).unwrap_or_default();
+    let stderr = std::fs::read_to_string(directory.join("stderr")).unwrap_or_default();
+    assert_eq!(
+        termination.status,
+        Some(0),
+        "{termination:?} {stdout} {stderr}"
+    );
+    stdout
+}
+
+/// Upstream's `namespaces/ipc` modes (`docs/isolators/namespaces-ipc.md`):
+/// unset keeps the agent's `/dev/shm` without a rootfs but gives a new
+/// IPC namespace; nested containers share their parent's namespace, and
+/// with `SHARE_PARENT` its private `/dev/shm`; `PRIVATE` gets its own,
+/// of `--default_container_shm_size`; `--disallow_sharing_agent_ipc_namespace`
+/// refuses a top-level `SHARE_PARENT`.
+#[actix_rt::test]
+async fn namespaces_ipc_modes_share_and_separate_as_upstream() {
+    use mesos_proto::mesos::linux_info::IpcMode;
+    if !require_root("namespaces_ipc_modes_share_and_separate_as_upstream") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "namespaces/ipc".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: runtime.path().to_path_buf(),
+        namespaces: mesos_agent::containerizer::mesos::isolators::namespaces::NamespaceOptions {
+            default_shm_size: Some(8 << 20),
+            disallow_sharing_agent_ipc_namespace: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let host_ipc = std::fs::read_link("/proc/self/ns/ipc").unwrap();
+    let host_ipc = host_ipc.display().to_string();
+
+    // Unset, top-level, no rootfs: a new namespace, the agent's /dev/shm.
+    let marker = unique("mesos-test-shm");
+    let id = unique("ipc-unset");
+    let out = run_to_end(
+        &containerizer,
+        &id,
+        &sandbox.path().join("unset"),
+        &format!("readlink /proc/self/ns/ipc; touch /dev/shm/{marker}"),
+        None,
+    )
+    .await;
+    assert_ne!(out.trim(), host_ipc);
+    assert!(Path::new("/dev/shm").join(&marker).exists(), "{out}");
+    let _ = std::fs::remove_file(Path::new("/dev/shm").join(&marker));
+
+    // PRIVATE without shm_size: --default_container_shm_size (8 MB).
+    let id = unique("ipc-private");
+    let out = run_to_end(
+        &containerizer,
+        &id,
+        &sandbox.path().join("private"),
+        "df -k /dev/shm | tail -1",
+        linux_info(ipc(IpcMode::Private)),
+    )
+    .await;
+    assert!(out.contains(" 8192 "), "{out}");
+
+    // SHARE_PARENT at the top level is refused by the flag.
+    let id = unique("ipc-share");
+    let directory = sandbox.path().join("share");
+    std::fs::create_dir_all(&directory).unwrap();
+    let error = containerizer
+        .launch(
+            id.clone(),
+            config(&directory, "true", linux_info(ipc(IpcMode::ShareParent))),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("Sharing agent IPC namespace with top-level container is not allowed"),
+        "{error}"
+    );
+
+    // A PRIVATE parent with a marker in its /dev/shm, and its children.
+    let parent = unique("ipc-parent");
+    let parent_dir = sandbox.path().join("parent");
+    std::fs::create_dir_all(&parent_dir).unwrap();
+    containerizer
+        .launch(
+            parent.clone(),
+            config(
+                &parent_dir,
+                "touch /dev/shm/parent-marker; readlink /proc/self/ns/ipc; exec sleep 1051",
+                linux_info(ipc(IpcMode::Private)),
+            ),
+        )
+        .await
+        .unwrap();
+    let parent_stdout = parent_dir.join("stdout");
+    assert!(
+        eventually(|| std::fs::read_to_string(&parent_stdout).is_ok_and(|s| s.contains("ipc:")))
+            .await
+    );
+    let parent_ipc = std::fs::read_to_string(&parent_stdout).unwrap();
+    let parent_ipc = parent_ipc.trim();
+    let probe = "readlink /proc/self/ns/ipc; ls /dev/shm";
+    let shared = run_to_end(
+        &containerizer,
+        &format!("{parent}.shared"),
+        &parent_dir.join("containers/shared"),
+        probe,
+        linux_info(ipc(IpcMode::ShareParent)),
+    )
+    .await;
+    assert_eq!(shared.lines().next(), Some(parent_ipc), "{shared}");
+    assert!(shared.contains("parent-marker"), "{shared}");
+    // Unset: the parent's namespace, the agent's /dev/shm (no rootfs).
+    let unset = run_to_end(
+        &containerizer,
+        &format!("{parent}.unset"),
+        &parent_dir.join("containers/unset"),
+        probe,
+        None,
+    )
+    .await;
+    assert_eq!(unset.lines().next(), Some(parent_ipc), "{unset}");
+    assert!(!unset.contains("parent-marker"), "{unset}");
+    let private = run_to_end(
+        &containerizer,
+        &format!("{parent}.private"),
+        &parent_dir.join("containers/private"),
+        probe,
+        linux_info(ipc(IpcMode::Private)),
+    )
+    .await;
+    assert_ne!(private.lines().next(), Some(parent_ipc), "{private}");
+    assert!(!private.contains("parent-marker"), "{private}");
+    assert!(containerizer.destroy(parent.clone()).await);
+    // The private /dev/shm mounts are gone with their containers.
+    assert!(
+        !std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(&runtime.path().display().to_string()),
+        "a /dev/shm tmpfs was left mounted"
+    );
+}
+
+/// `namespaces/pid` with `share_pid_namespace`: a nested container joins
+/// its parent's pid namespace (it sees the parent's processes), without
+/// it gets its own; `--disallow_sharing_agent_pid_namespace` refuses a
+/// top-level container sharing the agent's.
+#[actix_rt::test]
+async fn namespaces_pid_share_pid_namespace_as_upstream() {
+    if !require_root("namespaces_pid_share_pid_namespace_as_upstream") {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let runtime = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "namespaces/pid".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: runtime.path().to_path_buf(),
+        namespaces: mesos_agent::containerizer::mesos::isolators::namespaces::NamespaceOptions {
+            disallow_sharing_agent_pid_namespace: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let share = |share: bool| {
+        linux_info(mesos_proto::mesos::LinuxInfo {
+            share_pid_namespace: Some(share),
+            ..Default::default()
+        })
+    };
+    let directory = sandbox.path().join("top");
+    std::fs::create_dir_all(&directory).unwrap();
+    let error = containerizer
+        .launch(unique("pid-share"), config(&directory, "true", share(true)))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("Sharing agent pid namespace with top-level container is not allowed"),
+        "{error}"
+    );
+    let parent = unique("pid-parent");
+    let parent_dir = sandbox.path().join("parent");
+    std::fs::create_dir_all(&parent_dir).unwrap();
+    containerizer
+        .launch(parent.clone(), config(&parent_dir, "exec sleep 1053", None))
+        .await
+        .unwrap();
+    assert!(eventually(|| count_processes("sleep\x001053\x00") == 1).await);
+    let probe = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 1053'";
+    let shared = run_to_end(
+        &containerizer,
+        &format!("{parent}.shared"),
+        &parent_dir.join("containers/shared"),
+        probe,
+        share(true),
+    )
+    .await;
+    assert_eq!(shared.trim(), "1", "the parent's sleep is visible");
+    let own = run_to_end(
+        &containerizer,
+        &format!("{parent}.own"),
+        &parent_dir.join("containers/own"),
+        &format!("{probe} || true"),
+        None,
+    )
+    .await;
+    assert_eq!(own.trim(), "0", "a pid namespace of its own");
+    assert!(containerizer.destroy(parent).await);
 }

@@ -190,6 +190,8 @@ pub struct ContainerizerOptions {
     pub runtime_dir: PathBuf,
     /// `--http_heartbeat_interval`: heartbeats on attach streams.
     pub http_heartbeat_interval: Option<Duration>,
+    /// `--default_container_shm_size`, `--disallow_sharing_agent_*_namespace`.
+    pub namespaces: mesos::isolators::namespaces::NamespaceOptions,
 }
 
 impl Default for ContainerizerOptions {
@@ -218,6 +220,7 @@ impl Default for ContainerizerOptions {
             work_dir: PathBuf::from("/tmp/mesos"),
             runtime_dir: std::env::temp_dir().join("mesos").join("runtime"),
             http_heartbeat_interval: None,
+            namespaces: Default::default(),
         }
     }
 }
@@ -254,6 +257,8 @@ pub fn create(
         #[cfg(target_os = "linux")]
         cgroups: cgroups.clone(),
         work_dir: options.work_dir.clone(),
+        runtime_dir: options.runtime_dir.clone(),
+        namespaces: options.namespaces.clone(),
     };
     let isolators = isolators::create(&options.isolation, &context)?;
     let launcher: Arc<dyn Launcher> = match options.launcher.as_str() {

@@ -42,6 +42,10 @@ pub struct LaunchFlags {
     pub pipe_read: Option<i32>,
     /// `--namespace_mnt_target`: the process whose namespaces to enter.
     pub namespace_mnt_target: Option<i32>,
+    /// `--enter_namespaces_of`: the process whose namespaces listed in the
+    /// launch info's `enter_namespaces` the command joins (a nested
+    /// container sharing its parent's).
+    pub enter_namespaces_of: Option<i32>,
     /// `--runtime_directory`: the container's runtime directory, where
     /// the helper checkpoints the command's exit status (`status`).
     pub runtime_directory: Option<std::path::PathBuf>,
@@ -72,6 +76,12 @@ impl LaunchFlags {
                         })?);
                 }
                 "runtime_directory" => flags.runtime_directory = Some(value.into()),
+                "enter_namespaces_of" => {
+                    flags.enter_namespaces_of =
+                        Some(value.parse().map_err(|_| {
+                            format!("--enter_namespaces_of: '{value}' is not a pid")
+                        })?);
+                }
                 // Accepted for upstream compatibility; nothing to do here.
                 "pipe_write" => {}
                 other => return Err(format!("unknown flag '--{other}'")),
@@ -107,6 +117,12 @@ pub fn run(flags: &LaunchFlags) -> i32 {
             Ok(entered) => entered_pid = entered,
             Err(error) => return fail(&error),
         }
+    }
+    if let Some(target) = flags.enter_namespaces_of {
+        if let Err(error) = enter_listed_namespaces(target, &info.enter_namespaces) {
+            return fail(&error);
+        }
+        entered_pid |= info.enter_namespaces.contains(&libc::CLONE_NEWPID);
     }
     let cloned = |flag: i32| info.clone_namespaces.contains(&flag);
     // A new pid namespace holds only children: the command runs in a
@@ -246,6 +262,31 @@ fn enter_namespaces(target: i32) -> Result<bool, String> {
         }
     }
     Ok(entered_pid)
+}
+
+/// Enters the namespaces of `target` that `kinds` lists (`CLONE_NEW*`).
+fn enter_listed_namespaces(target: i32, kinds: &[i32]) -> Result<(), String> {
+    use std::os::fd::AsRawFd as _;
+    for &kind in kinds {
+        let name = match kind {
+            libc::CLONE_NEWIPC => "ipc",
+            libc::CLONE_NEWUTS => "uts",
+            libc::CLONE_NEWNET => "net",
+            libc::CLONE_NEWPID => "pid",
+            libc::CLONE_NEWNS => "mnt",
+            other => return Err(format!("cannot enter namespace type {other:#x}")),
+        };
+        let file = std::fs::File::open(format!("/proc/{target}/ns/{name}"))
+            .map_err(|e| format!("failed to open the {name} namespace of process {target}: {e}"))?;
+        // SAFETY: setns on an fd we hold open, with its namespace type.
+        if unsafe { libc::setns(file.as_raw_fd(), kind) } != 0 {
+            return Err(format!(
+                "failed to enter the {name} namespace of process {target}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_launch_info(flags: &LaunchFlags) -> Result<ContainerLaunchInfo, String> {

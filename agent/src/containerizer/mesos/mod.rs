@@ -538,6 +538,10 @@ impl Handler<Launch> for MesosContainerizerProcess {
         let addr = ctx.address();
         let switchboard = self.io_switchboard.clone();
         let runtime_dir = self.runtime_dir.clone();
+        let proc_root = self.proc_root.clone();
+        let parent_pid = super::parent(&id)
+            .and_then(|parent| self.containers.get(parent))
+            .and_then(|parent| parent.pid);
         Box::pin(async move {
             let parts = LaunchParts {
                 launcher: &launcher,
@@ -549,6 +553,8 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 switchboard: switchboard.as_deref(),
                 runtime_dir,
                 debug_parent,
+                parent_pid,
+                proc_root,
             };
             let launched = launch(&id, config, parts, &addr, &abort).await;
             match launched {
@@ -586,6 +592,10 @@ struct LaunchParts<'a> {
     runtime_dir: PathBuf,
     /// For a DEBUG container, what it takes from its parent.
     debug_parent: Option<DebugParent>,
+    /// A nested container's parent's init process.
+    parent_pid: Option<u32>,
+    /// `/proc`.
+    proc_root: PathBuf,
 }
 
 /// What a DEBUG container takes from its parent (upstream's
@@ -656,6 +666,8 @@ async fn launch(
         switchboard,
         runtime_dir,
         debug_parent,
+        parent_pid,
+        proc_root,
     } = parts;
     // The runtime directory first: recovery finds the container by it.
     {
@@ -860,6 +872,18 @@ async fn launch(
     if let Some(target) = debug_parent.as_ref().and_then(|p| p.namespace_target) {
         arguments.push(format!("--namespace_mnt_target={target}"));
     } else if super::parent(id).is_some() {
+        // Namespaces shared with the parent (`enter_namespaces` of the
+        // isolators) are entered from its init process's.
+        if !merged.enter_namespaces.is_empty() {
+            let target = parent_pid
+                .map(|pid| procfs::namespace_target(&proc_root, pid))
+                .ok_or_else(|| {
+                    ContainerizerError::Other(
+                        "the parent container has no process to share namespaces with".into(),
+                    )
+                })?;
+            arguments.push(format!("--enter_namespaces_of={target}"));
+        }
         // A nested container's exit status outlives an agent restart:
         // the helper stays its parent and checkpoints it (upstream does
         // so only for containers whose helper forks).

@@ -42,6 +42,10 @@ pub struct IsolatorContext {
     pub cgroups: Option<Arc<cgroups::CgroupsConfig>>,
     /// The agent's `--work_dir`, where persistent volumes live.
     pub work_dir: PathBuf,
+    /// `--runtime_dir` (`namespaces/ipc` keeps private `/dev/shm`s there).
+    pub runtime_dir: PathBuf,
+    /// The namespace isolators' flags.
+    pub namespaces: namespaces::NamespaceOptions,
 }
 
 type Built = std::result::Result<Arc<dyn Isolator>, String>;
@@ -158,11 +162,19 @@ const TABLE: &[(&str, Constructor)] = &[
             bounding: c.bounding_capabilities.clone(),
         }))
     }),
-    ("namespaces/pid", |_| {
-        Ok(Arc::new(NamespacesIsolator(Namespace::Pid)))
+    ("namespaces/pid", |c| {
+        Ok(Arc::new(NamespacesIsolator::new(
+            Namespace::Pid,
+            c.namespaces.clone(),
+            &c.runtime_dir,
+        )))
     }),
-    ("namespaces/ipc", |_| {
-        Ok(Arc::new(NamespacesIsolator(Namespace::Ipc)))
+    ("namespaces/ipc", |c| {
+        Ok(Arc::new(NamespacesIsolator::new(
+            Namespace::Ipc,
+            c.namespaces.clone(),
+            &c.runtime_dir,
+        )))
     }),
 ];
 
@@ -268,6 +280,8 @@ mod tests {
             #[cfg(target_os = "linux")]
             cgroups: None,
             work_dir: PathBuf::from("/tmp/mesos"),
+            runtime_dir: PathBuf::from("/tmp/mesos/runtime"),
+            namespaces: Default::default(),
         }
     }
 
