@@ -223,7 +223,7 @@ impl Isolator for NamespacesIsolator {
     ) -> BoxFuture<'static, Result<()>> {
         if self.namespace == Namespace::Ipc {
             for orphan in orphans {
-                let _ = self.cleanup(orphan);
+                drop(self.cleanup(orphan));
             }
         }
         ready(Ok(()))
