@@ -14,34 +14,29 @@
 //!   client goes away the container is destroyed.
 //!
 //! Errors: `404 Container <id> cannot be found` for an unknown container,
-//! `400` for input to a container without a switchboard, `409 Multiple
-//! input connections are not allowed` (from the switchboard) for a second
-//! input stream, `406` when `Accept` does not allow
-//! `application/recordio` for a streaming answer.
-//!
-//! Beyond upstream: `ATTACH_CONTAINER_OUTPUT` of a container without a
-//! switchboard (no TTY, not DEBUG) follows its sandbox `stdout` and
-//! `stderr` files read-only, from their start, until the container
-//! terminates (upstream answers an error); `mesos task log -f` uses it.
+//! `500 I/O switchboard server was disabled for this container` (upstream's
+//! words, which upstream's CLI matches to say that a task without a TTY
+//! cannot be attached to) for either attach call to a container without a
+//! switchboard (no TTY, not DEBUG), `409 Multiple input connections are
+//! not allowed` (from the switchboard) for a second input stream, `406`
+//! when `Accept` does not allow `application/recordio` for a streaming
+//! answer.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use libprocess::http::{Body, Request, Response};
 use libprocess::HttpFuture;
 use mesos_proto::api::{JSON, PROTOBUF};
 use mesos_proto::mesos::agent::call::attach_container_input;
-use mesos_proto::mesos::agent::process_io::{self, data};
-use mesos_proto::mesos::agent::{call, Call, ProcessIo};
+use mesos_proto::mesos::agent::{call, Call};
 use mesos_proto::mesos::slave::ContainerClass;
 use mesos_proto::mesos::{v1, ContainerId};
 use prost::Message as _;
 use tokio::sync::mpsc;
 
-use crate::containerizer::mesos::io::{client, serialize, MESSAGE_CONTENT_TYPE, RECORDIO};
-use crate::containerizer::{container_id_string, Containerizer, ContainerizerError};
+use crate::containerizer::mesos::io::{client, RECORDIO};
+use crate::containerizer::{container_id_string, ContainerizerError};
 use crate::slave::Slave;
 
 fn ready(response: Response) -> HttpFuture {
@@ -60,28 +55,13 @@ fn no_containerizer() -> Response {
     text(503, "Agent has not started its containerizer")
 }
 
-fn no_switchboard(id: &str) -> Response {
+/// Upstream's answer (`IOSwitchboard::connect`'s failure) for a container
+/// without a switchboard.
+fn no_switchboard() -> Response {
     text(
-        400,
-        format!(
-            "Container {id} has no I/O switchboard: only containers with a TTY \
-             (ContainerInfo.tty_info) and DEBUG containers take input"
-        ),
+        500,
+        "I/O switchboard server was disabled for this container",
     )
-}
-
-/// The streaming answer's headers.
-fn stream_response(rx: mpsc::Receiver<Bytes>, json: bool) -> Response {
-    let mut response = Response::status(200);
-    response
-        .headers
-        .push(("Content-Type".into(), RECORDIO.into()));
-    response.headers.push((
-        MESSAGE_CONTENT_TYPE.into(),
-        if json { JSON } else { PROTOBUF }.into(),
-    ));
-    response.body = Body::Stream(rx);
-    response
 }
 
 /// Upstream's validation of the three calls.
@@ -137,7 +117,6 @@ pub(crate) fn attach_output(slave: &mut Slave, call: Call, json: bool) -> HttpFu
         .as_ref()
         .map(|a| container_id_string(&a.container_id))
         .unwrap_or_default();
-    let sandbox = sandbox(slave, &container_id);
     Box::pin(async move {
         match containerizer.attach(container_id.clone()).await {
             Err(ContainerizerError::UnknownContainer(_)) => not_found(&container_id),
@@ -149,91 +128,9 @@ pub(crate) fn attach_output(slave: &mut Slave, call: Call, json: bool) -> HttpFu
                     Err(error) => text(500, error.to_string()),
                 }
             }
-            Ok(None) => match sandbox {
-                Some(sandbox) => follow(containerizer, container_id, sandbox, json),
-                None => no_switchboard(&container_id),
-            },
+            Ok(None) => no_switchboard(),
         }
     })
-}
-
-fn record(kind: data::Type, bytes: &[u8]) -> ProcessIo {
-    ProcessIo {
-        r#type: Some(process_io::Type::Data as i32),
-        data: Some(process_io::Data {
-            r#type: Some(kind as i32),
-            data: Some(bytes.to_vec()),
-        }),
-        control: None,
-    }
-}
-
-/// Streams the sandbox files of a container without a switchboard until
-/// it terminates (or the client goes).
-fn follow(
-    containerizer: Arc<dyn Containerizer>,
-    container_id: String,
-    sandbox: PathBuf,
-    json: bool,
-) -> Response {
-    let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(async move {
-        let mut files = Vec::new();
-        for (kind, name) in [
-            (data::Type::Stdout, "stdout"),
-            (data::Type::Stderr, "stderr"),
-        ] {
-            if let Ok(file) = std::fs::File::open(sandbox.join(name)) {
-                files.push((kind, file));
-            }
-        }
-        let mut wait = containerizer.wait(container_id);
-        let mut last_round = false;
-        loop {
-            // Reads off the agent's thread: what each file has gained.
-            let read = tokio::task::spawn_blocking(move || {
-                use std::io::Read as _;
-                let mut pieces = Vec::new();
-                for (kind, file) in &mut files {
-                    let mut buffer = vec![0_u8; 64 * 1024];
-                    while let Ok(n) = file.read(&mut buffer) {
-                        if n == 0 {
-                            break;
-                        }
-                        pieces.push((*kind, Bytes::copy_from_slice(&buffer[..n])));
-                        if pieces.len() >= 16 {
-                            break;
-                        }
-                    }
-                }
-                (files, pieces)
-            })
-            .await;
-            let Ok((back, pieces)) = read else {
-                return;
-            };
-            files = back;
-            let progressed = !pieces.is_empty();
-            for (kind, piece) in pieces {
-                let framed = mesos_proto::recordio::encode(&serialize(&record(kind, &piece), json));
-                if tx.send(framed).await.is_err() {
-                    return;
-                }
-            }
-            if progressed {
-                continue;
-            }
-            if last_round {
-                return;
-            }
-            tokio::select! {
-                _ = &mut wait, if !last_round => last_round = true,
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                () = tx.closed() => return,
-            }
-        }
-    });
-    stream_response(rx, json)
 }
 
 /// `LAUNCH_NESTED_CONTAINER_SESSION`.
@@ -417,7 +314,7 @@ pub(crate) fn attach_input(
         let socket = match containerizer.attach(id.clone()).await {
             Err(ContainerizerError::UnknownContainer(_)) => return not_found(&id),
             Err(error) => return text(500, error.to_string()),
-            Ok(None) => return no_switchboard(&id),
+            Ok(None) => return no_switchboard(),
             Ok(Some(socket)) => socket,
         };
         // The first record and whatever followed it, as received.
