@@ -372,7 +372,10 @@ fn attach_input(
                 continue;
             }
             let (typed, detached) = keys.feed(&buffer[..n]);
-            request.send(&stdin_record(&typed))?;
+            // (An empty record would be an EOF.)
+            if !typed.is_empty() {
+                request.send(&stdin_record(&typed))?;
+            }
             if detached {
                 let _ = request.finish();
                 if let Some(on_detach) = on_detach.take() {
