@@ -1638,7 +1638,7 @@ impl Slave {
         sender: UpdateSender,
         ctx: &mut Context<Self>,
     ) {
-        let container_id = self
+        let executor_container = self
             .frameworks
             .get(&update.framework_id.value)
             .and_then(|f| {
@@ -1647,11 +1647,22 @@ impl Slave {
                     .find(|e| e.tasks.contains_key(&update.status.task_id.value))
             })
             .map(|e| e.container_id.clone());
-        let (Some(container_id), Some(containerizer)) = (container_id, self.containerizer_handle())
+        let (Some(executor_container), Some(containerizer)) =
+            (executor_container, self.containerizer_handle())
         else {
             self.handle_update(update, Some(sender), ctx);
             return;
         };
+        // A container the executor names (the default executor's task
+        // containers, nested in its own) is the task's, as upstream.
+        let container_id = update
+            .status
+            .container_status
+            .as_ref()
+            .and_then(|s| s.container_id.as_ref())
+            .map(crate::containerizer::container_id_string)
+            .unwrap_or(executor_container);
+        let structured = crate::containerizer::container_id(&container_id);
         let ip = self.base.self_pid().ip.to_string();
         let status = containerizer.status(container_id);
         ctx.wait(
@@ -1669,6 +1680,7 @@ impl Slave {
                     let mut merged = update.status.container_status.take().unwrap_or_default();
                     let _ = merged.merge(status.encode_to_vec().as_slice());
                     let status = &mut merged;
+                    status.container_id = Some(structured);
                     if status.network_infos.is_empty() {
                         status.network_infos.push(NetworkInfo {
                             ip_addresses: vec![network_info::IpAddress {
