@@ -166,8 +166,8 @@ fi
 # 4. Apache's CLI as published on PyPI (avmesos-cli, the `mesos` CLI of
 # upstream's src/python/cli_new packaged as a py3 wheel). Its declared
 # dependencies drag in PyInstaller, tox and isort, which it never imports;
-# only what its modules import is installed, pinned, and the wheel itself
-# goes in with --no-deps.
+# only what its modules import is installed, pinned with their own
+# dependencies (all --no-deps, so nothing unpinned comes along).
 AVMESOS_CLI_VERSION=1.0.0
 AVMESOS_CLI_DEPS=(
     "requests==2.32.3" "urllib3==2.2.3" "certifi==2024.8.30" "idna==3.10"
@@ -185,10 +185,10 @@ if ! cli_deps_ok; then
     # docopt has only an sdist; it is built with the venv's own setuptools
     # and the pinned wheel, installed first, so no unpinned build tools are
     # fetched.
-    "$PY" -m pip install --quiet --disable-pip-version-check \
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps \
         "${AVMESOS_CLI_DEPS[@]:0:${#AVMESOS_CLI_DEPS[@]}-1}" \
         || die "pip install ${AVMESOS_CLI_DEPS[*]:0:${#AVMESOS_CLI_DEPS[@]}-1} failed"
-    "$PY" -m pip install --quiet --disable-pip-version-check --no-build-isolation \
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
         "${AVMESOS_CLI_DEPS[-1]}" \
         || die "pip install ${AVMESOS_CLI_DEPS[-1]} failed"
 fi
@@ -226,4 +226,4 @@ if [ ! -f "$ORACLE" ] || [ "$EXTRACTOR" -nt "$ORACLE" ]; then
     say "$(tail -n 1 "$CACHE/extract.log")"
 fi
 
-say "ok: python $("$PY" -c 'import sys; print(sys.version.split()[0])'), protobuf $(installed_version protobuf), pymesos $(installed_version pymesos), oracle $ORACLE"
+say "ok: python $("$PY" -c 'import sys; print(sys.version.split()[0])'), protobuf $(installed_version protobuf), pymesos $(installed_version pymesos), avmesos-cli $(installed_version avmesos-cli), oracle $ORACLE"
