@@ -782,8 +782,6 @@ fn nanos(nanoseconds: i64) -> Duration {
     Duration::from_nanos(u64::try_from(nanoseconds).unwrap_or(0))
 }
 
-/// Sends `signal` to process group `pgid`, or to the process alone if that
-/// fails.
 /// In the forked task, with a terminal: its own process group, made the
 /// terminal's foreground group, inside the executor's session (whose
 /// controlling terminal the terminal is). Upstream leaves the task in the
@@ -819,6 +817,8 @@ unsafe fn foreground_process_group() -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `signal` to process group `pgid`, or to the process alone if that
+/// fails.
 fn signal_group(pgid: i32, signal: i32) {
     // SAFETY: killpg and kill have no memory-safety preconditions.
     if unsafe { libc::killpg(pgid, signal) } == -1 {
