@@ -4,7 +4,9 @@
 #   .venv/                     python3 venv with protobuf==3.20.3, pymesos==0.3.15
 #                              and upstream's generated mesos_pb2 (mesos.interface
 #                              1.11.0, importable as `from mesos.interface import
-#                              mesos_pb2`)
+#                              mesos_pb2`), and Apache's `mesos` CLI from PyPI
+#                              (avmesos-cli 1.0.0, run as .venv/bin/mesos-cli;
+#                              tools/tests/avmesos_cli.rs)
 #   .cache/interop/            downloads, and the oracle
 #     mesos-1.11.0-descriptors.pb   FileDescriptorSet of every .proto compiled
 #                                   into upstream's libmesos 1.11.0, extracted
@@ -161,7 +163,45 @@ fi
 "$PY" -c 'from mesos.interface import mesos_pb2; import google.protobuf; mesos_pb2.FrameworkInfo' \
     || die "'from mesos.interface import mesos_pb2' fails in $VENV"
 
-# 4. The descriptor oracle from mesos.scheduler's _scheduler.so.
+# 4. Apache's CLI as published on PyPI (avmesos-cli, the `mesos` CLI of
+# upstream's src/python/cli_new packaged as a py3 wheel). Its declared
+# dependencies drag in PyInstaller, tox and isort, which it never imports;
+# only what its modules import is installed, pinned with their own
+# dependencies (all --no-deps, so nothing unpinned comes along).
+AVMESOS_CLI_VERSION=1.0.0
+AVMESOS_CLI_DEPS=(
+    "requests==2.32.3" "urllib3==2.2.3" "certifi==2024.8.30" "idna==3.10"
+    "charset-normalizer==3.4.0" "tenacity==9.0.0" "toml==0.10.2"
+    "ujson==5.10.0" "wheel==0.45.1" "docopt==0.6.2"
+)
+cli_deps_ok() {
+    local spec
+    for spec in "${AVMESOS_CLI_DEPS[@]}"; do
+        [ "$(installed_version "${spec%%==*}")" = "${spec##*==}" ] || return 1
+    done
+}
+if ! cli_deps_ok; then
+    say "installing avmesos-cli's dependencies"
+    # docopt has only an sdist; it is built with the venv's own setuptools
+    # and the pinned wheel, installed first, so no unpinned build tools are
+    # fetched.
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps \
+        "${AVMESOS_CLI_DEPS[@]:0:${#AVMESOS_CLI_DEPS[@]}-1}" \
+        || die "pip install ${AVMESOS_CLI_DEPS[*]:0:${#AVMESOS_CLI_DEPS[@]}-1} failed"
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+        "${AVMESOS_CLI_DEPS[-1]}" \
+        || die "pip install ${AVMESOS_CLI_DEPS[-1]} failed"
+fi
+if [ "$(installed_version avmesos-cli)" != "$AVMESOS_CLI_VERSION" ]; then
+    say "installing avmesos-cli==$AVMESOS_CLI_VERSION"
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps \
+        "avmesos-cli==$AVMESOS_CLI_VERSION" \
+        || die "pip install avmesos-cli==$AVMESOS_CLI_VERSION failed"
+fi
+"$PY" -c 'import avmesos.cli, avmesos.http, requests, tenacity, toml, ujson, docopt' \
+    || die "'import avmesos.cli' fails in $VENV"
+
+# 5. The descriptor oracle from mesos.scheduler's _scheduler.so.
 sha256_of() {
     sha256sum "$1" | cut -d' ' -f1
 }
@@ -186,4 +226,4 @@ if [ ! -f "$ORACLE" ] || [ "$EXTRACTOR" -nt "$ORACLE" ]; then
     say "$(tail -n 1 "$CACHE/extract.log")"
 fi
 
-say "ok: python $("$PY" -c 'import sys; print(sys.version.split()[0])'), protobuf $(installed_version protobuf), pymesos $(installed_version pymesos), oracle $ORACLE"
+say "ok: python $("$PY" -c 'import sys; print(sys.version.split()[0])'), protobuf $(installed_version protobuf), pymesos $(installed_version pymesos), avmesos-cli $(installed_version avmesos-cli), oracle $ORACLE"

@@ -14,7 +14,8 @@
 #                  there; bookworm's own qemu would replace it)
 #   Rust           the machine's toolchain (cargo, rustc); not fetched here
 #   Python venv    .venv with pinned protobuf, pymesos, upstream mesos_pb2,
-#                  and the upstream 1.11.0 descriptor oracle
+#                  Apache's CLI from PyPI (avmesos-cli) and the upstream
+#                  1.11.0 descriptor oracle
 #                  (scripts/setup-python.sh)
 #
 # Later components add their services here (ZooKeeper) as the issues that

@@ -268,7 +268,10 @@ pub fn handle(slave: &mut Slave, _ctx: &mut Context<Slave>, request: Request) ->
         tracing::info!(call = name, "Processing agent API call");
         let records_json = message_accepts(&request, JSON);
         return if kind == call::Type::AttachContainerOutput {
-            crate::attach::attach_output(slave, call, records_json)
+            let follow = request
+                .header(crate::attach::FOLLOW_SANDBOX)
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            crate::attach::attach_output(slave, call, records_json, follow)
         } else {
             crate::attach::launch_session(slave, call, records_json)
         };

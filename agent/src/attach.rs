@@ -14,15 +14,19 @@
 //!   client goes away the container is destroyed.
 //!
 //! Errors: `404 Container <id> cannot be found` for an unknown container,
-//! `400` for input to a container without a switchboard, `409 Multiple
-//! input connections are not allowed` (from the switchboard) for a second
-//! input stream, `406` when `Accept` does not allow
-//! `application/recordio` for a streaming answer.
+//! `500 I/O switchboard server was disabled for this container` (upstream's
+//! words, which upstream's CLI matches to say that a task without a TTY
+//! cannot be attached to) for either attach call to a container without a
+//! switchboard (no TTY, not DEBUG), `409 Multiple input connections are
+//! not allowed` (from the switchboard) for a second input stream, `406`
+//! when `Accept` does not allow `application/recordio` for a streaming
+//! answer.
 //!
-//! Beyond upstream: `ATTACH_CONTAINER_OUTPUT` of a container without a
-//! switchboard (no TTY, not DEBUG) follows its sandbox `stdout` and
-//! `stderr` files read-only, from their start, until the container
-//! terminates (upstream answers an error); `mesos task log -f` uses it.
+//! Beyond upstream: with the request header `Mesos-Follow-Sandbox: true`,
+//! `ATTACH_CONTAINER_OUTPUT` of a container without a switchboard follows
+//! its sandbox `stdout` and `stderr` files read-only, from their start,
+//! until the container terminates (`mesos task log -f` uses it); without
+//! the header the answer is upstream's error, which upstream's CLI expects.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,7 +44,7 @@ use mesos_proto::mesos::{v1, ContainerId};
 use prost::Message as _;
 use tokio::sync::mpsc;
 
-use crate::containerizer::mesos::io::{client, serialize, MESSAGE_CONTENT_TYPE, RECORDIO};
+use crate::containerizer::mesos::io::{client, serialize, RECORDIO};
 use crate::containerizer::{container_id_string, Containerizer, ContainerizerError};
 use crate::slave::Slave;
 
@@ -60,28 +64,13 @@ fn no_containerizer() -> Response {
     text(503, "Agent has not started its containerizer")
 }
 
-fn no_switchboard(id: &str) -> Response {
+/// Upstream's answer (`IOSwitchboard::connect`'s failure) for a container
+/// without a switchboard.
+fn no_switchboard() -> Response {
     text(
-        400,
-        format!(
-            "Container {id} has no I/O switchboard: only containers with a TTY \
-             (ContainerInfo.tty_info) and DEBUG containers take input"
-        ),
+        500,
+        "I/O switchboard server was disabled for this container",
     )
-}
-
-/// The streaming answer's headers.
-fn stream_response(rx: mpsc::Receiver<Bytes>, json: bool) -> Response {
-    let mut response = Response::status(200);
-    response
-        .headers
-        .push(("Content-Type".into(), RECORDIO.into()));
-    response.headers.push((
-        MESSAGE_CONTENT_TYPE.into(),
-        if json { JSON } else { PROTOBUF }.into(),
-    ));
-    response.body = Body::Stream(rx);
-    response
 }
 
 /// Upstream's validation of the three calls.
@@ -127,8 +116,18 @@ fn sandbox(slave: &Slave, id: &str) -> Option<PathBuf> {
         .map(|root_sandbox| crate::nested::sandbox(root_sandbox, id))
 }
 
-/// `ATTACH_CONTAINER_OUTPUT`.
-pub(crate) fn attach_output(slave: &mut Slave, call: Call, json: bool) -> HttpFuture {
+/// The request header asking `ATTACH_CONTAINER_OUTPUT` of a container
+/// without a switchboard to follow its sandbox files (beyond upstream,
+/// which answers an error, as it does here without the header).
+pub(crate) const FOLLOW_SANDBOX: &str = "Mesos-Follow-Sandbox";
+
+/// `ATTACH_CONTAINER_OUTPUT`; `follow`: the [`FOLLOW_SANDBOX`] opt-in.
+pub(crate) fn attach_output(
+    slave: &mut Slave,
+    call: Call,
+    json: bool,
+    follow_sandbox: bool,
+) -> HttpFuture {
     let Some(containerizer) = slave.containerizer_handle() else {
         return ready(no_containerizer());
     };
@@ -137,7 +136,7 @@ pub(crate) fn attach_output(slave: &mut Slave, call: Call, json: bool) -> HttpFu
         .as_ref()
         .map(|a| container_id_string(&a.container_id))
         .unwrap_or_default();
-    let sandbox = sandbox(slave, &container_id);
+    let sandbox = sandbox(slave, &container_id).filter(|_| follow_sandbox);
     Box::pin(async move {
         match containerizer.attach(container_id.clone()).await {
             Err(ContainerizerError::UnknownContainer(_)) => not_found(&container_id),
@@ -151,10 +150,24 @@ pub(crate) fn attach_output(slave: &mut Slave, call: Call, json: bool) -> HttpFu
             }
             Ok(None) => match sandbox {
                 Some(sandbox) => follow(containerizer, container_id, sandbox, json),
-                None => no_switchboard(&container_id),
+                None => no_switchboard(),
             },
         }
     })
+}
+
+/// The streaming answer's headers.
+fn stream_response(rx: mpsc::Receiver<Bytes>, json: bool) -> Response {
+    let mut response = Response::status(200);
+    response
+        .headers
+        .push(("Content-Type".into(), RECORDIO.into()));
+    response.headers.push((
+        crate::containerizer::mesos::io::MESSAGE_CONTENT_TYPE.into(),
+        if json { JSON } else { PROTOBUF }.into(),
+    ));
+    response.body = Body::Stream(rx);
+    response
 }
 
 fn record(kind: data::Type, bytes: &[u8]) -> ProcessIo {
@@ -445,7 +458,7 @@ pub(crate) fn attach_input(
         let socket = match containerizer.attach(id.clone()).await {
             Err(ContainerizerError::UnknownContainer(_)) => return not_found(&id),
             Err(error) => return text(500, error.to_string()),
-            Ok(None) => return no_switchboard(&id),
+            Ok(None) => return no_switchboard(),
             Ok(Some(socket)) => socket,
         };
         // The first record and whatever followed it, as received.

@@ -67,11 +67,12 @@ use mesos_proto::mesos::internal::{
     StatusUpdateMessage,
 };
 use mesos_proto::mesos::{
-    environment, slave_info, task_status, CommandInfo, Environment, ExecutorId, ExecutorInfo,
-    FrameworkId, FrameworkInfo, Resource, SlaveId, SlaveInfo, Task, TaskId, TaskInfo, TaskState,
-    TaskStatus,
+    environment, network_info, slave_info, task_status, CommandInfo, Environment, ExecutorId,
+    ExecutorInfo, FrameworkId, FrameworkInfo, NetworkInfo, Resource, SlaveId, SlaveInfo, Task,
+    TaskId, TaskInfo, TaskState, TaskStatus,
 };
 use mesos_proto::resources::Resources;
+use prost::Message as _;
 
 use crate::checkpointed_resources;
 use crate::containerizer::Containerizer;
@@ -108,6 +109,10 @@ pub struct AuthenticationConfig {
 
 /// Upstream's `MAX_REGISTRATION_BACKOFF_FACTOR` cap on retries.
 const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// How long an executor's update waits for its container's status before
+/// it goes on without one.
+const CONTAINER_STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the agent runs with (built from [`Flags`]).
 #[derive(Debug, Clone)]
@@ -1617,7 +1622,79 @@ impl Slave {
             tracing::warn!(%from, "Ignoring a TASK_STAGING update from an executor");
             return;
         }
-        self.handle_update(update, Some(UpdateSender::Pid(from)), ctx);
+        self.executor_status_update(update, UpdateSender::Pid(from), ctx);
+    }
+
+    /// An update from an executor: first gets its container's status
+    /// (upstream `Slave::statusUpdate` then `_statusUpdate`), so the
+    /// update carries `container_status` (the container id, the
+    /// executor's pid, what isolators report, and the agent's IP when no
+    /// isolator reports a network) — which `mesos task exec` reads from
+    /// the master's `/tasks`. The agent handles no other message until
+    /// the status has arrived, so updates keep their order.
+    fn executor_status_update(
+        &mut self,
+        update: StatusUpdate,
+        sender: UpdateSender,
+        ctx: &mut Context<Self>,
+    ) {
+        let executor_container = self
+            .frameworks
+            .get(&update.framework_id.value)
+            .and_then(|f| {
+                f.executors
+                    .values()
+                    .find(|e| e.tasks.contains_key(&update.status.task_id.value))
+            })
+            .map(|e| e.container_id.clone());
+        let (Some(executor_container), Some(containerizer)) =
+            (executor_container, self.containerizer_handle())
+        else {
+            self.handle_update(update, Some(sender), ctx);
+            return;
+        };
+        // A container the executor names (the default executor's task
+        // containers, nested in its own) is the task's, as upstream.
+        let container_id = update
+            .status
+            .container_status
+            .as_ref()
+            .and_then(|s| s.container_id.as_ref())
+            .map(crate::containerizer::container_id_string)
+            .unwrap_or(executor_container);
+        let structured = crate::containerizer::container_id(&container_id);
+        let ip = self.base.self_pid().ip.to_string();
+        let status = containerizer.status(container_id);
+        ctx.wait(
+            async move {
+                tokio::time::timeout(CONTAINER_STATUS_TIMEOUT, status)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            .into_actor(self)
+            .map(move |status, this, ctx| {
+                let mut update = update;
+                if let Some(status) = status {
+                    // Merged into what the executor sent, as upstream.
+                    let mut merged = update.status.container_status.take().unwrap_or_default();
+                    let _ = merged.merge(status.encode_to_vec().as_slice());
+                    let status = &mut merged;
+                    status.container_id = Some(structured);
+                    if status.network_infos.is_empty() {
+                        status.network_infos.push(NetworkInfo {
+                            ip_addresses: vec![network_info::IpAddress {
+                                ip_address: Some(ip),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        });
+                    }
+                    update.status.container_status = Some(merged);
+                }
+                this.handle_update(update, Some(sender), ctx);
+            }),
+        );
     }
 
     fn acknowledgement(
@@ -2585,11 +2662,7 @@ impl Slave {
         ctx: &mut Context<Self>,
     ) {
         let update = self.executor_update(&framework_id, &executor_id, status);
-        self.handle_update(
-            update,
-            Some(UpdateSender::HttpExecutor(executor_id.value)),
-            ctx,
-        );
+        self.executor_status_update(update, UpdateSender::HttpExecutor(executor_id.value), ctx);
     }
 
     /// `MESSAGE` from a subscribed HTTP executor.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use support::agent_binary::AgentBinary;
-use support::sandbox::{get, launch, request, require_executor, Cluster, Reply};
+use support::sandbox::{get, launch, launch_tty, request, require_executor, Cluster, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -115,11 +115,16 @@ fn data(record: &Value) -> Vec<u8> {
 
 /// Opens a streaming call (JSON records).
 async fn stream(addr: SocketAddrV4, call: Value) -> Stream {
+    stream_with(addr, call, "").await
+}
+
+/// [`stream`] with more header lines (each ending in `\r\n`).
+async fn stream_with(addr: SocketAddrV4, call: Value, headers: &str) -> Stream {
     let mut socket = TcpStream::connect(addr).await.unwrap();
     let body = call.to_string();
     let head = format!(
         "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nAccept: {RECORDIO}\r\n\
-         Message-Accept: {JSON}\r\nContent-Length: {}\r\n\r\n{body}",
+         Message-Accept: {JSON}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     socket.write_all(head.as_bytes()).await.unwrap();
@@ -457,6 +462,56 @@ async fn attach_to_a_running_tty_container_and_type_into_it() {
 }
 
 #[actix_rt::test]
+async fn attach_to_a_top_level_tty_command_task_and_type_into_it() {
+    if !require_switchboard() {
+        return;
+    }
+    // The command executor's container has the pty; the executor hands it
+    // to the task (`--tty_slave_path`), which ends in an interactive `sh`.
+    let cluster = launch_tty("task-tty").await;
+    let container = json!({"value": parent(&cluster).await});
+    let mut output = stream(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": container}}),
+    )
+    .await;
+    assert_eq!(output.status, 200, "{}", output.head);
+    let mut input = Input::open(cluster.addr, container.clone()).await;
+    input
+        .control(
+            json!({"type": "TTY_INFO", "tty_info": {"window_size": {"rows": 21, "columns": 81}}}),
+        )
+        .await;
+    // The terminal echoes what is typed; the answers differ from it. The
+    // shell's process group is the terminal's foreground one (`+`).
+    input
+        .stdin(
+            b"echo typed-$((40 + 2)); stty size; tty; \
+              case $(ps -o stat= -p $$) in *+*) echo fore-$((1))ground;; esac\n",
+        )
+        .await;
+    let text = output.output_until("fore-1ground").await;
+    assert!(text.contains("typed-42"), "{text:?}");
+    assert!(text.contains("21 81"), "{text:?}");
+    assert!(text.contains("/dev/pts/"), "{text:?}");
+    // The task's output also lands in the sandbox's stdout, through the
+    // switchboard.
+    input.stdin(b"exit 3\n").await;
+    let (status, body) = input.finish().await;
+    assert_eq!(status, 200, "{body}");
+    output.output_until_end().await;
+    let stdout = get(
+        cluster.addr,
+        &format!("/files/read?path={}/stdout&offset=0", cluster.sandbox()),
+    )
+    .await
+    .json();
+    let stdout = stdout["data"].as_str().unwrap_or_default();
+    assert!(stdout.contains("hello-sandbox"), "{stdout:?}");
+    assert!(stdout.contains("typed-42"), "{stdout:?}");
+}
+
+#[actix_rt::test]
 async fn a_session_container_dies_with_its_connection() {
     if !require_switchboard() {
         return;
@@ -501,13 +556,18 @@ async fn a_session_container_dies_with_its_connection() {
 }
 
 #[actix_rt::test]
-async fn output_of_a_task_without_a_switchboard_is_followed_and_errors_are_4xx() {
+async fn attach_to_a_task_without_a_switchboard_fails_as_upstream_follows_when_asked_and_errors_are_4xx(
+) {
     if !require_switchboard() {
         return;
     }
     let cluster = launch("follow").await;
     let parent = parent(&cluster).await;
-    let mut output = stream(
+    // Both attach calls need a switchboard; upstream's CLI recognises
+    // this exact answer ("Unable to attach to a task launched without a
+    // TTY").
+    let disabled = "I/O switchboard server was disabled for this container";
+    let output = stream(
         cluster.addr,
         json!({
             "type": "ATTACH_CONTAINER_OUTPUT",
@@ -515,14 +575,23 @@ async fn output_of_a_task_without_a_switchboard_is_followed_and_errors_are_4xx()
         }),
     )
     .await;
-    assert_eq!(output.status, 200, "{}", output.head);
-    output.output_until("hello-sandbox\n").await;
-
-    // Input needs a switchboard.
+    assert_eq!(output.status, 500, "{}", output.head);
+    // Beyond upstream, asked for: the task's output followed from its
+    // sandbox files.
+    let mut followed = stream_with(
+        cluster.addr,
+        json!({
+            "type": "ATTACH_CONTAINER_OUTPUT",
+            "attach_container_output": {"container_id": {"value": parent}}
+        }),
+        "Mesos-Follow-Sandbox: true\r\n",
+    )
+    .await;
+    assert_eq!(followed.status, 200, "{}", followed.head);
+    followed.output_until("hello-sandbox\n").await;
     let mut input = Input::open(cluster.addr, json!({"value": parent})).await;
     let (status, body) = input.answer().await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("has no I/O switchboard"), "{body}");
+    assert_eq!((status, body.as_str()), (500, disabled));
     // Unknown containers.
     let mut input = Input::open(cluster.addr, json!({"value": "nope"})).await;
     let (status, body) = input.answer().await;

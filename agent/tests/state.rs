@@ -649,9 +649,20 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     // The master put `allocation_info` on the task's resources.
     assert_eq!(task["role"], "*");
     assert_eq!(states(task).last(), Some(&"TASK_RUNNING"));
+    // The executor's updates carry its container's status, as upstream's
+    // (`Slave::_statusUpdate`).
     for status in task["statuses"].as_array().unwrap() {
-        assert_eq!(keys(status), ["state", "timestamp"]);
+        assert_eq!(keys(status), ["state", "timestamp", "container_status"]);
         assert!(is_double(&status["timestamp"]));
+        let container_status = &status["container_status"];
+        assert_eq!(
+            container_status["container_id"]["value"], long["container"],
+            "{container_status}"
+        );
+        assert_eq!(
+            container_status["network_infos"][0]["ip_addresses"][0]["ip_address"], "127.0.0.1",
+            "{container_status}"
+        );
     }
 
     // The finished task, its update not yet acknowledged.

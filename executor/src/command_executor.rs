@@ -26,7 +26,12 @@
 //! its argv, in the sandbox, in a new session (so its own process group),
 //! with the executor's environment plus `--task_environment`, the command's
 //! environment and `MESOS_ALLOCATION_ROLE`. Its stdin, stdout and stderr are
-//! the executor's, which the agent points at the sandbox.
+//! the executor's, which the agent points at the sandbox. With
+//! `--tty_slave_path` (a task with `ContainerInfo.tty_info`) they are the
+//! container's pseudo terminal, and the task stays in the executor's
+//! session, whose controlling terminal that is, in its own process group
+//! made the terminal's foreground group (upstream keeps it in the
+//! executor's group).
 //!
 //! Deliberate differences from upstream:
 //! - The task is forked directly rather than through `mesos-containerizer
@@ -133,6 +138,9 @@ pub struct CommandExecutorConfig {
     /// `--working_directory`: the task's directory inside the rootfs
     /// (else the sandbox).
     pub working_directory: Option<PathBuf>,
+    /// `--tty_slave_path`: the container has a pseudo terminal (the
+    /// executor's stdio and controlling terminal), which the task shares.
+    pub tty_slave_path: Option<PathBuf>,
 }
 
 /// The [`Executor`] the driver calls; forwards to the `command-executor(N)`
@@ -417,12 +425,16 @@ impl CommandExecutorProcess {
             let directory = std::ffi::CString::new(directory.as_os_str().as_bytes()).ok()?;
             Some((rootfs, directory))
         });
+        let tty = self.config.tty_slave_path.is_some();
         // SAFETY: the hook runs in the forked child before exec and only
-        // calls setsid(2), chroot(2) and chdir(2) on strings made before
-        // the fork, all async-signal-safe.
+        // calls async-signal-safe functions (setsid(2), setpgid(2),
+        // sigprocmask(2), tcsetpgrp(3), chroot(2), chdir(2)) on values made
+        // before the fork.
         unsafe {
             child.pre_exec(move || {
-                if libc::setsid() == -1 {
+                if tty {
+                    foreground_process_group()?;
+                } else if libc::setsid() == -1 {
                     return Err(io::Error::last_os_error());
                 }
                 if let Some((rootfs, directory)) = &chroot {
@@ -768,6 +780,41 @@ libprocess::process_handlers!(CommandExecutorProcess);
 /// Converts a protobuf duration, clamping negative ones to zero.
 fn nanos(nanoseconds: i64) -> Duration {
     Duration::from_nanos(u64::try_from(nanoseconds).unwrap_or(0))
+}
+
+/// In the forked task, with a terminal: its own process group, made the
+/// terminal's foreground group, inside the executor's session (whose
+/// controlling terminal the terminal is). Upstream leaves the task in the
+/// executor's process group; its own group lets a kill signal the task's
+/// group without the executor, and lets `^C` typed at the terminal reach
+/// the task only.
+///
+/// # Safety
+///
+/// Only for a `pre_exec` hook: calls async-signal-safe functions only.
+unsafe fn foreground_process_group() -> io::Result<()> {
+    // SAFETY: the callers run this between fork and exec; every call is
+    // async-signal-safe and the sigsets live on this stack.
+    unsafe {
+        if libc::setpgid(0, 0) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // A background group's tcsetpgrp(3) raises SIGTTOU: blocked for
+        // the call, then the mask the task inherits is restored.
+        let mut block = std::mem::zeroed::<libc::sigset_t>();
+        let mut previous = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        libc::sigprocmask(libc::SIG_BLOCK, &block, &mut previous);
+        let result = libc::tcsetpgrp(0, libc::getpid());
+        let error = io::Error::last_os_error();
+        libc::sigprocmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        // Not a terminal after all (stdin redirected): still its own group.
+        if result == -1 && error.raw_os_error() != Some(libc::ENOTTY) {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 /// Sends `signal` to process group `pgid`, or to the process alone if that

@@ -87,7 +87,10 @@ pub struct Flags {
     #[arg(long)]
     pub task_launch_info: Option<String>,
 
-    /// Terminal to attach the task to; not supported yet.
+    /// The slave end of the container's pseudo terminal, when it has one
+    /// (set by the agent for a task with `ContainerInfo.tty_info`): the
+    /// task then stays in the executor's session, whose controlling
+    /// terminal it is, and becomes its foreground process group.
     #[arg(long)]
     pub tty_slave_path: Option<PathBuf>,
 
@@ -202,7 +205,6 @@ impl Flags {
                 self.bounding_capabilities.is_some(),
             ),
             ("task_launch_info", self.task_launch_info.is_some()),
-            ("tty_slave_path", self.tty_slave_path.is_some()),
             (
                 "task_supplementary_groups",
                 self.task_supplementary_groups.is_some(),
@@ -290,8 +292,14 @@ mod tests {
             error.to_string().contains("--user is not supported yet"),
             "{error}"
         );
-        let error = parse(&["--tty_slave_path=/dev/pts/3"]).unwrap_err();
-        assert!(error.to_string().contains("--tty_slave_path"), "{error}");
+        let error = parse(&["--task_launch_info={}"]).unwrap_err();
+        assert!(error.to_string().contains("--task_launch_info"), "{error}");
+        assert_eq!(
+            parse(&["--tty_slave_path=/dev/pts/3"])
+                .unwrap()
+                .tty_slave_path,
+            Some(PathBuf::from("/dev/pts/3"))
+        );
         assert!(parse(&["--no_such_flag=1"]).is_err());
     }
 

@@ -1,8 +1,11 @@
 //! The `mesos` command against `mesos-local` (real binaries on loopback):
 //! `task list`, `task exec` with a pty and with piped stdin, `task log`,
-//! and exit codes.
+//! `task attach` to a task with a TTY (and detaching), and exit codes.
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+#[path = "support/pty.rs"]
+mod pty;
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -132,11 +135,29 @@ fn mesos_task_list_exec_and_log_against_mesos_local() {
             .spawn()
             .unwrap(),
     );
+    let _shell = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+            .args([
+                &format!("--master=127.0.0.1:{port}"),
+                "--name=cli-tty",
+                "--command=exec sh",
+                "--resources=cpus:0.5;mem:64",
+                "--tty",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let running = |out: &str, id: &str| {
+        out.lines()
+            .any(|l| l.starts_with(&format!("{id} ")) && l.contains("TASK_RUNNING"))
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let list = mesos(port, &["task", "list"], b"");
         let out = text(&list.stdout);
-        if out.contains("cli-target") && out.contains("TASK_RUNNING") {
+        if running(&out, "cli-target") && running(&out, "cli-tty") {
             assert!(out.starts_with("ID"), "{out}");
             break;
         }
@@ -201,6 +222,74 @@ fn mesos_task_list_exec_and_log_against_mesos_local() {
         text(&log.stdout).contains("hi-from-the-task"),
         "{}",
         text(&log.stdout)
+    );
+    // `-f` follows the file until the task is gone.
+    let _short = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+            .args([
+                &format!("--master=127.0.0.1:{port}"),
+                "--name=cli-short",
+                "--command=sleep 1; echo first; sleep 1; echo second",
+                "--resources=cpus:0.1;mem:32",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !running(
+        &text(&mesos(port, &["task", "list"], b"").stdout),
+        "cli-short",
+    ) {
+        assert!(Instant::now() < deadline, "cli-short never ran");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let follow = mesos(port, &["task", "log", "-f", "cli-short"], b"");
+    assert!(follow.status.success(), "{}", text(&follow.stderr));
+    assert_eq!(text(&follow.stdout), "first\nsecond\n");
+
+    // Attach to the TTY task's shell: keys typed run there (typed again
+    // until the answer shows, as the first may beat the input stream);
+    // ^P ^Q detaches and leaves the shell running.
+    let attach = |needle: &'static str, typed: &'static [u8]| {
+        let mut last: Option<Instant> = None;
+        let mut detached = false;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mesos"));
+        command.args([
+            &format!("--master=127.0.0.1:{port}"),
+            "task",
+            "attach",
+            "cli-tty",
+        ]);
+        pty::run(command, Duration::from_secs(60), move |out| {
+            if out.contains(needle) {
+                if !detached {
+                    detached = true;
+                    return Some(b"\x10\x11".to_vec());
+                }
+                return None;
+            }
+            if last.is_none_or(|at| at.elapsed() > Duration::from_secs(2)) {
+                last = Some(Instant::now());
+                return Some(typed.to_vec());
+            }
+            None
+        })
+    };
+    let session = attach("attached-42", b"echo attached-$((6 * 7))\r");
+    assert_eq!(session.code, Some(0), "{:?}", session.output);
+    let session = attach("again-43", b"echo again-$((6 * 7 + 1))\r");
+    assert_eq!(session.code, Some(0), "{:?}", session.output);
+    let list = text(&mesos(port, &["task", "list"], b"").stdout);
+    assert!(running(&list, "cli-tty"), "{list}");
+    // A task without a TTY takes no attach.
+    let refused = mesos(port, &["task", "attach", "cli-target"], b"");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("Unable to attach to a task launched without a TTY"),
+        "{}",
+        text(&refused.stderr)
     );
 
     let missing = mesos(port, &["task", "exec", "no-such-task", "--", "true"], b"");

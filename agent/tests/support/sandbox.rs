@@ -15,7 +15,8 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
-    offer, CommandInfo, Filters, FrameworkId, FrameworkInfo, TaskId, TaskInfo, TaskState,
+    container_info, offer, CommandInfo, ContainerInfo, Filters, FrameworkId, FrameworkInfo, TaskId,
+    TaskInfo, TaskState, TtyInfo,
 };
 use mesos_proto::resources::Resources;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -78,6 +79,16 @@ pub async fn launch(task_id: &str) -> Cluster {
 
 /// [`launch`] with more agent flags.
 pub async fn launch_with_flags(task_id: &str, extra_flags: &[String]) -> Cluster {
+    launch_task(task_id, extra_flags, false).await
+}
+
+/// [`launch`] with a TTY (`ContainerInfo.tty_info`): the task ends in an
+/// interactive `sh` on the container's pseudo terminal instead of sleeping.
+pub async fn launch_tty(task_id: &str) -> Cluster {
+    launch_task(task_id, &[], true).await
+}
+
+async fn launch_task(task_id: &str, extra_flags: &[String], tty: bool) -> Cluster {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let agent_runtime = runtime();
@@ -163,8 +174,14 @@ pub async fn launch_with_flags(task_id: &str, extra_flags: &[String]) -> Cluster
         command: Some(CommandInfo {
             value: Some(format!(
                 "printf {DATA} > data.tmp && mv data.tmp data.txt && ln -s / escape \
-                 && echo hello-sandbox && sleep 60"
+                 && echo hello-sandbox && {}",
+                if tty { "exec sh" } else { "sleep 60" }
             )),
+            ..Default::default()
+        }),
+        container: tty.then(|| ContainerInfo {
+            r#type: container_info::Type::Mesos as i32,
+            tty_info: Some(TtyInfo::default()),
             ..Default::default()
         }),
         ..Default::default()

@@ -21,7 +21,7 @@ use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{
     container_info, environment, image, offer, task_status, CommandInfo, ContainerInfo,
     Environment, ExecutorInfo, Filters, FrameworkId, FrameworkInfo, Image, Offer, TaskGroupInfo,
-    TaskId, TaskInfo, TaskState,
+    TaskId, TaskInfo, TaskState, TtyInfo,
 };
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
@@ -73,6 +73,12 @@ struct Flags {
     /// agent's provisioner: the agent needs `--image_providers=docker`).
     #[arg(long)]
     docker_image: Option<String>,
+    /// Whether the command task gets a pseudo terminal
+    /// (`ContainerInfo.tty_info`): its stdio, to attach to with `mesos task
+    /// attach` (its output is logged to the sandbox's `stdout`).
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    tty: bool,
     /// The containerizer for `--docker_image`: `mesos` (`docker` is not
     /// supported yet).
     #[arg(long, default_value = "mesos")]
@@ -172,6 +178,32 @@ impl Process for Scheduler {
 }
 libprocess::process_handlers!(Scheduler);
 
+/// The command task's `ContainerInfo` (upstream `getContainerInfo`): a
+/// Mesos container when the task has an image or a TTY.
+fn container_info(flags: &Flags) -> Option<ContainerInfo> {
+    if flags.docker_image.is_none() && !flags.tty {
+        return None;
+    }
+    Some(ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        mesos: flags
+            .docker_image
+            .as_ref()
+            .map(|name| container_info::MesosInfo {
+                image: Some(Image {
+                    r#type: image::Type::Docker as i32,
+                    docker: Some(image::Docker {
+                        name: name.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            }),
+        tty_info: flags.tty.then(TtyInfo::default),
+        ..Default::default()
+    })
+}
+
 fn state_name(state: TaskState) -> &'static str {
     state.as_str_name()
 }
@@ -187,6 +219,12 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
         anyhow::bail!(
             "--docker_image applies to --command; give each task of --task_group its own \
              'container'"
+        );
+    }
+    if flags.tty && flags.task_group.is_some() {
+        anyhow::bail!(
+            "--tty applies to --command; give each task of --task_group its own \
+             'container.tty_info'"
         );
     }
     if flags.task_group.is_some() == flags.command.is_some() {
@@ -318,22 +356,7 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
                                         },
                                         ..Default::default()
                                     }),
-                                    container: flags.docker_image.as_ref().map(|name| {
-                                        ContainerInfo {
-                                            r#type: container_info::Type::Mesos as i32,
-                                            mesos: Some(container_info::MesosInfo {
-                                                image: Some(Image {
-                                                    r#type: image::Type::Docker as i32,
-                                                    docker: Some(image::Docker {
-                                                        name: name.clone(),
-                                                        ..Default::default()
-                                                    }),
-                                                    ..Default::default()
-                                                }),
-                                            }),
-                                            ..Default::default()
-                                        }
-                                    }),
+                                    container: container_info(&flags),
                                     ..Default::default()
                                 };
                                 offer::Operation {

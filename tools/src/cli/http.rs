@@ -85,6 +85,12 @@ impl Response {
         Ok(n)
     }
 
+    /// Another handle on the connection (to shut it down from another
+    /// thread).
+    pub fn connection(&self) -> Result<TcpStream> {
+        Ok(self.reader.get_ref().try_clone()?)
+    }
+
     /// Reads the whole body.
     pub fn body(&mut self) -> Result<Vec<u8>> {
         let mut out = Vec::new();

@@ -5,11 +5,16 @@
 //! `ATTACH_CONTAINER_INPUT`, `ATTACH_CONTAINER_OUTPUT`,
 //! `WAIT_NESTED_CONTAINER`) and `/files/read`.
 //!
+//! `task attach` takes the task's output, and with a terminal on both
+//! sides our keys as its input; `^P ^Q` (upstream's sequence) detaches.
+//! A task without a TTY cannot be attached to, as upstream says.
+//!
 //! Differences from upstream's tool: the task's container is its
 //! executor's (a task of a task group is reached through its executor's
-//! container, not its own nested one); `task log -f` follows the output
-//! through `ATTACH_CONTAINER_OUTPUT`, which this agent serves for every
-//! container; there is no detach key sequence in `attach`.
+//! container, not its own nested one); `task log -f` follows the sandbox
+//! file through `/files/read` until the task is gone from its agent;
+//! detaching closes our input without sending an end of file (upstream's
+//! tool sends one, which a shell on the terminal reads as `^D` and exits).
 
 pub mod http;
 pub mod term;
@@ -196,13 +201,11 @@ fn open_output(task: &TaskRef, call: &Value) -> Result<http::Response> {
     Ok(response)
 }
 
-/// Copies an output stream to `stdout`/`stderr` until it ends; `only`
-/// keeps one of the two.
+/// Copies an output stream to `stdout`/`stderr` until it ends.
 fn pump_output(
     response: &mut http::Response,
     stdout: &mut dyn std::io::Write,
     stderr: &mut dyn std::io::Write,
-    only: Option<data::Type>,
 ) -> Result<()> {
     let mut decoder = mesos_proto::recordio::Decoder::default();
     let mut buffer = vec![0_u8; 64 * 1024];
@@ -218,9 +221,6 @@ fn pump_output(
             }
             let data = io.data.unwrap_or_default();
             let kind = data.r#type();
-            if only.is_some_and(|only| only != kind) {
-                continue;
-            }
             let bytes = data.data.unwrap_or_default();
             match kind {
                 data::Type::Stderr => {
@@ -277,13 +277,55 @@ fn window_record(rows: u16, columns: u16) -> Vec<u8> {
     })
 }
 
-/// Streams our stdin to the container (on a thread of its own) until EOF;
-/// returns the agent's answer.
+/// The keys that detach `task attach` from the task: `^P ^Q`, as
+/// upstream's tool.
+pub const DETACH_KEYS: &[u8] = b"\x10\x11";
+
+/// Finds [`DETACH_KEYS`] in what is typed, across reads.
+#[derive(Debug, Default)]
+pub struct DetachKeys {
+    /// How much of the sequence ended the previous read (not sent yet).
+    held: usize,
+}
+
+impl DetachKeys {
+    /// Returns what of `input` to send on, and whether the sequence was
+    /// typed (what follows it is dropped).
+    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len() + self.held);
+        for &byte in input {
+            if byte == DETACH_KEYS[self.held] {
+                self.held += 1;
+                if self.held == DETACH_KEYS.len() {
+                    return (out, true);
+                }
+                continue;
+            }
+            // A partial sequence that did not go on is plain input.
+            out.extend_from_slice(&DETACH_KEYS[..self.held]);
+            self.held = 0;
+            if byte == DETACH_KEYS[0] {
+                self.held = 1;
+            } else {
+                out.push(byte);
+            }
+        }
+        (out, false)
+    }
+}
+
+/// What happens when the detach keys are typed.
+type OnDetach = Box<dyn FnOnce() + Send>;
+
+/// Streams our stdin to the container (on a thread of its own) until EOF,
+/// or, with `on_detach`, until [`DETACH_KEYS`] are typed (the stream then
+/// ends without an EOF and `on_detach` runs); returns the agent's answer.
 fn attach_input(
     task: &TaskRef,
     container_id: &ContainerId,
     tty: bool,
     input: Box<dyn std::io::Read + Send>,
+    on_detach: Option<OnDetach>,
 ) -> Result<std::thread::JoinHandle<Result<()>>> {
     let mut request = http::StreamingRequest::post(
         &task.agent,
@@ -312,6 +354,8 @@ fn attach_input(
     Ok(std::thread::spawn(move || {
         let mut input = input;
         let mut buffer = [0_u8; 4096];
+        let mut keys = DetachKeys::default();
+        let mut on_detach = on_detach;
         loop {
             let n = match input.read(&mut buffer) {
                 Ok(n) => n,
@@ -323,7 +367,22 @@ fn attach_input(
                 request.send(&stdin_record(b""))?;
                 break;
             }
-            request.send(&stdin_record(&buffer[..n]))?;
+            if on_detach.is_none() {
+                request.send(&stdin_record(&buffer[..n]))?;
+                continue;
+            }
+            let (typed, detached) = keys.feed(&buffer[..n]);
+            // (An empty record would be an EOF.)
+            if !typed.is_empty() {
+                request.send(&stdin_record(&typed))?;
+            }
+            if detached {
+                let _ = request.finish();
+                if let Some(on_detach) = on_detach.take() {
+                    on_detach();
+                }
+                return Ok(());
+            }
         }
         let mut response = request.finish()?;
         let text = response.text().unwrap_or_default();
@@ -410,16 +469,12 @@ pub fn task_exec(
             &container_id,
             tty,
             Box::new(std::io::stdin()),
+            None,
         )?)
     } else {
         None
     };
-    pump_output(
-        &mut output,
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-        None,
-    )?;
+    pump_output(&mut output, &mut std::io::stdout(), &mut std::io::stderr())?;
     drop(_raw);
     // The input thread may still block on our stdin; its answer does not
     // matter once the command is gone.
@@ -427,8 +482,12 @@ pub fn task_exec(
     wait_status(&task, &container_id)
 }
 
+/// The agent's answer for a container without an IO switchboard
+/// (upstream's words).
+const SWITCHBOARD_DISABLED: &str = "I/O switchboard server was disabled for this container";
+
 /// `mesos task attach TASK`: the task's output, and our stdin as its
-/// input when it has a TTY (and ours is one).
+/// input; with a terminal here, raw keys until [`DETACH_KEYS`].
 pub fn task_attach(master: &str, task: &str) -> Result<i32> {
     let task = find_task(master, task)?;
     let container_id = parse_container_id(&task.container_id);
@@ -436,49 +495,62 @@ pub fn task_attach(master: &str, task: &str) -> Result<i32> {
         "type": "ATTACH_CONTAINER_OUTPUT",
         "attach_container_output": {"container_id": container_id_json(&container_id)}
     });
-    let mut output = open_output(&task, &call)?;
+    let mut output = match open_output(&task, &call) {
+        Ok(output) => output,
+        Err(error) if error.to_string().ends_with(SWITCHBOARD_DISABLED) => {
+            bail!("Unable to attach to a task launched without a TTY")
+        }
+        Err(error) => return Err(error),
+    };
     let local_tty = term::is_tty(0);
-    let _raw = if local_tty {
+    let raw = if local_tty {
         term::RawMode::enter()
     } else {
         None
     };
-    let _input = attach_input(&task, &container_id, local_tty, Box::new(std::io::stdin())).ok();
-    pump_output(
-        &mut output,
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-        None,
-    )?;
+    let detached = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_detach: Option<OnDetach> = if raw.is_some() {
+        let connection = output.connection()?;
+        let detached = detached.clone();
+        Some(Box::new(move || {
+            detached.store(true, std::sync::atomic::Ordering::SeqCst);
+            // Ends the output stream the main thread reads.
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }))
+    } else {
+        None
+    };
+    let _input = attach_input(
+        &task,
+        &container_id,
+        local_tty,
+        Box::new(std::io::stdin()),
+        on_detach,
+    )
+    .ok();
+    let pumped = pump_output(&mut output, &mut std::io::stdout(), &mut std::io::stderr());
+    drop(raw);
+    if detached.load(std::sync::atomic::Ordering::SeqCst) {
+        // The cursor was wherever the task left it.
+        println!();
+        return Ok(0);
+    }
+    pumped?;
     Ok(0)
 }
 
 /// `mesos task log [-f] TASK [stdout|stderr]`.
 pub fn task_log(master: &str, task: &str, follow: bool, file: &str) -> Result<()> {
-    let kind = match file {
-        "stdout" => data::Type::Stdout,
-        "stderr" => data::Type::Stderr,
-        other => bail!("Unknown file '{other}': give stdout or stderr"),
-    };
-    let task = find_task(master, task)?;
-    if follow {
-        let call = json!({
-            "type": "ATTACH_CONTAINER_OUTPUT",
-            "attach_container_output": {
-                "container_id": container_id_json(&parse_container_id(&task.container_id))
-            }
-        });
-        let mut output = open_output(&task, &call)?;
-        return pump_output(
-            &mut output,
-            &mut std::io::stdout(),
-            &mut std::io::stdout(),
-            Some(kind),
-        );
+    if !["stdout", "stderr"].contains(&file) {
+        bail!("Unknown file '{file}': give stdout or stderr");
     }
+    let task = find_task(master, task)?;
     let path = format!("{}/{file}", task.directory);
     let mut offset = 0_u64;
     let mut stdout = std::io::stdout();
+    // Following: once the file has no more, whether the task is still on
+    // its agent; when it is gone, what it wrote last, then the end.
+    let mut last_round = false;
     loop {
         let target = format!(
             "/files/read?path={}&offset={offset}&length={}",
@@ -487,12 +559,40 @@ pub fn task_log(master: &str, task: &str, follow: bool, file: &str) -> Result<()
         );
         let value = get_json(&task.agent, &target)?;
         let data = value["data"].as_str().unwrap_or_default();
-        if data.is_empty() {
+        if !data.is_empty() {
+            stdout.write_all(data.as_bytes())?;
+            stdout.flush()?;
+            offset += data.len() as u64;
+            continue;
+        }
+        if !follow || last_round {
             return Ok(());
         }
-        stdout.write_all(data.as_bytes())?;
-        offset += data.len() as u64;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        last_round = !task_is_running(&task)?;
     }
+}
+
+/// Whether the agent still lists `task` among its running tasks.
+fn task_is_running(task: &TaskRef) -> Result<bool> {
+    let state = get_json(&task.agent, &format!("/{}/state", task.agent_id))?;
+    Ok(state["frameworks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| f["executors"].as_array().into_iter().flatten())
+        .flat_map(|e| e["tasks"].as_array().into_iter().flatten())
+        .any(|t| {
+            t["id"] == task.id.as_str()
+                && [
+                    "TASK_STAGING",
+                    "TASK_STARTING",
+                    "TASK_RUNNING",
+                    "TASK_KILLING",
+                ]
+                .iter()
+                .any(|state| t["state"] == *state)
+        }))
 }
 
 /// Percent-encodes a query value.
@@ -506,4 +606,21 @@ fn encode(value: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_are_found_across_reads_and_partial_ones_pass_through() {
+        let mut keys = DetachKeys::default();
+        assert_eq!(keys.feed(b"ls\r"), (b"ls\r".to_vec(), false));
+        assert_eq!(keys.feed(b"a\x10"), (b"a".to_vec(), false));
+        assert_eq!(keys.feed(b"\x11after"), (vec![], true));
+
+        let mut keys = DetachKeys::default();
+        assert_eq!(keys.feed(b"\x10x"), (b"\x10x".to_vec(), false));
+        assert_eq!(keys.feed(b"\x10\x10\x11"), (b"\x10".to_vec(), true));
+    }
 }

@@ -772,6 +772,11 @@ async fn launch(
     // An isolator (docker/runtime) may have settled the command from the
     // image; for a command task that is the task's, not the executor's.
     let image_command = merged.command.take();
+    // A command task's executor hands its terminal to the task (upstream's
+    // switchboard adds this flag for containers with a `task_info`).
+    if let (Some(_), Some(path)) = (&config.task_info, &merged.tty_slave_path) {
+        command.arguments.push(format!("--tty_slave_path={path}"));
+    }
     if let Some(rootfs) = config.rootfs.clone() {
         if config.task_info.is_some() {
             // The command executor stays on the host's root and runs the

@@ -11,8 +11,12 @@
 //! `stdout`/`stderr` files, waits for its socket and checkpoints it at
 //! `<runtime_dir>/containers/<id>/io_switchboard/{pid,socket}`; the
 //! containerizer takes the container's ends with
-//! [`IOSwitchboard::extract_container_io`] for the fork. DEBUG containers'
-//! servers wait for the first output stream before reading. Other
+//! [`IOSwitchboard::extract_container_io`] for the fork. The pty's path
+//! goes out as `ContainerLaunchInfo.tty_slave_path`; for a command task
+//! the containerizer passes it on to the command executor as
+//! `--tty_slave_path` (upstream adds that flag here), so that the task gets
+//! the terminal. DEBUG containers' servers wait for the first output
+//! stream before reading. Other
 //! containers keep writing to the sandbox files directly (upstream's
 //! container logger).
 //!
