@@ -266,6 +266,14 @@ pub struct Flags {
           default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub disallow_sharing_agent_pid_namespace: bool,
 
+    /// Start IO switchboard servers for containers that need one (a TTY,
+    /// DEBUG containers); `false` makes those containers fail to launch
+    /// (upstream 1.2 to 1.4).
+    #[arg(long, env = "MESOS_IO_SWITCHBOARD_ENABLE_SERVER", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
+    pub io_switchboard_enable_server: bool,
+
     /// How often attach and session streams carry a heartbeat.
     #[arg(long, env = "MESOS_HTTP_HEARTBEAT_INTERVAL", default_value = "30secs",
           value_parser = parse_duration)]
@@ -601,6 +609,7 @@ impl Flags {
             work_dir: self.work_dir.clone(),
             runtime_dir: self.runtime_dir(),
             http_heartbeat_interval: Some(self.http_heartbeat_interval),
+            io_switchboard_enable_server: self.io_switchboard_enable_server,
             namespaces: crate::containerizer::mesos::isolators::namespaces::NamespaceOptions {
                 default_shm_size: self.default_container_shm_size,
                 disallow_sharing_agent_ipc_namespace: self.disallow_sharing_agent_ipc_namespace,
@@ -694,6 +703,10 @@ impl Flags {
             (
                 "http_heartbeat_interval",
                 Some(format_duration(self.http_heartbeat_interval)),
+            ),
+            (
+                "io_switchboard_enable_server",
+                Some(self.io_switchboard_enable_server.to_string()),
             ),
             (
                 "default_container_shm_size",

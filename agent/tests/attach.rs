@@ -1153,3 +1153,43 @@ async fn a_session_whose_client_leaves_during_the_launch_is_destroyed() {
     assert_eq!(wait["exit_status"], libc::SIGKILL, "{wait}");
     assert!(pids_of(&["sleep", "1041"]).is_empty());
 }
+
+#[actix_rt::test]
+async fn without_switchboard_servers_a_session_fails_with_a_clear_error() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = support::sandbox::launch_with_flags(
+        "no-server",
+        &["--io_switchboard_enable_server=false".into()],
+    )
+    .await;
+    let parent = parent(&cluster).await;
+    let body = json!({
+        "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+        "launch_nested_container_session": {
+            "container_id": nested(&parent, "exec-off"),
+            "command": {"value": "true"}
+        }
+    });
+    let reply = request(
+        cluster.addr,
+        "POST",
+        "/api/v1",
+        &[
+            ("Content-Type", JSON),
+            ("Accept", RECORDIO),
+            ("Message-Accept", JSON),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 500, "{}", reply.text());
+    assert!(
+        reply
+            .text()
+            .contains("--io_switchboard_enable_server=false"),
+        "{}",
+        reply.text()
+    );
+}

@@ -190,6 +190,8 @@ pub struct ContainerizerOptions {
     pub runtime_dir: PathBuf,
     /// `--http_heartbeat_interval`: heartbeats on attach streams.
     pub http_heartbeat_interval: Option<Duration>,
+    /// `--io_switchboard_enable_server`.
+    pub io_switchboard_enable_server: bool,
     /// `--default_container_shm_size`, `--disallow_sharing_agent_*_namespace`.
     pub namespaces: mesos::isolators::namespaces::NamespaceOptions,
 }
@@ -220,6 +222,7 @@ impl Default for ContainerizerOptions {
             work_dir: PathBuf::from("/tmp/mesos"),
             runtime_dir: std::env::temp_dir().join("mesos").join("runtime"),
             http_heartbeat_interval: None,
+            io_switchboard_enable_server: true,
             namespaces: Default::default(),
         }
     }
@@ -294,6 +297,7 @@ pub fn create(
             launcher_dir: launcher_dir.clone(),
             runtime_dir: options.runtime_dir.clone(),
             heartbeat_interval: options.http_heartbeat_interval,
+            enable_server: options.io_switchboard_enable_server,
             proc_root: options.proc_root.clone(),
         },
     ));

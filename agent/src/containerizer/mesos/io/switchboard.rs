@@ -90,6 +90,10 @@ pub struct SwitchboardOptions {
     pub runtime_dir: PathBuf,
     /// `--http_heartbeat_interval`: heartbeats on output streams.
     pub heartbeat_interval: Option<Duration>,
+    /// `--io_switchboard_enable_server` (upstream 1.2 to 1.4): without
+    /// it no container gets a server, and containers that need one (a
+    /// TTY, DEBUG) fail to launch.
+    pub enable_server: bool,
     /// `/proc`.
     pub proc_root: PathBuf,
 }
@@ -467,6 +471,13 @@ impl Isolator for IOSwitchboard {
     ) -> BoxFuture<'static, Result<Option<ContainerLaunchInfo>>> {
         if !requires_server(config) {
             return Box::pin(std::future::ready(Ok(None)));
+        }
+        if !self.options.enable_server {
+            return Box::pin(std::future::ready(Err(IsolatorError(
+                "The I/O switchboard server is disabled (--io_switchboard_enable_server=false), \
+                 but the container needs one (it asks for a TTY, or is a DEBUG container)"
+                    .into(),
+            ))));
         }
         let started = self.start_server(container_id, config);
         let socket = self.socket(container_id);
