@@ -527,6 +527,15 @@ impl Master {
         if duplicate {
             return Err(format!("Task has duplicate ID: {}", task.task_id.value));
         }
+        // Upstream's `validateCheck` and `validateHealthCheck`.
+        if let Some(check) = &task.check {
+            mesos_proto::validation::validate_check_info(check)
+                .map_err(|e| format!("Task uses invalid check: {e}"))?;
+        }
+        if let Some(health_check) = &task.health_check {
+            mesos_proto::validation::validate_health_check(health_check)
+                .map_err(|e| format!("Task uses invalid health check: {e}"))?;
+        }
         if task.command.is_some() == task.executor.is_some() {
             return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
         }
