@@ -348,11 +348,11 @@ async fn a_command_checks_exit_code_shows_in_the_check_status() {
     );
     // Before the first result: the empty status of the check's type.
     for early in &statuses[..2] {
-        let check_status = early.check_status.clone().unwrap();
+        let check_status = early.check_status.unwrap();
         assert_eq!(check_status.r#type(), check_info::Type::Command);
         assert_eq!(check_status.command.unwrap().exit_code, None);
     }
-    let checked = statuses.last().unwrap().check_status.clone().unwrap();
+    let checked = statuses.last().unwrap().check_status.unwrap();
     assert_eq!(checked.command.unwrap().exit_code, Some(3));
     cluster.framework.kill(TaskId {
         value: "checked".into(),

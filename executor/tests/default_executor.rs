@@ -1103,7 +1103,7 @@ async fn a_command_check_runs_in_a_nested_container_and_reports_its_exit_code() 
     let (containers, updates) = agent.launched(&["t1"]).await;
     // Before the first result, updates carry the empty COMMAND status.
     for status in &updates {
-        let check_status = status.check_status.clone().unwrap();
+        let check_status = status.check_status.unwrap();
         assert_eq!(check_status.r#type(), check_info::Type::Command);
         assert_eq!(check_status.command.unwrap().exit_code, None);
     }

@@ -87,7 +87,7 @@ impl Changes {
         if status == self.previous {
             return None;
         }
-        self.previous = status.clone();
+        self.previous = status;
         Some(status)
     }
 }
