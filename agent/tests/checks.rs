@@ -16,6 +16,7 @@ use std::net::SocketAddrV4;
 use libprocess::Runtime;
 use mesos_agent::containerizer::ContainerizerOptions;
 use mesos_proto::mesos::framework_info::{capability, Capability};
+use mesos_proto::mesos::internal::StatusUpdateMessage;
 use mesos_proto::mesos::task_status::Reason;
 use mesos_proto::mesos::{
     check_info, health_check, CheckInfo, CommandInfo, FrameworkInfo, HealthCheck, TaskId, TaskInfo,
@@ -178,6 +179,23 @@ async fn a_passing_command_health_check_makes_the_task_healthy() {
     let agent = state_json(cluster.agent_runtime.address(), &path).await;
     let statuses = task_statuses(&agent, "healthy");
     assert_eq!(statuses.last().unwrap()["healthy"], true, "{statuses:?}");
+
+    // Reconciliation answers with the latest health (upstream's
+    // `getTaskHealth`).
+    cluster.framework.reconcile();
+    let event = recv(
+        &mut cluster.framework.rx,
+        "mesos.internal.StatusUpdateMessage",
+    )
+    .await;
+    let reconciled = decode::<StatusUpdateMessage>(&event).update.status;
+    assert_eq!(
+        reconciled.reason(),
+        Reason::Reconciliation,
+        "{reconciled:?}"
+    );
+    assert_eq!(reconciled.state(), TaskState::TaskRunning);
+    assert_eq!(reconciled.healthy, Some(true), "{reconciled:?}");
 
     cluster.framework.kill(TaskId {
         value: "healthy".into(),
