@@ -173,7 +173,9 @@ impl CheckerProcess {
         let task = tokio::spawn(async move {
             let mut nested = NestedState::default();
             tracing::debug!(task_id = task_id.value, delay = ?config.delay, "Scheduling {name}");
-            tokio::time::sleep(config.delay).await;
+            if !pausable_sleep(config.delay, &mut paused_rx).await {
+                return;
+            }
             loop {
                 if *paused_rx.borrow_and_update() && paused_rx.wait_for(|p| !*p).await.is_err() {
                     return;
@@ -195,7 +197,9 @@ impl CheckerProcess {
                     }
                     None => tracing::info!(task_id = task_id.value, "{name} is not available"),
                 }
-                tokio::time::sleep(config.interval).await;
+                if !pausable_sleep(config.interval, &mut paused_rx).await {
+                    return;
+                }
             }
         });
         Self { task, paused }
@@ -204,12 +208,24 @@ impl CheckerProcess {
     /// Stops checking until [`CheckerProcess::resume`]; a result that
     /// arrives meanwhile is dropped.
     pub fn pause(&self) {
-        self.paused.send_replace(true);
+        self.paused
+            .send_if_modified(|paused| !std::mem::replace(paused, true));
     }
 
     /// Checks again at once, then as usual.
     pub fn resume(&self) {
-        self.paused.send_replace(false);
+        self.paused
+            .send_if_modified(|paused| std::mem::replace(paused, false));
+    }
+}
+
+/// Sleeps for `duration`, or until checking is paused or resumed (a
+/// resumed checker checks at once, as upstream's `resume` schedules a
+/// check with no delay). Returns `false` once the checker is gone.
+async fn pausable_sleep(duration: Duration, paused: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(duration) => true,
+        changed = paused.changed() => changed.is_ok(),
     }
 }
 
@@ -873,6 +889,38 @@ mod tests {
             error.starts_with("Failed to connect to 127.0.0.1:"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_resumed_check_loop_checks_at_once() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let config = CheckConfig {
+                check: shell("true"),
+                delay: Duration::ZERO,
+                interval: Duration::from_secs(600),
+                timeout: None,
+            };
+            let process = CheckerProcess::spawn(
+                config,
+                Runtime::Plain(Plain::default()),
+                "COMMAND check".into(),
+                TaskId { value: "t".into() },
+                move |result| {
+                    let _ = tx.send(result);
+                },
+            );
+            assert!(rx.recv().await.unwrap().is_ok());
+            process.pause();
+            process.resume();
+            // Not after the 10-minute interval: at once.
+            let next = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
+            assert!(next.unwrap().unwrap().is_ok());
+        });
     }
 
     #[test]
