@@ -33,6 +33,8 @@
 //!   rootfs (the command executor chroots its task the same way) instead
 //!   of entering the task's mount namespace.
 //! - No Docker runtime (there is no Docker executor yet).
+//! - Checks are timed by tokio's clock, not the libprocess `Clock`, so a
+//!   paused libprocess clock does not hold them back.
 
 pub mod checker;
 pub mod checker_process;
