@@ -1559,6 +1559,16 @@ impl Slave {
                     task.state = state as i32;
                     let mut status = update.status.clone();
                     status.data = None;
+                    // A status in the same state replaces the last one
+                    // (upstream's `Executor::updateTaskState`), so check
+                    // and health updates do not pile up.
+                    if task
+                        .statuses
+                        .last()
+                        .is_some_and(|l| l.state == status.state)
+                    {
+                        task.statuses.pop();
+                    }
                     task.statuses.push(status);
                     if checkpoint {
                         log = Some(paths::task_updates_path(

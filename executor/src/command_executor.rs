@@ -33,6 +33,19 @@
 //! made the terminal's foreground group (upstream keeps it in the
 //! executor's group).
 //!
+//! Checks and health checks ([`crate::checks`]) start once the task is
+//! forked and run from the executor (it shares the task's network; COMMAND
+//! checks run in the sandbox with the executor's environment plus their
+//! own). A check result that changes is sent as a `TASK_RUNNING` copy of
+//! the last update with the new `check_status` and reason
+//! `REASON_TASK_CHECK_STATUS_UPDATED`; a health report likewise with
+//! `healthy` and `REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`. Every update of
+//! a checked task carries a `check_status` (empty until the first result).
+//! A health report that asks for the task to be killed kills it as a kill
+//! from the scheduler would (`TASK_KILLING`, then `TASK_KILLED` with
+//! `healthy: false`). Both stop at the first kill and when the task ends,
+//! so no report follows a terminal update.
+//!
 //! Deliberate differences from upstream:
 //! - The task is forked directly rather than through `mesos-containerizer
 //!   launch`: the agent has made the container's mounts already, so with
@@ -43,8 +56,8 @@
 //!   that arrives before the fork has finished takes effect right after it.
 //! - Invalid input (no command, a kill before any task) fails the task or
 //!   aborts the driver instead of crashing the executor with `CHECK`.
-//! - Checks and health checks are not run yet (a task that has them is
-//!   run without them, with a warning).
+//! - With a rootfs, COMMAND checks are chrooted into it (as the task
+//!   is) instead of entering the task's mount namespace.
 //! - Process trees are signalled by process group, not by walking the tree.
 
 use std::collections::BTreeMap;
@@ -61,11 +74,12 @@ use mesos_proto::mesos::environment::variable::Type as VariableType;
 use mesos_proto::mesos::framework_info::capability::Type as Capability;
 use mesos_proto::mesos::task_status::{Reason, Source};
 use mesos_proto::mesos::{
-    CommandInfo, Environment, ExecutorId, ExecutorInfo, FrameworkInfo, KillPolicy, SlaveInfo,
-    TaskId, TaskInfo, TaskState, TaskStatus,
+    CheckStatusInfo, CommandInfo, Environment, ExecutorId, ExecutorInfo, FrameworkInfo, KillPolicy,
+    SlaveInfo, TaskId, TaskInfo, TaskState, TaskStatus,
 };
 use uuid::Uuid;
 
+use crate::checks::{self, Checker, HealthChecker, TaskHealthStatus};
 use crate::driver::{Executor, ExecutorDriver};
 
 /// The kill grace period when neither the kill nor the task has a policy.
@@ -289,6 +303,13 @@ struct CommandExecutorProcess {
     kill_grace_period: Option<(Duration, Duration)>,
     kill_grace_period_timer: Option<Timer>,
     task_completion_timer: Option<Timer>,
+    /// The task's check and health check, once it is forked.
+    checker: Option<Checker>,
+    health_checker: Option<HealthChecker>,
+    /// The kill came from a failing health check.
+    killed_by_health_check: bool,
+    /// The last update sent, which check and health updates copy.
+    last_task_status: Option<TaskStatus>,
 }
 
 impl CommandExecutorProcess {
@@ -309,6 +330,10 @@ impl CommandExecutorProcess {
             kill_grace_period: None,
             kill_grace_period_timer: None,
             task_completion_timer: None,
+            checker: None,
+            health_checker: None,
+            killed_by_health_check: false,
+            last_task_status: None,
         }
     }
 
@@ -345,11 +370,6 @@ impl CommandExecutorProcess {
             };
             return self.launch_failed(message, ctx);
         }
-        if task.check.is_some() || task.health_check.is_some() {
-            tracing::warn!(task_id = %task_id.value,
-                "Checks and health checks are not supported yet; running the task without them");
-        }
-
         if let Some(duration) = &task.max_completion_time {
             if duration.nanoseconds > 0 {
                 let duration = nanos(duration.nanoseconds);
@@ -486,6 +506,7 @@ impl CommandExecutorProcess {
     fn forked(&mut self, pid: i32, ctx: &mut Context<Self>) {
         tracing::info!(pid, "Forked command");
         self.pid = Some(pid);
+        self.start_checks(ctx);
         if let Some(task_id) = self.task_id() {
             let running = self.create_task_status(&task_id, TaskState::TaskRunning, None, None);
             self.forward(running);
@@ -597,6 +618,7 @@ impl CommandExecutorProcess {
             let killing = self.create_task_status(task_id, TaskState::TaskKilling, None, None);
             self.forward(killing);
         }
+        self.pause_checks();
         tracing::info!(pid, "Sending SIGTERM to the task's process group");
         signal_group(pid, libc::SIGTERM);
         tracing::info!(grace_period = %libprocess::flags::format_duration(grace_period),
@@ -640,6 +662,7 @@ impl CommandExecutorProcess {
 
     fn reaped(&mut self, pid: i32, status: io::Result<ExitStatus>, ctx: &mut Context<Self>) {
         self.terminated = true;
+        self.pause_checks();
         self.cancel_timers();
         let (state, reason, message) = match status {
             Err(error) => (
@@ -665,10 +688,103 @@ impl CommandExecutorProcess {
         };
         tracing::info!(pid, "{message}");
         if let Some(task_id) = self.task_id() {
-            let status = self.create_task_status(&task_id, state, reason, Some(message));
+            let mut status = self.create_task_status(&task_id, state, reason, Some(message));
+            // Upstream marks a task killed for failing its health check.
+            if self.killed && self.killed_by_health_check {
+                status.healthy = Some(false);
+            }
             self.forward(status);
         }
         self.schedule_self_terminate(ctx);
+    }
+
+    /// Starts the task's check and health check, if it has them.
+    fn start_checks(&mut self, ctx: &mut Context<Self>) {
+        let Some(task) = self.task.clone() else {
+            return;
+        };
+        let task_id = task.task_id.clone();
+        let runtime = checks::Runtime::Plain(checks::Plain {
+            working_directory: Some(self.config.sandbox.clone()),
+            rootfs: self.config.rootfs.clone(),
+            rootfs_working_directory: self.config.rootfs.as_ref().map(|_| {
+                self.config
+                    .working_directory
+                    .clone()
+                    .or_else(|| self.config.sandbox_directory.clone())
+                    .unwrap_or_else(|| PathBuf::from("/mnt/mesos/sandbox"))
+            }),
+        });
+        if let Some(check) = &task.check {
+            let addr = ctx.address();
+            let created = Checker::create(check, runtime.clone(), task_id.clone(), move |status| {
+                addr.do_send(Dispatch(Box::new(move |this: &mut Self, _| {
+                    this.task_check_updated(status)
+                })));
+            });
+            match created {
+                Ok(checker) => self.checker = Some(checker),
+                Err(error) => tracing::error!(%error, "Failed to create checker"),
+            }
+        }
+        if let Some(health_check) = &task.health_check {
+            let addr = ctx.address();
+            let created = HealthChecker::create(health_check, runtime, task_id, move |health| {
+                addr.do_send(Dispatch(Box::new(move |this: &mut Self, ctx| {
+                    this.task_health_updated(health, ctx)
+                })));
+            });
+            match created {
+                Ok(checker) => self.health_checker = Some(checker),
+                Err(error) => tracing::error!(%error, "Failed to create health checker"),
+            }
+        }
+    }
+
+    /// Stops checking the task (at the first kill, and when it ends).
+    fn pause_checks(&mut self) {
+        if let Some(checker) = &self.checker {
+            checker.pause();
+        }
+        if let Some(checker) = &self.health_checker {
+            checker.pause();
+        }
+    }
+
+    /// A check result changed: `TASK_RUNNING` with the new check status.
+    fn task_check_updated(&mut self, check_status: CheckStatusInfo) {
+        // No update after a kill or the terminal one.
+        if self.killed || self.terminated {
+            return;
+        }
+        tracing::info!(?check_status, "Received check update");
+        let Some(mut status) = self.last_task_status.clone() else {
+            return;
+        };
+        refresh(&mut status);
+        status.set_reason(Reason::TaskCheckStatusUpdated);
+        status.check_status = Some(check_status);
+        self.forward(status);
+    }
+
+    /// A health report: `TASK_RUNNING` with `healthy`, and a kill when the
+    /// health check says so.
+    fn task_health_updated(&mut self, health: TaskHealthStatus, ctx: &mut Context<Self>) {
+        if self.killed || self.terminated {
+            return;
+        }
+        tracing::info!(healthy = health.healthy, "Received task health update");
+        let Some(mut status) = self.last_task_status.clone() else {
+            return;
+        };
+        refresh(&mut status);
+        status.set_reason(Reason::TaskHealthCheckStatusUpdated);
+        status.healthy = Some(health.healthy);
+        self.forward(status);
+        if health.kill_task {
+            self.killed_by_health_check = true;
+            self.kill_task(&health.task_id, None, ctx);
+        }
     }
 
     fn acknowledged(&mut self, task_id: &TaskId, state: TaskState, ctx: &mut Context<Self>) {
@@ -747,10 +863,18 @@ impl CommandExecutorProcess {
         if let Some(reason) = reason {
             status.set_reason(reason);
         }
+        // A checked task's updates always carry a check status.
+        if let Some(check) = self.task.as_ref().and_then(|t| t.check.as_ref()) {
+            status.check_status = Some(checks::checker::empty_check_status(check.r#type()));
+        }
         status
     }
 
-    fn forward(&self, status: TaskStatus) {
+    fn forward(&mut self, status: TaskStatus) {
+        // Not the refusal of a second task: updates copy the task's own.
+        if self.task_id().as_ref() == Some(&status.task_id) {
+            self.last_task_status = Some(status.clone());
+        }
         match &self.driver {
             Some(driver) => {
                 driver.send_status_update(status);
@@ -776,6 +900,13 @@ impl Process for CommandExecutorProcess {
 }
 
 libprocess::process_handlers!(CommandExecutorProcess);
+
+/// Gives a copy of an update a fresh uuid and timestamp (upstream's
+/// `createTaskStatus` from a previous status).
+fn refresh(status: &mut TaskStatus) {
+    status.uuid = Some(Uuid::new_v4().as_bytes().to_vec());
+    status.timestamp = Some(libprocess::clock::now_secs());
+}
 
 /// Converts a protobuf duration, clamping negative ones to zero.
 fn nanos(nanoseconds: i64) -> Duration {

@@ -35,11 +35,22 @@
 //! process group is killed once `MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD` has
 //! passed (not with `MESOS_LOCAL`).
 //!
+//! Each task's check and health check ([`crate::checks`]) start once its
+//! container is launched: COMMAND checks run in a nested container of the
+//! task's (`LAUNCH_NESTED_CONTAINER_SESSION`, then
+//! `WAIT_NESTED_CONTAINER`), HTTP and TCP checks from the executor, which
+//! shares its tasks' network. A changed check result or a health report is
+//! sent as a `TASK_RUNNING` copy of the task's last update with the new
+//! `check_status` (`REASON_TASK_CHECK_STATUS_UPDATED`) or `healthy`
+//! (`REASON_TASK_HEALTH_CHECK_STATUS_UPDATED`); every update of a checked
+//! task carries a `check_status`, empty until the first result. A report
+//! that asks for a kill kills the task as a KILL would (and so the rest of
+//! its group); from then on every terminal update of this executor carries
+//! `healthy: false` (upstream's executor-wide flag, MESOS-8543). Checking a
+//! task stops when it is killed or ends, and pauses while the agent is
+//! away.
+//!
 //! Deliberate differences from upstream:
-//! - Checks (`TaskInfo.check`) and health checks (`TaskInfo.health_check`)
-//!   are not run: the task runs without them and a warning is logged.
-//!   Updates of a checked task carry an empty `check_status` of the check's
-//!   type, as upstream's do before the first check result.
 //! - Bad input (a missing `container_id` in SUBSCRIBED, a malformed
 //!   acknowledgement uuid or wait response, a LAUNCH_GROUP before
 //!   SUBSCRIBED) is logged and dropped or treated as a failure, never a
@@ -83,6 +94,7 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 use uuid::Uuid;
 
+use crate::checks::{self, Checker, HealthChecker, TaskHealthStatus};
 use crate::command_executor::{signal_name, wstringify};
 use crate::driver::{DriverError, DEFAULT_EXECUTOR_SHUTDOWN_GRACE_PERIOD, RECOVERY_TIMEOUT};
 use crate::http::{self, Connection, Url};
@@ -144,7 +156,8 @@ pub struct DefaultExecutorConfig {
     /// Where the `tasks/<task id>` symlinks are made (upstream: the working
     /// directory, which is the sandbox).
     pub work_dir: PathBuf,
-    /// `--launcher_dir` (for checks, which are not run yet).
+    /// `--launcher_dir` (upstream runs `mesos-tcp-connect` from it; our
+    /// TCP checks connect in-process).
     pub launcher_dir: PathBuf,
     /// `Authorization` header value, `Bearer <MESOS_EXECUTOR_AUTHENTICATION_TOKEN>`.
     pub authorization: Option<String>,
@@ -350,6 +363,11 @@ enum Msg {
     },
     Terminate,
     KillProcessGroup,
+    CheckUpdated {
+        task_id: TaskId,
+        check_status: mesos_proto::mesos::CheckStatusInfo,
+    },
+    HealthUpdated(TaskHealthStatus),
 }
 
 /// A task's nested container (upstream `DefaultExecutor::Container`).
@@ -368,6 +386,9 @@ struct Container {
     killing_task_group: bool,
     killed_by_completion_timeout: bool,
     max_completion_timer: Option<AbortHandle>,
+    /// The task's check and health check, while it runs.
+    checker: Option<Checker>,
+    health_checker: Option<HealthChecker>,
 }
 
 /// The default executor; see the module documentation.
@@ -398,6 +419,8 @@ pub struct DefaultExecutor {
     unacknowledged_updates: Vec<(Uuid, call::Update)>,
     containers: Vec<Container>,
     terminated: bool,
+    /// A health check asked for a kill: terminal updates say unhealthy.
+    unhealthy: bool,
 }
 
 impl DefaultExecutor {
@@ -428,6 +451,7 @@ impl DefaultExecutor {
             unacknowledged_updates: Vec::new(),
             containers: Vec::new(),
             terminated: false,
+            unhealthy: false,
         }
     }
 
@@ -538,6 +562,11 @@ impl DefaultExecutor {
             Msg::MaxCompletion { task_id, duration } => self.max_completion(&task_id, duration),
             Msg::Terminate => self.terminated = true,
             Msg::KillProcessGroup => kill_process_group(),
+            Msg::CheckUpdated {
+                task_id,
+                check_status,
+            } => self.task_check_updated(&task_id, check_status),
+            Msg::HealthUpdated(health) => self.task_health_updated(health),
         }
     }
 
@@ -751,6 +780,13 @@ impl DefaultExecutor {
             if let Some(waiting) = container.waiting.take() {
                 waiting.abort();
             }
+            // Nested checks need the agent.
+            if let Some(checker) = &container.checker {
+                checker.pause();
+            }
+            if let Some(checker) = &container.health_checker {
+                checker.pause();
+            }
         }
     }
 
@@ -775,6 +811,14 @@ impl DefaultExecutor {
                     return;
                 };
                 self.executor_container_id = Some(container_id);
+                for container in &self.containers {
+                    if let Some(checker) = &container.checker {
+                        checker.resume();
+                    }
+                    if let Some(checker) = &container.health_checker {
+                        checker.resume();
+                    }
+                }
                 // After an agent failover, wait on the containers again.
                 let task_ids: Vec<TaskId> = self
                     .containers
@@ -926,13 +970,6 @@ impl DefaultExecutor {
                 parent: Some(Box::new(parent.clone())),
             };
             container_ids.push(container_id.clone());
-            if task.check.is_some() || task.health_check.is_some() {
-                tracing::warn!(
-                    task_id = task.task_id.value,
-                    "Checks and health checks are not supported yet; running the task \
-                     without them"
-                );
-            }
             self.containers.retain(|c| c.task.task_id != task.task_id);
             self.containers.push(Container {
                 container_id: container_id.clone(),
@@ -947,6 +984,8 @@ impl DefaultExecutor {
                 killing_task_group: false,
                 killed_by_completion_timeout: false,
                 max_completion_timer: None,
+                checker: None,
+                health_checker: None,
             });
             let status = self.create_task_status(&task.task_id, TaskState::TaskStarting);
             self.forward(status);
@@ -1021,6 +1060,10 @@ impl DefaultExecutor {
                 continue;
             }
             container.launched = true;
+            if let Err(error) = self.start_checks(task, container_id) {
+                tracing::error!(%error, task_id = task_id.value, "Failed to create checker");
+                return self.terminate_when_acknowledged();
+            }
             if let Some(duration) = task.max_completion_time.as_ref() {
                 if duration.nanoseconds > 0 {
                     let duration = Duration::from_nanos(duration.nanoseconds.unsigned_abs());
@@ -1200,9 +1243,13 @@ impl DefaultExecutor {
             return self.terminate_when_acknowledged();
         }
 
-        let Some(container) = self.container(task_id) else {
+        let Some(container) = self.container_mut(task_id) else {
             return;
         };
+        // No check or health update after the terminal one.
+        container.checker = None;
+        container.health_checker = None;
+        let container = &*container;
         let mut state;
         let mut message: Option<String> = None;
         let mut reason: Option<Reason> = None;
@@ -1276,6 +1323,9 @@ impl DefaultExecutor {
         }
         status.message = message.clone();
         status.limitation = limitation;
+        if self.unhealthy {
+            status.healthy = Some(false);
+        }
         self.forward(status);
         tracing::info!(
             container_id,
@@ -1382,6 +1432,9 @@ impl DefaultExecutor {
             timer.abort();
         }
         container.killing = true;
+        // Checking stops with the kill.
+        container.checker = None;
+        container.health_checker = None;
         let container_id = container.container_id.clone();
         let killed_by_completion_timeout = container.killed_by_completion_timeout;
         let grace_period = grace_period.unwrap_or(DEFAULT_KILL_GRACE_PERIOD);
@@ -1598,6 +1651,132 @@ impl DefaultExecutor {
         }
     }
 
+    /// Starts the check and health check of `task`, which runs in
+    /// `container_id`.
+    fn start_checks(
+        &mut self,
+        task: &TaskInfo,
+        container_id: &ContainerId,
+    ) -> Result<(), mesos_proto::validation::ValidationError> {
+        let runtime = checks::Runtime::Nested(checks::Nested {
+            task_container_id: container_id.clone(),
+            agent_url: self.config.operator_url.clone(),
+            authorization: self.config.authorization.clone(),
+        });
+        let task_id = checks::convert::<_, mesos_proto::mesos::TaskId>(&task.task_id);
+        let checker = match &task.check {
+            Some(check) => {
+                let tx = self.tx.clone();
+                let v1_task_id = task.task_id.clone();
+                Some(Checker::create(
+                    &checks::convert(check),
+                    runtime.clone(),
+                    task_id.clone(),
+                    move |check_status| {
+                        let _ = tx.send(Msg::CheckUpdated {
+                            task_id: v1_task_id.clone(),
+                            check_status,
+                        });
+                    },
+                )?)
+            }
+            None => None,
+        };
+        let health_checker = match &task.health_check {
+            Some(health_check) => {
+                let tx = self.tx.clone();
+                Some(HealthChecker::create(
+                    &checks::convert(health_check),
+                    runtime,
+                    task_id,
+                    move |health| {
+                        let _ = tx.send(Msg::HealthUpdated(health));
+                    },
+                )?)
+            }
+            None => None,
+        };
+        if let Some(container) = self.container_mut(&task.task_id) {
+            container.checker = checker;
+            container.health_checker = health_checker;
+        }
+        Ok(())
+    }
+
+    /// A check result changed: `TASK_RUNNING` with the new check status.
+    fn task_check_updated(
+        &mut self,
+        task_id: &TaskId,
+        check_status: mesos_proto::mesos::CheckStatusInfo,
+    ) {
+        let Some(container) = self.container(task_id) else {
+            tracing::debug!(
+                task_id = task_id.value,
+                "Ignoring check update of an ended task"
+            );
+            return;
+        };
+        if container.checker.is_none() {
+            tracing::debug!(
+                task_id = task_id.value,
+                "Ignoring check update of a killed task"
+            );
+            return;
+        }
+        tracing::info!(
+            task_id = task_id.value,
+            ?check_status,
+            "Received check update"
+        );
+        let Some(mut status) = container.last_status.clone() else {
+            return;
+        };
+        refresh(&mut status);
+        status.set_reason(Reason::TaskCheckStatusUpdated);
+        status.check_status = Some(checks::convert(&check_status));
+        self.forward(status);
+    }
+
+    /// A health report: `TASK_RUNNING` with `healthy`, and a kill when the
+    /// health check says so.
+    fn task_health_updated(&mut self, health: TaskHealthStatus) {
+        if self.state == State::Disconnected {
+            tracing::debug!("Ignoring task health update while disconnected from the agent");
+            return;
+        }
+        let task_id: TaskId = checks::convert(&health.task_id);
+        let Some(container) = self.container(&task_id) else {
+            tracing::debug!(
+                task_id = task_id.value,
+                "Ignoring health update of an ended task"
+            );
+            return;
+        };
+        if container.health_checker.is_none() {
+            tracing::debug!(
+                task_id = task_id.value,
+                "Ignoring health update of a killed task"
+            );
+            return;
+        }
+        tracing::info!(
+            task_id = task_id.value,
+            healthy = health.healthy,
+            "Received task health update"
+        );
+        let Some(mut status) = container.last_status.clone() else {
+            return;
+        };
+        refresh(&mut status);
+        status.set_reason(Reason::TaskHealthCheckStatusUpdated);
+        status.healthy = Some(health.healthy);
+        self.forward(status);
+        if health.kill_task {
+            self.unhealthy = true;
+            self.kill_task(&task_id, None);
+        }
+    }
+
     /// Upstream's `createTaskStatus`: a fresh status from this executor.
     fn create_task_status(&self, task_id: &TaskId, state: TaskState) -> TaskStatus {
         let timestamp = std::time::SystemTime::now()
@@ -1689,6 +1868,16 @@ impl DefaultExecutor {
             .iter_mut()
             .find(|c| c.task.task_id == *task_id)
     }
+}
+
+/// Gives a copy of an update a fresh uuid and timestamp (upstream's
+/// `createTaskStatus` from a previous status).
+fn refresh(status: &mut TaskStatus) {
+    status.uuid = Some(Uuid::new_v4().as_bytes().to_vec());
+    status.timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs_f64());
 }
 
 /// The headers of every call: protobuf both ways, and the executor's token.

@@ -16,6 +16,8 @@
 //!   (`src/launcher/default_executor.cpp`), a v1 HTTP executor that runs
 //!   each task of a task group in a nested container through the agent's
 //!   operator API.
+//! - [`checks`]: checks and health checks of tasks, shared by both
+//!   executors (upstream `src/checks/`).
 //! - [`http`]: the small HTTP/1.1 client the HTTP executors call their
 //!   agent with; `library` (private) holds their shared SUBSCRIBE stream
 //!   and call sender.
@@ -30,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checks;
 pub mod command_executor;
 pub mod default_executor;
 pub mod driver;

@@ -43,6 +43,8 @@ struct Shared {
     obey_sigterm: bool,
     /// Status and body of launch answers.
     launch_answer: (u16, String),
+    /// The wait status of nested check containers.
+    check_exit_status: i32,
 }
 
 impl Shared {
@@ -198,9 +200,13 @@ impl FakeAgent {
     }
 
     fn launch_group(&self, task_ids: &[&str]) {
+        self.launch_tasks(group(task_ids).tasks);
+    }
+
+    fn launch_tasks(&self, tasks: Vec<TaskInfo>) {
         let mut event = Event {
             launch_group: Some(event::LaunchGroup {
-                task_group: group(task_ids),
+                task_group: TaskGroupInfo { tasks },
             }),
             ..Default::default()
         };
@@ -306,9 +312,14 @@ async fn serve(
             headers.get("content-type").map(String::as_str),
             Some("application/x-protobuf")
         );
-        assert_eq!(
-            headers.get("accept").map(String::as_str),
-            Some("application/x-protobuf")
+        // Check sessions stream RecordIO.
+        let accept = headers.get("accept").map(String::as_str);
+        assert!(
+            matches!(
+                accept,
+                Some("application/x-protobuf" | "application/recordio")
+            ),
+            "{accept:?}"
         );
         if path == "/slave(1)/api/v1/executor" {
             let call = Call::decode(body.as_slice()).unwrap();
@@ -390,6 +401,18 @@ async fn serve(
                         shared.end(&kill.container_id.value, exited(signal));
                     }
                 }
+                respond(&mut stream, "200 OK", &[]).await;
+            }
+            agent::call::Type::LaunchNestedContainerSession => {
+                let launch = call.launch_nested_container_session.unwrap();
+                {
+                    let mut shared = shared.lock().unwrap();
+                    let status = shared.check_exit_status;
+                    shared.end(&launch.container_id.value, exited(status));
+                }
+                respond(&mut stream, "200 OK", &[]).await;
+            }
+            agent::call::Type::RemoveNestedContainer => {
                 respond(&mut stream, "200 OK", &[]).await;
             }
             other => panic!("unexpected operator call {other:?}"),
@@ -976,5 +999,137 @@ async fn a_checkpointing_executor_gives_up_after_the_recovery_timeout() {
         started.elapsed() >= Duration::from_millis(350),
         "{:?}",
         started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_task_failing_its_health_check_is_killed_with_its_group() {
+    use mesos_proto::mesos::v1::{health_check, HealthCheck};
+    let mut agent = FakeAgent::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let _executor = tokio::spawn(DefaultExecutor::new(agent.config(dir.path().into())).run());
+    agent.subscribed(framework(true)).await;
+    // Nothing listens on the checked port.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        u32::from(listener.local_addr().unwrap().port())
+    };
+    let mut checked = task("t1");
+    checked.health_check = Some(HealthCheck {
+        r#type: Some(health_check::Type::Tcp as i32),
+        tcp: Some(health_check::TcpCheckInfo {
+            port,
+            ..Default::default()
+        }),
+        delay_seconds: Some(0.0),
+        interval_seconds: Some(0.1),
+        grace_period_seconds: Some(0.0),
+        consecutive_failures: Some(2),
+        ..Default::default()
+    });
+    agent.launch_tasks(vec![checked, task("t2")]);
+    let (containers, _) = agent.launched(&["t1", "t2"]).await;
+
+    for _ in 0..2 {
+        let status = agent.update().await;
+        assert_update(&status, "t1", TaskState::TaskRunning, None);
+        assert_eq!(status.healthy, Some(false));
+        assert_eq!(
+            status.reason(),
+            task_status::Reason::TaskHealthCheckStatusUpdated
+        );
+        // A copy of the last update: the container status stays.
+        assert_eq!(
+            status.container_status.unwrap().container_id.as_ref(),
+            Some(&containers[0])
+        );
+    }
+    // The second failure reached `consecutive_failures`: the task is killed.
+    let status = agent.update().await;
+    assert_update(&status, "t1", TaskState::TaskKilling, None);
+    assert_eq!(
+        agent.kill_call().await,
+        (containers[0].clone(), libc::SIGTERM)
+    );
+    let status = agent.update().await;
+    assert_update(
+        &status,
+        "t1",
+        TaskState::TaskKilled,
+        Some("Command terminated with signal Terminated"),
+    );
+    assert_eq!(status.healthy, Some(false));
+    // Then the rest of the group; its terminal update says unhealthy too
+    // (upstream's executor-wide flag).
+    let status = agent.update().await;
+    assert_update(&status, "t2", TaskState::TaskKilling, None);
+    assert_eq!(
+        agent.kill_call().await,
+        (containers[1].clone(), libc::SIGTERM)
+    );
+    let status = agent.update().await;
+    assert_update(
+        &status,
+        "t2",
+        TaskState::TaskKilled,
+        Some("Command terminated with signal Terminated"),
+    );
+    assert_eq!(status.healthy, Some(false));
+}
+
+#[tokio::test]
+async fn a_command_check_runs_in_a_nested_container_and_reports_its_exit_code() {
+    use mesos_proto::mesos::v1::{check_info, CheckInfo, CommandInfo};
+    let mut agent = FakeAgent::start().await;
+    agent.shared.lock().unwrap().check_exit_status = 3 << 8;
+    let dir = tempfile::tempdir().unwrap();
+    let _executor = tokio::spawn(DefaultExecutor::new(agent.config(dir.path().into())).run());
+    agent.subscribed(framework(false)).await;
+    let mut checked = task("t1");
+    checked.check = Some(CheckInfo {
+        r#type: Some(check_info::Type::Command as i32),
+        command: Some(check_info::Command {
+            command: CommandInfo {
+                value: Some("exit 3".into()),
+                ..Default::default()
+            },
+        }),
+        // After the task's wait call; one check only.
+        delay_seconds: Some(0.3),
+        interval_seconds: Some(60.0),
+        ..Default::default()
+    });
+    agent.launch_tasks(vec![checked]);
+    let (containers, updates) = agent.launched(&["t1"]).await;
+    // Before the first result, updates carry the empty COMMAND status.
+    for status in &updates {
+        let check_status = status.check_status.unwrap();
+        assert_eq!(check_status.r#type(), check_info::Type::Command);
+        assert_eq!(check_status.command.unwrap().exit_code, None);
+    }
+
+    // The check's container is nested in the task's.
+    let call = agent.operator_call().await;
+    assert_eq!(
+        call.r#type(),
+        agent::call::Type::LaunchNestedContainerSession
+    );
+    let session = call.launch_nested_container_session.unwrap();
+    assert!(session.container_id.value.starts_with("check-"));
+    assert_eq!(session.container_id.parent.as_deref(), Some(&containers[0]));
+    assert_eq!(session.command.unwrap().value.as_deref(), Some("exit 3"));
+    let call = agent.operator_call().await;
+    assert_eq!(call.r#type(), agent::call::Type::WaitNestedContainer);
+    assert_eq!(
+        call.wait_nested_container.unwrap().container_id,
+        session.container_id
+    );
+
+    let status = agent.update().await;
+    assert_update(&status, "t1", TaskState::TaskRunning, None);
+    assert_eq!(status.reason(), task_status::Reason::TaskCheckStatusUpdated);
+    assert_eq!(
+        status.check_status.unwrap().command.unwrap().exit_code,
+        Some(3)
     );
 }

@@ -21,6 +21,8 @@
 //! - [`conversions`]: what offer operations (RESERVE, CREATE, ...) turn
 //!   resources into, and checkpointed resources applied to an agent's total.
 //! - [`values`]: scalar, ranges and set arithmetic and the text form of values.
+//! - [`validation`]: health check, check and command validation shared by
+//!   the master and the executors (upstream `src/common/validation.cpp`).
 
 #![warn(missing_docs)]
 
@@ -30,6 +32,7 @@ pub mod json;
 pub mod model;
 pub mod recordio;
 pub mod resources;
+pub mod validation;
 pub mod values;
 
 #[allow(missing_docs, clippy::all, clippy::pedantic, rust_2018_idioms)]

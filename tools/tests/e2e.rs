@@ -265,6 +265,54 @@ fn a_task_group_runs_in_nested_containers_of_the_default_executor() {
     );
 }
 
+/// Upstream `DefaultExecutorCheckTest`/`HealthCheckTest` through the real
+/// binaries: in a task group, a COMMAND health check and a COMMAND check
+/// run in nested containers of the task's (through the agent's
+/// `LAUNCH_NESTED_CONTAINER_SESSION`); the task becomes healthy and its
+/// check's exit code shows.
+#[test]
+fn a_task_group_task_is_health_checked_and_checked_in_nested_containers() {
+    if !require(
+        &bin_dir().join("mesos-default-executor"),
+        "run cargo test --workspace",
+    ) {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, master_port) = master_and_agent(work_dir.path());
+    let resources = r#"[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}]"#;
+    let group = format!(
+        r#"{{"tasks":[
+            {{"name":"a","task_id":{{"value":"a"}},"slave_id":{{"value":""}},"resources":{resources},
+              "command":{{"value":"sleep 4"}},
+              "health_check":{{"type":"COMMAND","command":{{"value":"test -n \"$MESOS_SANDBOX\""}},
+                "delay_seconds":0,"interval_seconds":1,"grace_period_seconds":0}},
+              "check":{{"type":"COMMAND","command":{{"command":{{"value":"exit 3"}}}},
+                "delay_seconds":0,"interval_seconds":1}}}}]}}"#
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+        .args([
+            &format!("--master=127.0.0.1:{master_port}"),
+            &format!("--task_group={group}"),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "reason: REASON_TASK_HEALTH_CHECK_STATUS_UPDATED\n  healthy?: 1",
+        "reason: REASON_TASK_CHECK_STATUS_UPDATED",
+        "check status: COMMAND exit code 3",
+        "Received status update TASK_FINISHED for task 'a'",
+    ] {
+        assert!(stdout.contains(expected), "{expected}: {stdout}");
+    }
+}
+
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

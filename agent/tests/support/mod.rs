@@ -330,6 +330,18 @@ impl TestFramework {
         });
     }
 
+    /// Asks the master for the latest state of every task (implicit
+    /// reconciliation).
+    pub fn reconcile(&self) {
+        use mesos_proto::mesos::scheduler::{call, Call};
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Reconcile as i32),
+            reconcile: Some(call::Reconcile { tasks: Vec::new() }),
+            ..Default::default()
+        });
+    }
+
     /// Asks the master to kill `task_id`.
     pub fn kill(&self, task_id: mesos_proto::mesos::TaskId) {
         use mesos_proto::mesos::scheduler::{call, Call};

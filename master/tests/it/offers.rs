@@ -232,6 +232,61 @@ async fn offer_launch_update_acknowledge_kill() {
 }
 
 #[actix_rt::test]
+async fn tasks_with_invalid_checks_or_health_checks_are_refused_with_task_error() {
+    use mesos_proto::mesos::{check_info, health_check, CheckInfo, HealthCheck};
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let mut slave = slave_info("agent.example");
+    slave.resources = Resources::parse("cpus:2;mem:1024", "*").unwrap().to_vec();
+    register_with(&agent, master.upid(), "1.11.0", slave);
+    let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let framework_id =
+        decode::<mesos_proto::mesos::internal::FrameworkRegisteredMessage>(&recv(&mut rx).await)
+            .framework_id;
+    let offer = next_offers(&mut rx).await.offers[0].clone();
+
+    // An HTTP health check without its `http` field, and a check with a
+    // negative interval (upstream `validateHealthCheck`, `validateCheckInfo`).
+    let mut unhealthy = task("no-http", &offer, "cpus:0.5;mem:64");
+    unhealthy.health_check = Some(HealthCheck {
+        r#type: Some(health_check::Type::Http as i32),
+        ..Default::default()
+    });
+    let mut unchecked = task("negative-interval", &offer, "cpus:0.5;mem:64");
+    unchecked.check = Some(CheckInfo {
+        r#type: Some(check_info::Type::Tcp as i32),
+        tcp: Some(check_info::Tcp { port: 80 }),
+        interval_seconds: Some(-1.0),
+        ..Default::default()
+    });
+    send_call(
+        &scheduler,
+        master.upid(),
+        accept(&framework_id, &[&offer], vec![unhealthy, unchecked], 0.0),
+    );
+    let mut messages = std::collections::BTreeMap::new();
+    for _ in 0..2 {
+        let status = next_update(&mut rx).await.update.status;
+        assert_eq!(status.state(), TaskState::TaskError);
+        assert_eq!(status.reason(), task_status::Reason::TaskInvalid);
+        assert_eq!(status.source(), task_status::Source::Master);
+        messages.insert(status.task_id.value.clone(), status.message().to_string());
+    }
+    assert_eq!(
+        messages["no-http"],
+        "Task uses invalid health check: Expecting 'http' to be set for HTTP health check"
+    );
+    assert_eq!(
+        messages["negative-interval"],
+        "Task uses invalid check: Expecting 'interval_seconds' to be non-negative"
+    );
+}
+
+#[actix_rt::test]
 async fn invalid_launches_are_answered_with_lost_or_error() {
     let runtime = runtime();
     let master = start_default_master(&runtime);

@@ -481,6 +481,13 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
                 {
                     println!("  reason: {}", reason.as_str_name());
                 }
+                if let Some(healthy) = status.healthy {
+                    // Upstream streams the bool as a number.
+                    println!("  healthy?: {}", u8::from(healthy));
+                }
+                if let Some(check_status) = &status.check_status {
+                    println!("  check status: {}", describe_check_status(check_status));
+                }
                 if let (Some(uuid), Some(slave_id), Some(id)) =
                     (&update.uuid, &update.slave_id, &framework_id)
                 {
@@ -537,4 +544,41 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A check status as upstream's `operator<<` prints it: `COMMAND exit code
+/// 0`, `HTTP status code 200`, `TCP connection success`.
+fn describe_check_status(status: &mesos_proto::mesos::CheckStatusInfo) -> String {
+    use mesos_proto::mesos::check_info::Type;
+    let mut text = String::new();
+    match status.r#type() {
+        Type::Command => {
+            if let Some(command) = &status.command {
+                text.push_str("COMMAND");
+                if let Some(code) = command.exit_code {
+                    text.push_str(&format!(" exit code {code}"));
+                }
+            }
+        }
+        Type::Http => {
+            if let Some(http) = &status.http {
+                text.push_str("HTTP");
+                if let Some(code) = http.status_code {
+                    text.push_str(&format!(" status code {code}"));
+                }
+            }
+        }
+        Type::Tcp => {
+            if let Some(tcp) = &status.tcp {
+                text.push_str("TCP");
+                match tcp.succeeded {
+                    Some(true) => text.push_str(" connection success"),
+                    Some(false) => text.push_str(" connection failure"),
+                    None => {}
+                }
+            }
+        }
+        Type::Unknown => text.push_str("UNKNOWN"),
+    }
+    text
 }
