@@ -271,14 +271,94 @@ pub struct HierarchicalDrf {
     weights: HashMap<String, f64>,
     /// Role quotas.
     quotas: HashMap<String, Quota>,
+    /// `--min_allocatable_resources`; `None`: upstream's default.
+    min_allocatable: Option<MinAllocatable>,
+}
+
+/// `--min_allocatable_resources`: sets of resource quantities (a set is
+/// met when each of its quantities is; resources are offerable when one
+/// set is met). A scalar's quantity is its value; a range's or a set's,
+/// how many values it holds (upstream MESOS-9516).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinAllocatable(pub Vec<Vec<(String, f64)>>);
+
+impl MinAllocatable {
+    /// Parses upstream's syntax: `cpus:0.01|mem:32`, sets split by `|`,
+    /// the quantities of a set by `;`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut sets = Vec::new();
+        for set in text.split('|') {
+            let mut quantities: Vec<(String, f64)> = Vec::new();
+            for quantity in set.split(';').map(str::trim).filter(|q| !q.is_empty()) {
+                let (name, value) = quantity.split_once(':').ok_or_else(|| {
+                    format!("'{quantity}' is not a resource quantity (name:value)")
+                })?;
+                let name = name.trim();
+                let value: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("'{value}' is not a number in '{quantity}'"))?;
+                if name.is_empty() || !value.is_finite() || value < 0.0 {
+                    return Err(format!(
+                        "'{quantity}': a quantity needs a name and a non-negative value"
+                    ));
+                }
+                match quantities.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, total)) => *total += value,
+                    None => quantities.push((name.to_string(), value)),
+                }
+            }
+            if quantities.is_empty() {
+                return Err("Resource quantities must contain at least one quantity".into());
+            }
+            sets.push(quantities);
+        }
+        Ok(Self(sets))
+    }
+
+    fn met_by(&self, resources: &Resources) -> bool {
+        self.0.iter().any(|set| {
+            set.iter()
+                .all(|(name, minimum)| quantity(resources, name) >= *minimum)
+        })
+    }
+}
+
+/// How much of `name` `resources` hold: a scalar's value, the number of
+/// values of ranges or a set.
+fn quantity(resources: &Resources, name: &str) -> f64 {
+    if let Some(scalar) = resources.get_scalar(name) {
+        return scalar.value;
+    }
+    if let Some(ranges) = resources.get_ranges(name) {
+        return ranges
+            .range
+            .iter()
+            .map(|r| (r.end.saturating_sub(r.begin) + 1) as f64)
+            .sum();
+    }
+    resources
+        .get_set(name)
+        .map_or(0.0, |set| set.item.len() as f64)
 }
 
 impl HierarchicalDrf {
+    /// Sets `--min_allocatable_resources`.
+    pub fn set_min_allocatable(&mut self, min: MinAllocatable) {
+        self.min_allocatable = Some(min);
+    }
+
     /// Returns whether what is left on an agent is worth offering
-    /// (upstream's default `--min_allocatable_resources`).
-    fn allocatable(resources: &Resources) -> bool {
-        resources.get_scalar("cpus").map_or(0.0, |s| s.value) >= 0.01
-            || resources.get_scalar("mem").map_or(0.0, |s| s.value) >= 32.0
+    /// (`--min_allocatable_resources`, by default at least 0.01 cpus or
+    /// 32 MB of memory).
+    fn allocatable(&self, resources: &Resources) -> bool {
+        match &self.min_allocatable {
+            Some(min) => min.met_by(resources),
+            None => {
+                resources.get_scalar("cpus").map_or(0.0, |s| s.value) >= 0.01
+                    || resources.get_scalar("mem").map_or(0.0, |s| s.value) >= 32.0
+            }
+        }
     }
 
     /// Runs `change` on a framework, keeping eligibility counts right.
@@ -958,7 +1038,7 @@ impl Allocator for HierarchicalDrf {
                 continue;
             }
             let mut available = Self::available(slave);
-            if available.is_empty() || !Self::allocatable(&available) {
+            if available.is_empty() || !self.allocatable(&available) {
                 continue;
             }
 
@@ -967,7 +1047,7 @@ impl Allocator for HierarchicalDrf {
                 let role = roles[role_position].clone();
                 role_position += 1;
                 let offerable = available.allocatable_to(&role);
-                if offerable.is_empty() || !Self::allocatable(&offerable) {
+                if offerable.is_empty() || !self.allocatable(&offerable) {
                     continue;
                 }
                 let Some(mut offerable) = self.within_limit(&role, &offerable) else {
@@ -992,7 +1072,7 @@ impl Allocator for HierarchicalDrf {
                     if squeezes {
                         offerable = offerable.filter(|r| !Resources::is_unreserved(r));
                     }
-                    if offerable.is_empty() || !Self::allocatable(&offerable) {
+                    if offerable.is_empty() || !self.allocatable(&offerable) {
                         continue;
                     }
                 }
@@ -1086,6 +1166,45 @@ mod tests {
         // Role a weighs three times as much: it gets three agents of four.
         assert_eq!(run(&[("a", 3.0)]), (3, 1));
         assert_eq!(run(&[("b", 3.0)]), (1, 3));
+    }
+
+    #[test]
+    fn min_allocatable_resources_decide_what_is_offered() {
+        let offered = |min: Option<&str>| {
+            let mut drf = HierarchicalDrf::default();
+            if let Some(min) = min {
+                drf.set_min_allocatable(MinAllocatable::parse(min).unwrap());
+            }
+            drf.add_slave("small", resources("cpus:0.5;mem:16"), Resources::new());
+            drf.add_slave(
+                "ports",
+                resources("mem:8;ports:[31000-31001]"),
+                Resources::new(),
+            );
+            drf.add_slave("big", resources("cpus:4;mem:4096"), Resources::new());
+            drf.add_framework("f", vec!["*".into()], vec![], true);
+            let mut agents: Vec<String> = drf
+                .allocate(Duration::ZERO)
+                .into_iter()
+                .map(|a| a.slave_id)
+                .collect();
+            agents.sort();
+            agents
+        };
+        // Upstream's default: 0.01 cpus or 32 MB.
+        assert_eq!(offered(None), ["big", "small"]);
+        assert_eq!(offered(Some("cpus:0.01|mem:32")), ["big", "small"]);
+        assert_eq!(offered(Some("cpus:1;mem:64")), ["big"]);
+        // A range's quantity is how many values it holds.
+        assert_eq!(offered(Some("ports:2")), ["ports"]);
+        assert_eq!(offered(Some("ports:3|cpus:2")), ["big"]);
+        assert!(MinAllocatable::parse("cpus:1||mem:2").is_err());
+        assert!(MinAllocatable::parse("cpus:-1").is_err());
+        assert!(MinAllocatable::parse("cpus").is_err());
+        assert_eq!(
+            MinAllocatable::parse("cpus:1;mem:2;cpus:1").unwrap(),
+            MinAllocatable(vec![vec![("cpus".into(), 2.0), ("mem".into(), 2.0)]])
+        );
     }
 
     #[test]

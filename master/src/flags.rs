@@ -140,6 +140,16 @@ pub struct Flags {
     #[arg(long, env = "MESOS_ROLES")]
     pub roles: Option<String>,
 
+    /// The smallest resources worth offering: sets of quantities split by
+    /// `|` (any set suffices), each `name:value` pairs split by `;` (all
+    /// needed); a range's or set's quantity is how many values it holds.
+    #[arg(
+        long,
+        env = "MESOS_MIN_ALLOCATABLE_RESOURCES",
+        default_value = "cpus:0.01|mem:32"
+    )]
+    pub min_allocatable_resources: String,
+
     /// Deprecated: role weights for fair sharing, `role1=2.5,role2=3`.
     /// Used only while the registry holds no weights (they are then
     /// stored there); `UPDATE_WEIGHTS` changes them later.
@@ -262,6 +272,8 @@ impl Flags {
         if self.allocation_interval.is_zero() {
             return Err(FlagError("--allocation_interval must be positive".into()));
         }
+        crate::allocator::MinAllocatable::parse(&self.min_allocatable_resources)
+            .map_err(|e| FlagError(format!("Invalid --min_allocatable_resources: {e}")))?;
         if self.max_agent_ping_timeouts < 1 {
             return Err(FlagError(
                 "--max_agent_ping_timeouts must be at least 1".into(),
@@ -355,6 +367,10 @@ impl Flags {
                 Some(format_duration(self.allocation_interval)),
             ),
             (
+                "min_allocatable_resources",
+                Some(self.min_allocatable_resources.clone()),
+            ),
+            (
                 "agent_ping_timeout",
                 Some(format_duration(self.agent_ping_timeout)),
             ),
@@ -439,6 +455,11 @@ mod tests {
         assert_eq!(flags.max_agent_ping_timeouts, 5);
         assert_eq!(flags.agent_reregister_timeout, Duration::from_secs(600));
         assert!(flags.hostname_lookup);
+        assert_eq!(flags.min_allocatable_resources, "cpus:0.01|mem:32");
+        let error = parse(&["--registry=in_memory", "--min_allocatable_resources=cpus"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("Invalid --min_allocatable_resources"), "{error}");
     }
 
     #[test]

@@ -222,6 +222,12 @@ impl Master {
             .parsed_weights(role_whitelist.as_ref())
             .unwrap_or_default();
         let auth = crate::authentication::Authentications::new(&flags);
+        let mut drf = HierarchicalDrf::default();
+        // Checked by `Flags::validate`.
+        if let Ok(min) = crate::allocator::MinAllocatable::parse(&flags.min_allocatable_resources) {
+            drf.set_min_allocatable(min);
+        }
+        let allocator: Box<dyn Allocator> = Box::new(drf);
         Self {
             base: ProcessBase::new("master"),
             flags,
@@ -232,7 +238,7 @@ impl Master {
             slaves: Slaves::default(),
             frameworks: Frameworks::default(),
             offers: HashMap::new(),
-            allocator: Box::<HierarchicalDrf>::default(),
+            allocator,
             next_offer_id: 0,
             allocation_pending: false,
             pending_suppressed: Vec::new(),
