@@ -1051,6 +1051,12 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
     assert!(checkpointed
         .join("debug/force_destroy_on_recovery")
         .exists());
+    let debug_switchboard: i32 =
+        std::fs::read_to_string(checkpointed.join("debug/io_switchboard/pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
 
     // kill -9: everything the agent launched keeps running, the session's
     // container too (nobody is left to destroy it).
@@ -1069,6 +1075,11 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
         log()
     );
     assert_eq!(pids_of(&["sleep", "1011"]), vec![task_pid]);
+    // So is its orphaned switchboard server.
+    assert!(
+        eventually(|| !std::path::Path::new(&format!("/proc/{debug_switchboard}")).exists()).await,
+        "the DEBUG container's switchboard outlived the recovery"
+    );
 
     // The TTY container is attached to again (once the agent finished
     // recovering) and typed into.

@@ -26,6 +26,7 @@ fn with_launcher(launcher: &str, isolation: &str) -> MesosContainerizer {
         launcher: launcher.into(),
         isolation: isolation.into(),
         cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
         ..Default::default()
     };
     mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap()

@@ -35,6 +35,7 @@ async fn the_http_command_executor_subscribes_and_finishes_a_task() {
     let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
     config.containerizer = ContainerizerOptions {
         http_command_executor: true,
+        runtime_dir: support::unique_runtime_dir(),
         ..Default::default()
     };
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();

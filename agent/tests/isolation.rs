@@ -40,6 +40,7 @@ async fn run(isolation: &str, task: TaskInfo) -> Vec<TaskStatus> {
         launcher: "linux".into(),
         isolation: isolation.into(),
         cgroups_root: "mesos_test_isolation".into(),
+        runtime_dir: support::unique_runtime_dir(),
         ..Default::default()
     };
     run_with(options, task).await
@@ -168,6 +169,7 @@ async fn executors_inherit_the_agents_environment_or_get_the_flags() {
             ("FROM_FLAG".into(), "yes".into()),
             ("PATH".into(), "/usr/bin:/bin".into()),
         ]),
+        runtime_dir: support::unique_runtime_dir(),
         ..Default::default()
     };
     let given = run_with(
@@ -193,6 +195,7 @@ async fn with_switch_user_the_task_runs_as_the_frameworks_user() {
     }
     let options = ContainerizerOptions {
         switch_user: true,
+        runtime_dir: support::unique_runtime_dir(),
         ..Default::default()
     };
     let statuses = run_as(

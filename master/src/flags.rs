@@ -459,7 +459,10 @@ mod tests {
         let error = parse(&["--registry=in_memory", "--min_allocatable_resources=cpus"])
             .unwrap_err()
             .to_string();
-        assert!(error.contains("Invalid --min_allocatable_resources"), "{error}");
+        assert!(
+            error.contains("Invalid --min_allocatable_resources"),
+            "{error}"
+        );
     }
 
     #[test]

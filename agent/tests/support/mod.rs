@@ -20,6 +20,15 @@ use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
 
 pub mod agent_binary;
+
+/// A containerizer runtime directory of its own (`--runtime_dir`): an
+/// agent or containerizer takes what it finds there for its own.
+pub fn unique_runtime_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "mesos-test-runtime-{}",
+        uuid::Uuid::new_v4().simple()
+    ))
+}
 pub mod sandbox;
 
 pub fn runtime() -> Runtime {

@@ -129,12 +129,14 @@ pub fn checkpoint_launch_info(
     info: &ContainerLaunchInfo,
 ) -> std::io::Result<()> {
     let dir = runtime_path(runtime_dir, container_id);
+    std::fs::create_dir_all(&dir)?;
     checkpoint_record(&dir.join(LAUNCH_INFO_FILE), info)
 }
 
 /// Checkpoints the init process's pid.
 pub fn checkpoint_pid(runtime_dir: &Path, container_id: &str, pid: u32) -> std::io::Result<()> {
     let dir = runtime_path(runtime_dir, container_id);
+    std::fs::create_dir_all(&dir)?;
     checkpoint_text(&dir.join(PID_FILE), &pid.to_string())
 }
 
