@@ -140,6 +140,27 @@ pub struct Flags {
     #[arg(long, env = "MESOS_ROLES")]
     pub roles: Option<String>,
 
+    /// How often unreachable and gone agents are pruned from the
+    /// registry.
+    #[arg(long, env = "MESOS_REGISTRY_GC_INTERVAL", value_parser = parse_duration,
+          default_value = "15mins")]
+    pub registry_gc_interval: Duration,
+
+    /// Unreachable and gone agents older than this are pruned.
+    #[arg(long, env = "MESOS_REGISTRY_MAX_AGENT_AGE", alias = "registry_max_slave_age",
+          value_parser = parse_duration, default_value = "2weeks")]
+    pub registry_max_agent_age: Duration,
+
+    /// At most this many unreachable (and as many gone) agents are kept;
+    /// the oldest go first.
+    #[arg(
+        long,
+        env = "MESOS_REGISTRY_MAX_AGENT_COUNT",
+        alias = "registry_max_slave_count",
+        default_value_t = 102_400
+    )]
+    pub registry_max_agent_count: usize,
+
     /// The smallest resources worth offering: sets of quantities split by
     /// `|` (any set suffices), each `name:value` pairs split by `;` (all
     /// needed); a range's or set's quantity is how many values it holds.
@@ -272,6 +293,9 @@ impl Flags {
         if self.allocation_interval.is_zero() {
             return Err(FlagError("--allocation_interval must be positive".into()));
         }
+        if self.registry_gc_interval.is_zero() {
+            return Err(FlagError("--registry_gc_interval must be positive".into()));
+        }
         crate::allocator::MinAllocatable::parse(&self.min_allocatable_resources)
             .map_err(|e| FlagError(format!("Invalid --min_allocatable_resources: {e}")))?;
         if self.max_agent_ping_timeouts < 1 {
@@ -365,6 +389,18 @@ impl Flags {
             (
                 "allocation_interval",
                 Some(format_duration(self.allocation_interval)),
+            ),
+            (
+                "registry_gc_interval",
+                Some(format_duration(self.registry_gc_interval)),
+            ),
+            (
+                "registry_max_agent_age",
+                Some(format_duration(self.registry_max_agent_age)),
+            ),
+            (
+                "registry_max_agent_count",
+                Some(self.registry_max_agent_count.to_string()),
             ),
             (
                 "min_allocatable_resources",

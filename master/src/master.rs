@@ -380,6 +380,11 @@ impl Master {
             &ctx.address(),
             |this, ctx| this.allocation_tick(ctx),
         );
+        libprocess::delay(
+            self.flags.registry_gc_interval,
+            &ctx.address(),
+            |this, ctx| this.registry_gc(ctx),
+        );
         if !self.slaves.recovered.is_empty() {
             libprocess::delay(
                 self.flags.agent_reregister_timeout,
@@ -422,6 +427,86 @@ impl Master {
             ));
         }
         self.allocator.update_weights(&self.weights);
+    }
+
+    /// Upstream's `Master::doRegistryGc`: every `--registry_gc_interval`,
+    /// unreachable and gone agents beyond `--registry_max_agent_count`
+    /// (the oldest first; upstream goes by insertion order, which is the
+    /// order of their timestamps unless the clock went back) or older than
+    /// `--registry_max_agent_age` are pruned from the registry, then from
+    /// the master, with the unreachable agents' tasks.
+    fn registry_gc(&mut self, ctx: &mut Context<Self>) {
+        libprocess::delay(
+            self.flags.registry_gc_interval,
+            &ctx.address(),
+            |this, ctx| this.registry_gc(ctx),
+        );
+        let now = (libprocess::clock::now_secs() * 1e9) as i64;
+        let max_age =
+            i64::try_from(self.flags.registry_max_agent_age.as_nanos()).unwrap_or(i64::MAX);
+        let max_count = self.flags.registry_max_agent_count;
+        let prune = |agents: &HashMap<String, TimeInfo>| -> HashSet<String> {
+            let mut by_age: Vec<(&String, i64)> = agents
+                .iter()
+                .map(|(id, time)| (id, time.nanoseconds))
+                .collect();
+            by_age.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+            let mut remove = HashSet::new();
+            for (id, time) in by_age {
+                if agents.len() - remove.len() > max_count || now.saturating_sub(time) > max_age {
+                    remove.insert(id.clone());
+                }
+            }
+            remove
+        };
+        let unreachable = prune(&self.slaves.unreachable);
+        let gone = prune(&self.slaves.gone);
+        if unreachable.is_empty() && gone.is_empty() {
+            tracing::debug!(
+                "Skipping periodic registry garbage collection: no agents qualify for removal"
+            );
+            return;
+        }
+        let registrar = self.registrar.clone();
+        let operation = Operation::Prune {
+            unreachable: unreachable.clone(),
+            gone: gone.clone(),
+        };
+        ctx.spawn(
+            async move { registrar.apply(operation).await }
+                .into_actor(self)
+                .map(move |result, this, _ctx| {
+                    if let Err(error) = result {
+                        tracing::error!(%error, "Failed to prune the registry");
+                        return;
+                    }
+                    let mut removed_unreachable = 0;
+                    for id in &unreachable {
+                        if this.slaves.unreachable.remove(id).is_some() {
+                            removed_unreachable += 1;
+                        }
+                    }
+                    let removed_gone = gone
+                        .iter()
+                        .filter(|id| this.slaves.gone.remove(*id).is_some())
+                        .count();
+                    // Their unreachable tasks go too (a reconciliation then
+                    // answers TASK_UNKNOWN, as upstream).
+                    let pruned_task = |task: &mesos_proto::mesos::Task| {
+                        task.state == mesos_proto::mesos::TaskState::TaskUnreachable as i32
+                            && unreachable.contains(&task.slave_id.value)
+                    };
+                    for framework in this.frameworks.registered.values_mut() {
+                        framework.completed_tasks.retain(|t| !pruned_task(t));
+                    }
+                    this.refresh_gauges();
+                    tracing::info!(
+                        unreachable = removed_unreachable,
+                        gone = removed_gone,
+                        "Garbage collected unreachable and gone agents from the registry"
+                    );
+                }),
+        );
     }
 
     fn recovered_slaves_timeout(&mut self, ctx: &mut Context<Self>) {

@@ -157,6 +157,14 @@ pub enum Operation {
     RemoveSlave(SlaveInfo),
     /// Mark an agent gone for good (operator's `MARK_AGENT_GONE`).
     MarkSlaveGone(SlaveId, TimeInfo),
+    /// Forget unreachable and gone agents (upstream `Prune`, the registry
+    /// GC); ids not found are skipped. Always applies.
+    Prune {
+        /// Unreachable agents to forget.
+        unreachable: HashSet<String>,
+        /// Gone agents to forget.
+        gone: HashSet<String>,
+    },
     /// Set role weights (upstream `weights::UpdateWeights`): each role's
     /// entry is replaced, or added; other roles keep theirs.
     UpdateWeights(Vec<mesos_proto::mesos::WeightInfo>),
@@ -337,6 +345,17 @@ impl Operation {
                     id: id.clone(),
                     timestamp: *time,
                 });
+                true
+            }
+            Self::Prune {
+                unreachable: pruned_unreachable,
+                gone: pruned_gone,
+            } => {
+                for id in pruned_unreachable {
+                    index.remove_unreachable(id);
+                }
+                gone.retain(|slave| !pruned_gone.contains(&slave.id.value));
+                index.gone.retain(|id| !pruned_gone.contains(id));
                 true
             }
             Self::UpdateMaintenance { schedule, machines } => {

@@ -1351,3 +1351,85 @@ async fn streamed_state_documents_are_byte_for_byte_the_reference_ones() {
         pairs[0].1
     );
 }
+
+#[actix_rt::test]
+async fn the_registry_gc_prunes_old_and_excess_unreachable_and_gone_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let registrar = Registrar::new(Box::new(FileStore::new(dir.path())));
+    registrar.recover(Default::default()).await.unwrap();
+    let now = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()) as i64;
+    // Unreachable: an ancient one, one a second old, a fresh one.
+    for (id, nanoseconds) in [("S2", 1), ("S3", now - 1_000_000_000), ("S6", now)] {
+        let mut info = slave_info(&format!("{id}.example"));
+        info.id = Some(SlaveId { value: id.into() });
+        registrar
+            .apply(Operation::AdmitSlave(info.clone()))
+            .await
+            .unwrap();
+        registrar
+            .apply(Operation::MarkSlaveUnreachable(
+                info,
+                TimeInfo { nanoseconds },
+            ))
+            .await
+            .unwrap();
+    }
+    // Gone: an ancient one and a fresh one.
+    for (id, nanoseconds) in [("S4", 1), ("S5", now)] {
+        registrar
+            .apply(Operation::MarkSlaveGone(
+                SlaveId { value: id.into() },
+                TimeInfo { nanoseconds },
+            ))
+            .await
+            .unwrap();
+    }
+
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&[
+            "--registry=replicated_log",
+            &format!("--work_dir={}", dir.path().display()),
+            "--registry_gc_interval=100ms",
+            "--registry_max_agent_count=1",
+        ]),
+        Box::new(FileStore::new(dir.path())),
+    );
+    recovered(&master).await;
+    let addr = runtime.address();
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = get(addr, "/master/state").await.body;
+        if state.contains(r#""unreachable_slaves":1.0,"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(state.contains(r#""unreachable_slaves":1.0,"#), "{state}");
+    // The registry kept the freshest of each list (the count), and the
+    // ancient ones went (the age: 2 weeks by default).
+    let registry = mesos_master::registrar::Store::fetch(&FileStore::new(dir.path()))
+        .await
+        .unwrap()
+        .unwrap();
+    let unreachable: Vec<String> = registry
+        .unreachable
+        .unwrap_or_default()
+        .slaves
+        .into_iter()
+        .map(|s| s.id.value)
+        .collect();
+    let gone: Vec<String> = registry
+        .gone
+        .unwrap_or_default()
+        .slaves
+        .into_iter()
+        .map(|s| s.id.value)
+        .collect();
+    assert_eq!(unreachable, ["S6"]);
+    assert_eq!(gone, ["S5"]);
+}
