@@ -140,6 +140,16 @@ pub struct Flags {
     #[arg(long, env = "MESOS_ROLES")]
     pub roles: Option<String>,
 
+    /// How fast agents that fail health checks (or do not re-register
+    /// after a failover) are marked unreachable: `N/duration`, e.g.
+    /// `1/20mins`; unset: at once.
+    #[arg(
+        long,
+        env = "MESOS_AGENT_REMOVAL_RATE_LIMIT",
+        alias = "slave_removal_rate_limit"
+    )]
+    pub agent_removal_rate_limit: Option<String>,
+
     /// How often unreachable and gone agents are pruned from the
     /// registry.
     #[arg(long, env = "MESOS_REGISTRY_GC_INTERVAL", value_parser = parse_duration,
@@ -293,6 +303,10 @@ impl Flags {
         if self.allocation_interval.is_zero() {
             return Err(FlagError("--allocation_interval must be positive".into()));
         }
+        if let Some(limit) = &self.agent_removal_rate_limit {
+            crate::observer::RemovalLimiter::parse(limit)
+                .map_err(|e| FlagError(format!("Invalid --agent_removal_rate_limit: {e}")))?;
+        }
         if self.registry_gc_interval.is_zero() {
             return Err(FlagError("--registry_gc_interval must be positive".into()));
         }
@@ -389,6 +403,10 @@ impl Flags {
             (
                 "allocation_interval",
                 Some(format_duration(self.allocation_interval)),
+            ),
+            (
+                "agent_removal_rate_limit",
+                self.agent_removal_rate_limit.clone(),
             ),
             (
                 "registry_gc_interval",

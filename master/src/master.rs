@@ -151,6 +151,9 @@ pub struct Master {
     pub(crate) subscribers: crate::subscribers::Subscribers,
     /// Configured role weights (roles not listed weigh 1).
     pub weights: BTreeMap<String, f64>,
+    /// `--agent_removal_rate_limit` and its metrics, shared with the
+    /// agents' observers.
+    removals: crate::observer::Removals,
     /// The maintenance schedule and machines ([`crate::maintenance`]).
     pub maintenance: crate::maintenance::Maintenance,
     /// Role quotas, by role ([`crate::quota`]).
@@ -228,6 +231,15 @@ impl Master {
             drf.set_min_allocatable(min);
         }
         let allocator: Box<dyn Allocator> = Box::new(drf);
+        let removals = crate::observer::Removals {
+            // Checked by `Flags::validate`.
+            limiter: flags
+                .agent_removal_rate_limit
+                .as_deref()
+                .and_then(|limit| crate::observer::RemovalLimiter::parse(limit).ok())
+                .map(|limiter| std::sync::Arc::new(std::sync::Mutex::new(limiter))),
+            ..Default::default()
+        };
         Self {
             base: ProcessBase::new("master"),
             flags,
@@ -244,6 +256,7 @@ impl Master {
             pending_suppressed: Vec::new(),
             subscribers: Default::default(),
             weights,
+            removals,
             quotas: BTreeMap::new(),
             maintenance: Default::default(),
             role_whitelist,
@@ -518,7 +531,19 @@ impl Master {
                 .map(|id| id.value.clone())
                 .unwrap_or_default();
             tracing::warn!(slave_id = %id, "Agent did not re-register after master failover");
-            self.apply_unreachable(info, ctx);
+            // Through the removal rate limiter, as upstream; an agent that
+            // re-registers meanwhile is not marked.
+            self.removals.scheduled.inc();
+            let wait = self.removals.acquire();
+            libprocess::delay(wait, &ctx.address(), move |this, ctx| {
+                if this.slaves.recovered.contains_key(&id)
+                    && !this.slaves.reregistering.contains(&id)
+                {
+                    this.apply_unreachable(info, ctx);
+                } else {
+                    this.removals.canceled.inc();
+                }
+            });
         }
     }
 
@@ -923,6 +948,7 @@ impl Master {
             ctx.address(),
             self.flags.agent_ping_timeout,
             self.flags.max_agent_ping_timeouts,
+            self.removals.clone(),
         );
         let runtime = self.base.runtime().cloned();
         let Some(observer) = runtime.and_then(|rt| rt.spawn(observer).ok()) else {
@@ -1172,6 +1198,8 @@ impl Master {
             messages_unregister_slave: metrics.counter("master/messages_unregister_slave"),
             messages_authenticate: metrics.counter("master/messages_authenticate"),
         });
+        self.removals.scheduled = metrics.counter("master/slave_unreachable_scheduled");
+        self.removals.canceled = metrics.counter("master/slave_unreachable_canceled");
         let start = self.start_time;
         metrics.gauge("master/uptime_secs", move || {
             libprocess::clock::now_secs() - start
