@@ -15,7 +15,13 @@ use clap::{ArgAction, Parser};
 use libprocess::flags::{format_duration, parse_duration};
 
 /// Flags that name paths: their `file://` values are not read.
-pub const PATH_FLAGS: &[&str] = &["work_dir", "log_dir", "webui_dir", "credentials"];
+pub const PATH_FLAGS: &[&str] = &[
+    "work_dir",
+    "log_dir",
+    "webui_dir",
+    "credentials",
+    "http_credentials",
+];
 
 /// The master's command line.
 #[derive(Debug, Clone, Parser)]
@@ -210,6 +216,29 @@ pub struct Flags {
           default_value = "15secs")]
     pub authentication_v0_timeout: Duration,
 
+    /// Require HTTP authentication (`Authorization: Basic`) on the
+    /// read-only endpoints (`/state`, `/frameworks`, `/flags`, ...).
+    #[arg(long, env = "MESOS_AUTHENTICATE_HTTP_READONLY", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub authenticate_http_readonly: bool,
+
+    /// Require HTTP authentication on the endpoints that change state
+    /// (`/api/v1`, `/teardown`, `/reserve`, `/quota`, ...).
+    #[arg(long, env = "MESOS_AUTHENTICATE_HTTP_READWRITE", alias = "authenticate_http",
+          action = ArgAction::Set, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value = "false",
+          value_parser = libprocess::flags::parse_bool_flag)]
+    pub authenticate_http_readwrite: bool,
+
+    /// HTTP authenticators: only upstream's built-in `basic`.
+    #[arg(long, env = "MESOS_HTTP_AUTHENTICATORS", default_value = "basic")]
+    pub http_authenticators: String,
+
+    /// Credentials of the `basic` HTTP authenticator, as `--credentials`.
+    #[arg(long, env = "MESOS_HTTP_CREDENTIALS")]
+    pub http_credentials: Option<String>,
+
     /// File with the principals and secrets clients authenticate with:
     /// JSON `{"credentials": [{"principal": .., "secret": ..}]}` or one
     /// `principal secret` per line; `/path` or `file:///path`.
@@ -303,6 +332,21 @@ impl Flags {
         if self.allocation_interval.is_zero() {
             return Err(FlagError("--allocation_interval must be positive".into()));
         }
+        if self.http_authenticators != "basic" {
+            return Err(FlagError(format!(
+                "--http_authenticators: '{}' is not supported: only 'basic' (no modules)",
+                self.http_authenticators
+            )));
+        }
+        if (self.authenticate_http_readonly || self.authenticate_http_readwrite)
+            && self.load_http_credentials()?.is_none()
+        {
+            return Err(FlagError(
+                "No credentials provided for the default 'basic' HTTP authenticator \
+                 (see --http_credentials)"
+                    .into(),
+            ));
+        }
         if let Some(limit) = &self.agent_removal_rate_limit {
             crate::observer::RemovalLimiter::parse(limit)
                 .map_err(|e| FlagError(format!("Invalid --agent_removal_rate_limit: {e}")))?;
@@ -326,6 +370,18 @@ impl Flags {
             )));
         }
         Ok(())
+    }
+
+    /// Reads `--http_credentials` (none when unset or empty).
+    pub fn load_http_credentials(
+        &self,
+    ) -> Result<Option<mesos_proto::mesos::Credentials>, FlagError> {
+        let Some(value) = &self.http_credentials else {
+            return Ok(None);
+        };
+        let path = mesos_authentication::credentials::flag_path(value);
+        mesos_authentication::credentials::read(&path)
+            .map_err(|error| FlagError(format!("{error} (see --http_credentials flag)")))
     }
 
     /// Reads `--credentials` (none when unset or empty).
@@ -408,6 +464,19 @@ impl Flags {
                 "agent_removal_rate_limit",
                 self.agent_removal_rate_limit.clone(),
             ),
+            (
+                "authenticate_http_readonly",
+                Some(self.authenticate_http_readonly.to_string()),
+            ),
+            (
+                "authenticate_http_readwrite",
+                Some(self.authenticate_http_readwrite.to_string()),
+            ),
+            (
+                "http_authenticators",
+                Some(self.http_authenticators.clone()),
+            ),
+            ("http_credentials", self.http_credentials.clone()),
             (
                 "registry_gc_interval",
                 Some(format_duration(self.registry_gc_interval)),

@@ -19,15 +19,46 @@
 //! parameters come from a map upstream, so a repeated one takes its last
 //! value; unparsable ones are ignored. The pre-1.8 `.json` aliases are not
 //! routed (`404`), as in upstream 1.11.
+//!
+//! Authentication ([`crate::http_auth`]): the read-only endpoints are in
+//! the `mesos-master-readonly` realm, the others but `/health`,
+//! `/redirect` and `/api/v1/scheduler` in `mesos-master-readwrite`.
 
 use libprocess::http::{Request, Response};
 use serde_json::{Map, Value};
 
+use crate::http_auth::Realm;
 use crate::master::Master;
 use crate::state_json;
 
+type Ctx = actix::Context<Master>;
+
+/// `handler` behind the HTTP authentication of `realm`
+/// ([`crate::http_auth`]).
+fn guarded(
+    realm: Realm,
+    handler: impl Fn(&mut Master, &mut Ctx, Request) -> libprocess::HttpFuture + 'static,
+) -> impl Fn(&mut Master, &mut Ctx, Request) -> libprocess::HttpFuture + 'static {
+    move |master, ctx, request| match master.http_auth.authenticate(realm, &request) {
+        Ok(_) => handler(master, ctx, request),
+        Err(response) => Box::pin(std::future::ready(response)),
+    }
+}
+
+/// [`guarded`] for handlers that answer at once.
+fn guarded_sync(
+    realm: Realm,
+    handler: impl Fn(&mut Master, &mut Ctx, Request) -> Response + 'static,
+) -> impl Fn(&mut Master, &mut Ctx, Request) -> Response + 'static {
+    move |master, ctx, request| match master.http_auth.authenticate(realm, &request) {
+        Ok(_) => handler(master, ctx, request),
+        Err(response) => response,
+    }
+}
+
 /// Installs the endpoints on the master process.
 pub fn install(master: &mut Master) {
+    use Realm::{ReadOnly, ReadWrite};
     let base = libprocess::Process::base_mut(master);
     base.route_sync("/health", |_, _, request| {
         if request.method != "GET" {
@@ -35,64 +66,106 @@ pub fn install(master: &mut Master) {
         }
         Response::status(200)
     });
-    base.route_sync("/flags", |master, _, request| flags(master, &request));
+    base.route_sync(
+        "/flags",
+        guarded_sync(ReadOnly, |master, _, request| flags(master, &request)),
+    );
     base.route_sync("/redirect", |master, _, _request| redirect(master));
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
-    base.route_sync("/teardown", teardown);
-    base.route("/state", |master, _, request| {
-        readonly_stream(master, &request, |m, _, out| {
-            state_json::write_state(m, out)
-        })
-    });
-    base.route("/state-summary", |master, _, request| {
-        readonly(master, &request, |m, _| state_json::state_summary(m))
-    });
-    base.route("/frameworks", |master, _, request| {
-        readonly_stream(master, &request, |m, q, out| {
-            state_json::write_frameworks(m, query_last(q, "framework_id"), out)
-        })
-    });
-    base.route("/slaves", |master, _, request| {
-        readonly_stream(master, &request, |m, q, out| {
-            state_json::write_slaves(m, query_last(q, "slave_id"), out)
-        })
-    });
-    base.route("/tasks", |master, _, request| {
-        readonly_stream(master, &request, |m, q, out| {
-            let query = state_json::TasksQuery::parse(|name| query_last(q, name));
-            state_json::write_tasks(m, &query, out)
-        })
-    });
-    base.route("/roles", |master, _, request| {
-        readonly(master, &request, |m, _| state_json::roles(m))
-    });
-    base.route("/api/v1", crate::operator_api::handle);
-    base.route("/weights", crate::weights::endpoint);
-    base.route("/quota", crate::quota::endpoint);
+    base.route_sync("/teardown", guarded_sync(ReadWrite, teardown));
+    base.route(
+        "/state",
+        guarded(ReadOnly, |master, _, request| {
+            readonly_stream(master, &request, |m, _, out| {
+                state_json::write_state(m, out)
+            })
+        }),
+    );
+    base.route(
+        "/state-summary",
+        guarded(ReadOnly, |master, _, request| {
+            readonly(master, &request, |m, _| state_json::state_summary(m))
+        }),
+    );
+    base.route(
+        "/frameworks",
+        guarded(ReadOnly, |master, _, request| {
+            readonly_stream(master, &request, |m, q, out| {
+                state_json::write_frameworks(m, query_last(q, "framework_id"), out)
+            })
+        }),
+    );
+    base.route(
+        "/slaves",
+        guarded(ReadOnly, |master, _, request| {
+            readonly_stream(master, &request, |m, q, out| {
+                state_json::write_slaves(m, query_last(q, "slave_id"), out)
+            })
+        }),
+    );
+    base.route(
+        "/tasks",
+        guarded(ReadOnly, |master, _, request| {
+            readonly_stream(master, &request, |m, q, out| {
+                let query = state_json::TasksQuery::parse(|name| query_last(q, name));
+                state_json::write_tasks(m, &query, out)
+            })
+        }),
+    );
+    base.route(
+        "/roles",
+        guarded(ReadOnly, |master, _, request| {
+            readonly(master, &request, |m, _| state_json::roles(m))
+        }),
+    );
+    base.route("/api/v1", guarded(ReadWrite, crate::operator_api::handle));
+    base.route("/weights", guarded(ReadWrite, crate::weights::endpoint));
+    base.route("/quota", guarded(ReadWrite, crate::quota::endpoint));
     base.route(
         "/maintenance/schedule",
-        crate::maintenance::schedule_endpoint,
+        guarded(ReadWrite, crate::maintenance::schedule_endpoint),
     );
-    base.route("/maintenance/status", crate::maintenance::status_endpoint);
-    base.route("/machine/down", |m, ctx, r| {
-        crate::maintenance::machine_endpoint(m, ctx, r, true)
-    });
-    base.route("/machine/up", |m, ctx, r| {
-        crate::maintenance::machine_endpoint(m, ctx, r, false)
-    });
+    base.route(
+        "/maintenance/status",
+        guarded(ReadOnly, crate::maintenance::status_endpoint),
+    );
+    base.route(
+        "/machine/down",
+        guarded(ReadWrite, |m, ctx, r| {
+            crate::maintenance::machine_endpoint(m, ctx, r, true)
+        }),
+    );
+    base.route(
+        "/machine/up",
+        guarded(ReadWrite, |m, ctx, r| {
+            crate::maintenance::machine_endpoint(m, ctx, r, false)
+        }),
+    );
     use crate::operations::{endpoint, Endpoint};
-    base.route_sync("/reserve", |m, ctx, r| {
-        endpoint(m, ctx, r, Endpoint::Reserve)
-    });
-    base.route_sync("/unreserve", |m, ctx, r| {
-        endpoint(m, ctx, r, Endpoint::Unreserve)
-    });
-    base.route_sync("/create-volumes", |m, ctx, r| {
-        endpoint(m, ctx, r, Endpoint::CreateVolumes)
-    });
-    base.route_sync("/destroy-volumes", |m, ctx, r| {
-        endpoint(m, ctx, r, Endpoint::DestroyVolumes)
-    });
+    base.route_sync(
+        "/reserve",
+        guarded_sync(ReadWrite, |m, ctx, r| {
+            endpoint(m, ctx, r, Endpoint::Reserve)
+        }),
+    );
+    base.route_sync(
+        "/unreserve",
+        guarded_sync(ReadWrite, |m, ctx, r| {
+            endpoint(m, ctx, r, Endpoint::Unreserve)
+        }),
+    );
+    base.route_sync(
+        "/create-volumes",
+        guarded_sync(ReadWrite, |m, ctx, r| {
+            endpoint(m, ctx, r, Endpoint::CreateVolumes)
+        }),
+    );
+    base.route_sync(
+        "/destroy-volumes",
+        guarded_sync(ReadWrite, |m, ctx, r| {
+            endpoint(m, ctx, r, Endpoint::DestroyVolumes)
+        }),
+    );
 }
 
 fn flags(master: &Master, request: &Request) -> Response {

@@ -17,6 +17,7 @@ pub mod authentication;
 pub mod flags;
 pub mod frameworks;
 pub mod http;
+pub mod http_auth;
 pub mod json_writer;
 pub mod maintenance;
 pub mod master;

@@ -151,6 +151,8 @@ pub struct Master {
     pub(crate) subscribers: crate::subscribers::Subscribers,
     /// Configured role weights (roles not listed weigh 1).
     pub weights: BTreeMap<String, f64>,
+    /// HTTP authentication of the endpoints.
+    pub(crate) http_auth: crate::http_auth::HttpAuthentication,
     /// `--agent_removal_rate_limit` and its metrics, shared with the
     /// agents' observers.
     removals: crate::observer::Removals,
@@ -231,6 +233,16 @@ impl Master {
             drf.set_min_allocatable(min);
         }
         let allocator: Box<dyn Allocator> = Box::new(drf);
+        // Checked by `Flags::validate`.
+        let http_auth = crate::http_auth::HttpAuthentication::new(
+            flags.authenticate_http_readonly,
+            flags.authenticate_http_readwrite,
+            &flags
+                .load_http_credentials()
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        );
         let removals = crate::observer::Removals {
             // Checked by `Flags::validate`.
             limiter: flags
@@ -257,6 +269,7 @@ impl Master {
             subscribers: Default::default(),
             weights,
             removals,
+            http_auth,
             quotas: BTreeMap::new(),
             maintenance: Default::default(),
             role_whitelist,

@@ -67,3 +67,104 @@ async fn health_flags_redirect_and_metrics() {
     assert!(version.contains(r#""version":"1.11.0"}"#), "{version}");
     assert!(version.contains(r#""build_date":"#), "{version}");
 }
+
+async fn send(
+    addr: std::net::SocketAddrV4,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: &str,
+) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let authorization = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{authorization}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[actix_rt::test]
+async fn basic_http_authentication_guards_the_readonly_and_readwrite_endpoints() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("http_credentials");
+    std::fs::write(
+        &credentials,
+        r#"{"credentials": [{"principal": "ops", "secret": "s3cret"}]}"#,
+    )
+    .unwrap();
+    // Authentication needs credentials.
+    let refused = mesos_master::flags::Flags::parse_from_args(
+        [
+            "mesos-master",
+            "--registry=in_memory",
+            "--authenticate_http_readonly",
+        ]
+        .map(String::from),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(refused.contains("--http_credentials"), "{refused}");
+
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&[
+            "--authenticate_http_readonly",
+            "--authenticate_http_readwrite",
+            &format!("--http_credentials={}", credentials.display()),
+        ]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let addr = runtime.address();
+    let good = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ops:s3cret")
+    );
+    let bad = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ops:wrong")
+    );
+    // Never authenticated.
+    assert!(send(addr, "GET", "/master/health", None, "")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    // Read-only realm.
+    for path in [
+        "/master/state",
+        "/master/frameworks",
+        "/master/flags",
+        "/master/roles",
+    ] {
+        let response = send(addr, "GET", path, None, "").await;
+        assert!(response.starts_with("HTTP/1.1 401"), "{path}: {response}");
+        assert!(
+            response.contains("WWW-Authenticate: Basic realm=\"mesos-master-readonly\""),
+            "{response}"
+        );
+        let response = send(addr, "GET", path, Some(&bad), "").await;
+        assert!(response.starts_with("HTTP/1.1 401"), "{path}: {response}");
+        let response = send(addr, "GET", path, Some(&good), "").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+    }
+    // Read-write realm.
+    let call = r#"{"type":"GET_HEALTH"}"#;
+    let response = send(addr, "POST", "/api/v1", None, call).await;
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(
+        response.contains("WWW-Authenticate: Basic realm=\"mesos-master-readwrite\""),
+        "{response}"
+    );
+    let response = send(addr, "POST", "/api/v1", Some(&good), call).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let response = send(addr, "POST", "/master/teardown", None, "frameworkId=x").await;
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+}
