@@ -231,6 +231,17 @@ pub struct Flags {
           value_parser = libprocess::flags::parse_bool_flag)]
     pub authenticate_http_readwrite: bool,
 
+    /// Require HTTP authentication of frameworks on the v1 scheduler API
+    /// (needs `--http_framework_authenticators`).
+    #[arg(long, env = "MESOS_AUTHENTICATE_HTTP_FRAMEWORKS", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub authenticate_http_frameworks: bool,
+
+    /// HTTP authenticators of frameworks: only `basic`.
+    #[arg(long, env = "MESOS_HTTP_FRAMEWORK_AUTHENTICATORS")]
+    pub http_framework_authenticators: Option<String>,
+
     /// HTTP authenticators: only upstream's built-in `basic`.
     #[arg(long, env = "MESOS_HTTP_AUTHENTICATORS", default_value = "basic")]
     pub http_authenticators: String,
@@ -338,7 +349,24 @@ impl Flags {
                 self.http_authenticators
             )));
         }
-        if (self.authenticate_http_readonly || self.authenticate_http_readwrite)
+        if self.authenticate_http_frameworks && self.http_framework_authenticators.is_none() {
+            return Err(FlagError(
+                "Missing `--http_framework_authenticators` flag. This must be specified in \
+                 conjunction with `--authenticate_http_frameworks`"
+                    .into(),
+            ));
+        }
+        if let Some(authenticators) = &self.http_framework_authenticators {
+            if authenticators != "basic" {
+                return Err(FlagError(format!(
+                    "--http_framework_authenticators: '{authenticators}' is not supported: \
+                     only 'basic' (no modules)"
+                )));
+            }
+        }
+        if (self.authenticate_http_readonly
+            || self.authenticate_http_readwrite
+            || self.authenticate_http_frameworks)
             && self.load_http_credentials()?.is_none()
         {
             return Err(FlagError(
@@ -475,6 +503,14 @@ impl Flags {
             (
                 "http_authenticators",
                 Some(self.http_authenticators.clone()),
+            ),
+            (
+                "authenticate_http_frameworks",
+                Some(self.authenticate_http_frameworks.to_string()),
+            ),
+            (
+                "http_framework_authenticators",
+                self.http_framework_authenticators.clone(),
             ),
             ("http_credentials", self.http_credentials.clone()),
             (

@@ -7,7 +7,10 @@
 //! principal and secret of `--http_credentials`; without one, or with a
 //! wrong one, the answer is `401` with `WWW-Authenticate: Basic
 //! realm="mesos-master-readonly"` (or `-readwrite`). `/health`,
-//! `/redirect` and `/version` are never authenticated, as upstream. No
+//! `/redirect` and `/version` are never authenticated, as upstream. With
+//! `--authenticate_http_frameworks` (and `--http_framework_authenticators=
+//! basic`) the v1 scheduler API is in the `mesos-master-scheduler` realm,
+//! and a framework's principal must be the authenticated one. No
 //! authorizer: any authenticated principal may do anything.
 
 use std::collections::HashMap;
@@ -22,6 +25,8 @@ pub enum Realm {
     ReadOnly,
     /// Endpoints that change state.
     ReadWrite,
+    /// The v1 scheduler API (`--authenticate_http_frameworks`).
+    Scheduler,
 }
 
 impl Realm {
@@ -30,6 +35,7 @@ impl Realm {
         match self {
             Realm::ReadOnly => "mesos-master-readonly",
             Realm::ReadWrite => "mesos-master-readwrite",
+            Realm::Scheduler => "mesos-master-scheduler",
         }
     }
 }
@@ -39,6 +45,7 @@ impl Realm {
 pub struct HttpAuthentication {
     readonly: bool,
     readwrite: bool,
+    frameworks: bool,
     /// Secrets by principal (`--http_credentials`).
     secrets: HashMap<String, String>,
 }
@@ -48,11 +55,13 @@ impl HttpAuthentication {
     pub fn new(
         readonly: bool,
         readwrite: bool,
+        frameworks: bool,
         credentials: &mesos_proto::mesos::Credentials,
     ) -> Self {
         Self {
             readonly,
             readwrite,
+            frameworks,
             secrets: credentials
                 .credentials
                 .iter()
@@ -71,6 +80,7 @@ impl HttpAuthentication {
         let enabled = match realm {
             Realm::ReadOnly => self.readonly,
             Realm::ReadWrite => self.readwrite,
+            Realm::Scheduler => self.frameworks,
         };
         if !enabled {
             return Ok(None);
@@ -128,7 +138,7 @@ mod tests {
                 secret: Some("s3cret".into()),
             }],
         };
-        let auth = HttpAuthentication::new(true, false, &credentials);
+        let auth = HttpAuthentication::new(true, false, false, &credentials);
         let good = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode("ops:s3cret")

@@ -237,6 +237,7 @@ impl Master {
         let http_auth = crate::http_auth::HttpAuthentication::new(
             flags.authenticate_http_readonly,
             flags.authenticate_http_readwrite,
+            flags.authenticate_http_frameworks,
             &flags
                 .load_http_credentials()
                 .ok()

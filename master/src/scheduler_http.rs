@@ -69,6 +69,13 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     if request.method != "POST" {
         return Response::method_not_allowed(&["POST"], &request.method);
     }
+    let principal = match master
+        .http_auth
+        .authenticate(crate::http_auth::Realm::Scheduler, &request)
+    {
+        Ok(principal) => principal,
+        Err(response) => return response,
+    };
     if !master.recovered() {
         return Response::status(503).with_body("text/plain", "Master has not finished recovery");
     }
@@ -113,6 +120,17 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         let Some(subscribe) = call.subscribe else {
             return Response::bad_request("Expecting 'subscribe' to be present");
         };
+        if let (Some(authenticated), Some(declared)) =
+            (&principal, &subscribe.framework_info.principal)
+        {
+            if authenticated != declared {
+                return Response::bad_request(format!(
+                    "Failed to validate scheduler::Call: Authenticated principal \
+                     '{authenticated}' does not match principal '{declared}' set in \
+                     `FrameworkInfo`"
+                ));
+            }
+        }
         return subscribe_http(
             master,
             ctx,
@@ -128,6 +146,14 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     let Some(framework) = master.frameworks.registered.get(&id) else {
         return Response::bad_request(format!("Framework '{id}' cannot be found"));
     };
+    if let (Some(authenticated), Some(declared)) = (&principal, &framework.info.principal) {
+        if authenticated != declared {
+            return Response::bad_request(format!(
+                "Authenticated principal '{authenticated}' does not match principal \
+                 '{declared}' used to subscribe"
+            ));
+        }
+    }
     let Some(http) = framework.http.as_ref() else {
         return Response::status(403)
             .with_body("text/plain", "Framework is not subscribed over HTTP");

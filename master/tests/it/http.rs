@@ -168,3 +168,106 @@ async fn basic_http_authentication_guards_the_readonly_and_readwrite_endpoints()
     let response = send(addr, "POST", "/master/teardown", None, "frameworkId=x").await;
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
 }
+
+/// The status line and headers of an answer (streams are not read on).
+async fn head(
+    addr: std::net::SocketAddrV4,
+    path: &str,
+    authorization: Option<&str>,
+    body: &str,
+) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let authorization = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\n{authorization}Content-Type: application/json\r\n\
+         Accept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    while !String::from_utf8_lossy(&response).contains("\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&chunk[..n]);
+    }
+    // A short body comes along with the head.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        stream.read(&mut chunk),
+    )
+    .await
+    .map(|n| response.extend_from_slice(&chunk[..n.unwrap_or(0)]));
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[actix_rt::test]
+async fn http_frameworks_authenticate_with_their_principal() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("http_credentials");
+    std::fs::write(&credentials, "ops s3cret\n").unwrap();
+    let missing = mesos_master::flags::Flags::parse_from_args(
+        [
+            "mesos-master",
+            "--registry=in_memory",
+            "--authenticate_http_frameworks",
+        ]
+        .map(String::from),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        missing.contains("--http_framework_authenticators"),
+        "{missing}"
+    );
+
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&[
+            "--authenticate_http_frameworks",
+            "--http_framework_authenticators=basic",
+            &format!("--http_credentials={}", credentials.display()),
+        ]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let addr = runtime.address();
+    let good = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ops:s3cret")
+    );
+    let subscribe = |principal: &str| {
+        format!(
+            r#"{{"type":"SUBSCRIBE","subscribe":{{"framework_info":{{"user":"root","name":"f","principal":"{principal}"}}}}}}"#
+        )
+    };
+    let response = head(addr, "/api/v1/scheduler", None, &subscribe("ops")).await;
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(
+        response.contains("WWW-Authenticate: Basic realm=\"mesos-master-scheduler\""),
+        "{response}"
+    );
+    let response = head(addr, "/api/v1/scheduler", Some(&good), &subscribe("other")).await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(
+        response.contains(
+            "Authenticated principal 'ops' does not match principal 'other' set in `FrameworkInfo`"
+        ),
+        "{response}"
+    );
+    let response = head(addr, "/api/v1/scheduler", Some(&good), &subscribe("ops")).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // The other endpoints are not authenticated by this flag.
+    assert!(send(addr, "GET", "/master/state", None, "")
+        .await
+        .starts_with("HTTP/1.1 200"));
+}
