@@ -526,6 +526,9 @@ impl Master {
         self.allocator.deactivate_framework(id);
         let owner = id.to_string();
         self.rescind_offers(|offer| offer.framework_id.value == owner);
+        // Its outstanding inverse offers go too (it is asked again once
+        // it is back).
+        self.rescind_inverse_offers(|framework, _| framework == owner);
         let Some(framework) = self.frameworks.registered.get_mut(id) else {
             return false;
         };
@@ -644,6 +647,7 @@ impl Master {
     /// Removes a framework: its tasks are shut down on the agents and it
     /// moves to the completed frameworks.
     pub(crate) fn remove_framework(&mut self, id: &str, _ctx: &mut Context<Self>) {
+        self.framework_gone_for_inverse_offers(id);
         let Some(mut framework) = self.frameworks.registered.remove(id) else {
             return;
         };

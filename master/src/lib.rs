@@ -18,6 +18,7 @@ pub mod flags;
 pub mod frameworks;
 pub mod http;
 pub mod http_auth;
+pub mod inverse_offers;
 pub mod json_writer;
 pub mod maintenance;
 pub mod master;

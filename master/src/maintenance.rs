@@ -18,9 +18,10 @@
 //! `machine/up` ends maintenance: the machines leave the schedule. Every
 //! change is stored in the registry (`schedules`, `machines`) first.
 //!
-//! Deliberate differences: no inverse offers yet, so draining machines
-//! list no `statuses` and `ACCEPT_INVERSE_OFFERS` /
-//! `DECLINE_INVERSE_OFFERS` are refused; an agent belongs to a machine
+//! Frameworks using agents of draining machines get inverse offers
+//! ([`crate::inverse_offers`]); their answers are the machines' `statuses`.
+//!
+//! Deliberate differences: an agent belongs to a machine
 //! when every field the `MachineID` sets (hostname, IP) equals its own
 //! (upstream compares both fields, so IDs must name both there); no HTTP
 //! authentication or ACLs.
@@ -281,6 +282,7 @@ impl Master {
         }
         // New offers carry the new unavailability.
         self.rescind_offers(|_| true);
+        self.maintenance_changed_for_inverse_offers();
         self.schedule_allocation(ctx);
     }
 }
@@ -431,7 +433,7 @@ pub fn status_endpoint(
     if request.method != "GET" {
         return ready(Response::method_not_allowed(&["GET"], &request.method));
     }
-    let body = mesos_proto::json::to_string(&master.maintenance.status());
+    let body = mesos_proto::json::to_string(&master.maintenance_status());
     ready(json_response(&request, body))
 }
 

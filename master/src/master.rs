@@ -141,6 +141,8 @@ pub struct Master {
     pub frameworks: Frameworks,
     /// Outstanding offers by id.
     pub offers: HashMap<String, OfferState>,
+    /// Inverse offers and the frameworks' answers ([`crate::inverse_offers`]).
+    pub(crate) inverse_offers: crate::inverse_offers::InverseOffers,
     pub(crate) allocator: Box<dyn Allocator>,
     pub(crate) next_offer_id: u64,
     pub(crate) allocation_pending: bool,
@@ -263,6 +265,7 @@ impl Master {
             slaves: Slaves::default(),
             frameworks: Frameworks::default(),
             offers: HashMap::new(),
+            inverse_offers: Default::default(),
             allocator,
             next_offer_id: 0,
             allocation_pending: false,

@@ -319,7 +319,7 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             &ApiResponse {
                 r#type: typed(response::Type::GetMaintenanceStatus),
                 get_maintenance_status: Some(response::GetMaintenanceStatus {
-                    status: master.maintenance.status(),
+                    status: master.maintenance_status(),
                 }),
                 ..Default::default()
             },

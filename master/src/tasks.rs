@@ -91,6 +91,7 @@ impl Master {
 
     fn allocate(&mut self, ctx: &mut Context<Self>) {
         let now = libprocess::clock::elapsed();
+        self.send_inverse_offers(now);
         let allocations = self.allocator.allocate(now);
         let mut by_framework: std::collections::BTreeMap<String, Vec<(Offer, UPID)>> =
             Default::default();
@@ -1149,6 +1150,26 @@ impl Master {
             call::Type::Request => {
                 // The built-in allocator ignores requests, as upstream's does.
             }
+            call::Type::AcceptInverseOffers => {
+                if let Some(accept) = call.accept_inverse_offers {
+                    self.answer_inverse_offers(
+                        framework_id,
+                        &accept.inverse_offer_ids,
+                        accept.filters.as_ref(),
+                        true,
+                    );
+                }
+            }
+            call::Type::DeclineInverseOffers => {
+                if let Some(decline) = call.decline_inverse_offers {
+                    self.answer_inverse_offers(
+                        framework_id,
+                        &decline.inverse_offer_ids,
+                        decline.filters.as_ref(),
+                        false,
+                    );
+                }
+            }
             _ => return false,
         }
         true
@@ -1223,6 +1244,7 @@ impl Master {
     /// rescinded and its tasks reported to their frameworks as `state`
     /// (`TASK_LOST` for frameworks that are not partition-aware).
     pub(crate) fn slave_removed(&mut self, id: &str, state: TaskState, message: &str) {
+        self.slave_gone_for_inverse_offers(id);
         self.allocator.remove_slave(id);
         self.rescind_offers(|offer| offer.slave_id.value == id);
         let mut lost = Vec::new();

@@ -41,6 +41,8 @@ impl Process for Scheduler {
             "mesos.internal.StatusUpdateMessage",
             "mesos.internal.LostSlaveMessage",
             "mesos.internal.ExitedExecutorMessage",
+            "mesos.internal.InverseOffersMessage",
+            "mesos.internal.RescindInverseOfferMessage",
         ] {
             self.base.install_raw(name, |this, _ctx, event| {
                 let _ = this.tx.send(event);
