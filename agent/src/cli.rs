@@ -91,6 +91,11 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         let slave = crate::spawn(&runtime, config).context("failed to start the agent process")?;
         tracing::info!(pid = %slave.upid(), "Agent started");
         runtime.wait(&slave.upid().id).await;
+        if crate::slave::recovery_failed() {
+            anyhow::bail!(
+                "failed to perform recovery (see the log); the work_dir may need cleaning"
+            );
+        }
         if crate::slave::authentication_refused() {
             anyhow::bail!("the master refused authentication");
         }
