@@ -1226,11 +1226,19 @@ impl Slave {
         // executor is added): the info and the run's `latest` link exist
         // before the executor does, so an agent killed while it starts up
         // still recovers it.
-        if framework_info.checkpoint.unwrap_or(false) {
+        let pid_checkpoint = framework_info.checkpoint.unwrap_or(false).then(|| {
             self.checkpoint_executor(framework_id, &info, command_executor, &container_id);
-        }
+            paths::forked_pid_path(&paths::run_meta_dir(
+                &self.config.work_dir,
+                &slave_id,
+                framework_id,
+                &info.executor_id.value,
+                &container_id,
+            ))
+        });
         let containerizer = self.containerizer();
-        let launch = containerizer.launch(container_id.clone(), config);
+        let launch =
+            containerizer.launch_checkpointed(container_id.clone(), config, pid_checkpoint);
         self.watch_container(framework_id, &executor_id, &container_id, ctx);
         let addr = ctx.address();
         let (f, e, c) = (framework_id.to_string(), executor_id, container_id);
@@ -1251,10 +1259,6 @@ impl Slave {
         launched: crate::containerizer::Result<u32>,
         ctx: &mut Context<Self>,
     ) {
-        let checkpoint = self
-            .frameworks
-            .get(framework_id)
-            .is_some_and(|f| f.info.checkpoint.unwrap_or(false));
         let Some(executor) = self
             .frameworks
             .get_mut(framework_id)
@@ -1265,11 +1269,8 @@ impl Slave {
         };
         match launched {
             Ok(os_pid) => {
+                // The containerizer checkpointed the pid already.
                 executor.os_pid = os_pid;
-                let executor_id = executor.info.executor_id.value.clone();
-                if checkpoint {
-                    self.checkpoint_forked_pid(framework_id, &executor_id, container_id, os_pid);
-                }
                 let (f, e, c) = (
                     framework_id.to_string(),
                     executor_id.to_string(),
@@ -1882,25 +1883,6 @@ impl Slave {
             });
         if let Err(error) = result {
             tracing::warn!(%framework_id, %executor_id, %error, "Failed to checkpoint the executor");
-        }
-    }
-
-    /// Checkpoints the pid of a checkpointing framework's executor once
-    /// the containerizer forked it.
-    fn checkpoint_forked_pid(
-        &self,
-        framework_id: &str,
-        executor_id: &str,
-        container_id: &str,
-        os_pid: u32,
-    ) {
-        let work_dir = &self.config.work_dir;
-        let slave_id = self.slave_id().unwrap_or_default();
-        let run_dir =
-            paths::run_meta_dir(work_dir, slave_id, framework_id, executor_id, container_id);
-        let path = paths::forked_pid_path(&run_dir);
-        if let Err(error) = state::checkpoint_text(&path, &os_pid.to_string()) {
-            tracing::warn!(%framework_id, %executor_id, path = %path.display(), %error, "Failed to checkpoint the executor's pid");
         }
     }
 

@@ -318,7 +318,7 @@ fn start_agent(bin: &Path, master: &str, port: u16, work_dir: &Path, log: &Path)
                 // Upstream's default (1 sec) adds a random wait of up to
                 // that much before each registration attempt.
                 "--registration_backoff_factor=10ms".into(),
-                "--logging_level=WARNING".into(),
+                "--logging_level=INFO".into(),
             ])
             .stdout(Stdio::null())
             .stderr(log)

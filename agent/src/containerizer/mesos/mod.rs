@@ -198,7 +198,7 @@ pub(crate) struct Recover(Vec<ContainerState>);
 
 #[derive(Message)]
 #[rtype(result = "Result<u32>")]
-pub(crate) struct Launch(String, ContainerConfig);
+pub(crate) struct Launch(String, ContainerConfig, Option<PathBuf>);
 
 #[derive(Message)]
 #[rtype(result = "Option<ContainerTermination>")]
@@ -347,7 +347,11 @@ impl Handler<Orphan> for MesosContainerizerProcess {
 impl Handler<Launch> for MesosContainerizerProcess {
     type Result = ResponseFuture<Result<u32>>;
 
-    fn handle(&mut self, Launch(id, mut config): Launch, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        Launch(id, mut config, pid_checkpoint): Launch,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
         if self.containers.contains_key(&id) {
             return Box::pin(std::future::ready(Err(ContainerizerError::AlreadyExists(
                 id,
@@ -405,6 +409,7 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 helper,
                 sandbox_directory,
                 switchboard: switchboard.as_deref(),
+                pid_checkpoint,
             };
             let launched = launch(&id, config, parts, &addr, &abort).await;
             match launched {
@@ -439,6 +444,8 @@ struct LaunchParts<'a> {
     helper: PathBuf,
     sandbox_directory: String,
     switchboard: Option<&'a io::switchboard::IOSwitchboard>,
+    /// Where to checkpoint the forked pid (upstream's `pidCheckpointPath`).
+    pid_checkpoint: Option<PathBuf>,
 }
 
 /// The container's image, if it has one.
@@ -466,6 +473,7 @@ async fn launch(
         helper,
         sandbox_directory,
         switchboard,
+        pid_checkpoint,
     } = parts;
     // The image becomes the container's rootfs before the isolators
     // prepare (filesystem/linux mounts into it), as upstream's
@@ -653,6 +661,24 @@ async fn launch(
     let pid = forked.pid;
     let exit: Exit = forked.exit.shared();
     addr.send(Forked(id.to_string(), pid, exit)).await?;
+    // Checkpointed before the helper may exec the executor, so an agent
+    // killed any time after the executor runs finds its pid (upstream
+    // checkpoints it right after the fork too).
+    if let Some(path) = pid_checkpoint {
+        let written = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || libprocess::os::write_atomic(&path, pid.to_string().as_bytes())
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|written| written);
+        if let Err(error) = written {
+            return Err(ContainerizerError::Other(format!(
+                "failed to checkpoint the forked pid to '{}': {error}",
+                path.display()
+            )));
+        }
+    }
     for isolator in isolators {
         isolator
             .isolate(id, pid)
@@ -1083,7 +1109,16 @@ impl Containerizer for MesosContainerizer {
         container_id: String,
         config: ContainerConfig,
     ) -> BoxFuture<'static, Result<u32>> {
-        let request = self.addr.send(Launch(container_id, config));
+        self.launch_checkpointed(container_id, config, None)
+    }
+
+    fn launch_checkpointed(
+        &self,
+        container_id: String,
+        config: ContainerConfig,
+        pid_checkpoint: Option<PathBuf>,
+    ) -> BoxFuture<'static, Result<u32>> {
+        let request = self.addr.send(Launch(container_id, config, pid_checkpoint));
         Box::pin(async move { request.await? })
     }
 
