@@ -253,10 +253,8 @@ mod tests {
             rlim_max: 0,
         };
         // SAFETY: getrlimit writes the struct we own.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-            0
-        );
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(got, 0);
         limit.rlim_cur
     }
 
@@ -268,14 +266,13 @@ mod tests {
             rlim_max: 0,
         };
         // SAFETY: getrlimit writes the struct we own.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-            0
-        );
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(got, 0);
         if limit.rlim_max != libc::RLIM_INFINITY {
             limit.rlim_cur = limit.rlim_max - 1;
             // SAFETY: setrlimit reads the struct we pass.
-            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+            let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+            assert_eq!(set, 0);
         }
         let before = soft_open_files_limit();
         let (old, new) = raise_open_files_limit().unwrap();
