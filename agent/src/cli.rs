@@ -26,6 +26,13 @@ fn run(flags: Flags) -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .init();
     }
+    match crate::containerizer::mesos::launcher::raise_open_files_limit() {
+        Ok((old, new)) if old != new => {
+            tracing::info!(old, new, "Raised the open files limit");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "Failed to raise the open files limit"),
+    }
     let master = flags.master_pid()?;
     if let Some(ip) = flags.ip {
         // As upstream: executors inherit LIBPROCESS_IP, so they listen on
@@ -91,6 +98,11 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         let slave = crate::spawn(&runtime, config).context("failed to start the agent process")?;
         tracing::info!(pid = %slave.upid(), "Agent started");
         runtime.wait(&slave.upid().id).await;
+        if crate::slave::recovery_failed() {
+            anyhow::bail!(
+                "failed to perform recovery (see the log); the work_dir may need cleaning"
+            );
+        }
         if crate::slave::authentication_refused() {
             anyhow::bail!("the master refused authentication");
         }

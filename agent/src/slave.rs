@@ -58,7 +58,7 @@ use std::time::Duration;
 use actix::{ActorFutureExt as _, AsyncContext as _, Context, WrapFuture as _};
 use libprocess::{Process, ProcessBase, UPID};
 use mesos_proto::mesos::internal::{
-    ExecutorRegisteredMessage, ExecutorReregisteredMessage, ExecutorToFrameworkMessage,
+    archive, ExecutorRegisteredMessage, ExecutorReregisteredMessage, ExecutorToFrameworkMessage,
     ExitedExecutorMessage, FrameworkToExecutorMessage, KillTaskMessage, PingSlaveMessage,
     PongSlaveMessage, ReconcileTasksMessage, ReconnectExecutorMessage, RegisterExecutorMessage,
     RegisterSlaveMessage, ReregisterExecutorMessage, ReregisterSlaveMessage, RunTaskMessage,
@@ -91,6 +91,15 @@ static AUTHENTICATION_REFUSED: std::sync::atomic::AtomicBool =
 /// Returns whether a master refused this agent's credential.
 pub fn authentication_refused() -> bool {
     AUTHENTICATION_REFUSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Set once recovery failed; the binary then exits with a failure, as
+/// upstream's `EXIT(EXIT_FAILURE) << "Failed to perform recovery"`.
+static RECOVERY_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Returns whether the agent stopped because its recovery failed.
+pub fn recovery_failed() -> bool {
+    RECOVERY_FAILED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// How the agent authenticates with the master (`--credential` and the
@@ -424,7 +433,7 @@ impl Slave {
                         executor_infos,
                         tasks,
                         frameworks,
-                        completed_frameworks: vec![],
+                        completed_frameworks: self.completed_frameworks_archive(),
                         version: Some(crate::VERSION.to_string()),
                         agent_capabilities: capabilities,
                         resource_version_uuid: None,
@@ -567,6 +576,27 @@ impl Slave {
             }
         }
         (tasks, executors, frameworks)
+    }
+
+    /// The completed frameworks as the agent reports them when it
+    /// re-registers (upstream `doReliableRegistration`): each one's info,
+    /// its scheduler's pid, and the tasks of its completed executors,
+    /// terminated ones (updates not all acknowledged) before completed
+    /// ones. The master uses them to rebuild what it lost in a failover.
+    pub(crate) fn completed_frameworks_archive(&self) -> Vec<archive::Framework> {
+        self.completed_frameworks
+            .iter()
+            .map(|framework| archive::Framework {
+                framework_info: framework.info.clone(),
+                pid: framework.pid.as_ref().map(ToString::to_string),
+                tasks: framework
+                    .completed_executors
+                    .iter()
+                    .flat_map(|e| e.tasks.values().chain(&e.completed_tasks))
+                    .cloned()
+                    .collect(),
+            })
+            .collect()
     }
 
     pub(crate) fn task_from_info(
@@ -1197,17 +1227,30 @@ impl Slave {
                 completed_tasks: Default::default(),
             },
         );
+        // As upstream's `Executor::checkpointExecutor` (called when the
+        // executor is added): the info and the run's `latest` link exist
+        // before the executor does, so an agent killed while it starts up
+        // still recovers it.
+        let pid_checkpoint = framework_info.checkpoint.unwrap_or(false).then(|| {
+            self.checkpoint_executor(framework_id, &info, command_executor, &container_id);
+            paths::forked_pid_path(&paths::run_meta_dir(
+                &self.config.work_dir,
+                &slave_id,
+                framework_id,
+                &info.executor_id.value,
+                &container_id,
+            ))
+        });
         let containerizer = self.containerizer();
-        let launch = containerizer.launch(container_id.clone(), config);
+        let launch =
+            containerizer.launch_checkpointed(container_id.clone(), config, pid_checkpoint);
         self.watch_container(framework_id, &executor_id, &container_id, ctx);
         let addr = ctx.address();
         let (f, e, c) = (framework_id.to_string(), executor_id, container_id);
         actix::spawn(async move {
             let launched = launch.await;
             addr.do_send(libprocess::Dispatch(Box::new(
-                move |this: &mut Slave, ctx| {
-                    this.executor_launched(&f, &e, &c, command_executor, launched, ctx)
-                },
+                move |this: &mut Slave, ctx| this.executor_launched(&f, &e, &c, launched, ctx),
             )));
         });
     }
@@ -1218,14 +1261,9 @@ impl Slave {
         framework_id: &str,
         executor_id: &str,
         container_id: &str,
-        command_executor: bool,
         launched: crate::containerizer::Result<u32>,
         ctx: &mut Context<Self>,
     ) {
-        let checkpoint = self
-            .frameworks
-            .get(framework_id)
-            .is_some_and(|f| f.info.checkpoint.unwrap_or(false));
         let Some(executor) = self
             .frameworks
             .get_mut(framework_id)
@@ -1236,17 +1274,8 @@ impl Slave {
         };
         match launched {
             Ok(os_pid) => {
+                // The containerizer checkpointed the pid already.
                 executor.os_pid = os_pid;
-                let info = executor.info.clone();
-                if checkpoint {
-                    self.checkpoint_executor(
-                        framework_id,
-                        &info,
-                        command_executor,
-                        container_id,
-                        os_pid,
-                    );
-                }
                 let (f, e, c) = (
                     framework_id.to_string(),
                     executor_id.to_string(),
@@ -1912,23 +1941,20 @@ impl Slave {
         }
     }
 
-    /// Checkpoints a launched executor of a checkpointing framework:
-    /// `executor.info`, whether the agent generated it, `runs/latest` and
-    /// the run's `pids/forked.pid`.
+    /// Checkpoints a new executor of a checkpointing framework: its info,
+    /// whether it was generated for a command task, and the `latest` link
+    /// to its run.
     fn checkpoint_executor(
         &self,
         framework_id: &str,
         info: &ExecutorInfo,
         command_executor: bool,
         container_id: &str,
-        os_pid: u32,
     ) {
         let work_dir = &self.config.work_dir;
         let slave_id = self.slave_id().unwrap_or_default();
         let executor_id = &info.executor_id.value;
         let dir = paths::executor_meta_dir(work_dir, slave_id, framework_id, executor_id);
-        let run_dir =
-            paths::run_meta_dir(work_dir, slave_id, framework_id, executor_id, container_id);
         let result = state::checkpoint_record(&dir.join(paths::EXECUTOR_INFO_FILE), info)
             .and_then(|()| {
                 state::checkpoint_text(
@@ -1941,9 +1967,6 @@ impl Slave {
                     &paths::executor_latest_run_path(work_dir, slave_id, framework_id, executor_id),
                     container_id,
                 )
-            })
-            .and_then(|()| {
-                state::checkpoint_text(&paths::forked_pid_path(&run_dir), &os_pid.to_string())
             });
         if let Err(error) = result {
             tracing::warn!(%framework_id, %executor_id, %error, "Failed to checkpoint the executor");
@@ -1979,12 +2002,6 @@ impl Slave {
         }
     }
 
-    /// Recovers the checkpointed state (upstream `Slave::recover` and
-    /// `_recover` with `--recover=reconnect`): the agent id, frameworks,
-    /// executors, tasks and their status update streams; then asks every
-    /// recovered executor with a UPID to reconnect. Registration with the
-    /// master waits until they re-registered or
-    /// `--executor_reregistration_timeout` passed.
     /// `CheckpointResourcesMessage` from the master: the whole new set of
     /// checkpointed resources (upstream `Slave::checkpointResources`).
     /// Volume directories are made or removed first, then the set is
@@ -2020,6 +2037,12 @@ impl Slave {
         }
     }
 
+    /// Recovers the checkpointed state (upstream `Slave::recover` and
+    /// `_recover` with `--recover=reconnect`): the agent id, frameworks,
+    /// executors, tasks and their status update streams; then asks every
+    /// recovered executor with a UPID to reconnect. Registration with the
+    /// master waits until they re-registered or
+    /// `--executor_reregistration_timeout` passed.
     fn recover(&mut self, ctx: &mut Context<Self>) -> std::io::Result<()> {
         let work_dir = self.config.work_dir.clone();
         // Checkpointed resources outlive agent ids (upstream recovers them
@@ -2045,7 +2068,15 @@ impl Slave {
             }
         }
         match state::boot_id() {
-            Ok(boot_id) => state::checkpoint_text(&paths::boot_id_path(&work_dir), &boot_id)?,
+            Ok(boot_id) => {
+                let path = paths::boot_id_path(&work_dir);
+                state::checkpoint_text(&path, &boot_id).map_err(|error| {
+                    std::io::Error::new(
+                        error.kind(),
+                        format!("failed to checkpoint {}: {error}", path.display()),
+                    )
+                })?
+            }
             Err(error) => tracing::warn!(%error, "Failed to read the boot id"),
         }
         let Some(slave) = recovered else {
@@ -2907,6 +2938,7 @@ impl Process for Slave {
         if let Err(error) = self.recover(ctx) {
             // Upstream's `--strict` default: recovery errors are fatal.
             tracing::error!(%error, "Agent recovery failed");
+            RECOVERY_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
             actix::ActorContext::stop(ctx);
             return;
         }
@@ -2960,4 +2992,121 @@ pub fn slave_info(flags: &Flags, address: std::net::SocketAddrV4) -> anyhow::Res
         attributes,
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn slave() -> Slave {
+        Slave::new(Config {
+            master: UPID::parse_lenient("master@127.0.0.1:5050"),
+            info: SlaveInfo::default(),
+            work_dir: PathBuf::from("/nonexistent"),
+            launcher_dir: PathBuf::from("/nonexistent"),
+            registration_backoff_factor: Duration::from_secs(1),
+            authentication: None,
+            executor_registration_timeout: Duration::from_secs(60),
+            executor_shutdown_grace_period: Duration::from_secs(5),
+            executor_reregistration_timeout: Duration::from_secs(2),
+            recovery_timeout: Duration::from_secs(900),
+            recover_cleanup: false,
+            containerizer: Default::default(),
+            gc: Default::default(),
+            flags: None,
+        })
+    }
+
+    fn task(id: &str, state: TaskState) -> Task {
+        Task {
+            task_id: TaskId { value: id.into() },
+            state: state as i32,
+            ..Default::default()
+        }
+    }
+
+    fn completed_executor(id: &str, terminated: Vec<Task>, completed: Vec<Task>) -> Executor {
+        Executor {
+            info: ExecutorInfo {
+                executor_id: ExecutorId { value: id.into() },
+                ..Default::default()
+            },
+            container_id: format!("{id}-container"),
+            directory: PathBuf::new(),
+            pid: None,
+            http: None,
+            os_pid: 0,
+            state: ExecutorState::Terminating,
+            command_executor: true,
+            queued: vec![],
+            queued_groups: vec![],
+            tasks: terminated
+                .into_iter()
+                .map(|t| (t.task_id.value.clone(), t))
+                .collect(),
+            recovered: false,
+            pending_termination: None,
+            completed_tasks: completed.into(),
+        }
+    }
+
+    #[test]
+    fn reregistration_reports_completed_frameworks_with_their_tasks() {
+        let mut slave = slave();
+        assert!(slave.completed_frameworks_archive().is_empty());
+        let info = FrameworkInfo {
+            id: Some(FrameworkId { value: "F1".into() }),
+            name: "done".into(),
+            ..Default::default()
+        };
+        slave.completed_frameworks.push_back(Framework {
+            info: info.clone(),
+            pid: Some(UPID::parse_lenient("scheduler-1@127.0.0.1:4242")),
+            executors: HashMap::new(),
+            completed_executors: vec![
+                completed_executor("E1", vec![], vec![task("T1", TaskState::TaskFinished)]),
+                completed_executor(
+                    "E2",
+                    vec![task("T3", TaskState::TaskFailed)],
+                    vec![task("T2", TaskState::TaskKilled)],
+                ),
+            ]
+            .into(),
+        });
+        // An HTTP framework has no pid.
+        slave.completed_frameworks.push_back(Framework {
+            info: FrameworkInfo {
+                id: Some(FrameworkId { value: "F2".into() }),
+                ..Default::default()
+            },
+            pid: None,
+            executors: HashMap::new(),
+            completed_executors: Default::default(),
+        });
+
+        let archive = slave.completed_frameworks_archive();
+        assert_eq!(archive.len(), 2);
+        assert_eq!(archive[0].framework_info, info);
+        assert_eq!(
+            archive[0].pid.as_deref(),
+            Some("scheduler-1@127.0.0.1:4242")
+        );
+        let tasks: Vec<(&str, TaskState)> = archive[0]
+            .tasks
+            .iter()
+            .map(|t| (t.task_id.value.as_str(), t.state()))
+            .collect();
+        assert_eq!(
+            tasks,
+            vec![
+                ("T1", TaskState::TaskFinished),
+                ("T3", TaskState::TaskFailed),
+                ("T2", TaskState::TaskKilled),
+            ]
+        );
+        assert_eq!(archive[1].pid, None);
+        assert!(archive[1].tasks.is_empty());
+    }
 }

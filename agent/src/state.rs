@@ -43,9 +43,15 @@ pub fn checkpoint_symlink(link: &Path, target: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Returns a mapper that puts `path` in front of an I/O error, keeping its
+/// kind (callers still match `NotFound`).
+fn at(path: &Path) -> impl FnOnce(std::io::Error) -> std::io::Error + '_ {
+    move |error| std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+}
+
 /// Reads a single-record protobuf checkpoint.
 pub fn read_record<M: Message + Default>(path: &Path) -> std::io::Result<M> {
-    let bytes = std::fs::read(path)?;
+    let bytes = std::fs::read(path).map_err(at(path))?;
     let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     let header = bytes
         .get(..4)
@@ -132,9 +138,10 @@ fn entries(dir: &Path) -> std::io::Result<Vec<String>> {
         Ok(read) => {
             let mut names = Vec::new();
             for entry in read {
-                let entry = entry?;
+                let entry = entry.map_err(at(dir))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                if entry.file_type()?.is_dir() && !name.starts_with('.') {
+                if entry.file_type().map_err(at(&entry.path()))?.is_dir() && !name.starts_with('.')
+                {
                     names.push(name);
                 }
             }
@@ -142,7 +149,7 @@ fn entries(dir: &Path) -> std::io::Result<Vec<String>> {
             Ok(names)
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(vec![]),
-        Err(error) => Err(error),
+        Err(error) => Err(at(dir)(error)),
     }
 }
 
@@ -150,7 +157,7 @@ fn read_optional_text(path: &Path) -> std::io::Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text.trim().to_string())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error),
+        Err(error) => Err(at(path)(error)),
     }
 }
 
@@ -179,13 +186,13 @@ pub fn recover(work_dir: &Path, strict: bool) -> std::io::Result<Option<SlaveSta
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
+        Err(error) => return Err(at(&latest)(error)),
     };
     let previous_boot = read_optional_text(&paths::boot_id_path(work_dir))?;
     if let (Some(previous), Ok(current)) = (previous_boot, boot_id()) {
         if previous != current {
             tracing::info!(slave_id = %id, "Agent host rebooted; starting as a new agent");
-            std::fs::remove_file(&latest)?;
+            std::fs::remove_file(&latest).map_err(at(&latest))?;
             return Ok(None);
         }
     }
@@ -209,6 +216,14 @@ pub fn recover(work_dir: &Path, strict: bool) -> std::io::Result<Option<SlaveSta
         let pid = read_optional_text(&dir.join(paths::FRAMEWORK_PID_FILE))?.unwrap_or_default();
         let mut executors = Vec::new();
         for executor_id in entries(&dir.join("executors"))? {
+            // An agent killed after making the executor's directory but
+            // before writing its info (upstream skips it the same way).
+            let info_path = paths::executor_meta_dir(work_dir, &id, &framework_id, &executor_id)
+                .join(paths::EXECUTOR_INFO_FILE);
+            if !info_path.exists() {
+                tracing::warn!(%framework_id, %executor_id, "Skipping an executor without executor.info");
+                continue;
+            }
             match recover_executor(work_dir, &id, &framework_id, &executor_id, strict) {
                 Ok((executor, skipped)) => {
                     errors.set(errors.get() + skipped);
@@ -271,7 +286,7 @@ fn recover_executor(
                     };
                     let updates_path = task_dir.join(paths::TASK_UPDATES_FILE);
                     let updates = if updates_path.exists() {
-                        status_update_manager::replay(&updates_path)?
+                        status_update_manager::replay(&updates_path).map_err(at(&updates_path))?
                     } else {
                         Replay::default()
                     };
@@ -300,7 +315,7 @@ fn recover_executor(
             })
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(error) => return Err(error),
+        Err(error) => return Err(at(&latest)(error)),
     };
     Ok((
         ExecutorState {
@@ -343,6 +358,24 @@ mod tests {
         )
         .unwrap();
         work_dir
+    }
+
+    #[test]
+    fn an_executor_without_its_info_is_skipped_even_when_strict() {
+        let work_dir = work_dir_with_a_corrupt_framework();
+        let executor = paths::executor_meta_dir(work_dir.path(), "S1", "F-good", "E1");
+        // Only a task checkpoint: the agent died before writing executor.info.
+        let task = executor.join("runs").join("C1").join("tasks").join("T1");
+        std::fs::create_dir_all(&task).unwrap();
+        std::fs::remove_file(
+            paths::framework_meta_dir(work_dir.path(), "S1", "F-bad")
+                .join(paths::FRAMEWORK_INFO_FILE),
+        )
+        .unwrap();
+        let state = recover(work_dir.path(), true).unwrap().unwrap();
+        assert_eq!(state.frameworks.len(), 1);
+        assert!(state.frameworks[0].executors.is_empty());
+        assert_eq!(state.errors, 0);
     }
 
     #[test]

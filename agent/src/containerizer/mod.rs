@@ -69,6 +69,21 @@ pub trait Containerizer: Send + Sync {
         config: ContainerConfig,
     ) -> BoxFuture<'static, Result<u32>>;
 
+    /// Launches like [`Containerizer::launch`], and writes the init
+    /// process's pid to `pid_checkpoint` once it is forked, before it
+    /// runs anything (upstream's `pidCheckpointPath`): a checkpointing
+    /// framework's executor can then be recovered whenever the agent dies.
+    /// Containerizers that cannot checkpoint launch without it.
+    fn launch_checkpointed(
+        &self,
+        container_id: String,
+        config: ContainerConfig,
+        pid_checkpoint: Option<std::path::PathBuf>,
+    ) -> BoxFuture<'static, Result<u32>> {
+        let _ = pid_checkpoint;
+        self.launch(container_id, config)
+    }
+
     /// Resolves when the container has terminated and been cleaned up;
     /// `None` for a container the containerizer does not know.
     fn wait(&self, container_id: String) -> BoxFuture<'static, Option<ContainerTermination>>;

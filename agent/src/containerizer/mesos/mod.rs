@@ -207,7 +207,7 @@ pub(crate) struct Recover(Vec<ContainerState>);
 
 #[derive(Message)]
 #[rtype(result = "Result<u32>")]
-pub(crate) struct Launch(String, ContainerConfig);
+pub(crate) struct Launch(String, ContainerConfig, Option<PathBuf>);
 
 #[derive(Message)]
 #[rtype(result = "Option<ContainerTermination>")]
@@ -470,7 +470,11 @@ impl Handler<Orphans> for MesosContainerizerProcess {
 impl Handler<Launch> for MesosContainerizerProcess {
     type Result = ResponseFuture<Result<u32>>;
 
-    fn handle(&mut self, Launch(id, mut config): Launch, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        Launch(id, mut config, pid_checkpoint): Launch,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
         if self.containers.contains_key(&id) {
             return Box::pin(std::future::ready(Err(ContainerizerError::AlreadyExists(
                 id,
@@ -555,6 +559,7 @@ impl Handler<Launch> for MesosContainerizerProcess {
                 debug_parent,
                 parent_pid,
                 proc_root,
+                pid_checkpoint,
             };
             let launched = launch(&id, config, parts, &addr, &abort).await;
             match launched {
@@ -596,6 +601,8 @@ struct LaunchParts<'a> {
     parent_pid: Option<u32>,
     /// `/proc`.
     proc_root: PathBuf,
+    /// Where to checkpoint the forked pid (upstream's `pidCheckpointPath`).
+    pid_checkpoint: Option<PathBuf>,
 }
 
 /// What a DEBUG container takes from its parent (upstream's
@@ -668,6 +675,7 @@ async fn launch(
         debug_parent,
         parent_pid,
         proc_root,
+        pid_checkpoint,
     } = parts;
     // The runtime directory first: recovery finds the container by it.
     {
@@ -920,6 +928,24 @@ async fn launch(
     let pid = forked.pid;
     let exit: Exit = forked.exit.shared();
     addr.send(Forked(id.to_string(), pid, exit, merged)).await?;
+    // Checkpointed before the helper may exec the executor, so an agent
+    // killed any time after the executor runs finds its pid (upstream
+    // checkpoints it right after the fork too).
+    if let Some(path) = pid_checkpoint {
+        let written = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || libprocess::os::write_atomic(&path, pid.to_string().as_bytes())
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|written| written);
+        if let Err(error) = written {
+            return Err(ContainerizerError::Other(format!(
+                "failed to checkpoint the forked pid to '{}': {error}",
+                path.display()
+            )));
+        }
+    }
     {
         let (runtime_dir, id) = (runtime_dir.clone(), id.to_string());
         tokio::task::spawn_blocking(move || paths::checkpoint_pid(&runtime_dir, &id, pid))
@@ -1379,7 +1405,16 @@ impl Containerizer for MesosContainerizer {
         container_id: String,
         config: ContainerConfig,
     ) -> BoxFuture<'static, Result<u32>> {
-        let request = self.addr.send(Launch(container_id, config));
+        self.launch_checkpointed(container_id, config, None)
+    }
+
+    fn launch_checkpointed(
+        &self,
+        container_id: String,
+        config: ContainerConfig,
+        pid_checkpoint: Option<PathBuf>,
+    ) -> BoxFuture<'static, Result<u32>> {
+        let request = self.addr.send(Launch(container_id, config, pid_checkpoint));
         Box::pin(async move { request.await? })
     }
 

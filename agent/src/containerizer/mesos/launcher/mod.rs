@@ -111,6 +111,41 @@ pub trait Launcher: Send + Sync {
     fn pid(&self, container_id: &str) -> Option<u32>;
 }
 
+/// The soft open-files limit the agent started with, when
+/// [`raise_open_files_limit`] raised it; containers get it back.
+static ORIGINAL_OPEN_FILES_LIMIT: std::sync::OnceLock<libc::rlimit> = std::sync::OnceLock::new();
+
+/// Raises the agent's soft `RLIMIT_NOFILE` to its hard limit, as Go's
+/// runtime and many daemons do: the agent holds two sockets per executor
+/// and a few more per launch in flight, so the usual 1024 stops it
+/// before 350 executors. Containers are started with the limit the agent
+/// was given (upstream's agent keeps it and needs an operator to raise
+/// it). Returns the (old, new) soft limits. Call it once, at start-up.
+pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let old = limit.rlim_cur;
+    if limit.rlim_cur >= limit.rlim_max {
+        return Ok((old, old));
+    }
+    let raised = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: setrlimit reads the struct we pass and nothing else.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let _ = ORIGINAL_OPEN_FILES_LIMIT.set(limit);
+    Ok((old, raised.rlim_cur))
+}
+
 /// Spawns `spec` with `setsid` (and `unshare`, when asked), reaping it on
 /// the current tokio runtime. Shared by the launchers.
 pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
@@ -160,13 +195,20 @@ pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
         .stderr(stderr);
     let keep_fd = spec.keep_fd;
     let controlling_tty = spec.controlling_tty;
+    let open_files_limit = ORIGINAL_OPEN_FILES_LIMIT.get().copied();
     // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (setsid, ioctl, fcntl, unshare); it allocates
-    // nothing and touches no memory shared with the parent's threads.
+    // async-signal-safe functions (setsid, ioctl, fcntl, unshare,
+    // setrlimit); it allocates nothing and touches no memory shared with
+    // the parent's threads.
     unsafe {
         command.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(limit) = &open_files_limit {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, limit) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             if controlling_tty && libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
                 return Err(std::io::Error::last_os_error());
@@ -197,4 +239,67 @@ pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
         child.wait().await.ok().map(|s| s.into_raw())
     });
     Ok(Forked { pid, exit })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn soft_open_files_limit() -> u64 {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct we own.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(got, 0);
+        limit.rlim_cur
+    }
+
+    #[actix_rt::test]
+    async fn containers_get_the_open_files_limit_the_agent_started_with() {
+        // Start one below the hard limit, so there is something to raise.
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct we own.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(got, 0);
+        if limit.rlim_max != libc::RLIM_INFINITY {
+            limit.rlim_cur = limit.rlim_max - 1;
+            // SAFETY: setrlimit reads the struct we pass.
+            let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+            assert_eq!(set, 0);
+        }
+        let before = soft_open_files_limit();
+        let (old, new) = raise_open_files_limit().unwrap();
+        assert_eq!(old, before);
+        assert_eq!(soft_open_files_limit(), new);
+        assert_eq!(new, limit.rlim_max);
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ForkSpec {
+            program: PathBuf::from("/bin/sh"),
+            arguments: vec!["-c".into(), "ulimit -n".into()],
+            environment: vec![],
+            working_directory: dir.path().to_path_buf(),
+            stdout: dir.path().join("stdout"),
+            stderr: dir.path().join("stderr"),
+            clone_namespaces: 0,
+            keep_fd: None,
+            stdio: None,
+            controlling_tty: false,
+        };
+        let forked = spawn(&spec, 0).unwrap();
+        assert_eq!(forked.exit.await, Some(0));
+        let shown = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
+        let expected = if before == libc::RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            before.to_string()
+        };
+        assert_eq!(shown.trim(), expected);
+    }
 }
