@@ -270,6 +270,17 @@ async fn run_image_task(
     image: &str,
     command: CommandInfo,
 ) -> (Vec<mesos_proto::mesos::TaskStatus>, tempfile::TempDir) {
+    run_image_task_as(registry, docker_config, image, command, false).await
+}
+
+/// [`run_image_task`], with `--switch_user` as given.
+async fn run_image_task_as(
+    registry: &Registry,
+    docker_config: Option<String>,
+    image: &str,
+    command: CommandInfo,
+    switch_user: bool,
+) -> (Vec<mesos_proto::mesos::TaskStatus>, tempfile::TempDir) {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let agent_runtime = runtime();
@@ -286,6 +297,7 @@ async fn run_image_task(
             docker_config,
             proc_root: "/proc".into(),
         }),
+        switch_user,
         ..test_containerizer(work_dir.path())
     };
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
@@ -817,4 +829,43 @@ async fn an_oci_index_resolves_to_this_platforms_image() {
     let config = info.docker_manifest.unwrap().config.unwrap();
     assert_eq!(config.cmd, vec!["/bin/sh", "-c", "echo from-image-cmd"]);
     provisioner.destroy("c1").await.unwrap();
+}
+
+/// A command task with an image and a user of its own under
+/// `--switch_user`: the command executor stays root to enter the rootfs
+/// and the task runs as the image's user (upstream's `--user` of the
+/// command executor), its groups from the image's `/etc/group`.
+#[actix_rt::test]
+async fn an_image_task_runs_as_its_user_under_switch_user() {
+    if !require("an_image_task_runs_as_its_user_under_switch_user") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let command = CommandInfo {
+        value: Some(
+            "echo uid=$(id -u) gid=$(id -g) groups=$(id -G); touch $MESOS_SANDBOX/as-user".into(),
+        ),
+        user: Some("nobody".into()),
+        ..Default::default()
+    };
+    let (statuses, work_dir) = run_image_task_as(&registry, None, "busybox", command, true).await;
+    let marker = find_file(work_dir.path(), "as-user");
+    let stdout = marker
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p.with_file_name("stdout")).ok())
+        .unwrap_or_default();
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskFinished),
+        "{statuses:?}\nstdout: {stdout}"
+    );
+    assert!(stdout.contains("uid=65534 gid=65534"), "{stdout}");
+    assert!(
+        stdout.contains("4242"),
+        "the image's supplementary group: {stdout}"
+    );
+    use std::os::unix::fs::MetadataExt as _;
+    let owner = std::fs::metadata(marker.unwrap()).unwrap().uid();
+    assert_eq!(owner, 65534, "the task wrote its file as the user");
 }

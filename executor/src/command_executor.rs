@@ -152,6 +152,10 @@ pub struct CommandExecutorConfig {
     /// `--working_directory`: the task's directory inside the rootfs
     /// (else the sandbox).
     pub working_directory: Option<PathBuf>,
+    /// `--user` when the task switches to it (a root executor with a
+    /// rootfs): the user is looked up in the image's `/etc/passwd` and
+    /// `/etc/group`.
+    pub user: Option<String>,
     /// `--tty_slave_path`: the container has a pseudo terminal (the
     /// executor's stdio and controlling terminal), which the task shares.
     pub tty_slave_path: Option<PathBuf>,
@@ -384,8 +388,18 @@ impl CommandExecutorProcess {
             }
         }
 
+        let identity = match (&self.config.user, &self.config.rootfs) {
+            (Some(user), Some(rootfs)) => match image_user(rootfs, user) {
+                Ok(identity) => Some(identity),
+                Err(error) => {
+                    let message = format!("Failed to switch the task to user '{user}': {error}");
+                    return self.launch_failed(message, ctx);
+                }
+            },
+            _ => None,
+        };
         tracing::info!(task_id = %task_id.value, "Starting task");
-        let mut child = self.command(&task, &command);
+        let mut child = self.command(&task, &command, identity);
         let addr = ctx.address();
         let spawned = std::thread::Builder::new()
             .name("command-executor-wait".into())
@@ -414,7 +428,12 @@ impl CommandExecutorProcess {
     }
 
     /// Returns the child to fork for `command`.
-    fn command(&self, task: &TaskInfo, command: &CommandInfo) -> std::process::Command {
+    fn command(
+        &self,
+        task: &TaskInfo,
+        command: &CommandInfo,
+        identity: Option<Identity>,
+    ) -> std::process::Command {
         let value = command.value.clone().unwrap_or_default();
         let mut child = if command.shell() {
             let mut child = std::process::Command::new("/bin/sh");
@@ -459,6 +478,16 @@ impl CommandExecutorProcess {
                 }
                 if let Some((rootfs, directory)) = &chroot {
                     if libc::chroot(rootfs.as_ptr()) != 0 || libc::chdir(directory.as_ptr()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                // The image's user, groups first (setgroups(2),
+                // setgid(2), setuid(2)).
+                if let Some(identity) = &identity {
+                    if libc::setgroups(identity.groups.len(), identity.groups.as_ptr()) != 0
+                        || libc::setgid(identity.gid) != 0
+                        || libc::setuid(identity.uid) != 0
+                    {
                         return Err(io::Error::last_os_error());
                     }
                 }
@@ -1023,4 +1052,44 @@ mod tests {
         assert_eq!(nanos(-5), Duration::ZERO);
         assert_eq!(nanos(1_500_000_000), Duration::from_millis(1500));
     }
+}
+
+/// A user of an image: what the task switches to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    /// Its supplementary groups (with its primary one).
+    groups: Vec<libc::gid_t>,
+}
+
+/// Looks `user` up in `rootfs`'s `/etc/passwd` and `/etc/group` (upstream
+/// switches users after entering the rootfs, so the image's accounts
+/// count, not the host's).
+pub fn image_user(rootfs: &std::path::Path, user: &str) -> Result<Identity, String> {
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd"))
+        .map_err(|e| format!("cannot read the image's /etc/passwd: {e}"))?;
+    let (uid, gid) = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.first() == Some(&user))
+        .and_then(|fields| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))
+        .ok_or_else(|| format!("no such user in the image's /etc/passwd"))?;
+    let mut groups = vec![gid];
+    if let Ok(group) = std::fs::read_to_string(rootfs.join("etc/group")) {
+        for fields in group
+            .lines()
+            .map(|line| line.split(':').collect::<Vec<_>>())
+        {
+            let members = fields.get(3).copied().unwrap_or_default();
+            if members.split(',').any(|m| m == user) {
+                if let Some(id) = fields.get(2).and_then(|g| g.parse().ok()) {
+                    if !groups.contains(&id) {
+                        groups.push(id);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Identity { uid, gid, groups })
 }

@@ -61,8 +61,9 @@ pub struct Flags {
     #[arg(long)]
     pub working_directory: Option<PathBuf>,
 
-    /// User to run the task as; only the executor's own user is supported
-    /// yet.
+    /// User to run the task as: the executor's own user, or (when it runs
+    /// as root, with `--rootfs`) a user of the image the task switches to
+    /// after entering it, as upstream's command executor does.
     #[arg(long)]
     pub user: Option<String>,
 
@@ -185,12 +186,14 @@ impl Flags {
             return unsupported("working_directory", "it only applies with --rootfs");
         }
         if let Some(user) = &self.user {
-            if !is_current_user(user) {
+            // SAFETY: geteuid has no preconditions.
+            let root = unsafe { libc::geteuid() } == 0;
+            if !is_current_user(user) && !(root && self.rootfs.is_some()) {
                 return unsupported(
                     "user",
                     &format!(
-                        "the task would have to switch to user '{user}'; run the executor as \
-                         that user instead"
+                        "the task would have to switch to user '{user}': only a root executor \
+                         with --rootfs switches users; run the executor as that user instead"
                     ),
                 );
             }
@@ -223,6 +226,14 @@ impl Flags {
             )));
         }
         Ok(())
+    }
+}
+
+impl Flags {
+    /// The user the task switches to (`--user`, when it is not the
+    /// executor's own).
+    pub fn task_user(&self) -> Option<String> {
+        self.user.clone().filter(|user| !is_current_user(user))
     }
 }
 

@@ -59,6 +59,7 @@ fn run(flags: Flags) -> anyhow::Result<Status> {
         sandbox_directory: flags.sandbox_directory.clone(),
         working_directory: flags.working_directory.clone(),
         tty_slave_path: flags.tty_slave_path.clone(),
+        user: flags.task_user(),
     };
     let libprocess = libprocess::Config::from_env().context("failed to configure libprocess")?;
     let runtime = libprocess::initialize(libprocess).context("failed to initialize libprocess")?;
@@ -94,6 +95,7 @@ fn run_http(flags: Flags) -> anyhow::Result<Status> {
         sandbox_directory: flags.sandbox_directory.clone(),
         working_directory: flags.working_directory.clone(),
         tty_slave_path: flags.tty_slave_path.clone(),
+        user: flags.task_user(),
     };
     // Upstream hides the token from the task.
     std::env::remove_var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");

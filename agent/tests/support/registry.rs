@@ -358,13 +358,20 @@ pub fn base_layer() -> Vec<u8> {
         ("tmp/", ""),
         ("mnt/mesos/sandbox/", ""),
         ("etc/image-marker", "busybox-test-image\n"),
-        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+        ),
+        (
+            "etc/group",
+            "root:x:0:\nnogroup:x:65534:\nimagegroup:x:4242:nobody\n",
+        ),
         ("a/gone", "hidden by a whiteout\n"),
         ("a/kept", "kept\n"),
         ("o/lower", "hidden by an opaque directory\n"),
     ];
     for tool in [
-        "sh", "echo", "cat", "ls", "test", "pwd", "sleep", "env", "true",
+        "sh", "echo", "cat", "ls", "test", "pwd", "sleep", "env", "true", "id",
     ] {
         files.push((
             Box::leak(format!("bin/{tool}").into_boxed_str()),

@@ -810,6 +810,12 @@ async fn launch(
                     .arguments
                     .push(format!("--working_directory={directory}"));
             }
+            // The executor stays root to enter the rootfs (upstream sets
+            // the launch user to root here); the task switches to the
+            // user in the image.
+            if let Some(user) = config.user.as_ref().filter(|u| !u.is_empty()) {
+                command.arguments.push(format!("--user={user}"));
+            }
             merged.command = Some(command);
         } else {
             merged.rootfs = Some(rootfs);
@@ -848,7 +854,9 @@ async fn launch(
         .await
         .map_err(|e| ContainerizerError::Other(e.to_string()))?
         .map_err(ContainerizerError::Other)?;
-        merged.user = Some(user);
+        if !(config.task_info.is_some() && config.rootfs.is_some()) {
+            merged.user = Some(user);
+        }
     }
     if let Some(parent) = &debug_parent {
         merged.working_directory = parent.working_directory.clone();
