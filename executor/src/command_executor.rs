@@ -1074,7 +1074,7 @@ pub fn image_user(rootfs: &std::path::Path, user: &str) -> Result<Identity, Stri
         .map(|line| line.split(':').collect::<Vec<_>>())
         .find(|fields| fields.first() == Some(&user))
         .and_then(|fields| Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?)))
-        .ok_or_else(|| format!("no such user in the image's /etc/passwd"))?;
+        .ok_or_else(|| "no such user in the image's /etc/passwd".to_string())?;
     let mut groups = vec![gid];
     if let Ok(group) = std::fs::read_to_string(rootfs.join("etc/group")) {
         for fields in group

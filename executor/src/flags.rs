@@ -188,7 +188,8 @@ impl Flags {
         if let Some(user) = &self.user {
             // SAFETY: geteuid has no preconditions.
             let root = unsafe { libc::geteuid() } == 0;
-            if !is_current_user(user) && !(root && self.rootfs.is_some()) {
+            let switches = root && self.rootfs.is_some();
+            if !(is_current_user(user) || switches) {
                 return unsupported(
                     "user",
                     &format!(
