@@ -33,8 +33,9 @@
 //!
 //! Differences from upstream, for now: agents are visited in id order
 //! (upstream shuffles them); quota counts `cpus`, `mem`, `disk` and
-//! `gpus` only, and a role's consumption is what it is allocated (upstream
-//! also counts its unallocated reservations); there is no hierarchical
+//! `gpus` only; a role's consumption is what it is allocated plus its
+//! reservations nobody is allocated, as upstream 1.9+, but not its
+//! subroles' (there is no hierarchical
 //! sharing of shares or quota between parent and child roles; every agent is
 //! offered to every framework (no capability-based filtering of GPU or
 //! multi-role agents).
@@ -273,6 +274,10 @@ pub struct HierarchicalDrf {
     quotas: HashMap<String, Quota>,
     /// `--min_allocatable_resources`; `None`: upstream's default.
     min_allocatable: Option<MinAllocatable>,
+    /// Reserved resources nobody is allocated, by reservation role, as of
+    /// the current allocation cycle (with quota only): they count toward
+    /// their role's quota consumption, as upstream 1.9+.
+    unallocated_reserved: HashMap<String, Quantities>,
 }
 
 /// `--min_allocatable_resources`: sets of resource quantities (a set is
@@ -545,9 +550,15 @@ impl HierarchicalDrf {
         share / self.weights.get(role).copied().unwrap_or(1.0)
     }
 
-    /// What a role holds (allocated or offered), as quantities.
+    /// A role's quota consumption (upstream 1.9+): what it is allocated
+    /// (or offered), reserved or not, plus its reservations nobody is
+    /// allocated.
     fn consumed(&self, role: &str) -> Quantities {
-        self.role_quantities.get(role).copied().unwrap_or([0.0; 4])
+        let mut consumed = self.role_quantities.get(role).copied().unwrap_or([0.0; 4]);
+        if let Some(reserved) = self.unallocated_reserved.get(role) {
+            add(&mut consumed, reserved, 1.0);
+        }
+        consumed
     }
 
     /// Whether a role's guarantee is not met yet.
@@ -991,14 +1002,25 @@ impl Allocator for HierarchicalDrf {
         // Unreserved resources free across the cluster, against which the
         // guarantees not met yet are laid aside (only with quota).
         let mut free_unreserved: Quantities = [0.0; 4];
+        self.unallocated_reserved.clear();
         if !self.quotas.is_empty() {
+            let mut unallocated_reserved: HashMap<String, Quantities> = HashMap::new();
             for slave in self.slaves.iter().flatten().filter(|s| s.active) {
+                let available = Self::available(slave);
                 add(
                     &mut free_unreserved,
-                    &quantities(&Self::available(slave).unreserved()),
+                    &quantities(&available.unreserved()),
                     1.0,
                 );
+                for (role, reserved) in available.reservations() {
+                    add(
+                        unallocated_reserved.entry(role).or_insert([0.0; 4]),
+                        &quantities(&reserved),
+                        1.0,
+                    );
+                }
             }
+            self.unallocated_reserved = unallocated_reserved;
         }
         let framework_key = |this: &Self, index: usize, role: &str| {
             let name = this.frameworks[index]
@@ -1092,6 +1114,14 @@ impl Allocator for HierarchicalDrf {
                 let mut allocated = offerable.clone();
                 allocated.allocate(&role);
                 available -= &offerable;
+                // Its reservations are allocated now, not unallocated.
+                if !self.unallocated_reserved.is_empty() {
+                    for (reservation_role, reserved) in offerable.reservations() {
+                        if let Some(left) = self.unallocated_reserved.get_mut(&reservation_role) {
+                            add(left, &quantities(&reserved), -1.0);
+                        }
+                    }
+                }
                 add(
                     &mut free_unreserved,
                     &quantities(&offerable.unreserved()),
@@ -1342,6 +1372,39 @@ mod tests {
         drf2.add_slave("s2", resources("cpus:2;mem:1024"), Resources::new());
         drf2.add_framework("batch", vec!["batch".into()], vec![], true);
         assert_eq!(drf2.allocate(Duration::ZERO).len(), 2);
+    }
+
+    #[test]
+    fn unallocated_reservations_count_toward_quota_consumption() {
+        // `web`'s guarantee is met by its reservation on s1, which nobody
+        // is allocated: nothing is laid aside, `batch` gets s2 whole.
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave(
+            "s1",
+            resources("cpus(web):2;mem(web):1024"),
+            Resources::new(),
+        );
+        drf.add_slave("s2", resources("cpus:2;mem:1024"), Resources::new());
+        drf.add_framework("batch", vec!["batch".into()], vec![], true);
+        let quotas = BTreeMap::from([("web".to_string(), quota(&[("cpus", 2.0)], &[]))]);
+        drf.update_quota(&quotas);
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        assert_eq!(allocations[0].slave_id, "s2");
+        // Its limit counts the reservation too: with a limit of 3 cpus,
+        // `web` gets its 2 reserved and 1 unreserved cpu at most.
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus(web):2;mem(web):64"), Resources::new());
+        drf.add_slave("s2", resources("cpus:4;mem:1024"), Resources::new());
+        drf.add_framework("web", vec!["web".into()], vec![], true);
+        let quotas = BTreeMap::from([("web".to_string(), quota(&[], &[("cpus", 3.0)]))]);
+        drf.update_quota(&quotas);
+        let cpus: f64 = drf
+            .allocate(Duration::ZERO)
+            .iter()
+            .map(|a| a.resources.get_scalar("cpus").map_or(0.0, |s| s.value))
+            .sum();
+        assert!((cpus - 3.0).abs() < 1e-9, "{cpus}");
     }
 
     #[test]
