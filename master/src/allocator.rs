@@ -35,9 +35,9 @@
 //! (upstream shuffles them); quota counts `cpus`, `mem`, `disk` and
 //! `gpus` only; a role's consumption is what it is allocated plus its
 //! reservations nobody is allocated, as upstream 1.9+, but not its
-//! subroles': there is no hierarchical sharing of shares or quota between parent and child roles; every agent is
-//! offered to every framework (no capability-based filtering of GPU or
-//! multi-role agents).
+//! subroles': there is no hierarchical sharing of shares or quota
+//! between parent and child roles; every agent is offered to every
+//! framework (no capability-based filtering of GPU or multi-role agents).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
