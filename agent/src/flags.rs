@@ -24,6 +24,7 @@ pub const PATH_FLAGS: &[&str] = &[
     "docker_registry",
     "docker_store_dir",
     "sandbox_directory",
+    "http_credentials",
 ];
 
 /// The agent's command line.
@@ -127,6 +128,29 @@ pub struct Flags {
     /// without authenticating.
     #[arg(long, env = "MESOS_CREDENTIAL")]
     pub credential: Option<String>,
+
+    /// Require HTTP authentication (`Authorization: Basic`) on the
+    /// read-only endpoints (`/state`, `/flags`, `/containers`,
+    /// `/monitor/statistics`).
+    #[arg(long, env = "MESOS_AUTHENTICATE_HTTP_READONLY", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub authenticate_http_readonly: bool,
+
+    /// Require HTTP authentication on the operator API (`/api/v1`).
+    #[arg(long, env = "MESOS_AUTHENTICATE_HTTP_READWRITE", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub authenticate_http_readwrite: bool,
+
+    /// HTTP authenticators: only upstream's built-in `basic`.
+    #[arg(long, env = "MESOS_HTTP_AUTHENTICATORS", default_value = "basic")]
+    pub http_authenticators: String,
+
+    /// Credentials of the `basic` HTTP authenticator (as the master's
+    /// `--credentials`; `/path` or `file:///path`).
+    #[arg(long, env = "MESOS_HTTP_CREDENTIALS")]
+    pub http_credentials: Option<String>,
 
     /// How the agent authenticates; only `crammd5` (no modules).
     #[arg(long, env = "MESOS_AUTHENTICATEE", default_value = "crammd5")]
@@ -373,8 +397,35 @@ impl Flags {
         Ok(flags)
     }
 
+    /// Reads `--http_credentials` (none when unset or empty).
+    pub fn load_http_credentials(
+        &self,
+    ) -> Result<Option<mesos_proto::mesos::Credentials>, FlagError> {
+        let Some(value) = &self.http_credentials else {
+            return Ok(None);
+        };
+        let path = mesos_authentication::credentials::flag_path(value);
+        mesos_authentication::credentials::read(&path)
+            .map_err(|error| FlagError(format!("{error} (see --http_credentials flag)")))
+    }
+
     /// Refuses values this agent does not support yet.
     pub fn validate(&self) -> Result<(), FlagError> {
+        if self.http_authenticators != "basic" {
+            return Err(FlagError(format!(
+                "--http_authenticators: '{}' is not supported: only 'basic' (no modules)",
+                self.http_authenticators
+            )));
+        }
+        if (self.authenticate_http_readonly || self.authenticate_http_readwrite)
+            && self.load_http_credentials()?.is_none()
+        {
+            return Err(FlagError(
+                "No credentials provided for the default 'basic' HTTP authenticator \
+                 (see --http_credentials)"
+                    .into(),
+            ));
+        }
         if self.authenticatee != mesos_authentication::CRAM_MD5 {
             return Err(FlagError(format!(
                 "Authenticatee '{}' is not supported: only 'crammd5' (no modules)",
@@ -769,6 +820,19 @@ impl Flags {
                 Some(format_duration(self.recovery_timeout)),
             ),
             ("authenticatee", Some(self.authenticatee.clone())),
+            (
+                "authenticate_http_readonly",
+                Some(self.authenticate_http_readonly.to_string()),
+            ),
+            (
+                "authenticate_http_readwrite",
+                Some(self.authenticate_http_readwrite.to_string()),
+            ),
+            (
+                "http_authenticators",
+                Some(self.http_authenticators.clone()),
+            ),
+            ("http_credentials", self.http_credentials.clone()),
             (
                 "authentication_backoff_factor",
                 Some(format_duration(self.authentication_backoff_factor)),

@@ -505,3 +505,55 @@ async fn bad_operator_calls_get_upstreams_errors() {
     .await;
     assert_eq!(reply.header("Content-Type").as_deref(), Some(JSON));
 }
+
+/// `--authenticate_http_readonly` and `--authenticate_http_readwrite`
+/// with `--http_credentials`: upstream's realms, Basic credentials, `401`
+/// with `WWW-Authenticate` otherwise; `/health` stays open.
+#[actix_rt::test]
+async fn basic_http_authentication_guards_the_agents_endpoints() {
+    if !require_executor() {
+        return;
+    }
+    let credentials = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(credentials.path(), "ops s3cret\n").unwrap();
+    let cluster = support::sandbox::launch_with_flags(
+        "http-auth",
+        &[
+            "--authenticate_http_readonly".into(),
+            "--authenticate_http_readwrite".into(),
+            format!("--http_credentials={}", credentials.path().display()),
+        ],
+    )
+    .await;
+    let addr = cluster.addr;
+    // base64("ops:s3cret"), base64("ops:wrong").
+    let good = ("Authorization", "Basic b3BzOnMzY3JldA==");
+    let bad = ("Authorization", "Basic b3BzOndyb25n");
+    assert_eq!(request(addr, "GET", "/health", &[], b"").await.status, 200);
+    for path in ["/state", "/flags", "/containers", "/monitor/statistics"] {
+        let reply = request(addr, "GET", path, &[], b"").await;
+        assert_eq!(reply.status, 401, "{path}");
+        assert!(
+            reply
+                .head
+                .contains("WWW-Authenticate: Basic realm=\"mesos-agent-readonly\""),
+            "{}",
+            reply.head
+        );
+        assert_eq!(request(addr, "GET", path, &[bad], b"").await.status, 401);
+        assert_eq!(
+            request(addr, "GET", path, &[good], b"").await.status,
+            200,
+            "{path}"
+        );
+    }
+    let call = br#"{"type":"GET_HEALTH"}"#;
+    let headers = [("Content-Type", JSON), ("Accept", JSON)];
+    let reply = post(addr, &headers, call).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply
+        .head
+        .contains("WWW-Authenticate: Basic realm=\"mesos-agent-readwrite\""));
+    let reply = post(addr, &[headers[0], headers[1], good], call).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}

@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod basic;
 pub mod cram_md5;
 pub mod credentials;
 pub mod md5;

@@ -13,9 +13,6 @@
 //! and a framework's principal must be the authenticated one. No
 //! authorizer: any authenticated principal may do anything.
 
-use std::collections::HashMap;
-
-use base64::Engine as _;
 use libprocess::http::{Request, Response};
 
 /// An endpoint's authentication realm.
@@ -46,8 +43,7 @@ pub struct HttpAuthentication {
     readonly: bool,
     readwrite: bool,
     frameworks: bool,
-    /// Secrets by principal (`--http_credentials`).
-    secrets: HashMap<String, String>,
+    basic: mesos_authentication::basic::BasicAuthenticator,
 }
 
 impl HttpAuthentication {
@@ -62,11 +58,7 @@ impl HttpAuthentication {
             readonly,
             readwrite,
             frameworks,
-            secrets: credentials
-                .credentials
-                .iter()
-                .map(|c| (c.principal.clone(), c.secret.clone().unwrap_or_default()))
-                .collect(),
+            basic: mesos_authentication::basic::BasicAuthenticator::new(credentials),
         }
     }
 
@@ -85,34 +77,7 @@ impl HttpAuthentication {
         if !enabled {
             return Ok(None);
         }
-        let unauthorized = || {
-            let mut response = Response::status(401);
-            response.headers.push((
-                "WWW-Authenticate".into(),
-                format!("Basic realm=\"{}\"", realm.name()),
-            ));
-            response
-        };
-        let Some(header) = request.header("Authorization") else {
-            return Err(unauthorized());
-        };
-        let Some(encoded) = header.trim().strip_prefix("Basic ") else {
-            return Err(unauthorized());
-        };
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| Response::bad_request("Failed to decode the Basic credentials"))?;
-        let Some((principal, secret)) = decoded.split_once(':') else {
-            return Err(Response::bad_request(
-                "Malformed Basic credentials: expected 'principal:secret'",
-            ));
-        };
-        match self.secrets.get(principal) {
-            Some(expected) if expected == secret => Ok(Some(principal.to_string())),
-            _ => Err(unauthorized()),
-        }
+        self.basic.authenticate(realm.name(), request).map(Some)
     }
 }
 
