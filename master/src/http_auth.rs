@@ -84,6 +84,7 @@ impl HttpAuthentication {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn request(authorization: Option<&str>) -> Request {
         let mut request = Request::get("/state");
