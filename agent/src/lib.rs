@@ -42,6 +42,29 @@ pub fn spawn(
     runtime: &libprocess::Runtime,
     config: slave::Config,
 ) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
+    if let Some(flags) = config
+        .flags
+        .as_ref()
+        .filter(|f| f.authenticate_http_readonly)
+    {
+        // libprocess's `/metrics/snapshot` is in the read-only realm too.
+        let basic = mesos_authentication::basic::BasicAuthenticator::new(
+            &flags
+                .load_http_credentials()
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        );
+        runtime.guard_builtin(
+            "metrics",
+            "/snapshot",
+            std::sync::Arc::new(move |request| {
+                basic
+                    .authenticate("mesos-agent-readonly", request)
+                    .map(|_| ())
+            }),
+        );
+    }
     let mut slave = slave::Slave::new(config);
     if runtime.has_process("files") {
         // A second agent in one runtime: the first one's `files` serves.

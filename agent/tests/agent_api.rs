@@ -530,7 +530,13 @@ async fn basic_http_authentication_guards_the_agents_endpoints() {
     let good = ("Authorization", "Basic b3BzOnMzY3JldA==");
     let bad = ("Authorization", "Basic b3BzOndyb25n");
     assert_eq!(request(addr, "GET", "/health", &[], b"").await.status, 200);
-    for path in ["/state", "/flags", "/containers", "/monitor/statistics"] {
+    for path in [
+        "/state",
+        "/flags",
+        "/containers",
+        "/monitor/statistics",
+        "/metrics/snapshot",
+    ] {
         let reply = request(addr, "GET", path, &[], b"").await;
         assert_eq!(reply.status, 401, "{path}");
         assert!(

@@ -39,6 +39,10 @@ use crate::UPID;
 pub type BuiltinHandler =
     Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
 
+/// Decides whether a request may reach a built-in endpoint: `Err` holds
+/// the answer it gets instead (see [`Runtime::guard_builtin`]).
+pub type BuiltinGuard = Arc<dyn Fn(&Request) -> Result<(), Response> + Send + Sync>;
+
 /// Decides, from a request's head (its body still empty), whether a
 /// streaming route receives the body as it arrives.
 pub type StreamPredicate = Arc<dyn Fn(&Request) -> bool + Send + Sync>;
@@ -300,6 +304,31 @@ impl Runtime {
             .entry(id.to_string())
             .or_default()
             .insert(endpoint, handler);
+    }
+
+    /// Puts `guard` in front of built-in endpoint `endpoint` of process
+    /// `id` (e.g. `metrics`, `/snapshot`): a request it refuses gets its
+    /// answer (upstream authenticates libprocess's own endpoints in the
+    /// realm the master or agent gives `process::initialize`).
+    pub fn guard_builtin(
+        &self,
+        id: &str,
+        endpoint: &str,
+        guard: BuiltinGuard,
+    ) {
+        let Some(mut routes) = self.inner.builtins.get_mut(id) else {
+            return;
+        };
+        let Some(handler) = routes.get(endpoint).cloned() else {
+            return;
+        };
+        routes.insert(
+            endpoint.to_string(),
+            Arc::new(move |request: Request| match guard(&request) {
+                Ok(()) => handler(request),
+                Err(response) => Box::pin(async move { response }),
+            }),
+        );
     }
 
     /// Marks `endpoint` of process `id` as streaming request bodies for

@@ -1323,6 +1323,25 @@ pub fn spawn(
     flags: Arc<Flags>,
     registrar: Arc<Registrar>,
 ) -> Result<PID<Master>, libprocess::SpawnError> {
+    if flags.authenticate_http_readonly {
+        // libprocess's `/metrics/snapshot` is in the read-only realm too.
+        let basic = mesos_authentication::basic::BasicAuthenticator::new(
+            &flags
+                .load_http_credentials()
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        );
+        runtime.guard_builtin(
+            "metrics",
+            "/snapshot",
+            Arc::new(move |request| {
+                basic
+                    .authenticate(crate::http_auth::Realm::ReadOnly.name(), request)
+                    .map(|_| ())
+            }),
+        );
+    }
     let master = runtime.spawn(Master::new(flags, registrar, runtime.address()))?;
     runtime.set_delegate(Some("master"));
     runtime.set_version(crate::version_json());

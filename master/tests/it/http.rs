@@ -143,6 +143,7 @@ async fn basic_http_authentication_guards_the_readonly_and_readwrite_endpoints()
         "/master/frameworks",
         "/master/flags",
         "/master/roles",
+        "/metrics/snapshot",
     ] {
         let response = send(addr, "GET", path, None, "").await;
         assert!(response.starts_with("HTTP/1.1 401"), "{path}: {response}");
