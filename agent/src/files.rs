@@ -102,7 +102,19 @@ pub struct Files {
 impl Files {
     /// Spawns the `files` process on `runtime`.
     pub fn spawn(runtime: &Runtime) -> std::result::Result<Self, SpawnError> {
-        let pid = runtime.spawn(FilesProcess::new())?;
+        Self::spawn_guarded(runtime, None)
+    }
+
+    /// Spawns the `files` process with `guard` in front of its endpoints
+    /// (the agent's read-only HTTP authentication, as upstream's `Files`
+    /// takes the read-only realm).
+    pub fn spawn_guarded(
+        runtime: &Runtime,
+        guard: Option<libprocess::runtime::BuiltinGuard>,
+    ) -> std::result::Result<Self, SpawnError> {
+        let mut process = FilesProcess::new();
+        process.guard = guard;
+        let pid = runtime.spawn(process)?;
         Ok(Self { pid })
     }
 
@@ -254,6 +266,8 @@ pub struct FilesProcess {
     base: ProcessBase<Self>,
     /// Virtual path (no trailing `/`) → real path.
     paths: HashMap<String, PathBuf>,
+    /// Checks every request first (HTTP authentication), when set.
+    guard: Option<libprocess::runtime::BuiltinGuard>,
 }
 
 impl FilesProcess {
@@ -261,7 +275,17 @@ impl FilesProcess {
         Self {
             base: ProcessBase::new("files"),
             paths: HashMap::new(),
+            guard: None,
         }
+    }
+}
+
+impl FilesProcess {
+    /// The guard's answer to a request it refuses.
+    fn refuse(&self, request: &Request) -> Option<libprocess::HttpFuture> {
+        let guard = self.guard.as_ref()?;
+        let response = guard(request).err()?;
+        Some(Box::pin(async move { response }))
     }
 }
 
@@ -282,18 +306,32 @@ impl Process for FilesProcess {
         for suffix in ["", ".json"] {
             self.base
                 .route(&format!("/browse{suffix}"), |this, _, request| {
+                    if let Some(refused) = this.refuse(&request) {
+                        return refused;
+                    }
                     http_browse(this, request)
                 });
             self.base
                 .route(&format!("/read{suffix}"), |this, _, request| {
+                    if let Some(refused) = this.refuse(&request) {
+                        return refused;
+                    }
                     http_read(this, request)
                 });
             self.base
                 .route(&format!("/download{suffix}"), |this, _, request| {
+                    if let Some(refused) = this.refuse(&request) {
+                        return refused;
+                    }
                     http_download(this, request)
                 });
             self.base
                 .route_sync(&format!("/debug{suffix}"), |this, _, request| {
+                    if let Some(guard) = &this.guard {
+                        if let Err(response) = guard(&request) {
+                            return response;
+                        }
+                    }
                     let object: BTreeMap<&String, Value> = this
                         .paths
                         .iter()

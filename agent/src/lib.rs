@@ -42,35 +42,36 @@ pub fn spawn(
     runtime: &libprocess::Runtime,
     config: slave::Config,
 ) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
-    if let Some(flags) = config
+    // With `--authenticate_http_readonly`, libprocess's
+    // `/metrics/snapshot` and the `files` endpoints are in the read-only
+    // realm too.
+    let readonly_guard: Option<libprocess::runtime::BuiltinGuard> = config
         .flags
         .as_ref()
         .filter(|f| f.authenticate_http_readonly)
-    {
-        // libprocess's `/metrics/snapshot` is in the read-only realm too.
-        let basic = mesos_authentication::basic::BasicAuthenticator::new(
-            &flags
-                .load_http_credentials()
-                .ok()
-                .flatten()
-                .unwrap_or_default(),
-        );
-        runtime.guard_builtin(
-            "metrics",
-            "/snapshot",
-            std::sync::Arc::new(move |request| {
+        .map(|flags| {
+            let basic = mesos_authentication::basic::BasicAuthenticator::new(
+                &flags
+                    .load_http_credentials()
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            );
+            std::sync::Arc::new(move |request: &libprocess::http::Request| {
                 basic
                     .authenticate("mesos-agent-readonly", request)
                     .map(|_| ())
-            }),
-        );
+            }) as libprocess::runtime::BuiltinGuard
+        });
+    if let Some(guard) = &readonly_guard {
+        runtime.guard_builtin("metrics", "/snapshot", guard.clone());
     }
     let mut slave = slave::Slave::new(config);
     if runtime.has_process("files") {
         // A second agent in one runtime: the first one's `files` serves.
         tracing::warn!("A files process runs already; this agent attaches no sandboxes");
     } else {
-        slave = slave.with_files(files::Files::spawn(runtime)?);
+        slave = slave.with_files(files::Files::spawn_guarded(runtime, readonly_guard)?);
     }
     let slave = runtime.spawn(slave)?;
     runtime.set_delegate(Some(&slave.upid().id));

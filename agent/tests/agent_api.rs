@@ -536,6 +536,7 @@ async fn basic_http_authentication_guards_the_agents_endpoints() {
         "/containers",
         "/monitor/statistics",
         "/metrics/snapshot",
+        "/files/debug",
     ] {
         let reply = request(addr, "GET", path, &[], b"").await;
         assert_eq!(reply.status, 401, "{path}");

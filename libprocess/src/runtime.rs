@@ -310,12 +310,7 @@ impl Runtime {
     /// `id` (e.g. `metrics`, `/snapshot`): a request it refuses gets its
     /// answer (upstream authenticates libprocess's own endpoints in the
     /// realm the master or agent gives `process::initialize`).
-    pub fn guard_builtin(
-        &self,
-        id: &str,
-        endpoint: &str,
-        guard: BuiltinGuard,
-    ) {
+    pub fn guard_builtin(&self, id: &str, endpoint: &str, guard: BuiltinGuard) {
         let Some(mut routes) = self.inner.builtins.get_mut(id) else {
             return;
         };

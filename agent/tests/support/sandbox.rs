@@ -24,6 +24,10 @@ use tokio::sync::mpsc;
 
 use super::{bin_dir, decode, recv, runtime, start_master, Scheduler};
 
+/// `Authorization` of the principal `ops` with secret `s3cret`, which the
+/// tests that turn HTTP authentication on put in `--http_credentials`.
+pub const TEST_BASIC_AUTHORIZATION: &str = "Basic b3BzOnMzY3JldA==";
+
 /// What the task writes into its sandbox before it sleeps.
 pub const DATA: &str = "0123456789";
 
@@ -238,15 +242,21 @@ async fn launch_task(task_id: &str, extra_flags: &[String], tty: bool) -> Cluste
         slave_id: offer.slave_id.value,
         task_id: task_id.into(),
     };
-    // The command runs after TASK_RUNNING; wait for its files.
+    // The command runs after TASK_RUNNING; wait for its files (with the
+    // credentials tests give `--http_credentials`, in case the agent
+    // authenticates).
     let probe = format!("/files/read?path={}/escape/&offset=-1", cluster.sandbox());
+    let auth = [("Authorization", TEST_BASIC_AUTHORIZATION)];
     for _ in 0..300 {
-        let data = get(
+        let data = request(
             addr,
+            "GET",
             &format!("/files/read?path={}/data.txt&offset=-1", cluster.sandbox()),
+            &auth,
+            b"",
         )
         .await;
-        if data.status == 200 && get(addr, &probe).await.status != 404 {
+        if data.status == 200 && request(addr, "GET", &probe, &auth, b"").await.status != 404 {
             return cluster;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
