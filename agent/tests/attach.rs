@@ -302,6 +302,24 @@ impl Input {
     }
 }
 
+/// Launches nested container `id` running `command` with a TTY (so it
+/// gets a switchboard); it must be accepted.
+async fn launch_tty_nested(addr: SocketAddrV4, id: &Value, command: &str) {
+    let reply = call(
+        addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": id,
+                "command": {"value": command},
+                "container": {"type": "MESOS", "tty_info": {}}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
 async fn wait_nested(addr: SocketAddrV4, id: Value) -> Value {
     let reply = call(
         addr,
@@ -413,19 +431,7 @@ async fn attach_to_a_running_tty_container_and_type_into_it() {
     let cluster = launch("attach-tty").await;
     let parent = parent(&cluster).await;
     let id = nested(&parent, "shell");
-    let reply = call(
-        cluster.addr,
-        json!({
-            "type": "LAUNCH_NESTED_CONTAINER",
-            "launch_nested_container": {
-                "container_id": id,
-                "command": {"value": "exec sh"},
-                "container": {"type": "MESOS", "tty_info": {}}
-            }
-        }),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    launch_tty_nested(cluster.addr, &id, "exec sh").await;
     let mut output = stream(
         cluster.addr,
         json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id}}),
@@ -645,19 +651,7 @@ async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited(
     let cluster = launch("switchboard-dies").await;
     let parent = parent(&cluster).await;
     let id = nested(&parent, "tty-sleeper");
-    let reply = call(
-        cluster.addr,
-        json!({
-            "type": "LAUNCH_NESTED_CONTAINER",
-            "launch_nested_container": {
-                "container_id": id,
-                "command": {"value": "exec sleep 1010"},
-                "container": {"type": "MESOS", "tty_info": {}}
-            }
-        }),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    launch_tty_nested(cluster.addr, &id, "exec sleep 1010").await;
     // Checkpointed as upstream lays it out.
     let flags = get(cluster.addr, "/flags").await.json();
     let runtime_dir = std::path::PathBuf::from(flags["flags"]["runtime_dir"].as_str().unwrap());
@@ -1015,19 +1009,7 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
 
     // A TTY container and a DEBUG session under the executor's container.
     let shell = nested(&executor, "shell");
-    let reply = call(
-        addr,
-        json!({
-            "type": "LAUNCH_NESTED_CONTAINER",
-            "launch_nested_container": {
-                "container_id": shell,
-                "command": {"value": "exec sh"},
-                "container": {"type": "MESOS", "tty_info": {}}
-            }
-        }),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    launch_tty_nested(addr, &shell, "exec sh").await;
     let session = stream(
         addr,
         json!({
