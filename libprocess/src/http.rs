@@ -261,6 +261,22 @@ impl Response {
         }
     }
 
+    /// [`Response::json`] of JSON already in a shared buffer (sent as it
+    /// is, without a copy, unless `jsonp` wraps it).
+    pub fn json_bytes(json: Bytes, jsonp: Option<&str>) -> Self {
+        match jsonp {
+            Some(callback) => {
+                let mut wrapped = Vec::with_capacity(json.len() + callback.len() + 3);
+                wrapped.extend_from_slice(callback.as_bytes());
+                wrapped.push(b'(');
+                wrapped.extend_from_slice(&json);
+                wrapped.extend_from_slice(b");");
+                Self::status(200).with_body("text/javascript", wrapped)
+            }
+            None => Self::status(200).with_body("application/json", json),
+        }
+    }
+
     /// `400 Bad Request` with a message.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::status(400).with_body("text/plain; charset=utf-8", message.into())

@@ -33,6 +33,7 @@ use mesos_proto::mesos::{
 
 use crate::master::Master;
 use crate::scheduler_http::HttpConnection;
+use mesos_proto::resources::Resources;
 
 /// What the master knows of a framework.
 pub struct Framework {
@@ -52,8 +53,14 @@ pub struct Framework {
     pub reregistered_time: f64,
     /// When it disconnected, if it is disconnected.
     pub unregistered_time: Option<f64>,
-    /// Active (non-completed) tasks by id.
-    pub tasks: std::collections::HashMap<String, Box<mesos_proto::mesos::Task>>,
+    /// Active (non-completed) tasks by id (`tasks()`, `tasks_mut()`).
+    tasks: std::collections::HashMap<String, Box<TaskEntry>>,
+    /// What the non-terminal active tasks use, by agent, as last summed
+    /// (for the state endpoints); dropped by `tasks_mut()`.
+    used_by_agent: std::cell::OnceCell<std::collections::HashMap<String, Resources>>,
+    /// The active tasks as the state endpoints list them (a JSON array),
+    /// as last written; dropped by `tasks_mut()`.
+    tasks_json: std::cell::OnceCell<Box<str>>,
     /// Executors the framework launched or an agent reported, by agent and
     /// executor id (custom and task-group executors only: agents
     /// synthesize command executors themselves). Their resources are in
@@ -83,6 +90,8 @@ impl Framework {
             reregistered_time: now,
             unregistered_time: None,
             tasks: Default::default(),
+            used_by_agent: Default::default(),
+            tasks_json: Default::default(),
             executors: Default::default(),
             completed_tasks: VecDeque::new(),
             recovered: false,
@@ -95,12 +104,105 @@ impl Framework {
         self.info.id.as_ref().map_or("", |id| id.value.as_str())
     }
 
+    /// The active tasks by id.
+    pub fn tasks(&self) -> &std::collections::HashMap<String, Box<TaskEntry>> {
+        &self.tasks
+    }
+
+    /// The active tasks by id, to change: what they use is summed again
+    /// when next asked for.
+    pub fn tasks_mut(&mut self) -> &mut std::collections::HashMap<String, Box<TaskEntry>> {
+        self.used_by_agent.take();
+        self.tasks_json.take();
+        &mut self.tasks
+    }
+
+    /// What the non-terminal active tasks use, by agent id (resources as
+    /// the tasks hold them, summed). Kept until the tasks change.
+    pub fn used_by_agent(&self) -> &std::collections::HashMap<String, Resources> {
+        self.used_by_agent.get_or_init(|| {
+            let mut used: std::collections::HashMap<String, Resources> = Default::default();
+            for task in self.tasks.values() {
+                if TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal) {
+                    continue;
+                }
+                let sum = match used.get_mut(&task.slave_id.value) {
+                    Some(sum) => sum,
+                    None => used.entry(task.slave_id.value.clone()).or_default(),
+                };
+                for resource in &task.resources {
+                    sum.add_ref(resource);
+                }
+            }
+            used
+        })
+    }
+
+    /// The active tasks as a JSON array, written by `write` the first time
+    /// after they changed.
+    pub fn tasks_json(&self, write: impl FnOnce(&Self, &mut String)) -> &str {
+        self.tasks_json.get_or_init(|| {
+            let mut out = String::new();
+            write(self, &mut out);
+            out.into_boxed_str()
+        })
+    }
+
     /// Returns whether the framework declared `capability`.
     pub fn has_capability(&self, capability: framework_info::capability::Type) -> bool {
         self.info
             .capabilities
             .iter()
             .any(|c| c.r#type == Some(capability as i32))
+    }
+}
+
+/// An active task with its JSON as the state endpoints write it, kept
+/// until the task changes: most tasks do not change between two
+/// `/master/state` requests, so a document of many tasks is mostly copied
+/// rather than written. Any mutable access (`DerefMut`) drops the JSON.
+pub struct TaskEntry {
+    task: mesos_proto::mesos::Task,
+    json: std::cell::OnceCell<Box<str>>,
+}
+
+impl TaskEntry {
+    /// Wraps `task`, with no JSON yet.
+    pub fn new(task: mesos_proto::mesos::Task) -> Self {
+        Self {
+            task,
+            json: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Returns the task.
+    pub fn into_task(self) -> mesos_proto::mesos::Task {
+        self.task
+    }
+
+    /// Returns the task's JSON, written by `write` the first time after
+    /// the task was created or changed.
+    pub fn json(&self, write: impl FnOnce(&mesos_proto::mesos::Task, &mut String)) -> &str {
+        self.json.get_or_init(|| {
+            let mut out = String::new();
+            write(&self.task, &mut out);
+            out.into_boxed_str()
+        })
+    }
+}
+
+impl std::ops::Deref for TaskEntry {
+    type Target = mesos_proto::mesos::Task;
+
+    fn deref(&self) -> &Self::Target {
+        &self.task
+    }
+}
+
+impl std::ops::DerefMut for TaskEntry {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.json.take();
+        &mut self.task
     }
 }
 
@@ -672,11 +774,11 @@ impl Master {
         let now = libprocess::clock::elapsed();
         // As upstream, the framework's tasks are marked killed (without an
         // update to anyone: the framework is gone) and become completed.
-        let mut task_ids: Vec<String> = framework.tasks.keys().cloned().collect();
+        let mut task_ids: Vec<String> = framework.tasks().keys().cloned().collect();
         task_ids.sort();
         let timestamp = libprocess::clock::now_secs();
         for task_id in task_ids {
-            let Some(mut task) = framework.tasks.remove(&task_id) else {
+            let Some(mut task) = framework.tasks_mut().remove(&task_id) else {
                 continue;
             };
             let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
@@ -699,7 +801,7 @@ impl Master {
             if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
                 self.publish(|| crate::subscribers::task_updated(&task, &status));
             }
-            framework.completed_tasks.push_back(*task);
+            framework.completed_tasks.push_back(task.into_task());
         }
         while framework.completed_tasks.len()
             > self.flags.max_completed_tasks_per_framework as usize
@@ -779,7 +881,7 @@ impl Master {
         let active = framework.active;
         let suppressed = update.suppressed_roles;
         let agents: std::collections::HashSet<String> = framework
-            .tasks
+            .tasks()
             .values()
             .map(|t| t.slave_id.value.clone())
             .collect();
@@ -912,5 +1014,27 @@ mod tests {
             info.role = Some("a".into());
         }
         assert!(validate(&info).is_err());
+    }
+
+    #[test]
+    fn a_task_entry_writes_its_json_again_only_after_a_change() {
+        use mesos_proto::mesos::Task;
+        let mut entry = TaskEntry::new(Task {
+            state: TaskState::TaskStaging as i32,
+            ..Default::default()
+        });
+        let writes = std::cell::Cell::new(0);
+        let write = |task: &Task, out: &mut String| {
+            writes.set(writes.get() + 1);
+            out.push_str(&task.state.to_string());
+        };
+        assert_eq!(entry.json(write), "6");
+        assert_eq!(entry.json(write), "6");
+        assert_eq!(writes.get(), 1);
+        // Reading through `Deref` keeps the JSON; any mutable access drops it.
+        assert_eq!(entry.state, TaskState::TaskStaging as i32);
+        entry.state = TaskState::TaskRunning as i32;
+        assert_eq!(entry.json(write), "1");
+        assert_eq!(writes.get(), 2);
     }
 }

@@ -221,7 +221,7 @@ fn readonly_stream(
 ) -> libprocess::HttpFuture {
     let response = if master.recovered() {
         let json = batched(master, request, write);
-        Response::json(json.as_str().to_string(), query_last(request, "jsonp"))
+        Response::json_bytes(json, query_last(request, "jsonp"))
     } else {
         redirect(master)
     };
@@ -238,7 +238,20 @@ pub(crate) struct Batched {
     written: std::time::Instant,
     /// How long writing it took: the batching window.
     took: std::time::Duration,
-    json: std::sync::Arc<String>,
+    json: Document,
+}
+
+/// A written document, shared by the responses that send it. Once they
+/// are all sent, its buffer is written over for the next document: a
+/// state of hundreds of MB is then not allocated (and faulted in) again
+/// for every request.
+#[derive(Clone)]
+struct Document(std::sync::Arc<String>);
+
+impl AsRef<[u8]> for Document {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// The document for `request`: the last one written when it answered the
@@ -248,24 +261,36 @@ fn batched(
     master: &Master,
     request: &Request,
     write: impl FnOnce(&Master, &Request, &mut String),
-) -> std::sync::Arc<String> {
+) -> bytes::Bytes {
     let key = format!("{}?{:?}", request.path, request.query);
-    if let Some(last) = master.readonly_batch.borrow().as_ref() {
+    let last = master.readonly_batch.borrow_mut().take();
+    if let Some(last) = &last {
         if last.key == key && last.written.elapsed() <= last.took {
-            return last.json.clone();
+            let json = bytes::Bytes::from_owner(last.json.clone());
+            *master.readonly_batch.borrow_mut() = Some(Batched {
+                key: last.key.clone(),
+                written: last.written,
+                took: last.took,
+                json: last.json.clone(),
+            });
+            return json;
         }
     }
+    // The last document's buffer when no response holds it any more.
+    let mut buffer = last
+        .and_then(|last| std::sync::Arc::into_inner(last.json.0))
+        .unwrap_or_default();
+    buffer.clear();
     let started = std::time::Instant::now();
-    let mut json = String::new();
-    write(master, request, &mut json);
-    let json = std::sync::Arc::new(json);
+    write(master, request, &mut buffer);
+    let json = Document(std::sync::Arc::new(buffer));
     *master.readonly_batch.borrow_mut() = Some(Batched {
         key,
         written: std::time::Instant::now(),
         took: started.elapsed(),
         json: json.clone(),
     });
-    json
+    bytes::Bytes::from_owner(json)
 }
 
 /// Returns the last value of query parameter `name` (upstream decodes the

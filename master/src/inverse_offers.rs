@@ -90,7 +90,7 @@ impl Master {
             if !framework.connected {
                 continue;
             }
-            for task in framework.tasks.values() {
+            for task in framework.tasks().values() {
                 if draining.contains_key(&task.slave_id.value) {
                     users.insert((framework_id.clone(), task.slave_id.value.clone()));
                 }

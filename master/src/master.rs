@@ -886,9 +886,9 @@ impl Master {
                 continue;
             }
             let mut missing: Vec<&Task> = framework
-                .tasks
+                .tasks()
                 .values()
-                .map(|t| &**t)
+                .map(|t| &***t)
                 .filter(|t| t.slave_id.value == id)
                 .filter(|t| {
                     !reported_tasks.contains(&(framework_id.as_str(), t.task_id.value.as_str()))

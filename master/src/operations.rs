@@ -502,7 +502,7 @@ impl Master {
             .values()
             .map(|framework| {
                 let mut used = Resources::new();
-                for task in framework.tasks.values() {
+                for task in framework.tasks().values() {
                     let live = mesos_proto::mesos::TaskState::try_from(task.state)
                         .is_ok_and(|s| !s.is_terminal());
                     if task.slave_id.value == slave_id && live {

@@ -526,7 +526,7 @@ fn get_tasks(master: &Master) -> response::GetTasks {
         .values()
         .chain(master.frameworks.completed.iter());
     for framework in frameworks {
-        tasks.extend(framework.tasks.values().map(|task| (**task).clone()));
+        tasks.extend(framework.tasks().values().map(|task| (**task).clone()));
         for task in &framework.completed_tasks {
             let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
             if state == TaskState::TaskUnreachable

@@ -45,7 +45,7 @@ use mesos_proto::mesos::{framework_info, master_info, slave_info, SlaveInfo, Tas
 use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
 use serde_json::{Map, Value};
 
-use crate::frameworks::Framework;
+use crate::frameworks::{Framework, TaskEntry};
 use crate::master::{Master, Slave};
 
 mod stream;
@@ -620,55 +620,46 @@ pub fn roles(master: &Master) -> Value {
 /// keeps these as `Slave::usedResources`/`offeredResources` and
 /// `Framework::totalUsedResources`/`totalOfferedResources`; here they are
 /// summed from the active tasks and the outstanding offers).
-struct Usage {
-    slave_used: HashMap<String, Resources>,
-    slave_offered: HashMap<String, Resources>,
-    framework_used: HashMap<String, Resources>,
-    framework_offered: HashMap<String, Resources>,
+struct Usage<'a> {
+    slave_used: HashMap<&'a str, Resources>,
+    slave_offered: HashMap<&'a str, Resources>,
+    framework_used: HashMap<&'a str, Resources>,
+    framework_offered: HashMap<&'a str, Resources>,
 }
 
-impl Usage {
-    fn of(master: &Master) -> Self {
+impl<'a> Usage<'a> {
+    fn of(master: &'a Master) -> Self {
         let mut usage = Self {
             slave_used: HashMap::new(),
             slave_offered: HashMap::new(),
             framework_used: HashMap::new(),
             framework_offered: HashMap::new(),
         };
-        fn add_to(map: &mut HashMap<String, Resources>, id: &str, resources: &Resources) {
-            match map.get_mut(id) {
-                Some(sum) => *sum += resources,
-                None => *map.entry(id.to_string()).or_default() += resources,
-            }
-        }
-        let mut last: Option<(&Vec<mesos_proto::mesos::Resource>, Resources)> = None;
         for framework in registered_frameworks(master) {
-            for task in sorted_tasks(framework) {
-                let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
-                if terminal {
-                    continue;
+            let framework_used = usage.framework_used.entry(framework.id()).or_default();
+            // Each framework keeps its tasks' use per agent until they
+            // change, so that a state request does not walk every task.
+            for (slave_id, used) in framework.used_by_agent() {
+                *framework_used += used;
+                match usage.slave_used.get_mut(slave_id.as_str()) {
+                    Some(sum) => *sum += used,
+                    None => {
+                        usage.slave_used.insert(slave_id, used.clone());
+                    }
                 }
-                // Neighbouring tasks often hold the same resources: those
-                // are converted once.
-                if last.as_ref().is_none_or(|(r, _)| *r != &task.resources) {
-                    last = Some((&task.resources, Resources::from(task.resources.clone())));
-                }
-                let Some((_, resources)) = &last else {
-                    continue;
-                };
-                add_to(&mut usage.slave_used, &task.slave_id.value, resources);
-                add_to(&mut usage.framework_used, framework.id(), resources);
             }
             // Executors hold resources too (upstream's `totalUsedResources`).
             for (slave_id, executors) in &framework.executors {
+                let slave_used = usage.slave_used.entry(slave_id.as_str()).or_default();
                 for executor in executors.values() {
-                    let resources = Resources::from(executor.resources.clone());
-                    *usage.slave_used.entry(slave_id.clone()).or_default() += &resources;
-                    *usage
-                        .framework_used
-                        .entry(framework.id().to_string())
-                        .or_default() += &resources;
+                    for resource in &executor.resources {
+                        slave_used.add_ref(resource);
+                        framework_used.add_ref(resource);
+                    }
                 }
+            }
+            if framework_used.is_empty() {
+                usage.framework_used.remove(framework.id());
             }
         }
         let mut offers: Vec<_> = master.offers.iter().collect();
@@ -676,18 +667,18 @@ impl Usage {
         for (_, offer) in offers {
             *usage
                 .slave_offered
-                .entry(offer.offer.slave_id.value.clone())
+                .entry(offer.offer.slave_id.value.as_str())
                 .or_default() += &offer.resources;
             *usage
                 .framework_offered
-                .entry(offer.offer.framework_id.value.clone())
+                .entry(offer.offer.framework_id.value.as_str())
                 .or_default() += &offer.resources;
         }
         usage
     }
 
     /// Returns the resources of `id` in `map`, empty if it has none.
-    fn get(map: &HashMap<String, Resources>, id: &str) -> Resources {
+    fn get(map: &HashMap<&str, Resources>, id: &str) -> Resources {
         map.get(id).cloned().unwrap_or_default()
     }
 }
@@ -772,7 +763,7 @@ fn slave_info_json(info: &SlaveInfo) -> Map<String, Value> {
 }
 
 /// §3.7: a registered agent (`SlaveWriter`).
-fn slave_json(slave: &Slave, usage: &Usage) -> Map<String, Value> {
+fn slave_json(slave: &Slave, usage: &Usage<'_>) -> Map<String, Value> {
     let id = slave_id(&slave.info);
     let total = total_resources(slave);
     let mut o = slave_info_json(&slave.info);
@@ -807,7 +798,7 @@ fn slave_json(slave: &Slave, usage: &Usage) -> Map<String, Value> {
 }
 
 /// The four `*_full` keys `/master/slaves` adds (§3.7, §3.15).
-fn slave_full_resources(slave: &Slave, usage: &Usage, o: &mut Map<String, Value>) {
+fn slave_full_resources(slave: &Slave, usage: &Usage<'_>, o: &mut Map<String, Value>) {
     let id = slave_id(&slave.info);
     let total = total_resources(slave);
     let full = |resources: &Resources| -> Value {
@@ -915,7 +906,7 @@ fn master_info_json(master: &Master) -> Value {
 // ---------------------------------------------------------------------------
 
 /// §3.13 summary (`json(Summary<Framework>)`).
-fn framework_summary_json(framework: &Framework, usage: &Usage) -> Map<String, Value> {
+fn framework_summary_json(framework: &Framework, usage: &Usage<'_>) -> Map<String, Value> {
     let info = &framework.info;
     let mut o = Map::new();
     o.insert("id".into(), framework.id().into());
@@ -959,7 +950,7 @@ fn full_framework_json(
     master: &Master,
     framework: &Framework,
     registered: bool,
-    usage: &Usage,
+    usage: &Usage<'_>,
 ) -> Map<String, Value> {
     let info = &framework.info;
     let mut o = framework_summary_json(framework, usage);
@@ -999,7 +990,8 @@ fn full_framework_json(
             .map(|task| Value::Object(task_json(task)))
             .collect()
     };
-    o.insert("tasks".into(), tasks(&lists.active));
+    let active: Vec<&Task> = lists.active.iter().map(|t| &***t).collect();
+    o.insert("tasks".into(), tasks(&active));
     o.insert("unreachable_tasks".into(), tasks(&lists.unreachable));
     o.insert("completed_tasks".into(), tasks(&lists.completed));
     let mut offers: Vec<_> = master
@@ -1045,7 +1037,7 @@ fn full_framework_json(
 /// terminal ones not yet acknowledged), unreachable, completed (oldest
 /// first).
 struct TaskLists<'a> {
-    active: Vec<&'a Task>,
+    active: Vec<&'a TaskEntry>,
     unreachable: Vec<&'a Task>,
     completed: Vec<&'a Task>,
 }
@@ -1054,7 +1046,15 @@ impl<'a> TaskLists<'a> {
     /// `registered`: whether the framework is registered; a completed
     /// framework's tasks are all listed as the master holds them.
     fn of(framework: &'a Framework, registered: bool) -> Self {
-        let active = sorted_tasks(framework);
+        Self {
+            active: sorted_tasks(framework),
+            ..Self::inactive(framework, registered)
+        }
+    }
+
+    /// [`TaskLists::of`] without the active tasks (left empty).
+    fn inactive(framework: &'a Framework, registered: bool) -> Self {
+        let active = Vec::new();
         let mut unreachable: Vec<&Task> = Vec::new();
         let mut completed: Vec<&Task> = Vec::new();
         for task in &framework.completed_tasks {
@@ -1063,7 +1063,7 @@ impl<'a> TaskLists<'a> {
             // comes back, which makes them active again.
             let unreachable_now = registered
                 && task.state == TaskState::TaskUnreachable as i32
-                && !framework.tasks.contains_key(&task.task_id.value);
+                && !framework.tasks().contains_key(&task.task_id.value);
             if unreachable_now {
                 unreachable.retain(|t| t.task_id != task.task_id);
                 unreachable.push(task);
@@ -1081,9 +1081,9 @@ impl<'a> TaskLists<'a> {
     fn all(&self) -> impl Iterator<Item = &'a Task> + '_ {
         self.active
             .iter()
-            .chain(&self.unreachable)
-            .chain(&self.completed)
-            .copied()
+            .map(|t| -> &'a Task { t })
+            .chain(self.unreachable.iter().copied())
+            .chain(self.completed.iter().copied())
     }
 }
 
@@ -1164,8 +1164,8 @@ fn registered_frameworks(master: &Master) -> impl Iterator<Item = &Framework> {
     frameworks.into_iter()
 }
 
-fn sorted_tasks(framework: &Framework) -> Vec<&Task> {
-    let mut tasks: Vec<&Task> = framework.tasks.values().map(|t| &**t).collect();
+fn sorted_tasks(framework: &Framework) -> Vec<&TaskEntry> {
+    let mut tasks: Vec<&TaskEntry> = framework.tasks().values().map(|t| &**t).collect();
     tasks.sort_by(|a, b| id_order(&a.task_id.value, &b.task_id.value));
     tasks
 }

@@ -258,7 +258,7 @@ impl Master {
                 .frameworks
                 .registered
                 .get(framework_id)?
-                .tasks
+                .tasks()
                 .get(task_id)?;
             Some(task_added(task))
         });

@@ -36,6 +36,7 @@ use mesos_proto::mesos::{
 };
 use mesos_proto::resources::Resources;
 
+use crate::frameworks::TaskEntry;
 use crate::master::Master;
 
 /// Upstream's default `Filters.refuse_seconds`.
@@ -538,7 +539,7 @@ impl Master {
             .frameworks
             .registered
             .get(framework_id)
-            .is_some_and(|f| f.tasks.contains_key(&task.task_id.value));
+            .is_some_and(|f| f.tasks().contains_key(&task.task_id.value));
         if duplicate {
             return Err(format!("Task has duplicate ID: {}", task.task_id.value));
         }
@@ -635,8 +636,8 @@ impl Master {
             ..Default::default()
         };
         framework
-            .tasks
-            .insert(task.task_id.value.clone(), Box::new(record));
+            .tasks_mut()
+            .insert(task.task_id.value.clone(), Box::new(TaskEntry::new(record)));
         if let (Some(executor), Some(resources)) = (&task.executor, executor_resources) {
             let mut info = executor.clone();
             info.resources = resources.to_vec();
@@ -730,9 +731,9 @@ impl Master {
             return;
         };
         for task in &group.task_group.tasks {
-            framework.tasks.insert(
+            framework.tasks_mut().insert(
                 task.task_id.value.clone(),
-                Box::new(Task {
+                Box::new(TaskEntry::new(Task {
                     name: task.name.clone(),
                     task_id: task.task_id.clone(),
                     framework_id: FrameworkId {
@@ -746,7 +747,7 @@ impl Master {
                     resources: Self::allocated(&task.resources, role).to_vec(),
                     labels: task.labels.clone(),
                     ..Default::default()
-                }),
+                })),
             );
         }
         let mut executor = executor;
@@ -816,7 +817,7 @@ impl Master {
         let mut recovered = None;
         let mut event = None;
         if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
-            if let Some(task) = framework.tasks.get_mut(&task_id) {
+            if let Some(task) = framework.tasks_mut().get_mut(&task_id) {
                 let was_terminal =
                     TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                 task.status_update_state = Some(state as i32);
@@ -871,15 +872,15 @@ impl Master {
         };
         // A terminal task leaves once its terminal update is acknowledged.
         if let Some(framework) = self.frameworks.registered.get_mut(framework_id) {
-            let done = framework.tasks.get(&task_id.value).is_some_and(|t| {
+            let done = framework.tasks().get(&task_id.value).is_some_and(|t| {
                 t.status_update_uuid.as_deref() == Some(uuid.as_slice())
                     && t.status_update_state
                         .and_then(|s| TaskState::try_from(s).ok())
                         .is_some_and(TaskState::is_terminal)
             });
             if done {
-                if let Some(task) = framework.tasks.remove(&task_id.value) {
-                    framework.completed_tasks.push_back(*task);
+                if let Some(task) = framework.tasks_mut().remove(&task_id.value) {
+                    framework.completed_tasks.push_back(task.into_task());
                     while framework.completed_tasks.len()
                         > self.flags.max_completed_tasks_per_framework as usize
                     {
@@ -905,7 +906,7 @@ impl Master {
             .frameworks
             .registered
             .get(framework_id)
-            .and_then(|f| f.tasks.get(&kill.task_id.value))
+            .and_then(|f| f.tasks().get(&kill.task_id.value))
             .map(|t| t.slave_id.value.clone());
         let Some(slave_id) = task else {
             tracing::info!(%framework_id, task_id = %kill.task_id.value, "Cannot kill an unknown task; reconciling it");
@@ -946,12 +947,12 @@ impl Master {
         // latest statuses said of them; unknown ones with a guess.
         let mut replies: Vec<Reply> = Vec::new();
         if reconcile.tasks.is_empty() {
-            for task in framework.tasks.values() {
+            for task in framework.tasks().values() {
                 replies.push(Reply::Known(Box::new(latest_task_facts(task))));
             }
         } else {
             for wanted in reconcile.tasks {
-                if let Some(task) = framework.tasks.get(&wanted.task_id.value) {
+                if let Some(task) = framework.tasks().get(&wanted.task_id.value) {
                     replies.push(Reply::Known(Box::new(latest_task_facts(task))));
                     continue;
                 }
@@ -1229,9 +1230,9 @@ impl Master {
             if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
                 let task_id = task.task_id.value.clone();
                 if let std::collections::hash_map::Entry::Vacant(entry) =
-                    framework.tasks.entry(task_id.clone())
+                    framework.tasks_mut().entry(task_id.clone())
                 {
-                    entry.insert(Box::new(task));
+                    entry.insert(Box::new(TaskEntry::new(task)));
                     self.notify_task_added(&framework_id, &task_id);
                 }
             }
@@ -1252,7 +1253,7 @@ impl Master {
         for (framework_id, framework) in &mut self.frameworks.registered {
             framework.executors.remove(id);
             let on_agent: Vec<String> = framework
-                .tasks
+                .tasks()
                 .iter()
                 .filter(|(_, t)| t.slave_id.value == id)
                 .map(|(task_id, _)| task_id.clone())
@@ -1260,7 +1261,7 @@ impl Master {
             let partition_aware =
                 framework.has_capability(framework_info::capability::Type::PartitionAware);
             for task_id in on_agent {
-                if let Some(mut task) = framework.tasks.remove(&task_id) {
+                if let Some(mut task) = framework.tasks_mut().remove(&task_id) {
                     let terminal =
                         TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                     let reported = if partition_aware {
@@ -1322,14 +1323,14 @@ impl Master {
                 continue;
             }
             let mut on_agent: Vec<String> = framework
-                .tasks
+                .tasks()
                 .iter()
                 .filter(|(_, t)| t.slave_id.value == id)
                 .map(|(task_id, _)| task_id.clone())
                 .collect();
             on_agent.sort();
             for task_id in on_agent {
-                let Some(mut task) = framework.tasks.remove(&task_id) else {
+                let Some(mut task) = framework.tasks_mut().remove(&task_id) else {
                     continue;
                 };
                 let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
@@ -1358,7 +1359,7 @@ impl Master {
                     task.task_id.clone(),
                     task.executor_id.clone(),
                 ));
-                framework.completed_tasks.push_back(*task);
+                framework.completed_tasks.push_back(task.into_task());
             }
             if let Some(executors) = framework.executors.remove(id) {
                 for executor in executors.into_values() {

@@ -1682,6 +1682,28 @@ impl Resources {
         }
     }
 
+    /// `+= resource.clone()`, cloning only when the resource is appended
+    /// rather than merged: for summing many resources (the tasks of an
+    /// agent) into a few.
+    pub fn add_ref(&mut self, resource: &Resource) {
+        // Shared resources and the pre-refinement format go the long way.
+        if resource.shared.is_some() || resource.role.is_some() || resource.reservation.is_some() {
+            self.add_resource(resource.clone());
+            return;
+        }
+        if check_resource(resource).is_err() || Resources::is_empty_resource(resource) {
+            return;
+        }
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| addable(&e.resource, resource))
+        {
+            Some(entry) => add_value(&mut entry.resource, resource),
+            None => self.entries.push(Entry::new(resource.clone())),
+        }
+    }
+
     fn subtract_resource(&mut self, mut resource: Resource) {
         if check_resource(&resource).is_ok() {
             upgrade_resource(&mut resource);
@@ -2254,6 +2276,36 @@ mod tests {
 
     fn resource(name: &str, value: &str, role: &str) -> Resource {
         Resources::parse_resource(name, value, role).unwrap()
+    }
+
+    #[test]
+    fn add_ref_sums_as_adding_owned_resources_does() {
+        let parts = [
+            "cpus:0.1;mem:5",
+            "cpus(web):0.2;ports:[31000-31001]",
+            "cpus:0.3;ports:[31002-31002];disk:10",
+            "mem(web):7",
+        ];
+        let mut by_ref = Resources::default();
+        let mut owned = Resources::default();
+        for part in parts {
+            let resources = parse(part);
+            for resource in resources.iter() {
+                by_ref.add_ref(resource);
+            }
+            owned += resources;
+        }
+        assert_eq!(by_ref, owned);
+        assert_eq!(by_ref.to_string(), owned.to_string());
+        // Pre-refinement resources (`role`) are upgraded as `+=` does.
+        let mut old = resource("cpus", "1", "web");
+        old.reservations.clear();
+        old.role = Some("web".into());
+        let mut upgraded = Resources::default();
+        upgraded.add_ref(&old);
+        let mut expected = Resources::default();
+        expected += old;
+        assert_eq!(upgraded.to_string(), expected.to_string());
     }
 
     fn static_reservation(role: &str) -> ReservationInfo {

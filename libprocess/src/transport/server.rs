@@ -353,6 +353,10 @@ async fn stream_body(
     }
 }
 
+/// Bodies above this size are written from where they are rather than
+/// copied behind the head.
+const LARGE_BODY: usize = 64 * 1024;
+
 /// Writes `response` (streaming bodies chunk by chunk); returns whether the
 /// connection is still usable.
 ///
@@ -371,6 +375,15 @@ async fn write_response(
     http::encode_head(out, &response, keep_alive);
     match response.body {
         Body::None => true,
+        // A large body goes to the socket as it is, after the head: not
+        // copied, and the connection's buffer does not grow to its size.
+        Body::Full(body) if body.len() > LARGE_BODY => {
+            if stream.write_all(out).await.is_err() {
+                return false;
+            }
+            out.clear();
+            stream.write_all(&body).await.is_ok()
+        }
         Body::Full(body) => {
             out.extend_from_slice(&body);
             true

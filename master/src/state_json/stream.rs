@@ -177,7 +177,7 @@ fn write_slave_info(o: &mut Obj<'_>, info: &SlaveInfo) {
     }
 }
 
-fn write_slave(o: &mut Obj<'_>, slave: &Slave, usage: &Usage) {
+fn write_slave(o: &mut Obj<'_>, slave: &Slave, usage: &Usage<'_>) {
     let id = slave_id(&slave.info);
     let total = total_resources(slave);
     write_slave_info(o, &slave.info);
@@ -205,7 +205,7 @@ fn write_slave(o: &mut Obj<'_>, slave: &Slave, usage: &Usage) {
     });
 }
 
-fn write_slave_full_resources(o: &mut Obj<'_>, slave: &Slave, usage: &Usage) {
+fn write_slave_full_resources(o: &mut Obj<'_>, slave: &Slave, usage: &Usage<'_>) {
     let id = slave_id(&slave.info);
     let total = total_resources(slave);
     let full = |out: &mut String, resources: Option<&Resources>| {
@@ -275,7 +275,7 @@ fn write_full_framework(
     master: &Master,
     framework: &Framework,
     registered: bool,
-    usage: &Usage,
+    usage: &Usage<'_>,
 ) {
     let info = &framework.info;
     let id = framework.id();
@@ -336,7 +336,7 @@ fn write_full_framework(
         let role = info.role();
         o.str("role", role);
     }
-    let lists = TaskLists::of(framework, registered);
+    let lists = TaskLists::inactive(framework, registered);
     let tasks = |out: &mut String, list: &[&Task]| {
         array(out, |a| {
             for task in list {
@@ -344,7 +344,17 @@ fn write_full_framework(
             }
         })
     };
-    tasks(o.key("tasks"), &lists.active);
+    // The active tasks as the framework keeps them written until they
+    // change, each from its entry's JSON, written when that task changed.
+    o.key("tasks")
+        .push_str(framework.tasks_json(|framework, out| {
+            array(out, |a| {
+                for entry in super::sorted_tasks(framework) {
+                    a.item()
+                        .push_str(entry.json(|task, out| object(out, |t| write_task(t, task))));
+                }
+            })
+        }));
     tasks(o.key("unreachable_tasks"), &lists.unreachable);
     tasks(o.key("completed_tasks"), &lists.completed);
     let mut offers: Vec<_> = master

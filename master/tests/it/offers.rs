@@ -225,7 +225,7 @@ async fn offer_launch_update_acknowledge_kill() {
     assert_eq!(kill.task_id.value, "t1");
 
     let state = master
-        .call(move |m, _| m.frameworks.registered[&framework_id.value].tasks["t1"].state)
+        .call(move |m, _| m.frameworks.registered[&framework_id.value].tasks()["t1"].state)
         .await
         .unwrap();
     assert_eq!(state, TaskState::TaskRunning as i32);
@@ -554,7 +554,7 @@ async fn unsupported_offer_operations_refuse_the_whole_accept() {
         update.status.message
     );
     let tasks = master
-        .call(move |m, _| m.frameworks.registered[&framework_id.value].tasks.len())
+        .call(move |m, _| m.frameworks.registered[&framework_id.value].tasks().len())
         .await
         .unwrap();
     assert_eq!(tasks, 0, "nothing was launched");

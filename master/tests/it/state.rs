@@ -530,6 +530,41 @@ async fn state_lists_the_agent_the_framework_its_offer_and_then_its_task() {
 }
 
 #[actix_rt::test]
+async fn a_changed_task_is_written_anew_after_its_json_was_kept() {
+    // The master keeps each task's JSON, each framework's task list and
+    // what its tasks use per agent between documents; a change to a task
+    // must show in the next one.
+    let mut cluster = cluster(&[]).await;
+    let addr = cluster.addr();
+    let offer = cluster.offer.clone();
+    launch(&mut cluster, vec![task("t1", &offer, "cpus:1;mem:128")]).await;
+    update(&mut cluster, "t1", TaskState::TaskRunning, 1_700_000_000.0).await;
+    let used = |state: &Value| state["slaves"][0]["used_resources"]["cpus"].clone();
+    let states = |state: &Value| -> Vec<Value> {
+        let tasks = state["frameworks"][0]["tasks"].as_array().cloned();
+        tasks
+            .unwrap_or_default()
+            .iter()
+            .map(|t| t["state"].clone())
+            .collect()
+    };
+    // Twice, so that the second document comes from what was kept.
+    for _ in 0..2 {
+        let state = get(addr, "/master/state").await.json();
+        assert_eq!(states(&state), vec![Value::from("TASK_RUNNING")]);
+        assert_eq!(used(&state), Value::from(1.0));
+    }
+    update(&mut cluster, "t1", TaskState::TaskFinished, 1_700_000_001.0).await;
+    // A query of its own: not the batched answer to the requests before.
+    let state = get(addr, "/master/state?after=finished").await.json();
+    // Terminal, not yet acknowledged: listed, no longer using resources.
+    assert_eq!(states(&state), vec![Value::from("TASK_FINISHED")]);
+    assert_eq!(used(&state), Value::from(0.0));
+    let statuses = &state["frameworks"][0]["tasks"][0]["statuses"];
+    assert_eq!(statuses.as_array().map(Vec::len), Some(2), "{statuses}");
+}
+
+#[actix_rt::test]
 async fn state_summary_counts_tasks_per_agent_and_framework() {
     let mut cluster = cluster(&["--cluster=test"]).await;
     let offer = cluster.offer.clone();
