@@ -557,7 +557,7 @@ async fn a_non_checkpointing_frameworks_task_is_lost_when_its_agent_disconnects(
             m.frameworks
                 .registered
                 .values()
-                .map(|f| f.tasks.len())
+                .map(|f| f.tasks().len())
                 .sum::<usize>()
         })
         .await

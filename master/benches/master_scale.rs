@@ -422,6 +422,7 @@ async fn bench_state(runtime: &Runtime, count: usize) {
             bytes as f64 / 1e6
         );
     }
+    println!("RSS after the documents: {:.0} MB", rss_mb());
     for accept in ["application/x-protobuf", "application/json"] {
         if accept == "application/json" && count > 20_000 {
             // Protobuf reflection takes ~20 GB for it at 40,000 agents.
