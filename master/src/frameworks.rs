@@ -58,6 +58,8 @@ pub struct Framework {
     /// What the non-terminal active tasks use, by agent, as last summed
     /// (for the state endpoints); dropped by `tasks_mut()`.
     used_by_agent: std::cell::OnceCell<std::collections::HashMap<String, Resources>>,
+    /// Changes with every `tasks_mut()`; unique among frameworks.
+    tasks_version: u64,
     /// The active tasks as the state endpoints list them (a JSON array),
     /// as last written; dropped by `tasks_mut()`.
     tasks_json: std::cell::OnceCell<Box<str>>,
@@ -92,6 +94,7 @@ impl Framework {
             tasks: Default::default(),
             used_by_agent: Default::default(),
             tasks_json: Default::default(),
+            tasks_version: next_tasks_version(),
             executors: Default::default(),
             completed_tasks: VecDeque::new(),
             recovered: false,
@@ -114,7 +117,14 @@ impl Framework {
     pub fn tasks_mut(&mut self) -> &mut std::collections::HashMap<String, Box<TaskEntry>> {
         self.used_by_agent.take();
         self.tasks_json.take();
+        self.tasks_version = next_tasks_version();
         &mut self.tasks
+    }
+
+    /// The version of the active tasks: another after every `tasks_mut()`
+    /// (and distinct from every other framework's).
+    pub fn tasks_version(&self) -> u64 {
+        self.tasks_version
     }
 
     /// What the non-terminal active tasks use, by agent id (resources as
@@ -155,6 +165,12 @@ impl Framework {
             .iter()
             .any(|c| c.r#type == Some(capability as i32))
     }
+}
+
+/// A new tasks version (`Framework::tasks_version`).
+fn next_tasks_version() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// An active task with its JSON as the state endpoints write it, kept

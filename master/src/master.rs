@@ -172,6 +172,8 @@ pub struct Master {
     /// The last read-only document written ([`crate::http`]): requests
     /// that queued up while it was being written are answered with it.
     pub(crate) readonly_batch: std::cell::RefCell<Option<crate::http::Batched>>,
+    /// What the frameworks' tasks use, as last summed for a state document.
+    pub(crate) tasks_usage: std::cell::RefCell<Option<std::rc::Rc<crate::state_json::TasksUsage>>>,
     /// Authentication sessions and the principals clients authenticated.
     pub auth: crate::authentication::Authentications,
 }
@@ -283,6 +285,7 @@ impl Master {
             metrics: None,
             gauges: Arc::default(),
             readonly_batch: std::cell::RefCell::new(None),
+            tasks_usage: std::cell::RefCell::new(None),
             auth,
         }
     }

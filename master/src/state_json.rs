@@ -619,49 +619,150 @@ pub fn roles(master: &Master) -> Value {
 /// Resources in use and on offer, per agent and per framework (upstream
 /// keeps these as `Slave::usedResources`/`offeredResources` and
 /// `Framework::totalUsedResources`/`totalOfferedResources`; here they are
-/// summed from the active tasks and the outstanding offers).
+/// summed from the active tasks, the executors and the outstanding offers).
 struct Usage<'a> {
-    slave_used: HashMap<&'a str, Resources>,
+    slave_used: UsedMap<'a>,
     slave_offered: HashMap<&'a str, Resources>,
-    framework_used: HashMap<&'a str, Resources>,
+    framework_used: UsedMap<'a>,
     framework_offered: HashMap<&'a str, Resources>,
+}
+
+/// What the frameworks' tasks use, per agent and per framework: summed
+/// again only when a framework's tasks changed (or frameworks came or
+/// went), so that a state document of a large, steady cluster does not
+/// add up every agent's use for every request.
+pub(crate) struct TasksUsage {
+    /// Each registered framework's id and tasks version, when summed.
+    key: Vec<(String, u64)>,
+    slave: HashMap<String, Resources>,
+    framework: HashMap<String, Resources>,
+}
+
+impl TasksUsage {
+    fn of(master: &Master) -> std::rc::Rc<Self> {
+        let key: Vec<(String, u64)> = registered_frameworks(master)
+            .map(|f| (f.id().to_string(), f.tasks_version()))
+            .collect();
+        let mut cache = master.tasks_usage.borrow_mut();
+        if let Some(usage) = cache.as_ref().filter(|usage| usage.key == key) {
+            return usage.clone();
+        }
+        let mut slave: HashMap<String, Resources> = HashMap::new();
+        let mut framework: HashMap<String, Resources> = HashMap::new();
+        for f in registered_frameworks(master) {
+            let mut framework_used = Resources::default();
+            // Each framework keeps its tasks' use per agent until they
+            // change.
+            for (slave_id, used) in f.used_by_agent() {
+                framework_used += used;
+                match slave.get_mut(slave_id.as_str()) {
+                    Some(sum) => *sum += used,
+                    None => {
+                        slave.insert(slave_id.clone(), used.clone());
+                    }
+                }
+            }
+            if !framework_used.is_empty() {
+                framework.insert(f.id().to_string(), framework_used);
+            }
+        }
+        let usage = std::rc::Rc::new(Self {
+            key,
+            slave,
+            framework,
+        });
+        *cache = Some(usage.clone());
+        usage
+    }
+}
+
+/// Use by id: the tasks' (kept between documents) plus the executors'.
+struct UsedMap<'a> {
+    tasks: std::rc::Rc<TasksUsage>,
+    /// Whether this is the per-agent map (else per framework).
+    by_agent: bool,
+    executors: HashMap<&'a str, Resources>,
+}
+
+impl UsedMap<'_> {
+    fn base(&self) -> &HashMap<String, Resources> {
+        if self.by_agent {
+            &self.tasks.slave
+        } else {
+            &self.tasks.framework
+        }
+    }
+
+    /// The use of `id`, if any.
+    fn get(&self, id: &str) -> Option<std::borrow::Cow<'_, Resources>> {
+        use std::borrow::Cow;
+        match (self.base().get(id), self.executors.get(id)) {
+            (Some(tasks), None) => Some(Cow::Borrowed(tasks)),
+            (None, Some(executors)) => Some(Cow::Borrowed(executors)),
+            (Some(tasks), Some(executors)) => {
+                let mut sum = tasks.clone();
+                sum += executors;
+                Some(Cow::Owned(sum))
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// The use of `id`, empty if none.
+    fn get_or_empty(&self, id: &str) -> Resources {
+        self.get(id).map(|r| r.into_owned()).unwrap_or_default()
+    }
+
+    /// Every id's use.
+    fn values(&self) -> impl Iterator<Item = std::borrow::Cow<'_, Resources>> + '_ {
+        let base = self.base();
+        base.keys()
+            .map(String::as_str)
+            .chain(
+                self.executors
+                    .keys()
+                    .copied()
+                    .filter(move |id| !base.contains_key(*id)),
+            )
+            .filter_map(|id| self.get(id))
+    }
 }
 
 impl<'a> Usage<'a> {
     fn of(master: &'a Master) -> Self {
-        let mut usage = Self {
-            slave_used: HashMap::new(),
-            slave_offered: HashMap::new(),
-            framework_used: HashMap::new(),
-            framework_offered: HashMap::new(),
-        };
+        let tasks = TasksUsage::of(master);
+        let mut slave_executors: HashMap<&'a str, Resources> = HashMap::new();
+        let mut framework_executors: HashMap<&'a str, Resources> = HashMap::new();
         for framework in registered_frameworks(master) {
-            let framework_used = usage.framework_used.entry(framework.id()).or_default();
-            // Each framework keeps its tasks' use per agent until they
-            // change, so that a state request does not walk every task.
-            for (slave_id, used) in framework.used_by_agent() {
-                *framework_used += used;
-                match usage.slave_used.get_mut(slave_id.as_str()) {
-                    Some(sum) => *sum += used,
-                    None => {
-                        usage.slave_used.insert(slave_id, used.clone());
-                    }
-                }
-            }
             // Executors hold resources too (upstream's `totalUsedResources`).
             for (slave_id, executors) in &framework.executors {
-                let slave_used = usage.slave_used.entry(slave_id.as_str()).or_default();
                 for executor in executors.values() {
+                    if executor.resources.is_empty() {
+                        continue;
+                    }
+                    let slave_used = slave_executors.entry(slave_id.as_str()).or_default();
+                    let framework_used = framework_executors.entry(framework.id()).or_default();
                     for resource in &executor.resources {
                         slave_used.add_ref(resource);
                         framework_used.add_ref(resource);
                     }
                 }
             }
-            if framework_used.is_empty() {
-                usage.framework_used.remove(framework.id());
-            }
         }
+        let mut usage = Self {
+            slave_used: UsedMap {
+                tasks: tasks.clone(),
+                by_agent: true,
+                executors: slave_executors,
+            },
+            slave_offered: HashMap::new(),
+            framework_used: UsedMap {
+                tasks,
+                by_agent: false,
+                executors: framework_executors,
+            },
+            framework_offered: HashMap::new(),
+        };
         let mut offers: Vec<_> = master.offers.iter().collect();
         offers.sort_by(|a, b| id_order(a.0, b.0));
         for (_, offer) in offers {
@@ -775,7 +876,7 @@ fn slave_json(slave: &Slave, usage: &Usage<'_>) -> Map<String, Value> {
     o.insert("resources".into(), total.to_endpoint_json());
     o.insert(
         "used_resources".into(),
-        Usage::get(&usage.slave_used, id).to_endpoint_json(),
+        usage.slave_used.get_or_empty(id).to_endpoint_json(),
     );
     o.insert(
         "offered_resources".into(),
@@ -824,7 +925,7 @@ fn slave_full_resources(slave: &Slave, usage: &Usage<'_>, o: &mut Map<String, Va
     );
     o.insert(
         "used_resources_full".into(),
-        full(&Usage::get(&usage.slave_used, id)),
+        full(&usage.slave_used.get_or_empty(id)),
     );
     o.insert(
         "offered_resources_full".into(),
@@ -916,7 +1017,10 @@ fn framework_summary_json(framework: &Framework, usage: &Usage<'_>) -> Map<Strin
     }
     o.insert(
         "used_resources".into(),
-        Usage::get(&usage.framework_used, framework.id()).to_endpoint_json(),
+        usage
+            .framework_used
+            .get_or_empty(framework.id())
+            .to_endpoint_json(),
     );
     o.insert(
         "offered_resources".into(),
@@ -968,7 +1072,7 @@ fn full_framework_json(
     if let Some(principal) = &info.principal {
         o.insert("principal".into(), principal.clone().into());
     }
-    let mut resources = Usage::get(&usage.framework_used, framework.id());
+    let mut resources = usage.framework_used.get_or_empty(framework.id());
     resources += &Usage::get(&usage.framework_offered, framework.id());
     o.insert("resources".into(), resources.to_endpoint_json());
     if framework.reregistered_time != framework.registered_time {

@@ -179,22 +179,31 @@ fn write_slave_info(o: &mut Obj<'_>, info: &SlaveInfo) {
 
 fn write_slave(o: &mut Obj<'_>, slave: &Slave, usage: &Usage<'_>) {
     let id = slave_id(&slave.info);
-    let total = total_resources(slave);
+    let total = &slave.total_resources;
     write_slave_info(o, &slave.info);
     o.str("pid", &slave.pid.to_string());
     o.dbl("registered_time", slave.registered_time);
     if let Some(time) = slave.reregistered_time {
         o.dbl("reregistered_time", time);
     }
-    write_resources(o.key("resources"), &total);
-    write_maybe_resources(o.key("used_resources"), usage.slave_used.get(id));
+    write_resources(o.key("resources"), total);
+    write_maybe_resources(o.key("used_resources"), usage.slave_used.get(id).as_deref());
     write_maybe_resources(o.key("offered_resources"), usage.slave_offered.get(id));
     o.obj("reserved_resources", |r| {
-        for (role, resources) in reservations(&total) {
-            write_resources(r.key(&role), &resources);
+        // Most agents reserve nothing.
+        if total
+            .iter()
+            .any(|r| Resources::reservation_role(r).is_some())
+        {
+            for (role, resources) in reservations(total) {
+                write_resources(r.key(&role), &resources);
+            }
         }
     });
-    write_resources(o.key("unreserved_resources"), &total.unreserved());
+    write_resources(
+        o.key("unreserved_resources"),
+        total.iter().filter(|r| Resources::is_unreserved(r)),
+    );
     o.bool("active", slave.active);
     o.bool("deactivated", false);
     o.str("version", &slave.version);
@@ -228,7 +237,10 @@ fn write_slave_full_resources(o: &mut Obj<'_>, slave: &Slave, usage: &Usage<'_>)
         o.key("unreserved_resources_full"),
         Some(&total.unreserved()),
     );
-    full(o.key("used_resources_full"), usage.slave_used.get(id));
+    full(
+        o.key("used_resources_full"),
+        usage.slave_used.get(id).as_deref(),
+    );
     full(o.key("offered_resources_full"), usage.slave_offered.get(id));
 }
 
@@ -286,6 +298,7 @@ fn write_full_framework(
         o.str("pid", &pid.to_string());
     }
     let used = usage.framework_used.get(id);
+    let used = used.as_deref();
     let offered = usage.framework_offered.get(id);
     write_maybe_resources(o.key("used_resources"), used);
     write_maybe_resources(o.key("offered_resources"), offered);
@@ -507,10 +520,10 @@ fn standard_order() -> &'static [usize; 4] {
 /// through the general function.
 fn write_resources<'a, I>(out: &mut String, resources: I)
 where
-    I: IntoIterator<Item = &'a Resource> + Copy,
+    I: IntoIterator<Item = &'a Resource> + Clone,
 {
     let mut sums = [0.0f64; 4];
-    for resource in resources {
+    for resource in resources.clone() {
         let index = match resource.name.as_str() {
             "cpus" => 0,
             "gpus" => 1,
