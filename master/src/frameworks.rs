@@ -176,51 +176,8 @@ fn next_tasks_version() -> u64 {
 /// An active task with its JSON as the state endpoints write it, kept
 /// until the task changes: most tasks do not change between two
 /// `/master/state` requests, so a document of many tasks is mostly copied
-/// rather than written. Any mutable access (`DerefMut`) drops the JSON.
-pub struct TaskEntry {
-    task: mesos_proto::mesos::Task,
-    json: std::cell::OnceCell<Box<str>>,
-}
-
-impl TaskEntry {
-    /// Wraps `task`, with no JSON yet.
-    pub fn new(task: mesos_proto::mesos::Task) -> Self {
-        Self {
-            task,
-            json: std::cell::OnceCell::new(),
-        }
-    }
-
-    /// Returns the task.
-    pub fn into_task(self) -> mesos_proto::mesos::Task {
-        self.task
-    }
-
-    /// Returns the task's JSON, written by `write` the first time after
-    /// the task was created or changed.
-    pub fn json(&self, write: impl FnOnce(&mesos_proto::mesos::Task, &mut String)) -> &str {
-        self.json.get_or_init(|| {
-            let mut out = String::new();
-            write(&self.task, &mut out);
-            out.into_boxed_str()
-        })
-    }
-}
-
-impl std::ops::Deref for TaskEntry {
-    type Target = mesos_proto::mesos::Task;
-
-    fn deref(&self) -> &Self::Target {
-        &self.task
-    }
-}
-
-impl std::ops::DerefMut for TaskEntry {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        self.json.take();
-        &mut self.task
-    }
-}
+/// rather than written.
+pub type TaskEntry = crate::kept::Kept<mesos_proto::mesos::Task>;
 
 /// The frameworks, by state.
 #[derive(Default)]
@@ -817,7 +774,7 @@ impl Master {
             if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
                 self.publish(|| crate::subscribers::task_updated(&task, &status));
             }
-            framework.completed_tasks.push_back(task.into_task());
+            framework.completed_tasks.push_back(task.into_inner());
         }
         while framework.completed_tasks.len()
             > self.flags.max_completed_tasks_per_framework as usize

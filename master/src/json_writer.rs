@@ -46,6 +46,19 @@ impl Obj<'_> {
         self.out
     }
 
+    /// Fields already written (`"a":1,"b":2`, as between an object's
+    /// braces), after the fields before them.
+    pub fn fields(&mut self, fields: &str) {
+        if fields.is_empty() {
+            return;
+        }
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push_str(fields);
+    }
+
     /// `"key":"value"`.
     pub fn str(&mut self, key: &str, value: &str) {
         let out = self.key(key);

@@ -20,6 +20,7 @@ pub mod http;
 pub mod http_auth;
 pub mod inverse_offers;
 pub mod json_writer;
+pub mod kept;
 pub mod maintenance;
 pub mod master;
 pub mod observer;

@@ -79,11 +79,16 @@ pub struct Slave {
     observer: PID<SlaveObserver>,
 }
 
+/// A registered agent with the parts of its state-endpoint JSON that do
+/// not depend on tasks or offers (before and after its used and offered
+/// resources), kept until the agent changes.
+pub type SlaveEntry = crate::kept::Kept<Slave, (Box<str>, Box<str>)>;
+
 /// The agents, by state.
 #[derive(Default)]
 pub struct Slaves {
     /// Registered agents by id.
-    pub registered: HashMap<String, Slave>,
+    pub registered: HashMap<String, SlaveEntry>,
     /// Agents from the registry that have not re-registered since the
     /// master started.
     pub recovered: HashMap<String, SlaveInfo>,
@@ -985,7 +990,7 @@ impl Master {
             .unwrap_or_else(|_| Resources::from(info.resources.clone()));
         self.slaves.registered.insert(
             id,
-            Slave {
+            SlaveEntry::new(Slave {
                 info,
                 pid,
                 version,
@@ -1000,7 +1005,7 @@ impl Master {
                 executors,
                 frameworks,
                 observer,
-            },
+            }),
         );
         self.slave_added(&id_for_allocator, ctx);
         self.notify_agent_added(&id_for_allocator);

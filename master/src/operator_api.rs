@@ -476,7 +476,12 @@ pub(crate) fn agent_model(slave: &crate::master::Slave) -> response::get_agents:
 }
 
 fn get_agents(master: &Master) -> response::GetAgents {
-    let agents = master.slaves.registered.values().map(agent_model).collect();
+    let agents = master
+        .slaves
+        .registered
+        .values()
+        .map(|s| agent_model(s))
+        .collect();
     response::GetAgents {
         agents,
         recovered_agents: master.slaves.recovered.values().cloned().collect(),

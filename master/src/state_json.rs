@@ -46,7 +46,7 @@ use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
 use serde_json::{Map, Value};
 
 use crate::frameworks::{Framework, TaskEntry};
-use crate::master::{Master, Slave};
+use crate::master::{Master, Slave, SlaveEntry};
 
 mod stream;
 
@@ -485,7 +485,9 @@ impl RoleView {
 /// with a configured weight, and their ancestors.
 pub fn role_views(master: &Master) -> Vec<RoleView> {
     let usage = Usage::of(master);
-    let totals: Vec<Resources> = registered_slaves(master).map(total_resources).collect();
+    let totals: Vec<Resources> = registered_slaves(master)
+        .map(|s| total_resources(s))
+        .collect();
 
     let mut known: BTreeSet<String> = BTreeSet::new();
     let mut members: HashMap<String, BTreeSet<IdKey<'_>>> = HashMap::new();
@@ -1250,8 +1252,8 @@ fn slave_id(info: &SlaveInfo) -> &str {
     info.id.as_ref().map_or("", |id| id.value.as_str())
 }
 
-fn registered_slaves(master: &Master) -> impl Iterator<Item = &Slave> {
-    let mut slaves: Vec<&Slave> = master.slaves.registered.values().collect();
+fn registered_slaves(master: &Master) -> impl Iterator<Item = &SlaveEntry> {
+    let mut slaves: Vec<&SlaveEntry> = master.slaves.registered.values().collect();
     slaves.sort_by(|a, b| id_order(slave_id(&a.info), slave_id(&b.info)));
     slaves.into_iter()
 }

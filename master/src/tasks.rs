@@ -880,7 +880,7 @@ impl Master {
             });
             if done {
                 if let Some(task) = framework.tasks_mut().remove(&task_id.value) {
-                    framework.completed_tasks.push_back(task.into_task());
+                    framework.completed_tasks.push_back(task.into_inner());
                     while framework.completed_tasks.len()
                         > self.flags.max_completed_tasks_per_framework as usize
                     {
@@ -1359,7 +1359,7 @@ impl Master {
                     task.task_id.clone(),
                     task.executor_id.clone(),
                 ));
-                framework.completed_tasks.push_back(task.into_task());
+                framework.completed_tasks.push_back(task.into_inner());
             }
             if let Some(executors) = framework.executors.remove(id) {
                 for executor in executors.into_values() {

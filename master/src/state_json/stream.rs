@@ -21,7 +21,7 @@ use super::{
 };
 use crate::frameworks::Framework;
 use crate::json_writer::{array, object, write_dbl, write_str, write_value, Arr, Obj};
-use crate::master::{Master, Slave};
+use crate::master::{Master, Slave, SlaveEntry};
 
 /// Writes `/master/state` (§4.1).
 pub fn write_state(master: &Master, out: &mut String) {
@@ -177,33 +177,48 @@ fn write_slave_info(o: &mut Obj<'_>, info: &SlaveInfo) {
     }
 }
 
-fn write_slave(o: &mut Obj<'_>, slave: &Slave, usage: &Usage<'_>) {
+fn write_slave(o: &mut Obj<'_>, slave: &SlaveEntry, usage: &Usage<'_>) {
     let id = slave_id(&slave.info);
-    let total = &slave.total_resources;
+    // All but the used and offered resources, as kept until the agent
+    // changes.
+    let (before, after) = slave.written(|slave| {
+        let fields = |write: &dyn Fn(&mut Obj<'_>)| {
+            let mut out = String::new();
+            object(&mut out, |o| write(o));
+            // The fields without the braces.
+            out[1..out.len() - 1].into()
+        };
+        (
+            fields(&|o| write_slave_before_usage(o, slave)),
+            fields(&|o| write_slave_after_usage(o, slave)),
+        )
+    });
+    o.fields(before);
+    write_maybe_resources(o.key("used_resources"), usage.slave_used.get(id).as_deref());
+    write_maybe_resources(o.key("offered_resources"), usage.slave_offered.get(id));
+    o.fields(after);
+}
+
+/// The fields of an agent before its used resources.
+fn write_slave_before_usage(o: &mut Obj<'_>, slave: &Slave) {
     write_slave_info(o, &slave.info);
     o.str("pid", &slave.pid.to_string());
     o.dbl("registered_time", slave.registered_time);
     if let Some(time) = slave.reregistered_time {
         o.dbl("reregistered_time", time);
     }
-    write_resources(o.key("resources"), total);
-    write_maybe_resources(o.key("used_resources"), usage.slave_used.get(id).as_deref());
-    write_maybe_resources(o.key("offered_resources"), usage.slave_offered.get(id));
+    write_resources(o.key("resources"), &slave.total_resources);
+}
+
+/// The fields of an agent after its offered resources.
+fn write_slave_after_usage(o: &mut Obj<'_>, slave: &Slave) {
+    let total = &slave.total_resources;
     o.obj("reserved_resources", |r| {
-        // Most agents reserve nothing.
-        if total
-            .iter()
-            .any(|r| Resources::reservation_role(r).is_some())
-        {
-            for (role, resources) in reservations(total) {
-                write_resources(r.key(&role), &resources);
-            }
+        for (role, resources) in reservations(total) {
+            write_resources(r.key(&role), &resources);
         }
     });
-    write_resources(
-        o.key("unreserved_resources"),
-        total.iter().filter(|r| Resources::is_unreserved(r)),
-    );
+    write_resources(o.key("unreserved_resources"), &total.unreserved());
     o.bool("active", slave.active);
     o.bool("deactivated", false);
     o.str("version", &slave.version);

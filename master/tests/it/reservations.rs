@@ -590,6 +590,10 @@ async fn operator_endpoints_reserve_create_destroy_and_unreserve() {
     let message: CheckpointResourcesMessage =
         decode(&next_named(&mut c.agent_rx, "mesos.internal.CheckpointResourcesMessage").await);
     assert!(message.resources.is_empty());
+    // The master keeps the agent's JSON between documents: the
+    // reservation below must show in the next one all the same.
+    let state = get_json(addr, "/master/state?before=reserve").await;
+    assert_eq!(state["slaves"][0]["reserved_resources"], json!({}));
     let call = json!({
         "type": "RESERVE_RESOURCES",
         "reserve_resources": {
