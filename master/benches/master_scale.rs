@@ -320,7 +320,31 @@ async fn recovered(master: &PID<Master>) {
 }
 
 /// One HTTP exchange; returns the status and the body length.
+/// The clients' own runtime: the master's actor runs on this process's
+/// main thread (actix's), and a client is another program, so the
+/// clients must not take turns with the master on that thread.
+fn clients() -> &'static tokio::runtime::Runtime {
+    static CLIENTS: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    CLIENTS.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("client")
+            .enable_all()
+            .build()
+            .expect("the clients' runtime")
+    })
+}
+
+/// `request` on the clients' runtime.
 async fn request(addr: SocketAddrV4, head: &str, body: &str) -> (u16, usize) {
+    let (head, body) = (head.to_string(), body.to_string());
+    clients()
+        .spawn(async move { client_request(addr, &head, &body).await })
+        .await
+        .expect("client")
+}
+
+async fn client_request(addr: SocketAddrV4, head: &str, body: &str) -> (u16, usize) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let request = format!(
         "{head} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n{}\r\n{body}",
@@ -450,16 +474,21 @@ async fn bench_state(runtime: &Runtime, count: usize) {
 }
 
 async fn probe_health(addr: SocketAddrV4, probes: usize) -> Vec<Duration> {
-    let mut times = Vec::with_capacity(probes);
-    for _ in 0..probes {
-        let start = Instant::now();
-        let (status, _) = request(addr, "GET /master/health", "").await;
-        assert_eq!(status, 200);
-        times.push(start.elapsed());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    times.sort();
-    times
+    clients()
+        .spawn(async move {
+            let mut times = Vec::with_capacity(probes);
+            for _ in 0..probes {
+                let start = Instant::now();
+                let (status, _) = client_request(addr, "GET /master/health", "").await;
+                assert_eq!(status, 200);
+                times.push(start.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            times.sort();
+            times
+        })
+        .await
+        .expect("probe")
 }
 
 async fn bench_health(runtime: &Runtime, count: usize) {
@@ -476,9 +505,9 @@ async fn bench_health(runtime: &Runtime, count: usize) {
     let mut clients = Vec::new();
     for _ in 0..5 {
         let (stop, fetched) = (stop.clone(), fetched.clone());
-        clients.push(tokio::spawn(async move {
+        clients.push(self::clients().spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                let (status, _) = request(addr, "GET /master/state", "").await;
+                let (status, _) = client_request(addr, "GET /master/state", "").await;
                 assert_eq!(status, 200);
                 fetched.fetch_add(1, Ordering::SeqCst);
             }
