@@ -357,6 +357,9 @@ async fn stream_body(
 /// copied behind the head.
 const LARGE_BODY: usize = 64 * 1024;
 
+/// Large bodies are written in slices of this size.
+const SLICE: usize = 1024 * 1024;
+
 /// Writes `response` (streaming bodies chunk by chunk); returns whether the
 /// connection is still usable.
 ///
@@ -382,7 +385,17 @@ async fn write_response(
                 return false;
             }
             out.clear();
-            stream.write_all(&body).await.is_ok()
+            // In slices, letting the other connections on this I/O thread
+            // go between them: a reader of a document of hundreds of MB
+            // must not hold up small requests (a health check) for as
+            // long as the whole copy takes.
+            for slice in body.chunks(SLICE) {
+                if stream.write_all(slice).await.is_err() {
+                    return false;
+                }
+                tokio::task::yield_now().await;
+            }
+            true
         }
         Body::Full(body) => {
             out.extend_from_slice(&body);
