@@ -263,19 +263,14 @@ fn batched(
     write: impl FnOnce(&Master, &Request, &mut String),
 ) -> bytes::Bytes {
     let key = format!("{}?{:?}", request.path, request.query);
-    let last = master.readonly_batch.borrow_mut().take();
-    if let Some(last) = &last {
-        if last.key == key && last.written.elapsed() <= last.took {
-            let json = bytes::Bytes::from_owner(last.json.clone());
-            *master.readonly_batch.borrow_mut() = Some(Batched {
-                key: last.key.clone(),
-                written: last.written,
-                took: last.took,
-                json: last.json.clone(),
-            });
-            return json;
+    let last = {
+        let mut slot = master.readonly_batch.borrow_mut();
+        let same = |last: &&Batched| last.key == key && last.written.elapsed() <= last.took;
+        if let Some(last) = slot.as_ref().filter(same) {
+            return bytes::Bytes::from_owner(last.json.clone());
         }
-    }
+        slot.take()
+    };
     // The last document's buffer when no response holds it any more.
     let mut buffer = last
         .and_then(|last| std::sync::Arc::into_inner(last.json.0))
