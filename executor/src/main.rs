@@ -43,6 +43,16 @@ fn logging(flags: &Flags) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts libprocess with its network I/O on one thread: the executor
+/// talks to its agent alone, and one thread with tokio's current-thread
+/// scheduler needs less memory than a pool of workers, which every task
+/// pays for. `LIBPROCESS_NUM_WORKER_THREADS`, inherited from the agent, is
+/// not read here.
+fn start_libprocess() -> anyhow::Result<libprocess::Runtime> {
+    let config = libprocess::Config::from_env().context("failed to configure libprocess")?;
+    libprocess::initialize_single_threaded(config).context("failed to initialize libprocess")
+}
+
 fn run(flags: Flags) -> anyhow::Result<Status> {
     logging(&flags)?;
     if std::env::var("MESOS_HTTP_COMMAND_EXECUTOR").as_deref() == Ok("1") {
@@ -61,8 +71,7 @@ fn run(flags: Flags) -> anyhow::Result<Status> {
         tty_slave_path: flags.tty_slave_path.clone(),
         user: flags.task_user(),
     };
-    let libprocess = libprocess::Config::from_env().context("failed to configure libprocess")?;
-    let runtime = libprocess::initialize(libprocess).context("failed to initialize libprocess")?;
+    let runtime = start_libprocess()?;
     actix::System::new().block_on(async move {
         let executor = CommandExecutor::spawn(&runtime, command)
             .context("failed to start the command executor process")?;
@@ -99,8 +108,7 @@ fn run_http(flags: Flags) -> anyhow::Result<Status> {
     };
     // Upstream hides the token from the task.
     std::env::remove_var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");
-    let libprocess = libprocess::Config::from_env().context("failed to configure libprocess")?;
-    let runtime = libprocess::initialize(libprocess).context("failed to initialize libprocess")?;
+    let runtime = start_libprocess()?;
     actix::System::new().block_on(async move {
         let executor = CommandExecutor::spawn(&runtime, command)
             .context("failed to start the command executor process")?;
