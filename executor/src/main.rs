@@ -12,37 +12,6 @@ use mesos_executor::http_driver::{HttpDriver, HttpDriverConfig};
 use mesos_executor::{CommandExecutor, CommandExecutorConfig, DriverConfig, ExecutorDriver};
 use mesos_proto::mesos::{ExecutorId, Status};
 
-fn logging(flags: &Flags) -> anyhow::Result<()> {
-    let level = match flags.logging_level.as_str() {
-        "WARNING" => "warn",
-        "ERROR" => "error",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false);
-    if let Some(dir) = &flags.log_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create --log_dir {}", dir.display()))?;
-        let path = dir.join("mesos-executor.log");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("failed to open {}", path.display()))?;
-        builder.with_writer(std::sync::Mutex::new(file)).init();
-    } else if flags.quiet {
-        builder.with_writer(std::io::sink).init();
-    } else {
-        // The agent points the executor's stderr at the sandbox; stdout is
-        // left to the task.
-        builder.with_writer(std::io::stderr).init();
-    }
-    Ok(())
-}
-
 /// Starts libprocess with its network I/O on one thread: the executor
 /// talks to its agent alone, and one thread with tokio's current-thread
 /// scheduler needs less memory than a pool of workers, which every task
@@ -54,7 +23,12 @@ fn start_libprocess() -> anyhow::Result<libprocess::Runtime> {
 }
 
 fn run(flags: Flags) -> anyhow::Result<Status> {
-    logging(&flags)?;
+    mesos_executor::logging::init(
+        &flags.logging_level,
+        flags.log_dir.as_deref(),
+        flags.quiet,
+        "mesos-executor.log",
+    )?;
     if std::env::var("MESOS_HTTP_COMMAND_EXECUTOR").as_deref() == Ok("1") {
         return run_http(flags);
     }
