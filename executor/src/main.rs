@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mesos_executor::flags::Flags;
+use mesos_executor::flags::{CommandLine, Flags};
 use mesos_executor::http_driver::{HttpDriver, HttpDriverConfig};
 use mesos_executor::{CommandExecutor, CommandExecutorConfig, DriverConfig, ExecutorDriver};
 use mesos_proto::mesos::{ExecutorId, Status};
@@ -101,8 +101,8 @@ fn main() -> ExitCode {
     let flags = match Flags::parse_from_args(std::env::args()) {
         Ok(flags) => flags,
         Err(error) => {
-            if let Some(clap) = error.downcast_ref::<clap::Error>() {
-                clap.exit();
+            if let Some(command_line) = error.downcast_ref::<CommandLine>() {
+                command_line.exit();
             }
             eprintln!("mesos-executor: {error:#}");
             return ExitCode::from(1);

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mesos_executor::flags::DefaultExecutorFlags;
+use mesos_executor::flags::{CommandLine, DefaultExecutorFlags};
 use mesos_executor::{DefaultExecutor, DefaultExecutorConfig};
 
 fn run(flags: DefaultExecutorFlags) -> anyhow::Result<()> {
@@ -37,8 +37,8 @@ fn main() -> ExitCode {
     let flags = match DefaultExecutorFlags::parse_from_args(std::env::args()) {
         Ok(flags) => flags,
         Err(error) => {
-            if let Some(clap) = error.downcast_ref::<clap::Error>() {
-                clap.exit();
+            if let Some(command_line) = error.downcast_ref::<CommandLine>() {
+                command_line.exit();
             }
             eprintln!("mesos-default-executor: {error:#}");
             return ExitCode::from(1);
