@@ -97,6 +97,24 @@ fn run_http(flags: Flags) -> anyhow::Result<Status> {
     })
 }
 
+/// C's `pow`, defined here so that the dynamic loader does not load libm
+/// for it: about 0.3 MB of every executor's memory (the pages of libm that
+/// its relocations touch at every start) for a function this process
+/// never calls. Its one caller is tokio's multi-threaded scheduler (it
+/// weighs its average poll time with `powf`), linked in because tokio's
+/// runtime builder can build either scheduler once any package of the
+/// build enables that one, as the master and the agent do; the executor
+/// only builds current-thread runtimes. `pow` is the only libm function
+/// this binary refers to. The implementation is FreeBSD's `e_pow.c`,
+/// through the `libm` crate (part of Rust's compiler-builtins); it does not
+/// set `errno`, which nothing here reads.
+// SAFETY: this binary links no other definition of `pow` (it links no
+// libm), and this one has C's signature and meaning.
+#[unsafe(no_mangle)]
+pub extern "C" fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
 fn main() -> ExitCode {
     let flags = match Flags::parse_from_args(std::env::args()) {
         Ok(flags) => flags,
