@@ -40,6 +40,7 @@ pub mod flags;
 pub mod http;
 pub mod http_driver;
 pub(crate) mod library;
+pub mod logging;
 
 pub use command_executor::{CommandExecutor, CommandExecutorConfig};
 pub use default_executor::{DefaultExecutor, DefaultExecutorConfig};

@@ -7,44 +7,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mesos_executor::flags::Flags;
+use mesos_executor::flags::{CommandLine, Flags};
 use mesos_executor::http_driver::{HttpDriver, HttpDriverConfig};
 use mesos_executor::{CommandExecutor, CommandExecutorConfig, DriverConfig, ExecutorDriver};
 use mesos_proto::mesos::{ExecutorId, Status};
 
-fn logging(flags: &Flags) -> anyhow::Result<()> {
-    let level = match flags.logging_level.as_str() {
-        "WARNING" => "warn",
-        "ERROR" => "error",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false);
-    if let Some(dir) = &flags.log_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create --log_dir {}", dir.display()))?;
-        let path = dir.join("mesos-executor.log");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("failed to open {}", path.display()))?;
-        builder.with_writer(std::sync::Mutex::new(file)).init();
-    } else if flags.quiet {
-        builder.with_writer(std::io::sink).init();
-    } else {
-        // The agent points the executor's stderr at the sandbox; stdout is
-        // left to the task.
-        builder.with_writer(std::io::stderr).init();
-    }
-    Ok(())
+/// Starts libprocess with its network I/O on one thread: the executor
+/// talks to its agent alone, and one thread with tokio's current-thread
+/// scheduler needs less memory than a pool of workers, which every task
+/// pays for. `LIBPROCESS_NUM_WORKER_THREADS`, inherited from the agent, is
+/// not read here.
+fn start_libprocess() -> anyhow::Result<libprocess::Runtime> {
+    let config = libprocess::Config::from_env().context("failed to configure libprocess")?;
+    libprocess::initialize_single_threaded(config).context("failed to initialize libprocess")
 }
 
 fn run(flags: Flags) -> anyhow::Result<Status> {
-    logging(&flags)?;
+    mesos_executor::logging::init(
+        &flags.logging_level,
+        flags.log_dir.as_deref(),
+        flags.quiet,
+        "mesos-executor.log",
+    )?;
     if std::env::var("MESOS_HTTP_COMMAND_EXECUTOR").as_deref() == Ok("1") {
         return run_http(flags);
     }
@@ -61,8 +45,7 @@ fn run(flags: Flags) -> anyhow::Result<Status> {
         tty_slave_path: flags.tty_slave_path.clone(),
         user: flags.task_user(),
     };
-    let libprocess = libprocess::Config::from_env().context("failed to configure libprocess")?;
-    let runtime = libprocess::initialize(libprocess).context("failed to initialize libprocess")?;
+    let runtime = start_libprocess()?;
     actix::System::new().block_on(async move {
         let executor = CommandExecutor::spawn(&runtime, command)
             .context("failed to start the command executor process")?;
@@ -99,8 +82,7 @@ fn run_http(flags: Flags) -> anyhow::Result<Status> {
     };
     // Upstream hides the token from the task.
     std::env::remove_var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");
-    let libprocess = libprocess::Config::from_env().context("failed to configure libprocess")?;
-    let runtime = libprocess::initialize(libprocess).context("failed to initialize libprocess")?;
+    let runtime = start_libprocess()?;
     actix::System::new().block_on(async move {
         let executor = CommandExecutor::spawn(&runtime, command)
             .context("failed to start the command executor process")?;
@@ -115,12 +97,30 @@ fn run_http(flags: Flags) -> anyhow::Result<Status> {
     })
 }
 
+/// C's `pow`, defined here so that the dynamic loader does not load libm
+/// for it: about 0.3 MB of every executor's memory (the pages of libm that
+/// its relocations touch at every start) for a function this process
+/// never calls. Its one caller is tokio's multi-threaded scheduler (it
+/// weighs its average poll time with `powf`), linked in because tokio's
+/// runtime builder can build either scheduler once any package of the
+/// build enables that one, as the master and the agent do; the executor
+/// only builds current-thread runtimes. `pow` is the only libm function
+/// this binary refers to. The implementation is FreeBSD's `e_pow.c`,
+/// through the `libm` crate (part of Rust's compiler-builtins); it does not
+/// set `errno`, which nothing here reads.
+// SAFETY: this binary links no other definition of `pow` (it links no
+// libm), and this one has C's signature and meaning.
+#[unsafe(no_mangle)]
+pub extern "C" fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
 fn main() -> ExitCode {
     let flags = match Flags::parse_from_args(std::env::args()) {
         Ok(flags) => flags,
         Err(error) => {
-            if let Some(clap) = error.downcast_ref::<clap::Error>() {
-                clap.exit();
+            if let Some(command_line) = error.downcast_ref::<CommandLine>() {
+                command_line.exit();
             }
             eprintln!("mesos-executor: {error:#}");
             return ExitCode::from(1);

@@ -62,7 +62,16 @@ static GLOBAL: OnceLock<Runtime> = OnceLock::new();
 /// Starts this OS process's runtime from `config` (see
 /// [`Config::from_env`]); later calls fail.
 pub fn initialize(config: Config) -> Result<Runtime, InitError> {
-    let runtime = Runtime::new(config)?;
+    install(Runtime::new(config)?)
+}
+
+/// As [`initialize`], with the network I/O on one dedicated thread
+/// ([`Runtime::new_single_threaded`]).
+pub fn initialize_single_threaded(config: Config) -> Result<Runtime, InitError> {
+    install(Runtime::new_single_threaded(config)?)
+}
+
+fn install(runtime: Runtime) -> Result<Runtime, InitError> {
     GLOBAL
         .set(runtime.clone())
         .map_err(|_| InitError::AlreadyInitialized)?;

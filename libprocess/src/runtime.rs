@@ -171,37 +171,83 @@ pub(crate) struct Inner {
     /// Inbound connection tasks, closed by `shutdown` as an exiting OS
     /// process closes its sockets.
     inbound: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The I/O runtime its connections run on.
+    pub(crate) io: tokio::runtime::Handle,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The tokio runtime all libprocess network I/O runs on.
-pub(crate) fn io_runtime() -> &'static tokio::runtime::Runtime {
-    static IO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    IO.get_or_init(|| {
-        let workers = std::env::var("LIBPROCESS_NUM_WORKER_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("libprocess-io")
-            .enable_io()
-            .enable_time()
-            .build()
-            .expect("building the libprocess I/O runtime at start-up")
-    })
+/// The tokio runtime all libprocess network I/O of this OS process runs
+/// on, built by the first libprocess runtime started and kept for the
+/// life of the process (later runtimes share it, whichever constructor
+/// they use).
+static IO: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+
+/// Builds the I/O runtime of [`Runtime::new`]: tokio's multi-threaded
+/// scheduler with `LIBPROCESS_NUM_WORKER_THREADS` workers (default: the
+/// cores, at most 4).
+fn io_workers() -> tokio::runtime::Handle {
+    let workers = std::env::var("LIBPROCESS_NUM_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(4)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("libprocess-io")
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("building the libprocess I/O runtime at start-up");
+    let handle = runtime.handle().clone();
+    // It serves every runtime of this OS process until it exits.
+    std::mem::forget(runtime);
+    handle
+}
+
+/// Builds the I/O runtime of [`Runtime::new_single_threaded`]: tokio's
+/// current-thread scheduler, driven by one dedicated thread that does
+/// nothing else. One thread and stack fewer than the smallest pool, and
+/// the multi-threaded scheduler's code (its worker loop, work stealing)
+/// never runs, so its pages are never loaded: the command executor, whose
+/// one connection to its agent needs no more, runs in less memory.
+fn io_thread() -> tokio::runtime::Handle {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("building the libprocess I/O runtime at start-up");
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("libprocess-io".into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()))
+        .expect("starting the libprocess I/O thread at start-up");
+    handle
 }
 
 impl Runtime {
-    /// Binds the socket described by `config` and starts serving it.
+    /// Binds the socket described by `config` and starts serving it. Its
+    /// network I/O runs on `LIBPROCESS_NUM_WORKER_THREADS` threads (tokio's
+    /// multi-threaded scheduler), unless an earlier runtime of this OS
+    /// process chose otherwise.
     pub fn new(config: Config) -> Result<Self, InitError> {
+        Self::start(config, IO.get_or_init(io_workers))
+    }
+
+    /// As [`Runtime::new`], with the network I/O on one dedicated thread
+    /// (`LIBPROCESS_NUM_WORKER_THREADS` is not read), unless an earlier
+    /// runtime of this OS process chose otherwise. For processes that talk
+    /// to one or two peers: the command executor.
+    pub fn new_single_threaded(config: Config) -> Result<Self, InitError> {
+        Self::start(config, IO.get_or_init(io_thread))
+    }
+
+    fn start(config: Config, io: &tokio::runtime::Handle) -> Result<Self, InitError> {
         let requested = SocketAddrV4::new(config.ip, config.port);
         let listener = {
-            let _guard = io_runtime().enter();
+            let _guard = io.enter();
             tokio::net::TcpSocket::new_v4()
                 .and_then(|s| s.set_reuseaddr(true).map(|()| s))
                 .and_then(|s| s.bind(requested.into()).map(|()| s))
@@ -249,10 +295,11 @@ impl Runtime {
                 metrics: Metrics::default(),
                 server: Mutex::new(None),
                 inbound: Mutex::new(Vec::new()),
+                io: io.clone(),
             }),
         };
         runtime.install_builtins();
-        let server = io_runtime().spawn(transport::serve(runtime.downgrade(), listener));
+        let server = io.spawn(transport::serve(runtime.downgrade(), listener));
         *lock(&runtime.inner.server) = Some(server);
         tracing::debug!(%advertised, %bound, "libprocess runtime started");
         Ok(runtime)

@@ -6,40 +6,16 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mesos_executor::flags::DefaultExecutorFlags;
+use mesos_executor::flags::{CommandLine, DefaultExecutorFlags};
 use mesos_executor::{DefaultExecutor, DefaultExecutorConfig};
 
-fn logging(flags: &DefaultExecutorFlags) -> anyhow::Result<()> {
-    let level = match flags.logging_level.as_str() {
-        "WARNING" => "warn",
-        "ERROR" => "error",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false);
-    if let Some(dir) = &flags.log_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create --log_dir {}", dir.display()))?;
-        let path = dir.join("mesos-default-executor.log");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("failed to open {}", path.display()))?;
-        builder.with_writer(std::sync::Mutex::new(file)).init();
-    } else if flags.quiet {
-        builder.with_writer(std::io::sink).init();
-    } else {
-        builder.with_writer(std::io::stderr).init();
-    }
-    Ok(())
-}
-
 fn run(flags: DefaultExecutorFlags) -> anyhow::Result<()> {
-    logging(&flags)?;
+    mesos_executor::logging::init(
+        &flags.logging_level,
+        flags.log_dir.as_deref(),
+        flags.quiet,
+        "mesos-default-executor.log",
+    )?;
     let config = DefaultExecutorConfig::from_env(flags.launcher_dir.clone())?;
     // Upstream hides the token from other processes in the container.
     std::env::remove_var("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");
@@ -61,8 +37,8 @@ fn main() -> ExitCode {
     let flags = match DefaultExecutorFlags::parse_from_args(std::env::args()) {
         Ok(flags) => flags,
         Err(error) => {
-            if let Some(clap) = error.downcast_ref::<clap::Error>() {
-                clap.exit();
+            if let Some(command_line) = error.downcast_ref::<CommandLine>() {
+                command_line.exit();
             }
             eprintln!("mesos-default-executor: {error:#}");
             return ExitCode::from(1);

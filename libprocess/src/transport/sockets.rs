@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::process::Event;
-use crate::runtime::{io_runtime, Runtime, WeakRuntime};
+use crate::runtime::{Runtime, WeakRuntime};
 use crate::UPID;
 
 /// Bytes gathered into one write when messages queue up.
@@ -52,12 +52,12 @@ impl SocketManager {
         let mut connections = lock(&self.connections);
         if let Some(connection) = connections.get(&addr) {
             if let Err(mpsc::error::SendError(bytes)) = connection.tx.send(bytes) {
-                let connection = self.connect(runtime.downgrade(), addr);
+                let connection = self.connect(runtime, addr);
                 let _ = connection.tx.send(bytes);
                 connections.insert(addr, connection);
             }
         } else {
-            let connection = self.connect(runtime.downgrade(), addr);
+            let connection = self.connect(runtime, addr);
             let _ = connection.tx.send(bytes);
             connections.insert(addr, connection);
         }
@@ -77,7 +77,7 @@ impl SocketManager {
         if reconnect || !alive {
             // The replaced connection's end is not reported: its generation
             // no longer matches.
-            let connection = self.connect(runtime.downgrade(), addr);
+            let connection = self.connect(runtime, addr);
             connections.insert(addr, connection);
         }
     }
@@ -88,10 +88,13 @@ impl SocketManager {
         lock(&self.links).clear();
     }
 
-    fn connect(&self, runtime: WeakRuntime, addr: SocketAddrV4) -> Connection {
+    fn connect(&self, runtime: &Runtime, addr: SocketAddrV4) -> Connection {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
-        io_runtime().spawn(run(runtime, addr, generation, rx));
+        runtime
+            .inner
+            .io
+            .spawn(run(runtime.downgrade(), addr, generation, rx));
         Connection { tx, generation }
     }
 
