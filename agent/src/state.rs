@@ -17,11 +17,22 @@ use crate::status_update_manager::{self, Replay};
 /// Writes a single-record protobuf checkpoint (4-byte host-order length,
 /// then the record) atomically (stout's `protobuf::write`).
 pub fn checkpoint_record(path: &Path, message: &impl Message) -> std::io::Result<()> {
+    libprocess::os::write_atomic(path, &record(message)?)
+}
+
+/// [`checkpoint_record`] without syncing, for the containerizer's runtime
+/// directory (state of this boot only: see `libprocess::os::write_replace`).
+pub fn runtime_record(path: &Path, message: &impl Message) -> std::io::Result<()> {
+    libprocess::os::write_replace(path, &record(message)?)
+}
+
+/// `message` as a single-record checkpoint's bytes.
+fn record(message: &impl Message) -> std::io::Result<Vec<u8>> {
     let bytes = message.encode_to_vec();
     let length = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
     let mut data = length.to_ne_bytes().to_vec();
     data.extend_from_slice(&bytes);
-    libprocess::os::write_atomic(path, &data)
+    Ok(data)
 }
 
 /// Writes a string checkpoint (raw, no newline) atomically.

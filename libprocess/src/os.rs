@@ -3,11 +3,23 @@
 use std::io::Write as _;
 use std::path::Path;
 
-/// Writes `data` to `path` atomically: a temporary file in the same
-/// directory is written and fsynced, renamed over `path`, and the directory
-/// is fsynced, so a crash leaves either the old or the new contents, never a
-/// mix (upstream's `state::checkpoint`).
+/// Replaces `path` with `data` atomically (temporary file, then rename)
+/// and durably: the file and its directory are synced before this
+/// returns, so a checkpoint survives the machine's crash.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    replace(path, data, true)
+}
+
+/// Replaces `path` with `data` atomically but without syncing: for state
+/// that only has to outlive the process that writes it, not the machine
+/// (the containerizer's runtime directory, meant for a tmpfs and thrown
+/// away at reboot, as upstream's). A reader sees the old or the new
+/// contents, never a part.
+pub fn write_replace(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    replace(path, data, false)
+}
+
+fn replace(path: &Path, data: &[u8], sync: bool) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -21,9 +33,14 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(data)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         std::fs::rename(&temp, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        if sync {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

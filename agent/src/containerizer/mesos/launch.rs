@@ -361,7 +361,7 @@ fn fork_init(status_path: Option<&std::path::Path>) -> Option<i32> {
         }
     }
     if let Some(path) = status_path {
-        if let Err(error) = libprocess::os::write_atomic(path, status.to_string().as_bytes()) {
+        if let Err(error) = libprocess::os::write_replace(path, status.to_string().as_bytes()) {
             eprintln!(
                 "Failed to checkpoint the container's status to '{}': {error}",
                 path.display()

@@ -13,8 +13,12 @@
 //!     containers/<child>/...     nested containers, laid out the same
 //! ```
 //!
-//! Protobufs are single length-prefixed records, written atomically as the
-//! agent's own checkpoints ([`crate::state`]). A top-level container's
+//! Protobufs are single length-prefixed records as the agent's own
+//! checkpoints ([`crate::state`]), written atomically but not synced: this
+//! is state of one boot (upstream's default `/var/run/mesos` is a tmpfs),
+//! needed across an agent restart, where the page cache keeps it, and
+//! meaningless after a reboot, which ends every container. Syncing it cost
+//! a disk flush per file per container launch. A top-level container's
 //! directory goes when it is destroyed; a nested one's stays (with its
 //! `termination`, for `WAIT_NESTED_CONTAINER`) until it is removed or its
 //! parent goes.
@@ -23,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use mesos_proto::mesos::slave::{ContainerConfig, ContainerLaunchInfo, ContainerTermination};
 
-use crate::state::{checkpoint_record, checkpoint_text, read_record};
+use crate::state::{read_record, runtime_record};
 
 /// The init process's pid.
 pub const PID_FILE: &str = "pid";
@@ -117,9 +121,9 @@ pub fn checkpoint_launch(
     let dir = runtime_path(runtime_dir, container_id);
     std::fs::create_dir_all(&dir)?;
     if debug {
-        checkpoint_text(&dir.join(FORCE_DESTROY_ON_RECOVERY_FILE), "")?;
+        libprocess::os::write_replace(&dir.join(FORCE_DESTROY_ON_RECOVERY_FILE), b"")?;
     }
-    checkpoint_record(&dir.join(CONFIG_FILE), config)
+    runtime_record(&dir.join(CONFIG_FILE), config)
 }
 
 /// Checkpoints the launch info the helper runs with.
@@ -130,14 +134,14 @@ pub fn checkpoint_launch_info(
 ) -> std::io::Result<()> {
     let dir = runtime_path(runtime_dir, container_id);
     std::fs::create_dir_all(&dir)?;
-    checkpoint_record(&dir.join(LAUNCH_INFO_FILE), info)
+    runtime_record(&dir.join(LAUNCH_INFO_FILE), info)
 }
 
 /// Checkpoints the init process's pid.
 pub fn checkpoint_pid(runtime_dir: &Path, container_id: &str, pid: u32) -> std::io::Result<()> {
     let dir = runtime_path(runtime_dir, container_id);
     std::fs::create_dir_all(&dir)?;
-    checkpoint_text(&dir.join(PID_FILE), &pid.to_string())
+    libprocess::os::write_replace(&dir.join(PID_FILE), pid.to_string().as_bytes())
 }
 
 /// Checkpoints how a nested container ended.
@@ -148,7 +152,7 @@ pub fn checkpoint_termination(
 ) -> std::io::Result<()> {
     let dir = runtime_path(runtime_dir, container_id);
     std::fs::create_dir_all(&dir)?;
-    checkpoint_record(&dir.join(TERMINATION_FILE), termination)
+    runtime_record(&dir.join(TERMINATION_FILE), termination)
 }
 
 /// Removes a container's runtime directory (and its nested ones').

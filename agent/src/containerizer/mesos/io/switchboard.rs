@@ -198,15 +198,10 @@ fn dup(fd: &OwnedFd) -> Result<OwnedFd> {
         .map_err(|e| IsolatorError(format!("failed to duplicate an fd: {e}")))
 }
 
-/// Writes `contents` to `path` atomically (write, fsync, rename).
+/// Writes `contents` to `path` in the runtime directory atomically (not
+/// synced: state of this boot, see `paths`).
 fn checkpoint(path: &Path, contents: &str) -> std::io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    {
-        let mut file = std::fs::File::create(&temporary)?;
-        std::io::Write::write_all(&mut file, contents.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(temporary, path)
+    libprocess::os::write_replace(path, contents.as_bytes())
 }
 
 fn poll_exit(proc_root: PathBuf, pid: u32) -> Exit {
