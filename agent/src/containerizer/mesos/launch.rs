@@ -8,6 +8,12 @@
 //! for JSON on each launch), then execs the command.
 //!
 //! Steps, in order:
+//! 0. What upstream's launchers do between fork and exec, since ours
+//!    start the helper with `posix_spawn`: become a session leader; with
+//!    `--open_files_limit=N`, give the soft open-files limit back (the
+//!    agent raised its own); make stdin the controlling terminal when the
+//!    container has a pty (`tty_slave_path`, as upstream's helper does);
+//!    unshare the launch info's `clone_namespaces`.
 //! 1. `--pipe_read=FD`: block until the agent writes one byte (the
 //!    container's cgroups are set up by then); EOF means the agent gave
 //!    up, and the helper exits.
@@ -49,6 +55,9 @@ pub struct LaunchFlags {
     /// `--runtime_directory`: the container's runtime directory, where
     /// the helper checkpoints the command's exit status (`status`).
     pub runtime_directory: Option<std::path::PathBuf>,
+    /// `--open_files_limit`: the soft `RLIMIT_NOFILE` to set (the one the
+    /// agent started with, before it raised its own).
+    pub open_files_limit: Option<u64>,
 }
 
 impl LaunchFlags {
@@ -76,6 +85,12 @@ impl LaunchFlags {
                         })?);
                 }
                 "runtime_directory" => flags.runtime_directory = Some(value.into()),
+                "open_files_limit" => {
+                    flags.open_files_limit =
+                        Some(value.parse().map_err(|_| {
+                            format!("--open_files_limit: '{value}' is not a number")
+                        })?);
+                }
                 "enter_namespaces_of" => {
                     flags.enter_namespaces_of =
                         Some(value.parse().map_err(|_| {
@@ -100,6 +115,9 @@ pub fn run(flags: &LaunchFlags) -> i32 {
         Ok(info) => info,
         Err(error) => return fail(&error),
     };
+    if let Err(error) = prepare_process(flags, &info) {
+        return fail(&error);
+    }
     if let Some(fd) = flags.pipe_read {
         let mut byte = [0_u8; 1];
         // SAFETY: reads at most one byte into a buffer we own, from an fd
@@ -199,8 +217,73 @@ pub fn run(flags: &LaunchFlags) -> i32 {
     if let Some(directory) = &info.working_directory {
         exec.current_dir(directory);
     }
+    // Nothing of the agent's or the helper's reaches the command but its
+    // stdio (a launch racing this one may have inherited our pipe).
+    // SAFETY: close_range only sets flags on fds of this process.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3_u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
     let error = exec.exec();
     fail(&format!("failed to execute '{value}': {error}"))
+}
+
+/// Step 0: what upstream does between fork and exec of the helper.
+fn prepare_process(flags: &LaunchFlags, info: &ContainerLaunchInfo) -> Result<(), String> {
+    // SAFETY: getsid, getpid and setsid act on this process only.
+    unsafe {
+        if libc::getsid(0) != libc::getpid() && libc::setsid() == -1 {
+            return Err(format!(
+                "failed to start a new session: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    if let Some(soft) = flags.open_files_limit {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct we own; setrlimit reads it.
+        let set = unsafe {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && {
+                limit.rlim_cur = soft.min(limit.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+            }
+        };
+        if !set {
+            return Err(format!(
+                "failed to set the open files limit to {soft}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    if info
+        .tty_slave_path
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        // SAFETY: TIOCSCTTY on stdin (the pty's slave) takes no memory.
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } == -1 {
+            return Err(format!(
+                "failed to make the pty the controlling terminal: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    let namespaces = info.clone_namespaces.iter().fold(0, |all, flag| all | flag);
+    // SAFETY: unshare takes only its flags; the helper is single-threaded.
+    if namespaces != 0 && unsafe { libc::unshare(namespaces) } == -1 {
+        return Err(format!(
+            "failed to unshare namespaces {namespaces:#x}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// Enters the namespaces of `target` that differ from ours, then its root

@@ -863,11 +863,6 @@ async fn launch(
     } else if config.rootfs.is_none() {
         merged.working_directory = Some(config.directory.clone());
     }
-    let clone_namespaces = merged
-        .clone_namespaces
-        .iter()
-        .fold(0, |all, flag| all | flag);
-
     {
         let (runtime_dir, id, info) = (runtime_dir.clone(), id.to_string(), merged.clone());
         tokio::task::spawn_blocking(move || {
@@ -890,6 +885,9 @@ async fn launch(
         ),
         format!("--pipe_read={}", read_end.as_raw_fd()),
     ];
+    if let Some(limit) = launcher::original_open_files_limit() {
+        arguments.push(format!("--open_files_limit={limit}"));
+    }
     if let Some(target) = debug_parent.as_ref().and_then(|p| p.namespace_target) {
         arguments.push(format!("--namespace_mnt_target={target}"));
     } else if super::parent(id).is_some() {
@@ -920,7 +918,6 @@ async fn launch(
         working_directory: PathBuf::from(&config.directory),
         stdout: PathBuf::from(&config.directory).join("stdout"),
         stderr: PathBuf::from(&config.directory).join("stderr"),
-        clone_namespaces,
         keep_fd: Some(read_end.as_raw_fd()),
         stdio: container_io.as_ref().map(|io| {
             [
@@ -929,7 +926,6 @@ async fn launch(
                 io.stderr.as_raw_fd(),
             ]
         }),
-        controlling_tty: container_io.as_ref().is_some_and(|io| io.tty),
     };
     let forked = launcher.fork(id, spec)?;
     drop((read_end, container_io));

@@ -185,7 +185,7 @@ impl Launcher for LinuxLauncher {
                 program: spec.program.display().to_string(),
                 source: std::io::Error::other(format!("failed to create cgroup: {message}")),
             })?;
-        let forked = super::spawn(&spec, spec.clone_namespaces)?;
+        let forked = super::spawn(&spec)?;
         let pid = libc::pid_t::try_from(forked.pid).unwrap_or_default();
         // The helper blocks on its pipe until the containerizer has
         // isolated it, so everything it forks lands in the cgroup too.

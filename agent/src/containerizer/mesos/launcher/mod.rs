@@ -54,6 +54,12 @@ pub enum LauncherError {
 pub type Result<T> = std::result::Result<T, LauncherError>;
 
 /// What to fork: the `mesos-containerizer launch` helper, usually.
+///
+/// The launchers start it with `posix_spawn` (a `vfork`-like clone: the
+/// agent's page tables are not copied, which `fork` spent most of a
+/// launch on), so nothing runs between the fork and the exec: the helper
+/// makes itself a session leader, takes its controlling terminal and
+/// unshares its namespaces (see `launch.rs`).
 #[derive(Debug, Clone)]
 pub struct ForkSpec {
     /// The program.
@@ -68,9 +74,6 @@ pub struct ForkSpec {
     pub stdout: PathBuf,
     /// Where its stderr goes.
     pub stderr: PathBuf,
-    /// `CLONE_NEW*` flags to unshare before exec (the helper forks the
-    /// container's init inside a new pid namespace).
-    pub clone_namespaces: i32,
     /// A pipe end the child keeps across exec (the helper waits on it
     /// until the container is isolated).
     pub keep_fd: Option<RawFd>,
@@ -78,9 +81,6 @@ pub struct ForkSpec {
     /// `/dev/null` and the sandbox files (the caller keeps them open until
     /// `fork` returns).
     pub stdio: Option<[RawFd; 3]>,
-    /// Make stdin (a pty's slave) the controlling terminal of the new
-    /// session.
-    pub controlling_tty: bool,
 }
 
 /// A forked container: its pid and its exit.
@@ -146,10 +146,20 @@ pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
     Ok((old, raised.rlim_cur))
 }
 
-/// Spawns `spec` with `setsid` (and `unshare`, when asked), reaping it on
-/// the current tokio runtime. Shared by the launchers.
-pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
-    use std::os::unix::process::CommandExt as _;
+/// The soft open-files limit to give containers: the one the agent
+/// started with, when [`raise_open_files_limit`] raised it.
+pub fn original_open_files_limit() -> Option<u64> {
+    ORIGINAL_OPEN_FILES_LIMIT.get().map(|limit| limit.rlim_cur)
+}
+
+/// Spawns `spec` with `posix_spawn` (std uses it when no code is to run
+/// between fork and exec), reaping it on the current tokio runtime.
+/// Shared by the launchers.
+pub(crate) fn spawn(spec: &ForkSpec) -> Result<Forked> {
+    let fork_error = |source| LauncherError::Fork {
+        program: spec.program.display().to_string(),
+        source,
+    };
     let open = |path: &PathBuf| {
         std::fs::OpenOptions::new()
             .create(true)
@@ -167,10 +177,7 @@ pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
                 // borrow ends before it returns.
                 unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
                     .try_clone_to_owned()
-                    .map_err(|source| LauncherError::Fork {
-                        program: spec.program.display().to_string(),
-                        source,
-                    })
+                    .map_err(fork_error)
             };
             (
                 std::process::Stdio::from(dup(fds[0])?),
@@ -184,7 +191,7 @@ pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
             open(&spec.stderr)?.into(),
         ),
     };
-    let mut command = std::process::Command::new(&spec.program);
+    let mut command = tokio::process::Command::new(&spec.program);
     command
         .args(&spec.arguments)
         .current_dir(&spec.working_directory)
@@ -192,46 +199,19 @@ pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
         .envs(spec.environment.iter().map(|(k, v)| (k, v)))
         .stdin(stdin)
         .stdout(stdout)
-        .stderr(stderr);
-    let keep_fd = spec.keep_fd;
-    let controlling_tty = spec.controlling_tty;
-    let open_files_limit = ORIGINAL_OPEN_FILES_LIMIT.get().copied();
-    // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (setsid, ioctl, fcntl, unshare,
-    // setrlimit); it allocates nothing and touches no memory shared with
-    // the parent's threads.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::setsid() == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(limit) = &open_files_limit {
-                if libc::setrlimit(libc::RLIMIT_NOFILE, limit) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            if controlling_tty && libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(fd) = keep_fd {
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags == -1 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            if pre_exec_unshare != 0 && libc::unshare(pre_exec_unshare) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = tokio::process::Command::from(command)
-        .kill_on_drop(false)
-        .spawn()
-        .map_err(|source| LauncherError::Fork {
-            program: spec.program.display().to_string(),
-            source,
-        })?;
+        .stderr(stderr)
+        .kill_on_drop(false);
+    // The kept fd is inheritable only while the child is spawned: a
+    // process another thread forks meanwhile may inherit it too, which
+    // is harmless (a read end), and the helper marks every fd above
+    // stderr close-on-exec before it runs the command.
+    let _inheritable = spec
+        .keep_fd
+        .map(Inheritable::new)
+        .transpose()
+        .map_err(fork_error)?;
+    let child = command.spawn().map_err(fork_error)?;
+    drop(_inheritable);
     let pid = child.id().unwrap_or_default();
     let mut child = child;
     let exit = Box::pin(async move {
@@ -241,65 +221,83 @@ pub(crate) fn spawn(spec: &ForkSpec, pre_exec_unshare: i32) -> Result<Forked> {
     Ok(Forked { pid, exit })
 }
 
+/// An fd without `FD_CLOEXEC` until dropped.
+struct Inheritable(RawFd);
+
+impl Inheritable {
+    fn new(fd: RawFd) -> std::io::Result<Self> {
+        set_cloexec(fd, false)?;
+        Ok(Self(fd))
+    }
+}
+
+impl Drop for Inheritable {
+    fn drop(&mut self) {
+        let _ = set_cloexec(self.0, true);
+    }
+}
+
+fn set_cloexec(fd: RawFd, on: bool) -> std::io::Result<()> {
+    // SAFETY: F_GETFD/F_SETFD read and write the flags of an fd the
+    // caller holds open; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let flags = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+
     use super::*;
 
-    fn soft_open_files_limit() -> u64 {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the struct we own.
-        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-        assert_eq!(got, 0);
-        limit.rlim_cur
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two fds into the array we own.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both fds were just created and are owned by nothing else.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
     }
 
     #[actix_rt::test]
-    async fn containers_get_the_open_files_limit_the_agent_started_with() {
-        // Start one below the hard limit, so there is something to raise.
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the struct we own.
-        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
-        assert_eq!(got, 0);
-        if limit.rlim_max != libc::RLIM_INFINITY {
-            limit.rlim_cur = limit.rlim_max - 1;
-            // SAFETY: setrlimit reads the struct we pass.
-            let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
-            assert_eq!(set, 0);
-        }
-        let before = soft_open_files_limit();
-        let (old, new) = raise_open_files_limit().unwrap();
-        assert_eq!(old, before);
-        assert_eq!(soft_open_files_limit(), new);
-        assert_eq!(new, limit.rlim_max);
+    async fn the_child_inherits_the_kept_fd_only_and_it_is_close_on_exec_again_after() {
+        let (kept, other) = pipe();
         let dir = tempfile::tempdir().unwrap();
         let spec = ForkSpec {
             program: PathBuf::from("/bin/sh"),
-            arguments: vec!["-c".into(), "ulimit -n".into()],
+            arguments: vec!["-c".into(), "ls /proc/$$/fd; pwd".into()],
             environment: vec![],
             working_directory: dir.path().to_path_buf(),
             stdout: dir.path().join("stdout"),
             stderr: dir.path().join("stderr"),
-            clone_namespaces: 0,
-            keep_fd: None,
+            keep_fd: Some(kept.as_raw_fd()),
             stdio: None,
-            controlling_tty: false,
         };
-        let forked = spawn(&spec, 0).unwrap();
+        let forked = spawn(&spec).unwrap();
         assert_eq!(forked.exit.await, Some(0));
         let shown = std::fs::read_to_string(dir.path().join("stdout")).unwrap();
-        let expected = if before == libc::RLIM_INFINITY {
-            "unlimited".to_string()
-        } else {
-            before.to_string()
-        };
-        assert_eq!(shown.trim(), expected);
+        let mut lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.pop(), Some(dir.path().to_str().unwrap()));
+        // (Fds the test process inherited without FD_CLOEXEC, such as
+        // cargo's jobserver pipe, are inherited too.)
+        let fds: Vec<i32> = lines.iter().map(|l| l.parse().unwrap()).collect();
+        assert!(fds.contains(&kept.as_raw_fd()), "{fds:?}");
+        assert!(!fds.contains(&other.as_raw_fd()), "{fds:?}");
+        // SAFETY: F_GETFD on an fd we own.
+        let flags = unsafe { libc::fcntl(kept.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
     }
 }

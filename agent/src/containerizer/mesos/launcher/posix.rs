@@ -51,7 +51,7 @@ impl Launcher for PosixLauncher {
     }
 
     fn fork(&self, container_id: &str, spec: ForkSpec) -> Result<Forked> {
-        let forked = super::spawn(&spec, spec.clone_namespaces)?;
+        let forked = super::spawn(&spec)?;
         self.pids
             .lock()
             .unwrap_or_else(|e| e.into_inner())
