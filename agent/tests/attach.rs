@@ -643,6 +643,62 @@ async fn attach_to_a_task_without_a_switchboard_fails_as_upstream_follows_when_a
     assert_eq!(reply.status, 400, "{}", reply.text());
 }
 
+/// Beyond upstream: `Mesos-Follow-Sandbox` streams a container without a
+/// switchboard live, output written after the client attached included,
+/// and the stream ends when the container terminates.
+#[actix_rt::test]
+async fn following_a_task_without_a_switchboard_streams_later_output_until_it_ends() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("follow-live").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "writer");
+    // No TTY and not DEBUG: no switchboard, as upstream decides.
+    let reply = call(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": id,
+                "command": {"value": "echo first; sleep 2; echo second >&2; sleep 1; echo third"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let attach = json!({
+        "type": "ATTACH_CONTAINER_OUTPUT",
+        "attach_container_output": {"container_id": id}
+    });
+    let plain = stream(cluster.addr, attach.clone()).await;
+    assert_eq!(plain.status, 500, "{}", plain.head);
+    let mut followed = stream_with(cluster.addr, attach, "Mesos-Follow-Sandbox: true\r\n").await;
+    assert_eq!(followed.status, 200, "{}", followed.head);
+    assert!(followed.head.contains("Content-Type: application/recordio"));
+    // Attached while the command sleeps: "first" is there, the rest is
+    // written later.
+    let early = followed.output_until("first\n").await;
+    assert_eq!(early, "first\n");
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(record) = followed.next().await {
+            match record["data"]["type"].as_str() {
+                Some("STDOUT") => stdout.extend(data(&record)),
+                Some("STDERR") => stderr.extend(data(&record)),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived the container");
+    assert_eq!(String::from_utf8_lossy(&stdout), "third\n");
+    assert_eq!(String::from_utf8_lossy(&stderr), "second\n");
+    let wait = wait_nested(cluster.addr, id).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+}
+
 #[actix_rt::test]
 async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited() {
     if !require_switchboard() {
