@@ -721,6 +721,11 @@ async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited(
         .parse()
         .unwrap();
     let socket = std::fs::read_to_string(checkpoint.join("socket")).unwrap();
+    // Upstream's place, whatever `$TMPDIR` says.
+    assert!(
+        socket.trim().starts_with("/tmp/mesos-io-switchboard-"),
+        "{socket}"
+    );
     assert!(std::path::Path::new(socket.trim()).exists());
     // SAFETY: kills the switchboard server the test's agent started.
     unsafe {

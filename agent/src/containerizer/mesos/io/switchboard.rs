@@ -8,7 +8,8 @@
 //! stdin, stdout, stderr and controlling terminal, sized from `tty_info`
 //! and with `TERM=xterm` unless the command sets `TERM`; else three
 //! pipes), starts the server with the other ends and the sandbox's
-//! `stdout`/`stderr` files, waits for its socket and checkpoints it at
+//! `stdout`/`stderr` files, waits for its socket
+//! (`/tmp/mesos-io-switchboard-<uuid>`) and checkpoints it at
 //! `<runtime_dir>/containers/<id>/io_switchboard/{pid,socket}`; the
 //! containerizer takes the container's ends with
 //! [`IOSwitchboard::extract_container_io`] for the fork. The pty's path
@@ -53,6 +54,9 @@ pub const IO_SWITCHBOARD_DIRECTORY: &str = "io_switchboard";
 pub const PID_FILE: &str = "pid";
 /// The checkpointed socket path.
 pub const SOCKET_FILE: &str = "socket";
+/// Where the servers' sockets are made (`mesos-io-switchboard-<uuid>`):
+/// `/tmp` literally, as upstream, whatever `$TMPDIR` says.
+pub const SOCKET_DIR: &str = "/tmp";
 
 /// How long `cleanup` waits for the server to finish its streams.
 const CLEANUP_GRACE: Duration = Duration::from_secs(5);
@@ -298,9 +302,10 @@ impl IOSwitchboard {
         std::fs::create_dir_all(&directory).map_err(|e| {
             IsolatorError(format!("failed to create '{}': {e}", directory.display()))
         })?;
-        // A short path: unix socket paths are limited to 108 bytes.
+        // Upstream's path, `/tmp` literally (not `$TMPDIR`): short, as unix
+        // socket paths are limited to 108 bytes.
         let socket =
-            std::env::temp_dir().join(format!("mesos-io-switchboard-{}", uuid::Uuid::new_v4()));
+            Path::new(SOCKET_DIR).join(format!("mesos-io-switchboard-{}", uuid::Uuid::new_v4()));
         let (stdin_to, stdout_from, stderr_from) = server_fds;
         let keep: Vec<RawFd> = vec![
             stdin_to.as_raw_fd(),
