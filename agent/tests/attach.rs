@@ -458,13 +458,25 @@ async fn attach_to_a_running_tty_container_and_type_into_it() {
     input.stdin(b"echo typed-$((40 + 2)); stty size\n").await;
     output.output_until("typed-42").await;
     second.output_until("20 90").await;
+    // Beyond upstream: following the sandbox gets what was written before
+    // (the switchboard copies it into `stdout`), then the rest.
+    let mut followed = stream_with(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id}}),
+        "Mesos-Follow-Sandbox: true\r\n",
+    )
+    .await;
+    assert_eq!(followed.status, 200, "{}", followed.head);
+    followed.output_until("typed-42").await;
     input.stdin(b"exit 7\n").await;
     let (status, body) = input.finish().await;
     assert_eq!(status, 200, "{body}");
     let wait = wait_nested(cluster.addr, id.clone()).await;
     assert_eq!(wait["exit_status"], 7 << 8, "{wait}");
-    // The stream ends with the container.
+    // The streams end with the container.
     output.output_until_end().await;
+    let rest = followed.output_until_end().await;
+    assert!(rest.contains("exit 7"), "{rest:?}");
 }
 
 #[actix_rt::test]
