@@ -573,6 +573,46 @@ async fn a_session_container_dies_with_its_connection() {
     assert_eq!(count(), 0);
 }
 
+/// `KILL_NESTED_CONTAINER` of a running DEBUG session container: the
+/// session's output stream ends, and `WAIT_NESTED_CONTAINER` reports it
+/// killed by `SIGKILL` (upstream's default signal).
+#[actix_rt::test]
+async fn killing_a_session_container_ends_its_stream() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-kill").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-killed");
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "echo started; exec sleep 1019"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    session.output_until("started\n").await;
+    assert!(eventually(|| pids_of(&["sleep", "1019"]).len() == 1).await);
+    let reply = call(
+        cluster.addr,
+        json!({"type": "KILL_NESTED_CONTAINER", "kill_nested_container": {"container_id": id}}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let rest = tokio::time::timeout(Duration::from_secs(20), session.output_until_end())
+        .await
+        .expect("the session's stream outlived its container");
+    assert_eq!(rest, "");
+    let wait = wait_nested(cluster.addr, id).await;
+    assert_eq!(wait["exit_status"], libc::SIGKILL, "{wait}");
+    assert!(pids_of(&["sleep", "1019"]).is_empty());
+}
+
 #[actix_rt::test]
 async fn attach_to_a_task_without_a_switchboard_fails_as_upstream_follows_when_asked_and_errors_are_4xx(
 ) {
