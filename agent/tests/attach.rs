@@ -54,6 +54,14 @@ fn require_switchboard() -> bool {
     false
 }
 
+/// The JSON of a `ContainerID`, its parents included.
+fn container_id_json(id: &mesos_proto::mesos::ContainerId) -> Value {
+    match &id.parent {
+        Some(parent) => json!({"value": id.value, "parent": container_id_json(parent)}),
+        None => json!({"value": id.value}),
+    }
+}
+
 async fn parent(cluster: &Cluster) -> String {
     let containers = get(cluster.addr, "/containers").await.json();
     containers[0]["container_id"].as_str().unwrap().to_string()
@@ -611,6 +619,160 @@ async fn killing_a_session_container_ends_its_stream() {
     let wait = wait_nested(cluster.addr, id).await;
     assert_eq!(wait["exit_status"], libc::SIGKILL, "{wait}");
     assert!(pids_of(&["sleep", "1019"]).is_empty());
+}
+
+/// Upstream `AgentAPITest.ROOT_CGROUPS_LaunchNestedContainerSessionsInParallel`
+/// (disabled there, MESOS-9257): ten sessions launched at once under the
+/// command task's container, in its pid namespace, each answering its own
+/// output.
+#[actix_rt::test]
+async fn sessions_launched_in_parallel_each_stream_their_own_output() {
+    if !require_switchboard() || !require_linux_launcher() {
+        return;
+    }
+    let cluster = support::sandbox::launch_with_flags(
+        "sessions-parallel",
+        &[
+            "--launcher=linux".into(),
+            "--isolation=filesystem/linux,namespaces/pid".into(),
+        ],
+    )
+    .await;
+    let parent = parent(&cluster).await;
+    let sessions = (0..10).map(|i| {
+        let id = nested(&parent, &format!("parallel-{i}"));
+        let addr = cluster.addr;
+        async move {
+            let mut session = stream(
+                addr,
+                json!({
+                    "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+                    "launch_nested_container_session": {
+                        "container_id": id,
+                        "command": {"value": format!("echo echo-{i}")}
+                    }
+                }),
+            )
+            .await;
+            assert_eq!(session.status, 200, "{}", session.head);
+            (i, session.output_until_end().await)
+        }
+    });
+    for (i, output) in futures::future::join_all(sessions).await {
+        assert_eq!(output, format!("echo-{i}\n"));
+        let wait = wait_nested(cluster.addr, nested(&parent, &format!("parallel-{i}"))).await;
+        assert_eq!(wait["exit_status"], 0, "{wait}");
+    }
+}
+
+/// Upstream `AgentAPITest.ROOT_CGROUPS_LaunchNestedContainerSessionKillTask`:
+/// a session `sh` under a task group's task, told through an input stream
+/// that stays open to kill the task's `sleep`. The task fails, its
+/// containers are destroyed and the session's stream ends with no output.
+#[actix_rt::test]
+async fn a_session_that_kills_its_task_ends_with_the_task_failed() {
+    use mesos_proto::mesos::{
+        CommandInfo, FrameworkInfo, TaskGroupInfo, TaskId, TaskInfo, TaskState,
+    };
+    if !require_switchboard() || !require_linux_launcher() {
+        return;
+    }
+    let master_runtime = support::runtime();
+    let master = support::start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+    let _agent = AgentBinary::start(
+        master.upid(),
+        port,
+        work_dir.path(),
+        &[
+            "--launcher=linux",
+            "--isolation=filesystem/linux,namespaces/pid",
+        ],
+    );
+    let mut framework = support::TestFramework::subscribe(
+        &master_runtime,
+        master.upid(),
+        "scheduler-session-kill-task",
+        FrameworkInfo {
+            user: "root".into(),
+            name: "session-kill-task".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let task_id = TaskId {
+        value: "sleeper".into(),
+    };
+    framework.launch_group(
+        "kill-task-executor",
+        "cpus:0.1;mem:32",
+        TaskGroupInfo {
+            tasks: vec![TaskInfo {
+                name: "sleeper".into(),
+                task_id: task_id.clone(),
+                resources: mesos_proto::resources::Resources::parse("cpus:0.1;mem:32", "*")
+                    .unwrap()
+                    .to_vec(),
+                command: Some(CommandInfo {
+                    value: Some("sleep 1027".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        },
+    );
+    let log = || std::fs::read_to_string(work_dir.path().join("agent.log")).unwrap_or_default();
+    let starting = framework.next_status().await;
+    assert_eq!(starting.state(), TaskState::TaskStarting, "{starting:?}");
+    let running = framework.next_status().await;
+    assert_eq!(running.state(), TaskState::TaskRunning, "{running:?}");
+    assert_eq!(running.task_id, task_id);
+    // The task's own container, nested in its executor's.
+    let task_container = running
+        .container_status
+        .as_ref()
+        .and_then(|s| s.container_id.as_ref())
+        .unwrap_or_else(|| panic!("no container id in {running:?}"));
+    assert!(task_container.parent.is_some(), "{task_container:?}");
+    let task_container = container_id_json(task_container);
+    assert!(eventually(|| pids_of(&["sleep", "1027"]).len() == 1).await);
+
+    let id = json!({"value": "kill-task-session", "parent": task_container});
+    let mut session = stream(
+        addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "sh"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}\n{}", session.head, log());
+    // The input stream stays open, as a user's interactive session.
+    let mut input = Input::open(addr, id.clone()).await;
+    input.stdin(b"pkill -f 'sleep 1027'\n").await;
+    let output = tokio::time::timeout(Duration::from_secs(30), session.output_until_end())
+        .await
+        .expect("the session outlived its task");
+    assert_eq!(output, "");
+    let failed = framework.next_status().await;
+    assert_eq!(
+        failed.state(),
+        TaskState::TaskFailed,
+        "{failed:?}\n{}",
+        log()
+    );
+    assert_eq!(failed.task_id, task_id);
+    assert!(pids_of(&["sleep", "1027"]).is_empty());
+    drop(input);
 }
 
 #[actix_rt::test]
