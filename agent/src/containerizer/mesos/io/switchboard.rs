@@ -25,8 +25,11 @@
 //! up is a limitation with `REASON_IO_SWITCHBOARD_EXITED`. `cleanup`
 //! gives the server 5 seconds to flush its streams after the container's
 //! processes are gone, then kills it. `recover` takes back the servers of
-//! recovered containers (a dead one is a limitation), and kills those of
-//! orphans.
+//! recovered containers (one found dead is a limitation, beyond upstream),
+//! and kills those of orphans. As upstream (`process::reap` of a pid the
+//! agent is not the parent of gives no status, which `reaped` ignores), a
+//! recovered server that dies later is not reported: its exit status is
+//! unknown to the restarted agent.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
@@ -208,6 +211,9 @@ fn checkpoint(path: &Path, contents: &str) -> std::io::Result<()> {
     libprocess::os::write_replace(path, contents.as_bytes())
 }
 
+/// The exit of a recovered server, which is not our child: `None` (its
+/// status cannot be known) once its pid is gone, as upstream's
+/// `process::reap` of a non-child.
 fn poll_exit(proc_root: PathBuf, pid: u32) -> Exit {
     let exit: BoxFuture<'static, Option<i32>> = Box::pin(async move {
         while procfs::alive(&proc_root, pid) {
