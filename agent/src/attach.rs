@@ -23,10 +23,13 @@
 //! answer.
 //!
 //! Beyond upstream: with the request header `Mesos-Follow-Sandbox: true`,
-//! `ATTACH_CONTAINER_OUTPUT` of a container without a switchboard follows
-//! its sandbox `stdout` and `stderr` files read-only, from their start,
-//! until the container terminates (`mesos task log -f` uses it); without
-//! the header the answer is upstream's error, which upstream's CLI expects.
+//! `ATTACH_CONTAINER_OUTPUT` follows the container's sandbox `stdout` and
+//! `stderr` files read-only, from their start, until the container
+//! terminates (`mesos task log -f` uses it). It does so for a container
+//! with a switchboard too (the server copies the output into those files;
+//! a TTY's output is all in `stdout`), so what was written before the
+//! client came is not lost. Without the header, a container without a
+//! switchboard gets upstream's error, which upstream's CLI expects.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,9 +119,8 @@ fn sandbox(slave: &Slave, id: &str) -> Option<PathBuf> {
         .map(|root_sandbox| crate::nested::sandbox(root_sandbox, id))
 }
 
-/// The request header asking `ATTACH_CONTAINER_OUTPUT` of a container
-/// without a switchboard to follow its sandbox files (beyond upstream,
-/// which answers an error, as it does here without the header).
+/// The request header asking `ATTACH_CONTAINER_OUTPUT` to follow the
+/// container's sandbox files (beyond upstream).
 pub(crate) const FOLLOW_SANDBOX: &str = "Mesos-Follow-Sandbox";
 
 /// `ATTACH_CONTAINER_OUTPUT`; `follow`: the [`FOLLOW_SANDBOX`] opt-in.
@@ -141,16 +143,16 @@ pub(crate) fn attach_output(
         match containerizer.attach(container_id.clone()).await {
             Err(ContainerizerError::UnknownContainer(_)) => not_found(&container_id),
             Err(error) => text(500, error.to_string()),
-            Ok(Some(socket)) => {
-                match client::attach_output(&socket, Bytes::from(call.encode_to_vec()), json).await
-                {
-                    Ok(response) => response,
-                    Err(error) => text(500, error.to_string()),
+            Ok(socket) => match (sandbox, socket) {
+                (Some(sandbox), _) => follow(containerizer, container_id, sandbox, json),
+                (None, Some(socket)) => {
+                    let call = Bytes::from(call.encode_to_vec());
+                    match client::attach_output(&socket, call, json).await {
+                        Ok(response) => response,
+                        Err(error) => text(500, error.to_string()),
+                    }
                 }
-            }
-            Ok(None) => match sandbox {
-                Some(sandbox) => follow(containerizer, container_id, sandbox, json),
-                None => no_switchboard(),
+                (None, None) => no_switchboard(),
             },
         }
     })
@@ -181,8 +183,8 @@ fn record(kind: data::Type, bytes: &[u8]) -> ProcessIo {
     }
 }
 
-/// Streams the sandbox files of a container without a switchboard until
-/// it terminates (or the client goes).
+/// Streams the sandbox files of a container, from their start, until it
+/// terminates (or the client goes).
 fn follow(
     containerizer: Arc<dyn Containerizer>,
     container_id: String,

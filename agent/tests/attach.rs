@@ -54,6 +54,14 @@ fn require_switchboard() -> bool {
     false
 }
 
+/// The JSON of a `ContainerID`, its parents included.
+fn container_id_json(id: &mesos_proto::mesos::ContainerId) -> Value {
+    match &id.parent {
+        Some(parent) => json!({"value": id.value, "parent": container_id_json(parent)}),
+        None => json!({"value": id.value}),
+    }
+}
+
 async fn parent(cluster: &Cluster) -> String {
     let containers = get(cluster.addr, "/containers").await.json();
     containers[0]["container_id"].as_str().unwrap().to_string()
@@ -458,13 +466,25 @@ async fn attach_to_a_running_tty_container_and_type_into_it() {
     input.stdin(b"echo typed-$((40 + 2)); stty size\n").await;
     output.output_until("typed-42").await;
     second.output_until("20 90").await;
+    // Beyond upstream: following the sandbox gets what was written before
+    // (the switchboard copies it into `stdout`), then the rest.
+    let mut followed = stream_with(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": id}}),
+        "Mesos-Follow-Sandbox: true\r\n",
+    )
+    .await;
+    assert_eq!(followed.status, 200, "{}", followed.head);
+    followed.output_until("typed-42").await;
     input.stdin(b"exit 7\n").await;
     let (status, body) = input.finish().await;
     assert_eq!(status, 200, "{body}");
     let wait = wait_nested(cluster.addr, id.clone()).await;
     assert_eq!(wait["exit_status"], 7 << 8, "{wait}");
-    // The stream ends with the container.
+    // The streams end with the container.
     output.output_until_end().await;
+    let rest = followed.output_until_end().await;
+    assert!(rest.contains("exit 7"), "{rest:?}");
 }
 
 #[actix_rt::test]
@@ -561,6 +581,200 @@ async fn a_session_container_dies_with_its_connection() {
     assert_eq!(count(), 0);
 }
 
+/// `KILL_NESTED_CONTAINER` of a running DEBUG session container: the
+/// session's output stream ends, and `WAIT_NESTED_CONTAINER` reports it
+/// killed by `SIGKILL` (upstream's default signal).
+#[actix_rt::test]
+async fn killing_a_session_container_ends_its_stream() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-kill").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-killed");
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "echo started; exec sleep 1019"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    session.output_until("started\n").await;
+    assert!(eventually(|| pids_of(&["sleep", "1019"]).len() == 1).await);
+    let reply = call(
+        cluster.addr,
+        json!({"type": "KILL_NESTED_CONTAINER", "kill_nested_container": {"container_id": id}}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let rest = tokio::time::timeout(Duration::from_secs(20), session.output_until_end())
+        .await
+        .expect("the session's stream outlived its container");
+    assert_eq!(rest, "");
+    let wait = wait_nested(cluster.addr, id).await;
+    assert_eq!(wait["exit_status"], libc::SIGKILL, "{wait}");
+    assert!(pids_of(&["sleep", "1019"]).is_empty());
+}
+
+/// Upstream `AgentAPITest.ROOT_CGROUPS_LaunchNestedContainerSessionsInParallel`
+/// (disabled there, MESOS-9257): ten sessions launched at once under the
+/// command task's container, in its pid namespace, each answering its own
+/// output.
+#[actix_rt::test]
+async fn sessions_launched_in_parallel_each_stream_their_own_output() {
+    if !require_switchboard() || !require_linux_launcher() {
+        return;
+    }
+    let cluster = support::sandbox::launch_with_flags(
+        "sessions-parallel",
+        &[
+            "--launcher=linux".into(),
+            "--isolation=filesystem/linux,namespaces/pid".into(),
+        ],
+    )
+    .await;
+    let parent = parent(&cluster).await;
+    let sessions = (0..10).map(|i| {
+        let id = nested(&parent, &format!("parallel-{i}"));
+        let addr = cluster.addr;
+        async move {
+            let mut session = stream(
+                addr,
+                json!({
+                    "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+                    "launch_nested_container_session": {
+                        "container_id": id,
+                        "command": {"value": format!("echo echo-{i}")}
+                    }
+                }),
+            )
+            .await;
+            assert_eq!(session.status, 200, "{}", session.head);
+            (i, session.output_until_end().await)
+        }
+    });
+    for (i, output) in futures::future::join_all(sessions).await {
+        assert_eq!(output, format!("echo-{i}\n"));
+        let wait = wait_nested(cluster.addr, nested(&parent, &format!("parallel-{i}"))).await;
+        assert_eq!(wait["exit_status"], 0, "{wait}");
+    }
+}
+
+/// Upstream `AgentAPITest.ROOT_CGROUPS_LaunchNestedContainerSessionKillTask`:
+/// a session `sh` under a task group's task, told through an input stream
+/// that stays open to kill the task's `sleep`. The task fails, its
+/// containers are destroyed and the session's stream ends with no output.
+#[actix_rt::test]
+async fn a_session_that_kills_its_task_ends_with_the_task_failed() {
+    use mesos_proto::mesos::{
+        CommandInfo, FrameworkInfo, TaskGroupInfo, TaskId, TaskInfo, TaskState,
+    };
+    if !require_switchboard() || !require_linux_launcher() {
+        return;
+    }
+    let master_runtime = support::runtime();
+    let master = support::start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port);
+    let _agent = AgentBinary::start(
+        master.upid(),
+        port,
+        work_dir.path(),
+        &[
+            "--launcher=linux",
+            "--isolation=filesystem/linux,namespaces/pid",
+        ],
+    );
+    let mut framework = support::TestFramework::subscribe(
+        &master_runtime,
+        master.upid(),
+        "scheduler-session-kill-task",
+        FrameworkInfo {
+            user: "root".into(),
+            name: "session-kill-task".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let task_id = TaskId {
+        value: "sleeper".into(),
+    };
+    framework.launch_group(
+        "kill-task-executor",
+        "cpus:0.1;mem:32",
+        TaskGroupInfo {
+            tasks: vec![TaskInfo {
+                name: "sleeper".into(),
+                task_id: task_id.clone(),
+                resources: mesos_proto::resources::Resources::parse("cpus:0.1;mem:32", "*")
+                    .unwrap()
+                    .to_vec(),
+                command: Some(CommandInfo {
+                    value: Some("sleep 1027".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+        },
+    );
+    let log = || std::fs::read_to_string(work_dir.path().join("agent.log")).unwrap_or_default();
+    let starting = framework.next_status().await;
+    assert_eq!(starting.state(), TaskState::TaskStarting, "{starting:?}");
+    let running = framework.next_status().await;
+    assert_eq!(running.state(), TaskState::TaskRunning, "{running:?}");
+    assert_eq!(running.task_id, task_id);
+    // The task's own container, nested in its executor's.
+    let task_container = running
+        .container_status
+        .as_ref()
+        .and_then(|s| s.container_id.as_ref())
+        .unwrap_or_else(|| panic!("no container id in {running:?}"));
+    assert!(task_container.parent.is_some(), "{task_container:?}");
+    let task_container = container_id_json(task_container);
+    assert!(eventually(|| pids_of(&["sleep", "1027"]).len() == 1).await);
+
+    let id = json!({"value": "kill-task-session", "parent": task_container});
+    let mut session = stream(
+        addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "sh"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}\n{}", session.head, log());
+    // The input stream stays open, as a user's interactive session.
+    let mut input = Input::open(addr, id.clone()).await;
+    input.stdin(b"pkill -f 'sleep 1027'\n").await;
+    let output = tokio::time::timeout(Duration::from_secs(30), session.output_until_end())
+        .await
+        .expect("the session outlived its task");
+    assert_eq!(output, "");
+    let failed = framework.next_status().await;
+    assert_eq!(
+        failed.state(),
+        TaskState::TaskFailed,
+        "{failed:?}\n{}",
+        log()
+    );
+    assert_eq!(failed.task_id, task_id);
+    assert!(pids_of(&["sleep", "1027"]).is_empty());
+    drop(input);
+}
+
 #[actix_rt::test]
 async fn attach_to_a_task_without_a_switchboard_fails_as_upstream_follows_when_asked_and_errors_are_4xx(
 ) {
@@ -643,6 +857,62 @@ async fn attach_to_a_task_without_a_switchboard_fails_as_upstream_follows_when_a
     assert_eq!(reply.status, 400, "{}", reply.text());
 }
 
+/// Beyond upstream: `Mesos-Follow-Sandbox` streams a container without a
+/// switchboard live, output written after the client attached included,
+/// and the stream ends when the container terminates.
+#[actix_rt::test]
+async fn following_a_task_without_a_switchboard_streams_later_output_until_it_ends() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("follow-live").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "writer");
+    // No TTY and not DEBUG: no switchboard, as upstream decides.
+    let reply = call(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER",
+            "launch_nested_container": {
+                "container_id": id,
+                "command": {"value": "echo first; sleep 2; echo second >&2; sleep 1; echo third"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let attach = json!({
+        "type": "ATTACH_CONTAINER_OUTPUT",
+        "attach_container_output": {"container_id": id}
+    });
+    let plain = stream(cluster.addr, attach.clone()).await;
+    assert_eq!(plain.status, 500, "{}", plain.head);
+    let mut followed = stream_with(cluster.addr, attach, "Mesos-Follow-Sandbox: true\r\n").await;
+    assert_eq!(followed.status, 200, "{}", followed.head);
+    assert!(followed.head.contains("Content-Type: application/recordio"));
+    // Attached while the command sleeps: "first" is there, the rest is
+    // written later.
+    let early = followed.output_until("first\n").await;
+    assert_eq!(early, "first\n");
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(record) = followed.next().await {
+            match record["data"]["type"].as_str() {
+                Some("STDOUT") => stdout.extend(data(&record)),
+                Some("STDERR") => stderr.extend(data(&record)),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived the container");
+    assert_eq!(String::from_utf8_lossy(&stdout), "third\n");
+    assert_eq!(String::from_utf8_lossy(&stderr), "second\n");
+    let wait = wait_nested(cluster.addr, id).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+}
+
 #[actix_rt::test]
 async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited() {
     if !require_switchboard() {
@@ -665,6 +935,11 @@ async fn a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited(
         .parse()
         .unwrap();
     let socket = std::fs::read_to_string(checkpoint.join("socket")).unwrap();
+    // Upstream's place, whatever `$TMPDIR` says.
+    assert!(
+        socket.trim().starts_with("/tmp/mesos-io-switchboard-"),
+        "{socket}"
+    );
     assert!(std::path::Path::new(socket.trim()).exists());
     // SAFETY: kills the switchboard server the test's agent started.
     unsafe {

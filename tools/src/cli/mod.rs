@@ -3,7 +3,8 @@
 //! master's `/master/state` and the agent's `/state`, then speaks only the
 //! agent's v1 operator API (`LAUNCH_NESTED_CONTAINER_SESSION`,
 //! `ATTACH_CONTAINER_INPUT`, `ATTACH_CONTAINER_OUTPUT`,
-//! `WAIT_NESTED_CONTAINER`) and `/files/read`.
+//! `WAIT_NESTED_CONTAINER`); plain `task log` reads the sandbox file
+//! through `/files/read`.
 //!
 //! `task attach` takes the task's output, and with a terminal on both
 //! sides our keys as its input; `^P ^Q` (upstream's sequence) detaches.
@@ -12,7 +13,9 @@
 //! Differences from upstream's tool: the task's container is its
 //! executor's (a task of a task group is reached through its executor's
 //! container, not its own nested one); `task log -f` follows the sandbox
-//! file through `/files/read` until the task is gone from its agent;
+//! file from its start until the task's container terminates, through
+//! `ATTACH_CONTAINER_OUTPUT` with our agent's `Mesos-Follow-Sandbox: true`
+//! (beyond upstream's API; upstream's tool has no `-f`);
 //! detaching closes our input without sending an end of file (upstream's
 //! tool sends one, which a shell on the terminal reads as `^D` and exits).
 
@@ -182,18 +185,23 @@ pub fn parse_container_id(id: &str) -> ContainerId {
 
 /// Posts a JSON call asking for a RecordIO stream of protobuf records.
 fn open_output(task: &TaskRef, call: &Value) -> Result<http::Response> {
+    open_output_with(task, call, &[])
+}
+
+/// [`open_output`] with more request headers.
+fn open_output_with(
+    task: &TaskRef,
+    call: &Value,
+    extra_headers: &[(&str, &str)],
+) -> Result<http::Response> {
     let body = call.to_string();
-    let mut response = http::request(
-        &task.agent,
-        "POST",
-        &task.api(),
-        &[
-            ("Content-Type", JSON),
-            ("Accept", RECORDIO),
-            ("Message-Accept", PROTOBUF),
-        ],
-        body.as_bytes(),
-    )?;
+    let mut headers = vec![
+        ("Content-Type", JSON),
+        ("Accept", RECORDIO),
+        ("Message-Accept", PROTOBUF),
+    ];
+    headers.extend_from_slice(extra_headers);
+    let mut response = http::request(&task.agent, "POST", &task.api(), &headers, body.as_bytes())?;
     if response.status != 200 {
         let text = response.text().unwrap_or_default();
         bail!("the agent answered {}: {}", response.status, text.trim());
@@ -539,18 +547,47 @@ pub fn task_attach(master: &str, task: &str) -> Result<i32> {
     Ok(0)
 }
 
-/// `mesos task log [-f] TASK [stdout|stderr]`.
+/// The request header that asks our agent's `ATTACH_CONTAINER_OUTPUT` to
+/// follow the container's sandbox files (beyond upstream).
+const FOLLOW_SANDBOX: &str = "Mesos-Follow-Sandbox";
+
+/// `mesos task log [-f] TASK [stdout|stderr]`: the sandbox file, whole;
+/// with `-f`, followed until the task's container terminates.
 pub fn task_log(master: &str, task: &str, follow: bool, file: &str) -> Result<()> {
     if !["stdout", "stderr"].contains(&file) {
         bail!("Unknown file '{file}': give stdout or stderr");
     }
     let task = find_task(master, task)?;
+    if follow {
+        return follow_log(&task, file);
+    }
+    read_log(&task, file)
+}
+
+/// Follows the task's sandbox `file` through `ATTACH_CONTAINER_OUTPUT`
+/// with [`FOLLOW_SANDBOX`]: the file from its start, then what the task
+/// writes, until its container terminates.
+fn follow_log(task: &TaskRef, file: &str) -> Result<()> {
+    let container_id = parse_container_id(&task.container_id);
+    let call = json!({
+        "type": "ATTACH_CONTAINER_OUTPUT",
+        "attach_container_output": {"container_id": container_id_json(&container_id)}
+    });
+    let mut output = open_output_with(task, &call, &[(FOLLOW_SANDBOX, "true")])?;
+    let mut stdout = std::io::stdout();
+    let mut other = std::io::sink();
+    if file == "stderr" {
+        pump_output(&mut output, &mut other, &mut stdout)
+    } else {
+        pump_output(&mut output, &mut stdout, &mut other)
+    }
+}
+
+/// Prints the task's sandbox `file` as it is now, through `/files/read`.
+fn read_log(task: &TaskRef, file: &str) -> Result<()> {
     let path = format!("{}/{file}", task.directory);
     let mut offset = 0_u64;
     let mut stdout = std::io::stdout();
-    // Following: once the file has no more, whether the task is still on
-    // its agent; when it is gone, what it wrote last, then the end.
-    let mut last_round = false;
     loop {
         let target = format!(
             "/files/read?path={}&offset={offset}&length={}",
@@ -559,40 +596,13 @@ pub fn task_log(master: &str, task: &str, follow: bool, file: &str) -> Result<()
         );
         let value = get_json(&task.agent, &target)?;
         let data = value["data"].as_str().unwrap_or_default();
-        if !data.is_empty() {
-            stdout.write_all(data.as_bytes())?;
-            stdout.flush()?;
-            offset += data.len() as u64;
-            continue;
-        }
-        if !follow || last_round {
+        if data.is_empty() {
             return Ok(());
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        last_round = !task_is_running(&task)?;
+        stdout.write_all(data.as_bytes())?;
+        stdout.flush()?;
+        offset += data.len() as u64;
     }
-}
-
-/// Whether the agent still lists `task` among its running tasks.
-fn task_is_running(task: &TaskRef) -> Result<bool> {
-    let state = get_json(&task.agent, &format!("/{}/state", task.agent_id))?;
-    Ok(state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|f| f["executors"].as_array().into_iter().flatten())
-        .flat_map(|e| e["tasks"].as_array().into_iter().flatten())
-        .any(|t| {
-            t["id"] == task.id.as_str()
-                && [
-                    "TASK_STAGING",
-                    "TASK_STARTING",
-                    "TASK_RUNNING",
-                    "TASK_KILLING",
-                ]
-                .iter()
-                .any(|state| t["state"] == *state)
-        }))
 }
 
 /// Percent-encodes a query value.

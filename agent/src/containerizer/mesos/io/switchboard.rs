@@ -8,7 +8,8 @@
 //! stdin, stdout, stderr and controlling terminal, sized from `tty_info`
 //! and with `TERM=xterm` unless the command sets `TERM`; else three
 //! pipes), starts the server with the other ends and the sandbox's
-//! `stdout`/`stderr` files, waits for its socket and checkpoints it at
+//! `stdout`/`stderr` files, waits for its socket
+//! (`/tmp/mesos-io-switchboard-<uuid>`) and checkpoints it at
 //! `<runtime_dir>/containers/<id>/io_switchboard/{pid,socket}`; the
 //! containerizer takes the container's ends with
 //! [`IOSwitchboard::extract_container_io`] for the fork. The pty's path
@@ -24,8 +25,11 @@
 //! up is a limitation with `REASON_IO_SWITCHBOARD_EXITED`. `cleanup`
 //! gives the server 5 seconds to flush its streams after the container's
 //! processes are gone, then kills it. `recover` takes back the servers of
-//! recovered containers (a dead one is a limitation), and kills those of
-//! orphans.
+//! recovered containers (one found dead is a limitation, beyond upstream),
+//! and kills those of orphans. As upstream (`process::reap` of a pid the
+//! agent is not the parent of gives no status, which `reaped` ignores), a
+//! recovered server that dies later is not reported: its exit status is
+//! unknown to the restarted agent.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
@@ -53,6 +57,9 @@ pub const IO_SWITCHBOARD_DIRECTORY: &str = "io_switchboard";
 pub const PID_FILE: &str = "pid";
 /// The checkpointed socket path.
 pub const SOCKET_FILE: &str = "socket";
+/// Where the servers' sockets are made (`mesos-io-switchboard-<uuid>`):
+/// `/tmp` literally, as upstream, whatever `$TMPDIR` says.
+pub const SOCKET_DIR: &str = "/tmp";
 
 /// How long `cleanup` waits for the server to finish its streams.
 const CLEANUP_GRACE: Duration = Duration::from_secs(5);
@@ -204,6 +211,9 @@ fn checkpoint(path: &Path, contents: &str) -> std::io::Result<()> {
     libprocess::os::write_replace(path, contents.as_bytes())
 }
 
+/// The exit of a recovered server, which is not our child: `None` (its
+/// status cannot be known) once its pid is gone, as upstream's
+/// `process::reap` of a non-child.
 fn poll_exit(proc_root: PathBuf, pid: u32) -> Exit {
     let exit: BoxFuture<'static, Option<i32>> = Box::pin(async move {
         while procfs::alive(&proc_root, pid) {
@@ -298,9 +308,10 @@ impl IOSwitchboard {
         std::fs::create_dir_all(&directory).map_err(|e| {
             IsolatorError(format!("failed to create '{}': {e}", directory.display()))
         })?;
-        // A short path: unix socket paths are limited to 108 bytes.
+        // Upstream's path, `/tmp` literally (not `$TMPDIR`): short, as unix
+        // socket paths are limited to 108 bytes.
         let socket =
-            std::env::temp_dir().join(format!("mesos-io-switchboard-{}", uuid::Uuid::new_v4()));
+            Path::new(SOCKET_DIR).join(format!("mesos-io-switchboard-{}", uuid::Uuid::new_v4()));
         let (stdin_to, stdout_from, stderr_from) = server_fds;
         let keep: Vec<RawFd> = vec![
             stdin_to.as_raw_fd(),
