@@ -333,10 +333,17 @@ fn dispatch(slave: &mut Slave, call: Call, json: bool) -> HttpFuture {
             response.get_metrics = Some(response::GetMetrics { metrics });
         }
         call::Type::GetLoggingLevel => {
-            // Upstream answers glog's `FLAGS_v`; the agent has no verbose
-            // levels, so 0 (glog's default).
+            // Upstream answers glog's `FLAGS_v` (see `libprocess::logging`).
             response.set_type(response::Type::GetLoggingLevel);
-            response.get_logging_level = Some(response::GetLoggingLevel { level: 0 });
+            response.get_logging_level = Some(response::GetLoggingLevel {
+                level: libprocess::logging::level(),
+            });
+        }
+        call::Type::SetLoggingLevel => {
+            let set = call.set_logging_level.unwrap_or_default();
+            let nanos = u64::try_from(set.duration.nanoseconds).unwrap_or(0);
+            libprocess::logging::set_level(set.level, std::time::Duration::from_nanos(nanos));
+            return ready(Response::status(200));
         }
         call::Type::GetState => {
             response.set_type(response::Type::GetState);

@@ -13,18 +13,11 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         "ERROR" => "error",
         _ => "info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     if flags.quiet {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::sink)
-            .init();
+        libprocess::logging::init(level, BoxMakeWriter::new(std::io::sink), false);
     } else {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
+        libprocess::logging::init(level, BoxMakeWriter::new(std::io::stderr), true);
     }
     match crate::containerizer::mesos::launcher::raise_open_files_limit() {
         Ok((old, new)) if old != new => {

@@ -66,6 +66,29 @@ pub fn spawn(
     if let Some(guard) = &readonly_guard {
         runtime.guard_builtin("metrics", "/snapshot", guard.clone());
     }
+    // libprocess's `/logging/toggle` is in the read-write realm.
+    if let Some(flags) = config
+        .flags
+        .as_ref()
+        .filter(|f| f.authenticate_http_readwrite)
+    {
+        let basic = mesos_authentication::basic::BasicAuthenticator::new(
+            &flags
+                .load_http_credentials()
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        );
+        runtime.guard_builtin(
+            "logging",
+            "/toggle",
+            std::sync::Arc::new(move |request: &libprocess::http::Request| {
+                basic
+                    .authenticate("mesos-agent-readwrite", request)
+                    .map(|_| ())
+            }),
+        );
+    }
     let mut slave = slave::Slave::new(config);
     if runtime.has_process("files") {
         // A second agent in one runtime: the first one's `files` serves.

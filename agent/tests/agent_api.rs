@@ -109,6 +109,21 @@ async fn operator_api_answers_in_json_and_protobuf() {
     );
     let level = proto_call(addr, &typed(call::Type::GetLoggingLevel)).await;
     assert_eq!(level.get_logging_level.unwrap().level, 0);
+    // SET_LOGGING_LEVEL: the level holds for its duration, then reverts.
+    let set = json!({"type": "SET_LOGGING_LEVEL",
+                     "set_logging_level": {"level": 1, "duration": {"nanoseconds": 300_000_000}}});
+    let reply = post(
+        addr,
+        &[("Content-Type", JSON), ("Accept", JSON)],
+        set.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let level = proto_call(addr, &typed(call::Type::GetLoggingLevel)).await;
+    assert_eq!(level.get_logging_level.unwrap().level, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let level = proto_call(addr, &typed(call::Type::GetLoggingLevel)).await;
+    assert_eq!(level.get_logging_level.unwrap().level, 0);
 
     // --- GET_METRICS ---------------------------------------------------------
     let metrics = json_call(

@@ -31,6 +31,7 @@ pub mod clock;
 pub mod flags;
 pub mod http;
 pub mod id;
+pub mod logging;
 pub mod metrics;
 pub mod os;
 pub mod pid;

@@ -15,7 +15,8 @@
 //! HTTP: `/<id>/<endpoint>` goes to process `<id>`; when no process has that
 //! id, the request goes to the delegate process with the whole path as its
 //! endpoint (so `/state` on an agent is `/slave(1)/state`). Built-in
-//! endpoints (`/metrics/snapshot`, `/__processes__`, `/version`) need no
+//! endpoints (`/metrics/snapshot`, `/logging/toggle`, `/__processes__`,
+//! `/version`) need no
 //! actor. Paths containing `/..` are refused with 404.
 
 use std::collections::{HashMap, HashSet};
@@ -436,6 +437,7 @@ impl Runtime {
     }
 
     fn install_builtins(&self) {
+        self.route_builtin("logging", "/toggle", crate::logging::handler());
         let weak = self.downgrade();
         self.route_builtin(
             "metrics",

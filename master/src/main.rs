@@ -14,9 +14,7 @@ fn logging(flags: &Flags) -> anyhow::Result<()> {
         "ERROR" => "error",
         _ => "info",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     if let Some(dir) = &flags.log_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create --log_dir {}", dir.display()))?;
@@ -26,14 +24,15 @@ fn logging(flags: &Flags) -> anyhow::Result<()> {
             .append(true)
             .open(&path)
             .with_context(|| format!("failed to open {}", path.display()))?;
-        builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init();
+        libprocess::logging::init(
+            level,
+            BoxMakeWriter::new(std::sync::Mutex::new(file)),
+            false,
+        );
     } else if flags.quiet {
-        builder.with_writer(std::io::sink).init();
+        libprocess::logging::init(level, BoxMakeWriter::new(std::io::sink), false);
     } else {
-        builder.with_writer(std::io::stderr).init();
+        libprocess::logging::init(level, BoxMakeWriter::new(std::io::stderr), true);
     }
     Ok(())
 }

@@ -1350,6 +1350,25 @@ pub fn spawn(
             }),
         );
     }
+    if flags.authenticate_http_readwrite {
+        // libprocess's `/logging/toggle` is in the read-write realm.
+        let basic = mesos_authentication::basic::BasicAuthenticator::new(
+            &flags
+                .load_http_credentials()
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        );
+        runtime.guard_builtin(
+            "logging",
+            "/toggle",
+            Arc::new(move |request| {
+                basic
+                    .authenticate(crate::http_auth::Realm::ReadWrite.name(), request)
+                    .map(|_| ())
+            }),
+        );
+    }
     let master = runtime.spawn(Master::new(flags, registrar, runtime.address()))?;
     runtime.set_delegate(Some("master"));
     runtime.set_version(crate::version_json());

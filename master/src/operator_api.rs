@@ -170,6 +170,26 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
                 json,
             ))
         }
+        call::Type::GetLoggingLevel => ready(respond(
+            &ApiResponse {
+                r#type: typed(response::Type::GetLoggingLevel),
+                get_logging_level: Some(response::GetLoggingLevel {
+                    level: libprocess::logging::level(),
+                }),
+                ..Default::default()
+            },
+            json,
+        )),
+        call::Type::SetLoggingLevel => {
+            let Some(set) = call.set_logging_level else {
+                return ready(Response::bad_request(
+                    "Expecting 'set_logging_level' to be present",
+                ));
+            };
+            let nanos = u64::try_from(set.duration.nanoseconds).unwrap_or(0);
+            libprocess::logging::set_level(set.level, std::time::Duration::from_nanos(nanos));
+            ready(Response::status(200))
+        }
         call::Type::GetMaster => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetMaster),

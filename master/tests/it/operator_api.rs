@@ -71,9 +71,6 @@ async fn get_calls_answer_in_json_and_protobuf() {
         .iter()
         .any(|m| m.name == "master/elected" && m.value == Some(1.0)));
 
-    let (status, body) = api(addr, r#"{"type":"GET_LOGGING_LEVEL"}"#, "application/json").await;
-    assert_eq!(status, 501);
-    assert!(String::from_utf8_lossy(&body).contains("GetLoggingLevel"));
     let (status, _) = api(addr, r#"{"type":"GET_HEALTH"}"#, "text/html").await;
     assert_eq!(status, 406);
     let (status, _) = api(addr, "{", "application/json").await;
@@ -276,4 +273,78 @@ async fn calls_for_state_nothing_can_set_yet_answer_empty() {
             "{call}: {response:?}"
         );
     }
+}
+
+/// The level as `GET_LOGGING_LEVEL` gives it.
+async fn logging_level(addr: std::net::SocketAddrV4) -> u32 {
+    let (status, body) = api(addr, r#"{"type":"GET_LOGGING_LEVEL"}"#, "application/json").await;
+    assert_eq!(status, 200);
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert_eq!(
+        response.r#type,
+        Some(response::Type::GetLoggingLevel as i32)
+    );
+    response.get_logging_level.unwrap().level
+}
+
+/// `GET /logging/toggle...`: (status, body).
+async fn toggle(addr: std::net::SocketAddrV4, query: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET /logging/toggle{query} HTTP/1.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+/// The only test of this binary that changes the (process-wide) level.
+#[actix_rt::test]
+async fn logging_level_is_set_for_a_while_through_the_api_and_logging_toggle() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let addr = runtime.address();
+    assert_eq!(logging_level(addr).await, 0);
+    assert_eq!(toggle(addr, "").await, (200, "0\n".into()));
+
+    let (status, _) = api(
+        addr,
+        r#"{"type":"SET_LOGGING_LEVEL","set_logging_level":{"level":2,"duration":{"nanoseconds":400000000}}}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(logging_level(addr).await, 2);
+    assert_eq!(toggle(addr, "").await, (200, "2\n".into()));
+    let (status, body) = api(addr, r#"{"type":"SET_LOGGING_LEVEL"}"#, "application/json").await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    // Back to the original level once the duration is over.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(logging_level(addr).await, 0);
+
+    // Upstream's answers to bad toggles.
+    assert_eq!(
+        toggle(addr, "?level=1").await,
+        (400, "Expecting 'duration=value' in query.\n".into())
+    );
+    assert_eq!(
+        toggle(addr, "?duration=1secs").await,
+        (400, "Expecting 'level=value' in query.\n".into())
+    );
+    assert_eq!(
+        toggle(addr, "?level=-1&duration=1secs").await,
+        (400, "Invalid level '-1'.\n".into())
+    );
+    assert_eq!(toggle(addr, "?level=x&duration=1secs").await.0, 400);
+    assert_eq!(toggle(addr, "?level=1&duration=1parsec").await.0, 400);
+    // A toggle for longer than an earlier one keeps its level that long.
+    assert_eq!(toggle(addr, "?level=1&duration=200ms").await.0, 200);
+    assert_eq!(toggle(addr, "?level=3&duration=1secs").await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(logging_level(addr).await, 3);
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    assert_eq!(logging_level(addr).await, 0);
 }

@@ -39,13 +39,11 @@ struct Flags {
 }
 
 fn run(flags: Flags) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    libprocess::logging::init(
+        "info",
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+        true,
+    );
     // Executors inherit LIBPROCESS_IP, as upstream's mesos-local sets it.
     // SAFETY: single-threaded here; nothing reads the environment yet.
     unsafe { std::env::set_var("LIBPROCESS_IP", flags.ip.to_string()) };
