@@ -158,7 +158,7 @@ pub fn toggle(request: &Request) -> Response {
     let Ok(level) = u32::try_from(level) else {
         return Response::bad_request(format!("Invalid level '{level}'.\n"));
     };
-    let duration = match crate::flags::parse_duration(&duration) {
+    let duration = match crate::flags::parse_duration(duration) {
         Ok(duration) => duration,
         Err(error) => return Response::bad_request(format!("{error}.\n")),
     };
