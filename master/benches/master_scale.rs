@@ -20,8 +20,8 @@
 //!   a master using the file registry; the master is replaced by a new
 //!   one recovering that registry; time until every agent has
 //!   re-registered with it;
-//! - `memory [20000]`: master RSS growth per agent (no tasks) and per
-//!   running task.
+//! - `memory [20000] [10]`: master RSS growth per agent (no tasks) and
+//!   per running task (as many more agents with 10 running tasks each).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -569,7 +569,7 @@ async fn bench_failover(runtime: &Runtime, count: usize) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-async fn bench_memory(runtime: &Runtime, count: usize) {
+async fn bench_memory(runtime: &Runtime, count: usize, tasks_per_agent: usize) {
     let master = start_master(
         runtime,
         Box::<InMemoryStore>::default(),
@@ -582,8 +582,10 @@ async fn bench_memory(runtime: &Runtime, count: usize) {
     bare.reregister().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let with_agents = rss_mb();
-    let tasks_per_agent = 10;
-    let mut busy = Agents::start(master.upid(), count, count, [5, 2, 0, 0]);
+    // Frameworks of two tasks each.
+    let frameworks = tasks_per_agent.div_ceil(2);
+    let tasks_per_agent = frameworks * 2;
+    let mut busy = Agents::start(master.upid(), count, count, [frameworks, 2, 0, 0]);
     busy.reregister().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let with_tasks = rss_mb();
@@ -618,7 +620,10 @@ fn main() {
             "state" => bench_state(&runtime, count.unwrap_or(40_000)).await,
             "health" => bench_health(&runtime, count.unwrap_or(40_000)).await,
             "failover" => bench_failover(&runtime, count.unwrap_or(20_000)).await,
-            "memory" => bench_memory(&runtime, count.unwrap_or(20_000)).await,
+            "memory" => {
+                let tasks = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
+                bench_memory(&runtime, count.unwrap_or(20_000), tasks).await
+            }
             other => eprintln!("unknown mode '{other}': state, health, failover or memory"),
         }
         System::current().stop();
