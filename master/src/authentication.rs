@@ -77,6 +77,7 @@ impl Master {
         self.count_authenticate();
         if !self.recovered() {
             tracing::warn!(%from, "Ignoring authenticate message: registry not recovered yet");
+            self.metrics.dropped_messages.inc();
             return;
         }
         let pid = UPID::parse_lenient(&pid);

@@ -312,6 +312,7 @@ impl Master {
     pub(crate) fn receive_call(&mut self, from: UPID, call: Call, ctx: &mut Context<Self>) {
         if !self.recovered() {
             tracing::info!(%from, "Dropping scheduler call: registry not recovered yet");
+            self.metrics.dropped_messages.inc();
             return;
         }
         let kind = call.r#type();
@@ -349,6 +350,7 @@ impl Master {
             return;
         }
         if kind == call::Type::Teardown {
+            self.metrics.messages_unregister_framework.inc();
             self.remove_framework(&id, ctx);
         } else if kind == call::Type::UpdateFramework {
             if let Some(update) = call.update_framework {
@@ -381,6 +383,13 @@ impl Master {
             );
             return;
         }
+        if info.id.as_ref().is_some_and(|id| !id.value.is_empty()) {
+            self.metrics.messages_reregister_framework.inc();
+        } else {
+            self.metrics.messages_register_framework.inc();
+        }
+        // Counted once the messages already queued are handled.
+        self.refresh_gauges();
         self.pending_suppressed = suppressed;
         if let Err(error) = self
             .validate_framework(&info)
@@ -528,6 +537,7 @@ impl Master {
     /// Tells the allocator about a (re-)subscribed framework and triggers
     /// an allocation.
     pub(crate) fn framework_added(&mut self, id: &str, ctx: &mut Context<Self>) {
+        self.refresh_gauges();
         let Some(framework) = self.frameworks.registered.get(id) else {
             return;
         };
@@ -544,6 +554,7 @@ impl Master {
     /// A v0 framework's connection broke: disconnect it and start its
     /// failover timeout. Returns whether `pid` was a framework.
     pub(crate) fn framework_exited(&mut self, pid: &UPID, ctx: &mut Context<Self>) -> bool {
+        self.refresh_gauges();
         let Some(id) = self
             .frameworks
             .registered
@@ -571,6 +582,7 @@ impl Master {
         stream_id: &str,
         ctx: &mut Context<Self>,
     ) {
+        self.refresh_gauges();
         let current = self
             .frameworks
             .registered
@@ -628,6 +640,7 @@ impl Master {
         connection: HttpConnection,
         ctx: &mut Context<Self>,
     ) -> Result<String, String> {
+        self.refresh_gauges();
         self.validate_framework(&info)?;
         self.pending_suppressed = suppressed;
         let now = libprocess::clock::now_secs();
@@ -722,6 +735,7 @@ impl Master {
     /// Removes a framework: its tasks are shut down on the agents and it
     /// moves to the completed frameworks.
     pub(crate) fn remove_framework(&mut self, id: &str, _ctx: &mut Context<Self>) {
+        self.refresh_gauges();
         self.framework_gone_for_inverse_offers(id);
         let Some(mut framework) = self.frameworks.registered.remove(id) else {
             return;
@@ -755,7 +769,13 @@ impl Master {
                 continue;
             };
             let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
+            self.gauges.task_removed(&task);
             if !terminal {
+                self.metrics.task_terminated(
+                    TaskState::TaskKilled,
+                    Some(task_status::Source::Master as i32),
+                    Some(task_status::Reason::FrameworkRemoved as i32),
+                );
                 let resources = mesos_proto::resources::Resources::from(task.resources.clone());
                 self.allocator
                     .recover_resources(id, &task.slave_id.value, &resources, None, now);
@@ -783,6 +803,7 @@ impl Master {
         }
         for (slave_id, executors) in &framework.executors {
             for executor in executors.values() {
+                self.gauges.executor_changed(&executor.resources, -1);
                 let resources = mesos_proto::resources::Resources::from(executor.resources.clone());
                 self.allocator
                     .recover_resources(id, slave_id, &resources, None, now);
@@ -894,6 +915,7 @@ impl Master {
     /// master does not know (after a failover), so they are listed and can
     /// be torn down (MESOS-6419) until they re-subscribe.
     pub(crate) fn recover_frameworks(&mut self, infos: &[FrameworkInfo]) {
+        self.refresh_gauges();
         let now = libprocess::clock::now_secs();
         for info in infos {
             let Some(id) = info.id.as_ref().map(|id| id.value.clone()) else {
@@ -921,14 +943,19 @@ impl Master {
         base.install::<RegisterFrameworkMessage>(|this, ctx, from, message| {
             if this.recovered() {
                 this.subscribe(from, message.framework, false, Vec::new(), ctx);
+            } else {
+                this.metrics.dropped_messages.inc();
             }
         });
         base.install::<ReregisterFrameworkMessage>(|this, ctx, from, message| {
             if this.recovered() {
                 this.subscribe(from, message.framework, message.failover, Vec::new(), ctx);
+            } else {
+                this.metrics.dropped_messages.inc();
             }
         });
         base.install::<UnregisterFrameworkMessage>(|this, ctx, from, message| {
+            this.metrics.messages_unregister_framework.inc();
             let id = message.framework_id.value;
             if this
                 .frameworks
@@ -940,6 +967,7 @@ impl Master {
             }
         });
         base.install::<DeactivateFrameworkMessage>(|this, _ctx, from, message| {
+            this.metrics.messages_deactivate_framework.inc();
             if let Some(framework) = this
                 .frameworks
                 .registered
@@ -948,6 +976,7 @@ impl Master {
                 if framework.pid.as_ref() == Some(&from) {
                     framework.active = false;
                 }
+                this.refresh_gauges();
             }
         });
     }

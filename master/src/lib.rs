@@ -23,6 +23,7 @@ pub mod json_writer;
 pub mod kept;
 pub mod maintenance;
 pub mod master;
+pub mod metrics;
 pub mod observer;
 pub mod operations;
 pub mod operator_api;

@@ -272,7 +272,9 @@ impl Master {
                             message: Some("Operator initiated 'Machine DOWN'".into()),
                         },
                     );
-                    self.remove_slave(&id, "Operator initiated 'Machine DOWN'", ctx);
+                    // As upstream, counted as an unregistration.
+                    let counter = self.metrics.slave_removals_reason_unregistered.clone();
+                    self.remove_slave(&id, "Operator initiated 'Machine DOWN'", Some(counter), ctx);
                 }
             }
             Change::Up(ids) => {

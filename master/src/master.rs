@@ -102,31 +102,6 @@ pub struct Slaves {
     removing: HashSet<String>,
 }
 
-/// Agent counts read by the `/metrics/snapshot` gauges, refreshed by the
-/// master whenever agents change.
-#[derive(Default)]
-struct Gauges {
-    elected: std::sync::atomic::AtomicBool,
-    connected: std::sync::atomic::AtomicU64,
-    disconnected: std::sync::atomic::AtomicU64,
-    active: std::sync::atomic::AtomicU64,
-    inactive: std::sync::atomic::AtomicU64,
-    unreachable: std::sync::atomic::AtomicU64,
-    operator_subscribers: std::sync::atomic::AtomicU64,
-}
-
-/// Counters behind `/metrics/snapshot`.
-struct Metrics {
-    registrations: libprocess::metrics::Counter,
-    reregistrations: libprocess::metrics::Counter,
-    removals: libprocess::metrics::Counter,
-    unreachable_completed: libprocess::metrics::Counter,
-    messages_register_slave: libprocess::metrics::Counter,
-    messages_reregister_slave: libprocess::metrics::Counter,
-    messages_unregister_slave: libprocess::metrics::Counter,
-    messages_authenticate: libprocess::metrics::Counter,
-}
-
 /// The master process.
 pub struct Master {
     base: ProcessBase<Self>,
@@ -172,8 +147,10 @@ pub struct Master {
     next_slave_id: u64,
     self_addr: Option<actix::WeakAddr<Master>>,
     gauges_pending: bool,
-    metrics: Option<Metrics>,
-    gauges: Arc<Gauges>,
+    /// The counters behind `/metrics/snapshot` ([`crate::metrics`]).
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// What the gauges behind `/metrics/snapshot` read.
+    pub(crate) gauges: Arc<crate::metrics::Gauges>,
     /// The last read-only document written ([`crate::http`]): requests
     /// that queued up while it was being written are answered with it.
     pub(crate) readonly_batch: std::cell::RefCell<Option<crate::http::Batched>>,
@@ -287,7 +264,7 @@ impl Master {
             next_slave_id: 0,
             self_addr: None,
             gauges_pending: false,
-            metrics: None,
+            metrics: Default::default(),
             gauges: Arc::default(),
             readonly_batch: std::cell::RefCell::new(None),
             tasks_usage: std::cell::RefCell::new(None),
@@ -297,15 +274,13 @@ impl Master {
 
     /// Counts an `AuthenticateMessage` (`master/messages_authenticate`).
     pub(crate) fn count_authenticate(&self) {
-        if let Some(m) = &self.metrics {
-            m.messages_authenticate.inc();
-        }
+        self.metrics.messages_authenticate.inc();
     }
 
     /// Refreshes the agent gauges after a change: once, after the messages
     /// already queued (counting is O(agents), so a burst of registrations
     /// must not count once per agent).
-    fn refresh_gauges(&mut self) {
+    pub(crate) fn refresh_gauges(&mut self) {
         if self.gauges_pending {
             return;
         }
@@ -320,20 +295,50 @@ impl Master {
         })));
     }
 
+    /// Recounts the gauges that are not running sums: agents, frameworks,
+    /// the agents' total resources and the unreachable tasks. O(agents +
+    /// frameworks + completed tasks), so only after changes that move them.
     fn count_gauges(&self) {
         use std::sync::atomic::Ordering::Relaxed;
+        let g = &self.gauges;
         let registered = self.slaves.registered.values();
         let connected = registered.clone().filter(|s| s.connected).count() as u64;
         let active = registered.clone().filter(|s| s.active).count() as u64;
         let total = self.slaves.registered.len() as u64;
-        self.gauges.elected.store(self.recovered(), Relaxed);
-        self.gauges.connected.store(connected, Relaxed);
-        self.gauges.disconnected.store(total - connected, Relaxed);
-        self.gauges.active.store(active, Relaxed);
-        self.gauges.inactive.store(total - active, Relaxed);
-        self.gauges
-            .unreachable
+        g.elected.store(self.recovered(), Relaxed);
+        g.slaves_connected.store(connected, Relaxed);
+        g.slaves_disconnected.store(total - connected, Relaxed);
+        g.slaves_active.store(active, Relaxed);
+        g.slaves_inactive.store(total - active, Relaxed);
+        g.slaves_unreachable
             .store(self.slaves.unreachable.len() as u64, Relaxed);
+        g.total
+            .set(registered.flat_map(|s| s.total_resources.iter()));
+        // Frameworks known only from re-registering agents (MESOS-6419)
+        // are upstream's `frameworks.recovered`, not counted.
+        let frameworks = self.frameworks.registered.values().filter(|f| !f.recovered);
+        let total = frameworks.clone().count() as u64;
+        let connected = frameworks.clone().filter(|f| f.connected).count() as u64;
+        let active = frameworks.clone().filter(|f| f.active).count() as u64;
+        g.frameworks_connected.store(connected, Relaxed);
+        g.frameworks_disconnected.store(total - connected, Relaxed);
+        g.frameworks_active.store(active, Relaxed);
+        g.frameworks_inactive.store(total - active, Relaxed);
+        // Upstream counts its frameworks' `unreachableTasks`; here they are
+        // the completed tasks left `TASK_UNREACHABLE` (see `state_json`).
+        let mut unreachable = 0;
+        for framework in frameworks {
+            let mut seen = HashSet::new();
+            for task in &framework.completed_tasks {
+                if task.state == mesos_proto::mesos::TaskState::TaskUnreachable as i32
+                    && !framework.tasks().contains_key(&task.task_id.value)
+                    && seen.insert(&task.task_id.value)
+                {
+                    unreachable += 1;
+                }
+            }
+        }
+        g.tasks_unreachable.store(unreachable, Relaxed);
     }
 
     /// Refreshes `master/operator_event_stream_subscribers`.
@@ -559,6 +564,7 @@ impl Master {
             // Through the removal rate limiter, as upstream; an agent that
             // re-registers meanwhile is not marked.
             self.removals.scheduled.inc();
+            self.metrics.recovery_slave_removals.inc();
             let wait = self.removals.acquire();
             libprocess::delay(wait, &ctx.address(), move |this, ctx| {
                 if this.slaves.recovered.contains_key(&id)
@@ -590,11 +596,10 @@ impl Master {
         message: RegisterSlaveMessage,
         ctx: &mut Context<Self>,
     ) {
-        if let Some(m) = &self.metrics {
-            m.messages_register_slave.inc();
-        }
+        self.metrics.messages_register_slave.inc();
         if !self.recovered() {
             tracing::info!(%from, "Dropping agent registration: registry not recovered yet");
+            self.metrics.dropped_messages.inc();
             return;
         }
         if self.auth.in_progress(&from) {
@@ -641,7 +646,12 @@ impl Master {
                 .as_ref()
                 .map(|id| id.value.clone())
                 .unwrap_or_default();
-            self.remove_slave(&id, "a new agent registered at its address", ctx);
+            self.remove_slave(
+                &id,
+                "a new agent registered at its address",
+                Some(self.metrics.slave_removals_reason_registered.clone()),
+                ctx,
+            );
         }
 
         if let Err(error) = Self::slave_total(&message.slave, &message.checkpointed_resources) {
@@ -666,9 +676,7 @@ impl Master {
                 match result {
                     Ok(true) => {
                         this.add_slave(info, from.clone(), message.version.unwrap_or_default(), message.agent_capabilities, message.checkpointed_resources, None, ctx);
-                        if let Some(m) = &this.metrics {
-                            m.registrations.inc();
-                        }
+                        this.metrics.slave_registrations.inc();
                         this.base.send(
                             &from,
                             &SlaveRegisteredMessage {
@@ -699,11 +707,10 @@ impl Master {
         message: ReregisterSlaveMessage,
         ctx: &mut Context<Self>,
     ) {
-        if let Some(m) = &self.metrics {
-            m.messages_reregister_slave.inc();
-        }
+        self.metrics.messages_reregister_slave.inc();
         if !self.recovered() {
             tracing::info!(%from, "Dropping agent re-registration: registry not recovered yet");
+            self.metrics.dropped_messages.inc();
             return;
         }
         if self.auth.in_progress(&from) {
@@ -785,9 +792,7 @@ impl Master {
             self.allocator.activate_slave(&id);
             self.schedule_allocation(ctx);
             self.refresh_gauges();
-            if let Some(m) = &self.metrics {
-                m.reregistrations.inc();
-            }
+            self.metrics.slave_reregistrations.inc();
             if let Some(resources) = resend {
                 tracing::info!(slave_id = %id, "Re-sending checkpointed resources to the agent");
                 self.base.send(
@@ -830,9 +835,7 @@ impl Master {
                             Some(message),
                             ctx,
                         );
-                        if let Some(m) = &this.metrics {
-                            m.reregistrations.inc();
-                        }
+                        this.metrics.slave_reregistrations.inc();
                         this.base.send(
                             &from,
                             &SlaveReregisteredMessage {
@@ -889,6 +892,7 @@ impl Master {
         let mut freed = Vec::new();
         let mut frameworks: Vec<_> = self.frameworks.registered.iter_mut().collect();
         frameworks.sort_by(|a, b| a.0.cmp(b.0));
+        let gauges = &self.gauges;
         for (framework_id, framework) in frameworks {
             if framework.recovered {
                 continue;
@@ -933,6 +937,7 @@ impl Master {
                         reported_executors.contains(&(framework_id.as_str(), executor_id.as_str()));
                     if !kept {
                         tracing::warn!(slave_id = %id, %framework_id, %executor_id, "Executor possibly unknown to the re-registering agent: removing it");
+                        gauges.executor_changed(&executor.resources, -1);
                         freed.push((
                             framework_id.clone(),
                             Resources::from(executor.resources.clone()),
@@ -1128,9 +1133,7 @@ impl Master {
                             }
                             this.slaves.unreachable.insert(id.clone(), time);
                             this.refresh_gauges();
-                            if let Some(m) = &this.metrics {
-                                m.unreachable_completed.inc();
-                            }
+                            this.metrics.slave_unreachable_completed.inc();
                             tracing::info!(slave_id = %id, "Marked agent unreachable");
                         }
                         Ok(false) => {}
@@ -1143,7 +1146,16 @@ impl Master {
         );
     }
 
-    pub(crate) fn remove_slave(&mut self, id: &str, reason: &str, ctx: &mut Context<Self>) {
+    /// `counter` is the `master/slave_removals/reason_*` counter of the
+    /// reason, counted with `master/slave_removals` once the registry
+    /// removed the agent.
+    pub(crate) fn remove_slave(
+        &mut self,
+        id: &str,
+        reason: &str,
+        counter: Option<libprocess::metrics::Counter>,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(slave) = self.slaves.registered.get(id) else {
             return;
         };
@@ -1172,8 +1184,9 @@ impl Master {
                                 this.publish(|| crate::subscribers::agent_removed(&id));
                             }
                             this.refresh_gauges();
-                            if let Some(m) = &this.metrics {
-                                m.removals.inc();
+                            this.metrics.slave_removals.inc();
+                            if let Some(counter) = &counter {
+                                counter.inc();
                             }
                         }
                         Err(error) => {
@@ -1191,14 +1204,15 @@ impl Master {
         message: UnregisterSlaveMessage,
         ctx: &mut Context<Self>,
     ) {
-        if let Some(m) = &self.metrics {
-            m.messages_unregister_slave.inc();
-        }
+        self.metrics.messages_unregister_slave.inc();
         let id = message.slave_id.value;
         match self.slaves.registered.get(&id) {
-            Some(slave) if slave.pid == from => {
-                self.remove_slave(&id, "the agent unregistered", ctx)
-            }
+            Some(slave) if slave.pid == from => self.remove_slave(
+                &id,
+                "the agent unregistered",
+                Some(self.metrics.slave_removals_reason_unregistered.clone()),
+                ctx,
+            ),
             Some(_) => {
                 tracing::warn!(%from, slave_id = %id, "Ignoring unregistration from another address")
             }
@@ -1208,52 +1222,14 @@ impl Master {
         }
     }
 
-    fn register_metrics(&mut self, ctx: &mut Context<Self>) {
+    fn register_metrics(&mut self) {
         let Some(runtime) = self.base.runtime().cloned() else {
             return;
         };
+        self.metrics = crate::metrics::Metrics::register(&runtime, &self.gauges, self.start_time);
         let metrics = runtime.metrics();
-        self.metrics = Some(Metrics {
-            registrations: metrics.counter("master/slave_registrations"),
-            reregistrations: metrics.counter("master/slave_reregistrations"),
-            removals: metrics.counter("master/slave_removals"),
-            unreachable_completed: metrics.counter("master/slave_unreachable_completed"),
-            messages_register_slave: metrics.counter("master/messages_register_slave"),
-            messages_reregister_slave: metrics.counter("master/messages_reregister_slave"),
-            messages_unregister_slave: metrics.counter("master/messages_unregister_slave"),
-            messages_authenticate: metrics.counter("master/messages_authenticate"),
-        });
         self.removals.scheduled = metrics.counter("master/slave_unreachable_scheduled");
         self.removals.canceled = metrics.counter("master/slave_unreachable_canceled");
-        let start = self.start_time;
-        metrics.gauge("master/uptime_secs", move || {
-            libprocess::clock::now_secs() - start
-        });
-        let gauge = |name: &str, read: fn(&Gauges) -> f64| {
-            let gauges = self.gauges.clone();
-            metrics.gauge(name, move || read(&gauges));
-        };
-        use std::sync::atomic::Ordering::Relaxed;
-        gauge("master/elected", |g| {
-            f64::from(u8::from(g.elected.load(Relaxed)))
-        });
-        gauge("master/slaves_connected", |g| {
-            g.connected.load(Relaxed) as f64
-        });
-        gauge("master/slaves_disconnected", |g| {
-            g.disconnected.load(Relaxed) as f64
-        });
-        gauge("master/slaves_active", |g| g.active.load(Relaxed) as f64);
-        gauge("master/slaves_inactive", |g| {
-            g.inactive.load(Relaxed) as f64
-        });
-        gauge("master/slaves_unreachable", |g| {
-            g.unreachable.load(Relaxed) as f64
-        });
-        gauge("master/operator_event_stream_subscribers", |g| {
-            g.operator_subscribers.load(Relaxed) as f64
-        });
-        let _ = ctx;
     }
 }
 
@@ -1291,7 +1267,7 @@ impl Process for Master {
         self.install_framework_handlers();
         self.install_task_handlers();
         crate::http::install(self);
-        self.register_metrics(ctx);
+        self.register_metrics();
         self.recover(ctx);
     }
 

@@ -177,6 +177,7 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     }
     match kind {
         mesos_proto::mesos::scheduler::call::Type::Teardown => {
+            master.metrics.messages_unregister_framework.inc();
             master.remove_framework(&id, ctx);
             Response::status(202)
         }

@@ -158,6 +158,7 @@ impl Master {
                 .entry(allocation.framework_id.clone())
                 .or_default()
                 .push((offer.clone(), slave.pid.clone()));
+            self.gauges.offered.add(allocation.resources.iter(), 1);
             self.offers.insert(
                 id.clone(),
                 OfferState {
@@ -171,6 +172,7 @@ impl Master {
                 });
             }
         }
+        self.offers_changed();
         for (framework_id, offers) in by_framework {
             let Some(framework) = self.frameworks.registered.get(&framework_id) else {
                 continue;
@@ -194,12 +196,27 @@ impl Master {
         }
     }
 
+    /// Refreshes `master/outstanding_offers`.
+    fn offers_changed(&self) {
+        self.gauges.outstanding_offers.store(
+            self.offers.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Accounts for an offer that left [`Master::offers`].
+    fn offer_removed(&self, state: &OfferState) {
+        self.gauges.offered.add(state.resources.iter(), -1);
+        self.offers_changed();
+    }
+
     /// Withdraws an offer: the framework is told (`rescind`) and the
     /// resources go back to the allocator.
     pub(crate) fn remove_offer(&mut self, offer_id: &str, rescind: bool) {
         let Some(state) = self.offers.remove(offer_id) else {
             return;
         };
+        self.offer_removed(&state);
         let framework_id = state.offer.framework_id.value.clone();
         self.allocator.recover_resources(
             &framework_id,
@@ -341,6 +358,7 @@ impl Master {
 
     /// DECLINE: the offers' resources return with the framework's filter.
     pub(crate) fn decline(&mut self, framework_id: &str, decline: call::Decline) {
+        self.metrics.messages_decline_offers.inc();
         let refuse = refuse_duration(decline.filters.as_ref());
         for offer_id in decline.offer_ids {
             let owned = self
@@ -351,6 +369,7 @@ impl Master {
                 continue;
             }
             if let Some(state) = self.offers.remove(&offer_id.value) {
+                self.offer_removed(&state);
                 self.allocator.recover_resources(
                     framework_id,
                     &state.offer.slave_id.value,
@@ -369,11 +388,35 @@ impl Master {
         accept: call::Accept,
         ctx: &mut Context<Self>,
     ) {
+        // As upstream's `accept`: a LAUNCH without tasks is an implicit
+        // decline.
+        for operation in &accept.operations {
+            match operation.r#type() {
+                offer::operation::Type::Launch => {
+                    if operation
+                        .launch
+                        .as_ref()
+                        .is_some_and(|l| !l.task_infos.is_empty())
+                    {
+                        self.metrics.messages_launch_tasks.inc();
+                    } else {
+                        self.metrics.messages_decline_offers.inc();
+                    }
+                }
+                offer::operation::Type::LaunchGroup => self.metrics.messages_launch_tasks.inc(),
+                _ => {}
+            }
+        }
         if let Some(error) = unsupported_operation(&accept) {
             // Nothing of this ACCEPT is applied: its tasks are refused with
             // the reason, and the offers return without a filter.
             tracing::warn!(%framework_id, %error, "Refusing ACCEPT");
             for task in launched_tasks(&accept.operations) {
+                self.metrics.task_terminated(
+                    TaskState::TaskError,
+                    Some(task_status::Source::Master as i32),
+                    Some(task_status::Reason::TaskInvalid as i32),
+                );
                 self.send_master_update(
                     framework_id,
                     &task.task_id,
@@ -431,6 +474,7 @@ impl Master {
                 .is_some_and(|s| s.offer.framework_id.value == framework_id);
             if owned {
                 if let Some(state) = self.offers.remove(&offer_id.value) {
+                    self.offer_removed(&state);
                     offered += &state.resources;
                     taken.push(state);
                 }
@@ -445,6 +489,11 @@ impl Master {
                 (TaskState::TaskLost, task_status::Reason::InvalidOffers)
             };
             for task in launched_tasks(&accept.operations) {
+                self.metrics.task_terminated(
+                    state,
+                    Some(task_status::Source::Master as i32),
+                    Some(reason as i32),
+                );
                 self.send_master_update(
                     framework_id,
                     &task.task_id,
@@ -571,6 +620,11 @@ impl Master {
 
     fn task_error(&self, framework_id: &str, slave_id: &str, task_id: &TaskId, message: String) {
         tracing::warn!(%framework_id, task_id = %task_id.value, %message, "Refusing task");
+        self.metrics.task_terminated(
+            TaskState::TaskError,
+            Some(task_status::Source::Master as i32),
+            Some(task_status::Reason::TaskInvalid as i32),
+        );
         self.send_master_update(
             framework_id,
             task_id,
@@ -635,6 +689,7 @@ impl Master {
             user: task.command.as_ref().and_then(|c| c.user.clone()),
             ..Default::default()
         };
+        self.gauges.task_added(&record);
         framework
             .tasks_mut()
             .insert(task.task_id.value.clone(), Box::new(TaskEntry::new(record)));
@@ -644,6 +699,7 @@ impl Master {
             info.framework_id = Some(FrameworkId {
                 value: framework_id.to_string(),
             });
+            self.gauges.executor_changed(&info.resources, 1);
             framework
                 .executors
                 .entry(slave_id.to_string())
@@ -731,24 +787,25 @@ impl Master {
             return;
         };
         for task in &group.task_group.tasks {
-            framework.tasks_mut().insert(
-                task.task_id.value.clone(),
-                Box::new(TaskEntry::new(Task {
-                    name: task.name.clone(),
-                    task_id: task.task_id.clone(),
-                    framework_id: FrameworkId {
-                        value: framework_id.to_string(),
-                    },
-                    executor_id: Some(executor.executor_id.clone()),
-                    slave_id: SlaveId {
-                        value: slave_id.to_string(),
-                    },
-                    state: TaskState::TaskStaging as i32,
-                    resources: Self::allocated(&task.resources, role).to_vec(),
-                    labels: task.labels.clone(),
-                    ..Default::default()
-                })),
-            );
+            let record = Task {
+                name: task.name.clone(),
+                task_id: task.task_id.clone(),
+                framework_id: FrameworkId {
+                    value: framework_id.to_string(),
+                },
+                executor_id: Some(executor.executor_id.clone()),
+                slave_id: SlaveId {
+                    value: slave_id.to_string(),
+                },
+                state: TaskState::TaskStaging as i32,
+                resources: Self::allocated(&task.resources, role).to_vec(),
+                labels: task.labels.clone(),
+                ..Default::default()
+            };
+            self.gauges.task_added(&record);
+            framework
+                .tasks_mut()
+                .insert(task.task_id.value.clone(), Box::new(TaskEntry::new(record)));
         }
         let mut executor = executor;
         executor.resources = Self::allocated(&executor.resources, role).to_vec();
@@ -758,6 +815,7 @@ impl Master {
             });
         }
         if !known {
+            self.gauges.executor_changed(&executor.resources, 1);
             framework
                 .executors
                 .entry(slave_id.to_string())
@@ -792,6 +850,7 @@ impl Master {
         message: StatusUpdateMessage,
         ctx: &mut Context<Self>,
     ) {
+        self.metrics.messages_status_update.inc();
         let update = message.update;
         let framework_id = update.framework_id.value.clone();
         let slave_id = update
@@ -806,6 +865,7 @@ impl Master {
             .is_some_and(|s| s.pid == from);
         if !known_agent {
             tracing::warn!(%from, %slave_id, "Dropping status update from an unknown agent");
+            self.metrics.invalid_status_updates.inc();
             return;
         }
         let state = update.status.state();
@@ -816,21 +876,37 @@ impl Master {
         let task_id = update.status.task_id.value.clone();
         let mut recovered = None;
         let mut event = None;
+        let mut known_task = false;
         if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
             if let Some(task) = framework.tasks_mut().get_mut(&task_id) {
+                known_task = true;
                 let was_terminal =
                     TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
                 task.status_update_state = Some(state as i32);
                 task.status_update_uuid =
                     update.uuid.clone().or_else(|| update.status.uuid.clone());
-                if Self::record_status(task, latest, &update.status) && !self.subscribers.is_empty()
-                {
+                self.gauges.task_removed(task);
+                let notify = Self::record_status(task, latest, &update.status);
+                self.gauges.task_added(task);
+                if notify && !self.subscribers.is_empty() {
                     event = Some(crate::subscribers::task_updated(task, &update.status));
                 }
                 if !was_terminal && latest.is_terminal() {
+                    self.metrics.task_terminated(
+                        latest,
+                        update.status.source,
+                        update.status.reason,
+                    );
                     recovered = Some(Resources::from(task.resources.clone()));
                 }
             }
+        }
+        // As upstream, an update for a task the master does not know is
+        // still forwarded, but counted invalid.
+        if known_task {
+            self.metrics.valid_status_updates.inc();
+        } else {
+            self.metrics.invalid_status_updates.inc();
         }
         if let Some(event) = event {
             self.publish(|| event);
@@ -858,9 +934,13 @@ impl Master {
         uuid: Vec<u8>,
     ) {
         if uuid.len() != 16 {
+            // Upstream refuses it in call validation, before counting the
+            // message.
             tracing::warn!(%framework_id, "Dropping acknowledgement with a malformed uuid");
+            self.metrics.invalid_status_update_acknowledgements.inc();
             return;
         }
+        self.metrics.messages_status_update_acknowledgement.inc();
         let Some(agent) = self
             .slaves
             .registered
@@ -868,8 +948,10 @@ impl Master {
             .map(|s| s.pid.clone())
         else {
             tracing::warn!(%framework_id, slave_id = %slave_id.value, "Dropping acknowledgement for an unknown agent");
+            self.metrics.invalid_status_update_acknowledgements.inc();
             return;
         };
+        self.metrics.valid_status_update_acknowledgements.inc();
         // A terminal task leaves once its terminal update is acknowledged.
         if let Some(framework) = self.frameworks.registered.get_mut(framework_id) {
             let done = framework.tasks().get(&task_id.value).is_some_and(|t| {
@@ -880,6 +962,7 @@ impl Master {
             });
             if done {
                 if let Some(task) = framework.tasks_mut().remove(&task_id.value) {
+                    self.gauges.task_removed(&task);
                     framework.completed_tasks.push_back(task.into_inner());
                     while framework.completed_tasks.len()
                         > self.flags.max_completed_tasks_per_framework as usize
@@ -902,6 +985,7 @@ impl Master {
 
     /// KILL: forwarded to the task's agent; an unknown task is reconciled.
     pub(crate) fn kill(&mut self, framework_id: &str, kill: call::Kill) {
+        self.metrics.messages_kill_task.inc();
         let task = self
             .frameworks
             .registered
@@ -938,6 +1022,7 @@ impl Master {
     /// framework's when none are given), as master-generated updates with
     /// `REASON_RECONCILIATION`.
     pub(crate) fn reconcile(&mut self, framework_id: &str, reconcile: call::Reconcile) {
+        self.metrics.messages_reconcile_tasks.inc();
         let Some(framework) = self.frameworks.registered.get(framework_id) else {
             return;
         };
@@ -1035,6 +1120,7 @@ impl Master {
 
     /// MESSAGE: framework data for an executor, through its agent.
     pub(crate) fn framework_message(&mut self, framework_id: &str, message: call::Message) {
+        self.metrics.messages_framework_to_executor.inc();
         let Some(agent) = self
             .slaves
             .registered
@@ -1042,6 +1128,7 @@ impl Master {
             .map(|s| s.pid.clone())
         else {
             tracing::warn!(%framework_id, slave_id = %message.slave_id.value, "Dropping framework message for an unknown agent");
+            self.metrics.invalid_framework_to_executor_messages.inc();
             return;
         };
         let forward = FrameworkToExecutorMessage {
@@ -1053,14 +1140,20 @@ impl Master {
             data: message.data,
         };
         libprocess::Process::base(self).send(&agent, &forward);
+        self.metrics.valid_framework_to_executor_messages.inc();
     }
 
     /// An executor's message for its framework, relayed by the agent.
     pub(crate) fn executor_message(&mut self, message: ExecutorToFrameworkMessage) {
+        self.metrics.messages_executor_to_framework.inc();
         let framework_id = message.framework_id.value.clone();
-        let Some(framework) = self.frameworks.registered.get(&framework_id) else {
+        let framework = self.frameworks.registered.get(&framework_id);
+        let Some(framework) = framework.filter(|f| f.connected) else {
+            tracing::warn!(%framework_id, "Dropping executor message for an unknown or disconnected framework");
+            self.metrics.invalid_executor_to_framework_messages.inc();
             return;
         };
+        self.metrics.valid_executor_to_framework_messages.inc();
         if let Some(pid) = &framework.pid {
             libprocess::Process::base(self).send(pid, &message);
         } else if let Some(http) = &framework.http {
@@ -1115,11 +1208,13 @@ impl Master {
                 }
             }
             call::Type::Revive => {
+                self.metrics.messages_revive_offers.inc();
                 let roles = call.revive.map(|r| r.roles).unwrap_or_default();
                 self.allocator.revive(framework_id, &roles);
                 self.schedule_allocation(ctx);
             }
             call::Type::Suppress => {
+                self.metrics.messages_suppress_offers.inc();
                 let roles = call.suppress.map(|s| s.roles).unwrap_or_default();
                 self.allocator.suppress(framework_id, &roles);
             }
@@ -1150,6 +1245,7 @@ impl Master {
             }
             call::Type::Request => {
                 // The built-in allocator ignores requests, as upstream's does.
+                self.metrics.messages_resource_request.inc();
             }
             call::Type::AcceptInverseOffers => {
                 if let Some(accept) = call.accept_inverse_offers {
@@ -1206,6 +1302,7 @@ impl Master {
                 used += &resources;
                 let mut info = executor;
                 info.resources = resources.to_vec();
+                self.gauges.executor_changed(&info.resources, 1);
                 known.insert(info.executor_id.value.clone(), info);
             }
         }
@@ -1232,6 +1329,7 @@ impl Master {
                 if let std::collections::hash_map::Entry::Vacant(entry) =
                     framework.tasks_mut().entry(task_id.clone())
                 {
+                    self.gauges.task_added(&task);
                     entry.insert(Box::new(TaskEntry::new(task)));
                     self.notify_task_added(&framework_id, &task_id);
                 }
@@ -1251,7 +1349,14 @@ impl Master {
         let mut lost = Vec::new();
         let mut events = Vec::new();
         for (framework_id, framework) in &mut self.frameworks.registered {
-            framework.executors.remove(id);
+            for executor in framework
+                .executors
+                .remove(id)
+                .into_iter()
+                .flat_map(|e| e.into_values())
+            {
+                self.gauges.executor_changed(&executor.resources, -1);
+            }
             let on_agent: Vec<String> = framework
                 .tasks()
                 .iter()
@@ -1280,6 +1385,11 @@ impl Master {
                         timestamp: Some(libprocess::clock::now_secs()),
                         ..Default::default()
                     };
+                    self.gauges.task_removed(&task);
+                    if !terminal && reported.is_terminal() {
+                        self.metrics
+                            .task_terminated(reported, status.source, status.reason);
+                    }
                     if Self::record_status(&mut task, reported, &status) {
                         events.push(crate::subscribers::task_updated(&task, &status));
                     }
@@ -1351,6 +1461,11 @@ impl Master {
                     timestamp: Some(libprocess::clock::now_secs()),
                     ..Default::default()
                 };
+                self.gauges.task_removed(&task);
+                if !terminal {
+                    self.metrics
+                        .task_terminated(TaskState::TaskLost, status.source, status.reason);
+                }
                 if Self::record_status(&mut task, TaskState::TaskLost, &status) {
                     events.push(crate::subscribers::task_updated(&task, &status));
                 }
@@ -1363,6 +1478,7 @@ impl Master {
             }
             if let Some(executors) = framework.executors.remove(id) {
                 for executor in executors.into_values() {
+                    self.gauges.executor_changed(&executor.resources, -1);
                     freed.push((framework_id.clone(), Resources::from(executor.resources)));
                 }
             }
@@ -1445,12 +1561,15 @@ impl Master {
         base.install::<StatusUpdateMessage>(|this, ctx, from, message| {
             if this.recovered() {
                 this.status_update(from, message, ctx);
+            } else {
+                this.metrics.dropped_messages.inc();
             }
         });
         base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, message| {
             this.executor_message(message);
         });
         base.install::<ExitedExecutorMessage>(|this, _ctx, from, message| {
+            this.metrics.messages_exited_executor.inc();
             let known = this
                 .slaves
                 .registered
@@ -1466,6 +1585,7 @@ impl Master {
                 .and_then(|f| f.executors.get_mut(&message.slave_id.value))
                 .and_then(|known| known.remove(&message.executor_id.value));
             if let Some(executor) = freed {
+                this.gauges.executor_changed(&executor.resources, -1);
                 this.allocator.recover_resources(
                     &message.framework_id.value,
                     &message.slave_id.value,
@@ -1535,6 +1655,7 @@ impl Master {
                 .get(&id)
                 .is_some_and(|f| f.pid.as_ref() == Some(&from))
             {
+                this.metrics.messages_revive_offers.inc();
                 this.allocator.revive(&id, &message.roles);
                 this.schedule_allocation(ctx);
             }

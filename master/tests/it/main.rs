@@ -11,6 +11,7 @@ mod authentication;
 mod frameworks;
 mod http;
 mod maintenance;
+mod metrics;
 mod offers;
 mod operator_api;
 mod operator_events;

@@ -25,10 +25,10 @@ use crate::frameworks::{info, recv, spawn_scheduler, subscribe, Scheduler};
 use crate::support::*;
 
 /// A response as the client sees it.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: String,
 }
 
 impl Reply {
@@ -43,7 +43,7 @@ impl Reply {
     }
 }
 
-async fn get(addr: SocketAddrV4, path: &str) -> Reply {
+pub(crate) async fn get(addr: SocketAddrV4, path: &str) -> Reply {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -143,20 +143,20 @@ fn concat(parts: &[&[&'static str]]) -> Vec<&'static str> {
 
 /// A master with one agent and one subscribed v0 framework holding the
 /// agent's whole offer.
-struct Cluster {
-    runtime: Runtime,
-    master: PID<Master>,
-    agent: PID<Agent>,
-    agent_rx: UnboundedReceiver<MessageEvent>,
-    scheduler: PID<Scheduler>,
-    rx: UnboundedReceiver<MessageEvent>,
-    slave_id: SlaveId,
-    framework_id: FrameworkId,
-    offer: Offer,
+pub(crate) struct Cluster {
+    pub(crate) runtime: Runtime,
+    pub(crate) master: PID<Master>,
+    pub(crate) agent: PID<Agent>,
+    pub(crate) agent_rx: UnboundedReceiver<MessageEvent>,
+    pub(crate) scheduler: PID<Scheduler>,
+    pub(crate) rx: UnboundedReceiver<MessageEvent>,
+    pub(crate) slave_id: SlaveId,
+    pub(crate) framework_id: FrameworkId,
+    pub(crate) offer: Offer,
 }
 
 impl Cluster {
-    fn addr(&self) -> SocketAddrV4 {
+    pub(crate) fn addr(&self) -> SocketAddrV4 {
         self.runtime.address()
     }
 
@@ -221,7 +221,7 @@ async fn next_offers(rx: &mut UnboundedReceiver<MessageEvent>) -> ResourceOffers
     }
 }
 
-async fn cluster(extra_flags: &[&str]) -> Cluster {
+pub(crate) async fn cluster(extra_flags: &[&str]) -> Cluster {
     let runtime = runtime();
     let master = start_master(
         &runtime,
@@ -248,7 +248,7 @@ async fn cluster(extra_flags: &[&str]) -> Cluster {
     }
 }
 
-fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
+pub(crate) fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
     TaskInfo {
         name: format!("task {id}"),
         task_id: TaskId { value: id.into() },
@@ -265,7 +265,7 @@ fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
 /// Launches `tasks` on the cluster's offer, declining the rest for an
 /// hour so that no new offer races the checks, and waits until the agent
 /// is told to run them.
-async fn launch(cluster: &mut Cluster, tasks: Vec<TaskInfo>) {
+pub(crate) async fn launch(cluster: &mut Cluster, tasks: Vec<TaskInfo>) {
     let count = tasks.len();
     let call = Call {
         framework_id: Some(cluster.framework_id.clone()),
@@ -297,7 +297,7 @@ async fn launch(cluster: &mut Cluster, tasks: Vec<TaskInfo>) {
 
 /// The agent reports `state` for task `id` at `timestamp`; returns once the
 /// framework has it.
-async fn update(cluster: &mut Cluster, id: &str, state: TaskState, timestamp: f64) {
+pub(crate) async fn update(cluster: &mut Cluster, id: &str, state: TaskState, timestamp: f64) {
     let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
     let message = StatusUpdateMessage {
         update: StatusUpdate {

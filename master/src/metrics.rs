@@ -1,0 +1,543 @@
+//! The master's metrics, served in `/metrics/snapshot`.
+//!
+//! Upstream counterpart: `src/master/metrics.{hpp,cpp}`. Names and types
+//! (counter or gauge) are upstream 1.11's. Upstream reads each gauge inside
+//! the master process when the snapshot is taken (`defer(master, ..)`), and
+//! counts tasks by walking every agent's tasks. Here the snapshot is taken
+//! outside the master actor, so every gauge reads a shared atomic:
+//! - task counts by state and the resources tasks and executors use are
+//!   running sums, changed where a task enters, changes state or leaves
+//!   ([`Gauges::task_added`], [`Gauges::task_removed`]), so a snapshot
+//!   costs the same at 400k tasks as at none;
+//! - agent, framework and total-resource gauges are recounted by the master
+//!   after the changes that move them (`Master::refresh_gauges`, once per
+//!   burst of messages).
+//!
+//! Scalar sums are kept in thousandths, as upstream's fixed-point
+//! `Value::Scalar` arithmetic, so adding and removing the same resources
+//! gives back exactly what was there.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use libprocess::metrics::Counter;
+use mesos_proto::mesos::{task_status, Resource, Task, TaskState};
+
+/// The scalar resources upstream reports in `master/<name>_*`, in upstream's
+/// order.
+pub const RESOURCE_NAMES: [&str; 4] = ["cpus", "gpus", "mem", "disk"];
+
+/// Sums of the [`RESOURCE_NAMES`] scalars, non-revocable then revocable,
+/// in thousandths.
+#[derive(Default)]
+pub struct ScalarSums([AtomicI64; 8]);
+
+impl ScalarSums {
+    /// Adds (`sign` 1) or subtracts (`sign` -1) `resources`.
+    pub fn add<'a>(&self, resources: impl IntoIterator<Item = &'a Resource>, sign: i64) {
+        for resource in resources {
+            let Some(index) = RESOURCE_NAMES.iter().position(|n| *n == resource.name) else {
+                continue;
+            };
+            let Some(scalar) = &resource.scalar else {
+                continue;
+            };
+            let index = index + if resource.revocable.is_some() { 4 } else { 0 };
+            let milli = (scalar.value * 1000.0).round() as i64;
+            self.0[index].fetch_add(sign * milli, Relaxed);
+        }
+    }
+
+    /// Replaces the sums with those of `resources`.
+    pub fn set<'a>(&self, resources: impl IntoIterator<Item = &'a Resource>) {
+        let mut sums = [0i64; 8];
+        for resource in resources {
+            let Some(index) = RESOURCE_NAMES.iter().position(|n| *n == resource.name) else {
+                continue;
+            };
+            let Some(scalar) = &resource.scalar else {
+                continue;
+            };
+            let index = index + if resource.revocable.is_some() { 4 } else { 0 };
+            sums[index] += (scalar.value * 1000.0).round() as i64;
+        }
+        for (sum, value) in self.0.iter().zip(sums) {
+            sum.store(value, Relaxed);
+        }
+    }
+
+    /// Returns the sum of resource `index` (into [`RESOURCE_NAMES`]).
+    pub fn get(&self, index: usize, revocable: bool) -> f64 {
+        let index = index + if revocable { 4 } else { 0 };
+        self.0[index].load(Relaxed) as f64 / 1000.0
+    }
+}
+
+/// What the master's gauges read; shared with the snapshot.
+#[derive(Default)]
+pub struct Gauges {
+    /// `master/elected`.
+    pub elected: AtomicBool,
+    /// `master/slaves_connected`.
+    pub slaves_connected: AtomicU64,
+    /// `master/slaves_disconnected`.
+    pub slaves_disconnected: AtomicU64,
+    /// `master/slaves_active`.
+    pub slaves_active: AtomicU64,
+    /// `master/slaves_inactive`.
+    pub slaves_inactive: AtomicU64,
+    /// `master/slaves_unreachable`.
+    pub slaves_unreachable: AtomicU64,
+    /// `master/frameworks_connected`.
+    pub frameworks_connected: AtomicU64,
+    /// `master/frameworks_disconnected`.
+    pub frameworks_disconnected: AtomicU64,
+    /// `master/frameworks_active`.
+    pub frameworks_active: AtomicU64,
+    /// `master/frameworks_inactive`.
+    pub frameworks_inactive: AtomicU64,
+    /// `master/outstanding_offers`.
+    pub outstanding_offers: AtomicU64,
+    /// `master/operator_event_stream_subscribers`.
+    pub operator_subscribers: AtomicU64,
+    /// `master/tasks_unreachable`.
+    pub tasks_unreachable: AtomicU64,
+    /// Active tasks by non-terminal state (`master/tasks_staging`, ..).
+    tasks: [AtomicI64; ACTIVE_STATES.len()],
+    /// The agents' totals (`master/<r>_total`, `master/<r>_revocable_total`).
+    pub total: ScalarSums,
+    /// What non-terminal tasks and known executors use (`master/<r>_used`).
+    pub used: ScalarSums,
+    /// What outstanding offers hold.
+    pub offered: ScalarSums,
+}
+
+/// The non-terminal states with a `master/tasks_<state>` gauge, and their
+/// names. `TASK_UNREACHABLE` tasks leave the active tasks and are counted
+/// apart ([`Gauges::tasks_unreachable`]).
+const ACTIVE_STATES: [(TaskState, &str); 4] = [
+    (TaskState::TaskStaging, "master/tasks_staging"),
+    (TaskState::TaskStarting, "master/tasks_starting"),
+    (TaskState::TaskRunning, "master/tasks_running"),
+    (TaskState::TaskKilling, "master/tasks_killing"),
+];
+
+impl Gauges {
+    fn state_index(task: &Task) -> Option<usize> {
+        ACTIVE_STATES
+            .iter()
+            .position(|(state, _)| *state as i32 == task.state)
+    }
+
+    fn is_terminal(task: &Task) -> bool {
+        TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal)
+    }
+
+    /// A task joined the active tasks (or is about to change state: see
+    /// [`Gauges::task_removed`]).
+    pub fn task_added(&self, task: &Task) {
+        if let Some(index) = Self::state_index(task) {
+            self.tasks[index].fetch_add(1, Relaxed);
+        }
+        if !Self::is_terminal(task) {
+            self.used.add(&task.resources, 1);
+        }
+    }
+
+    /// A task left the active tasks; called before a state change too,
+    /// with [`Gauges::task_added`] after it.
+    pub fn task_removed(&self, task: &Task) {
+        if let Some(index) = Self::state_index(task) {
+            self.tasks[index].fetch_sub(1, Relaxed);
+        }
+        if !Self::is_terminal(task) {
+            self.used.add(&task.resources, -1);
+        }
+    }
+
+    /// An executor's resources became used (`sign` 1) or free (-1).
+    pub fn executor_changed(&self, resources: &[Resource], sign: i64) {
+        self.used.add(resources, sign);
+    }
+}
+
+/// Returns a proto enum name in lower case, as upstream's
+/// `strings::lower(Enum_Name(..))`.
+fn lower(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+/// The master's counters, and the registry for those created on demand.
+#[derive(Default)]
+pub struct Metrics {
+    runtime: Option<libprocess::Runtime>,
+    /// `master/task_<state>/source_<source>/reason_<reason>`, created the
+    /// first time they count, as upstream's `incrementTasksStates`.
+    tasks_states: RefCell<HashMap<(i32, i32, i32), Counter>>,
+    /// `master/tasks_<state>` counters of terminal states.
+    terminal: HashMap<i32, Counter>,
+    /// `master/dropped_messages`.
+    pub dropped_messages: Counter,
+    /// `master/slave_registrations`.
+    pub slave_registrations: Counter,
+    /// `master/slave_reregistrations`.
+    pub slave_reregistrations: Counter,
+    /// `master/slave_removals`.
+    pub slave_removals: Counter,
+    /// `master/slave_removals/reason_registered`.
+    pub slave_removals_reason_registered: Counter,
+    /// `master/slave_removals/reason_unregistered`.
+    pub slave_removals_reason_unregistered: Counter,
+    /// `master/slave_unreachable_completed`.
+    pub slave_unreachable_completed: Counter,
+    /// `master/recovery_slave_removals`.
+    pub recovery_slave_removals: Counter,
+    /// `master/messages_register_framework`.
+    pub messages_register_framework: Counter,
+    /// `master/messages_reregister_framework`.
+    pub messages_reregister_framework: Counter,
+    /// `master/messages_unregister_framework`.
+    pub messages_unregister_framework: Counter,
+    /// `master/messages_deactivate_framework`.
+    pub messages_deactivate_framework: Counter,
+    /// `master/messages_kill_task`.
+    pub messages_kill_task: Counter,
+    /// `master/messages_status_update_acknowledgement`.
+    pub messages_status_update_acknowledgement: Counter,
+    /// `master/messages_operation_status_update_acknowledgement`.
+    pub messages_operation_status_update_acknowledgement: Counter,
+    /// `master/messages_resource_request`.
+    pub messages_resource_request: Counter,
+    /// `master/messages_launch_tasks`.
+    pub messages_launch_tasks: Counter,
+    /// `master/messages_decline_offers`.
+    pub messages_decline_offers: Counter,
+    /// `master/messages_revive_offers`.
+    pub messages_revive_offers: Counter,
+    /// `master/messages_suppress_offers`.
+    pub messages_suppress_offers: Counter,
+    /// `master/messages_reconcile_operations`.
+    pub messages_reconcile_operations: Counter,
+    /// `master/messages_reconcile_tasks`.
+    pub messages_reconcile_tasks: Counter,
+    /// `master/messages_framework_to_executor`.
+    pub messages_framework_to_executor: Counter,
+    /// `master/messages_executor_to_framework`.
+    pub messages_executor_to_framework: Counter,
+    /// `master/messages_register_slave`.
+    pub messages_register_slave: Counter,
+    /// `master/messages_reregister_slave`.
+    pub messages_reregister_slave: Counter,
+    /// `master/messages_unregister_slave`.
+    pub messages_unregister_slave: Counter,
+    /// `master/messages_status_update`.
+    pub messages_status_update: Counter,
+    /// `master/messages_operation_status_update`.
+    pub messages_operation_status_update: Counter,
+    /// `master/messages_exited_executor`.
+    pub messages_exited_executor: Counter,
+    /// `master/messages_update_slave`.
+    pub messages_update_slave: Counter,
+    /// `master/messages_authenticate`.
+    pub messages_authenticate: Counter,
+    /// `master/valid_framework_to_executor_messages`.
+    pub valid_framework_to_executor_messages: Counter,
+    /// `master/invalid_framework_to_executor_messages`.
+    pub invalid_framework_to_executor_messages: Counter,
+    /// `master/valid_executor_to_framework_messages`.
+    pub valid_executor_to_framework_messages: Counter,
+    /// `master/invalid_executor_to_framework_messages`.
+    pub invalid_executor_to_framework_messages: Counter,
+    /// `master/valid_status_updates`.
+    pub valid_status_updates: Counter,
+    /// `master/invalid_status_updates`.
+    pub invalid_status_updates: Counter,
+    /// `master/valid_status_update_acknowledgements`.
+    pub valid_status_update_acknowledgements: Counter,
+    /// `master/invalid_status_update_acknowledgements`.
+    pub invalid_status_update_acknowledgements: Counter,
+    /// `master/valid_operation_status_updates`.
+    pub valid_operation_status_updates: Counter,
+    /// `master/invalid_operation_status_updates`.
+    pub invalid_operation_status_updates: Counter,
+    /// `master/valid_operation_status_update_acknowledgements`.
+    pub valid_operation_status_update_acknowledgements: Counter,
+    /// `master/invalid_operation_status_update_acknowledgements`.
+    pub invalid_operation_status_update_acknowledgements: Counter,
+}
+
+/// The terminal states with a `master/tasks_<state>` counter.
+const TERMINAL_STATES: [(TaskState, &str); 8] = [
+    (TaskState::TaskFinished, "master/tasks_finished"),
+    (TaskState::TaskFailed, "master/tasks_failed"),
+    (TaskState::TaskKilled, "master/tasks_killed"),
+    (TaskState::TaskLost, "master/tasks_lost"),
+    (TaskState::TaskError, "master/tasks_error"),
+    (TaskState::TaskDropped, "master/tasks_dropped"),
+    (TaskState::TaskGone, "master/tasks_gone"),
+    (
+        TaskState::TaskGoneByOperator,
+        "master/tasks_gone_by_operator",
+    ),
+];
+
+impl Metrics {
+    /// Registers upstream's master metrics in `runtime`'s registry, the
+    /// gauges reading `gauges`; `start_time` is when the master started.
+    pub fn register(
+        runtime: &libprocess::Runtime,
+        gauges: &std::sync::Arc<Gauges>,
+        start_time: f64,
+    ) -> Self {
+        let m = runtime.metrics();
+        let c = |name: &str| m.counter(name);
+        let metrics = Self {
+            runtime: Some(runtime.clone()),
+            tasks_states: RefCell::default(),
+            terminal: TERMINAL_STATES
+                .iter()
+                .map(|(state, name)| (*state as i32, c(name)))
+                .collect(),
+            dropped_messages: c("master/dropped_messages"),
+            slave_registrations: c("master/slave_registrations"),
+            slave_reregistrations: c("master/slave_reregistrations"),
+            slave_removals: c("master/slave_removals"),
+            slave_removals_reason_registered: c("master/slave_removals/reason_registered"),
+            slave_removals_reason_unregistered: c("master/slave_removals/reason_unregistered"),
+            slave_unreachable_completed: c("master/slave_unreachable_completed"),
+            recovery_slave_removals: c("master/recovery_slave_removals"),
+            messages_register_framework: c("master/messages_register_framework"),
+            messages_reregister_framework: c("master/messages_reregister_framework"),
+            messages_unregister_framework: c("master/messages_unregister_framework"),
+            messages_deactivate_framework: c("master/messages_deactivate_framework"),
+            messages_kill_task: c("master/messages_kill_task"),
+            messages_status_update_acknowledgement: c(
+                "master/messages_status_update_acknowledgement",
+            ),
+            messages_operation_status_update_acknowledgement: c(
+                "master/messages_operation_status_update_acknowledgement",
+            ),
+            messages_resource_request: c("master/messages_resource_request"),
+            messages_launch_tasks: c("master/messages_launch_tasks"),
+            messages_decline_offers: c("master/messages_decline_offers"),
+            messages_revive_offers: c("master/messages_revive_offers"),
+            messages_suppress_offers: c("master/messages_suppress_offers"),
+            messages_reconcile_operations: c("master/messages_reconcile_operations"),
+            messages_reconcile_tasks: c("master/messages_reconcile_tasks"),
+            messages_framework_to_executor: c("master/messages_framework_to_executor"),
+            messages_executor_to_framework: c("master/messages_executor_to_framework"),
+            messages_register_slave: c("master/messages_register_slave"),
+            messages_reregister_slave: c("master/messages_reregister_slave"),
+            messages_unregister_slave: c("master/messages_unregister_slave"),
+            messages_status_update: c("master/messages_status_update"),
+            messages_operation_status_update: c("master/messages_operation_status_update"),
+            messages_exited_executor: c("master/messages_exited_executor"),
+            messages_update_slave: c("master/messages_update_slave"),
+            messages_authenticate: c("master/messages_authenticate"),
+            valid_framework_to_executor_messages: c("master/valid_framework_to_executor_messages"),
+            invalid_framework_to_executor_messages: c(
+                "master/invalid_framework_to_executor_messages",
+            ),
+            valid_executor_to_framework_messages: c("master/valid_executor_to_framework_messages"),
+            invalid_executor_to_framework_messages: c(
+                "master/invalid_executor_to_framework_messages",
+            ),
+            valid_status_updates: c("master/valid_status_updates"),
+            invalid_status_updates: c("master/invalid_status_updates"),
+            valid_status_update_acknowledgements: c("master/valid_status_update_acknowledgements"),
+            invalid_status_update_acknowledgements: c(
+                "master/invalid_status_update_acknowledgements",
+            ),
+            valid_operation_status_updates: c("master/valid_operation_status_updates"),
+            invalid_operation_status_updates: c("master/invalid_operation_status_updates"),
+            valid_operation_status_update_acknowledgements: c(
+                "master/valid_operation_status_update_acknowledgements",
+            ),
+            invalid_operation_status_update_acknowledgements: c(
+                "master/invalid_operation_status_update_acknowledgements",
+            ),
+        };
+        // Registered by upstream 1.11 but never counted there: agents that
+        // fail health checks are marked unreachable
+        // (`master/slave_unreachable_*`), not shut down.
+        for name in [
+            "master/slave_shutdowns_scheduled",
+            "master/slave_shutdowns_completed",
+            "master/slave_shutdowns_canceled",
+            "master/slave_removals/reason_unhealthy",
+        ] {
+            m.counter(name);
+        }
+        metrics.register_gauges(m, gauges, start_time);
+        metrics
+    }
+
+    fn register_gauges(
+        &self,
+        m: &libprocess::metrics::Metrics,
+        gauges: &std::sync::Arc<Gauges>,
+        start_time: f64,
+    ) {
+        m.gauge("master/uptime_secs", move || {
+            libprocess::clock::now_secs() - start_time
+        });
+        let gauge = |name: &str, read: fn(&Gauges) -> f64| {
+            let gauges = gauges.clone();
+            m.gauge(name, move || read(&gauges));
+        };
+        gauge("master/elected", |g| {
+            f64::from(u8::from(g.elected.load(Relaxed)))
+        });
+        gauge("master/slaves_connected", |g| {
+            g.slaves_connected.load(Relaxed) as f64
+        });
+        gauge("master/slaves_disconnected", |g| {
+            g.slaves_disconnected.load(Relaxed) as f64
+        });
+        gauge("master/slaves_active", |g| {
+            g.slaves_active.load(Relaxed) as f64
+        });
+        gauge("master/slaves_inactive", |g| {
+            g.slaves_inactive.load(Relaxed) as f64
+        });
+        gauge("master/slaves_unreachable", |g| {
+            g.slaves_unreachable.load(Relaxed) as f64
+        });
+        gauge("master/frameworks_connected", |g| {
+            g.frameworks_connected.load(Relaxed) as f64
+        });
+        gauge("master/frameworks_disconnected", |g| {
+            g.frameworks_disconnected.load(Relaxed) as f64
+        });
+        gauge("master/frameworks_active", |g| {
+            g.frameworks_active.load(Relaxed) as f64
+        });
+        gauge("master/frameworks_inactive", |g| {
+            g.frameworks_inactive.load(Relaxed) as f64
+        });
+        gauge("master/outstanding_offers", |g| {
+            g.outstanding_offers.load(Relaxed) as f64
+        });
+        gauge("master/operator_event_stream_subscribers", |g| {
+            g.operator_subscribers.load(Relaxed) as f64
+        });
+        gauge("master/tasks_unreachable", |g| {
+            g.tasks_unreachable.load(Relaxed) as f64
+        });
+        for (index, (_, name)) in ACTIVE_STATES.iter().enumerate() {
+            let gauges = gauges.clone();
+            m.gauge(name, move || {
+                gauges.tasks[index].load(Relaxed).max(0) as f64
+            });
+        }
+        for (index, resource) in RESOURCE_NAMES.iter().enumerate() {
+            for (revocable, infix) in [(false, ""), (true, "_revocable")] {
+                let g = gauges.clone();
+                m.gauge(&format!("master/{resource}{infix}_total"), move || {
+                    g.total.get(index, revocable)
+                });
+                let g = gauges.clone();
+                m.gauge(&format!("master/{resource}{infix}_used"), move || {
+                    g.used.get(index, revocable)
+                });
+                let g = gauges.clone();
+                m.gauge(&format!("master/{resource}{infix}_percent"), move || {
+                    let total = g.total.get(index, revocable);
+                    if total == 0.0 {
+                        0.0
+                    } else {
+                        g.used.get(index, revocable) / total
+                    }
+                });
+            }
+        }
+    }
+
+    /// Counts a task that reached terminal `state` (`master/tasks_<state>`)
+    /// and, when the update has a reason,
+    /// `master/task_<state>/source_<source>/reason_<reason>`, as upstream's
+    /// `updateTask` and `_accept` do. `source` defaults to
+    /// `SOURCE_MASTER`, the first value, as protobuf reads an unset field.
+    pub fn task_terminated(&self, state: TaskState, source: Option<i32>, reason: Option<i32>) {
+        if let Some(counter) = self.terminal.get(&(state as i32)) {
+            counter.inc();
+        }
+        let Some(reason) = reason else {
+            return;
+        };
+        let source = source.unwrap_or(task_status::Source::Master as i32);
+        let key = (state as i32, source, reason);
+        if let Some(counter) = self.tasks_states.borrow().get(&key) {
+            counter.inc();
+            return;
+        }
+        let Some(runtime) = &self.runtime else {
+            return;
+        };
+        let (Ok(source_enum), Ok(reason_enum)) = (
+            task_status::Source::try_from(source),
+            task_status::Reason::try_from(reason),
+        ) else {
+            return;
+        };
+        let name = format!(
+            "master/{}/{}/{}",
+            lower(state.as_str_name()),
+            lower(source_enum.as_str_name()),
+            lower(reason_enum.as_str_name()),
+        );
+        let counter = runtime.metrics().counter(&name);
+        counter.inc();
+        self.tasks_states.borrow_mut().insert(key, counter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_proto::mesos::value;
+
+    fn scalar(name: &str, value: f64) -> Resource {
+        Resource {
+            name: name.into(),
+            r#type: value::Type::Scalar as i32,
+            scalar: Some(value::Scalar { value }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn scalar_sums_are_exact_in_thousandths() {
+        let sums = ScalarSums::default();
+        let resources = vec![
+            scalar("cpus", 0.1),
+            scalar("mem", 32.0),
+            scalar("ports", 1.0),
+        ];
+        for _ in 0..3 {
+            sums.add(&resources, 1);
+        }
+        sums.add(&resources, -1);
+        assert_eq!(sums.get(0, false), 0.2);
+        assert_eq!(sums.get(2, false), 64.0);
+        assert_eq!(sums.get(0, true), 0.0);
+    }
+
+    #[test]
+    fn tasks_count_by_state_until_terminal() {
+        let gauges = Gauges::default();
+        let mut task = Task {
+            state: TaskState::TaskStaging as i32,
+            resources: vec![scalar("cpus", 1.0)],
+            ..Default::default()
+        };
+        gauges.task_added(&task);
+        assert_eq!(gauges.tasks[0].load(Relaxed), 1);
+        gauges.task_removed(&task);
+        task.state = TaskState::TaskFinished as i32;
+        gauges.task_added(&task);
+        assert_eq!(gauges.tasks[0].load(Relaxed), 0);
+        assert_eq!(gauges.used.get(0, false), 0.0);
+    }
+}
