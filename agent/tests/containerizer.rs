@@ -422,7 +422,7 @@ async fn recovery_destroys_orphan_containers() {
     // A root of its own: recovery destroys every unknown container in it.
     let options = ContainerizerOptions {
         launcher: "linux".into(),
-        isolation: "posix/cpu".into(),
+        isolation: "cgroups/cpu,cgroups/mem".into(),
         cgroups_root: format!("{CGROUPS_ROOT}_recovery"),
         ..Default::default()
     };
@@ -439,10 +439,15 @@ async fn recovery_destroys_orphan_containers() {
     let after = start();
     after.recover(vec![]).await.unwrap();
     assert!(eventually(|| count_processes("sleep\x001003\x00") == 0).await);
-    let dir = Path::new("/sys/fs/cgroup/freezer")
-        .join(&options.cgroups_root)
-        .join(&id);
-    assert!(eventually(|| !dir.exists()).await);
+    // The launcher's cgroup and the isolators' (destroyed through their
+    // cleanup, as upstream's known orphans).
+    for controller in ["freezer", "cpu", "cpuacct", "memory"] {
+        let dir = Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(&options.cgroups_root)
+            .join(&id);
+        assert!(eventually(|| !dir.exists()).await, "{}", dir.display());
+    }
 }
 
 // ---------------------------------------------------------------------------
