@@ -930,6 +930,80 @@ async fn cgroups_cpuset_puts_the_container_in_a_cpuset_with_its_parents_cpus() {
     assert!(!dir.exists());
 }
 
+/// Upstream `CgroupsIsolatorTest` with `cgroups/all`: the container gets
+/// a cgroup in every mounted hierarchy that has an isolator, each with
+/// its isolator's settings.
+#[actix_rt::test]
+async fn cgroups_all_isolates_in_every_mounted_subsystem() {
+    let test = "cgroups_all_isolates_in_every_mounted_subsystem";
+    if !support::require_cgroups_v1(test, &["freezer"]) {
+        return;
+    }
+    let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
+        mesos_agent::linux::Hierarchy::detect(Path::new("/proc"))
+    else {
+        unreachable!("require_cgroups_v1 found v1 hierarchies");
+    };
+    let controllers: Vec<&str> = [
+        "blkio",
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "devices",
+        "hugetlb",
+        "memory",
+        "net_cls",
+        "net_prio",
+        "perf_event",
+        "pids",
+    ]
+    .into_iter()
+    .filter(|c| hierarchies.get(c).is_some())
+    .collect();
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "cgroups/all");
+    let id = unique("all");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 30", None))
+        .await
+        .unwrap();
+    let pid = containerizer
+        .status(id.clone())
+        .await
+        .unwrap()
+        .executor_pid
+        .unwrap();
+    for controller in &controllers {
+        let procs = std::fs::read_to_string(cgroup_dir(controller, &id).join("cgroup.procs"))
+            .unwrap_or_else(|e| panic!("{controller}: {e}"));
+        assert!(
+            procs.lines().any(|p| p == pid.to_string()),
+            "{controller}: {procs}"
+        );
+    }
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(cgroup_dir(controller, &id).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    if controllers.contains(&"memory") {
+        assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
+    }
+    if controllers.contains(&"cpu") {
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+    }
+    if controllers.contains(&"devices") {
+        // The whitelist, not the default `a *:* rwm`.
+        assert!(read("devices", "devices.list").contains("c 1:3 rwm"));
+        assert!(!read("devices", "devices.list").contains("a *:*"));
+    }
+    assert!(containerizer.destroy(id.clone()).await);
+    for controller in &controllers {
+        assert!(!cgroup_dir(controller, &id).exists(), "{controller}");
+    }
+}
+
 #[actix_rt::test]
 async fn cgroup_subsystems_that_are_not_mounted_are_refused_by_name() {
     let options = ContainerizerOptions {

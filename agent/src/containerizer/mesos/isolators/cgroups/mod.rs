@@ -1,5 +1,7 @@
 //! The cgroups isolators (upstream `isolators/cgroups/`): `cgroups/cpu`,
-//! `cgroups/mem`, `cgroups/pids` (and `cgroups/all` for the three), on
+//! `cgroups/mem`, `cgroups/pids`, `cgroups/devices`, `cgroups/blkio`,
+//! `cgroups/cpuset` and the cgroup-only ones (and `cgroups/all` for
+//! every one whose hierarchy is mounted, [`all`]), on
 //! cgroups v1 — a hierarchy per controller, as upstream — or on a v2
 //! unified hierarchy, chosen from what the machine mounts
 //! ([`crate::linux::Hierarchy::detect`]).
@@ -321,6 +323,55 @@ impl Subsystem {
             Subsystem::NetCls => "net_cls",
             Subsystem::NetPrio => "net_prio",
             Subsystem::PerfEvent => "perf_event",
+        }
+    }
+}
+
+/// Every subsystem with an isolator, in upstream's order of names.
+const SUBSYSTEMS: [Subsystem; 10] = [
+    Subsystem::Blkio,
+    Subsystem::Cpu,
+    Subsystem::Cpuset,
+    Subsystem::Devices,
+    Subsystem::Hugetlb,
+    Subsystem::Mem,
+    Subsystem::NetCls,
+    Subsystem::NetPrio,
+    Subsystem::PerfEvent,
+    Subsystem::Pids,
+];
+
+/// The isolators `cgroups/all` stands for on `hierarchy`, as upstream's
+/// `CgroupsIsolatorProcess::create` and `Cgroups2IsolatorProcess::create`
+/// choose them: on v1 every subsystem with an isolator whose hierarchies
+/// are all mounted (`cgroups/cpu` needs `cpu` and `cpuacct`); on v2 every
+/// one whose controller the root's `cgroup.controllers` offers (v2 has no
+/// `devices`, `net_cls` or `net_prio` controller). Upstream mounts a v1
+/// subsystem that is enabled but not mounted; here it is left out.
+pub fn all(hierarchy: &Hierarchy) -> Vec<&'static str> {
+    match hierarchy {
+        Hierarchy::V1(hierarchies) => SUBSYSTEMS
+            .iter()
+            .filter(|s| {
+                s.v1_controllers()
+                    .iter()
+                    .all(|c| hierarchies.get(c).is_some())
+            })
+            .map(|s| s.name())
+            .collect(),
+        Hierarchy::V2(root) => {
+            let available = cgroups2::available_controllers(root, "").unwrap_or_default();
+            SUBSYSTEMS
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s,
+                        Subsystem::Devices | Subsystem::NetCls | Subsystem::NetPrio
+                    )
+                })
+                .filter(|s| available.iter().any(|c| c == s.v2_controller()))
+                .map(|s| s.name())
+                .collect()
         }
     }
 }
@@ -1013,6 +1064,47 @@ mod tests {
             allowed_devices: vec![],
         };
         (dir, config)
+    }
+
+    #[test]
+    fn cgroups_all_is_every_mounted_subsystem_with_an_isolator() {
+        let (_dir, config) = v1_fixture(&[
+            "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
+        ]);
+        assert_eq!(
+            all(&config.hierarchy),
+            [
+                "cgroups/blkio",
+                "cgroups/cpu",
+                "cgroups/cpuset",
+                "cgroups/devices",
+                "cgroups/mem",
+                "cgroups/pids"
+            ]
+        );
+        // `cgroups/cpu` needs both of its hierarchies.
+        let (_dir, config) = v1_fixture(&["cpu", "net_cls", "perf_event"]);
+        assert_eq!(
+            all(&config.hierarchy),
+            ["cgroups/net_cls", "cgroups/perf_event"]
+        );
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            root.path().join("cgroup.controllers"),
+            "cpuset cpu io memory hugetlb pids rdma misc\n",
+        )
+        .expect("fixture");
+        assert_eq!(
+            all(&Hierarchy::V2(root.path().to_path_buf())),
+            [
+                "cgroups/blkio",
+                "cgroups/cpu",
+                "cgroups/cpuset",
+                "cgroups/hugetlb",
+                "cgroups/mem",
+                "cgroups/pids"
+            ]
+        );
     }
 
     #[test]
