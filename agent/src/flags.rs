@@ -186,7 +186,9 @@ pub struct Flags {
     #[arg(long, env = "MESOS_LAUNCHER")]
     pub launcher: Option<String>,
 
-    /// Where the cgroup hierarchies are mounted.
+    /// Where the cgroup hierarchies are mounted (v1: one per controller
+    /// below it; v2: the unified hierarchy at or below it). Hierarchies
+    /// mounted elsewhere are not used.
     #[arg(
         long,
         env = "MESOS_CGROUPS_HIERARCHY",
@@ -615,6 +617,7 @@ impl Flags {
         crate::containerizer::ContainerizerOptions {
             launcher: self.launcher(),
             isolation: self.isolation.clone(),
+            cgroups_hierarchy: self.cgroups_hierarchy.clone(),
             cgroups_root: self.cgroups_root.clone(),
             cgroups_enable_cfs: self.cgroups_enable_cfs,
             cgroups_limit_swap: self.cgroups_limit_swap,

@@ -1005,6 +1005,123 @@ async fn cgroups_all_isolates_in_every_mounted_subsystem() {
 }
 
 #[actix_rt::test]
+async fn a_cgroups_hierarchy_without_hierarchies_is_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_hierarchy: empty.path().to_path_buf(),
+        ..Default::default()
+    };
+    let error = mesos_agent::containerizer::create(&options, support::bin_dir())
+        .err()
+        .expect("nothing is mounted there");
+    assert!(
+        error.contains(&format!(
+            "under --cgroups_hierarchy '{}'",
+            empty.path().display()
+        )),
+        "{error}"
+    );
+}
+
+/// A v1 hierarchy mounted at `target`, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    fn cgroup(controller: &str, target: std::path::PathBuf) -> Mount {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt as _;
+        std::fs::create_dir_all(&target).unwrap();
+        let source = CString::new("cgroup").unwrap();
+        let path = CString::new(target.as_os_str().as_bytes()).unwrap();
+        let options = CString::new(controller).unwrap();
+        // SAFETY: every pointer is a NUL-terminated string that outlives
+        // the call.
+        let mounted = unsafe {
+            libc::mount(
+                source.as_ptr(),
+                path.as_ptr(),
+                source.as_ptr(),
+                0,
+                options.as_ptr().cast(),
+            )
+        };
+        assert_eq!(
+            mounted,
+            0,
+            "mount {controller}: {}",
+            std::io::Error::last_os_error()
+        );
+        Mount(target)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStrExt as _;
+        let path = std::ffi::CString::new(self.0.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `path` is a NUL-terminated string that outlives the call.
+        unsafe {
+            libc::umount2(path.as_ptr(), libc::MNT_DETACH);
+        }
+    }
+}
+
+/// Upstream's `--cgroups_hierarchy`: the hierarchies mounted below it
+/// are the ones used (here the memory and freezer hierarchies mounted a
+/// second time under a directory of the test's).
+#[actix_rt::test]
+async fn the_cgroups_hierarchy_flag_chooses_where_hierarchies_are_found() {
+    let test = "the_cgroups_hierarchy_flag_chooses_where_hierarchies_are_found";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let _memory = Mount::cgroup("memory", base.path().join("memory"));
+    let _freezer = Mount::cgroup("freezer", base.path().join("freezer"));
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_hierarchy: base.path().to_path_buf(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let id = unique("hierarchy");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 30", None))
+        .await
+        .unwrap();
+    let memory = base.path().join("memory").join(CGROUPS_ROOT).join(&id);
+    let limit = std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap();
+    assert_eq!(limit.trim(), "67108864");
+    assert!(base
+        .path()
+        .join("freezer")
+        .join(CGROUPS_ROOT)
+        .join(&id)
+        .is_dir());
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!memory.exists());
+
+    // cpu is not mounted there: its isolator is refused, naming the flag.
+    let options = ContainerizerOptions {
+        isolation: "cgroups/cpu".into(),
+        ..options
+    };
+    let error = mesos_agent::containerizer::create(&options, support::bin_dir())
+        .err()
+        .expect("no cpu hierarchy under the base");
+    assert!(
+        error.contains("'cpu' cgroup controller is not mounted under --cgroups_hierarchy"),
+        "{error}"
+    );
+}
+
+#[actix_rt::test]
 async fn cgroup_subsystems_that_are_not_mounted_are_refused_by_name() {
     let options = ContainerizerOptions {
         launcher: "posix".into(),

@@ -231,8 +231,11 @@ const DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the cgroups isolators share.
 #[derive(Debug, Clone)]
 pub struct CgroupsConfig {
-    /// The detected hierarchy (v1 mounts or the v2 root).
+    /// The detected hierarchy (v1 mounts or the v2 root), found under
+    /// `mount_root`.
     pub hierarchy: Hierarchy,
+    /// `--cgroups_hierarchy`: where the hierarchies are mounted.
+    pub mount_root: PathBuf,
     /// `--cgroups_root`, relative to each hierarchy.
     pub root: String,
     /// `--cgroups_enable_cfs`.
@@ -398,8 +401,9 @@ impl CgroupsIsolator {
                     if hierarchies.get(controller).is_none() {
                         return Err(format!(
                             "failed to create isolator '{}': the '{controller}' cgroup \
-                             controller is not mounted",
-                            subsystem.name()
+                             controller is not mounted under --cgroups_hierarchy '{}'",
+                            subsystem.name(),
+                            config.mount_root.display()
                         ));
                     }
                 }
@@ -1058,6 +1062,7 @@ mod tests {
         }
         let config = CgroupsConfig {
             hierarchy: Hierarchy::V1(cgroups::Hierarchies::from_mountinfo(&mountinfo)),
+            mount_root: dir.path().to_path_buf(),
             root: "mesos".into(),
             enable_cfs: false,
             limit_swap: false,
