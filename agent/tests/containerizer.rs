@@ -1121,6 +1121,45 @@ async fn the_cgroups_hierarchy_flag_chooses_where_hierarchies_are_found() {
     );
 }
 
+/// Upstream 1.11's deprecated whole `--isolation` values: `process` is
+/// `posix/cpu,posix/mem`; `cgroups` is `cgroups/cpu,cgroups/mem`.
+#[actix_rt::test]
+async fn deprecated_isolation_values_stand_for_their_replacements() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = containerizer("process");
+    let launch = containerizer.launch("c1".into(), config(sandbox.path(), "exec sleep 30", None));
+    launch.await.unwrap();
+    let usage = containerizer.usage("c1".into()).await.unwrap();
+    assert_eq!(usage.cpus_limit, Some(0.5), "posix/cpu: {usage:?}");
+    assert_eq!(
+        usage.mem_limit_bytes,
+        Some(64 << 20),
+        "posix/mem: {usage:?}"
+    );
+    assert!(containerizer.destroy("c1".into()).await);
+
+    let test = "deprecated_isolation_values_stand_for_their_replacements";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"]) {
+        return;
+    }
+    let containerizer = with_launcher("linux", "cgroups");
+    let id = unique("deprecated");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 30", None))
+        .await
+        .unwrap();
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(cgroup_dir(controller, &id).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("memory", &id).exists());
+}
+
 #[actix_rt::test]
 async fn cgroup_subsystems_that_are_not_mounted_are_refused_by_name() {
     let options = ContainerizerOptions {

@@ -255,8 +255,21 @@ pub fn create(
 ) -> std::result::Result<mesos::MesosContainerizer, String> {
     use mesos::isolators::{self, IsolatorContext};
     use mesos::launcher::Launcher;
+    // Upstream's deprecated whole values, replaced as
+    // `MesosContainerizer::create` does.
+    let isolation = match isolators::deprecated_replacement(&options.isolation) {
+        Some(replacement) => {
+            tracing::warn!(
+                "The '{}' isolation flag is deprecated, please update your flags to \
+                 '--isolation={replacement}'",
+                options.isolation.trim()
+            );
+            replacement
+        }
+        None => options.isolation.as_str(),
+    };
     #[cfg(target_os = "linux")]
-    let cgroups = if options.launcher == "linux" || options.isolation.contains("cgroups/") {
+    let cgroups = if options.launcher == "linux" || isolation.contains("cgroups/") {
         let hierarchy =
             crate::linux::Hierarchy::detect_under(&options.proc_root, &options.cgroups_hierarchy)
                 .map_err(|e| {
@@ -289,7 +302,7 @@ pub fn create(
         runtime_dir: options.runtime_dir.clone(),
         namespaces: options.namespaces.clone(),
     };
-    let isolators = isolators::create(&options.isolation, &context)?;
+    let isolators = isolators::create(isolation, &context)?;
     let launcher: Arc<dyn Launcher> = match options.launcher.as_str() {
         #[cfg(target_os = "linux")]
         "linux" => {

@@ -184,6 +184,24 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("posix/disk", &["disk/du"]),
 ];
 
+/// Upstream's deprecated whole values of `--isolation`, and the isolators
+/// `MesosContainerizer::create` takes them for.
+const DEPRECATED_VALUES: &[(&str, &str)] = &[
+    ("process", "posix/cpu,posix/mem"),
+    ("cgroups", "cgroups/cpu,cgroups/mem"),
+];
+
+/// The isolators a deprecated whole `--isolation` value (`process`,
+/// `cgroups`) stands for; `None` for any other value. Only the whole
+/// value is replaced, as upstream: in a list, `cgroups` is an unknown
+/// name.
+pub fn deprecated_replacement(isolation: &str) -> Option<&'static str> {
+    DEPRECATED_VALUES
+        .iter()
+        .find(|(value, _)| *value == isolation.trim())
+        .map(|(_, replacement)| *replacement)
+}
+
 /// Every cgroups isolator whose subsystem the machine mounts
 /// ([`cgroups::all`]).
 const CGROUPS_ALL: &str = "cgroups/all";
@@ -326,6 +344,24 @@ mod tests {
             Some("cgroups/mem")
         );
         assert_eq!(need_linux_launcher("posix/cpu,posix/mem"), None);
+    }
+
+    #[test]
+    fn deprecated_whole_values_stand_for_upstreams_replacements() {
+        assert_eq!(
+            deprecated_replacement("process"),
+            Some("posix/cpu,posix/mem")
+        );
+        assert_eq!(
+            deprecated_replacement("cgroups"),
+            Some("cgroups/cpu,cgroups/mem")
+        );
+        assert_eq!(deprecated_replacement("cgroups/cpu"), None);
+        assert_eq!(deprecated_replacement("process,posix/mem"), None);
+        let error = create("process,posix/mem", &context())
+            .err()
+            .expect("only the whole value is deprecated");
+        assert!(error.contains("'process' is not supported yet"), "{error}");
     }
 
     #[test]
