@@ -186,7 +186,9 @@ pub struct Flags {
     #[arg(long, env = "MESOS_LAUNCHER")]
     pub launcher: Option<String>,
 
-    /// Where the cgroup hierarchies are mounted.
+    /// Where the cgroup hierarchies are mounted (v1: one per controller
+    /// below it; v2: the unified hierarchy at or below it). Hierarchies
+    /// mounted elsewhere are not used.
     #[arg(
         long,
         env = "MESOS_CGROUPS_HIERARCHY",
@@ -451,9 +453,13 @@ impl Flags {
                 )));
             }
         }
+        // Upstream's deprecated whole values (`process`, `cgroups`) stand
+        // for their replacements (the containerizer warns about them).
+        let isolation =
+            crate::containerizer::mesos::isolators::deprecated_replacement(&self.isolation)
+                .unwrap_or(&self.isolation);
         let supported = crate::containerizer::mesos::isolators::supported();
-        for isolator in self
-            .isolation
+        for isolator in isolation
             .split(',')
             .map(str::trim)
             .filter(|i| !i.is_empty())
@@ -557,7 +563,7 @@ impl Flags {
         }
         if launcher == "posix" {
             if let Some(isolator) =
-                crate::containerizer::mesos::isolators::need_linux_launcher(&self.isolation)
+                crate::containerizer::mesos::isolators::need_linux_launcher(isolation)
             {
                 return Err(FlagError(format!(
                     "--isolation: the '{isolator}' isolator requires the linux launcher \
@@ -565,7 +571,7 @@ impl Flags {
                 )));
             }
         }
-        if (launcher == "linux" || self.isolation.contains("cgroups/"))
+        if (launcher == "linux" || isolation.contains("cgroups/"))
             && !self.cgroups_hierarchy.is_dir()
         {
             return Err(FlagError(format!(
@@ -615,6 +621,7 @@ impl Flags {
         crate::containerizer::ContainerizerOptions {
             launcher: self.launcher(),
             isolation: self.isolation.clone(),
+            cgroups_hierarchy: self.cgroups_hierarchy.clone(),
             cgroups_root: self.cgroups_root.clone(),
             cgroups_enable_cfs: self.cgroups_enable_cfs,
             cgroups_limit_swap: self.cgroups_limit_swap,
@@ -964,6 +971,22 @@ mod tests {
         .chain(extra)
         .map(|s| s.to_string());
         Flags::parse_from_args(args).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn deprecated_isolation_values_are_accepted_for_their_replacements() {
+        let flags = parse(&["--isolation=process"]).unwrap();
+        assert_eq!(flags.isolation, "process", "kept as given, as upstream");
+        let error = parse(&["--isolation=cgroups", "--launcher=posix"]).unwrap_err();
+        assert!(
+            error.contains("'cgroups/cpu' isolator requires the linux launcher"),
+            "{error}"
+        );
+        let error = parse(&["--isolation=cgroups,posix/mem"]).unwrap_err();
+        assert!(
+            error.contains("isolator 'cgroups' is not supported yet"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -579,3 +579,80 @@ async fn basic_http_authentication_guards_the_agents_endpoints() {
     let reply = post(addr, &[headers[0], headers[1], good], call).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
 }
+
+/// Upstream `CgroupsIsolatorTest` usage scenarios over HTTP: with
+/// `cgroups/cpu` (CFS on) and `cgroups/mem` on the linux launcher, the
+/// running container's cgroup figures reach `/monitor/statistics` and
+/// `GET_CONTAINERS`: its limits, the CFS period counters and the memory
+/// cgroup's usage.
+#[actix_rt::test]
+async fn cgroups_figures_reach_monitor_statistics_and_get_containers() {
+    let test = "cgroups_figures_reach_monitor_statistics_and_get_containers";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"])
+        || !require_executor()
+    {
+        return;
+    }
+    let flags = [
+        "--launcher=linux",
+        "--isolation=cgroups/cpu,cgroups/mem",
+        "--cgroups_enable_cfs",
+    ]
+    .map(String::from);
+    let cluster = support::sandbox::launch_with_flags("cgroups-figures", &flags).await;
+    let addr = cluster.addr;
+    // The command executor's cpus:0.1;mem:32 and its task's cpus:0.5;mem:64.
+    let check = |statistics: &Value| {
+        let cpus_limit = statistics["cpus_limit"].as_f64().unwrap();
+        assert!((cpus_limit - 0.6).abs() < 1e-9, "{statistics}");
+        assert_eq!(statistics["mem_limit_bytes"], 96 * 1024 * 1024);
+        // `cpu.stat` (only read with --cgroups_enable_cfs).
+        for field in ["cpus_nr_periods", "cpus_nr_throttled"] {
+            assert!(statistics[field].is_u64(), "{field}: {statistics}");
+        }
+        assert!(
+            statistics["cpus_throttled_time_secs"].is_f64(),
+            "{statistics}"
+        );
+        // `cpuacct.stat`.
+        assert!(statistics["cpus_user_time_secs"].is_f64(), "{statistics}");
+        // `memory.usage_in_bytes` and `memory.stat`.
+        assert!(
+            statistics["mem_total_bytes"].as_u64().unwrap() > 0,
+            "{statistics}"
+        );
+        assert!(
+            statistics["mem_rss_bytes"].as_u64().unwrap() > 0,
+            "{statistics}"
+        );
+        assert!(statistics["mem_cache_bytes"].is_u64(), "{statistics}");
+    };
+
+    let reply = support::sandbox::get(addr, "/monitor/statistics").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let entries = reply.json();
+    let entry = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["executor_id"] == "cgroups-figures")
+        .unwrap_or_else(|| panic!("{entries}"));
+    check(&entry["statistics"]);
+
+    let containers = json_call(addr, json!({"type": "GET_CONTAINERS"})).await;
+    let container = containers["get_containers"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["executor_id"]["value"] == "cgroups-figures")
+        .unwrap_or_else(|| panic!("{containers}"));
+    check(&container["resource_statistics"]);
+
+    // The same limits are in the container's cgroups.
+    let root = support::test_containerizer(cluster.work_dir.path()).cgroups_root;
+    let cgroup = std::path::Path::new("/sys/fs/cgroup/cpu")
+        .join(&root)
+        .join(container["container_id"]["value"].as_str().unwrap());
+    let quota = std::fs::read_to_string(cgroup.join("cpu.cfs_quota_us")).unwrap();
+    assert_eq!(quota.trim(), "60000");
+}

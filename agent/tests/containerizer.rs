@@ -422,7 +422,7 @@ async fn recovery_destroys_orphan_containers() {
     // A root of its own: recovery destroys every unknown container in it.
     let options = ContainerizerOptions {
         launcher: "linux".into(),
-        isolation: "posix/cpu".into(),
+        isolation: "cgroups/cpu,cgroups/mem".into(),
         cgroups_root: format!("{CGROUPS_ROOT}_recovery"),
         ..Default::default()
     };
@@ -439,10 +439,15 @@ async fn recovery_destroys_orphan_containers() {
     let after = start();
     after.recover(vec![]).await.unwrap();
     assert!(eventually(|| count_processes("sleep\x001003\x00") == 0).await);
-    let dir = Path::new("/sys/fs/cgroup/freezer")
-        .join(&options.cgroups_root)
-        .join(&id);
-    assert!(eventually(|| !dir.exists()).await);
+    // The launcher's cgroup and the isolators' (destroyed through their
+    // cleanup, as upstream's known orphans).
+    for controller in ["freezer", "cpu", "cpuacct", "memory"] {
+        let dir = Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(&options.cgroups_root)
+            .join(&id);
+        assert!(eventually(|| !dir.exists()).await, "{}", dir.display());
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -923,6 +928,236 @@ async fn cgroups_cpuset_puts_the_container_in_a_cpuset_with_its_parents_cpus() {
     assert!(!procs.trim().is_empty(), "the container's process is in it");
     assert!(containerizer.destroy(id.clone()).await);
     assert!(!dir.exists());
+}
+
+/// Upstream `CgroupsIsolatorTest` with `cgroups/all`: the container gets
+/// a cgroup in every mounted hierarchy that has an isolator, each with
+/// its isolator's settings.
+#[actix_rt::test]
+async fn cgroups_all_isolates_in_every_mounted_subsystem() {
+    let test = "cgroups_all_isolates_in_every_mounted_subsystem";
+    if !support::require_cgroups_v1(test, &["freezer"]) {
+        return;
+    }
+    let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
+        mesos_agent::linux::Hierarchy::detect(Path::new("/proc"))
+    else {
+        unreachable!("require_cgroups_v1 found v1 hierarchies");
+    };
+    let controllers: Vec<&str> = [
+        "blkio",
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "devices",
+        "hugetlb",
+        "memory",
+        "net_cls",
+        "net_prio",
+        "perf_event",
+        "pids",
+    ]
+    .into_iter()
+    .filter(|c| hierarchies.get(c).is_some())
+    .collect();
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "cgroups/all");
+    let id = unique("all");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 30", None))
+        .await
+        .unwrap();
+    let pid = containerizer
+        .status(id.clone())
+        .await
+        .unwrap()
+        .executor_pid
+        .unwrap();
+    for controller in &controllers {
+        let procs = std::fs::read_to_string(cgroup_dir(controller, &id).join("cgroup.procs"))
+            .unwrap_or_else(|e| panic!("{controller}: {e}"));
+        assert!(
+            procs.lines().any(|p| p == pid.to_string()),
+            "{controller}: {procs}"
+        );
+    }
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(cgroup_dir(controller, &id).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    if controllers.contains(&"memory") {
+        assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
+    }
+    if controllers.contains(&"cpu") {
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+    }
+    if controllers.contains(&"devices") {
+        // The whitelist, not the default `a *:* rwm`.
+        assert!(read("devices", "devices.list").contains("c 1:3 rwm"));
+        assert!(!read("devices", "devices.list").contains("a *:*"));
+    }
+    assert!(containerizer.destroy(id.clone()).await);
+    for controller in &controllers {
+        assert!(!cgroup_dir(controller, &id).exists(), "{controller}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_cgroups_hierarchy_without_hierarchies_is_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_hierarchy: empty.path().to_path_buf(),
+        ..Default::default()
+    };
+    let error = mesos_agent::containerizer::create(&options, support::bin_dir())
+        .err()
+        .expect("nothing is mounted there");
+    assert!(
+        error.contains(&format!(
+            "under --cgroups_hierarchy '{}'",
+            empty.path().display()
+        )),
+        "{error}"
+    );
+}
+
+/// A v1 hierarchy mounted at `target`, unmounted when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    fn cgroup(controller: &str, target: std::path::PathBuf) -> Mount {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt as _;
+        std::fs::create_dir_all(&target).unwrap();
+        let source = CString::new("cgroup").unwrap();
+        let path = CString::new(target.as_os_str().as_bytes()).unwrap();
+        let options = CString::new(controller).unwrap();
+        // SAFETY: every pointer is a NUL-terminated string that outlives
+        // the call.
+        let mounted = unsafe {
+            libc::mount(
+                source.as_ptr(),
+                path.as_ptr(),
+                source.as_ptr(),
+                0,
+                options.as_ptr().cast(),
+            )
+        };
+        assert_eq!(
+            mounted,
+            0,
+            "mount {controller}: {}",
+            std::io::Error::last_os_error()
+        );
+        Mount(target)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        use std::os::unix::ffi::OsStrExt as _;
+        let path = std::ffi::CString::new(self.0.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `path` is a NUL-terminated string that outlives the call.
+        unsafe {
+            libc::umount2(path.as_ptr(), libc::MNT_DETACH);
+        }
+    }
+}
+
+/// Upstream's `--cgroups_hierarchy`: the hierarchies mounted below it
+/// are the ones used (here the memory and freezer hierarchies mounted a
+/// second time under a directory of the test's).
+#[actix_rt::test]
+async fn the_cgroups_hierarchy_flag_chooses_where_hierarchies_are_found() {
+    let test = "the_cgroups_hierarchy_flag_chooses_where_hierarchies_are_found";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let base = tempfile::tempdir().unwrap();
+    let _memory = Mount::cgroup("memory", base.path().join("memory"));
+    let _freezer = Mount::cgroup("freezer", base.path().join("freezer"));
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_hierarchy: base.path().to_path_buf(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let id = unique("hierarchy");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 30", None))
+        .await
+        .unwrap();
+    let memory = base.path().join("memory").join(CGROUPS_ROOT).join(&id);
+    let limit = std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap();
+    assert_eq!(limit.trim(), "67108864");
+    assert!(base
+        .path()
+        .join("freezer")
+        .join(CGROUPS_ROOT)
+        .join(&id)
+        .is_dir());
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!memory.exists());
+
+    // cpu is not mounted there: its isolator is refused, naming the flag.
+    let options = ContainerizerOptions {
+        isolation: "cgroups/cpu".into(),
+        ..options
+    };
+    let error = mesos_agent::containerizer::create(&options, support::bin_dir())
+        .err()
+        .expect("no cpu hierarchy under the base");
+    assert!(
+        error.contains("'cpu' cgroup controller is not mounted under --cgroups_hierarchy"),
+        "{error}"
+    );
+}
+
+/// Upstream 1.11's deprecated whole `--isolation` values: `process` is
+/// `posix/cpu,posix/mem`; `cgroups` is `cgroups/cpu,cgroups/mem`.
+#[actix_rt::test]
+async fn deprecated_isolation_values_stand_for_their_replacements() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = containerizer("process");
+    let launch = containerizer.launch("c1".into(), config(sandbox.path(), "exec sleep 30", None));
+    launch.await.unwrap();
+    let usage = containerizer.usage("c1".into()).await.unwrap();
+    assert_eq!(usage.cpus_limit, Some(0.5), "posix/cpu: {usage:?}");
+    assert_eq!(
+        usage.mem_limit_bytes,
+        Some(64 << 20),
+        "posix/mem: {usage:?}"
+    );
+    assert!(containerizer.destroy("c1".into()).await);
+
+    let test = "deprecated_isolation_values_stand_for_their_replacements";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"]) {
+        return;
+    }
+    let containerizer = with_launcher("linux", "cgroups");
+    let id = unique("deprecated");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 30", None))
+        .await
+        .unwrap();
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(cgroup_dir(controller, &id).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("memory", &id).exists());
 }
 
 #[actix_rt::test]

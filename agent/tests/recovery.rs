@@ -565,3 +565,199 @@ async fn a_non_checkpointing_frameworks_task_is_lost_when_its_agent_disconnects(
     assert_eq!(held, 0);
     let _ = (&setup.master_runtime, &setup.offer);
 }
+
+/// A child process killed when the test ends, also when it fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A root agent whose containers are isolated with `cgroups/cpu` (CFS
+/// quota on) and `cgroups/mem` on the linux launcher.
+fn start_cgroups_agent(runtime: &Runtime, master: &UPID, work_dir: &std::path::Path) -> PID<Slave> {
+    let mut config = agent_config(runtime, master, work_dir, bin_dir());
+    config.containerizer.launcher = "linux".into();
+    config.containerizer.isolation = "cgroups/cpu,cgroups/mem".into();
+    config.containerizer.cgroups_enable_cfs = true;
+    mesos_agent::spawn(runtime, config).unwrap()
+}
+
+/// Upstream `CgroupsIsolatorTest` / `MemoryIsolatorTest` recovery
+/// scenarios: a running container's cgroups keep their limits across an
+/// agent restart, the OOM watch is set up again (a task over its memory
+/// after the restart fails with the memory limitation), and a cgroup left
+/// under the root by a container the agent no longer knows is destroyed.
+#[actix_rt::test]
+async fn a_restarted_agent_keeps_cgroup_limits_and_oom_watch_and_removes_orphan_cgroups() {
+    let test = "a_restarted_agent_keeps_cgroup_limits_and_oom_watch_and_removes_orphan_cgroups";
+    let controllers = ["cpu", "cpuacct", "memory", "freezer"];
+    if !require_cgroups_v1(test, &controllers) || !support::sandbox::require_executor() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let cgroups_root = test_containerizer(work_dir.path()).cgroups_root;
+    let agent_runtime = runtime();
+    let agent = start_cgroups_agent(&agent_runtime, master.upid(), work_dir.path());
+    let slave_id = wait_registered(&agent).await;
+
+    let mut framework = TestFramework::subscribe(
+        &master_runtime,
+        master.upid(),
+        "scheduler-cgroups-recovery",
+        FrameworkInfo {
+            user: "root".into(),
+            name: "cgroups-recovery-test".into(),
+            checkpoint: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    // The task waits for a file, then eats memory without end.
+    framework.launch(vec![TaskInfo {
+        name: "hog".into(),
+        task_id: TaskId {
+            value: "hog".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some(
+                "while [ ! -e \"$MESOS_SANDBOX/go\" ]; do sleep 0.1; done; exec tail /dev/zero"
+                    .into(),
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+    loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    let executor = format!(
+        "slaves/{slave_id}/frameworks/{}/executors/hog",
+        framework.framework_id.value
+    );
+    let container_id = std::fs::read_link(
+        work_dir
+            .path()
+            .join("meta")
+            .join(&executor)
+            .join("runs/latest"),
+    )
+    .unwrap()
+    .display()
+    .to_string();
+    let sandbox = work_dir
+        .path()
+        .join(&executor)
+        .join("runs")
+        .join(&container_id);
+    let cgroup = |controller: &str, id: &str| {
+        PathBuf::from("/sys/fs/cgroup")
+            .join(controller)
+            .join(&cgroups_root)
+            .join(id)
+    };
+    let limits = || {
+        [
+            ("cpu", "cpu.shares"),
+            ("cpu", "cpu.cfs_period_us"),
+            ("cpu", "cpu.cfs_quota_us"),
+            ("memory", "memory.limit_in_bytes"),
+            ("memory", "memory.soft_limit_in_bytes"),
+        ]
+        .map(|(controller, file)| {
+            std::fs::read_to_string(cgroup(controller, &container_id).join(file))
+                .unwrap_or_else(|e| panic!("{controller}/{file}: {e}"))
+                .trim()
+                .to_string()
+        })
+    };
+    // The task's and the command executor's (cpus:0.1;mem:32) resources.
+    let before = limits();
+    assert_eq!(
+        before,
+        ["614", "100000", "60000", "100663296", "100663296"].map(String::from)
+    );
+
+    kill_agent(&agent, &agent_runtime).await;
+
+    // While the agent is down, a container it will not know leaves its
+    // cpu and memory cgroups behind (no freezer cgroup: the launcher
+    // cannot find it), with a process inside.
+    let orphan = format!("orphan-{}", uuid::Uuid::new_v4());
+    let mut sleeper = KillOnDrop(
+        std::process::Command::new("sleep")
+            .arg("1004")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for controller in ["cpu", "cpuacct", "memory"] {
+        let dir = cgroup(controller, &orphan);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.procs"), sleeper.0.id().to_string()).unwrap();
+    }
+
+    let agent_runtime = runtime();
+    let agent = start_cgroups_agent(&agent_runtime, master.upid(), work_dir.path());
+    assert_eq!(wait_registered(&agent).await, slave_id);
+
+    // The orphan's cgroups and process are gone.
+    let mut gone = false;
+    for _ in 0..500 {
+        gone = ["cpu", "cpuacct", "memory"]
+            .iter()
+            .all(|controller| !cgroup(controller, &orphan).exists());
+        if gone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the orphan's cgroups are removed");
+    let status = sleeper.0.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "the orphan's process is killed"
+    );
+
+    // The recovered container's limits are untouched.
+    assert_eq!(limits(), before);
+
+    // Over its memory after the restart: still a memory limitation.
+    std::fs::write(sandbox.join("go"), "").unwrap();
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason(),
+        mesos_proto::mesos::task_status::Reason::ContainerLimitationMemory,
+        "{last:?}"
+    );
+    assert!(
+        last.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Memory limit exceeded: Requested: 96MB")),
+        "{last:?}"
+    );
+    let mut removed = false;
+    for _ in 0..500 {
+        removed = !cgroup("memory", &container_id).exists();
+        if removed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(removed, "the container's memory cgroup is removed");
+    let _ = (&master_runtime, &agent_runtime);
+}

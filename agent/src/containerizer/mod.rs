@@ -160,6 +160,9 @@ pub struct ContainerizerOptions {
     pub launcher: String,
     /// `--isolation`.
     pub isolation: String,
+    /// `--cgroups_hierarchy`: only cgroup hierarchies mounted at or below
+    /// it are used.
+    pub cgroups_hierarchy: PathBuf,
     /// `--cgroups_root`.
     pub cgroups_root: String,
     /// `--cgroups_enable_cfs`.
@@ -216,6 +219,7 @@ impl Default for ContainerizerOptions {
         Self {
             launcher: "posix".into(),
             isolation: "posix/cpu,posix/mem".into(),
+            cgroups_hierarchy: PathBuf::from("/sys/fs/cgroup"),
             cgroups_root: "mesos".into(),
             cgroups_enable_cfs: false,
             cgroups_limit_swap: false,
@@ -251,12 +255,32 @@ pub fn create(
 ) -> std::result::Result<mesos::MesosContainerizer, String> {
     use mesos::isolators::{self, IsolatorContext};
     use mesos::launcher::Launcher;
+    // Upstream's deprecated whole values, replaced as
+    // `MesosContainerizer::create` does.
+    let isolation = match isolators::deprecated_replacement(&options.isolation) {
+        Some(replacement) => {
+            tracing::warn!(
+                "The '{}' isolation flag is deprecated, please update your flags to \
+                 '--isolation={replacement}'",
+                options.isolation.trim()
+            );
+            replacement
+        }
+        None => options.isolation.as_str(),
+    };
     #[cfg(target_os = "linux")]
-    let cgroups = if options.launcher == "linux" || options.isolation.contains("cgroups/") {
-        let hierarchy = crate::linux::Hierarchy::detect(&options.proc_root)
-            .map_err(|e| format!("failed to detect the cgroup hierarchy: {e}"))?;
+    let cgroups = if options.launcher == "linux" || isolation.contains("cgroups/") {
+        let hierarchy =
+            crate::linux::Hierarchy::detect_under(&options.proc_root, &options.cgroups_hierarchy)
+                .map_err(|e| {
+                format!(
+                    "failed to detect the cgroup hierarchy under --cgroups_hierarchy '{}': {e}",
+                    options.cgroups_hierarchy.display()
+                )
+            })?;
         Some(Arc::new(isolators::cgroups::CgroupsConfig {
             hierarchy,
+            mount_root: options.cgroups_hierarchy.clone(),
             root: options.cgroups_root.clone(),
             enable_cfs: options.cgroups_enable_cfs,
             limit_swap: options.cgroups_limit_swap,
@@ -278,7 +302,7 @@ pub fn create(
         runtime_dir: options.runtime_dir.clone(),
         namespaces: options.namespaces.clone(),
     };
-    let isolators = isolators::create(&options.isolation, &context)?;
+    let isolators = isolators::create(isolation, &context)?;
     let launcher: Arc<dyn Launcher> = match options.launcher.as_str() {
         #[cfg(target_os = "linux")]
         "linux" => {

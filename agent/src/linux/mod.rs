@@ -75,10 +75,31 @@ impl Hierarchy {
     ///   `cgroup.controllers`;
     /// - else v1 when any v1 controller is mounted.
     pub fn detect(proc_root: &Path) -> Result<Hierarchy, DetectError> {
+        Self::detect_under(proc_root, Path::new("/"))
+    }
+
+    /// Like [`Hierarchy::detect`], with only the hierarchies mounted at
+    /// or below `base` (`--cgroups_hierarchy`, upstream's root of the
+    /// per-subsystem mounts, `/sys/fs/cgroup` by default).
+    pub fn detect_under(proc_root: &Path, base: &Path) -> Result<Hierarchy, DetectError> {
         let path = proc_root.join("self/mountinfo");
         let text =
             std::fs::read_to_string(&path).map_err(|source| DetectError::Read { path, source })?;
-        Self::from_mountinfo(&text)
+        Self::from_mountinfo_under(&text, base)
+    }
+
+    /// Like [`Hierarchy::detect_under`], from mountinfo text.
+    pub fn from_mountinfo_under(text: &str, base: &Path) -> Result<Hierarchy, DetectError> {
+        let under: String = text
+            .lines()
+            .filter(|line| {
+                mountinfo::parse(line)
+                    .first()
+                    .is_some_and(|entry| entry.target.starts_with(base))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        Self::from_mountinfo(&under)
     }
 
     /// Like [`Hierarchy::detect`], from mountinfo text. The unified
@@ -160,6 +181,37 @@ mod tests {
         let error = Hierarchy::from_mountinfo(&mountinfo_with(&[], dir.path()))
             .expect_err("nothing mounted");
         assert!(matches!(error, DetectError::NotMounted));
+    }
+
+    #[test]
+    fn only_hierarchies_under_the_base_count() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("cgroup.controllers"), "\n").expect("fixture");
+        let text = format!(
+            "{}{}",
+            mountinfo_with(&["cpu"], dir.path()),
+            "70 31 0:70 / /srv/cgroups/memory rw - cgroup cgroup rw,memory\n"
+        );
+        let Hierarchy::V1(default) =
+            Hierarchy::from_mountinfo_under(&text, Path::new("/sys/fs/cgroup")).expect("cpu")
+        else {
+            panic!("expected v1");
+        };
+        assert_eq!(default.controllers().collect::<Vec<_>>(), ["cpu"]);
+        let Hierarchy::V1(elsewhere) =
+            Hierarchy::from_mountinfo_under(&text, Path::new("/srv/cgroups")).expect("memory")
+        else {
+            panic!("expected v1");
+        };
+        assert_eq!(
+            elsewhere.get("memory"),
+            Some(Path::new("/srv/cgroups/memory"))
+        );
+        assert_eq!(elsewhere.get("cpu"), None);
+        assert!(matches!(
+            Hierarchy::from_mountinfo_under(&text, Path::new("/nowhere")),
+            Err(DetectError::NotMounted)
+        ));
     }
 
     #[test]

@@ -31,6 +31,33 @@ pub fn unique_runtime_dir() -> std::path::PathBuf {
 }
 pub mod sandbox;
 
+/// Whether the test can use real cgroups v1 hierarchies: root, and each
+/// of `controllers` mounted. Under `CI=true` their absence fails the test;
+/// elsewhere it prints `SKIPPED: <reason>` and the test returns.
+pub fn require_cgroups_v1(test: &str, controllers: &[&str]) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let why = if unsafe { libc::geteuid() } != 0 {
+        Some("needs root".to_string())
+    } else {
+        match mesos_agent::linux::Hierarchy::detect(Path::new("/proc")) {
+            Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) => controllers
+                .iter()
+                .find(|c| hierarchies.get(c).is_none())
+                .map(|c| format!("needs the '{c}' cgroup v1 controller mounted")),
+            _ => Some("needs cgroups v1 hierarchies".to_string()),
+        }
+    };
+    let Some(why) = why else {
+        return true;
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} {why} (CI=true)"
+    );
+    println!("SKIPPED: {test}: {why}");
+    false
+}
+
 pub fn runtime() -> Runtime {
     Runtime::new(Config {
         ip: Ipv4Addr::LOCALHOST,

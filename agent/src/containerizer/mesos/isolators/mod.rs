@@ -178,16 +178,33 @@ const TABLE: &[(&str, Constructor)] = &[
     }),
 ];
 
-/// Names that stand for several isolators (upstream's `cgroups/all`
-/// means every cgroups subsystem it builds).
+/// Names that stand for other isolators.
 const ALIASES: &[(&str, &[&str])] = &[
-    (
-        "cgroups/all",
-        &["cgroups/cpu", "cgroups/mem", "cgroups/pids"],
-    ),
     // Upstream's deprecated name.
     ("posix/disk", &["disk/du"]),
 ];
+
+/// Upstream's deprecated whole values of `--isolation`, and the isolators
+/// `MesosContainerizer::create` takes them for.
+const DEPRECATED_VALUES: &[(&str, &str)] = &[
+    ("process", "posix/cpu,posix/mem"),
+    ("cgroups", "cgroups/cpu,cgroups/mem"),
+];
+
+/// The isolators a deprecated whole `--isolation` value (`process`,
+/// `cgroups`) stands for; `None` for any other value. Only the whole
+/// value is replaced, as upstream: in a list, `cgroups` is an unknown
+/// name.
+pub fn deprecated_replacement(isolation: &str) -> Option<&'static str> {
+    DEPRECATED_VALUES
+        .iter()
+        .find(|(value, _)| *value == isolation.trim())
+        .map(|(_, replacement)| *replacement)
+}
+
+/// Every cgroups isolator whose subsystem the machine mounts
+/// ([`cgroups::all`]).
+const CGROUPS_ALL: &str = "cgroups/all";
 
 /// The names `--isolation` accepts.
 pub fn supported() -> Vec<&'static str> {
@@ -195,6 +212,7 @@ pub fn supported() -> Vec<&'static str> {
         .iter()
         .map(|(name, _)| *name)
         .chain(ALIASES.iter().map(|(name, _)| *name))
+        .chain([CGROUPS_ALL])
         .collect()
 }
 
@@ -216,17 +234,19 @@ pub fn create(
     isolation: &str,
     context: &IsolatorContext,
 ) -> std::result::Result<Vec<Arc<dyn Isolator>>, String> {
-    let mut names: Vec<&str> = isolation
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .flat_map(|name| {
-            ALIASES
-                .iter()
-                .find(|(alias, _)| *alias == name)
-                .map_or_else(|| vec![name], |(_, names)| names.to_vec())
-        })
-        .collect();
+    let mut names: Vec<&str> = Vec::new();
+    for name in isolation.split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        if name == CGROUPS_ALL {
+            names.extend(cgroups_all(context)?);
+        } else if let Some((_, aliased)) = ALIASES.iter().find(|(alias, _)| *alias == name) {
+            names.extend_from_slice(aliased);
+        } else {
+            names.push(name);
+        }
+    }
     for name in &names {
         if !TABLE.iter().any(|(known, _)| known == name) {
             return Err(format!(
@@ -243,6 +263,29 @@ pub fn create(
         .filter(|(name, _)| names.contains(name))
         .map(|(_, constructor)| constructor(context))
         .collect()
+}
+
+/// What `cgroups/all` stands for here (upstream refuses to start when it
+/// finds no subsystem).
+#[cfg(target_os = "linux")]
+fn cgroups_all(context: &IsolatorContext) -> std::result::Result<Vec<&'static str>, String> {
+    let config = context
+        .cgroups
+        .as_ref()
+        .ok_or("cgroups isolators need a mounted cgroup hierarchy")?;
+    let names = cgroups::all(&config.hierarchy);
+    if names.is_empty() {
+        return Err(format!(
+            "--isolation: '{CGROUPS_ALL}': no cgroup subsystem with an isolator is mounted"
+        ));
+    }
+    tracing::info!(isolators = ?names, "Automatically loading cgroups subsystems");
+    Ok(names)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cgroups_all(_context: &IsolatorContext) -> std::result::Result<Vec<&'static str>, String> {
+    Err(format!("--isolation: '{CGROUPS_ALL}' needs Linux"))
 }
 
 /// `filesystem/posix`: the sandbox is a plain host directory (upstream's
@@ -301,6 +344,24 @@ mod tests {
             Some("cgroups/mem")
         );
         assert_eq!(need_linux_launcher("posix/cpu,posix/mem"), None);
+    }
+
+    #[test]
+    fn deprecated_whole_values_stand_for_upstreams_replacements() {
+        assert_eq!(
+            deprecated_replacement("process"),
+            Some("posix/cpu,posix/mem")
+        );
+        assert_eq!(
+            deprecated_replacement("cgroups"),
+            Some("cgroups/cpu,cgroups/mem")
+        );
+        assert_eq!(deprecated_replacement("cgroups/cpu"), None);
+        assert_eq!(deprecated_replacement("process,posix/mem"), None);
+        let error = create("process,posix/mem", &context())
+            .err()
+            .expect("only the whole value is deprecated");
+        assert!(error.contains("'process' is not supported yet"), "{error}");
     }
 
     #[test]

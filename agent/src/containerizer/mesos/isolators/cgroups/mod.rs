@@ -1,5 +1,7 @@
 //! The cgroups isolators (upstream `isolators/cgroups/`): `cgroups/cpu`,
-//! `cgroups/mem`, `cgroups/pids` (and `cgroups/all` for the three), on
+//! `cgroups/mem`, `cgroups/pids`, `cgroups/devices`, `cgroups/blkio`,
+//! `cgroups/cpuset` and the cgroup-only ones (and `cgroups/all` for
+//! every one whose hierarchy is mounted, [`all`]), on
 //! cgroups v1 — a hierarchy per controller, as upstream — or on a v2
 //! unified hierarchy, chosen from what the machine mounts
 //! ([`crate::linux::Hierarchy::detect`]).
@@ -9,7 +11,9 @@
 //! puts the (still blocked) launch helper in it and applies the limits of
 //! the container's resources; `update` applies new ones; `usage` reads
 //! them back as `ResourceStatistics`; `cleanup` kills what is left and
-//! removes the cgroup.
+//! removes the cgroup. `recover` takes the checkpointed containers back
+//! as they are and destroys the cgroups under the root that no container
+//! or known orphan owns (upstream's unknown orphans).
 //!
 //! - cpu: `cpu.shares` = 1024 × cpus (at least 2); with
 //!   `--cgroups_enable_cfs`, `cpu.cfs_quota_us` = cpus × 100 ms per
@@ -227,8 +231,11 @@ const DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the cgroups isolators share.
 #[derive(Debug, Clone)]
 pub struct CgroupsConfig {
-    /// The detected hierarchy (v1 mounts or the v2 root).
+    /// The detected hierarchy (v1 mounts or the v2 root), found under
+    /// `mount_root`.
     pub hierarchy: Hierarchy,
+    /// `--cgroups_hierarchy`: where the hierarchies are mounted.
+    pub mount_root: PathBuf,
     /// `--cgroups_root`, relative to each hierarchy.
     pub root: String,
     /// `--cgroups_enable_cfs`.
@@ -323,6 +330,55 @@ impl Subsystem {
     }
 }
 
+/// Every subsystem with an isolator, in upstream's order of names.
+const SUBSYSTEMS: [Subsystem; 10] = [
+    Subsystem::Blkio,
+    Subsystem::Cpu,
+    Subsystem::Cpuset,
+    Subsystem::Devices,
+    Subsystem::Hugetlb,
+    Subsystem::Mem,
+    Subsystem::NetCls,
+    Subsystem::NetPrio,
+    Subsystem::PerfEvent,
+    Subsystem::Pids,
+];
+
+/// The isolators `cgroups/all` stands for on `hierarchy`, as upstream's
+/// `CgroupsIsolatorProcess::create` and `Cgroups2IsolatorProcess::create`
+/// choose them: on v1 every subsystem with an isolator whose hierarchies
+/// are all mounted (`cgroups/cpu` needs `cpu` and `cpuacct`); on v2 every
+/// one whose controller the root's `cgroup.controllers` offers (v2 has no
+/// `devices`, `net_cls` or `net_prio` controller). Upstream mounts a v1
+/// subsystem that is enabled but not mounted; here it is left out.
+pub fn all(hierarchy: &Hierarchy) -> Vec<&'static str> {
+    match hierarchy {
+        Hierarchy::V1(hierarchies) => SUBSYSTEMS
+            .iter()
+            .filter(|s| {
+                s.v1_controllers()
+                    .iter()
+                    .all(|c| hierarchies.get(c).is_some())
+            })
+            .map(|s| s.name())
+            .collect(),
+        Hierarchy::V2(root) => {
+            let available = cgroups2::available_controllers(root, "").unwrap_or_default();
+            SUBSYSTEMS
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s,
+                        Subsystem::Devices | Subsystem::NetCls | Subsystem::NetPrio
+                    )
+                })
+                .filter(|s| available.iter().any(|c| c == s.v2_controller()))
+                .map(|s| s.name())
+                .collect()
+        }
+    }
+}
+
 /// One cgroups isolator.
 #[derive(Debug)]
 pub struct CgroupsIsolator {
@@ -345,8 +401,9 @@ impl CgroupsIsolator {
                     if hierarchies.get(controller).is_none() {
                         return Err(format!(
                             "failed to create isolator '{}': the '{controller}' cgroup \
-                             controller is not mounted",
-                            subsystem.name()
+                             controller is not mounted under --cgroups_hierarchy '{}'",
+                            subsystem.name(),
+                            config.mount_root.display()
                         ));
                     }
                 }
@@ -408,6 +465,51 @@ impl CgroupsIsolator {
                 .map_err(IsolatorError::new)?
         })
     }
+}
+
+/// The container ids with a cgroup under `--cgroups_root` in the
+/// hierarchies of `subsystem` that are not in `known` (upstream's unknown
+/// orphans), sorted. Only top-level containers have cgroups there. On v2
+/// the unified hierarchy holds the launcher's cgroup too, so the launcher
+/// already reports each of them as an orphan: none is unknown.
+fn unknown_orphans(
+    subsystem: Subsystem,
+    config: &CgroupsConfig,
+    known: &HashSet<String>,
+) -> Result<Vec<String>> {
+    let Hierarchy::V1(hierarchies) = &config.hierarchy else {
+        return Ok(Vec::new());
+    };
+    let mut found = std::collections::BTreeSet::new();
+    for controller in subsystem.v1_controllers() {
+        let hierarchy = hierarchies
+            .require(controller)
+            .map_err(IsolatorError::new)?;
+        let root = cgroups::path(hierarchy, config.root.trim_matches('/'));
+        let entries = match std::fs::read_dir(&root) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => {
+                return Err(IsolatorError(format!(
+                    "failed to list cgroups under '{}': {error}",
+                    root.display()
+                )))
+            }
+        };
+        for entry in entries.flatten() {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // The agent's own cgroup (upstream `--slave_subsystems`,
+            // MESOS-1185).
+            if name == "slave" || known.contains(&name) {
+                continue;
+            }
+            found.insert(name);
+        }
+    }
+    Ok(found.into_iter().collect())
 }
 
 /// The blocking cgroup work for one container.
@@ -768,21 +870,54 @@ impl Isolator for CgroupsIsolator {
         true
     }
 
+    /// Upstream's `CgroupsIsolatorProcess::recover`: the checkpointed
+    /// containers are known again (their cgroups and limits stay as they
+    /// are); a cgroup under `--cgroups_root` in this subsystem's
+    /// hierarchies that belongs neither to them nor to a known orphan is
+    /// an unknown orphan (the agent died while destroying it, after the
+    /// launcher's cgroup was gone), destroyed here. Known orphans are
+    /// destroyed by the containerizer through `cleanup` (MESOS-2367).
     fn recover(
         &self,
         states: &[ContainerState],
-        _orphans: &HashSet<String>,
+        orphans: &HashSet<String>,
     ) -> BoxFuture<'static, Result<()>> {
-        let mut containers = self.containers();
-        for state in states {
-            let resources = state
-                .executor_info
-                .as_ref()
-                .map(|e| e.resources.clone())
-                .unwrap_or_default();
-            containers.insert(state.container_id.value.clone(), resources);
+        let mut known: HashSet<String> = orphans.clone();
+        {
+            let mut containers = self.containers();
+            for state in states {
+                let resources = state
+                    .executor_info
+                    .as_ref()
+                    .map(|e| e.resources.clone())
+                    .unwrap_or_default();
+                containers.insert(state.container_id.value.clone(), resources);
+                known.insert(state.container_id.value.clone());
+            }
         }
-        ready(Ok(()))
+        let (subsystem, config) = (self.subsystem, self.config.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                for container_id in unknown_orphans(subsystem, &config, &known)? {
+                    tracing::info!(
+                        %container_id,
+                        isolator = subsystem.name(),
+                        "Cleaning up unknown orphaned container"
+                    );
+                    let ops = Ops {
+                        subsystem,
+                        cgroup: config.cgroup(&container_id),
+                        config: config.clone(),
+                    };
+                    if let Err(error) = ops.destroy() {
+                        tracing::warn!(%container_id, %error, "Failed to destroy an orphan cgroup");
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(IsolatorError::new)?
+        })
     }
 
     fn prepare(
@@ -909,5 +1044,100 @@ mod tests {
         assert_eq!(bytes(1536), "1536B");
         assert_eq!(bytes(3 * 1024), "3KB");
         assert_eq!(bytes(1000), "1000B");
+    }
+
+    /// A v1 machine whose `controllers` are mounted in a tempdir.
+    fn v1_fixture(controllers: &[&str]) -> (tempfile::TempDir, CgroupsConfig) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut mountinfo = String::new();
+        for (i, controller) in controllers.iter().enumerate() {
+            let mount = dir.path().join(controller);
+            std::fs::create_dir(&mount).expect("fixture");
+            mountinfo.push_str(&format!(
+                "{} 31 0:{} / {} rw - cgroup cgroup rw,{controller}\n",
+                40 + i,
+                40 + i,
+                mount.display()
+            ));
+        }
+        let config = CgroupsConfig {
+            hierarchy: Hierarchy::V1(cgroups::Hierarchies::from_mountinfo(&mountinfo)),
+            mount_root: dir.path().to_path_buf(),
+            root: "mesos".into(),
+            enable_cfs: false,
+            limit_swap: false,
+            allowed_devices: vec![],
+        };
+        (dir, config)
+    }
+
+    #[test]
+    fn cgroups_all_is_every_mounted_subsystem_with_an_isolator() {
+        let (_dir, config) = v1_fixture(&[
+            "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
+        ]);
+        assert_eq!(
+            all(&config.hierarchy),
+            [
+                "cgroups/blkio",
+                "cgroups/cpu",
+                "cgroups/cpuset",
+                "cgroups/devices",
+                "cgroups/mem",
+                "cgroups/pids"
+            ]
+        );
+        // `cgroups/cpu` needs both of its hierarchies.
+        let (_dir, config) = v1_fixture(&["cpu", "net_cls", "perf_event"]);
+        assert_eq!(
+            all(&config.hierarchy),
+            ["cgroups/net_cls", "cgroups/perf_event"]
+        );
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            root.path().join("cgroup.controllers"),
+            "cpuset cpu io memory hugetlb pids rdma misc\n",
+        )
+        .expect("fixture");
+        assert_eq!(
+            all(&Hierarchy::V2(root.path().to_path_buf())),
+            [
+                "cgroups/blkio",
+                "cgroups/cpu",
+                "cgroups/cpuset",
+                "cgroups/hugetlb",
+                "cgroups/mem",
+                "cgroups/pids"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_orphans_are_the_cgroups_nobody_knows() {
+        let (dir, config) = v1_fixture(&["cpu", "cpuacct", "memory"]);
+        for cgroup in [
+            "cpu/mesos/running",
+            "cpuacct/mesos/lost",
+            "memory/mesos/slave",
+        ] {
+            std::fs::create_dir_all(dir.path().join(cgroup)).expect("fixture");
+        }
+        std::fs::create_dir_all(dir.path().join("memory/mesos/known-orphan")).expect("fixture");
+        std::fs::write(dir.path().join("cpu/mesos/cpu.shares"), "1024").expect("fixture");
+        let known: HashSet<String> = ["running", "known-orphan"].map(String::from).into();
+        assert_eq!(
+            unknown_orphans(Subsystem::Cpu, &config, &known).expect("listed"),
+            vec!["lost".to_owned()]
+        );
+        // Only the subsystem's own hierarchies are looked at; the agent's
+        // `slave` cgroup is never an orphan.
+        assert!(unknown_orphans(Subsystem::Mem, &config, &known)
+            .expect("listed")
+            .is_empty());
+        // No root yet: nothing to clean.
+        let (_empty, config) = v1_fixture(&["memory"]);
+        assert!(unknown_orphans(Subsystem::Mem, &config, &known)
+            .expect("listed")
+            .is_empty());
     }
 }
