@@ -1443,6 +1443,9 @@ impl Slave {
         });
     }
 
+    /// `--executor_registration_timeout` passed since the executor was
+    /// launched: one still registering is destroyed (upstream
+    /// `Slave::registerExecutorTimeout`).
     fn registration_timeout(&mut self, framework_id: &str, executor_id: &str, container_id: &str) {
         let Some(executor) = self
             .frameworks
@@ -1452,8 +1455,22 @@ impl Slave {
             return;
         };
         if executor.container_id == container_id && executor.state == ExecutorState::Registering {
-            tracing::warn!(%framework_id, %executor_id, "Executor did not register in time; destroying it");
+            let timeout =
+                libprocess::flags::format_duration(self.config.executor_registration_timeout);
+            tracing::info!(
+                %framework_id,
+                %executor_id,
+                %timeout,
+                "Terminating the executor because it did not register in time"
+            );
             executor.state = ExecutorState::Terminating;
+            // Its tasks fail with this reason and message (upstream
+            // `Slave::registerExecutorTimeout`).
+            executor.pending_termination = Some((
+                TaskState::TaskFailed,
+                task_status::Reason::ExecutorRegistrationTimeout,
+                format!("Executor did not register within {timeout}"),
+            ));
             let container_id = executor.container_id.clone();
             self.destroy_container(&container_id);
         }

@@ -14,7 +14,10 @@ use mesos_proto::mesos::internal::{
     FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
 };
 use mesos_proto::mesos::scheduler::{call, Call};
-use mesos_proto::mesos::{offer, CommandInfo, Filters, FrameworkInfo, TaskId, TaskInfo, TaskState};
+use mesos_proto::mesos::{
+    offer, task_status, CommandInfo, ExecutorId, ExecutorInfo, Filters, FrameworkInfo, TaskId,
+    TaskInfo, TaskState,
+};
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
 
@@ -171,4 +174,61 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Upstream `Slave::registerExecutorTimeout`: an executor that does not
+/// register within `--executor_registration_timeout` is destroyed, and its
+/// task fails with `REASON_EXECUTOR_REGISTRATION_TIMEOUT`.
+#[actix_rt::test]
+async fn an_executor_that_does_not_register_in_time_fails_its_task() {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.executor_registration_timeout = Duration::from_secs(1);
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "registration-timeout-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-timeout", info).await;
+    // A custom executor that never registers.
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "silent".into(),
+        },
+        framework_id: Some(framework.framework_id.clone()),
+        command: Some(CommandInfo {
+            value: Some("sleep 1000".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        ..Default::default()
+    };
+    framework.launch(vec![TaskInfo {
+        name: "waits".into(),
+        task_id: TaskId {
+            value: "waits-1".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        executor: Some(executor),
+        ..Default::default()
+    }]);
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason(),
+        task_status::Reason::ExecutorRegistrationTimeout,
+        "{last:?}"
+    );
+    assert_eq!(last.source(), task_status::Source::Slave, "{last:?}");
+    assert_eq!(
+        last.message(),
+        "Executor did not register within 1secs",
+        "{last:?}"
+    );
 }
