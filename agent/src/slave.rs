@@ -788,7 +788,10 @@ impl Slave {
             ),
             (
                 "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
-                libprocess::flags::format_duration(self.config.executor_shutdown_grace_period),
+                libprocess::flags::format_duration(executor_shutdown_grace_period(
+                    executor,
+                    self.config.executor_shutdown_grace_period,
+                )),
             ),
             ("LIBPROCESS_PORT".into(), "0".into()),
         ]);
@@ -2448,7 +2451,6 @@ impl Slave {
         executor_id: &str,
         ctx: &mut Context<Self>,
     ) {
-        let grace = self.config.executor_shutdown_grace_period;
         let Some(executor) = self
             .frameworks
             .get_mut(framework_id)
@@ -2456,6 +2458,10 @@ impl Slave {
         else {
             return;
         };
+        let grace = executor_shutdown_grace_period(
+            &executor.info,
+            self.config.executor_shutdown_grace_period,
+        );
         executor.state = ExecutorState::Terminating;
         let container_id = executor.container_id.clone();
         self.send_to_executor(
@@ -2482,6 +2488,17 @@ impl Slave {
             }
         });
     }
+}
+
+/// How long an executor has to shut down before its container is
+/// destroyed: its `ExecutorInfo.shutdown_grace_period`, or else
+/// `--executor_shutdown_grace_period` (upstream `_shutdownExecutor` and
+/// `executorEnvironment`).
+fn executor_shutdown_grace_period(info: &ExecutorInfo, default: Duration) -> Duration {
+    info.shutdown_grace_period.as_ref().map_or(default, |d| {
+        // A negative period is no period at all.
+        Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0))
+    })
 }
 
 impl Slave {

@@ -408,3 +408,90 @@ async fn a_killed_task_that_ignores_sigterm_is_sigkilled_after_the_grace_period(
         "{killed:?}"
     );
 }
+
+/// Whether a process runs `sleep <arg>` (seen from the host's `/proc`,
+/// whatever pid namespace it is in).
+fn sleeping(arg: &str) -> bool {
+    let needle = format!("sleep\0{arg}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .any(|cmdline| String::from_utf8_lossy(&cmdline).ends_with(&needle))
+}
+
+/// Upstream `executorEnvironment` and `_shutdownExecutor`:
+/// `ExecutorInfo.shutdown_grace_period` overrides the agent's
+/// `--executor_shutdown_grace_period`, both in the executor's
+/// `MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD` and in how long the agent waits
+/// before destroying an executor it asked to shut down.
+#[actix_rt::test]
+async fn an_executors_shutdown_grace_period_overrides_the_agents() {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.executor_shutdown_grace_period = Duration::from_secs(60);
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "shutdown-grace-test".into(),
+        ..Default::default()
+    };
+    let framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-grace", info).await;
+    // An executor that never registers, so it ignores the agent's
+    // shutdown request: only the agent's destroy ends it.
+    let sleep_arg = format!("1000.{}", std::process::id());
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "graceful".into(),
+        },
+        framework_id: Some(framework.framework_id.clone()),
+        command: Some(CommandInfo {
+            value: Some(format!(
+                "echo grace=$MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD; exec sleep {sleep_arg}"
+            )),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        shutdown_grace_period: Some(DurationInfo {
+            nanoseconds: 1_500_000_000,
+        }),
+        ..Default::default()
+    };
+    framework.launch(vec![TaskInfo {
+        name: "waits".into(),
+        task_id: TaskId {
+            value: "waits-1".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        executor: Some(executor),
+        ..Default::default()
+    }]);
+    let output = wait_for_stdout(work_dir.path(), "grace=").await;
+    assert!(output.contains("grace=1.5secs\n"), "{output}");
+    for _ in 0..200 {
+        if sleeping(&sleep_arg) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sleeping(&sleep_arg), "the executor runs");
+
+    let shut_down_at = std::time::Instant::now();
+    framework.teardown();
+    while sleeping(&sleep_arg) {
+        assert!(
+            shut_down_at.elapsed() < Duration::from_secs(30),
+            "the executor was destroyed after its own grace period, not the agent's"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        shut_down_at.elapsed() >= Duration::from_millis(1500),
+        "destroyed only once its grace period passed: {:?}",
+        shut_down_at.elapsed()
+    );
+}

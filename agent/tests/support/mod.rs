@@ -351,6 +351,17 @@ impl TestFramework {
         });
     }
 
+    /// Tears the framework down (TEARDOWN): the agent shuts down its
+    /// executors.
+    pub fn teardown(&self) {
+        use mesos_proto::mesos::scheduler::{call, Call};
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Teardown as i32),
+            ..Default::default()
+        });
+    }
+
     /// Asks the master to kill `task_id`.
     pub fn kill(&self, task_id: mesos_proto::mesos::TaskId) {
         self.kill_with_policy(task_id, None);
