@@ -406,6 +406,46 @@ fn pymesos_executor_runs_a_task_over_the_v1_executor_api() {
     );
 }
 
+/// A pymesos scheduler launches a task group (LAUNCH_GROUP with the
+/// default executor): each task reaches TASK_FINISHED.
+#[test]
+fn pymesos_runs_a_task_group_with_the_default_executor() {
+    let python = repo().join(".venv/bin/python");
+    if !require(&python, "run scripts/setup-python.sh")
+        || !require(
+            &bin_dir().join("mesos-default-executor"),
+            "run cargo build --workspace --bins",
+        )
+    {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, port) = master_and_agent(work_dir.path());
+    let output = Command::new(&python)
+        .arg(repo().join("tests/interop/pymesos_task_group.py"))
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for task in ["a", "b"] {
+        let states: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("UPDATE {task} ")))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            states,
+            ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"],
+            "{task}: {stdout}"
+        );
+    }
+}
+
 /// A custom v0 executor written with this project's executor driver
 /// (`executor/examples/test_executor.rs`), launched through its
 /// `ExecutorInfo` by a pymesos scheduler: the task runs, framework messages
