@@ -3,7 +3,8 @@
 //!
 //! Endpoints, on the agent process and through the delegate: `/health`,
 //! `/flags` and `/state` (JSON in [`crate::state_json`]; `/flags` and
-//! `/state` honour `?jsonp=`), the v1 executor API `/api/v1/executor`
+//! `/state` honour `?jsonp=`; `/state.json` is an alias of `/state`, which
+//! upstream removed in 1.8, MESOS-4509), the v1 executor API `/api/v1/executor`
 //! ([`crate::executor_http`]) and the v1 operator API `/api/v1`
 //! ([`crate::api`]). `/version` and `/metrics/snapshot` come from
 //! libprocess; the agent adds its `slave/*` metrics to the latter.
@@ -85,24 +86,28 @@ pub fn install(slave: &mut Slave) {
             }),
         );
     }
-    base.route(
-        "/state",
-        guarded(&auth, READONLY, move |slave, _, request| {
-            let parts = state_json::state(slave, start_time);
-            let master_ip = slave.master().ip;
-            let jsonp = request.query_param("jsonp").map(str::to_string);
-            Box::pin(async move {
-                // A reverse DNS lookup, as upstream's `net::getHostname`; it
-                // may block, so it runs off the agent process.
-                let hostname =
-                    tokio::task::spawn_blocking(move || state_json::master_hostname(master_ip))
-                        .await
-                        .ok()
-                        .flatten();
-                Response::json(render(&parts.finish(hostname)), jsonp.as_deref())
-            })
-        }),
-    );
+    // `/state.json`, removed upstream in 1.8 (MESOS-4509), is served as
+    // an alias: issue #4 asks for it, for older tools that still read it.
+    for endpoint in ["/state", "/state.json"] {
+        base.route(
+            endpoint,
+            guarded(&auth, READONLY, move |slave, _, request| {
+                let parts = state_json::state(slave, start_time);
+                let master_ip = slave.master().ip;
+                let jsonp = request.query_param("jsonp").map(str::to_string);
+                Box::pin(async move {
+                    // A reverse DNS lookup, as upstream's `net::getHostname`;
+                    // it may block, so it runs off the agent process.
+                    let hostname =
+                        tokio::task::spawn_blocking(move || state_json::master_hostname(master_ip))
+                            .await
+                            .ok()
+                            .flatten();
+                    Response::json(render(&parts.finish(hostname)), jsonp.as_deref())
+                })
+            }),
+        );
+    }
     install_metrics(slave, start_time);
 }
 

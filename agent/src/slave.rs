@@ -788,7 +788,10 @@ impl Slave {
             ),
             (
                 "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".into(),
-                libprocess::flags::format_duration(self.config.executor_shutdown_grace_period),
+                libprocess::flags::format_duration(executor_shutdown_grace_period(
+                    executor,
+                    self.config.executor_shutdown_grace_period,
+                )),
             ),
             ("LIBPROCESS_PORT".into(), "0".into()),
         ]);
@@ -1443,6 +1446,9 @@ impl Slave {
         });
     }
 
+    /// `--executor_registration_timeout` passed since the executor was
+    /// launched: one still registering is destroyed (upstream
+    /// `Slave::registerExecutorTimeout`).
     fn registration_timeout(&mut self, framework_id: &str, executor_id: &str, container_id: &str) {
         let Some(executor) = self
             .frameworks
@@ -1452,8 +1458,22 @@ impl Slave {
             return;
         };
         if executor.container_id == container_id && executor.state == ExecutorState::Registering {
-            tracing::warn!(%framework_id, %executor_id, "Executor did not register in time; destroying it");
+            let timeout =
+                libprocess::flags::format_duration(self.config.executor_registration_timeout);
+            tracing::info!(
+                %framework_id,
+                %executor_id,
+                %timeout,
+                "Terminating the executor because it did not register in time"
+            );
             executor.state = ExecutorState::Terminating;
+            // Its tasks fail with this reason and message (upstream
+            // `Slave::registerExecutorTimeout`).
+            executor.pending_termination = Some((
+                TaskState::TaskFailed,
+                task_status::Reason::ExecutorRegistrationTimeout,
+                format!("Executor did not register within {timeout}"),
+            ));
             let container_id = executor.container_id.clone();
             self.destroy_container(&container_id);
         }
@@ -2431,7 +2451,6 @@ impl Slave {
         executor_id: &str,
         ctx: &mut Context<Self>,
     ) {
-        let grace = self.config.executor_shutdown_grace_period;
         let Some(executor) = self
             .frameworks
             .get_mut(framework_id)
@@ -2439,6 +2458,10 @@ impl Slave {
         else {
             return;
         };
+        let grace = executor_shutdown_grace_period(
+            &executor.info,
+            self.config.executor_shutdown_grace_period,
+        );
         executor.state = ExecutorState::Terminating;
         let container_id = executor.container_id.clone();
         self.send_to_executor(
@@ -2465,6 +2488,17 @@ impl Slave {
             }
         });
     }
+}
+
+/// How long an executor has to shut down before its container is
+/// destroyed: its `ExecutorInfo.shutdown_grace_period`, or else
+/// `--executor_shutdown_grace_period` (upstream `_shutdownExecutor` and
+/// `executorEnvironment`).
+fn executor_shutdown_grace_period(info: &ExecutorInfo, default: Duration) -> Duration {
+    info.shutdown_grace_period.as_ref().map_or(default, |d| {
+        // A negative period is no period at all.
+        Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0))
+    })
 }
 
 impl Slave {

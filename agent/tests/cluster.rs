@@ -14,7 +14,10 @@ use mesos_proto::mesos::internal::{
     FrameworkRegisteredMessage, ResourceOffersMessage, StatusUpdateMessage,
 };
 use mesos_proto::mesos::scheduler::{call, Call};
-use mesos_proto::mesos::{offer, CommandInfo, Filters, FrameworkInfo, TaskId, TaskInfo, TaskState};
+use mesos_proto::mesos::{
+    framework_info, offer, task_status, CommandInfo, DurationInfo, ExecutorId, ExecutorInfo,
+    Filters, FrameworkInfo, KillPolicy, TaskId, TaskInfo, TaskState,
+};
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc;
 
@@ -171,4 +174,324 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// Upstream `Slave::registerExecutorTimeout`: an executor that does not
+/// register within `--executor_registration_timeout` is destroyed, and its
+/// task fails with `REASON_EXECUTOR_REGISTRATION_TIMEOUT`.
+#[actix_rt::test]
+async fn an_executor_that_does_not_register_in_time_fails_its_task() {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.executor_registration_timeout = Duration::from_secs(1);
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "registration-timeout-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-timeout", info).await;
+    // A custom executor that never registers.
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "silent".into(),
+        },
+        framework_id: Some(framework.framework_id.clone()),
+        command: Some(CommandInfo {
+            value: Some("sleep 1000".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        ..Default::default()
+    };
+    framework.launch(vec![TaskInfo {
+        name: "waits".into(),
+        task_id: TaskId {
+            value: "waits-1".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        executor: Some(executor),
+        ..Default::default()
+    }]);
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason(),
+        task_status::Reason::ExecutorRegistrationTimeout,
+        "{last:?}"
+    );
+    assert_eq!(last.source(), task_status::Source::Slave, "{last:?}");
+    assert_eq!(
+        last.message(),
+        "Executor did not register within 1secs",
+        "{last:?}"
+    );
+}
+
+/// Fails under `CI=true`, otherwise prints SKIPPED, when the workspace's
+/// `mesos-executor` is not built.
+fn require_executor() -> bool {
+    let executor = bin_dir().join("mesos-executor");
+    if executor.exists() {
+        return true;
+    }
+    let why = format!(
+        "{} is not built (cargo build --workspace --bins)",
+        executor.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    println!("SKIPPED: {why}");
+    false
+}
+
+/// Waits until the sandbox's `stdout` (under `work_dir`) contains `text`.
+async fn wait_for_stdout(work_dir: &std::path::Path, text: &str) -> String {
+    let mut output = String::new();
+    for _ in 0..200 {
+        if let Some(stdout) = find_file(work_dir, "stdout") {
+            output = std::fs::read_to_string(stdout).unwrap_or_default();
+            if output.contains(text) {
+                return output;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{text:?} never appeared in the sandbox's stdout: {output}");
+}
+
+fn grace_period(secs: i64) -> KillPolicy {
+    KillPolicy {
+        grace_period: Some(DurationInfo {
+            nanoseconds: secs * 1_000_000_000,
+        }),
+    }
+}
+
+/// A command task for the tests of kills.
+fn command_task(id: &str, command: &str, kill_policy: Option<KillPolicy>) -> TaskInfo {
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        kill_policy,
+        ..Default::default()
+    }
+}
+
+/// Upstream `CommandExecutorTest.NoTransitionFromKillingToFinished`-like,
+/// through master and agent: a task that traps SIGTERM is killed with its
+/// `KillPolicy` grace period; a framework with `TASK_KILLING_STATE` sees
+/// `TASK_KILLING`, then `TASK_KILLED` once the trap has run (no SIGKILL
+/// before the grace period ends).
+#[actix_rt::test]
+async fn a_killed_task_gets_its_grace_period_to_run_its_sigterm_trap() {
+    if !require_executor() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "kill-grace-test".into(),
+        capabilities: vec![framework_info::Capability {
+            r#type: Some(framework_info::capability::Type::TaskKillingState as i32),
+        }],
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-kill", info).await;
+    framework.launch(vec![command_task(
+        "trapper",
+        "trap 'echo term; sleep 1; exit 0' TERM; echo started; \
+         while true; do sleep 0.1; done",
+        Some(grace_period(10)),
+    )]);
+    loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    // The trap is set once the shell has echoed.
+    wait_for_stdout(work_dir.path(), "started").await;
+    let killed_at = std::time::Instant::now();
+    framework.kill(TaskId {
+        value: "trapper".into(),
+    });
+    let statuses = framework.updates_until_terminal().await;
+    let states: Vec<TaskState> = statuses.iter().map(|s| s.state()).collect();
+    assert_eq!(
+        states,
+        [TaskState::TaskKilling, TaskState::TaskKilled],
+        "{statuses:?}"
+    );
+    let elapsed = killed_at.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(10),
+        "the trap ran to its end, and no SIGKILL came: {elapsed:?}"
+    );
+    let killed = statuses.last().unwrap();
+    assert_eq!(
+        killed.message(),
+        "Command exited with status 0",
+        "{killed:?}"
+    );
+    let output = wait_for_stdout(work_dir.path(), "term").await;
+    assert!(output.contains("started\nterm\n"), "{output}");
+}
+
+/// A task that ignores SIGTERM is SIGKILLed once the grace period of the
+/// kill's own `KillPolicy` (overriding the task's) has passed; a framework
+/// without `TASK_KILLING_STATE` sees only `TASK_KILLED`.
+#[actix_rt::test]
+async fn a_killed_task_that_ignores_sigterm_is_sigkilled_after_the_grace_period() {
+    if !require_executor() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "kill-sigkill-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-sigkill", info).await;
+    framework.launch(vec![command_task(
+        "stubborn",
+        "trap '' TERM; echo started; while true; do sleep 0.1; done",
+        Some(grace_period(30)),
+    )]);
+    loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    wait_for_stdout(work_dir.path(), "started").await;
+    let killed_at = std::time::Instant::now();
+    framework.kill_with_policy(
+        TaskId {
+            value: "stubborn".into(),
+        },
+        Some(grace_period(2)),
+    );
+    let statuses = framework.updates_until_terminal().await;
+    let states: Vec<TaskState> = statuses.iter().map(|s| s.state()).collect();
+    assert_eq!(states, [TaskState::TaskKilled], "{statuses:?}");
+    let elapsed = killed_at.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(20),
+        "SIGKILL came after the kill's grace period: {elapsed:?}"
+    );
+    let killed = statuses.last().unwrap();
+    assert_eq!(
+        killed.message(),
+        "Command terminated with signal Killed",
+        "{killed:?}"
+    );
+}
+
+/// Whether a process runs `sleep <arg>` (seen from the host's `/proc`,
+/// whatever pid namespace it is in).
+fn sleeping(arg: &str) -> bool {
+    let needle = format!("sleep\0{arg}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .any(|cmdline| String::from_utf8_lossy(&cmdline).ends_with(&needle))
+}
+
+/// Upstream `executorEnvironment` and `_shutdownExecutor`:
+/// `ExecutorInfo.shutdown_grace_period` overrides the agent's
+/// `--executor_shutdown_grace_period`, both in the executor's
+/// `MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD` and in how long the agent waits
+/// before destroying an executor it asked to shut down.
+#[actix_rt::test]
+async fn an_executors_shutdown_grace_period_overrides_the_agents() {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.executor_shutdown_grace_period = Duration::from_secs(60);
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "shutdown-grace-test".into(),
+        ..Default::default()
+    };
+    let framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-grace", info).await;
+    // An executor that never registers, so it ignores the agent's
+    // shutdown request: only the agent's destroy ends it.
+    let sleep_arg = format!("1000.{}", std::process::id());
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "graceful".into(),
+        },
+        framework_id: Some(framework.framework_id.clone()),
+        command: Some(CommandInfo {
+            value: Some(format!(
+                "echo grace=$MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD; exec sleep {sleep_arg}"
+            )),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        shutdown_grace_period: Some(DurationInfo {
+            nanoseconds: 1_500_000_000,
+        }),
+        ..Default::default()
+    };
+    framework.launch(vec![TaskInfo {
+        name: "waits".into(),
+        task_id: TaskId {
+            value: "waits-1".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        executor: Some(executor),
+        ..Default::default()
+    }]);
+    let output = wait_for_stdout(work_dir.path(), "grace=").await;
+    assert!(output.contains("grace=1.5secs\n"), "{output}");
+    for _ in 0..200 {
+        if sleeping(&sleep_arg) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sleeping(&sleep_arg), "the executor runs");
+
+    let shut_down_at = std::time::Instant::now();
+    framework.teardown();
+    while sleeping(&sleep_arg) {
+        assert!(
+            shut_down_at.elapsed() < Duration::from_secs(30),
+            "the executor was destroyed after its own grace period, not the agent's"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        shut_down_at.elapsed() >= Duration::from_millis(1500),
+        "destroyed only once its grace period passed: {:?}",
+        shut_down_at.elapsed()
+    );
 }

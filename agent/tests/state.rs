@@ -329,6 +329,18 @@ async fn agent_endpoints_and_metrics_follow_upstream() {
     // The same document on the process's own path; `jsonp` wraps it.
     let own = get(addr, "/slave(1)/state").await.json();
     assert_eq!(keys(&own), keys(&state));
+    // `/state.json` (removed upstream in 1.8) is an alias, on both paths.
+    for path in ["/slave(1)/state.json", "/state.json"] {
+        let alias = get(addr, path).await;
+        assert_eq!(alias.status, 200, "{path}");
+        assert_eq!(keys(&alias.json()), keys(&state), "{path}");
+    }
+    let wrapped = get(addr, "/state.json?jsonp=cb").await;
+    assert!(
+        wrapped.body.starts_with("cb({\"version\":"),
+        "{}",
+        wrapped.body
+    );
     let wrapped = get(addr, "/slave(1)/state?jsonp=show").await;
     assert_eq!(wrapped.status, 200);
     assert!(wrapped.head.contains("Content-Type: text/javascript\r\n"));

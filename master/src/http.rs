@@ -17,8 +17,9 @@
 //! before the registry is recovered (a standalone master is elected then)
 //! they answer as `/master/redirect` does, `503 No leader elected`. Query
 //! parameters come from a map upstream, so a repeated one takes its last
-//! value; unparsable ones are ignored. The pre-1.8 `.json` aliases are not
-//! routed (`404`), as in upstream 1.11.
+//! value; unparsable ones are ignored. Of the pre-1.8 `.json` aliases only
+//! `/state.json` is routed (a deliberate extension: upstream 1.11 answers
+//! `404`); the others are not (`404`), as in upstream 1.11.
 //!
 //! Authentication ([`crate::http_auth`]): the read-only endpoints are in
 //! the `mesos-master-readonly` realm, the others but `/health`,
@@ -73,14 +74,18 @@ pub fn install(master: &mut Master) {
     base.route_sync("/redirect", |master, _, _request| redirect(master));
     base.route_sync("/api/v1/scheduler", crate::scheduler_http::handle);
     base.route_sync("/teardown", guarded_sync(ReadWrite, teardown));
-    base.route(
-        "/state",
-        guarded(ReadOnly, |master, _, request| {
-            readonly_stream(master, &request, |m, _, out| {
-                state_json::write_state(m, out)
-            })
-        }),
-    );
+    // `/state.json`, removed upstream in 1.8 (MESOS-4509), is served as
+    // an alias: issue #3 asks for it, for older tools that still read it.
+    for endpoint in ["/state", "/state.json"] {
+        base.route(
+            endpoint,
+            guarded(ReadOnly, |master, _, request| {
+                readonly_stream(master, &request, |m, _, out| {
+                    state_json::write_state(m, out)
+                })
+            }),
+        );
+    }
     base.route(
         "/state-summary",
         guarded(ReadOnly, |master, _, request| {

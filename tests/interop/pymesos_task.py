@@ -8,13 +8,15 @@ custom executor started with that command), acknowledges its updates
 (pymesos does so implicitly), prints `UPDATE <state>` for each and
 `MESSAGE <data>` for each framework message, and exits 0 once the task is
 TASK_FINISHED (1 on any other terminal state, an error, or a timeout).
+With a custom executor it also sends the executor the framework message
+`hello-executor` once the task is TASK_RUNNING.
 """
 
 import sys
 import threading
 import uuid
 
-from pymesos import MesosSchedulerDriver, Scheduler, decode_data
+from pymesos import MesosSchedulerDriver, Scheduler, decode_data, encode_data
 
 TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR",
             "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
@@ -59,6 +61,11 @@ class Oracle(Scheduler):
     def statusUpdate(self, driver, update):
         state = update.state
         print("UPDATE", state, update.get("message", ""), flush=True)
+        if state == "TASK_RUNNING" and self.executor_command:
+            driver.sendFrameworkMessage(
+                {"value": "pymesos-executor"}, update.agent_id,
+                encode_data(b"hello-executor"))
+            print("SENT hello-executor", flush=True)
         if state in TERMINAL:
             self.ok = state == "TASK_FINISHED"
             driver.stop()

@@ -406,6 +406,106 @@ fn pymesos_executor_runs_a_task_over_the_v1_executor_api() {
     );
 }
 
+/// A pymesos scheduler launches a task group (LAUNCH_GROUP with the
+/// default executor): each task reaches TASK_FINISHED.
+#[test]
+fn pymesos_runs_a_task_group_with_the_default_executor() {
+    let python = repo().join(".venv/bin/python");
+    if !require(&python, "run scripts/setup-python.sh")
+        || !require(
+            &bin_dir().join("mesos-default-executor"),
+            "run cargo build --workspace --bins",
+        )
+    {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, port) = master_and_agent(work_dir.path());
+    let output = Command::new(&python)
+        .arg(repo().join("tests/interop/pymesos_task_group.py"))
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for task in ["a", "b"] {
+        let states: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("UPDATE {task} ")))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            states,
+            ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"],
+            "{task}: {stdout}"
+        );
+    }
+}
+
+/// A custom v0 executor written with this project's executor driver
+/// (`executor/examples/test_executor.rs`), launched through its
+/// `ExecutorInfo` by a pymesos scheduler: the task runs, framework messages
+/// go both ways, and the executor's TASK_FINISHED arrives.
+#[test]
+fn a_v0_custom_executor_runs_a_task_and_exchanges_framework_messages() {
+    let python = repo().join(".venv/bin/python");
+    let executor = bin_dir().join("examples/test-executor");
+    if !require(&python, "run scripts/setup-python.sh")
+        || !require(&executor, "run cargo build --workspace --bins --examples")
+    {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, port) = master_and_agent(work_dir.path());
+    let output = Command::new(&python)
+        .arg(repo().join("tests/interop/pymesos_task.py"))
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(executor.display().to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let updates: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("UPDATE "))
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            "UPDATE TASK_RUNNING ",
+            "UPDATE TASK_FINISHED test-executor got hello-executor"
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("MESSAGE test-executor running "),
+        "executor to framework: {stdout}"
+    );
+    assert!(
+        stdout.contains("MESSAGE test-executor got hello-executor"),
+        "framework to executor and back: {stdout}"
+    );
+    // The executor's own output is in its sandbox.
+    let sandbox_stdout = walk(work_dir.path())
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "stdout"))
+        .expect("the executor's stdout");
+    let sandbox_stdout = std::fs::read_to_string(sandbox_stdout).unwrap();
+    assert!(
+        sandbox_stdout.contains("Registered executor pymesos-executor")
+            && sandbox_stdout.contains("Framework message: hello-executor"),
+        "{sandbox_stdout}"
+    );
+}
+
 /// CRAM-MD5 end to end: a master requiring framework and agent
 /// authentication, an agent with `--credential`, and `mesos-execute`
 /// with `--principal`/`--secret` (a wrong secret is refused).

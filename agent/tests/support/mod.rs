@@ -378,8 +378,29 @@ impl TestFramework {
         });
     }
 
+    /// Tears the framework down (TEARDOWN): the agent shuts down its
+    /// executors.
+    pub fn teardown(&self) {
+        use mesos_proto::mesos::scheduler::{call, Call};
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Teardown as i32),
+            ..Default::default()
+        });
+    }
+
     /// Asks the master to kill `task_id`.
     pub fn kill(&self, task_id: mesos_proto::mesos::TaskId) {
+        self.kill_with_policy(task_id, None);
+    }
+
+    /// Asks the master to kill `task_id` with `kill_policy`, which
+    /// overrides the task's own.
+    pub fn kill_with_policy(
+        &self,
+        task_id: mesos_proto::mesos::TaskId,
+        kill_policy: Option<mesos_proto::mesos::KillPolicy>,
+    ) {
         use mesos_proto::mesos::scheduler::{call, Call};
         self.send(Call {
             framework_id: Some(self.framework_id.clone()),
@@ -387,7 +408,7 @@ impl TestFramework {
             kill: Some(call::Kill {
                 task_id,
                 slave_id: Some(self.offer.slave_id.clone()),
-                kill_policy: None,
+                kill_policy,
             }),
             ..Default::default()
         });

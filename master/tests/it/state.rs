@@ -893,7 +893,7 @@ async fn recovered_and_unreachable_agents_are_listed() {
 }
 
 #[actix_rt::test]
-async fn jsonp_wraps_every_endpoint_and_json_aliases_are_not_found() {
+async fn jsonp_wraps_every_endpoint_and_only_the_state_json_alias_is_served() {
     let cluster = cluster(&[]).await;
     let addr = cluster.addr();
     for path in [
@@ -904,6 +904,8 @@ async fn jsonp_wraps_every_endpoint_and_json_aliases_are_not_found() {
         "/master/tasks",
         "/master/roles",
         "/state",
+        "/master/state.json",
+        "/state.json",
         "/version",
     ] {
         let plain = get(addr, path).await;
@@ -921,8 +923,16 @@ async fn jsonp_wraps_every_endpoint_and_json_aliases_are_not_found() {
     // A repeated parameter takes its last value, as upstream's query map.
     let last = get(addr, "/master/roles?jsonp=a&jsonp=b").await;
     assert!(last.body.starts_with("b({"), "{}", last.body);
-    // Removed in 1.8 (MESOS-4509): libprocess's 404.
-    for path in ["/master/state.json", "/state.json", "/master/tasks.json"] {
+    // The `.json` aliases were removed in 1.8 (MESOS-4509). `/state.json`
+    // is served anyway (issue #3 asks for it), with the same document;
+    // the others get libprocess's 404, as upstream.
+    for path in ["/master/state.json", "/state.json"] {
+        let alias = get(addr, path).await.json();
+        let state = get(addr, "/master/state").await.json();
+        assert_eq!(keys(&alias), keys(&state), "{path}");
+        assert_eq!(alias["id"], state["id"], "{path}");
+    }
+    for path in ["/master/tasks.json", "/tasks.json", "/master/roles.json"] {
         assert_eq!(get(addr, path).await.status, 404, "{path}");
     }
     // Any method is accepted.
