@@ -41,6 +41,7 @@ pub mod http;
 pub mod http_driver;
 pub(crate) mod library;
 pub mod logging;
+pub mod v1;
 
 pub use command_executor::{CommandExecutor, CommandExecutorConfig};
 pub use default_executor::{DefaultExecutor, DefaultExecutorConfig};
