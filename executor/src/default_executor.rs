@@ -463,7 +463,9 @@ impl DefaultExecutor {
             self.tasks.spawn(library::send_calls(
                 self.config.executor_url.clone(),
                 headers(&self.config),
+                None,
                 calls,
+                library::log_outcome,
             ));
         }
         self.schedule(HEARTBEAT_CALL_INTERVAL, Msg::Heartbeat);

@@ -1,29 +1,26 @@
 //! The v1 HTTP transport of the command executor
 //! (`MESOS_HTTP_COMMAND_EXECUTOR=1`).
 //!
-//! Upstream counterparts: the v1 executor library `mesos::v1::executor::Mesos`
-//! (`src/executor/executor.cpp`: connection, SUBSCRIBE, backoff, recovery
-//! timeout, `ShutdownProcess`) and the subscription half of
-//! `CommandExecutor` in `src/launcher/executor.cpp` (`doReliableRegistration`,
-//! the unacknowledged updates and task, `received`). The task itself is run
-//! by [`crate::command_executor`], the same code as on the v0 driver:
+//! Upstream counterpart: the subscription half of `CommandExecutor` in
+//! `src/launcher/executor.cpp` (`connected`, `disconnected`,
+//! `doReliableRegistration`, the unacknowledged updates and task,
+//! `received`). The connection itself (SUBSCRIBE stream, in-order calls,
+//! backoff, recovery timeout, `ShutdownProcess`) is the v1 executor
+//! library, [`crate::v1::Mesos`], as upstream's command executor uses
+//! `mesos::v1::executor::Mesos`. The task itself is run by
+//! [`crate::command_executor`], the same code as on the v0 driver:
 //!
 //! ```text
 //! executor -> POST /slave(1)/api/v1/executor SUBSCRIBE{unacknowledged updates, task}
-//!             (every 1 s until SUBSCRIBED)
+//!             (every 1 s from `Connected` until SUBSCRIBED)
 //! agent    -> SUBSCRIBED, LAUNCH, KILL, ACKNOWLEDGED, SHUTDOWN (RecordIO, protobuf)
 //! executor -> POST UPDATE{status{uuid, source: SOURCE_EXECUTOR}} (202), in order
 //! ```
 //!
 //! The executor exits once the agent acknowledges the terminal update (or,
-//! with a failure, 60 s after sending it: upstream's fail-safe). When the event stream
-//! breaks, a checkpointing executor reconnects with a random backoff up to
-//! `MESOS_SUBSCRIPTION_BACKOFF_MAX` and re-subscribes with what the agent
-//! has not acknowledged; after `MESOS_RECOVERY_TIMEOUT` without the agent,
-//! or at once when not checkpointing, it shuts down (kills its task). After
-//! a shutdown the process group is killed once
-//! `MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD` has passed (not with
-//! `MESOS_LOCAL`).
+//! with a failure, 60 s after sending it: upstream's fail-safe). After a
+//! reconnection (a checkpointing executor) it re-subscribes with what the
+//! agent has not acknowledged.
 //!
 //! The agent speaks `mesos.v1` types; the command executor works on the v0
 //! ones. Both have the same wire format, so they are converted by
@@ -35,92 +32,35 @@
 //!   executor.
 //! - Bad input (a LAUNCH before SUBSCRIBED, a malformed acknowledgement
 //!   uuid) is logged and dropped instead of `CHECK`ed.
-//! - No TLS and no `MESOS_DOMAIN_SOCKET` yet (as the default executor).
 
-use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix::{ActorContext as _, AsyncContext as _, Context};
-use libprocess::{Dispatch, Process, ProcessBase, Runtime, Timer, PID};
+use libprocess::{Dispatch, Process, ProcessBase, Runtime, PID};
 use mesos_proto::mesos::v1::executor::{call, event, Call, Event};
-use mesos_proto::mesos::v1::{ExecutorId, FrameworkId, TaskInfo};
+use mesos_proto::mesos::v1::TaskInfo;
 use mesos_proto::mesos::{self as v0, Status};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::command_executor::{CommandExecutor, Transport, HTTP_SELF_TERMINATE_DELAY};
-use crate::default_executor::{DefaultExecutorConfig, HEARTBEAT_CALL_INTERVAL};
 use crate::driver::DriverError;
-use crate::http::{self, Connection, Url};
-use crate::library::{self, Report};
+use crate::v1::{Mesos, Notice};
 
 /// How often SUBSCRIBE is sent until the agent answers
 /// (`doReliableRegistration`).
 pub const SUBSCRIBE_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 
-/// What the v1 transport needs to know, as the agent passes it in the
-/// environment (wire facts §5.2).
-#[derive(Debug, Clone)]
-pub struct HttpDriverConfig {
-    /// `MESOS_FRAMEWORK_ID`.
-    pub framework_id: FrameworkId,
-    /// `MESOS_EXECUTOR_ID`.
-    pub executor_id: ExecutorId,
-    /// `http://<agent>/slave(1)/api/v1/executor`, from `MESOS_SLAVE_PID`
-    /// (or `MESOS_AGENT_ENDPOINT`).
-    pub executor_url: Url,
-    /// `Authorization` header value, `Bearer <MESOS_EXECUTOR_AUTHENTICATION_TOKEN>`.
-    pub authorization: Option<String>,
-    /// `MESOS_CHECKPOINT=1`: reconnect after losing the agent.
-    pub checkpoint: bool,
-    /// `MESOS_RECOVERY_TIMEOUT`: how long to wait for a lost agent.
-    pub recovery_timeout: Duration,
-    /// `MESOS_SUBSCRIPTION_BACKOFF_MAX`: the longest pause between
-    /// reconnection attempts.
-    pub subscription_backoff_max: Duration,
-    /// `MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD`: after a shutdown, when the
-    /// process group is killed.
-    pub shutdown_grace_period: Duration,
-    /// `MESOS_LOCAL` is set: never kill the process group.
-    pub local: bool,
-}
+/// What the v1 transport needs to know: the library's configuration.
+pub use crate::v1::MesosConfig as HttpDriverConfig;
 
-impl HttpDriverConfig {
-    /// Reads the configuration from this process's environment.
-    pub fn from_env() -> Result<Self, DriverError> {
-        Self::from_vars(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the configuration through `var` (a variable's value, if set),
-    /// as the default executor does.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, DriverError> {
-        // The sandbox is not the transport's concern; any value will do.
-        let config = DefaultExecutorConfig::from_vars(PathBuf::new(), |name| {
-            var(name).or_else(|| (name == "MESOS_SANDBOX").then(String::new))
-        })?;
-        Ok(Self {
-            framework_id: config.framework_id,
-            executor_id: config.executor_id,
-            executor_url: config.executor_url,
-            authorization: config.authorization,
-            checkpoint: config.checkpoint,
-            recovery_timeout: config.recovery_timeout,
-            subscription_backoff_max: config.subscription_backoff_max,
-            shutdown_grace_period: config.shutdown_grace_period,
-            local: config.local,
-        })
-    }
-}
-
-/// The library's connection state (`MesosProcess::State`).
+/// Where the transport stands (upstream `CommandExecutor`'s state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Disconnected,
-    Connecting,
     Connected,
-    Subscribing,
     Subscribed,
 }
 
@@ -234,19 +174,11 @@ struct HttpDriverProcess {
     base: ProcessBase<Self>,
     config: HttpDriverConfig,
     executor: CommandExecutor,
+    mesos: Option<Mesos>,
+    notices_task: Option<JoinHandle<()>>,
     state: State,
-    /// Identifies the current connection; reports of older ones are
-    /// ignored.
+    /// Counts connections, so that one registration loop runs at a time.
     generation: u64,
-    /// The connection SUBSCRIBE goes out on, once connected.
-    pending_stream: Option<Connection>,
-    stream_task: Option<JoinHandle<()>>,
-    calls_task: Option<JoinHandle<()>>,
-    calls: Option<mpsc::UnboundedSender<Call>>,
-    /// SUBSCRIBED arrived on the current connection.
-    subscribed: bool,
-    recovery_timer: Option<Timer>,
-    shutdown_timer: Option<Timer>,
     /// Updates the agent has not acknowledged, in the order sent.
     updates: Vec<(Uuid, call::Update)>,
     /// The task until the agent acknowledges one of its updates.
@@ -259,223 +191,52 @@ impl HttpDriverProcess {
             base: ProcessBase::new(libprocess::id::generate("executor")),
             config,
             executor,
+            mesos: None,
+            notices_task: None,
             state: State::Disconnected,
             generation: 0,
-            pending_stream: None,
-            stream_task: None,
-            calls_task: None,
-            calls: None,
-            subscribed: false,
-            recovery_timer: None,
-            shutdown_timer: None,
             updates: Vec::new(),
             task: None,
         }
     }
 
-    fn headers(&self) -> Vec<(String, String)> {
-        library::headers(self.config.authorization.as_deref())
-    }
-
-    /// Runs `f` in this process once `future` is done.
-    fn spawn<T: Send + 'static>(
-        ctx: &Context<Self>,
-        future: impl std::future::Future<Output = T> + 'static,
-        f: impl FnOnce(&mut Self, T, &mut Context<Self>) + Send + 'static,
-    ) -> JoinHandle<()> {
-        let addr = ctx.address();
-        actix::spawn(async move {
-            let value = future.await;
-            addr.do_send(Dispatch(Box::new(move |this: &mut Self, ctx| {
-                f(this, value, ctx)
-            })));
-        })
-    }
-
-    fn connect(&mut self, ctx: &mut Context<Self>) {
-        self.generation += 1;
-        let generation = self.generation;
-        self.state = State::Connecting;
-        let url = self.config.executor_url.clone();
-        Self::spawn(
-            ctx,
-            async move {
-                Connection::connect(&url)
-                    .await
-                    .map_err(|error| format!("failed to connect to {url}: {error}"))
-            },
-            move |this, result, ctx| this.connected(generation, result, ctx),
-        );
-    }
-
-    fn connected(
-        &mut self,
-        generation: u64,
-        result: Result<Connection, String>,
-        ctx: &mut Context<Self>,
-    ) {
-        if generation != self.generation || self.state != State::Connecting {
-            tracing::debug!("Ignoring connection attempt from stale connection");
-            return;
+    fn notice(&mut self, notice: Notice, ctx: &mut Context<Self>) {
+        match notice {
+            Notice::Connected => {
+                self.state = State::Connected;
+                self.generation += 1;
+                self.do_reliable_registration(self.generation, ctx);
+            }
+            Notice::Disconnected => self.state = State::Disconnected,
+            Notice::Received(events) => {
+                for event in events {
+                    self.received(event);
+                }
+            }
         }
-        let connection = match result {
-            Ok(connection) => connection,
-            Err(error) => return self.disconnected(generation, &error, ctx),
-        };
-        tracing::debug!("Connected with the agent");
-        self.state = State::Connected;
-        self.pending_stream = Some(connection);
-        if let Some(timer) = self.recovery_timer.take() {
-            timer.cancel();
-        }
-        self.do_reliable_registration(generation, ctx);
-    }
-
-    fn disconnected(&mut self, generation: u64, reason: &str, ctx: &mut Context<Self>) {
-        if generation != self.generation || self.state == State::Disconnected {
-            tracing::debug!("Ignoring disconnection from stale connection");
-            return;
-        }
-        tracing::info!(reason, "Disconnected from agent");
-        let was_connected = matches!(
-            self.state,
-            State::Connected | State::Subscribing | State::Subscribed
-        );
-        if let Some(task) = self.stream_task.take() {
-            task.abort();
-        }
-        self.pending_stream = None;
-        self.state = State::Disconnected;
-        self.subscribed = false;
-        if self.recovery_timer.is_some() {
-            // Already waiting for the agent to come back.
-            return;
-        }
-        if self.config.checkpoint && was_connected {
-            self.recovery_timer = Some(libprocess::delay(
-                self.config.recovery_timeout,
-                &ctx.address(),
-                |this, _| this.recovery_timeout(),
-            ));
-            self.backoff(ctx);
-        } else {
-            self.inject_shutdown();
-        }
-    }
-
-    fn backoff(&mut self, ctx: &mut Context<Self>) {
-        if matches!(
-            self.state,
-            State::Connected | State::Subscribing | State::Subscribed
-        ) {
-            return;
-        }
-        let max = self.config.subscription_backoff_max;
-        let fraction = f64::from(Uuid::new_v4().as_u128() as u32) / f64::from(u32::MAX);
-        let backoff = max.mul_f64(fraction);
-        tracing::debug!(?backoff, "Will retry connecting with the agent");
-        self.connect(ctx);
-        libprocess::delay(backoff, &ctx.address(), |this, ctx| this.backoff(ctx));
-    }
-
-    fn recovery_timeout(&mut self) {
-        if self.recovery_timer.take().is_none() {
-            return;
-        }
-        if !matches!(self.state, State::Disconnected | State::Connecting) {
-            return;
-        }
-        tracing::info!(
-            recovery_timeout = %libprocess::flags::format_duration(self.config.recovery_timeout),
-            "Recovery timeout exceeded; shutting down"
-        );
-        self.inject_shutdown();
-    }
-
-    fn inject_shutdown(&mut self) {
-        let mut event = Event::default();
-        event.set_type(event::Type::Shutdown);
-        self.received(event);
     }
 
     /// Sends SUBSCRIBE every second until the agent answers.
     fn do_reliable_registration(&mut self, generation: u64, ctx: &mut Context<Self>) {
-        if generation != self.generation || self.subscribed || self.state == State::Disconnected {
+        if generation != self.generation || self.state != State::Connected {
             return;
         }
-        if self.state == State::Connected {
-            let mut call = Call {
-                executor_id: self.config.executor_id.clone(),
-                framework_id: self.config.framework_id.clone(),
-                subscribe: Some(call::Subscribe {
-                    unacknowledged_updates: self.updates.iter().map(|(_, u)| u.clone()).collect(),
-                    unacknowledged_tasks: self.task.iter().cloned().collect(),
-                }),
-                ..Default::default()
-            };
-            call.set_type(call::Type::Subscribe);
-            self.subscribe(generation, call, ctx);
-        }
+        let mut call = Call {
+            executor_id: self.config.executor_id.clone(),
+            framework_id: self.config.framework_id.clone(),
+            subscribe: Some(call::Subscribe {
+                unacknowledged_updates: self.updates.iter().map(|(_, u)| u.clone()).collect(),
+                unacknowledged_tasks: self.task.iter().cloned().collect(),
+            }),
+            ..Default::default()
+        };
+        call.set_type(call::Type::Subscribe);
+        self.send(call);
         libprocess::delay(
             SUBSCRIBE_RETRY_INTERVAL,
             &ctx.address(),
             move |this, ctx| this.do_reliable_registration(generation, ctx),
         );
-    }
-
-    fn subscribe(&mut self, generation: u64, call: Call, ctx: &mut Context<Self>) {
-        self.state = State::Subscribing;
-        let stream = self.pending_stream.take();
-        let addr = ctx.address();
-        let task = actix::spawn(library::subscribe(
-            self.config.executor_url.clone(),
-            self.headers(),
-            stream,
-            call,
-            move |report| {
-                addr.do_send(Dispatch(Box::new(move |this: &mut Self, ctx| {
-                    this.report(generation, report, ctx)
-                })));
-            },
-        ));
-        if let Some(old) = self.stream_task.replace(task) {
-            old.abort();
-        }
-    }
-
-    fn report(&mut self, generation: u64, report: Report, ctx: &mut Context<Self>) {
-        match report {
-            Report::Disconnected(reason) => self.disconnected(generation, &reason, ctx),
-            _ if generation != self.generation => {}
-            Report::Refused(response) => self.refused(&response),
-            Report::Started => {
-                if self.state == State::Subscribing {
-                    self.state = State::Subscribed;
-                }
-            }
-            Report::Event(event) => {
-                if self.state != State::Subscribed {
-                    tracing::warn!("Ignoring an event because we're no longer subscribed");
-                    return;
-                }
-                self.received(*event);
-            }
-        }
-    }
-
-    fn refused(&mut self, response: &http::Response) {
-        if self.state != State::Subscribing {
-            return;
-        }
-        // Retried by the reliable registration, on a new connection.
-        self.state = State::Connected;
-        let (code, body) = (response.head.code, response.body_text());
-        if code == 503 || code == 404 {
-            tracing::warn!(status = %response.head.status, body, "SUBSCRIBE refused");
-        } else {
-            tracing::error!(status = %response.head.status, body,
-                "Received unexpected response for SUBSCRIBE");
-        }
     }
 
     fn received(&mut self, event: Event) {
@@ -488,7 +249,7 @@ impl HttpDriverProcess {
                     return;
                 };
                 tracing::info!(hostname = %subscribed.agent_info.hostname, "Subscribed executor");
-                self.subscribed = true;
+                self.state = State::Subscribed;
                 if let Some(framework_info) = devolve(&subscribed.framework_info) {
                     self.executor.subscribed(framework_info);
                 }
@@ -498,7 +259,7 @@ impl HttpDriverProcess {
                     tracing::warn!("LAUNCH event without 'launch'");
                     return;
                 };
-                if !self.subscribed {
+                if self.state != State::Subscribed {
                     tracing::warn!(task_id = %launch.task.task_id.value,
                         "Ignoring LAUNCH received before SUBSCRIBED");
                     return;
@@ -525,10 +286,8 @@ impl HttpDriverProcess {
                 };
                 self.acknowledged(&acknowledged);
             }
-            event::Type::Shutdown => {
-                self.start_shutdown_timer();
-                self.executor.shutdown();
-            }
+            // The library has scheduled the kill of the process group.
+            event::Type::Shutdown => self.executor.shutdown(),
             event::Type::LaunchGroup => {
                 // Task groups only go to the default executor.
                 tracing::error!("LAUNCH_GROUP event is not supported");
@@ -590,57 +349,19 @@ impl HttpDriverProcess {
         self.send(call);
     }
 
-    /// Sends a non-SUBSCRIBE call if subscribed; otherwise drops it, as
-    /// upstream's library does (an update goes out again with the next
-    /// SUBSCRIBE).
+    /// Hands `call` to the library, which drops it unless connected (a
+    /// SUBSCRIBE) or subscribed (the others); an update goes out again
+    /// with the next SUBSCRIBE.
     fn send(&mut self, call: Call) {
-        if self.state != State::Subscribed {
-            tracing::warn!(call = call.r#type().as_str_name(), state = ?self.state,
-                "Dropping a call because the executor is not subscribed");
-            return;
+        if let Some(mesos) = &self.mesos {
+            mesos.send(call);
         }
-        if let Some(calls) = &self.calls {
-            let _ = calls.send(call);
-        }
-    }
-
-    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        if self.state == State::Subscribed {
-            let mut call = Call {
-                executor_id: self.config.executor_id.clone(),
-                framework_id: self.config.framework_id.clone(),
-                ..Default::default()
-            };
-            call.set_type(call::Type::Heartbeat);
-            self.send(call);
-        }
-        libprocess::delay(HEARTBEAT_CALL_INTERVAL, &ctx.address(), |this, ctx| {
-            this.heartbeat(ctx)
-        });
-    }
-
-    /// Upstream's `ShutdownProcess`: kill the process group (ourselves
-    /// included) once the grace period has passed, in case the executor
-    /// does not exit by itself.
-    fn start_shutdown_timer(&mut self) {
-        if self.config.local || self.shutdown_timer.is_some() {
-            return;
-        }
-        let grace_period = self.config.shutdown_grace_period;
-        tracing::info!(grace_period = %libprocess::flags::format_duration(grace_period),
-            "Scheduling shutdown of the executor");
-        self.shutdown_timer = Some(libprocess::clock::timer(grace_period, kill_process_group));
     }
 
     fn stop(&mut self, ctx: &mut Context<Self>) {
-        for task in [self.stream_task.take(), self.calls_task.take()]
-            .into_iter()
-            .flatten()
-        {
+        self.mesos = None;
+        if let Some(task) = self.notices_task.take() {
             task.abort();
-        }
-        if let Some(timer) = self.recovery_timer.take() {
-            timer.cancel();
         }
         ctx.stop();
     }
@@ -660,18 +381,16 @@ impl Process for HttpDriverProcess {
     }
 
     fn initialize(&mut self, ctx: &mut Context<Self>) {
-        let (calls, rx) = mpsc::unbounded_channel();
-        self.calls = Some(calls);
-        self.calls_task = Some(actix::spawn(library::send_calls(
-            self.config.executor_url.clone(),
-            self.headers(),
-            rx,
-        )));
-        libprocess::delay(HEARTBEAT_CALL_INTERVAL, &ctx.address(), |this, ctx| {
-            this.heartbeat(ctx)
-        });
-        tracing::info!(agent = %self.config.executor_url, "Connecting to the agent");
-        self.connect(ctx);
+        let (mesos, mut notices) = Mesos::new(self.config.clone());
+        self.mesos = Some(mesos);
+        let addr = ctx.address();
+        self.notices_task = Some(actix::spawn(async move {
+            while let Some(notice) = notices.recv().await {
+                addr.do_send(Dispatch(Box::new(move |this: &mut Self, ctx| {
+                    this.notice(notice, ctx)
+                })));
+            }
+        }));
     }
 }
 
@@ -699,18 +418,6 @@ fn to_v0_state(state: i32) -> v0::TaskState {
     v0::TaskState::try_from(state).unwrap_or(v0::TaskState::TaskUnknown)
 }
 
-/// Kills this process's group, then exits if the signal was not delivered
-/// within a few seconds.
-fn kill_process_group() {
-    tracing::info!("Committing suicide by killing the process group");
-    // SAFETY: killpg has no memory-safety preconditions; group 0 is ours.
-    unsafe { libc::killpg(0, libc::SIGKILL) };
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(5));
-        std::process::exit(1);
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,24 +437,5 @@ mod tests {
         let back: v0::TaskStatus = devolve(&v1).unwrap();
         assert_eq!(back, status);
         assert_eq!(to_v0_state(v1.state), v0::TaskState::TaskFailed);
-    }
-
-    #[test]
-    fn config_needs_no_sandbox() {
-        let config = HttpDriverConfig::from_vars(|name| match name {
-            "MESOS_FRAMEWORK_ID" => Some("f".into()),
-            "MESOS_EXECUTOR_ID" => Some("e".into()),
-            "MESOS_SLAVE_PID" => Some("slave(1)@127.0.0.1:5051".into()),
-            "MESOS_CHECKPOINT" => Some("1".into()),
-            "MESOS_RECOVERY_TIMEOUT" => Some("3secs".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(
-            config.executor_url.to_string(),
-            "http://127.0.0.1:5051/slave(1)/api/v1/executor"
-        );
-        assert!(config.checkpoint);
-        assert_eq!(config.recovery_timeout, Duration::from_secs(3));
     }
 }

@@ -3,11 +3,11 @@
 //! stream.
 //!
 //! Upstream counterpart: `src/executor/executor.cpp` (`MesosProcess::send`,
-//! `_send`, `__send`, `read`). Both [`crate::default_executor`] and
-//! [`crate::http_driver`] drive these from their own state machines.
+//! `_send`, `read`). [`crate::v1`] (the public executor library) and
+//! [`crate::default_executor`] drive these from their own state machines.
 
 use mesos_proto::api::{JSON, PROTOBUF};
-use mesos_proto::mesos::v1::executor::{event, Call, Event};
+use mesos_proto::mesos::v1::executor::{call, event, Call, Event};
 use prost::Message as _;
 use tokio::sync::mpsc;
 
@@ -43,15 +43,16 @@ pub(crate) fn headers(authorization: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// Sends non-subscribe calls one after the other, so updates arrive in
-/// the order they were made.
+/// the order they were made, starting on `connection` if given; each
+/// call's response (or failure) goes to `outcome`.
 pub(crate) async fn send_calls(
     url: Url,
     headers: Vec<(String, String)>,
+    mut connection: Option<Connection>,
     mut calls: mpsc::UnboundedReceiver<Call>,
+    outcome: impl Fn(call::Type, std::io::Result<http::Response>),
 ) {
-    let mut connection: Option<Connection> = None;
     while let Some(call) = calls.recv().await {
-        let kind = call.r#type().as_str_name();
         let request = http::Request {
             url: url.clone(),
             headers: headers.clone(),
@@ -77,20 +78,27 @@ pub(crate) async fn send_calls(
                 break;
             }
         }
-        match result {
-            Ok(response) if response.head.code == 202 => {}
-            Ok(response) if response.head.code == 503 || response.head.code == 404 => {
-                tracing::warn!(call = kind, status = %response.head.status,
-                    body = response.body_text(), "Call refused");
-            }
-            Ok(response) => tracing::error!(
-                call = kind,
-                status = %response.head.status,
-                body = response.body_text(),
-                "Received unexpected response"
-            ),
-            Err(error) => tracing::error!(call = kind, %error, "Request failed"),
+        outcome(call.r#type(), result);
+    }
+}
+
+/// Logs the response to a non-subscribe call: `202 Accepted` is expected,
+/// `503` and `404` (an agent still recovering) are warned about.
+pub(crate) fn log_outcome(kind: call::Type, result: std::io::Result<http::Response>) {
+    let kind = kind.as_str_name();
+    match result {
+        Ok(response) if response.head.code == 202 => {}
+        Ok(response) if response.head.code == 503 || response.head.code == 404 => {
+            tracing::warn!(call = kind, status = %response.head.status,
+                body = response.body_text(), "Call refused");
         }
+        Ok(response) => tracing::error!(
+            call = kind,
+            status = %response.head.status,
+            body = response.body_text(),
+            "Received unexpected response"
+        ),
+        Err(error) => tracing::error!(call = kind, %error, "Request failed"),
     }
 }
 

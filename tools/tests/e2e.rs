@@ -506,6 +506,49 @@ fn a_v0_custom_executor_runs_a_task_and_exchanges_framework_messages() {
     );
 }
 
+/// The example executor on our public v1 executor library
+/// (`executor/examples/v1_executor.rs`) as a framework's custom executor:
+/// the same scenario as the pymesos executor above.
+#[test]
+fn rust_v1_executor_example_runs_a_task_over_the_v1_executor_api() {
+    let python = repo().join(".venv/bin/python");
+    let example = bin_dir().join("examples/v1_executor");
+    if !require(&python, "run scripts/setup-python.sh")
+        || !require(
+            &bin_dir().join("mesos-executor"),
+            "run cargo test --workspace",
+        )
+        || !require(&example, "run cargo build -p mesos-executor --examples")
+    {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_master, _agent, port) = master_and_agent(work_dir.path());
+    let output = Command::new(&python)
+        .arg(repo().join("tests/interop/pymesos_task.py"))
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(example.display().to_string())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let updates: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("UPDATE "))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(updates, ["TASK_RUNNING", "TASK_FINISHED"], "{stdout}");
+    assert!(
+        stdout.contains("MESSAGE rust-v1-executor-says-hi"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rust v1 executor done"), "{stdout}");
+}
+
 /// CRAM-MD5 end to end: a master requiring framework and agent
 /// authentication, an agent with `--credential`, and `mesos-execute`
 /// with `--principal`/`--secret` (a wrong secret is refused).
