@@ -39,7 +39,7 @@ use crate::flags::Flags;
 use crate::frameworks::Frameworks;
 use crate::observer::SlaveObserver;
 use crate::registrar::{Operation, Registrar};
-use crate::tasks::OfferState;
+use crate::tasks::{AgentLeft, OfferState};
 
 /// The oldest agent version the master admits (upstream's
 /// `MINIMUM_AGENT_VERSION`).
@@ -564,7 +564,8 @@ impl Master {
                 if this.slaves.recovered.contains_key(&id)
                     && !this.slaves.reregistering.contains(&id)
                 {
-                    this.apply_unreachable(info, ctx);
+                    let reason = "did not reregister after master failover".to_string();
+                    this.apply_unreachable(info, reason, ctx);
                 } else {
                     this.removals.canceled.inc();
                 }
@@ -816,9 +817,12 @@ impl Master {
                 this.slaves.reregistering.remove(&id);
                 match result {
                     Ok(true) => {
-                        this.slaves.recovered.remove(&id);
-                        this.slaves.unreachable.remove(&id);
+                        let was_recovered = this.slaves.recovered.remove(&id).is_some();
+                        let was_unreachable = this.slaves.unreachable.remove(&id).is_some();
                         tracing::info!(%from, slave_id = %id, "Readmitted agent");
+                        if !was_recovered {
+                            this.tasks_reachable_again(&id, &message.tasks, was_unreachable);
+                        }
                         let version = message.version.clone().unwrap_or_default();
                         this.recover_frameworks(&message.frameworks);
                         this.add_slave(
@@ -1068,11 +1072,7 @@ impl Master {
         if let Some(slave) = self.slaves.registered.remove(id) {
             slave.observer.terminate();
             self.forget_authentication(&slave.pid);
-            self.slave_removed(
-                id,
-                mesos_proto::mesos::TaskState::TaskGoneByOperator,
-                "Agent has been marked gone",
-            );
+            self.slave_removed(id, AgentLeft::Gone, "Agent has been marked gone");
             self.base.send(
                 &slave.pid,
                 &ShutdownMessage {
@@ -1092,10 +1092,12 @@ impl Master {
         };
         tracing::warn!(slave_id = %id, %reason, "Marking agent unreachable");
         let info = slave.info.clone();
-        self.apply_unreachable(info, ctx);
+        self.apply_unreachable(info, reason.to_string(), ctx);
     }
 
-    fn apply_unreachable(&mut self, info: SlaveInfo, ctx: &mut Context<Self>) {
+    /// Marks an agent unreachable in the registry, then in the master;
+    /// `reason` is the message of its tasks' updates.
+    fn apply_unreachable(&mut self, info: SlaveInfo, reason: String, ctx: &mut Context<Self>) {
         let id = info
             .id
             .as_ref()
@@ -1120,11 +1122,7 @@ impl Master {
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
                                 this.forget_authentication(&slave.pid);
-                                this.slave_removed(
-                                    &id,
-                                    mesos_proto::mesos::TaskState::TaskUnreachable,
-                                    "Agent is unreachable",
-                                );
+                                this.slave_removed(&id, AgentLeft::Unreachable(time), &reason);
                             }
                             this.slaves.unreachable.insert(id.clone(), time);
                             this.refresh_gauges();
@@ -1151,6 +1149,7 @@ impl Master {
             return;
         }
         tracing::info!(slave_id = %id, %reason, "Removing agent");
+        let message = format!("Agent {} removed: {reason}", slave.info.hostname);
         let registrar = self.registrar.clone();
         let operation = Operation::RemoveSlave(slave.info.clone());
         let id = id.to_string();
@@ -1164,11 +1163,7 @@ impl Master {
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
                                 this.forget_authentication(&slave.pid);
-                                this.slave_removed(
-                                    &id,
-                                    mesos_proto::mesos::TaskState::TaskGone,
-                                    "Agent was removed",
-                                );
+                                this.slave_removed(&id, AgentLeft::Removed, &message);
                                 this.publish(|| crate::subscribers::agent_removed(&id));
                             }
                             this.refresh_gauges();

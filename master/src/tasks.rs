@@ -50,6 +50,36 @@ pub struct OfferState {
     pub resources: Resources,
 }
 
+/// Why an agent left the master, which decides what its tasks become.
+#[derive(Debug, Clone, Copy)]
+pub enum AgentLeft {
+    /// Marked unreachable (health checks, or not re-registered after a
+    /// failover) at this time.
+    Unreachable(mesos_proto::mesos::TimeInfo),
+    /// Marked gone by the operator (`MARK_AGENT_GONE`).
+    Gone,
+    /// Removed: it unregistered, or a new agent registered at its address.
+    Removed,
+}
+
+impl AgentLeft {
+    /// Returns the state and reason its tasks are reported with.
+    pub fn task_state(&self, partition_aware: bool) -> (TaskState, task_status::Reason) {
+        use task_status::Reason;
+        match self {
+            Self::Unreachable(_) if partition_aware => {
+                (TaskState::TaskUnreachable, Reason::SlaveRemoved)
+            }
+            Self::Gone if partition_aware => (
+                TaskState::TaskGoneByOperator,
+                Reason::SlaveRemovedByOperator,
+            ),
+            // Upstream's `_removeSlave` reports TASK_LOST to every framework.
+            _ => (TaskState::TaskLost, Reason::SlaveRemoved),
+        }
+    }
+}
+
 impl Master {
     /// Roles a framework is offered resources for.
     pub(crate) fn framework_roles(info: &mesos_proto::mesos::FrameworkInfo) -> Vec<String> {
@@ -329,6 +359,75 @@ impl Master {
             timestamp: now,
             uuid: None,
             latest_state: None,
+        }
+    }
+
+    /// Returns a master-generated update telling what the master knows of
+    /// a task ([`latest_task_facts`]).
+    fn facts_update(
+        &self,
+        framework_id: &str,
+        facts: TaskStatus,
+        reason: task_status::Reason,
+        message: &str,
+    ) -> StatusUpdate {
+        let mut update = self.master_update(
+            framework_id,
+            &facts.task_id,
+            facts.slave_id.as_ref().map(|s| s.value.as_str()),
+            facts.state(),
+            reason,
+            message,
+        );
+        update.executor_id = facts.executor_id.clone();
+        update.status.executor_id = facts.executor_id;
+        update.status.healthy = facts.healthy;
+        update.status.check_status = facts.check_status;
+        update.status.container_status = facts.container_status;
+        update
+    }
+
+    /// An agent the master had marked unreachable (or did not know)
+    /// re-registered (upstream `__reregisterSlave`): the frameworks hear of
+    /// each task it reported, in the state it reported, with
+    /// `REASON_SLAVE_REREGISTERED`, whether they are partition-aware or
+    /// not, and the copies the master filed when the agent left are
+    /// dropped (MESOS-9940). Tasks of completed frameworks are left out.
+    pub(crate) fn tasks_reachable_again(
+        &mut self,
+        slave_id: &str,
+        tasks: &[Task],
+        was_unreachable: bool,
+    ) {
+        let message = if was_unreachable {
+            // Upstream's wording, typo included.
+            "Unreachable agent re-reregistered"
+        } else {
+            "Unknown agent reregistered"
+        };
+        let mut updates = Vec::new();
+        for task in tasks {
+            let framework_id = task.framework_id.value.as_str();
+            let Some(framework) = self.frameworks.registered.get_mut(framework_id) else {
+                continue;
+            };
+            framework
+                .completed_tasks
+                .retain(|t| t.task_id != task.task_id);
+            let mut facts = latest_task_facts(task);
+            facts.slave_id = Some(SlaveId {
+                value: slave_id.to_string(),
+            });
+            updates.push((framework_id.to_string(), facts));
+        }
+        for (framework_id, facts) in updates {
+            let update = self.facts_update(
+                &framework_id,
+                facts,
+                task_status::Reason::SlaveReregistered,
+                message,
+            );
+            self.forward_update(&framework_id, update, None);
         }
     }
 
@@ -1006,19 +1105,12 @@ impl Master {
         for reply in replies {
             match reply {
                 Reply::Known(facts) => {
-                    let mut update = self.master_update(
+                    let update = self.facts_update(
                         framework_id,
-                        &facts.task_id,
-                        facts.slave_id.as_ref().map(|s| s.value.as_str()),
-                        facts.state(),
+                        *facts,
                         task_status::Reason::Reconciliation,
                         "Reconciliation: Latest task state",
                     );
-                    update.executor_id = facts.executor_id.clone();
-                    update.status.executor_id = facts.executor_id;
-                    update.status.healthy = facts.healthy;
-                    update.status.check_status = facts.check_status;
-                    update.status.container_status = facts.container_status;
                     self.forward_update(framework_id, update, None);
                 }
                 Reply::Unknown(task_id, slave_id, state, message) => self.send_master_update(
@@ -1242,66 +1334,73 @@ impl Master {
     }
 
     /// An agent left (unreachable, removed or gone): its offers are
-    /// rescinded and its tasks reported to their frameworks as `state`
-    /// (`TASK_LOST` for frameworks that are not partition-aware).
-    pub(crate) fn slave_removed(&mut self, id: &str, state: TaskState, message: &str) {
+    /// rescinded and each of its tasks is reported to its framework as
+    /// upstream's `_removeSlave` (removed: `TASK_LOST`) and `__removeSlave`
+    /// (unreachable: `TASK_UNREACHABLE` with the time it was marked; gone:
+    /// `TASK_GONE_BY_OPERATOR`) do, with `TASK_LOST` for frameworks that
+    /// are not partition-aware. Terminal tasks not yet acknowledged are
+    /// reported too, as upstream.
+    pub(crate) fn slave_removed(&mut self, id: &str, left: AgentLeft, message: &str) {
         self.slave_gone_for_inverse_offers(id);
         self.allocator.remove_slave(id);
         self.rescind_offers(|offer| offer.slave_id.value == id);
-        let mut lost = Vec::new();
+        let mut updates = Vec::new();
         let mut events = Vec::new();
+        let now = libprocess::clock::now_secs();
         for (framework_id, framework) in &mut self.frameworks.registered {
             framework.executors.remove(id);
-            let on_agent: Vec<String> = framework
+            let mut on_agent: Vec<String> = framework
                 .tasks()
                 .iter()
                 .filter(|(_, t)| t.slave_id.value == id)
                 .map(|(task_id, _)| task_id.clone())
                 .collect();
+            on_agent.sort();
             let partition_aware =
                 framework.has_capability(framework_info::capability::Type::PartitionAware);
+            let (state, reason) = left.task_state(partition_aware);
             for task_id in on_agent {
-                if let Some(mut task) = framework.tasks_mut().remove(&task_id) {
-                    let terminal =
-                        TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
-                    let reported = if partition_aware {
-                        state
-                    } else {
-                        TaskState::TaskLost
-                    };
-                    let status = TaskStatus {
-                        task_id: task.task_id.clone(),
-                        state: reported as i32,
-                        message: Some(message.to_string()),
-                        source: Some(task_status::Source::Master as i32),
-                        reason: Some(task_status::Reason::SlaveRemoved as i32),
-                        slave_id: Some(task.slave_id.clone()),
-                        executor_id: task.executor_id.clone(),
-                        timestamp: Some(libprocess::clock::now_secs()),
-                        ..Default::default()
-                    };
-                    if Self::record_status(&mut task, reported, &status) {
-                        events.push(crate::subscribers::task_updated(&task, &status));
-                    }
-                    framework.completed_tasks.push_back((*task).clone());
-                    if !terminal {
-                        lost.push((framework_id.clone(), task.task_id.clone(), reported));
-                    }
+                let Some(mut task) = framework.tasks_mut().remove(&task_id) else {
+                    continue;
+                };
+                let status = TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: state as i32,
+                    message: Some(message.to_string()),
+                    source: Some(task_status::Source::Master as i32),
+                    reason: Some(reason as i32),
+                    slave_id: Some(task.slave_id.clone()),
+                    executor_id: task.executor_id.clone(),
+                    timestamp: Some(now),
+                    unreachable_time: match &left {
+                        AgentLeft::Unreachable(time) => Some(*time),
+                        _ => None,
+                    },
+                    ..Default::default()
+                };
+                if Self::record_status(&mut task, state, &status) {
+                    events.push(crate::subscribers::task_updated(&task, &status));
                 }
+                updates.push((
+                    framework_id.clone(),
+                    StatusUpdate {
+                        framework_id: task.framework_id.clone(),
+                        executor_id: task.executor_id.clone(),
+                        slave_id: Some(task.slave_id.clone()),
+                        status,
+                        timestamp: now,
+                        uuid: None,
+                        latest_state: None,
+                    },
+                ));
+                framework.completed_tasks.push_back(task.into_inner());
             }
         }
         for event in events {
             self.publish(|| event);
         }
-        for (framework_id, task_id, reported) in lost {
-            self.send_master_update(
-                &framework_id,
-                &task_id,
-                Some(id),
-                reported,
-                task_status::Reason::SlaveRemoved,
-                message,
-            );
+        for (framework_id, update) in updates {
+            self.forward_update(&framework_id, update, None);
         }
         self.notify_agent_lost(id);
     }
