@@ -96,6 +96,10 @@ pub struct Slaves {
     pub unreachable: HashMap<String, TimeInfo>,
     /// Agents marked gone, with when.
     pub gone: HashMap<String, TimeInfo>,
+    /// The tasks filed as unreachable when each agent was marked
+    /// unreachable, by agent then framework id (upstream
+    /// `Slaves::unreachableTasks`).
+    pub(crate) unreachable_tasks: HashMap<String, HashMap<String, Vec<String>>>,
     registering: HashSet<UPID>,
     pub(crate) reregistering: HashSet<String>,
     marking_unreachable: HashSet<String>,
@@ -530,12 +534,8 @@ impl Master {
                         .count();
                     // Their unreachable tasks go too (a reconciliation then
                     // answers TASK_UNKNOWN, as upstream).
-                    let pruned_task = |task: &mesos_proto::mesos::Task| {
-                        task.state == mesos_proto::mesos::TaskState::TaskUnreachable as i32
-                            && unreachable.contains(&task.slave_id.value)
-                    };
-                    for framework in this.frameworks.registered.values_mut() {
-                        framework.completed_tasks.retain(|t| !pruned_task(t));
+                    for id in &unreachable {
+                        this.forget_unreachable_tasks(id);
                     }
                     this.refresh_gauges();
                     tracing::info!(
@@ -1068,7 +1068,9 @@ impl Master {
     /// to shut down.
     pub(crate) fn agent_gone(&mut self, id: &str, timestamp: TimeInfo) {
         self.slaves.recovered.remove(id);
-        self.slaves.unreachable.remove(id);
+        if self.slaves.unreachable.remove(id).is_some() {
+            self.unreachable_tasks_gone(id, "Agent has been marked gone");
+        }
         if let Some(slave) = self.slaves.registered.remove(id) {
             slave.observer.terminate();
             self.forget_authentication(&slave.pid);

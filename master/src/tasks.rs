@@ -411,6 +411,7 @@ impl Master {
             let Some(framework) = self.frameworks.registered.get_mut(framework_id) else {
                 continue;
             };
+            framework.unreachable_tasks.remove(&task.task_id.value);
             framework
                 .completed_tasks
                 .retain(|t| t.task_id != task.task_id);
@@ -427,6 +428,85 @@ impl Master {
                 task_status::Reason::SlaveReregistered,
                 message,
             );
+            self.forward_update(&framework_id, update, None);
+        }
+        // Every task filed when the agent became unreachable is back or
+        // gone for good.
+        self.forget_unreachable_tasks(slave_id);
+    }
+
+    /// Forgets the tasks filed as unreachable when agent `slave_id` was
+    /// marked unreachable (it came back or was pruned from the registry).
+    pub(crate) fn forget_unreachable_tasks(&mut self, slave_id: &str) {
+        let Some(by_framework) = self.slaves.unreachable_tasks.remove(slave_id) else {
+            return;
+        };
+        for (framework_id, task_ids) in by_framework {
+            if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
+                for task_id in task_ids {
+                    framework.unreachable_tasks.remove(&task_id);
+                }
+            }
+        }
+    }
+
+    /// An unreachable agent was marked gone (upstream `Master::markGone`):
+    /// the tasks filed when it became unreachable become
+    /// `TASK_GONE_BY_OPERATOR` (`TASK_LOST` for frameworks that are not
+    /// partition-aware) and completed, and their frameworks are told.
+    pub(crate) fn unreachable_tasks_gone(&mut self, slave_id: &str, message: &str) {
+        let Some(by_framework) = self.slaves.unreachable_tasks.remove(slave_id) else {
+            return;
+        };
+        let mut by_framework: Vec<_> = by_framework.into_iter().collect();
+        by_framework.sort();
+        let now = libprocess::clock::now_secs();
+        let mut updates = Vec::new();
+        let mut events = Vec::new();
+        for (framework_id, task_ids) in by_framework {
+            let Some(framework) = self.frameworks.registered.get_mut(&framework_id) else {
+                continue;
+            };
+            let partition_aware =
+                framework.has_capability(framework_info::capability::Type::PartitionAware);
+            let (state, reason) = AgentLeft::Gone.task_state(partition_aware);
+            for task_id in task_ids {
+                let Some(mut task) = framework.unreachable_tasks.remove(&task_id) else {
+                    continue;
+                };
+                let status = TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: state as i32,
+                    message: Some(message.to_string()),
+                    source: Some(task_status::Source::Master as i32),
+                    reason: Some(reason as i32),
+                    slave_id: Some(task.slave_id.clone()),
+                    executor_id: task.executor_id.clone(),
+                    timestamp: Some(now),
+                    ..Default::default()
+                };
+                if Self::record_status(&mut task, state, &status) {
+                    events.push(crate::subscribers::task_updated(&task, &status));
+                }
+                updates.push((
+                    framework_id.clone(),
+                    StatusUpdate {
+                        framework_id: task.framework_id.clone(),
+                        executor_id: task.executor_id.clone(),
+                        slave_id: Some(task.slave_id.clone()),
+                        status,
+                        timestamp: now,
+                        uuid: None,
+                        latest_state: None,
+                    },
+                ));
+                framework.add_completed_task(task, self.flags.max_completed_tasks_per_framework);
+            }
+        }
+        for event in events {
+            self.publish(|| event);
+        }
+        for (framework_id, update) in updates {
             self.forward_update(&framework_id, update, None);
         }
     }
@@ -1381,7 +1461,7 @@ impl Master {
                 if Self::record_status(&mut task, state, &status) {
                     events.push(crate::subscribers::task_updated(&task, &status));
                 }
-                updates.push((
+                let update = (
                     framework_id.clone(),
                     StatusUpdate {
                         framework_id: task.framework_id.clone(),
@@ -1392,8 +1472,28 @@ impl Master {
                         uuid: None,
                         latest_state: None,
                     },
-                ));
-                framework.completed_tasks.push_back(task.into_inner());
+                );
+                updates.push(update);
+                // Upstream files the tasks of an unreachable agent apart
+                // (`removeTask(task, unreachable)`), whatever the framework.
+                if let AgentLeft::Unreachable(_) = left {
+                    self.slaves
+                        .unreachable_tasks
+                        .entry(id.to_string())
+                        .or_default()
+                        .entry(framework_id.clone())
+                        .or_default()
+                        .push(task_id);
+                    framework.unreachable_tasks.set(
+                        task.into_inner(),
+                        self.flags.max_unreachable_tasks_per_framework,
+                    );
+                } else {
+                    framework.add_completed_task(
+                        task.into_inner(),
+                        self.flags.max_completed_tasks_per_framework,
+                    );
+                }
             }
         }
         for event in events {

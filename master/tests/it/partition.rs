@@ -39,7 +39,11 @@ pub(crate) struct Cluster {
 impl Cluster {
     pub async fn start(extra: &[&str]) -> Self {
         let runtime = runtime();
-        let mut args = vec!["--agent_ping_timeout=500ms", "--max_agent_ping_timeouts=2"];
+        let mut args = vec![
+            "--registry=in_memory",
+            "--agent_ping_timeout=500ms",
+            "--max_agent_ping_timeouts=2",
+        ];
         args.extend_from_slice(extra);
         let master = start_master(&runtime, flags(&args), Box::<InMemoryStore>::default());
         recovered(&master).await;
@@ -62,10 +66,11 @@ impl Cluster {
         self.slave.id.clone().unwrap().value
     }
 
-    /// Subscribes a framework and launches `task_id` (cpus:1;mem:128) on
-    /// the agent, which reports it `TASK_RUNNING`. The framework declines
-    /// the rest of the offer for good, so the next framework gets it.
-    pub async fn launch(&mut self, partition_aware: bool, task_id: &str) -> Framework {
+    /// Subscribes a framework and launches `task_ids` (cpus:1;mem:128
+    /// each) on the agent, which reports them `TASK_RUNNING`. The
+    /// framework declines the rest of the offer for good, so the next
+    /// framework gets it.
+    pub async fn launch(&mut self, partition_aware: bool, task_ids: &[&str]) -> Framework {
         let mut info = info(None, 0.0);
         if partition_aware {
             info.capabilities.push(framework_info::Capability {
@@ -78,29 +83,29 @@ impl Cluster {
         info.id = Some(id.clone());
         let offers = next_offers(&mut rx).await;
         let offer = &offers.offers[0];
+        let tasks = task_ids
+            .iter()
+            .map(|task_id| task(task_id, offer, "cpus:1;mem:128"))
+            .collect();
         send_call(
             &scheduler,
             self.master.upid(),
-            accept(
-                &id,
-                &[offer],
-                vec![task(task_id, offer, "cpus:1;mem:128")],
-                1000.0,
-            ),
+            accept(&id, &[offer], tasks, 1000.0),
         );
-        let run: RunTaskMessage = loop {
-            let event = next(&mut self.agent_rx).await;
-            if event.name == "mesos.internal.RunTaskMessage" {
-                break decode(&event);
-            }
-        };
-        assert_eq!(run.task.task_id.value, task_id);
         let mut framework = Framework {
             scheduler,
             rx,
             id: id.clone(),
             info,
-            task: Task {
+            tasks: Vec::new(),
+        };
+        while framework.tasks.len() < task_ids.len() {
+            let event = next(&mut self.agent_rx).await;
+            if event.name != "mesos.internal.RunTaskMessage" {
+                continue;
+            }
+            let run: RunTaskMessage = decode(&event);
+            framework.tasks.push(Task {
                 name: run.task.name.clone(),
                 task_id: run.task.task_id.clone(),
                 framework_id: id.clone(),
@@ -108,24 +113,26 @@ impl Cluster {
                 state: TaskState::TaskRunning as i32,
                 resources: run.task.resources.clone(),
                 ..Default::default()
-            },
-        };
-        self.send_update(&framework, TaskState::TaskRunning);
-        let update = next_update(&mut framework.rx).await.update;
-        assert_eq!(update.status.state(), TaskState::TaskRunning);
+            });
+        }
+        for task in &framework.tasks {
+            self.send_update(&framework.id, &task.task_id, TaskState::TaskRunning);
+            let update = next_update(&mut framework.rx).await.update;
+            assert_eq!(update.status.state(), TaskState::TaskRunning);
+        }
         framework
     }
 
-    /// The agent reports a state of the framework's task.
-    pub fn send_update(&self, framework: &Framework, state: TaskState) {
+    /// The agent reports a state of a framework's task.
+    pub fn send_update(&self, framework_id: &FrameworkId, task_id: &TaskId, state: TaskState) {
         let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
         let message = StatusUpdateMessage {
             update: StatusUpdate {
-                framework_id: framework.id.clone(),
+                framework_id: framework_id.clone(),
                 executor_id: None,
                 slave_id: self.slave.id.clone(),
                 status: TaskStatus {
-                    task_id: framework.task.task_id.clone(),
+                    task_id: task_id.clone(),
                     state: state as i32,
                     source: Some(task_status::Source::Executor as i32),
                     uuid: Some(uuid.clone()),
@@ -188,14 +195,14 @@ impl Cluster {
     }
 }
 
-/// A v0 framework with one task on the cluster's agent.
+/// A v0 framework with tasks on the cluster's agent.
 pub(crate) struct Framework {
     pub scheduler: PID<Scheduler>,
     pub rx: UnboundedReceiver<MessageEvent>,
     pub id: FrameworkId,
     pub info: FrameworkInfo,
-    /// Its task, as the agent reports it.
-    pub task: Task,
+    /// Its tasks, as the agent reports them.
+    pub tasks: Vec<Task>,
 }
 
 impl Framework {
@@ -232,18 +239,53 @@ impl Framework {
     }
 }
 
-/// Returns whether the master holds the framework's task as active.
-async fn active(master: &PID<Master>, framework: &Framework) -> bool {
-    let framework_id = framework.id.value.clone();
-    let task_id = framework.task.task_id.value.clone();
-    master
-        .call(move |m, _| {
-            m.frameworks.registered[&framework_id]
-                .tasks()
-                .contains_key(&task_id)
-        })
+/// A framework's task ids in `/master/state` (`tasks`,
+/// `unreachable_tasks`, `completed_tasks`) and the state of each listed
+/// task.
+#[derive(Debug, Default, PartialEq)]
+struct Listed {
+    tasks: Vec<String>,
+    unreachable_tasks: Vec<String>,
+    completed_tasks: Vec<String>,
+    states: Vec<String>,
+}
+
+async fn listed(cluster: &Cluster, framework: &Framework) -> Listed {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(cluster.runtime.address())
         .await
+        .unwrap();
+    let request = "GET /master/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    let state: serde_json::Value = serde_json::from_str(body).unwrap();
+    let entry = state["frameworks"]
+        .as_array()
         .unwrap()
+        .iter()
+        .find(|f| f["id"] == framework.id.value.as_str())
+        .expect("framework listed")
+        .clone();
+    let mut listed = Listed::default();
+    for (key, ids) in [
+        ("tasks", &mut listed.tasks),
+        ("unreachable_tasks", &mut listed.unreachable_tasks),
+        ("completed_tasks", &mut listed.completed_tasks),
+    ] {
+        for task in entry[key].as_array().unwrap() {
+            ids.push(task["id"].as_str().unwrap().to_string());
+            listed
+                .states
+                .push(task["state"].as_str().unwrap().to_string());
+        }
+    }
+    listed
+}
+
+fn ids(tasks: &[&str]) -> Vec<String> {
+    tasks.iter().map(|t| t.to_string()).collect()
 }
 
 // Upstream PartitionTest.ReregisterSlavePartitionAware and
@@ -251,8 +293,8 @@ async fn active(master: &PID<Master>, framework: &Framework) -> bool {
 #[actix_rt::test]
 async fn an_unreachable_agent_s_tasks_are_unreachable_or_lost_then_back_when_it_reregisters() {
     let mut cluster = Cluster::start(&[]).await;
-    let mut aware = cluster.launch(true, "aware").await;
-    let mut unaware = cluster.launch(false, "unaware").await;
+    let mut aware = cluster.launch(true, &["aware"]).await;
+    let mut unaware = cluster.launch(false, &["unaware"]).await;
 
     cluster.partition().await;
     let id = cluster.slave_id();
@@ -270,7 +312,7 @@ async fn an_unreachable_agent_s_tasks_are_unreachable_or_lost_then_back_when_it_
     ] {
         let update = next_update(&mut framework.rx).await;
         let status = &update.update.status;
-        assert_eq!(status.task_id, framework.task.task_id);
+        assert_eq!(status.task_id, framework.tasks[0].task_id);
         assert_eq!(status.state(), state);
         assert_eq!(status.reason(), task_status::Reason::SlaveRemoved);
         assert_eq!(status.source(), task_status::Source::Master);
@@ -283,17 +325,46 @@ async fn an_unreachable_agent_s_tasks_are_unreachable_or_lost_then_back_when_it_
             id,
             "LostSlaveMessage"
         );
-        assert!(!active(&cluster.master, framework).await);
+        // Upstream files both as unreachable tasks, whatever the state.
+        let task = &framework.tasks[0].task_id.value;
+        assert_eq!(
+            listed(&cluster, framework).await,
+            Listed {
+                unreachable_tasks: ids(&[task]),
+                states: vec![state.as_str_name().to_string()],
+                ..Default::default()
+            }
+        );
     }
+    let (status, body) = crate::operator_api::api(
+        cluster.runtime.address(),
+        r#"{"type":"GET_TASKS"}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let tasks: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut unreachable: Vec<&str> = tasks["get_tasks"]["unreachable_tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task_id"]["value"].as_str().unwrap())
+        .collect();
+    unreachable.sort();
+    assert_eq!(unreachable, ["aware", "unaware"]);
+    assert!(
+        tasks["get_tasks"].get("completed_tasks").is_none(),
+        "{tasks}"
+    );
 
     // The agent comes back with both tasks running: both frameworks hear
     // so, and neither task is killed (upstream 1.11 no longer shuts down
     // the tasks of frameworks that are not partition-aware).
-    let tasks = vec![aware.task.clone(), unaware.task.clone()];
+    let tasks = vec![aware.tasks[0].clone(), unaware.tasks[0].clone()];
     cluster.reregister(&[&aware, &unaware], tasks).await;
     for framework in [&mut aware, &mut unaware] {
         let update = next_update(&mut framework.rx).await.update;
-        assert_eq!(update.status.task_id, framework.task.task_id);
+        assert_eq!(update.status.task_id, framework.tasks[0].task_id);
         assert_eq!(update.status.state(), TaskState::TaskRunning);
         assert_eq!(
             update.status.reason(),
@@ -304,7 +375,15 @@ async fn an_unreachable_agent_s_tasks_are_unreachable_or_lost_then_back_when_it_
             Some("Unreachable agent re-reregistered")
         );
         assert_eq!(update.status.source(), task_status::Source::Master);
-        assert!(active(&cluster.master, framework).await);
+        let task = &framework.tasks[0].task_id.value;
+        assert_eq!(
+            listed(&cluster, framework).await,
+            Listed {
+                tasks: ids(&[task]),
+                states: vec!["TASK_RUNNING".into()],
+                ..Default::default()
+            }
+        );
     }
     while let Ok(event) = cluster.agent_rx.try_recv() {
         assert_ne!(event.name, "mesos.internal.KillTaskMessage");
@@ -317,15 +396,10 @@ async fn an_unreachable_agent_s_tasks_are_unreachable_or_lost_then_back_when_it_
 #[actix_rt::test]
 async fn marking_an_agent_gone_reports_its_tasks_gone_by_operator_or_lost() {
     let mut cluster = Cluster::start(&[]).await;
-    let mut aware = cluster.launch(true, "aware").await;
-    let mut unaware = cluster.launch(false, "unaware").await;
+    let mut aware = cluster.launch(true, &["aware"]).await;
+    let mut unaware = cluster.launch(false, &["unaware"]).await;
     let id = cluster.slave_id();
-    let call = format!(
-        r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{id}"}}}}}}"#
-    );
-    let (status, _) =
-        crate::operator_api::api(cluster.runtime.address(), &call, "application/json").await;
-    assert_eq!(status, 200);
+    mark_gone(&cluster).await;
     for (framework, state, reason) in [
         (
             &mut aware,
@@ -339,7 +413,7 @@ async fn marking_an_agent_gone_reports_its_tasks_gone_by_operator_or_lost() {
         ),
     ] {
         let update = next_update(&mut framework.rx).await.update;
-        assert_eq!(update.status.task_id, framework.task.task_id);
+        assert_eq!(update.status.task_id, framework.tasks[0].task_id);
         assert_eq!(update.status.state(), state);
         assert_eq!(update.status.reason(), reason);
         assert_eq!(
@@ -347,7 +421,15 @@ async fn marking_an_agent_gone_reports_its_tasks_gone_by_operator_or_lost() {
             Some("Agent has been marked gone")
         );
         assert_eq!(update.status.unreachable_time, None);
-        assert!(!active(&cluster.master, framework).await);
+        let task = &framework.tasks[0].task_id.value;
+        assert_eq!(
+            listed(&cluster, framework).await,
+            Listed {
+                completed_tasks: ids(&[task]),
+                states: vec![state.as_str_name().to_string()],
+                ..Default::default()
+            }
+        );
     }
     // Reconciling the task on the gone agent (upstream reconciliation
     // case 5).
@@ -371,12 +453,116 @@ async fn marking_an_agent_gone_reports_its_tasks_gone_by_operator_or_lost() {
     );
 }
 
+async fn mark_gone(cluster: &Cluster) {
+    let id = cluster.slave_id();
+    let call = format!(
+        r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{id}"}}}}}}"#
+    );
+    let (status, _) =
+        crate::operator_api::api(cluster.runtime.address(), &call, "application/json").await;
+    assert_eq!(status, 200);
+}
+
+// Upstream `Master::markGone` for an unreachable agent: its unreachable
+// tasks become TASK_GONE_BY_OPERATOR (TASK_LOST) and completed.
+#[actix_rt::test]
+async fn marking_an_unreachable_agent_gone_completes_its_unreachable_tasks() {
+    let mut cluster = Cluster::start(&[]).await;
+    let mut aware = cluster.launch(true, &["aware"]).await;
+    let mut unaware = cluster.launch(false, &["unaware"]).await;
+    cluster.partition().await;
+    for framework in [&mut aware, &mut unaware] {
+        next_update(&mut framework.rx).await;
+    }
+    mark_gone(&cluster).await;
+    for (framework, state, reason) in [
+        (
+            &mut aware,
+            TaskState::TaskGoneByOperator,
+            task_status::Reason::SlaveRemovedByOperator,
+        ),
+        (
+            &mut unaware,
+            TaskState::TaskLost,
+            task_status::Reason::SlaveRemoved,
+        ),
+    ] {
+        let update = next_update(&mut framework.rx).await.update;
+        assert_eq!(update.status.task_id, framework.tasks[0].task_id);
+        assert_eq!(update.status.state(), state);
+        assert_eq!(update.status.reason(), reason);
+        assert_eq!(
+            update.status.message.as_deref(),
+            Some("Agent has been marked gone")
+        );
+        let task = &framework.tasks[0].task_id.value;
+        assert_eq!(
+            listed(&cluster, framework).await,
+            Listed {
+                completed_tasks: ids(&[task]),
+                states: vec![state.as_str_name().to_string()],
+                ..Default::default()
+            }
+        );
+    }
+}
+
+// Upstream `Framework::unreachableTasks` is a `BoundedHashMap` of
+// `--max_unreachable_tasks_per_framework`.
+#[actix_rt::test]
+async fn unreachable_tasks_are_bounded_per_framework() {
+    let mut cluster = Cluster::start(&["--max_unreachable_tasks_per_framework=2"]).await;
+    let mut aware = cluster.launch(true, &["a", "b", "c"]).await;
+    cluster.partition().await;
+    for _ in 0..3 {
+        let update = next_update(&mut aware.rx).await.update;
+        assert_eq!(update.status.state(), TaskState::TaskUnreachable);
+    }
+    // The tasks are filed in id order here: the first is dropped.
+    assert_eq!(
+        listed(&cluster, &aware).await,
+        Listed {
+            unreachable_tasks: ids(&["b", "c"]),
+            states: vec!["TASK_UNREACHABLE".into(); 2],
+            ..Default::default()
+        }
+    );
+}
+
+// Upstream `Master::_doRegistryGc`: an unreachable agent pruned from the
+// registry takes its unreachable tasks along.
+#[actix_rt::test]
+async fn pruning_an_unreachable_agent_forgets_its_unreachable_tasks() {
+    let mut cluster = Cluster::start(&[
+        "--registry_gc_interval=100ms",
+        "--registry_max_agent_count=0",
+    ])
+    .await;
+    let mut aware = cluster.launch(true, &["aware"]).await;
+    cluster.partition().await;
+    next_update(&mut aware.rx).await;
+    for _ in 0..500 {
+        if listed(&cluster, &aware).await == Listed::default() {
+            let id = cluster.slave_id();
+            let pruned = cluster
+                .master
+                .call(move |m, _| !m.slaves.unreachable.contains_key(&id))
+                .await
+                .unwrap();
+            assert!(pruned);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the unreachable task was not forgotten");
+}
+
 // Upstream `Master::_removeSlave`: a removed agent's tasks are TASK_LOST
 // for every framework.
 #[actix_rt::test]
 async fn an_agent_that_unregisters_leaves_its_tasks_lost_even_for_partition_aware_frameworks() {
     let mut cluster = Cluster::start(&[]).await;
-    let mut aware = cluster.launch(true, "aware").await;
+    let mut aware = cluster.launch(true, &["aware"]).await;
     let message = UnregisterSlaveMessage {
         slave_id: cluster.slave.id.clone().unwrap(),
     };
@@ -391,10 +577,13 @@ async fn an_agent_that_unregisters_leaves_its_tasks_lost_even_for_partition_awar
         update.status.message.as_deref(),
         Some("Agent agent.example removed: the agent unregistered")
     );
+    assert_eq!(update.status.task_id.value, "aware");
     assert_eq!(
-        update.status.task_id,
-        TaskId {
-            value: "aware".into()
+        listed(&cluster, &aware).await,
+        Listed {
+            completed_tasks: ids(&["aware"]),
+            states: vec!["TASK_LOST".into()],
+            ..Default::default()
         }
     );
 }
