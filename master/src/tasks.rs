@@ -1124,26 +1124,32 @@ impl Master {
             framework.has_capability(framework_info::capability::Type::PartitionAware);
         // Known tasks are answered with their latest state and what their
         // latest statuses said of them; unknown ones with a guess.
+        // A known task is answered with the state of the update its
+        // framework is to see next (`status_update_state`), as upstream.
+        let known = |task: &Task| {
+            let mut facts = latest_task_facts(task);
+            facts.state = task.status_update_state.unwrap_or(task.state);
+            Reply::Known(Box::new(facts))
+        };
         let mut replies: Vec<Reply> = Vec::new();
         if reconcile.tasks.is_empty() {
-            for task in framework.tasks().values() {
-                replies.push(Reply::Known(Box::new(latest_task_facts(task))));
-            }
+            let mut tasks: Vec<&Task> = framework.tasks().values().map(|t| &***t).collect();
+            tasks.sort_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+            replies.extend(tasks.into_iter().map(known));
         } else {
             for wanted in reconcile.tasks {
                 if let Some(task) = framework.tasks().get(&wanted.task_id.value) {
-                    replies.push(Reply::Known(Box::new(latest_task_facts(task))));
+                    replies.push(known(task));
                     continue;
                 }
                 let slave = wanted.slave_id.map(|s| s.value);
                 let reply = match slave.as_deref() {
-                    Some(id)
-                        if self.slaves.recovered.contains_key(id)
-                            || self.slaves.reregistering.contains(id) =>
-                    {
-                        // The agent may still report it: no answer yet.
-                        None
-                    }
+                    // The agent may still report it: no answer until it
+                    // re-registers or is marked unreachable. Without an
+                    // agent id, any agent that has not re-registered yet
+                    // may hold it.
+                    Some(id) if self.slaves.recovered.contains_key(id) => None,
+                    None if !self.slaves.recovered.is_empty() => None,
                     Some(id) if self.slaves.registered.contains_key(id) => Some((
                         if partition_aware {
                             TaskState::TaskGone
@@ -1178,7 +1184,16 @@ impl Master {
                     )),
                 };
                 if let Some((state, message)) = reply {
-                    replies.push(Reply::Unknown(wanted.task_id, slave, state, message));
+                    let unreachable_time = slave
+                        .as_deref()
+                        .and_then(|id| self.slaves.unreachable.get(id).copied());
+                    replies.push(Reply::Unknown(
+                        wanted.task_id,
+                        slave,
+                        state,
+                        message,
+                        unreachable_time,
+                    ));
                 }
             }
         }
@@ -1193,14 +1208,19 @@ impl Master {
                     );
                     self.forward_update(framework_id, update, None);
                 }
-                Reply::Unknown(task_id, slave_id, state, message) => self.send_master_update(
-                    framework_id,
-                    &task_id,
-                    slave_id.as_deref(),
-                    state,
-                    task_status::Reason::Reconciliation,
-                    message,
-                ),
+                Reply::Unknown(task_id, slave_id, state, message, unreachable_time) => {
+                    let mut update = self.master_update(
+                        framework_id,
+                        &task_id,
+                        slave_id.as_deref(),
+                        state,
+                        task_status::Reason::Reconciliation,
+                        message,
+                    );
+                    // The time its agent was marked unreachable, if it was.
+                    update.status.unreachable_time = unreachable_time;
+                    self.forward_update(framework_id, update, None);
+                }
             }
         }
     }
@@ -1844,6 +1864,13 @@ fn latest_task_facts(task: &mesos_proto::mesos::Task) -> TaskStatus {
 enum Reply {
     /// A known task: its latest state and facts ([`latest_task_facts`]).
     Known(Box<TaskStatus>),
-    /// A task the master does not know: id, agent, guessed state, message.
-    Unknown(TaskId, Option<String>, TaskState, &'static str),
+    /// A task the master does not know: id, agent, guessed state, message
+    /// and when the agent was marked unreachable.
+    Unknown(
+        TaskId,
+        Option<String>,
+        TaskState,
+        &'static str,
+        Option<mesos_proto::mesos::TimeInfo>,
+    ),
 }

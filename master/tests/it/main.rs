@@ -16,6 +16,7 @@ mod operator_api;
 mod operator_events;
 mod partition;
 mod quota;
+mod reconciliation;
 mod reservations;
 mod roles;
 mod scheduler_api;

@@ -116,15 +116,22 @@ impl Cluster {
             });
         }
         for task in &framework.tasks {
-            self.send_update(&framework.id, &task.task_id, TaskState::TaskRunning);
+            self.send_update(&framework.id, &task.task_id, TaskState::TaskRunning, None);
             let update = next_update(&mut framework.rx).await.update;
             assert_eq!(update.status.state(), TaskState::TaskRunning);
         }
         framework
     }
 
-    /// The agent reports a state of a framework's task.
-    pub fn send_update(&self, framework_id: &FrameworkId, task_id: &TaskId, state: TaskState) {
+    /// The agent reports a state of a framework's task; `latest` is the
+    /// task's latest state when the update is a retry of an older one.
+    pub fn send_update(
+        &self,
+        framework_id: &FrameworkId,
+        task_id: &TaskId,
+        state: TaskState,
+        latest: Option<TaskState>,
+    ) {
         let uuid = uuid::Uuid::new_v4().as_bytes().to_vec();
         let message = StatusUpdateMessage {
             update: StatusUpdate {
@@ -140,7 +147,7 @@ impl Cluster {
                 },
                 timestamp: 1.0,
                 uuid: Some(uuid),
-                latest_state: None,
+                latest_state: latest.map(|s| s as i32),
             },
             pid: Some(self.agent.upid().to_string()),
         };
