@@ -616,8 +616,11 @@ impl Master {
         };
         let roles = Self::framework_roles(&framework.info);
         let active = framework.active;
+        let revocable =
+            framework.has_capability(framework_info::capability::Type::RevocableResources);
         let suppressed = std::mem::take(&mut self.pending_suppressed);
         self.allocator.add_framework(id, roles, suppressed, active);
+        self.allocator.set_revocable_capable(id, revocable);
         if active {
             self.allocator.activate_framework(id);
         }
@@ -964,6 +967,10 @@ impl Master {
         let pid = framework.pid.clone().unwrap_or_default().to_string();
         self.allocator
             .add_framework(id, roles.clone(), suppressed.clone(), active);
+        self.allocator.set_revocable_capable(
+            id,
+            framework.has_capability(framework_info::capability::Type::RevocableResources),
+        );
         let owner = id.to_string();
         self.rescind_offers(|offer| {
             let role = offer

@@ -27,6 +27,7 @@ use libprocess::{Process, ProcessBase, PID, UPID};
 use mesos_proto::mesos::internal::{
     MasterSlaveConnection, ReconcileTasksMessage, RegisterSlaveMessage, ReregisterSlaveMessage,
     ShutdownMessage, SlaveRegisteredMessage, SlaveReregisteredMessage, UnregisterSlaveMessage,
+    UpdateSlaveMessage,
 };
 use mesos_proto::mesos::{
     master_info, slave_info, task_status, Address, ExecutorInfo, FrameworkId, FrameworkInfo,
@@ -76,6 +77,9 @@ pub struct Slave {
     pub executors: Vec<ExecutorInfo>,
     /// Frameworks it reported when re-registering.
     pub frameworks: Vec<FrameworkInfo>,
+    /// The version of its resources it last reported (upstream
+    /// `Slave::resourceVersion`).
+    pub resource_version: Option<mesos_proto::mesos::Uuid>,
     observer: PID<SlaveObserver>,
 }
 
@@ -666,7 +670,11 @@ impl Master {
                 this.slaves.registering.remove(&from);
                 match result {
                     Ok(true) => {
+                        let resource_version = message.resource_version_uuid;
                         this.add_slave(info, from.clone(), message.version.unwrap_or_default(), message.agent_capabilities, message.checkpointed_resources, None, ctx);
+                        if let Some(slave) = this.slaves.registered.get_mut(&id) {
+                            slave.resource_version = resource_version;
+                        }
                         if let Some(m) = &this.metrics {
                             m.registrations.inc();
                         }
@@ -774,6 +782,7 @@ impl Master {
             slave.executors = message.executor_infos.clone();
             slave.frameworks = message.frameworks.clone();
             slave.connected = true;
+            slave.resource_version = message.resource_version_uuid.clone();
             let frameworks = message.frameworks.clone();
             slave.active = true;
             slave.reregistered_time = Some(libprocess::clock::now_secs());
@@ -824,6 +833,7 @@ impl Master {
                             this.tasks_reachable_again(&id, &message.tasks, was_unreachable);
                         }
                         let version = message.version.clone().unwrap_or_default();
+                        let resource_version = message.resource_version_uuid.clone();
                         this.recover_frameworks(&message.frameworks);
                         this.add_slave(
                             message.slave.clone(),
@@ -834,6 +844,9 @@ impl Master {
                             Some(message),
                             ctx,
                         );
+                        if let Some(slave) = this.slaves.registered.get_mut(&id) {
+                            slave.resource_version = resource_version;
+                        }
                         if let Some(m) = &this.metrics {
                             m.reregistrations.inc();
                         }
@@ -860,6 +873,77 @@ impl Master {
                 }
             },
         ));
+    }
+
+    /// `UpdateSlaveMessage` (upstream `Master::updateSlave`), for what
+    /// applies without resource providers: the oversubscribed resources
+    /// replace the revocable part of the agent's total (unless
+    /// `update_oversubscribed_resources` is false; agents before 1.5 leave
+    /// it unset and always mean it), the resource version is stored, the
+    /// allocator learns the new total and offers holding revocable
+    /// resources are rescinded. An update that changes nothing is ignored.
+    /// Operations and resource providers are not tracked by this master
+    /// (it applies no operation through an agent's `ApplyOperationMessage`
+    /// and our agent has no resource providers): they are logged and left
+    /// out.
+    fn update_slave(&mut self, message: UpdateSlaveMessage, ctx: &mut Context<Self>) {
+        let id = message.slave_id.value.clone();
+        // Read first: taking the entry to change drops its kept JSON.
+        let Some(slave) = self.slaves.registered.get(&id) else {
+            tracing::warn!(slave_id = %id, "Ignoring update on removed agent");
+            return;
+        };
+        let has_oversubscribed = message.update_oversubscribed_resources.unwrap_or(true);
+        let agent_resources = |r: &Resource| r.provider_id.is_none();
+        let mut total = slave
+            .total_resources
+            .non_revocable()
+            .filter(agent_resources);
+        if has_oversubscribed {
+            tracing::info!(
+                slave_id = %id,
+                oversubscribed = %Resources::from(message.oversubscribed_resources.clone()),
+                "Received update of agent with total oversubscribed resources"
+            );
+            total += &Resources::from(message.oversubscribed_resources.clone());
+        } else {
+            total += &slave.total_resources.revocable().filter(agent_resources);
+        }
+        let version_changed = message
+            .resource_version_uuid
+            .as_ref()
+            .is_some_and(|uuid| slave.resource_version.as_ref() != Some(uuid));
+        let unsupported = message
+            .operations
+            .as_ref()
+            .is_some_and(|o| !o.operations.is_empty())
+            || message
+                .resource_providers
+                .as_ref()
+                .is_some_and(|p| !p.providers.is_empty());
+        if unsupported {
+            tracing::warn!(slave_id = %id, "Ignoring the operations and resource providers of an agent update: not supported by this master");
+        }
+        if total == slave.total_resources && !version_changed {
+            tracing::info!(slave_id = %id, "Ignoring update on agent as it reports no changes");
+            return;
+        }
+        let Some(slave) = self.slaves.registered.get_mut(&id) else {
+            return;
+        };
+        if let Some(uuid) = message.resource_version_uuid {
+            slave.resource_version = Some(uuid);
+        }
+        slave.total_resources = total.clone();
+        self.allocator.update_slave(&id, total);
+        if has_oversubscribed {
+            // The agent sends its oversubscribed resources regularly: only
+            // offers holding revocable resources are rescinded.
+            self.rescind_offers(|offer| {
+                offer.slave_id.value == id && offer.resources.iter().any(|r| r.revocable.is_some())
+            });
+        }
+        self.schedule_allocation(ctx);
     }
 
     /// An agent the master still holds re-registered (upstream
@@ -1008,6 +1092,7 @@ impl Master {
                 tasks,
                 executors,
                 frameworks,
+                resource_version: None,
                 observer,
             }),
         );
@@ -1280,6 +1365,12 @@ impl Process for Master {
         self.base
             .install::<UnregisterSlaveMessage>(|this, ctx, from, message| {
                 this.unregister_slave(from, message, ctx)
+            });
+        self.base
+            .install::<UpdateSlaveMessage>(|this, ctx, _from, message| {
+                if this.recovered() {
+                    this.update_slave(message, ctx)
+                }
             });
         self.base
             .install::<mesos_proto::mesos::internal::AuthenticateMessage>(

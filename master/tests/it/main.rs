@@ -14,6 +14,7 @@ mod maintenance;
 mod offers;
 mod operator_api;
 mod operator_events;
+mod oversubscription;
 mod partition;
 mod quota;
 mod reconciliation;
