@@ -77,6 +77,12 @@ pub trait Allocator: Send {
     fn deactivate_framework(&mut self, id: &str);
     /// Adds an agent with `total` resources of which `used` are in use.
     fn add_slave(&mut self, id: &str, total: Resources, used: Resources);
+    /// Sets an agent's total (upstream `updateSlave`: its oversubscribed
+    /// resources changed); what is allocated there stays.
+    fn update_slave(&mut self, id: &str, total: Resources);
+    /// Sets whether a framework takes revocable resources (its
+    /// `REVOCABLE_RESOURCES` capability); frameworks do not until told.
+    fn set_revocable_capable(&mut self, framework_id: &str, capable: bool);
     /// Removes an agent.
     fn remove_slave(&mut self, id: &str);
     /// Resumes offers of an agent.
@@ -238,6 +244,8 @@ struct Framework {
     roles: Vec<String>,
     suppressed: HashSet<String>,
     active: bool,
+    /// Whether it is offered revocable resources.
+    revocable: bool,
     /// Agents (indices) this framework filters.
     filtered: HashSet<usize>,
     /// Allocated to this framework, by role, in allocation form.
@@ -681,6 +689,7 @@ impl Allocator for HierarchicalDrf {
             roles,
             suppressed: suppressed.into_iter().collect(),
             active,
+            revocable: false,
             filtered: HashSet::new(),
             allocated: HashMap::new(),
             quantities: HashMap::new(),
@@ -741,6 +750,25 @@ impl Allocator for HierarchicalDrf {
             filters: HashMap::new(),
             eligible_filters: 0,
         }));
+    }
+
+    fn update_slave(&mut self, id: &str, total: Resources) {
+        let Some(&index) = self.slave_index.get(id) else {
+            return;
+        };
+        let Some(slave) = self.slaves[index].as_mut() else {
+            return;
+        };
+        let total_quantities = quantities(&total);
+        add(&mut self.totals, &slave.total_quantities, -1.0);
+        add(&mut self.totals, &total_quantities, 1.0);
+        slave.total = total;
+        slave.total_quantities = total_quantities;
+        self.recheck_filters(index);
+    }
+
+    fn set_revocable_capable(&mut self, framework_id: &str, capable: bool) {
+        self.with_framework(framework_id, |f| f.revocable = capable);
     }
 
     fn remove_slave(&mut self, id: &str) {
@@ -1100,15 +1128,39 @@ impl Allocator for HierarchicalDrf {
                 let Some(candidates) = members.get(&role) else {
                     continue;
                 };
+                // Revocable resources go only to frameworks that take them
+                // (upstream strips them for the others).
+                let stripped = offerable
+                    .iter()
+                    .any(|r| r.revocable.is_some())
+                    .then(|| offerable.non_revocable());
+                let offer_for = |this: &Self, f: usize| -> Option<&Resources> {
+                    match &stripped {
+                        Some(stripped)
+                            if !this.frameworks[f].as_ref().is_some_and(|fw| fw.revocable) =>
+                        {
+                            (!stripped.is_empty() && this.allocatable(stripped)).then_some(stripped)
+                        }
+                        _ => Some(&offerable),
+                    }
+                };
                 let chosen = candidates.iter().position(|&f| {
-                    self.slaves[slave_index].as_ref().is_some_and(|s| {
-                        !s.filters
-                            .get(&f)
-                            .is_some_and(|filter| filter.resources.contains(&offerable))
+                    offer_for(self, f).is_some_and(|offer| {
+                        self.slaves[slave_index].as_ref().is_some_and(|s| {
+                            !s.filters
+                                .get(&f)
+                                .is_some_and(|filter| filter.resources.contains(offer))
+                        })
                     })
                 });
                 let Some(position) = chosen else { continue };
                 let framework_index = candidates[position];
+                let capable = self.frameworks[framework_index]
+                    .as_ref()
+                    .is_some_and(|f| f.revocable);
+                if let (Some(stripped), false) = (stripped, capable) {
+                    offerable = stripped;
+                }
 
                 let mut allocated = offerable.clone();
                 allocated.allocate(&role);

@@ -74,6 +74,10 @@ pub struct Framework {
     /// Completed tasks, oldest first, bounded by
     /// `--max_completed_tasks_per_framework`.
     pub completed_tasks: VecDeque<mesos_proto::mesos::Task>,
+    /// Tasks of agents marked unreachable, until the agent comes back, is
+    /// marked gone or is pruned from the registry (upstream
+    /// `Framework::unreachableTasks`).
+    pub unreachable_tasks: UnreachableTasks,
     /// Whether the master only knows it from a re-registering agent
     /// (MESOS-6419): listed, not subscribed, and removable by teardown.
     pub recovered: bool,
@@ -97,6 +101,7 @@ impl Framework {
             tasks_version: next_tasks_version(),
             executors: Default::default(),
             completed_tasks: VecDeque::new(),
+            unreachable_tasks: UnreachableTasks::default(),
             recovered: false,
             failover_timer: None,
         }
@@ -158,12 +163,90 @@ impl Framework {
         })
     }
 
+    /// Files a task as completed, dropping the oldest beyond `capacity`
+    /// (upstream `Framework::addCompletedTask`).
+    pub fn add_completed_task(&mut self, task: mesos_proto::mesos::Task, capacity: u32) {
+        self.completed_tasks.push_back(task);
+        while self.completed_tasks.len() > capacity as usize {
+            self.completed_tasks.pop_front();
+        }
+    }
+
     /// Returns whether the framework declared `capability`.
     pub fn has_capability(&self, capability: framework_info::capability::Type) -> bool {
         self.info
             .capabilities
             .iter()
             .any(|c| c.r#type == Some(capability as i32))
+    }
+}
+
+/// A framework's tasks on unreachable agents by task id, in the order
+/// they were filed and bounded by `--max_unreachable_tasks_per_framework`
+/// (upstream's `BoundedHashMap<TaskID, Owned<Task>>`): filing a task again
+/// moves it to the end; beyond the capacity the oldest is dropped.
+#[derive(Default)]
+pub struct UnreachableTasks {
+    by_id: std::collections::HashMap<String, (u64, mesos_proto::mesos::Task)>,
+    order: std::collections::BTreeMap<u64, String>,
+    next: u64,
+}
+
+impl UnreachableTasks {
+    /// Files `task`, keeping at most `capacity` tasks.
+    pub fn set(&mut self, task: mesos_proto::mesos::Task, capacity: u32) {
+        if capacity == 0 {
+            return;
+        }
+        let id = task.task_id.value.clone();
+        if let Some((seq, _)) = self.by_id.remove(&id) {
+            self.order.remove(&seq);
+        } else if self.by_id.len() >= capacity as usize {
+            if let Some((_, oldest)) = self.order.pop_first() {
+                self.by_id.remove(&oldest);
+            }
+        }
+        let seq = self.next;
+        self.next += 1;
+        self.order.insert(seq, id.clone());
+        self.by_id.insert(id, (seq, task));
+    }
+
+    /// Removes and returns the task with this id.
+    pub fn remove(&mut self, task_id: &str) -> Option<mesos_proto::mesos::Task> {
+        let (seq, task) = self.by_id.remove(task_id)?;
+        self.order.remove(&seq);
+        Some(task)
+    }
+
+    /// Returns the task with this id.
+    pub fn get(&self, task_id: &str) -> Option<&mesos_proto::mesos::Task> {
+        self.by_id.get(task_id).map(|(_, task)| task)
+    }
+
+    /// Returns how many tasks are filed.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Returns whether no task is filed.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Returns the tasks, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &mesos_proto::mesos::Task> + '_ {
+        self.order.values().filter_map(|id| self.get(id))
+    }
+
+    /// Removes and returns every task, oldest first.
+    pub fn drain(&mut self) -> Vec<mesos_proto::mesos::Task> {
+        let order = std::mem::take(&mut self.order);
+        let mut by_id = std::mem::take(&mut self.by_id);
+        order
+            .into_values()
+            .filter_map(|id| by_id.remove(&id).map(|(_, task)| task))
+            .collect()
     }
 }
 
@@ -543,8 +626,11 @@ impl Master {
         };
         let roles = Self::framework_roles(&framework.info);
         let active = framework.active;
+        let revocable =
+            framework.has_capability(framework_info::capability::Type::RevocableResources);
         let suppressed = std::mem::take(&mut self.pending_suppressed);
         self.allocator.add_framework(id, roles, suppressed, active);
+        self.allocator.set_revocable_capable(id, revocable);
         if active {
             self.allocator.activate_framework(id);
         }
@@ -796,6 +882,26 @@ impl Master {
             }
             framework.completed_tasks.push_back(task.into_inner());
         }
+        // Its tasks on unreachable agents too (upstream uses TASK_KILLED
+        // here as well, MESOS-6608).
+        for mut task in framework.unreachable_tasks.drain() {
+            let status = TaskStatus {
+                task_id: task.task_id.clone(),
+                state: TaskState::TaskKilled as i32,
+                message: Some(format!("Framework {id} removed")),
+                source: Some(task_status::Source::Master as i32),
+                reason: Some(task_status::Reason::FrameworkRemoved as i32),
+                slave_id: Some(task.slave_id.clone()),
+                executor_id: task.executor_id.clone(),
+                timestamp: Some(timestamp),
+                ..Default::default()
+            };
+            // TASK_UNREACHABLE is not terminal: the task becomes killed.
+            if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
+                self.publish(|| crate::subscribers::task_updated(&task, &status));
+            }
+            framework.completed_tasks.push_back(task);
+        }
         while framework.completed_tasks.len()
             > self.flags.max_completed_tasks_per_framework as usize
         {
@@ -882,6 +988,10 @@ impl Master {
         let pid = framework.pid.clone().unwrap_or_default().to_string();
         self.allocator
             .add_framework(id, roles.clone(), suppressed.clone(), active);
+        self.allocator.set_revocable_capable(
+            id,
+            framework.has_capability(framework_info::capability::Type::RevocableResources),
+        );
         let owner = id.to_string();
         self.rescind_offers(|offer| {
             let role = offer

@@ -27,6 +27,7 @@ use libprocess::{Process, ProcessBase, PID, UPID};
 use mesos_proto::mesos::internal::{
     MasterSlaveConnection, ReconcileTasksMessage, RegisterSlaveMessage, ReregisterSlaveMessage,
     ShutdownMessage, SlaveRegisteredMessage, SlaveReregisteredMessage, UnregisterSlaveMessage,
+    UpdateSlaveMessage,
 };
 use mesos_proto::mesos::{
     master_info, slave_info, task_status, Address, ExecutorInfo, FrameworkId, FrameworkInfo,
@@ -39,7 +40,7 @@ use crate::flags::Flags;
 use crate::frameworks::Frameworks;
 use crate::observer::SlaveObserver;
 use crate::registrar::{Operation, Registrar};
-use crate::tasks::OfferState;
+use crate::tasks::{AgentLeft, OfferState};
 
 /// The oldest agent version the master admits (upstream's
 /// `MINIMUM_AGENT_VERSION`).
@@ -76,6 +77,9 @@ pub struct Slave {
     pub executors: Vec<ExecutorInfo>,
     /// Frameworks it reported when re-registering.
     pub frameworks: Vec<FrameworkInfo>,
+    /// The version of its resources it last reported (upstream
+    /// `Slave::resourceVersion`).
+    pub resource_version: Option<mesos_proto::mesos::Uuid>,
     observer: PID<SlaveObserver>,
 }
 
@@ -96,6 +100,10 @@ pub struct Slaves {
     pub unreachable: HashMap<String, TimeInfo>,
     /// Agents marked gone, with when.
     pub gone: HashMap<String, TimeInfo>,
+    /// The tasks filed as unreachable when each agent was marked
+    /// unreachable, by agent then framework id (upstream
+    /// `Slaves::unreachableTasks`).
+    pub(crate) unreachable_tasks: HashMap<String, HashMap<String, Vec<String>>>,
     registering: HashSet<UPID>,
     pub(crate) reregistering: HashSet<String>,
     marking_unreachable: HashSet<String>,
@@ -535,12 +543,8 @@ impl Master {
                         .count();
                     // Their unreachable tasks go too (a reconciliation then
                     // answers TASK_UNKNOWN, as upstream).
-                    let pruned_task = |task: &mesos_proto::mesos::Task| {
-                        task.state == mesos_proto::mesos::TaskState::TaskUnreachable as i32
-                            && unreachable.contains(&task.slave_id.value)
-                    };
-                    for framework in this.frameworks.registered.values_mut() {
-                        framework.completed_tasks.retain(|t| !pruned_task(t));
+                    for id in &unreachable {
+                        this.forget_unreachable_tasks(id);
                     }
                     this.refresh_gauges();
                     tracing::info!(
@@ -570,7 +574,8 @@ impl Master {
                 if this.slaves.recovered.contains_key(&id)
                     && !this.slaves.reregistering.contains(&id)
                 {
-                    this.apply_unreachable(info, ctx);
+                    let reason = "did not reregister after master failover".to_string();
+                    this.apply_unreachable(info, reason, ctx);
                 } else {
                     this.removals.canceled.inc();
                 }
@@ -675,8 +680,12 @@ impl Master {
                 this.slaves.registering.remove(&from);
                 match result {
                     Ok(true) => {
+                        let resource_version = message.resource_version_uuid;
                         this.add_slave(info, from.clone(), message.version.unwrap_or_default(), message.agent_capabilities, message.checkpointed_resources, None, ctx);
                         this.metrics.slave_registrations.inc();
+                        if let Some(slave) = this.slaves.registered.get_mut(&id) {
+                            slave.resource_version = resource_version;
+                        }
                         this.base.send(
                             &from,
                             &SlaveRegisteredMessage {
@@ -780,6 +789,7 @@ impl Master {
             slave.executors = message.executor_infos.clone();
             slave.frameworks = message.frameworks.clone();
             slave.connected = true;
+            slave.resource_version = message.resource_version_uuid.clone();
             let frameworks = message.frameworks.clone();
             slave.active = true;
             slave.reregistered_time = Some(libprocess::clock::now_secs());
@@ -821,10 +831,14 @@ impl Master {
                 this.slaves.reregistering.remove(&id);
                 match result {
                     Ok(true) => {
-                        this.slaves.recovered.remove(&id);
-                        this.slaves.unreachable.remove(&id);
+                        let was_recovered = this.slaves.recovered.remove(&id).is_some();
+                        let was_unreachable = this.slaves.unreachable.remove(&id).is_some();
                         tracing::info!(%from, slave_id = %id, "Readmitted agent");
+                        if !was_recovered {
+                            this.tasks_reachable_again(&id, &message.tasks, was_unreachable);
+                        }
                         let version = message.version.clone().unwrap_or_default();
+                        let resource_version = message.resource_version_uuid.clone();
                         this.recover_frameworks(&message.frameworks);
                         this.add_slave(
                             message.slave.clone(),
@@ -836,6 +850,9 @@ impl Master {
                             ctx,
                         );
                         this.metrics.slave_reregistrations.inc();
+                        if let Some(slave) = this.slaves.registered.get_mut(&id) {
+                            slave.resource_version = resource_version;
+                        }
                         this.base.send(
                             &from,
                             &SlaveReregisteredMessage {
@@ -859,6 +876,77 @@ impl Master {
                 }
             },
         ));
+    }
+
+    /// `UpdateSlaveMessage` (upstream `Master::updateSlave`), for what
+    /// applies without resource providers: the oversubscribed resources
+    /// replace the revocable part of the agent's total (unless
+    /// `update_oversubscribed_resources` is false; agents before 1.5 leave
+    /// it unset and always mean it), the resource version is stored, the
+    /// allocator learns the new total and offers holding revocable
+    /// resources are rescinded. An update that changes nothing is ignored.
+    /// Operations and resource providers are not tracked by this master
+    /// (it applies no operation through an agent's `ApplyOperationMessage`
+    /// and our agent has no resource providers): they are logged and left
+    /// out.
+    fn update_slave(&mut self, message: UpdateSlaveMessage, ctx: &mut Context<Self>) {
+        let id = message.slave_id.value.clone();
+        // Read first: taking the entry to change drops its kept JSON.
+        let Some(slave) = self.slaves.registered.get(&id) else {
+            tracing::warn!(slave_id = %id, "Ignoring update on removed agent");
+            return;
+        };
+        let has_oversubscribed = message.update_oversubscribed_resources.unwrap_or(true);
+        let agent_resources = |r: &Resource| r.provider_id.is_none();
+        let mut total = slave
+            .total_resources
+            .non_revocable()
+            .filter(agent_resources);
+        if has_oversubscribed {
+            tracing::info!(
+                slave_id = %id,
+                oversubscribed = %Resources::from(message.oversubscribed_resources.clone()),
+                "Received update of agent with total oversubscribed resources"
+            );
+            total += &Resources::from(message.oversubscribed_resources.clone());
+        } else {
+            total += &slave.total_resources.revocable().filter(agent_resources);
+        }
+        let version_changed = message
+            .resource_version_uuid
+            .as_ref()
+            .is_some_and(|uuid| slave.resource_version.as_ref() != Some(uuid));
+        let unsupported = message
+            .operations
+            .as_ref()
+            .is_some_and(|o| !o.operations.is_empty())
+            || message
+                .resource_providers
+                .as_ref()
+                .is_some_and(|p| !p.providers.is_empty());
+        if unsupported {
+            tracing::warn!(slave_id = %id, "Ignoring the operations and resource providers of an agent update: not supported by this master");
+        }
+        if total == slave.total_resources && !version_changed {
+            tracing::info!(slave_id = %id, "Ignoring update on agent as it reports no changes");
+            return;
+        }
+        let Some(slave) = self.slaves.registered.get_mut(&id) else {
+            return;
+        };
+        if let Some(uuid) = message.resource_version_uuid {
+            slave.resource_version = Some(uuid);
+        }
+        slave.total_resources = total.clone();
+        self.allocator.update_slave(&id, total);
+        if has_oversubscribed {
+            // The agent sends its oversubscribed resources regularly: only
+            // offers holding revocable resources are rescinded.
+            self.rescind_offers(|offer| {
+                offer.slave_id.value == id && offer.resources.iter().any(|r| r.revocable.is_some())
+            });
+        }
+        self.schedule_allocation(ctx);
     }
 
     /// An agent the master still holds re-registered (upstream
@@ -1009,6 +1097,7 @@ impl Master {
                 tasks,
                 executors,
                 frameworks,
+                resource_version: None,
                 observer,
             }),
         );
@@ -1069,15 +1158,13 @@ impl Master {
     /// to shut down.
     pub(crate) fn agent_gone(&mut self, id: &str, timestamp: TimeInfo) {
         self.slaves.recovered.remove(id);
-        self.slaves.unreachable.remove(id);
+        if self.slaves.unreachable.remove(id).is_some() {
+            self.unreachable_tasks_gone(id, "Agent has been marked gone");
+        }
         if let Some(slave) = self.slaves.registered.remove(id) {
             slave.observer.terminate();
             self.forget_authentication(&slave.pid);
-            self.slave_removed(
-                id,
-                mesos_proto::mesos::TaskState::TaskGoneByOperator,
-                "Agent has been marked gone",
-            );
+            self.slave_removed(id, AgentLeft::Gone, "Agent has been marked gone");
             self.base.send(
                 &slave.pid,
                 &ShutdownMessage {
@@ -1097,10 +1184,12 @@ impl Master {
         };
         tracing::warn!(slave_id = %id, %reason, "Marking agent unreachable");
         let info = slave.info.clone();
-        self.apply_unreachable(info, ctx);
+        self.apply_unreachable(info, reason.to_string(), ctx);
     }
 
-    fn apply_unreachable(&mut self, info: SlaveInfo, ctx: &mut Context<Self>) {
+    /// Marks an agent unreachable in the registry, then in the master;
+    /// `reason` is the message of its tasks' updates.
+    fn apply_unreachable(&mut self, info: SlaveInfo, reason: String, ctx: &mut Context<Self>) {
         let id = info
             .id
             .as_ref()
@@ -1125,11 +1214,7 @@ impl Master {
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
                                 this.forget_authentication(&slave.pid);
-                                this.slave_removed(
-                                    &id,
-                                    mesos_proto::mesos::TaskState::TaskUnreachable,
-                                    "Agent is unreachable",
-                                );
+                                this.slave_removed(&id, AgentLeft::Unreachable(time), &reason);
                             }
                             this.slaves.unreachable.insert(id.clone(), time);
                             this.refresh_gauges();
@@ -1163,6 +1248,7 @@ impl Master {
             return;
         }
         tracing::info!(slave_id = %id, %reason, "Removing agent");
+        let message = format!("Agent {} removed: {reason}", slave.info.hostname);
         let registrar = self.registrar.clone();
         let operation = Operation::RemoveSlave(slave.info.clone());
         let id = id.to_string();
@@ -1176,11 +1262,7 @@ impl Master {
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
                                 this.forget_authentication(&slave.pid);
-                                this.slave_removed(
-                                    &id,
-                                    mesos_proto::mesos::TaskState::TaskGone,
-                                    "Agent was removed",
-                                );
+                                this.slave_removed(&id, AgentLeft::Removed, &message);
                                 this.publish(|| crate::subscribers::agent_removed(&id));
                             }
                             this.refresh_gauges();
@@ -1259,6 +1341,12 @@ impl Process for Master {
         self.base
             .install::<UnregisterSlaveMessage>(|this, ctx, from, message| {
                 this.unregister_slave(from, message, ctx)
+            });
+        self.base
+            .install::<UpdateSlaveMessage>(|this, ctx, _from, message| {
+                if this.recovered() {
+                    this.update_slave(message, ctx)
+                }
             });
         self.base
             .install::<mesos_proto::mesos::internal::AuthenticateMessage>(

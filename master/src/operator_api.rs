@@ -541,7 +541,6 @@ fn get_executors(master: &Master) -> response::GetExecutors {
 }
 
 fn get_tasks(master: &Master) -> response::GetTasks {
-    use mesos_proto::mesos::TaskState;
     let mut tasks = Vec::new();
     let mut unreachable = Vec::new();
     let mut completed = Vec::new();
@@ -552,16 +551,8 @@ fn get_tasks(master: &Master) -> response::GetTasks {
         .chain(master.frameworks.completed.iter());
     for framework in frameworks {
         tasks.extend(framework.tasks().values().map(|task| (**task).clone()));
-        for task in &framework.completed_tasks {
-            let state = TaskState::try_from(task.state).unwrap_or(TaskState::TaskLost);
-            if state == TaskState::TaskUnreachable
-                && master.slaves.unreachable.contains_key(&task.slave_id.value)
-            {
-                unreachable.push(task.clone());
-            } else {
-                completed.push(task.clone());
-            }
-        }
+        unreachable.extend(framework.unreachable_tasks.iter().cloned());
+        completed.extend(framework.completed_tasks.iter().cloned());
     }
     #[allow(deprecated)]
     response::GetTasks {

@@ -26,9 +26,7 @@
 //! - An attribute name given twice keeps one key (the last value, at the
 //!   first position); upstream writes the key twice.
 //! - What the master does not record is derived or left empty:
-//!   `unreachable_tasks`
-//!   are the completed tasks in `TASK_UNREACHABLE` that are not active
-//!   again; `offer_constraints` is `{}`; `deactivated` is `false` and
+//!   `offer_constraints` is `{}`; `deactivated` is `false` and
 //!   `drain_info` absent (no deactivation or draining); roles have no
 //!   quota (quota does not exist yet).
 //! - A completed framework's tasks are listed as the master holds them
@@ -238,7 +236,7 @@ pub fn state_summary(master: &Master) -> Value {
     let mut slave_frameworks: HashMap<&str, BTreeSet<IdKey<'_>>> = HashMap::new();
     let mut framework_slaves: HashMap<&str, BTreeSet<IdKey<'_>>> = HashMap::new();
     for framework in registered_frameworks(master) {
-        let lists = TaskLists::of(framework, true);
+        let lists = TaskLists::of(framework);
         for task in lists.all() {
             let slave_id = task.slave_id.value.as_str();
             slave_counts.entry(slave_id).or_default().count(task);
@@ -409,12 +407,11 @@ pub fn tasks(master: &Master, query: &TasksQuery) -> Value {
 /// The page of tasks `/master/tasks` lists for `query`.
 fn selected_tasks<'a>(master: &'a Master, query: &TasksQuery) -> Vec<&'a Task> {
     let frameworks = registered_frameworks(master)
-        .map(|f| (f, true))
-        .chain(master.frameworks.completed.iter().map(|f| (f, false)))
-        .filter(|(f, _)| query.framework_id.as_deref().is_none_or(|id| f.id() == id));
+        .chain(master.frameworks.completed.iter())
+        .filter(|f| query.framework_id.as_deref().is_none_or(|id| f.id() == id));
     let mut selected: Vec<&Task> = Vec::new();
-    for (framework, registered) in frameworks {
-        let lists = TaskLists::of(framework, registered);
+    for framework in frameworks {
+        let lists = TaskLists::of(framework);
         selected.extend(lists.all().filter(|t| {
             query
                 .task_id
@@ -1090,7 +1087,7 @@ fn full_framework_json(
         let role = info.role();
         o.insert("role".into(), role.into());
     }
-    let lists = TaskLists::of(framework, registered);
+    let lists = TaskLists::of(framework);
     let tasks = |list: &[&Task]| -> Value {
         list.iter()
             .map(|task| Value::Object(task_json(task)))
@@ -1149,38 +1146,19 @@ struct TaskLists<'a> {
 }
 
 impl<'a> TaskLists<'a> {
-    /// `registered`: whether the framework is registered; a completed
-    /// framework's tasks are all listed as the master holds them.
-    fn of(framework: &'a Framework, registered: bool) -> Self {
+    fn of(framework: &'a Framework) -> Self {
         Self {
             active: sorted_tasks(framework),
-            ..Self::inactive(framework, registered)
+            ..Self::inactive(framework)
         }
     }
 
     /// [`TaskLists::of`] without the active tasks (left empty).
-    fn inactive(framework: &'a Framework, registered: bool) -> Self {
-        let active = Vec::new();
-        let mut unreachable: Vec<&Task> = Vec::new();
-        let mut completed: Vec<&Task> = Vec::new();
-        for task in &framework.completed_tasks {
-            // The master keeps tasks of an unreachable agent among the
-            // completed ones; upstream lists them apart until the agent
-            // comes back, which makes them active again.
-            let unreachable_now = registered
-                && task.state == TaskState::TaskUnreachable as i32
-                && !framework.tasks().contains_key(&task.task_id.value);
-            if unreachable_now {
-                unreachable.retain(|t| t.task_id != task.task_id);
-                unreachable.push(task);
-            } else if task.state != TaskState::TaskUnreachable as i32 || !registered {
-                completed.push(task);
-            }
-        }
+    fn inactive(framework: &'a Framework) -> Self {
         Self {
-            active,
-            unreachable,
-            completed,
+            active: Vec::new(),
+            unreachable: framework.unreachable_tasks.iter().collect(),
+            completed: framework.completed_tasks.iter().collect(),
         }
     }
 

@@ -50,6 +50,36 @@ pub struct OfferState {
     pub resources: Resources,
 }
 
+/// Why an agent left the master, which decides what its tasks become.
+#[derive(Debug, Clone, Copy)]
+pub enum AgentLeft {
+    /// Marked unreachable (health checks, or not re-registered after a
+    /// failover) at this time.
+    Unreachable(mesos_proto::mesos::TimeInfo),
+    /// Marked gone by the operator (`MARK_AGENT_GONE`).
+    Gone,
+    /// Removed: it unregistered, or a new agent registered at its address.
+    Removed,
+}
+
+impl AgentLeft {
+    /// Returns the state and reason its tasks are reported with.
+    pub fn task_state(&self, partition_aware: bool) -> (TaskState, task_status::Reason) {
+        use task_status::Reason;
+        match self {
+            Self::Unreachable(_) if partition_aware => {
+                (TaskState::TaskUnreachable, Reason::SlaveRemoved)
+            }
+            Self::Gone if partition_aware => (
+                TaskState::TaskGoneByOperator,
+                Reason::SlaveRemovedByOperator,
+            ),
+            // Upstream's `_removeSlave` reports TASK_LOST to every framework.
+            _ => (TaskState::TaskLost, Reason::SlaveRemoved),
+        }
+    }
+}
+
 impl Master {
     /// Roles a framework is offered resources for.
     pub(crate) fn framework_roles(info: &mesos_proto::mesos::FrameworkInfo) -> Vec<String> {
@@ -346,6 +376,158 @@ impl Master {
             timestamp: now,
             uuid: None,
             latest_state: None,
+        }
+    }
+
+    /// Returns a master-generated update telling what the master knows of
+    /// a task ([`latest_task_facts`]).
+    fn facts_update(
+        &self,
+        framework_id: &str,
+        facts: TaskStatus,
+        reason: task_status::Reason,
+        message: &str,
+    ) -> StatusUpdate {
+        let mut update = self.master_update(
+            framework_id,
+            &facts.task_id,
+            facts.slave_id.as_ref().map(|s| s.value.as_str()),
+            facts.state(),
+            reason,
+            message,
+        );
+        update.executor_id = facts.executor_id.clone();
+        update.status.executor_id = facts.executor_id;
+        update.status.healthy = facts.healthy;
+        update.status.check_status = facts.check_status;
+        update.status.container_status = facts.container_status;
+        update
+    }
+
+    /// An agent the master had marked unreachable (or did not know)
+    /// re-registered (upstream `__reregisterSlave`): the frameworks hear of
+    /// each task it reported, in the state it reported, with
+    /// `REASON_SLAVE_REREGISTERED`, whether they are partition-aware or
+    /// not, and the copies the master filed when the agent left are
+    /// dropped (MESOS-9940). Tasks of completed frameworks are left out.
+    pub(crate) fn tasks_reachable_again(
+        &mut self,
+        slave_id: &str,
+        tasks: &[Task],
+        was_unreachable: bool,
+    ) {
+        let message = if was_unreachable {
+            // Upstream's wording, typo included.
+            "Unreachable agent re-reregistered"
+        } else {
+            "Unknown agent reregistered"
+        };
+        let mut updates = Vec::new();
+        for task in tasks {
+            let framework_id = task.framework_id.value.as_str();
+            let Some(framework) = self.frameworks.registered.get_mut(framework_id) else {
+                continue;
+            };
+            framework.unreachable_tasks.remove(&task.task_id.value);
+            framework
+                .completed_tasks
+                .retain(|t| t.task_id != task.task_id);
+            let mut facts = latest_task_facts(task);
+            facts.slave_id = Some(SlaveId {
+                value: slave_id.to_string(),
+            });
+            updates.push((framework_id.to_string(), facts));
+        }
+        for (framework_id, facts) in updates {
+            let update = self.facts_update(
+                &framework_id,
+                facts,
+                task_status::Reason::SlaveReregistered,
+                message,
+            );
+            self.forward_update(&framework_id, update, None);
+        }
+        // Every task filed when the agent became unreachable is back or
+        // gone for good.
+        self.forget_unreachable_tasks(slave_id);
+    }
+
+    /// Forgets the tasks filed as unreachable when agent `slave_id` was
+    /// marked unreachable (it came back or was pruned from the registry).
+    pub(crate) fn forget_unreachable_tasks(&mut self, slave_id: &str) {
+        let Some(by_framework) = self.slaves.unreachable_tasks.remove(slave_id) else {
+            return;
+        };
+        for (framework_id, task_ids) in by_framework {
+            if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
+                for task_id in task_ids {
+                    framework.unreachable_tasks.remove(&task_id);
+                }
+            }
+        }
+    }
+
+    /// An unreachable agent was marked gone (upstream `Master::markGone`):
+    /// the tasks filed when it became unreachable become
+    /// `TASK_GONE_BY_OPERATOR` (`TASK_LOST` for frameworks that are not
+    /// partition-aware) and completed, and their frameworks are told.
+    pub(crate) fn unreachable_tasks_gone(&mut self, slave_id: &str, message: &str) {
+        let Some(by_framework) = self.slaves.unreachable_tasks.remove(slave_id) else {
+            return;
+        };
+        let mut by_framework: Vec<_> = by_framework.into_iter().collect();
+        by_framework.sort();
+        let now = libprocess::clock::now_secs();
+        let mut updates = Vec::new();
+        let mut events = Vec::new();
+        for (framework_id, task_ids) in by_framework {
+            let Some(framework) = self.frameworks.registered.get_mut(&framework_id) else {
+                continue;
+            };
+            let partition_aware =
+                framework.has_capability(framework_info::capability::Type::PartitionAware);
+            let (state, reason) = AgentLeft::Gone.task_state(partition_aware);
+            for task_id in task_ids {
+                let Some(mut task) = framework.unreachable_tasks.remove(&task_id) else {
+                    continue;
+                };
+                let status = TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: state as i32,
+                    message: Some(message.to_string()),
+                    source: Some(task_status::Source::Master as i32),
+                    reason: Some(reason as i32),
+                    slave_id: Some(task.slave_id.clone()),
+                    executor_id: task.executor_id.clone(),
+                    timestamp: Some(now),
+                    ..Default::default()
+                };
+                // An unreachable task was not terminal.
+                self.metrics
+                    .task_terminated(state, status.source, status.reason);
+                if Self::record_status(&mut task, state, &status) {
+                    events.push(crate::subscribers::task_updated(&task, &status));
+                }
+                updates.push((
+                    framework_id.clone(),
+                    StatusUpdate {
+                        framework_id: task.framework_id.clone(),
+                        executor_id: task.executor_id.clone(),
+                        slave_id: Some(task.slave_id.clone()),
+                        status,
+                        timestamp: now,
+                        uuid: None,
+                        latest_state: None,
+                    },
+                ));
+                framework.add_completed_task(task, self.flags.max_completed_tasks_per_framework);
+            }
+        }
+        for event in events {
+            self.publish(|| event);
+        }
+        for (framework_id, update) in updates {
+            self.forward_update(&framework_id, update, None);
         }
     }
 
@@ -1030,26 +1212,32 @@ impl Master {
             framework.has_capability(framework_info::capability::Type::PartitionAware);
         // Known tasks are answered with their latest state and what their
         // latest statuses said of them; unknown ones with a guess.
+        // A known task is answered with the state of the update its
+        // framework is to see next (`status_update_state`), as upstream.
+        let known = |task: &Task| {
+            let mut facts = latest_task_facts(task);
+            facts.state = task.status_update_state.unwrap_or(task.state);
+            Reply::Known(Box::new(facts))
+        };
         let mut replies: Vec<Reply> = Vec::new();
         if reconcile.tasks.is_empty() {
-            for task in framework.tasks().values() {
-                replies.push(Reply::Known(Box::new(latest_task_facts(task))));
-            }
+            let mut tasks: Vec<&Task> = framework.tasks().values().map(|t| &***t).collect();
+            tasks.sort_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+            replies.extend(tasks.into_iter().map(known));
         } else {
             for wanted in reconcile.tasks {
                 if let Some(task) = framework.tasks().get(&wanted.task_id.value) {
-                    replies.push(Reply::Known(Box::new(latest_task_facts(task))));
+                    replies.push(known(task));
                     continue;
                 }
                 let slave = wanted.slave_id.map(|s| s.value);
                 let reply = match slave.as_deref() {
-                    Some(id)
-                        if self.slaves.recovered.contains_key(id)
-                            || self.slaves.reregistering.contains(id) =>
-                    {
-                        // The agent may still report it: no answer yet.
-                        None
-                    }
+                    // The agent may still report it: no answer until it
+                    // re-registers or is marked unreachable. Without an
+                    // agent id, any agent that has not re-registered yet
+                    // may hold it.
+                    Some(id) if self.slaves.recovered.contains_key(id) => None,
+                    None if !self.slaves.recovered.is_empty() => None,
                     Some(id) if self.slaves.registered.contains_key(id) => Some((
                         if partition_aware {
                             TaskState::TaskGone
@@ -1084,36 +1272,43 @@ impl Master {
                     )),
                 };
                 if let Some((state, message)) = reply {
-                    replies.push(Reply::Unknown(wanted.task_id, slave, state, message));
+                    let unreachable_time = slave
+                        .as_deref()
+                        .and_then(|id| self.slaves.unreachable.get(id).copied());
+                    replies.push(Reply::Unknown(
+                        wanted.task_id,
+                        slave,
+                        state,
+                        message,
+                        unreachable_time,
+                    ));
                 }
             }
         }
         for reply in replies {
             match reply {
                 Reply::Known(facts) => {
-                    let mut update = self.master_update(
+                    let update = self.facts_update(
                         framework_id,
-                        &facts.task_id,
-                        facts.slave_id.as_ref().map(|s| s.value.as_str()),
-                        facts.state(),
+                        *facts,
                         task_status::Reason::Reconciliation,
                         "Reconciliation: Latest task state",
                     );
-                    update.executor_id = facts.executor_id.clone();
-                    update.status.executor_id = facts.executor_id;
-                    update.status.healthy = facts.healthy;
-                    update.status.check_status = facts.check_status;
-                    update.status.container_status = facts.container_status;
                     self.forward_update(framework_id, update, None);
                 }
-                Reply::Unknown(task_id, slave_id, state, message) => self.send_master_update(
-                    framework_id,
-                    &task_id,
-                    slave_id.as_deref(),
-                    state,
-                    task_status::Reason::Reconciliation,
-                    message,
-                ),
+                Reply::Unknown(task_id, slave_id, state, message, unreachable_time) => {
+                    let mut update = self.master_update(
+                        framework_id,
+                        &task_id,
+                        slave_id.as_deref(),
+                        state,
+                        task_status::Reason::Reconciliation,
+                        message,
+                    );
+                    // The time its agent was marked unreachable, if it was.
+                    update.status.unreachable_time = unreachable_time;
+                    self.forward_update(framework_id, update, None);
+                }
             }
         }
     }
@@ -1340,14 +1535,19 @@ impl Master {
     }
 
     /// An agent left (unreachable, removed or gone): its offers are
-    /// rescinded and its tasks reported to their frameworks as `state`
-    /// (`TASK_LOST` for frameworks that are not partition-aware).
-    pub(crate) fn slave_removed(&mut self, id: &str, state: TaskState, message: &str) {
+    /// rescinded and each of its tasks is reported to its framework as
+    /// upstream's `_removeSlave` (removed: `TASK_LOST`) and `__removeSlave`
+    /// (unreachable: `TASK_UNREACHABLE` with the time it was marked; gone:
+    /// `TASK_GONE_BY_OPERATOR`) do, with `TASK_LOST` for frameworks that
+    /// are not partition-aware. Terminal tasks not yet acknowledged are
+    /// reported too, as upstream.
+    pub(crate) fn slave_removed(&mut self, id: &str, left: AgentLeft, message: &str) {
         self.slave_gone_for_inverse_offers(id);
         self.allocator.remove_slave(id);
         self.rescind_offers(|offer| offer.slave_id.value == id);
-        let mut lost = Vec::new();
+        let mut updates = Vec::new();
         let mut events = Vec::new();
+        let now = libprocess::clock::now_secs();
         for (framework_id, framework) in &mut self.frameworks.registered {
             for executor in framework
                 .executors
@@ -1357,61 +1557,84 @@ impl Master {
             {
                 self.gauges.executor_changed(&executor.resources, -1);
             }
-            let on_agent: Vec<String> = framework
+            let mut on_agent: Vec<String> = framework
                 .tasks()
                 .iter()
                 .filter(|(_, t)| t.slave_id.value == id)
                 .map(|(task_id, _)| task_id.clone())
                 .collect();
+            on_agent.sort();
             let partition_aware =
                 framework.has_capability(framework_info::capability::Type::PartitionAware);
+            let (state, reason) = left.task_state(partition_aware);
             for task_id in on_agent {
-                if let Some(mut task) = framework.tasks_mut().remove(&task_id) {
-                    let terminal =
-                        TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
-                    let reported = if partition_aware {
-                        state
-                    } else {
-                        TaskState::TaskLost
-                    };
-                    let status = TaskStatus {
-                        task_id: task.task_id.clone(),
-                        state: reported as i32,
-                        message: Some(message.to_string()),
-                        source: Some(task_status::Source::Master as i32),
-                        reason: Some(task_status::Reason::SlaveRemoved as i32),
-                        slave_id: Some(task.slave_id.clone()),
+                let Some(mut task) = framework.tasks_mut().remove(&task_id) else {
+                    continue;
+                };
+                let status = TaskStatus {
+                    task_id: task.task_id.clone(),
+                    state: state as i32,
+                    message: Some(message.to_string()),
+                    source: Some(task_status::Source::Master as i32),
+                    reason: Some(reason as i32),
+                    slave_id: Some(task.slave_id.clone()),
+                    executor_id: task.executor_id.clone(),
+                    timestamp: Some(now),
+                    unreachable_time: match &left {
+                        AgentLeft::Unreachable(time) => Some(*time),
+                        _ => None,
+                    },
+                    ..Default::default()
+                };
+                let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
+                self.gauges.task_removed(&task);
+                if !terminal && state.is_terminal() {
+                    self.metrics
+                        .task_terminated(state, status.source, status.reason);
+                }
+                if Self::record_status(&mut task, state, &status) {
+                    events.push(crate::subscribers::task_updated(&task, &status));
+                }
+                let update = (
+                    framework_id.clone(),
+                    StatusUpdate {
+                        framework_id: task.framework_id.clone(),
                         executor_id: task.executor_id.clone(),
-                        timestamp: Some(libprocess::clock::now_secs()),
-                        ..Default::default()
-                    };
-                    self.gauges.task_removed(&task);
-                    if !terminal && reported.is_terminal() {
-                        self.metrics
-                            .task_terminated(reported, status.source, status.reason);
-                    }
-                    if Self::record_status(&mut task, reported, &status) {
-                        events.push(crate::subscribers::task_updated(&task, &status));
-                    }
-                    framework.completed_tasks.push_back((*task).clone());
-                    if !terminal {
-                        lost.push((framework_id.clone(), task.task_id.clone(), reported));
-                    }
+                        slave_id: Some(task.slave_id.clone()),
+                        status,
+                        timestamp: now,
+                        uuid: None,
+                        latest_state: None,
+                    },
+                );
+                updates.push(update);
+                // Upstream files the tasks of an unreachable agent apart
+                // (`removeTask(task, unreachable)`), whatever the framework.
+                if let AgentLeft::Unreachable(_) = left {
+                    self.slaves
+                        .unreachable_tasks
+                        .entry(id.to_string())
+                        .or_default()
+                        .entry(framework_id.clone())
+                        .or_default()
+                        .push(task_id);
+                    framework.unreachable_tasks.set(
+                        task.into_inner(),
+                        self.flags.max_unreachable_tasks_per_framework,
+                    );
+                } else {
+                    framework.add_completed_task(
+                        task.into_inner(),
+                        self.flags.max_completed_tasks_per_framework,
+                    );
                 }
             }
         }
         for event in events {
             self.publish(|| event);
         }
-        for (framework_id, task_id, reported) in lost {
-            self.send_master_update(
-                &framework_id,
-                &task_id,
-                Some(id),
-                reported,
-                task_status::Reason::SlaveRemoved,
-                message,
-            );
+        for (framework_id, update) in updates {
+            self.forward_update(&framework_id, update, None);
         }
         self.notify_agent_lost(id);
     }
@@ -1766,6 +1989,13 @@ fn latest_task_facts(task: &mesos_proto::mesos::Task) -> TaskStatus {
 enum Reply {
     /// A known task: its latest state and facts ([`latest_task_facts`]).
     Known(Box<TaskStatus>),
-    /// A task the master does not know: id, agent, guessed state, message.
-    Unknown(TaskId, Option<String>, TaskState, &'static str),
+    /// A task the master does not know: id, agent, guessed state, message
+    /// and when the agent was marked unreachable.
+    Unknown(
+        TaskId,
+        Option<String>,
+        TaskState,
+        &'static str,
+        Option<mesos_proto::mesos::TimeInfo>,
+    ),
 }

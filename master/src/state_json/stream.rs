@@ -364,7 +364,7 @@ fn write_full_framework(
         let role = info.role();
         o.str("role", role);
     }
-    let lists = TaskLists::inactive(framework, registered);
+    let lists = TaskLists::inactive(framework);
     let tasks = |out: &mut String, list: &[&Task]| {
         array(out, |a| {
             for task in list {

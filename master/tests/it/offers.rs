@@ -16,12 +16,12 @@ use mesos_proto::resources::Resources;
 use crate::frameworks::{info, recv, spawn_scheduler, subscribe, Scheduler};
 use crate::support::*;
 
-fn send_call(scheduler: &libprocess::PID<Scheduler>, master: &UPID, call: Call) {
+pub(crate) fn send_call(scheduler: &libprocess::PID<Scheduler>, master: &UPID, call: Call) {
     let to = master.clone();
     scheduler.dispatch(move |this, _| this.base.send(&to, &call));
 }
 
-fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
+pub(crate) fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
     TaskInfo {
         name: format!("task {id}"),
         task_id: TaskId { value: id.into() },
@@ -35,7 +35,12 @@ fn task(id: &str, offer: &Offer, resources: &str) -> TaskInfo {
     }
 }
 
-fn accept(framework: &FrameworkId, offers: &[&Offer], tasks: Vec<TaskInfo>, refuse: f64) -> Call {
+pub(crate) fn accept(
+    framework: &FrameworkId,
+    offers: &[&Offer],
+    tasks: Vec<TaskInfo>,
+    refuse: f64,
+) -> Call {
     Call {
         framework_id: Some(framework.clone()),
         r#type: Some(call::Type::Accept as i32),
@@ -54,7 +59,7 @@ fn accept(framework: &FrameworkId, offers: &[&Offer], tasks: Vec<TaskInfo>, refu
     }
 }
 
-async fn next_update(
+pub(crate) async fn next_update(
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<libprocess::MessageEvent>,
 ) -> StatusUpdateMessage {
     loop {
@@ -65,7 +70,7 @@ async fn next_update(
     }
 }
 
-async fn next_offers(
+pub(crate) async fn next_offers(
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<libprocess::MessageEvent>,
 ) -> ResourceOffersMessage {
     loop {
