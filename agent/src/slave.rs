@@ -64,7 +64,7 @@ use mesos_proto::mesos::internal::{
     RegisterSlaveMessage, ReregisterExecutorMessage, ReregisterSlaveMessage, RunTaskMessage,
     ShutdownExecutorMessage, ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage,
     SlaveReregisteredMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
-    StatusUpdateMessage,
+    StatusUpdateMessage, UpdateFrameworkMessage,
 };
 use mesos_proto::mesos::{
     environment, network_info, slave_info, task_status, CommandInfo, Environment, ExecutorId,
@@ -1016,22 +1016,7 @@ impl Slave {
         if pid.is_some() {
             framework.pid = pid;
         }
-        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
-        if framework_info.checkpoint.unwrap_or(false) {
-            let dir = paths::framework_meta_dir(
-                &self.config.work_dir,
-                self.slave_id().unwrap_or_default(),
-                &framework_id,
-            );
-            let result =
-                state::checkpoint_record(&dir.join(paths::FRAMEWORK_INFO_FILE), &framework_info)
-                    .and_then(|()| {
-                        state::checkpoint_text(&dir.join(paths::FRAMEWORK_PID_FILE), &framework_pid)
-                    });
-            if let Err(error) = result {
-                tracing::warn!(%error, "Failed to checkpoint the framework info");
-            }
-        }
+        self.checkpoint_framework(&framework_id);
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             return;
         };
@@ -1110,6 +1095,58 @@ impl Slave {
             ctx,
         );
         self.refresh_gauges();
+    }
+
+    /// Checkpoints a checkpointing framework's info and pid (upstream
+    /// `Framework::checkpointFramework`).
+    fn checkpoint_framework(&self, framework_id: &str) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        if !framework.info.checkpoint.unwrap_or(false) {
+            return;
+        }
+        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
+        let dir = paths::framework_meta_dir(
+            &self.config.work_dir,
+            self.slave_id().unwrap_or_default(),
+            framework_id,
+        );
+        let result =
+            state::checkpoint_record(&dir.join(paths::FRAMEWORK_INFO_FILE), &framework.info)
+                .and_then(|()| {
+                    state::checkpoint_text(&dir.join(paths::FRAMEWORK_PID_FILE), &framework_pid)
+                });
+        if let Err(error) = result {
+            tracing::warn!(%framework_id, %error, "Failed to checkpoint the framework info");
+        }
+    }
+
+    /// The master's news of a framework that failed over or changed its
+    /// info (upstream `Slave::updateFramework`): its new pid (none for an
+    /// HTTP framework), where executor messages go from now on, and its
+    /// info, both checkpointed. A framework the agent does not hold is
+    /// ignored.
+    fn update_framework(&mut self, from: &UPID, message: UpdateFrameworkMessage) {
+        if *from != self.master {
+            tracing::warn!(%from, "Ignoring a framework update not from the master");
+            return;
+        }
+        let framework_id = message.framework_id.value;
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            tracing::warn!(%framework_id, "Ignoring an update of an unknown framework");
+            return;
+        };
+        let pid = message
+            .pid
+            .map(|p| UPID::parse_lenient(&p))
+            .filter(|p| !p.is_empty());
+        tracing::info!(%framework_id, pid = ?pid.as_ref().map(ToString::to_string), "Updating framework");
+        if let Some(info) = message.framework_info {
+            framework.info = info;
+        }
+        framework.pid = pid;
+        self.checkpoint_framework(&framework_id);
     }
 
     /// Sends tasks to a running executor: each group (task ids) as one
@@ -3057,6 +3094,9 @@ impl Process for Slave {
         base.install::<FrameworkToExecutorMessage>(|this, _ctx, _from, m| {
             this.scheduler_message(m)
         });
+        base.install::<UpdateFrameworkMessage>(|this, _ctx, from, m| {
+            this.update_framework(&from, m)
+        });
         base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, m| this.executor_message(m));
         base.install::<ReregisterExecutorMessage>(|this, ctx, from, m| {
             this.reregister_executor(from, m, ctx)
@@ -3243,5 +3283,55 @@ mod tests {
         );
         assert_eq!(archive[1].pid, None);
         assert!(archive[1].tasks.is_empty());
+    }
+
+    #[test]
+    fn update_framework_from_the_master_sets_the_new_pid_and_info() {
+        let mut slave = slave();
+        let old = UPID::parse_lenient("scheduler-1@127.0.0.1:4242");
+        slave.frameworks.insert(
+            "F1".into(),
+            Framework {
+                info: FrameworkInfo {
+                    id: Some(FrameworkId { value: "F1".into() }),
+                    name: "old".into(),
+                    ..Default::default()
+                },
+                pid: Some(old.clone()),
+                executors: HashMap::new(),
+                completed_executors: Default::default(),
+            },
+        );
+        let update = |pid: &str, name: &str| UpdateFrameworkMessage {
+            framework_id: FrameworkId { value: "F1".into() },
+            pid: Some(pid.into()),
+            framework_info: Some(FrameworkInfo {
+                id: Some(FrameworkId { value: "F1".into() }),
+                name: name.into(),
+                ..Default::default()
+            }),
+        };
+        // Not from the master: ignored.
+        let stranger = UPID::parse_lenient("scheduler-9@127.0.0.1:9999");
+        slave.update_framework(&stranger, update("scheduler-2@127.0.0.1:4343", "new"));
+        assert_eq!(slave.frameworks["F1"].pid, Some(old));
+        assert_eq!(slave.frameworks["F1"].info.name, "old");
+
+        let master = slave.master.clone();
+        slave.update_framework(&master, update("scheduler-2@127.0.0.1:4343", "new"));
+        let new = UPID::parse_lenient("scheduler-2@127.0.0.1:4343");
+        assert_eq!(slave.frameworks["F1"].pid, Some(new));
+        assert_eq!(slave.frameworks["F1"].info.name, "new");
+
+        // An HTTP framework has no pid: executor messages go through the
+        // master.
+        slave.update_framework(&master, update("", "http"));
+        assert_eq!(slave.frameworks["F1"].pid, None);
+
+        // An unknown framework is ignored.
+        let mut unknown = update("scheduler-3@127.0.0.1:4444", "x");
+        unknown.framework_id.value = "F2".into();
+        slave.update_framework(&master, unknown);
+        assert!(!slave.frameworks.contains_key("F2"));
     }
 }
