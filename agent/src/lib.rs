@@ -23,6 +23,7 @@ pub mod gc;
 pub mod http;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod metrics;
 pub mod monitor;
 pub mod nested;
 pub mod paths;

@@ -64,7 +64,7 @@ use mesos_proto::mesos::internal::{
     RegisterSlaveMessage, ReregisterExecutorMessage, ReregisterSlaveMessage, RunTaskMessage,
     ShutdownExecutorMessage, ShutdownFrameworkMessage, ShutdownMessage, SlaveRegisteredMessage,
     SlaveReregisteredMessage, StatusUpdate, StatusUpdateAcknowledgementMessage,
-    StatusUpdateMessage,
+    StatusUpdateMessage, UpdateFrameworkMessage,
 };
 use mesos_proto::mesos::{
     environment, network_info, slave_info, task_status, CommandInfo, Environment, ExecutorId,
@@ -175,6 +175,10 @@ pub(crate) struct Executor {
     pub(crate) http: Option<HttpConnection>,
     os_pid: u32,
     pub(crate) state: ExecutorState,
+    /// Its process is gone; it stays until its tasks' updates are
+    /// acknowledged (upstream's `TERMINATED`, which `Terminating` plus this
+    /// stands for).
+    pub(crate) exited: bool,
     command_executor: bool,
     pub(crate) queued: Vec<TaskInfo>,
     /// Which queued tasks form task groups (their ids), each to go out as
@@ -241,9 +245,10 @@ pub struct Slave {
     /// Dynamic reservations and persistent volumes the master asked us to
     /// keep (`meta/resources/resources.info`), post-1.4 format.
     checkpointed_resources: Vec<Resource>,
-    /// Checkpoints recovery skipped under `--strict=false`
-    /// (`slave/recovery_errors`).
-    pub(crate) recovery_errors: Arc<std::sync::atomic::AtomicU32>,
+    /// The `slave/*` metrics.
+    pub(crate) metrics: crate::metrics::Metrics,
+    /// This process, for the gauges' recount queued behind a change.
+    self_addr: Option<actix::WeakAddr<Self>>,
 }
 
 impl Slave {
@@ -267,7 +272,8 @@ impl Slave {
             authenticating: None,
             authentication_attempts: 0,
             checkpointed_resources: Vec::new(),
-            recovery_errors: Arc::default(),
+            metrics: Default::default(),
+            self_addr: None,
             config,
         }
     }
@@ -335,6 +341,10 @@ impl Slave {
         if !done {
             return;
         }
+        self.refresh_gauges();
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
         if let Some(executor) = framework.executors.remove(executor_id) {
             framework.completed_executors.push_back(executor);
             while framework.completed_executors.len() > MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK {
@@ -350,6 +360,35 @@ impl Slave {
                 }
             }
         }
+    }
+
+    /// Queues a recount of the state gauges behind the message being
+    /// handled, once however many changes it makes (the master's
+    /// `refresh_gauges`). O(executors + tasks).
+    pub(crate) fn refresh_gauges(&mut self) {
+        if self.metrics.refresh_pending {
+            return;
+        }
+        let Some(addr) = self.self_addr.as_ref().and_then(|a| a.upgrade()) else {
+            self.metrics.recount(self);
+            return;
+        };
+        self.metrics.refresh_pending = true;
+        addr.do_send(libprocess::Dispatch(Box::new(|slave: &mut Slave, _| {
+            slave.metrics.refresh_pending = false;
+            slave.metrics.recount(slave);
+        })));
+    }
+
+    /// Registers the `slave/*` metrics; called from `initialize` (through
+    /// `http::install`), the agent having started at `start_time`.
+    pub(crate) fn install_metrics(&mut self, start_time: f64) {
+        let Some(runtime) = self.base.runtime().cloned() else {
+            return;
+        };
+        let total = Resources::from(self.info.resources.clone());
+        self.metrics.install(&runtime, start_time, &total);
+        self.metrics.recount(self);
     }
 
     /// Returns the agent's total resources: its static ones with the
@@ -977,22 +1016,7 @@ impl Slave {
         if pid.is_some() {
             framework.pid = pid;
         }
-        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
-        if framework_info.checkpoint.unwrap_or(false) {
-            let dir = paths::framework_meta_dir(
-                &self.config.work_dir,
-                self.slave_id().unwrap_or_default(),
-                &framework_id,
-            );
-            let result =
-                state::checkpoint_record(&dir.join(paths::FRAMEWORK_INFO_FILE), &framework_info)
-                    .and_then(|()| {
-                        state::checkpoint_text(&dir.join(paths::FRAMEWORK_PID_FILE), &framework_pid)
-                    });
-            if let Err(error) = result {
-                tracing::warn!(%error, "Failed to checkpoint the framework info");
-            }
-        }
+        self.checkpoint_framework(&framework_id);
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             return;
         };
@@ -1059,6 +1083,7 @@ impl Slave {
                     }
                 }
             }
+            self.refresh_gauges();
             return;
         }
         self.launch_executor(
@@ -1069,6 +1094,59 @@ impl Slave {
             group,
             ctx,
         );
+        self.refresh_gauges();
+    }
+
+    /// Checkpoints a checkpointing framework's info and pid (upstream
+    /// `Framework::checkpointFramework`).
+    fn checkpoint_framework(&self, framework_id: &str) {
+        let Some(framework) = self.frameworks.get(framework_id) else {
+            return;
+        };
+        if !framework.info.checkpoint.unwrap_or(false) {
+            return;
+        }
+        let framework_pid = framework.pid.clone().unwrap_or_default().to_string();
+        let dir = paths::framework_meta_dir(
+            &self.config.work_dir,
+            self.slave_id().unwrap_or_default(),
+            framework_id,
+        );
+        let result =
+            state::checkpoint_record(&dir.join(paths::FRAMEWORK_INFO_FILE), &framework.info)
+                .and_then(|()| {
+                    state::checkpoint_text(&dir.join(paths::FRAMEWORK_PID_FILE), &framework_pid)
+                });
+        if let Err(error) = result {
+            tracing::warn!(%framework_id, %error, "Failed to checkpoint the framework info");
+        }
+    }
+
+    /// The master's news of a framework that failed over or changed its
+    /// info (upstream `Slave::updateFramework`): its new pid (none for an
+    /// HTTP framework), where executor messages go from now on, and its
+    /// info, both checkpointed. A framework the agent does not hold is
+    /// ignored.
+    fn update_framework(&mut self, from: &UPID, message: UpdateFrameworkMessage) {
+        if *from != self.master {
+            tracing::warn!(%from, "Ignoring a framework update not from the master");
+            return;
+        }
+        let framework_id = message.framework_id.value;
+        let Some(framework) = self.frameworks.get_mut(&framework_id) else {
+            tracing::warn!(%framework_id, "Ignoring an update of an unknown framework");
+            return;
+        };
+        let pid = message
+            .pid
+            .map(|p| UPID::parse_lenient(&p))
+            .filter(|p| !p.is_empty());
+        tracing::info!(%framework_id, pid = ?pid.as_ref().map(ToString::to_string), "Updating framework");
+        if let Some(info) = message.framework_info {
+            framework.info = info;
+        }
+        framework.pid = pid;
+        self.checkpoint_framework(&framework_id);
     }
 
     /// Sends tasks to a running executor: each group (task ids) as one
@@ -1217,6 +1295,7 @@ impl Slave {
                 http: None,
                 os_pid: 0,
                 state: ExecutorState::Registering,
+                exited: false,
                 command_executor,
                 queued_groups: if group {
                     vec![tasks.iter().map(|t| t.task_id.value.clone()).collect()]
@@ -1295,6 +1374,8 @@ impl Slave {
                 // (`REASON_CONTAINER_LAUNCH_FAILED`) and this message.
                 tracing::warn!(%framework_id, %executor_id, %error, "Failed to launch the executor");
                 executor.state = ExecutorState::Terminating;
+                self.metrics.container_launch_errors.inc();
+                self.refresh_gauges();
             }
         }
     }
@@ -1333,6 +1414,7 @@ impl Slave {
         });
         let max_age = self.gc.max_allowed_age(usage);
         self.executor_directory_max_age = max_age;
+        self.refresh_gauges();
         let due = self.gc.due(max_age, std::time::Instant::now());
         if !due.is_empty() {
             let work_dir = self.config.work_dir.clone();
@@ -1475,6 +1557,7 @@ impl Slave {
                 format!("Executor did not register within {timeout}"),
             ));
             let container_id = executor.container_id.clone();
+            self.refresh_gauges();
             self.destroy_container(&container_id);
         }
     }
@@ -1484,6 +1567,8 @@ impl Slave {
         let executor_id = message.executor_id.value.clone();
         let slave_id = self.info.id.clone().unwrap_or_default();
         let slave_info = self.info.clone();
+        self.refresh_gauges();
+        // Queued: the recount sees the change below.
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             self.base.send(&from, &ShutdownExecutorMessage::default());
             return;
@@ -1601,10 +1686,20 @@ impl Slave {
         update.status.slave_id = self.info.id.clone();
         let state = update.status.state();
         let mut log = None;
+        // Upstream `Slave::statusUpdate` counts an update for a task of a
+        // known executor as valid, whether the executor or the agent sent
+        // it, and the others as invalid.
+        let mut valid = false;
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
             let checkpoint = framework.info.checkpoint.unwrap_or(false);
             for executor in framework.executors.values_mut() {
                 if let Some(task) = executor.tasks.get_mut(&task_id) {
+                    valid = true;
+                    let was_terminal =
+                        TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
+                    if state.is_terminal() && !was_terminal {
+                        self.metrics.count_terminal(state);
+                    }
                     task.state = state as i32;
                     let mut status = update.status.clone();
                     status.data = None;
@@ -1635,6 +1730,12 @@ impl Slave {
                     }
                 }
             }
+        }
+        if valid {
+            self.metrics.valid_status_updates.inc();
+            self.refresh_gauges();
+        } else {
+            self.metrics.invalid_status_updates.inc();
         }
         let uuid = update.uuid.clone().unwrap_or_default();
         let first = match self.updates.update(update, log) {
@@ -1873,6 +1974,8 @@ impl Slave {
             return;
         };
         tracing::info!(%framework_id, %executor_id, status = ?termination.status, "Executor terminated");
+        self.metrics.executors_terminated.inc();
+        self.refresh_gauges();
         let mut unfinished: Vec<TaskId> = executor
             .tasks
             .values()
@@ -1922,6 +2025,7 @@ impl Slave {
             .expect("present above");
         let mut executor = executor;
         executor.state = ExecutorState::Terminating;
+        executor.exited = true;
         executor.recovered = false;
         executor.queued.clear();
         // Ends an HTTP executor's event stream.
@@ -2078,8 +2182,7 @@ impl Slave {
         let strict = self.config.flags.as_ref().is_none_or(|f| f.strict);
         let recovered = state::recover(&work_dir, strict)?;
         if let Some(slave) = &recovered {
-            self.recovery_errors
-                .store(slave.errors, std::sync::atomic::Ordering::Relaxed);
+            self.metrics.recovery_errors.add(u64::from(slave.errors));
             if slave.errors > 0 {
                 tracing::warn!(
                     errors = slave.errors,
@@ -2197,6 +2300,7 @@ impl Slave {
                         http: None,
                         os_pid,
                         state: ExecutorState::Registering,
+                        exited: false,
                         command_executor: executor.generated_for_command_task,
                         queued: vec![],
                         queued_groups: vec![],
@@ -2309,6 +2413,8 @@ impl Slave {
         let framework_id = message.framework_id.value.clone();
         let executor_id = message.executor_id.value.clone();
         let slave_id = self.info.id.clone().unwrap_or_default();
+        self.refresh_gauges();
+        // Queued: the recount sees the change below.
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             tracing::warn!(%framework_id, %executor_id, %from, "Shutting down an executor of an unknown framework");
             self.base.send(&from, &ShutdownExecutorMessage::default());
@@ -2406,6 +2512,7 @@ impl Slave {
                 }
             }
         }
+        self.refresh_gauges();
         for container_id in destroy {
             self.destroy_container(&container_id);
         }
@@ -2419,6 +2526,7 @@ impl Slave {
         }
         tracing::info!("Finished recovery");
         self.recovering = false;
+        self.metrics.set_recovery_time();
         self.backoff = self.config.registration_backoff_factor;
         self.schedule_registration(ctx);
     }
@@ -2464,6 +2572,7 @@ impl Slave {
         );
         executor.state = ExecutorState::Terminating;
         let container_id = executor.container_id.clone();
+        self.refresh_gauges();
         self.send_to_executor(
             framework_id,
             executor_id,
@@ -2527,15 +2636,38 @@ impl Slave {
         }
     }
 
-    /// An executor's message for its framework: straight to a v0
-    /// framework; through the master otherwise.
-    fn executor_message(&self, message: ExecutorToFrameworkMessage) {
-        let to = self
+    /// A framework's message for one of its executors (upstream
+    /// `Slave::schedulerMessage`): delivered to a running executor, else
+    /// dropped; counted either way.
+    fn scheduler_message(&self, message: FrameworkToExecutorMessage) {
+        let (framework_id, executor_id) = (&message.framework_id.value, &message.executor_id.value);
+        let running = self
             .frameworks
-            .get(&message.framework_id.value)
-            .and_then(|f| f.pid.clone())
-            .unwrap_or_else(|| self.master.clone());
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .is_some_and(|e| e.state == ExecutorState::Running);
+        if !running {
+            tracing::warn!(%framework_id, %executor_id, "Dropping a framework message for an executor that is not running");
+            self.metrics.invalid_framework_messages.inc();
+            return;
+        }
+        let (f, e) = (framework_id.clone(), executor_id.clone());
+        self.send_to_executor(&f, &e, ToExecutor::FrameworkMessage(message));
+        self.metrics.valid_framework_messages.inc();
+    }
+
+    /// An executor's message for its framework (upstream
+    /// `Slave::executorMessage`): straight to a v0 framework; through the
+    /// master otherwise. Dropped for a framework the agent does not hold.
+    fn executor_message(&self, message: ExecutorToFrameworkMessage) {
+        let Some(framework) = self.frameworks.get(&message.framework_id.value) else {
+            tracing::warn!(framework_id = %message.framework_id.value, "Dropping an executor message for an unknown framework");
+            self.metrics.invalid_framework_messages.inc();
+            return;
+        };
+        let to = framework.pid.clone().unwrap_or_else(|| self.master.clone());
         self.base.send(&to, &message);
+        self.metrics.valid_framework_messages.inc();
     }
 
     // --- The v1 executor API (executor_http.rs) ------------------------------
@@ -2600,6 +2732,8 @@ impl Slave {
         let slave_id = self.info.id.clone().unwrap_or_default();
         let slave_info = self.info.clone();
         let work_dir = self.config.work_dir.clone();
+        self.refresh_gauges();
+        // Queued: the recount sees the change below.
         let Some(framework) = self.frameworks.get_mut(&framework_id) else {
             return Err(Response::bad_request(format!(
                 "Framework '{framework_id}' cannot be found"
@@ -2879,6 +3013,7 @@ impl Process for Slave {
                         .fetcher()
                         .metrics()
                         .register(runtime.metrics());
+                    containerizer.register_metrics(runtime.metrics());
                 }
                 self.containerizer = Some(Arc::new(containerizer));
             }
@@ -2957,13 +3092,16 @@ impl Process for Slave {
             }
         });
         base.install::<FrameworkToExecutorMessage>(|this, _ctx, _from, m| {
-            let (f, e) = (m.framework_id.value.clone(), m.executor_id.value.clone());
-            this.send_to_executor(&f, &e, ToExecutor::FrameworkMessage(m));
+            this.scheduler_message(m)
+        });
+        base.install::<UpdateFrameworkMessage>(|this, _ctx, from, m| {
+            this.update_framework(&from, m)
         });
         base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, m| this.executor_message(m));
         base.install::<ReregisterExecutorMessage>(|this, ctx, from, m| {
             this.reregister_executor(from, m, ctx)
         });
+        self.self_addr = Some(ctx.address().downgrade());
         crate::http::install(self);
         let interval = self.gc.options().disk_watch_interval;
         libprocess::delay(interval, &ctx.address(), |this, ctx| {
@@ -2981,7 +3119,9 @@ impl Process for Slave {
             self.cleanup_recovered(ctx);
             return;
         }
+        self.refresh_gauges();
         if !self.recovering {
+            self.metrics.set_recovery_time();
             let delay = Self::random_delay(self.config.registration_backoff_factor);
             libprocess::delay(delay, &ctx.address(), |this, ctx| this.do_register(ctx));
         }
@@ -3073,6 +3213,7 @@ mod tests {
             http: None,
             os_pid: 0,
             state: ExecutorState::Terminating,
+            exited: true,
             command_executor: true,
             queued: vec![],
             queued_groups: vec![],
@@ -3142,5 +3283,55 @@ mod tests {
         );
         assert_eq!(archive[1].pid, None);
         assert!(archive[1].tasks.is_empty());
+    }
+
+    #[test]
+    fn update_framework_from_the_master_sets_the_new_pid_and_info() {
+        let mut slave = slave();
+        let old = UPID::parse_lenient("scheduler-1@127.0.0.1:4242");
+        slave.frameworks.insert(
+            "F1".into(),
+            Framework {
+                info: FrameworkInfo {
+                    id: Some(FrameworkId { value: "F1".into() }),
+                    name: "old".into(),
+                    ..Default::default()
+                },
+                pid: Some(old.clone()),
+                executors: HashMap::new(),
+                completed_executors: Default::default(),
+            },
+        );
+        let update = |pid: &str, name: &str| UpdateFrameworkMessage {
+            framework_id: FrameworkId { value: "F1".into() },
+            pid: Some(pid.into()),
+            framework_info: Some(FrameworkInfo {
+                id: Some(FrameworkId { value: "F1".into() }),
+                name: name.into(),
+                ..Default::default()
+            }),
+        };
+        // Not from the master: ignored.
+        let stranger = UPID::parse_lenient("scheduler-9@127.0.0.1:9999");
+        slave.update_framework(&stranger, update("scheduler-2@127.0.0.1:4343", "new"));
+        assert_eq!(slave.frameworks["F1"].pid, Some(old));
+        assert_eq!(slave.frameworks["F1"].info.name, "old");
+
+        let master = slave.master.clone();
+        slave.update_framework(&master, update("scheduler-2@127.0.0.1:4343", "new"));
+        let new = UPID::parse_lenient("scheduler-2@127.0.0.1:4343");
+        assert_eq!(slave.frameworks["F1"].pid, Some(new));
+        assert_eq!(slave.frameworks["F1"].info.name, "new");
+
+        // An HTTP framework has no pid: executor messages go through the
+        // master.
+        slave.update_framework(&master, update("", "http"));
+        assert_eq!(slave.frameworks["F1"].pid, None);
+
+        // An unknown framework is ignored.
+        let mut unknown = update("scheduler-3@127.0.0.1:4444", "x");
+        unknown.framework_id.value = "F2".into();
+        slave.update_framework(&master, unknown);
+        assert!(!slave.frameworks.contains_key("F2"));
     }
 }

@@ -59,6 +59,15 @@ impl Metrics {
         counter
     }
 
+    /// Registers `counter`, made before the registry was known, under
+    /// `name` (replacing what was there).
+    pub fn add_counter(&self, name: &str, counter: &Counter) {
+        self.metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), Metric::Counter(counter.clone()));
+    }
+
     /// Registers (or replaces) gauge `name`.
     pub fn gauge(&self, name: &str, gauge: impl Fn() -> f64 + Send + Sync + 'static) {
         self.metrics

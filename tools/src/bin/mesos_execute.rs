@@ -259,6 +259,14 @@ async fn run(flags: Flags) -> anyhow::Result<bool> {
     let mut terminal: std::collections::HashMap<String, TaskState> =
         std::collections::HashMap::new();
 
+    // Upstream's mesos-execute detects the master through ZooKeeper;
+    // ZooKeeper detection comes with the high-availability work.
+    if flags.master.starts_with("zk://") {
+        anyhow::bail!(
+            "--master=zk://... is not supported yet (ZooKeeper detection comes with the \
+             high-availability work); give the master as host:port"
+        );
+    }
     let master: UPID = if flags.master.contains('@') {
         flags.master.parse()?
     } else {

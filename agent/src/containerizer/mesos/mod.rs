@@ -120,6 +120,8 @@ pub struct MesosContainerizerProcess {
     terminated: HashMap<String, ContainerTermination>,
     /// `--runtime_dir` (see [`paths`]).
     runtime_dir: PathBuf,
+    /// `containerizer/mesos/container_destroy_errors`.
+    destroy_errors: libprocess::metrics::Counter,
 }
 
 impl Actor for MesosContainerizerProcess {
@@ -131,6 +133,7 @@ impl Actor for MesosContainerizerProcess {
 pub struct MesosContainerizer {
     addr: Addr<MesosContainerizerProcess>,
     fetcher: Fetcher,
+    destroy_errors: libprocess::metrics::Counter,
 }
 
 /// What [`MesosContainerizer::start`] puts together.
@@ -172,6 +175,8 @@ impl MesosContainerizer {
         if let Some(switchboard) = &io_switchboard {
             isolators.insert(0, switchboard.clone());
         }
+        let destroy_errors = libprocess::metrics::Counter::default();
+        let process_destroy_errors = destroy_errors.clone();
         let addr = MesosContainerizerProcess::create(|ctx| {
             // Unbounded, as libprocess queues are: a full mailbox would
             // defer a send and break the call order the facade promises.
@@ -188,14 +193,29 @@ impl MesosContainerizer {
                 io_switchboard,
                 terminated: HashMap::new(),
                 runtime_dir,
+                destroy_errors: process_destroy_errors,
             }
         });
-        Self { addr, fetcher }
+        Self {
+            addr,
+            fetcher,
+            destroy_errors,
+        }
     }
 
     /// Its fetcher.
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
+    }
+
+    /// Registers the containerizer's own metrics (upstream
+    /// `MesosContainerizerProcess::Metrics`) with `registry`; the
+    /// fetcher's are registered through [`Fetcher::metrics`].
+    pub fn register_metrics(&self, registry: &libprocess::metrics::Metrics) {
+        registry.add_counter(
+            "containerizer/mesos/container_destroy_errors",
+            &self.destroy_errors,
+        );
     }
 }
 
@@ -1070,6 +1090,7 @@ impl MesosContainerizerProcess {
         let addr = ctx.address();
         let id = id.to_string();
         let provisioner = self.provisioner.clone();
+        let destroy_errors = self.destroy_errors.clone();
         tracing::info!(container_id = %id, "Destroying container");
         actix::spawn(async move {
             // Nested containers go first, as upstream.
@@ -1088,8 +1109,12 @@ impl MesosContainerizerProcess {
                     break;
                 }
             }
+            // Upstream counts a failed launcher destroy or isolator cleanup
+            // once per destroy (and keeps the container; here it goes).
+            let mut failed = false;
             if let Err(error) = launcher.destroy(&id).await {
                 tracing::warn!(container_id = %id, %error, "Failed to destroy container");
+                failed = true;
             }
             let status = match exit {
                 Some(exit) => exit.await,
@@ -1098,7 +1123,11 @@ impl MesosContainerizerProcess {
             for isolator in isolators.iter().rev() {
                 if let Err(error) = isolator.cleanup(&id).await {
                     tracing::warn!(container_id = %id, isolator = isolator.name(), %error, "Failed to clean up isolator");
+                    failed = true;
                 }
+            }
+            if failed {
+                destroy_errors.inc();
             }
             if let Some(provisioner) = provisioner {
                 if let Err(error) = provisioner.destroy(&id).await {
