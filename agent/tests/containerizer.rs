@@ -413,6 +413,74 @@ async fn a_container_over_its_memory_is_killed_with_the_upstream_reason() {
     assert!(!cgroup_dir("memory", &id).exists(), "the cgroup is removed");
 }
 
+/// Upstream `ROOT_CGROUPS_LimitSwap` and the memory half of
+/// `ROOT_CGROUPS_CFS_TaskGroupLimits`: with `--cgroups_limit_swap` the
+/// hard limit and `memory.memsw.limit_in_bytes` are the container's
+/// memory, and usage reports memory plus swap; an update raises both, but
+/// a smaller container only gets a smaller soft limit (upstream never
+/// lowers the hard limit of a running container).
+#[actix_rt::test]
+async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
+    let test = "cgroups_mem_limits_swap_and_only_raises_the_hard_limit";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        cgroups_limit_swap: true,
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let id = unique("swap");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 1005", None))
+        .await
+        .unwrap();
+    let read = |file: &str| -> u64 {
+        std::fs::read_to_string(cgroup_dir("memory", &id).join(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    const MB: u64 = 1024 * 1024;
+    let limits = || {
+        [
+            "memory.soft_limit_in_bytes",
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ]
+        .map(|file| read(file) / MB)
+    };
+    assert_eq!(limits(), [64, 64, 64]);
+    let usage = containerizer.usage(id.clone()).await.unwrap();
+    assert!(usage.mem_total_memsw_bytes.is_some(), "{usage:?}");
+    assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
+
+    let resize = |mem: u64| {
+        let resources = format!("cpus:0.5;mem:{mem}");
+        let containerizer = &containerizer;
+        let id = id.clone();
+        async move {
+            let resources = Resources::parse(&resources, "*").unwrap().to_vec();
+            containerizer.update(id, resources).await.unwrap();
+        }
+    };
+    resize(128).await;
+    assert_eq!(limits(), [128, 128, 128], "raised: memsw before the limit");
+    resize(48).await;
+    assert_eq!(limits(), [48, 128, 128], "only the soft limit goes down");
+    resize(256).await;
+    assert_eq!(limits(), [256, 256, 256]);
+
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("memory", &id).exists());
+}
+
 #[actix_rt::test]
 async fn recovery_destroys_orphan_containers() {
     if !require_root("recovery_destroys_orphan_containers") {

@@ -21,7 +21,10 @@
 //!   `cpu.max`. Usage from `cpuacct.stat` / `cpu.stat`.
 //! - mem: `memory.limit_in_bytes` and the soft limit = mem (at least
 //!   32 MB); with `--cgroups_limit_swap`, `memory.memsw.limit_in_bytes`
-//!   too. v2: `memory.max`, `memory.low`, `memory.swap.max`. An OOM kill
+//!   too (and `mem_total_memsw_bytes` in usage). v2: `memory.max`,
+//!   `memory.low`, `memory.swap.max`. An update sets the soft limit but
+//!   only ever raises the hard limit, as upstream: lowering it could OOM
+//!   the container. An OOM kill
 //!   in the cgroup is a limitation: the container is destroyed and its
 //!   tasks fail with `REASON_CONTAINER_LIMITATION_MEMORY` and upstream's
 //!   "Memory limit exceeded" message.
@@ -579,7 +582,9 @@ impl Ops {
         Ok(())
     }
 
-    fn apply(&self, resources: &[Resource]) -> Result<()> {
+    /// Applies the limits of `resources`; `first` when the container's
+    /// limits are set for the first time (at `isolate`), not updated.
+    fn apply(&self, resources: &[Resource], first: bool) -> Result<()> {
         let resources = Resources::from(resources.to_vec());
         let v2 = |root: &PathBuf| root.clone();
         match (self.subsystem, &self.config.hierarchy) {
@@ -627,20 +632,36 @@ impl Ops {
                 let memory = self.v1("memory")?;
                 cgroups::memory::set_soft_limit_in_bytes(&memory, &self.cgroup, Some(limit))
                     .map_err(IsolatorError::new)?;
-                // Raising the limit must come before raising memsw, and
-                // lowering memsw before lowering the limit: try both orders.
-                if self.config.limit_swap {
-                    let _ = cgroups::memory::set_memsw_limit_in_bytes(
-                        &memory,
-                        &self.cgroup,
-                        Some(limit),
-                    );
-                }
-                cgroups::memory::set_limit_in_bytes(&memory, &self.cgroup, Some(limit))
-                    .map_err(IsolatorError::new)?;
-                if self.config.limit_swap {
-                    cgroups::memory::set_memsw_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                let set_limit = || {
+                    cgroups::memory::set_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                        .map_err(IsolatorError::new)
+                };
+                let set_memsw = || {
+                    if self.config.limit_swap {
+                        cgroups::memory::set_memsw_limit_in_bytes(
+                            &memory,
+                            &self.cgroup,
+                            Some(limit),
+                        )
                         .map_err(IsolatorError::new)?;
+                    }
+                    Ok::<_, IsolatorError>(())
+                };
+                // The kernel wants limit <= memsw (MESOS-7237): the first
+                // time (a lowering from unlimited) the limit goes first; a
+                // raise sets memsw first. A lower hard limit is never set
+                // after the first time, as upstream: it could OOM the
+                // container; only the soft limit follows it down.
+                if first {
+                    set_limit()?;
+                    set_memsw()?;
+                } else {
+                    let current = cgroups::memory::limit_in_bytes(&memory, &self.cgroup)
+                        .map_err(IsolatorError::new)?;
+                    if limit > current {
+                        set_memsw()?;
+                        set_limit()?;
+                    }
                 }
             }
             (Subsystem::Mem, Hierarchy::V2(root)) => {
@@ -651,8 +672,14 @@ impl Ops {
                 let root = v2(root);
                 cgroups2::memory::set_low(&root, &self.cgroup, limit)
                     .map_err(IsolatorError::new)?;
-                cgroups2::memory::set_max(&root, &self.cgroup, Some(limit))
-                    .map_err(IsolatorError::new)?;
+                // As on v1: the hard limit is only ever raised after the
+                // first time.
+                let current =
+                    cgroups2::memory::max(&root, &self.cgroup).map_err(IsolatorError::new)?;
+                if first || current.is_some_and(|current| limit > current) {
+                    cgroups2::memory::set_max(&root, &self.cgroup, Some(limit))
+                        .map_err(IsolatorError::new)?;
+                }
                 if self.config.limit_swap {
                     cgroups2::memory::set_swap_max(&root, &self.cgroup, Some(0))
                         .map_err(IsolatorError::new)?;
@@ -710,6 +737,11 @@ impl Ops {
                 let stat =
                     cgroups::memory::stat(&memory, &self.cgroup).map_err(IsolatorError::new)?;
                 statistics::apply_memory_v1(&mut stats, usage, &stat);
+                if self.config.limit_swap {
+                    stats.mem_total_memsw_bytes =
+                        cgroups::memory::memsw_usage_in_bytes(&memory, &self.cgroup)
+                            .map_err(IsolatorError::new)?;
+                }
             }
             (Subsystem::Mem, Hierarchy::V2(root)) => {
                 let current =
@@ -951,7 +983,7 @@ impl Isolator for CgroupsIsolator {
             .unwrap_or_default();
         self.blocking(container_id, move |ops| {
             ops.assign(pid)?;
-            ops.apply(&resources)
+            ops.apply(&resources, true)
         })
     }
 
@@ -1011,7 +1043,7 @@ impl Isolator for CgroupsIsolator {
             ))));
         }
         let resources = resources.to_vec();
-        self.blocking(container_id, move |ops| ops.apply(&resources))
+        self.blocking(container_id, move |ops| ops.apply(&resources, false))
     }
 
     fn usage(&self, container_id: &str) -> BoxFuture<'static, Result<ResourceStatistics>> {
