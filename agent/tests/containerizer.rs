@@ -147,6 +147,52 @@ async fn without_the_isolator_rlimits_are_not_applied() {
     assert_eq!(wait.await.unwrap().status, Some(0));
 }
 
+/// Upstream `PosixRLimitsIsolatorTest.NestedContainers`: two nested
+/// containers of one parent each run under their own `RLMT_CPU`.
+#[actix_rt::test]
+async fn nested_containers_get_their_own_rlimits() {
+    if !require_root("nested_containers_get_their_own_rlimits") {
+        return;
+    }
+    let parent_sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "posix/rlimits");
+    let parent = unique("rlimits-parent");
+    containerizer
+        .launch(
+            parent.clone(),
+            config(parent_sandbox.path(), "exec sleep 1006", None),
+        )
+        .await
+        .unwrap();
+    for (name, seconds) in [("task1", 10000), ("task2", 20000)] {
+        let child = format!("{parent}.{name}");
+        let sandbox = parent_sandbox.path().join("containers").join(name);
+        std::fs::create_dir_all(&sandbox).unwrap();
+        let container = rlimits(vec![limit(Type::RlmtCpu, Some(seconds), Some(seconds))]);
+        let command =
+            format!(r#"test "$(ulimit -t)" = {seconds} && test "$(ulimit -Ht)" = {seconds}"#);
+        let launch = containerizer.launch(child.clone(), config(&sandbox, &command, container));
+        let wait = containerizer.wait(child);
+        launch.await.unwrap();
+        let termination = wait.await.unwrap();
+        assert_eq!(termination.status, Some(0), "{name}: {termination:?}");
+    }
+    // The parent keeps the agent's own limit.
+    let pid = containerizer
+        .status(parent.clone())
+        .await
+        .unwrap()
+        .executor_pid
+        .unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let cpu = limits
+        .lines()
+        .find(|l| l.starts_with("Max cpu time"))
+        .unwrap();
+    assert!(cpu.contains("unlimited"), "{cpu}");
+    assert!(containerizer.destroy(parent).await);
+}
+
 #[actix_rt::test]
 async fn usage_reports_limits_and_the_processes_memory() {
     let sandbox = tempfile::tempdir().unwrap();
