@@ -389,6 +389,11 @@ pub struct CgroupsIsolator {
     config: Arc<CgroupsConfig>,
     /// The containers it isolates, with their resources.
     containers: Arc<Mutex<HashMap<String, Vec<Resource>>>>,
+    /// Recovered containers without a cgroup in this subsystem's
+    /// hierarchy: launched before the agent had this isolator (upstream
+    /// `ROOT_CGROUPS_MemoryForward`). As upstream, they are left alone:
+    /// no limits, no usage, no watch.
+    absent: Arc<Mutex<HashSet<String>>>,
 }
 
 impl CgroupsIsolator {
@@ -444,7 +449,15 @@ impl CgroupsIsolator {
             subsystem,
             config,
             containers: Arc::default(),
+            absent: Arc::default(),
         })
+    }
+
+    fn absent(&self, container_id: &str) -> bool {
+        self.absent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(container_id)
     }
 
     fn containers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Resource>>> {
@@ -531,6 +544,18 @@ impl Ops {
                 .map(PathBuf::from)
                 .map_err(IsolatorError::new),
             Hierarchy::V2(_) => Err(IsolatorError("not a cgroup v1 hierarchy".into())),
+        }
+    }
+
+    /// Whether the container's cgroup is in every hierarchy it needs.
+    fn exists(&self) -> bool {
+        match &self.config.hierarchy {
+            Hierarchy::V1(hierarchies) => self.subsystem.v1_controllers().iter().all(|c| {
+                hierarchies
+                    .require(c)
+                    .is_ok_and(|h| cgroups::path(h, &self.cgroup).is_dir())
+            }),
+            Hierarchy::V2(root) => root.join(&self.cgroup).is_dir(),
         }
     }
 
@@ -908,7 +933,9 @@ impl Isolator for CgroupsIsolator {
     /// hierarchies that belongs neither to them nor to a known orphan is
     /// an unknown orphan (the agent died while destroying it, after the
     /// launcher's cgroup was gone), destroyed here. Known orphans are
-    /// destroyed by the containerizer through `cleanup` (MESOS-2367).
+    /// destroyed by the containerizer through `cleanup` (MESOS-2367). A
+    /// recovered container without a cgroup here ("Couldn't find the
+    /// cgroup") is left unisolated by this subsystem.
     fn recover(
         &self,
         states: &[ContainerState],
@@ -928,8 +955,32 @@ impl Isolator for CgroupsIsolator {
             }
         }
         let (subsystem, config) = (self.subsystem, self.config.clone());
+        let recovered: Vec<String> = states
+            .iter()
+            .map(|s| s.container_id.value.clone())
+            .filter(|id| !id.contains('.'))
+            .collect();
+        let absent = self.absent.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                for container_id in recovered {
+                    let ops = Ops {
+                        subsystem,
+                        cgroup: config.cgroup(&container_id),
+                        config: config.clone(),
+                    };
+                    if !ops.exists() {
+                        tracing::warn!(
+                            %container_id,
+                            isolator = subsystem.name(),
+                            "Couldn't find the cgroup of a recovered container: not isolating it"
+                        );
+                        absent
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(container_id);
+                    }
+                }
                 for container_id in unknown_orphans(subsystem, &config, &known)? {
                     tracing::info!(
                         %container_id,
@@ -988,7 +1039,10 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn watch(&self, container_id: &str) -> BoxFuture<'static, ContainerLimitation> {
-        if self.subsystem != Subsystem::Mem || container_id.contains('.') {
+        if self.subsystem != Subsystem::Mem
+            || container_id.contains('.')
+            || self.absent(container_id)
+        {
             return Box::pin(std::future::pending());
         }
         // A thread of its own, not the runtime's blocking pool: the wait
@@ -1025,6 +1079,7 @@ impl Isolator for CgroupsIsolator {
         if self.subsystem != Subsystem::Mem
             || container_id.contains('.')
             || !self.containers().contains_key(container_id)
+            || self.absent(container_id)
         {
             return ready(None);
         }
@@ -1042,6 +1097,9 @@ impl Isolator for CgroupsIsolator {
                 "unknown container '{container_id}'"
             ))));
         }
+        if self.absent(container_id) {
+            return ready(Ok(()));
+        }
         let resources = resources.to_vec();
         self.blocking(container_id, move |ops| ops.apply(&resources, false))
     }
@@ -1052,6 +1110,9 @@ impl Isolator for CgroupsIsolator {
                 "unknown container '{container_id}'"
             ))));
         }
+        if self.absent(container_id) {
+            return ready(Ok(ResourceStatistics::default()));
+        }
         self.blocking(container_id, |ops| ops.usage())
     }
 
@@ -1060,6 +1121,10 @@ impl Isolator for CgroupsIsolator {
             return ready(Ok(()));
         }
         self.containers().remove(container_id);
+        self.absent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(container_id);
         self.blocking(container_id, |ops| ops.destroy())
     }
 }
