@@ -943,3 +943,98 @@ async fn memory_isolation_removed_at_a_restart_stops_memory_statistics() {
     )
     .await;
 }
+
+/// Upstream `DiskQuotaEnforcement.SlaveRecovery`, and the enforcement it
+/// implies: `disk/du` measures a recovered container again, against its
+/// executor's and task's `disk` once the executor re-registers, and still
+/// kills it when it writes past its quota after the restart.
+#[actix_rt::test]
+async fn a_restarted_agent_keeps_measuring_and_enforcing_disk_quota() {
+    if !support::sandbox::require_executor() {
+        return;
+    }
+    let start = |runtime: &Runtime, master: &UPID, work_dir: &std::path::Path| {
+        let mut config = agent_config(runtime, master, work_dir, bin_dir());
+        config.containerizer.isolation = "posix/cpu,posix/mem,disk/du".into();
+        config.containerizer.disk_watch_interval = Duration::from_millis(50);
+        config.containerizer.enforce_disk_quota = true;
+        mesos_agent::spawn(runtime, config).unwrap()
+    };
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let agent = start(&agent_runtime, master.upid(), work_dir.path());
+    let slave_id = wait_registered(&agent).await;
+    let mut framework = framework(&master_runtime, &master, "disk-recovery", true).await;
+    // 2 MB at once; 4 MB more once the test says so.
+    framework.launch(vec![command_task(
+        "writer",
+        "dd if=/dev/zero of=file bs=1048576 count=2 2>/dev/null && touch written && \
+         while [ ! -e go ]; do sleep 0.1; done && \
+         dd if=/dev/zero of=more bs=1048576 count=4 2>/dev/null; exec sleep 1000",
+        "cpus:0.5;mem:64;disk:3",
+    )]);
+    until_running(&mut framework).await;
+    let executor = format!(
+        "slaves/{slave_id}/frameworks/{}/executors/writer",
+        framework.framework_id.value
+    );
+    let meta = work_dir.path().join("meta").join(&executor);
+    let container_id = std::fs::read_link(meta.join("runs/latest")).unwrap();
+    let sandbox = work_dir
+        .path()
+        .join(&executor)
+        .join("runs")
+        .join(container_id);
+    for _ in 0..300 {
+        if sandbox.join("written").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        sandbox.join("written").exists(),
+        "{:?}",
+        std::fs::read_to_string(sandbox.join("stderr"))
+    );
+
+    kill_agent(&agent, &agent_runtime).await;
+    let agent_runtime = runtime();
+    let agent = start(&agent_runtime, master.upid(), work_dir.path());
+    assert_eq!(wait_registered(&agent).await, slave_id);
+
+    // Measured again, against the task's 3 MB (MESOS-2452: more than the
+    // 64 KB of the executor's meta directory, under the limit).
+    let mut statistics = statistics_of(&agent, "writer").await;
+    for _ in 0..100 {
+        if statistics["disk_limit_bytes"] == 3 << 20
+            && statistics["disk_used_bytes"].as_u64() > Some(64 << 10)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        statistics = statistics_of(&agent, "writer").await;
+    }
+    assert_eq!(statistics["disk_limit_bytes"], 3 << 20, "{statistics}");
+    let used = statistics["disk_used_bytes"].as_u64().unwrap();
+    assert!(used > 64 << 10 && used <= 3 << 20, "{statistics}");
+
+    // Past the quota after the restart: still a disk limitation.
+    std::fs::write(sandbox.join("go"), "").unwrap();
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason(),
+        mesos_proto::mesos::task_status::Reason::ContainerLimitationDisk,
+        "{last:?}"
+    );
+    assert!(
+        last.message
+            .as_deref()
+            .is_some_and(|m| m.ends_with("exceeds quota (3MB)")),
+        "{last:?}"
+    );
+    let _ = (&master_runtime, &agent_runtime);
+}

@@ -120,6 +120,10 @@ pub struct MesosContainerizerProcess {
     terminated: HashMap<String, ContainerTermination>,
     /// `--runtime_dir` (see [`paths`]).
     runtime_dir: PathBuf,
+    /// `true` once the last `recover` has run its isolators' `recover`:
+    /// an `update` waits for it, as upstream's agent only updates a
+    /// recovered container after the containerizer recovered it.
+    recovered: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Actor for MesosContainerizerProcess {
@@ -188,6 +192,7 @@ impl MesosContainerizer {
                 io_switchboard,
                 terminated: HashMap::new(),
                 runtime_dir,
+                recovered: tokio::sync::watch::channel(true).1,
             }
         });
         Self { addr, fetcher }
@@ -384,7 +389,11 @@ impl Handler<Recover> for MesosContainerizerProcess {
             self.reap(id, exit, ctx);
         }
         let provisioner = self.provisioner.clone();
+        let (recovered_tx, recovered_rx) = tokio::sync::watch::channel(false);
+        self.recovered = recovered_rx;
         Box::pin(async move {
+            // Dropped when the recovery ends, whatever its outcome.
+            let _recovered = recovered_tx;
             let mut launcher_states = recoverable.clone();
             launcher_states.extend(orphan_states);
             let found = launcher.recover(&launcher_states).await?;
@@ -1358,7 +1367,11 @@ impl Handler<Update> for MesosContainerizerProcess {
         };
         container.resources = resources.clone();
         let isolators = self.isolators.clone();
+        let mut recovered = self.recovered.clone();
         Box::pin(async move {
+            // An update of a recovered container reaches its isolators
+            // after their `recover` (the sender goes when it ends).
+            let _ = recovered.wait_for(|done| *done).await;
             for isolator in isolators.iter() {
                 isolator.update(&id, &resources).await.map_err(|e| {
                     ContainerizerError::Isolator {
