@@ -2,6 +2,32 @@
 //! posix launcher, `posix/rlimits`, `namespaces/pid`, usage, destroy
 //! (upstream `posix_rlimits_isolator_tests`, `ns_tests`,
 //! `containerizer_tests` scenarios that apply to these isolators).
+//!
+//! Upstream test → ours (through the containerizer):
+//!
+//! - `PosixRLimitsIsolatorTest.UnsetLimits` →
+//!   `rlimits_reach_the_command_and_unset_ones_are_unlimited`
+//! - `PosixRLimitsIsolatorTest.InvalidLimits` → `invalid_rlimits_fail_the_launch_with_a_reason`
+//! - `PosixRLimitsIsolatorTest.NestedContainers` → `nested_containers_get_their_own_rlimits`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskNoLimits` (cpu), `ROOT_CGROUPS_PidsAndTids`
+//!   (processes, through `cgroups/pids`) →
+//!   `cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_LimitSwap`, `ROOT_CGROUPS_CFS_TaskGroupLimits` (memory hard
+//!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`
+//! - `MemoryIsolatorTest` OOM / `CgroupsIsolatorTest` memory limitation →
+//!   `a_container_over_its_memory_is_killed_with_the_upstream_reason`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_AutoLoadSubsystems` →
+//!   `cgroups_all_isolates_in_every_mounted_subsystem`
+//! - `DiskQuotaEnforcement.DiskUsageExceedsQuota` (SANDBOX) →
+//!   `a_container_past_its_disk_quota_is_killed_with_the_upstream_reason`
+//! - `DiskQuotaEnforcement.NoQuotaEnforcement` (SANDBOX) →
+//!   `disk_usage_is_reported_without_enforcement`
+//! - `NamespacesIsolatorTest` pid / ipc scenarios →
+//!   `a_pid_namespace_shows_the_container_only_its_own_processes`, `namespaces_ipc_*`,
+//!   `namespaces_pid_share_pid_namespace_as_upstream`
+//!
+//! Through the agent: `isolation.rs`; across agent restarts: `recovery.rs`.
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 

@@ -3,6 +3,17 @@
 //! (upstream `cgroups_isolator_tests`, `memory_isolator_tests`,
 //! `posix_rlimits_isolator_tests`, `ns_tests` scenarios), their updates
 //! as the scheduler sees them.
+//!
+//! Upstream test → ours:
+//!
+//! - `MemoryIsolatorTest` / `CgroupsIsolatorTest` OOM of a command task →
+//!   `a_task_over_its_memory_fails_with_the_upstream_reason`
+//! - `PosixRLimitsIsolatorTest.TaskExceedingLimit` →
+//!   `a_task_past_its_cpu_rlimit_is_killed_and_fails`
+//! - `PosixRLimitsIsolatorTest.InvalidLimits`, `BothSoftAndHardLimitSet` →
+//!   `invalid_rlimits_fail_the_task_before_it_runs`
+//! - `PosixRLimitsIsolatorTest.UnsetLimits` with `namespaces/pid` →
+//!   `a_task_sees_its_rlimits_and_its_own_pid_namespace`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 

@@ -2,6 +2,17 @@
 //! is started again on the same work_dir; it keeps its id, its
 //! checkpointing framework's command executor (a separate OS process)
 //! re-registers, and the unacknowledged update is sent again.
+//!
+//! Upstream test → ours:
+//!
+//! - `CgroupsIsolatorTest` / `MemoryIsolatorTest` recovery, orphan cgroups →
+//!   `a_restarted_agent_keeps_cgroup_limits_and_oom_watch_and_removes_orphan_cgroups`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_MemoryForward` →
+//!   `memory_isolation_added_at_a_restart_applies_to_new_containers_only`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_MemoryBackward` →
+//!   `memory_isolation_removed_at_a_restart_stops_memory_statistics`
+//! - `DiskQuotaEnforcement.SlaveRecovery` (SANDBOX), plus enforcement after it →
+//!   `a_restarted_agent_keeps_measuring_and_enforcing_disk_quota`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
