@@ -2446,6 +2446,23 @@ impl Slave {
                 executor.tasks.insert(task.task_id.value.clone(), record);
             }
         }
+        // The container was recovered with the executor's own resources:
+        // it grows by its tasks' again, as upstream's
+        // `Slave::reregisterExecutor` tells the containerizer.
+        let allocated: Vec<Resource> = executor
+            .info
+            .resources
+            .iter()
+            .chain(executor.tasks.values().flat_map(|t| &t.resources))
+            .cloned()
+            .collect();
+        let container_id = executor.container_id.clone();
+        let update = self.containerizer().update(container_id, allocated);
+        actix::spawn(async move {
+            if let Err(error) = update.await {
+                tracing::warn!(%error, "Failed to update the recovered container's resources");
+            }
+        });
         self.base.link(&from);
         self.base.send(
             &from,

@@ -2,6 +2,32 @@
 //! posix launcher, `posix/rlimits`, `namespaces/pid`, usage, destroy
 //! (upstream `posix_rlimits_isolator_tests`, `ns_tests`,
 //! `containerizer_tests` scenarios that apply to these isolators).
+//!
+//! Upstream test → ours (through the containerizer):
+//!
+//! - `PosixRLimitsIsolatorTest.UnsetLimits` →
+//!   `rlimits_reach_the_command_and_unset_ones_are_unlimited`
+//! - `PosixRLimitsIsolatorTest.InvalidLimits` → `invalid_rlimits_fail_the_launch_with_a_reason`
+//! - `PosixRLimitsIsolatorTest.NestedContainers` → `nested_containers_get_their_own_rlimits`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskNoLimits` (cpu), `ROOT_CGROUPS_PidsAndTids`
+//!   (processes, through `cgroups/pids`) →
+//!   `cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_LimitSwap`, `ROOT_CGROUPS_CFS_TaskGroupLimits` (memory hard
+//!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`
+//! - `MemoryIsolatorTest` OOM / `CgroupsIsolatorTest` memory limitation →
+//!   `a_container_over_its_memory_is_killed_with_the_upstream_reason`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_AutoLoadSubsystems` →
+//!   `cgroups_all_isolates_in_every_mounted_subsystem`
+//! - `DiskQuotaEnforcement.DiskUsageExceedsQuota` (SANDBOX) →
+//!   `a_container_past_its_disk_quota_is_killed_with_the_upstream_reason`
+//! - `DiskQuotaEnforcement.NoQuotaEnforcement` (SANDBOX) →
+//!   `disk_usage_is_reported_without_enforcement`
+//! - `NamespacesIsolatorTest` pid / ipc scenarios →
+//!   `a_pid_namespace_shows_the_container_only_its_own_processes`, `namespaces_ipc_*`,
+//!   `namespaces_pid_share_pid_namespace_as_upstream`
+//!
+//! Through the agent: `isolation.rs`; across agent restarts: `recovery.rs`.
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -145,6 +171,52 @@ async fn without_the_isolator_rlimits_are_not_applied() {
     let wait = containerizer.wait("c1".into());
     launch.await.unwrap();
     assert_eq!(wait.await.unwrap().status, Some(0));
+}
+
+/// Upstream `PosixRLimitsIsolatorTest.NestedContainers`: two nested
+/// containers of one parent each run under their own `RLMT_CPU`.
+#[actix_rt::test]
+async fn nested_containers_get_their_own_rlimits() {
+    if !require_root("nested_containers_get_their_own_rlimits") {
+        return;
+    }
+    let parent_sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "posix/rlimits");
+    let parent = unique("rlimits-parent");
+    containerizer
+        .launch(
+            parent.clone(),
+            config(parent_sandbox.path(), "exec sleep 1006", None),
+        )
+        .await
+        .unwrap();
+    for (name, seconds) in [("task1", 10000), ("task2", 20000)] {
+        let child = format!("{parent}.{name}");
+        let sandbox = parent_sandbox.path().join("containers").join(name);
+        std::fs::create_dir_all(&sandbox).unwrap();
+        let container = rlimits(vec![limit(Type::RlmtCpu, Some(seconds), Some(seconds))]);
+        let command =
+            format!(r#"test "$(ulimit -t)" = {seconds} && test "$(ulimit -Ht)" = {seconds}"#);
+        let launch = containerizer.launch(child.clone(), config(&sandbox, &command, container));
+        let wait = containerizer.wait(child);
+        launch.await.unwrap();
+        let termination = wait.await.unwrap();
+        assert_eq!(termination.status, Some(0), "{name}: {termination:?}");
+    }
+    // The parent keeps the agent's own limit.
+    let pid = containerizer
+        .status(parent.clone())
+        .await
+        .unwrap()
+        .executor_pid
+        .unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let cpu = limits
+        .lines()
+        .find(|l| l.starts_with("Max cpu time"))
+        .unwrap();
+    assert!(cpu.contains("unlimited"), "{cpu}");
+    assert!(containerizer.destroy(parent).await);
 }
 
 #[actix_rt::test]
@@ -411,6 +483,74 @@ async fn a_container_over_its_memory_is_killed_with_the_upstream_reason() {
     let limited = Resources::from(termination.limited_resources);
     assert_eq!(limited.mem(), Some(32 * 1024 * 1024));
     assert!(!cgroup_dir("memory", &id).exists(), "the cgroup is removed");
+}
+
+/// Upstream `ROOT_CGROUPS_LimitSwap` and the memory half of
+/// `ROOT_CGROUPS_CFS_TaskGroupLimits`: with `--cgroups_limit_swap` the
+/// hard limit and `memory.memsw.limit_in_bytes` are the container's
+/// memory, and usage reports memory plus swap; an update raises both, but
+/// a smaller container only gets a smaller soft limit (upstream never
+/// lowers the hard limit of a running container).
+#[actix_rt::test]
+async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
+    let test = "cgroups_mem_limits_swap_and_only_raises_the_hard_limit";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        cgroups_limit_swap: true,
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let id = unique("swap");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 1005", None))
+        .await
+        .unwrap();
+    let read = |file: &str| -> u64 {
+        std::fs::read_to_string(cgroup_dir("memory", &id).join(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    const MB: u64 = 1024 * 1024;
+    let limits = || {
+        [
+            "memory.soft_limit_in_bytes",
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ]
+        .map(|file| read(file) / MB)
+    };
+    assert_eq!(limits(), [64, 64, 64]);
+    let usage = containerizer.usage(id.clone()).await.unwrap();
+    assert!(usage.mem_total_memsw_bytes.is_some(), "{usage:?}");
+    assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
+
+    let resize = |mem: u64| {
+        let resources = format!("cpus:0.5;mem:{mem}");
+        let containerizer = &containerizer;
+        let id = id.clone();
+        async move {
+            let resources = Resources::parse(&resources, "*").unwrap().to_vec();
+            containerizer.update(id, resources).await.unwrap();
+        }
+    };
+    resize(128).await;
+    assert_eq!(limits(), [128, 128, 128], "raised: memsw before the limit");
+    resize(48).await;
+    assert_eq!(limits(), [48, 128, 128], "only the soft limit goes down");
+    resize(256).await;
+    assert_eq!(limits(), [256, 256, 256]);
+
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("memory", &id).exists());
 }
 
 #[actix_rt::test]

@@ -3,6 +3,17 @@
 //! (upstream `cgroups_isolator_tests`, `memory_isolator_tests`,
 //! `posix_rlimits_isolator_tests`, `ns_tests` scenarios), their updates
 //! as the scheduler sees them.
+//!
+//! Upstream test → ours:
+//!
+//! - `MemoryIsolatorTest` / `CgroupsIsolatorTest` OOM of a command task →
+//!   `a_task_over_its_memory_fails_with_the_upstream_reason`
+//! - `PosixRLimitsIsolatorTest.TaskExceedingLimit` →
+//!   `a_task_past_its_cpu_rlimit_is_killed_and_fails`
+//! - `PosixRLimitsIsolatorTest.InvalidLimits`, `BothSoftAndHardLimitSet` →
+//!   `invalid_rlimits_fail_the_task_before_it_runs`
+//! - `PosixRLimitsIsolatorTest.UnsetLimits` with `namespaces/pid` →
+//!   `a_task_sees_its_rlimits_and_its_own_pid_namespace`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -141,6 +152,87 @@ async fn a_task_sees_its_rlimits_and_its_own_pid_namespace() {
     .await;
     let last = statuses.last().unwrap();
     assert_eq!(last.state(), TaskState::TaskFinished, "{statuses:?}");
+}
+
+fn with_rlimits(limits: Vec<RLimit>) -> Option<ContainerInfo> {
+    Some(ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        rlimit_info: Some(RLimitInfo { rlimits: limits }),
+        ..Default::default()
+    })
+}
+
+/// Upstream `PosixRLimitsIsolatorTest.TaskExceedingLimit`: a task that
+/// burns CPU past its `RLMT_CPU` of one second is killed by the kernel
+/// (SIGXCPU at the soft limit, SIGKILL at the hard one) and fails.
+#[actix_rt::test]
+async fn a_task_past_its_cpu_rlimit_is_killed_and_fails() {
+    if !require("a_task_past_its_cpu_rlimit_is_killed_and_fails") {
+        return;
+    }
+    let cpu = RLimit {
+        r#type: Some(Type::RlmtCpu as i32),
+        soft: Some(1),
+        hard: Some(1),
+    };
+    let statuses = run(
+        "posix/rlimits",
+        task(
+            "while true; do true; done",
+            "cpus:0.5;mem:64",
+            with_rlimits(vec![cpu]),
+        ),
+    )
+    .await;
+    let states: Vec<TaskState> = statuses.iter().map(TaskStatus::state).collect();
+    assert_eq!(
+        states,
+        [
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskFailed
+        ],
+        "{statuses:?}"
+    );
+}
+
+/// Upstream `PosixRLimitsIsolatorTest.InvalidLimits` and
+/// `BothSoftAndHardLimitSet`: a soft limit above its hard one, or only
+/// one of them, fails the task before it runs. Upstream's launch helper
+/// exits (`REASON_EXECUTOR_TERMINATED`); ours refuses the launch
+/// (`REASON_CONTAINER_LAUNCH_FAILED`, docs/compatibility.md).
+#[actix_rt::test]
+async fn invalid_rlimits_fail_the_task_before_it_runs() {
+    if !require("invalid_rlimits_fail_the_task_before_it_runs") {
+        return;
+    }
+    for (soft, hard) in [(Some(100), Some(1)), (Some(1), None)] {
+        let limit = RLimit {
+            r#type: Some(Type::RlmtCpu as i32),
+            soft,
+            hard,
+        };
+        let statuses = run(
+            "posix/rlimits",
+            task("true", "cpus:0.5;mem:64", with_rlimits(vec![limit])),
+        )
+        .await;
+        assert_eq!(statuses.len(), 1, "{statuses:?}");
+        let status = &statuses[0];
+        assert_eq!(status.state(), TaskState::TaskFailed, "{status:?}");
+        assert_eq!(
+            status.reason(),
+            task_status::Reason::ContainerLaunchFailed,
+            "{status:?}"
+        );
+        assert!(
+            status
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("invalid rlimit RLMT_CPU")),
+            "{status:?}"
+        );
+    }
 }
 
 #[actix_rt::test]

@@ -2,6 +2,17 @@
 //! is started again on the same work_dir; it keeps its id, its
 //! checkpointing framework's command executor (a separate OS process)
 //! re-registers, and the unacknowledged update is sent again.
+//!
+//! Upstream test → ours:
+//!
+//! - `CgroupsIsolatorTest` / `MemoryIsolatorTest` recovery, orphan cgroups →
+//!   `a_restarted_agent_keeps_cgroup_limits_and_oom_watch_and_removes_orphan_cgroups`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_MemoryForward` →
+//!   `memory_isolation_added_at_a_restart_applies_to_new_containers_only`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_MemoryBackward` →
+//!   `memory_isolation_removed_at_a_restart_stops_memory_statistics`
+//! - `DiskQuotaEnforcement.SlaveRecovery` (SANDBOX), plus enforcement after it →
+//!   `a_restarted_agent_keeps_measuring_and_enforcing_disk_quota`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -759,5 +770,282 @@ async fn a_restarted_agent_keeps_cgroup_limits_and_oom_watch_and_removes_orphan_
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(removed, "the container's memory cgroup is removed");
+    let _ = (&master_runtime, &agent_runtime);
+}
+
+/// A root agent on the linux launcher with `options` changed by `set`.
+fn start_agent_with(
+    runtime: &Runtime,
+    master: &UPID,
+    work_dir: &std::path::Path,
+    set: impl FnOnce(&mut mesos_agent::containerizer::ContainerizerOptions),
+) -> PID<Slave> {
+    let mut config = agent_config(runtime, master, work_dir, bin_dir());
+    config.containerizer.launcher = "linux".into();
+    set(&mut config.containerizer);
+    mesos_agent::spawn(runtime, config).unwrap()
+}
+
+/// A command task `id` running `command` with `resources`.
+fn command_task(id: &str, command: &str, resources: &str) -> TaskInfo {
+    TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        resources: Resources::parse(resources, "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Subscribes a framework (checkpointing or not) named `name`.
+async fn framework(
+    runtime: &Runtime,
+    master: &PID<Master>,
+    name: &str,
+    checkpoint: bool,
+) -> TestFramework {
+    TestFramework::subscribe(
+        runtime,
+        master.upid(),
+        &format!("scheduler-{name}"),
+        FrameworkInfo {
+            user: "root".into(),
+            name: name.into(),
+            checkpoint: Some(checkpoint),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Waits for TASK_RUNNING of the framework's next task.
+async fn until_running(framework: &mut TestFramework) {
+    loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            return;
+        }
+    }
+}
+
+/// The `/monitor/statistics` figures of executor `executor_id`, once the
+/// agent lists it (30 s at most).
+async fn statistics_of(agent: &PID<Slave>, executor_id: &str) -> serde_json::Value {
+    let upid = agent.upid();
+    let addr = std::net::SocketAddrV4::new(upid.ip, upid.port);
+    for _ in 0..300 {
+        let reply = support::sandbox::get(addr, "/monitor/statistics").await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let entries = reply.json();
+        if let Some(entry) = entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["executor_id"] == executor_id)
+        {
+            return entry["statistics"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("executor {executor_id} never reached /monitor/statistics");
+}
+
+/// Upstream `ROOT_CGROUPS_MemoryForward` (`mem_added`) and
+/// `ROOT_CGROUPS_MemoryBackward`: `cgroups/mem` is added to (or removed
+/// from) `--isolation` across an agent restart. The recovered container
+/// reports memory statistics only if it was isolated with them from the
+/// start and the agent still has the isolator; a new container follows
+/// the new flags.
+async fn memory_isolation_changes_across_a_restart(test: &str, mem_added: bool) {
+    let controllers = ["cpu", "cpuacct", "memory", "freezer"];
+    if !require_cgroups_v1(test, &controllers) || !support::sandbox::require_executor() {
+        return;
+    }
+    let (before, after) = if mem_added {
+        ("cgroups/cpu", "cgroups/cpu,cgroups/mem")
+    } else {
+        ("cgroups/cpu,cgroups/mem", "cgroups/cpu")
+    };
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let agent = start_agent_with(&agent_runtime, master.upid(), work_dir.path(), |c| {
+        c.isolation = before.into();
+    });
+    let slave_id = wait_registered(&agent).await;
+    let mut first = framework(&master_runtime, &master, "memory-before", true).await;
+    first.launch(vec![command_task(
+        "task1",
+        "sleep 1000",
+        "cpus:0.5;mem:128",
+    )]);
+    until_running(&mut first).await;
+    let statistics = statistics_of(&agent, "task1").await;
+    assert_eq!(
+        statistics["mem_total_bytes"].is_u64(),
+        !mem_added,
+        "{statistics}"
+    );
+
+    kill_agent(&agent, &agent_runtime).await;
+    let agent_runtime = runtime();
+    let agent = start_agent_with(&agent_runtime, master.upid(), work_dir.path(), |c| {
+        c.isolation = after.into();
+    });
+    assert_eq!(wait_registered(&agent).await, slave_id);
+
+    // The recovered container: no memory statistics either way, and it
+    // keeps running. Once its executor re-registers its limits are its
+    // own and its task's again (the command executor's cpus:0.1;mem:32).
+    let mut statistics = statistics_of(&agent, "task1").await;
+    for _ in 0..100 {
+        if statistics["mem_limit_bytes"] == 160 * 1024 * 1024 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        statistics = statistics_of(&agent, "task1").await;
+    }
+    assert_eq!(
+        statistics["mem_limit_bytes"],
+        160 * 1024 * 1024,
+        "{statistics}"
+    );
+    let cpus_limit = statistics["cpus_limit"].as_f64().unwrap();
+    assert!((cpus_limit - 0.6).abs() < 1e-9, "{statistics}");
+    assert!(statistics["mem_total_bytes"].is_null(), "{statistics}");
+    assert!(statistics["cpus_user_time_secs"].is_f64(), "{statistics}");
+
+    let mut second = framework(&master_runtime, &master, "memory-after", false).await;
+    second.launch(vec![command_task("task2", "sleep 1000", "cpus:0.5;mem:64")]);
+    until_running(&mut second).await;
+    let statistics = statistics_of(&agent, "task2").await;
+    assert_eq!(
+        statistics["mem_total_bytes"].is_u64(),
+        mem_added,
+        "{statistics}"
+    );
+    let still = statistics_of(&agent, "task1").await;
+    assert!(still["mem_total_bytes"].is_null(), "{still}");
+
+    second.teardown();
+    first.teardown();
+    let _ = (&master_runtime, &agent_runtime);
+}
+
+#[actix_rt::test]
+async fn memory_isolation_added_at_a_restart_applies_to_new_containers_only() {
+    memory_isolation_changes_across_a_restart(
+        "memory_isolation_added_at_a_restart_applies_to_new_containers_only",
+        true,
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn memory_isolation_removed_at_a_restart_stops_memory_statistics() {
+    memory_isolation_changes_across_a_restart(
+        "memory_isolation_removed_at_a_restart_stops_memory_statistics",
+        false,
+    )
+    .await;
+}
+
+/// Upstream `DiskQuotaEnforcement.SlaveRecovery`, and the enforcement it
+/// implies: `disk/du` measures a recovered container again, against its
+/// executor's and task's `disk` once the executor re-registers, and still
+/// kills it when it writes past its quota after the restart.
+#[actix_rt::test]
+async fn a_restarted_agent_keeps_measuring_and_enforcing_disk_quota() {
+    if !support::sandbox::require_executor() {
+        return;
+    }
+    let start = |runtime: &Runtime, master: &UPID, work_dir: &std::path::Path| {
+        let mut config = agent_config(runtime, master, work_dir, bin_dir());
+        config.containerizer.isolation = "posix/cpu,posix/mem,disk/du".into();
+        config.containerizer.disk_watch_interval = Duration::from_millis(50);
+        config.containerizer.enforce_disk_quota = true;
+        mesos_agent::spawn(runtime, config).unwrap()
+    };
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let agent = start(&agent_runtime, master.upid(), work_dir.path());
+    let slave_id = wait_registered(&agent).await;
+    let mut framework = framework(&master_runtime, &master, "disk-recovery", true).await;
+    // 2 MB at once; 4 MB more once the test says so.
+    framework.launch(vec![command_task(
+        "writer",
+        "dd if=/dev/zero of=file bs=1048576 count=2 2>/dev/null && touch written && \
+         while [ ! -e go ]; do sleep 0.1; done && \
+         dd if=/dev/zero of=more bs=1048576 count=4 2>/dev/null; exec sleep 1000",
+        "cpus:0.5;mem:64;disk:3",
+    )]);
+    until_running(&mut framework).await;
+    let executor = format!(
+        "slaves/{slave_id}/frameworks/{}/executors/writer",
+        framework.framework_id.value
+    );
+    let meta = work_dir.path().join("meta").join(&executor);
+    let container_id = std::fs::read_link(meta.join("runs/latest")).unwrap();
+    let sandbox = work_dir
+        .path()
+        .join(&executor)
+        .join("runs")
+        .join(container_id);
+    for _ in 0..300 {
+        if sandbox.join("written").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        sandbox.join("written").exists(),
+        "{:?}",
+        std::fs::read_to_string(sandbox.join("stderr"))
+    );
+
+    kill_agent(&agent, &agent_runtime).await;
+    let agent_runtime = runtime();
+    let agent = start(&agent_runtime, master.upid(), work_dir.path());
+    assert_eq!(wait_registered(&agent).await, slave_id);
+
+    // Measured again, against the task's 3 MB (MESOS-2452: more than the
+    // 64 KB of the executor's meta directory, under the limit).
+    let mut statistics = statistics_of(&agent, "writer").await;
+    for _ in 0..100 {
+        if statistics["disk_limit_bytes"] == 3 << 20
+            && statistics["disk_used_bytes"].as_u64() > Some(64 << 10)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        statistics = statistics_of(&agent, "writer").await;
+    }
+    assert_eq!(statistics["disk_limit_bytes"], 3 << 20, "{statistics}");
+    let used = statistics["disk_used_bytes"].as_u64().unwrap();
+    assert!(used > 64 << 10 && used <= 3 << 20, "{statistics}");
+
+    // Past the quota after the restart: still a disk limitation.
+    std::fs::write(sandbox.join("go"), "").unwrap();
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason(),
+        mesos_proto::mesos::task_status::Reason::ContainerLimitationDisk,
+        "{last:?}"
+    );
+    assert!(
+        last.message
+            .as_deref()
+            .is_some_and(|m| m.ends_with("exceeds quota (3MB)")),
+        "{last:?}"
+    );
     let _ = (&master_runtime, &agent_runtime);
 }

@@ -122,6 +122,10 @@ pub struct MesosContainerizerProcess {
     runtime_dir: PathBuf,
     /// `containerizer/mesos/container_destroy_errors`.
     destroy_errors: libprocess::metrics::Counter,
+    /// `true` once the last `recover` has run its isolators' `recover`:
+    /// an `update` waits for it, as upstream's agent only updates a
+    /// recovered container after the containerizer recovered it.
+    recovered: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Actor for MesosContainerizerProcess {
@@ -194,6 +198,7 @@ impl MesosContainerizer {
                 terminated: HashMap::new(),
                 runtime_dir,
                 destroy_errors: process_destroy_errors,
+                recovered: tokio::sync::watch::channel(true).1,
             }
         });
         Self {
@@ -404,7 +409,11 @@ impl Handler<Recover> for MesosContainerizerProcess {
             self.reap(id, exit, ctx);
         }
         let provisioner = self.provisioner.clone();
+        let (recovered_tx, recovered_rx) = tokio::sync::watch::channel(false);
+        self.recovered = recovered_rx;
         Box::pin(async move {
+            // Dropped when the recovery ends, whatever its outcome.
+            let _recovered = recovered_tx;
             let mut launcher_states = recoverable.clone();
             launcher_states.extend(orphan_states);
             let found = launcher.recover(&launcher_states).await?;
@@ -1387,7 +1396,11 @@ impl Handler<Update> for MesosContainerizerProcess {
         };
         container.resources = resources.clone();
         let isolators = self.isolators.clone();
+        let mut recovered = self.recovered.clone();
         Box::pin(async move {
+            // An update of a recovered container reaches its isolators
+            // after their `recover` (the sender goes when it ends).
+            let _ = recovered.wait_for(|done| *done).await;
             for isolator in isolators.iter() {
                 isolator.update(&id, &resources).await.map_err(|e| {
                     ContainerizerError::Isolator {

@@ -21,7 +21,10 @@
 //!   `cpu.max`. Usage from `cpuacct.stat` / `cpu.stat`.
 //! - mem: `memory.limit_in_bytes` and the soft limit = mem (at least
 //!   32 MB); with `--cgroups_limit_swap`, `memory.memsw.limit_in_bytes`
-//!   too. v2: `memory.max`, `memory.low`, `memory.swap.max`. An OOM kill
+//!   too (and `mem_total_memsw_bytes` in usage). v2: `memory.max`,
+//!   `memory.low`, `memory.swap.max`. An update sets the soft limit but
+//!   only ever raises the hard limit, as upstream: lowering it could OOM
+//!   the container. An OOM kill
 //!   in the cgroup is a limitation: the container is destroyed and its
 //!   tasks fail with `REASON_CONTAINER_LIMITATION_MEMORY` and upstream's
 //!   "Memory limit exceeded" message.
@@ -386,6 +389,11 @@ pub struct CgroupsIsolator {
     config: Arc<CgroupsConfig>,
     /// The containers it isolates, with their resources.
     containers: Arc<Mutex<HashMap<String, Vec<Resource>>>>,
+    /// Recovered containers without a cgroup in this subsystem's
+    /// hierarchy: launched before the agent had this isolator (upstream
+    /// `ROOT_CGROUPS_MemoryForward`). As upstream, they are left alone:
+    /// no limits, no usage, no watch.
+    absent: Arc<Mutex<HashSet<String>>>,
 }
 
 impl CgroupsIsolator {
@@ -441,7 +449,15 @@ impl CgroupsIsolator {
             subsystem,
             config,
             containers: Arc::default(),
+            absent: Arc::default(),
         })
+    }
+
+    fn absent(&self, container_id: &str) -> bool {
+        self.absent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(container_id)
     }
 
     fn containers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Resource>>> {
@@ -531,6 +547,18 @@ impl Ops {
         }
     }
 
+    /// Whether the container's cgroup is in every hierarchy it needs.
+    fn exists(&self) -> bool {
+        match &self.config.hierarchy {
+            Hierarchy::V1(hierarchies) => self.subsystem.v1_controllers().iter().all(|c| {
+                hierarchies
+                    .require(c)
+                    .is_ok_and(|h| cgroups::path(h, &self.cgroup).is_dir())
+            }),
+            Hierarchy::V2(root) => root.join(&self.cgroup).is_dir(),
+        }
+    }
+
     fn create(&self) -> Result<()> {
         match &self.config.hierarchy {
             Hierarchy::V1(_) => {
@@ -579,7 +607,9 @@ impl Ops {
         Ok(())
     }
 
-    fn apply(&self, resources: &[Resource]) -> Result<()> {
+    /// Applies the limits of `resources`; `first` when the container's
+    /// limits are set for the first time (at `isolate`), not updated.
+    fn apply(&self, resources: &[Resource], first: bool) -> Result<()> {
         let resources = Resources::from(resources.to_vec());
         let v2 = |root: &PathBuf| root.clone();
         match (self.subsystem, &self.config.hierarchy) {
@@ -627,20 +657,36 @@ impl Ops {
                 let memory = self.v1("memory")?;
                 cgroups::memory::set_soft_limit_in_bytes(&memory, &self.cgroup, Some(limit))
                     .map_err(IsolatorError::new)?;
-                // Raising the limit must come before raising memsw, and
-                // lowering memsw before lowering the limit: try both orders.
-                if self.config.limit_swap {
-                    let _ = cgroups::memory::set_memsw_limit_in_bytes(
-                        &memory,
-                        &self.cgroup,
-                        Some(limit),
-                    );
-                }
-                cgroups::memory::set_limit_in_bytes(&memory, &self.cgroup, Some(limit))
-                    .map_err(IsolatorError::new)?;
-                if self.config.limit_swap {
-                    cgroups::memory::set_memsw_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                let set_limit = || {
+                    cgroups::memory::set_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                        .map_err(IsolatorError::new)
+                };
+                let set_memsw = || {
+                    if self.config.limit_swap {
+                        cgroups::memory::set_memsw_limit_in_bytes(
+                            &memory,
+                            &self.cgroup,
+                            Some(limit),
+                        )
                         .map_err(IsolatorError::new)?;
+                    }
+                    Ok::<_, IsolatorError>(())
+                };
+                // The kernel wants limit <= memsw (MESOS-7237): the first
+                // time (a lowering from unlimited) the limit goes first; a
+                // raise sets memsw first. A lower hard limit is never set
+                // after the first time, as upstream: it could OOM the
+                // container; only the soft limit follows it down.
+                if first {
+                    set_limit()?;
+                    set_memsw()?;
+                } else {
+                    let current = cgroups::memory::limit_in_bytes(&memory, &self.cgroup)
+                        .map_err(IsolatorError::new)?;
+                    if limit > current {
+                        set_memsw()?;
+                        set_limit()?;
+                    }
                 }
             }
             (Subsystem::Mem, Hierarchy::V2(root)) => {
@@ -651,8 +697,14 @@ impl Ops {
                 let root = v2(root);
                 cgroups2::memory::set_low(&root, &self.cgroup, limit)
                     .map_err(IsolatorError::new)?;
-                cgroups2::memory::set_max(&root, &self.cgroup, Some(limit))
-                    .map_err(IsolatorError::new)?;
+                // As on v1: the hard limit is only ever raised after the
+                // first time.
+                let current =
+                    cgroups2::memory::max(&root, &self.cgroup).map_err(IsolatorError::new)?;
+                if first || current.is_some_and(|current| limit > current) {
+                    cgroups2::memory::set_max(&root, &self.cgroup, Some(limit))
+                        .map_err(IsolatorError::new)?;
+                }
                 if self.config.limit_swap {
                     cgroups2::memory::set_swap_max(&root, &self.cgroup, Some(0))
                         .map_err(IsolatorError::new)?;
@@ -710,6 +762,11 @@ impl Ops {
                 let stat =
                     cgroups::memory::stat(&memory, &self.cgroup).map_err(IsolatorError::new)?;
                 statistics::apply_memory_v1(&mut stats, usage, &stat);
+                if self.config.limit_swap {
+                    stats.mem_total_memsw_bytes =
+                        cgroups::memory::memsw_usage_in_bytes(&memory, &self.cgroup)
+                            .map_err(IsolatorError::new)?;
+                }
             }
             (Subsystem::Mem, Hierarchy::V2(root)) => {
                 let current =
@@ -876,7 +933,9 @@ impl Isolator for CgroupsIsolator {
     /// hierarchies that belongs neither to them nor to a known orphan is
     /// an unknown orphan (the agent died while destroying it, after the
     /// launcher's cgroup was gone), destroyed here. Known orphans are
-    /// destroyed by the containerizer through `cleanup` (MESOS-2367).
+    /// destroyed by the containerizer through `cleanup` (MESOS-2367). A
+    /// recovered container without a cgroup here ("Couldn't find the
+    /// cgroup") is left unisolated by this subsystem.
     fn recover(
         &self,
         states: &[ContainerState],
@@ -896,8 +955,32 @@ impl Isolator for CgroupsIsolator {
             }
         }
         let (subsystem, config) = (self.subsystem, self.config.clone());
+        let recovered: Vec<String> = states
+            .iter()
+            .map(|s| s.container_id.value.clone())
+            .filter(|id| !id.contains('.'))
+            .collect();
+        let absent = self.absent.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                for container_id in recovered {
+                    let ops = Ops {
+                        subsystem,
+                        cgroup: config.cgroup(&container_id),
+                        config: config.clone(),
+                    };
+                    if !ops.exists() {
+                        tracing::warn!(
+                            %container_id,
+                            isolator = subsystem.name(),
+                            "Couldn't find the cgroup of a recovered container: not isolating it"
+                        );
+                        absent
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(container_id);
+                    }
+                }
                 for container_id in unknown_orphans(subsystem, &config, &known)? {
                     tracing::info!(
                         %container_id,
@@ -951,12 +1034,15 @@ impl Isolator for CgroupsIsolator {
             .unwrap_or_default();
         self.blocking(container_id, move |ops| {
             ops.assign(pid)?;
-            ops.apply(&resources)
+            ops.apply(&resources, true)
         })
     }
 
     fn watch(&self, container_id: &str) -> BoxFuture<'static, ContainerLimitation> {
-        if self.subsystem != Subsystem::Mem || container_id.contains('.') {
+        if self.subsystem != Subsystem::Mem
+            || container_id.contains('.')
+            || self.absent(container_id)
+        {
             return Box::pin(std::future::pending());
         }
         // A thread of its own, not the runtime's blocking pool: the wait
@@ -993,6 +1079,7 @@ impl Isolator for CgroupsIsolator {
         if self.subsystem != Subsystem::Mem
             || container_id.contains('.')
             || !self.containers().contains_key(container_id)
+            || self.absent(container_id)
         {
             return ready(None);
         }
@@ -1010,8 +1097,11 @@ impl Isolator for CgroupsIsolator {
                 "unknown container '{container_id}'"
             ))));
         }
+        if self.absent(container_id) {
+            return ready(Ok(()));
+        }
         let resources = resources.to_vec();
-        self.blocking(container_id, move |ops| ops.apply(&resources))
+        self.blocking(container_id, move |ops| ops.apply(&resources, false))
     }
 
     fn usage(&self, container_id: &str) -> BoxFuture<'static, Result<ResourceStatistics>> {
@@ -1019,6 +1109,9 @@ impl Isolator for CgroupsIsolator {
             return ready(Err(IsolatorError(format!(
                 "unknown container '{container_id}'"
             ))));
+        }
+        if self.absent(container_id) {
+            return ready(Ok(ResourceStatistics::default()));
         }
         self.blocking(container_id, |ops| ops.usage())
     }
@@ -1028,6 +1121,10 @@ impl Isolator for CgroupsIsolator {
             return ready(Ok(()));
         }
         self.containers().remove(container_id);
+        self.absent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(container_id);
         self.blocking(container_id, |ops| ops.destroy())
     }
 }

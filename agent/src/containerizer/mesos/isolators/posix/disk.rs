@@ -5,15 +5,18 @@
 //! `--enforce_container_disk_quota`, a container past its quota is a
 //! limitation (`REASON_CONTAINER_LIMITATION_DISK`, "Disk usage (..)
 //! exceeds quota (..)"). Nested containers are not measured, as upstream.
+//! Recovered containers are measured again after an agent restart.
 //! Persistent volumes are not built, so only the sandbox is measured.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mesos_proto::mesos::slave::{ContainerConfig, ContainerLaunchInfo, ContainerLimitation};
+use mesos_proto::mesos::slave::{
+    ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState,
+};
 use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
 use mesos_proto::resources::Resources;
 use tokio::sync::watch;
@@ -58,65 +61,16 @@ impl PosixDiskIsolator {
     fn infos(&self) -> std::sync::MutexGuard<'_, HashMap<String, Info>> {
         self.infos.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
 
-/// The `disk` resources that size the sandbox (no persistent volume).
-fn sandbox_quota(resources: &[Resource]) -> Vec<Resource> {
-    resources
-        .iter()
-        .filter(|r| r.name == "disk" && r.disk.as_ref().is_none_or(|d| d.volume.is_none()))
-        .cloned()
-        .collect()
-}
-
-/// `du -k -s <path>`, in bytes.
-async fn du(path: PathBuf) -> std::result::Result<u64, String> {
-    let output = tokio::process::Command::new("du")
-        .arg("-k")
-        .arg("-s")
-        .arg(&path)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(|e| format!("Failed to exec 'du': {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "Failed to perform 'du': {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.split_whitespace()
-        .next()
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| format!("Unexpected output from 'du': {text}"))
-}
-
-impl Isolator for PosixDiskIsolator {
-    fn name(&self) -> &'static str {
-        "disk/du"
-    }
-
-    fn supports_nesting(&self) -> bool {
-        true
-    }
-
-    fn prepare(
-        &self,
-        container_id: &str,
-        config: &ContainerConfig,
-    ) -> BoxFuture<'static, Result<Option<ContainerLaunchInfo>>> {
-        if container_id.contains('.') {
-            return ready(Ok(None));
-        }
+    /// Starts measuring `directory`, the sandbox of `container_id`,
+    /// against the `disk` of `resources`.
+    fn start(&self, container_id: &str, directory: PathBuf, resources: &[Resource]) {
         let (stop, mut stopped) = watch::channel(false);
         let (limit_tx, limit_rx) = tokio::sync::oneshot::channel();
-        let directory = PathBuf::from(&config.directory);
         self.infos().insert(
             container_id.to_string(),
             Info {
-                quota: sandbox_quota(&config.resources),
+                quota: sandbox_quota(resources),
                 last_usage: None,
                 stop,
                 limitation: Some(limit_rx),
@@ -171,6 +125,88 @@ impl Isolator for PosixDiskIsolator {
                 }
             }
         });
+    }
+}
+
+/// The `disk` resources that size the sandbox (no persistent volume).
+fn sandbox_quota(resources: &[Resource]) -> Vec<Resource> {
+    resources
+        .iter()
+        .filter(|r| r.name == "disk" && r.disk.as_ref().is_none_or(|d| d.volume.is_none()))
+        .cloned()
+        .collect()
+}
+
+/// `du -k -s <path>`, in bytes.
+async fn du(path: PathBuf) -> std::result::Result<u64, String> {
+    let output = tokio::process::Command::new("du")
+        .arg("-k")
+        .arg("-s")
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("Failed to exec 'du': {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "Failed to perform 'du': {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .next()
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| format!("Unexpected output from 'du': {text}"))
+}
+
+impl Isolator for PosixDiskIsolator {
+    fn name(&self) -> &'static str {
+        "disk/du"
+    }
+
+    fn supports_nesting(&self) -> bool {
+        true
+    }
+
+    /// Upstream `PosixDiskIsolatorProcess::recover`: the sandbox of each
+    /// recovered top-level container is measured again, against its
+    /// executor's resources until the agent updates it with its tasks'
+    /// (on the executor's re-registration).
+    fn recover(
+        &self,
+        states: &[ContainerState],
+        _orphans: &HashSet<String>,
+    ) -> BoxFuture<'static, Result<()>> {
+        for state in states {
+            let id = &state.container_id.value;
+            if id.contains('.') || state.directory.is_empty() || self.infos().contains_key(id) {
+                continue;
+            }
+            let resources = state
+                .executor_info
+                .as_ref()
+                .map(|e| e.resources.clone())
+                .unwrap_or_default();
+            self.start(id, PathBuf::from(&state.directory), &resources);
+        }
+        ready(Ok(()))
+    }
+
+    fn prepare(
+        &self,
+        container_id: &str,
+        config: &ContainerConfig,
+    ) -> BoxFuture<'static, Result<Option<ContainerLaunchInfo>>> {
+        if container_id.contains('.') {
+            return ready(Ok(None));
+        }
+        self.start(
+            container_id,
+            PathBuf::from(&config.directory),
+            &config.resources,
+        );
         ready(Ok(None))
     }
 
