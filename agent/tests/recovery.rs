@@ -1049,3 +1049,59 @@ async fn a_restarted_agent_keeps_measuring_and_enforcing_disk_quota() {
     );
     let _ = (&master_runtime, &agent_runtime);
 }
+
+/// Upstream `SlaveRecoveryTest.Reboot`: after a reboot (a boot id other
+/// than the checkpointed one; the executor died with the machine) the
+/// agent does not recover its old self: it registers as a new agent, and
+/// `meta/slaves/latest` names the new id.
+#[actix_rt::test]
+async fn after_a_reboot_the_agent_starts_as_a_new_agent() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let forked = forked_pid(&setup);
+    let Setup {
+        master_runtime: _master_runtime,
+        master,
+        work_dir,
+        agent_runtime,
+        agent,
+        slave_id,
+        ..
+    } = setup;
+    kill_agent(&agent, &agent_runtime).await;
+    // The machine "reboots": its processes are gone and its boot id is new.
+    // SAFETY: kills the executor this test started, and nothing else.
+    unsafe { libc::kill(forked, libc::SIGKILL) };
+    let meta = work_dir.path().join("meta");
+    std::fs::write(meta.join("boot_id"), "not-this-boot\n").unwrap();
+
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let new_id = wait_registered(&agent).await;
+    assert_ne!(new_id, slave_id, "a rebooted agent registers anew");
+    assert_eq!(
+        std::fs::read_link(meta.join("slaves/latest")).unwrap(),
+        PathBuf::from(&new_id)
+    );
+    // The checkpointed boot id is this boot's again.
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(meta.join("boot_id"))
+            .unwrap()
+            .trim(),
+        boot_id.trim()
+    );
+    // The old executor is not among the new agent's.
+    let metric = |name: &str| {
+        agent_runtime
+            .metrics()
+            .snapshot()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    };
+    assert_eq!(metric("slave/executors_running"), Some(0.0));
+    assert_eq!(metric("slave/frameworks_active"), Some(0.0));
+    drop(agent);
+}
