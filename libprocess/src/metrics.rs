@@ -106,6 +106,14 @@ impl Timer {
         output
     }
 
+    /// Runs `f` and records how long it took on the libprocess clock.
+    pub fn time_sync<T>(&self, f: impl FnOnce() -> T) -> T {
+        let start = crate::clock::elapsed();
+        let output = f();
+        self.record(crate::clock::elapsed().saturating_sub(start));
+        output
+    }
+
     /// Returns the last duration recorded, in milliseconds.
     pub fn last(&self) -> Option<f64> {
         self.data().last
@@ -165,9 +173,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index] + delta * (sorted[index + 1] - sorted[index])
 }
 
+/// A value read when the snapshot is taken that may have none yet (an
+/// upstream gauge whose future fails): the snapshot leaves it out then.
+type OptionalGauge = Arc<dyn Fn() -> Option<f64> + Send + Sync>;
+
 enum Metric {
     Counter(Counter),
     Gauge(Gauge),
+    OptionalGauge(OptionalGauge),
     Timer(Timer),
 }
 
@@ -196,6 +209,20 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string(), Metric::Gauge(Arc::new(gauge)));
+    }
+
+    /// Registers (or replaces) gauge `name`, left out of the snapshot while
+    /// `gauge` returns `None` (as upstream leaves out a gauge whose value
+    /// failed, e.g. `registrar/registry_size_bytes` before recovery).
+    pub fn optional_gauge(
+        &self,
+        name: &str,
+        gauge: impl Fn() -> Option<f64> + Send + Sync + 'static,
+    ) {
+        self.metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), Metric::OptionalGauge(Arc::new(gauge)));
     }
 
     /// Registers a millisecond timer `<name>_ms` and returns it (the
@@ -232,6 +259,11 @@ impl Metrics {
                 Metric::Gauge(g) => {
                     snapshot.insert(name.clone(), g());
                 }
+                Metric::OptionalGauge(g) => {
+                    if let Some(value) = g() {
+                        snapshot.insert(name.clone(), value);
+                    }
+                }
                 Metric::Timer(t) => t.render(name, &mut snapshot),
             }
         }
@@ -264,6 +296,19 @@ mod tests {
             metrics.snapshot_json(),
             r#"{"master\/cpus_percent":0.25,"master\/elected":1.0,"master\/tasks_running":3.0}"#
         );
+    }
+
+    #[test]
+    fn optional_gauge_without_value_is_left_out() {
+        let metrics = Metrics::default();
+        let value = Arc::new(Mutex::new(None));
+        let read = value.clone();
+        metrics.optional_gauge("registrar/registry_size_bytes", move || {
+            *read.lock().unwrap()
+        });
+        assert!(metrics.snapshot().is_empty());
+        *value.lock().unwrap() = Some(42.0);
+        assert_eq!(metrics.snapshot()["registrar/registry_size_bytes"], 42.0);
     }
 
     #[test]
