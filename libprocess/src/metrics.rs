@@ -9,9 +9,10 @@
 //! A [`Timer`] renders as upstream's `Timer<Milliseconds>`: `<name>_ms`
 //! holds the last duration (absent until one is recorded) and, for a timer
 //! with a window, `<name>_ms/count`, `/min`, `/max`, `/p50`, `/p90`,
-//! `/p95`, `/p99`, `/p999` and `/p9999` summarise the durations recorded
-//! within the window once there are at least two (upstream's
-//! `Statistics::from`). Upstream's `TimeSeries` keeps 1000 values and thins
+//! `/p95`, `/p99`, `/p999` and `/p9999` summarise the durations kept once
+//! there are at least two (upstream's `Statistics::from`). As upstream's
+//! `TimeSeries`, values older than the window are dropped when a value is
+//! recorded (never the last one). Upstream keeps 1000 values and thins
 //! older ones evenly past that; here the oldest are dropped.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -87,9 +88,13 @@ impl Timer {
         data.last = Some(value);
         if let Some((window, values)) = &mut data.history {
             values.push_back((now, value));
-            let oldest = now.saturating_sub(*window);
-            while values.front().is_some_and(|(at, _)| *at < oldest) {
-                values.pop_front();
+            // Upstream's `TimeSeries::truncate`: values at or before
+            // `now - window` go, unless that would leave none.
+            if let Some(expired) = now.checked_sub(*window) {
+                let keep = values.iter().position(|(at, _)| *at > expired);
+                if let Some(keep) = keep.filter(|_| values.len() > 1) {
+                    values.drain(..keep);
+                }
             }
             while values.len() > TIMER_CAPACITY {
                 values.pop_front();
@@ -121,25 +126,18 @@ impl Timer {
 
     /// Adds this timer's values under `name` (with its unit suffix) to
     /// `snapshot`.
+    /// The statistics cover the values kept as of the last record: as
+    /// upstream, the window is applied when a value is recorded, not when
+    /// the snapshot is taken.
     fn render(&self, name: &str, snapshot: &mut BTreeMap<String, f64>) {
-        self.render_at(crate::clock::elapsed(), name, snapshot);
-    }
-
-    /// [`Timer::render`] at clock time `now`.
-    fn render_at(&self, now: Duration, name: &str, snapshot: &mut BTreeMap<String, f64>) {
         let data = self.data();
         if let Some(last) = data.last {
             snapshot.insert(name.to_string(), last);
         }
-        let Some((window, values)) = &data.history else {
+        let Some((_, values)) = &data.history else {
             return;
         };
-        let oldest = now.saturating_sub(*window);
-        let mut sorted: Vec<f64> = values
-            .iter()
-            .filter(|(at, _)| *at >= oldest)
-            .map(|(_, value)| *value)
-            .collect();
+        let mut sorted: Vec<f64> = values.iter().map(|(_, value)| *value).collect();
         // Upstream needs at least two values to compute aggregates.
         if sorted.len() < 2 {
             return;
@@ -358,19 +356,23 @@ mod tests {
         let hour = Duration::from_secs(3600);
         let timer = Timer::with_window(Some(hour));
         let at = |secs| Duration::from_secs(secs);
+        let count = |timer: &Timer| {
+            let mut snapshot = BTreeMap::new();
+            timer.render("t_ms", &mut snapshot);
+            snapshot.get("t_ms/count").copied()
+        };
         timer.record_at(at(10), Duration::from_millis(1));
         timer.record_at(at(20), Duration::from_millis(2));
-        let mut snapshot = BTreeMap::new();
-        timer.render_at(at(3610), "t_ms", &mut snapshot);
-        assert_eq!(snapshot["t_ms/count"], 2.0);
-        // An hour after the first value only one is left: no statistics.
-        let mut snapshot = BTreeMap::new();
-        timer.render_at(at(3615), "t_ms", &mut snapshot);
-        assert_eq!(snapshot.len(), 1);
-        assert_eq!(snapshot["t_ms"], 2.0);
-        // Recording drops what left the window.
+        assert_eq!(count(&timer), Some(2.0));
+        // Recording applies the window: the value at 10 goes.
         timer.record_at(at(3615), Duration::from_millis(3));
-        assert_eq!(timer.data().history.as_ref().map(|(_, v)| v.len()), Some(2));
+        assert_eq!(count(&timer), Some(2.0));
+        // Both older values go: one value, no statistics.
+        timer.record_at(at(7300), Duration::from_millis(4));
+        assert_eq!(count(&timer), None);
+        let mut snapshot = BTreeMap::new();
+        timer.render("t_ms", &mut snapshot);
+        assert_eq!(snapshot["t_ms"], 4.0);
     }
 
     #[test]
