@@ -133,6 +133,41 @@ pub trait Allocator: Send {
         slave_id: &str,
         conversions: &[ResourceConversion],
     ) -> Result<(), String>;
+    /// Returns what upstream's `allocator/mesos/*` gauges show; O(roles +
+    /// frameworks), never O(agents). A policy without them returns the
+    /// default (nothing tracked).
+    fn metrics(&self) -> AllocatorMetrics {
+        AllocatorMetrics::default()
+    }
+}
+
+/// The allocator's state behind upstream's `allocator/mesos/*` gauges
+/// (`src/master/allocator/mesos/metrics.cpp` and the DRF sorter's
+/// `roles/<role>/shares/dominant`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AllocatorMetrics {
+    /// The agents' totals, in [`SHARE_NAMES`] order
+    /// (`resources/<name>/total`).
+    pub total: Quantities,
+    /// What is offered or allocated (`resources/<name>/offered_or_allocated`).
+    pub offered_or_allocated: Quantities,
+    /// The roles the allocator tracks: those frameworks subscribe to and
+    /// those allocated something.
+    pub roles: BTreeMap<String, RoleMetrics>,
+    /// The roles with a quota: the quota and what the role is offered or
+    /// allocated (`quota/roles/<role>/resources/<name>/*`).
+    pub quotas: BTreeMap<String, (Quota, Quantities)>,
+}
+
+/// One role's gauges.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RoleMetrics {
+    /// Its dominant share, unweighted, as upstream's sorter reports it
+    /// (`roles/<role>/shares/dominant`).
+    pub dominant_share: f64,
+    /// Decline filters of its frameworks, one per framework and agent
+    /// (`offer_filters/roles/<role>/active`).
+    pub offer_filters: usize,
 }
 
 /// Scalar quantities that count towards shares, in [`SHARE_NAMES`] order.
@@ -174,7 +209,7 @@ impl Quota {
 }
 
 /// Resource names that count towards shares.
-const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
+pub const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
 
 /// Returns the quantities of `resources`, for callers outside.
 pub fn scalar_quantities(resources: &Resources) -> Quantities {
@@ -989,6 +1024,36 @@ impl Allocator for HierarchicalDrf {
         Ok(())
     }
 
+    fn metrics(&self) -> AllocatorMetrics {
+        let mut metrics = AllocatorMetrics {
+            total: self.totals,
+            ..Default::default()
+        };
+        for (role, allocated) in &self.role_quantities {
+            add(&mut metrics.offered_or_allocated, allocated, 1.0);
+            if allocated.iter().any(|q| *q > 0.0) {
+                metrics.roles.entry(role.clone()).or_default();
+            }
+        }
+        for framework in self.frameworks.iter().flatten() {
+            for role in &framework.roles {
+                metrics.roles.entry(role.clone()).or_default().offer_filters +=
+                    framework.filtered.len();
+            }
+        }
+        for (role, gauges) in &mut metrics.roles {
+            gauges.dominant_share = self
+                .role_quantities
+                .get(role)
+                .map_or(0.0, |q| share(&self.totals, q));
+        }
+        for (role, quota) in &self.quotas {
+            let allocated = self.role_quantities.get(role).copied().unwrap_or_default();
+            metrics.quotas.insert(role.clone(), (*quota, allocated));
+        }
+        metrics
+    }
+
     fn allocate(&mut self, now: Duration) -> Vec<Allocation> {
         self.expire_filters(now);
         let mut allocations = Vec::new();
@@ -1227,6 +1292,53 @@ mod tests {
 
     fn resources(text: &str) -> Resources {
         Resources::parse(text, "*").unwrap()
+    }
+
+    #[test]
+    fn metrics_report_totals_shares_filters_and_quota() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave(
+            "s1",
+            resources("cpus:2;mem:1024;disk:100"),
+            Resources::new(),
+        );
+        drf.add_slave(
+            "s2",
+            resources("cpus:2;mem:1024;disk:100"),
+            Resources::new(),
+        );
+        drf.add_framework("fa", vec!["a".into()], vec![], true);
+        drf.add_framework("fb", vec!["b".into()], vec!["b".into()], true);
+        let mut quotas = BTreeMap::new();
+        let cpus = "cpus".to_string();
+        quotas.insert(
+            "a".to_string(),
+            Quota::from_scalars([(&cpus, 1.0)], [(&cpus, 4.0)]),
+        );
+        drf.update_quota(&quotas);
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 2, "b suppressed its role");
+        // a declines one agent for a minute.
+        let first = &allocations[0];
+        drf.recover_resources(
+            "fa",
+            &first.slave_id,
+            &first.resources,
+            Some(Duration::from_secs(60)),
+            Duration::ZERO,
+        );
+        drf.allocate(Duration::ZERO);
+
+        let metrics = drf.metrics();
+        assert_eq!(metrics.total, [4.0, 2048.0, 200.0, 0.0]);
+        assert_eq!(metrics.offered_or_allocated, [2.0, 1024.0, 100.0, 0.0]);
+        assert_eq!(metrics.roles.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(metrics.roles["a"].dominant_share, 0.5);
+        assert_eq!(metrics.roles["a"].offer_filters, 1);
+        assert_eq!(metrics.roles["b"], RoleMetrics::default());
+        let (quota, allocated) = metrics.quotas["a"];
+        assert_eq!((quota.guarantee[0], quota.limit[0]), (1.0, 4.0));
+        assert_eq!(allocated, [2.0, 1024.0, 100.0, 0.0]);
     }
 
     #[test]

@@ -155,6 +155,8 @@ pub struct Master {
     next_slave_id: u64,
     self_addr: Option<actix::WeakAddr<Master>>,
     gauges_pending: bool,
+    /// Whether a copy of the allocator's metrics is queued.
+    allocator_metrics_pending: std::cell::Cell<bool>,
     /// The counters behind `/metrics/snapshot` ([`crate::metrics`]).
     pub(crate) metrics: crate::metrics::Metrics,
     /// What the gauges behind `/metrics/snapshot` read.
@@ -272,6 +274,7 @@ impl Master {
             next_slave_id: 0,
             self_addr: None,
             gauges_pending: false,
+            allocator_metrics_pending: std::cell::Cell::new(false),
             metrics: Default::default(),
             gauges: Arc::default(),
             readonly_batch: std::cell::RefCell::new(None),
@@ -300,6 +303,23 @@ impl Master {
         addr.do_send(libprocess::Dispatch(Box::new(|master: &mut Master, _| {
             master.gauges_pending = false;
             master.count_gauges();
+        })));
+    }
+
+    /// Copies the allocator's metrics into the `allocator/*` gauges soon
+    /// (once per burst of changes: O(roles + frameworks) each time).
+    pub(crate) fn refresh_allocator_metrics(&self) {
+        if self.allocator_metrics_pending.replace(true) {
+            return;
+        }
+        let Some(addr) = self.self_addr.as_ref().and_then(|a| a.upgrade()) else {
+            self.allocator_metrics_pending.set(false);
+            self.metrics.allocator_changed(self.allocator.metrics());
+            return;
+        };
+        addr.do_send(libprocess::Dispatch(Box::new(|master: &mut Master, _| {
+            master.allocator_metrics_pending.set(false);
+            master.metrics.allocator_changed(master.allocator.metrics());
         })));
     }
 
@@ -347,6 +367,7 @@ impl Master {
             }
         }
         g.tasks_unreachable.store(unreachable, Relaxed);
+        self.refresh_allocator_metrics();
     }
 
     /// Refreshes `master/operator_event_stream_subscribers`.
@@ -1312,6 +1333,7 @@ impl Master {
         let metrics = runtime.metrics();
         self.removals.scheduled = metrics.counter("master/slave_unreachable_scheduled");
         self.removals.canceled = metrics.counter("master/slave_unreachable_canceled");
+        self.registrar.register_metrics(metrics);
     }
 }
 

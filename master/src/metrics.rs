@@ -13,16 +13,29 @@
 //!   after the changes that move them (`Master::refresh_gauges`, once per
 //!   burst of messages).
 //!
+//! The allocator's metrics (upstream `src/master/allocator/mesos/metrics.cpp`)
+//! are here too ([`AllocatorGauges`]): the allocator lives inside the master
+//! actor, so the master copies [`Allocator::metrics`], which costs O(roles +
+//! frameworks), into them once per burst of offer and framework changes
+//! (`Master::refresh_allocator_metrics`), and per-role gauges are
+//! registered and removed as roles come and go.
+//!
+//! [`Allocator::metrics`]: crate::allocator::Allocator::metrics
+//!
 //! Scalar sums are kept in thousandths, as upstream's fixed-point
 //! `Value::Scalar` arithmetic, so adding and removing the same resources
 //! gives back exactly what was there.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use libprocess::metrics::Counter;
+use libprocess::metrics::{Counter, Timer};
 use mesos_proto::mesos::{task_status, Resource, Task, TaskState};
+
+use crate::allocator::{AllocatorMetrics, SHARE_NAMES};
 
 /// The scalar resources upstream reports in `master/<name>_*`, in upstream's
 /// order.
@@ -177,6 +190,16 @@ pub struct Metrics {
     tasks_states: RefCell<HashMap<(i32, i32, i32), Counter>>,
     /// `master/tasks_<state>` counters of terminal states.
     terminal: HashMap<i32, Counter>,
+    /// `allocator/mesos/allocation_runs`.
+    pub allocation_runs: Counter,
+    /// `allocator/mesos/allocation_run_ms`: how long the allocator's
+    /// cycles take.
+    pub allocation_run: Timer,
+    /// `allocator/mesos/allocation_run_latency_ms`: how long a requested
+    /// allocation waits to run.
+    pub allocation_run_latency: Timer,
+    /// The allocator's gauges.
+    allocator: Arc<AllocatorGauges>,
     /// `master/dropped_messages`.
     pub dropped_messages: Counter,
     /// `master/slave_registrations`.
@@ -267,6 +290,148 @@ pub struct Metrics {
     pub invalid_operation_status_update_acknowledgements: Counter,
 }
 
+/// The window of the allocation timers' statistics, as upstream's.
+const ALLOCATION_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// The resources with `allocator/mesos/resources/<name>/*` gauges, as
+/// upstream's (indices into [`SHARE_NAMES`]).
+const ALLOCATOR_RESOURCES: [usize; 3] = [0, 1, 2];
+
+/// What a per-role allocator gauge reads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum RoleGauge {
+    /// `roles/<role>/shares/dominant`.
+    Share(String),
+    /// `offer_filters/roles/<role>/active`.
+    OfferFilters(String),
+    /// `quota/roles/<role>/resources/<name>/guarantee`.
+    Guarantee(String, usize),
+    /// `quota/roles/<role>/resources/<name>/limit`.
+    Limit(String, usize),
+    /// `quota/roles/<role>/resources/<name>/offered_or_allocated`.
+    QuotaAllocated(String, usize),
+}
+
+impl RoleGauge {
+    fn name(&self) -> String {
+        let resource = |role: &str, index: usize, what: &str| {
+            format!(
+                "allocator/mesos/quota/roles/{role}/resources/{}/{what}",
+                SHARE_NAMES[index]
+            )
+        };
+        match self {
+            Self::Share(role) => format!("allocator/mesos/roles/{role}/shares/dominant"),
+            Self::OfferFilters(role) => {
+                format!("allocator/mesos/offer_filters/roles/{role}/active")
+            }
+            Self::Guarantee(role, i) => resource(role, *i, "guarantee"),
+            Self::Limit(role, i) => resource(role, *i, "limit"),
+            Self::QuotaAllocated(role, i) => resource(role, *i, "offered_or_allocated"),
+        }
+    }
+
+    fn read(&self, metrics: &AllocatorMetrics) -> Option<f64> {
+        match self {
+            Self::Share(role) => metrics.roles.get(role).map(|r| r.dominant_share),
+            Self::OfferFilters(role) => metrics.roles.get(role).map(|r| r.offer_filters as f64),
+            Self::Guarantee(role, i) => metrics.quotas.get(role).map(|(q, _)| q.guarantee[*i]),
+            Self::Limit(role, i) => metrics.quotas.get(role).map(|(q, _)| q.limit[*i]),
+            Self::QuotaAllocated(role, i) => metrics.quotas.get(role).map(|(_, a)| a[*i]),
+        }
+    }
+
+    /// The gauges `metrics` calls for: two per role; per role with a
+    /// quota, `guarantee` for the resources it guarantees, `limit` for
+    /// those it limits, and `offered_or_allocated` for either.
+    fn all(metrics: &AllocatorMetrics) -> BTreeSet<Self> {
+        let mut gauges = BTreeSet::new();
+        for role in metrics.roles.keys() {
+            gauges.insert(Self::Share(role.clone()));
+            gauges.insert(Self::OfferFilters(role.clone()));
+        }
+        for (role, (quota, _)) in &metrics.quotas {
+            for i in 0..SHARE_NAMES.len() {
+                let guaranteed = quota.guarantee[i] > 0.0;
+                let limited = quota.limit[i].is_finite();
+                if guaranteed {
+                    gauges.insert(Self::Guarantee(role.clone(), i));
+                }
+                if limited {
+                    gauges.insert(Self::Limit(role.clone(), i));
+                }
+                if guaranteed || limited {
+                    gauges.insert(Self::QuotaAllocated(role.clone(), i));
+                }
+            }
+        }
+        gauges
+    }
+}
+
+/// The `allocator/*` gauges: what the allocator last reported, and the
+/// per-role gauges registered for it.
+#[derive(Default)]
+pub struct AllocatorGauges {
+    metrics: Mutex<AllocatorMetrics>,
+    registered: Mutex<BTreeSet<RoleGauge>>,
+}
+
+impl AllocatorGauges {
+    fn metrics(&self) -> std::sync::MutexGuard<'_, AllocatorMetrics> {
+        self.metrics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers the fixed gauges in `m`.
+    fn register(m: &libprocess::metrics::Metrics) -> Arc<Self> {
+        let this = Arc::new(Self::default());
+        // The allocator runs inside the master actor: it has no event
+        // queue of its own, so nothing is ever queued for it.
+        m.gauge("allocator/event_queue_dispatches", || 0.0);
+        m.gauge("allocator/mesos/event_queue_dispatches", || 0.0);
+        for index in ALLOCATOR_RESOURCES {
+            let name = SHARE_NAMES[index];
+            let gauges = Arc::downgrade(&this);
+            m.gauge(
+                &format!("allocator/mesos/resources/{name}/total"),
+                move || gauges.upgrade().map_or(0.0, |g| g.metrics().total[index]),
+            );
+            let gauges = Arc::downgrade(&this);
+            m.gauge(
+                &format!("allocator/mesos/resources/{name}/offered_or_allocated"),
+                move || {
+                    gauges
+                        .upgrade()
+                        .map_or(0.0, |g| g.metrics().offered_or_allocated[index])
+                },
+            );
+        }
+        this
+    }
+
+    /// Keeps `metrics`, registering the per-role gauges it calls for and
+    /// removing those it no longer does.
+    fn update(self: &Arc<Self>, m: &libprocess::metrics::Metrics, metrics: AllocatorMetrics) {
+        let wanted = RoleGauge::all(&metrics);
+        *self.metrics() = metrics;
+        let mut registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+        if *registered == wanted {
+            return;
+        }
+        for gone in registered.difference(&wanted) {
+            m.remove(&gone.name());
+        }
+        for new in wanted.difference(&registered) {
+            let gauges = Arc::downgrade(self);
+            let gauge = new.clone();
+            m.optional_gauge(&new.name(), move || {
+                gauge.read(&gauges.upgrade()?.metrics())
+            });
+        }
+        *registered = wanted;
+    }
+}
+
 /// The terminal states with a `master/tasks_<state>` counter.
 const TERMINAL_STATES: [(TaskState, &str); 8] = [
     (TaskState::TaskFinished, "master/tasks_finished"),
@@ -295,6 +460,13 @@ impl Metrics {
         let metrics = Self {
             runtime: Some(runtime.clone()),
             tasks_states: RefCell::default(),
+            allocation_runs: c("allocator/mesos/allocation_runs"),
+            allocation_run: m.timer_ms("allocator/mesos/allocation_run", Some(ALLOCATION_WINDOW)),
+            allocation_run_latency: m.timer_ms(
+                "allocator/mesos/allocation_run_latency",
+                Some(ALLOCATION_WINDOW),
+            ),
+            allocator: AllocatorGauges::register(m),
             terminal: TERMINAL_STATES
                 .iter()
                 .map(|(state, name)| (*state as i32, c(name)))
@@ -454,6 +626,13 @@ impl Metrics {
         }
     }
 
+    /// Shows what the allocator reports in the `allocator/mesos/*` gauges.
+    pub fn allocator_changed(&self, metrics: AllocatorMetrics) {
+        if let Some(runtime) = &self.runtime {
+            self.allocator.update(runtime.metrics(), metrics);
+        }
+    }
+
     /// Counts a task that reached terminal `state` (`master/tasks_<state>`)
     /// and, when the update has a reason,
     /// `master/task_<state>/source_<source>/reason_<reason>`, as upstream's
@@ -539,5 +718,53 @@ mod tests {
         gauges.task_added(&task);
         assert_eq!(gauges.tasks[0].load(Relaxed), 0);
         assert_eq!(gauges.used.get(0, false), 0.0);
+    }
+
+    #[test]
+    fn allocator_role_gauges_come_and_go_with_roles() {
+        use crate::allocator::{Quota, RoleMetrics};
+        let m = libprocess::metrics::Metrics::default();
+        let gauges = AllocatorGauges::register(&m);
+        let mem = "mem".to_string();
+        let mut metrics = AllocatorMetrics {
+            total: [4.0, 2048.0, 100.0, 0.0],
+            ..Default::default()
+        };
+        metrics.roles.insert(
+            "web".into(),
+            RoleMetrics {
+                dominant_share: 0.25,
+                offer_filters: 3,
+            },
+        );
+        let quota = Quota::from_scalars([(&mem, 512.0)], std::iter::empty());
+        metrics
+            .quotas
+            .insert("web".into(), (quota, [0.0, 256.0, 0.0, 0.0]));
+        gauges.update(&m, metrics);
+
+        let snapshot = m.snapshot();
+        let quota = "allocator/mesos/quota/roles/web/resources";
+        assert_eq!(snapshot["allocator/mesos/resources/mem/total"], 2048.0);
+        assert_eq!(snapshot["allocator/mesos/roles/web/shares/dominant"], 0.25);
+        assert_eq!(
+            snapshot["allocator/mesos/offer_filters/roles/web/active"],
+            3.0
+        );
+        assert_eq!(snapshot[&format!("{quota}/mem/guarantee")], 512.0);
+        assert_eq!(
+            snapshot[&format!("{quota}/mem/offered_or_allocated")],
+            256.0
+        );
+        assert!(!snapshot.contains_key(&format!("{quota}/mem/limit")));
+        assert!(!snapshot.contains_key(&format!("{quota}/cpus/guarantee")));
+
+        gauges.update(&m, AllocatorMetrics::default());
+        let snapshot = m.snapshot();
+        assert!(
+            !snapshot.keys().any(|k| k.contains("/web/")),
+            "{snapshot:?}"
+        );
+        assert_eq!(snapshot["allocator/mesos/resources/mem/total"], 0.0);
     }
 }

@@ -246,6 +246,7 @@ impl Master {
             })
             .collect();
         self.allocator.update_quota(&quotas);
+        self.refresh_allocator_metrics();
     }
 
     /// Applies stored configs: the master's view, the allocator, and a

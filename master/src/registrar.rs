@@ -14,12 +14,22 @@
 //! written atomically under `--work_dir`). The log format is ours; upstream
 //! masters do not read it. ZooKeeper-backed replication comes with the HA
 //! issue behind the same [`Store`] trait.
+//!
+//! Metrics, as upstream's `RegistrarProcess::Metrics`
+//! ([`Registrar::register_metrics`]): `registrar/queued_operations`,
+//! `registrar/registry_size_bytes` (from recovery on), and the timers
+//! `registrar/state_fetch_ms` and `registrar/state_store_ms` (with a
+//! one-day window). Upstream's replicated log adds `registrar/log/*`; the
+//! single-replica file store has no log and registers none.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
+use libprocess::metrics::{Metrics, Timer};
 use mesos_proto::mesos::internal::registry;
 use mesos_proto::mesos::internal::Registry;
 use mesos_proto::mesos::{MasterInfo, SlaveId, SlaveInfo, TimeInfo};
@@ -430,7 +440,16 @@ struct State {
 pub struct Registrar {
     store: Box<dyn Store>,
     state: Mutex<State>,
+    /// Set by [`Registrar::recover`]; `registrar/registry_size_bytes` has
+    /// no value before.
+    recovered: AtomicBool,
+    /// `registrar/state_fetch_ms` and `registrar/state_store_ms`, once
+    /// registered.
+    timers: OnceLock<(Timer, Timer)>,
 }
+
+/// The window of `registrar/state_store_ms`'s statistics, as upstream's.
+const STATE_STORE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Registrar {
     /// Returns a registrar over `store`; call [`Registrar::recover`] first.
@@ -444,6 +463,48 @@ impl Registrar {
                 queue: Vec::new(),
                 updating: false,
             }),
+            recovered: AtomicBool::new(false),
+            timers: OnceLock::new(),
+        }
+    }
+
+    /// Registers upstream's `registrar/*` metrics in `metrics`; the gauges
+    /// read the registrar when the snapshot is taken.
+    pub fn register_metrics(self: &Arc<Self>, metrics: &Metrics) {
+        let this = Arc::downgrade(self);
+        metrics.gauge("registrar/queued_operations", move || {
+            this.upgrade()
+                .map_or(0.0, |registrar| registrar.state().queue.len() as f64)
+        });
+        let this = Arc::downgrade(self);
+        metrics.optional_gauge("registrar/registry_size_bytes", move || {
+            let registrar = this.upgrade()?;
+            if !registrar.recovered.load(Ordering::Acquire) {
+                return None;
+            }
+            let size = registrar.state().registry.encoded_len();
+            Some(size as f64)
+        });
+        let _ = self.timers.set((
+            metrics.timer_ms("registrar/state_fetch", None),
+            metrics.timer_ms("registrar/state_store", Some(STATE_STORE_WINDOW)),
+        ));
+    }
+
+    async fn fetch(&self) -> Result<Option<Registry>, RegistrarError> {
+        match self.timers.get() {
+            Some((fetch, _)) => fetch.time(self.store.fetch()).await,
+            None => self.store.fetch().await,
+        }
+    }
+
+    async fn stored(
+        &self,
+        store: BoxFuture<'static, Result<(), RegistrarError>>,
+    ) -> Result<(), RegistrarError> {
+        match self.timers.get() {
+            Some((_, timer)) => timer.time(store).await,
+            None => store.await,
         }
     }
 
@@ -454,12 +515,13 @@ impl Registrar {
     /// Reads the stored registry, records `master` as the latest leader,
     /// stores it back, and returns it.
     pub async fn recover(&self, master: MasterInfo) -> Result<Registry, RegistrarError> {
-        let mut registry = self.store.fetch().await?.unwrap_or_default();
+        let mut registry = self.fetch().await?.unwrap_or_default();
         registry.master = Some(mesos_proto::mesos::internal::registry::Master { info: master });
-        self.store.store(&registry).await?;
+        self.stored(self.store.store(&registry)).await?;
         let mut state = self.state();
         state.index = Index::new(&registry);
         state.registry = registry.clone();
+        self.recovered.store(true, Ordering::Release);
         Ok(registry)
     }
 
@@ -500,7 +562,7 @@ impl Registrar {
                     (batch, outcomes, stored)
                 };
                 let stored = match stored {
-                    Some(store) => store.await,
+                    Some(store) => self.stored(store).await,
                     None => Ok(()),
                 };
                 match stored {
@@ -530,8 +592,6 @@ impl Registrar {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     fn info(id: &str) -> SlaveInfo {
@@ -707,5 +767,33 @@ mod tests {
             .collect();
         assert_eq!(ids, ["S0", "S1", "S2", "S4", "S5", "S6"]);
         assert_eq!(registry.unreachable.unwrap_or_default().slaves.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn metrics_follow_recovery_and_stores() {
+        let registrar = Arc::new(Registrar::new(Box::<InMemoryStore>::default()));
+        let metrics = Metrics::default();
+        registrar.register_metrics(&metrics);
+        let snapshot = metrics.snapshot();
+        assert_eq!(
+            snapshot.keys().collect::<Vec<_>>(),
+            ["registrar/queued_operations"]
+        );
+
+        registrar.recover(MasterInfo::default()).await.unwrap();
+        registrar
+            .apply(Operation::AdmitSlave(info("S1")))
+            .await
+            .unwrap();
+        let snapshot = metrics.snapshot();
+        let size = registrar.registry().await.encoded_len() as f64;
+        assert!(size > 0.0);
+        assert_eq!(snapshot["registrar/registry_size_bytes"], size);
+        assert_eq!(snapshot["registrar/queued_operations"], 0.0);
+        assert!(snapshot.contains_key("registrar/state_fetch_ms"));
+        // Recovery stored once, the admission once.
+        assert_eq!(snapshot["registrar/state_store_ms/count"], 2.0);
+        assert!(snapshot.contains_key("registrar/state_store_ms/p9999"));
+        assert!(!snapshot.contains_key("registrar/state_fetch_ms/count"));
     }
 }

@@ -102,9 +102,12 @@ impl Master {
             return;
         }
         self.allocation_pending = true;
+        let requested = libprocess::clock::elapsed();
         ctx.address().do_send(libprocess::Dispatch(Box::new(
-            |master: &mut Master, ctx| {
+            move |master: &mut Master, ctx| {
                 master.allocation_pending = false;
+                let waited = libprocess::clock::elapsed().saturating_sub(requested);
+                master.metrics.allocation_run_latency.record(waited);
                 master.allocate(ctx);
             },
         )));
@@ -123,7 +126,11 @@ impl Master {
     fn allocate(&mut self, ctx: &mut Context<Self>) {
         let now = libprocess::clock::elapsed();
         self.send_inverse_offers(now);
-        let allocations = self.allocator.allocate(now);
+        let allocations = self
+            .metrics
+            .allocation_run
+            .time_sync(|| self.allocator.allocate(now));
+        self.metrics.allocation_runs.inc();
         let mut by_framework: std::collections::BTreeMap<String, Vec<(Offer, UPID)>> =
             Default::default();
         for allocation in allocations {
@@ -232,6 +239,7 @@ impl Master {
             self.offers.len() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
+        self.refresh_allocator_metrics();
     }
 
     /// Accounts for an offer that left [`Master::offers`].

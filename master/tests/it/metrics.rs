@@ -1,6 +1,7 @@
 //! `/metrics/snapshot` of a master with a framework, an agent, tasks and
-//! an offer: upstream 1.11's master metric names (as compiled into
-//! libmesos 1.11.0, see tests/interop) and the values of a scenario.
+//! an offer: upstream 1.11's master, registrar and allocator metric names
+//! (as compiled into libmesos 1.11.0, see tests/interop) and the values of
+//! a scenario.
 
 use std::collections::BTreeMap;
 
@@ -94,6 +95,36 @@ const UPSTREAM_NAMES: &[&str] = &[
     "master/valid_status_updates",
 ];
 
+/// Upstream 1.11's fixed `registrar/*` and `allocator/*` names: the
+/// literals in libmesos 1.11.0 (`strings _scheduler.so | grep -E
+/// '^(registrar|allocator)/'`), timers with the `_ms` suffix
+/// `Timer<Milliseconds>` adds, and the resource gauges
+/// `src/master/allocator/mesos/metrics.cpp` builds from `{cpus, mem,
+/// disk}`. `registrar/state_fetch_ms` is left out: it has a value only once
+/// a fetch is timed (checked below).
+const UPSTREAM_REGISTRAR_ALLOCATOR_NAMES: &[&str] = &[
+    "allocator/event_queue_dispatches",
+    "allocator/mesos/allocation_run_latency_ms",
+    "allocator/mesos/allocation_run_ms",
+    "allocator/mesos/allocation_runs",
+    "allocator/mesos/event_queue_dispatches",
+    "allocator/mesos/resources/cpus/offered_or_allocated",
+    "allocator/mesos/resources/cpus/total",
+    "allocator/mesos/resources/disk/offered_or_allocated",
+    "allocator/mesos/resources/disk/total",
+    "allocator/mesos/resources/mem/offered_or_allocated",
+    "allocator/mesos/resources/mem/total",
+    "registrar/queued_operations",
+    "registrar/registry_size_bytes",
+    "registrar/state_store_ms",
+];
+
+/// The statistics upstream's snapshot adds for a timer with a window
+/// (`MetricsProcess::__snapshot`), once it holds two values.
+const TIMER_STATISTICS: [&str; 9] = [
+    "count", "min", "max", "p50", "p90", "p95", "p99", "p999", "p9999",
+];
+
 /// The snapshot, once the master handled what is queued (gauges are
 /// recounted by a dispatch queued after the change).
 async fn snapshot(cluster: &Cluster) -> BTreeMap<String, f64> {
@@ -149,6 +180,24 @@ async fn snapshot_has_upstream_names_and_counts_tasks_offers_and_resources() {
         .filter(|name| !metrics.contains_key(**name))
         .collect();
     assert!(missing.is_empty(), "missing {missing:?}");
+    let missing: Vec<_> = UPSTREAM_REGISTRAR_ALLOCATOR_NAMES
+        .iter()
+        .filter(|name| !metrics.contains_key(**name))
+        .collect();
+    assert!(missing.is_empty(), "missing {missing:?}");
+    assert!(metrics.contains_key("registrar/state_fetch_ms"));
+    // Recovery and the agent's admission were stored.
+    for statistic in TIMER_STATISTICS {
+        let name = format!("registrar/state_store_ms/{statistic}");
+        assert!(metrics.contains_key(&name), "missing {name}");
+    }
+    assert_eq!(metrics["registrar/state_store_ms/count"], 2.0);
+    assert!(metrics["registrar/registry_size_bytes"] > 0.0);
+    // Per-role gauges of the framework's role; it has no quota.
+    assert!(metrics.contains_key("allocator/mesos/roles/*/shares/dominant"));
+    assert!(!metrics
+        .keys()
+        .any(|k| k.starts_with("allocator/mesos/quota/")));
     for resource in ["cpus", "gpus", "mem", "disk"] {
         for kind in ["total", "used", "percent"] {
             for name in [
@@ -179,8 +228,20 @@ async fn snapshot_has_upstream_names_and_counts_tasks_offers_and_resources() {
             ("master/messages_register_framework", 1.0),
             ("master/messages_register_slave", 1.0),
             ("master/slave_registrations", 1.0),
+            ("registrar/queued_operations", 0.0),
+            ("allocator/event_queue_dispatches", 0.0),
+            ("allocator/mesos/event_queue_dispatches", 0.0),
+            ("allocator/mesos/resources/cpus/total", 2.0),
+            ("allocator/mesos/resources/mem/total", 1024.0),
+            ("allocator/mesos/resources/disk/total", 512.0),
+            // The whole agent is offered.
+            ("allocator/mesos/resources/cpus/offered_or_allocated", 2.0),
+            ("allocator/mesos/resources/mem/offered_or_allocated", 1024.0),
+            ("allocator/mesos/roles/*/shares/dominant", 1.0),
+            ("allocator/mesos/offer_filters/roles/*/active", 0.0),
         ],
     );
+    assert!(metrics["allocator/mesos/allocation_runs"] >= 1.0);
 
     // Three tasks: one finishes, one fails, one keeps running.
     let tasks = ["t1", "t2", "t3"]
@@ -246,8 +307,16 @@ async fn snapshot_has_upstream_names_and_counts_tasks_offers_and_resources() {
             ("master/cpus_percent", 0.25),
             ("master/mem_percent", 0.125),
             ("master/dropped_messages", 0.0),
+            // The running task's resources and the rest, offered again.
+            ("allocator/mesos/resources/cpus/offered_or_allocated", 2.0),
+            ("allocator/mesos/resources/mem/offered_or_allocated", 1024.0),
+            ("allocator/mesos/roles/*/shares/dominant", 1.0),
         ],
     );
+    // Offering again ran the allocator again, after a requested
+    // allocation waited for its turn.
+    assert!(metrics["allocator/mesos/allocation_runs"] >= 2.0);
+    assert!(metrics.contains_key("allocator/mesos/allocation_run_latency_ms"));
     // Every offer the master holds (one or two: the freed resources may
     // be offered apart).
     let offers = cluster.master.call(|m, _| m.offers.len()).await.unwrap();
