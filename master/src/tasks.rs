@@ -1316,16 +1316,18 @@ impl Master {
     /// MESSAGE: framework data for an executor, through its agent.
     pub(crate) fn framework_message(&mut self, framework_id: &str, message: call::Message) {
         self.metrics.messages_framework_to_executor.inc();
-        let Some(agent) = self
-            .slaves
-            .registered
-            .get(&message.slave_id.value)
-            .map(|s| s.pid.clone())
-        else {
+        let Some(slave) = self.slaves.registered.get(&message.slave_id.value) else {
             tracing::warn!(%framework_id, slave_id = %message.slave_id.value, "Dropping framework message for an unknown agent");
             self.metrics.invalid_framework_to_executor_messages.inc();
             return;
         };
+        // As upstream's `Master::message`: a disconnected agent gets nothing.
+        if !slave.connected {
+            tracing::warn!(%framework_id, slave_id = %message.slave_id.value, "Dropping framework message for a disconnected agent");
+            self.metrics.invalid_framework_to_executor_messages.inc();
+            return;
+        }
+        let agent = slave.pid.clone();
         let forward = FrameworkToExecutorMessage {
             slave_id: message.slave_id,
             framework_id: FrameworkId {
@@ -1372,6 +1374,7 @@ impl Master {
             .get(&shutdown.slave_id.value)
             .map(|s| s.pid.clone())
         else {
+            tracing::warn!(%framework_id, slave_id = %shutdown.slave_id.value, "Cannot shut down executor: agent is not registered");
             return;
         };
         let message = ShutdownExecutorMessage {

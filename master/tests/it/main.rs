@@ -22,4 +22,5 @@ mod reconciliation;
 mod reservations;
 mod roles;
 mod scheduler_api;
+mod scheduler_calls;
 mod state;
