@@ -1,10 +1,12 @@
 //! Offers and tasks: allocation into offers, DECLINE/REVIVE/SUPPRESS,
 //! ACCEPT with LAUNCH and LAUNCH_GROUP, status updates and their
-//! acknowledgements, KILL, RECONCILE, framework messages, SHUTDOWN.
+//! acknowledgements, KILL, RECONCILE, framework messages (also as the
+//! `FrameworkToExecutorMessage` older drivers send the master), SHUTDOWN.
 //!
 //! Upstream counterpart: `Master::offer`, `accept`/`_accept`, `decline`,
 //! `revive`, `suppress`, `kill`, `reconcile`, `statusUpdate`/`forward`,
-//! `acknowledge`, `message`, `shutdown` and `removeOffer` in
+//! `acknowledge`, `message`, `frameworkToExecutorMessage`, `shutdown` and
+//! `removeOffer` in
 //! `src/master/master.cpp`; task validation in `src/master/validation.cpp`.
 //!
 //! Offers go to v0 drivers as `ResourceOffersMessage` (one `pids` entry,
@@ -1340,6 +1342,35 @@ impl Master {
         self.metrics.valid_framework_to_executor_messages.inc();
     }
 
+    /// A `FrameworkToExecutorMessage` a v0 driver sent to the master: from
+    /// the framework's scheduler it goes on as a MESSAGE call; otherwise it
+    /// is dropped and counted as invalid.
+    pub(crate) fn framework_to_executor_message(
+        &mut self,
+        from: UPID,
+        message: FrameworkToExecutorMessage,
+    ) {
+        let framework_id = message.framework_id.value.clone();
+        let Some(framework) = self.frameworks.registered.get(&framework_id) else {
+            tracing::warn!(%framework_id, executor_id = %message.executor_id.value, "Ignoring framework message: the framework cannot be found");
+            self.metrics.invalid_framework_to_executor_messages.inc();
+            return;
+        };
+        if framework.pid.as_ref() != Some(&from) {
+            tracing::warn!(%framework_id, %from, "Ignoring framework message: not from the framework's scheduler");
+            self.metrics.invalid_framework_to_executor_messages.inc();
+            return;
+        }
+        self.framework_message(
+            &framework_id,
+            call::Message {
+                slave_id: message.slave_id,
+                executor_id: message.executor_id,
+                data: message.data,
+            },
+        );
+    }
+
     /// An executor's message for its framework, relayed by the agent.
     pub(crate) fn executor_message(&mut self, message: ExecutorToFrameworkMessage) {
         self.metrics.messages_executor_to_framework.inc();
@@ -1790,6 +1821,11 @@ impl Master {
             } else {
                 this.metrics.dropped_messages.inc();
             }
+        });
+        // Older drivers send framework messages to the master when they
+        // do not know the agent's pid (upstream's `frameworkToExecutorMessage`).
+        base.install::<FrameworkToExecutorMessage>(|this, _ctx, from, message| {
+            this.framework_to_executor_message(from, message);
         });
         base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, message| {
             this.executor_message(message);

@@ -1,6 +1,7 @@
 //! The v0 scheduler calls that route to agents or the allocator (upstream
-//! `Master::suppress`, `message`, `shutdown` and `request`): SUPPRESS,
-//! MESSAGE, SHUTDOWN and REQUEST.
+//! `Master::suppress`, `message`, `frameworkToExecutorMessage`, `shutdown`
+//! and `request`): SUPPRESS, MESSAGE, SHUTDOWN, REQUEST, and the
+//! `FrameworkToExecutorMessage` older drivers send to the master.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{ExecutorId, Request, SlaveId};
 use mesos_proto::resources::Resources;
 
+use crate::frameworks::spawn_scheduler;
 use crate::offers::{next_offers, send_call};
 use crate::state::{cluster, get, Cluster};
 use crate::support::*;
@@ -97,6 +99,55 @@ async fn message_for_a_disconnected_agent_is_dropped() {
     assert_eq!(
         metrics["master/invalid_framework_to_executor_messages"],
         1.0
+    );
+}
+
+#[actix_rt::test]
+async fn framework_to_executor_message_sent_to_the_master_is_forwarded() {
+    let mut cluster = cluster(&[]).await;
+    let message = FrameworkToExecutorMessage {
+        slave_id: cluster.slave_id.clone(),
+        framework_id: cluster.framework_id.clone(),
+        executor_id: ExecutorId {
+            value: "exec".into(),
+        },
+        data: b"old driver".to_vec(),
+    };
+    let to = cluster.master.upid().clone();
+    let sent = message.clone();
+    cluster
+        .scheduler
+        .dispatch(move |this, _| this.base.send(&to, &sent));
+    let forwarded: FrameworkToExecutorMessage =
+        agent_got(&mut cluster, "mesos.internal.FrameworkToExecutorMessage").await;
+    assert_eq!(forwarded, message);
+
+    // From a process that is not the framework's scheduler: dropped.
+    let (stranger, _stranger_rx) = spawn_scheduler(&cluster.runtime);
+    let to = cluster.master.upid().clone();
+    let sent = message.clone();
+    stranger.dispatch(move |this, _| this.base.send(&to, &sent));
+    // For an unknown framework: dropped.
+    let mut unknown = message;
+    unknown.framework_id.value = "unknown".into();
+    let to = cluster.master.upid().clone();
+    cluster
+        .scheduler
+        .dispatch(move |this, _| this.base.send(&to, &unknown));
+    // They come from two processes: wait until both were counted.
+    let mut metrics = snapshot(&cluster).await;
+    for _ in 0..100 {
+        if metrics["master/invalid_framework_to_executor_messages"] == 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        metrics = snapshot(&cluster).await;
+    }
+    assert_eq!(metrics["master/messages_framework_to_executor"], 1.0);
+    assert_eq!(metrics["master/valid_framework_to_executor_messages"], 1.0);
+    assert_eq!(
+        metrics["master/invalid_framework_to_executor_messages"],
+        2.0
     );
 }
 
