@@ -24,3 +24,4 @@ mod roles;
 mod scheduler_api;
 mod scheduler_calls;
 mod state;
+mod validation;
