@@ -6,8 +6,8 @@
 //! Upstream counterpart: `Master::offer`, `accept`/`_accept`, `decline`,
 //! `revive`, `suppress`, `kill`, `reconcile`, `statusUpdate`/`forward`,
 //! `acknowledge`, `message`, `frameworkToExecutorMessage`, `shutdown` and
-//! `removeOffer` in
-//! `src/master/master.cpp`; task validation in `src/master/validation.cpp`.
+//! `removeOffer` in `src/master/master.cpp`; task, executor and offer
+//! validation in `src/master/validation.cpp`.
 //!
 //! Offers go to v0 drivers as `ResourceOffersMessage` (one `pids` entry,
 //! the agent's UPID, per offer) and to HTTP frameworks as `OFFERS` events.

@@ -37,6 +37,16 @@ fn agent_info(hostname: &str) -> mesos_proto::mesos::SlaveInfo {
 /// A master, one agent and a framework holding the agent's offer.
 async fn setup(partition_aware: bool) -> Setup {
     let runtime = runtime();
+    setup_on(runtime, None, partition_aware).await
+}
+
+/// As `setup`, with the agent in `agent_runtime` if given (its own OS
+/// process, so that shutting it down breaks the master's link).
+async fn setup_on(
+    runtime: libprocess::Runtime,
+    agent_runtime: Option<&libprocess::Runtime>,
+    partition_aware: bool,
+) -> Setup {
     // Unused resources come back at the next (short) allocation cycle.
     let master = start_master(
         &runtime,
@@ -44,7 +54,7 @@ async fn setup(partition_aware: bool) -> Setup {
         Box::<mesos_master::registrar::InMemoryStore>::default(),
     );
     recovered(&master).await;
-    let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+    let (agent, mut agent_rx) = spawn_agent(agent_runtime.unwrap_or(&runtime), "slave(1)");
     register_with(&agent, master.upid(), "1.11.0", agent_info("a1.example"));
     decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
     let (scheduler, mut rx) = spawn_scheduler(&runtime);
@@ -344,5 +354,45 @@ async fn invalid_offers_are_answered_with_lost_or_dropped() {
             task_status::Reason::InvalidOffers,
             &format!("Offer {} is no longer valid", on_first.id.value),
         );
+    }
+}
+
+#[actix_rt::test]
+async fn a_launch_on_a_disconnected_agent_is_dropped_for_partition_aware_frameworks() {
+    for partition_aware in [false, true] {
+        let agent_runtime = runtime();
+        let mut s = setup_on(runtime(), Some(&agent_runtime), partition_aware).await;
+        // The agent's OS process dies: the master's link breaks, the agent
+        // is disconnected (not removed) and its offers are rescinded.
+        agent_runtime.shutdown();
+        while recv(&mut s.rx).await.name != "mesos.internal.RescindResourceOfferMessage" {}
+        let offer = s.offer.clone();
+        let status = s
+            .launch(&[&offer], vec![task("t1", &offer, "cpus:1")])
+            .await;
+        let state = if partition_aware {
+            TaskState::TaskDropped
+        } else {
+            TaskState::TaskLost
+        };
+        assert_status(
+            &status,
+            state,
+            task_status::Reason::InvalidOffers,
+            &format!(
+                "Task launched with invalid offers: Offer {} is no longer valid",
+                offer.id.value
+            ),
+        );
+        let id = offer.slave_id.value.clone();
+        let (registered, connected) = s
+            .master
+            .call(move |m, _| {
+                let slave = m.slaves.registered.get(&id);
+                (slave.is_some(), slave.is_some_and(|s| s.connected))
+            })
+            .await
+            .unwrap();
+        assert!(registered && !connected, "the agent is only disconnected");
     }
 }
