@@ -1934,7 +1934,8 @@ impl Master {
 
     pub(crate) fn install_task_handlers(&mut self) {
         use mesos_proto::mesos::internal::{
-            ExitedExecutorMessage, LaunchTasksMessage, ReconcileTasksMessage, ReviveOffersMessage,
+            ExitedExecutorMessage, LaunchTasksMessage, ReconcileTasksMessage,
+            ResourceRequestMessage, ReviveOffersMessage,
         };
         let base = libprocess::Process::base_mut(self);
         base.install::<StatusUpdateMessage>(|this, ctx, from, message| {
@@ -2030,6 +2031,20 @@ impl Master {
                 filters: Some(message.filters),
             };
             this.accept(&id, accept, ctx);
+        });
+        base.install::<ResourceRequestMessage>(|this, _ctx, from, message| {
+            let id = message.framework_id.value;
+            if this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
+                // Upstream's `request`: the built-in allocator ignores it.
+                this.metrics.messages_resource_request.inc();
+            } else {
+                tracing::warn!(framework_id = %id, %from, "Ignoring resource request of an unknown framework or from an unexpected pid");
+            }
         });
         base.install::<ReviveOffersMessage>(|this, ctx, from, message| {
             let id = message.framework_id.value.clone();

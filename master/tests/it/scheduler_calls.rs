@@ -1,12 +1,15 @@
 //! The v0 scheduler calls that route to agents or the allocator (upstream
 //! `Master::suppress`, `message`, `frameworkToExecutorMessage`, `shutdown`
 //! and `request`): SUPPRESS, MESSAGE, SHUTDOWN, REQUEST, and the
-//! `FrameworkToExecutorMessage` older drivers send to the master.
+//! `FrameworkToExecutorMessage` and `ResourceRequestMessage` older drivers
+//! send to the master.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mesos_proto::mesos::internal::{FrameworkToExecutorMessage, ShutdownExecutorMessage};
+use mesos_proto::mesos::internal::{
+    FrameworkToExecutorMessage, ResourceRequestMessage, ShutdownExecutorMessage,
+};
 use mesos_proto::mesos::scheduler::{call, Call};
 use mesos_proto::mesos::{ExecutorId, Request, SlaveId};
 use mesos_proto::resources::Resources;
@@ -16,8 +19,10 @@ use crate::offers::{next_offers, send_call};
 use crate::state::{cluster, get, Cluster};
 use crate::support::*;
 
-/// The master's counters, once it handled what is queued.
+/// The master's counters, once the scheduler sent and the master handled
+/// what is queued.
 async fn snapshot(cluster: &Cluster) -> BTreeMap<String, f64> {
+    cluster.scheduler.call(|_, _| ()).await.unwrap();
     cluster.master.call(|_, _| ()).await.unwrap();
     let reply = get(cluster.addr(), "/metrics/snapshot").await;
     assert_eq!(reply.status, 200);
@@ -179,8 +184,17 @@ async fn request_is_counted_and_changes_nothing() {
         }],
     });
     send_call(&cluster.scheduler, cluster.master.upid(), request);
+    // The same as the `ResourceRequestMessage` of older drivers.
+    let message = ResourceRequestMessage {
+        framework_id: cluster.framework_id.clone(),
+        requests: vec![],
+    };
+    let to = cluster.master.upid().clone();
+    cluster
+        .scheduler
+        .dispatch(move |this, _| this.base.send(&to, &message));
     let metrics = snapshot(&cluster).await;
-    assert_eq!(metrics["master/messages_resource_request"], 1.0);
+    assert_eq!(metrics["master/messages_resource_request"], 2.0);
     // The framework is still subscribed and holds its offer.
     assert_eq!(metrics["master/frameworks_active"], 1.0);
     assert_eq!(metrics["master/outstanding_offers"], 1.0);
