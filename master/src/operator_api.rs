@@ -495,12 +495,20 @@ pub(crate) fn agent_model(slave: &crate::master::Slave) -> response::get_agents:
     }
 }
 
+/// `GET_AGENTS`: each agent with its allocated and offered resources
+/// (upstream `createAgentResponse`).
 fn get_agents(master: &Master) -> response::GetAgents {
+    let usage = crate::state_json::AgentUsage::of(master);
     let agents = master
         .slaves
         .registered
-        .values()
-        .map(|s| agent_model(s))
+        .iter()
+        .map(|(id, s)| {
+            let mut agent = agent_model(s);
+            agent.allocated_resources = usage.allocated(id).to_vec();
+            agent.offered_resources = usage.offered(id).to_vec();
+            agent
+        })
         .collect();
     response::GetAgents {
         agents,

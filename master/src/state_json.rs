@@ -783,6 +783,27 @@ impl<'a> Usage<'a> {
     }
 }
 
+/// Each agent's allocated (tasks' and executors') and offered resources,
+/// summed as for `/master/slaves`; `GET_AGENTS` shows them too.
+pub(crate) struct AgentUsage<'a>(Usage<'a>);
+
+impl<'a> AgentUsage<'a> {
+    /// Sums the use of every registered agent.
+    pub(crate) fn of(master: &'a Master) -> Self {
+        Self(Usage::of(master))
+    }
+
+    /// Returns what the frameworks' tasks and executors hold on `id`.
+    pub(crate) fn allocated(&self, id: &str) -> Resources {
+        self.0.slave_used.get_or_empty(id)
+    }
+
+    /// Returns what outstanding offers hold on `id`.
+    pub(crate) fn offered(&self, id: &str) -> Resources {
+        Usage::get(&self.0.slave_offered, id)
+    }
+}
+
 /// Scalar quantities by name (upstream `ResourceQuantities`): sorted by
 /// name, added at three-decimal fixed point, zeros dropped.
 #[derive(Clone, Default)]

@@ -1,11 +1,13 @@
 //! Offers and tasks: allocation into offers, DECLINE/REVIVE/SUPPRESS,
 //! ACCEPT with LAUNCH and LAUNCH_GROUP, status updates and their
-//! acknowledgements, KILL, RECONCILE, framework messages, SHUTDOWN.
+//! acknowledgements, KILL, RECONCILE, framework messages (also as the
+//! `FrameworkToExecutorMessage` older drivers send the master), SHUTDOWN.
 //!
 //! Upstream counterpart: `Master::offer`, `accept`/`_accept`, `decline`,
 //! `revive`, `suppress`, `kill`, `reconcile`, `statusUpdate`/`forward`,
-//! `acknowledge`, `message`, `shutdown` and `removeOffer` in
-//! `src/master/master.cpp`; task validation in `src/master/validation.cpp`.
+//! `acknowledge`, `message`, `frameworkToExecutorMessage`, `shutdown` and
+//! `removeOffer` in `src/master/master.cpp`; task, executor and offer
+//! validation in `src/master/validation.cpp`.
 //!
 //! Offers go to v0 drivers as `ResourceOffersMessage` (one `pids` entry,
 //! the agent's UPID, per offer) and to HTTP frameworks as `OFFERS` events.
@@ -31,8 +33,9 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{call, event, Event};
 use mesos_proto::mesos::{
-    framework_info, offer, resource, task_status, Address, FrameworkId, Offer, OfferId, Resource,
-    SlaveId, Task, TaskId, TaskInfo, TaskState, TaskStatus, Url,
+    executor_info, framework_info, offer, resource, task_status, Address, ExecutorInfo,
+    FrameworkId, Offer, OfferId, Resource, SlaveId, Task, TaskId, TaskInfo, TaskState, TaskStatus,
+    Url,
 };
 use mesos_proto::resources::Resources;
 
@@ -629,33 +632,13 @@ impl Master {
             return;
         }
         let refuse = refuse_duration(accept.filters.as_ref());
-        // Take the offers, checking they are this framework's and on one agent.
-        let mut error = None;
-        let mut slave_id: Option<String> = None;
+        let error = self.validate_offers(framework_id, &accept.offer_ids);
+        let slave_id = accept
+            .offer_ids
+            .first()
+            .and_then(|id| self.offers.get(&id.value))
+            .map(|state| state.offer.slave_id.value.clone());
         let mut offered = Resources::new();
-        for offer_id in &accept.offer_ids {
-            match self.offers.get(&offer_id.value) {
-                None => error = Some(format!("Offer {} is no longer valid", offer_id.value)),
-                Some(state) if state.offer.framework_id.value != framework_id => {
-                    error = Some(format!(
-                        "Offer {} belongs to another framework",
-                        offer_id.value
-                    ))
-                }
-                Some(state) => {
-                    if slave_id
-                        .as_ref()
-                        .is_some_and(|s| *s != state.offer.slave_id.value)
-                    {
-                        error = Some("Aggregated offers must belong to one single agent".into());
-                    }
-                    slave_id.get_or_insert_with(|| state.offer.slave_id.value.clone());
-                }
-            }
-        }
-        if accept.offer_ids.is_empty() {
-            error = Some("No offers specified".into());
-        }
         let mut taken = Vec::new();
         for offer_id in &accept.offer_ids {
             let owned = self
@@ -687,7 +670,7 @@ impl Master {
                 self.send_master_update(
                     framework_id,
                     &task.task_id,
-                    None,
+                    Some(&task.slave_id.value),
                     state,
                     reason,
                     &format!("Task launched with invalid offers: {error}"),
@@ -745,6 +728,51 @@ impl Master {
             .recover_resources(framework_id, &slave_id, &remaining, refuse, now);
     }
 
+    /// Upstream's `validation::offer::validate`: the offers of an ACCEPT,
+    /// checked in upstream's order.
+    fn validate_offers(&self, framework_id: &str, offer_ids: &[OfferId]) -> Option<String> {
+        if offer_ids.is_empty() {
+            return Some("No offers specified".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(id) = offer_ids.iter().find(|id| !seen.insert(&id.value)) {
+            return Some(format!("Duplicate offer {} in offer list", id.value));
+        }
+        let mut offers = Vec::with_capacity(offer_ids.len());
+        for id in offer_ids {
+            let Some(state) = self.offers.get(&id.value) else {
+                return Some(format!("Offer {} is no longer valid", id.value));
+            };
+            offers.push(&state.offer);
+        }
+        if let Some(offer) = offers.iter().find(|o| o.framework_id.value != framework_id) {
+            return Some(format!(
+                "Offer {} has invalid framework {} while framework {framework_id} is expected",
+                offer.id.value, offer.framework_id.value
+            ));
+        }
+        let role = |o: &Offer| o.allocation_info.as_ref().and_then(|a| a.role.clone());
+        let first = role(offers[0]);
+        if let Some(offer) = offers.iter().find(|o| role(o) != first) {
+            return Some(format!(
+                "Aggregated offers must be allocated to the same role. Offer {} uses role '{} \
+                 but another is using role '{}",
+                offer.id.value,
+                role(offer).unwrap_or_default(),
+                first.unwrap_or_default()
+            ));
+        }
+        let agent = &offers[0].slave_id.value;
+        if let Some(offer) = offers.iter().find(|o| o.slave_id.value != *agent) {
+            return Some(format!(
+                "Aggregated offers must belong to one single agent. Offer {} uses agent {} \
+                 and agent {agent}",
+                offer.id.value, offer.slave_id.value
+            ));
+        }
+        None
+    }
+
     /// Returns the task's resources in allocation form.
     fn allocated(resources: &[Resource], role: &str) -> Resources {
         let mut resources = Resources::from(resources.to_vec());
@@ -756,31 +784,43 @@ impl Master {
         resources
     }
 
+    /// Upstream's `validation::task::internal::validateTask`: the task's
+    /// own fields, in upstream's order.
     fn validate_task(
         &self,
         framework_id: &str,
         slave_id: &str,
         task: &TaskInfo,
     ) -> Result<(), String> {
-        if task.task_id.value.is_empty() {
-            return Err("Task ID must not be empty".into());
-        }
-        if task.task_id.value.contains('/') || task.task_id.value.contains('\0') {
-            return Err(format!(
-                "Task ID '{}' contains invalid characters",
-                task.task_id.value
-            ));
+        validate_id(&task.task_id.value)?;
+        if let Some(framework) = self.frameworks.registered.get(framework_id) {
+            let id = &task.task_id.value;
+            if framework.tasks().contains_key(id) {
+                return Err(format!("Task has duplicate ID: {id}"));
+            }
+            // TODO(MESOS-6785): the unreachable tasks are a bounded cache,
+            // so not every collision is caught.
+            if framework.unreachable_tasks.get(id).is_some() {
+                return Err(format!("Task reuses the ID of an unreachable task: {id}"));
+            }
         }
         if task.slave_id.value != slave_id {
-            return Err(format!("Task uses invalid agent: {}", task.slave_id.value));
+            return Err(format!(
+                "Task uses invalid agent {} while agent {slave_id} is expected",
+                task.slave_id.value
+            ));
         }
-        let duplicate = self
-            .frameworks
-            .registered
-            .get(framework_id)
-            .is_some_and(|f| f.tasks().contains_key(&task.task_id.value));
-        if duplicate {
-            return Err(format!("Task has duplicate ID: {}", task.task_id.value));
+        let negative =
+            |d: Option<&mesos_proto::mesos::DurationInfo>| d.is_some_and(|d| d.nanoseconds < 0);
+        if negative(
+            task.kill_policy
+                .as_ref()
+                .and_then(|k| k.grace_period.as_ref()),
+        ) {
+            return Err("Task's 'kill_policy.grace_period' must be non-negative".into());
+        }
+        if negative(task.max_completion_time.as_ref()) {
+            return Err("Task's `max_completion_time` must be non-negative".into());
         }
         // Upstream's `validateCheck` and `validateHealthCheck`.
         if let Some(check) = &task.check {
@@ -791,20 +831,97 @@ impl Master {
             mesos_proto::validation::validate_health_check(health_check)
                 .map_err(|e| format!("Task uses invalid health check: {e}"))?;
         }
-        if task.command.is_some() == task.executor.is_some() {
-            return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
-        }
-        if let Some(executor) = &task.executor {
-            if executor
-                .framework_id
-                .as_ref()
-                .is_some_and(|id| id.value != framework_id)
-            {
-                return Err("ExecutorInfo has an invalid FrameworkID".into());
-            }
+        if task.resources.is_empty() {
+            return Err("Task uses no resources".into());
         }
         Resources::validate_all(&task.resources)
             .map_err(|e| format!("Task uses invalid resources: {e}"))?;
+        if let Some(command) = &task.command {
+            mesos_proto::validation::validate_command_info(command)
+                .map_err(|e| format!("Task's `CommandInfo` is invalid: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Upstream's `validation::task::internal::validateExecutor` for LAUNCH:
+    /// a command or a custom executor (`executor` already normalized:
+    /// framework id filled in, resources allocated).
+    fn validate_task_executor(
+        &self,
+        framework_id: &str,
+        slave_id: &str,
+        task: &TaskInfo,
+    ) -> Result<(), String> {
+        if task.command.is_some() == task.executor.is_some() {
+            return Err("Task should have at least one (but not both) of CommandInfo or ExecutorInfo present".into());
+        }
+        let Some(executor) = &task.executor else {
+            return Ok(());
+        };
+        self.validate_executor(framework_id, slave_id, executor)?;
+        if executor.r#type.is_some() && executor.r#type() != executor_info::Type::Custom {
+            return Err("'ExecutorInfo.type' must be 'CUSTOM'".into());
+        }
+        // Optional in the protobuf, still required for compatibility.
+        if executor.command.is_none() {
+            return Err("'ExecutorInfo.command' must be set".into());
+        }
+        Ok(())
+    }
+
+    /// Upstream's `validation::executor::internal::validate`: the rules for
+    /// every executor, and the same `ExecutorInfo` for an executor id
+    /// already in use on the agent.
+    fn validate_executor(
+        &self,
+        framework_id: &str,
+        slave_id: &str,
+        executor: &ExecutorInfo,
+    ) -> Result<(), String> {
+        match executor.r#type() {
+            executor_info::Type::Default if executor.command.is_some() => {
+                return Err("'ExecutorInfo.command' must not be set for 'DEFAULT' executor".into())
+            }
+            executor_info::Type::Custom if executor.command.is_none() => {
+                return Err("'ExecutorInfo.command' must be set for 'CUSTOM' executor".into())
+            }
+            _ => {}
+        }
+        validate_id(&executor.executor_id.value)?;
+        if executor
+            .shutdown_grace_period
+            .as_ref()
+            .is_some_and(|d| d.nanoseconds < 0)
+        {
+            return Err("ExecutorInfo's 'shutdown_grace_period' must be non-negative".into());
+        }
+        if let Some(command) = &executor.command {
+            mesos_proto::validation::validate_command_info(command)
+                .map_err(|e| format!("Executor's `CommandInfo` is invalid: {e}"))?;
+        }
+        let actual = executor.framework_id.as_ref().map(|id| id.value.as_str());
+        if actual != Some(framework_id) {
+            return Err(format!(
+                "ExecutorInfo has an invalid FrameworkID (Actual: {} vs Expected: {framework_id})",
+                actual.unwrap_or_default()
+            ));
+        }
+        Resources::validate_all(&executor.resources)
+            .map_err(|e| format!("Executor uses invalid resources: {e}"))?;
+        let existing = self
+            .frameworks
+            .registered
+            .get(framework_id)
+            .and_then(|f| f.executors.get(slave_id))
+            .and_then(|known| known.get(&executor.executor_id.value));
+        if let Some(existing) = existing.filter(|e| *e != executor) {
+            let line = "-".repeat(60);
+            return Err(format!(
+                "ExecutorInfo is not compatible with existing ExecutorInfo with same \
+                 ExecutorID.\n{line}\nExisting ExecutorInfo:\n{existing:?}\n{line}\n\
+                 ExecutorInfo:\n{executor:?}\n{line}\n"
+            ));
+        }
         Ok(())
     }
 
@@ -833,7 +950,19 @@ impl Master {
         task: TaskInfo,
         remaining: &mut Resources,
     ) {
-        if let Err(message) = self.validate_task(framework_id, slave_id, &task) {
+        // As upstream's `accept`, the master fills in the executor's
+        // framework id and allocates its resources before validating.
+        let mut task = task;
+        if let Some(executor) = task.executor.as_mut() {
+            executor.framework_id.get_or_insert_with(|| FrameworkId {
+                value: framework_id.to_string(),
+            });
+            executor.resources = Self::allocated(&executor.resources, role).to_vec();
+        }
+        let valid = self
+            .validate_task(framework_id, slave_id, &task)
+            .and_then(|()| self.validate_task_executor(framework_id, slave_id, &task));
+        if let Err(message) = valid {
             self.task_error(framework_id, slave_id, &task.task_id, message);
             return;
         }
@@ -844,7 +973,7 @@ impl Master {
             .executor
             .as_ref()
             .filter(|e| !self.executor_known(framework_id, slave_id, &e.executor_id.value));
-        let executor_resources = new_executor.map(|e| Self::allocated(&e.resources, role));
+        let executor_resources = new_executor.map(|e| Resources::from(e.resources.clone()));
         if let Some(resources) = &executor_resources {
             needed += resources;
         }
@@ -883,12 +1012,8 @@ impl Master {
         framework
             .tasks_mut()
             .insert(task.task_id.value.clone(), Box::new(TaskEntry::new(record)));
-        if let (Some(executor), Some(resources)) = (&task.executor, executor_resources) {
-            let mut info = executor.clone();
-            info.resources = resources.to_vec();
-            info.framework_id = Some(FrameworkId {
-                value: framework_id.to_string(),
-            });
+        if let (Some(executor), Some(_)) = (&task.executor, executor_resources) {
+            let info = executor.clone();
             self.gauges.executor_changed(&info.resources, 1);
             framework
                 .executors
@@ -905,11 +1030,7 @@ impl Master {
         tracing::info!(%framework_id, task_id = %task.task_id.value, %slave_id, "Launching task");
         // As upstream's `injectAllocationInfo`: the agent sees every
         // resource with the role it was allocated to.
-        let mut task = task;
         task.resources = Self::allocated(&task.resources, role).to_vec();
-        if let Some(executor) = task.executor.as_mut() {
-            executor.resources = Self::allocated(&executor.resources, role).to_vec();
-        }
         #[allow(deprecated)]
         let message = RunTaskMessage {
             framework_id: Some(FrameworkId {
@@ -945,7 +1066,29 @@ impl Master {
         group: mesos_proto::mesos::offer::operation::LaunchGroup,
         remaining: &mut Resources,
     ) {
-        let executor = group.executor;
+        let mut executor = group.executor;
+        executor.framework_id.get_or_insert_with(|| FrameworkId {
+            value: framework_id.to_string(),
+        });
+        executor.resources = Self::allocated(&executor.resources, role).to_vec();
+        let refuse = |this: &Self, message: String| {
+            for t in &group.task_group.tasks {
+                this.task_error(framework_id, slave_id, &t.task_id, message.clone());
+            }
+        };
+        for task in &group.task_group.tasks {
+            if let Err(message) = self.validate_task(framework_id, slave_id, task) {
+                refuse(
+                    self,
+                    format!("Task '{}' is invalid: {message}", task.task_id.value),
+                );
+                return;
+            }
+        }
+        if let Err(message) = self.validate_executor(framework_id, slave_id, &executor) {
+            refuse(self, message);
+            return;
+        }
         let known = self.executor_known(framework_id, slave_id, &executor.executor_id.value);
         let mut needed = if known {
             Resources::new()
@@ -953,23 +1096,11 @@ impl Master {
             Self::allocated(&executor.resources, role)
         };
         for task in &group.task_group.tasks {
-            let mut check = task.clone();
-            // Tasks of a group run under the group's executor.
-            check.executor = Some(executor.clone());
-            check.command = None;
-            if let Err(message) = self.validate_task(framework_id, slave_id, &check) {
-                for t in &group.task_group.tasks {
-                    self.task_error(framework_id, slave_id, &t.task_id, message.clone());
-                }
-                return;
-            }
             needed += &Self::allocated(&task.resources, role);
         }
         if !remaining.contains(&needed) {
             let message = format!("Total resources {needed} required by the task group is more than available {remaining}");
-            for t in &group.task_group.tasks {
-                self.task_error(framework_id, slave_id, &t.task_id, message.clone());
-            }
+            refuse(self, message);
             return;
         }
         *remaining -= &needed;
@@ -996,13 +1127,6 @@ impl Master {
             framework
                 .tasks_mut()
                 .insert(task.task_id.value.clone(), Box::new(TaskEntry::new(record)));
-        }
-        let mut executor = executor;
-        executor.resources = Self::allocated(&executor.resources, role).to_vec();
-        if executor.framework_id.is_none() {
-            executor.framework_id = Some(FrameworkId {
-                value: framework_id.to_string(),
-            });
         }
         if !known {
             self.gauges.executor_changed(&executor.resources, 1);
@@ -1324,16 +1448,18 @@ impl Master {
     /// MESSAGE: framework data for an executor, through its agent.
     pub(crate) fn framework_message(&mut self, framework_id: &str, message: call::Message) {
         self.metrics.messages_framework_to_executor.inc();
-        let Some(agent) = self
-            .slaves
-            .registered
-            .get(&message.slave_id.value)
-            .map(|s| s.pid.clone())
-        else {
+        let Some(slave) = self.slaves.registered.get(&message.slave_id.value) else {
             tracing::warn!(%framework_id, slave_id = %message.slave_id.value, "Dropping framework message for an unknown agent");
             self.metrics.invalid_framework_to_executor_messages.inc();
             return;
         };
+        // As upstream's `Master::message`: a disconnected agent gets nothing.
+        if !slave.connected {
+            tracing::warn!(%framework_id, slave_id = %message.slave_id.value, "Dropping framework message for a disconnected agent");
+            self.metrics.invalid_framework_to_executor_messages.inc();
+            return;
+        }
+        let agent = slave.pid.clone();
         let forward = FrameworkToExecutorMessage {
             slave_id: message.slave_id,
             framework_id: FrameworkId {
@@ -1344,6 +1470,35 @@ impl Master {
         };
         libprocess::Process::base(self).send(&agent, &forward);
         self.metrics.valid_framework_to_executor_messages.inc();
+    }
+
+    /// A `FrameworkToExecutorMessage` a v0 driver sent to the master: from
+    /// the framework's scheduler it goes on as a MESSAGE call; otherwise it
+    /// is dropped and counted as invalid.
+    pub(crate) fn framework_to_executor_message(
+        &mut self,
+        from: UPID,
+        message: FrameworkToExecutorMessage,
+    ) {
+        let framework_id = message.framework_id.value.clone();
+        let Some(framework) = self.frameworks.registered.get(&framework_id) else {
+            tracing::warn!(%framework_id, executor_id = %message.executor_id.value, "Ignoring framework message: the framework cannot be found");
+            self.metrics.invalid_framework_to_executor_messages.inc();
+            return;
+        };
+        if framework.pid.as_ref() != Some(&from) {
+            tracing::warn!(%framework_id, %from, "Ignoring framework message: not from the framework's scheduler");
+            self.metrics.invalid_framework_to_executor_messages.inc();
+            return;
+        }
+        self.framework_message(
+            &framework_id,
+            call::Message {
+                slave_id: message.slave_id,
+                executor_id: message.executor_id,
+                data: message.data,
+            },
+        );
     }
 
     /// An executor's message for its framework, relayed by the agent.
@@ -1380,6 +1535,7 @@ impl Master {
             .get(&shutdown.slave_id.value)
             .map(|s| s.pid.clone())
         else {
+            tracing::warn!(%framework_id, slave_id = %shutdown.slave_id.value, "Cannot shut down executor: agent is not registered");
             return;
         };
         let message = ShutdownExecutorMessage {
@@ -1786,7 +1942,8 @@ impl Master {
 
     pub(crate) fn install_task_handlers(&mut self) {
         use mesos_proto::mesos::internal::{
-            ExitedExecutorMessage, LaunchTasksMessage, ReconcileTasksMessage, ReviveOffersMessage,
+            ExitedExecutorMessage, LaunchTasksMessage, ReconcileTasksMessage,
+            ResourceRequestMessage, ReviveOffersMessage,
         };
         let base = libprocess::Process::base_mut(self);
         base.install::<StatusUpdateMessage>(|this, ctx, from, message| {
@@ -1795,6 +1952,11 @@ impl Master {
             } else {
                 this.metrics.dropped_messages.inc();
             }
+        });
+        // Older drivers send framework messages to the master when they
+        // do not know the agent's pid (upstream's `frameworkToExecutorMessage`).
+        base.install::<FrameworkToExecutorMessage>(|this, _ctx, from, message| {
+            this.framework_to_executor_message(from, message);
         });
         base.install::<ExecutorToFrameworkMessage>(|this, _ctx, _from, message| {
             this.executor_message(message);
@@ -1878,6 +2040,20 @@ impl Master {
             };
             this.accept(&id, accept, ctx);
         });
+        base.install::<ResourceRequestMessage>(|this, _ctx, from, message| {
+            let id = message.framework_id.value;
+            if this
+                .frameworks
+                .registered
+                .get(&id)
+                .is_some_and(|f| f.pid.as_ref() == Some(&from))
+            {
+                // Upstream's `request`: the built-in allocator ignores it.
+                this.metrics.messages_resource_request.inc();
+            } else {
+                tracing::warn!(framework_id = %id, %from, "Ignoring resource request of an unknown framework or from an unexpected pid");
+            }
+        });
         base.install::<ReviveOffersMessage>(|this, ctx, from, message| {
             let id = message.framework_id.value.clone();
             if this
@@ -1929,6 +2105,25 @@ impl Master {
             }
         });
     }
+}
+
+/// Upstream's `common::validation::validateID`, for task and executor ids.
+fn validate_id(id: &str) -> Result<(), String> {
+    // NAME_MAX: the id names a sandbox directory.
+    const NAME_MAX: usize = 255;
+    if id.is_empty() {
+        return Err("ID must not be empty".into());
+    }
+    if id.len() > NAME_MAX {
+        return Err(format!("ID must not be greater than {NAME_MAX} characters"));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("'{id}' is disallowed"));
+    }
+    if id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        return Err(format!("'{id}' contains invalid characters"));
+    }
+    Ok(())
 }
 
 /// Returns why an ACCEPT cannot be applied when it holds an offer

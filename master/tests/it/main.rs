@@ -22,4 +22,6 @@ mod reconciliation;
 mod reservations;
 mod roles;
 mod scheduler_api;
+mod scheduler_calls;
 mod state;
+mod validation;

@@ -348,3 +348,61 @@ async fn logging_level_is_set_for_a_while_through_the_api_and_logging_toggle() {
     tokio::time::sleep(std::time::Duration::from_millis(900)).await;
     assert_eq!(logging_level(addr).await, 0);
 }
+
+/// Scalar totals by name of `resources`.
+fn scalars(resources: &[mesos_proto::mesos::v1::Resource]) -> Vec<(String, f64)> {
+    let mut totals = std::collections::BTreeMap::<String, f64>::new();
+    for resource in resources {
+        if let Some(scalar) = &resource.scalar {
+            *totals.entry(resource.name.clone()).or_default() += scalar.value;
+        }
+    }
+    totals.into_iter().collect()
+}
+
+async fn agents(addr: std::net::SocketAddrV4) -> Vec<response::get_agents::Agent> {
+    let (status, body) = api(addr, r#"{"type":"GET_AGENTS"}"#, "application/json").await;
+    assert_eq!(status, 200);
+    let response: Response =
+        mesos_proto::json::from_str(std::str::from_utf8(&body).unwrap()).unwrap();
+    response.get_agents.unwrap().agents
+}
+
+#[actix_rt::test]
+async fn get_agents_shows_allocated_and_offered_resources() {
+    let mut cluster = crate::state::cluster(&[]).await;
+    let pair = |name: &str, value: f64| (name.to_string(), value);
+
+    // The framework holds the whole agent as an offer.
+    let agent = agents(cluster.addr()).await.remove(0);
+    assert!(agent.allocated_resources.is_empty());
+    assert_eq!(
+        scalars(&agent.offered_resources),
+        vec![pair("cpus", 2.0), pair("disk", 512.0), pair("mem", 1024.0)]
+    );
+    let ports = agent.offered_resources.iter().find(|r| r.name == "ports");
+    assert!(ports.is_some(), "ranges are offered too");
+    assert!(agent.offered_resources.iter().all(|r| r
+        .allocation_info
+        .as_ref()
+        .and_then(|a| a.role.as_deref())
+        == Some("*")));
+
+    // A task takes part of it; the rest is declined for an hour.
+    let offer = cluster.offer.clone();
+    crate::state::launch(
+        &mut cluster,
+        vec![crate::state::task("t1", &offer, "cpus:1;mem:64")],
+    )
+    .await;
+    let agent = agents(cluster.addr()).await.remove(0);
+    assert_eq!(
+        scalars(&agent.allocated_resources),
+        vec![pair("cpus", 1.0), pair("mem", 64.0)]
+    );
+    assert!(agent.offered_resources.is_empty());
+    assert_eq!(
+        scalars(&agent.total_resources),
+        vec![pair("cpus", 2.0), pair("disk", 512.0), pair("mem", 1024.0)]
+    );
+}

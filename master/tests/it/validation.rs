@@ -1,0 +1,398 @@
+//! Launch validation as upstream's `master_validation_tests.cpp`: the
+//! state, reason and message a v0 framework gets for invalid tasks,
+//! executors and offers.
+
+use libprocess::{MessageEvent, PID};
+use mesos_proto::mesos::internal::{
+    FrameworkRegisteredMessage, RunTaskMessage, SlaveRegisteredMessage, UnregisterSlaveMessage,
+};
+use mesos_proto::mesos::{
+    executor_info, framework_info, task_status, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId,
+    Offer, TaskInfo, TaskState, TaskStatus,
+};
+use mesos_proto::resources::Resources;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::frameworks::{info, recv, spawn_scheduler, subscribe, Scheduler};
+use crate::offers::{accept, next_offers, next_update, send_call, task};
+use crate::support::*;
+
+struct Setup {
+    runtime: libprocess::Runtime,
+    master: PID<mesos_master::master::Master>,
+    agent: PID<Agent>,
+    agent_rx: UnboundedReceiver<MessageEvent>,
+    scheduler: PID<Scheduler>,
+    rx: UnboundedReceiver<MessageEvent>,
+    framework_id: FrameworkId,
+    offer: Offer,
+}
+
+fn agent_info(hostname: &str) -> mesos_proto::mesos::SlaveInfo {
+    let mut slave = slave_info(hostname);
+    slave.resources = Resources::parse("cpus:4;mem:1024", "*").unwrap().to_vec();
+    slave
+}
+
+/// A master, one agent and a framework holding the agent's offer.
+async fn setup(partition_aware: bool) -> Setup {
+    let runtime = runtime();
+    setup_on(runtime, None, partition_aware).await
+}
+
+/// As `setup`, with the agent in `agent_runtime` if given (its own OS
+/// process, so that shutting it down breaks the master's link).
+async fn setup_on(
+    runtime: libprocess::Runtime,
+    agent_runtime: Option<&libprocess::Runtime>,
+    partition_aware: bool,
+) -> Setup {
+    // Unused resources come back at the next (short) allocation cycle.
+    let master = start_master(
+        &runtime,
+        flags(&["--allocation_interval=100ms"]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let (agent, mut agent_rx) = spawn_agent(agent_runtime.unwrap_or(&runtime), "slave(1)");
+    register_with(&agent, master.upid(), "1.11.0", agent_info("a1.example"));
+    decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    let mut framework = info(None, 0.0);
+    if partition_aware {
+        framework.capabilities = vec![framework_info::Capability {
+            r#type: Some(framework_info::capability::Type::PartitionAware as i32),
+        }];
+    }
+    subscribe(&scheduler, master.upid(), framework, false);
+    let framework_id = decode::<FrameworkRegisteredMessage>(&recv(&mut rx).await).framework_id;
+    let offer = next_offers(&mut rx).await.offers[0].clone();
+    Setup {
+        runtime,
+        master,
+        agent,
+        agent_rx,
+        scheduler,
+        rx,
+        framework_id,
+        offer,
+    }
+}
+
+impl Setup {
+    /// Accepts `offers` with `tasks` and returns the first update.
+    async fn launch(&mut self, offers: &[&Offer], tasks: Vec<TaskInfo>) -> TaskStatus {
+        let call = accept(&self.framework_id, offers, tasks, 0.0);
+        send_call(&self.scheduler, self.master.upid(), call);
+        next_update(&mut self.rx).await.update.status
+    }
+
+    /// Accepts the offer with `tasks`, expecting the agent to run the first.
+    async fn run(&mut self, tasks: Vec<TaskInfo>) {
+        let offer = self.offer.clone();
+        let call = accept(&self.framework_id, &[&offer], tasks, 0.0);
+        send_call(&self.scheduler, self.master.upid(), call);
+        loop {
+            let event = next(&mut self.agent_rx).await;
+            if event.name == "mesos.internal.RunTaskMessage" {
+                decode::<RunTaskMessage>(&event);
+                break;
+            }
+        }
+        self.offer = next_offers(&mut self.rx).await.offers[0].clone();
+    }
+}
+
+fn assert_status(status: &TaskStatus, state: TaskState, reason: task_status::Reason, text: &str) {
+    assert_eq!(status.state(), state, "{status:?}");
+    assert_eq!(status.reason(), reason, "{status:?}");
+    assert_eq!(status.source(), task_status::Source::Master);
+    assert!(status.message().contains(text), "{:?}", status.message);
+}
+
+fn executor(id: &str, command: Option<&str>) -> ExecutorInfo {
+    ExecutorInfo {
+        executor_id: ExecutorId { value: id.into() },
+        command: command.map(|value| CommandInfo {
+            value: Some(value.into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn executor_task(id: &str, offer: &Offer, executor: ExecutorInfo) -> TaskInfo {
+    let mut task = task(id, offer, "cpus:1;mem:64");
+    task.command = None;
+    task.executor = Some(executor);
+    task
+}
+
+#[actix_rt::test]
+async fn a_task_id_in_use_is_refused_with_task_error() {
+    let mut s = setup(false).await;
+    s.run(vec![task("t1", &s.offer.clone(), "cpus:1;mem:64")])
+        .await;
+    let offer = s.offer.clone();
+    let status = s
+        .launch(&[&offer], vec![task("t1", &offer, "cpus:1;mem:64")])
+        .await;
+    assert_status(
+        &status,
+        TaskState::TaskError,
+        task_status::Reason::TaskInvalid,
+        "Task has duplicate ID: t1",
+    );
+    assert_eq!(status.task_id.value, "t1");
+
+    // Twice in one ACCEPT: the first runs, the second is refused.
+    let offer = next_offers(&mut s.rx).await.offers[0].clone();
+    let tasks = vec![
+        task("t2", &offer, "cpus:1;mem:64"),
+        task("t2", &offer, "cpus:1;mem:64"),
+    ];
+    let status = s.launch(&[&offer], tasks).await;
+    assert_status(
+        &status,
+        TaskState::TaskError,
+        task_status::Reason::TaskInvalid,
+        "Task has duplicate ID: t2",
+    );
+}
+
+#[actix_rt::test]
+async fn invalid_task_fields_are_refused_with_upstream_messages() {
+    let mut s = setup(false).await;
+    let cases: Vec<(TaskInfo, &str)> = {
+        let offer = &s.offer;
+        let mut other_agent = task("a", offer, "cpus:1");
+        other_agent.slave_id.value = "elsewhere".into();
+        let mut no_resources = task("b", offer, "cpus:1");
+        no_resources.resources.clear();
+        let mut both = task("c", offer, "cpus:1");
+        both.executor = Some(executor("e", Some("run")));
+        let mut neither = task("d", offer, "cpus:1");
+        neither.command = None;
+        vec![
+            (task("", offer, "cpus:1"), "ID must not be empty"),
+            (
+                task("a/b", offer, "cpus:1"),
+                "'a/b' contains invalid characters",
+            ),
+            (other_agent, "Task uses invalid agent elsewhere while agent"),
+            (no_resources, "Task uses no resources"),
+            (
+                both,
+                "Task should have at least one (but not both) of CommandInfo or ExecutorInfo",
+            ),
+            (
+                neither,
+                "Task should have at least one (but not both) of CommandInfo or ExecutorInfo",
+            ),
+            (
+                task("big", offer, "cpus:5;mem:64"),
+                "required by task and its executor is more than available",
+            ),
+        ]
+    };
+    for (task, message) in cases {
+        let offer = s.offer.clone();
+        let status = s.launch(&[&offer], vec![task]).await;
+        assert_status(
+            &status,
+            TaskState::TaskError,
+            task_status::Reason::TaskInvalid,
+            message,
+        );
+        s.offer = next_offers(&mut s.rx).await.offers[0].clone();
+    }
+}
+
+#[actix_rt::test]
+async fn executor_rules_are_enforced_as_upstream() {
+    let mut s = setup(false).await;
+    let cases: Vec<(ExecutorInfo, &str)> = {
+        let mut default = executor("e1", None);
+        default.r#type = Some(executor_info::Type::Default as i32);
+        let mut custom = executor("e2", None);
+        custom.r#type = Some(executor_info::Type::Custom as i32);
+        let mut foreign = executor("e3", Some("run"));
+        foreign.framework_id = Some(FrameworkId {
+            value: "other".into(),
+        });
+        vec![
+            (executor("e0", None), "'ExecutorInfo.command' must be set"),
+            (default, "'ExecutorInfo.type' must be 'CUSTOM'"),
+            (
+                custom,
+                "'ExecutorInfo.command' must be set for 'CUSTOM' executor",
+            ),
+            (
+                foreign,
+                "ExecutorInfo has an invalid FrameworkID (Actual: other vs Expected: ",
+            ),
+            (
+                executor("a/b", Some("run")),
+                "'a/b' contains invalid characters",
+            ),
+        ]
+    };
+    for (executor, message) in cases {
+        let offer = s.offer.clone();
+        let status = s
+            .launch(&[&offer], vec![executor_task("t", &offer, executor)])
+            .await;
+        assert_status(
+            &status,
+            TaskState::TaskError,
+            task_status::Reason::TaskInvalid,
+            message,
+        );
+        s.offer = next_offers(&mut s.rx).await.offers[0].clone();
+    }
+
+    // An executor id in use on the agent with another ExecutorInfo.
+    let offer = s.offer.clone();
+    s.run(vec![executor_task(
+        "t1",
+        &offer,
+        executor("e", Some("run")),
+    )])
+    .await;
+    let offer = s.offer.clone();
+    let status = s
+        .launch(
+            &[&offer],
+            vec![executor_task(
+                "t2",
+                &offer,
+                executor("e", Some("run other")),
+            )],
+        )
+        .await;
+    assert_status(
+        &status,
+        TaskState::TaskError,
+        task_status::Reason::TaskInvalid,
+        "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID",
+    );
+    // The same ExecutorInfo again is fine: the task runs on that executor.
+    let offer = next_offers(&mut s.rx).await.offers[0].clone();
+    s.offer = offer.clone();
+    s.run(vec![executor_task(
+        "t3",
+        &offer,
+        executor("e", Some("run")),
+    )])
+    .await;
+}
+
+#[actix_rt::test]
+async fn invalid_offers_are_answered_with_lost_or_dropped() {
+    for partition_aware in [false, true] {
+        let mut s = setup(partition_aware).await;
+        let state = if partition_aware {
+            TaskState::TaskDropped
+        } else {
+            TaskState::TaskLost
+        };
+
+        // One offer twice in the same ACCEPT.
+        let offer = s.offer.clone();
+        let status = s
+            .launch(&[&offer, &offer], vec![task("t1", &offer, "cpus:1")])
+            .await;
+        assert_status(
+            &status,
+            state,
+            task_status::Reason::InvalidOffers,
+            &format!(
+                "Task launched with invalid offers: Duplicate offer {} in offer list",
+                offer.id.value
+            ),
+        );
+        assert_eq!(status.slave_id.as_ref(), Some(&offer.slave_id));
+
+        // Offers of two agents in one ACCEPT.
+        let first = next_offers(&mut s.rx).await.offers[0].clone();
+        let (agent2, mut agent2_rx) = spawn_agent(&s.runtime, "slave(2)");
+        register_with(&agent2, s.master.upid(), "1.11.0", agent_info("a2.example"));
+        decode::<SlaveRegisteredMessage>(&next(&mut agent2_rx).await);
+        let second = next_offers(&mut s.rx).await.offers[0].clone();
+        assert_ne!(first.slave_id, second.slave_id);
+        let status = s
+            .launch(&[&first, &second], vec![task("t2", &first, "cpus:1")])
+            .await;
+        assert_status(
+            &status,
+            state,
+            task_status::Reason::InvalidOffers,
+            "Aggregated offers must belong to one single agent",
+        );
+
+        // The offers of a removed agent are gone.
+        let mut offers = vec![];
+        while offers.len() < 2 {
+            offers.extend(next_offers(&mut s.rx).await.offers);
+        }
+        let on_first = offers
+            .into_iter()
+            .find(|o| o.slave_id == first.slave_id)
+            .unwrap();
+        let to = s.master.upid().clone();
+        let slave_id = first.slave_id.clone();
+        s.agent
+            .dispatch(move |this, _| this.base.send(&to, &UnregisterSlaveMessage { slave_id }));
+        while recv(&mut s.rx).await.name != "mesos.internal.RescindResourceOfferMessage" {}
+        let status = s
+            .launch(&[&on_first], vec![task("t3", &on_first, "cpus:1")])
+            .await;
+        assert_status(
+            &status,
+            state,
+            task_status::Reason::InvalidOffers,
+            &format!("Offer {} is no longer valid", on_first.id.value),
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_launch_on_a_disconnected_agent_is_dropped_for_partition_aware_frameworks() {
+    for partition_aware in [false, true] {
+        let agent_runtime = runtime();
+        let mut s = setup_on(runtime(), Some(&agent_runtime), partition_aware).await;
+        // The agent's OS process dies: the master's link breaks, the agent
+        // is disconnected (not removed) and its offers are rescinded.
+        agent_runtime.shutdown();
+        while recv(&mut s.rx).await.name != "mesos.internal.RescindResourceOfferMessage" {}
+        let offer = s.offer.clone();
+        let status = s
+            .launch(&[&offer], vec![task("t1", &offer, "cpus:1")])
+            .await;
+        let state = if partition_aware {
+            TaskState::TaskDropped
+        } else {
+            TaskState::TaskLost
+        };
+        assert_status(
+            &status,
+            state,
+            task_status::Reason::InvalidOffers,
+            &format!(
+                "Task launched with invalid offers: Offer {} is no longer valid",
+                offer.id.value
+            ),
+        );
+        let id = offer.slave_id.value.clone();
+        let (registered, connected) = s
+            .master
+            .call(move |m, _| {
+                let slave = m.slaves.registered.get(&id);
+                (slave.is_some(), slave.is_some_and(|s| s.connected))
+            })
+            .await
+            .unwrap();
+        assert!(registered && !connected, "the agent is only disconnected");
+    }
+}
