@@ -223,6 +223,12 @@ fn main() {
     let containerizer = mesos_agent::containerizer::ContainerizerOptions {
         launcher: std::env::var("MESOS_LAUNCHER").unwrap_or(defaults.launcher.clone()),
         isolation: std::env::var("MESOS_ISOLATION").unwrap_or(defaults.isolation.clone()),
+        // The runtime directory is meant for a tmpfs (upstream's
+        // `/var/run/mesos`; `/run` is one on a usual Linux host, though not
+        // on every VM): `MESOS_RUNTIME_DIR` puts it elsewhere.
+        runtime_dir: std::env::var("MESOS_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| defaults.runtime_dir.clone()),
         ..defaults
     };
     println!(
