@@ -45,49 +45,34 @@ pub fn spawn(
 ) -> Result<libprocess::PID<slave::Slave>, libprocess::SpawnError> {
     // With `--authenticate_http_readonly`, libprocess's
     // `/metrics/snapshot` and the `files` endpoints are in the read-only
-    // realm too.
-    let readonly_guard: Option<libprocess::runtime::BuiltinGuard> = config
-        .flags
-        .as_ref()
-        .filter(|f| f.authenticate_http_readonly)
-        .map(|flags| {
-            let basic = mesos_authentication::basic::BasicAuthenticator::new(
-                &flags
-                    .load_http_credentials()
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
-            );
-            std::sync::Arc::new(move |request: &libprocess::http::Request| {
-                basic
-                    .authenticate("mesos-agent-readonly", request)
-                    .map(|_| ())
-            }) as libprocess::runtime::BuiltinGuard
-        });
-    if let Some(guard) = &readonly_guard {
-        runtime.guard_builtin("metrics", "/snapshot", guard.clone());
-    }
-    // libprocess's `/logging/toggle` is in the read-write realm.
-    if let Some(flags) = config
-        .flags
-        .as_ref()
-        .filter(|f| f.authenticate_http_readwrite)
-    {
-        let basic = mesos_authentication::basic::BasicAuthenticator::new(
+    // realm too; with `--authenticate_http_readwrite`, `/logging/toggle`
+    // is in the read-write one.
+    let basic = |flags: &flags::Flags| {
+        mesos_authentication::basic::BasicAuthenticator::new(
             &flags
                 .load_http_credentials()
                 .ok()
                 .flatten()
                 .unwrap_or_default(),
-        );
+        )
+    };
+    let readonly_guard: Option<libprocess::runtime::BuiltinGuard> = config
+        .flags
+        .as_ref()
+        .filter(|f| f.authenticate_http_readonly)
+        .map(|flags| basic(flags).guard("mesos-agent-readonly"));
+    if let Some(guard) = &readonly_guard {
+        runtime.guard_builtin("metrics", "/snapshot", guard.clone());
+    }
+    if let Some(flags) = config
+        .flags
+        .as_ref()
+        .filter(|f| f.authenticate_http_readwrite)
+    {
         runtime.guard_builtin(
             "logging",
             "/toggle",
-            std::sync::Arc::new(move |request: &libprocess::http::Request| {
-                basic
-                    .authenticate("mesos-agent-readwrite", request)
-                    .map(|_| ())
-            }),
+            basic(flags).guard("mesos-agent-readwrite"),
         );
     }
     let mut slave = slave::Slave::new(config);

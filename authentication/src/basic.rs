@@ -32,6 +32,13 @@ impl BasicAuthenticator {
         }
     }
 
+    /// A guard for one of libprocess's built-in endpoints
+    /// ([`libprocess::Runtime::guard_builtin`]): requests without valid
+    /// credentials for `realm` get its `401`.
+    pub fn guard(self, realm: &'static str) -> libprocess::runtime::BuiltinGuard {
+        std::sync::Arc::new(move |request: &Request| self.authenticate(realm, request).map(|_| ()))
+    }
+
     /// The authenticated principal of `request`, or the answer for
     /// `realm`.
     pub fn authenticate(&self, realm: &str, request: &Request) -> Result<String, Response> {

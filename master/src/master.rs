@@ -1417,43 +1417,24 @@ pub fn spawn(
     flags: Arc<Flags>,
     registrar: Arc<Registrar>,
 ) -> Result<PID<Master>, libprocess::SpawnError> {
-    if flags.authenticate_http_readonly {
-        // libprocess's `/metrics/snapshot` is in the read-only realm too.
-        let basic = mesos_authentication::basic::BasicAuthenticator::new(
+    // libprocess's `/metrics/snapshot` is in the read-only realm too, and
+    // `/logging/toggle` in the read-write one.
+    let basic = || {
+        mesos_authentication::basic::BasicAuthenticator::new(
             &flags
                 .load_http_credentials()
                 .ok()
                 .flatten()
                 .unwrap_or_default(),
-        );
-        runtime.guard_builtin(
-            "metrics",
-            "/snapshot",
-            Arc::new(move |request| {
-                basic
-                    .authenticate(crate::http_auth::Realm::ReadOnly.name(), request)
-                    .map(|_| ())
-            }),
-        );
+        )
+    };
+    if flags.authenticate_http_readonly {
+        let guard = basic().guard(crate::http_auth::Realm::ReadOnly.name());
+        runtime.guard_builtin("metrics", "/snapshot", guard);
     }
     if flags.authenticate_http_readwrite {
-        // libprocess's `/logging/toggle` is in the read-write realm.
-        let basic = mesos_authentication::basic::BasicAuthenticator::new(
-            &flags
-                .load_http_credentials()
-                .ok()
-                .flatten()
-                .unwrap_or_default(),
-        );
-        runtime.guard_builtin(
-            "logging",
-            "/toggle",
-            Arc::new(move |request| {
-                basic
-                    .authenticate(crate::http_auth::Realm::ReadWrite.name(), request)
-                    .map(|_| ())
-            }),
-        );
+        let guard = basic().guard(crate::http_auth::Realm::ReadWrite.name());
+        runtime.guard_builtin("logging", "/toggle", guard);
     }
     let master = runtime.spawn(Master::new(flags, registrar, runtime.address()))?;
     runtime.set_delegate(Some("master"));
