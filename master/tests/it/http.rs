@@ -168,6 +168,14 @@ async fn basic_http_authentication_guards_the_readonly_and_readwrite_endpoints()
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let response = send(addr, "POST", "/master/teardown", None, "frameworkId=x").await;
     assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    // libprocess's `/logging/toggle` is in the read-write realm.
+    let response = send(addr, "GET", "/logging/toggle", None, "").await;
+    assert!(
+        response.contains("WWW-Authenticate: Basic realm=\"mesos-master-readwrite\""),
+        "{response}"
+    );
+    let response = send(addr, "GET", "/logging/toggle", Some(&good), "").await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
 
 /// The status line and headers of an answer (streams are not read on).
