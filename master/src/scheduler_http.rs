@@ -291,7 +291,9 @@ fn subscribe_http(
         Err(error) => return Response::bad_request(error),
     };
 
-    schedule_heartbeat(ctx, framework_id.clone(), stream_id.clone());
+    // The first heartbeat follows SUBSCRIBED at once (upstream's
+    // `Heartbeater::initialize`), then one every interval.
+    heartbeat(master, ctx, framework_id.clone(), stream_id.clone());
 
     // The framework disconnects when its client goes away.
     let addr = ctx.address();
@@ -343,21 +345,24 @@ pub(crate) fn bridge(
     body_rx
 }
 
-fn schedule_heartbeat(ctx: &mut Context<Master>, framework_id: String, stream_id: String) {
+/// Sends a HEARTBEAT on the framework's stream while it is the one with
+/// `stream_id` and open, and again after each interval.
+fn heartbeat(master: &Master, ctx: &mut Context<Master>, framework_id: String, stream_id: String) {
+    let alive = master
+        .frameworks
+        .registered
+        .get(&framework_id)
+        .and_then(|f| f.http.as_ref())
+        .filter(|http| http.stream_id == stream_id && !http.is_closed());
+    let Some(http) = alive else {
+        return;
+    };
+    http.send(&Event {
+        r#type: Some(event::Type::Heartbeat as i32),
+        ..Default::default()
+    });
     libprocess::delay(HEARTBEAT_INTERVAL, &ctx.address(), move |master, ctx| {
-        let alive = master
-            .frameworks
-            .registered
-            .get(&framework_id)
-            .and_then(|f| f.http.as_ref())
-            .filter(|http| http.stream_id == stream_id && !http.is_closed());
-        if let Some(http) = alive {
-            http.send(&Event {
-                r#type: Some(event::Type::Heartbeat as i32),
-                ..Default::default()
-            });
-            schedule_heartbeat(ctx, framework_id, stream_id);
-        }
+        heartbeat(master, ctx, framework_id, stream_id);
     });
 }
 

@@ -204,10 +204,15 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    /// Subscribes at `addr`, asking for JSON or protobuf events.
+    /// Subscribes to the operator API at `addr`, asking for JSON or
+    /// protobuf events.
     pub async fn open(addr: std::net::SocketAddrV4, json: bool) -> Self {
+        Self::open_at(addr, "/api/v1", r#"{"type":"SUBSCRIBE"}"#, json).await
+    }
+
+    /// POSTs the JSON call `body` (a SUBSCRIBE) to `path` at `addr`.
+    pub async fn open_at(addr: std::net::SocketAddrV4, path: &str, body: &str, json: bool) -> Self {
         use tokio::io::AsyncWriteExt as _;
-        let body = r#"{"type":"SUBSCRIBE"}"#;
         let accept = if json {
             "application/json"
         } else {
@@ -215,7 +220,7 @@ impl EventStream {
         };
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let request = format!(
-            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
              Accept: {accept}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
@@ -287,8 +292,16 @@ impl EventStream {
         }
     }
 
-    /// Returns the next event.
+    /// Returns the next operator event.
     pub async fn next(&mut self) -> mesos_proto::mesos::v1::master::Event {
+        self.next_of().await
+    }
+
+    /// Returns the next event, decoded as `E`.
+    pub async fn next_of<E>(&mut self) -> E
+    where
+        E: prost::Message + prost::Name + Default,
+    {
         loop {
             self.dechunk();
             if let Some(record) = self.records.pop_front() {
