@@ -45,6 +45,9 @@
 //!
 //! - `ROOT_VolumeFromHostSandboxMountPoint`, `ROOT_FileVolumeFromHostSandboxMountPoint` →
 //!   `host_path_volumes_of_a_directory_or_a_file_get_mount_points_in_the_sandbox`
+//! - `ROOT_PersistentVolumeWithoutRootFilesystem` (and the ownership change of upstream's
+//!   `update`) → `a_persistent_volume_is_given_the_sandbox_owner_so_the_task_can_write`;
+//!   through the agent: `persistent_volumes.rs`
 //! - a container's mounts stay in its namespace (upstream relies on it throughout) →
 //!   `a_container_has_its_own_namespaces_and_its_mounts_stay_inside`
 //! - `ROOT_ChangeRootFilesystem`, `ROOT_VolumeFromSandbox`, `ROOT_VolumeFromHost`,
@@ -1099,6 +1102,82 @@ async fn volume_paths_that_leave_the_sandbox_fail_the_launch() {
         );
         assert!(!sandbox.path().parent().unwrap().join("outside").exists());
     }
+}
+
+#[actix_rt::test]
+async fn a_persistent_volume_is_given_the_sandbox_owner_so_the_task_can_write() {
+    if !require_root("a_persistent_volume_is_given_the_sandbox_owner_so_the_task_can_write") {
+        return;
+    }
+    use mesos_proto::mesos::resource::{disk_info, DiskInfo};
+    use std::os::unix::fs::MetadataExt as _;
+    let work_dir = tempfile::tempdir().unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    // As the agent does for a framework user, the sandbox is the user's.
+    let nobody = nix_nobody();
+    std::os::unix::fs::chown(sandbox.path(), Some(nobody.0), Some(nobody.1)).unwrap();
+    // The agent creates the volume as root when the master checkpoints it.
+    let volume = work_dir.path().join("volumes/roles/role1/id1");
+    std::fs::create_dir_all(&volume).unwrap();
+    let mut disk = Resources::parse("disk(role1):32", "*")
+        .unwrap()
+        .to_vec()
+        .remove(0);
+    disk.disk = Some(DiskInfo {
+        persistence: Some(disk_info::Persistence {
+            id: "id1".into(),
+            principal: None,
+        }),
+        volume: Some(mesos_proto::mesos::Volume {
+            container_path: "volume".into(),
+            mode: mesos_proto::mesos::volume::Mode::Rw as i32,
+            ..Default::default()
+        }),
+        source: None,
+    });
+    for (launcher, isolation) in [("linux", "filesystem/linux"), ("posix", "filesystem/posix")] {
+        std::os::unix::fs::chown(&volume, Some(0), Some(0)).unwrap();
+        let options = ContainerizerOptions {
+            launcher: launcher.into(),
+            isolation: isolation.into(),
+            cgroups_root: CGROUPS_ROOT.into(),
+            runtime_dir: support::unique_runtime_dir(),
+            work_dir: work_dir.path().into(),
+            ..Default::default()
+        };
+        let containerizer =
+            mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+        let mut as_nobody = config(sandbox.path(), "echo abc > volume/file", None);
+        as_nobody.user = Some("nobody".into());
+        as_nobody.resources.push(disk.clone());
+        let id = unique("owner");
+        let launch = containerizer.launch(id.clone(), as_nobody);
+        let wait = containerizer.wait(id);
+        launch.await.unwrap();
+        let termination = wait.await.unwrap();
+        let stderr = std::fs::read_to_string(sandbox.path().join("stderr")).unwrap_or_default();
+        assert_eq!(termination.status, Some(0), "{isolation}: {stderr}");
+        let owner = std::fs::metadata(&volume).unwrap();
+        assert_eq!((owner.uid(), owner.gid()), nobody, "{isolation}");
+        assert_eq!(
+            std::fs::read_to_string(volume.join("file")).unwrap(),
+            "abc\n"
+        );
+        std::fs::remove_file(volume.join("file")).unwrap();
+        let _ = std::fs::remove_file(sandbox.path().join("volume"));
+        let _ = std::fs::remove_dir(sandbox.path().join("volume"));
+    }
+}
+
+/// The uid and gid of `nobody`.
+fn nix_nobody() -> (u32, u32) {
+    let name = std::ffi::CString::new("nobody").unwrap();
+    // SAFETY: a NUL-terminated name; the returned entry is read at once,
+    // before any other getpw* call in this thread.
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    assert!(!entry.is_null(), "no user nobody");
+    // SAFETY: non-null, from getpwnam just above.
+    unsafe { ((*entry).pw_uid, (*entry).pw_gid) }
 }
 
 // ---------------------------------------------------------------------------
