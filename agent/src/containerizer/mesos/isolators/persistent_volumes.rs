@@ -25,6 +25,9 @@
 //!
 //! A volume whose directory does not exist, or whose `container_path`
 //! leaves the sandbox, fails the launch (or the update) with a message.
+//! As upstream, a volume that no other container uses is given the owner of
+//! the sandbox (not recursively), so a task running as the sandbox's user
+//! can write to a volume the agent created as root.
 //! Nothing is removed at cleanup: the volume's data outlives the container.
 
 use std::collections::{HashMap, HashSet};
@@ -54,6 +57,8 @@ struct Container {
     sandbox: PathBuf,
     /// Sandbox paths already holding a volume.
     targets: HashSet<PathBuf>,
+    /// Host directories of the volumes the container uses.
+    sources: HashSet<PathBuf>,
     /// Host-side mounts made by `update`, unmounted at cleanup.
     host_mounts: Vec<PathBuf>,
 }
@@ -152,6 +157,31 @@ fn mount_info(planned: &Planned) -> ContainerMountInfo {
     }
 }
 
+/// Gives the volume's directory the owner of `sandbox` (upstream
+/// `os::chown(uid, gid, source, false)` in the filesystem isolators'
+/// `update`).
+fn chown_to_sandbox(planned: &Planned, sandbox: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let owner = std::fs::metadata(sandbox).map_err(|e| {
+        IsolatorError(format!(
+            "failed to get the ownership of '{}': {e}",
+            sandbox.display()
+        ))
+    })?;
+    let (uid, gid) = (owner.uid(), owner.gid());
+    tracing::info!(
+        volume = %planned.source.display(), uid, gid,
+        "Changing the ownership of the persistent volume"
+    );
+    std::os::unix::fs::chown(&planned.source, Some(uid), Some(gid)).map_err(|e| {
+        IsolatorError(format!(
+            "failed to change the ownership of the persistent volume at '{}' with uid {uid} \
+             and gid {gid}: {e}",
+            planned.source.display()
+        ))
+    })
+}
+
 #[cfg(target_os = "linux")]
 fn host_bind_mount(planned: &Planned) -> Result<()> {
     use std::ffi::CString;
@@ -228,6 +258,14 @@ impl PersistentVolumes {
     }
 }
 
+/// Whether a container other than `container_id` uses the volume at
+/// `source`: its tasks would lose access if the owner changed.
+fn in_use(containers: &HashMap<String, Container>, container_id: &str, source: &Path) -> bool {
+    containers
+        .iter()
+        .any(|(id, c)| id != container_id && c.sources.contains(source))
+}
+
 impl Isolator for PersistentVolumes {
     fn name(&self) -> &'static str {
         self.inner.name()
@@ -261,6 +299,7 @@ impl Isolator for PersistentVolumes {
                     id,
                     Container {
                         sandbox,
+                        sources: planned.iter().map(|p| p.source.clone()).collect(),
                         targets: planned.into_iter().map(|p| p.target).collect(),
                         host_mounts: Vec::new(),
                     },
@@ -281,8 +320,14 @@ impl Isolator for PersistentVolumes {
             Ok(planned) => planned,
             Err(error) => return ready(Err(error)),
         };
+        let mut containers = self.containers();
         let mut mounts = Vec::new();
         for volume in &planned {
+            if !in_use(&containers, container_id, &volume.source) {
+                if let Err(error) = chown_to_sandbox(volume, &sandbox) {
+                    return ready(Err(error));
+                }
+            }
             match self.mode {
                 Mode::Link => {
                     if let Err(error) = link(volume) {
@@ -292,14 +337,16 @@ impl Isolator for PersistentVolumes {
                 Mode::BindMount => mounts.push(mount_info(volume)),
             }
         }
-        self.containers().insert(
+        containers.insert(
             container_id.to_string(),
             Container {
                 sandbox,
+                sources: planned.iter().map(|p| p.source.clone()).collect(),
                 targets: planned.into_iter().map(|p| p.target).collect(),
                 host_mounts: Vec::new(),
             },
         );
+        drop(containers);
         Box::pin(async move {
             let info = inner.await?;
             if mounts.is_empty() {
@@ -337,14 +384,24 @@ impl Isolator for PersistentVolumes {
         let inner = self.inner.update(container_id, resources);
         let result = (|| {
             let mut containers = self.containers();
-            let Some(container) = containers.get_mut(container_id) else {
+            let Some(sandbox) = containers.get(container_id).map(|c| c.sandbox.clone()) else {
                 return Ok(());
             };
-            let planned = plan(&self.work_dir, &container.sandbox, resources)?;
+            let planned = plan(&self.work_dir, &sandbox, resources)?;
             for volume in planned {
-                if container.targets.contains(&volume.target) {
+                if containers
+                    .get(container_id)
+                    .is_some_and(|c| c.targets.contains(&volume.target))
+                {
                     continue;
                 }
+                if !in_use(&containers, container_id, &volume.source) {
+                    chown_to_sandbox(&volume, &sandbox)?;
+                }
+                let Some(container) = containers.get_mut(container_id) else {
+                    return Ok(());
+                };
+                container.sources.insert(volume.source.clone());
                 match self.mode {
                     Mode::Link => link(&volume)?,
                     Mode::BindMount => {
@@ -459,8 +516,10 @@ mod tests {
         let v1 = work.path().join("volumes/roles/web/v1");
         std::fs::create_dir_all(&v1).expect("volume");
         let isolator = PersistentVolumes::new(Arc::new(Noop), work.path().into(), Mode::BindMount);
+        let sandbox = work.path().join("sandbox");
+        std::fs::create_dir_all(&sandbox).expect("sandbox");
         let config = ContainerConfig {
-            directory: "/sandbox".into(),
+            directory: sandbox.display().to_string(),
             resources: vec![volume("v1", "data")],
             ..Default::default()
         };
@@ -470,7 +529,10 @@ mod tests {
             .expect("ok")
             .expect("a launch info");
         assert_eq!(info.mounts.len(), 1);
-        assert_eq!(info.mounts[0].target, "/sandbox/data");
+        assert_eq!(
+            info.mounts[0].target,
+            sandbox.join("data").display().to_string()
+        );
         assert_eq!(
             info.mounts[0].source.as_deref(),
             Some(v1.to_str().expect("utf-8"))
