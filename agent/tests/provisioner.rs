@@ -326,6 +326,9 @@ async fn run_image_task_as(
     };
     framework.launch(vec![task]);
     let statuses = framework.updates_until_terminal().await;
+    // Before the agent goes with this function's runtimes: a rootfs still
+    // mounted then would stay mounted on the host.
+    assert_rootfs_removed(work_dir.path()).await;
     drop(store);
     (statuses, work_dir)
 }
