@@ -186,6 +186,8 @@ impl Master {
             }
         });
         let pid = UPID::new("master", address);
+        // Checked by `Flags::validate`.
+        let domain = flags.parsed_domain().ok().flatten();
         let info = MasterInfo {
             id: uuid::Uuid::new_v4().to_string(),
             // Network byte order read as a host integer, as upstream stores it.
@@ -199,7 +201,7 @@ impl Master {
                 ip: Some(address.ip().to_string()),
                 port: i32::from(address.port()),
             }),
-            domain: None,
+            domain: domain.clone(),
             capabilities: [
                 master_info::capability::Type::AgentUpdate,
                 master_info::capability::Type::AgentDraining,
@@ -224,6 +226,13 @@ impl Master {
             .unwrap_or_default();
         let auth = crate::authentication::Authentications::new(&flags);
         let mut drf = HierarchicalDrf::default();
+        drf.set_filter_gpu_resources(flags.filter_gpu_resources);
+        drf.set_region(
+            domain
+                .as_ref()
+                .and_then(|d| d.fault_domain.as_ref())
+                .map(|f| f.region.name.clone()),
+        );
         // Checked by `Flags::validate`.
         if let Ok(min) = crate::allocator::MinAllocatable::parse(&flags.min_allocatable_resources) {
             drf.set_min_allocatable(min);
