@@ -153,6 +153,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_DOMAIN")]
     pub domain: Option<String>,
 
+    /// Whether only agents with a domain may register.
+    #[arg(long, env = "MESOS_REQUIRE_AGENT_DOMAIN", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub require_agent_domain: bool,
+
     /// Deprecated: the only roles frameworks may use, comma-separated
     /// (`*` is always allowed). Unset: any valid role.
     #[arg(long, env = "MESOS_ROLES")]
@@ -423,7 +428,7 @@ impl Flags {
             .map_err(|e| FlagError(format!("Failed to load flag 'domain': {e}")))?;
         if domain.fault_domain.is_none() {
             return Err(FlagError(
-                "Failed to load flag 'domain': the domain must have a 'fault_domain'".into(),
+                "Failed to load flag 'domain': `domain` must define `fault_domain`".into(),
             ));
         }
         Ok(Some(domain))
@@ -616,6 +621,10 @@ impl Flags {
             ("quiet", Some(self.quiet.to_string())),
             ("quorum", opt(&self.quorum)),
             ("registry", Some(self.registry.clone())),
+            (
+                "require_agent_domain",
+                Some(self.require_agent_domain.to_string()),
+            ),
             ("roles", self.roles.clone()),
             ("weights", self.weights.clone()),
             ("work_dir", path(&self.work_dir)),

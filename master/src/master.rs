@@ -625,6 +625,30 @@ impl Master {
         }
     }
 
+    /// Whether an agent's domain keeps it out, as upstream: an agent with
+    /// a domain when the master has none (it could be remote), or one
+    /// without a domain under `--require_agent_domain`. The agent is not
+    /// shut down, so it can restart with the right domain.
+    fn domain_refused(&self, from: &UPID, slave: &SlaveInfo, attempt: &str) -> bool {
+        if let (Some(domain), None) = (&slave.domain, &self.info.domain) {
+            tracing::warn!(
+                %from, ?domain,
+                "Agent is configured with a domain but the master has no configured domain. \
+                 Ignoring agent {attempt} attempt"
+            );
+            return true;
+        }
+        if self.flags.require_agent_domain && slave.domain.is_none() {
+            tracing::warn!(
+                %from,
+                "Agent attempted to register without a domain, but this master is configured \
+                 to require agent domains. Ignoring agent {attempt} attempt"
+            );
+            return true;
+        }
+        false
+    }
+
     fn register_slave(
         &mut self,
         from: UPID,
@@ -654,6 +678,9 @@ impl Master {
         }
         if !Self::version_ok(message.version.as_deref()) {
             tracing::warn!(%from, version = ?message.version, "Ignoring registration of an agent older than 1.0.0");
+            return;
+        }
+        if self.domain_refused(&from, &message.slave, "registration") {
             return;
         }
         if self.slaves.registering.contains(&from) {
@@ -792,6 +819,9 @@ impl Master {
         }
         let connection = self.connection();
         if self.refuse_down_machine(&from, &message.slave) {
+            return;
+        }
+        if self.domain_refused(&from, &message.slave, "re-registration") {
             return;
         }
         if !self.slaves.registered.contains_key(&id) {

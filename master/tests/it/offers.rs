@@ -726,3 +726,39 @@ async fn agents_in_other_regions_are_offered_only_to_region_aware_frameworks() {
     assert_eq!(offer.hostname, "remote.example");
     assert_eq!(offer.domain, Some(domain("west")));
 }
+
+#[actix_rt::test]
+async fn agents_whose_domain_the_master_cannot_place_are_ignored() {
+    // (master flags, agent region, admitted)
+    let json = r#"--domain={"fault_domain":{"region":{"name":"east"},"zone":{"name":"east-a"}}}"#;
+    let cases: [(&[&str], Option<&str>, bool); 4] = [
+        (&[], Some("east"), false),
+        (&[], None, true),
+        (&[json, "--require_agent_domain"], None, false),
+        (&[json, "--require_agent_domain"], Some("west"), true),
+    ];
+    for (extra, region, admitted) in cases {
+        let runtime = runtime();
+        let master = start_master(
+            &runtime,
+            flags(extra),
+            Box::<mesos_master::registrar::InMemoryStore>::default(),
+        );
+        recovered(&master).await;
+        let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+        let mut slave = slave_info("agent.example");
+        slave.resources = Resources::parse("cpus:1;mem:512", "*").unwrap().to_vec();
+        slave.domain = region.map(domain);
+        register_with(&agent, master.upid(), "1.11.0", slave);
+        let answer =
+            tokio::time::timeout(std::time::Duration::from_millis(500), next(&mut agent_rx)).await;
+        match answer {
+            Ok(event) => {
+                assert!(admitted, "{extra:?} {region:?}: {}", event.name);
+                let _ = decode::<SlaveRegisteredMessage>(&event);
+            }
+            // Ignored, not shut down, as upstream.
+            Err(_) => assert!(!admitted, "{extra:?} {region:?}"),
+        }
+    }
+}
