@@ -36,8 +36,15 @@
 //! `gpus` only; a role's consumption is what it is allocated plus its
 //! reservations nobody is allocated, as upstream 1.9+, but not its
 //! subroles': there is no hierarchical sharing of shares or quota
-//! between parent and child roles; every agent is offered to every
-//! framework (no capability-based filtering of GPU or multi-role agents).
+//! between parent and child roles.
+//!
+//! Capabilities, as upstream's `isCapableOfReceivingAgent` and
+//! `stripIncapableResources`: with `--filter_gpu_resources` an agent with
+//! GPUs goes only to `GPU_RESOURCES` frameworks; an agent in another
+//! region than the master's `--domain` goes only to `REGION_AWARE`
+//! frameworks; revocable resources go only to `REVOCABLE_RESOURCES`
+//! frameworks. Agents' flags and frameworks' bits are set when they are
+//! added or updated, so a cycle only compares booleans.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -45,6 +52,19 @@ use std::time::Duration;
 
 use mesos_proto::conversions::ResourceConversion;
 use mesos_proto::resources::Resources;
+
+/// The framework capabilities the allocator looks at (upstream
+/// `protobuf::framework::Capabilities`, the part `allocate` reads).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `REVOCABLE_RESOURCES`: offered revocable resources.
+    pub revocable_resources: bool,
+    /// `GPU_RESOURCES`: offered agents with GPUs under
+    /// `--filter_gpu_resources`.
+    pub gpu_resources: bool,
+    /// `REGION_AWARE`: offered agents in other regions than the master's.
+    pub region_aware: bool,
+}
 
 /// Resources allocated to a framework's role on an agent.
 #[derive(Debug, Clone)]
@@ -80,9 +100,12 @@ pub trait Allocator: Send {
     /// Sets an agent's total (upstream `updateSlave`: its oversubscribed
     /// resources changed); what is allocated there stays.
     fn update_slave(&mut self, id: &str, total: Resources);
-    /// Sets whether a framework takes revocable resources (its
-    /// `REVOCABLE_RESOURCES` capability); frameworks do not until told.
-    fn set_revocable_capable(&mut self, framework_id: &str, capable: bool);
+    /// Sets the capabilities of a framework; a framework has none until
+    /// told.
+    fn set_capabilities(&mut self, framework_id: &str, capabilities: Capabilities);
+    /// Sets the region of an agent's fault domain (`None`: no fault
+    /// domain); agents have none until told.
+    fn set_slave_region(&mut self, id: &str, region: Option<&str>);
     /// Removes an agent.
     fn remove_slave(&mut self, id: &str);
     /// Resumes offers of an agent.
@@ -211,6 +234,9 @@ impl Quota {
 /// Resource names that count towards shares.
 pub const SHARE_NAMES: [&str; 4] = ["cpus", "mem", "disk", "gpus"];
 
+/// The index of `gpus` in [`Quantities`].
+const GPUS: usize = 3;
+
 /// Returns the quantities of `resources`, for callers outside.
 pub fn scalar_quantities(resources: &Resources) -> Quantities {
     quantities(resources)
@@ -267,6 +293,11 @@ struct Slave {
     /// In use or offered, in allocation form.
     allocated: Resources,
     active: bool,
+    /// Whether its total has GPUs (upstream `Slave::hasGpu`).
+    has_gpus: bool,
+    /// Whether it is in another region than the master (upstream
+    /// `isRemoteSlave`).
+    remote: bool,
     /// Decline filters on this agent, by framework index.
     filters: HashMap<usize, Filter>,
     /// How many of `filters` cover what is free and belong to eligible
@@ -279,8 +310,8 @@ struct Framework {
     roles: Vec<String>,
     suppressed: HashSet<String>,
     active: bool,
-    /// Whether it is offered revocable resources.
-    revocable: bool,
+    /// What it is offered, beyond its roles.
+    capabilities: Capabilities,
     /// Agents (indices) this framework filters.
     filtered: HashSet<usize>,
     /// Allocated to this framework, by role, in allocation form.
@@ -320,6 +351,10 @@ pub struct HierarchicalDrf {
     /// the current allocation cycle (with quota only): they count toward
     /// their role's quota consumption, as upstream 1.9+.
     unallocated_reserved: HashMap<String, Quantities>,
+    /// `--filter_gpu_resources`.
+    filter_gpu_resources: bool,
+    /// The region of the master's `--domain`, if it has a fault domain.
+    region: Option<String>,
 }
 
 /// `--min_allocatable_resources`: sets of resource quantities (a set is
@@ -390,6 +425,26 @@ fn quantity(resources: &Resources, name: &str) -> f64 {
 }
 
 impl HierarchicalDrf {
+    /// Sets `--filter_gpu_resources` (upstream's default is `true`; the
+    /// allocator's, until told, `false`).
+    pub fn set_filter_gpu_resources(&mut self, filter: bool) {
+        self.filter_gpu_resources = filter;
+    }
+
+    /// Sets the region of the master's `--domain` fault domain, against
+    /// which agents are remote; call before agents are added.
+    pub fn set_region(&mut self, region: Option<String>) {
+        self.region = region;
+    }
+
+    /// Whether an agent with these flags may be offered to a framework
+    /// with these capabilities (upstream `isCapableOfReceivingAgent`).
+    fn capable_of_agent(&self, slave: &Slave, capabilities: Capabilities) -> bool {
+        let gpus_ok = !self.filter_gpu_resources || !slave.has_gpus || capabilities.gpu_resources;
+        let region_ok = !slave.remote || capabilities.region_aware;
+        gpus_ok && region_ok
+    }
+
     /// Sets `--min_allocatable_resources`.
     pub fn set_min_allocatable(&mut self, min: MinAllocatable) {
         self.min_allocatable = Some(min);
@@ -724,7 +779,7 @@ impl Allocator for HierarchicalDrf {
             roles,
             suppressed: suppressed.into_iter().collect(),
             active,
-            revocable: false,
+            capabilities: Capabilities::default(),
             filtered: HashSet::new(),
             allocated: HashMap::new(),
             quantities: HashMap::new(),
@@ -782,6 +837,8 @@ impl Allocator for HierarchicalDrf {
             total_quantities,
             allocated: used,
             active: true,
+            has_gpus: total_quantities[GPUS] > 0.0,
+            remote: false,
             filters: HashMap::new(),
             eligible_filters: 0,
         }));
@@ -797,13 +854,26 @@ impl Allocator for HierarchicalDrf {
         let total_quantities = quantities(&total);
         add(&mut self.totals, &slave.total_quantities, -1.0);
         add(&mut self.totals, &total_quantities, 1.0);
+        slave.has_gpus = total_quantities[GPUS] > 0.0;
         slave.total = total;
         slave.total_quantities = total_quantities;
         self.recheck_filters(index);
     }
 
-    fn set_revocable_capable(&mut self, framework_id: &str, capable: bool) {
-        self.with_framework(framework_id, |f| f.revocable = capable);
+    fn set_capabilities(&mut self, framework_id: &str, capabilities: Capabilities) {
+        self.with_framework(framework_id, |f| f.capabilities = capabilities);
+    }
+
+    fn set_slave_region(&mut self, id: &str, region: Option<&str>) {
+        let Some(&index) = self.slave_index.get(id) else {
+            return;
+        };
+        // No fault domain on either side: not remote (upstream's master
+        // refuses agents with a domain when it has none).
+        let remote = matches!((&self.region, region), (Some(own), Some(theirs)) if own != theirs);
+        if let Some(slave) = self.slaves[index].as_mut() {
+            slave.remote = remote;
+        }
     }
 
     fn remove_slave(&mut self, id: &str) {
@@ -1155,6 +1225,7 @@ impl Allocator for HierarchicalDrf {
             if available.is_empty() || !self.allocatable(&available) {
                 continue;
             }
+            let restricted = slave.remote || (self.filter_gpu_resources && slave.has_gpus);
 
             let mut role_position = 0;
             while role_position < roles.len() {
@@ -1199,11 +1270,18 @@ impl Allocator for HierarchicalDrf {
                     .iter()
                     .any(|r| r.revocable.is_some())
                     .then(|| offerable.non_revocable());
+                // GPU and remote agents go only to frameworks capable of
+                // them (upstream `isCapableOfReceivingAgent`).
                 let offer_for = |this: &Self, f: usize| -> Option<&Resources> {
+                    let capabilities = this.frameworks[f].as_ref()?.capabilities;
+                    if restricted {
+                        let slave = this.slaves[slave_index].as_ref()?;
+                        if !this.capable_of_agent(slave, capabilities) {
+                            return None;
+                        }
+                    }
                     match &stripped {
-                        Some(stripped)
-                            if !this.frameworks[f].as_ref().is_some_and(|fw| fw.revocable) =>
-                        {
+                        Some(stripped) if !capabilities.revocable_resources => {
                             (!stripped.is_empty() && this.allocatable(stripped)).then_some(stripped)
                         }
                         _ => Some(&offerable),
@@ -1222,7 +1300,7 @@ impl Allocator for HierarchicalDrf {
                 let framework_index = candidates[position];
                 let capable = self.frameworks[framework_index]
                     .as_ref()
-                    .is_some_and(|f| f.revocable);
+                    .is_some_and(|f| f.capabilities.revocable_resources);
                 if let (Some(stripped), false) = (stripped, capable) {
                     offerable = stripped;
                 }
@@ -1476,6 +1554,83 @@ mod tests {
         assert!(drf.allocate(Duration::ZERO).is_empty());
         drf.activate_framework("f1");
         assert_eq!(drf.allocate(Duration::ZERO).len(), 1);
+    }
+
+    fn offered_agents(drf: &mut HierarchicalDrf, framework: &str) -> Vec<String> {
+        let mut agents: Vec<String> = drf
+            .allocate(Duration::ZERO)
+            .into_iter()
+            .filter(|a| a.framework_id == framework)
+            .map(|a| a.slave_id)
+            .collect();
+        agents.sort();
+        agents
+    }
+
+    #[test]
+    fn agents_with_gpus_go_only_to_gpu_frameworks_when_filtered() {
+        for filter in [true, false] {
+            let mut drf = HierarchicalDrf::default();
+            drf.set_filter_gpu_resources(filter);
+            drf.add_slave("gpu", resources("cpus:1;mem:512;gpus:1"), Resources::new());
+            drf.add_slave("plain", resources("cpus:1;mem:512"), Resources::new());
+            drf.add_framework("f1", vec!["*".into()], vec![], true);
+            // The whole agent is withheld, not only its GPUs.
+            let expected: &[&str] = if filter {
+                &["plain"]
+            } else {
+                &["gpu", "plain"]
+            };
+            assert_eq!(offered_agents(&mut drf, "f1"), expected, "filter {filter}");
+        }
+
+        let mut drf = HierarchicalDrf::default();
+        drf.set_filter_gpu_resources(true);
+        drf.add_slave("gpu", resources("cpus:1;mem:512;gpus:1"), Resources::new());
+        drf.add_framework("f1", vec!["*".into()], vec![], true);
+        assert!(drf.allocate(Duration::ZERO).is_empty());
+        let gpu = Capabilities {
+            gpu_resources: true,
+            ..Capabilities::default()
+        };
+        drf.set_capabilities("f1", gpu);
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1);
+        assert_eq!(quantity(&allocations[0].resources, "gpus"), 1.0);
+        // An agent that loses its GPUs is offered to everyone again.
+        drf.add_slave("gpu2", resources("cpus:1;mem:512;gpus:1"), Resources::new());
+        drf.add_framework("f2", vec!["*".into()], vec![], true);
+        drf.update_slave("gpu2", resources("cpus:1;mem:512"));
+        assert_eq!(offered_agents(&mut drf, "f2"), ["gpu2"]);
+    }
+
+    #[test]
+    fn remote_agents_go_only_to_region_aware_frameworks() {
+        let mut drf = HierarchicalDrf::default();
+        drf.set_region(Some("east".into()));
+        for (agent, region) in [
+            ("local", Some("east")),
+            ("remote", Some("west")),
+            ("none", None),
+        ] {
+            drf.add_slave(agent, resources("cpus:1;mem:512"), Resources::new());
+            drf.set_slave_region(agent, region);
+        }
+        drf.add_framework("f1", vec!["*".into()], vec![], true);
+        assert_eq!(offered_agents(&mut drf, "f1"), ["local", "none"]);
+        let aware = Capabilities {
+            region_aware: true,
+            ..Capabilities::default()
+        };
+        drf.set_capabilities("f1", aware);
+        assert_eq!(offered_agents(&mut drf, "f1"), ["remote"]);
+
+        // A master without a fault domain has no remote agents.
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("west", resources("cpus:1;mem:512"), Resources::new());
+        drf.set_slave_region("west", Some("west"));
+        drf.add_framework("f1", vec!["*".into()], vec![], true);
+        assert_eq!(offered_agents(&mut drf, "f1"), ["west"]);
     }
 
     #[test]

@@ -141,6 +141,23 @@ pub struct Flags {
     )]
     pub max_operator_event_stream_subscribers: u32,
 
+    /// Whether agents with GPUs are offered only to frameworks with the
+    /// `GPU_RESOURCES` capability.
+    #[arg(long, env = "MESOS_FILTER_GPU_RESOURCES", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
+    pub filter_gpu_resources: bool,
+
+    /// The master's domain, a `DomainInfo` as JSON (or `file:///path`
+    /// to one) with a `fault_domain`: agents in other regions are offered
+    /// only to `REGION_AWARE` frameworks.
+    #[arg(long, env = "MESOS_DOMAIN")]
+    pub domain: Option<String>,
+
+    /// Whether only agents with a domain may register.
+    #[arg(long, env = "MESOS_REQUIRE_AGENT_DOMAIN", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub require_agent_domain: bool,
+
     /// Deprecated: the only roles frameworks may use, comma-separated
     /// (`*` is always allowed). Unset: any valid role.
     #[arg(long, env = "MESOS_ROLES")]
@@ -391,6 +408,7 @@ impl Flags {
         }
         let whitelist = self.role_whitelist()?;
         self.parsed_weights(whitelist.as_ref())?;
+        self.parsed_domain()?;
         if !["INFO", "WARNING", "ERROR"].contains(&self.logging_level.as_str()) {
             return Err(FlagError(format!(
                 "'{}' is not a valid --logging_level: use INFO, WARNING or ERROR",
@@ -398,6 +416,22 @@ impl Flags {
             )));
         }
         Ok(())
+    }
+
+    /// Returns the `--domain` (none when unset), which must have a
+    /// `fault_domain` as upstream requires.
+    pub fn parsed_domain(&self) -> Result<Option<mesos_proto::mesos::DomainInfo>, FlagError> {
+        let Some(text) = &self.domain else {
+            return Ok(None);
+        };
+        let domain: mesos_proto::mesos::DomainInfo = mesos_proto::json::from_str(text)
+            .map_err(|e| FlagError(format!("Failed to load flag 'domain': {e}")))?;
+        if domain.fault_domain.is_none() {
+            return Err(FlagError(
+                "Failed to load flag 'domain': `domain` must define `fault_domain`".into(),
+            ));
+        }
+        Ok(Some(domain))
     }
 
     /// Reads `--http_credentials` (none when unset or empty).
@@ -552,6 +586,11 @@ impl Flags {
             ("authenticators", Some(self.authenticators.clone())),
             ("cluster", self.cluster.clone()),
             ("credentials", self.credentials.clone()),
+            ("domain", self.domain.clone()),
+            (
+                "filter_gpu_resources",
+                Some(self.filter_gpu_resources.to_string()),
+            ),
             ("hostname", self.hostname.clone()),
             ("hostname_lookup", Some(self.hostname_lookup.to_string())),
             ("ip", opt(&self.ip)),
@@ -582,6 +621,10 @@ impl Flags {
             ("quiet", Some(self.quiet.to_string())),
             ("quorum", opt(&self.quorum)),
             ("registry", Some(self.registry.clone())),
+            (
+                "require_agent_domain",
+                Some(self.require_agent_domain.to_string()),
+            ),
             ("roles", self.roles.clone()),
             ("weights", self.weights.clone()),
             ("work_dir", path(&self.work_dir)),
@@ -654,6 +697,31 @@ mod tests {
             .to_string();
         assert!(error.contains("at least 10mins"), "{error}");
         assert!(parse(&["--registry=in_memory", "--no_such_flag=1"]).is_err());
+    }
+
+    #[test]
+    fn gpu_filtering_and_the_domain() {
+        let flags = parse(&["--registry=in_memory"]).unwrap();
+        assert!(flags.filter_gpu_resources);
+        assert_eq!(flags.parsed_domain().unwrap(), None);
+        let flags = parse(&["--registry=in_memory", "--no-filter_gpu_resources"]).unwrap();
+        assert!(!flags.filter_gpu_resources);
+
+        let json = r#"{"fault_domain":{"region":{"name":"east"},"zone":{"name":"a"}}}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("domain.json");
+        std::fs::write(&file, json).unwrap();
+        for value in [json.to_string(), format!("file://{}", file.display())] {
+            let flags = parse(&["--registry=in_memory", &format!("--domain={value}")]).unwrap();
+            let domain = flags.parsed_domain().unwrap().unwrap();
+            assert_eq!(domain.fault_domain.unwrap().region.name, "east");
+        }
+        for bad in ["{}", "not json"] {
+            let error = parse(&["--registry=in_memory", &format!("--domain={bad}")])
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("Failed to load flag 'domain'"), "{error}");
+        }
     }
 
     #[test]

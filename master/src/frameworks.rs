@@ -179,6 +179,16 @@ impl Framework {
             .iter()
             .any(|c| c.r#type == Some(capability as i32))
     }
+
+    /// The capabilities the allocator filters offers by.
+    pub fn allocator_capabilities(&self) -> crate::allocator::Capabilities {
+        use framework_info::capability::Type;
+        crate::allocator::Capabilities {
+            revocable_resources: self.has_capability(Type::RevocableResources),
+            gpu_resources: self.has_capability(Type::GpuResources),
+            region_aware: self.has_capability(Type::RegionAware),
+        }
+    }
 }
 
 /// A framework's tasks on unreachable agents by task id, in the order
@@ -626,11 +636,10 @@ impl Master {
         };
         let roles = Self::framework_roles(&framework.info);
         let active = framework.active;
-        let revocable =
-            framework.has_capability(framework_info::capability::Type::RevocableResources);
+        let capabilities = framework.allocator_capabilities();
         let suppressed = std::mem::take(&mut self.pending_suppressed);
         self.allocator.add_framework(id, roles, suppressed, active);
-        self.allocator.set_revocable_capable(id, revocable);
+        self.allocator.set_capabilities(id, capabilities);
         if active {
             self.allocator.activate_framework(id);
         }
@@ -988,10 +997,8 @@ impl Master {
         let pid = framework.pid.clone().unwrap_or_default().to_string();
         self.allocator
             .add_framework(id, roles.clone(), suppressed.clone(), active);
-        self.allocator.set_revocable_capable(
-            id,
-            framework.has_capability(framework_info::capability::Type::RevocableResources),
-        );
+        self.allocator
+            .set_capabilities(id, framework.allocator_capabilities());
         let owner = id.to_string();
         self.rescind_offers(|offer| {
             let role = offer

@@ -186,6 +186,8 @@ impl Master {
             }
         });
         let pid = UPID::new("master", address);
+        // Checked by `Flags::validate`.
+        let domain = flags.parsed_domain().ok().flatten();
         let info = MasterInfo {
             id: uuid::Uuid::new_v4().to_string(),
             // Network byte order read as a host integer, as upstream stores it.
@@ -199,7 +201,7 @@ impl Master {
                 ip: Some(address.ip().to_string()),
                 port: i32::from(address.port()),
             }),
-            domain: None,
+            domain: domain.clone(),
             capabilities: [
                 master_info::capability::Type::AgentUpdate,
                 master_info::capability::Type::AgentDraining,
@@ -224,6 +226,13 @@ impl Master {
             .unwrap_or_default();
         let auth = crate::authentication::Authentications::new(&flags);
         let mut drf = HierarchicalDrf::default();
+        drf.set_filter_gpu_resources(flags.filter_gpu_resources);
+        drf.set_region(
+            domain
+                .as_ref()
+                .and_then(|d| d.fault_domain.as_ref())
+                .map(|f| f.region.name.clone()),
+        );
         // Checked by `Flags::validate`.
         if let Ok(min) = crate::allocator::MinAllocatable::parse(&flags.min_allocatable_resources) {
             drf.set_min_allocatable(min);
@@ -616,6 +625,30 @@ impl Master {
         }
     }
 
+    /// Whether an agent's domain keeps it out, as upstream: an agent with
+    /// a domain when the master has none (it could be remote), or one
+    /// without a domain under `--require_agent_domain`. The agent is not
+    /// shut down, so it can restart with the right domain.
+    fn domain_refused(&self, from: &UPID, slave: &SlaveInfo, attempt: &str) -> bool {
+        if let (Some(domain), None) = (&slave.domain, &self.info.domain) {
+            tracing::warn!(
+                %from, ?domain,
+                "Agent is configured with a domain but the master has no configured domain. \
+                 Ignoring agent {attempt} attempt"
+            );
+            return true;
+        }
+        if self.flags.require_agent_domain && slave.domain.is_none() {
+            tracing::warn!(
+                %from,
+                "Agent attempted to register without a domain, but this master is configured \
+                 to require agent domains. Ignoring agent {attempt} attempt"
+            );
+            return true;
+        }
+        false
+    }
+
     fn register_slave(
         &mut self,
         from: UPID,
@@ -645,6 +678,9 @@ impl Master {
         }
         if !Self::version_ok(message.version.as_deref()) {
             tracing::warn!(%from, version = ?message.version, "Ignoring registration of an agent older than 1.0.0");
+            return;
+        }
+        if self.domain_refused(&from, &message.slave, "registration") {
             return;
         }
         if self.slaves.registering.contains(&from) {
@@ -783,6 +819,9 @@ impl Master {
         }
         let connection = self.connection();
         if self.refuse_down_machine(&from, &message.slave) {
+            return;
+        }
+        if self.domain_refused(&from, &message.slave, "re-registration") {
             return;
         }
         if !self.slaves.registered.contains_key(&id) {

@@ -1640,6 +1640,12 @@ impl Master {
             return;
         };
         let total = slave.total_resources.clone();
+        let region = slave
+            .info
+            .domain
+            .as_ref()
+            .and_then(|d| d.fault_domain.as_ref())
+            .map(|f| f.region.name.clone());
         // The reported tasks move to their frameworks: no second copy.
         let tasks = std::mem::take(&mut slave.tasks);
         let executors = slave.executors.clone();
@@ -1695,6 +1701,7 @@ impl Master {
             }
         }
         self.allocator.add_slave(id, total, used);
+        self.allocator.set_slave_region(id, region.as_deref());
         self.schedule_allocation(ctx);
     }
 
