@@ -2393,14 +2393,21 @@ impl Slave {
             });
             return;
         }
+        self.forget_checkpointed_agent();
+        tracing::info!("Cleaned up the recovered executors (--recover=cleanup); exiting");
+        actix::ActorContext::stop(ctx);
+    }
+
+    /// Removes the `latest` link to the checkpointed agent, so that the
+    /// next start registers a new agent (upstream `Slave::finalize` when
+    /// `TERMINATING`).
+    fn forget_checkpointed_agent(&self) {
         let latest = paths::latest_slave_path(&self.config.work_dir);
         if let Err(error) = std::fs::remove_file(&latest) {
             if error.kind() != std::io::ErrorKind::NotFound {
                 tracing::error!(path = %latest.display(), %error, "Failed to remove the latest agent link");
             }
         }
-        tracing::info!("Cleaned up the recovered executors (--recover=cleanup); exiting");
-        actix::ActorContext::stop(ctx);
     }
 
     /// `ReregisterExecutorMessage` from a recovered executor.
@@ -3071,11 +3078,15 @@ impl Process for Slave {
                     .map(|e| containerizer.destroy(e.container_id.clone()))
                     .collect();
                 // The binary exits once the agent process has stopped,
-                // after every container is gone.
+                // after every container is gone; as upstream's agent
+                // finalizing in `TERMINATING`, it forgets its checkpointed
+                // self, so a restart registers a new agent rather than
+                // recovering the one the master shut down.
                 let addr = ctx.address();
                 actix::spawn(async move {
                     futures::future::join_all(destroys).await;
-                    addr.do_send(libprocess::Dispatch(Box::new(|_: &mut Slave, ctx| {
+                    addr.do_send(libprocess::Dispatch(Box::new(|this: &mut Slave, ctx| {
+                        this.forget_checkpointed_agent();
                         actix::ActorContext::stop(ctx)
                     })));
                 });

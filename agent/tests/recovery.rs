@@ -13,6 +13,16 @@
 //!   `memory_isolation_removed_at_a_restart_stops_memory_statistics`
 //! - `DiskQuotaEnforcement.SlaveRecovery` (SANDBOX), plus enforcement after it →
 //!   `a_restarted_agent_keeps_measuring_and_enforcing_disk_quota`
+//! - `SlaveRecoveryTest.ReconnectExecutor` (v0 command executor re-registers,
+//!   the unacknowledged update is resent) →
+//!   `a_restarted_agent_recovers_its_id_executor_and_updates`
+//! - `SlaveRecoveryTest.RecoverUnregisteredExecutor` →
+//!   `an_executor_that_does_not_reregister_is_killed_and_its_task_fails`
+//! - `SlaveRecoveryTest.CleanupExecutor` →
+//!   `recover_cleanup_kills_recovered_executors_and_exits_unregistered`
+//! - `SlaveRecoveryTest.ShutdownSlave` →
+//!   `an_agent_shut_down_by_the_master_kills_its_executors_and_starts_anew`
+//! - `SlaveRecoveryTest.Reboot` → `after_a_reboot_the_agent_starts_as_a_new_agent`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -1104,4 +1114,76 @@ async fn after_a_reboot_the_agent_starts_as_a_new_agent() {
     assert_eq!(metric("slave/executors_running"), Some(0.0));
     assert_eq!(metric("slave/frameworks_active"), Some(0.0));
     drop(agent);
+}
+
+/// Whether `pid` is gone (or a zombie nobody reaped yet).
+fn gone(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks whether the process still exists.
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    !exists
+        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z")
+}
+
+/// Upstream `SlaveRecoveryTest.ShutdownSlave`: an agent the master shuts
+/// down kills its executors and forgets its checkpointed agent, so that
+/// when it starts again it registers as a new agent and recovers nothing.
+#[actix_rt::test]
+async fn an_agent_shut_down_by_the_master_kills_its_executors_and_starts_anew() {
+    let Some(setup) = setup().await else {
+        return;
+    };
+    let forked = forked_pid(&setup);
+    let agent_upid = setup.agent.upid().clone();
+    setup.master.dispatch(move |master, _| {
+        libprocess::Process::base(master).send(
+            &agent_upid,
+            &mesos_proto::mesos::internal::ShutdownMessage {
+                message: Some("test shutdown".into()),
+            },
+        )
+    });
+    let id = setup.agent.upid().id.clone();
+    tokio::time::timeout(Duration::from_secs(30), setup.agent_runtime.wait(&id))
+        .await
+        .expect("the agent stops after killing its executors");
+    for _ in 0..100 {
+        if gone(forked) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone(forked), "the executor was killed");
+    let latest = setup.work_dir.path().join("meta/slaves/latest");
+    assert!(
+        std::fs::symlink_metadata(&latest).is_err(),
+        "the checkpointed agent is forgotten"
+    );
+    setup.agent_runtime.shutdown();
+
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, setup.master.upid(), setup.work_dir.path());
+    let new_id = wait_registered(&agent).await;
+    assert_ne!(new_id, setup.slave_id, "a shut down agent registers anew");
+    let metric = |name: &str| {
+        agent_runtime
+            .metrics()
+            .snapshot()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    };
+    assert_eq!(
+        metric("slave/executors_running"),
+        Some(0.0),
+        "nothing recovered"
+    );
+    assert_eq!(
+        metric("slave/frameworks_active"),
+        Some(0.0),
+        "nothing recovered"
+    );
+    drop(agent);
+    let _ = (&setup.master_runtime, &setup.running);
 }
