@@ -18,6 +18,8 @@
 //!   `a_restarted_agent_recovers_its_id_executor_and_updates`
 //! - `SlaveRecoveryTest.RecoverUnregisteredExecutor` →
 //!   `an_executor_that_does_not_reregister_is_killed_and_its_task_fails`
+//! - `SlaveRecoveryTest.RecoverTerminatedExecutor` →
+//!   `an_executor_that_exited_while_the_agent_was_down_has_its_task_failed`
 //! - `SlaveRecoveryTest.CleanupExecutor` →
 //!   `recover_cleanup_kills_recovered_executors_and_exits_unregistered`
 //! - `SlaveRecoveryTest.ShutdownSlave` →
@@ -1124,6 +1126,89 @@ fn gone(pid: i32) -> bool {
         || std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .unwrap_or_default()
             .contains(") Z")
+}
+
+/// Upstream `SlaveRecoveryTest.RecoverTerminatedExecutor`: the command
+/// executor exits while the agent is down; the restarted agent, finding
+/// it gone, ends its task and its resources are offered again.
+///
+/// Deliberate difference in the expectation: upstream's test pauses the
+/// clock and advances it past `--executor_reregistration_timeout` before
+/// the reaper notices the dead executor, so it sees TASK_LOST with
+/// `REASON_EXECUTOR_REREGISTRATION_TIMEOUT`. In real time upstream's
+/// reaper (polling every 100ms-1s) wins against the 2s timeout and
+/// `sendExecutorTerminatedStatusUpdate` sends what this test expects:
+/// TASK_FAILED, `REASON_EXECUTOR_TERMINATED`, "Executor terminated".
+#[actix_rt::test]
+async fn an_executor_that_exited_while_the_agent_was_down_has_its_task_failed() {
+    let Some(mut setup) = setup().await else {
+        return;
+    };
+    acknowledge(
+        &setup.scheduler,
+        setup.master.upid(),
+        &setup.framework_id,
+        &setup.running,
+    );
+    let forked = forked_pid(&setup);
+    kill_agent(&setup.agent, &setup.agent_runtime).await;
+    // The executor (and its task, in its process group) exits while the
+    // agent is down.
+    // SAFETY: kills the process group made for this test's executor.
+    unsafe { libc::kill(-forked, libc::SIGKILL) };
+    for _ in 0..100 {
+        if gone(forked) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, setup.master.upid(), setup.work_dir.path());
+    assert_eq!(wait_registered(&agent).await, setup.slave_id);
+
+    let terminal = loop {
+        let update: StatusUpdateMessage =
+            decode(&recv(&mut setup.rx, "mesos.internal.StatusUpdateMessage").await);
+        acknowledge(
+            &setup.scheduler,
+            setup.master.upid(),
+            &setup.framework_id,
+            &update,
+        );
+        let state = update.update.status.state();
+        if state.is_terminal() {
+            break update;
+        }
+        // Only a resend of the (possibly not yet acknowledged) TASK_RUNNING.
+        assert_eq!(state, TaskState::TaskRunning);
+    };
+    let status = &terminal.update.status;
+    assert_eq!(status.task_id, setup.task_id);
+    assert_eq!(status.state(), TaskState::TaskFailed, "{status:?}");
+    assert_eq!(
+        status.source(),
+        mesos_proto::mesos::task_status::Source::Slave
+    );
+    assert_eq!(
+        status.reason(),
+        mesos_proto::mesos::task_status::Reason::ExecutorTerminated,
+        "{status:?}"
+    );
+    assert_eq!(status.message.as_deref(), Some("Executor terminated"));
+
+    // The task's resources come back: the whole agent is offered again.
+    let offer = loop {
+        let offers: ResourceOffersMessage =
+            decode(&recv(&mut setup.rx, "mesos.internal.ResourceOffersMessage").await);
+        if let Some(offer) = offers.offers.into_iter().find(|o| {
+            Resources::from(o.resources.clone()) == Resources::from(setup.offer.resources.clone())
+        }) {
+            break offer;
+        }
+    };
+    assert_eq!(offer.slave_id.value, setup.slave_id);
+    drop(agent);
 }
 
 /// Upstream `SlaveRecoveryTest.ShutdownSlave`: an agent the master shuts
