@@ -233,6 +233,71 @@ async fn an_executor_that_does_not_register_in_time_fails_its_task() {
     );
 }
 
+/// Upstream `SlaveTest.RemoveUnregisteredTerminatedExecutor`: a custom
+/// executor that exits before registering fails its task (TASK_FAILED
+/// from the agent, `REASON_EXECUTOR_TERMINATED`), and the master hears of
+/// it (`ExitedExecutorMessage`, with the executor's wait status) and
+/// tells the framework (the driver's `executorLost`).
+#[actix_rt::test]
+async fn an_executor_that_exits_before_registering_fails_its_task_and_is_reported_lost() {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "exited-executor-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-exited", info).await;
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "quitter".into(),
+        },
+        framework_id: Some(framework.framework_id.clone()),
+        command: Some(CommandInfo {
+            value: Some("exit 3".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        ..Default::default()
+    };
+    framework.launch(vec![TaskInfo {
+        name: "orphaned".into(),
+        task_id: TaskId {
+            value: "orphaned-1".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        executor: Some(executor),
+        ..Default::default()
+    }]);
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(last.state(), TaskState::TaskFailed, "{last:?}");
+    assert_eq!(last.source(), task_status::Source::Slave, "{last:?}");
+    assert_eq!(
+        last.reason(),
+        task_status::Reason::ExecutorTerminated,
+        "{last:?}"
+    );
+    assert_eq!(
+        last.executor_id.as_ref().map(|e| e.value.as_str()),
+        Some("quitter")
+    );
+
+    let exited: mesos_proto::mesos::internal::ExitedExecutorMessage =
+        decode(&recv(&mut framework.rx, "mesos.internal.ExitedExecutorMessage").await);
+    assert_eq!(exited.executor_id.value, "quitter");
+    assert_eq!(exited.framework_id, framework.framework_id);
+    assert_eq!(exited.slave_id, framework.offer.slave_id);
+    // A wait status, as upstream's: exited with code 3.
+    assert!(libc::WIFEXITED(exited.status), "{}", exited.status);
+    assert_eq!(libc::WEXITSTATUS(exited.status), 3, "{}", exited.status);
+}
+
 /// Fails under `CI=true`, otherwise prints SKIPPED, when the workspace's
 /// `mesos-executor` is not built.
 fn require_executor() -> bool {
