@@ -298,6 +298,72 @@ async fn an_executor_that_exits_before_registering_fails_its_task_and_is_reporte
     assert_eq!(libc::WEXITSTATUS(exited.status), 3, "{}", exited.status);
 }
 
+/// Upstream `SchedulerTest.ShutdownExecutor` on the agent's side: the
+/// framework's SHUTDOWN call reaches the agent as `ShutdownExecutorMessage`;
+/// the command executor kills its task (TASK_KILLED) and exits, and the
+/// agent forgets it.
+#[actix_rt::test]
+async fn a_shutdown_call_shuts_the_executor_down_and_kills_its_task() {
+    if !require_executor() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "shutdown-executor-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-shutdown", info).await;
+    framework.launch(vec![command_task("napper", "sleep 1071", None)]);
+    loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+
+    // The command executor's id is its task's.
+    let shutdown = Call {
+        framework_id: Some(framework.framework_id.clone()),
+        r#type: Some(call::Type::Shutdown as i32),
+        shutdown: Some(call::Shutdown {
+            executor_id: ExecutorId {
+                value: "napper".into(),
+            },
+            slave_id: framework.offer.slave_id.clone(),
+        }),
+        ..Default::default()
+    };
+    let to = framework.master.clone();
+    framework
+        .scheduler
+        .dispatch(move |this, _| this.base.send(&to, &shutdown));
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskKilled, "{statuses:?}");
+    assert!(!sleeping("1071"), "the task's process is gone");
+
+    // The executor is gone from the agent.
+    let mut executors = serde_json::Value::Null;
+    for _ in 0..100 {
+        let state = support::sandbox::get(agent_runtime.address(), "/state")
+            .await
+            .json();
+        executors = state["frameworks"][0]["executors"].clone();
+        if executors.as_array().is_none_or(|e| e.is_empty()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the executor is still on the agent: {executors}");
+}
+
 /// Fails under `CI=true`, otherwise prints SKIPPED, when the workspace's
 /// `mesos-executor` is not built.
 fn require_executor() -> bool {
