@@ -51,7 +51,7 @@
 //! `slave/recovery_errors`) instead of failing.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1226,6 +1226,17 @@ impl Slave {
         let Some(framework_info) = self.frameworks.get(framework_id).map(|f| f.info.clone()) else {
             return;
         };
+        // A new run of an executor whose directories wait for gc keeps
+        // them (upstream `Slave::run` unschedules them).
+        if let Some(dir) = directory.parent().and_then(Path::parent) {
+            self.gc.unschedule(dir);
+        }
+        self.gc.unschedule(&paths::executor_meta_dir(
+            &self.config.work_dir,
+            &slave_id,
+            framework_id,
+            &info.executor_id.value,
+        ));
         let environment = self.executor_environment(&framework_info, &info, &directory);
         let mut command = info.command.clone().unwrap_or_default();
         command.environment = Some(Environment {
@@ -1381,7 +1392,9 @@ impl Slave {
     }
 
     /// Schedules a terminated executor run's sandbox (and its meta
-    /// directory) for garbage collection.
+    /// directory) for garbage collection, and the executor's own work and
+    /// meta directories with them, as upstream `removeExecutor` does; a
+    /// new run of the executor takes those off the schedule again.
     fn schedule_gc(
         &mut self,
         framework_id: &str,
@@ -1390,7 +1403,15 @@ impl Slave {
         sandbox: PathBuf,
     ) {
         let now = std::time::Instant::now();
+        // `.../executors/<id>/runs/<container>` → `.../executors/<id>`.
+        let executor_dir = sandbox
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
         self.gc.schedule(sandbox, now);
+        if let Some(dir) = executor_dir {
+            self.gc.schedule(dir, now);
+        }
         if let Some(slave_id) = self.slave_id().map(str::to_string) {
             let meta = paths::run_meta_dir(
                 &self.config.work_dir,
@@ -1398,6 +1419,15 @@ impl Slave {
                 framework_id,
                 executor_id,
                 container_id,
+            );
+            if meta.exists() {
+                self.gc.schedule(meta, now);
+            }
+            let meta = paths::executor_meta_dir(
+                &self.config.work_dir,
+                &slave_id,
+                framework_id,
+                executor_id,
             );
             if meta.exists() {
                 self.gc.schedule(meta, now);

@@ -22,6 +22,8 @@
 //!   `an_executor_that_exited_while_the_agent_was_down_has_its_task_failed`
 //! - `SlaveRecoveryTest.CleanupExecutor` →
 //!   `recover_cleanup_kills_recovered_executors_and_exits_unregistered`
+//! - `SlaveRecoveryTest.RecoverCompletedExecutor` →
+//!   `a_completed_executor_is_recovered_and_its_directories_collected`
 //! - `SlaveRecoveryTest.ShutdownSlave` →
 //!   `an_agent_shut_down_by_the_master_kills_its_executors_and_starts_anew`
 //! - `SlaveRecoveryTest.Reboot` → `after_a_reboot_the_agent_starts_as_a_new_agent`
@@ -1271,4 +1273,101 @@ async fn an_agent_shut_down_by_the_master_kills_its_executors_and_starts_anew() 
     );
     drop(agent);
     let _ = (&setup.master_runtime, &setup.running);
+}
+
+/// Upstream `SlaveRecoveryTest.RecoverCompletedExecutor`: an executor
+/// that completed (task finished, updates acknowledged) before the agent
+/// stopped is recovered as completed: the agent re-registers with its id,
+/// the executor's work and meta directories are garbage collected, and
+/// the agent's whole resources are offered again.
+#[actix_rt::test]
+async fn a_completed_executor_is_recovered_and_its_directories_collected() {
+    if !bin_dir().join("mesos-executor").exists() {
+        let why = "mesos-executor is not built (cargo build --workspace --bins)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let slave_id = wait_registered(&agent).await;
+    let mut framework = framework(&master_runtime, &master, "completed-executor", true).await;
+    let full = Resources::from(framework.offer.resources.clone());
+    framework.launch(vec![command_task("done", "exit 0", "cpus:0.5;mem:64")]);
+    let statuses = framework.updates_until_terminal().await;
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskFinished)
+    );
+    let executor_path = |root: PathBuf| {
+        root.join("slaves")
+            .join(&slave_id)
+            .join("frameworks")
+            .join(&framework.framework_id.value)
+            .join("executors/done")
+    };
+    let work = executor_path(work_dir.path().to_path_buf());
+    let meta = executor_path(work_dir.path().join("meta"));
+    // The executor has exited (its sandbox is still there, kept for gc).
+    let mut completed = false;
+    for _ in 0..200 {
+        let state = support::sandbox::get(agent_runtime.address(), "/state")
+            .await
+            .json();
+        let frameworks = state["frameworks"].as_array().cloned().unwrap_or_default();
+        if frameworks
+            .iter()
+            .all(|f| f["executors"].as_array().is_none_or(|e| e.is_empty()))
+        {
+            completed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(completed, "the executor completes");
+    assert!(work.exists() && meta.exists());
+
+    kill_agent(&agent, &agent_runtime).await;
+    let agent_runtime = runtime();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.gc = mesos_agent::gc::GcOptions {
+        gc_delay: Duration::ZERO,
+        disk_watch_interval: Duration::from_millis(100),
+        gc_disk_headroom: 0.1,
+    };
+    let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    assert_eq!(wait_registered(&agent).await, slave_id);
+    for _ in 0..200 {
+        if !work.exists() && !meta.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!work.exists(), "the executor's sandbox is collected");
+    assert!(!meta.exists(), "the executor's meta directory is collected");
+    let metric = |name: &str| {
+        agent_runtime
+            .metrics()
+            .snapshot()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    };
+    assert_eq!(metric("slave/executors_running"), Some(0.0));
+
+    // Every resource is offered again.
+    loop {
+        let offers: ResourceOffersMessage =
+            decode(&recv(&mut framework.rx, "mesos.internal.ResourceOffersMessage").await);
+        if offers
+            .offers
+            .iter()
+            .any(|o| Resources::from(o.resources.clone()) == full)
+        {
+            break;
+        }
+    }
 }
