@@ -364,6 +364,76 @@ async fn a_shutdown_call_shuts_the_executor_down_and_kills_its_task() {
     panic!("the executor is still on the agent: {executors}");
 }
 
+/// The command executor dies (SIGKILL) while its task runs: the agent
+/// fails the task (TASK_FAILED, `SOURCE_SLAVE`,
+/// `REASON_EXECUTOR_TERMINATED`, upstream `executorTerminated` and
+/// `sendExecutorTerminatedStatusUpdate`), destroys the rest of the
+/// container (the task's process), and, the executor being generated for
+/// a command task, sends the master no `ExitedExecutorMessage`.
+#[actix_rt::test]
+async fn a_command_executor_that_dies_fails_its_running_task() {
+    if !require_executor() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "dying-executor-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-dying", info).await;
+    framework.launch(vec![command_task("victim", "sleep 1073", None)]);
+    let running = loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break status;
+        }
+    };
+    // The agent reports the executor's pid in the task's container status.
+    let executor_pid = running
+        .container_status
+        .as_ref()
+        .and_then(|c| c.executor_pid)
+        .expect("the executor's pid") as i32;
+    for _ in 0..100 {
+        if sleeping("1073") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sleeping("1073"), "the task runs");
+    // SAFETY: kills the command executor this test launched.
+    assert_eq!(unsafe { libc::kill(executor_pid, libc::SIGKILL) }, 0);
+
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(last.source(), task_status::Source::Slave, "{last:?}");
+    assert_eq!(
+        last.reason(),
+        task_status::Reason::ExecutorTerminated,
+        "{last:?}"
+    );
+    for _ in 0..100 {
+        if !sleeping("1073") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!sleeping("1073"), "the container was destroyed");
+    // No ExitedExecutorMessage for a command executor.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(event) = framework.rx.try_recv() {
+        assert_ne!(event.name, "mesos.internal.ExitedExecutorMessage");
+    }
+}
+
 /// Fails under `CI=true`, otherwise prints SKIPPED, when the workspace's
 /// `mesos-executor` is not built.
 fn require_executor() -> bool {
