@@ -51,7 +51,7 @@
 //! `slave/recovery_errors`) instead of failing.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1226,6 +1226,17 @@ impl Slave {
         let Some(framework_info) = self.frameworks.get(framework_id).map(|f| f.info.clone()) else {
             return;
         };
+        // A new run of an executor whose directories wait for gc keeps
+        // them (upstream `Slave::run` unschedules them).
+        if let Some(dir) = directory.parent().and_then(Path::parent) {
+            self.gc.unschedule(dir);
+        }
+        self.gc.unschedule(&paths::executor_meta_dir(
+            &self.config.work_dir,
+            &slave_id,
+            framework_id,
+            &info.executor_id.value,
+        ));
         let environment = self.executor_environment(&framework_info, &info, &directory);
         let mut command = info.command.clone().unwrap_or_default();
         command.environment = Some(Environment {
@@ -1381,7 +1392,9 @@ impl Slave {
     }
 
     /// Schedules a terminated executor run's sandbox (and its meta
-    /// directory) for garbage collection.
+    /// directory) for garbage collection, and the executor's own work and
+    /// meta directories with them, as upstream `removeExecutor` does; a
+    /// new run of the executor takes those off the schedule again.
     fn schedule_gc(
         &mut self,
         framework_id: &str,
@@ -1390,7 +1403,15 @@ impl Slave {
         sandbox: PathBuf,
     ) {
         let now = std::time::Instant::now();
+        // `.../executors/<id>/runs/<container>` → `.../executors/<id>`.
+        let executor_dir = sandbox
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
         self.gc.schedule(sandbox, now);
+        if let Some(dir) = executor_dir {
+            self.gc.schedule(dir, now);
+        }
         if let Some(slave_id) = self.slave_id().map(str::to_string) {
             let meta = paths::run_meta_dir(
                 &self.config.work_dir,
@@ -1398,6 +1419,15 @@ impl Slave {
                 framework_id,
                 executor_id,
                 container_id,
+            );
+            if meta.exists() {
+                self.gc.schedule(meta, now);
+            }
+            let meta = paths::executor_meta_dir(
+                &self.config.work_dir,
+                &slave_id,
+                framework_id,
+                executor_id,
             );
             if meta.exists() {
                 self.gc.schedule(meta, now);
@@ -2393,14 +2423,21 @@ impl Slave {
             });
             return;
         }
+        self.forget_checkpointed_agent();
+        tracing::info!("Cleaned up the recovered executors (--recover=cleanup); exiting");
+        actix::ActorContext::stop(ctx);
+    }
+
+    /// Removes the `latest` link to the checkpointed agent, so that the
+    /// next start registers a new agent (upstream `Slave::finalize` when
+    /// `TERMINATING`).
+    fn forget_checkpointed_agent(&self) {
         let latest = paths::latest_slave_path(&self.config.work_dir);
         if let Err(error) = std::fs::remove_file(&latest) {
             if error.kind() != std::io::ErrorKind::NotFound {
                 tracing::error!(path = %latest.display(), %error, "Failed to remove the latest agent link");
             }
         }
-        tracing::info!("Cleaned up the recovered executors (--recover=cleanup); exiting");
-        actix::ActorContext::stop(ctx);
     }
 
     /// `ReregisterExecutorMessage` from a recovered executor.
@@ -3071,11 +3108,15 @@ impl Process for Slave {
                     .map(|e| containerizer.destroy(e.container_id.clone()))
                     .collect();
                 // The binary exits once the agent process has stopped,
-                // after every container is gone.
+                // after every container is gone; as upstream's agent
+                // finalizing in `TERMINATING`, it forgets its checkpointed
+                // self, so a restart registers a new agent rather than
+                // recovering the one the master shut down.
                 let addr = ctx.address();
                 actix::spawn(async move {
                     futures::future::join_all(destroys).await;
-                    addr.do_send(libprocess::Dispatch(Box::new(|_: &mut Slave, ctx| {
+                    addr.do_send(libprocess::Dispatch(Box::new(|this: &mut Slave, ctx| {
+                        this.forget_checkpointed_agent();
                         actix::ActorContext::stop(ctx)
                     })));
                 });

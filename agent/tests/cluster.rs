@@ -233,6 +233,207 @@ async fn an_executor_that_does_not_register_in_time_fails_its_task() {
     );
 }
 
+/// Upstream `SlaveTest.RemoveUnregisteredTerminatedExecutor`: a custom
+/// executor that exits before registering fails its task (TASK_FAILED
+/// from the agent, `REASON_EXECUTOR_TERMINATED`), and the master hears of
+/// it (`ExitedExecutorMessage`, with the executor's wait status) and
+/// tells the framework (the driver's `executorLost`).
+#[actix_rt::test]
+async fn an_executor_that_exits_before_registering_fails_its_task_and_is_reported_lost() {
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "exited-executor-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-exited", info).await;
+    let executor = ExecutorInfo {
+        executor_id: ExecutorId {
+            value: "quitter".into(),
+        },
+        framework_id: Some(framework.framework_id.clone()),
+        command: Some(CommandInfo {
+            value: Some("exit 3".into()),
+            ..Default::default()
+        }),
+        resources: Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec(),
+        ..Default::default()
+    };
+    framework.launch(vec![TaskInfo {
+        name: "orphaned".into(),
+        task_id: TaskId {
+            value: "orphaned-1".into(),
+        },
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        executor: Some(executor),
+        ..Default::default()
+    }]);
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(last.state(), TaskState::TaskFailed, "{last:?}");
+    assert_eq!(last.source(), task_status::Source::Slave, "{last:?}");
+    assert_eq!(
+        last.reason(),
+        task_status::Reason::ExecutorTerminated,
+        "{last:?}"
+    );
+    assert_eq!(
+        last.executor_id.as_ref().map(|e| e.value.as_str()),
+        Some("quitter")
+    );
+
+    let exited: mesos_proto::mesos::internal::ExitedExecutorMessage =
+        decode(&recv(&mut framework.rx, "mesos.internal.ExitedExecutorMessage").await);
+    assert_eq!(exited.executor_id.value, "quitter");
+    assert_eq!(exited.framework_id, framework.framework_id);
+    assert_eq!(exited.slave_id, framework.offer.slave_id);
+    // A wait status, as upstream's: exited with code 3.
+    assert!(libc::WIFEXITED(exited.status), "{}", exited.status);
+    assert_eq!(libc::WEXITSTATUS(exited.status), 3, "{}", exited.status);
+}
+
+/// Upstream `SchedulerTest.ShutdownExecutor` on the agent's side: the
+/// framework's SHUTDOWN call reaches the agent as `ShutdownExecutorMessage`;
+/// the command executor kills its task (TASK_KILLED) and exits, and the
+/// agent forgets it.
+#[actix_rt::test]
+async fn a_shutdown_call_shuts_the_executor_down_and_kills_its_task() {
+    if !require_executor() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "shutdown-executor-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-shutdown", info).await;
+    framework.launch(vec![command_task("napper", "sleep 1071", None)]);
+    loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+
+    // The command executor's id is its task's.
+    let shutdown = Call {
+        framework_id: Some(framework.framework_id.clone()),
+        r#type: Some(call::Type::Shutdown as i32),
+        shutdown: Some(call::Shutdown {
+            executor_id: ExecutorId {
+                value: "napper".into(),
+            },
+            slave_id: framework.offer.slave_id.clone(),
+        }),
+        ..Default::default()
+    };
+    let to = framework.master.clone();
+    framework
+        .scheduler
+        .dispatch(move |this, _| this.base.send(&to, &shutdown));
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskKilled, "{statuses:?}");
+    assert!(!sleeping("1071"), "the task's process is gone");
+
+    // The executor is gone from the agent.
+    let mut executors = serde_json::Value::Null;
+    for _ in 0..100 {
+        let state = support::sandbox::get(agent_runtime.address(), "/state")
+            .await
+            .json();
+        executors = state["frameworks"][0]["executors"].clone();
+        if executors.as_array().is_none_or(|e| e.is_empty()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the executor is still on the agent: {executors}");
+}
+
+/// The command executor dies (SIGKILL) while its task runs: the agent
+/// fails the task (TASK_FAILED, `SOURCE_SLAVE`,
+/// `REASON_EXECUTOR_TERMINATED`, upstream `executorTerminated` and
+/// `sendExecutorTerminatedStatusUpdate`), destroys the rest of the
+/// container (the task's process), and, the executor being generated for
+/// a command task, sends the master no `ExitedExecutorMessage`.
+#[actix_rt::test]
+async fn a_command_executor_that_dies_fails_its_running_task() {
+    if !require_executor() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "dying-executor-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-dying", info).await;
+    framework.launch(vec![command_task("victim", "sleep 1073", None)]);
+    let running = loop {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break status;
+        }
+    };
+    // The agent reports the executor's pid in the task's container status.
+    let executor_pid = running
+        .container_status
+        .as_ref()
+        .and_then(|c| c.executor_pid)
+        .expect("the executor's pid") as i32;
+    for _ in 0..100 {
+        if sleeping("1073") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sleeping("1073"), "the task runs");
+    // SAFETY: kills the command executor this test launched.
+    assert_eq!(unsafe { libc::kill(executor_pid, libc::SIGKILL) }, 0);
+
+    let statuses = framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(last.source(), task_status::Source::Slave, "{last:?}");
+    assert_eq!(
+        last.reason(),
+        task_status::Reason::ExecutorTerminated,
+        "{last:?}"
+    );
+    for _ in 0..100 {
+        if !sleeping("1073") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!sleeping("1073"), "the container was destroyed");
+    // No ExitedExecutorMessage for a command executor.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while let Ok(event) = framework.rx.try_recv() {
+        assert_ne!(event.name, "mesos.internal.ExitedExecutorMessage");
+    }
+}
+
 /// Fails under `CI=true`, otherwise prints SKIPPED, when the workspace's
 /// `mesos-executor` is not built.
 fn require_executor() -> bool {

@@ -1,9 +1,12 @@
-//! `mesos-execute` refuses what it does not support yet with a clear
-//! message: the real binary.
+//! `mesos-execute`, the real binary: it refuses what it does not support
+//! yet with a clear message, and its flags shape the framework and the
+//! task as upstream's (`src/cli/execute.cpp`).
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 #[test]
 fn zookeeper_master_is_refused_with_a_clear_message() {
@@ -23,4 +26,194 @@ fn zookeeper_master_is_refused_with_a_clear_message() {
         "{stderr}"
     );
     assert!(!stderr.contains("invalid port"), "{stderr}");
+}
+
+// The flags that shape the framework and the task, against `mesos-local`
+// (upstream `src/cli/execute.cpp`: `--resources`, `--env`, `--role`,
+// `--checkpoint`, `--framework_name`, `--kill_after`).
+
+/// Fails under `CI=true`, otherwise prints SKIPPED, when `path` is missing.
+fn require(path: &Path) -> bool {
+    if path.exists() {
+        return true;
+    }
+    let why = format!(
+        "{} is missing; run cargo build --workspace --bins",
+        path.display()
+    );
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("{why}");
+    }
+    println!("SKIPPED: {why}");
+    false
+}
+
+fn executor_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mesos-local"))
+        .parent()
+        .unwrap()
+        .join("mesos-executor")
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The body of `GET path`, when it answers 200.
+fn get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    if !response.starts_with("HTTP/1.1 200") && !response.starts_with("HTTP/1.0 200") {
+        return None;
+    }
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    Some(body.to_string())
+}
+
+/// Polls `path` until `pick` finds something in its JSON.
+fn poll<T>(port: u16, path: &str, pick: impl Fn(&serde_json::Value) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let json = get(port, path).and_then(|body| serde_json::from_str(&body).ok());
+        if let Some(found) = json.as_ref().and_then(&pick) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} never showed it: {json:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mesos_local(work_dir: &Path) -> (Daemon, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_mesos-local"))
+        .args([
+            "--ip=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--work_dir={}", work_dir.display()),
+            "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let daemon = Daemon(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(port, "/master/health").is_none() {
+        assert!(Instant::now() < deadline, "mesos-local never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (daemon, port)
+}
+
+/// `--framework_name`, `--role` and `--checkpoint` make the framework's
+/// `FrameworkInfo`; `--resources` the task's resources (allocated to the
+/// role); `--env` the command's environment.
+#[test]
+fn framework_and_task_flags_reach_the_master_and_the_task() {
+    if !require(&executor_binary()) {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_local, port) = mesos_local(work_dir.path());
+    let execute = Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+        .args([
+            &format!("--master=127.0.0.1:{port}"),
+            "--name=flags",
+            // The task fails unless it sees both variables; it lives long
+            // enough for the master's endpoints to show it.
+            r#"--command=test "$GREETING" = hello && test "$COUNT" = 3 && sleep 2"#,
+            r#"--env={"GREETING":"hello","COUNT":3}"#,
+            "--resources=cpus:0.5;mem:96;disk:10",
+            "--framework_name=flags-framework",
+            "--role=analytics",
+            "--checkpoint",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let framework = poll(port, "/master/frameworks", |json| {
+        json["frameworks"]
+            .as_array()?
+            .iter()
+            .find(|f| f["name"] == "flags-framework")
+            .cloned()
+    });
+    assert_eq!(framework["role"], "analytics", "{framework}");
+    assert_eq!(framework["checkpoint"], true, "{framework}");
+
+    let task = poll(port, "/master/tasks", |json| {
+        json["tasks"]
+            .as_array()?
+            .iter()
+            .find(|t| t["id"] == "flags" && t["state"] == "TASK_RUNNING")
+            .cloned()
+    });
+    assert_eq!(task["resources"]["cpus"], 0.5, "{task}");
+    assert_eq!(task["resources"]["mem"], 96.0, "{task}");
+    assert_eq!(task["resources"]["disk"], 10.0, "{task}");
+    assert_eq!(task["role"], "analytics", "{task}");
+
+    let output = execute.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Received status update TASK_FINISHED for task 'flags'"),
+        "{stdout}"
+    );
+}
+
+/// `--kill_after` kills the task: TASK_KILLED, and mesos-execute exits
+/// non-zero as for any state but TASK_FINISHED.
+#[test]
+fn kill_after_kills_the_task_and_exits_non_zero() {
+    if !require(&executor_binary()) {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_local, port) = mesos_local(work_dir.path());
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+        .args([
+            &format!("--master=127.0.0.1:{port}"),
+            "--name=doomed",
+            "--command=sleep 1000",
+            "--kill_after=1secs",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("Received status update TASK_KILLED for task 'doomed'"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("TASK_FINISHED"), "{stdout}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{stdout}");
 }

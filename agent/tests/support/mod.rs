@@ -174,6 +174,7 @@ impl Process for Scheduler {
             "mesos.internal.RescindResourceOfferMessage",
             "mesos.internal.StatusUpdateMessage",
             "mesos.internal.ExecutorToFrameworkMessage",
+            "mesos.internal.ExitedExecutorMessage",
         ] {
             self.base.install_raw(name, |this, _ctx, event| {
                 let _ = this.tx.send(event);
