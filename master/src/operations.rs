@@ -288,7 +288,7 @@ fn validate_persistent_volumes(volumes: &[Resource]) -> Result<(), String> {
 }
 
 /// Upstream `resource::validateUniquePersistenceID`.
-fn validate_unique_persistence_ids(volumes: &Resources) -> Result<(), String> {
+pub(crate) fn validate_unique_persistence_ids(volumes: &Resources) -> Result<(), String> {
     let mut seen = std::collections::BTreeSet::new();
     for volume in volumes.persistent_volumes().iter() {
         let role = Resources::reservation_role(volume)

@@ -22,6 +22,7 @@
 //! (GROW_VOLUME, SHRINK_VOLUME, CREATE_DISK, DESTROY_DISK) refuse the
 //! whole ACCEPT.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix::{AsyncContext as _, Context};
@@ -33,9 +34,9 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{call, event, Event};
 use mesos_proto::mesos::{
-    executor_info, framework_info, offer, resource, task_status, Address, ExecutorInfo,
-    FrameworkId, Offer, OfferId, Resource, SlaveId, Task, TaskId, TaskInfo, TaskState, TaskStatus,
-    Url,
+    container_info, executor_info, framework_info, health_check, offer, resource, task_status,
+    Address, ContainerInfo, ExecutorInfo, FrameworkId, Offer, OfferId, Resource, SlaveId, Task,
+    TaskGroupInfo, TaskId, TaskInfo, TaskState, TaskStatus, Url,
 };
 use mesos_proto::resources::Resources;
 
@@ -927,19 +928,142 @@ impl Master {
 
     fn task_error(&self, framework_id: &str, slave_id: &str, task_id: &TaskId, message: String) {
         tracing::warn!(%framework_id, task_id = %task_id.value, %message, "Refusing task");
+        let reason = task_status::Reason::TaskInvalid;
+        self.task_error_with(framework_id, slave_id, task_id, reason, message);
+    }
+
+    /// Answers a refused task with TASK_ERROR and `reason`.
+    fn task_error_with(
+        &self,
+        framework_id: &str,
+        slave_id: &str,
+        task_id: &TaskId,
+        reason: task_status::Reason,
+        message: String,
+    ) {
         self.metrics.task_terminated(
             TaskState::TaskError,
             Some(task_status::Source::Master as i32),
-            Some(task_status::Reason::TaskInvalid as i32),
+            Some(reason as i32),
         );
         self.send_master_update(
             framework_id,
             task_id,
             Some(slave_id),
             TaskState::TaskError,
-            task_status::Reason::TaskInvalid,
+            reason,
             &message,
         );
+    }
+
+    /// Upstream's `task::group::internal::validateExecutor` up to the
+    /// resources: the general executor rules, then those of a task group's
+    /// executor (`executor` and its tasks already normalized).
+    fn validate_group_executor(
+        &self,
+        framework_id: &str,
+        slave_id: &str,
+        group: &TaskGroupInfo,
+        executor: &ExecutorInfo,
+    ) -> Result<(), String> {
+        self.validate_executor(framework_id, slave_id, executor)?;
+        let Some(kind) = executor.r#type else {
+            return Err("'ExecutorInfo.type' must be set".into());
+        };
+        if kind == executor_info::Type::Unknown as i32 {
+            return Err("Unknown executor type".into());
+        }
+        if executor
+            .container
+            .as_ref()
+            .is_some_and(|c| c.r#type() == container_info::Type::Docker)
+        {
+            return Err("Docker ContainerInfo is not supported on the executor".into());
+        }
+        let id = &executor.executor_id.value;
+        for task in &group.tasks {
+            if task.executor.as_ref().is_some_and(|e| e != executor) {
+                return Err(format!(
+                    "The `ExecutorInfo` of task '{}' is different from executor '{id}'",
+                    task.task_id.value
+                ));
+            }
+        }
+        let resources = Resources::from(executor.resources.clone());
+        match resources.cpus() {
+            Some(cpus) if cpus >= MIN_CPUS => {}
+            cpus => {
+                let cpus = cpus.map_or("None".into(), |c| c.to_string());
+                return Err(format!(
+                    "Executor '{id}' uses less CPUs ({cpus}) than the minimum required \
+                     ({MIN_CPUS})"
+                ));
+            }
+        }
+        match resources.mem() {
+            Some(mem) if mem >= MIN_MEM => {}
+            mem => {
+                let mem = mem.map_or("None".into(), bytes);
+                return Err(format!(
+                    "Executor '{id}' uses less memory ({mem}) than the minimum required ({})",
+                    bytes(MIN_MEM)
+                ));
+            }
+        }
+        if resources.disk().is_none() {
+            return Err(format!("Executor '{id}' uses no disk"));
+        }
+        validate_task_group_and_executor_resources(group, executor)
+    }
+
+    /// Upstream's `task::group::internal::validateShareCgroups`: an
+    /// executor's container never shares its cgroups, and all tasks of a
+    /// group and of one executor agree on `share_cgroups`.
+    fn validate_group_share_cgroups(
+        &self,
+        framework_id: &str,
+        slave_id: &str,
+        group: &TaskGroupInfo,
+        executor: &ExecutorInfo,
+    ) -> Result<(), String> {
+        if share_cgroups(executor.container.as_ref()) == Some(true) {
+            return Err(
+                "The 'share_cgroups' field cannot be set to 'true' on executor containers".into(),
+            );
+        }
+        let mut shared = None;
+        let mut agree = |container: Option<&ContainerInfo>| {
+            // A task without the field shares them, the default.
+            let value = share_cgroups(container).unwrap_or(true);
+            if *shared.get_or_insert(value) != value {
+                return Err(
+                    "If set, the value of 'share_cgroups' must be the same for all \
+                     tasks in each task group and under a single executor"
+                        .to_string(),
+                );
+            }
+            Ok(())
+        };
+        for task in &group.tasks {
+            agree(task.container.as_ref())?;
+        }
+        let id = &executor.executor_id.value;
+        if !self.executor_known(framework_id, slave_id, id) {
+            return Ok(());
+        }
+        let Some(framework) = self.frameworks.registered.get(framework_id) else {
+            return Ok(());
+        };
+        let same_executor = |task: &Task| {
+            task.slave_id.value == slave_id
+                && task.executor_id.as_ref().is_some_and(|e| e.value == *id)
+        };
+        for task in framework.tasks().values() {
+            if same_executor(task) {
+                agree(task.container.as_ref())?;
+            }
+        }
+        Ok(())
     }
 
     fn launch_task(
@@ -1066,18 +1190,43 @@ impl Master {
         group: mesos_proto::mesos::offer::operation::LaunchGroup,
         remaining: &mut Resources,
     ) {
-        let mut executor = group.executor;
-        executor.framework_id.get_or_insert_with(|| FrameworkId {
-            value: framework_id.to_string(),
-        });
-        executor.resources = Self::allocated(&executor.resources, role).to_vec();
+        // As upstream's `accept`: the master fills in the executor's
+        // framework id, gives every task without an executor the group's
+        // (for the operator API), and allocates the resources before
+        // validating.
+        let mut group = group;
+        let fill = |executor: &mut ExecutorInfo| {
+            executor.framework_id.get_or_insert_with(|| FrameworkId {
+                value: framework_id.to_string(),
+            });
+            executor.resources = Self::allocated(&executor.resources, role).to_vec();
+        };
+        fill(&mut group.executor);
+        for task in &mut group.task_group.tasks {
+            match task.executor.as_mut() {
+                Some(executor) => fill(executor),
+                None => task.executor = Some(group.executor.clone()),
+            }
+            task.resources = Self::allocated(&task.resources, role).to_vec();
+        }
+        let executor = group.executor;
         let refuse = |this: &Self, message: String| {
+            tracing::warn!(%framework_id, %message, "Refusing task group");
             for t in &group.task_group.tasks {
-                this.task_error(framework_id, slave_id, &t.task_id, message.clone());
+                this.task_error_with(
+                    framework_id,
+                    slave_id,
+                    &t.task_id,
+                    task_status::Reason::TaskGroupInvalid,
+                    message.clone(),
+                );
             }
         };
         for task in &group.task_group.tasks {
-            if let Err(message) = self.validate_task(framework_id, slave_id, task) {
+            let valid = self
+                .validate_task(framework_id, slave_id, task)
+                .and_then(|()| validate_group_task(task));
+            if let Err(message) = valid {
                 refuse(
                     self,
                     format!("Task '{}' is invalid: {message}", task.task_id.value),
@@ -1085,21 +1234,46 @@ impl Master {
                 return;
             }
         }
-        if let Err(message) = self.validate_executor(framework_id, slave_id, &executor) {
-            refuse(self, message);
-            return;
-        }
         let known = self.executor_known(framework_id, slave_id, &executor.executor_id.value);
-        let mut needed = if known {
-            Resources::new()
-        } else {
-            Self::allocated(&executor.resources, role)
-        };
+        let mut needed = Resources::new();
         for task in &group.task_group.tasks {
-            needed += &Self::allocated(&task.resources, role);
+            needed += &Resources::from(task.resources.clone());
         }
-        if !remaining.contains(&needed) {
-            let message = format!("Total resources {needed} required by the task group is more than available {remaining}");
+        if !known {
+            needed += &Resources::from(executor.resources.clone());
+        }
+        let valid = self
+            .validate_group_executor(framework_id, slave_id, &group.task_group, &executor)
+            .and_then(|()| {
+                if remaining.contains(&needed) {
+                    return Ok(());
+                }
+                Err(format!(
+                    "Total resources {needed} required by task group and its executor are \
+                     more than available {remaining}"
+                ))
+            })
+            .and_then(|()| {
+                let Some(command) = &executor.command else {
+                    return Ok(());
+                };
+                // Upstream's message has no space before "contains".
+                mesos_proto::validation::validate_command_info(command).map_err(|e| {
+                    format!(
+                        "Executor '{}'contains an invalid command: {e}",
+                        executor.executor_id.value
+                    )
+                })
+            })
+            .and_then(|()| {
+                self.validate_group_share_cgroups(
+                    framework_id,
+                    slave_id,
+                    &group.task_group,
+                    &executor,
+                )
+            });
+        if let Err(message) = valid {
             refuse(self, message);
             return;
         }
@@ -1119,8 +1293,9 @@ impl Master {
                     value: slave_id.to_string(),
                 },
                 state: TaskState::TaskStaging as i32,
-                resources: Self::allocated(&task.resources, role).to_vec(),
+                resources: task.resources.clone(),
                 labels: task.labels.clone(),
+                container: task.container.clone(),
                 ..Default::default()
             };
             self.gauges.task_added(&record);
@@ -1143,14 +1318,10 @@ impl Master {
         let Some(agent) = self.slaves.registered.get(slave_id).map(|s| s.pid.clone()) else {
             return;
         };
-        let mut task_group = group.task_group;
-        for task in &mut task_group.tasks {
-            task.resources = Self::allocated(&task.resources, role).to_vec();
-        }
         let message = RunTaskGroupMessage {
             framework: info,
             executor,
-            task_group,
+            task_group: group.task_group,
             resource_version_uuids: vec![],
             launch_executor: Some(true),
         };
@@ -2112,6 +2283,146 @@ impl Master {
             }
         });
     }
+}
+
+/// Upstream's `MIN_CPUS`: the least cpus an executor may use.
+const MIN_CPUS: f64 = 0.01;
+
+/// Upstream's `MIN_MEM`, in bytes: the least memory an executor may use.
+const MIN_MEM: u64 = 32 << 20;
+
+/// stout's `Bytes` printing: the largest unit that divides exactly.
+fn bytes(value: u64) -> String {
+    const UNITS: &[(u64, &str)] = &[
+        (1 << 40, "TB"),
+        (1 << 30, "GB"),
+        (1 << 20, "MB"),
+        (1 << 10, "KB"),
+    ];
+    match UNITS
+        .iter()
+        .find(|(size, _)| value != 0 && value % size == 0)
+    {
+        Some((size, unit)) => format!("{}{unit}", value / size),
+        None => format!("{value}B"),
+    }
+}
+
+/// Returns a container's `LinuxInfo.share_cgroups`, if set.
+fn share_cgroups(container: Option<&ContainerInfo>) -> Option<bool> {
+    container?.linux_info.as_ref()?.share_cgroups
+}
+
+/// Upstream's `task::group::internal::validateTask` after the general
+/// task rules: what a task of a task group may not use.
+fn validate_group_task(task: &TaskInfo) -> Result<(), String> {
+    if task.executor.is_none() {
+        return Err("'TaskInfo.executor' must be set".into());
+    }
+    if let Some(container) = &task.container {
+        let http_or_tcp = task.health_check.as_ref().is_some_and(|check| {
+            matches!(
+                check.r#type(),
+                health_check::Type::Http | health_check::Type::Tcp
+            )
+        });
+        if !container.network_infos.is_empty() && http_or_tcp {
+            return Err(
+                "HTTP and TCP health checks are not supported for nested containers \
+                 not joining parent's network"
+                    .into(),
+            );
+        }
+        if container.r#type() == container_info::Type::Docker {
+            return Err("Docker ContainerInfo is not supported on the task".into());
+        }
+    }
+    if !task.limits.is_empty() && share_cgroups(task.container.as_ref()) != Some(false) {
+        return Err(
+            "Resource limits may only be set for tasks within a task group when the \
+             'share_cgroups' field is set to 'false'."
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Upstream's `task::group::internal::validateTaskGroupAndExecutorResources`.
+fn validate_task_group_and_executor_resources(
+    group: &TaskGroupInfo,
+    executor: &ExecutorInfo,
+) -> Result<(), String> {
+    let executor_resources = Resources::from(executor.resources.clone());
+    let task_resources: Vec<Resources> = group
+        .tasks
+        .iter()
+        .map(|t| Resources::from(t.resources.clone()))
+        .collect();
+    let mut total = executor_resources.clone();
+    for resources in &task_resources {
+        total += resources;
+    }
+    crate::operations::validate_unique_persistence_ids(&total)
+        .map_err(|e| format!("Task group and executor use duplicate persistence ID: {e}"))?;
+    validate_revocable_and_non_revocable(&total).map_err(|e| {
+        format!("Task group and executor mix revocable and non-revocable resources: {e}")
+    })?;
+    let mut all: Vec<&Resources> = task_resources.iter().collect();
+    all.push(&executor_resources);
+    if overlapping_set_and_range_resources(&all) {
+        let tasks: Vec<String> = task_resources.iter().map(|r| r.to_string()).collect();
+        return Err(format!(
+            "There are overlapping resources in the task group's task resources [ {} ] \
+             and/or executor resources {executor_resources}",
+            tasks.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Upstream's `resource::validateRevocableAndNonRevocableResources`.
+fn validate_revocable_and_non_revocable(resources: &Resources) -> Result<(), String> {
+    for name in resources.names() {
+        let named = resources.get(&name);
+        let revocable = named.revocable();
+        if !revocable.is_empty() && named != revocable {
+            return Err(format!(
+                "Cannot use both revocable and non-revocable '{name}' at the same time"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Upstream's `resource::detectOverlappingSetAndRangeResources`: whether
+/// the collections share a range or set item (the summed quantities then
+/// exceed those of the sum).
+fn overlapping_set_and_range_resources(collections: &[&Resources]) -> bool {
+    fn quantities(resources: &Resources, into: &mut BTreeMap<String, u64>) {
+        for resource in resources.iter() {
+            let count = if let Some(ranges) = &resource.ranges {
+                ranges
+                    .range
+                    .iter()
+                    .map(|r| r.end.saturating_sub(r.begin) + 1)
+                    .sum()
+            } else if let Some(set) = &resource.set {
+                set.item.len() as u64
+            } else {
+                continue;
+            };
+            *into.entry(resource.name.clone()).or_default() += count;
+        }
+    }
+    let mut summed = BTreeMap::new();
+    let mut total = Resources::new();
+    for resources in collections {
+        quantities(resources, &mut summed);
+        total += *resources;
+    }
+    let mut of_total = BTreeMap::new();
+    quantities(&total, &mut of_total);
+    summed != of_total
 }
 
 /// Upstream's `common::validation::validateID`, for task and executor ids.

@@ -19,11 +19,14 @@ TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR",
             "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
 
 
-def resources(cpus, mem):
-    return [
+def resources(cpus, mem, disk=None):
+    result = [
         {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
         {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
     ]
+    if disk is not None:
+        result.append({"name": "disk", "type": "SCALAR", "scalar": {"value": disk}})
+    return result
 
 
 class Oracle(Scheduler):
@@ -56,7 +59,8 @@ class Oracle(Scheduler):
                 "type": "DEFAULT",
                 "executor_id": {"value": "default-" + suffix},
                 "framework_id": {"value": driver.framework_id},
-                "resources": resources(0.1, 32),
+                # Upstream refuses a task group whose executor has no disk.
+                "resources": resources(0.1, 32, 10),
             }
             driver.acceptOffers([offer.id], [{
                 "type": "LAUNCH_GROUP",

@@ -4,11 +4,12 @@
 
 use libprocess::{MessageEvent, PID};
 use mesos_proto::mesos::internal::{
-    FrameworkRegisteredMessage, RunTaskMessage, SlaveRegisteredMessage, UnregisterSlaveMessage,
+    FrameworkRegisteredMessage, RunTaskGroupMessage, RunTaskMessage, SlaveRegisteredMessage,
+    UnregisterSlaveMessage,
 };
 use mesos_proto::mesos::{
-    executor_info, framework_info, task_status, CommandInfo, ExecutorId, ExecutorInfo, FrameworkId,
-    Offer, TaskInfo, TaskState, TaskStatus,
+    container_info, executor_info, framework_info, offer, task_status, CommandInfo, ContainerInfo,
+    ExecutorId, ExecutorInfo, FrameworkId, Offer, TaskGroupInfo, TaskInfo, TaskState, TaskStatus,
 };
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -30,7 +31,9 @@ struct Setup {
 
 fn agent_info(hostname: &str) -> mesos_proto::mesos::SlaveInfo {
     let mut slave = slave_info(hostname);
-    slave.resources = Resources::parse("cpus:4;mem:1024", "*").unwrap().to_vec();
+    slave.resources = Resources::parse("cpus:4;mem:1024;disk:1024;ports:[31000-32000]", "*")
+        .unwrap()
+        .to_vec();
     slave
 }
 
@@ -85,6 +88,33 @@ impl Setup {
         let call = accept(&self.framework_id, offers, tasks, 0.0);
         send_call(&self.scheduler, self.master.upid(), call);
         next_update(&mut self.rx).await.update.status
+    }
+
+    /// Accepts `offers` with one LAUNCH_GROUP and returns the updates of
+    /// the group's tasks, one each.
+    async fn launch_group(
+        &mut self,
+        offers: &[&Offer],
+        executor: ExecutorInfo,
+        tasks: Vec<TaskInfo>,
+    ) -> Vec<TaskStatus> {
+        let count = tasks.len();
+        let mut call = accept(&self.framework_id, offers, vec![], 0.0);
+        let accept = call.accept.as_mut().unwrap();
+        accept.operations = vec![offer::Operation {
+            r#type: Some(offer::operation::Type::LaunchGroup as i32),
+            launch_group: Some(offer::operation::LaunchGroup {
+                executor,
+                task_group: TaskGroupInfo { tasks },
+            }),
+            ..Default::default()
+        }];
+        send_call(&self.scheduler, self.master.upid(), call);
+        let mut updates = Vec::new();
+        for _ in 0..count {
+            updates.push(next_update(&mut self.rx).await.update.status);
+        }
+        updates
     }
 
     /// Accepts the offer with `tasks`, expecting the agent to run the first.
@@ -286,6 +316,132 @@ async fn executor_rules_are_enforced_as_upstream() {
         executor("e", Some("run")),
     )])
     .await;
+}
+
+/// A default executor for a task group, with `resources`.
+fn group_executor(id: &str, resources: &str) -> ExecutorInfo {
+    ExecutorInfo {
+        r#type: Some(executor_info::Type::Default as i32),
+        executor_id: ExecutorId { value: id.into() },
+        resources: Resources::parse(resources, "*").unwrap().to_vec(),
+        ..Default::default()
+    }
+}
+
+#[actix_rt::test]
+async fn task_group_rules_are_enforced_as_upstream() {
+    let mut s = setup(false).await;
+    let enough = "cpus:0.1;mem:32;disk:32";
+    let docker = Some(ContainerInfo {
+        r#type: container_info::Type::Docker as i32,
+        ..Default::default()
+    });
+    let cases: Vec<(ExecutorInfo, Vec<TaskInfo>, &str)> = {
+        let offer = &s.offer;
+        let mut untyped = group_executor("e", enough);
+        untyped.r#type = None;
+        let mut unknown = group_executor("e", enough);
+        unknown.r#type = Some(executor_info::Type::Unknown as i32);
+        let mut docker_executor = group_executor("e", enough);
+        docker_executor.container = docker.clone();
+        let mut docker_task = task("t", offer, "cpus:1;mem:64");
+        docker_task.container = docker;
+        let mut own_executor = task("t", offer, "cpus:1;mem:64");
+        own_executor.executor = Some(group_executor("other", enough));
+        vec![
+            (untyped, vec![], "'ExecutorInfo.type' must be set"),
+            (unknown, vec![], "Unknown executor type"),
+            (
+                docker_executor,
+                vec![],
+                "Docker ContainerInfo is not supported on the executor",
+            ),
+            (
+                group_executor("e", enough),
+                vec![docker_task],
+                "Task 't' is invalid: Docker ContainerInfo is not supported on the task",
+            ),
+            (
+                group_executor("e", enough),
+                vec![own_executor],
+                "The `ExecutorInfo` of task 't' is different from executor 'e'",
+            ),
+            (
+                group_executor("e", "cpus:0.001;mem:32;disk:32"),
+                vec![],
+                "Executor 'e' uses less CPUs (0.001) than the minimum required (0.01)",
+            ),
+            (
+                group_executor("e", "cpus:0.1;mem:16;disk:32"),
+                vec![],
+                "Executor 'e' uses less memory (16MB) than the minimum required (32MB)",
+            ),
+            (
+                group_executor("e", "cpus:0.1;disk:32"),
+                vec![],
+                "Executor 'e' uses less memory (None) than the minimum required (32MB)",
+            ),
+            (
+                group_executor("e", "cpus:0.1;mem:32"),
+                vec![],
+                "Executor 'e' uses no disk",
+            ),
+            (
+                group_executor("e", "cpus:0.1;mem:32;disk:32;ports:[31000-31000]"),
+                vec![],
+                "There are overlapping resources in the task group's task resources",
+            ),
+            (
+                group_executor("e", "cpus:0.1;mem:32;disk:32"),
+                vec![task("t", offer, "cpus:8;mem:64")],
+                "required by task group and its executor are more than available",
+            ),
+        ]
+    };
+    for (executor, mut tasks, message) in cases {
+        let offer = s.offer.clone();
+        if tasks.is_empty() {
+            tasks = vec![
+                task("t1", &offer, "cpus:1;mem:64;ports:[31000-31000]"),
+                task("t2", &offer, "cpus:1;mem:64"),
+            ];
+        }
+        let count = tasks.len();
+        let updates = s.launch_group(&[&offer], executor, tasks).await;
+        assert_eq!(updates.len(), count);
+        for status in &updates {
+            assert_status(
+                status,
+                TaskState::TaskError,
+                task_status::Reason::TaskGroupInvalid,
+                message,
+            );
+        }
+        s.offer = next_offers(&mut s.rx).await.offers[0].clone();
+    }
+
+    // A valid group reaches the agent, each task carrying the executor.
+    let offer = s.offer.clone();
+    let mut call = accept(&s.framework_id, &[&offer], vec![], 0.0);
+    call.accept.as_mut().unwrap().operations = vec![offer::Operation {
+        r#type: Some(offer::operation::Type::LaunchGroup as i32),
+        launch_group: Some(offer::operation::LaunchGroup {
+            executor: group_executor("e", enough),
+            task_group: TaskGroupInfo {
+                tasks: vec![task("t", &offer, "cpus:1;mem:64")],
+            },
+        }),
+        ..Default::default()
+    }];
+    send_call(&s.scheduler, s.master.upid(), call);
+    let message = loop {
+        let event = next(&mut s.agent_rx).await;
+        if event.name == "mesos.internal.RunTaskGroupMessage" {
+            break decode::<RunTaskGroupMessage>(&event);
+        }
+    };
+    let executor = &message.task_group.tasks[0].executor;
+    assert_eq!(executor.as_ref(), Some(&message.executor));
 }
 
 #[actix_rt::test]
