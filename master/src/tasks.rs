@@ -867,7 +867,18 @@ impl Master {
         if executor.command.is_none() {
             return Err("'ExecutorInfo.command' must be set".into());
         }
-        Ok(())
+        let resources = Resources::from(executor.resources.clone());
+        if !resources.shared().is_empty() {
+            return Err(format!(
+                "Executor resources {resources} should not contain any shared resources"
+            ));
+        }
+        if share_cgroups(executor.container.as_ref()) == Some(true) {
+            return Err(
+                "The 'share_cgroups' field cannot be set to 'true' on executor containers".into(),
+            );
+        }
+        validate_task_and_executor_resources(task)
     }
 
     /// Upstream's `validation::executor::internal::validate`: the rules for
@@ -1083,9 +1094,23 @@ impl Master {
             });
             executor.resources = Self::allocated(&executor.resources, role).to_vec();
         }
+        // As upstream's `injectAllocationInfo`, before validating: the
+        // agent sees every resource with the role it was allocated to.
+        task.resources = Self::allocated(&task.resources, role).to_vec();
         let valid = self
             .validate_task(framework_id, slave_id, &task)
-            .and_then(|()| self.validate_task_executor(framework_id, slave_id, &task));
+            .and_then(|()| self.validate_task_executor(framework_id, slave_id, &task))
+            .and_then(|()| {
+                // Upstream's `task::internal::validateShareCgroups`.
+                if share_cgroups(task.container.as_ref()) == Some(false) {
+                    return Err(
+                        "Only tasks in a task group may have 'share_cgroups' set to \
+                         'false'"
+                            .into(),
+                    );
+                }
+                Ok(())
+            });
         if let Err(message) = valid {
             self.task_error(framework_id, slave_id, &task.task_id, message);
             return;
@@ -1152,9 +1177,6 @@ impl Master {
             return;
         };
         tracing::info!(%framework_id, task_id = %task.task_id.value, %slave_id, "Launching task");
-        // As upstream's `injectAllocationInfo`: the agent sees every
-        // resource with the role it was allocated to.
-        task.resources = Self::allocated(&task.resources, role).to_vec();
         #[allow(deprecated)]
         let message = RunTaskMessage {
             framework_id: Some(FrameworkId {
@@ -2345,6 +2367,29 @@ fn validate_group_task(task: &TaskInfo) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Upstream's `task::internal::validateTaskAndExecutorResources`: a task
+/// and its executor share no range or set item and no persistent volume
+/// (resources in allocation form).
+fn validate_task_and_executor_resources(task: &TaskInfo) -> Result<(), String> {
+    let task_resources = Resources::from(task.resources.clone());
+    let mut total = task_resources.clone();
+    if let Some(executor) = &task.executor {
+        let executor_resources = Resources::from(executor.resources.clone());
+        total += &executor_resources;
+        if overlapping_set_and_range_resources(&[&task_resources, &executor_resources]) {
+            return Err(format!(
+                "There are overlapping resources in the task resources {task_resources} and \
+                 executor resources {executor_resources}"
+            ));
+        }
+    }
+    crate::operations::validate_unique_persistence_ids(&total)
+        .map_err(|e| format!("Task and its executor use duplicate persistence ID: {e}"))?;
+    validate_revocable_and_non_revocable(&total).map_err(|e| {
+        format!("Task and its executor mix revocable and non-revocable resources: {e}")
+    })
 }
 
 /// Upstream's `task::group::internal::validateTaskGroupAndExecutorResources`.

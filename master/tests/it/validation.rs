@@ -8,8 +8,9 @@ use mesos_proto::mesos::internal::{
     UnregisterSlaveMessage,
 };
 use mesos_proto::mesos::{
-    container_info, executor_info, framework_info, offer, task_status, CommandInfo, ContainerInfo,
-    ExecutorId, ExecutorInfo, FrameworkId, Offer, TaskGroupInfo, TaskInfo, TaskState, TaskStatus,
+    container_info, executor_info, framework_info, offer, resource, task_status, volume,
+    CommandInfo, ContainerInfo, ExecutorId, ExecutorInfo, FrameworkId, Offer, TaskGroupInfo,
+    TaskInfo, TaskState, TaskStatus, Volume,
 };
 use mesos_proto::resources::Resources;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -316,6 +317,80 @@ async fn executor_rules_are_enforced_as_upstream() {
         executor("e", Some("run")),
     )])
     .await;
+}
+
+#[actix_rt::test]
+async fn a_task_and_its_executor_may_not_share_resources() {
+    let mut s = setup(false).await;
+    let volume = {
+        let mut volume = Resources::parse("disk(role1):10", "*")
+            .unwrap()
+            .to_vec()
+            .remove(0);
+        volume.disk = Some(resource::DiskInfo {
+            persistence: Some(resource::disk_info::Persistence {
+                id: "v1".into(),
+                principal: None,
+            }),
+            volume: Some(Volume {
+                container_path: "data".into(),
+                mode: volume::Mode::Rw as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        volume
+    };
+    let cases: Vec<(TaskInfo, &str)> = {
+        let offer = &s.offer;
+        let mut ports = executor("e", Some("run"));
+        ports.resources = Resources::parse("cpus:0.1;mem:32;ports:[31000-31005]", "*")
+            .unwrap()
+            .to_vec();
+        let ports_task = executor_task("t", offer, ports);
+        let mut ports_task = ports_task;
+        ports_task.resources = Resources::parse("cpus:1;mem:64;ports:[31005-31010]", "*")
+            .unwrap()
+            .to_vec();
+        let mut volume_executor = executor("e", Some("run"));
+        volume_executor.resources.push(volume.clone());
+        let mut volume_task = executor_task("t", offer, volume_executor);
+        volume_task.resources.push(volume);
+        vec![
+            (
+                ports_task,
+                "There are overlapping resources in the task resources",
+            ),
+            (
+                volume_task,
+                "Task and its executor use duplicate persistence ID: Persistence ID 'v1' is \
+                 not unique",
+            ),
+        ]
+    };
+    for (task, message) in cases {
+        let offer = s.offer.clone();
+        let status = s.launch(&[&offer], vec![task]).await;
+        assert_status(
+            &status,
+            TaskState::TaskError,
+            task_status::Reason::TaskInvalid,
+            message,
+        );
+        s.offer = next_offers(&mut s.rx).await.offers[0].clone();
+    }
+
+    // Disjoint ports are fine: the task reaches the agent.
+    let offer = s.offer.clone();
+    let mut disjoint = executor("e", Some("run"));
+    disjoint.resources = Resources::parse("cpus:0.1;mem:32;ports:[31000-31004]", "*")
+        .unwrap()
+        .to_vec();
+    let mut task = executor_task("t", &offer, disjoint);
+    task.resources = Resources::parse("cpus:1;mem:64;ports:[31005-31010]", "*")
+        .unwrap()
+        .to_vec();
+    s.run(vec![task]).await;
 }
 
 /// A default executor for a task group, with `resources`.
