@@ -238,14 +238,18 @@ impl Master {
         });
     }
 
-    /// `AGENT_ADDED` for agent `id`.
+    /// `AGENT_ADDED` for agent `id`, with its allocated and offered
+    /// resources as `GET_AGENTS` shows them (upstream `createAgentAdded`
+    /// builds the event with `createAgentResponse`).
     pub(crate) fn notify_agent_added(&mut self, id: &str) {
         self.notify(|m| {
             let slave = m.slaves.registered.get(id)?;
+            let usage = crate::state_json::AgentUsage::of(m);
+            let mut agent = crate::operator_api::agent_model(slave);
+            agent.allocated_resources = usage.allocated(id).to_vec();
+            agent.offered_resources = usage.offered(id).to_vec();
             Some(Event {
-                agent_added: Some(event::AgentAdded {
-                    agent: crate::operator_api::agent_model(slave),
-                }),
+                agent_added: Some(event::AgentAdded { agent }),
                 ..event(event::Type::AgentAdded)
             })
         });

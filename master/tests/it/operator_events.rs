@@ -475,3 +475,37 @@ async fn update_framework_and_agent_disconnection_are_streamed() {
         Some(task_status::Reason::SlaveDisconnected as i32)
     );
 }
+
+/// As upstream's `createAgentAdded`: an agent that comes back from
+/// unreachable with a running task is added with the task's resources
+/// allocated, as `GET_AGENTS` shows them.
+#[actix_rt::test]
+async fn agent_added_carries_the_agents_allocated_resources() {
+    let mut cluster = crate::partition::Cluster::start(&[]).await;
+    let framework = cluster.launch(true, &["t1"]).await;
+    cluster.partition().await;
+    let mut events = EventStream::open(cluster.runtime.address(), true).await;
+    assert_eq!(events.next().await.r#type(), Type::Subscribed);
+    let tasks = framework.tasks.clone();
+    cluster.reregister(&[&framework], tasks).await;
+    let agent = loop {
+        let event = events.next().await;
+        if event.r#type() == Type::AgentAdded {
+            break event.agent_added.unwrap().agent;
+        }
+    };
+    assert_eq!(
+        agent.agent_info.id.map(|id| id.value),
+        Some(cluster.slave_id())
+    );
+    let allocated = &agent.allocated_resources;
+    let sum = |name: &str| -> f64 {
+        allocated
+            .iter()
+            .filter(|r| r.name == name)
+            .filter_map(|r| r.scalar.as_ref().map(|s| s.value))
+            .sum()
+    };
+    assert_eq!((sum("cpus"), sum("mem")), (1.0, 128.0), "{allocated:?}");
+    assert!(agent.offered_resources.is_empty());
+}
