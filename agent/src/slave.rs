@@ -346,11 +346,19 @@ impl Slave {
             return;
         };
         if let Some(executor) = framework.executors.remove(executor_id) {
+            // Only now, with every update of its tasks acknowledged (their
+            // log is in the run's meta directory), is the run collected.
+            let (container_id, sandbox) =
+                (executor.container_id.clone(), executor.directory.clone());
             framework.completed_executors.push_back(executor);
             while framework.completed_executors.len() > MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK {
                 framework.completed_executors.pop_front();
             }
+            self.schedule_gc(framework_id, executor_id, &container_id, sandbox);
         }
+        let Some(framework) = self.frameworks.get_mut(framework_id) else {
+            return;
+        };
         if framework.executors.is_empty() {
             if let Some(framework) = self.frameworks.remove(framework_id) {
                 tracing::info!(%framework_id, "Framework has nothing left on the agent");
@@ -1391,10 +1399,11 @@ impl Slave {
         }
     }
 
-    /// Schedules a terminated executor run's sandbox (and its meta
-    /// directory) for garbage collection, and the executor's own work and
-    /// meta directories with them, as upstream `removeExecutor` does; a
-    /// new run of the executor takes those off the schedule again.
+    /// Schedules a retired executor run's sandbox (and its meta directory)
+    /// for garbage collection, and the executor's own work and meta
+    /// directories with them, as upstream `removeExecutor` does once every
+    /// update of the executor's tasks is acknowledged; a new run of the
+    /// executor takes those off the schedule again.
     fn schedule_gc(
         &mut self,
         framework_id: &str,
@@ -2060,11 +2069,9 @@ impl Slave {
         executor.queued.clear();
         // Ends an HTTP executor's event stream.
         executor.http = None;
-        let sandbox = executor.directory.clone();
         framework
             .executors
             .insert(executor_id.to_string(), executor);
-        self.schedule_gc(framework_id, executor_id, container_id, sandbox);
         for task_id in unfinished {
             let update = self.agent_update(
                 framework_id,
