@@ -93,6 +93,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 authentication: None,
                 executor_registration_timeout: std::time::Duration::from_secs(60),
                 executor_reregistration_timeout: std::time::Duration::from_secs(2),
+                executor_reregistration_retry_interval: None,
                 recover_cleanup: false,
                 // Each agent's runtime directory apart, as its work_dir:
                 // an agent takes the containers it finds there for its own.
