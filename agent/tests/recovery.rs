@@ -29,6 +29,15 @@
 //! - `SlaveRecoveryTest.ShutdownSlave` →
 //!   `an_agent_shut_down_by_the_master_kills_its_executors_and_starts_anew`
 //! - `SlaveRecoveryTest.Reboot` → `after_a_reboot_the_agent_starts_as_a_new_agent`
+//!
+//! The v1 HTTP command executor variants run the real `mesos-agent` (the
+//! executor must find the restarted agent on the same port) and live in
+//! `http_command_executor.rs`:
+//!
+//! - `SlaveRecoveryTest.ReconnectHTTPExecutor` →
+//!   `the_http_command_executor_resubscribes_to_a_restarted_agent`
+//! - `SlaveRecoveryTest.RecoverTerminatedHTTPExecutor` →
+//!   `an_http_executor_that_exited_while_the_agent_was_down_has_its_task_failed`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
