@@ -253,7 +253,7 @@ fn two_local_agents_register_apart_and_each_runs_a_task() {
     assert_ne!(pids[0], pids[1], "{agents:?}");
 
     // Each agent checkpointed itself under its own work directory.
-    let mut checkpointed: Vec<String> = ["0", "1"]
+    let checkpointed: Vec<String> = ["0", "1"]
         .iter()
         .map(|n| {
             let meta = work_dir.path().join(n).join("meta/slaves");
@@ -266,10 +266,11 @@ fn two_local_agents_register_apart_and_each_runs_a_task() {
             found[0].clone()
         })
         .collect();
-    checkpointed.sort();
+    let mut sorted = checkpointed.clone();
+    sorted.sort();
     let mut registered = ids.clone();
     registered.sort();
-    assert_eq!(checkpointed, registered);
+    assert_eq!(sorted, registered);
 
     // 0.6 cpus each (plus the command executor's 0.1): only one fits an agent.
     let tasks: Vec<Child> = ["left", "right"]
