@@ -82,6 +82,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         executor_reregistration_timeout: flags
             .executor_reregistration_timeout
             .min(std::time::Duration::from_secs(15)),
+        executor_reregistration_retry_interval: flags.executor_reregistration_retry_interval,
         recover_cleanup: flags.recover == "cleanup",
         containerizer: flags.containerizer_options(),
         gc: flags.gc_options(),

@@ -106,6 +106,14 @@ pub struct Flags {
           default_value = "2secs")]
     pub executor_reregistration_timeout: Duration,
 
+    /// How long a restarting agent waits before sending its reconnect
+    /// message again to a v0 (PID-based) executor that has not
+    /// re-registered; unset, it is sent once. For executors built on
+    /// libraries that answer on a half-open connection (MESOS-7057).
+    #[arg(long, env = "MESOS_EXECUTOR_REREGISTRATION_RETRY_INTERVAL",
+          value_parser = parse_duration)]
+    pub executor_reregistration_retry_interval: Option<Duration>,
+
     /// What a restarted agent does with the executors it recovers:
     /// `reconnect` to them, or `cleanup`: kill them, forget the
     /// checkpointed agent and exit without registering.
@@ -708,6 +716,11 @@ impl Flags {
             (
                 "executor_reregistration_timeout",
                 Some(format_duration(self.executor_reregistration_timeout)),
+            ),
+            (
+                "executor_reregistration_retry_interval",
+                self.executor_reregistration_retry_interval
+                    .map(format_duration),
             ),
             (
                 "executor_shutdown_grace_period",

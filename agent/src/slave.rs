@@ -146,6 +146,10 @@ pub struct Config {
     pub recovery_timeout: Duration,
     /// `--executor_reregistration_timeout`.
     pub executor_reregistration_timeout: Duration,
+    /// `--executor_reregistration_retry_interval`: how often a recovering
+    /// agent sends `ReconnectExecutorMessage` again to v0 executors that
+    /// have not re-registered (none: sent once).
+    pub executor_reregistration_retry_interval: Option<Duration>,
     /// `--recover=cleanup`: kill recovered executors and exit instead of
     /// reconnecting.
     pub recover_cleanup: bool,
@@ -2303,7 +2307,7 @@ impl Slave {
                 tracing::info!(%framework_id, %executor_id, %container_id, os_pid, upid = ?upid, tasks = tasks.len(), "Recovered executor");
                 if let Some(upid) = upid {
                     if process_alive(os_pid) {
-                        reconnect.push(upid);
+                        reconnect.push((framework_id.clone(), executor_id.clone(), upid));
                     }
                 }
                 watch.push((
@@ -2393,9 +2397,12 @@ impl Slave {
         let message = ReconnectExecutorMessage {
             slave_id: SlaveId { value: slave.id },
         };
-        for upid in reconnect {
+        for (_, _, upid) in &reconnect {
             tracing::info!(executor = %upid, "Sending reconnect request to executor");
-            self.base.send(&upid, &message);
+            self.base.send(upid, &message);
+        }
+        if let Some(interval) = self.config.executor_reregistration_retry_interval {
+            self.schedule_reconnect_retry(interval, reconnect, message, ctx);
         }
         for (f, e, c) in watch {
             self.watch_container(&f, &e, &c, ctx);
@@ -2447,6 +2454,43 @@ impl Slave {
         }
     }
 
+    /// `--executor_reregistration_retry_interval`: the reconnect message
+    /// goes again, every `interval` while the agent recovers, to each v0
+    /// executor that has not re-registered yet. An executor built on a
+    /// library older than 1.1.2 may have answered the first one on a
+    /// half-open connection to the old agent (MESOS-7057).
+    fn schedule_reconnect_retry(
+        &mut self,
+        interval: Duration,
+        executors: Vec<(String, String, UPID)>,
+        message: ReconnectExecutorMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        libprocess::delay(interval, &ctx.address(), move |this, ctx| {
+            if !this.recovering {
+                return;
+            }
+            let waiting: Vec<(String, String, UPID)> = executors
+                .into_iter()
+                .filter(|(framework_id, executor_id, _)| {
+                    this.frameworks
+                        .get(framework_id)
+                        .and_then(|f| f.executors.get(executor_id))
+                        .is_some_and(|e| e.recovered && e.state == ExecutorState::Registering)
+                })
+                .collect();
+            if waiting.is_empty() {
+                return;
+            }
+            for (framework_id, executor_id, upid) in &waiting {
+                tracing::info!(%framework_id, %executor_id, executor = %upid,
+                    "Re-sending reconnect request to executor");
+                this.base.send(upid, &message);
+            }
+            this.schedule_reconnect_retry(interval, waiting, message, ctx);
+        });
+    }
+
     /// `ReregisterExecutorMessage` from a recovered executor.
     fn reregister_executor(
         &mut self,
@@ -2469,6 +2513,15 @@ impl Slave {
             self.base.send(&from, &ShutdownExecutorMessage::default());
             return;
         };
+        if self.config.executor_reregistration_retry_interval.is_some()
+            && executor.recovered
+            && executor.state == ExecutorState::Running
+            && executor.pid.as_ref() == Some(&from)
+        {
+            // An answer to a reconnect message sent again: already handled.
+            tracing::warn!(%framework_id, %executor_id, %from, "Ignoring a duplicate re-registration of executor");
+            return;
+        }
         if !executor.recovered || executor.state != ExecutorState::Registering {
             tracing::warn!(%framework_id, %executor_id, %from, state = ?executor.state, "Shutting down an executor re-registering unexpectedly");
             self.base.send(&from, &ShutdownExecutorMessage::default());
@@ -3250,6 +3303,7 @@ mod tests {
             executor_registration_timeout: Duration::from_secs(60),
             executor_shutdown_grace_period: Duration::from_secs(5),
             executor_reregistration_timeout: Duration::from_secs(2),
+            executor_reregistration_retry_interval: None,
             recovery_timeout: Duration::from_secs(900),
             recover_cleanup: false,
             containerizer: Default::default(),

@@ -199,3 +199,102 @@ async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
         Some("Command terminated with signal Terminated")
     );
 }
+
+/// Upstream `SlaveRecoveryTest.RecoverTerminatedHTTPExecutor`: the HTTP
+/// command executor exits while the agent is down; the restarted agent,
+/// finding it gone, fails its task (`TASK_FAILED` from `SOURCE_SLAVE`
+/// with `REASON_EXECUTOR_TERMINATED`, as the v0 variant in `recovery.rs`).
+#[actix_rt::test]
+async fn an_http_executor_that_exited_while_the_agent_was_down_has_its_task_failed() {
+    for binary in ["mesos-executor", "mesos-agent"] {
+        if !bin_dir().join(binary).exists() {
+            let why = format!("build {binary} first (`cargo build --workspace --bins`)");
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            println!("SKIPPED: {why}");
+            return;
+        }
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let work_dir = tempfile::tempdir().unwrap();
+    let mut agent = AgentBinary::start(
+        master.upid(),
+        port,
+        work_dir.path(),
+        &["--http_command_executor"],
+    );
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "http-terminated-test".into(),
+        checkpoint: Some(true),
+        ..Default::default()
+    };
+    let mut framework = TestFramework::subscribe(
+        &master_runtime,
+        master.upid(),
+        "scheduler-http-terminated",
+        info,
+    )
+    .await;
+    let task_id = TaskId {
+        value: "sleeper".into(),
+    };
+    framework.launch(vec![TaskInfo {
+        name: "sleeper".into(),
+        task_id: task_id.clone(),
+        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+        command: Some(CommandInfo {
+            value: Some("sleep 60".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+    loop {
+        let state = framework.next_status().await.state();
+        if state == TaskState::TaskRunning {
+            break;
+        }
+        assert_eq!(state, TaskState::TaskStarting);
+    }
+
+    agent.crash();
+    let forked: i32 = std::fs::read_to_string(find_file(work_dir.path(), "forked.pid").unwrap())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kills the process group made for this test's executor.
+    unsafe { libc::kill(-forked, libc::SIGKILL) };
+    for _ in 0..100 {
+        let stat = std::fs::read_to_string(format!("/proc/{forked}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.contains(") Z") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let _agent = AgentBinary::start(
+        master.upid(),
+        port,
+        work_dir.path(),
+        &["--http_command_executor"],
+    );
+    let statuses = framework.updates_until_terminal().await;
+    let status = statuses.last().unwrap();
+    assert_eq!(status.task_id, task_id);
+    assert_eq!(status.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        status.source(),
+        mesos_proto::mesos::task_status::Source::Slave
+    );
+    assert_eq!(
+        status.reason(),
+        mesos_proto::mesos::task_status::Reason::ExecutorTerminated,
+        "{status:?}"
+    );
+}

@@ -66,6 +66,7 @@ fn start_agent(runtime: &Runtime, master: &UPID, work_dir: &Path) -> PID<Slave> 
         executor_reregistration_timeout: flags
             .executor_reregistration_timeout
             .min(Duration::from_secs(15)),
+        executor_reregistration_retry_interval: flags.executor_reregistration_retry_interval,
         recover_cleanup: flags.recover == "cleanup",
         containerizer: flags.containerizer_options(),
         gc: flags.gc_options(),

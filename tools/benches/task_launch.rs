@@ -267,6 +267,7 @@ fn main() {
             authentication: None,
             executor_registration_timeout: Duration::from_secs(60),
             executor_reregistration_timeout: std::time::Duration::from_secs(2),
+            executor_reregistration_retry_interval: None,
             recover_cleanup: false,
             containerizer,
             gc: Default::default(),

@@ -96,6 +96,13 @@ fn poll<T>(port: u16, path: &str, pick: impl Fn(&serde_json::Value) -> Option<T>
 }
 
 fn mesos_local(work_dir: &Path) -> (Daemon, u16) {
+    mesos_local_with(
+        work_dir,
+        &["--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]"],
+    )
+}
+
+fn mesos_local_with(work_dir: &Path, extra: &[&str]) -> (Daemon, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -106,8 +113,8 @@ fn mesos_local(work_dir: &Path) -> (Daemon, u16) {
             "--ip=127.0.0.1",
             &format!("--port={port}"),
             &format!("--work_dir={}", work_dir.display()),
-            "--resources=cpus:2;mem:1024;disk:1024;ports:[31000-32000]",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -216,4 +223,108 @@ fn kill_after_kills_the_task_and_exits_non_zero() {
     );
     assert!(!stdout.contains("TASK_FINISHED"), "{stdout}");
     assert!(started.elapsed() < Duration::from_secs(60), "{stdout}");
+}
+
+/// `--num_slaves=2`: two agents in the one process, each registered with
+/// its own id and its own work directory `<work_dir>/0`, `<work_dir>/1`
+/// (upstream `src/local/local.cpp`). Two tasks that do not fit one agent
+/// together run at once, one on each.
+#[test]
+fn two_local_agents_register_apart_and_each_runs_a_task() {
+    if !require(&executor_binary()) {
+        return;
+    }
+    let work_dir = tempfile::tempdir().unwrap();
+    let (_local, port) = mesos_local_with(
+        work_dir.path(),
+        &["--num_slaves=2", "--resources=cpus:1;mem:256;disk:256"],
+    );
+
+    let agents = poll(port, "/master/slaves", |json| {
+        let agents = json["slaves"].as_array()?;
+        (agents.len() == 2 && agents.iter().all(|a| a["active"] == true)).then(|| agents.clone())
+    });
+    let ids: Vec<String> = agents
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_ne!(ids[0], ids[1], "{agents:?}");
+    let pids: Vec<&str> = agents.iter().map(|a| a["pid"].as_str().unwrap()).collect();
+    assert_ne!(pids[0], pids[1], "{agents:?}");
+
+    // Each agent checkpointed itself under its own work directory.
+    let checkpointed: Vec<String> = ["0", "1"]
+        .iter()
+        .map(|n| {
+            let meta = work_dir.path().join(n).join("meta/slaves");
+            let found: Vec<String> = std::fs::read_dir(&meta)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name != "latest")
+                .collect();
+            assert_eq!(found.len(), 1, "{}: {found:?}", meta.display());
+            found[0].clone()
+        })
+        .collect();
+    let mut sorted = checkpointed.clone();
+    sorted.sort();
+    let mut registered = ids.clone();
+    registered.sort();
+    assert_eq!(sorted, registered);
+
+    // 0.6 cpus each (plus the command executor's 0.1): only one fits an agent.
+    let tasks: Vec<Child> = ["left", "right"]
+        .iter()
+        .map(|name| {
+            Command::new(env!("CARGO_BIN_EXE_mesos-execute"))
+                .args([
+                    &format!("--master=127.0.0.1:{port}"),
+                    &format!("--name={name}"),
+                    "--command=sleep 2",
+                    "--resources=cpus:0.6;mem:64",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let running = poll(port, "/master/tasks", |json| {
+        let running: Vec<String> = json["tasks"]
+            .as_array()?
+            .iter()
+            .filter(|t| t["state"] == "TASK_RUNNING")
+            .map(|t| t["slave_id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (running.len() == 2).then_some(running)
+    });
+    assert_ne!(running[0], running[1], "both tasks on one agent");
+
+    for task in tasks {
+        let output = task.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("TASK_FINISHED"), "{stdout}");
+    }
+    // Each agent ran its executor in a sandbox under its own work directory.
+    for (n, id) in [("0", &checkpointed[0]), ("1", &checkpointed[1])] {
+        let frameworks = work_dir
+            .path()
+            .join(n)
+            .join("slaves")
+            .join(id)
+            .join("frameworks");
+        assert_eq!(
+            std::fs::read_dir(&frameworks)
+                .map(Iterator::count)
+                .unwrap_or(0),
+            1,
+            "{}",
+            frameworks.display()
+        );
+    }
 }

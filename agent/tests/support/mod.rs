@@ -137,6 +137,7 @@ pub fn agent_config(
         executor_shutdown_grace_period: Duration::from_secs(1),
         recovery_timeout: Duration::from_secs(60),
         executor_reregistration_timeout: Duration::from_secs(2),
+        executor_reregistration_retry_interval: None,
         recover_cleanup: false,
         containerizer: test_containerizer(work_dir),
         gc: Default::default(),

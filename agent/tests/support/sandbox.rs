@@ -132,6 +132,7 @@ async fn launch_task(task_id: &str, extra_flags: &[String], tty: bool) -> Cluste
         executor_shutdown_grace_period: flags.executor_shutdown_grace_period,
         recovery_timeout: flags.recovery_timeout,
         executor_reregistration_timeout: Duration::from_secs(2),
+        executor_reregistration_retry_interval: None,
         recover_cleanup: false,
         containerizer: flags.containerizer_options(),
         gc: flags.gc_options(),

@@ -27,7 +27,7 @@ struct Flags {
     /// Port to listen on.
     #[arg(long, default_value_t = 5050)]
     port: u16,
-    /// Directory holding each agent's work_dir.
+    /// Directory holding each agent's work_dir (`<work_dir>/<n>`, from 0).
     #[arg(long, default_value = "/tmp/mesos/local")]
     work_dir: std::path::PathBuf,
     /// Resources of each agent (detected when unset).
@@ -69,8 +69,9 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         let master = mesos_master::master::spawn(&runtime, master_flags, registrar)?;
         // One `files` process for every agent, as upstream's `local`.
         let files = mesos_agent::files::Files::spawn(&runtime)?;
-        for n in 1..=flags.num_slaves {
-            let work_dir = flags.work_dir.join(format!("agent{n}"));
+        for n in 0..flags.num_slaves {
+            // `<work_dir>/0`, `<work_dir>/1`, ..: upstream `local.cpp`.
+            let work_dir = flags.work_dir.join(n.to_string());
             std::fs::create_dir_all(&work_dir)?;
             let resources = mesos_agent::resources::agent_resources(
                 flags.resources.as_deref(),
@@ -92,6 +93,7 @@ fn run(flags: Flags) -> anyhow::Result<()> {
                 authentication: None,
                 executor_registration_timeout: std::time::Duration::from_secs(60),
                 executor_reregistration_timeout: std::time::Duration::from_secs(2),
+                executor_reregistration_retry_interval: None,
                 recover_cleanup: false,
                 // Each agent's runtime directory apart, as its work_dir:
                 // an agent takes the containers it finds there for its own.
