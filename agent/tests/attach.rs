@@ -711,7 +711,7 @@ async fn a_session_that_kills_its_task_ends_with_the_task_failed() {
     };
     framework.launch_group(
         "kill-task-executor",
-        "cpus:0.1;mem:32",
+        "cpus:0.1;mem:32;disk:10",
         TaskGroupInfo {
             tasks: vec![TaskInfo {
                 name: "sleeper".into(),
@@ -1246,7 +1246,7 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
     };
     framework.launch_group(
         "group-executor",
-        "cpus:0.1;mem:32",
+        "cpus:0.1;mem:32;disk:10",
         TaskGroupInfo {
             tasks: vec![TaskInfo {
                 name: "grouped".into(),
