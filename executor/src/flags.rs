@@ -85,11 +85,51 @@ pub struct Flags {
     pub quiet: bool,
 }
 
+/// `&[flags..., --logging_level, --log_dir, --quiet]`: the logging flags
+/// both executors take, for any flags struct with those three fields.
+macro_rules! with_logging_flags {
+    [$($flag:expr),* $(,)?] => {
+        &[
+            $($flag,)*
+            Flag {
+                name: "logging_level",
+                help: "Lowest level logged: `INFO`, `WARNING` or `ERROR`",
+                default: Some("INFO"),
+                kind: Kind::Text,
+                set: |flags, value| {
+                    flags.logging_level = value.into();
+                    Ok(())
+                },
+            },
+            Flag {
+                name: "log_dir",
+                help: "Directory for log files (logs go to stderr when unset)",
+                default: None,
+                kind: Kind::Path,
+                set: |flags, value| {
+                    flags.log_dir = Some(value.into());
+                    Ok(())
+                },
+            },
+            Flag {
+                name: "quiet",
+                help: "Log nothing to stderr",
+                default: Some("false"),
+                kind: Kind::Bool,
+                set: |flags, value| {
+                    flags.quiet = libprocess::flags::parse_bool_flag(value)?;
+                    Ok(())
+                },
+            },
+        ]
+    };
+}
+
 /// The command executor's flags, as its help lists them.
 static COMMAND_EXECUTOR: Command<Flags> = Command {
     name: "mesos-executor",
     about: "Apache Mesos command executor, reimplemented in Rust",
-    flags: &[
+    flags: with_logging_flags![
         Flag {
             name: "launcher_dir",
             help: "Directory of the Mesos helper binaries",
@@ -218,42 +258,8 @@ static COMMAND_EXECUTOR: Command<Flags> = Command {
                 Ok(())
             },
         },
-        Flag {
-            name: "logging_level",
-            help: LOGGING_LEVEL_HELP,
-            default: Some("INFO"),
-            kind: Kind::Text,
-            set: |flags, value| {
-                flags.logging_level = value.into();
-                Ok(())
-            },
-        },
-        Flag {
-            name: "log_dir",
-            help: LOG_DIR_HELP,
-            default: None,
-            kind: Kind::Path,
-            set: |flags, value| {
-                flags.log_dir = Some(value.into());
-                Ok(())
-            },
-        },
-        Flag {
-            name: "quiet",
-            help: QUIET_HELP,
-            default: Some("false"),
-            kind: Kind::Bool,
-            set: |flags, value| {
-                flags.quiet = libprocess::flags::parse_bool_flag(value)?;
-                Ok(())
-            },
-        },
     ],
 };
-
-const LOGGING_LEVEL_HELP: &str = "Lowest level logged: `INFO`, `WARNING` or `ERROR`";
-const LOG_DIR_HELP: &str = "Directory for log files (logs go to stderr when unset)";
-const QUIET_HELP: &str = "Log nothing to stderr";
 
 /// The default executor's command line (upstream `Flags` in
 /// `src/launcher/default_executor.cpp`, plus the logging flags). As for
@@ -274,48 +280,16 @@ pub struct DefaultExecutorFlags {
 static DEFAULT_EXECUTOR: Command<DefaultExecutorFlags> = Command {
     name: "mesos-default-executor",
     about: "Apache Mesos default executor, reimplemented in Rust",
-    flags: &[
-        Flag {
-            name: "launcher_dir",
-            help: "Directory of the Mesos helper binaries",
-            default: Some(DEFAULT_LAUNCHER_DIR),
-            kind: Kind::Path,
-            set: |flags, value| {
-                flags.launcher_dir = value.into();
-                Ok(())
-            },
+    flags: with_logging_flags![Flag {
+        name: "launcher_dir",
+        help: "Directory of the Mesos helper binaries",
+        default: Some(DEFAULT_LAUNCHER_DIR),
+        kind: Kind::Path,
+        set: |flags, value| {
+            flags.launcher_dir = value.into();
+            Ok(())
         },
-        Flag {
-            name: "logging_level",
-            help: LOGGING_LEVEL_HELP,
-            default: Some("INFO"),
-            kind: Kind::Text,
-            set: |flags, value| {
-                flags.logging_level = value.into();
-                Ok(())
-            },
-        },
-        Flag {
-            name: "log_dir",
-            help: LOG_DIR_HELP,
-            default: None,
-            kind: Kind::Path,
-            set: |flags, value| {
-                flags.log_dir = Some(value.into());
-                Ok(())
-            },
-        },
-        Flag {
-            name: "quiet",
-            help: QUIET_HELP,
-            default: Some("false"),
-            kind: Kind::Bool,
-            set: |flags, value| {
-                flags.quiet = libprocess::flags::parse_bool_flag(value)?;
-                Ok(())
-            },
-        },
-    ],
+    },],
 };
 
 impl DefaultExecutorFlags {
