@@ -106,79 +106,115 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
+/// Whether the executor and agent binaries are built; fails under
+/// `CI=true` when they are not.
+fn binaries_built() -> bool {
+    for binary in ["mesos-executor", "mesos-agent"] {
+        if !bin_dir().join(binary).exists() {
+            let why = format!("build {binary} first (`cargo build --workspace --bins`)");
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            println!("SKIPPED: {why}");
+            return false;
+        }
+    }
+    true
+}
+
+/// A master, a `mesos-agent` binary with `--http_command_executor`, and a
+/// checkpointing framework whose `sleep 60` task runs.
+struct RunningSleeper {
+    _master_runtime: libprocess::Runtime,
+    master: libprocess::PID<mesos_master::master::Master>,
+    port: u16,
+    work_dir: tempfile::TempDir,
+    agent: AgentBinary,
+    framework: TestFramework,
+    task_id: TaskId,
+}
+
+impl RunningSleeper {
+    async fn start(name: &str) -> Self {
+        let master_runtime = runtime();
+        let master = start_master(&master_runtime);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let work_dir = tempfile::tempdir().unwrap();
+        let agent = AgentBinary::start(
+            master.upid(),
+            port,
+            work_dir.path(),
+            &["--http_command_executor"],
+        );
+        let info = FrameworkInfo {
+            user: "root".into(),
+            name: name.into(),
+            checkpoint: Some(true),
+            ..Default::default()
+        };
+        let mut framework = TestFramework::subscribe(
+            &master_runtime,
+            master.upid(),
+            &format!("scheduler-{name}"),
+            info,
+        )
+        .await;
+        let task_id = TaskId {
+            value: "sleeper".into(),
+        };
+        framework.launch(vec![TaskInfo {
+            name: "sleeper".into(),
+            task_id: task_id.clone(),
+            resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
+            command: Some(CommandInfo {
+                value: Some("sleep 60".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]);
+        loop {
+            let state = framework.next_status().await.state();
+            if state == TaskState::TaskRunning {
+                break;
+            }
+            assert_eq!(state, TaskState::TaskStarting);
+        }
+        Self {
+            _master_runtime: master_runtime,
+            master,
+            port,
+            work_dir,
+            agent,
+            framework,
+            task_id,
+        }
+    }
+
+    /// Starts the agent binary again on the same address and work dir.
+    fn restart_agent(&self) -> AgentBinary {
+        AgentBinary::start(
+            self.master.upid(),
+            self.port,
+            self.work_dir.path(),
+            &["--http_command_executor"],
+        )
+    }
+}
+
 #[actix_rt::test]
 async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
-    if !bin_dir().join("mesos-executor").exists() {
-        let why = "build the executor first (`cargo build --workspace --bins`)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-        println!("SKIPPED: {why}");
+    if !binaries_built() {
         return;
     }
-    if !bin_dir().join("mesos-agent").exists() {
-        let why = "build the agent first (`cargo build --workspace --bins`)";
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-        println!("SKIPPED: {why}");
-        return;
-    }
-    let master_runtime = runtime();
-    let master = start_master(&master_runtime);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let work_dir = tempfile::tempdir().unwrap();
-    let mut agent = AgentBinary::start(
-        master.upid(),
-        port,
-        work_dir.path(),
-        &["--http_command_executor"],
-    );
-
-    let info = FrameworkInfo {
-        user: "root".into(),
-        name: "http-recovery-test".into(),
-        checkpoint: Some(true),
-        ..Default::default()
-    };
-    let mut framework = TestFramework::subscribe(
-        &master_runtime,
-        master.upid(),
-        "scheduler-http-recovery",
-        info,
-    )
-    .await;
-    let task_id = TaskId {
-        value: "sleeper".into(),
-    };
-    framework.launch(vec![TaskInfo {
-        name: "sleeper".into(),
-        task_id: task_id.clone(),
-        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
-        command: Some(CommandInfo {
-            value: Some("sleep 60".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }]);
-    loop {
-        let state = framework.next_status().await.state();
-        if state == TaskState::TaskRunning {
-            break;
-        }
-        assert_eq!(state, TaskState::TaskStarting);
-    }
-
+    let mut running = RunningSleeper::start("http-recovery-test").await;
     // The agent restarts on the same address; the executor keeps running
     // and subscribes again.
-    agent.crash();
-    let _agent = AgentBinary::start(
-        master.upid(),
-        port,
-        work_dir.path(),
-        &["--http_command_executor"],
-    );
-    let stderr = || std::fs::read_to_string(find_file(work_dir.path(), "stderr").unwrap()).unwrap();
+    running.agent.crash();
+    let _agent = running.restart_agent();
+    let work_dir = running.work_dir.path();
+    let stderr = || std::fs::read_to_string(find_file(work_dir, "stderr").unwrap()).unwrap();
     let mut resubscribed = false;
     for _ in 0..600 {
         if stderr().matches("Subscribed executor").count() >= 2 {
@@ -187,11 +223,11 @@ async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let agent_log = std::fs::read_to_string(work_dir.path().join("agent.log")).unwrap();
+    let agent_log = std::fs::read_to_string(work_dir.join("agent.log")).unwrap();
     assert!(resubscribed, "{}\n{agent_log}", stderr());
     assert!(stderr().contains("Disconnected from agent"), "{}", stderr());
-    framework.kill(task_id);
-    let statuses = framework.updates_until_terminal().await;
+    running.framework.kill(running.task_id.clone());
+    let statuses = running.framework.updates_until_terminal().await;
     let killed = statuses.last().unwrap();
     assert_eq!(killed.state(), TaskState::TaskKilled, "{killed:?}");
     assert_eq!(
@@ -206,68 +242,18 @@ async fn the_http_command_executor_resubscribes_to_a_restarted_agent() {
 /// with `REASON_EXECUTOR_TERMINATED`, as the v0 variant in `recovery.rs`).
 #[actix_rt::test]
 async fn an_http_executor_that_exited_while_the_agent_was_down_has_its_task_failed() {
-    for binary in ["mesos-executor", "mesos-agent"] {
-        if !bin_dir().join(binary).exists() {
-            let why = format!("build {binary} first (`cargo build --workspace --bins`)");
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-            println!("SKIPPED: {why}");
-            return;
-        }
+    if !binaries_built() {
+        return;
     }
-    let master_runtime = runtime();
-    let master = start_master(&master_runtime);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let work_dir = tempfile::tempdir().unwrap();
-    let mut agent = AgentBinary::start(
-        master.upid(),
-        port,
-        work_dir.path(),
-        &["--http_command_executor"],
-    );
-    let info = FrameworkInfo {
-        user: "root".into(),
-        name: "http-terminated-test".into(),
-        checkpoint: Some(true),
-        ..Default::default()
-    };
-    let mut framework = TestFramework::subscribe(
-        &master_runtime,
-        master.upid(),
-        "scheduler-http-terminated",
-        info,
-    )
-    .await;
-    let task_id = TaskId {
-        value: "sleeper".into(),
-    };
-    framework.launch(vec![TaskInfo {
-        name: "sleeper".into(),
-        task_id: task_id.clone(),
-        resources: Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec(),
-        command: Some(CommandInfo {
-            value: Some("sleep 60".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }]);
-    loop {
-        let state = framework.next_status().await.state();
-        if state == TaskState::TaskRunning {
-            break;
-        }
-        assert_eq!(state, TaskState::TaskStarting);
-    }
+    let mut running = RunningSleeper::start("http-terminated-test").await;
 
-    agent.crash();
-    let forked: i32 = std::fs::read_to_string(find_file(work_dir.path(), "forked.pid").unwrap())
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    running.agent.crash();
+    let forked: i32 =
+        std::fs::read_to_string(find_file(running.work_dir.path(), "forked.pid").unwrap())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
     // SAFETY: kills the process group made for this test's executor.
     unsafe { libc::kill(-forked, libc::SIGKILL) };
     for _ in 0..100 {
@@ -278,15 +264,10 @@ async fn an_http_executor_that_exited_while_the_agent_was_down_has_its_task_fail
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let _agent = AgentBinary::start(
-        master.upid(),
-        port,
-        work_dir.path(),
-        &["--http_command_executor"],
-    );
-    let statuses = framework.updates_until_terminal().await;
+    let _agent = running.restart_agent();
+    let statuses = running.framework.updates_until_terminal().await;
     let status = statuses.last().unwrap();
-    assert_eq!(status.task_id, task_id);
+    assert_eq!(status.task_id, running.task_id);
     assert_eq!(status.state(), TaskState::TaskFailed, "{statuses:?}");
     assert_eq!(
         status.source(),
