@@ -3106,6 +3106,12 @@ fn process_alive(pid: u32) -> bool {
 
 impl actix::Actor for Slave {
     type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if let Some(containerizer) = self.containerizer.take() {
+            containerizer.stop();
+        }
+    }
 }
 
 impl Process for Slave {

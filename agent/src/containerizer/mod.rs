@@ -115,6 +115,13 @@ pub trait Containerizer: Send + Sync {
     /// The ids of the containers it holds.
     fn containers(&self) -> BoxFuture<'static, HashSet<String>>;
 
+    /// Stops the containerizer's actor and leaves its containers running,
+    /// as deleting upstream's containerizer terminates its process: the
+    /// agent stops it when it stops itself, so an agent restarted in the
+    /// same OS process (tests, `mesos-local`) is the only one watching and
+    /// destroying the containers it recovers.
+    fn stop(&self) {}
+
     /// The unix socket of the container's IO switchboard server (upstream
     /// `Containerizer::attach`): `None` when it has none (neither a TTY
     /// nor a DEBUG container); an error for an unknown container.

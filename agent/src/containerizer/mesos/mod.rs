@@ -302,6 +302,11 @@ struct Exited(String);
 #[rtype(result = "()")]
 struct Destroyed(String, Option<i32>, Option<ContainerLimitation>);
 
+/// Stops the actor; the containers run on (see [`Containerizer::stop`]).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Stop;
+
 // --- Handlers -----------------------------------------------------------
 
 impl Handler<Recover> for MesosContainerizerProcess {
@@ -1245,6 +1250,18 @@ impl Handler<Destroyed> for MesosContainerizerProcess {
     }
 }
 
+impl Handler<Stop> for MesosContainerizerProcess {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        tracing::info!(
+            containers = self.containers.len(),
+            "Stopping the containerizer"
+        );
+        actix::ActorContext::stop(ctx);
+    }
+}
+
 impl Handler<Wait> for MesosContainerizerProcess {
     type Result = ResponseFuture<Option<ContainerTermination>>;
 
@@ -1511,5 +1528,9 @@ impl Containerizer for MesosContainerizer {
     fn attach(&self, container_id: String) -> BoxFuture<'static, Result<Option<PathBuf>>> {
         let request = self.addr.send(Attach(container_id));
         Box::pin(async move { request.await? })
+    }
+
+    fn stop(&self) {
+        self.addr.do_send(Stop);
     }
 }

@@ -76,9 +76,10 @@ impl PosixDiskIsolator {
                 limitation: Some(limit_rx),
             },
         );
-        // The measuring loop: one `du` at a time, `interval` apart.
+        // The measuring loop: one `du` at a time, `interval` apart; it
+        // ends with the container, or with the isolator.
         let (infos, id, interval, enforce) = (
-            self.infos.clone(),
+            Arc::downgrade(&self.infos),
             container_id.to_string(),
             self.interval,
             self.enforce,
@@ -89,6 +90,9 @@ impl PosixDiskIsolator {
                 match du(directory.clone()).await {
                     Ok(used) => {
                         let quota = {
+                            let Some(infos) = infos.upgrade() else {
+                                return;
+                            };
                             let mut infos = infos.lock().unwrap_or_else(|e| e.into_inner());
                             let Some(info) = infos.get_mut(&id) else {
                                 return;
