@@ -147,6 +147,12 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub filter_gpu_resources: bool,
 
+    /// Whether each framework's metrics are published under
+    /// `master/frameworks/<name>/<id>/`.
+    #[arg(long, env = "MESOS_PUBLISH_PER_FRAMEWORK_METRICS", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
+    pub publish_per_framework_metrics: bool,
+
     /// The master's domain, a `DomainInfo` as JSON (or `file:///path`
     /// to one) with a `fault_domain`: agents in other regions are offered
     /// only to `REGION_AWARE` frameworks.
@@ -618,6 +624,10 @@ impl Flags {
             ),
             ("offer_timeout", self.offer_timeout.map(format_duration)),
             ("port", Some(self.port.to_string())),
+            (
+                "publish_per_framework_metrics",
+                Some(self.publish_per_framework_metrics.to_string()),
+            ),
             ("quiet", Some(self.quiet.to_string())),
             ("quorum", opt(&self.quorum)),
             ("registry", Some(self.registry.clone())),

@@ -26,6 +26,7 @@ use mesos_proto::mesos::internal::{
     FrameworkReregisteredMessage, RegisterFrameworkMessage, ReregisterFrameworkMessage,
     ShutdownFrameworkMessage, UnregisterFrameworkMessage,
 };
+use mesos_proto::mesos::scheduler::event::Type as EventType;
 use mesos_proto::mesos::scheduler::{call, event, Call, Event};
 use mesos_proto::mesos::{
     framework_info, task_status, FrameworkId, FrameworkInfo, TaskState, TaskStatus,
@@ -82,11 +83,23 @@ pub struct Framework {
     /// (MESOS-6419): listed, not subscribed, and removable by teardown.
     pub recovered: bool,
     failover_timer: Option<Timer>,
+    /// `master/frameworks/<name>/<id>/*`.
+    pub metrics: std::sync::Arc<crate::framework_metrics::FrameworkMetrics>,
 }
 
 impl Framework {
-    fn new(info: FrameworkInfo, pid: Option<UPID>, http: Option<HttpConnection>, now: f64) -> Self {
+    fn new(
+        info: FrameworkInfo,
+        pid: Option<UPID>,
+        http: Option<HttpConnection>,
+        now: f64,
+        registry: Option<libprocess::Runtime>,
+    ) -> Self {
+        let metrics = std::sync::Arc::new(crate::framework_metrics::FrameworkMetrics::new(
+            &info, registry,
+        ));
         Self {
+            metrics,
             info,
             pid,
             http,
@@ -389,6 +402,14 @@ impl Master {
     }
 
     pub(crate) fn framework_error(&self, to: &UPID, message: &str) {
+        if let Some(framework) = self
+            .frameworks
+            .registered
+            .values()
+            .find(|f| f.pid.as_ref() == Some(to))
+        {
+            framework.metrics.event(EventType::Error);
+        }
         self.base().send(
             to,
             &FrameworkErrorMessage {
@@ -399,6 +420,23 @@ impl Master {
 
     fn base(&self) -> &libprocess::ProcessBase<Self> {
         libprocess::Process::base(self)
+    }
+
+    /// Counts an event sent to framework `id` (`events/<type>`).
+    pub(crate) fn count_event(&self, id: &str, kind: EventType) {
+        if let Some(framework) = self.frameworks.registered.get(id) {
+            framework.metrics.event(kind);
+        }
+    }
+
+    /// Where a new framework's metrics are published: nowhere with
+    /// `--publish_per_framework_metrics=false`.
+    pub(crate) fn framework_metrics_registry(&self) -> Option<libprocess::Runtime> {
+        if self.flags.publish_per_framework_metrics {
+            self.metrics.runtime().cloned()
+        } else {
+            None
+        }
     }
 
     /// Handles a `mesos.scheduler.Call` from a libprocess driver.
@@ -442,6 +480,7 @@ impl Master {
             self.framework_error(&from, "Framework disconnected");
             return;
         }
+        framework.metrics.call(kind);
         if kind == call::Type::Teardown {
             self.metrics.messages_unregister_framework.inc();
             self.remove_framework(&id, ctx);
@@ -516,6 +555,7 @@ impl Master {
                 .find(|f| f.pid.as_ref() == Some(&from) && f.connected)
             {
                 let framework_id = existing.info.id.clone().unwrap_or_default();
+                existing.metrics.event(EventType::Subscribed);
                 self.base().send(
                     &from,
                     &FrameworkRegisteredMessage {
@@ -532,7 +572,13 @@ impl Master {
             self.base().link(&from);
             self.frameworks.registered.insert(
                 id.clone(),
-                Framework::new(info, Some(from.clone()), None, now),
+                Framework::new(
+                    info,
+                    Some(from.clone()),
+                    None,
+                    now,
+                    self.framework_metrics_registry(),
+                ),
             );
             self.base().send(
                 &from,
@@ -541,6 +587,7 @@ impl Master {
                     master_info,
                 },
             );
+            self.count_event(&id, EventType::Subscribed);
             self.framework_added(&id, ctx);
             self.notify_framework_added(&id);
             return;
@@ -558,6 +605,7 @@ impl Master {
                 }
                 if let Some(http) = framework.http.take() {
                     // An HTTP framework moving to the driver: end its stream.
+                    framework.metrics.event(EventType::Error);
                     http.send(&error_event("Framework failed over"));
                 }
                 let old = framework.pid.replace(from.clone());
@@ -611,7 +659,13 @@ impl Master {
                 self.base().link(&from);
                 self.frameworks.registered.insert(
                     id.clone(),
-                    Framework::new(info, Some(from.clone()), None, now),
+                    Framework::new(
+                        info,
+                        Some(from.clone()),
+                        None,
+                        now,
+                        self.framework_metrics_registry(),
+                    ),
                 );
                 self.notify_framework_added(&id);
                 self.base().send(
@@ -623,6 +677,7 @@ impl Master {
                 );
             }
         }
+        self.count_event(&id, EventType::Subscribed);
         self.framework_added(&id, ctx);
         self.notify_framework_updated(&id);
     }
@@ -660,6 +715,7 @@ impl Master {
             return false;
         };
         if self.disconnect_framework(&id, ctx) {
+            self.count_event(&id, EventType::Error);
             self.base().send(
                 pid,
                 &FrameworkErrorMessage {
@@ -778,6 +834,7 @@ impl Master {
                     timer.cancel();
                 }
                 if let Some(old) = framework.http.replace(connection) {
+                    framework.metrics.event(EventType::Error);
                     old.send(&error_event("Framework failed over"));
                 }
                 if let Some(old) = framework.pid.take() {
@@ -798,11 +855,18 @@ impl Master {
                 tracing::info!(framework_id = %id, name = %info.name, "HTTP framework subscribed");
                 self.frameworks.registered.insert(
                     id.clone(),
-                    Framework::new(info, None, Some(connection), now),
+                    Framework::new(
+                        info,
+                        None,
+                        Some(connection),
+                        now,
+                        self.framework_metrics_registry(),
+                    ),
                 );
                 self.notify_framework_added(&id);
             }
         }
+        self.count_event(&id, EventType::Subscribed);
         self.framework_added(&id, ctx);
         if resubscribing {
             self.notify_framework_updated(&id);
@@ -865,6 +929,7 @@ impl Master {
             };
             let terminal = TaskState::try_from(task.state).is_ok_and(TaskState::is_terminal);
             self.gauges.task_removed(&task);
+            framework.metrics.task_left(task.state);
             if !terminal {
                 self.metrics.task_terminated(
                     TaskState::TaskKilled,
@@ -1044,7 +1109,13 @@ impl Master {
                 continue;
             }
             tracing::info!(framework_id = %id, "Recovered framework from a re-registering agent");
-            let mut framework = Framework::new(info.clone(), None, None, now);
+            let mut framework = Framework::new(
+                info.clone(),
+                None,
+                None,
+                now,
+                self.framework_metrics_registry(),
+            );
             framework.connected = false;
             framework.active = false;
             framework.recovered = true;

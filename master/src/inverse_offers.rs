@@ -162,6 +162,7 @@ impl Master {
                 continue;
             };
             tracing::info!(%framework_id, count = inverse_offers.len(), "Sending inverse offers");
+            framework.metrics.event(event::Type::InverseOffers);
             if let Some(pid) = &framework.pid {
                 let message = InverseOffersMessage {
                     pids: inverse_offers.iter().map(|(_, pid)| pid.clone()).collect(),
@@ -257,6 +258,7 @@ impl Master {
                 continue;
             };
             let offer_id = OfferId { value: id };
+            framework.metrics.event(event::Type::RescindInverseOffer);
             if let Some(pid) = &framework.pid {
                 libprocess::Process::base(self).send(
                     pid,

@@ -15,6 +15,7 @@
 pub mod allocator;
 pub mod authentication;
 pub mod flags;
+pub mod framework_metrics;
 pub mod frameworks;
 pub mod http;
 pub mod http_auth;

@@ -357,6 +357,14 @@ impl Master {
         let total = frameworks.clone().count() as u64;
         let connected = frameworks.clone().filter(|f| f.connected).count() as u64;
         let active = frameworks.clone().filter(|f| f.active).count() as u64;
+        for framework in self.frameworks.registered.values() {
+            framework
+                .metrics
+                .set_subscribed(framework.connected && !framework.recovered);
+        }
+        for framework in &self.frameworks.completed {
+            framework.metrics.set_subscribed(false);
+        }
         g.frameworks_connected.store(connected, Relaxed);
         g.frameworks_disconnected.store(total - connected, Relaxed);
         g.frameworks_active.store(active, Relaxed);

@@ -626,6 +626,11 @@ impl Metrics {
         }
     }
 
+    /// The runtime whose registry holds the metrics, if any.
+    pub fn runtime(&self) -> Option<&libprocess::Runtime> {
+        self.runtime.as_ref()
+    }
+
     /// Shows what the allocator reports in the `allocator/mesos/*` gauges.
     pub fn allocator_changed(&self, metrics: AllocatorMetrics) {
         if let Some(runtime) = &self.runtime {

@@ -626,6 +626,7 @@ impl Master {
             return;
         };
         if let Some(http) = &framework.http {
+            framework.metrics.event(event::Type::UpdateOperationStatus);
             http.send(&Event {
                 r#type: Some(event::Type::UpdateOperationStatus as i32),
                 update_operation_status: Some(event::UpdateOperationStatus {

@@ -175,6 +175,7 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     if !framework.connected {
         return Response::status(403).with_body("text/plain", "Framework is not connected");
     }
+    framework.metrics.call(kind);
     match kind {
         mesos_proto::mesos::scheduler::call::Type::Teardown => {
             master.metrics.messages_unregister_framework.inc();
@@ -361,6 +362,7 @@ fn heartbeat(master: &Master, ctx: &mut Context<Master>, framework_id: String, s
         r#type: Some(event::Type::Heartbeat as i32),
         ..Default::default()
     });
+    master.count_event(&framework_id, event::Type::Heartbeat);
     libprocess::delay(HEARTBEAT_INTERVAL, &ctx.address(), move |master, ctx| {
         heartbeat(master, ctx, framework_id, stream_id);
     });

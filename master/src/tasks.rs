@@ -219,6 +219,8 @@ impl Master {
                 continue;
             };
             tracing::debug!(%framework_id, count = offers.len(), "Sending offers");
+            framework.metrics.event(event::Type::Offers);
+            framework.metrics.offers_sent.add(offers.len() as u64);
             if let Some(pid) = &framework.pid {
                 let message = ResourceOffersMessage {
                     pids: offers.iter().map(|(_, agent)| agent.to_string()).collect(),
@@ -273,6 +275,8 @@ impl Master {
         let Some(framework) = self.frameworks.registered.get(&framework_id) else {
             return;
         };
+        framework.metrics.offers_rescinded.inc();
+        framework.metrics.event(event::Type::Rescind);
         if let Some(pid) = &framework.pid {
             libprocess::Process::base(self).send(
                 pid,
@@ -318,6 +322,7 @@ impl Master {
         if !framework.connected {
             return;
         }
+        framework.metrics.event(event::Type::Update);
         if let Some(pid) = &framework.pid {
             let message = StatusUpdateMessage {
                 update,
@@ -553,6 +558,12 @@ impl Master {
     /// DECLINE: the offers' resources return with the framework's filter.
     pub(crate) fn decline(&mut self, framework_id: &str, decline: call::Decline) {
         self.metrics.messages_decline_offers.inc();
+        if let Some(framework) = self.frameworks.registered.get(framework_id) {
+            framework
+                .metrics
+                .offers_declined
+                .add(decline.offer_ids.len() as u64);
+        }
         let refuse = refuse_duration(decline.filters.as_ref());
         for offer_id in decline.offer_ids {
             let owned = self
@@ -582,6 +593,15 @@ impl Master {
         accept: call::Accept,
         ctx: &mut Context<Self>,
     ) {
+        if let Some(framework) = self.frameworks.registered.get(framework_id) {
+            framework
+                .metrics
+                .offers_accepted
+                .add(accept.offer_ids.len() as u64);
+            for operation in &accept.operations {
+                framework.metrics.operation(operation.r#type() as i32);
+            }
+        }
         // As upstream's `accept`: a LAUNCH without tasks is an implicit
         // decline.
         for operation in &accept.operations {
@@ -1158,6 +1178,7 @@ impl Master {
             ..Default::default()
         };
         self.gauges.task_added(&record);
+        framework.metrics.task_entered(record.state);
         framework
             .tasks_mut()
             .insert(task.task_id.value.clone(), Box::new(TaskEntry::new(record)));
@@ -1321,6 +1342,7 @@ impl Master {
                 ..Default::default()
             };
             self.gauges.task_added(&record);
+            framework.metrics.task_entered(record.state);
             framework
                 .tasks_mut()
                 .insert(task.task_id.value.clone(), Box::new(TaskEntry::new(record)));
@@ -1385,6 +1407,7 @@ impl Master {
         let mut event = None;
         let mut known_task = false;
         if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
+            let framework_metrics = framework.metrics.clone();
             if let Some(task) = framework.tasks_mut().get_mut(&task_id) {
                 known_task = true;
                 let was_terminal =
@@ -1393,8 +1416,13 @@ impl Master {
                 task.status_update_uuid =
                     update.uuid.clone().or_else(|| update.status.uuid.clone());
                 self.gauges.task_removed(task);
+                let before = task.state;
                 let notify = Self::record_status(task, latest, &update.status);
                 self.gauges.task_added(task);
+                if task.state != before {
+                    framework_metrics.task_left(before);
+                    framework_metrics.task_entered(task.state);
+                }
                 if notify && !self.subscribers.is_empty() {
                     event = Some(crate::subscribers::task_updated(task, &update.status));
                 }
@@ -1470,6 +1498,7 @@ impl Master {
             if done {
                 if let Some(task) = framework.tasks_mut().remove(&task_id.value) {
                     self.gauges.task_removed(&task);
+                    framework.metrics.task_left(task.state);
                     framework.completed_tasks.push_back(task.into_inner());
                     while framework.completed_tasks.len()
                         > self.flags.max_completed_tasks_per_framework as usize
@@ -1705,6 +1734,7 @@ impl Master {
             return;
         };
         self.metrics.valid_executor_to_framework_messages.inc();
+        framework.metrics.event(event::Type::Message);
         if let Some(pid) = &framework.pid {
             libprocess::Process::base(self).send(pid, &message);
         } else if let Some(http) = &framework.http {
@@ -1884,10 +1914,12 @@ impl Master {
             used += &Self::allocated(&task.resources, &role);
             if let Some(framework) = self.frameworks.registered.get_mut(&framework_id) {
                 let task_id = task.task_id.value.clone();
+                let framework_metrics = framework.metrics.clone();
                 if let std::collections::hash_map::Entry::Vacant(entry) =
                     framework.tasks_mut().entry(task_id.clone())
                 {
                     self.gauges.task_added(&task);
+                    framework_metrics.task_entered(task.state);
                     entry.insert(Box::new(TaskEntry::new(task)));
                     self.notify_task_added(&framework_id, &task_id);
                 }
@@ -1956,9 +1988,16 @@ impl Master {
                     self.metrics
                         .task_terminated(state, status.source, status.reason);
                 }
+                let before = task.state;
                 if Self::record_status(&mut task, state, &status) {
                     events.push(crate::subscribers::task_updated(&task, &status));
                 }
+                // It leaves the framework's active tasks in its new state.
+                if task.state != before {
+                    framework.metrics.task_left(before);
+                    framework.metrics.task_entered(task.state);
+                }
+                framework.metrics.task_left(task.state);
                 let update = (
                     framework_id.clone(),
                     StatusUpdate {
@@ -2053,9 +2092,15 @@ impl Master {
                     self.metrics
                         .task_terminated(TaskState::TaskLost, status.source, status.reason);
                 }
+                let before = task.state;
                 if Self::record_status(&mut task, TaskState::TaskLost, &status) {
                     events.push(crate::subscribers::task_updated(&task, &status));
                 }
+                if task.state != before {
+                    framework.metrics.task_left(before);
+                    framework.metrics.task_entered(task.state);
+                }
+                framework.metrics.task_left(task.state);
                 lost.push((
                     framework_id.clone(),
                     task.task_id.clone(),
@@ -2119,6 +2164,7 @@ impl Master {
             if !framework.connected {
                 continue;
             }
+            framework.metrics.event(event::Type::Failure);
             if let Some(pid) = &framework.pid {
                 libprocess::Process::base(self).send(
                     pid,
@@ -2191,6 +2237,7 @@ impl Master {
             else {
                 return;
             };
+            framework.metrics.event(event::Type::Failure);
             if let Some(pid) = &framework.pid {
                 libprocess::Process::base(this).send(pid, &message);
             } else if let Some(http) = &framework.http {

@@ -326,4 +326,63 @@ async fn snapshot_has_upstream_names_and_counts_tasks_offers_and_resources() {
     assert!(!metrics
         .keys()
         .any(|k| k.starts_with("master/task_finished/")));
+
+    // The framework's own metrics (upstream `FrameworkMetrics`).
+    let prefix = format!(
+        "master/frameworks/test-framework/{}/",
+        cluster.framework_id.value
+    );
+    let framework: Vec<(String, f64)> = [
+        ("subscribed", 1.0),
+        ("events/subscribed", 1.0),
+        ("events/update", 5.0),
+        ("events/rescind", 0.0),
+        ("events/heartbeat", 0.0),
+        ("calls/accept", 1.0),
+        ("calls/revive", 1.0),
+        ("calls/decline", 0.0),
+        ("offers/accepted", 1.0),
+        ("offers/declined", 0.0),
+        ("offers/rescinded", 0.0),
+        ("operations", 1.0),
+        ("operations/launch", 1.0),
+        ("operations/reserve", 0.0),
+        ("tasks/active/task_staging", 0.0),
+        ("tasks/active/task_running", 1.0),
+        ("tasks/terminal/task_finished", 1.0),
+        ("tasks/terminal/task_failed", 1.0),
+        ("tasks/terminal/task_killed", 0.0),
+    ]
+    .into_iter()
+    .map(|(name, value)| (format!("{prefix}{name}"), value))
+    .collect();
+    let expected: Vec<(&str, f64)> = framework.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    assert_values(&metrics, &expected);
+    // One offer per event here; the freed resources may come apart.
+    let offers = metrics[&format!("{prefix}offers/sent")];
+    assert!(offers >= 2.0, "{offers}");
+    assert_eq!(metrics[&format!("{prefix}events/offers")], offers);
+    assert_eq!(
+        metrics[&format!("{prefix}events")],
+        metrics[&format!("{prefix}events/subscribed")]
+            + metrics[&format!("{prefix}events/offers")]
+            + metrics[&format!("{prefix}events/update")]
+    );
+}
+
+/// `--publish_per_framework_metrics=false` leaves the framework's metrics
+/// out of the snapshot.
+#[actix_rt::test]
+async fn per_framework_metrics_can_be_left_unpublished() {
+    let cluster = cluster(&["--publish_per_framework_metrics=false"]).await;
+    let metrics = snapshot(&cluster).await;
+    assert!(metrics.contains_key("master/frameworks_active"));
+    assert!(!metrics.keys().any(|k| k.starts_with("master/frameworks/")));
+    let cluster = crate::state::cluster(&[]).await;
+    let metrics = snapshot(&cluster).await;
+    let subscribed = format!(
+        "master/frameworks/test-framework/{}/subscribed",
+        cluster.framework_id.value
+    );
+    assert_eq!(metrics.get(&subscribed), Some(&1.0));
 }
