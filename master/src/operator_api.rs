@@ -35,6 +35,8 @@ use prost::Message as _;
 use crate::master::Master;
 use crate::registrar::Operation;
 
+mod documents;
+
 /// Seconds since the epoch as a `TimeInfo`.
 pub(crate) fn time(secs: f64) -> TimeInfo {
     TimeInfo {
@@ -65,6 +67,24 @@ fn respond_later(response: ApiResponse, json: bool) -> HttpFuture {
                 Response::internal_error(format!("Failed to serialise the response: {error}"))
             })
     })
+}
+
+/// A large read-only response (`GET_STATE` and the lists it holds): in
+/// JSON written straight from the master's state by [`documents`], on the
+/// master (as `/master/state`; there is no copy of the state to hand to
+/// another thread), in protobuf `build` and encoded by [`respond_later`].
+fn respond_large(
+    master: &Master,
+    document: documents::Document,
+    json: bool,
+    build: impl FnOnce(&Master) -> ApiResponse,
+) -> HttpFuture {
+    if !json {
+        return respond_later(build(master), false);
+    }
+    let mut out = String::new();
+    documents::write_response(master, document, &mut out);
+    ready(Response::status(200).with_body(JSON, out))
 }
 
 fn ready(response: Response) -> HttpFuture {
@@ -202,30 +222,29 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetAgents => respond_later(
-            ApiResponse {
+        call::Type::GetAgents => {
+            respond_large(master, documents::Document::Agents, json, |m| ApiResponse {
                 r#type: typed(response::Type::GetAgents),
-                get_agents: Some(get_agents(master)),
+                get_agents: Some(get_agents(m)),
                 ..Default::default()
-            },
-            json,
-        ),
-        call::Type::GetFrameworks => respond_later(
-            ApiResponse {
-                r#type: typed(response::Type::GetFrameworks),
-                get_frameworks: Some(get_frameworks(master)),
-                ..Default::default()
-            },
-            json,
-        ),
-        call::Type::GetTasks => respond_later(
-            ApiResponse {
+            })
+        }
+        call::Type::GetFrameworks => {
+            respond_large(master, documents::Document::Frameworks, json, |m| {
+                ApiResponse {
+                    r#type: typed(response::Type::GetFrameworks),
+                    get_frameworks: Some(get_frameworks(m)),
+                    ..Default::default()
+                }
+            })
+        }
+        call::Type::GetTasks => {
+            respond_large(master, documents::Document::Tasks, json, |m| ApiResponse {
                 r#type: typed(response::Type::GetTasks),
-                get_tasks: Some(get_tasks(master)),
+                get_tasks: Some(get_tasks(m)),
                 ..Default::default()
-            },
-            json,
-        ),
+            })
+        }
         call::Type::GetWeights => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetWeights),
@@ -363,22 +382,22 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetExecutors => respond_later(
-            ApiResponse {
-                r#type: typed(response::Type::GetExecutors),
-                get_executors: Some(get_executors(master)),
-                ..Default::default()
-            },
-            json,
-        ),
-        call::Type::GetState => respond_later(
-            ApiResponse {
+        call::Type::GetExecutors => {
+            respond_large(master, documents::Document::Executors, json, |m| {
+                ApiResponse {
+                    r#type: typed(response::Type::GetExecutors),
+                    get_executors: Some(get_executors(m)),
+                    ..Default::default()
+                }
+            })
+        }
+        call::Type::GetState => {
+            respond_large(master, documents::Document::State, json, |m| ApiResponse {
                 r#type: typed(response::Type::GetState),
-                get_state: Some(get_state(master)),
+                get_state: Some(get_state(m)),
                 ..Default::default()
-            },
-            json,
-        ),
+            })
+        }
         call::Type::Subscribe => ready(master.subscribe_operator(ctx, json)),
         call::Type::Teardown => {
             let Some(teardown) = call.teardown else {
@@ -468,6 +487,62 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     }
 }
 
+/// The JSON of the large read-only `call` (`GET_STATE`, `GET_TASKS`,
+/// `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS`) both ways:
+/// `(written straight, as the reflection path renders it)`, for tests that
+/// compare the two; `None` for any other call.
+#[doc(hidden)]
+pub fn json_both_ways(master: &Master, call: call::Type) -> Option<(String, String)> {
+    let typed = |t: response::Type| Some(t as i32);
+    let (document, reference) = match call {
+        call::Type::GetState => (
+            documents::Document::State,
+            ApiResponse {
+                r#type: typed(response::Type::GetState),
+                get_state: Some(get_state(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetTasks => (
+            documents::Document::Tasks,
+            ApiResponse {
+                r#type: typed(response::Type::GetTasks),
+                get_tasks: Some(get_tasks(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetAgents => (
+            documents::Document::Agents,
+            ApiResponse {
+                r#type: typed(response::Type::GetAgents),
+                get_agents: Some(get_agents(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetFrameworks => (
+            documents::Document::Frameworks,
+            ApiResponse {
+                r#type: typed(response::Type::GetFrameworks),
+                get_frameworks: Some(get_frameworks(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetExecutors => (
+            documents::Document::Executors,
+            ApiResponse {
+                r#type: typed(response::Type::GetExecutors),
+                get_executors: Some(get_executors(master)),
+                ..Default::default()
+            },
+        ),
+        _ => return None,
+    };
+    let mut written = String::new();
+    documents::write_response(master, document, &mut written);
+    let v1 = v1::master::Response::decode(reference.encode_to_vec().as_slice()).ok()?;
+    Some((written, mesos_proto::json::to_string(&v1)))
+}
+
 /// `GET_STATE`: tasks, executors, frameworks and agents (also the
 /// snapshot in the operator stream's `SUBSCRIBED` event).
 pub(crate) fn get_state(master: &Master) -> response::GetState {
@@ -503,12 +578,7 @@ fn get_agents(master: &Master) -> response::GetAgents {
         .slaves
         .registered
         .iter()
-        .map(|(id, s)| {
-            let mut agent = agent_model(s);
-            agent.allocated_resources = usage.allocated(id).to_vec();
-            agent.offered_resources = usage.offered(id).to_vec();
-            agent
-        })
+        .map(|(id, s)| agent_with_usage(id, s, &usage))
         .collect();
     response::GetAgents {
         agents,
@@ -516,11 +586,40 @@ fn get_agents(master: &Master) -> response::GetAgents {
     }
 }
 
-/// Active tasks, unreachable ones (tasks of unreachable agents), and
-/// completed ones, of every framework (completed frameworks included).
+/// An agent of `GET_AGENTS`: [`agent_model`] with what is allocated and
+/// offered on it.
+fn agent_with_usage(
+    id: &str,
+    slave: &crate::master::Slave,
+    usage: &crate::state_json::AgentUsage<'_>,
+) -> response::get_agents::Agent {
+    let mut agent = agent_model(slave);
+    agent.allocated_resources = usage.allocated(id).to_vec();
+    agent.offered_resources = usage.offered(id).to_vec();
+    agent
+}
+
 /// The executors the master knows (custom and task-group ones), in
 /// framework, agent and executor id order.
 fn get_executors(master: &Master) -> response::GetExecutors {
+    #[allow(deprecated)]
+    response::GetExecutors {
+        executors: executors(master)
+            .into_iter()
+            .map(|(slave_id, info)| response::get_executors::Executor {
+                executor_info: info.clone(),
+                slave_id: mesos_proto::mesos::SlaveId {
+                    value: slave_id.to_string(),
+                },
+            })
+            .collect(),
+        orphan_executors: vec![],
+    }
+}
+
+/// The executors of [`get_executors`], with the id of their agent, in
+/// its order.
+fn executors(master: &Master) -> Vec<(&str, &mesos_proto::mesos::ExecutorInfo)> {
     use mesos_proto::model::id_order;
     let mut frameworks: Vec<_> = master.frameworks.registered.iter().collect();
     frameworks.sort_by(|a, b| id_order(a.0, b.0));
@@ -531,23 +630,14 @@ fn get_executors(master: &Master) -> response::GetExecutors {
         for (slave_id, known) in slaves {
             let mut known: Vec<_> = known.iter().collect();
             known.sort_by(|a, b| id_order(a.0, b.0));
-            for (_, info) in known {
-                executors.push(response::get_executors::Executor {
-                    executor_info: info.clone(),
-                    slave_id: mesos_proto::mesos::SlaveId {
-                        value: slave_id.clone(),
-                    },
-                });
-            }
+            executors.extend(known.into_iter().map(|(_, info)| (slave_id.as_str(), info)));
         }
     }
-    #[allow(deprecated)]
-    response::GetExecutors {
-        executors,
-        orphan_executors: vec![],
-    }
+    executors
 }
 
+/// Active tasks, unreachable ones (tasks of unreachable agents), and
+/// completed ones, of every framework (completed frameworks included).
 fn get_tasks(master: &Master) -> response::GetTasks {
     let mut tasks = Vec::new();
     let mut unreachable = Vec::new();

@@ -35,6 +35,10 @@ use prost_reflect::{
 };
 use serde_json::{Map, Number, Value};
 
+mod encoded;
+
+pub use encoded::Transcoder;
+
 /// The JSON layer's errors; each message reads as upstream's.
 #[derive(Debug, thiserror::Error)]
 pub enum JsonError {
