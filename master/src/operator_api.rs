@@ -56,35 +56,19 @@ fn respond(response: &ApiResponse, json: bool) -> Response {
     }
 }
 
-/// As [`respond`], on a blocking thread: for the large documents (state,
-/// tasks, agents, frameworks, executors), so that converting them to v1
-/// and JSON does not hold up the master.
-fn respond_later(response: ApiResponse, json: bool) -> HttpFuture {
-    Box::pin(async move {
-        tokio::task::spawn_blocking(move || respond(&response, json))
-            .await
-            .unwrap_or_else(|error| {
-                Response::internal_error(format!("Failed to serialise the response: {error}"))
-            })
-    })
-}
-
-/// A large read-only response (`GET_STATE` and the lists it holds): in
-/// JSON written straight from the master's state by [`documents`], on the
-/// master (as `/master/state`; there is no copy of the state to hand to
-/// another thread), in protobuf `build` and encoded by [`respond_later`].
-fn respond_large(
-    master: &Master,
-    document: documents::Document,
-    json: bool,
-    build: impl FnOnce(&Master) -> ApiResponse,
-) -> HttpFuture {
-    if !json {
-        return respond_later(build(master), false);
-    }
-    let mut out = String::new();
-    documents::write_response(master, document, &mut out);
-    ready(Response::status(200).with_body(JSON, out))
+/// A large read-only response (`GET_STATE` and the lists it holds),
+/// written straight from the master's state by [`documents`], on the
+/// master as `/master/state` is (there is no copy of the state to hand to
+/// another thread).
+fn respond_large(master: &Master, document: documents::Document, json: bool) -> HttpFuture {
+    let response = if json {
+        let mut out = String::new();
+        documents::write_response(master, document, &mut out);
+        Response::status(200).with_body(JSON, out)
+    } else {
+        Response::status(200).with_body(PROTOBUF, documents::encode_response(master, document))
+    };
+    ready(response)
 }
 
 fn ready(response: Response) -> HttpFuture {
@@ -222,29 +206,9 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetAgents => {
-            respond_large(master, documents::Document::Agents, json, |m| ApiResponse {
-                r#type: typed(response::Type::GetAgents),
-                get_agents: Some(get_agents(m)),
-                ..Default::default()
-            })
-        }
-        call::Type::GetFrameworks => {
-            respond_large(master, documents::Document::Frameworks, json, |m| {
-                ApiResponse {
-                    r#type: typed(response::Type::GetFrameworks),
-                    get_frameworks: Some(get_frameworks(m)),
-                    ..Default::default()
-                }
-            })
-        }
-        call::Type::GetTasks => {
-            respond_large(master, documents::Document::Tasks, json, |m| ApiResponse {
-                r#type: typed(response::Type::GetTasks),
-                get_tasks: Some(get_tasks(m)),
-                ..Default::default()
-            })
-        }
+        call::Type::GetAgents => respond_large(master, documents::Document::Agents, json),
+        call::Type::GetFrameworks => respond_large(master, documents::Document::Frameworks, json),
+        call::Type::GetTasks => respond_large(master, documents::Document::Tasks, json),
         call::Type::GetWeights => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetWeights),
@@ -382,22 +346,8 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetExecutors => {
-            respond_large(master, documents::Document::Executors, json, |m| {
-                ApiResponse {
-                    r#type: typed(response::Type::GetExecutors),
-                    get_executors: Some(get_executors(m)),
-                    ..Default::default()
-                }
-            })
-        }
-        call::Type::GetState => {
-            respond_large(master, documents::Document::State, json, |m| ApiResponse {
-                r#type: typed(response::Type::GetState),
-                get_state: Some(get_state(m)),
-                ..Default::default()
-            })
-        }
+        call::Type::GetExecutors => respond_large(master, documents::Document::Executors, json),
+        call::Type::GetState => respond_large(master, documents::Document::State, json),
         call::Type::Subscribe => ready(master.subscribe_operator(ctx, json)),
         call::Type::Teardown => {
             let Some(teardown) = call.teardown else {
@@ -487,12 +437,26 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     }
 }
 
-/// The JSON of the large read-only `call` (`GET_STATE`, `GET_TASKS`,
-/// `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS`) both ways:
-/// `(written straight, as the reflection path renders it)`, for tests that
-/// compare the two; `None` for any other call.
+/// A large read-only response as [`documents`] writes it, beside what
+/// the reflection path makes of the `Response` message built for it.
 #[doc(hidden)]
-pub fn json_both_ways(master: &Master, call: call::Type) -> Option<(String, String)> {
+#[derive(Debug)]
+pub struct BothWays {
+    /// The JSON written straight.
+    pub json: String,
+    /// The JSON of the reflection path.
+    pub reference_json: String,
+    /// The protobuf encoded straight.
+    pub protobuf: Vec<u8>,
+    /// The encoding of the `Response` message.
+    pub reference_protobuf: Vec<u8>,
+}
+
+/// The large read-only `call` (`GET_STATE`, `GET_TASKS`, `GET_AGENTS`,
+/// `GET_FRAMEWORKS`, `GET_EXECUTORS`) answered both ways, for tests that
+/// compare them; `None` for any other call.
+#[doc(hidden)]
+pub fn large_response_both_ways(master: &Master, call: call::Type) -> Option<BothWays> {
     let typed = |t: response::Type| Some(t as i32);
     let (document, reference) = match call {
         call::Type::GetState => (
@@ -537,10 +501,16 @@ pub fn json_both_ways(master: &Master, call: call::Type) -> Option<(String, Stri
         ),
         _ => return None,
     };
-    let mut written = String::new();
-    documents::write_response(master, document, &mut written);
-    let v1 = v1::master::Response::decode(reference.encode_to_vec().as_slice()).ok()?;
-    Some((written, mesos_proto::json::to_string(&v1)))
+    let mut json = String::new();
+    documents::write_response(master, document, &mut json);
+    let reference_protobuf = reference.encode_to_vec();
+    let v1 = v1::master::Response::decode(reference_protobuf.as_slice()).ok()?;
+    Some(BothWays {
+        json,
+        reference_json: mesos_proto::json::to_string(&v1),
+        protobuf: documents::encode_response(master, document),
+        reference_protobuf,
+    })
 }
 
 /// `GET_STATE`: tasks, executors, frameworks and agents (also the

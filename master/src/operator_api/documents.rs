@@ -1,16 +1,20 @@
 //! The large operator API responses (`GET_STATE`, `GET_TASKS`,
-//! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS`) written straight as
-//! JSON: the response's outer objects by hand, each task, agent, framework
-//! or executor from its own protobuf encoding with
-//! [`mesos_proto::json::Transcoder`], so that no `Response` message, copy
-//! of the tasks, `DynamicMessage` or `serde_json::Value` of the whole
+//! `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS`) written straight from
+//! the master's state, so that no `Response` message holding a copy of
+//! every task, no `DynamicMessage` and no `serde_json::Value` of the whole
 //! document is ever built (upstream `Master::Http::_getState` streams
 //! through `jsonify` writers the same way).
 //!
-//! The text is the one the reflection path ([`super::respond`]) writes for
-//! the same response: same keys in declaration order, repeated fields
-//! only when non-empty, enums by name, bytes in base64. The tests compare
-//! the two.
+//! - JSON ([`write_response`]): the response's outer objects by hand,
+//!   each task, agent, framework or executor from its own protobuf
+//!   encoding with [`mesos_proto::json::Transcoder`]. The text is the one
+//!   the reflection path ([`super::respond`]) writes for the same
+//!   response: same keys in declaration order, repeated fields only when
+//!   non-empty, enums by name, bytes in base64.
+//! - Protobuf ([`encode_response`]): each element encoded from the
+//!   master's own record into its list's buffer, the lists then framed.
+//!
+//! The tests compare both with the reflection path.
 
 use mesos_proto::json::Transcoder;
 use mesos_proto::mesos::master::response;
@@ -57,6 +61,17 @@ pub(crate) enum Document {
 }
 
 impl Document {
+    /// The `Response.type` and the number of its field.
+    fn proto(self) -> (response::Type, u32) {
+        match self {
+            Document::State => (response::Type::GetState, 9),
+            Document::Tasks => (response::Type::GetTasks, 13),
+            Document::Executors => (response::Type::GetExecutors, 12),
+            Document::Frameworks => (response::Type::GetFrameworks, 11),
+            Document::Agents => (response::Type::GetAgents, 10),
+        }
+    }
+
     /// The `Response.type` name and the key of its field.
     fn names(self) -> (&'static str, &'static str) {
         match self {
@@ -209,4 +224,112 @@ impl Writer<'_> {
             },
         );
     }
+}
+
+/// Encodes the v1 `Response` of `document` in protobuf the same way:
+/// each element encoded from the master's own record (no copy of the
+/// tasks), each list into a buffer of its own, the lists framed into the
+/// response once their lengths are known. The bytes are those of encoding
+/// the `Response` message the reflection path builds (v0 and v1 share
+/// their tags).
+pub(crate) fn encode_response(master: &Master, document: Document) -> Vec<u8> {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    let (kind, field) = document.proto();
+    let body = match document {
+        Document::State => {
+            let parts = [
+                (1, encode_tasks(master)),
+                (2, encode_executors(master)),
+                (3, encode_frameworks(master)),
+                (4, encode_agents(master)),
+            ];
+            let mut state = Vec::with_capacity(parts.iter().map(|(_, p)| p.len() + 16).sum());
+            for (number, part) in parts {
+                nested(&mut state, number, &part);
+            }
+            state
+        }
+        Document::Tasks => encode_tasks(master),
+        Document::Executors => encode_executors(master),
+        Document::Frameworks => encode_frameworks(master),
+        Document::Agents => encode_agents(master),
+    };
+    let mut out = Vec::with_capacity(body.len() + 16);
+    encode_key(1, WireType::Varint, &mut out);
+    encode_varint(kind as u64, &mut out);
+    nested(&mut out, field, &body);
+    out
+}
+
+/// Appends field `number` holding the encoded message `body`.
+fn nested(out: &mut Vec<u8>, number: u32, body: &[u8]) {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    encode_key(number, WireType::LengthDelimited, out);
+    encode_varint(body.len() as u64, out);
+    out.extend_from_slice(body);
+}
+
+/// `GetTasks`: `tasks` (2), `unreachable_tasks` (5), `completed_tasks` (3),
+/// in declaration order as prost encodes them.
+fn encode_tasks(master: &Master) -> Vec<u8> {
+    use prost::encoding::message;
+    let frameworks = || {
+        master
+            .frameworks
+            .registered
+            .values()
+            .chain(master.frameworks.completed.iter())
+    };
+    let mut out = Vec::new();
+    for task in frameworks().flat_map(|f| f.tasks().values()) {
+        message::encode::<Task>(2, &***task, &mut out);
+    }
+    for task in frameworks().flat_map(|f| f.unreachable_tasks.iter()) {
+        message::encode(5, task, &mut out);
+    }
+    for task in frameworks().flat_map(|f| f.completed_tasks.iter()) {
+        message::encode(3, task, &mut out);
+    }
+    out
+}
+
+/// `GetExecutors`: `executors` (1).
+fn encode_executors(master: &Master) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (slave_id, info) in super::executors(master) {
+        let model = response::get_executors::Executor {
+            executor_info: info.clone(),
+            slave_id: SlaveId {
+                value: slave_id.to_string(),
+            },
+        };
+        prost::encoding::message::encode(1, &model, &mut out);
+    }
+    out
+}
+
+/// `GetFrameworks`: `frameworks` (1), `completed_frameworks` (2).
+fn encode_frameworks(master: &Master) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in master.frameworks.registered.values() {
+        prost::encoding::message::encode(1, &super::framework_model(f), &mut out);
+    }
+    for f in &master.frameworks.completed {
+        prost::encoding::message::encode(2, &super::framework_model(f), &mut out);
+    }
+    out
+}
+
+/// `GetAgents`: `agents` (1), `recovered_agents` (2).
+fn encode_agents(master: &Master) -> Vec<u8> {
+    let usage = crate::state_json::AgentUsage::of(master);
+    let mut out = Vec::new();
+    for (id, s) in &master.slaves.registered {
+        let agent = super::agent_with_usage(id, s, &usage);
+        prost::encoding::message::encode(1, &agent, &mut out);
+    }
+    for info in master.slaves.recovered.values() {
+        prost::encoding::message::encode(2, info, &mut out);
+    }
+    out
 }

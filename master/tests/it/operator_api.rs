@@ -34,8 +34,9 @@ pub(crate) const LARGE_CALLS: [&str; 5] = [
 
 /// Asserts that the master's JSON for each large read-only call, written
 /// straight, is what the reflection path renders for it (as parsed
-/// values, and byte for byte), and that `POST /api/v1` serves it; returns
-/// the `GET_STATE` one.
+/// values, and byte for byte), that its protobuf is the encoding of the
+/// `Response` message built for it, and that `POST /api/v1` serves them;
+/// returns the `GET_STATE` JSON.
 pub(crate) async fn assert_large_responses_as_reflection(
     master: &libprocess::PID<mesos_master::master::Master>,
     addr: std::net::SocketAddrV4,
@@ -44,28 +45,37 @@ pub(crate) async fn assert_large_responses_as_reflection(
     let mut state = String::new();
     for name in LARGE_CALLS {
         let kind = call::Type::from_str_name(name).unwrap();
-        let (written, reflected) = master
-            .call(move |m, _| mesos_master::operator_api::json_both_ways(m, kind))
+        let both = master
+            .call(move |m, _| mesos_master::operator_api::large_response_both_ways(m, kind))
             .await
             .unwrap()
             .unwrap();
-        let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
-        let reference: serde_json::Value = serde_json::from_str(&reflected).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&both.json).unwrap();
+        let reference: serde_json::Value = serde_json::from_str(&both.reference_json).unwrap();
         assert_eq!(parsed, reference, "{name}");
-        assert_eq!(written, reflected, "{name}");
-        let (status, body) =
-            api(addr, &format!(r#"{{"type":"{name}"}}"#), "application/json").await;
+        assert_eq!(both.json, both.reference_json, "{name}");
+        assert_eq!(
+            Response::decode(both.protobuf.as_slice()).unwrap(),
+            Response::decode(both.reference_protobuf.as_slice()).unwrap(),
+            "{name}"
+        );
+        assert_eq!(both.protobuf, both.reference_protobuf, "{name}");
+        let call = format!(r#"{{"type":"{name}"}}"#);
+        let (status, body) = api(addr, &call, "application/json").await;
         assert_eq!(status, 200, "{name}");
-        assert_eq!(String::from_utf8(body).unwrap(), written, "{name}");
+        assert_eq!(String::from_utf8(body).unwrap(), both.json, "{name}");
+        let (status, body) = api(addr, &call, "application/x-protobuf").await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(body, both.protobuf, "{name}");
         if name == "GET_STATE" {
-            state = written;
+            state = both.json;
         }
     }
     state
 }
 
 #[actix_rt::test]
-async fn large_calls_in_json_are_written_as_reflection_writes_them() {
+async fn large_calls_are_written_as_the_reflection_path_writes_them() {
     let runtime = runtime();
     let master = start_default_master(&runtime);
     recovered(&master).await;
@@ -82,7 +92,7 @@ async fn large_calls_in_json_are_written_as_reflection_writes_them() {
     // A call that is not one of them.
     assert!(master
         .call(|m, _| {
-            mesos_master::operator_api::json_both_ways(
+            mesos_master::operator_api::large_response_both_ways(
                 m,
                 mesos_proto::mesos::master::call::Type::GetHealth,
             )
