@@ -22,7 +22,17 @@
 //!
 //! Responses are built with the v0 `mesos.master` types the master works
 //! with and converted to v1 by re-decoding (same tags), as upstream's
-//! `evolve` does.
+//! `evolve` does, then rendered to JSON by reflection
+//! ([`mesos_proto::json`]). Not the large read-only ones (`GET_STATE`,
+//! `GET_TASKS`, `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS`) nor the
+//! stream's `SUBSCRIBED` event: at 40,000 agents that path held the whole
+//! state several times over (a `Response` with a copy of every task, its
+//! encoding, a `DynamicMessage`, a `serde_json::Value`) and ran the master
+//! out of memory. They are written straight from the master's state, one
+//! task, agent, framework or executor at a time (`documents`), in JSON and
+//! in protobuf, with the same bytes as that path
+//! ([`large_response_both_ways`] and [`subscribed_both_ways`] give both,
+//! for the tests).
 
 use actix::{ActorFutureExt as _, AsyncContext as _, Context, WrapFuture as _};
 use libprocess::http::{Request, Response};
@@ -513,8 +523,40 @@ pub fn large_response_both_ways(master: &Master, call: call::Type) -> Option<Bot
     })
 }
 
-/// `GET_STATE`: tasks, executors, frameworks and agents (also the
-/// snapshot in the operator stream's `SUBSCRIBED` event).
+/// The operator stream's `SUBSCRIBED` event (the state and the heartbeat
+/// interval) in JSON or protobuf, written straight as `GET_STATE` is.
+pub(crate) fn subscribed_event(
+    master: &Master,
+    heartbeat_interval_seconds: f64,
+    json: bool,
+) -> Vec<u8> {
+    documents::subscribed_event(master, heartbeat_interval_seconds, json)
+}
+
+/// The `SUBSCRIBED` event (with a heartbeat interval of 15 seconds)
+/// `(written straight, through the reflection path)` in JSON or protobuf,
+/// for tests that compare them.
+#[doc(hidden)]
+pub fn subscribed_both_ways(master: &Master, json: bool) -> (Vec<u8>, Vec<u8>) {
+    use mesos_proto::mesos::master::{event, Event};
+    let reference = Event {
+        r#type: Some(event::Type::Subscribed as i32),
+        subscribed: Some(event::Subscribed {
+            get_state: Some(get_state(master)),
+            heartbeat_interval_seconds: Some(15.0),
+        }),
+        ..Default::default()
+    };
+    let mut bytes = reference.encode_to_vec();
+    if json {
+        if let Ok(v1) = v1::master::Event::decode(bytes.as_slice()) {
+            bytes = mesos_proto::json::to_string(&v1).into_bytes();
+        }
+    }
+    (subscribed_event(master, 15.0, json), bytes)
+}
+
+/// `GET_STATE`: tasks, executors, frameworks and agents.
 pub(crate) fn get_state(master: &Master) -> response::GetState {
     response::GetState {
         get_tasks: Some(get_tasks(master)),

@@ -86,31 +86,66 @@ impl Document {
 
 /// Writes the v1 `Response` of `document` as JSON into `out`.
 pub(crate) fn write_response(master: &Master, document: Document, out: &mut String) {
-    let elements = Elements::get();
-    let mut buffer = Vec::new();
     let (type_name, key) = document.names();
     object(out, |o| {
         o.str("type", type_name);
-        o.obj(key, |o| {
-            let w = &mut Writer {
-                master,
-                elements,
-                buffer: &mut buffer,
-            };
-            match document {
-                Document::State => {
-                    o.obj("get_tasks", |o| w.tasks(o));
-                    o.obj("get_executors", |o| w.executors(o));
-                    o.obj("get_frameworks", |o| w.frameworks(o));
-                    o.obj("get_agents", |o| w.agents(o));
-                }
-                Document::Tasks => w.tasks(o),
-                Document::Executors => w.executors(o),
-                Document::Frameworks => w.frameworks(o),
-                Document::Agents => w.agents(o),
-            }
-        });
+        o.obj(key, |o| write_fields(master, document, o));
     });
+}
+
+/// Writes the fields of the `Get*` message of `document`.
+fn write_fields(master: &Master, document: Document, o: &mut Obj<'_>) {
+    let mut buffer = Vec::new();
+    let w = &mut Writer {
+        master,
+        elements: Elements::get(),
+        buffer: &mut buffer,
+    };
+    match document {
+        Document::State => {
+            o.obj("get_tasks", |o| w.tasks(o));
+            o.obj("get_executors", |o| w.executors(o));
+            o.obj("get_frameworks", |o| w.frameworks(o));
+            o.obj("get_agents", |o| w.agents(o));
+        }
+        Document::Tasks => w.tasks(o),
+        Document::Executors => w.executors(o),
+        Document::Frameworks => w.frameworks(o),
+        Document::Agents => w.agents(o),
+    }
+}
+
+/// Returns the v1 operator event `SUBSCRIBED` (the state and the
+/// heartbeat interval) in JSON or protobuf, written straight as the
+/// responses are.
+pub(crate) fn subscribed_event(
+    master: &Master,
+    heartbeat_interval_seconds: f64,
+    json: bool,
+) -> Vec<u8> {
+    use mesos_proto::mesos::master::event;
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    if json {
+        let mut out = String::new();
+        object(&mut out, |o| {
+            o.str("type", event::Type::Subscribed.as_str_name());
+            o.obj("subscribed", |o| {
+                o.obj("get_state", |o| write_fields(master, Document::State, o));
+                o.dbl("heartbeat_interval_seconds", heartbeat_interval_seconds);
+            });
+        });
+        return out.into_bytes();
+    }
+    let state = encode_body(master, Document::State);
+    let mut subscribed = Vec::with_capacity(state.len() + 32);
+    nested(&mut subscribed, 1, &state);
+    drop(state);
+    prost::encoding::double::encode(2, &heartbeat_interval_seconds, &mut subscribed);
+    let mut out = Vec::with_capacity(subscribed.len() + 16);
+    encode_key(1, WireType::Varint, &mut out);
+    encode_varint(event::Type::Subscribed as u64, &mut out);
+    nested(&mut out, 2, &subscribed);
+    out
 }
 
 /// Writes `"key":[..]` with an item per element of `items`, only when
@@ -235,7 +270,17 @@ impl Writer<'_> {
 pub(crate) fn encode_response(master: &Master, document: Document) -> Vec<u8> {
     use prost::encoding::{encode_key, encode_varint, WireType};
     let (kind, field) = document.proto();
-    let body = match document {
+    let body = encode_body(master, document);
+    let mut out = Vec::with_capacity(body.len() + 16);
+    encode_key(1, WireType::Varint, &mut out);
+    encode_varint(kind as u64, &mut out);
+    nested(&mut out, field, &body);
+    out
+}
+
+/// Encodes the `Get*` message of `document`.
+fn encode_body(master: &Master, document: Document) -> Vec<u8> {
+    match document {
         Document::State => {
             let parts = [
                 (1, encode_tasks(master)),
@@ -253,12 +298,7 @@ pub(crate) fn encode_response(master: &Master, document: Document) -> Vec<u8> {
         Document::Executors => encode_executors(master),
         Document::Frameworks => encode_frameworks(master),
         Document::Agents => encode_agents(master),
-    };
-    let mut out = Vec::with_capacity(body.len() + 16);
-    encode_key(1, WireType::Varint, &mut out);
-    encode_varint(kind as u64, &mut out);
-    nested(&mut out, field, &body);
-    out
+    }
 }
 
 /// Appends field `number` holding the encoded message `body`.

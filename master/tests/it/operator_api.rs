@@ -71,6 +71,13 @@ pub(crate) async fn assert_large_responses_as_reflection(
             state = both.json;
         }
     }
+    for json in [true, false] {
+        let (written, reference) = master
+            .call(move |m, _| mesos_master::operator_api::subscribed_both_ways(m, json))
+            .await
+            .unwrap();
+        assert_eq!(written, reference, "SUBSCRIBED (json: {json})");
+    }
     state
 }
 
