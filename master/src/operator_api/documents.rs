@@ -185,13 +185,17 @@ impl Writer<'_> {
                 .chain(self.master.frameworks.completed.iter())
         };
         let (task, buffer) = (self.elements.task, &mut *self.buffer);
-        let mut write = |out: &mut String, t: &Task| task.write_message(out, t, buffer);
+        // Active tasks from the JSON kept with them (written again only
+        // after a task changed); the others are not kept.
         list(
             o,
             "tasks",
-            frameworks().flat_map(|f| f.tasks().values().map(|t| &***t)),
-            &mut write,
+            frameworks().flat_map(|f| f.tasks().values()),
+            |out, entry| {
+                out.push_str(entry.v1_json(|t, out| task.write_message(out, t, buffer)));
+            },
         );
+        let mut write = |out: &mut String, t: &Task| task.write_message(out, t, buffer);
         list(
             o,
             "unreachable_tasks",
