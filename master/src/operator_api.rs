@@ -72,8 +72,9 @@ fn respond(response: &ApiResponse, json: bool) -> Response {
 /// another thread).
 fn respond_large(master: &Master, document: documents::Document, json: bool) -> HttpFuture {
     let response = if json {
-        let mut out = String::new();
+        let mut out = String::with_capacity(document.last_len());
         documents::write_response(master, document, &mut out);
+        document.set_last_len(out.len());
         Response::status(200).with_body(JSON, out)
     } else {
         Response::status(200).with_body(PROTOBUF, documents::encode_response(master, document))

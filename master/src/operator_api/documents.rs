@@ -50,6 +50,10 @@ impl Elements {
     }
 }
 
+/// [`Document::last_len`] of each document.
+static LAST_LEN: [std::sync::atomic::AtomicUsize; 5] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 5];
+
 /// The responses written here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Document {
@@ -61,6 +65,19 @@ pub(crate) enum Document {
 }
 
 impl Document {
+    /// The length of the last JSON of this document (of any master in the
+    /// process): the next one's buffer starts that large (plus an
+    /// eighth), rather than being copied as it doubles its way there.
+    pub(crate) fn last_len(self) -> usize {
+        let len = LAST_LEN[self as usize].load(std::sync::atomic::Ordering::Relaxed);
+        len + len / 8
+    }
+
+    /// Records the length of a JSON of this document just written.
+    pub(crate) fn set_last_len(self, len: usize) {
+        LAST_LEN[self as usize].store(len, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The `Response.type` and the number of its field.
     fn proto(self) -> (response::Type, u32) {
         match self {
