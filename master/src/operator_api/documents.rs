@@ -91,13 +91,14 @@ impl Document {
 
     /// The `Response.type` name and the key of its field.
     fn names(self) -> (&'static str, &'static str) {
-        match self {
-            Document::State => ("GET_STATE", "get_state"),
-            Document::Tasks => ("GET_TASKS", "get_tasks"),
-            Document::Executors => ("GET_EXECUTORS", "get_executors"),
-            Document::Frameworks => ("GET_FRAMEWORKS", "get_frameworks"),
-            Document::Agents => ("GET_AGENTS", "get_agents"),
-        }
+        let key = match self {
+            Document::State => "get_state",
+            Document::Tasks => "get_tasks",
+            Document::Executors => "get_executors",
+            Document::Frameworks => "get_frameworks",
+            Document::Agents => "get_agents",
+        };
+        (self.proto().0.as_str_name(), key)
     }
 }
 
