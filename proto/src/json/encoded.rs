@@ -624,7 +624,7 @@ mod tests {
     }
 
     #[test]
-    fn maps_oneofs_and_malformed_bytes_fall_back_to_the_same_text() {
+    fn maps_and_malformed_bytes_fall_back_to_the_same_text() {
         let mut info = v1::FrameworkInfo {
             user: "u".into(),
             name: "n".into(),
@@ -641,6 +641,27 @@ mod tests {
             .expect("type")
             .write(&mut out, &[0x0a, 0xff]);
         assert_eq!(out, "{}");
+    }
+
+    #[test]
+    fn two_members_of_a_oneof_read_as_a_decoder_reads_them() {
+        // `block` (1) then `mount` (2), both empty: the last one wins.
+        let name = "mesos.v1.Volume.Source.CSIVolume.VolumeCapability";
+        let bytes = [0x0a, 0x00, 0x12, 0x00, 0x1a, 0x02, 0x08, 0x01];
+        let mut out = String::new();
+        Transcoder::of(name).expect("type").write(&mut out, &bytes);
+        let desc = crate::json::descriptor(name).expect("type");
+        let decoded = DynamicMessage::decode(desc, &bytes[..]).expect("decodes");
+        assert_eq!(out, crate::json::render(&dynamic_to_value(&decoded)));
+        assert!(!out.contains("block"), "{out}");
+        // One member only goes the fast way, with the same text.
+        let one = [0x12, 0x00, 0x1a, 0x02, 0x08, 0x01];
+        let mut out = String::new();
+        Transcoder::of(name).expect("type").write(&mut out, &one);
+        assert_eq!(
+            out,
+            r#"{"mount":{},"access_mode":{"mode":"SINGLE_NODE_WRITER"}}"#
+        );
     }
 
     #[test]
