@@ -14,6 +14,9 @@
 //! - `state [40000]`: time of `GET /master/state` (and `GET_STATE` in
 //!   JSON and protobuf) with 5 frameworks x 2 running tasks per agent
 //!   (10 active) and 5 completed frameworks x 2 tasks (10 completed);
+//! - `getstate [40000]`: `GET_STATE` in JSON (`STATE_ROUNDS` times, 3 by
+//!   default) and in protobuf at the same shape: time per request and the
+//!   process's (the master's) peak RSS while answering;
 //! - `health [40000]`: `/master/health` latency, idle and while 5
 //!   clients fetch `/master/state` in a loop;
 //! - `failover [20000]`: agents (1 framework x 5 tasks) registered with
@@ -337,17 +340,22 @@ fn clients() -> &'static tokio::runtime::Runtime {
 
 /// `request` on the clients' runtime.
 async fn request(addr: SocketAddrV4, head: &str, body: &str) -> (u16, usize) {
-    let (head, body) = (head.to_string(), body.to_string());
+    request_with(addr, head, "", body).await
+}
+
+/// `request` with more header lines (each ending in CRLF).
+async fn request_with(addr: SocketAddrV4, head: &str, headers: &str, body: &str) -> (u16, usize) {
+    let (head, headers, body) = (head.to_string(), headers.to_string(), body.to_string());
     clients()
-        .spawn(async move { client_request(addr, &head, &body).await })
+        .spawn(async move { client_request(addr, &head, &headers, &body).await })
         .await
         .expect("client")
 }
 
-async fn client_request(addr: SocketAddrV4, head: &str, body: &str) -> (u16, usize) {
+async fn client_request(addr: SocketAddrV4, head: &str, headers: &str, body: &str) -> (u16, usize) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let request = format!(
-        "{head} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n{}\r\n{body}",
+        "{head} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n{headers}{}\r\n{body}",
         body.len(),
         if body.is_empty() {
             String::new()
@@ -381,12 +389,17 @@ async fn client_request(addr: SocketAddrV4, head: &str, body: &str) -> (u16, usi
 }
 
 fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+/// A `/proc/self/status` size field (`VmRSS:`, `VmHWM:`) in MB.
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
@@ -448,28 +461,65 @@ async fn bench_state(runtime: &Runtime, count: usize) {
     }
     println!("RSS after the documents: {:.0} MB", rss_mb());
     for accept in ["application/x-protobuf", "application/json"] {
-        if accept == "application/json" && count > 20_000 {
-            // Protobuf reflection takes ~20 GB for it at 40,000 agents.
-            println!("GET_STATE ({accept}): skipped above 20,000 agents");
-            continue;
-        }
         let start = Instant::now();
-        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let body = r#"{"type":"GET_STATE"}"#;
-        let request = format!(
-            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n\
-             Accept: {accept}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.expect("write");
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.expect("read");
-        assert_eq!(&response[9..12], b"200");
+        let bytes = get_state(addr, accept).await;
         println!(
             "GET_STATE ({accept}): {:?} ({:.1} MB)",
             start.elapsed(),
-            response.len() as f64 / 1e6
+            bytes as f64 / 1e6
         );
+    }
+}
+
+/// `POST /api/v1` `GET_STATE` answered in `accept`; returns the response's
+/// size.
+async fn get_state(addr: SocketAddrV4, accept: &str) -> usize {
+    let accept = format!("Accept: {accept}\r\n");
+    let body = r#"{"type":"GET_STATE"}"#;
+    let (status, bytes) = request_with(addr, "POST /api/v1", &accept, body).await;
+    assert_eq!(status, 200);
+    bytes
+}
+
+/// Resets the process's peak RSS (`VmHWM`) to its current RSS.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's peak RSS (`VmHWM`) in MB.
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// `GET_STATE` in JSON (and once in protobuf) at `count` agents of
+/// `state`'s shape: time per request, and the master's peak RSS while
+/// answering (the master runs in this process).
+async fn bench_get_state(runtime: &Runtime, count: usize) {
+    let (_master, _agents) = populated(runtime, count, [5, 2, 5, 2]).await;
+    let addr = runtime.address();
+    let rounds: usize = std::env::var("STATE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    for accept in ["application/json", "application/x-protobuf"] {
+        let rounds = if accept == "application/json" {
+            rounds
+        } else {
+            1
+        };
+        for _ in 0..rounds {
+            let before = rss_mb();
+            reset_peak_rss();
+            let start = Instant::now();
+            let bytes = get_state(addr, accept).await;
+            println!(
+                "GET_STATE ({accept}): {:?} ({:.1} MB); RSS {before:.0} MB before, \
+                 peak {:.0} MB while answering",
+                start.elapsed(),
+                bytes as f64 / 1e6,
+                peak_rss_mb()
+            );
+        }
     }
 }
 
@@ -486,7 +536,7 @@ async fn probe_health(addr: SocketAddrV4, probes: usize) -> Vec<Duration> {
             let mut times = Vec::with_capacity(probes);
             for _ in 0..probes {
                 let start = Instant::now();
-                let (status, _) = client_request(addr, "GET /master/health", "").await;
+                let (status, _) = client_request(addr, "GET /master/health", "", "").await;
                 assert_eq!(status, 200);
                 times.push(start.elapsed());
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -515,7 +565,7 @@ async fn bench_health(runtime: &Runtime, count: usize) {
         let (stop, fetched) = (stop.clone(), fetched.clone());
         clients.push(self::clients().spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                let (status, _) = client_request(addr, "GET /master/state", "").await;
+                let (status, _) = client_request(addr, "GET /master/state", "", "").await;
                 assert_eq!(status, 200);
                 fetched.fetch_add(1, Ordering::SeqCst);
             }
@@ -618,13 +668,16 @@ fn main() {
         .expect("runtime");
         match mode.as_str() {
             "state" => bench_state(&runtime, count.unwrap_or(40_000)).await,
+            "getstate" => bench_get_state(&runtime, count.unwrap_or(40_000)).await,
             "health" => bench_health(&runtime, count.unwrap_or(40_000)).await,
             "failover" => bench_failover(&runtime, count.unwrap_or(20_000)).await,
             "memory" => {
                 let tasks = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10);
                 bench_memory(&runtime, count.unwrap_or(20_000), tasks).await
             }
-            other => eprintln!("unknown mode '{other}': state, health, failover or memory"),
+            other => {
+                eprintln!("unknown mode '{other}': state, getstate, health, failover or memory")
+            }
         }
         System::current().stop();
     });

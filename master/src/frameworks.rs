@@ -279,11 +279,47 @@ fn next_tasks_version() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// An active task with its JSON as the state endpoints write it, kept
-/// until the task changes: most tasks do not change between two
-/// `/master/state` requests, so a document of many tasks is mostly copied
-/// rather than written.
-pub type TaskEntry = crate::kept::Kept<mesos_proto::mesos::Task>;
+/// An active task with its JSON as the state endpoints and the operator
+/// API write it, kept until the task changes: most tasks do not change
+/// between two `/master/state` (or `GET_STATE`) requests, so a document of
+/// many tasks is mostly copied rather than written.
+pub type TaskEntry = crate::kept::Kept<mesos_proto::mesos::Task, TaskJson>;
+
+/// The JSON kept for a task: each document's is written the first time
+/// that document lists the task after it was created or changed.
+#[derive(Debug, Default)]
+pub struct TaskJson {
+    /// As the state endpoints write it (`/master/state`, `/master/tasks`).
+    state: std::cell::OnceCell<Box<str>>,
+    /// As the v1 operator API writes it (`mesos.v1.Task` in `GET_TASKS`).
+    v1: std::cell::OnceCell<Box<str>>,
+}
+
+impl TaskEntry {
+    /// Returns the task's JSON in the state endpoints, written by `write`
+    /// the first time after the task was created or changed.
+    pub fn json(&self, write: impl FnOnce(&mesos_proto::mesos::Task, &mut String)) -> &str {
+        Self::kept(&self.renderings().state, self, write)
+    }
+
+    /// Returns the task's JSON in the v1 operator API, written by `write`
+    /// the first time after the task was created or changed.
+    pub fn v1_json(&self, write: impl FnOnce(&mesos_proto::mesos::Task, &mut String)) -> &str {
+        Self::kept(&self.renderings().v1, self, write)
+    }
+
+    fn kept<'a>(
+        cell: &'a std::cell::OnceCell<Box<str>>,
+        task: &mesos_proto::mesos::Task,
+        write: impl FnOnce(&mesos_proto::mesos::Task, &mut String),
+    ) -> &'a str {
+        cell.get_or_init(|| {
+            let mut out = String::new();
+            write(task, &mut out);
+            out.into_boxed_str()
+        })
+    }
+}
 
 /// The frameworks, by state.
 #[derive(Default)]
@@ -1226,5 +1262,13 @@ mod tests {
         entry.state = TaskState::TaskRunning as i32;
         assert_eq!(entry.json(write), "1");
         assert_eq!(writes.get(), 2);
+        // The operator API's JSON is kept beside it, and dropped with it.
+        assert_eq!(entry.v1_json(|_, out| out.push_str("v1")), "v1");
+        assert_eq!(entry.v1_json(|_, _| unreachable!("kept")), "v1");
+        assert_eq!(entry.json(|_, _| unreachable!("kept")), "1");
+        entry.state = TaskState::TaskFinished as i32;
+        assert_eq!(entry.v1_json(|_, out| out.push_str("v1 again")), "v1 again");
+        assert_eq!(entry.json(write), "2");
+        assert_eq!(writes.get(), 3);
     }
 }

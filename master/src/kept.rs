@@ -31,6 +31,15 @@ impl<T, J> Kept<T, J> {
     }
 }
 
+impl<T, J: Default> Kept<T, J> {
+    /// Returns the renderings kept for the value (`J` holds one cell per
+    /// document that writes it, filled as each is written); empty after
+    /// the value was created or changed.
+    pub fn renderings(&self) -> &J {
+        self.written(|_| J::default())
+    }
+}
+
 impl<T> Kept<T> {
     /// Returns the value's JSON, written by `write` the first time after
     /// the value was created or changed.

@@ -22,7 +22,17 @@
 //!
 //! Responses are built with the v0 `mesos.master` types the master works
 //! with and converted to v1 by re-decoding (same tags), as upstream's
-//! `evolve` does.
+//! `evolve` does, then rendered to JSON by reflection
+//! ([`mesos_proto::json`]). Not the large read-only ones (`GET_STATE`,
+//! `GET_TASKS`, `GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS`) nor the
+//! stream's `SUBSCRIBED` event: at 40,000 agents that path held the whole
+//! state several times over (a `Response` with a copy of every task, its
+//! encoding, a `DynamicMessage`, a `serde_json::Value`) and ran the master
+//! out of memory. They are written straight from the master's state, one
+//! task, agent, framework or executor at a time (`documents`), in JSON and
+//! in protobuf, with the same bytes as that path
+//! ([`large_response_both_ways`] and [`subscribed_both_ways`] give both,
+//! for the tests).
 
 use actix::{ActorFutureExt as _, AsyncContext as _, Context, WrapFuture as _};
 use libprocess::http::{Request, Response};
@@ -34,6 +44,8 @@ use prost::Message as _;
 
 use crate::master::Master;
 use crate::registrar::Operation;
+
+mod documents;
 
 /// Seconds since the epoch as a `TimeInfo`.
 pub(crate) fn time(secs: f64) -> TimeInfo {
@@ -54,17 +66,20 @@ fn respond(response: &ApiResponse, json: bool) -> Response {
     }
 }
 
-/// As [`respond`], on a blocking thread: for the large documents (state,
-/// tasks, agents, frameworks, executors), so that converting them to v1
-/// and JSON does not hold up the master.
-fn respond_later(response: ApiResponse, json: bool) -> HttpFuture {
-    Box::pin(async move {
-        tokio::task::spawn_blocking(move || respond(&response, json))
-            .await
-            .unwrap_or_else(|error| {
-                Response::internal_error(format!("Failed to serialise the response: {error}"))
-            })
-    })
+/// A large read-only response (`GET_STATE` and the lists it holds),
+/// written straight from the master's state by [`documents`], on the
+/// master as `/master/state` is (there is no copy of the state to hand to
+/// another thread).
+fn respond_large(master: &Master, document: documents::Document, json: bool) -> HttpFuture {
+    let response = if json {
+        let mut out = String::with_capacity(document.last_len());
+        documents::write_response(master, document, &mut out);
+        document.set_last_len(out.len());
+        Response::status(200).with_body(JSON, out)
+    } else {
+        Response::status(200).with_body(PROTOBUF, documents::encode_response(master, document))
+    };
+    ready(response)
 }
 
 fn ready(response: Response) -> HttpFuture {
@@ -202,30 +217,9 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetAgents => respond_later(
-            ApiResponse {
-                r#type: typed(response::Type::GetAgents),
-                get_agents: Some(get_agents(master)),
-                ..Default::default()
-            },
-            json,
-        ),
-        call::Type::GetFrameworks => respond_later(
-            ApiResponse {
-                r#type: typed(response::Type::GetFrameworks),
-                get_frameworks: Some(get_frameworks(master)),
-                ..Default::default()
-            },
-            json,
-        ),
-        call::Type::GetTasks => respond_later(
-            ApiResponse {
-                r#type: typed(response::Type::GetTasks),
-                get_tasks: Some(get_tasks(master)),
-                ..Default::default()
-            },
-            json,
-        ),
+        call::Type::GetAgents => respond_large(master, documents::Document::Agents, json),
+        call::Type::GetFrameworks => respond_large(master, documents::Document::Frameworks, json),
+        call::Type::GetTasks => respond_large(master, documents::Document::Tasks, json),
         call::Type::GetWeights => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetWeights),
@@ -363,22 +357,8 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             },
             json,
         )),
-        call::Type::GetExecutors => respond_later(
-            ApiResponse {
-                r#type: typed(response::Type::GetExecutors),
-                get_executors: Some(get_executors(master)),
-                ..Default::default()
-            },
-            json,
-        ),
-        call::Type::GetState => respond_later(
-            ApiResponse {
-                r#type: typed(response::Type::GetState),
-                get_state: Some(get_state(master)),
-                ..Default::default()
-            },
-            json,
-        ),
+        call::Type::GetExecutors => respond_large(master, documents::Document::Executors, json),
+        call::Type::GetState => respond_large(master, documents::Document::State, json),
         call::Type::Subscribe => ready(master.subscribe_operator(ctx, json)),
         call::Type::Teardown => {
             let Some(teardown) = call.teardown else {
@@ -468,8 +448,116 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
     }
 }
 
-/// `GET_STATE`: tasks, executors, frameworks and agents (also the
-/// snapshot in the operator stream's `SUBSCRIBED` event).
+/// A large read-only response as [`documents`] writes it, beside what
+/// the reflection path makes of the `Response` message built for it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct BothWays {
+    /// The JSON written straight.
+    pub json: String,
+    /// The JSON of the reflection path.
+    pub reference_json: String,
+    /// The protobuf encoded straight.
+    pub protobuf: Vec<u8>,
+    /// The encoding of the `Response` message.
+    pub reference_protobuf: Vec<u8>,
+}
+
+/// The large read-only `call` (`GET_STATE`, `GET_TASKS`, `GET_AGENTS`,
+/// `GET_FRAMEWORKS`, `GET_EXECUTORS`) answered both ways, for tests that
+/// compare them; `None` for any other call.
+#[doc(hidden)]
+pub fn large_response_both_ways(master: &Master, call: call::Type) -> Option<BothWays> {
+    let typed = |t: response::Type| Some(t as i32);
+    let (document, reference) = match call {
+        call::Type::GetState => (
+            documents::Document::State,
+            ApiResponse {
+                r#type: typed(response::Type::GetState),
+                get_state: Some(get_state(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetTasks => (
+            documents::Document::Tasks,
+            ApiResponse {
+                r#type: typed(response::Type::GetTasks),
+                get_tasks: Some(get_tasks(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetAgents => (
+            documents::Document::Agents,
+            ApiResponse {
+                r#type: typed(response::Type::GetAgents),
+                get_agents: Some(get_agents(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetFrameworks => (
+            documents::Document::Frameworks,
+            ApiResponse {
+                r#type: typed(response::Type::GetFrameworks),
+                get_frameworks: Some(get_frameworks(master)),
+                ..Default::default()
+            },
+        ),
+        call::Type::GetExecutors => (
+            documents::Document::Executors,
+            ApiResponse {
+                r#type: typed(response::Type::GetExecutors),
+                get_executors: Some(get_executors(master)),
+                ..Default::default()
+            },
+        ),
+        _ => return None,
+    };
+    let mut json = String::new();
+    documents::write_response(master, document, &mut json);
+    let reference_protobuf = reference.encode_to_vec();
+    let v1 = v1::master::Response::decode(reference_protobuf.as_slice()).ok()?;
+    Some(BothWays {
+        json,
+        reference_json: mesos_proto::json::to_string(&v1),
+        protobuf: documents::encode_response(master, document),
+        reference_protobuf,
+    })
+}
+
+/// The operator stream's `SUBSCRIBED` event (the state and the heartbeat
+/// interval) in JSON or protobuf, written straight as `GET_STATE` is.
+pub(crate) fn subscribed_event(
+    master: &Master,
+    heartbeat_interval_seconds: f64,
+    json: bool,
+) -> Vec<u8> {
+    documents::subscribed_event(master, heartbeat_interval_seconds, json)
+}
+
+/// The `SUBSCRIBED` event (with a heartbeat interval of 15 seconds)
+/// `(written straight, through the reflection path)` in JSON or protobuf,
+/// for tests that compare them.
+#[doc(hidden)]
+pub fn subscribed_both_ways(master: &Master, json: bool) -> (Vec<u8>, Vec<u8>) {
+    use mesos_proto::mesos::master::{event, Event};
+    let reference = Event {
+        r#type: Some(event::Type::Subscribed as i32),
+        subscribed: Some(event::Subscribed {
+            get_state: Some(get_state(master)),
+            heartbeat_interval_seconds: Some(15.0),
+        }),
+        ..Default::default()
+    };
+    let mut bytes = reference.encode_to_vec();
+    if json {
+        if let Ok(v1) = v1::master::Event::decode(bytes.as_slice()) {
+            bytes = mesos_proto::json::to_string(&v1).into_bytes();
+        }
+    }
+    (subscribed_event(master, 15.0, json), bytes)
+}
+
+/// `GET_STATE`: tasks, executors, frameworks and agents.
 pub(crate) fn get_state(master: &Master) -> response::GetState {
     response::GetState {
         get_tasks: Some(get_tasks(master)),
@@ -503,12 +591,7 @@ fn get_agents(master: &Master) -> response::GetAgents {
         .slaves
         .registered
         .iter()
-        .map(|(id, s)| {
-            let mut agent = agent_model(s);
-            agent.allocated_resources = usage.allocated(id).to_vec();
-            agent.offered_resources = usage.offered(id).to_vec();
-            agent
-        })
+        .map(|(id, s)| agent_with_usage(id, s, &usage))
         .collect();
     response::GetAgents {
         agents,
@@ -516,11 +599,40 @@ fn get_agents(master: &Master) -> response::GetAgents {
     }
 }
 
-/// Active tasks, unreachable ones (tasks of unreachable agents), and
-/// completed ones, of every framework (completed frameworks included).
+/// An agent of `GET_AGENTS`: [`agent_model`] with what is allocated and
+/// offered on it.
+fn agent_with_usage(
+    id: &str,
+    slave: &crate::master::Slave,
+    usage: &crate::state_json::AgentUsage<'_>,
+) -> response::get_agents::Agent {
+    let mut agent = agent_model(slave);
+    agent.allocated_resources = usage.allocated(id).to_vec();
+    agent.offered_resources = usage.offered(id).to_vec();
+    agent
+}
+
 /// The executors the master knows (custom and task-group ones), in
 /// framework, agent and executor id order.
 fn get_executors(master: &Master) -> response::GetExecutors {
+    #[allow(deprecated)]
+    response::GetExecutors {
+        executors: executors(master)
+            .into_iter()
+            .map(|(slave_id, info)| response::get_executors::Executor {
+                executor_info: info.clone(),
+                slave_id: mesos_proto::mesos::SlaveId {
+                    value: slave_id.to_string(),
+                },
+            })
+            .collect(),
+        orphan_executors: vec![],
+    }
+}
+
+/// The executors of [`get_executors`], with the id of their agent, in
+/// its order.
+fn executors(master: &Master) -> Vec<(&str, &mesos_proto::mesos::ExecutorInfo)> {
     use mesos_proto::model::id_order;
     let mut frameworks: Vec<_> = master.frameworks.registered.iter().collect();
     frameworks.sort_by(|a, b| id_order(a.0, b.0));
@@ -531,23 +643,14 @@ fn get_executors(master: &Master) -> response::GetExecutors {
         for (slave_id, known) in slaves {
             let mut known: Vec<_> = known.iter().collect();
             known.sort_by(|a, b| id_order(a.0, b.0));
-            for (_, info) in known {
-                executors.push(response::get_executors::Executor {
-                    executor_info: info.clone(),
-                    slave_id: mesos_proto::mesos::SlaveId {
-                        value: slave_id.clone(),
-                    },
-                });
-            }
+            executors.extend(known.into_iter().map(|(_, info)| (slave_id.as_str(), info)));
         }
     }
-    #[allow(deprecated)]
-    response::GetExecutors {
-        executors,
-        orphan_executors: vec![],
-    }
+    executors
 }
 
+/// Active tasks, unreachable ones (tasks of unreachable agents), and
+/// completed ones, of every framework (completed frameworks included).
 fn get_tasks(master: &Master) -> response::GetTasks {
     let mut tasks = Vec::new();
     let mut unreachable = Vec::new();

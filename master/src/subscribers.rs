@@ -304,23 +304,11 @@ impl Master {
     pub(crate) fn subscribe_operator(&mut self, ctx: &mut Context<Self>, json: bool) -> Response {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let subscribed = Event {
-            subscribed: Some(event::Subscribed {
-                get_state: Some(crate::operator_api::get_state(self)),
-                heartbeat_interval_seconds: Some(HEARTBEAT_INTERVAL.as_secs_f64()),
-            }),
-            ..event(event::Type::Subscribed)
-        };
-        match mesos_proto::api::event_record::<v1::master::Event>(&subscribed, json) {
-            Ok(record) => {
-                let _ = tx.send(record);
-            }
-            Err(error) => {
-                return Response::internal_error(format!(
-                    "Failed to convert the SUBSCRIBED event: {error}"
-                ))
-            }
-        }
+        // Written straight from the state, as `GET_STATE` is: the whole
+        // state as one message would not fit in memory on a large cluster.
+        let subscribed =
+            crate::operator_api::subscribed_event(self, HEARTBEAT_INTERVAL.as_secs_f64(), json);
+        let _ = tx.send(mesos_proto::recordio::encode(&subscribed));
         let max = self.flags.max_operator_event_stream_subscribers as usize;
         while self.subscribers.len() >= max.max(1) {
             if let Some(oldest) = self.subscribers.subscribed.pop_front() {

@@ -13,6 +13,9 @@
 //! - strings escape `"`, `\`, `/`, the C escapes and other control bytes as
 //!   `\u00XX`; other UTF-8 passes through.
 //!
+//! [`Transcoder`] writes the same text straight from a message's protobuf
+//! encoding, for documents too large to hold as messages and values.
+//!
 //! Parsing accepts what `protobuf::parse` accepts: unknown keys are ignored,
 //! `null` leaves a field unset, enums by name (an unknown name is dropped for
 //! an optional field and refused for a required one), bytes as base64, and
@@ -34,6 +37,10 @@ use prost_reflect::{
     Value as PValue,
 };
 use serde_json::{Map, Number, Value};
+
+mod encoded;
+
+pub use encoded::Transcoder;
 
 /// The JSON layer's errors; each message reads as upstream's.
 #[derive(Debug, thiserror::Error)]

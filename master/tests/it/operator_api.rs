@@ -23,6 +23,92 @@ pub async fn api(addr: std::net::SocketAddrV4, body: &str, accept: &str) -> (u16
     (status, raw[head_end..].to_vec())
 }
 
+/// The large read-only calls, by the `type` of their JSON body.
+pub(crate) const LARGE_CALLS: [&str; 5] = [
+    "GET_STATE",
+    "GET_TASKS",
+    "GET_AGENTS",
+    "GET_FRAMEWORKS",
+    "GET_EXECUTORS",
+];
+
+/// Asserts that the master's JSON for each large read-only call, written
+/// straight, is what the reflection path renders for it (as parsed
+/// values, and byte for byte), that its protobuf is the encoding of the
+/// `Response` message built for it, and that `POST /api/v1` serves them;
+/// returns the `GET_STATE` JSON.
+pub(crate) async fn assert_large_responses_as_reflection(
+    master: &libprocess::PID<mesos_master::master::Master>,
+    addr: std::net::SocketAddrV4,
+) -> String {
+    use mesos_proto::mesos::master::call;
+    let mut state = String::new();
+    for name in LARGE_CALLS {
+        let kind = call::Type::from_str_name(name).unwrap();
+        let both = master
+            .call(move |m, _| mesos_master::operator_api::large_response_both_ways(m, kind))
+            .await
+            .unwrap()
+            .unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&both.json).unwrap();
+        let reference: serde_json::Value = serde_json::from_str(&both.reference_json).unwrap();
+        assert_eq!(parsed, reference, "{name}");
+        assert_eq!(both.json, both.reference_json, "{name}");
+        assert_eq!(
+            Response::decode(both.protobuf.as_slice()).unwrap(),
+            Response::decode(both.reference_protobuf.as_slice()).unwrap(),
+            "{name}"
+        );
+        assert_eq!(both.protobuf, both.reference_protobuf, "{name}");
+        let call = format!(r#"{{"type":"{name}"}}"#);
+        let (status, body) = api(addr, &call, "application/json").await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(String::from_utf8(body).unwrap(), both.json, "{name}");
+        let (status, body) = api(addr, &call, "application/x-protobuf").await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(body, both.protobuf, "{name}");
+        if name == "GET_STATE" {
+            state = both.json;
+        }
+    }
+    for json in [true, false] {
+        let (written, reference) = master
+            .call(move |m, _| mesos_master::operator_api::subscribed_both_ways(m, json))
+            .await
+            .unwrap();
+        assert_eq!(written, reference, "SUBSCRIBED (json: {json})");
+    }
+    state
+}
+
+#[actix_rt::test]
+async fn large_calls_are_written_as_the_reflection_path_writes_them() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let addr = runtime.address();
+    // An empty master: every list left out.
+    let state = assert_large_responses_as_reflection(&master, addr).await;
+    assert_eq!(
+        state,
+        concat!(
+            r#"{"type":"GET_STATE","get_state":{"get_tasks":{},"get_executors":{},"#,
+            r#""get_frameworks":{},"get_agents":{}}}"#
+        )
+    );
+    // A call that is not one of them.
+    assert!(master
+        .call(|m, _| {
+            mesos_master::operator_api::large_response_both_ways(
+                m,
+                mesos_proto::mesos::master::call::Type::GetHealth,
+            )
+        })
+        .await
+        .unwrap()
+        .is_none());
+}
+
 #[actix_rt::test]
 async fn get_calls_answer_in_json_and_protobuf() {
     let runtime = runtime();

@@ -363,6 +363,12 @@ async fn an_unreachable_agent_s_tasks_are_unreachable_or_lost_then_back_when_it_
         tasks["get_tasks"].get("completed_tasks").is_none(),
         "{tasks}"
     );
+    let v1 = crate::operator_api::assert_large_responses_as_reflection(
+        &cluster.master,
+        cluster.runtime.address(),
+    )
+    .await;
+    assert!(v1.contains(r#""unreachable_tasks":[{"#), "{v1}");
 
     // The agent comes back with both tasks running: both frameworks hear
     // so, and neither task is killed (upstream 1.11 no longer shuts down

@@ -22,6 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::frameworks::{info, recv, spawn_scheduler, subscribe, Scheduler};
+use crate::operator_api::assert_large_responses_as_reflection;
 use crate::support::*;
 
 /// A response as the client sees it.
@@ -890,6 +891,12 @@ async fn recovered_and_unreachable_agents_are_listed() {
     assert_eq!(one["recovered_slaves"][0]["id"], "old-S1");
     let none = get(addr, "/master/slaves?slave_id=old-S2").await;
     assert_eq!(none.body, r#"{"slaves":[],"recovered_slaves":[]}"#);
+    let v1: Value =
+        serde_json::from_str(&assert_large_responses_as_reflection(&master, addr).await).unwrap();
+    assert_eq!(
+        v1["get_state"]["get_agents"]["recovered_agents"][0]["id"]["value"],
+        "old-S1"
+    );
 }
 
 #[actix_rt::test]
@@ -1060,6 +1067,13 @@ async fn custom_executors_are_listed_with_their_agent_until_they_exit() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].executor_info.executor_id.value, "exec-1");
     assert_eq!(listed[0].agent_id.value, slave_id);
+    let v1: Value =
+        serde_json::from_str(&assert_large_responses_as_reflection(&cluster.master, addr).await)
+            .unwrap();
+    assert_eq!(
+        v1["get_state"]["get_executors"]["executors"][0]["agent_id"]["value"],
+        slave_id.as_str()
+    );
 
     // Once the agent says it exited, it is gone from both.
     let exited = ExitedExecutorMessage {
@@ -1295,6 +1309,8 @@ async fn streamed_state_documents_are_byte_for_byte_the_reference_ones() {
 
     // An outstanding offer, no task yet.
     assert_streamed_as_reference(&streamed_and_reference(&cluster.master).await);
+    let addr = cluster.addr();
+    assert_large_responses_as_reflection(&cluster.master, addr).await;
 
     let offer = cluster.offer.clone();
     let mut tasks: Vec<TaskInfo> = ["t1", "t2", "t3", "t4"]
@@ -1349,6 +1365,15 @@ async fn streamed_state_documents_are_byte_for_byte_the_reference_ones() {
 
     let pairs = streamed_and_reference(&cluster.master).await;
     assert_streamed_as_reference(&pairs);
+    let v1 = assert_large_responses_as_reflection(&cluster.master, addr).await;
+    for needle in [
+        r#""tasks":[{"#,
+        r#""container":{"#,
+        r#""labels":{"labels":[{"key":"a\/b","value":"\"quoted\"\n\u0001ü"}"#,
+        r#""state":"TASK_FINISHED""#,
+    ] {
+        assert!(v1.contains(needle), "{needle} not in {v1}");
+    }
     // The documents hold what the comparison is meant to cover.
     let state = &pairs[0].1;
     for needle in [
@@ -1365,7 +1390,6 @@ async fn streamed_state_documents_are_byte_for_byte_the_reference_ones() {
     }
 
     // Over HTTP, with `?jsonp=`, the endpoints serve those bytes.
-    let addr = cluster.addr();
     let reply = get(addr, "/master/state?jsonp=cb").await;
     assert_eq!(reply.status, 200);
     assert!(reply.head.contains("Content-Type: text/javascript\r\n"));
@@ -1390,6 +1414,17 @@ async fn streamed_state_documents_are_byte_for_byte_the_reference_ones() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let pairs = streamed_and_reference(&cluster.master).await;
     assert_streamed_as_reference(&pairs);
+    let v1: Value =
+        serde_json::from_str(&assert_large_responses_as_reflection(&cluster.master, addr).await)
+            .unwrap();
+    assert!(
+        v1["get_state"]["get_frameworks"]["completed_frameworks"].is_array(),
+        "{v1}"
+    );
+    assert!(
+        v1["get_state"]["get_tasks"]["completed_tasks"].is_array(),
+        "{v1}"
+    );
     assert!(
         pairs[0].1.contains(r#""completed_frameworks":[{"id":"#),
         "{}",
