@@ -42,14 +42,20 @@
 //! caps its whole subtree (scalars are cut down to what is left under
 //! the role's own limit and every ancestor's), and a subrole's
 //! allocation counts toward its parent's guarantee. The headroom sums
-//! the outermost guarantees only (a subrole's guarantee lies within its
-//! parent's, as upstream's master requires).
+//! the outermost guarantees only, as upstream sums the top-level roles'
+//! (a subrole's guarantee lies within its parent's).
 //!
 //! Differences from upstream, for now: agents are visited in id order
 //! (upstream shuffles them); quota counts `cpus`, `mem`, `disk` and
 //! `gpus` only; ties between equal shares are broken by role or
 //! framework name (upstream first compares how many allocations each
-//! client had).
+//! client had). Upstream 1.11 counts subroles in their ancestors'
+//! consumption too, but its allocation loop checks a role's own limit
+//! only, and lets only roles with a guarantee of their own use the
+//! headroom; so there a framework of `a/b` is not capped by `a`'s limit
+//! and cannot take what is laid aside for `a`. Here both follow the role
+//! tree. (Upstream's master sets quota on top-level roles only,
+//! MESOS-7402, and so does ours.)
 //!
 //! Capabilities, as upstream's `isCapableOfReceivingAgent` and
 //! `stripIncapableResources`: with `--filter_gpu_resources` an agent with
