@@ -302,16 +302,22 @@ fn role_path(role: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Where a role sits in the order of the role tree: for each node from
-/// the top down, its subtree share over its weight and its path, then
-/// the role's own frameworks as the virtual leaf `<role>/.`. Compared
-/// level by level, two roles meet at the first node where their paths
-/// part, so siblings are ordered by their subtrees' shares.
+/// the top down, its subtree share over its weight and its path's rank,
+/// then the role's own frameworks as the virtual leaf `<role>/.`.
+/// Compared level by level, two roles meet at the first node where their
+/// paths part, so siblings are ordered by their subtrees' shares (ties
+/// by path).
 #[derive(Debug, Clone, PartialEq)]
 struct RoleKey {
     /// Below its quota guarantee: visited before every other role.
     below_guarantee: bool,
-    path: Vec<(f64, String)>,
+    path: Vec<(f64, u32)>,
 }
+
+/// The nodes of the role tree of one allocation cycle (virtual leaves
+/// included), numbered in the order of their paths, so that keys compare
+/// integers rather than strings.
+type NodeRanks = HashMap<String, u32>;
 
 impl RoleKey {
     fn compare(&self, other: &Self) -> std::cmp::Ordering {
@@ -319,7 +325,7 @@ impl RoleKey {
             .cmp(&!other.below_guarantee)
             .then_with(|| {
                 for (a, b) in self.path.iter().zip(&other.path) {
-                    let ordering = a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1));
+                    let ordering = a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
                     if ordering.is_ne() {
                         return ordering;
                     }
@@ -708,70 +714,67 @@ impl HierarchicalDrf {
     /// Where a role goes in the order of the role tree (upstream's DRF
     /// sorter walking its tree): each node's subtree share over its
     /// weight, then the role's own share (weight 1) as its virtual leaf.
-    fn role_key(&self, role: &str) -> RoleKey {
-        let mut path: Vec<(f64, String)> = role_path(role)
-            .map(|node| {
-                let share = self
-                    .subtree_quantities
-                    .get(node)
-                    .map_or(0.0, |q| share(&self.totals, q));
-                let weight = self.weights.get(node).copied().unwrap_or(1.0);
-                (share / weight, node.to_string())
-            })
+    fn role_key(&self, role: &str, ranks: &NodeRanks) -> RoleKey {
+        let rank = |node: &str| ranks.get(node).copied().unwrap_or(u32::MAX);
+        let mut path: Vec<(f64, u32)> = role_path(role)
+            .map(|node| (self.node_share(node), rank(node)))
             .collect();
         let own = self
             .role_quantities
             .get(role)
             .map_or(0.0, |q| share(&self.totals, q));
-        path.push((own, format!("{role}/.")));
+        path.push((own, rank(&format!("{role}/."))));
         RoleKey {
             below_guarantee: self.below_guarantee(role),
             path,
         }
     }
 
-    /// Refreshes the keys of `roles` after `allocated` was allocated
-    /// something: the shares of its nodes, wherever they appear in a key,
-    /// and whether its own role and its ancestors are below their
-    /// guarantee (nothing else changed). No allocation, so the cost per
-    /// offer stays linear in the number of roles, as keeping a flat order
-    /// sorted is.
-    fn refresh_role_keys(&self, roles: &mut [(RoleKey, String)], allocated: &str) {
-        let changed: Vec<(&str, f64)> = role_path(allocated)
-            .map(|node| {
-                let share = self
-                    .subtree_quantities
-                    .get(node)
-                    .map_or(0.0, |q| share(&self.totals, q));
-                (node, share / self.weights.get(node).copied().unwrap_or(1.0))
-            })
+    /// A node's subtree share over its weight.
+    fn node_share(&self, node: &str) -> f64 {
+        let share = self
+            .subtree_quantities
+            .get(node)
+            .map_or(0.0, |q| share(&self.totals, q));
+        share / self.weights.get(node).copied().unwrap_or(1.0)
+    }
+
+    /// Refreshes the keys of `roles` after `roles[allocated]` was
+    /// allocated something: the shares of its nodes, wherever they appear
+    /// in a key, and whether its own role and its ancestors are below
+    /// their guarantee (nothing else changed). No allocation and no
+    /// string comparison, so the cost per offer stays linear in the
+    /// number of roles, as keeping a flat order sorted is.
+    fn refresh_role_keys(&self, roles: &mut [(RoleKey, String)], allocated: usize) {
+        let (key, role) = &roles[allocated];
+        let depth = key.path.len() - 1;
+        let changed: Vec<(u32, f64)> = role_path(role)
+            .zip(&key.path)
+            .map(|(node, (_, rank))| (*rank, self.node_share(node)))
             .collect();
         for (key, role) in roles.iter_mut() {
-            for (level, (node, share)) in changed.iter().enumerate() {
-                match key.path.get_mut(level) {
-                    Some(entry) if entry.1 == *node => entry.0 = *share,
-                    _ => break,
+            let mut matched = 0;
+            for (entry, (rank, share)) in key.path.iter_mut().zip(&changed) {
+                if entry.1 != *rank {
+                    break;
                 }
+                entry.0 = *share;
+                matched += 1;
             }
-            let ancestor_or_self = allocated == role.as_str()
-                || (allocated.starts_with(role.as_str())
-                    && allocated.as_bytes().get(role.len()) == Some(&b'/'));
-            if ancestor_or_self {
+            let own_depth = key.path.len() - 1;
+            // Its path is a prefix of the allocated role's: an ancestor
+            // or the role itself.
+            if matched == own_depth {
                 key.below_guarantee = self.below_guarantee(role);
-            }
-            if allocated == role.as_str() {
-                let own = self
-                    .role_quantities
-                    .get(allocated)
-                    .map_or(0.0, |q| share(&self.totals, q));
-                if let Some(leaf) = key.path.last_mut() {
-                    leaf.0 = own;
+                if own_depth == depth {
+                    let own = self
+                        .role_quantities
+                        .get(role.as_str())
+                        .map_or(0.0, |q| share(&self.totals, q));
+                    if let Some(leaf) = key.path.last_mut() {
+                        leaf.0 = own;
+                    }
                 }
-            }
-        }
-        if cfg!(debug_assertions) {
-            for (key, role) in roles.iter() {
-                debug_assert_eq!(*key, self.role_key(role), "stale key of role {role}");
             }
         }
     }
@@ -1335,9 +1338,18 @@ impl Allocator for HierarchicalDrf {
         // stage), then the others; in the order of the role tree within
         // each group. Keys are computed once, and refreshed where an
         // allocation changed them.
+        let nodes: std::collections::BTreeSet<String> = members
+            .keys()
+            .flat_map(|role| {
+                role_path(role)
+                    .map(str::to_string)
+                    .chain(std::iter::once(format!("{role}/.")))
+            })
+            .collect();
+        let ranks: NodeRanks = nodes.into_iter().zip(0..).collect();
         let mut roles: Vec<(RoleKey, String)> = members
             .keys()
-            .map(|role| (self.role_key(role), role.clone()))
+            .map(|role| (self.role_key(role, &ranks), role.clone()))
             .collect();
         roles.sort_by(|(a, _), (b, _)| a.compare(b));
         let framework_key = |this: &Self, index: usize, role: &str| {
@@ -1506,7 +1518,13 @@ impl Allocator for HierarchicalDrf {
                     });
                     list.insert(at, framework_index);
                 }
-                self.refresh_role_keys(&mut roles, &role);
+                self.refresh_role_keys(&mut roles, role_position - 1);
+                if cfg!(debug_assertions) {
+                    for (key, role) in &roles {
+                        let fresh = self.role_key(role, &ranks);
+                        debug_assert_eq!(*key, fresh, "stale key of role {role}");
+                    }
+                }
                 // Nearly sorted still: a stable sort takes linear time.
                 roles.sort_by(|(a, _), (b, _)| a.compare(b));
                 role_position = 0;
