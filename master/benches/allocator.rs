@@ -5,8 +5,10 @@
 //! offered, is timed; then a cycle after every filter is revived, where
 //! every agent is offered again.
 //!
-//! Run: `cargo bench -p mesos-master --bench allocator [-- AGENTS FRAMEWORKS]`
-//! (default 10000 agents, 1000 frameworks).
+//! Run: `cargo bench -p mesos-master --bench allocator [-- AGENTS FRAMEWORKS
+//! [ROLES]]` (default 10000 agents, 1000 frameworks, all in role `*`; with
+//! ROLES, framework `i` is in the nested role `group-<j % 8>/role-<j>`,
+//! `j = i % ROLES`, so the role tree has two levels).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ fn main() {
         .collect();
     let agents = numbers.first().copied().unwrap_or(10_000);
     let frameworks = numbers.get(1).copied().unwrap_or(1_000);
+    let roles = numbers.get(2).copied();
     let total = Resources::parse("cpus:24;mem:65536;disk:1048576;ports:[31000-32000]", "*")
         .expect("resources");
 
@@ -29,7 +32,14 @@ fn main() {
         drf.add_slave(&format!("agent-{i}"), total.clone(), Resources::new());
     }
     for i in 0..frameworks {
-        drf.add_framework(&format!("framework-{i}"), vec!["*".into()], vec![], true);
+        let role = match roles {
+            Some(roles) => {
+                let j = i % roles.max(1);
+                format!("group-{}/role-{j}", j % 8)
+            }
+            None => "*".to_string(),
+        };
+        drf.add_framework(&format!("framework-{i}"), vec![role], vec![], true);
     }
     println!(
         "added {agents} agents and {frameworks} frameworks in {:?}",

@@ -20,23 +20,42 @@
 //! (the steady state of upstream's DeclineOffers benchmark). See
 //! `benches/allocator.rs`.
 //!
-//! Roles are ordered by dominant share divided by their weight
-//! (`--weights`, `UPDATE_WEIGHTS`; 1 by default), as upstream's DRF sorter
-//! does.
+//! Roles form a tree by `/` (`a`, `a/b`, `a/b/c`), as in upstream's
+//! hierarchical DRF sorter (1.9+): a role's subtree share is what it
+//! and its subroles are allocated, over the cluster total. Roles are
+//! ordered by walking the tree: siblings in order of their subtree share
+//! divided by their weight (`--weights`, `UPDATE_WEIGHTS`; 1 by default),
+//! each subtree visited whole before the next sibling. The frameworks of
+//! a role that has subroles compete with those subroles as upstream's
+//! virtual leaf `a/.`, by the role's own allocation and with weight 1;
+//! the role's weight applies to its whole subtree against its siblings.
+//! Intermediate roles nobody subscribes to (`a` for `a/b`) are nodes of
+//! the tree all the same.
 //!
 //! Quota (upstream 1.9+ `QuotaConfig`): roles below their guarantee are
 //! visited first, and the unreserved resources the guarantees not met
 //! yet still need (the "headroom") are laid aside: other roles are not
 //! offered unreserved resources that would eat into it, even when the
-//! roles with quota have no framework. A role is never allocated beyond
-//! its limit (scalars are cut down to what is left).
+//! roles with quota have no framework. A role's quota consumption is
+//! what it and its subroles are allocated plus their reservations nobody
+//! is allocated, as upstream's role tree counts it: a parent's limit
+//! caps its whole subtree (scalars are cut down to what is left under
+//! the role's own limit and every ancestor's), and a subrole's
+//! allocation counts toward its parent's guarantee. The headroom sums
+//! the outermost guarantees only, as upstream sums the top-level roles'
+//! (a subrole's guarantee lies within its parent's).
 //!
 //! Differences from upstream, for now: agents are visited in id order
 //! (upstream shuffles them); quota counts `cpus`, `mem`, `disk` and
-//! `gpus` only; a role's consumption is what it is allocated plus its
-//! reservations nobody is allocated, as upstream 1.9+, but not its
-//! subroles': there is no hierarchical sharing of shares or quota
-//! between parent and child roles.
+//! `gpus` only; ties between equal shares are broken by role or
+//! framework name (upstream first compares how many allocations each
+//! client had). Upstream 1.11 counts subroles in their ancestors'
+//! consumption too, but its allocation loop checks a role's own limit
+//! only, and lets only roles with a guarantee of their own use the
+//! headroom; so there a framework of `a/b` is not capped by `a`'s limit
+//! and cannot take what is laid aside for `a`. Here both follow the role
+//! tree. (Upstream's master sets quota on top-level roles only,
+//! MESOS-7402, and so does ours.)
 //!
 //! Capabilities, as upstream's `isCapableOfReceivingAgent` and
 //! `stripIncapableResources`: with `--filter_gpu_resources` an agent with
@@ -274,6 +293,48 @@ fn share(totals: &Quantities, allocated: &Quantities) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// The nodes of the role tree from the top down to `role` itself:
+/// `a`, `a/b`, `a/b/c` for `a/b/c`.
+fn role_path(role: &str) -> impl Iterator<Item = &str> {
+    role.match_indices('/')
+        .map(move |(at, _)| &role[..at])
+        .chain(std::iter::once(role))
+}
+
+/// Where a role sits in the order of the role tree: for each node from
+/// the top down, its subtree share over its weight and its path's rank,
+/// then the role's own frameworks as the virtual leaf `<role>/.`.
+/// Compared level by level, two roles meet at the first node where their
+/// paths part, so siblings are ordered by their subtrees' shares (ties
+/// by path).
+#[derive(Debug, Clone, PartialEq)]
+struct RoleKey {
+    /// Below its quota guarantee: visited before every other role.
+    below_guarantee: bool,
+    path: Vec<(f64, u32)>,
+}
+
+/// The nodes of the role tree of one allocation cycle (virtual leaves
+/// included), numbered in the order of their paths, so that keys compare
+/// integers rather than strings.
+type NodeRanks = HashMap<String, u32>;
+
+impl RoleKey {
+    fn compare(&self, other: &Self) -> std::cmp::Ordering {
+        (!self.below_guarantee)
+            .cmp(&!other.below_guarantee)
+            .then_with(|| {
+                for (a, b) in self.path.iter().zip(&other.path) {
+                    let ordering = a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                    if ordering.is_ne() {
+                        return ordering;
+                    }
+                }
+                self.path.len().cmp(&other.path.len())
+            })
+    }
+}
+
 struct Filter {
     expires: Duration,
     /// What the framework refused (unallocated form), shared between the
@@ -337,6 +398,9 @@ pub struct HierarchicalDrf {
     totals: Quantities,
     /// Share quantities allocated per role.
     role_quantities: HashMap<String, Quantities>,
+    /// Share quantities allocated per role and its subroles, for every
+    /// node of the role tree (`a` for `a/b` too).
+    subtree_quantities: HashMap<String, Quantities>,
     /// Number of eligible frameworks.
     eligible: usize,
     /// (expiry, agent, framework) of every filter, soonest first.
@@ -347,9 +411,10 @@ pub struct HierarchicalDrf {
     quotas: HashMap<String, Quota>,
     /// `--min_allocatable_resources`; `None`: upstream's default.
     min_allocatable: Option<MinAllocatable>,
-    /// Reserved resources nobody is allocated, by reservation role, as of
-    /// the current allocation cycle (with quota only): they count toward
-    /// their role's quota consumption, as upstream 1.9+.
+    /// Reserved resources nobody is allocated, by reservation role and
+    /// each of its ancestors, as of the current allocation cycle (with
+    /// quota only): they count toward the quota consumption of their role
+    /// and its ancestors, as upstream 1.9+.
     unallocated_reserved: HashMap<String, Quantities>,
     /// `--filter_gpu_resources`.
     filter_gpu_resources: bool,
@@ -603,15 +668,24 @@ impl HierarchicalDrf {
         }
     }
 
+    /// Adds (or, with `sign` -1, takes) what a role is allocated to its
+    /// own count and to the subtree count of every node above it.
+    fn add_role_quantities(&mut self, role: &str, q: &Quantities, sign: f64) {
+        fn entry<'a>(map: &'a mut HashMap<String, Quantities>, key: &str) -> &'a mut Quantities {
+            if !map.contains_key(key) {
+                map.insert(key.to_string(), [0.0; 4]);
+            }
+            map.get_mut(key).expect("inserted above")
+        }
+        add(entry(&mut self.role_quantities, role), q, sign);
+        for node in role_path(role) {
+            add(entry(&mut self.subtree_quantities, node), q, sign);
+        }
+    }
+
     fn account(&mut self, framework_index: usize, role: &str, resources: &Resources, sign: f64) {
         let q = quantities(resources);
-        add(
-            self.role_quantities
-                .entry(role.to_string())
-                .or_insert([0.0; 4]),
-            &q,
-            sign,
-        );
+        self.add_role_quantities(role, &q, sign);
         if let Some(framework) = self.frameworks[framework_index].as_mut() {
             add(
                 framework
@@ -637,25 +711,103 @@ impl HierarchicalDrf {
             .map_or(0.0, |q| share(&self.totals, q))
     }
 
-    /// The role's dominant share over its weight, as upstream's DRF
-    /// sorter orders roles.
-    fn role_share(&self, role: &str) -> f64 {
-        let share = self
+    /// Where a role goes in the order of the role tree (upstream's DRF
+    /// sorter walking its tree): each node's subtree share over its
+    /// weight, then the role's own share (weight 1) as its virtual leaf.
+    fn role_key(&self, role: &str, ranks: &NodeRanks) -> RoleKey {
+        let rank = |node: &str| ranks.get(node).copied().unwrap_or(u32::MAX);
+        let mut path: Vec<(f64, u32)> = role_path(role)
+            .map(|node| (self.node_share(node), rank(node)))
+            .collect();
+        let own = self
             .role_quantities
             .get(role)
             .map_or(0.0, |q| share(&self.totals, q));
-        share / self.weights.get(role).copied().unwrap_or(1.0)
+        path.push((own, rank(&format!("{role}/."))));
+        RoleKey {
+            below_guarantee: self.below_guarantee(role),
+            path,
+        }
     }
 
-    /// A role's quota consumption (upstream 1.9+): what it is allocated
-    /// (or offered), reserved or not, plus its reservations nobody is
-    /// allocated.
+    /// A node's subtree share over its weight.
+    fn node_share(&self, node: &str) -> f64 {
+        let share = self
+            .subtree_quantities
+            .get(node)
+            .map_or(0.0, |q| share(&self.totals, q));
+        share / self.weights.get(node).copied().unwrap_or(1.0)
+    }
+
+    /// Refreshes the keys of `roles` after `roles[allocated]` was
+    /// allocated something: the shares of its nodes, wherever they appear
+    /// in a key, and whether its own role and its ancestors are below
+    /// their guarantee (nothing else changed). No allocation and no
+    /// string comparison, so the cost per offer stays linear in the
+    /// number of roles, as keeping a flat order sorted is.
+    fn refresh_role_keys(&self, roles: &mut [(RoleKey, String)], allocated: usize) {
+        let (key, role) = &roles[allocated];
+        let depth = key.path.len() - 1;
+        let changed: Vec<(u32, f64)> = role_path(role)
+            .zip(&key.path)
+            .map(|(node, (_, rank))| (*rank, self.node_share(node)))
+            .collect();
+        for (key, role) in roles.iter_mut() {
+            let mut matched = 0;
+            for (entry, (rank, share)) in key.path.iter_mut().zip(&changed) {
+                if entry.1 != *rank {
+                    break;
+                }
+                entry.0 = *share;
+                matched += 1;
+            }
+            let own_depth = key.path.len() - 1;
+            // Its path is a prefix of the allocated role's: an ancestor
+            // or the role itself.
+            if matched == own_depth {
+                key.below_guarantee = self.below_guarantee(role);
+                if own_depth == depth {
+                    let own = self
+                        .role_quantities
+                        .get(role.as_str())
+                        .map_or(0.0, |q| share(&self.totals, q));
+                    if let Some(leaf) = key.path.last_mut() {
+                        leaf.0 = own;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A role's quota consumption (upstream 1.9+): what it and its
+    /// subroles are allocated (or offered), reserved or not, plus their
+    /// reservations nobody is allocated.
     fn consumed(&self, role: &str) -> Quantities {
-        let mut consumed = self.role_quantities.get(role).copied().unwrap_or([0.0; 4]);
+        let mut consumed = self
+            .subtree_quantities
+            .get(role)
+            .copied()
+            .unwrap_or([0.0; 4]);
         if let Some(reserved) = self.unallocated_reserved.get(role) {
             add(&mut consumed, reserved, 1.0);
         }
         consumed
+    }
+
+    /// What a role with quota still lacks of its guarantee.
+    fn unmet_guarantee(&self, role: &str, quota: &Quota) -> Quantities {
+        let consumed = self.consumed(role);
+        let mut unmet = [0.0; 4];
+        for i in 0..4 {
+            unmet[i] = (quota.guarantee[i] - consumed[i]).max(0.0);
+        }
+        unmet
+    }
+
+    /// The outermost role with quota among `role` and its ancestors: the
+    /// one whose guarantee counts toward the headroom.
+    fn outermost_quota<'a>(&'a self, role: &'a str) -> Option<(&'a str, &'a Quota)> {
+        role_path(role).find_map(|node| self.quotas.get(node).map(|quota| (node, quota)))
     }
 
     /// Whether a role's guarantee is not met yet.
@@ -667,28 +819,41 @@ impl HierarchicalDrf {
     }
 
     /// The unreserved resources laid aside for roles below their
-    /// guarantee: the sum of what each still lacks.
+    /// guarantee: the sum of what each outermost role with quota still
+    /// lacks (its subroles' guarantees lie within its own, and what they
+    /// consume counts toward it).
     fn headroom(&self) -> Quantities {
         let mut headroom = [0.0; 4];
         for (role, quota) in &self.quotas {
-            let consumed = self.consumed(role);
-            for i in 0..4 {
-                headroom[i] += (quota.guarantee[i] - consumed[i]).max(0.0);
+            if self
+                .outermost_quota(role)
+                .is_some_and(|(node, _)| node != role)
+            {
+                continue;
             }
+            add(&mut headroom, &self.unmet_guarantee(role, quota), 1.0);
         }
         headroom
     }
 
-    /// `offerable` cut down to what `role` may still get under its limit,
-    /// scalar by scalar; `None` if its limit is reached.
+    /// `offerable` cut down to what `role` may still get under its limit
+    /// and the limits of its ancestors, scalar by scalar; `None` if one
+    /// of them is reached.
     fn within_limit(&self, role: &str, offerable: &Resources) -> Option<Resources> {
-        let Some(quota) = self.quotas.get(role) else {
+        let mut left: Quantities = [f64::INFINITY; 4];
+        let mut limited = false;
+        for node in role_path(role) {
+            let Some(quota) = self.quotas.get(node) else {
+                continue;
+            };
+            limited = true;
+            let consumed = self.consumed(node);
+            for i in 0..4 {
+                left[i] = left[i].min(quota.limit[i] - consumed[i]);
+            }
+        }
+        if !limited {
             return Some(offerable.clone());
-        };
-        let consumed = self.consumed(role);
-        let mut left: Quantities = [0.0; 4];
-        for i in 0..4 {
-            left[i] = quota.limit[i] - consumed[i];
         }
         let mut capped = Resources::new();
         for resource in offerable.iter() {
@@ -802,11 +967,7 @@ impl Allocator for HierarchicalDrf {
                 self.eligible -= 1;
             }
             for (role, q) in framework.quantities {
-                add(
-                    self.role_quantities.entry(role).or_insert([0.0; 4]),
-                    &q,
-                    -1.0,
-                );
+                self.add_role_quantities(&role, &q, -1.0);
             }
         }
         self.framework_index.remove(id);
@@ -1145,22 +1306,6 @@ impl Allocator for HierarchicalDrf {
                 }
             }
         }
-        let mut roles: Vec<String> = members.keys().cloned().collect();
-        // Roles below their quota guarantee come first (upstream's quota
-        // stage), then the others; by share within each group.
-        let role_key = |this: &Self, role: &String| {
-            (
-                !this.below_guarantee(role),
-                this.role_share(role),
-                role.clone(),
-            )
-        };
-        let compare = |ka: &(bool, f64, String), kb: &(bool, f64, String)| {
-            ka.0.cmp(&kb.0)
-                .then_with(|| ka.1.total_cmp(&kb.1))
-                .then_with(|| ka.2.cmp(&kb.2))
-        };
-        roles.sort_by(|a, b| compare(&role_key(self, a), &role_key(self, b)));
         // Unreserved resources free across the cluster, against which the
         // guarantees not met yet are laid aside (only with quota).
         let mut free_unreserved: Quantities = [0.0; 4];
@@ -1175,15 +1320,38 @@ impl Allocator for HierarchicalDrf {
                     1.0,
                 );
                 for (role, reserved) in available.reservations() {
-                    add(
-                        unallocated_reserved.entry(role).or_insert([0.0; 4]),
-                        &quantities(&reserved),
-                        1.0,
-                    );
+                    let reserved = quantities(&reserved);
+                    for node in role_path(&role) {
+                        add(
+                            unallocated_reserved
+                                .entry(node.to_string())
+                                .or_insert([0.0; 4]),
+                            &reserved,
+                            1.0,
+                        );
+                    }
                 }
             }
             self.unallocated_reserved = unallocated_reserved;
         }
+        // Roles below their quota guarantee come first (upstream's quota
+        // stage), then the others; in the order of the role tree within
+        // each group. Keys are computed once, and refreshed where an
+        // allocation changed them.
+        let nodes: std::collections::BTreeSet<String> = members
+            .keys()
+            .flat_map(|role| {
+                role_path(role)
+                    .map(str::to_string)
+                    .chain(std::iter::once(format!("{role}/.")))
+            })
+            .collect();
+        let ranks: NodeRanks = nodes.into_iter().zip(0..).collect();
+        let mut roles: Vec<(RoleKey, String)> = members
+            .keys()
+            .map(|role| (self.role_key(role, &ranks), role.clone()))
+            .collect();
+        roles.sort_by(|(a, _), (b, _)| a.compare(b));
         let framework_key = |this: &Self, index: usize, role: &str| {
             let name = this.frameworks[index]
                 .as_ref()
@@ -1229,7 +1397,7 @@ impl Allocator for HierarchicalDrf {
 
             let mut role_position = 0;
             while role_position < roles.len() {
-                let role = roles[role_position].clone();
+                let role = roles[role_position].1.clone();
                 role_position += 1;
                 let offerable = available.allocatable_to(&role);
                 if offerable.is_empty() || !self.allocatable(&offerable) {
@@ -1242,13 +1410,11 @@ impl Allocator for HierarchicalDrf {
                     // What the guarantees not met yet need stays free,
                     // except for those roles themselves.
                     let headroom = self.headroom();
-                    let mut own = [0.0; 4];
-                    if let Some(quota) = self.quotas.get(&role) {
-                        let consumed = self.consumed(&role);
-                        for i in 0..4 {
-                            own[i] = (quota.guarantee[i] - consumed[i]).max(0.0);
-                        }
-                    }
+                    // The part of it this role's allocation would consume:
+                    // what its outermost role with quota still lacks.
+                    let own = self
+                        .outermost_quota(&role)
+                        .map_or([0.0; 4], |(node, quota)| self.unmet_guarantee(node, quota));
                     let unreserved = quantities(&offerable.unreserved());
                     let squeezes = (0..4).any(|i| {
                         unreserved[i] > 0.0
@@ -1311,8 +1477,11 @@ impl Allocator for HierarchicalDrf {
                 // Its reservations are allocated now, not unallocated.
                 if !self.unallocated_reserved.is_empty() {
                     for (reservation_role, reserved) in offerable.reservations() {
-                        if let Some(left) = self.unallocated_reserved.get_mut(&reservation_role) {
-                            add(left, &quantities(&reserved), -1.0);
+                        let reserved = quantities(&reserved);
+                        for node in role_path(&reservation_role) {
+                            if let Some(left) = self.unallocated_reserved.get_mut(node) {
+                                add(left, &reserved, -1.0);
+                            }
                         }
                     }
                 }
@@ -1349,11 +1518,15 @@ impl Allocator for HierarchicalDrf {
                     });
                     list.insert(at, framework_index);
                 }
-                let current = roles.iter().position(|r| *r == role).unwrap_or(0);
-                let moved = roles.remove(current);
-                let rkey = role_key(self, &moved);
-                let at = roles.partition_point(|r| compare(&role_key(self, r), &rkey).is_lt());
-                roles.insert(at, moved);
+                self.refresh_role_keys(&mut roles, role_position - 1);
+                if cfg!(debug_assertions) {
+                    for (key, role) in &roles {
+                        let fresh = self.role_key(role, &ranks);
+                        debug_assert_eq!(*key, fresh, "stale key of role {role}");
+                    }
+                }
+                // Nearly sorted still: a stable sort takes linear time.
+                roles.sort_by(|(a, _), (b, _)| a.compare(b));
                 role_position = 0;
                 if available.is_empty() {
                     break;
@@ -1749,5 +1922,376 @@ mod tests {
         drf.add_slave("s1", resources("cpus:1;mem:512"), used);
         drf.add_framework("f1", vec!["*".into()], vec![], true);
         assert!(drf.allocate(Duration::ZERO).is_empty());
+    }
+
+    /// Upstream `HierarchicalAllocatorTest.NestedRoleDRF`: roles compete
+    /// by the shares of their subtrees, so a framework of `d/e` gets an
+    /// agent before one of `a/c` while `a/b` holds more than `d`, and `d/f`
+    /// before `a/c` once `d` holds less than `a` again.
+    #[test]
+    fn nested_roles_compete_by_the_shares_of_their_subtrees() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("agent1", resources("cpus:2;mem:1024"), Resources::new());
+        drf.add_framework("f1", vec!["a/b".into()], vec![], true);
+        assert_eq!(offered_agents(&mut drf, "f1"), ["agent1"]);
+
+        drf.add_framework("f2", vec!["a/c".into()], vec![], true);
+        drf.add_framework("f3", vec!["d/e".into()], vec![], true);
+        drf.add_slave("agent2", resources("cpus:1;mem:512"), Resources::new());
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        assert_eq!(
+            (
+                allocations[0].framework_id.as_str(),
+                allocations[0].role.as_str()
+            ),
+            ("f3", "d/e")
+        );
+
+        // a holds 2 of 5 cpus, d 1: d's subtree is further below its
+        // share, though f2 (in a/c) holds nothing at all.
+        drf.add_framework("f4", vec!["d/f".into()], vec![], true);
+        drf.add_slave("agent3", resources("cpus:2;mem:1024"), Resources::new());
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        assert_eq!(allocations[0].framework_id, "f4");
+        assert_eq!(allocations[0].slave_id, "agent3");
+    }
+
+    /// A cluster whose agent `held` (cpus:100;mem:100, inactive, so never
+    /// offered) holds what roles are allocated, and an agent `probe`
+    /// with a single port: ports count toward no share, so offering the
+    /// probe shows who comes first without changing any share.
+    struct RoleTree {
+        drf: HierarchicalDrf,
+        roles: Vec<String>,
+    }
+
+    impl RoleTree {
+        fn new(roles: &[&str]) -> Self {
+            let mut drf = HierarchicalDrf::default();
+            drf.set_min_allocatable(MinAllocatable::parse("ports:1").unwrap());
+            drf.add_slave("held", resources("cpus:100;mem:100"), Resources::new());
+            drf.deactivate_slave("held");
+            drf.add_slave("probe", resources("ports:[1-1]"), Resources::new());
+            let mut tree = Self {
+                drf,
+                roles: Vec::new(),
+            };
+            for role in roles {
+                tree.add(role);
+            }
+            tree
+        }
+
+        /// Adds a framework `f:<role>` subscribed to `role` (upstream:
+        /// adding and activating a sorter client).
+        fn add(&mut self, role: &str) {
+            self.drf
+                .add_framework(&format!("f:{role}"), vec![role.into()], vec![], true);
+            self.roles.push(role.to_string());
+        }
+
+        fn allocated(&mut self, role: &str, text: &str) {
+            let mut used = resources(text);
+            used.allocate(role);
+            self.drf.add_used(&format!("f:{role}"), "held", &used);
+        }
+
+        fn unallocated(&mut self, role: &str, text: &str) {
+            let mut used = resources(text);
+            used.allocate(role);
+            self.drf
+                .recover_resources(&format!("f:{role}"), "held", &used, None, Duration::ZERO);
+        }
+
+        fn remove(&mut self, role: &str) {
+            self.drf.remove_framework(&format!("f:{role}"));
+            self.roles.retain(|r| r != role);
+        }
+
+        fn weights(&mut self, weights: &[(&str, f64)]) {
+            self.drf
+                .update_weights(&weights.iter().map(|(r, w)| (r.to_string(), *w)).collect());
+        }
+
+        /// The roles in the order they are offered the probe: each
+        /// declines it in turn, so the next in line gets it.
+        fn order(&mut self) -> Vec<String> {
+            let mut order = Vec::new();
+            let mut now = Duration::from_secs(1000);
+            loop {
+                now += Duration::from_secs(1);
+                let mut allocations = self.drf.allocate(now);
+                let Some(allocation) = allocations.pop() else {
+                    break;
+                };
+                assert!(allocations.is_empty());
+                self.drf.recover_resources(
+                    &allocation.framework_id,
+                    "probe",
+                    &allocation.resources,
+                    Some(Duration::from_secs(100)),
+                    now,
+                );
+                order.push(allocation.role);
+            }
+            for role in &self.roles {
+                self.drf.revive(&format!("f:{role}"), &[]);
+            }
+            order
+        }
+    }
+
+    /// Upstream `DRFSorterTest.HierarchicalAllocation`.
+    #[test]
+    fn role_order_follows_the_shares_of_subtrees() {
+        let mut tree = RoleTree::new(&["a", "b/c", "b/d"]);
+        assert_eq!(tree.order(), ["a", "b/c", "b/d"]);
+        tree.allocated("a", "cpus:6;mem:6");
+        assert_eq!(tree.order(), ["b/c", "b/d", "a"]);
+        tree.allocated("b/c", "cpus:4;mem:4");
+        tree.allocated("b/d", "cpus:3;mem:3");
+        // b (0.07) has more than a (0.06).
+        assert_eq!(tree.order(), ["a", "b/d", "b/c"]);
+        tree.allocated("a", "cpus:2;mem:2");
+        assert_eq!(tree.order(), ["b/d", "b/c", "a"]);
+        tree.add("b/e/f");
+        assert_eq!(tree.order(), ["b/e/f", "b/d", "b/c", "a"]);
+        tree.allocated("b/e/f", "cpus:3.5;mem:3.5");
+        // b (0.105) now has more than a (0.08); within b, e (0.035) sits
+        // between d (0.03) and c (0.04).
+        assert_eq!(tree.order(), ["a", "b/d", "b/e/f", "b/c"]);
+        // Removing a framework takes its allocation off its subtree.
+        tree.remove("b/e/f");
+        assert_eq!(tree.order(), ["b/d", "b/c", "a"]);
+        tree.unallocated("b/c", "cpus:3;mem:3");
+        assert_eq!(tree.order(), ["b/c", "b/d", "a"]);
+        tree.add("b/e/f");
+        tree.allocated("b/e/f", "cpus:3.5;mem:3.5");
+        assert_eq!(tree.order(), ["b/c", "b/d", "b/e/f", "a"]);
+    }
+
+    /// Upstream `DRFSorterTest.HierarchicalIterationOrder`: a subtree is
+    /// visited whole before the next sibling, and a role's own frameworks
+    /// compete with its subroles.
+    #[test]
+    fn subtrees_are_visited_whole_in_order() {
+        let mut tree = RoleTree::new(&["a/b", "c", "d", "d/e"]);
+        assert_eq!(tree.order(), ["a/b", "c", "d", "d/e"]);
+        tree.allocated("c", "cpus:8;mem:8");
+        assert_eq!(tree.order(), ["a/b", "d", "d/e", "c"]);
+        tree.allocated("d", "cpus:3;mem:3");
+        tree.allocated("d/e", "cpus:2;mem:2");
+        assert_eq!(tree.order(), ["a/b", "d/e", "d", "c"]);
+        tree.allocated("a/b", "cpus:6;mem:6");
+        assert_eq!(tree.order(), ["d/e", "d", "a/b", "c"]);
+    }
+
+    /// Upstream `DRFSorterTest.AddChildToLeaf`: a role gaining a subrole
+    /// competes with it inside its subtree, with weight 1 there; its own
+    /// weight counts against its siblings only.
+    #[test]
+    fn a_role_competes_with_its_subroles_with_weight_one() {
+        let mut tree = RoleTree::new(&["a", "b"]);
+        tree.allocated("a", "cpus:10;mem:10");
+        tree.allocated("b", "cpus:6;mem:6");
+        assert_eq!(tree.order(), ["b", "a"]);
+        tree.add("a/c");
+        tree.allocated("a/c", "cpus:5;mem:5");
+        assert_eq!(tree.order(), ["b", "a/c", "a"]);
+        tree.unallocated("a", "cpus:10;mem:10");
+        tree.remove("a");
+        assert_eq!(tree.order(), ["a/c", "b"]);
+        tree.add("a");
+        tree.allocated("a", "cpus:10;mem:10");
+        assert_eq!(tree.order(), ["b", "a/c", "a"]);
+        tree.weights(&[("a/c", 0.2)]);
+        assert_eq!(tree.order(), ["b", "a", "a/c"]);
+        tree.weights(&[("a/c", 0.2), ("a", 3.0)]);
+        assert_eq!(tree.order(), ["a", "a/c", "b"]);
+        tree.weights(&[("a", 3.0)]);
+        assert_eq!(tree.order(), ["a/c", "a", "b"]);
+    }
+
+    /// Upstream `DRFSorterTest.AddChildToInternal`.
+    #[test]
+    fn a_role_joins_the_subtree_of_its_subroles() {
+        let mut tree = RoleTree::new(&["x/a", "x/b"]);
+        tree.allocated("x/a", "cpus:10;mem:10");
+        tree.allocated("x/b", "cpus:6;mem:6");
+        assert_eq!(tree.order(), ["x/b", "x/a"]);
+        tree.add("x");
+        tree.allocated("x", "cpus:7;mem:7");
+        assert_eq!(tree.order(), ["x/b", "x", "x/a"]);
+        tree.add("z");
+        tree.allocated("z", "cpus:20;mem:20");
+        assert_eq!(tree.order(), ["z", "x/b", "x", "x/a"]);
+        tree.unallocated("x", "cpus:7;mem:7");
+        tree.remove("x");
+        assert_eq!(tree.order(), ["x/b", "x/a", "z"]);
+    }
+
+    /// Upstream `DRFSorterTest.AddChildToInactiveLeaf`: a role without
+    /// active frameworks is not offered, but its allocation still counts
+    /// for its subtree.
+    #[test]
+    fn an_inactive_role_still_counts_for_its_subtree() {
+        let mut tree = RoleTree::new(&["a", "b"]);
+        tree.allocated("a", "cpus:10;mem:10");
+        tree.allocated("b", "cpus:6;mem:6");
+        tree.drf.deactivate_framework("f:a");
+        assert_eq!(tree.order(), ["b"]);
+        tree.add("a/c");
+        tree.allocated("a/c", "cpus:5;mem:5");
+        assert_eq!(tree.order(), ["b", "a/c"]);
+    }
+
+    /// Upstream `DRFSorterTest.ChangeWeightOnSubtree`: weights of
+    /// intermediate roles nobody subscribes to apply to their subtrees.
+    #[test]
+    fn weights_apply_to_whole_subtrees() {
+        let mut tree = RoleTree::new(&[]);
+        tree.weights(&[("a", 2.0), ("b", 3.0)]);
+        tree.add("a/x");
+        tree.add("b/y");
+        assert_eq!(tree.order(), ["a/x", "b/y"]);
+        tree.allocated("a/x", "cpus:10;mem:10");
+        tree.allocated("b/y", "cpus:10;mem:10");
+        assert_eq!(tree.order(), ["b/y", "a/x"]);
+        tree.add("b/z");
+        tree.allocated("b/z", "cpus:5;mem:5");
+        assert_eq!(tree.order(), ["b/z", "b/y", "a/x"]);
+        tree.add("b");
+        tree.allocated("b", "cpus:4;mem:4");
+        assert_eq!(tree.order(), ["a/x", "b", "b/z", "b/y"]);
+        tree.add("a/zz");
+        tree.allocated("a/zz", "cpus:2;mem:2");
+        assert_eq!(tree.order(), ["a/zz", "a/x", "b", "b/z", "b/y"]);
+    }
+
+    /// Upstream `DRFSorterTest.UpdateWeight`, with the roles nested in
+    /// one parent: a weight orders siblings inside a subtree too.
+    #[test]
+    fn updating_a_weight_reorders_sibling_subroles() {
+        let mut tree = RoleTree::new(&["p/a", "p/b"]);
+        tree.allocated("p/a", "cpus:5;mem:5");
+        tree.allocated("p/b", "cpus:6;mem:6");
+        assert_eq!(tree.order(), ["p/a", "p/b"]);
+        tree.weights(&[("p/b", 2.0)]);
+        assert_eq!(tree.order(), ["p/b", "p/a"]);
+    }
+
+    /// Upstream `DRFSorterTest.ShallowHierarchy`-like: disjoint subtrees
+    /// of one role each order as the roles would without nesting.
+    #[test]
+    fn disjoint_subtrees_order_as_flat_roles() {
+        let mut tree = RoleTree::new(&["a/a", "b/b", "c/c/c", "d/d"]);
+        tree.allocated("a/a", "cpus:5;mem:5");
+        tree.allocated("b/b", "cpus:6;mem:6");
+        tree.allocated("c/c/c", "cpus:1;mem:1");
+        tree.allocated("d/d", "cpus:3;mem:1");
+        assert_eq!(tree.order(), ["c/c/c", "d/d", "a/a", "b/b"]);
+    }
+
+    /// A parent role's limit caps its whole subtree (upstream's role
+    /// tree counts a subrole's allocation in its parent's consumption).
+    #[test]
+    fn a_parent_limit_caps_its_subroles() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus:4;mem:1024"), Resources::new());
+        drf.add_slave("s2", resources("cpus:4;mem:1024"), Resources::new());
+        drf.add_framework("fb", vec!["a/b".into()], vec![], true);
+        drf.add_framework("fc", vec!["a/c".into()], vec![], true);
+        let quotas = BTreeMap::from([("a".to_string(), quota(&[], &[("cpus", 3.0)]))]);
+        drf.update_quota(&quotas);
+        let allocations = drf.allocate(Duration::ZERO);
+        let cpus: f64 = allocations.iter().filter_map(|a| a.resources.cpus()).sum();
+        assert!((cpus - 3.0).abs() < 1e-9, "{allocations:?}");
+        // Both subroles were offered, the second what the first left.
+        let mut frameworks: Vec<&str> = allocations
+            .iter()
+            .map(|a| a.framework_id.as_str())
+            .collect();
+        frameworks.sort();
+        assert_eq!(frameworks, ["fb", "fc"], "{allocations:?}");
+        assert!(drf
+            .allocate(Duration::ZERO)
+            .iter()
+            .all(|a| a.resources.cpus().is_none()));
+        // A role outside the subtree is not capped by it.
+        drf.add_framework("fd", vec!["d".into()], vec![], true);
+        let cpus: f64 = drf
+            .allocate(Duration::ZERO)
+            .iter()
+            .filter(|a| a.framework_id == "fd")
+            .filter_map(|a| a.resources.cpus())
+            .sum();
+        assert!((cpus - 5.0).abs() < 1e-9, "{cpus}");
+    }
+
+    /// A subrole's allocation counts toward its parent's guarantee: once
+    /// `a/b` holds what `a` is guaranteed, nothing more is laid aside.
+    #[test]
+    fn a_subrole_allocation_counts_toward_its_parent_guarantee() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus:2;mem:1024"), Resources::new());
+        drf.add_slave("s2", resources("cpus:2;mem:1024"), Resources::new());
+        drf.add_slave("s3", resources("cpus:2;mem:1024"), Resources::new());
+        let quotas = BTreeMap::from([("a".to_string(), quota(&[("cpus", 2.0)], &[]))]);
+        drf.update_quota(&quotas);
+        drf.add_framework("batch", vec!["batch".into()], vec![], true);
+        // Two cpus are laid aside for `a`: batch gets two agents of three.
+        let batch = drf.allocate(Duration::ZERO);
+        assert_eq!(batch.len(), 2, "{batch:?}");
+        // A framework of `a/b` may take what is laid aside for `a`.
+        drf.add_framework("ab", vec!["a/b".into()], vec![], true);
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        assert_eq!(allocations[0].framework_id, "ab");
+        // `a/b` holds `a`'s guarantee: nothing is laid aside any more, and
+        // an agent batch declines is offered to it again.
+        drf.suppress("ab", &[]);
+        drf.recover_resources(
+            "batch",
+            &batch[0].slave_id,
+            &batch[0].resources,
+            None,
+            Duration::ZERO,
+        );
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        assert_eq!(allocations[0].framework_id, "batch");
+    }
+
+    /// A reservation to a parent role counts toward its guarantee while
+    /// nobody holds it, and goes on counting once a framework of a
+    /// subrole is allocated it (upstream's role tree tracks reservations
+    /// up to the root).
+    #[test]
+    fn a_parent_reservation_taken_by_a_subrole_still_meets_the_guarantee() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus(a):2;mem(a):512"), Resources::new());
+        drf.add_slave("s2", resources("cpus:2;mem:512"), Resources::new());
+        let quotas = BTreeMap::from([("a".to_string(), quota(&[("cpus", 2.0)], &[]))]);
+        drf.update_quota(&quotas);
+        drf.add_framework("batch", vec!["batch".into()], vec![], true);
+        // `a`'s reservation meets its guarantee: batch gets s2.
+        assert_eq!(offered_agents(&mut drf, "batch"), ["s2"]);
+        drf.add_framework("ab", vec!["a/b".into()], vec![], true);
+        let allocations = drf.allocate(Duration::ZERO);
+        assert_eq!(allocations.len(), 1, "{allocations:?}");
+        assert_eq!(
+            (
+                allocations[0].framework_id.as_str(),
+                allocations[0].slave_id.as_str()
+            ),
+            ("ab", "s1")
+        );
+        assert_eq!(allocations[0].role, "a/b");
+        // Held by `a/b`, the reservation still meets `a`'s guarantee.
+        drf.add_slave("s3", resources("cpus:2;mem:512"), Resources::new());
+        drf.suppress("ab", &[]);
+        assert_eq!(offered_agents(&mut drf, "batch"), ["s3"]);
     }
 }

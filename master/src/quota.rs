@@ -311,6 +311,15 @@ pub fn update_configs(
         if let Err(error) = validate_config(master, config) {
             return ready(Response::bad_request(error));
         }
+        // As upstream, until MESOS-7402: the allocator counts subroles in
+        // their parent's consumption, but quota is only set on top-level
+        // roles.
+        if config.role.contains('/') {
+            return ready(Response::bad_request(format!(
+                "Updating quota on nested role '{}' is not supported yet",
+                config.role
+            )));
+        }
     }
     if !force {
         if let Err(error) = check_capacity(master, &configs) {
@@ -339,6 +348,13 @@ pub fn set(master: &mut Master, ctx: &mut Context<Master>, request: QuotaRequest
         return ready(Response::bad_request(
             "Failed to validate set quota request: QuotaInfo with empty 'guarantee'",
         ));
+    }
+    // As upstream, until MESOS-7402.
+    if config.role.contains('/') {
+        return ready(Response::bad_request(format!(
+            "Setting quota on nested role '{}' is not supported yet",
+            config.role
+        )));
     }
     if master.quotas.contains_key(&config.role) {
         return ready(Response::bad_request(format!(

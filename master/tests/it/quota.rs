@@ -95,6 +95,18 @@ async fn quota_endpoint_sets_lays_aside_and_removes_guarantees() {
         "{body}"
     );
 
+    // Quota on a nested role is refused, as upstream (MESOS-7402).
+    let nested =
+        r#"{"role":"web/dev","guarantee":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}"#;
+    let (status, body) = http(addr, "POST", "/master/quota", nested).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            400,
+            "Setting quota on nested role 'web/dev' is not supported yet"
+        )
+    );
+
     // Two cpus (one agent's worth) are laid aside for `web`.
     let (status, body) = http(addr, "POST", "/master/quota", WEB_CPUS_2).await;
     assert_eq!(status, 200, "{body}");
@@ -189,6 +201,21 @@ async fn v1_quota_calls_and_quota_surviving_a_master_failover() {
     let (status, body) = api(addr, &bad.to_string(), "application/json").await;
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("greater than its limit"));
+
+    // Quota on a nested role is refused, as upstream (MESOS-7402).
+    let nested = json!({
+        "type": "UPDATE_QUOTA",
+        "update_quota": {"quota_configs": [{
+            "role": "web/dev",
+            "limits": {"cpus": {"value": 1}}
+        }]}
+    });
+    let (status, body) = api(addr, &nested.to_string(), "application/json").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "Updating quota on nested role 'web/dev' is not supported yet"
+    );
 
     // A framework of `web` is held to its limit.
     let (scheduler, mut rx) = spawn_scheduler(&runtime);
