@@ -465,14 +465,21 @@ impl Master {
         }
     }
 
-    /// Where a new framework's metrics are published: nowhere with
+    /// A framework known from now on, its metrics published unless
     /// `--publish_per_framework_metrics=false`.
-    pub(crate) fn framework_metrics_registry(&self) -> Option<libprocess::Runtime> {
-        if self.flags.publish_per_framework_metrics {
+    fn new_framework(
+        &self,
+        info: FrameworkInfo,
+        pid: Option<UPID>,
+        http: Option<HttpConnection>,
+        now: f64,
+    ) -> Framework {
+        let registry = if self.flags.publish_per_framework_metrics {
             self.metrics.runtime().cloned()
         } else {
             None
-        }
+        };
+        Framework::new(info, pid, http, now, registry)
     }
 
     /// Handles a `mesos.scheduler.Call` from a libprocess driver.
@@ -608,13 +615,7 @@ impl Master {
             self.base().link(&from);
             self.frameworks.registered.insert(
                 id.clone(),
-                Framework::new(
-                    info,
-                    Some(from.clone()),
-                    None,
-                    now,
-                    self.framework_metrics_registry(),
-                ),
+                self.new_framework(info, Some(from.clone()), None, now),
             );
             self.base().send(
                 &from,
@@ -695,13 +696,7 @@ impl Master {
                 self.base().link(&from);
                 self.frameworks.registered.insert(
                     id.clone(),
-                    Framework::new(
-                        info,
-                        Some(from.clone()),
-                        None,
-                        now,
-                        self.framework_metrics_registry(),
-                    ),
+                    self.new_framework(info, Some(from.clone()), None, now),
                 );
                 self.notify_framework_added(&id);
                 self.base().send(
@@ -891,13 +886,7 @@ impl Master {
                 tracing::info!(framework_id = %id, name = %info.name, "HTTP framework subscribed");
                 self.frameworks.registered.insert(
                     id.clone(),
-                    Framework::new(
-                        info,
-                        None,
-                        Some(connection),
-                        now,
-                        self.framework_metrics_registry(),
-                    ),
+                    self.new_framework(info, None, Some(connection), now),
                 );
                 self.notify_framework_added(&id);
             }
@@ -1145,13 +1134,7 @@ impl Master {
                 continue;
             }
             tracing::info!(framework_id = %id, "Recovered framework from a re-registering agent");
-            let mut framework = Framework::new(
-                info.clone(),
-                None,
-                None,
-                now,
-                self.framework_metrics_registry(),
-            );
+            let mut framework = self.new_framework(info.clone(), None, None, now);
             framework.connected = false;
             framework.active = false;
             framework.recovered = true;
