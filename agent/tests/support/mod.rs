@@ -93,6 +93,8 @@ pub fn bin_dir() -> PathBuf {
 /// own, named after its work directory: a restarted agent finds its
 /// containers again, and never takes another test's for orphans.
 pub fn test_containerizer(work_dir: &Path) -> mesos_agent::containerizer::ContainerizerOptions {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(remove_finished_test_cgroup_roots);
     let name = work_dir
         .file_name()
         .map(|n| n.to_string_lossy().replace('.', ""))
@@ -108,6 +110,53 @@ pub fn test_containerizer(work_dir: &Path) -> mesos_agent::containerizer::Contai
         // restarted agent destroys unknown containers it finds there.
         runtime_dir: work_dir.join("runtime"),
         ..Default::default()
+    }
+}
+
+/// Removes the cgroup roots of test agents whose work directory is gone
+/// (their test ended), in every v1 hierarchy and in the v2 one: only empty
+/// cgroups, deepest first, so a container still running keeps its own.
+/// A live test's work directory exists, so its root is left alone.
+fn remove_finished_test_cgroup_roots() {
+    fn remove_empty(dir: &Path) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_empty(&entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    let mounts = std::fs::read_dir("/sys/fs/cgroup")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .chain([PathBuf::from("/sys/fs/cgroup")])
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    for hierarchy in mounts {
+        let Ok(entries) = std::fs::read_dir(&hierarchy) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(name) = file_name
+                .to_str()
+                .and_then(|n| n.strip_prefix("mesos_test_agent_"))
+                .filter(|n| n.starts_with("tmp"))
+            else {
+                continue;
+            };
+            // `tempfile` names its directories `.tmpXXXX`; the root drops
+            // the dot.
+            let work_dir = std::env::temp_dir().join(format!(".{name}"));
+            if !work_dir.exists() {
+                remove_empty(&entry.path());
+            }
+        }
     }
 }
 
