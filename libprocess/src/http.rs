@@ -483,6 +483,21 @@ impl std::fmt::Write for ChunkHeader<'_> {
     }
 }
 
+/// Percent-encodes `s` as upstream's `process::http::encode`: reserved
+/// and unsafe characters, controls and non-ASCII bytes become `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &c in s.as_bytes() {
+        let reserved = b"$&+,/:;=?@ \"<>#%{}|\\^~[]`".contains(&c);
+        if reserved || !(0x20..=0x7f).contains(&c) {
+            out.push_str(&format!("%{c:02X}"));
+        } else {
+            out.push(c as char);
+        }
+    }
+    out
+}
+
 /// Percent-decodes `s` (`+` stays `+`); invalid escapes are kept verbatim.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -547,6 +562,15 @@ mod tests {
             format_http_date(1_700_000_000),
             "Tue, 14 Nov 2023 22:13:20 GMT"
         );
+    }
+
+    #[test]
+    fn percent_encoding_is_upstreams() {
+        assert_eq!(percent_encode("my framework/1"), "my%20framework%2F1");
+        assert_eq!(percent_encode("a~b^c"), "a%7Eb%5Ec");
+        assert_eq!(percent_encode("plain-name_1.0"), "plain-name_1.0");
+        assert_eq!(percent_encode("é"), "%C3%A9");
+        assert_eq!(percent_decode(&percent_encode("a b/c")), "a b/c");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `/metrics/snapshot` under `master/frameworks/<name>/<id>/`.
 //!
 //! Upstream counterpart: `FrameworkMetrics` in `src/master/metrics.cpp`
-//! (1.7+). The name is percent-encoded as libprocess `http::encode` does,
+//! (1.7+). The name is percent-encoded as libprocess `http::encode` does
+//! ([`libprocess::http::percent_encode`]),
 //! so a `/` or a space in it does not split the metric's path. Each
 //! framework has:
 //! - `subscribed`: 1 while its scheduler is connected;
@@ -44,21 +45,6 @@ fn values<E: TryFrom<i32>>(name: impl Fn(E) -> &'static str) -> Vec<(i32, String
         .collect()
 }
 
-/// libprocess `http::encode`: reserved and unsafe characters, controls
-/// and non-ASCII bytes as `%XX`.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &c in s.as_bytes() {
-        let reserved = b"$&+,/:;=?@ \"<>#%{}|\\^~[]`".contains(&c);
-        if reserved || !(0x20..=0x7f).contains(&c) {
-            out.push_str(&format!("%{c:02X}"));
-        } else {
-            out.push(c as char);
-        }
-    }
-    out
-}
-
 /// A gauge the master sets (upstream's `PushGauge`).
 #[derive(Clone, Default)]
 struct PushGauge(Arc<AtomicI64>);
@@ -97,7 +83,10 @@ impl std::fmt::Debug for FrameworkMetrics {
 /// The `master/frameworks/<name>/<id>/` prefix of a framework's metrics.
 pub fn prefix(info: &FrameworkInfo) -> String {
     let id = info.id.as_ref().map(|id| id.value.as_str()).unwrap_or("");
-    format!("master/frameworks/{}/{id}/", encode(&info.name))
+    format!(
+        "master/frameworks/{}/{id}/",
+        libprocess::http::percent_encode(&info.name)
+    )
 }
 
 impl FrameworkMetrics {
@@ -227,41 +216,6 @@ impl FrameworkMetrics {
             gauge.0.fetch_sub(1, Relaxed);
         }
     }
-
-    /// The current value of metric `name` (after the prefix), for tests.
-    pub fn value(&self, name: &str) -> Option<f64> {
-        let (kind, rest) = name.split_once('/').unwrap_or((name, ""));
-        let find = |map: &HashMap<i32, Counter>| {
-            map.values()
-                .zip(map.keys())
-                .find(|(_, n)| self.key_name(kind, **n).as_deref() == Some(rest))
-                .map(|(c, _)| c.get() as f64)
-        };
-        match (kind, rest) {
-            ("subscribed", "") => Some(self.subscribed.0.load(Relaxed) as f64),
-            ("calls", "") => Some(self.calls.get() as f64),
-            ("events", "") => Some(self.events.get() as f64),
-            ("operations", "") => Some(self.operations.get() as f64),
-            ("calls", _) => find(&self.call_types),
-            ("events", _) => find(&self.event_types),
-            ("operations", _) => find(&self.operation_types),
-            ("offers", "sent") => Some(self.offers_sent.get() as f64),
-            ("offers", "accepted") => Some(self.offers_accepted.get() as f64),
-            ("offers", "declined") => Some(self.offers_declined.get() as f64),
-            ("offers", "rescinded") => Some(self.offers_rescinded.get() as f64),
-            _ => None,
-        }
-    }
-
-    fn key_name(&self, kind: &str, n: i32) -> Option<String> {
-        let name = match kind {
-            "calls" => call::Type::try_from(n).ok()?.as_str_name(),
-            "events" => event::Type::try_from(n).ok()?.as_str_name(),
-            "operations" => operation::Type::try_from(n).ok()?.as_str_name(),
-            _ => return None,
-        };
-        Some(name.to_ascii_lowercase())
-    }
 }
 
 impl Drop for FrameworkMetrics {
@@ -277,14 +231,6 @@ impl Drop for FrameworkMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_percent_encoded_as_libprocess_does() {
-        assert_eq!(encode("my framework/1"), "my%20framework%2F1");
-        assert_eq!(encode("a~b^c"), "a%7Eb%5Ec");
-        assert_eq!(encode("plain-name_1.0"), "plain-name_1.0");
-        assert_eq!(encode("é"), "%C3%A9");
-    }
 
     #[test]
     fn every_upstream_metric_is_published_and_removed_with_the_framework() {
@@ -334,7 +280,6 @@ mod tests {
             assert_eq!(snapshot.get(&format!("{p}{name}")), Some(&value), "{name}");
         }
         assert!(!snapshot.contains_key(&format!("{p}calls/unknown")));
-        assert_eq!(metrics.value("calls/accept"), Some(1.0));
         drop(metrics);
         assert!(registry
             .metrics()
