@@ -45,8 +45,8 @@ pub use actix;
 pub use clock::Timer;
 pub use pid::UPID;
 pub use process::{
-    delay, Dispatch, Event, HttpEvent, HttpFuture, MessageEvent, Process, ProcessBase, Terminated,
-    PID,
+    delay, Dispatch, Event, EventQueue, HttpEvent, HttpFuture, MessageEvent, Process, ProcessBase,
+    Terminated, PID,
 };
 pub use runtime::{Config, Filter, InitError, Runtime, SpawnError};
 

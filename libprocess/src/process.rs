@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,6 +75,110 @@ pub enum Event {
     Exited(UPID),
 }
 
+/// An [`Event`] the runtime delivers, counted in its process's
+/// [`EventQueue`] until the process takes it.
+pub struct Delivered {
+    event: Event,
+    _queued: Queued,
+}
+
+impl actix::Message for Delivered {
+    type Result = ();
+}
+
+impl Delivered {
+    pub(crate) fn new(event: Event, queue: &Arc<EventQueue>) -> Self {
+        let kind = match &event {
+            Event::Message(_) => Kind::Message,
+            Event::Http(_) => Kind::Http,
+            Event::Exited(_) => Kind::Uncounted,
+        };
+        Self {
+            event,
+            _queued: Queued::new(queue, kind),
+        }
+    }
+
+    /// Takes the event out of the queue.
+    pub fn into_event(self) -> Event {
+        self.event
+    }
+}
+
+/// How many events wait in a process's queue, by kind: upstream's
+/// `ProcessBase::eventCount<MessageEvent | DispatchEvent | HttpEvent>`,
+/// behind gauges such as `master/event_queue_messages`. Messages and HTTP
+/// requests are counted from the runtime's delivery until the process
+/// takes them; dispatches when made through [`ProcessBase::dispatch`],
+/// [`ProcessBase::delay`] (once the timer fires) or a [`PID`], not the
+/// plain [`Dispatch`] message an [`Addr`] is sent.
+#[derive(Debug, Default)]
+pub struct EventQueue {
+    messages: AtomicUsize,
+    http_requests: AtomicUsize,
+    dispatches: AtomicUsize,
+}
+
+impl EventQueue {
+    /// Messages waiting.
+    pub fn messages(&self) -> usize {
+        self.messages.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests waiting.
+    pub fn http_requests(&self) -> usize {
+        self.http_requests.load(Ordering::Relaxed)
+    }
+
+    /// Dispatches waiting.
+    pub fn dispatches(&self) -> usize {
+        self.dispatches.load(Ordering::Relaxed)
+    }
+
+    fn counter(&self, kind: Kind) -> Option<&AtomicUsize> {
+        match kind {
+            Kind::Message => Some(&self.messages),
+            Kind::Http => Some(&self.http_requests),
+            Kind::Dispatch => Some(&self.dispatches),
+            Kind::Uncounted => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Message,
+    Http,
+    Dispatch,
+    Uncounted,
+}
+
+/// One event in an [`EventQueue`], from its making until it is dropped.
+struct Queued {
+    queue: Arc<EventQueue>,
+    kind: Kind,
+}
+
+impl Queued {
+    fn new(queue: &Arc<EventQueue>, kind: Kind) -> Self {
+        if let Some(counter) = queue.counter(kind) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        Self {
+            queue: queue.clone(),
+            kind,
+        }
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        if let Some(counter) = self.queue.counter(self.kind) {
+            counter.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The closure inside a [`Dispatch`].
 pub type DispatchFn<A> = Box<dyn FnOnce(&mut A, &mut <A as Actor>::Context) + Send>;
 
@@ -82,6 +187,30 @@ pub struct Dispatch<A: Actor>(pub DispatchFn<A>);
 
 impl<A: Actor> actix::Message for Dispatch<A> {
     type Result = ();
+}
+
+/// A [`Dispatch`] counted in its process's [`EventQueue`] until it runs.
+pub struct QueuedDispatch<A: Actor> {
+    f: DispatchFn<A>,
+    _queued: Queued,
+}
+
+impl<A: Actor> actix::Message for QueuedDispatch<A> {
+    type Result = ();
+}
+
+impl<A: Actor> QueuedDispatch<A> {
+    fn new(queue: &Arc<EventQueue>, f: DispatchFn<A>) -> Self {
+        Self {
+            f,
+            _queued: Queued::new(queue, Kind::Dispatch),
+        }
+    }
+
+    /// Takes the closure out of the queue.
+    pub fn into_fn(self) -> DispatchFn<A> {
+        self.f
+    }
 }
 
 /// The future an endpoint handler returns.
@@ -93,7 +222,11 @@ type HttpHandler<A> = Rc<dyn Fn(&mut A, &mut Context<A>, Request) -> HttpFuture>
 /// A libprocess process. Implement it and invoke
 /// [`crate::process_handlers!`] for the type.
 pub trait Process:
-    Actor<Context = Context<Self>> + Handler<Event> + Handler<Dispatch<Self>>
+    Actor<Context = Context<Self>>
+    + Handler<Event>
+    + Handler<Delivered>
+    + Handler<Dispatch<Self>>
+    + Handler<QueuedDispatch<Self>>
 {
     /// Returns the embedded process state.
     fn base(&self) -> &ProcessBase<Self>;
@@ -128,6 +261,26 @@ macro_rules! process_handlers {
             type Result = ();
             fn handle(&mut self, event: $crate::Event, ctx: &mut $crate::actix::Context<Self>) {
                 $crate::process::handle_event(self, event, ctx)
+            }
+        }
+        impl $crate::actix::Handler<$crate::process::Delivered> for $t {
+            type Result = ();
+            fn handle(
+                &mut self,
+                delivered: $crate::process::Delivered,
+                ctx: &mut $crate::actix::Context<Self>,
+            ) {
+                $crate::process::handle_event(self, delivered.into_event(), ctx)
+            }
+        }
+        impl $crate::actix::Handler<$crate::process::QueuedDispatch<$t>> for $t {
+            type Result = ();
+            fn handle(
+                &mut self,
+                dispatch: $crate::process::QueuedDispatch<$t>,
+                ctx: &mut $crate::actix::Context<Self>,
+            ) {
+                (dispatch.into_fn())(self, ctx)
             }
         }
         impl $crate::actix::Handler<$crate::Dispatch<$t>> for $t {
@@ -184,6 +337,7 @@ pub struct ProcessBase<A: Process> {
     registration: Option<Registration>,
     handlers: HashMap<String, MessageHandler<A>>,
     routes: HashMap<String, HttpHandler<A>>,
+    queue: Arc<EventQueue>,
 }
 
 impl<A: Process> ProcessBase<A> {
@@ -196,6 +350,7 @@ impl<A: Process> ProcessBase<A> {
             registration: None,
             handlers: HashMap::new(),
             routes: HashMap::new(),
+            queue: Arc::default(),
         }
     }
 
@@ -218,10 +373,54 @@ impl<A: Process> ProcessBase<A> {
         self.runtime.as_ref()
     }
 
-    pub(crate) fn attach(&mut self, runtime: Runtime, pid: UPID, registration: Registration) {
+    pub(crate) fn attach(
+        &mut self,
+        runtime: Runtime,
+        pid: UPID,
+        registration: Registration,
+        queue: Arc<EventQueue>,
+    ) {
         self.runtime = Some(runtime);
         self.pid = pid;
         self.registration = Some(registration);
+        self.queue = queue;
+    }
+
+    /// Returns the process's event queue counts.
+    pub fn event_queue(&self) -> &Arc<EventQueue> {
+        &self.queue
+    }
+
+    /// Runs `f` inside the process at `addr` (this process's address),
+    /// after the events already queued, counted as a dispatch in its
+    /// [`EventQueue`] (upstream's `dispatch(self(), ...)`).
+    pub fn dispatch(
+        &self,
+        addr: &Addr<A>,
+        f: impl FnOnce(&mut A, &mut Context<A>) + Send + 'static,
+    ) {
+        addr.do_send(QueuedDispatch::new(&self.queue, Box::new(f)));
+    }
+
+    /// Runs `f` inside the process at `addr` (this process's address) once
+    /// `after` has passed, counted as a dispatch from then until it runs
+    /// (upstream's `delay`).
+    pub fn delay(
+        &self,
+        after: Duration,
+        addr: &Addr<A>,
+        f: impl FnOnce(&mut A, &mut Context<A>) + Send + 'static,
+    ) -> Timer {
+        let (addr, queue) = (addr.clone(), self.queue.clone());
+        clock::timer(after, move || {
+            addr.do_send(QueuedDispatch::new(&queue, Box::new(f)))
+        })
+    }
+
+    /// Returns a handle to this process at `addr` (its address) whose
+    /// dispatches are counted in its [`EventQueue`].
+    pub fn handle(&self, addr: Addr<A>) -> PID<A> {
+        PID::new(self.pid.clone(), addr, self.queue.clone())
     }
 
     /// Installs a handler for protobuf message `M`, by its full type name.
@@ -356,6 +555,7 @@ fn normalize_endpoint(endpoint: &str) -> String {
 pub struct PID<A: Actor> {
     upid: UPID,
     addr: Addr<A>,
+    queue: Arc<EventQueue>,
 }
 
 impl<A: Actor> Clone for PID<A> {
@@ -363,6 +563,7 @@ impl<A: Actor> Clone for PID<A> {
         Self {
             upid: self.upid.clone(),
             addr: self.addr.clone(),
+            queue: self.queue.clone(),
         }
     }
 }
@@ -379,8 +580,8 @@ impl<A: Actor> std::fmt::Debug for PID<A> {
 pub struct Terminated;
 
 impl<A: Process> PID<A> {
-    pub(crate) fn new(upid: UPID, addr: Addr<A>) -> Self {
-        Self { upid, addr }
+    pub(crate) fn new(upid: UPID, addr: Addr<A>, queue: Arc<EventQueue>) -> Self {
+        Self { upid, addr, queue }
     }
 
     /// Returns the process's UPID.
@@ -393,9 +594,15 @@ impl<A: Process> PID<A> {
         &self.addr
     }
 
+    /// Returns the process's event queue counts.
+    pub fn event_queue(&self) -> &Arc<EventQueue> {
+        &self.queue
+    }
+
     /// Runs `f` inside the process, without waiting.
     pub fn dispatch(&self, f: impl FnOnce(&mut A, &mut Context<A>) + Send + 'static) {
-        self.addr.do_send(Dispatch(Box::new(f)));
+        self.addr
+            .do_send(QueuedDispatch::new(&self.queue, Box::new(f)));
     }
 
     /// Runs `f` inside the process and returns its result.

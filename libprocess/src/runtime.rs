@@ -32,7 +32,9 @@ use futures::channel::oneshot;
 
 use crate::http::{Request, Response};
 use crate::metrics::Metrics;
-use crate::process::{Dispatch, Event, HttpEvent, MessageEvent, Process, PID};
+use crate::process::{
+    Delivered, Dispatch, Event, EventQueue, HttpEvent, MessageEvent, Process, PID,
+};
 use crate::transport::{self, Limits};
 use crate::UPID;
 
@@ -469,7 +471,8 @@ impl Runtime {
         let upid = UPID::new(id.clone(), self.inner.advertised);
         let ctx: Context<A> = Context::new();
         let addr = ctx.address();
-        let generation = self.register(&id, addr.clone().recipient())?;
+        let queue = actor.base().event_queue().clone();
+        let generation = self.register(&id, addr.clone().recipient(), &queue)?;
         let registration = Registration {
             runtime: self.downgrade(),
             id,
@@ -477,12 +480,12 @@ impl Runtime {
         };
         actor
             .base_mut()
-            .attach(self.clone(), upid.clone(), registration);
+            .attach(self.clone(), upid.clone(), registration, queue.clone());
         addr.do_send(Dispatch(Box::new(|actor: &mut A, ctx: &mut Context<A>| {
             actor.initialize(ctx)
         })));
         ctx.run(actor);
-        Ok(PID::new(upid, addr))
+        Ok(PID::new(upid, addr, queue))
     }
 
     /// Spawns the actor `make` builds on `arbiter`'s thread.
@@ -498,6 +501,8 @@ impl Runtime {
         let runtime = self.clone();
         let pid_for_actor = upid.clone();
         let id_for_actor = id.clone();
+        let queue = Arc::new(EventQueue::default());
+        let queue_for_actor = queue.clone();
         let addr = A::start_in_arbiter(arbiter, move |ctx: &mut Context<A>| {
             let mut actor = make();
             let registration = Registration {
@@ -507,17 +512,17 @@ impl Runtime {
             };
             actor
                 .base_mut()
-                .attach(runtime, pid_for_actor, registration);
+                .attach(runtime, pid_for_actor, registration, queue_for_actor);
             actor.initialize(ctx);
             actor
         });
-        if let Err(error) = self.insert(&id, addr.clone().recipient(), generation) {
+        if let Err(error) = self.insert(&id, addr.clone().recipient(), &queue, generation) {
             addr.do_send(Dispatch(Box::new(|_: &mut A, ctx: &mut Context<A>| {
                 actix::ActorContext::stop(ctx)
             })));
             return Err(error);
         }
-        Ok(PID::new(upid, addr))
+        Ok(PID::new(upid, addr, queue))
     }
 
     fn next_generation(&self) -> u64 {
@@ -526,15 +531,22 @@ impl Runtime {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn register(&self, id: &Arc<str>, recipient: Recipient<Event>) -> Result<u64, SpawnError> {
+    fn register(
+        &self,
+        id: &Arc<str>,
+        recipient: Recipient<Delivered>,
+        queue: &Arc<EventQueue>,
+    ) -> Result<u64, SpawnError> {
         let generation = self.next_generation();
-        self.insert(id, recipient, generation).map(|()| generation)
+        self.insert(id, recipient, queue, generation)
+            .map(|()| generation)
     }
 
     fn insert(
         &self,
         id: &Arc<str>,
-        recipient: Recipient<Event>,
+        recipient: Recipient<Delivered>,
+        queue: &Arc<EventQueue>,
         generation: u64,
     ) -> Result<(), SpawnError> {
         match self.inner.processes.entry(id.clone()) {
@@ -544,6 +556,7 @@ impl Runtime {
             dashmap::mapref::entry::Entry::Vacant(entry) => {
                 entry.insert(Entry {
                     recipient,
+                    queue: queue.clone(),
                     generation,
                 });
                 Ok(())
@@ -601,11 +614,11 @@ impl Runtime {
 
     /// Delivers `event` to local process `id`; returns whether it exists.
     pub(crate) fn deliver(&self, id: &str, event: Event) -> bool {
-        let Some(recipient) = self
+        let Some((recipient, queue)) = self
             .inner
             .processes
             .get(id)
-            .map(|r| r.value().recipient.clone())
+            .map(|r| (r.value().recipient.clone(), r.value().queue.clone()))
         else {
             return false;
         };
@@ -621,7 +634,7 @@ impl Runtime {
                 return true;
             }
         }
-        recipient.do_send(event);
+        recipient.do_send(Delivered::new(event, &queue));
         true
     }
 
@@ -796,7 +809,8 @@ impl WeakRuntime {
 }
 
 struct Entry {
-    recipient: Recipient<Event>,
+    recipient: Recipient<Delivered>,
+    queue: Arc<EventQueue>,
     generation: u64,
 }
 

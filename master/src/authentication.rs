@@ -125,7 +125,7 @@ impl Master {
                 .into_actor(self)
                 .map(move |outcome, this, ctx| this.authenticated(key, attempt, outcome, ctx)),
         );
-        libprocess::delay(
+        self.base.delay(
             self.flags.authentication_v0_timeout,
             &ctx.address(),
             move |this, _ctx| {

@@ -805,7 +805,7 @@ impl Master {
         framework.unregistered_time = Some(now);
         let timeout = framework.info.failover_timeout.unwrap_or(0.0).max(0.0);
         let id = id.to_string();
-        framework.failover_timer = Some(libprocess::delay(
+        framework.failover_timer = Some(self.base.delay(
             std::time::Duration::from_secs_f64(timeout.min(1e9)),
             &ctx.address(),
             move |this, ctx| this.framework_failover_timeout(&id, now, ctx),

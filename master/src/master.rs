@@ -112,7 +112,7 @@ pub struct Slaves {
 
 /// The master process.
 pub struct Master {
-    base: ProcessBase<Self>,
+    pub(crate) base: ProcessBase<Self>,
     /// The flags it runs with.
     pub flags: Arc<Flags>,
     /// Its `MasterInfo` (id, address, version, capabilities).
@@ -309,10 +309,10 @@ impl Master {
             return;
         };
         self.gauges_pending = true;
-        addr.do_send(libprocess::Dispatch(Box::new(|master: &mut Master, _| {
+        self.base.dispatch(&addr, |master: &mut Master, _| {
             master.gauges_pending = false;
             master.count_gauges();
-        })));
+        });
     }
 
     /// Copies the allocator's metrics into the `allocator/*` gauges soon
@@ -326,10 +326,10 @@ impl Master {
             self.metrics.allocator_changed(self.allocator.metrics());
             return;
         };
-        addr.do_send(libprocess::Dispatch(Box::new(|master: &mut Master, _| {
+        self.base.dispatch(&addr, |master: &mut Master, _| {
             master.allocator_metrics_pending.set(false);
             master.metrics.allocator_changed(master.allocator.metrics());
-        })));
+        });
     }
 
     /// Recounts the gauges that are not running sums: agents, frameworks,
@@ -464,18 +464,18 @@ impl Master {
             recovered_agents = self.slaves.recovered.len(),
             "Recovered the registry; elected"
         );
-        libprocess::delay(
+        self.base.delay(
             self.flags.allocation_interval,
             &ctx.address(),
             |this, ctx| this.allocation_tick(ctx),
         );
-        libprocess::delay(
+        self.base.delay(
             self.flags.registry_gc_interval,
             &ctx.address(),
             |this, ctx| this.registry_gc(ctx),
         );
         if !self.slaves.recovered.is_empty() {
-            libprocess::delay(
+            self.base.delay(
                 self.flags.agent_reregister_timeout,
                 &ctx.address(),
                 |this, ctx| this.recovered_slaves_timeout(ctx),
@@ -525,7 +525,7 @@ impl Master {
     /// `--registry_max_agent_age` are pruned from the registry, then from
     /// the master, with the unreachable agents' tasks.
     fn registry_gc(&mut self, ctx: &mut Context<Self>) {
-        libprocess::delay(
+        self.base.delay(
             self.flags.registry_gc_interval,
             &ctx.address(),
             |this, ctx| this.registry_gc(ctx),
@@ -608,7 +608,7 @@ impl Master {
             self.removals.scheduled.inc();
             self.metrics.recovery_slave_removals.inc();
             let wait = self.removals.acquire();
-            libprocess::delay(wait, &ctx.address(), move |this, ctx| {
+            self.base.delay(wait, &ctx.address(), move |this, ctx| {
                 if this.slaves.recovered.contains_key(&id)
                     && !this.slaves.reregistering.contains(&id)
                 {
@@ -1131,7 +1131,7 @@ impl Master {
         let observer = SlaveObserver::new(
             pid.clone(),
             id.clone(),
-            ctx.address(),
+            self.base.handle(ctx.address()),
             self.flags.agent_ping_timeout,
             self.flags.max_agent_ping_timeouts,
             self.removals.clone(),
@@ -1381,6 +1381,18 @@ impl Master {
         self.removals.scheduled = metrics.counter("master/slave_unreachable_scheduled");
         self.removals.canceled = metrics.counter("master/slave_unreachable_canceled");
         self.registrar.register_metrics(metrics);
+        // Upstream's `master/event_queue_*`: what waits in the master's
+        // queue, by kind.
+        let queue = std::sync::Arc::downgrade(self.base.event_queue());
+        let gauge = |name: &str, read: fn(&libprocess::EventQueue) -> usize| {
+            let queue = queue.clone();
+            metrics.gauge(name, move || {
+                queue.upgrade().map_or(0.0, |q| read(&q) as f64)
+            });
+        };
+        gauge("master/event_queue_messages", |q| q.messages());
+        gauge("master/event_queue_dispatches", |q| q.dispatches());
+        gauge("master/event_queue_http_requests", |q| q.http_requests());
     }
 }
 

@@ -16,8 +16,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::{Addr, AsyncContext as _, Context};
-use libprocess::{Process, ProcessBase, UPID};
+use actix::{AsyncContext as _, Context};
+use libprocess::{Process, ProcessBase, PID, UPID};
 use mesos_proto::mesos::internal::{PingSlaveMessage, PongSlaveMessage};
 
 use crate::master::Master;
@@ -89,7 +89,7 @@ pub struct SlaveObserver {
     base: ProcessBase<Self>,
     slave: UPID,
     slave_id: String,
-    master: Addr<Master>,
+    master: PID<Master>,
     ping_timeout: Duration,
     max_ping_timeouts: u32,
     connected: bool,
@@ -108,7 +108,7 @@ impl SlaveObserver {
     pub fn new(
         slave: UPID,
         slave_id: String,
-        master: Addr<Master>,
+        master: PID<Master>,
         ping_timeout: Duration,
         max_ping_timeouts: u32,
         removals: Removals,
@@ -188,11 +188,9 @@ impl SlaveObserver {
             return;
         }
         let id = self.slave_id.clone();
-        self.master.do_send(libprocess::Dispatch(Box::new(
-            move |master: &mut Master, ctx| {
-                master.mark_unreachable(&id, "health check timed out", ctx)
-            },
-        )));
+        self.master.dispatch(move |master: &mut Master, ctx| {
+            master.mark_unreachable(&id, "health check timed out", ctx)
+        });
     }
 }
 

@@ -297,12 +297,12 @@ fn subscribe_http(
     heartbeat(master, ctx, framework_id.clone(), stream_id.clone());
 
     // The framework disconnects when its client goes away.
-    let addr = ctx.address();
+    let handle = master.base.handle(ctx.address());
     let (id, stream) = (framework_id, stream_id.clone());
     let on_close = move || {
-        addr.do_send(libprocess::Dispatch(Box::new(
-            move |master: &mut Master, ctx| master.http_framework_disconnected(&id, &stream, ctx),
-        )));
+        handle.dispatch(move |master: &mut Master, ctx| {
+            master.http_framework_disconnected(&id, &stream, ctx)
+        });
     };
 
     Response {
@@ -363,9 +363,11 @@ fn heartbeat(master: &Master, ctx: &mut Context<Master>, framework_id: String, s
         ..Default::default()
     });
     master.count_event(&framework_id, event::Type::Heartbeat);
-    libprocess::delay(HEARTBEAT_INTERVAL, &ctx.address(), move |master, ctx| {
-        heartbeat(master, ctx, framework_id, stream_id);
-    });
+    master
+        .base
+        .delay(HEARTBEAT_INTERVAL, &ctx.address(), move |master, ctx| {
+            heartbeat(master, ctx, framework_id, stream_id);
+        });
 }
 
 #[cfg(test)]

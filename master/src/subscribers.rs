@@ -327,19 +327,17 @@ impl Master {
             tx,
         });
         self.refresh_subscriber_gauge();
-        schedule_heartbeat(ctx, stream_id.clone());
+        schedule_heartbeat(self, ctx, stream_id.clone());
 
         // The subscriber goes when its client does.
-        let addr = ctx.address();
+        let handle = self.base.handle(ctx.address());
         let on_close = move || {
-            addr.do_send(libprocess::Dispatch(Box::new(
-                move |master: &mut Master, _ctx| {
-                    if master.subscribers.remove(&stream_id) {
-                        tracing::info!(%stream_id, "Removed subscriber from the list of active subscribers");
-                        master.refresh_subscriber_gauge();
-                    }
-                },
-            )));
+            handle.dispatch(move |master: &mut Master, _ctx| {
+                if master.subscribers.remove(&stream_id) {
+                    tracing::info!(%stream_id, "Removed subscriber from the list of active subscribers");
+                    master.refresh_subscriber_gauge();
+                }
+            });
         };
 
         Response {
@@ -353,13 +351,15 @@ impl Master {
     }
 }
 
-fn schedule_heartbeat(ctx: &mut Context<Master>, stream_id: String) {
-    libprocess::delay(HEARTBEAT_INTERVAL, &ctx.address(), move |master, ctx| {
-        if master
-            .subscribers
-            .send_to(&stream_id, &event(event::Type::Heartbeat))
-        {
-            schedule_heartbeat(ctx, stream_id);
-        }
-    });
+fn schedule_heartbeat(master: &Master, ctx: &mut Context<Master>, stream_id: String) {
+    master
+        .base
+        .delay(HEARTBEAT_INTERVAL, &ctx.address(), move |master, ctx| {
+            if master
+                .subscribers
+                .send_to(&stream_id, &event(event::Type::Heartbeat))
+            {
+                schedule_heartbeat(master, ctx, stream_id);
+            }
+        });
 }

@@ -107,20 +107,19 @@ impl Master {
         }
         self.allocation_pending = true;
         let requested = libprocess::clock::elapsed();
-        ctx.address().do_send(libprocess::Dispatch(Box::new(
-            move |master: &mut Master, ctx| {
+        self.base
+            .dispatch(&ctx.address(), move |master: &mut Master, ctx| {
                 master.allocation_pending = false;
                 let waited = libprocess::clock::elapsed().saturating_sub(requested);
                 master.metrics.allocation_run_latency.record(waited);
                 master.allocate(ctx);
-            },
-        )));
+            });
     }
 
     /// The periodic allocation (`--allocation_interval`).
     pub(crate) fn allocation_tick(&mut self, ctx: &mut Context<Self>) {
         self.allocate(ctx);
-        libprocess::delay(
+        self.base.delay(
             self.flags.allocation_interval,
             &ctx.address(),
             |master, ctx| master.allocation_tick(ctx),
@@ -208,7 +207,7 @@ impl Master {
                 },
             );
             if let Some(timeout) = self.flags.offer_timeout {
-                libprocess::delay(timeout, &ctx.address(), move |master, _| {
+                self.base.delay(timeout, &ctx.address(), move |master, _| {
                     master.remove_offer(&id, true)
                 });
             }

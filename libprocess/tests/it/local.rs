@@ -179,3 +179,40 @@ async fn advertised_address_is_used_in_upids_and_counts_as_local() {
     assert_eq!(message.from.to_string(), "advertised-sender@10.9.8.7:6000");
     assert_eq!(&message.body[..], b"local");
 }
+
+#[actix_rt::test]
+async fn the_event_queue_counts_what_waits_until_the_process_takes_it() {
+    use libprocess::actix::AsyncContext as _;
+
+    let runtime = runtime();
+    let (probe, mut rx) = spawn_probe(&runtime, "queued");
+    let handle = probe.clone();
+    // While the probe runs this closure, what it sends itself waits.
+    let (messages, dispatches, during) = probe
+        .call(move |this, ctx| {
+            let to = this.base.self_pid().clone();
+            for i in 0..3u32 {
+                let _ = this.base.send_raw(&to, "ping", i.to_string().into());
+            }
+            let queue = this.base.event_queue().clone();
+            let seen = queue.clone();
+            this.base.dispatch(&ctx.address(), move |_, _| {
+                // Taken out of the queue before it runs.
+                assert_eq!(seen.dispatches(), 1);
+            });
+            handle.dispatch(|_, _| ());
+            (queue.messages(), queue.dispatches(), queue.http_requests())
+        })
+        .await
+        .unwrap();
+    assert_eq!((messages, dispatches, during), (3, 2, 0));
+    for _ in 0..3 {
+        next_message(&mut rx).await;
+    }
+    probe.call(|_, _| ()).await.unwrap();
+    let queue = probe.event_queue();
+    assert_eq!(
+        (queue.messages(), queue.dispatches(), queue.http_requests()),
+        (0, 0, 0)
+    );
+}

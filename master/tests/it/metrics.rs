@@ -19,6 +19,9 @@ use crate::state::{cluster, get, launch, task, update, Cluster};
 const UPSTREAM_NAMES: &[&str] = &[
     "master/dropped_messages",
     "master/elected",
+    "master/event_queue_dispatches",
+    "master/event_queue_http_requests",
+    "master/event_queue_messages",
     "master/frameworks_active",
     "master/frameworks_connected",
     "master/frameworks_disconnected",
@@ -229,6 +232,10 @@ async fn snapshot_has_upstream_names_and_counts_tasks_offers_and_resources() {
             ("master/messages_register_slave", 1.0),
             ("master/slave_registrations", 1.0),
             ("registrar/queued_operations", 0.0),
+            // Nothing waits in the master's queue once it is idle.
+            ("master/event_queue_messages", 0.0),
+            ("master/event_queue_dispatches", 0.0),
+            ("master/event_queue_http_requests", 0.0),
             ("allocator/event_queue_dispatches", 0.0),
             ("allocator/mesos/event_queue_dispatches", 0.0),
             ("allocator/mesos/resources/cpus/total", 2.0),
@@ -385,4 +392,66 @@ async fn per_framework_metrics_can_be_left_unpublished() {
         cluster.framework_id.value
     );
     assert_eq!(metrics.get(&subscribed), Some(&1.0));
+}
+
+/// `master/event_queue_*` count what waits for the master actor: read
+/// while the master is busy with a dispatch, after it queued itself two
+/// messages, a dispatch and (through its HTTP port) a request.
+#[actix_rt::test]
+async fn event_queue_gauges_count_what_waits_for_the_master() {
+    let cluster = cluster(&[]).await;
+    let addr = cluster.addr();
+    let request = tokio::task::spawn_blocking(move || {
+        // A plain blocking HTTP/1.0 GET of /master/health, sent while the
+        // master is held up below.
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(b"GET /master/health HTTP/1.0\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply
+    });
+    let queued = cluster
+        .master
+        .call(|master, ctx| {
+            use libprocess::actix::AsyncContext as _;
+            use libprocess::Process as _;
+            let to = master.base().self_pid().clone();
+            for _ in 0..2 {
+                let _ =
+                    master
+                        .base()
+                        .send_raw(&to, "mesos.internal.NoSuchMessage", Default::default());
+            }
+            master.base().dispatch(&ctx.address(), |_, _| ());
+            // Wait (holding the master) until the request is queued.
+            let queue = master.base().event_queue().clone();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while queue.http_requests() == 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let metrics = master.base().runtime().unwrap().metrics().snapshot();
+            [
+                "master/event_queue_messages",
+                "master/event_queue_dispatches",
+                "master/event_queue_http_requests",
+            ]
+            .map(|name| metrics[name])
+        })
+        .await
+        .unwrap();
+    assert_eq!(queued, [2.0, 1.0, 1.0]);
+    let reply = request.await.unwrap();
+    assert!(reply.contains(" 200 "), "{reply}");
+    let metrics = snapshot(&cluster).await;
+    assert_values(
+        &metrics,
+        &[
+            ("master/event_queue_messages", 0.0),
+            ("master/event_queue_dispatches", 0.0),
+            ("master/event_queue_http_requests", 0.0),
+        ],
+    );
 }
