@@ -166,6 +166,12 @@ impl Framework {
         })
     }
 
+    /// Whether the active tasks' JSON array is kept (written since they
+    /// last changed).
+    pub fn tasks_json_written(&self) -> bool {
+        self.tasks_json.get().is_some()
+    }
+
     /// The active tasks as a JSON array, written by `write` the first time
     /// after they changed.
     pub fn tasks_json(&self, write: impl FnOnce(&Self, &mut String)) -> &str {

@@ -24,6 +24,11 @@ impl<T, J> Kept<T, J> {
         self.value
     }
 
+    /// Whether a rendering is kept (written since the value last changed).
+    pub fn is_written(&self) -> bool {
+        self.written.get().is_some()
+    }
+
     /// Returns what `write` makes of the value, calling it only the first
     /// time after the value was created or changed.
     pub fn written(&self, write: impl FnOnce(&T) -> J) -> &J {

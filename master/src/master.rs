@@ -83,6 +83,16 @@ pub struct Slave {
     observer: PID<SlaveObserver>,
 }
 
+/// How often the master looks for state JSON to write ahead.
+const WRITE_AHEAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// When the master looks for state JSON to write ahead again after it found
+/// something waiting for it.
+const WRITE_AHEAD_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The longest the master writes ahead before it looks at its queue again.
+const WRITE_AHEAD_SLICE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// A registered agent with the parts of its state-endpoint JSON that do
 /// not depend on tasks or offers (before and after its used and offered
 /// resources), kept until the agent changes.
@@ -474,6 +484,10 @@ impl Master {
             &ctx.address(),
             |this, ctx| this.registry_gc(ctx),
         );
+        self.base
+            .delay(WRITE_AHEAD_INTERVAL, &ctx.address(), |this, ctx| {
+                this.write_ahead(ctx)
+            });
         if !self.slaves.recovered.is_empty() {
             self.base.delay(
                 self.flags.agent_reregister_timeout,
@@ -516,6 +530,32 @@ impl Master {
             ));
         }
         self.allocator.update_weights(&self.weights);
+    }
+
+    /// Writes ahead the state documents' JSON of what changed (beyond
+    /// upstream, which writes every document whole): for up to
+    /// [`WRITE_AHEAD_SLICE`] at a time while nothing waits for the master,
+    /// going on behind what arrived meanwhile; when something waits, again
+    /// after [`WRITE_AHEAD_RETRY`]; when all is written, again after
+    /// [`WRITE_AHEAD_INTERVAL`].
+    fn write_ahead(&mut self, ctx: &mut Context<Self>) {
+        let queue = self.base.event_queue();
+        let again = if queue.messages() + queue.http_requests() + queue.dispatches() > 0 {
+            WRITE_AHEAD_RETRY
+        } else if crate::state_json::write_ahead(
+            self,
+            std::time::Instant::now() + WRITE_AHEAD_SLICE,
+        ) {
+            std::time::Duration::ZERO
+        } else {
+            WRITE_AHEAD_INTERVAL
+        };
+        let write_ahead = |this: &mut Self, ctx: &mut Context<Self>| this.write_ahead(ctx);
+        if again.is_zero() {
+            self.base.dispatch(&ctx.address(), write_ahead);
+        } else {
+            self.base.delay(again, &ctx.address(), write_ahead);
+        }
     }
 
     /// Upstream's `Master::doRegistryGc`: every `--registry_gc_interval`,

@@ -48,7 +48,7 @@ use crate::master::{Master, Slave, SlaveEntry};
 
 mod stream;
 
-pub use stream::{write_frameworks, write_slaves, write_state, write_tasks};
+pub use stream::{write_ahead, write_frameworks, write_slaves, write_state, write_tasks};
 
 /// Upstream's `TASK_LIMIT`: the default `limit` of `/master/tasks`.
 pub const TASK_LIMIT: u64 = 100;

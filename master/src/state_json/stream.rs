@@ -179,9 +179,17 @@ fn write_slave_info(o: &mut Obj<'_>, info: &SlaveInfo) {
 
 fn write_slave(o: &mut Obj<'_>, slave: &SlaveEntry, usage: &Usage<'_>) {
     let id = slave_id(&slave.info);
-    // All but the used and offered resources, as kept until the agent
-    // changes.
-    let (before, after) = slave.written(|slave| {
+    let (before, after) = slave_fields(slave);
+    o.fields(before);
+    write_maybe_resources(o.key("used_resources"), usage.slave_used.get(id).as_deref());
+    write_maybe_resources(o.key("offered_resources"), usage.slave_offered.get(id));
+    o.fields(after);
+}
+
+/// An agent's fields but its used and offered resources, as kept until
+/// the agent changes: those before them and those after them.
+fn slave_fields(slave: &SlaveEntry) -> &(Box<str>, Box<str>) {
+    slave.written(|slave| {
         let fields = |write: &dyn Fn(&mut Obj<'_>)| {
             let mut out = String::new();
             object(&mut out, |o| write(o));
@@ -192,11 +200,7 @@ fn write_slave(o: &mut Obj<'_>, slave: &SlaveEntry, usage: &Usage<'_>) {
             fields(&|o| write_slave_before_usage(o, slave)),
             fields(&|o| write_slave_after_usage(o, slave)),
         )
-    });
-    o.fields(before);
-    write_maybe_resources(o.key("used_resources"), usage.slave_used.get(id).as_deref());
-    write_maybe_resources(o.key("offered_resources"), usage.slave_offered.get(id));
-    o.fields(after);
+    })
 }
 
 /// The fields of an agent before its used resources.
@@ -374,15 +378,7 @@ fn write_full_framework(
     };
     // The active tasks as the framework keeps them written until they
     // change, each from its entry's JSON, written when that task changed.
-    o.key("tasks")
-        .push_str(framework.tasks_json(|framework, out| {
-            array(out, |a| {
-                for entry in super::sorted_tasks(framework) {
-                    a.item()
-                        .push_str(entry.json(|task, out| object(out, |t| write_task(t, task))));
-                }
-            })
-        }));
+    o.key("tasks").push_str(active_tasks(framework));
     tasks(o.key("unreachable_tasks"), &lists.unreachable);
     tasks(o.key("completed_tasks"), &lists.completed);
     let mut offers: Vec<_> = master
@@ -415,9 +411,64 @@ fn write_full_framework(
     o.obj("offer_constraints", |_| {});
 }
 
+/// A framework's active tasks as a JSON array, as kept until they change.
+fn active_tasks(framework: &Framework) -> &str {
+    framework.tasks_json(|framework, out| {
+        array(out, |a| {
+            for entry in super::sorted_tasks(framework) {
+                a.item().push_str(task_entry(entry));
+            }
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Writing ahead
+// ---------------------------------------------------------------------------
+
+/// Writes ahead, until `deadline`, what the next `/master/state` would
+/// write anew: the JSON of the active tasks created or changed since the
+/// last document, the task lists of their frameworks and the agents that
+/// changed. Returns whether some is left. The master calls it while
+/// nothing waits for it, so that a document after many changes (the first
+/// after a failover's re-registrations) is mostly copied, not written.
+pub fn write_ahead(master: &Master, deadline: std::time::Instant) -> bool {
+    let due = |n: usize| n % 64 == 63 && std::time::Instant::now() >= deadline;
+    let mut n = 0;
+    for framework in master.frameworks.registered.values() {
+        if framework.tasks_json_written() {
+            continue;
+        }
+        for entry in framework.tasks().values() {
+            task_entry(entry);
+            if due(n) {
+                return true;
+            }
+            n += 1;
+        }
+        active_tasks(framework);
+        if std::time::Instant::now() >= deadline {
+            return true;
+        }
+    }
+    for slave in master.slaves.registered.values() {
+        slave_fields(slave);
+        if due(n) {
+            return true;
+        }
+        n += 1;
+    }
+    false
+}
+
 // ---------------------------------------------------------------------------
 // Tasks (`mesos_proto::model::task_json` and the writers it uses)
 // ---------------------------------------------------------------------------
+
+/// An active task's JSON, as kept until it changes.
+fn task_entry(entry: &crate::frameworks::TaskEntry) -> &str {
+    entry.json(|task, out| object(out, |t| write_task(t, task)))
+}
 
 /// §3.10: `json(Task)`.
 fn write_task(o: &mut Obj<'_>, task: &Task) {

@@ -1513,3 +1513,37 @@ async fn the_registry_gc_prunes_old_and_excess_unreachable_and_gone_agents() {
     assert_eq!(unreachable, ["S6"]);
     assert_eq!(gone, ["S5"]);
 }
+
+#[actix_rt::test]
+async fn an_idle_master_writes_ahead_the_json_of_changed_tasks_and_agents() {
+    // Beyond upstream: what changed is written while the master has
+    // nothing else to do, so that the next document copies it.
+    let mut cluster = cluster(&[]).await;
+    let offer = cluster.offer.clone();
+    launch(&mut cluster, vec![task("t1", &offer, "cpus:1;mem:128")]).await;
+    update(&mut cluster, "t1", TaskState::TaskRunning, 1_700_000_000.0).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let written =
+            cluster
+                .master
+                .call(|m, _| {
+                    m.frameworks.registered.values().all(|f| {
+                        f.tasks_json_written() && f.tasks().values().all(|t| t.is_written())
+                    }) && m.slaves.registered.values().all(|s| s.is_written())
+                })
+                .await
+                .unwrap();
+        if written {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was written ahead"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let state = get(cluster.addr(), "/master/state").await.json();
+    assert_eq!(state["frameworks"][0]["tasks"][0]["state"], "TASK_RUNNING");
+    assert_eq!(state["slaves"][0]["used_resources"]["cpus"], 1.0);
+}
