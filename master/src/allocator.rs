@@ -45,11 +45,13 @@
 //! the outermost guarantees only, as upstream sums the top-level roles'
 //! (a subrole's guarantee lies within its parent's).
 //!
+//! Equal shares are ordered as upstream's DRF sorters order them: first
+//! the role (or framework) allocated something fewer times, then by
+//! name.
+//!
 //! Differences from upstream, for now: agents are visited in id order
 //! (upstream shuffles them); quota counts `cpus`, `mem`, `disk` and
-//! `gpus` only; ties between equal shares are broken by role or
-//! framework name (upstream first compares how many allocations each
-//! client had). Upstream 1.11 counts subroles in their ancestors'
+//! `gpus` only. Upstream 1.11 counts subroles in their ancestors'
 //! consumption too, but its allocation loop checks a role's own limit
 //! only, and lets only roles with a guarantee of their own use the
 //! headroom; so there a framework of `a/b` is not capped by `a`'s limit
@@ -302,17 +304,23 @@ fn role_path(role: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Where a role sits in the order of the role tree: for each node from
-/// the top down, its subtree share over its weight and its path's rank,
-/// then the role's own frameworks as the virtual leaf `<role>/.`.
-/// Compared level by level, two roles meet at the first node where their
-/// paths part, so siblings are ordered by their subtrees' shares (ties
-/// by path).
+/// the top down, its subtree share over its weight, its allocation count
+/// and its path's rank, then the role's own frameworks as the virtual
+/// leaf `<role>/.`. Compared level by level, two roles meet at the first
+/// node where their paths part, so siblings are ordered by their
+/// subtrees' shares, equal shares by how many times each was allocated
+/// something (upstream's `DRFSorter` fairness between equal shares),
+/// then by path.
 #[derive(Debug, Clone, PartialEq)]
 struct RoleKey {
     /// Below its quota guarantee: visited before every other role.
     below_guarantee: bool,
-    path: Vec<(f64, u32)>,
+    path: Vec<PathEntry>,
 }
+
+/// A node in a [`RoleKey`]: its share over its weight, how many times it
+/// (or a role below it) was allocated something, and its path's rank.
+type PathEntry = (f64, u64, u32);
 
 /// The nodes of the role tree of one allocation cycle (virtual leaves
 /// included), numbered in the order of their paths, so that keys compare
@@ -325,7 +333,7 @@ impl RoleKey {
             .cmp(&!other.below_guarantee)
             .then_with(|| {
                 for (a, b) in self.path.iter().zip(&other.path) {
-                    let ordering = a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                    let ordering = a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2));
                     if ordering.is_ne() {
                         return ordering;
                     }
@@ -379,6 +387,9 @@ struct Framework {
     allocated: HashMap<String, Resources>,
     /// Their share quantities, by role.
     quantities: HashMap<String, Quantities>,
+    /// How many times it was allocated something, by role (upstream's
+    /// framework sorter's allocation count).
+    allocation_counts: HashMap<String, u64>,
 }
 
 impl Framework {
@@ -401,6 +412,10 @@ pub struct HierarchicalDrf {
     /// Share quantities allocated per role and its subroles, for every
     /// node of the role tree (`a` for `a/b` too).
     subtree_quantities: HashMap<String, Quantities>,
+    /// How many times each node of the role tree was allocated something
+    /// (see [`HierarchicalDrf::node_count`]). Kept while the master runs,
+    /// as upstream's sorters keep theirs (not across a failover).
+    node_counts: HashMap<String, u64>,
     /// Number of eligible frameworks.
     eligible: usize,
     /// (expiry, agent, framework) of every filter, soonest first.
@@ -716,18 +731,51 @@ impl HierarchicalDrf {
     /// weight, then the role's own share (weight 1) as its virtual leaf.
     fn role_key(&self, role: &str, ranks: &NodeRanks) -> RoleKey {
         let rank = |node: &str| ranks.get(node).copied().unwrap_or(u32::MAX);
-        let mut path: Vec<(f64, u32)> = role_path(role)
-            .map(|node| (self.node_share(node), rank(node)))
+        let mut path: Vec<PathEntry> = role_path(role)
+            .map(|node| (self.node_share(node), self.node_count(node), rank(node)))
             .collect();
         let own = self
             .role_quantities
             .get(role)
             .map_or(0.0, |q| share(&self.totals, q));
-        path.push((own, rank(&format!("{role}/."))));
+        let leaf = format!("{role}/.");
+        path.push((own, self.node_count(&leaf), rank(&leaf)));
         RoleKey {
             below_guarantee: self.below_guarantee(role),
             path,
         }
+    }
+
+    /// How many times a node of the role tree (a role and the roles below
+    /// it, or the virtual leaf `<role>/.` of the role's own frameworks) was
+    /// allocated something.
+    fn node_count(&self, node: &str) -> u64 {
+        self.node_counts.get(node).copied().unwrap_or(0)
+    }
+
+    /// Counts an allocation to `framework_index` in `role` (upstream's
+    /// sorters' `allocated`): for the framework in its role, the role's
+    /// virtual leaf and every node above it.
+    fn count_allocation(&mut self, framework_index: usize, role: &str) {
+        for node in role_path(role) {
+            *self.node_counts.entry(node.to_string()).or_default() += 1;
+        }
+        *self.node_counts.entry(format!("{role}/.")).or_default() += 1;
+        if let Some(framework) = self.frameworks[framework_index].as_mut() {
+            *framework
+                .allocation_counts
+                .entry(role.to_string())
+                .or_default() += 1;
+        }
+    }
+
+    /// How many times a framework was allocated something in `role`.
+    fn framework_count(&self, index: usize, role: &str) -> u64 {
+        self.frameworks[index]
+            .as_ref()
+            .and_then(|f| f.allocation_counts.get(role))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A node's subtree share over its weight.
@@ -748,17 +796,18 @@ impl HierarchicalDrf {
     fn refresh_role_keys(&self, roles: &mut [(RoleKey, String)], allocated: usize) {
         let (key, role) = &roles[allocated];
         let depth = key.path.len() - 1;
-        let changed: Vec<(u32, f64)> = role_path(role)
+        let changed: Vec<PathEntry> = role_path(role)
             .zip(&key.path)
-            .map(|(node, (_, rank))| (*rank, self.node_share(node)))
+            .map(|(node, (_, _, rank))| (self.node_share(node), self.node_count(node), *rank))
             .collect();
+        let leaf_count = self.node_count(&format!("{role}/."));
         for (key, role) in roles.iter_mut() {
             let mut matched = 0;
-            for (entry, (rank, share)) in key.path.iter_mut().zip(&changed) {
-                if entry.1 != *rank {
+            for (entry, fresh) in key.path.iter_mut().zip(&changed) {
+                if entry.2 != fresh.2 {
                     break;
                 }
-                entry.0 = *share;
+                *entry = *fresh;
                 matched += 1;
             }
             let own_depth = key.path.len() - 1;
@@ -773,6 +822,7 @@ impl HierarchicalDrf {
                         .map_or(0.0, |q| share(&self.totals, q));
                     if let Some(leaf) = key.path.last_mut() {
                         leaf.0 = own;
+                        leaf.1 = leaf_count;
                     }
                 }
             }
@@ -948,6 +998,7 @@ impl Allocator for HierarchicalDrf {
             filtered: HashSet::new(),
             allocated: HashMap::new(),
             quantities: HashMap::new(),
+            allocation_counts: HashMap::new(),
         };
         if framework.eligible() {
             self.eligible += 1;
@@ -1130,6 +1181,7 @@ impl Allocator for HierarchicalDrf {
         if let Some(&index) = self.framework_index.get(framework_id) {
             for (role, used) in resources.allocations() {
                 self.account(index, &role, &used, 1.0);
+                self.count_allocation(index, &role);
             }
         }
     }
@@ -1352,17 +1404,27 @@ impl Allocator for HierarchicalDrf {
             .map(|role| (self.role_key(role, &ranks), role.clone()))
             .collect();
         roles.sort_by(|(a, _), (b, _)| a.compare(b));
+        // Frameworks by share, equal shares by allocation count, then by
+        // id (upstream's framework sorters).
         let framework_key = |this: &Self, index: usize, role: &str| {
             let name = this.frameworks[index]
                 .as_ref()
                 .map(|f| f.id.clone())
                 .unwrap_or_default();
-            (this.framework_share(index, role), name)
+            (
+                this.framework_share(index, role),
+                this.framework_count(index, role),
+                name,
+            )
+        };
+        let framework_order = |a: &(f64, u64, String), b: &(f64, u64, String)| {
+            a.0.total_cmp(&b.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| a.2.cmp(&b.2))
         };
         for (role, list) in members.iter_mut() {
             list.sort_by(|&a, &b| {
-                let (ka, kb) = (framework_key(self, a, role), framework_key(self, b, role));
-                ka.0.total_cmp(&kb.0).then_with(|| ka.1.cmp(&kb.1))
+                framework_order(&framework_key(self, a, role), &framework_key(self, b, role))
             });
         }
 
@@ -1494,6 +1556,7 @@ impl Allocator for HierarchicalDrf {
                     slave.allocated += &allocated;
                 }
                 self.account(framework_index, &role, &allocated, 1.0);
+                self.count_allocation(framework_index, &role);
                 let framework_id = self.frameworks[framework_index]
                     .as_ref()
                     .map(|f| f.id.clone())
@@ -1513,8 +1576,7 @@ impl Allocator for HierarchicalDrf {
                 if let Some(list) = members.get_mut(&role) {
                     list.remove(position);
                     let at = list.partition_point(|&f| {
-                        let k = framework_key(self, f, &role);
-                        k.0.total_cmp(&key.0).then_with(|| k.1.cmp(&key.1)).is_lt()
+                        framework_order(&framework_key(self, f, &role), &key).is_lt()
                     });
                     list.insert(at, framework_index);
                 }
@@ -1682,6 +1744,41 @@ mod tests {
             second[0].resources.allocations().keys().collect::<Vec<_>>(),
             vec!["*"]
         );
+    }
+
+    /// Upstream's DRF sorters break ties between equal shares by how many
+    /// times each client was allocated something, then by name: two
+    /// frameworks that keep giving back what they get take turns.
+    #[test]
+    fn equal_shares_take_turns_by_allocation_count() {
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus:2;mem:1024"), Resources::new());
+        for framework in ["f1", "f2"] {
+            drf.add_framework(framework, vec!["*".into()], vec![], true);
+        }
+        let mut takers = Vec::new();
+        for second in 0..4 {
+            let now = Duration::from_secs(second);
+            let offer = drf.allocate(now).remove(0);
+            // Given back at once, without a filter: both shares are zero
+            // again.
+            drf.recover_resources(&offer.framework_id, "s1", &offer.resources, None, now);
+            takers.push(offer.framework_id);
+        }
+        assert_eq!(takers, ["f1", "f2", "f1", "f2"]);
+        // The same between roles.
+        let mut drf = HierarchicalDrf::default();
+        drf.add_slave("s1", resources("cpus:2;mem:1024"), Resources::new());
+        drf.add_framework("fa", vec!["a".into()], vec![], true);
+        drf.add_framework("fb", vec!["b".into()], vec![], true);
+        let mut roles = Vec::new();
+        for second in 0..4 {
+            let now = Duration::from_secs(second);
+            let offer = drf.allocate(now).remove(0);
+            drf.recover_resources(&offer.framework_id, "s1", &offer.resources, None, now);
+            roles.push(offer.role);
+        }
+        assert_eq!(roles, ["a", "b", "a", "b"]);
     }
 
     #[test]
