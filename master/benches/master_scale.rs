@@ -447,6 +447,10 @@ async fn bench_state(runtime: &Runtime, count: usize) {
         // idle; wait for it (`STATE_COLD=1`: the first request writes it).
         let start = Instant::now();
         while !master.call(|m, _| written_ahead(m)).await.expect("master") {
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "not written ahead after 300 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         println!(

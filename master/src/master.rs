@@ -164,6 +164,8 @@ pub struct Master {
     pub role_whitelist: Option<BTreeSet<String>>,
     next_slave_id: u64,
     self_addr: Option<actix::WeakAddr<Master>>,
+    /// Where writing ahead the state JSON goes on.
+    write_ahead_cursor: std::cell::Cell<crate::state_json::WriteAheadCursor>,
     gauges_pending: bool,
     /// Whether a copy of the allocator's metrics is queued.
     allocator_metrics_pending: std::cell::Cell<bool>,
@@ -292,6 +294,7 @@ impl Master {
             role_whitelist,
             next_slave_id: 0,
             self_addr: None,
+            write_ahead_cursor: Default::default(),
             gauges_pending: false,
             allocator_metrics_pending: std::cell::Cell::new(false),
             metrics: Default::default(),
@@ -542,10 +545,7 @@ impl Master {
         let queue = self.base.event_queue();
         let again = if queue.messages() + queue.http_requests() + queue.dispatches() > 0 {
             WRITE_AHEAD_RETRY
-        } else if crate::state_json::write_ahead(
-            self,
-            std::time::Instant::now() + WRITE_AHEAD_SLICE,
-        ) {
+        } else if self.write_ahead_slice() {
             std::time::Duration::ZERO
         } else {
             WRITE_AHEAD_INTERVAL
@@ -556,6 +556,15 @@ impl Master {
         } else {
             self.base.delay(again, &ctx.address(), write_ahead);
         }
+    }
+
+    /// One slice of writing ahead; returns whether some is left.
+    fn write_ahead_slice(&self) -> bool {
+        let mut cursor = self.write_ahead_cursor.get();
+        let deadline = std::time::Instant::now() + WRITE_AHEAD_SLICE;
+        let more = crate::state_json::write_ahead(self, &mut cursor, deadline);
+        self.write_ahead_cursor.set(cursor);
+        more
     }
 
     /// Upstream's `Master::doRegistryGc`: every `--registry_gc_interval`,

@@ -426,38 +426,62 @@ fn active_tasks(framework: &Framework) -> &str {
 // Writing ahead
 // ---------------------------------------------------------------------------
 
+/// Where [`write_ahead`] stopped: in the task list of the framework whose
+/// tasks had version `tasks_version`, after `tasks_passed` tasks; among
+/// the agents, after `agents_passed`. A map's order holds while it is not
+/// changed, and a framework's tasks change only with a new version; when
+/// the agents change, some may be passed unwritten until the next pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteAheadCursor {
+    tasks_version: u64,
+    tasks_passed: usize,
+    agents_passed: usize,
+}
+
 /// Writes ahead, until `deadline`, what the next `/master/state` would
 /// write anew: the JSON of the active tasks created or changed since the
 /// last document, the task lists of their frameworks and the agents that
-/// changed. Returns whether some is left. The master calls it while
-/// nothing waits for it, so that a document after many changes (the first
-/// after a failover's re-registrations) is mostly copied, not written.
-pub fn write_ahead(master: &Master, deadline: std::time::Instant) -> bool {
+/// changed, going on from `cursor`. Returns whether some is left. The
+/// master calls it while nothing waits for it, so that a document after
+/// many changes (the first after a failover's re-registrations) is mostly
+/// copied, not written.
+pub fn write_ahead(
+    master: &Master,
+    cursor: &mut WriteAheadCursor,
+    deadline: std::time::Instant,
+) -> bool {
     let due = |n: usize| n % 64 == 63 && std::time::Instant::now() >= deadline;
-    let mut n = 0;
     for framework in master.frameworks.registered.values() {
         if framework.tasks_json_written() {
             continue;
         }
-        for entry in framework.tasks().values() {
+        if cursor.tasks_version != framework.tasks_version() {
+            cursor.tasks_version = framework.tasks_version();
+            cursor.tasks_passed = 0;
+        }
+        // Passing a task without looking at it costs next to nothing.
+        let tasks = framework.tasks().values().enumerate();
+        for (n, entry) in tasks.skip(cursor.tasks_passed) {
             task_entry(entry);
             if due(n) {
+                cursor.tasks_passed = n + 1;
                 return true;
             }
-            n += 1;
         }
         active_tasks(framework);
         if std::time::Instant::now() >= deadline {
             return true;
         }
     }
-    for slave in master.slaves.registered.values() {
+    let slaves = master.slaves.registered.values().enumerate();
+    for (n, slave) in slaves.skip(cursor.agents_passed) {
         slave_fields(slave);
         if due(n) {
+            cursor.agents_passed = n + 1;
             return true;
         }
-        n += 1;
     }
+    cursor.agents_passed = 0;
     false
 }
 

@@ -1547,3 +1547,35 @@ async fn an_idle_master_writes_ahead_the_json_of_changed_tasks_and_agents() {
     assert_eq!(state["frameworks"][0]["tasks"][0]["state"], "TASK_RUNNING");
     assert_eq!(state["slaves"][0]["used_resources"]["cpus"], 1.0);
 }
+
+#[actix_rt::test]
+async fn writing_ahead_goes_on_where_it_stopped() {
+    // Each slice goes on after what the slice before wrote, however short
+    // the slices: here every one ends at its first check.
+    let mut cluster = cluster(&[]).await;
+    let offer = cluster.offer.clone();
+    let tasks = (0..130)
+        .map(|i| task(&format!("t{i:03}"), &offer, "cpus:0.01;mem:1"))
+        .collect();
+    launch(&mut cluster, tasks).await;
+    let slices = cluster
+        .master
+        .call(|m, _| {
+            let mut cursor = mesos_master::state_json::WriteAheadCursor::default();
+            let mut slices = 0;
+            while mesos_master::state_json::write_ahead(m, &mut cursor, std::time::Instant::now()) {
+                slices += 1;
+                assert!(slices < 100, "no progress");
+            }
+            slices
+        })
+        .await
+        .unwrap();
+    // 64 tasks per slice, then the task list, then the agent.
+    assert_eq!(slices, 3);
+    let state = get(cluster.addr(), "/master/state").await.json();
+    assert_eq!(
+        state["frameworks"][0]["tasks"].as_array().map(Vec::len),
+        Some(130)
+    );
+}
