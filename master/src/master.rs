@@ -537,7 +537,9 @@ impl Master {
 
     /// Writes ahead the state documents' JSON of what changed (beyond
     /// upstream, which writes every document whole): for up to
-    /// [`WRITE_AHEAD_SLICE`] at a time while nothing waits for the master,
+    /// [`WRITE_AHEAD_SLICE`] at a time (but a framework's task list and its
+    /// use per agent, and their sum over the frameworks, are each written
+    /// whole: 0.2-0.4 s at 80,000 tasks) while nothing waits for the master,
     /// going on behind what arrived meanwhile; when something waits, again
     /// after [`WRITE_AHEAD_RETRY`]; when all is written, again after
     /// [`WRITE_AHEAD_INTERVAL`].

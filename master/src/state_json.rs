@@ -640,7 +640,7 @@ pub(crate) struct TasksUsage {
 }
 
 impl TasksUsage {
-    fn of(master: &Master) -> std::rc::Rc<Self> {
+    pub(crate) fn of(master: &Master) -> std::rc::Rc<Self> {
         let key: Vec<(String, u64)> = registered_frameworks(master)
             .map(|f| (f.id().to_string(), f.tasks_version()))
             .collect();

@@ -468,7 +468,9 @@ pub fn write_ahead(
                 return true;
             }
         }
+        // Both in one go: at 80,000 tasks, 0.1-0.2 s each.
         active_tasks(framework);
+        framework.used_by_agent();
         if std::time::Instant::now() >= deadline {
             return true;
         }
@@ -482,6 +484,9 @@ pub fn write_ahead(
         }
     }
     cursor.agents_passed = 0;
+    // What the tasks use per agent, summed over the frameworks, also in
+    // one go once they changed (0.4 s at 40,000 agents and 5 frameworks).
+    super::TasksUsage::of(master);
     false
 }
 
