@@ -3,6 +3,39 @@
 //! `AttachContainerInput*`, `AttachContainerOutput*`, and
 //! `io_switchboard_tests.cpp`): real agents, real `mesos-io-switchboard`
 //! servers, real ptys, over real HTTP.
+//!
+//! Upstream test → ours (`AgentAPITest` in `api_tests.cpp`,
+//! `IOSwitchboard*Test` in `io_switchboard_tests.cpp`):
+//!
+//! - `LaunchNestedContainerSession` →
+//!   `a_session_accepting_json_streams_recordio_framed_json_records`
+//! - `LaunchNestedContainerSessionWithTTY`, `OutputRedirectionWithTTY` →
+//!   `a_tty_session_has_stderr_in_its_stdout`,
+//!   `session_with_a_tty_runs_in_a_pty_and_streams_its_output`
+//! - `LaunchNestedContainerSessionDisconnected` →
+//!   `a_session_container_dies_with_its_connection`,
+//!   `a_session_whose_client_leaves_during_the_launch_is_destroyed`
+//! - `LaunchNestedContainerSessionAttachFailure` →
+//!   `without_switchboard_servers_a_session_fails_with_a_clear_error`
+//! - `ROOT_CGROUPS_LaunchNestedContainerSessionsInParallel` →
+//!   `sessions_launched_in_parallel_each_stream_their_own_output`
+//! - `ROOT_CGROUPS_LaunchNestedContainerSessionKillTask` →
+//!   `a_session_that_kills_its_task_ends_with_the_task_failed`
+//! - `AttachContainerInput`, `AttachContainerOutput` (TTY) →
+//!   `attach_to_a_running_tty_container_and_type_into_it`,
+//!   `session_without_a_tty_pipes_stdin_to_cat`
+//! - `AttachContainerInputValidation` →
+//!   `an_input_stream_whose_first_record_names_no_container_is_a_bad_request`
+//! - `HeaderValidation` →
+//!   `agent_api.rs` (its table of header errors)
+//! - `IOSwitchboardServerTest.*` →
+//!   `switchboard_server_alone_heartbeats_redirects_and_takes_input`
+//! - `IOSwitchboardTest.ContainerAttach` →
+//!   `attach_to_a_top_level_tty_command_task_and_type_into_it`
+//! - `IOSwitchboardTest.KillSwitchboardContainerDestroyed` →
+//!   `a_switchboard_that_dies_fails_its_container_with_io_switchboard_exited`
+//! - `NestedMesosContainerizerTest.ROOT_CGROUPS_RecoverNested*` →
+//!   `nested_containers_survive_an_agent_restart_and_sessions_do_not`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -128,11 +161,18 @@ async fn stream(addr: SocketAddrV4, call: Value) -> Stream {
 
 /// [`stream`] with more header lines (each ending in `\r\n`).
 async fn stream_with(addr: SocketAddrV4, call: Value, headers: &str) -> Stream {
+    let media = format!("Accept: {RECORDIO}\r\nMessage-Accept: {JSON}\r\n{headers}");
+    stream_accepting(addr, call, &media).await
+}
+
+/// Opens a streaming call whose `Accept` (and `Message-Accept`) header
+/// lines are `media`; the records must be RecordIO-framed JSON.
+async fn stream_accepting(addr: SocketAddrV4, call: Value, media: &str) -> Stream {
     let mut socket = TcpStream::connect(addr).await.unwrap();
     let body = call.to_string();
     let head = format!(
-        "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nAccept: {RECORDIO}\r\n\
-         Message-Accept: {JSON}\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\n{media}\
+         Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     socket.write_all(head.as_bytes()).await.unwrap();
@@ -221,13 +261,7 @@ struct Input {
 
 impl Input {
     async fn open(addr: SocketAddrV4, container_id: Value) -> Self {
-        let mut socket = TcpStream::connect(addr).await.unwrap();
-        let head = format!(
-            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {RECORDIO}\r\n\
-             Message-Content-Type: {JSON}\r\nAccept: {JSON}\r\nTransfer-Encoding: chunked\r\n\r\n"
-        );
-        socket.write_all(head.as_bytes()).await.unwrap();
-        let mut input = Self { socket };
+        let mut input = Self::open_empty(addr).await;
         input
             .send(json!({
                 "type": "ATTACH_CONTAINER_INPUT",
@@ -235,6 +269,17 @@ impl Input {
             }))
             .await;
         input
+    }
+
+    /// Opens the request without sending a record.
+    async fn open_empty(addr: SocketAddrV4) -> Self {
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {RECORDIO}\r\n\
+             Message-Content-Type: {JSON}\r\nAccept: {JSON}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        Self { socket }
     }
 
     async fn send(&mut self, record: Value) {
@@ -370,6 +415,136 @@ async fn session_with_a_tty_runs_in_a_pty_and_streams_its_output() {
     assert_eq!(lines[3], "33 77", "{output:?}");
     let wait = wait_nested(cluster.addr, nested(&parent, "exec-tty")).await;
     assert_eq!(wait["exit_status"], 0, "{wait}");
+}
+
+/// The sandbox of nested container `name` under the cluster's task.
+async fn nested_sandbox(cluster: &Cluster, name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        get(cluster.addr, "/files/debug").await.json()[&cluster.sandbox()]
+            .as_str()
+            .unwrap(),
+    )
+    .join("containers")
+    .join(name)
+}
+
+/// Splits a stream's output by kind: (stdout, stderr).
+async fn stdout_and_stderr(stream: &mut Stream) -> (String, String) {
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    while let Some(record) = stream.next().await {
+        match record["data"]["type"].as_str() {
+            Some("STDOUT") => stdout.extend(data(&record)),
+            Some("STDERR") => stderr.extend(data(&record)),
+            _ => {}
+        }
+    }
+    (
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// Upstream `AgentAPITest.LaunchNestedContainerSession` (its JSON
+/// parameter): `Accept: application/json` gets `200` with that
+/// `Content-Type`, no `Message-Content-Type`, and RecordIO-framed JSON
+/// `ProcessIO` records (the Mesos 1.2 answer upstream keeps); the output
+/// is in the sandbox files too. `ATTACH_CONTAINER_OUTPUT` answers the same.
+#[actix_rt::test]
+async fn a_session_accepting_json_streams_recordio_framed_json_records() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-json").await;
+    let parent = parent(&cluster).await;
+    let mut session = stream_accepting(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": nested(&parent, "exec-json"),
+                "command": {"value": "printf output && printf error 1>&2"}
+            }
+        }),
+        &format!("Accept: {JSON}\r\n"),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    assert!(
+        session.head.contains("Content-Type: application/json\r\n"),
+        "{}",
+        session.head
+    );
+    assert!(
+        !session.head.contains("Message-Content-Type"),
+        "{}",
+        session.head
+    );
+    let (stdout, stderr) = stdout_and_stderr(&mut session).await;
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("output", "error"));
+    let wait = wait_nested(cluster.addr, nested(&parent, "exec-json")).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
+    let sandbox = nested_sandbox(&cluster, "exec-json").await;
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stdout")).unwrap(),
+        "output"
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stderr")).unwrap(),
+        "error"
+    );
+
+    // The same for an attach to a running container's output.
+    let shell = nested(&parent, "shell-json");
+    launch_tty_nested(cluster.addr, &shell, "exec sh").await;
+    let mut output = stream_accepting(
+        cluster.addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": shell}}),
+        &format!("Accept: {JSON}\r\n"),
+    )
+    .await;
+    assert_eq!(output.status, 200, "{}", output.head);
+    assert!(output.head.contains("Content-Type: application/json\r\n"));
+    assert!(!output.head.contains("Message-Content-Type"));
+    let mut input = Input::open(cluster.addr, shell.clone()).await;
+    input.stdin(b"echo json-$((6 * 7))\n").await;
+    output.output_until("json-42").await;
+    input.stdin(b"exit\n").await;
+    let (status, body) = input.finish().await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Upstream `AgentAPITest.LaunchNestedContainerSessionWithTTY` and
+/// `IOSwitchboardTest.OutputRedirectionWithTTY`: under a TTY the command's
+/// stderr goes to the terminal too, so the stream and the sandbox `stdout`
+/// hold both, in order.
+#[actix_rt::test]
+async fn a_tty_session_has_stderr_in_its_stdout() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-tty-stderr").await;
+    let parent = parent(&cluster).await;
+    let mut session = stream_accepting(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": nested(&parent, "exec-tty-err"),
+                "command": {"value": "printf output && printf error 1>&2"},
+                "container": {"type": "MESOS", "tty_info": {}}
+            }
+        }),
+        &format!("Accept: {JSON}\r\n"),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    let (stdout, stderr) = stdout_and_stderr(&mut session).await;
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("outputerror", ""));
+    let sandbox = nested_sandbox(&cluster, "exec-tty-err").await;
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stdout")).unwrap(),
+        "outputerror"
+    );
 }
 
 #[actix_rt::test]
@@ -828,13 +1003,14 @@ async fn attach_to_a_task_without_a_switchboard_fails_as_upstream_follows_when_a
     )
     .await;
     assert_eq!(unknown.status, 404);
-    // Attach calls want a streaming answer; input wants a streaming body.
+    // `Accept: application/json` is served too (upstream's Mesos 1.2
+    // answer), so the same error comes back; input wants a streaming body.
     let reply = call(
         cluster.addr,
         json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": {"value": parent}}}),
     )
     .await;
-    assert_eq!(reply.status, 406, "{}", reply.text());
+    assert_eq!((reply.status, reply.text().as_str()), (500, disabled));
     let reply = call(
         cluster.addr,
         json!({"type": "ATTACH_CONTAINER_INPUT", "attach_container_input": {"type": "CONTAINER_ID", "container_id": {"value": parent}}}),
@@ -855,6 +1031,42 @@ async fn attach_to_a_task_without_a_switchboard_fails_as_upstream_follows_when_a
     )
     .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
+}
+
+/// Upstream `AgentAPITest.AttachContainerInputValidation`: the first
+/// record of an input stream must name the container; a first record
+/// without its ID, or carrying `PROCESS_IO`, is a `400`.
+#[actix_rt::test]
+async fn an_input_stream_whose_first_record_names_no_container_is_a_bad_request() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("input-validation").await;
+    let mut input = Input::open_empty(cluster.addr).await;
+    input
+        .send(json!({
+            "type": "ATTACH_CONTAINER_INPUT",
+            "attach_container_input": {"type": "CONTAINER_ID"}
+        }))
+        .await;
+    let (status, body) = input.answer().await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.starts_with(
+            "Failed to validate agent::Call: 'attach_container_input.container_id' is invalid"
+        ),
+        "{body}"
+    );
+    let mut input = Input::open_empty(cluster.addr).await;
+    input.stdin(b"hello").await;
+    let (status, body) = input.answer().await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            400,
+            "Expecting 'attach_container_input.type' to be CONTAINER_ID"
+        )
+    );
 }
 
 /// Beyond upstream: `Mesos-Follow-Sandbox` streams a container without a
@@ -1460,4 +1672,11 @@ async fn without_switchboard_servers_a_session_fails_with_a_clear_error() {
         "{}",
         reply.text()
     );
+    // As after upstream's `LaunchNestedContainerSessionAttachFailure`, the
+    // refused session's container is destroyed: its termination is all
+    // that is left.
+    let wait = wait_nested(cluster.addr, nested(&parent, "exec-off")).await;
+    assert_eq!(wait["reason"], "REASON_CONTAINER_LAUNCH_FAILED", "{wait}");
+    let containers = get(cluster.addr, "/containers").await.json();
+    assert!(!containers.to_string().contains("exec-off"), "{containers}");
 }
