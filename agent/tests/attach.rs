@@ -1406,6 +1406,24 @@ fn pids_of(argv: &[&str]) -> Vec<i32> {
         .collect()
 }
 
+/// The first file under `root` (symbolic links not followed) whose path
+/// ends with `suffix`.
+fn find_path(root: &std::path::Path, suffix: &str) -> Option<std::path::PathBuf> {
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.ends_with(suffix) {
+                return Some(path);
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(path);
+            }
+        }
+    }
+    None
+}
+
 async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     for _ in 0..500 {
         if check() {
@@ -1420,8 +1438,10 @@ async fn eventually(mut check: impl FnMut() -> bool) -> bool {
 /// recover` from the runtime directory): after the agent is killed and
 /// started again, a task group's nested container still runs and its
 /// default executor waits on it again (the kill reaches it and it ends
-/// TASK_KILLED, not failed); a TTY container is attached to again through
-/// its recovered switchboard; a DEBUG session container, whose connection
+/// TASK_KILLED, not failed); a TTY container, whose attached client's
+/// streams end with the agent, keeps its switchboard, which copies the
+/// output written meanwhile to the sandbox, and is attached to and typed
+/// into again through it; a DEBUG session container, whose connection
 /// died with the agent, is destroyed.
 #[actix_rt::test]
 async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
@@ -1497,6 +1517,28 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
     // A TTY container and a DEBUG session under the executor's container.
     let shell = nested(&executor, "shell");
     launch_tty_nested(addr, &shell, "exec sh").await;
+    // A client is attached to the TTY container when the agent dies; the
+    // shell then waits for a file and writes once it is there.
+    let mut attached = stream(
+        addr,
+        json!({"type": "ATTACH_CONTAINER_OUTPUT", "attach_container_output": {"container_id": shell}}),
+    )
+    .await;
+    assert_eq!(attached.status, 200, "{}", attached.head);
+    let mut typing = Input::open(addr, shell.clone()).await;
+    typing.stdin(b"echo before-$((1 + 1))\n").await;
+    attached.output_until("before-2").await;
+    let go = work_dir.path().join("go");
+    typing
+        .stdin(
+            format!(
+                "while [ ! -e {} ]; do sleep 0.05; done; echo down-$((40 + 2))\n",
+                go.display()
+            )
+            .as_bytes(),
+        )
+        .await;
+    attached.output_until("done;").await;
     let session = stream(
         addr,
         json!({
@@ -1527,13 +1569,41 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
             .parse()
             .unwrap();
 
+    let shell_switchboard: i32 =
+        std::fs::read_to_string(checkpointed.join("shell/io_switchboard/pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+
     // kill -9: everything the agent launched keeps running, the session's
     // container too (nobody is left to destroy it).
     agent.crash();
     drop(session);
+    // The attached client's streams end with the agent.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while attached.next().await.is_some() {}
+    })
+    .await
+    .expect("the output stream outlived the agent");
+    assert_eq!(typing.answer().await, (0, String::new()));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(pids_of(&["sleep", "1011"]), vec![task_pid]);
     assert_eq!(pids_of(&["sleep", "1013"]).len(), 1);
+    // The TTY container's switchboard outlives its clients and still
+    // copies the output to the sandbox while no agent is there.
+    assert!(std::path::Path::new(&format!("/proc/{shell_switchboard}")).exists());
+    let shell_stdout = find_path(work_dir.path(), "containers/shell/stdout")
+        .unwrap_or_else(|| panic!("no sandbox stdout of the shell"));
+    std::fs::write(&go, b"").unwrap();
+    assert!(
+        eventually(|| std::fs::read_to_string(&shell_stdout)
+            .unwrap_or_default()
+            .contains("down-42"))
+        .await,
+        "{:?}",
+        std::fs::read_to_string(&shell_stdout)
+    );
 
     let _agent = AgentBinary::start(master.upid(), port, work_dir.path(), &[]);
     // The recovered agent destroys the DEBUG container; the task runs on.
@@ -1551,7 +1621,8 @@ async fn nested_containers_survive_an_agent_restart_and_sessions_do_not() {
     );
 
     // The TTY container is attached to again (once the agent finished
-    // recovering) and typed into.
+    // recovering) and typed into: its input stream was freed when the
+    // agent's connection broke.
     let mut output = loop {
         let output = stream(
             addr,
