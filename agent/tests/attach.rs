@@ -24,6 +24,8 @@
 //! - `AttachContainerInput`, `AttachContainerOutput` (TTY) →
 //!   `attach_to_a_running_tty_container_and_type_into_it`,
 //!   `session_without_a_tty_pipes_stdin_to_cat`
+//! - `AttachContainerInputRepeat` →
+//!   `input_streams_one_after_another_reach_the_same_cat`
 //! - `AttachContainerInputValidation` →
 //!   `an_input_stream_whose_first_record_names_no_container_is_a_bad_request`
 //! - `HeaderValidation` →
@@ -604,6 +606,54 @@ async fn session_without_a_tty_pipes_stdin_to_cat() {
         std::fs::read_to_string(sandbox.join("stderr")).unwrap(),
         "done\n"
     );
+}
+
+/// Upstream `AgentAPITest.AttachContainerInputRepeat`: input streams one
+/// after another reach the same `cat`, a short one, then 1 MB in 4 KB
+/// records ending in EOF; its output is both, in order.
+#[actix_rt::test]
+async fn input_streams_one_after_another_reach_the_same_cat() {
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("input-repeat").await;
+    let parent = parent(&cluster).await;
+    let id = nested(&parent, "exec-repeat");
+    let mut session = stream(
+        cluster.addr,
+        json!({
+            "type": "LAUNCH_NESTED_CONTAINER_SESSION",
+            "launch_nested_container_session": {
+                "container_id": id,
+                "command": {"value": "cat"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(session.status, 200, "{}", session.head);
+    let mut expected = b"Hello World".to_vec();
+    let mut first = Input::open(cluster.addr, id.clone()).await;
+    first.stdin(&expected).await;
+    let (status, body) = first.finish().await;
+    assert_eq!(status, 200, "{body}");
+    let large: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut second = Input::open(cluster.addr, id.clone()).await;
+    for chunk in large.chunks(4096) {
+        second.stdin(chunk).await;
+    }
+    second.stdin(b"").await;
+    let (status, body) = second.finish().await;
+    assert_eq!(status, 200, "{body}");
+    expected.extend_from_slice(&large);
+    let mut stdout = Vec::new();
+    while let Some(record) = session.next().await {
+        assert_ne!(record["data"]["type"], "STDERR", "{record}");
+        stdout.extend(data(&record));
+    }
+    assert_eq!(stdout.len(), expected.len());
+    assert!(stdout == expected, "the output differs from the input");
+    let wait = wait_nested(cluster.addr, id).await;
+    assert_eq!(wait["exit_status"], 0, "{wait}");
 }
 
 #[actix_rt::test]
