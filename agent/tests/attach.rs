@@ -7,8 +7,9 @@
 //! Upstream test → ours (`AgentAPITest` in `api_tests.cpp`,
 //! `IOSwitchboard*Test` in `io_switchboard_tests.cpp`):
 //!
-//! - `LaunchNestedContainerSession` →
-//!   `a_session_accepting_json_streams_recordio_framed_json_records`
+//! - `LaunchNestedContainerSession` (its JSON and protobuf parameters) →
+//!   `a_session_accepting_json_streams_recordio_framed_json_records`,
+//!   `a_session_with_protobuf_records_both_ways`
 //! - `LaunchNestedContainerSessionWithTTY`, `OutputRedirectionWithTTY` →
 //!   `a_tty_session_has_stderr_in_its_stdout`,
 //!   `session_with_a_tty_runs_in_a_pty_and_streams_its_output`
@@ -678,6 +679,154 @@ async fn input_streams_one_after_another_reach_the_same_cat() {
     assert_eq!(wait["exit_status"], 0, "{wait}");
 }
 
+/// A session whose records are protobuf both ways (`Message-Accept` and
+/// the input's `Message-Content-Type`), as upstream's CLI and our
+/// default executor's checks ask for them.
+#[actix_rt::test]
+async fn a_session_with_protobuf_records_both_ways() {
+    use mesos_proto::mesos::agent::call::{attach_container_input, AttachContainerInput};
+    use mesos_proto::mesos::agent::{call, process_io, Call, ProcessIo};
+    use mesos_proto::mesos::ContainerId;
+    use prost::Message as _;
+    const PROTOBUF: &str = "application/x-protobuf";
+    if !require_switchboard() {
+        return;
+    }
+    let cluster = launch("session-protobuf").await;
+    let parent = parent(&cluster).await;
+    let id = ContainerId {
+        value: "exec-protobuf".into(),
+        parent: Some(Box::new(ContainerId {
+            value: parent.clone(),
+            parent: None,
+        })),
+    };
+    let session = Call {
+        r#type: Some(call::Type::LaunchNestedContainerSession as i32),
+        launch_nested_container_session: Some(call::LaunchNestedContainerSession {
+            container_id: id.clone(),
+            command: Some(mesos_proto::mesos::CommandInfo {
+                value: Some("cat".into()),
+                ..Default::default()
+            }),
+            container: None,
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let mut output = TcpStream::connect(cluster.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {PROTOBUF}\r\nAccept: {RECORDIO}\r\n\
+         Message-Accept: {PROTOBUF}\r\nContent-Length: {}\r\n\r\n",
+        session.len()
+    );
+    output.write_all(head.as_bytes()).await.unwrap();
+    output.write_all(&session).await.unwrap();
+    let reading = tokio::spawn(async move {
+        let mut raw = Vec::new();
+        let mut chunk = [0; 16 * 1024];
+        loop {
+            let n = output.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return raw;
+            }
+            raw.extend_from_slice(&chunk[..n]);
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                if !raw.starts_with(b"HTTP/1.1 200") || dechunk(&raw[end + 4..]).1 {
+                    return raw;
+                }
+            }
+        }
+    });
+
+    // Input records in protobuf: the container, data, EOF.
+    let input_record = |input: AttachContainerInput| {
+        let record = Call {
+            r#type: Some(call::Type::AttachContainerInput as i32),
+            attach_container_input: Some(input),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let framed = [format!("{}\n", record.len()).into_bytes(), record].concat();
+        [
+            format!("{:x}\r\n", framed.len()).into_bytes(),
+            framed,
+            b"\r\n".to_vec(),
+        ]
+        .concat()
+    };
+    let stdin = |bytes: &[u8]| AttachContainerInput {
+        r#type: Some(attach_container_input::Type::ProcessIo as i32),
+        container_id: None,
+        process_io: Some(ProcessIo {
+            r#type: Some(process_io::Type::Data as i32),
+            data: Some(process_io::Data {
+                r#type: Some(process_io::data::Type::Stdin as i32),
+                data: Some(bytes.to_vec()),
+            }),
+            control: None,
+        }),
+    };
+    // The input is refused (404) until the session's container exists.
+    loop {
+        let mut socket = TcpStream::connect(cluster.addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {RECORDIO}\r\n\
+             Message-Content-Type: {PROTOBUF}\r\nAccept: {JSON}\r\n\
+             Transfer-Encoding: chunked\r\n\r\n"
+        );
+        let first = input_record(AttachContainerInput {
+            r#type: Some(attach_container_input::Type::ContainerId as i32),
+            container_id: Some(id.clone()),
+            process_io: None,
+        });
+        let request = [
+            head.into_bytes(),
+            first,
+            input_record(stdin(b"proto-in")),
+            input_record(stdin(b"")),
+        ]
+        .concat();
+        socket.write_all(&request).await.unwrap();
+        let (status, body) = Input { socket }.finish().await;
+        if status != 404 {
+            assert_eq!(status, 200, "{body}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let raw = tokio::time::timeout(Duration::from_secs(30), reading)
+        .await
+        .expect("the session did not end")
+        .unwrap();
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.contains("Content-Type: application/recordio\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("Message-Content-Type: application/x-protobuf\r\n"),
+        "{head}"
+    );
+    let (body, complete) = dechunk(&raw[head_end..]);
+    assert!(complete);
+    let mut stdout = Vec::new();
+    for record in mesos_proto::recordio::Decoder::default()
+        .decode(&body)
+        .unwrap()
+    {
+        let record = ProcessIo::decode(record.as_ref()).unwrap();
+        if let Some(data) = record.data {
+            assert_eq!(data.r#type(), process_io::data::Type::Stdout);
+            stdout.extend(data.data.unwrap_or_default());
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&stdout), "proto-in");
+}
+
 #[actix_rt::test]
 async fn attach_to_a_running_tty_container_and_type_into_it() {
     if !require_switchboard() {
@@ -1331,6 +1480,7 @@ async fn switchboard_server_alone_heartbeats_redirects_and_takes_input() {
     output.write_all(head.as_bytes()).await.unwrap();
     container_stdout.write_all(b"hello").unwrap();
     let mut seen = String::new();
+    let mut raw = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !(seen.contains("HEARTBEAT") && seen.contains(r#""type":"STDOUT""#)) {
         let mut chunk = [0; 4096];
@@ -1340,6 +1490,7 @@ async fn switchboard_server_alone_heartbeats_redirects_and_takes_input() {
             .unwrap();
         assert!(n > 0, "{seen}");
         seen.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        raw.extend_from_slice(&chunk[..n]);
     }
     assert!(seen.starts_with("HTTP/1.1 200 OK"), "{seen}");
     assert!(
@@ -1381,21 +1532,69 @@ async fn switchboard_server_alone_heartbeats_redirects_and_takes_input() {
     .map(|received| assert_eq!(received, "abc"))
     .unwrap();
 
-    // The output ends: the stream finishes and the server exits 0,
-    // having copied the output to the log file.
-    drop((container_stdout, container_stderr));
+    // 1 MB on each of stdout and stderr (upstream `RedirectLog` writes a
+    // large output too), read by the stream while it is written.
+    let large_stdout: Vec<u8> = (0..1 << 20).map(|i| b'A' + (i % 23) as u8).collect();
+    let large_stderr: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 19) as u8).collect();
+    let (out, err) = (large_stdout.clone(), large_stderr.clone());
+    let writers = tokio::task::spawn_blocking(move || {
+        let mut container_stderr = container_stderr;
+        let stderr = std::thread::spawn(move || container_stderr.write_all(&err).unwrap());
+        container_stdout.write_all(&out).unwrap();
+        stderr.join().unwrap();
+        // The output ends.
+    });
     let mut rest = Vec::new();
     output.read_to_end(&mut rest).await.unwrap();
-    assert!(String::from_utf8_lossy(&rest).ends_with("0\r\n\r\n"));
+    writers.await.unwrap();
+    raw.extend_from_slice(&rest);
+
+    // The stream finished and the server exits 0, having copied the
+    // output to the log files.
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (body, complete) = dechunk(&raw[head_end..]);
+    assert!(complete, "the stream did not finish");
+    let mut streamed = (Vec::new(), Vec::new());
+    for record in mesos_proto::recordio::Decoder::default()
+        .decode(&body)
+        .unwrap()
+    {
+        let record: Value = serde_json::from_slice(&record).unwrap();
+        match record["data"]["type"].as_str() {
+            Some("STDOUT") => streamed.0.extend(data(&record)),
+            Some("STDERR") => streamed.1.extend(data(&record)),
+            _ => {}
+        }
+    }
+    let mut expected_stdout = b"hello".to_vec();
+    expected_stdout.extend_from_slice(&large_stdout);
+    assert!(streamed.0 == expected_stdout, "the streamed stdout differs");
+    assert!(streamed.1 == large_stderr, "the streamed stderr differs");
     let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
         .await
         .unwrap();
     assert!(status.success());
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("stdout")).unwrap(),
-        "hello"
-    );
+    assert!(std::fs::read(dir.path().join("stdout")).unwrap() == expected_stdout);
+    assert!(std::fs::read(dir.path().join("stderr")).unwrap() == large_stderr);
     assert!(!socket.exists(), "the server removes its socket");
+}
+
+/// De-chunks a chunked body: its data, and whether its last chunk came.
+fn dechunk(mut body: &[u8]) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    while let Some(line) = body.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..line]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return (data, true);
+        }
+        if body.len() < line + 2 + size + 2 {
+            break;
+        }
+        data.extend_from_slice(&body[line + 2..line + 2 + size]);
+        body = &body[line + 2 + size + 2..];
+    }
+    (data, false)
 }
 
 /// Whether the linux launcher can run here (root, cgroups); fails under
