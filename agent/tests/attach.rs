@@ -722,20 +722,29 @@ async fn a_session_with_protobuf_records_both_ways() {
     );
     output.write_all(head.as_bytes()).await.unwrap();
     output.write_all(&session).await.unwrap();
+    // The head comes once the container runs; its input may come then.
+    let mut raw = Vec::new();
+    let mut chunk = [0; 16 * 1024];
+    while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(30), output.read(&mut chunk))
+            .await
+            .expect("no session head in time")
+            .unwrap();
+        assert!(n > 0, "closed before a head");
+        raw.extend_from_slice(&chunk[..n]);
+    }
     let reading = tokio::spawn(async move {
-        let mut raw = Vec::new();
-        let mut chunk = [0; 16 * 1024];
         loop {
-            let n = output.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return raw;
-            }
-            raw.extend_from_slice(&chunk[..n]);
             if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
                 if !raw.starts_with(b"HTTP/1.1 200") || dechunk(&raw[end + 4..]).1 {
                     return raw;
                 }
             }
+            let n = output.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return raw;
+            }
+            raw.extend_from_slice(&chunk[..n]);
         }
     });
 
@@ -767,8 +776,7 @@ async fn a_session_with_protobuf_records_both_ways() {
             control: None,
         }),
     };
-    // The input is refused (404) until the session's container exists.
-    loop {
+    {
         let mut socket = TcpStream::connect(cluster.addr).await.unwrap();
         let head = format!(
             "POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Type: {RECORDIO}\r\n\
@@ -789,11 +797,7 @@ async fn a_session_with_protobuf_records_both_ways() {
         .concat();
         socket.write_all(&request).await.unwrap();
         let (status, body) = Input { socket }.finish().await;
-        if status != 404 {
-            assert_eq!(status, 200, "{body}");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(status, 200, "{body}");
     }
 
     let raw = tokio::time::timeout(Duration::from_secs(30), reading)

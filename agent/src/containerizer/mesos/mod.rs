@@ -1447,7 +1447,10 @@ impl Handler<Attach> for MesosContainerizerProcess {
             // A recovered container's switchboard is known once the
             // isolators' `recover` ran (an attach may come before).
             let _ = recovered.wait_for(|done| *done).await;
-            Ok(io_switchboard.as_ref().and_then(|s| s.socket(&id)))
+            match io_switchboard {
+                Some(switchboard) => Ok(switchboard.listening_socket(&id).await),
+                None => Ok(None),
+            }
         })
     }
 }
