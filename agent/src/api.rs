@@ -259,21 +259,25 @@ pub fn handle(slave: &mut Slave, _ctx: &mut Context<Slave>, request: Request) ->
         kind,
         call::Type::AttachContainerOutput | call::Type::LaunchNestedContainerSession
     ) {
-        if !request.accepts_media_type(RECORDIO) {
-            return ready(text(
-                406,
-                format!("Expecting 'Accept' to allow {RECORDIO} for {name} call"),
-            ));
-        }
+        // A non-streaming `Accept` gets RecordIO-framed records of that
+        // type all the same (upstream's answer since Mesos 1.2).
+        let recordio = accept == Media::RecordIo;
+        let media = crate::attach::StreamMedia {
+            json: if recordio {
+                message_accepts(&request, JSON)
+            } else {
+                accept == Media::Json
+            },
+            recordio,
+        };
         tracing::info!(call = name, "Processing agent API call");
-        let records_json = message_accepts(&request, JSON);
         return if kind == call::Type::AttachContainerOutput {
             let follow = request
                 .header(crate::attach::FOLLOW_SANDBOX)
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-            crate::attach::attach_output(slave, call, records_json, follow)
+            crate::attach::attach_output(slave, call, media, follow)
         } else {
-            crate::attach::launch_session(slave, call, records_json)
+            crate::attach::launch_session(slave, call, media)
         };
     }
     tracing::info!(call = name, "Processing agent API call");

@@ -18,9 +18,14 @@
 //! words, which upstream's CLI matches to say that a task without a TTY
 //! cannot be attached to) for either attach call to a container without a
 //! switchboard (no TTY, not DEBUG), `409 Multiple input connections are
-//! not allowed` (from the switchboard) for a second input stream, `406`
-//! when `Accept` does not allow `application/recordio` for a streaming
-//! answer.
+//! not allowed` (from the switchboard) for a second input stream.
+//!
+//! The output streams are answered in the media the request's `Accept`
+//! picked ([`StreamMedia`]): `application/recordio` with the records'
+//! type in `Message-Content-Type`, or, as upstream keeps from Mesos 1.2
+//! for older clients, `Content-Type: application/json` (or protobuf) with
+//! the same RecordIO-framed records in that type and no
+//! `Message-Content-Type`.
 //!
 //! Beyond upstream: with the request header `Mesos-Follow-Sandbox: true`,
 //! `ATTACH_CONTAINER_OUTPUT` follows the container's sandbox `stdout` and
@@ -98,13 +103,22 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
             let Some(input) = &call.attach_container_input else {
                 return Err("Expecting 'attach_container_input' to be present".into());
             };
-            if input.r#type() != attach_container_input::Type::ContainerId {
-                return Err("Expecting 'attach_container_input.type' to be CONTAINER_ID".into());
+            if input.r#type.is_none() {
+                return Err("Expecting 'attach_container_input.type' to be present".into());
             }
-            if input.container_id.is_none() {
-                return Err("Expecting 'attach_container_input.container_id' to be present".into());
+            match input.r#type() {
+                attach_container_input::Type::Unknown => {
+                    Err("'attach_container_input.type' is unknown".into())
+                }
+                // An absent ID is checked as the empty one, as upstream.
+                attach_container_input::Type::ContainerId => crate::nested::validate_id(
+                    "attach_container_input",
+                    &input.container_id.clone().unwrap_or_default(),
+                ),
+                // Checked by the handler: only the first record is
+                // validated, and it must name the container.
+                attach_container_input::Type::ProcessIo => Ok(()),
             }
-            Ok(())
         }
         _ => Ok(()),
     }
@@ -123,11 +137,70 @@ fn sandbox(slave: &Slave, id: &str) -> Option<PathBuf> {
 /// container's sandbox files (beyond upstream).
 pub(crate) const FOLLOW_SANDBOX: &str = "Mesos-Follow-Sandbox";
 
+/// How an output stream is answered (upstream's `accept` and
+/// `messageAccept` media types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StreamMedia {
+    /// The records are JSON (else protobuf).
+    pub(crate) json: bool,
+    /// `Content-Type: application/recordio` with `Message-Content-Type`;
+    /// else the records' own type is the `Content-Type` (the Mesos 1.2
+    /// answer, which upstream still gives to `Accept: application/json`).
+    pub(crate) recordio: bool,
+}
+
+impl StreamMedia {
+    fn records(self) -> &'static str {
+        if self.json {
+            JSON
+        } else {
+            PROTOBUF
+        }
+    }
+
+    /// Replaces the media headers of an answer (the switchboard's always
+    /// name RecordIO) with this media's.
+    fn set_headers(self, response: &mut Response) {
+        let message_content_type = crate::containerizer::mesos::io::MESSAGE_CONTENT_TYPE;
+        response.headers.retain(|(name, _)| {
+            !name.eq_ignore_ascii_case("Content-Type")
+                && !name.eq_ignore_ascii_case(message_content_type)
+        });
+        if self.recordio {
+            response
+                .headers
+                .push(("Content-Type".into(), RECORDIO.into()));
+            response
+                .headers
+                .push((message_content_type.into(), self.records().into()));
+        } else {
+            response
+                .headers
+                .push(("Content-Type".into(), self.records().into()));
+        }
+    }
+}
+
+/// Asks the switchboard at `socket` for its output and answers it in
+/// `media`.
+async fn switchboard_output(
+    socket: &std::path::Path,
+    call: &Call,
+    media: StreamMedia,
+) -> Result<Response, client::ClientError> {
+    let call = Bytes::from(call.encode_to_vec());
+    let mut response = client::attach_output(socket, call, media.json).await?;
+    if response.status == 200 {
+        media.set_headers(&mut response);
+    }
+    Ok(response)
+}
+
 /// `ATTACH_CONTAINER_OUTPUT`; `follow`: the [`FOLLOW_SANDBOX`] opt-in.
 pub(crate) fn attach_output(
     slave: &mut Slave,
     call: Call,
-    json: bool,
+    media: StreamMedia,
     follow_sandbox: bool,
 ) -> HttpFuture {
     let Some(containerizer) = slave.containerizer_handle() else {
@@ -144,30 +217,21 @@ pub(crate) fn attach_output(
             Err(ContainerizerError::UnknownContainer(_)) => not_found(&container_id),
             Err(error) => text(500, error.to_string()),
             Ok(socket) => match (sandbox, socket) {
-                (Some(sandbox), _) => follow(containerizer, container_id, sandbox, json),
-                (None, Some(socket)) => {
-                    let call = Bytes::from(call.encode_to_vec());
-                    match client::attach_output(&socket, call, json).await {
-                        Ok(response) => response,
-                        Err(error) => text(500, error.to_string()),
-                    }
-                }
+                (Some(sandbox), _) => follow(containerizer, container_id, sandbox, media),
+                (None, Some(socket)) => match switchboard_output(&socket, &call, media).await {
+                    Ok(response) => response,
+                    Err(error) => text(500, error.to_string()),
+                },
                 (None, None) => no_switchboard(),
             },
         }
     })
 }
 
-/// The streaming answer's headers.
-fn stream_response(rx: mpsc::Receiver<Bytes>, json: bool) -> Response {
+/// A streaming answer of `rx`'s framed records.
+fn stream_response(rx: mpsc::Receiver<Bytes>, media: StreamMedia) -> Response {
     let mut response = Response::status(200);
-    response
-        .headers
-        .push(("Content-Type".into(), RECORDIO.into()));
-    response.headers.push((
-        crate::containerizer::mesos::io::MESSAGE_CONTENT_TYPE.into(),
-        if json { JSON } else { PROTOBUF }.into(),
-    ));
+    media.set_headers(&mut response);
     response.body = Body::Stream(rx);
     response
 }
@@ -189,8 +253,9 @@ fn follow(
     containerizer: Arc<dyn Containerizer>,
     container_id: String,
     sandbox: PathBuf,
-    json: bool,
+    media: StreamMedia,
 ) -> Response {
+    let json = media.json;
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let mut files = Vec::new();
@@ -248,11 +313,11 @@ fn follow(
             }
         }
     });
-    stream_response(rx, json)
+    stream_response(rx, media)
 }
 
 /// `LAUNCH_NESTED_CONTAINER_SESSION`.
-pub(crate) fn launch_session(slave: &mut Slave, call: Call, json: bool) -> HttpFuture {
+pub(crate) fn launch_session(slave: &mut Slave, call: Call, media: StreamMedia) -> HttpFuture {
     let Some(containerizer) = slave.containerizer_handle() else {
         return ready(no_containerizer());
     };
@@ -295,7 +360,7 @@ pub(crate) fn launch_session(slave: &mut Slave, call: Call, json: bool) -> HttpF
     let session = containerizer.clone();
     let session_id = id.clone();
     actix::spawn(async move {
-        let response = session_response(containerizer, id, launch, output, json).await;
+        let response = session_response(containerizer, id, launch, output, media).await;
         if let Err(response) = tx.send(response) {
             if response.status == 200 {
                 tracing::info!(container_id = %session_id, "Destroying session container: its client left before the launch finished");
@@ -316,7 +381,7 @@ async fn session_response(
     id: String,
     launch: HttpFuture,
     output: Call,
-    json: bool,
+    media: StreamMedia,
 ) -> Response {
     let launched = launch.await;
     if launched.status != 200 {
@@ -330,14 +395,13 @@ async fn session_response(
         }
         Err(error) => return text(500, error.to_string()),
     };
-    let mut response =
-        match client::attach_output(&socket, Bytes::from(output.encode_to_vec()), json).await {
-            Ok(response) => response,
-            Err(error) => {
-                let _ = containerizer.destroy(id.clone()).await;
-                return text(500, error.to_string());
-            }
-        };
+    let mut response = match switchboard_output(&socket, &output, media).await {
+        Ok(response) => response,
+        Err(error) => {
+            let _ = containerizer.destroy(id.clone()).await;
+            return text(500, error.to_string());
+        }
+    };
     let Body::Stream(mut upstream) = std::mem::take(&mut response.body) else {
         let _ = containerizer.destroy(id.clone()).await;
         return response;
@@ -432,6 +496,9 @@ pub(crate) fn attach_input(
                 "Failed to validate agent::Call: Expecting 'type' to be present",
             );
         }
+        if let Err(error) = validate(&call) {
+            return Response::bad_request(format!("Failed to validate agent::Call: {error}"));
+        }
         let kind = call.r#type();
         if kind != call::Type::AttachContainerInput {
             return text(
@@ -448,8 +515,14 @@ pub(crate) fn attach_input(
                 "Streaming response is not supported for ATTACH_CONTAINER_INPUT call",
             );
         }
-        if let Err(error) = validate(&call) {
-            return Response::bad_request(format!("Failed to validate agent::Call: {error}"));
+        let first_names_container = call
+            .attach_container_input
+            .as_ref()
+            .is_some_and(|input| input.r#type() == attach_container_input::Type::ContainerId);
+        if !first_names_container {
+            return Response::bad_request(
+                "Expecting 'attach_container_input.type' to be CONTAINER_ID",
+            );
         }
         let container_id: ContainerId = call
             .attach_container_input

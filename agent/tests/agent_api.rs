@@ -475,6 +475,29 @@ async fn bad_operator_calls_get_upstreams_errors() {
             406,
             "Streaming response is not supported for GET_HEALTH call",
         ),
+        // Upstream `AgentAPITest.HeaderValidation`: the record media types
+        // of streaming calls.
+        (
+            "POST",
+            vec![
+                ("Content-Type", "application/recordio"),
+                ("Message-Content-Type", "text/plain"),
+            ],
+            format!("{}\n{}", health.len(), String::from_utf8_lossy(health)).into_bytes(),
+            415,
+            "Expecting 'Message-Content-Type' of application/json or application/x-protobuf",
+        ),
+        (
+            "POST",
+            vec![
+                ("Content-Type", JSON),
+                ("Accept", "application/recordio"),
+                ("Message-Accept", "text/plain"),
+            ],
+            br#"{"type":"ATTACH_CONTAINER_OUTPUT","attach_container_output":{"container_id":{"value":"x"}}}"#.to_vec(),
+            406,
+            "Expecting 'Message-Accept' to allow application/json or application/x-protobuf",
+        ),
         (
             "POST",
             vec![

@@ -1433,13 +1433,25 @@ impl Handler<Update> for MesosContainerizerProcess {
 }
 
 impl Handler<Attach> for MesosContainerizerProcess {
-    type Result = Result<Option<PathBuf>>;
+    type Result = ResponseFuture<Result<Option<PathBuf>>>;
 
     fn handle(&mut self, Attach(id): Attach, _: &mut Context<Self>) -> Self::Result {
         if !self.containers.contains_key(&id) {
-            return Err(ContainerizerError::UnknownContainer(id));
+            return Box::pin(std::future::ready(Err(
+                ContainerizerError::UnknownContainer(id),
+            )));
         }
-        Ok(self.io_switchboard.as_ref().and_then(|s| s.socket(&id)))
+        let io_switchboard = self.io_switchboard.clone();
+        let mut recovered = self.recovered.clone();
+        Box::pin(async move {
+            // A recovered container's switchboard is known once the
+            // isolators' `recover` ran (an attach may come before).
+            let _ = recovered.wait_for(|done| *done).await;
+            match io_switchboard {
+                Some(switchboard) => Ok(switchboard.listening_socket(&id).await),
+                None => Ok(None),
+            }
+        })
     }
 }
 

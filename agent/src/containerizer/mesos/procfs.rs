@@ -131,8 +131,11 @@ pub fn namespace_target(proc_root: &Path, pid: u32) -> u32 {
         .find(|d| id(**d, "root").is_some_and(|r| Some(r) != root))
         .or_else(|| {
             descendants.iter().find(|d| {
+                // Both must be readable: a process that is exiting (a
+                // short-lived command of the task) loses its mount
+                // namespace first, and looked like one in another.
                 let theirs = (id(**d, "ns/pid"), id(**d, "ns/mnt"));
-                theirs.0.is_some() && theirs != namespaces
+                theirs.0.is_some() && theirs.1.is_some() && theirs != namespaces
             })
         })
         .and_then(|d| u32::try_from(*d).ok())
@@ -211,6 +214,48 @@ mod tests {
             .collect();
         pids.sort_unstable();
         assert_eq!(pids, vec![100, 101, 102, 103]);
+    }
+
+    /// A fixture process's `/proc` links: (link, identity).
+    type Links<'a> = &'a [(&'a str, &'a str)];
+
+    /// A `/proc` laid out in a tempdir: `(pid, ppid, links)`, each link
+    /// (`root`, `ns/pid`, `ns/mnt`) a symlink to a file named after its identity, so
+    /// equal names are equal namespaces.
+    fn proc_fixture(processes: &[(i32, i32, Links<'_>)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let identities = root.path().join("identities");
+        std::fs::create_dir_all(&identities).unwrap();
+        for (pid, ppid, links) in processes {
+            let dir = root.path().join(pid.to_string());
+            std::fs::create_dir_all(dir.join("ns")).unwrap();
+            let stat =
+                format!("{pid} (p) S {ppid} {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 1 1 1");
+            std::fs::write(dir.join("stat"), stat).unwrap();
+            for (link, identity) in *links {
+                let target = identities.join(identity);
+                if !target.exists() {
+                    std::fs::write(&target, identity).unwrap();
+                }
+                std::os::unix::fs::symlink(&target, dir.join(link)).unwrap();
+            }
+        }
+        root
+    }
+
+    #[test]
+    fn the_namespace_target_is_a_descendant_in_other_namespaces_never_an_exiting_one() {
+        let host: &[(&str, &str)] = &[("root", "/"), ("ns/pid", "pid0"), ("ns/mnt", "mnt0")];
+        // 101 is exiting: its mount namespace is gone already.
+        let exiting: &[(&str, &str)] = &[("root", "/"), ("ns/pid", "pid0")];
+        let inner: &[(&str, &str)] = &[("root", "/"), ("ns/pid", "pid1"), ("ns/mnt", "mnt1")];
+        let proc = proc_fixture(&[(100, 1, host), (101, 100, exiting), (102, 100, host)]);
+        assert_eq!(namespace_target(proc.path(), 100), 100);
+        let proc = proc_fixture(&[(100, 1, host), (101, 100, exiting), (102, 100, inner)]);
+        assert_eq!(namespace_target(proc.path(), 100), 102);
+        let image: &[(&str, &str)] = &[("root", "rootfs"), ("ns/pid", "pid0"), ("ns/mnt", "mnt0")];
+        let proc = proc_fixture(&[(100, 1, host), (101, 100, inner), (103, 101, image)]);
+        assert_eq!(namespace_target(proc.path(), 100), 103);
     }
 
     #[test]

@@ -134,13 +134,33 @@ pub fn run(flags: ServerFlags) -> i32 {
     }
 }
 
+/// Listens on the unix socket `path`, which appears only once it accepts
+/// connections: the agent waits for the file and then connects, and a
+/// socket bound but not yet listening refuses them (seen under load).
+fn listen(path: &std::path::Path) -> Result<UnixListener, String> {
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(".new");
+    let staging = PathBuf::from(staging);
+    let _ = std::fs::remove_file(&staging);
+    let listener = UnixListener::bind(&staging)
+        .map_err(|e| format!("failed to bind '{}': {e}", staging.display()))?;
+    std::fs::rename(&staging, path).map_err(|e| {
+        let _ = std::fs::remove_file(&staging);
+        format!(
+            "failed to move '{}' to '{}': {e}",
+            staging.display(),
+            path.display()
+        )
+    })?;
+    Ok(listener)
+}
+
 async fn serve(flags: ServerFlags) -> Result<(), String> {
     // A stale socket file of an earlier server is replaced.
     if std::fs::symlink_metadata(&flags.socket_address).is_ok_and(|m| m.file_type().is_socket()) {
         let _ = std::fs::remove_file(&flags.socket_address);
     }
-    let listener = UnixListener::bind(&flags.socket_address)
-        .map_err(|e| format!("failed to bind '{}': {e}", flags.socket_address.display()))?;
+    let listener = listen(&flags.socket_address)?;
     // SAFETY: the fd was handed to this process for stdin and is owned by
     // nothing else in it.
     let stdin = unsafe { std::fs::File::from_raw_fd(flags.stdin_to_fd) };

@@ -211,6 +211,31 @@ fn checkpoint(path: &Path, contents: &str) -> std::io::Result<()> {
     libprocess::os::write_replace(path, contents.as_bytes())
 }
 
+/// Resolves once the server's socket exists (the server makes it when it
+/// listens); an error when the server exits first or takes over 10 s.
+async fn socket_created(socket: &Path, mut exit: Exit) -> std::result::Result<(), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if socket.exists() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!(
+                "the switchboard server did not create '{}' in time",
+                socket.display()
+            ));
+        }
+        tokio::select! {
+            status = &mut exit => {
+                return Err(format!(
+                    "the switchboard server exited before serving (wait status {status:?})"
+                ));
+            }
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
+    }
+}
+
 /// The exit of a recovered server, which is not our child: `None` (its
 /// status cannot be known) once its pid is gone, as upstream's
 /// `process::reap` of a non-child.
@@ -239,6 +264,21 @@ impl IOSwitchboard {
         lock(&self.servers)
             .get(container_id)
             .map(|s| s.socket.clone())
+    }
+
+    /// The socket of the container's server once the server listens (an
+    /// attach may come while the container launches), if it has one; a
+    /// server that exits first or is slow is left to the connection to
+    /// report.
+    pub fn listening_socket(&self, container_id: &str) -> BoxFuture<'static, Option<PathBuf>> {
+        let server = lock(&self.servers)
+            .get(container_id)
+            .map(|s| (s.socket.clone(), s.exit.clone()));
+        Box::pin(async move {
+            let (socket, exit) = server?;
+            let _ = socket_created(&socket, exit).await;
+            Some(socket)
+        })
     }
 
     /// Takes the container's side of the stdio `prepare` made (once).
@@ -496,27 +536,8 @@ impl Isolator for IOSwitchboard {
                 return Err(IsolatorError("the switchboard server vanished".into()));
             };
             // Ready once its socket exists.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            let mut exit = exit;
-            loop {
-                if socket.exists() {
-                    return Ok(Some(launch_info));
-                }
-                if tokio::time::Instant::now() > deadline {
-                    return Err(IsolatorError(format!(
-                        "the switchboard server did not create '{}' in time",
-                        socket.display()
-                    )));
-                }
-                tokio::select! {
-                    status = &mut exit => {
-                        return Err(IsolatorError(format!(
-                            "the switchboard server exited before serving (wait status {status:?})"
-                        )));
-                    }
-                    () = tokio::time::sleep(Duration::from_millis(5)) => {}
-                }
-            }
+            socket_created(&socket, exit).await.map_err(IsolatorError)?;
+            Ok(Some(launch_info))
         })
     }
 
