@@ -417,6 +417,22 @@ impl TestFramework {
         });
     }
 
+    /// Revives the framework's offers (its filters go) and takes the next
+    /// offer as the one [`Self::launch`] and [`Self::launch_group`] use;
+    /// other messages before it are skipped.
+    pub async fn revive_and_take_next_offer(&mut self) {
+        use mesos_proto::mesos::internal::ResourceOffersMessage;
+        use mesos_proto::mesos::scheduler::{call, Call};
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        });
+        let offers: ResourceOffersMessage =
+            decode(&recv(&mut self.rx, "mesos.internal.ResourceOffersMessage").await);
+        self.offer = offers.offers[0].clone();
+    }
+
     /// Asks the master for the latest state of every task (implicit
     /// reconciliation).
     pub fn reconcile(&self) {

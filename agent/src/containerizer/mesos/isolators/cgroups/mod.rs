@@ -1025,7 +1025,24 @@ impl Isolator for CgroupsIsolator {
             if matches!(self.config.hierarchy, Hierarchy::V2(_)) {
                 return ready(Ok(()));
             }
-            return self.blocking(root, move |ops| ops.assign(pid));
+            // A root container recovered from before the agent had this
+            // isolator has no cgroup in its hierarchies: its nested
+            // containers stay out of them too, as upstream (its test
+            // `ROOT_CGROUPS_AgentRecoveryWithNewCgroupSubsystems`), rather
+            // than failing to launch.
+            let nested = container_id.to_string();
+            return self.blocking(root, move |ops| {
+                if !ops.exists() {
+                    tracing::info!(
+                        container_id = %nested,
+                        isolator = ops.subsystem.name(),
+                        "Not assigning the nested container to a cgroup its root \
+                         container does not have"
+                    );
+                    return Ok(());
+                }
+                ops.assign(pid)
+            });
         }
         let resources = self
             .containers()
