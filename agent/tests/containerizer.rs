@@ -50,12 +50,17 @@
 //!   through the agent: `persistent_volumes.rs`
 //! - a container's mounts stay in its namespace (upstream relies on it throughout) →
 //!   `a_container_has_its_own_namespaces_and_its_mounts_stay_inside`
-//! - `ROOT_ChangeRootFilesystem`, `ROOT_VolumeFromSandbox`, `ROOT_VolumeFromHost`,
-//!   `ROOT_FileVolumeFromHost`, `ROOT_PersistentVolumeWithRootFilesystem`,
-//!   `ROOT_MultipleContainers`, `ROOT_Metrics`, `ROOT_SandboxEnvironmentVariable`,
-//!   `ROOT_ChangeRootFilesystemCommandExecutor*`, `ROOT_RecoverOrphanedPersistentVolume`,
-//!   `ROOT_VolumeUsageExceedsSandboxQuota`: not here; they need an image rootfs (absolute
-//!   container paths exist only inside one)
+//! - `ROOT_VolumeUsageExceedsSandboxQuota` (its task has no image) → through the agent, in
+//!   `persistent_volumes.rs`:
+//!   `volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_linux`
+//! - `ROOT_ChangeRootFilesystem`: a task in an image's rootfs runs in
+//!   `provisioner.rs` (`a_task_runs_in_an_image_pulled_from_a_private_registry_with_basic_auth`)
+//! - `ROOT_VolumeFromSandbox`, `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`,
+//!   `ROOT_PersistentVolumeWithRootFilesystem`, `ROOT_MultipleContainers`, `ROOT_Metrics`,
+//!   `ROOT_SandboxEnvironmentVariable`, `ROOT_ChangeRootFilesystemCommandExecutor*`,
+//!   `ROOT_RecoverOrphanedPersistentVolume`: not ported yet. They need an image rootfs
+//!   (absolute container paths exist only inside one), which `provisioner.rs` can give them:
+//!   it makes images and serves them from a local registry
 //! - `ROOT_WorkDirMountNeeded`, `ROOT_WorkDirMountNotNeeded`: not ported; our `filesystem/linux`
 //!   does not make the work_dir a shared bind mount (host mounts reach containers through the
 //!   slave propagation of their namespaces)
@@ -68,8 +73,8 @@
 //!   `host_path_volumes_are_mounted_read_only_or_read_write`
 //! - refusals (`..` in a container path, a relative host path) →
 //!   `volume_paths_that_leave_the_sandbox_fail_the_launch`
-//! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`, `ROOT_ChangeRootFilesystem`: need an
-//!   image rootfs; not here
+//! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`, `ROOT_ChangeRootFilesystem`: not
+//!   ported yet; they need an image rootfs, as `provisioner.rs` makes
 //!
 //! Upstream `volume_sandbox_path_isolator_tests.cpp` → ours:
 //!

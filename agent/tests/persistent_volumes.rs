@@ -3,6 +3,13 @@
 //! framework that reserves resources and creates a volume in one ACCEPT, a
 //! task that writes to the volume and a second task that reads it, the
 //! volume surviving an agent restart, and DESTROY removing it.
+//!
+//! Upstream test → ours:
+//!
+//! - `DiskQuotaTest.VolumeUsageExceedsSandboxQuota` (`filesystem/posix`: a
+//!   symlink) and `LinuxFilesystemIsolatorTest.ROOT_VolumeUsageExceedsSandboxQuota`
+//!   (`filesystem/linux`: a bind mount; upstream's task has no image either) →
+//!   `volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_{posix,linux}`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -252,28 +259,19 @@ fn start(runtime: &Runtime, master: &UPID, work_dir: &Path, isolation: &str) -> 
     mesos_agent::spawn(runtime, config).unwrap()
 }
 
-async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
-    if !executor_built() {
-        return;
-    }
-    let master_runtime = runtime();
-    let master = start_master(&master_runtime);
-    let work_dir = tempfile::tempdir().unwrap();
-    let agent_runtime = runtime();
-    let agent = start(&agent_runtime, master.upid(), work_dir.path(), isolation);
-    wait_registered(&agent).await;
-
+/// A checkpointing framework in role `web`, subscribed as `name`.
+async fn subscribe(master_runtime: &Runtime, master: &UPID, name: &str) -> Framework {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let scheduler = master_runtime
         .spawn(Scheduler {
-            base: ProcessBase::new("scheduler-volumes"),
+            base: ProcessBase::new(&format!("scheduler-{name}")),
             tx,
         })
         .unwrap();
     #[allow(deprecated)]
     let info = FrameworkInfo {
         user: "root".into(),
-        name: "volumes".into(),
+        name: name.into(),
         role: Some("web".into()),
         checkpoint: Some(true),
         ..Default::default()
@@ -286,21 +284,35 @@ async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
         }),
         ..Default::default()
     };
-    let to = master.upid().clone();
+    let to = master.clone();
     scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
     let id = decode::<FrameworkRegisteredMessage>(
         &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
     )
     .framework_id;
-    let mut framework = Framework {
+    Framework {
         scheduler,
         rx,
-        master: master.upid().clone(),
+        master: master.clone(),
         id,
         offers: Default::default(),
         rescinded: Default::default(),
         updates: Default::default(),
-    };
+    }
+}
+
+async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
+    if !executor_built() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let agent = start(&agent_runtime, master.upid(), work_dir.path(), isolation);
+    wait_registered(&agent).await;
+
+    let mut framework = subscribe(&master_runtime, master.upid(), "volumes").await;
 
     // Reserve, create the volume and write to it, in one ACCEPT.
     let offer = framework.offer().await;
@@ -442,4 +454,81 @@ async fn a_volume_outlives_tasks_and_agent_restarts_with_filesystem_linux() {
         return;
     }
     a_volume_outlives_tasks_and_agent_restarts("filesystem/linux,posix/cpu,posix/mem").await;
+}
+
+/// Upstream `VolumeUsageExceedsSandboxQuota`: with `disk/du` enforcing, a
+/// task with a 1 MB sandbox writes 2 MB into its 4 MB persistent volume
+/// and still finishes: the volume is not part of the sandbox's usage.
+async fn volume_usage_does_not_count_against_the_sandbox_quota(isolation: &str) {
+    if !executor_built() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.containerizer.isolation = format!("{isolation},disk/du");
+    config.containerizer.disk_watch_interval = Duration::from_millis(1);
+    config.containerizer.enforce_disk_quota = true;
+    let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    wait_registered(&agent).await;
+    let mut framework = subscribe(&master_runtime, master.upid(), "volume-quota").await;
+
+    let mut volume = volume_resource();
+    volume.scalar = reserved("disk:4").remove(0).scalar;
+    let offer = framework.offer().await;
+    let mut reserve = operation(offer::operation::Type::Reserve);
+    reserve.reserve = Some(offer::operation::Reserve {
+        resources: reserved("cpus:1;mem:64;disk:5"),
+        source: vec![],
+    });
+    let mut create = operation(offer::operation::Type::Create);
+    create.create = Some(offer::operation::Create {
+        volumes: vec![volume.clone()],
+    });
+    // The sleep gives `du` its turns after the write.
+    let writer = TaskInfo {
+        name: "writer".into(),
+        task_id: TaskId {
+            value: "writer".into(),
+        },
+        slave_id: offer.slave_id.clone(),
+        resources: reserved("cpus:1;mem:64;disk:1")
+            .into_iter()
+            .chain([volume])
+            .collect(),
+        command: Some(CommandInfo {
+            value: Some(
+                "dd if=/dev/zero of=\"$MESOS_SANDBOX/data/file\" bs=1048576 count=2 \
+                 && sleep 1"
+                    .into(),
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    framework.accept(&offer, vec![reserve, create, launch(vec![writer])]);
+    let (state, message) = framework.terminal("writer").await;
+    assert_eq!(state, TaskState::TaskFinished, "{message:?}");
+    let written = work_dir.path().join("volumes/roles/web/v1/file");
+    assert_eq!(std::fs::metadata(written).unwrap().len(), 2 << 20);
+    let _ = (&master_runtime, &agent_runtime);
+}
+
+#[actix_rt::test]
+async fn volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_posix() {
+    volume_usage_does_not_count_against_the_sandbox_quota("posix/cpu,posix/mem").await;
+}
+
+#[actix_rt::test]
+async fn volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_linux() {
+    if !mesos_agent::flags::linux_launcher_available() {
+        let why = "filesystem/linux needs the linux launcher (root)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    volume_usage_does_not_count_against_the_sandbox_quota("filesystem/linux,posix/cpu,posix/mem")
+        .await;
 }

@@ -6,7 +6,12 @@
 //! limitation (`REASON_CONTAINER_LIMITATION_DISK`, "Disk usage (..)
 //! exceeds quota (..)"). Nested containers are not measured, as upstream.
 //! Recovered containers are measured again after an agent restart.
-//! Persistent volumes are not built, so only the sandbox is measured.
+//! Only the sandbox is measured: a persistent volume in it is a symlink
+//! (`filesystem/posix`) or a mount in the container's own mount namespace
+//! (`filesystem/linux`), which `du` on the host does not enter, so its
+//! usage never counts against the sandbox's quota (upstream excludes the
+//! volumes too). Upstream also measures each volume against its own size;
+//! not yet here (TODO(#5)).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
