@@ -264,7 +264,7 @@ async fn subscribe(master_runtime: &Runtime, master: &UPID, name: &str) -> Frame
     let (tx, mut rx) = mpsc::unbounded_channel();
     let scheduler = master_runtime
         .spawn(Scheduler {
-            base: ProcessBase::new(&format!("scheduler-{name}")),
+            base: ProcessBase::new(format!("scheduler-{name}")),
             tx,
         })
         .unwrap();
