@@ -17,6 +17,8 @@
 //!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`
 //! - `MemoryIsolatorTest` OOM / `CgroupsIsolatorTest` memory limitation →
 //!   `a_container_over_its_memory_is_killed_with_the_upstream_reason`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
+//!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_AutoLoadSubsystems` →
 //!   `cgroups_all_isolates_in_every_mounted_subsystem`
@@ -608,6 +610,48 @@ async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
 
     assert!(containerizer.destroy(id.clone()).await);
     assert!(!cgroup_dir("memory", &id).exists());
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively`: the memory
+/// hierarchy's `--cgroups_root` is removed after the containerizer started;
+/// a container still launches, its cgroup created with the missing parent.
+#[actix_rt::test]
+async fn a_container_launches_after_the_cgroups_root_was_removed() {
+    let test = "a_container_launches_after_the_cgroups_root_was_removed";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    // A root of its own, which no other test's container holds.
+    let root = unique(&format!("{CGROUPS_ROOT}_recursive"));
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_root: root.clone(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    containerizer.recover(vec![]).await.unwrap();
+    let memory_root = Path::new("/sys/fs/cgroup/memory").join(&root);
+    if memory_root.exists() {
+        std::fs::remove_dir(&memory_root).unwrap();
+    }
+
+    let id = unique("recursive");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 1006", None))
+        .await
+        .unwrap();
+    assert!(memory_root.join(&id).is_dir());
+    let usage = containerizer.usage(id.clone()).await.unwrap();
+    assert_eq!(usage.mem_limit_bytes, Some(64 << 20), "{usage:?}");
+
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!memory_root.join(&id).exists());
+    for controller in ["memory", "freezer"] {
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(controller).join(&root));
+    }
 }
 
 #[actix_rt::test]
