@@ -17,6 +17,9 @@
 //!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`
 //! - `MemoryIsolatorTest` OOM / `CgroupsIsolatorTest` memory limitation →
 //!   `a_container_over_its_memory_is_killed_with_the_upstream_reason`
+//! - `MemoryIsolatorTest.ROOT_MemUsage` → `usage_reports_limits_and_the_processes_memory`
+//!   (`posix/mem`), `cgroups_mem_usage_reports_rss_and_pressure_counters` (`cgroups/mem`, with
+//!   the pressure counters upstream's memory subsystem adds)
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
 //!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
@@ -608,6 +611,56 @@ async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
     resize(256).await;
     assert_eq!(limits(), [256, 256, 256]);
 
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("memory", &id).exists());
+}
+
+/// Upstream `MemoryIsolatorTest.ROOT_MemUsage` with `cgroups/mem`: the
+/// usage of a running container has its resident memory, and, on v1, the
+/// counters of the memory pressure events at each level (upstream's
+/// memory subsystem listens to them from the cgroup's creation).
+#[actix_rt::test]
+async fn cgroups_mem_usage_reports_rss_and_pressure_counters() {
+    let test = "cgroups_mem_usage_reports_rss_and_pressure_counters";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let id = unique("memusage");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 1007", None))
+        .await
+        .unwrap();
+    let mut usage = containerizer.usage(id.clone()).await.unwrap();
+    for _ in 0..50 {
+        if usage.mem_rss_bytes.unwrap_or_default() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        usage = containerizer.usage(id.clone()).await.unwrap();
+    }
+    assert!(usage.mem_rss_bytes.unwrap_or_default() > 0, "{usage:?}");
+    assert!(usage.mem_total_bytes.unwrap_or_default() > 0, "{usage:?}");
+    if cgroup_dir("memory", &id)
+        .join("memory.pressure_level")
+        .exists()
+    {
+        for counter in [
+            usage.mem_low_pressure_counter,
+            usage.mem_medium_pressure_counter,
+            usage.mem_critical_pressure_counter,
+        ] {
+            assert_eq!(counter, Some(0), "no pressure in a 64 MB cgroup: {usage:?}");
+        }
+    }
     assert!(containerizer.destroy(id.clone()).await);
     assert!(!cgroup_dir("memory", &id).exists());
 }

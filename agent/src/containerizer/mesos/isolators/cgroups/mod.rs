@@ -21,7 +21,9 @@
 //!   `cpu.max`. Usage from `cpuacct.stat` / `cpu.stat`.
 //! - mem: `memory.limit_in_bytes` and the soft limit = mem (at least
 //!   32 MB); with `--cgroups_limit_swap`, `memory.memsw.limit_in_bytes`
-//!   too (and `mem_total_memsw_bytes` in usage). v2: `memory.max`,
+//!   too (and `mem_total_memsw_bytes` in usage); usage also has the v1
+//!   memory pressure counters, listened to from the cgroup's creation (or
+//!   the agent's restart). v2: `memory.max`,
 //!   `memory.low`, `memory.swap.max`. An update sets the soft limit but
 //!   only ever raises the hard limit, as upstream: lowering it could OOM
 //!   the container. An OOM kill
@@ -394,7 +396,14 @@ pub struct CgroupsIsolator {
     /// `ROOT_CGROUPS_MemoryForward`). As upstream, they are left alone:
     /// no limits, no usage, no watch.
     absent: Arc<Mutex<HashSet<String>>>,
+    /// `cgroups/mem` on v1: each container's memory pressure counters
+    /// (low, medium, critical), registered when its cgroup is made or
+    /// recovered, read by `usage`.
+    pressure: Arc<Mutex<PressureCounters>>,
 }
+
+/// The memory pressure counters of each container.
+type PressureCounters = HashMap<String, Vec<cgroups::memory::pressure::Counter>>;
 
 impl CgroupsIsolator {
     /// The isolator for `subsystem`; refuses when the machine has no
@@ -450,6 +459,7 @@ impl CgroupsIsolator {
             config,
             containers: Arc::default(),
             absent: Arc::default(),
+            pressure: Arc::default(),
         })
     }
 
@@ -589,6 +599,35 @@ impl Ops {
             }
         }
         Ok(())
+    }
+
+    /// Counters of the memory pressure events of the cgroup at every
+    /// level (upstream's memory subsystem listens to them all); only
+    /// `cgroups/mem` on v1 has them. A level that cannot be listened to is
+    /// left out, as upstream.
+    fn listen_pressure(&self) -> Vec<cgroups::memory::pressure::Counter> {
+        use cgroups::memory::pressure::{Counter, Level};
+        if self.subsystem != Subsystem::Mem {
+            return Vec::new();
+        }
+        let Ok(memory) = self.v1("memory") else {
+            return Vec::new();
+        };
+        Level::ALL
+            .into_iter()
+            .filter_map(|level| match Counter::new(&memory, &self.cgroup, level) {
+                Ok(counter) => Some(counter),
+                Err(error) => {
+                    tracing::warn!(
+                        cgroup = %self.cgroup,
+                        level = level.as_str(),
+                        %error,
+                        "Failed to listen on memory pressure events"
+                    );
+                    None
+                }
+            })
+            .collect()
     }
 
     fn assign(&self, pid: u32) -> Result<()> {
@@ -961,6 +1000,7 @@ impl Isolator for CgroupsIsolator {
             .filter(|id| !id.contains('.'))
             .collect();
         let absent = self.absent.clone();
+        let pressure = self.pressure.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 for container_id in recovered {
@@ -969,7 +1009,13 @@ impl Isolator for CgroupsIsolator {
                         cgroup: config.cgroup(&container_id),
                         config: config.clone(),
                     };
-                    if !ops.exists() {
+                    if ops.exists() {
+                        let counters = ops.listen_pressure();
+                        pressure
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(container_id.clone(), counters);
+                    } else {
                         tracing::warn!(
                             %container_id,
                             isolator = subsystem.name(),
@@ -1013,9 +1059,17 @@ impl Isolator for CgroupsIsolator {
         }
         self.containers()
             .insert(container_id.to_string(), config.resources.clone());
-        let create = self.blocking(container_id, |ops| ops.create());
+        let create = self.blocking(container_id, |ops| {
+            ops.create()?;
+            Ok(ops.listen_pressure())
+        });
+        let (pressure, id) = (self.pressure.clone(), container_id.to_string());
         Box::pin(async move {
-            create.await?;
+            let counters = create.await?;
+            pressure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, counters);
             Ok(None)
         })
     }
@@ -1130,7 +1184,27 @@ impl Isolator for CgroupsIsolator {
         if self.absent(container_id) {
             return ready(Ok(ResourceStatistics::default()));
         }
-        self.blocking(container_id, |ops| ops.usage())
+        let usage = self.blocking(container_id, |ops| ops.usage());
+        let (pressure, id) = (self.pressure.clone(), container_id.to_string());
+        Box::pin(async move {
+            let mut stats = usage.await?;
+            // Reading an eventfd counter does not block.
+            let mut pressure = pressure.lock().unwrap_or_else(|e| e.into_inner());
+            for counter in pressure.get_mut(&id).into_iter().flatten() {
+                match counter.value() {
+                    Ok(events) => {
+                        statistics::apply_memory_pressure(&mut stats, counter.level(), events)
+                    }
+                    Err(error) => tracing::warn!(
+                        container_id = %id,
+                        level = counter.level().as_str(),
+                        %error,
+                        "Failed to read memory pressure events"
+                    ),
+                }
+            }
+            Ok(stats)
+        })
     }
 
     fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
@@ -1139,6 +1213,10 @@ impl Isolator for CgroupsIsolator {
         }
         self.containers().remove(container_id);
         self.absent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(container_id);
+        self.pressure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(container_id);
