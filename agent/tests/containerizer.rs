@@ -42,6 +42,11 @@
 //!   asked for and different; net not asked for and shared)
 //! - `NsTest.ROOT_destroy` (killing a pid namespace kills every descendant) →
 //!   `destroy_in_a_pid_namespace_kills_double_forked_children`
+//! - `NsTest.ROOT_clone` (a process started in another's namespaces shares them) → for the
+//!   namespaces containers share: `namespaces_ipc_modes_share_and_separate_as_upstream` and
+//!   `namespaces_pid_share_pid_namespace_as_upstream` (a nested container joins its parent's
+//!   ipc / pid namespace through the helper's `setns`); its user-namespace refusal has no
+//!   counterpart (the helper never joins one)
 //! - `NsTest.ROOT_setnsMultipleThreads`: not ported; a property of a `setns` wrapper we do not
 //!   have (the helper calls `setns` single-threaded, before exec)
 //!
