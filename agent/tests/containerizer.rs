@@ -20,6 +20,8 @@
 //! - `MemoryIsolatorTest.ROOT_MemUsage` → `usage_reports_limits_and_the_processes_memory`
 //!   (`posix/mem`), `cgroups_mem_usage_reports_rss_and_pressure_counters` (`cgroups/mem`, with
 //!   the pressure counters upstream's memory subsystem adds)
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_RevocableCpu` →
+//!   `revocable_cpus_get_low_shares_unless_the_flag_is_off`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
 //!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
@@ -618,6 +620,45 @@ async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
 
     assert!(containerizer.destroy(id.clone()).await);
     assert!(!cgroup_dir("memory", &id).exists());
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_RevocableCpu`: a container
+/// with revocable cpus (its executor's cpus are not) gets 10 shares per
+/// cpu, all of its cpus counted; without `--revocable_cpu_low_priority`
+/// it gets the usual 1024.
+#[actix_rt::test]
+async fn revocable_cpus_get_low_shares_unless_the_flag_is_off() {
+    let test = "revocable_cpus_get_low_shares_unless_the_flag_is_off";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let mut resources = Resources::parse("cpus:1;mem:64", "*").unwrap().to_vec();
+    for resource in &mut resources {
+        if resource.name == "cpus" {
+            resource.revocable = Some(mesos_proto::mesos::resource::RevocableInfo {});
+        }
+    }
+    resources.extend(Resources::parse("cpus:0.1", "*").unwrap().to_vec());
+    for (low_priority, shares) in [(true, "11"), (false, "1126")] {
+        let options = ContainerizerOptions {
+            launcher: "linux".into(),
+            isolation: "cgroups/cpu".into(),
+            cgroups_root: CGROUPS_ROOT.into(),
+            revocable_cpu_low_priority: low_priority,
+            runtime_dir: support::unique_runtime_dir(),
+            ..Default::default()
+        };
+        let containerizer =
+            mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+        let id = unique("revocable");
+        let mut config = config(sandbox.path(), "exec sleep 1008", None);
+        config.resources = resources.clone();
+        containerizer.launch(id.clone(), config).await.unwrap();
+        let read = std::fs::read_to_string(cgroup_dir("cpu", &id).join("cpu.shares")).unwrap();
+        assert_eq!(read.trim(), shares, "low priority: {low_priority}");
+        assert!(containerizer.destroy(id.clone()).await);
+    }
 }
 
 /// Upstream `MemoryIsolatorTest.ROOT_MemUsage` with `cgroups/mem`: the

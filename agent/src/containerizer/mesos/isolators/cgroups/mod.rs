@@ -247,6 +247,8 @@ pub struct CgroupsConfig {
     pub enable_cfs: bool,
     /// `--cgroups_limit_swap`.
     pub limit_swap: bool,
+    /// `--revocable_cpu_low_priority`.
+    pub revocable_cpu_low_priority: bool,
     /// `--allowed_devices`, as devices-cgroup entries (`c 195:* rwm`).
     pub allowed_devices: Vec<String>,
 }
@@ -646,6 +648,13 @@ impl Ops {
         Ok(())
     }
 
+    /// Whether the container's cpus get the revocable priority: with
+    /// `--revocable_cpu_low_priority`, as soon as any of its cpus are
+    /// revocable, all of them are weighed as revocable (as upstream).
+    fn low_priority(&self, resources: &Resources) -> bool {
+        self.config.revocable_cpu_low_priority && resources.revocable().cpus().is_some()
+    }
+
     /// Applies the limits of `resources`; `first` when the container's
     /// limits are set for the first time (at `isolate`), not updated.
     fn apply(&self, resources: &[Resource], first: bool) -> Result<()> {
@@ -657,8 +666,12 @@ impl Ops {
                     return Ok(());
                 };
                 let cpu = self.v1("cpu")?;
-                cgroups::cpu::set_shares(&cpu, &self.cgroup, cgroups::cpu::shares_for_cpus(cpus))
-                    .map_err(IsolatorError::new)?;
+                let shares = if self.low_priority(&resources) {
+                    cgroups::cpu::revocable_shares_for_cpus(cpus)
+                } else {
+                    cgroups::cpu::shares_for_cpus(cpus)
+                };
+                cgroups::cpu::set_shares(&cpu, &self.cgroup, shares).map_err(IsolatorError::new)?;
                 if self.config.enable_cfs {
                     cgroups::cpu::set_cfs_period(&cpu, &self.cgroup, cgroups::cpu::CPU_CFS_PERIOD)
                         .map_err(IsolatorError::new)?;
@@ -675,12 +688,13 @@ impl Ops {
                     return Ok(());
                 };
                 let root = v2(root);
-                cgroups2::cpu::set_weight(
-                    &root,
-                    &self.cgroup,
-                    cgroups2::cpu::weight_for_cpus(cpus),
-                )
-                .map_err(IsolatorError::new)?;
+                let weight = if self.low_priority(&resources) {
+                    cgroups2::cpu::revocable_weight_for_cpus(cpus)
+                } else {
+                    cgroups2::cpu::weight_for_cpus(cpus)
+                };
+                cgroups2::cpu::set_weight(&root, &self.cgroup, weight)
+                    .map_err(IsolatorError::new)?;
                 let limit = if self.config.enable_cfs {
                     cgroups2::cpu::BandwidthLimit::for_cpus(cpus)
                 } else {
@@ -1257,6 +1271,7 @@ mod tests {
             mount_root: dir.path().to_path_buf(),
             root: "mesos".into(),
             enable_cfs: false,
+            revocable_cpu_low_priority: true,
             limit_swap: false,
             allowed_devices: vec![],
         };
