@@ -22,6 +22,9 @@
 //!   the pressure counters upstream's memory subsystem adds)
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_RevocableCpu` →
 //!   `revocable_cpus_get_low_shares_unless_the_flag_is_off`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_NET_CLS_UNPRIVILEGED_USER_UserCgroup` (without an
+//!   image, `cgroups/cpu` and `cgroups/mem`) →
+//!   `a_containers_user_owns_its_cgroups_but_not_their_control_files`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
 //!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
@@ -659,6 +662,59 @@ async fn revocable_cpus_get_low_shares_unless_the_flag_is_off() {
         assert_eq!(read.trim(), shares, "low priority: {low_priority}");
         assert!(containerizer.destroy(id.clone()).await);
     }
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_NET_CLS_UNPRIVILEGED_USER_UserCgroup`,
+/// without an image: a container of user `nobody` owns its cgroup
+/// directories but not their control files, so its task can make a
+/// cgroup of its own beneath and move into it, but cannot touch its
+/// container's.
+#[actix_rt::test]
+async fn a_containers_user_owns_its_cgroups_but_not_their_control_files() {
+    use std::os::unix::fs::MetadataExt as _;
+    let test = "a_containers_user_owns_its_cgroups_but_not_their_control_files";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/cpu,cgroups/mem".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let id = unique("usercgroup");
+    // The task's own memory cgroup, from /proc/self/cgroup.
+    let script = "cg=/sys/fs/cgroup/memory$(grep :memory: /proc/self/cgroup | cut -d: -f3) \
+                  && mkdir \"$cg/user\" && echo $$ > \"$cg/user/cgroup.procs\" \
+                  && ! (echo $$ > \"$cg/cgroup.procs\") 2>/dev/null \
+                  && echo moved && exec sleep 1009";
+    let mut as_nobody = config(sandbox.path(), script, None);
+    as_nobody.user = Some("nobody".into());
+    let launch = containerizer.launch(id.clone(), as_nobody);
+    let wait = containerizer.wait(id.clone());
+    launch.await.unwrap();
+    let stdout = sandbox.path().join("stdout");
+    let moved = eventually(|| std::fs::read_to_string(&stdout).is_ok_and(|s| s == "moved\n")).await;
+    let stderr = std::fs::read_to_string(sandbox.path().join("stderr")).unwrap_or_default();
+    assert!(moved, "{stderr}");
+    let nobody = nix_nobody();
+    for controller in ["cpu", "cpuacct", "memory"] {
+        let dir = cgroup_dir(controller, &id);
+        let owner = std::fs::metadata(&dir).unwrap();
+        assert_eq!((owner.uid(), owner.gid()), nobody, "{controller}");
+        let procs = std::fs::metadata(dir.join("cgroup.procs")).unwrap();
+        assert_eq!(procs.uid(), 0, "{controller}: control files stay root's");
+    }
+    assert!(cgroup_dir("memory", &id).join("user").is_dir());
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(wait.await.is_some());
+    assert!(
+        !cgroup_dir("memory", &id).exists(),
+        "the user's cgroup goes too"
+    );
 }
 
 /// Upstream `MemoryIsolatorTest.ROOT_MemUsage` with `cgroups/mem`: the

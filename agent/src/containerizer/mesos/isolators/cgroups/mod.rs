@@ -7,7 +7,8 @@
 //! ([`crate::linux::Hierarchy::detect`]).
 //!
 //! Each container gets the cgroup `<--cgroups_root>/<container id>` in
-//! each hierarchy its subsystem needs, created in `prepare`; `isolate`
+//! each hierarchy its subsystem needs, created in `prepare` (and on v1
+//! given, without its control files, to the container's user); `isolate`
 //! puts the (still blocked) launch helper in it and applies the limits of
 //! the container's resources; `update` applies new ones; `usage` reads
 //! them back as `ResourceStatistics`; `cleanup` kills what is left and
@@ -603,6 +604,25 @@ impl Ops {
         Ok(())
     }
 
+    /// Gives the container's cgroup directories (v1), not their control
+    /// files, to `user`: the task can make cgroups of its own beneath, but
+    /// cannot change its limits (upstream's prepare does the same).
+    fn chown(&self, user: &str) -> Result<()> {
+        let Hierarchy::V1(_) = &self.config.hierarchy else {
+            return Ok(());
+        };
+        for controller in self.subsystem.v1_controllers() {
+            let path = cgroups::path(&self.v1(controller)?, &self.cgroup);
+            crate::containerizer::mesos::launch::chown(&path, user).map_err(|error| {
+                IsolatorError(format!(
+                    "failed to chown the cgroup at '{}' to user '{user}': {error}",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Counters of the memory pressure events of the cgroup at every
     /// level (upstream's memory subsystem listens to them all); only
     /// `cgroups/mem` on v1 has them. A level that cannot be listened to is
@@ -1073,8 +1093,23 @@ impl Isolator for CgroupsIsolator {
         }
         self.containers()
             .insert(container_id.to_string(), config.resources.clone());
-        let create = self.blocking(container_id, |ops| {
+        // A command task with an image runs its executor as root and its
+        // command as the command's user: that user gets the cgroup. Else
+        // the container's user does (none without --switch_user).
+        let user = if config.task_info.is_some() && config.rootfs.is_some() {
+            config
+                .task_info
+                .as_ref()
+                .and_then(|task| task.command.as_ref())
+                .and_then(|command| command.user.clone())
+        } else {
+            config.user.clone()
+        };
+        let create = self.blocking(container_id, move |ops| {
             ops.create()?;
+            if let Some(user) = user.filter(|u| !u.is_empty()) {
+                ops.chown(&user)?;
+            }
             Ok(ops.listen_pressure())
         });
         let (pressure, id) = (self.pressure.clone(), container_id.to_string());
