@@ -113,6 +113,9 @@ struct Setup {
     offer: mesos_proto::mesos::Offer,
     task_id: TaskId,
     running: StatusUpdateMessage,
+    /// Kills what the test leaves running (an executor's task outlives a
+    /// test that ends without the agent destroying its container).
+    _leftovers: KillCgroupTree,
 }
 
 async fn setup() -> Option<Setup> {
@@ -135,6 +138,7 @@ async fn setup_with(checkpoint: bool) -> Option<Setup> {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
     let slave_id = wait_registered(&agent).await;
@@ -228,6 +232,7 @@ async fn setup_with(checkpoint: bool) -> Option<Setup> {
         offer,
         task_id,
         running,
+        _leftovers: leftovers,
     })
 }
 
@@ -278,6 +283,7 @@ async fn a_restarted_agent_recovers_its_id_executor_and_updates() {
         offer,
         task_id,
         running,
+        _leftovers,
     } = setup;
     let running_uuid = running.update.uuid.clone().unwrap();
 
@@ -616,31 +622,6 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// The processes of a freezer cgroup tree (a test agent's cgroups root),
-/// killed when the test ends, also when it fails and leaves its executor
-/// running; the empty cgroups go with the next run's sweep.
-struct KillCgroupTree(PathBuf);
-
-impl Drop for KillCgroupTree {
-    fn drop(&mut self) {
-        fn kill(dir: &std::path::Path) {
-            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                // SAFETY: kills a process in this test's own cgroups root.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                if entry.path().is_dir() {
-                    kill(&entry.path());
-                }
-            }
-        }
-        // Twice: a process may fork while the tree is walked.
-        kill(&self.0);
-        kill(&self.0);
-    }
-}
-
 /// A root agent whose containers are isolated with `cgroups/cpu` (CFS
 /// quota on) and `cgroups/mem` on the linux launcher.
 fn start_cgroups_agent(runtime: &Runtime, master: &UPID, work_dir: &std::path::Path) -> PID<Slave> {
@@ -666,6 +647,7 @@ async fn a_restarted_agent_keeps_cgroup_limits_and_oom_watch_and_removes_orphan_
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let cgroups_root = test_containerizer(work_dir.path()).cgroups_root;
     let agent_runtime = runtime();
     let agent = start_cgroups_agent(&agent_runtime, master.upid(), work_dir.path());
@@ -927,6 +909,7 @@ async fn memory_isolation_changes_across_a_restart(test: &str, mem_added: bool) 
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start_agent_with(&agent_runtime, master.upid(), work_dir.path(), |c| {
         c.isolation = before.into();
@@ -1028,6 +1011,7 @@ async fn a_restarted_agent_keeps_measuring_and_enforcing_disk_quota() {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start(&agent_runtime, master.upid(), work_dir.path());
     let slave_id = wait_registered(&agent).await;
@@ -1331,6 +1315,7 @@ async fn a_completed_executor_is_recovered_and_its_directories_collected() {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
     let slave_id = wait_registered(&agent).await;
@@ -1438,6 +1423,7 @@ async fn a_lost_executor_reregistration_is_retried_until_it_arrives() {
         offer,
         task_id,
         running,
+        _leftovers,
     } = setup;
     let forked = std::fs::read_to_string(
         work_dir
@@ -1564,7 +1550,7 @@ async fn a_task_group_launched_after_a_restart_with_more_cgroup_isolators_runs()
         )
     };
     let root = support::test_containerizer(work_dir.path()).cgroups_root;
-    let _leftovers = KillCgroupTree(std::path::Path::new("/sys/fs/cgroup/freezer").join(&root));
+    let _leftovers = reaper(work_dir.path());
     let mut agent = start("cgroups/mem");
     let mut framework = framework(&master_runtime, &master, "new-subsystems", true).await;
     let group = |id: &str| TaskGroupInfo {
