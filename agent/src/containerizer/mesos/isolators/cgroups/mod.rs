@@ -1355,6 +1355,29 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_container_joins_only_the_cgroups_its_root_container_has() {
+        let (dir, config) = v1_fixture(&["cpu", "cpuacct", "memory"]);
+        // A root container recovered from before `cgroups/cpu` was added:
+        // a memory cgroup only.
+        let memory = dir.path().join("memory/mesos/root");
+        std::fs::create_dir_all(&memory).expect("fixture");
+        std::fs::write(memory.join("cgroup.procs"), "").expect("fixture");
+        let config = Arc::new(config);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        for subsystem in [Subsystem::Cpu, Subsystem::Mem] {
+            let isolator = CgroupsIsolator::new(subsystem, config.clone()).expect("isolator");
+            runtime
+                .block_on(isolator.isolate("root.nested", 4321))
+                .expect("isolated");
+        }
+        assert!(!dir.path().join("cpu/mesos/root").exists());
+        assert_eq!(
+            std::fs::read_to_string(memory.join("cgroup.procs")).expect("written"),
+            "4321"
+        );
+    }
+
+    #[test]
     fn unknown_orphans_are_the_cgroups_nobody_knows() {
         let (dir, config) = v1_fixture(&["cpu", "cpuacct", "memory"]);
         for cgroup in [
