@@ -6,12 +6,13 @@
 //! limitation (`REASON_CONTAINER_LIMITATION_DISK`, "Disk usage (..)
 //! exceeds quota (..)"). Nested containers are not measured, as upstream.
 //! Recovered containers are measured again after an agent restart.
-//! Only the sandbox is measured: a persistent volume in it is a symlink
-//! (`filesystem/posix`) or a mount in the container's own mount namespace
-//! (`filesystem/linux`), which `du` on the host does not enter, so its
-//! usage never counts against the sandbox's quota (upstream excludes the
-//! volumes too). Upstream also measures each volume against its own size;
-//! not yet here (TODO(#5)).
+//! Only the sandbox is measured, and a persistent volume's usage never
+//! counts against its quota: as upstream, `du` leaves the volumes' sandbox
+//! paths out (`--exclude`). Most are out of its reach anyway (a symlink
+//! under `filesystem/posix`, a mount in the container's own namespace
+//! under `filesystem/linux`), but a volume a later task brings is bind
+//! mounted there on the host. Upstream also measures each volume against
+//! its own size; not yet here (TODO(#5)).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -29,8 +30,14 @@ use tokio::sync::watch;
 use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
 
 struct Info {
+    /// The sandbox.
+    directory: PathBuf,
     /// The sandbox's `disk` resources (no volume).
     quota: Vec<Resource>,
+    /// The sandbox paths of the container's persistent volumes, left out
+    /// of the sandbox's usage (a volume a later task brings is bind
+    /// mounted there on the host, where `du` would count it).
+    excludes: Vec<PathBuf>,
     last_usage: Option<u64>,
     /// Ends the measuring loop when the container goes.
     stop: watch::Sender<bool>,
@@ -75,7 +82,9 @@ impl PosixDiskIsolator {
         self.infos().insert(
             container_id.to_string(),
             Info {
+                directory: directory.clone(),
                 quota: sandbox_quota(resources),
+                excludes: volume_paths(&directory, resources),
                 last_usage: None,
                 stop,
                 limitation: Some(limit_rx),
@@ -92,7 +101,17 @@ impl PosixDiskIsolator {
         tokio::spawn(async move {
             let mut limit_tx = Some(limit_tx);
             loop {
-                match du(directory.clone()).await {
+                let excludes = {
+                    let Some(infos) = infos.upgrade() else {
+                        return;
+                    };
+                    let infos = infos.lock().unwrap_or_else(|e| e.into_inner());
+                    let Some(info) = infos.get(&id) else {
+                        return;
+                    };
+                    info.excludes.clone()
+                };
+                match du(directory.clone(), &excludes).await {
                     Ok(used) => {
                         let quota = {
                             let Some(infos) = infos.upgrade() else {
@@ -146,11 +165,29 @@ fn sandbox_quota(resources: &[Resource]) -> Vec<Resource> {
         .collect()
 }
 
-/// `du -k -s <path>`, in bytes.
-async fn du(path: PathBuf) -> std::result::Result<u64, String> {
-    let output = tokio::process::Command::new("du")
-        .arg("-k")
-        .arg("-s")
+/// The sandbox paths of the persistent volumes among `resources` (those
+/// with a relative `container_path`: an absolute one exists only inside an
+/// image's rootfs, not in the sandbox).
+fn volume_paths(sandbox: &std::path::Path, resources: &[Resource]) -> Vec<PathBuf> {
+    resources
+        .iter()
+        .filter(|r| r.name == "disk")
+        .filter_map(|r| r.disk.as_ref()?.volume.as_ref())
+        .map(|volume| std::path::Path::new(&volume.container_path))
+        .filter(|path| path.is_relative())
+        .map(|path| sandbox.join(path))
+        .collect()
+}
+
+/// `du -k -s <path>` without `excludes` (as upstream, GNU `du`'s
+/// `--exclude`), in bytes.
+async fn du(path: PathBuf, excludes: &[PathBuf]) -> std::result::Result<u64, String> {
+    let mut command = tokio::process::Command::new("du");
+    command.arg("-k").arg("-s");
+    for exclude in excludes {
+        command.arg("--exclude").arg(exclude);
+    }
+    let output = command
         .arg(&path)
         .stdin(std::process::Stdio::null())
         .output()
@@ -238,6 +275,7 @@ impl Isolator for PosixDiskIsolator {
     fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
         if let Some(info) = self.infos().get_mut(container_id) {
             info.quota = sandbox_quota(resources);
+            info.excludes = volume_paths(&info.directory, resources);
         }
         ready(Ok(()))
     }
@@ -261,5 +299,41 @@ impl Isolator for PosixDiskIsolator {
             let _ = info.stop.send(true);
         }
         ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_sandbox_usage_leaves_its_volumes_out() {
+        let sandbox = tempfile::tempdir().expect("tempdir");
+        let volume = sandbox.path().join("data");
+        std::fs::create_dir(&volume).expect("fixture");
+        std::fs::write(volume.join("file"), vec![1u8; 2 << 20]).expect("fixture");
+        let all = du(sandbox.path().to_path_buf(), &[]).await.expect("du");
+        assert!(all >= 2 << 20, "{all}");
+        let resources = mesos_proto::resources::Resources::parse("disk:1", "*")
+            .expect("resources")
+            .to_vec()
+            .into_iter()
+            .map(|mut disk| {
+                disk.disk = Some(mesos_proto::mesos::resource::DiskInfo {
+                    volume: Some(mesos_proto::mesos::Volume {
+                        container_path: "data".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                disk
+            })
+            .collect::<Vec<_>>();
+        let excludes = volume_paths(sandbox.path(), &resources);
+        assert_eq!(excludes, vec![volume.clone()]);
+        let sandbox_only = du(sandbox.path().to_path_buf(), &excludes)
+            .await
+            .expect("du");
+        assert!(sandbox_only < 1 << 20, "{sandbox_only}");
     }
 }
