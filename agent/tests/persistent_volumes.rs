@@ -10,6 +10,7 @@
 //!   symlink) and `LinuxFilesystemIsolatorTest.ROOT_VolumeUsageExceedsSandboxQuota`
 //!   (`filesystem/linux`: a bind mount; upstream's task has no image either) →
 //!   `volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_{posix,linux}`
+//! - `DiskQuotaTest.VolumeUsageExceedsQuota` → `a_volume_past_its_own_size_fails_the_task`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -456,13 +457,15 @@ async fn a_volume_outlives_tasks_and_agent_restarts_with_filesystem_linux() {
     a_volume_outlives_tasks_and_agent_restarts("filesystem/linux,posix/cpu,posix/mem").await;
 }
 
-/// Upstream `VolumeUsageExceedsSandboxQuota`: with `disk/du` enforcing, a
-/// task with a 1 MB sandbox writes 2 MB into its 4 MB persistent volume
-/// and still finishes: the volume is not part of the sandbox's usage.
-async fn volume_usage_does_not_count_against_the_sandbox_quota(isolation: &str) {
-    if !executor_built() {
-        return;
-    }
+/// With `disk/du` enforcing (every 1 ms), a task with a sandbox of
+/// `sandbox_mb` and a persistent volume of `volume_mb` writes 2 MB into
+/// the volume, then runs `then`; its terminal state and message.
+async fn write_two_mb_into_a_volume(
+    isolation: &str,
+    volume_mb: u64,
+    sandbox_mb: u64,
+    then: &str,
+) -> (TaskState, Option<String>) {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
@@ -476,44 +479,67 @@ async fn volume_usage_does_not_count_against_the_sandbox_quota(isolation: &str) 
     let mut framework = subscribe(&master_runtime, master.upid(), "volume-quota").await;
 
     let mut volume = volume_resource();
-    volume.scalar = reserved("disk:4").remove(0).scalar;
+    volume.scalar = reserved(&format!("disk:{volume_mb}")).remove(0).scalar;
     let offer = framework.offer().await;
     let mut reserve = operation(offer::operation::Type::Reserve);
     reserve.reserve = Some(offer::operation::Reserve {
-        resources: reserved("cpus:1;mem:64;disk:5"),
+        resources: reserved(&format!("cpus:1;mem:64;disk:{}", volume_mb + sandbox_mb)),
         source: vec![],
     });
     let mut create = operation(offer::operation::Type::Create);
     create.create = Some(offer::operation::Create {
         volumes: vec![volume.clone()],
     });
-    // The sleep gives `du` its turns after the write.
     let writer = TaskInfo {
         name: "writer".into(),
         task_id: TaskId {
             value: "writer".into(),
         },
         slave_id: offer.slave_id.clone(),
-        resources: reserved("cpus:1;mem:64;disk:1")
+        resources: reserved(&format!("cpus:1;mem:64;disk:{sandbox_mb}"))
             .into_iter()
             .chain([volume])
             .collect(),
         command: Some(CommandInfo {
-            value: Some(
-                "dd if=/dev/zero of=\"$MESOS_SANDBOX/data/file\" bs=1048576 count=2 \
-                 && sleep 1"
-                    .into(),
-            ),
+            value: Some(format!(
+                "dd if=/dev/zero of=\"$MESOS_SANDBOX/data/file\" bs=1048576 count=2 && {then}"
+            )),
             ..Default::default()
         }),
         ..Default::default()
     };
     framework.accept(&offer, vec![reserve, create, launch(vec![writer])]);
-    let (state, message) = framework.terminal("writer").await;
-    assert_eq!(state, TaskState::TaskFinished, "{message:?}");
+    let terminal = framework.terminal("writer").await;
     let written = work_dir.path().join("volumes/roles/web/v1/file");
     assert_eq!(std::fs::metadata(written).unwrap().len(), 2 << 20);
     let _ = (&master_runtime, &agent_runtime);
+    terminal
+}
+
+/// Upstream `VolumeUsageExceedsSandboxQuota`: a task with a 1 MB sandbox
+/// writes 2 MB into its 4 MB volume and still finishes (the sleep gives
+/// `du` its turns): the volume is not part of the sandbox's usage.
+async fn volume_usage_does_not_count_against_the_sandbox_quota(isolation: &str) {
+    if !executor_built() {
+        return;
+    }
+    let (state, message) = write_two_mb_into_a_volume(isolation, 4, 1, "sleep 1").await;
+    assert_eq!(state, TaskState::TaskFinished, "{message:?}");
+}
+
+/// Upstream `DiskQuotaTest.VolumeUsageExceedsQuota`: a task writes 2 MB
+/// into its 1 MB volume, with a sandbox of 16 MB: the volume's own quota
+/// is enforced, and the task fails.
+#[actix_rt::test]
+async fn a_volume_past_its_own_size_fails_the_task() {
+    if !executor_built() {
+        return;
+    }
+    let (state, message) =
+        write_two_mb_into_a_volume("posix/cpu,posix/mem", 1, 16, "sleep 1000").await;
+    assert_eq!(state, TaskState::TaskFailed, "{message:?}");
+    let message = message.unwrap_or_default();
+    assert!(message.contains("exceeds quota (1MB)"), "{message}");
 }
 
 #[actix_rt::test]

@@ -6,13 +6,16 @@
 //! limitation (`REASON_CONTAINER_LIMITATION_DISK`, "Disk usage (..)
 //! exceeds quota (..)"). Nested containers are not measured, as upstream.
 //! Recovered containers are measured again after an agent restart.
-//! Only the sandbox is measured, and a persistent volume's usage never
-//! counts against its quota: as upstream, `du` leaves the volumes' sandbox
-//! paths out (`--exclude`). Most are out of its reach anyway (a symlink
-//! under `filesystem/posix`, a mount in the container's own namespace
-//! under `filesystem/linux`), but a volume a later task brings is bind
-//! mounted there on the host. Upstream also measures each volume against
-//! its own size; not yet here (TODO(#5)).
+//! A persistent volume's usage never counts against the sandbox's quota:
+//! as upstream, `du` leaves the volumes' sandbox paths out (`--exclude`).
+//! Most are out of its reach anyway (a symlink under `filesystem/posix`,
+//! a mount in the container's own namespace under `filesystem/linux`),
+//! but a volume a later task brings is bind mounted there on the host.
+//! Each persistent volume is measured on its own, in its host directory
+//! under the work_dir, against its own size, in the same loop: past it,
+//! the container is limited as for the sandbox (upstream
+//! `DiskQuotaTest.VolumeUsageExceedsQuota`), except on a MOUNT disk, whose
+//! filesystem enforces its size. Usage reports the sandbox only.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -20,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use mesos_proto::mesos::resource::disk_info::source::Type as SourceType;
 use mesos_proto::mesos::slave::{
     ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState,
 };
@@ -27,6 +31,7 @@ use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
 use mesos_proto::resources::Resources;
 use tokio::sync::watch;
 
+use crate::checkpointed_resources::volume_path;
 use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
 
 struct Info {
@@ -38,6 +43,9 @@ struct Info {
     /// of the sandbox's usage (a volume a later task brings is bind
     /// mounted there on the host, where `du` would count it).
     excludes: Vec<PathBuf>,
+    /// The host directories of the container's persistent volumes, each
+    /// with its own `disk` resource (its quota).
+    volumes: Vec<(PathBuf, Resource)>,
     last_usage: Option<u64>,
     /// Ends the measuring loop when the container goes.
     stop: watch::Sender<bool>,
@@ -48,6 +56,8 @@ struct Info {
 pub struct PosixDiskIsolator {
     interval: Duration,
     enforce: bool,
+    /// The agent's `--work_dir`, where persistent volumes live.
+    work_dir: PathBuf,
     infos: Arc<Mutex<HashMap<String, Info>>>,
 }
 
@@ -61,11 +71,13 @@ impl std::fmt::Debug for PosixDiskIsolator {
 }
 
 impl PosixDiskIsolator {
-    /// Measures every `interval`; `enforce` turns excess into limitations.
-    pub fn new(interval: Duration, enforce: bool) -> Self {
+    /// Measures every `interval`; `enforce` turns excess into limitations;
+    /// persistent volumes are found under `work_dir`.
+    pub fn new(interval: Duration, enforce: bool, work_dir: PathBuf) -> Self {
         Self {
             interval,
             enforce,
+            work_dir,
             infos: Arc::default(),
         }
     }
@@ -85,6 +97,7 @@ impl PosixDiskIsolator {
                 directory: directory.clone(),
                 quota: sandbox_quota(resources),
                 excludes: volume_paths(&directory, resources),
+                volumes: volumes(&self.work_dir, resources),
                 last_usage: None,
                 stop,
                 limitation: Some(limit_rx),
@@ -101,7 +114,9 @@ impl PosixDiskIsolator {
         tokio::spawn(async move {
             let mut limit_tx = Some(limit_tx);
             loop {
-                let excludes = {
+                // The sandbox (without its volumes), then each volume,
+                // each against its own quota.
+                let targets = {
                     let Some(infos) = infos.upgrade() else {
                         return;
                     };
@@ -109,11 +124,28 @@ impl PosixDiskIsolator {
                     let Some(info) = infos.get(&id) else {
                         return;
                     };
-                    info.excludes.clone()
+                    let mut targets = vec![(directory.clone(), info.excludes.clone(), None)];
+                    for (path, volume) in &info.volumes {
+                        targets.push((path.clone(), Vec::new(), Some(volume.clone())));
+                    }
+                    targets
                 };
-                match du(directory.clone(), &excludes).await {
-                    Ok(used) => {
-                        let quota = {
+                for (path, excludes, volume) in targets {
+                    let used = match du(path.clone(), &excludes).await {
+                        Ok(used) => used,
+                        Err(error) => {
+                            tracing::warn!(
+                                container_id = %id,
+                                path = %path.display(),
+                                %error,
+                                "Checking disk usage failed"
+                            );
+                            continue;
+                        }
+                    };
+                    let quota = match volume {
+                        Some(volume) => vec![volume],
+                        None => {
                             let Some(infos) = infos.upgrade() else {
                                 return;
                             };
@@ -123,28 +155,33 @@ impl PosixDiskIsolator {
                             };
                             info.last_usage = Some(used);
                             info.quota.clone()
-                        };
-                        let limit = Resources::from(quota.clone()).disk();
-                        if let (true, Some(limit)) = (enforce, limit) {
-                            if used > limit {
-                                if let Some(tx) = limit_tx.take() {
-                                    let _ = tx.send(ContainerLimitation {
-                                        resources: quota,
-                                        message: Some(format!(
-                                            "Disk usage ({}) exceeds quota ({})",
-                                            bytes(used),
-                                            bytes(limit)
-                                        )),
-                                        reason: Some(
-                                            task_status::Reason::ContainerLimitationDisk as i32,
-                                        ),
-                                    });
-                                }
+                        }
+                    };
+                    // A MOUNT disk's own filesystem enforces its size, as
+                    // upstream leaves it.
+                    let mount = quota.iter().any(|r| {
+                        r.disk
+                            .as_ref()
+                            .and_then(|d| d.source.as_ref())
+                            .is_some_and(|s| s.r#type() == SourceType::Mount)
+                    });
+                    let limit = Resources::from(quota.clone()).disk();
+                    if let (true, false, Some(limit)) = (enforce, mount, limit) {
+                        if used > limit {
+                            if let Some(tx) = limit_tx.take() {
+                                let _ = tx.send(ContainerLimitation {
+                                    resources: quota,
+                                    message: Some(format!(
+                                        "Disk usage ({}) exceeds quota ({})",
+                                        bytes(used),
+                                        bytes(limit)
+                                    )),
+                                    reason: Some(
+                                        task_status::Reason::ContainerLimitationDisk as i32,
+                                    ),
+                                });
                             }
                         }
-                    }
-                    Err(error) => {
-                        tracing::warn!(container_id = %id, %error, "Checking disk usage failed");
                     }
                 }
                 tokio::select! {
@@ -162,6 +199,17 @@ fn sandbox_quota(resources: &[Resource]) -> Vec<Resource> {
         .iter()
         .filter(|r| r.name == "disk" && r.disk.as_ref().is_none_or(|d| d.volume.is_none()))
         .cloned()
+        .collect()
+}
+
+/// The host directories of the persistent volumes among `resources`, each
+/// with its resource.
+fn volumes(work_dir: &std::path::Path, resources: &[Resource]) -> Vec<(PathBuf, Resource)> {
+    resources
+        .iter()
+        .filter(|r| r.name == "disk")
+        .filter(|r| r.disk.as_ref().is_some_and(|d| d.persistence.is_some()))
+        .filter_map(|r| Some((volume_path(work_dir, r)?, r.clone())))
         .collect()
 }
 
@@ -276,6 +324,7 @@ impl Isolator for PosixDiskIsolator {
         if let Some(info) = self.infos().get_mut(container_id) {
             info.quota = sandbox_quota(resources);
             info.excludes = volume_paths(&info.directory, resources);
+            info.volumes = volumes(&self.work_dir, resources);
         }
         ready(Ok(()))
     }
