@@ -15,7 +15,8 @@
 //! under the work_dir, against its own size, in the same loop: past it,
 //! the container is limited as for the sandbox (upstream
 //! `DiskQuotaTest.VolumeUsageExceedsQuota`), except on a MOUNT disk, whose
-//! filesystem enforces its size. Usage reports the sandbox only.
+//! filesystem enforces its size. Usage reports the sandbox's figures, and
+//! `disk_statistics` an entry per measured path, as upstream.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ use mesos_proto::mesos::resource::disk_info::source::Type as SourceType;
 use mesos_proto::mesos::slave::{
     ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState,
 };
-use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
+use mesos_proto::mesos::{task_status, DiskStatistics, Resource, ResourceStatistics};
 use mesos_proto::resources::Resources;
 use tokio::sync::watch;
 
@@ -47,6 +48,8 @@ struct Info {
     /// with its own `disk` resource (its quota).
     volumes: Vec<(PathBuf, Resource)>,
     last_usage: Option<u64>,
+    /// The last usage measured of each volume directory.
+    volume_usage: HashMap<PathBuf, u64>,
     /// Ends the measuring loop when the container goes.
     stop: watch::Sender<bool>,
     limitation: Option<tokio::sync::oneshot::Receiver<ContainerLimitation>>,
@@ -99,6 +102,7 @@ impl PosixDiskIsolator {
                 excludes: volume_paths(&directory, resources),
                 volumes: volumes(&self.work_dir, resources),
                 last_usage: None,
+                volume_usage: HashMap::new(),
                 stop,
                 limitation: Some(limit_rx),
             },
@@ -143,18 +147,23 @@ impl PosixDiskIsolator {
                             continue;
                         }
                     };
-                    let quota = match volume {
-                        Some(volume) => vec![volume],
-                        None => {
-                            let Some(infos) = infos.upgrade() else {
-                                return;
-                            };
-                            let mut infos = infos.lock().unwrap_or_else(|e| e.into_inner());
-                            let Some(info) = infos.get_mut(&id) else {
-                                return;
-                            };
-                            info.last_usage = Some(used);
-                            info.quota.clone()
+                    let quota = {
+                        let Some(infos) = infos.upgrade() else {
+                            return;
+                        };
+                        let mut infos = infos.lock().unwrap_or_else(|e| e.into_inner());
+                        let Some(info) = infos.get_mut(&id) else {
+                            return;
+                        };
+                        match volume {
+                            Some(volume) => {
+                                info.volume_usage.insert(path.clone(), used);
+                                vec![volume]
+                            }
+                            None => {
+                                info.last_usage = Some(used);
+                                info.quota.clone()
+                            }
                         }
                     };
                     // A MOUNT disk's own filesystem enforces its size, as
@@ -325,6 +334,8 @@ impl Isolator for PosixDiskIsolator {
             info.quota = sandbox_quota(resources);
             info.excludes = volume_paths(&info.directory, resources);
             info.volumes = volumes(&self.work_dir, resources);
+            let kept: HashSet<PathBuf> = info.volumes.iter().map(|(p, _)| p.clone()).collect();
+            info.volume_usage.retain(|path, _| kept.contains(path));
         }
         ready(Ok(()))
     }
@@ -336,9 +347,31 @@ impl Isolator for PosixDiskIsolator {
                 "unknown container '{container_id}'"
             ))));
         };
+        // As upstream, an entry per measured path in `disk_statistics`:
+        // the sandbox's, then each volume's with its persistence and source.
+        // (The sandbox has one only with `disk` of its own.)
+        let limit = Resources::from(info.quota.clone()).disk();
+        let mut disk_statistics = Vec::new();
+        if limit.is_some() {
+            disk_statistics.push(DiskStatistics {
+                limit_bytes: limit,
+                used_bytes: info.last_usage,
+                ..Default::default()
+            });
+        }
+        for (path, volume) in &info.volumes {
+            let disk = volume.disk.as_ref();
+            disk_statistics.push(DiskStatistics {
+                source: disk.and_then(|d| d.source.clone()),
+                persistence: disk.and_then(|d| d.persistence.clone()),
+                limit_bytes: Resources::from(vec![volume.clone()]).disk(),
+                used_bytes: info.volume_usage.get(path).copied(),
+            });
+        }
         ready(Ok(ResourceStatistics {
-            disk_limit_bytes: Resources::from(info.quota.clone()).disk(),
+            disk_limit_bytes: limit,
             disk_used_bytes: info.last_usage,
+            disk_statistics,
             ..Default::default()
         }))
     }
