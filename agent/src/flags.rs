@@ -214,6 +214,12 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
     pub cgroups_enable_cfs: bool,
 
+    /// Give revocable cpus a low CPU priority (`cgroups/cpu`): a container
+    /// with revocable cpus gets 10 shares per cpu instead of 1024.
+    #[arg(long, env = "MESOS_REVOCABLE_CPU_LOW_PRIORITY", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
+    pub revocable_cpu_low_priority: bool,
+
     /// How often `disk/du` measures each sandbox.
     #[arg(long, env = "MESOS_CONTAINER_DISK_WATCH_INTERVAL", value_parser = parse_duration,
           default_value = "15secs")]
@@ -633,6 +639,7 @@ impl Flags {
             cgroups_root: self.cgroups_root.clone(),
             cgroups_enable_cfs: self.cgroups_enable_cfs,
             cgroups_limit_swap: self.cgroups_limit_swap,
+            revocable_cpu_low_priority: self.revocable_cpu_low_priority,
             effective_capabilities: self
                 .effective_capabilities
                 .as_deref()
@@ -827,6 +834,10 @@ impl Flags {
                 Some(self.cgroups_limit_swap.to_string()),
             ),
             (
+                "revocable_cpu_low_priority",
+                Some(self.revocable_cpu_low_priority.to_string()),
+            ),
+            (
                 "launcher_dir",
                 self.launcher_dir.as_ref().map(|p| p.display().to_string()),
             ),
@@ -952,6 +963,12 @@ mod tests {
         assert!(!parse(&["--switch_user=0"]).unwrap().switch_user);
         assert!(parse(&["--quiet"]).unwrap().quiet);
         assert!(parse(&["--enforce_container_disk_quota=yes"]).is_err());
+        assert!(parse(&[]).unwrap().revocable_cpu_low_priority);
+        assert!(
+            !parse(&["--no-revocable_cpu_low_priority"])
+                .unwrap()
+                .revocable_cpu_low_priority
+        );
     }
 
     #[test]

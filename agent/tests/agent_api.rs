@@ -606,19 +606,19 @@ async fn basic_http_authentication_guards_the_agents_endpoints() {
 /// Upstream `CgroupsIsolatorTest` usage scenarios over HTTP: with
 /// `cgroups/cpu` (CFS on) and `cgroups/mem` on the linux launcher, the
 /// running container's cgroup figures reach `/monitor/statistics` and
-/// `GET_CONTAINERS`: its limits, the CFS period counters and the memory
-/// cgroup's usage.
+/// `GET_CONTAINERS`: its limits, the CFS period counters, the memory
+/// cgroup's usage and pressure counters, the `cgroups/pids` process and
+/// thread counts and the `cgroups/blkio` statistics.
 #[actix_rt::test]
 async fn cgroups_figures_reach_monitor_statistics_and_get_containers() {
     let test = "cgroups_figures_reach_monitor_statistics_and_get_containers";
-    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"])
-        || !require_executor()
-    {
+    let controllers = ["cpu", "cpuacct", "memory", "freezer", "pids", "blkio"];
+    if !support::require_cgroups_v1(test, &controllers) || !require_executor() {
         return;
     }
     let flags = [
         "--launcher=linux",
-        "--isolation=cgroups/cpu,cgroups/mem",
+        "--isolation=cgroups/cpu,cgroups/mem,cgroups/pids,cgroups/blkio",
         "--cgroups_enable_cfs",
     ]
     .map(String::from);
@@ -649,6 +649,22 @@ async fn cgroups_figures_reach_monitor_statistics_and_get_containers() {
             "{statistics}"
         );
         assert!(statistics["mem_cache_bytes"].is_u64(), "{statistics}");
+        // `memory.pressure_level` events, none yet.
+        for field in [
+            "mem_low_pressure_counter",
+            "mem_medium_pressure_counter",
+            "mem_critical_pressure_counter",
+        ] {
+            assert_eq!(statistics[field], 0, "{field}: {statistics}");
+        }
+        // `cgroups/pids`: the executor, its task's shell and sleep at least.
+        let processes = statistics["processes"].as_u64().unwrap();
+        assert!(processes >= 2, "{statistics}");
+        let threads = statistics["threads"].as_u64().unwrap();
+        assert!(threads >= processes, "{statistics}");
+        // `cgroups/blkio`: the throttling counters, per device and total.
+        let blkio = &statistics["blkio_statistics"];
+        assert!(blkio["throttling"].is_array(), "{statistics}");
     };
 
     let reply = support::sandbox::get(addr, "/monitor/statistics").await;

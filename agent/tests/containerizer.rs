@@ -17,6 +17,16 @@
 //!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`
 //! - `MemoryIsolatorTest` OOM / `CgroupsIsolatorTest` memory limitation →
 //!   `a_container_over_its_memory_is_killed_with_the_upstream_reason`
+//! - `MemoryIsolatorTest.ROOT_MemUsage` → `usage_reports_limits_and_the_processes_memory`
+//!   (`posix/mem`), `cgroups_mem_usage_reports_rss_and_pressure_counters` (`cgroups/mem`, with
+//!   the pressure counters upstream's memory subsystem adds)
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_RevocableCpu` →
+//!   `revocable_cpus_get_low_shares_unless_the_flag_is_off`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_NET_CLS_UNPRIVILEGED_USER_UserCgroup` (without an
+//!   image, `cgroups/cpu` and `cgroups/mem`) →
+//!   `a_containers_user_owns_its_cgroups_but_not_their_control_files`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
+//!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_AutoLoadSubsystems` →
 //!   `cgroups_all_isolates_in_every_mounted_subsystem`
@@ -37,6 +47,11 @@
 //!   asked for and different; net not asked for and shared)
 //! - `NsTest.ROOT_destroy` (killing a pid namespace kills every descendant) →
 //!   `destroy_in_a_pid_namespace_kills_double_forked_children`
+//! - `NsTest.ROOT_clone` (a process started in another's namespaces shares them) → for the
+//!   namespaces containers share: `namespaces_ipc_modes_share_and_separate_as_upstream` and
+//!   `namespaces_pid_share_pid_namespace_as_upstream` (a nested container joins its parent's
+//!   ipc / pid namespace through the helper's `setns`); its user-namespace refusal has no
+//!   counterpart (the helper never joins one)
 //! - `NsTest.ROOT_setnsMultipleThreads`: not ported; a property of a `setns` wrapper we do not
 //!   have (the helper calls `setns` single-threaded, before exec)
 //!
@@ -50,12 +65,17 @@
 //!   through the agent: `persistent_volumes.rs`
 //! - a container's mounts stay in its namespace (upstream relies on it throughout) →
 //!   `a_container_has_its_own_namespaces_and_its_mounts_stay_inside`
-//! - `ROOT_ChangeRootFilesystem`, `ROOT_VolumeFromSandbox`, `ROOT_VolumeFromHost`,
-//!   `ROOT_FileVolumeFromHost`, `ROOT_PersistentVolumeWithRootFilesystem`,
-//!   `ROOT_MultipleContainers`, `ROOT_Metrics`, `ROOT_SandboxEnvironmentVariable`,
-//!   `ROOT_ChangeRootFilesystemCommandExecutor*`, `ROOT_RecoverOrphanedPersistentVolume`,
-//!   `ROOT_VolumeUsageExceedsSandboxQuota`: not here; they need an image rootfs (absolute
-//!   container paths exist only inside one)
+//! - `ROOT_VolumeUsageExceedsSandboxQuota` (its task has no image) → through the agent, in
+//!   `persistent_volumes.rs`:
+//!   `volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_linux`
+//! - `ROOT_ChangeRootFilesystem`: a task in an image's rootfs runs in
+//!   `provisioner.rs` (`a_task_runs_in_an_image_pulled_from_a_private_registry_with_basic_auth`)
+//! - `ROOT_VolumeFromSandbox`, `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`,
+//!   `ROOT_PersistentVolumeWithRootFilesystem`, `ROOT_MultipleContainers`, `ROOT_Metrics`,
+//!   `ROOT_SandboxEnvironmentVariable`, `ROOT_ChangeRootFilesystemCommandExecutor*`,
+//!   `ROOT_RecoverOrphanedPersistentVolume`: not ported yet. They need an image rootfs
+//!   (absolute container paths exist only inside one), which `provisioner.rs` can give them:
+//!   it makes images and serves them from a local registry
 //! - `ROOT_WorkDirMountNeeded`, `ROOT_WorkDirMountNotNeeded`: not ported; our `filesystem/linux`
 //!   does not make the work_dir a shared bind mount (host mounts reach containers through the
 //!   slave propagation of their namespaces)
@@ -68,8 +88,8 @@
 //!   `host_path_volumes_are_mounted_read_only_or_read_write`
 //! - refusals (`..` in a container path, a relative host path) →
 //!   `volume_paths_that_leave_the_sandbox_fail_the_launch`
-//! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`, `ROOT_ChangeRootFilesystem`: need an
-//!   image rootfs; not here
+//! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`, `ROOT_ChangeRootFilesystem`: not
+//!   ported yet; they need an image rootfs, as `provisioner.rs` makes
 //!
 //! Upstream `volume_sandbox_path_isolator_tests.cpp` → ours:
 //!
@@ -603,6 +623,190 @@ async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
 
     assert!(containerizer.destroy(id.clone()).await);
     assert!(!cgroup_dir("memory", &id).exists());
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_RevocableCpu`: a container
+/// with revocable cpus (its executor's cpus are not) gets 10 shares per
+/// cpu, all of its cpus counted; without `--revocable_cpu_low_priority`
+/// it gets the usual 1024.
+#[actix_rt::test]
+async fn revocable_cpus_get_low_shares_unless_the_flag_is_off() {
+    let test = "revocable_cpus_get_low_shares_unless_the_flag_is_off";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let mut resources = Resources::parse("cpus:1;mem:64", "*").unwrap().to_vec();
+    for resource in &mut resources {
+        if resource.name == "cpus" {
+            resource.revocable = Some(mesos_proto::mesos::resource::RevocableInfo {});
+        }
+    }
+    resources.extend(Resources::parse("cpus:0.1", "*").unwrap().to_vec());
+    for (low_priority, shares) in [(true, "11"), (false, "1126")] {
+        let options = ContainerizerOptions {
+            launcher: "linux".into(),
+            isolation: "cgroups/cpu".into(),
+            cgroups_root: CGROUPS_ROOT.into(),
+            revocable_cpu_low_priority: low_priority,
+            runtime_dir: support::unique_runtime_dir(),
+            ..Default::default()
+        };
+        let containerizer =
+            mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+        let id = unique("revocable");
+        let mut config = config(sandbox.path(), "exec sleep 1008", None);
+        config.resources = resources.clone();
+        containerizer.launch(id.clone(), config).await.unwrap();
+        let read = std::fs::read_to_string(cgroup_dir("cpu", &id).join("cpu.shares")).unwrap();
+        assert_eq!(read.trim(), shares, "low priority: {low_priority}");
+        assert!(containerizer.destroy(id.clone()).await);
+    }
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_NET_CLS_UNPRIVILEGED_USER_UserCgroup`,
+/// without an image: a container of user `nobody` owns its cgroup
+/// directories but not their control files, so its task can make a
+/// cgroup of its own beneath and move into it, but cannot touch its
+/// container's.
+#[actix_rt::test]
+async fn a_containers_user_owns_its_cgroups_but_not_their_control_files() {
+    use std::os::unix::fs::MetadataExt as _;
+    let test = "a_containers_user_owns_its_cgroups_but_not_their_control_files";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/cpu,cgroups/mem".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let id = unique("usercgroup");
+    // The task's own memory cgroup, from /proc/self/cgroup.
+    let script = "cg=/sys/fs/cgroup/memory$(grep :memory: /proc/self/cgroup | cut -d: -f3) \
+                  && mkdir \"$cg/user\" && echo $$ > \"$cg/user/cgroup.procs\" \
+                  && ! (echo $$ > \"$cg/cgroup.procs\") 2>/dev/null \
+                  && echo moved && exec sleep 1009";
+    let mut as_nobody = config(sandbox.path(), script, None);
+    as_nobody.user = Some("nobody".into());
+    let launch = containerizer.launch(id.clone(), as_nobody);
+    let wait = containerizer.wait(id.clone());
+    launch.await.unwrap();
+    let stdout = sandbox.path().join("stdout");
+    let moved = eventually(|| std::fs::read_to_string(&stdout).is_ok_and(|s| s == "moved\n")).await;
+    let stderr = std::fs::read_to_string(sandbox.path().join("stderr")).unwrap_or_default();
+    assert!(moved, "{stderr}");
+    let nobody = nix_nobody();
+    for controller in ["cpu", "cpuacct", "memory"] {
+        let dir = cgroup_dir(controller, &id);
+        let owner = std::fs::metadata(&dir).unwrap();
+        assert_eq!((owner.uid(), owner.gid()), nobody, "{controller}");
+        let procs = std::fs::metadata(dir.join("cgroup.procs")).unwrap();
+        assert_eq!(procs.uid(), 0, "{controller}: control files stay root's");
+    }
+    assert!(cgroup_dir("memory", &id).join("user").is_dir());
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(wait.await.is_some());
+    assert!(
+        !cgroup_dir("memory", &id).exists(),
+        "the user's cgroup goes too"
+    );
+}
+
+/// Upstream `MemoryIsolatorTest.ROOT_MemUsage` with `cgroups/mem`: the
+/// usage of a running container has its resident memory, and, on v1, the
+/// counters of the memory pressure events at each level (upstream's
+/// memory subsystem listens to them from the cgroup's creation).
+#[actix_rt::test]
+async fn cgroups_mem_usage_reports_rss_and_pressure_counters() {
+    let test = "cgroups_mem_usage_reports_rss_and_pressure_counters";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let id = unique("memusage");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 1007", None))
+        .await
+        .unwrap();
+    let mut usage = containerizer.usage(id.clone()).await.unwrap();
+    for _ in 0..50 {
+        if usage.mem_rss_bytes.unwrap_or_default() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        usage = containerizer.usage(id.clone()).await.unwrap();
+    }
+    assert!(usage.mem_rss_bytes.unwrap_or_default() > 0, "{usage:?}");
+    assert!(usage.mem_total_bytes.unwrap_or_default() > 0, "{usage:?}");
+    if cgroup_dir("memory", &id)
+        .join("memory.pressure_level")
+        .exists()
+    {
+        for counter in [
+            usage.mem_low_pressure_counter,
+            usage.mem_medium_pressure_counter,
+            usage.mem_critical_pressure_counter,
+        ] {
+            assert_eq!(counter, Some(0), "no pressure in a 64 MB cgroup: {usage:?}");
+        }
+    }
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("memory", &id).exists());
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively`: the memory
+/// hierarchy's `--cgroups_root` is removed after the containerizer started;
+/// a container still launches, its cgroup created with the missing parent.
+#[actix_rt::test]
+async fn a_container_launches_after_the_cgroups_root_was_removed() {
+    let test = "a_container_launches_after_the_cgroups_root_was_removed";
+    if !support::require_cgroups_v1(test, &["memory", "freezer"]) {
+        return;
+    }
+    let sandbox = tempfile::tempdir().unwrap();
+    // A root of its own, which no other test's container holds.
+    let root = unique(&format!("{CGROUPS_ROOT}_recursive"));
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/mem".into(),
+        cgroups_root: root.clone(),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    containerizer.recover(vec![]).await.unwrap();
+    let memory_root = Path::new("/sys/fs/cgroup/memory").join(&root);
+    if memory_root.exists() {
+        std::fs::remove_dir(&memory_root).unwrap();
+    }
+
+    let id = unique("recursive");
+    containerizer
+        .launch(id.clone(), config(sandbox.path(), "exec sleep 1006", None))
+        .await
+        .unwrap();
+    assert!(memory_root.join(&id).is_dir());
+    let usage = containerizer.usage(id.clone()).await.unwrap();
+    assert_eq!(usage.mem_limit_bytes, Some(64 << 20), "{usage:?}");
+
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!memory_root.join(&id).exists());
+    for controller in ["memory", "freezer"] {
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(controller).join(&root));
+    }
 }
 
 #[actix_rt::test]

@@ -130,6 +130,9 @@ struct RunningSleeper {
     agent: AgentBinary,
     framework: TestFramework,
     task_id: TaskId,
+    /// Kills the executor the test leaves behind (after the last agent is
+    /// gone it would wait for one to come back).
+    _leftovers: support::KillCgroupTree,
 }
 
 impl RunningSleeper {
@@ -142,6 +145,7 @@ impl RunningSleeper {
             .unwrap()
             .port();
         let work_dir = tempfile::tempdir().unwrap();
+        let leftovers = support::reaper(work_dir.path());
         let agent = AgentBinary::start(
             master.upid(),
             port,
@@ -189,6 +193,7 @@ impl RunningSleeper {
             agent,
             framework,
             task_id,
+            _leftovers: leftovers,
         }
     }
 

@@ -3,6 +3,16 @@
 //! framework that reserves resources and creates a volume in one ACCEPT, a
 //! task that writes to the volume and a second task that reads it, the
 //! volume surviving an agent restart, and DESTROY removing it.
+//!
+//! Upstream test → ours:
+//!
+//! - `DiskQuotaTest.VolumeUsageExceedsSandboxQuota` (`filesystem/posix`: a
+//!   symlink) and `LinuxFilesystemIsolatorTest.ROOT_VolumeUsageExceedsSandboxQuota`
+//!   (`filesystem/linux`: a bind mount; upstream's task has no image either) →
+//!   `volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_{posix,linux}`
+//! - `DiskQuotaTest.VolumeUsageExceedsQuota` → `a_volume_past_its_own_size_fails_the_task`
+//! - `DiskQuotaEnforcement.ResourceStatistics` (SANDBOX) →
+//!   `disk_statistics_report_the_sandbox_and_each_volume`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -252,28 +262,19 @@ fn start(runtime: &Runtime, master: &UPID, work_dir: &Path, isolation: &str) -> 
     mesos_agent::spawn(runtime, config).unwrap()
 }
 
-async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
-    if !executor_built() {
-        return;
-    }
-    let master_runtime = runtime();
-    let master = start_master(&master_runtime);
-    let work_dir = tempfile::tempdir().unwrap();
-    let agent_runtime = runtime();
-    let agent = start(&agent_runtime, master.upid(), work_dir.path(), isolation);
-    wait_registered(&agent).await;
-
+/// A checkpointing framework in role `web`, subscribed as `name`.
+async fn subscribe(master_runtime: &Runtime, master: &UPID, name: &str) -> Framework {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let scheduler = master_runtime
         .spawn(Scheduler {
-            base: ProcessBase::new("scheduler-volumes"),
+            base: ProcessBase::new(format!("scheduler-{name}")),
             tx,
         })
         .unwrap();
     #[allow(deprecated)]
     let info = FrameworkInfo {
         user: "root".into(),
-        name: "volumes".into(),
+        name: name.into(),
         role: Some("web".into()),
         checkpoint: Some(true),
         ..Default::default()
@@ -286,21 +287,35 @@ async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
         }),
         ..Default::default()
     };
-    let to = master.upid().clone();
+    let to = master.clone();
     scheduler.dispatch(move |this, _| this.base.send(&to, &subscribe));
     let id = decode::<FrameworkRegisteredMessage>(
         &recv(&mut rx, "mesos.internal.FrameworkRegisteredMessage").await,
     )
     .framework_id;
-    let mut framework = Framework {
+    Framework {
         scheduler,
         rx,
-        master: master.upid().clone(),
+        master: master.clone(),
         id,
         offers: Default::default(),
         rescinded: Default::default(),
         updates: Default::default(),
-    };
+    }
+}
+
+async fn a_volume_outlives_tasks_and_agent_restarts(isolation: &str) {
+    if !executor_built() {
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let agent = start(&agent_runtime, master.upid(), work_dir.path(), isolation);
+    wait_registered(&agent).await;
+
+    let mut framework = subscribe(&master_runtime, master.upid(), "volumes").await;
 
     // Reserve, create the volume and write to it, in one ACCEPT.
     let offer = framework.offer().await;
@@ -442,4 +457,185 @@ async fn a_volume_outlives_tasks_and_agent_restarts_with_filesystem_linux() {
         return;
     }
     a_volume_outlives_tasks_and_agent_restarts("filesystem/linux,posix/cpu,posix/mem").await;
+}
+
+/// A master, an agent measuring with `disk/du` every 1 ms (enforcing),
+/// and a framework whose task `writer`, with a sandbox of `sandbox_mb`
+/// and the persistent volume `data` of `volume_mb`, runs `command`.
+struct VolumeWriter {
+    _master_runtime: Runtime,
+    agent_runtime: Runtime,
+    framework: Framework,
+    work_dir: tempfile::TempDir,
+}
+
+impl VolumeWriter {
+    async fn launch(isolation: &str, volume_mb: u64, sandbox_mb: u64, command: &str) -> Self {
+        let master_runtime = runtime();
+        let master = start_master(&master_runtime);
+        let work_dir = tempfile::tempdir().unwrap();
+        let agent_runtime = runtime();
+        let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+        config.containerizer.isolation = format!("{isolation},disk/du");
+        config.containerizer.disk_watch_interval = Duration::from_millis(1);
+        config.containerizer.enforce_disk_quota = true;
+        let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+        wait_registered(&agent).await;
+        let mut framework = subscribe(&master_runtime, master.upid(), "volume-quota").await;
+
+        let mut volume = volume_resource();
+        volume.scalar = reserved(&format!("disk:{volume_mb}")).remove(0).scalar;
+        let offer = framework.offer().await;
+        let mut reserve = operation(offer::operation::Type::Reserve);
+        reserve.reserve = Some(offer::operation::Reserve {
+            resources: reserved(&format!("cpus:1;mem:64;disk:{}", volume_mb + sandbox_mb)),
+            source: vec![],
+        });
+        let mut create = operation(offer::operation::Type::Create);
+        create.create = Some(offer::operation::Create {
+            volumes: vec![volume.clone()],
+        });
+        let writer = TaskInfo {
+            name: "writer".into(),
+            task_id: TaskId {
+                value: "writer".into(),
+            },
+            slave_id: offer.slave_id.clone(),
+            resources: reserved(&format!("cpus:1;mem:64;disk:{sandbox_mb}"))
+                .into_iter()
+                .chain([volume])
+                .collect(),
+            command: Some(CommandInfo {
+                value: Some(command.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        framework.accept(&offer, vec![reserve, create, launch(vec![writer])]);
+        Self {
+            _master_runtime: master_runtime,
+            agent_runtime,
+            framework,
+            work_dir,
+        }
+    }
+}
+
+/// The writer's command: 2 MB into the volume, then `then`.
+fn into_the_volume(then: &str) -> String {
+    format!("dd if=/dev/zero of=\"$MESOS_SANDBOX/data/file\" bs=1048576 count=2 && {then}")
+}
+
+/// A task with a sandbox of `sandbox_mb` and a persistent volume of
+/// `volume_mb` writes 2 MB into the volume, then runs `then`; its terminal
+/// state and message.
+async fn write_two_mb_into_a_volume(
+    isolation: &str,
+    volume_mb: u64,
+    sandbox_mb: u64,
+    then: &str,
+) -> (TaskState, Option<String>) {
+    let mut writer =
+        VolumeWriter::launch(isolation, volume_mb, sandbox_mb, &into_the_volume(then)).await;
+    let terminal = writer.framework.terminal("writer").await;
+    let written = writer.work_dir.path().join("volumes/roles/web/v1/file");
+    assert_eq!(std::fs::metadata(written).unwrap().len(), 2 << 20);
+    terminal
+}
+
+/// Upstream `DiskQuotaEnforcement.ResourceStatistics` (SANDBOX): with 2 MB
+/// in a 3 MB sandbox and 2 MB in a 4 MB volume, the usage has the
+/// sandbox's limit and use, and `disk_statistics` an entry for each, the
+/// volume's with its persistence.
+#[actix_rt::test]
+async fn disk_statistics_report_the_sandbox_and_each_volume() {
+    if !executor_built() {
+        return;
+    }
+    let command = format!(
+        "dd if=/dev/zero of=\"$MESOS_SANDBOX/file\" bs=1048576 count=2 && {}",
+        into_the_volume("sleep 1000")
+    );
+    let mut writer = VolumeWriter::launch("posix/cpu,posix/mem", 4, 3, &command).await;
+    const MB: u64 = 1 << 20;
+    let mut statistics = serde_json::Value::Null;
+    for _ in 0..500 {
+        let entries = get_json(writer.agent_runtime.address(), "/monitor/statistics").await;
+        statistics = entries[0]["statistics"].clone();
+        let used = |i: usize| statistics["disk_statistics"][i]["used_bytes"].as_u64();
+        if used(0).is_some_and(|u| u >= 2 * MB) && used(1).is_some_and(|u| u >= 2 * MB) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(statistics["disk_limit_bytes"], 3 * MB, "{statistics}");
+    let used = statistics["disk_used_bytes"].as_u64().unwrap();
+    assert!((2 * MB..=3 * MB).contains(&used), "{statistics}");
+    let disks = statistics["disk_statistics"].as_array().unwrap();
+    assert_eq!(disks.len(), 2, "{statistics}");
+    assert_eq!(disks[0]["limit_bytes"], 3 * MB, "{statistics}");
+    assert!(disks[0]["persistence"].is_null(), "{statistics}");
+    assert_eq!(disks[1]["limit_bytes"], 4 * MB, "{statistics}");
+    assert_eq!(disks[1]["persistence"]["id"], "v1", "{statistics}");
+    for disk in disks {
+        let used = disk["used_bytes"].as_u64().unwrap();
+        assert!(used >= 2 * MB && used < disk["limit_bytes"].as_u64().unwrap());
+    }
+
+    writer.framework.send(Call {
+        framework_id: Some(writer.framework.id.clone()),
+        r#type: Some(call::Type::Kill as i32),
+        kill: Some(call::Kill {
+            task_id: TaskId {
+                value: "writer".into(),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let (state, message) = writer.framework.terminal("writer").await;
+    assert_eq!(state, TaskState::TaskKilled, "{message:?}");
+}
+
+/// Upstream `VolumeUsageExceedsSandboxQuota`: a task with a 1 MB sandbox
+/// writes 2 MB into its 4 MB volume and still finishes (the sleep gives
+/// `du` its turns): the volume is not part of the sandbox's usage.
+async fn volume_usage_does_not_count_against_the_sandbox_quota(isolation: &str) {
+    if !executor_built() {
+        return;
+    }
+    let (state, message) = write_two_mb_into_a_volume(isolation, 4, 1, "sleep 1").await;
+    assert_eq!(state, TaskState::TaskFinished, "{message:?}");
+}
+
+/// Upstream `DiskQuotaTest.VolumeUsageExceedsQuota`: a task writes 2 MB
+/// into its 1 MB volume, with a sandbox of 16 MB: the volume's own quota
+/// is enforced, and the task fails.
+#[actix_rt::test]
+async fn a_volume_past_its_own_size_fails_the_task() {
+    if !executor_built() {
+        return;
+    }
+    let (state, message) =
+        write_two_mb_into_a_volume("posix/cpu,posix/mem", 1, 16, "sleep 1000").await;
+    assert_eq!(state, TaskState::TaskFailed, "{message:?}");
+    let message = message.unwrap_or_default();
+    assert!(message.contains("exceeds quota (1MB)"), "{message}");
+}
+
+#[actix_rt::test]
+async fn volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_posix() {
+    volume_usage_does_not_count_against_the_sandbox_quota("posix/cpu,posix/mem").await;
+}
+
+#[actix_rt::test]
+async fn volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_linux() {
+    if !mesos_agent::flags::linux_launcher_available() {
+        let why = "filesystem/linux needs the linux launcher (root)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    volume_usage_does_not_count_against_the_sandbox_quota("filesystem/linux,posix/cpu,posix/mem")
+        .await;
 }

@@ -11,6 +11,10 @@
 //!   `memory_isolation_added_at_a_restart_applies_to_new_containers_only`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_MemoryBackward` →
 //!   `memory_isolation_removed_at_a_restart_stops_memory_statistics`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_AgentRecoveryWithNewCgroupSubsystems` (without
+//!   an image; runs the `mesos-agent` binary, which the default executor finds
+//!   again on its port) →
+//!   `a_task_group_launched_after_a_restart_with_more_cgroup_isolators_runs`
 //! - `DiskQuotaEnforcement.SlaveRecovery` (SANDBOX), plus enforcement after it →
 //!   `a_restarted_agent_keeps_measuring_and_enforcing_disk_quota`
 //! - `SlaveRecoveryTest.ReconnectExecutor` (v0 command executor re-registers,
@@ -109,6 +113,9 @@ struct Setup {
     offer: mesos_proto::mesos::Offer,
     task_id: TaskId,
     running: StatusUpdateMessage,
+    /// Kills what the test leaves running (an executor's task outlives a
+    /// test that ends without the agent destroying its container).
+    _leftovers: KillCgroupTree,
 }
 
 async fn setup() -> Option<Setup> {
@@ -131,6 +138,7 @@ async fn setup_with(checkpoint: bool) -> Option<Setup> {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
     let slave_id = wait_registered(&agent).await;
@@ -224,6 +232,7 @@ async fn setup_with(checkpoint: bool) -> Option<Setup> {
         offer,
         task_id,
         running,
+        _leftovers: leftovers,
     })
 }
 
@@ -274,6 +283,7 @@ async fn a_restarted_agent_recovers_its_id_executor_and_updates() {
         offer,
         task_id,
         running,
+        _leftovers,
     } = setup;
     let running_uuid = running.update.uuid.clone().unwrap();
 
@@ -637,6 +647,7 @@ async fn a_restarted_agent_keeps_cgroup_limits_and_oom_watch_and_removes_orphan_
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let cgroups_root = test_containerizer(work_dir.path()).cgroups_root;
     let agent_runtime = runtime();
     let agent = start_cgroups_agent(&agent_runtime, master.upid(), work_dir.path());
@@ -898,6 +909,7 @@ async fn memory_isolation_changes_across_a_restart(test: &str, mem_added: bool) 
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start_agent_with(&agent_runtime, master.upid(), work_dir.path(), |c| {
         c.isolation = before.into();
@@ -999,6 +1011,7 @@ async fn a_restarted_agent_keeps_measuring_and_enforcing_disk_quota() {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start(&agent_runtime, master.upid(), work_dir.path());
     let slave_id = wait_registered(&agent).await;
@@ -1302,6 +1315,7 @@ async fn a_completed_executor_is_recovered_and_its_directories_collected() {
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let agent = start_agent(&agent_runtime, master.upid(), work_dir.path());
     let slave_id = wait_registered(&agent).await;
@@ -1409,6 +1423,7 @@ async fn a_lost_executor_reregistration_is_retried_until_it_arrives() {
         offer,
         task_id,
         running,
+        _leftovers,
     } = setup;
     let forked = std::fs::read_to_string(
         work_dir
@@ -1493,4 +1508,85 @@ async fn a_lost_executor_reregistration_is_retried_until_it_arrives() {
         }
     };
     assert_eq!(killed, TaskState::TaskKilled);
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_AgentRecoveryWithNewCgroupSubsystems`:
+/// a task group runs under `cgroups/mem`; the agent restarts with
+/// `cgroups/all`, whose new hierarchies the recovered executor's container
+/// has no cgroup in. A second task group launched in that executor still
+/// starts: a nested container joins its root container's cgroups only
+/// where they exist.
+#[actix_rt::test]
+async fn a_task_group_launched_after_a_restart_with_more_cgroup_isolators_runs() {
+    let test = "a_task_group_launched_after_a_restart_with_more_cgroup_isolators_runs";
+    if !require_cgroups_v1(test, &["memory", "cpu", "cpuacct", "freezer"]) {
+        return;
+    }
+    for binary in ["mesos-agent", "mesos-default-executor"] {
+        if !bin_dir().join(binary).exists() {
+            let why = format!("build {binary} first (`cargo build --workspace --bins`)");
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            println!("SKIPPED: {why}");
+            return;
+        }
+    }
+    use mesos_proto::mesos::TaskGroupInfo;
+    use support::agent_binary::AgentBinary;
+
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let work_dir = tempfile::tempdir().unwrap();
+    let start = |isolation: &str| {
+        AgentBinary::start(
+            master.upid(),
+            port,
+            work_dir.path(),
+            &["--launcher=linux", &format!("--isolation={isolation}")],
+        )
+    };
+    let root = support::test_containerizer(work_dir.path()).cgroups_root;
+    let _leftovers = reaper(work_dir.path());
+    let mut agent = start("cgroups/mem");
+    let mut framework = framework(&master_runtime, &master, "new-subsystems", true).await;
+    let group = |id: &str| TaskGroupInfo {
+        tasks: vec![command_task(id, "sleep 1000", "cpus:0.1;mem:32;disk:32")],
+    };
+    let executor_resources = "cpus:0.1;mem:32;disk:32";
+    framework.launch_group("default", executor_resources, group("task1"));
+    until_running(&mut framework).await;
+
+    agent.crash();
+    let agent_log = work_dir.path().join("agent.log");
+    let _agent = start("cgroups/all");
+    framework.revive_and_take_next_offer().await;
+    framework.launch_group("default", executor_resources, group("task2"));
+    loop {
+        let status = framework.next_status().await;
+        let log = || std::fs::read_to_string(&agent_log).unwrap_or_default();
+        assert!(!status.state().is_terminal(), "{status:?}\n{}", log());
+        if status.task_id.value == "task2" && status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+
+    // The executor goes with its framework, and its cgroups with it.
+    framework.teardown();
+    let containers = || {
+        std::fs::read_dir(std::path::Path::new("/sys/fs/cgroup/memory").join(&root))
+            .map(|entries| entries.flatten().filter(|e| e.path().is_dir()).count())
+            .unwrap_or(0)
+    };
+    for _ in 0..300 {
+        if containers() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(containers(), 0, "the executor's memory cgroup is removed");
+    let _ = &master_runtime;
 }

@@ -56,3 +56,14 @@ fn windows_launcher_is_refused() {
         "Unknown or unsupported launcher: windows",
     );
 }
+
+#[test]
+fn an_unbuilt_isolator_is_refused_by_name() {
+    assert_refused(
+        &[
+            "--master=127.0.0.1:5050",
+            "--isolation=posix/cpu,network/cni",
+        ],
+        "--isolation: isolator 'network/cni' is not supported yet",
+    );
+}

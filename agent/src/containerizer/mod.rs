@@ -176,6 +176,8 @@ pub struct ContainerizerOptions {
     pub cgroups_enable_cfs: bool,
     /// `--cgroups_limit_swap`.
     pub cgroups_limit_swap: bool,
+    /// `--revocable_cpu_low_priority`.
+    pub revocable_cpu_low_priority: bool,
     /// `--allowed_devices` as devices-cgroup entries (`cgroups/devices`).
     pub allowed_devices: Vec<String>,
     /// `--effective_capabilities`.
@@ -230,6 +232,7 @@ impl Default for ContainerizerOptions {
             cgroups_root: "mesos".into(),
             cgroups_enable_cfs: false,
             cgroups_limit_swap: false,
+            revocable_cpu_low_priority: true,
             allowed_devices: vec![],
             effective_capabilities: None,
             bounding_capabilities: None,
@@ -291,6 +294,7 @@ pub fn create(
             root: options.cgroups_root.clone(),
             enable_cfs: options.cgroups_enable_cfs,
             limit_swap: options.cgroups_limit_swap,
+            revocable_cpu_low_priority: options.revocable_cpu_low_priority,
             allowed_devices: options.allowed_devices.clone(),
         }))
     } else {

@@ -507,6 +507,12 @@ pub mod cpu {
         ((CPU_SHARES_PER_CPU as f64 * cpus) as u64).max(MIN_CPU_SHARES)
     }
 
+    /// `cpu.shares` for `cpus` of a container with revocable cpus under
+    /// `--revocable_cpu_low_priority`: `max(10 × cpus, 2)`, truncated.
+    pub fn revocable_shares_for_cpus(cpus: f64) -> u64 {
+        ((CPU_SHARES_PER_CPU_REVOCABLE as f64 * cpus) as u64).max(MIN_CPU_SHARES)
+    }
+
     /// CFS quota for `cpus` over [`CPU_CFS_PERIOD`]: `max(100 ms × cpus,
     /// 1 ms)`.
     pub fn cfs_quota_for_cpus(cpus: f64) -> Duration {

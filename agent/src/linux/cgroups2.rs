@@ -503,6 +503,12 @@ pub mod cpu {
         ((CPU_WEIGHT_PER_CPU as f64 * cpus) as u64).clamp(MIN_CPU_WEIGHT, MAX_CPU_WEIGHT)
     }
 
+    /// `cpu.weight` for `cpus` of a container with revocable cpus under
+    /// `--revocable_cpu_low_priority`: `max(1 × cpus, 1)`, truncated.
+    pub fn revocable_weight_for_cpus(cpus: f64) -> u64 {
+        ((CPU_WEIGHT_PER_CPU_REVOCABLE as f64 * cpus) as u64).clamp(MIN_CPU_WEIGHT, MAX_CPU_WEIGHT)
+    }
+
     /// Converts a v1 `cpu.shares` value to a v2 `cpu.weight` with the
     /// kernel's own mapping (`kernel/sched/core.c`: a weight `w` is the
     /// scheduler weight `w × 1024 / 100`, so the inverse is

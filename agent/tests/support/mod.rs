@@ -113,6 +113,38 @@ pub fn test_containerizer(work_dir: &Path) -> mesos_agent::containerizer::Contai
     }
 }
 
+/// Kills, when dropped, what the test agent on `work_dir` leaves running
+/// in its freezer cgroups root.
+pub fn reaper(work_dir: &std::path::Path) -> KillCgroupTree {
+    let root = test_containerizer(work_dir).cgroups_root;
+    KillCgroupTree(std::path::Path::new("/sys/fs/cgroup/freezer").join(root))
+}
+
+/// The processes of a freezer cgroup tree (a test agent's cgroups root),
+/// killed when the test ends, also when it fails and leaves its executor
+/// running; the empty cgroups go with the next run's sweep.
+pub struct KillCgroupTree(pub PathBuf);
+
+impl Drop for KillCgroupTree {
+    fn drop(&mut self) {
+        fn kill(dir: &std::path::Path) {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                // SAFETY: kills a process in this test's own cgroups root.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.path().is_dir() {
+                    kill(&entry.path());
+                }
+            }
+        }
+        // Twice: a process may fork while the tree is walked.
+        kill(&self.0);
+        kill(&self.0);
+    }
+}
+
 /// Removes the cgroup roots of test agents whose work directory is gone
 /// (their test ended), in every v1 hierarchy and in the v2 one: only empty
 /// cgroups, deepest first, so a container still running keeps its own.
@@ -415,6 +447,22 @@ impl TestFramework {
             }),
             ..Default::default()
         });
+    }
+
+    /// Revives the framework's offers (its filters go) and takes the next
+    /// offer as the one [`Self::launch`] and [`Self::launch_group`] use;
+    /// other messages before it are skipped.
+    pub async fn revive_and_take_next_offer(&mut self) {
+        use mesos_proto::mesos::internal::ResourceOffersMessage;
+        use mesos_proto::mesos::scheduler::{call, Call};
+        self.send(Call {
+            framework_id: Some(self.framework_id.clone()),
+            r#type: Some(call::Type::Revive as i32),
+            ..Default::default()
+        });
+        let offers: ResourceOffersMessage =
+            decode(&recv(&mut self.rx, "mesos.internal.ResourceOffersMessage").await);
+        self.offer = offers.offers[0].clone();
     }
 
     /// Asks the master for the latest state of every task (implicit

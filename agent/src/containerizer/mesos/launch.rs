@@ -602,6 +602,13 @@ fn lookup(user: &str) -> Result<(libc::uid_t, libc::gid_t, CString), String> {
     }
 }
 
+/// Makes `path` itself (not what is in it) `user`'s.
+pub fn chown(path: &std::path::Path, user: &str) -> Result<(), String> {
+    let (uid, gid, _) = lookup(user)?;
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .map_err(|e| format!("Failed to chown '{}' to user '{user}': {e}", path.display()))
+}
+
 /// Makes `directory` and everything in it `user`'s.
 pub fn chown_recursive(directory: &std::path::Path, user: &str) -> Result<(), String> {
     let (uid, gid, _) = lookup(user)?;

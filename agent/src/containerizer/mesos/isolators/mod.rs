@@ -150,6 +150,7 @@ const TABLE: &[(&str, Constructor)] = &[
         Ok(Arc::new(posix::disk::PosixDiskIsolator::new(
             c.disk_watch_interval,
             c.enforce_disk_quota,
+            c.work_dir.clone(),
         )))
     }),
     ("posix/rlimits", |_| Ok(Arc::new(PosixRLimitsIsolator))),

@@ -7,7 +7,8 @@
 //! ([`crate::linux::Hierarchy::detect`]).
 //!
 //! Each container gets the cgroup `<--cgroups_root>/<container id>` in
-//! each hierarchy its subsystem needs, created in `prepare`; `isolate`
+//! each hierarchy its subsystem needs, created in `prepare` (and on v1
+//! given, without its control files, to the container's user); `isolate`
 //! puts the (still blocked) launch helper in it and applies the limits of
 //! the container's resources; `update` applies new ones; `usage` reads
 //! them back as `ResourceStatistics`; `cleanup` kills what is left and
@@ -21,7 +22,9 @@
 //!   `cpu.max`. Usage from `cpuacct.stat` / `cpu.stat`.
 //! - mem: `memory.limit_in_bytes` and the soft limit = mem (at least
 //!   32 MB); with `--cgroups_limit_swap`, `memory.memsw.limit_in_bytes`
-//!   too (and `mem_total_memsw_bytes` in usage). v2: `memory.max`,
+//!   too (and `mem_total_memsw_bytes` in usage); usage also has the v1
+//!   memory pressure counters, listened to from the cgroup's creation (or
+//!   the agent's restart). v2: `memory.max`,
 //!   `memory.low`, `memory.swap.max`. An update sets the soft limit but
 //!   only ever raises the hard limit, as upstream: lowering it could OOM
 //!   the container. An OOM kill
@@ -245,6 +248,8 @@ pub struct CgroupsConfig {
     pub enable_cfs: bool,
     /// `--cgroups_limit_swap`.
     pub limit_swap: bool,
+    /// `--revocable_cpu_low_priority`.
+    pub revocable_cpu_low_priority: bool,
     /// `--allowed_devices`, as devices-cgroup entries (`c 195:* rwm`).
     pub allowed_devices: Vec<String>,
 }
@@ -394,7 +399,14 @@ pub struct CgroupsIsolator {
     /// `ROOT_CGROUPS_MemoryForward`). As upstream, they are left alone:
     /// no limits, no usage, no watch.
     absent: Arc<Mutex<HashSet<String>>>,
+    /// `cgroups/mem` on v1: each container's memory pressure counters
+    /// (low, medium, critical), registered when its cgroup is made or
+    /// recovered, read by `usage`.
+    pressure: Arc<Mutex<PressureCounters>>,
 }
+
+/// The memory pressure counters of each container.
+type PressureCounters = HashMap<String, Vec<cgroups::memory::pressure::Counter>>;
 
 impl CgroupsIsolator {
     /// The isolator for `subsystem`; refuses when the machine has no
@@ -450,6 +462,7 @@ impl CgroupsIsolator {
             config,
             containers: Arc::default(),
             absent: Arc::default(),
+            pressure: Arc::default(),
         })
     }
 
@@ -591,6 +604,54 @@ impl Ops {
         Ok(())
     }
 
+    /// Gives the container's cgroup directories (v1), not their control
+    /// files, to `user`: the task can make cgroups of its own beneath, but
+    /// cannot change its limits (upstream's prepare does the same).
+    fn chown(&self, user: &str) -> Result<()> {
+        let Hierarchy::V1(_) = &self.config.hierarchy else {
+            return Ok(());
+        };
+        for controller in self.subsystem.v1_controllers() {
+            let path = cgroups::path(&self.v1(controller)?, &self.cgroup);
+            crate::containerizer::mesos::launch::chown(&path, user).map_err(|error| {
+                IsolatorError(format!(
+                    "failed to chown the cgroup at '{}' to user '{user}': {error}",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Counters of the memory pressure events of the cgroup at every
+    /// level (upstream's memory subsystem listens to them all); only
+    /// `cgroups/mem` on v1 has them. A level that cannot be listened to is
+    /// left out, as upstream.
+    fn listen_pressure(&self) -> Vec<cgroups::memory::pressure::Counter> {
+        use cgroups::memory::pressure::{Counter, Level};
+        if self.subsystem != Subsystem::Mem {
+            return Vec::new();
+        }
+        let Ok(memory) = self.v1("memory") else {
+            return Vec::new();
+        };
+        Level::ALL
+            .into_iter()
+            .filter_map(|level| match Counter::new(&memory, &self.cgroup, level) {
+                Ok(counter) => Some(counter),
+                Err(error) => {
+                    tracing::warn!(
+                        cgroup = %self.cgroup,
+                        level = level.as_str(),
+                        %error,
+                        "Failed to listen on memory pressure events"
+                    );
+                    None
+                }
+            })
+            .collect()
+    }
+
     fn assign(&self, pid: u32) -> Result<()> {
         let pid = libc::pid_t::try_from(pid).map_err(IsolatorError::new)?;
         match &self.config.hierarchy {
@@ -607,6 +668,13 @@ impl Ops {
         Ok(())
     }
 
+    /// Whether the container's cpus get the revocable priority: with
+    /// `--revocable_cpu_low_priority`, as soon as any of its cpus are
+    /// revocable, all of them are weighed as revocable (as upstream).
+    fn low_priority(&self, resources: &Resources) -> bool {
+        self.config.revocable_cpu_low_priority && resources.revocable().cpus().is_some()
+    }
+
     /// Applies the limits of `resources`; `first` when the container's
     /// limits are set for the first time (at `isolate`), not updated.
     fn apply(&self, resources: &[Resource], first: bool) -> Result<()> {
@@ -618,8 +686,12 @@ impl Ops {
                     return Ok(());
                 };
                 let cpu = self.v1("cpu")?;
-                cgroups::cpu::set_shares(&cpu, &self.cgroup, cgroups::cpu::shares_for_cpus(cpus))
-                    .map_err(IsolatorError::new)?;
+                let shares = if self.low_priority(&resources) {
+                    cgroups::cpu::revocable_shares_for_cpus(cpus)
+                } else {
+                    cgroups::cpu::shares_for_cpus(cpus)
+                };
+                cgroups::cpu::set_shares(&cpu, &self.cgroup, shares).map_err(IsolatorError::new)?;
                 if self.config.enable_cfs {
                     cgroups::cpu::set_cfs_period(&cpu, &self.cgroup, cgroups::cpu::CPU_CFS_PERIOD)
                         .map_err(IsolatorError::new)?;
@@ -636,12 +708,13 @@ impl Ops {
                     return Ok(());
                 };
                 let root = v2(root);
-                cgroups2::cpu::set_weight(
-                    &root,
-                    &self.cgroup,
-                    cgroups2::cpu::weight_for_cpus(cpus),
-                )
-                .map_err(IsolatorError::new)?;
+                let weight = if self.low_priority(&resources) {
+                    cgroups2::cpu::revocable_weight_for_cpus(cpus)
+                } else {
+                    cgroups2::cpu::weight_for_cpus(cpus)
+                };
+                cgroups2::cpu::set_weight(&root, &self.cgroup, weight)
+                    .map_err(IsolatorError::new)?;
                 let limit = if self.config.enable_cfs {
                     cgroups2::cpu::BandwidthLimit::for_cpus(cpus)
                 } else {
@@ -961,6 +1034,7 @@ impl Isolator for CgroupsIsolator {
             .filter(|id| !id.contains('.'))
             .collect();
         let absent = self.absent.clone();
+        let pressure = self.pressure.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
                 for container_id in recovered {
@@ -969,7 +1043,13 @@ impl Isolator for CgroupsIsolator {
                         cgroup: config.cgroup(&container_id),
                         config: config.clone(),
                     };
-                    if !ops.exists() {
+                    if ops.exists() {
+                        let counters = ops.listen_pressure();
+                        pressure
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(container_id.clone(), counters);
+                    } else {
                         tracing::warn!(
                             %container_id,
                             isolator = subsystem.name(),
@@ -1013,9 +1093,32 @@ impl Isolator for CgroupsIsolator {
         }
         self.containers()
             .insert(container_id.to_string(), config.resources.clone());
-        let create = self.blocking(container_id, |ops| ops.create());
+        // A command task with an image runs its executor as root and its
+        // command as the command's user: that user gets the cgroup. Else
+        // the container's user does (none without --switch_user).
+        let user = if config.task_info.is_some() && config.rootfs.is_some() {
+            config
+                .task_info
+                .as_ref()
+                .and_then(|task| task.command.as_ref())
+                .and_then(|command| command.user.clone())
+        } else {
+            config.user.clone()
+        };
+        let create = self.blocking(container_id, move |ops| {
+            ops.create()?;
+            if let Some(user) = user.filter(|u| !u.is_empty()) {
+                ops.chown(&user)?;
+            }
+            Ok(ops.listen_pressure())
+        });
+        let (pressure, id) = (self.pressure.clone(), container_id.to_string());
         Box::pin(async move {
-            create.await?;
+            let counters = create.await?;
+            pressure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, counters);
             Ok(None)
         })
     }
@@ -1025,7 +1128,24 @@ impl Isolator for CgroupsIsolator {
             if matches!(self.config.hierarchy, Hierarchy::V2(_)) {
                 return ready(Ok(()));
             }
-            return self.blocking(root, move |ops| ops.assign(pid));
+            // A root container recovered from before the agent had this
+            // isolator has no cgroup in its hierarchies: its nested
+            // containers stay out of them too, as upstream (its test
+            // `ROOT_CGROUPS_AgentRecoveryWithNewCgroupSubsystems`), rather
+            // than failing to launch.
+            let nested = container_id.to_string();
+            return self.blocking(root, move |ops| {
+                if !ops.exists() {
+                    tracing::info!(
+                        container_id = %nested,
+                        isolator = ops.subsystem.name(),
+                        "Not assigning the nested container to a cgroup its root \
+                         container does not have"
+                    );
+                    return Ok(());
+                }
+                ops.assign(pid)
+            });
         }
         let resources = self
             .containers()
@@ -1113,7 +1233,27 @@ impl Isolator for CgroupsIsolator {
         if self.absent(container_id) {
             return ready(Ok(ResourceStatistics::default()));
         }
-        self.blocking(container_id, |ops| ops.usage())
+        let usage = self.blocking(container_id, |ops| ops.usage());
+        let (pressure, id) = (self.pressure.clone(), container_id.to_string());
+        Box::pin(async move {
+            let mut stats = usage.await?;
+            // Reading an eventfd counter does not block.
+            let mut pressure = pressure.lock().unwrap_or_else(|e| e.into_inner());
+            for counter in pressure.get_mut(&id).into_iter().flatten() {
+                match counter.value() {
+                    Ok(events) => {
+                        statistics::apply_memory_pressure(&mut stats, counter.level(), events)
+                    }
+                    Err(error) => tracing::warn!(
+                        container_id = %id,
+                        level = counter.level().as_str(),
+                        %error,
+                        "Failed to read memory pressure events"
+                    ),
+                }
+            }
+            Ok(stats)
+        })
     }
 
     fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
@@ -1122,6 +1262,10 @@ impl Isolator for CgroupsIsolator {
         }
         self.containers().remove(container_id);
         self.absent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(container_id);
+        self.pressure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(container_id);
@@ -1162,6 +1306,7 @@ mod tests {
             mount_root: dir.path().to_path_buf(),
             root: "mesos".into(),
             enable_cfs: false,
+            revocable_cpu_low_priority: true,
             limit_swap: false,
             allowed_devices: vec![],
         };
@@ -1206,6 +1351,29 @@ mod tests {
                 "cgroups/mem",
                 "cgroups/pids"
             ]
+        );
+    }
+
+    #[test]
+    fn a_nested_container_joins_only_the_cgroups_its_root_container_has() {
+        let (dir, config) = v1_fixture(&["cpu", "cpuacct", "memory"]);
+        // A root container recovered from before `cgroups/cpu` was added:
+        // a memory cgroup only.
+        let memory = dir.path().join("memory/mesos/root");
+        std::fs::create_dir_all(&memory).expect("fixture");
+        std::fs::write(memory.join("cgroup.procs"), "").expect("fixture");
+        let config = Arc::new(config);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        for subsystem in [Subsystem::Cpu, Subsystem::Mem] {
+            let isolator = CgroupsIsolator::new(subsystem, config.clone()).expect("isolator");
+            runtime
+                .block_on(isolator.isolate("root.nested", 4321))
+                .expect("isolated");
+        }
+        assert!(!dir.path().join("cpu/mesos/root").exists());
+        assert_eq!(
+            std::fs::read_to_string(memory.join("cgroup.procs")).expect("written"),
+            "4321"
         );
     }
 

@@ -6,7 +6,17 @@
 //! limitation (`REASON_CONTAINER_LIMITATION_DISK`, "Disk usage (..)
 //! exceeds quota (..)"). Nested containers are not measured, as upstream.
 //! Recovered containers are measured again after an agent restart.
-//! Persistent volumes are not built, so only the sandbox is measured.
+//! A persistent volume's usage never counts against the sandbox's quota:
+//! as upstream, `du` leaves the volumes' sandbox paths out (`--exclude`).
+//! Most are out of its reach anyway (a symlink under `filesystem/posix`,
+//! a mount in the container's own namespace under `filesystem/linux`),
+//! but a volume a later task brings is bind mounted there on the host.
+//! Each persistent volume is measured on its own, in its host directory
+//! under the work_dir, against its own size, in the same loop: past it,
+//! the container is limited as for the sandbox (upstream
+//! `DiskQuotaTest.VolumeUsageExceedsQuota`), except on a MOUNT disk, whose
+//! filesystem enforces its size. Usage reports the sandbox's figures, and
+//! `disk_statistics` an entry per measured path, as upstream.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -14,19 +24,32 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use mesos_proto::mesos::resource::disk_info::source::Type as SourceType;
 use mesos_proto::mesos::slave::{
     ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState,
 };
-use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
+use mesos_proto::mesos::{task_status, DiskStatistics, Resource, ResourceStatistics};
 use mesos_proto::resources::Resources;
 use tokio::sync::watch;
 
+use crate::checkpointed_resources::volume_path;
 use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
 
 struct Info {
+    /// The sandbox.
+    directory: PathBuf,
     /// The sandbox's `disk` resources (no volume).
     quota: Vec<Resource>,
+    /// The sandbox paths of the container's persistent volumes, left out
+    /// of the sandbox's usage (a volume a later task brings is bind
+    /// mounted there on the host, where `du` would count it).
+    excludes: Vec<PathBuf>,
+    /// The host directories of the container's persistent volumes, each
+    /// with its own `disk` resource (its quota).
+    volumes: Vec<(PathBuf, Resource)>,
     last_usage: Option<u64>,
+    /// The last usage measured of each volume directory.
+    volume_usage: HashMap<PathBuf, u64>,
     /// Ends the measuring loop when the container goes.
     stop: watch::Sender<bool>,
     limitation: Option<tokio::sync::oneshot::Receiver<ContainerLimitation>>,
@@ -36,6 +59,8 @@ struct Info {
 pub struct PosixDiskIsolator {
     interval: Duration,
     enforce: bool,
+    /// The agent's `--work_dir`, where persistent volumes live.
+    work_dir: PathBuf,
     infos: Arc<Mutex<HashMap<String, Info>>>,
 }
 
@@ -49,11 +74,13 @@ impl std::fmt::Debug for PosixDiskIsolator {
 }
 
 impl PosixDiskIsolator {
-    /// Measures every `interval`; `enforce` turns excess into limitations.
-    pub fn new(interval: Duration, enforce: bool) -> Self {
+    /// Measures every `interval`; `enforce` turns excess into limitations;
+    /// persistent volumes are found under `work_dir`.
+    pub fn new(interval: Duration, enforce: bool, work_dir: PathBuf) -> Self {
         Self {
             interval,
             enforce,
+            work_dir,
             infos: Arc::default(),
         }
     }
@@ -70,8 +97,12 @@ impl PosixDiskIsolator {
         self.infos().insert(
             container_id.to_string(),
             Info {
+                directory: directory.clone(),
                 quota: sandbox_quota(resources),
+                excludes: volume_paths(&directory, resources),
+                volumes: volumes(&self.work_dir, resources),
                 last_usage: None,
+                volume_usage: HashMap::new(),
                 stop,
                 limitation: Some(limit_rx),
             },
@@ -87,40 +118,79 @@ impl PosixDiskIsolator {
         tokio::spawn(async move {
             let mut limit_tx = Some(limit_tx);
             loop {
-                match du(directory.clone()).await {
-                    Ok(used) => {
-                        let quota = {
-                            let Some(infos) = infos.upgrade() else {
-                                return;
-                            };
-                            let mut infos = infos.lock().unwrap_or_else(|e| e.into_inner());
-                            let Some(info) = infos.get_mut(&id) else {
-                                return;
-                            };
-                            info.last_usage = Some(used);
-                            info.quota.clone()
+                // The sandbox (without its volumes), then each volume,
+                // each against its own quota.
+                let targets = {
+                    let Some(infos) = infos.upgrade() else {
+                        return;
+                    };
+                    let infos = infos.lock().unwrap_or_else(|e| e.into_inner());
+                    let Some(info) = infos.get(&id) else {
+                        return;
+                    };
+                    let mut targets = vec![(directory.clone(), info.excludes.clone(), None)];
+                    for (path, volume) in &info.volumes {
+                        targets.push((path.clone(), Vec::new(), Some(volume.clone())));
+                    }
+                    targets
+                };
+                for (path, excludes, volume) in targets {
+                    let used = match du(path.clone(), &excludes).await {
+                        Ok(used) => used,
+                        Err(error) => {
+                            tracing::warn!(
+                                container_id = %id,
+                                path = %path.display(),
+                                %error,
+                                "Checking disk usage failed"
+                            );
+                            continue;
+                        }
+                    };
+                    let quota = {
+                        let Some(infos) = infos.upgrade() else {
+                            return;
                         };
-                        let limit = Resources::from(quota.clone()).disk();
-                        if let (true, Some(limit)) = (enforce, limit) {
-                            if used > limit {
-                                if let Some(tx) = limit_tx.take() {
-                                    let _ = tx.send(ContainerLimitation {
-                                        resources: quota,
-                                        message: Some(format!(
-                                            "Disk usage ({}) exceeds quota ({})",
-                                            bytes(used),
-                                            bytes(limit)
-                                        )),
-                                        reason: Some(
-                                            task_status::Reason::ContainerLimitationDisk as i32,
-                                        ),
-                                    });
-                                }
+                        let mut infos = infos.lock().unwrap_or_else(|e| e.into_inner());
+                        let Some(info) = infos.get_mut(&id) else {
+                            return;
+                        };
+                        match volume {
+                            Some(volume) => {
+                                info.volume_usage.insert(path.clone(), used);
+                                vec![volume]
+                            }
+                            None => {
+                                info.last_usage = Some(used);
+                                info.quota.clone()
                             }
                         }
-                    }
-                    Err(error) => {
-                        tracing::warn!(container_id = %id, %error, "Checking disk usage failed");
+                    };
+                    // A MOUNT disk's own filesystem enforces its size, as
+                    // upstream leaves it.
+                    let mount = quota.iter().any(|r| {
+                        r.disk
+                            .as_ref()
+                            .and_then(|d| d.source.as_ref())
+                            .is_some_and(|s| s.r#type() == SourceType::Mount)
+                    });
+                    let limit = Resources::from(quota.clone()).disk();
+                    if let (true, false, Some(limit)) = (enforce, mount, limit) {
+                        if used > limit {
+                            if let Some(tx) = limit_tx.take() {
+                                let _ = tx.send(ContainerLimitation {
+                                    resources: quota,
+                                    message: Some(format!(
+                                        "Disk usage ({}) exceeds quota ({})",
+                                        bytes(used),
+                                        bytes(limit)
+                                    )),
+                                    reason: Some(
+                                        task_status::Reason::ContainerLimitationDisk as i32,
+                                    ),
+                                });
+                            }
+                        }
                     }
                 }
                 tokio::select! {
@@ -141,11 +211,40 @@ fn sandbox_quota(resources: &[Resource]) -> Vec<Resource> {
         .collect()
 }
 
-/// `du -k -s <path>`, in bytes.
-async fn du(path: PathBuf) -> std::result::Result<u64, String> {
-    let output = tokio::process::Command::new("du")
-        .arg("-k")
-        .arg("-s")
+/// The host directories of the persistent volumes among `resources`, each
+/// with its resource.
+fn volumes(work_dir: &std::path::Path, resources: &[Resource]) -> Vec<(PathBuf, Resource)> {
+    resources
+        .iter()
+        .filter(|r| r.name == "disk")
+        .filter(|r| r.disk.as_ref().is_some_and(|d| d.persistence.is_some()))
+        .filter_map(|r| Some((volume_path(work_dir, r)?, r.clone())))
+        .collect()
+}
+
+/// The sandbox paths of the persistent volumes among `resources` (those
+/// with a relative `container_path`: an absolute one exists only inside an
+/// image's rootfs, not in the sandbox).
+fn volume_paths(sandbox: &std::path::Path, resources: &[Resource]) -> Vec<PathBuf> {
+    resources
+        .iter()
+        .filter(|r| r.name == "disk")
+        .filter_map(|r| r.disk.as_ref()?.volume.as_ref())
+        .map(|volume| std::path::Path::new(&volume.container_path))
+        .filter(|path| path.is_relative())
+        .map(|path| sandbox.join(path))
+        .collect()
+}
+
+/// `du -k -s <path>` without `excludes` (as upstream, GNU `du`'s
+/// `--exclude`), in bytes.
+async fn du(path: PathBuf, excludes: &[PathBuf]) -> std::result::Result<u64, String> {
+    let mut command = tokio::process::Command::new("du");
+    command.arg("-k").arg("-s");
+    for exclude in excludes {
+        command.arg("--exclude").arg(exclude);
+    }
+    let output = command
         .arg(&path)
         .stdin(std::process::Stdio::null())
         .output()
@@ -233,6 +332,10 @@ impl Isolator for PosixDiskIsolator {
     fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
         if let Some(info) = self.infos().get_mut(container_id) {
             info.quota = sandbox_quota(resources);
+            info.excludes = volume_paths(&info.directory, resources);
+            info.volumes = volumes(&self.work_dir, resources);
+            let kept: HashSet<PathBuf> = info.volumes.iter().map(|(p, _)| p.clone()).collect();
+            info.volume_usage.retain(|path, _| kept.contains(path));
         }
         ready(Ok(()))
     }
@@ -244,9 +347,31 @@ impl Isolator for PosixDiskIsolator {
                 "unknown container '{container_id}'"
             ))));
         };
+        // As upstream, an entry per measured path in `disk_statistics`:
+        // the sandbox's, then each volume's with its persistence and source.
+        // (The sandbox has one only with `disk` of its own.)
+        let limit = Resources::from(info.quota.clone()).disk();
+        let mut disk_statistics = Vec::new();
+        if limit.is_some() {
+            disk_statistics.push(DiskStatistics {
+                limit_bytes: limit,
+                used_bytes: info.last_usage,
+                ..Default::default()
+            });
+        }
+        for (path, volume) in &info.volumes {
+            let disk = volume.disk.as_ref();
+            disk_statistics.push(DiskStatistics {
+                source: disk.and_then(|d| d.source.clone()),
+                persistence: disk.and_then(|d| d.persistence.clone()),
+                limit_bytes: Resources::from(vec![volume.clone()]).disk(),
+                used_bytes: info.volume_usage.get(path).copied(),
+            });
+        }
         ready(Ok(ResourceStatistics {
-            disk_limit_bytes: Resources::from(info.quota.clone()).disk(),
+            disk_limit_bytes: limit,
             disk_used_bytes: info.last_usage,
+            disk_statistics,
             ..Default::default()
         }))
     }
@@ -256,5 +381,41 @@ impl Isolator for PosixDiskIsolator {
             let _ = info.stop.send(true);
         }
         ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_sandbox_usage_leaves_its_volumes_out() {
+        let sandbox = tempfile::tempdir().expect("tempdir");
+        let volume = sandbox.path().join("data");
+        std::fs::create_dir(&volume).expect("fixture");
+        std::fs::write(volume.join("file"), vec![1u8; 2 << 20]).expect("fixture");
+        let all = du(sandbox.path().to_path_buf(), &[]).await.expect("du");
+        assert!(all >= 2 << 20, "{all}");
+        let resources = mesos_proto::resources::Resources::parse("disk:1", "*")
+            .expect("resources")
+            .to_vec()
+            .into_iter()
+            .map(|mut disk| {
+                disk.disk = Some(mesos_proto::mesos::resource::DiskInfo {
+                    volume: Some(mesos_proto::mesos::Volume {
+                        container_path: "data".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                disk
+            })
+            .collect::<Vec<_>>();
+        let excludes = volume_paths(sandbox.path(), &resources);
+        assert_eq!(excludes, vec![volume.clone()]);
+        let sandbox_only = du(sandbox.path().to_path_buf(), &excludes)
+            .await
+            .expect("du");
+        assert!(sandbox_only < 1 << 20, "{sandbox_only}");
     }
 }
