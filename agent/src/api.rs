@@ -9,10 +9,11 @@
 //! `GET_FRAMEWORKS`, `GET_EXECUTORS`, `GET_TASKS`, `GET_AGENT`,
 //! `LIST_FILES` and `READ_FILE` (through [`crate::files`], as the
 //! `/files/*` endpoints), and the always-empty `GET_OPERATIONS` and
-//! `GET_RESOURCE_PROVIDERS` (the agent has neither). `UNKNOWN` answers
-//! `501` without a body, as upstream; every other call answers `501 Not
-//! Implemented` naming it, until it lands (nested containers, attach,
-//! logging level changes, resource provider configs, image pruning).
+//! `GET_RESOURCE_PROVIDERS` (the agent has neither); the nested container
+//! calls ([`crate::nested`]), attach and exec ([`crate::attach`]) and
+//! `SET_LOGGING_LEVEL`. `UNKNOWN` answers `501` without a body, as
+//! upstream; every other call answers `501 Not Implemented` naming it,
+//! until it lands (resource provider configs, image pruning, ...).
 //!
 //! Requests are checked in upstream's order with its texts: `503` while
 //! the agent recovers, `405` for a method other than `POST`, `400` without
