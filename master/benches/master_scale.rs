@@ -14,7 +14,8 @@
 //! - `state [40000]`: time of `GET /master/state` (and `GET_STATE` in
 //!   JSON and protobuf) with 5 frameworks x 2 running tasks per agent
 //!   (10 active) and 5 completed frameworks x 2 tasks (10 completed),
-//!   once the master has written ahead (`STATE_COLD=1`: at once);
+//!   once the master has written ahead (`STATE_COLD=1`: at once;
+//!   `STATE_SETTLE=S`: S seconds after that);
 //! - `getstate [40000]`: `GET_STATE` in JSON (`STATE_ROUNDS` times, 3 by
 //!   default) and in protobuf at the same shape: time per request and the
 //!   process's (the master's) peak RSS while answering;
@@ -452,6 +453,12 @@ async fn bench_state(runtime: &Runtime, count: usize) {
                 "not written ahead after 300 s"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(secs) = std::env::var("STATE_SETTLE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
         }
         println!(
             "written ahead {:?} after the setup; RSS {:.0} MB",
