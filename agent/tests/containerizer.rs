@@ -503,7 +503,10 @@ async fn cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage() {
 
     // Growing the container raises its shares and quota.
     let bigger = Resources::parse("cpus:1.5;mem:64", "*").unwrap().to_vec();
-    containerizer.update(id.clone(), bigger).await.unwrap();
+    containerizer
+        .update(id.clone(), bigger, Default::default())
+        .await
+        .unwrap();
     assert_eq!(read("cpu", "cpu.shares"), "1536");
     assert_eq!(read("cpu", "cpu.cfs_quota_us"), "150000");
 
@@ -611,7 +614,10 @@ async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
         let id = id.clone();
         async move {
             let resources = Resources::parse(&resources, "*").unwrap().to_vec();
-            containerizer.update(id, resources).await.unwrap();
+            containerizer
+                .update(id, resources, Default::default())
+                .await
+                .unwrap();
         }
     };
     resize(128).await;

@@ -43,7 +43,7 @@ use mesos_proto::mesos::{environment, ContainerStatus, Resource, ResourceStatist
 use prost::Message as _;
 use tokio::sync::oneshot;
 
-use self::isolator::Isolator;
+use self::isolator::{Isolator, ResourceLimits};
 use self::launcher::{ForkSpec, Launcher};
 use super::fetcher::Fetcher;
 use super::{Containerizer, ContainerizerError, Result};
@@ -260,7 +260,7 @@ pub(crate) struct Status(String);
 
 #[derive(Message)]
 #[rtype(result = "Result<()>")]
-pub(crate) struct Update(String, Vec<Resource>);
+pub(crate) struct Update(String, Vec<Resource>, ResourceLimits);
 
 #[derive(Message)]
 #[rtype(result = "HashSet<String>")]
@@ -1405,7 +1405,11 @@ impl Handler<Status> for MesosContainerizerProcess {
 impl Handler<Update> for MesosContainerizerProcess {
     type Result = ResponseFuture<Result<()>>;
 
-    fn handle(&mut self, Update(id, resources): Update, _: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        Update(id, resources, limits): Update,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
         let Some(container) = self.containers.get_mut(&id) else {
             return Box::pin(std::future::ready(Err(
                 ContainerizerError::UnknownContainer(id),
@@ -1419,13 +1423,14 @@ impl Handler<Update> for MesosContainerizerProcess {
             // after their `recover` (the sender goes when it ends).
             let _ = recovered.wait_for(|done| *done).await;
             for isolator in isolators.iter() {
-                isolator.update(&id, &resources).await.map_err(|e| {
-                    ContainerizerError::Isolator {
+                isolator
+                    .update(&id, &resources, &limits)
+                    .await
+                    .map_err(|e| ContainerizerError::Isolator {
                         phase: "update",
                         isolator: isolator.name(),
                         message: e.0,
-                    }
-                })?;
+                    })?;
             }
             Ok(())
         })
@@ -1517,8 +1522,9 @@ impl Containerizer for MesosContainerizer {
         &self,
         container_id: String,
         resources: Vec<Resource>,
+        limits: ResourceLimits,
     ) -> BoxFuture<'static, Result<()>> {
-        let request = self.addr.send(Update(container_id, resources));
+        let request = self.addr.send(Update(container_id, resources, limits));
         Box::pin(async move { request.await? })
     }
 
