@@ -14,6 +14,8 @@
 //!   `invalid_rlimits_fail_the_task_before_it_runs`
 //! - `PosixRLimitsIsolatorTest.UnsetLimits` with `namespaces/pid` →
 //!   `a_task_sees_its_rlimits_and_its_own_pid_namespace`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskNoLimits` →
+//!   `without_limits_a_command_task_is_capped_at_its_request_with_cfs`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskLimits` →
 //!   `a_command_tasks_limits_set_its_quota_hard_limit_and_oom_score`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskInfiniteLimits` →
@@ -308,8 +310,8 @@ async fn with_switch_user_the_task_runs_as_the_frameworks_user() {
     assert_eq!(last.state(), TaskState::TaskFinished, "{statuses:?}");
 }
 
-/// A running command task with resource limits, on an agent with
-/// `cgroups/cpu,cgroups/mem` and the cgroups root `root`, and the agent's
+/// A running command task (with or without resource limits), on an agent
+/// with `cgroups/cpu,cgroups/mem` and the cgroups root `root`, and the agent's
 /// view of it: its container's cgroup and its executor's pid. Killed (and
 /// its cgroups gone with its container) by [`LimitedTask::finish`].
 struct LimitedTask {
@@ -326,7 +328,12 @@ struct LimitedTask {
 }
 
 impl LimitedTask {
-    async fn launch(root: &str, agent_resources: &str, task: TaskInfo) -> LimitedTask {
+    async fn launch(
+        root: &str,
+        agent_resources: &str,
+        enable_cfs: bool,
+        task: TaskInfo,
+    ) -> LimitedTask {
         let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
             mesos_agent::linux::Hierarchy::detect(std::path::Path::new("/proc"))
         else {
@@ -342,6 +349,7 @@ impl LimitedTask {
             launcher: "linux".into(),
             isolation: "cgroups/cpu,cgroups/mem".into(),
             cgroups_root: root.into(),
+            cgroups_enable_cfs: enable_cfs,
             runtime_dir: support::unique_runtime_dir(),
             ..Default::default()
         };
@@ -453,6 +461,7 @@ async fn a_command_tasks_limits_set_its_quota_hard_limit_and_oom_score() {
     let running = LimitedTask::launch(
         "mesos_test_limits",
         &format!("cpus:2;mem:{total_mb};disk:1024"),
+        false,
         limited_task(
             &format!("cpus:0.2;mem:{}", half - 32),
             &[("cpus", 0.5), ("mem", half as f64)],
@@ -485,6 +494,7 @@ async fn infinite_limits_leave_a_command_task_unlimited() {
     let running = LimitedTask::launch(
         "mesos_test_infinite_limits",
         "cpus:2;mem:1024;disk:1024",
+        false,
         limited_task(
             "cpus:1;mem:128",
             &[("cpus", f64::INFINITY), ("mem", f64::INFINITY)],
@@ -499,4 +509,32 @@ async fn infinite_limits_leave_a_command_task_unlimited() {
     running.finish().await;
     assert_eq!(quota, "-1");
     assert_eq!(hard, unlimited.trim());
+}
+
+#[actix_rt::test]
+async fn without_limits_a_command_task_is_capped_at_its_request_with_cfs() {
+    let test = "without_limits_a_command_task_is_capped_at_its_request_with_cfs";
+    if !require(test) || !require_cgroups_v1(test, &["cpu", "cpuacct", "memory"]) {
+        return;
+    }
+    let running = LimitedTask::launch(
+        "mesos_test_no_limits",
+        "cpus:2;mem:1024;disk:1024",
+        true,
+        limited_task("cpus:0.5;mem:32", &[]),
+    )
+    .await;
+    // The task's and the command executor's 0.1 cpus and 32 MB.
+    let shares = running.read("cpu", "cpu.shares");
+    let quota = running.read("cpu", "cpu.cfs_quota_us");
+    let soft = running.read("memory", "memory.soft_limit_in_bytes");
+    let hard = running.read("memory", "memory.limit_in_bytes");
+    let oom_score_adj =
+        std::fs::read_to_string(format!("/proc/{}/oom_score_adj", running.executor_pid)).unwrap();
+    running.finish().await;
+    assert_eq!(shares, "614");
+    assert_eq!(quota, "60000");
+    assert_eq!(soft, (64u64 << 20).to_string());
+    assert_eq!(hard, (64u64 << 20).to_string());
+    assert_eq!(oom_score_adj.trim(), "0");
 }
