@@ -14,6 +14,9 @@
 //!   `invalid_rlimits_fail_the_task_before_it_runs`
 //! - `PosixRLimitsIsolatorTest.UnsetLimits` with `namespaces/pid` →
 //!   `a_task_sees_its_rlimits_and_its_own_pid_namespace`
+//! - `TaskValidationTest` of resource limits (through an agent that
+//!   advertises `TASK_RESOURCE_LIMITS`) →
+//!   `invalid_limits_are_refused_by_the_master_with_task_error`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskNoLimits` →
 //!   `without_limits_a_command_task_is_capped_at_its_request_with_cfs`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskLimits` →
@@ -537,4 +540,39 @@ async fn without_limits_a_command_task_is_capped_at_its_request_with_cfs() {
     assert_eq!(soft, (64u64 << 20).to_string());
     assert_eq!(hard, (64u64 << 20).to_string());
     assert_eq!(oom_score_adj.trim(), "0");
+}
+
+#[actix_rt::test]
+async fn invalid_limits_are_refused_by_the_master_with_task_error() {
+    if !require("invalid_limits_are_refused_by_the_master_with_task_error") {
+        return;
+    }
+    for (limits, message) in [
+        (
+            &[("disk", 10.0)][..],
+            "Only cpus and mem may be included in a task's resource limits",
+        ),
+        (
+            &[("cpus", 0.1)][..],
+            "The cpu limit must be greater than or equal to the cpu request",
+        ),
+        (
+            &[("mem", 16.0)][..],
+            "The memory limit must be greater than or equal to the memory request",
+        ),
+    ] {
+        let statuses = run(
+            "cgroups/cpu,cgroups/mem",
+            limited_task("cpus:0.5;mem:32;disk:8", limits),
+        )
+        .await;
+        let last = statuses.last().unwrap();
+        assert_eq!(last.state(), TaskState::TaskError, "{statuses:?}");
+        assert_eq!(
+            last.reason,
+            Some(task_status::Reason::TaskInvalid as i32),
+            "{statuses:?}"
+        );
+        assert_eq!(last.message.as_deref(), Some(message), "{statuses:?}");
+    }
 }
