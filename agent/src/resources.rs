@@ -14,7 +14,8 @@ use mesos_proto::resources::Resources;
 const MB: u64 = 1024 * 1024;
 const GB: u64 = 1024 * MB;
 
-fn memory_total() -> Option<u64> {
+/// Returns the machine's total memory in bytes (`MemTotal` of `/proc/meminfo`).
+pub(crate) fn memory_total() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

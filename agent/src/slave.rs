@@ -75,7 +75,7 @@ use mesos_proto::resources::Resources;
 use prost::Message as _;
 
 use crate::checkpointed_resources;
-use crate::containerizer::Containerizer;
+use crate::containerizer::{Containerizer, ResourceLimits};
 use crate::executor_http::{HttpConnection, ToExecutor};
 use crate::flags::Flags;
 use crate::paths;
@@ -451,6 +451,8 @@ impl Slave {
             slave_info::capability::Type::MultiRole,
             slave_info::capability::Type::HierarchicalRole,
             slave_info::capability::Type::ReservationRefinement,
+            // `TaskInfo.limits` reach the command task's container.
+            slave_info::capability::Type::TaskResourceLimits,
         ]
         .into_iter()
         .map(|t| slave_info::Capability {
@@ -1057,7 +1059,16 @@ impl Slave {
                         .chain(executor.tasks.values().flat_map(|t| &t.resources))
                         .cloned()
                         .collect();
-                    let update = self.containerizer().update(container_id.clone(), allocated);
+                    let limits = executor_limits(
+                        &executor.info.resources,
+                        executor
+                            .tasks
+                            .values()
+                            .map(|t| (&t.resources[..], &t.limits)),
+                    );
+                    let update =
+                        self.containerizer()
+                            .update(container_id.clone(), allocated, limits);
                     actix::spawn(async move {
                         if let Err(error) = update.await {
                             tracing::warn!(%error, "Failed to update the container's resources");
@@ -1273,6 +1284,10 @@ impl Slave {
                 .chain(tasks.iter().flat_map(|t| &t.resources))
                 .cloned()
                 .collect(),
+            limits: executor_limits(
+                &info.resources,
+                tasks.iter().map(|t| (&t.resources[..], &t.limits)),
+            ),
             directory: directory.display().to_string(),
             // `--switch_user`: the executor's command user, else the
             // framework's (upstream `Slave::launchExecutor`).
@@ -2553,8 +2568,15 @@ impl Slave {
             .chain(executor.tasks.values().flat_map(|t| &t.resources))
             .cloned()
             .collect();
+        let limits = executor_limits(
+            &executor.info.resources,
+            executor
+                .tasks
+                .values()
+                .map(|t| (&t.resources[..], &t.limits)),
+        );
         let container_id = executor.container_id.clone();
-        let update = self.containerizer().update(container_id, allocated);
+        let update = self.containerizer().update(container_id, allocated, limits);
         actix::spawn(async move {
             if let Err(error) = update.await {
                 tracing::warn!(%error, "Failed to update the recovered container's resources");
@@ -3078,8 +3100,50 @@ fn task_record(
         health_check: task.health_check.clone(),
         kill_policy: task.kill_policy,
         user: task.command.as_ref().and_then(|c| c.user.clone()),
+        limits: task.limits.clone(),
         ..Default::default()
     }
+}
+
+/// Upstream's `Slave::computeExecutorLimits`: the limits of an executor's
+/// container from its `tasks` (resources and limits). For `cpus` and `mem`
+/// that some task limits, the limit is the sum of the tasks' limits, the
+/// requests of the tasks without one, and the executor's own resources
+/// (infinite when a task's is). A resource no task limits has no limit.
+fn executor_limits<'a>(
+    executor: &[Resource],
+    tasks: impl IntoIterator<Item = (&'a [Resource], &'a ResourceLimits)>,
+) -> ResourceLimits {
+    const MB: f64 = (1u64 << 20) as f64;
+    let requests = |resources: &[Resource]| {
+        let resources = Resources::from(resources.to_vec());
+        let mem = resources.mem().map(|bytes| bytes as f64 / MB);
+        [resources.cpus(), mem]
+    };
+    const NAMES: [&str; 2] = ["cpus", "mem"];
+    let mut limited: [Option<f64>; 2] = [None, None];
+    let mut requested = [0.0; 2];
+    for (resources, limits) in tasks {
+        let task_requests = requests(resources);
+        for (i, name) in NAMES.iter().enumerate() {
+            match limits.get(*name) {
+                Some(limit) => *limited[i].get_or_insert(0.0) += limit.value,
+                None => requested[i] += task_requests[i].unwrap_or(0.0),
+            }
+        }
+    }
+    let own = requests(executor);
+    NAMES
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| {
+            let value = limited[i]? + requested[i] + own[i].unwrap_or(0.0);
+            Some((
+                name.to_string(),
+                mesos_proto::mesos::value::Scalar { value },
+            ))
+        })
+        .collect()
 }
 
 /// Returns whether OS process `pid` still runs (exists and is no zombie).
@@ -3297,6 +3361,46 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn executor_limits_add_requests_and_the_executors_own_resources() {
+        let resources = |text: &str| Resources::parse(text, "*").unwrap().to_vec();
+        let limits = |values: &[(&str, f64)]| -> ResourceLimits {
+            values
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        mesos_proto::mesos::value::Scalar { value: *v },
+                    )
+                })
+                .collect()
+        };
+        let executor = resources("cpus:0.1;mem:32");
+        // upstream `ROOT_CGROUPS_CFS_CommandTaskLimits`: the command
+        // executor's 0.1 cpus and 32 MB on top of the task's limits.
+        let task = (
+            resources("cpus:0.2;mem:100"),
+            limits(&[("cpus", 0.5), ("mem", 200.0)]),
+        );
+        let computed = executor_limits(&executor, [(&task.0[..], &task.1)]);
+        assert!((computed["cpus"].value - 0.6).abs() < 1e-9, "{computed:?}");
+        assert_eq!(computed["mem"].value, 232.0);
+        // A task without limits: no limit; one limited and one not: the
+        // other's request counts; infinity stays infinite.
+        let plain = (resources("cpus:1;mem:64"), ResourceLimits::new());
+        assert!(executor_limits(&executor, [(&plain.0[..], &plain.1)]).is_empty());
+        let cpu_only = (
+            resources("cpus:1;mem:64"),
+            limits(&[("cpus", f64::INFINITY)]),
+        );
+        let computed = executor_limits(
+            &executor,
+            [(&plain.0[..], &plain.1), (&cpu_only.0[..], &cpu_only.1)],
+        );
+        assert_eq!(computed.len(), 1, "{computed:?}");
+        assert!(computed["cpus"].value.is_infinite());
+    }
 
     fn slave() -> Slave {
         Slave::new(Config {

@@ -53,6 +53,7 @@ const CAPABILITIES: &[slave_info::capability::Type] = &[
     slave_info::capability::Type::MultiRole,
     slave_info::capability::Type::HierarchicalRole,
     slave_info::capability::Type::ReservationRefinement,
+    slave_info::capability::Type::TaskResourceLimits,
 ];
 
 /// The build facts upstream compiles in (`src/common/build.hpp`), when the

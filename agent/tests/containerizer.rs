@@ -28,6 +28,9 @@
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
 //!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
+//! - `ContainerConfig.limits` through `update(requests, limits)` (the
+//!   isolator side of `ROOT_CGROUPS_CFS_TaskGroupLimits`' updates) →
+//!   `container_limits_are_applied_at_launch_and_on_updates`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_AutoLoadSubsystems` →
 //!   `cgroups_all_isolates_in_every_mounted_subsystem`
 //! - `DiskQuotaEnforcement.DiskUsageExceedsQuota` (SANDBOX) →
@@ -503,7 +506,10 @@ async fn cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage() {
 
     // Growing the container raises its shares and quota.
     let bigger = Resources::parse("cpus:1.5;mem:64", "*").unwrap().to_vec();
-    containerizer.update(id.clone(), bigger).await.unwrap();
+    containerizer
+        .update(id.clone(), bigger, Default::default())
+        .await
+        .unwrap();
     assert_eq!(read("cpu", "cpu.shares"), "1536");
     assert_eq!(read("cpu", "cpu.cfs_quota_us"), "150000");
 
@@ -611,7 +617,10 @@ async fn cgroups_mem_limits_swap_and_only_raises_the_hard_limit() {
         let id = id.clone();
         async move {
             let resources = Resources::parse(&resources, "*").unwrap().to_vec();
-            containerizer.update(id, resources).await.unwrap();
+            containerizer
+                .update(id, resources, Default::default())
+                .await
+                .unwrap();
         }
     };
     resize(128).await;
@@ -2186,4 +2195,76 @@ async fn namespaces_pid_share_pid_namespace_as_upstream() {
     .await;
     assert_eq!(own.trim(), "0", "a pid namespace of its own");
     assert!(containerizer.destroy(parent).await);
+}
+
+#[actix_rt::test]
+async fn container_limits_are_applied_at_launch_and_on_updates() {
+    if !require_root("container_limits_are_applied_at_launch_and_on_updates") {
+        return;
+    }
+    let scalar = |value: f64| mesos_proto::mesos::value::Scalar { value };
+    let limits = |cpus: f64, mem: f64| -> mesos_agent::containerizer::ResourceLimits {
+        [
+            ("cpus".to_string(), scalar(cpus)),
+            ("mem".to_string(), scalar(mem)),
+        ]
+        .into()
+    };
+    let sandbox = tempfile::tempdir().unwrap();
+    let containerizer = with_launcher("linux", "cgroups/cpu,cgroups/mem");
+    let id = unique("limits");
+    let mut launch_config = config(sandbox.path(), "sleep 30", None);
+    launch_config.limits = limits(1.0, 128.0);
+    containerizer
+        .launch(id.clone(), launch_config)
+        .await
+        .unwrap();
+    let read = |controller: &str, file: &str| {
+        std::fs::read_to_string(cgroup_dir(controller, &id).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    // The request for the shares and the soft limit, the limits for the
+    // quota (without --cgroups_enable_cfs) and the hard limit.
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "100000");
+    assert_eq!(
+        read("memory", "memory.soft_limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    let usage = containerizer.usage(id.clone()).await.unwrap();
+    assert_eq!(usage.cpus_soft_limit, Some(0.5), "{usage:?}");
+    assert_eq!(usage.cpus_limit, Some(1.0), "{usage:?}");
+    assert_eq!(usage.mem_soft_limit_bytes, Some(64 << 20), "{usage:?}");
+    assert_eq!(usage.mem_limit_bytes, Some(128 << 20), "{usage:?}");
+
+    // Higher limits are applied; infinite ones remove them.
+    let requests = Resources::parse("cpus:0.5;mem:64", "*").unwrap().to_vec();
+    containerizer
+        .update(id.clone(), requests.clone(), limits(2.0, 256.0))
+        .await
+        .unwrap();
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "200000");
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (256u64 << 20).to_string()
+    );
+    containerizer
+        .update(id.clone(), requests, limits(f64::INFINITY, f64::INFINITY))
+        .await
+        .unwrap();
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "-1");
+    let unlimited =
+        std::fs::read_to_string(Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes")).unwrap();
+    assert_eq!(read("memory", "memory.limit_in_bytes"), unlimited.trim());
+
+    assert!(containerizer.destroy(id.clone()).await);
+    for controller in ["cpu", "cpuacct", "memory", "freezer"] {
+        assert!(!cgroup_dir(controller, &id).exists(), "{controller}");
+    }
 }

@@ -14,6 +14,15 @@
 //!   `invalid_rlimits_fail_the_task_before_it_runs`
 //! - `PosixRLimitsIsolatorTest.UnsetLimits` with `namespaces/pid` →
 //!   `a_task_sees_its_rlimits_and_its_own_pid_namespace`
+//! - `TaskValidationTest` of resource limits (through an agent that
+//!   advertises `TASK_RESOURCE_LIMITS`) →
+//!   `invalid_limits_are_refused_by_the_master_with_task_error`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskNoLimits` →
+//!   `without_limits_a_command_task_is_capped_at_its_request_with_cfs`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskLimits` →
+//!   `a_command_tasks_limits_set_its_quota_hard_limit_and_oom_score`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskInfiniteLimits` →
+//!   `infinite_limits_leave_a_command_task_unlimited`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -302,4 +311,268 @@ async fn with_switch_user_the_task_runs_as_the_frameworks_user() {
     .await;
     let last = statuses.last().unwrap();
     assert_eq!(last.state(), TaskState::TaskFinished, "{statuses:?}");
+}
+
+/// A running command task (with or without resource limits), on an agent
+/// with `cgroups/cpu,cgroups/mem` and the cgroups root `root`, and the agent's
+/// view of it: its container's cgroup and its executor's pid. Killed (and
+/// its cgroups gone with its container) by [`LimitedTask::finish`].
+struct LimitedTask {
+    framework: TestFramework,
+    _master: (
+        libprocess::Runtime,
+        libprocess::PID<mesos_master::master::Master>,
+    ),
+    _agent: (libprocess::Runtime, tempfile::TempDir),
+    hierarchies: mesos_agent::linux::cgroups::Hierarchies,
+    root: String,
+    cgroup: String,
+    executor_pid: u32,
+}
+
+impl LimitedTask {
+    async fn launch(
+        root: &str,
+        agent_resources: &str,
+        enable_cfs: bool,
+        task: TaskInfo,
+    ) -> LimitedTask {
+        let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
+            mesos_agent::linux::Hierarchy::detect(std::path::Path::new("/proc"))
+        else {
+            panic!("cgroups v1 hierarchies, as checked");
+        };
+        let master_runtime = runtime();
+        let master = start_master(&master_runtime);
+        let agent_runtime = runtime();
+        let work_dir = tempfile::tempdir().unwrap();
+        let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+        config.info.resources = Resources::parse(agent_resources, "*").unwrap().to_vec();
+        config.containerizer = ContainerizerOptions {
+            launcher: "linux".into(),
+            isolation: "cgroups/cpu,cgroups/mem".into(),
+            cgroups_root: root.into(),
+            cgroups_enable_cfs: enable_cfs,
+            runtime_dir: support::unique_runtime_dir(),
+            ..Default::default()
+        };
+        let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+        let info = FrameworkInfo {
+            user: "root".into(),
+            name: "limits-test".into(),
+            ..Default::default()
+        };
+        let mut framework =
+            TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-limits", info)
+                .await;
+        framework.launch(vec![task]);
+        let running = loop {
+            let status = framework.next_status().await;
+            match status.state() {
+                TaskState::TaskStaging | TaskState::TaskStarting => continue,
+                TaskState::TaskRunning => break status,
+                _ => panic!("the task did not run: {status:?}"),
+            }
+        };
+        let container = running.container_status.unwrap();
+        LimitedTask {
+            framework,
+            _master: (master_runtime, master),
+            _agent: (agent_runtime, work_dir),
+            hierarchies,
+            root: root.into(),
+            cgroup: format!("{root}/{}", container.container_id.unwrap().value),
+            executor_pid: container.executor_pid.unwrap(),
+        }
+    }
+
+    /// A control file of the container's cgroup in `controller`'s
+    /// hierarchy, trimmed.
+    fn read(&self, controller: &str, control: &str) -> String {
+        let hierarchy = self.hierarchies.get(controller).unwrap();
+        let path = hierarchy.join(&self.cgroup).join(control);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// Kills the task, waits for the agent to say so and for its container
+    /// to be destroyed with its cgroups (10 s at most: the agent tells the
+    /// scheduler before the executor exits), then removes what is left of
+    /// the cgroups root (empty cgroups, the processes being gone).
+    async fn finish(mut self) {
+        self.framework.kill(TaskId {
+            value: "limited-1".into(),
+        });
+        let statuses = self.framework.updates_until_terminal().await;
+        assert_eq!(
+            statuses.last().unwrap().state(),
+            TaskState::TaskKilled,
+            "{statuses:?}"
+        );
+        let controllers = ["cpu", "cpuacct", "memory", "freezer"];
+        let dirs = |cgroup: &str| {
+            controllers
+                .iter()
+                .filter_map(|c| self.hierarchies.get(c))
+                .map(|h| h.join(cgroup))
+                .collect::<Vec<_>>()
+        };
+        for _ in 0..500 {
+            if dirs(&self.cgroup).iter().all(|d| !d.exists()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for dir in dirs(&self.cgroup).into_iter().chain(dirs(&self.root)) {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn limited_task(resources: &str, limits: &[(&str, f64)]) -> TaskInfo {
+    let mut task = task("sleep 1000", resources, None);
+    task.task_id.value = "limited-1".into();
+    task.limits = limits
+        .iter()
+        .map(|(name, value)| {
+            let scalar = mesos_proto::mesos::value::Scalar { value: *value };
+            (name.to_string(), scalar)
+        })
+        .collect();
+    task
+}
+
+#[actix_rt::test]
+async fn a_command_tasks_limits_set_its_quota_hard_limit_and_oom_score() {
+    let test = "a_command_tasks_limits_set_its_quota_hard_limit_and_oom_score";
+    if !require(test) || !require_cgroups_v1(test, &["cpu", "cpuacct", "memory"]) {
+        return;
+    }
+    // As upstream: the agent offers the host's memory; the task requests
+    // half of it less the command executor's 32 MB, with half of it as
+    // its limit, and 0.2 cpus with a limit of 0.5.
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_mb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap()
+        / 1024;
+    let half = total_mb / 2;
+    let running = LimitedTask::launch(
+        "mesos_test_limits",
+        &format!("cpus:2;mem:{total_mb};disk:1024"),
+        false,
+        limited_task(
+            &format!("cpus:0.2;mem:{}", half - 32),
+            &[("cpus", 0.5), ("mem", half as f64)],
+        ),
+    )
+    .await;
+    // The executor's 0.1 cpus and 32 MB count in requests and limits.
+    let shares = running.read("cpu", "cpu.shares");
+    let quota = running.read("cpu", "cpu.cfs_quota_us");
+    let soft = running.read("memory", "memory.soft_limit_in_bytes");
+    let hard = running.read("memory", "memory.limit_in_bytes");
+    let oom_score_adj =
+        std::fs::read_to_string(format!("/proc/{}/oom_score_adj", running.executor_pid)).unwrap();
+    running.finish().await;
+    assert_eq!(shares, "307");
+    assert_eq!(quota, "60000");
+    assert_eq!(soft, (half << 20).to_string());
+    assert_eq!(hard, ((half + 32) << 20).to_string());
+    // A request of half the memory: about 500.
+    let oom_score_adj: i32 = oom_score_adj.trim().parse().unwrap();
+    assert!((498..=502).contains(&oom_score_adj), "{oom_score_adj}");
+}
+
+#[actix_rt::test]
+async fn infinite_limits_leave_a_command_task_unlimited() {
+    let test = "infinite_limits_leave_a_command_task_unlimited";
+    if !require(test) || !require_cgroups_v1(test, &["cpu", "cpuacct", "memory"]) {
+        return;
+    }
+    let running = LimitedTask::launch(
+        "mesos_test_infinite_limits",
+        "cpus:2;mem:1024;disk:1024",
+        false,
+        limited_task(
+            "cpus:1;mem:128",
+            &[("cpus", f64::INFINITY), ("mem", f64::INFINITY)],
+        ),
+    )
+    .await;
+    let quota = running.read("cpu", "cpu.cfs_quota_us");
+    let hard = running.read("memory", "memory.limit_in_bytes");
+    // The root cgroup has no limit: the container's is the same.
+    let memory = running.hierarchies.get("memory").unwrap().to_path_buf();
+    let unlimited = std::fs::read_to_string(memory.join("memory.limit_in_bytes")).unwrap();
+    running.finish().await;
+    assert_eq!(quota, "-1");
+    assert_eq!(hard, unlimited.trim());
+}
+
+#[actix_rt::test]
+async fn without_limits_a_command_task_is_capped_at_its_request_with_cfs() {
+    let test = "without_limits_a_command_task_is_capped_at_its_request_with_cfs";
+    if !require(test) || !require_cgroups_v1(test, &["cpu", "cpuacct", "memory"]) {
+        return;
+    }
+    let running = LimitedTask::launch(
+        "mesos_test_no_limits",
+        "cpus:2;mem:1024;disk:1024",
+        true,
+        limited_task("cpus:0.5;mem:32", &[]),
+    )
+    .await;
+    // The task's and the command executor's 0.1 cpus and 32 MB.
+    let shares = running.read("cpu", "cpu.shares");
+    let quota = running.read("cpu", "cpu.cfs_quota_us");
+    let soft = running.read("memory", "memory.soft_limit_in_bytes");
+    let hard = running.read("memory", "memory.limit_in_bytes");
+    let oom_score_adj =
+        std::fs::read_to_string(format!("/proc/{}/oom_score_adj", running.executor_pid)).unwrap();
+    running.finish().await;
+    assert_eq!(shares, "614");
+    assert_eq!(quota, "60000");
+    assert_eq!(soft, (64u64 << 20).to_string());
+    assert_eq!(hard, (64u64 << 20).to_string());
+    assert_eq!(oom_score_adj.trim(), "0");
+}
+
+#[actix_rt::test]
+async fn invalid_limits_are_refused_by_the_master_with_task_error() {
+    if !require("invalid_limits_are_refused_by_the_master_with_task_error") {
+        return;
+    }
+    for (limits, message) in [
+        (
+            &[("disk", 10.0)][..],
+            "Only cpus and mem may be included in a task's resource limits",
+        ),
+        (
+            &[("cpus", 0.1)][..],
+            "The cpu limit must be greater than or equal to the cpu request",
+        ),
+        (
+            &[("mem", 16.0)][..],
+            "The memory limit must be greater than or equal to the memory request",
+        ),
+    ] {
+        let statuses = run(
+            "cgroups/cpu,cgroups/mem",
+            limited_task("cpus:0.5;mem:32;disk:8", limits),
+        )
+        .await;
+        let last = statuses.last().unwrap();
+        assert_eq!(last.state(), TaskState::TaskError, "{statuses:?}");
+        assert_eq!(
+            last.reason,
+            Some(task_status::Reason::TaskInvalid as i32),
+            "{statuses:?}"
+        );
+        assert_eq!(last.message.as_deref(), Some(message), "{statuses:?}");
+    }
 }

@@ -34,9 +34,9 @@ use mesos_proto::mesos::internal::{
 };
 use mesos_proto::mesos::scheduler::{call, event, Event};
 use mesos_proto::mesos::{
-    container_info, executor_info, framework_info, health_check, offer, resource, task_status,
-    Address, ContainerInfo, ExecutorInfo, FrameworkId, Offer, OfferId, Resource, SlaveId, Task,
-    TaskGroupInfo, TaskId, TaskInfo, TaskState, TaskStatus, Url,
+    container_info, executor_info, framework_info, health_check, offer, resource, slave_info,
+    task_status, Address, ContainerInfo, ExecutorInfo, FrameworkId, Offer, OfferId, Resource,
+    SlaveId, Task, TaskGroupInfo, TaskId, TaskInfo, TaskState, TaskStatus, Url,
 };
 use mesos_proto::resources::Resources;
 
@@ -860,7 +860,13 @@ impl Master {
             mesos_proto::validation::validate_command_info(command)
                 .map_err(|e| format!("Task's `CommandInfo` is invalid: {e}"))?;
         }
-        Ok(())
+        let capable = self.slaves.registered.get(slave_id).is_some_and(|slave| {
+            slave
+                .capabilities
+                .iter()
+                .any(|c| c.r#type == Some(slave_info::capability::Type::TaskResourceLimits as i32))
+        });
+        validate_resource_limits(task, capable)
     }
 
     /// Upstream's `validation::task::internal::validateExecutor` for LAUNCH:
@@ -2376,6 +2382,48 @@ fn bytes(value: u64) -> String {
     }
 }
 
+/// Upstream's `task::internal::validateResourceLimits`: limits only on an
+/// agent that handles them (`TASK_RESOURCE_LIMITS`), only for `cpus` and
+/// `mem`, each with a request of its own and not below it (an infinite
+/// limit is allowed).
+fn validate_resource_limits(task: &TaskInfo, agent_capable: bool) -> Result<(), String> {
+    let limits = &task.limits;
+    if limits.is_empty() {
+        return Ok(());
+    }
+    if !agent_capable {
+        return Err("Agent is not capable of handling task resource limits".into());
+    }
+    if limits.keys().any(|name| name != "cpus" && name != "mem") {
+        return Err("Only cpus and mem may be included in a task's resource limits".into());
+    }
+    let requests = Resources::from(task.resources.clone());
+    if let Some(limit) = limits.get("cpus") {
+        let Some(cpus) = requests.cpus() else {
+            return Err(
+                "When a CPU limit is specified, a CPU request must also be specified".into(),
+            );
+        };
+        if limit.value < cpus {
+            return Err("The cpu limit must be greater than or equal to the cpu request".into());
+        }
+    }
+    if let Some(limit) = limits.get("mem") {
+        let Some(mem) = requests.mem() else {
+            return Err(
+                "When a memory limit is specified, a memory request must also be specified".into(),
+            );
+        };
+        // The limit in whole bytes, as stout's `Bytes(value, MEGABYTES)`.
+        if !limit.value.is_infinite() && ((limit.value * (1u64 << 20) as f64) as u64) < mem {
+            return Err(
+                "The memory limit must be greater than or equal to the memory request".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Returns a container's `LinuxInfo.share_cgroups`, if set.
 fn share_cgroups(container: Option<&ContainerInfo>) -> Option<bool> {
     container?.linux_info.as_ref()?.share_cgroups
@@ -2610,4 +2658,64 @@ enum Reply {
         &'static str,
         Option<mesos_proto::mesos::TimeInfo>,
     ),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_proto::mesos::value;
+
+    fn task(resources: &str, limits: &[(&str, f64)]) -> TaskInfo {
+        TaskInfo {
+            resources: Resources::parse(resources, "*")
+                .expect("resources")
+                .to_vec(),
+            limits: limits
+                .iter()
+                .map(|(name, value)| (name.to_string(), value::Scalar { value: *value }))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resource_limits_are_validated_as_upstream() {
+        let ok = |t: &TaskInfo| validate_resource_limits(t, true);
+        assert_eq!(ok(&task("cpus:1;mem:64", &[])), Ok(()));
+        assert_eq!(
+            ok(&task("cpus:1;mem:64", &[("cpus", 2.0), ("mem", 128.0)])),
+            Ok(())
+        );
+        assert_eq!(
+            ok(&task(
+                "cpus:1;mem:64",
+                &[("cpus", f64::INFINITY), ("mem", f64::INFINITY)]
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            validate_resource_limits(&task("cpus:1", &[("cpus", 2.0)]), false),
+            Err("Agent is not capable of handling task resource limits".into())
+        );
+        assert_eq!(
+            ok(&task("cpus:1;disk:10", &[("disk", 20.0)])),
+            Err("Only cpus and mem may be included in a task's resource limits".into())
+        );
+        assert_eq!(
+            ok(&task("mem:64", &[("cpus", 1.0)])),
+            Err("When a CPU limit is specified, a CPU request must also be specified".into())
+        );
+        assert_eq!(
+            ok(&task("cpus:1", &[("mem", 64.0)])),
+            Err("When a memory limit is specified, a memory request must also be specified".into())
+        );
+        assert_eq!(
+            ok(&task("cpus:1;mem:64", &[("cpus", 0.5)])),
+            Err("The cpu limit must be greater than or equal to the cpu request".into())
+        );
+        assert_eq!(
+            ok(&task("cpus:1;mem:64", &[("mem", 32.0)])),
+            Err("The memory limit must be greater than or equal to the memory request".into())
+        );
+    }
 }

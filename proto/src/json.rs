@@ -622,6 +622,17 @@ fn number_value(field: &FieldDescriptor, n: &Number) -> Option<PValue> {
 }
 
 fn number_from_str(field: &FieldDescriptor, s: &str) -> Result<PValue, JsonError> {
+    // stout's `numify<double>` also takes `inf`, `infinity` and `nan` (any
+    // case, signed): how a JSON client writes an infinite
+    // `TaskInfo.limits` value, which a JSON number cannot hold.
+    if let (Kind::Double | Kind::Float, Ok(value)) = (field.kind(), s.trim().parse::<f64>()) {
+        if !value.is_finite() {
+            return Ok(match field.kind() {
+                Kind::Float => PValue::F32(value as f32),
+                _ => PValue::F64(value),
+            });
+        }
+    }
     let number: Number = serde_json::from_str(s.trim()).map_err(|_| {
         JsonError::Invalid(format!(
             "Failed to convert '{s}' to a number for field '{}'",
@@ -645,6 +656,19 @@ fn base64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_infinite_double_may_be_written_as_a_string() {
+        use crate::mesos::TaskInfo;
+        let text = r#"{"name":"t","task_id":{"value":"t"},"slave_id":{"value":"a"},
+            "limits":{"cpus":{"value":"Infinity"},"mem":{"value":"inf"}}}"#;
+        let task: TaskInfo = from_str(text).expect("parsed");
+        assert!(task.limits["cpus"].value.is_infinite());
+        assert!(task.limits["mem"].value.is_infinite());
+        let text = r#"{"name":"t","task_id":{"value":"t"},"slave_id":{"value":"a"},
+            "limits":{"cpus":{"value":"lots"}}}"#;
+        assert!(from_str::<TaskInfo>(text).is_err());
+    }
 
     #[test]
     fn maps_are_json_objects_keyed_by_the_map_keys() {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+pub use mesos::isolator::ResourceLimits;
 use mesos_proto::mesos::slave::{ContainerConfig, ContainerState, ContainerTermination};
 use mesos_proto::mesos::{ContainerStatus, Resource, ResourceStatistics};
 
@@ -98,11 +99,14 @@ pub trait Containerizer: Send + Sync {
     /// The container's status (executor pid, isolator contributions).
     fn status(&self, container_id: String) -> BoxFuture<'static, Result<ContainerStatus>>;
 
-    /// Updates the container's resources (isolators apply new limits).
+    /// Updates the container's resources (isolators apply new limits):
+    /// its requests and its `limits` (upstream's `update(containerId,
+    /// resourceRequests, resourceLimits)`).
     fn update(
         &self,
         container_id: String,
         resources: Vec<Resource>,
+        limits: ResourceLimits,
     ) -> BoxFuture<'static, Result<()>>;
 
     /// Sends `signal` to the container's init process; `SIGKILL`

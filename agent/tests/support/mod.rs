@@ -379,16 +379,20 @@ impl TestFramework {
         .await
         .expect("a status update in time");
         let update: StatusUpdateMessage = decode(&event);
-        self.send(Call {
-            framework_id: Some(self.framework_id.clone()),
-            r#type: Some(call::Type::Acknowledge as i32),
-            acknowledge: Some(call::Acknowledge {
-                slave_id: update.update.slave_id.clone().unwrap(),
-                task_id: update.update.status.task_id.clone(),
-                uuid: update.update.uuid.clone().unwrap(),
-            }),
-            ..Default::default()
-        });
+        // An update the master generated (TASK_ERROR of an invalid task)
+        // has no uuid and is not acknowledged, as the driver does.
+        if let (Some(slave_id), Some(uuid)) = (&update.update.slave_id, &update.update.uuid) {
+            self.send(Call {
+                framework_id: Some(self.framework_id.clone()),
+                r#type: Some(call::Type::Acknowledge as i32),
+                acknowledge: Some(call::Acknowledge {
+                    slave_id: slave_id.clone(),
+                    task_id: update.update.status.task_id.clone(),
+                    uuid: uuid.clone(),
+                }),
+                ..Default::default()
+            });
+        }
         update.update.status
     }
 

@@ -4,13 +4,13 @@
 //! and `cleanup` in the reverse order. Every method has a no-op default;
 //! `cleanup` accepts unknown containers and may be called again.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures::future::BoxFuture;
 use mesos_proto::mesos::slave::{
     ContainerConfig, ContainerLaunchInfo, ContainerLimitation, ContainerState,
 };
-use mesos_proto::mesos::{ContainerStatus, Resource, ResourceStatistics};
+use mesos_proto::mesos::{value, ContainerStatus, Resource, ResourceStatistics};
 
 /// What an isolator failed on: a message that reads as the tail of a
 /// chain (`failed to prepare isolator 'x': <message>`).
@@ -51,6 +51,10 @@ pub fn bytes(value: u64) -> String {
     }
     format!("{value}B")
 }
+
+/// A container's resource limits by resource name (upstream
+/// `ContainerConfig.limits`, `TaskInfo.limits`).
+pub type ResourceLimits = HashMap<String, value::Scalar>;
 
 /// One isolator.
 pub trait Isolator: Send + Sync {
@@ -109,11 +113,14 @@ pub trait Isolator: Send + Sync {
         ready(None)
     }
 
-    /// Applies new resources to a running container.
+    /// Applies new resources to a running container: `requests` and
+    /// `limits` (upstream `ContainerConfig.limits`: `cpus` and `mem`, a
+    /// value may be infinite; empty when the container has none).
     fn update(
         &self,
         _container_id: &str,
-        _resources: &[Resource],
+        _requests: &[Resource],
+        _limits: &ResourceLimits,
     ) -> BoxFuture<'static, Result<()>> {
         ready(Ok(()))
     }

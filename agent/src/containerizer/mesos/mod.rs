@@ -43,7 +43,7 @@ use mesos_proto::mesos::{environment, ContainerStatus, Resource, ResourceStatist
 use prost::Message as _;
 use tokio::sync::oneshot;
 
-use self::isolator::Isolator;
+use self::isolator::{Isolator, ResourceLimits};
 use self::launcher::{ForkSpec, Launcher};
 use super::fetcher::Fetcher;
 use super::{Containerizer, ContainerizerError, Result};
@@ -70,6 +70,10 @@ struct Container {
     state: State,
     pid: Option<u32>,
     resources: Vec<Resource>,
+    /// Its resource limits (upstream `resourceLimits`): from its config at
+    /// launch and from each update; unknown after recovery until the
+    /// agent's first update, as upstream.
+    limits: ResourceLimits,
     exit: Option<Exit>,
     limitation: Option<ContainerLimitation>,
     /// Set when destroy is asked for while the launch is in flight.
@@ -91,6 +95,7 @@ impl Container {
             state,
             pid: None,
             resources,
+            limits: ResourceLimits::new(),
             exit: None,
             limitation: None,
             abort: Arc::default(),
@@ -260,7 +265,7 @@ pub(crate) struct Status(String);
 
 #[derive(Message)]
 #[rtype(result = "Result<()>")]
-pub(crate) struct Update(String, Vec<Resource>);
+pub(crate) struct Update(String, Vec<Resource>, ResourceLimits);
 
 #[derive(Message)]
 #[rtype(result = "HashSet<String>")]
@@ -543,6 +548,7 @@ impl Handler<Launch> for MesosContainerizerProcess {
             None
         };
         let mut container = Container::new(State::Preparing, config.resources.clone());
+        container.limits = config.limits.clone();
         container.user = config.user.clone();
         container.config = Some(config.clone());
         let abort = container.abort.clone();
@@ -1347,6 +1353,7 @@ impl Handler<Usage> for MesosContainerizerProcess {
             )));
         };
         let resources = mesos_proto::resources::Resources::from(container.resources.clone());
+        let limits = container.limits.clone();
         let isolators = self.isolators.clone();
         Box::pin(async move {
             let mut statistics = ResourceStatistics::default();
@@ -1360,18 +1367,54 @@ impl Handler<Usage> for MesosContainerizerProcess {
                     }
                 }
             }
-            if let Some(cpus) = resources.cpus() {
-                statistics.cpus_limit = Some(cpus);
-            }
-            if let Some(mem) = resources.mem() {
-                statistics.mem_limit_bytes = Some(mem);
-            }
+            apply_allocation(&mut statistics, &resources, &limits);
             statistics.timestamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs_f64())
                 .unwrap_or_default();
             Ok(statistics)
         })
+    }
+}
+
+/// Upstream's `_usage`: the container's requests as its soft limits
+/// (`cpus_soft_limit`, `mem_soft_limit_bytes`) and its limits as the hard
+/// ones, an infinite limit as the machine's cpus or memory. Without a
+/// limit the hard one is the request (upstream sets `cpus_limit` so only
+/// with `--cgroups_enable_cfs`; here it always is, as before limits).
+fn apply_allocation(
+    statistics: &mut ResourceStatistics,
+    requests: &mesos_proto::resources::Resources,
+    limits: &ResourceLimits,
+) {
+    let cpus = requests.cpus();
+    let mem = requests.mem();
+    let cpus_limit = match limits.get("cpus").map(|l| l.value) {
+        Some(limit) if limit.is_infinite() => {
+            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Some(online as f64)
+        }
+        Some(limit) => Some(limit),
+        None => cpus,
+    };
+    let mem_limit = match limits.get("mem").map(|l| l.value) {
+        Some(limit) if limit.is_infinite() => crate::resources::memory_total().or(mem),
+        Some(limit) => Some((limit as u64) << 20),
+        None => mem,
+    };
+    // What an isolator reported stays where the container has no request.
+    let set = |field: &mut Option<f64>, value: Option<f64>| {
+        if value.is_some() {
+            *field = value;
+        }
+    };
+    set(&mut statistics.cpus_soft_limit, cpus);
+    set(&mut statistics.cpus_limit, cpus_limit);
+    if mem.is_some() {
+        statistics.mem_soft_limit_bytes = mem;
+    }
+    if mem_limit.is_some() {
+        statistics.mem_limit_bytes = mem_limit;
     }
 }
 
@@ -1405,13 +1448,18 @@ impl Handler<Status> for MesosContainerizerProcess {
 impl Handler<Update> for MesosContainerizerProcess {
     type Result = ResponseFuture<Result<()>>;
 
-    fn handle(&mut self, Update(id, resources): Update, _: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        Update(id, resources, limits): Update,
+        _: &mut Context<Self>,
+    ) -> Self::Result {
         let Some(container) = self.containers.get_mut(&id) else {
             return Box::pin(std::future::ready(Err(
                 ContainerizerError::UnknownContainer(id),
             )));
         };
         container.resources = resources.clone();
+        container.limits = limits.clone();
         let isolators = self.isolators.clone();
         let mut recovered = self.recovered.clone();
         Box::pin(async move {
@@ -1419,13 +1467,14 @@ impl Handler<Update> for MesosContainerizerProcess {
             // after their `recover` (the sender goes when it ends).
             let _ = recovered.wait_for(|done| *done).await;
             for isolator in isolators.iter() {
-                isolator.update(&id, &resources).await.map_err(|e| {
-                    ContainerizerError::Isolator {
+                isolator
+                    .update(&id, &resources, &limits)
+                    .await
+                    .map_err(|e| ContainerizerError::Isolator {
                         phase: "update",
                         isolator: isolator.name(),
                         message: e.0,
-                    }
-                })?;
+                    })?;
             }
             Ok(())
         })
@@ -1517,8 +1566,9 @@ impl Containerizer for MesosContainerizer {
         &self,
         container_id: String,
         resources: Vec<Resource>,
+        limits: ResourceLimits,
     ) -> BoxFuture<'static, Result<()>> {
-        let request = self.addr.send(Update(container_id, resources));
+        let request = self.addr.send(Update(container_id, resources, limits));
         Box::pin(async move { request.await? })
     }
 
@@ -1544,5 +1594,44 @@ impl Containerizer for MesosContainerizer {
 
     fn stop(&self) {
         self.addr.do_send(Stop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_proto::mesos::value;
+    use mesos_proto::resources::Resources;
+
+    #[test]
+    fn usage_reports_requests_as_soft_limits_and_limits_as_hard_ones() {
+        let requests = Resources::parse("cpus:0.3;mem:64", "*").expect("resources");
+        let limit = |value: f64| value::Scalar { value };
+        let mut statistics = ResourceStatistics::default();
+        apply_allocation(&mut statistics, &requests, &ResourceLimits::new());
+        assert_eq!(statistics.cpus_soft_limit, Some(0.3));
+        assert_eq!(statistics.cpus_limit, Some(0.3));
+        assert_eq!(statistics.mem_soft_limit_bytes, Some(64 << 20));
+        assert_eq!(statistics.mem_limit_bytes, Some(64 << 20));
+        let limits: ResourceLimits = [
+            ("cpus".to_string(), limit(0.6)),
+            ("mem".to_string(), limit(128.0)),
+        ]
+        .into();
+        apply_allocation(&mut statistics, &requests, &limits);
+        assert_eq!(statistics.cpus_soft_limit, Some(0.3));
+        assert_eq!(statistics.cpus_limit, Some(0.6));
+        assert_eq!(statistics.mem_soft_limit_bytes, Some(64 << 20));
+        assert_eq!(statistics.mem_limit_bytes, Some(128 << 20));
+        // Infinite: the machine's cpus and memory.
+        let limits: ResourceLimits = [
+            ("cpus".to_string(), limit(f64::INFINITY)),
+            ("mem".to_string(), limit(f64::INFINITY)),
+        ]
+        .into();
+        apply_allocation(&mut statistics, &requests, &limits);
+        let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(statistics.cpus_limit, Some(online as f64));
+        assert_eq!(statistics.mem_limit_bytes, crate::resources::memory_total());
     }
 }

@@ -41,7 +41,9 @@ use mesos_proto::mesos::slave::{
 use mesos_proto::mesos::{ContainerStatus, Resource, ResourceStatistics};
 
 use crate::checkpointed_resources::volume_path;
-use crate::containerizer::mesos::isolator::{ready, Isolator, IsolatorError, Result};
+use crate::containerizer::mesos::isolator::{
+    ready, Isolator, IsolatorError, ResourceLimits, Result,
+};
 
 /// How volumes are made available.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -380,8 +382,13 @@ impl Isolator for PersistentVolumes {
         self.inner.last_limitation(container_id)
     }
 
-    fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
-        let inner = self.inner.update(container_id, resources);
+    fn update(
+        &self,
+        container_id: &str,
+        resources: &[Resource],
+        limits: &ResourceLimits,
+    ) -> BoxFuture<'static, Result<()>> {
+        let inner = self.inner.update(container_id, resources, limits);
         let result = (|| {
             let mut containers = self.containers();
             let Some(sandbox) = containers.get(container_id).map(|c| c.sandbox.clone()) else {
@@ -499,7 +506,11 @@ mod tests {
         let v2 = work.path().join("volumes/roles/web/v2");
         std::fs::create_dir_all(&v2).expect("volume");
         isolator
-            .update("c", &[volume("v1", "data"), volume("v2", "more/v2")])
+            .update(
+                "c",
+                &[volume("v1", "data"), volume("v2", "more/v2")],
+                &ResourceLimits::new(),
+            )
             .await
             .expect("updated");
         assert_eq!(

@@ -18,10 +18,15 @@
 //!
 //! - cpu: `cpu.shares` = 1024 × cpus (at least 2); with
 //!   `--cgroups_enable_cfs`, `cpu.cfs_quota_us` = cpus × 100 ms per
-//!   100 ms period (at least 1 ms). v2: `cpu.weight` (100 per cpu) and
-//!   `cpu.max`. Usage from `cpuacct.stat` / `cpu.stat`.
+//!   100 ms period (at least 1 ms). A `cpus` limit (upstream
+//!   `ContainerConfig.limits`) sets the quota from it instead, with or
+//!   without CFS enabled; an infinite one removes the quota. v2:
+//!   `cpu.weight` (100 per cpu) and `cpu.max`. Usage from `cpuacct.stat` /
+//!   `cpu.stat`.
 //! - mem: `memory.limit_in_bytes` and the soft limit = mem (at least
-//!   32 MB); with `--cgroups_limit_swap`, `memory.memsw.limit_in_bytes`
+//!   32 MB); a `mem` limit sets the hard limit instead (infinite: none),
+//!   and a command task whose hard limit is above its soft limit gets
+//!   upstream's OOM score adjustment; with `--cgroups_limit_swap`, `memory.memsw.limit_in_bytes`
 //!   too (and `mem_total_memsw_bytes` in usage); usage also has the v1
 //!   memory pressure counters, listened to from the cgroup's creation (or
 //!   the agent's restart). v2: `memory.max`,
@@ -47,7 +52,9 @@ use mesos_proto::mesos::slave::{ContainerConfig, ContainerLimitation, ContainerS
 use mesos_proto::mesos::{task_status, Resource, ResourceStatistics};
 use mesos_proto::resources::Resources;
 
-use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
+use crate::containerizer::mesos::isolator::{
+    bytes, ready, Isolator, IsolatorError, ResourceLimits, Result,
+};
 use crate::linux::{cgroups, cgroups2, statistics, Hierarchy, OomOutcome};
 
 /// The devices every container may use (upstream `cgroups/devices`'s
@@ -231,6 +238,28 @@ fn throttling_v2(
     }
 }
 
+/// The memory soft and hard limits of a container, in bytes (upstream's
+/// memory subsystem `update`): the soft limit is the request (at least
+/// [`cgroups::memory::MIN_MEMORY`]); the hard limit the `mem` limit (whole
+/// MB, at least the minimum) where there is one, `None` (unlimited) when
+/// that is infinite, else the request. `None` without a memory request.
+fn memory_limits(resources: &Resources, limits: &ResourceLimits) -> Option<(u64, Option<u64>)> {
+    let soft = resources.mem()?.max(cgroups::memory::MIN_MEMORY);
+    let hard = match limits.get("mem").map(|l| l.value) {
+        Some(limit) if limit.is_infinite() => None,
+        Some(limit) => Some(((limit as u64) << 20).max(cgroups::memory::MIN_MEMORY)),
+        None => Some(soft),
+    };
+    Some((soft, hard))
+}
+
+/// Upstream's `calculateOOMScoreAdj`: a container using its whole
+/// `request` of `total` memory scores about 1000 with this adjustment.
+fn oom_score_adj(request: u64, total: u64) -> i64 {
+    let share = (u128::from(request) * 1000) / u128::from(total.max(1));
+    1000 - i64::try_from(share).unwrap_or(1000)
+}
+
 /// How long destroying a cgroup may take.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -393,7 +422,7 @@ pub struct CgroupsIsolator {
     subsystem: Subsystem,
     config: Arc<CgroupsConfig>,
     /// The containers it isolates, with their resources.
-    containers: Arc<Mutex<HashMap<String, Vec<Resource>>>>,
+    containers: Arc<Mutex<HashMap<String, Info>>>,
     /// Recovered containers without a cgroup in this subsystem's
     /// hierarchy: launched before the agent had this isolator (upstream
     /// `ROOT_CGROUPS_MemoryForward`). As upstream, they are left alone:
@@ -403,6 +432,18 @@ pub struct CgroupsIsolator {
     /// (low, medium, critical), registered when its cgroup is made or
     /// recovered, read by `usage`.
     pressure: Arc<Mutex<PressureCounters>>,
+}
+
+/// What a cgroups isolator knows of a container (upstream's per-container
+/// `Info`).
+#[derive(Debug, Clone, Default)]
+struct Info {
+    /// Its resource requests.
+    requests: Vec<Resource>,
+    /// Its resource limits (`cpus`, `mem`; possibly infinite).
+    limits: ResourceLimits,
+    /// Whether it runs a command task (its config has a `task_info`).
+    command_task: bool,
 }
 
 /// The memory pressure counters of each container.
@@ -473,7 +514,7 @@ impl CgroupsIsolator {
             .contains(container_id)
     }
 
-    fn containers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Resource>>> {
+    fn containers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Info>> {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -675,10 +716,12 @@ impl Ops {
         self.config.revocable_cpu_low_priority && resources.revocable().cpus().is_some()
     }
 
-    /// Applies the limits of `resources`; `first` when the container's
-    /// limits are set for the first time (at `isolate`), not updated.
-    fn apply(&self, resources: &[Resource], first: bool) -> Result<()> {
+    /// Applies the limits of `resources` and `limits`; `first` when the
+    /// container's limits are set for the first time (at `isolate`), not
+    /// updated.
+    fn apply(&self, resources: &[Resource], limits: &ResourceLimits, first: bool) -> Result<()> {
         let resources = Resources::from(resources.to_vec());
+        let cpu_limit = limits.get("cpus").map(|l| l.value);
         let v2 = |root: &PathBuf| root.clone();
         match (self.subsystem, &self.config.hierarchy) {
             (Subsystem::Cpu, Hierarchy::V1(_)) => {
@@ -692,15 +735,17 @@ impl Ops {
                     cgroups::cpu::shares_for_cpus(cpus)
                 };
                 cgroups::cpu::set_shares(&cpu, &self.cgroup, shares).map_err(IsolatorError::new)?;
-                if self.config.enable_cfs {
+                // A cpu limit sets the quota even without CFS enabled, as
+                // upstream; an infinite one removes it.
+                if cpu_limit.is_some() || self.config.enable_cfs {
                     cgroups::cpu::set_cfs_period(&cpu, &self.cgroup, cgroups::cpu::CPU_CFS_PERIOD)
                         .map_err(IsolatorError::new)?;
-                    cgroups::cpu::set_cfs_quota(
-                        &cpu,
-                        &self.cgroup,
-                        Some(cgroups::cpu::cfs_quota_for_cpus(cpus)),
-                    )
-                    .map_err(IsolatorError::new)?;
+                    let quota = match cpu_limit {
+                        Some(limit) if limit.is_infinite() => None,
+                        limit => Some(cgroups::cpu::cfs_quota_for_cpus(limit.unwrap_or(cpus))),
+                    };
+                    cgroups::cpu::set_cfs_quota(&cpu, &self.cgroup, quota)
+                        .map_err(IsolatorError::new)?;
                 }
             }
             (Subsystem::Cpu, Hierarchy::V2(root)) => {
@@ -715,33 +760,31 @@ impl Ops {
                 };
                 cgroups2::cpu::set_weight(&root, &self.cgroup, weight)
                     .map_err(IsolatorError::new)?;
-                let limit = if self.config.enable_cfs {
-                    cgroups2::cpu::BandwidthLimit::for_cpus(cpus)
-                } else {
-                    cgroups2::cpu::BandwidthLimit::unlimited()
+                let limit = match cpu_limit {
+                    Some(limit) if limit.is_infinite() => {
+                        cgroups2::cpu::BandwidthLimit::unlimited()
+                    }
+                    Some(limit) => cgroups2::cpu::BandwidthLimit::for_cpus(limit),
+                    None if self.config.enable_cfs => cgroups2::cpu::BandwidthLimit::for_cpus(cpus),
+                    None => cgroups2::cpu::BandwidthLimit::unlimited(),
                 };
                 cgroups2::cpu::set_max(&root, &self.cgroup, limit).map_err(IsolatorError::new)?;
             }
             (Subsystem::Mem, Hierarchy::V1(_)) => {
-                let Some(mem) = resources.mem() else {
+                let Some((soft, hard)) = memory_limits(&resources, limits) else {
                     return Ok(());
                 };
-                let limit = mem.max(cgroups::memory::MIN_MEMORY);
                 let memory = self.v1("memory")?;
-                cgroups::memory::set_soft_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                cgroups::memory::set_soft_limit_in_bytes(&memory, &self.cgroup, Some(soft))
                     .map_err(IsolatorError::new)?;
                 let set_limit = || {
-                    cgroups::memory::set_limit_in_bytes(&memory, &self.cgroup, Some(limit))
+                    cgroups::memory::set_limit_in_bytes(&memory, &self.cgroup, hard)
                         .map_err(IsolatorError::new)
                 };
                 let set_memsw = || {
                     if self.config.limit_swap {
-                        cgroups::memory::set_memsw_limit_in_bytes(
-                            &memory,
-                            &self.cgroup,
-                            Some(limit),
-                        )
-                        .map_err(IsolatorError::new)?;
+                        cgroups::memory::set_memsw_limit_in_bytes(&memory, &self.cgroup, hard)
+                            .map_err(IsolatorError::new)?;
                     }
                     Ok::<_, IsolatorError>(())
                 };
@@ -756,26 +799,29 @@ impl Ops {
                 } else {
                     let current = cgroups::memory::limit_in_bytes(&memory, &self.cgroup)
                         .map_err(IsolatorError::new)?;
-                    if limit > current {
+                    if hard.is_none_or(|hard| hard > current) {
                         set_memsw()?;
                         set_limit()?;
                     }
                 }
             }
             (Subsystem::Mem, Hierarchy::V2(root)) => {
-                let Some(mem) = resources.mem() else {
+                let Some((soft, hard)) = memory_limits(&resources, limits) else {
                     return Ok(());
                 };
-                let limit = mem.max(cgroups::memory::MIN_MEMORY);
                 let root = v2(root);
-                cgroups2::memory::set_low(&root, &self.cgroup, limit)
-                    .map_err(IsolatorError::new)?;
+                cgroups2::memory::set_low(&root, &self.cgroup, soft).map_err(IsolatorError::new)?;
                 // As on v1: the hard limit is only ever raised after the
                 // first time.
                 let current =
                     cgroups2::memory::max(&root, &self.cgroup).map_err(IsolatorError::new)?;
-                if first || current.is_some_and(|current| limit > current) {
-                    cgroups2::memory::set_max(&root, &self.cgroup, Some(limit))
+                let raised = match (hard, current) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(hard), Some(current)) => hard > current,
+                };
+                if first || raised {
+                    cgroups2::memory::set_max(&root, &self.cgroup, hard)
                         .map_err(IsolatorError::new)?;
                 }
                 if self.config.limit_swap {
@@ -808,6 +854,41 @@ impl Ops {
                 _,
             ) => {}
         }
+        Ok(())
+    }
+
+    /// `cgroups/mem` for a command task whose memory limit is above its
+    /// request: sets the OOM score adjustment of `pid` (inherited by the
+    /// task) so that the kernel kills such burstable containers first, as
+    /// upstream's `MemorySubsystemProcess::isolate`: `1000 - 1000 × request
+    /// / total memory`. Containers without a higher limit keep 0.
+    fn adjust_oom_score(
+        &self,
+        resources: &[Resource],
+        limits: &ResourceLimits,
+        pid: u32,
+    ) -> Result<()> {
+        if self.subsystem != Subsystem::Mem {
+            return Ok(());
+        }
+        let resources = Resources::from(resources.to_vec());
+        let Some((soft, hard)) = memory_limits(&resources, limits) else {
+            return Ok(());
+        };
+        if hard.is_some_and(|hard| hard <= soft) {
+            return Ok(());
+        }
+        let total = crate::resources::memory_total().ok_or_else(|| {
+            IsolatorError("failed to calculate the OOM score adjustment: no total memory".into())
+        })?;
+        let adjustment = oom_score_adj(soft, total);
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, adjustment.to_string()).map_err(|error| {
+            IsolatorError(format!(
+                "failed to set the OOM score adjustment in '{path}': {error}"
+            ))
+        })?;
+        tracing::info!(cgroup = %self.cgroup, pid, adjustment, "Set the OOM score adjustment");
         Ok(())
     }
 
@@ -1023,7 +1104,12 @@ impl Isolator for CgroupsIsolator {
                     .as_ref()
                     .map(|e| e.resources.clone())
                     .unwrap_or_default();
-                containers.insert(state.container_id.value.clone(), resources);
+                // Limits come again with the agent's next update.
+                let info = Info {
+                    requests: resources,
+                    ..Default::default()
+                };
+                containers.insert(state.container_id.value.clone(), info);
                 known.insert(state.container_id.value.clone());
             }
         }
@@ -1091,8 +1177,12 @@ impl Isolator for CgroupsIsolator {
         if container_id.contains('.') {
             return ready(Ok(None));
         }
-        self.containers()
-            .insert(container_id.to_string(), config.resources.clone());
+        let info = Info {
+            requests: config.resources.clone(),
+            limits: config.limits.clone(),
+            command_task: config.task_info.is_some(),
+        };
+        self.containers().insert(container_id.to_string(), info);
         // A command task with an image runs its executor as root and its
         // command as the command's user: that user gets the cgroup. Else
         // the container's user does (none without --switch_user).
@@ -1147,14 +1237,18 @@ impl Isolator for CgroupsIsolator {
                 ops.assign(pid)
             });
         }
-        let resources = self
+        let info = self
             .containers()
             .get(container_id)
             .cloned()
             .unwrap_or_default();
         self.blocking(container_id, move |ops| {
             ops.assign(pid)?;
-            ops.apply(&resources, true)
+            ops.apply(&info.requests, &info.limits, true)?;
+            if info.command_task {
+                ops.adjust_oom_score(&info.requests, &info.limits, pid)?;
+            }
+            Ok(())
         })
     }
 
@@ -1209,9 +1303,15 @@ impl Isolator for CgroupsIsolator {
         Box::pin(async move { found.await.ok().flatten() })
     }
 
-    fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
+    fn update(
+        &self,
+        container_id: &str,
+        resources: &[Resource],
+        limits: &ResourceLimits,
+    ) -> BoxFuture<'static, Result<()>> {
         if let Some(known) = self.containers().get_mut(container_id) {
-            *known = resources.to_vec();
+            known.requests = resources.to_vec();
+            known.limits = limits.clone();
         } else {
             return ready(Err(IsolatorError(format!(
                 "unknown container '{container_id}'"
@@ -1220,8 +1320,10 @@ impl Isolator for CgroupsIsolator {
         if self.absent(container_id) {
             return ready(Ok(()));
         }
-        let resources = resources.to_vec();
-        self.blocking(container_id, move |ops| ops.apply(&resources, false))
+        let (resources, limits) = (resources.to_vec(), limits.clone());
+        self.blocking(container_id, move |ops| {
+            ops.apply(&resources, &limits, false)
+        })
     }
 
     fn usage(&self, container_id: &str) -> BoxFuture<'static, Result<ResourceStatistics>> {
@@ -1404,5 +1506,163 @@ mod tests {
         assert!(unknown_orphans(Subsystem::Mem, &config, &known)
             .expect("listed")
             .is_empty());
+    }
+
+    fn limits(values: &[(&str, f64)]) -> ResourceLimits {
+        values
+            .iter()
+            .map(|(name, value)| {
+                let scalar = mesos_proto::mesos::value::Scalar { value: *value };
+                (name.to_string(), scalar)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn limits_set_the_cfs_quota_and_the_hard_memory_limit_on_v1() {
+        let (dir, config) = v1_fixture(&["cpu", "cpuacct", "memory"]);
+        // The kernel's control files, as a fresh cgroup has them.
+        for (cgroup, files) in [
+            (
+                "cpu/mesos/c",
+                &["cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"][..],
+            ),
+            (
+                "memory/mesos/c",
+                &["memory.soft_limit_in_bytes", "memory.limit_in_bytes"][..],
+            ),
+        ] {
+            std::fs::create_dir_all(dir.path().join(cgroup)).expect("fixture");
+            for file in files {
+                std::fs::write(dir.path().join(cgroup).join(file), "-1\n").expect("fixture");
+            }
+        }
+        let config = Arc::new(config);
+        let ops = |subsystem| Ops {
+            subsystem,
+            config: config.clone(),
+            cgroup: config.cgroup("c"),
+        };
+        let read = |file: &str| {
+            std::fs::read_to_string(dir.path().join(file))
+                .expect("written")
+                .trim()
+                .to_owned()
+        };
+        let requests = Resources::parse("cpus:0.3;mem:64", "*")
+            .expect("resources")
+            .to_vec();
+        // No limits and no CFS: shares only.
+        ops(Subsystem::Cpu)
+            .apply(&requests, &ResourceLimits::new(), true)
+            .expect("applied");
+        assert_eq!(read("cpu/mesos/c/cpu.shares"), "307");
+        assert_eq!(read("cpu/mesos/c/cpu.cfs_period_us"), "-1");
+        // A cpu limit sets the quota from it even without CFS enabled.
+        let finite = limits(&[("cpus", 0.6), ("mem", 128.0)]);
+        ops(Subsystem::Cpu)
+            .apply(&requests, &finite, true)
+            .expect("applied");
+        assert_eq!(read("cpu/mesos/c/cpu.shares"), "307");
+        assert_eq!(read("cpu/mesos/c/cpu.cfs_period_us"), "100000");
+        assert_eq!(read("cpu/mesos/c/cpu.cfs_quota_us"), "60000");
+        ops(Subsystem::Mem)
+            .apply(&requests, &finite, true)
+            .expect("applied");
+        assert_eq!(
+            read("memory/mesos/c/memory.soft_limit_in_bytes"),
+            (64u64 << 20).to_string()
+        );
+        assert_eq!(
+            read("memory/mesos/c/memory.limit_in_bytes"),
+            (128u64 << 20).to_string()
+        );
+        // An update to infinite limits removes them (raising the hard limit).
+        let infinite = limits(&[("cpus", f64::INFINITY), ("mem", f64::INFINITY)]);
+        ops(Subsystem::Cpu)
+            .apply(&requests, &infinite, false)
+            .expect("applied");
+        assert_eq!(read("cpu/mesos/c/cpu.cfs_quota_us"), "-1");
+        ops(Subsystem::Mem)
+            .apply(&requests, &infinite, false)
+            .expect("applied");
+        assert_eq!(read("memory/mesos/c/memory.limit_in_bytes"), "-1");
+        assert_eq!(
+            read("memory/mesos/c/memory.soft_limit_in_bytes"),
+            (64u64 << 20).to_string()
+        );
+    }
+
+    #[test]
+    fn limits_set_cpu_max_and_memory_max_on_v2() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let cgroup = root.path().join("mesos/c");
+        std::fs::create_dir_all(&cgroup).expect("fixture");
+        for file in ["cpu.weight", "cpu.max", "memory.low", "memory.max"] {
+            std::fs::write(cgroup.join(file), "max\n").expect("fixture");
+        }
+        let config = Arc::new(CgroupsConfig {
+            hierarchy: Hierarchy::V2(root.path().to_path_buf()),
+            mount_root: root.path().to_path_buf(),
+            root: "mesos".into(),
+            enable_cfs: false,
+            revocable_cpu_low_priority: false,
+            limit_swap: false,
+            allowed_devices: vec![],
+        });
+        let ops = |subsystem| Ops {
+            subsystem,
+            config: config.clone(),
+            cgroup: config.cgroup("c"),
+        };
+        let read = |file: &str| {
+            std::fs::read_to_string(cgroup.join(file))
+                .expect("written")
+                .trim()
+                .to_owned()
+        };
+        let requests = Resources::parse("cpus:0.3;mem:64", "*")
+            .expect("resources")
+            .to_vec();
+        let finite = limits(&[("cpus", 0.6), ("mem", 128.0)]);
+        ops(Subsystem::Cpu)
+            .apply(&requests, &finite, true)
+            .expect("applied");
+        assert_eq!(read("cpu.max"), "60000 100000");
+        ops(Subsystem::Mem)
+            .apply(&requests, &finite, true)
+            .expect("applied");
+        assert_eq!(read("memory.low"), (64u64 << 20).to_string());
+        assert_eq!(read("memory.max"), (128u64 << 20).to_string());
+        let infinite = limits(&[("cpus", f64::INFINITY), ("mem", f64::INFINITY)]);
+        ops(Subsystem::Cpu)
+            .apply(&requests, &infinite, false)
+            .expect("applied");
+        assert_eq!(read("cpu.max"), "max 100000");
+        ops(Subsystem::Mem)
+            .apply(&requests, &infinite, false)
+            .expect("applied");
+        assert_eq!(read("memory.max"), "max");
+    }
+
+    #[test]
+    fn the_oom_score_adjustment_follows_the_memory_request() {
+        let total = 8u64 << 30;
+        assert_eq!(oom_score_adj(total / 2, total), 500);
+        assert_eq!(oom_score_adj(total, total), 0);
+        assert_eq!(oom_score_adj(32 << 20, total), 997);
+        let requests = Resources::parse("mem:64", "*").expect("resources");
+        assert_eq!(
+            memory_limits(&requests, &limits(&[("mem", 10.0)])),
+            Some((64 << 20, Some(cgroups::memory::MIN_MEMORY)))
+        );
+        assert_eq!(
+            memory_limits(&requests, &limits(&[("mem", f64::INFINITY)])),
+            Some((64 << 20, None))
+        );
+        assert_eq!(
+            memory_limits(&requests, &ResourceLimits::new()),
+            Some((64 << 20, Some(64 << 20)))
+        );
     }
 }

@@ -33,7 +33,9 @@ use mesos_proto::resources::Resources;
 use tokio::sync::watch;
 
 use crate::checkpointed_resources::volume_path;
-use crate::containerizer::mesos::isolator::{bytes, ready, Isolator, IsolatorError, Result};
+use crate::containerizer::mesos::isolator::{
+    bytes, ready, Isolator, IsolatorError, ResourceLimits, Result,
+};
 
 struct Info {
     /// The sandbox.
@@ -329,7 +331,12 @@ impl Isolator for PosixDiskIsolator {
         })
     }
 
-    fn update(&self, container_id: &str, resources: &[Resource]) -> BoxFuture<'static, Result<()>> {
+    fn update(
+        &self,
+        container_id: &str,
+        resources: &[Resource],
+        _limits: &ResourceLimits,
+    ) -> BoxFuture<'static, Result<()>> {
         if let Some(info) = self.infos().get_mut(container_id) {
             info.quota = sandbox_quota(resources);
             info.excludes = volume_paths(&info.directory, resources);
