@@ -1052,20 +1052,7 @@ impl Slave {
                         records.push(record);
                     }
                     // The container grows by the task's resources.
-                    let allocated: Vec<Resource> = executor
-                        .info
-                        .resources
-                        .iter()
-                        .chain(executor.tasks.values().flat_map(|t| &t.resources))
-                        .cloned()
-                        .collect();
-                    let limits = executor_limits(
-                        &executor.info.resources,
-                        executor
-                            .tasks
-                            .values()
-                            .map(|t| (&t.resources[..], &t.limits)),
-                    );
+                    let (allocated, limits) = container_resources(executor);
                     let update =
                         self.containerizer()
                             .update(container_id.clone(), allocated, limits);
@@ -2561,20 +2548,7 @@ impl Slave {
         // The container was recovered with the executor's own resources:
         // it grows by its tasks' again, as upstream's
         // `Slave::reregisterExecutor` tells the containerizer.
-        let allocated: Vec<Resource> = executor
-            .info
-            .resources
-            .iter()
-            .chain(executor.tasks.values().flat_map(|t| &t.resources))
-            .cloned()
-            .collect();
-        let limits = executor_limits(
-            &executor.info.resources,
-            executor
-                .tasks
-                .values()
-                .map(|t| (&t.resources[..], &t.limits)),
-        );
+        let (allocated, limits) = container_resources(executor);
         let container_id = executor.container_id.clone();
         let update = self.containerizer().update(container_id, allocated, limits);
         actix::spawn(async move {
@@ -3103,6 +3077,26 @@ fn task_record(
         limits: task.limits.clone(),
         ..Default::default()
     }
+}
+
+/// What an executor's container holds: its own resources and its tasks'
+/// (requests), and their limits.
+fn container_resources(executor: &Executor) -> (Vec<Resource>, ResourceLimits) {
+    let allocated = executor
+        .info
+        .resources
+        .iter()
+        .chain(executor.tasks.values().flat_map(|t| &t.resources))
+        .cloned()
+        .collect();
+    let limits = executor_limits(
+        &executor.info.resources,
+        executor
+            .tasks
+            .values()
+            .map(|t| (&t.resources[..], &t.limits)),
+    );
+    (allocated, limits)
 }
 
 /// Upstream's `Slave::computeExecutorLimits`: the limits of an executor's
