@@ -71,14 +71,23 @@
 //! - `ROOT_VolumeUsageExceedsSandboxQuota` (its task has no image) → through the agent, in
 //!   `persistent_volumes.rs`:
 //!   `volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_linux`
-//! - `ROOT_ChangeRootFilesystem`: a task in an image's rootfs runs in
-//!   `provisioner.rs` (`a_task_runs_in_an_image_pulled_from_a_private_registry_with_basic_auth`)
-//! - `ROOT_VolumeFromSandbox`, `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`,
-//!   `ROOT_PersistentVolumeWithRootFilesystem`, `ROOT_MultipleContainers`, `ROOT_Metrics`,
-//!   `ROOT_SandboxEnvironmentVariable`, `ROOT_ChangeRootFilesystemCommandExecutor*`,
-//!   `ROOT_RecoverOrphanedPersistentVolume`: not ported yet. They need an image rootfs
-//!   (absolute container paths exist only inside one), which `provisioner.rs` can give them:
-//!   it makes images and serves them from a local registry
+//! - `ROOT_ChangeRootFilesystem`, `ROOT_ChangeRootFilesystemCommandExecutor` (a command task in
+//!   an image's rootfs finishes; the host's paths are hidden) and
+//!   `ROOT_SandboxEnvironmentVariable` (`$MESOS_SANDBOX` is `--sandbox_directory`, a directory)
+//!   → `provisioner.rs`: `a_task_runs_in_an_image_pulled_from_a_private_registry_with_basic_auth`
+//! - `ROOT_VolumeFromSandbox` → `provisioner.rs`:
+//!   `a_relative_host_path_volume_is_a_sandbox_directory_mounted_in_the_rootfs`
+//! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`,
+//!   `ROOT_ChangeRootFilesystemCommandExecutorWithHostVolumes` → `provisioner.rs`:
+//!   `host_directories_and_files_are_mounted_at_absolute_paths_in_the_rootfs`
+//! - `ROOT_PersistentVolumeWithRootFilesystem`,
+//!   `ROOT_ChangeRootFilesystemCommandExecutorPersistentVolume` → `provisioner.rs`:
+//!   `a_persistent_volume_is_mounted_in_the_rootfs_and_keeps_what_the_task_wrote` (less the
+//!   latter's "no mount point left in the sandbox": see the TODO there)
+//! - `ROOT_MultipleContainers` → `provisioner.rs`:
+//!   `two_image_tasks_run_side_by_side_without_interfering`
+//! - `ROOT_Metrics`, `ROOT_RecoverOrphanedPersistentVolume`: not ported yet; `provisioner.rs`
+//!   has what they need (an image from its local registry, `ImageCluster`)
 //! - `ROOT_WorkDirMountNeeded`, `ROOT_WorkDirMountNotNeeded`: not ported; our `filesystem/linux`
 //!   does not make the work_dir a shared bind mount (host mounts reach containers through the
 //!   slave propagation of their namespaces)
@@ -91,8 +100,8 @@
 //!   `host_path_volumes_are_mounted_read_only_or_read_write`
 //! - refusals (`..` in a container path, a relative host path) →
 //!   `volume_paths_that_leave_the_sandbox_fail_the_launch`
-//! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`, `ROOT_ChangeRootFilesystem`: not
-//!   ported yet; they need an image rootfs, as `provisioner.rs` makes
+//! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`, `ROOT_ChangeRootFilesystem` (they need
+//!   an image rootfs) → `provisioner.rs`, as listed for `linux_filesystem_isolator_tests.cpp`
 //!
 //! Upstream `volume_sandbox_path_isolator_tests.cpp` → ours:
 //!

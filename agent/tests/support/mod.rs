@@ -343,22 +343,33 @@ impl TestFramework {
     }
 
     /// Launches `tasks` on the first offer (their agent id filled in).
-    pub fn launch(&self, mut tasks: Vec<mesos_proto::mesos::TaskInfo>) {
+    pub fn launch(&self, tasks: Vec<mesos_proto::mesos::TaskInfo>) {
+        self.accept(vec![], tasks);
+    }
+
+    /// Accepts the first offer with `operations` (CREATE, RESERVE, ..)
+    /// followed by a LAUNCH of `tasks` (their agent id filled in).
+    pub fn accept(
+        &self,
+        mut operations: Vec<mesos_proto::mesos::offer::Operation>,
+        mut tasks: Vec<mesos_proto::mesos::TaskInfo>,
+    ) {
         use mesos_proto::mesos::scheduler::{call, Call};
         use mesos_proto::mesos::{offer, Filters};
         for task in &mut tasks {
             task.slave_id = self.offer.slave_id.clone();
         }
+        operations.push(offer::Operation {
+            r#type: Some(offer::operation::Type::Launch as i32),
+            launch: Some(offer::operation::Launch { task_infos: tasks }),
+            ..Default::default()
+        });
         self.send(Call {
             framework_id: Some(self.framework_id.clone()),
             r#type: Some(call::Type::Accept as i32),
             accept: Some(call::Accept {
                 offer_ids: vec![self.offer.id.clone()],
-                operations: vec![offer::Operation {
-                    r#type: Some(offer::operation::Type::Launch as i32),
-                    launch: Some(offer::operation::Launch { task_infos: tasks }),
-                    ..Default::default()
-                }],
+                operations,
                 filters: Some(Filters {
                     refuse_seconds: Some(60.0),
                 }),

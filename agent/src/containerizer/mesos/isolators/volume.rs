@@ -10,7 +10,9 @@
 //!   parent container's sandbox (how the default executor shares a task
 //!   group's disk volumes), `SELF`: a path in the container's own sandbox.
 //! - `filesystem/linux`: the private mount namespace, and the legacy
-//!   `Volume.host_path` volumes.
+//!   `Volume.host_path` volumes (a relative `host_path` is a directory of
+//!   the sandbox, made if missing; with a relative `container_path` too it
+//!   is refused, as upstream).
 //!
 //! `RO` volumes are remounted read-only. A relative `container_path` that
 //! leaves the sandbox, or a source that does not exist, fails the launch.
@@ -60,6 +62,51 @@ fn target(sandbox: &Path, volume: &Volume) -> Result<PathBuf> {
     } else {
         inside(sandbox, &volume.container_path)
     }
+}
+
+/// The source of a legacy `Volume.host_path` volume: an absolute host
+/// path as is, a relative one a directory of the sandbox, made (owned by
+/// the sandbox's owner) if missing, as upstream's `filesystem/linux`.
+fn legacy_source(sandbox: &Path, host_path: &str, container_path: &str) -> Result<PathBuf> {
+    if Path::new(host_path).is_absolute() {
+        return Ok(PathBuf::from(host_path));
+    }
+    // The task can reach a sandbox directory at a relative path directly.
+    if !Path::new(container_path).is_absolute() {
+        return Err(IsolatorError(format!(
+            "both the host path '{host_path}' and the container path '{container_path}' of a \
+             volume are relative"
+        )));
+    }
+    let source = inside(sandbox, host_path)?;
+    if !source.exists() {
+        std::fs::create_dir_all(&source).map_err(|e| {
+            IsolatorError(format!(
+                "failed to create the volume source '{}': {e}",
+                source.display()
+            ))
+        })?;
+        // Not when it exists: it may belong to another user.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let owner = std::fs::metadata(sandbox).map_err(|e| {
+                IsolatorError(format!(
+                    "failed to stat the sandbox '{}': {e}",
+                    sandbox.display()
+                ))
+            })?;
+            std::os::unix::fs::chown(&source, Some(owner.uid()), Some(owner.gid())).map_err(
+                |e| {
+                    IsolatorError(format!(
+                        "failed to change the ownership of the volume source '{}': {e}",
+                        source.display()
+                    ))
+                },
+            )?;
+        }
+    }
+    Ok(source)
 }
 
 fn bind(source: PathBuf, target: PathBuf, mode: i32) -> Result<ContainerMountInfo> {
@@ -119,7 +166,7 @@ impl VolumeIsolator {
                 (VolumeKind::FilesystemLinux, None) => {
                     if let Some(host_path) = &volume.host_path {
                         mounts.push(bind(
-                            PathBuf::from(host_path),
+                            legacy_source(&sandbox, host_path, &volume.container_path)?,
                             target(&sandbox, volume)?,
                             volume.mode,
                         )?);
@@ -218,6 +265,21 @@ impl Isolator for VolumeIsolator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relative_legacy_host_path_is_a_sandbox_directory_made_on_demand() {
+        let sandbox = tempfile::tempdir().expect("tempdir");
+        let source = legacy_source(sandbox.path(), "tmp", "/tmp").expect("made");
+        assert_eq!(source, sandbox.path().join("tmp"));
+        assert!(source.is_dir());
+        assert_eq!(
+            legacy_source(sandbox.path(), "/abs", "/tmp").expect("as is"),
+            Path::new("/abs")
+        );
+        let both = legacy_source(sandbox.path(), "tmp", "data").unwrap_err();
+        assert!(both.to_string().contains("both"), "{both}");
+        assert!(legacy_source(sandbox.path(), "../out", "/tmp").is_err());
+    }
 
     #[test]
     fn relative_container_paths_stay_in_the_sandbox() {
