@@ -1735,9 +1735,11 @@ impl Slave {
         // known executor as valid, whether the executor or the agent sent
         // it, and the others as invalid.
         let mut valid = false;
+        let mut shrink_container = None;
         if let Some(framework) = self.frameworks.get_mut(&framework_id) {
             let checkpoint = framework.info.checkpoint.unwrap_or(false);
             for executor in framework.executors.values_mut() {
+                let mut shrink = false;
                 if let Some(task) = executor.tasks.get_mut(&task_id) {
                     valid = true;
                     let was_terminal =
@@ -1746,6 +1748,9 @@ impl Slave {
                         self.metrics.count_terminal(state);
                     }
                     task.state = state as i32;
+                    shrink = state.is_terminal()
+                        && !was_terminal
+                        && executor.state == ExecutorState::Running;
                     let mut status = update.status.clone();
                     status.data = None;
                     // A status in the same state replaces the last one
@@ -1774,6 +1779,12 @@ impl Slave {
                         ));
                     }
                 }
+                if shrink {
+                    // The terminal task no longer counts (see
+                    // `container_resources`).
+                    let (allocated, limits) = container_resources(executor);
+                    shrink_container = Some((executor.container_id.clone(), allocated, limits));
+                }
             }
         }
         if valid {
@@ -1782,6 +1793,37 @@ impl Slave {
         } else {
             self.metrics.invalid_status_updates.inc();
         }
+        // As upstream's `Slave::_statusUpdate`: a task of a running executor
+        // ended, so its container shrinks to the executor's resources and its
+        // remaining tasks' (the isolators release the task's volumes, CPU
+        // shares, ..), and the update goes on once that is done.
+        if let Some((container_id, allocated, limits)) = shrink_container {
+            let resize = self
+                .containerizer()
+                .update(container_id.clone(), allocated, limits);
+            ctx.spawn(resize.into_actor(self).map(move |result, act, ctx| {
+                if let Err(error) = result {
+                    tracing::warn!(%container_id, %error, "Failed to update the container's resources");
+                }
+                act.record_update(update, log, sender, ctx);
+            }));
+            return;
+        }
+        self.record_update(update, log, sender, ctx);
+    }
+
+    /// Checkpoints `update` (to `log`), acknowledges it to the executor
+    /// that sent it, and forwards it to the master (upstream
+    /// `Slave::__statusUpdate`).
+    fn record_update(
+        &mut self,
+        update: StatusUpdate,
+        log: Option<PathBuf>,
+        sender: Option<UpdateSender>,
+        ctx: &mut Context<Self>,
+    ) {
+        let framework_id = update.framework_id.value.clone();
+        let task_id = update.status.task_id.value.clone();
         let uuid = update.uuid.clone().unwrap_or_default();
         let first = match self.updates.update(update, log) {
             Ok(first) => first,
@@ -3079,22 +3121,29 @@ fn task_record(
     }
 }
 
-/// What an executor's container holds: its own resources and its tasks'
-/// (requests), and their limits.
+/// The tasks of `executor` that have not ended: `tasks` keeps a terminal
+/// task until its updates are acknowledged (upstream moves it to
+/// `terminatedTasks` at once, out of `allocatedResources()`).
+fn live_tasks(executor: &Executor) -> impl Iterator<Item = &Task> {
+    executor
+        .tasks
+        .values()
+        .filter(|t| !TaskState::try_from(t.state).is_ok_and(TaskState::is_terminal))
+}
+
+/// What an executor's container holds: its own resources and its live
+/// tasks' (requests), and their limits.
 fn container_resources(executor: &Executor) -> (Vec<Resource>, ResourceLimits) {
     let allocated = executor
         .info
         .resources
         .iter()
-        .chain(executor.tasks.values().flat_map(|t| &t.resources))
+        .chain(live_tasks(executor).flat_map(|t| &t.resources))
         .cloned()
         .collect();
     let limits = executor_limits(
         &executor.info.resources,
-        executor
-            .tasks
-            .values()
-            .map(|t| (&t.resources[..], &t.limits)),
+        live_tasks(executor).map(|t| (&t.resources[..], &t.limits)),
     );
     (allocated, limits)
 }

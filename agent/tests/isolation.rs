@@ -576,3 +576,124 @@ async fn invalid_limits_are_refused_by_the_master_with_task_error() {
         assert_eq!(last.message.as_deref(), Some(message), "{statuses:?}");
     }
 }
+
+/// Upstream `Slave::_statusUpdate` shrinks an executor's container when
+/// one of its tasks ends: a default executor (0.1 cpus) runs `quick` and
+/// `keeper` (0.5 cpus each); once `quick` finishes, `cgroups/cpu` lowers
+/// the container's shares from 1.1 cpus to 0.6.
+#[actix_rt::test]
+async fn cpu_shares_drop_when_a_task_of_a_running_executor_ends() {
+    let test = "cpu_shares_drop_when_a_task_of_a_running_executor_ends";
+    if !require(test) || !require_cgroups_v1(test, &["cpu", "cpuacct", "memory"]) {
+        return;
+    }
+    if !bin_dir().join("mesos-default-executor").exists() {
+        let why = format!("{test} needs mesos-default-executor (`cargo build --workspace --bins`)");
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
+        mesos_agent::linux::Hierarchy::detect(std::path::Path::new("/proc"))
+    else {
+        panic!("cgroups v1 hierarchies, as checked");
+    };
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let agent_runtime = runtime();
+    let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
+    let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+    config.containerizer = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/cpu,cgroups/mem".into(),
+        ..support::test_containerizer(work_dir.path())
+    };
+    let root = config.containerizer.cgroups_root.clone();
+    let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "shrink-test".into(),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-shrink", info).await;
+    // `quick` ends when the test says so, through a file.
+    let go = work_dir.path().join("go");
+    let mut quick = task(
+        &format!("while [ ! -e {} ]; do sleep 0.1; done", go.display()),
+        "cpus:0.5;mem:32",
+        None,
+    );
+    quick.task_id.value = "quick".into();
+    let mut keeper = task("sleep 1000", "cpus:0.5;mem:32", None);
+    keeper.task_id.value = "keeper".into();
+    framework.launch_group(
+        "default",
+        "cpus:0.1;mem:32;disk:32",
+        mesos_proto::mesos::TaskGroupInfo {
+            tasks: vec![quick, keeper],
+        },
+    );
+    let mut running = Vec::new();
+    while running.len() < 2 {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            running.push(status);
+        }
+    }
+    let nested = running[0]
+        .container_status
+        .as_ref()
+        .and_then(|c| c.container_id.clone())
+        .unwrap();
+    let executor = nested.parent.as_deref().unwrap_or(&nested);
+    let cgroup = format!("{root}/{}", executor.value);
+    let cpu = hierarchies.get("cpu").unwrap().to_path_buf();
+    let shares = || {
+        std::fs::read_to_string(cpu.join(&cgroup).join("cpu.shares"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(shares(), "1126");
+
+    std::fs::write(&go, "").unwrap();
+    let status = framework.next_status().await;
+    assert_eq!(
+        (status.task_id.value.as_str(), status.state()),
+        ("quick", TaskState::TaskFinished),
+        "{status:?}"
+    );
+    // The agent updated the container before it sent the update on.
+    let after = shares();
+
+    framework.kill(TaskId {
+        value: "keeper".into(),
+    });
+    let statuses = framework.updates_until_terminal().await;
+    let controllers = ["cpu", "cpuacct", "memory", "freezer"];
+    let dirs = |cgroup: &str| {
+        controllers
+            .iter()
+            .filter_map(|c| hierarchies.get(c))
+            .map(|h| h.join(cgroup))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..500 {
+        if dirs(&cgroup).iter().all(|d| !d.exists()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for dir in dirs(&cgroup).into_iter().chain(dirs(&root)) {
+        let _ = std::fs::remove_dir(dir);
+    }
+    assert_eq!(after, "614");
+    assert_eq!(
+        statuses.last().unwrap().state(),
+        TaskState::TaskKilled,
+        "{statuses:?}"
+    );
+}

@@ -639,3 +639,134 @@ async fn volume_usage_does_not_count_against_the_sandbox_quota_with_filesystem_l
     volume_usage_does_not_count_against_the_sandbox_quota("filesystem/linux,posix/cpu,posix/mem")
         .await;
 }
+
+/// The paths named `name` under `dir`, links not followed.
+fn find_named(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name() == name {
+            found.push(path.clone());
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(find_named(&path, name));
+        }
+    }
+    found
+}
+
+/// Upstream `Slave::_statusUpdate` shrinks an executor's container when
+/// one of its tasks ends, and `filesystem/posix` unlinks the volume that
+/// task held: a default executor runs `holder`, with the volume, and
+/// `keeper`; once `holder` finishes, the executor's sandbox no longer
+/// links the volume, while `keeper` runs on.
+#[actix_rt::test]
+async fn a_volume_leaves_the_sandbox_when_its_task_ends_and_the_executor_lives_on() {
+    if !executor_built() {
+        return;
+    }
+    if !bin_dir().join("mesos-default-executor").exists() {
+        let why = "mesos-default-executor is not built (`cargo build --workspace --bins`)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let agent_runtime = runtime();
+    let _agent = start(
+        &agent_runtime,
+        master.upid(),
+        work_dir.path(),
+        "posix/cpu,posix/mem",
+    );
+    #[allow(deprecated)]
+    let info = FrameworkInfo {
+        user: "root".into(),
+        name: "shrink".into(),
+        role: Some("web".into()),
+        ..Default::default()
+    };
+    let mut framework =
+        TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-shrink", info).await;
+
+    let mut reserve = operation(offer::operation::Type::Reserve);
+    reserve.reserve = Some(offer::operation::Reserve {
+        resources: reserved("cpus:1;mem:128;disk:64"),
+        source: vec![],
+    });
+    let mut create = operation(offer::operation::Type::Create);
+    create.create = Some(offer::operation::Create {
+        volumes: vec![volume_resource()],
+    });
+    // `holder` ends when the test says so, through a file in the volume.
+    let volume_dir = work_dir.path().join("volumes/roles/web/v1");
+    let go = volume_dir.join("go");
+    let command = |id: &str, command: &str, resources: Vec<Resource>| TaskInfo {
+        name: id.into(),
+        task_id: TaskId { value: id.into() },
+        resources,
+        command: Some(CommandInfo {
+            value: Some(command.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let holder = command(
+        "holder",
+        &format!("while [ ! -e {} ]; do sleep 0.1; done", go.display()),
+        reserved("cpus:0.2;mem:32")
+            .into_iter()
+            .chain([volume_resource()])
+            .collect(),
+    );
+    let keeper = command("keeper", "sleep 1000", reserved("cpus:0.2;mem:32"));
+    framework.accept_group(
+        vec![reserve, create],
+        "default",
+        "cpus:0.1;mem:32;disk:32",
+        mesos_proto::mesos::TaskGroupInfo {
+            tasks: vec![holder, keeper],
+        },
+    );
+    let mut running = 0;
+    while running < 2 {
+        let status = framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            running += 1;
+        }
+    }
+    let links = || {
+        find_named(&work_dir.path().join("slaves"), "data")
+            .into_iter()
+            .filter(|p| p.is_symlink())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(links().len(), 1, "the executor's sandbox links the volume");
+
+    std::fs::write(&go, "").unwrap();
+    let status = framework.next_status().await;
+    assert_eq!(
+        (status.task_id.value.as_str(), status.state()),
+        ("holder", TaskState::TaskFinished),
+        "{status:?}"
+    );
+    // The agent updated the container before it sent the update on.
+    assert_eq!(links(), Vec::<std::path::PathBuf>::new());
+    assert!(volume_dir.join("go").exists(), "the volume's data stays");
+
+    framework.kill(TaskId {
+        value: "keeper".into(),
+    });
+    let statuses = framework.updates_until_terminal().await;
+    assert_eq!(
+        statuses.last().unwrap().state(),
+        TaskState::TaskKilled,
+        "{statuses:?}"
+    );
+}

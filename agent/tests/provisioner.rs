@@ -1134,11 +1134,10 @@ async fn a_persistent_volume_is_mounted_in_the_rootfs_and_keeps_what_the_task_wr
         std::fs::read_to_string(dir1.path().join("file")).unwrap(),
         "def\n"
     );
-    // TODO(#5): upstream also expects no `path1` left in the host sandbox:
-    // its agent shrinks the container to the executor's resources when the
-    // task ends (`Slave::_statusUpdate` calls `containerizer->update`), and
-    // `filesystem/linux`'s `update` unmounts and removes the mount point of a
-    // volume that left. Ours updates a container only when it grows.
+    // The agent shrank the container when the task ended, and
+    // `filesystem/linux` removed the volume's mount point.
+    let (sandbox, _) = sandbox_of(work_dir.path(), &statuses);
+    assert!(!sandbox.join("path1").exists());
 }
 
 /// Two tasks in images on one agent at once: the second, in its own

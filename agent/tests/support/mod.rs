@@ -427,6 +427,19 @@ impl TestFramework {
         &self,
         executor_id: &str,
         executor_resources: &str,
+        group: mesos_proto::mesos::TaskGroupInfo,
+    ) {
+        self.accept_group(vec![], executor_id, executor_resources, group);
+    }
+
+    /// Accepts the first offer with `operations` (RESERVE, CREATE, ..)
+    /// followed by a LAUNCH_GROUP of `group` with the default executor
+    /// `executor_id`.
+    pub fn accept_group(
+        &self,
+        mut operations: Vec<mesos_proto::mesos::offer::Operation>,
+        executor_id: &str,
+        executor_resources: &str,
         mut group: mesos_proto::mesos::TaskGroupInfo,
     ) {
         use mesos_proto::mesos::scheduler::{call, Call};
@@ -443,19 +456,20 @@ impl TestFramework {
             resources: Resources::parse(executor_resources, "*").unwrap().to_vec(),
             ..Default::default()
         };
+        operations.push(offer::Operation {
+            r#type: Some(offer::operation::Type::LaunchGroup as i32),
+            launch_group: Some(offer::operation::LaunchGroup {
+                executor,
+                task_group: group,
+            }),
+            ..Default::default()
+        });
         self.send(Call {
             framework_id: Some(self.framework_id.clone()),
             r#type: Some(call::Type::Accept as i32),
             accept: Some(call::Accept {
                 offer_ids: vec![self.offer.id.clone()],
-                operations: vec![offer::Operation {
-                    r#type: Some(offer::operation::Type::LaunchGroup as i32),
-                    launch_group: Some(offer::operation::LaunchGroup {
-                        executor,
-                        task_group: group,
-                    }),
-                    ..Default::default()
-                }],
+                operations,
                 filters: Some(Filters {
                     refuse_seconds: Some(60.0),
                 }),

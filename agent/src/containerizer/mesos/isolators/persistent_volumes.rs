@@ -23,6 +23,10 @@
 //!   running container where the host's mounts propagate to it (its
 //!   namespace is a slave of the host's), and are unmounted on `cleanup`.
 //!
+//! As upstream, `update` also takes away the volumes no longer among the
+//! container's resources (a task holding one ended): the link is removed,
+//! or the mount point unmounted and removed.
+//!
 //! A volume whose directory does not exist, or whose `container_path`
 //! leaves the sandbox, fails the launch (or the update) with a message.
 //! As upstream, a volume that no other container uses is given the owner of
@@ -57,10 +61,8 @@ pub enum Mode {
 #[derive(Debug, Default)]
 struct Container {
     sandbox: PathBuf,
-    /// Sandbox paths already holding a volume.
-    targets: HashSet<PathBuf>,
-    /// Host directories of the volumes the container uses.
-    sources: HashSet<PathBuf>,
+    /// The volumes the container holds: sandbox path to host directory.
+    volumes: HashMap<PathBuf, PathBuf>,
     /// Host-side mounts made by `update`, unmounted at cleanup.
     host_mounts: Vec<PathBuf>,
 }
@@ -241,6 +243,34 @@ fn unmount(target: &Path) {
 #[cfg(not(target_os = "linux"))]
 fn unmount(_target: &Path) {}
 
+/// Takes away the volume at `target`: a link is unlinked; a mount point is
+/// unmounted when the host holds the mount (`host_mount`), then removed
+/// (non-recursively). A mount made in the container's own mount namespace
+/// at launch goes with its mount point (Linux 3.18 detaches the mounts on a
+/// removed directory in every namespace).
+fn remove(mode: Mode, target: &Path, host_mount: bool) -> Result<()> {
+    tracing::info!(target = %target.display(), "Removing a persistent volume from a container");
+    let removed = match mode {
+        Mode::Link => match std::fs::symlink_metadata(target) {
+            Ok(meta) if meta.file_type().is_symlink() => std::fs::remove_file(target),
+            _ => Ok(()),
+        },
+        Mode::BindMount => {
+            if host_mount {
+                unmount(target);
+            }
+            std::fs::remove_dir(target)
+        }
+    };
+    match removed {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(IsolatorError(format!(
+            "failed to remove the persistent volume's target '{}': {e}",
+            target.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl PersistentVolumes {
     /// Wraps the filesystem isolator `inner`; volumes live under
     /// `work_dir`.
@@ -265,7 +295,7 @@ impl PersistentVolumes {
 fn in_use(containers: &HashMap<String, Container>, container_id: &str, source: &Path) -> bool {
     containers
         .iter()
-        .any(|(id, c)| id != container_id && c.sources.contains(source))
+        .any(|(id, c)| id != container_id && c.volumes.values().any(|s| s == source))
 }
 
 impl Isolator for PersistentVolumes {
@@ -301,8 +331,7 @@ impl Isolator for PersistentVolumes {
                     id,
                     Container {
                         sandbox,
-                        sources: planned.iter().map(|p| p.source.clone()).collect(),
-                        targets: planned.into_iter().map(|p| p.target).collect(),
+                        volumes: planned.into_iter().map(|p| (p.target, p.source)).collect(),
                         host_mounts: Vec::new(),
                     },
                 );
@@ -343,8 +372,7 @@ impl Isolator for PersistentVolumes {
             container_id.to_string(),
             Container {
                 sandbox,
-                sources: planned.iter().map(|p| p.source.clone()).collect(),
-                targets: planned.into_iter().map(|p| p.target).collect(),
+                volumes: planned.into_iter().map(|p| (p.target, p.source)).collect(),
                 host_mounts: Vec::new(),
             },
         );
@@ -395,10 +423,26 @@ impl Isolator for PersistentVolumes {
                 return Ok(());
             };
             let planned = plan(&self.work_dir, &sandbox, resources)?;
+            // As upstream's `update`, volumes that left the container's
+            // resources (their task ended) go first: unmounted, then the
+            // mount point or link removed, non-recursively.
+            if let Some(container) = containers.get_mut(container_id) {
+                let gone: Vec<PathBuf> = container
+                    .volumes
+                    .keys()
+                    .filter(|target| !planned.iter().any(|p| &p.target == *target))
+                    .cloned()
+                    .collect();
+                for target in gone {
+                    remove(self.mode, &target, container.host_mounts.contains(&target))?;
+                    container.host_mounts.retain(|t| t != &target);
+                    container.volumes.remove(&target);
+                }
+            }
             for volume in planned {
                 if containers
                     .get(container_id)
-                    .is_some_and(|c| c.targets.contains(&volume.target))
+                    .is_some_and(|c| c.volumes.contains_key(&volume.target))
                 {
                     continue;
                 }
@@ -408,7 +452,6 @@ impl Isolator for PersistentVolumes {
                 let Some(container) = containers.get_mut(container_id) else {
                     return Ok(());
                 };
-                container.sources.insert(volume.source.clone());
                 match self.mode {
                     Mode::Link => link(&volume)?,
                     Mode::BindMount => {
@@ -416,7 +459,7 @@ impl Isolator for PersistentVolumes {
                         container.host_mounts.push(volume.target.clone());
                     }
                 }
-                container.targets.insert(volume.target);
+                container.volumes.insert(volume.target, volume.source);
             }
             Ok(())
         })();
@@ -484,7 +527,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn posix_links_volumes_at_prepare_and_update() {
+    async fn posix_links_volumes_at_prepare_and_update_and_unlinks_those_that_leave() {
         let work = tempfile::tempdir().expect("tempdir");
         let sandbox = work.path().join("sandbox");
         std::fs::create_dir_all(&sandbox).expect("sandbox");
@@ -517,6 +560,23 @@ mod tests {
             std::fs::read_link(sandbox.join("more/v2")).expect("link"),
             v2
         );
+        // The task holding v1 ends: its link goes, v2's and the data stay.
+        isolator
+            .update("c", &[volume("v2", "more/v2")], &ResourceLimits::new())
+            .await
+            .expect("updated");
+        assert!(!sandbox.join("data").is_symlink());
+        assert!(sandbox.join("more/v2").is_symlink());
+        // Back again with a later task.
+        isolator
+            .update(
+                "c",
+                &[volume("v1", "data"), volume("v2", "more/v2")],
+                &ResourceLimits::new(),
+            )
+            .await
+            .expect("updated");
+        assert_eq!(std::fs::read_link(sandbox.join("data")).expect("link"), v1);
         isolator.cleanup("c").await.expect("cleaned up");
         assert!(v1.exists() && v2.exists(), "volumes outlive the container");
     }
