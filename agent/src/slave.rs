@@ -123,6 +123,10 @@ const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// it goes on without one.
 const CONTAINER_STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a terminal update waits for its executor's container to
+/// shrink before it goes on regardless.
+const CONTAINER_UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What the agent runs with (built from [`Flags`]).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -1796,12 +1800,20 @@ impl Slave {
         // As upstream's `Slave::_statusUpdate`: a task of a running executor
         // ended, so its container shrinks to the executor's resources and its
         // remaining tasks' (the isolators release the task's volumes, CPU
-        // shares, ..), and the update goes on once that is done.
+        // shares, ..), and the update goes on once that is done. As with
+        // the container's status, the agent handles no other message
+        // meanwhile, so updates keep their order.
         if let Some((container_id, allocated, limits)) = shrink_container {
             let resize = self
                 .containerizer()
                 .update(container_id.clone(), allocated, limits);
-            ctx.spawn(resize.into_actor(self).map(move |result, act, ctx| {
+            let resize = async move {
+                match tokio::time::timeout(CONTAINER_UPDATE_TIMEOUT, resize).await {
+                    Ok(result) => result.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("timed out after {CONTAINER_UPDATE_TIMEOUT:?}")),
+                }
+            };
+            ctx.wait(resize.into_actor(self).map(move |result, act, ctx| {
                 if let Err(error) = result {
                     tracing::warn!(%container_id, %error, "Failed to update the container's resources");
                 }

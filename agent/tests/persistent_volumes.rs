@@ -677,6 +677,7 @@ async fn a_volume_leaves_the_sandbox_when_its_task_ends_and_the_executor_lives_o
     let master_runtime = runtime();
     let master = start_master(&master_runtime);
     let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
     let agent_runtime = runtime();
     let _agent = start(
         &agent_runtime,
