@@ -123,10 +123,6 @@ const REGISTRATION_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// it goes on without one.
 const CONTAINER_STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a terminal update waits for its executor's container to
-/// shrink before it goes on regardless.
-const CONTAINER_UPDATE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// What the agent runs with (built from [`Flags`]).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -1800,26 +1796,21 @@ impl Slave {
         // As upstream's `Slave::_statusUpdate`: a task of a running executor
         // ended, so its container shrinks to the executor's resources and its
         // remaining tasks' (the isolators release the task's volumes, CPU
-        // shares, ..), and the update goes on once that is done. As with
-        // the container's status, the agent handles no other message
-        // meanwhile, so updates keep their order.
+        // shares, ..). Upstream forwards the update once that is done; here
+        // it goes on at once (the containerizer takes updates in the order
+        // sent, so a later launch's growth comes after): waiting held the
+        // executor's terminal update back until after a container
+        // limitation had destroyed the container, whose reason
+        // (`REASON_CONTAINER_LIMITATION_MEMORY`) then went nowhere.
         if let Some((container_id, allocated, limits)) = shrink_container {
             let resize = self
                 .containerizer()
                 .update(container_id.clone(), allocated, limits);
-            let resize = async move {
-                match tokio::time::timeout(CONTAINER_UPDATE_TIMEOUT, resize).await {
-                    Ok(result) => result.map_err(|e| e.to_string()),
-                    Err(_) => Err(format!("timed out after {CONTAINER_UPDATE_TIMEOUT:?}")),
-                }
-            };
-            ctx.wait(resize.into_actor(self).map(move |result, act, ctx| {
-                if let Err(error) = result {
+            actix::spawn(async move {
+                if let Err(error) = resize.await {
                     tracing::warn!(%container_id, %error, "Failed to update the container's resources");
                 }
-                act.record_update(update, log, sender, ctx);
-            }));
-            return;
+            });
         }
         self.record_update(update, log, sender, ctx);
     }
