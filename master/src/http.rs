@@ -272,6 +272,7 @@ fn batched(
         let mut slot = master.readonly_batch.borrow_mut();
         let same = |last: &&Batched| last.key == key && last.written.elapsed() <= last.took;
         if let Some(last) = slot.as_ref().filter(same) {
+            master.metrics.http_cache_hits.inc();
             return bytes::Bytes::from_owner(last.json.clone());
         }
         slot.take()

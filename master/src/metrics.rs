@@ -264,6 +264,9 @@ pub struct Metrics {
     pub messages_update_slave: Counter,
     /// `master/messages_authenticate`.
     pub messages_authenticate: Counter,
+    /// `master/http_cache_hits`: read-only requests answered with the
+    /// document written for a request before (batching).
+    pub http_cache_hits: Counter,
     /// `master/valid_framework_to_executor_messages`.
     pub valid_framework_to_executor_messages: Counter,
     /// `master/invalid_framework_to_executor_messages`.
@@ -507,6 +510,7 @@ impl Metrics {
             messages_exited_executor: c("master/messages_exited_executor"),
             messages_update_slave: c("master/messages_update_slave"),
             messages_authenticate: c("master/messages_authenticate"),
+            http_cache_hits: c("master/http_cache_hits"),
             valid_framework_to_executor_messages: c("master/valid_framework_to_executor_messages"),
             invalid_framework_to_executor_messages: c(
                 "master/invalid_framework_to_executor_messages",

@@ -26,6 +26,7 @@ const UPSTREAM_NAMES: &[&str] = &[
     "master/frameworks_connected",
     "master/frameworks_disconnected",
     "master/frameworks_inactive",
+    "master/http_cache_hits",
     "master/invalid_executor_to_framework_messages",
     "master/invalid_framework_to_executor_messages",
     "master/invalid_operation_status_update_acknowledgements",

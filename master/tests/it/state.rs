@@ -1579,3 +1579,58 @@ async fn writing_ahead_goes_on_where_it_stopped() {
         Some(130)
     );
 }
+
+#[actix_rt::test]
+async fn identical_requests_queued_together_get_one_document_and_count_cache_hits() {
+    // Upstream batches identical read-only requests that arrive while a
+    // document is written, and counts each reuse in
+    // `master/http_cache_hits`.
+    let mut cluster = cluster(&[]).await;
+    let offer = cluster.offer.clone();
+    let tasks = (0..130)
+        .map(|i| task(&format!("t{i:03}"), &offer, "cpus:0.01;mem:1"))
+        .collect();
+    launch(&mut cluster, tasks).await;
+    let addr = cluster.addr();
+    let requests: Vec<_> = (0..3)
+        .map(|_| {
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read as _, Write as _};
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                stream
+                    .write_all(b"GET /master/state?batched HTTP/1.0\r\n\r\n")
+                    .unwrap();
+                let mut reply = Vec::new();
+                stream.read_to_end(&mut reply).unwrap();
+                reply
+            })
+        })
+        .collect();
+    // The master is held until the three requests wait in its queue.
+    cluster
+        .master
+        .call(|master, _| {
+            use libprocess::Process as _;
+            let queue = master.base().event_queue().clone();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while queue.http_requests() < 3 && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+        .await
+        .unwrap();
+    let mut replies = Vec::new();
+    for request in requests {
+        replies.push(request.await.unwrap());
+    }
+    let body = |reply: &Vec<u8>| {
+        let at = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        reply[at..].to_vec()
+    };
+    assert!(
+        replies.iter().all(|r| body(r) == body(&replies[0])),
+        "one document"
+    );
+    let metrics = get(addr, "/metrics/snapshot").await.json();
+    assert_eq!(metrics["master/http_cache_hits"], 2.0);
+}
