@@ -402,18 +402,8 @@ async fn per_framework_metrics_can_be_left_unpublished() {
 async fn event_queue_gauges_count_what_waits_for_the_master() {
     let cluster = cluster(&[]).await;
     let addr = cluster.addr();
-    let request = tokio::task::spawn_blocking(move || {
-        // A plain blocking HTTP/1.0 GET of /master/health, sent while the
-        // master is held up below.
-        use std::io::{Read as _, Write as _};
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream
-            .write_all(b"GET /master/health HTTP/1.0\r\n\r\n")
-            .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        reply
-    });
+    // Sent while the master is held up below.
+    let request = crate::state::raw_get(addr, "/master/health");
     let queued = cluster
         .master
         .call(|master, ctx| {
@@ -444,7 +434,7 @@ async fn event_queue_gauges_count_what_waits_for_the_master() {
         .await
         .unwrap();
     assert_eq!(queued, [2.0, 1.0, 1.0]);
-    let reply = request.await.unwrap();
+    let reply = String::from_utf8_lossy(&request.await.unwrap()).into_owned();
     assert!(reply.contains(" 200 "), "{reply}");
     let metrics = snapshot(&cluster).await;
     assert_values(

@@ -1553,11 +1553,7 @@ async fn writing_ahead_goes_on_where_it_stopped() {
     // Each slice goes on after what the slice before wrote, however short
     // the slices: here every one ends at its first check.
     let mut cluster = cluster(&[]).await;
-    let offer = cluster.offer.clone();
-    let tasks = (0..130)
-        .map(|i| task(&format!("t{i:03}"), &offer, "cpus:0.01;mem:1"))
-        .collect();
-    launch(&mut cluster, tasks).await;
+    launch_small_tasks(&mut cluster, 130).await;
     let slices = cluster
         .master
         .call(|m, _| {
@@ -1586,25 +1582,10 @@ async fn identical_requests_queued_together_get_one_document_and_count_cache_hit
     // document is written, and counts each reuse in
     // `master/http_cache_hits`.
     let mut cluster = cluster(&[]).await;
-    let offer = cluster.offer.clone();
-    let tasks = (0..130)
-        .map(|i| task(&format!("t{i:03}"), &offer, "cpus:0.01;mem:1"))
-        .collect();
-    launch(&mut cluster, tasks).await;
+    launch_small_tasks(&mut cluster, 130).await;
     let addr = cluster.addr();
     let requests: Vec<_> = (0..3)
-        .map(|_| {
-            tokio::task::spawn_blocking(move || {
-                use std::io::{Read as _, Write as _};
-                let mut stream = std::net::TcpStream::connect(addr).unwrap();
-                stream
-                    .write_all(b"GET /master/state?batched HTTP/1.0\r\n\r\n")
-                    .unwrap();
-                let mut reply = Vec::new();
-                stream.read_to_end(&mut reply).unwrap();
-                reply
-            })
-        })
+        .map(|_| raw_get(addr, "/master/state?batched"))
         .collect();
     // The master is held until the three requests wait in its queue.
     cluster
@@ -1633,4 +1614,27 @@ async fn identical_requests_queued_together_get_one_document_and_count_cache_hit
     );
     let metrics = get(addr, "/metrics/snapshot").await.json();
     assert_eq!(metrics["master/http_cache_hits"], 2.0);
+}
+
+/// Launches `count` tasks of `cpus:0.01;mem:1` from the cluster's offer.
+pub(crate) async fn launch_small_tasks(cluster: &mut Cluster, count: usize) {
+    let offer = cluster.offer.clone();
+    let tasks = (0..count)
+        .map(|i| task(&format!("t{i:03}"), &offer, "cpus:0.01;mem:1"))
+        .collect();
+    launch(cluster, tasks).await;
+}
+
+/// A plain blocking HTTP/1.0 GET of `path`, on a thread of its own (so it
+/// can be sent while the master is held up); the whole reply.
+pub(crate) fn raw_get(addr: SocketAddrV4, path: &str) -> tokio::task::JoinHandle<Vec<u8>> {
+    let head = format!("GET {path} HTTP/1.0\r\n\r\n");
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).unwrap();
+        reply
+    })
 }
