@@ -666,8 +666,16 @@ async fn cpu_shares_drop_when_a_task_of_a_running_executor_ends() {
         ("quick", TaskState::TaskFinished),
         "{status:?}"
     );
-    // The agent updated the container before it sent the update on.
-    let after = shares();
+    // The agent sends the container its smaller resources when it sees
+    // the update, without waiting for them to apply: wait for it.
+    let mut after = shares();
+    for _ in 0..500 {
+        if after != "1126" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        after = shares();
+    }
 
     framework.kill(TaskId {
         value: "keeper".into(),

@@ -757,7 +757,14 @@ async fn a_volume_leaves_the_sandbox_when_its_task_ends_and_the_executor_lives_o
         ("holder", TaskState::TaskFinished),
         "{status:?}"
     );
-    // The agent updated the container before it sent the update on.
+    // The agent sends the container its smaller resources when it sees
+    // the update, without waiting for them to apply: wait for it.
+    for _ in 0..500 {
+        if links().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(links(), Vec::<std::path::PathBuf>::new());
     assert!(volume_dir.join("go").exists(), "the volume's data stays");
 

@@ -1136,7 +1136,14 @@ async fn a_persistent_volume_is_mounted_in_the_rootfs_and_keeps_what_the_task_wr
     );
     // The agent shrank the container when the task ended, and
     // `filesystem/linux` removed the volume's mount point.
+    // It does so without waiting for it to apply: wait for it.
     let (sandbox, _) = sandbox_of(work_dir.path(), &statuses);
+    for _ in 0..500 {
+        if !sandbox.join("path1").exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(!sandbox.join("path1").exists());
 }
 
