@@ -2249,6 +2249,17 @@ impl Slave {
         }
     }
 
+    /// Hands the recovered containers to the containerizer, which
+    /// destroys the ones it finds beyond them.
+    fn recover_containers(&self, states: Vec<ContainerState>) {
+        let recovered = self.containerizer().recover(states);
+        actix::spawn(async move {
+            if let Err(error) = recovered.await {
+                tracing::error!(%error, "Failed to recover the containers");
+            }
+        });
+    }
+
     /// Recovers the checkpointed state (upstream `Slave::recover` and
     /// `_recover` with `--recover=reconnect`): the agent id, frameworks,
     /// executors, tasks and their status update streams; then asks every
@@ -2291,6 +2302,12 @@ impl Slave {
             Err(error) => tracing::warn!(%error, "Failed to read the boot id"),
         }
         let Some(slave) = recovered else {
+            // No agent to recover (a first start, a wiped meta directory,
+            // a reboot): the containerizer still recovers, as upstream's
+            // `_recover` always asks it to, and every container it finds
+            // in its runtime directory or its launcher's cgroups is an
+            // orphan, destroyed with its volumes and rootfs.
+            self.recover_containers(Vec::new());
             return Ok(());
         };
         tracing::info!(slave_id = %slave.id, "Recovering the agent");
@@ -2428,12 +2445,7 @@ impl Slave {
                 ..Default::default()
             })
             .collect();
-        let recovered = self.containerizer().recover(states);
-        actix::spawn(async move {
-            if let Err(error) = recovered.await {
-                tracing::error!(%error, "Failed to recover the containers");
-            }
-        });
+        self.recover_containers(states);
         if self.config.recover_cleanup {
             return Ok(());
         }

@@ -86,8 +86,10 @@
 //!   latter's "no mount point left in the sandbox": see the TODO there)
 //! - `ROOT_MultipleContainers` → `provisioner.rs`:
 //!   `two_image_tasks_run_side_by_side_without_interfering`
-//! - `ROOT_Metrics`, `ROOT_RecoverOrphanedPersistentVolume`: not ported yet; `provisioner.rs`
-//!   has what they need (an image from its local registry, `ImageCluster`)
+//! - `ROOT_Metrics` → `provisioner.rs`:
+//!   `containers_in_images_and_image_pulls_are_in_the_metrics`
+//! - `ROOT_RecoverOrphanedPersistentVolume` → `provisioner.rs`:
+//!   `an_orphan_found_at_recovery_leaves_no_volume_or_rootfs_mounted`
 //! - `ROOT_WorkDirMountNeeded`, `ROOT_WorkDirMountNotNeeded`: not ported; our `filesystem/linux`
 //!   does not make the work_dir a shared bind mount (host mounts reach containers through the
 //!   slave propagation of their namespaces)

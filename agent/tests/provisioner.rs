@@ -338,13 +338,18 @@ async fn run_image_task_with(
 /// `role1` holding the agent's first offer. Dropped in field order.
 struct ImageCluster {
     framework: TestFramework,
-    _agent: libprocess::PID<mesos_agent::slave::Slave>,
-    _agent_runtime: libprocess::Runtime,
-    _master: libprocess::PID<mesos_master::master::Master>,
+    agent: libprocess::PID<mesos_agent::slave::Slave>,
+    agent_runtime: libprocess::Runtime,
+    /// How the agent's containerizer is put together, for a restart.
+    containerizer: ContainerizerOptions,
+    master: libprocess::PID<mesos_master::master::Master>,
     _master_runtime: libprocess::Runtime,
     _store: tempfile::TempDir,
     work_dir: tempfile::TempDir,
 }
+
+/// The image agents' resources: `disk(role1)` for persistent volumes.
+const AGENT_RESOURCES: &str = "cpus:2;mem:1024;disk:512;disk(role1):512;ports:[31000-32000]";
 
 impl ImageCluster {
     async fn start(registry: &Registry, docker_config: Option<String>, switch_user: bool) -> Self {
@@ -354,12 +359,7 @@ impl ImageCluster {
         let work_dir = tempfile::tempdir().unwrap();
         let store = tempfile::tempdir().unwrap();
         let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
-        config.info.resources = Resources::parse(
-            "cpus:2;mem:1024;disk:512;disk(role1):512;ports:[31000-32000]",
-            "*",
-        )
-        .unwrap()
-        .to_vec();
+        config.info.resources = Resources::parse(AGENT_RESOURCES, "*").unwrap().to_vec();
         config.containerizer = ContainerizerOptions {
             isolation: "filesystem/linux,docker/runtime".into(),
             provisioner: Some(ProvisionerOptions {
@@ -373,6 +373,7 @@ impl ImageCluster {
             switch_user,
             ..test_containerizer(work_dir.path())
         };
+        let containerizer = config.containerizer.clone();
         let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
         // The single role of upstream's tests (`frameworkInfo.set_role`).
         #[allow(deprecated)]
@@ -380,19 +381,42 @@ impl ImageCluster {
             user: "root".into(),
             name: "provisioner-test".into(),
             role: Some("role1".into()),
+            checkpoint: Some(true),
             ..Default::default()
         };
         let framework =
             TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-image", info).await;
         Self {
             framework,
-            _agent: agent,
-            _agent_runtime: agent_runtime,
-            _master: master,
+            agent,
+            agent_runtime,
+            containerizer,
+            master,
             _master_runtime: master_runtime,
             _store: store,
             work_dir,
         }
+    }
+}
+
+impl ImageCluster {
+    /// The agent "dies" (its actors stop and its sockets close; its
+    /// containers go on), and one like it starts on the same work_dir in a
+    /// new runtime. `wipe_meta` removes the agent's checkpoints first, so
+    /// it comes up as a new agent to which every container is an orphan.
+    async fn restart_agent(&mut self, wipe_meta: bool) {
+        self.agent.terminate();
+        let old = std::mem::replace(&mut self.agent_runtime, runtime());
+        old.shutdown();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if wipe_meta {
+            std::fs::remove_dir_all(self.work_dir.path().join("meta")).unwrap();
+        }
+        let master = self.master.upid();
+        let mut config = agent_config(&self.agent_runtime, master, self.work_dir.path(), bin_dir());
+        config.info.resources = Resources::parse(AGENT_RESOURCES, "*").unwrap().to_vec();
+        config.containerizer = self.containerizer.clone();
+        self.agent = mesos_agent::spawn(&self.agent_runtime, config).unwrap();
     }
 }
 
@@ -1145,6 +1169,173 @@ async fn a_persistent_volume_is_mounted_in_the_rootfs_and_keeps_what_the_task_wr
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(!sandbox.join("path1").exists());
+}
+
+/// While a command task runs in an image its container counts in
+/// `containerizer/mesos/filesystem/containers_new_rootfs`, and the pull of
+/// the image in the docker store's timer; once the task is killed and its
+/// container destroyed it no longer counts (upstream `ROOT_Metrics`, which
+/// checks the gauge at 1 with a custom executor in an image).
+#[actix_rt::test]
+async fn containers_in_images_and_image_pulls_are_in_the_metrics() {
+    if !require("containers_in_images_and_image_pulls_are_in_the_metrics") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let mut cluster = ImageCluster::start(&registry, None, false).await;
+    let _reaper = reaper(cluster.work_dir.path());
+    let metric = |cluster: &ImageCluster, name: &str| -> Option<f64> {
+        cluster
+            .agent_runtime
+            .metrics()
+            .snapshot()
+            .get(name)
+            .copied()
+    };
+    const NEW_ROOTFS: &str = "containerizer/mesos/filesystem/containers_new_rootfs";
+    assert_eq!(metric(&cluster, NEW_ROOTFS), Some(0.0));
+    for name in [
+        "containerizer/mesos/provisioner/remove_container_errors",
+        "containerizer/mesos/provisioner/bind/remove_rootfs_errors",
+    ] {
+        assert_eq!(metric(&cluster, name), Some(0.0), "{name}");
+    }
+    // A timer without a value is left out, as upstream's.
+    assert_eq!(
+        metric(
+            &cluster,
+            "containerizer/mesos/provisioner/docker_store/image_pull_ms"
+        ),
+        None
+    );
+    let task = image_task("in-image", "busybox", shell("sleep 1000"), vec![]);
+    cluster.framework.accept(vec![], vec![task.clone()]);
+    loop {
+        let status = cluster.framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    assert_eq!(metric(&cluster, NEW_ROOTFS), Some(1.0));
+    // The one pull's duration; statistics need two (upstream's timer).
+    let pull = metric(
+        &cluster,
+        "containerizer/mesos/provisioner/docker_store/image_pull_ms",
+    );
+    assert!(pull.is_some_and(|ms| ms > 0.0), "{pull:?}");
+    cluster.framework.kill(task.task_id.clone());
+    let statuses = cluster.framework.updates_until_terminal().await;
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskKilled),
+        "{statuses:?}"
+    );
+    assert_rootfs_removed(cluster.work_dir.path()).await;
+    let mut count = metric(&cluster, NEW_ROOTFS);
+    for _ in 0..100 {
+        if count == Some(0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        count = metric(&cluster, NEW_ROOTFS);
+    }
+    assert_eq!(count, Some(0.0));
+    assert_eq!(
+        metric(
+            &cluster,
+            "containerizer/mesos/provisioner/remove_container_errors"
+        ),
+        Some(0.0)
+    );
+}
+
+/// A checkpointing framework's task in an image, with a persistent volume
+/// and a host volume, runs; the agent dies and its checkpoints are wiped,
+/// so the restarted agent finds the container only in the containerizer's
+/// runtime directory: an orphan, destroyed, and with it every mount under
+/// the sandboxes and the provisioner's rootfses (upstream
+/// `ROOT_RecoverOrphanedPersistentVolume`).
+#[actix_rt::test]
+async fn an_orphan_found_at_recovery_leaves_no_volume_or_rootfs_mounted() {
+    if !require("an_orphan_found_at_recovery_leaves_no_volume_or_rootfs_mounted") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let mut cluster = ImageCluster::start(&registry, None, false).await;
+    let _reaper = reaper(cluster.work_dir.path());
+    let dir1 = tempfile::tempdir().unwrap();
+    let mut task = image_task(
+        "orphan",
+        "busybox",
+        shell("sleep 1000"),
+        vec![host_volume("/tmp", dir1.path())],
+    );
+    let volume = persistent_volume("id1", "path1");
+    task.resources.push(volume.clone());
+    cluster.framework.accept(vec![create(volume)], vec![task]);
+    loop {
+        let status = cluster.framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    let containers = cluster.work_dir.path().join("runtime/containers");
+    let ids: Vec<String> = std::fs::read_dir(&containers)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let work_dir = cluster.work_dir.path().to_path_buf();
+    let under = |mountinfo: &str| -> Vec<String> {
+        mountinfo
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4))
+            .filter(|target| {
+                target.starts_with(&*work_dir.join("slaves").to_string_lossy())
+                    || target.starts_with(&*work_dir.join("provisioner").to_string_lossy())
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(
+        !under(&std::fs::read_to_string("/proc/self/mountinfo").unwrap()).is_empty(),
+        "the running container's rootfs is mounted on the host"
+    );
+
+    cluster.restart_agent(true).await;
+
+    let mut left = (ids.clone(), Vec::new());
+    for _ in 0..300 {
+        let running: Vec<String> = std::fs::read_dir(&containers)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mounted = under(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
+        left = (running, mounted);
+        if left.0.is_empty() && left.1.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(left.0.is_empty(), "the orphan is destroyed: {:?}", left.0);
+    assert!(left.1.is_empty(), "targets left mounted: {:?}", left.1);
+    assert!(
+        !work_dir
+            .join("provisioner/containers")
+            .join(&ids[0])
+            .exists(),
+        "the orphan's rootfs is removed"
+    );
+    // What the volume held stays, on the host.
+    assert!(work_dir.join("volumes/roles/role1/id1").is_dir());
 }
 
 /// Two tasks in images on one agent at once: the second, in its own

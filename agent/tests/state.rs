@@ -290,9 +290,11 @@ fn upstream_names() -> Vec<String> {
     names
 }
 
-/// Upstream metrics of parts not built here (see docs/compatibility.md):
-/// the Docker containerizer, and the `filesystem/linux` isolator's and
-/// the provisioner's, registered only when they run.
+/// Upstream metrics this agent does not register: the Docker
+/// containerizer's (not built, see docs/compatibility.md), and the
+/// `filesystem/linux` isolator's and the provisioner's, registered only
+/// when they run (`--isolation=filesystem/linux`, `--image_providers`;
+/// checked in `provisioner.rs`).
 const NOT_REGISTERED: &[&str] = &[
     "containerizer/docker/image_pull",
     "containerizer/mesos/filesystem/containers_new_rootfs",

@@ -64,7 +64,10 @@ struct TimerData {
 pub struct Timer(Arc<Mutex<TimerData>>);
 
 impl Timer {
-    fn with_window(window: Option<Duration>) -> Self {
+    /// A timer made before the registry is known (see
+    /// [`Metrics::add_timer_ms`]); with a `window`, its snapshot also
+    /// summarises the durations recorded within it.
+    pub fn with_window(window: Option<Duration>) -> Self {
         let data = TimerData {
             last: None,
             history: window.map(|w| (w, VecDeque::new())),
@@ -244,6 +247,15 @@ impl Metrics {
         let timer = Timer::with_window(window);
         metrics.insert(name, Metric::Timer(timer.clone()));
         timer
+    }
+
+    /// Registers `timer`, made before the registry was known, as
+    /// `<name>_ms` (replacing what was there).
+    pub fn add_timer_ms(&self, name: &str, timer: &Timer) {
+        self.metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(format!("{name}_ms"), Metric::Timer(timer.clone()));
     }
 
     /// Removes metric `name`.

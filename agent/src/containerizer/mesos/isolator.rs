@@ -61,6 +61,10 @@ pub trait Isolator: Send + Sync {
     /// The upstream name (`posix/cpu`, `cgroups/mem`, ...).
     fn name(&self) -> &'static str;
 
+    /// Registers its metrics (upstream's, under upstream's names), if it
+    /// has any, with the agent's registry.
+    fn register_metrics(&self, _registry: &libprocess::metrics::Metrics) {}
+
     /// Whether it can isolate nested containers.
     fn supports_nesting(&self) -> bool {
         false

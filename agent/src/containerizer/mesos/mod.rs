@@ -143,6 +143,9 @@ pub struct MesosContainerizer {
     addr: Addr<MesosContainerizerProcess>,
     fetcher: Fetcher,
     destroy_errors: libprocess::metrics::Counter,
+    /// The isolators and the provisioner, for their metrics.
+    isolators: Arc<Vec<Arc<dyn Isolator>>>,
+    provisioner_metrics: Option<provisioner::ProvisionerMetrics>,
 }
 
 /// What [`MesosContainerizer::start`] puts together.
@@ -186,13 +189,16 @@ impl MesosContainerizer {
         }
         let destroy_errors = libprocess::metrics::Counter::default();
         let process_destroy_errors = destroy_errors.clone();
+        let isolators = Arc::new(isolators);
+        let process_isolators = isolators.clone();
+        let provisioner_metrics = provisioner.as_ref().map(|p| p.metrics().clone());
         let addr = MesosContainerizerProcess::create(|ctx| {
             // Unbounded, as libprocess queues are: a full mailbox would
             // defer a send and break the call order the facade promises.
             ctx.set_mailbox_capacity(1 << 20);
             MesosContainerizerProcess {
                 launcher,
-                isolators: Arc::new(isolators),
+                isolators: process_isolators,
                 fetcher: fetcher.clone(),
                 provisioner,
                 sandbox_directory,
@@ -210,6 +216,8 @@ impl MesosContainerizer {
             addr,
             fetcher,
             destroy_errors,
+            isolators,
+            provisioner_metrics,
         }
     }
 
@@ -219,13 +227,20 @@ impl MesosContainerizer {
     }
 
     /// Registers the containerizer's own metrics (upstream
-    /// `MesosContainerizerProcess::Metrics`) with `registry`; the
-    /// fetcher's are registered through [`Fetcher::metrics`].
+    /// `MesosContainerizerProcess::Metrics`), its isolators' and its
+    /// provisioner's with `registry`; the fetcher's are registered through
+    /// [`Fetcher::metrics`].
     pub fn register_metrics(&self, registry: &libprocess::metrics::Metrics) {
         registry.add_counter(
             "containerizer/mesos/container_destroy_errors",
             &self.destroy_errors,
         );
+        for isolator in self.isolators.iter() {
+            isolator.register_metrics(registry);
+        }
+        if let Some(metrics) = &self.provisioner_metrics {
+            metrics.register(registry);
+        }
     }
 }
 

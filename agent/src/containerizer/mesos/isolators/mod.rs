@@ -84,9 +84,9 @@ const TABLE: &[(&str, Constructor)] = &[
     }),
     ("filesystem/linux", |c| {
         Ok(Arc::new(persistent_volumes::PersistentVolumes::new(
-            Arc::new(filesystem::linux::LinuxFilesystemIsolator {
-                sandbox_directory: c.sandbox_directory.clone(),
-            }),
+            Arc::new(filesystem::linux::LinuxFilesystemIsolator::new(
+                c.sandbox_directory.clone(),
+            )),
             c.work_dir.clone(),
             persistent_volumes::Mode::BindMount,
         )))

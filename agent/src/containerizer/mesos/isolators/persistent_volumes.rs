@@ -303,6 +303,10 @@ impl Isolator for PersistentVolumes {
         self.inner.name()
     }
 
+    fn register_metrics(&self, registry: &libprocess::metrics::Metrics) {
+        self.inner.register_metrics(registry);
+    }
+
     fn supports_nesting(&self) -> bool {
         self.inner.supports_nesting()
     }

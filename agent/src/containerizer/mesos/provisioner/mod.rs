@@ -151,6 +151,45 @@ pub fn manifest_of(config: &serde_json::Value) -> ImageManifest {
 pub struct Provisioner {
     addr: Addr<ProvisionerProcess>,
     backend: Arc<dyn Backend>,
+    metrics: ProvisionerMetrics,
+}
+
+/// The provisioner's metrics (upstream `ProvisionerProcess::Metrics`, the
+/// bind backend's and the docker store's), registered with the agent's
+/// registry by [`ProvisionerMetrics::register`].
+#[derive(Debug, Clone)]
+pub struct ProvisionerMetrics {
+    /// `containerizer/mesos/provisioner/remove_container_errors`: destroys
+    /// of a container's rootfses that failed.
+    remove_container_errors: libprocess::metrics::Counter,
+    /// `containerizer/mesos/provisioner/bind/remove_rootfs_errors`: rootfses
+    /// the bind backend failed to remove.
+    bind_remove_rootfs_errors: libprocess::metrics::Counter,
+    /// `containerizer/mesos/provisioner/docker_store/image_pull`.
+    image_pull: libprocess::metrics::Timer,
+}
+
+impl ProvisionerMetrics {
+    /// Registers them under upstream's names. The bind backend's counter
+    /// is there as root, where upstream creates that backend (beside the
+    /// one in use).
+    pub fn register(&self, registry: &libprocess::metrics::Metrics) {
+        registry.add_counter(
+            "containerizer/mesos/provisioner/remove_container_errors",
+            &self.remove_container_errors,
+        );
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            registry.add_counter(
+                "containerizer/mesos/provisioner/bind/remove_rootfs_errors",
+                &self.bind_remove_rootfs_errors,
+            );
+        }
+        registry.add_timer_ms(
+            "containerizer/mesos/provisioner/docker_store/image_pull",
+            &self.image_pull,
+        );
+    }
 }
 
 impl std::fmt::Debug for Provisioner {
@@ -167,6 +206,7 @@ pub struct ProvisionerProcess {
     store: DockerStore,
     backend: Arc<dyn Backend>,
     pulls: HashMap<String, Shared<BoxFuture<'static, std::result::Result<ImageInfo, String>>>>,
+    metrics: ProvisionerMetrics,
 }
 
 impl Actor for ProvisionerProcess {
@@ -204,15 +244,30 @@ impl Provisioner {
             source,
             backend.layer_format(),
         );
+        let metrics = ProvisionerMetrics {
+            remove_container_errors: Default::default(),
+            bind_remove_rootfs_errors: Default::default(),
+            image_pull: store.image_pull().clone(),
+        };
         let work_dir = options.work_dir.clone();
-        let process_backend = backend.clone();
+        let (process_backend, process_metrics) = (backend.clone(), metrics.clone());
         let addr = ProvisionerProcess::create(move |_| ProvisionerProcess {
             work_dir,
             store,
             backend: process_backend,
             pulls: HashMap::new(),
+            metrics: process_metrics,
         });
-        Ok(Self { addr, backend })
+        Ok(Self {
+            addr,
+            backend,
+            metrics,
+        })
+    }
+
+    /// Its metrics.
+    pub fn metrics(&self) -> &ProvisionerMetrics {
+        &self.metrics
     }
 
     /// The backend's name.
@@ -387,14 +442,32 @@ impl Handler<Pulled> for ProvisionerProcess {
 }
 
 /// Destroys the rootfses under a container's directory, nested
-/// containers first, then removes the directory.
-fn destroy_dir(dir: &Path, backend: &dyn Backend) -> std::result::Result<bool, String> {
+/// containers first, then removes the directory; a failure counts in
+/// `remove_container_errors` (and, from the bind backend, in its
+/// `remove_rootfs_errors`).
+fn destroy_dir(
+    dir: &Path,
+    backend: &dyn Backend,
+    metrics: &ProvisionerMetrics,
+) -> std::result::Result<bool, String> {
+    let result = destroy_rootfses(dir, backend, metrics);
+    if result.is_err() {
+        metrics.remove_container_errors.inc();
+    }
+    result
+}
+
+fn destroy_rootfses(
+    dir: &Path,
+    backend: &dyn Backend,
+    metrics: &ProvisionerMetrics,
+) -> std::result::Result<bool, String> {
     if !dir.exists() {
         return Ok(false);
     }
     if let Ok(children) = std::fs::read_dir(dir.join("containers")) {
         for child in children.flatten() {
-            destroy_dir(&child.path(), backend)?;
+            destroy_rootfses(&child.path(), backend, metrics)?;
         }
     }
     let mut any = false;
@@ -403,7 +476,11 @@ fn destroy_dir(dir: &Path, backend: &dyn Backend) -> std::result::Result<bool, S
             let backend_dir = backend_entry.path();
             if let Ok(rootfses) = std::fs::read_dir(backend_dir.join("rootfses")) {
                 for rootfs in rootfses.flatten() {
-                    any |= backend.destroy(&rootfs.path(), &backend_dir)?;
+                    let destroyed = backend.destroy(&rootfs.path(), &backend_dir);
+                    if destroyed.is_err() && backend.name() == "bind" {
+                        metrics.bind_remove_rootfs_errors.inc();
+                    }
+                    any |= destroyed?;
                 }
             }
         }
@@ -418,10 +495,10 @@ impl Handler<Destroy> for ProvisionerProcess {
 
     fn handle(&mut self, Destroy(container_id): Destroy, _ctx: &mut Context<Self>) -> Self::Result {
         let dir = container_dir(&self.work_dir, &container_id);
-        let backend = self.backend.clone();
+        let (backend, metrics) = (self.backend.clone(), self.metrics.clone());
         Box::pin(async move {
             let name = backend.name();
-            blocking(move || destroy_dir(&dir, backend.as_ref()))
+            blocking(move || destroy_dir(&dir, backend.as_ref(), &metrics))
                 .await
                 .and_then(|r| r)
                 .map_err(|message| ProvisionerError::Backend {
@@ -437,7 +514,7 @@ impl Handler<Recover> for ProvisionerProcess {
 
     fn handle(&mut self, Recover(known): Recover, _ctx: &mut Context<Self>) -> Self::Result {
         let containers = self.work_dir.join("provisioner").join("containers");
-        let backend = self.backend.clone();
+        let (backend, metrics) = (self.backend.clone(), self.metrics.clone());
         Box::pin(async move {
             let name = backend.name();
             blocking(move || {
@@ -448,7 +525,7 @@ impl Handler<Recover> for ProvisionerProcess {
                     let id = entry.file_name().to_string_lossy().into_owned();
                     if !known.contains(&id) {
                         tracing::info!(container_id = %id, "Destroying the rootfs of an unknown container");
-                        destroy_dir(&entry.path(), backend.as_ref())?;
+                        destroy_dir(&entry.path(), backend.as_ref(), &metrics)?;
                     }
                 }
                 Ok(())

@@ -12,11 +12,21 @@
 //! The legacy `Volume.host_path` volumes are mounted here too. The volume
 //! isolators run before this one (their table order), so their mounts are
 //! in the sandbox when it is bound into the rootfs.
+//!
+//! Its metric `containerizer/mesos/filesystem/containers_new_rootfs`
+//! counts the top-level containers whose executor's `ContainerInfo` is a
+//! MESOS container with an image (upstream's definition, which a command
+//! task's executor meets: it carries the task's `ContainerInfo`).
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
-use mesos_proto::mesos::slave::{ContainerConfig, ContainerLaunchInfo, ContainerMountInfo};
+use mesos_proto::mesos::slave::{
+    ContainerConfig, ContainerLaunchInfo, ContainerMountInfo, ContainerState,
+};
+use mesos_proto::mesos::{container_info, ExecutorInfo};
 
 use crate::containerizer::mesos::isolator::{ready, Isolator, IsolatorError, Result};
 use crate::containerizer::mesos::isolators::volume::{VolumeIsolator, VolumeKind};
@@ -28,7 +38,34 @@ pub const DEVICES: &[&str] = &["null", "zero", "full", "tty", "random", "urandom
 #[derive(Debug)]
 pub struct LinuxFilesystemIsolator {
     /// `--sandbox_directory`.
-    pub sandbox_directory: String,
+    sandbox_directory: String,
+    /// The top-level containers it knows, each with whether its executor
+    /// runs in an image (for `containers_new_rootfs`).
+    containers: Arc<Mutex<HashMap<String, bool>>>,
+}
+
+impl LinuxFilesystemIsolator {
+    /// The isolator, with the container path of sandboxes in a rootfs.
+    pub fn new(sandbox_directory: String) -> Self {
+        Self {
+            sandbox_directory,
+            containers: Arc::default(),
+        }
+    }
+
+    fn containers(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+        self.containers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Whether `executor` runs in a MESOS container with an image.
+fn executor_has_image(executor: Option<&ExecutorInfo>) -> bool {
+    executor
+        .and_then(|e| e.container.as_ref())
+        .is_some_and(|c| {
+            c.r#type == container_info::Type::Mesos as i32
+                && c.mesos.as_ref().is_some_and(|m| m.image.is_some())
+        })
 }
 
 fn mount(
@@ -114,15 +151,51 @@ impl Isolator for LinuxFilesystemIsolator {
         "filesystem/linux"
     }
 
+    fn register_metrics(&self, registry: &libprocess::metrics::Metrics) {
+        let containers = Arc::downgrade(&self.containers);
+        registry.gauge(
+            "containerizer/mesos/filesystem/containers_new_rootfs",
+            move || {
+                containers.upgrade().map_or(0.0, |containers| {
+                    let containers = containers.lock().unwrap_or_else(|e| e.into_inner());
+                    containers.values().filter(|image| **image).count() as f64
+                })
+            },
+        );
+    }
+
     fn supports_nesting(&self) -> bool {
         true
     }
 
+    fn recover(
+        &self,
+        states: &[ContainerState],
+        _orphans: &HashSet<String>,
+    ) -> BoxFuture<'static, Result<()>> {
+        let mut containers = self.containers();
+        for state in states {
+            if !state.container_id.value.contains('.') {
+                containers.insert(
+                    state.container_id.value.clone(),
+                    executor_has_image(state.executor_info.as_ref()),
+                );
+            }
+        }
+        ready(Ok(()))
+    }
+
     fn prepare(
         &self,
-        _container_id: &str,
+        container_id: &str,
         config: &ContainerConfig,
     ) -> BoxFuture<'static, Result<Option<ContainerLaunchInfo>>> {
+        if !container_id.contains('.') {
+            self.containers().insert(
+                container_id.to_string(),
+                executor_has_image(config.executor_info.as_ref()),
+            );
+        }
         let mut mounts = match VolumeIsolator(VolumeKind::FilesystemLinux).mounts(config) {
             Ok(mounts) => mounts,
             Err(error) => return ready(Err(error)),
@@ -146,6 +219,11 @@ impl Isolator for LinuxFilesystemIsolator {
             mounts,
             ..Default::default()
         })))
+    }
+
+    fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
+        self.containers().remove(container_id);
+        ready(Ok(()))
     }
 }
 

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use self::reference::Reference;
 use self::registry::{Layer, RegistryPuller};
@@ -79,6 +80,9 @@ pub struct DockerStore {
     format: LayerFormat,
     /// Serializes updates of `storedImages` (pulls run concurrently).
     index_lock: Arc<std::sync::Mutex<()>>,
+    /// `containerizer/mesos/provisioner/docker_store/image_pull`: how long
+    /// each pull from the source took (not images found in the store).
+    image_pull: libprocess::metrics::Timer,
 }
 
 /// `storedImages`: `{"images": {"<reference>": {"layers": [ids, base
@@ -142,7 +146,14 @@ impl DockerStore {
             source: Arc::new(source),
             format,
             index_lock: Arc::default(),
+            // Upstream's window: an hour.
+            image_pull: libprocess::metrics::Timer::with_window(Some(Duration::from_secs(3600))),
         }
+    }
+
+    /// Its `image_pull` timer.
+    pub fn image_pull(&self) -> &libprocess::metrics::Timer {
+        &self.image_pull
     }
 
     /// Its directory.
@@ -205,7 +216,9 @@ impl DockerStore {
             .join(uuid::Uuid::new_v4().to_string());
         std::fs::create_dir_all(&staging)
             .map_err(|e| format!("failed to create '{}': {e}", staging.display()))?;
-        let pulled = self.pull(&reference, credentials, &staging);
+        let pulled = self
+            .image_pull
+            .time_sync(|| self.pull(&reference, credentials, &staging));
         let _ = std::fs::remove_dir_all(&staging);
         let (ids, config) = pulled?;
         let _guard = self
