@@ -37,6 +37,16 @@
 //!   `a_container_past_its_disk_quota_is_killed_with_the_upstream_reason`
 //! - `DiskQuotaEnforcement.NoQuotaEnforcement` (SANDBOX) →
 //!   `disk_usage_is_reported_without_enforcement`
+//! - `DiskQuotaEnforcement.DiskUsageExceedsQuota` (ROOTFS: the overlay upper directory is an
+//!   ephemeral volume measured with the sandbox) → `provisioner.rs`:
+//!   `writing_past_the_disk_into_the_image_rootfs_is_a_disk_limitation`
+//! - `DiskQuotaEnforcement.NoQuotaEnforcement`, `ResourceStatistics` (ROOTFS, the sandbox's
+//!   entry; the volume's is the SANDBOX port's) → `provisioner.rs`:
+//!   `writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use`
+//! - `DiskQuotaEnforcement.SlaveRecovery` (ROOTFS): not ported; a recovered container's
+//!   ephemeral volumes are found again from the provisioner's directory
+//!   (`Provisioner::ephemeral_volumes`), but the image harness restarts the agent on another
+//!   port, where the command executor cannot follow it
 //! - `NamespacesIsolatorTest` pid / ipc scenarios →
 //!   `a_pid_namespace_shows_the_container_only_its_own_processes`, `namespaces_ipc_*`,
 //!   `namespaces_pid_share_pid_namespace_as_upstream`

@@ -353,6 +353,17 @@ const AGENT_RESOURCES: &str = "cpus:2;mem:1024;disk:512;disk(role1):512;ports:[3
 
 impl ImageCluster {
     async fn start(registry: &Registry, docker_config: Option<String>, switch_user: bool) -> Self {
+        Self::start_with(registry, docker_config, switch_user, |_| {}).await
+    }
+
+    /// [`ImageCluster::start`], with the containerizer's options changed
+    /// by `adjust` (more isolators, say).
+    async fn start_with(
+        registry: &Registry,
+        docker_config: Option<String>,
+        switch_user: bool,
+        adjust: impl FnOnce(&mut ContainerizerOptions),
+    ) -> Self {
         let master_runtime = runtime();
         let master = start_master(&master_runtime);
         let agent_runtime = runtime();
@@ -373,6 +384,7 @@ impl ImageCluster {
             switch_user,
             ..test_containerizer(work_dir.path())
         };
+        adjust(&mut config.containerizer);
         let containerizer = config.containerizer.clone();
         let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
         // The single role of upstream's tests (`frameworkInfo.set_role`).
@@ -1169,6 +1181,136 @@ async fn a_persistent_volume_is_mounted_in_the_rootfs_and_keeps_what_the_task_wr
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(!sandbox.join("path1").exists());
+}
+
+/// An image cluster whose agent also runs `disk/du`, measuring every
+/// 10 ms, enforcing as `enforce` says, on the overlay backend (upstream's
+/// ROOTFS disk quota tests name it).
+async fn disk_cluster(registry: &Registry, enforce: bool) -> ImageCluster {
+    ImageCluster::start_with(registry, None, false, |options| {
+        options.isolation = "disk/du,filesystem/linux,docker/runtime".into();
+        options.disk_watch_interval = Duration::from_millis(10);
+        options.enforce_disk_quota = enforce;
+        if let Some(provisioner) = &mut options.provisioner {
+            provisioner.backend = Some("overlay".into());
+        }
+    })
+    .await
+}
+
+/// A task in an image with `disk:<disk_mb>` running `command`.
+fn disk_task(id: &str, disk_mb: u32, command: &str) -> TaskInfo {
+    let mut task = image_task(id, "busybox", shell(command), vec![]);
+    task.resources = Resources::parse(&format!("cpus:0.5;mem:64;disk:{disk_mb}"), "*")
+        .unwrap()
+        .to_vec();
+    task
+}
+
+/// A task that writes 2 MB into its image's rootfs (the overlay upper
+/// directory, not the sandbox) with 1 MB of disk is killed with the disk
+/// limitation (upstream `DiskQuotaEnforcement.DiskUsageExceedsQuota`,
+/// ROOTFS).
+#[actix_rt::test]
+async fn writing_past_the_disk_into_the_image_rootfs_is_a_disk_limitation() {
+    if !require("writing_past_the_disk_into_the_image_rootfs_is_a_disk_limitation") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let mut cluster = disk_cluster(&registry, true).await;
+    let _reaper = reaper(cluster.work_dir.path());
+    let task = disk_task(
+        "rootfs-writer",
+        1,
+        "dd if=/dev/zero of=/tmp/file bs=1048576 count=2 && sleep 1000",
+    );
+    cluster.framework.accept(vec![], vec![task]);
+    let statuses = cluster.framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    assert_eq!(last.state(), TaskState::TaskFailed, "{statuses:?}");
+    assert_eq!(
+        last.reason,
+        Some(task_status::Reason::ContainerLimitationDisk as i32),
+        "{last:?}"
+    );
+    assert!(
+        last.message
+            .as_deref()
+            .is_some_and(|m| m.contains("Disk usage") && m.contains("exceeds quota")),
+        "{last:?}"
+    );
+}
+
+/// Without enforcement a task that wrote 2 MB into its image's rootfs
+/// with 1 MB of disk keeps running, and its usage reports the 2 MB
+/// against the 1 MB limit (upstream `DiskQuotaEnforcement.NoQuotaEnforcement`
+/// and, for the sandbox's entry, `ResourceStatistics`, ROOTFS).
+#[actix_rt::test]
+async fn writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use() {
+    if !require("writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let mut cluster = disk_cluster(&registry, false).await;
+    let _reaper = reaper(cluster.work_dir.path());
+    let task = disk_task(
+        "rootfs-writer",
+        1,
+        "dd if=/dev/zero of=/tmp/file bs=1048576 count=2 && sleep 1000",
+    );
+    cluster.framework.accept(vec![], vec![task.clone()]);
+    loop {
+        let status = cluster.framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    const MB: u64 = 1 << 20;
+    let mut statistics = serde_json::Value::Null;
+    for _ in 0..500 {
+        let entries = support::sandbox::get(cluster.agent_runtime.address(), "/monitor/statistics")
+            .await
+            .json();
+        statistics = entries[0]["statistics"].clone();
+        if statistics["disk_used_bytes"]
+            .as_u64()
+            .is_some_and(|u| u >= 2 * MB)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(statistics["disk_limit_bytes"], MB, "{statistics}");
+    let used = statistics["disk_used_bytes"].as_u64().unwrap_or_default();
+    assert!((2 * MB..3 * MB).contains(&used), "{statistics}");
+    assert_eq!(
+        statistics["disk_statistics"][0]["used_bytes"].as_u64(),
+        Some(used),
+        "{statistics}"
+    );
+    // The sandbox itself holds next to nothing: the 2 MB are the rootfs's.
+    let sandbox_root = cluster.work_dir.path().join("slaves");
+    let output = Command::new("du")
+        .args(["-k", "-s"])
+        .arg(&sandbox_root)
+        .output()
+        .unwrap();
+    let sandbox_kb: u64 = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|kb| kb.parse().ok())
+        .unwrap();
+    assert!(sandbox_kb * 1024 < MB, "{sandbox_kb} KB in the sandboxes");
+    cluster.framework.kill(task.task_id.clone());
+    let statuses = cluster.framework.updates_until_terminal().await;
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskKilled),
+        "{statuses:?}"
+    );
 }
 
 /// While a command task runs in an image its container counts in

@@ -345,8 +345,15 @@ impl Handler<Recover> for MesosContainerizerProcess {
         let addr = ctx.address();
         let mut recoverable = Vec::new();
         let mut directories: HashMap<String, String> = HashMap::new();
-        for state in states {
+        for mut state in states {
             let id = super::container_id_string(&state.container_id);
+            if let Some(provisioner) = &self.provisioner {
+                state.ephemeral_volumes = provisioner
+                    .ephemeral_volumes(&id)
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+            }
             let checkpointed = paths::read(&self.runtime_dir, &id);
             let mut container = Container::new(State::Running, vec![]);
             container.pid = u32::try_from(state.pid).ok();
@@ -759,6 +766,11 @@ async fn launch(
             .await
             .map_err(|e| ContainerizerError::Other(e.to_string()))?;
         config.rootfs = Some(info.rootfs.display().to_string());
+        config.ephemeral_volumes = info
+            .ephemeral_volumes
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         config.docker = Some(mesos_proto::mesos::slave::container_config::Docker {
             manifest: info.docker_manifest,
         });

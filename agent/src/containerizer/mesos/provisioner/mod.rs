@@ -90,6 +90,9 @@ pub struct ProvisionInfo {
     /// working dir, user), as `ContainerConfig.docker.manifest` carries
     /// it.
     pub docker_manifest: Option<ImageManifest>,
+    /// Where the container's writes into the rootfs land (the overlay
+    /// backend's upper directory), as `ContainerConfig.ephemeral_volumes`.
+    pub ephemeral_volumes: Vec<PathBuf>,
 }
 
 /// The container's provisioner directory.
@@ -152,6 +155,8 @@ pub struct Provisioner {
     addr: Addr<ProvisionerProcess>,
     backend: Arc<dyn Backend>,
     metrics: ProvisionerMetrics,
+    /// The agent's `--work_dir`.
+    work_dir: PathBuf,
 }
 
 /// The provisioner's metrics (upstream `ProvisionerProcess::Metrics`, the
@@ -249,10 +254,10 @@ impl Provisioner {
             bind_remove_rootfs_errors: Default::default(),
             image_pull: store.image_pull().clone(),
         };
-        let work_dir = options.work_dir.clone();
+        let (work_dir, process_work_dir) = (options.work_dir.clone(), options.work_dir.clone());
         let (process_backend, process_metrics) = (backend.clone(), metrics.clone());
         let addr = ProvisionerProcess::create(move |_| ProvisionerProcess {
-            work_dir,
+            work_dir: process_work_dir,
             store,
             backend: process_backend,
             pulls: HashMap::new(),
@@ -262,6 +267,7 @@ impl Provisioner {
             addr,
             backend,
             metrics,
+            work_dir,
         })
     }
 
@@ -290,6 +296,19 @@ impl Provisioner {
     pub fn destroy(&self, container_id: &str) -> BoxFuture<'static, Result<bool>> {
         let sent = self.addr.send(Destroy(container_id.to_string()));
         Box::pin(async move { sent.await.map_err(|_| ProvisionerError::Gone)? })
+    }
+
+    /// The ephemeral volumes of the rootfses of the top-level container
+    /// `container_id` (for its recovery).
+    pub fn ephemeral_volumes(&self, container_id: &str) -> Vec<PathBuf> {
+        let backend_dir = backend_dir(&self.work_dir, container_id, self.backend.name());
+        let Ok(rootfses) = std::fs::read_dir(backend_dir.join("rootfses")) else {
+            return Vec::new();
+        };
+        rootfses
+            .flatten()
+            .flat_map(|rootfs| self.backend.ephemeral_volumes(&rootfs.path(), &backend_dir))
+            .collect()
     }
 
     /// Destroys the rootfses of containers not in `known` (top-level
@@ -413,6 +432,7 @@ impl Handler<Provision> for ProvisionerProcess {
                 .join(uuid::Uuid::new_v4().to_string());
             let layers = info.layers.clone();
             let name_of_backend = backend.name();
+            let ephemeral_volumes = backend.ephemeral_volumes(&rootfs, &backend_dir);
             let provision_rootfs = rootfs.clone();
             blocking(move || {
                 let layers: Vec<&Path> = layers.iter().map(PathBuf::as_path).collect();
@@ -426,6 +446,7 @@ impl Handler<Provision> for ProvisionerProcess {
             })?;
             tracing::info!(%container_id, image = %name, rootfs = %rootfs.display(), "Provisioned rootfs");
             Ok(ProvisionInfo {
+                ephemeral_volumes,
                 rootfs,
                 docker_manifest: Some(manifest_of(&info.config)),
             })

@@ -40,6 +40,10 @@ use crate::containerizer::mesos::isolator::{
 struct Info {
     /// The sandbox.
     directory: PathBuf,
+    /// Where the container's writes into its image rootfs land (the
+    /// overlay upper directory): measured with the sandbox, against its
+    /// quota, as upstream's ephemeral volumes.
+    ephemeral: Vec<PathBuf>,
     /// The sandbox's `disk` resources (no volume).
     quota: Vec<Resource>,
     /// The sandbox paths of the container's persistent volumes, left out
@@ -93,13 +97,20 @@ impl PosixDiskIsolator {
 
     /// Starts measuring `directory`, the sandbox of `container_id`,
     /// against the `disk` of `resources`.
-    fn start(&self, container_id: &str, directory: PathBuf, resources: &[Resource]) {
+    fn start(
+        &self,
+        container_id: &str,
+        directory: PathBuf,
+        ephemeral: &[String],
+        resources: &[Resource],
+    ) {
         let (stop, mut stopped) = watch::channel(false);
         let (limit_tx, limit_rx) = tokio::sync::oneshot::channel();
         self.infos().insert(
             container_id.to_string(),
             Info {
                 directory: directory.clone(),
+                ephemeral: ephemeral.iter().map(PathBuf::from).collect(),
                 quota: sandbox_quota(resources),
                 excludes: volume_paths(&directory, resources),
                 volumes: volumes(&self.work_dir, resources),
@@ -120,8 +131,8 @@ impl PosixDiskIsolator {
         tokio::spawn(async move {
             let mut limit_tx = Some(limit_tx);
             loop {
-                // The sandbox (without its volumes), then each volume,
-                // each against its own quota.
+                // The sandbox (without its volumes, with its ephemeral
+                // volumes), then each volume, each against its own quota.
                 let targets = {
                     let Some(infos) = infos.upgrade() else {
                         return;
@@ -130,14 +141,17 @@ impl PosixDiskIsolator {
                     let Some(info) = infos.get(&id) else {
                         return;
                     };
-                    let mut targets = vec![(directory.clone(), info.excludes.clone(), None)];
+                    let mut sandbox = vec![directory.clone()];
+                    sandbox.extend(info.ephemeral.iter().cloned());
+                    let mut targets = vec![(sandbox, info.excludes.clone(), None)];
                     for (path, volume) in &info.volumes {
-                        targets.push((path.clone(), Vec::new(), Some(volume.clone())));
+                        targets.push((vec![path.clone()], Vec::new(), Some(volume.clone())));
                     }
                     targets
                 };
-                for (path, excludes, volume) in targets {
-                    let used = match du(path.clone(), &excludes).await {
+                for (paths, excludes, volume) in targets {
+                    let path = paths[0].clone();
+                    let used = match du(&paths, &excludes).await {
                         Ok(used) => used,
                         Err(error) => {
                             tracing::warn!(
@@ -238,16 +252,16 @@ fn volume_paths(sandbox: &std::path::Path, resources: &[Resource]) -> Vec<PathBu
         .collect()
 }
 
-/// `du -k -s <path>` without `excludes` (as upstream, GNU `du`'s
-/// `--exclude`), in bytes.
-async fn du(path: PathBuf, excludes: &[PathBuf]) -> std::result::Result<u64, String> {
+/// `du -k -s <paths>` without `excludes` (as upstream, GNU `du`'s
+/// `--exclude`), summed, in bytes.
+async fn du(paths: &[PathBuf], excludes: &[PathBuf]) -> std::result::Result<u64, String> {
     let mut command = tokio::process::Command::new("du");
     command.arg("-k").arg("-s");
     for exclude in excludes {
         command.arg("--exclude").arg(exclude);
     }
     let output = command
-        .arg(&path)
+        .args(paths)
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -259,11 +273,19 @@ async fn du(path: PathBuf, excludes: &[PathBuf]) -> std::result::Result<u64, Str
         ));
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    text.split_whitespace()
-        .next()
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| format!("Unexpected output from 'du': {text}"))
+    if text.trim().is_empty() {
+        return Err("Unexpected empty output from 'du'".into());
+    }
+    let mut total = 0;
+    for line in text.lines() {
+        let kb = line
+            .split_whitespace()
+            .next()
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .ok_or_else(|| format!("Unexpected output from 'du': {text}"))?;
+        total += kb * 1024;
+    }
+    Ok(total)
 }
 
 impl Isolator for PosixDiskIsolator {
@@ -294,7 +316,12 @@ impl Isolator for PosixDiskIsolator {
                 .as_ref()
                 .map(|e| e.resources.clone())
                 .unwrap_or_default();
-            self.start(id, PathBuf::from(&state.directory), &resources);
+            self.start(
+                id,
+                PathBuf::from(&state.directory),
+                &state.ephemeral_volumes,
+                &resources,
+            );
         }
         ready(Ok(()))
     }
@@ -310,6 +337,7 @@ impl Isolator for PosixDiskIsolator {
         self.start(
             container_id,
             PathBuf::from(&config.directory),
+            &config.ephemeral_volumes,
             &config.resources,
         );
         ready(Ok(None))
@@ -401,7 +429,7 @@ mod tests {
         let volume = sandbox.path().join("data");
         std::fs::create_dir(&volume).expect("fixture");
         std::fs::write(volume.join("file"), vec![1u8; 2 << 20]).expect("fixture");
-        let all = du(sandbox.path().to_path_buf(), &[]).await.expect("du");
+        let all = du(&[sandbox.path().to_path_buf()], &[]).await.expect("du");
         assert!(all >= 2 << 20, "{all}");
         let resources = mesos_proto::resources::Resources::parse("disk:1", "*")
             .expect("resources")
@@ -420,9 +448,23 @@ mod tests {
             .collect::<Vec<_>>();
         let excludes = volume_paths(sandbox.path(), &resources);
         assert_eq!(excludes, vec![volume.clone()]);
-        let sandbox_only = du(sandbox.path().to_path_buf(), &excludes)
+        let sandbox_only = du(&[sandbox.path().to_path_buf()], &excludes)
             .await
             .expect("du");
         assert!(sandbox_only < 1 << 20, "{sandbox_only}");
+    }
+
+    #[tokio::test]
+    async fn the_sandbox_usage_adds_its_ephemeral_volumes() {
+        let (sandbox, upper) = (
+            tempfile::tempdir().expect("tempdir"),
+            tempfile::tempdir().expect("tempdir"),
+        );
+        std::fs::write(sandbox.path().join("file"), vec![1u8; 1 << 20]).expect("fixture");
+        std::fs::write(upper.path().join("file"), vec![1u8; 2 << 20]).expect("fixture");
+        let paths = [sandbox.path().to_path_buf(), upper.path().to_path_buf()];
+        let both = du(&paths, &[]).await.expect("du");
+        assert!(both >= 3 << 20, "{both}");
+        assert!(both < 4 << 20, "{both}");
     }
 }

@@ -47,6 +47,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Removes the root filesystem at `rootfs` (unmounting it first);
     /// returns whether there was one. Safe to call again.
     fn destroy(&self, rootfs: &Path, backend_dir: &Path) -> Result<bool, String>;
+
+    /// Where what the container writes into the rootfs `rootfs` lands
+    /// (upstream's ephemeral volumes, which `disk/du` counts against the
+    /// sandbox's disk): none unless the backend keeps writes apart from
+    /// the image.
+    fn ephemeral_volumes(&self, _rootfs: &Path, _backend_dir: &Path) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
 }
 
 /// The backends upstream names, for flag checking.

@@ -67,6 +67,11 @@ impl Backend for OverlayBackend {
             .or_else(|_| super::mount("overlay", rootfs, Some("overlay"), 0, Some(&options)))
     }
 
+    /// The upper directory: what the container wrote.
+    fn ephemeral_volumes(&self, rootfs: &Path, backend_dir: &Path) -> Vec<std::path::PathBuf> {
+        vec![scratch(rootfs, backend_dir).join("upperdir")]
+    }
+
     fn destroy(&self, rootfs: &Path, backend_dir: &Path) -> Result<bool, String> {
         let existed = super::unmount_and_remove(rootfs)?;
         let scratch = scratch(rootfs, backend_dir);
