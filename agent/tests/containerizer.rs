@@ -28,6 +28,11 @@
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
 //!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CommandTaskSpecificCgroupsMount`,
+//!   `ROOT_CGROUPS_NestedContainerSpecificCgroupsMount` (busybox from the local registry for
+//!   upstream's alpine from Docker Hub) → `provisioner.rs`:
+//!   `a_command_task_in_an_image_sees_its_own_cgroups`,
+//!   `a_nested_container_in_an_image_sees_its_cgroups`
 //! - `ContainerConfig.limits` through `update(requests, limits)` (the
 //!   isolator side of `ROOT_CGROUPS_CFS_TaskGroupLimits`' updates) →
 //!   `container_limits_are_applied_at_launch_and_on_updates`

@@ -59,7 +59,6 @@ async fn run(isolation: &str, task: TaskInfo) -> Vec<TaskStatus> {
     let options = ContainerizerOptions {
         launcher: "linux".into(),
         isolation: isolation.into(),
-        cgroups_root: "mesos_test_isolation".into(),
         runtime_dir: support::unique_runtime_dir(),
         ..Default::default()
     };
@@ -78,7 +77,13 @@ async fn run_as(options: ContainerizerOptions, user: &str, task: TaskInfo) -> Ve
     let agent_runtime = runtime();
     let work_dir = tempfile::tempdir().unwrap();
     let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
-    config.containerizer = options;
+    // A cgroups root of the agent's own: at its start it destroys the
+    // containers it finds under its root, which another test's agent
+    // running beside it would otherwise share.
+    config.containerizer = ContainerizerOptions {
+        cgroups_root: config.containerizer.cgroups_root.clone(),
+        ..options
+    };
     let _agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
     let info = FrameworkInfo {
         user: user.into(),

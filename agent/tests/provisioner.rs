@@ -1313,6 +1313,80 @@ async fn writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use() {
     );
 }
 
+/// What the container-specific cgroup mount tests run in the image: the
+/// memory soft limit and cpu shares of its cgroups (the executor's 0.1
+/// cpus and 32 MB with the task's: 204 shares, 64 MB), and its shell in
+/// its own freezer cgroup.
+const OWN_CGROUPS: &str = "test `cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes` = 67108864 \
+     && test `cat /sys/fs/cgroup/cpu/cpu.shares` = 204 \
+     && grep -w $$ /sys/fs/cgroup/freezer/cgroup.procs";
+
+/// An image cluster with `cgroups/mem,cgroups/cpu` beside the image
+/// isolators.
+async fn cgroups_cluster(registry: &Registry) -> ImageCluster {
+    ImageCluster::start_with(registry, None, false, |options| {
+        options.isolation = "filesystem/linux,docker/runtime,cgroups/mem,cgroups/cpu".into();
+    })
+    .await
+}
+
+/// A command task in an image sees its container's own cgroups (and its
+/// freezer cgroup) at `/sys/fs/cgroup` (upstream
+/// `ROOT_CGROUPS_CommandTaskSpecificCgroupsMount`).
+#[actix_rt::test]
+async fn a_command_task_in_an_image_sees_its_own_cgroups() {
+    let test = "a_command_task_in_an_image_sees_its_own_cgroups";
+    if !require(test) || !require_cgroups_v1(test, &["memory", "cpu", "freezer"]) {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let mut cluster = cgroups_cluster(&registry).await;
+    let _reaper = reaper(cluster.work_dir.path());
+    let mut task = image_task("own-cgroups", "busybox", shell(OWN_CGROUPS), vec![]);
+    task.resources = Resources::parse("cpus:0.1;mem:32", "*").unwrap().to_vec();
+    cluster.framework.accept(vec![], vec![task]);
+    let statuses = cluster.framework.updates_until_terminal().await;
+    let (_, output) = sandbox_of(cluster.work_dir.path(), &statuses);
+    assert_finished(&statuses, &output);
+}
+
+/// A task of a task group, in an image under the default executor, sees
+/// the cgroups it shares with the executor and its own freezer cgroup at
+/// `/sys/fs/cgroup` (upstream
+/// `ROOT_CGROUPS_NestedContainerSpecificCgroupsMount`).
+#[actix_rt::test]
+async fn a_nested_container_in_an_image_sees_its_cgroups() {
+    let test = "a_nested_container_in_an_image_sees_its_cgroups";
+    if !require(test) || !require_cgroups_v1(test, &["memory", "cpu", "freezer"]) {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let mut cluster = cgroups_cluster(&registry).await;
+    let _reaper = reaper(cluster.work_dir.path());
+    let mut task = image_task("nested-own-cgroups", "busybox", shell(OWN_CGROUPS), vec![]);
+    task.resources = Resources::parse("cpus:0.1;mem:32;disk:32", "*")
+        .unwrap()
+        .to_vec();
+    cluster.framework.launch_group(
+        "default",
+        "cpus:0.1;mem:32;disk:32",
+        mesos_proto::mesos::TaskGroupInfo { tasks: vec![task] },
+    );
+    let statuses = cluster.framework.updates_until_terminal().await;
+    let last = statuses.last().unwrap();
+    let containers = find_file(&cluster.work_dir.path().join("slaves"), "containers");
+    let stderr = containers
+        .and_then(|dir| find_file(&dir, "stderr"))
+        .and_then(|file| std::fs::read_to_string(file).ok());
+    assert_eq!(
+        last.state(),
+        TaskState::TaskFinished,
+        "{statuses:?}\nnested stderr: {stderr:?}"
+    );
+}
+
 /// While a command task runs in an image its container counts in
 /// `containerizer/mesos/filesystem/containers_new_rootfs`, and the pull of
 /// the image in the docker store's timer; once the task is killed and its

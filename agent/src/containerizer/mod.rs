@@ -300,6 +300,7 @@ pub fn create(
             limit_swap: options.cgroups_limit_swap,
             revocable_cpu_low_priority: options.revocable_cpu_low_priority,
             allowed_devices: options.allowed_devices.clone(),
+            linux_launcher: options.launcher == "linux",
         }))
     } else {
         None

@@ -608,7 +608,13 @@ impl Handler<Launch> for MesosContainerizerProcess {
         let parent_pid = super::parent(&id)
             .and_then(|parent| self.containers.get(parent))
             .and_then(|parent| parent.pid);
+        let mut recovered = self.recovered.clone();
         Box::pin(async move {
+            // Not while the recovery looks for orphans: the launcher and
+            // the cgroups isolators would take this container's fresh
+            // cgroups for an orphan's (upstream's agent takes no task
+            // before its containerizer recovered).
+            let _ = recovered.wait_for(|done| *done).await;
             let parts = LaunchParts {
                 launcher: &launcher,
                 isolators: &isolators,
@@ -801,6 +807,13 @@ async fn launch(
                 .map_err(|e| ContainerizerError::Other(format!("bad launch info: {e}")))?;
         }
     }
+    // Several isolators may ask for one mount (each cgroups isolator for
+    // the launcher's freezer cgroup in a rootfs): the first of a target
+    // stays.
+    let mut targets = HashSet::new();
+    merged
+        .mounts
+        .retain(|mount| mount.r#type.is_some() || targets.insert(mount.target.clone()));
     if abort.load(Ordering::SeqCst) {
         return Err(ContainerizerError::Other(
             "destroyed while preparing".into(),

@@ -59,22 +59,31 @@ impl LinuxLauncher {
         })
     }
 
-    /// `<root>/<id>`; a nested container's is under its parent's:
-    /// `<root>/<parent>/mesos/<child>`, as upstream lays them out, so
-    /// destroying the parent's subtree reaches its nested containers.
     fn cgroup(&self, container_id: &str) -> String {
-        let mut parts = container_id.split('.');
-        let mut cgroup = format!("{}/{}", self.root, parts.next().unwrap_or_default());
-        for child in parts {
-            cgroup.push_str("/mesos/");
-            cgroup.push_str(child);
-        }
-        cgroup
+        container_cgroup(&self.root, container_id)
     }
 
     fn pids(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
         self.pids.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A container's launcher cgroup under `root` (`--cgroups_root`):
+/// `<root>/<id>`; a nested container's is under its parent's,
+/// `<root>/<parent>/mesos/<child>`, as upstream lays them out, so
+/// destroying the parent's subtree reaches its nested containers.
+pub fn container_cgroup(root: &str, container_id: &str) -> String {
+    let mut parts = container_id.split('.');
+    let mut cgroup = format!(
+        "{}/{}",
+        root.trim_matches('/'),
+        parts.next().unwrap_or_default()
+    );
+    for child in parts {
+        cgroup.push_str("/mesos/");
+        cgroup.push_str(child);
+    }
+    cgroup
 }
 
 fn destroy_error(container_id: &str, error: impl std::fmt::Display) -> LauncherError {

@@ -57,6 +57,8 @@ use crate::containerizer::mesos::isolator::{
 };
 use crate::linux::{cgroups, cgroups2, statistics, Hierarchy, OomOutcome};
 
+mod mounts;
+
 /// The devices every container may use (upstream `cgroups/devices`'s
 /// default whitelist): mknod of any device, and the console, ttys, pts,
 /// ptmx, tun, null, zero, full, random and urandom.
@@ -281,6 +283,9 @@ pub struct CgroupsConfig {
     pub revocable_cpu_low_priority: bool,
     /// `--allowed_devices`, as devices-cgroup entries (`c 195:* rwm`).
     pub allowed_devices: Vec<String>,
+    /// Whether the launcher is `linux` (its freezer cgroup is mounted in
+    /// an image rootfs beside the isolators', see [`mounts`]).
+    pub linux_launcher: bool,
 }
 
 impl CgroupsConfig {
@@ -1174,8 +1179,26 @@ impl Isolator for CgroupsIsolator {
         container_id: &str,
         config: &ContainerConfig,
     ) -> BoxFuture<'static, Result<Option<mesos_proto::mesos::slave::ContainerLaunchInfo>>> {
+        // A container with an image rootfs sees its own cgroups there; a
+        // nested one shares its root container's.
+        let root = container_id.split('.').next().unwrap_or_default();
+        let launch_info =
+            config
+                .rootfs
+                .as_deref()
+                .map(|rootfs| mesos_proto::mesos::slave::ContainerLaunchInfo {
+                    clone_namespaces: vec![libc::CLONE_NEWNS],
+                    mounts: mounts::container_mounts(
+                        self.subsystem,
+                        &self.config,
+                        container_id,
+                        root,
+                        std::path::Path::new(rootfs),
+                    ),
+                    ..Default::default()
+                });
         if container_id.contains('.') {
-            return ready(Ok(None));
+            return ready(Ok(launch_info));
         }
         let info = Info {
             requests: config.resources.clone(),
@@ -1209,7 +1232,7 @@ impl Isolator for CgroupsIsolator {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(id, counters);
-            Ok(None)
+            Ok(launch_info)
         })
     }
 
@@ -1411,6 +1434,7 @@ mod tests {
             revocable_cpu_low_priority: true,
             limit_swap: false,
             allowed_devices: vec![],
+            linux_launcher: false,
         };
         (dir, config)
     }
@@ -1609,6 +1633,7 @@ mod tests {
             revocable_cpu_low_priority: false,
             limit_swap: false,
             allowed_devices: vec![],
+            linux_launcher: false,
         });
         let ops = |subsystem| Ops {
             subsystem,

@@ -110,6 +110,14 @@ pub fn rootfs_mounts(
             hardened | libc::MS_RDONLY,
             None,
         ),
+        // Where the cgroups isolators mount the container's own cgroups.
+        mount(
+            "tmpfs",
+            &inside("/sys/fs/cgroup"),
+            Some("tmpfs"),
+            hardened,
+            Some("mode=755"),
+        ),
         mount(
             "tmpfs",
             &inside("/dev"),
