@@ -595,6 +595,7 @@ fn authenticated_agent_and_framework_run_a_task() {
                 &format!("--port={agent_port}"),
                 &format!("--work_dir={}", work_dir.display()),
                 &format!("--runtime_dir={}", work_dir.join("runtime").display()),
+                &format!("--cgroups_root=mesos_test_e2e_{agent_port}"),
                 &format!("--credential={}", credential.display()),
                 "--resources=cpus:2;mem:1024;disk:1024",
                 "--registration_backoff_factor=10ms",
