@@ -24,7 +24,9 @@
 //!   `revocable_cpus_get_low_shares_unless_the_flag_is_off`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_NET_CLS_UNPRIVILEGED_USER_UserCgroup` (without an
 //!   image, `cgroups/cpu` and `cgroups/mem`) →
-//!   `a_containers_user_owns_its_cgroups_but_not_their_control_files`
+//!   `a_containers_user_owns_its_cgroups_but_not_their_control_files`; on v2 (no upstream
+//!   counterpart: the kernel's delegation) against a fixture tree, the unit test
+//!   `on_v2_the_containers_user_gets_the_cgroup_delegated_but_not_its_limits`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CreateRecursively` →
 //!   `a_container_launches_after_the_cgroups_root_was_removed`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_BlkioUsage` → `cgroups_blkio_reports_throttling_statistics`

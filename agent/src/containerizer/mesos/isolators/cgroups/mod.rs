@@ -654,11 +654,29 @@ impl Ops {
     /// files, to `user`: the task can make cgroups of its own beneath, but
     /// cannot change its limits (upstream's prepare does the same).
     fn chown(&self, user: &str) -> Result<()> {
-        let Hierarchy::V1(_) = &self.config.hierarchy else {
-            return Ok(());
+        let paths: Vec<PathBuf> = match &self.config.hierarchy {
+            Hierarchy::V1(_) => self
+                .subsystem
+                .v1_controllers()
+                .iter()
+                .map(|controller| Ok(cgroups::path(&self.v1(controller)?, &self.cgroup)))
+                .collect::<Result<_>>()?,
+            // v2 (beyond upstream, which has no v2 isolator): the kernel's
+            // delegation, the directory and the files that move processes
+            // and enable controllers below it; the limits stay root's.
+            Hierarchy::V2(root) => {
+                let cgroup = cgroups2::path(root, &self.cgroup);
+                std::iter::once(cgroup.clone())
+                    .chain(
+                        ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"]
+                            .iter()
+                            .map(|file| cgroup.join(file))
+                            .filter(|file| file.exists()),
+                    )
+                    .collect()
+            }
         };
-        for controller in self.subsystem.v1_controllers() {
-            let path = cgroups::path(&self.v1(controller)?, &self.cgroup);
+        for path in paths {
             crate::containerizer::mesos::launch::chown(&path, user).map_err(|error| {
                 IsolatorError(format!(
                     "failed to chown the cgroup at '{}' to user '{user}': {error}",
@@ -1668,6 +1686,53 @@ mod tests {
             .apply(&requests, &infinite, false)
             .expect("applied");
         assert_eq!(read("memory.max"), "max");
+    }
+
+    #[test]
+    fn on_v2_the_containers_user_gets_the_cgroup_delegated_but_not_its_limits() {
+        use std::os::unix::fs::MetadataExt as _;
+        let root = tempfile::tempdir().expect("tempdir");
+        let cgroup = root.path().join("mesos/c");
+        std::fs::create_dir_all(&cgroup).expect("fixture");
+        for file in [
+            "cgroup.procs",
+            "cgroup.threads",
+            "cgroup.subtree_control",
+            "memory.max",
+        ] {
+            std::fs::write(cgroup.join(file), "").expect("fixture");
+        }
+        let config = Arc::new(CgroupsConfig {
+            hierarchy: Hierarchy::V2(root.path().to_path_buf()),
+            mount_root: root.path().to_path_buf(),
+            root: "mesos".into(),
+            enable_cfs: false,
+            revocable_cpu_low_priority: false,
+            limit_swap: false,
+            allowed_devices: vec![],
+            linux_launcher: false,
+        });
+        let ops = Ops {
+            subsystem: Subsystem::Mem,
+            config: config.clone(),
+            cgroup: config.cgroup("c"),
+        };
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                ops.chown("nobody").is_err(),
+                "only root can give files away"
+            );
+            return;
+        }
+        ops.chown("nobody").expect("chowned");
+        let owner = |file: &str| std::fs::metadata(cgroup.join(file)).expect("exists").uid();
+        let nobody = owner("cgroup.procs");
+        assert_ne!(nobody, 0);
+        assert_eq!(std::fs::metadata(&cgroup).expect("exists").uid(), nobody);
+        assert_eq!(owner("cgroup.threads"), nobody);
+        assert_eq!(owner("cgroup.subtree_control"), nobody);
+        assert_eq!(owner("memory.max"), 0);
     }
 
     #[test]
