@@ -74,7 +74,9 @@ pub struct Framework {
     >,
     /// Completed tasks, oldest first, bounded by
     /// `--max_completed_tasks_per_framework`.
-    pub completed_tasks: VecDeque<mesos_proto::mesos::Task>,
+    /// Each with its JSON, kept as an active task's (a completed task
+    /// no longer changes).
+    pub completed_tasks: VecDeque<TaskEntry>,
     /// Tasks of agents marked unreachable, until the agent comes back, is
     /// marked gone or is pruned from the registry (upstream
     /// `Framework::unreachableTasks`).
@@ -185,7 +187,7 @@ impl Framework {
     /// Files a task as completed, dropping the oldest beyond `capacity`
     /// (upstream `Framework::addCompletedTask`).
     pub fn add_completed_task(&mut self, task: mesos_proto::mesos::Task, capacity: u32) {
-        self.completed_tasks.push_back(task);
+        self.completed_tasks.push_back(TaskEntry::new(task));
         while self.completed_tasks.len() > capacity as usize {
             self.completed_tasks.pop_front();
         }
@@ -306,6 +308,11 @@ impl TaskEntry {
     /// the first time after the task was created or changed.
     pub fn json(&self, write: impl FnOnce(&mesos_proto::mesos::Task, &mut String)) -> &str {
         Self::kept(&self.renderings().state, self, write)
+    }
+
+    /// Whether its JSON in the state endpoints is written (and kept).
+    pub fn json_written(&self) -> bool {
+        self.is_written() && self.renderings().state.get().is_some()
     }
 
     /// Returns the task's JSON in the v1 operator API, written by `write`
@@ -985,7 +992,7 @@ impl Master {
             if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
                 self.publish(|| crate::subscribers::task_updated(&task, &status));
             }
-            framework.completed_tasks.push_back(task.into_inner());
+            framework.completed_tasks.push_back(*task);
         }
         // Its tasks on unreachable agents too (upstream uses TASK_KILLED
         // here as well, MESOS-6608).
@@ -1005,7 +1012,7 @@ impl Master {
             if Self::record_status(&mut task, TaskState::TaskKilled, &status) {
                 self.publish(|| crate::subscribers::task_updated(&task, &status));
             }
-            framework.completed_tasks.push_back(task);
+            framework.completed_tasks.push_back(TaskEntry::new(task));
         }
         while framework.completed_tasks.len()
             > self.flags.max_completed_tasks_per_framework as usize

@@ -663,7 +663,7 @@ fn get_tasks(master: &Master) -> response::GetTasks {
     for framework in frameworks {
         tasks.extend(framework.tasks().values().map(|task| (**task).clone()));
         unreachable.extend(framework.unreachable_tasks.iter().cloned());
-        completed.extend(framework.completed_tasks.iter().cloned());
+        completed.extend(framework.completed_tasks.iter().map(|t| (**t).clone()));
     }
     #[allow(deprecated)]
     response::GetTasks {

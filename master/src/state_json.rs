@@ -1119,7 +1119,8 @@ fn full_framework_json(
     let active: Vec<&Task> = lists.active.iter().map(|t| &***t).collect();
     o.insert("tasks".into(), tasks(&active));
     o.insert("unreachable_tasks".into(), tasks(&lists.unreachable));
-    o.insert("completed_tasks".into(), tasks(&lists.completed));
+    let completed: Vec<&Task> = lists.completed.iter().map(|t| &***t).collect();
+    o.insert("completed_tasks".into(), tasks(&completed));
     let mut offers: Vec<_> = master
         .offers
         .iter()
@@ -1165,7 +1166,7 @@ fn full_framework_json(
 struct TaskLists<'a> {
     active: Vec<&'a TaskEntry>,
     unreachable: Vec<&'a Task>,
-    completed: Vec<&'a Task>,
+    completed: Vec<&'a TaskEntry>,
 }
 
 impl<'a> TaskLists<'a> {
@@ -1190,7 +1191,7 @@ impl<'a> TaskLists<'a> {
             .iter()
             .map(|t| -> &'a Task { t })
             .chain(self.unreachable.iter().copied())
-            .chain(self.completed.iter().copied())
+            .chain(self.completed.iter().map(|t| -> &'a Task { t }))
     }
 }
 

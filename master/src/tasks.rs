@@ -1504,7 +1504,7 @@ impl Master {
                 if let Some(task) = framework.tasks_mut().remove(&task_id.value) {
                     self.gauges.task_removed(&task);
                     framework.metrics.task_left(task.state);
-                    framework.completed_tasks.push_back(task.into_inner());
+                    framework.completed_tasks.push_back(*task);
                     while framework.completed_tasks.len()
                         > self.flags.max_completed_tasks_per_framework as usize
                     {
@@ -2111,7 +2111,7 @@ impl Master {
                     task.task_id.clone(),
                     task.executor_id.clone(),
                 ));
-                framework.completed_tasks.push_back(task.into_inner());
+                framework.completed_tasks.push_back(*task);
             }
             if let Some(executors) = framework.executors.remove(id) {
                 for executor in executors.into_values() {

@@ -213,18 +213,20 @@ impl Writer<'_> {
                 out.push_str(entry.v1_json(|t, out| task.write_message(out, t, buffer)));
             },
         );
-        let mut write = |out: &mut String, t: &Task| task.write_message(out, t, buffer);
         list(
             o,
             "unreachable_tasks",
             frameworks().flat_map(|f| f.unreachable_tasks.iter()),
-            &mut write,
+            |out, t: &Task| task.write_message(out, t, buffer),
         );
+        // Completed tasks no longer change: written once.
         list(
             o,
             "completed_tasks",
             frameworks().flat_map(|f| f.completed_tasks.iter()),
-            &mut write,
+            |out, entry| {
+                out.push_str(entry.v1_json(|t, out| task.write_message(out, t, buffer)));
+            },
         );
     }
 
@@ -350,7 +352,7 @@ fn encode_tasks(master: &Master) -> Vec<u8> {
         message::encode(5, task, &mut out);
     }
     for task in frameworks().flat_map(|f| f.completed_tasks.iter()) {
-        message::encode(3, task, &mut out);
+        message::encode(3, &**task, &mut out);
     }
     out
 }

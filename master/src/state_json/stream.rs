@@ -380,7 +380,12 @@ fn write_full_framework(
     // change, each from its entry's JSON, written when that task changed.
     o.key("tasks").push_str(active_tasks(framework));
     tasks(o.key("unreachable_tasks"), &lists.unreachable);
-    tasks(o.key("completed_tasks"), &lists.completed);
+    // Completed tasks from their entries' JSON: written once.
+    array(o.key("completed_tasks"), |a| {
+        for entry in &lists.completed {
+            a.item().push_str(task_entry(entry));
+        }
+    });
     let mut offers: Vec<_> = master
         .offers
         .iter()
@@ -428,7 +433,8 @@ fn active_tasks(framework: &Framework) -> &str {
 
 /// Where [`write_ahead`] stopped: in the task list of the framework whose
 /// tasks had version `tasks_version`, after `tasks_passed` tasks; among
-/// the agents, after `agents_passed`. A map's order holds while it is not
+/// the agents, after `agents_passed`; among the completed tasks of all
+/// frameworks, after `completed_passed`. A map's order holds while it is not
 /// changed, and a framework's tasks change only with a new version; when
 /// the agents change, some may be passed unwritten until the next pass.
 #[derive(Debug, Clone, Copy, Default)]
@@ -436,12 +442,13 @@ pub struct WriteAheadCursor {
     tasks_version: u64,
     tasks_passed: usize,
     agents_passed: usize,
+    completed_passed: usize,
 }
 
 /// Writes ahead, until `deadline`, what the next `/master/state` would
 /// write anew: the JSON of the active tasks created or changed since the
-/// last document, the task lists of their frameworks and the agents that
-/// changed, going on from `cursor`. Returns whether some is left. The
+/// last document, the task lists of their frameworks, the agents that
+/// changed and the tasks completed since, going on from `cursor`. Returns whether some is left. The
 /// master calls it while nothing waits for it, so that a document after
 /// many changes (the first after a failover's re-registrations) is mostly
 /// copied, not written.
@@ -483,7 +490,25 @@ pub fn write_ahead(
             return true;
         }
     }
+    // Past the agents until the completed tasks are done too.
+    cursor.agents_passed = master.slaves.registered.len();
+    let completed = master
+        .frameworks
+        .registered
+        .values()
+        .flat_map(|f| f.completed_tasks.iter())
+        .enumerate();
+    for (n, entry) in completed.skip(cursor.completed_passed) {
+        if !entry.json_written() {
+            task_entry(entry);
+        }
+        if due(n) {
+            cursor.completed_passed = n + 1;
+            return true;
+        }
+    }
     cursor.agents_passed = 0;
+    cursor.completed_passed = 0;
     // What the tasks use per agent, summed over the frameworks, also in
     // one go once they changed (0.4 s at 40,000 agents and 5 frameworks).
     super::TasksUsage::of(master);
@@ -494,7 +519,8 @@ pub fn write_ahead(
 // Tasks (`mesos_proto::model::task_json` and the writers it uses)
 // ---------------------------------------------------------------------------
 
-/// An active task's JSON, as kept until it changes.
+/// An active task's JSON, as kept until it changes (a completed task's,
+/// kept for good).
 fn task_entry(entry: &crate::frameworks::TaskEntry) -> &str {
     entry.json(|task, out| object(out, |t| write_task(t, task)))
 }
