@@ -97,7 +97,20 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
                         .into(),
                 );
             }
-            crate::nested::validate_id("launch_nested_container_session", &session.container_id)
+            crate::nested::validate_id("launch_nested_container_session", &session.container_id)?;
+            let separate = session
+                .container
+                .as_ref()
+                .and_then(|c| c.linux_info.as_ref())
+                .is_some_and(|l| !l.share_cgroups());
+            if separate {
+                return Err(
+                    "'launch_nested_container_session.container.linux_info' is invalid: \
+                     'share_cgroups' cannot be set to 'false' for nested container sessions"
+                        .into(),
+                );
+            }
+            Ok(())
         }
         call::Type::AttachContainerInput => {
             let Some(input) = &call.attach_container_input else {
@@ -337,15 +350,14 @@ pub(crate) fn launch_session(slave: &mut Slave, call: Call, media: StreamMedia) 
         .switch_user()
         .then(|| session.command.as_ref().and_then(|c| c.user.clone()))
         .flatten();
-    let launch = crate::nested::launch(
-        containerizer.clone(),
-        id.clone(),
-        directory,
-        session.command,
-        session.container,
+    let template = mesos_proto::mesos::slave::ContainerConfig {
+        command_info: session.command.unwrap_or_default(),
+        container_info: session.container,
         user,
-        Some(ContainerClass::Debug),
-    );
+        container_class: Some(ContainerClass::Debug as i32),
+        ..Default::default()
+    };
+    let launch = crate::nested::launch(containerizer.clone(), id.clone(), directory, template);
     let output = Call {
         r#type: Some(call::Type::AttachContainerOutput as i32),
         attach_container_output: Some(call::AttachContainerOutput {

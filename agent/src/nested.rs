@@ -89,6 +89,53 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
             "Expecting '{field}.container_id.parent' to be present"
         ));
     }
+    validate_share_cgroups(call, id)
+}
+
+/// Upstream's rules on `share_cgroups`, resources and limits of the launch
+/// calls: only a container nested at the first level may have cgroups of
+/// its own, resources or limits; a top-level one cannot share cgroups.
+fn validate_share_cgroups(call: &Call, id: &ContainerId) -> Result<(), String> {
+    let twice_nested = id.parent.as_ref().is_some_and(|p| p.parent.is_some());
+    let share_cgroups = |container: Option<&mesos_proto::mesos::ContainerInfo>| {
+        container
+            .and_then(|c| c.linux_info.as_ref())
+            .and_then(|l| l.share_cgroups)
+    };
+    if let Some(launch) = &call.launch_nested_container {
+        if twice_nested && share_cgroups(launch.container.as_ref()) == Some(false) {
+            return Err(
+                "'launch_nested_container' is invalid: containers nested at the \
+                        second level or greater cannot set 'share_cgroups' to 'false'"
+                    .into(),
+            );
+        }
+    }
+    if let Some(launch) = &call.launch_container {
+        let shares = share_cgroups(launch.container.as_ref());
+        let nested_error = |what: &str| {
+            Err(format!(
+                "'launch_container' is invalid: containers nested at the second level or \
+                 greater cannot {what}"
+            ))
+        };
+        if twice_nested && !launch.resources.is_empty() {
+            return nested_error("specify resources");
+        }
+        if twice_nested && !launch.limits.is_empty() {
+            return nested_error("specify resource limits");
+        }
+        if twice_nested && shares == Some(false) {
+            return nested_error("set 'share_cgroups' to 'false'");
+        }
+        if id.parent.is_none() && shares == Some(true) {
+            return Err(
+                "'launch_container' is invalid: containers without a parent \
+                        cannot set 'share_cgroups' to 'true'"
+                    .into(),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -131,11 +178,29 @@ pub(crate) fn dispatch(
     tracing::info!(container_id = %id_string, call = name, "Processing container call");
     let future = match call.r#type() {
         Type::LaunchNestedContainer | Type::LaunchContainer => {
-            let (command, container) = match (&call.launch_nested_container, &call.launch_container)
-            {
-                (Some(l), _) => (l.command.clone(), l.container.clone()),
-                (None, Some(l)) => (l.command.clone(), l.container.clone()),
-                (None, None) => (None, None),
+            let mut template = ContainerConfig::default();
+            let command = match (&call.launch_nested_container, &call.launch_container) {
+                (Some(l), _) => {
+                    template.container_info = l.container.clone();
+                    l.command.clone()
+                }
+                (None, Some(l)) => {
+                    template.container_info = l.container.clone();
+                    // Only a container with cgroups of its own uses its
+                    // resources and limits (upstream's containerizer keeps
+                    // them for it alone).
+                    let shares = template
+                        .container_info
+                        .as_ref()
+                        .and_then(|c| c.linux_info.as_ref())
+                        .is_none_or(|l| l.share_cgroups());
+                    if !shares {
+                        template.resources = l.resources.clone();
+                        template.limits = l.limits.clone();
+                    }
+                    l.command.clone()
+                }
+                (None, None) => None,
             };
             let root = id_string.split('.').next().unwrap_or_default();
             let Some(root_sandbox) = slave.container_sandbox(root) else {
@@ -149,19 +214,12 @@ pub(crate) fn dispatch(
             };
             let directory = sandbox(root_sandbox, &id_string);
             // `--switch_user`: the command's user; else the parent's.
-            let user = slave
+            template.user = slave
                 .switch_user()
                 .then(|| command.as_ref().and_then(|c| c.user.clone()))
                 .flatten();
-            launch(
-                containerizer,
-                id_string,
-                directory,
-                command,
-                container,
-                user,
-                None,
-            )
+            template.command_info = command.unwrap_or_default();
+            launch(containerizer, id_string, directory, template)
         }
         Type::WaitNestedContainer | Type::WaitContainer => {
             let nested = call.r#type() == Type::WaitNestedContainer;
@@ -239,21 +297,21 @@ pub(crate) fn sandbox(root_sandbox: PathBuf, id: &str) -> PathBuf {
     })
 }
 
-/// Launches a nested container (of `class`, e.g. DEBUG for a session);
-/// answers `200` once it runs.
+/// Launches a nested container from `template` (its command, container
+/// info, user, class, e.g. DEBUG for a session, and, with cgroups of its
+/// own, its resources and limits) in sandbox `directory`; answers `200`
+/// once it runs.
 pub(crate) fn launch(
     containerizer: Arc<dyn Containerizer>,
     id: String,
     directory: PathBuf,
-    command: Option<mesos_proto::mesos::CommandInfo>,
-    container: Option<mesos_proto::mesos::ContainerInfo>,
-    user: Option<String>,
-    class: Option<mesos_proto::mesos::slave::ContainerClass>,
+    mut template: ContainerConfig,
 ) -> HttpFuture {
     Box::pin(async move {
-        let mut command = command.unwrap_or_default();
+        let mut command = std::mem::take(&mut template.command_info);
         // A DEBUG container keeps its parent's MESOS_SANDBOX, as upstream.
-        let debug = class == Some(mesos_proto::mesos::slave::ContainerClass::Debug);
+        let debug = template.container_class
+            == Some(mesos_proto::mesos::slave::ContainerClass::Debug as i32);
         let mut variables = Vec::new();
         if !debug {
             variables.push(environment::Variable {
@@ -277,11 +335,8 @@ pub(crate) fn launch(
         }
         let config = ContainerConfig {
             command_info: command,
-            container_info: container,
             directory: directory.display().to_string(),
-            user,
-            container_class: class.map(|c| c as i32),
-            ..Default::default()
+            ..template
         };
         match containerizer.launch(id, config).await {
             Ok(_) | Err(ContainerizerError::AlreadyExists(_)) => Response::status(200),

@@ -284,10 +284,32 @@ pub struct CgroupsConfig {
 }
 
 impl CgroupsConfig {
-    /// The cgroup of a container, relative to a hierarchy.
+    /// The cgroup of a container, relative to a hierarchy (upstream
+    /// `containerizer::paths::getCgroupPath`): `<root>/<id>`, and for a
+    /// nested container `<root>/<parent>/mesos/<child>`.
     pub fn cgroup(&self, container_id: &str) -> String {
-        format!("{}/{container_id}", self.root.trim_matches('/'))
+        let mut parts = container_id.split('.');
+        let mut cgroup = format!(
+            "{}/{}",
+            self.root.trim_matches('/'),
+            parts.next().unwrap_or_default()
+        );
+        for child in parts {
+            cgroup.push_str("/mesos/");
+            cgroup.push_str(child);
+        }
+        cgroup
     }
+}
+
+/// Whether a container with `container_info` shares its parent's cgroups
+/// (`LinuxInfo.share_cgroups`, true unless set to false). Only matters for
+/// nested containers.
+fn shares_cgroups(container_info: Option<&mesos_proto::mesos::ContainerInfo>) -> bool {
+    container_info
+        .and_then(|c| c.linux_info.as_ref())
+        .and_then(|l| l.share_cgroups)
+        .unwrap_or(true)
 }
 
 /// Which controllers an isolator drives.
@@ -518,6 +540,17 @@ impl CgroupsIsolator {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The container whose cgroups `container_id` lives in (upstream's
+    /// `findCgroupInfo`): itself when it has cgroups of its own, else its
+    /// nearest ancestor that has, else its root container.
+    fn owner(&self, container_id: &str) -> String {
+        let containers = self.containers();
+        std::iter::successors(Some(container_id), |id| crate::containerizer::parent(id))
+            .find(|id| containers.contains_key(*id))
+            .unwrap_or_else(|| container_id.split('.').next().unwrap_or_default())
+            .to_string()
+    }
+
     /// Runs `f` off the actor with the subsystem's view of the machine.
     fn blocking<T: Send + 'static>(
         &self,
@@ -539,7 +572,9 @@ impl CgroupsIsolator {
 
 /// The container ids with a cgroup under `--cgroups_root` in the
 /// hierarchies of `subsystem` that are not in `known` (upstream's unknown
-/// orphans), sorted. Only top-level containers have cgroups there. On v2
+/// orphans), sorted: top-level containers, and nested ones with cgroups of
+/// their own (`<root>/<parent>/mesos/<child>`) under a known parent (an
+/// unknown parent's destroy takes its nested cgroups along). On v2
 /// the unified hierarchy holds the launcher's cgroup too, so the launcher
 /// already reports each of them as an orphan: none is unknown.
 fn unknown_orphans(
@@ -573,10 +608,24 @@ fn unknown_orphans(
             let name = entry.file_name().to_string_lossy().into_owned();
             // The agent's own cgroup (upstream `--slave_subsystems`,
             // MESOS-1185).
-            if name == "slave" || known.contains(&name) {
+            if name == "slave" {
                 continue;
             }
-            found.insert(name);
+            if !known.contains(&name) {
+                found.insert(name);
+                continue;
+            }
+            let children = std::fs::read_dir(entry.path().join("mesos"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|child| child.file_type().is_ok_and(|t| t.is_dir()));
+            for child in children {
+                let id = format!("{name}.{}", child.file_name().to_string_lossy());
+                if !known.contains(&id) {
+                    found.insert(id);
+                }
+            }
         }
     }
     Ok(found.into_iter().collect())
@@ -1073,10 +1122,15 @@ impl Isolator for CgroupsIsolator {
         self.subsystem.name()
     }
 
-    /// Nested containers share their root container's cgroups (upstream
-    /// does so for nested containers without resources of their own): on
-    /// v1 `isolate` puts their pid in the root's cgroups; on v2 the
-    /// launcher's nested cgroup already sits below the root's.
+    /// A nested container shares the cgroups of its nearest ancestor with
+    /// cgroups of its own (its root container, usually) unless its
+    /// `ContainerInfo.linux_info.share_cgroups` is false: on v1 `isolate`
+    /// puts its pid in that ancestor's cgroups; on v2 the launcher's
+    /// nested cgroup already sits below the root's. A first-level nested
+    /// container with `share_cgroups` false gets cgroups of its own below
+    /// its parent's, `<root>/<parent>/mesos/<child>` (upstream 1.11),
+    /// with limits from its own resources and limits, its own OOM watch
+    /// and usage; v1 only (see `prepare`).
     fn supports_nesting(&self) -> bool {
         true
     }
@@ -1089,7 +1143,10 @@ impl Isolator for CgroupsIsolator {
     /// launcher's cgroup was gone), destroyed here. Known orphans are
     /// destroyed by the containerizer through `cleanup` (MESOS-2367). A
     /// recovered container without a cgroup here ("Couldn't find the
-    /// cgroup") is left unisolated by this subsystem.
+    /// cgroup") is left unisolated by this subsystem. Nested containers
+    /// that share their parent's cgroups have nothing to recover; those
+    /// with cgroups of their own (their checkpointed `ContainerInfo`
+    /// says `share_cgroups: false`) are recovered as top-level ones.
     fn recover(
         &self,
         states: &[ContainerState],
@@ -1099,6 +1156,10 @@ impl Isolator for CgroupsIsolator {
         {
             let mut containers = self.containers();
             for state in states {
+                let id = crate::containerizer::container_id_string(&state.container_id);
+                if id.contains('.') && shares_cgroups(state.container_info.as_ref()) {
+                    continue;
+                }
                 let resources = state
                     .executor_info
                     .as_ref()
@@ -1109,15 +1170,15 @@ impl Isolator for CgroupsIsolator {
                     requests: resources,
                     ..Default::default()
                 };
-                containers.insert(state.container_id.value.clone(), info);
-                known.insert(state.container_id.value.clone());
+                containers.insert(id.clone(), info);
             }
+            known.extend(containers.keys().cloned());
         }
         let (subsystem, config) = (self.subsystem, self.config.clone());
         let recovered: Vec<String> = states
             .iter()
-            .map(|s| s.container_id.value.clone())
-            .filter(|id| !id.contains('.'))
+            .map(|s| crate::containerizer::container_id_string(&s.container_id))
+            .filter(|id| !id.contains('.') || self.containers().contains_key(id))
             .collect();
         let absent = self.absent.clone();
         let pressure = self.pressure.clone();
@@ -1175,7 +1236,25 @@ impl Isolator for CgroupsIsolator {
         config: &ContainerConfig,
     ) -> BoxFuture<'static, Result<Option<mesos_proto::mesos::slave::ContainerLaunchInfo>>> {
         if container_id.contains('.') {
-            return ready(Ok(None));
+            if shares_cgroups(config.container_info.as_ref()) {
+                return ready(Ok(None));
+            }
+            // Upstream's agent API refuses these before they get here.
+            if container_id.matches('.').count() > 1 {
+                return ready(Err(IsolatorError(
+                    "2nd level or greater nested cgroups are not supported".into(),
+                )));
+            }
+            // The unified hierarchy's no-internal-process rule: the
+            // parent's processes live in its cgroup, so the controllers
+            // cannot be enabled below it.
+            if matches!(self.config.hierarchy, Hierarchy::V2(_)) {
+                return ready(Err(IsolatorError(
+                    "nested containers with 'share_cgroups' set to 'false' are not \
+                     supported on cgroups v2"
+                        .into(),
+                )));
+            }
         }
         let info = Info {
             requests: config.resources.clone(),
@@ -1214,7 +1293,8 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn isolate(&self, container_id: &str, pid: u32) -> BoxFuture<'static, Result<()>> {
-        if let Some((root, _)) = container_id.split_once('.') {
+        let owner = self.owner(container_id);
+        if owner != container_id {
             if matches!(self.config.hierarchy, Hierarchy::V2(_)) {
                 return ready(Ok(()));
             }
@@ -1224,7 +1304,7 @@ impl Isolator for CgroupsIsolator {
             // `ROOT_CGROUPS_AgentRecoveryWithNewCgroupSubsystems`), rather
             // than failing to launch.
             let nested = container_id.to_string();
-            return self.blocking(root, move |ops| {
+            return self.blocking(&owner, move |ops| {
                 if !ops.exists() {
                     tracing::info!(
                         container_id = %nested,
@@ -1253,8 +1333,10 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn watch(&self, container_id: &str) -> BoxFuture<'static, ContainerLimitation> {
+        // A nested container sharing its parent's cgroups is watched
+        // through the parent.
         if self.subsystem != Subsystem::Mem
-            || container_id.contains('.')
+            || (container_id.contains('.') && !self.containers().contains_key(container_id))
             || self.absent(container_id)
         {
             return Box::pin(std::future::pending());
@@ -1291,7 +1373,6 @@ impl Isolator for CgroupsIsolator {
         container_id: &str,
     ) -> BoxFuture<'static, Option<ContainerLimitation>> {
         if self.subsystem != Subsystem::Mem
-            || container_id.contains('.')
             || !self.containers().contains_key(container_id)
             || self.absent(container_id)
         {
@@ -1359,10 +1440,15 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
-        if container_id.contains('.') {
+        // A nested container sharing its parent's cgroups has none to
+        // remove. One with cgroups of its own that the agent no longer
+        // knows (a known orphan after a restart) has them removed on v1;
+        // on v2 the launcher owns the nested cgroup.
+        let known = self.containers().remove(container_id).is_some();
+        if container_id.contains('.') && !known && matches!(self.config.hierarchy, Hierarchy::V2(_))
+        {
             return ready(Ok(()));
         }
-        self.containers().remove(container_id);
         self.absent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
