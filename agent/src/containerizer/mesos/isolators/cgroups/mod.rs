@@ -1025,6 +1025,20 @@ impl Ops {
     fn destroy(&self) -> Result<()> {
         match &self.config.hierarchy {
             Hierarchy::V1(_) => {
+                // A removed cgroup stays among its parent's children until
+                // the kernel takes it offline, which waits for its exited
+                // processes to be reaped (orphans, by init, possibly
+                // seconds later). Until then the kernel refuses the parent
+                // a CFS quota below the child's, and the agent lowers the
+                // executor's right after one of its tasks ends: a nested
+                // cgroup gives up its quota first.
+                if self.subsystem == Subsystem::Cpu && self.cgroup.contains("/mesos/") {
+                    let cpu = self.v1("cpu")?;
+                    if cgroups::exists(&cpu, &self.cgroup) {
+                        cgroups::cpu::set_cfs_quota(&cpu, &self.cgroup, None)
+                            .map_err(IsolatorError::new)?;
+                    }
+                }
                 for controller in self.subsystem.v1_controllers() {
                     cgroups::destroy(&self.v1(controller)?, &self.cgroup, DESTROY_TIMEOUT)
                         .map_err(IsolatorError::new)?;
