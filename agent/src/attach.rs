@@ -561,6 +561,45 @@ pub(crate) fn attach_input(
 mod tests {
     use super::*;
 
+    /// Upstream `AgentCallValidationTest.LaunchNestedContainerSession`'s
+    /// `share_cgroups` case.
+    #[test]
+    fn a_session_container_cannot_have_cgroups_of_its_own() {
+        use mesos_proto::mesos::{ContainerId, ContainerInfo, LinuxInfo};
+        let session = |share_cgroups: Option<bool>| {
+            let mut call = Call::default();
+            call.set_type(call::Type::LaunchNestedContainerSession);
+            call.launch_nested_container_session = Some(call::LaunchNestedContainerSession {
+                container_id: ContainerId {
+                    value: "debug".into(),
+                    parent: Some(Box::new(ContainerId {
+                        value: "e".into(),
+                        parent: None,
+                    })),
+                },
+                container: Some(ContainerInfo {
+                    linux_info: Some(LinuxInfo {
+                        share_cgroups,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            call
+        };
+        assert_eq!(
+            validate(&session(Some(false))),
+            Err(
+                "'launch_nested_container_session.container.linux_info' is invalid: \
+                 'share_cgroups' cannot be set to 'false' for nested container sessions"
+                    .into()
+            )
+        );
+        assert_eq!(validate(&session(Some(true))), Ok(()));
+        assert_eq!(validate(&session(None)), Ok(()));
+    }
+
     #[test]
     fn first_records_split_off_their_rest() {
         assert_eq!(first_record(b"3\nab").unwrap(), None);

@@ -344,3 +344,111 @@ pub(crate) fn launch(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_proto::mesos::{value::Scalar, ContainerInfo, LinuxInfo};
+
+    fn id(path: &[&str]) -> ContainerId {
+        path.iter()
+            .fold(None, |parent: Option<ContainerId>, value| {
+                Some(ContainerId {
+                    value: value.to_string(),
+                    parent: parent.map(Box::new),
+                })
+            })
+            .expect("an id")
+    }
+
+    fn container(share_cgroups: Option<bool>) -> Option<ContainerInfo> {
+        Some(ContainerInfo {
+            linux_info: Some(LinuxInfo {
+                share_cgroups,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn launch_container(
+        container_id: ContainerId,
+        share_cgroups: Option<bool>,
+        resources: &str,
+        limits: &[(&str, f64)],
+    ) -> Call {
+        let mut call = Call::default();
+        call.set_type(call::Type::LaunchContainer);
+        call.launch_container = Some(call::LaunchContainer {
+            container_id,
+            container: container(share_cgroups),
+            resources: mesos_proto::resources::Resources::parse(resources, "*")
+                .expect("resources")
+                .to_vec(),
+            limits: limits
+                .iter()
+                .map(|(name, value)| (name.to_string(), Scalar { value: *value }))
+                .collect(),
+            ..Default::default()
+        });
+        call
+    }
+
+    /// Upstream `AgentCallValidationTest.LaunchContainer`'s cases of
+    /// `share_cgroups`, resources and limits.
+    #[test]
+    fn only_first_level_nested_containers_may_have_cgroups_resources_or_limits() {
+        let first = id(&["e", "t"]);
+        let second = id(&["e", "t", "d"]);
+        let ok = launch_container(first.clone(), Some(false), "cpus:0.1", &[("cpus", 1.0)]);
+        assert_eq!(validate(&ok), Ok(()));
+        let error = |call: &Call| validate(call).expect_err("refused");
+        assert_eq!(
+            error(&launch_container(second.clone(), None, "cpus:0.1", &[])),
+            "'launch_container' is invalid: containers nested at the second level or greater \
+             cannot specify resources"
+        );
+        assert_eq!(
+            error(&launch_container(
+                second.clone(),
+                None,
+                "",
+                &[("cpus", 1.0)]
+            )),
+            "'launch_container' is invalid: containers nested at the second level or greater \
+             cannot specify resource limits"
+        );
+        assert_eq!(
+            error(&launch_container(second.clone(), Some(false), "", &[])),
+            "'launch_container' is invalid: containers nested at the second level or greater \
+             cannot set 'share_cgroups' to 'false'"
+        );
+        assert_eq!(
+            validate(&launch_container(second, Some(true), "", &[])),
+            Ok(())
+        );
+        assert_eq!(
+            error(&launch_container(id(&["s"]), Some(true), "", &[])),
+            "'launch_container' is invalid: containers without a parent cannot set \
+             'share_cgroups' to 'true'"
+        );
+
+        // `LAUNCH_NESTED_CONTAINER`: the same rule on `share_cgroups`.
+        let mut call = Call::default();
+        call.set_type(call::Type::LaunchNestedContainer);
+        call.launch_nested_container = Some(call::LaunchNestedContainer {
+            container_id: id(&["e", "t", "d"]),
+            container: container(Some(false)),
+            ..Default::default()
+        });
+        assert_eq!(
+            error(&call),
+            "'launch_nested_container' is invalid: containers nested at the second level or \
+             greater cannot set 'share_cgroups' to 'false'"
+        );
+        if let Some(launch) = call.launch_nested_container.as_mut() {
+            launch.container_id = id(&["e", "t"]);
+        }
+        assert_eq!(validate(&call), Ok(()));
+    }
+}

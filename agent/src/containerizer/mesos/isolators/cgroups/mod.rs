@@ -1034,9 +1034,10 @@ impl Ops {
                 // cgroup gives up its quota first.
                 if self.subsystem == Subsystem::Cpu && self.cgroup.contains("/mesos/") {
                     let cpu = self.v1("cpu")?;
-                    if cgroups::exists(&cpu, &self.cgroup) {
-                        cgroups::cpu::set_cfs_quota(&cpu, &self.cgroup, None)
-                            .map_err(IsolatorError::new)?;
+                    if cgroups::has_control(&cpu, &self.cgroup, "cpu.cfs_quota_us") {
+                        if let Err(error) = cgroups::cpu::set_cfs_quota(&cpu, &self.cgroup, None) {
+                            tracing::warn!(cgroup = %self.cgroup, %error, "Failed to remove the CFS quota");
+                        }
                     }
                 }
                 for controller in self.subsystem.v1_controllers() {
@@ -1580,6 +1581,164 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_containers_cgroup_is_below_its_parents() {
+        let (_dir, config) = v1_fixture(&["memory"]);
+        assert_eq!(config.cgroup("e"), "mesos/e");
+        assert_eq!(config.cgroup("e.t"), "mesos/e/mesos/t");
+        assert_eq!(config.cgroup("e.t.d"), "mesos/e/mesos/t/mesos/d");
+    }
+
+    /// A `ContainerConfig` of a nested container with `share_cgroups`
+    /// set, and resources.
+    fn nested_config(share_cgroups: bool, resources: &str) -> ContainerConfig {
+        ContainerConfig {
+            container_info: Some(mesos_proto::mesos::ContainerInfo {
+                linux_info: Some(mesos_proto::mesos::LinuxInfo {
+                    share_cgroups: Some(share_cgroups),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            resources: Resources::parse(resources, "*")
+                .expect("resources")
+                .to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_nested_container_without_shared_cgroups_is_isolated_in_its_own() {
+        let (dir, config) = v1_fixture(&["cpu", "cpuacct"]);
+        // The kernel's control files, as fresh cgroups have them.
+        for cgroup in ["mesos/e", "mesos/e/mesos/own"] {
+            for controller in ["cpu", "cpuacct"] {
+                let path = dir.path().join(controller).join(cgroup);
+                std::fs::create_dir_all(&path).expect("fixture");
+                for file in ["cgroup.procs", "cpu.shares"] {
+                    std::fs::write(path.join(file), "").expect("fixture");
+                }
+            }
+        }
+        let isolator = CgroupsIsolator::new(Subsystem::Cpu, Arc::new(config)).expect("isolator");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let read = |file: &str| {
+            std::fs::read_to_string(dir.path().join("cpu").join(file)).expect("written")
+        };
+        runtime
+            .block_on(isolator.prepare("e", &nested_config(true, "cpus:1")))
+            .expect("prepared");
+        runtime
+            .block_on(isolator.isolate("e", 100))
+            .expect("isolated");
+        for (id, share_cgroups) in [("e.own", false), ("e.shared", true)] {
+            let config = nested_config(share_cgroups, "cpus:0.5");
+            runtime
+                .block_on(isolator.prepare(id, &config))
+                .expect("prepared");
+        }
+        runtime
+            .block_on(isolator.isolate("e.own", 200))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/mesos/own/cgroup.procs"), "200");
+        assert_eq!(read("mesos/e/mesos/own/cpu.shares"), "512");
+        // A sharing sibling joins the parent's cgroup, a container nested
+        // in `own` joins `own`'s.
+        runtime
+            .block_on(isolator.isolate("e.shared", 300))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/cgroup.procs"), "300");
+        assert!(!dir.path().join("cpu/mesos/e/mesos/shared").exists());
+        runtime
+            .block_on(isolator.isolate("e.own.debug", 400))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/mesos/own/cgroup.procs"), "400");
+        assert_eq!(read("mesos/e/cpu.shares"), "1024");
+        // Only the nested container with cgroups of its own has usage of
+        // its own; a sharing one's cleanup leaves its parent's cgroup.
+        assert!(runtime.block_on(isolator.usage("e.shared")).is_err());
+        runtime
+            .block_on(isolator.cleanup("e.shared"))
+            .expect("cleaned up");
+        assert!(dir.path().join("cpu/mesos/e").exists());
+        // (Removing `own`'s takes the kernel: the containerizer tests do.)
+        assert!(isolator.containers().contains_key("e.own"));
+        assert!(!isolator.containers().contains_key("e.shared"));
+    }
+
+    #[test]
+    fn nested_cgroups_of_their_own_are_refused_on_v2_and_below_the_first_level() {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(root.path().join("cgroup.controllers"), "cpu memory\n").expect("fixture");
+        let config = Arc::new(CgroupsConfig {
+            hierarchy: Hierarchy::V2(root.path().to_path_buf()),
+            mount_root: root.path().to_path_buf(),
+            root: "mesos".into(),
+            enable_cfs: false,
+            revocable_cpu_low_priority: false,
+            limit_swap: false,
+            allowed_devices: vec![],
+        });
+        let isolator = CgroupsIsolator::new(Subsystem::Mem, config).expect("isolator");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let error = runtime
+            .block_on(isolator.prepare("e.own", &nested_config(false, "mem:32")))
+            .expect_err("refused");
+        assert_eq!(
+            error.0,
+            "nested containers with 'share_cgroups' set to 'false' are not supported on \
+             cgroups v2"
+        );
+        let error = runtime
+            .block_on(isolator.prepare("e.t.own", &nested_config(false, "mem:32")))
+            .expect_err("refused");
+        assert_eq!(
+            error.0,
+            "2nd level or greater nested cgroups are not supported"
+        );
+        // Sharing ones need nothing.
+        assert!(runtime
+            .block_on(isolator.prepare("e.t", &nested_config(true, "mem:32")))
+            .expect("prepared")
+            .is_none());
+        assert!(!root.path().join("mesos").exists());
+    }
+
+    #[test]
+    fn recovery_knows_the_nested_containers_with_cgroups_of_their_own() {
+        let (dir, config) = v1_fixture(&["memory"]);
+        for cgroup in ["memory/mesos/e", "memory/mesos/e/mesos/own"] {
+            std::fs::create_dir_all(dir.path().join(cgroup)).expect("fixture");
+        }
+        let isolator = CgroupsIsolator::new(Subsystem::Pids, Arc::new(config.clone()));
+        assert!(isolator.is_err(), "no pids hierarchy");
+        let isolator = CgroupsIsolator::new(Subsystem::Mem, Arc::new(config)).expect("isolator");
+        let state = |id: &str, share_cgroups: Option<bool>| ContainerState {
+            container_id: crate::containerizer::container_id(id),
+            container_info: share_cgroups.map(|share| mesos_proto::mesos::ContainerInfo {
+                linux_info: Some(mesos_proto::mesos::LinuxInfo {
+                    share_cgroups: Some(share),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let states = [
+            state("e", None),
+            state("e.own", Some(false)),
+            state("e.shared", Some(true)),
+            state("e.default", None),
+        ];
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime
+            .block_on(isolator.recover(&states, &HashSet::new()))
+            .expect("recovered");
+        let known: HashSet<String> = isolator.containers().keys().cloned().collect();
+        assert_eq!(known, ["e", "e.own"].map(String::from).into());
+        assert!(!isolator.absent("e.own"));
+    }
+
+    #[test]
     fn unknown_orphans_are_the_cgroups_nobody_knows() {
         let (dir, config) = v1_fixture(&["cpu", "cpuacct", "memory"]);
         for cgroup in [
@@ -1595,6 +1754,19 @@ mod tests {
         assert_eq!(
             unknown_orphans(Subsystem::Cpu, &config, &known).expect("listed"),
             vec!["lost".to_owned()]
+        );
+        // A nested cgroup under a known container nobody knows either.
+        std::fs::create_dir_all(dir.path().join("cpu/mesos/running/mesos/own")).expect("fixture");
+        std::fs::create_dir_all(dir.path().join("cpu/mesos/lost/mesos/own")).expect("fixture");
+        assert_eq!(
+            unknown_orphans(Subsystem::Cpu, &config, &known).expect("listed"),
+            ["lost", "running.own"].map(String::from)
+        );
+        let mut known_nested = known.clone();
+        known_nested.insert("running.own".into());
+        assert_eq!(
+            unknown_orphans(Subsystem::Cpu, &config, &known_nested).expect("listed"),
+            ["lost".to_owned()]
         );
         // Only the subsystem's own hierarchies are looked at; the agent's
         // `slave` cgroup is never an orphan.
