@@ -923,6 +923,57 @@ async fn task_groups_tasks_get_cgroups_of_their_own_with_their_limits() {
     expect(&cluster, &cgroup1, "102", "10000", 32, 32);
     expect(&cluster, &cgroup2, "102", "50000", 32, 64);
 
+    // GET_CONTAINERS with `show_nested`: each task's container has its own
+    // usage, from its own cgroups, and limits.
+    let agent = cluster._runtimes.1.address();
+    let reply = support::sandbox::request(
+        agent,
+        "POST",
+        "/api/v1",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ],
+        br#"{"type":"GET_CONTAINERS","get_containers":{"show_nested":true}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let containers = reply.json()["get_containers"]["containers"].clone();
+    let entry = |task: &TaskStatus| {
+        let value = task
+            .container_status
+            .as_ref()
+            .and_then(|c| c.container_id.clone())
+            .unwrap()
+            .value;
+        containers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["container_id"]["value"] == value.as_str())
+            .unwrap_or_else(|| panic!("{value} in {containers}"))
+            .clone()
+    };
+    let task2_entry = entry(&running["task2"]);
+    let statistics = &task2_entry["resource_statistics"];
+    assert_eq!(statistics["mem_limit_bytes"], 64 * MB, "{task2_entry}");
+    assert_eq!(statistics["cpus_limit"], 0.5, "{task2_entry}");
+    assert!(statistics["mem_total_bytes"].is_u64(), "{task2_entry}");
+    assert!(
+        statistics["cpus_user_time_secs"].is_number(),
+        "{task2_entry}"
+    );
+    assert_eq!(
+        task2_entry["container_status"]["container_id"]["parent"]["value"],
+        executor.as_str()
+    );
+    let task1_entry = entry(&running["task1"]);
+    assert_eq!(
+        task1_entry["resource_statistics"]["mem_limit_bytes"],
+        32 * MB,
+        "{task1_entry}"
+    );
+
     // A second task group under the same executor.
     cluster.framework.revive_and_take_next_offer().await;
     let task3 = separate("task3", "sleep 1000", "cpus:0.1;mem:32;disk:32", &[]);
