@@ -561,6 +561,7 @@ impl CgroupsIsolator {
             subsystem: self.subsystem,
             config: self.config.clone(),
             cgroup: self.config.cgroup(container_id),
+            nested: container_id.contains('.'),
         };
         Box::pin(async move {
             tokio::task::spawn_blocking(move || f(&ops))
@@ -636,6 +637,8 @@ struct Ops {
     subsystem: Subsystem,
     config: Arc<CgroupsConfig>,
     cgroup: String,
+    /// Whether the container is a nested one (with cgroups of its own).
+    nested: bool,
 }
 
 impl Ops {
@@ -670,25 +673,42 @@ impl Ops {
                         .map_err(IsolatorError::new)?;
                 }
             }
+            // A nested container's cgroup inherits its parent's program.
+            Hierarchy::V2(root) if self.subsystem == Subsystem::Devices && self.nested => {
+                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+            }
             Hierarchy::V2(root) if self.subsystem == Subsystem::Devices => {
                 // The cgroup, and the program that allows what the v1
                 // whitelist would; it goes with the cgroup.
-                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+                cgroups2::create(root, &self.process_cgroup()).map_err(IsolatorError::new)?;
                 let rules =
                     device_rules(&self.config.allowed_devices).map_err(IsolatorError::new)?;
                 crate::linux::devices_bpf::attach(&root.join(&self.cgroup), &rules)
                     .map_err(IsolatorError::new)?;
             }
             Hierarchy::V2(root) => {
-                // The cgroup (and its ancestors) first, then the controller
-                // enabled from the root down to its parent.
-                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+                // The cgroup (and its ancestors, and its leaf) first, then
+                // the controller enabled from the root down to its parent:
+                // for a nested container, in its parent's cgroup too, which
+                // holds no processes (they are in its leaf).
+                cgroups2::create(root, &self.process_cgroup()).map_err(IsolatorError::new)?;
                 cgroups2::enable_controllers_along_path(
                     root,
                     &self.cgroup,
                     &[self.subsystem.v2_controller()],
                 )
-                .map_err(IsolatorError::new)?;
+                .map_err(|error| {
+                    IsolatorError(format!(
+                        "failed to enable the '{}' controller for cgroup '{}': {error}{}",
+                        self.subsystem.v2_controller(),
+                        self.cgroup,
+                        if self.nested {
+                            " (its parent's processes must be in its leaf cgroup)"
+                        } else {
+                            ""
+                        }
+                    ))
+                })?;
             }
         }
         Ok(())
@@ -752,10 +772,22 @@ impl Ops {
                 }
             }
             Hierarchy::V2(root) => {
-                cgroups2::assign(root, &self.cgroup, pid).map_err(IsolatorError::new)?;
+                let cgroup = self.process_cgroup();
+                cgroups2::create(root, &cgroup).map_err(IsolatorError::new)?;
+                cgroups2::assign(root, &cgroup, pid).map_err(IsolatorError::new)?;
             }
         }
         Ok(())
+    }
+
+    /// On v2, where the container's processes go: a top-level container's
+    /// leaf ([`cgroups2::LEAF`]), a nested container's own cgroup.
+    fn process_cgroup(&self) -> String {
+        if self.nested {
+            self.cgroup.clone()
+        } else {
+            format!("{}/{}", self.cgroup, cgroups2::LEAF)
+        }
     }
 
     /// Whether the container's cpus get the revocable priority: with
@@ -1014,7 +1046,12 @@ impl Ops {
             (Subsystem::Pids, Hierarchy::V2(root)) => {
                 let processes = cgroups2::processes_recursive(root, &self.cgroup)
                     .map_err(IsolatorError::new)?;
-                let threads = cgroups2::threads(root, &self.cgroup).map_err(IsolatorError::new)?;
+                // Those of its leaf (and nested containers) too.
+                let mut threads =
+                    cgroups2::threads(root, &self.cgroup).map_err(IsolatorError::new)?;
+                for nested in cgroups2::nested(root, &self.cgroup).map_err(IsolatorError::new)? {
+                    threads.extend(cgroups2::threads(root, &nested).map_err(IsolatorError::new)?);
+                }
                 stats.processes = u32::try_from(processes.len()).ok();
                 stats.threads = u32::try_from(threads.len()).ok();
             }
@@ -1032,7 +1069,7 @@ impl Ops {
                 // a CFS quota below the child's, and the agent lowers the
                 // executor's right after one of its tasks ends: a nested
                 // cgroup gives up its quota first.
-                if self.subsystem == Subsystem::Cpu && self.cgroup.contains("/mesos/") {
+                if self.subsystem == Subsystem::Cpu && self.nested {
                     let cpu = self.v1("cpu")?;
                     if cgroups::has_control(&cpu, &self.cgroup, "cpu.cfs_quota_us") {
                         if let Err(error) = cgroups::cpu::set_cfs_quota(&cpu, &self.cgroup, None) {
@@ -1063,7 +1100,7 @@ impl Ops {
                 listener.wait().ok()?
             }
             Hierarchy::V2(root) => {
-                let mut watcher = cgroups2::memory::OomWatcher::new(root, &self.cgroup)
+                let mut watcher = cgroups2::memory::OomWatcher::local(root, &self.cgroup)
                     .ok()?
                     .with_interval(Duration::from_millis(100));
                 watcher.wait().ok()?
@@ -1085,6 +1122,14 @@ impl Ops {
                 .and_then(|memory| cgroups::stat(&memory, &self.cgroup, "memory.oom_control").ok())
                 .and_then(|stat| stat.get("oom_kill").copied())
                 .is_some_and(|kills| kills > 0),
+            // The OOMs of its own limit: a nested cgroup's count in its
+            // parent's `memory.events` too.
+            Hierarchy::V2(root)
+                if cgroups2::has_control(root, &self.cgroup, "memory.events.local") =>
+            {
+                cgroups2::memory::events_local(root, &self.cgroup)
+                    .is_ok_and(|events| events.oom > 0)
+            }
             Hierarchy::V2(root) => {
                 cgroups2::memory::events(root, &self.cgroup).is_ok_and(|events| events.oom_kill > 0)
             }
@@ -1204,6 +1249,7 @@ impl Isolator for CgroupsIsolator {
                         subsystem,
                         cgroup: config.cgroup(&container_id),
                         config: config.clone(),
+                        nested: container_id.contains('.'),
                     };
                     if ops.exists() {
                         let counters = ops.listen_pressure();
@@ -1233,6 +1279,7 @@ impl Isolator for CgroupsIsolator {
                         subsystem,
                         cgroup: config.cgroup(&container_id),
                         config: config.clone(),
+                        nested: container_id.contains('.'),
                     };
                     if let Err(error) = ops.destroy() {
                         tracing::warn!(%container_id, %error, "Failed to destroy an orphan cgroup");
@@ -1258,16 +1305,6 @@ impl Isolator for CgroupsIsolator {
             if container_id.matches('.').count() > 1 {
                 return ready(Err(IsolatorError(
                     "2nd level or greater nested cgroups are not supported".into(),
-                )));
-            }
-            // The unified hierarchy's no-internal-process rule: the
-            // parent's processes live in its cgroup, so the controllers
-            // cannot be enabled below it.
-            if matches!(self.config.hierarchy, Hierarchy::V2(_)) {
-                return ready(Err(IsolatorError(
-                    "nested containers with 'share_cgroups' set to 'false' are not \
-                     supported on cgroups v2"
-                        .into(),
                 )));
             }
         }
@@ -1363,6 +1400,7 @@ impl Isolator for CgroupsIsolator {
             subsystem: self.subsystem,
             config: self.config.clone(),
             cgroup: self.config.cgroup(container_id),
+            nested: container_id.contains('.'),
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
@@ -1666,9 +1704,24 @@ mod tests {
     }
 
     #[test]
-    fn nested_cgroups_of_their_own_are_refused_on_v2_and_below_the_first_level() {
+    fn on_v2_a_nested_container_gets_controllers_below_its_parents_leaf() {
         let root = tempfile::tempdir().expect("tempdir");
-        std::fs::write(root.path().join("cgroup.controllers"), "cpu memory\n").expect("fixture");
+        let fixture = |cgroup: &str, files: &[(&str, &str)]| {
+            let dir = root.path().join(cgroup);
+            std::fs::create_dir_all(&dir).expect("fixture");
+            for (file, content) in files {
+                std::fs::write(dir.join(file), content).expect("fixture");
+            }
+        };
+        let control = [
+            ("cgroup.controllers", "cpu memory\n"),
+            ("cgroup.subtree_control", ""),
+        ];
+        for cgroup in ["", "mesos", "mesos/e", "mesos/e/mesos"] {
+            fixture(cgroup, &control);
+        }
+        let limits = [("memory.low", "0\n"), ("memory.max", "max\n")];
+        fixture("mesos/e", &limits);
         let config = Arc::new(CgroupsConfig {
             hierarchy: Hierarchy::V2(root.path().to_path_buf()),
             mount_root: root.path().to_path_buf(),
@@ -1680,27 +1733,60 @@ mod tests {
         });
         let isolator = CgroupsIsolator::new(Subsystem::Mem, config).expect("isolator");
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let error = runtime
+        let read = |file: &str| {
+            std::fs::read_to_string(root.path().join(file))
+                .expect("written")
+                .trim()
+                .to_owned()
+        };
+        // The top-level container's processes go to its leaf.
+        runtime
+            .block_on(isolator.prepare("e", &nested_config(true, "mem:96")))
+            .expect("prepared");
+        fixture("mesos/e/leaf", &[("cgroup.procs", "")]);
+        runtime
+            .block_on(isolator.isolate("e", 100))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/leaf/cgroup.procs"), "100");
+        assert_eq!(read("mesos/e/memory.max"), (96u64 << 20).to_string());
+        // A nested one with cgroups of its own: the controller is enabled
+        // in its parent's cgroup and in `mesos` below it.
+        runtime
             .block_on(isolator.prepare("e.own", &nested_config(false, "mem:32")))
-            .expect_err("refused");
+            .expect("prepared");
+        assert_eq!(read("mesos/e/cgroup.subtree_control"), "+memory");
+        assert_eq!(read("mesos/e/mesos/cgroup.subtree_control"), "+memory");
+        assert!(!root.path().join("mesos/e/mesos/own/leaf").exists());
+        fixture("mesos/e/mesos/own", &limits);
+        fixture("mesos/e/mesos/own", &[("cgroup.procs", "")]);
+        runtime
+            .block_on(isolator.isolate("e.own", 200))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/mesos/own/cgroup.procs"), "200");
         assert_eq!(
-            error.0,
-            "nested containers with 'share_cgroups' set to 'false' are not supported on \
-             cgroups v2"
+            read("mesos/e/mesos/own/memory.max"),
+            (32u64 << 20).to_string()
         );
+        assert_eq!(
+            read("mesos/e/mesos/own/memory.low"),
+            (32u64 << 20).to_string()
+        );
+        // A sharing one is left where the launcher puts it.
+        runtime
+            .block_on(isolator.prepare("e.shared", &nested_config(true, "mem:32")))
+            .expect("prepared");
+        runtime
+            .block_on(isolator.isolate("e.shared", 300))
+            .expect("isolated");
+        assert!(!root.path().join("mesos/e/mesos/shared").exists());
+        // Upstream's agent API refuses these before they get here.
         let error = runtime
-            .block_on(isolator.prepare("e.t.own", &nested_config(false, "mem:32")))
+            .block_on(isolator.prepare("e.own.deeper", &nested_config(false, "mem:32")))
             .expect_err("refused");
         assert_eq!(
             error.0,
             "2nd level or greater nested cgroups are not supported"
         );
-        // Sharing ones need nothing.
-        assert!(runtime
-            .block_on(isolator.prepare("e.t", &nested_config(true, "mem:32")))
-            .expect("prepared")
-            .is_none());
-        assert!(!root.path().join("mesos").exists());
     }
 
     #[test]
@@ -1814,6 +1900,7 @@ mod tests {
             subsystem,
             config: config.clone(),
             cgroup: config.cgroup("c"),
+            nested: false,
         };
         let read = |file: &str| {
             std::fs::read_to_string(dir.path().join(file))
@@ -1886,6 +1973,7 @@ mod tests {
             subsystem,
             config: config.clone(),
             cgroup: config.cgroup("c"),
+            nested: false,
         };
         let read = |file: &str| {
             std::fs::read_to_string(cgroup.join(file))
