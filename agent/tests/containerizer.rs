@@ -1015,6 +1015,24 @@ async fn nested_containers_without_shared_cgroups_get_cgroups_of_their_own() {
     assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
     assert!(usage.cpus_nr_periods.is_some(), "{usage:?}");
 
+    // One that exits gives its status back (upstream's `LaunchNested`
+    // with `share_cgroups: false`).
+    let quick = format!("{parent}.quick");
+    let launch = containerizer.launch(
+        quick.clone(),
+        sized(
+            &nested_sandbox("quick"),
+            "exit 42",
+            sharing(false),
+            "cpus:0.1;mem:32",
+        ),
+    );
+    let wait = containerizer.wait(quick.clone());
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    assert_eq!(termination.status.map(|s| (s >> 8) & 0xff), Some(42));
+    assert!(!cgroup_dir("cpu", &parent).join("mesos/quick").exists());
+
     // A container over its own memory is killed alone, with the upstream
     // reason; its siblings and parent keep running.
     let hog = format!("{parent}.hog");
