@@ -6,7 +6,13 @@
 //!
 //! A nested container's sandbox is `containers/<id>` inside its parent's
 //! (upstream's layout); it gets the command's environment and
-//! `MESOS_SANDBOX`. Standalone containers (a `*_CONTAINER` call with a
+//! `MESOS_SANDBOX`. `LAUNCH_CONTAINER`'s resources and limits reach the
+//! containerizer for a container with `linux_info.share_cgroups: false`,
+//! which gets cgroups of its own (upstream's containerizer keeps them for
+//! those alone; here the others never see them, so the isolators that act
+//! on resources, persistent volumes and disk quotas, stay as they were for
+//! them); upstream's rules on `share_cgroups`, resources and limits of
+//! nested and top-level containers are checked first. Standalone containers (a `*_CONTAINER` call with a
 //! top-level id) are not built yet: `501` naming the call.
 
 // Upstream marks the `*_NESTED_CONTAINER` calls deprecated in favour of

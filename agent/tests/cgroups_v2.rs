@@ -1,4 +1,7 @@
-//! `agent::linux::cgroups2` against a real cgroup v2 hierarchy.
+//! `agent::linux::cgroups2` against a real cgroup v2 hierarchy, and the
+//! containerizer on it (with nested containers that have cgroups of their
+//! own: `nested_containers_get_cgroups_of_their_own_on_v2`, our v2 form of
+//! `NestedMesosContainerizerTest.ROOT_CGROUPS_LaunchNestedShareCgroups`).
 //!
 //! The hosts that build this project mount cgroup v1, so these tests are
 //! `#[ignore]`d; `scripts/cgroups-v2-vm-test.sh` boots a VM whose root is a

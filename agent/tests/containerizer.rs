@@ -14,7 +14,15 @@
 //!   (processes, through `cgroups/pids`) →
 //!   `cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_LimitSwap`, `ROOT_CGROUPS_CFS_TaskGroupLimits` (memory hard
-//!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`
+//!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`; the whole of
+//!   `ROOT_CGROUPS_CFS_TaskGroupLimits` through the agent: `isolation.rs`
+//! - `NestedMesosContainerizerTest.ROOT_CGROUPS_LaunchNestedShareCgroups` and
+//!   `ROOT_CGROUPS_LaunchNested` (both parameterized by `share_cgroups`; the sharing case is
+//!   today's nested tests) →
+//!   `nested_containers_without_shared_cgroups_get_cgroups_of_their_own` (with the nested
+//!   cgroup's limits, usage, OOM and removal); after an agent restart (upstream's
+//!   `CgroupsIsolatorProcess::recover` of a nested container with `share_cgroups` false) →
+//!   `nested_cgroups_are_recovered_after_a_restart`
 //! - `MemoryIsolatorTest` OOM / `CgroupsIsolatorTest` memory limitation →
 //!   `a_container_over_its_memory_is_killed_with_the_upstream_reason`
 //! - `MemoryIsolatorTest.ROOT_MemUsage` → `usage_reports_limits_and_the_processes_memory`

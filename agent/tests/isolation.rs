@@ -23,6 +23,14 @@
 //!   `a_command_tasks_limits_set_its_quota_hard_limit_and_oom_score`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskInfiniteLimits` →
 //!   `infinite_limits_leave_a_command_task_unlimited`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_TaskGroupLimits` (tasks with `share_cgroups: false`,
+//!   the executor's sums, its growth and shrink) →
+//!   `task_groups_tasks_get_cgroups_of_their_own_with_their_limits` (also each task's usage
+//!   in `GET_CONTAINERS` with `show_nested`)
+//! - a task with cgroups of its own over its memory (upstream's memory limitation of a nested
+//!   container) → `a_task_over_its_own_memory_limit_is_killed_alone`. Through a master both
+//!   tasks have `share_cgroups: false` (upstream's master wants one value per executor); a
+//!   sharing task beside one with cgroups of its own is in `containerizer.rs`.
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 

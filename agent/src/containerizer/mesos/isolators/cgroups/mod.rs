@@ -16,6 +16,24 @@
 //! as they are and destroys the cgroups under the root that no container
 //! or known orphan owns (upstream's unknown orphans).
 //!
+//! Nested containers (upstream 1.11): one whose
+//! `ContainerInfo.linux_info.share_cgroups` is false (a task of a task
+//! group asking for it; only at the first level) gets cgroups of its own,
+//! `<root>/<parent>/mesos/<child>` (upstream's `getCgroupPath`), with the
+//! limits of its own resources and limits (from `LAUNCH_CONTAINER`), its
+//! own OOM watch (an OOM kills it alone), its own usage (`GET_CONTAINERS`
+//! with `show_nested`), removed on destroy and recovered after a restart
+//! from its checkpointed `ContainerInfo`. Any other nested container runs
+//! in the cgroups of its nearest ancestor that has some (upstream's
+//! `findCgroupInfo`). On v2 a top-level container's processes live in its
+//! `leaf` cgroup (upstream's v2 layout; the launcher puts them there), so
+//! that its own cgroup holds none and the controllers can be enabled below
+//! it (the no-internal-process rule); OOMs are those of the cgroup's own
+//! limit (`memory.events.local`), not its nested containers'. Deliberate
+//! difference: upstream's v2 isolator has no nesting at all. A nested
+//! cgroup gives up its CFS quota before it is removed: a removed cgroup
+//! whose exited processes await reaping still bounds its parent's quota.
+//!
 //! - cpu: `cpu.shares` = 1024 × cpus (at least 2); with
 //!   `--cgroups_enable_cfs`, `cpu.cfs_quota_us` = cpus × 100 ms per
 //!   100 ms period (at least 1 ms). A `cpus` limit (upstream
