@@ -1250,7 +1250,14 @@ impl Isolator for CgroupsIsolator {
                 };
                 containers.insert(id.clone(), info);
             }
-            known.extend(containers.keys().cloned());
+            // Every checkpointed container is known, sharing ones too (a
+            // hierarchy co-mounted with the launcher's freezer has their
+            // cgroups).
+            known.extend(
+                states
+                    .iter()
+                    .map(|s| crate::containerizer::container_id_string(&s.container_id)),
+            );
         }
         let (subsystem, config) = (self.subsystem, self.config.clone());
         let recovered: Vec<String> = states
