@@ -16,10 +16,10 @@
 #
 # Part of the test command: scripts/test.sh runs it after `cargo test
 # --workspace`. It runs every #[ignore]d test of agent/tests/cgroups_v2.rs
-# (8 today: the cgroups2 module's controls, OOM, kill and pids.max tests and
-# the containerizer's limits, OOM and devices tests on v2). Seen working:
-# qemu 10.0.2 (bookworm-backports) under TCG, Debian kernel 6.1.0-56, 1 GB,
-# all 8 pass in ~7 s of test time, ~1 min end to end with the host build
+# (9 today: the cgroups2 module's controls, OOM, kill and pids.max tests and
+# the containerizer's limits, OOM, devices and nested cgroups tests on v2).
+# Seen working: qemu 10.0.2 (bookworm-backports) under TCG, Debian kernel
+# 6.1.0-56, 1 GB, all 9 pass in ~14 s of test time, ~1 min end to end with the host build
 # cached (the kernel package is downloaded once, ~70 MB). The
 # verdict is also copied to DIR with --out.
 set -euo pipefail

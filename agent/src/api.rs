@@ -388,10 +388,16 @@ fn dispatch(slave: &mut Slave, call: Call, json: bool) -> HttpFuture {
         call::Type::GetContainers => {
             let running = slave.running_containers();
             let containerizer = slave.containerizer_handle();
+            let show_nested = call
+                .get_containers
+                .as_ref()
+                .and_then(|g| g.show_nested)
+                .unwrap_or(false);
             return Box::pin(async move {
                 let mut response = ApiResponse::default();
                 response.set_type(response::Type::GetContainers);
-                response.get_containers = Some(get_containers(running, containerizer).await);
+                response.get_containers =
+                    Some(get_containers(running, containerizer, show_nested).await);
                 respond(&response, json)
             });
         }
@@ -617,15 +623,21 @@ fn get_tasks(slave: &Slave) -> response::GetTasks {
 
 /// Upstream `Http::__containers` for the executors' containers: an entry
 /// per running executor, with its status and usage when they could be
-/// read.
+/// read; with `show_nested`, then an entry per container nested in one of
+/// them, with (as upstream) only its own id's value, its status (whose
+/// `container_id` has the parents) and its usage (its own cgroups' when
+/// it does not share its parent's).
 async fn get_containers(
     running: Vec<crate::monitor::Running>,
     containerizer: Option<Arc<dyn Containerizer>>,
+    show_nested: bool,
 ) -> response::GetContainers {
     let mut containers = Vec::with_capacity(running.len());
     let Some(containerizer) = containerizer else {
         return response::GetContainers { containers };
     };
+    let roots: std::collections::HashSet<String> =
+        running.iter().map(|e| e.container_id.clone()).collect();
     for executor in running {
         let info = &executor.info;
         let container_status = containerizer
@@ -651,6 +663,34 @@ async fn get_containers(
             container_status,
             resource_statistics,
         });
+    }
+    if show_nested {
+        let mut nested: Vec<String> = containerizer
+            .containers()
+            .await
+            .into_iter()
+            .filter(|id| {
+                id.split_once('.')
+                    .is_some_and(|(root, _)| roots.contains(root))
+            })
+            .collect();
+        nested.sort();
+        for id in nested {
+            let container_status = containerizer.status(id.clone()).await.ok();
+            let resource_statistics = containerizer.usage(id.clone()).await.ok();
+            let value = id.rsplit_once('.').map(|(_, v)| v).unwrap_or(&id);
+            containers.push(response::get_containers::Container {
+                framework_id: None,
+                executor_id: None,
+                executor_name: None,
+                container_id: ContainerId {
+                    value: value.to_string(),
+                    ..Default::default()
+                },
+                container_status,
+                resource_statistics,
+            });
+        }
     }
     response::GetContainers { containers }
 }

@@ -97,7 +97,20 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
                         .into(),
                 );
             }
-            crate::nested::validate_id("launch_nested_container_session", &session.container_id)
+            crate::nested::validate_id("launch_nested_container_session", &session.container_id)?;
+            let separate = session
+                .container
+                .as_ref()
+                .and_then(|c| c.linux_info.as_ref())
+                .is_some_and(|l| !l.share_cgroups());
+            if separate {
+                return Err(
+                    "'launch_nested_container_session.container.linux_info' is invalid: \
+                     'share_cgroups' cannot be set to 'false' for nested container sessions"
+                        .into(),
+                );
+            }
+            Ok(())
         }
         call::Type::AttachContainerInput => {
             let Some(input) = &call.attach_container_input else {
@@ -337,15 +350,14 @@ pub(crate) fn launch_session(slave: &mut Slave, call: Call, media: StreamMedia) 
         .switch_user()
         .then(|| session.command.as_ref().and_then(|c| c.user.clone()))
         .flatten();
-    let launch = crate::nested::launch(
-        containerizer.clone(),
-        id.clone(),
-        directory,
-        session.command,
-        session.container,
+    let template = mesos_proto::mesos::slave::ContainerConfig {
+        command_info: session.command.unwrap_or_default(),
+        container_info: session.container,
         user,
-        Some(ContainerClass::Debug),
-    );
+        container_class: Some(ContainerClass::Debug as i32),
+        ..Default::default()
+    };
+    let launch = crate::nested::launch(containerizer.clone(), id.clone(), directory, template);
     let output = Call {
         r#type: Some(call::Type::AttachContainerOutput as i32),
         attach_container_output: Some(call::AttachContainerOutput {
@@ -548,6 +560,45 @@ pub(crate) fn attach_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Upstream `AgentCallValidationTest.LaunchNestedContainerSession`'s
+    /// `share_cgroups` case.
+    #[test]
+    fn a_session_container_cannot_have_cgroups_of_its_own() {
+        use mesos_proto::mesos::{ContainerId, ContainerInfo, LinuxInfo};
+        let session = |share_cgroups: Option<bool>| {
+            let mut call = Call::default();
+            call.set_type(call::Type::LaunchNestedContainerSession);
+            call.launch_nested_container_session = Some(call::LaunchNestedContainerSession {
+                container_id: ContainerId {
+                    value: "debug".into(),
+                    parent: Some(Box::new(ContainerId {
+                        value: "e".into(),
+                        parent: None,
+                    })),
+                },
+                container: Some(ContainerInfo {
+                    linux_info: Some(LinuxInfo {
+                        share_cgroups,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            call
+        };
+        assert_eq!(
+            validate(&session(Some(false))),
+            Err(
+                "'launch_nested_container_session.container.linux_info' is invalid: \
+                 'share_cgroups' cannot be set to 'false' for nested container sessions"
+                    .into()
+            )
+        );
+        assert_eq!(validate(&session(Some(true))), Ok(()));
+        assert_eq!(validate(&session(None)), Ok(()));
+    }
 
     #[test]
     fn first_records_split_off_their_rest() {

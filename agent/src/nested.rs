@@ -6,7 +6,13 @@
 //!
 //! A nested container's sandbox is `containers/<id>` inside its parent's
 //! (upstream's layout); it gets the command's environment and
-//! `MESOS_SANDBOX`. Standalone containers (a `*_CONTAINER` call with a
+//! `MESOS_SANDBOX`. `LAUNCH_CONTAINER`'s resources and limits reach the
+//! containerizer for a container with `linux_info.share_cgroups: false`,
+//! which gets cgroups of its own (upstream's containerizer keeps them for
+//! those alone; here the others never see them, so the isolators that act
+//! on resources, persistent volumes and disk quotas, stay as they were for
+//! them); upstream's rules on `share_cgroups`, resources and limits of
+//! nested and top-level containers are checked first. Standalone containers (a `*_CONTAINER` call with a
 //! top-level id) are not built yet: `501` naming the call.
 
 // Upstream marks the `*_NESTED_CONTAINER` calls deprecated in favour of
@@ -89,6 +95,53 @@ pub(crate) fn validate(call: &Call) -> Result<(), String> {
             "Expecting '{field}.container_id.parent' to be present"
         ));
     }
+    validate_share_cgroups(call, id)
+}
+
+/// Upstream's rules on `share_cgroups`, resources and limits of the launch
+/// calls: only a container nested at the first level may have cgroups of
+/// its own, resources or limits; a top-level one cannot share cgroups.
+fn validate_share_cgroups(call: &Call, id: &ContainerId) -> Result<(), String> {
+    let twice_nested = id.parent.as_ref().is_some_and(|p| p.parent.is_some());
+    let share_cgroups = |container: Option<&mesos_proto::mesos::ContainerInfo>| {
+        container
+            .and_then(|c| c.linux_info.as_ref())
+            .and_then(|l| l.share_cgroups)
+    };
+    if let Some(launch) = &call.launch_nested_container {
+        if twice_nested && share_cgroups(launch.container.as_ref()) == Some(false) {
+            return Err(
+                "'launch_nested_container' is invalid: containers nested at the \
+                        second level or greater cannot set 'share_cgroups' to 'false'"
+                    .into(),
+            );
+        }
+    }
+    if let Some(launch) = &call.launch_container {
+        let shares = share_cgroups(launch.container.as_ref());
+        let nested_error = |what: &str| {
+            Err(format!(
+                "'launch_container' is invalid: containers nested at the second level or \
+                 greater cannot {what}"
+            ))
+        };
+        if twice_nested && !launch.resources.is_empty() {
+            return nested_error("specify resources");
+        }
+        if twice_nested && !launch.limits.is_empty() {
+            return nested_error("specify resource limits");
+        }
+        if twice_nested && shares == Some(false) {
+            return nested_error("set 'share_cgroups' to 'false'");
+        }
+        if id.parent.is_none() && shares == Some(true) {
+            return Err(
+                "'launch_container' is invalid: containers without a parent \
+                        cannot set 'share_cgroups' to 'true'"
+                    .into(),
+            );
+        }
+    }
     Ok(())
 }
 
@@ -131,11 +184,29 @@ pub(crate) fn dispatch(
     tracing::info!(container_id = %id_string, call = name, "Processing container call");
     let future = match call.r#type() {
         Type::LaunchNestedContainer | Type::LaunchContainer => {
-            let (command, container) = match (&call.launch_nested_container, &call.launch_container)
-            {
-                (Some(l), _) => (l.command.clone(), l.container.clone()),
-                (None, Some(l)) => (l.command.clone(), l.container.clone()),
-                (None, None) => (None, None),
+            let mut template = ContainerConfig::default();
+            let command = match (&call.launch_nested_container, &call.launch_container) {
+                (Some(l), _) => {
+                    template.container_info = l.container.clone();
+                    l.command.clone()
+                }
+                (None, Some(l)) => {
+                    template.container_info = l.container.clone();
+                    // Only a container with cgroups of its own uses its
+                    // resources and limits (upstream's containerizer keeps
+                    // them for it alone).
+                    let shares = template
+                        .container_info
+                        .as_ref()
+                        .and_then(|c| c.linux_info.as_ref())
+                        .is_none_or(|l| l.share_cgroups());
+                    if !shares {
+                        template.resources = l.resources.clone();
+                        template.limits = l.limits.clone();
+                    }
+                    l.command.clone()
+                }
+                (None, None) => None,
             };
             let root = id_string.split('.').next().unwrap_or_default();
             let Some(root_sandbox) = slave.container_sandbox(root) else {
@@ -149,19 +220,12 @@ pub(crate) fn dispatch(
             };
             let directory = sandbox(root_sandbox, &id_string);
             // `--switch_user`: the command's user; else the parent's.
-            let user = slave
+            template.user = slave
                 .switch_user()
                 .then(|| command.as_ref().and_then(|c| c.user.clone()))
                 .flatten();
-            launch(
-                containerizer,
-                id_string,
-                directory,
-                command,
-                container,
-                user,
-                None,
-            )
+            template.command_info = command.unwrap_or_default();
+            launch(containerizer, id_string, directory, template)
         }
         Type::WaitNestedContainer | Type::WaitContainer => {
             let nested = call.r#type() == Type::WaitNestedContainer;
@@ -239,21 +303,21 @@ pub(crate) fn sandbox(root_sandbox: PathBuf, id: &str) -> PathBuf {
     })
 }
 
-/// Launches a nested container (of `class`, e.g. DEBUG for a session);
-/// answers `200` once it runs.
+/// Launches a nested container from `template` (its command, container
+/// info, user, class, e.g. DEBUG for a session, and, with cgroups of its
+/// own, its resources and limits) in sandbox `directory`; answers `200`
+/// once it runs.
 pub(crate) fn launch(
     containerizer: Arc<dyn Containerizer>,
     id: String,
     directory: PathBuf,
-    command: Option<mesos_proto::mesos::CommandInfo>,
-    container: Option<mesos_proto::mesos::ContainerInfo>,
-    user: Option<String>,
-    class: Option<mesos_proto::mesos::slave::ContainerClass>,
+    mut template: ContainerConfig,
 ) -> HttpFuture {
     Box::pin(async move {
-        let mut command = command.unwrap_or_default();
+        let mut command = std::mem::take(&mut template.command_info);
         // A DEBUG container keeps its parent's MESOS_SANDBOX, as upstream.
-        let debug = class == Some(mesos_proto::mesos::slave::ContainerClass::Debug);
+        let debug = template.container_class
+            == Some(mesos_proto::mesos::slave::ContainerClass::Debug as i32);
         let mut variables = Vec::new();
         if !debug {
             variables.push(environment::Variable {
@@ -277,15 +341,120 @@ pub(crate) fn launch(
         }
         let config = ContainerConfig {
             command_info: command,
-            container_info: container,
             directory: directory.display().to_string(),
-            user,
-            container_class: class.map(|c| c as i32),
-            ..Default::default()
+            ..template
         };
         match containerizer.launch(id, config).await {
             Ok(_) | Err(ContainerizerError::AlreadyExists(_)) => Response::status(200),
             Err(error) => Response::internal_error(error.to_string()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_proto::mesos::{value::Scalar, ContainerInfo, LinuxInfo};
+
+    fn id(path: &[&str]) -> ContainerId {
+        path.iter()
+            .fold(None, |parent: Option<ContainerId>, value| {
+                Some(ContainerId {
+                    value: value.to_string(),
+                    parent: parent.map(Box::new),
+                })
+            })
+            .expect("an id")
+    }
+
+    fn container(share_cgroups: Option<bool>) -> Option<ContainerInfo> {
+        Some(ContainerInfo {
+            linux_info: Some(LinuxInfo {
+                share_cgroups,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn launch_container(
+        container_id: ContainerId,
+        share_cgroups: Option<bool>,
+        resources: &str,
+        limits: &[(&str, f64)],
+    ) -> Call {
+        let mut call = Call::default();
+        call.set_type(call::Type::LaunchContainer);
+        call.launch_container = Some(call::LaunchContainer {
+            container_id,
+            container: container(share_cgroups),
+            resources: mesos_proto::resources::Resources::parse(resources, "*")
+                .expect("resources")
+                .to_vec(),
+            limits: limits
+                .iter()
+                .map(|(name, value)| (name.to_string(), Scalar { value: *value }))
+                .collect(),
+            ..Default::default()
+        });
+        call
+    }
+
+    /// Upstream `AgentCallValidationTest.LaunchContainer`'s cases of
+    /// `share_cgroups`, resources and limits.
+    #[test]
+    fn only_first_level_nested_containers_may_have_cgroups_resources_or_limits() {
+        let first = id(&["e", "t"]);
+        let second = id(&["e", "t", "d"]);
+        let ok = launch_container(first.clone(), Some(false), "cpus:0.1", &[("cpus", 1.0)]);
+        assert_eq!(validate(&ok), Ok(()));
+        let error = |call: &Call| validate(call).expect_err("refused");
+        assert_eq!(
+            error(&launch_container(second.clone(), None, "cpus:0.1", &[])),
+            "'launch_container' is invalid: containers nested at the second level or greater \
+             cannot specify resources"
+        );
+        assert_eq!(
+            error(&launch_container(
+                second.clone(),
+                None,
+                "",
+                &[("cpus", 1.0)]
+            )),
+            "'launch_container' is invalid: containers nested at the second level or greater \
+             cannot specify resource limits"
+        );
+        assert_eq!(
+            error(&launch_container(second.clone(), Some(false), "", &[])),
+            "'launch_container' is invalid: containers nested at the second level or greater \
+             cannot set 'share_cgroups' to 'false'"
+        );
+        assert_eq!(
+            validate(&launch_container(second, Some(true), "", &[])),
+            Ok(())
+        );
+        assert_eq!(
+            error(&launch_container(id(&["s"]), Some(true), "", &[])),
+            "'launch_container' is invalid: containers without a parent cannot set \
+             'share_cgroups' to 'true'"
+        );
+
+        // `LAUNCH_NESTED_CONTAINER`: the same rule on `share_cgroups`.
+        let mut call = Call::default();
+        call.set_type(call::Type::LaunchNestedContainer);
+        call.launch_nested_container = Some(call::LaunchNestedContainer {
+            container_id: id(&["e", "t", "d"]),
+            container: container(Some(false)),
+            ..Default::default()
+        });
+        assert_eq!(
+            error(&call),
+            "'launch_nested_container' is invalid: containers nested at the second level or \
+             greater cannot set 'share_cgroups' to 'false'"
+        );
+        if let Some(launch) = call.launch_nested_container.as_mut() {
+            launch.container_id = id(&["e", "t"]);
+        }
+        assert_eq!(validate(&call), Ok(()));
+    }
 }

@@ -1,4 +1,7 @@
-//! `agent::linux::cgroups2` against a real cgroup v2 hierarchy.
+//! `agent::linux::cgroups2` against a real cgroup v2 hierarchy, and the
+//! containerizer on it (with nested containers that have cgroups of their
+//! own: `nested_containers_get_cgroups_of_their_own_on_v2`, our v2 form of
+//! `NestedMesosContainerizerTest.ROOT_CGROUPS_LaunchNestedShareCgroups`).
 //!
 //! The hosts that build this project mount cgroup v1, so these tests are
 //! `#[ignore]`d; `scripts/cgroups-v2-vm-test.sh` boots a VM whose root is a
@@ -393,8 +396,10 @@ mod containerizer {
         assert_eq!(read("cpu.weight"), "50");
         assert_eq!(read("cpu.max"), "50000 100000");
         assert_eq!(read("memory.max"), (64 * 1024 * 1024).to_string());
+        // The processes are in its leaf (upstream's v2 layout).
+        let leaf = format!("{cgroup}/{}", cgroups2::LEAF);
         for _ in 0..100 {
-            if cgroups2::processes(&v2, &cgroup)
+            if cgroups2::processes(&v2, &leaf)
                 .map(|p| p.len())
                 .unwrap_or(0)
                 == 2
@@ -475,5 +480,109 @@ mod containerizer {
         assert_eq!(stdout, "zero-read\ndone\n");
         // The host, outside the cgroup, still reads /dev/kmsg.
         assert!(std::fs::File::open("/dev/kmsg").is_ok());
+    }
+
+    /// Upstream 1.11's nested cgroups on v2 (ours: upstream's v2 isolator
+    /// has no nesting): a nested container with `share_cgroups: false` gets
+    /// a cgroup of its own below its parent's, with the controllers
+    /// enabled above it (the parent's processes are in its leaf), its own
+    /// `cpu.max` and `memory.max`, and its own OOM, which kills it alone;
+    /// a sharing one runs in its parent's subtree without controllers.
+    #[actix_rt::test]
+    #[ignore = "needs a cgroup v2 host; run by scripts/cgroups-v2-vm-test.sh"]
+    async fn nested_containers_get_cgroups_of_their_own_on_v2() {
+        use mesos_proto::mesos::{value::Scalar, ContainerInfo, LinuxInfo};
+        let root = Root(format!("mesos_test_{}", uuid::Uuid::new_v4().simple()));
+        let sandbox = tempfile::tempdir().expect("sandbox");
+        let containerizer = mesos_agent::containerizer::create(
+            &options(&root.0, "cgroups/cpu,cgroups/mem"),
+            launcher_dir(),
+        )
+        .expect("containerizer");
+        let mut parent = config(sandbox.path(), "exec sleep 1000", "cpus:0.3;mem:160");
+        parent.limits = [("cpus", 0.8), ("mem", 192.0)]
+            .map(|(name, value)| (name.to_string(), Scalar { value }))
+            .into();
+        containerizer
+            .launch("e".into(), parent)
+            .await
+            .expect("launched");
+        let nested = |name: &str, command: &str, resources: &str, share_cgroups: bool| {
+            let dir = sandbox.path().join("containers").join(name);
+            std::fs::create_dir_all(&dir).expect("sandbox");
+            let mut config = config(&dir, command, resources);
+            config.container_info = Some(ContainerInfo {
+                linux_info: Some(LinuxInfo {
+                    share_cgroups: Some(share_cgroups),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            if share_cgroups {
+                config.resources.clear();
+            }
+            config
+        };
+        let mut own = nested("own", "exec sleep 1001", "cpus:0.1;mem:32", false);
+        own.limits = [("cpus", 0.5), ("mem", 64.0)]
+            .map(|(name, value)| (name.to_string(), Scalar { value }))
+            .into();
+        containerizer
+            .launch("e.own".into(), own)
+            .await
+            .expect("launched");
+        containerizer
+            .launch(
+                "e.shared".into(),
+                nested("shared", "exec sleep 1002", "", true),
+            )
+            .await
+            .expect("launched");
+        let v2 = super::root();
+        let read = |cgroup: &str, file: &str| {
+            cgroups2::read(&v2, &format!("{}/{cgroup}", root.0), file)
+                .unwrap_or_else(|e| panic!("{cgroup}/{file}: {e}"))
+                .trim()
+                .to_string()
+        };
+        assert_eq!(read("e/mesos/own", "cpu.max"), "50000 100000");
+        assert_eq!(read("e/mesos/own", "memory.max"), (64u64 << 20).to_string());
+        assert_eq!(read("e/mesos/own", "memory.low"), (32u64 << 20).to_string());
+        assert_eq!(read("e", "memory.max"), (192u64 << 20).to_string());
+        assert!(!read("e/leaf", "cgroup.procs").is_empty());
+        assert!(read("e", "cgroup.procs").is_empty());
+        assert!(!read("e/mesos/own", "cgroup.procs").is_empty());
+        assert!(!read("e/mesos/shared", "cgroup.procs").is_empty());
+        assert_eq!(read("e/mesos/shared", "cgroup.subtree_control"), "");
+        let usage = containerizer.usage("e.own".into()).await.expect("usage");
+        assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
+        assert_eq!(usage.mem_limit_bytes, Some(64 << 20), "{usage:?}");
+
+        // Its own OOM kills it alone.
+        let launch = containerizer.launch(
+            "e.hog".into(),
+            nested("hog", "exec tail /dev/zero", "cpus:0.1;mem:32", false),
+        );
+        let wait = containerizer.wait("e.hog".into());
+        launch.await.expect("launched");
+        let termination = tokio::time::timeout(Duration::from_secs(120), wait)
+            .await
+            .expect("killed in time")
+            .expect("terminated");
+        assert_eq!(
+            termination.reason,
+            Some(task_status::Reason::ContainerLimitationMemory as i32),
+            "{termination:?}"
+        );
+        // Nothing reaches the parent's watch (an absence: a bounded wait).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let running = containerizer.containers().await;
+        for id in ["e", "e.own", "e.shared"] {
+            assert!(running.contains(id), "{id}: {running:?}");
+        }
+        assert!(containerizer.destroy("e.own".into()).await);
+        assert!(!cgroups2::exists(&v2, &format!("{}/e/mesos/own", root.0)));
+        assert!(containerizer.destroy("e".into()).await);
+        assert!(!cgroups2::exists(&v2, &format!("{}/e", root.0)));
     }
 }

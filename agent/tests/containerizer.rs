@@ -14,7 +14,15 @@
 //!   (processes, through `cgroups/pids`) →
 //!   `cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_LimitSwap`, `ROOT_CGROUPS_CFS_TaskGroupLimits` (memory hard
-//!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`
+//!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`; the whole of
+//!   `ROOT_CGROUPS_CFS_TaskGroupLimits` through the agent: `isolation.rs`
+//! - `NestedMesosContainerizerTest.ROOT_CGROUPS_LaunchNestedShareCgroups` and
+//!   `ROOT_CGROUPS_LaunchNested` (both parameterized by `share_cgroups`; the sharing case is
+//!   today's nested tests) →
+//!   `nested_containers_without_shared_cgroups_get_cgroups_of_their_own` (with the nested
+//!   cgroup's limits, usage, OOM and removal); after an agent restart (upstream's
+//!   `CgroupsIsolatorProcess::recover` of a nested container with `share_cgroups` false) →
+//!   `nested_cgroups_are_recovered_after_a_restart`
 //! - `MemoryIsolatorTest` OOM / `CgroupsIsolatorTest` memory limitation →
 //!   `a_container_over_its_memory_is_killed_with_the_upstream_reason`
 //! - `MemoryIsolatorTest.ROOT_MemUsage` → `usage_reports_limits_and_the_processes_memory`
@@ -143,6 +151,7 @@ use mesos_agent::containerizer::mesos::MesosContainerizer;
 use mesos_agent::containerizer::{Containerizer, ContainerizerOptions};
 use mesos_proto::mesos::r_limit_info::{r_limit::Type, RLimit};
 use mesos_proto::mesos::slave::ContainerConfig;
+use mesos_proto::mesos::value::Scalar;
 use mesos_proto::mesos::{container_info, task_status, CommandInfo, ContainerInfo, RLimitInfo};
 use mesos_proto::resources::Resources;
 
@@ -881,6 +890,307 @@ async fn recovery_destroys_orphan_containers() {
             .join(&id);
         assert!(eventually(|| !dir.exists()).await, "{}", dir.display());
     }
+}
+
+/// A nested container's `ContainerInfo` with `share_cgroups` set.
+fn sharing(share_cgroups: bool) -> Option<ContainerInfo> {
+    Some(ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        linux_info: Some(mesos_proto::mesos::LinuxInfo {
+            share_cgroups: Some(share_cgroups),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
+/// `(resource, value)` pairs as `ContainerConfig.limits`.
+fn resource_limits(values: &[(&str, f64)]) -> std::collections::HashMap<String, Scalar> {
+    values
+        .iter()
+        .map(|(name, value)| (name.to_string(), Scalar { value: *value }))
+        .collect()
+}
+
+/// The pids in `cgroup.procs` of `dir`.
+fn procs(dir: &Path) -> Vec<u32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+/// Upstream 1.11's nested cgroups (the isolator side of
+/// `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_TaskGroupLimits` and the
+/// `NestedMesosContainerizerTest` scenarios parameterized by
+/// `share_cgroups`): a nested container with `share_cgroups: false` gets
+/// cpu and memory cgroups of its own at `<root>/<parent>/mesos/<child>`
+/// with shares, CFS quota and memory limits from its own resources and
+/// limits, its own usage, its own OOM (which kills it alone), and loses
+/// them when destroyed; a nested container sharing cgroups runs in its
+/// parent's; an agent restart recovers the nested cgroups.
+#[actix_rt::test]
+async fn nested_containers_without_shared_cgroups_get_cgroups_of_their_own() {
+    let test = "nested_containers_without_shared_cgroups_get_cgroups_of_their_own";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"]) {
+        return;
+    }
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/cpu,cgroups/mem".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        cgroups_enable_cfs: true,
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let parent_sandbox = tempfile::tempdir().unwrap();
+    let parent = unique("nested-cgroups");
+    // The parent's requests and limits cover its nested containers' (as
+    // the agent's for an executor): the kernel refuses a child a CFS
+    // quota above its parent's.
+    let mut parent_config = sized(
+        parent_sandbox.path(),
+        "exec sleep 1011",
+        None,
+        "cpus:0.3;mem:160",
+    );
+    parent_config.limits = resource_limits(&[("cpus", 0.8), ("mem", 192.0)]);
+    containerizer
+        .launch(parent.clone(), parent_config)
+        .await
+        .unwrap();
+    let nested_sandbox = |name: &str| {
+        let dir = parent_sandbox.path().join("containers").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    };
+    // `own` has cgroups of its own, with limits above its requests.
+    let own = format!("{parent}.own");
+    let mut own_config = sized(
+        &nested_sandbox("own"),
+        "exec sleep 1012",
+        sharing(false),
+        "cpus:0.1;mem:32",
+    );
+    own_config.limits = resource_limits(&[("cpus", 0.5), ("mem", 64.0)]);
+    containerizer.launch(own.clone(), own_config).await.unwrap();
+    // `shared` shares its parent's (no resources of its own, as the
+    // agent API passes none for it).
+    let shared = format!("{parent}.shared");
+    let mut shared_config = config(&nested_sandbox("shared"), "exec sleep 1013", sharing(true));
+    shared_config.resources.clear();
+    containerizer
+        .launch(shared.clone(), shared_config)
+        .await
+        .unwrap();
+
+    let own_cgroup = |controller: &str| cgroup_dir(controller, &parent).join("mesos/own");
+    assert_eq!(read_trimmed(&own_cgroup("cpu").join("cpu.shares")), "102");
+    assert_eq!(
+        read_trimmed(&own_cgroup("cpu").join("cpu.cfs_quota_us")),
+        "50000"
+    );
+    assert_eq!(
+        read_trimmed(&own_cgroup("memory").join("memory.soft_limit_in_bytes")),
+        (32u64 << 20).to_string()
+    );
+    assert_eq!(
+        read_trimmed(&own_cgroup("memory").join("memory.limit_in_bytes")),
+        (64u64 << 20).to_string()
+    );
+    // The parent keeps its own limits.
+    assert_eq!(
+        read_trimmed(&cgroup_dir("cpu", &parent).join("cpu.shares")),
+        "307"
+    );
+    let pid = |id: &str| {
+        let containerizer = &containerizer;
+        let id = id.to_string();
+        async move {
+            containerizer
+                .status(id)
+                .await
+                .unwrap()
+                .executor_pid
+                .unwrap()
+        }
+    };
+    let (own_pid, shared_pid) = (pid(&own).await, pid(&shared).await);
+    for controller in ["cpu", "memory"] {
+        let own_procs = procs(&own_cgroup(controller));
+        assert!(own_procs.contains(&own_pid), "{controller}");
+        assert!(!own_procs.contains(&shared_pid), "{controller}");
+        let parent_procs = procs(&cgroup_dir(controller, &parent));
+        assert!(parent_procs.contains(&shared_pid), "{controller}");
+        assert!(!parent_procs.contains(&own_pid), "{controller}");
+    }
+    // Its usage is its own cgroup's, with its own limits.
+    let usage = containerizer.usage(own.clone()).await.unwrap();
+    assert_eq!(usage.mem_limit_bytes, Some(64 << 20), "{usage:?}");
+    assert_eq!(usage.mem_soft_limit_bytes, Some(32 << 20), "{usage:?}");
+    assert_eq!(usage.cpus_limit, Some(0.5), "{usage:?}");
+    assert!(usage.cpus_user_time_secs.is_some(), "{usage:?}");
+    assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
+    assert!(usage.cpus_nr_periods.is_some(), "{usage:?}");
+
+    // One that exits gives its status back (upstream's `LaunchNested`
+    // with `share_cgroups: false`).
+    let quick = format!("{parent}.quick");
+    let launch = containerizer.launch(
+        quick.clone(),
+        sized(
+            &nested_sandbox("quick"),
+            "exit 42",
+            sharing(false),
+            "cpus:0.1;mem:32",
+        ),
+    );
+    let wait = containerizer.wait(quick.clone());
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    assert_eq!(termination.status.map(|s| (s >> 8) & 0xff), Some(42));
+    assert!(!cgroup_dir("cpu", &parent).join("mesos/quick").exists());
+
+    // A container over its own memory is killed alone, with the upstream
+    // reason; its siblings and parent keep running.
+    let hog = format!("{parent}.hog");
+    let launch = containerizer.launch(
+        hog.clone(),
+        sized(
+            &nested_sandbox("hog"),
+            "exec tail /dev/zero",
+            sharing(false),
+            "cpus:0.1;mem:32",
+        ),
+    );
+    let wait = containerizer.wait(hog.clone());
+    launch.await.unwrap();
+    let termination = tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .expect("the container is killed")
+        .unwrap();
+    assert_eq!(
+        termination.reason,
+        Some(task_status::Reason::ContainerLimitationMemory as i32),
+        "{termination:?}"
+    );
+    let message = termination.message.unwrap_or_default();
+    assert!(
+        message.starts_with("Memory limit exceeded: Requested: 32MB Maximum Used: "),
+        "{message}"
+    );
+    assert!(!cgroup_dir("memory", &parent).join("mesos/hog").exists());
+    // The OOM was the nested cgroup's alone: nothing reaches the parent's
+    // watch (an absence, so a bounded wait).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let running = containerizer.containers().await;
+    for id in [&parent, &own, &shared] {
+        assert!(running.contains(id.as_str()), "{id}: {running:?}");
+    }
+
+    // Destroying a nested container removes its cgroups, not its parent's.
+    assert!(containerizer.destroy(own.clone()).await);
+    for controller in ["cpu", "cpuacct", "memory"] {
+        assert!(!own_cgroup(controller).exists(), "{controller}");
+        assert!(cgroup_dir(controller, &parent).exists(), "{controller}");
+    }
+    assert!(containerizer.destroy(parent.clone()).await);
+    for controller in ["cpu", "cpuacct", "memory", "freezer"] {
+        assert!(!cgroup_dir(controller, &parent).exists(), "{controller}");
+    }
+}
+
+/// An agent restart recovers a nested container with cgroups of its own
+/// (upstream's `CgroupsIsolatorProcess::recover` of a nested container
+/// whose checkpointed `ContainerInfo` has `share_cgroups: false`): its
+/// usage is read again and destroying it removes its cgroups; an unknown
+/// nested cgroup under a recovered container is destroyed.
+#[actix_rt::test]
+async fn nested_cgroups_are_recovered_after_a_restart() {
+    let test = "nested_cgroups_are_recovered_after_a_restart";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"]) {
+        return;
+    }
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/cpu,cgroups/mem".into(),
+        cgroups_root: format!("{CGROUPS_ROOT}_nested_recovery"),
+        runtime_dir: support::unique_runtime_dir(),
+        ..Default::default()
+    };
+    let start = || mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let before = start();
+    let parent_sandbox = tempfile::tempdir().unwrap();
+    let parent = unique("nested-recovery");
+    let resources = "cpus:0.3;mem:96";
+    before
+        .launch(
+            parent.clone(),
+            sized(parent_sandbox.path(), "exec sleep 1014", None, resources),
+        )
+        .await
+        .unwrap();
+    let sandbox = parent_sandbox.path().join("containers/own");
+    std::fs::create_dir_all(&sandbox).unwrap();
+    let own = format!("{parent}.own");
+    let config = sized(
+        &sandbox,
+        "exec sleep 1015",
+        sharing(false),
+        "cpus:0.1;mem:32",
+    );
+    before.launch(own.clone(), config).await.unwrap();
+    let parent_pid = before
+        .status(parent.clone())
+        .await
+        .unwrap()
+        .executor_pid
+        .unwrap();
+    let dir = |controller: &str, cgroup: &str| {
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(&options.cgroups_root)
+            .join(&parent)
+            .join(cgroup)
+    };
+    // A nested cgroup nobody launched (the agent died while destroying
+    // its container).
+    std::fs::create_dir(dir("cpu", "mesos/lost")).unwrap();
+
+    let after = start();
+    let state = mesos_proto::mesos::slave::ContainerState {
+        executor_info: Some(mesos_proto::mesos::ExecutorInfo {
+            resources: Resources::parse(resources, "*").unwrap().to_vec(),
+            ..Default::default()
+        }),
+        container_id: mesos_proto::mesos::ContainerId {
+            value: parent.clone(),
+            parent: None,
+        },
+        pid: u64::from(parent_pid),
+        directory: parent_sandbox.path().display().to_string(),
+        ..Default::default()
+    };
+    after.recover(vec![state]).await.unwrap();
+    assert!(eventually(|| !dir("cpu", "mesos/lost").exists()).await);
+    let usage = after.usage(own.clone()).await.unwrap();
+    assert!(usage.cpus_user_time_secs.is_some(), "{usage:?}");
+    assert!(usage.mem_total_bytes.is_some(), "{usage:?}");
+    assert!(after.destroy(own.clone()).await);
+    for controller in ["cpu", "memory", "freezer"] {
+        assert!(!dir(controller, "mesos/own").exists(), "{controller}");
+    }
+    assert!(after.destroy(parent.clone()).await);
+    assert!(eventually(|| count_processes("sleep\x001014\x00") == 0).await);
 }
 
 // ---------------------------------------------------------------------------

@@ -23,6 +23,14 @@
 //!   `a_command_tasks_limits_set_its_quota_hard_limit_and_oom_score`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskInfiniteLimits` →
 //!   `infinite_limits_leave_a_command_task_unlimited`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_TaskGroupLimits` (tasks with `share_cgroups: false`,
+//!   the executor's sums, its growth and shrink) →
+//!   `task_groups_tasks_get_cgroups_of_their_own_with_their_limits` (also each task's usage
+//!   in `GET_CONTAINERS` with `show_nested`)
+//! - a task with cgroups of its own over its memory (upstream's memory limitation of a nested
+//!   container) → `a_task_over_its_own_memory_limit_is_killed_alone`. Through a master both
+//!   tasks have `share_cgroups: false` (upstream's master wants one value per executor); a
+//!   sharing task beside one with cgroups of its own is in `containerizer.rs`.
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -709,4 +717,407 @@ async fn cpu_shares_drop_when_a_task_of_a_running_executor_ends() {
         TaskState::TaskKilled,
         "{statuses:?}"
     );
+}
+
+/// A task of a task group with `LinuxInfo.share_cgroups: false` (cgroups of
+/// its own) and `limits`.
+fn separate(id: &str, command: &str, resources: &str, limits: &[(&str, f64)]) -> TaskInfo {
+    let container = ContainerInfo {
+        r#type: container_info::Type::Mesos as i32,
+        linux_info: Some(mesos_proto::mesos::LinuxInfo {
+            share_cgroups: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut task = task(command, resources, Some(container));
+    task.task_id.value = id.into();
+    task.name = id.into();
+    task.limits = limits
+        .iter()
+        .map(|(name, value)| {
+            let scalar = mesos_proto::mesos::value::Scalar { value: *value };
+            (name.to_string(), scalar)
+        })
+        .collect();
+    task
+}
+
+/// An agent with `cgroups/cpu,cgroups/mem` and CFS (linux launcher) under
+/// a master, and a framework subscribed to it: what the task group tests
+/// drive.
+struct GroupCluster {
+    framework: TestFramework,
+    hierarchies: mesos_agent::linux::cgroups::Hierarchies,
+    /// `--cgroups_root`.
+    root: String,
+    _leftovers: KillCgroupTree,
+    _work_dir: tempfile::TempDir,
+    _agent: libprocess::PID<mesos_agent::slave::Slave>,
+    _runtimes: (libprocess::Runtime, libprocess::Runtime),
+}
+
+impl GroupCluster {
+    /// `None` (the test skips) without root, the cgroups or the default
+    /// executor, as [`require`] says.
+    async fn start(test: &str) -> Option<Self> {
+        if !require(test) || !require_cgroups_v1(test, &["cpu", "cpuacct", "memory", "freezer"]) {
+            return None;
+        }
+        if !bin_dir().join("mesos-default-executor").exists() {
+            let why =
+                format!("{test} needs mesos-default-executor (`cargo build --workspace --bins`)");
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            println!("SKIPPED: {why}");
+            return None;
+        }
+        let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
+            mesos_agent::linux::Hierarchy::detect(std::path::Path::new("/proc"))
+        else {
+            panic!("cgroups v1 hierarchies, as checked");
+        };
+        let master_runtime = runtime();
+        let master = start_master(&master_runtime);
+        let agent_runtime = runtime();
+        let work_dir = tempfile::tempdir().unwrap();
+        let leftovers = reaper(work_dir.path());
+        let mut config = agent_config(&agent_runtime, master.upid(), work_dir.path(), bin_dir());
+        config.containerizer = ContainerizerOptions {
+            launcher: "linux".into(),
+            isolation: "cgroups/cpu,cgroups/mem".into(),
+            cgroups_enable_cfs: true,
+            ..support::test_containerizer(work_dir.path())
+        };
+        let root = config.containerizer.cgroups_root.clone();
+        let agent = mesos_agent::spawn(&agent_runtime, config).unwrap();
+        let info = FrameworkInfo {
+            user: "root".into(),
+            name: "task-group-limits".into(),
+            ..Default::default()
+        };
+        let framework =
+            TestFramework::subscribe(&master_runtime, master.upid(), "scheduler-groups", info)
+                .await;
+        Some(Self {
+            framework,
+            hierarchies,
+            root,
+            _leftovers: leftovers,
+            _work_dir: work_dir,
+            _agent: agent,
+            _runtimes: (master_runtime, agent_runtime),
+        })
+    }
+
+    /// The next `count` TASK_RUNNING updates (TASK_STARTING ones skipped),
+    /// by task id.
+    async fn running(&mut self, count: usize) -> std::collections::BTreeMap<String, TaskStatus> {
+        let mut running = std::collections::BTreeMap::new();
+        while running.len() < count {
+            let status = self.framework.next_status().await;
+            assert!(!status.state().is_terminal(), "{status:?}");
+            if status.state() == TaskState::TaskRunning {
+                running.insert(status.task_id.value.clone(), status);
+            }
+        }
+        running
+    }
+
+    /// Control file `file` of `cgroup` (below `--cgroups_root`) in the
+    /// hierarchy of `controller`.
+    fn read(&self, controller: &str, cgroup: &str, file: &str) -> String {
+        let path = self
+            .hierarchies
+            .get(controller)
+            .unwrap()
+            .join(&self.root)
+            .join(cgroup)
+            .join(file);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// Waits until control file `file` of `cgroup` reads `expected` (the
+    /// agent updates the executor's container without waiting for it).
+    async fn eventually_reads(&self, controller: &str, cgroup: &str, file: &str, expected: &str) {
+        for _ in 0..500 {
+            if self.read(controller, cgroup, file) == expected {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            self.read(controller, cgroup, file),
+            expected,
+            "{cgroup}/{file}"
+        );
+    }
+}
+
+/// The executor's container and a task's cgroup, from the task's
+/// TASK_RUNNING update: `(<executor>, <executor>/mesos/<task>)`.
+fn cgroups_of(status: &TaskStatus) -> (String, String) {
+    let nested = status
+        .container_status
+        .as_ref()
+        .and_then(|c| c.container_id.clone())
+        .unwrap();
+    let executor = nested.parent.as_deref().unwrap().value.clone();
+    let task = format!("{executor}/mesos/{}", nested.value);
+    (executor, task)
+}
+
+const MB: u64 = 1 << 20;
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_TaskGroupLimits`: tasks
+/// of task groups with `share_cgroups: false` get cpu and memory cgroups
+/// of their own below the default executor's, with shares from their cpu
+/// request, a CFS quota from their cpu limit (or request), and memory soft
+/// and hard limits from their memory request and limit; the executor's
+/// container has the sums (its own, each task's request or limit), grows
+/// with a second task group and shrinks when a group's tasks are killed,
+/// its hard memory limit only ever raised.
+#[actix_rt::test]
+async fn task_groups_tasks_get_cgroups_of_their_own_with_their_limits() {
+    let test = "task_groups_tasks_get_cgroups_of_their_own_with_their_limits";
+    let Some(mut cluster) = GroupCluster::start(test).await else {
+        return;
+    };
+    let task1 = separate("task1", "sleep 1000", "cpus:0.1;mem:32;disk:32", &[]);
+    let task2 = separate(
+        "task2",
+        "sleep 1000",
+        "cpus:0.1;mem:32;disk:32",
+        &[("cpus", 0.5), ("mem", 64.0)],
+    );
+    let executor_resources = "cpus:0.1;mem:32;disk:32";
+    cluster.framework.launch_group(
+        "default",
+        executor_resources,
+        mesos_proto::mesos::TaskGroupInfo {
+            tasks: vec![task1, task2],
+        },
+    );
+    let running = cluster.running(2).await;
+    let (executor, cgroup1) = cgroups_of(&running["task1"]);
+    let (executor2, cgroup2) = cgroups_of(&running["task2"]);
+    assert_eq!(executor, executor2);
+
+    let mb = |n: u64| (n * MB).to_string();
+    let expect =
+        |cluster: &GroupCluster, cgroup: &str, shares: &str, quota: &str, soft: u64, hard: u64| {
+            assert_eq!(
+                cluster.read("cpu", cgroup, "cpu.shares"),
+                shares,
+                "{cgroup}"
+            );
+            assert_eq!(
+                cluster.read("cpu", cgroup, "cpu.cfs_quota_us"),
+                quota,
+                "{cgroup}"
+            );
+            assert_eq!(
+                cluster.read("memory", cgroup, "memory.soft_limit_in_bytes"),
+                mb(soft),
+                "{cgroup}"
+            );
+            assert_eq!(
+                cluster.read("memory", cgroup, "memory.limit_in_bytes"),
+                mb(hard),
+                "{cgroup}"
+            );
+        };
+    // The executor: 0.1 + 0.1 + 0.1 cpus of shares, 0.1 + 0.1 + 0.5 of
+    // quota; 32 + 32 + 32 MB soft, 32 + 32 + 64 MB hard.
+    expect(&cluster, &executor, "307", "70000", 96, 128);
+    // task1 has no limits: its requests are its limits.
+    expect(&cluster, &cgroup1, "102", "10000", 32, 32);
+    expect(&cluster, &cgroup2, "102", "50000", 32, 64);
+
+    // GET_CONTAINERS with `show_nested`: each task's container has its own
+    // usage, from its own cgroups, and limits.
+    let agent = cluster._runtimes.1.address();
+    let reply = support::sandbox::request(
+        agent,
+        "POST",
+        "/api/v1",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ],
+        br#"{"type":"GET_CONTAINERS","get_containers":{"show_nested":true}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let containers = reply.json()["get_containers"]["containers"].clone();
+    let entry = |task: &TaskStatus| {
+        let value = task
+            .container_status
+            .as_ref()
+            .and_then(|c| c.container_id.clone())
+            .unwrap()
+            .value;
+        containers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["container_id"]["value"] == value.as_str())
+            .unwrap_or_else(|| panic!("{value} in {containers}"))
+            .clone()
+    };
+    let task2_entry = entry(&running["task2"]);
+    let statistics = &task2_entry["resource_statistics"];
+    assert_eq!(statistics["mem_limit_bytes"], 64 * MB, "{task2_entry}");
+    assert_eq!(statistics["cpus_limit"], 0.5, "{task2_entry}");
+    assert!(statistics["mem_total_bytes"].is_u64(), "{task2_entry}");
+    assert!(
+        statistics["cpus_user_time_secs"].is_number(),
+        "{task2_entry}"
+    );
+    assert_eq!(
+        task2_entry["container_status"]["container_id"]["parent"]["value"],
+        executor.as_str()
+    );
+    let task1_entry = entry(&running["task1"]);
+    assert_eq!(
+        task1_entry["resource_statistics"]["mem_limit_bytes"],
+        32 * MB,
+        "{task1_entry}"
+    );
+
+    // A second task group under the same executor.
+    cluster.framework.revive_and_take_next_offer().await;
+    let task3 = separate("task3", "sleep 1000", "cpus:0.1;mem:32;disk:32", &[]);
+    cluster.framework.launch_group(
+        "default",
+        executor_resources,
+        mesos_proto::mesos::TaskGroupInfo { tasks: vec![task3] },
+    );
+    let running = cluster.running(1).await;
+    let (executor3, cgroup3) = cgroups_of(&running["task3"]);
+    assert_eq!(executor, executor3);
+    expect(&cluster, &cgroup3, "102", "10000", 32, 32);
+    // The agent grows the executor's container without waiting for it:
+    // the last control file each isolator writes is waited for.
+    cluster
+        .eventually_reads("cpu", &executor, "cpu.cfs_quota_us", "80000")
+        .await;
+    cluster
+        .eventually_reads("memory", &executor, "memory.soft_limit_in_bytes", &mb(128))
+        .await;
+    expect(&cluster, &executor, "409", "80000", 128, 160);
+
+    // Killing task1 kills its group (task2 too); the executor shrinks to
+    // its own and task3's, except its hard memory limit.
+    cluster.framework.kill(TaskId {
+        value: "task1".into(),
+    });
+    let mut killed = std::collections::BTreeSet::new();
+    while killed.len() < 2 {
+        let status = cluster.framework.next_status().await;
+        assert_eq!(status.state(), TaskState::TaskKilled, "{status:?}");
+        killed.insert(status.task_id.value.clone());
+    }
+    assert_eq!(killed, ["task1", "task2"].map(String::from).into());
+    cluster
+        .eventually_reads("cpu", &executor, "cpu.cfs_quota_us", "20000")
+        .await;
+    cluster
+        .eventually_reads("memory", &executor, "memory.soft_limit_in_bytes", &mb(64))
+        .await;
+    expect(&cluster, &executor, "204", "20000", 64, 160);
+    // The killed tasks' cgroups are gone.
+    for cgroup in [&cgroup1, &cgroup2] {
+        let dir = cluster
+            .hierarchies
+            .get("memory")
+            .unwrap()
+            .join(&cluster.root)
+            .join(cgroup);
+        assert!(!dir.exists(), "{}", dir.display());
+    }
+
+    cluster.framework.kill(TaskId {
+        value: "task3".into(),
+    });
+    let statuses = cluster.framework.updates_until_terminal().await;
+    assert_eq!(statuses.last().unwrap().state(), TaskState::TaskKilled);
+}
+
+/// A task with cgroups of its own over its memory limit is killed alone
+/// (upstream's memory limitation of a nested container): it fails with
+/// `REASON_CONTAINER_LIMITATION_MEMORY` and "Memory limit exceeded", while
+/// the task of another group under the same executor keeps running in its
+/// own cgroup, and the executor's cgroup keeps its processes.
+#[actix_rt::test]
+async fn a_task_over_its_own_memory_limit_is_killed_alone() {
+    let test = "a_task_over_its_own_memory_limit_is_killed_alone";
+    let Some(mut cluster) = GroupCluster::start(test).await else {
+        return;
+    };
+    let keeper = separate("keeper", "sleep 1000", "cpus:0.1;mem:32", &[("mem", 64.0)]);
+    let executor_resources = "cpus:0.1;mem:32;disk:32";
+    cluster.framework.launch_group(
+        "default",
+        executor_resources,
+        mesos_proto::mesos::TaskGroupInfo {
+            tasks: vec![keeper],
+        },
+    );
+    let running = cluster.running(1).await;
+    let (executor, keeper_cgroup) = cgroups_of(&running["keeper"]);
+
+    // `tail` buffers /dev/zero, which has no newline, until it runs out.
+    cluster.framework.revive_and_take_next_offer().await;
+    let hog = separate("hog", "tail /dev/zero", "cpus:0.1;mem:32", &[]);
+    cluster.framework.launch_group(
+        "default",
+        executor_resources,
+        mesos_proto::mesos::TaskGroupInfo { tasks: vec![hog] },
+    );
+    let failed = loop {
+        let status = cluster.framework.next_status().await;
+        assert_eq!(status.task_id.value, "hog", "{status:?}");
+        if status.state().is_terminal() {
+            break status;
+        }
+    };
+    assert_eq!(failed.state(), TaskState::TaskFailed, "{failed:?}");
+    assert_eq!(
+        failed.reason(),
+        task_status::Reason::ContainerLimitationMemory,
+        "{failed:?}"
+    );
+    let message = failed.message.clone().unwrap_or_default();
+    assert!(message.contains("Memory limit exceeded"), "{message}");
+
+    // The keeper runs on in its cgroup; the executor (its processes in
+    // its own cgroup) too.
+    let procs = |cgroup: &str| cluster.read("memory", cgroup, "cgroup.procs");
+    assert!(!procs(&keeper_cgroup).is_empty());
+    assert!(!procs(&executor).is_empty());
+    assert_eq!(
+        cluster.read("memory", &keeper_cgroup, "memory.limit_in_bytes"),
+        (64 * MB).to_string()
+    );
+    cluster.framework.reconcile();
+    let status = loop {
+        let status = cluster.framework.next_status().await;
+        if status.task_id.value == "keeper" {
+            break status;
+        }
+    };
+    assert_eq!(
+        (status.task_id.value.as_str(), status.state()),
+        ("keeper", TaskState::TaskRunning),
+        "{status:?}"
+    );
+
+    cluster.framework.kill(TaskId {
+        value: "keeper".into(),
+    });
+    let statuses = cluster.framework.updates_until_terminal().await;
+    assert_eq!(statuses.last().unwrap().state(), TaskState::TaskKilled);
 }

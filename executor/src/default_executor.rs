@@ -2090,4 +2090,38 @@ mod tests {
         assert_eq!(nested.r#type(), agent::call::Type::LaunchNestedContainer);
         assert!(nested.launch_nested_container.is_some());
     }
+
+    /// Upstream's default executor passes each task's `ContainerInfo`
+    /// (its `linux_info.share_cgroups`), resources and limits in
+    /// `LAUNCH_CONTAINER`: the agent gives a task with `share_cgroups`
+    /// false cgroups of its own with them.
+    #[test]
+    fn launch_calls_carry_share_cgroups_and_limits() {
+        let task: TaskInfo = mesos_proto::json::from_str(
+            r#"{"name":"t","task_id":{"value":"t1"},"agent_id":{"value":"a"},
+                "resources":[{"name":"mem","type":"SCALAR","scalar":{"value":32}}],
+                "limits":{"mem":{"value":64},"cpus":{"value":"Infinity"}},
+                "container":{"type":"MESOS","linux_info":{"share_cgroups":false}},
+                "command":{"value":"sleep 1"}}"#,
+        )
+        .unwrap();
+        let id = ContainerId {
+            value: "c".into(),
+            parent: Some(Box::new(ContainerId {
+                value: "p".into(),
+                parent: None,
+            })),
+        };
+        let call = launch_call(LaunchCall::LaunchContainer, id, &task, None);
+        let launch = call.launch_container.unwrap();
+        assert_eq!(launch.resources, task.resources);
+        assert_eq!(launch.limits, task.limits);
+        assert_eq!(launch.limits["mem"].value, 64.0);
+        assert!(launch.limits["cpus"].value.is_infinite());
+        let share_cgroups = launch
+            .container
+            .and_then(|c| c.linux_info)
+            .and_then(|l| l.share_cgroups);
+        assert_eq!(share_cgroups, Some(false));
+    }
 }

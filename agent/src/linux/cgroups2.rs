@@ -140,6 +140,13 @@ pub fn path(root: &Path, cgroup: &str) -> PathBuf {
     root.join(cgroup.trim_start_matches('/'))
 }
 
+/// The cgroup below a top-level container's where the container's
+/// processes live (upstream's cgroups v2 layout, `<container>/leaf`): the
+/// container's own cgroup holds none, so that controllers can be enabled
+/// below it for nested containers with cgroups of their own (the unified
+/// hierarchy's no-internal-process rule).
+pub const LEAF: &str = "leaf";
+
 /// Whether `cgroup` exists.
 pub fn exists(root: &Path, cgroup: &str) -> bool {
     path(root, cgroup).is_dir()
@@ -740,7 +747,18 @@ pub mod memory {
 
     /// Reads `memory.events`.
     pub fn events(root: &Path, cgroup: &str) -> Result<Events> {
-        let map = super::stat(root, cgroup, "memory.events")?;
+        read_events(root, cgroup, "memory.events")
+    }
+
+    /// Reads `memory.events.local` (kernel 5.2 and later): the events of
+    /// `cgroup` itself, where `memory.events` adds its descendants'. Its
+    /// `oom` counts the OOMs of this cgroup's own limit.
+    pub fn events_local(root: &Path, cgroup: &str) -> Result<Events> {
+        read_events(root, cgroup, "memory.events.local")
+    }
+
+    fn read_events(root: &Path, cgroup: &str, control: &str) -> Result<Events> {
+        let map = super::stat(root, cgroup, control)?;
         let get = |key: &str| map.get(key).copied().unwrap_or(0);
         Ok(Events {
             low: get("low"),
@@ -763,6 +781,7 @@ pub mod memory {
         cgroup: String,
         baseline: u64,
         interval: Duration,
+        local: bool,
     }
 
     impl OomWatcher {
@@ -777,7 +796,36 @@ pub mod memory {
                 cgroup: cgroup.to_owned(),
                 baseline,
                 interval: Self::DEFAULT_INTERVAL,
+                local: false,
             })
+        }
+
+        /// Starts watching the OOMs of `cgroup`'s own limit: the `oom`
+        /// counter of `memory.events.local`, so that a nested cgroup over
+        /// its own, smaller limit is not taken for this one (OOM kills
+        /// count where their victim lives, and `memory.events` adds the
+        /// descendants'). Without `memory.events.local` (kernels before
+        /// 5.2), the `oom_kill` counter of `memory.events`, as [`Self::new`].
+        pub fn local(root: &Path, cgroup: &str) -> Result<OomWatcher> {
+            if !has_control(root, cgroup, "memory.events.local") {
+                return Self::new(root, cgroup);
+            }
+            let baseline = events_local(root, cgroup)?.oom;
+            Ok(OomWatcher {
+                root: root.to_path_buf(),
+                cgroup: cgroup.to_owned(),
+                baseline,
+                interval: Self::DEFAULT_INTERVAL,
+                local: true,
+            })
+        }
+
+        fn counter(&self) -> Result<u64> {
+            if self.local {
+                events_local(&self.root, &self.cgroup).map(|e| e.oom)
+            } else {
+                events(&self.root, &self.cgroup).map(|e| e.oom_kill)
+            }
         }
 
         /// Sets the polling interval.
@@ -793,9 +841,9 @@ pub mod memory {
             if !exists(&self.root, &self.cgroup) {
                 return Ok(Some(OomOutcome::Removed));
             }
-            match events(&self.root, &self.cgroup) {
-                Ok(events) if events.oom_kill > self.baseline => {
-                    self.baseline = events.oom_kill;
+            match self.counter() {
+                Ok(count) if count > self.baseline => {
+                    self.baseline = count;
                     Ok(Some(OomOutcome::Oom))
                 }
                 Ok(_) => Ok(None),
@@ -1093,6 +1141,34 @@ mod tests {
 
         fs::remove_dir_all(&dir).expect("remove");
         assert_eq!(watcher.wait().expect("wait"), OomOutcome::Removed);
+    }
+
+    #[test]
+    fn a_local_oom_watcher_sees_only_the_cgroups_own_limit() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = set_fixture(root.path(), "e");
+        let write = |file: &str, oom: u64, oom_kill: u64| {
+            fs::write(
+                dir.join(file),
+                format!("low 0\nhigh 0\nmax 0\noom {oom}\noom_kill {oom_kill}\n"),
+            )
+            .expect("fixture");
+        };
+        write("memory.events", 0, 0);
+        write("memory.events.local", 0, 0);
+        let mut watcher = memory::OomWatcher::local(root.path(), "e").expect("watch");
+        // A nested cgroup's OOM: counted in `memory.events` only.
+        write("memory.events", 1, 1);
+        assert_eq!(watcher.check().expect("check"), None);
+        // The cgroup's own limit.
+        write("memory.events.local", 1, 0);
+        assert_eq!(watcher.check().expect("check"), Some(OomOutcome::Oom));
+        assert_eq!(watcher.check().expect("check"), None);
+        // Without `memory.events.local`: `oom_kill` of `memory.events`.
+        fs::remove_file(dir.join("memory.events.local")).expect("remove");
+        let mut watcher = memory::OomWatcher::local(root.path(), "e").expect("watch");
+        write("memory.events", 2, 2);
+        assert_eq!(watcher.check().expect("check"), Some(OomOutcome::Oom));
     }
 
     #[test]

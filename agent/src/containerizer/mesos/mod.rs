@@ -398,6 +398,12 @@ impl Handler<Recover> for MesosContainerizerProcess {
             let mut container = Container::new(State::Running, vec![]);
             container.pid = checkpointed.pid;
             container.user = checkpointed.config.as_ref().and_then(|c| c.user.clone());
+            // A nested container with cgroups of its own launched with
+            // resources and limits (none otherwise).
+            if let Some(config) = &checkpointed.config {
+                container.resources = config.resources.clone();
+                container.limits = config.limits.clone();
+            }
             let state = ContainerState {
                 container_id: super::container_id(&id),
                 pid: u64::from(checkpointed.pid.unwrap_or_default()),

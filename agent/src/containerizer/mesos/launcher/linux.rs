@@ -1,9 +1,12 @@
 //! The Linux launcher (upstream `LinuxLauncher`, `linux_launcher.cpp`):
 //! each container's init process and everything it forks live in the
 //! freezer cgroup `<--cgroups_root>/<container id>` (on cgroups v2, the
-//! container's cgroup in the unified hierarchy), so destroy reaches every
-//! process, also those that double-forked out of the session; namespaces
-//! asked for by isolators are unshared before the launch helper runs.
+//! container's cgroup in the unified hierarchy; a top-level container's
+//! processes in its `leaf` below, as upstream's cgroups v2 layout, so that
+//! its nested containers can have controllers of their own), so destroy
+//! reaches every process, also those that double-forked out of the
+//! session; namespaces asked for by isolators are unshared before the
+//! launch helper runs.
 //!
 //! Recovery: the containers found under `<--cgroups_root>` that the agent
 //! did not checkpoint are orphans, destroyed by the containerizer.
@@ -61,6 +64,18 @@ impl LinuxLauncher {
 
     fn cgroup(&self, container_id: &str) -> String {
         container_cgroup(&self.root, container_id)
+    }
+
+    /// Where the container's processes go: its cgroup, or on v2 the leaf
+    /// below a top-level container's ([`cgroups2::LEAF`]).
+    fn process_cgroup(&self, container_id: &str) -> String {
+        let cgroup = self.cgroup(container_id);
+        match self.tree {
+            Tree::Unified(_) if !container_id.contains('.') => {
+                format!("{cgroup}/{}", cgroups2::LEAF)
+            }
+            _ => cgroup,
+        }
     }
 
     fn pids(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -158,8 +173,9 @@ impl Launcher for LinuxLauncher {
         "linux"
     }
 
-    // Nested cgroups get no controllers of their own on v2, so a nested
-    // container shares its parent's limits there.
+    // On v2 a nested container's cgroup gets controllers only when the
+    // cgroups isolators give it limits of its own (`share_cgroups: false`);
+    // otherwise it shares its parent's limits.
 
     fn recover(&self, states: &[ContainerState]) -> BoxFuture<'static, Result<HashSet<String>>> {
         let known: HashSet<String> = states
@@ -188,8 +204,9 @@ impl Launcher for LinuxLauncher {
 
     fn fork(&self, container_id: &str, spec: ForkSpec) -> Result<Forked> {
         let cgroup = self.cgroup(container_id);
+        let process_cgroup = self.process_cgroup(container_id);
         self.tree
-            .create(&cgroup)
+            .create(&process_cgroup)
             .map_err(|message| LauncherError::Fork {
                 program: spec.program.display().to_string(),
                 source: std::io::Error::other(format!("failed to create cgroup: {message}")),
@@ -198,7 +215,7 @@ impl Launcher for LinuxLauncher {
         let pid = libc::pid_t::try_from(forked.pid).unwrap_or_default();
         // The helper blocks on its pipe until the containerizer has
         // isolated it, so everything it forks lands in the cgroup too.
-        if let Err(message) = self.tree.assign(&cgroup, pid) {
+        if let Err(message) = self.tree.assign(&process_cgroup, pid) {
             // SAFETY: kills the child we just forked, and nothing else.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
@@ -207,7 +224,7 @@ impl Launcher for LinuxLauncher {
             return Err(LauncherError::Fork {
                 program: spec.program.display().to_string(),
                 source: std::io::Error::other(format!(
-                    "failed to assign pid {pid} to cgroup '{cgroup}': {message}"
+                    "failed to assign pid {pid} to cgroup '{process_cgroup}': {message}"
                 )),
             });
         }

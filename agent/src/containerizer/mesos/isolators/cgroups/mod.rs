@@ -16,6 +16,24 @@
 //! as they are and destroys the cgroups under the root that no container
 //! or known orphan owns (upstream's unknown orphans).
 //!
+//! Nested containers (upstream 1.11): one whose
+//! `ContainerInfo.linux_info.share_cgroups` is false (a task of a task
+//! group asking for it; only at the first level) gets cgroups of its own,
+//! `<root>/<parent>/mesos/<child>` (upstream's `getCgroupPath`), with the
+//! limits of its own resources and limits (from `LAUNCH_CONTAINER`), its
+//! own OOM watch (an OOM kills it alone), its own usage (`GET_CONTAINERS`
+//! with `show_nested`), removed on destroy and recovered after a restart
+//! from its checkpointed `ContainerInfo`. Any other nested container runs
+//! in the cgroups of its nearest ancestor that has some (upstream's
+//! `findCgroupInfo`). On v2 a top-level container's processes live in its
+//! `leaf` cgroup (upstream's v2 layout; the launcher puts them there), so
+//! that its own cgroup holds none and the controllers can be enabled below
+//! it (the no-internal-process rule); OOMs are those of the cgroup's own
+//! limit (`memory.events.local`), not its nested containers'. Deliberate
+//! difference: upstream's v2 isolator has no nesting at all. A nested
+//! cgroup gives up its CFS quota before it is removed: a removed cgroup
+//! whose exited processes await reaping still bounds its parent's quota.
+//!
 //! - cpu: `cpu.shares` = 1024 × cpus (at least 2); with
 //!   `--cgroups_enable_cfs`, `cpu.cfs_quota_us` = cpus × 100 ms per
 //!   100 ms period (at least 1 ms). A `cpus` limit (upstream
@@ -289,10 +307,32 @@ pub struct CgroupsConfig {
 }
 
 impl CgroupsConfig {
-    /// The cgroup of a container, relative to a hierarchy.
+    /// The cgroup of a container, relative to a hierarchy (upstream
+    /// `containerizer::paths::getCgroupPath`): `<root>/<id>`, and for a
+    /// nested container `<root>/<parent>/mesos/<child>`.
     pub fn cgroup(&self, container_id: &str) -> String {
-        format!("{}/{container_id}", self.root.trim_matches('/'))
+        let mut parts = container_id.split('.');
+        let mut cgroup = format!(
+            "{}/{}",
+            self.root.trim_matches('/'),
+            parts.next().unwrap_or_default()
+        );
+        for child in parts {
+            cgroup.push_str("/mesos/");
+            cgroup.push_str(child);
+        }
+        cgroup
     }
+}
+
+/// Whether a container with `container_info` shares its parent's cgroups
+/// (`LinuxInfo.share_cgroups`, true unless set to false). Only matters for
+/// nested containers.
+fn shares_cgroups(container_info: Option<&mesos_proto::mesos::ContainerInfo>) -> bool {
+    container_info
+        .and_then(|c| c.linux_info.as_ref())
+        .and_then(|l| l.share_cgroups)
+        .unwrap_or(true)
 }
 
 /// Which controllers an isolator drives.
@@ -523,6 +563,17 @@ impl CgroupsIsolator {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The container whose cgroups `container_id` lives in (upstream's
+    /// `findCgroupInfo`): itself when it has cgroups of its own, else its
+    /// nearest ancestor that has, else its root container.
+    fn owner(&self, container_id: &str) -> String {
+        let containers = self.containers();
+        std::iter::successors(Some(container_id), |id| crate::containerizer::parent(id))
+            .find(|id| containers.contains_key(*id))
+            .unwrap_or_else(|| container_id.split('.').next().unwrap_or_default())
+            .to_string()
+    }
+
     /// Runs `f` off the actor with the subsystem's view of the machine.
     fn blocking<T: Send + 'static>(
         &self,
@@ -533,6 +584,7 @@ impl CgroupsIsolator {
             subsystem: self.subsystem,
             config: self.config.clone(),
             cgroup: self.config.cgroup(container_id),
+            nested: container_id.contains('.'),
         };
         Box::pin(async move {
             tokio::task::spawn_blocking(move || f(&ops))
@@ -544,7 +596,9 @@ impl CgroupsIsolator {
 
 /// The container ids with a cgroup under `--cgroups_root` in the
 /// hierarchies of `subsystem` that are not in `known` (upstream's unknown
-/// orphans), sorted. Only top-level containers have cgroups there. On v2
+/// orphans), sorted: top-level containers, and nested ones with cgroups of
+/// their own (`<root>/<parent>/mesos/<child>`) under a known parent (an
+/// unknown parent's destroy takes its nested cgroups along). On v2
 /// the unified hierarchy holds the launcher's cgroup too, so the launcher
 /// already reports each of them as an orphan: none is unknown.
 fn unknown_orphans(
@@ -578,10 +632,24 @@ fn unknown_orphans(
             let name = entry.file_name().to_string_lossy().into_owned();
             // The agent's own cgroup (upstream `--slave_subsystems`,
             // MESOS-1185).
-            if name == "slave" || known.contains(&name) {
+            if name == "slave" {
                 continue;
             }
-            found.insert(name);
+            if !known.contains(&name) {
+                found.insert(name);
+                continue;
+            }
+            let children = std::fs::read_dir(entry.path().join("mesos"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|child| child.file_type().is_ok_and(|t| t.is_dir()));
+            for child in children {
+                let id = format!("{name}.{}", child.file_name().to_string_lossy());
+                if !known.contains(&id) {
+                    found.insert(id);
+                }
+            }
         }
     }
     Ok(found.into_iter().collect())
@@ -592,6 +660,8 @@ struct Ops {
     subsystem: Subsystem,
     config: Arc<CgroupsConfig>,
     cgroup: String,
+    /// Whether the container is a nested one (with cgroups of its own).
+    nested: bool,
 }
 
 impl Ops {
@@ -626,25 +696,42 @@ impl Ops {
                         .map_err(IsolatorError::new)?;
                 }
             }
+            // A nested container's cgroup inherits its parent's program.
+            Hierarchy::V2(root) if self.subsystem == Subsystem::Devices && self.nested => {
+                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+            }
             Hierarchy::V2(root) if self.subsystem == Subsystem::Devices => {
                 // The cgroup, and the program that allows what the v1
                 // whitelist would; it goes with the cgroup.
-                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+                cgroups2::create(root, &self.process_cgroup()).map_err(IsolatorError::new)?;
                 let rules =
                     device_rules(&self.config.allowed_devices).map_err(IsolatorError::new)?;
                 crate::linux::devices_bpf::attach(&root.join(&self.cgroup), &rules)
                     .map_err(IsolatorError::new)?;
             }
             Hierarchy::V2(root) => {
-                // The cgroup (and its ancestors) first, then the controller
-                // enabled from the root down to its parent.
-                cgroups2::create(root, &self.cgroup).map_err(IsolatorError::new)?;
+                // The cgroup (and its ancestors, and its leaf) first, then
+                // the controller enabled from the root down to its parent:
+                // for a nested container, in its parent's cgroup too, which
+                // holds no processes (they are in its leaf).
+                cgroups2::create(root, &self.process_cgroup()).map_err(IsolatorError::new)?;
                 cgroups2::enable_controllers_along_path(
                     root,
                     &self.cgroup,
                     &[self.subsystem.v2_controller()],
                 )
-                .map_err(IsolatorError::new)?;
+                .map_err(|error| {
+                    IsolatorError(format!(
+                        "failed to enable the '{}' controller for cgroup '{}': {error}{}",
+                        self.subsystem.v2_controller(),
+                        self.cgroup,
+                        if self.nested {
+                            " (its parent's processes must be in its leaf cgroup)"
+                        } else {
+                            ""
+                        }
+                    ))
+                })?;
             }
         }
         Ok(())
@@ -726,10 +813,22 @@ impl Ops {
                 }
             }
             Hierarchy::V2(root) => {
-                cgroups2::assign(root, &self.cgroup, pid).map_err(IsolatorError::new)?;
+                let cgroup = self.process_cgroup();
+                cgroups2::create(root, &cgroup).map_err(IsolatorError::new)?;
+                cgroups2::assign(root, &cgroup, pid).map_err(IsolatorError::new)?;
             }
         }
         Ok(())
+    }
+
+    /// On v2, where the container's processes go: a top-level container's
+    /// leaf ([`cgroups2::LEAF`]), a nested container's own cgroup.
+    fn process_cgroup(&self) -> String {
+        if self.nested {
+            self.cgroup.clone()
+        } else {
+            format!("{}/{}", self.cgroup, cgroups2::LEAF)
+        }
     }
 
     /// Whether the container's cpus get the revocable priority: with
@@ -988,7 +1087,12 @@ impl Ops {
             (Subsystem::Pids, Hierarchy::V2(root)) => {
                 let processes = cgroups2::processes_recursive(root, &self.cgroup)
                     .map_err(IsolatorError::new)?;
-                let threads = cgroups2::threads(root, &self.cgroup).map_err(IsolatorError::new)?;
+                // Those of its leaf (and nested containers) too.
+                let mut threads =
+                    cgroups2::threads(root, &self.cgroup).map_err(IsolatorError::new)?;
+                for nested in cgroups2::nested(root, &self.cgroup).map_err(IsolatorError::new)? {
+                    threads.extend(cgroups2::threads(root, &nested).map_err(IsolatorError::new)?);
+                }
                 stats.processes = u32::try_from(processes.len()).ok();
                 stats.threads = u32::try_from(threads.len()).ok();
             }
@@ -999,6 +1103,21 @@ impl Ops {
     fn destroy(&self) -> Result<()> {
         match &self.config.hierarchy {
             Hierarchy::V1(_) => {
+                // A removed cgroup stays among its parent's children until
+                // the kernel takes it offline, which waits for its exited
+                // processes to be reaped (orphans, by init, possibly
+                // seconds later). Until then the kernel refuses the parent
+                // a CFS quota below the child's, and the agent lowers the
+                // executor's right after one of its tasks ends: a nested
+                // cgroup gives up its quota first.
+                if self.subsystem == Subsystem::Cpu && self.nested {
+                    let cpu = self.v1("cpu")?;
+                    if cgroups::has_control(&cpu, &self.cgroup, "cpu.cfs_quota_us") {
+                        if let Err(error) = cgroups::cpu::set_cfs_quota(&cpu, &self.cgroup, None) {
+                            tracing::warn!(cgroup = %self.cgroup, %error, "Failed to remove the CFS quota");
+                        }
+                    }
+                }
                 for controller in self.subsystem.v1_controllers() {
                     cgroups::destroy(&self.v1(controller)?, &self.cgroup, DESTROY_TIMEOUT)
                         .map_err(IsolatorError::new)?;
@@ -1022,7 +1141,7 @@ impl Ops {
                 listener.wait().ok()?
             }
             Hierarchy::V2(root) => {
-                let mut watcher = cgroups2::memory::OomWatcher::new(root, &self.cgroup)
+                let mut watcher = cgroups2::memory::OomWatcher::local(root, &self.cgroup)
                     .ok()?
                     .with_interval(Duration::from_millis(100));
                 watcher.wait().ok()?
@@ -1044,6 +1163,14 @@ impl Ops {
                 .and_then(|memory| cgroups::stat(&memory, &self.cgroup, "memory.oom_control").ok())
                 .and_then(|stat| stat.get("oom_kill").copied())
                 .is_some_and(|kills| kills > 0),
+            // The OOMs of its own limit: a nested cgroup's count in its
+            // parent's `memory.events` too.
+            Hierarchy::V2(root)
+                if cgroups2::has_control(root, &self.cgroup, "memory.events.local") =>
+            {
+                cgroups2::memory::events_local(root, &self.cgroup)
+                    .is_ok_and(|events| events.oom > 0)
+            }
             Hierarchy::V2(root) => {
                 cgroups2::memory::events(root, &self.cgroup).is_ok_and(|events| events.oom_kill > 0)
             }
@@ -1096,10 +1223,15 @@ impl Isolator for CgroupsIsolator {
         self.subsystem.name()
     }
 
-    /// Nested containers share their root container's cgroups (upstream
-    /// does so for nested containers without resources of their own): on
-    /// v1 `isolate` puts their pid in the root's cgroups; on v2 the
-    /// launcher's nested cgroup already sits below the root's.
+    /// A nested container shares the cgroups of its nearest ancestor with
+    /// cgroups of its own (its root container, usually) unless its
+    /// `ContainerInfo.linux_info.share_cgroups` is false: on v1 `isolate`
+    /// puts its pid in that ancestor's cgroups; on v2 the launcher's
+    /// nested cgroup already sits below the root's. A first-level nested
+    /// container with `share_cgroups` false gets cgroups of its own below
+    /// its parent's, `<root>/<parent>/mesos/<child>` (upstream 1.11),
+    /// with limits from its own resources and limits, its own OOM watch
+    /// and usage; v1 only (see `prepare`).
     fn supports_nesting(&self) -> bool {
         true
     }
@@ -1112,7 +1244,10 @@ impl Isolator for CgroupsIsolator {
     /// launcher's cgroup was gone), destroyed here. Known orphans are
     /// destroyed by the containerizer through `cleanup` (MESOS-2367). A
     /// recovered container without a cgroup here ("Couldn't find the
-    /// cgroup") is left unisolated by this subsystem.
+    /// cgroup") is left unisolated by this subsystem. Nested containers
+    /// that share their parent's cgroups have nothing to recover; those
+    /// with cgroups of their own (their checkpointed `ContainerInfo`
+    /// says `share_cgroups: false`) are recovered as top-level ones.
     fn recover(
         &self,
         states: &[ContainerState],
@@ -1122,6 +1257,10 @@ impl Isolator for CgroupsIsolator {
         {
             let mut containers = self.containers();
             for state in states {
+                let id = crate::containerizer::container_id_string(&state.container_id);
+                if id.contains('.') && shares_cgroups(state.container_info.as_ref()) {
+                    continue;
+                }
                 let resources = state
                     .executor_info
                     .as_ref()
@@ -1132,15 +1271,22 @@ impl Isolator for CgroupsIsolator {
                     requests: resources,
                     ..Default::default()
                 };
-                containers.insert(state.container_id.value.clone(), info);
-                known.insert(state.container_id.value.clone());
+                containers.insert(id.clone(), info);
             }
+            // Every checkpointed container is known, sharing ones too (a
+            // hierarchy co-mounted with the launcher's freezer has their
+            // cgroups).
+            known.extend(
+                states
+                    .iter()
+                    .map(|s| crate::containerizer::container_id_string(&s.container_id)),
+            );
         }
         let (subsystem, config) = (self.subsystem, self.config.clone());
         let recovered: Vec<String> = states
             .iter()
-            .map(|s| s.container_id.value.clone())
-            .filter(|id| !id.contains('.'))
+            .map(|s| crate::containerizer::container_id_string(&s.container_id))
+            .filter(|id| !id.contains('.') || self.containers().contains_key(id))
             .collect();
         let absent = self.absent.clone();
         let pressure = self.pressure.clone();
@@ -1151,6 +1297,7 @@ impl Isolator for CgroupsIsolator {
                         subsystem,
                         cgroup: config.cgroup(&container_id),
                         config: config.clone(),
+                        nested: container_id.contains('.'),
                     };
                     if ops.exists() {
                         let counters = ops.listen_pressure();
@@ -1180,6 +1327,7 @@ impl Isolator for CgroupsIsolator {
                         subsystem,
                         cgroup: config.cgroup(&container_id),
                         config: config.clone(),
+                        nested: container_id.contains('.'),
                     };
                     if let Err(error) = ops.destroy() {
                         tracing::warn!(%container_id, %error, "Failed to destroy an orphan cgroup");
@@ -1197,9 +1345,14 @@ impl Isolator for CgroupsIsolator {
         container_id: &str,
         config: &ContainerConfig,
     ) -> BoxFuture<'static, Result<Option<mesos_proto::mesos::slave::ContainerLaunchInfo>>> {
-        // A container with an image rootfs sees its own cgroups there; a
-        // nested one shares its root container's.
-        let root = container_id.split('.').next().unwrap_or_default();
+        // A container with an image rootfs sees its cgroups there: its
+        // own, or those it shares (its nearest ancestor's with cgroups).
+        let shares = container_id.contains('.') && shares_cgroups(config.container_info.as_ref());
+        let owner = if shares {
+            self.owner(container_id)
+        } else {
+            container_id.to_string()
+        };
         let launch_info =
             config
                 .rootfs
@@ -1210,13 +1363,21 @@ impl Isolator for CgroupsIsolator {
                         self.subsystem,
                         &self.config,
                         container_id,
-                        root,
+                        &owner,
                         std::path::Path::new(rootfs),
                     ),
                     ..Default::default()
                 });
         if container_id.contains('.') {
-            return ready(Ok(launch_info));
+            if shares {
+                return ready(Ok(launch_info));
+            }
+            // Upstream's agent API refuses these before they get here.
+            if container_id.matches('.').count() > 1 {
+                return ready(Err(IsolatorError(
+                    "2nd level or greater nested cgroups are not supported".into(),
+                )));
+            }
         }
         let info = Info {
             requests: config.resources.clone(),
@@ -1255,7 +1416,8 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn isolate(&self, container_id: &str, pid: u32) -> BoxFuture<'static, Result<()>> {
-        if let Some((root, _)) = container_id.split_once('.') {
+        let owner = self.owner(container_id);
+        if owner != container_id {
             if matches!(self.config.hierarchy, Hierarchy::V2(_)) {
                 return ready(Ok(()));
             }
@@ -1265,7 +1427,7 @@ impl Isolator for CgroupsIsolator {
             // `ROOT_CGROUPS_AgentRecoveryWithNewCgroupSubsystems`), rather
             // than failing to launch.
             let nested = container_id.to_string();
-            return self.blocking(root, move |ops| {
+            return self.blocking(&owner, move |ops| {
                 if !ops.exists() {
                     tracing::info!(
                         container_id = %nested,
@@ -1294,8 +1456,10 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn watch(&self, container_id: &str) -> BoxFuture<'static, ContainerLimitation> {
+        // A nested container sharing its parent's cgroups is watched
+        // through the parent.
         if self.subsystem != Subsystem::Mem
-            || container_id.contains('.')
+            || (container_id.contains('.') && !self.containers().contains_key(container_id))
             || self.absent(container_id)
         {
             return Box::pin(std::future::pending());
@@ -1307,6 +1471,7 @@ impl Isolator for CgroupsIsolator {
             subsystem: self.subsystem,
             config: self.config.clone(),
             cgroup: self.config.cgroup(container_id),
+            nested: container_id.contains('.'),
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
@@ -1332,7 +1497,6 @@ impl Isolator for CgroupsIsolator {
         container_id: &str,
     ) -> BoxFuture<'static, Option<ContainerLimitation>> {
         if self.subsystem != Subsystem::Mem
-            || container_id.contains('.')
             || !self.containers().contains_key(container_id)
             || self.absent(container_id)
         {
@@ -1400,10 +1564,15 @@ impl Isolator for CgroupsIsolator {
     }
 
     fn cleanup(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
-        if container_id.contains('.') {
+        // A nested container sharing its parent's cgroups has none to
+        // remove. One with cgroups of its own that the agent no longer
+        // knows (a known orphan after a restart) has them removed on v1;
+        // on v2 the launcher owns the nested cgroup.
+        let known = self.containers().remove(container_id).is_some();
+        if container_id.contains('.') && !known && matches!(self.config.hierarchy, Hierarchy::V2(_))
+        {
             return ready(Ok(()));
         }
-        self.containers().remove(container_id);
         self.absent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -1522,6 +1691,213 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_containers_cgroup_is_below_its_parents() {
+        let (_dir, config) = v1_fixture(&["memory"]);
+        assert_eq!(config.cgroup("e"), "mesos/e");
+        assert_eq!(config.cgroup("e.t"), "mesos/e/mesos/t");
+        assert_eq!(config.cgroup("e.t.d"), "mesos/e/mesos/t/mesos/d");
+    }
+
+    /// A `ContainerConfig` of a nested container with `share_cgroups`
+    /// set, and resources.
+    fn nested_config(share_cgroups: bool, resources: &str) -> ContainerConfig {
+        ContainerConfig {
+            container_info: Some(mesos_proto::mesos::ContainerInfo {
+                linux_info: Some(mesos_proto::mesos::LinuxInfo {
+                    share_cgroups: Some(share_cgroups),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            resources: Resources::parse(resources, "*")
+                .expect("resources")
+                .to_vec(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_nested_container_without_shared_cgroups_is_isolated_in_its_own() {
+        let (dir, config) = v1_fixture(&["cpu", "cpuacct"]);
+        // The kernel's control files, as fresh cgroups have them.
+        for cgroup in ["mesos/e", "mesos/e/mesos/own"] {
+            for controller in ["cpu", "cpuacct"] {
+                let path = dir.path().join(controller).join(cgroup);
+                std::fs::create_dir_all(&path).expect("fixture");
+                for file in ["cgroup.procs", "cpu.shares"] {
+                    std::fs::write(path.join(file), "").expect("fixture");
+                }
+            }
+        }
+        let isolator = CgroupsIsolator::new(Subsystem::Cpu, Arc::new(config)).expect("isolator");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let read = |file: &str| {
+            std::fs::read_to_string(dir.path().join("cpu").join(file)).expect("written")
+        };
+        runtime
+            .block_on(isolator.prepare("e", &nested_config(true, "cpus:1")))
+            .expect("prepared");
+        runtime
+            .block_on(isolator.isolate("e", 100))
+            .expect("isolated");
+        for (id, share_cgroups) in [("e.own", false), ("e.shared", true)] {
+            let config = nested_config(share_cgroups, "cpus:0.5");
+            runtime
+                .block_on(isolator.prepare(id, &config))
+                .expect("prepared");
+        }
+        runtime
+            .block_on(isolator.isolate("e.own", 200))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/mesos/own/cgroup.procs"), "200");
+        assert_eq!(read("mesos/e/mesos/own/cpu.shares"), "512");
+        // A sharing sibling joins the parent's cgroup, a container nested
+        // in `own` joins `own`'s.
+        runtime
+            .block_on(isolator.isolate("e.shared", 300))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/cgroup.procs"), "300");
+        assert!(!dir.path().join("cpu/mesos/e/mesos/shared").exists());
+        runtime
+            .block_on(isolator.isolate("e.own.debug", 400))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/mesos/own/cgroup.procs"), "400");
+        assert_eq!(read("mesos/e/cpu.shares"), "1024");
+        // Only the nested container with cgroups of its own has usage of
+        // its own; a sharing one's cleanup leaves its parent's cgroup.
+        assert!(runtime.block_on(isolator.usage("e.shared")).is_err());
+        runtime
+            .block_on(isolator.cleanup("e.shared"))
+            .expect("cleaned up");
+        assert!(dir.path().join("cpu/mesos/e").exists());
+        // (Removing `own`'s takes the kernel: the containerizer tests do.)
+        assert!(isolator.containers().contains_key("e.own"));
+        assert!(!isolator.containers().contains_key("e.shared"));
+    }
+
+    #[test]
+    fn on_v2_a_nested_container_gets_controllers_below_its_parents_leaf() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let fixture = |cgroup: &str, files: &[(&str, &str)]| {
+            let dir = root.path().join(cgroup);
+            std::fs::create_dir_all(&dir).expect("fixture");
+            for (file, content) in files {
+                std::fs::write(dir.join(file), content).expect("fixture");
+            }
+        };
+        let control = [
+            ("cgroup.controllers", "cpu memory\n"),
+            ("cgroup.subtree_control", ""),
+        ];
+        for cgroup in ["", "mesos", "mesos/e", "mesos/e/mesos"] {
+            fixture(cgroup, &control);
+        }
+        let limits = [("memory.low", "0\n"), ("memory.max", "max\n")];
+        fixture("mesos/e", &limits);
+        let config = Arc::new(CgroupsConfig {
+            hierarchy: Hierarchy::V2(root.path().to_path_buf()),
+            mount_root: root.path().to_path_buf(),
+            root: "mesos".into(),
+            enable_cfs: false,
+            revocable_cpu_low_priority: false,
+            limit_swap: false,
+            allowed_devices: vec![],
+            linux_launcher: false,
+        });
+        let isolator = CgroupsIsolator::new(Subsystem::Mem, config).expect("isolator");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let read = |file: &str| {
+            std::fs::read_to_string(root.path().join(file))
+                .expect("written")
+                .trim()
+                .to_owned()
+        };
+        // The top-level container's processes go to its leaf.
+        runtime
+            .block_on(isolator.prepare("e", &nested_config(true, "mem:96")))
+            .expect("prepared");
+        fixture("mesos/e/leaf", &[("cgroup.procs", "")]);
+        runtime
+            .block_on(isolator.isolate("e", 100))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/leaf/cgroup.procs"), "100");
+        assert_eq!(read("mesos/e/memory.max"), (96u64 << 20).to_string());
+        // A nested one with cgroups of its own: the controller is enabled
+        // in its parent's cgroup and in `mesos` below it.
+        runtime
+            .block_on(isolator.prepare("e.own", &nested_config(false, "mem:32")))
+            .expect("prepared");
+        assert_eq!(read("mesos/e/cgroup.subtree_control"), "+memory");
+        assert_eq!(read("mesos/e/mesos/cgroup.subtree_control"), "+memory");
+        assert!(!root.path().join("mesos/e/mesos/own/leaf").exists());
+        fixture("mesos/e/mesos/own", &limits);
+        fixture("mesos/e/mesos/own", &[("cgroup.procs", "")]);
+        runtime
+            .block_on(isolator.isolate("e.own", 200))
+            .expect("isolated");
+        assert_eq!(read("mesos/e/mesos/own/cgroup.procs"), "200");
+        assert_eq!(
+            read("mesos/e/mesos/own/memory.max"),
+            (32u64 << 20).to_string()
+        );
+        assert_eq!(
+            read("mesos/e/mesos/own/memory.low"),
+            (32u64 << 20).to_string()
+        );
+        // A sharing one is left where the launcher puts it.
+        runtime
+            .block_on(isolator.prepare("e.shared", &nested_config(true, "mem:32")))
+            .expect("prepared");
+        runtime
+            .block_on(isolator.isolate("e.shared", 300))
+            .expect("isolated");
+        assert!(!root.path().join("mesos/e/mesos/shared").exists());
+        // Upstream's agent API refuses these before they get here.
+        let error = runtime
+            .block_on(isolator.prepare("e.own.deeper", &nested_config(false, "mem:32")))
+            .expect_err("refused");
+        assert_eq!(
+            error.0,
+            "2nd level or greater nested cgroups are not supported"
+        );
+    }
+
+    #[test]
+    fn recovery_knows_the_nested_containers_with_cgroups_of_their_own() {
+        let (dir, config) = v1_fixture(&["memory"]);
+        for cgroup in ["memory/mesos/e", "memory/mesos/e/mesos/own"] {
+            std::fs::create_dir_all(dir.path().join(cgroup)).expect("fixture");
+        }
+        let isolator = CgroupsIsolator::new(Subsystem::Pids, Arc::new(config.clone()));
+        assert!(isolator.is_err(), "no pids hierarchy");
+        let isolator = CgroupsIsolator::new(Subsystem::Mem, Arc::new(config)).expect("isolator");
+        let state = |id: &str, share_cgroups: Option<bool>| ContainerState {
+            container_id: crate::containerizer::container_id(id),
+            container_info: share_cgroups.map(|share| mesos_proto::mesos::ContainerInfo {
+                linux_info: Some(mesos_proto::mesos::LinuxInfo {
+                    share_cgroups: Some(share),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let states = [
+            state("e", None),
+            state("e.own", Some(false)),
+            state("e.shared", Some(true)),
+            state("e.default", None),
+        ];
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime
+            .block_on(isolator.recover(&states, &HashSet::new()))
+            .expect("recovered");
+        let known: HashSet<String> = isolator.containers().keys().cloned().collect();
+        assert_eq!(known, ["e", "e.own"].map(String::from).into());
+        assert!(!isolator.absent("e.own"));
+    }
+
+    #[test]
     fn unknown_orphans_are_the_cgroups_nobody_knows() {
         let (dir, config) = v1_fixture(&["cpu", "cpuacct", "memory"]);
         for cgroup in [
@@ -1537,6 +1913,19 @@ mod tests {
         assert_eq!(
             unknown_orphans(Subsystem::Cpu, &config, &known).expect("listed"),
             vec!["lost".to_owned()]
+        );
+        // A nested cgroup under a known container nobody knows either.
+        std::fs::create_dir_all(dir.path().join("cpu/mesos/running/mesos/own")).expect("fixture");
+        std::fs::create_dir_all(dir.path().join("cpu/mesos/lost/mesos/own")).expect("fixture");
+        assert_eq!(
+            unknown_orphans(Subsystem::Cpu, &config, &known).expect("listed"),
+            ["lost", "running.own"].map(String::from)
+        );
+        let mut known_nested = known.clone();
+        known_nested.insert("running.own".into());
+        assert_eq!(
+            unknown_orphans(Subsystem::Cpu, &config, &known_nested).expect("listed"),
+            ["lost".to_owned()]
         );
         // Only the subsystem's own hierarchies are looked at; the agent's
         // `slave` cgroup is never an orphan.
@@ -1584,6 +1973,7 @@ mod tests {
             subsystem,
             config: config.clone(),
             cgroup: config.cgroup("c"),
+            nested: false,
         };
         let read = |file: &str| {
             std::fs::read_to_string(dir.path().join(file))
@@ -1657,6 +2047,7 @@ mod tests {
             subsystem,
             config: config.clone(),
             cgroup: config.cgroup("c"),
+            nested: false,
         };
         let read = |file: &str| {
             std::fs::read_to_string(cgroup.join(file))
@@ -1716,6 +2107,7 @@ mod tests {
             subsystem: Subsystem::Mem,
             config: config.clone(),
             cgroup: config.cgroup("c"),
+            nested: false,
         };
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
