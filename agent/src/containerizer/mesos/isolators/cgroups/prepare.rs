@@ -11,6 +11,7 @@
 //! that mount; this agent only uses hierarchies below the flag.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use super::{all, Subsystem, SUBSYSTEMS};
 use crate::linux::{cgroups, Hierarchy};
@@ -71,16 +72,34 @@ pub fn prepare(
     if missing.is_empty() {
         return Ok(hierarchy);
     }
-    // Every hierarchy of this mount namespace, wherever it is mounted.
-    let anywhere = cgroups::Hierarchies::read(proc_root).map_err(|e| e.to_string())?;
+    // One mount at a time in this process; what is mounted is read again
+    // under the lock (another containerizer may have just mounted it).
+    static MOUNTING: Mutex<()> = Mutex::new(());
+    let _mounting = MOUNTING.lock().unwrap_or_else(|e| e.into_inner());
     let mut mounted = false;
     for controller in missing {
+        // Every hierarchy of this mount namespace, wherever it is mounted.
+        let anywhere = cgroups::Hierarchies::read(proc_root).map_err(|e| e.to_string())?;
         if anywhere.get(controller).is_some() {
+            mounted = true;
             continue;
         }
-        let target = cgroups::mount_subsystem(proc_root, mount_root, controller).map_err(|e| {
-            format!("Failed to prepare hierarchy for the subsystem '{controller}': {e}")
-        })?;
+        let target = match cgroups::mount_subsystem(proc_root, mount_root, controller) {
+            Ok(target) => target,
+            // Another process may have mounted it meanwhile.
+            Err(_)
+                if cgroups::Hierarchies::read(proc_root)
+                    .is_ok_and(|h| h.get(controller).is_some()) =>
+            {
+                mounted = true;
+                continue;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "Failed to prepare hierarchy for the subsystem '{controller}': {e}"
+                ))
+            }
+        };
         tracing::info!(
             subsystem = controller,
             hierarchy = %target.display(),
