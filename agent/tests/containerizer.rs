@@ -39,7 +39,7 @@
 //!   containerizer's status) → `net_cls_class_ids_are_assigned_reported_exhausted_and_released`;
 //!   `NetClsSubsystemProcess::recover` →
 //!   `a_recovered_containers_class_id_is_kept_and_not_handed_out_again`; through the agent
-//!   (`/state`'s task status): `isolation.rs`
+//!   (`/state`'s task status): `agent_api.rs`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_Sample` →
 //!   `perf_event_samples_a_busy_containers_task_clock`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_PerfForward` →
