@@ -1062,6 +1062,38 @@ mod tests {
         );
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn net_cls_and_perf_flags_reach_the_containerizer_with_upstreams_defaults() {
+        let flags = parse(&[]).unwrap();
+        let options = flags.containerizer_options();
+        assert_eq!(options.cgroups_net_cls, Default::default());
+        assert_eq!(options.perf.events, None);
+        assert_eq!(options.perf.interval, Duration::from_secs(60));
+        assert_eq!(options.perf.duration, Duration::from_secs(10));
+        let flags = parse(&[
+            "--cgroups_net_cls_primary_handle=0x0012",
+            "--cgroups_net_cls_secondary_handles=0x0011,0x0012",
+            "--perf_events=cycles,task-clock",
+            "--perf_interval=500ms",
+            "--perf_duration=250ms",
+        ])
+        .unwrap();
+        let options = flags.containerizer_options();
+        assert_eq!(
+            options.cgroups_net_cls.primary_handle.as_deref(),
+            Some("0x0012")
+        );
+        assert_eq!(
+            options.cgroups_net_cls.secondary_handles.as_deref(),
+            Some("0x0011,0x0012")
+        );
+        assert_eq!(options.perf.events.as_deref(), Some("cycles,task-clock"));
+        assert_eq!(options.perf.interval, Duration::from_millis(500));
+        assert_eq!(options.perf.duration, Duration::from_millis(250));
+        assert!(parse(&["--perf_interval=soon"]).is_err());
+    }
+
     #[test]
     fn authentication_flags_have_upstreams_defaults() {
         let flags = parse(&[]).unwrap();

@@ -40,12 +40,26 @@ const QUICK_TIMEOUT: Duration = Duration::from_secs(5);
 /// so numbers and fields are formatted predictably); kills it after
 /// `timeout`. Returns its stdout when it exits 0.
 fn run(args: &[String], timeout: Duration) -> Result<String> {
-    let mut child = Command::new("perf")
+    use std::os::unix::process::CommandExt as _;
+    let mut command = Command::new("perf");
+    command
         .args(args)
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: prctl(2) is async-signal-safe and touches no memory of the
+    // parent; perf dies with the thread that waits for it (upstream's
+    // supervisor child hook does the same for the agent).
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
         .spawn()
         .map_err(|e| PerfError(format!("Failed to launch perf process: {e}")))?;
     let pid = child.id();
