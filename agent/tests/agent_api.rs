@@ -712,7 +712,10 @@ async fn cgroups_figures_reach_monitor_statistics_and_get_containers() {
 #[actix_rt::test]
 async fn net_cls_class_id_and_perf_samples_reach_state_and_statistics() {
     let test = "net_cls_class_id_and_perf_samples_reach_state_and_statistics";
-    if !support::require_cgroups_v1(test, &["freezer"]) || !require_executor() {
+    if !support::require_cgroups_v1(test, &["freezer"])
+        || !support::require_perf(test)
+        || !require_executor()
+    {
         return;
     }
     let flags = [

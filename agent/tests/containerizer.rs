@@ -2161,7 +2161,7 @@ async fn a_recovered_containers_class_id_is_kept_and_not_handed_out_again() {
 #[actix_rt::test]
 async fn net_cls_and_perf_event_flags_are_refused_as_upstream() {
     let test = "net_cls_and_perf_event_flags_are_refused_as_upstream";
-    if !support::require_cgroups_v1(test, &["freezer"]) {
+    if !support::require_cgroups_v1(test, &["freezer"]) || !support::require_perf(test) {
         return;
     }
     let refused = |options: ContainerizerOptions| {
@@ -2224,7 +2224,7 @@ fn perf_flags(
 #[actix_rt::test]
 async fn perf_event_samples_a_busy_containers_task_clock() {
     let test = "perf_event_samples_a_busy_containers_task_clock";
-    if !support::require_cgroups_v1(test, &["freezer"]) {
+    if !support::require_cgroups_v1(test, &["freezer"]) || !support::require_perf(test) {
         return;
     }
     let options = ContainerizerOptions {
@@ -2277,7 +2277,9 @@ async fn perf_event_samples_a_busy_containers_task_clock() {
 #[actix_rt::test]
 async fn perf_statistics_come_only_for_containers_launched_with_the_isolator() {
     let test = "perf_statistics_come_only_for_containers_launched_with_the_isolator";
-    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "freezer"]) {
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "freezer"])
+        || !support::require_perf(test)
+    {
         return;
     }
     let root = unique(&format!("{CGROUPS_ROOT}_perf"));
