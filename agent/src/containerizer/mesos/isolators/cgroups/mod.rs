@@ -1,7 +1,8 @@
 //! The cgroups isolators (upstream `isolators/cgroups/`): `cgroups/cpu`,
 //! `cgroups/mem`, `cgroups/pids`, `cgroups/devices`, `cgroups/blkio`,
-//! `cgroups/cpuset` and the cgroup-only ones (and `cgroups/all` for
-//! every one whose hierarchy is mounted, [`all`]), on
+//! `cgroups/cpuset`, `cgroups/net_cls`, `cgroups/perf_event` and the
+//! cgroup-only ones (and `cgroups/all` for every one whose subsystem the
+//! kernel enables, [`all`]), on
 //! cgroups v1 — a hierarchy per controller, as upstream — or on a v2
 //! unified hierarchy, chosen from what the machine mounts
 //! ([`crate::linux::Hierarchy::detect`]).
