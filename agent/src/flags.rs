@@ -881,6 +881,17 @@ impl Flags {
                 Some(self.revocable_cpu_low_priority.to_string()),
             ),
             (
+                "cgroups_net_cls_primary_handle",
+                self.cgroups_net_cls_primary_handle.clone(),
+            ),
+            (
+                "cgroups_net_cls_secondary_handles",
+                self.cgroups_net_cls_secondary_handles.clone(),
+            ),
+            ("perf_events", self.perf_events.clone()),
+            ("perf_interval", Some(format_duration(self.perf_interval))),
+            ("perf_duration", Some(format_duration(self.perf_duration))),
+            (
                 "launcher_dir",
                 self.launcher_dir.as_ref().map(|p| p.display().to_string()),
             ),
@@ -1071,6 +1082,16 @@ mod tests {
         assert_eq!(options.perf.events, None);
         assert_eq!(options.perf.interval, Duration::from_secs(60));
         assert_eq!(options.perf.duration, Duration::from_secs(10));
+        let map = flags.to_map();
+        assert!(
+            map.contains(&("perf_interval", "1mins".to_string())),
+            "{map:?}"
+        );
+        assert!(
+            map.contains(&("perf_duration", "10secs".to_string())),
+            "{map:?}"
+        );
+        assert!(!map.iter().any(|(k, _)| *k == "perf_events"), "{map:?}");
         let flags = parse(&[
             "--cgroups_net_cls_primary_handle=0x0012",
             "--cgroups_net_cls_secondary_handles=0x0011,0x0012",
@@ -1091,6 +1112,16 @@ mod tests {
         assert_eq!(options.perf.events.as_deref(), Some("cycles,task-clock"));
         assert_eq!(options.perf.interval, Duration::from_millis(500));
         assert_eq!(options.perf.duration, Duration::from_millis(250));
+        let map = flags.to_map();
+        for (key, value) in [
+            ("cgroups_net_cls_primary_handle", "0x0012"),
+            ("cgroups_net_cls_secondary_handles", "0x0011,0x0012"),
+            ("perf_events", "cycles,task-clock"),
+            ("perf_interval", "500ms"),
+            ("perf_duration", "250ms"),
+        ] {
+            assert!(map.contains(&(key, value.to_string())), "{key}: {map:?}");
+        }
         assert!(parse(&["--perf_interval=soon"]).is_err());
     }
 
