@@ -7,7 +7,8 @@
 #                  docker-registry (Docker Distribution 2.8: the provisioner
 #                  tests start their own on loopback), apache2-utils
 #                  (htpasswd for its Basic auth), busybox-static (the test
-#                  images' one binary);
+#                  images' one binary), linux-perf (`perf stat`, which the
+#                  cgroups/perf_event isolator samples with);
 #                  for the cgroups v2 VM test (scripts/cgroups-v2-vm-test.sh):
 #                  cpio, busybox-static, and qemu-system-x86 from
 #                  bookworm-backports (the image's qemu-utils comes from
@@ -28,7 +29,7 @@ say() { echo "setup.sh: $*"; }
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
 
 APT_PACKAGES=(ca-certificates curl git unzip python3 python3-venv python3-pip
-              docker-registry apache2-utils busybox-static)
+              docker-registry apache2-utils busybox-static linux-perf)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

@@ -319,6 +319,37 @@ pub struct Flags {
           value_parser = parse_duration)]
     pub http_heartbeat_interval: Duration,
 
+    /// A 16-bit handle (`0xAAAA`, non-zero) used as the primary handle of
+    /// every container's net_cls class id (`cgroups/net_cls`); unset, no
+    /// class ids are assigned.
+    #[arg(long, env = "MESOS_CGROUPS_NET_CLS_PRIMARY_HANDLE")]
+    pub cgroups_net_cls_primary_handle: Option<String>,
+
+    /// The range `0xAAAA,0xBBBB` of secondary handles that go with the
+    /// primary handle (`cgroups/net_cls`); only used with
+    /// `--cgroups_net_cls_primary_handle`.
+    #[arg(long, env = "MESOS_CGROUPS_NET_CLS_SECONDARY_HANDLES")]
+    pub cgroups_net_cls_secondary_handles: Option<String>,
+
+    /// Comma-separated `perf` events (see `perf list`) the
+    /// `cgroups/perf_event` isolator samples in each container; unset, none.
+    /// Each is reported in `PerfStatistics` under its name in lower case with
+    /// `-` turned into `_` (`cpu-cycles` as `cpu_cycles`).
+    #[arg(long, env = "MESOS_PERF_EVENTS")]
+    pub perf_events: Option<String>,
+
+    /// How often a `perf stat` sample starts; usage reports the latest
+    /// sample, whatever the monitoring interval.
+    #[arg(long, env = "MESOS_PERF_INTERVAL", value_parser = parse_duration,
+          default_value = "60secs")]
+    pub perf_interval: Duration,
+
+    /// How long each `perf stat` sample lasts; no longer than
+    /// `--perf_interval`.
+    #[arg(long, env = "MESOS_PERF_DURATION", value_parser = parse_duration,
+          default_value = "10secs")]
+    pub perf_duration: Duration,
+
     /// Limit swap as well as memory (`cgroups/mem`).
     #[arg(long, env = "MESOS_CGROUPS_LIMIT_SWAP", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
@@ -655,6 +686,18 @@ impl Flags {
                     crate::containerizer::mesos::isolators::cgroups::device_entries(json).ok()
                 })
                 .unwrap_or_default(),
+            #[cfg(target_os = "linux")]
+            cgroups_net_cls:
+                crate::containerizer::mesos::isolators::cgroups::net_cls::NetClsFlags {
+                    primary_handle: self.cgroups_net_cls_primary_handle.clone(),
+                    secondary_handles: self.cgroups_net_cls_secondary_handles.clone(),
+                },
+            #[cfg(target_os = "linux")]
+            perf: crate::containerizer::mesos::isolators::cgroups::perf_event::PerfFlags {
+                events: self.perf_events.clone(),
+                interval: self.perf_interval,
+                duration: self.perf_duration,
+            },
             proc_root: PathBuf::from("/proc"),
             disk_watch_interval: self.container_disk_watch_interval,
             enforce_disk_quota: self.enforce_container_disk_quota,
@@ -838,6 +881,17 @@ impl Flags {
                 Some(self.revocable_cpu_low_priority.to_string()),
             ),
             (
+                "cgroups_net_cls_primary_handle",
+                self.cgroups_net_cls_primary_handle.clone(),
+            ),
+            (
+                "cgroups_net_cls_secondary_handles",
+                self.cgroups_net_cls_secondary_handles.clone(),
+            ),
+            ("perf_events", self.perf_events.clone()),
+            ("perf_interval", Some(format_duration(self.perf_interval))),
+            ("perf_duration", Some(format_duration(self.perf_duration))),
+            (
                 "launcher_dir",
                 self.launcher_dir.as_ref().map(|p| p.display().to_string()),
             ),
@@ -1017,6 +1071,58 @@ mod tests {
             error.contains("isolator 'cgroups' is not supported yet"),
             "{error}"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn net_cls_and_perf_flags_reach_the_containerizer_with_upstreams_defaults() {
+        let flags = parse(&[]).unwrap();
+        let options = flags.containerizer_options();
+        assert_eq!(options.cgroups_net_cls, Default::default());
+        assert_eq!(options.perf.events, None);
+        assert_eq!(options.perf.interval, Duration::from_secs(60));
+        assert_eq!(options.perf.duration, Duration::from_secs(10));
+        let map = flags.to_map();
+        assert!(
+            map.contains(&("perf_interval", "1mins".to_string())),
+            "{map:?}"
+        );
+        assert!(
+            map.contains(&("perf_duration", "10secs".to_string())),
+            "{map:?}"
+        );
+        assert!(!map.iter().any(|(k, _)| *k == "perf_events"), "{map:?}");
+        let flags = parse(&[
+            "--cgroups_net_cls_primary_handle=0x0012",
+            "--cgroups_net_cls_secondary_handles=0x0011,0x0012",
+            "--perf_events=cycles,task-clock",
+            "--perf_interval=500ms",
+            "--perf_duration=250ms",
+        ])
+        .unwrap();
+        let options = flags.containerizer_options();
+        assert_eq!(
+            options.cgroups_net_cls.primary_handle.as_deref(),
+            Some("0x0012")
+        );
+        assert_eq!(
+            options.cgroups_net_cls.secondary_handles.as_deref(),
+            Some("0x0011,0x0012")
+        );
+        assert_eq!(options.perf.events.as_deref(), Some("cycles,task-clock"));
+        assert_eq!(options.perf.interval, Duration::from_millis(500));
+        assert_eq!(options.perf.duration, Duration::from_millis(250));
+        let map = flags.to_map();
+        for (key, value) in [
+            ("cgroups_net_cls_primary_handle", "0x0012"),
+            ("cgroups_net_cls_secondary_handles", "0x0011,0x0012"),
+            ("perf_events", "cycles,task-clock"),
+            ("perf_interval", "500ms"),
+            ("perf_duration", "250ms"),
+        ] {
+            assert!(map.contains(&(key, value.to_string())), "{key}: {map:?}");
+        }
+        assert!(parse(&["--perf_interval=soon"]).is_err());
     }
 
     #[test]

@@ -2,6 +2,13 @@
 //! running command task: each served call in JSON and in protobuf (decoded
 //! as `mesos.v1.agent.Response`), and upstream's refusals
 //! (`src/slave/http.cpp`, `src/tests/api_tests.cpp` AgentAPITest).
+//!
+//! Upstream `cgroups_isolator_tests.cpp` over HTTP:
+//!
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_NET_CLS_ContainerStatus` (the class id in the task's
+//!   status in `/state`; also `/containers` and `GET_CONTAINERS`), with the perf sample of
+//!   `ROOT_CGROUPS_PERF_Sample` in `/monitor/statistics` →
+//!   `net_cls_class_id_and_perf_samples_reach_state_and_statistics`
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -694,4 +701,74 @@ async fn cgroups_figures_reach_monitor_statistics_and_get_containers() {
         .join(container["container_id"]["value"].as_str().unwrap());
     let quota = std::fs::read_to_string(cgroup.join("cpu.cfs_quota_us")).unwrap();
     assert_eq!(quota.trim(), "60000");
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_NET_CLS_ContainerStatus`
+/// (and the perf side of `ROOT_CGROUPS_PERF_Sample`) through the agent and
+/// its flags: the container's class id (`--cgroups_net_cls_primary_handle`
+/// 0x12, first secondary handle 0x11) is in the task's status in `/state`,
+/// in `/containers` and in `GET_CONTAINERS`; with `--perf_events` the
+/// container's `perf` sample reaches `/monitor/statistics`.
+#[actix_rt::test]
+async fn net_cls_class_id_and_perf_samples_reach_state_and_statistics() {
+    let test = "net_cls_class_id_and_perf_samples_reach_state_and_statistics";
+    if !support::require_cgroups_v1(test, &["freezer"])
+        || !support::require_perf(test)
+        || !require_executor()
+    {
+        return;
+    }
+    let flags = [
+        "--launcher=linux",
+        "--isolation=cgroups/net_cls,cgroups/perf_event",
+        "--cgroups_net_cls_primary_handle=0x0012",
+        "--cgroups_net_cls_secondary_handles=0x0011,0x0012",
+        "--perf_events=task-clock,context-switches",
+        "--perf_interval=500ms",
+        "--perf_duration=250ms",
+    ]
+    .map(String::from);
+    let cluster = support::sandbox::launch_with_flags("net-cls-perf", &flags).await;
+    let addr = cluster.addr;
+    let classid = 0x0012_0011u64;
+
+    let state = support::sandbox::get(addr, "/state").await.json();
+    let statuses = &state["frameworks"][0]["executors"][0]["tasks"][0]["statuses"];
+    assert!(!statuses.as_array().unwrap().is_empty(), "{state}");
+    for status in statuses.as_array().unwrap() {
+        assert_eq!(
+            status["container_status"]["cgroup_info"]["net_cls"]["classid"], classid,
+            "{state}"
+        );
+    }
+
+    let containers = support::sandbox::get(addr, "/containers").await.json();
+    let container = &containers[0];
+    assert_eq!(
+        container["status"]["cgroup_info"]["net_cls"]["classid"], classid,
+        "{containers}"
+    );
+    let reply = json_call(addr, json!({"type": "GET_CONTAINERS"})).await;
+    let container = &reply["get_containers"]["containers"][0];
+    assert_eq!(
+        container["container_status"]["cgroup_info"]["net_cls"]["classid"], classid,
+        "{reply}"
+    );
+
+    // The first sample is empty (no duration); a real one follows.
+    let mut perf = Value::Null;
+    for _ in 0..40 {
+        let entries = support::sandbox::get(addr, "/monitor/statistics")
+            .await
+            .json();
+        perf = entries[0]["statistics"]["perf"].clone();
+        assert!(perf["timestamp"].is_f64(), "{entries}");
+        if perf["duration"] == 0.25 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(perf["duration"], 0.25, "{perf}");
+    assert!(perf["task_clock"].is_f64(), "{perf}");
+    assert!(perf["context_switches"].is_u64(), "{perf}");
 }

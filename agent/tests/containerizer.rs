@@ -47,7 +47,23 @@
 //!   isolator side of `ROOT_CGROUPS_CFS_TaskGroupLimits`' updates) →
 //!   `container_limits_are_applied_at_launch_and_on_updates`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_AutoLoadSubsystems` →
-//!   `cgroups_all_isolates_in_every_mounted_subsystem`
+//!   `cgroups_all_isolates_in_every_enabled_subsystem`; upstream's `cgroups::prepare` (an
+//!   enabled subsystem nothing mounts is mounted, a missing one refused) →
+//!   `enabled_subsystems_are_mounted_and_missing_ones_refused`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_NET_CLS_Isolate` (and `_ContainerStatus` through the
+//!   containerizer's status) → `net_cls_class_ids_are_assigned_reported_exhausted_and_released`;
+//!   `NetClsSubsystemProcess::recover` →
+//!   `a_recovered_containers_class_id_is_kept_and_not_handed_out_again`; through the agent
+//!   (`/state`'s task status): `agent_api.rs`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_Sample` →
+//!   `perf_event_samples_a_busy_containers_task_clock`
+//! - `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_PerfForward` →
+//!   `perf_statistics_come_only_for_containers_launched_with_the_isolator`
+//! - the refusals of `NetClsSubsystemProcess::create` and `PerfEventSubsystemProcess::create`
+//!   (upstream has no test of them) → `net_cls_and_perf_event_flags_are_refused_as_upstream`
+//! - `NetClsHandleManagerTest.*`, `PerfTest.Parse`, `PerfTest.Version`, `PerfTest.ROOT_PERF_Events`,
+//!   `PerfTest.ROOT_PERF_Sample` (no cgroups) → unit tests in
+//!   `agent/src/containerizer/mesos/isolators/cgroups/net_cls.rs` and `agent/src/linux/perf.rs`
 //! - `DiskQuotaEnforcement.DiskUsageExceedsQuota` (SANDBOX) →
 //!   `a_container_past_its_disk_quota_is_killed_with_the_upstream_reason`
 //! - `DiskQuotaEnforcement.NoQuotaEnforcement` (SANDBOX) →
@@ -1995,20 +2011,26 @@ async fn cgroups_cpuset_puts_the_container_in_a_cpuset_with_its_parents_cpus() {
     assert!(!dir.exists());
 }
 
-/// Upstream `CgroupsIsolatorTest` with `cgroups/all`: the container gets
-/// a cgroup in every mounted hierarchy that has an isolator, each with
-/// its isolator's settings.
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_AutoLoadSubsystems`:
+/// `cgroups/all` is every subsystem with an isolator that the kernel
+/// enables (`/proc/cgroups`); those nothing mounts are mounted first (as
+/// upstream's `cgroups::prepare`, and left mounted). The container gets a
+/// cgroup in each, with each isolator's settings.
 #[actix_rt::test]
-async fn cgroups_all_isolates_in_every_mounted_subsystem() {
-    let test = "cgroups_all_isolates_in_every_mounted_subsystem";
+async fn cgroups_all_isolates_in_every_enabled_subsystem() {
+    let test = "cgroups_all_isolates_in_every_enabled_subsystem";
     if !support::require_cgroups_v1(test, &["freezer"]) {
         return;
     }
-    let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
-        mesos_agent::linux::Hierarchy::detect(Path::new("/proc"))
-    else {
-        unreachable!("require_cgroups_v1 found v1 hierarchies");
-    };
+    let enabled: Vec<String> = std::fs::read_to_string("/proc/cgroups")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            (fields.get(3) == Some(&"1")).then(|| fields[0].to_string())
+        })
+        .collect();
     let controllers: Vec<&str> = [
         "blkio",
         "cpu",
@@ -2023,10 +2045,21 @@ async fn cgroups_all_isolates_in_every_mounted_subsystem() {
         "pids",
     ]
     .into_iter()
-    .filter(|c| hierarchies.get(c).is_some())
+    .filter(|c| enabled.iter().any(|e| e == c))
     .collect();
     let sandbox = tempfile::tempdir().unwrap();
     let containerizer = with_launcher("linux", "cgroups/all");
+    let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
+        mesos_agent::linux::Hierarchy::detect(Path::new("/proc"))
+    else {
+        unreachable!("require_cgroups_v1 found v1 hierarchies");
+    };
+    for controller in &controllers {
+        assert!(
+            hierarchies.get(controller).is_some(),
+            "{controller} is mounted"
+        );
+    }
     let id = unique("all");
     containerizer
         .launch(id.clone(), config(sandbox.path(), "exec sleep 30", None))
@@ -2225,25 +2258,409 @@ async fn deprecated_isolation_values_stand_for_their_replacements() {
     assert!(!cgroup_dir("memory", &id).exists());
 }
 
+/// Upstream's `cgroups::prepare` through the containerizer: an enabled
+/// subsystem that nothing mounts (net_cls here) is mounted at
+/// `<--cgroups_hierarchy>/net_cls` and stays mounted; one the kernel lacks
+/// (a `/proc` whose `cgroups` has no net_cls) is refused by name.
 #[actix_rt::test]
-async fn cgroup_subsystems_that_are_not_mounted_are_refused_by_name() {
+async fn enabled_subsystems_are_mounted_and_missing_ones_refused() {
+    let test = "enabled_subsystems_are_mounted_and_missing_ones_refused";
+    if !support::require_cgroups_v1(test, &["freezer"]) {
+        return;
+    }
     let options = ContainerizerOptions {
-        launcher: "posix".into(),
+        launcher: "linux".into(),
         isolation: "cgroups/net_cls".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
         ..Default::default()
     };
-    let created = mesos_agent::containerizer::create(&options, support::bin_dir());
-    if std::path::Path::new("/sys/fs/cgroup/net_cls").is_dir() {
-        assert!(
-            created.is_ok(),
-            "a mounted net_cls hierarchy serves the isolator"
-        );
-    } else {
-        let error = created.err().expect("refused without a net_cls hierarchy");
-        assert!(
-            error.contains("cgroups/net_cls") && error.contains("'net_cls'"),
-            "{error}"
-        );
+    mesos_agent::containerizer::create(&options, support::bin_dir())
+        .expect("net_cls is enabled here: mounted if it was not");
+    let Ok(mesos_agent::linux::Hierarchy::V1(hierarchies)) =
+        mesos_agent::linux::Hierarchy::detect(Path::new("/proc"))
+    else {
+        unreachable!("require_cgroups_v1 found v1 hierarchies");
+    };
+    assert_eq!(
+        hierarchies.get("net_cls"),
+        Some(Path::new("/sys/fs/cgroup/net_cls"))
+    );
+
+    // A kernel without net_cls: its /proc/cgroups lacks it, and nothing
+    // mounts it.
+    let base = tempfile::tempdir().unwrap();
+    let _freezer = Mount::cgroup("freezer", base.path().join("freezer"));
+    let proc_root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(proc_root.path().join("self")).unwrap();
+    let mountinfo: String = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("net_cls"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(proc_root.path().join("self/mountinfo"), mountinfo).unwrap();
+    let cgroups: String = std::fs::read_to_string("/proc/cgroups")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("net_cls"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(proc_root.path().join("cgroups"), cgroups).unwrap();
+    let options = ContainerizerOptions {
+        proc_root: proc_root.path().to_path_buf(),
+        cgroups_hierarchy: base.path().to_path_buf(),
+        ..options
+    };
+    let error = mesos_agent::containerizer::create(&options, support::bin_dir())
+        .err()
+        .expect("refused without net_cls in the kernel");
+    assert!(
+        error.contains("Failed to prepare hierarchy for the subsystem 'net_cls'")
+            && error.contains("'net_cls' not found"),
+        "{error}"
+    );
+    assert!(!base.path().join("net_cls").exists());
+}
+
+/// The options of a containerizer with `cgroups/net_cls` handing out the
+/// class ids `primary` × `secondaries`.
+fn net_cls_options(root: &str, primary: &str, secondaries: &str) -> ContainerizerOptions {
+    ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/net_cls".into(),
+        cgroups_root: root.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        cgroups_net_cls:
+            mesos_agent::containerizer::mesos::isolators::cgroups::net_cls::NetClsFlags {
+                primary_handle: Some(primary.into()),
+                secondary_handles: Some(secondaries.into()),
+            },
+        ..Default::default()
+    }
+}
+
+/// The class id the containerizer reports in the container's status.
+async fn reported_classid(containerizer: &MesosContainerizer, id: &str) -> Option<u32> {
+    containerizer
+        .status(id.into())
+        .await
+        .unwrap()
+        .cgroup_info
+        .and_then(|c| c.net_cls)
+        .and_then(|n| n.classid)
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_NET_CLS_Isolate` (and
+/// `_ContainerStatus` through the containerizer): a container's
+/// `net_cls.classid` is the primary handle and a free secondary one, it is
+/// reported as `cgroup_info.net_cls.classid`, a launch with no handle left
+/// fails with upstream's message, and a destroyed container's handle goes
+/// to the next one.
+#[actix_rt::test]
+async fn net_cls_class_ids_are_assigned_reported_exhausted_and_released() {
+    let test = "net_cls_class_ids_are_assigned_reported_exhausted_and_released";
+    if !support::require_cgroups_v1(test, &["freezer"]) {
+        return;
+    }
+    let root = unique(&format!("{CGROUPS_ROOT}_net_cls"));
+    // Upstream's flags: a decimal primary handle (0x12) and one handle.
+    let options = net_cls_options(&root, "18", "0xffff,0xffff");
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let first = unique("netcls");
+    containerizer
+        .launch(
+            first.clone(),
+            config(sandbox.path(), "exec sleep 1011", None),
+        )
+        .await
+        .unwrap();
+    let cgroup = Path::new("/sys/fs/cgroup/net_cls").join(&root).join(&first);
+    let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap();
+    assert!(!procs.trim().is_empty(), "the container is in its cgroup");
+    let classid: u32 = std::fs::read_to_string(cgroup.join("net_cls.classid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(classid, 0x0012_ffff);
+    assert_eq!(
+        reported_classid(&containerizer, &first).await,
+        Some(0x0012_ffff)
+    );
+
+    // No handle left.
+    let second = unique("netcls");
+    let error = containerizer
+        .launch(
+            second.clone(),
+            config(sandbox.path(), "exec sleep 1011", None),
+        )
+        .await
+        .expect_err("no free handle");
+    assert!(
+        error.to_string().contains(
+            "Failed to allocate a net_cls handle: No free handles remaining for primary \
+             handle 0x12"
+        ),
+        "{error}"
+    );
+
+    // Destroyed: its cgroup goes and its handle is free again.
+    assert!(containerizer.destroy(first.clone()).await);
+    assert!(!cgroup.exists());
+    let third = unique("netcls");
+    containerizer
+        .launch(
+            third.clone(),
+            config(sandbox.path(), "exec sleep 1011", None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        reported_classid(&containerizer, &third).await,
+        Some(0x0012_ffff)
+    );
+    assert!(containerizer.destroy(third.clone()).await);
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup/net_cls").join(&root));
+}
+
+/// Upstream `NetClsSubsystemProcess::recover`: after a restart the
+/// recovered container's class id is read back from its cgroup, reported
+/// again, and not handed out to a new container.
+#[actix_rt::test]
+async fn a_recovered_containers_class_id_is_kept_and_not_handed_out_again() {
+    let test = "a_recovered_containers_class_id_is_kept_and_not_handed_out_again";
+    if !support::require_cgroups_v1(test, &["freezer"]) {
+        return;
+    }
+    let root = unique(&format!("{CGROUPS_ROOT}_net_cls"));
+    let options = net_cls_options(&root, "0x0012", "0x0011,0x0012");
+    let before = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let first = unique("netcls");
+    let pid = before
+        .launch(
+            first.clone(),
+            config(sandbox.path(), "exec sleep 1012", None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reported_classid(&before, &first).await, Some(0x0012_0011));
+
+    // The restarted agent's containerizer, the container checkpointed.
+    let after = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let state = mesos_proto::mesos::slave::ContainerState {
+        container_id: mesos_agent::containerizer::container_id(&first),
+        pid: u64::from(pid),
+        directory: sandbox.path().display().to_string(),
+        executor_info: Some(Default::default()),
+        ..Default::default()
+    };
+    after.recover(vec![state]).await.unwrap();
+    assert_eq!(reported_classid(&after, &first).await, Some(0x0012_0011));
+    let second = unique("netcls");
+    after
+        .launch(
+            second.clone(),
+            config(sandbox.path(), "exec sleep 1012", None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reported_classid(&after, &second).await, Some(0x0012_0012));
+    let third = unique("netcls");
+    let error = after
+        .launch(third, config(sandbox.path(), "exec sleep 1012", None))
+        .await
+        .expect_err("both handles are in use");
+    assert!(
+        error.to_string().contains("No free handles remaining"),
+        "{error}"
+    );
+    assert!(after.destroy(second).await);
+    assert!(after.destroy(first).await);
+    assert!(eventually(|| count_processes("sleep\x001012\x00") == 0).await);
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup/net_cls").join(&root));
+}
+
+/// Upstream `NetClsSubsystemProcess::create` and
+/// `PerfEventSubsystemProcess::create`: bad flags refuse the isolator at
+/// start-up with upstream's messages.
+#[actix_rt::test]
+async fn net_cls_and_perf_event_flags_are_refused_as_upstream() {
+    let test = "net_cls_and_perf_event_flags_are_refused_as_upstream";
+    if !support::require_cgroups_v1(test, &["freezer"]) || !support::require_perf(test) {
+        return;
+    }
+    let refused = |options: ContainerizerOptions| {
+        mesos_agent::containerizer::create(&options, support::bin_dir())
+            .err()
+            .expect("refused")
+    };
+    let error = refused(net_cls_options(CGROUPS_ROOT, "0x10000", "1,2"));
+    assert!(
+        error.contains(
+            "failed to create isolator 'cgroups/net_cls': Failed to parse the primary handle \
+             '0x10000' set in flag --cgroups_net_cls_primary_handle"
+        ),
+        "{error}"
+    );
+    let error = refused(net_cls_options(CGROUPS_ROOT, "0x12", "0,5"));
+    assert!(
+        error.contains("The secondary handle has to be a non-zero value."),
+        "{error}"
+    );
+    let error = refused(net_cls_options(CGROUPS_ROOT, "0x12", "0x5,0x4"));
+    assert!(error.contains("is an empty set"), "{error}");
+
+    let perf = |events: &str, interval: u64, duration: u64| ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/perf_event".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        perf: perf_flags(events, interval, duration),
+        ..Default::default()
+    };
+    let error = refused(perf("cycles,this-is-an-invalid-event", 1000, 500));
+    assert!(
+        error.contains("Invalid perf events: { cycles, this-is-an-invalid-event }"),
+        "{error}"
+    );
+    let error = refused(perf("task-clock", 1000, 2000));
+    assert!(
+        error.contains("Sampling perf for duration (2secs) > interval (1secs) is not supported."),
+        "{error}"
+    );
+}
+
+fn perf_flags(
+    events: &str,
+    interval_ms: u64,
+    duration_ms: u64,
+) -> mesos_agent::containerizer::mesos::isolators::cgroups::perf_event::PerfFlags {
+    mesos_agent::containerizer::mesos::isolators::cgroups::perf_event::PerfFlags {
+        events: Some(events.into()),
+        interval: Duration::from_millis(interval_ms),
+        duration: Duration::from_millis(duration_ms),
+    }
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_Sample`: usage has an
+/// empty perf sample (a timestamp, a zero duration) at first, then a real
+/// one: a busy container's task clock is above zero. (This VM's perf has
+/// no hardware counters: `cycles` is `<not supported>` and left out.)
+#[actix_rt::test]
+async fn perf_event_samples_a_busy_containers_task_clock() {
+    let test = "perf_event_samples_a_busy_containers_task_clock";
+    if !support::require_cgroups_v1(test, &["freezer"]) || !support::require_perf(test) {
+        return;
+    }
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/perf_event".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        perf: perf_flags("cycles,task-clock", 500, 250),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let id = unique("perf");
+    // Busy, but never for more than 20 seconds whatever the test does.
+    containerizer
+        .launch(
+            id.clone(),
+            config(
+                sandbox.path(),
+                "exec timeout 20 sh -c 'while :; do :; done'",
+                None,
+            ),
+        )
+        .await
+        .unwrap();
+    let first = containerizer.usage(id.clone()).await.unwrap();
+    let empty = first.perf.expect("an empty sample at first");
+    assert!(empty.timestamp > 0.0);
+    assert_eq!(empty.duration, 0.0);
+    let mut sampled = None;
+    for _ in 0..40 {
+        let usage = containerizer.usage(id.clone()).await.unwrap();
+        let perf = usage.perf.expect("perf statistics");
+        if perf.timestamp != empty.timestamp {
+            sampled = Some(perf);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let sample = sampled.expect("a sample within 10 seconds");
+    assert_eq!(sample.duration, 0.25);
+    assert!(sample.task_clock.unwrap_or_default() > 0.0, "{sample:?}");
+    assert!(containerizer.destroy(id.clone()).await);
+    assert!(!cgroup_dir("perf_event", &id).exists());
+}
+
+/// Upstream `CgroupsIsolatorTest.ROOT_CGROUPS_PERF_PerfForward`: a
+/// container launched before the agent had `cgroups/perf_event` reports no
+/// perf statistics after a restart with it; a new container does.
+#[actix_rt::test]
+async fn perf_statistics_come_only_for_containers_launched_with_the_isolator() {
+    let test = "perf_statistics_come_only_for_containers_launched_with_the_isolator";
+    if !support::require_cgroups_v1(test, &["cpu", "cpuacct", "freezer"])
+        || !support::require_perf(test)
+    {
+        return;
+    }
+    let root = unique(&format!("{CGROUPS_ROOT}_perf"));
+    let runtime_dir = support::unique_runtime_dir();
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "cgroups/cpu".into(),
+        cgroups_root: root.clone(),
+        runtime_dir,
+        ..Default::default()
+    };
+    let before = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let sandbox = tempfile::tempdir().unwrap();
+    let first = unique("perf");
+    let pid = before
+        .launch(
+            first.clone(),
+            config(sandbox.path(), "exec sleep 1013", None),
+        )
+        .await
+        .unwrap();
+    assert!(before.usage(first.clone()).await.unwrap().perf.is_none());
+
+    let options = ContainerizerOptions {
+        isolation: "cgroups/cpu,cgroups/perf_event".into(),
+        perf: perf_flags("task-clock", 500, 250),
+        ..options
+    };
+    let after = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let state = mesos_proto::mesos::slave::ContainerState {
+        container_id: mesos_agent::containerizer::container_id(&first),
+        pid: u64::from(pid),
+        directory: sandbox.path().display().to_string(),
+        executor_info: Some(Default::default()),
+        ..Default::default()
+    };
+    after.recover(vec![state]).await.unwrap();
+    assert!(after.usage(first.clone()).await.unwrap().perf.is_none());
+    let second = unique("perf");
+    after
+        .launch(
+            second.clone(),
+            config(sandbox.path(), "exec sleep 1013", None),
+        )
+        .await
+        .unwrap();
+    assert!(after.usage(second.clone()).await.unwrap().perf.is_some());
+    assert!(after.destroy(second).await);
+    assert!(after.destroy(first).await);
+    assert!(eventually(|| count_processes("sleep\x001013\x00") == 0).await);
+    for controller in ["cpu", "cpuacct", "freezer", "perf_event"] {
+        let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(controller).join(&root));
     }
 }
 

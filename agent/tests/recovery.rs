@@ -15,6 +15,8 @@
 //!   an image; runs the `mesos-agent` binary, which the default executor finds
 //!   again on its port) →
 //!   `a_task_group_launched_after_a_restart_with_more_cgroup_isolators_runs`
+//! - `NetClsSubsystemProcess::recover` (a recovered container's class id kept, not handed out
+//!   again) → `a_restarted_agent_keeps_net_cls_class_ids_and_hands_out_only_free_ones`
 //! - `DiskQuotaEnforcement.SlaveRecovery` (SANDBOX), plus enforcement after it →
 //!   `a_restarted_agent_keeps_measuring_and_enforcing_disk_quota`
 //! - `SlaveRecoveryTest.ReconnectExecutor` (v0 command executor re-registers,
@@ -990,6 +992,73 @@ async fn memory_isolation_removed_at_a_restart_stops_memory_statistics() {
         false,
     )
     .await;
+}
+
+/// The net_cls class id of executor `executor_id`'s container in the
+/// agent's `/containers`, once the agent lists it with one.
+async fn classid_of(agent: &PID<Slave>, executor_id: &str) -> u64 {
+    let upid = agent.upid();
+    let addr = std::net::SocketAddrV4::new(upid.ip, upid.port);
+    for _ in 0..300 {
+        let containers = support::sandbox::get(addr, "/containers").await.json();
+        let classid = containers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["executor_id"] == executor_id)
+            .and_then(|c| c["status"]["cgroup_info"]["net_cls"]["classid"].as_u64());
+        if let Some(classid) = classid {
+            return classid;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("executor {executor_id} never had a class id in /containers");
+}
+
+/// Upstream `NetClsSubsystemProcess::recover` across a real agent restart:
+/// the recovered container's class id is read back from its
+/// `net_cls.classid` and still reported; a container launched after the
+/// restart gets the other free handle, not the recovered one.
+#[actix_rt::test]
+async fn a_restarted_agent_keeps_net_cls_class_ids_and_hands_out_only_free_ones() {
+    let test = "a_restarted_agent_keeps_net_cls_class_ids_and_hands_out_only_free_ones";
+    if !require_cgroups_v1(test, &["freezer"]) || !support::sandbox::require_executor() {
+        return;
+    }
+    let net_cls = |c: &mut mesos_agent::containerizer::ContainerizerOptions| {
+        c.isolation = "cgroups/net_cls".into();
+        c.cgroups_net_cls =
+            mesos_agent::containerizer::mesos::isolators::cgroups::net_cls::NetClsFlags {
+                primary_handle: Some("0x0012".into()),
+                secondary_handles: Some("0x0011,0x0012".into()),
+            };
+    };
+    let master_runtime = runtime();
+    let master = start_master(&master_runtime);
+    let work_dir = tempfile::tempdir().unwrap();
+    let _leftovers = reaper(work_dir.path());
+    let agent_runtime = runtime();
+    let agent = start_agent_with(&agent_runtime, master.upid(), work_dir.path(), net_cls);
+    let slave_id = wait_registered(&agent).await;
+    let mut first = framework(&master_runtime, &master, "net-cls-before", true).await;
+    first.launch(vec![command_task("task1", "sleep 1000", "cpus:0.2;mem:32")]);
+    until_running(&mut first).await;
+    assert_eq!(classid_of(&agent, "task1").await, 0x0012_0011);
+
+    kill_agent(&agent, &agent_runtime).await;
+    let agent_runtime = runtime();
+    let agent = start_agent_with(&agent_runtime, master.upid(), work_dir.path(), net_cls);
+    assert_eq!(wait_registered(&agent).await, slave_id);
+    assert_eq!(classid_of(&agent, "task1").await, 0x0012_0011);
+
+    let mut second = framework(&master_runtime, &master, "net-cls-after", false).await;
+    second.launch(vec![command_task("task2", "sleep 1000", "cpus:0.2;mem:32")]);
+    until_running(&mut second).await;
+    assert_eq!(classid_of(&agent, "task2").await, 0x0012_0012);
+
+    second.teardown();
+    first.teardown();
+    let _ = (&master_runtime, &agent_runtime);
 }
 
 /// Upstream `DiskQuotaEnforcement.SlaveRecovery`, and the enforcement it

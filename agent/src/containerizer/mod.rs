@@ -184,6 +184,14 @@ pub struct ContainerizerOptions {
     pub revocable_cpu_low_priority: bool,
     /// `--allowed_devices` as devices-cgroup entries (`cgroups/devices`).
     pub allowed_devices: Vec<String>,
+    /// `--cgroups_net_cls_primary_handle`, `--cgroups_net_cls_secondary_handles`
+    /// (`cgroups/net_cls`).
+    #[cfg(target_os = "linux")]
+    pub cgroups_net_cls: mesos::isolators::cgroups::net_cls::NetClsFlags,
+    /// `--perf_events`, `--perf_interval`, `--perf_duration`
+    /// (`cgroups/perf_event`).
+    #[cfg(target_os = "linux")]
+    pub perf: mesos::isolators::cgroups::perf_event::PerfFlags,
     /// `--effective_capabilities`.
     pub effective_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
     /// `--bounding_capabilities`.
@@ -238,6 +246,10 @@ impl Default for ContainerizerOptions {
             cgroups_limit_swap: false,
             revocable_cpu_low_priority: true,
             allowed_devices: vec![],
+            #[cfg(target_os = "linux")]
+            cgroups_net_cls: Default::default(),
+            #[cfg(target_os = "linux")]
+            perf: Default::default(),
             effective_capabilities: None,
             bounding_capabilities: None,
             proc_root: PathBuf::from("/proc"),
@@ -292,6 +304,14 @@ pub fn create(
                     options.cgroups_hierarchy.display()
                 )
             })?;
+        // Upstream's `cgroups::prepare`: enabled v1 subsystems the isolators
+        // need are mounted when nothing carries them.
+        let hierarchy = isolators::cgroups::prepare(
+            isolation,
+            hierarchy,
+            &options.proc_root,
+            &options.cgroups_hierarchy,
+        )?;
         Some(Arc::new(isolators::cgroups::CgroupsConfig {
             hierarchy,
             mount_root: options.cgroups_hierarchy.clone(),
@@ -301,6 +321,8 @@ pub fn create(
             revocable_cpu_low_priority: options.revocable_cpu_low_priority,
             allowed_devices: options.allowed_devices.clone(),
             linux_launcher: options.launcher == "linux",
+            net_cls: options.cgroups_net_cls.clone(),
+            perf: options.perf.clone(),
         }))
     } else {
         None

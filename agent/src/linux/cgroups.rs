@@ -103,6 +103,14 @@ pub enum CgroupsError {
         /// The controller (`memory`).
         controller: String,
     },
+    /// A hierarchy could not be mounted.
+    #[error("failed to mount cgroups hierarchy at '{}': {reason}", path.display())]
+    Mount {
+        /// The mount point.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The OOM notification could not be set up or awaited.
     #[error("failed to listen for oom events of cgroup '{}'", path.display())]
     Listen {
@@ -174,6 +182,88 @@ impl Hierarchies {
     pub fn is_empty(&self) -> bool {
         self.mounts.is_empty()
     }
+}
+
+/// One line of `/proc/cgroups` (upstream `cgroups::internal::SubsystemInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubsystemInfo {
+    /// The subsystem (`net_cls`).
+    pub name: String,
+    /// The id of the hierarchy it is attached to; 0 when it is attached to
+    /// none (or to the v2 hierarchy).
+    pub hierarchy: u32,
+    /// Whether the kernel enables it.
+    pub enabled: bool,
+}
+
+/// The subsystems the kernel knows, from `<proc_root>/cgroups` (upstream
+/// `cgroups::subsystems()` reads the same file).
+pub fn subsystems(proc_root: &Path) -> Result<Vec<SubsystemInfo>> {
+    let file = proc_root.join("cgroups");
+    let text = read_path(&file)?;
+    parse_subsystems(&text).map_err(|reason| CgroupsError::Parse { path: file, reason })
+}
+
+fn parse_subsystems(text: &str) -> std::result::Result<Vec<SubsystemInfo>, String> {
+    let mut infos = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [name, hierarchy, _cgroups, enabled] = fields.as_slice() else {
+            return Err(format!("unexpected line '{line}'"));
+        };
+        let number = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| format!("expected a number, found '{s}' in line '{line}'"))
+        };
+        infos.push(SubsystemInfo {
+            name: (*name).to_owned(),
+            hierarchy: number(hierarchy)?,
+            enabled: number(enabled)? != 0,
+        });
+    }
+    Ok(infos)
+}
+
+/// Mounts a hierarchy for `subsystem` at `<base>/<subsystem>` (upstream
+/// `cgroups::prepare` when no hierarchy carries the subsystem): an empty
+/// directory already there is replaced; the subsystem must be one the
+/// kernel has and enables. The mount stays after the agent exits, as
+/// upstream's does. Returns the mount point.
+///
+/// Unlike upstream, a subsystem whose `/proc/cgroups` line names a
+/// hierarchy (one mounted only in another mount namespace) is not refused
+/// here: mounting it with the same single subsystem attaches that
+/// hierarchy again, and the kernel refuses what it cannot attach.
+pub fn mount_subsystem(proc_root: &Path, base: &Path, subsystem: &str) -> Result<PathBuf> {
+    let target = base.join(subsystem);
+    let fail = |reason: String| CgroupsError::Mount {
+        path: target.clone(),
+        reason,
+    };
+    let infos = subsystems(proc_root).map_err(|e| fail(e.to_string()))?;
+    match infos.iter().find(|info| info.name == subsystem) {
+        None => return Err(fail(format!("'{subsystem}' not found"))),
+        Some(info) if !info.enabled => {
+            return Err(fail(format!("'{subsystem}' is not enabled by the kernel")))
+        }
+        Some(_) => {}
+    }
+    if target.exists() {
+        fs::remove_dir(&target)
+            .map_err(|error| fail(format!("could not remove the existing directory: {error}")))?;
+    }
+    fs::create_dir_all(&target)
+        .map_err(|error| fail(format!("failed to create the directory: {error}")))?;
+    if let Err(error) = control::mount_cgroup(&target, subsystem) {
+        // Best effort, as upstream.
+        let _ = fs::remove_dir(&target);
+        return Err(fail(error.to_string()));
+    }
+    Ok(target)
 }
 
 /// The cgroup (relative to its hierarchy's root, without a leading `/`) of
@@ -1061,6 +1151,26 @@ pub mod blkio {
     }
 }
 
+/// The `net_cls` controller (upstream `cgroups::net_cls`).
+pub mod net_cls {
+    use super::*;
+
+    /// Reads `net_cls.classid` (0: none assigned).
+    pub fn classid(hierarchy: &Path, cgroup: &str) -> Result<u32> {
+        let file = path(hierarchy, cgroup).join("net_cls.classid");
+        let text = read_path(&file)?;
+        text.trim().parse::<u32>().map_err(|_| CgroupsError::Parse {
+            path: file,
+            reason: format!("expected a class id, found '{}'", text.trim()),
+        })
+    }
+
+    /// Writes `net_cls.classid` (the kernel takes it in decimal).
+    pub fn set_classid(hierarchy: &Path, cgroup: &str, classid: u32) -> Result<()> {
+        write(hierarchy, cgroup, "net_cls.classid", &classid.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1072,6 +1182,55 @@ mod tests {
         assert_eq!(cpu::shares_for_cpus(0.001), cpu::MIN_CPU_SHARES);
         assert_eq!(cpu::cfs_quota_for_cpus(1.5), Duration::from_millis(150));
         assert_eq!(cpu::cfs_quota_for_cpus(0.001), cpu::MIN_CPU_CFS_QUOTA);
+    }
+
+    const PROC_CGROUPS: &str = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n\
+                                cpu\t1\t1\t1\n\
+                                net_cls\t0\t1\t1\n\
+                                net_prio\t0\t1\t0\n";
+
+    #[test]
+    fn proc_cgroups_is_parsed() {
+        let infos = parse_subsystems(PROC_CGROUPS).expect("valid");
+        assert_eq!(infos.len(), 3);
+        assert_eq!(
+            infos[1],
+            SubsystemInfo {
+                name: "net_cls".into(),
+                hierarchy: 0,
+                enabled: true
+            }
+        );
+        assert!(!infos[2].enabled);
+        assert!(parse_subsystems("cpu x 1 1\n").is_err());
+        assert!(parse_subsystems("cpu 1 1\n").is_err());
+    }
+
+    /// Upstream `cgroups::prepare`'s refusals: a subsystem the kernel does
+    /// not have, or does not enable, is not mounted.
+    #[test]
+    fn subsystems_the_kernel_lacks_or_disables_are_not_mounted() {
+        let proc_root = tempfile::tempdir().expect("tempdir");
+        fs::write(proc_root.path().join("cgroups"), PROC_CGROUPS).expect("fixture");
+        let base = tempfile::tempdir().expect("tempdir");
+        let error = mount_subsystem(proc_root.path(), base.path(), "perf_event")
+            .expect_err("not in /proc/cgroups");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "failed to mount cgroups hierarchy at '{}': 'perf_event' not found",
+                base.path().join("perf_event").display()
+            )
+        );
+        let error =
+            mount_subsystem(proc_root.path(), base.path(), "net_prio").expect_err("disabled");
+        assert!(
+            error
+                .to_string()
+                .ends_with("'net_prio' is not enabled by the kernel"),
+            "{error}"
+        );
+        assert!(!base.path().join("net_prio").exists());
     }
 
     #[test]

@@ -90,6 +90,33 @@ pub(crate) fn kill(pid: Pid, signal: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// Mounts a v1 cgroup hierarchy with `subsystem` attached at `target`
+/// (`mount -t cgroup -o <subsystem> <subsystem> <target>`).
+pub(crate) fn mount_cgroup(target: &Path, subsystem: &str) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt as _;
+    let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
+    let source = CString::new(subsystem).map_err(invalid)?;
+    let path = CString::new(target.as_os_str().as_bytes()).map_err(invalid)?;
+    let fstype = CString::new("cgroup").map_err(invalid)?;
+    // SAFETY: every pointer is a NUL-terminated string that outlives the
+    // call; the data argument is the subsystem name, as cgroupfs expects.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            path.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            source.as_ptr().cast(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// `USER_HZ`, the unit of `cpuacct.stat`.
 pub(crate) fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf(3) reads a configuration value and has no memory

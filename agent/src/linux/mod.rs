@@ -11,6 +11,7 @@
 //! - [`mountinfo`]: `/proc/<pid>/mountinfo` and `/proc/<pid>/cgroup`.
 //! - [`cgroups`]: v1, one hierarchy per controller ([`cgroups::Hierarchies`]).
 //! - [`cgroups2`]: v2, the unified hierarchy.
+//! - [`perf`]: `perf stat` samples of cgroups (`cgroups/perf_event`).
 //! - [`statistics`]: cgroup counters into `mesos.ResourceStatistics`, as
 //!   upstream's cgroups isolators fill it.
 //! - [`Hierarchy::detect`]: which of the two a host uses.
@@ -22,6 +23,7 @@ pub mod cgroups2;
 mod control;
 pub mod devices_bpf;
 pub mod mountinfo;
+pub mod perf;
 pub mod statistics;
 
 /// An OS process id.

@@ -58,6 +58,25 @@ pub fn require_cgroups_v1(test: &str, controllers: &[&str]) -> bool {
     false
 }
 
+/// Whether `perf` (Debian's `linux-perf`, which `scripts/setup.sh`
+/// installs) runs here, for the `cgroups/perf_event` tests. Under
+/// `CI=true` its absence fails the test; elsewhere it prints `SKIPPED`.
+pub fn require_perf(test: &str) -> bool {
+    let runs = std::process::Command::new("perf")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if runs {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} needs perf (linux-perf) (CI=true)"
+    );
+    println!("SKIPPED: {test}: needs perf (linux-perf)");
+    false
+}
+
 pub fn runtime() -> Runtime {
     Runtime::new(Config {
         ip: Ipv4Addr::LOCALHOST,

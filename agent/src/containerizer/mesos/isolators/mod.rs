@@ -203,8 +203,8 @@ pub fn deprecated_replacement(isolation: &str) -> Option<&'static str> {
         .map(|(_, replacement)| *replacement)
 }
 
-/// Every cgroups isolator whose subsystem the machine mounts
-/// ([`cgroups::all`]).
+/// Every cgroups isolator whose subsystem the kernel enables (v1; mounted
+/// first where needed) or the v2 root offers ([`cgroups::all`]).
 const CGROUPS_ALL: &str = "cgroups/all";
 
 /// The names `--isolation` accepts.
@@ -274,10 +274,14 @@ fn cgroups_all(context: &IsolatorContext) -> std::result::Result<Vec<&'static st
         .cgroups
         .as_ref()
         .ok_or("cgroups isolators need a mounted cgroup hierarchy")?;
-    let names = cgroups::all(&config.hierarchy);
+    let enabled = match &config.hierarchy {
+        crate::linux::Hierarchy::V1(_) => cgroups::enabled_subsystems(&context.proc_root)?,
+        crate::linux::Hierarchy::V2(_) => Vec::new(),
+    };
+    let names = cgroups::all(&config.hierarchy, &enabled);
     if names.is_empty() {
         return Err(format!(
-            "--isolation: '{CGROUPS_ALL}': no cgroup subsystem with an isolator is mounted"
+            "--isolation: '{CGROUPS_ALL}': no cgroup subsystem with an isolator is enabled"
         ));
     }
     tracing::info!(isolators = ?names, "Automatically loading cgroups subsystems");

@@ -1,7 +1,8 @@
 //! The cgroups isolators (upstream `isolators/cgroups/`): `cgroups/cpu`,
 //! `cgroups/mem`, `cgroups/pids`, `cgroups/devices`, `cgroups/blkio`,
-//! `cgroups/cpuset` and the cgroup-only ones (and `cgroups/all` for
-//! every one whose hierarchy is mounted, [`all`]), on
+//! `cgroups/cpuset`, `cgroups/net_cls`, `cgroups/perf_event` and the
+//! cgroup-only ones (and `cgroups/all` for every one whose subsystem the
+//! kernel enables, [`all`]), on
 //! cgroups v1 — a hierarchy per controller, as upstream — or on a v2
 //! unified hierarchy, chosen from what the machine mounts
 //! ([`crate::linux::Hierarchy::detect`]).
@@ -59,6 +60,13 @@
 //!   default whitelist and `--allowed_devices`. v2 has no devices
 //!   controller: the same whitelist becomes a BPF device program attached
 //!   to the container's cgroup ([`crate::linux::devices_bpf`]).
+//! - net_cls: with `--cgroups_net_cls_primary_handle`, a class id per
+//!   container ([`net_cls`]).
+//! - perf_event: with `--perf_events`, `perf stat` samples in usage
+//!   ([`perf_event`]).
+//!
+//! A v1 subsystem the kernel enables but nothing mounts is mounted at
+//! `<--cgroups_hierarchy>/<subsystem>` first ([`prepare`]), as upstream.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -76,6 +84,11 @@ use crate::containerizer::mesos::isolator::{
 use crate::linux::{cgroups, cgroups2, statistics, Hierarchy, OomOutcome};
 
 mod mounts;
+pub mod net_cls;
+pub mod perf_event;
+mod prepare;
+
+pub use prepare::{enabled as enabled_subsystems, prepare};
 
 /// The devices every container may use (upstream `cgroups/devices`'s
 /// default whitelist): mknod of any device, and the console, ttys, pts,
@@ -304,6 +317,12 @@ pub struct CgroupsConfig {
     /// Whether the launcher is `linux` (its freezer cgroup is mounted in
     /// an image rootfs beside the isolators', see [`mounts`]).
     pub linux_launcher: bool,
+    /// `--cgroups_net_cls_primary_handle` and
+    /// `--cgroups_net_cls_secondary_handles` (`cgroups/net_cls`).
+    pub net_cls: net_cls::NetClsFlags,
+    /// `--perf_events`, `--perf_interval`, `--perf_duration`
+    /// (`cgroups/perf_event`).
+    pub perf: perf_event::PerfFlags,
 }
 
 impl CgroupsConfig {
@@ -353,13 +372,13 @@ pub enum Subsystem {
     Cpuset,
     /// `cgroups/hugetlb`: the cgroup only, as upstream.
     Hugetlb,
-    /// `cgroups/net_cls`: the cgroup only (upstream hands out class ids
-    /// only with `--cgroups_net_cls_primary_handle`, not supported here).
+    /// `cgroups/net_cls`: the cgroup, and with
+    /// `--cgroups_net_cls_primary_handle` a class id ([`net_cls`]).
     NetCls,
     /// `cgroups/net_prio`: the cgroup only, as upstream.
     NetPrio,
-    /// `cgroups/perf_event`: the cgroup only (upstream samples `perf
-    /// stat` only with `--perf_events`, not supported here).
+    /// `cgroups/perf_event`: the cgroup, and with `--perf_events` its
+    /// `perf stat` samples ([`perf_event`]).
     PerfEvent,
 }
 
@@ -428,19 +447,19 @@ const SUBSYSTEMS: [Subsystem; 10] = [
 
 /// The isolators `cgroups/all` stands for on `hierarchy`, as upstream's
 /// `CgroupsIsolatorProcess::create` and `Cgroups2IsolatorProcess::create`
-/// choose them: on v1 every subsystem with an isolator whose hierarchies
-/// are all mounted (`cgroups/cpu` needs `cpu` and `cpuacct`); on v2 every
-/// one whose controller the root's `cgroup.controllers` offers (v2 has no
-/// `devices`, `net_cls` or `net_prio` controller). Upstream mounts a v1
-/// subsystem that is enabled but not mounted; here it is left out.
-pub fn all(hierarchy: &Hierarchy) -> Vec<&'static str> {
+/// choose them: on v1 every subsystem with an isolator whose controllers
+/// the kernel all enables (`enabled`, from `/proc/cgroups`; `cgroups/cpu`
+/// needs `cpu` and `cpuacct`), mounted or not ([`prepare`] mounts them);
+/// on v2 every one whose controller the root's `cgroup.controllers`
+/// offers (v2 has no `devices`, `net_cls` or `net_prio` controller).
+pub fn all(hierarchy: &Hierarchy, enabled: &[String]) -> Vec<&'static str> {
     match hierarchy {
-        Hierarchy::V1(hierarchies) => SUBSYSTEMS
+        Hierarchy::V1(_) => SUBSYSTEMS
             .iter()
             .filter(|s| {
                 s.v1_controllers()
                     .iter()
-                    .all(|c| hierarchies.get(c).is_some())
+                    .all(|c| enabled.iter().any(|e| e == c))
             })
             .map(|s| s.name())
             .collect(),
@@ -477,6 +496,10 @@ pub struct CgroupsIsolator {
     /// (low, medium, critical), registered when its cgroup is made or
     /// recovered, read by `usage`.
     pressure: Arc<Mutex<PressureCounters>>,
+    /// `cgroups/net_cls`: the handle manager and each container's handle.
+    net_cls: Option<Arc<Mutex<net_cls::NetClsState>>>,
+    /// `cgroups/perf_event`: each container's latest `perf` sample.
+    perf: Option<Arc<perf_event::PerfEvent>>,
 }
 
 /// What a cgroups isolator knows of a container (upstream's per-container
@@ -543,13 +566,35 @@ impl CgroupsIsolator {
                 }
             }
         }
+        let failed = |e: String| format!("failed to create isolator '{}': {e}", subsystem.name());
+        let net_cls = match subsystem {
+            Subsystem::NetCls => Some(Arc::new(Mutex::new(net_cls::NetClsState {
+                manager: config.net_cls.manager().map_err(failed)?,
+                ..Default::default()
+            }))),
+            _ => None,
+        };
+        let perf = match subsystem {
+            Subsystem::PerfEvent => Some(Arc::new(
+                perf_event::PerfEvent::create(&config.perf).map_err(failed)?,
+            )),
+            _ => None,
+        };
         Ok(Self {
             subsystem,
             config,
             containers: Arc::default(),
             absent: Arc::default(),
             pressure: Arc::default(),
+            net_cls,
+            perf,
         })
+    }
+
+    fn net_cls_state(&self) -> Option<std::sync::MutexGuard<'_, net_cls::NetClsState>> {
+        self.net_cls
+            .as_ref()
+            .map(|state| state.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn absent(&self, container_id: &str) -> bool {
@@ -1131,6 +1176,26 @@ impl Ops {
         Ok(())
     }
 
+    /// Reads the cgroup's `net_cls.classid` (0: none).
+    fn net_cls_classid(&self) -> Result<u32> {
+        cgroups::net_cls::classid(&self.v1("net_cls")?, &self.cgroup).map_err(|e| {
+            IsolatorError(format!(
+                "Failed to recover the net_cls handle: Failed to read 'net_cls.classid': {e}"
+            ))
+        })
+    }
+
+    /// Writes the container's class id to its cgroup.
+    fn set_net_cls_classid(&self, handle: net_cls::NetClsHandle) -> Result<()> {
+        cgroups::net_cls::set_classid(&self.v1("net_cls")?, &self.cgroup, handle.classid()).map_err(
+            |e| {
+                IsolatorError(format!(
+                    "Failed to assign a net_cls handle to the cgroup: {e}"
+                ))
+            },
+        )
+    }
+
     /// Blocks until the kernel OOM-kills in the cgroup; `None` when the
     /// cgroup went away first (cleanup) or cannot be watched.
     fn wait_oom(&self) -> Option<ContainerLimitation> {
@@ -1290,8 +1355,30 @@ impl Isolator for CgroupsIsolator {
             .collect();
         let absent = self.absent.clone();
         let pressure = self.pressure.clone();
+        let (net_cls, perf) = (self.net_cls.clone(), self.perf.clone());
+        let known_orphans: Vec<String> = orphans.iter().cloned().collect();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                // Upstream recovers the subsystems of known orphans too:
+                // their class ids stay reserved until they are destroyed.
+                if let Some(net_cls) = &net_cls {
+                    for container_id in recovered.iter().chain(&known_orphans) {
+                        let ops = Ops {
+                            subsystem,
+                            cgroup: config.cgroup(container_id),
+                            config: config.clone(),
+                            nested: container_id.contains('.'),
+                        };
+                        if ops.exists() {
+                            let classid = ops.net_cls_classid()?;
+                            net_cls
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .recover(container_id, classid)
+                                .map_err(IsolatorError)?;
+                        }
+                    }
+                }
                 for container_id in recovered {
                     let ops = Ops {
                         subsystem,
@@ -1300,6 +1387,9 @@ impl Isolator for CgroupsIsolator {
                         nested: container_id.contains('.'),
                     };
                     if ops.exists() {
+                        if let Some(perf) = &perf {
+                            perf.add(&container_id, &ops.cgroup);
+                        }
                         let counters = ops.listen_pressure();
                         pressure
                             .lock()
@@ -1385,6 +1475,14 @@ impl Isolator for CgroupsIsolator {
             command_task: config.task_info.is_some(),
         };
         self.containers().insert(container_id.to_string(), info);
+        if let Some(mut net_cls) = self.net_cls_state() {
+            if let Err(error) = net_cls.allocate(container_id) {
+                return ready(Err(IsolatorError(error)));
+            }
+        }
+        if let Some(perf) = &self.perf {
+            perf.add(container_id, &self.config.cgroup(container_id));
+        }
         // A command task with an image runs its executor as root and its
         // command as the command's user: that user gets the cgroup. Else
         // the container's user does (none without --switch_user).
@@ -1445,9 +1543,15 @@ impl Isolator for CgroupsIsolator {
             .get(container_id)
             .cloned()
             .unwrap_or_default();
+        let handle = self
+            .net_cls_state()
+            .and_then(|state| state.handles.get(container_id).copied());
         self.blocking(container_id, move |ops| {
             ops.assign(pid)?;
             ops.apply(&info.requests, &info.limits, true)?;
+            if let Some(handle) = handle {
+                ops.set_net_cls_classid(handle)?;
+            }
             if info.command_task {
                 ops.adjust_oom_score(&info.requests, &info.limits, pid)?;
             }
@@ -1542,8 +1646,12 @@ impl Isolator for CgroupsIsolator {
         }
         let usage = self.blocking(container_id, |ops| ops.usage());
         let (pressure, id) = (self.pressure.clone(), container_id.to_string());
+        let perf = self.perf.as_ref().and_then(|p| p.statistics(container_id));
         Box::pin(async move {
             let mut stats = usage.await?;
+            if perf.is_some() {
+                stats.perf = perf;
+            }
             // Reading an eventfd counter does not block.
             let mut pressure = pressure.lock().unwrap_or_else(|e| e.into_inner());
             for counter in pressure.get_mut(&id).into_iter().flatten() {
@@ -1581,7 +1689,39 @@ impl Isolator for CgroupsIsolator {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(container_id);
+        if let Some(mut net_cls) = self.net_cls_state() {
+            net_cls.release(container_id);
+        }
+        if let Some(perf) = &self.perf {
+            perf.remove(container_id);
+        }
         self.blocking(container_id, |ops| ops.destroy())
+    }
+
+    /// `cgroups/net_cls`: the container's class id as
+    /// `cgroup_info.net_cls.classid`; a nested container reports its root
+    /// container's (upstream: they share its cgroup).
+    fn status(
+        &self,
+        container_id: &str,
+    ) -> BoxFuture<'static, Result<mesos_proto::mesos::ContainerStatus>> {
+        use mesos_proto::mesos::{cgroup_info, CgroupInfo, ContainerStatus};
+        let root = container_id.split('.').next().unwrap_or(container_id);
+        let handle = self
+            .net_cls_state()
+            .and_then(|state| state.handles.get(root).copied());
+        let status = match handle {
+            Some(handle) => ContainerStatus {
+                cgroup_info: Some(CgroupInfo {
+                    net_cls: Some(cgroup_info::NetCls {
+                        classid: Some(handle.classid()),
+                    }),
+                }),
+                ..Default::default()
+            },
+            None => ContainerStatus::default(),
+        };
+        ready(Ok(status))
     }
 }
 
@@ -1622,30 +1762,53 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            net_cls: Default::default(),
+            perf: Default::default(),
         };
         (dir, config)
     }
 
+    /// Upstream's `cgroups/all` on v1: every subsystem the kernel enables
+    /// (`/proc/cgroups`), mounted or not.
     #[test]
-    fn cgroups_all_is_every_mounted_subsystem_with_an_isolator() {
-        let (_dir, config) = v1_fixture(&[
-            "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
-        ]);
+    fn cgroups_all_is_every_enabled_subsystem_with_an_isolator() {
+        let enabled = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // Only cpu is mounted: the rest is mounted by `prepare`.
+        let (_dir, config) = v1_fixture(&["cpu"]);
         assert_eq!(
-            all(&config.hierarchy),
+            all(
+                &config.hierarchy,
+                &enabled(&[
+                    "blkio",
+                    "cpu",
+                    "cpuacct",
+                    "cpuset",
+                    "devices",
+                    "freezer",
+                    "memory",
+                    "pids",
+                    "net_cls",
+                    "perf_event",
+                    "rdma",
+                ])
+            ),
             [
                 "cgroups/blkio",
                 "cgroups/cpu",
                 "cgroups/cpuset",
                 "cgroups/devices",
                 "cgroups/mem",
+                "cgroups/net_cls",
+                "cgroups/perf_event",
                 "cgroups/pids"
             ]
         );
-        // `cgroups/cpu` needs both of its hierarchies.
-        let (_dir, config) = v1_fixture(&["cpu", "net_cls", "perf_event"]);
+        // `cgroups/cpu` needs both of its controllers.
         assert_eq!(
-            all(&config.hierarchy),
+            all(
+                &config.hierarchy,
+                &enabled(&["cpu", "net_cls", "perf_event"])
+            ),
             ["cgroups/net_cls", "cgroups/perf_event"]
         );
         let root = tempfile::tempdir().expect("tempdir");
@@ -1655,7 +1818,7 @@ mod tests {
         )
         .expect("fixture");
         assert_eq!(
-            all(&Hierarchy::V2(root.path().to_path_buf())),
+            all(&Hierarchy::V2(root.path().to_path_buf()), &[]),
             [
                 "cgroups/blkio",
                 "cgroups/cpu",
@@ -1803,6 +1966,8 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            net_cls: Default::default(),
+            perf: Default::default(),
         });
         let isolator = CgroupsIsolator::new(Subsystem::Mem, config).expect("isolator");
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -2042,6 +2207,8 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            net_cls: Default::default(),
+            perf: Default::default(),
         });
         let ops = |subsystem| Ops {
             subsystem,
@@ -2102,6 +2269,8 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            net_cls: Default::default(),
+            perf: Default::default(),
         });
         let ops = Ops {
             subsystem: Subsystem::Mem,

@@ -98,6 +98,8 @@ mod tests {
             revocable_cpu_low_priority: true,
             allowed_devices: vec![],
             linux_launcher: true,
+            net_cls: Default::default(),
+            perf: Default::default(),
         }
     }
 
