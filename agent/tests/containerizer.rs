@@ -74,10 +74,9 @@
 //! - `DiskQuotaEnforcement.NoQuotaEnforcement`, `ResourceStatistics` (ROOTFS, the sandbox's
 //!   entry; the volume's is the SANDBOX port's) → `provisioner.rs`:
 //!   `writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use`
-//! - `DiskQuotaEnforcement.SlaveRecovery` (ROOTFS): not ported; a recovered container's
-//!   ephemeral volumes are found again from the provisioner's directory
-//!   (`Provisioner::ephemeral_volumes`), but the image harness restarts the agent on another
-//!   port, where the command executor cannot follow it
+//! - `DiskQuotaEnforcement.SlaveRecovery` (ROOTFS: a recovered container's ephemeral volumes
+//!   are found again in the provisioner's directory) → `provisioner.rs`:
+//!   `a_recovered_containers_rootfs_writes_still_count_as_its_disk_use`
 //! - `NamespacesIsolatorTest` pid / ipc scenarios →
 //!   `a_pid_namespace_shows_the_container_only_its_own_processes`, `namespaces_ipc_*`,
 //!   `namespaces_pid_share_pid_namespace_as_upstream`

@@ -1313,6 +1313,62 @@ async fn writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use() {
     );
 }
 
+/// A task that wrote 2 MB into its image's rootfs keeps them counted
+/// after an agent restart: the recovered container's ephemeral volume
+/// (the overlay upper directory) is found again and measured with its
+/// sandbox against its 3 MB (upstream `DiskQuotaEnforcement.SlaveRecovery`,
+/// ROOTFS).
+#[actix_rt::test]
+async fn a_recovered_containers_rootfs_writes_still_count_as_its_disk_use() {
+    if !require("a_recovered_containers_rootfs_writes_still_count_as_its_disk_use") {
+        return;
+    }
+    let registry = Registry::start(None);
+    push_images(&registry);
+    let mut cluster = disk_cluster(&registry, false).await;
+    let _reaper = reaper(cluster.work_dir.path());
+    let task = disk_task(
+        "rootfs-writer",
+        3,
+        "dd if=/dev/zero of=/tmp/file bs=1048576 count=2 && sleep 1000",
+    );
+    cluster.framework.accept(vec![], vec![task.clone()]);
+    loop {
+        let status = cluster.framework.next_status().await;
+        assert!(!status.state().is_terminal(), "{status:?}");
+        if status.state() == TaskState::TaskRunning {
+            break;
+        }
+    }
+    cluster.restart_agent(false).await;
+    const MB: u64 = 1 << 20;
+    let mut statistics = serde_json::Value::Null;
+    for _ in 0..500 {
+        let reply =
+            support::sandbox::get(cluster.agent_runtime.address(), "/monitor/statistics").await;
+        if reply.status == 200 {
+            statistics = reply.json()[0]["statistics"].clone();
+            if statistics["disk_used_bytes"]
+                .as_u64()
+                .is_some_and(|u| u >= 2 * MB)
+            {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(statistics["disk_limit_bytes"], 3 * MB, "{statistics}");
+    let used = statistics["disk_used_bytes"].as_u64().unwrap_or_default();
+    assert!((2 * MB..=3 * MB).contains(&used), "{statistics}");
+    cluster.framework.kill(task.task_id.clone());
+    let statuses = cluster.framework.updates_until_terminal().await;
+    assert_eq!(
+        statuses.last().map(|s| s.state()),
+        Some(TaskState::TaskKilled),
+        "{statuses:?}"
+    );
+}
+
 /// What the container-specific cgroup mount tests run in the image: the
 /// memory soft limit and cpu shares of its cgroups (the executor's 0.1
 /// cpus and 32 MB with the task's: 204 shares, 64 MB), and its shell in
