@@ -412,6 +412,49 @@ impl ImageCluster {
 }
 
 impl ImageCluster {
+    /// Waits for the task's `TASK_RUNNING` (failing on a terminal update).
+    async fn running(&mut self) {
+        loop {
+            let status = self.framework.next_status().await;
+            assert!(!status.state().is_terminal(), "{status:?}");
+            if status.state() == TaskState::TaskRunning {
+                return;
+            }
+        }
+    }
+
+    /// The first container's `statistics` in the agent's
+    /// `/monitor/statistics` once `done` holds of them (or after 10 s).
+    async fn statistics_until(
+        &self,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let mut statistics = serde_json::Value::Null;
+        for _ in 0..500 {
+            let reply =
+                support::sandbox::get(self.agent_runtime.address(), "/monitor/statistics").await;
+            if reply.status == 200 {
+                statistics = reply.json()[0]["statistics"].clone();
+                if done(&statistics) {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        statistics
+    }
+
+    /// Kills the task and checks it ends `TASK_KILLED`.
+    async fn kill(&mut self, task_id: &TaskId) {
+        self.framework.kill(task_id.clone());
+        let statuses = self.framework.updates_until_terminal().await;
+        assert_eq!(
+            statuses.last().map(|s| s.state()),
+            Some(TaskState::TaskKilled),
+            "{statuses:?}"
+        );
+    }
+
     /// The agent "dies" (its actors stop and its sockets close; its
     /// containers go on), and one like it starts on the same work_dir in a
     /// new runtime. `wipe_meta` removes the agent's checkpoints first, so
@@ -1261,28 +1304,11 @@ async fn writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use() {
         "dd if=/dev/zero of=/tmp/file bs=1048576 count=2 && sleep 1000",
     );
     cluster.framework.accept(vec![], vec![task.clone()]);
-    loop {
-        let status = cluster.framework.next_status().await;
-        assert!(!status.state().is_terminal(), "{status:?}");
-        if status.state() == TaskState::TaskRunning {
-            break;
-        }
-    }
+    cluster.running().await;
     const MB: u64 = 1 << 20;
-    let mut statistics = serde_json::Value::Null;
-    for _ in 0..500 {
-        let entries = support::sandbox::get(cluster.agent_runtime.address(), "/monitor/statistics")
-            .await
-            .json();
-        statistics = entries[0]["statistics"].clone();
-        if statistics["disk_used_bytes"]
-            .as_u64()
-            .is_some_and(|u| u >= 2 * MB)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let statistics = cluster
+        .statistics_until(|s| s["disk_used_bytes"].as_u64().is_some_and(|u| u >= 2 * MB))
+        .await;
     assert_eq!(statistics["disk_limit_bytes"], MB, "{statistics}");
     let used = statistics["disk_used_bytes"].as_u64().unwrap_or_default();
     assert!((2 * MB..3 * MB).contains(&used), "{statistics}");
@@ -1304,13 +1330,7 @@ async fn writes_into_the_image_rootfs_count_as_the_sandboxs_disk_use() {
         .and_then(|kb| kb.parse().ok())
         .unwrap();
     assert!(sandbox_kb * 1024 < MB, "{sandbox_kb} KB in the sandboxes");
-    cluster.framework.kill(task.task_id.clone());
-    let statuses = cluster.framework.updates_until_terminal().await;
-    assert_eq!(
-        statuses.last().map(|s| s.state()),
-        Some(TaskState::TaskKilled),
-        "{statuses:?}"
-    );
+    cluster.kill(&task.task_id).await;
 }
 
 /// A task that wrote 2 MB into its image's rootfs keeps them counted
@@ -1333,40 +1353,16 @@ async fn a_recovered_containers_rootfs_writes_still_count_as_its_disk_use() {
         "dd if=/dev/zero of=/tmp/file bs=1048576 count=2 && sleep 1000",
     );
     cluster.framework.accept(vec![], vec![task.clone()]);
-    loop {
-        let status = cluster.framework.next_status().await;
-        assert!(!status.state().is_terminal(), "{status:?}");
-        if status.state() == TaskState::TaskRunning {
-            break;
-        }
-    }
+    cluster.running().await;
     cluster.restart_agent(false).await;
     const MB: u64 = 1 << 20;
-    let mut statistics = serde_json::Value::Null;
-    for _ in 0..500 {
-        let reply =
-            support::sandbox::get(cluster.agent_runtime.address(), "/monitor/statistics").await;
-        if reply.status == 200 {
-            statistics = reply.json()[0]["statistics"].clone();
-            if statistics["disk_used_bytes"]
-                .as_u64()
-                .is_some_and(|u| u >= 2 * MB)
-            {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let statistics = cluster
+        .statistics_until(|s| s["disk_used_bytes"].as_u64().is_some_and(|u| u >= 2 * MB))
+        .await;
     assert_eq!(statistics["disk_limit_bytes"], 3 * MB, "{statistics}");
     let used = statistics["disk_used_bytes"].as_u64().unwrap_or_default();
     assert!((2 * MB..=3 * MB).contains(&used), "{statistics}");
-    cluster.framework.kill(task.task_id.clone());
-    let statuses = cluster.framework.updates_until_terminal().await;
-    assert_eq!(
-        statuses.last().map(|s| s.state()),
-        Some(TaskState::TaskKilled),
-        "{statuses:?}"
-    );
+    cluster.kill(&task.task_id).await;
 }
 
 /// What the container-specific cgroup mount tests run in the image: the
@@ -1483,13 +1479,7 @@ async fn containers_in_images_and_image_pulls_are_in_the_metrics() {
     );
     let task = image_task("in-image", "busybox", shell("sleep 1000"), vec![]);
     cluster.framework.accept(vec![], vec![task.clone()]);
-    loop {
-        let status = cluster.framework.next_status().await;
-        assert!(!status.state().is_terminal(), "{status:?}");
-        if status.state() == TaskState::TaskRunning {
-            break;
-        }
-    }
+    cluster.running().await;
     assert_eq!(metric(&cluster, NEW_ROOTFS), Some(1.0));
     // The one pull's duration; statistics need two (upstream's timer).
     let pull = metric(
@@ -1497,13 +1487,7 @@ async fn containers_in_images_and_image_pulls_are_in_the_metrics() {
         "containerizer/mesos/provisioner/docker_store/image_pull_ms",
     );
     assert!(pull.is_some_and(|ms| ms > 0.0), "{pull:?}");
-    cluster.framework.kill(task.task_id.clone());
-    let statuses = cluster.framework.updates_until_terminal().await;
-    assert_eq!(
-        statuses.last().map(|s| s.state()),
-        Some(TaskState::TaskKilled),
-        "{statuses:?}"
-    );
+    cluster.kill(&task.task_id).await;
     assert_rootfs_removed(cluster.work_dir.path()).await;
     let mut count = metric(&cluster, NEW_ROOTFS);
     for _ in 0..100 {
@@ -1548,13 +1532,7 @@ async fn an_orphan_found_at_recovery_leaves_no_volume_or_rootfs_mounted() {
     let volume = persistent_volume("id1", "path1");
     task.resources.push(volume.clone());
     cluster.framework.accept(vec![create(volume)], vec![task]);
-    loop {
-        let status = cluster.framework.next_status().await;
-        assert!(!status.state().is_terminal(), "{status:?}");
-        if status.state() == TaskState::TaskRunning {
-            break;
-        }
-    }
+    cluster.running().await;
     let containers = cluster.work_dir.path().join("runtime/containers");
     let ids: Vec<String> = std::fs::read_dir(&containers)
         .unwrap()
