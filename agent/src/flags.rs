@@ -220,6 +220,12 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub revocable_cpu_low_priority: bool,
 
+    /// How long removing a container's cgroups (the cgroups isolators'
+    /// cleanup, the linux launcher's destroy) may take before it fails.
+    #[arg(long, env = "MESOS_CGROUPS_DESTROY_TIMEOUT", value_parser = parse_duration,
+          default_value = "1mins")]
+    pub cgroups_destroy_timeout: Duration,
+
     /// How often `disk/du` measures each sandbox.
     #[arg(long, env = "MESOS_CONTAINER_DISK_WATCH_INTERVAL", value_parser = parse_duration,
           default_value = "15secs")]
@@ -699,6 +705,7 @@ impl Flags {
                 duration: self.perf_duration,
             },
             proc_root: PathBuf::from("/proc"),
+            cgroups_destroy_timeout: self.cgroups_destroy_timeout,
             disk_watch_interval: self.container_disk_watch_interval,
             enforce_disk_quota: self.enforce_container_disk_quota,
             executor_environment_variables: self
@@ -846,6 +853,10 @@ impl Flags {
                 self.effective_capabilities.clone(),
             ),
             ("bounding_capabilities", self.bounding_capabilities.clone()),
+            (
+                "cgroups_destroy_timeout",
+                Some(format_duration(self.cgroups_destroy_timeout)),
+            ),
             (
                 "container_disk_watch_interval",
                 Some(format_duration(self.container_disk_watch_interval)),
@@ -1123,6 +1134,24 @@ mod tests {
             assert!(map.contains(&(key, value.to_string())), "{key}: {map:?}");
         }
         assert!(parse(&["--perf_interval=soon"]).is_err());
+    }
+
+    #[test]
+    fn the_cgroups_destroy_timeout_reaches_the_containerizer() {
+        let flags = parse(&[]).unwrap();
+        assert_eq!(
+            flags.containerizer_options().cgroups_destroy_timeout,
+            Duration::from_secs(60)
+        );
+        assert!(flags
+            .to_map()
+            .contains(&("cgroups_destroy_timeout", "1mins".to_string())));
+        let flags = parse(&["--cgroups_destroy_timeout=5secs"]).unwrap();
+        assert_eq!(
+            flags.containerizer_options().cgroups_destroy_timeout,
+            Duration::from_secs(5)
+        );
+        assert!(parse(&["--cgroups_destroy_timeout=never"]).is_err());
     }
 
     #[test]

@@ -198,6 +198,8 @@ pub struct ContainerizerOptions {
     pub bounding_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
     /// `/proc` (a fixture in tests).
     pub proc_root: PathBuf,
+    /// `--cgroups_destroy_timeout`.
+    pub cgroups_destroy_timeout: std::time::Duration,
     /// `--container_disk_watch_interval`.
     pub disk_watch_interval: std::time::Duration,
     /// `--enforce_container_disk_quota`.
@@ -253,6 +255,7 @@ impl Default for ContainerizerOptions {
             effective_capabilities: None,
             bounding_capabilities: None,
             proc_root: PathBuf::from("/proc"),
+            cgroups_destroy_timeout: std::time::Duration::from_secs(60),
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
             executor_environment_variables: None,
@@ -321,6 +324,7 @@ pub fn create(
             revocable_cpu_low_priority: options.revocable_cpu_low_priority,
             allowed_devices: options.allowed_devices.clone(),
             linux_launcher: options.launcher == "linux",
+            destroy_timeout: options.cgroups_destroy_timeout,
             net_cls: options.cgroups_net_cls.clone(),
             perf: options.perf.clone(),
         }))
@@ -345,10 +349,10 @@ pub fn create(
         #[cfg(target_os = "linux")]
         "linux" => {
             let config = cgroups.ok_or("the linux launcher needs cgroups")?;
-            Arc::new(mesos::launcher::linux::LinuxLauncher::new(
-                &config.hierarchy,
-                &config.root,
-            )?)
+            Arc::new(
+                mesos::launcher::linux::LinuxLauncher::new(&config.hierarchy, &config.root)?
+                    .with_destroy_timeout(config.destroy_timeout),
+            )
         }
         "posix" => Arc::new(mesos::launcher::posix::PosixLauncher::new(
             options.proc_root.clone(),

@@ -22,9 +22,6 @@ use mesos_proto::mesos::slave::ContainerState;
 use super::{ForkSpec, Forked, Launcher, LauncherError, Result};
 use crate::linux::{cgroups, cgroups2, Hierarchy};
 
-/// How long killing a container's processes may take.
-const DESTROY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Where the launcher keeps its cgroups.
 #[derive(Debug, Clone)]
 enum Tree {
@@ -39,6 +36,9 @@ enum Tree {
 pub struct LinuxLauncher {
     tree: Tree,
     root: String,
+    /// How long killing a container's processes and removing its cgroup
+    /// may take (`--cgroups_destroy_timeout`).
+    destroy_timeout: Duration,
     pids: Arc<Mutex<HashMap<String, u32>>>,
 }
 
@@ -58,8 +58,16 @@ impl LinuxLauncher {
         Ok(Self {
             tree,
             root: root.trim_matches('/').to_string(),
+            destroy_timeout: Duration::from_secs(60),
             pids: Arc::default(),
         })
+    }
+
+    /// The same, with `timeout` for a container's destroy (upstream's
+    /// default: a minute).
+    pub fn with_destroy_timeout(mut self, timeout: Duration) -> Self {
+        self.destroy_timeout = timeout;
+        self
     }
 
     fn cgroup(&self, container_id: &str) -> String {
@@ -127,13 +135,13 @@ impl Tree {
         }
     }
 
-    fn destroy(&self, cgroup: &str) -> std::result::Result<(), String> {
+    fn destroy(&self, cgroup: &str, timeout: Duration) -> std::result::Result<(), String> {
         match self {
             Tree::Freezer(hierarchy) => {
-                cgroups::destroy(hierarchy, cgroup, DESTROY_TIMEOUT).map_err(|e| e.to_string())
+                cgroups::destroy(hierarchy, cgroup, timeout).map_err(|e| e.to_string())
             }
             Tree::Unified(root) => {
-                cgroups2::destroy(root, cgroup, DESTROY_TIMEOUT).map_err(|e| e.to_string())
+                cgroups2::destroy(root, cgroup, timeout).map_err(|e| e.to_string())
             }
         }
     }
@@ -220,7 +228,7 @@ impl Launcher for LinuxLauncher {
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
-            let _ = self.tree.destroy(&cgroup);
+            let _ = self.tree.destroy(&cgroup, self.destroy_timeout);
             return Err(LauncherError::Fork {
                 program: spec.program.display().to_string(),
                 source: std::io::Error::other(format!(
@@ -234,13 +242,14 @@ impl Launcher for LinuxLauncher {
 
     fn destroy(&self, container_id: &str) -> BoxFuture<'static, Result<()>> {
         self.pids().remove(container_id);
-        let (tree, cgroup, id) = (
+        let (tree, cgroup, id, timeout) = (
             self.tree.clone(),
             self.cgroup(container_id),
             container_id.to_string(),
+            self.destroy_timeout,
         );
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || tree.destroy(&cgroup))
+            tokio::task::spawn_blocking(move || tree.destroy(&cgroup, timeout))
                 .await
                 .map_err(|e| destroy_error(&id, e))?
                 .map_err(|e| destroy_error(&id, e))

@@ -293,9 +293,6 @@ fn oom_score_adj(request: u64, total: u64) -> i64 {
     1000 - i64::try_from(share).unwrap_or(1000)
 }
 
-/// How long destroying a cgroup may take.
-const DESTROY_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// What the cgroups isolators share.
 #[derive(Debug, Clone)]
 pub struct CgroupsConfig {
@@ -317,6 +314,8 @@ pub struct CgroupsConfig {
     /// Whether the launcher is `linux` (its freezer cgroup is mounted in
     /// an image rootfs beside the isolators', see [`mounts`]).
     pub linux_launcher: bool,
+    /// `--cgroups_destroy_timeout`: how long removing a cgroup may take.
+    pub destroy_timeout: Duration,
     /// `--cgroups_net_cls_primary_handle` and
     /// `--cgroups_net_cls_secondary_handles` (`cgroups/net_cls`).
     pub net_cls: net_cls::NetClsFlags,
@@ -1164,12 +1163,16 @@ impl Ops {
                     }
                 }
                 for controller in self.subsystem.v1_controllers() {
-                    cgroups::destroy(&self.v1(controller)?, &self.cgroup, DESTROY_TIMEOUT)
-                        .map_err(IsolatorError::new)?;
+                    cgroups::destroy(
+                        &self.v1(controller)?,
+                        &self.cgroup,
+                        self.config.destroy_timeout,
+                    )
+                    .map_err(IsolatorError::new)?;
                 }
             }
             Hierarchy::V2(root) => {
-                cgroups2::destroy(root, &self.cgroup, DESTROY_TIMEOUT)
+                cgroups2::destroy(root, &self.cgroup, self.config.destroy_timeout)
                     .map_err(IsolatorError::new)?;
             }
         }
@@ -1762,6 +1765,7 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            destroy_timeout: Duration::from_secs(60),
             net_cls: Default::default(),
             perf: Default::default(),
         };
@@ -1966,6 +1970,7 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            destroy_timeout: Duration::from_secs(60),
             net_cls: Default::default(),
             perf: Default::default(),
         });
@@ -2207,6 +2212,7 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            destroy_timeout: Duration::from_secs(60),
             net_cls: Default::default(),
             perf: Default::default(),
         });
@@ -2269,6 +2275,7 @@ mod tests {
             limit_swap: false,
             allowed_devices: vec![],
             linux_launcher: false,
+            destroy_timeout: Duration::from_secs(60),
             net_cls: Default::default(),
             perf: Default::default(),
         });

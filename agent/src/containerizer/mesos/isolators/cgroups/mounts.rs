@@ -98,6 +98,7 @@ mod tests {
             revocable_cpu_low_priority: true,
             allowed_devices: vec![],
             linux_launcher: true,
+            destroy_timeout: std::time::Duration::from_secs(60),
             net_cls: Default::default(),
             perf: Default::default(),
         }
