@@ -220,6 +220,13 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub revocable_cpu_low_priority: bool,
 
+    /// Whether `cgroups/cpu` counts a container's processes and threads
+    /// in its usage.
+    #[arg(long, env = "MESOS_CGROUPS_CPU_ENABLE_PIDS_AND_TIDS_COUNT", action = ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub cgroups_cpu_enable_pids_and_tids_count: bool,
+
     /// How long removing a container's cgroups (the cgroups isolators'
     /// cleanup, the linux launcher's destroy) may take before it fails.
     #[arg(long, env = "MESOS_CGROUPS_DESTROY_TIMEOUT", value_parser = parse_duration,
@@ -706,6 +713,7 @@ impl Flags {
             },
             proc_root: PathBuf::from("/proc"),
             cgroups_destroy_timeout: self.cgroups_destroy_timeout,
+            cgroups_cpu_enable_pids_and_tids_count: self.cgroups_cpu_enable_pids_and_tids_count,
             disk_watch_interval: self.container_disk_watch_interval,
             enforce_disk_quota: self.enforce_container_disk_quota,
             executor_environment_variables: self
@@ -856,6 +864,10 @@ impl Flags {
             (
                 "cgroups_destroy_timeout",
                 Some(format_duration(self.cgroups_destroy_timeout)),
+            ),
+            (
+                "cgroups_cpu_enable_pids_and_tids_count",
+                Some(self.cgroups_cpu_enable_pids_and_tids_count.to_string()),
             ),
             (
                 "container_disk_watch_interval",

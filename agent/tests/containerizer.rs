@@ -12,7 +12,8 @@
 //! - `PosixRLimitsIsolatorTest.NestedContainers` → `nested_containers_get_their_own_rlimits`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_CFS_CommandTaskNoLimits` (cpu), `ROOT_CGROUPS_PidsAndTids`
 //!   (processes, through `cgroups/pids`) →
-//!   `cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage`
+//!   `cgroups_cpu_sets_shares_and_cfs_quota_and_reports_usage`; `ROOT_CGROUPS_PidsAndTids` with
+//!   its flag on `cgroups/cpu` → `cgroups_cpu_counts_processes_and_threads_when_asked`
 //! - `CgroupsIsolatorTest.ROOT_CGROUPS_LimitSwap`, `ROOT_CGROUPS_CFS_TaskGroupLimits` (memory hard
 //!   limit only raised) → `cgroups_mem_limits_swap_and_only_raises_the_hard_limit`; the whole of
 //!   `ROOT_CGROUPS_CFS_TaskGroupLimits` through the agent: `isolation.rs`
@@ -1974,6 +1975,52 @@ async fn cgroups_blkio_reports_throttling_statistics() {
     );
     assert!(containerizer.destroy(id.clone()).await);
     assert!(!cgroup_dir("blkio", &id).exists());
+}
+
+/// With `--cgroups_cpu_enable_pids_and_tids_count`, `cgroups/cpu` reports
+/// the container's processes and threads; without it, none (upstream
+/// `CgroupsIsolatorTest.ROOT_CGROUPS_PidsAndTids`).
+#[actix_rt::test]
+async fn cgroups_cpu_counts_processes_and_threads_when_asked() {
+    if !require_root("cgroups_cpu_counts_processes_and_threads_when_asked") {
+        return;
+    }
+    for count in [true, false] {
+        let sandbox = tempfile::tempdir().unwrap();
+        let options = ContainerizerOptions {
+            launcher: "linux".into(),
+            isolation: "cgroups/cpu".into(),
+            cgroups_root: CGROUPS_ROOT.into(),
+            runtime_dir: support::unique_runtime_dir(),
+            cgroups_cpu_enable_pids_and_tids_count: count,
+            ..Default::default()
+        };
+        let containerizer =
+            mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+        let id = unique("pidstids");
+        // The launch helper's shell and a sleep it waits for.
+        containerizer
+            .launch(id.clone(), config(sandbox.path(), "sleep 30; true", None))
+            .await
+            .unwrap();
+        let mut usage = containerizer.usage(id.clone()).await.unwrap();
+        for _ in 0..100 {
+            if !count || usage.processes.is_some_and(|p| p >= 2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            usage = containerizer.usage(id.clone()).await.unwrap();
+        }
+        if count {
+            let processes = usage.processes.expect("processes");
+            let threads = usage.threads.expect("threads");
+            assert!(processes >= 2, "{usage:?}");
+            assert!(threads >= processes, "{usage:?}");
+        } else {
+            assert_eq!((usage.processes, usage.threads), (None, None), "{usage:?}");
+        }
+        assert!(containerizer.destroy(id.clone()).await);
+    }
 }
 
 // ---------------------------------------------------------------------------

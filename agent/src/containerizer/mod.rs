@@ -200,6 +200,8 @@ pub struct ContainerizerOptions {
     pub proc_root: PathBuf,
     /// `--cgroups_destroy_timeout`.
     pub cgroups_destroy_timeout: std::time::Duration,
+    /// `--cgroups_cpu_enable_pids_and_tids_count`.
+    pub cgroups_cpu_enable_pids_and_tids_count: bool,
     /// `--container_disk_watch_interval`.
     pub disk_watch_interval: std::time::Duration,
     /// `--enforce_container_disk_quota`.
@@ -256,6 +258,7 @@ impl Default for ContainerizerOptions {
             bounding_capabilities: None,
             proc_root: PathBuf::from("/proc"),
             cgroups_destroy_timeout: std::time::Duration::from_secs(60),
+            cgroups_cpu_enable_pids_and_tids_count: false,
             disk_watch_interval: std::time::Duration::from_secs(15),
             enforce_disk_quota: false,
             executor_environment_variables: None,
@@ -325,6 +328,7 @@ pub fn create(
             allowed_devices: options.allowed_devices.clone(),
             linux_launcher: options.launcher == "linux",
             destroy_timeout: options.cgroups_destroy_timeout,
+            cpu_pids_and_tids_count: options.cgroups_cpu_enable_pids_and_tids_count,
             net_cls: options.cgroups_net_cls.clone(),
             perf: options.perf.clone(),
         }))

@@ -55,7 +55,8 @@
 //!   in the cgroup is a limitation: the container is destroyed and its
 //!   tasks fail with `REASON_CONTAINER_LIMITATION_MEMORY` and upstream's
 //!   "Memory limit exceeded" message.
-//! - pids: accounting only (`processes`, `threads`), as upstream.
+//! - pids: accounting only (`processes`, `threads`), as upstream; with
+//!   `--cgroups_cpu_enable_pids_and_tids_count` cpu reports them too.
 //! - devices: `devices.deny` of everything, then `devices.allow` of the
 //!   default whitelist and `--allowed_devices`. v2 has no devices
 //!   controller: the same whitelist becomes a BPF device program attached
@@ -316,6 +317,9 @@ pub struct CgroupsConfig {
     pub linux_launcher: bool,
     /// `--cgroups_destroy_timeout`: how long removing a cgroup may take.
     pub destroy_timeout: Duration,
+    /// `--cgroups_cpu_enable_pids_and_tids_count`: `cgroups/cpu` reports
+    /// the container's processes and threads.
+    pub cpu_pids_and_tids_count: bool,
     /// `--cgroups_net_cls_primary_handle` and
     /// `--cgroups_net_cls_secondary_handles` (`cgroups/net_cls`).
     pub net_cls: net_cls::NetClsFlags,
@@ -1070,10 +1074,16 @@ impl Ops {
                         .map_err(IsolatorError::new)?;
                     statistics::apply_cfs(&mut stats, &stat);
                 }
+                if self.config.cpu_pids_and_tids_count {
+                    self.count_v1(&mut stats, "cpu")?;
+                }
             }
             (Subsystem::Cpu, Hierarchy::V2(root)) => {
                 let stat = cgroups2::cpu::stat(root, &self.cgroup).map_err(IsolatorError::new)?;
                 statistics::apply_cpu_v2(&mut stats, &stat);
+                if self.config.cpu_pids_and_tids_count {
+                    self.count_v2(&mut stats, root)?;
+                }
             }
             (Subsystem::Mem, Hierarchy::V1(_)) => {
                 let memory = self.v1("memory")?;
@@ -1096,14 +1106,7 @@ impl Ops {
                     cgroups2::memory::stat(root, &self.cgroup).map_err(IsolatorError::new)?;
                 statistics::apply_memory_v2(&mut stats, current, swap, &stat);
             }
-            (Subsystem::Pids, Hierarchy::V1(_)) => {
-                let pids = self.v1("pids")?;
-                let processes =
-                    cgroups::processes(&pids, &self.cgroup).map_err(IsolatorError::new)?;
-                let threads = cgroups::threads(&pids, &self.cgroup).map_err(IsolatorError::new)?;
-                stats.processes = u32::try_from(processes.len()).ok();
-                stats.threads = u32::try_from(threads.len()).ok();
-            }
+            (Subsystem::Pids, Hierarchy::V1(_)) => self.count_v1(&mut stats, "pids")?,
             (Subsystem::Devices, _) => {}
             (
                 Subsystem::Cpuset
@@ -1128,20 +1131,34 @@ impl Ops {
                     cgroups2::io_stat::stat(root, &self.cgroup).map_err(IsolatorError::new)?;
                 stats.blkio_statistics = Some(throttling_v2(&stat));
             }
-            (Subsystem::Pids, Hierarchy::V2(root)) => {
-                let processes = cgroups2::processes_recursive(root, &self.cgroup)
-                    .map_err(IsolatorError::new)?;
-                // Those of its leaf (and nested containers) too.
-                let mut threads =
-                    cgroups2::threads(root, &self.cgroup).map_err(IsolatorError::new)?;
-                for nested in cgroups2::nested(root, &self.cgroup).map_err(IsolatorError::new)? {
-                    threads.extend(cgroups2::threads(root, &nested).map_err(IsolatorError::new)?);
-                }
-                stats.processes = u32::try_from(processes.len()).ok();
-                stats.threads = u32::try_from(threads.len()).ok();
-            }
+            (Subsystem::Pids, Hierarchy::V2(root)) => self.count_v2(&mut stats, root)?,
         }
         Ok(stats)
+    }
+
+    /// `processes` and `threads`: the cgroup's in the v1 hierarchy of
+    /// `controller`.
+    fn count_v1(&self, stats: &mut ResourceStatistics, controller: &str) -> Result<()> {
+        let hierarchy = self.v1(controller)?;
+        let processes = cgroups::processes(&hierarchy, &self.cgroup).map_err(IsolatorError::new)?;
+        let threads = cgroups::threads(&hierarchy, &self.cgroup).map_err(IsolatorError::new)?;
+        stats.processes = u32::try_from(processes.len()).ok();
+        stats.threads = u32::try_from(threads.len()).ok();
+        Ok(())
+    }
+
+    /// `processes` and `threads` on v2: the cgroup's, its leaf's and its
+    /// nested containers'.
+    fn count_v2(&self, stats: &mut ResourceStatistics, root: &std::path::Path) -> Result<()> {
+        let processes =
+            cgroups2::processes_recursive(root, &self.cgroup).map_err(IsolatorError::new)?;
+        let mut threads = cgroups2::threads(root, &self.cgroup).map_err(IsolatorError::new)?;
+        for nested in cgroups2::nested(root, &self.cgroup).map_err(IsolatorError::new)? {
+            threads.extend(cgroups2::threads(root, &nested).map_err(IsolatorError::new)?);
+        }
+        stats.processes = u32::try_from(processes.len()).ok();
+        stats.threads = u32::try_from(threads.len()).ok();
+        Ok(())
     }
 
     fn destroy(&self) -> Result<()> {
@@ -1766,6 +1783,7 @@ mod tests {
             allowed_devices: vec![],
             linux_launcher: false,
             destroy_timeout: Duration::from_secs(60),
+            cpu_pids_and_tids_count: false,
             net_cls: Default::default(),
             perf: Default::default(),
         };
@@ -1971,6 +1989,7 @@ mod tests {
             allowed_devices: vec![],
             linux_launcher: false,
             destroy_timeout: Duration::from_secs(60),
+            cpu_pids_and_tids_count: false,
             net_cls: Default::default(),
             perf: Default::default(),
         });
@@ -2213,6 +2232,7 @@ mod tests {
             allowed_devices: vec![],
             linux_launcher: false,
             destroy_timeout: Duration::from_secs(60),
+            cpu_pids_and_tids_count: false,
             net_cls: Default::default(),
             perf: Default::default(),
         });
@@ -2276,6 +2296,7 @@ mod tests {
             allowed_devices: vec![],
             linux_launcher: false,
             destroy_timeout: Duration::from_secs(60),
+            cpu_pids_and_tids_count: false,
             net_cls: Default::default(),
             perf: Default::default(),
         });

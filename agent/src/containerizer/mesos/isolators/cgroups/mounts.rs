@@ -99,6 +99,7 @@ mod tests {
             allowed_devices: vec![],
             linux_launcher: true,
             destroy_timeout: std::time::Duration::from_secs(60),
+            cpu_pids_and_tids_count: false,
             net_cls: Default::default(),
             perf: Default::default(),
         }
