@@ -220,6 +220,11 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
     pub revocable_cpu_low_priority: bool,
 
+    /// Colon-separated directories under which `volume/host_path` creates
+    /// a volume's missing host path (as a directory).
+    #[arg(long, env = "MESOS_HOST_PATH_VOLUME_FORCE_CREATION")]
+    pub host_path_volume_force_creation: Option<String>,
+
     /// Whether `cgroups/cpu` counts a container's processes and threads
     /// in its usage.
     #[arg(long, env = "MESOS_CGROUPS_CPU_ENABLE_PIDS_AND_TIDS_COUNT", action = ArgAction::Set,
@@ -712,6 +717,7 @@ impl Flags {
                 duration: self.perf_duration,
             },
             proc_root: PathBuf::from("/proc"),
+            host_path_volume_force_creation: self.host_path_volume_force_creation.clone(),
             cgroups_destroy_timeout: self.cgroups_destroy_timeout,
             cgroups_cpu_enable_pids_and_tids_count: self.cgroups_cpu_enable_pids_and_tids_count,
             disk_watch_interval: self.container_disk_watch_interval,
@@ -864,6 +870,10 @@ impl Flags {
             (
                 "cgroups_destroy_timeout",
                 Some(format_duration(self.cgroups_destroy_timeout)),
+            ),
+            (
+                "host_path_volume_force_creation",
+                self.host_path_volume_force_creation.clone(),
             ),
             (
                 "cgroups_cpu_enable_pids_and_tids_count",

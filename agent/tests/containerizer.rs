@@ -143,6 +143,8 @@
 //!   `host_path_volumes_are_mounted_read_only_or_read_write`
 //! - refusals (`..` in a container path, a relative host path) →
 //!   `volume_paths_that_leave_the_sandbox_fail_the_launch`
+//! - `ROOT_VolumeFromHostForceCreation` (without an image) →
+//!   `missing_host_paths_under_whitelisted_directories_are_created`
 //! - `ROOT_VolumeFromHost`, `ROOT_FileVolumeFromHost`, `ROOT_ChangeRootFilesystem` (they need
 //!   an image rootfs) → `provisioner.rs`, as listed for `linux_filesystem_isolator_tests.cpp`
 //!
@@ -1373,6 +1375,87 @@ async fn host_path_volumes_are_mounted_read_only_or_read_write() {
     assert!(!host.path().join("nope").exists());
     // The mounts were the container's own: the host sees empty mount points.
     assert!(!sandbox.path().join("rw/written").exists());
+}
+
+/// With `--host_path_volume_force_creation` a HOST_PATH volume whose host
+/// path is missing under a whitelisted directory is created and mounted;
+/// one elsewhere fails the launch (upstream
+/// `VolumeHostPathIsolatorTest.ROOT_VolumeFromHostForceCreation`, here
+/// without an image).
+#[actix_rt::test]
+async fn missing_host_paths_under_whitelisted_directories_are_created() {
+    if !require_root("missing_host_paths_under_whitelisted_directories_are_created") {
+        return;
+    }
+    use mesos_proto::mesos::volume::{self, source};
+    let mnt = tempfile::tempdir().unwrap();
+    let whitelist = [
+        mnt.path().join("whitelist-01"),
+        mnt.path().join("whitelist-02"),
+    ];
+    let options = ContainerizerOptions {
+        launcher: "linux".into(),
+        isolation: "filesystem/linux,volume/host_path".into(),
+        cgroups_root: CGROUPS_ROOT.into(),
+        runtime_dir: support::unique_runtime_dir(),
+        host_path_volume_force_creation: Some(format!(
+            "{}:{}",
+            whitelist[0].display(),
+            whitelist[1].display()
+        )),
+        ..Default::default()
+    };
+    let containerizer = mesos_agent::containerizer::create(&options, support::bin_dir()).unwrap();
+    let host_volume = |host: &Path| mesos_proto::mesos::Volume {
+        mode: volume::Mode::Rw as i32,
+        container_path: "mnt".into(),
+        source: Some(volume::Source {
+            r#type: Some(source::Type::HostPath as i32),
+            host_path: Some(source::HostPath {
+                path: host.display().to_string(),
+                mount_propagation: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = whitelist[1].join("dir/sub");
+    let sandbox = tempfile::tempdir().unwrap();
+    let id = unique("forcecreation");
+    let launch = containerizer.launch(
+        id.clone(),
+        config(
+            sandbox.path(),
+            "test -d mnt && touch mnt/file",
+            volumes(vec![host_volume(&created)]),
+        ),
+    );
+    let wait = containerizer.wait(id);
+    launch.await.unwrap();
+    let termination = wait.await.unwrap();
+    let stderr = std::fs::read_to_string(sandbox.path().join("stderr")).unwrap_or_default();
+    assert_eq!(termination.status, Some(0), "{stderr}");
+    assert!(created.join("file").exists());
+
+    let elsewhere = mnt.path().join("other/dir");
+    let sandbox = tempfile::tempdir().unwrap();
+    let error = containerizer
+        .launch(
+            unique("notwhitelisted"),
+            config(
+                sandbox.path(),
+                "true",
+                volumes(vec![host_volume(&elsewhere)]),
+            ),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("in HOST_PATH volume does not exist and is not whitelisted for creation"),
+        "{error}"
+    );
+    assert!(!elsewhere.exists());
 }
 
 #[actix_rt::test]

@@ -198,6 +198,8 @@ pub struct ContainerizerOptions {
     pub bounding_capabilities: Option<mesos_proto::mesos::CapabilityInfo>,
     /// `/proc` (a fixture in tests).
     pub proc_root: PathBuf,
+    /// `--host_path_volume_force_creation`.
+    pub host_path_volume_force_creation: Option<String>,
     /// `--cgroups_destroy_timeout`.
     pub cgroups_destroy_timeout: std::time::Duration,
     /// `--cgroups_cpu_enable_pids_and_tids_count`.
@@ -257,6 +259,7 @@ impl Default for ContainerizerOptions {
             effective_capabilities: None,
             bounding_capabilities: None,
             proc_root: PathBuf::from("/proc"),
+            host_path_volume_force_creation: None,
             cgroups_destroy_timeout: std::time::Duration::from_secs(60),
             cgroups_cpu_enable_pids_and_tids_count: false,
             disk_watch_interval: std::time::Duration::from_secs(15),
@@ -347,6 +350,7 @@ pub fn create(
         work_dir: options.work_dir.clone(),
         runtime_dir: options.runtime_dir.clone(),
         namespaces: options.namespaces.clone(),
+        host_path_volume_force_creation: options.host_path_volume_force_creation.clone(),
     };
     let isolators = isolators::create(isolation, &context)?;
     let launcher: Arc<dyn Launcher> = match options.launcher.as_str() {

@@ -46,6 +46,8 @@ pub struct IsolatorContext {
     pub runtime_dir: PathBuf,
     /// The namespace isolators' flags.
     pub namespaces: namespaces::NamespaceOptions,
+    /// `--host_path_volume_force_creation` (`volume/host_path`).
+    pub host_path_volume_force_creation: Option<String>,
 }
 
 type Built = std::result::Result<Arc<dyn Isolator>, String>;
@@ -72,13 +74,13 @@ const TABLE: &[(&str, Constructor)] = &[
     }),
     // The volume isolators mount into the sandbox before filesystem/linux
     // binds the sandbox into an image rootfs.
-    ("volume/host_path", |_| {
-        Ok(Arc::new(volume::VolumeIsolator(
-            volume::VolumeKind::HostPath,
+    ("volume/host_path", |c| {
+        Ok(Arc::new(volume::VolumeIsolator::host_path(
+            c.host_path_volume_force_creation.as_deref(),
         )))
     }),
     ("volume/sandbox_path", |_| {
-        Ok(Arc::new(volume::VolumeIsolator(
+        Ok(Arc::new(volume::VolumeIsolator::new(
             volume::VolumeKind::SandboxPath,
         )))
     }),
@@ -330,6 +332,7 @@ mod tests {
             work_dir: PathBuf::from("/tmp/mesos"),
             runtime_dir: PathBuf::from("/tmp/mesos/runtime"),
             namespaces: Default::default(),
+            host_path_volume_force_creation: None,
         }
     }
 

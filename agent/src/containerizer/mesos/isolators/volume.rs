@@ -39,7 +39,73 @@ pub enum VolumeKind {
 
 /// One of the volume isolators.
 #[derive(Debug)]
-pub struct VolumeIsolator(pub VolumeKind);
+pub struct VolumeIsolator {
+    kind: VolumeKind,
+    /// `--host_path_volume_force_creation` (`volume/host_path`): the
+    /// directories under which a missing host path is created.
+    force_creation: Option<Vec<String>>,
+}
+
+impl VolumeIsolator {
+    /// The isolator of `kind`.
+    pub fn new(kind: VolumeKind) -> Self {
+        Self {
+            kind,
+            force_creation: None,
+        }
+    }
+
+    /// `volume/host_path`, creating missing host paths under the
+    /// directories of `force_creation` (`--host_path_volume_force_creation`,
+    /// colon-separated), as upstream.
+    pub fn host_path(force_creation: Option<&str>) -> Self {
+        Self {
+            kind: VolumeKind::HostPath,
+            force_creation: force_creation
+                .map(|list| list.split(':').map(str::to_string).collect()),
+        }
+    }
+
+    /// A missing HOST_PATH source: created when it is under a directory of
+    /// `--host_path_volume_force_creation` (always as a directory), else
+    /// refused, with upstream's messages.
+    fn create_host_path(&self, path: &str) -> Result<()> {
+        let Some(whitelist) = &self.force_creation else {
+            return Err(IsolatorError(format!(
+                "Path '{path}' in HOST_PATH volume does not exist"
+            )));
+        };
+        let normalized = normalize(path);
+        let allowed = whitelist.iter().any(|allowed| {
+            let directory = format!("{}/", allowed.trim_end_matches('/'));
+            normalized == *allowed || normalized.starts_with(&directory)
+        });
+        if !allowed {
+            return Err(IsolatorError(format!(
+                "Path '{path}' in HOST_PATH volume does not exist and is not whitelisted for \
+                 creation: Path '{normalized}' is not whitelisted"
+            )));
+        }
+        std::fs::create_dir_all(&normalized)
+            .map_err(|e| IsolatorError(format!("Failed to create the host path at '{path}': {e}")))
+    }
+}
+
+/// `path` without `.`, `..` and repeated separators, lexically (upstream's
+/// `path::normalize`; `..` at the root stays at the root).
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
 
 /// Joins a relative `container_path` to the sandbox, refusing `..`.
 fn inside(sandbox: &Path, container_path: &str) -> Result<PathBuf> {
@@ -162,7 +228,7 @@ impl VolumeIsolator {
                 .as_ref()
                 .and_then(|s| s.r#type)
                 .and_then(|t| source::Type::try_from(t).ok());
-            match (self.0, kind) {
+            match (self.kind, kind) {
                 (VolumeKind::FilesystemLinux, None) => {
                     if let Some(host_path) = &volume.host_path {
                         mounts.push(bind(
@@ -185,6 +251,9 @@ impl VolumeIsolator {
                         return Err(IsolatorError(format!(
                             "the host path '{path}' is not absolute"
                         )));
+                    }
+                    if !Path::new(&path).exists() {
+                        self.create_host_path(&path)?;
                     }
                     mounts.push(bind(
                         PathBuf::from(path),
@@ -231,7 +300,7 @@ impl VolumeIsolator {
 
 impl Isolator for VolumeIsolator {
     fn name(&self) -> &'static str {
-        match self.0 {
+        match self.kind {
             VolumeKind::FilesystemLinux => "filesystem/linux",
             VolumeKind::HostPath => "volume/host_path",
             VolumeKind::SandboxPath => "volume/sandbox_path",
@@ -251,7 +320,7 @@ impl Isolator for VolumeIsolator {
             Ok(mounts) => mounts,
             Err(error) => return ready(Err(error)),
         };
-        if mounts.is_empty() && self.0 != VolumeKind::FilesystemLinux {
+        if mounts.is_empty() && self.kind != VolumeKind::FilesystemLinux {
             return ready(Ok(None));
         }
         ready(Ok(Some(ContainerLaunchInfo {
@@ -265,6 +334,33 @@ impl Isolator for VolumeIsolator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_host_paths_are_created_only_under_the_whitelisted_directories() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let allowed = base.path().join("allowed").display().to_string();
+        let isolator = VolumeIsolator::host_path(Some(&format!("{allowed}:/nonexistent-mesos")));
+        let inside = format!("{allowed}/a/../b/c");
+        isolator.create_host_path(&inside).expect("whitelisted");
+        assert!(Path::new(&allowed).join("b/c").is_dir());
+        // The whitelisted directory itself, but not a sibling with its name
+        // as a prefix, nor a path leaving it through `..`.
+        isolator.create_host_path(&allowed).expect("itself");
+        for refused in [format!("{allowed}x/d"), format!("{allowed}/../escape")] {
+            let error = isolator.create_host_path(&refused).unwrap_err().0;
+            assert!(error.contains("is not whitelisted for creation"), "{error}");
+        }
+        let error = VolumeIsolator::host_path(None)
+            .create_host_path("/nonexistent-mesos/x")
+            .unwrap_err()
+            .0;
+        assert_eq!(
+            error,
+            "Path '/nonexistent-mesos/x' in HOST_PATH volume does not exist"
+        );
+        assert_eq!(normalize("//a/./b/../c/"), "/a/c");
+        assert_eq!(normalize("/../a"), "/a");
+    }
 
     #[test]
     fn a_relative_legacy_host_path_is_a_sandbox_directory_made_on_demand() {

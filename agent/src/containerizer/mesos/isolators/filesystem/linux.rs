@@ -204,7 +204,7 @@ impl Isolator for LinuxFilesystemIsolator {
                 executor_has_image(config.executor_info.as_ref()),
             );
         }
-        let mut mounts = match VolumeIsolator(VolumeKind::FilesystemLinux).mounts(config) {
+        let mut mounts = match VolumeIsolator::new(VolumeKind::FilesystemLinux).mounts(config) {
             Ok(mounts) => mounts,
             Err(error) => return ready(Err(error)),
         };
