@@ -93,10 +93,21 @@ const WRITE_AHEAD_RETRY: std::time::Duration = std::time::Duration::from_millis(
 /// The longest the master writes ahead before it looks at its queue again.
 const WRITE_AHEAD_SLICE: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// A registered agent with the parts of its state-endpoint JSON that do
-/// not depend on tasks or offers (before and after its used and offered
-/// resources), kept until the agent changes.
-pub type SlaveEntry = crate::kept::Kept<Slave, (Box<str>, Box<str>)>;
+/// A registered agent with the parts of its JSON that do not depend on
+/// tasks or offers, kept until the agent changes.
+pub type SlaveEntry = crate::kept::Kept<Slave, SlaveJson>;
+
+/// An agent's JSON, in two parts around what depends on tasks and offers
+/// (its used and offered resources in the state endpoints, its allocated
+/// and offered resources in the v1 operator API); each document's parts
+/// are written the first time it lists the agent after it changed.
+#[derive(Debug, Default)]
+pub struct SlaveJson {
+    /// As the state endpoints write it (`/master/state`, `/master/slaves`).
+    pub state: std::cell::OnceCell<(Box<str>, Box<str>)>,
+    /// As the v1 operator API writes it (`GetAgents.Agent`).
+    pub v1: std::cell::OnceCell<(Box<str>, Box<str>)>,
+}
 
 /// The agents, by state.
 #[derive(Default)]

@@ -30,6 +30,7 @@ struct Elements {
     framework: Transcoder,
     agent: Transcoder,
     agent_info: Transcoder,
+    resource: Transcoder,
 }
 
 impl Elements {
@@ -45,6 +46,7 @@ impl Elements {
                 framework: of("mesos.v1.master.Response.GetFrameworks.Framework"),
                 agent: of("mesos.v1.master.Response.GetAgents.Agent"),
                 agent_info: of("mesos.v1.AgentInfo"),
+                resource: of("mesos.v1.Resource"),
             }
         })
     }
@@ -266,13 +268,49 @@ impl Writer<'_> {
         );
     }
 
-    /// `GetAgents` (as [`super::get_agents`]).
+    /// `GetAgents` (as [`super::get_agents`]). Each agent from the parts
+    /// of its JSON kept until it changes, with what is allocated and
+    /// offered on it written between them.
     fn agents(&mut self, o: &mut Obj<'_>) {
         let usage = crate::state_json::AgentUsage::of(self.master);
-        let (agent, agent_info) = (self.elements.agent, self.elements.agent_info);
+        let (agent, agent_info, resource) = (
+            self.elements.agent,
+            self.elements.agent_info,
+            self.elements.resource,
+        );
         let slaves = &self.master.slaves;
-        list(o, "agents", slaves.registered.iter(), |out, (id, s)| {
-            agent.write_message(out, &super::agent_with_usage(id, s, &usage), self.buffer);
+        let buffer = &mut *self.buffer;
+        list(o, "agents", slaves.registered.iter(), |out, (id, entry)| {
+            let (before, after) = entry
+                .renderings()
+                .v1
+                .get_or_init(|| agent_fragments(&agent, entry, buffer));
+            out.push('{');
+            out.push_str(before);
+            for (key, resources) in [
+                ("allocated_resources", usage.allocated(id)),
+                ("offered_resources", usage.offered(id)),
+            ] {
+                let resources = resources.to_vec();
+                if resources.is_empty() {
+                    continue;
+                }
+                out.push_str(",\"");
+                out.push_str(key);
+                out.push_str("\":[");
+                for (i, r) in resources.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    resource.write_message(out, r, buffer);
+                }
+                out.push(']');
+            }
+            if !after.is_empty() {
+                out.push(',');
+                out.push_str(after);
+            }
+            out.push('}');
         });
         list(
             o,
@@ -282,6 +320,27 @@ impl Writer<'_> {
                 agent_info.write_message(out, info, self.buffer);
             },
         );
+    }
+}
+
+/// An agent's `GetAgents.Agent` JSON without its allocated and offered
+/// resources, as two runs of fields: those before them (`agent_info` to
+/// `total_resources`, never empty: `agent_info` and `active` are required)
+/// and those after them (`capabilities`, if any). The model has no other
+/// field after `offered_resources`, and a key cannot appear inside a
+/// nested string (its quotes are escaped), so `capabilities` is found as
+/// the last top-level key.
+fn agent_fragments(
+    agent: &Transcoder,
+    slave: &crate::master::Slave,
+    buffer: &mut Vec<u8>,
+) -> (Box<str>, Box<str>) {
+    let mut json = String::new();
+    agent.write_message(&mut json, &super::agent_model(slave), buffer);
+    let inner = &json[1..json.len() - 1];
+    match inner.rfind(",\"capabilities\":[") {
+        Some(at) => (inner[..at].into(), inner[at + 1..].into()),
+        None => (inner.into(), "".into()),
     }
 }
 

@@ -188,8 +188,9 @@ fn write_slave(o: &mut Obj<'_>, slave: &SlaveEntry, usage: &Usage<'_>) {
 
 /// An agent's fields but its used and offered resources, as kept until
 /// the agent changes: those before them and those after them.
-fn slave_fields(slave: &SlaveEntry) -> &(Box<str>, Box<str>) {
-    slave.written(|slave| {
+fn slave_fields(entry: &SlaveEntry) -> &(Box<str>, Box<str>) {
+    entry.renderings().state.get_or_init(|| {
+        let slave: &Slave = entry;
         let fields = |write: &dyn Fn(&mut Obj<'_>)| {
             let mut out = String::new();
             object(&mut out, |o| write(o));
