@@ -1749,6 +1749,25 @@ impl Isolator for CgroupsIsolator {
 mod tests {
     use super::*;
 
+    /// A configuration on `hierarchy` (found under `mount_root`) with the
+    /// cgroups root `mesos` and every option off.
+    fn test_config(hierarchy: Hierarchy, mount_root: PathBuf) -> CgroupsConfig {
+        CgroupsConfig {
+            hierarchy,
+            mount_root,
+            root: "mesos".into(),
+            enable_cfs: false,
+            revocable_cpu_low_priority: false,
+            limit_swap: false,
+            allowed_devices: vec![],
+            linux_launcher: false,
+            destroy_timeout: Duration::from_secs(60),
+            cpu_pids_and_tids_count: false,
+            net_cls: Default::default(),
+            perf: Default::default(),
+        }
+    }
+
     #[test]
     fn bytes_print_as_stout_does() {
         assert_eq!(bytes(0), "0B");
@@ -1774,18 +1793,11 @@ mod tests {
             ));
         }
         let config = CgroupsConfig {
-            hierarchy: Hierarchy::V1(cgroups::Hierarchies::from_mountinfo(&mountinfo)),
-            mount_root: dir.path().to_path_buf(),
-            root: "mesos".into(),
-            enable_cfs: false,
             revocable_cpu_low_priority: true,
-            limit_swap: false,
-            allowed_devices: vec![],
-            linux_launcher: false,
-            destroy_timeout: Duration::from_secs(60),
-            cpu_pids_and_tids_count: false,
-            net_cls: Default::default(),
-            perf: Default::default(),
+            ..test_config(
+                Hierarchy::V1(cgroups::Hierarchies::from_mountinfo(&mountinfo)),
+                dir.path().to_path_buf(),
+            )
         };
         (dir, config)
     }
@@ -1979,20 +1991,10 @@ mod tests {
         }
         let limits = [("memory.low", "0\n"), ("memory.max", "max\n")];
         fixture("mesos/e", &limits);
-        let config = Arc::new(CgroupsConfig {
-            hierarchy: Hierarchy::V2(root.path().to_path_buf()),
-            mount_root: root.path().to_path_buf(),
-            root: "mesos".into(),
-            enable_cfs: false,
-            revocable_cpu_low_priority: false,
-            limit_swap: false,
-            allowed_devices: vec![],
-            linux_launcher: false,
-            destroy_timeout: Duration::from_secs(60),
-            cpu_pids_and_tids_count: false,
-            net_cls: Default::default(),
-            perf: Default::default(),
-        });
+        let config = Arc::new(test_config(
+            Hierarchy::V2(root.path().to_path_buf()),
+            root.path().to_path_buf(),
+        ));
         let isolator = CgroupsIsolator::new(Subsystem::Mem, config).expect("isolator");
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let read = |file: &str| {
@@ -2222,20 +2224,10 @@ mod tests {
         for file in ["cpu.weight", "cpu.max", "memory.low", "memory.max"] {
             std::fs::write(cgroup.join(file), "max\n").expect("fixture");
         }
-        let config = Arc::new(CgroupsConfig {
-            hierarchy: Hierarchy::V2(root.path().to_path_buf()),
-            mount_root: root.path().to_path_buf(),
-            root: "mesos".into(),
-            enable_cfs: false,
-            revocable_cpu_low_priority: false,
-            limit_swap: false,
-            allowed_devices: vec![],
-            linux_launcher: false,
-            destroy_timeout: Duration::from_secs(60),
-            cpu_pids_and_tids_count: false,
-            net_cls: Default::default(),
-            perf: Default::default(),
-        });
+        let config = Arc::new(test_config(
+            Hierarchy::V2(root.path().to_path_buf()),
+            root.path().to_path_buf(),
+        ));
         let ops = |subsystem| Ops {
             subsystem,
             config: config.clone(),
@@ -2286,20 +2278,10 @@ mod tests {
         ] {
             std::fs::write(cgroup.join(file), "").expect("fixture");
         }
-        let config = Arc::new(CgroupsConfig {
-            hierarchy: Hierarchy::V2(root.path().to_path_buf()),
-            mount_root: root.path().to_path_buf(),
-            root: "mesos".into(),
-            enable_cfs: false,
-            revocable_cpu_low_priority: false,
-            limit_swap: false,
-            allowed_devices: vec![],
-            linux_launcher: false,
-            destroy_timeout: Duration::from_secs(60),
-            cpu_pids_and_tids_count: false,
-            net_cls: Default::default(),
-            perf: Default::default(),
-        });
+        let config = Arc::new(test_config(
+            Hierarchy::V2(root.path().to_path_buf()),
+            root.path().to_path_buf(),
+        ));
         let ops = Ops {
             subsystem: Subsystem::Mem,
             config: config.clone(),
