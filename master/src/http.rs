@@ -277,9 +277,14 @@ fn batched(
         }
         slot.take()
     };
-    // The last document's buffer when no response holds it any more.
+    // The last document's buffer when no response holds it any more, else
+    // the one faulted in ahead.
     let mut buffer = last
         .and_then(|last| std::sync::Arc::into_inner(last.json.0))
+        .or_else(|| {
+            let spare = master.spare_document.borrow_mut().take()?;
+            String::from_utf8(spare.buffer).ok()
+        })
         .unwrap_or_default();
     buffer.clear();
     let started = std::time::Instant::now();
@@ -292,6 +297,58 @@ fn batched(
         json: json.clone(),
     });
     bytes::Bytes::from_owner(json)
+}
+
+/// A buffer for the next read-only document, faulted in page by page
+/// while the master is idle: the first page touch of a fresh allocation
+/// is what the first `/master/state` of a large cluster pays over later
+/// ones, which write over the last document's buffer (measured on these
+/// machines: 175–290 ms for 242 MB, against 11 ms to write them again).
+#[derive(Default)]
+pub(crate) struct SpareDocument {
+    /// Empty; its capacity is the buffer.
+    buffer: Vec<u8>,
+    /// How far its pages are touched.
+    touched: usize,
+}
+
+/// Makes sure a buffer of about `wanted` bytes is faulted in for the next
+/// document, touching pages until `deadline`; returns whether some are
+/// left. Nothing to do while the last document's buffer is large enough.
+pub(crate) fn prefault_document(
+    master: &Master,
+    wanted: usize,
+    deadline: std::time::Instant,
+) -> bool {
+    const PAGE: usize = 4096;
+    let last = master
+        .readonly_batch
+        .borrow()
+        .as_ref()
+        .map_or(0, |last| last.json.0.capacity());
+    if last >= wanted {
+        return false;
+    }
+    let mut slot = master.spare_document.borrow_mut();
+    let spare = slot.get_or_insert_with(SpareDocument::default);
+    if spare.buffer.capacity() < wanted {
+        *spare = SpareDocument {
+            buffer: Vec::with_capacity(wanted),
+            touched: 0,
+        };
+    }
+    let pages = spare.buffer.spare_capacity_mut();
+    while spare.touched < pages.len() {
+        let end = (spare.touched + 256 * PAGE).min(pages.len());
+        for byte in pages[spare.touched..end].iter_mut().step_by(PAGE) {
+            byte.write(0);
+        }
+        spare.touched = end;
+        if std::time::Instant::now() >= deadline {
+            return spare.touched < pages.len();
+        }
+    }
+    false
 }
 
 /// Returns the last value of query parameter `name` (upstream decodes the

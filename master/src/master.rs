@@ -177,6 +177,8 @@ pub struct Master {
     self_addr: Option<actix::WeakAddr<Master>>,
     /// Where writing ahead the state JSON goes on.
     write_ahead_cursor: std::cell::Cell<crate::state_json::WriteAheadCursor>,
+    /// The document size the buffer being faulted in is for.
+    prefault_wanted: std::cell::Cell<Option<usize>>,
     gauges_pending: bool,
     /// Whether a copy of the allocator's metrics is queued.
     allocator_metrics_pending: std::cell::Cell<bool>,
@@ -187,6 +189,9 @@ pub struct Master {
     /// The last read-only document written ([`crate::http`]): requests
     /// that queued up while it was being written are answered with it.
     pub(crate) readonly_batch: std::cell::RefCell<Option<crate::http::Batched>>,
+    /// A buffer for the next read-only document, faulted in while idle
+    /// (see [`crate::http::prefault_document`]).
+    pub(crate) spare_document: std::cell::RefCell<Option<crate::http::SpareDocument>>,
     /// What the frameworks' tasks use, as last summed for a state document.
     pub(crate) tasks_usage: std::cell::RefCell<Option<std::rc::Rc<crate::state_json::TasksUsage>>>,
     /// Authentication sessions and the principals clients authenticated.
@@ -306,11 +311,13 @@ impl Master {
             next_slave_id: 0,
             self_addr: None,
             write_ahead_cursor: Default::default(),
+            prefault_wanted: Default::default(),
             gauges_pending: false,
             allocator_metrics_pending: std::cell::Cell::new(false),
             metrics: Default::default(),
             gauges: Arc::default(),
             readonly_batch: std::cell::RefCell::new(None),
+            spare_document: std::cell::RefCell::new(None),
             tasks_usage: std::cell::RefCell::new(None),
             auth,
         }
@@ -571,12 +578,30 @@ impl Master {
         }
     }
 
-    /// One slice of writing ahead; returns whether some is left.
+    /// One slice of writing ahead; returns whether some is left. Once the
+    /// JSON is written, a buffer as large as the next document is faulted
+    /// in for it.
     fn write_ahead_slice(&self) -> bool {
         let mut cursor = self.write_ahead_cursor.get();
         let deadline = std::time::Instant::now() + WRITE_AHEAD_SLICE;
         let more = crate::state_json::write_ahead(self, &mut cursor, deadline);
         self.write_ahead_cursor.set(cursor);
+        if more {
+            return true;
+        }
+        let wanted = match self.prefault_wanted.get() {
+            Some(wanted) => wanted,
+            None => {
+                let wanted = crate::state_json::estimated_len(self);
+                self.prefault_wanted.set(Some(wanted));
+                wanted
+            }
+        };
+        let more = crate::http::prefault_document(self, wanted, deadline);
+        if !more {
+            // Estimated again at the end of the next pass.
+            self.prefault_wanted.set(None);
+        }
         more
     }
 

@@ -49,7 +49,8 @@ use crate::master::{Master, Slave, SlaveEntry};
 mod stream;
 
 pub use stream::{
-    write_ahead, write_frameworks, write_slaves, write_state, write_tasks, WriteAheadCursor,
+    estimated_len, write_ahead, write_frameworks, write_slaves, write_state, write_tasks,
+    WriteAheadCursor,
 };
 
 /// Upstream's `TASK_LIMIT`: the default `limit` of `/master/tasks`.

@@ -516,6 +516,26 @@ pub fn write_ahead(
     false
 }
 
+/// About how long `/master/state` would be, from the JSON kept for the
+/// frameworks' tasks and the agents (written if missing: called once the
+/// write-ahead is done), plus an eighth for what is written per request.
+pub fn estimated_len(master: &Master) -> usize {
+    let mut len = 0;
+    for framework in master.frameworks.registered.values() {
+        len += active_tasks(framework).len();
+        len += framework
+            .completed_tasks
+            .iter()
+            .map(|entry| task_entry(entry).len() + 1)
+            .sum::<usize>();
+    }
+    for slave in master.slaves.registered.values() {
+        let (before, after) = slave_fields(slave);
+        len += before.len() + after.len();
+    }
+    len + len / 8
+}
+
 // ---------------------------------------------------------------------------
 // Tasks (`mesos_proto::model::task_json` and the writers it uses)
 // ---------------------------------------------------------------------------
