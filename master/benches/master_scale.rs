@@ -499,11 +499,12 @@ async fn bench_state(runtime: &Runtime, count: usize) {
 /// Whether the master holds the state JSON of every active task, task
 /// list and agent.
 fn written_ahead(master: &Master) -> bool {
-    master
-        .frameworks
-        .registered
-        .values()
-        .all(|f| f.tasks_json_written() && f.tasks().values().all(|t| t.is_written()))
+    master.is_written_ahead()
+        && master
+            .frameworks
+            .registered
+            .values()
+            .all(|f| f.tasks_json_written() && f.tasks().values().all(|t| t.is_written()))
         && master.slaves.registered.values().all(|s| s.is_written())
 }
 

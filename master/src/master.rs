@@ -179,6 +179,8 @@ pub struct Master {
     write_ahead_cursor: std::cell::Cell<crate::state_json::WriteAheadCursor>,
     /// The document size the buffer being faulted in is for.
     prefault_wanted: std::cell::Cell<Option<usize>>,
+    /// Whether the last write-ahead pass had nothing left to do.
+    written_ahead: std::cell::Cell<bool>,
     gauges_pending: bool,
     /// Whether a copy of the allocator's metrics is queued.
     allocator_metrics_pending: std::cell::Cell<bool>,
@@ -312,6 +314,7 @@ impl Master {
             self_addr: None,
             write_ahead_cursor: Default::default(),
             prefault_wanted: Default::default(),
+            written_ahead: Default::default(),
             gauges_pending: false,
             allocator_metrics_pending: std::cell::Cell::new(false),
             metrics: Default::default(),
@@ -587,6 +590,7 @@ impl Master {
         let more = crate::state_json::write_ahead(self, &mut cursor, deadline);
         self.write_ahead_cursor.set(cursor);
         if more {
+            self.written_ahead.set(false);
             return true;
         }
         let wanted = match self.prefault_wanted.get() {
@@ -602,7 +606,15 @@ impl Master {
             // Estimated again at the end of the next pass.
             self.prefault_wanted.set(None);
         }
+        self.written_ahead.set(!more);
         more
+    }
+
+    /// Whether the last write-ahead pass found nothing left to do: the
+    /// JSON of every task and agent written, and a buffer for the next
+    /// document faulted in (the benches wait for it).
+    pub fn is_written_ahead(&self) -> bool {
+        self.written_ahead.get()
     }
 
     /// Upstream's `Master::doRegistryGc`: every `--registry_gc_interval`,
