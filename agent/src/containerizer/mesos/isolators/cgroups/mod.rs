@@ -331,19 +331,10 @@ pub struct CgroupsConfig {
 impl CgroupsConfig {
     /// The cgroup of a container, relative to a hierarchy (upstream
     /// `containerizer::paths::getCgroupPath`): `<root>/<id>`, and for a
-    /// nested container `<root>/<parent>/mesos/<child>`.
+    /// nested container `<root>/<parent>/mesos/<child>`, as the linux
+    /// launcher lays out its own.
     pub fn cgroup(&self, container_id: &str) -> String {
-        let mut parts = container_id.split('.');
-        let mut cgroup = format!(
-            "{}/{}",
-            self.root.trim_matches('/'),
-            parts.next().unwrap_or_default()
-        );
-        for child in parts {
-            cgroup.push_str("/mesos/");
-            cgroup.push_str(child);
-        }
-        cgroup
+        crate::containerizer::mesos::launcher::linux::container_cgroup(&self.root, container_id)
     }
 }
 
