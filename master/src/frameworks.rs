@@ -546,6 +546,18 @@ impl Master {
                     self.framework_error(&from, &error);
                 }
             }
+        } else if matches!(
+            kind,
+            call::Type::AcknowledgeOperationStatus | call::Type::ReconcileOperations
+        ) {
+            // Operation feedback is for HTTP frameworks only (upstream
+            // `Master::receive` drops these two).
+            tracing::warn!(
+                framework_id = %id,
+                "Dropping {} call: '{}' is not supported by the v0 API",
+                kind.as_str_name(),
+                kind.as_str_name()
+            );
         } else if !self.task_call(&id, call, ctx) {
             tracing::info!(framework_id = %id, call = ?kind, "Scheduler call not supported yet; dropping it");
         }

@@ -150,6 +150,8 @@ pub struct Master {
     pub frameworks: Frameworks,
     /// Outstanding offers by id.
     pub offers: HashMap<String, OfferState>,
+    /// Operations sent to agents and not yet forgotten.
+    pub operations: crate::operation_feedback::Operations,
     /// Inverse offers and the frameworks' answers ([`crate::inverse_offers`]).
     pub(crate) inverse_offers: crate::inverse_offers::InverseOffers,
     pub(crate) allocator: Box<dyn Allocator>,
@@ -298,6 +300,7 @@ impl Master {
             slaves: Slaves::default(),
             frameworks: Frameworks::default(),
             offers: HashMap::new(),
+            operations: Default::default(),
             inverse_offers: Default::default(),
             allocator,
             next_offer_id: 0,
@@ -947,10 +950,30 @@ impl Master {
             slave.capabilities = message.agent_capabilities.clone();
             // The master's view of the checkpointed resources wins: an agent
             // that missed an update gets it again (upstream
-            // `Master::___reregisterSlave`).
+            // `Master::___reregisterSlave`). An agent that takes operations
+            // itself reports what it applied, and its view wins.
             let stale = Resources::from(message.checkpointed_resources.clone())
                 != Resources::from(slave.checkpointed_resources.clone());
-            let resend = stale.then(|| slave.checkpointed_resources.clone());
+            let takes_operations = message.resource_version_uuid.is_some()
+                && crate::operation_feedback::has_capability(
+                    &message.agent_capabilities,
+                    mesos_proto::mesos::slave_info::capability::Type::ResourceProvider,
+                );
+            let mut resend = None;
+            if stale && takes_operations {
+                match Self::slave_total(&message.slave, &message.checkpointed_resources) {
+                    Ok(total) => {
+                        slave.checkpointed_resources = message.checkpointed_resources.clone();
+                        slave.total_resources = total.clone();
+                        self.allocator.update_slave(&id, total);
+                    }
+                    Err(error) => {
+                        tracing::warn!(slave_id = %id, %error, "Ignoring the checkpointed resources of a re-registering agent");
+                    }
+                }
+            } else if stale {
+                resend = Some(slave.checkpointed_resources.clone());
+            }
             // Its tasks are reconciled below, not kept a second time.
             slave.tasks = Vec::new();
             slave.executors = message.executor_infos.clone();
@@ -1052,11 +1075,12 @@ impl Master {
     /// it unset and always mean it), the resource version is stored, the
     /// allocator learns the new total and offers holding revocable
     /// resources are rescinded. An update that changes nothing is ignored.
-    /// Operations and resource providers are not tracked by this master
-    /// (it applies no operation through an agent's `ApplyOperationMessage`
-    /// and our agent has no resource providers): they are logged and left
-    /// out.
+    /// The operations it reports on its own resources are reconciled with
+    /// those the master holds (`slave_reported_operations`); resource
+    /// providers are not tracked by this master (our agent has none): they
+    /// are logged and left out.
     fn update_slave(&mut self, message: UpdateSlaveMessage, ctx: &mut Context<Self>) {
+        self.metrics.messages_update_slave.inc();
         let id = message.slave_id.value.clone();
         // Read first: taking the entry to change drops its kept JSON.
         let Some(slave) = self.slaves.registered.get(&id) else {
@@ -1083,21 +1107,20 @@ impl Master {
             .resource_version_uuid
             .as_ref()
             .is_some_and(|uuid| slave.resource_version.as_ref() != Some(uuid));
-        let unsupported = message
-            .operations
+        if message
+            .resource_providers
             .as_ref()
-            .is_some_and(|o| !o.operations.is_empty())
-            || message
-                .resource_providers
-                .as_ref()
-                .is_some_and(|p| !p.providers.is_empty());
-        if unsupported {
-            tracing::warn!(slave_id = %id, "Ignoring the operations and resource providers of an agent update: not supported by this master");
+            .is_some_and(|p| !p.providers.is_empty())
+        {
+            tracing::warn!(slave_id = %id, "Ignoring the resource providers of an agent update: not supported by this master");
         }
-        if total == slave.total_resources && !version_changed {
+        let reported = message.operations.as_ref().map(|o| o.operations.as_slice());
+        let same = total == slave.total_resources && !version_changed;
+        if same && !self.slave_reported_operations(&id, reported, true) {
             tracing::info!(slave_id = %id, "Ignoring update on agent as it reports no changes");
             return;
         }
+        self.slave_reported_operations(&id, reported, false);
         let Some(slave) = self.slaves.registered.get_mut(&id) else {
             return;
         };
@@ -1528,6 +1551,14 @@ impl Process for Master {
                     this.update_slave(message, ctx)
                 }
             });
+        self.base
+            .install::<mesos_proto::mesos::internal::UpdateOperationStatusMessage>(
+                |this, _ctx, _from, message| {
+                    if this.recovered() {
+                        this.operation_status_update(message)
+                    }
+                },
+            );
         self.base
             .install::<mesos_proto::mesos::internal::AuthenticateMessage>(
                 |this, ctx, from, message| this.authenticate(from, message.pid, ctx),

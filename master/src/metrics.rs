@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use libprocess::metrics::{Counter, Timer};
-use mesos_proto::mesos::{task_status, Resource, Task, TaskState};
+use mesos_proto::mesos::offer::operation::Type as OperationType;
+use mesos_proto::mesos::{task_status, OperationState, Resource, Task, TaskState};
 
 use crate::allocator::{AllocatorMetrics, SHARE_NAMES};
 
@@ -181,6 +182,114 @@ fn lower(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 
+/// The operation states upstream counts, in the order of its
+/// `Metrics::OperationStates` (`master/operations/<state>`).
+const OPERATION_STATES: [(OperationState, &str); 8] = [
+    (OperationState::OperationPending, "pending"),
+    (OperationState::OperationRecovering, "recovering"),
+    (OperationState::OperationUnreachable, "unreachable"),
+    (OperationState::OperationFinished, "finished"),
+    (OperationState::OperationFailed, "failed"),
+    (OperationState::OperationError, "error"),
+    (OperationState::OperationDropped, "dropped"),
+    (OperationState::OperationGoneByOperator, "gone_by_operator"),
+];
+
+/// The operation types with gauges of their own
+/// (`master/operations/<type>/<state>`): every type but `UNKNOWN`,
+/// `LAUNCH` and `LAUNCH_GROUP`, as upstream.
+const OPERATION_TYPES: [OperationType; 8] = [
+    OperationType::Reserve,
+    OperationType::Unreserve,
+    OperationType::Create,
+    OperationType::Destroy,
+    OperationType::GrowVolume,
+    OperationType::ShrinkVolume,
+    OperationType::CreateDisk,
+    OperationType::DestroyDisk,
+];
+
+/// Upstream's `master/operations/*` gauges (push gauges there): for all
+/// operations and for each type, `total` and one gauge per state. An
+/// operation counts in the state it is in while the master holds it; a
+/// terminal state counts for good (the gauges of terminal states are
+/// lifetime totals, as upstream's `removeOperation` leaves them), and an
+/// agent that leaves adds its operations to `unreachable` or
+/// `gone_by_operator`.
+#[derive(Clone, Default)]
+pub struct OperationGauges(
+    Arc<[[AtomicI64; 1 + OPERATION_STATES.len()]; 1 + OPERATION_TYPES.len()]>,
+);
+
+impl OperationGauges {
+    fn register(m: &libprocess::metrics::Metrics) -> Self {
+        let gauges = Self::default();
+        let prefixes = std::iter::once("master/operations/".to_string()).chain(
+            OPERATION_TYPES
+                .iter()
+                .map(|t| format!("master/operations/{}/", lower(t.as_str_name()))),
+        );
+        for (row, prefix) in prefixes.enumerate() {
+            let names = std::iter::once("total").chain(OPERATION_STATES.iter().map(|(_, n)| *n));
+            for (column, name) in names.enumerate() {
+                let g = gauges.clone();
+                m.gauge(&format!("{prefix}{name}"), move || {
+                    g.0[row][column].load(Relaxed) as f64
+                });
+            }
+        }
+        gauges
+    }
+
+    /// Adds `delta` operations of `kind` in `state` (upstream
+    /// `Metrics::incrementOperationState` / `decrementOperationState`).
+    pub fn add(&self, kind: OperationType, state: OperationState, delta: i64) {
+        let Some(column) = OPERATION_STATES.iter().position(|(s, _)| *s == state) else {
+            tracing::error!(state = state.as_str_name(), "Unexpected operation state");
+            return;
+        };
+        let rows = std::iter::once(0).chain(
+            OPERATION_TYPES
+                .iter()
+                .position(|t| *t == kind)
+                .map(|index| index + 1),
+        );
+        for row in rows {
+            self.0[row][0].fetch_add(delta, Relaxed);
+            self.0[row][column + 1].fetch_add(delta, Relaxed);
+        }
+    }
+
+    /// Moves an operation of `kind` from state `from` to `to` (upstream
+    /// `Metrics::transitionOperationState`).
+    pub fn transition(&self, kind: OperationType, from: OperationState, to: OperationState) {
+        if from != to {
+            self.add(kind, from, -1);
+            self.add(kind, to, 1);
+        }
+    }
+
+    /// Returns the gauge for `kind` (`None`: all types) in `state`
+    /// (`None`: `total`).
+    pub fn get(&self, kind: Option<OperationType>, state: Option<OperationState>) -> i64 {
+        let row = match kind {
+            None => 0,
+            Some(kind) => match OPERATION_TYPES.iter().position(|t| *t == kind) {
+                Some(index) => index + 1,
+                None => return 0,
+            },
+        };
+        let column = match state {
+            None => 0,
+            Some(state) => match OPERATION_STATES.iter().position(|(s, _)| *s == state) {
+                Some(index) => index + 1,
+                None => return 0,
+            },
+        };
+        self.0[row][column].load(Relaxed)
+    }
+}
+
 /// The master's counters, and the registry for those created on demand.
 #[derive(Default)]
 pub struct Metrics {
@@ -200,6 +309,8 @@ pub struct Metrics {
     pub allocation_run_latency: Timer,
     /// The allocator's gauges.
     allocator: Arc<AllocatorGauges>,
+    /// `master/operations/*`.
+    pub operations: OperationGauges,
     /// `master/dropped_messages`.
     pub dropped_messages: Counter,
     /// `master/slave_registrations`.
@@ -470,6 +581,7 @@ impl Metrics {
                 Some(ALLOCATION_WINDOW),
             ),
             allocator: AllocatorGauges::register(m),
+            operations: OperationGauges::register(m),
             terminal: TERMINAL_STATES
                 .iter()
                 .map(|(state, name)| (*state as i32, c(name)))

@@ -14,17 +14,23 @@
 //!
 //! An applied operation changes the agent's total (its static resources
 //! with the checkpointed ones applied), the allocator's view, and the
-//! offered resources the rest of the ACCEPT works with; the agent then gets
-//! the whole set of checkpointed resources in a `CheckpointResourcesMessage`.
+//! offered resources the rest of the ACCEPT works with; an agent that does
+//! not take operations itself then gets the whole set of checkpointed
+//! resources in a `CheckpointResourcesMessage`.
 //! Agents keep them across restarts and send them back when they
 //! (re-)register, which is how they survive a master failover (the registry
 //! holds no resources, as upstream).
 //!
+//! An agent with the `RESOURCE_PROVIDER` capability (upstream agents since
+//! 1.5) gets the operation itself, in an `ApplyOperationMessage`, and the
+//! master keeps a record of it until it ends (`operation_feedback.rs`);
+//! an operation that asks for feedback (`Offer.Operation.id`) is dropped
+//! for an agent without `AGENT_OPERATION_FEEDBACK`, as upstream (ours does
+//! not advertise it).
+//!
 //! Deliberate differences: no authorization (there are no ACLs yet), so
 //! the only principal checked is the framework's `FrameworkInfo.principal`
-//! (operators are unauthenticated); an operation that asks for feedback
-//! (`Offer.Operation.id`) is dropped, as upstream drops it on an agent
-//! without `AGENT_OPERATION_FEEDBACK`, which ours does not advertise.
+//! (operators are unauthenticated).
 
 // `Resource.role` is deprecated upstream but the old format still uses it.
 #![allow(deprecated)]
@@ -574,9 +580,8 @@ impl Master {
         }
     }
 
-    /// Applies unallocated conversions to an agent's total and sends it
-    /// the resulting checkpointed resources (upstream `Slave::apply` and
-    /// the `CheckpointResourcesMessage` of `_apply`).
+    /// Applies unallocated conversions to an agent's total and its
+    /// checkpointed resources (upstream `Slave::apply`).
     fn apply_to_slave(&mut self, slave_id: &str, conversions: &[ResourceConversion]) {
         let Some(slave) = self.slaves.registered.get_mut(slave_id) else {
             return;
@@ -595,6 +600,15 @@ impl Master {
             .filter(|r| conversions::needs_checkpointing(r))
             .cloned()
             .collect();
+    }
+
+    /// Sends an agent that does not take operations itself the whole set
+    /// of its checkpointed resources (the `CheckpointResourcesMessage` of
+    /// upstream's legacy `_apply`).
+    fn send_checkpointed_resources(&self, slave_id: &str) {
+        let Some(slave) = self.slaves.registered.get(slave_id) else {
+            return;
+        };
         let mut resources = slave.checkpointed_resources.clone();
         // Agents without RESERVATION_REFINEMENT read the pre-1.4 format.
         if !AgentCapabilities::of(&slave.capabilities).reservation_refinement {
@@ -656,7 +670,7 @@ impl Master {
         mut operation: offer::Operation,
         offered: &mut Resources,
     ) {
-        if operation.id.is_some() {
+        if operation.id.is_some() && !self.agent_gives_feedback(slave_id) {
             self.drop_operation(
                 framework_id,
                 &operation,
@@ -717,6 +731,11 @@ impl Master {
         );
         *offered = applied;
         self.apply_to_slave(slave_id, &unallocated(&conversions));
+        if self.agent_takes_operations(slave_id) {
+            self.send_operation_to_agent(Some(framework_id), slave_id, operation);
+        } else {
+            self.send_checkpointed_resources(slave_id);
+        }
     }
 
     /// Applies an operator's operation to an agent's unallocated
@@ -780,6 +799,11 @@ impl Master {
         }
         tracing::info!(%slave_id, "Applying {name} operation for resources {consumed} from an operator to agent {slave_id}");
         self.apply_to_slave(slave_id, &conversions);
+        if self.agent_takes_operations(slave_id) {
+            self.send_operation_to_agent(None, slave_id, operation);
+        } else {
+            self.send_checkpointed_resources(slave_id);
+        }
         self.schedule_allocation(ctx);
         Ok(())
     }

@@ -352,7 +352,9 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
         call::Type::GetOperations => ready(respond(
             &ApiResponse {
                 r#type: typed(response::Type::GetOperations),
-                get_operations: Some(response::GetOperations::default()),
+                get_operations: Some(response::GetOperations {
+                    operations: master.all_operations(),
+                }),
                 ..Default::default()
             },
             json,

@@ -257,10 +257,16 @@ fn validate(call: &v1::scheduler::Call) -> Result<(), String> {
         Type::Kill => missing(call.kill.is_some(), "kill"),
         Type::Shutdown => missing(call.shutdown.is_some(), "shutdown"),
         Type::Acknowledge => missing(call.acknowledge.is_some(), "acknowledge"),
-        Type::AcknowledgeOperationStatus => missing(
-            call.acknowledge_operation_status.is_some(),
-            "acknowledge_operation_status",
-        ),
+        Type::AcknowledgeOperationStatus => {
+            let Some(acknowledge) = &call.acknowledge_operation_status else {
+                return Err("Expecting 'acknowledge_operation_status' to be present".into());
+            };
+            uuid::Uuid::from_slice(&acknowledge.uuid).map_err(|e| e.to_string())?;
+            if acknowledge.agent_id.is_none() {
+                return Err("Expecting 'agent_id' to be present".into());
+            }
+            Ok(())
+        }
         Type::Reconcile => missing(call.reconcile.is_some(), "reconcile"),
         Type::ReconcileOperations => {
             missing(call.reconcile_operations.is_some(), "reconcile_operations")

@@ -1820,6 +1820,16 @@ impl Master {
                     self.reconcile(framework_id, reconcile);
                 }
             }
+            call::Type::ReconcileOperations => {
+                if let Some(reconcile) = call.reconcile_operations {
+                    self.reconcile_operations(framework_id, reconcile);
+                }
+            }
+            call::Type::AcknowledgeOperationStatus => {
+                if let Some(acknowledge) = call.acknowledge_operation_status {
+                    self.acknowledge_operation_status(framework_id, acknowledge);
+                }
+            }
             call::Type::Message => {
                 if let Some(message) = call.message {
                     self.framework_message(framework_id, message);
@@ -1943,6 +1953,7 @@ impl Master {
     /// are not partition-aware. Terminal tasks not yet acknowledged are
     /// reported too, as upstream.
     pub(crate) fn slave_removed(&mut self, id: &str, left: AgentLeft, message: &str) {
+        self.slave_operations_left(id, left);
         self.slave_gone_for_inverse_offers(id);
         self.allocator.remove_slave(id);
         self.rescind_offers(|offer| offer.slave_id.value == id);

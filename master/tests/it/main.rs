@@ -13,6 +13,7 @@ mod http;
 mod maintenance;
 mod metrics;
 mod offers;
+mod operation_feedback;
 mod operator_api;
 mod operator_events;
 mod oversubscription;

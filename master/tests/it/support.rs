@@ -39,6 +39,9 @@ const NAMES: &[&str] = &[
     "mesos.internal.SlaveReregisteredMessage",
     "mesos.internal.ShutdownMessage",
     "mesos.internal.CheckpointResourcesMessage",
+    "mesos.internal.ApplyOperationMessage",
+    "mesos.internal.AcknowledgeOperationStatusMessage",
+    "mesos.internal.ReconcileOperationsMessage",
 ];
 
 impl Process for Agent {

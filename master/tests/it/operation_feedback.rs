@@ -1,0 +1,676 @@
+//! Operations sent to an agent with the `RESOURCE_PROVIDER` and
+//! `AGENT_OPERATION_FEEDBACK` capabilities (as upstream agents since 1.5
+//! advertise by default): `ApplyOperationMessage`, the agent's status
+//! updates, `UPDATE_OPERATION_STATUS` to a v1 HTTP framework, its
+//! acknowledgements and reconciliation, `GET_OPERATIONS` and the
+//! `master/operations/*` gauges (upstream `operation_reconciliation_tests`,
+//! `master_tests` `OperationUpdates*` and `reservation_tests` scenarios).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+
+use libprocess::{MessageEvent, Runtime, PID};
+use mesos_proto::mesos::internal::{
+    update_slave_message, AcknowledgeOperationStatusMessage, ApplyOperationMessage,
+    ReconcileOperationsMessage, RegisterSlaveMessage, SlaveRegisteredMessage,
+    UpdateOperationStatusMessage, UpdateSlaveMessage,
+};
+use mesos_proto::mesos::resource::{reservation_info, ReservationInfo};
+use mesos_proto::mesos::v1::scheduler::{call, event, Call, Event};
+use mesos_proto::mesos::{
+    offer, slave_info, FrameworkId, Operation, OperationId, OperationState, OperationStatus,
+    Resource, SlaveId, Uuid,
+};
+use mesos_proto::resources::Resources;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::operator_api::api;
+use crate::state::get;
+use crate::support::*;
+
+const VERSION: [u8; 16] = [7; 16];
+
+/// A message of one protobuf type as another with the same wire format
+/// (v0 and v1).
+fn convert<A: prost::Message, B: prost::Message + Default>(message: &A) -> B {
+    B::decode(message.encode_to_vec().as_slice()).unwrap()
+}
+
+fn reserved(text: &str) -> Vec<Resource> {
+    Resources::parse(text, "*")
+        .unwrap()
+        .push_reservation(&ReservationInfo {
+            r#type: Some(reservation_info::Type::Dynamic as i32),
+            role: Some("web".into()),
+            principal: Some("ops".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .to_vec()
+}
+
+fn reserve(id: Option<&str>, resources: Vec<Resource>) -> offer::Operation {
+    offer::Operation {
+        r#type: Some(offer::operation::Type::Reserve as i32),
+        id: id.map(|id| OperationId { value: id.into() }),
+        reserve: Some(offer::operation::Reserve {
+            resources,
+            source: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+/// A master, an emulated agent (`cpus:2;mem:1024;disk:1024`) that takes
+/// operations itself (or not), and a v1 HTTP framework of role `web`.
+struct Cluster {
+    runtime: Runtime,
+    _master: PID<mesos_master::master::Master>,
+    master_upid: libprocess::UPID,
+    agent: PID<Agent>,
+    agent_rx: UnboundedReceiver<MessageEvent>,
+    slave_id: SlaveId,
+    events: EventStream,
+    stream_id: String,
+    framework_id: String,
+}
+
+impl Cluster {
+    async fn start(takes_operations: bool) -> Self {
+        let runtime = runtime();
+        let master = start_default_master(&runtime);
+        recovered(&master).await;
+        let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
+        let mut slave = slave_info("agent.example");
+        slave.resources = Resources::parse("cpus:2;mem:1024;disk:1024", "*")
+            .unwrap()
+            .to_vec();
+        use slave_info::capability::Type;
+        let mut capabilities = vec![
+            Type::MultiRole,
+            Type::HierarchicalRole,
+            Type::ReservationRefinement,
+        ];
+        if takes_operations {
+            capabilities.extend([Type::ResourceProvider, Type::AgentOperationFeedback]);
+        }
+        let message = RegisterSlaveMessage {
+            slave,
+            version: Some("1.11.0".into()),
+            agent_capabilities: capabilities
+                .into_iter()
+                .map(|t| slave_info::Capability {
+                    r#type: Some(t as i32),
+                })
+                .collect(),
+            resource_version_uuid: Some(Uuid {
+                value: VERSION.to_vec(),
+            }),
+            ..Default::default()
+        };
+        let to = master.upid().clone();
+        agent.dispatch(move |this, _| this.base.send(&to, &message));
+        let slave_id = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await).slave_id;
+        let subscribe = r#"{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"feedback","roles":["web"],"principal":"ops","capabilities":[{"type":"MULTI_ROLE"}],"failover_timeout":0}}}"#;
+        let mut events =
+            EventStream::open_at(runtime.address(), "/api/v1/scheduler", subscribe, true).await;
+        let stream_id = events
+            .head
+            .lines()
+            .find_map(|l| l.strip_prefix("Mesos-Stream-Id: "))
+            .expect("a stream id")
+            .trim()
+            .to_string();
+        let subscribed = next_event(&mut events, event::Type::Subscribed).await;
+        let framework_id = subscribed.subscribed.unwrap().framework_id.value;
+        let master_upid = master.upid().clone();
+        Self {
+            runtime,
+            _master: master,
+            master_upid,
+            agent,
+            agent_rx,
+            slave_id,
+            events,
+            stream_id,
+            framework_id,
+        }
+    }
+
+    fn addr(&self) -> SocketAddrV4 {
+        self.runtime.address()
+    }
+
+    /// POSTs a scheduler call (JSON); returns the status and body.
+    async fn call(&self, mut call: Call) -> (u16, String) {
+        call.framework_id = Some(mesos_proto::mesos::v1::FrameworkId {
+            value: self.framework_id.clone(),
+        });
+        let body = mesos_proto::json::to_string(&call);
+        let mut stream = tokio::net::TcpStream::connect(self.addr()).await.unwrap();
+        let request = format!(
+            "POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Mesos-Stream-Id: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.stream_id,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        (head[9..12].parse().unwrap(), body.to_string())
+    }
+
+    /// ACCEPTs the next offer with `operations`.
+    async fn accept(&mut self, operations: Vec<offer::Operation>) {
+        let offers = next_event(&mut self.events, event::Type::Offers).await;
+        let offer = offers.offers.unwrap().offers.remove(0);
+        let (status, body) = self
+            .call(Call {
+                r#type: Some(call::Type::Accept as i32),
+                accept: Some(call::Accept {
+                    offer_ids: vec![offer.id],
+                    operations: operations.iter().map(convert).collect(),
+                    filters: None,
+                }),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+
+    /// Sends the master a message from the agent.
+    fn agent_sends<M: mesos_proto::Message + Send + 'static>(&self, message: M) {
+        let to = self.master_upid.clone();
+        self.agent
+            .dispatch(move |this, _| this.base.send(&to, &message));
+    }
+
+    /// The next message the agent got named `name` (others skipped).
+    async fn agent_got<M: prost::Message + Default>(&mut self, name: &str) -> M {
+        loop {
+            let event = next(&mut self.agent_rx).await;
+            if event.name == name {
+                return decode(&event);
+            }
+        }
+    }
+
+    async fn applied(&mut self) -> ApplyOperationMessage {
+        self.agent_got("mesos.internal.ApplyOperationMessage").await
+    }
+
+    async fn operation_update(&mut self) -> mesos_proto::mesos::v1::OperationStatus {
+        let event = next_event(&mut self.events, event::Type::UpdateOperationStatus).await;
+        event.update_operation_status.unwrap().status
+    }
+
+    async fn metrics(&self) -> BTreeMap<String, f64> {
+        let reply = get(self.addr(), "/metrics/snapshot").await;
+        serde_json::from_str(&reply.body).unwrap()
+    }
+
+    async fn operations(&self) -> Vec<Value> {
+        let (status, body) = api(
+            self.addr(),
+            r#"{"type":"GET_OPERATIONS"}"#,
+            "application/json",
+        )
+        .await;
+        assert_eq!(status, 200);
+        let response: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(response["type"], "GET_OPERATIONS");
+        response["get_operations"]["operations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The agent's status update for an operation it was sent.
+    fn update(
+        &self,
+        applied: &ApplyOperationMessage,
+        state: OperationState,
+        status_uuid: u8,
+        with_framework: bool,
+    ) -> UpdateOperationStatusMessage {
+        let status = OperationStatus {
+            operation_id: applied.operation_info.id.clone(),
+            state: state as i32,
+            uuid: Some(Uuid {
+                value: vec![status_uuid; 16],
+            }),
+            slave_id: Some(self.slave_id.clone()),
+            converted_resources: if state == OperationState::OperationFinished {
+                applied
+                    .operation_info
+                    .reserve
+                    .as_ref()
+                    .map(|r| r.resources.clone())
+                    .unwrap_or_default()
+            } else {
+                vec![]
+            },
+            ..Default::default()
+        };
+        UpdateOperationStatusMessage {
+            framework_id: applied.framework_id.clone().filter(|_| with_framework),
+            slave_id: Some(self.slave_id.clone()),
+            latest_status: Some(status.clone()),
+            status,
+            operation_uuid: Some(applied.operation_uuid.clone()),
+        }
+    }
+}
+
+async fn next_event(events: &mut EventStream, kind: event::Type) -> Event {
+    loop {
+        let event: Event = events.next_of().await;
+        if event.r#type() == kind {
+            return event;
+        }
+    }
+}
+
+fn assert_gauges(metrics: &BTreeMap<String, f64>, expected: &[(&str, f64)]) {
+    for (name, value) in expected {
+        let name = format!("master/operations/{name}");
+        assert_eq!(metrics.get(&name), Some(value), "{name} in {metrics:#?}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_framework_hears_of_its_operation_acknowledges_it_and_the_master_forgets_it() {
+    let mut c = Cluster::start(true).await;
+    let metrics = c.metrics().await;
+    // Upstream's names, every one at zero before any operation.
+    for kind in [
+        "",
+        "reserve/",
+        "unreserve/",
+        "create/",
+        "destroy/",
+        "grow_volume/",
+        "shrink_volume/",
+        "create_disk/",
+        "destroy_disk/",
+    ] {
+        for state in [
+            "total",
+            "pending",
+            "recovering",
+            "unreachable",
+            "finished",
+            "failed",
+            "error",
+            "dropped",
+            "gone_by_operator",
+        ] {
+            assert_gauges(&metrics, &[(&format!("{kind}{state}"), 0.0)]);
+        }
+    }
+    assert!(!metrics.contains_key("master/operations/launch/total"));
+
+    let cpus = reserved("cpus:1;mem:128");
+    c.accept(vec![reserve(Some("op1"), cpus.clone())]).await;
+    let applied = c.applied().await;
+    assert_eq!(
+        applied.framework_id.as_ref().map(|f| f.value.as_str()),
+        Some(c.framework_id.as_str())
+    );
+    assert_eq!(applied.operation_info.id.as_ref().unwrap().value, "op1");
+    assert_eq!(applied.resource_version_uuid.uuid.value, VERSION.to_vec());
+    assert!(applied.resource_version_uuid.resource_provider_id.is_none());
+    assert_eq!(applied.operation_uuid.value.len(), 16);
+    assert_gauges(
+        &c.metrics().await,
+        &[
+            ("total", 1.0),
+            ("pending", 1.0),
+            ("reserve/pending", 1.0),
+            ("finished", 0.0),
+        ],
+    );
+    let listed = c.operations().await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["latest_status"]["state"], "OPERATION_PENDING");
+    assert_eq!(listed[0]["framework_id"]["value"], c.framework_id.as_str());
+    assert_eq!(listed[0]["agent_id"]["value"], c.slave_id.value.as_str());
+    assert_eq!(listed[0]["info"]["id"]["value"], "op1");
+
+    // Until the agent answers, the framework's reconciliation says pending.
+    let (status, _) = c
+        .call(Call {
+            r#type: Some(call::Type::ReconcileOperations as i32),
+            reconcile_operations: Some(call::ReconcileOperations { operations: vec![] }),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(status, 202);
+    let pending = c.operation_update().await;
+    assert_eq!(
+        pending.state(),
+        mesos_proto::mesos::v1::OperationState::OperationPending
+    );
+    assert!(pending.uuid.is_none());
+
+    c.agent_sends(c.update(&applied, OperationState::OperationFinished, 1, true));
+    let finished = c.operation_update().await;
+    assert_eq!(
+        finished.state(),
+        mesos_proto::mesos::v1::OperationState::OperationFinished
+    );
+    assert_eq!(finished.operation_id.as_ref().unwrap().value, "op1");
+    assert_eq!(finished.uuid.as_ref().unwrap().value, vec![1; 16]);
+    assert_eq!(finished.agent_id.as_ref().unwrap().value, c.slave_id.value);
+    assert_gauges(
+        &c.metrics().await,
+        &[
+            ("total", 1.0),
+            ("pending", 0.0),
+            ("finished", 1.0),
+            ("reserve/finished", 1.0),
+        ],
+    );
+    assert_eq!(
+        c.metrics()
+            .await
+            .get("master/valid_operation_status_updates"),
+        Some(&1.0)
+    );
+
+    // Explicit reconciliation, as upstream answers each case.
+    let ask = |id: &str, agent: Option<&str>| call::reconcile_operations::Operation {
+        operation_id: mesos_proto::mesos::v1::OperationId { value: id.into() },
+        agent_id: agent.map(|a| mesos_proto::mesos::v1::AgentId { value: a.into() }),
+        resource_provider_id: None,
+    };
+    let slave = c.slave_id.value.clone();
+    for (asked, state, message) in [
+        (ask("op1", Some(&slave)), "OPERATION_FINISHED", None),
+        (
+            ask("nope", Some(&slave)),
+            "OPERATION_UNKNOWN",
+            Some("Reconciliation: Operation is unknown"),
+        ),
+        (
+            ask("nope", Some("elsewhere")),
+            "OPERATION_UNKNOWN",
+            Some("Reconciliation: Both operation and agent are unknown"),
+        ),
+        (
+            ask("nope", None),
+            "OPERATION_UNKNOWN",
+            Some("Reconciliation: Operation is unknown and no 'agent_id' was provided"),
+        ),
+    ] {
+        let (status, _) = c
+            .call(Call {
+                r#type: Some(call::Type::ReconcileOperations as i32),
+                reconcile_operations: Some(call::ReconcileOperations {
+                    operations: vec![asked.clone()],
+                }),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(status, 202);
+        let answer = c.operation_update().await;
+        assert_eq!(answer.state().as_str_name(), state);
+        assert_eq!(
+            answer.operation_id.as_ref().unwrap().value,
+            asked.operation_id.value
+        );
+        assert_eq!(
+            answer.message.as_deref(),
+            message.or(answer.message.as_deref())
+        );
+        assert!(
+            answer.uuid.is_none(),
+            "a reconciliation answer is not reliable"
+        );
+    }
+
+    // A malformed acknowledgement is refused; a good one reaches the agent
+    // and ends the operation.
+    let acknowledge = |uuid: Vec<u8>| Call {
+        r#type: Some(call::Type::AcknowledgeOperationStatus as i32),
+        acknowledge_operation_status: Some(call::AcknowledgeOperationStatus {
+            agent_id: Some(mesos_proto::mesos::v1::AgentId {
+                value: slave.clone(),
+            }),
+            resource_provider_id: None,
+            uuid,
+            operation_id: mesos_proto::mesos::v1::OperationId {
+                value: "op1".into(),
+            },
+        }),
+        ..Default::default()
+    };
+    let (status, _) = c.call(acknowledge(vec![1, 2, 3])).await;
+    assert_eq!(status, 400);
+    let (status, body) = c.call(acknowledge(vec![1; 16])).await;
+    assert_eq!(status, 202, "{body}");
+    let ack: AcknowledgeOperationStatusMessage = c
+        .agent_got("mesos.internal.AcknowledgeOperationStatusMessage")
+        .await;
+    assert_eq!(ack.status_uuid.value, vec![1; 16]);
+    assert_eq!(ack.operation_uuid, applied.operation_uuid);
+    assert!(c.operations().await.is_empty());
+    let metrics = c.metrics().await;
+    assert_gauges(
+        &metrics,
+        &[("total", 1.0), ("finished", 1.0), ("pending", 0.0)],
+    );
+    assert_eq!(
+        metrics.get("master/valid_operation_status_update_acknowledgements"),
+        Some(&1.0)
+    );
+    // The agent was never sent its checkpointed resources: it applies
+    // operations itself.
+    while let Ok(event) = c.agent_rx.try_recv() {
+        assert_ne!(event.name, "mesos.internal.CheckpointResourcesMessage");
+    }
+}
+
+#[actix_rt::test]
+async fn the_master_acknowledges_updates_of_operations_without_feedback() {
+    let mut c = Cluster::start(true).await;
+    // A framework's reservation without an id, then an operator's.
+    c.accept(vec![reserve(None, reserved("cpus:1"))]).await;
+    let by_framework = c.applied().await;
+    assert!(by_framework.framework_id.is_some());
+    let body = serde_json::json!({
+        "type": "RESERVE_RESOURCES",
+        "reserve_resources": {
+            "agent_id": {"value": c.slave_id.value},
+            "resources": reserved("disk:100").iter().map(mesos_proto::json::to_value).collect::<Vec<_>>(),
+        }
+    });
+    let (status, _) = api(c.addr(), &body.to_string(), "application/json").await;
+    assert_eq!(status, 202);
+    let by_operator = c.applied().await;
+    assert!(by_operator.framework_id.is_none());
+    assert_gauges(&c.metrics().await, &[("pending", 2.0), ("total", 2.0)]);
+
+    for (applied, uuid) in [(&by_operator, 3u8), (&by_framework, 4u8)] {
+        c.agent_sends(c.update(applied, OperationState::OperationFinished, uuid, true));
+        let ack: AcknowledgeOperationStatusMessage = c
+            .agent_got("mesos.internal.AcknowledgeOperationStatusMessage")
+            .await;
+        assert_eq!(ack.status_uuid.value, vec![uuid; 16]);
+        assert_eq!(ack.operation_uuid, applied.operation_uuid);
+    }
+    assert!(c.operations().await.is_empty());
+    assert_gauges(
+        &c.metrics().await,
+        &[
+            ("pending", 0.0),
+            ("finished", 2.0),
+            ("reserve/finished", 2.0),
+            ("total", 2.0),
+        ],
+    );
+}
+
+#[actix_rt::test]
+async fn operations_of_an_agent_marked_gone_are_gone_by_operator() {
+    let mut c = Cluster::start(true).await;
+    c.accept(vec![reserve(Some("op1"), reserved("cpus:1"))])
+        .await;
+    c.applied().await;
+    let body = format!(
+        r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{}"}}}}}}"#,
+        c.slave_id.value
+    );
+    let (status, _) = api(c.addr(), &body, "application/json").await;
+    assert_eq!(status, 200);
+    let gone = c.operation_update().await;
+    assert_eq!(
+        gone.state(),
+        mesos_proto::mesos::v1::OperationState::OperationGoneByOperator
+    );
+    assert_eq!(gone.message.as_deref(), Some("Agent has been marked gone"));
+    assert_eq!(gone.operation_id.unwrap().value, "op1");
+    assert_gauges(
+        &c.metrics().await,
+        &[
+            ("pending", 0.0),
+            ("gone_by_operator", 1.0),
+            ("reserve/gone_by_operator", 1.0),
+            ("total", 1.0),
+        ],
+    );
+    assert!(c.operations().await.is_empty());
+    let (status, _) = c
+        .call(Call {
+            r#type: Some(call::Type::ReconcileOperations as i32),
+            reconcile_operations: Some(call::ReconcileOperations {
+                operations: vec![call::reconcile_operations::Operation {
+                    operation_id: mesos_proto::mesos::v1::OperationId {
+                        value: "op1".into(),
+                    },
+                    agent_id: Some(mesos_proto::mesos::v1::AgentId {
+                        value: c.slave_id.value.clone(),
+                    }),
+                    resource_provider_id: None,
+                }],
+            }),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(status, 202);
+    let answer = c.operation_update().await;
+    assert_eq!(
+        answer.state(),
+        mesos_proto::mesos::v1::OperationState::OperationGoneByOperator
+    );
+    assert_eq!(
+        answer.message.as_deref(),
+        Some("Reconciliation: Agent marked gone by operator")
+    );
+}
+
+#[actix_rt::test]
+async fn an_agent_update_reconciles_operations_with_the_master() {
+    let mut c = Cluster::start(true).await;
+    c.accept(vec![reserve(Some("op1"), reserved("cpus:1"))])
+        .await;
+    let applied = c.applied().await;
+    // The agent never got it (say it restarted): its update lists no
+    // operation, so the master asks it about the one it holds.
+    let slave_id = c.slave_id.clone();
+    let update = |operations: Vec<Operation>| UpdateSlaveMessage {
+        slave_id: slave_id.clone(),
+        update_oversubscribed_resources: Some(false),
+        operations: Some(update_slave_message::Operations { operations }),
+        resource_version_uuid: Some(Uuid {
+            value: VERSION.to_vec(),
+        }),
+        ..Default::default()
+    };
+    c.agent_sends(update(vec![]));
+    let reconcile: ReconcileOperationsMessage = c
+        .agent_got("mesos.internal.ReconcileOperationsMessage")
+        .await;
+    assert_eq!(reconcile.operations.len(), 1);
+    assert_eq!(
+        reconcile.operations[0].operation_uuid.as_ref(),
+        Some(&applied.operation_uuid)
+    );
+    // It answers OPERATION_DROPPED without the framework id, as upstream
+    // agents do; the framework hears it with its operation id.
+    c.agent_sends(c.update(&applied, OperationState::OperationDropped, 5, false));
+    let dropped = c.operation_update().await;
+    assert_eq!(
+        dropped.state(),
+        mesos_proto::mesos::v1::OperationState::OperationDropped
+    );
+    assert_eq!(dropped.operation_id.unwrap().value, "op1");
+    assert_gauges(&c.metrics().await, &[("pending", 0.0), ("dropped", 1.0)]);
+
+    // An operation the master does not know (it failed over) is recorded
+    // from the agent's report.
+    let unknown = Operation {
+        framework_id: Some(FrameworkId {
+            value: c.framework_id.clone(),
+        }),
+        slave_id: Some(c.slave_id.clone()),
+        info: reserve(Some("op2"), reserved("mem:64")),
+        latest_status: OperationStatus {
+            operation_id: Some(OperationId {
+                value: "op2".into(),
+            }),
+            state: OperationState::OperationPending as i32,
+            ..Default::default()
+        },
+        statuses: vec![],
+        uuid: Uuid { value: vec![9; 16] },
+    };
+    c.agent_sends(update(vec![unknown.clone()]));
+    // The dropped operation, not yet acknowledged, is reconciled again.
+    let reconcile: ReconcileOperationsMessage = c
+        .agent_got("mesos.internal.ReconcileOperationsMessage")
+        .await;
+    assert_eq!(
+        reconcile.operations[0].operation_uuid.as_ref(),
+        Some(&applied.operation_uuid)
+    );
+    let listed = c.operations().await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().any(|o| o["info"]["id"]["value"] == "op2"));
+    assert_gauges(&c.metrics().await, &[("pending", 1.0), ("total", 2.0)]);
+}
+
+#[actix_rt::test]
+async fn an_agent_without_feedback_gets_checkpointed_resources_and_no_record() {
+    let mut c = Cluster::start(false).await;
+    c.accept(vec![
+        reserve(Some("op1"), reserved("cpus:1")),
+        reserve(None, reserved("mem:64")),
+    ])
+    .await;
+    let error = c.operation_update().await;
+    assert_eq!(
+        error.state(),
+        mesos_proto::mesos::v1::OperationState::OperationError
+    );
+    assert!(
+        error
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("AGENT_OPERATION_FEEDBACK"),
+        "{error:?}"
+    );
+    let checkpointed: mesos_proto::mesos::internal::CheckpointResourcesMessage = c
+        .agent_got("mesos.internal.CheckpointResourcesMessage")
+        .await;
+    assert_eq!(
+        Resources::from(checkpointed.resources),
+        Resources::from(reserved("mem:64"))
+    );
+    assert!(c.operations().await.is_empty());
+    assert_gauges(&c.metrics().await, &[("total", 0.0), ("finished", 0.0)]);
+}
