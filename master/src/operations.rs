@@ -40,7 +40,7 @@ use libprocess::http::{Request, Response};
 use mesos_proto::conversions::{self, ResourceConversion};
 use mesos_proto::mesos::internal::CheckpointResourcesMessage;
 use mesos_proto::mesos::offer::{self, operation::Type as OperationType};
-use mesos_proto::mesos::resource::AllocationInfo;
+use mesos_proto::mesos::resource::{disk_info, AllocationInfo};
 use mesos_proto::mesos::scheduler::{event, Event};
 use mesos_proto::mesos::{
     framework_info, slave_info, FrameworkInfo, OperationState, OperationStatus, Resource, SlaveId,
@@ -77,6 +77,7 @@ impl OperatorError {
 struct AgentCapabilities {
     hierarchical_role: bool,
     reservation_refinement: bool,
+    resize_volume: bool,
 }
 
 impl AgentCapabilities {
@@ -87,6 +88,7 @@ impl AgentCapabilities {
         Self {
             hierarchical_role: has(slave_info::capability::Type::HierarchicalRole),
             reservation_refinement: has(slave_info::capability::Type::ReservationRefinement),
+            resize_volume: has(slave_info::capability::Type::ResizeVolume),
         }
     }
 }
@@ -428,10 +430,121 @@ fn validate_destroy(
     Ok(())
 }
 
+/// A scalar compared as upstream's fixed-point `Value::Scalar`.
+fn fixed(scalar: Option<&mesos_proto::mesos::value::Scalar>) -> i64 {
+    scalar.map(|s| s.to_fixed()).unwrap_or(0)
+}
+
+/// Upstream `validation::operation::validate(GrowVolume)`.
+fn validate_grow(
+    grow: &offer::operation::GrowVolume,
+    agent: AgentCapabilities,
+) -> Result<(), String> {
+    Resources::validate_all(std::slice::from_ref(&grow.volume))
+        .map_err(|e| format!("Invalid resource in the 'GrowVolume.volume' field: {e}"))?;
+    Resources::validate_all(std::slice::from_ref(&grow.addition))
+        .map_err(|e| format!("Invalid resource in the 'GrowVolume.addition' field: {e}"))?;
+    if fixed(grow.addition.scalar.as_ref()) <= 0 {
+        return Err("The size of 'GrowVolume.addition' field must be greater than zero".into());
+    }
+    if grow.volume.provider_id.is_some() {
+        return Err("Growing a volume from a resource provider is not supported".into());
+    }
+    validate_persistent_volumes(std::slice::from_ref(&grow.volume)).map_err(|e| {
+        let e = e
+            .strip_prefix("Not a persistent volume: ")
+            .unwrap_or(&e)
+            .to_string();
+        format!("Invalid persistent volume in the 'GrowVolume.volume' field: {e}")
+    })?;
+    if grow.volume.shared.is_some() {
+        return Err("Growing a shared persistent volume is not supported".into());
+    }
+    let stripped = conversions::strip_persistent_volume(&grow.volume);
+    if (Resources::from(stripped) + &Resources::from(grow.addition.clone())).len() != 1 {
+        return Err(
+            "Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' fields"
+                .into(),
+        );
+    }
+    if !agent.resize_volume {
+        return Err(format!(
+            "Volume {} cannot be grown on an agent without RESIZE_VOLUME capability",
+            grow.volume
+        ));
+    }
+    Ok(())
+}
+
+/// Upstream `validation::operation::validate(ShrinkVolume)`.
+fn validate_shrink(
+    shrink: &offer::operation::ShrinkVolume,
+    agent: AgentCapabilities,
+) -> Result<(), String> {
+    Resources::validate_all(std::slice::from_ref(&shrink.volume))
+        .map_err(|e| format!("Invalid resource in the 'ShrinkVolume.volume' field: {e}"))?;
+    let subtract = shrink.subtract.to_fixed();
+    if subtract <= 0 {
+        return Err("Value of 'ShrinkVolume.subtract' must be greater than zero".into());
+    }
+    if fixed(shrink.volume.scalar.as_ref()) <= subtract {
+        return Err(
+            "Value of 'ShrinkVolume.subtract' must be smaller than the size of \
+             'ShrinkVolume.volume'"
+                .into(),
+        );
+    }
+    if shrink.volume.provider_id.is_some() {
+        return Err("Shrinking a volume from a resource provider is not supported".into());
+    }
+    let mount = shrink
+        .volume
+        .disk
+        .as_ref()
+        .and_then(|d| d.source.as_ref())
+        .is_some_and(|s| s.r#type() == disk_info::source::Type::Mount);
+    if mount {
+        return Err("Shrinking a volume on a MOUNT disk is not supported".into());
+    }
+    validate_persistent_volumes(std::slice::from_ref(&shrink.volume)).map_err(|e| {
+        let e = e
+            .strip_prefix("Not a persistent volume: ")
+            .unwrap_or(&e)
+            .to_string();
+        format!("Invalid persistent volume in the 'ShrinkVolume.volume' field: {e}")
+    })?;
+    if shrink.volume.shared.is_some() {
+        return Err("Shrinking a shared persistent volume is not supported".into());
+    }
+    if !agent.resize_volume {
+        return Err(format!(
+            "Volume {} cannot be shrunk on an agent without RESIZE_VOLUME capability",
+            shrink.volume
+        ));
+    }
+    Ok(())
+}
+
+/// Upstream's CREATE_DISK and DESTROY_DISK checks up to the resource
+/// provider: their source must come from one, and this master tracks none.
+fn validate_disk_operation(source: &Resource) -> Result<(), String> {
+    validate_resources(std::slice::from_ref(source)).map_err(|e| {
+        let e = e
+            .strip_prefix("Invalid resources: ")
+            .unwrap_or(&e)
+            .to_string();
+        format!("Invalid resource: {e}")
+    })?;
+    if source.provider_id.is_none() {
+        return Err("'source' is not managed by a resource provider".into());
+    }
+    Err("Resource providers are not supported by this master yet".into())
+}
+
 /// Sets `allocation_info` on operation resources that lack it, as
 /// upstream's `injectAllocationInfo` does for ACCEPT.
 fn inject_allocation_info(operation: &mut offer::Operation, role: &str) {
-    let inject = |resources: &mut Vec<Resource>| {
+    let inject = |resources: &mut [Resource]| {
         for resource in resources {
             if resource.allocation_info.is_none() {
                 resource.allocation_info = Some(AllocationInfo {
@@ -453,6 +566,13 @@ fn inject_allocation_info(operation: &mut offer::Operation, role: &str) {
     if let Some(destroy) = operation.destroy.as_mut() {
         inject(&mut destroy.volumes);
     }
+    if let Some(grow) = operation.grow_volume.as_mut() {
+        inject(std::slice::from_mut(&mut grow.volume));
+        inject(std::slice::from_mut(&mut grow.addition));
+    }
+    if let Some(shrink) = operation.shrink_volume.as_mut() {
+        inject(std::slice::from_mut(&mut shrink.volume));
+    }
 }
 
 /// Rewrites every resource of the operation in the post-refinement format
@@ -471,6 +591,13 @@ fn upgrade_operation(operation: &mut offer::Operation) {
     if let Some(destroy) = operation.destroy.as_mut() {
         resources::upgrade_resources(&mut destroy.volumes);
     }
+    if let Some(grow) = operation.grow_volume.as_mut() {
+        resources::upgrade_resources(std::slice::from_mut(&mut grow.volume));
+        resources::upgrade_resources(std::slice::from_mut(&mut grow.addition));
+    }
+    if let Some(shrink) = operation.shrink_volume.as_mut() {
+        resources::upgrade_resources(std::slice::from_mut(&mut shrink.volume));
+    }
 }
 
 fn unallocated(conversions: &[ResourceConversion]) -> Vec<ResourceConversion> {
@@ -488,14 +615,21 @@ fn unallocated(conversions: &[ResourceConversion]) -> Vec<ResourceConversion> {
         .collect()
 }
 
-/// Returns whether an offer operation is one this module applies.
-pub fn is_checkpointed_operation(operation: &offer::Operation) -> bool {
+/// Returns whether an offer operation is one this module handles: every
+/// one but LAUNCH and LAUNCH_GROUP.
+pub fn is_resource_operation(operation: &offer::Operation) -> bool {
+    !matches!(
+        operation.r#type(),
+        OperationType::Launch | OperationType::LaunchGroup
+    )
+}
+
+/// GROW_VOLUME and SHRINK_VOLUME, whose result a LAUNCH of the same ACCEPT
+/// cannot use (upstream's `resizedResources`).
+fn is_resize(operation: &offer::Operation) -> bool {
     matches!(
         operation.r#type(),
-        OperationType::Reserve
-            | OperationType::Unreserve
-            | OperationType::Create
-            | OperationType::Destroy
+        OperationType::GrowVolume | OperationType::ShrinkVolume
     )
 }
 
@@ -573,10 +707,35 @@ impl Master {
                 &checkpointed,
                 &self.used_on_slave(slave_id),
             ),
-            other => Err(format!(
-                "Offer operation {} is not supported by this master yet",
-                other.as_str_name()
-            )),
+            OperationType::GrowVolume => validate_grow(
+                operation
+                    .grow_volume
+                    .as_ref()
+                    .ok_or_else(|| missing("grow_volume"))?,
+                agent,
+            ),
+            OperationType::ShrinkVolume => validate_shrink(
+                operation
+                    .shrink_volume
+                    .as_ref()
+                    .ok_or_else(|| missing("shrink_volume"))?,
+                agent,
+            ),
+            OperationType::CreateDisk => validate_disk_operation(
+                &operation
+                    .create_disk
+                    .as_ref()
+                    .ok_or_else(|| missing("create_disk"))?
+                    .source,
+            ),
+            OperationType::DestroyDisk => validate_disk_operation(
+                &operation
+                    .destroy_disk
+                    .as_ref()
+                    .ok_or_else(|| missing("destroy_disk"))?
+                    .source,
+            ),
+            other => Err(format!("Unknown offer operation {}", other.as_str_name())),
         }
     }
 
@@ -669,6 +828,7 @@ impl Master {
         role: &str,
         mut operation: offer::Operation,
         offered: &mut Resources,
+        resized: &mut Resources,
     ) {
         if operation.id.is_some() && !self.agent_gives_feedback(slave_id) {
             self.drop_operation(
@@ -695,6 +855,13 @@ impl Master {
         if let Err(error) =
             self.validate_operation(slave_id, &operation, Some(&info), principal.as_deref())
         {
+            let error = match self.slaves.registered.get(slave_id) {
+                Some(slave) => format!(
+                    "{error}; on agent {slave_id} at {} ({})",
+                    slave.pid, slave.info.hostname
+                ),
+                None => error,
+            };
             self.drop_operation(framework_id, &operation, &error);
             return;
         }
@@ -705,12 +872,28 @@ impl Master {
                 return;
             }
         };
-        let applied = match offered.apply(&conversions) {
-            Ok(applied) => applied,
-            Err(error) => {
-                let message = format!("Invalid {} Operation: {error}", type_name(&operation));
+        let applied = if is_resize(&operation) {
+            // What it makes is not offered to the rest of the ACCEPT.
+            let consumed = conversions
+                .iter()
+                .fold(Resources::new(), |sum, c| sum + &c.consumed);
+            if !offered.contains(&consumed) {
+                let message = format!(
+                    "Invalid {} operation: {offered} does not contain {consumed}",
+                    type_name(&operation)
+                );
                 self.drop_operation(framework_id, &operation, &message);
                 return;
+            }
+            offered.clone() - &consumed
+        } else {
+            match offered.apply(&conversions) {
+                Ok(applied) => applied,
+                Err(error) => {
+                    let message = format!("Invalid {} Operation: {error}", type_name(&operation));
+                    self.drop_operation(framework_id, &operation, &message);
+                    return;
+                }
             }
         };
         if let Err(error) = self
@@ -730,6 +913,11 @@ impl Master {
                 .fold(Resources::new(), |sum, c| sum + &c.converted)
         );
         *offered = applied;
+        if is_resize(&operation) {
+            for conversion in &conversions {
+                *resized += &conversion.converted;
+            }
+        }
         self.apply_to_slave(slave_id, &unallocated(&conversions));
         if self.agent_takes_operations(slave_id) {
             self.send_operation_to_agent(Some(framework_id), slave_id, operation);
@@ -940,10 +1128,38 @@ pub fn call(
     }
 }
 
+/// The v1 operator calls `GROW_VOLUME` and `SHRINK_VOLUME` (upstream
+/// `Master::Http::growVolume` / `shrinkVolume`): only volumes of an agent's
+/// own resources, so `agent_id` is needed.
+pub fn resize_call(
+    master: &mut Master,
+    ctx: &mut Context<Master>,
+    slave_id: Option<SlaveId>,
+    operation: offer::Operation,
+) -> Response {
+    let Some(slave_id) = slave_id else {
+        return Response::bad_request("Expecting 'agent_id' to be present");
+    };
+    let resources = operation
+        .grow_volume
+        .iter()
+        .flat_map(|g| [&g.volume, &g.addition])
+        .chain(operation.shrink_volume.iter().map(|s| &s.volume));
+    for resource in resources {
+        if let Err(error) = Resources::validate(resource) {
+            return Response::bad_request(error.to_string());
+        }
+    }
+    match master.operator_operation(&slave_id.value, operation, ctx) {
+        Ok(()) => Response::status(202),
+        Err(error) => error.response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mesos_proto::mesos::resource::{disk_info, reservation_info, DiskInfo, ReservationInfo};
+    use mesos_proto::mesos::resource::{reservation_info, DiskInfo, ReservationInfo};
 
     fn reserved(text: &str, role: &str, principal: Option<&str>) -> Vec<Resource> {
         Resources::parse(text, "*")
@@ -974,7 +1190,113 @@ mod tests {
         AgentCapabilities {
             hierarchical_role: true,
             reservation_refinement: true,
+            resize_volume: true,
         }
+    }
+
+    fn persistent(text: &str) -> Resource {
+        let mut volume = reserved(text, "web", Some("ops")).remove(0);
+        volume.disk = Some(DiskInfo {
+            persistence: Some(disk_info::Persistence {
+                id: "v1".into(),
+                principal: Some("ops".into()),
+            }),
+            volume: Some(mesos_proto::mesos::Volume {
+                container_path: "data".into(),
+                mode: mesos_proto::mesos::volume::Mode::Rw as i32,
+                ..Default::default()
+            }),
+            source: None,
+        });
+        volume
+    }
+
+    #[test]
+    fn resizing_is_checked_as_upstream() {
+        use mesos_proto::mesos::value::Scalar;
+        let grow = |addition: &str| offer::operation::GrowVolume {
+            volume: persistent("disk:100"),
+            addition: reserved(addition, "web", Some("ops")).remove(0),
+        };
+        assert_eq!(validate_grow(&grow("disk:50"), agent()), Ok(()));
+        assert_eq!(
+            validate_grow(&grow("mem:50"), agent()),
+            Err(
+                "Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' \
+                 fields"
+                    .into()
+            )
+        );
+        let no_resize = AgentCapabilities {
+            resize_volume: false,
+            ..agent()
+        };
+        assert!(validate_grow(&grow("disk:50"), no_resize)
+            .unwrap_err()
+            .ends_with("cannot be grown on an agent without RESIZE_VOLUME capability"));
+        let shrink = |by: f64| offer::operation::ShrinkVolume {
+            volume: persistent("disk:100"),
+            subtract: Scalar { value: by },
+        };
+        assert_eq!(validate_shrink(&shrink(30.0), agent()), Ok(()));
+        assert_eq!(
+            validate_shrink(&shrink(0.0), agent()),
+            Err("Value of 'ShrinkVolume.subtract' must be greater than zero".into())
+        );
+        assert_eq!(
+            validate_shrink(&shrink(100.0), agent()),
+            Err(
+                "Value of 'ShrinkVolume.subtract' must be smaller than the size of \
+                 'ShrinkVolume.volume'"
+                    .into()
+            )
+        );
+        let mut unreserved = shrink(30.0);
+        unreserved.volume.disk.as_mut().unwrap().persistence = None;
+        assert_eq!(
+            validate_shrink(&unreserved, agent()),
+            Err(
+                "Invalid persistent volume in the 'ShrinkVolume.volume' field: 'persistence' \
+                 is not set in DiskInfo"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_resize_converts_as_upstream() {
+        let grow = offer::Operation {
+            r#type: Some(OperationType::GrowVolume as i32),
+            grow_volume: Some(offer::operation::GrowVolume {
+                volume: persistent("disk:100"),
+                addition: reserved("disk:50", "web", Some("ops")).remove(0),
+            }),
+            ..Default::default()
+        };
+        let conversions = conversions::operation_conversions(&grow).expect("converts");
+        assert_eq!(conversions.len(), 1);
+        assert_eq!(
+            conversions[0].converted,
+            Resources::from(persistent("disk:150"))
+        );
+        let shrink = offer::Operation {
+            r#type: Some(OperationType::ShrinkVolume as i32),
+            shrink_volume: Some(offer::operation::ShrinkVolume {
+                volume: persistent("disk:150"),
+                subtract: mesos_proto::mesos::value::Scalar { value: 30.0 },
+            }),
+            ..Default::default()
+        };
+        let conversions = conversions::operation_conversions(&shrink).expect("converts");
+        assert_eq!(
+            conversions[0].consumed,
+            Resources::from(persistent("disk:150"))
+        );
+        assert_eq!(
+            conversions[0].converted,
+            Resources::from(persistent("disk:120"))
+                + &Resources::from(reserved("disk:30", "web", Some("ops")))
+        );
     }
 
     #[test]

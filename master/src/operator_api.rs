@@ -443,6 +443,42 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
                 vec![],
             ))
         }
+        call::Type::GrowVolume => {
+            let Some(c) = call.grow_volume else {
+                return ready(Response::bad_request(
+                    "Expecting 'grow_volume' to be present",
+                ));
+            };
+            let operation = mesos_proto::mesos::offer::Operation {
+                r#type: Some(mesos_proto::mesos::offer::operation::Type::GrowVolume as i32),
+                grow_volume: Some(mesos_proto::mesos::offer::operation::GrowVolume {
+                    volume: c.volume,
+                    addition: c.addition,
+                }),
+                ..Default::default()
+            };
+            ready(crate::operations::resize_call(
+                master, ctx, c.slave_id, operation,
+            ))
+        }
+        call::Type::ShrinkVolume => {
+            let Some(c) = call.shrink_volume else {
+                return ready(Response::bad_request(
+                    "Expecting 'shrink_volume' to be present",
+                ));
+            };
+            let operation = mesos_proto::mesos::offer::Operation {
+                r#type: Some(mesos_proto::mesos::offer::operation::Type::ShrinkVolume as i32),
+                shrink_volume: Some(mesos_proto::mesos::offer::operation::ShrinkVolume {
+                    volume: c.volume,
+                    subtract: c.subtract,
+                }),
+                ..Default::default()
+            };
+            ready(crate::operations::resize_call(
+                master, ctx, c.slave_id, operation,
+            ))
+        }
         other => ready(Response::status(501).with_body(
             "text/plain",
             format!("Call {other:?} is not supported by this master yet"),

@@ -192,13 +192,6 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             }
         }
         other => {
-            if let Some(error) = call
-                .accept
-                .as_ref()
-                .and_then(crate::tasks::unsupported_operation)
-            {
-                return Response::bad_request(error);
-            }
             if master.task_call(&id, call, ctx) {
                 Response::status(202)
             } else {

@@ -17,10 +17,10 @@
 //! `StatusUpdateMessage` with the agent's pid; HTTP: `UPDATE`) and the
 //! framework's acknowledgement goes back to the agent; updates for a
 //! disconnected framework are dropped, and the agent retries. RESERVE,
-//! UNRESERVE, CREATE and DESTROY are applied in order with the launches
-//! ([`crate::operations`]); the operations that need resource providers
-//! (GROW_VOLUME, SHRINK_VOLUME, CREATE_DISK, DESTROY_DISK) refuse the
-//! whole ACCEPT.
+//! UNRESERVE, CREATE, DESTROY, GROW_VOLUME and SHRINK_VOLUME are applied
+//! in order with the launches ([`crate::operations`]); an invalid one
+//! (CREATE_DISK and DESTROY_DISK always are: they need resource providers)
+//! is dropped and the rest of the ACCEPT goes on, as upstream.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -620,37 +620,6 @@ impl Master {
                 _ => {}
             }
         }
-        if let Some(error) = unsupported_operation(&accept) {
-            // Nothing of this ACCEPT is applied: its tasks are refused with
-            // the reason, and the offers return without a filter.
-            tracing::warn!(%framework_id, %error, "Refusing ACCEPT");
-            for task in launched_tasks(&accept.operations) {
-                self.metrics.task_terminated(
-                    TaskState::TaskError,
-                    Some(task_status::Source::Master as i32),
-                    Some(task_status::Reason::TaskInvalid as i32),
-                );
-                self.send_master_update(
-                    framework_id,
-                    &task.task_id,
-                    None,
-                    TaskState::TaskError,
-                    task_status::Reason::TaskInvalid,
-                    &error,
-                );
-            }
-            for offer_id in &accept.offer_ids {
-                let owned = self
-                    .offers
-                    .get(&offer_id.value)
-                    .is_some_and(|s| s.offer.framework_id.value == framework_id);
-                if owned {
-                    self.remove_offer(&offer_id.value, false);
-                }
-            }
-            self.schedule_allocation(ctx);
-            return;
-        }
         let refuse = refuse_duration(accept.filters.as_ref());
         let error = self.validate_offers(framework_id, &accept.offer_ids);
         let slave_id = accept
@@ -718,6 +687,7 @@ impl Master {
             .unwrap_or_else(|| "*".into());
 
         let mut remaining = offered;
+        let mut resized = Resources::new();
         for operation in accept.operations {
             match operation.r#type() {
                 offer::operation::Type::Launch => {
@@ -731,19 +701,19 @@ impl Master {
                         self.launch_group(framework_id, &slave_id, &role, group, &mut remaining);
                     }
                 }
-                _ if crate::operations::is_checkpointed_operation(&operation) => {
+                _ => {
                     self.accept_operation(
                         framework_id,
                         &slave_id,
                         &role,
                         operation,
                         &mut remaining,
+                        &mut resized,
                     );
                 }
-                // Refused before anything was applied (see `unsupported_operation`).
-                _ => {}
             }
         }
+        remaining += &resized;
         self.allocator
             .recover_resources(framework_id, &slave_id, &remaining, refuse, now);
     }
@@ -2592,20 +2562,6 @@ fn validate_id(id: &str) -> Result<(), String> {
         return Err(format!("'{id}' contains invalid characters"));
     }
     Ok(())
-}
-
-/// Returns why an ACCEPT cannot be applied when it holds an offer
-/// operation this master does not support yet (LAUNCH, LAUNCH_GROUP,
-/// RESERVE, UNRESERVE, CREATE and DESTROY are).
-pub fn unsupported_operation(accept: &call::Accept) -> Option<String> {
-    accept.operations.iter().find_map(|operation| match operation.r#type() {
-        offer::operation::Type::Launch | offer::operation::Type::LaunchGroup => None,
-        _ if crate::operations::is_checkpointed_operation(operation) => None,
-        other => Some(format!(
-            "Offer operation {} is not supported by this master yet; no operation of this ACCEPT was applied",
-            other.as_str_name()
-        )),
-    })
 }
 
 /// Returns the tasks of LAUNCH and LAUNCH_GROUP operations.

@@ -70,7 +70,9 @@ fn upgraded(resources: &[Resource]) -> Vec<Resource> {
 /// Returns the conversions an offer operation makes (upstream
 /// `getResourceConversions`): RESERVE pops the reservation it pushes (or
 /// takes `source` when given), UNRESERVE the reverse, CREATE turns a disk
-/// into a volume and DESTROY the reverse.
+/// into a volume and DESTROY the reverse; GROW_VOLUME takes the volume and
+/// the addition for a larger volume, SHRINK_VOLUME gives a smaller volume
+/// and the disk it no longer uses.
 pub fn operation_conversions(
     operation: &Operation,
 ) -> Result<Vec<ResourceConversion>, ConversionError> {
@@ -139,6 +141,46 @@ pub fn operation_conversions(
                     converted: Resources::from(strip_persistent_volume(&volume)),
                 });
             }
+        }
+        OperationType::GrowVolume => {
+            let grow = operation
+                .grow_volume
+                .as_ref()
+                .ok_or_else(|| ConversionError("Expecting 'grow_volume' to be present".into()))?;
+            let mut volume = upgraded(std::slice::from_ref(&grow.volume)).remove(0);
+            let addition = upgraded(std::slice::from_ref(&grow.addition)).remove(0);
+            let consumed = Resources::from(vec![volume.clone(), addition.clone()]);
+            let (Some(size), Some(more)) = (volume.scalar, addition.scalar) else {
+                return Err(ConversionError(
+                    "GROW_VOLUME needs scalar 'volume' and 'addition'".into(),
+                ));
+            };
+            volume.scalar = Some(size + more);
+            conversions.push(ResourceConversion {
+                consumed,
+                converted: Resources::from(volume),
+            });
+        }
+        OperationType::ShrinkVolume => {
+            let shrink = operation
+                .shrink_volume
+                .as_ref()
+                .ok_or_else(|| ConversionError("Expecting 'shrink_volume' to be present".into()))?;
+            let volume = upgraded(std::slice::from_ref(&shrink.volume)).remove(0);
+            let Some(size) = volume.scalar else {
+                return Err(ConversionError(
+                    "SHRINK_VOLUME needs a scalar 'volume'".into(),
+                ));
+            };
+            let mut shrunk = volume.clone();
+            shrunk.scalar = Some(size - shrink.subtract);
+            // What is freed is the volume's disk without the volume.
+            let mut freed = strip_persistent_volume(&volume);
+            freed.scalar = Some(shrink.subtract);
+            conversions.push(ResourceConversion {
+                consumed: Resources::from(volume),
+                converted: Resources::from(vec![shrunk, freed]),
+            });
         }
         other => {
             return Err(ConversionError(format!(

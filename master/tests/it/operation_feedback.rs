@@ -94,7 +94,11 @@ impl Cluster {
             Type::ReservationRefinement,
         ];
         if takes_operations {
-            capabilities.extend([Type::ResourceProvider, Type::AgentOperationFeedback]);
+            capabilities.extend([
+                Type::ResourceProvider,
+                Type::AgentOperationFeedback,
+                Type::ResizeVolume,
+            ]);
         }
         let message = RegisterSlaveMessage {
             slave,
@@ -165,15 +169,31 @@ impl Cluster {
 
     /// ACCEPTs the next offer with `operations`.
     async fn accept(&mut self, operations: Vec<offer::Operation>) {
+        let offer = self.next_offer().await;
+        self.accept_offer(&offer, operations).await;
+    }
+
+    async fn next_offer(&mut self) -> mesos_proto::mesos::v1::Offer {
         let offers = next_event(&mut self.events, event::Type::Offers).await;
-        let offer = offers.offers.unwrap().offers.remove(0);
+        offers.offers.unwrap().offers.remove(0)
+    }
+
+    /// ACCEPTs `offer` with `operations`, leaving no filter.
+    async fn accept_offer(
+        &mut self,
+        offer: &mesos_proto::mesos::v1::Offer,
+        operations: Vec<offer::Operation>,
+    ) {
+        let offer = offer.clone();
         let (status, body) = self
             .call(Call {
                 r#type: Some(call::Type::Accept as i32),
                 accept: Some(call::Accept {
                     offer_ids: vec![offer.id],
                     operations: operations.iter().map(convert).collect(),
-                    filters: None,
+                    filters: Some(mesos_proto::mesos::v1::Filters {
+                        refuse_seconds: Some(0.0),
+                    }),
                 }),
                 ..Default::default()
             })
@@ -673,4 +693,174 @@ async fn an_agent_without_feedback_gets_checkpointed_resources_and_no_record() {
     );
     assert!(c.operations().await.is_empty());
     assert_gauges(&c.metrics().await, &[("total", 0.0), ("finished", 0.0)]);
+}
+
+/// The volume `id` among `resources` (v1, as offered), in v0 form.
+fn find_volume(resources: &[mesos_proto::mesos::v1::Resource], id: &str) -> Option<Resource> {
+    resources.iter().map(convert::<_, Resource>).find(|r| {
+        r.disk
+            .as_ref()
+            .and_then(|d| d.persistence.as_ref())
+            .is_some_and(|p| p.id == id)
+    })
+}
+
+fn scalar(resource: &Resource) -> f64 {
+    resource.scalar.as_ref().unwrap().value
+}
+
+/// The next offer holding the volume `id`, with the volume.
+async fn offer_with_volume(c: &mut Cluster, id: &str) -> (mesos_proto::mesos::v1::Offer, Resource) {
+    loop {
+        let offer = c.next_offer().await;
+        if let Some(volume) = find_volume(&offer.resources, id) {
+            return (offer, volume);
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_framework_grows_and_shrinks_a_volume_on_an_agent_that_resizes() {
+    use mesos_proto::mesos::resource::{disk_info, DiskInfo};
+    use mesos_proto::mesos::{volume, Volume};
+
+    let mut c = Cluster::start(true).await;
+    let mut v1 = reserved("disk:100").remove(0);
+    v1.disk = Some(DiskInfo {
+        persistence: Some(disk_info::Persistence {
+            id: "v1".into(),
+            principal: Some("ops".into()),
+        }),
+        volume: Some(Volume {
+            container_path: "data".into(),
+            mode: volume::Mode::Rw as i32,
+            ..Default::default()
+        }),
+        source: None,
+    });
+    let create = offer::Operation {
+        r#type: Some(offer::operation::Type::Create as i32),
+        create: Some(offer::operation::Create { volumes: vec![v1] }),
+        ..Default::default()
+    };
+    c.accept(vec![reserve(None, reserved("disk:150")), create])
+        .await;
+    for uuid in [1u8, 2] {
+        let applied = c.applied().await;
+        c.agent_sends(c.update(&applied, OperationState::OperationFinished, uuid, true));
+    }
+
+    let (offer, volume) = offer_with_volume(&mut c, "v1").await;
+    assert_eq!(scalar(&volume), 100.0);
+    let mut addition = reserved("disk:50").remove(0);
+    addition.allocation_info = volume.allocation_info.clone();
+    let grow = offer::Operation {
+        r#type: Some(offer::operation::Type::GrowVolume as i32),
+        id: Some(OperationId {
+            value: "grow".into(),
+        }),
+        grow_volume: Some(offer::operation::GrowVolume {
+            volume: volume.clone(),
+            addition,
+        }),
+        ..Default::default()
+    };
+    c.accept_offer(&offer, vec![grow]).await;
+    let applied = c.applied().await;
+    assert_eq!(
+        applied.operation_info.r#type(),
+        offer::operation::Type::GrowVolume
+    );
+    c.agent_sends(c.update(&applied, OperationState::OperationFinished, 3, true));
+    assert_eq!(
+        c.operation_update().await.state(),
+        mesos_proto::mesos::v1::OperationState::OperationFinished
+    );
+    let (offer, volume) = offer_with_volume(&mut c, "v1").await;
+    assert_eq!(scalar(&volume), 150.0, "grown: {volume}");
+
+    let shrink = offer::Operation {
+        r#type: Some(offer::operation::Type::ShrinkVolume as i32),
+        shrink_volume: Some(offer::operation::ShrinkVolume {
+            volume: volume.clone(),
+            subtract: mesos_proto::mesos::value::Scalar { value: 30.0 },
+        }),
+        ..Default::default()
+    };
+    c.accept_offer(&offer, vec![shrink]).await;
+    let applied = c.applied().await;
+    c.agent_sends(c.update(&applied, OperationState::OperationFinished, 4, true));
+    let (offer, volume) = offer_with_volume(&mut c, "v1").await;
+    assert_eq!(scalar(&volume), 120.0, "shrunk: {volume}");
+    // The 30 MB it gave back are offered again, still reserved for `web`.
+    let freed: f64 = offer
+        .resources
+        .iter()
+        .map(convert::<_, Resource>)
+        .filter(|r| r.name == "disk" && r.disk.is_none() && !r.reservations.is_empty())
+        .map(|r| scalar(&r))
+        .sum();
+    assert_eq!(freed, 30.0);
+    assert_gauges(
+        &c.metrics().await,
+        &[
+            ("grow_volume/finished", 1.0),
+            ("shrink_volume/finished", 1.0),
+            ("finished", 4.0),
+        ],
+    );
+}
+
+#[actix_rt::test]
+async fn resizing_a_volume_needs_an_agent_that_resizes() {
+    let mut c = Cluster::start(false).await;
+    let mut volume = reserved("disk:100").remove(0);
+    volume.disk = Some(mesos_proto::mesos::resource::DiskInfo {
+        persistence: Some(mesos_proto::mesos::resource::disk_info::Persistence {
+            id: "v1".into(),
+            principal: Some("ops".into()),
+        }),
+        volume: Some(mesos_proto::mesos::Volume {
+            container_path: "data".into(),
+            mode: mesos_proto::mesos::volume::Mode::Rw as i32,
+            ..Default::default()
+        }),
+        source: None,
+    });
+    let body = serde_json::json!({
+        "type": "GROW_VOLUME",
+        "grow_volume": {
+            "agent_id": {"value": c.slave_id.value},
+            "volume": mesos_proto::json::to_value(&volume),
+            "addition": mesos_proto::json::to_value(&reserved("disk:50")[0]),
+        }
+    });
+    let (status, body) = api(c.addr(), &body.to_string(), "application/json").await;
+    assert_eq!(status, 400);
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("cannot be grown on an agent without RESIZE_VOLUME capability"),
+        "{body}"
+    );
+    // Through ACCEPT, a resize asking for feedback is dropped with
+    // OPERATION_ERROR: this agent gives none.
+    c.accept(vec![offer::Operation {
+        r#type: Some(offer::operation::Type::ShrinkVolume as i32),
+        id: Some(OperationId {
+            value: "shrink".into(),
+        }),
+        shrink_volume: Some(offer::operation::ShrinkVolume {
+            volume,
+            subtract: mesos_proto::mesos::value::Scalar { value: 30.0 },
+        }),
+        ..Default::default()
+    }])
+    .await;
+    let error = c.operation_update().await;
+    assert_eq!(
+        error.state(),
+        mesos_proto::mesos::v1::OperationState::OperationError
+    );
+    let message = error.message.unwrap();
+    assert!(message.contains("AGENT_OPERATION_FEEDBACK"), "{message}");
 }
