@@ -1617,9 +1617,27 @@ pub fn spawn(
                 .unwrap_or_default(),
         )
     };
+    // Upstream's registrar process serves what it holds at
+    // `/registrar(1)/registry` (`RegistrarProcess::registry`).
+    let held = registrar.clone();
+    runtime.route_builtin(
+        "registrar(1)",
+        "/registry",
+        Arc::new(move |request: libprocess::http::Request| {
+            let registrar = held.clone();
+            Box::pin(async move {
+                let registry = registrar.registry().await;
+                libprocess::http::Response::json(
+                    mesos_proto::json::to_string(&registry),
+                    request.query_param("jsonp"),
+                )
+            })
+        }),
+    );
     if flags.authenticate_http_readonly {
         let guard = basic().guard(crate::http_auth::Realm::ReadOnly.name());
-        runtime.guard_builtin("metrics", "/snapshot", guard);
+        runtime.guard_builtin("metrics", "/snapshot", guard.clone());
+        runtime.guard_builtin("registrar(1)", "/registry", guard);
     }
     if flags.authenticate_http_readwrite {
         let guard = basic().guard(crate::http_auth::Realm::ReadWrite.name());

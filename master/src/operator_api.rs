@@ -82,6 +82,21 @@ fn respond_large(master: &Master, document: documents::Document, json: bool) -> 
     ready(response)
 }
 
+/// The build's `VersionInfo`, as `/version` shows it (upstream
+/// `MesosVersionInfo`).
+fn version_info() -> VersionInfo {
+    use crate::state_json::build;
+    VersionInfo {
+        version: crate::VERSION.into(),
+        build_date: Some(build::DATE.into()),
+        build_time: Some(build::time()),
+        build_user: Some(build::USER.into()),
+        git_sha: build::git_sha().map(str::to_string),
+        git_branch: build::git_branch().map(str::to_string),
+        git_tag: build::git_tag().map(str::to_string),
+    }
+}
+
 fn ready(response: Response) -> HttpFuture {
     Box::pin(async move { response })
 }
@@ -156,10 +171,7 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             &ApiResponse {
                 r#type: typed(response::Type::GetVersion),
                 get_version: Some(response::GetVersion {
-                    version_info: VersionInfo {
-                        version: crate::VERSION.into(),
-                        ..Default::default()
-                    },
+                    version_info: version_info(),
                 }),
                 ..Default::default()
             },

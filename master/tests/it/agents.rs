@@ -274,3 +274,28 @@ async fn frameworks_are_told_when_an_agent_is_removed() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn the_registrar_serves_the_registry() {
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let (agent, mut rx) = spawn_agent(&runtime, "slave(1)");
+    register(&agent, master.upid(), "1.11.0");
+    let id = decode::<SlaveRegisteredMessage>(&next(&mut rx).await).slave_id;
+
+    let reply = crate::state::get(runtime.address(), "/registrar(1)/registry").await;
+    assert_eq!(reply.status, 200);
+    let registry: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        registry["master"]["info"]["pid"],
+        master.upid().to_string().as_str()
+    );
+    let slaves = registry["slaves"]["slaves"].as_array().unwrap();
+    assert_eq!(slaves.len(), 1, "{registry}");
+    assert_eq!(slaves[0]["info"]["id"]["value"], id.value.as_str());
+    assert_eq!(slaves[0]["info"]["hostname"], "agent.example");
+
+    let wrapped = crate::state::get(runtime.address(), "/registrar(1)/registry?jsonp=cb").await;
+    assert!(wrapped.body.starts_with("cb("), "{}", wrapped.body);
+}

@@ -126,7 +126,15 @@ async fn get_calls_answer_in_json_and_protobuf() {
     let (status, body) = api(addr, r#"{"type":"GET_VERSION"}"#, "application/x-protobuf").await;
     assert_eq!(status, 200);
     let response = Response::decode(body.as_slice()).unwrap();
-    assert_eq!(response.get_version.unwrap().version_info.version, "1.11.0");
+    let version = response.get_version.unwrap().version_info;
+    assert_eq!(version.version, "1.11.0");
+    // The build fields `/version` shows, as upstream's `MesosVersionInfo`.
+    let shown = crate::state::get(addr, "/version").await;
+    let shown: serde_json::Value = serde_json::from_str(&shown.body).unwrap();
+    assert_eq!(version.build_date.as_deref(), shown["build_date"].as_str());
+    assert_eq!(version.build_user.as_deref(), shown["build_user"].as_str());
+    assert_eq!(version.build_time, shown["build_time"].as_f64());
+    assert_eq!(version.git_sha.as_deref(), shown["git_sha"].as_str());
 
     let (_, body) = api(addr, r#"{"type":"GET_MASTER"}"#, "application/json").await;
     let response: Response =
