@@ -160,6 +160,12 @@ pub struct Flags {
     #[arg(long, env = "MESOS_HTTP_CREDENTIALS")]
     pub http_credentials: Option<String>,
 
+    /// Endpoints to disable, as upstream's `Firewall` JSON
+    /// (`{"disabled_endpoints": {"paths": [..]}}`), inline, `file:///path`
+    /// or `/path`: requests for them answer `403`.
+    #[arg(long, env = "MESOS_FIREWALL_RULES")]
+    pub firewall_rules: Option<String>,
+
     /// How the agent authenticates; only `crammd5` (no modules).
     #[arg(long, env = "MESOS_AUTHENTICATEE", default_value = "crammd5")]
     pub authenticatee: String,
@@ -474,8 +480,18 @@ impl Flags {
             .map_err(|error| FlagError(format!("{error} (see --http_credentials flag)")))
     }
 
+    /// The endpoints `--firewall_rules` disables (none without it).
+    pub fn disabled_endpoints(&self) -> Result<std::collections::HashSet<String>, FlagError> {
+        match &self.firewall_rules {
+            None => Ok(Default::default()),
+            Some(value) => libprocess::firewall::disabled_paths(value)
+                .map_err(|e| FlagError(format!("{e} (see --firewall_rules flag)"))),
+        }
+    }
+
     /// Refuses values this agent does not support yet.
     pub fn validate(&self) -> Result<(), FlagError> {
+        self.disabled_endpoints()?;
         if self.http_authenticators != "basic" {
             return Err(FlagError(format!(
                 "--http_authenticators: '{}' is not supported: only 'basic' (no modules)",
@@ -1039,6 +1055,20 @@ pub fn linux_launcher_available() -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn firewall_rules_name_the_disabled_endpoints() {
+        let flags =
+            parse(&[r#"--firewall_rules={"disabled_endpoints":{"paths":["/files/browse"]}}"#])
+                .unwrap();
+        let disabled = flags.disabled_endpoints().unwrap();
+        assert_eq!(
+            disabled.into_iter().collect::<Vec<_>>(),
+            vec!["/files/browse"]
+        );
+        let error = parse(&["--firewall_rules=[1]"]).unwrap_err();
+        assert!(error.contains("--firewall_rules"), "{error}");
+    }
 
     #[test]
     fn boolean_flags_take_stouts_values() {

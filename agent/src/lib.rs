@@ -75,6 +75,9 @@ pub fn spawn(
             basic(flags).guard("mesos-agent-readwrite"),
         );
     }
+    if let Some(flags) = &config.flags {
+        runtime.set_disabled_endpoints(flags.disabled_endpoints().unwrap_or_default());
+    }
     let mut slave = slave::Slave::new(config);
     if runtime.has_process("files") {
         // A second agent in one runtime: the first one's `files` serves.

@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod firewall;
 pub mod flags;
 pub mod http;
 pub mod id;

@@ -168,6 +168,8 @@ pub(crate) struct Inner {
     streaming: DashMap<String, HashMap<String, StreamPredicate>>,
     delegate: RwLock<Option<String>>,
     filter: RwLock<Option<Filter>>,
+    /// Endpoints disabled by `--firewall_rules`.
+    firewall: RwLock<Arc<std::collections::HashSet<String>>>,
     pub(crate) sockets: transport::SocketManager,
     metrics: Metrics,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -294,6 +296,7 @@ impl Runtime {
                 streaming: DashMap::new(),
                 delegate: RwLock::new(None),
                 filter: RwLock::new(None),
+                firewall: RwLock::default(),
                 sockets: transport::SocketManager::default(),
                 metrics: Metrics::default(),
                 server: Mutex::new(None),
@@ -340,6 +343,17 @@ impl Runtime {
     /// Installs a test filter on everything delivered to local processes.
     pub fn set_filter(&self, filter: Option<Filter>) {
         *self.inner.filter.write().unwrap_or_else(|p| p.into_inner()) = filter;
+    }
+
+    /// Disables the endpoints at `paths` (upstream
+    /// `process::firewall::install` with a `DisabledEndpointsFirewallRule`):
+    /// a request for one of them answers `403`.
+    pub fn set_disabled_endpoints(&self, paths: std::collections::HashSet<String>) {
+        *self
+            .inner
+            .firewall
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(paths);
     }
 
     /// Serves `endpoint` of pseudo-process `id` without an actor.
@@ -686,6 +700,15 @@ impl Runtime {
     pub async fn handle_http(&self, request: Request) -> Response {
         if request.path.contains("/..") {
             return Response::not_found("");
+        }
+        let disabled = self
+            .inner
+            .firewall
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(refused) = crate::firewall::refuse(&disabled, &request.path) {
+            return refused;
         }
         if request.path == "/__processes__" {
             return self.processes_json(&request);

@@ -273,6 +273,12 @@ pub struct Flags {
     #[arg(long, env = "MESOS_HTTP_CREDENTIALS")]
     pub http_credentials: Option<String>,
 
+    /// Endpoints to disable, as upstream's `Firewall` JSON
+    /// (`{"disabled_endpoints": {"paths": [..]}}`), inline, `file:///path`
+    /// or `/path`: requests for them answer `403`.
+    #[arg(long, env = "MESOS_FIREWALL_RULES")]
+    pub firewall_rules: Option<String>,
+
     /// File with the principals and secrets clients authenticate with:
     /// JSON `{"credentials": [{"principal": .., "secret": ..}]}` or one
     /// `principal secret` per line; `/path` or `file:///path`.
@@ -308,8 +314,18 @@ impl Flags {
         Ok(flags)
     }
 
+    /// The endpoints `--firewall_rules` disables (none without it).
+    pub fn disabled_endpoints(&self) -> Result<std::collections::HashSet<String>, FlagError> {
+        match &self.firewall_rules {
+            None => Ok(Default::default()),
+            Some(value) => libprocess::firewall::disabled_paths(value)
+                .map_err(|e| FlagError(format!("{e} (see --firewall_rules flag)"))),
+        }
+    }
+
     /// Checks rules that span flags and refuses what is not supported yet.
     pub fn validate(&self) -> Result<(), FlagError> {
+        self.disabled_endpoints()?;
         match self.registry.as_str() {
             "in_memory" => {}
             "replicated_log" => {

@@ -1617,6 +1617,7 @@ pub fn spawn(
                 .unwrap_or_default(),
         )
     };
+    runtime.set_disabled_endpoints(flags.disabled_endpoints().unwrap_or_default());
     // Upstream's registrar process serves what it holds at
     // `/registrar(1)/registry` (`RegistrarProcess::registry`).
     let held = registrar.clone();

@@ -280,3 +280,42 @@ async fn http_frameworks_authenticate_with_their_principal() {
         .await
         .starts_with("HTTP/1.1 200"));
 }
+
+#[actix_rt::test]
+async fn firewall_rules_disable_endpoints_by_exact_path() {
+    let runtime = runtime();
+    let rules = r#"--firewall_rules={"disabled_endpoints":{"paths":["/master/state","/metrics/snapshot"]}}"#;
+    let master = start_master(
+        &runtime,
+        flags(&[rules]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    for path in ["/master/state", "/metrics/snapshot"] {
+        let reply = crate::state::get(runtime.address(), path).await;
+        assert_eq!(reply.status, 403, "{path}");
+        assert_eq!(reply.body, format!("Endpoint '{path}' is disabled"));
+    }
+    // Exact matches only: the alias and other endpoints still answer.
+    assert_eq!(
+        crate::state::get(runtime.address(), "/state").await.status,
+        200
+    );
+    assert_eq!(
+        crate::state::get(runtime.address(), "/master/health")
+            .await
+            .status,
+        200
+    );
+    // A rule that does not parse refuses to start.
+    let error = mesos_master::flags::Flags::parse_from_args(
+        [
+            "mesos-master",
+            "--registry=in_memory",
+            "--firewall_rules={oops",
+        ]
+        .map(String::from),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("--firewall_rules"), "{error}");
+}
