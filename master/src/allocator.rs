@@ -127,6 +127,15 @@ pub trait Allocator: Send {
     /// Sets the region of an agent's fault domain (`None`: no fault
     /// domain); agents have none until told.
     fn set_slave_region(&mut self, id: &str, region: Option<&str>);
+    /// Sets what offer constraints look at on an agent (its host name,
+    /// attributes and fault domain); an agent not told has none.
+    fn set_slave_info(&mut self, id: &str, info: std::sync::Arc<mesos_proto::mesos::SlaveInfo>);
+    /// Sets a framework's offer constraints (`None`: it takes every agent).
+    fn set_offer_constraints(
+        &mut self,
+        framework_id: &str,
+        filter: Option<std::sync::Arc<crate::offer_constraints::OfferConstraintsFilter>>,
+    );
     /// Removes an agent.
     fn remove_slave(&mut self, id: &str);
     /// Resumes offers of an agent.
@@ -367,6 +376,8 @@ struct Slave {
     /// Whether it is in another region than the master (upstream
     /// `isRemoteSlave`).
     remote: bool,
+    /// What offer constraints look at.
+    info: Option<std::sync::Arc<mesos_proto::mesos::SlaveInfo>>,
     /// Decline filters on this agent, by framework index.
     filters: HashMap<usize, Filter>,
     /// How many of `filters` cover what is free and belong to eligible
@@ -381,6 +392,8 @@ struct Framework {
     active: bool,
     /// What it is offered, beyond its roles.
     capabilities: Capabilities,
+    /// The agents it takes, per role.
+    offer_constraints: Option<std::sync::Arc<crate::offer_constraints::OfferConstraintsFilter>>,
     /// Agents (indices) this framework filters.
     filtered: HashSet<usize>,
     /// Allocated to this framework, by role, in allocation form.
@@ -995,6 +1008,7 @@ impl Allocator for HierarchicalDrf {
             suppressed: suppressed.into_iter().collect(),
             active,
             capabilities: Capabilities::default(),
+            offer_constraints: None,
             filtered: HashSet::new(),
             allocated: HashMap::new(),
             quantities: HashMap::new(),
@@ -1051,6 +1065,7 @@ impl Allocator for HierarchicalDrf {
             active: true,
             has_gpus: total_quantities[GPUS] > 0.0,
             remote: false,
+            info: None,
             filters: HashMap::new(),
             eligible_filters: 0,
         }));
@@ -1074,6 +1089,23 @@ impl Allocator for HierarchicalDrf {
 
     fn set_capabilities(&mut self, framework_id: &str, capabilities: Capabilities) {
         self.with_framework(framework_id, |f| f.capabilities = capabilities);
+    }
+
+    fn set_slave_info(&mut self, id: &str, info: std::sync::Arc<mesos_proto::mesos::SlaveInfo>) {
+        let Some(&index) = self.slave_index.get(id) else {
+            return;
+        };
+        if let Some(slave) = self.slaves[index].as_mut() {
+            slave.info = Some(info);
+        }
+    }
+
+    fn set_offer_constraints(
+        &mut self,
+        framework_id: &str,
+        filter: Option<std::sync::Arc<crate::offer_constraints::OfferConstraintsFilter>>,
+    ) {
+        self.with_framework(framework_id, |f| f.offer_constraints = filter);
     }
 
     fn set_slave_region(&mut self, id: &str, region: Option<&str>) {
@@ -1501,7 +1533,18 @@ impl Allocator for HierarchicalDrf {
                 // GPU and remote agents go only to frameworks capable of
                 // them (upstream `isCapableOfReceivingAgent`).
                 let offer_for = |this: &Self, f: usize| -> Option<&Resources> {
-                    let capabilities = this.frameworks[f].as_ref()?.capabilities;
+                    let framework = this.frameworks[f].as_ref()?;
+                    let capabilities = framework.capabilities;
+                    if let Some(constraints) = &framework.offer_constraints {
+                        // Upstream's `isFiltered`: an agent the framework's
+                        // constraints exclude for this role is not offered.
+                        let slave = this.slaves[slave_index].as_ref()?;
+                        let default = mesos_proto::mesos::SlaveInfo::default();
+                        let info = slave.info.as_deref().unwrap_or(&default);
+                        if constraints.excludes(&role, info) {
+                            return None;
+                        }
+                    }
                     if restricted {
                         let slave = this.slaves[slave_index].as_ref()?;
                         if !this.capable_of_agent(slave, capabilities) {

@@ -27,6 +27,7 @@ use mesos_proto::mesos::internal::{
     ShutdownFrameworkMessage, UnregisterFrameworkMessage,
 };
 use mesos_proto::mesos::scheduler::event::Type as EventType;
+use mesos_proto::mesos::scheduler::OfferConstraints;
 use mesos_proto::mesos::scheduler::{call, event, Call, Event};
 use mesos_proto::mesos::{
     framework_info, task_status, FrameworkId, FrameworkInfo, TaskState, TaskStatus,
@@ -84,9 +85,20 @@ pub struct Framework {
     /// Whether the master only knows it from a re-registering agent
     /// (MESOS-6419): listed, not subscribed, and removable by teardown.
     pub recovered: bool,
+    /// Its offer constraints, as it gave them (empty: none).
+    pub offer_constraints: OfferConstraints,
     failover_timer: Option<Timer>,
     /// `master/frameworks/<name>/<id>/*`.
     pub metrics: std::sync::Arc<crate::framework_metrics::FrameworkMetrics>,
+}
+
+/// What a SUBSCRIBE asks besides its `FrameworkInfo`.
+#[derive(Debug, Clone, Default)]
+pub struct SubscribeOptions {
+    /// Roles not to be offered resources.
+    pub suppressed: Vec<String>,
+    /// Which agents it is offered, per role.
+    pub offer_constraints: OfferConstraints,
 }
 
 impl Framework {
@@ -118,6 +130,7 @@ impl Framework {
             completed_tasks: VecDeque::new(),
             unreachable_tasks: UnreachableTasks::default(),
             recovered: false,
+            offer_constraints: OfferConstraints::default(),
             failover_timer: None,
         }
     }
@@ -513,7 +526,10 @@ impl Master {
                 from,
                 subscribe.framework_info,
                 force,
-                subscribe.suppressed_roles,
+                SubscribeOptions {
+                    suppressed: subscribe.suppressed_roles,
+                    offer_constraints: subscribe.offer_constraints.unwrap_or_default(),
+                },
                 ctx,
             );
             return;
@@ -569,7 +585,7 @@ impl Master {
         from: UPID,
         mut info: FrameworkInfo,
         force: bool,
-        suppressed: Vec<String>,
+        options: SubscribeOptions,
         ctx: &mut Context<Self>,
     ) {
         if self.auth.in_progress(&from) {
@@ -577,9 +593,7 @@ impl Master {
             let queued_from = from.clone();
             self.queue_while_authenticating(
                 &from,
-                Box::new(move |this, ctx| {
-                    this.subscribe(queued_from, info, force, suppressed, ctx)
-                }),
+                Box::new(move |this, ctx| this.subscribe(queued_from, info, force, options, ctx)),
             );
             return;
         }
@@ -590,10 +604,10 @@ impl Master {
         }
         // Counted once the messages already queued are handled.
         self.refresh_gauges();
-        self.pending_suppressed = suppressed;
         if let Err(error) = self
             .validate_framework(&info)
             .and_then(|()| self.validate_framework_authentication(&info, &from))
+            .and_then(|()| self.set_pending_options(&info, options))
         {
             tracing::warn!(%from, %error, "Refusing framework subscription");
             self.framework_error(&from, &error);
@@ -738,6 +752,25 @@ impl Master {
         self.notify_framework_updated(&id);
     }
 
+    /// Checks a SUBSCRIBE's suppressed roles and offer constraints against
+    /// the framework's roles and keeps them for [`Self::framework_added`]
+    /// (upstream `createAllocatorFrameworkOptions`).
+    fn set_pending_options(
+        &mut self,
+        info: &FrameworkInfo,
+        options: SubscribeOptions,
+    ) -> Result<(), String> {
+        let roles = Self::framework_roles(info);
+        let filter = crate::offer_constraints::OfferConstraintsFilter::create(
+            &options.offer_constraints,
+            &roles,
+        )?;
+        self.pending_suppressed = options.suppressed;
+        self.pending_offer_constraints =
+            (options.offer_constraints, filter.map(std::sync::Arc::new));
+        Ok(())
+    }
+
     /// Tells the allocator about a (re-)subscribed framework and triggers
     /// an allocation.
     pub(crate) fn framework_added(&mut self, id: &str, ctx: &mut Context<Self>) {
@@ -749,8 +782,13 @@ impl Master {
         let active = framework.active;
         let capabilities = framework.allocator_capabilities();
         let suppressed = std::mem::take(&mut self.pending_suppressed);
+        let (constraints, filter) = std::mem::take(&mut self.pending_offer_constraints);
         self.allocator.add_framework(id, roles, suppressed, active);
         self.allocator.set_capabilities(id, capabilities);
+        self.allocator.set_offer_constraints(id, filter);
+        if let Some(framework) = self.frameworks.registered.get_mut(id) {
+            framework.offer_constraints = constraints;
+        }
         if active {
             self.allocator.activate_framework(id);
         }
@@ -843,13 +881,13 @@ impl Master {
     pub(crate) fn subscribe_http(
         &mut self,
         mut info: FrameworkInfo,
-        suppressed: Vec<String>,
+        options: SubscribeOptions,
         connection: HttpConnection,
         ctx: &mut Context<Self>,
     ) -> Result<String, String> {
         self.refresh_gauges();
         self.validate_framework(&info)?;
-        self.pending_suppressed = suppressed;
+        self.set_pending_options(&info, options)?;
         let now = libprocess::clock::now_secs();
         let resubscribing = info.id.as_ref().is_some_and(|id| !id.value.is_empty());
         let id = match info
@@ -1086,6 +1124,12 @@ impl Master {
             return Err("'framework_info.id' must match the framework's id".into());
         }
         self.validate_framework(&info)?;
+        let constraints = update.offer_constraints.unwrap_or_default();
+        let filter = crate::offer_constraints::OfferConstraintsFilter::create(
+            &constraints,
+            &Self::framework_roles(&info),
+        )?
+        .map(std::sync::Arc::new);
         let Some(framework) = self.frameworks.registered.get_mut(id) else {
             return Err(format!("Framework '{id}' cannot be found"));
         };
@@ -1099,8 +1143,9 @@ impl Master {
             return Err("Updating 'FrameworkInfo.checkpoint' is unsupported".into());
         }
         info.id = framework.info.id.clone();
-        let changed = framework.info != info;
+        let changed = framework.info != info || framework.offer_constraints != constraints;
         framework.info = info.clone();
+        framework.offer_constraints = constraints;
         let roles = Self::framework_roles(&info);
         let active = framework.active;
         let suppressed = update.suppressed_roles;
@@ -1114,7 +1159,24 @@ impl Master {
             .add_framework(id, roles.clone(), suppressed.clone(), active);
         self.allocator
             .set_capabilities(id, framework.allocator_capabilities());
+        self.allocator.set_offer_constraints(id, filter.clone());
         let owner = id.to_string();
+        // Offers of agents the new constraints exclude go too.
+        let excluded: std::collections::HashSet<(String, String)> = match &filter {
+            Some(filter) => self
+                .offers
+                .values()
+                .filter(|o| o.offer.framework_id.value == owner)
+                .filter_map(|o| {
+                    let role = o.offer.allocation_info.as_ref()?.role.clone()?;
+                    let slave = self.slaves.registered.get(&o.offer.slave_id.value)?;
+                    filter
+                        .excludes(&role, &slave.info)
+                        .then(|| (o.offer.slave_id.value.clone(), role))
+                })
+                .collect(),
+            None => Default::default(),
+        };
         self.rescind_offers(|offer| {
             let role = offer
                 .allocation_info
@@ -1122,7 +1184,9 @@ impl Master {
                 .and_then(|a| a.role.clone())
                 .unwrap_or_default();
             offer.framework_id.value == owner
-                && (!roles.contains(&role) || suppressed.contains(&role))
+                && (!roles.contains(&role)
+                    || suppressed.contains(&role)
+                    || excluded.contains(&(offer.slave_id.value.clone(), role)))
         });
         let message = mesos_proto::mesos::internal::UpdateFrameworkMessage {
             framework_id: FrameworkId {
@@ -1174,14 +1238,26 @@ impl Master {
         base.install::<Call>(|this, ctx, from, call| this.receive_call(from, call, ctx));
         base.install::<RegisterFrameworkMessage>(|this, ctx, from, message| {
             if this.recovered() {
-                this.subscribe(from, message.framework, false, Vec::new(), ctx);
+                this.subscribe(
+                    from,
+                    message.framework,
+                    false,
+                    SubscribeOptions::default(),
+                    ctx,
+                );
             } else {
                 this.metrics.dropped_messages.inc();
             }
         });
         base.install::<ReregisterFrameworkMessage>(|this, ctx, from, message| {
             if this.recovered() {
-                this.subscribe(from, message.framework, message.failover, Vec::new(), ctx);
+                this.subscribe(
+                    from,
+                    message.framework,
+                    message.failover,
+                    SubscribeOptions::default(),
+                    ctx,
+                );
             } else {
                 this.metrics.dropped_messages.inc();
             }

@@ -26,6 +26,7 @@ pub mod maintenance;
 pub mod master;
 pub mod metrics;
 pub mod observer;
+pub mod offer_constraints;
 pub mod operation_feedback;
 pub mod operations;
 pub mod operator_api;

@@ -160,6 +160,11 @@ pub struct Master {
     /// Suppressed roles of the subscription being handled, for the
     /// allocator.
     pub(crate) pending_suppressed: Vec<String>,
+    /// The offer constraints of the SUBSCRIBE in progress, and their filter.
+    pub(crate) pending_offer_constraints: (
+        mesos_proto::mesos::scheduler::OfferConstraints,
+        Option<Arc<crate::offer_constraints::OfferConstraintsFilter>>,
+    ),
     /// The operator API event streams.
     pub(crate) subscribers: crate::subscribers::Subscribers,
     /// Configured role weights (roles not listed weigh 1).
@@ -306,6 +311,7 @@ impl Master {
             next_offer_id: 0,
             allocation_pending: false,
             pending_suppressed: Vec::new(),
+            pending_offer_constraints: Default::default(),
             subscribers: Default::default(),
             weights,
             removals,
@@ -989,6 +995,8 @@ impl Master {
                 .dispatch(move |observer, _| observer.reconnect(pid));
             self.recover_frameworks(&frameworks);
             self.base.link(&from);
+            self.allocator
+                .set_slave_info(&id, Arc::new(message.slave.clone()));
             self.allocator.activate_slave(&id);
             self.schedule_allocation(ctx);
             self.refresh_gauges();

@@ -737,6 +737,7 @@ pub(crate) fn framework_model(
         registered_time: Some(time(f.registered_time)),
         reregistered_time: Some(time(f.reregistered_time)),
         unregistered_time: f.unregistered_time.map(time),
+        offer_constraints: Some(f.offer_constraints.clone()),
         ..Default::default()
     }
 }

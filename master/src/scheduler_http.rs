@@ -135,7 +135,10 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
             master,
             ctx,
             subscribe.framework_info,
-            subscribe.suppressed_roles,
+            crate::frameworks::SubscribeOptions {
+                suppressed: subscribe.suppressed_roles,
+                offer_constraints: subscribe.offer_constraints.unwrap_or_default(),
+            },
             json,
         );
     }
@@ -276,7 +279,7 @@ fn subscribe_http(
     master: &mut Master,
     ctx: &mut Context<Master>,
     info: mesos_proto::mesos::FrameworkInfo,
-    suppressed: Vec<String>,
+    options: crate::frameworks::SubscribeOptions,
     json: bool,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -286,7 +289,7 @@ fn subscribe_http(
         json,
         tx,
     };
-    let framework_id = match master.subscribe_http(info, suppressed, connection, ctx) {
+    let framework_id = match master.subscribe_http(info, options, connection, ctx) {
         Ok(id) => id,
         Err(error) => return Response::bad_request(error),
     };

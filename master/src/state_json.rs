@@ -26,7 +26,7 @@
 //! - An attribute name given twice keeps one key (the last value, at the
 //!   first position); upstream writes the key twice.
 //! - What the master does not record is derived or left empty:
-//!   `offer_constraints` is `{}`; `deactivated` is `false` and
+//!   `deactivated` is `false` and
 //!   `drain_info` absent (no deactivation or draining); roles have no
 //!   quota (quota does not exist yet).
 //! - A completed framework's tasks are listed as the master holds them
@@ -1157,7 +1157,10 @@ fn full_framework_json(
     if let Some(labels) = &info.labels {
         o.insert("labels".into(), labels_json(labels));
     }
-    o.insert("offer_constraints".into(), Value::Object(Map::new()));
+    o.insert(
+        "offer_constraints".into(),
+        mesos_proto::json::to_value(&framework.offer_constraints),
+    );
     o
 }
 

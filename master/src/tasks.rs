@@ -1912,6 +1912,10 @@ impl Master {
         }
         self.allocator.add_slave(id, total, used);
         self.allocator.set_slave_region(id, region.as_deref());
+        if let Some(slave) = self.slaves.registered.get(id) {
+            let info = std::sync::Arc::new(slave.info.clone());
+            self.allocator.set_slave_info(id, info);
+        }
         self.schedule_allocation(ctx);
     }
 

@@ -414,7 +414,14 @@ fn write_full_framework(
     if let Some(labels) = &info.labels {
         write_labels(o.key("labels"), labels);
     }
-    o.obj("offer_constraints", |_| {});
+    if framework.offer_constraints.role_constraints.is_empty() {
+        o.obj("offer_constraints", |_| {});
+    } else {
+        o.value(
+            "offer_constraints",
+            &mesos_proto::json::to_value(&framework.offer_constraints),
+        );
+    }
 }
 
 /// A framework's active tasks as a JSON array, as kept until they change.

@@ -771,3 +771,148 @@ async fn agents_whose_domain_the_master_cannot_place_are_ignored() {
         }
     }
 }
+
+#[actix_rt::test]
+async fn offer_constraints_limit_the_agents_a_framework_is_offered() {
+    use mesos_proto::mesos::scheduler::attribute_constraint::{predicate, selector, Predicate};
+    use mesos_proto::mesos::scheduler::offer_constraints::{role_constraints, RoleConstraints};
+    use mesos_proto::mesos::scheduler::{
+        attribute_constraint, AttributeConstraint, OfferConstraints,
+    };
+
+    let hostname_matches = |regex: &str| OfferConstraints {
+        role_constraints: [(
+            "*".to_string(),
+            RoleConstraints {
+                groups: vec![role_constraints::Group {
+                    attribute_constraints: vec![AttributeConstraint {
+                        selector: attribute_constraint::Selector {
+                            selector: Some(selector::Selector::PseudoattributeType(
+                                selector::PseudoattributeType::Hostname as i32,
+                            )),
+                        },
+                        predicate: Predicate {
+                            predicate: Some(predicate::Predicate::TextMatches(
+                                predicate::TextMatches {
+                                    regex: regex.into(),
+                                },
+                            )),
+                        },
+                    }],
+                }],
+            },
+        )]
+        .into_iter()
+        .collect(),
+    };
+
+    let runtime = runtime();
+    let master = start_default_master(&runtime);
+    recovered(&master).await;
+    let mut agents = Vec::new();
+    for host in ["web-1", "db-1"] {
+        let (agent, mut agent_rx) = spawn_agent(&runtime, &format!("slave({host})"));
+        let mut slave = slave_info(host);
+        slave.resources = Resources::parse("cpus:1;mem:512", "*").unwrap().to_vec();
+        register_with(&agent, master.upid(), "1.11.0", slave);
+        let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+        agents.push((agent, agent_rx));
+    }
+
+    // A role the framework does not have is refused, with upstream's message.
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    let mut bad = hostname_matches("web-.*");
+    bad.role_constraints = [("other".to_string(), bad.role_constraints["*"].clone())]
+        .into_iter()
+        .collect();
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            r#type: Some(call::Type::Subscribe as i32),
+            subscribe: Some(call::Subscribe {
+                framework_info: info(None, 0.0),
+                offer_constraints: Some(bad),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let error = loop {
+        let event = recv(&mut rx).await;
+        if event.name == "mesos.internal.FrameworkErrorMessage" {
+            break decode::<mesos_proto::mesos::internal::FrameworkErrorMessage>(&event);
+        }
+    };
+    assert!(
+        error
+            .message
+            .contains("Offer constraints specify `role_constraints` for a role 'other'"),
+        "{}",
+        error.message
+    );
+
+    // Only web agents for this one.
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            r#type: Some(call::Type::Subscribe as i32),
+            subscribe: Some(call::Subscribe {
+                framework_info: info(None, 0.0),
+                offer_constraints: Some(hostname_matches("web-.*")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let registered =
+        decode::<mesos_proto::mesos::internal::FrameworkRegisteredMessage>(&recv(&mut rx).await);
+    let offers = next_offers(&mut rx).await.offers;
+    let hosts: Vec<&str> = offers.iter().map(|o| o.hostname.as_str()).collect();
+    assert_eq!(hosts, vec!["web-1"]);
+    let state = crate::state::get(runtime.address(), "/master/state").await;
+    let state: serde_json::Value = serde_json::from_str(&state.body).unwrap();
+    let constraints = &state["frameworks"][0]["offer_constraints"];
+    assert_eq!(
+        constraints["role_constraints"]["*"]["groups"][0]["attribute_constraints"][0]["predicate"]
+            ["text_matches"]["regex"],
+        "web-.*",
+        "{constraints}"
+    );
+
+    // UPDATE_FRAMEWORK to db agents: the web offer is rescinded and the db
+    // agent offered.
+    let mut framework = info(None, 0.0);
+    framework.id = Some(registered.framework_id.clone());
+    send_call(
+        &scheduler,
+        master.upid(),
+        Call {
+            framework_id: Some(registered.framework_id.clone()),
+            r#type: Some(call::Type::UpdateFramework as i32),
+            update_framework: Some(call::UpdateFramework {
+                framework_info: framework,
+                offer_constraints: Some(hostname_matches("db-.*")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    let mut rescinded = false;
+    let offered = loop {
+        let event = recv(&mut rx).await;
+        match event.name.as_str() {
+            "mesos.internal.RescindResourceOfferMessage" => rescinded = true,
+            "mesos.internal.ResourceOffersMessage" => {
+                break decode::<ResourceOffersMessage>(&event).offers;
+            }
+            _ => {}
+        }
+    };
+    assert!(rescinded, "the web agent's offer is rescinded");
+    let hosts: Vec<&str> = offered.iter().map(|o| o.hostname.as_str()).collect();
+    assert_eq!(hosts, vec!["db-1"]);
+    let _ = agents;
+}
