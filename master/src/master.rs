@@ -733,9 +733,11 @@ impl Master {
                         .filter(|id| this.slaves.gone.remove(*id).is_some())
                         .count();
                     // Their unreachable tasks go too (a reconciliation then
-                    // answers TASK_UNKNOWN, as upstream).
+                    // answers TASK_UNKNOWN, as upstream), and their drain
+                    // state, which left the registry with them.
                     for id in &unreachable {
                         this.forget_unreachable_tasks(id);
+                        this.slaves.forget_drain(id);
                     }
                     this.refresh_gauges();
                     tracing::info!(

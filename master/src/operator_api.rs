@@ -87,6 +87,26 @@ fn ready(response: Response) -> HttpFuture {
     Box::pin(async move { response })
 }
 
+/// The v0 call of a v1 one: re-decoded (v0 and v1 share their tags), but
+/// for `DrainAgent.max_grace_period`, a `google.protobuf.Duration` in v1
+/// and a `DurationInfo` in v0, converted as upstream's `devolve` does.
+fn devolve(v1: &v1::master::Call) -> Result<Call, String> {
+    let mut call = Call::decode(v1.encode_to_vec().as_slice()).map_err(|e| e.to_string())?;
+    let grace = v1
+        .drain_agent
+        .as_ref()
+        .and_then(|drain| drain.max_grace_period);
+    if let (Some(drain), Some(grace)) = (call.drain_agent.as_mut(), grace) {
+        drain.max_grace_period = Some(mesos_proto::mesos::DurationInfo {
+            nanoseconds: grace
+                .seconds
+                .saturating_mul(1_000_000_000)
+                .saturating_add(i64::from(grace.nanos)),
+        });
+    }
+    Ok(call)
+}
+
 /// Handles `POST /api/v1`.
 pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) -> HttpFuture {
     if request.method != "POST" {
@@ -108,9 +128,7 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
                 ))
             }
         };
-    let call = match parsed
-        .and_then(|v1| Call::decode(v1.encode_to_vec().as_slice()).map_err(|e| e.to_string()))
-    {
+    let call = match parsed.and_then(|v1| devolve(&v1)) {
         Ok(call) => call,
         Err(error) => {
             return ready(Response::bad_request(format!(

@@ -33,7 +33,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         assert_eq!(self.status, 200, "{}\r\n\r\n{}", self.head, self.body);
         assert!(
             self.head.contains("Content-Type: application/json\r\n"),
