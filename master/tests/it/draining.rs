@@ -507,6 +507,26 @@ async fn calls_for_unknown_or_incapable_agents_are_refused() {
         (400, format!("Agent {id} is not capable of draining"))
     );
     assert_eq!(deactivate(addr, &id).await, (200, String::new()));
+
+    // Nor is an agent of a machine in the maintenance schedule.
+    let (agent, mut rx) = spawn_agent(&runtime, "slave(2)");
+    let id = register_drainable(&agent, master.upid(), &mut rx, "a2.example").await;
+    let machine = json!({"hostname": "a2.example", "ip": "127.0.0.1"});
+    let schedule = json!({
+        "type": "UPDATE_MAINTENANCE_SCHEDULE",
+        "update_maintenance_schedule": {"schedule": {"windows": [{
+            "machine_ids": [machine],
+            "unavailability": {"start": {"nanoseconds": 1_000_000_000_000_000_000_i64}}
+        }]}}
+    });
+    assert_eq!(post(addr, &schedule.to_string()).await.0, 200);
+    assert_eq!(
+        drain(addr, &id, json!({})).await,
+        (
+            400,
+            format!("Agent {id} is part of a maintenance schedule under Machine {machine}")
+        )
+    );
 }
 
 #[actix_rt::test]
@@ -546,6 +566,61 @@ async fn a_disconnected_agent_is_told_to_drain_when_it_reregisters() {
     );
     let message: DrainSlaveMessage = decode(&next(&mut rx).await);
     assert_eq!(message.config.mark_gone, Some(false));
+    let agent = await_drain_state(addr, &id, "DRAINED").await;
+    assert_eq!(
+        (&agent["active"], &agent["deactivated"]),
+        (&json!(false), &json!(true))
+    );
+}
+
+#[actix_rt::test]
+async fn an_unreachable_agent_is_told_to_drain_when_it_comes_back() {
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&["--agent_ping_timeout=500ms", "--max_agent_ping_timeouts=2"]),
+        Box::<InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let addr = runtime.address();
+    let (agent, mut rx) = spawn_agent(&runtime, "slave(1)");
+    let id = register_drainable(&agent, master.upid(), &mut rx, "a1.example").await;
+
+    // The agent stops answering pings until the master marks it
+    // unreachable.
+    agent.call(|a, _| a.answer_pings = false).await.unwrap();
+    let mut unreachable = false;
+    for _ in 0..1000 {
+        let check = id.clone();
+        if master
+            .call(move |m, _| m.slaves.unreachable.contains_key(&check))
+            .await
+            .unwrap()
+        {
+            unreachable = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(unreachable, "the agent was not marked unreachable");
+
+    let grace = json!({"max_grace_period": {"seconds": 3}});
+    assert_eq!(drain(addr, &id, grace).await, (200, String::new()));
+
+    // Readmitted, it is told to drain before it hears it is back, and with
+    // nothing running it is DRAINED.
+    agent.call(|a, _| a.answer_pings = true).await.unwrap();
+    reregister_drainable(&agent, master.upid(), &id, "a1.example");
+    let message: DrainSlaveMessage =
+        decode(&next_named(&mut rx, "mesos.internal.DrainSlaveMessage").await);
+    assert_eq!(
+        message.config.max_grace_period.map(|d| d.nanoseconds),
+        Some(3_000_000_000)
+    );
+    assert_eq!(
+        next(&mut rx).await.name,
+        "mesos.internal.SlaveReregisteredMessage"
+    );
     let agent = await_drain_state(addr, &id, "DRAINED").await;
     assert_eq!(
         (&agent["active"], &agent["deactivated"]),
