@@ -71,10 +71,13 @@ fn now_time() -> TimeInfo {
 impl Master {
     /// Sends the inverse offers due (called with each allocation).
     pub(crate) fn send_inverse_offers(&mut self, now: Duration) {
+        // Not for an inactive (disconnected or deactivated) agent, as
+        // upstream's `Master::inverseOffer` drops them.
         let draining: HashMap<String, Unavailability> = self
             .slaves
             .registered
             .iter()
+            .filter(|(_, slave)| slave.active)
             .filter_map(|(id, slave)| {
                 self.maintenance
                     .unavailability(&slave.info.hostname, &slave.pid.ip.to_string())

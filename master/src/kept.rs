@@ -19,6 +19,12 @@ impl<T, J> Kept<T, J> {
         }
     }
 
+    /// Drops the rendering kept, after something it shows changed outside
+    /// the value.
+    pub fn changed(&mut self) {
+        self.written.take();
+    }
+
     /// Returns the value.
     pub fn into_inner(self) -> T {
         self.value

@@ -14,6 +14,7 @@
 
 pub mod allocator;
 pub mod authentication;
+pub mod draining;
 pub mod flags;
 pub mod framework_metrics;
 pub mod frameworks;

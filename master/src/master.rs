@@ -30,8 +30,8 @@ use mesos_proto::mesos::internal::{
     UpdateSlaveMessage,
 };
 use mesos_proto::mesos::{
-    master_info, slave_info, task_status, Address, ExecutorInfo, FrameworkId, FrameworkInfo,
-    MasterInfo, Resource, SlaveId, SlaveInfo, Task, TaskStatus, TimeInfo,
+    master_info, slave_info, task_status, Address, DrainInfo, ExecutorInfo, FrameworkId,
+    FrameworkInfo, MasterInfo, Resource, SlaveId, SlaveInfo, Task, TaskStatus, TimeInfo,
 };
 use mesos_proto::resources::Resources;
 
@@ -80,6 +80,9 @@ pub struct Slave {
     /// The version of its resources it last reported (upstream
     /// `Slave::resourceVersion`).
     pub resource_version: Option<mesos_proto::mesos::Uuid>,
+    /// When the master told it to drain (seconds since the epoch; upstream
+    /// `Slave::estimatedDrainStartTime`), until it is reactivated.
+    pub estimated_drain_start_time: Option<f64>,
     observer: PID<SlaveObserver>,
 }
 
@@ -125,10 +128,48 @@ pub struct Slaves {
     /// unreachable, by agent then framework id (upstream
     /// `Slaves::unreachableTasks`).
     pub(crate) unreachable_tasks: HashMap<String, HashMap<String, Vec<String>>>,
+    /// The drain info of agents being drained or drained, recovered,
+    /// registered or unreachable ones (upstream `Slaves::draining`); kept
+    /// in the registry. Each is also deactivated.
+    pub draining: HashMap<String, DrainInfo>,
+    /// Agents the operator deactivated, recovered, registered or
+    /// unreachable ones (upstream `Slaves::deactivated`); kept in the
+    /// registry.
+    pub deactivated: HashSet<String>,
     registering: HashSet<UPID>,
     pub(crate) reregistering: HashSet<String>,
     marking_unreachable: HashSet<String>,
+    pub(crate) marking_gone: HashSet<String>,
+    /// Draining agents being marked `DRAINED` in the registry.
+    pub(crate) marking_drained: HashSet<String>,
     removing: HashSet<String>,
+}
+
+impl Slaves {
+    /// The drain info of agent `id` and whether it is deactivated, as the
+    /// endpoints show them.
+    pub fn drain_of(&self, id: &str) -> (Option<DrainInfo>, bool) {
+        (
+            self.draining.get(id).copied(),
+            self.deactivated.contains(id),
+        )
+    }
+
+    /// Drops the JSON kept for registered agent `id` after its drain
+    /// state changed (the state lives beside the agent, not in it).
+    pub(crate) fn drain_changed(&mut self, id: &str) {
+        if let Some(entry) = self.registered.get_mut(id) {
+            entry.changed();
+        }
+    }
+
+    /// Forgets the drain state of an agent that was removed or marked
+    /// gone (an unreachable agent keeps its own, as upstream).
+    pub(crate) fn forget_drain(&mut self, id: &str) {
+        self.draining.remove(id);
+        self.deactivated.remove(id);
+        self.marking_drained.remove(id);
+    }
 }
 
 /// The master process.
@@ -358,6 +399,14 @@ impl Master {
         });
     }
 
+    /// Runs `f` on the master after the messages already queued (nothing
+    /// when the master is not running).
+    pub(crate) fn soon(&self, f: impl FnOnce(&mut Master, &mut Context<Master>) + Send + 'static) {
+        if let Some(addr) = self.self_addr.as_ref().and_then(|a| a.upgrade()) {
+            self.base.dispatch(&addr, f);
+        }
+    }
+
     /// Copies the allocator's metrics into the `allocator/*` gauges soon
     /// (once per burst of changes: O(roles + frameworks) each time).
     pub(crate) fn refresh_allocator_metrics(&self) {
@@ -480,9 +529,11 @@ impl Master {
                 .as_ref()
                 .map(|id| id.value.clone())
                 .unwrap_or_default();
+            self.recover_drain(&id, slave.drain_info, slave.deactivated);
             self.slaves.recovered.insert(id, slave.info);
         }
         for slave in registry.unreachable.unwrap_or_default().slaves {
+            self.recover_drain(&slave.id.value, slave.drain_info, slave.deactivated);
             self.slaves
                 .unreachable
                 .insert(slave.id.value, slave.timestamp);
@@ -688,9 +739,11 @@ impl Master {
                         .filter(|id| this.slaves.gone.remove(*id).is_some())
                         .count();
                     // Their unreachable tasks go too (a reconciliation then
-                    // answers TASK_UNKNOWN, as upstream).
+                    // answers TASK_UNKNOWN, as upstream), and their drain
+                    // state, which left the registry with them.
                     for id in &unreachable {
                         this.forget_unreachable_tasks(id);
+                        this.slaves.forget_drain(id);
                     }
                     this.refresh_gauges();
                     tracing::info!(
@@ -928,6 +981,7 @@ impl Master {
         }
         if self.slaves.reregistering.contains(&id)
             || self.slaves.marking_unreachable.contains(&id)
+            || self.slaves.marking_gone.contains(&id)
             || self.slaves.removing.contains(&id)
         {
             tracing::info!(%from, slave_id = %id, "Ignoring re-registration: another change is in progress");
@@ -987,7 +1041,9 @@ impl Master {
             slave.connected = true;
             slave.resource_version = message.resource_version_uuid.clone();
             let frameworks = message.frameworks.clone();
-            slave.active = true;
+            // A deactivated agent stays so (upstream `___reregisterSlave`).
+            let deactivated = self.slaves.deactivated.contains(&id);
+            slave.active = !deactivated;
             slave.reregistered_time = Some(libprocess::clock::now_secs());
             let pid = from.clone();
             slave
@@ -997,7 +1053,9 @@ impl Master {
             self.base.link(&from);
             self.allocator
                 .set_slave_info(&id, Arc::new(message.slave.clone()));
-            self.allocator.activate_slave(&id);
+            if !deactivated {
+                self.allocator.activate_slave(&id);
+            }
             self.schedule_allocation(ctx);
             self.refresh_gauges();
             self.metrics.slave_reregistrations.inc();
@@ -1012,11 +1070,12 @@ impl Master {
             self.base.send(
                 &from,
                 &SlaveReregisteredMessage {
-                    slave_id: SlaveId { value: id },
+                    slave_id: SlaveId { value: id.clone() },
                     reconciliations,
                     connection: Some(connection),
                 },
             );
+            self.drain_reregistered(&id, ctx);
             return;
         }
 
@@ -1051,6 +1110,9 @@ impl Master {
                         if let Some(slave) = this.slaves.registered.get_mut(&id) {
                             slave.resource_version = resource_version;
                         }
+                        // Deactivated and told to drain again before it
+                        // hears it is back, as upstream `__reregisterSlave`.
+                        this.drain_reregistered(&id, ctx);
                         this.base.send(
                             &from,
                             &SlaveReregisteredMessage {
@@ -1126,6 +1188,9 @@ impl Master {
         let same = total == slave.total_resources && !version_changed;
         if same && !self.slave_reported_operations(&id, reported, true) {
             tracing::info!(slave_id = %id, "Ignoring update on agent as it reports no changes");
+            // An agent that takes operations reports its pending ones only
+            // now, so a draining one may be drained (upstream does the same).
+            self.check_draining_agent_soon(&id);
             return;
         }
         self.slave_reported_operations(&id, reported, false);
@@ -1296,6 +1361,7 @@ impl Master {
                 executors,
                 frameworks,
                 resource_version: None,
+                estimated_drain_start_time: None,
                 observer,
             }),
         );
@@ -1355,6 +1421,8 @@ impl Master {
     /// Forgets agent `id` after the registrar marked it gone, and tells it
     /// to shut down.
     pub(crate) fn agent_gone(&mut self, id: &str, timestamp: TimeInfo) {
+        self.slaves.marking_gone.remove(id);
+        self.slaves.forget_drain(id);
         self.slaves.recovered.remove(id);
         if self.slaves.unreachable.remove(id).is_some() {
             self.unreachable_tasks_gone(id, "Agent has been marked gone");
@@ -1460,6 +1528,7 @@ impl Master {
                             if let Some(slave) = this.slaves.registered.remove(&id) {
                                 slave.observer.terminate();
                                 this.forget_authentication(&slave.pid);
+                                this.slaves.forget_drain(&id);
                                 this.slave_removed(&id, AgentLeft::Removed, &message);
                                 this.publish(|| crate::subscribers::agent_removed(&id));
                             }

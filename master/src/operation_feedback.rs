@@ -586,6 +586,7 @@ impl Master {
         self.metrics
             .valid_operation_status_update_acknowledgements
             .inc();
+        self.check_draining_agent_soon(&slave_id);
     }
 
     /// `RECONCILE_OPERATIONS` (upstream `Master::reconcileOperations`):

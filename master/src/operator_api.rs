@@ -15,8 +15,9 @@
 //! quota calls `GET_QUOTA`, `UPDATE_QUOTA`, `SET_QUOTA`, `REMOVE_QUOTA`
 //! ([`crate::quota`]), the maintenance calls `GET_MAINTENANCE_STATUS`,
 //! `GET_MAINTENANCE_SCHEDULE`, `UPDATE_MAINTENANCE_SCHEDULE`,
-//! `START_MAINTENANCE`, `STOP_MAINTENANCE` ([`crate::maintenance`]), and
-//! the always-empty `GET_OPERATIONS` (no operation with feedback exists).
+//! `START_MAINTENANCE`, `STOP_MAINTENANCE` ([`crate::maintenance`]),
+//! `DRAIN_AGENT`, `DEACTIVATE_AGENT`, `REACTIVATE_AGENT`
+//! ([`crate::draining`]), and `GET_OPERATIONS`.
 //! Every other call answers `501 Not Implemented` naming it, until it
 //! lands.
 //!
@@ -101,6 +102,26 @@ fn ready(response: Response) -> HttpFuture {
     Box::pin(async move { response })
 }
 
+/// The v0 call of a v1 one: re-decoded (v0 and v1 share their tags), but
+/// for `DrainAgent.max_grace_period`, a `google.protobuf.Duration` in v1
+/// and a `DurationInfo` in v0, converted as upstream's `devolve` does.
+fn devolve(v1: &v1::master::Call) -> Result<Call, String> {
+    let mut call = Call::decode(v1.encode_to_vec().as_slice()).map_err(|e| e.to_string())?;
+    let grace = v1
+        .drain_agent
+        .as_ref()
+        .and_then(|drain| drain.max_grace_period);
+    if let (Some(drain), Some(grace)) = (call.drain_agent.as_mut(), grace) {
+        drain.max_grace_period = Some(mesos_proto::mesos::DurationInfo {
+            nanoseconds: grace
+                .seconds
+                .saturating_mul(1_000_000_000)
+                .saturating_add(i64::from(grace.nanos)),
+        });
+    }
+    Ok(call)
+}
+
 /// Handles `POST /api/v1`.
 pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) -> HttpFuture {
     if request.method != "POST" {
@@ -122,9 +143,7 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
                 ))
             }
         };
-    let call = match parsed
-        .and_then(|v1| Call::decode(v1.encode_to_vec().as_slice()).map_err(|e| e.to_string()))
-    {
+    let call = match parsed.and_then(|v1| devolve(&v1)) {
         Ok(call) => call,
         Err(error) => {
             return ready(Response::bad_request(format!(
@@ -491,6 +510,30 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
                 master, ctx, c.slave_id, operation,
             ))
         }
+        call::Type::DrainAgent => {
+            let Some(drain) = call.drain_agent else {
+                return ready(Response::bad_request(
+                    "Expecting 'drain_agent' to be present",
+                ));
+            };
+            crate::draining::drain(master, ctx, drain)
+        }
+        call::Type::DeactivateAgent => {
+            let Some(deactivate) = call.deactivate_agent else {
+                return ready(Response::bad_request(
+                    "Expecting 'deactivate_agent' to be present",
+                ));
+            };
+            crate::draining::deactivate(master, ctx, deactivate.slave_id.value)
+        }
+        call::Type::ReactivateAgent => {
+            let Some(reactivate) = call.reactivate_agent else {
+                return ready(Response::bad_request(
+                    "Expecting 'reactivate_agent' to be present",
+                ));
+            };
+            crate::draining::reactivate(master, ctx, reactivate.slave_id.value)
+        }
         other => ready(Response::status(501).with_body(
             "text/plain",
             format!("Call {other:?} is not supported by this master yet"),
@@ -618,17 +661,33 @@ pub(crate) fn get_state(master: &Master) -> response::GetState {
 }
 
 /// An agent as `GET_AGENTS` and `AGENT_ADDED` show it (upstream
-/// `createAgentResponse`).
-pub(crate) fn agent_model(slave: &crate::master::Slave) -> response::get_agents::Agent {
+/// `createAgentResponse`), with its drain state from `slaves`:
+/// `deactivated` always, `drain_info` and `estimated_drain_start_time`
+/// (in whole seconds, as upstream converts it) while it drains or is
+/// drained.
+pub(crate) fn agent_model(
+    slaves: &crate::master::Slaves,
+    slave: &crate::master::Slave,
+) -> response::get_agents::Agent {
+    let id = slave.info.id.as_ref().map_or("", |id| id.value.as_str());
+    let (drain_info, deactivated) = slaves.drain_of(id);
+    let estimated_drain_start_time = drain_info
+        .and(slave.estimated_drain_start_time)
+        .map(|secs| TimeInfo {
+            nanoseconds: (secs.trunc() as i64).saturating_mul(1_000_000_000),
+        });
     response::get_agents::Agent {
         agent_info: slave.info.clone(),
         active: slave.active,
+        deactivated: Some(deactivated),
         version: slave.version.clone(),
         pid: Some(slave.pid.to_string()),
         registered_time: Some(time(slave.registered_time)),
         reregistered_time: slave.reregistered_time.map(time),
         total_resources: slave.total_resources.to_vec(),
         capabilities: slave.capabilities.clone(),
+        drain_info,
+        estimated_drain_start_time,
         ..Default::default()
     }
 }
@@ -641,7 +700,7 @@ fn get_agents(master: &Master) -> response::GetAgents {
         .slaves
         .registered
         .iter()
-        .map(|(id, s)| agent_with_usage(id, s, &usage))
+        .map(|(id, s)| agent_with_usage(&master.slaves, id, s, &usage))
         .collect();
     response::GetAgents {
         agents,
@@ -652,11 +711,12 @@ fn get_agents(master: &Master) -> response::GetAgents {
 /// An agent of `GET_AGENTS`: [`agent_model`] with what is allocated and
 /// offered on it.
 fn agent_with_usage(
+    slaves: &crate::master::Slaves,
     id: &str,
     slave: &crate::master::Slave,
     usage: &crate::state_json::AgentUsage<'_>,
 ) -> response::get_agents::Agent {
-    let mut agent = agent_model(slave);
+    let mut agent = agent_model(slaves, slave);
     agent.allocated_resources = usage.allocated(id).to_vec();
     agent.offered_resources = usage.offered(id).to_vec();
     agent
@@ -772,6 +832,12 @@ fn mark_agent_gone(master: &mut Master, ctx: &mut Context<Master>, id: String) -
     if !known {
         return ready(Response::not_found(format!("Agent '{id}' not found")));
     }
+    if !master.slaves.marking_gone.insert(id.clone()) {
+        return ready(Response::status(503).with_body(
+            "text/plain",
+            format!("Agent '{id}' is already being transitioned to gone"),
+        ));
+    }
     let (tx, rx) = futures::channel::oneshot::channel();
     let timestamp = time(libprocess::clock::now_secs());
     let registrar = master.registrar();
@@ -787,6 +853,7 @@ fn mark_agent_gone(master: &mut Master, ctx: &mut Context<Master>, id: String) -
                         Response::status(200)
                     }
                     Err(error) => {
+                        master.slaves.marking_gone.remove(&id);
                         Response::internal_error(format!("Failed to mark agent gone: {error}"))
                     }
                 };

@@ -32,7 +32,10 @@ use futures::future::BoxFuture;
 use libprocess::metrics::{Metrics, Timer};
 use mesos_proto::mesos::internal::registry;
 use mesos_proto::mesos::internal::Registry;
-use mesos_proto::mesos::{MasterInfo, SlaveId, SlaveInfo, TimeInfo};
+use mesos_proto::mesos::{
+    master_info, DrainConfig, DrainInfo, DrainState, DurationInfo, MasterInfo, SlaveId, SlaveInfo,
+    TimeInfo,
+};
 use prost::Message as _;
 
 /// Registrar failures; the master cannot continue after one.
@@ -183,6 +186,31 @@ pub enum Operation {
     /// `quotas` entry of the role is dropped); a config with neither
     /// guarantees nor limits removes the role's quota.
     UpdateQuota(Vec<mesos_proto::mesos::quota::QuotaConfig>),
+    /// Start draining an admitted or unreachable agent (upstream
+    /// `DrainAgent`): its drain info becomes `DRAINING` with the config,
+    /// and it is deactivated; the registry then requires masters that know
+    /// `AGENT_DRAINING`. Does not apply to an unknown agent.
+    DrainAgent {
+        /// The agent.
+        slave_id: SlaveId,
+        /// How long its tasks get to stop, if limited.
+        max_grace_period: Option<DurationInfo>,
+        /// Whether it is marked gone once drained.
+        mark_gone: bool,
+    },
+    /// A draining agent has nothing left running (upstream
+    /// `MarkAgentDrained`): its drain info becomes `DRAINED`. Does not
+    /// apply to an unknown agent, nor to one that is not `DRAINING`
+    /// (upstream fails the operation there, which aborts its master).
+    MarkAgentDrained(SlaveId),
+    /// Deactivate an admitted or unreachable agent (upstream
+    /// `DeactivateAgent`), requiring `AGENT_DRAINING` of masters as
+    /// `DrainAgent` does.
+    DeactivateAgent(SlaveId),
+    /// Clear an agent's drain info and deactivation (upstream
+    /// `ReactivateAgent`); once no agent is deactivated, `AGENT_DRAINING`
+    /// is no longer required.
+    ReactivateAgent(SlaveId),
     /// Replace the maintenance schedule and the machines in maintenance
     /// (upstream `maintenance::UpdateSchedule`, `StartMaintenance`,
     /// `StopMaintenance`, which the master computes the result of).
@@ -196,6 +224,23 @@ pub enum Operation {
 
 fn slave_id(info: &SlaveInfo) -> &str {
     info.id.as_ref().map_or("", |id| id.value.as_str())
+}
+
+/// The name of the capability a registry with drain or deactivation
+/// state requires of the masters that read it.
+const AGENT_DRAINING: &str = "AGENT_DRAINING";
+
+/// Adds `AGENT_DRAINING` to the registry's minimum capabilities, once.
+fn require_agent_draining(capabilities: &mut Vec<registry::MinimumCapability>) {
+    debug_assert_eq!(
+        master_info::capability::Type::AgentDraining.as_str_name(),
+        AGENT_DRAINING
+    );
+    if !capabilities.iter().any(|c| c.capability == AGENT_DRAINING) {
+        capabilities.push(registry::MinimumCapability {
+            capability: AGENT_DRAINING.into(),
+        });
+    }
 }
 
 /// Where each agent is in the registry, for one batch of operations, so
@@ -247,6 +292,28 @@ impl Index {
             Some(position) => self.removed_unreachable.insert(position),
             None => false,
         }
+    }
+
+    /// Changes the drain info and deactivation of agent `id`, admitted or
+    /// unreachable, with `change`; returns whether the agent was found.
+    fn update(
+        &self,
+        slaves: &mut [registry::Slave],
+        unreachable: &mut [registry::UnreachableSlave],
+        id: &str,
+        change: impl FnOnce(&mut Option<DrainInfo>, &mut Option<bool>),
+    ) -> bool {
+        if let Some(&position) = self.slaves.get(id) {
+            let slave = &mut slaves[position];
+            change(&mut slave.drain_info, &mut slave.deactivated);
+            return true;
+        }
+        if let Some(&position) = self.unreachable.get(id) {
+            let slave = &mut unreachable[position];
+            change(&mut slave.drain_info, &mut slave.deactivated);
+            return true;
+        }
+        false
     }
 
     /// Sweeps the tombstones out of `registry`, and locates the agents
@@ -310,6 +377,14 @@ impl Operation {
                 if index.gone.contains(id) {
                     return false;
                 }
+                // The drain info and deactivation go back with it.
+                let (drain_info, deactivated) = match index.unreachable.get(id) {
+                    Some(&position) => (
+                        unreachable[position].drain_info,
+                        unreachable[position].deactivated,
+                    ),
+                    None => (None, None),
+                };
                 index.remove_unreachable(id);
                 match index.slaves.get(id) {
                     Some(&position) => slaves[position].info = info.clone(),
@@ -317,7 +392,8 @@ impl Operation {
                         index.slaves.insert(id.to_string(), slaves.len());
                         slaves.push(registry::Slave {
                             info: info.clone(),
-                            ..Default::default()
+                            drain_info,
+                            deactivated,
                         });
                     }
                 }
@@ -325,16 +401,21 @@ impl Operation {
             }
             Self::MarkSlaveUnreachable(info, time) => {
                 let id = slave_id(info);
-                if !index.remove_slave(id) {
+                let Some(&position) = index.slaves.get(id) else {
                     return false;
-                }
+                };
+                // The drain info and deactivation go along.
+                let drain_info = slaves[position].drain_info;
+                let deactivated = slaves[position].deactivated;
+                index.remove_slave(id);
                 index.unreachable.insert(id.to_string(), unreachable.len());
                 unreachable.push(registry::UnreachableSlave {
                     id: SlaveId {
                         value: id.to_string(),
                     },
                     timestamp: *time,
-                    ..Default::default()
+                    drain_info,
+                    deactivated,
                 });
                 true
             }
@@ -367,6 +448,67 @@ impl Operation {
                 gone.retain(|slave| !pruned_gone.contains(&slave.id.value));
                 index.gone.retain(|id| !pruned_gone.contains(id));
                 true
+            }
+            Self::DrainAgent {
+                slave_id,
+                max_grace_period,
+                mark_gone,
+            } => {
+                let drain_info = DrainInfo {
+                    state: DrainState::Draining as i32,
+                    config: DrainConfig {
+                        max_grace_period: *max_grace_period,
+                        mark_gone: Some(*mark_gone),
+                    },
+                };
+                let applied = index.update(slaves, unreachable, &slave_id.value, |d, a| {
+                    *d = Some(drain_info);
+                    *a = Some(true);
+                });
+                if applied {
+                    require_agent_draining(&mut registry.minimum_capabilities);
+                }
+                applied
+            }
+            Self::MarkAgentDrained(slave_id) => {
+                let mut draining = false;
+                index.update(slaves, unreachable, &slave_id.value, |d, _| {
+                    if let Some(info) = d.as_mut() {
+                        if info.state() == DrainState::Draining {
+                            info.state = DrainState::Drained as i32;
+                            draining = true;
+                        }
+                    }
+                });
+                draining
+            }
+            Self::DeactivateAgent(slave_id) => {
+                let applied = index.update(slaves, unreachable, &slave_id.value, |_, a| {
+                    *a = Some(true);
+                });
+                if applied {
+                    require_agent_draining(&mut registry.minimum_capabilities);
+                }
+                applied
+            }
+            Self::ReactivateAgent(id) => {
+                let applied = index.update(slaves, unreachable, &id.value, |d, a| {
+                    *d = None;
+                    *a = None;
+                });
+                let live = |id: &str| index.slaves.contains_key(id);
+                let still_deactivated = slaves
+                    .iter()
+                    .any(|s| s.deactivated == Some(true) && live(slave_id(&s.info)))
+                    || unreachable.iter().any(|s| {
+                        s.deactivated == Some(true) && index.unreachable.contains_key(&s.id.value)
+                    });
+                if applied && !still_deactivated {
+                    registry
+                        .minimum_capabilities
+                        .retain(|c| c.capability != AGENT_DRAINING);
+                }
+                applied
             }
             Self::UpdateMaintenance { schedule, machines } => {
                 registry.schedules = if schedule.windows.is_empty() {
@@ -661,6 +803,89 @@ mod tests {
         let registry = registrar.registry().await;
         assert!(registry.slaves.unwrap_or_default().slaves.is_empty());
         assert_eq!(registry.gone.unwrap_or_default().slaves.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn drain_state_follows_the_agent_until_it_is_reactivated() {
+        let registrar = Registrar::new(Box::<InMemoryStore>::default());
+        registrar.recover(MasterInfo::default()).await.unwrap();
+        let id = |value: &str| SlaveId {
+            value: value.into(),
+        };
+        let apply = |operation| registrar.apply(operation);
+        assert!(apply(Operation::AdmitSlave(info("S1"))).await.unwrap());
+        assert!(apply(Operation::AdmitSlave(info("S2"))).await.unwrap());
+        assert!(
+            !apply(Operation::DeactivateAgent(id("S9"))).await.unwrap(),
+            "unknown agents are not deactivated"
+        );
+        assert!(apply(Operation::DeactivateAgent(id("S2"))).await.unwrap());
+        let grace = DurationInfo {
+            nanoseconds: 10_000_000_000,
+        };
+        assert!(apply(Operation::DrainAgent {
+            slave_id: id("S1"),
+            max_grace_period: Some(grace),
+            mark_gone: false,
+        })
+        .await
+        .unwrap());
+        let registry = registrar.registry().await;
+        assert_eq!(
+            registry.minimum_capabilities,
+            vec![registry::MinimumCapability {
+                capability: "AGENT_DRAINING".into()
+            }]
+        );
+        let draining = DrainInfo {
+            state: DrainState::Draining as i32,
+            config: DrainConfig {
+                max_grace_period: Some(grace),
+                mark_gone: Some(false),
+            },
+        };
+        let s1 = &registry.slaves.as_ref().unwrap().slaves[0];
+        assert_eq!(
+            (s1.drain_info, s1.deactivated),
+            (Some(draining), Some(true))
+        );
+
+        // Unreachable and back, the state goes along.
+        assert!(apply(Operation::MarkSlaveUnreachable(info("S1"), now()))
+            .await
+            .unwrap());
+        assert!(apply(Operation::MarkAgentDrained(id("S1"))).await.unwrap());
+        assert!(
+            !apply(Operation::MarkAgentDrained(id("S1"))).await.unwrap(),
+            "only a DRAINING agent becomes DRAINED"
+        );
+        let registry = registrar.registry().await;
+        let unreachable = &registry.unreachable.as_ref().unwrap().slaves[0];
+        assert_eq!(unreachable.deactivated, Some(true));
+        assert_eq!(
+            unreachable.drain_info.map(|i| i.state()),
+            Some(DrainState::Drained)
+        );
+        assert!(apply(Operation::MarkSlaveReachable(info("S1")))
+            .await
+            .unwrap());
+        let registry = registrar.registry().await;
+        let slaves = &registry.slaves.as_ref().unwrap().slaves;
+        let s1 = slaves.iter().find(|s| slave_id(&s.info) == "S1").unwrap();
+        assert_eq!(s1.drain_info.map(|i| i.state()), Some(DrainState::Drained));
+
+        // Reactivation clears it; the capability goes with the last one.
+        assert!(apply(Operation::ReactivateAgent(id("S1"))).await.unwrap());
+        assert_eq!(registrar.registry().await.minimum_capabilities.len(), 1);
+        assert!(apply(Operation::ReactivateAgent(id("S2"))).await.unwrap());
+        let registry = registrar.registry().await;
+        assert!(registry.minimum_capabilities.is_empty());
+        assert!(registry
+            .slaves
+            .unwrap()
+            .slaves
+            .iter()
+            .all(|s| s.drain_info.is_none() && s.deactivated.is_none()));
     }
 
     #[tokio::test]

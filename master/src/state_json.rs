@@ -26,9 +26,7 @@
 //! - An attribute name given twice keeps one key (the last value, at the
 //!   first position); upstream writes the key twice.
 //! - What the master does not record is derived or left empty:
-//!   `deactivated` is `false` and
-//!   `drain_info` absent (no deactivation or draining); roles have no
-//!   quota (quota does not exist yet).
+//!   roles have no quota (quota does not exist yet).
 //! - A completed framework's tasks are listed as the master holds them
 //!   (upstream marks them `TASK_KILLED` and moves them to
 //!   `completed_tasks`), and its `unregistered_time` is when it
@@ -44,7 +42,7 @@ use mesos_proto::resources::{self, ResourceFormat, Resources, UnorderedKeys};
 use serde_json::{Map, Value};
 
 use crate::frameworks::{Framework, TaskEntry};
-use crate::master::{Master, Slave, SlaveEntry};
+use crate::master::{Master, Slave, SlaveEntry, Slaves};
 
 mod stream;
 
@@ -200,7 +198,7 @@ pub fn state(master: &Master) -> Value {
     o.insert(
         "slaves".into(),
         registered_slaves(master)
-            .map(|slave| Value::Object(slave_json(slave, &usage)))
+            .map(|slave| Value::Object(slave_json(&master.slaves, slave, &usage)))
             .collect(),
     );
     o.insert(
@@ -264,7 +262,7 @@ pub fn state_summary(master: &Master) -> Value {
         o.insert("cluster".into(), cluster.clone().into());
     }
     let slaves = registered_slaves(master).map(|slave| {
-        let mut s = slave_json(slave, &usage);
+        let mut s = slave_json(&master.slaves, slave, &usage);
         let id = slave_id(&slave.info);
         slave_counts
             .get(id)
@@ -335,7 +333,7 @@ pub fn slaves(master: &Master, slave_id: Option<&str>) -> Value {
         registered_slaves(master)
             .filter(|s| selected(self::slave_id(&s.info)))
             .map(|slave| {
-                let mut s = slave_json(slave, &usage);
+                let mut s = slave_json(&master.slaves, slave, &usage);
                 slave_full_resources(slave, &usage, &mut s);
                 Value::Object(s)
             })
@@ -886,8 +884,9 @@ fn slave_info_json(info: &SlaveInfo) -> Map<String, Value> {
     o
 }
 
-/// §3.7: a registered agent (`SlaveWriter`).
-fn slave_json(slave: &Slave, usage: &Usage<'_>) -> Map<String, Value> {
+/// §3.7: a registered agent (`SlaveWriter`), with its drain state from
+/// `slaves`.
+fn slave_json(slaves: &Slaves, slave: &Slave, usage: &Usage<'_>) -> Map<String, Value> {
     let id = slave_id(&slave.info);
     let total = total_resources(slave);
     let mut o = slave_info_json(&slave.info);
@@ -914,10 +913,17 @@ fn slave_json(slave: &Slave, usage: &Usage<'_>) -> Map<String, Value> {
         "unreserved_resources".into(),
         total.unreserved().to_endpoint_json(),
     );
+    let (drain_info, deactivated) = slaves.drain_of(id);
     o.insert("active".into(), slave.active.into());
-    o.insert("deactivated".into(), false.into());
+    o.insert("deactivated".into(), deactivated.into());
     o.insert("version".into(), slave.version.clone().into());
     o.insert("capabilities".into(), slave_capabilities(slave));
+    if let Some(info) = drain_info {
+        o.insert("drain_info".into(), mesos_proto::json::to_value(&info));
+        if let Some(time) = slave.estimated_drain_start_time {
+            o.insert("estimated_drain_start_time_seconds".into(), dbl(time));
+        }
+    }
     o
 }
 

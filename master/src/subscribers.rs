@@ -245,7 +245,7 @@ impl Master {
         self.notify(|m| {
             let slave = m.slaves.registered.get(id)?;
             let usage = crate::state_json::AgentUsage::of(m);
-            let mut agent = crate::operator_api::agent_model(slave);
+            let mut agent = crate::operator_api::agent_model(&m.slaves, slave);
             agent.allocated_resources = usage.allocated(id).to_vec();
             agent.offered_resources = usage.offered(id).to_vec();
             Some(Event {

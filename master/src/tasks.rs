@@ -1483,6 +1483,7 @@ impl Master {
                 }
             }
         }
+        let drained_id = slave_id.value.clone();
         let message = StatusUpdateAcknowledgementMessage {
             slave_id,
             framework_id: FrameworkId {
@@ -1492,6 +1493,7 @@ impl Master {
             uuid,
         };
         libprocess::Process::base(self).send(&agent, &message);
+        self.check_draining_agent_soon(&drained_id);
     }
 
     /// KILL: forwarded to the task's agent; an unknown task is reconciled.

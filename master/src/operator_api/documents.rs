@@ -284,7 +284,7 @@ impl Writer<'_> {
             let (before, after) = entry
                 .renderings()
                 .v1
-                .get_or_init(|| agent_fragments(&agent, entry, buffer));
+                .get_or_init(|| agent_fragments(&agent, slaves, entry, buffer));
             out.push('{');
             out.push_str(before);
             for (key, resources) in [
@@ -326,19 +326,30 @@ impl Writer<'_> {
 /// An agent's `GetAgents.Agent` JSON without its allocated and offered
 /// resources, as two runs of fields: those before them (`agent_info` to
 /// `total_resources`, never empty: `agent_info` and `active` are required)
-/// and those after them (`capabilities`, if any). The model has no other
-/// field after `offered_resources`, and a key cannot appear inside a
-/// nested string (its quotes are escaped), so `capabilities` is found as
-/// the last top-level key.
+/// and those after them (`capabilities`, `drain_info` and
+/// `estimated_drain_start_time`, each if set; the model sets no
+/// `resource_providers`). A key cannot appear inside a nested string (its
+/// quotes are escaped), and none of these is a key of `agent_info`, so
+/// the last occurrence of each is the top-level one; the earliest of
+/// those starts the second run.
 fn agent_fragments(
     agent: &Transcoder,
+    slaves: &crate::master::Slaves,
     slave: &crate::master::Slave,
     buffer: &mut Vec<u8>,
 ) -> (Box<str>, Box<str>) {
     let mut json = String::new();
-    agent.write_message(&mut json, &super::agent_model(slave), buffer);
+    agent.write_message(&mut json, &super::agent_model(slaves, slave), buffer);
     let inner = &json[1..json.len() - 1];
-    match inner.rfind(",\"capabilities\":[") {
+    let after = [
+        ",\"capabilities\":[",
+        ",\"drain_info\":{",
+        ",\"estimated_drain_start_time\":{",
+    ]
+    .iter()
+    .filter_map(|key| inner.rfind(key))
+    .min();
+    match after {
         Some(at) => (inner[..at].into(), inner[at + 1..].into()),
         None => (inner.into(), "".into()),
     }
@@ -448,7 +459,7 @@ fn encode_agents(master: &Master) -> Vec<u8> {
     let usage = crate::state_json::AgentUsage::of(master);
     let mut out = Vec::new();
     for (id, s) in &master.slaves.registered {
-        let agent = super::agent_with_usage(id, s, &usage);
+        let agent = super::agent_with_usage(&master.slaves, id, s, &usage);
         prost::encoding::message::encode(1, &agent, &mut out);
     }
     for info in master.slaves.recovered.values() {

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::frameworks::Framework;
 use crate::json_writer::{array, object, write_dbl, write_str, write_value, Arr, Obj};
-use crate::master::{Master, Slave, SlaveEntry};
+use crate::master::{Master, Slave, SlaveEntry, Slaves};
 
 /// Writes `/master/state` (§4.1).
 pub fn write_state(master: &Master, out: &mut String) {
@@ -80,7 +80,7 @@ pub fn write_state(master: &Master, out: &mut String) {
         o.obj("flags", |f| write_flags(master, f));
         o.arr("slaves", |a| {
             for slave in registered_slaves(master) {
-                a.obj(|s| write_slave(s, slave, &usage));
+                a.obj(|s| write_slave(s, &master.slaves, slave, &usage));
             }
         });
         o.arr("recovered_slaves", |a| {
@@ -131,7 +131,7 @@ pub fn write_slaves(master: &Master, wanted: Option<&str>, out: &mut String) {
         o.arr("slaves", |a| {
             for slave in registered_slaves(master).filter(|s| selected(slave_id(&s.info))) {
                 a.obj(|s| {
-                    write_slave(s, slave, &usage);
+                    write_slave(s, &master.slaves, slave, &usage);
                     write_slave_full_resources(s, slave, &usage);
                 });
             }
@@ -177,9 +177,9 @@ fn write_slave_info(o: &mut Obj<'_>, info: &SlaveInfo) {
     }
 }
 
-fn write_slave(o: &mut Obj<'_>, slave: &SlaveEntry, usage: &Usage<'_>) {
+fn write_slave(o: &mut Obj<'_>, slaves: &Slaves, slave: &SlaveEntry, usage: &Usage<'_>) {
     let id = slave_id(&slave.info);
-    let (before, after) = slave_fields(slave);
+    let (before, after) = slave_fields(slaves, slave);
     o.fields(before);
     write_maybe_resources(o.key("used_resources"), usage.slave_used.get(id).as_deref());
     write_maybe_resources(o.key("offered_resources"), usage.slave_offered.get(id));
@@ -187,8 +187,9 @@ fn write_slave(o: &mut Obj<'_>, slave: &SlaveEntry, usage: &Usage<'_>) {
 }
 
 /// An agent's fields but its used and offered resources, as kept until
-/// the agent changes: those before them and those after them.
-fn slave_fields(entry: &SlaveEntry) -> &(Box<str>, Box<str>) {
+/// the agent or its drain state in `slaves` changes: those before them and
+/// those after them.
+fn slave_fields<'a>(slaves: &Slaves, entry: &'a SlaveEntry) -> &'a (Box<str>, Box<str>) {
     entry.renderings().state.get_or_init(|| {
         let slave: &Slave = entry;
         let fields = |write: &dyn Fn(&mut Obj<'_>)| {
@@ -199,7 +200,7 @@ fn slave_fields(entry: &SlaveEntry) -> &(Box<str>, Box<str>) {
         };
         (
             fields(&|o| write_slave_before_usage(o, slave)),
-            fields(&|o| write_slave_after_usage(o, slave)),
+            fields(&|o| write_slave_after_usage(o, slaves, slave)),
         )
     })
 }
@@ -215,8 +216,10 @@ fn write_slave_before_usage(o: &mut Obj<'_>, slave: &Slave) {
     write_resources(o.key("resources"), &slave.total_resources);
 }
 
-/// The fields of an agent after its offered resources.
-fn write_slave_after_usage(o: &mut Obj<'_>, slave: &Slave) {
+/// The fields of an agent after its offered resources, its drain state
+/// from `slaves` among them.
+fn write_slave_after_usage(o: &mut Obj<'_>, slaves: &Slaves, slave: &Slave) {
+    let (drain_info, deactivated) = slaves.drain_of(slave_id(&slave.info));
     let total = &slave.total_resources;
     o.obj("reserved_resources", |r| {
         for (role, resources) in reservations(total) {
@@ -225,13 +228,19 @@ fn write_slave_after_usage(o: &mut Obj<'_>, slave: &Slave) {
     });
     write_resources(o.key("unreserved_resources"), &total.unreserved());
     o.bool("active", slave.active);
-    o.bool("deactivated", false);
+    o.bool("deactivated", deactivated);
     o.str("version", &slave.version);
     o.arr("capabilities", |a| {
         for name in slave_capabilities_iter(slave) {
             a.str(name);
         }
     });
+    if let Some(info) = drain_info {
+        o.value("drain_info", &mesos_proto::json::to_value(&info));
+        if let Some(time) = slave.estimated_drain_start_time {
+            o.dbl("estimated_drain_start_time_seconds", time);
+        }
+    }
 }
 
 fn write_slave_full_resources(o: &mut Obj<'_>, slave: &Slave, usage: &Usage<'_>) {
@@ -492,7 +501,7 @@ pub fn write_ahead(
     }
     let slaves = master.slaves.registered.values().enumerate();
     for (n, slave) in slaves.skip(cursor.agents_passed) {
-        slave_fields(slave);
+        slave_fields(&master.slaves, slave);
         if due(n) {
             cursor.agents_passed = n + 1;
             return true;
@@ -537,7 +546,7 @@ pub fn estimated_len(master: &Master) -> usize {
             .sum::<usize>();
     }
     for slave in master.slaves.registered.values() {
-        let (before, after) = slave_fields(slave);
+        let (before, after) = slave_fields(&master.slaves, slave);
         len += before.len() + after.len();
     }
     len + len / 8

@@ -8,6 +8,7 @@ mod support;
 
 mod agents;
 mod authentication;
+mod draining;
 mod frameworks;
 mod http;
 mod maintenance;

@@ -92,6 +92,7 @@ impl Cluster {
             Type::MultiRole,
             Type::HierarchicalRole,
             Type::ReservationRefinement,
+            Type::AgentDraining,
         ];
         if takes_operations {
             capabilities.extend([
@@ -863,4 +864,66 @@ async fn resizing_a_volume_needs_an_agent_that_resizes() {
     );
     let message = error.message.unwrap();
     assert!(message.contains("AGENT_OPERATION_FEEDBACK"), "{message}");
+}
+
+/// The drain state of agent `id` in `GET_AGENTS`.
+async fn drain_state(addr: SocketAddrV4, id: &str) -> Value {
+    let (status, body) = api(addr, r#"{"type":"GET_AGENTS"}"#, "application/json").await;
+    assert_eq!(status, 200);
+    let response: Value = serde_json::from_slice(&body).unwrap();
+    response["get_agents"]["agents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["agent_info"]["id"]["value"] == id)
+        .map(|a| a["drain_info"]["state"].clone())
+        .unwrap_or(Value::Null)
+}
+
+#[actix_rt::test]
+async fn a_draining_agent_is_drained_once_its_last_operation_is_acknowledged() {
+    let mut c = Cluster::start(true).await;
+    c.accept(vec![reserve(Some("op1"), reserved("cpus:1;mem:128"))])
+        .await;
+    let applied = c.applied().await;
+    let id = c.slave_id.value.clone();
+    let drain =
+        format!(r#"{{"type":"DRAIN_AGENT","drain_agent":{{"agent_id":{{"value":"{id}"}}}}}}"#);
+    let (status, body) = api(c.addr(), &drain, "application/json").await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let _: mesos_proto::mesos::internal::DrainSlaveMessage =
+        c.agent_got("mesos.internal.DrainSlaveMessage").await;
+    assert_eq!(drain_state(c.addr(), &id).await, "DRAINING");
+
+    // Finished but not acknowledged, the operation is still held.
+    c.agent_sends(c.update(&applied, OperationState::OperationFinished, 1, true));
+    c.operation_update().await;
+    assert_eq!(drain_state(c.addr(), &id).await, "DRAINING");
+
+    let (status, body) = c
+        .call(Call {
+            r#type: Some(call::Type::AcknowledgeOperationStatus as i32),
+            acknowledge_operation_status: Some(call::AcknowledgeOperationStatus {
+                agent_id: Some(mesos_proto::mesos::v1::AgentId { value: id.clone() }),
+                resource_provider_id: None,
+                uuid: vec![1; 16],
+                operation_id: mesos_proto::mesos::v1::OperationId {
+                    value: "op1".into(),
+                },
+            }),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let _: AcknowledgeOperationStatusMessage = c
+        .agent_got("mesos.internal.AcknowledgeOperationStatusMessage")
+        .await;
+    // The master sends nothing when it marks the agent drained.
+    for _ in 0..500 {
+        if drain_state(c.addr(), &id).await == "DRAINED" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the agent was not drained");
 }

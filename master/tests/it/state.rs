@@ -33,7 +33,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         assert_eq!(self.status, 200, "{}\r\n\r\n{}", self.head, self.body);
         assert!(
             self.head.contains("Content-Type: application/json\r\n"),
@@ -1163,7 +1163,7 @@ async fn a_known_agent_reregistering_without_a_task_is_asked_to_reconcile_it() {
 
 /// Every streamed document of the master now, next to what the reference
 /// tree builders render: `(what, streamed, reference)`.
-async fn streamed_and_reference(master: &PID<Master>) -> Vec<(String, String, String)> {
+pub(crate) async fn streamed_and_reference(master: &PID<Master>) -> Vec<(String, String, String)> {
     master
         .call(|m, _| {
             use mesos_master::state_json as sj;
@@ -1224,7 +1224,7 @@ async fn streamed_and_reference(master: &PID<Master>) -> Vec<(String, String, St
         .unwrap()
 }
 
-fn assert_streamed_as_reference(pairs: &[(String, String, String)]) {
+pub(crate) fn assert_streamed_as_reference(pairs: &[(String, String, String)]) {
     for (what, streamed, reference) in pairs {
         assert!(!streamed.is_empty(), "{what}");
         if streamed != reference {

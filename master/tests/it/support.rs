@@ -42,6 +42,7 @@ const NAMES: &[&str] = &[
     "mesos.internal.ApplyOperationMessage",
     "mesos.internal.AcknowledgeOperationStatusMessage",
     "mesos.internal.ReconcileOperationsMessage",
+    "mesos.internal.DrainSlaveMessage",
 ];
 
 impl Process for Agent {
