@@ -14,7 +14,10 @@
 //! - `offers/{sent,accepted,declined,rescinded}`;
 //! - `tasks/active/<state>` (gauges) and `tasks/terminal/<state>`
 //!   (counters);
-//! - `operations` and `operations/<type>`: the offer operations it asked.
+//! - `operations` and `operations/<type>`: the offer operations it asked;
+//! - `roles/<role>/suppressed`: 1 while offers for the role are suppressed
+//!   (upstream's allocator publishes these under the same prefix), one per
+//!   role it is subscribed to.
 //!
 //! The metrics live as long as the framework is known, completed ones
 //! included (upstream keeps a completed framework's `Framework`, and so
@@ -70,6 +73,9 @@ pub struct FrameworkMetrics {
     terminal: HashMap<i32, Counter>,
     operations: Counter,
     operation_types: HashMap<i32, Counter>,
+    /// `roles/<role>/suppressed`, by role.
+    suppressed: std::sync::Mutex<HashMap<String, PushGauge>>,
+    prefix: String,
 }
 
 impl std::fmt::Debug for FrameworkMetrics {
@@ -168,6 +174,54 @@ impl FrameworkMetrics {
             terminal,
             operations,
             operation_types,
+            suppressed: Default::default(),
+            prefix,
+        }
+    }
+
+    fn suppressed_gauges(&self) -> std::sync::MutexGuard<'_, HashMap<String, PushGauge>> {
+        self.suppressed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The framework is subscribed to `roles`, `suppressed` among them:
+    /// a `roles/<role>/suppressed` gauge for each, those of roles it left
+    /// removed.
+    pub fn set_roles(&self, roles: &[String], suppressed: &[String]) {
+        let mut gauges = self.suppressed_gauges();
+        gauges.retain(|role, _| {
+            let keep = roles.contains(role);
+            if !keep {
+                if let Some(registry) = &self.registry {
+                    registry
+                        .metrics()
+                        .remove(&format!("{}roles/{role}/suppressed", self.prefix));
+                }
+            }
+            keep
+        });
+        for role in roles {
+            let gauge = gauges.entry(role.clone()).or_insert_with(|| {
+                let gauge = PushGauge::default();
+                if let Some(registry) = &self.registry {
+                    let value = gauge.0.clone();
+                    registry.metrics().gauge(
+                        &format!("{}roles/{role}/suppressed", self.prefix),
+                        move || value.load(Relaxed) as f64,
+                    );
+                }
+                gauge
+            });
+            gauge.0.store(i64::from(suppressed.contains(role)), Relaxed);
+        }
+    }
+
+    /// Offers for `roles` (all of them when empty) are suppressed
+    /// (`true`) or revived.
+    pub fn set_suppressed(&self, roles: &[String], suppressed: bool) {
+        for (role, gauge) in self.suppressed_gauges().iter() {
+            if roles.is_empty() || roles.contains(role) {
+                gauge.0.store(i64::from(suppressed), Relaxed);
+            }
         }
     }
 
@@ -224,6 +278,11 @@ impl Drop for FrameworkMetrics {
             for name in &self.names {
                 registry.metrics().remove(name);
             }
+            for role in self.suppressed_gauges().keys() {
+                registry
+                    .metrics()
+                    .remove(&format!("{}roles/{role}/suppressed", self.prefix));
+            }
         }
     }
 }
@@ -231,6 +290,42 @@ impl Drop for FrameworkMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suppressed_roles_have_a_gauge_each() {
+        let registry = Runtime::new(libprocess::runtime::Config {
+            ip: std::net::Ipv4Addr::LOCALHOST,
+            ..Default::default()
+        })
+        .unwrap();
+        let info = FrameworkInfo {
+            name: "f".into(),
+            id: Some(mesos_proto::mesos::FrameworkId {
+                value: "F-2".into(),
+            }),
+            ..Default::default()
+        };
+        let metrics = FrameworkMetrics::new(&info, Some(registry.clone()));
+        let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let value = |role: &str| {
+            registry
+                .metrics()
+                .snapshot()
+                .get(&format!("master/frameworks/f/F-2/roles/{role}/suppressed"))
+                .copied()
+        };
+        metrics.set_roles(&roles(&["a", "b"]), &roles(&["b"]));
+        assert_eq!((value("a"), value("b")), (Some(0.0), Some(1.0)));
+        metrics.set_suppressed(&[], true);
+        assert_eq!(value("a"), Some(1.0));
+        metrics.set_suppressed(&roles(&["a"]), false);
+        assert_eq!((value("a"), value("b")), (Some(0.0), Some(1.0)));
+        // A role left loses its gauge; the rest go with the framework.
+        metrics.set_roles(&roles(&["a"]), &[]);
+        assert_eq!(value("b"), None);
+        drop(metrics);
+        assert_eq!(value("a"), None);
+    }
 
     #[test]
     fn every_upstream_metric_is_published_and_removed_with_the_framework() {

@@ -782,6 +782,7 @@ impl Master {
         let active = framework.active;
         let capabilities = framework.allocator_capabilities();
         let suppressed = std::mem::take(&mut self.pending_suppressed);
+        framework.metrics.set_roles(&roles, &suppressed);
         let (constraints, filter) = std::mem::take(&mut self.pending_offer_constraints);
         self.allocator.add_framework(id, roles, suppressed, active);
         self.allocator.set_capabilities(id, capabilities);
@@ -1155,6 +1156,7 @@ impl Master {
             .map(|t| t.slave_id.value.clone())
             .collect();
         let pid = framework.pid.clone().unwrap_or_default().to_string();
+        framework.metrics.set_roles(&roles, &suppressed);
         self.allocator
             .add_framework(id, roles.clone(), suppressed.clone(), active);
         self.allocator

@@ -1770,12 +1770,18 @@ impl Master {
                 self.metrics.messages_revive_offers.inc();
                 let roles = call.revive.map(|r| r.roles).unwrap_or_default();
                 self.allocator.revive(framework_id, &roles);
+                if let Some(framework) = self.frameworks.registered.get(framework_id) {
+                    framework.metrics.set_suppressed(&roles, false);
+                }
                 self.schedule_allocation(ctx);
             }
             call::Type::Suppress => {
                 self.metrics.messages_suppress_offers.inc();
                 let roles = call.suppress.map(|s| s.roles).unwrap_or_default();
                 self.allocator.suppress(framework_id, &roles);
+                if let Some(framework) = self.frameworks.registered.get(framework_id) {
+                    framework.metrics.set_suppressed(&roles, true);
+                }
             }
             call::Type::Kill => {
                 if let Some(kill) = call.kill {
@@ -2303,6 +2309,9 @@ impl Master {
             {
                 this.metrics.messages_revive_offers.inc();
                 this.allocator.revive(&id, &message.roles);
+                if let Some(framework) = this.frameworks.registered.get(&id) {
+                    framework.metrics.set_suppressed(&message.roles, false);
+                }
                 this.schedule_allocation(ctx);
             }
         });

@@ -348,6 +348,7 @@ async fn snapshot_has_upstream_names_and_counts_tasks_offers_and_resources() {
         ("events/heartbeat", 0.0),
         ("calls/accept", 1.0),
         ("calls/revive", 1.0),
+        ("roles/*/suppressed", 0.0),
         ("calls/decline", 0.0),
         ("offers/accepted", 1.0),
         ("offers/declined", 0.0),
