@@ -185,6 +185,18 @@ pub struct Flags {
           default_value = "15mins")]
     pub registry_gc_interval: Duration,
 
+    /// How long reading the registry at recovery may take before the
+    /// master gives up and exits.
+    #[arg(long, env = "MESOS_REGISTRY_FETCH_TIMEOUT", value_parser = parse_duration,
+          default_value = "1mins")]
+    pub registry_fetch_timeout: Duration,
+
+    /// How long a registry write may take before the master gives up and
+    /// exits.
+    #[arg(long, env = "MESOS_REGISTRY_STORE_TIMEOUT", value_parser = parse_duration,
+          default_value = "20secs")]
+    pub registry_store_timeout: Duration,
+
     /// Unreachable and gone agents older than this are pruned.
     #[arg(long, env = "MESOS_REGISTRY_MAX_AGENT_AGE", alias = "registry_max_slave_age",
           value_parser = parse_duration, default_value = "2weeks")]
@@ -572,6 +584,14 @@ impl Flags {
             (
                 "registry_gc_interval",
                 Some(format_duration(self.registry_gc_interval)),
+            ),
+            (
+                "registry_fetch_timeout",
+                Some(format_duration(self.registry_fetch_timeout)),
+            ),
+            (
+                "registry_store_timeout",
+                Some(format_duration(self.registry_store_timeout)),
             ),
             (
                 "registry_max_agent_age",

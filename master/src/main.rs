@@ -51,7 +51,10 @@ fn run(flags: Flags) -> anyhow::Result<()> {
         ("replicated_log", Some(work_dir)) => Box::new(FileStore::new(work_dir)),
         _ => Box::<InMemoryStore>::default(),
     };
-    let registrar = Arc::new(Registrar::new(store));
+    let registrar = Arc::new(
+        Registrar::new(store)
+            .with_timeouts(flags.registry_fetch_timeout, flags.registry_store_timeout),
+    );
     let flags = Arc::new(flags);
     actix::System::new().block_on(async move {
         let master = mesos_master::master::spawn(&runtime, flags, registrar)

@@ -65,6 +65,15 @@ pub enum RegistrarError {
     /// Storing the batch the operation was part of failed.
     #[error("{0}")]
     Batch(String),
+    /// Reading or writing took longer than `--registry_fetch_timeout` or
+    /// `--registry_store_timeout` (upstream's message).
+    #[error("Failed to perform {action} within {limit}")]
+    Timeout {
+        /// `fetch` or `store`.
+        action: &'static str,
+        /// The limit, as flags print durations.
+        limit: String,
+    },
 }
 
 /// Where the registry is kept.
@@ -588,6 +597,8 @@ pub struct Registrar {
     /// `registrar/state_fetch_ms` and `registrar/state_store_ms`, once
     /// registered.
     timers: OnceLock<(Timer, Timer)>,
+    /// How long a fetch and a store may take.
+    timeouts: (Duration, Duration),
 }
 
 /// The window of `registrar/state_store_ms`'s statistics, as upstream's.
@@ -607,7 +618,29 @@ impl Registrar {
             }),
             recovered: AtomicBool::new(false),
             timers: OnceLock::new(),
+            timeouts: (Duration::from_secs(60), Duration::from_secs(20)),
         }
+    }
+
+    /// Sets how long a fetch and a store may take (upstream
+    /// `--registry_fetch_timeout`, default 1 min, and
+    /// `--registry_store_timeout`, default 20 s).
+    pub fn with_timeouts(mut self, fetch: Duration, store: Duration) -> Self {
+        self.timeouts = (fetch, store);
+        self
+    }
+
+    async fn within<T>(
+        limit: Duration,
+        action: &'static str,
+        work: impl std::future::Future<Output = Result<T, RegistrarError>>,
+    ) -> Result<T, RegistrarError> {
+        tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(RegistrarError::Timeout {
+                action,
+                limit: libprocess::flags::format_duration(limit),
+            })
+        })
     }
 
     /// Registers upstream's `registrar/*` metrics in `metrics`; the gauges
@@ -634,9 +667,10 @@ impl Registrar {
     }
 
     async fn fetch(&self) -> Result<Option<Registry>, RegistrarError> {
+        let fetch = Self::within(self.timeouts.0, "fetch", self.store.fetch());
         match self.timers.get() {
-            Some((fetch, _)) => fetch.time(self.store.fetch()).await,
-            None => self.store.fetch().await,
+            Some((timer, _)) => timer.time(fetch).await,
+            None => fetch.await,
         }
     }
 
@@ -644,6 +678,7 @@ impl Registrar {
         &self,
         store: BoxFuture<'static, Result<(), RegistrarError>>,
     ) -> Result<(), RegistrarError> {
+        let store = Self::within(self.timeouts.1, "store", store);
         match self.timers.get() {
             Some((_, timer)) => timer.time(store).await,
             None => store.await,
@@ -746,6 +781,43 @@ mod tests {
 
     fn now() -> TimeInfo {
         TimeInfo { nanoseconds: 1 }
+    }
+
+    /// A store that takes `delay` to read and to write.
+    struct Slow(Duration);
+
+    impl Store for Slow {
+        fn fetch(&self) -> BoxFuture<'static, Result<Option<Registry>, RegistrarError>> {
+            let delay = self.0;
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(None)
+            })
+        }
+
+        fn store(&self, _: &Registry) -> BoxFuture<'static, Result<(), RegistrarError>> {
+            let delay = self.0;
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_store_fails_with_upstreams_timeout_messages() {
+        let slow = Duration::from_millis(300);
+        let registrar = Registrar::new(Box::new(Slow(slow)))
+            .with_timeouts(Duration::from_millis(50), Duration::from_secs(5));
+        let error = registrar.recover(Default::default()).await.unwrap_err();
+        assert_eq!(error.to_string(), "Failed to perform fetch within 50ms");
+        let registrar = Registrar::new(Box::new(Slow(slow)))
+            .with_timeouts(Duration::from_secs(5), Duration::from_millis(50));
+        let error = registrar.recover(Default::default()).await.unwrap_err();
+        assert_eq!(error.to_string(), "Failed to perform store within 50ms");
+        // Within the limits, all is well.
+        let registrar = Registrar::new(Box::new(Slow(Duration::from_millis(10))));
+        assert!(registrar.recover(Default::default()).await.is_ok());
     }
 
     #[tokio::test]
