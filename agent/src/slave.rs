@@ -77,6 +77,7 @@ use prost::Message as _;
 use crate::checkpointed_resources;
 use crate::containerizer::{Containerizer, ResourceLimits};
 use crate::executor_http::{HttpConnection, ToExecutor};
+use crate::files::ExecutorSandboxes as _;
 use crate::flags::Flags;
 use crate::paths;
 use crate::state;

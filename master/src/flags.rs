@@ -14,10 +14,14 @@ use std::time::Duration;
 use clap::{ArgAction, Parser};
 use libprocess::flags::{format_duration, parse_duration};
 
+/// The log file the master writes in `--log_dir`.
+pub const LOG_FILE: &str = "mesos-master.log";
+
 /// Flags that name paths: their `file://` values are not read.
 pub const PATH_FLAGS: &[&str] = &[
     "work_dir",
     "log_dir",
+    "external_log_file",
     "webui_dir",
     "credentials",
     "http_credentials",
@@ -305,6 +309,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_LOG_DIR")]
     pub log_dir: Option<PathBuf>,
 
+    /// A log written by something else (e.g. the init system) to serve
+    /// as `/master/log` instead of the one in `--log_dir`.
+    #[arg(long, env = "MESOS_EXTERNAL_LOG_FILE")]
+    pub external_log_file: Option<PathBuf>,
+
     /// Log nothing to stderr.
     #[arg(long, env = "MESOS_QUIET", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
@@ -324,6 +333,15 @@ impl Flags {
         let flags = Self::try_parse_from(args)?;
         flags.validate()?;
         Ok(flags)
+    }
+
+    /// The log file served as `/master/log`: `--external_log_file`, else
+    /// the one the master writes in `--log_dir` (upstream attaches the
+    /// same two).
+    pub fn log_file(&self) -> Option<PathBuf> {
+        self.external_log_file
+            .clone()
+            .or_else(|| self.log_dir.as_ref().map(|dir| dir.join(LOG_FILE)))
     }
 
     /// The endpoints `--firewall_rules` disables (none without it).
@@ -637,6 +655,7 @@ impl Flags {
             ("hostname_lookup", Some(self.hostname_lookup.to_string())),
             ("ip", opt(&self.ip)),
             ("log_dir", path(&self.log_dir)),
+            ("external_log_file", path(&self.external_log_file)),
             ("logging_level", Some(self.logging_level.clone())),
             (
                 "max_agent_ping_timeouts",

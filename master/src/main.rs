@@ -18,7 +18,7 @@ fn logging(flags: &Flags) -> anyhow::Result<()> {
     if let Some(dir) = &flags.log_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create --log_dir {}", dir.display()))?;
-        let path = dir.join("mesos-master.log");
+        let path = dir.join(mesos_master::flags::LOG_FILE);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

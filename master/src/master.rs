@@ -193,6 +193,8 @@ pub struct Master {
     pub offers: HashMap<String, OfferState>,
     /// Operations sent to agents and not yet forgotten.
     pub operations: crate::operation_feedback::Operations,
+    /// The `files` process, which serves the master's log (`/master/log`).
+    pub files: Option<mesos_files::Files>,
     /// Inverse offers and the frameworks' answers ([`crate::inverse_offers`]).
     pub(crate) inverse_offers: crate::inverse_offers::InverseOffers,
     pub(crate) allocator: Box<dyn Allocator>,
@@ -347,6 +349,7 @@ impl Master {
             frameworks: Frameworks::default(),
             offers: HashMap::new(),
             operations: Default::default(),
+            files: None,
             inverse_offers: Default::default(),
             allocator,
             next_offer_id: 0,
@@ -1721,7 +1724,26 @@ pub fn spawn(
         let guard = basic().guard(crate::http_auth::Realm::ReadWrite.name());
         runtime.guard_builtin("logging", "/toggle", guard);
     }
-    let master = runtime.spawn(Master::new(flags, registrar, runtime.address()))?;
+    // Upstream's master has a `files` process too; it serves the log.
+    let files = if runtime.has_process("files") {
+        None
+    } else {
+        let guard = flags
+            .authenticate_http_readonly
+            .then(|| basic().guard(crate::http_auth::Realm::ReadOnly.name()));
+        Some(mesos_files::Files::spawn_guarded(runtime, guard)?)
+    };
+    let log_file = flags.log_file();
+    let mut master = Master::new(flags, registrar, runtime.address());
+    master.files = files.clone();
+    let master = runtime.spawn(master)?;
+    if let (Some(files), Some(log_file)) = (files, log_file) {
+        actix::spawn(async move {
+            if let Err(error) = files.attach(log_file.clone(), "/master/log").await {
+                tracing::error!(%error, path = %log_file.display(), "Failed to attach the log file");
+            }
+        });
+    }
     runtime.set_delegate(Some("master"));
     runtime.set_version(crate::version_json());
     Ok(master)

@@ -474,6 +474,46 @@ pub fn handle(master: &mut Master, ctx: &mut Context<Master>, request: Request) 
                 vec![],
             ))
         }
+        call::Type::ListFiles => {
+            let Some(files) = master.files.clone() else {
+                return ready(mesos_files::FilesError::Gone.response());
+            };
+            let path = call.list_files.map(|l| l.path).unwrap_or_default();
+            Box::pin(async move {
+                tracing::info!(path, "Processing LIST_FILES call");
+                match files.browse(&path).await {
+                    Ok(file_infos) => respond(
+                        &ApiResponse {
+                            r#type: typed(response::Type::ListFiles),
+                            list_files: Some(response::ListFiles { file_infos }),
+                            ..Default::default()
+                        },
+                        json,
+                    ),
+                    Err(error) => error.response(),
+                }
+            })
+        }
+        call::Type::ReadFile => {
+            let Some(files) = master.files.clone() else {
+                return ready(mesos_files::FilesError::Gone.response());
+            };
+            let read = call.read_file.unwrap_or_default();
+            Box::pin(async move {
+                tracing::info!(path = %read.path, "Processing READ_FILE call");
+                match files.read(read.offset, read.length, &read.path).await {
+                    Ok((size, data)) => respond(
+                        &ApiResponse {
+                            r#type: typed(response::Type::ReadFile),
+                            read_file: Some(response::ReadFile { size, data }),
+                            ..Default::default()
+                        },
+                        json,
+                    ),
+                    Err(error) => error.response(),
+                }
+            })
+        }
         call::Type::GrowVolume => {
             let Some(c) = call.grow_volume else {
                 return ready(Response::bad_request(

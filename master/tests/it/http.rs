@@ -319,3 +319,69 @@ async fn firewall_rules_disable_endpoints_by_exact_path() {
     .unwrap_err();
     assert!(error.to_string().contains("--firewall_rules"), "{error}");
 }
+
+#[actix_rt::test]
+async fn the_log_is_served_as_master_log_by_the_files_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("master.log");
+    std::fs::write(&log, "I1127 started\n").unwrap();
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&[&format!("--external_log_file={}", log.display())]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let addr = runtime.address();
+    // Attaching runs in the background.
+    let mut reply = crate::state::get(addr, "/files/read?path=/master/log&offset=0").await;
+    for _ in 0..100 {
+        if reply.status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        reply = crate::state::get(addr, "/files/read?path=/master/log&offset=0").await;
+    }
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let read: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(read["data"], "I1127 started\n");
+    assert_eq!(read["offset"], 0);
+
+    let (status, body) = crate::operator_api::api(
+        addr,
+        r#"{"type":"READ_FILE","read_file":{"path":"/master/log","offset":3}}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let response: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(response["read_file"]["size"], 14);
+    let data = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        response["read_file"]["data"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(data, b"27 started\n");
+
+    let (status, body) = crate::operator_api::api(
+        addr,
+        r#"{"type":"LIST_FILES","list_files":{"path":"/master/log"}}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    // A file lists as nothing (upstream lists directories only).
+    let response: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(response["type"], "LIST_FILES");
+    assert!(response["list_files"]["file_infos"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+    // Nothing else is attached.
+    let (status, _) = crate::operator_api::api(
+        addr,
+        r#"{"type":"LIST_FILES","list_files":{"path":"/etc"}}"#,
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, 404);
+}

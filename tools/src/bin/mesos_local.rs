@@ -67,8 +67,12 @@ fn run(flags: Flags) -> anyhow::Result<()> {
     actix::System::new().block_on(async move {
         let registrar = Arc::new(Registrar::new(Box::<InMemoryStore>::default()));
         let master = mesos_master::master::spawn(&runtime, master_flags, registrar)?;
-        // One `files` process for every agent, as upstream's `local`.
-        let files = mesos_agent::files::Files::spawn(&runtime)?;
+        // One `files` process for the master and every agent, as
+        // upstream's `local`: the master's.
+        let files = match master.call(|m, _| m.files.clone()).await.ok().flatten() {
+            Some(files) => files,
+            None => mesos_agent::files::Files::spawn(&runtime)?,
+        };
         for n in 0..flags.num_slaves {
             // `<work_dir>/0`, `<work_dir>/1`, ..: upstream `local.cpp`.
             let work_dir = flags.work_dir.join(n.to_string());
