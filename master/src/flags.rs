@@ -189,6 +189,28 @@ pub struct Flags {
           default_value = "15mins")]
     pub registry_gc_interval: Duration,
 
+    /// The largest share of the agents in the registry that may not come
+    /// back after a failover before the master gives up instead of
+    /// marking them unreachable (a percentage, `0%` to `100%`).
+    #[arg(
+        long,
+        env = "MESOS_RECOVERY_AGENT_REMOVAL_LIMIT",
+        alias = "recovery_slave_removal_limit",
+        default_value = "100%"
+    )]
+    pub recovery_agent_removal_limit: String,
+
+    /// Whether frameworks may run as `root`.
+    #[arg(long, env = "MESOS_ROOT_SUBMISSIONS", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
+    pub root_submissions: bool,
+
+    /// Upstream's experimental strict registry; only `false` (its
+    /// default) is supported, as upstream.
+    #[arg(long, env = "MESOS_REGISTRY_STRICT", action = ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", default_value = "false", value_parser = libprocess::flags::parse_bool_flag)]
+    pub registry_strict: bool,
+
     /// How long reading the registry at recovery may take before the
     /// master gives up and exits.
     #[arg(long, env = "MESOS_REGISTRY_FETCH_TIMEOUT", value_parser = parse_duration,
@@ -353,9 +375,36 @@ impl Flags {
         }
     }
 
+    /// `--recovery_agent_removal_limit` as a fraction (1.0 for `100%`).
+    pub fn recovery_removal_limit(&self) -> Result<f64, FlagError> {
+        let value = &self.recovery_agent_removal_limit;
+        let invalid = || {
+            FlagError(format!(
+                "Invalid value '{value}' for --recovery_agent_removal_limit: Must be within \
+                 [0%-100%]"
+            ))
+        };
+        // The `%` is optional, as upstream removes it when present.
+        let number = value
+            .strip_suffix('%')
+            .unwrap_or(value)
+            .parse::<f64>()
+            .map_err(|_| invalid())?;
+        if !(0.0..=100.0).contains(&number) {
+            return Err(invalid());
+        }
+        Ok(number / 100.0)
+    }
+
     /// Checks rules that span flags and refuses what is not supported yet.
     pub fn validate(&self) -> Result<(), FlagError> {
         self.disabled_endpoints()?;
+        self.recovery_removal_limit()?;
+        if self.registry_strict {
+            return Err(FlagError(
+                "Cannot run with --registry_strict; currently not supported".into(),
+            ));
+        }
         match self.registry.as_str() {
             "in_memory" => {}
             "replicated_log" => {
@@ -604,6 +653,12 @@ impl Flags {
                 Some(format_duration(self.registry_gc_interval)),
             ),
             (
+                "recovery_agent_removal_limit",
+                Some(self.recovery_agent_removal_limit.clone()),
+            ),
+            ("registry_strict", Some(self.registry_strict.to_string())),
+            ("root_submissions", Some(self.root_submissions.to_string())),
+            (
                 "registry_fetch_timeout",
                 Some(format_duration(self.registry_fetch_timeout)),
             ),
@@ -736,6 +791,40 @@ mod tests {
     fn deprecated_names_still_work() {
         let flags = parse(&["--registry=in_memory", "--slave_ping_timeout=3secs"]).unwrap();
         assert_eq!(flags.agent_ping_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn recovery_limit_root_submissions_and_strict_registry() {
+        let parse = |extra: &[&str]| {
+            Flags::parse_from_args(
+                ["mesos-master", "--registry=in_memory"]
+                    .iter()
+                    .chain(extra)
+                    .map(|s| s.to_string()),
+            )
+        };
+        let flags = parse(&[]).unwrap();
+        assert_eq!(flags.recovery_removal_limit().unwrap(), 1.0);
+        assert!(flags.root_submissions);
+        let flags = parse(&["--recovery_slave_removal_limit=25%"]).unwrap();
+        assert_eq!(flags.recovery_removal_limit().unwrap(), 0.25);
+        assert_eq!(
+            parse(&["--recovery_agent_removal_limit=50"])
+                .unwrap()
+                .recovery_removal_limit()
+                .unwrap(),
+            0.5
+        );
+        let error = parse(&["--recovery_agent_removal_limit=150%"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("Must be within [0%-100%]"), "{error}");
+        let error = parse(&["--registry_strict"]).unwrap_err().to_string();
+        assert!(
+            error.contains("--registry_strict; currently not supported"),
+            "{error}"
+        );
+        assert!(!parse(&["--no-root_submissions"]).unwrap().root_submissions);
     }
 
     #[test]

@@ -460,6 +460,12 @@ impl Master {
                 ));
             }
         }
+        if info.user == "root" && !self.flags.root_submissions {
+            return Err(
+                "User 'root' is not allowed to run frameworks without --root_submissions set"
+                    .into(),
+            );
+        }
         Ok(())
     }
 

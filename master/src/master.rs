@@ -203,6 +203,8 @@ pub struct Master {
     /// Suppressed roles of the subscription being handled, for the
     /// allocator.
     pub(crate) pending_suppressed: Vec<String>,
+    /// How many admitted agents the registry held at recovery.
+    recovered_from_registry: usize,
     /// The offer constraints of the SUBSCRIBE in progress, and their filter.
     pub(crate) pending_offer_constraints: (
         mesos_proto::mesos::scheduler::OfferConstraints,
@@ -355,6 +357,7 @@ impl Master {
             next_offer_id: 0,
             allocation_pending: false,
             pending_suppressed: Vec::new(),
+            recovered_from_registry: 0,
             pending_offer_constraints: Default::default(),
             subscribers: Default::default(),
             weights,
@@ -534,6 +537,7 @@ impl Master {
                 .unwrap_or_default();
             self.recover_drain(&id, slave.drain_info, slave.deactivated);
             self.slaves.recovered.insert(id, slave.info);
+            self.recovered_from_registry += 1;
         }
         for slave in registry.unreachable.unwrap_or_default().slaves {
             self.recover_drain(&slave.id.value, slave.drain_info, slave.deactivated);
@@ -759,6 +763,28 @@ impl Master {
     }
 
     fn recovered_slaves_timeout(&mut self, ctx: &mut Context<Self>) {
+        // Too many missing agents: give up rather than remove them
+        // (upstream `recoveredSlavesTimeout`).
+        let limit = self.flags.recovery_removal_limit().unwrap_or(1.0);
+        if self.recovered_from_registry > 0 {
+            let share = self.slaves.recovered.len() as f64 / self.recovered_from_registry as f64;
+            if share > limit {
+                let mut ids: Vec<&String> = self.slaves.recovered.keys().collect();
+                ids.sort();
+                tracing::error!(
+                    "Post-recovery agent removal limit exceeded! After {} there were {} ({}%) \
+                     agents recovered from the registry that did not reregister: {:?} The \
+                     configured removal limit is {}%. Please investigate or increase this \
+                     limit to proceed further",
+                    libprocess::flags::format_duration(self.flags.agent_reregister_timeout),
+                    self.slaves.recovered.len(),
+                    share * 100.0,
+                    ids,
+                    limit * 100.0
+                );
+                std::process::exit(1);
+            }
+        }
         let expired: Vec<SlaveInfo> = self.slaves.recovered.values().cloned().collect();
         for info in expired {
             let id = info

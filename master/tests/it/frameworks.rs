@@ -375,3 +375,32 @@ async fn frameworks_reported_by_reregistering_agents_are_listed_and_can_be_torn_
         "{response}"
     );
 }
+
+#[actix_rt::test]
+async fn root_frameworks_are_refused_without_root_submissions() {
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&["--no-root_submissions"]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let event = recv(&mut rx).await;
+    assert_eq!(event.name, "mesos.internal.FrameworkErrorMessage");
+    let error = decode::<mesos_proto::mesos::internal::FrameworkErrorMessage>(&event);
+    assert_eq!(
+        error.message,
+        "User 'root' is not allowed to run frameworks without --root_submissions set"
+    );
+    // Another user is welcome.
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    let mut other = info(None, 0.0);
+    other.user = "nobody".into();
+    subscribe(&scheduler, master.upid(), other, false);
+    assert_eq!(
+        recv(&mut rx).await.name,
+        "mesos.internal.FrameworkRegisteredMessage"
+    );
+}
