@@ -446,6 +446,9 @@ pub struct HierarchicalDrf {
     unallocated_reserved: HashMap<String, Quantities>,
     /// `--filter_gpu_resources`.
     filter_gpu_resources: bool,
+    /// Which of [`SHARE_NAMES`] `--fair_sharing_excluded_resource_names`
+    /// leaves out of shares.
+    excluded_from_shares: [bool; 4],
     /// The region of the master's `--domain`, if it has a fault domain.
     region: Option<String>,
 }
@@ -522,6 +525,27 @@ impl HierarchicalDrf {
     /// allocator's, until told, `false`).
     pub fn set_filter_gpu_resources(&mut self, filter: bool) {
         self.filter_gpu_resources = filter;
+    }
+
+    /// Leaves `names` out of the shares frameworks and roles are sorted
+    /// by (upstream `--fair_sharing_excluded_resource_names`); names that
+    /// do not count towards shares here anyway are ignored.
+    pub fn set_fair_sharing_excluded(&mut self, names: &[String]) {
+        for (i, name) in SHARE_NAMES.iter().enumerate() {
+            self.excluded_from_shares[i] = names.iter().any(|n| n == name);
+        }
+    }
+
+    /// The dominant share of `allocated` against the cluster's totals,
+    /// without the excluded resources.
+    fn share_of(&self, allocated: &Quantities) -> f64 {
+        let mut totals = self.totals;
+        for (i, excluded) in self.excluded_from_shares.iter().enumerate() {
+            if *excluded {
+                totals[i] = 0.0;
+            }
+        }
+        share(&totals, allocated)
     }
 
     /// Sets the region of the master's `--domain` fault domain, against
@@ -736,7 +760,7 @@ impl HierarchicalDrf {
         self.frameworks[index]
             .as_ref()
             .and_then(|f| f.quantities.get(role))
-            .map_or(0.0, |q| share(&self.totals, q))
+            .map_or(0.0, |q| self.share_of(q))
     }
 
     /// Where a role goes in the order of the role tree (upstream's DRF
@@ -750,7 +774,7 @@ impl HierarchicalDrf {
         let own = self
             .role_quantities
             .get(role)
-            .map_or(0.0, |q| share(&self.totals, q));
+            .map_or(0.0, |q| self.share_of(q));
         let leaf = format!("{role}/.");
         path.push((own, self.node_count(&leaf), rank(&leaf)));
         RoleKey {
@@ -796,7 +820,7 @@ impl HierarchicalDrf {
         let share = self
             .subtree_quantities
             .get(node)
-            .map_or(0.0, |q| share(&self.totals, q));
+            .map_or(0.0, |q| self.share_of(q));
         share / self.weights.get(node).copied().unwrap_or(1.0)
     }
 
@@ -832,7 +856,7 @@ impl HierarchicalDrf {
                     let own = self
                         .role_quantities
                         .get(role.as_str())
-                        .map_or(0.0, |q| share(&self.totals, q));
+                        .map_or(0.0, |q| self.share_of(q));
                     if let Some(leaf) = key.path.last_mut() {
                         leaf.0 = own;
                         leaf.1 = leaf_count;
@@ -1360,7 +1384,7 @@ impl Allocator for HierarchicalDrf {
             gauges.dominant_share = self
                 .role_quantities
                 .get(role)
-                .map_or(0.0, |q| share(&self.totals, q));
+                .map_or(0.0, |q| self.share_of(q));
         }
         for (role, quota) in &self.quotas {
             let allocated = self.role_quantities.get(role).copied().unwrap_or_default();
@@ -1715,6 +1739,35 @@ mod tests {
         // Role a weighs three times as much: it gets three agents of four.
         assert_eq!(run(&[("a", 3.0)]), (3, 1));
         assert_eq!(run(&[("b", 3.0)]), (1, 3));
+    }
+
+    #[test]
+    fn excluded_resources_do_not_count_towards_shares() {
+        let next = |excluded: &[&str]| {
+            let mut drf = HierarchicalDrf::default();
+            drf.set_fair_sharing_excluded(
+                &excluded.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            );
+            drf.add_slave("g", resources("cpus:1;mem:100;gpus:4"), Resources::new());
+            drf.add_slave("c1", resources("cpus:4;mem:400"), Resources::new());
+            drf.add_slave("c2", resources("cpus:4;mem:400"), Resources::new());
+            drf.add_framework("fa", vec!["a".into()], vec![], true);
+            drf.add_framework("fb", vec!["b".into()], vec![], true);
+            // Role a holds the GPU agent, role b a CPU agent.
+            let mut gpu = resources("cpus:1;mem:100;gpus:4");
+            gpu.allocate("a");
+            drf.add_used("fa", "g", &gpu);
+            let mut cpu = resources("cpus:4;mem:400");
+            cpu.allocate("b");
+            drf.add_used("fb", "c1", &cpu);
+            let allocations = drf.allocate(Duration::ZERO);
+            assert_eq!(allocations.len(), 1, "{allocations:?}");
+            allocations[0].framework_id.clone()
+        };
+        // All GPUs make role a's share 1: the free agent goes to b.
+        assert_eq!(next(&[]), "fb");
+        // Without GPUs a holds 1/9 of the CPUs, b 4/9.
+        assert_eq!(next(&["gpus"]), "fa");
     }
 
     #[test]

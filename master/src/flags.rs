@@ -200,6 +200,11 @@ pub struct Flags {
     )]
     pub recovery_agent_removal_limit: String,
 
+    /// Resources left out of the dominant shares frameworks and roles are
+    /// sorted by, comma-separated (e.g. `gpus`).
+    #[arg(long, env = "MESOS_FAIR_SHARING_EXCLUDED_RESOURCE_NAMES")]
+    pub fair_sharing_excluded_resource_names: Option<String>,
+
     /// Whether frameworks may run as `root`.
     #[arg(long, env = "MESOS_ROOT_SUBMISSIONS", action = ArgAction::Set, num_args = 0..=1,
           require_equals = true, default_missing_value = "true", default_value = "true", value_parser = libprocess::flags::parse_bool_flag)]
@@ -373,6 +378,18 @@ impl Flags {
             Some(value) => libprocess::firewall::disabled_paths(value)
                 .map_err(|e| FlagError(format!("{e} (see --firewall_rules flag)"))),
         }
+    }
+
+    /// The names `--fair_sharing_excluded_resource_names` lists.
+    pub fn fair_sharing_excluded(&self) -> Vec<String> {
+        self.fair_sharing_excluded_resource_names
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// `--recovery_agent_removal_limit` as a fraction (1.0 for `100%`).
@@ -658,6 +675,10 @@ impl Flags {
             ),
             ("registry_strict", Some(self.registry_strict.to_string())),
             ("root_submissions", Some(self.root_submissions.to_string())),
+            (
+                "fair_sharing_excluded_resource_names",
+                self.fair_sharing_excluded_resource_names.clone(),
+            ),
             (
                 "registry_fetch_timeout",
                 Some(format_duration(self.registry_fetch_timeout)),

@@ -309,6 +309,7 @@ impl Master {
         let auth = crate::authentication::Authentications::new(&flags);
         let mut drf = HierarchicalDrf::default();
         drf.set_filter_gpu_resources(flags.filter_gpu_resources);
+        drf.set_fair_sharing_excluded(&flags.fair_sharing_excluded());
         drf.set_region(
             domain
                 .as_ref()
