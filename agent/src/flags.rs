@@ -166,6 +166,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_FIREWALL_RULES")]
     pub firewall_rules: Option<String>,
 
+    /// A command whose output is the IP address to listen on (instead of
+    /// `--ip`; not both).
+    #[arg(long, env = "MESOS_IP_DISCOVERY_COMMAND")]
+    pub ip_discovery_command: Option<String>,
+
     /// How the agent authenticates; only `crammd5` (no modules).
     #[arg(long, env = "MESOS_AUTHENTICATEE", default_value = "crammd5")]
     pub authenticatee: String,
@@ -492,6 +497,11 @@ impl Flags {
     /// Refuses values this agent does not support yet.
     pub fn validate(&self) -> Result<(), FlagError> {
         self.disabled_endpoints()?;
+        if self.ip.is_some() && self.ip_discovery_command.is_some() {
+            return Err(FlagError(
+                "Only one of `--ip` or `--ip_discovery_command` should be specified".into(),
+            ));
+        }
         if self.http_authenticators != "basic" {
             return Err(FlagError(format!(
                 "--http_authenticators: '{}' is not supported: only 'basic' (no modules)",
@@ -967,6 +977,8 @@ impl Flags {
                 Some(self.http_authenticators.clone()),
             ),
             ("http_credentials", self.http_credentials.clone()),
+            ("firewall_rules", self.firewall_rules.clone()),
+            ("ip_discovery_command", self.ip_discovery_command.clone()),
             (
                 "authentication_backoff_factor",
                 Some(format_duration(self.authentication_backoff_factor)),

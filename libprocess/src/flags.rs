@@ -115,6 +115,42 @@ fn read_file_value(flag: &str, value: &str) -> Result<String, FlagError> {
     }
 }
 
+/// The address to listen on, as the master and agent choose it (upstream
+/// `main.cpp`): `--ip`, or what `--ip_discovery_command` prints (run by
+/// the shell, its output trimmed), or `LIBPROCESS_IP` (`from_env`); both
+/// flags at once is an error.
+pub fn listen_ip(
+    ip: Option<std::net::Ipv4Addr>,
+    discovery_command: Option<&str>,
+    from_env: std::net::Ipv4Addr,
+) -> Result<std::net::Ipv4Addr, String> {
+    match (ip, discovery_command) {
+        (Some(_), Some(_)) => {
+            Err("Only one of `--ip` or `--ip_discovery_command` should be specified".into())
+        }
+        (Some(ip), None) => Ok(ip),
+        (None, None) => Ok(from_env),
+        (None, Some(command)) => {
+            let output = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| format!("Failed to run '{command}': {e}"))?;
+            if !output.status.success() {
+                return Err(format!("Failed to run '{command}': {}", output.status));
+            }
+            let text = String::from_utf8_lossy(&output.stdout);
+            text.trim().parse().map_err(|e| {
+                format!(
+                    "'{command}' printed '{}', not an IP address: {e}",
+                    text.trim()
+                )
+            })
+        }
+    }
+}
+
 /// Parses a boolean as stout does (`true`/`false`, `1`/`0`).
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim() {
@@ -219,6 +255,24 @@ pub fn parse_bytes(value: &str) -> Result<u64, FlagError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listen_ip_comes_from_one_place() {
+        use std::net::Ipv4Addr;
+        let env = Ipv4Addr::new(10, 0, 0, 1);
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        assert_eq!(listen_ip(None, None, env), Ok(env));
+        assert_eq!(listen_ip(Some(ip), None, env), Ok(ip));
+        assert_eq!(
+            listen_ip(None, Some("echo ' 127.0.0.3 '"), env),
+            Ok(Ipv4Addr::new(127, 0, 0, 3))
+        );
+        assert!(listen_ip(Some(ip), Some("echo 1.2.3.4"), env).is_err());
+        assert!(listen_ip(None, Some("echo nope"), env)
+            .unwrap_err()
+            .contains("not an IP"));
+        assert!(listen_ip(None, Some("exit 3"), env).is_err());
+    }
 
     #[test]
     fn durations_use_mesos_units() {

@@ -322,6 +322,11 @@ pub struct Flags {
     #[arg(long, env = "MESOS_FIREWALL_RULES")]
     pub firewall_rules: Option<String>,
 
+    /// A command whose output is the IP address to listen on (instead of
+    /// `--ip`; not both).
+    #[arg(long, env = "MESOS_IP_DISCOVERY_COMMAND")]
+    pub ip_discovery_command: Option<String>,
+
     /// File with the principals and secrets clients authenticate with:
     /// JSON `{"credentials": [{"principal": .., "secret": ..}]}` or one
     /// `principal secret` per line; `/path` or `file:///path`.
@@ -416,6 +421,11 @@ impl Flags {
     /// Checks rules that span flags and refuses what is not supported yet.
     pub fn validate(&self) -> Result<(), FlagError> {
         self.disabled_endpoints()?;
+        if self.ip.is_some() && self.ip_discovery_command.is_some() {
+            return Err(FlagError(
+                "Only one of `--ip` or `--ip_discovery_command` should be specified".into(),
+            ));
+        }
         self.recovery_removal_limit()?;
         if self.registry_strict {
             return Err(FlagError(
@@ -665,6 +675,8 @@ impl Flags {
                 self.http_framework_authenticators.clone(),
             ),
             ("http_credentials", self.http_credentials.clone()),
+            ("firewall_rules", self.firewall_rules.clone()),
+            ("ip_discovery_command", self.ip_discovery_command.clone()),
             (
                 "registry_gc_interval",
                 Some(format_duration(self.registry_gc_interval)),

@@ -39,12 +39,16 @@ fn logging(flags: &Flags) -> anyhow::Result<()> {
 
 fn run(flags: Flags) -> anyhow::Result<()> {
     logging(&flags)?;
+    let from_env = libprocess::Config::from_env()?;
+    let ip =
+        libprocess::flags::listen_ip(flags.ip, flags.ip_discovery_command.as_deref(), from_env.ip)
+            .map_err(anyhow::Error::msg)?;
     let config = libprocess::Config {
-        ip: flags.ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ip,
         port: flags.port,
         advertise_ip: flags.advertise_ip,
         advertise_port: flags.advertise_port,
-        ..libprocess::Config::from_env()?
+        ..from_env
     };
     let runtime = libprocess::initialize(config).context("failed to initialize libprocess")?;
     let store: Box<dyn Store> = match (flags.registry.as_str(), &flags.work_dir) {
