@@ -927,3 +927,70 @@ async fn a_draining_agent_is_drained_once_its_last_operation_is_acknowledged() {
     }
     panic!("the agent was not drained");
 }
+
+#[actix_rt::test]
+async fn an_agent_that_takes_operations_keeps_its_own_view_of_its_resources() {
+    use mesos_proto::mesos::internal::ReregisterSlaveMessage;
+    use slave_info::capability::Type;
+
+    let mut c = Cluster::start(true).await;
+    c.accept(vec![reserve(Some("op1"), reserved("cpus:1"))])
+        .await;
+    let applied = c.applied().await;
+    // It restarts before applying the operation: what it reports has no
+    // reservation, and the master takes that (it does not resend its own
+    // view, as for agents that do not take operations).
+    let mut slave = slave_info("agent.example");
+    slave.id = Some(c.slave_id.clone());
+    slave.resources = Resources::parse("cpus:2;mem:1024;disk:1024", "*")
+        .unwrap()
+        .to_vec();
+    let message = ReregisterSlaveMessage {
+        slave,
+        version: Some("1.11.0".into()),
+        agent_capabilities: [
+            Type::MultiRole,
+            Type::HierarchicalRole,
+            Type::ReservationRefinement,
+            Type::ResourceProvider,
+            Type::AgentOperationFeedback,
+        ]
+        .into_iter()
+        .map(|t| slave_info::Capability {
+            r#type: Some(t as i32),
+        })
+        .collect(),
+        resource_version_uuid: Some(Uuid { value: vec![8; 16] }),
+        ..Default::default()
+    };
+    c.agent_sends(message);
+    let _: mesos_proto::mesos::internal::SlaveReregisteredMessage =
+        c.agent_got("mesos.internal.SlaveReregisteredMessage").await;
+    let state = get(c.addr(), "/master/slaves").await;
+    let state: Value = serde_json::from_str(&state.body).unwrap();
+    let agent = &state["slaves"][0];
+    assert!(
+        agent["reserved_resources"]
+            .as_object()
+            .is_none_or(|r| r.is_empty()),
+        "{agent}"
+    );
+    // Its update then drops the operation it never got.
+    c.agent_sends(UpdateSlaveMessage {
+        slave_id: c.slave_id.clone(),
+        update_oversubscribed_resources: Some(false),
+        operations: Some(update_slave_message::Operations { operations: vec![] }),
+        resource_version_uuid: Some(Uuid { value: vec![8; 16] }),
+        ..Default::default()
+    });
+    let reconcile: ReconcileOperationsMessage = c
+        .agent_got("mesos.internal.ReconcileOperationsMessage")
+        .await;
+    assert_eq!(
+        reconcile.operations[0].operation_uuid.as_ref(),
+        Some(&applied.operation_uuid)
+    );
+    while let Ok(event) = c.agent_rx.try_recv() {
+        assert_ne!(event.name, "mesos.internal.CheckpointResourcesMessage");
+    }
+}
