@@ -7,83 +7,57 @@ pub use mesos_files::*;
 
 use crate::paths;
 
-/// Attaching and detaching executor sandboxes (upstream `Framework::
-/// addExecutor`, `recoverExecutor` and the sandbox garbage collection).
-pub trait ExecutorSandboxes {
-    /// Attaches an executor run's sandbox (see the implementation).
-    fn attach_executor(
-        &self,
-        work_dir: &Path,
-        slave_id: &str,
-        framework_id: &str,
-        executor_id: &str,
-        container_id: &str,
-    );
-
-    /// Detaches what `attach_executor` attached for the run.
-    fn detach_executor(
-        &self,
-        work_dir: &Path,
-        slave_id: &str,
-        framework_id: &str,
-        executor_id: &str,
-        container_id: &str,
-    );
+/// Attaches an executor run's sandbox where upstream does (in
+/// `Framework::addExecutor` and `recoverExecutor`): at the real run
+/// directory, at the real `runs/latest` path and at the virtual
+/// `/frameworks/<fid>/executors/<eid>/runs/latest`. Runs in the
+/// background; a failure is logged, as upstream's `fileAttached`.
+pub fn attach_executor(
+    files: &Files,
+    work_dir: &Path,
+    slave_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+    container_id: &str,
+) {
+    let directory =
+        paths::executor_run_dir(work_dir, slave_id, framework_id, executor_id, container_id);
+    let names = executor_virtual_paths(work_dir, slave_id, framework_id, executor_id)
+        .into_iter()
+        .chain([directory.display().to_string()]);
+    for name in names {
+        let files = files.clone();
+        let directory = directory.clone();
+        actix::spawn(async move {
+            match files.attach(directory.clone(), &name).await {
+                Ok(()) => tracing::debug!(virtual_path = %name, "Attached sandbox"),
+                Err(error) => tracing::warn!(
+                    %error,
+                    path = %directory.display(),
+                    virtual_path = %name,
+                    "Failed to attach sandbox"
+                ),
+            }
+        });
+    }
 }
 
-impl ExecutorSandboxes for Files {
-    /// Attaches an executor run's sandbox where upstream does (in
-    /// `Framework::addExecutor` and `recoverExecutor`): at the real run
-    /// directory, at the real `runs/latest` path and at the virtual
-    /// `/frameworks/<fid>/executors/<eid>/runs/latest`. Runs in the
-    /// background; a failure is logged, as upstream's `fileAttached`.
-    fn attach_executor(
-        &self,
-        work_dir: &Path,
-        slave_id: &str,
-        framework_id: &str,
-        executor_id: &str,
-        container_id: &str,
-    ) {
-        let directory =
-            paths::executor_run_dir(work_dir, slave_id, framework_id, executor_id, container_id);
-        let names = executor_virtual_paths(work_dir, slave_id, framework_id, executor_id)
-            .into_iter()
-            .chain([directory.display().to_string()]);
-        for name in names {
-            let files = self.clone();
-            let directory = directory.clone();
-            actix::spawn(async move {
-                match files.attach(directory.clone(), &name).await {
-                    Ok(()) => tracing::debug!(virtual_path = %name, "Attached sandbox"),
-                    Err(error) => tracing::warn!(
-                        %error,
-                        path = %directory.display(),
-                        virtual_path = %name,
-                        "Failed to attach sandbox"
-                    ),
-                }
-            });
-        }
-    }
-
-    /// Detaches what [`ExecutorSandboxes::attach_executor`] attached for the run, as
-    /// upstream does once the sandbox is garbage collected: the run's own
-    /// path, and the two `latest` paths.
-    fn detach_executor(
-        &self,
-        work_dir: &Path,
-        slave_id: &str,
-        framework_id: &str,
-        executor_id: &str,
-        container_id: &str,
-    ) {
-        let directory =
-            paths::executor_run_dir(work_dir, slave_id, framework_id, executor_id, container_id);
-        self.detach(&directory.display().to_string());
-        for name in executor_virtual_paths(work_dir, slave_id, framework_id, executor_id) {
-            self.detach(&name);
-        }
+/// Detaches what [`attach_executor`] attached for the run, as
+/// upstream does once the sandbox is garbage collected: the run's own
+/// path, and the two `latest` paths.
+pub fn detach_executor(
+    files: &Files,
+    work_dir: &Path,
+    slave_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+    container_id: &str,
+) {
+    let directory =
+        paths::executor_run_dir(work_dir, slave_id, framework_id, executor_id, container_id);
+    files.detach(&directory.display().to_string());
+    for name in executor_virtual_paths(work_dir, slave_id, framework_id, executor_id) {
+        files.detach(&name);
     }
 }
 

@@ -487,11 +487,7 @@ impl Flags {
 
     /// The endpoints `--firewall_rules` disables (none without it).
     pub fn disabled_endpoints(&self) -> Result<std::collections::HashSet<String>, FlagError> {
-        match &self.firewall_rules {
-            None => Ok(Default::default()),
-            Some(value) => libprocess::firewall::disabled_paths(value)
-                .map_err(|e| FlagError(format!("{e} (see --firewall_rules flag)"))),
-        }
+        libprocess::firewall::flag(self.firewall_rules.as_deref()).map_err(FlagError)
     }
 
     /// Refuses values this agent does not support yet.

@@ -77,7 +77,6 @@ use prost::Message as _;
 use crate::checkpointed_resources;
 use crate::containerizer::{Containerizer, ResourceLimits};
 use crate::executor_http::{HttpConnection, ToExecutor};
-use crate::files::ExecutorSandboxes as _;
 use crate::flags::Flags;
 use crate::paths;
 use crate::state;
@@ -1299,7 +1298,8 @@ impl Slave {
         let executor_id = info.executor_id.value.clone();
         tracing::info!(%framework_id, %executor_id, %container_id, directory = %directory.display(), "Launching executor");
         if let Some(files) = &self.files {
-            files.attach_executor(
+            crate::files::attach_executor(
+                files,
                 &self.config.work_dir,
                 &slave_id,
                 framework_id,
@@ -1474,7 +1474,7 @@ impl Slave {
                     if let [.., frameworks, f, executors, e, runs, c] = parts.as_slice() {
                         if frameworks == "frameworks" && executors == "executors" && runs == "runs"
                         {
-                            files.detach_executor(&work_dir, slave_id, f, e, c);
+                            crate::files::detach_executor(&files, &work_dir, slave_id, f, e, c);
                         }
                     }
                 }
@@ -2388,7 +2388,8 @@ impl Slave {
                     &container_id,
                 );
                 if let Some(files) = &self.files {
-                    files.attach_executor(
+                    crate::files::attach_executor(
+                        files,
                         &work_dir,
                         &slave.id,
                         &framework_id,

@@ -37,6 +37,14 @@ pub fn disabled_paths(value: &str) -> Result<HashSet<String>, String> {
         .collect()
 }
 
+/// The paths the `--firewall_rules` flag disables (none without it), or
+/// an error naming the flag.
+pub fn flag(value: Option<&str>) -> Result<HashSet<String>, String> {
+    value.map_or(Ok(HashSet::new()), |value| {
+        disabled_paths(value).map_err(|e| format!("{e} (see --firewall_rules flag)"))
+    })
+}
+
 /// The answer to a request for a disabled endpoint, if `path` is one.
 pub(crate) fn refuse(disabled: &HashSet<String>, path: &str) -> Option<crate::http::Response> {
     disabled.contains(path).then(|| {
