@@ -225,17 +225,6 @@ impl Master {
         })
     }
 
-    /// Whether an agent takes operations that ask for feedback
-    /// (`AGENT_OPERATION_FEEDBACK`).
-    pub(crate) fn agent_gives_feedback(&self, slave_id: &str) -> bool {
-        self.slaves.registered.get(slave_id).is_some_and(|slave| {
-            has_capability(
-                &slave.capabilities,
-                slave_info::capability::Type::AgentOperationFeedback,
-            )
-        })
-    }
-
     fn is_completed_framework(&self, framework_id: &str) -> bool {
         self.frameworks.completed.iter().any(|f| {
             f.info

@@ -783,6 +783,71 @@ impl Master {
         libprocess::Process::base(self).send(&pid, &CheckpointResourcesMessage { resources });
     }
 
+    /// Whether an operation that asks for feedback (`id`) can have it, as
+    /// upstream's `Master::accept` checks: a v0 framework is sent an error
+    /// (its driver aborts), and the operation is dropped for an agent
+    /// without `RESOURCE_PROVIDER`, or, on the agent's own resources,
+    /// without `AGENT_OPERATION_FEEDBACK`.
+    fn feedback_possible(
+        &self,
+        framework_id: &str,
+        slave_id: &str,
+        operation: &offer::Operation,
+    ) -> bool {
+        let Some(framework) = self.frameworks.registered.get(framework_id) else {
+            return false;
+        };
+        if framework.http.is_none() {
+            let message = "The 'id' field was set in an offer operation, but operation \
+                           feedback is not supported for the SchedulerDriver API";
+            tracing::warn!(
+                %framework_id,
+                "Dropping {} operation from framework {framework_id}: {message}",
+                type_name(operation)
+            );
+            if let Some(pid) = &framework.pid {
+                self.framework_error(
+                    pid,
+                    &format!("{message}; please use the HTTP scheduler API for this feature"),
+                );
+            }
+            return false;
+        }
+        let capabilities = self
+            .slaves
+            .registered
+            .get(slave_id)
+            .map(|s| s.capabilities.clone())
+            .unwrap_or_default();
+        let has = |t: slave_info::capability::Type| {
+            crate::operation_feedback::has_capability(&capabilities, t)
+        };
+        if !has(slave_info::capability::Type::ResourceProvider) {
+            self.drop_operation(
+                framework_id,
+                operation,
+                &format!(
+                    "Operation requested feedback, but agent {slave_id} does not have the \
+                     required RESOURCE_PROVIDER capability"
+                ),
+            );
+            return false;
+        }
+        if !has(slave_info::capability::Type::AgentOperationFeedback) {
+            self.drop_operation(
+                framework_id,
+                operation,
+                &format!(
+                    "Operation on agent default resources requested feedback, but agent \
+                     {slave_id} does not have the required AGENT_OPERATION_FEEDBACK and \
+                     RESOURCE_PROVIDER capabilities"
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
     /// Drops an offer operation of an ACCEPT with `message` (upstream
     /// `Master::drop`): logged, and for an operation with an id the
     /// framework gets `OPERATION_ERROR`.
@@ -830,15 +895,7 @@ impl Master {
         offered: &mut Resources,
         resized: &mut Resources,
     ) {
-        if operation.id.is_some() && !self.agent_gives_feedback(slave_id) {
-            self.drop_operation(
-                framework_id,
-                &operation,
-                &format!(
-                    "Operation requested feedback, but agent {slave_id} does not have the \
-                     required AGENT_OPERATION_FEEDBACK capability"
-                ),
-            );
+        if operation.id.is_some() && !self.feedback_possible(framework_id, slave_id, &operation) {
             return;
         }
         upgrade_operation(&mut operation);

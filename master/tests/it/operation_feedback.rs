@@ -677,13 +677,13 @@ async fn an_agent_without_feedback_gets_checkpointed_resources_and_no_record() {
         error.state(),
         mesos_proto::mesos::v1::OperationState::OperationError
     );
-    assert!(
-        error
-            .message
-            .as_deref()
-            .unwrap()
-            .contains("AGENT_OPERATION_FEEDBACK"),
-        "{error:?}"
+    assert_eq!(
+        error.message.unwrap(),
+        format!(
+            "Operation requested feedback, but agent {} does not have the required \
+             RESOURCE_PROVIDER capability",
+            c.slave_id.value
+        )
     );
     let checkpointed: mesos_proto::mesos::internal::CheckpointResourcesMessage = c
         .agent_got("mesos.internal.CheckpointResourcesMessage")
@@ -863,7 +863,10 @@ async fn resizing_a_volume_needs_an_agent_that_resizes() {
         mesos_proto::mesos::v1::OperationState::OperationError
     );
     let message = error.message.unwrap();
-    assert!(message.contains("AGENT_OPERATION_FEEDBACK"), "{message}");
+    assert!(
+        message.contains("RESOURCE_PROVIDER capability"),
+        "{message}"
+    );
 }
 
 /// The drain state of agent `id` in `GET_AGENTS`.

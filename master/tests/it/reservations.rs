@@ -768,3 +768,34 @@ async fn reservations_survive_a_master_failover_through_reregistering_agents() {
         "{full:?}"
     );
 }
+
+#[actix_rt::test]
+async fn a_v0_framework_cannot_ask_for_operation_feedback() {
+    let mut c = cluster(web_framework(Some("ops"))).await;
+    let mut reserve = operation(
+        offer::operation::Type::Reserve,
+        reserved("cpus:1", "web", "ops"),
+    );
+    reserve.id = Some(mesos_proto::mesos::OperationId { value: "op".into() });
+    send(
+        &c.scheduler,
+        &c.master_upid,
+        accept(&c.framework_id, &c.offer, vec![reserve]),
+    );
+    let error = loop {
+        let event = recv(&mut c.rx).await;
+        if event.name == "mesos.internal.FrameworkErrorMessage" {
+            break decode::<mesos_proto::mesos::internal::FrameworkErrorMessage>(&event);
+        }
+    };
+    assert_eq!(
+        error.message,
+        "The 'id' field was set in an offer operation, but operation feedback is not \
+         supported for the SchedulerDriver API; please use the HTTP scheduler API for this \
+         feature"
+    );
+    // Nothing was reserved.
+    while let Ok(event) = c.agent_rx.try_recv() {
+        assert_ne!(event.name, "mesos.internal.CheckpointResourcesMessage");
+    }
+}
