@@ -130,6 +130,9 @@ pub trait Allocator: Send {
     /// Sets what offer constraints look at on an agent (its host name,
     /// attributes and fault domain); an agent not told has none.
     fn set_slave_info(&mut self, id: &str, info: std::sync::Arc<mesos_proto::mesos::SlaveInfo>);
+    /// Sets the host names of the agents whose resources are offered
+    /// (`None`: every agent's; upstream `updateWhitelist`).
+    fn set_whitelist(&mut self, hostnames: Option<HashSet<String>>);
     /// Sets a framework's offer constraints (`None`: it takes every agent).
     fn set_offer_constraints(
         &mut self,
@@ -446,6 +449,8 @@ pub struct HierarchicalDrf {
     unallocated_reserved: HashMap<String, Quantities>,
     /// `--filter_gpu_resources`.
     filter_gpu_resources: bool,
+    /// `--whitelist`: the host names of the agents offered, if limited.
+    whitelist: Option<HashSet<String>>,
     /// Which of [`SHARE_NAMES`] `--fair_sharing_excluded_resource_names`
     /// leaves out of shares.
     excluded_from_shares: [bool; 4],
@@ -1132,6 +1137,10 @@ impl Allocator for HierarchicalDrf {
         self.with_framework(framework_id, |f| f.offer_constraints = filter);
     }
 
+    fn set_whitelist(&mut self, hostnames: Option<HashSet<String>>) {
+        self.whitelist = hostnames;
+    }
+
     fn set_slave_region(&mut self, id: &str, region: Option<&str>) {
         let Some(&index) = self.slave_index.get(id) else {
             return;
@@ -1506,6 +1515,13 @@ impl Allocator for HierarchicalDrf {
             // Every eligible framework declined this agent: nothing to do.
             if slave.eligible_filters >= self.eligible {
                 continue;
+            }
+            // Not whitelisted (upstream `isWhitelisted`).
+            if let Some(whitelist) = &self.whitelist {
+                let hostname = slave.info.as_ref().map_or("", |i| i.hostname.as_str());
+                if !whitelist.contains(hostname) {
+                    continue;
+                }
             }
             let mut available = Self::available(slave);
             if available.is_empty() || !self.allocatable(&available) {

@@ -22,6 +22,7 @@ pub const PATH_FLAGS: &[&str] = &[
     "work_dir",
     "log_dir",
     "external_log_file",
+    "whitelist",
     "webui_dir",
     "credentials",
     "http_credentials",
@@ -199,6 +200,12 @@ pub struct Flags {
         default_value = "100%"
     )]
     pub recovery_agent_removal_limit: String,
+
+    /// A file of the host names (one per line) of the agents whose
+    /// resources are offered (`/path` or `file:///path`); re-read every
+    /// 5 seconds. Without it (or with `*`) every agent is.
+    #[arg(long, env = "MESOS_WHITELIST")]
+    pub whitelist: Option<String>,
 
     /// Resources left out of the dominant shares frameworks and roles are
     /// sorted by, comma-separated (e.g. `gpus`).
@@ -379,6 +386,18 @@ impl Flags {
     /// The endpoints `--firewall_rules` disables (none without it).
     pub fn disabled_endpoints(&self) -> Result<std::collections::HashSet<String>, FlagError> {
         libprocess::firewall::flag(self.firewall_rules.as_deref()).map_err(FlagError)
+    }
+
+    /// The file `--whitelist` names, if it names one (`*` means no
+    /// whitelist, as upstream still accepts).
+    pub fn whitelist_path(&self) -> Option<PathBuf> {
+        let value = self.whitelist.as_deref()?;
+        if value == "*" {
+            return None;
+        }
+        Some(PathBuf::from(
+            value.strip_prefix("file://").unwrap_or(value),
+        ))
     }
 
     /// The names `--fair_sharing_excluded_resource_names` lists.
@@ -683,6 +702,7 @@ impl Flags {
             ),
             ("registry_strict", Some(self.registry_strict.to_string())),
             ("root_submissions", Some(self.root_submissions.to_string())),
+            ("whitelist", self.whitelist.clone()),
             (
                 "fair_sharing_excluded_resource_names",
                 self.fair_sharing_excluded_resource_names.clone(),

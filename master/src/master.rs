@@ -86,6 +86,10 @@ pub struct Slave {
     observer: PID<SlaveObserver>,
 }
 
+/// How often the `--whitelist` file is read (upstream
+/// `WHITELIST_WATCH_INTERVAL`).
+const WHITELIST_WATCH_INTERVAL: Duration = Duration::from_secs(5);
+
 /// How often the master looks for state JSON to write ahead.
 const WRITE_AHEAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -580,6 +584,9 @@ impl Master {
             .delay(WRITE_AHEAD_INTERVAL, &ctx.address(), |this, ctx| {
                 this.write_ahead(ctx)
             });
+        if let Some(path) = self.flags.whitelist_path() {
+            self.watch_whitelist(path, None, ctx);
+        }
         if !self.slaves.recovered.is_empty() {
             self.base.delay(
                 self.flags.agent_reregister_timeout,
@@ -587,6 +594,39 @@ impl Master {
                 |this, ctx| this.recovered_slaves_timeout(ctx),
             );
         }
+    }
+
+    /// Reads the `--whitelist` file and tells the allocator when it changed,
+    /// then again every 5 seconds (upstream `WhitelistWatcher`): an empty
+    /// file offers no agent, an unreadable one keeps the last whitelist.
+    fn watch_whitelist(
+        &mut self,
+        path: std::path::PathBuf,
+        last: Option<HashSet<String>>,
+        ctx: &mut Context<Self>,
+    ) {
+        let whitelist = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(
+                text.split('\n')
+                    .filter(|line| !line.is_empty())
+                    .map(str::to_string)
+                    .collect::<HashSet<String>>(),
+            ),
+            Err(error) => {
+                tracing::error!(%error, path = %path.display(), "Error reading whitelist file; retrying");
+                last.clone()
+            }
+        };
+        if whitelist != last {
+            tracing::info!(agents = ?whitelist, "Updated the agent whitelist");
+            self.allocator.set_whitelist(whitelist.clone());
+            self.schedule_allocation(ctx);
+        }
+        self.base.delay(
+            WHITELIST_WATCH_INTERVAL,
+            &ctx.address(),
+            move |this, ctx| this.watch_whitelist(path, whitelist, ctx),
+        );
     }
 
     /// Weights stored in the registry win over `--weights`, which is only

@@ -916,3 +916,37 @@ async fn offer_constraints_limit_the_agents_a_framework_is_offered() {
     assert_eq!(hosts, vec!["db-1"]);
     let _ = agents;
 }
+
+#[actix_rt::test]
+async fn only_whitelisted_agents_are_offered() {
+    let dir = tempfile::tempdir().unwrap();
+    let whitelist = dir.path().join("whitelist");
+    std::fs::write(&whitelist, "web-1\n").unwrap();
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&[&format!("--whitelist=file://{}", whitelist.display())]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let mut agents = Vec::new();
+    for host in ["web-1", "db-1"] {
+        let (agent, mut agent_rx) = spawn_agent(&runtime, &format!("slave({host})"));
+        let mut slave = slave_info(host);
+        slave.resources = Resources::parse("cpus:1;mem:512", "*").unwrap().to_vec();
+        register_with(&agent, master.upid(), "1.11.0", slave);
+        let _ = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await);
+        agents.push((agent, agent_rx));
+    }
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), info(None, 0.0), false);
+    let offers = next_offers(&mut rx).await.offers;
+    let hosts: Vec<&str> = offers.iter().map(|o| o.hostname.as_str()).collect();
+    assert_eq!(hosts, vec!["web-1"]);
+    // The file is read again within 5 seconds.
+    std::fs::write(&whitelist, "web-1\ndb-1\n").unwrap();
+    let offers = next_offers(&mut rx).await.offers;
+    let hosts: Vec<&str> = offers.iter().map(|o| o.hostname.as_str()).collect();
+    assert_eq!(hosts, vec!["db-1"]);
+    let _ = (agents, scheduler);
+}
