@@ -201,6 +201,21 @@ pub struct Flags {
     )]
     pub recovery_agent_removal_limit: String,
 
+    /// After a failover with quota, the share of the registry's agents
+    /// that must be back before offers resume.
+    #[arg(
+        long,
+        env = "MESOS_ALLOCATOR_AGENT_RECOVERY_FACTOR",
+        default_value_t = 0.8
+    )]
+    pub allocator_agent_recovery_factor: f64,
+
+    /// After a failover with quota, the longest offers wait for agents to
+    /// come back.
+    #[arg(long, env = "MESOS_ALLOCATOR_RECOVERY_TIMEOUT", value_parser = parse_duration,
+          default_value = "10mins")]
+    pub allocator_recovery_timeout: Duration,
+
     /// A file of the host names (one per line) of the agents whose
     /// resources are offered (`/path` or `file:///path`); re-read every
     /// 5 seconds. Without it (or with `*`) every agent is.
@@ -703,6 +718,14 @@ impl Flags {
             ("registry_strict", Some(self.registry_strict.to_string())),
             ("root_submissions", Some(self.root_submissions.to_string())),
             ("whitelist", self.whitelist.clone()),
+            (
+                "allocator_agent_recovery_factor",
+                Some(self.allocator_agent_recovery_factor.to_string()),
+            ),
+            (
+                "allocator_recovery_timeout",
+                Some(format_duration(self.allocator_recovery_timeout)),
+            ),
             (
                 "fair_sharing_excluded_resource_names",
                 self.fair_sharing_excluded_resource_names.clone(),

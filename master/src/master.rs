@@ -209,6 +209,9 @@ pub struct Master {
     pub(crate) pending_suppressed: Vec<String>,
     /// How many admitted agents the registry held at recovery.
     recovered_from_registry: usize,
+    /// While set, no allocation runs until this many agents are known
+    /// (upstream's allocator recovery, with quota after a failover).
+    pub(crate) allocation_paused_for: Option<usize>,
     /// The offer constraints of the SUBSCRIBE in progress, and their filter.
     pub(crate) pending_offer_constraints: (
         mesos_proto::mesos::scheduler::OfferConstraints,
@@ -363,6 +366,7 @@ impl Master {
             allocation_pending: false,
             pending_suppressed: Vec::new(),
             recovered_from_registry: 0,
+            allocation_paused_for: None,
             pending_offer_constraints: Default::default(),
             subscribers: Default::default(),
             weights,
@@ -555,6 +559,7 @@ impl Master {
         }
         self.recover_weights(registry.weights, ctx);
         self.recover_quotas(registry.quota_configs, registry.quotas);
+        self.pause_allocation_for_recovery(ctx);
         let machines: Vec<mesos_proto::mesos::MachineInfo> = registry
             .machines
             .unwrap_or_default()
@@ -593,6 +598,54 @@ impl Master {
                 &ctx.address(),
                 |this, ctx| this.recovered_slaves_timeout(ctx),
             );
+        }
+    }
+
+    /// With quota, offers wait after a failover until
+    /// `--allocator_agent_recovery_factor` of the registry's agents are
+    /// back, or `--allocator_recovery_timeout` passed (upstream
+    /// `HierarchicalAllocatorProcess::recover`): allocating on a partial
+    /// view could lay aside for quota what other roles need.
+    fn pause_allocation_for_recovery(&mut self, ctx: &mut Context<Self>) {
+        if self.quotas.is_empty() {
+            return;
+        }
+        let expected = (self.recovered_from_registry as f64
+            * self.flags.allocator_agent_recovery_factor) as usize;
+        if expected == 0 {
+            return;
+        }
+        tracing::info!(
+            expected,
+            timeout = %libprocess::flags::format_duration(self.flags.allocator_recovery_timeout),
+            "Triggered allocator recovery: waiting for agents to reconnect"
+        );
+        self.allocation_paused_for = Some(expected);
+        self.base.delay(
+            self.flags.allocator_recovery_timeout,
+            &ctx.address(),
+            |this, ctx| {
+                if this.allocation_paused_for.take().is_some() {
+                    tracing::info!("Allocator recovery timed out; resuming offers");
+                    this.schedule_allocation(ctx);
+                }
+            },
+        );
+    }
+
+    /// Resumes offers once enough agents are back (see
+    /// [`Self::pause_allocation_for_recovery`]).
+    pub(crate) fn check_allocation_recovery(&mut self, ctx: &mut Context<Self>) {
+        let Some(expected) = self.allocation_paused_for else {
+            return;
+        };
+        if self.slaves.registered.len() >= expected {
+            tracing::info!(
+                agents = self.slaves.registered.len(),
+                "Recovery complete: sufficient amount of agents added"
+            );
+            self.allocation_paused_for = None;
+            self.schedule_allocation(ctx);
         }
     }
 

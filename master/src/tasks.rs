@@ -127,6 +127,10 @@ impl Master {
     }
 
     fn allocate(&mut self, ctx: &mut Context<Self>) {
+        if self.allocation_paused_for.is_some() {
+            tracing::debug!("Skipped allocation because the allocator is paused");
+            return;
+        }
         let now = libprocess::clock::elapsed();
         self.send_inverse_offers(now);
         let allocations = self
@@ -1920,6 +1924,7 @@ impl Master {
         }
         self.allocator.add_slave(id, total, used);
         self.allocator.set_slave_region(id, region.as_deref());
+        self.check_allocation_recovery(ctx);
         if let Some(slave) = self.slaves.registered.get(id) {
             let info = std::sync::Arc::new(slave.info.clone());
             self.allocator.set_slave_info(id, info);

@@ -254,3 +254,66 @@ async fn v1_quota_calls_and_quota_surviving_a_master_failover() {
         "{response}"
     );
 }
+
+#[actix_rt::test]
+async fn with_quota_offers_wait_after_a_failover_until_agents_are_back() {
+    use mesos_proto::mesos::internal::{ReregisterSlaveMessage, SlaveReregisteredMessage};
+
+    let dir = tempfile::tempdir().unwrap();
+    let work_dir = dir.path().to_str().unwrap().to_string();
+    let runtime = runtime();
+    let flags = flags(&[
+        "--registry=replicated_log",
+        &format!("--work_dir={work_dir}"),
+        "--allocator_agent_recovery_factor=1.0",
+    ]);
+    let master = start_master(
+        &runtime,
+        flags.clone(),
+        Box::new(FileStore::new(dir.path())),
+    );
+    recovered(&master).await;
+    let mut agents = Vec::new();
+    for id in ["slave(1)", "slave(2)"] {
+        let (agent, mut agent_rx) = register_agent(&runtime, master.upid(), id);
+        let slave_id = decode::<SlaveRegisteredMessage>(&next(&mut agent_rx).await).slave_id;
+        agents.push((agent, agent_rx, slave_id));
+    }
+    let (status, _) = http(runtime.address(), "POST", "/master/quota", WEB_CPUS_2).await;
+    assert_eq!(status, 200);
+
+    let done = runtime.wait("master");
+    master.terminate();
+    done.await;
+    let master = start_master(&runtime, flags, Box::new(FileStore::new(dir.path())));
+    recovered(&master).await;
+    let (scheduler, mut rx) = spawn_scheduler(&runtime);
+    subscribe(&scheduler, master.upid(), with_role("web"), false);
+    recv(&mut rx).await;
+    let reregister = |index: usize, agents: &mut Vec<_>| {
+        let (agent, _, slave_id): &mut (
+            libprocess::PID<Agent>,
+            UnboundedReceiver<MessageEvent>,
+            mesos_proto::mesos::SlaveId,
+        ) = &mut agents[index];
+        let mut slave = slave_info("agent.example");
+        slave.id = Some(slave_id.clone());
+        slave.resources = Resources::parse("cpus:2;mem:1024", "*").unwrap().to_vec();
+        let message = ReregisterSlaveMessage {
+            slave,
+            version: Some("1.11.0".into()),
+            ..Default::default()
+        };
+        let to = master.upid().clone();
+        agent.dispatch(move |this, _| this.base.send(&to, &message));
+    };
+    // One agent of two back: the allocator waits for the other.
+    reregister(0, &mut agents);
+    decode::<SlaveReregisteredMessage>(&next(&mut agents[0].1).await);
+    assert_eq!(offers_within(&mut rx, 600).await, 0);
+    // Both back: offers resume.
+    reregister(1, &mut agents);
+    decode::<SlaveReregisteredMessage>(&next(&mut agents[1].1).await);
+    assert!(offers_within(&mut rx, 2000).await > 0);
+    let _ = scheduler;
+}
