@@ -216,6 +216,52 @@ pub struct Flags {
           default_value = "10mins")]
     pub allocator_recovery_timeout: Duration,
 
+    /// The allocator: only upstream's built-in `HierarchicalDRF` (no
+    /// modules).
+    #[arg(long, env = "MESOS_ALLOCATOR", default_value = "HierarchicalDRF")]
+    pub allocator: String,
+
+    /// How roles are ordered: only `drf` (upstream's default).
+    #[arg(
+        long,
+        env = "MESOS_ROLE_SORTER",
+        alias = "user_sorter",
+        default_value = "drf"
+    )]
+    pub role_sorter: String,
+
+    /// How a role's frameworks are ordered: only `drf` (upstream's
+    /// default).
+    #[arg(long, env = "MESOS_FRAMEWORK_SORTER", default_value = "drf")]
+    pub framework_sorter: String,
+
+    /// The authorizer: only upstream's `local`, without ACLs (so, as
+    /// upstream without `--acls`, everything is allowed).
+    #[arg(long, env = "MESOS_AUTHORIZERS", default_value = "local")]
+    pub authorizers: String,
+
+    /// Authorization rules; not supported yet (refused).
+    #[arg(long, env = "MESOS_ACLS")]
+    pub acls: Option<String>,
+
+    /// Module manifests; refused (modules cannot be loaded).
+    #[arg(long, env = "MESOS_MODULES")]
+    pub modules: Option<String>,
+
+    /// A directory of module manifests; refused (modules cannot be
+    /// loaded).
+    #[arg(long, env = "MESOS_MODULES_DIR")]
+    pub modules_dir: Option<String>,
+
+    /// Hook modules; refused (modules cannot be loaded).
+    #[arg(long, env = "MESOS_HOOKS")]
+    pub hooks: Option<String>,
+
+    /// Per-principal rate limits of framework messages; not supported yet
+    /// (refused).
+    #[arg(long, env = "MESOS_RATE_LIMITS")]
+    pub rate_limits: Option<String>,
+
     /// A file of the host names (one per line) of the agents whose
     /// resources are offered (`/path` or `file:///path`); re-read every
     /// 5 seconds. Without it (or with `*`) every agent is.
@@ -457,6 +503,62 @@ impl Flags {
             ));
         }
         self.recovery_removal_limit()?;
+        if self.allocator != "HierarchicalDRF" {
+            return Err(FlagError(format!(
+                "--allocator={}: only the built-in 'HierarchicalDRF' allocator is supported \
+                 (allocator modules cannot be loaded)",
+                self.allocator
+            )));
+        }
+        for (flag, value) in [
+            ("role_sorter", &self.role_sorter),
+            ("framework_sorter", &self.framework_sorter),
+        ] {
+            if value != "drf" {
+                return Err(FlagError(format!(
+                    "--{flag}={value}: only 'drf' is supported yet"
+                )));
+            }
+        }
+        if self.authorizers != "local" {
+            return Err(FlagError(format!(
+                "--authorizers={}: only the built-in 'local' authorizer is supported \
+                 (authorizer modules cannot be loaded)",
+                self.authorizers
+            )));
+        }
+        let refused = [
+            (
+                "acls",
+                self.acls.is_some(),
+                "authorization (ACLs) is not supported yet",
+            ),
+            (
+                "modules",
+                self.modules.is_some(),
+                "modules cannot be loaded",
+            ),
+            (
+                "modules_dir",
+                self.modules_dir.is_some(),
+                "modules cannot be loaded",
+            ),
+            (
+                "hooks",
+                self.hooks.is_some(),
+                "hook modules cannot be loaded",
+            ),
+            (
+                "rate_limits",
+                self.rate_limits.is_some(),
+                "rate limiting of framework messages is not supported yet",
+            ),
+        ];
+        if let Some((flag, _, why)) = refused.iter().find(|(_, set, _)| *set) {
+            return Err(FlagError(format!(
+                "--{flag} is not supported by this master: {why}"
+            )));
+        }
         if self.registry_strict {
             return Err(FlagError(
                 "Cannot run with --registry_strict; currently not supported".into(),
@@ -718,6 +820,10 @@ impl Flags {
             ("registry_strict", Some(self.registry_strict.to_string())),
             ("root_submissions", Some(self.root_submissions.to_string())),
             ("whitelist", self.whitelist.clone()),
+            ("allocator", Some(self.allocator.clone())),
+            ("role_sorter", Some(self.role_sorter.clone())),
+            ("framework_sorter", Some(self.framework_sorter.clone())),
+            ("authorizers", Some(self.authorizers.clone())),
             (
                 "allocator_agent_recovery_factor",
                 Some(self.allocator_agent_recovery_factor.to_string()),
@@ -863,6 +969,39 @@ mod tests {
     fn deprecated_names_still_work() {
         let flags = parse(&["--registry=in_memory", "--slave_ping_timeout=3secs"]).unwrap();
         assert_eq!(flags.agent_ping_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn module_and_authorization_flags_are_recognised_and_refused_clearly() {
+        let parse = |extra: &[&str]| {
+            Flags::parse_from_args(
+                ["mesos-master", "--registry=in_memory"]
+                    .iter()
+                    .chain(extra)
+                    .map(|s| s.to_string()),
+            )
+            .map_err(|e| e.to_string())
+        };
+        assert!(parse(&[
+            "--allocator=HierarchicalDRF",
+            "--user_sorter=drf",
+            "--framework_sorter=drf",
+            "--authorizers=local"
+        ])
+        .is_ok());
+        for (flag, expected) in [
+            ("--allocator=Custom", "only the built-in 'HierarchicalDRF'"),
+            ("--role_sorter=random", "--role_sorter=random: only 'drf'"),
+            ("--framework_sorter=random", "only 'drf'"),
+            ("--authorizers=x", "only the built-in 'local'"),
+            ("--acls={}", "--acls is not supported by this master"),
+            ("--modules={}", "modules cannot be loaded"),
+            ("--hooks=h", "hook modules cannot be loaded"),
+            ("--rate_limits={}", "--rate_limits is not supported"),
+        ] {
+            let error = parse(&[flag]).unwrap_err();
+            assert!(error.contains(expected), "{flag}: {error}");
+        }
     }
 
     #[test]
