@@ -216,6 +216,15 @@ pub struct Flags {
           default_value = "10mins")]
     pub allocator_recovery_timeout: Duration,
 
+    /// The web UI's files (`index.html`, `app/`, `assets/`), served at
+    /// `/`, `/app/*` and `/assets/*`.
+    #[arg(
+        long,
+        env = "MESOS_WEBUI_DIR",
+        default_value = "/usr/local/share/mesos/webui"
+    )]
+    pub webui_dir: PathBuf,
+
     /// The allocator: only upstream's built-in `HierarchicalDRF` (no
     /// modules).
     #[arg(long, env = "MESOS_ALLOCATOR", default_value = "HierarchicalDRF")]
@@ -821,6 +830,7 @@ impl Flags {
             ("root_submissions", Some(self.root_submissions.to_string())),
             ("whitelist", self.whitelist.clone()),
             ("allocator", Some(self.allocator.clone())),
+            ("webui_dir", Some(self.webui_dir.display().to_string())),
             ("role_sorter", Some(self.role_sorter.clone())),
             ("framework_sorter", Some(self.framework_sorter.clone())),
             ("authorizers", Some(self.authorizers.clone())),

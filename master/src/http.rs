@@ -36,6 +36,43 @@ type Ctx = actix::Context<Master>;
 
 /// `handler` behind the HTTP authentication of `realm`
 /// ([`crate::http_auth`]).
+/// A file of the web UI for `request` (its path with or without the
+/// `/master` prefix): `index.html` for the root, the file under `app/` or
+/// `assets/` for those; `404` otherwise, or when it is not a file inside
+/// the web UI's directory.
+async fn webui_file(webui: &std::path::Path, request: &Request) -> Response {
+    let path = request
+        .path
+        .strip_prefix("/master")
+        .unwrap_or(&request.path);
+    let relative = match path.trim_start_matches('/') {
+        "" => "index.html".to_string(),
+        rest if rest.starts_with("app/") || rest.starts_with("assets/") => {
+            libprocess::http::percent_decode(rest)
+        }
+        _ => return Response::not_found(""),
+    };
+    let root = webui.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || -> Option<(Vec<u8>, String)> {
+        let root = root.canonicalize().ok()?;
+        let file = root.join(&relative).canonicalize().ok()?;
+        if !file.starts_with(&root) || !file.is_file() {
+            return None;
+        }
+        let name = file.file_name()?.to_string_lossy().into_owned();
+        Some((std::fs::read(&file).ok()?, name))
+    })
+    .await
+    .ok()
+    .flatten();
+    match read {
+        Some((bytes, name)) => {
+            Response::status(200).with_body(mesos_files::mime_type(&name), bytes)
+        }
+        None => Response::not_found(""),
+    }
+}
+
 fn guarded(
     realm: Realm,
     handler: impl Fn(&mut Master, &mut Ctx, Request) -> libprocess::HttpFuture + 'static,
@@ -60,7 +97,17 @@ fn guarded_sync(
 /// Installs the endpoints on the master process.
 pub fn install(master: &mut Master) {
     use Realm::{ReadOnly, ReadWrite};
+    let webui = master.flags.webui_dir.clone();
     let base = libprocess::Process::base_mut(master);
+    // The web UI's files (upstream's `provide("", index.html)`,
+    // `provide("app", ..)` and `provide("assets", ..)`), unauthenticated.
+    for endpoint in ["/", "/app", "/assets"] {
+        let webui = webui.clone();
+        base.route(endpoint, move |_, _, request| {
+            let webui = webui.clone();
+            Box::pin(async move { webui_file(&webui, &request).await })
+        });
+    }
     base.route_sync("/health", |_, _, request| {
         if request.method != "GET" {
             return Response::method_not_allowed(&["GET"], &request.method);

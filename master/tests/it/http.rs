@@ -385,3 +385,51 @@ async fn the_log_is_served_as_master_log_by_the_files_process() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[actix_rt::test]
+async fn the_web_ui_is_served_from_webui_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<html>mesos</html>").unwrap();
+    std::fs::create_dir_all(dir.path().join("app/shared")).unwrap();
+    std::fs::write(dir.path().join("app/shared/app.js"), "var x;").unwrap();
+    std::fs::create_dir_all(dir.path().join("assets/css")).unwrap();
+    std::fs::write(dir.path().join("assets/css/ui.css"), "body{}").unwrap();
+    let runtime = runtime();
+    let master = start_master(
+        &runtime,
+        flags(&[&format!("--webui_dir={}", dir.path().display())]),
+        Box::<mesos_master::registrar::InMemoryStore>::default(),
+    );
+    recovered(&master).await;
+    let addr = runtime.address();
+    let raw = |path: &'static str| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    for path in ["/", "/master/"] {
+        let response = raw(path).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+        assert!(response.contains("Content-Type: text/html"), "{response}");
+        assert!(response.ends_with("<html>mesos</html>"), "{response}");
+    }
+    let response = raw("/app/shared/app.js").await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("var x;"), "{response}");
+    let response = raw("/assets/css/ui.css").await;
+    assert!(response.contains("Content-Type: text/css"), "{response}");
+    for path in [
+        "/app/missing.js",
+        "/assets/../index.html",
+        "/nothing",
+        "/app",
+    ] {
+        let response = raw(path).await;
+        assert!(response.starts_with("HTTP/1.1 404"), "{path}: {response}");
+    }
+    // The endpoints are still themselves.
+    assert!(raw("/master/health").await.starts_with("HTTP/1.1 200"));
+}
