@@ -79,8 +79,17 @@ struct Cluster {
 
 impl Cluster {
     async fn start(takes_operations: bool) -> Self {
+        Self::start_with(takes_operations, &[]).await
+    }
+
+    /// As [`Cluster::start`], the master with `extra` flags.
+    async fn start_with(takes_operations: bool, extra: &[&str]) -> Self {
         let runtime = runtime();
-        let master = start_default_master(&runtime);
+        let master = start_master(
+            &runtime,
+            flags(extra),
+            Box::<mesos_master::registrar::InMemoryStore>::default(),
+        );
         recovered(&master).await;
         let (agent, mut agent_rx) = spawn_agent(&runtime, "slave(1)");
         let mut slave = slave_info("agent.example");
@@ -996,4 +1005,61 @@ async fn an_agent_that_takes_operations_keeps_its_own_view_of_its_resources() {
     while let Ok(event) = c.agent_rx.try_recv() {
         assert_ne!(event.name, "mesos.internal.CheckpointResourcesMessage");
     }
+}
+
+#[actix_rt::test]
+async fn operations_of_an_unreachable_agent_are_unreachable() {
+    let mut c = Cluster::start_with(
+        true,
+        &["--agent_ping_timeout=500ms", "--max_agent_ping_timeouts=2"],
+    )
+    .await;
+    c.accept(vec![reserve(Some("op1"), reserved("cpus:1"))])
+        .await;
+    c.applied().await;
+    c.agent.call(|a, _| a.answer_pings = false).await.unwrap();
+    let unreachable = c.operation_update().await;
+    assert_eq!(
+        unreachable.state(),
+        mesos_proto::mesos::v1::OperationState::OperationUnreachable
+    );
+    assert_eq!(
+        unreachable.message.as_deref(),
+        Some("Agent was marked unreachable")
+    );
+    assert_gauges(
+        &c.metrics().await,
+        &[
+            ("pending", 0.0),
+            ("unreachable", 1.0),
+            ("reserve/unreachable", 1.0),
+        ],
+    );
+    let (status, _) = c
+        .call(Call {
+            r#type: Some(call::Type::ReconcileOperations as i32),
+            reconcile_operations: Some(call::ReconcileOperations {
+                operations: vec![call::reconcile_operations::Operation {
+                    operation_id: mesos_proto::mesos::v1::OperationId {
+                        value: "op1".into(),
+                    },
+                    agent_id: Some(mesos_proto::mesos::v1::AgentId {
+                        value: c.slave_id.value.clone(),
+                    }),
+                    resource_provider_id: None,
+                }],
+            }),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(status, 202);
+    let answer = c.operation_update().await;
+    assert_eq!(
+        answer.state(),
+        mesos_proto::mesos::v1::OperationState::OperationUnreachable
+    );
+    assert_eq!(
+        answer.message.as_deref(),
+        Some("Reconciliation: Agent is unreachable")
+    );
 }
