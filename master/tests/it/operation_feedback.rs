@@ -237,6 +237,36 @@ impl Cluster {
         event.update_operation_status.unwrap().status
     }
 
+    /// RECONCILE_OPERATIONS for `(operation id, agent id)` pairs (none:
+    /// implicit), answered `202`; returns the next status the framework
+    /// hears.
+    async fn reconcile(
+        &mut self,
+        operations: &[(&str, Option<&str>)],
+    ) -> mesos_proto::mesos::v1::OperationStatus {
+        let operations = operations
+            .iter()
+            .map(|(id, agent)| call::reconcile_operations::Operation {
+                operation_id: mesos_proto::mesos::v1::OperationId {
+                    value: id.to_string(),
+                },
+                agent_id: agent.map(|a| mesos_proto::mesos::v1::AgentId {
+                    value: a.to_string(),
+                }),
+                resource_provider_id: None,
+            })
+            .collect();
+        let (status, body) = self
+            .call(Call {
+                r#type: Some(call::Type::ReconcileOperations as i32),
+                reconcile_operations: Some(call::ReconcileOperations { operations }),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(status, 202, "{body}");
+        self.operation_update().await
+    }
+
     async fn metrics(&self) -> BTreeMap<String, f64> {
         let reply = get(self.addr(), "/metrics/snapshot").await;
         serde_json::from_str(&reply.body).unwrap()
@@ -371,15 +401,7 @@ async fn a_framework_hears_of_its_operation_acknowledges_it_and_the_master_forge
     assert_eq!(listed[0]["info"]["id"]["value"], "op1");
 
     // Until the agent answers, the framework's reconciliation says pending.
-    let (status, _) = c
-        .call(Call {
-            r#type: Some(call::Type::ReconcileOperations as i32),
-            reconcile_operations: Some(call::ReconcileOperations { operations: vec![] }),
-            ..Default::default()
-        })
-        .await;
-    assert_eq!(status, 202);
-    let pending = c.operation_update().await;
+    let pending = c.reconcile(&[]).await;
     assert_eq!(
         pending.state(),
         mesos_proto::mesos::v1::OperationState::OperationPending
@@ -412,46 +434,31 @@ async fn a_framework_hears_of_its_operation_acknowledges_it_and_the_master_forge
     );
 
     // Explicit reconciliation, as upstream answers each case.
-    let ask = |id: &str, agent: Option<&str>| call::reconcile_operations::Operation {
-        operation_id: mesos_proto::mesos::v1::OperationId { value: id.into() },
-        agent_id: agent.map(|a| mesos_proto::mesos::v1::AgentId { value: a.into() }),
-        resource_provider_id: None,
-    };
     let slave = c.slave_id.value.clone();
-    for (asked, state, message) in [
-        (ask("op1", Some(&slave)), "OPERATION_FINISHED", None),
+    for (id, agent, state, message) in [
+        ("op1", Some(slave.as_str()), "OPERATION_FINISHED", None),
         (
-            ask("nope", Some(&slave)),
+            "nope",
+            Some(slave.as_str()),
             "OPERATION_UNKNOWN",
             Some("Reconciliation: Operation is unknown"),
         ),
         (
-            ask("nope", Some("elsewhere")),
+            "nope",
+            Some("elsewhere"),
             "OPERATION_UNKNOWN",
             Some("Reconciliation: Both operation and agent are unknown"),
         ),
         (
-            ask("nope", None),
+            "nope",
+            None,
             "OPERATION_UNKNOWN",
             Some("Reconciliation: Operation is unknown and no 'agent_id' was provided"),
         ),
     ] {
-        let (status, _) = c
-            .call(Call {
-                r#type: Some(call::Type::ReconcileOperations as i32),
-                reconcile_operations: Some(call::ReconcileOperations {
-                    operations: vec![asked.clone()],
-                }),
-                ..Default::default()
-            })
-            .await;
-        assert_eq!(status, 202);
-        let answer = c.operation_update().await;
+        let answer = c.reconcile(&[(id, agent)]).await;
         assert_eq!(answer.state().as_str_name(), state);
-        assert_eq!(
-            answer.operation_id.as_ref().unwrap().value,
-            asked.operation_id.value
-        );
+        assert_eq!(answer.operation_id.as_ref().unwrap().value, id);
         assert_eq!(
             answer.message.as_deref(),
             message.or(answer.message.as_deref())
@@ -573,25 +580,8 @@ async fn operations_of_an_agent_marked_gone_are_gone_by_operator() {
         ],
     );
     assert!(c.operations().await.is_empty());
-    let (status, _) = c
-        .call(Call {
-            r#type: Some(call::Type::ReconcileOperations as i32),
-            reconcile_operations: Some(call::ReconcileOperations {
-                operations: vec![call::reconcile_operations::Operation {
-                    operation_id: mesos_proto::mesos::v1::OperationId {
-                        value: "op1".into(),
-                    },
-                    agent_id: Some(mesos_proto::mesos::v1::AgentId {
-                        value: c.slave_id.value.clone(),
-                    }),
-                    resource_provider_id: None,
-                }],
-            }),
-            ..Default::default()
-        })
-        .await;
-    assert_eq!(status, 202);
-    let answer = c.operation_update().await;
+    let slave = c.slave_id.value.clone();
+    let answer = c.reconcile(&[("op1", Some(&slave))]).await;
     assert_eq!(
         answer.state(),
         mesos_proto::mesos::v1::OperationState::OperationGoneByOperator
@@ -1035,25 +1025,8 @@ async fn operations_of_an_unreachable_agent_are_unreachable() {
             ("reserve/unreachable", 1.0),
         ],
     );
-    let (status, _) = c
-        .call(Call {
-            r#type: Some(call::Type::ReconcileOperations as i32),
-            reconcile_operations: Some(call::ReconcileOperations {
-                operations: vec![call::reconcile_operations::Operation {
-                    operation_id: mesos_proto::mesos::v1::OperationId {
-                        value: "op1".into(),
-                    },
-                    agent_id: Some(mesos_proto::mesos::v1::AgentId {
-                        value: c.slave_id.value.clone(),
-                    }),
-                    resource_provider_id: None,
-                }],
-            }),
-            ..Default::default()
-        })
-        .await;
-    assert_eq!(status, 202);
-    let answer = c.operation_update().await;
+    let slave = c.slave_id.value.clone();
+    let answer = c.reconcile(&[("op1", Some(&slave))]).await;
     assert_eq!(
         answer.state(),
         mesos_proto::mesos::v1::OperationState::OperationUnreachable
